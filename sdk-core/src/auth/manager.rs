@@ -1,0 +1,300 @@
+//! The token manager: fetches tenant and app tokens, caches them, one fetch per key at a time.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+
+use crate::TokenTypes;
+use crate::auth::TokenKind;
+use crate::client::Client;
+use crate::config::AppType;
+use crate::error::{AuthErrorKind, Error, Result, codes};
+use crate::request::RequestSpec;
+use crate::request::send::Delivered;
+use crate::secret::SecretString;
+
+const SELF_BUILT_TENANT: &str = "/open-apis/auth/v3/tenant_access_token/internal";
+const SELF_BUILT_APP: &str = "/open-apis/auth/v3/app_access_token/internal";
+const MARKETPLACE_TENANT: &str = "/open-apis/auth/v3/tenant_access_token";
+const MARKETPLACE_APP: &str = "/open-apis/auth/v3/app_access_token";
+const RESEND_APP_TICKET: &str = "/open-apis/auth/v3/app_ticket/resend";
+
+/// Fetches and caches tokens. Concurrent misses on one key make a single fetch.
+#[derive(Debug, Default)]
+pub(crate) struct TokenManager {
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    app_ticket: RwLock<Option<SecretString>>,
+}
+
+#[derive(Serialize)]
+struct AppCredentials<'a> {
+    app_id: &'a str,
+    app_secret: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    app_ticket: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct MarketplaceTenantRequest<'a> {
+    app_access_token: &'a str,
+    tenant_key: &'a str,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    #[serde(default)]
+    tenant_access_token: Option<String>,
+    #[serde(default)]
+    app_access_token: Option<String>,
+    #[serde(default)]
+    expire: Option<i64>,
+}
+
+impl TokenManager {
+    fn cache_key(client: &Client, kind: TokenKind, tenant_key: Option<&str>) -> String {
+        let config = &client.inner.config;
+        match (config.app_type, kind) {
+            (AppType::Marketplace, TokenKind::Tenant) => format!(
+                "lark:{}:{}:{}",
+                kind.as_str(),
+                config.app_id,
+                tenant_key.unwrap_or_default()
+            ),
+            _ => format!("lark:{}:{}", kind.as_str(), config.app_id),
+        }
+    }
+
+    fn ticket_key(client: &Client) -> String {
+        format!("lark:app_ticket:{}", client.inner.config.app_id)
+    }
+
+    /// A valid token of `kind` (marketplace tenant tokens: for `tenant_key`).
+    pub(crate) async fn token(
+        &self,
+        client: &Client,
+        kind: TokenKind,
+        tenant_key: Option<&str>,
+    ) -> Result<SecretString> {
+        let config = &client.inner.config;
+        if config.app_type == AppType::Marketplace
+            && kind == TokenKind::Tenant
+            && tenant_key.is_none_or(str::is_empty)
+        {
+            return Err(Error::auth(
+                AuthErrorKind::TenantKeyMissing,
+                "a marketplace app needs a tenant key to get a tenant_access_token; pass `.tenant_key(..)` (from the event's header.tenant_key)",
+            ));
+        }
+        if !config.token_cache_enabled {
+            // Boxed: fetching goes through the send pipeline, which asks for tokens.
+            return Ok(Box::pin(self.fetch(client, kind, tenant_key)).await?.0);
+        }
+        let key = Self::cache_key(client, kind, tenant_key);
+        if let Some(token) = cache_get(client, &key).await? {
+            return Ok(SecretString::new(token));
+        }
+        let flight = {
+            let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+            flights.entry(key.clone()).or_default().clone()
+        };
+        let guard = flight.lock().await;
+        // Whoever held the lock before us may have fetched it.
+        let result = match cache_get(client, &key).await? {
+            Some(token) => Ok(SecretString::new(token)),
+            None => match Box::pin(self.fetch(client, kind, tenant_key)).await {
+                Ok((token, ttl)) => {
+                    if let Err(e) = config
+                        .token_cache
+                        .set(&key, token.expose().to_owned(), ttl)
+                        .await
+                    {
+                        tracing::warn!(error = %e, "token cache set failed; continuing with the fetched token");
+                    }
+                    Ok(token)
+                }
+                Err(e) => Err(e),
+            },
+        };
+        drop(guard);
+        let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if Arc::strong_count(&flight) == 2 {
+            flights.remove(&key);
+        }
+        result
+    }
+
+    /// Evicts `bad` if it is still the cached token for its key.
+    pub(crate) async fn invalidate(
+        &self,
+        client: &Client,
+        kind: TokenKind,
+        tenant_key: Option<&str>,
+        bad: &SecretString,
+    ) {
+        let config = &client.inner.config;
+        if !config.token_cache_enabled {
+            return;
+        }
+        let key = Self::cache_key(client, kind, tenant_key);
+        if let Ok(Some(current)) = config.token_cache.get(&key).await
+            && current == bad.expose()
+        {
+            let _ = config.token_cache.remove(&key).await;
+        }
+        if kind == TokenKind::Tenant && config.app_type == AppType::Marketplace {
+            // The app token behind it may be the stale one.
+            let app_key = Self::cache_key(client, TokenKind::App, None);
+            let _ = config.token_cache.remove(&app_key).await;
+        }
+    }
+
+    /// Stores the latest app_ticket pushed by the platform (marketplace apps).
+    pub(crate) async fn set_app_ticket(&self, client: &Client, ticket: &str) {
+        *self.app_ticket.write().unwrap_or_else(|p| p.into_inner()) =
+            Some(SecretString::new(ticket));
+        let config = &client.inner.config;
+        if config.token_cache_enabled {
+            let _ = config
+                .token_cache
+                .set(
+                    &Self::ticket_key(client),
+                    ticket.to_owned(),
+                    Duration::from_secs(12 * 3600),
+                )
+                .await;
+        }
+    }
+
+    async fn app_ticket(&self, client: &Client) -> Option<SecretString> {
+        let config = &client.inner.config;
+        if config.token_cache_enabled
+            && let Ok(Some(t)) = config.token_cache.get(&Self::ticket_key(client)).await
+        {
+            return Some(SecretString::new(t));
+        }
+        self.app_ticket
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    async fn clear_app_ticket(&self, client: &Client) {
+        *self.app_ticket.write().unwrap_or_else(|p| p.into_inner()) = None;
+        let config = &client.inner.config;
+        if config.token_cache_enabled {
+            let _ = config.token_cache.remove(&Self::ticket_key(client)).await;
+        }
+    }
+
+    /// Asks the platform to push the app_ticket again (it arrives as an event).
+    pub(crate) async fn resend_app_ticket(&self, client: &Client) -> Result<()> {
+        let config = &client.inner.config;
+        let spec = RequestSpec::new(Method::POST, RESEND_APP_TICKET)
+            .token_types(TokenTypes::NONE)
+            .json(&AppCredentials {
+                app_id: &config.app_id,
+                app_secret: config.app_secret.expose(),
+                app_ticket: None,
+            });
+        client.execute(&spec, false).await.map(|_| ())
+    }
+
+    /// Fetches a token from the platform: the token and how long to cache it.
+    async fn fetch(
+        &self,
+        client: &Client,
+        kind: TokenKind,
+        tenant_key: Option<&str>,
+    ) -> Result<(SecretString, Duration)> {
+        let config = &client.inner.config;
+        tracing::debug!(kind = kind.as_str(), "fetching access token");
+        let spec = match (config.app_type, kind) {
+            (AppType::SelfBuilt, TokenKind::Tenant) => RequestSpec::new(Method::POST, SELF_BUILT_TENANT)
+                .json(&AppCredentials {
+                    app_id: &config.app_id,
+                    app_secret: config.app_secret.expose(),
+                    app_ticket: None,
+                }),
+            (AppType::SelfBuilt, TokenKind::App) => RequestSpec::new(Method::POST, SELF_BUILT_APP)
+                .json(&AppCredentials {
+                    app_id: &config.app_id,
+                    app_secret: config.app_secret.expose(),
+                    app_ticket: None,
+                }),
+            (AppType::Marketplace, TokenKind::App) => {
+                let Some(ticket) = self.app_ticket(client).await else {
+                    if let Err(e) = self.resend_app_ticket(client).await {
+                        tracing::warn!(error = %e, "asking the platform to resend the app_ticket failed");
+                    }
+                    return Err(Error::auth(
+                        AuthErrorKind::AppTicketMissing,
+                        "no app_ticket yet: the platform was asked to push one to your event URL; hand it to the client with `set_app_ticket` (the event dispatcher does this) and try again",
+                    ));
+                };
+                RequestSpec::new(Method::POST, MARKETPLACE_APP).json(&AppCredentials {
+                    app_id: &config.app_id,
+                    app_secret: config.app_secret.expose(),
+                    app_ticket: Some(ticket.expose()),
+                })
+            }
+            (AppType::Marketplace, TokenKind::Tenant) => {
+                let app_token =
+                    self.token(client, TokenKind::App, None).await?;
+                RequestSpec::new(Method::POST, MARKETPLACE_TENANT).json(&MarketplaceTenantRequest {
+                    app_access_token: app_token.expose(),
+                    tenant_key: tenant_key.unwrap_or_default(),
+                })
+            }
+        }
+        .token_types(TokenTypes::NONE);
+        let raw = match client.execute(&spec, false).await {
+            Ok(Delivered::Buffered(raw)) => raw,
+            Ok(Delivered::Streaming { .. }) => unreachable!("token requests are buffered"),
+            Err(e) => {
+                if e.code() == Some(codes::APP_TICKET_INVALID) {
+                    self.clear_app_ticket(client).await;
+                    if let Err(resend) = self.resend_app_ticket(client).await {
+                        tracing::warn!(error = %resend, "asking the platform to resend the app_ticket failed");
+                    }
+                }
+                return Err(e);
+            }
+        };
+        let resp = raw.body_as::<TokenResponse>()?.into_data();
+        let token = match kind {
+            TokenKind::Tenant => resp.tenant_access_token,
+            TokenKind::App => resp.app_access_token,
+        }
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            Error::auth(
+                AuthErrorKind::TokenMissingInResponse,
+                format!(
+                    "the token endpoint answered code 0 without a {}",
+                    kind.as_str()
+                ),
+            )
+        })?;
+        let expire = Duration::from_secs(resp.expire.unwrap_or(0).max(0) as u64);
+        let margin = config.token_refresh_margin;
+        let ttl = if expire > margin * 2 {
+            expire - margin
+        } else {
+            expire / 2
+        };
+        Ok((SecretString::new(token), ttl))
+    }
+}
+
+async fn cache_get(client: &Client, key: &str) -> Result<Option<String>> {
+    client
+        .inner
+        .config
+        .token_cache
+        .get(key)
+        .await
+        .map_err(|e| Error::auth(AuthErrorKind::Cache, format!("token cache get failed: {e}")))
+}

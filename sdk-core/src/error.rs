@@ -1,0 +1,443 @@
+//! The one error type of the SDK.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Result alias used throughout the SDK.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong with a call.
+///
+/// Match on the variant when the kind matters, or use the predicates
+/// ([`Error::code`], [`Error::log_id`], [`Error::is_retryable`], [`Error::is_timeout`]).
+///
+/// ```
+/// # async fn demo(client: lark_oapi_core::Client) {
+/// use lark_oapi_core::{Error, Method};
+/// match client.request(Method::GET, "/open-apis/im/v1/chats").send_value().await {
+///     Ok(resp) => println!("{} (log id {:?})", resp.data(), resp.log_id()),
+///     Err(Error::Api(e)) if e.code == 99991672 => eprintln!("enable the scope: {:?}", e.permission_violations),
+///     Err(e) => eprintln!("failed: {e}"),
+/// }
+/// # }
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The platform answered with a non-zero `code`.
+    #[error("{0}")]
+    Api(Box<ApiError>),
+    /// The platform (or a gateway in front of it) answered with an HTTP error status and a
+    /// body that is not the platform's JSON envelope.
+    #[error("{0}")]
+    Http(Box<HttpError>),
+    /// The request could not be sent or the response could not be read.
+    #[error("{0}")]
+    Transport(Box<TransportError>),
+    /// The call did not finish within its timeout.
+    #[error(
+        "request timed out after {after:?}; raise it with a per-call `timeout(..)` or `ConfigBuilder::timeout`"
+    )]
+    Timeout {
+        /// The timeout that expired.
+        after: Duration,
+    },
+    /// The response was received but its body could not be decoded.
+    #[error("{0}")]
+    Decode(Box<DecodeError>),
+    /// The configuration is invalid; the message says which setting and how to fix it.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Credentials needed for the call are missing or unusable.
+    #[error("{0}")]
+    Auth(Box<AuthError>),
+    /// The request was rejected before it was sent; the message says which input is wrong.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// Reading or writing a local file failed.
+    #[error("file I/O failed ({context}): {source}")]
+    Io {
+        /// What was being done, e.g. `opening /tmp/a.png`.
+        context: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The platform's error code, for [`Error::Api`].
+    pub fn code(&self) -> Option<i64> {
+        match self {
+            Error::Api(e) => Some(e.code),
+            _ => None,
+        }
+    }
+
+    /// The platform's log id (`X-Tt-Logid`) of the failed call, where one was received.
+    /// Quote it in support tickets.
+    pub fn log_id(&self) -> Option<&str> {
+        match self {
+            Error::Api(e) => e.log_id.as_deref(),
+            Error::Http(e) => e.log_id.as_deref(),
+            Error::Decode(e) => e.log_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of the response, where one was received.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Error::Api(e) => Some(e.http_status),
+            Error::Http(e) => Some(e.status),
+            Error::Decode(e) => Some(e.status),
+            _ => None,
+        }
+    }
+
+    /// The structured platform error, for [`Error::Api`].
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Api(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether trying the same call again later may succeed: rate limits, transient server
+    /// errors, timeouts and connection failures. (The client already retried these as far
+    /// as its retry policy allows.)
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Api(e) => e.is_retryable(),
+            Error::Http(e) => e.status == 429 || e.status >= 500,
+            Error::Transport(_) | Error::Timeout { .. } => true,
+            _ => false,
+        }
+    }
+
+    /// Whether the call ran out of time.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    pub(crate) fn auth(kind: AuthErrorKind, message: impl Into<String>) -> Self {
+        Error::Auth(Box::new(AuthError {
+            kind,
+            message: message.into(),
+        }))
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Platform error codes with a known meaning.
+pub mod codes {
+    /// Rate limited ("request trigger frequency limit").
+    pub const RATE_LIMITED: i64 = 99991400;
+    /// Authorization header missing.
+    pub const MISSING_TOKEN: i64 = 99991661;
+    /// Tenant access token invalid or expired.
+    pub const TENANT_TOKEN_INVALID: i64 = 99991663;
+    /// App access token invalid or expired.
+    pub const APP_TOKEN_INVALID: i64 = 99991664;
+    /// User access token invalid or expired.
+    pub const USER_TOKEN_INVALID: i64 = 99991668;
+    /// The app lacks the API's scope.
+    pub const SCOPE_NOT_GRANTED: i64 = 99991672;
+    /// User access token expired; refresh it.
+    pub const USER_TOKEN_EXPIRED: i64 = 99991677;
+    /// App ticket invalid (marketplace apps).
+    pub const APP_TICKET_INVALID: i64 = 10012;
+    /// Field validation failed.
+    pub const FIELD_VALIDATION_FAILED: i64 = 99992402;
+    /// IM message-service rate limit.
+    pub const IM_RATE_LIMITED: i64 = 11232;
+    /// Resource contention, try again.
+    pub const RESOURCE_CONTENTION: i64 = 1061045;
+}
+
+/// A non-zero `code` answered by the platform, with everything it said about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ApiError {
+    /// The platform's error code (see the platform's generic error code page).
+    pub code: i64,
+    /// The platform's message.
+    pub msg: String,
+    /// The log id: `X-Tt-Logid`, or `error.log_id` of the body.
+    pub log_id: Option<String>,
+    /// The HTTP status of the response.
+    pub http_status: u16,
+    /// Link to the platform's troubleshooting page for this call.
+    pub troubleshooter: Option<String>,
+    /// Request fields that failed validation.
+    pub field_violations: Vec<FieldViolation>,
+    /// Missing scopes or permissions.
+    pub permission_violations: Vec<PermissionViolation>,
+    /// Extra key/value details.
+    pub details: Vec<ErrorDetail>,
+    /// Help links.
+    pub helps: Vec<ErrorHelp>,
+    /// Which request produced the error, e.g. `POST /open-apis/im/v1/messages`.
+    pub request: String,
+}
+
+impl ApiError {
+    /// Whether the error is a rate limit or a transient platform failure.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.code,
+            codes::RATE_LIMITED
+                | codes::IM_RATE_LIMITED
+                | codes::RESOURCE_CONTENTION
+                | 1500
+                | 1503
+                | 1551
+                | 1557
+        ) || self.http_status == 429
+            || self.http_status >= 500
+    }
+
+    /// A short meaning for well-known codes, used in `Display`.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self.code {
+            codes::RATE_LIMITED => "rate limited",
+            codes::MISSING_TOKEN => "authorization header missing",
+            codes::TENANT_TOKEN_INVALID => "tenant access token invalid or expired",
+            codes::APP_TOKEN_INVALID => "app access token invalid or expired",
+            codes::USER_TOKEN_INVALID => "user access token invalid or expired",
+            codes::USER_TOKEN_EXPIRED => "user access token expired: refresh it",
+            codes::SCOPE_NOT_GRANTED => {
+                "the app lacks this API's scope: enable it in the developer console"
+            }
+            99991676 => "the token lacks the required scope",
+            99991679 => "the user has not granted the required scope",
+            99991543 => "app_id or app_secret incorrect",
+            10014 => "app secret invalid",
+            10003 => "invalid app_id",
+            codes::APP_TICKET_INVALID => "app ticket invalid: the platform was asked to resend it",
+            codes::FIELD_VALIDATION_FAILED => "field validation failed",
+            1061002 => "params error",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "platform error code {}", self.code)?;
+        if let Some(hint) = self.hint() {
+            write!(f, " ({hint})")?;
+        }
+        write!(f, ": {}", self.msg)?;
+        for v in &self.field_violations {
+            write!(f, "; field `{}`: {}", v.field, v.description)?;
+        }
+        for v in &self.permission_violations {
+            write!(f, "; missing permission {} {}", v.kind, v.subject)?;
+        }
+        write!(f, " [{}, HTTP {}", self.request, self.http_status)?;
+        if let Some(log_id) = &self.log_id {
+            write!(f, ", log_id {log_id}")?;
+        }
+        f.write_str("]")?;
+        if let Some(link) = &self.troubleshooter {
+            write!(f, " see {link}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One request field that failed validation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct FieldViolation {
+    /// The field.
+    #[serde(default)]
+    pub field: String,
+    /// The offending value, if the platform echoes it.
+    #[serde(default)]
+    pub value: Option<String>,
+    /// What is wrong.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// One missing permission or scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct PermissionViolation {
+    /// The kind of permission.
+    #[serde(default, rename = "type")]
+    pub kind: String,
+    /// Usually the missing scope's name.
+    #[serde(default)]
+    pub subject: String,
+    /// What is missing.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A key/value detail of an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ErrorDetail {
+    /// Key.
+    #[serde(default)]
+    pub key: String,
+    /// Value.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// A help link attached to an error.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ErrorHelp {
+    /// The link.
+    #[serde(default)]
+    pub url: String,
+    /// What it explains.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// An HTTP error status whose body is not the platform's JSON envelope.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpError {
+    /// The HTTP status.
+    pub status: u16,
+    /// The log id header, if any.
+    pub log_id: Option<String>,
+    /// The first bytes of the body, as text.
+    pub body_excerpt: String,
+    /// Which request, e.g. `GET /open-apis/im/v1/chats`.
+    pub request: String,
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HTTP {} from {}", self.status, self.request)?;
+        if let Some(log_id) = &self.log_id {
+            write!(f, " (log_id {log_id})")?;
+        }
+        write!(f, ": {:?}", self.body_excerpt)
+    }
+}
+
+/// The request could not be sent, or the connection failed while reading the answer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct TransportError {
+    /// Which request.
+    pub request: String,
+    /// Whether the connection could not be established (the request was never sent).
+    pub connect: bool,
+    /// What happened.
+    pub message: String,
+    pub(crate) source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.connect {
+            "could not connect"
+        } else {
+            "connection failed"
+        };
+        write!(f, "{what} for {}: {}", self.request, self.message)
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// A response body that could not be decoded into the expected type.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DecodeError {
+    /// What went wrong, e.g. `missing field message_id at line 1 column 40`.
+    pub message: String,
+    /// The first bytes of the body.
+    pub excerpt: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The log id of the response.
+    pub log_id: Option<String>,
+    /// Which request.
+    pub request: String,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "could not decode the response of {} (HTTP {}",
+            self.request, self.status
+        )?;
+        if let Some(log_id) = &self.log_id {
+            write!(f, ", log_id {log_id}")?;
+        }
+        write!(
+            f,
+            "): {}; body starts with {:?}",
+            self.message, self.excerpt
+        )
+    }
+}
+
+/// Why the SDK could not authenticate a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthErrorKind {
+    /// A marketplace app has no app_ticket yet; the platform was asked to push one.
+    AppTicketMissing,
+    /// A marketplace app call needs a tenant key.
+    TenantKeyMissing,
+    /// The API accepts only a user access token and none was given.
+    UserTokenRequired,
+    /// The token endpoint answered without a token.
+    TokenMissingInResponse,
+    /// A pluggable token cache failed.
+    Cache,
+}
+
+/// Credentials needed for the call are missing or unusable.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AuthError {
+    /// What is missing.
+    pub kind: AuthErrorKind,
+    /// What to do about it.
+    pub message: String,
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "authentication: {}", self.message)
+    }
+}
+
+/// Cuts a body down to a readable excerpt for error messages.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    const MAX: usize = 256;
+    let cut = &body[..body.len().min(MAX)];
+    let mut s = String::from_utf8_lossy(cut).into_owned();
+    if body.len() > MAX {
+        s.push('…');
+    }
+    s
+}

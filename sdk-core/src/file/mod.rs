@@ -1,0 +1,4 @@
+//! Files: multipart uploads and streaming downloads.
+
+pub(crate) mod download;
+pub(crate) mod upload;

@@ -1,0 +1,65 @@
+//! # lark-oapi-core
+//!
+//! The hand-written runtime of the Feishu/Lark Open Platform SDK for Rust. Users depend on
+//! `lark-oapi`, which re-exports everything here next to the typed bindings.
+//!
+//! What it does on every call: chooses the access token (a per-call token, else a cached
+//! tenant or app token, fetched once for all concurrent callers), sends the request, keeps
+//! the platform's log id, turns a non-zero `code` into [`Error::Api`], evicts and replays a
+//! token the platform rejects, and backs off on rate limits and transient failures within a
+//! client-wide retry budget.
+//!
+//! ```no_run
+//! use lark_oapi_core::{Client, Config, Domain, Method};
+//!
+//! # async fn run() -> lark_oapi_core::Result<()> {
+//! let config = Config::builder("cli_a1b2c3d4e5f60718", "app-secret")
+//!     .domain(Domain::Feishu)
+//!     .build()?;
+//! let client = Client::new(config);
+//! let chats = client
+//!     .request(Method::GET, "/open-apis/im/v1/chats")
+//!     .query("page_size", 20)
+//!     .send_value()
+//!     .await?;
+//! println!("{}", chats.data());
+//! # Ok(()) }
+//! ```
+//!
+//! Logging goes through `tracing`: one `lark_request` span per call (method, path, status,
+//! log id, retries), token fetches and retries as events. Secrets never appear in logs,
+//! `Debug` or `Display`.
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod auth;
+mod client;
+mod config;
+mod error;
+mod file;
+mod page;
+mod request;
+mod response;
+mod secret;
+
+pub use auth::{BoxFuture, CacheError, MemoryTokenCache, TokenCache, TokenTypes};
+pub use client::Client;
+pub use config::{AppType, Config, ConfigBuilder, Domain, HelpdeskCredential, USER_AGENT};
+pub use error::{
+    ApiError, AuthError, AuthErrorKind, DecodeError, Error, ErrorDetail, ErrorHelp, FieldViolation,
+    HttpError, PermissionViolation, Result, TransportError, codes,
+};
+pub use file::download::{ByteStream, Download};
+pub use file::upload::{DEFAULT_FILE_NAME, FilePart, Multipart};
+pub use page::{ItemStream, Page, PageStream, Paginator, TokenLocation};
+pub use request::RequestSpec;
+pub use request::options::RequestOptions;
+pub use request::raw::RawRequest;
+pub use request::retry::RetryPolicy;
+pub use response::{RawResponse, Response};
+pub use secret::SecretString;
+
+/// The HTTP client crate, so a custom `reqwest::Client` matches this SDK's version.
+pub use reqwest;
+/// HTTP methods (re-exported from `http`).
+pub use reqwest::Method;

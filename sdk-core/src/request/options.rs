@@ -1,0 +1,116 @@
+//! Per-call options: tenant key, explicit tokens, help desk credential, headers, timeout, retries.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::config::HelpdeskCredential;
+use crate::request::retry::RetryPolicy;
+use crate::secret::SecretString;
+
+/// Options for one call. Every request builder takes them, one by one or as a whole.
+///
+/// **Which token is sent** (first match wins):
+/// 1. a user access token given here;
+/// 2. a tenant access token given here;
+/// 3. an app access token given here;
+/// 4. a token the SDK fetches (from its cache, or fresh): the tenant token if the API accepts
+///    one (marketplace apps: for the tenant key given here), else the app token if the API
+///    accepts one; an API that only accepts user tokens fails with
+///    [`AuthErrorKind::UserTokenRequired`](crate::AuthErrorKind::UserTokenRequired).
+///
+/// A token given here is sent as is, whether the token cache is on or off, and is never
+/// stored. Extra headers are added last but cannot replace `Authorization`.
+///
+/// ```
+/// use std::time::Duration;
+/// use lark_oapi_core::RequestOptions;
+/// let opts = RequestOptions::new()
+///     .user_access_token("u-xxxx")
+///     .header("X-Custom", "1")
+///     .timeout(Duration::from_secs(5));
+/// assert!(!format!("{opts:?}").contains("u-xxxx"));
+/// ```
+#[derive(Clone, Default)]
+pub struct RequestOptions {
+    pub(crate) tenant_key: Option<String>,
+    pub(crate) user_access_token: Option<SecretString>,
+    pub(crate) tenant_access_token: Option<SecretString>,
+    pub(crate) app_access_token: Option<SecretString>,
+    pub(crate) helpdesk: Option<HelpdeskCredential>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: Option<RetryPolicy>,
+}
+
+impl fmt::Debug for RequestOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestOptions")
+            .field("tenant_key", &self.tenant_key)
+            .field("user_access_token", &self.user_access_token)
+            .field("tenant_access_token", &self.tenant_access_token)
+            .field("app_access_token", &self.app_access_token)
+            .field("helpdesk", &self.helpdesk)
+            .field(
+                "headers",
+                &self.headers.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .finish()
+    }
+}
+
+impl RequestOptions {
+    /// No options: the client's defaults apply.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The tenant to act in (marketplace apps; from the event's `header.tenant_key`).
+    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
+        self.tenant_key = Some(tenant_key.into());
+        self
+    }
+
+    /// Acts as a user: this `user_access_token` is sent.
+    pub fn user_access_token(mut self, token: impl Into<SecretString>) -> Self {
+        self.user_access_token = Some(token.into());
+        self
+    }
+
+    /// Sends this `tenant_access_token` instead of a fetched one.
+    pub fn tenant_access_token(mut self, token: impl Into<SecretString>) -> Self {
+        self.tenant_access_token = Some(token.into());
+        self
+    }
+
+    /// Sends this `app_access_token` instead of a fetched one.
+    pub fn app_access_token(mut self, token: impl Into<SecretString>) -> Self {
+        self.app_access_token = Some(token.into());
+        self
+    }
+
+    /// The help desk credential for this call (overrides the client's).
+    pub fn helpdesk(mut self, helpdesk_id: &str, helpdesk_token: &str) -> Self {
+        self.helpdesk = Some(HelpdeskCredential::new(helpdesk_id, helpdesk_token));
+        self
+    }
+
+    /// An extra header. Invalid names or values fail the call with `Error::InvalidRequest`.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Total timeout of this call (overrides the client's).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Retry policy of this call (overrides the client's), e.g. `RetryPolicy::disabled()`.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = Some(policy);
+        self
+    }
+}

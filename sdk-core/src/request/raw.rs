@@ -1,0 +1,172 @@
+//! `client.request(method, path)`: the raw request builder, first-class on its own.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::TokenTypes;
+use crate::client::Client;
+use crate::error::Result;
+use crate::file::download::Download;
+use crate::file::upload::Multipart;
+use crate::page::Paginator;
+use crate::request::RequestSpec;
+use crate::request::options::RequestOptions;
+use crate::request::retry::RetryPolicy;
+use crate::response::{RawResponse, Response};
+use crate::secret::SecretString;
+
+/// A request to any endpoint, built fluently and sent with one of the `send` methods.
+///
+/// ```no_run
+/// # async fn run(client: lark_oapi_core::Client) -> lark_oapi_core::Result<()> {
+/// use lark_oapi_core::Method;
+/// #[derive(serde::Deserialize, Debug)]
+/// struct Chat { chat_id: String, name: Option<String> }
+/// #[derive(serde::Deserialize, Debug)]
+/// struct ChatPage { items: Vec<Chat>, has_more: bool }
+///
+/// let page = client
+///     .request(Method::GET, "/open-apis/im/v1/chats")
+///     .query("page_size", 20)
+///     .user_access_token("u-xxx")
+///     .send::<ChatPage>()
+///     .await?;
+/// println!("{} chats, log id {:?}", page.items.len(), page.log_id());
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a request does nothing until it is sent"]
+pub struct RawRequest {
+    client: Client,
+    spec: RequestSpec,
+}
+
+impl RawRequest {
+    pub(crate) fn new(client: Client, spec: RequestSpec) -> Self {
+        Self { client, spec }
+    }
+
+    /// Fills a `:name` path segment (percent-encoded).
+    pub fn path_param(mut self, name: &str, value: impl AsRef<str>) -> Self {
+        self.spec = self.spec.path_param(name, value);
+        self
+    }
+
+    /// Adds a query pair.
+    pub fn query(mut self, key: impl Into<String>, value: impl ToString) -> Self {
+        self.spec = self.spec.query(key, value);
+        self
+    }
+
+    /// Adds a repeated query key, one pair per value.
+    pub fn query_all<V: ToString>(
+        mut self,
+        key: impl Into<String>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.spec = self.spec.query_all(key, values);
+        self
+    }
+
+    /// A JSON body (not on GET).
+    pub fn json<B: Serialize + ?Sized>(mut self, body: &B) -> Self {
+        self.spec = self.spec.json(body);
+        self
+    }
+
+    /// A multipart body (uploads).
+    pub fn multipart(mut self, form: Multipart) -> Self {
+        self.spec = self.spec.multipart(form);
+        self
+    }
+
+    /// The token kinds the endpoint accepts (default: any, tenant preferred).
+    pub fn token_types(mut self, types: TokenTypes) -> Self {
+        self.spec = self.spec.token_types(types);
+        self
+    }
+
+    /// Sends no `Authorization` header.
+    pub fn no_auth(self) -> Self {
+        self.token_types(TokenTypes::NONE)
+    }
+
+    /// Replaces all per-call options.
+    pub fn options(mut self, options: RequestOptions) -> Self {
+        self.spec = self.spec.with_options(options);
+        self
+    }
+
+    fn with(mut self, f: impl FnOnce(RequestOptions) -> RequestOptions) -> Self {
+        let options = std::mem::take(self.spec.options_mut());
+        *self.spec.options_mut() = f(options);
+        self
+    }
+
+    /// The tenant to act in (marketplace apps).
+    pub fn tenant_key(self, tenant_key: impl Into<String>) -> Self {
+        self.with(|o| o.tenant_key(tenant_key))
+    }
+
+    /// Sends this user access token.
+    pub fn user_access_token(self, token: impl Into<SecretString>) -> Self {
+        self.with(|o| o.user_access_token(token))
+    }
+
+    /// Sends this tenant access token.
+    pub fn tenant_access_token(self, token: impl Into<SecretString>) -> Self {
+        self.with(|o| o.tenant_access_token(token))
+    }
+
+    /// Sends this app access token.
+    pub fn app_access_token(self, token: impl Into<SecretString>) -> Self {
+        self.with(|o| o.app_access_token(token))
+    }
+
+    /// An extra header.
+    pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.with(|o| o.header(name, value))
+    }
+
+    /// The total timeout of this call.
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.with(|o| o.timeout(timeout))
+    }
+
+    /// The retry policy of this call.
+    pub fn retry_policy(self, policy: RetryPolicy) -> Self {
+        self.with(|o| o.retry_policy(policy))
+    }
+
+    /// The described call, e.g. to send it later with [`Client::send`].
+    pub fn into_spec(self) -> RequestSpec {
+        self.spec
+    }
+
+    /// Sends and decodes `data` into `T`.
+    pub async fn send<T: DeserializeOwned>(self) -> Result<Response<T>> {
+        self.client.send::<T>(&self.spec).await
+    }
+
+    /// Sends and returns `data` as a JSON value.
+    pub async fn send_value(self) -> Result<Response<serde_json::Value>> {
+        self.send::<serde_json::Value>().await
+    }
+
+    /// Sends and returns the successful raw answer.
+    pub async fn send_raw(self) -> Result<RawResponse> {
+        self.client.send_raw(&self.spec).await
+    }
+
+    /// Sends a download request.
+    pub async fn download(self) -> Result<Download> {
+        self.client.download(&self.spec).await
+    }
+
+    /// Pages through a list endpoint; see [`Paginator`].
+    pub fn paginate(self) -> Paginator {
+        Paginator::new(self.client, self.spec)
+    }
+}

@@ -1,0 +1,572 @@
+//! The send pipeline: token choice, the HTTP exchange, classification and retries.
+//!
+//! Non-generic on purpose: compiled once, whatever the number of typed endpoints on top.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT,
+};
+use reqwest::{Method, StatusCode};
+use serde::Deserialize;
+use tracing::Instrument as _;
+
+use crate::auth::TokenKind;
+use crate::client::Client;
+use crate::config::USER_AGENT as SDK_USER_AGENT;
+use crate::error::{
+    ApiError, AuthErrorKind, ErrorDetail, ErrorHelp, FieldViolation, HttpError,
+    PermissionViolation, TransportError, codes, excerpt,
+};
+use crate::error::{Error, Result};
+use crate::request::retry::jitter;
+use crate::request::{RequestBody, RequestSpec};
+use crate::response::RawResponse;
+use crate::secret::SecretString;
+
+const HELPDESK_HEADER: &str = "x-lark-helpdesk-authorization";
+const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
+/// What a successful exchange delivers.
+pub(crate) enum Delivered {
+    /// JSON (or any non-streamed) body, read in full.
+    Buffered(RawResponse),
+    /// A 2xx non-JSON body left unread, for downloads.
+    Streaming {
+        response: reqwest::Response,
+        log_id: Option<String>,
+    },
+}
+
+/// The token put on one attempt, and where it came from.
+struct Auth {
+    header: HeaderValue,
+    fetched: Option<(TokenKind, Option<String>, SecretString)>,
+}
+
+/// Why an attempt failed, and whether another may succeed.
+enum Retry {
+    No,
+    /// The fetched token was rejected: evict it and replay once.
+    TokenInvalid,
+    /// Back off and try again, if the policy allows.
+    Backoff {
+        after_timeout: bool,
+        rate_limit_wait: Option<Duration>,
+        needs_idempotent: bool,
+    },
+}
+
+impl Client {
+    /// Sends `spec`, retrying per policy; `stream` leaves a 2xx non-JSON body unread.
+    pub(crate) async fn execute(&self, spec: &RequestSpec, stream: bool) -> Result<Delivered> {
+        let span = tracing::info_span!(
+            "lark_request",
+            method = %spec.method,
+            path = %spec.path,
+            status = tracing::field::Empty,
+            log_id = tracing::field::Empty,
+            retries = tracing::field::Empty,
+        );
+        self.execute_in_span(spec, stream).instrument(span).await
+    }
+
+    async fn execute_in_span(&self, spec: &RequestSpec, stream: bool) -> Result<Delivered> {
+        if let Some(message) = &spec.invalid {
+            return Err(Error::InvalidRequest(message.clone()));
+        }
+        if let Some(param) = spec.path.split('/').find(|s| s.starts_with(':')) {
+            return Err(Error::InvalidRequest(format!(
+                "path parameter `{}` of {} was not set",
+                &param[1..],
+                spec.path
+            )));
+        }
+        let url = self.url_for(spec)?;
+        let extra_headers = extra_headers(spec)?;
+        let inner = &self.inner;
+        let policy = spec.options.retry.as_ref().unwrap_or(&inner.config.retry);
+        let idempotent = matches!(
+            spec.method,
+            Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+        );
+        let timeout = spec.options.timeout.or(inner.config.timeout);
+        let mut retries = 0u32;
+        let mut spent = 0u32;
+        let mut token_replayed = false;
+        loop {
+            let auth = self.authorization(spec).await?;
+            let request = self
+                .build_request(spec, &url, auth.as_ref(), &extra_headers)
+                .await?;
+            let (error, retry) = match self.attempt(spec, request, timeout, stream).await {
+                Ok(delivered) => {
+                    inner.budget.release(spent);
+                    let span = tracing::Span::current();
+                    span.record("retries", retries);
+                    if let Delivered::Buffered(raw) = &delivered {
+                        span.record("status", raw.status);
+                        if let Some(id) = &raw.log_id {
+                            span.record("log_id", id.as_str());
+                        }
+                    }
+                    tracing::debug!(retries, "request succeeded");
+                    return Ok(delivered);
+                }
+                Err(failed) => failed,
+            };
+            let span = tracing::Span::current();
+            span.record("retries", retries);
+            if let Some(status) = error.http_status() {
+                span.record("status", status);
+            }
+            if let Some(id) = error.log_id() {
+                span.record("log_id", id);
+            }
+            match retry {
+                Retry::TokenInvalid if !token_replayed => {
+                    if let Some(Auth {
+                        fetched: Some((kind, tenant_key, token)),
+                        ..
+                    }) = &auth
+                    {
+                        tracing::info!(
+                            code = error.code(),
+                            "access token rejected: evicting it and replaying once"
+                        );
+                        inner
+                            .tokens
+                            .invalidate(self, *kind, tenant_key.as_deref(), token)
+                            .await;
+                        token_replayed = true;
+                        continue;
+                    }
+                    return Err(error);
+                }
+                Retry::No | Retry::TokenInvalid => return Err(error),
+                Retry::Backoff {
+                    after_timeout,
+                    rate_limit_wait,
+                    needs_idempotent,
+                } => {
+                    if retries >= policy.max_retries
+                        || (needs_idempotent && !idempotent && !policy.retry_non_idempotent)
+                        || !spec.body.replayable()
+                    {
+                        return Err(error);
+                    }
+                    let delay = match rate_limit_wait {
+                        Some(wait) if wait > policy.max_rate_limit_wait => {
+                            tracing::warn!(
+                                ?wait,
+                                "rate limited for longer than max_rate_limit_wait: giving up"
+                            );
+                            return Err(error);
+                        }
+                        Some(wait) => wait + jitter(Duration::from_millis(100)),
+                        None => policy.backoff(retries),
+                    };
+                    match inner.budget.acquire(after_timeout) {
+                        Some(cost) => spent += cost,
+                        None => {
+                            tracing::warn!("retry budget exhausted: not retrying");
+                            return Err(error);
+                        }
+                    }
+                    retries += 1;
+                    tracing::info!(retry = retries, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    fn url_for(&self, spec: &RequestSpec) -> Result<reqwest::Url> {
+        let path = spec.path.as_str();
+        let full = if path.starts_with("https://") || path.starts_with("http://") {
+            path.to_owned()
+        } else if path.starts_with('/') {
+            let mut s = String::with_capacity(self.inner.config.base_url.len() + path.len());
+            s.push_str(&self.inner.config.base_url);
+            s.push_str(path);
+            s
+        } else {
+            return Err(Error::InvalidRequest(format!(
+                "path {path:?} must start with `/` (e.g. /open-apis/im/v1/messages) or be an absolute URL"
+            )));
+        };
+        let mut url = reqwest::Url::parse(&full)
+            .map_err(|e| Error::InvalidRequest(format!("{full:?} is not a valid URL: {e}")))?;
+        if !spec.query.is_empty() {
+            let mut pairs = url.query_pairs_mut();
+            for (k, v) in &spec.query {
+                pairs.append_pair(k, v);
+            }
+        }
+        Ok(url)
+    }
+
+    /// Picks the token for this attempt (see `RequestOptions` for the precedence).
+    async fn authorization(&self, spec: &RequestSpec) -> Result<Option<Auth>> {
+        let o = &spec.options;
+        if let Some(given) = o
+            .user_access_token
+            .as_ref()
+            .or(o.tenant_access_token.as_ref())
+            .or(o.app_access_token.as_ref())
+        {
+            return Ok(Some(Auth {
+                header: bearer(given)?,
+                fetched: None,
+            }));
+        }
+        let types = spec.token_types;
+        if types.is_none() {
+            return Ok(None);
+        }
+        let kind = if types.contains(crate::TokenTypes::TENANT) {
+            TokenKind::Tenant
+        } else if types.contains(crate::TokenTypes::APP) {
+            TokenKind::App
+        } else {
+            return Err(Error::auth(
+                AuthErrorKind::UserTokenRequired,
+                format!(
+                    "{} {} accepts only a user_access_token; pass one with `.user_access_token(..)`",
+                    spec.method, spec.path
+                ),
+            ));
+        };
+        let tenant_key = o.tenant_key.clone();
+        let token = self
+            .inner
+            .tokens
+            .token(self, kind, tenant_key.as_deref())
+            .await?;
+        Ok(Some(Auth {
+            header: bearer(&token)?,
+            fetched: Some((kind, tenant_key, token)),
+        }))
+    }
+
+    async fn build_request(
+        &self,
+        spec: &RequestSpec,
+        url: &reqwest::Url,
+        auth: Option<&Auth>,
+        extra: &[(HeaderName, HeaderValue)],
+    ) -> Result<reqwest::Request> {
+        let config = &self.inner.config;
+        let mut headers = HeaderMap::with_capacity(4 + extra.len());
+        headers.insert(USER_AGENT, HeaderValue::from_static(SDK_USER_AGENT));
+        if let Some(auth) = auth {
+            headers.insert(AUTHORIZATION, auth.header.clone());
+        }
+        if spec.path.starts_with("/open-apis/helpdesk/")
+            && let Some(cred) = spec.options.helpdesk.as_ref().or(config.helpdesk.as_ref())
+        {
+            let mut value = HeaderValue::from_str(cred.header_value()).map_err(|_| {
+                Error::InvalidRequest("the help desk credential is not a valid header value".into())
+            })?;
+            value.set_sensitive(true);
+            headers.insert(HeaderName::from_static(HELPDESK_HEADER), value);
+        }
+        for (name, value) in extra {
+            headers.append(name.clone(), value.clone());
+        }
+        let builder = config
+            .http
+            .request(spec.method.clone(), url.clone())
+            .headers(headers);
+        let builder = match &spec.body {
+            RequestBody::Empty => builder,
+            RequestBody::Json(bytes) => builder
+                .header(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE))
+                .body(bytes.clone()),
+            RequestBody::Multipart(form) => builder.multipart(form.to_form().await?),
+        };
+        builder
+            .build()
+            .map_err(|e| Error::InvalidRequest(format!("the request could not be built: {e}")))
+    }
+
+    /// One HTTP exchange, classified.
+    async fn attempt(
+        &self,
+        spec: &RequestSpec,
+        request: reqwest::Request,
+        timeout: Option<Duration>,
+        stream: bool,
+    ) -> std::result::Result<Delivered, (Error, Retry)> {
+        let deadline = timeout.map(|t| (Instant::now() + t, t));
+        let sent = with_deadline(deadline, self.inner.config.http.execute(request)).await;
+        let response = match sent {
+            Err(after) => return Err(timeout_error(after)),
+            Ok(Err(e)) => return Err(transport_error(spec, e)),
+            Ok(Ok(r)) => r,
+        };
+        let status = response.status();
+        let log_id = log_id_of(response.headers());
+        let is_json = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                ct.trim_start()
+                    .get(..16)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("application/json"))
+            });
+        if stream && status.is_success() && !is_json {
+            return Ok(Delivered::Streaming { response, log_id });
+        }
+        let headers = response.headers().clone();
+        let body = match with_deadline(deadline, response.bytes()).await {
+            Err(after) => return Err(timeout_error(after)),
+            Ok(Err(e)) => return Err(transport_error(spec, e)),
+            Ok(Ok(b)) => b,
+        };
+        classify(spec, status, headers, body, log_id)
+    }
+}
+
+fn bearer(token: &SecretString) -> Result<HeaderValue> {
+    let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+        Error::InvalidRequest("the access token contains characters not allowed in a header".into())
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+fn extra_headers(spec: &RequestSpec) -> Result<Vec<(HeaderName, HeaderValue)>> {
+    spec.options
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                Error::InvalidRequest(format!("{name:?} is not a valid HTTP header name"))
+            })?;
+            if name == AUTHORIZATION {
+                return Err(Error::InvalidRequest(
+                    "set tokens with user_access_token()/tenant_access_token()/app_access_token(), not an Authorization header".into(),
+                ));
+            }
+            let value = HeaderValue::from_str(value).map_err(|_| {
+                Error::InvalidRequest(format!("the value of header `{name}` is not a valid header value"))
+            })?;
+            Ok((name, value))
+        })
+        .collect()
+}
+
+async fn with_deadline<F: std::future::Future>(
+    deadline: Option<(Instant, Duration)>,
+    fut: F,
+) -> std::result::Result<F::Output, Duration> {
+    match deadline {
+        None => Ok(fut.await),
+        Some((at, total)) => tokio::time::timeout_at(at.into(), fut)
+            .await
+            .map_err(|_| total),
+    }
+}
+
+fn timeout_error(after: Duration) -> (Error, Retry) {
+    (
+        Error::Timeout { after },
+        Retry::Backoff {
+            after_timeout: true,
+            rate_limit_wait: None,
+            needs_idempotent: true,
+        },
+    )
+}
+
+fn request_label(spec: &RequestSpec) -> String {
+    format!("{} {}", spec.method, spec.path)
+}
+
+fn transport_error(spec: &RequestSpec, e: reqwest::Error) -> (Error, Retry) {
+    if e.is_timeout() {
+        return timeout_error(Duration::ZERO);
+    }
+    let connect = e.is_connect();
+    let mut message = e.to_string();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    (
+        Error::Transport(Box::new(TransportError {
+            request: request_label(spec),
+            connect,
+            message,
+            source: Some(Box::new(e)),
+        })),
+        Retry::Backoff {
+            after_timeout: false,
+            rate_limit_wait: None,
+            needs_idempotent: !connect,
+        },
+    )
+}
+
+pub(crate) fn log_id_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-tt-logid")
+        .or_else(|| headers.get("x-request-id"))
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+/// The envelope fields the pipeline needs; `data` is skipped without being built.
+#[derive(Deserialize)]
+struct Head {
+    code: i64,
+    #[serde(default)]
+    msg: String,
+    #[serde(default)]
+    error: Option<ErrorBody>,
+}
+
+#[derive(Deserialize, Default)]
+struct ErrorBody {
+    #[serde(default)]
+    log_id: Option<String>,
+    #[serde(default)]
+    troubleshooter: Option<String>,
+    #[serde(default)]
+    field_violations: Vec<FieldViolation>,
+    #[serde(default)]
+    permission_violations: Vec<PermissionViolation>,
+    #[serde(default)]
+    details: Vec<ErrorDetail>,
+    #[serde(default)]
+    helps: Vec<ErrorHelp>,
+}
+
+/// The code of a JSON envelope; `None` if the body is not one.
+fn head_of(body: &[u8]) -> Option<Head> {
+    // Fast path for the common success shape.
+    if body.starts_with(br#"{"code":0,"#) || body == br#"{"code":0}"# {
+        return Some(Head {
+            code: 0,
+            msg: String::new(),
+            error: None,
+        });
+    }
+    let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+    if *first != b'{' {
+        return None;
+    }
+    serde_json::from_slice::<Head>(body).ok()
+}
+
+fn classify(
+    spec: &RequestSpec,
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    log_id: Option<String>,
+) -> std::result::Result<Delivered, (Error, Retry)> {
+    let code = status.as_u16();
+    let rate_limit_wait = || {
+        headers
+            .get("x-ogw-ratelimit-reset")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs)
+    };
+    match head_of(&body) {
+        Some(head) if head.code == 0 && status.is_success() => {
+            Ok(Delivered::Buffered(RawResponse {
+                status: code,
+                headers,
+                body,
+                log_id,
+                request: request_label(spec),
+            }))
+        }
+        Some(head) if head.code != 0 => {
+            let err = head.error.unwrap_or_default();
+            let api = ApiError {
+                code: head.code,
+                msg: head.msg,
+                log_id: log_id.clone().or(err.log_id),
+                http_status: code,
+                troubleshooter: err.troubleshooter,
+                field_violations: err.field_violations,
+                permission_violations: err.permission_violations,
+                details: err.details,
+                helps: err.helps,
+                request: request_label(spec),
+            };
+            let retry = match api.code {
+                codes::TENANT_TOKEN_INVALID | codes::APP_TOKEN_INVALID => Retry::TokenInvalid,
+                codes::RATE_LIMITED | codes::IM_RATE_LIMITED => Retry::Backoff {
+                    after_timeout: false,
+                    rate_limit_wait: rate_limit_wait(),
+                    needs_idempotent: false,
+                },
+                codes::RESOURCE_CONTENTION => Retry::Backoff {
+                    after_timeout: false,
+                    rate_limit_wait: None,
+                    needs_idempotent: false,
+                },
+                _ if code == 429 => Retry::Backoff {
+                    after_timeout: false,
+                    rate_limit_wait: rate_limit_wait(),
+                    needs_idempotent: false,
+                },
+                1500 | 1503 | 1551 | 1557 => Retry::Backoff {
+                    after_timeout: false,
+                    rate_limit_wait: None,
+                    needs_idempotent: true,
+                },
+                _ if code >= 500 => Retry::Backoff {
+                    after_timeout: false,
+                    rate_limit_wait: None,
+                    needs_idempotent: true,
+                },
+                _ => Retry::No,
+            };
+            Err((Error::Api(Box::new(api)), retry))
+        }
+        _ if status.is_success() => Ok(Delivered::Buffered(RawResponse {
+            status: code,
+            headers,
+            body,
+            log_id,
+            request: request_label(spec),
+        })),
+        _ => {
+            let retry = if code == 429 {
+                Retry::Backoff {
+                    after_timeout: false,
+                    rate_limit_wait: rate_limit_wait(),
+                    needs_idempotent: false,
+                }
+            } else if code >= 500 {
+                Retry::Backoff {
+                    after_timeout: false,
+                    rate_limit_wait: None,
+                    needs_idempotent: true,
+                }
+            } else {
+                Retry::No
+            };
+            Err((
+                Error::Http(Box::new(HttpError {
+                    status: code,
+                    log_id,
+                    body_excerpt: excerpt(&body),
+                    request: request_label(spec),
+                })),
+                retry,
+            ))
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Successful responses: the raw bytes, and typed data with the log id.
+
+use std::ops::Deref;
+
+use bytes::Bytes;
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{DecodeError, Error, Result, excerpt};
+
+/// A successful answer (HTTP 2xx, `code` 0), body not yet decoded.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub(crate) status: u16,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) log_id: Option<String>,
+    pub(crate) request: String,
+}
+
+impl RawResponse {
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The response headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The raw body.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// The platform log id (`X-Tt-Logid`).
+    pub fn log_id(&self) -> Option<&str> {
+        self.log_id.as_deref()
+    }
+
+    /// Decodes the envelope's `data` member into `T`.
+    ///
+    /// A missing or `null` `data` decodes as JSON `null` (fits `()`, `Option`, `Value`), or
+    /// else as `{}` (fits structs whose fields are all optional).
+    pub fn data<T: DeserializeOwned>(self) -> Result<Response<T>> {
+        #[derive(Deserialize)]
+        #[serde(bound = "T: DeserializeOwned")]
+        struct Envelope<T> {
+            #[serde(default = "Option::default")]
+            data: Option<T>,
+        }
+        let data = match serde_json::from_slice::<Envelope<T>>(&self.body) {
+            Ok(Envelope { data: Some(data) }) => data,
+            Ok(Envelope { data: None }) => T::deserialize(serde_json::Value::Null)
+                .or_else(|_| T::deserialize(serde_json::Value::Object(Default::default())))
+                .map_err(|e| self.decode_error(format!("the response has no `data`: {e}")))?,
+            Err(e) => return Err(self.decode_error(e.to_string())),
+        };
+        Ok(Response {
+            data,
+            log_id: self.log_id,
+            status: self.status,
+        })
+    }
+
+    /// Decodes the whole body (not just `data`) into `T`: for endpoints without an envelope.
+    pub fn body_as<T: DeserializeOwned>(self) -> Result<Response<T>> {
+        match serde_json::from_slice::<T>(&self.body) {
+            Ok(data) => Ok(Response {
+                data,
+                log_id: self.log_id,
+                status: self.status,
+            }),
+            Err(e) => Err(self.decode_error(e.to_string())),
+        }
+    }
+
+    pub(crate) fn decode_error(&self, message: String) -> Error {
+        Error::Decode(Box::new(DecodeError {
+            message,
+            excerpt: excerpt(&self.body),
+            status: self.status,
+            log_id: self.log_id.clone(),
+            request: self.request.clone(),
+        }))
+    }
+}
+
+/// Typed data of a successful call, with the platform's log id.
+///
+/// Derefs to the data, so fields read directly: `resp.message_id`.
+#[derive(Debug, Clone)]
+pub struct Response<T> {
+    data: T,
+    log_id: Option<String>,
+    status: u16,
+}
+
+impl<T> Response<T> {
+    /// The data.
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// The data, owned.
+    pub fn into_data(self) -> T {
+        self.data
+    }
+
+    /// The platform log id (`X-Tt-Logid`) of the call.
+    pub fn log_id(&self) -> Option<&str> {
+        self.log_id.as_deref()
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Transforms the data, keeping the log id.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Response<U> {
+        Response {
+            data: f(self.data),
+            log_id: self.log_id,
+            status: self.status,
+        }
+    }
+}
+
+impl<T> Deref for Response<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.data
+    }
+}

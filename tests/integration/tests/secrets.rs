@@ -1,0 +1,104 @@
+//! Secrets never reach Debug, Display or logs.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use lark_oapi::{Config, Method, RequestOptions};
+use lark_oapi_mock::{APP_SECRET, Fault};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn debug_output_redacts_secrets() {
+    let config = Config::builder("cli_x", "super-secret-value")
+        .helpdesk("123", "helpdesk-secret")
+        .build()
+        .unwrap();
+    let client = lark_oapi::Client::new(config.clone());
+    let opts = RequestOptions::new()
+        .user_access_token("u-user-secret")
+        .tenant_access_token("t-tenant-secret")
+        .helpdesk("1", "hd-secret-2")
+        .header("X-Api-Key", "header-secret");
+    let builder = Config::builder("cli_x", "builder-secret").helpdesk("1", "hd-secret-3");
+    let rendered = format!(
+        "{config:?} {client:?} {opts:?} {builder:?} {:?}",
+        client
+            .request(Method::GET, "/x")
+            .user_access_token("u-raw-secret")
+    );
+    for secret in [
+        "super-secret-value",
+        "helpdesk-secret",
+        "u-user-secret",
+        "t-tenant-secret",
+        "hd-secret-2",
+        "header-secret",
+        "builder-secret",
+        "hd-secret-3",
+        "u-raw-secret",
+    ] {
+        assert!(!rendered.contains(secret), "{secret} leaked: {rendered}");
+    }
+    assert!(rendered.contains("cli_x"));
+    assert!(rendered.contains("<redacted>"));
+}
+
+#[tokio::test]
+async fn logs_never_carry_tokens_or_secrets() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let (mock, client) = setup().await;
+    mock.push_fault("/open-apis/echo/v1/log", Fault::InvalidToken);
+    mock.push_fault("/open-apis/echo/v1/log", Fault::ServerError(500));
+    client
+        .request(Method::GET, "/open-apis/echo/v1/log")
+        .send_value()
+        .await
+        .unwrap();
+    client
+        .request(Method::GET, "/open-apis/echo/v1/log")
+        .user_access_token("u-very-secret-user-token")
+        .send_value()
+        .await
+        .unwrap();
+    let tokens: Vec<String> = mock.requests().iter().filter_map(bearer).collect();
+    assert!(tokens.len() >= 3);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("lark_request"), "spans are logged: {logs}");
+    assert!(logs.contains("retrying"), "retries are logged: {logs}");
+    assert!(
+        logs.contains("evicting"),
+        "token evictions are logged: {logs}"
+    );
+    assert!(logs.contains("log_id="), "log ids are logged: {logs}");
+    assert!(!logs.contains(APP_SECRET));
+    for token in &tokens {
+        assert!(
+            !logs.contains(token.as_str()),
+            "token {token} leaked into logs"
+        );
+    }
+}

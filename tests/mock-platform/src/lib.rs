@@ -1,0 +1,335 @@
+//! An embedded mock of the Feishu / Lark Open Platform HTTP API.
+//!
+//! [`MockPlatform::start`] binds an HTTP/1.1 server on `127.0.0.1` with a random
+//! port and serves a small, deterministic imitation of the platform:
+//!
+//! * the token endpoints under `/open-apis/auth/v3/` (self-built and marketplace
+//!   apps), with real expiry and revocation;
+//! * authorization checks on every other `/open-apis/` path, answering the
+//!   platform's error codes (99991661, 99991663, 99991664, 99991668, 99991671);
+//! * a handful of real APIs: sending / replying to / updating messages, paginated
+//!   lists, multipart uploads and streamed binary downloads;
+//! * an echo handler for every other `/open-apis/` path.
+//!
+//! Every request is recorded ([`MockPlatform::requests`]) before anything else
+//! happens to it, and failures can be injected per path ([`MockPlatform::push_fault`]).
+//! Every response carries an `X-Tt-Logid` header (and `x-request-id` with the
+//! same value); every JSON error body is
+//! `{"code":N,"msg":"...","error":{"log_id":"<same id>","troubleshooter":"..."}}`.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use lark_oapi_mock::{Fault, MockPlatform};
+//!
+//! let mock = MockPlatform::start().await?;
+//! mock.push_fault("/open-apis/im/v1/messages", Fault::RateLimited { reset_secs: 1 });
+//! // ... point the SDK at mock.base_url() ...
+//! println!("{} requests so far", mock.requests().len());
+//! mock.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+mod api;
+mod control;
+mod handler;
+mod server;
+mod state;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::state::Shared;
+
+/// The `app_id` the mock accepts (self-built and marketplace flows alike).
+pub const APP_ID: &str = "cli_a1b2c3d4e5f60718";
+
+/// The `app_secret` that goes with [`APP_ID`].
+pub const APP_SECRET: &str = "mock-app-secret";
+
+/// The `app_ticket` the marketplace app-token endpoint accepts until
+/// [`MockPlatform::set_app_ticket`] changes it.
+pub const APP_TICKET: &str = "mock-app-ticket";
+
+/// A running mock platform.
+///
+/// Dropping it stops the server (the accept loop and every open connection are
+/// aborted); [`MockPlatform::shutdown`] stops it gracefully instead.
+pub struct MockPlatform {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    stop: Option<watch::Sender<bool>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for MockPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockPlatform")
+            .field("addr", &self.addr)
+            .field("running", &self.task.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockPlatform {
+    /// Starts the mock on `127.0.0.1` with a port chosen by the OS.
+    ///
+    /// Must be called inside a Tokio runtime; the server runs as a task of it.
+    pub async fn start() -> std::io::Result<MockPlatform> {
+        Self::start_on(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await
+    }
+
+    /// Starts the mock on `addr` (port 0 lets the OS choose).
+    pub async fn start_on(addr: SocketAddr) -> std::io::Result<MockPlatform> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(addr.port()));
+        let router = handler::router(Arc::clone(&shared));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(server::run(listener, router, stop_rx));
+        Ok(MockPlatform {
+            addr,
+            shared,
+            stop: Some(stop_tx),
+            task: Some(task),
+        })
+    }
+
+    /// The base URL of the mock, e.g. `http://127.0.0.1:41234` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The address the mock listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every request received so far (control requests under `/__mock/`
+    /// excepted), in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.requests()
+    }
+
+    /// The recorded requests whose path (without query) is exactly `path`.
+    pub fn requests_to(&self, path: &str) -> Vec<RecordedRequest> {
+        self.shared.requests_to(path)
+    }
+
+    /// Forgets every recorded request.
+    pub fn clear_requests(&self) {
+        self.shared.clear_requests();
+    }
+
+    /// Turns request recording on (the default) or off.
+    ///
+    /// Benchmarks that send millions of requests can turn it off so the log
+    /// does not grow without bound.
+    pub fn set_recording(&self, enabled: bool) {
+        self.shared.set_recording(enabled);
+    }
+
+    /// Queues `fault` for the next request to `path` (exact path, no query).
+    ///
+    /// Faults form a FIFO queue per path. The path `"*"` matches any
+    /// `/open-apis/` path that is not a token endpoint; a queue for the exact
+    /// path is used before the `"*"` queue. Each queued fault is consumed by
+    /// exactly one matching request, after which normal handling resumes. On
+    /// `/open-apis/` paths that need a token the fault applies after the
+    /// authorization check succeeded.
+    pub fn push_fault(&self, path: &str, fault: Fault) {
+        self.shared.push_fault(path, fault);
+    }
+
+    /// Makes every tenant and app access token issued so far invalid.
+    pub fn revoke_tokens(&self) {
+        self.shared.revoke_tokens();
+    }
+
+    /// Sets the `expire` (seconds) returned for tokens issued from now on
+    /// (default 7200). The tokens really become invalid after that many seconds;
+    /// 0 or less issues tokens that are already expired.
+    pub fn set_token_expire(&self, secs: i64) {
+        self.shared.set_token_expire(secs);
+    }
+
+    /// Sets the ticket the marketplace `app_access_token` endpoint accepts.
+    pub fn set_app_ticket(&self, ticket: &str) {
+        self.shared.set_app_ticket(ticket);
+    }
+
+    /// Sets the number of items the paginated list at `path` serves (default 45).
+    pub fn set_list_size(&self, path: &str, total: usize) {
+        self.shared.set_list_size(path, total);
+    }
+
+    /// Stops the server gracefully: no new connections are accepted, requests
+    /// in flight are answered (for at most a few seconds), idle connections
+    /// are closed.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(true);
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for MockPlatform {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// A failure to inject into the next matching request; see [`MockPlatform::push_fault`].
+#[non_exhaustive]
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// HTTP 400 with `{"code":99991663,"msg":"Invalid access token for authorization. ..."}`.
+    InvalidToken,
+    /// HTTP 429 with headers `x-ogw-ratelimit-limit: 50` and
+    /// `x-ogw-ratelimit-reset: <reset_secs>` and body
+    /// `{"code":99991400,"msg":"request trigger frequency limit"}`.
+    RateLimited {
+        /// Value of the `x-ogw-ratelimit-reset` header (seconds).
+        reset_secs: u64,
+    },
+    /// That HTTP status (500 when it is not a valid status) with body
+    /// `{"code":1500,"msg":"internal error"}` (code 1503 for status 503).
+    ServerError(u16),
+    /// HTTP 200, `application/json`, body `{"code":0,"msg":"success","data":{` (truncated).
+    MalformedJson,
+    /// The TCP connection is closed without sending any response bytes.
+    DropConnection,
+    /// Waits that long, then handles the request normally.
+    Delay(Duration),
+    /// An arbitrary platform error.
+    Api {
+        /// HTTP status of the answer (500 when it is not a valid status).
+        http_status: u16,
+        /// The envelope `code`.
+        code: i64,
+        /// The envelope `msg`.
+        msg: String,
+        /// Merged into the envelope's `error` object when it is a JSON object
+        /// (e.g. `{"field_violations":[...]}`), stored under `error.details` otherwise.
+        error: Option<serde_json::Value>,
+    },
+}
+
+/// A request as the mock received it.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    /// HTTP method, e.g. `"POST"`.
+    pub method: String,
+    /// The path without the query, e.g. `"/open-apis/im/v1/messages"`.
+    pub path: String,
+    /// The raw query string (without `?`), if the URI had one.
+    pub raw_query: Option<String>,
+    /// Decoded query pairs in order; repeated keys are kept.
+    pub query: Vec<(String, String)>,
+    /// Header names (lowercase) and values (lossy UTF-8), in order.
+    pub headers: Vec<(String, String)>,
+    /// The raw body, capped at 4 MiB; empty for multipart requests.
+    pub body: Bytes,
+    /// The parsed parts of a `multipart/form-data` request.
+    pub multipart: Option<Vec<RecordedPart>>,
+    /// When the request reached the handler.
+    pub received_at: Instant,
+}
+
+impl RecordedRequest {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of query key `key`, in order.
+    pub fn query_values(&self, key: &str) -> Vec<&str> {
+        self.query
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The body parsed as JSON, if it is JSON.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_slice(&self.body).ok()
+    }
+}
+
+/// One part of a recorded `multipart/form-data` request.
+#[derive(Debug, Clone)]
+pub struct RecordedPart {
+    /// The form field name (empty if the part had none).
+    pub name: String,
+    /// The `filename` of the part's `Content-Disposition`, if any.
+    pub file_name: Option<String>,
+    /// The part's `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// Number of bytes in the part.
+    pub len: u64,
+    /// [`fnv1a64`] of the part's bytes.
+    pub digest: u64,
+    /// The value of a part without a file name, if it is UTF-8 and at most 1 MiB.
+    pub text: Option<String>,
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// FNV-1a 64-bit hash (offset basis `0xcbf29ce484222325`, prime `0x100000001b3`).
+pub fn fnv1a64(data: &[u8]) -> u64 {
+    fnv1a64_update(FNV_OFFSET, data)
+}
+
+pub(crate) fn fnv1a64_update(mut hash: u64, data: &[u8]) -> u64 {
+    for &b in data {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(FNV_PRIME);
+    }
+    hash
+}
+
+pub(crate) const FNV1A64_INIT: u64 = FNV_OFFSET;
+
+/// Byte `i` of every `bytes-<N>` download: `(i % 251) as u8`.
+pub fn download_byte(i: u64) -> u8 {
+    (i % 251) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv_known_vectors() {
+        assert_eq!(fnv1a64(b""), 0xcbf29ce484222325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63dc4c8601ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x85944171f73967e8);
+        let h = fnv1a64_update(fnv1a64_update(FNV1A64_INIT, b"foo"), b"bar");
+        assert_eq!(h, fnv1a64(b"foobar"));
+    }
+
+    #[test]
+    fn download_pattern() {
+        assert_eq!(download_byte(0), 0);
+        assert_eq!(download_byte(250), 250);
+        assert_eq!(download_byte(251), 0);
+        assert_eq!(download_byte(1_000_000), (1_000_000u64 % 251) as u8);
+    }
+}
