@@ -63,8 +63,8 @@ impl Client {
         let budget = RetryBudget::new(config.retry.budget);
         Self {
             inner: Arc::new(ClientInner {
+                tokens: TokenManager::new(&config),
                 config,
-                tokens: TokenManager::default(),
                 budget,
             }),
         }

@@ -61,7 +61,7 @@ impl Domain {
 }
 
 /// Validates a base URL and returns it without trailing slashes.
-pub(crate) fn normalize_base_url(raw: &str) -> Result<String> {
+pub(crate) fn normalize_base_url(raw: &str) -> Result<(String, reqwest::Url)> {
     let url = reqwest::Url::parse(raw.trim()).map_err(|e| {
         Error::Config(format!(
             "domain {raw:?} is not a valid URL ({e}); use Domain::Feishu, Domain::Lark or a base URL like \"https://open.feishu.cn\""
@@ -91,7 +91,7 @@ pub(crate) fn normalize_base_url(raw: &str) -> Result<String> {
     while s.ends_with('/') {
         s.pop();
     }
-    Ok(s)
+    Ok((s, url))
 }
 
 /// How the app is distributed; decides how tokens are obtained.
@@ -138,6 +138,10 @@ pub struct Config {
     pub(crate) app_id: String,
     pub(crate) app_secret: SecretString,
     pub(crate) base_url: String,
+    /// The base URL parsed once; request URLs are derived from it without re-parsing the host.
+    pub(crate) base: reqwest::Url,
+    /// The base URL's path prefix without a trailing slash (usually empty).
+    pub(crate) base_path: String,
     pub(crate) app_type: AppType,
     pub(crate) helpdesk: Option<HelpdeskCredential>,
     pub(crate) http: reqwest::Client,
@@ -338,7 +342,8 @@ impl ConfigBuilder {
                 "app_secret is empty; pass the app secret from the developer console".into(),
             ));
         }
-        let base_url = normalize_base_url(self.domain.base_url())?;
+        let (base_url, base) = normalize_base_url(self.domain.base_url())?;
+        let base_path = base.path().trim_end_matches('/').to_owned();
         if self.timeout == Some(Duration::ZERO) {
             return Err(Error::Config(
                 "timeout is zero; use no_timeout() for none".into(),
@@ -373,6 +378,8 @@ impl ConfigBuilder {
             app_id: self.app_id,
             app_secret: self.app_secret,
             base_url,
+            base,
+            base_path,
             app_type: self.app_type,
             helpdesk,
             http,

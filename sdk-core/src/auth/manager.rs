@@ -1,19 +1,21 @@
 //! The token manager: fetches tenant and app tokens, caches them, one fetch per key at a time.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use reqwest::Method;
+use reqwest::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 
 use crate::TokenTypes;
 use crate::auth::TokenKind;
 use crate::client::Client;
-use crate::config::AppType;
+use crate::config::{AppType, Config};
 use crate::error::{AuthErrorKind, Error, Result, codes};
 use crate::request::RequestSpec;
-use crate::request::send::Delivered;
+use crate::request::send::{Delivered, bearer_header};
 use crate::secret::SecretString;
 
 const SELF_BUILT_TENANT: &str = "/open-apis/auth/v3/tenant_access_token/internal";
@@ -23,10 +25,15 @@ const MARKETPLACE_APP: &str = "/open-apis/auth/v3/app_access_token";
 const RESEND_APP_TICKET: &str = "/open-apis/auth/v3/app_ticket/resend";
 
 /// Fetches and caches tokens. Concurrent misses on one key make a single fetch.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct TokenManager {
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     app_ticket: RwLock<Option<SecretString>>,
+    /// Cache keys that do not depend on a tenant key, computed once.
+    tenant_key: String,
+    app_key: String,
+    /// The last `Authorization` value built per token kind, reused while the token is the same.
+    headers: Mutex<[Option<(SecretString, HeaderValue)>; 2]>,
 }
 
 #[derive(Serialize)]
@@ -54,17 +61,46 @@ struct TokenResponse {
 }
 
 impl TokenManager {
-    fn cache_key(client: &Client, kind: TokenKind, tenant_key: Option<&str>) -> String {
-        let config = &client.inner.config;
-        match (config.app_type, kind) {
-            (AppType::Marketplace, TokenKind::Tenant) => format!(
-                "lark:{}:{}:{}",
-                kind.as_str(),
-                config.app_id,
-                tenant_key.unwrap_or_default()
-            ),
-            _ => format!("lark:{}:{}", kind.as_str(), config.app_id),
+    pub(crate) fn new(config: &Config) -> Self {
+        Self {
+            flights: Mutex::default(),
+            app_ticket: RwLock::default(),
+            tenant_key: format!("lark:{}:{}", TokenKind::Tenant.as_str(), config.app_id),
+            app_key: format!("lark:{}:{}", TokenKind::App.as_str(), config.app_id),
+            headers: Mutex::default(),
         }
+    }
+
+    fn cache_key<'c>(
+        client: &'c Client,
+        kind: TokenKind,
+        tenant_key: Option<&str>,
+    ) -> Cow<'c, str> {
+        let config = &client.inner.config;
+        let tokens = &client.inner.tokens;
+        match (config.app_type, kind) {
+            (AppType::Marketplace, TokenKind::Tenant) => Cow::Owned(format!(
+                "{}:{}",
+                tokens.tenant_key,
+                tenant_key.unwrap_or_default()
+            )),
+            (_, TokenKind::Tenant) => Cow::Borrowed(&tokens.tenant_key),
+            (_, TokenKind::App) => Cow::Borrowed(&tokens.app_key),
+        }
+    }
+
+    /// `Bearer <token>` as a sensitive header value, reusing the last one built for `kind`.
+    pub(crate) fn bearer(&self, kind: TokenKind, token: &SecretString) -> Result<HeaderValue> {
+        let slot = kind as usize;
+        let mut headers = self.headers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((t, h)) = &headers[slot]
+            && t == token
+        {
+            return Ok(h.clone());
+        }
+        let header = bearer_header(token)?;
+        headers[slot] = Some((token.clone(), header.clone()));
+        Ok(header)
     }
 
     fn ticket_key(client: &Client) -> String {
@@ -93,22 +129,23 @@ impl TokenManager {
             return Ok(Box::pin(self.fetch(client, kind, tenant_key)).await?.0);
         }
         let key = Self::cache_key(client, kind, tenant_key);
-        if let Some(token) = cache_get(client, &key).await? {
+        let key: &str = &key;
+        if let Some(token) = cache_get(client, key).await? {
             return Ok(SecretString::new(token));
         }
         let flight = {
             let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
-            flights.entry(key.clone()).or_default().clone()
+            flights.entry(key.to_owned()).or_default().clone()
         };
         let guard = flight.lock().await;
         // Whoever held the lock before us may have fetched it.
-        let result = match cache_get(client, &key).await? {
+        let result = match cache_get(client, key).await? {
             Some(token) => Ok(SecretString::new(token)),
             None => match Box::pin(self.fetch(client, kind, tenant_key)).await {
                 Ok((token, ttl)) => {
                     if let Err(e) = config
                         .token_cache
-                        .set(&key, token.expose().to_owned(), ttl)
+                        .set(key, token.expose().to_owned(), ttl)
                         .await
                     {
                         tracing::warn!(error = %e, "token cache set failed; continuing with the fetched token");
@@ -121,7 +158,7 @@ impl TokenManager {
         drop(guard);
         let mut flights = self.flights.lock().unwrap_or_else(|p| p.into_inner());
         if Arc::strong_count(&flight) == 2 {
-            flights.remove(&key);
+            flights.remove(key);
         }
         result
     }

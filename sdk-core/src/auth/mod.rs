@@ -64,8 +64,8 @@ impl fmt::Debug for TokenTypes {
 /// The kind of a token the SDK fetches itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum TokenKind {
-    Tenant,
-    App,
+    Tenant = 0,
+    App = 1,
 }
 
 impl TokenKind {

@@ -184,20 +184,32 @@ impl Client {
 
     fn url_for(&self, spec: &RequestSpec) -> Result<reqwest::Url> {
         let path = spec.path.as_str();
-        let full = if path.starts_with("https://") || path.starts_with("http://") {
-            path.to_owned()
+        let config = &self.inner.config;
+        let mut url = if path.starts_with("https://") || path.starts_with("http://") {
+            reqwest::Url::parse(path)
+                .map_err(|e| Error::InvalidRequest(format!("{path:?} is not a valid URL: {e}")))?
         } else if path.starts_with('/') {
-            let mut s = String::with_capacity(self.inner.config.base_url.len() + path.len());
-            s.push_str(&self.inner.config.base_url);
-            s.push_str(path);
-            s
+            if path.contains(['?', '#']) {
+                return Err(Error::InvalidRequest(format!(
+                    "path {path:?} contains `?` or `#`; pass query parameters with `.query(..)`"
+                )));
+            }
+            // The host was validated and parsed once at build time: only the path is set here.
+            let mut url = config.base.clone();
+            if config.base_path.is_empty() {
+                url.set_path(path);
+            } else {
+                let mut full = String::with_capacity(config.base_path.len() + path.len());
+                full.push_str(&config.base_path);
+                full.push_str(path);
+                url.set_path(&full);
+            }
+            url
         } else {
             return Err(Error::InvalidRequest(format!(
                 "path {path:?} must start with `/` (e.g. /open-apis/im/v1/messages) or be an absolute URL"
             )));
         };
-        let mut url = reqwest::Url::parse(&full)
-            .map_err(|e| Error::InvalidRequest(format!("{full:?} is not a valid URL: {e}")))?;
         if !spec.query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (k, v) in &spec.query {
@@ -217,7 +229,7 @@ impl Client {
             .or(o.app_access_token.as_ref())
         {
             return Ok(Some(Auth {
-                header: bearer(given)?,
+                header: bearer_header(given)?,
                 fetched: None,
             }));
         }
@@ -245,7 +257,7 @@ impl Client {
             .token(self, kind, tenant_key.as_deref())
             .await?;
         Ok(Some(Auth {
-            header: bearer(&token)?,
+            header: self.inner.tokens.bearer(kind, &token)?,
             fetched: Some((kind, tenant_key, token)),
         }))
     }
@@ -320,7 +332,8 @@ impl Client {
         if stream && status.is_success() && !is_json {
             return Ok(Delivered::Streaming { response, log_id });
         }
-        let headers = response.headers().clone();
+        let mut response = response;
+        let headers = std::mem::take(response.headers_mut());
         let body = match with_deadline(deadline, response.bytes()).await {
             Err(after) => return Err(timeout_error(after)),
             Ok(Err(e)) => return Err(transport_error(spec, e)),
@@ -330,7 +343,7 @@ impl Client {
     }
 }
 
-fn bearer(token: &SecretString) -> Result<HeaderValue> {
+pub(crate) fn bearer_header(token: &SecretString) -> Result<HeaderValue> {
     let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
         Error::InvalidRequest("the access token contains characters not allowed in a header".into())
     })?;
@@ -383,7 +396,12 @@ fn timeout_error(after: Duration) -> (Error, Retry) {
 }
 
 fn request_label(spec: &RequestSpec) -> String {
-    format!("{} {}", spec.method, spec.path)
+    let method = spec.method.as_str();
+    let mut label = String::with_capacity(method.len() + 1 + spec.path.len());
+    label.push_str(method);
+    label.push(' ');
+    label.push_str(&spec.path);
+    label
 }
 
 fn transport_error(spec: &RequestSpec, e: reqwest::Error) -> (Error, Retry) {

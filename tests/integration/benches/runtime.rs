@@ -110,12 +110,13 @@ fn run_client(kind: &str, url: &str, concurrency: usize, calls: usize) {
         .unwrap();
     rt.block_on(async {
         let path = "/open-apis/echo/v1/bench";
-        let client = lark_oapi::Client::new(
+        let mut config =
             lark_oapi::Config::builder(lark_oapi_mock::APP_ID, lark_oapi_mock::APP_SECRET)
-                .domain(lark_oapi::Domain::custom(url))
-                .build()
-                .unwrap(),
-        );
+                .domain(lark_oapi::Domain::custom(url));
+        if std::env::var_os("BENCH_NO_TIMEOUT").is_some() {
+            config = config.no_timeout();
+        }
+        let client = lark_oapi::Client::new(config.build().unwrap());
         // The bare client sends the same token ours has fetched.
         let token = client.tenant_access_token(None).await.unwrap();
         let bearer = format!("Bearer {}", token.expose());
@@ -255,11 +256,14 @@ fn run_parent(calls: usize, skip_download: bool) {
         "{:<12} {:>5} {:>14} {:>14} {:>14} {:>16}",
         "client", "conc", "CPU µs/call", "wall µs/call", "peak RSS MiB", "CPU vs bare"
     );
+    const ROUNDS: usize = 5;
     for concurrency in [1usize, 50] {
-        // Interleave two rounds so drift on a noisy machine hits both sides alike.
-        let mut sums: std::collections::BTreeMap<&str, (f64, f64, f64, u32)> = Default::default();
-        for _round in 0..2 {
-            for kind in ["bare", "bare+json", "ours"] {
+        // Interleave the rounds so drift on a noisy machine hits every client alike, and
+        // report medians.
+        let kinds = ["bare", "bare+json", "ours"];
+        let mut runs: std::collections::BTreeMap<&str, Vec<Vec<f64>>> = Default::default();
+        for _round in 0..ROUNDS {
+            for kind in kinds {
                 let mut cmd = self_cmd();
                 cmd.args(["--role", "client", "--kind", kind, "--url", &url])
                     .args([
@@ -268,20 +272,21 @@ fn run_parent(calls: usize, skip_download: bool) {
                         "--calls",
                         &calls.to_string(),
                     ]);
-                let r = result_line(cmd);
-                let e = sums.entry(kind).or_default();
-                e.0 += r[0];
-                e.1 += r[1];
-                e.2 = e.2.max(r[2] / 1024.0);
-                e.3 += 1;
+                runs.entry(kind).or_default().push(result_line(cmd));
             }
         }
-        let bare_cpu = sums["bare"].0 / sums["bare"].3 as f64;
-        for kind in ["bare", "bare+json", "ours"] {
-            let (cpu, wall, rss, n) = sums[kind];
-            let (cpu, wall) = (cpu / n as f64, wall / n as f64);
+        let median = |kind: &str, i: usize| {
+            let mut v: Vec<f64> = runs[kind].iter().map(|r| r[i]).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let bare_cpu = median("bare", 0);
+        for kind in kinds {
+            let peak = runs[kind].iter().map(|r| r[2]).fold(0.0, f64::max) / 1024.0;
+            let cpu = median(kind, 0);
             println!(
-                "{kind:<12} {concurrency:>5} {cpu:>14.2} {wall:>14.2} {rss:>14.1} {:>15.2}x",
+                "{kind:<12} {concurrency:>5} {cpu:>14.2} {:>14.2} {peak:>14.1} {:>15.2}x",
+                median(kind, 1),
                 cpu / bare_cpu
             );
         }
