@@ -13,6 +13,11 @@ const MESSAGES: &str = "/open-apis/im/v1/messages";
 const TENANT_INTERNAL: &str = "/open-apis/auth/v3/tenant_access_token/internal";
 
 fn client() -> Client {
+    // In a workspace build reqwest may come with rustls but no default crypto provider
+    // (the SDK picks ring): install ring unless something else already did.
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     Client::builder()
         .no_proxy()
         .build()
