@@ -33,16 +33,22 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod auth;
+mod call;
+pub mod card;
 mod client;
 mod config;
 mod error;
 mod file;
+pub mod json;
 mod page;
 mod request;
 mod response;
 mod secret;
 
 pub use auth::{BoxFuture, CacheError, MemoryTokenCache, TokenCache, TokenTypes};
+pub use call::{
+    Call, DownloadFuture, PageFields, Required, ResponseFuture, ToJsonDyn, TypedPaginator,
+};
 pub use client::Client;
 pub use config::{AppType, Config, ConfigBuilder, Domain, HelpdeskCredential, USER_AGENT};
 pub use error::{

@@ -77,6 +77,7 @@ pub struct Paginator {
     size_param: String,
     items_field: String,
     has_more_field: String,
+    failed: Option<String>,
 }
 
 impl Paginator {
@@ -92,6 +93,7 @@ impl Paginator {
             size_param: "page_size".into(),
             items_field: "items".into(),
             has_more_field: "has_more".into(),
+            failed: None,
         }
     }
 
@@ -140,15 +142,34 @@ impl Paginator {
 
     /// The pages, fetched lazily as the stream is polled.
     pub fn pages<T: DeserializeOwned + Send + 'static>(self) -> PageStream<T> {
+        self.pages_with(|v| serde_json::from_value::<T>(v).map_err(|e| e.to_string()))
+    }
+
+    /// The items of every page, fetched lazily.
+    pub fn items<T: DeserializeOwned + Send + 'static>(self) -> ItemStream<T> {
+        self.items_with(|v| serde_json::from_value::<T>(v).map_err(|e| e.to_string()))
+    }
+
+    /// Fails the stream's first poll (a request that was invalid before paging).
+    pub(crate) fn fail_with(mut self, message: String) -> Self {
+        self.failed = Some(message);
+        self
+    }
+
+    /// The pages, each item decoded by `decode`.
+    pub fn pages_with<T: Send + 'static>(
+        self,
+        decode: fn(Value) -> std::result::Result<T, String>,
+    ) -> PageStream<T> {
         let raw = self.raw_pages();
-        Box::pin(raw.map(|page| {
+        Box::pin(raw.map(move |page| {
             let page = page?;
             let items = page
                 .items
                 .into_iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    serde_json::from_value::<T>(v)
+                    decode(v)
                         .map_err(|e| page.raw.decode_error(format!("item {i} of the page: {e}")))
                 })
                 .collect::<Result<Vec<T>>>()?;
@@ -161,9 +182,12 @@ impl Paginator {
         }))
     }
 
-    /// The items of every page, fetched lazily.
-    pub fn items<T: DeserializeOwned + Send + 'static>(self) -> ItemStream<T> {
-        Box::pin(self.pages::<T>().flat_map(|page| match page {
+    /// The items of every page, each decoded by `decode`.
+    pub fn items_with<T: Send + 'static>(
+        self,
+        decode: fn(Value) -> std::result::Result<T, String>,
+    ) -> ItemStream<T> {
+        Box::pin(self.pages_with::<T>(decode).flat_map(|page| match page {
             Ok(page) => {
                 futures_util::stream::iter(page.items.into_iter().map(Ok).collect::<Vec<_>>())
             }
@@ -172,7 +196,12 @@ impl Paginator {
     }
 
     /// The non-generic page loop: items stay JSON values here.
-    fn raw_pages(self) -> Pin<Box<dyn Stream<Item = Result<RawPage>> + Send + 'static>> {
+    fn raw_pages(mut self) -> Pin<Box<dyn Stream<Item = Result<RawPage>> + Send + 'static>> {
+        if let Some(message) = self.failed.take() {
+            return Box::pin(futures_util::stream::once(std::future::ready(Err(
+                crate::Error::InvalidRequest(message),
+            ))));
+        }
         let state = State {
             token: self.start_token.clone(),
             remaining: self.limit,

@@ -65,6 +65,28 @@ impl RawResponse {
         })
     }
 
+    /// Decodes the envelope's `data` member with generated [`FromJson`](crate::json::FromJson)
+    /// code; a missing or `null` `data` is `T::absent()`.
+    pub fn typed<T: crate::json::FromJson>(self) -> Result<Response<T>> {
+        let value = match serde_json::from_slice::<serde_json::Value>(&self.body) {
+            Ok(v) => v,
+            Err(e) => return Err(self.decode_error(e.to_string())),
+        };
+        let data = match value {
+            serde_json::Value::Object(mut map) => map.remove("data"),
+            _ => return Err(self.decode_error("the body is not a JSON object".into())),
+        };
+        let data = match data {
+            None | Some(serde_json::Value::Null) => T::absent(),
+            Some(v) => T::from_json(v).map_err(|e| self.decode_error(e.at("data").to_string()))?,
+        };
+        Ok(Response {
+            data,
+            log_id: self.log_id,
+            status: self.status,
+        })
+    }
+
     /// Decodes the whole body (not just `data`) into `T`: for endpoints without an envelope.
     pub fn body_as<T: DeserializeOwned>(self) -> Result<Response<T>> {
         match serde_json::from_slice::<T>(&self.body) {

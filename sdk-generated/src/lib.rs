@@ -1,25 +1,79 @@
 //! # lark-oapi
 //!
-//! The Feishu/Lark Open Platform SDK for Rust. Build a [`Client`] from your app id and
-//! secret, then call any API: typed bindings come from the generator; until then, and for
-//! any endpoint at all, [`Client::request`] is the way in.
+//! The Feishu/Lark Open Platform SDK for Rust: every server API, typed, over the
+//! `lark-oapi-core` runtime (auth, tokens, retries, errors, pagination, files).
 //!
 //! ```no_run
-//! use lark_oapi::{Client, Config, Method};
+//! use lark_oapi::{Client, Config};
 //!
+//! # #[cfg(feature = "im")]
 //! # async fn run() -> lark_oapi::Result<()> {
 //! let client = Client::new(Config::builder("cli_a1b2c3d4e5f60718", "app-secret").build()?);
-//! let resp = client
-//!     .request(Method::POST, "/open-apis/im/v1/messages")
-//!     .query("receive_id_type", "chat_id")
-//!     .json(&serde_json::json!({
-//!         "receive_id": "oc_xxx", "msg_type": "text", "content": "{\"text\":\"hello\"}"
-//!     }))
-//!     .send_value()
+//! let sent = client
+//!     .im()
+//!     .v1()
+//!     .message()
+//!     .create()
+//!     .receive_id_type("chat_id")
+//!     .body(lark_oapi::im::v1::models::CreateMessageRequestBody {
+//!         receive_id: "oc_xxx".into(),
+//!         msg_type: "text".into(),
+//!         content: r#"{"text":"hello"}"#.into(),
+//!         ..Default::default()
+//!     })
+//!     .send()
 //!     .await?;
-//! println!("sent {} (log id {:?})", resp.data()["message_id"], resp.log_id());
+//! println!("sent {:?} (log id {:?})", sent.message_id, sent.log_id());
 //! # Ok(()) }
 //! ```
+//!
+//! Each project is a cargo feature (`im`, `contact`, ... or `full`); see `docs/features.md`.
+//! Every endpoint is also reachable untyped with [`Client::request`](lark_oapi_core::Client::request).
 #![deny(missing_docs)]
 
+use std::ops::Deref;
+
 pub use lark_oapi_core::*;
+
+// Generated code is formatted by the generator (prettyplease), not rustfmt.
+#[rustfmt::skip]
+mod generated;
+#[allow(unused_imports)]
+pub use generated::*;
+
+/// A Feishu/Lark client: the runtime client plus one accessor per API project
+/// (`client.im()`, `client.contact()`, ...). Cheap to clone.
+///
+/// Everything of the runtime client (`request`, `send_raw`, tokens) is reachable through
+/// `Deref`.
+#[derive(Debug, Clone)]
+pub struct Client {
+    core: lark_oapi_core::Client,
+}
+
+impl Client {
+    /// A client for a validated [`Config`].
+    pub fn new(config: Config) -> Self {
+        Self {
+            core: lark_oapi_core::Client::new(config),
+        }
+    }
+
+    /// The runtime client.
+    pub fn core(&self) -> &lark_oapi_core::Client {
+        &self.core
+    }
+}
+
+impl Deref for Client {
+    type Target = lark_oapi_core::Client;
+    fn deref(&self) -> &Self::Target {
+        &self.core
+    }
+}
+
+impl From<lark_oapi_core::Client> for Client {
+    fn from(core: lark_oapi_core::Client) -> Self {
+        Self { core }
+    }
+}

@@ -72,6 +72,16 @@ impl RequestOptions {
         self
     }
 
+    /// Sets the tenant key in place.
+    pub fn set_tenant_key(&mut self, tenant_key: String) {
+        self.tenant_key = Some(tenant_key);
+    }
+
+    /// Sets the user access token in place.
+    pub fn set_user_access_token(&mut self, token: SecretString) {
+        self.user_access_token = Some(token);
+    }
+
     /// Acts as a user: this `user_access_token` is sent.
     pub fn user_access_token(mut self, token: impl Into<SecretString>) -> Self {
         self.user_access_token = Some(token.into());

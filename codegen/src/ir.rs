@@ -1,0 +1,616 @@
+//! The resolved model: projects, versions, resources, methods, models and enums, with every
+//! Rust name decided and every type reference resolved. Emitters only read it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::names::{self, Scope};
+use crate::spec::{self, ApiFile, Specs};
+
+/// Everything to emit.
+#[derive(Debug)]
+pub struct Ir {
+    /// Projects, sorted by name.
+    pub projects: Vec<Project>,
+}
+
+/// One project (`im`): a cargo feature and a module.
+#[derive(Debug)]
+pub struct Project {
+    /// Wire name.
+    pub name: String,
+    /// Module and accessor name.
+    pub module: String,
+    /// Handle type name (`Im`).
+    pub handle: String,
+    /// Versions.
+    pub versions: Vec<Version>,
+    /// Index into `versions` of the default version.
+    pub default_version: Option<usize>,
+}
+
+/// One project-version (`im/v1`).
+#[derive(Debug)]
+pub struct Version {
+    /// Wire name (`v1`).
+    pub name: String,
+    /// Module and accessor name.
+    pub module: String,
+    /// Handle type name (`V1`).
+    pub handle: String,
+    /// Resources.
+    pub resources: Vec<Resource>,
+    /// Model structs.
+    pub models: Vec<Model>,
+    /// String enums.
+    pub enums: Vec<Enum>,
+}
+
+/// One resource: a module with a handle and one builder per method.
+#[derive(Debug)]
+pub struct Resource {
+    /// Wire name.
+    pub name: String,
+    /// Module and accessor name.
+    pub module: String,
+    /// Handle type name (`MessageApi`).
+    pub handle: String,
+    /// Methods.
+    pub methods: Vec<Method>,
+}
+
+/// One API method.
+#[derive(Debug)]
+pub struct Method {
+    /// Wire name.
+    pub name: String,
+    /// Accessor name on the resource handle.
+    pub function: String,
+    /// Builder type name.
+    pub builder: String,
+    /// HTTP method.
+    pub http_method: String,
+    /// Path template.
+    pub path: String,
+    /// Path parameters (arguments of the accessor).
+    pub path_params: Vec<Param>,
+    /// Query parameters (builder setters).
+    pub query_params: Vec<Param>,
+    /// Request body.
+    pub body: Option<Body>,
+    /// Response.
+    pub response: Response,
+    /// Pagination.
+    pub pagination: Option<Pagination>,
+    /// Accepted tokens.
+    pub token_types: Vec<String>,
+    /// Documentation lines.
+    pub doc: Vec<String>,
+    /// Official doc link.
+    pub doc_url: Option<String>,
+    /// A ByCard variant.
+    pub by_card: bool,
+}
+
+/// A path or query parameter.
+#[derive(Debug)]
+pub struct Param {
+    /// Wire name.
+    pub name: String,
+    /// Setter / argument name.
+    pub ident: String,
+    /// Value type.
+    pub ty: ParamType,
+    /// Required.
+    pub required: bool,
+    /// Repeated key.
+    pub repeated: bool,
+    /// Description.
+    pub doc: Option<String>,
+}
+
+/// Type of a parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamType {
+    /// Text (also 64-bit ids).
+    String,
+    /// Integer.
+    Int,
+    /// Boolean.
+    Bool,
+    /// Float.
+    Float,
+    /// A generated string enum (its Rust name).
+    Enum(String),
+}
+
+/// A request body.
+#[derive(Debug)]
+pub struct Body {
+    /// The model's Rust name.
+    pub model: String,
+    /// Multipart (an upload).
+    pub multipart: bool,
+}
+
+/// A response.
+#[derive(Debug)]
+pub enum Response {
+    /// JSON; `data` decodes into this model, or into `serde_json::Value` when `None`.
+    Json(Option<String>),
+    /// A file.
+    Binary,
+}
+
+/// Pagination of a list method.
+#[derive(Debug)]
+pub struct Pagination {
+    /// Items field in `data`.
+    pub items_field: String,
+    /// Type of one item.
+    pub item: TypeRef,
+    /// Page-token parameter name.
+    pub token_param: String,
+    /// Token travels in the body.
+    pub token_in_body: bool,
+    /// Page-size parameter name.
+    pub size_param: Option<String>,
+    /// The "more" flag.
+    pub has_more_field: String,
+}
+
+/// A model struct.
+#[derive(Debug)]
+pub struct Model {
+    /// Name in the dataset.
+    pub wire_name: String,
+    /// Rust name.
+    pub name: String,
+    /// Description.
+    pub doc: Option<String>,
+    /// Fields.
+    pub fields: Vec<FieldIr>,
+    /// Needs `FromJson` (reachable from a response).
+    pub decode: bool,
+    /// Needs `ToJson` (reachable from a JSON request body).
+    pub encode: bool,
+    /// A multipart body (has file parts; converts into `Multipart`).
+    pub multipart: bool,
+    /// The body of a "ByCard" method: `template_id` + `template_variable` travel as an
+    /// interactive message's `content`.
+    pub card_template: bool,
+}
+
+/// A field of a model.
+#[derive(Debug)]
+pub struct FieldIr {
+    /// Wire name.
+    pub name: String,
+    /// Rust field name.
+    pub ident: String,
+    /// Type.
+    pub ty: TypeRef,
+    /// `Option<..>` (not required).
+    pub optional: bool,
+    /// Description.
+    pub doc: Option<String>,
+}
+
+/// A resolved type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TypeRef {
+    /// `String`.
+    String,
+    /// `i64`.
+    Int,
+    /// `f64`.
+    Float,
+    /// `bool`.
+    Bool,
+    /// `serde_json::Value`.
+    Any,
+    /// A file part (multipart bodies).
+    File,
+    /// `Vec<T>`.
+    List(Box<TypeRef>),
+    /// `BTreeMap<String, T>`.
+    Map(Box<TypeRef>),
+    /// A model (Rust name).
+    Model(String),
+    /// A string enum (Rust name).
+    Enum(String),
+}
+
+/// A string enum with an unknown-value fallback.
+#[derive(Debug)]
+pub struct Enum {
+    /// Rust name.
+    pub name: String,
+    /// (variant ident, wire value).
+    pub variants: Vec<(String, String)>,
+}
+
+impl Ir {
+    /// Resolves the specs.
+    pub fn build(specs: &Specs) -> Ir {
+        let mut projects = Vec::new();
+        let mut project_scope = Scope::with_reserved(&["request", "config", "new"]);
+        for entry in &specs.projects.projects {
+            let module = project_scope.claim(&names::snake_ident(&entry.name));
+            let mut version_scope = Scope::default();
+            let versions: Vec<Version> = entry
+                .versions
+                .iter()
+                .map(|v| {
+                    build_version(
+                        &specs.apis[&(entry.name.clone(), v.clone())],
+                        &mut version_scope,
+                    )
+                })
+                .collect();
+            let default_version = entry
+                .default_version
+                .as_ref()
+                .and_then(|d| entry.versions.iter().position(|v| v == d));
+            projects.push(Project {
+                name: entry.name.clone(),
+                handle: names::type_ident(&entry.name),
+                module,
+                versions,
+                default_version,
+            });
+        }
+        Ir { projects }
+    }
+
+    /// Number of methods.
+    pub fn method_count(&self) -> usize {
+        self.projects
+            .iter()
+            .flat_map(|p| &p.versions)
+            .flat_map(|v| &v.resources)
+            .map(|r| r.methods.len())
+            .sum()
+    }
+}
+
+/// Enum naming state of one project-version.
+struct Enums {
+    /// (values) by Rust name.
+    by_name: BTreeMap<String, Vec<String>>,
+    /// Rust name by (values).
+    by_values: BTreeMap<Vec<String>, Vec<String>>,
+    scope: Scope,
+}
+
+impl Enums {
+    /// The enum for `values`, named after `field` (or `owner` + `field` on a clash).
+    fn resolve(&mut self, owner: &str, field: &str, values: &[String]) -> String {
+        let key = values.to_vec();
+        let base = names::model_type(&names::type_ident(field));
+        if let Some(names) = self.by_values.get(&key)
+            && let Some(n) = names.iter().find(|n| n.starts_with(&base))
+        {
+            return n.clone();
+        }
+        let candidate = if self.scope.contains(&base) {
+            format!("{}{}", names::type_ident(owner), base)
+        } else {
+            base
+        };
+        let name = self.scope.claim(&candidate);
+        self.by_name.insert(name.clone(), key.clone());
+        self.by_values.entry(key).or_default().push(name.clone());
+        name
+    }
+}
+
+fn doc_of(text: &Option<String>) -> Option<String> {
+    text.as_ref()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+fn build_version(api: &ApiFile, scope: &mut Scope) -> Version {
+    let module = scope.claim(&names::snake_ident(&api.version));
+    // Model names first: enums must not take them.
+    let mut type_scope = Scope::with_reserved(&[]);
+    let mut model_names = BTreeMap::new();
+    for name in api.types.keys() {
+        model_names.insert(name.clone(), type_scope.claim(&names::model_type(name)));
+    }
+    let mut enums = Enums {
+        by_name: BTreeMap::new(),
+        by_values: BTreeMap::new(),
+        scope: type_scope,
+    };
+
+    // Which models are decoded, encoded, multipart.
+    let mut decode = BTreeSet::new();
+    let mut encode = BTreeSet::new();
+    let mut multipart = BTreeSet::new();
+    let mut card_templates = BTreeSet::new();
+    for r in &api.resources {
+        for m in &r.methods {
+            if m.by_card
+                && let Some(b) = &m.body
+            {
+                card_templates.insert(b.ty.clone());
+            }
+            if let Some(t) = &m.response.ty {
+                reach(api, t, &mut decode);
+            }
+            if let Some(b) = &m.body {
+                if b.kind == "multipart" {
+                    multipart.insert(b.ty.clone());
+                    for f in &api.types[&b.ty].fields {
+                        for t in spec::referenced_types(&f.ty).unwrap_or_default() {
+                            reach(api, t, &mut encode);
+                        }
+                    }
+                } else {
+                    reach(api, &b.ty, &mut encode);
+                }
+            }
+        }
+    }
+
+    let mut models = Vec::new();
+    for (wire_name, t) in &api.types {
+        let name = model_names[wire_name].clone();
+        let mut field_scope = Scope::default();
+        let fields = t
+            .fields
+            .iter()
+            .map(|f| {
+                let mut ty = resolve(&f.ty, &model_names);
+                if let Some(values) = &f.enum_values
+                    && !values.is_empty()
+                {
+                    let e = enums.resolve(wire_name, &f.name, values);
+                    ty = match ty {
+                        TypeRef::String => TypeRef::Enum(e),
+                        TypeRef::List(inner) if *inner == TypeRef::String => {
+                            TypeRef::List(Box::new(TypeRef::Enum(e)))
+                        }
+                        other => other,
+                    };
+                }
+                FieldIr {
+                    name: f.name.clone(),
+                    ident: field_scope.claim(&names::snake_ident(&f.name)),
+                    optional: !f.required || ty == TypeRef::File,
+                    ty,
+                    doc: doc_of(&f.description),
+                }
+            })
+            .collect();
+        models.push(Model {
+            wire_name: wire_name.clone(),
+            name,
+            doc: doc_of(&t.description),
+            fields,
+            decode: decode.contains(wire_name),
+            encode: encode.contains(wire_name),
+            multipart: multipart.contains(wire_name),
+            card_template: card_templates.contains(wire_name),
+        });
+    }
+
+    let mut resource_scope = Scope::with_reserved(&["new", "client"]);
+    let resources = api
+        .resources
+        .iter()
+        .map(|r| {
+            let mut fn_scope = Scope::with_reserved(&["new", "client"]);
+            let mut builder_scope = Scope::default();
+            let methods = r
+                .methods
+                .iter()
+                .map(|m| {
+                    build_method(
+                        m,
+                        &model_names,
+                        &mut enums,
+                        &mut fn_scope,
+                        &mut builder_scope,
+                        api,
+                    )
+                })
+                .collect();
+            Resource {
+                name: r.name.clone(),
+                module: resource_scope.claim(&names::snake_ident(&r.name)),
+                handle: format!("{}Api", names::type_ident(&r.name)),
+                methods,
+            }
+        })
+        .collect();
+
+    let mut enum_list: Vec<Enum> = enums
+        .by_name
+        .into_iter()
+        .map(|(name, values)| {
+            let mut vs = Scope::with_reserved(&["Unknown"]);
+            let mut seen = BTreeSet::new();
+            let variants = values
+                .into_iter()
+                .filter(|v| seen.insert(v.clone()))
+                .map(|v| (vs.claim(&names::type_ident(&v)), v))
+                .collect();
+            Enum { name, variants }
+        })
+        .collect();
+    enum_list.sort_by(|a, b| a.name.cmp(&b.name));
+
+    Version {
+        name: api.version.clone(),
+        handle: names::type_ident(&api.version),
+        module,
+        resources,
+        models,
+        enums: enum_list,
+    }
+}
+
+/// Marks `name` and every model it reaches.
+fn reach(api: &ApiFile, name: &str, set: &mut BTreeSet<String>) {
+    if !set.insert(name.to_owned()) {
+        return;
+    }
+    if let Some(t) = api.types.get(name) {
+        for f in &t.fields {
+            for r in spec::referenced_types(&f.ty).unwrap_or_default() {
+                reach(api, r, set);
+            }
+        }
+    }
+}
+
+fn resolve(expr: &str, models: &BTreeMap<String, String>) -> TypeRef {
+    if let Some(inner) = expr.strip_prefix("[]") {
+        return TypeRef::List(Box::new(resolve(inner, models)));
+    }
+    if let Some(inner) = expr
+        .strip_prefix("map<string,")
+        .and_then(|r| r.strip_suffix('>'))
+    {
+        return TypeRef::Map(Box::new(resolve(inner, models)));
+    }
+    match expr {
+        "string" => TypeRef::String,
+        "int" => TypeRef::Int,
+        "float" => TypeRef::Float,
+        "bool" => TypeRef::Bool,
+        "any" => TypeRef::Any,
+        "file" => TypeRef::File,
+        named => TypeRef::Model(models[named].clone()),
+    }
+}
+
+fn build_method(
+    m: &spec::Method,
+    models: &BTreeMap<String, String>,
+    enums: &mut Enums,
+    fn_scope: &mut Scope,
+    builder_scope: &mut Scope,
+    api: &ApiFile,
+) -> Method {
+    let builder_base = format!("{}{}", names::type_ident(&m.name), "Request");
+    let owner = names::type_ident(&m.name);
+    let param = |p: &spec::Param, scope: &mut Scope, enums: &mut Enums| {
+        let ty = match (&p.enum_values, p.ty.as_str()) {
+            (Some(values), "string") if !values.is_empty() => {
+                ParamType::Enum(enums.resolve(&owner, &p.name, values))
+            }
+            (_, "int") => ParamType::Int,
+            (_, "bool") => ParamType::Bool,
+            (_, "float") => ParamType::Float,
+            _ => ParamType::String,
+        };
+        Param {
+            name: p.name.clone(),
+            ident: scope.claim(&names::snake_ident(&p.name)),
+            ty,
+            required: p.required,
+            repeated: p.repeated,
+            doc: doc_of(&p.description),
+        }
+    };
+    let mut arg_scope = Scope::with_reserved(&["self"]);
+    let path_params = m
+        .path_params
+        .iter()
+        .map(|p| param(p, &mut arg_scope, enums))
+        .collect();
+    // Setters share the builder's namespace with its fixed methods.
+    let mut setter_scope = Scope::with_reserved(&[
+        "send",
+        "body",
+        "options",
+        "tenant_key",
+        "user_access_token",
+        "into_spec",
+        "stream",
+        "pages",
+        "client",
+        "spec",
+    ]);
+    let query_params = m
+        .query_params
+        .iter()
+        .map(|p| param(p, &mut setter_scope, enums))
+        .collect();
+    let pagination = m.pagination.as_ref().and_then(|p| {
+        let items_field = p.items_field.clone()?;
+        let data = api.types.get(m.response.ty.as_ref()?)?;
+        let field = data.fields.iter().find(|f| f.name == items_field)?;
+        let item = match resolve(&field.ty, models) {
+            TypeRef::List(inner) => *inner,
+            _ => return None,
+        };
+        Some(Pagination {
+            items_field,
+            item,
+            token_param: p
+                .page_token_param
+                .clone()
+                .unwrap_or_else(|| "page_token".into()),
+            token_in_body: p.page_token_in.as_deref() == Some("body"),
+            size_param: p.page_size_param.clone(),
+            has_more_field: p
+                .has_more_field
+                .clone()
+                .unwrap_or_else(|| "has_more".into()),
+        })
+    });
+    let mut doc = Vec::new();
+    let (title, detail) = split_en(m.description_en.as_deref());
+    match (&m.summary, title) {
+        (Some(s), Some(t)) => doc.push(format!("{t} ({s})")),
+        (Some(s), None) => doc.push(s.clone()),
+        (None, Some(t)) => doc.push(t),
+        (None, None) => doc.push(format!("`{} {}`", m.http_method, m.path)),
+    }
+    if let Some(d) = detail {
+        doc.push(d);
+    } else if let Some(d) = doc_of(&m.description) {
+        doc.push(d);
+    }
+    Method {
+        name: m.name.clone(),
+        function: fn_scope.claim(&names::snake_ident(&m.name)),
+        builder: builder_scope.claim(&builder_base),
+        http_method: m.http_method.clone(),
+        path: m.path.clone(),
+        path_params,
+        query_params,
+        body: m.body.as_ref().map(|b| Body {
+            model: models[&b.ty].clone(),
+            multipart: b.kind == "multipart",
+        }),
+        response: match (m.response.kind.as_str(), &m.response.ty) {
+            ("binary", _) => Response::Binary,
+            (_, t) => Response::Json(t.as_ref().map(|t| models[t].clone())),
+        },
+        pagination,
+        token_types: m.token_types.clone(),
+        doc,
+        doc_url: m.doc_url.clone(),
+        by_card: m.by_card,
+    }
+}
+
+/// `"Category-Sub-Title-Description"` -> (title, description).
+fn split_en(text: Option<&str>) -> (Option<String>, Option<String>) {
+    let Some(text) = text else {
+        return (None, None);
+    };
+    let parts: Vec<&str> = text.splitn(4, '-').collect();
+    match parts.as_slice() {
+        [_, _, title, rest] => (
+            Some(title.trim().to_owned()).filter(|t| !t.is_empty()),
+            Some(rest.trim().to_owned()).filter(|t| !t.is_empty()),
+        ),
+        _ => (None, Some(text.trim().to_owned())),
+    }
+}

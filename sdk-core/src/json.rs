@@ -1,0 +1,941 @@
+//! JSON decoding from `serde_json::Value` and encoding through a writer, for generated types.
+//!
+//! Generated models do not derive serde (too slow to compile across thousands of types):
+//! each gets a short non-generic [`FromJson`] and/or [`ToJson`] impl, one line per field.
+//!
+//! Decoding is lenient, like the platform: absent or `null` fields take their
+//! [`FromJson::absent`] value, unknown keys are ignored, integers and floats may arrive as
+//! strings, booleans as `"true"`/`"false"`, and strings as numbers or booleans (kept as text).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::hash::BuildHasher;
+use std::io::Write as _;
+
+use serde_json::{Map, Number, Value};
+
+/// A value that did not have the expected shape, with the path to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    message: String,
+    path: String,
+}
+
+impl JsonError {
+    /// An error for a value of the wrong kind: `expected a string, found a number`.
+    pub fn new(expected: &'static str, found: &Value) -> Self {
+        let message = format!("expected {expected}, found {}", kind(found));
+        Self {
+            message,
+            path: String::new(),
+        }
+    }
+
+    /// Prepends a field name to the path: `id` becomes `sender.id`.
+    pub fn at(mut self, segment: &str) -> Self {
+        if !self.path.is_empty() && !self.path.starts_with('[') {
+            self.path.insert(0, '.');
+        }
+        self.path.insert_str(0, segment);
+        self
+    }
+
+    /// Prepends an array index to the path: `sender.id` becomes `[3].sender.id`.
+    pub fn at_index(self, index: usize) -> Self {
+        self.at(&format!("[{index}]"))
+    }
+
+    /// Where the bad value is, e.g. `items[3].sender.id`; empty for the root value.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "at `{}`: {}", self.path, self.message)
+        }
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Decoding from a parsed JSON value.
+///
+/// Generated impls take the object apart with [`object`] and decode each field with [`field`]:
+///
+/// ```
+/// use lark_oapi_core::json::{self, FromJson, JsonError};
+/// use serde_json::{Value, json};
+///
+/// #[derive(Debug, Default, PartialEq)]
+/// struct Chat { chat_id: String, user_count: i64, topic: Option<String> }
+///
+/// impl FromJson for Chat {
+///     fn from_json(value: Value) -> Result<Self, JsonError> {
+///         let mut o = json::object(value, "Chat")?;
+///         Ok(Self {
+///             chat_id: json::field(&mut o, "chat_id")?,
+///             user_count: json::field(&mut o, "user_count")?,
+///             topic: json::field(&mut o, "topic")?,
+///         })
+///     }
+///     fn absent() -> Self { Self::default() }
+/// }
+///
+/// let chat = Chat::from_json(json!({"chat_id": "oc_1", "user_count": "12", "x": 1})).unwrap();
+/// assert_eq!(chat, Chat { chat_id: "oc_1".into(), user_count: 12, topic: None });
+/// ```
+pub trait FromJson: Sized {
+    /// Decodes `value`. For fields, array elements and map values `null` never gets here:
+    /// the caller uses [`FromJson::absent`] instead.
+    fn from_json(value: Value) -> Result<Self, JsonError>;
+    /// The value of an absent or `null` field: `None` for `Option`, empty or zero for the
+    /// built-in types, `Self::default()` for generated types.
+    fn absent() -> Self;
+}
+
+/// Decodes `value`, taking `null` as absent.
+fn decode<T: FromJson>(value: Value) -> Result<T, JsonError> {
+    match value {
+        Value::Null => Ok(T::absent()),
+        value => T::from_json(value),
+    }
+}
+
+/// Takes a JSON object apart; `type_name` is used in the error
+/// (`expected an object (Message), found a number`).
+pub fn object(value: Value, type_name: &'static str) -> Result<Map<String, Value>, JsonError> {
+    match value {
+        Value::Object(map) => Ok(map),
+        other => {
+            let message = format!("expected an object ({type_name}), found {}", kind(&other));
+            Err(JsonError {
+                message,
+                path: String::new(),
+            })
+        }
+    }
+}
+
+/// Removes `key` from `object` and decodes it; absent or `null` gives [`FromJson::absent`].
+/// Errors get `key` prepended to their path.
+pub fn field<T: FromJson>(object: &mut Map<String, Value>, key: &str) -> Result<T, JsonError> {
+    match object.remove(key) {
+        Some(value) => decode(value).map_err(|e| e.at(key)),
+        None => Ok(T::absent()),
+    }
+}
+
+/// A number with no fractional part within `range`, such as `3.0`.
+fn whole(n: &Number, range: std::ops::Range<f64>) -> Option<f64> {
+    n.as_f64().filter(|f| f.fract() == 0.0 && range.contains(f))
+}
+
+fn int_of(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            // The upper bound, 2^63, is exclusive.
+            whole(n, i64::MIN as f64..i64::MAX as f64).map(|f| f as i64)
+        }),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn uint_of(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| whole(n, 0.0..u64::MAX as f64).map(|f| f as u64)),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn float_of(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse().ok().filter(|f: &f64| f.is_finite()),
+        _ => None,
+    }
+}
+
+fn bool_of(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Scalar impls: `type = expected, absent value, parser from &Value to Option<type>`.
+macro_rules! scalar_from_json {
+    ($($t:ty = $expected:literal, $absent:expr, $parse:expr;)*) => {$(
+        impl FromJson for $t {
+            fn from_json(value: Value) -> Result<Self, JsonError> {
+                ($parse)(&value).ok_or_else(|| JsonError::new($expected, &value))
+            }
+            fn absent() -> Self {
+                $absent
+            }
+        }
+    )*};
+}
+
+scalar_from_json! {
+    i64 = "an integer", 0, int_of;
+    i32 = "a 32-bit integer", 0, |v| int_of(v).and_then(|n| i32::try_from(n).ok());
+    u64 = "an unsigned integer", 0, uint_of;
+    f64 = "a number", 0.0, float_of;
+    bool = "a boolean", false, bool_of;
+}
+
+impl FromJson for String {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        match value {
+            Value::String(s) => Ok(s),
+            Value::Number(n) => Ok(n.to_string()),
+            Value::Bool(b) => Ok(b.to_string()),
+            other => Err(JsonError::new("a string", &other)),
+        }
+    }
+    fn absent() -> Self {
+        String::new()
+    }
+}
+
+impl FromJson for Value {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        Ok(value)
+    }
+    fn absent() -> Self {
+        Value::Null
+    }
+}
+
+impl<T: FromJson> FromJson for Option<T> {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        match value {
+            Value::Null => Ok(None),
+            value => T::from_json(value).map(Some),
+        }
+    }
+    fn absent() -> Self {
+        None
+    }
+}
+
+impl<T: FromJson> FromJson for Box<T> {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        T::from_json(value).map(Box::new)
+    }
+    fn absent() -> Self {
+        Box::new(T::absent())
+    }
+}
+
+impl<T: FromJson> FromJson for Vec<T> {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        let Value::Array(items) = value else {
+            return Err(JsonError::new("an array", &value));
+        };
+        let decode_at = |(i, item)| decode(item).map_err(|e: JsonError| e.at_index(i));
+        items.into_iter().enumerate().map(decode_at).collect()
+    }
+    fn absent() -> Self {
+        Vec::new()
+    }
+}
+
+/// Decodes every value of an object into a map of type `M`.
+fn map_of<T: FromJson, M: FromIterator<(String, T)>>(value: Value) -> Result<M, JsonError> {
+    let Value::Object(map) = value else {
+        return Err(JsonError::new("an object", &value));
+    };
+    let entry = |(k, v): (String, Value)| match decode(v) {
+        Ok(v) => Ok((k, v)),
+        Err(e) => Err(JsonError::at(e, &k)),
+    };
+    map.into_iter().map(entry).collect()
+}
+
+impl<T: FromJson> FromJson for BTreeMap<String, T> {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        map_of(value)
+    }
+    fn absent() -> Self {
+        BTreeMap::new()
+    }
+}
+
+impl<T: FromJson, S: BuildHasher + Default> FromJson for HashMap<String, T, S> {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        map_of(value)
+    }
+    fn absent() -> Self {
+        HashMap::default()
+    }
+}
+
+/// Writes compact JSON into a byte buffer.
+///
+/// Commas are automatic: after any complete value (a scalar, or a closed object or array)
+/// the next value, field or nested begin writes a separating comma first.
+///
+/// ```
+/// use lark_oapi_core::json::JsonWriter;
+///
+/// let mut w = JsonWriter::new();
+/// w.begin_object();
+/// w.field("receive_id", "ou_1");
+/// w.field("tags", &vec!["a", "b"]);
+/// w.field_opt::<i64>("uuid", &None);
+/// w.end_object();
+/// assert_eq!(w.into_bytes(), br#"{"receive_id":"ou_1","tags":["a","b"]}"#);
+/// ```
+#[derive(Debug, Default)]
+pub struct JsonWriter {
+    buf: Vec<u8>,
+    /// A value was just completed, so the next element or field needs a comma.
+    needs_comma: bool,
+}
+
+impl JsonWriter {
+    /// An empty writer.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The JSON written so far.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
+    }
+
+    /// Writes the comma owed to the previous value, if any.
+    fn separate(&mut self) {
+        if self.needs_comma {
+            self.buf.push(b',');
+        }
+    }
+
+    /// Writes a complete value that needs no escaping.
+    fn scalar(&mut self, bytes: &[u8]) {
+        self.separate();
+        self.buf.extend_from_slice(bytes);
+        self.needs_comma = true;
+    }
+
+    /// Writes a number from its formatted text, straight into the buffer.
+    fn number(&mut self, text: fmt::Arguments<'_>) {
+        self.separate();
+        // Writing into a `Vec` cannot fail.
+        let _ = self.buf.write_fmt(text);
+        self.needs_comma = true;
+    }
+
+    /// Starts an object: `{`.
+    pub fn begin_object(&mut self) {
+        self.separate();
+        self.buf.push(b'{');
+        self.needs_comma = false;
+    }
+
+    /// Ends an object: `}`.
+    pub fn end_object(&mut self) {
+        self.buf.push(b'}');
+        self.needs_comma = true;
+    }
+
+    /// Starts an array: `[`. Write the elements with [`ToJson::write_json`] or the value
+    /// methods; commas come by themselves.
+    pub fn begin_array(&mut self) {
+        self.separate();
+        self.buf.push(b'[');
+        self.needs_comma = false;
+    }
+
+    /// Ends an array: `]`.
+    pub fn end_array(&mut self) {
+        self.buf.push(b']');
+        self.needs_comma = true;
+    }
+
+    /// Writes `"key":value` (with a comma before it when needed).
+    pub fn field<T: ToJson + ?Sized>(&mut self, key: &str, value: &T) {
+        self.string(key);
+        self.buf.push(b':');
+        self.needs_comma = false;
+        value.write_json(self);
+    }
+
+    /// Like [`JsonWriter::field`], but writes nothing for `None`.
+    pub fn field_opt<T: ToJson>(&mut self, key: &str, value: &Option<T>) {
+        if let Some(value) = value {
+            self.field(key, value);
+        }
+    }
+
+    /// Writes a string value, escaped per RFC 8259: `"` and `\` escaped, control characters
+    /// as `\n`, `\r`, `\t`, `\b`, `\f` or `\u00XX`, everything else (non-ASCII too) as UTF-8.
+    pub fn string(&mut self, s: &str) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        self.separate();
+        let (buf, bytes) = (&mut self.buf, s.as_bytes());
+        buf.push(b'"');
+        let mut start = 0;
+        for (i, &b) in bytes.iter().enumerate() {
+            let short = match b {
+                b'"' | b'\\' => b,
+                b'\n' => b'n',
+                b'\r' => b'r',
+                b'\t' => b't',
+                0x08 => b'b',
+                0x0c => b'f',
+                0..=0x1f => b'u',
+                _ => continue,
+            };
+            buf.extend_from_slice(&bytes[start..i]);
+            buf.extend_from_slice(&[b'\\', short]);
+            if short == b'u' {
+                let (hi, lo) = (HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]);
+                buf.extend_from_slice(&[b'0', b'0', hi, lo]);
+            }
+            start = i + 1;
+        }
+        buf.extend_from_slice(&bytes[start..]);
+        buf.push(b'"');
+        self.needs_comma = true;
+    }
+
+    /// Writes an already-encoded JSON value as is.
+    pub fn raw_value(&mut self, json: &str) {
+        self.scalar(json.as_bytes());
+    }
+
+    /// Writes `null`.
+    pub fn null(&mut self) {
+        self.scalar(b"null");
+    }
+
+    /// Writes `true` or `false`.
+    pub fn bool(&mut self, v: bool) {
+        self.scalar(if v { b"true" } else { b"false" });
+    }
+
+    /// Writes an integer.
+    pub fn i64(&mut self, v: i64) {
+        self.number(format_args!("{v}"));
+    }
+
+    /// Writes an unsigned integer.
+    pub fn u64(&mut self, v: u64) {
+        self.number(format_args!("{v}"));
+    }
+
+    /// Writes a float as its shortest round-trip text (`0.1`, `1e300`, `-0.0`); NaN and the
+    /// infinities, which JSON cannot hold, become `null`.
+    pub fn f64(&mut self, v: f64) {
+        if v.is_finite() {
+            // `Debug` prints the shortest text that parses back to `v`, in JSON syntax
+            // for finite values (`1.0`, `1e-7`, `1e300`).
+            self.number(format_args!("{v:?}"));
+        } else {
+            self.null();
+        }
+    }
+}
+
+/// Encoding into a [`JsonWriter`].
+///
+/// Generated impls write one field per line:
+///
+/// ```
+/// use lark_oapi_core::json::{self, JsonWriter, ToJson};
+///
+/// struct Text { text: String, at: Vec<String>, root_id: Option<String> }
+///
+/// impl ToJson for Text {
+///     fn write_json(&self, w: &mut JsonWriter) {
+///         w.begin_object();
+///         w.field("text", &self.text);
+///         w.field("at", &self.at);
+///         w.field_opt("root_id", &self.root_id);
+///         w.end_object();
+///     }
+/// }
+///
+/// let t = Text { text: "hi \"all\"".into(), at: vec!["ou_1".into()], root_id: None };
+/// assert_eq!(json::to_vec(&t), br#"{"text":"hi \"all\"","at":["ou_1"]}"#);
+/// ```
+pub trait ToJson {
+    /// Writes `self` as one complete JSON value.
+    fn write_json(&self, w: &mut JsonWriter);
+}
+
+/// Encodes any [`ToJson`] value to bytes.
+pub fn to_vec<T: ToJson + ?Sized>(value: &T) -> Vec<u8> {
+    let mut w = JsonWriter::new();
+    value.write_json(&mut w);
+    w.into_bytes()
+}
+
+/// Scalar impls: `type: |writer, value| expression`.
+macro_rules! scalar_to_json {
+    ($($t:ty: |$w:ident, $v:ident| $write:expr;)*) => {$(
+        impl ToJson for $t {
+            fn write_json(&self, $w: &mut JsonWriter) {
+                let $v = self;
+                $write;
+            }
+        }
+    )*};
+}
+
+scalar_to_json! {
+    str: |w, v| w.string(v);
+    String: |w, v| w.string(v);
+    bool: |w, v| w.bool(*v);
+    i64: |w, v| w.i64(*v);
+    i32: |w, v| w.i64(i64::from(*v));
+    u64: |w, v| w.u64(*v);
+    f64: |w, v| w.f64(*v);
+}
+
+impl ToJson for Value {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.separate();
+        // A `Value` has string keys only, and writing to a `Vec` cannot fail.
+        serde_json::to_writer(&mut w.buf, self).expect("a Value always serializes");
+        w.needs_comma = true;
+    }
+}
+
+impl<T: ToJson> ToJson for [T] {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.begin_array();
+        self.iter().for_each(|item| item.write_json(w));
+        w.end_array();
+    }
+}
+
+impl<T: ToJson> ToJson for Vec<T> {
+    fn write_json(&self, w: &mut JsonWriter) {
+        self.as_slice().write_json(w);
+    }
+}
+
+impl<T: ToJson> ToJson for Option<T> {
+    fn write_json(&self, w: &mut JsonWriter) {
+        match self {
+            Some(v) => v.write_json(w),
+            None => w.null(),
+        }
+    }
+}
+
+impl<T: ToJson + ?Sized> ToJson for Box<T> {
+    fn write_json(&self, w: &mut JsonWriter) {
+        (**self).write_json(w);
+    }
+}
+
+impl<T: ToJson + ?Sized> ToJson for &T {
+    fn write_json(&self, w: &mut JsonWriter) {
+        (**self).write_json(w);
+    }
+}
+
+fn write_map<'a, T: ToJson + 'a>(
+    w: &mut JsonWriter,
+    map: impl Iterator<Item = (&'a String, &'a T)>,
+) {
+    w.begin_object();
+    map.for_each(|(key, value)| w.field(key, value));
+    w.end_object();
+}
+
+impl<T: ToJson> ToJson for BTreeMap<String, T> {
+    fn write_json(&self, w: &mut JsonWriter) {
+        write_map(w, self.iter());
+    }
+}
+
+/// Written sorted by key, so the output is deterministic.
+impl<T: ToJson, S> ToJson for HashMap<String, T, S> {
+    fn write_json(&self, w: &mut JsonWriter) {
+        let mut entries: Vec<_> = self.iter().collect();
+        entries.sort_unstable_by_key(|&(key, _)| key);
+        write_map(w, entries.into_iter());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // Small models implementing the traits exactly as generated code does.
+    #[derive(Debug, Default, PartialEq)]
+    struct Sender {
+        id: String,
+        kind: i32,
+    }
+
+    #[derive(Debug, Default, PartialEq)]
+    struct Message {
+        message_id: String,
+        sender: Sender,
+        mentions: Vec<String>,
+        thread: Option<String>,
+    }
+
+    #[derive(Debug, Default, PartialEq)]
+    struct List {
+        items: Vec<Message>,
+        has_more: bool,
+    }
+
+    impl FromJson for Sender {
+        fn from_json(value: Value) -> Result<Self, JsonError> {
+            let mut o = object(value, "Sender")?;
+            Ok(Self {
+                id: field(&mut o, "id")?,
+                kind: field(&mut o, "kind")?,
+            })
+        }
+        fn absent() -> Self {
+            Self::default()
+        }
+    }
+
+    impl FromJson for Message {
+        fn from_json(value: Value) -> Result<Self, JsonError> {
+            let mut o = object(value, "Message")?;
+            Ok(Self {
+                message_id: field(&mut o, "message_id")?,
+                sender: field(&mut o, "sender")?,
+                mentions: field(&mut o, "mentions")?,
+                thread: field(&mut o, "thread")?,
+            })
+        }
+        fn absent() -> Self {
+            Self::default()
+        }
+    }
+
+    impl FromJson for List {
+        fn from_json(value: Value) -> Result<Self, JsonError> {
+            let mut o = object(value, "List")?;
+            Ok(Self {
+                items: field(&mut o, "items")?,
+                has_more: field(&mut o, "has_more")?,
+            })
+        }
+        fn absent() -> Self {
+            Self::default()
+        }
+    }
+
+    impl ToJson for Sender {
+        fn write_json(&self, w: &mut JsonWriter) {
+            w.begin_object();
+            w.field("id", &self.id);
+            w.field("kind", &self.kind);
+            w.end_object();
+        }
+    }
+
+    impl ToJson for Message {
+        fn write_json(&self, w: &mut JsonWriter) {
+            w.begin_object();
+            w.field("message_id", &self.message_id);
+            w.field("sender", &self.sender);
+            w.field("mentions", &self.mentions);
+            w.field_opt("thread", &self.thread);
+            w.end_object();
+        }
+    }
+
+    impl ToJson for List {
+        fn write_json(&self, w: &mut JsonWriter) {
+            w.begin_object();
+            w.field("items", &self.items);
+            w.field("has_more", &self.has_more);
+            w.end_object();
+        }
+    }
+
+    fn text<T: ToJson + ?Sized>(value: &T) -> String {
+        String::from_utf8(to_vec(value)).unwrap()
+    }
+
+    fn ok<T: FromJson>(value: Value) -> T {
+        T::from_json(value).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn err<T: FromJson>(value: Value) -> String {
+        T::from_json(value).err().expect("an error").to_string()
+    }
+
+    #[test]
+    fn nested_containers_are_written_exactly() {
+        let mut w = JsonWriter::new();
+        w.begin_object();
+        w.field("a", &Vec::<i64>::new());
+        w.field("b", &BTreeMap::<String, i64>::new());
+        w.field("c", &vec![vec![1i64, 2], vec![], vec![3]]);
+        w.field_opt::<bool>("skipped", &None);
+        w.field("d", &Some(json!({"x": [1, {"y": null}]})));
+        w.field("e", &[json!(1), json!("s"), json!({})][..]);
+        w.field("f", &None::<i64>);
+        let map: HashMap<String, i32> = [("z".into(), 1), ("m".into(), 2)].into();
+        w.field("g", &map);
+        w.field("h", &Box::new(-3i32));
+        w.end_object();
+        let out = String::from_utf8(w.into_bytes()).unwrap();
+        let expected = r#"{"a":[],"b":{},"c":[[1,2],[],[3]],"d":{"x":[1,{"y":null}]},"#.to_owned()
+            + r#""e":[1,"s",{}],"f":null,"g":{"m":2,"z":1},"h":-3}"#;
+        assert_eq!(out, expected);
+        let back: Value = serde_json::from_str(&out).unwrap();
+        let want = json!({"a": [], "b": {}, "c": [[1, 2], [], [3]], "d": {"x": [1, {"y": null}]},
+            "e": [1, "s", {}], "f": null, "g": {"m": 2, "z": 1}, "h": -3});
+        assert_eq!(back, want);
+
+        let mut w = JsonWriter::new();
+        w.begin_array();
+        w.raw_value(r#"{"pre":1}"#);
+        w.null();
+        w.string("s");
+        w.begin_object();
+        w.end_object();
+        w.u64(u64::MAX);
+        w.i64(i64::MIN);
+        w.end_array();
+        let expected = r#"[{"pre":1},null,"s",{},18446744073709551615,-9223372036854775808]"#;
+        assert_eq!(w.into_bytes(), expected.as_bytes());
+        assert_eq!(text(&&[Some(true), None][..]), "[true,null]");
+        // Enough keys that a hash order which happens to be sorted is vanishingly unlikely.
+        let many: HashMap<String, i64> = (0..20).map(|i| (format!("k{i:02}"), i)).collect();
+        let fields: Vec<String> = (0..20).map(|i| format!(r#""k{i:02}":{i}"#)).collect();
+        assert_eq!(text(&many), format!("{{{}}}", fields.join(",")));
+    }
+
+    #[test]
+    fn models_round_trip() {
+        let mut m2 = Message {
+            message_id: "m2".into(),
+            mentions: vec!["a".into(), "b".into()],
+            thread: Some("t".into()),
+            ..Message::default()
+        };
+        m2.sender.id = "ou_2".into();
+        m2.sender.kind = 1;
+        let list = List {
+            items: vec![Message::default(), m2],
+            has_more: true,
+        };
+        let out = text(&list);
+        let expected = r#"{"items":[{"message_id":"","sender":{"id":"","kind":0},"mentions":[]},"#
+            .to_owned()
+            + r#"{"message_id":"m2","sender":{"id":"ou_2","kind":1},"mentions":["a","b"],"thread":"t"}],"#
+            + r#""has_more":true}"#;
+        assert_eq!(out, expected);
+        let back: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(back["items"][1]["sender"], json!({"id": "ou_2", "kind": 1}));
+        assert_eq!(ok::<List>(back), list);
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        assert_eq!(text("say \"hi\""), r#""say \"hi\"""#);
+        assert_eq!(text(r"C:\dir"), r#""C:\\dir""#);
+        assert_eq!(text("a\nb\r\t\u{8}\u{c}"), r#""a\nb\r\t\b\f""#);
+        assert_eq!(text("\u{1}\u{1f}\u{0}"), r#""\u0001\u001f\u0000""#);
+        assert_eq!(text("飞书 🚀 /\u{7f}"), "\"飞书 🚀 /\u{7f}\"");
+        let mut w = JsonWriter::new();
+        w.begin_object();
+        w.field("k\"\n", "v");
+        w.end_object();
+        assert_eq!(w.into_bytes(), br#"{"k\"\n":"v"}"#);
+        let back: String = serde_json::from_str(&text("飞书\u{1}\"\\🎉")).unwrap();
+        assert_eq!(back, "飞书\u{1}\"\\🎉");
+    }
+
+    #[test]
+    fn random_strings_match_serde_json() {
+        let pool = "aZ0 \"\\/\n\r\t\u{0}\u{1}\u{8}\u{c}\u{1f}\u{7f}\u{80}é飞书🚀\u{2028}\u{ffff}";
+        let pool: Vec<char> = pool.chars().collect();
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005);
+            seed = seed.wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as u32
+        };
+        for _ in 0..500 {
+            let len = next() % 24;
+            let s: String = (0..len)
+                .map(|_| match next() % 4 {
+                    0 => char::from_u32(next() % 0x11_0000).unwrap_or('\u{fffd}'),
+                    _ => pool[next() as usize % pool.len()],
+                })
+                .collect();
+            let want = serde_json::to_string(&s).unwrap();
+            assert_eq!(text(s.as_str()), want, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn floats_are_shortest_round_trip_text() {
+        assert_eq!(text(&0.1f64), "0.1");
+        assert_eq!(text(&1e300f64), "1e300");
+        assert_eq!(text(&-0.0f64), "-0.0");
+        assert_eq!(text(&1.0f64), "1.0");
+        let odd = vec![0.5f64, f64::NAN, f64::NEG_INFINITY];
+        assert_eq!(text(&odd), "[0.5,null,null]");
+        for v in [0.1, 1e300, -0.0, 1e-7, 123.456, f64::MAX, 5e-324] {
+            let back: f64 = serde_json::from_str(&text(&v)).unwrap();
+            assert_eq!(back.to_bits(), v.to_bits(), "{v}");
+        }
+    }
+
+    /// Rows of `type: input => expected`, checking `ok::<type>(input) == expected`.
+    macro_rules! decodes {
+        ($($t:ty: $v:expr => $want:expr;)*) => {$( assert_eq!(ok::<$t>($v), $want, "{}", $v); )*};
+    }
+
+    /// Rows of `type: input => error message`.
+    macro_rules! rejects {
+        ($($t:ty: $v:expr => $want:expr;)*) => {$( assert_eq!(err::<$t>($v), $want); )*};
+    }
+
+    #[test]
+    fn lenient_scalars_are_accepted() {
+        decodes! {
+            i64: json!(-5) => -5;
+            i64: json!(3.0) => 3;
+            i64: json!("123") => 123;
+            i32: json!("-12") => -12;
+            i32: json!(i32::MAX) => i32::MAX;
+            u64: json!(u64::MAX) => u64::MAX;
+            u64: json!("42") => 42;
+            u64: json!(7.0) => 7;
+            f64: json!(2) => 2.0;
+            f64: json!(1.5) => 1.5;
+            f64: json!("-2.5e3") => -2500.0;
+            bool: json!(true) => true;
+            bool: json!("true") => true;
+            bool: json!("false") => false;
+            String: json!("s") => "s";
+            String: json!(123) => "123";
+            String: json!(-1.5) => "-1.5";
+            String: json!(true) => "true";
+            Box<i64>: json!("9") => Box::new(9);
+            Value: json!({"any": [1]}) => json!({"any": [1]});
+        }
+    }
+
+    #[test]
+    fn bad_scalars_are_rejected() {
+        rejects! {
+            i64: json!("abc") => "expected an integer, found a string";
+            i64: json!(1.5) => "expected an integer, found a number";
+            i64: json!(1e20) => "expected an integer, found a number";
+            i64: json!(true) => "expected an integer, found a boolean";
+            i32: json!(3_000_000_000i64) => "expected a 32-bit integer, found a number";
+            i32: json!("-3000000000") => "expected a 32-bit integer, found a string";
+            u64: json!(-1) => "expected an unsigned integer, found a number";
+            f64: json!("abc") => "expected a number, found a string";
+            f64: json!("NaN") => "expected a number, found a string";
+            f64: json!([1]) => "expected a number, found an array";
+            bool: json!("yes") => "expected a boolean, found a string";
+            bool: json!(1) => "expected a boolean, found a number";
+            String: json!({"a": 1}) => "expected a string, found an object";
+            String: json!([]) => "expected a string, found an array";
+            String: json!(null) => "expected a string, found null";
+        }
+    }
+
+    #[test]
+    fn errors_carry_the_path() {
+        let bad = json!({"items": [
+            {"message_id": "m0", "sender": {"id": "ou_0"}},
+            {"message_id": "m1", "sender": {"id": {"open_id": "ou_1"}}},
+        ]});
+        let e = List::from_json(bad).unwrap_err();
+        assert_eq!(e.path(), "items[1].sender.id");
+        let want = "at `items[1].sender.id`: expected a string, found an object";
+        assert_eq!(e.to_string(), want);
+        rejects! {
+            List: json!({"items": [{}, 5]}) => "at `items[1]`: expected an object (Message), found a number";
+            List: json!({"items": [{"mentions": ["a", []]}]}) => "at `items[0].mentions[1]`: expected a string, found an array";
+            List: json!({"items": {}}) => "at `items`: expected an array, found an object";
+            List: json!(null) => "expected an object (List), found null";
+            Vec<Vec<i32>>: json!([[1], [2, "x"]]) => "at `[1][1]`: expected a 32-bit integer, found a string";
+            BTreeMap<String, Sender>: json!({"k": {"kind": {}}}) => "at `k.kind`: expected a 32-bit integer, found an object";
+            HashMap<String, i64>: json!([]) => "expected an object, found an array";
+        }
+        let e = JsonError::new("a string", &Value::Null);
+        assert_eq!(e.path(), "");
+        let nested = e.clone().at_index(3).at("items").at("data");
+        assert_eq!(nested.path(), "data.items[3]");
+        assert_eq!(e.at("id").at_index(0).path(), "[0].id");
+    }
+
+    #[test]
+    fn absent_and_null_fields_take_defaults() {
+        assert_eq!(ok::<List>(json!({})), List::default());
+        let nulls = json!({"message_id": null, "sender": null, "mentions": null, "thread": null});
+        assert_eq!(ok::<Message>(nulls), Message::default());
+        let m: Message = ok(json!({"thread": "t", "mentions": ["a", null, 2]}));
+        assert_eq!(m.thread.as_deref(), Some("t"));
+        assert_eq!(m.mentions, ["a", "", "2"]);
+        assert_eq!(ok::<Vec<Option<i64>>>(json!([null, 1])), [None, Some(1)]);
+        let map: BTreeMap<String, Vec<i64>> = ok(json!({"a": null, "b": [1]}));
+        assert_eq!(map, [("a".into(), vec![]), ("b".into(), vec![1])].into());
+        assert_eq!(
+            (<Option<i64>>::absent(), Value::absent()),
+            (None, Value::Null)
+        );
+        assert_eq!((i64::absent(), i32::absent(), u64::absent()), (0, 0, 0));
+        assert_eq!((f64::absent(), bool::absent()), (0.0, false));
+        assert!(String::absent().is_empty() && <Box<Sender>>::absent().id.is_empty());
+        assert!(HashMap::<String, i64>::absent().is_empty());
+        assert!(BTreeMap::<String, i64>::absent().is_empty());
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let v = json!({
+            "items": [{"message_id": "m", "sender": {"id": 42, "kind": "2", "x": [1]}, "new": {}}],
+            "has_more": "true",
+            "page_token": "p",
+        });
+        let list: List = ok(v);
+        assert!(list.has_more);
+        assert_eq!(
+            (list.items[0].sender.id.as_str(), list.items[0].sender.kind),
+            ("42", 2)
+        );
+        let out: Value = serde_json::from_slice(&to_vec(&list)).unwrap();
+        assert_eq!(out["items"][0]["sender"], json!({"id": "42", "kind": 2}));
+        assert_eq!(
+            (out.get("page_token"), out["items"][0].get("new")),
+            (None, None)
+        );
+    }
+}
