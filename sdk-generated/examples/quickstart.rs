@@ -11,16 +11,8 @@
 //! RUST_LOG=debug cargo run -p lark-oapi --example quickstart   # with the SDK's logs
 //! ```
 
-use lark_oapi::{Client, Config, Domain, Method};
-use serde::Deserialize;
-
-/// The part of the "send message" answer we print.
-#[derive(Debug, Deserialize)]
-struct SentMessage {
-    message_id: String,
-    #[serde(default)]
-    chat_id: Option<String>,
-}
+use lark_oapi::im::v1::models::CreateMessageRequestBody;
+use lark_oapi::{Client, Config, Domain};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -68,17 +60,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::new(config);
     let content = serde_json::json!({ "text": "Hello from lark-oapi for Rust" }).to_string();
     let sent = client
-        .request(Method::POST, "/open-apis/im/v1/messages")
-        .query("receive_id_type", &receive_id_type)
-        .json(&serde_json::json!({
-            "receive_id": receive_id,
-            "msg_type": "text",
-            "content": content,
-        }))
-        .send::<SentMessage>()
+        .im()
+        .v1()
+        .message()
+        .create()
+        .receive_id_type(receive_id_type.as_str())
+        .body(CreateMessageRequestBody {
+            receive_id,
+            msg_type: "text".into(),
+            content,
+            ..Default::default()
+        })
+        .send()
         .await?;
 
-    println!("message_id: {}", sent.message_id);
+    println!("message_id: {}", sent.message_id.as_deref().unwrap_or("-"));
     if let Some(chat_id) = &sent.chat_id {
         println!("chat_id:    {chat_id}");
     }
