@@ -54,6 +54,7 @@ pub fn context(ir: &Ir) -> Value {
                 "default_version": p.default_version.map(|i| p.versions[i].name.clone()),
                 "method_count": methods.len(),
                 "model_count": p.versions.iter().map(|v| v.models.len()).sum::<usize>(),
+                "event_count": p.versions.iter().filter_map(|v| v.events.as_ref()).map(|e| e.events.len()).sum::<usize>(),
                 "default": DEFAULT_FEATURES.contains(&p.name.as_str()),
                 "methods": methods,
             })
@@ -62,6 +63,7 @@ pub fn context(ir: &Ir) -> Value {
     json!({
         "projects": projects,
         "method_count": ir.method_count(),
+        "event_count": ir.event_count(),
         "default_features": DEFAULT_FEATURES,
     })
 }

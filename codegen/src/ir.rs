@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::names::{self, Scope};
-use crate::spec::{self, ApiFile, Specs};
+use crate::spec::{self, ApiFile, EventFile, Specs, TypeDef};
 
 /// Everything to emit.
 #[derive(Debug)]
@@ -26,6 +26,8 @@ pub struct Project {
     pub versions: Vec<Version>,
     /// Index into `versions` of the default version.
     pub default_version: Option<usize>,
+    /// Name of the default version (the index is derived from it once versions are final).
+    pub default_version_name: Option<String>,
 }
 
 /// One project-version (`im/v1`).
@@ -43,6 +45,37 @@ pub struct Version {
     pub models: Vec<Model>,
     /// String enums.
     pub enums: Vec<Enum>,
+    /// Typed events delivered for this project-version, if any.
+    pub events: Option<Events>,
+}
+
+/// The events of one project-version, with their own types (a namespace apart from the
+/// API models).
+#[derive(Debug)]
+pub struct Events {
+    /// Model structs of the event payloads.
+    pub models: Vec<Model>,
+    /// String enums.
+    pub enums: Vec<Enum>,
+    /// The events.
+    pub events: Vec<EventIr>,
+}
+
+/// One event or callback.
+#[derive(Debug)]
+pub struct EventIr {
+    /// e.g. `im.message.receive_v1`.
+    pub event_type: String,
+    /// `1.0` or `2.0`.
+    pub schema: String,
+    /// Payload (`event`) type.
+    pub payload: String,
+    /// Envelope type.
+    pub envelope: Option<String>,
+    /// Response type (callbacks).
+    pub response: Option<String>,
+    /// Summary.
+    pub doc: Option<String>,
 }
 
 /// One resource: a module with a handle and one builder per method.
@@ -257,9 +290,63 @@ impl Ir {
                 module,
                 versions,
                 default_version,
+                default_version_name: entry.default_version.clone(),
             });
         }
+        // Events: into the project-version they belong to, else a version (or project)
+        // of their own that has events only.
+        for ((group, version), file) in &specs.events {
+            let events = build_events(file);
+            let project = match projects.iter_mut().find(|p| &p.name == group) {
+                Some(p) => p,
+                None => {
+                    projects.push(Project {
+                        name: group.clone(),
+                        module: project_scope.claim(&names::snake_ident(group)),
+                        handle: names::type_ident(group),
+                        versions: Vec::new(),
+                        default_version: None,
+                        default_version_name: None,
+                    });
+                    projects.last_mut().expect("just pushed")
+                }
+            };
+            match project.versions.iter_mut().find(|v| &v.name == version) {
+                Some(v) => v.events = Some(events),
+                None => {
+                    let taken: Vec<&str> =
+                        project.versions.iter().map(|v| v.module.as_str()).collect();
+                    let module = Scope::with_reserved(&taken).claim(&names::snake_ident(version));
+                    project.versions.push(Version {
+                        name: version.clone(),
+                        handle: names::type_ident(version),
+                        module,
+                        resources: Vec::new(),
+                        models: Vec::new(),
+                        enums: Vec::new(),
+                        events: Some(events),
+                    });
+                    project.versions.sort_by(|a, b| a.name.cmp(&b.name));
+                }
+            }
+        }
+        projects.sort_by(|a, b| a.name.cmp(&b.name));
+        for p in &mut projects {
+            if let Some(d) = &p.default_version_name {
+                p.default_version = p.versions.iter().position(|v| &v.name == d);
+            }
+        }
         Ir { projects }
+    }
+
+    /// Number of events.
+    pub fn event_count(&self) -> usize {
+        self.projects
+            .iter()
+            .flat_map(|p| &p.versions)
+            .filter_map(|v| v.events.as_ref())
+            .map(|e| e.events.len())
+            .sum()
     }
 
     /// Number of methods.
@@ -312,17 +399,7 @@ fn doc_of(text: &Option<String>) -> Option<String> {
 
 fn build_version(api: &ApiFile, scope: &mut Scope) -> Version {
     let module = scope.claim(&names::snake_ident(&api.version));
-    // Model names first: enums must not take them.
-    let mut type_scope = Scope::with_reserved(&[]);
-    let mut model_names = BTreeMap::new();
-    for name in api.types.keys() {
-        model_names.insert(name.clone(), type_scope.claim(&names::model_type(name)));
-    }
-    let mut enums = Enums {
-        by_name: BTreeMap::new(),
-        by_values: BTreeMap::new(),
-        scope: type_scope,
-    };
+    let (model_names, mut enums) = name_types(&api.types);
 
     // Which models are decoded, encoded, multipart.
     let mut decode = BTreeSet::new();
@@ -337,64 +414,34 @@ fn build_version(api: &ApiFile, scope: &mut Scope) -> Version {
                 card_templates.insert(b.ty.clone());
             }
             if let Some(t) = &m.response.ty {
-                reach(api, t, &mut decode);
+                reach(&api.types, t, &mut decode);
             }
             if let Some(b) = &m.body {
                 if b.kind == "multipart" {
                     multipart.insert(b.ty.clone());
                     for f in &api.types[&b.ty].fields {
                         for t in spec::referenced_types(&f.ty).unwrap_or_default() {
-                            reach(api, t, &mut encode);
+                            reach(&api.types, t, &mut encode);
                         }
                     }
                 } else {
-                    reach(api, &b.ty, &mut encode);
+                    reach(&api.types, &b.ty, &mut encode);
                 }
             }
         }
     }
 
-    let mut models = Vec::new();
-    for (wire_name, t) in &api.types {
-        let name = model_names[wire_name].clone();
-        let mut field_scope = Scope::default();
-        let fields = t
-            .fields
-            .iter()
-            .map(|f| {
-                let mut ty = resolve(&f.ty, &model_names);
-                if let Some(values) = &f.enum_values
-                    && !values.is_empty()
-                {
-                    let e = enums.resolve(wire_name, &f.name, values);
-                    ty = match ty {
-                        TypeRef::String => TypeRef::Enum(e),
-                        TypeRef::List(inner) if *inner == TypeRef::String => {
-                            TypeRef::List(Box::new(TypeRef::Enum(e)))
-                        }
-                        other => other,
-                    };
-                }
-                FieldIr {
-                    name: f.name.clone(),
-                    ident: field_scope.claim(&names::snake_ident(&f.name)),
-                    optional: !f.required || ty == TypeRef::File,
-                    ty,
-                    doc: doc_of(&f.description),
-                }
-            })
-            .collect();
-        models.push(Model {
-            wire_name: wire_name.clone(),
-            name,
-            doc: doc_of(&t.description),
-            fields,
-            decode: decode.contains(wire_name),
-            encode: encode.contains(wire_name),
-            multipart: multipart.contains(wire_name),
-            card_template: card_templates.contains(wire_name),
-        });
-    }
+    let models = build_models(
+        &api.types,
+        &model_names,
+        &mut enums,
+        &Directions {
+            decode,
+            encode,
+            multipart,
+            card_templates,
+        },
+    );
 
     let mut resource_scope = Scope::with_reserved(&["new", "client"]);
     let resources = api
@@ -426,7 +473,96 @@ fn build_version(api: &ApiFile, scope: &mut Scope) -> Version {
         })
         .collect();
 
-    let mut enum_list: Vec<Enum> = enums
+    let enum_list = finish_enums(enums);
+
+    Version {
+        name: api.version.clone(),
+        handle: names::type_ident(&api.version),
+        module,
+        resources,
+        models,
+        enums: enum_list,
+        events: None,
+    }
+}
+
+/// Which models need which code.
+struct Directions {
+    decode: BTreeSet<String>,
+    encode: BTreeSet<String>,
+    multipart: BTreeSet<String>,
+    card_templates: BTreeSet<String>,
+}
+
+/// Rust names of the named types of one file, and the enum namer (which must not take them).
+fn name_types(types: &BTreeMap<String, TypeDef>) -> (BTreeMap<String, String>, Enums) {
+    let mut type_scope = Scope::with_reserved(&[]);
+    let mut model_names = BTreeMap::new();
+    for name in types.keys() {
+        model_names.insert(name.clone(), type_scope.claim(&names::model_type(name)));
+    }
+    let enums = Enums {
+        by_name: BTreeMap::new(),
+        by_values: BTreeMap::new(),
+        scope: type_scope,
+    };
+    (model_names, enums)
+}
+
+fn build_models(
+    types: &BTreeMap<String, TypeDef>,
+    model_names: &BTreeMap<String, String>,
+    enums: &mut Enums,
+    dirs: &Directions,
+) -> Vec<Model> {
+    let mut models = Vec::new();
+    for (wire_name, t) in types {
+        let name = model_names[wire_name].clone();
+        let mut field_scope = Scope::default();
+        let fields = t
+            .fields
+            .iter()
+            .map(|f| {
+                let mut ty = resolve(&f.ty, model_names);
+                if let Some(values) = &f.enum_values
+                    && !values.is_empty()
+                {
+                    let e = enums.resolve(wire_name, &f.name, values);
+                    ty = match ty {
+                        TypeRef::String => TypeRef::Enum(e),
+                        TypeRef::List(inner) if *inner == TypeRef::String => {
+                            TypeRef::List(Box::new(TypeRef::Enum(e)))
+                        }
+                        other => other,
+                    };
+                }
+                FieldIr {
+                    name: f.name.clone(),
+                    ident: field_scope.claim(&names::snake_ident(&f.name)),
+                    optional: !f.required || ty == TypeRef::File,
+                    ty,
+                    doc: doc_of(&f.description),
+                }
+            })
+            .collect();
+        models.push(Model {
+            wire_name: wire_name.clone(),
+            name,
+            doc: doc_of(&t.description),
+            fields,
+            decode: dirs.decode.contains(wire_name),
+            encode: dirs.encode.contains(wire_name),
+            multipart: dirs.multipart.contains(wire_name),
+            card_template: dirs.card_templates.contains(wire_name),
+        });
+    }
+
+    models
+}
+
+/// The enums a namer collected, sorted, with variant names decided.
+fn finish_enums(enums: Enums) -> Vec<Enum> {
+    let mut list: Vec<Enum> = enums
         .by_name
         .into_iter()
         .map(|(name, values)| {
@@ -440,27 +576,63 @@ fn build_version(api: &ApiFile, scope: &mut Scope) -> Version {
             Enum { name, variants }
         })
         .collect();
-    enum_list.sort_by(|a, b| a.name.cmp(&b.name));
+    list.sort_by(|a, b| a.name.cmp(&b.name));
+    list
+}
 
-    Version {
-        name: api.version.clone(),
-        handle: names::type_ident(&api.version),
-        module,
-        resources,
+/// The typed events of one project-version.
+fn build_events(file: &EventFile) -> Events {
+    let (model_names, mut enums) = name_types(&file.types);
+    let mut decode = BTreeSet::new();
+    let mut encode = BTreeSet::new();
+    for e in &file.events {
+        reach(&file.types, &e.payload_type, &mut decode);
+        if let Some(t) = &e.envelope_type {
+            reach(&file.types, t, &mut decode);
+        }
+        if let Some(t) = &e.response_type {
+            reach(&file.types, t, &mut encode);
+        }
+    }
+    let models = build_models(
+        &file.types,
+        &model_names,
+        &mut enums,
+        &Directions {
+            decode,
+            encode,
+            multipart: BTreeSet::new(),
+            card_templates: BTreeSet::new(),
+        },
+    );
+    let events = file
+        .events
+        .iter()
+        .map(|e| EventIr {
+            event_type: e.event_type.clone(),
+            schema: e.schema.clone(),
+            payload: model_names[&e.payload_type].clone(),
+            envelope: e.envelope_type.as_ref().map(|t| model_names[t].clone()),
+            response: e.response_type.as_ref().map(|t| model_names[t].clone()),
+            doc: doc_of(&e.summary).or_else(|| doc_of(&e.description)),
+        })
+        .collect();
+    Events {
         models,
-        enums: enum_list,
+        enums: finish_enums(enums),
+        events,
     }
 }
 
 /// Marks `name` and every model it reaches.
-fn reach(api: &ApiFile, name: &str, set: &mut BTreeSet<String>) {
+fn reach(types: &BTreeMap<String, TypeDef>, name: &str, set: &mut BTreeSet<String>) {
     if !set.insert(name.to_owned()) {
         return;
     }
-    if let Some(t) = api.types.get(name) {
+    if let Some(t) = types.get(name) {
         for f in &t.fields {
             for r in spec::referenced_types(&f.ty).unwrap_or_default() {
-                reach(api, r, set);
+                reach(types, r, set);
             }
         }
     }

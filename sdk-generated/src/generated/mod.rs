@@ -33,6 +33,8 @@ pub mod board;
 pub mod bot;
 #[cfg(feature = "calendar")]
 pub mod calendar;
+#[cfg(feature = "callback")]
+pub mod callback;
 #[cfg(feature = "cardkit")]
 pub mod cardkit;
 #[cfg(feature = "compensation")]
@@ -53,6 +55,8 @@ pub mod docx;
 pub mod drive;
 #[cfg(feature = "ehr")]
 pub mod ehr;
+#[cfg(feature = "elearning")]
+pub mod elearning;
 #[cfg(feature = "event")]
 pub mod event;
 #[cfg(feature = "helpdesk")]
@@ -63,12 +67,16 @@ pub mod hire;
 pub mod human_authentication;
 #[cfg(feature = "im")]
 pub mod im;
+#[cfg(feature = "legacy")]
+pub mod legacy;
 #[cfg(feature = "lingo")]
 pub mod lingo;
 #[cfg(feature = "mail")]
 pub mod mail;
 #[cfg(feature = "mdm")]
 pub mod mdm;
+#[cfg(feature = "meeting_room")]
+pub mod meeting_room;
 #[cfg(feature = "minutes")]
 pub mod minutes;
 #[cfg(feature = "moments")]
@@ -115,3 +123,45 @@ pub mod verification;
 pub mod wiki;
 #[cfg(feature = "workplace")]
 pub mod workplace;
+/// Every event type the enabled features know, as (event type, envelope schema).
+pub fn event_types() -> Vec<(&'static str, &'static str)> {
+    #[allow(unused_mut)]
+    let mut all: Vec<(&'static str, &'static str)> = Vec::new();
+    #[cfg(feature = "acs")] all.extend_from_slice(acs::v1::events::EVENT_TYPES);
+    #[cfg(feature = "application")]
+    all.extend_from_slice(application::v6::events::EVENT_TYPES);
+    #[cfg(feature = "approval")]
+    all.extend_from_slice(approval::v4::events::EVENT_TYPES);
+    #[cfg(feature = "auth")] all.extend_from_slice(auth::v4::events::EVENT_TYPES);
+    #[cfg(feature = "calendar")]
+    all.extend_from_slice(calendar::v4::events::EVENT_TYPES);
+    #[cfg(feature = "callback")]
+    all.extend_from_slice(callback::v2::events::EVENT_TYPES);
+    #[cfg(feature = "compensation")]
+    all.extend_from_slice(compensation::v1::events::EVENT_TYPES);
+    #[cfg(feature = "contact")] all.extend_from_slice(contact::v3::events::EVENT_TYPES);
+    #[cfg(feature = "corehr")] all.extend_from_slice(corehr::v1::events::EVENT_TYPES);
+    #[cfg(feature = "corehr")] all.extend_from_slice(corehr::v2::events::EVENT_TYPES);
+    #[cfg(feature = "drive")] all.extend_from_slice(drive::v1::events::EVENT_TYPES);
+    #[cfg(feature = "elearning")]
+    all.extend_from_slice(elearning::v2::events::EVENT_TYPES);
+    #[cfg(feature = "helpdesk")]
+    all.extend_from_slice(helpdesk::v1::events::EVENT_TYPES);
+    #[cfg(feature = "hire")] all.extend_from_slice(hire::v1::events::EVENT_TYPES);
+    #[cfg(feature = "im")] all.extend_from_slice(im::v1::events::EVENT_TYPES);
+    #[cfg(feature = "legacy")] all.extend_from_slice(legacy::v1::events::EVENT_TYPES);
+    #[cfg(feature = "mail")] all.extend_from_slice(mail::v1::events::EVENT_TYPES);
+    #[cfg(feature = "meeting_room")]
+    all.extend_from_slice(meeting_room::v1::events::EVENT_TYPES);
+    #[cfg(feature = "minutes")] all.extend_from_slice(minutes::v1::events::EVENT_TYPES);
+    #[cfg(feature = "moments")] all.extend_from_slice(moments::v1::events::EVENT_TYPES);
+    #[cfg(feature = "payroll")] all.extend_from_slice(payroll::v1::events::EVENT_TYPES);
+    #[cfg(feature = "performance")]
+    all.extend_from_slice(performance::v2::events::EVENT_TYPES);
+    #[cfg(feature = "security_and_compliance")]
+    all.extend_from_slice(security_and_compliance::v2::events::EVENT_TYPES);
+    #[cfg(feature = "task")] all.extend_from_slice(task::v1::events::EVENT_TYPES);
+    #[cfg(feature = "task")] all.extend_from_slice(task::v2::events::EVENT_TYPES);
+    #[cfg(feature = "vc")] all.extend_from_slice(vc::v1::events::EVENT_TYPES);
+    all
+}

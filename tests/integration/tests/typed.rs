@@ -300,3 +300,41 @@ fn generated_types_decode_leniently_and_tolerate_unknown_fields() {
         .unwrap_err();
     assert_eq!(err.path(), "mentions[1].key");
 }
+
+#[test]
+fn every_event_has_a_type_name_and_a_payload_type() {
+    let all = lark_oapi::event_types();
+    assert_eq!(all.len(), 230, "the dataset's 230 events");
+    let unique: std::collections::BTreeSet<_> = all.iter().map(|(t, _)| *t).collect();
+    assert_eq!(unique.len(), 230);
+    assert!(all.contains(&("im.message.receive_v1", "2.0")));
+    assert!(all.contains(&("card.action.trigger", "2.0")));
+    assert!(
+        all.iter().filter(|(_, s)| *s == "1.0").count() >= 24,
+        "legacy v1 events are there"
+    );
+}
+
+#[test]
+fn an_im_message_receive_payload_decodes() {
+    use lark_oapi::im::v1::events::{IM_MESSAGE_RECEIVE_V1, P2ImMessageReceiveV1Data};
+    use lark_oapi::json::FromJson;
+    assert_eq!(IM_MESSAGE_RECEIVE_V1, "im.message.receive_v1");
+    let ev = P2ImMessageReceiveV1Data::from_json(serde_json::json!({
+        "sender": {"sender_id": {"open_id": "ou_1", "user_id": "u1"}, "sender_type": "user", "tenant_key": "tk"},
+        "message": {"message_id": "om_1", "chat_id": "oc_1", "chat_type": "group", "message_type": "text",
+                    "content": "{\"text\":\"hi\"}", "create_time": "1608725989000",
+                    "mentions": [{"key": "@_user_1", "name": "Bot", "id": {"open_id": "ou_bot"}}]}
+    }))
+    .unwrap();
+    assert_eq!(ev.message.message_id, "om_1");
+    assert_eq!(
+        ev.message.create_time, "1608725989000",
+        "int64 travels as a string"
+    );
+    assert_eq!(ev.message.mentions.as_ref().unwrap()[0].key, "@_user_1");
+    assert_eq!(
+        ev.sender.sender_id.unwrap().open_id.as_deref(),
+        Some("ou_1")
+    );
+}
