@@ -450,9 +450,6 @@ fn emit_enum(e: &Enum) -> TokenStream {
             fn from_json(value: Value) -> Result<Self, JsonError> {
                 String::from_json(value).map(Self::from)
             }
-            fn absent() -> Self {
-                Self::default()
-            }
         }
         impl ToJson for #name {
             fn write_json(&self, w: &mut JsonWriter) {
@@ -540,9 +537,6 @@ fn emit_model(m: &Model) -> TokenStream {
             impl FromJson for #name {
                 fn from_json(value: Value) -> Result<Self, JsonError> {
                     #body
-                }
-                fn absent() -> Self {
-                    Self::default()
                 }
             }
         }
@@ -847,23 +841,14 @@ fn method_builder(m: &Method) -> TokenStream {
         impl #builder {
             #(#setters)*
             #body
-            /// The tenant to act in (marketplace apps).
-            pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-                self.call.options_mut().set_tenant_key(tenant_key.into());
-                self
-            }
-            /// Calls as a user: sends this user access token.
-            pub fn user_access_token(mut self, token: impl Into<lark_oapi_core::SecretString>) -> Self {
-                self.call.options_mut().set_user_access_token(token.into());
-                self
-            }
-            /// Replaces every per-call option (tokens, headers, timeout, retries).
-            pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-                *self.call.options_mut() = options;
-                self
-            }
             #send
             #pages
+        }
+
+        impl lark_oapi_core::CallOptions for #builder {
+            fn call_mut(&mut self) -> &mut Call {
+                &mut self.call
+            }
         }
     }
 }
@@ -990,6 +975,8 @@ pub fn emit_roundtrip_tests(ir: &Ir, out: &mut Output) -> Result<(), Error> {
     let file = quote! {
         #header
 
+        #[allow(unused_imports)]
+        use lark_oapi::CallOptions;
         use lark_oapi::{Client, Config, Domain, Error, RetryPolicy};
         use lark_oapi_mock::{APP_ID, APP_SECRET, MockPlatform};
 

@@ -246,3 +246,72 @@ impl<T: FromJson> Future for ResponseFuture<T> {
 
 /// The answer of a generated download call.
 pub type DownloadFuture = Pin<Box<dyn Future<Output = Result<Download>> + Send>>;
+
+/// Per-call options on every generated builder: tenant key, tokens, headers, timeout,
+/// retries. One shared trait instead of the same methods on 1,700 builders; bring it into
+/// scope with `use lark_oapi::CallOptions;` (or `use lark_oapi::prelude::*;`).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use lark_oapi_core::CallOptions;
+/// # #[derive(Debug)] struct Builder { call: lark_oapi_core::Call }
+/// # impl CallOptions for Builder { fn call_mut(&mut self) -> &mut lark_oapi_core::Call { &mut self.call } }
+/// # fn demo(builder: Builder) {
+/// let builder = builder
+///     .tenant_key("tenant-1")
+///     .user_access_token("u-xxx")
+///     .header("X-Request-Tag", "nightly-sync")
+///     .timeout(Duration::from_secs(5));
+/// # }
+/// ```
+pub trait CallOptions: Sized {
+    /// The call being built (what generated builders hold).
+    fn call_mut(&mut self) -> &mut Call;
+
+    /// Changes the per-call options.
+    fn with_options(mut self, f: impl FnOnce(RequestOptions) -> RequestOptions) -> Self {
+        let options = self.call_mut().options_mut();
+        *options = f(std::mem::take(options));
+        self
+    }
+
+    /// Replaces every per-call option.
+    fn options(self, options: RequestOptions) -> Self {
+        self.with_options(|_| options)
+    }
+
+    /// The tenant to act in (marketplace apps).
+    fn tenant_key(self, tenant_key: impl Into<String>) -> Self {
+        self.with_options(|o| o.tenant_key(tenant_key))
+    }
+
+    /// Calls as a user: sends this user access token.
+    fn user_access_token(self, token: impl Into<crate::SecretString>) -> Self {
+        self.with_options(|o| o.user_access_token(token))
+    }
+
+    /// Sends this tenant access token instead of a fetched one.
+    fn tenant_access_token(self, token: impl Into<crate::SecretString>) -> Self {
+        self.with_options(|o| o.tenant_access_token(token))
+    }
+
+    /// Sends this app access token instead of a fetched one.
+    fn app_access_token(self, token: impl Into<crate::SecretString>) -> Self {
+        self.with_options(|o| o.app_access_token(token))
+    }
+
+    /// An extra header.
+    fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.with_options(|o| o.header(name, value))
+    }
+
+    /// Total timeout of this call.
+    fn timeout(self, timeout: std::time::Duration) -> Self {
+        self.with_options(|o| o.timeout(timeout))
+    }
+
+    /// Retry policy of this call.
+    fn retry_policy(self, policy: crate::RetryPolicy) -> Self {
+        self.with_options(|o| o.retry_policy(policy))
+    }
+}

@@ -94,19 +94,21 @@ fn kind(value: &Value) -> &'static str {
 ///             topic: json::field(&mut o, "topic")?,
 ///         })
 ///     }
-///     fn absent() -> Self { Self::default() }
 /// }
 ///
 /// let chat = Chat::from_json(json!({"chat_id": "oc_1", "user_count": "12", "x": 1})).unwrap();
 /// assert_eq!(chat, Chat { chat_id: "oc_1".into(), user_count: 12, topic: None });
 /// ```
-pub trait FromJson: Sized {
+pub trait FromJson: Sized + Default {
     /// Decodes `value`. For fields, array elements and map values `null` never gets here:
     /// the caller uses [`FromJson::absent`] instead.
     fn from_json(value: Value) -> Result<Self, JsonError>;
     /// The value of an absent or `null` field: `None` for `Option`, empty or zero for the
-    /// built-in types, `Self::default()` for generated types.
-    fn absent() -> Self;
+    /// built-in types, `Self::default()` unless a type says otherwise. (A provided method,
+    /// so the thousands of generated types do not each compile one.)
+    fn absent() -> Self {
+        Self::default()
+    }
 }
 
 /// Decodes `value`, taking `null` as absent.

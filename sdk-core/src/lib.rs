@@ -47,7 +47,8 @@ mod secret;
 
 pub use auth::{BoxFuture, CacheError, MemoryTokenCache, TokenCache, TokenTypes};
 pub use call::{
-    Call, DownloadFuture, PageFields, Required, ResponseFuture, ToJsonDyn, TypedPaginator,
+    Call, CallOptions, DownloadFuture, PageFields, Required, ResponseFuture, ToJsonDyn,
+    TypedPaginator,
 };
 pub use client::Client;
 pub use config::{AppType, Config, ConfigBuilder, Domain, HelpdeskCredential, USER_AGENT};

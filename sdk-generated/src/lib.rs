@@ -41,6 +41,12 @@ mod generated;
 #[allow(unused_imports)]
 pub use generated::*;
 
+/// What most programs import: `use lark_oapi::prelude::*;`.
+pub mod prelude {
+    pub use crate::Client;
+    pub use lark_oapi_core::{CallOptions, Config, Domain, Error, RequestOptions, Result};
+}
+
 /// A Feishu/Lark client: the runtime client plus one accessor per API project
 /// (`client.im()`, `client.contact()`, ...). Cheap to clone.
 ///

@@ -338,3 +338,33 @@ fn an_im_message_receive_payload_decodes() {
         Some("ou_1")
     );
 }
+
+#[tokio::test]
+async fn per_call_options_apply_to_generated_builders() {
+    use lark_oapi::CallOptions as _;
+    let (mock, client) = setup().await;
+    client
+        .im()
+        .v1()
+        .chat()
+        .list()
+        .user_access_token("u-alice")
+        .header("X-Request-Tag", "sync-1")
+        .send()
+        .await
+        .unwrap();
+    let req = &mock.requests_to("/open-apis/im/v1/chats")[0];
+    assert_eq!(bearer(req).as_deref(), Some("u-alice"));
+    assert_eq!(req.header("x-request-tag"), Some("sync-1"));
+    let err = client
+        .im()
+        .v1()
+        .chat()
+        .list()
+        .timeout(std::time::Duration::from_millis(50))
+        .options(lark_oapi::RequestOptions::new().header("bad header", "x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::InvalidRequest(m) if m.contains("bad header")), "options() replaces: {err}");
+}

@@ -50,9 +50,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2AcsAccessRecordCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -77,9 +74,6 @@ impl FromJson for P2AcsAccessRecordCreatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2AcsAccessRecordCreatedV1Data`
@@ -115,9 +109,6 @@ impl FromJson for P2AcsAccessRecordCreatedV1Data {
             access_time: json::field(&mut o, "access_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2AcsUserUpdatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -142,9 +133,6 @@ impl FromJson for P2AcsUserUpdatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2AcsUserUpdatedV1Data`
@@ -171,9 +159,6 @@ impl FromJson for P2AcsUserUpdatedV1Data {
             face_uploaded: json::field(&mut o, "face_uploaded")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -198,8 +183,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

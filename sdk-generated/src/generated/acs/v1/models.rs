@@ -72,9 +72,6 @@ impl FromJson for AccessType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AccessType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -145,9 +142,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -193,9 +187,6 @@ impl FromJson for AccessRecord {
             is_door_open: json::field(&mut o, "is_door_open")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateRuleExternalRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -232,9 +223,6 @@ impl FromJson for CreateRuleExternalResponseBody {
         Ok(Self {
             rule_id: json::field(&mut o, "rule_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateVisitorRequestBody`
@@ -273,9 +261,6 @@ impl FromJson for CreateVisitorResponseBody {
             visitor_id: json::field(&mut o, "visitor_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Device`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -303,9 +288,6 @@ impl FromJson for Device {
             device_sn: json::field(&mut o, "device_sn")?,
             property: json::field(&mut o, "property")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DeviceBindRuleExternalRequestBody`
@@ -350,9 +332,6 @@ impl FromJson for DeviceExternal {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DeviceExternal {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -382,9 +361,6 @@ impl FromJson for Feature {
             card: json::field(&mut o, "card")?,
             face_uploaded: json::field(&mut o, "face_uploaded")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Feature {
@@ -435,9 +411,6 @@ impl FromJson for GetRuleExternalResponseBody {
             rules: json::field(&mut o, "rules")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetUserResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -456,9 +429,6 @@ impl FromJson for GetUserResponseBody {
         Ok(Self {
             user: json::field(&mut o, "user")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAccessRecordResponseBody`
@@ -485,9 +455,6 @@ impl FromJson for ListAccessRecordResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListDeviceResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -506,9 +473,6 @@ impl FromJson for ListDeviceResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListUserResponseBody`
@@ -535,9 +499,6 @@ impl FromJson for ListUserResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OpeningTimeExternal`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -562,9 +523,6 @@ impl FromJson for OpeningTimeExternal {
             weekdays: json::field(&mut o, "weekdays")?,
             day_times: json::field(&mut o, "day_times")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OpeningTimeExternal {
@@ -597,9 +555,6 @@ impl FromJson for OpeningTimePeriodExternal {
             end_hhmm: json::field(&mut o, "end_hhmm")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OpeningTimePeriodExternal {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -629,9 +584,6 @@ impl FromJson for OpeningTimeValidDayExternal {
             start_day: json::field(&mut o, "start_day")?,
             end_day: json::field(&mut o, "end_day")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OpeningTimeValidDayExternal {
@@ -674,9 +626,6 @@ impl FromJson for Property {
             device_name: json::field(&mut o, "device_name")?,
             is_clock_in: json::field(&mut o, "is_clock_in")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Rule`
@@ -724,9 +673,6 @@ impl FromJson for Rule {
             is_temp: json::field(&mut o, "is_temp")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Rule {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -764,9 +710,6 @@ impl FromJson for User {
             feature: json::field(&mut o, "feature")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for User {
@@ -806,9 +749,6 @@ impl FromJson for UserExternal {
             phone_num: json::field(&mut o, "phone_num")?,
             department_id: json::field(&mut o, "department_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserExternal {

@@ -64,9 +64,6 @@ impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DepartmentIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -132,9 +129,6 @@ impl From<OperatorType> for String {
 impl FromJson for OperatorType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OperatorType {
@@ -205,9 +199,6 @@ impl From<UserIdType> for String {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserIdType {
@@ -359,9 +350,6 @@ impl FromJson for AdminDeptStat {
             product_version: json::field(&mut o, "product_version")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AdminUserStat`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -477,9 +465,6 @@ impl FromJson for AdminUserStat {
             tab_search_count: json::field(&mut o, "tab_search_count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApiAuditCommonDrawers`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -498,9 +483,6 @@ impl FromJson for ApiAuditCommonDrawers {
         Ok(Self {
             common_draw_info_list: json::field(&mut o, "common_draw_info_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ApiAuditDrawerInfo`
@@ -532,9 +514,6 @@ impl FromJson for ApiAuditDrawerInfo {
             val_type: json::field(&mut o, "val_type")?,
             val_i18n_key: json::field(&mut o, "val_i18n_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AuditAndroidContext`
@@ -612,9 +591,6 @@ impl FromJson for AuditAndroidContext {
             ip: json::field(&mut o, "ip")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AuditContext`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -646,9 +622,6 @@ impl FromJson for AuditContext {
             android_context: json::field(&mut o, "android_context")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AuditDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -676,9 +649,6 @@ impl FromJson for AuditDetail {
             os: json::field(&mut o, "os")?,
             city: json::field(&mut o, "city")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AuditEventExtend`
@@ -734,9 +704,6 @@ impl FromJson for AuditEventExtend {
                 "external_people_num_in_doc_share",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AuditInfo`
@@ -811,9 +778,6 @@ impl FromJson for AuditInfo {
             operator_detail: json::field(&mut o, "operator_detail")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AuditIosContext`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -875,9 +839,6 @@ impl FromJson for AuditIosContext {
             ip: json::field(&mut o, "ip")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AuditObjectDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -936,9 +897,6 @@ impl FromJson for AuditObjectDetail {
             current_page: json::field(&mut o, "current_page")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AuditObjectEntity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -969,9 +927,6 @@ impl FromJson for AuditObjectEntity {
             object_owner: json::field(&mut o, "object_owner")?,
             object_detail: json::field(&mut o, "object_detail")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AuditPcContext`
@@ -1013,9 +968,6 @@ impl FromJson for AuditPcContext {
             ip: json::field(&mut o, "ip")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AuditRecipientDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1047,9 +999,6 @@ impl FromJson for AuditRecipientDetail {
             external_flag: json::field(&mut o, "external_flag")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AuditRecipientEntity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1075,9 +1024,6 @@ impl FromJson for AuditRecipientEntity {
             recipient_detail: json::field(&mut o, "recipient_detail")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AuditWebContext`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1099,9 +1045,6 @@ impl FromJson for AuditWebContext {
             user_agent: json::field(&mut o, "user_agent")?,
             ip: json::field(&mut o, "ip")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Badge`
@@ -1140,9 +1083,6 @@ impl FromJson for Badge {
             i18n_explanation: json::field(&mut o, "i18n_explanation")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Badge {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1174,9 +1114,6 @@ impl FromJson for CreateBadgeGrantResponseBody {
         Ok(Self {
             grant: json::field(&mut o, "grant")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateBadgeImageRequestBody`
@@ -1216,9 +1153,6 @@ impl FromJson for CreateBadgeImageResponseBody {
             image_key: json::field(&mut o, "image_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateBadgeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1237,9 +1171,6 @@ impl FromJson for CreateBadgeResponseBody {
         Ok(Self {
             badge: json::field(&mut o, "badge")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetBadgeGrantResponseBody`
@@ -1260,9 +1191,6 @@ impl FromJson for GetBadgeGrantResponseBody {
             grant: json::field(&mut o, "grant")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetBadgeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1281,9 +1209,6 @@ impl FromJson for GetBadgeResponseBody {
         Ok(Self {
             badge: json::field(&mut o, "badge")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Grant`
@@ -1331,9 +1256,6 @@ impl FromJson for Grant {
             group_ids: json::field(&mut o, "group_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Grant {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1375,9 +1297,6 @@ impl FromJson for I18n {
             ja_jp: json::field(&mut o, "ja_jp")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for I18n {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1412,9 +1331,6 @@ impl FromJson for ListAdminDeptStatResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListAdminUserStatResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1439,9 +1355,6 @@ impl FromJson for ListAdminUserStatResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAuditInfoResponseBody`
@@ -1468,9 +1381,6 @@ impl FromJson for ListAuditInfoResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListBadgeGrantResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1495,9 +1405,6 @@ impl FromJson for ListBadgeGrantResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListBadgeResponseBody`
@@ -1524,9 +1431,6 @@ impl FromJson for ListBadgeResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OperatorDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1549,9 +1453,6 @@ impl FromJson for OperatorDetail {
             tenant_name: json::field(&mut o, "tenant_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OperatorName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1573,9 +1474,6 @@ impl FromJson for OperatorName {
             default_name: json::field(&mut o, "default_name")?,
             i18n_value: json::field(&mut o, "i18n_value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Password`
@@ -1644,9 +1542,6 @@ impl FromJson for RuleDetail {
             effective_period: json::field(&mut o, "effective_period")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RuleDetail {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1676,9 +1571,6 @@ impl FromJson for UpdateBadgeGrantResponseBody {
             grant: json::field(&mut o, "grant")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateBadgeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1697,8 +1589,5 @@ impl FromJson for UpdateBadgeResponseBody {
         Ok(Self {
             badge: json::field(&mut o, "badge")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

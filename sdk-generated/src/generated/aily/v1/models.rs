@@ -64,9 +64,6 @@ impl FromJson for AskAppKnowledgeResponseBodyStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AskAppKnowledgeResponseBodyStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -149,9 +146,6 @@ impl FromJson for ConnectStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ConnectStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -217,9 +211,6 @@ impl From<ConnectType> for String {
 impl FromJson for ConnectType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ConnectType {
@@ -299,9 +290,6 @@ impl FromJson for ContentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -363,9 +351,6 @@ impl From<DataAssetImportKnowledgeWikiSubDocType> for String {
 impl FromJson for DataAssetImportKnowledgeWikiSubDocType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DataAssetImportKnowledgeWikiSubDocType {
@@ -529,9 +514,6 @@ impl FromJson for DataSourceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DataSourceType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -597,9 +579,6 @@ impl From<FinishType> for String {
 impl FromJson for FinishType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FinishType {
@@ -667,9 +646,6 @@ impl FromJson for IdentityProvider {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for IdentityProvider {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -736,9 +712,6 @@ impl FromJson for ResourceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ResourceType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -804,9 +777,6 @@ impl From<RuleType> for String {
 impl FromJson for RuleType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RuleType {
@@ -894,9 +864,6 @@ impl FromJson for RunStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RunStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -963,9 +930,6 @@ impl FromJson for SenderType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SenderType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1031,9 +995,6 @@ impl From<SeparateType> for String {
 impl FromJson for SeparateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SeparateType {
@@ -1109,9 +1070,6 @@ impl FromJson for SourceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SourceType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1177,9 +1135,6 @@ impl From<Status> for String {
 impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Status {
@@ -1259,9 +1214,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1292,9 +1244,6 @@ impl FromJson for AgentArtifact {
             url: json::field(&mut o, "url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AgentChatMessage`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1322,9 +1271,6 @@ impl FromJson for AgentChatMessage {
             agent_artifact_id: json::field(&mut o, "agent_artifact_id")?,
             artifact_type: json::field(&mut o, "artifact_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AgentChatSession`
@@ -1357,9 +1303,6 @@ impl FromJson for AgentChatSession {
             last_chat_at: json::field(&mut o, "last_chat_at")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AgentChatTurn`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1384,9 +1327,6 @@ impl FromJson for AgentChatTurn {
             created_at: json::field(&mut o, "created_at")?,
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AgentUserMessage`
@@ -1455,9 +1395,6 @@ impl FromJson for AilyKnowledgeAskProcessData {
             sql_data: json::field(&mut o, "sql_data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AilyKnowledgeFaq`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1480,9 +1417,6 @@ impl FromJson for AilyKnowledgeFaq {
             answer: json::field(&mut o, "answer")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AilyKnowledgeMessage`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1501,9 +1435,6 @@ impl FromJson for AilyKnowledgeMessage {
         Ok(Self {
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AilyKnowledgeMessage {
@@ -1542,9 +1473,6 @@ impl FromJson for AilyMention {
             name: json::field(&mut o, "name")?,
             aily_id: json::field(&mut o, "aily_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AilyMention {
@@ -1612,9 +1540,6 @@ impl FromJson for AilyMessage {
             reasoning_content: json::field(&mut o, "reasoning_content")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AilyMessageFile`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1649,9 +1574,6 @@ impl FromJson for AilyMessageFile {
             preview_url: json::field(&mut o, "preview_url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AilyMessageFilePreview`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1673,9 +1595,6 @@ impl FromJson for AilyMessageFilePreview {
             url: json::field(&mut o, "url")?,
             expired_at: json::field(&mut o, "expired_at")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AilySender`
@@ -1704,9 +1623,6 @@ impl FromJson for AilySender {
             sender_type: json::field(&mut o, "sender_type")?,
             aily_id: json::field(&mut o, "aily_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AilySession`
@@ -1741,9 +1657,6 @@ impl FromJson for AilySession {
             channel_context: json::field(&mut o, "channel_context")?,
             metadata: json::field(&mut o, "metadata")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AppStat`
@@ -1784,9 +1697,6 @@ impl FromJson for AppStat {
             owner: json::field(&mut o, "owner")?,
             app_created_at: json::field(&mut o, "app_created_at")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AskAppKnowledgeRequestBody`
@@ -1846,9 +1756,6 @@ impl FromJson for AskAppKnowledgeResponseBody {
             has_answer: json::field(&mut o, "has_answer")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CancelAilySessionRunResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1867,9 +1774,6 @@ impl FromJson for CancelAilySessionRunResponseBody {
         Ok(Self {
             run: json::field(&mut o, "run")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Channel`
@@ -1926,9 +1830,6 @@ impl FromJson for CheckAgentAgentVisibilityResponseBody {
             visibility: json::field(&mut o, "visibility")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateAgentAgentAttachmentRequestBody`
 #[derive(Debug, Default)]
@@ -1971,9 +1872,6 @@ impl FromJson for CreateAgentAgentAttachmentResponseBody {
         Ok(Self {
             agent_attachment_id: json::field(&mut o, "agent_attachment_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateAgentAgentChatRequestBody`
@@ -2021,9 +1919,6 @@ impl FromJson for CreateAgentAgentChatResponseBody {
             session_id: json::field(&mut o, "session_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateAgentAgentChatSessionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2066,9 +1961,6 @@ impl FromJson for CreateAgentAgentChatSessionResponseBody {
             name: json::field(&mut o, "name")?,
             created_at: json::field(&mut o, "created_at")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateAilySessionAilyMessageRequestBody`
@@ -2122,9 +2014,6 @@ impl FromJson for CreateAilySessionAilyMessageResponseBody {
             message: json::field(&mut o, "message")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateAilySessionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2164,9 +2053,6 @@ impl FromJson for CreateAilySessionResponseBody {
         Ok(Self {
             session: json::field(&mut o, "session")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateAilySessionRunRequestBody`
@@ -2214,9 +2100,6 @@ impl FromJson for CreateAilySessionRunResponseBody {
             run: json::field(&mut o, "run")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateAppDataAssetRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2262,9 +2145,6 @@ impl FromJson for CreateAppDataAssetResponseBody {
         Ok(Self {
             data_asset: json::field(&mut o, "data_asset")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DataAsset`
@@ -2318,9 +2198,6 @@ impl FromJson for DataAsset {
             updated_time: json::field(&mut o, "updated_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DataAssetFile`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2342,9 +2219,6 @@ impl FromJson for DataAssetFile {
             token: json::field(&mut o, "token")?,
             mime_type: json::field(&mut o, "mime_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DataAssetImportKnowledgeFile`
@@ -2377,9 +2251,6 @@ impl FromJson for DataAssetImportKnowledgeFile {
             url: json::field(&mut o, "url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DataAssetImportKnowledgeFile {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2409,9 +2280,6 @@ impl FromJson for DataAssetImportKnowledgeHelpdesk {
         Ok(Self {
             helpdesk_id: json::field(&mut o, "helpdesk_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DataAssetImportKnowledgeHelpdesk {
@@ -2447,9 +2315,6 @@ impl FromJson for DataAssetImportKnowledgeLarkDoc {
             with_sub_docs: json::field(&mut o, "with_sub_docs")?,
             url: json::field(&mut o, "url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DataAssetImportKnowledgeLarkDoc {
@@ -2492,9 +2357,6 @@ impl FromJson for DataAssetImportKnowledgeSetting {
             lark_helpdesk: json::field(&mut o, "lark_helpdesk")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DataAssetImportKnowledgeSetting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2531,9 +2393,6 @@ impl FromJson for DataAssetImportKnowledgeWiki {
             url: json::field(&mut o, "url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DataAssetImportKnowledgeWiki {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2567,9 +2426,6 @@ impl FromJson for DataAssetImportKnowledgeWikiSubDoc {
             token: json::field(&mut o, "token")?,
             url: json::field(&mut o, "url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DataAssetImportKnowledgeWikiSubDoc {
@@ -2611,9 +2467,6 @@ impl FromJson for DataAssetItem {
             resources: json::field(&mut o, "resources")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DataAssetKnowledgeChunkSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2641,9 +2494,6 @@ impl FromJson for DataAssetKnowledgeChunkSetting {
             size: json::field(&mut o, "size")?,
             overlap: json::field(&mut o, "overlap")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DataAssetKnowledgeChunkSetting {
@@ -2680,9 +2530,6 @@ impl FromJson for DataAssetResource {
             resource_type: json::field(&mut o, "resource_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DataAssetTag`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2705,9 +2552,6 @@ impl FromJson for DataAssetTag {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteAppDataAssetResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2727,9 +2571,6 @@ impl FromJson for DeleteAppDataAssetResponseBody {
             data_asset: json::field(&mut o, "data_asset")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetAgentAgentArtifactResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2748,9 +2589,6 @@ impl FromJson for GetAgentAgentArtifactResponseBody {
         Ok(Self {
             agent_artifact: json::field(&mut o, "agent_artifact")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetAgentAgentChatResponseBody`
@@ -2776,9 +2614,6 @@ impl FromJson for GetAgentAgentChatResponseBody {
             finish_reason: json::field(&mut o, "finish_reason")?,
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetAgentAgentChatSessionResponseBody`
@@ -2814,9 +2649,6 @@ impl FromJson for GetAgentAgentChatSessionResponseBody {
             turns: json::field(&mut o, "turns")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetAilySessionAilyMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2835,9 +2667,6 @@ impl FromJson for GetAilySessionAilyMessageResponseBody {
         Ok(Self {
             message: json::field(&mut o, "message")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetAilySessionResponseBody`
@@ -2858,9 +2687,6 @@ impl FromJson for GetAilySessionResponseBody {
             session: json::field(&mut o, "session")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetAilySessionRunResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2879,9 +2705,6 @@ impl FromJson for GetAilySessionRunResponseBody {
         Ok(Self {
             run: json::field(&mut o, "run")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetAppDataAssetResponseBody`
@@ -2902,9 +2725,6 @@ impl FromJson for GetAppDataAssetResponseBody {
             data_asset: json::field(&mut o, "data_asset")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetAppSkillResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2923,9 +2743,6 @@ impl FromJson for GetAppSkillResponseBody {
         Ok(Self {
             skill: json::field(&mut o, "skill")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAgentAgentChatSessionResponseBody`
@@ -2952,9 +2769,6 @@ impl FromJson for ListAgentAgentChatSessionResponseBody {
             next_page_token: json::field(&mut o, "next_page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListAilySessionAilyMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2979,9 +2793,6 @@ impl FromJson for ListAilySessionAilyMessageResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAilySessionRunResponseBody`
@@ -3008,9 +2819,6 @@ impl FromJson for ListAilySessionRunResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListAppDataAssetResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3035,9 +2843,6 @@ impl FromJson for ListAppDataAssetResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAppDataAssetTagResponseBody`
@@ -3064,9 +2869,6 @@ impl FromJson for ListAppDataAssetTagResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListAppSkillResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3092,9 +2894,6 @@ impl FromJson for ListAppSkillResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListTenantAppStatResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3119,9 +2918,6 @@ impl FromJson for ListTenantAppStatResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LookupWithAvatar`
@@ -3156,9 +2952,6 @@ impl FromJson for LookupWithAvatar {
             open_user_id: json::field(&mut o, "open_user_id")?,
             open_id: json::field(&mut o, "open_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Run`
@@ -3203,9 +2996,6 @@ impl FromJson for Run {
             metadata: json::field(&mut o, "metadata")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RunError`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3227,9 +3017,6 @@ impl FromJson for RunError {
             code: json::field(&mut o, "code")?,
             message: json::field(&mut o, "message")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Skill`
@@ -3264,9 +3051,6 @@ impl FromJson for Skill {
             input_schema: json::field(&mut o, "input_schema")?,
             output_schema: json::field(&mut o, "output_schema")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SkillGlobalVariable`
@@ -3335,9 +3119,6 @@ impl FromJson for StartAppSkillResponseBody {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateAilySessionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3378,9 +3159,6 @@ impl FromJson for UpdateAilySessionResponseBody {
             session: json::field(&mut o, "session")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UploadFileAppDataAssetRequestBody`
 #[derive(Debug, Default)]
@@ -3415,8 +3193,5 @@ impl FromJson for UploadFileAppDataAssetResponseBody {
         Ok(Self {
             file_info: json::field(&mut o, "file_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -72,9 +72,6 @@ impl FromJson for ChargeMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ChargeMode {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -140,9 +137,6 @@ impl From<Direction> for String {
 impl FromJson for Direction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Direction {
@@ -210,9 +204,6 @@ impl FromJson for EnableStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for EnableStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -278,9 +269,6 @@ impl From<FeatureSet> for String {
 impl FromJson for FeatureSet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FeatureSet {
@@ -348,9 +336,6 @@ impl FromJson for Metadata {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Metadata {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -416,9 +401,6 @@ impl From<OrderType> for String {
 impl FromJson for OrderType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OrderType {
@@ -486,9 +468,6 @@ impl FromJson for ReleaseStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReleaseStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -554,9 +533,6 @@ impl From<RoleMemberType> for String {
 impl FromJson for RoleMemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RoleMemberType {
@@ -624,9 +600,6 @@ impl FromJson for SeatActivityStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SeatActivityStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -692,9 +665,6 @@ impl From<SeatAssignmentStatus> for String {
 impl FromJson for SeatAssignmentStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SeatAssignmentStatus {
@@ -762,9 +732,6 @@ impl FromJson for SeatType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SeatType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -831,9 +798,6 @@ impl FromJson for ServiceStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ServiceStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -899,9 +863,6 @@ impl From<ServiceUnavailableReason> for String {
 impl FromJson for ServiceUnavailableReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ServiceUnavailableReason {
@@ -981,9 +942,6 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1053,9 +1011,6 @@ impl From<Type> for String {
 impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Type {
@@ -1135,9 +1090,6 @@ impl FromJson for AllowedRollbaclkTaskItemType {
             is_start: json::field(&mut o, "is_start")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `App`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1208,9 +1160,6 @@ impl FromJson for App {
             isv_tenant: json::field(&mut o, "isv_tenant")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppRolesInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1238,9 +1187,6 @@ impl FromJson for AppRolesInfo {
             test_users: json::field(&mut o, "test_users")?,
             data_admins: json::field(&mut o, "data_admins")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AuditLogDetail`
@@ -1276,9 +1222,6 @@ impl FromJson for AuditLogDetail {
             net_info: json::field(&mut o, "net_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AuditLogDeviceInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1309,9 +1252,6 @@ impl FromJson for AuditLogDeviceInfo {
             os_type: json::field(&mut o, "os_type")?,
             os_version: json::field(&mut o, "os_version")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AuditLogEsField`
@@ -1443,9 +1383,6 @@ impl FromJson for AuditLogEsField {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AuditLogListApplicationAuditLogResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1468,9 +1405,6 @@ impl FromJson for AuditLogListApplicationAuditLogResponseBody {
             total: json::field(&mut o, "total")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AuditLogLoginInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1489,9 +1423,6 @@ impl FromJson for AuditLogLoginInfo {
         Ok(Self {
             login_type: json::field(&mut o, "login_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AuditLogNetInfo`
@@ -1526,9 +1457,6 @@ impl FromJson for AuditLogNetInfo {
             origin: json::field(&mut o, "origin")?,
             user_agent: json::field(&mut o, "user_agent")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AuditLogOpInfo`
@@ -1576,9 +1504,6 @@ impl FromJson for AuditLogOpInfo {
             data_changes: json::field(&mut o, "data_changes")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BasicInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1615,9 +1540,6 @@ impl FromJson for BasicInfo {
             op_type: json::field(&mut o, "op_type")?,
             app_name: json::field(&mut o, "app_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchCreateApplicationObjectRecordRequestBody`
@@ -1658,9 +1580,6 @@ impl FromJson for BatchCreateApplicationObjectRecordResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchCreateAuthorizationApplicationRecordPermissionMemberRequestBody`
@@ -1741,9 +1660,6 @@ impl FromJson for BatchDeleteApplicationObjectRecordResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchQueryApplicationObjectRecordRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1816,9 +1732,6 @@ impl FromJson for BatchQueryApplicationObjectRecordResponseBody {
             next_page_token: json::field(&mut o, "next_page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchRemoveAuthorizationApplicationRecordPermissionMemberRequestBody`
@@ -1898,9 +1811,6 @@ impl FromJson for BatchUpdateApplicationObjectRecordResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CancelApprovalInstanceRequestBody`
@@ -1990,9 +1900,6 @@ impl FromJson for ChatGroupUserTaskResponseBody {
             chat_id: json::field(&mut o, "chat_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ClientIsvTenant`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2014,9 +1921,6 @@ impl FromJson for ClientIsvTenant {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Condition`
@@ -2045,9 +1949,6 @@ impl FromJson for Condition {
             right: json::field(&mut o, "right")?,
             operator: json::field(&mut o, "operator")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Condition {
@@ -2083,9 +1984,6 @@ impl FromJson for ConditionValue {
             settings: json::field(&mut o, "settings")?,
             display_names: json::field(&mut o, "display_names")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ConditionValue {
@@ -2133,9 +2031,6 @@ impl FromJson for CreateApplicationObjectRecordResponseBody {
             id: json::field(&mut o, "id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Criterion`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2157,9 +2052,6 @@ impl FromJson for Criterion {
             conditions: json::field(&mut o, "conditions")?,
             logic_expression: json::field(&mut o, "logic_expression")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Criterion {
@@ -2191,9 +2083,6 @@ impl FromJson for DataChangeLogDetailApplicationAuditLogResponseBody {
             data: json::field(&mut o, "data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DataChangeLogsListApplicationAuditLogResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2218,9 +2107,6 @@ impl FromJson for DataChangeLogsListApplicationAuditLogResponseBody {
             items: json::field(&mut o, "items")?,
             total: json::field(&mut o, "total")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EnumGetWorkspaceEnumResponseBody`
@@ -2252,9 +2138,6 @@ impl FromJson for EnumGetWorkspaceEnumResponseBody {
             created_at: json::field(&mut o, "created_at")?,
             created_by: json::field(&mut o, "created_by")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EnvironmentVariable`
@@ -2301,9 +2184,6 @@ impl FromJson for EnvironmentVariable {
             updated_at: json::field(&mut o, "updated_at")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EnvironmentVariableFilter`
@@ -2384,9 +2264,6 @@ impl FromJson for ExecuteApplicationFlowResponseBody {
             code: json::field(&mut o, "code")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ExpeditingUserTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2430,9 +2307,6 @@ impl FromJson for GetApplicationAuditLogResponseBody {
             data: json::field(&mut o, "data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetApplicationEnvironmentVariableResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2455,9 +2329,6 @@ impl FromJson for GetApplicationEnvironmentVariableResponseBody {
             item: json::field(&mut o, "item")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetApplicationRoleMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2476,9 +2347,6 @@ impl FromJson for GetApplicationRoleMemberResponseBody {
         Ok(Self {
             role_member: json::field(&mut o, "role_member")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `I18n`
@@ -2501,9 +2369,6 @@ impl FromJson for I18n {
             language_code: json::field(&mut o, "language_code")?,
             text: json::field(&mut o, "text")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InvokeApplicationFunctionRequestBody`
@@ -2542,9 +2407,6 @@ impl FromJson for InvokeApplicationFunctionResponseBody {
             result: json::field(&mut o, "result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Label`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2566,9 +2428,6 @@ impl FromJson for Label {
             zh_cn: json::field(&mut o, "zh_cn")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAppResponseBody`
@@ -2595,9 +2454,6 @@ impl FromJson for ListAppResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListSeatActivityResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2622,9 +2478,6 @@ impl FromJson for ListSeatActivityResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListSeatAssignmentResponseBody`
@@ -2651,9 +2504,6 @@ impl FromJson for ListSeatAssignmentResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListWorkspaceEnumResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2679,9 +2529,6 @@ impl FromJson for ListWorkspaceEnumResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListWorkspaceTableResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2706,9 +2553,6 @@ impl FromJson for ListWorkspaceTableResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LookupWithAvatar`
@@ -2738,9 +2582,6 @@ impl FromJson for LookupWithAvatar {
             email: json::field(&mut o, "email")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Object`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2768,9 +2609,6 @@ impl FromJson for Object {
             label: json::field(&mut o, "label")?,
             settings: json::field(&mut o, "settings")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ObjectField`
@@ -2800,9 +2638,6 @@ impl FromJson for ObjectField {
             label: json::field(&mut o, "label")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ObjectMeta`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2825,9 +2660,6 @@ impl FromJson for ObjectMeta {
             fields: json::field(&mut o, "fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ObjectSearchLayout`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2846,9 +2678,6 @@ impl FromJson for ObjectSearchLayout {
         Ok(Self {
             display_fields: json::field(&mut o, "display_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ObjectSettings`
@@ -2874,9 +2703,6 @@ impl FromJson for ObjectSettings {
             allow_search_fields: json::field(&mut o, "allow_search_fields")?,
             search_layout: json::field(&mut o, "search_layout")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OqlQueryApplicationObjectRequestBody`
@@ -2923,9 +2749,6 @@ impl FromJson for OqlQueryApplicationObjectResponseBody {
             columns: json::field(&mut o, "columns")?,
             rows: json::field(&mut o, "rows")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OrderCondition`
@@ -2988,9 +2811,6 @@ impl FromJson for PermissionNameInfo {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryApplicationEnvironmentVariableRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3040,9 +2860,6 @@ impl FromJson for QueryApplicationEnvironmentVariableResponseBody {
             total: json::field(&mut o, "total")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryApplicationObjectRecordRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3079,9 +2896,6 @@ impl FromJson for QueryApplicationObjectRecordResponseBody {
         Ok(Self {
             item: json::field(&mut o, "item")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryTenantAppMetricsRequestBody`
@@ -3122,9 +2936,6 @@ impl FromJson for QueryTenantAppMetricsResponseBody {
         Ok(Self {
             metrics: json::field(&mut o, "metrics")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryUserTaskRequestBody`
@@ -3187,9 +2998,6 @@ impl FromJson for QueryUserTaskResponseBody {
             tasks: json::field(&mut o, "tasks")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecordGroupByItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3233,9 +3041,6 @@ impl FromJson for RecordResult {
             errors: json::field(&mut o, "errors")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecordResultError`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3263,9 +3068,6 @@ impl FromJson for RecordResultError {
             sub_code: json::field(&mut o, "sub_code")?,
             fields: json::field(&mut o, "fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecordsBatchUpdateWorkspaceTableRequestBody`
@@ -3304,9 +3106,6 @@ impl FromJson for RecordsBatchUpdateWorkspaceTableResponseBody {
             record_ids: json::field(&mut o, "record_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecordsGetWorkspaceTableResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3334,9 +3133,6 @@ impl FromJson for RecordsGetWorkspaceTableResponseBody {
             total: json::field(&mut o, "total")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecordsPatchWorkspaceTableRequestBody`
@@ -3375,9 +3171,6 @@ impl FromJson for RecordsPatchWorkspaceTableResponseBody {
             record_ids: json::field(&mut o, "record_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecordsPostWorkspaceTableRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3414,9 +3207,6 @@ impl FromJson for RecordsPostWorkspaceTableResponseBody {
         Ok(Self {
             record_ids: json::field(&mut o, "record_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RejectApprovalTaskRequestBody`
@@ -3485,9 +3275,6 @@ impl FromJson for RoleMember {
             updated_at: json::field(&mut o, "updated_at")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RollbackPointsUserTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3524,9 +3311,6 @@ impl FromJson for RollbackPointsUserTaskResponseBody {
         Ok(Self {
             tasks: json::field(&mut o, "tasks")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RollbackUserTaskRequestBody`
@@ -3610,9 +3394,6 @@ impl FromJson for SearchApplicationObjectResponseBody {
             objects: json::field(&mut o, "objects")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchObjectParam`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3671,9 +3452,6 @@ impl FromJson for SeatActivity {
             active_time: json::field(&mut o, "active_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SeatAssignment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3698,9 +3476,6 @@ impl FromJson for SeatAssignment {
             namespace: json::field(&mut o, "namespace")?,
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Sort`
@@ -3760,9 +3535,6 @@ impl FromJson for SqlCommandsWorkspaceResponseBody {
             result: json::field(&mut o, "result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TableGetWorkspaceTableResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3788,9 +3560,6 @@ impl FromJson for TableGetWorkspaceTableResponseBody {
             columns: json::field(&mut o, "columns")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TenantAppMetrics`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3812,9 +3581,6 @@ impl FromJson for TenantAppMetrics {
             namespace: json::field(&mut o, "namespace")?,
             data: json::field(&mut o, "data")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TransferApprovalTaskRequestBody`
@@ -3865,9 +3631,6 @@ impl FromJson for User {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserTask`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3899,9 +3662,6 @@ impl FromJson for UserTask {
             summarys: json::field(&mut o, "summarys")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserTaskSummaryType`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3923,9 +3683,6 @@ impl FromJson for UserTaskSummaryType {
             file_key: json::field(&mut o, "file_key")?,
             file_value: json::field(&mut o, "file_value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserTaskWfInstanceType`
@@ -3951,9 +3708,6 @@ impl FromJson for UserTaskWfInstanceType {
             label: json::field(&mut o, "label")?,
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ViewsGetWorkspaceViewResponseBody`
@@ -3983,9 +3737,6 @@ impl FromJson for ViewsGetWorkspaceViewResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WorkspaceDataTable`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4010,9 +3761,6 @@ impl FromJson for WorkspaceDataTable {
             description: json::field(&mut o, "description")?,
             columns: json::field(&mut o, "columns")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `WorkspaceDataTableColumnInfo`
@@ -4057,9 +3805,6 @@ impl FromJson for WorkspaceDataTableColumnInfo {
             default_value: json::field(&mut o, "default_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WorkspaceEnum`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4091,9 +3836,6 @@ impl FromJson for WorkspaceEnum {
             created_by: json::field(&mut o, "created_by")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WorkspaceUserInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4118,8 +3860,5 @@ impl FromJson for WorkspaceUserInfo {
             name: json::field(&mut o, "name")?,
             avatar: json::field(&mut o, "avatar")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -64,9 +64,6 @@ impl FromJson for AppType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -137,9 +134,6 @@ impl FromJson for Language {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Language {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -205,9 +199,6 @@ impl From<RecommendType> for String {
 impl FromJson for RecommendType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RecommendType {
@@ -287,9 +278,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -329,9 +317,6 @@ impl FromJson for Application {
             open_methods: json::field(&mut o, "open_methods")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FavouriteApplicationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -360,9 +345,6 @@ impl FromJson for FavouriteApplicationResponseBody {
             app_list: json::field(&mut o, "app_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OpenMethod`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -384,9 +366,6 @@ impl FromJson for OpenMethod {
             r#type: json::field(&mut o, "type")?,
             applink: json::field(&mut o, "applink")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecommendApplicationResponseBody`
@@ -418,8 +397,5 @@ impl FromJson for RecommendApplicationResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             app_list: json::field(&mut o, "app_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

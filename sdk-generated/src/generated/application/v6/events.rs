@@ -107,9 +107,6 @@ impl FromJson for AuditSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AuditSource {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -180,9 +177,6 @@ impl FromJson for BlockI18nInfoI18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for BlockI18nInfoI18nKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -252,9 +246,6 @@ impl From<CloudDocI18nInfoI18nKey> for String {
 impl FromJson for CloudDocI18nInfoI18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CloudDocI18nInfoI18nKey {
@@ -337,9 +328,6 @@ impl From<CreateSource> for String {
 impl FromJson for CreateSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CreateSource {
@@ -463,9 +451,6 @@ impl FromJson for I18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for I18nKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -536,9 +521,6 @@ impl FromJson for MessageActionI18nInfoI18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MessageActionI18nInfoI18nKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -604,9 +586,6 @@ impl From<Operation> for String {
 impl FromJson for Operation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Operation {
@@ -674,9 +653,6 @@ impl FromJson for TokenTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TokenTypes {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -725,9 +701,6 @@ impl FromJson for AppAbility {
             plus_menu: json::field(&mut o, "plus_menu")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppI18nInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -755,9 +728,6 @@ impl FromJson for AppI18nInfo {
             description: json::field(&mut o, "description")?,
             help_use: json::field(&mut o, "help_use")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AppScope`
@@ -787,9 +757,6 @@ impl FromJson for AppScope {
             token_types: json::field(&mut o, "token_types")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppVersionRemarkEvent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -814,9 +781,6 @@ impl FromJson for AppVersionRemarkEvent {
             update_remark: json::field(&mut o, "update_remark")?,
             visibility: json::field(&mut o, "visibility")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AppVisibilityEvent`
@@ -843,9 +807,6 @@ impl FromJson for AppVisibilityEvent {
             invisible_list: json::field(&mut o, "invisible_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppVisibleListEvent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -867,9 +828,6 @@ impl FromJson for AppVisibleListEvent {
             open_ids: json::field(&mut o, "open_ids")?,
             department_ids: json::field(&mut o, "department_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ApplicationAppVersionEvent`
@@ -935,9 +893,6 @@ impl FromJson for ApplicationAppVersionEvent {
             remark: json::field(&mut o, "remark")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BlockI18nInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -959,9 +914,6 @@ impl FromJson for BlockI18nInfo {
             i18n_key: json::field(&mut o, "i18n_key")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Bot`
@@ -990,9 +942,6 @@ impl FromJson for Bot {
             bot_menus: json::field(&mut o, "bot_menus")?,
             bot_menu_display_strategy: json::field(&mut o, "bot_menu_display_strategy")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BotMenuNode`
@@ -1040,9 +989,6 @@ impl FromJson for BotMenuNode {
             menu_content_type: json::field(&mut o, "menu_content_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BotMenuRedirectLink`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1065,9 +1011,6 @@ impl FromJson for BotMenuRedirectLink {
             mobile_url: json::field(&mut o, "mobile_url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BotMenuUdIcon`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1089,9 +1032,6 @@ impl FromJson for BotMenuUdIcon {
             token: json::field(&mut o, "token")?,
             color: json::field(&mut o, "color")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CloudDoc`
@@ -1121,9 +1061,6 @@ impl FromJson for CloudDoc {
             mode: json::field(&mut o, "mode")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CloudDocI18nInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1152,9 +1089,6 @@ impl FromJson for CloudDocI18nInfo {
             write_description: json::field(&mut o, "write_description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DocsBlock`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1182,9 +1116,6 @@ impl FromJson for DocsBlock {
             mobile_icon_url: json::field(&mut o, "mobile_icon_url")?,
             pc_icon_url: json::field(&mut o, "pc_icon_url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EventHeader`
@@ -1219,9 +1150,6 @@ impl FromJson for EventHeader {
             tenant_key: json::field(&mut o, "tenant_key")?,
             app_id: json::field(&mut o, "app_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Gadget`
@@ -1260,9 +1188,6 @@ impl FromJson for Gadget {
             pc_min_lark_version: json::field(&mut o, "pc_min_lark_version")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MessageAction`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1288,9 +1213,6 @@ impl FromJson for MessageAction {
             i18n: json::field(&mut o, "i18n")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MessageActionI18nInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1313,9 +1235,6 @@ impl FromJson for MessageActionI18nInfo {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Navigate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1337,9 +1256,6 @@ impl FromJson for Navigate {
             pc: json::field(&mut o, "pc")?,
             mobile: json::field(&mut o, "mobile")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `NavigateMeta`
@@ -1366,9 +1282,6 @@ impl FromJson for NavigateMeta {
             hover_image_url: json::field(&mut o, "hover_image_url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Operator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1390,9 +1303,6 @@ impl FromJson for Operator {
             operator_name: json::field(&mut o, "operator_name")?,
             operator_id: json::field(&mut o, "operator_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ApplicationApplicationAppVersionAuditV6`
@@ -1418,9 +1328,6 @@ impl FromJson for P2ApplicationApplicationAppVersionAuditV6 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ApplicationApplicationAppVersionAuditV6Data`
@@ -1462,9 +1369,6 @@ impl FromJson for P2ApplicationApplicationAppVersionAuditV6Data {
             audit_source: json::field(&mut o, "audit_source")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ApplicationApplicationAppVersionPublishApplyV6`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1492,9 +1396,6 @@ impl FromJson for P2ApplicationApplicationAppVersionPublishApplyV6 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ApplicationApplicationAppVersionPublishApplyV6Data`
@@ -1527,9 +1428,6 @@ impl FromJson for P2ApplicationApplicationAppVersionPublishApplyV6Data {
             app_status: json::field(&mut o, "app_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ApplicationApplicationAppVersionPublishRevokeV6`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1557,9 +1455,6 @@ impl FromJson for P2ApplicationApplicationAppVersionPublishRevokeV6 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ApplicationApplicationAppVersionPublishRevokeV6Data`
@@ -1592,9 +1487,6 @@ impl FromJson for P2ApplicationApplicationAppVersionPublishRevokeV6Data {
             version_id: json::field(&mut o, "version_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ApplicationApplicationCreatedV6`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1619,9 +1511,6 @@ impl FromJson for P2ApplicationApplicationCreatedV6 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ApplicationApplicationCreatedV6Data`
@@ -1663,9 +1552,6 @@ impl FromJson for P2ApplicationApplicationCreatedV6Data {
             create_source: json::field(&mut o, "create_source")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ApplicationApplicationFeedbackCreatedV6`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1690,9 +1576,6 @@ impl FromJson for P2ApplicationApplicationFeedbackCreatedV6 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ApplicationApplicationFeedbackCreatedV6Data`
@@ -1752,9 +1635,6 @@ impl FromJson for P2ApplicationApplicationFeedbackCreatedV6Data {
             feedback_path: json::field(&mut o, "feedback_path")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ApplicationApplicationFeedbackUpdatedV6`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1779,9 +1659,6 @@ impl FromJson for P2ApplicationApplicationFeedbackUpdatedV6 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ApplicationApplicationFeedbackUpdatedV6Data`
@@ -1817,9 +1694,6 @@ impl FromJson for P2ApplicationApplicationFeedbackUpdatedV6Data {
             operator_id: json::field(&mut o, "operator_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ApplicationApplicationVisibilityAddedV6`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1844,9 +1718,6 @@ impl FromJson for P2ApplicationApplicationVisibilityAddedV6 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ApplicationApplicationVisibilityAddedV6Data`
@@ -1873,9 +1744,6 @@ impl FromJson for P2ApplicationApplicationVisibilityAddedV6Data {
             source: json::field(&mut o, "source")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ApplicationBotMenuV6`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1900,9 +1768,6 @@ impl FromJson for P2ApplicationBotMenuV6 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ApplicationBotMenuV6Data`
@@ -1929,9 +1794,6 @@ impl FromJson for P2ApplicationBotMenuV6Data {
             timestamp: json::field(&mut o, "timestamp")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PlusMenu`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1954,9 +1816,6 @@ impl FromJson for PlusMenu {
             mobile_app_link: json::field(&mut o, "mobile_app_link")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `User`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1975,9 +1834,6 @@ impl FromJson for User {
         Ok(Self {
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserId`
@@ -2004,9 +1860,6 @@ impl FromJson for UserId {
             union_id: json::field(&mut o, "union_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WebApp`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2029,9 +1882,6 @@ impl FromJson for WebApp {
             mobile_url: json::field(&mut o, "mobile_url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WorkplaceWidget`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2050,8 +1900,5 @@ impl FromJson for WorkplaceWidget {
         Ok(Self {
             min_lark_version: json::field(&mut o, "min_lark_version")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -72,9 +72,6 @@ impl FromJson for Ability {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Ability {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -145,9 +142,6 @@ impl FromJson for BlockI18nInfoI18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for BlockI18nInfoI18nKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -213,9 +207,6 @@ impl From<CallbackType> for String {
 impl FromJson for CallbackType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CallbackType {
@@ -287,9 +278,6 @@ impl FromJson for CloudDocI18nInfoI18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CloudDocI18nInfoI18nKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -360,9 +348,6 @@ impl FromJson for ContactsRangeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContactsRangeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -432,9 +417,6 @@ impl From<ContactsScopeType> for String {
 impl FromJson for ContactsScopeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContactsScopeType {
@@ -518,9 +500,6 @@ impl FromJson for CreateSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CreateSource {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -599,9 +578,6 @@ impl FromJson for DefaultLocale {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DefaultLocale {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -667,9 +643,6 @@ impl From<DepartmentIdType> for String {
 impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DepartmentIdType {
@@ -793,9 +766,6 @@ impl FromJson for I18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for I18nKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -861,9 +831,6 @@ impl From<ItemType> for String {
 impl FromJson for ItemType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ItemType {
@@ -935,9 +902,6 @@ impl FromJson for Lang {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Lang {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1007,9 +971,6 @@ impl From<MessageActionI18nInfoI18nKey> for String {
 impl FromJson for MessageActionI18nInfoI18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MessageActionI18nInfoI18nKey {
@@ -1081,9 +1042,6 @@ impl FromJson for MobileDefaultAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MobileDefaultAbility {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1153,9 +1111,6 @@ impl From<PcDefaultAbility> for String {
 impl FromJson for PcDefaultAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PcDefaultAbility {
@@ -1227,9 +1182,6 @@ impl FromJson for PrimaryLanguage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PrimaryLanguage {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1295,9 +1247,6 @@ impl From<ScopeType> for String {
 impl FromJson for ScopeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ScopeType {
@@ -1365,9 +1314,6 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1433,9 +1379,6 @@ impl From<TokenTypes> for String {
 impl FromJson for TokenTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TokenTypes {
@@ -1507,9 +1450,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1580,9 +1520,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1630,9 +1567,6 @@ impl FromJson for AppAbility {
             message_action: json::field(&mut o, "message_action")?,
             plus_menu: json::field(&mut o, "plus_menu")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppAbility {
@@ -1701,9 +1635,6 @@ impl FromJson for AppCollaborator {
             user_id: json::field(&mut o, "user_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppCollaborator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1745,9 +1676,6 @@ impl FromJson for AppConfigSecurityItem {
             allowed_schemas: json::field(&mut o, "allowed_schemas")?,
             allowed_server_domains: json::field(&mut o, "allowed_server_domains")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppConfigSecurityItem {
@@ -1813,9 +1741,6 @@ impl FromJson for AppI18nInfo {
             help_use: json::field(&mut o, "help_use")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppI18nInfo {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1863,9 +1788,6 @@ impl FromJson for AppRecommendRule {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppRecommendRuleItemInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1909,9 +1831,6 @@ impl FromJson for AppRecommendRuleItemInfo {
             i18n_name: json::field(&mut o, "i18n_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppRecommendRuleItemInfoI18nName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1943,9 +1862,6 @@ impl FromJson for AppRecommendRuleItemInfoI18nName {
             ja_jp: json::field(&mut o, "ja_jp")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppRecommendRuleVisibilityInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1974,9 +1890,6 @@ impl FromJson for AppRecommendRuleVisibilityInfo {
             group_ids: json::field(&mut o, "group_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppScope`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2004,9 +1917,6 @@ impl FromJson for AppScope {
             level: json::field(&mut o, "level")?,
             token_types: json::field(&mut o, "token_types")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppScope {
@@ -2043,9 +1953,6 @@ impl FromJson for AppVersionRemark {
             visibility: json::field(&mut o, "visibility")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppVersionRemark {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2079,9 +1986,6 @@ impl FromJson for AppVisibility {
             visible_list: json::field(&mut o, "visible_list")?,
             invisible_list: json::field(&mut o, "invisible_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppVisibility {
@@ -2140,9 +2044,6 @@ impl FromJson for AppVisibleList {
             department_ids: json::field(&mut o, "department_ids")?,
             group_ids: json::field(&mut o, "group_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppVisibleList {
@@ -2250,9 +2151,6 @@ impl FromJson for Application {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Application {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2308,9 +2206,6 @@ impl FromJson for ApplicationAppContactsRange {
             visible_list: json::field(&mut o, "visible_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApplicationAppUsage`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2332,9 +2227,6 @@ impl FromJson for ApplicationAppUsage {
             metric_name: json::field(&mut o, "metric_name")?,
             metric_value: json::field(&mut o, "metric_value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ApplicationAppVersion`
@@ -2403,9 +2295,6 @@ impl FromJson for ApplicationAppVersion {
             event_infos: json::field(&mut o, "event_infos")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ApplicationAppVersion {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2459,9 +2348,6 @@ impl FromJson for ApplicationDepartmentAppUsage {
             webapp: json::field(&mut o, "webapp")?,
             bot: json::field(&mut o, "bot")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ApplicationFeedback`
@@ -2527,9 +2413,6 @@ impl FromJson for ApplicationFeedback {
             feedback_path: json::field(&mut o, "feedback_path")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApplicationOwner`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2566,9 +2449,6 @@ impl FromJson for ApplicationOwner {
             phone: json::field(&mut o, "phone")?,
             customer_service_account: json::field(&mut o, "customer_service_account")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ApplicationOwner {
@@ -2611,9 +2491,6 @@ impl FromJson for ApplicationVisibilityDepartmentWhiteBlackInfo {
             in_black_list: json::field(&mut o, "in_black_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApplicationVisibilityGroupWhiteBlackInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2638,9 +2515,6 @@ impl FromJson for ApplicationVisibilityGroupWhiteBlackInfo {
             in_white_list: json::field(&mut o, "in_white_list")?,
             in_black_list: json::field(&mut o, "in_black_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ApplicationVisibilityUserWhiteBlackInfo`
@@ -2670,9 +2544,6 @@ impl FromJson for ApplicationVisibilityUserWhiteBlackInfo {
             in_paid_list: json::field(&mut o, "in_paid_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BlockI18nInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2694,9 +2565,6 @@ impl FromJson for BlockI18nInfo {
             i18n_key: json::field(&mut o, "i18n_key")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for BlockI18nInfo {
@@ -2733,9 +2601,6 @@ impl FromJson for Bot {
             bot_menus: json::field(&mut o, "bot_menus")?,
             bot_menu_display_strategy: json::field(&mut o, "bot_menu_display_strategy")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Bot {
@@ -2793,9 +2658,6 @@ impl FromJson for BotMenuNode {
             menu_content_type: json::field(&mut o, "menu_content_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for BotMenuNode {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2834,9 +2696,6 @@ impl FromJson for BotMenuRedirectLink {
             mobile_url: json::field(&mut o, "mobile_url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for BotMenuRedirectLink {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2866,9 +2725,6 @@ impl FromJson for BotMenuUdIcon {
             token: json::field(&mut o, "token")?,
             color: json::field(&mut o, "color")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for BotMenuUdIcon {
@@ -2903,9 +2759,6 @@ impl FromJson for Callback {
             subscribed_callbacks: json::field(&mut o, "subscribed_callbacks")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Callback {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2939,9 +2792,6 @@ impl FromJson for CallbackInfo {
             request_url: json::field(&mut o, "request_url")?,
             subscribed_callbacks: json::field(&mut o, "subscribed_callbacks")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CallbackInfo {
@@ -3009,9 +2859,6 @@ impl FromJson for CheckWhiteBlackListApplicationVisibilityResponseBody {
             group_visibility_list: json::field(&mut o, "group_visibility_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ClientBadgeNum`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3061,9 +2908,6 @@ impl FromJson for CloudDoc {
             mode: json::field(&mut o, "mode")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CloudDoc {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3101,9 +2945,6 @@ impl FromJson for CloudDocI18nInfo {
             read_description: json::field(&mut o, "read_description")?,
             write_description: json::field(&mut o, "write_description")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CloudDocI18nInfo {
@@ -3143,9 +2984,6 @@ impl FromJson for ContactsRangeConfigurationApplicationResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ContactsRangeSuggestApplicationAppVersionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3167,9 +3005,6 @@ impl FromJson for ContactsRangeSuggestApplicationAppVersionResponseBody {
         Ok(Self {
             contacts_range: json::field(&mut o, "contacts_range")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DepartmentOverviewApplicationAppUsageRequestBody`
@@ -3232,9 +3067,6 @@ impl FromJson for DepartmentOverviewApplicationAppUsageResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DocsBlock`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3262,9 +3094,6 @@ impl FromJson for DocsBlock {
             mobile_icon_url: json::field(&mut o, "mobile_icon_url")?,
             pc_icon_url: json::field(&mut o, "pc_icon_url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DocsBlock {
@@ -3301,9 +3130,6 @@ impl FromJson for Event {
             event_description: json::field(&mut o, "event_description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Event {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3334,9 +3160,6 @@ impl FromJson for EventAndCallbackEncryptStrategy {
             encryption_key: json::field(&mut o, "encryption_key")?,
             verification_token: json::field(&mut o, "verification_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for EventAndCallbackEncryptStrategy {
@@ -3383,9 +3206,6 @@ impl FromJson for Gadget {
             pc_min_lark_version: json::field(&mut o, "pc_min_lark_version")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Gadget {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3418,9 +3238,6 @@ impl FromJson for GetApplicationAppVersionResponseBody {
             app_version: json::field(&mut o, "app_version")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetApplicationCollaboratorsResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3440,9 +3257,6 @@ impl FromJson for GetApplicationCollaboratorsResponseBody {
             collaborators: json::field(&mut o, "collaborators")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetApplicationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3461,9 +3275,6 @@ impl FromJson for GetApplicationResponseBody {
         Ok(Self {
             app: json::field(&mut o, "app")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAppRecommendRuleResponseBody`
@@ -3490,9 +3301,6 @@ impl FromJson for ListAppRecommendRuleResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListApplicationAppVersionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3518,9 +3326,6 @@ impl FromJson for ListApplicationAppVersionResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListApplicationFeedbackResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3545,9 +3350,6 @@ impl FromJson for ListApplicationFeedbackResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListApplicationResponseBody`
@@ -3577,9 +3379,6 @@ impl FromJson for ListApplicationResponseBody {
             total_count: json::field(&mut o, "total_count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListScopeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3598,9 +3397,6 @@ impl FromJson for ListScopeResponseBody {
         Ok(Self {
             scopes: json::field(&mut o, "scopes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MessageAction`
@@ -3626,9 +3422,6 @@ impl FromJson for MessageAction {
             mobile_app_link: json::field(&mut o, "mobile_app_link")?,
             i18n: json::field(&mut o, "i18n")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MessageAction {
@@ -3660,9 +3453,6 @@ impl FromJson for MessageActionI18nInfo {
             i18n_key: json::field(&mut o, "i18n_key")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MessageActionI18nInfo {
@@ -3718,9 +3508,6 @@ impl FromJson for MessagePushOverviewApplicationAppUsageResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Navigate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3742,9 +3529,6 @@ impl FromJson for Navigate {
             pc: json::field(&mut o, "pc")?,
             mobile: json::field(&mut o, "mobile")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Navigate {
@@ -3778,9 +3562,6 @@ impl FromJson for NavigateMeta {
             image_url: json::field(&mut o, "image_url")?,
             hover_image_url: json::field(&mut o, "hover_image_url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for NavigateMeta {
@@ -3836,9 +3617,6 @@ impl FromJson for OverviewApplicationAppUsageResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchApplicationContactsRangeRequestBody`
@@ -3916,9 +3694,6 @@ impl FromJson for PlusMenu {
             mobile_app_link: json::field(&mut o, "mobile_app_link")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PlusMenu {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3952,9 +3727,6 @@ impl FromJson for Scope {
             scope_type: json::field(&mut o, "scope_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SubscribedEvent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3979,9 +3751,6 @@ impl FromJson for SubscribedEvent {
             request_url: json::field(&mut o, "request_url")?,
             subscribed_events: json::field(&mut o, "subscribed_events")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SubscribedEvent {
@@ -4016,9 +3785,6 @@ impl FromJson for UnderauditlistApplicationResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateApplicationCollaboratorsRequestBody`
@@ -4099,9 +3865,6 @@ impl FromJson for WebApp {
             mobile_url: json::field(&mut o, "mobile_url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for WebApp {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4128,9 +3891,6 @@ impl FromJson for WorkplaceWidget {
         Ok(Self {
             min_lark_version: json::field(&mut o, "min_lark_version")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for WorkplaceWidget {

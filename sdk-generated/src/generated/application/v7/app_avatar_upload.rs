@@ -45,24 +45,6 @@ impl CreateRequest {
         self.call.multipart(body.into_multipart());
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -70,5 +52,10 @@ impl CreateRequest {
         super::models::CreateAppAvatarUploadResponseBody,
     > {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for CreateRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }

@@ -64,9 +64,6 @@ impl FromJson for CallbackType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CallbackType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -137,9 +134,6 @@ impl FromJson for ContactsRangeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContactsRangeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -205,9 +199,6 @@ impl From<DepartmentIdType> for String {
 impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DepartmentIdType {
@@ -331,9 +322,6 @@ impl FromJson for I18nKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for I18nKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -403,9 +391,6 @@ impl From<MobileDefaultAbility> for String {
 impl FromJson for MobileDefaultAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MobileDefaultAbility {
@@ -477,9 +462,6 @@ impl FromJson for PcDefaultAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PcDefaultAbility {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -545,9 +527,6 @@ impl From<PcNewPageOpenMode> for String {
 impl FromJson for PcNewPageOpenMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PcNewPageOpenMode {
@@ -615,9 +594,6 @@ impl FromJson for SubscriptionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SubscriptionType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -683,9 +659,6 @@ impl From<TokenType> for String {
 impl FromJson for TokenType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TokenType {
@@ -756,9 +729,6 @@ impl From<UserIdType> for String {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserIdType {
@@ -1244,9 +1214,6 @@ impl FromJson for CreateAppAvatarUploadResponseBody {
             url: json::field(&mut o, "url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateApplicationPublishRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1298,9 +1265,6 @@ impl FromJson for CreateApplicationPublishResponseBody {
             version_id: json::field(&mut o, "version_id")?,
             version: json::field(&mut o, "version")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EventAndCallbackEncryptStrategy`

@@ -61,9 +61,6 @@ impl FromJson for ApprovalEvent {
             extra: json::field(&mut o, "extra")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EventHeader`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -98,9 +95,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ApprovalApprovalUpdatedV4`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -126,9 +120,6 @@ impl FromJson for P2ApprovalApprovalUpdatedV4 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ApprovalApprovalUpdatedV4Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -147,9 +138,6 @@ impl FromJson for P2ApprovalApprovalUpdatedV4Data {
         Ok(Self {
             object: json::field(&mut o, "object")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ApprovalInstanceStatusChangedV4`
@@ -175,9 +163,6 @@ impl FromJson for P2ApprovalInstanceStatusChangedV4 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ApprovalInstanceStatusChangedV4Data`
@@ -216,9 +201,6 @@ impl FromJson for P2ApprovalInstanceStatusChangedV4Data {
             subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ApprovalTaskStatusChangedV4`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -243,9 +225,6 @@ impl FromJson for P2ApprovalTaskStatusChangedV4 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ApprovalTaskStatusChangedV4Data`
@@ -287,9 +266,6 @@ impl FromJson for P2ApprovalTaskStatusChangedV4Data {
             subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -314,8 +290,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -72,9 +72,6 @@ impl FromJson for ApprovalNodeInfoNodeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ApprovalNodeInfoNodeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -157,9 +154,6 @@ impl FromJson for ApprovalViewerInfoType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ApprovalViewerInfoType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -230,9 +224,6 @@ impl FromJson for ApproverRangeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ApproverRangeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -298,9 +289,6 @@ impl From<CcSearchNodeReadStatus> for String {
 impl FromJson for CcSearchNodeReadStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CcSearchNodeReadStatus {
@@ -372,9 +360,6 @@ impl FromJson for CcSearchReadStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CcSearchReadStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -440,9 +425,6 @@ impl From<DepartmentIdType> for String {
 impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DepartmentIdType {
@@ -517,9 +499,6 @@ impl From<DisplayMethod> for String {
 impl FromJson for DisplayMethod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DisplayMethod {
@@ -607,9 +586,6 @@ impl FromJson for ExternalInstanceStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ExternalInstanceStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -688,9 +664,6 @@ impl FromJson for ExternalInstanceTaskNodeStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ExternalInstanceTaskNodeStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -768,9 +741,6 @@ impl From<ExternalTaskItemStatus> for String {
 impl FromJson for ExternalTaskItemStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ExternalTaskItemStatus {
@@ -854,9 +824,6 @@ impl FromJson for ExternalTaskListStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ExternalTaskListStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -931,9 +898,6 @@ impl FromJson for FormPolicy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FormPolicy {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -999,9 +963,6 @@ impl From<GenerateType> for String {
 impl FromJson for GenerateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for GenerateType {
@@ -1077,9 +1038,6 @@ impl FromJson for GetApprovalResponseBodyStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetApprovalResponseBodyStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1149,9 +1107,6 @@ impl From<InitiatedLocale> for String {
 impl FromJson for InitiatedLocale {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for InitiatedLocale {
@@ -1230,9 +1185,6 @@ impl From<InstanceSearchNodeStatus> for String {
 impl FromJson for InstanceSearchNodeStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for InstanceSearchNodeStatus {
@@ -1316,9 +1268,6 @@ impl FromJson for InstanceStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for InstanceStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1397,9 +1346,6 @@ impl FromJson for InstanceTaskStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for InstanceTaskStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1477,9 +1423,6 @@ impl From<InstanceTaskType> for String {
 impl FromJson for InstanceTaskType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for InstanceTaskType {
@@ -1603,9 +1546,6 @@ impl FromJson for InstanceTimelineType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for InstanceTimelineType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1684,9 +1624,6 @@ impl FromJson for ListExternalTaskRequestBodyStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ListExternalTaskRequestBodyStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1752,9 +1689,6 @@ impl From<ListLocale> for String {
 impl FromJson for ListLocale {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ListLocale {
@@ -1826,9 +1760,6 @@ impl FromJson for ListLocale2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ListLocale2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1894,9 +1825,6 @@ impl From<ListType> for String {
 impl FromJson for ListType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ListType {
@@ -2020,9 +1948,6 @@ impl FromJson for Locale {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Locale {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2088,9 +2013,6 @@ impl From<NodeIdType> for String {
 impl FromJson for NodeIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for NodeIdType {
@@ -2161,9 +2083,6 @@ impl From<NodeType> for String {
 impl FromJson for NodeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for NodeType {
@@ -2247,9 +2166,6 @@ impl FromJson for ProcessStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ProcessStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2316,9 +2232,6 @@ impl FromJson for ReadStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReadStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2384,9 +2297,6 @@ impl From<SearchLocale> for String {
 impl FromJson for SearchLocale {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SearchLocale {
@@ -2461,9 +2371,6 @@ impl From<StarterAssignee> for String {
 impl FromJson for StarterAssignee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for StarterAssignee {
@@ -2543,9 +2450,6 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2611,9 +2515,6 @@ impl From<SubscriptionType> for String {
 impl FromJson for SubscriptionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SubscriptionType {
@@ -2705,9 +2606,6 @@ impl FromJson for TaskSearchNodeStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TaskSearchNodeStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2798,9 +2696,6 @@ impl FromJson for TaskSearchTaskStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TaskSearchTaskStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2883,9 +2778,6 @@ impl FromJson for TaskStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TaskStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2963,9 +2855,6 @@ impl From<Topic> for String {
 impl FromJson for Topic {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Topic {
@@ -3049,9 +2938,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3129,9 +3015,6 @@ impl From<UatCurrentNodeType> for String {
 impl FromJson for UatCurrentNodeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UatCurrentNodeType {
@@ -3215,9 +3098,6 @@ impl FromJson for UatInstanceInstanceStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UatInstanceInstanceStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3296,9 +3176,6 @@ impl FromJson for UatInstanceTaskStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UatInstanceTaskStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3376,9 +3253,6 @@ impl From<UatInstanceTaskType> for String {
 impl FromJson for UatInstanceTaskType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UatInstanceTaskType {
@@ -3502,9 +3376,6 @@ impl FromJson for UatInstanceTimelineType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UatInstanceTimelineType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3586,9 +3457,6 @@ impl From<UatTaskInstanceStatus> for String {
 impl FromJson for UatTaskInstanceStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UatTaskInstanceStatus {
@@ -3672,9 +3540,6 @@ impl FromJson for UatTaskStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UatTaskStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3740,9 +3605,6 @@ impl From<UpdateMode> for String {
 impl FromJson for UpdateMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UpdateMode {
@@ -3813,9 +3675,6 @@ impl From<UserIdType> for String {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserIdType {
@@ -3891,9 +3750,6 @@ impl FromJson for ViewerType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ViewerType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3929,9 +3785,6 @@ impl FromJson for ActionConfig {
             is_reason_required: json::field(&mut o, "is_reason_required")?,
             is_need_attachment: json::field(&mut o, "is_need_attachment")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ActionConfig {
@@ -4203,9 +4056,6 @@ impl FromJson for ApprovalCreateExternal {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ApprovalCreateExternal {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4253,9 +4103,6 @@ impl FromJson for ApprovalCreateViewers {
             viewer_user_id: json::field(&mut o, "viewer_user_id")?,
             viewer_department_id: json::field(&mut o, "viewer_department_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ApprovalCreateViewers {
@@ -4369,9 +4216,6 @@ impl FromJson for ApprovalNodeInfo {
             require_signature: json::field(&mut o, "require_signature")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApprovalSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4436,9 +4280,6 @@ impl FromJson for ApprovalViewerInfo {
             user_id: json::field(&mut o, "user_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApproverChosenRange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4460,9 +4301,6 @@ impl FromJson for ApproverChosenRange {
             approver_range_type: json::field(&mut o, "approver_range_type")?,
             approver_range_ids: json::field(&mut o, "approver_range_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ApproverRange`
@@ -4530,9 +4368,6 @@ impl FromJson for CcNode {
             update_time: json::field(&mut o, "update_time")?,
             display_method: json::field(&mut o, "display_method")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CcNode {
@@ -4626,9 +4461,6 @@ impl FromJson for CcSearchItem {
             cc: json::field(&mut o, "cc")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CcSearchNode`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4662,9 +4494,6 @@ impl FromJson for CcSearchNode {
             extra: json::field(&mut o, "extra")?,
             link: json::field(&mut o, "link")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CheckExternalInstanceRequestBody`
@@ -4702,9 +4531,6 @@ impl FromJson for CheckExternalInstanceResponseBody {
         Ok(Self {
             diff_instances: json::field(&mut o, "diff_instances")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Comment`
@@ -4749,9 +4575,6 @@ impl FromJson for Comment {
             extra: json::field(&mut o, "extra")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CommentAtInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4776,9 +4599,6 @@ impl FromJson for CommentAtInfo {
             name: json::field(&mut o, "name")?,
             offset: json::field(&mut o, "offset")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CommentAtInfo {
@@ -4828,9 +4648,6 @@ impl FromJson for CommentReply {
             commentator: json::field(&mut o, "commentator")?,
             extra: json::field(&mut o, "extra")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CommentRequest`
@@ -4887,9 +4704,6 @@ impl FromJson for Count {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateApprovalResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4912,9 +4726,6 @@ impl FromJson for CreateApprovalResponseBody {
             approval_id: json::field(&mut o, "approval_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateExternalApprovalResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4933,9 +4744,6 @@ impl FromJson for CreateExternalApprovalResponseBody {
         Ok(Self {
             approval_code: json::field(&mut o, "approval_code")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateExternalInstanceResponseBody`
@@ -4959,9 +4767,6 @@ impl FromJson for CreateExternalInstanceResponseBody {
             process_record: json::field(&mut o, "process_record")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateInstanceCommentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4980,9 +4785,6 @@ impl FromJson for CreateInstanceCommentResponseBody {
         Ok(Self {
             comment_id: json::field(&mut o, "comment_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateInstanceResponseBody`
@@ -5006,9 +4808,6 @@ impl FromJson for CreateInstanceResponseBody {
             instance_link: json::field(&mut o, "instance_link")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteInstanceCommentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5027,9 +4826,6 @@ impl FromJson for DeleteInstanceCommentResponseBody {
         Ok(Self {
             comment_id: json::field(&mut o, "comment_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DetailInstanceResponseBody`
@@ -5092,9 +4888,6 @@ impl FromJson for DetailInstanceResponseBody {
             current_nodes: json::field(&mut o, "current_nodes")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `District`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5126,9 +4919,6 @@ impl FromJson for District {
             parent_districts: json::field(&mut o, "parent_districts")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DistrictBaseInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5154,9 +4944,6 @@ impl FromJson for DistrictBaseInfo {
             level: json::field(&mut o, "level")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EntityProcessRecord`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5181,9 +4968,6 @@ impl FromJson for EntityProcessRecord {
             update_num: json::field(&mut o, "update_num")?,
             delete_num: json::field(&mut o, "delete_num")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ExteranlInstanceCheck`
@@ -5233,9 +5017,6 @@ impl FromJson for ExteranlInstanceCheckResponse {
             update_time: json::field(&mut o, "update_time")?,
             tasks: json::field(&mut o, "tasks")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ExternalApproval`
@@ -5370,9 +5151,6 @@ impl FromJson for ExternalInstance {
             resource_region: json::field(&mut o, "resource_region")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ExternalInstance {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5426,9 +5204,6 @@ impl FromJson for ExternalInstanceForm {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ExternalInstanceForm {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5459,9 +5234,6 @@ impl FromJson for ExternalInstanceLink {
             mobile_link: json::field(&mut o, "mobile_link")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ExternalInstanceLink {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5491,9 +5263,6 @@ impl FromJson for ExternalInstanceTask {
             task_id: json::field(&mut o, "task_id")?,
             update_time: json::field(&mut o, "update_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ExternalInstanceTask {
@@ -5570,9 +5339,6 @@ impl FromJson for ExternalInstanceTaskNode {
             generate_type: json::field(&mut o, "generate_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ExternalInstanceTaskNode {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5621,9 +5387,6 @@ impl FromJson for ExternalTaskItem {
             update_time: json::field(&mut o, "update_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ExternalTaskList`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5657,9 +5420,6 @@ impl FromJson for ExternalTaskList {
             update_time: json::field(&mut o, "update_time")?,
             tasks: json::field(&mut o, "tasks")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FieldGroup`
@@ -5709,9 +5469,6 @@ impl FromJson for File {
             title: json::field(&mut o, "title")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ForwardTaskRequestBody`
@@ -5777,9 +5534,6 @@ impl FromJson for GetApprovalResponseBody {
             form_widget_relation: json::field(&mut o, "form_widget_relation")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetExternalApprovalResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5822,9 +5576,6 @@ impl FromJson for GetExternalApprovalResponseBody {
             i18n_resources: json::field(&mut o, "i18n_resources")?,
             managers: json::field(&mut o, "managers")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetInstanceResponseBody`
@@ -5896,9 +5647,6 @@ impl FromJson for GetInstanceResponseBody {
             instance_code: json::field(&mut o, "instance_code")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18nResource`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5923,9 +5671,6 @@ impl FromJson for I18nResource {
             texts: json::field(&mut o, "texts")?,
             is_default: json::field(&mut o, "is_default")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for I18nResource {
@@ -5957,9 +5702,6 @@ impl FromJson for I18nResourceText {
             key: json::field(&mut o, "key")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for I18nResourceText {
@@ -5996,9 +5738,6 @@ impl FromJson for InitiatedInstanceResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             count: json::field(&mut o, "count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InstanceCancel`
@@ -6079,9 +5818,6 @@ impl FromJson for InstanceCcUser {
             open_id: json::field(&mut o, "open_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InstanceComment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6115,9 +5851,6 @@ impl FromJson for InstanceComment {
             create_time: json::field(&mut o, "create_time")?,
             files: json::field(&mut o, "files")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InstanceCreate`
@@ -6276,9 +6009,6 @@ impl FromJson for InstanceSearchApproval {
             icon: json::field(&mut o, "icon")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InstanceSearchApprovalExternal`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6297,9 +6027,6 @@ impl FromJson for InstanceSearchApprovalExternal {
         Ok(Self {
             batch_cc_read: json::field(&mut o, "batch_cc_read")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InstanceSearchGroup`
@@ -6322,9 +6049,6 @@ impl FromJson for InstanceSearchGroup {
             external_id: json::field(&mut o, "external_id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InstanceSearchItem`
@@ -6351,9 +6075,6 @@ impl FromJson for InstanceSearchItem {
             instance: json::field(&mut o, "instance")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InstanceSearchLink`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6375,9 +6096,6 @@ impl FromJson for InstanceSearchLink {
             pc_link: json::field(&mut o, "pc_link")?,
             mobile_link: json::field(&mut o, "mobile_link")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InstanceSearchNode`
@@ -6425,9 +6143,6 @@ impl FromJson for InstanceSearchNode {
             link: json::field(&mut o, "link")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InstanceTask`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6473,9 +6188,6 @@ impl FromJson for InstanceTask {
             start_time: json::field(&mut o, "start_time")?,
             end_time: json::field(&mut o, "end_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InstanceTimeline`
@@ -6529,9 +6241,6 @@ impl FromJson for InstanceTimeline {
             files: json::field(&mut o, "files")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListDistrictResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6559,9 +6268,6 @@ impl FromJson for ListDistrictResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListExternalTaskRequestBody`
@@ -6615,9 +6321,6 @@ impl FromJson for ListExternalTaskResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListInstanceCommentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6636,9 +6339,6 @@ impl FromJson for ListInstanceCommentResponseBody {
         Ok(Self {
             comments: json::field(&mut o, "comments")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListInstanceResponseBody`
@@ -6664,9 +6364,6 @@ impl FromJson for ListInstanceResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListTaskResponseBody`
@@ -6695,9 +6392,6 @@ impl FromJson for ListTaskResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             count: json::field(&mut o, "count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `NodeApprover`
@@ -6784,9 +6478,6 @@ impl FromJson for Pair {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PassTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6869,9 +6560,6 @@ impl FromJson for PreviewInstanceResponseBody {
             preview_nodes: json::field(&mut o, "preview_nodes")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PreviewNode`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6918,9 +6606,6 @@ impl FromJson for PreviewNode {
             has_cc_type_free: json::field(&mut o, "has_cc_type_free")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ProcessRecord`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6945,9 +6630,6 @@ impl FromJson for ProcessRecord {
             task: json::field(&mut o, "task")?,
             cc: json::field(&mut o, "cc")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryInstanceResponseBody`
@@ -6977,9 +6659,6 @@ impl FromJson for QueryInstanceResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7007,9 +6686,6 @@ impl FromJson for QueryTaskResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             count: json::field(&mut o, "count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecallInstanceRequestBody`
@@ -7099,9 +6775,6 @@ impl FromJson for RemoveInstanceCommentResponseBody {
             external_id: json::field(&mut o, "external_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RollbackTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7157,9 +6830,6 @@ impl FromJson for SearchCcInstanceResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchDistrictRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7209,9 +6879,6 @@ impl FromJson for SearchDistrictResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7239,9 +6906,6 @@ impl FromJson for SearchTaskResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SpecifiedRollback`
@@ -7378,9 +7042,6 @@ impl FromJson for Task {
             definition_id: json::field(&mut o, "definition_id")?,
             definition_name: json::field(&mut o, "definition_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TaskApprove`
@@ -7530,9 +7191,6 @@ impl FromJson for TaskSearchItem {
             task: json::field(&mut o, "task")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TaskSearchNode`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7578,9 +7236,6 @@ impl FromJson for TaskSearchNode {
             update_time: json::field(&mut o, "update_time")?,
             task_external_id: json::field(&mut o, "task_external_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TaskTransfer`
@@ -7640,9 +7295,6 @@ impl FromJson for TaskUrls {
             pc: json::field(&mut o, "pc")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TrusteeshipInstanceCacheConfig`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7667,9 +7319,6 @@ impl FromJson for TrusteeshipInstanceCacheConfig {
             form_vary_with_locale: json::field(&mut o, "form_vary_with_locale")?,
             form_version: json::field(&mut o, "form_version")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TrusteeshipInstanceCacheConfig {
@@ -7711,9 +7360,6 @@ impl FromJson for TrusteeshipUrls {
             pull_business_data_url: json::field(&mut o, "pull_business_data_url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TrusteeshipUrls {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -7752,9 +7398,6 @@ impl FromJson for UatCurrentNode {
             r#type: json::field(&mut o, "type")?,
             approvers: json::field(&mut o, "approvers")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UatInstance`
@@ -7805,9 +7448,6 @@ impl FromJson for UatInstance {
             link: json::field(&mut o, "link")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UatInstanceComment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7838,9 +7478,6 @@ impl FromJson for UatInstanceComment {
             create_time: json::field(&mut o, "create_time")?,
             files: json::field(&mut o, "files")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UatInstanceTask`
@@ -7882,9 +7519,6 @@ impl FromJson for UatInstanceTask {
             end_time: json::field(&mut o, "end_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UatInstanceTimeline`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7924,9 +7558,6 @@ impl FromJson for UatInstanceTimeline {
             node_id: json::field(&mut o, "node_id")?,
             files: json::field(&mut o, "files")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UatTask`
@@ -7998,9 +7629,6 @@ impl FromJson for UatTask {
             link: json::field(&mut o, "link")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UatTaskUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8022,8 +7650,5 @@ impl FromJson for UatTaskUser {
             task_id: json::field(&mut o, "task_id")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

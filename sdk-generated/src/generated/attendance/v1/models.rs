@@ -76,9 +76,6 @@ impl FromJson for ApprovalType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ApprovalType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -148,9 +145,6 @@ impl From<CheckDateType> for String {
 impl FromJson for CheckDateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CheckDateType {
@@ -237,9 +231,6 @@ impl From<CheckInResult> for String {
 impl FromJson for CheckInResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CheckInResult {
@@ -335,9 +326,6 @@ impl FromJson for CheckInResultSupplement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CheckInResultSupplement {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -423,9 +411,6 @@ impl From<CheckOutResult> for String {
 impl FromJson for CheckOutResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CheckOutResult {
@@ -520,9 +505,6 @@ impl From<CheckOutResultSupplement> for String {
 impl FromJson for CheckOutResultSupplement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CheckOutResultSupplement {
@@ -622,9 +604,6 @@ impl FromJson for CheckResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CheckResult {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -694,9 +673,6 @@ impl From<CreateEmployeeType> for String {
 impl FromJson for CreateEmployeeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CreateEmployeeType {
@@ -768,9 +744,6 @@ impl FromJson for DefaultLocale {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DefaultLocale {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -832,9 +805,6 @@ impl From<DeptType> for String {
 impl FromJson for DeptType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DeptType {
@@ -901,9 +871,6 @@ impl From<EmployeeType> for String {
 impl FromJson for EmployeeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for EmployeeType {
@@ -975,9 +942,6 @@ impl FromJson for Locale {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Locale {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1048,9 +1012,6 @@ impl FromJson for QueryEmployeeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for QueryEmployeeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1116,9 +1077,6 @@ impl From<StatsType> for String {
 impl FromJson for StatsType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for StatsType {
@@ -1194,9 +1152,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1248,9 +1203,6 @@ impl FromJson for AntiCheatConfig {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AntiCheatConfig {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1295,9 +1247,6 @@ impl FromJson for ApprovalInfo {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ArchiveField`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1322,9 +1271,6 @@ impl FromJson for ArchiveField {
             title: json::field(&mut o, "title")?,
             upper_titles: json::field(&mut o, "upper_titles")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ArchiveFieldData`
@@ -1402,9 +1348,6 @@ impl FromJson for ArchiveReportMeta {
             archive_rule_name: json::field(&mut o, "archive_rule_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchCreateTempUserDailyShiftRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1444,9 +1387,6 @@ impl FromJson for BatchCreateTempUserDailyShiftResponseBody {
         Ok(Self {
             user_tmp_daily_shifts: json::field(&mut o, "user_tmp_daily_shifts")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchCreateUserDailyShiftRequestBody`
@@ -1488,9 +1428,6 @@ impl FromJson for BatchCreateUserDailyShiftResponseBody {
             user_daily_shifts: json::field(&mut o, "user_daily_shifts")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchCreateUserFlowRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1527,9 +1464,6 @@ impl FromJson for BatchCreateUserFlowResponseBody {
         Ok(Self {
             flow_records: json::field(&mut o, "flow_records")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchDelUserFlowRequestBody`
@@ -1571,9 +1505,6 @@ impl FromJson for BatchDelUserFlowResponseBody {
             fail_record_ids: json::field(&mut o, "fail_record_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ChildField`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1598,9 +1529,6 @@ impl FromJson for ChildField {
             title: json::field(&mut o, "title")?,
             time_unit: json::field(&mut o, "time_unit")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ChildItem`
@@ -1639,9 +1567,6 @@ impl FromJson for ChildItem {
             max_value: json::field(&mut o, "max_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ChildItem {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1676,9 +1601,6 @@ impl FromJson for ClockInAbnormalSettings {
                 "ignore_until_latest_clockout",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ClockInAbnormalSettings {
@@ -1727,9 +1649,6 @@ impl FromJson for CreateGroupResponseBody {
             group: json::field(&mut o, "group")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateShiftResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1748,9 +1667,6 @@ impl FromJson for CreateShiftResponseBody {
         Ok(Self {
             shift: json::field(&mut o, "shift")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateUserApprovalRequestBody`
@@ -1789,9 +1705,6 @@ impl FromJson for CreateUserApprovalResponseBody {
             user_approval: json::field(&mut o, "user_approval")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateUserTaskRemedyResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1810,9 +1723,6 @@ impl FromJson for CreateUserTaskRemedyResponseBody {
         Ok(Self {
             user_remedy: json::field(&mut o, "user_remedy")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DelReportArchiveRuleRequestBody`
@@ -1866,9 +1776,6 @@ impl FromJson for Field {
             child_fields: json::field(&mut o, "child_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `File`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1887,9 +1794,6 @@ impl FromJson for File {
         Ok(Self {
             file_id: json::field(&mut o, "file_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FlexibleRule`
@@ -1912,9 +1816,6 @@ impl FromJson for FlexibleRule {
             flexible_early_minutes: json::field(&mut o, "flexible_early_minutes")?,
             flexible_late_minutes: json::field(&mut o, "flexible_late_minutes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FlexibleRule {
@@ -1945,9 +1846,6 @@ impl FromJson for FreeClockSetting {
             clock_mode: json::field(&mut o, "clock_mode")?,
             clock_internal_hhmm: json::field(&mut o, "clock_internal_hhmm")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FreeClockSetting {
@@ -1993,9 +1891,6 @@ impl FromJson for FreePunchCfg {
             work_hours: json::field(&mut o, "work_hours")?,
             free_clock_setting: json::field(&mut o, "free_clock_setting")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FreePunchCfg {
@@ -2260,9 +2155,6 @@ impl FromJson for GetGroupResponseBody {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetLeaveEmployExpireRecordRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2311,9 +2203,6 @@ impl FromJson for GetLeaveEmployExpireRecordResponseBody {
         Ok(Self {
             records: json::field(&mut o, "records")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetShiftResponseBody`
@@ -2400,9 +2289,6 @@ impl FromJson for GetShiftResponseBody {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetUserFlowResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2475,9 +2361,6 @@ impl FromJson for GetUserFlowResponseBody {
             idempotent_id: json::field(&mut o, "idempotent_id")?,
             create_time: json::field(&mut o, "create_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Group`
@@ -2732,9 +2615,6 @@ impl FromJson for Group {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Group {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2839,9 +2719,6 @@ impl FromJson for GroupMeta {
             group_name: json::field(&mut o, "group_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18nMap`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2867,9 +2744,6 @@ impl FromJson for I18nMap {
             ja: json::field(&mut o, "ja")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18nNames`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2894,9 +2768,6 @@ impl FromJson for I18nNames {
             en: json::field(&mut o, "en")?,
             ja: json::field(&mut o, "ja")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for I18nNames {
@@ -2932,9 +2803,6 @@ impl FromJson for Item {
             child_items: json::field(&mut o, "child_items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Item {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2966,9 +2834,6 @@ impl FromJson for LangText {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for LangText {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2998,9 +2863,6 @@ impl FromJson for LateOffLateOnRule {
             late_off_minutes: json::field(&mut o, "late_off_minutes")?,
             late_on_minutes: json::field(&mut o, "late_on_minutes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for LateOffLateOnRule {
@@ -3034,9 +2896,6 @@ impl FromJson for LateOffLateOnSetting {
             )?,
             late_on_base_on_time_type: json::field(&mut o, "late_on_base_on_time_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for LateOffLateOnSetting {
@@ -3104,9 +2963,6 @@ impl FromJson for LeaveAccrualRecord {
             section_type: json::field(&mut o, "section_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveEmployExpireRecord`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3162,9 +3018,6 @@ impl FromJson for LeaveEmployExpireRecord {
             section_type: json::field(&mut o, "section_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveNeedPunchCfg`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3195,9 +3048,6 @@ impl FromJson for LeaveNeedPunchCfg {
             early_minutes_as_lack: json::field(&mut o, "early_minutes_as_lack")?,
             not_during_shift: json::field(&mut o, "not_during_shift")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for LeaveNeedPunchCfg {
@@ -3235,9 +3085,6 @@ impl FromJson for ListArchiveRuleResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListGroupResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3262,9 +3109,6 @@ impl FromJson for ListGroupResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListShiftResponseBody`
@@ -3291,9 +3135,6 @@ impl FromJson for ListShiftResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListUserGroupResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3318,9 +3159,6 @@ impl FromJson for ListUserGroupResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Location`
@@ -3374,9 +3212,6 @@ impl FromJson for Location {
             gps_range: json::field(&mut o, "gps_range")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Location {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3416,9 +3251,6 @@ impl FromJson for Machine {
             machine_sn: json::field(&mut o, "machine_sn")?,
             machine_name: json::field(&mut o, "machine_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Machine {
@@ -3467,9 +3299,6 @@ impl FromJson for MemberStatusChange {
                 "offboarding_off_no_need_punch",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MemberStatusChange {
@@ -3521,9 +3350,6 @@ impl FromJson for ModifyUserSettingResponseBody {
             user_setting: json::field(&mut o, "user_setting")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OvertimeClockCfg`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3548,9 +3374,6 @@ impl FromJson for OvertimeClockCfg {
                 "need_clock_over_time_start_and_end",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OvertimeClockCfg {
@@ -3584,9 +3407,6 @@ impl FromJson for OvertimeRule {
             on_overtime: json::field(&mut o, "on_overtime")?,
             off_overtime: json::field(&mut o, "off_overtime")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OvertimeRule {
@@ -3654,9 +3474,6 @@ impl FromJson for PatchLeaveAccrualRecordResponseBody {
             record: json::field(&mut o, "record")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ProcessApprovalInfoRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3700,9 +3517,6 @@ impl FromJson for ProcessApprovalInfoResponseBody {
             approval_info: json::field(&mut o, "approval_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PunchMember`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3724,9 +3538,6 @@ impl FromJson for PunchMember {
             rule_scope_type: json::field(&mut o, "rule_scope_type")?,
             scope_group_list: json::field(&mut o, "scope_group_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PunchMember {
@@ -3757,9 +3568,6 @@ impl FromJson for PunchSpecialDateShift {
             punch_day: json::field(&mut o, "punch_day")?,
             shift_id: json::field(&mut o, "shift_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PunchSpecialDateShift {
@@ -3821,9 +3629,6 @@ impl FromJson for PunchTimeRule {
             no_need_off: json::field(&mut o, "no_need_off")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PunchTimeRule {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3862,9 +3667,6 @@ impl FromJson for PunchTimeSimpleRule {
             on_time: json::field(&mut o, "on_time")?,
             off_time: json::field(&mut o, "off_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PunchTimeSimpleRule {
@@ -3959,9 +3761,6 @@ impl FromJson for QueryShiftResponseBody {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryUserAllowedRemedysUserTaskRemedyRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4004,9 +3803,6 @@ impl FromJson for QueryUserAllowedRemedysUserTaskRemedyResponseBody {
         Ok(Self {
             user_allowed_remedys: json::field(&mut o, "user_allowed_remedys")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryUserApprovalRequestBody`
@@ -4063,9 +3859,6 @@ impl FromJson for QueryUserApprovalResponseBody {
             user_approvals: json::field(&mut o, "user_approvals")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryUserDailyShiftRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4108,9 +3901,6 @@ impl FromJson for QueryUserDailyShiftResponseBody {
         Ok(Self {
             user_daily_shifts: json::field(&mut o, "user_daily_shifts")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryUserFlowRequestBody`
@@ -4155,9 +3945,6 @@ impl FromJson for QueryUserFlowResponseBody {
             user_flow_results: json::field(&mut o, "user_flow_results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryUserSettingRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4194,9 +3981,6 @@ impl FromJson for QueryUserSettingResponseBody {
         Ok(Self {
             user_settings: json::field(&mut o, "user_settings")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryUserStatsDataRequestBody`
@@ -4259,9 +4043,6 @@ impl FromJson for QueryUserStatsDataResponseBody {
             invalid_user_list: json::field(&mut o, "invalid_user_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryUserStatsFieldRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4308,9 +4089,6 @@ impl FromJson for QueryUserStatsFieldResponseBody {
             user_stats_field: json::field(&mut o, "user_stats_field")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryUserStatsViewRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4353,9 +4131,6 @@ impl FromJson for QueryUserStatsViewResponseBody {
         Ok(Self {
             view: json::field(&mut o, "view")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryUserTaskRemedyRequestBody`
@@ -4405,9 +4180,6 @@ impl FromJson for QueryUserTaskRemedyResponseBody {
         Ok(Self {
             user_remedys: json::field(&mut o, "user_remedys")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryUserTaskRequestBody`
@@ -4461,9 +4233,6 @@ impl FromJson for QueryUserTaskResponseBody {
             unauthorized_user_ids: json::field(&mut o, "unauthorized_user_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RegionPlace`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4485,9 +4254,6 @@ impl FromJson for RegionPlace {
             region_level: json::field(&mut o, "region_level")?,
             region_id: json::field(&mut o, "region_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RegionPlace {
@@ -4519,9 +4285,6 @@ impl FromJson for RestRule {
             rest_end_time: json::field(&mut o, "rest_end_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RestRule {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4551,9 +4314,6 @@ impl FromJson for RestTimeFlexibleConfig {
             need_flexible: json::field(&mut o, "need_flexible")?,
             late_mins: json::field(&mut o, "late_mins")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RestTimeFlexibleConfig {
@@ -4597,9 +4357,6 @@ impl FromJson for ScopeGroup {
             custom_field_obj_type: json::field(&mut o, "custom_field_obj_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ScopeGroup {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4633,9 +4390,6 @@ impl FromJson for ScopeValue {
             key: json::field(&mut o, "key")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ScopeValue {
@@ -4684,9 +4438,6 @@ impl FromJson for SearchGroupResponseBody {
         Ok(Self {
             group_list: json::field(&mut o, "group_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Shift`
@@ -4773,9 +4524,6 @@ impl FromJson for Shift {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Shift {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4827,9 +4575,6 @@ impl FromJson for ShiftAttendanceTimeConfig {
             off_attendance_time: json::field(&mut o, "off_attendance_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ShiftAttendanceTimeConfig {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4860,9 +4605,6 @@ impl FromJson for ShiftMiddleTimeRule {
             middle_time_type: json::field(&mut o, "middle_time_type")?,
             fixed_middle_time: json::field(&mut o, "fixed_middle_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ShiftMiddleTimeRule {
@@ -4927,9 +4669,6 @@ impl FromJson for TaskResult {
             task_shift_type: json::field(&mut o, "task_shift_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TimeRange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4951,9 +4690,6 @@ impl FromJson for TimeRange {
             start_time_stamp: json::field(&mut o, "start_time_stamp")?,
             end_time_stamp: json::field(&mut o, "end_time_stamp")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TimeRange {
@@ -4984,9 +4720,6 @@ impl FromJson for TimeRangeList {
             day: json::field(&mut o, "day")?,
             time_ranges: json::field(&mut o, "time_ranges")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TimeRangeList {
@@ -5033,9 +4766,6 @@ impl FromJson for UpdateUserStatsViewResponseBody {
             view: json::field(&mut o, "view")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UploadFileRequestBody`
 #[derive(Debug, Default)]
@@ -5070,9 +4800,6 @@ impl FromJson for UploadFileResponseBody {
         Ok(Self {
             file: json::field(&mut o, "file")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UploadReportArchiveRuleRequestBody`
@@ -5123,9 +4850,6 @@ impl FromJson for UploadReportArchiveRuleResponseBody {
             invalid_member_id: json::field(&mut o, "invalid_member_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserAllowedRemedy`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5169,9 +4893,6 @@ impl FromJson for UserAllowedRemedy {
             remedy_end_time: json::field(&mut o, "remedy_end_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserApproval`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5209,9 +4930,6 @@ impl FromJson for UserApproval {
             time_zone: json::field(&mut o, "time_zone")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserApproval {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5247,9 +4965,6 @@ impl FromJson for UserBase {
             department_ids: json::field(&mut o, "department_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserDailyShift`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5283,9 +4998,6 @@ impl FromJson for UserDailyShift {
             day_no: json::field(&mut o, "day_no")?,
             is_clear_schedule: json::field(&mut o, "is_clear_schedule")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserDailyShift {
@@ -5372,9 +5084,6 @@ impl FromJson for UserFlow {
             create_time: json::field(&mut o, "create_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserFlow {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5454,9 +5163,6 @@ impl FromJson for UserLeave {
             idempotent_id: json::field(&mut o, "idempotent_id")?,
             leave_detail_range_objs: json::field(&mut o, "leave_detail_range_objs")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserLeave {
@@ -5538,9 +5244,6 @@ impl FromJson for UserOut {
             process_id: json::field(&mut o, "process_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserOut {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5614,9 +5317,6 @@ impl FromJson for UserOvertimeWork {
             process_id: json::field(&mut o, "process_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserOvertimeWork {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5660,9 +5360,6 @@ impl FromJson for UserSetting {
             face_key_update_time: json::field(&mut o, "face_key_update_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserSetting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5697,9 +5394,6 @@ impl FromJson for UserStatsData {
             datas: json::field(&mut o, "datas")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserStatsDataCell`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5730,9 +5424,6 @@ impl FromJson for UserStatsDataCell {
             title: json::field(&mut o, "title")?,
             duration_num: json::field(&mut o, "duration_num")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserStatsDataDuration`
@@ -5765,9 +5456,6 @@ impl FromJson for UserStatsDataDuration {
             minute: json::field(&mut o, "minute")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserStatsDataFeature`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5789,9 +5477,6 @@ impl FromJson for UserStatsDataFeature {
             key: json::field(&mut o, "key")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserStatsField`
@@ -5817,9 +5502,6 @@ impl FromJson for UserStatsField {
             user_id: json::field(&mut o, "user_id")?,
             fields: json::field(&mut o, "fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserStatsFieldsQueryArchiveRuleRequestBody`
@@ -5867,9 +5549,6 @@ impl FromJson for UserStatsFieldsQueryArchiveRuleResponseBody {
             archive_report_fields: json::field(&mut o, "archive_report_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserStatsView`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5897,9 +5576,6 @@ impl FromJson for UserStatsView {
             user_id: json::field(&mut o, "user_id")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserStatsView {
@@ -5947,9 +5623,6 @@ impl FromJson for UserTask {
             shift_id: json::field(&mut o, "shift_id")?,
             records: json::field(&mut o, "records")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserTaskRemedy`
@@ -6003,9 +5676,6 @@ impl FromJson for UserTaskRemedy {
             update_time: json::field(&mut o, "update_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserTaskRemedy {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -6054,9 +5724,6 @@ impl FromJson for UserTmpDailyShift {
             shift_name: json::field(&mut o, "shift_name")?,
             punch_time_simple_rules: json::field(&mut o, "punch_time_simple_rules")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserTmpDailyShift {
@@ -6129,9 +5796,6 @@ impl FromJson for UserTrip {
             trip_type: json::field(&mut o, "trip_type")?,
             remarks: json::field(&mut o, "remarks")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserTrip {

@@ -49,9 +49,6 @@ impl FromJson for CreateAppAccessTokenResponseBody {
             expire: json::field(&mut o, "expire")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateTenantAccessTokenRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -94,9 +91,6 @@ impl FromJson for CreateTenantAccessTokenResponseBody {
             tenant_access_token: json::field(&mut o, "tenant_access_token")?,
             expire: json::field(&mut o, "expire")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InternalAppAccessTokenRequestBody`
@@ -141,9 +135,6 @@ impl FromJson for InternalAppAccessTokenResponseBody {
             expire: json::field(&mut o, "expire")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InternalTenantAccessTokenRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -186,9 +177,6 @@ impl FromJson for InternalTenantAccessTokenResponseBody {
             tenant_access_token: json::field(&mut o, "tenant_access_token")?,
             expire: json::field(&mut o, "expire")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ResendAppTicketRequestBody`

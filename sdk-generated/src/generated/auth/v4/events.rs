@@ -43,9 +43,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2AuthUserAccessTokenRevokedV4`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -70,9 +67,6 @@ impl FromJson for P2AuthUserAccessTokenRevokedV4 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2AuthUserAccessTokenRevokedV4Data`
@@ -104,8 +98,5 @@ impl FromJson for P2AuthUserAccessTokenRevokedV4Data {
             union_id: json::field(&mut o, "union_id")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -97,9 +97,6 @@ impl FromJson for CreateAccessTokenResponseBody {
             sid: json::field(&mut o, "sid")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateOidcAccessTokenRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -155,9 +152,6 @@ impl FromJson for CreateOidcAccessTokenResponseBody {
             scope: json::field(&mut o, "scope")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateOidcRefreshAccessTokenRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -212,9 +206,6 @@ impl FromJson for CreateOidcRefreshAccessTokenResponseBody {
             refresh_expires_in: json::field(&mut o, "refresh_expires_in")?,
             scope: json::field(&mut o, "scope")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateRefreshAccessTokenRequestBody`
@@ -310,9 +301,6 @@ impl FromJson for CreateRefreshAccessTokenResponseBody {
             sid: json::field(&mut o, "sid")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetUserInfoResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -370,8 +358,5 @@ impl FromJson for GetUserInfoResponseBody {
             tenant_key: json::field(&mut o, "tenant_key")?,
             employee_no: json::field(&mut o, "employee_no")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

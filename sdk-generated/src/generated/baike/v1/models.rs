@@ -68,9 +68,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -94,9 +91,6 @@ impl FromJson for Abbreviation {
         Ok(Self {
             id: json::field(&mut o, "id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Abbreviation {
@@ -123,9 +117,6 @@ impl FromJson for BaikeImage {
         Ok(Self {
             token: json::field(&mut o, "token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for BaikeImage {
@@ -158,9 +149,6 @@ impl FromJson for Classification {
             name: json::field(&mut o, "name")?,
             father_id: json::field(&mut o, "father_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Classification {
@@ -211,9 +199,6 @@ impl FromJson for CreateDraftResponseBody {
             draft: json::field(&mut o, "draft")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateEntityResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -232,9 +217,6 @@ impl FromJson for CreateEntityResponseBody {
         Ok(Self {
             entity: json::field(&mut o, "entity")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DisplayStatus`
@@ -257,9 +239,6 @@ impl FromJson for DisplayStatus {
             allow_highlight: json::field(&mut o, "allow_highlight")?,
             allow_search: json::field(&mut o, "allow_search")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DisplayStatus {
@@ -290,9 +269,6 @@ impl FromJson for Draft {
             draft_id: json::field(&mut o, "draft_id")?,
             entity: json::field(&mut o, "entity")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Entity`
@@ -352,9 +328,6 @@ impl FromJson for Entity {
             source: json::field(&mut o, "source")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Entity {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -397,9 +370,6 @@ impl FromJson for EntityWord {
             aliases: json::field(&mut o, "aliases")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ExtractEntityRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -436,9 +406,6 @@ impl FromJson for ExtractEntityResponseBody {
         Ok(Self {
             entity_word: json::field(&mut o, "entity_word")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `File`
@@ -478,9 +445,6 @@ impl FromJson for GetEntityResponseBody {
             entity: json::field(&mut o, "entity")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `HighlightEntityRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -518,9 +482,6 @@ impl FromJson for HighlightEntityResponseBody {
             phrases: json::field(&mut o, "phrases")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListClassificationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -543,9 +504,6 @@ impl FromJson for ListClassificationResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListEntityResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -567,9 +525,6 @@ impl FromJson for ListEntityResponseBody {
             entities: json::field(&mut o, "entities")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MatchEntityRequestBody`
@@ -608,9 +563,6 @@ impl FromJson for MatchEntityResponseBody {
             results: json::field(&mut o, "results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MatchInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -633,9 +585,6 @@ impl FromJson for MatchInfo {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OuterInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -657,9 +606,6 @@ impl FromJson for OuterInfo {
             provider: json::field(&mut o, "provider")?,
             outer_id: json::field(&mut o, "outer_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OuterInfo {
@@ -694,9 +640,6 @@ impl FromJson for Phrase {
             span: json::field(&mut o, "span")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Referer`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -721,9 +664,6 @@ impl FromJson for Referer {
             title: json::field(&mut o, "title")?,
             url: json::field(&mut o, "url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Referer {
@@ -773,9 +713,6 @@ impl FromJson for RelatedMeta {
             classifications: json::field(&mut o, "classifications")?,
             images: json::field(&mut o, "images")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RelatedMeta {
@@ -840,9 +777,6 @@ impl FromJson for SearchEntityResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Span`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -865,9 +799,6 @@ impl FromJson for Span {
             end: json::field(&mut o, "end")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Statistics`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -889,9 +820,6 @@ impl FromJson for Statistics {
             like_count: json::field(&mut o, "like_count")?,
             dislike_count: json::field(&mut o, "dislike_count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Statistics {
@@ -923,9 +851,6 @@ impl FromJson for Term {
             display_status: json::field(&mut o, "display_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Term {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -953,9 +878,6 @@ impl FromJson for UpdateDraftResponseBody {
             draft: json::field(&mut o, "draft")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateEntityResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -975,9 +897,6 @@ impl FromJson for UpdateEntityResponseBody {
             entity: json::field(&mut o, "entity")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UploadFileResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -996,8 +915,5 @@ impl FromJson for UploadFileResponseBody {
         Ok(Self {
             file_token: json::field(&mut o, "file_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

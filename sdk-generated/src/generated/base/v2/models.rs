@@ -60,9 +60,6 @@ impl FromJson for BlockType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for BlockType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -128,9 +125,6 @@ impl From<Conjunction> for String {
 impl FromJson for Conjunction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Conjunction {
@@ -214,9 +208,6 @@ impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Operator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -246,9 +237,6 @@ impl FromJson for BlockRole {
             block_perm: json::field(&mut o, "block_perm")?,
             block_type: json::field(&mut o, "block_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for BlockRole {
@@ -284,9 +272,6 @@ impl FromJson for ConditionGroup {
             conjunction: json::field(&mut o, "conjunction")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ConditionGroup {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -314,9 +299,6 @@ impl FromJson for CreateAppRoleResponseBody {
         Ok(Self {
             role: json::field(&mut o, "role")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAppRoleResponseBody`
@@ -346,9 +328,6 @@ impl FromJson for ListAppRoleResponseBody {
             total: json::field(&mut o, "total")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OtherRecRule`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -373,9 +352,6 @@ impl FromJson for OtherRecRule {
             conjunction: json::field(&mut o, "conjunction")?,
             perm: json::field(&mut o, "perm")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OtherRecRule {
@@ -420,9 +396,6 @@ impl FromJson for RecRule {
             display_rec_rule_version: json::field(&mut o, "display_rec_rule_version")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RecRule {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -462,9 +435,6 @@ impl FromJson for RecRuleCondition {
             value: json::field(&mut o, "value")?,
             field_type: json::field(&mut o, "field_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RecRuleCondition {
@@ -506,9 +476,6 @@ impl FromJson for Role {
             block_roles: json::field(&mut o, "block_roles")?,
             base_rule: json::field(&mut o, "base_rule")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Role {
@@ -572,9 +539,6 @@ impl FromJson for TableRole {
             field_action_rules: json::field(&mut o, "field_action_rules")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TableRole {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -610,8 +574,5 @@ impl FromJson for UpdateAppRoleResponseBody {
         Ok(Self {
             role: json::field(&mut o, "role")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -64,9 +64,6 @@ impl FromJson for AdvanceVersion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AdvanceVersion {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -136,9 +133,6 @@ impl From<AppFieldPropertyAutoSerialOptionsType> for String {
 impl FromJson for AppFieldPropertyAutoSerialOptionsType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppFieldPropertyAutoSerialOptionsType {
@@ -221,9 +215,6 @@ impl From<AppRoleMemberIdType> for String {
 impl FromJson for AppRoleMemberIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppRoleMemberIdType {
@@ -323,9 +314,6 @@ impl FromJson for AppTableFieldPropertyFilterInfoConditionOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppTableFieldPropertyFilterInfoConditionOperator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -403,9 +391,6 @@ impl From<AppTableFieldPropertyTypeUiType> for String {
 impl FromJson for AppTableFieldPropertyTypeUiType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppTableFieldPropertyTypeUiType {
@@ -569,9 +554,6 @@ impl FromJson for AppTableFieldUiType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppTableFieldUiType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -670,9 +652,6 @@ impl FromJson for AppTableViewPropertyFilterInfoConditionOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppTableViewPropertyFilterInfoConditionOperator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -734,9 +713,6 @@ impl From<BlockType> for String {
 impl FromJson for BlockType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for BlockType {
@@ -844,9 +820,6 @@ impl FromJson for ConditionOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ConditionOperator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -912,9 +885,6 @@ impl From<Conjunction> for String {
 impl FromJson for Conjunction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Conjunction {
@@ -982,9 +952,6 @@ impl FromJson for DisplayMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DisplayMode {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1046,9 +1013,6 @@ impl From<FieldGroupChildType> for String {
 impl FromJson for FieldGroupChildType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FieldGroupChildType {
@@ -1115,9 +1079,6 @@ impl From<InputType> for String {
 impl FromJson for InputType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for InputType {
@@ -1201,9 +1162,6 @@ impl FromJson for MemberIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MemberIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1273,9 +1231,6 @@ impl From<MemberType> for String {
 impl FromJson for MemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MemberType {
@@ -1359,9 +1314,6 @@ impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Operator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1427,9 +1379,6 @@ impl From<SegmentType> for String {
 impl FromJson for SegmentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SegmentType {
@@ -1501,9 +1450,6 @@ impl FromJson for ShareScopeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ShareScopeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1574,9 +1520,6 @@ impl FromJson for SharedLimit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SharedLimit {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1643,9 +1586,6 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1711,9 +1651,6 @@ impl From<Type> for String {
 impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Type {
@@ -1869,9 +1806,6 @@ impl FromJson for UiType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UiType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1941,9 +1875,6 @@ impl From<UserIdType> for String {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserIdType {
@@ -2023,9 +1954,6 @@ impl FromJson for ViewType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ViewType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2052,9 +1980,6 @@ impl FromJson for AllowedEditModes {
             manual: json::field(&mut o, "manual")?,
             scan: json::field(&mut o, "scan")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AllowedEditModes {
@@ -2101,9 +2026,6 @@ impl FromJson for App {
             time_zone: json::field(&mut o, "time_zone")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppDashboard`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2129,9 +2051,6 @@ impl FromJson for AppDashboard {
             share_config: json::field(&mut o, "share_config")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppFieldPropertyAutoSerial`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2153,9 +2072,6 @@ impl FromJson for AppFieldPropertyAutoSerial {
             r#type: json::field(&mut o, "type")?,
             options: json::field(&mut o, "options")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppFieldPropertyAutoSerial {
@@ -2187,9 +2103,6 @@ impl FromJson for AppFieldPropertyAutoSerialOptions {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppFieldPropertyAutoSerialOptions {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2216,9 +2129,6 @@ impl FromJson for AppFieldPropertyLocation {
         Ok(Self {
             input_type: json::field(&mut o, "input_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppFieldPropertyLocation {
@@ -2251,9 +2161,6 @@ impl FromJson for AppRichDescriptionSegment {
             text: json::field(&mut o, "text")?,
             link: json::field(&mut o, "link")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppRichDescriptionSegment {
@@ -2292,9 +2199,6 @@ impl FromJson for AppRole {
             block_roles: json::field(&mut o, "block_roles")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppRole {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2329,9 +2233,6 @@ impl FromJson for AppRoleBlockRole {
             block_type: json::field(&mut o, "block_type")?,
             block_perm: json::field(&mut o, "block_perm")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppRoleBlockRole {
@@ -2387,9 +2288,6 @@ impl FromJson for AppRoleMember {
             member_en_name: json::field(&mut o, "member_en_name")?,
             member_type: json::field(&mut o, "member_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppRoleMember {
@@ -2465,9 +2363,6 @@ impl FromJson for AppRoleTableRole {
             allow_delete_record: json::field(&mut o, "allow_delete_record")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppRoleTableRole {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2506,9 +2401,6 @@ impl FromJson for AppRoleTableRoleRecRule {
             other_perm: json::field(&mut o, "other_perm")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppRoleTableRoleRecRule {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2546,9 +2438,6 @@ impl FromJson for AppRoleTableRoleRecRuleCondition {
             field_type: json::field(&mut o, "field_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppRoleTableRoleRecRuleCondition {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2583,9 +2472,6 @@ impl FromJson for AppTable {
             revision: json::field(&mut o, "revision")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AppTableCreateHeader`
@@ -2660,9 +2546,6 @@ impl FromJson for AppTableField {
             is_hidden: json::field(&mut o, "is_hidden")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppTableField {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2698,9 +2581,6 @@ impl FromJson for AppTableFieldDescription {
             disable_sync: json::field(&mut o, "disable_sync")?,
             text: json::field(&mut o, "text")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppTableFieldDescription {
@@ -2749,9 +2629,6 @@ impl FromJson for AppTableFieldForList {
             ui_type: json::field(&mut o, "ui_type")?,
             is_hidden: json::field(&mut o, "is_hidden")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AppTableFieldProperty`
@@ -2826,9 +2703,6 @@ impl FromJson for AppTableFieldProperty {
             filter_info: json::field(&mut o, "filter_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppTableFieldProperty {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2876,9 +2750,6 @@ impl FromJson for AppTableFieldPropertyFilterInfo {
             conditions: json::field(&mut o, "conditions")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppTableFieldPropertyFilterInfo {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2918,9 +2789,6 @@ impl FromJson for AppTableFieldPropertyFilterInfoCondition {
             field_type: json::field(&mut o, "field_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppTableFieldPropertyFilterInfoCondition {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2953,9 +2821,6 @@ impl FromJson for AppTableFieldPropertyLookupFilter {
             target_table: json::field(&mut o, "target_table")?,
             filter_info: json::field(&mut o, "filter_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppTableFieldPropertyLookupFilter {
@@ -2990,9 +2855,6 @@ impl FromJson for AppTableFieldPropertyOption {
             color: json::field(&mut o, "color")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppTableFieldPropertyOption {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3026,9 +2888,6 @@ impl FromJson for AppTableFieldPropertyType {
             ui_property: json::field(&mut o, "ui_property")?,
             ui_type: json::field(&mut o, "ui_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppTableFieldPropertyType {
@@ -3075,9 +2934,6 @@ impl FromJson for AppTableFieldPropertyTypeUiProperty {
             date_formatter: json::field(&mut o, "date_formatter")?,
             rating: json::field(&mut o, "rating")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppTableFieldPropertyTypeUiProperty {
@@ -3126,9 +2982,6 @@ impl FromJson for AppTableForm {
             submit_limit_once: json::field(&mut o, "submit_limit_once")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppTableForm {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3174,9 +3027,6 @@ impl FromJson for AppTableFormPatchedField {
             visible: json::field(&mut o, "visible")?,
             rich_description: json::field(&mut o, "rich_description")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppTableFormPatchedField {
@@ -3230,9 +3080,6 @@ impl FromJson for AppTableRecord {
             record_url: json::field(&mut o, "record_url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppTableRecord {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3275,9 +3122,6 @@ impl FromJson for AppTableView {
             property: json::field(&mut o, "property")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppTableViewProperty`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3302,9 +3146,6 @@ impl FromJson for AppTableViewProperty {
             hidden_fields: json::field(&mut o, "hidden_fields")?,
             hierarchy_config: json::field(&mut o, "hierarchy_config")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppTableViewProperty {
@@ -3339,9 +3180,6 @@ impl FromJson for AppTableViewPropertyFilterInfo {
             conditions: json::field(&mut o, "conditions")?,
             condition_omitted: json::field(&mut o, "condition_omitted")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppTableViewPropertyFilterInfo {
@@ -3383,9 +3221,6 @@ impl FromJson for AppTableViewPropertyFilterInfoCondition {
             field_type: json::field(&mut o, "field_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AppTableViewPropertyFilterInfoCondition {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3415,9 +3250,6 @@ impl FromJson for AppTableViewPropertyHierarchyConfig {
         Ok(Self {
             field_id: json::field(&mut o, "field_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AppTableViewPropertyHierarchyConfig {
@@ -3481,9 +3313,6 @@ impl FromJson for BatchCreateAppTableRecordResponseBody {
             records: json::field(&mut o, "records")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchCreateAppTableRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3520,9 +3349,6 @@ impl FromJson for BatchCreateAppTableResponseBody {
         Ok(Self {
             table_ids: json::field(&mut o, "table_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchDeleteAppRoleMemberRequestBody`
@@ -3578,9 +3404,6 @@ impl FromJson for BatchDeleteAppTableRecordResponseBody {
         Ok(Self {
             records: json::field(&mut o, "records")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchDeleteAppTableRequestBody`
@@ -3652,9 +3475,6 @@ impl FromJson for BatchGetAppTableRecordResponseBody {
             absent_record_ids: json::field(&mut o, "absent_record_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchUpdateAppTableRecordRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3692,9 +3512,6 @@ impl FromJson for BatchUpdateAppTableRecordResponseBody {
             records: json::field(&mut o, "records")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BlockWorkflow`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3719,9 +3536,6 @@ impl FromJson for BlockWorkflow {
             title: json::field(&mut o, "title")?,
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ChildrenFilter`
@@ -3808,9 +3622,6 @@ impl FromJson for CopyAppDashboardResponseBody {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CopyAppRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3857,9 +3668,6 @@ impl FromJson for CopyAppResponseBody {
             app: json::field(&mut o, "app")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateAppResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3879,9 +3687,6 @@ impl FromJson for CreateAppResponseBody {
             app: json::field(&mut o, "app")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateAppRoleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3900,9 +3705,6 @@ impl FromJson for CreateAppRoleResponseBody {
         Ok(Self {
             role: json::field(&mut o, "role")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateAppTableFieldGroupRequestBody`
@@ -3941,9 +3743,6 @@ impl FromJson for CreateAppTableFieldGroupResponseBody {
             field_groups: json::field(&mut o, "field_groups")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateAppTableFieldResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3963,9 +3762,6 @@ impl FromJson for CreateAppTableFieldResponseBody {
             field: json::field(&mut o, "field")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateAppTableRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3984,9 +3780,6 @@ impl FromJson for CreateAppTableRecordResponseBody {
         Ok(Self {
             record: json::field(&mut o, "record")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateAppTableRequestBody`
@@ -4031,9 +3824,6 @@ impl FromJson for CreateAppTableResponseBody {
             field_id_list: json::field(&mut o, "field_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateAppTableViewResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4052,9 +3842,6 @@ impl FromJson for CreateAppTableViewResponseBody {
         Ok(Self {
             view: json::field(&mut o, "view")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DashboardShareConfig`
@@ -4090,9 +3877,6 @@ impl FromJson for DashboardShareConfig {
             source_link: json::field(&mut o, "source_link")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteAppTableFieldResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4114,9 +3898,6 @@ impl FromJson for DeleteAppTableFieldResponseBody {
             field_id: json::field(&mut o, "field_id")?,
             deleted: json::field(&mut o, "deleted")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DeleteAppTableRecordResponseBody`
@@ -4140,9 +3921,6 @@ impl FromJson for DeleteAppTableRecordResponseBody {
             record_id: json::field(&mut o, "record_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteRecord`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4164,9 +3942,6 @@ impl FromJson for DeleteRecord {
             deleted: json::field(&mut o, "deleted")?,
             record_id: json::field(&mut o, "record_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DisplayApp`
@@ -4205,9 +3980,6 @@ impl FromJson for DisplayApp {
             advance_version: json::field(&mut o, "advance_version")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DisplayAppV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4236,9 +4008,6 @@ impl FromJson for DisplayAppV2 {
             time_zone: json::field(&mut o, "time_zone")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DisplayWorkflow`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4263,9 +4032,6 @@ impl FromJson for DisplayWorkflow {
             status: json::field(&mut o, "status")?,
             title: json::field(&mut o, "title")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FieldGroup`
@@ -4373,9 +4139,6 @@ impl FromJson for FormField {
             rich_description: json::field(&mut o, "rich_description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetAppResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4394,9 +4157,6 @@ impl FromJson for GetAppResponseBody {
         Ok(Self {
             app: json::field(&mut o, "app")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetAppTableFormResponseBody`
@@ -4417,9 +4177,6 @@ impl FromJson for GetAppTableFormResponseBody {
             form: json::field(&mut o, "form")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetAppTableRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4438,9 +4195,6 @@ impl FromJson for GetAppTableRecordResponseBody {
         Ok(Self {
             record: json::field(&mut o, "record")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetAppTableViewResponseBody`
@@ -4461,9 +4215,6 @@ impl FromJson for GetAppTableViewResponseBody {
             view: json::field(&mut o, "view")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListAppBlockWorkflowResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4482,9 +4233,6 @@ impl FromJson for ListAppBlockWorkflowResponseBody {
         Ok(Self {
             workflows: json::field(&mut o, "workflows")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAppDashboardResponseBody`
@@ -4514,9 +4262,6 @@ impl FromJson for ListAppDashboardResponseBody {
             total: json::field(&mut o, "total")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListAppRoleMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4544,9 +4289,6 @@ impl FromJson for ListAppRoleMemberResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             total: json::field(&mut o, "total")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAppRoleResponseBody`
@@ -4576,9 +4318,6 @@ impl FromJson for ListAppRoleResponseBody {
             total: json::field(&mut o, "total")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListAppTableFieldResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4606,9 +4345,6 @@ impl FromJson for ListAppTableFieldResponseBody {
             total: json::field(&mut o, "total")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAppTableFormFieldResponseBody`
@@ -4638,9 +4374,6 @@ impl FromJson for ListAppTableFormFieldResponseBody {
             total: json::field(&mut o, "total")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListAppTableRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4668,9 +4401,6 @@ impl FromJson for ListAppTableRecordResponseBody {
             total: json::field(&mut o, "total")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAppTableResponseBody`
@@ -4700,9 +4430,6 @@ impl FromJson for ListAppTableResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListAppTableViewResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4731,9 +4458,6 @@ impl FromJson for ListAppTableViewResponseBody {
             total: json::field(&mut o, "total")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListAppWorkflowResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4752,9 +4476,6 @@ impl FromJson for ListAppWorkflowResponseBody {
         Ok(Self {
             workflows: json::field(&mut o, "workflows")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchAppTableFormFieldResponseBody`
@@ -4775,9 +4496,6 @@ impl FromJson for PatchAppTableFormFieldResponseBody {
             fields: json::field(&mut o, "fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchAppTableFormResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4796,9 +4514,6 @@ impl FromJson for PatchAppTableFormResponseBody {
         Ok(Self {
             form: json::field(&mut o, "form")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchAppTableRequestBody`
@@ -4836,9 +4551,6 @@ impl FromJson for PatchAppTableResponseBody {
         Ok(Self {
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchAppTableViewRequestBody`
@@ -4880,9 +4592,6 @@ impl FromJson for PatchAppTableViewResponseBody {
             view: json::field(&mut o, "view")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Person`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4914,9 +4623,6 @@ impl FromJson for Person {
             avatar_url: json::field(&mut o, "avatar_url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Person {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4946,9 +4652,6 @@ impl FromJson for Rating {
         Ok(Self {
             symbol: json::field(&mut o, "symbol")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Rating {
@@ -5084,9 +4787,6 @@ impl FromJson for SearchAppTableRecordResponseBody {
             total: json::field(&mut o, "total")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Sort`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5148,9 +4848,6 @@ impl FromJson for UpdateAppResponseBody {
             app: json::field(&mut o, "app")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateAppRoleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5169,9 +4866,6 @@ impl FromJson for UpdateAppRoleResponseBody {
         Ok(Self {
             role: json::field(&mut o, "role")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateAppTableFieldResponseBody`
@@ -5192,9 +4886,6 @@ impl FromJson for UpdateAppTableFieldResponseBody {
             field: json::field(&mut o, "field")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateAppTableRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5213,9 +4904,6 @@ impl FromJson for UpdateAppTableRecordResponseBody {
         Ok(Self {
             record: json::field(&mut o, "record")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateAppWorkflowRequestBody`
@@ -5275,9 +4963,6 @@ impl FromJson for UpgradeAppTableFormResponseBody {
             form: json::field(&mut o, "form")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpgradedForm`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5296,8 +4981,5 @@ impl FromJson for UpgradedForm {
         Ok(Self {
             id: json::field(&mut o, "id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -73,9 +73,6 @@ impl FromJson for CreateEntityResponseBody {
             entity: json::field(&mut o, "entity")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Entity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -130,9 +127,6 @@ impl FromJson for Entity {
             owner: json::field(&mut o, "owner")?,
             extra: json::field(&mut o, "extra")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Entity {

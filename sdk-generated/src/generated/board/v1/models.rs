@@ -116,9 +116,6 @@ impl FromJson for ArrowStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ArrowStyle {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -192,9 +189,6 @@ impl From<BorderStyle> for String {
 impl FromJson for BorderStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for BorderStyle {
@@ -270,9 +264,6 @@ impl FromJson for BorderWidth {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for BorderWidth {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -339,9 +330,6 @@ impl FromJson for FillGradientType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FillGradientType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -407,9 +395,6 @@ impl From<FontWeight> for String {
 impl FromJson for FontWeight {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FontWeight {
@@ -480,9 +465,6 @@ impl From<HorizontalAlign> for String {
 impl FromJson for HorizontalAlign {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for HorizontalAlign {
@@ -570,9 +552,6 @@ impl FromJson for Layout {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Layout {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -647,9 +626,6 @@ impl FromJson for LayoutPosition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for LayoutPosition {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -719,9 +695,6 @@ impl From<LineStyle> for String {
 impl FromJson for LineStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for LineStyle {
@@ -793,9 +766,6 @@ impl FromJson for MindMapNodeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MindMapNodeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -866,9 +836,6 @@ impl FromJson for MindMapRootType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MindMapRootType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -934,9 +901,6 @@ impl From<PaintType> for String {
 impl FromJson for PaintType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PaintType {
@@ -1011,9 +975,6 @@ impl From<Shape> for String {
 impl FromJson for Shape {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Shape {
@@ -1092,9 +1053,6 @@ impl From<SnapTo> for String {
 impl FromJson for SnapTo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SnapTo {
@@ -1177,9 +1135,6 @@ impl From<Theme> for String {
 impl FromJson for Theme {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Theme {
@@ -1547,9 +1502,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1620,9 +1572,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1692,9 +1641,6 @@ impl From<VerticalAlign> for String {
 impl FromJson for VerticalAlign {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for VerticalAlign {
@@ -1818,9 +1764,6 @@ impl FromJson for WhiteboardNodeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for WhiteboardNodeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1863,9 +1806,6 @@ impl FromJson for BatchDeleteWhiteboardNodeResponseBody {
             client_token: json::field(&mut o, "client_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BorderRadius`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1893,9 +1833,6 @@ impl FromJson for BorderRadius {
             bottom_right: json::field(&mut o, "bottom_right")?,
             bottom_left: json::field(&mut o, "bottom_left")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for BorderRadius {
@@ -1937,9 +1874,6 @@ impl FromJson for CompositeShape {
             trapezoid: json::field(&mut o, "trapezoid")?,
             cube: json::field(&mut o, "cube")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CompositeShape {
@@ -2001,9 +1935,6 @@ impl FromJson for Connector {
             caption_position_type: json::field(&mut o, "caption_position_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Connector {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2046,9 +1977,6 @@ impl FromJson for ConnectorAttachedObject {
             position: json::field(&mut o, "position")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ConnectorAttachedObject {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2076,9 +2004,6 @@ impl FromJson for ConnectorCaption {
         Ok(Self {
             data: json::field(&mut o, "data")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ConnectorCaption {
@@ -2111,9 +2036,6 @@ impl FromJson for ConnectorInfo {
             position: json::field(&mut o, "position")?,
             arrow_style: json::field(&mut o, "arrow_style")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ConnectorInfo {
@@ -2182,9 +2104,6 @@ impl FromJson for CreatePlantumlWhiteboardNodeResponseBody {
             extra: json::field(&mut o, "extra")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateWhiteboardNodeRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2231,9 +2150,6 @@ impl FromJson for CreateWhiteboardNodeResponseBody {
             previous_revision: json::field(&mut o, "previous_revision")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Cube`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2252,9 +2168,6 @@ impl FromJson for Cube {
         Ok(Self {
             control_point: json::field(&mut o, "control_point")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Cube {
@@ -2288,9 +2201,6 @@ impl FromJson for FillGradient {
             stops: json::field(&mut o, "stops")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FillGradient {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2322,9 +2232,6 @@ impl FromJson for GradientStop {
             color: json::field(&mut o, "color")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GradientStop {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2351,9 +2258,6 @@ impl FromJson for Image {
         Ok(Self {
             token: json::field(&mut o, "token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Image {
@@ -2384,9 +2288,6 @@ impl FromJson for Lifeline {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Lifeline {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2414,9 +2315,6 @@ impl FromJson for ListWhiteboardNodeResponseBody {
             nodes: json::field(&mut o, "nodes")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MindMap`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2435,9 +2333,6 @@ impl FromJson for MindMap {
         Ok(Self {
             parent_id: json::field(&mut o, "parent_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MindMap {
@@ -2479,9 +2374,6 @@ impl FromJson for MindMapNode {
             children: json::field(&mut o, "children")?,
             collapsed: json::field(&mut o, "collapsed")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MindMapNode {
@@ -2532,9 +2424,6 @@ impl FromJson for MindMapRoot {
             right_children: json::field(&mut o, "right_children")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MindMapRoot {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2576,9 +2465,6 @@ impl FromJson for Paint {
             color: json::field(&mut o, "color")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Paint {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2617,9 +2503,6 @@ impl FromJson for Pie {
             sector_ratio: json::field(&mut o, "sector_ratio")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Pie {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2652,9 +2535,6 @@ impl FromJson for Point {
             y: json::field(&mut o, "y")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Point {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2681,9 +2561,6 @@ impl FromJson for RichText {
         Ok(Self {
             paragraphs: json::field(&mut o, "paragraphs")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RichText {
@@ -2723,9 +2600,6 @@ impl FromJson for RichTextElement {
             mention_doc_element: json::field(&mut o, "mention_doc_element")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RichTextElement {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2762,9 +2636,6 @@ impl FromJson for RichTextElementLink {
             text_style: json::field(&mut o, "text_style")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RichTextElementLink {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2796,9 +2667,6 @@ impl FromJson for RichTextElementMentionDoc {
             text_style: json::field(&mut o, "text_style")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RichTextElementMentionDoc {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2829,9 +2697,6 @@ impl FromJson for RichTextElementMentionUser {
             text_style: json::field(&mut o, "text_style")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RichTextElementMentionUser {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2861,9 +2726,6 @@ impl FromJson for RichTextElementText {
             text: json::field(&mut o, "text")?,
             text_style: json::field(&mut o, "text_style")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RichTextElementText {
@@ -2910,9 +2772,6 @@ impl FromJson for RichTextElementTextStyle {
             italic: json::field(&mut o, "italic")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RichTextElementTextStyle {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2957,9 +2816,6 @@ impl FromJson for RichTextParagraph {
             quote: json::field(&mut o, "quote")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RichTextParagraph {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2989,9 +2845,6 @@ impl FromJson for Section {
         Ok(Self {
             title: json::field(&mut o, "title")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Section {
@@ -3031,9 +2884,6 @@ impl FromJson for Shadow {
             opacity: json::field(&mut o, "opacity")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Shadow {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3066,9 +2916,6 @@ impl FromJson for StickyNote {
             user_id: json::field(&mut o, "user_id")?,
             show_author_info: json::field(&mut o, "show_author_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for StickyNote {
@@ -3145,9 +2992,6 @@ impl FromJson for Style {
             fill_gradient: json::field(&mut o, "fill_gradient")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Style {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3196,9 +3040,6 @@ impl FromJson for Svg {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Svg {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3233,9 +3074,6 @@ impl FromJson for Syntax {
             style_type: json::field(&mut o, "style_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Syntax {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3269,9 +3107,6 @@ impl FromJson for Table {
             title: json::field(&mut o, "title")?,
             cells: json::field(&mut o, "cells")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Table {
@@ -3316,9 +3151,6 @@ impl FromJson for TableCell {
             style: json::field(&mut o, "style")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TableCell {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3352,9 +3184,6 @@ impl FromJson for TableCellMergeInfo {
             row_span: json::field(&mut o, "row_span")?,
             col_span: json::field(&mut o, "col_span")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TableCellMergeInfo {
@@ -3397,9 +3226,6 @@ impl FromJson for TableMeta {
             style: json::field(&mut o, "style")?,
             text: json::field(&mut o, "text")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TableMeta {
@@ -3483,9 +3309,6 @@ impl FromJson for Text {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Text {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3530,9 +3353,6 @@ impl FromJson for ThemeWhiteboardResponseBody {
             theme: json::field(&mut o, "theme")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Trapezoid`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3551,9 +3371,6 @@ impl FromJson for Trapezoid {
         Ok(Self {
             top_length: json::field(&mut o, "top_length")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Trapezoid {
@@ -3673,9 +3490,6 @@ impl FromJson for WhiteboardNode {
             mind_map: json::field(&mut o, "mind_map")?,
             syntax: json::field(&mut o, "syntax")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for WhiteboardNode {

@@ -68,9 +68,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -122,9 +119,6 @@ impl FromJson for BotSearchItem {
             meta_data: json::field(&mut o, "meta_data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BotSearchMeta`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -152,9 +146,6 @@ impl FromJson for BotSearchMeta {
             chat_id: json::field(&mut o, "chat_id")?,
             is_agent: json::field(&mut o, "is_agent")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchBotRequestBody`
@@ -204,8 +195,5 @@ impl FromJson for SearchBotResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             notice: json::field(&mut o, "notice")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -99,9 +99,6 @@ impl FromJson for Role {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Role {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -164,9 +161,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -193,9 +187,6 @@ impl FromJson for AclScopeEvent {
             r#type: json::field(&mut o, "type")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EventHeader`
@@ -231,9 +222,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OpenEventRsvpInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -255,9 +243,6 @@ impl FromJson for OpenEventRsvpInfo {
             from_user_id: json::field(&mut o, "from_user_id")?,
             rsvp_status: json::field(&mut o, "rsvp_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CalendarCalendarAclCreatedV4`
@@ -283,9 +268,6 @@ impl FromJson for P2CalendarCalendarAclCreatedV4 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CalendarCalendarAclCreatedV4Data`
@@ -315,9 +297,6 @@ impl FromJson for P2CalendarCalendarAclCreatedV4Data {
             user_id_list: json::field(&mut o, "user_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CalendarCalendarAclDeletedV4`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -342,9 +321,6 @@ impl FromJson for P2CalendarCalendarAclDeletedV4 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CalendarCalendarAclDeletedV4Data`
@@ -374,9 +350,6 @@ impl FromJson for P2CalendarCalendarAclDeletedV4Data {
             user_id_list: json::field(&mut o, "user_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CalendarCalendarChangedV4`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -402,9 +375,6 @@ impl FromJson for P2CalendarCalendarChangedV4 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CalendarCalendarChangedV4Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -423,9 +393,6 @@ impl FromJson for P2CalendarCalendarChangedV4Data {
         Ok(Self {
             user_id_list: json::field(&mut o, "user_id_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CalendarCalendarEventChangedV4`
@@ -451,9 +418,6 @@ impl FromJson for P2CalendarCalendarEventChangedV4 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CalendarCalendarEventChangedV4Data`
@@ -486,9 +450,6 @@ impl FromJson for P2CalendarCalendarEventChangedV4Data {
             rsvp_infos: json::field(&mut o, "rsvp_infos")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -513,8 +474,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -72,9 +72,6 @@ impl FromJson for AttendeeAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AttendeeAbility {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -149,9 +146,6 @@ impl FromJson for CalendarEventAttendeeIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CalendarEventAttendeeIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -225,9 +219,6 @@ impl From<CalendarEventAttendeeType> for String {
 impl FromJson for CalendarEventAttendeeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CalendarEventAttendeeType {
@@ -311,9 +302,6 @@ impl FromJson for CalendarType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CalendarType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -392,9 +380,6 @@ impl FromJson for CreateExchangeBindingResponseBodyStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CreateExchangeBindingResponseBodyStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -460,9 +445,6 @@ impl From<FreeBusyStatus> for String {
 impl FromJson for FreeBusyStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FreeBusyStatus {
@@ -546,9 +528,6 @@ impl FromJson for GetCalendarResponseBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetCalendarResponseBodyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -627,9 +606,6 @@ impl FromJson for GetExchangeBindingResponseBodyStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetExchangeBindingResponseBodyStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -699,9 +675,6 @@ impl From<IconType> for String {
 impl FromJson for IconType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for IconType {
@@ -773,9 +746,6 @@ impl FromJson for JoinMeetingPermission {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for JoinMeetingPermission {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -841,9 +811,6 @@ impl From<NeedNotification> for String {
 impl FromJson for NeedNotification {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for NeedNotification {
@@ -915,9 +882,6 @@ impl FromJson for Permissions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Permissions {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -987,9 +951,6 @@ impl From<ReplyCalendarEventRequestBodyRsvpStatus> for String {
 impl FromJson for ReplyCalendarEventRequestBodyRsvpStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ReplyCalendarEventRequestBodyRsvpStatus {
@@ -1069,9 +1030,6 @@ impl FromJson for Role {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Role {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1149,9 +1107,6 @@ impl From<RsvpStatus> for String {
 impl FromJson for RsvpStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RsvpStatus {
@@ -1231,9 +1186,6 @@ impl FromJson for SelfRsvpStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SelfRsvpStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1303,9 +1255,6 @@ impl From<Status> for String {
 impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Status {
@@ -1377,9 +1326,6 @@ impl FromJson for TimeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TimeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1441,9 +1387,6 @@ impl From<Type> for String {
 impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Type {
@@ -1519,9 +1462,6 @@ impl FromJson for UiStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UiStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1591,9 +1531,6 @@ impl From<UserIdType> for String {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserIdType {
@@ -1677,9 +1614,6 @@ impl FromJson for VcType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for VcType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1750,9 +1684,6 @@ impl FromJson for Visibility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Visibility {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1779,9 +1710,6 @@ impl FromJson for AclScope {
             r#type: json::field(&mut o, "type")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AclScope {
@@ -1818,9 +1746,6 @@ impl FromJson for Attachment {
             is_deleted: json::field(&mut o, "is_deleted")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Attachment {
@@ -1862,9 +1787,6 @@ impl FromJson for AttendeeChatMember {
             is_organizer: json::field(&mut o, "is_organizer")?,
             is_external: json::field(&mut o, "is_external")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AttendeeChatMember {
@@ -1959,9 +1881,6 @@ impl FromJson for BatchFreebusyResponseBody {
             freebusy_lists: json::field(&mut o, "freebusy_lists")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Calendar`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2008,9 +1927,6 @@ impl FromJson for Calendar {
             role: json::field(&mut o, "role")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Calendar {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2052,9 +1968,6 @@ impl FromJson for CalendarAcl {
             scope: json::field(&mut o, "scope")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CalendarAcl {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2088,9 +2001,6 @@ impl FromJson for CalendarAttendeeResourceCustomization {
             input_content: json::field(&mut o, "input_content")?,
             options: json::field(&mut o, "options")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CalendarAttendeeResourceCustomization {
@@ -2204,9 +2114,6 @@ impl FromJson for CalendarEvent {
             description_rich: json::field(&mut o, "description_rich")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CalendarEvent {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2303,9 +2210,6 @@ impl FromJson for CalendarEventAttendee {
             approval_reason: json::field(&mut o, "approval_reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CalendarEventAttendee {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2360,9 +2264,6 @@ impl FromJson for CalendarEventAttendeeChatMember {
             is_organizer: json::field(&mut o, "is_organizer")?,
             is_external: json::field(&mut o, "is_external")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CalendarEventAttendeeId`
@@ -2419,9 +2320,6 @@ impl FromJson for CheckInTime {
             duration: json::field(&mut o, "duration")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CheckInTime {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2454,9 +2352,6 @@ impl FromJson for CreateCalendarAclResponseBody {
             role: json::field(&mut o, "role")?,
             scope: json::field(&mut o, "scope")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateCalendarEventAttendeeRequestBody`
@@ -2507,9 +2402,6 @@ impl FromJson for CreateCalendarEventAttendeeResponseBody {
             attendees: json::field(&mut o, "attendees")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateCalendarEventMeetingChatResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2532,9 +2424,6 @@ impl FromJson for CreateCalendarEventMeetingChatResponseBody {
             applink: json::field(&mut o, "applink")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateCalendarEventMeetingMinuteResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2553,9 +2442,6 @@ impl FromJson for CreateCalendarEventMeetingMinuteResponseBody {
         Ok(Self {
             doc_url: json::field(&mut o, "doc_url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateCalendarEventResponseBody`
@@ -2576,9 +2462,6 @@ impl FromJson for CreateCalendarEventResponseBody {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateCalendarResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2597,9 +2480,6 @@ impl FromJson for CreateCalendarResponseBody {
         Ok(Self {
             calendar: json::field(&mut o, "calendar")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateExchangeBindingResponseBody`
@@ -2631,9 +2511,6 @@ impl FromJson for CreateExchangeBindingResponseBody {
             status: json::field(&mut o, "status")?,
             exchange_binding_id: json::field(&mut o, "exchange_binding_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateTimeoffEventResponseBody`
@@ -2672,9 +2549,6 @@ impl FromJson for CreateTimeoffEventResponseBody {
             description: json::field(&mut o, "description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CustomizationOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2696,9 +2570,6 @@ impl FromJson for CustomizationOption {
             option_key: json::field(&mut o, "option_key")?,
             others_content: json::field(&mut o, "others_content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CustomizationOption {
@@ -2735,9 +2606,6 @@ impl FromJson for EventCheckIn {
             check_in_end_time: json::field(&mut o, "check_in_end_time")?,
             need_notify_attendees: json::field(&mut o, "need_notify_attendees")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for EventCheckIn {
@@ -2777,9 +2645,6 @@ impl FromJson for EventLocation {
             longitude: json::field(&mut o, "longitude")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for EventLocation {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2811,9 +2676,6 @@ impl FromJson for EventOrganizer {
             user_id: json::field(&mut o, "user_id")?,
             display_name: json::field(&mut o, "display_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for EventOrganizer {
@@ -2908,9 +2770,6 @@ impl FromJson for Freebusy {
             rsvp_status: json::field(&mut o, "rsvp_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GenerateCaldavConfSettingRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2957,9 +2816,6 @@ impl FromJson for GenerateCaldavConfSettingResponseBody {
             device_name: json::field(&mut o, "device_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetCalendarEventResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2978,9 +2834,6 @@ impl FromJson for GetCalendarEventResponseBody {
         Ok(Self {
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetCalendarResponseBody`
@@ -3028,9 +2881,6 @@ impl FromJson for GetCalendarResponseBody {
             role: json::field(&mut o, "role")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetExchangeBindingResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3062,9 +2912,6 @@ impl FromJson for GetExchangeBindingResponseBody {
             exchange_binding_id: json::field(&mut o, "exchange_binding_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18nMeetingDescription`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3086,9 +2933,6 @@ impl FromJson for I18nMeetingDescription {
             lang: json::field(&mut o, "lang")?,
             description: json::field(&mut o, "description")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for I18nMeetingDescription {
@@ -3174,9 +3018,6 @@ impl FromJson for Instance {
             description_rich: json::field(&mut o, "description_rich")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InstanceViewCalendarEventResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3195,9 +3036,6 @@ impl FromJson for InstanceViewCalendarEventResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InstancesCalendarEventResponseBody`
@@ -3224,9 +3062,6 @@ impl FromJson for InstancesCalendarEventResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListCalendarAclResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3251,9 +3086,6 @@ impl FromJson for ListCalendarAclResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListCalendarEventAttendeeChatMemberResponseBody`
@@ -3283,9 +3115,6 @@ impl FromJson for ListCalendarEventAttendeeChatMemberResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListCalendarEventAttendeeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3310,9 +3139,6 @@ impl FromJson for ListCalendarEventAttendeeResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListCalendarEventResponseBody`
@@ -3342,9 +3168,6 @@ impl FromJson for ListCalendarEventResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListCalendarResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3372,9 +3195,6 @@ impl FromJson for ListCalendarResponseBody {
             sync_token: json::field(&mut o, "sync_token")?,
             calendar_list: json::field(&mut o, "calendar_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListFreebusyRequestBody`
@@ -3431,9 +3251,6 @@ impl FromJson for ListFreebusyResponseBody {
             freebusy_list: json::field(&mut o, "freebusy_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingSettings`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3470,9 +3287,6 @@ impl FromJson for MeetingSettings {
             open_lobby: json::field(&mut o, "open_lobby")?,
             allow_attendees_start: json::field(&mut o, "allow_attendees_start")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MeetingSettings {
@@ -3524,9 +3338,6 @@ impl FromJson for MgetCalendarResponseBody {
             calendars: json::field(&mut o, "calendars")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchCalendarEventResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3545,9 +3356,6 @@ impl FromJson for PatchCalendarEventResponseBody {
         Ok(Self {
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchCalendarResponseBody`
@@ -3568,9 +3376,6 @@ impl FromJson for PatchCalendarResponseBody {
             calendar: json::field(&mut o, "calendar")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PrimaryCalendarResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3589,9 +3394,6 @@ impl FromJson for PrimaryCalendarResponseBody {
         Ok(Self {
             calendars: json::field(&mut o, "calendars")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PrimarysCalendarRequestBody`
@@ -3630,9 +3432,6 @@ impl FromJson for PrimarysCalendarResponseBody {
             calendars: json::field(&mut o, "calendars")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Reminder`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3651,9 +3450,6 @@ impl FromJson for Reminder {
         Ok(Self {
             minutes: json::field(&mut o, "minutes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Reminder {
@@ -3704,9 +3500,6 @@ impl FromJson for Schema {
             ui_status: json::field(&mut o, "ui_status")?,
             app_link: json::field(&mut o, "app_link")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Schema {
@@ -3760,9 +3553,6 @@ impl FromJson for SearchCalendarEventResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchCalendarRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3803,9 +3593,6 @@ impl FromJson for SearchCalendarResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SubscribeCalendarResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3824,9 +3611,6 @@ impl FromJson for SubscribeCalendarResponseBody {
         Ok(Self {
             calendar: json::field(&mut o, "calendar")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ThirdPartyMeetingSettings`
@@ -3858,9 +3642,6 @@ impl FromJson for ThirdPartyMeetingSettings {
             password: json::field(&mut o, "password")?,
             meeting_descriptions: json::field(&mut o, "meeting_descriptions")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ThirdPartyMeetingSettings {
@@ -3900,9 +3681,6 @@ impl FromJson for TimeInfo {
             timestamp: json::field(&mut o, "timestamp")?,
             timezone: json::field(&mut o, "timezone")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TimeInfo {
@@ -3972,9 +3750,6 @@ impl FromJson for UserCalendar {
             user_id: json::field(&mut o, "user_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserFreebusy`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3997,9 +3772,6 @@ impl FromJson for UserFreebusy {
             user_id: json::field(&mut o, "user_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `VcInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4021,9 +3793,6 @@ impl FromJson for VcInfo {
             unique_id: json::field(&mut o, "unique_id")?,
             meeting_no: json::field(&mut o, "meeting_no")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for VcInfo {
@@ -4075,9 +3844,6 @@ impl FromJson for Vchat {
                 "third_party_meeting_settings",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Vchat {

@@ -59,9 +59,6 @@ impl FromJson for CallBackAction {
             checked: json::field(&mut o, "checked")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CallBackCard`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -111,9 +108,6 @@ impl FromJson for CallBackContext {
             open_chat_id: json::field(&mut o, "open_chat_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CallBackOperator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -141,9 +135,6 @@ impl FromJson for CallBackOperator {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CallBackToast`
@@ -203,9 +194,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CardActionTrigger`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -230,9 +218,6 @@ impl FromJson for P2CardActionTrigger {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CardActionTriggerData`
@@ -267,9 +252,6 @@ impl FromJson for P2CardActionTriggerData {
             delivery_type: json::field(&mut o, "delivery_type")?,
             context: json::field(&mut o, "context")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CardActionTriggerResponse`
@@ -317,9 +299,6 @@ impl FromJson for P2URLPreviewGet {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2URLPreviewGetData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -344,9 +323,6 @@ impl FromJson for P2URLPreviewGetData {
             host: json::field(&mut o, "host")?,
             context: json::field(&mut o, "context")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2URLPreviewGetResponse`

@@ -68,9 +68,6 @@ impl FromJson for CreateCardElementRequestBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CreateCardElementRequestBodyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -132,9 +129,6 @@ impl From<Type> for String {
 impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Type {
@@ -280,9 +274,6 @@ impl FromJson for CreateCardResponseBody {
             card_id: json::field(&mut o, "card_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteCardElementRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -340,9 +331,6 @@ impl FromJson for IdConvertCardResponseBody {
         Ok(Self {
             card_id: json::field(&mut o, "card_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchCardElementRequestBody`

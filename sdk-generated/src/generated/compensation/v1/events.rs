@@ -74,9 +74,6 @@ impl FromJson for OperateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OperateType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -116,9 +113,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CompensationArchiveChangedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -143,9 +137,6 @@ impl FromJson for P2CompensationArchiveChangedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CompensationArchiveChangedV1Data`
@@ -177,8 +168,5 @@ impl FromJson for P2CompensationArchiveChangedV1Data {
             before_tid: json::field(&mut o, "before_tid")?,
             after_tid: json::field(&mut o, "after_tid")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -64,9 +64,6 @@ impl FromJson for AccountType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AccountType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -136,9 +133,6 @@ impl From<AdjustmentType> for String {
 impl FromJson for AdjustmentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AdjustmentType {
@@ -210,9 +204,6 @@ impl FromJson for BindingPeriodOffboardingType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for BindingPeriodOffboardingType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -283,9 +274,6 @@ impl FromJson for InsuranceStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for InsuranceStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -351,9 +339,6 @@ impl From<InsuranceType> for String {
 impl FromJson for InsuranceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for InsuranceType {
@@ -449,9 +434,6 @@ impl FromJson for IssuancePeriod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for IssuancePeriod {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -518,9 +500,6 @@ impl FromJson for IssuanceStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for IssuanceStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -586,9 +565,6 @@ impl From<IssuanceStatuses> for String {
 impl FromJson for IssuanceStatuses {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for IssuanceStatuses {
@@ -664,9 +640,6 @@ impl FromJson for IssuanceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for IssuanceType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -736,9 +709,6 @@ impl From<IssuanceWay> for String {
 impl FromJson for IssuanceWay {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for IssuanceWay {
@@ -814,9 +784,6 @@ impl FromJson for IssuanceWays {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for IssuanceWays {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -886,9 +853,6 @@ impl From<ItemType> for String {
 impl FromJson for ItemType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ItemType {
@@ -984,9 +948,6 @@ impl FromJson for PayOffFrequencyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PayOffFrequencyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1057,9 +1018,6 @@ impl FromJson for PaymentFrequency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PaymentFrequency {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1129,9 +1087,6 @@ impl From<PaymentRoundingRule> for String {
 impl FromJson for PaymentRoundingRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PaymentRoundingRule {
@@ -1215,9 +1170,6 @@ impl FromJson for ProbationDiscountType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ProbationDiscountType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1283,9 +1235,6 @@ impl From<RecordType> for String {
 impl FromJson for RecordType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RecordType {
@@ -1361,9 +1310,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1434,9 +1380,6 @@ impl FromJson for ValueType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ValueType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1463,9 +1406,6 @@ impl FromJson for AdjustmentLogic {
             fixed: json::field(&mut o, "fixed")?,
             formula: json::field(&mut o, "formula")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ArchiveDetail`
@@ -1528,9 +1468,6 @@ impl FromJson for ArchiveDetail {
             archive_indicators: json::field(&mut o, "archive_indicators")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ArchiveIndicator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1556,9 +1493,6 @@ impl FromJson for ArchiveIndicator {
             indicator_result_regular: json::field(&mut o, "indicator_result_regular")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ArchiveItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1583,9 +1517,6 @@ impl FromJson for ArchiveItem {
             item_result: json::field(&mut o, "item_result")?,
             item_result_regular: json::field(&mut o, "item_result_regular")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ArchiveItemValue`
@@ -1648,9 +1579,6 @@ impl FromJson for BatchCreateLumpSumPaymentResponseBody {
             operate_results: json::field(&mut o, "operate_results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchCreateRecurringPaymentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1687,9 +1615,6 @@ impl FromJson for BatchCreateRecurringPaymentResponseBody {
         Ok(Self {
             operate_results: json::field(&mut o, "operate_results")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchRemoveLumpSumPaymentRequestBody`
@@ -1731,9 +1656,6 @@ impl FromJson for BatchRemoveLumpSumPaymentResponseBody {
             operate_results: json::field(&mut o, "operate_results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchRemoveRecurringPaymentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1774,9 +1696,6 @@ impl FromJson for BatchRemoveRecurringPaymentResponseBody {
             operate_results: json::field(&mut o, "operate_results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchUpdateLumpSumPaymentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1813,9 +1732,6 @@ impl FromJson for BatchUpdateLumpSumPaymentResponseBody {
         Ok(Self {
             operate_results: json::field(&mut o, "operate_results")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchUpdateRecurringPaymentRequestBody`
@@ -1854,9 +1770,6 @@ impl FromJson for BatchUpdateRecurringPaymentResponseBody {
             operate_results: json::field(&mut o, "operate_results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ChangeReason`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1890,9 +1803,6 @@ impl FromJson for ChangeReason {
             i18n_names: json::field(&mut o, "i18n_names")?,
             i18n_notes: json::field(&mut o, "i18n_notes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateArchiveRequestBody`
@@ -1964,9 +1874,6 @@ impl FromJson for CreateArchiveResponseBody {
             archive_tid: json::field(&mut o, "archive_tid")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Formula`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1988,9 +1895,6 @@ impl FromJson for Formula {
             expr: json::field(&mut o, "expr")?,
             formula_params: json::field(&mut o, "formula_params")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FormulaParam`
@@ -2014,9 +1918,6 @@ impl FromJson for FormulaParam {
             id: json::field(&mut o, "id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18n`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2039,9 +1940,6 @@ impl FromJson for I18n {
             en_us: json::field(&mut o, "en_us")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18nContent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2063,9 +1961,6 @@ impl FromJson for I18nContent {
             locale: json::field(&mut o, "locale")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Indicator`
@@ -2097,9 +1992,6 @@ impl FromJson for Indicator {
             active_status: json::field(&mut o, "active_status")?,
             i18n_names: json::field(&mut o, "i18n_names")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Item`
@@ -2150,9 +2042,6 @@ impl FromJson for Item {
             item_type: json::field(&mut o, "item_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ItemCategory`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2177,9 +2066,6 @@ impl FromJson for ItemCategory {
             name: json::field(&mut o, "name")?,
             i18n_names: json::field(&mut o, "i18n_names")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListChangeReasonResponseBody`
@@ -2206,9 +2092,6 @@ impl FromJson for ListChangeReasonResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListIndicatorResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2233,9 +2116,6 @@ impl FromJson for ListIndicatorResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListItemCategoryResponseBody`
@@ -2262,9 +2142,6 @@ impl FromJson for ListItemCategoryResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListItemResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2289,9 +2166,6 @@ impl FromJson for ListItemResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListPlanResponseBody`
@@ -2318,9 +2192,6 @@ impl FromJson for ListPlanResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListSocialInsuranceResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2339,9 +2210,6 @@ impl FromJson for ListSocialInsuranceResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListSocialPlanResponseBody`
@@ -2367,9 +2235,6 @@ impl FromJson for ListSocialPlanResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LumpSumPayment`
@@ -2453,9 +2318,6 @@ impl FromJson for LumpSumPayment {
             binding_period_decimal: json::field(&mut o, "binding_period_decimal")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LumpSumPaymentDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2531,9 +2393,6 @@ impl FromJson for LumpSumPaymentDetail {
                 "is_not_issued_due_to_offboarding",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LumpSumPaymentDetailForCreate`
@@ -2671,9 +2530,6 @@ impl FromJson for LumpSumPaymentDetailOperateResult {
             issuance_index: json::field(&mut o, "issuance_index")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LumpSumPaymentForCreate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2804,9 +2660,6 @@ impl FromJson for LumpSumPaymentOperateResult {
             detail_results: json::field(&mut o, "detail_results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PlanCondition`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2831,9 +2684,6 @@ impl FromJson for PlanCondition {
             operator: json::field(&mut o, "operator")?,
             right_value: json::field(&mut o, "right_value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PlanDetail`
@@ -2887,9 +2737,6 @@ impl FromJson for PlanDetail {
             i18n_descriptions: json::field(&mut o, "i18n_descriptions")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PlanIndicator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2911,9 +2758,6 @@ impl FromJson for PlanIndicator {
             indicator_id: json::field(&mut o, "indicator_id")?,
             plan_indicator_logic: json::field(&mut o, "plan_indicator_logic")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PlanItem`
@@ -2949,9 +2793,6 @@ impl FromJson for PlanItem {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PlanScope`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2973,9 +2814,6 @@ impl FromJson for PlanScope {
             is_all: json::field(&mut o, "is_all")?,
             plan_conditions: json::field(&mut o, "plan_conditions")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryArchiveRequestBody`
@@ -3028,9 +2866,6 @@ impl FromJson for QueryArchiveResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryDetailLumpSumPaymentRequestBody`
@@ -3144,9 +2979,6 @@ impl FromJson for QueryDetailLumpSumPaymentResponseBody {
             records: json::field(&mut o, "records")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryLumpSumPaymentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3243,9 +3075,6 @@ impl FromJson for QueryLumpSumPaymentResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             records: json::field(&mut o, "records")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryRecurringPaymentRequestBody`
@@ -3356,9 +3185,6 @@ impl FromJson for QueryRecurringPaymentResponseBody {
             records: json::field(&mut o, "records")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QuerySocialArchiveAdjustRecordRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3398,9 +3224,6 @@ impl FromJson for QuerySocialArchiveAdjustRecordResponseBody {
         Ok(Self {
             records: json::field(&mut o, "records")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QuerySocialArchiveRequestBody`
@@ -3442,9 +3265,6 @@ impl FromJson for QuerySocialArchiveResponseBody {
             archives: json::field(&mut o, "archives")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QuerySocialPlanRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3484,9 +3304,6 @@ impl FromJson for QuerySocialPlanResponseBody {
         Ok(Self {
             plans: json::field(&mut o, "plans")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecurringPayment`
@@ -3542,9 +3359,6 @@ impl FromJson for RecurringPayment {
                 "issuance_country_region_id",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecurringPaymentForCreate`
@@ -3661,9 +3475,6 @@ impl FromJson for RecurringPaymentOperateResult {
             message: json::field(&mut o, "message")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SocialArchive`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3685,9 +3496,6 @@ impl FromJson for SocialArchive {
             user_id: json::field(&mut o, "user_id")?,
             details: json::field(&mut o, "details")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SocialArchiveAdjustRecord`
@@ -3716,9 +3524,6 @@ impl FromJson for SocialArchiveAdjustRecord {
             details: json::field(&mut o, "details")?,
             record_id: json::field(&mut o, "record_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SocialArchiveDetail`
@@ -3778,9 +3583,6 @@ impl FromJson for SocialArchiveDetail {
             effective_date: json::field(&mut o, "effective_date")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SocialArchiveItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3821,9 +3623,6 @@ impl FromJson for SocialArchiveItem {
             payment_months: json::field(&mut o, "payment_months")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SocialInsurance`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3854,9 +3653,6 @@ impl FromJson for SocialInsurance {
             active: json::field(&mut o, "active")?,
             is_system: json::field(&mut o, "is_system")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SocialPlan`
@@ -3901,9 +3697,6 @@ impl FromJson for SocialPlan {
             remark: json::field(&mut o, "remark")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SocialPlanItemDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3937,9 +3730,6 @@ impl FromJson for SocialPlanItemDetail {
             payment_frequency: json::field(&mut o, "payment_frequency")?,
             payment_months: json::field(&mut o, "payment_months")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SocialPlanItemSetting`
@@ -3975,9 +3765,6 @@ impl FromJson for SocialPlanItemSetting {
             fixed_payment: json::field(&mut o, "fixed_payment")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SocialPlanScope`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3999,8 +3786,5 @@ impl FromJson for SocialPlanScope {
             is_all: json::field(&mut o, "is_all")?,
             rules: json::field(&mut o, "rules")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

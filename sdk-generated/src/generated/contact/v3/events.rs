@@ -136,9 +136,6 @@ impl FromJson for Language {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Language {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -172,9 +169,6 @@ impl FromJson for AvatarInfo {
             avatar_origin: json::field(&mut o, "avatar_origin")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CustomAttrEvent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -197,9 +191,6 @@ impl FromJson for CustomAttrEvent {
             allow_open_query: json::field(&mut o, "allow_open_query")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CustomAttrGenericUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -221,9 +212,6 @@ impl FromJson for CustomAttrGenericUser {
             id: json::field(&mut o, "id")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Department`
@@ -289,9 +277,6 @@ impl FromJson for Department {
             primary_member_count: json::field(&mut o, "primary_member_count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DepartmentDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -316,9 +301,6 @@ impl FromJson for DepartmentDetail {
             department_name: json::field(&mut o, "department_name")?,
             department_path: json::field(&mut o, "department_path")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DepartmentEvent`
@@ -369,9 +351,6 @@ impl FromJson for DepartmentEvent {
             department_hrbps: json::field(&mut o, "department_hrbps")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DepartmentI18nName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -397,9 +376,6 @@ impl FromJson for DepartmentI18nName {
             en_us: json::field(&mut o, "en_us")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DepartmentLeader`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -421,9 +397,6 @@ impl FromJson for DepartmentLeader {
             leader_type: json::field(&mut o, "leader_type")?,
             leader_id: json::field(&mut o, "leader_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DepartmentPath`
@@ -447,9 +420,6 @@ impl FromJson for DepartmentPath {
             department_path_name: json::field(&mut o, "department_path_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DepartmentPathName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -472,9 +442,6 @@ impl FromJson for DepartmentPathName {
             i18n_name: json::field(&mut o, "i18n_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DepartmentStatus`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -493,9 +460,6 @@ impl FromJson for DepartmentStatus {
         Ok(Self {
             is_deleted: json::field(&mut o, "is_deleted")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EmployeeTypeEnum`
@@ -531,9 +495,6 @@ impl FromJson for EmployeeTypeEnum {
             i18n_content: json::field(&mut o, "i18n_content")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EventHeader`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -568,9 +529,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18nContent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -592,9 +550,6 @@ impl FromJson for I18nContent {
             locale: json::field(&mut o, "locale")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `NotificationOption`
@@ -618,9 +573,6 @@ impl FromJson for NotificationOption {
             language: json::field(&mut o, "language")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OldDepartmentObject`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -643,9 +595,6 @@ impl FromJson for OldDepartmentObject {
             open_department_id: json::field(&mut o, "open_department_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OldUserObject`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -667,9 +616,6 @@ impl FromJson for OldUserObject {
             department_ids: json::field(&mut o, "department_ids")?,
             open_id: json::field(&mut o, "open_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ContactCustomAttrEventUpdatedV3`
@@ -696,9 +642,6 @@ impl FromJson for P2ContactCustomAttrEventUpdatedV3 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ContactCustomAttrEventUpdatedV3Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -720,9 +663,6 @@ impl FromJson for P2ContactCustomAttrEventUpdatedV3Data {
             object: json::field(&mut o, "object")?,
             old_object: json::field(&mut o, "old_object")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ContactDepartmentCreatedV3`
@@ -749,9 +689,6 @@ impl FromJson for P2ContactDepartmentCreatedV3 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ContactDepartmentCreatedV3Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -770,9 +707,6 @@ impl FromJson for P2ContactDepartmentCreatedV3Data {
         Ok(Self {
             object: json::field(&mut o, "object")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ContactDepartmentDeletedV3`
@@ -799,9 +733,6 @@ impl FromJson for P2ContactDepartmentDeletedV3 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ContactDepartmentDeletedV3Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -823,9 +754,6 @@ impl FromJson for P2ContactDepartmentDeletedV3Data {
             object: json::field(&mut o, "object")?,
             old_object: json::field(&mut o, "old_object")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ContactDepartmentUpdatedV3`
@@ -852,9 +780,6 @@ impl FromJson for P2ContactDepartmentUpdatedV3 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ContactDepartmentUpdatedV3Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -876,9 +801,6 @@ impl FromJson for P2ContactDepartmentUpdatedV3Data {
             object: json::field(&mut o, "object")?,
             old_object: json::field(&mut o, "old_object")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ContactEmployeeTypeEnumActivedV3`
@@ -905,9 +827,6 @@ impl FromJson for P2ContactEmployeeTypeEnumActivedV3 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ContactEmployeeTypeEnumActivedV3Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -929,9 +848,6 @@ impl FromJson for P2ContactEmployeeTypeEnumActivedV3Data {
             old_enum: json::field(&mut o, "old_enum")?,
             new_enum: json::field(&mut o, "new_enum")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ContactEmployeeTypeEnumCreatedV3`
@@ -958,9 +874,6 @@ impl FromJson for P2ContactEmployeeTypeEnumCreatedV3 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ContactEmployeeTypeEnumCreatedV3Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -979,9 +892,6 @@ impl FromJson for P2ContactEmployeeTypeEnumCreatedV3Data {
         Ok(Self {
             new_enum: json::field(&mut o, "new_enum")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ContactEmployeeTypeEnumDeactivatedV3`
@@ -1008,9 +918,6 @@ impl FromJson for P2ContactEmployeeTypeEnumDeactivatedV3 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ContactEmployeeTypeEnumDeactivatedV3Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1032,9 +939,6 @@ impl FromJson for P2ContactEmployeeTypeEnumDeactivatedV3Data {
             old_enum: json::field(&mut o, "old_enum")?,
             new_enum: json::field(&mut o, "new_enum")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ContactEmployeeTypeEnumDeletedV3`
@@ -1061,9 +965,6 @@ impl FromJson for P2ContactEmployeeTypeEnumDeletedV3 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ContactEmployeeTypeEnumDeletedV3Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1082,9 +983,6 @@ impl FromJson for P2ContactEmployeeTypeEnumDeletedV3Data {
         Ok(Self {
             old_enum: json::field(&mut o, "old_enum")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ContactEmployeeTypeEnumUpdatedV3`
@@ -1111,9 +1009,6 @@ impl FromJson for P2ContactEmployeeTypeEnumUpdatedV3 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ContactEmployeeTypeEnumUpdatedV3Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1135,9 +1030,6 @@ impl FromJson for P2ContactEmployeeTypeEnumUpdatedV3Data {
             old_enum: json::field(&mut o, "old_enum")?,
             new_enum: json::field(&mut o, "new_enum")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ContactScopeUpdatedV3`
@@ -1164,9 +1056,6 @@ impl FromJson for P2ContactScopeUpdatedV3 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ContactScopeUpdatedV3Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1188,9 +1077,6 @@ impl FromJson for P2ContactScopeUpdatedV3Data {
             added: json::field(&mut o, "added")?,
             removed: json::field(&mut o, "removed")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ContactUserCreatedV3`
@@ -1217,9 +1103,6 @@ impl FromJson for P2ContactUserCreatedV3 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ContactUserCreatedV3Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1238,9 +1121,6 @@ impl FromJson for P2ContactUserCreatedV3Data {
         Ok(Self {
             object: json::field(&mut o, "object")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ContactUserDeletedV3`
@@ -1267,9 +1147,6 @@ impl FromJson for P2ContactUserDeletedV3 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ContactUserDeletedV3Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1291,9 +1168,6 @@ impl FromJson for P2ContactUserDeletedV3Data {
             object: json::field(&mut o, "object")?,
             old_object: json::field(&mut o, "old_object")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ContactUserUpdatedV3`
@@ -1320,9 +1194,6 @@ impl FromJson for P2ContactUserUpdatedV3 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ContactUserUpdatedV3Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1344,9 +1215,6 @@ impl FromJson for P2ContactUserUpdatedV3Data {
             object: json::field(&mut o, "object")?,
             old_object: json::field(&mut o, "old_object")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ProductI18nName`
@@ -1373,9 +1241,6 @@ impl FromJson for ProductI18nName {
             en_us: json::field(&mut o, "en_us")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Scope`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1400,9 +1265,6 @@ impl FromJson for Scope {
             users: json::field(&mut o, "users")?,
             user_groups: json::field(&mut o, "user_groups")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `User`
@@ -1543,9 +1405,6 @@ impl FromJson for User {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserAssignInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1580,9 +1439,6 @@ impl FromJson for UserAssignInfo {
             end_time: json::field(&mut o, "end_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserCustomAttr`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1607,9 +1463,6 @@ impl FromJson for UserCustomAttr {
             id: json::field(&mut o, "id")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserCustomAttrValue`
@@ -1650,9 +1503,6 @@ impl FromJson for UserCustomAttrValue {
             picture_url: json::field(&mut o, "picture_url")?,
             generic_user: json::field(&mut o, "generic_user")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserEvent`
@@ -1763,9 +1613,6 @@ impl FromJson for UserEvent {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserGroup`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1797,9 +1644,6 @@ impl FromJson for UserGroup {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1824,9 +1668,6 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserOrder`
@@ -1855,9 +1696,6 @@ impl FromJson for UserOrder {
             department_order: json::field(&mut o, "department_order")?,
             is_primary_dept: json::field(&mut o, "is_primary_dept")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserPosition`
@@ -1893,9 +1731,6 @@ impl FromJson for UserPosition {
             is_major: json::field(&mut o, "is_major")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserStatus`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1926,8 +1761,5 @@ impl FromJson for UserStatus {
             is_exited: json::field(&mut o, "is_exited")?,
             is_unjoin: json::field(&mut o, "is_unjoin")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -64,9 +64,6 @@ impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DepartmentIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -132,9 +129,6 @@ impl From<DepartmentLevel> for String {
 impl FromJson for DepartmentLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DepartmentLevel {
@@ -210,9 +204,6 @@ impl FromJson for GroupStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GroupStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -282,9 +273,6 @@ impl From<Language> for String {
 impl FromJson for Language {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Language {
@@ -356,9 +344,6 @@ impl FromJson for MemberIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MemberIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -420,9 +405,6 @@ impl From<MemberType> for String {
 impl FromJson for MemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MemberType {
@@ -489,9 +471,6 @@ impl From<OptionType> for String {
 impl FromJson for OptionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OptionType {
@@ -563,9 +542,6 @@ impl FromJson for ProcessingType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ProcessingType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -635,9 +611,6 @@ impl From<ScopeType> for String {
 impl FromJson for ScopeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ScopeType {
@@ -713,9 +686,6 @@ impl FromJson for SimplelistMemberIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SimplelistMemberIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -781,9 +751,6 @@ impl From<SimplelistMemberType> for String {
 impl FromJson for SimplelistMemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SimplelistMemberType {
@@ -854,9 +821,6 @@ impl From<UserIdType> for String {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserIdType {
@@ -932,9 +896,6 @@ impl FromJson for VisibleScopeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for VisibleScopeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -992,9 +953,6 @@ impl FromJson for AvatarInfo {
             avatar_origin: json::field(&mut o, "avatar_origin")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AvatarInfo {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1042,9 +1000,6 @@ impl FromJson for BasicBatchUserResponseBody {
             users: json::field(&mut o, "users")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BasicUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1069,9 +1024,6 @@ impl FromJson for BasicUser {
             name: json::field(&mut o, "name")?,
             i18n_name: json::field(&mut o, "i18n_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchAddGroupMemberRequestBody`
@@ -1110,9 +1062,6 @@ impl FromJson for BatchAddGroupMemberResponseBody {
             results: json::field(&mut o, "results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchCreateFunctionalRoleMemberRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1149,9 +1098,6 @@ impl FromJson for BatchCreateFunctionalRoleMemberResponseBody {
         Ok(Self {
             results: json::field(&mut o, "results")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchDeleteFunctionalRoleMemberRequestBody`
@@ -1190,9 +1136,6 @@ impl FromJson for BatchDeleteFunctionalRoleMemberResponseBody {
             result: json::field(&mut o, "result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchDepartmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1211,9 +1154,6 @@ impl FromJson for BatchDepartmentResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchGetIdUserRequestBody`
@@ -1258,9 +1198,6 @@ impl FromJson for BatchGetIdUserResponseBody {
             user_list: json::field(&mut o, "user_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchRemoveGroupMemberRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1297,9 +1234,6 @@ impl FromJson for BatchUserResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BindDepartmentUnitRequestBody`
@@ -1350,9 +1284,6 @@ impl FromJson for ChildrenDepartmentResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateDepartmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1372,9 +1303,6 @@ impl FromJson for CreateDepartmentResponseBody {
             department: json::field(&mut o, "department")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateEmployeeTypeEnumResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1393,9 +1321,6 @@ impl FromJson for CreateEmployeeTypeEnumResponseBody {
         Ok(Self {
             employee_type_enum: json::field(&mut o, "employee_type_enum")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateFunctionalRoleRequestBody`
@@ -1434,9 +1359,6 @@ impl FromJson for CreateFunctionalRoleResponseBody {
             role_id: json::field(&mut o, "role_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateGroupResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1455,9 +1377,6 @@ impl FromJson for CreateGroupResponseBody {
         Ok(Self {
             group_id: json::field(&mut o, "group_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateJobFamilyResponseBody`
@@ -1478,9 +1397,6 @@ impl FromJson for CreateJobFamilyResponseBody {
             job_family: json::field(&mut o, "job_family")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateJobLevelResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1499,9 +1415,6 @@ impl FromJson for CreateJobLevelResponseBody {
         Ok(Self {
             job_level: json::field(&mut o, "job_level")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateUnitRequestBody`
@@ -1546,9 +1459,6 @@ impl FromJson for CreateUnitResponseBody {
             unit_id: json::field(&mut o, "unit_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateUserResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1567,9 +1477,6 @@ impl FromJson for CreateUserResponseBody {
         Ok(Self {
             user: json::field(&mut o, "user")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CustomAttr`
@@ -1599,9 +1506,6 @@ impl FromJson for CustomAttr {
             i18n_name: json::field(&mut o, "i18n_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CustomAttrGenericUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1623,9 +1527,6 @@ impl FromJson for CustomAttrGenericUser {
             id: json::field(&mut o, "id")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CustomAttrGenericUser {
@@ -1660,9 +1561,6 @@ impl FromJson for CustomAttrOption {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CustomAttrOptions`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1687,9 +1585,6 @@ impl FromJson for CustomAttrOptions {
             option_type: json::field(&mut o, "option_type")?,
             options: json::field(&mut o, "options")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DeleteUserRequestBody`
@@ -1803,9 +1698,6 @@ impl FromJson for Department {
             primary_member_count: json::field(&mut o, "primary_member_count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Department {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1853,9 +1745,6 @@ impl FromJson for DepartmentDetail {
             department_path: json::field(&mut o, "department_path")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DepartmentDetail {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1890,9 +1779,6 @@ impl FromJson for DepartmentI18nName {
             en_us: json::field(&mut o, "en_us")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DepartmentI18nName {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1924,9 +1810,6 @@ impl FromJson for DepartmentLeader {
             leader_id: json::field(&mut o, "leader_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DepartmentLeader {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1956,9 +1839,6 @@ impl FromJson for DepartmentPath {
             department_ids: json::field(&mut o, "department_ids")?,
             department_path_name: json::field(&mut o, "department_path_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DepartmentPath {
@@ -1990,9 +1870,6 @@ impl FromJson for DepartmentPathName {
             i18n_name: json::field(&mut o, "i18n_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DepartmentPathName {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2019,9 +1896,6 @@ impl FromJson for DepartmentStatus {
         Ok(Self {
             is_deleted: json::field(&mut o, "is_deleted")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DepartmentStatus {
@@ -2057,9 +1931,6 @@ impl FromJson for DynamicGroupExpression {
             value: json::field(&mut o, "value")?,
             values: json::field(&mut o, "values")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DynamicGroupExpression {
@@ -2098,9 +1969,6 @@ impl FromJson for DynamicGroupRule {
             joiner_rule: json::field(&mut o, "joiner_rule")?,
             group_status: json::field(&mut o, "group_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DynamicGroupRule {
@@ -2146,9 +2014,6 @@ impl FromJson for EmployeeTypeEnum {
             i18n_content: json::field(&mut o, "i18n_content")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for EmployeeTypeEnum {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2186,9 +2051,6 @@ impl FromJson for FindByDepartmentUserResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FunctionalRoleMember`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2214,9 +2076,6 @@ impl FromJson for FunctionalRoleMember {
             department_ids: json::field(&mut o, "department_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FunctionalRoleMemberResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2239,9 +2098,6 @@ impl FromJson for FunctionalRoleMemberResult {
             reason: json::field(&mut o, "reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetDepartmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2260,9 +2116,6 @@ impl FromJson for GetDepartmentResponseBody {
         Ok(Self {
             department: json::field(&mut o, "department")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetFunctionalRoleMemberResponseBody`
@@ -2283,9 +2136,6 @@ impl FromJson for GetFunctionalRoleMemberResponseBody {
             member: json::field(&mut o, "member")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetGroupResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2304,9 +2154,6 @@ impl FromJson for GetGroupResponseBody {
         Ok(Self {
             group: json::field(&mut o, "group")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetJobFamilyResponseBody`
@@ -2327,9 +2174,6 @@ impl FromJson for GetJobFamilyResponseBody {
             job_family: json::field(&mut o, "job_family")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetJobLevelResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2348,9 +2192,6 @@ impl FromJson for GetJobLevelResponseBody {
         Ok(Self {
             job_level: json::field(&mut o, "job_level")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetJobTitleResponseBody`
@@ -2371,9 +2212,6 @@ impl FromJson for GetJobTitleResponseBody {
             job_title: json::field(&mut o, "job_title")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetUnitResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2392,9 +2230,6 @@ impl FromJson for GetUnitResponseBody {
         Ok(Self {
             unit: json::field(&mut o, "unit")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetUserResponseBody`
@@ -2415,9 +2250,6 @@ impl FromJson for GetUserResponseBody {
             user: json::field(&mut o, "user")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetWorkCityResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2436,9 +2268,6 @@ impl FromJson for GetWorkCityResponseBody {
         Ok(Self {
             work_city: json::field(&mut o, "work_city")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Group`
@@ -2486,9 +2315,6 @@ impl FromJson for Group {
             group_id: json::field(&mut o, "group_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Group {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2533,9 +2359,6 @@ impl FromJson for GroupVisibleScope {
             scene_types: json::field(&mut o, "scene_types")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GroupVisibleScope {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2567,9 +2390,6 @@ impl FromJson for I18nContent {
             locale: json::field(&mut o, "locale")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for I18nContent {
@@ -2603,9 +2423,6 @@ impl FromJson for I18nName {
             ja_jp: json::field(&mut o, "ja_jp")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobFamily`
@@ -2643,9 +2460,6 @@ impl FromJson for JobFamily {
             i18n_description: json::field(&mut o, "i18n_description")?,
             job_family_id: json::field(&mut o, "job_family_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for JobFamily {
@@ -2697,9 +2511,6 @@ impl FromJson for JobLevel {
             i18n_description: json::field(&mut o, "i18n_description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for JobLevel {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2741,9 +2552,6 @@ impl FromJson for JobTitle {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListCustomAttrResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2768,9 +2576,6 @@ impl FromJson for ListCustomAttrResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListDepartmentResponseBody`
@@ -2797,9 +2602,6 @@ impl FromJson for ListDepartmentResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListDepartmentUnitResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2824,9 +2626,6 @@ impl FromJson for ListDepartmentUnitResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListEmployeeTypeEnumResponseBody`
@@ -2853,9 +2652,6 @@ impl FromJson for ListEmployeeTypeEnumResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListFunctionalRoleMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2880,9 +2676,6 @@ impl FromJson for ListFunctionalRoleMemberResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListJobFamilyResponseBody`
@@ -2909,9 +2702,6 @@ impl FromJson for ListJobFamilyResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListJobLevelResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2937,9 +2727,6 @@ impl FromJson for ListJobLevelResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListJobTitleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2964,9 +2751,6 @@ impl FromJson for ListJobTitleResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListScopeResponseBody`
@@ -2999,9 +2783,6 @@ impl FromJson for ListScopeResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListUnitResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3026,9 +2807,6 @@ impl FromJson for ListUnitResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListUserResponseBody`
@@ -3055,9 +2833,6 @@ impl FromJson for ListUserResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListWorkCityResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3082,9 +2857,6 @@ impl FromJson for ListWorkCityResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MemberBelongGroupResponseBody`
@@ -3111,9 +2883,6 @@ impl FromJson for MemberBelongGroupResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MemberResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3135,9 +2904,6 @@ impl FromJson for MemberResult {
             member_id: json::field(&mut o, "member_id")?,
             code: json::field(&mut o, "code")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Memberlist`
@@ -3163,9 +2929,6 @@ impl FromJson for Memberlist {
             member_type: json::field(&mut o, "member_type")?,
             member_id_type: json::field(&mut o, "member_id_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Memberlist {
@@ -3197,9 +2960,6 @@ impl FromJson for NotificationOption {
             channels: json::field(&mut o, "channels")?,
             language: json::field(&mut o, "language")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for NotificationOption {
@@ -3234,9 +2994,6 @@ impl FromJson for ParentDepartmentResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchDepartmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3255,9 +3012,6 @@ impl FromJson for PatchDepartmentResponseBody {
         Ok(Self {
             department: json::field(&mut o, "department")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchUnitRequestBody`
@@ -3296,9 +3050,6 @@ impl FromJson for PatchUserResponseBody {
             user: json::field(&mut o, "user")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ProductI18nName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3323,9 +3074,6 @@ impl FromJson for ProductI18nName {
             ja_jp: json::field(&mut o, "ja_jp")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ProductI18nName {
@@ -3442,9 +3190,6 @@ impl FromJson for ScopesFunctionalRoleMemberResponseBody {
             results: json::field(&mut o, "results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchDepartmentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3488,9 +3233,6 @@ impl FromJson for SearchDepartmentResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SimplelistGroupMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3516,9 +3258,6 @@ impl FromJson for SimplelistGroupMemberResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SimplelistGroupResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3543,9 +3282,6 @@ impl FromJson for SimplelistGroupResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UnbindDepartmentChatDepartmentRequestBody`
@@ -3614,9 +3350,6 @@ impl FromJson for Unit {
             unit_type: json::field(&mut o, "unit_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UnitDepartment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3638,9 +3371,6 @@ impl FromJson for UnitDepartment {
             unit_id: json::field(&mut o, "unit_id")?,
             department_id: json::field(&mut o, "department_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateDepartmentIdDepartmentRequestBody`
@@ -3679,9 +3409,6 @@ impl FromJson for UpdateDepartmentResponseBody {
             department: json::field(&mut o, "department")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateEmployeeTypeEnumResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3700,9 +3427,6 @@ impl FromJson for UpdateEmployeeTypeEnumResponseBody {
         Ok(Self {
             employee_type_enum: json::field(&mut o, "employee_type_enum")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateFunctionalRoleRequestBody`
@@ -3741,9 +3465,6 @@ impl FromJson for UpdateJobFamilyResponseBody {
             job_family: json::field(&mut o, "job_family")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateJobLevelResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3762,9 +3483,6 @@ impl FromJson for UpdateJobLevelResponseBody {
         Ok(Self {
             job_level: json::field(&mut o, "job_level")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateUserIdUserRequestBody`
@@ -3802,9 +3520,6 @@ impl FromJson for UpdateUserResponseBody {
         Ok(Self {
             user: json::field(&mut o, "user")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `User`
@@ -3945,9 +3660,6 @@ impl FromJson for User {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for User {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4028,9 +3740,6 @@ impl FromJson for UserAssignInfo {
             end_time: json::field(&mut o, "end_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserAssignInfo {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4071,9 +3780,6 @@ impl FromJson for UserContactInfo {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserCustomAttr`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4098,9 +3804,6 @@ impl FromJson for UserCustomAttr {
             id: json::field(&mut o, "id")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserCustomAttr {
@@ -4150,9 +3853,6 @@ impl FromJson for UserCustomAttrValue {
             picture_url: json::field(&mut o, "picture_url")?,
             generic_user: json::field(&mut o, "generic_user")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserCustomAttrValue {
@@ -4220,9 +3920,6 @@ impl FromJson for UserOrder {
             is_primary_dept: json::field(&mut o, "is_primary_dept")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserOrder {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4267,9 +3964,6 @@ impl FromJson for UserPosition {
             is_major: json::field(&mut o, "is_major")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserPosition {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4313,9 +4007,6 @@ impl FromJson for UserStatus {
             is_unjoin: json::field(&mut o, "is_unjoin")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4354,8 +4045,5 @@ impl FromJson for WorkCity {
             i18n_name: json::field(&mut o, "i18n_name")?,
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -180,9 +180,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ManagementScope`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -204,9 +201,6 @@ impl FromJson for ManagementScope {
             management_dimension: json::field(&mut o, "management_dimension")?,
             obj_id: json::field(&mut o, "obj_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrCommonDataIdUserMappingChangedV1`
@@ -232,9 +226,6 @@ impl FromJson for P2CorehrCommonDataIdUserMappingChangedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrCommonDataIdUserMappingChangedV1Data`
@@ -267,9 +258,6 @@ impl FromJson for P2CorehrCommonDataIdUserMappingChangedV1Data {
             feishu_id: json::field(&mut o, "feishu_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrCommonDataMetaDataUpdatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -294,9 +282,6 @@ impl FromJson for P2CorehrCommonDataMetaDataUpdatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrCommonDataMetaDataUpdatedV1Data`
@@ -326,9 +311,6 @@ impl FromJson for P2CorehrCommonDataMetaDataUpdatedV1Data {
             enum_value_changes: json::field(&mut o, "enum_value_changes")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrContractCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -354,9 +336,6 @@ impl FromJson for P2CorehrContractCreatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrContractCreatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -375,9 +354,6 @@ impl FromJson for P2CorehrContractCreatedV1Data {
         Ok(Self {
             contract_id: json::field(&mut o, "contract_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrContractDeletedV1`
@@ -404,9 +380,6 @@ impl FromJson for P2CorehrContractDeletedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrContractDeletedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -425,9 +398,6 @@ impl FromJson for P2CorehrContractDeletedV1Data {
         Ok(Self {
             contract_id: json::field(&mut o, "contract_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrContractUpdatedV1`
@@ -454,9 +424,6 @@ impl FromJson for P2CorehrContractUpdatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrContractUpdatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -475,9 +442,6 @@ impl FromJson for P2CorehrContractUpdatedV1Data {
         Ok(Self {
             contract_id: json::field(&mut o, "contract_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrDepartmentCreatedV1`
@@ -504,9 +468,6 @@ impl FromJson for P2CorehrDepartmentCreatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrDepartmentCreatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -525,9 +486,6 @@ impl FromJson for P2CorehrDepartmentCreatedV1Data {
         Ok(Self {
             department_id: json::field(&mut o, "department_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrDepartmentDeletedV1`
@@ -554,9 +512,6 @@ impl FromJson for P2CorehrDepartmentDeletedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrDepartmentDeletedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -578,9 +533,6 @@ impl FromJson for P2CorehrDepartmentDeletedV1Data {
             department_id: json::field(&mut o, "department_id")?,
             code: json::field(&mut o, "code")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrDepartmentUpdatedV1`
@@ -607,9 +559,6 @@ impl FromJson for P2CorehrDepartmentUpdatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrDepartmentUpdatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -631,9 +580,6 @@ impl FromJson for P2CorehrDepartmentUpdatedV1Data {
             department_id: json::field(&mut o, "department_id")?,
             field_changes: json::field(&mut o, "field_changes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrEmploymentConvertedV1`
@@ -660,9 +606,6 @@ impl FromJson for P2CorehrEmploymentConvertedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrEmploymentConvertedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -681,9 +624,6 @@ impl FromJson for P2CorehrEmploymentConvertedV1Data {
         Ok(Self {
             employment_id: json::field(&mut o, "employment_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrEmploymentCreatedV1`
@@ -710,9 +650,6 @@ impl FromJson for P2CorehrEmploymentCreatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrEmploymentCreatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -734,9 +671,6 @@ impl FromJson for P2CorehrEmploymentCreatedV1Data {
             employment_id: json::field(&mut o, "employment_id")?,
             target_user_id: json::field(&mut o, "target_user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrEmploymentDeletedV1`
@@ -763,9 +697,6 @@ impl FromJson for P2CorehrEmploymentDeletedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrEmploymentDeletedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -787,9 +718,6 @@ impl FromJson for P2CorehrEmploymentDeletedV1Data {
             employment_id: json::field(&mut o, "employment_id")?,
             target_user_id: json::field(&mut o, "target_user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrEmploymentResignedV1`
@@ -816,9 +744,6 @@ impl FromJson for P2CorehrEmploymentResignedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrEmploymentResignedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -837,9 +762,6 @@ impl FromJson for P2CorehrEmploymentResignedV1Data {
         Ok(Self {
             employment_id: json::field(&mut o, "employment_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrEmploymentUpdatedV1`
@@ -866,9 +788,6 @@ impl FromJson for P2CorehrEmploymentUpdatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrEmploymentUpdatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -894,9 +813,6 @@ impl FromJson for P2CorehrEmploymentUpdatedV1Data {
             field_changes: json::field(&mut o, "field_changes")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobChangeUpdatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -921,9 +837,6 @@ impl FromJson for P2CorehrJobChangeUpdatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobChangeUpdatedV1Data`
@@ -977,9 +890,6 @@ impl FromJson for P2CorehrJobChangeUpdatedV1Data {
             transfer_key: json::field(&mut o, "transfer_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1005,9 +915,6 @@ impl FromJson for P2CorehrJobCreatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobCreatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1026,9 +933,6 @@ impl FromJson for P2CorehrJobCreatedV1Data {
         Ok(Self {
             job_id: json::field(&mut o, "job_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobDataChangedV1`
@@ -1054,9 +958,6 @@ impl FromJson for P2CorehrJobDataChangedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobDataChangedV1Data`
@@ -1086,9 +987,6 @@ impl FromJson for P2CorehrJobDataChangedV1Data {
             job_change_id: json::field(&mut o, "job_change_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobDataCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1114,9 +1012,6 @@ impl FromJson for P2CorehrJobDataCreatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobDataCreatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1135,9 +1030,6 @@ impl FromJson for P2CorehrJobDataCreatedV1Data {
         Ok(Self {
             job_data_id: json::field(&mut o, "job_data_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobDataDeletedV1`
@@ -1164,9 +1056,6 @@ impl FromJson for P2CorehrJobDataDeletedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobDataDeletedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1185,9 +1074,6 @@ impl FromJson for P2CorehrJobDataDeletedV1Data {
         Ok(Self {
             job_data_id: json::field(&mut o, "job_data_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobDataEmployedV1`
@@ -1214,9 +1100,6 @@ impl FromJson for P2CorehrJobDataEmployedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobDataEmployedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1241,9 +1124,6 @@ impl FromJson for P2CorehrJobDataEmployedV1Data {
             employment_id: json::field(&mut o, "employment_id")?,
             target_user_id: json::field(&mut o, "target_user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobDataUpdatedV1`
@@ -1270,9 +1150,6 @@ impl FromJson for P2CorehrJobDataUpdatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobDataUpdatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1291,9 +1168,6 @@ impl FromJson for P2CorehrJobDataUpdatedV1Data {
         Ok(Self {
             job_data_id: json::field(&mut o, "job_data_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobDeletedV1`
@@ -1320,9 +1194,6 @@ impl FromJson for P2CorehrJobDeletedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobDeletedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1341,9 +1212,6 @@ impl FromJson for P2CorehrJobDeletedV1Data {
         Ok(Self {
             job_id: json::field(&mut o, "job_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobUpdatedV1`
@@ -1370,9 +1238,6 @@ impl FromJson for P2CorehrJobUpdatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobUpdatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1391,9 +1256,6 @@ impl FromJson for P2CorehrJobUpdatedV1Data {
         Ok(Self {
             job_id: json::field(&mut o, "job_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrOffboardingUpdatedV1`
@@ -1419,9 +1281,6 @@ impl FromJson for P2CorehrOffboardingUpdatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrOffboardingUpdatedV1Data`
@@ -1454,9 +1313,6 @@ impl FromJson for P2CorehrOffboardingUpdatedV1Data {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrOrgRoleAuthorizationUpdatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1481,9 +1337,6 @@ impl FromJson for P2CorehrOrgRoleAuthorizationUpdatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrOrgRoleAuthorizationUpdatedV1Data`
@@ -1510,9 +1363,6 @@ impl FromJson for P2CorehrOrgRoleAuthorizationUpdatedV1Data {
             employment_id_list: json::field(&mut o, "employment_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrPersonCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1538,9 +1388,6 @@ impl FromJson for P2CorehrPersonCreatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrPersonCreatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1559,9 +1406,6 @@ impl FromJson for P2CorehrPersonCreatedV1Data {
         Ok(Self {
             person_id: json::field(&mut o, "person_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrPersonDeletedV1`
@@ -1588,9 +1432,6 @@ impl FromJson for P2CorehrPersonDeletedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrPersonDeletedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1609,9 +1450,6 @@ impl FromJson for P2CorehrPersonDeletedV1Data {
         Ok(Self {
             person_id: json::field(&mut o, "person_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrPersonUpdatedV1`
@@ -1638,9 +1476,6 @@ impl FromJson for P2CorehrPersonUpdatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrPersonUpdatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1662,9 +1497,6 @@ impl FromJson for P2CorehrPersonUpdatedV1Data {
             person_id: json::field(&mut o, "person_id")?,
             field_changes: json::field(&mut o, "field_changes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrPreHireUpdatedV1`
@@ -1691,9 +1523,6 @@ impl FromJson for P2CorehrPreHireUpdatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrPreHireUpdatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1715,9 +1544,6 @@ impl FromJson for P2CorehrPreHireUpdatedV1Data {
             pre_hire_id: json::field(&mut o, "pre_hire_id")?,
             field_changes: json::field(&mut o, "field_changes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserId`
@@ -1743,8 +1569,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

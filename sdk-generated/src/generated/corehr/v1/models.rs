@@ -68,9 +68,6 @@ impl FromJson for ApiName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ApiName {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -149,9 +146,6 @@ impl FromJson for CreateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CreateUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -221,9 +215,6 @@ impl From<DateType> for String {
 impl FromJson for DateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DateType {
@@ -295,9 +286,6 @@ impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DepartmentIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -363,9 +351,6 @@ impl From<FeishuDepartmentIdType> for String {
 impl FromJson for FeishuDepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FeishuDepartmentIdType {
@@ -437,9 +422,6 @@ impl FromJson for FeishuUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FeishuUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -501,9 +483,6 @@ impl From<GetUserIdType> for String {
 impl FromJson for GetUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for GetUserIdType {
@@ -583,9 +562,6 @@ impl FromJson for IdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for IdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -656,9 +632,6 @@ impl FromJson for RecruitmentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RecruitmentType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -724,9 +697,6 @@ impl From<ReferenceObjectApiName> for String {
 impl FromJson for ReferenceObjectApiName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ReferenceObjectApiName {
@@ -810,9 +780,6 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -895,9 +862,6 @@ impl FromJson for Statuses {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Statuses {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -972,9 +936,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1026,9 +987,6 @@ impl FromJson for AddEnumOptionCommonDataMetaDataResponseBody {
             enum_field_options: json::field(&mut o, "enum_field_options")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AddRoleAssignAuthorizationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1065,9 +1023,6 @@ impl FromJson for AddRoleAssignAuthorizationResponseBody {
         Ok(Self {
             assign_id: json::field(&mut o, "assign_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Address`
@@ -1184,9 +1139,6 @@ impl FromJson for Address {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Address {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1256,9 +1208,6 @@ impl FromJson for ApplicationInfo {
             apply_initiator: json::field(&mut o, "apply_initiator")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AttachmentFieldSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1280,9 +1229,6 @@ impl FromJson for AttachmentFieldSetting {
             is_multiple: json::field(&mut o, "is_multiple")?,
             file_type: json::field(&mut o, "file_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BankAccount`
@@ -1344,9 +1290,6 @@ impl FromJson for BankAccount {
             bank_account_type: json::field(&mut o, "bank_account_type")?,
             currency_id: json::field(&mut o, "currency_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for BankAccount {
@@ -1415,9 +1358,6 @@ impl FromJson for BpmDataengineI18n {
             en_us: json::field(&mut o, "en_us")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CalculatedFieldSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1437,9 +1377,6 @@ impl FromJson for CalculatedFieldSetting {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CalendarByScopeLeaveResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1458,9 +1395,6 @@ impl FromJson for CalendarByScopeLeaveResponseBody {
         Ok(Self {
             calendar_wk_id: json::field(&mut o, "calendar_wk_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CalendarDateByDateFilter`
@@ -1538,9 +1472,6 @@ impl FromJson for CommonSchemaConfig {
             calculated_field_setting: json::field(&mut o, "calculated_field_setting")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CommonSchemaOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1568,9 +1499,6 @@ impl FromJson for CommonSchemaOption {
             description: json::field(&mut o, "description")?,
             is_open: json::field(&mut o, "is_open")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Company`
@@ -1647,9 +1575,6 @@ impl FromJson for Company {
             )?,
             office_address_info: json::field(&mut o, "office_address_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Company {
@@ -1740,9 +1665,6 @@ impl FromJson for Contract {
             signing_times: json::field(&mut o, "signing_times")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Contract {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1801,9 +1723,6 @@ impl FromJson for ConvertCommonDataIdResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CountryRegion`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1832,9 +1751,6 @@ impl FromJson for CountryRegion {
             alpha_2_code: json::field(&mut o, "alpha_2_code")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CpstBandWidth`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1856,9 +1772,6 @@ impl FromJson for CpstBandWidth {
             upper_limit: json::field(&mut o, "upper_limit")?,
             lower_limit: json::field(&mut o, "lower_limit")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CpstCurrency`
@@ -1884,9 +1797,6 @@ impl FromJson for CpstCurrency {
             code: json::field(&mut o, "code")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CpstGrade`
@@ -1919,9 +1829,6 @@ impl FromJson for CpstGrade {
             description: json::field(&mut o, "description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CpstGradeStandardValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1950,9 +1857,6 @@ impl FromJson for CpstGradeStandardValue {
             standard_value: json::field(&mut o, "standard_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CpstI18n`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1975,9 +1879,6 @@ impl FromJson for CpstI18n {
             en_us: json::field(&mut o, "en_us")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CpstStandardType`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1996,9 +1897,6 @@ impl FromJson for CpstStandardType {
         Ok(Self {
             api_name: json::field(&mut o, "api_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateCompanyResponseBody`
@@ -2019,9 +1917,6 @@ impl FromJson for CreateCompanyResponseBody {
             company: json::field(&mut o, "company")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateContractResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2040,9 +1935,6 @@ impl FromJson for CreateContractResponseBody {
         Ok(Self {
             contract: json::field(&mut o, "contract")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateDepartmentResponseBody`
@@ -2063,9 +1955,6 @@ impl FromJson for CreateDepartmentResponseBody {
             department: json::field(&mut o, "department")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateEmployeeTypeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2085,9 +1974,6 @@ impl FromJson for CreateEmployeeTypeResponseBody {
             employee_type: json::field(&mut o, "employee_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateEmploymentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2106,9 +1992,6 @@ impl FromJson for CreateEmploymentResponseBody {
         Ok(Self {
             employment: json::field(&mut o, "employment")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateJobChangeRequestBody`
@@ -2201,9 +2084,6 @@ impl FromJson for CreateJobChangeResponseBody {
             transfer_info: json::field(&mut o, "transfer_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateJobDataResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2222,9 +2102,6 @@ impl FromJson for CreateJobDataResponseBody {
         Ok(Self {
             job_data: json::field(&mut o, "job_data")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateJobFamilyResponseBody`
@@ -2245,9 +2122,6 @@ impl FromJson for CreateJobFamilyResponseBody {
             job_family: json::field(&mut o, "job_family")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateJobLevelResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2267,9 +2141,6 @@ impl FromJson for CreateJobLevelResponseBody {
             job_level: json::field(&mut o, "job_level")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateJobResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2288,9 +2159,6 @@ impl FromJson for CreateJobResponseBody {
         Ok(Self {
             job: json::field(&mut o, "job")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateLeaveGrantingRecordRequestBody`
@@ -2353,9 +2221,6 @@ impl FromJson for CreateLeaveGrantingRecordResponseBody {
             leave_granting_record: json::field(&mut o, "leave_granting_record")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateLocationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2374,9 +2239,6 @@ impl FromJson for CreateLocationResponseBody {
         Ok(Self {
             location: json::field(&mut o, "location")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateNationalIdTypeResponseBody`
@@ -2397,9 +2259,6 @@ impl FromJson for CreateNationalIdTypeResponseBody {
             national_id_type: json::field(&mut o, "national_id_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreatePersonResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2419,9 +2278,6 @@ impl FromJson for CreatePersonResponseBody {
             person: json::field(&mut o, "person")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateWorkingHoursTypeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2440,9 +2296,6 @@ impl FromJson for CreateWorkingHoursTypeResponseBody {
         Ok(Self {
             working_hours_type: json::field(&mut o, "working_hours_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Currency`
@@ -2477,9 +2330,6 @@ impl FromJson for Currency {
             currency_alpha_3_code: json::field(&mut o, "currency_alpha_3_code")?,
             country_region_id_list: json::field(&mut o, "country_region_id_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Currency {
@@ -2542,9 +2392,6 @@ impl FromJson for CustomField {
             update_time: json::field(&mut o, "update_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CustomFieldData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2572,9 +2419,6 @@ impl FromJson for CustomFieldData {
             r#type: json::field(&mut o, "type")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CustomFieldData {
@@ -2608,9 +2452,6 @@ impl FromJson for CustomName {
             en_us: json::field(&mut o, "en_us")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CustomName {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2637,9 +2478,6 @@ impl FromJson for DateTimeFieldSetting {
         Ok(Self {
             date_time_type: json::field(&mut o, "date_time_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Department`
@@ -2686,9 +2524,6 @@ impl FromJson for Department {
             cost_center_id: json::field(&mut o, "cost_center_id")?,
             staffing_model: json::field(&mut o, "staffing_model")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Department {
@@ -2754,9 +2589,6 @@ impl FromJson for DepartmentCreate {
             staffing_model: json::field(&mut o, "staffing_model")?,
             is_prefer_manual_encoding: json::field(&mut o, "is_prefer_manual_encoding")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DepartmentCreate {
@@ -2851,9 +2683,6 @@ impl FromJson for Dependent {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Dependent {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2929,9 +2758,6 @@ impl FromJson for EditEnumOptionCommonDataMetaDataResponseBody {
             enum_field_options: json::field(&mut o, "enum_field_options")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Education`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2981,9 +2807,6 @@ impl FromJson for Education {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Education {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3032,9 +2855,6 @@ impl FromJson for Email {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Email {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3076,9 +2896,6 @@ impl FromJson for EmergencyContact {
             custom_fields: json::field(&mut o, "custom_fields")?,
             legal_name: json::field(&mut o, "legal_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for EmergencyContact {
@@ -3124,9 +2941,6 @@ impl FromJson for EmployeeType {
             code: json::field(&mut o, "code")?,
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for EmployeeType {
@@ -3269,9 +3083,6 @@ impl FromJson for Employment {
             compensation_type: json::field(&mut o, "compensation_type")?,
             work_shift: json::field(&mut o, "work_shift")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Employment {
@@ -3425,9 +3236,6 @@ impl FromJson for EmploymentCreate {
             rehire_employment_id: json::field(&mut o, "rehire_employment_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for EmploymentCreate {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3492,9 +3300,6 @@ impl FromJson for EmploymentLeaveBalance {
             leave_balance_list: json::field(&mut o, "leave_balance_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Enum`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3516,9 +3321,6 @@ impl FromJson for Enum {
             enum_name: json::field(&mut o, "enum_name")?,
             display: json::field(&mut o, "display")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Enum {
@@ -3553,9 +3355,6 @@ impl FromJson for EnumFieldOption {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for EnumFieldOption {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3587,9 +3386,6 @@ impl FromJson for EnumFieldSetting {
             is_multiple: json::field(&mut o, "is_multiple")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `File`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3608,9 +3404,6 @@ impl FromJson for File {
         Ok(Self {
             id: json::field(&mut o, "id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for File {
@@ -3647,9 +3440,6 @@ impl FromJson for FilterCondition {
             right_value_type: json::field(&mut o, "right_value_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FilterExpression`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3674,9 +3464,6 @@ impl FromJson for FilterExpression {
             expression: json::field(&mut o, "expression")?,
             logic_expression: json::field(&mut o, "logic_expression")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FilterRuleValue`
@@ -3706,9 +3493,6 @@ impl FromJson for FilterRuleValue {
             lookup_type: json::field(&mut o, "lookup_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FormFieldVariable`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3734,9 +3518,6 @@ impl FromJson for FormFieldVariable {
             variable_value: json::field(&mut o, "variable_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FormFieldVariableBoolValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3756,9 +3537,6 @@ impl FromJson for FormFieldVariableBoolValue {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FormFieldVariableDateValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3777,9 +3555,6 @@ impl FromJson for FormFieldVariableDateValue {
         Ok(Self {
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FormFieldVariableDatetimeValue`
@@ -3803,9 +3578,6 @@ impl FromJson for FormFieldVariableDatetimeValue {
             zone: json::field(&mut o, "zone")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FormFieldVariableDepartmentValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3824,9 +3596,6 @@ impl FromJson for FormFieldVariableDepartmentValue {
         Ok(Self {
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FormFieldVariableEmploymentValue`
@@ -3849,9 +3618,6 @@ impl FromJson for FormFieldVariableEmploymentValue {
             value: json::field(&mut o, "value")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FormFieldVariableEnumValue`
@@ -3877,9 +3643,6 @@ impl FromJson for FormFieldVariableEnumValue {
             name: json::field(&mut o, "name")?,
             desc: json::field(&mut o, "desc")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FormFieldVariableFileValue`
@@ -3912,9 +3675,6 @@ impl FromJson for FormFieldVariableFileValue {
             mime_type: json::field(&mut o, "mime_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FormFieldVariableI18nValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3933,9 +3693,6 @@ impl FromJson for FormFieldVariableI18nValue {
         Ok(Self {
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FormFieldVariableListObject`
@@ -3992,9 +3749,6 @@ impl FromJson for FormFieldVariableListObject {
             record_value: json::field(&mut o, "record_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FormFieldVariableListValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4014,9 +3768,6 @@ impl FromJson for FormFieldVariableListValue {
             values: json::field(&mut o, "values")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FormFieldVariableNullValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4030,9 +3781,6 @@ impl FromJson for FormFieldVariableNullValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         json::object(value, "FormFieldVariableNullValue")?;
         Ok(Self {})
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FormFieldVariableNumberValue`
@@ -4052,9 +3800,6 @@ impl FromJson for FormFieldVariableNumberValue {
         Ok(Self {
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FormFieldVariableObjectValue`
@@ -4078,9 +3823,6 @@ impl FromJson for FormFieldVariableObjectValue {
             wk_api_name: json::field(&mut o, "wk_api_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FormFieldVariableRecordValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4099,9 +3841,6 @@ impl FromJson for FormFieldVariableRecordValue {
         Ok(Self {
             values: json::field(&mut o, "values")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FormFieldVariableRecordValueExample`
@@ -4122,9 +3861,6 @@ impl FromJson for FormFieldVariableRecordValueExample {
             country_region: json::field(&mut o, "country_region")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FormFieldVariableTextValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4143,9 +3879,6 @@ impl FromJson for FormFieldVariableTextValue {
         Ok(Self {
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FormVariableValueInfo`
@@ -4205,9 +3938,6 @@ impl FromJson for FormVariableValueInfo {
             record_value: json::field(&mut o, "record_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FormVariableValueInfoExample`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4226,9 +3956,6 @@ impl FromJson for FormVariableValueInfoExample {
         Ok(Self {
             object_value: json::field(&mut o, "object_value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetByParamAuthorizationResponseBody`
@@ -4249,9 +3976,6 @@ impl FromJson for GetByParamAuthorizationResponseBody {
             role_authorization: json::field(&mut o, "role_authorization")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetByParamCustomFieldResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4270,9 +3994,6 @@ impl FromJson for GetByParamCustomFieldResponseBody {
         Ok(Self {
             data: json::field(&mut o, "data")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetCompanyResponseBody`
@@ -4293,9 +4014,6 @@ impl FromJson for GetCompanyResponseBody {
             company: json::field(&mut o, "company")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetContractResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4314,9 +4032,6 @@ impl FromJson for GetContractResponseBody {
         Ok(Self {
             contract: json::field(&mut o, "contract")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetCountryRegionResponseBody`
@@ -4337,9 +4052,6 @@ impl FromJson for GetCountryRegionResponseBody {
             country_region: json::field(&mut o, "country_region")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetCurrencyResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4358,9 +4070,6 @@ impl FromJson for GetCurrencyResponseBody {
         Ok(Self {
             currency: json::field(&mut o, "currency")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetDepartmentResponseBody`
@@ -4381,9 +4090,6 @@ impl FromJson for GetDepartmentResponseBody {
             department: json::field(&mut o, "department")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetEmployeeTypeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4402,9 +4108,6 @@ impl FromJson for GetEmployeeTypeResponseBody {
         Ok(Self {
             employee_type: json::field(&mut o, "employee_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetJobDataResponseBody`
@@ -4425,9 +4128,6 @@ impl FromJson for GetJobDataResponseBody {
             job_data: json::field(&mut o, "job_data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetJobFamilyResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4446,9 +4146,6 @@ impl FromJson for GetJobFamilyResponseBody {
         Ok(Self {
             job_family: json::field(&mut o, "job_family")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetJobLevelResponseBody`
@@ -4469,9 +4166,6 @@ impl FromJson for GetJobLevelResponseBody {
             job_level: json::field(&mut o, "job_level")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetJobResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4490,9 +4184,6 @@ impl FromJson for GetJobResponseBody {
         Ok(Self {
             job: json::field(&mut o, "job")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetLocationResponseBody`
@@ -4513,9 +4204,6 @@ impl FromJson for GetLocationResponseBody {
             location: json::field(&mut o, "location")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetNationalIdTypeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4534,9 +4222,6 @@ impl FromJson for GetNationalIdTypeResponseBody {
         Ok(Self {
             national_id_type: json::field(&mut o, "national_id_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetPersonResponseBody`
@@ -4557,9 +4242,6 @@ impl FromJson for GetPersonResponseBody {
             person: json::field(&mut o, "person")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetPreHireResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4578,9 +4260,6 @@ impl FromJson for GetPreHireResponseBody {
         Ok(Self {
             pre_hire: json::field(&mut o, "pre_hire")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetProcessFormVariableDataResponseBody`
@@ -4601,9 +4280,6 @@ impl FromJson for GetProcessFormVariableDataResponseBody {
             field_variable_values: json::field(&mut o, "field_variable_values")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetSubdivisionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4622,9 +4298,6 @@ impl FromJson for GetSubdivisionResponseBody {
         Ok(Self {
             subdivision: json::field(&mut o, "subdivision")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetSubregionResponseBody`
@@ -4645,9 +4318,6 @@ impl FromJson for GetSubregionResponseBody {
             subregion: json::field(&mut o, "subregion")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetWorkingHoursTypeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4666,9 +4336,6 @@ impl FromJson for GetWorkingHoursTypeResponseBody {
         Ok(Self {
             working_hours_type: json::field(&mut o, "working_hours_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `HiberarchyCommon`
@@ -4719,9 +4386,6 @@ impl FromJson for HiberarchyCommon {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for HiberarchyCommon {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4764,9 +4428,6 @@ impl FromJson for Hrbp {
             work_location_id: json::field(&mut o, "work_location_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18n`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4788,9 +4449,6 @@ impl FromJson for I18n {
             lang: json::field(&mut o, "lang")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for I18n {
@@ -4822,9 +4480,6 @@ impl FromJson for IdInfo {
             target_id: json::field(&mut o, "target_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ImageFieldSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4846,9 +4501,6 @@ impl FromJson for ImageFieldSetting {
             image_type: json::field(&mut o, "image_type")?,
             display_style: json::field(&mut o, "display_style")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Job`
@@ -4907,9 +4559,6 @@ impl FromJson for Job {
             custom_fields: json::field(&mut o, "custom_fields")?,
             is_prefer_manual_encoding: json::field(&mut o, "is_prefer_manual_encoding")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Job {
@@ -5055,9 +4704,6 @@ impl FromJson for JobData {
             work_calendar_id: json::field(&mut o, "work_calendar_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for JobData {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5123,9 +4769,6 @@ impl FromJson for JobDataCostCenter {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for JobDataCostCenter {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5183,9 +4826,6 @@ impl FromJson for JobFamily {
             description: json::field(&mut o, "description")?,
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for JobFamily {
@@ -5249,9 +4889,6 @@ impl FromJson for JobLevel {
             pathway_ids: json::field(&mut o, "pathway_ids")?,
             view_order: json::field(&mut o, "view_order")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for JobLevel {
@@ -5339,9 +4976,6 @@ impl FromJson for LeaveBalance {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveBalancesLeaveResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5370,9 +5004,6 @@ impl FromJson for LeaveBalancesLeaveResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveExtendItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5394,9 +5025,6 @@ impl FromJson for LeaveExtendItem {
             key: json::field(&mut o, "key")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LeaveGrantingRecord`
@@ -5456,9 +5084,6 @@ impl FromJson for LeaveGrantingRecord {
             section_type: json::field(&mut o, "section_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveProcessInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5483,9 +5108,6 @@ impl FromJson for LeaveProcessInfo {
             process_status: json::field(&mut o, "process_status")?,
             process_apply_time: json::field(&mut o, "process_apply_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LeaveRequest`
@@ -5599,9 +5221,6 @@ impl FromJson for LeaveRequest {
             leave_tag_conf: json::field(&mut o, "leave_tag_conf")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveRequestDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5633,9 +5252,6 @@ impl FromJson for LeaveRequestDetail {
             paid_type: json::field(&mut o, "paid_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveRequestHistoryLeaveResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5661,9 +5277,6 @@ impl FromJson for LeaveRequestHistoryLeaveResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveSubtype`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5686,9 +5299,6 @@ impl FromJson for LeaveSubtype {
             leave_type_name: json::field(&mut o, "leave_type_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveTagConf`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5707,9 +5317,6 @@ impl FromJson for LeaveTagConf {
         Ok(Self {
             tags: json::field(&mut o, "tags")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LeaveType`
@@ -5751,9 +5358,6 @@ impl FromJson for LeaveType {
             updated_by: json::field(&mut o, "updated_by")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveTypesLeaveResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5778,9 +5382,6 @@ impl FromJson for LeaveTypesLeaveResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListCompanyResponseBody`
@@ -5807,9 +5408,6 @@ impl FromJson for ListCompanyResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListContractResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5834,9 +5432,6 @@ impl FromJson for ListContractResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListCountryRegionResponseBody`
@@ -5863,9 +5458,6 @@ impl FromJson for ListCountryRegionResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListCurrencyResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5890,9 +5482,6 @@ impl FromJson for ListCurrencyResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListDepartmentResponseBody`
@@ -5919,9 +5508,6 @@ impl FromJson for ListDepartmentResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListEmployeeTypeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5946,9 +5532,6 @@ impl FromJson for ListEmployeeTypeResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListJobDataResponseBody`
@@ -5975,9 +5558,6 @@ impl FromJson for ListJobDataResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListJobFamilyResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6002,9 +5582,6 @@ impl FromJson for ListJobFamilyResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListJobLevelResponseBody`
@@ -6031,9 +5608,6 @@ impl FromJson for ListJobLevelResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListJobResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6058,9 +5632,6 @@ impl FromJson for ListJobResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListLocationResponseBody`
@@ -6087,9 +5658,6 @@ impl FromJson for ListLocationResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListNationalIdTypeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6114,9 +5682,6 @@ impl FromJson for ListNationalIdTypeResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListObjectApiNameCustomFieldResponseBody`
@@ -6143,9 +5708,6 @@ impl FromJson for ListObjectApiNameCustomFieldResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListPreHireResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6170,9 +5732,6 @@ impl FromJson for ListPreHireResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListSecurityGroupResponseBody`
@@ -6199,9 +5758,6 @@ impl FromJson for ListSecurityGroupResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListSubdivisionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6226,9 +5782,6 @@ impl FromJson for ListSubdivisionResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListSubregionResponseBody`
@@ -6255,9 +5808,6 @@ impl FromJson for ListSubregionResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListWorkingHoursTypeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6282,9 +5832,6 @@ impl FromJson for ListWorkingHoursTypeResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Location`
@@ -6338,9 +5885,6 @@ impl FromJson for Location {
             is_prefer_manual_encoding: json::field(&mut o, "is_prefer_manual_encoding")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Location {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -6381,9 +5925,6 @@ impl FromJson for LookupFieldSetting {
             is_multiple: json::field(&mut o, "is_multiple")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ManagementScope`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6405,9 +5946,6 @@ impl FromJson for ManagementScope {
             management_dimension: json::field(&mut o, "management_dimension")?,
             obj_id: json::field(&mut o, "obj_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ManagementScope {
@@ -6442,9 +5980,6 @@ impl FromJson for MatchCompensationStandardResponseBody {
             effective_time: json::field(&mut o, "effective_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Name`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6466,9 +6001,6 @@ impl FromJson for Name {
             zh_cn: json::field(&mut o, "zh_cn")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Name {
@@ -6514,9 +6046,6 @@ impl FromJson for NationalId {
             issued_by: json::field(&mut o, "issued_by")?,
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for NationalId {
@@ -6577,9 +6106,6 @@ impl FromJson for NationalIdType {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for NationalIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -6623,9 +6149,6 @@ impl FromJson for NumberFieldSetting {
             decimal_total_places: json::field(&mut o, "decimal_total_places")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Object`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6657,9 +6180,6 @@ impl FromJson for Object {
             update_time: json::field(&mut o, "update_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ObjectFieldData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6681,9 +6201,6 @@ impl FromJson for ObjectFieldData {
             field_name: json::field(&mut o, "field_name")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ObjectFieldData {
@@ -6727,9 +6244,6 @@ impl FromJson for Offboarding {
             offboarding_id: json::field(&mut o, "offboarding_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OffboardingChecklist`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6757,9 +6271,6 @@ impl FromJson for OffboardingChecklist {
             checklist_finish_time: json::field(&mut o, "checklist_finish_time")?,
             checklist_process_id: json::field(&mut o, "checklist_process_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OffboardingInfo`
@@ -6876,9 +6387,6 @@ impl FromJson for OffboardingInfo {
             minor_reason: json::field(&mut o, "minor_reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OffboardingReason`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6919,9 +6427,6 @@ impl FromJson for OffboardingReason {
             updated_time: json::field(&mut o, "updated_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OrgTruncation`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6947,9 +6452,6 @@ impl FromJson for OrgTruncation {
             depth: json::field(&mut o, "depth")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchCompanyResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6968,9 +6470,6 @@ impl FromJson for PatchCompanyResponseBody {
         Ok(Self {
             company: json::field(&mut o, "company")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchContractResponseBody`
@@ -6991,9 +6490,6 @@ impl FromJson for PatchContractResponseBody {
             contract: json::field(&mut o, "contract")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchDepartmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7012,9 +6508,6 @@ impl FromJson for PatchDepartmentResponseBody {
         Ok(Self {
             department: json::field(&mut o, "department")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchEmployeeTypeResponseBody`
@@ -7035,9 +6528,6 @@ impl FromJson for PatchEmployeeTypeResponseBody {
             employee_type: json::field(&mut o, "employee_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchEmploymentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7056,9 +6546,6 @@ impl FromJson for PatchEmploymentResponseBody {
         Ok(Self {
             employment: json::field(&mut o, "employment")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchJobDataResponseBody`
@@ -7079,9 +6566,6 @@ impl FromJson for PatchJobDataResponseBody {
             job_data: json::field(&mut o, "job_data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchJobFamilyResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7100,9 +6584,6 @@ impl FromJson for PatchJobFamilyResponseBody {
         Ok(Self {
             job_family: json::field(&mut o, "job_family")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchJobLevelResponseBody`
@@ -7123,9 +6604,6 @@ impl FromJson for PatchJobLevelResponseBody {
             job_level: json::field(&mut o, "job_level")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchJobResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7144,9 +6622,6 @@ impl FromJson for PatchJobResponseBody {
         Ok(Self {
             job: json::field(&mut o, "job")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchNationalIdTypeResponseBody`
@@ -7167,9 +6642,6 @@ impl FromJson for PatchNationalIdTypeResponseBody {
             national_id_type: json::field(&mut o, "national_id_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchPersonResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7188,9 +6660,6 @@ impl FromJson for PatchPersonResponseBody {
         Ok(Self {
             person: json::field(&mut o, "person")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchPreHireResponseBody`
@@ -7211,9 +6680,6 @@ impl FromJson for PatchPreHireResponseBody {
             pre_hire: json::field(&mut o, "pre_hire")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchWorkingHoursTypeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7232,9 +6698,6 @@ impl FromJson for PatchWorkingHoursTypeResponseBody {
         Ok(Self {
             working_hours_type: json::field(&mut o, "working_hours_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PermissionDetail`
@@ -7267,9 +6730,6 @@ impl FromJson for PermissionDetail {
             update_time: json::field(&mut o, "update_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PermissionSecurityGroup`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7294,9 +6754,6 @@ impl FromJson for PermissionSecurityGroup {
             rule_type: json::field(&mut o, "rule_type")?,
             expression: json::field(&mut o, "expression")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Person`
@@ -7406,9 +6863,6 @@ impl FromJson for Person {
             )?,
             personal_profile: json::field(&mut o, "personal_profile")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Person {
@@ -7539,9 +6993,6 @@ impl FromJson for PersonName {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PersonName {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -7600,9 +7051,6 @@ impl FromJson for PersonalProfile {
             files: json::field(&mut o, "files")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PersonalProfile {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -7652,9 +7100,6 @@ impl FromJson for Phone {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Phone {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -7690,9 +7135,6 @@ impl FromJson for PhoneNumberAndAreaCode {
             area_code: json::field(&mut o, "area_code")?,
             phone_number: json::field(&mut o, "phone_number")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PhoneNumberAndAreaCode {
@@ -7747,9 +7189,6 @@ impl FromJson for PreHire {
             cost_center_rate: json::field(&mut o, "cost_center_rate")?,
             onboarding_status: json::field(&mut o, "onboarding_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PreHire {
@@ -7819,9 +7258,6 @@ impl FromJson for PreHireQuery {
             department_id: json::field(&mut o, "department_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryAuthorizationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7847,9 +7283,6 @@ impl FromJson for QueryAuthorizationResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryCustomFieldResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7868,9 +7301,6 @@ impl FromJson for QueryCustomFieldResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryOffboardingRequestBody`
@@ -7915,9 +7345,6 @@ impl FromJson for QueryOffboardingResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QuerySecurityGroupRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7961,9 +7388,6 @@ impl FromJson for QuerySecurityGroupResponseBody {
             hrbp_list: json::field(&mut o, "hrbp_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryTransferReasonResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7983,9 +7407,6 @@ impl FromJson for QueryTransferReasonResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryTransferTypeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8004,9 +7425,6 @@ impl FromJson for QueryTransferTypeResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReferenceObject`
@@ -8030,9 +7448,6 @@ impl FromJson for ReferenceObject {
             id: json::field(&mut o, "id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RemoveRoleAssignAuthorizationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8051,9 +7466,6 @@ impl FromJson for RemoveRoleAssignAuthorizationResponseBody {
         Ok(Self {
             assign_id: json::field(&mut o, "assign_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RoleAuthorization`
@@ -8080,9 +7492,6 @@ impl FromJson for RoleAuthorization {
             management_scope_list: json::field(&mut o, "management_scope_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RuleDimension`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8104,9 +7513,6 @@ impl FromJson for RuleDimension {
             entity_key: json::field(&mut o, "entity_key")?,
             entity_name: json::field(&mut o, "entity_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchAssignedUserRequestBody`
@@ -8162,9 +7568,6 @@ impl FromJson for SearchAssignedUserResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchOffboardingRequestBody`
@@ -8263,9 +7666,6 @@ impl FromJson for SearchOffboardingResponseBody {
             reject_export: json::field(&mut o, "reject_export")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SecurityGroup`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8308,9 +7708,6 @@ impl FromJson for SecurityGroup {
             update_time: json::field(&mut o, "update_time")?,
             org_truncation: json::field(&mut o, "org_truncation")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SortOption`
@@ -8372,9 +7769,6 @@ impl FromJson for Subdivision {
             country_region_id: json::field(&mut o, "country_region_id")?,
             subdivision_type: json::field(&mut o, "subdivision_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SubmitOffboardingRequestBody`
@@ -8476,9 +7870,6 @@ impl FromJson for SubmitOffboardingResponseBody {
             created_time: json::field(&mut o, "created_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Subregion`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8507,9 +7898,6 @@ impl FromJson for Subregion {
             superior_subregion_id: json::field(&mut o, "superior_subregion_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SupportCostCenterItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8531,9 +7919,6 @@ impl FromJson for SupportCostCenterItem {
             cost_center_id: json::field(&mut o, "cost_center_id")?,
             rate: json::field(&mut o, "rate")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SupportCostCenterItem {
@@ -8565,9 +7950,6 @@ impl FromJson for Tag {
             values: json::field(&mut o, "values")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TextFieldSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8595,9 +7977,6 @@ impl FromJson for TextFieldSetting {
             max_length: json::field(&mut o, "max_length")?,
             is_url_type: json::field(&mut o, "is_url_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TranferEmploymentInfo`
@@ -8629,9 +8008,6 @@ impl FromJson for TranferEmploymentInfo {
             employee_number: json::field(&mut o, "employee_number")?,
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TranferEmploymentInfo {
@@ -8869,9 +8245,6 @@ impl FromJson for TransferInfo {
             target_pathway: json::field(&mut o, "target_pathway")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TransferInfo {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -8981,9 +8354,6 @@ impl FromJson for TransferReason {
             updated_time: json::field(&mut o, "updated_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TransferType`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9024,9 +8394,6 @@ impl FromJson for TransferType {
             updated_time: json::field(&mut o, "updated_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateRoleAssignAuthorizationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9063,9 +8430,6 @@ impl FromJson for UpdateRoleAssignAuthorizationResponseBody {
         Ok(Self {
             assign_id: json::field(&mut o, "assign_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UploadPersonRequestBody`
@@ -9105,9 +8469,6 @@ impl FromJson for UploadPersonResponseBody {
             id: json::field(&mut o, "id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ViewEmploymentInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9129,9 +8490,6 @@ impl FromJson for ViewEmploymentInfo {
             id: json::field(&mut o, "id")?,
             names: json::field(&mut o, "names")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `WkCalendarDate`
@@ -9161,9 +8519,6 @@ impl FromJson for WkCalendarDate {
             id: json::field(&mut o, "id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WkCalendarI18n`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9185,9 +8540,6 @@ impl FromJson for WkCalendarI18n {
             zh_cn: json::field(&mut o, "zh_cn")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `WkOption`
@@ -9235,9 +8587,6 @@ impl FromJson for WorkCalendarDateLeaveResponseBody {
             calendar_dates: json::field(&mut o, "calendar_dates")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WorkCalendarDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9262,9 +8611,6 @@ impl FromJson for WorkCalendarDetail {
             calendar_name: json::field(&mut o, "calendar_name")?,
             enable: json::field(&mut o, "enable")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `WorkCalendarFilter`
@@ -9315,9 +8661,6 @@ impl FromJson for WorkCalendarLeaveResponseBody {
             count: json::field(&mut o, "count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WorkExperience`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9354,9 +8697,6 @@ impl FromJson for WorkExperience {
             end_date: json::field(&mut o, "end_date")?,
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for WorkExperience {
@@ -9407,9 +8747,6 @@ impl FromJson for WorkingHoursType {
             active: json::field(&mut o, "active")?,
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for WorkingHoursType {

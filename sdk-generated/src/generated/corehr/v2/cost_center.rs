@@ -154,29 +154,16 @@ impl CreateRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
     ) -> lark_oapi_core::ResponseFuture<super::models::CreateCostCenterResponseBody> {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for CreateRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `DELETE /open-apis/corehr/v2/cost_centers/:cost_center_id`: set parameters, then `.send().await`.
@@ -191,27 +178,14 @@ impl DeleteRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(self) -> lark_oapi_core::ResponseFuture<serde_json::Value> {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for DeleteRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `PATCH /open-apis/corehr/v2/cost_centers/:cost_center_id`: set parameters, then `.send().await`.
@@ -232,29 +206,16 @@ impl PatchRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
     ) -> lark_oapi_core::ResponseFuture<super::models::PatchCostCenterResponseBody> {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for PatchRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `POST /open-apis/corehr/v2/cost_centers/query_multi_timeline`: set parameters, then `.send().await`.
@@ -292,24 +253,6 @@ impl QueryMultiTimelineRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -323,6 +266,11 @@ impl QueryMultiTimelineRequest {
                     body: true,
                 },
             )
+    }
+}
+impl lark_oapi_core::CallOptions for QueryMultiTimelineRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `GET /open-apis/corehr/v2/cost_centers/query_recent_change`: set parameters, then `.send().await`.
@@ -360,24 +308,6 @@ impl QueryRecentChangeRequest {
     pub fn end_date(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("end_date", v.into());
-        self
-    }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
         self
     }
     /// Sends the call.
@@ -429,6 +359,11 @@ impl QueryRecentChangeRequest {
             .typed_pages()
     }
 }
+impl lark_oapi_core::CallOptions for QueryRecentChangeRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
+    }
+}
 /// Builder of `POST /open-apis/corehr/v2/cost_centers/search`: set parameters, then `.send().await`.
 #[derive(Debug, Clone)]
 #[must_use = "a request does nothing until it is sent"]
@@ -461,24 +396,6 @@ impl SearchRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -490,6 +407,11 @@ impl SearchRequest {
                     body: true,
                 },
             )
+    }
+}
+impl lark_oapi_core::CallOptions for SearchRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `POST /open-apis/corehr/v2/cost_centers/tree`: set parameters, then `.send().await`.
@@ -524,24 +446,6 @@ impl TreeRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -553,5 +457,10 @@ impl TreeRequest {
                     body: true,
                 },
             )
+    }
+}
+impl lark_oapi_core::CallOptions for TreeRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }

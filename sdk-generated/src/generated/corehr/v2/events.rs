@@ -308,9 +308,6 @@ impl FromJson for AfterStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AfterStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -417,9 +414,6 @@ impl FromJson for OnboardingTaskChangeAfterStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OnboardingTaskChangeAfterStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -502,9 +496,6 @@ impl FromJson for ProbationStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ProbationStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -544,9 +535,6 @@ impl FromJson for EmployeeDomainEventData {
             fields: json::field(&mut o, "fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EventHeader`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -581,9 +569,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18nV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -605,9 +590,6 @@ impl FromJson for I18nV2 {
             zh_cn: json::field(&mut o, "zh_cn")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OnboardingFlow`
@@ -631,9 +613,6 @@ impl FromJson for OnboardingFlow {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OnboardingFlowChange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -652,9 +631,6 @@ impl FromJson for OnboardingFlowChange {
         Ok(Self {
             after_status: json::field(&mut o, "after_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OnboardingTaskChange`
@@ -677,9 +653,6 @@ impl FromJson for OnboardingTaskChange {
             after_status: json::field(&mut o, "after_status")?,
             task_code: json::field(&mut o, "task_code")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OrganizationDomainEventData`
@@ -718,9 +691,6 @@ impl FromJson for OrganizationDomainEventData {
             field_changes: json::field(&mut o, "field_changes")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrApprovalGroupsUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -745,9 +715,6 @@ impl FromJson for P2CorehrApprovalGroupsUpdatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrApprovalGroupsUpdatedV2Data`
@@ -795,9 +762,6 @@ impl FromJson for P2CorehrApprovalGroupsUpdatedV2Data {
             approval_group_status_v2: json::field(&mut o, "approval_group_status_v2")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrCompanyCreatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -823,9 +787,6 @@ impl FromJson for P2CorehrCompanyCreatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrCompanyCreatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -844,9 +805,6 @@ impl FromJson for P2CorehrCompanyCreatedV2Data {
         Ok(Self {
             company_id: json::field(&mut o, "company_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrCompanyDeletedV2`
@@ -873,9 +831,6 @@ impl FromJson for P2CorehrCompanyDeletedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrCompanyDeletedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -894,9 +849,6 @@ impl FromJson for P2CorehrCompanyDeletedV2Data {
         Ok(Self {
             company_id: json::field(&mut o, "company_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrCompanyUpdatedV2`
@@ -923,9 +875,6 @@ impl FromJson for P2CorehrCompanyUpdatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrCompanyUpdatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -950,9 +899,6 @@ impl FromJson for P2CorehrCompanyUpdatedV2Data {
             field_changes: json::field(&mut o, "field_changes")?,
             sub_events: json::field(&mut o, "sub_events")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrCostCenterCreatedV2`
@@ -979,9 +925,6 @@ impl FromJson for P2CorehrCostCenterCreatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrCostCenterCreatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1000,9 +943,6 @@ impl FromJson for P2CorehrCostCenterCreatedV2Data {
         Ok(Self {
             cost_center_id: json::field(&mut o, "cost_center_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrCostCenterDeletedV2`
@@ -1029,9 +969,6 @@ impl FromJson for P2CorehrCostCenterDeletedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrCostCenterDeletedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1050,9 +987,6 @@ impl FromJson for P2CorehrCostCenterDeletedV2Data {
         Ok(Self {
             cost_center_id: json::field(&mut o, "cost_center_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrCostCenterUpdatedV2`
@@ -1079,9 +1013,6 @@ impl FromJson for P2CorehrCostCenterUpdatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrCostCenterUpdatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1103,9 +1034,6 @@ impl FromJson for P2CorehrCostCenterUpdatedV2Data {
             cost_center_id: json::field(&mut o, "cost_center_id")?,
             field_changes: json::field(&mut o, "field_changes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrCustomOrgCreatedV2`
@@ -1132,9 +1060,6 @@ impl FromJson for P2CorehrCustomOrgCreatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrCustomOrgCreatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1156,9 +1081,6 @@ impl FromJson for P2CorehrCustomOrgCreatedV2Data {
             org_id: json::field(&mut o, "org_id")?,
             object_api_name: json::field(&mut o, "object_api_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrCustomOrgDeletedV2`
@@ -1185,9 +1107,6 @@ impl FromJson for P2CorehrCustomOrgDeletedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrCustomOrgDeletedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1209,9 +1128,6 @@ impl FromJson for P2CorehrCustomOrgDeletedV2Data {
             org_id: json::field(&mut o, "org_id")?,
             object_api_name: json::field(&mut o, "object_api_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrCustomOrgUpdatedV2`
@@ -1238,9 +1154,6 @@ impl FromJson for P2CorehrCustomOrgUpdatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrCustomOrgUpdatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1265,9 +1178,6 @@ impl FromJson for P2CorehrCustomOrgUpdatedV2Data {
             field_changes: json::field(&mut o, "field_changes")?,
             object_api_name: json::field(&mut o, "object_api_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrDepartmentCreatedV2`
@@ -1294,9 +1204,6 @@ impl FromJson for P2CorehrDepartmentCreatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrDepartmentCreatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1315,9 +1222,6 @@ impl FromJson for P2CorehrDepartmentCreatedV2Data {
         Ok(Self {
             department_id: json::field(&mut o, "department_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrDepartmentUpdatedV2`
@@ -1344,9 +1248,6 @@ impl FromJson for P2CorehrDepartmentUpdatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrDepartmentUpdatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1368,9 +1269,6 @@ impl FromJson for P2CorehrDepartmentUpdatedV2Data {
             department_id: json::field(&mut o, "department_id")?,
             field_changes: json::field(&mut o, "field_changes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrEmployeeDomainEventV2`
@@ -1396,9 +1294,6 @@ impl FromJson for P2CorehrEmployeeDomainEventV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrEmployeeDomainEventV2Data`
@@ -1443,9 +1338,6 @@ impl FromJson for P2CorehrEmployeeDomainEventV2Data {
             data: json::field(&mut o, "data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobChangeStatusUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1470,9 +1362,6 @@ impl FromJson for P2CorehrJobChangeStatusUpdatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobChangeStatusUpdatedV2Data`
@@ -1535,9 +1424,6 @@ impl FromJson for P2CorehrJobChangeStatusUpdatedV2Data {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobChangeUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1562,9 +1448,6 @@ impl FromJson for P2CorehrJobChangeUpdatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobChangeUpdatedV2Data`
@@ -1621,9 +1504,6 @@ impl FromJson for P2CorehrJobChangeUpdatedV2Data {
             transform_reason: json::field(&mut o, "transform_reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobFamilyCreatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1649,9 +1529,6 @@ impl FromJson for P2CorehrJobFamilyCreatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobFamilyCreatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1670,9 +1547,6 @@ impl FromJson for P2CorehrJobFamilyCreatedV2Data {
         Ok(Self {
             job_family_id: json::field(&mut o, "job_family_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobFamilyDeletedV2`
@@ -1699,9 +1573,6 @@ impl FromJson for P2CorehrJobFamilyDeletedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobFamilyDeletedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1720,9 +1591,6 @@ impl FromJson for P2CorehrJobFamilyDeletedV2Data {
         Ok(Self {
             job_family_id: json::field(&mut o, "job_family_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobFamilyUpdatedV2`
@@ -1749,9 +1617,6 @@ impl FromJson for P2CorehrJobFamilyUpdatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobFamilyUpdatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1773,9 +1638,6 @@ impl FromJson for P2CorehrJobFamilyUpdatedV2Data {
             job_family_id: json::field(&mut o, "job_family_id")?,
             field_changes: json::field(&mut o, "field_changes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobGradeCreatedV2`
@@ -1802,9 +1664,6 @@ impl FromJson for P2CorehrJobGradeCreatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobGradeCreatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1823,9 +1682,6 @@ impl FromJson for P2CorehrJobGradeCreatedV2Data {
         Ok(Self {
             job_grade_id: json::field(&mut o, "job_grade_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobGradeDeletedV2`
@@ -1852,9 +1708,6 @@ impl FromJson for P2CorehrJobGradeDeletedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobGradeDeletedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1873,9 +1726,6 @@ impl FromJson for P2CorehrJobGradeDeletedV2Data {
         Ok(Self {
             job_grade_id: json::field(&mut o, "job_grade_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobGradeUpdatedV2`
@@ -1902,9 +1752,6 @@ impl FromJson for P2CorehrJobGradeUpdatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobGradeUpdatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1926,9 +1773,6 @@ impl FromJson for P2CorehrJobGradeUpdatedV2Data {
             job_grade_id: json::field(&mut o, "job_grade_id")?,
             field_changes: json::field(&mut o, "field_changes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobLevelCreatedV2`
@@ -1955,9 +1799,6 @@ impl FromJson for P2CorehrJobLevelCreatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobLevelCreatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1976,9 +1817,6 @@ impl FromJson for P2CorehrJobLevelCreatedV2Data {
         Ok(Self {
             job_level_id: json::field(&mut o, "job_level_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobLevelDeletedV2`
@@ -2005,9 +1843,6 @@ impl FromJson for P2CorehrJobLevelDeletedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobLevelDeletedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2026,9 +1861,6 @@ impl FromJson for P2CorehrJobLevelDeletedV2Data {
         Ok(Self {
             job_level_id: json::field(&mut o, "job_level_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrJobLevelUpdatedV2`
@@ -2055,9 +1887,6 @@ impl FromJson for P2CorehrJobLevelUpdatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrJobLevelUpdatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2079,9 +1908,6 @@ impl FromJson for P2CorehrJobLevelUpdatedV2Data {
             job_level_id: json::field(&mut o, "job_level_id")?,
             field_changes: json::field(&mut o, "field_changes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrLocationCreatedV2`
@@ -2108,9 +1934,6 @@ impl FromJson for P2CorehrLocationCreatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrLocationCreatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2129,9 +1952,6 @@ impl FromJson for P2CorehrLocationCreatedV2Data {
         Ok(Self {
             location_id: json::field(&mut o, "location_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrLocationDeletedV2`
@@ -2158,9 +1978,6 @@ impl FromJson for P2CorehrLocationDeletedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrLocationDeletedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2179,9 +1996,6 @@ impl FromJson for P2CorehrLocationDeletedV2Data {
         Ok(Self {
             location_id: json::field(&mut o, "location_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrLocationUpdatedV2`
@@ -2208,9 +2022,6 @@ impl FromJson for P2CorehrLocationUpdatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrLocationUpdatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2236,9 +2047,6 @@ impl FromJson for P2CorehrLocationUpdatedV2Data {
             sub_events: json::field(&mut o, "sub_events")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrOffboardingChecklistUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2263,9 +2071,6 @@ impl FromJson for P2CorehrOffboardingChecklistUpdatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrOffboardingChecklistUpdatedV2Data`
@@ -2298,9 +2103,6 @@ impl FromJson for P2CorehrOffboardingChecklistUpdatedV2Data {
             checklist_status: json::field(&mut o, "checklist_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrOffboardingStatusUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2325,9 +2127,6 @@ impl FromJson for P2CorehrOffboardingStatusUpdatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrOffboardingStatusUpdatedV2Data`
@@ -2360,9 +2159,6 @@ impl FromJson for P2CorehrOffboardingStatusUpdatedV2Data {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrOffboardingUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2387,9 +2183,6 @@ impl FromJson for P2CorehrOffboardingUpdatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrOffboardingUpdatedV2Data`
@@ -2440,9 +2233,6 @@ impl FromJson for P2CorehrOffboardingUpdatedV2Data {
             target_user_id: json::field(&mut o, "target_user_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrPathwayCreatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2468,9 +2258,6 @@ impl FromJson for P2CorehrPathwayCreatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrPathwayCreatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2489,9 +2276,6 @@ impl FromJson for P2CorehrPathwayCreatedV2Data {
         Ok(Self {
             pathway_id: json::field(&mut o, "pathway_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrPathwayDeletedV2`
@@ -2518,9 +2302,6 @@ impl FromJson for P2CorehrPathwayDeletedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrPathwayDeletedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2539,9 +2320,6 @@ impl FromJson for P2CorehrPathwayDeletedV2Data {
         Ok(Self {
             pathway_id: json::field(&mut o, "pathway_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrPathwayUpdatedV2`
@@ -2568,9 +2346,6 @@ impl FromJson for P2CorehrPathwayUpdatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrPathwayUpdatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2592,9 +2367,6 @@ impl FromJson for P2CorehrPathwayUpdatedV2Data {
             pathway_id: json::field(&mut o, "pathway_id")?,
             field_changes: json::field(&mut o, "field_changes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrPositionCreatedV2`
@@ -2621,9 +2393,6 @@ impl FromJson for P2CorehrPositionCreatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrPositionCreatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2642,9 +2411,6 @@ impl FromJson for P2CorehrPositionCreatedV2Data {
         Ok(Self {
             position_id: json::field(&mut o, "position_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrPositionDeletedV2`
@@ -2671,9 +2437,6 @@ impl FromJson for P2CorehrPositionDeletedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrPositionDeletedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2692,9 +2455,6 @@ impl FromJson for P2CorehrPositionDeletedV2Data {
         Ok(Self {
             position_id: json::field(&mut o, "position_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrPositionUpdatedV2`
@@ -2721,9 +2481,6 @@ impl FromJson for P2CorehrPositionUpdatedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrPositionUpdatedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2745,9 +2502,6 @@ impl FromJson for P2CorehrPositionUpdatedV2Data {
             position_id: json::field(&mut o, "position_id")?,
             field_changes: json::field(&mut o, "field_changes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrPreHireOnboardingTaskChangedV2`
@@ -2773,9 +2527,6 @@ impl FromJson for P2CorehrPreHireOnboardingTaskChangedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrPreHireOnboardingTaskChangedV2Data`
@@ -2811,9 +2562,6 @@ impl FromJson for P2CorehrPreHireOnboardingTaskChangedV2Data {
             flow_info: json::field(&mut o, "flow_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrProbationUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2838,9 +2586,6 @@ impl FromJson for P2CorehrProbationUpdatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrProbationUpdatedV2Data`
@@ -2867,9 +2612,6 @@ impl FromJson for P2CorehrProbationUpdatedV2Data {
             actual_probation_end_date: json::field(&mut o, "actual_probation_end_date")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrProcessApproverUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2894,9 +2636,6 @@ impl FromJson for P2CorehrProcessApproverUpdatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrProcessApproverUpdatedV2Data`
@@ -2941,9 +2680,6 @@ impl FromJson for P2CorehrProcessApproverUpdatedV2Data {
             node_id_str: json::field(&mut o, "node_id_str")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrProcessCcUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2968,9 +2704,6 @@ impl FromJson for P2CorehrProcessCcUpdatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrProcessCcUpdatedV2Data`
@@ -3000,9 +2733,6 @@ impl FromJson for P2CorehrProcessCcUpdatedV2Data {
             biz_type: json::field(&mut o, "biz_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrProcessCommentInfoUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3027,9 +2757,6 @@ impl FromJson for P2CorehrProcessCommentInfoUpdatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrProcessCommentInfoUpdatedV2Data`
@@ -3056,9 +2783,6 @@ impl FromJson for P2CorehrProcessCommentInfoUpdatedV2Data {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrProcessNodeUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3083,9 +2807,6 @@ impl FromJson for P2CorehrProcessNodeUpdatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrProcessNodeUpdatedV2Data`
@@ -3124,9 +2845,6 @@ impl FromJson for P2CorehrProcessNodeUpdatedV2Data {
             biz_type: json::field(&mut o, "biz_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrProcessStatusUpdateV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3151,9 +2869,6 @@ impl FromJson for P2CorehrProcessStatusUpdateV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrProcessStatusUpdateV2Data`
@@ -3186,9 +2901,6 @@ impl FromJson for P2CorehrProcessStatusUpdateV2Data {
             properties: json::field(&mut o, "properties")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrProcessUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3213,9 +2925,6 @@ impl FromJson for P2CorehrProcessUpdatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrProcessUpdatedV2Data`
@@ -3248,9 +2957,6 @@ impl FromJson for P2CorehrProcessUpdatedV2Data {
             properties: json::field(&mut o, "properties")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2CorehrSignatureFileStatusUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3275,9 +2981,6 @@ impl FromJson for P2CorehrSignatureFileStatusUpdatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2CorehrSignatureFileStatusUpdatedV2Data`
@@ -3307,9 +3010,6 @@ impl FromJson for P2CorehrSignatureFileStatusUpdatedV2Data {
             biz_process_id: json::field(&mut o, "biz_process_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3334,8 +3034,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

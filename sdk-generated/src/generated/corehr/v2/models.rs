@@ -80,9 +80,6 @@ impl FromJson for ApprovalGroupStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ApprovalGroupStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -148,9 +145,6 @@ impl From<AssessmentResult> for String {
 impl FromJson for AssessmentResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AssessmentResult {
@@ -225,9 +219,6 @@ impl From<AssessmentStatus> for String {
 impl FromJson for AssessmentStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AssessmentStatus {
@@ -307,9 +298,6 @@ impl FromJson for CreateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CreateUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -384,9 +372,6 @@ impl FromJson for DepartmentChangeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DepartmentChangeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -456,9 +441,6 @@ impl From<DepartmentIdType> for String {
 impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DepartmentIdType {
@@ -534,9 +516,6 @@ impl FromJson for DraftStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DraftStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -603,9 +582,6 @@ impl FromJson for EmploymentStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for EmploymentStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -671,9 +647,6 @@ impl From<ExceptionStatuses> for String {
 impl FromJson for ExceptionStatuses {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ExceptionStatuses {
@@ -745,9 +718,6 @@ impl FromJson for ExtendedProbationPeriodUnit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ExtendedProbationPeriodUnit {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -813,9 +783,6 @@ impl From<FinalAssessmentResult> for String {
 impl FromJson for FinalAssessmentResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FinalAssessmentResult {
@@ -886,9 +853,6 @@ impl From<ListUserIdType> for String {
 impl FromJson for ListUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ListUserIdType {
@@ -968,9 +932,6 @@ impl FromJson for OnboardingStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OnboardingStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1036,9 +997,6 @@ impl From<Operator> for String {
 impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Operator {
@@ -1146,9 +1104,6 @@ impl FromJson for OrgType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OrgType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1218,9 +1173,6 @@ impl From<PaymentType> for String {
 impl FromJson for PaymentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PaymentType {
@@ -1296,9 +1248,6 @@ impl FromJson for PositionChangeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PositionChangeType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1368,9 +1317,6 @@ impl From<ProbationOutcome> for String {
 impl FromJson for ProbationOutcome {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ProbationOutcome {
@@ -1454,9 +1400,6 @@ impl FromJson for ProbationStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ProbationStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1522,9 +1465,6 @@ impl From<RefKey> for String {
 impl FromJson for RefKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RefKey {
@@ -1595,9 +1535,6 @@ impl From<Rehire> for String {
 impl FromJson for Rehire {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Rehire {
@@ -1677,9 +1614,6 @@ impl FromJson for RevokeUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RevokeUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1745,9 +1679,6 @@ impl From<SeniorityAdjustmentType> for String {
 impl FromJson for SeniorityAdjustmentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SeniorityAdjustmentType {
@@ -1831,9 +1762,6 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1916,9 +1844,6 @@ impl FromJson for Statuses {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Statuses {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1988,9 +1913,6 @@ impl From<SubmissionType> for String {
 impl FromJson for SubmissionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SubmissionType {
@@ -2094,9 +2016,6 @@ impl FromJson for TaskStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TaskStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2170,9 +2089,6 @@ impl From<UserIdType> for String {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserIdType {
@@ -2438,9 +2354,6 @@ impl FromJson for Address {
             local_city_text: json::field(&mut o, "local_city_text")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Address {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2639,9 +2552,6 @@ impl FromJson for ApprovalGroup {
             position_changes: json::field(&mut o, "position_changes")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApproverInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2666,9 +2576,6 @@ impl FromJson for ApproverInfo {
             process_id: json::field(&mut o, "process_id")?,
             approver_status: json::field(&mut o, "approver_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Assessment`
@@ -2709,9 +2616,6 @@ impl FromJson for Assessment {
             assessment_detail: json::field(&mut o, "assessment_detail")?,
             is_final_asssessment: json::field(&mut o, "is_final_asssessment")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AssessmentForCreate`
@@ -2785,9 +2689,6 @@ impl FromJson for Bank {
             create_time: json::field(&mut o, "create_time")?,
             update_time: json::field(&mut o, "update_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BankAccount`
@@ -2864,9 +2765,6 @@ impl FromJson for BankAccount {
             iban: json::field(&mut o, "iban")?,
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for BankAccount {
@@ -2982,9 +2880,6 @@ impl FromJson for BankBranch {
             update_time: json::field(&mut o, "update_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BasicDepartment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3009,9 +2904,6 @@ impl FromJson for BasicDepartment {
             id_v2: json::field(&mut o, "id_v2")?,
             department_name: json::field(&mut o, "department_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BasicEmployee`
@@ -3043,9 +2935,6 @@ impl FromJson for BasicEmployee {
             email_address: json::field(&mut o, "email_address")?,
             person_info: json::field(&mut o, "person_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BasicInfo`
@@ -3384,9 +3273,6 @@ impl FromJson for BasicJobData {
             employment_id: json::field(&mut o, "employment_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BasicPersonInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3417,9 +3303,6 @@ impl FromJson for BasicPersonInfo {
                 "preferred_english_full_name",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchEmployeesAdditionalJobRequestBody`
@@ -3479,9 +3362,6 @@ impl FromJson for BatchEmployeesAdditionalJobResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchGetCompanyRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3518,9 +3398,6 @@ impl FromJson for BatchGetCompanyResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchGetDepartmentRequestBody`
@@ -3564,9 +3441,6 @@ impl FromJson for BatchGetDepartmentResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchGetEmployeeRequestBody`
@@ -3617,9 +3491,6 @@ impl FromJson for BatchGetEmployeeResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchGetEmployeesBpRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3662,9 +3533,6 @@ impl FromJson for BatchGetEmployeesBpResponseBody {
             employment_direct_bps: json::field(&mut o, "employment_direct_bps")?,
             employment_all_bps: json::field(&mut o, "employment_all_bps")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchGetEmployeesJobDataRequestBody`
@@ -3721,9 +3589,6 @@ impl FromJson for BatchGetEmployeesJobDataResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchGetJobFamilyRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3764,9 +3629,6 @@ impl FromJson for BatchGetJobFamilyResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchGetJobLevelRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3806,9 +3668,6 @@ impl FromJson for BatchGetJobLevelResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchGetJobRequestBody`
@@ -3853,9 +3712,6 @@ impl FromJson for BatchGetJobResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchGetLocationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3892,9 +3748,6 @@ impl FromJson for BatchGetLocationResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchGetPathwayRequestBody`
@@ -3945,9 +3798,6 @@ impl FromJson for BatchGetPathwayResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchQueryCostAllocationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3985,9 +3835,6 @@ impl FromJson for BatchQueryCostAllocationResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchQueryDefaultCostCenterRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4024,9 +3871,6 @@ impl FromJson for BatchQueryDefaultCostCenterResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchV2WorkforcePlanDetailRequestBody`
@@ -4103,9 +3947,6 @@ impl FromJson for BatchV2WorkforcePlanDetailResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchWorkforcePlanDetailRequestBody`
@@ -4198,9 +4039,6 @@ impl FromJson for BatchWorkforcePlanDetailResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Bp`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4223,9 +4061,6 @@ impl FromJson for Bp {
             hrbp_id: json::field(&mut o, "hrbp_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ChangeFieldPair`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4247,9 +4082,6 @@ impl FromJson for ChangeFieldPair {
             origin_value: json::field(&mut o, "origin_value")?,
             target_value: json::field(&mut o, "target_value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CitizenshipStatus`
@@ -4284,9 +4116,6 @@ impl FromJson for CitizenshipStatus {
             citizenship_status: json::field(&mut o, "citizenship_status")?,
             view_order: json::field(&mut o, "view_order")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CitizenshipStatus {
@@ -4337,9 +4166,6 @@ impl FromJson for City {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ColumnApprovalNode`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4376,9 +4202,6 @@ impl FromJson for ColumnApprovalNode {
             process_id: json::field(&mut o, "process_id")?,
             exception_status: json::field(&mut o, "exception_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Company`
@@ -4456,9 +4279,6 @@ impl FromJson for Company {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CompanyTimeline`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4529,9 +4349,6 @@ impl FromJson for CompanyTimeline {
             office_address_info: json::field(&mut o, "office_address_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CompanyVersionData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4575,9 +4392,6 @@ impl FromJson for CompanyVersionData {
             code: json::field(&mut o, "code")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CompletePreHireResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4596,9 +4410,6 @@ impl FromJson for CompletePreHireResponseBody {
         Ok(Self {
             success: json::field(&mut o, "success")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Contract`
@@ -4661,9 +4472,6 @@ impl FromJson for Contract {
             original_contract: json::field(&mut o, "original_contract")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CostAllocation`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4688,9 +4496,6 @@ impl FromJson for CostAllocation {
             expiration_time: json::field(&mut o, "expiration_time")?,
             cost_center_rates: json::field(&mut o, "cost_center_rates")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CostAllocation {
@@ -4752,9 +4557,6 @@ impl FromJson for CostCenter {
             operation_reason: json::field(&mut o, "operation_reason")?,
             is_prefer_manual_encoding: json::field(&mut o, "is_prefer_manual_encoding")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CostCenter {
@@ -4838,9 +4640,6 @@ impl FromJson for CostCenterTimeline {
             active: json::field(&mut o, "active")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CostCenterTree`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4865,9 +4664,6 @@ impl FromJson for CostCenterTree {
             level: json::field(&mut o, "level")?,
             children: json::field(&mut o, "children")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CostCenterVersion`
@@ -4918,9 +4714,6 @@ impl FromJson for CostCenterVersion {
             operation_reason: json::field(&mut o, "operation_reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CountryRegion`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4957,9 +4750,6 @@ impl FromJson for CountryRegion {
             global_code: json::field(&mut o, "global_code")?,
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CountryRegionSubdivision`
@@ -4998,9 +4788,6 @@ impl FromJson for CountryRegionSubdivision {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateCostCenterResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5019,9 +4806,6 @@ impl FromJson for CreateCostCenterResponseBody {
         Ok(Self {
             cost_center: json::field(&mut o, "cost_center")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateCostCenterVersionRequestBody`
@@ -5081,9 +4865,6 @@ impl FromJson for CreateCostCenterVersionResponseBody {
             version: json::field(&mut o, "version")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateCustomOrgResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5102,9 +4883,6 @@ impl FromJson for CreateCustomOrgResponseBody {
         Ok(Self {
             org_id: json::field(&mut o, "org_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateEmpCustomOrg`
@@ -5182,9 +4960,6 @@ impl FromJson for CreateEmpCustomOrgEmployeeCustomOrgResponseBody {
             version_id: json::field(&mut o, "version_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateEmployeeRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5237,9 +5012,6 @@ impl FromJson for CreateEmployeeResponseBody {
             job_data_id: json::field(&mut o, "job_data_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateEmployeesAdditionalJobResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5258,9 +5030,6 @@ impl FromJson for CreateEmployeesAdditionalJobResponseBody {
         Ok(Self {
             additional_job: json::field(&mut o, "additional_job")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateEmployeesInternationalAssignmentResponseBody`
@@ -5283,9 +5052,6 @@ impl FromJson for CreateEmployeesInternationalAssignmentResponseBody {
         Ok(Self {
             international_assignment: json::field(&mut o, "international_assignment")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateJobChangeRequestBody`
@@ -5414,9 +5180,6 @@ impl FromJson for CreateJobChangeResponseBody {
             approval_nodes: json::field(&mut o, "approval_nodes")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateJobGradeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5435,9 +5198,6 @@ impl FromJson for CreateJobGradeResponseBody {
         Ok(Self {
             grade_id: json::field(&mut o, "grade_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateLocationAddressResponseBody`
@@ -5458,9 +5218,6 @@ impl FromJson for CreateLocationAddressResponseBody {
             address_id: json::field(&mut o, "address_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreatePathwayResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5479,9 +5236,6 @@ impl FromJson for CreatePathwayResponseBody {
         Ok(Self {
             pathway_id: json::field(&mut o, "pathway_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreatePersonResponseBody`
@@ -5502,9 +5256,6 @@ impl FromJson for CreatePersonResponseBody {
             person: json::field(&mut o, "person")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreatePositionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5524,9 +5275,6 @@ impl FromJson for CreatePositionResponseBody {
             position_id: json::field(&mut o, "position_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreatePreHireResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5545,9 +5293,6 @@ impl FromJson for CreatePreHireResponseBody {
         Ok(Self {
             pre_hire_id: json::field(&mut o, "pre_hire_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateProbationAssessmentRequestBody`
@@ -5589,9 +5334,6 @@ impl FromJson for CreateProbationAssessmentResponseBody {
             assessment_ids: json::field(&mut o, "assessment_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateProcessQueryFlowDataTemplateResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5617,9 +5359,6 @@ impl FromJson for CreateProcessQueryFlowDataTemplateResponseBody {
             error_info: json::field(&mut o, "error_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateProcessStartResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5638,9 +5377,6 @@ impl FromJson for CreateProcessStartResponseBody {
         Ok(Self {
             process_id: json::field(&mut o, "process_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateTransferInfo`
@@ -5820,9 +5556,6 @@ impl FromJson for CreateVersionCostAllocationResponseBody {
             cost_allocation_id: json::field(&mut o, "cost_allocation_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateVersionDefaultCostCenterRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5866,9 +5599,6 @@ impl FromJson for CreateVersionDefaultCostCenterResponseBody {
             wk_tid: json::field(&mut o, "wk_tid")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Currency`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5903,9 +5633,6 @@ impl FromJson for Currency {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CustomFieldData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5933,9 +5660,6 @@ impl FromJson for CustomFieldData {
             r#type: json::field(&mut o, "type")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CustomFieldData {
@@ -5968,9 +5692,6 @@ impl FromJson for CustomName {
             zh_cn: json::field(&mut o, "zh_cn")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CustomName {
@@ -6031,9 +5752,6 @@ impl FromJson for CustomOrg {
             org_id: json::field(&mut o, "org_id")?,
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CustomOrgCreate`
@@ -6107,9 +5825,6 @@ impl FromJson for CustomOrgList {
             custom_org_id: json::field(&mut o, "custom_org_id")?,
             rate: json::field(&mut o, "rate")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CustomOrgUpdate`
@@ -6199,9 +5914,6 @@ impl FromJson for DataengineI18n {
             en_us: json::field(&mut o, "en_us")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DefaultCostCenter`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6229,9 +5941,6 @@ impl FromJson for DefaultCostCenter {
             is_herit: json::field(&mut o, "is_herit")?,
             inherit_source: json::field(&mut o, "inherit_source")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DefaultCostCenterRecord`
@@ -6302,9 +6011,6 @@ impl FromJson for DelEmployeeCustomOrgResponseBody {
         Ok(Self {
             data: json::field(&mut o, "data")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DelPositionPositionRequestBody`
@@ -6475,9 +6181,6 @@ impl FromJson for Department {
             record_updated_by: json::field(&mut o, "record_updated_by")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DepartmentChange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6511,9 +6214,6 @@ impl FromJson for DepartmentChange {
             department_change_status: json::field(&mut o, "department_change_status")?,
             reorganization_info: json::field(&mut o, "reorganization_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DepartmentForPatch`
@@ -6582,9 +6282,6 @@ impl FromJson for DepartmentHrbp {
             hrbp_ids: json::field(&mut o, "hrbp_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DepartmentLookupName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6606,9 +6303,6 @@ impl FromJson for DepartmentLookupName {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DepartmentParentInfo`
@@ -6641,9 +6335,6 @@ impl FromJson for DepartmentParentInfo {
             is_root: json::field(&mut o, "is_root")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DepartmentParents`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6665,9 +6356,6 @@ impl FromJson for DepartmentParents {
             department_id: json::field(&mut o, "department_id")?,
             parent_department_list: json::field(&mut o, "parent_department_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DepartmentTimeline`
@@ -6739,9 +6427,6 @@ impl FromJson for DepartmentTimeline {
             cost_center_id: json::field(&mut o, "cost_center_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DepartmentTree`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6766,9 +6451,6 @@ impl FromJson for DepartmentTree {
             level: json::field(&mut o, "level")?,
             children: json::field(&mut o, "children")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Dependent`
@@ -6866,9 +6548,6 @@ impl FromJson for Dependent {
             citizenship_statuses: json::field(&mut o, "citizenship_statuses")?,
             emails: json::field(&mut o, "emails")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Dependent {
@@ -7063,9 +6742,6 @@ impl FromJson for DimensionInfo {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DimensionInfoData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7087,9 +6763,6 @@ impl FromJson for DimensionInfoData {
             dimension_key: json::field(&mut o, "dimension_key")?,
             dimension_info: json::field(&mut o, "dimension_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `District`
@@ -7121,9 +6794,6 @@ impl FromJson for District {
             subregion_code: json::field(&mut o, "subregion_code")?,
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EditEmpCustomOrgEmployeeCustomOrgRequestBody`
@@ -7183,9 +6853,6 @@ impl FromJson for EditEmpCustomOrgEmployeeCustomOrgResponseBody {
             data: json::field(&mut o, "data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EditOffboardingRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7228,9 +6895,6 @@ impl FromJson for EditOffboardingResponseBody {
         Ok(Self {
             data: json::field(&mut o, "data")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EditProbationRequestBody`
@@ -7337,9 +7001,6 @@ impl FromJson for Education {
             expected_end_date: json::field(&mut o, "expected_end_date")?,
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Education {
@@ -7458,9 +7119,6 @@ impl FromJson for Email {
             email_usage: json::field(&mut o, "email_usage")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Email {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -7543,9 +7201,6 @@ impl FromJson for EmergencyContact {
             email: json::field(&mut o, "email")?,
             is_primary: json::field(&mut o, "is_primary")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for EmergencyContact {
@@ -7635,9 +7290,6 @@ impl FromJson for EmpCustomOrgList {
             object_api_name: json::field(&mut o, "object_api_name")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Employee`
@@ -7913,9 +7565,6 @@ impl FromJson for Employee {
             company_talent_pool_ids: json::field(&mut o, "company_talent_pool_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EmployeeCostAllocation`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7938,9 +7587,6 @@ impl FromJson for EmployeeCostAllocation {
             cost_allocations: json::field(&mut o, "cost_allocations")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EmployeeDefaultCostCenter`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7962,9 +7608,6 @@ impl FromJson for EmployeeDefaultCostCenter {
             employment_id: json::field(&mut o, "employment_id")?,
             default_cost_centers: json::field(&mut o, "default_cost_centers")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EmployeeInfo`
@@ -7997,9 +7640,6 @@ impl FromJson for EmployeeInfo {
             employee_number: json::field(&mut o, "employee_number")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EmployeeJobData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8021,9 +7661,6 @@ impl FromJson for EmployeeJobData {
             employment_id: json::field(&mut o, "employment_id")?,
             job_datas: json::field(&mut o, "job_datas")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EmployeeJobFamily`
@@ -8065,9 +7702,6 @@ impl FromJson for EmployeeJobFamily {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EmployeeJobLevel`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8105,9 +7739,6 @@ impl FromJson for EmployeeJobLevel {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EmployeePathway`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8141,9 +7772,6 @@ impl FromJson for EmployeePathway {
             active: json::field(&mut o, "active")?,
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EmployeesAdditionalJob`
@@ -8220,9 +7848,6 @@ impl FromJson for EmployeesAdditionalJob {
             position_id: json::field(&mut o, "position_id")?,
             employee_subtype_id: json::field(&mut o, "employee_subtype_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EmployeesAdditionalJobBatchReqDate`
@@ -8393,9 +8018,6 @@ impl FromJson for EmployeesAdditionalJobWriteResp {
             employee_subtype_id: json::field(&mut o, "employee_subtype_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EmployeesInternationalAssignment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8501,9 +8123,6 @@ impl FromJson for EmployeesInternationalAssignment {
             expiration_time: json::field(&mut o, "expiration_time")?,
             id: json::field(&mut o, "id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EmployeesInternationalAssignmentReq`
@@ -8725,9 +8344,6 @@ impl FromJson for EmployeesInternationalAssignmentResp {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EmploymentBp`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8752,9 +8368,6 @@ impl FromJson for EmploymentBp {
             hrbp_ids: json::field(&mut o, "hrbp_ids")?,
             location_bp_ids: json::field(&mut o, "location_bp_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EmploymentCostAllocation`
@@ -8790,9 +8403,6 @@ impl FromJson for EmploymentCostAllocation {
             reason: json::field(&mut o, "reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for EmploymentCostAllocation {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -8826,9 +8436,6 @@ impl FromJson for EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody {
         Ok(Self {
             custom_org_list: json::field(&mut o, "custom_org_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EmploymentDefaultCostCenter`
@@ -8873,9 +8480,6 @@ impl FromJson for EmploymentDefaultCostCenter {
             wk_created_at: json::field(&mut o, "wk_created_at")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for EmploymentDefaultCostCenter {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -8912,9 +8516,6 @@ impl FromJson for EmploymentLookupName {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EnableDisableAssessmentProbationRequestBody`
@@ -8959,9 +8560,6 @@ impl FromJson for Enum {
             display: json::field(&mut o, "display")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Enum {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9004,9 +8602,6 @@ impl FromJson for EnumField {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Enums`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9028,9 +8623,6 @@ impl FromJson for Enums {
             enum_apiname: json::field(&mut o, "enum_apiname")?,
             enum_items: json::field(&mut o, "enum_items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FieldVariableSubVlaue`
@@ -9054,9 +8646,6 @@ impl FromJson for FieldVariableSubVlaue {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FieldVariableSubVlaueForReview`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9078,9 +8667,6 @@ impl FromJson for FieldVariableSubVlaueForReview {
             key: json::field(&mut o, "key")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FieldVariableSubVlaueForReview {
@@ -9118,9 +8704,6 @@ impl FromJson for FieldVariableValue {
             sub_values: json::field(&mut o, "sub_values")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FieldVariableValueI18n`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9142,9 +8725,6 @@ impl FromJson for FieldVariableValueI18n {
             zh_cn: json::field(&mut o, "zh_cn")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FieldVariableValueI18n {
@@ -9212,9 +8792,6 @@ impl FromJson for FieldVariableValueTo {
             file_value: json::field(&mut o, "file_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FieldVariableValueToFile`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9243,9 +8820,6 @@ impl FromJson for FieldVariableValueToFile {
             mime_type: json::field(&mut o, "mime_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FieldVariableValueToFileForWrite`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9270,9 +8844,6 @@ impl FromJson for FieldVariableValueToFileForWrite {
             file_name: json::field(&mut o, "file_name")?,
             length: json::field(&mut o, "length")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FieldVariableValueToFileForWrite {
@@ -9338,9 +8909,6 @@ impl FromJson for FieldVariableValueToForReview {
             record_values: json::field(&mut o, "record_values")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FieldVariableValueToForReview {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9382,9 +8950,6 @@ impl FromJson for FieldVariableValueToObject {
             wk_api_name: json::field(&mut o, "wk_api_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FieldVariableValueToObject {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9418,9 +8983,6 @@ impl FromJson for FieldVariableValueToRecord {
             record_id: json::field(&mut o, "record_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FieldVariableValueToRecord {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9452,9 +9014,6 @@ impl FromJson for File {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for File {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9485,9 +9044,6 @@ impl FromJson for FlowVariableDataProcessResponseBody {
             process_id: json::field(&mut o, "process_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetApprovalGroupsResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9506,9 +9062,6 @@ impl FromJson for GetApprovalGroupsResponseBody {
         Ok(Self {
             approval_group: json::field(&mut o, "approval_group")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetByDepartmentBpRequestBody`
@@ -9547,9 +9100,6 @@ impl FromJson for GetByDepartmentBpResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetDraftResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9575,9 +9125,6 @@ impl FromJson for GetDraftResponseBody {
             process_infos: json::field(&mut o, "process_infos")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetJobResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9596,9 +9143,6 @@ impl FromJson for GetJobResponseBody {
         Ok(Self {
             job: json::field(&mut o, "job")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetProcessFormVariableDataResponseBody`
@@ -9621,9 +9165,6 @@ impl FromJson for GetProcessFormVariableDataResponseBody {
             field_variable_values: json::field(&mut o, "field_variable_values")?,
             process_id: json::field(&mut o, "process_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetProcessResponseBody`
@@ -9710,9 +9251,6 @@ impl FromJson for GetProcessResponseBody {
             process_name: json::field(&mut o, "process_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `HiberarchyCommon`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9762,9 +9300,6 @@ impl FromJson for HiberarchyCommon {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for HiberarchyCommon {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9804,9 +9339,6 @@ impl FromJson for I18n {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for I18n {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9836,9 +9368,6 @@ impl FromJson for I18nV2 {
             zh_cn: json::field(&mut o, "zh_cn")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InternationalAssignment`
@@ -9897,9 +9426,6 @@ impl FromJson for InternationalAssignment {
                 "international_assignment_type",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Job`
@@ -9967,9 +9493,6 @@ impl FromJson for Job {
             updated_by: json::field(&mut o, "updated_by")?,
             updated_time: json::field(&mut o, "updated_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobChange`
@@ -10046,9 +9569,6 @@ impl FromJson for JobChange {
             no_permission_fields: json::field(&mut o, "no_permission_fields")?,
             approval_nodes: json::field(&mut o, "approval_nodes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobData`
@@ -10174,9 +9694,6 @@ impl FromJson for JobData {
             work_calendar_id: json::field(&mut o, "work_calendar_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobDataCostCenter`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10201,9 +9718,6 @@ impl FromJson for JobDataCostCenter {
             rate: json::field(&mut o, "rate")?,
             new_rate: json::field(&mut o, "new_rate")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for JobDataCostCenter {
@@ -10259,9 +9773,6 @@ impl FromJson for JobDataId {
         Ok(Self {
             wk_id: json::field(&mut o, "wk_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for JobDataId {
@@ -10319,9 +9830,6 @@ impl FromJson for JobFamily {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobFamilyTimeline`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10340,9 +9848,6 @@ impl FromJson for JobFamilyTimeline {
         Ok(Self {
             job_family_version_data: json::field(&mut o, "job_family_version_data")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobFamilyVersionData`
@@ -10393,9 +9898,6 @@ impl FromJson for JobFamilyVersionData {
             code: json::field(&mut o, "code")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobGrade`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10429,9 +9931,6 @@ impl FromJson for JobGrade {
             descriptions: json::field(&mut o, "descriptions")?,
             active: json::field(&mut o, "active")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobGradeCreate`
@@ -10536,9 +10035,6 @@ impl FromJson for JobLevel {
             view_order: json::field(&mut o, "view_order")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobTimeline`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10557,9 +10053,6 @@ impl FromJson for JobTimeline {
         Ok(Self {
             job_version_data: json::field(&mut o, "job_version_data")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobVersionData`
@@ -10616,9 +10109,6 @@ impl FromJson for JobVersionData {
             working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Language`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10647,9 +10137,6 @@ impl FromJson for Language {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListApproverResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10674,9 +10161,6 @@ impl FromJson for ListApproverResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             approver_list: json::field(&mut o, "approver_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListBpResponseBody`
@@ -10703,9 +10187,6 @@ impl FromJson for ListBpResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListByBizIdSignatureFileResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10728,9 +10209,6 @@ impl FromJson for ListByBizIdSignatureFileResponseBody {
             batch_sign_url: json::field(&mut o, "batch_sign_url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListByFileIdSignatureNodeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10749,9 +10227,6 @@ impl FromJson for ListByFileIdSignatureNodeResponseBody {
         Ok(Self {
             signature_nodes: json::field(&mut o, "signature_nodes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListEmployeesInternationalAssignmentResponseBody`
@@ -10784,9 +10259,6 @@ impl FromJson for ListEmployeesInternationalAssignmentResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListJobResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10811,9 +10283,6 @@ impl FromJson for ListJobResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListProcessResponseBody`
@@ -10840,9 +10309,6 @@ impl FromJson for ListProcessResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListSignatureFileResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10867,9 +10333,6 @@ impl FromJson for ListSignatureFileResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListSignatureTemplateInfoWithThumbnailResponseBody`
@@ -10899,9 +10362,6 @@ impl FromJson for ListSignatureTemplateInfoWithThumbnailResponseBody {
             count: json::field(&mut o, "count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListWorkforcePlanResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10929,9 +10389,6 @@ impl FromJson for ListWorkforcePlanResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Location`
@@ -10981,9 +10438,6 @@ impl FromJson for Location {
             time_zone_id: json::field(&mut o, "time_zone_id")?,
             display_language_id: json::field(&mut o, "display_language_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LocationAddressCreate`
@@ -11193,9 +10647,6 @@ impl FromJson for LocationTimeline {
             address: json::field(&mut o, "address")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LocationUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11308,9 +10759,6 @@ impl FromJson for LocationVersionData {
             working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LookupName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11332,9 +10780,6 @@ impl FromJson for LookupName {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MatchRule`
@@ -11364,9 +10809,6 @@ impl FromJson for MatchRule {
             ref_key: json::field(&mut o, "ref_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MatchRule {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -11395,9 +10837,6 @@ impl FromJson for MatchRules {
         Ok(Self {
             match_rules: json::field(&mut o, "match_rules")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MatchRules {
@@ -11578,9 +11017,6 @@ impl FromJson for NationalId {
             effective_for_a_long_time: json::field(&mut o, "effective_for_a_long_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for NationalId {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -11679,9 +11115,6 @@ impl FromJson for Nationality {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Nationality {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -11723,9 +11156,6 @@ impl FromJson for NoticePeriodDetail {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for NoticePeriodDetail {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -11757,9 +11187,6 @@ impl FromJson for ObjectFieldData {
             field_name: json::field(&mut o, "field_name")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ObjectFieldData {
@@ -12239,9 +11666,6 @@ impl FromJson for OnboardingTask {
             rejection_reason: json::field(&mut o, "rejection_reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OpenNoticePeriodChangeRecord`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12269,9 +11693,6 @@ impl FromJson for OpenNoticePeriodChangeRecord {
             positive_voluntary: json::field(&mut o, "positive_voluntary")?,
             positive_involuntary: json::field(&mut o, "positive_involuntary")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OpenNoticePeriodChangeRecord {
@@ -12304,9 +11725,6 @@ impl FromJson for OpenNoticePeriodDetail {
             value: json::field(&mut o, "value")?,
             value_unit: json::field(&mut o, "value_unit")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OpenNoticePeriodDetail {
@@ -12359,9 +11777,6 @@ impl FromJson for OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody {
             department_changes: json::field(&mut o, "department_changes")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OpenQueryJobChangeListByIdsApprovalGroupsRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12404,9 +11819,6 @@ impl FromJson for OpenQueryJobChangeListByIdsApprovalGroupsResponseBody {
         Ok(Self {
             job_changes: json::field(&mut o, "job_changes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OpenQueryPositionChangeListByIdsApprovalGroupsRequestBody`
@@ -12451,9 +11863,6 @@ impl FromJson for OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody {
             position_changes: json::field(&mut o, "position_changes")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OperationLogEntityField`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12482,9 +11891,6 @@ impl FromJson for OperationLogEntityField {
             ext: json::field(&mut o, "ext")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OperationLogEntityFieldExt`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12506,9 +11912,6 @@ impl FromJson for OperationLogEntityFieldExt {
             id: json::field(&mut o, "id")?,
             usage: json::field(&mut o, "usage")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OrgRole`
@@ -12537,9 +11940,6 @@ impl FromJson for OrgRole {
             employment_ids: json::field(&mut o, "employment_ids")?,
             inherit_employment_ids: json::field(&mut o, "inherit_employment_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OrgRoleUpdate`
@@ -12605,9 +12005,6 @@ impl FromJson for OrganizationOpLog {
             change_reasons: json::field(&mut o, "change_reasons")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OrgdraftDepartmentId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12630,9 +12027,6 @@ impl FromJson for OrgdraftDepartmentId {
             draft_department_id: json::field(&mut o, "draft_department_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OrgdraftOrgroleAssignment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12654,9 +12048,6 @@ impl FromJson for OrgdraftOrgroleAssignment {
             grantee_id: json::field(&mut o, "grantee_id")?,
             management_scopes: json::field(&mut o, "management_scopes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OrgroleAssignmentOrg`
@@ -12683,9 +12074,6 @@ impl FromJson for OrgroleAssignmentOrg {
             org_name: json::field(&mut o, "org_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OrgroleInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12710,9 +12098,6 @@ impl FromJson for OrgroleInfo {
             origin_orgroles: json::field(&mut o, "origin_orgroles")?,
             target_orgroles: json::field(&mut o, "target_orgroles")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ParentsDepartmentRequestBody`
@@ -12754,9 +12139,6 @@ impl FromJson for ParentsDepartmentResponseBody {
             reject_export: json::field(&mut o, "reject_export")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Passport`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12793,9 +12175,6 @@ impl FromJson for Passport {
             expiration_date: json::field(&mut o, "expiration_date")?,
             issued_by: json::field(&mut o, "issued_by")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Passport {
@@ -12889,9 +12268,6 @@ impl FromJson for PatchCostCenterResponseBody {
             cost_center: json::field(&mut o, "cost_center")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchCostCenterVersionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12950,9 +12326,6 @@ impl FromJson for PatchCostCenterVersionResponseBody {
             version: json::field(&mut o, "version")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchEmployeesAdditionalJobResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12971,9 +12344,6 @@ impl FromJson for PatchEmployeesAdditionalJobResponseBody {
         Ok(Self {
             additional_job: json::field(&mut o, "additional_job")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchEmployeesInternationalAssignmentResponseBody`
@@ -12997,9 +12367,6 @@ impl FromJson for PatchEmployeesInternationalAssignmentResponseBody {
             international_assignment: json::field(&mut o, "international_assignment")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchPersonResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13019,9 +12386,6 @@ impl FromJson for PatchPersonResponseBody {
             person: json::field(&mut o, "person")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchPreHireResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13040,9 +12404,6 @@ impl FromJson for PatchPreHireResponseBody {
         Ok(Self {
             pre_hire_id: json::field(&mut o, "pre_hire_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Pathway`
@@ -13074,9 +12435,6 @@ impl FromJson for Pathway {
             descriptions: json::field(&mut o, "descriptions")?,
             active: json::field(&mut o, "active")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PathwayCreate`
@@ -13162,9 +12520,6 @@ impl FromJson for PersonForCountry {
             ethnicity_race: json::field(&mut o, "ethnicity_race")?,
             marital_status_date: json::field(&mut o, "marital_status_date")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PersonForCountry {
@@ -13453,9 +12808,6 @@ impl FromJson for PersonInfo {
             tax_info_mys: json::field(&mut o, "tax_info_mys")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PersonInfo {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -13567,9 +12919,6 @@ impl FromJson for PersonInfoChn {
             political_affiliations: json::field(&mut o, "political_affiliations")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PersonInfoChn {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -13679,9 +13028,6 @@ impl FromJson for PersonName {
             wk_id: json::field(&mut o, "wk_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PersonName {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -13740,9 +13086,6 @@ impl FromJson for PersonalProfile {
             personal_profile_type: json::field(&mut o, "personal_profile_type")?,
             files: json::field(&mut o, "files")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PersonalProfile {
@@ -13811,9 +13154,6 @@ impl FromJson for Phone {
             is_public: json::field(&mut o, "is_public")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Phone {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -13881,9 +13221,6 @@ impl FromJson for PhoneNumberAndAreaCode {
             area_code: json::field(&mut o, "area_code")?,
             phone_number: json::field(&mut o, "phone_number")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Position`
@@ -13963,9 +13300,6 @@ impl FromJson for Position {
             custom_fields: json::field(&mut o, "custom_fields")?,
             created_by: json::field(&mut o, "created_by")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PositionAdjustmentInfo`
@@ -14100,9 +13434,6 @@ impl FromJson for PositionAdjustmentInfo {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PositionChange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14133,9 +13464,6 @@ impl FromJson for PositionChange {
             position_change_type: json::field(&mut o, "position_change_type")?,
             position_adjustment_info: json::field(&mut o, "position_adjustment_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PositionCreate`
@@ -14312,9 +13640,6 @@ impl FromJson for PreHire {
             people_fields_json: json::field(&mut o, "people_fields_json")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PreHireAbnormalReason`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14333,9 +13658,6 @@ impl FromJson for PreHireAbnormalReason {
         Ok(Self {
             descriptions: json::field(&mut o, "descriptions")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PreHireContractInfo`
@@ -14370,9 +13692,6 @@ impl FromJson for PreHireContractInfo {
             signing_type: json::field(&mut o, "signing_type")?,
             contract_file_ids: json::field(&mut o, "contract_file_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PreHireEmploymentInfo`
@@ -14644,9 +13963,6 @@ impl FromJson for PreHireEmploymentInfo {
             work_country_id: json::field(&mut o, "work_country_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PreHireOnboardingInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14714,9 +14030,6 @@ impl FromJson for PreHireOnboardingInfo {
             withdrawn_reason: json::field(&mut o, "withdrawn_reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PreHirePayGroupInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14738,9 +14051,6 @@ impl FromJson for PreHirePayGroupInfo {
             name: json::field(&mut o, "name")?,
             id: json::field(&mut o, "id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PreHireProbationInfo`
@@ -14766,9 +14076,6 @@ impl FromJson for PreHireProbationInfo {
             probation_end_date: json::field(&mut o, "probation_end_date")?,
             probation_period: json::field(&mut o, "probation_period")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PrehireCreate`
@@ -14899,9 +14206,6 @@ impl FromJson for PrehireSeniorityAdjustInformationQuery {
             end_date: json::field(&mut o, "end_date")?,
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PrehireSeniorityAdjustInformationUpdate`
@@ -15072,9 +14376,6 @@ impl FromJson for ProbationInfo {
             probation_outcome: json::field(&mut o, "probation_outcome")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ProbationInfoForSubmit`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15154,9 +14455,6 @@ impl FromJson for ProbationInfoForSubmit {
             final_assessment_detail: json::field(&mut o, "final_assessment_detail")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ProcessAbstractItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15178,9 +14476,6 @@ impl FromJson for ProcessAbstractItem {
             name: json::field(&mut o, "name")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ProcessApprover`
@@ -15249,9 +14544,6 @@ impl FromJson for ProcessCcItem {
             node_definition_id: json::field(&mut o, "node_definition_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ProcessCommentInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15291,9 +14583,6 @@ impl FromJson for ProcessCommentInfo {
             image_count: json::field(&mut o, "image_count")?,
             comment_id: json::field(&mut o, "comment_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ProcessDoneItem`
@@ -15343,9 +14632,6 @@ impl FromJson for ProcessDoneItem {
             node_definition_id: json::field(&mut o, "node_definition_id")?,
             approval_opinion: json::field(&mut o, "approval_opinion")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ProcessExtra`
@@ -15411,9 +14697,6 @@ impl FromJson for ProcessFormVariableV2 {
             sub_values: json::field(&mut o, "sub_values")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ProcessFormVariableV2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -15445,9 +14728,6 @@ impl FromJson for ProcessInfo {
             approval_group_status: json::field(&mut o, "approval_group_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ProcessLink`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15472,9 +14752,6 @@ impl FromJson for ProcessLink {
             pc_link: json::field(&mut o, "pc_link")?,
             mobile_link: json::field(&mut o, "mobile_link")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ProcessRevokeAndWithdraw`
@@ -15546,9 +14823,6 @@ impl FromJson for ProcessSystemDoneItem {
             approval_opinion: json::field(&mut o, "approval_opinion")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ProcessSystemTodoItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15585,9 +14859,6 @@ impl FromJson for ProcessSystemTodoItem {
             create_time: json::field(&mut o, "create_time")?,
             node_definition_id: json::field(&mut o, "node_definition_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ProcessTodoItem`
@@ -15628,9 +14899,6 @@ impl FromJson for ProcessTodoItem {
             create_time: json::field(&mut o, "create_time")?,
             node_definition_id: json::field(&mut o, "node_definition_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ProcessTransfer`
@@ -15866,9 +15134,6 @@ impl FromJson for ProfileSettingCitizenshipStatus {
             country_region: json::field(&mut o, "country_region")?,
             citizenship_status: json::field(&mut o, "citizenship_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ProfileSettingCitizenshipStatus {
@@ -16968,9 +16233,6 @@ impl FromJson for QueryCustomOrgResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryEmployeesJobDataRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17035,9 +16297,6 @@ impl FromJson for QueryEmployeesJobDataResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryJobGradeRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17087,9 +16346,6 @@ impl FromJson for QueryJobGradeResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryMultiTimelineCompanyRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17135,9 +16391,6 @@ impl FromJson for QueryMultiTimelineCompanyResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryMultiTimelineCostCenterRequestBody`
@@ -17191,9 +16444,6 @@ impl FromJson for QueryMultiTimelineCostCenterResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryMultiTimelineDepartmentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17246,9 +16496,6 @@ impl FromJson for QueryMultiTimelineDepartmentResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryMultiTimelineJobFamilyRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17294,9 +16541,6 @@ impl FromJson for QueryMultiTimelineJobFamilyResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryMultiTimelineJobRequestBody`
@@ -17344,9 +16588,6 @@ impl FromJson for QueryMultiTimelineJobResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryMultiTimelineLocationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17392,9 +16633,6 @@ impl FromJson for QueryMultiTimelineLocationResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryOperationLogsDepartmentRequestBody`
@@ -17444,9 +16682,6 @@ impl FromJson for QueryOperationLogsDepartmentResponseBody {
             next_page_token: json::field(&mut o, "next_page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryPositionRequestBody`
@@ -17506,9 +16741,6 @@ impl FromJson for QueryPositionResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryPreHireRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17554,9 +16786,6 @@ impl FromJson for QueryPreHireResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryProcessFlowDataTemplateReq`
@@ -17607,9 +16836,6 @@ impl FromJson for QueryRecentChangeCompanyResponseBody {
             deleted_company_ids: json::field(&mut o, "deleted_company_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryRecentChangeCostCenterResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17637,9 +16863,6 @@ impl FromJson for QueryRecentChangeCostCenterResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             deleted_cost_center_ids: json::field(&mut o, "deleted_cost_center_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryRecentChangeCustomOrgResponseBody`
@@ -17669,9 +16892,6 @@ impl FromJson for QueryRecentChangeCustomOrgResponseBody {
             deleted_custom_org_ids: json::field(&mut o, "deleted_custom_org_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryRecentChangeDepartmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17699,9 +16919,6 @@ impl FromJson for QueryRecentChangeDepartmentResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryRecentChangeJobFamilyResponseBody`
@@ -17731,9 +16948,6 @@ impl FromJson for QueryRecentChangeJobFamilyResponseBody {
             deleted_job_family_ids: json::field(&mut o, "deleted_job_family_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryRecentChangeJobGradeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17761,9 +16975,6 @@ impl FromJson for QueryRecentChangeJobGradeResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             deleted_job_grade_ids: json::field(&mut o, "deleted_job_grade_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryRecentChangeJobLevelResponseBody`
@@ -17793,9 +17004,6 @@ impl FromJson for QueryRecentChangeJobLevelResponseBody {
             deleted_job_level_ids: json::field(&mut o, "deleted_job_level_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryRecentChangeJobResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17823,9 +17031,6 @@ impl FromJson for QueryRecentChangeJobResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             deleted_job_ids: json::field(&mut o, "deleted_job_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryRecentChangeLocationResponseBody`
@@ -17855,9 +17060,6 @@ impl FromJson for QueryRecentChangeLocationResponseBody {
             deleted_location_ids: json::field(&mut o, "deleted_location_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryRecentChangePositionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17885,9 +17087,6 @@ impl FromJson for QueryRecentChangePositionResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             deleted_position_ids: json::field(&mut o, "deleted_position_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QuerySignatureFileRequestBody`
@@ -17935,9 +17134,6 @@ impl FromJson for QuerySignatureFileResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryTimelineDepartmentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17981,9 +17177,6 @@ impl FromJson for QueryTimelineDepartmentResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QuerybyidEmployeeCustomOrgResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18005,9 +17198,6 @@ impl FromJson for QuerybyidEmployeeCustomOrgResponseBody {
             custom_org: json::field(&mut o, "custom_org")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RemoveVersionCostAllocationRequestBody`
@@ -18163,9 +17353,6 @@ impl FromJson for ReorganizationInfo {
             orgrole_infos: json::field(&mut o, "orgrole_infos")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReportDetailReq`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18220,9 +17407,6 @@ impl FromJson for ResidentTax {
             tax_country_region_id: json::field(&mut o, "tax_country_region_id")?,
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ResidentTax {
@@ -18310,9 +17494,6 @@ impl FromJson for RestoreFlowInstancePreHireResponseBody {
             success: json::field(&mut o, "success")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RevokeJobChangeRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18352,9 +17533,6 @@ impl FromJson for RevokeJobChangeResponseBody {
             result: json::field(&mut o, "result")?,
             message: json::field(&mut o, "message")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RevokeOffboardingRequestBody`
@@ -18438,9 +17616,6 @@ impl FromJson for SearchBasicInfoBankBranchResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchBasicInfoBankRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18496,9 +17671,6 @@ impl FromJson for SearchBasicInfoBankResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchBasicInfoCityRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18551,9 +17723,6 @@ impl FromJson for SearchBasicInfoCityResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchBasicInfoCountryRegionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18599,9 +17768,6 @@ impl FromJson for SearchBasicInfoCountryRegionResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchBasicInfoCountryRegionSubdivisionRequestBody`
@@ -18658,9 +17824,6 @@ impl FromJson for SearchBasicInfoCountryRegionSubdivisionResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchBasicInfoCurrencyRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18706,9 +17869,6 @@ impl FromJson for SearchBasicInfoCurrencyResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchBasicInfoDistrictRequestBody`
@@ -18759,9 +17919,6 @@ impl FromJson for SearchBasicInfoDistrictResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchBasicInfoLanguageRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18807,9 +17964,6 @@ impl FromJson for SearchBasicInfoLanguageResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchBasicInfoNationalityRequestBody`
@@ -18860,9 +18014,6 @@ impl FromJson for SearchBasicInfoNationalityResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchBasicInfoTimeZoneRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18909,9 +18060,6 @@ impl FromJson for SearchBasicInfoTimeZoneResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchContractRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18957,9 +18105,6 @@ impl FromJson for SearchContractResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchCostCenterRequestBody`
@@ -19015,9 +18160,6 @@ impl FromJson for SearchCostCenterResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchDepartmentRequestBody`
@@ -19094,9 +18236,6 @@ impl FromJson for SearchDepartmentResponseBody {
             reject_export: json::field(&mut o, "reject_export")?,
             total_count: json::field(&mut o, "total_count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchEmployeeRequestBody`
@@ -19294,9 +18433,6 @@ impl FromJson for SearchEmployeeResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchEnumRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19333,9 +18469,6 @@ impl FromJson for SearchEnumResponseBody {
         Ok(Self {
             enums: json::field(&mut o, "enums")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchJobChangeRequestBody`
@@ -19434,9 +18567,6 @@ impl FromJson for SearchJobChangeResponseBody {
             reject_export: json::field(&mut o, "reject_export")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchPreHireRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19531,9 +18661,6 @@ impl FromJson for SearchPreHireResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchProbationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19625,9 +18752,6 @@ impl FromJson for SearchProbationResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchSignatureTemplateResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19646,9 +18770,6 @@ impl FromJson for SearchSignatureTemplateResponseBody {
         Ok(Self {
             signature_templates: json::field(&mut o, "signature_templates")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SeniorityAdjustInformation`
@@ -19686,9 +18807,6 @@ impl FromJson for SeniorityAdjustInformation {
             )?,
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SeniorityAdjustInformationEdit`
@@ -19748,9 +18866,6 @@ impl FromJson for SignatureEnumInfoLabel {
             en: json::field(&mut o, "en")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SignatureFile`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19800,9 +18915,6 @@ impl FromJson for SignatureFile {
             sign_url: json::field(&mut o, "sign_url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SignatureMetaInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19827,9 +18939,6 @@ impl FromJson for SignatureMetaInfo {
             wk_id: json::field(&mut o, "wk_id")?,
             label: json::field(&mut o, "label")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SignatureNode`
@@ -19868,9 +18977,6 @@ impl FromJson for SignatureNode {
             sign_role: json::field(&mut o, "sign_role")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SignatureSignatoryLabel`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19896,9 +19002,6 @@ impl FromJson for SignatureSignatoryLabel {
             apiname: json::field(&mut o, "apiname")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SignatureTemplate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19923,9 +19026,6 @@ impl FromJson for SignatureTemplate {
             brief_info: json::field(&mut o, "brief_info")?,
             content_info: json::field(&mut o, "content_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SignatureTemplateBriefInfo`
@@ -19994,9 +19094,6 @@ impl FromJson for SignatureTemplateBriefInfo {
             template_desc: json::field(&mut o, "template_desc")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SignatureTemplateCombinationFieldInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20028,9 +19125,6 @@ impl FromJson for SignatureTemplateCombinationFieldInfo {
             source: json::field(&mut o, "source")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SignatureTemplateCombinationFieldInfoV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20056,9 +19150,6 @@ impl FromJson for SignatureTemplateCombinationFieldInfoV2 {
             source: json::field(&mut o, "source")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SignatureTemplateCommonFieldInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20080,9 +19171,6 @@ impl FromJson for SignatureTemplateCommonFieldInfo {
             source: json::field(&mut o, "source")?,
             apiname: json::field(&mut o, "apiname")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SignatureTemplateContentInfo`
@@ -20115,9 +19203,6 @@ impl FromJson for SignatureTemplateContentInfo {
             system_setting_fields: json::field(&mut o, "system_setting_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SignatureTemplateContentItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20148,9 +19233,6 @@ impl FromJson for SignatureTemplateContentItem {
             label: json::field(&mut o, "label")?,
             content_desc: json::field(&mut o, "content_desc")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SignatureTemplateCustomField`
@@ -20189,9 +19271,6 @@ impl FromJson for SignatureTemplateCustomField {
             common_info: json::field(&mut o, "common_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SignatureTemplateField`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20225,9 +19304,6 @@ impl FromJson for SignatureTemplateField {
             children: json::field(&mut o, "children")?,
             combination_info_v2: json::field(&mut o, "combination_info_v2")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SignatureTemplateFilter`
@@ -20266,9 +19342,6 @@ impl FromJson for SignatureTemplateFilter {
             criterion_list: json::field(&mut o, "criterion_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SignatureTemplateFilterItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20293,9 +19366,6 @@ impl FromJson for SignatureTemplateFilterItem {
             rights: json::field(&mut o, "rights")?,
             op: json::field(&mut o, "op")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SignatureTemplateInfoWithThumbnail`
@@ -20352,9 +19422,6 @@ impl FromJson for SignatureTemplateInfoWithThumbnail {
             template_region_info: json::field(&mut o, "template_region_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SignatureTemplateRegionInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20389,9 +19456,6 @@ impl FromJson for SignatureTemplateRegionInfo {
             subregion_l3_ids: json::field(&mut o, "subregion_l3_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SignatureTemplateSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20411,9 +19475,6 @@ impl FromJson for SignatureTemplateSetting {
             page_seal_types: json::field(&mut o, "page_seal_types")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SignatureUserInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20432,9 +19493,6 @@ impl FromJson for SignatureUserInfo {
         Ok(Self {
             id: json::field(&mut o, "id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `StartProcessParam`
@@ -20520,9 +19578,6 @@ impl FromJson for SubmitProbationResponseBody {
         Ok(Self {
             probation_info: json::field(&mut o, "probation_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SubmitV2OffboardingRequestBody`
@@ -20639,9 +19694,6 @@ impl FromJson for SubmitV2OffboardingResponseBody {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TaxInfoMys`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20693,9 +19745,6 @@ impl FromJson for TaxInfoMys {
             tax_relief_4: json::field(&mut o, "tax_relief_4")?,
             tax_relief_5: json::field(&mut o, "tax_relief_5")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TaxInfoMys {
@@ -20790,9 +19839,6 @@ impl FromJson for TerminateSignatureFailIdAndReason {
             fail_reason: json::field(&mut o, "fail_reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TerminateSignatureFileRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20848,9 +19894,6 @@ impl FromJson for TerminateSignatureFileResponseBody {
             fail_file_id_and_reasons: json::field(&mut o, "fail_file_id_and_reasons")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TimeZone`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20881,9 +19924,6 @@ impl FromJson for TimeZone {
             utc_offset: json::field(&mut o, "utc_offset")?,
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TranferEmploymentInfo`
@@ -20921,9 +19961,6 @@ impl FromJson for TranferEmploymentInfo {
                 "notice_period_change_record",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TranferEmploymentInfo {
@@ -21471,9 +20508,6 @@ impl FromJson for TransferInfo {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TransformOnboardingTaskPreHireRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -21523,9 +20557,6 @@ impl FromJson for TransformOnboardingTaskPreHireResponseBody {
             success: json::field(&mut o, "success")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TransitTaskPreHireRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -21562,9 +20593,6 @@ impl FromJson for TransitTaskPreHireResponseBody {
         Ok(Self {
             success: json::field(&mut o, "success")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TreeCostCenterRequestBody`
@@ -21618,9 +20646,6 @@ impl FromJson for TreeCostCenterResponseBody {
             reject_export: json::field(&mut o, "reject_export")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TreeDepartmentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -21673,9 +20698,6 @@ impl FromJson for TreeDepartmentResponseBody {
             reject_export: json::field(&mut o, "reject_export")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateProcessApproverResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -21697,9 +20719,6 @@ impl FromJson for UpdateProcessApproverResponseBody {
             code: json::field(&mut o, "code")?,
             msg: json::field(&mut o, "msg")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateRuleCustomOrgRequestBody`
@@ -21804,9 +20823,6 @@ impl FromJson for Visa {
             issued_by: json::field(&mut o, "issued_by")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Visa {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -21896,9 +20912,6 @@ impl FromJson for WithdrawOnboardingPreHireResponseBody {
             success: json::field(&mut o, "success")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WithdrawProbationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -21938,9 +20951,6 @@ impl FromJson for WorkEmail {
             email: json::field(&mut o, "email")?,
             email_usage: json::field(&mut o, "email_usage")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `WorkExperience`
@@ -22051,9 +21061,6 @@ impl FromJson for WorkExperienceInfo {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for WorkExperienceInfo {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -22100,9 +21107,6 @@ impl FromJson for WorkforcePlan {
             active: json::field(&mut o, "active")?,
             dimension_lists: json::field(&mut o, "dimension_lists")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `WorkforcePlanDetail`
@@ -22182,9 +21186,6 @@ impl FromJson for WorkforcePlanDetail {
             )?,
             is_missing_dimension: json::field(&mut o, "is_missing_dimension")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `WorkforcePlanDetailReq`
@@ -22301,9 +21302,6 @@ impl FromJson for WorkforcePlanDetailV2 {
             is_all_zero_value: json::field(&mut o, "is_all_zero_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WorkforcePlanDimension`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -22325,9 +21323,6 @@ impl FromJson for WorkforcePlanDimension {
             key: json::field(&mut o, "key")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `WorkforcePlanEaiDetail`
@@ -22353,9 +21348,6 @@ impl FromJson for WorkforcePlanEaiDetail {
                 "estimated_active_individuals",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for WorkforcePlanEaiDetail {
@@ -22392,9 +21384,6 @@ impl FromJson for WorkforcePlanMultiPeriodValue {
             individuals_to_be_added: json::field(&mut o, "individuals_to_be_added")?,
             individuals_to_be_removed: json::field(&mut o, "individuals_to_be_removed")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for WorkforcePlanMultiPeriodValue {

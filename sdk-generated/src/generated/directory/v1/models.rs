@@ -64,9 +64,6 @@ impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DepartmentIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -137,9 +134,6 @@ impl FromJson for EmployeeIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for EmployeeIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -205,9 +199,6 @@ impl From<EnumType> for String {
 impl FromJson for EnumType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for EnumType {
@@ -294,9 +285,6 @@ impl From<FieldType> for String {
 impl FromJson for FieldType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FieldType {
@@ -456,9 +444,6 @@ impl FromJson for ResignReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ResignReason {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -528,9 +513,6 @@ impl From<ResignType> for String {
 impl FromJson for ResignType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ResignType {
@@ -694,9 +676,6 @@ impl FromJson for UpdateEmployeeResignReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UpdateEmployeeResignReason {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -771,9 +750,6 @@ impl FromJson for UpdateEmployeeResignType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UpdateEmployeeResignType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -836,9 +812,6 @@ impl FromJson for UserType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -869,9 +842,6 @@ impl FromJson for AbnormalRecord {
             field_errors: json::field(&mut o, "field_errors")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Attachment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -899,9 +869,6 @@ impl FromJson for Attachment {
             name: json::field(&mut o, "name")?,
             size: json::field(&mut o, "size")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BankAccount`
@@ -970,9 +937,6 @@ impl FromJson for BankAccount {
             custom_field_value: json::field(&mut o, "custom_field_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Certificate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1019,9 +983,6 @@ impl FromJson for Certificate {
             updator_id: json::field(&mut o, "updator_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CollaborationRule`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1053,9 +1014,6 @@ impl FromJson for CollaborationRule {
             object_is_valid: json::field(&mut o, "object_is_valid")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CollaborationRuleEntities`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1080,9 +1038,6 @@ impl FromJson for CollaborationRuleEntities {
             open_department_ids: json::field(&mut o, "open_department_ids")?,
             open_group_ids: json::field(&mut o, "open_group_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CollaborationRuleEntities {
@@ -1126,9 +1081,6 @@ impl FromJson for CollaborationTenant {
             name: json::field(&mut o, "name")?,
             short_name: json::field(&mut o, "short_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Company`
@@ -1176,9 +1128,6 @@ impl FromJson for Company {
             external_id: json::field(&mut o, "external_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ContactAddress`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1209,9 +1158,6 @@ impl FromJson for ContactAddress {
             address: json::field(&mut o, "address")?,
             contact_address_type: json::field(&mut o, "contact_address_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContactAddress {
@@ -1263,9 +1209,6 @@ impl FromJson for CreateCollaborationRuleResponseBody {
         Ok(Self {
             add_rule_id: json::field(&mut o, "add_rule_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateDepartment`
@@ -1356,9 +1299,6 @@ impl FromJson for CreateDepartmentResponseBody {
         Ok(Self {
             department_id: json::field(&mut o, "department_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateEmployee`
@@ -1606,9 +1546,6 @@ impl FromJson for CreateEmployeeResponseBody {
             employee_id: json::field(&mut o, "employee_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CustomFieldValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1654,9 +1591,6 @@ impl FromJson for CustomFieldValue {
             phone_value: json::field(&mut o, "phone_value")?,
             field_key: json::field(&mut o, "field_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CustomFieldValue {
@@ -1807,9 +1741,6 @@ impl FromJson for Department {
             org_dimension: json::field(&mut o, "org_dimension")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DepartmentBaseInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1831,9 +1762,6 @@ impl FromJson for DepartmentBaseInfo {
             department_id: json::field(&mut o, "department_id")?,
             department_name: json::field(&mut o, "department_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DepartmentCount`
@@ -1872,9 +1800,6 @@ impl FromJson for DepartmentCount {
             direct_departments_count: json::field(&mut o, "direct_departments_count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DepartmentLeader`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1896,9 +1821,6 @@ impl FromJson for DepartmentLeader {
             leader_type: json::field(&mut o, "leader_type")?,
             leader_id: json::field(&mut o, "leader_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DepartmentLeader {
@@ -1960,9 +1882,6 @@ impl FromJson for Dependent {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Education`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2015,9 +1934,6 @@ impl FromJson for Education {
             field_of_study_enum: json::field(&mut o, "field_of_study_enum")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EmergencyContact`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2048,9 +1964,6 @@ impl FromJson for EmergencyContact {
             phone: json::field(&mut o, "phone")?,
             is_primary: json::field(&mut o, "is_primary")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EmployeeBaseEntity`
@@ -2234,9 +2147,6 @@ impl FromJson for EmployeeBaseEntity {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EmployeeEducationAndWorkExperienceEntity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2298,9 +2208,6 @@ impl FromJson for EmployeeEducationAndWorkExperienceEntity {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EmployeeEntity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2336,9 +2243,6 @@ impl FromJson for EmployeeEntity {
                 "education_and_work_experience",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EmployeePersonalAndSocialRelationshipEntity`
@@ -2406,9 +2310,6 @@ impl FromJson for EmployeePersonalAndSocialRelationshipEntity {
             resident_taxs: json::field(&mut o, "resident_taxs")?,
             religion: json::field(&mut o, "religion")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EmployeeTraceInfo`
@@ -2552,9 +2453,6 @@ impl FromJson for EmployeeWorkEntity {
             seniority_date: json::field(&mut o, "seniority_date")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EnumValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2579,9 +2477,6 @@ impl FromJson for EnumValue {
             enum_name: json::field(&mut o, "enum_name")?,
             enum_type: json::field(&mut o, "enum_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for EnumValue {
@@ -2665,9 +2560,6 @@ impl FromJson for FilterDepartmentResponseBody {
             abnormals: json::field(&mut o, "abnormals")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FilterEmployeeRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2717,9 +2609,6 @@ impl FromJson for FilterEmployeeResponseBody {
             abnormals: json::field(&mut o, "abnormals")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18nText`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2744,9 +2633,6 @@ impl FromJson for I18nText {
             i18n_value: json::field(&mut o, "i18n_value")?,
             default_locale: json::field(&mut o, "default_locale")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for I18nText {
@@ -2779,9 +2665,6 @@ impl FromJson for Image {
             fs_unit: json::field(&mut o, "fs_unit")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ImageLink`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2809,9 +2692,6 @@ impl FromJson for ImageLink {
             avatar_640: json::field(&mut o, "avatar_640")?,
             avatar_origin: json::field(&mut o, "avatar_origin")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InviteOption`
@@ -2886,9 +2766,6 @@ impl FromJson for JobFamily {
             external_id: json::field(&mut o, "external_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobLevel`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2940,9 +2817,6 @@ impl FromJson for JobLevel {
             updator_id: json::field(&mut o, "updator_id")?,
             external_id: json::field(&mut o, "external_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobTitle`
@@ -3008,9 +2882,6 @@ impl FromJson for JobTitle {
             job_level_ids: json::field(&mut o, "job_level_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListCollaborationRuleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3036,9 +2907,6 @@ impl FromJson for ListCollaborationRuleResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListCollaborationTenantResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3063,9 +2931,6 @@ impl FromJson for ListCollaborationTenantResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListCollborationShareEntityResponseBody`
@@ -3097,9 +2962,6 @@ impl FromJson for ListCollborationShareEntityResponseBody {
             share_groups: json::field(&mut o, "share_groups")?,
             share_users: json::field(&mut o, "share_users")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MgetDepartmentRequestBody`
@@ -3144,9 +3006,6 @@ impl FromJson for MgetDepartmentResponseBody {
             abnormals: json::field(&mut o, "abnormals")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MgetEmployeeRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3189,9 +3048,6 @@ impl FromJson for MgetEmployeeResponseBody {
             employees: json::field(&mut o, "employees")?,
             abnormals: json::field(&mut o, "abnormals")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MultiFilterCondition`
@@ -3253,9 +3109,6 @@ impl FromJson for Name {
             legal_name: json::field(&mut o, "legal_name")?,
             display_name: json::field(&mut o, "display_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OpenapiOptions`
@@ -3345,9 +3198,6 @@ impl FromJson for OptionValue {
             is_deleted: json::field(&mut o, "is_deleted")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OptionValue {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3411,9 +3261,6 @@ impl FromJson for PageResponse {
             count: json::field(&mut o, "count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchDepartmentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3475,9 +3322,6 @@ impl FromJson for PersonalProfile {
             files: json::field(&mut o, "files")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PhoneValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3499,9 +3343,6 @@ impl FromJson for PhoneValue {
             phone_number: json::field(&mut o, "phone_number")?,
             extension_number: json::field(&mut o, "extension_number")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PhoneValue {
@@ -3572,9 +3413,6 @@ impl FromJson for Place {
             parent_id: json::field(&mut o, "parent_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Position`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3617,9 +3455,6 @@ impl FromJson for Position {
             employee_id: json::field(&mut o, "employee_id")?,
             update_time: json::field(&mut o, "update_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Position {
@@ -3841,9 +3676,6 @@ impl FromJson for SearchDepartmentResponseBody {
             abnormals: json::field(&mut o, "abnormals")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchEmployeeFilter`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3916,9 +3748,6 @@ impl FromJson for SearchEmployeeResponseBody {
             page_response: json::field(&mut o, "page_response")?,
             abnormals: json::field(&mut o, "abnormals")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchOptions`
@@ -4017,9 +3846,6 @@ impl FromJson for ShareDepartment {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ShareGroup`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4041,9 +3867,6 @@ impl FromJson for ShareGroup {
             open_group_id: json::field(&mut o, "open_group_id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ShareUser`
@@ -4069,9 +3892,6 @@ impl FromJson for ShareUser {
             name: json::field(&mut o, "name")?,
             avatar: json::field(&mut o, "avatar")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Tenant`
@@ -4182,9 +4002,6 @@ impl FromJson for Tenant {
             staff_size: json::field(&mut o, "staff_size")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TenantTraceInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4245,9 +4062,6 @@ impl FromJson for TenantTraceInfo {
             reg_params: json::field(&mut o, "reg_params")?,
             terminal_type: json::field(&mut o, "terminal_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ToBeResignedEmployeeRequestBody`
@@ -4638,9 +4452,6 @@ impl FromJson for UrlValue {
             pcurl: json::field(&mut o, "pcurl")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UrlValue {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4678,9 +4489,6 @@ impl FromJson for UserDepartmentSortInfo {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4712,9 +4520,6 @@ impl FromJson for UserInfo {
             last_name: json::field(&mut o, "last_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4736,9 +4541,6 @@ impl FromJson for UserValue {
             ids: json::field(&mut o, "ids")?,
             user_type: json::field(&mut o, "user_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserValue {
@@ -4785,9 +4587,6 @@ impl FromJson for UserVirtualOrgInfo {
             leaders: json::field(&mut o, "leaders")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WorkExperience`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4825,9 +4624,6 @@ impl FromJson for WorkExperience {
             description: json::field(&mut o, "description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WorkStatus`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4856,9 +4652,6 @@ impl FromJson for WorkStatus {
             end_time: json::field(&mut o, "end_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WuKongEnum`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4880,8 +4673,5 @@ impl FromJson for WuKongEnum {
             name: json::field(&mut o, "name")?,
             api_name: json::field(&mut o, "api_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

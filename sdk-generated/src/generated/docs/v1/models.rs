@@ -60,9 +60,6 @@ impl FromJson for ContentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -124,9 +121,6 @@ impl From<DocType> for String {
 impl FromJson for DocType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DocType {
@@ -198,9 +192,6 @@ impl FromJson for Lang {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Lang {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -224,8 +215,5 @@ impl FromJson for GetContentResponseBody {
         Ok(Self {
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

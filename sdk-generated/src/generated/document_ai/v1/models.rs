@@ -68,9 +68,6 @@ impl FromJson for OcrMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OcrMode {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -95,9 +92,6 @@ impl FromJson for BankCard {
             entities: json::field(&mut o, "entities")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BankCardEntity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -119,9 +113,6 @@ impl FromJson for BankCardEntity {
             r#type: json::field(&mut o, "type")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BankEntity`
@@ -166,9 +157,6 @@ impl FromJson for BankEntity {
             email: json::field(&mut o, "email")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BankInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -190,9 +178,6 @@ impl FromJson for BankInfo {
             bank_type: json::field(&mut o, "bank_type")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BodyEntity`
@@ -231,9 +216,6 @@ impl FromJson for BodyEntity {
             party: json::field(&mut o, "party")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BodyInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -255,9 +237,6 @@ impl FromJson for BodyInfo {
             body_type: json::field(&mut o, "body_type")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BusinessEntity`
@@ -281,9 +260,6 @@ impl FromJson for BusinessEntity {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BusinessLicense`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -303,9 +279,6 @@ impl FromJson for BusinessLicense {
             entities: json::field(&mut o, "entities")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ChinesePassport`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -324,9 +297,6 @@ impl FromJson for ChinesePassport {
         Ok(Self {
             entities: json::field(&mut o, "entities")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ChinesePassportEntity`
@@ -350,9 +320,6 @@ impl FromJson for ChinesePassportEntity {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DrivingEntity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -375,9 +342,6 @@ impl FromJson for DrivingEntity {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DrvingLicense`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -396,9 +360,6 @@ impl FromJson for DrvingLicense {
         Ok(Self {
             entities: json::field(&mut o, "entities")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ExtractCopy`
@@ -428,9 +389,6 @@ impl FromJson for ExtractCopy {
             text: json::field(&mut o, "text")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ExtractCurrency`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -452,9 +410,6 @@ impl FromJson for ExtractCurrency {
             currency_name: json::field(&mut o, "currency_name")?,
             currency_text: json::field(&mut o, "currency_text")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ExtractPrice`
@@ -481,9 +436,6 @@ impl FromJson for ExtractPrice {
             text: json::field(&mut o, "text")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ExtractTerm`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -505,9 +457,6 @@ impl FromJson for ExtractTerm {
             initial_time: json::field(&mut o, "initial_time")?,
             initial_unit: json::field(&mut o, "initial_unit")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ExtractTime`
@@ -548,9 +497,6 @@ impl FromJson for ExtractTime {
             initial_term: json::field(&mut o, "initial_term")?,
             text_initial_term: json::field(&mut o, "text_initial_term")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FieldExtractionContractRequestBody`
@@ -614,9 +560,6 @@ impl FromJson for FieldExtractionContractResponseBody {
             bank_info: json::field(&mut o, "bank_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FoodManageEntity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -639,9 +582,6 @@ impl FromJson for FoodManageEntity {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FoodManageLicense`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -660,9 +600,6 @@ impl FromJson for FoodManageLicense {
         Ok(Self {
             entities: json::field(&mut o, "entities")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FoodProduceEntity`
@@ -686,9 +623,6 @@ impl FromJson for FoodProduceEntity {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FoodProduceLicense`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -708,9 +642,6 @@ impl FromJson for FoodProduceLicense {
             entities: json::field(&mut o, "entities")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `HealthCertificate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -729,9 +660,6 @@ impl FromJson for HealthCertificate {
         Ok(Self {
             entities: json::field(&mut o, "entities")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `HealthCertificateEntity`
@@ -755,9 +683,6 @@ impl FromJson for HealthCertificateEntity {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `HkmMainlandTravelPermit`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -776,9 +701,6 @@ impl FromJson for HkmMainlandTravelPermit {
         Ok(Self {
             entities: json::field(&mut o, "entities")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `HkmMainlandTravelPermitEntity`
@@ -801,9 +723,6 @@ impl FromJson for HkmMainlandTravelPermitEntity {
             r#type: json::field(&mut o, "type")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `IdCard`
@@ -833,9 +752,6 @@ impl FromJson for IdCard {
             face_conners: json::field(&mut o, "face_conners")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `IdEntity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -857,9 +773,6 @@ impl FromJson for IdEntity {
             r#type: json::field(&mut o, "type")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ParseResumeRequestBody`
@@ -896,9 +809,6 @@ impl FromJson for ParseResumeResponseBody {
             resumes: json::field(&mut o, "resumes")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecognizeBankCardRequestBody`
 #[derive(Debug, Default)]
@@ -933,9 +843,6 @@ impl FromJson for RecognizeBankCardResponseBody {
         Ok(Self {
             bank_card: json::field(&mut o, "bank_card")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecognizeBusinessCardRequestBody`
@@ -972,9 +879,6 @@ impl FromJson for RecognizeBusinessCardResponseBody {
             business_cards: json::field(&mut o, "business_cards")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecognizeBusinessLicenseRequestBody`
 #[derive(Debug, Default)]
@@ -1009,9 +913,6 @@ impl FromJson for RecognizeBusinessLicenseResponseBody {
         Ok(Self {
             business_license: json::field(&mut o, "business_license")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecognizeChinesePassportRequestBody`
@@ -1048,9 +949,6 @@ impl FromJson for RecognizeChinesePassportResponseBody {
             chinese_passport: json::field(&mut o, "chinese_passport")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecognizeDrivingLicenseRequestBody`
 #[derive(Debug, Default)]
@@ -1085,9 +983,6 @@ impl FromJson for RecognizeDrivingLicenseResponseBody {
         Ok(Self {
             driving_license: json::field(&mut o, "driving_license")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecognizeFoodManageLicenseRequestBody`
@@ -1124,9 +1019,6 @@ impl FromJson for RecognizeFoodManageLicenseResponseBody {
             food_manage_license: json::field(&mut o, "food_manage_license")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecognizeFoodProduceLicenseRequestBody`
 #[derive(Debug, Default)]
@@ -1162,9 +1054,6 @@ impl FromJson for RecognizeFoodProduceLicenseResponseBody {
             food_produce_license: json::field(&mut o, "food_produce_license")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecognizeHealthCertificateRequestBody`
 #[derive(Debug, Default)]
@@ -1199,9 +1088,6 @@ impl FromJson for RecognizeHealthCertificateResponseBody {
         Ok(Self {
             health_certificate: json::field(&mut o, "health_certificate")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecognizeHkmMainlandTravelPermitRequestBody`
@@ -1241,9 +1127,6 @@ impl FromJson for RecognizeHkmMainlandTravelPermitResponseBody {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecognizeIdCardRequestBody`
 #[derive(Debug, Default)]
@@ -1278,9 +1161,6 @@ impl FromJson for RecognizeIdCardResponseBody {
         Ok(Self {
             id_card: json::field(&mut o, "id_card")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecognizeTaxiInvoiceRequestBody`
@@ -1317,9 +1197,6 @@ impl FromJson for RecognizeTaxiInvoiceResponseBody {
             taxi_invoices: json::field(&mut o, "taxi_invoices")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecognizeTrainInvoiceRequestBody`
 #[derive(Debug, Default)]
@@ -1354,9 +1231,6 @@ impl FromJson for RecognizeTrainInvoiceResponseBody {
         Ok(Self {
             train_invoices: json::field(&mut o, "train_invoices")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecognizeTwMainlandTravelPermitRequestBody`
@@ -1393,9 +1267,6 @@ impl FromJson for RecognizeTwMainlandTravelPermitResponseBody {
             tw_mainland_travel_permit: json::field(&mut o, "tw_mainland_travel_permit")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecognizeVatInvoiceRequestBody`
 #[derive(Debug, Default)]
@@ -1430,9 +1301,6 @@ impl FromJson for RecognizeVatInvoiceResponseBody {
         Ok(Self {
             vat_invoices: json::field(&mut o, "vat_invoices")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecognizeVehicleInvoiceRequestBody`
@@ -1469,9 +1337,6 @@ impl FromJson for RecognizeVehicleInvoiceResponseBody {
             vehicle_invoice: json::field(&mut o, "vehicle_invoice")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecognizeVehicleLicenseRequestBody`
 #[derive(Debug, Default)]
@@ -1507,9 +1372,6 @@ impl FromJson for RecognizeVehicleLicenseResponseBody {
             vehicle_license: json::field(&mut o, "vehicle_license")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecognizedEntities`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1528,9 +1390,6 @@ impl FromJson for RecognizedEntities {
         Ok(Self {
             entities: json::field(&mut o, "entities")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecognizedEntity`
@@ -1553,9 +1412,6 @@ impl FromJson for RecognizedEntity {
             r#type: json::field(&mut o, "type")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Resume`
@@ -1648,9 +1504,6 @@ impl FromJson for Resume {
             social_links: json::field(&mut o, "social_links")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ResumeAward`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1675,9 +1528,6 @@ impl FromJson for ResumeAward {
             date: json::field(&mut o, "date")?,
             description: json::field(&mut o, "description")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ResumeCareer`
@@ -1722,9 +1572,6 @@ impl FromJson for ResumeCareer {
             job_description: json::field(&mut o, "job_description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ResumeCertificate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1747,9 +1594,6 @@ impl FromJson for ResumeCertificate {
             desc: json::field(&mut o, "desc")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ResumeCompetition`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1771,9 +1615,6 @@ impl FromJson for ResumeCompetition {
             name: json::field(&mut o, "name")?,
             desc: json::field(&mut o, "desc")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ResumeEducation`
@@ -1815,9 +1656,6 @@ impl FromJson for ResumeEducation {
             qualification: json::field(&mut o, "qualification")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ResumeLanguage`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1839,9 +1677,6 @@ impl FromJson for ResumeLanguage {
             level: json::field(&mut o, "level")?,
             description: json::field(&mut o, "description")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ResumeProject`
@@ -1880,9 +1715,6 @@ impl FromJson for ResumeProject {
             description: json::field(&mut o, "description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TaxiEntity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1905,9 +1737,6 @@ impl FromJson for TaxiEntity {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TaxiInvoice`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1926,9 +1755,6 @@ impl FromJson for TaxiInvoice {
         Ok(Self {
             entities: json::field(&mut o, "entities")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TrainEntity`
@@ -1952,9 +1778,6 @@ impl FromJson for TrainEntity {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TrainInvoice`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1974,9 +1797,6 @@ impl FromJson for TrainInvoice {
             entities: json::field(&mut o, "entities")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TwMainlandTravelPermit`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1995,9 +1815,6 @@ impl FromJson for TwMainlandTravelPermit {
         Ok(Self {
             entities: json::field(&mut o, "entities")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TwMainlandTravelPermitEntity`
@@ -2020,9 +1837,6 @@ impl FromJson for TwMainlandTravelPermitEntity {
             r#type: json::field(&mut o, "type")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `VatEntity`
@@ -2049,9 +1863,6 @@ impl FromJson for VatEntity {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `VatInvoice`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2070,9 +1881,6 @@ impl FromJson for VatInvoice {
         Ok(Self {
             entities: json::field(&mut o, "entities")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `VehicleEntity`
@@ -2096,9 +1904,6 @@ impl FromJson for VehicleEntity {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `VehicleInvoice`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2117,9 +1922,6 @@ impl FromJson for VehicleInvoice {
         Ok(Self {
             entities: json::field(&mut o, "entities")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `VehicleInvoiceEntity`
@@ -2143,9 +1945,6 @@ impl FromJson for VehicleInvoiceEntity {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `VehicleLicense`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2164,8 +1963,5 @@ impl FromJson for VehicleLicense {
         Ok(Self {
             entities: json::field(&mut o, "entities")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

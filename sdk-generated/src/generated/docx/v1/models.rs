@@ -64,9 +64,6 @@ impl FromJson for AnnouncementType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AnnouncementType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -185,9 +182,6 @@ impl FromJson for BackgroundColor {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for BackgroundColor {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -253,9 +247,6 @@ impl From<ContentType> for String {
 impl FromJson for ContentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentType {
@@ -323,9 +314,6 @@ impl FromJson for FallbackType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FallbackType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -391,9 +379,6 @@ impl From<IndentationLevel> for String {
 impl FromJson for IndentationLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for IndentationLevel {
@@ -465,9 +450,6 @@ impl FromJson for LayoutMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for LayoutMode {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -534,9 +516,6 @@ impl FromJson for LinkPreviewUrlType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for LinkPreviewUrlType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -602,9 +581,6 @@ impl From<Mode> for String {
 impl FromJson for Mode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Mode {
@@ -676,9 +652,6 @@ impl FromJson for ModifierIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ModifierIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -748,9 +721,6 @@ impl From<OwnerIdType> for String {
 impl FromJson for OwnerIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OwnerIdType {
@@ -826,9 +796,6 @@ impl FromJson for PeriodDisplayStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PeriodDisplayStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -903,9 +870,6 @@ impl FromJson for ProgressStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ProgressStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -971,9 +935,6 @@ impl From<StatusType> for String {
 impl FromJson for StatusType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for StatusType {
@@ -1045,9 +1006,6 @@ impl FromJson for SubType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SubType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1113,9 +1071,6 @@ impl From<UrlType> for String {
 impl FromJson for UrlType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UrlType {
@@ -1187,9 +1142,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1260,9 +1212,6 @@ impl FromJson for ViewType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ViewType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1293,9 +1242,6 @@ impl FromJson for AddOns {
             record: json::field(&mut o, "record")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AddOns {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1319,9 +1265,6 @@ impl FromJson for Agenda {
         json::object(value, "Agenda")?;
         Ok(Self {})
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Agenda {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1342,9 +1285,6 @@ impl FromJson for AgendaItem {
         json::object(value, "AgendaItem")?;
         Ok(Self {})
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AgendaItem {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1364,9 +1304,6 @@ impl FromJson for AgendaItemContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         json::object(value, "AgendaItemContent")?;
         Ok(Self {})
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AgendaItemContent {
@@ -1395,9 +1332,6 @@ impl FromJson for AgendaItemTitle {
             elements: json::field(&mut o, "elements")?,
             align: json::field(&mut o, "align")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AgendaItemTitle {
@@ -1447,9 +1381,6 @@ impl FromJson for AgendaTitleElement {
             equation: json::field(&mut o, "equation")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AgendaTitleElement {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1477,9 +1408,6 @@ impl FromJson for AiTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         json::object(value, "AiTemplate")?;
         Ok(Self {})
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AiTemplate {
@@ -1533,9 +1461,6 @@ impl FromJson for BatchDeleteChatAnnouncementBlockChildrenResponseBody {
             client_token: json::field(&mut o, "client_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchDeleteDocumentBlockChildrenRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1578,9 +1503,6 @@ impl FromJson for BatchDeleteDocumentBlockChildrenResponseBody {
             document_revision_id: json::field(&mut o, "document_revision_id")?,
             client_token: json::field(&mut o, "client_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchUpdateChatAnnouncementBlockRequestBody`
@@ -1625,9 +1547,6 @@ impl FromJson for BatchUpdateChatAnnouncementBlockResponseBody {
             client_token: json::field(&mut o, "client_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchUpdateDocumentBlockRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1671,9 +1590,6 @@ impl FromJson for BatchUpdateDocumentBlockResponseBody {
             client_token: json::field(&mut o, "client_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Bitable`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1695,9 +1611,6 @@ impl FromJson for Bitable {
             token: json::field(&mut o, "token")?,
             view_type: json::field(&mut o, "view_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Bitable {
@@ -1918,9 +1831,6 @@ impl FromJson for Block {
             minutes: json::field(&mut o, "minutes")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Block {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2014,9 +1924,6 @@ impl FromJson for BlockIdRelation {
             block_id: json::field(&mut o, "block_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BlockIdToImageUrl`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2038,9 +1945,6 @@ impl FromJson for BlockIdToImageUrl {
             block_id: json::field(&mut o, "block_id")?,
             image_url: json::field(&mut o, "image_url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Board`
@@ -2069,9 +1973,6 @@ impl FromJson for Board {
             width: json::field(&mut o, "width")?,
             height: json::field(&mut o, "height")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Board {
@@ -2111,9 +2012,6 @@ impl FromJson for Callout {
             emoji_id: json::field(&mut o, "emoji_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Callout {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2143,9 +2041,6 @@ impl FromJson for Caption {
             content: json::field(&mut o, "content")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Caption {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2174,9 +2069,6 @@ impl FromJson for ChatCard {
             chat_id: json::field(&mut o, "chat_id")?,
             align: json::field(&mut o, "align")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ChatCard {
@@ -2232,9 +2124,6 @@ impl FromJson for ConvertDocumentResponseBody {
             block_id_to_image_urls: json::field(&mut o, "block_id_to_image_urls")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateChatAnnouncementBlockChildrenRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2284,9 +2173,6 @@ impl FromJson for CreateChatAnnouncementBlockChildrenResponseBody {
             client_token: json::field(&mut o, "client_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateDocumentBlockChildrenRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2332,9 +2218,6 @@ impl FromJson for CreateDocumentBlockChildrenResponseBody {
             document_revision_id: json::field(&mut o, "document_revision_id")?,
             client_token: json::field(&mut o, "client_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateDocumentBlockDescendantRequestBody`
@@ -2388,9 +2271,6 @@ impl FromJson for CreateDocumentBlockDescendantResponseBody {
             block_id_relations: json::field(&mut o, "block_id_relations")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateDocumentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2430,9 +2310,6 @@ impl FromJson for CreateDocumentResponseBody {
         Ok(Self {
             document: json::field(&mut o, "document")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DeleteGridColumnRequest`
@@ -2513,9 +2390,6 @@ impl FromJson for Diagram {
             diagram_type: json::field(&mut o, "diagram_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Diagram {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2536,9 +2410,6 @@ impl FromJson for Divider {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         json::object(value, "Divider")?;
         Ok(Self {})
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Divider {
@@ -2577,9 +2448,6 @@ impl FromJson for Document {
             cover: json::field(&mut o, "cover")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DocumentCover`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2604,9 +2472,6 @@ impl FromJson for DocumentCover {
             offset_ratio_x: json::field(&mut o, "offset_ratio_x")?,
             offset_ratio_y: json::field(&mut o, "offset_ratio_y")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DocumentDisplaySetting`
@@ -2645,9 +2510,6 @@ impl FromJson for DocumentDisplaySetting {
             show_related_matters: json::field(&mut o, "show_related_matters")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Equation`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2669,9 +2531,6 @@ impl FromJson for Equation {
             content: json::field(&mut o, "content")?,
             text_element_style: json::field(&mut o, "text_element_style")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Equation {
@@ -2705,9 +2564,6 @@ impl FromJson for File {
             name: json::field(&mut o, "name")?,
             view_type: json::field(&mut o, "view_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for File {
@@ -2743,9 +2599,6 @@ impl FromJson for GetChatAnnouncementBlockChildrenResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetChatAnnouncementBlockResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2764,9 +2617,6 @@ impl FromJson for GetChatAnnouncementBlockResponseBody {
         Ok(Self {
             block: json::field(&mut o, "block")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetChatAnnouncementResponseBody`
@@ -2814,9 +2664,6 @@ impl FromJson for GetChatAnnouncementResponseBody {
             update_time_v2: json::field(&mut o, "update_time_v2")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetDocumentBlockChildrenResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2842,9 +2689,6 @@ impl FromJson for GetDocumentBlockChildrenResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetDocumentBlockResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2863,9 +2707,6 @@ impl FromJson for GetDocumentBlockResponseBody {
         Ok(Self {
             block: json::field(&mut o, "block")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetDocumentResponseBody`
@@ -2886,9 +2727,6 @@ impl FromJson for GetDocumentResponseBody {
             document: json::field(&mut o, "document")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Grid`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2907,9 +2745,6 @@ impl FromJson for Grid {
         Ok(Self {
             column_size: json::field(&mut o, "column_size")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Grid {
@@ -2937,9 +2772,6 @@ impl FromJson for GridColumn {
             width_ratio: json::field(&mut o, "width_ratio")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GridColumn {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2965,9 +2797,6 @@ impl FromJson for Iframe {
         Ok(Self {
             component: json::field(&mut o, "component")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Iframe {
@@ -2997,9 +2826,6 @@ impl FromJson for IframeComponent {
             iframe_type: json::field(&mut o, "iframe_type")?,
             url: json::field(&mut o, "url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for IframeComponent {
@@ -3043,9 +2869,6 @@ impl FromJson for Image {
             scale: json::field(&mut o, "scale")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Image {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3080,9 +2903,6 @@ impl FromJson for InlineBlock {
             text_element_style: json::field(&mut o, "text_element_style")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for InlineBlock {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3115,9 +2935,6 @@ impl FromJson for InlineFile {
             source_block_id: json::field(&mut o, "source_block_id")?,
             text_element_style: json::field(&mut o, "text_element_style")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for InlineFile {
@@ -3155,9 +2972,6 @@ impl FromJson for InlineLinkPreview {
             url_type: json::field(&mut o, "url_type")?,
             text_element_style: json::field(&mut o, "text_element_style")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for InlineLinkPreview {
@@ -3245,9 +3059,6 @@ impl FromJson for Isv {
             component_type_id: json::field(&mut o, "component_type_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Isv {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3278,9 +3089,6 @@ impl FromJson for JiraIssue {
             key: json::field(&mut o, "key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for JiraIssue {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3307,9 +3115,6 @@ impl FromJson for Link {
         Ok(Self {
             url: json::field(&mut o, "url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Link {
@@ -3339,9 +3144,6 @@ impl FromJson for LinkPreview {
             url: json::field(&mut o, "url")?,
             url_type: json::field(&mut o, "url_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for LinkPreview {
@@ -3376,9 +3178,6 @@ impl FromJson for ListChatAnnouncementBlockResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListDocumentBlockResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3404,9 +3203,6 @@ impl FromJson for ListDocumentBlockResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingNotesQa`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3420,9 +3216,6 @@ impl FromJson for MeetingNotesQa {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         json::object(value, "MeetingNotesQa")?;
         Ok(Self {})
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MeetingNotesQa {
@@ -3464,9 +3257,6 @@ impl FromJson for MentionDoc {
             fallback_type: json::field(&mut o, "fallback_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MentionDoc {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3500,9 +3290,6 @@ impl FromJson for MentionUser {
             user_id: json::field(&mut o, "user_id")?,
             text_element_style: json::field(&mut o, "text_element_style")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MentionUser {
@@ -3558,9 +3345,6 @@ impl FromJson for Mindnote {
             token: json::field(&mut o, "token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Mindnote {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3589,9 +3373,6 @@ impl FromJson for Minutes {
             token: json::field(&mut o, "token")?,
             minutes_id: json::field(&mut o, "minutes_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Minutes {
@@ -3622,9 +3403,6 @@ impl FromJson for ObjectiveIdWithKrId {
             objective_id: json::field(&mut o, "objective_id")?,
             kr_ids: json::field(&mut o, "kr_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ObjectiveIdWithKrId {
@@ -3670,9 +3448,6 @@ impl FromJson for Okr {
             user_id: json::field(&mut o, "user_id")?,
             visible_setting: json::field(&mut o, "visible_setting")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Okr {
@@ -3726,9 +3501,6 @@ impl FromJson for OkrKeyResult {
             progress_rate: json::field(&mut o, "progress_rate")?,
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OkrKeyResult {
@@ -3784,9 +3556,6 @@ impl FromJson for OkrObjective {
             content: json::field(&mut o, "content")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OkrObjective {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3814,9 +3583,6 @@ impl FromJson for OkrProgress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         json::object(value, "OkrProgress")?;
         Ok(Self {})
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OkrProgress {
@@ -3861,9 +3627,6 @@ impl FromJson for OkrProgressRate {
             target: json::field(&mut o, "target")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OkrProgressRate {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3905,9 +3668,6 @@ impl FromJson for OkrVisibleSetting {
             score_visible: json::field(&mut o, "score_visible")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OkrVisibleSetting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3942,9 +3702,6 @@ impl FromJson for PatchDocumentBlockResponseBody {
             client_token: json::field(&mut o, "client_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Project`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3973,9 +3730,6 @@ impl FromJson for Project {
             view_type: json::field(&mut o, "view_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Project {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3999,9 +3753,6 @@ impl FromJson for QuoteContainer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         json::object(value, "QuoteContainer")?;
         Ok(Self {})
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for QuoteContainer {
@@ -4028,9 +3779,6 @@ impl FromJson for RawContentDocumentResponseBody {
             content: json::field(&mut o, "content")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReferenceBase`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4055,9 +3803,6 @@ impl FromJson for ReferenceBase {
             view_id: json::field(&mut o, "view_id")?,
             layout_mode: json::field(&mut o, "layout_mode")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ReferenceBase {
@@ -4089,9 +3834,6 @@ impl FromJson for ReferenceSynced {
             source_document_id: json::field(&mut o, "source_document_id")?,
             source_block_id: json::field(&mut o, "source_block_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ReferenceSynced {
@@ -4134,9 +3876,6 @@ impl FromJson for Reminder {
             notify_time: json::field(&mut o, "notify_time")?,
             text_element_style: json::field(&mut o, "text_element_style")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Reminder {
@@ -4226,9 +3965,6 @@ impl FromJson for Sheet {
             column_size: json::field(&mut o, "column_size")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Sheet {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4260,9 +3996,6 @@ impl FromJson for SourceSynced {
             align: json::field(&mut o, "align")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SourceSynced {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4289,9 +4022,6 @@ impl FromJson for SubPageList {
         Ok(Self {
             wiki_token: json::field(&mut o, "wiki_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SubPageList {
@@ -4322,9 +4052,6 @@ impl FromJson for Table {
             property: json::field(&mut o, "property")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Table {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4346,9 +4073,6 @@ impl FromJson for TableCell {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         json::object(value, "TableCell")?;
         Ok(Self {})
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TableCell {
@@ -4377,9 +4101,6 @@ impl FromJson for TableMergeInfo {
             row_span: json::field(&mut o, "row_span")?,
             col_span: json::field(&mut o, "col_span")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TableMergeInfo {
@@ -4423,9 +4144,6 @@ impl FromJson for TableProperty {
             header_column: json::field(&mut o, "header_column")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TableProperty {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4460,9 +4178,6 @@ impl FromJson for Task {
             folded: json::field(&mut o, "folded")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Task {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4492,9 +4207,6 @@ impl FromJson for Text {
             style: json::field(&mut o, "style")?,
             elements: json::field(&mut o, "elements")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Text {
@@ -4546,9 +4258,6 @@ impl FromJson for TextElement {
             equation: json::field(&mut o, "equation")?,
             link_preview: json::field(&mut o, "link_preview")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TextElement {
@@ -4608,9 +4317,6 @@ impl FromJson for TextElementStyle {
             comment_ids: json::field(&mut o, "comment_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TextElementStyle {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4647,9 +4353,6 @@ impl FromJson for TextRun {
             content: json::field(&mut o, "content")?,
             text_element_style: json::field(&mut o, "text_element_style")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TextRun {
@@ -4699,9 +4402,6 @@ impl FromJson for TextStyle {
             sequence: json::field(&mut o, "sequence")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TextStyle {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4730,9 +4430,6 @@ impl FromJson for Undefined {
         json::object(value, "Undefined")?;
         Ok(Self {})
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Undefined {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4752,9 +4449,6 @@ impl FromJson for UndefinedElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         json::object(value, "UndefinedElement")?;
         Ok(Self {})
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UndefinedElement {
@@ -4995,9 +4689,6 @@ impl FromJson for VcSummaryTab {
         json::object(value, "VcSummaryTab")?;
         Ok(Self {})
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for VcSummaryTab {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5018,9 +4709,6 @@ impl FromJson for VcTabs {
         json::object(value, "VcTabs")?;
         Ok(Self {})
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for VcTabs {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5040,9 +4728,6 @@ impl FromJson for VcTranscriptTab {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         json::object(value, "VcTranscriptTab")?;
         Ok(Self {})
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for VcTranscriptTab {
@@ -5069,9 +4754,6 @@ impl FromJson for View {
             view_type: json::field(&mut o, "view_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for View {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5097,9 +4779,6 @@ impl FromJson for WikiCatalog {
         Ok(Self {
             wiki_token: json::field(&mut o, "wiki_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for WikiCatalog {

@@ -143,9 +143,6 @@ impl FromJson for FileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FileType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -211,9 +208,6 @@ impl From<NoticeType> for String {
 impl FromJson for NoticeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for NoticeType {
@@ -285,9 +279,6 @@ impl FromJson for Permission {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Permission {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -321,9 +312,6 @@ impl FromJson for BitableTableFieldAction {
             after_value: json::field(&mut o, "after_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BitableTableFieldActionValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -354,9 +342,6 @@ impl FromJson for BitableTableFieldActionValue {
             description: json::field(&mut o, "description")?,
             property: json::field(&mut o, "property")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BitableTableFieldActionValueProperty`
@@ -410,9 +395,6 @@ impl FromJson for BitableTableFieldActionValueProperty {
             formula_expression: json::field(&mut o, "formula_expression")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BitableTableFieldActionValuePropertyAutoSerial`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -437,9 +419,6 @@ impl FromJson for BitableTableFieldActionValuePropertyAutoSerial {
             r#type: json::field(&mut o, "type")?,
             options: json::field(&mut o, "options")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BitableTableFieldActionValuePropertyAutoSerialOptions`
@@ -466,9 +445,6 @@ impl FromJson for BitableTableFieldActionValuePropertyAutoSerialOptions {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BitableTableFieldActionValuePropertyOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -493,9 +469,6 @@ impl FromJson for BitableTableFieldActionValuePropertyOption {
             id: json::field(&mut o, "id")?,
             color: json::field(&mut o, "color")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BitableTableRecordAction`
@@ -525,9 +498,6 @@ impl FromJson for BitableTableRecordAction {
             after_value: json::field(&mut o, "after_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BitableTableRecordActionField`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -553,9 +523,6 @@ impl FromJson for BitableTableRecordActionField {
             field_identity_value: json::field(&mut o, "field_identity_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BitableTableRecordActionFieldIdentity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -574,9 +541,6 @@ impl FromJson for BitableTableRecordActionFieldIdentity {
         Ok(Self {
             users: json::field(&mut o, "users")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BitableTableRecordActionFieldIdentityUser`
@@ -605,9 +569,6 @@ impl FromJson for BitableTableRecordActionFieldIdentityUser {
             en_name: json::field(&mut o, "en_name")?,
             avatar_url: json::field(&mut o, "avatar_url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EventHeader`
@@ -643,9 +604,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Notice`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -680,9 +638,6 @@ impl FromJson for Notice {
             notice_type: json::field(&mut o, "notice_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2DriveFileBitableFieldChangedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -707,9 +662,6 @@ impl FromJson for P2DriveFileBitableFieldChangedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2DriveFileBitableFieldChangedV1Data`
@@ -751,9 +703,6 @@ impl FromJson for P2DriveFileBitableFieldChangedV1Data {
             update_time: json::field(&mut o, "update_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2DriveFileBitableRecordChangedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -778,9 +727,6 @@ impl FromJson for P2DriveFileBitableRecordChangedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2DriveFileBitableRecordChangedV1Data`
@@ -822,9 +768,6 @@ impl FromJson for P2DriveFileBitableRecordChangedV1Data {
             update_time: json::field(&mut o, "update_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2DriveFileCreatedInFolderV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -849,9 +792,6 @@ impl FromJson for P2DriveFileCreatedInFolderV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2DriveFileCreatedInFolderV1Data`
@@ -884,9 +824,6 @@ impl FromJson for P2DriveFileCreatedInFolderV1Data {
             subscriber_ids: json::field(&mut o, "subscriber_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2DriveFileDeletedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -911,9 +848,6 @@ impl FromJson for P2DriveFileDeletedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2DriveFileDeletedV1Data`
@@ -943,9 +877,6 @@ impl FromJson for P2DriveFileDeletedV1Data {
             subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2DriveFileEditV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -970,9 +901,6 @@ impl FromJson for P2DriveFileEditV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2DriveFileEditV1Data`
@@ -1005,9 +933,6 @@ impl FromJson for P2DriveFileEditV1Data {
             sheet_id: json::field(&mut o, "sheet_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2DriveFilePermissionMemberAddedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1032,9 +957,6 @@ impl FromJson for P2DriveFilePermissionMemberAddedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2DriveFilePermissionMemberAddedV1Data`
@@ -1073,9 +995,6 @@ impl FromJson for P2DriveFilePermissionMemberAddedV1Data {
             subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2DriveFilePermissionMemberAppliedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1100,9 +1019,6 @@ impl FromJson for P2DriveFilePermissionMemberAppliedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2DriveFilePermissionMemberAppliedV1Data`
@@ -1153,9 +1069,6 @@ impl FromJson for P2DriveFilePermissionMemberAppliedV1Data {
             subscriber_ids: json::field(&mut o, "subscriber_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2DriveFilePermissionMemberRemovedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1180,9 +1093,6 @@ impl FromJson for P2DriveFilePermissionMemberRemovedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2DriveFilePermissionMemberRemovedV1Data`
@@ -1221,9 +1131,6 @@ impl FromJson for P2DriveFilePermissionMemberRemovedV1Data {
             subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2DriveFileReadV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1248,9 +1155,6 @@ impl FromJson for P2DriveFileReadV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2DriveFileReadV1Data`
@@ -1280,9 +1184,6 @@ impl FromJson for P2DriveFileReadV1Data {
             subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2DriveFileTitleUpdatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1307,9 +1208,6 @@ impl FromJson for P2DriveFileTitleUpdatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2DriveFileTitleUpdatedV1Data`
@@ -1339,9 +1237,6 @@ impl FromJson for P2DriveFileTitleUpdatedV1Data {
             subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2DriveFileTrashedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1366,9 +1261,6 @@ impl FromJson for P2DriveFileTrashedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2DriveFileTrashedV1Data`
@@ -1398,9 +1290,6 @@ impl FromJson for P2DriveFileTrashedV1Data {
             subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2DriveNoticeCommentAddV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1425,9 +1314,6 @@ impl FromJson for P2DriveNoticeCommentAddV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2DriveNoticeCommentAddV1Data`
@@ -1460,9 +1346,6 @@ impl FromJson for P2DriveNoticeCommentAddV1Data {
             visibility: json::field(&mut o, "visibility")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1487,8 +1370,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

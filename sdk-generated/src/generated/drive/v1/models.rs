@@ -88,9 +88,6 @@ impl FromJson for Action {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Action {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -188,9 +185,6 @@ impl From<AuthType> for String {
 impl FromJson for AuthType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AuthType {
@@ -294,9 +288,6 @@ impl FromJson for BatchCreateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for BatchCreateType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -383,9 +374,6 @@ impl FromJson for BatchQueryFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for BatchQueryFileType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -451,9 +439,6 @@ impl From<CommentEntity> for String {
 impl FromJson for CommentEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CommentEntity {
@@ -541,9 +526,6 @@ impl FromJson for CopyFileRequestBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CopyFileRequestBodyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -609,9 +591,6 @@ impl From<CreateFileType> for String {
 impl FromJson for CreateFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CreateFileType {
@@ -698,9 +677,6 @@ impl From<CreateFileType2> for String {
 impl FromJson for CreateFileType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CreateFileType2 {
@@ -804,9 +780,6 @@ impl FromJson for CreateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CreateType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -901,9 +874,6 @@ impl FromJson for CreateType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CreateType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -989,9 +959,6 @@ impl From<DeleteFileType> for String {
 impl FromJson for DeleteFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DeleteFileType {
@@ -1083,9 +1050,6 @@ impl FromJson for DeletePermissionMemberRequestBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DeletePermissionMemberRequestBodyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1171,9 +1135,6 @@ impl From<DeleteSubscribeFileType> for String {
 impl FromJson for DeleteSubscribeFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DeleteSubscribeFileType {
@@ -1268,9 +1229,6 @@ impl From<DeleteType> for String {
 impl FromJson for DeleteType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DeleteType {
@@ -1374,9 +1332,6 @@ impl FromJson for DeleteType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DeleteType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1471,9 +1426,6 @@ impl FromJson for DeleteType3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DeleteType3 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1539,9 +1491,6 @@ impl From<Direction> for String {
 impl FromJson for Direction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Direction {
@@ -1641,9 +1590,6 @@ impl FromJson for DocType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DocType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1721,9 +1667,6 @@ impl From<ExportTaskType> for String {
 impl FromJson for ExportTaskType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ExportTaskType {
@@ -1807,9 +1750,6 @@ impl FromJson for FileExtension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FileExtension {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1880,9 +1820,6 @@ impl FromJson for FileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FileType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1948,9 +1885,6 @@ impl From<FileUploadInfoParentType> for String {
 impl FromJson for FileUploadInfoParentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FileUploadInfoParentType {
@@ -2038,9 +1972,6 @@ impl FromJson for GetFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetFileType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2127,9 +2058,6 @@ impl FromJson for GetFileType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetFileType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2215,9 +2143,6 @@ impl From<GetSubscribeFileType> for String {
 impl FromJson for GetSubscribeFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for GetSubscribeFileType {
@@ -2313,9 +2238,6 @@ impl FromJson for GetType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2393,9 +2315,6 @@ impl From<LinkShareEntity> for String {
 impl FromJson for LinkShareEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for LinkShareEntity {
@@ -2483,9 +2402,6 @@ impl FromJson for ListFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ListFileType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2572,9 +2488,6 @@ impl FromJson for ListFileType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ListFileType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2660,9 +2573,6 @@ impl From<ListFileType3> for String {
 impl FromJson for ListFileType3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ListFileType3 {
@@ -2765,9 +2675,6 @@ impl From<ListType> for String {
 impl FromJson for ListType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ListType {
@@ -2919,9 +2826,6 @@ impl FromJson for MediaUploadInfoParentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MediaUploadInfoParentType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3016,9 +2920,6 @@ impl FromJson for MemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MemberType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3109,9 +3010,6 @@ impl FromJson for MoveFileRequestBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MoveFileRequestBodyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3178,9 +3076,6 @@ impl FromJson for ObjType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ObjType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3246,9 +3141,6 @@ impl From<OrderBy> for String {
 impl FromJson for OrderBy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OrderBy {
@@ -3324,9 +3216,6 @@ impl FromJson for OwnerMemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OwnerMemberType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3392,9 +3281,6 @@ impl From<ParentType> for String {
 impl FromJson for ParentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ParentType {
@@ -3481,9 +3367,6 @@ impl From<PatchFileType> for String {
 impl FromJson for PatchFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PatchFileType {
@@ -3579,9 +3462,6 @@ impl FromJson for PatchType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PatchType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3652,9 +3532,6 @@ impl FromJson for Perm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Perm {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3720,9 +3597,6 @@ impl From<PermType> for String {
 impl FromJson for PermType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PermType {
@@ -3810,9 +3684,6 @@ impl FromJson for ReferType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReferType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3882,9 +3753,6 @@ impl From<ReplyElementType> for String {
 impl FromJson for ReplyElementType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ReplyElementType {
@@ -3956,9 +3824,6 @@ impl FromJson for SecurityEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SecurityEntity {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4029,9 +3894,6 @@ impl FromJson for ShareEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ShareEntity {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4101,9 +3963,6 @@ impl From<Status> for String {
 impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Status {
@@ -4191,9 +4050,6 @@ impl FromJson for SubscribeFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SubscribeFileType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4255,9 +4111,6 @@ impl From<SubscriptionType> for String {
 impl FromJson for SubscriptionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SubscriptionType {
@@ -4361,9 +4214,6 @@ impl FromJson for TransferOwnerType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TransferOwnerType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4450,9 +4300,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4538,9 +4385,6 @@ impl From<UpdateFileType> for String {
 impl FromJson for UpdateFileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UpdateFileType {
@@ -4640,9 +4484,6 @@ impl FromJson for UpdateType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UpdateType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4737,9 +4578,6 @@ impl FromJson for UpdateType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UpdateType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4805,9 +4643,6 @@ impl From<UploadAllFileRequestBodyParentType> for String {
 impl FromJson for UploadAllFileRequestBodyParentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UploadAllFileRequestBodyParentType {
@@ -4959,9 +4794,6 @@ impl FromJson for UploadAllMediaRequestBodyParentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UploadAllMediaRequestBodyParentType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5031,9 +4863,6 @@ impl From<UserIdType> for String {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserIdType {
@@ -5105,9 +4934,6 @@ impl FromJson for ViewerIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ViewerIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5131,9 +4957,6 @@ impl FromJson for AuthPermissionMemberResponseBody {
         Ok(Self {
             auth_result: json::field(&mut o, "auth_result")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BaseMember`
@@ -5165,9 +4988,6 @@ impl FromJson for BaseMember {
             perm_type: json::field(&mut o, "perm_type")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for BaseMember {
@@ -5217,9 +5037,6 @@ impl FromJson for BatchCreatePermissionMemberResponseBody {
             members: json::field(&mut o, "members")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchGetTmpDownloadUrlMediaResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5238,9 +5055,6 @@ impl FromJson for BatchGetTmpDownloadUrlMediaResponseBody {
         Ok(Self {
             tmp_download_urls: json::field(&mut o, "tmp_download_urls")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchQueryFileCommentRequestBody`
@@ -5285,9 +5099,6 @@ impl FromJson for BatchQueryFileCommentResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchQueryMetaResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5309,9 +5120,6 @@ impl FromJson for BatchQueryMetaResponseBody {
             metas: json::field(&mut o, "metas")?,
             failed_list: json::field(&mut o, "failed_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CopyFileRequestBody`
@@ -5359,9 +5167,6 @@ impl FromJson for CopyFileResponseBody {
             file: json::field(&mut o, "file")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateExportTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5380,9 +5185,6 @@ impl FromJson for CreateExportTaskResponseBody {
         Ok(Self {
             ticket: json::field(&mut o, "ticket")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateFileCommentReplyRequestBody`
@@ -5442,9 +5244,6 @@ impl FromJson for CreateFileCommentReplyResponseBody {
             reactions: json::field(&mut o, "reactions")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateFileCommentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5497,9 +5296,6 @@ impl FromJson for CreateFileCommentResponseBody {
             reply_list: json::field(&mut o, "reply_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateFileSubscriptionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5527,9 +5323,6 @@ impl FromJson for CreateFileSubscriptionResponseBody {
             is_subcribe: json::field(&mut o, "is_subcribe")?,
             file_type: json::field(&mut o, "file_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateFileVersionRequestBody`
@@ -5622,9 +5415,6 @@ impl FromJson for CreateFileVersionResponseBody {
             parent_type: json::field(&mut o, "parent_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateFolderFileRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5668,9 +5458,6 @@ impl FromJson for CreateFolderFileResponseBody {
             url: json::field(&mut o, "url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateImportTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5689,9 +5476,6 @@ impl FromJson for CreateImportTaskResponseBody {
         Ok(Self {
             ticket: json::field(&mut o, "ticket")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreatePermissionMemberResponseBody`
@@ -5712,9 +5496,6 @@ impl FromJson for CreatePermissionMemberResponseBody {
             member: json::field(&mut o, "member")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreatePermissionPublicPasswordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5733,9 +5514,6 @@ impl FromJson for CreatePermissionPublicPasswordResponseBody {
         Ok(Self {
             password: json::field(&mut o, "password")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateShortcutFileRequestBody`
@@ -5777,9 +5555,6 @@ impl FromJson for CreateShortcutFileResponseBody {
             succ_shortcut_node: json::field(&mut o, "succ_shortcut_node")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteFileCommentReplyResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5799,9 +5574,6 @@ impl FromJson for DeleteFileCommentReplyResponseBody {
             data: json::field(&mut o, "data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteFileResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5820,9 +5592,6 @@ impl FromJson for DeleteFileResponseBody {
         Ok(Self {
             task_id: json::field(&mut o, "task_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DeletePermissionMemberRequestBody`
@@ -5864,9 +5633,6 @@ impl FromJson for DeleteSubscribeFileResponseBody {
             data: json::field(&mut o, "data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DocsLink`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5885,9 +5651,6 @@ impl FromJson for DocsLink {
         Ok(Self {
             url: json::field(&mut o, "url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DocsLink {
@@ -5941,9 +5704,6 @@ impl FromJson for ExportTask {
             job_status: json::field(&mut o, "job_status")?,
             only_schema: json::field(&mut o, "only_schema")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ExportTask {
@@ -6004,9 +5764,6 @@ impl FromJson for File {
             owner_id: json::field(&mut o, "owner_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FileComment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6058,9 +5815,6 @@ impl FromJson for FileComment {
             quote: json::field(&mut o, "quote")?,
             reply_list: json::field(&mut o, "reply_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FileComment {
@@ -6117,9 +5871,6 @@ impl FromJson for FileCommentReply {
             reactions: json::field(&mut o, "reactions")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FileCommentReply {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -6157,9 +5908,6 @@ impl FromJson for FileCommentV2BatchQueryReactionData {
             count: json::field(&mut o, "count")?,
             ahead_users: json::field(&mut o, "ahead_users")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FileCommentV2BatchQueryReactionData {
@@ -6206,9 +5954,6 @@ impl FromJson for FileStatistics {
             pv_today: json::field(&mut o, "pv_today")?,
             like_count_today: json::field(&mut o, "like_count_today")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FileSubscription`
@@ -6295,9 +6040,6 @@ impl FromJson for FileViewRecord {
             last_view_time: json::field(&mut o, "last_view_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetExportTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6316,9 +6058,6 @@ impl FromJson for GetExportTaskResponseBody {
         Ok(Self {
             result: json::field(&mut o, "result")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetFileCommentResponseBody`
@@ -6372,9 +6111,6 @@ impl FromJson for GetFileCommentResponseBody {
             reply_list: json::field(&mut o, "reply_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetFileStatisticsResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6399,9 +6135,6 @@ impl FromJson for GetFileStatisticsResponseBody {
             file_type: json::field(&mut o, "file_type")?,
             statistics: json::field(&mut o, "statistics")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetFileSubscriptionRequestBody`
@@ -6449,9 +6182,6 @@ impl FromJson for GetFileSubscriptionResponseBody {
             file_type: json::field(&mut o, "file_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetFileVersionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6498,9 +6228,6 @@ impl FromJson for GetFileVersionResponseBody {
             parent_type: json::field(&mut o, "parent_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetImportTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6519,9 +6246,6 @@ impl FromJson for GetImportTaskResponseBody {
         Ok(Self {
             result: json::field(&mut o, "result")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetPermissionPublicResponseBody`
@@ -6542,9 +6266,6 @@ impl FromJson for GetPermissionPublicResponseBody {
             permission_public: json::field(&mut o, "permission_public")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetSubscribeFileResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6563,9 +6284,6 @@ impl FromJson for GetSubscribeFileResponseBody {
         Ok(Self {
             is_subscribe: json::field(&mut o, "is_subscribe")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ImportTask`
@@ -6616,9 +6334,6 @@ impl FromJson for ImportTask {
             extra: json::field(&mut o, "extra")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ImportTask {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -6658,9 +6373,6 @@ impl FromJson for ImportTaskMountPoint {
             mount_key: json::field(&mut o, "mount_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ImportTaskMountPoint {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -6694,9 +6406,6 @@ impl FromJson for ListFileCommentReplyResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListFileCommentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6721,9 +6430,6 @@ impl FromJson for ListFileCommentResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListFileResponseBody`
@@ -6750,9 +6456,6 @@ impl FromJson for ListFileResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListFileVersionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6777,9 +6480,6 @@ impl FromJson for ListFileVersionResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListFileViewRecordResponseBody`
@@ -6806,9 +6506,6 @@ impl FromJson for ListFileViewRecordResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListPermissionMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6827,9 +6524,6 @@ impl FromJson for ListPermissionMemberResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MediaUploadInfo`
@@ -6901,9 +6595,6 @@ impl FromJson for Member {
             external_label: json::field(&mut o, "external_label")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Member {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -6964,9 +6655,6 @@ impl FromJson for Meta {
             request_doc_info: json::field(&mut o, "request_doc_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MetaFailed`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6988,9 +6676,6 @@ impl FromJson for MetaFailed {
             token: json::field(&mut o, "token")?,
             code: json::field(&mut o, "code")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MetaRequest`
@@ -7053,9 +6738,6 @@ impl FromJson for MoveFileResponseBody {
             task_id: json::field(&mut o, "task_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Owner`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7114,9 +6796,6 @@ impl FromJson for PatchFileCommentResponseBody {
             data: json::field(&mut o, "data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchFileSubscriptionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7166,9 +6845,6 @@ impl FromJson for PatchFileSubscriptionResponseBody {
             file_type: json::field(&mut o, "file_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchPermissionPublicResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7187,9 +6863,6 @@ impl FromJson for PatchPermissionPublicResponseBody {
         Ok(Self {
             permission_public: json::field(&mut o, "permission_public")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PermissionPublic`
@@ -7227,9 +6900,6 @@ impl FromJson for PermissionPublic {
             invite_external: json::field(&mut o, "invite_external")?,
             lock_switch: json::field(&mut o, "lock_switch")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PermissionPublicRequest`
@@ -7282,9 +6952,6 @@ impl FromJson for Person {
         Ok(Self {
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Person {
@@ -7354,9 +7021,6 @@ impl FromJson for ReplyContent {
             elements: json::field(&mut o, "elements")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReplyContent {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -7392,9 +7056,6 @@ impl FromJson for ReplyElement {
             person: json::field(&mut o, "person")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReplyElement {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -7424,9 +7085,6 @@ impl FromJson for ReplyExtra {
             image_list: json::field(&mut o, "image_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReplyExtra {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -7452,9 +7110,6 @@ impl FromJson for ReplyList {
         Ok(Self {
             replies: json::field(&mut o, "replies")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ReplyList {
@@ -7484,9 +7139,6 @@ impl FromJson for RequestDoc {
             doc_token: json::field(&mut o, "doc_token")?,
             doc_type: json::field(&mut o, "doc_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RequestDoc {
@@ -7518,9 +7170,6 @@ impl FromJson for ShortcutInfo {
             target_token: json::field(&mut o, "target_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SubscriptionStatusUserResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7539,9 +7188,6 @@ impl FromJson for SubscriptionStatusUserResponseBody {
         Ok(Self {
             data: json::field(&mut o, "data")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SubscriptionUserRequestBody`
@@ -7580,9 +7226,6 @@ impl FromJson for TaskCheckFileResponseBody {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TextRun`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7601,9 +7244,6 @@ impl FromJson for TextRun {
         Ok(Self {
             text: json::field(&mut o, "text")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TextRun {
@@ -7633,9 +7273,6 @@ impl FromJson for TmpDownloadUrl {
             file_token: json::field(&mut o, "file_token")?,
             tmp_download_url: json::field(&mut o, "tmp_download_url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateFileCommentReplyRequestBody`
@@ -7674,9 +7311,6 @@ impl FromJson for UpdateFileCommentReplyResponseBody {
             data: json::field(&mut o, "data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdatePermissionMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7696,9 +7330,6 @@ impl FromJson for UpdatePermissionMemberResponseBody {
             member: json::field(&mut o, "member")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdatePermissionPublicPasswordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7717,9 +7348,6 @@ impl FromJson for UpdatePermissionPublicPasswordResponseBody {
         Ok(Self {
             password: json::field(&mut o, "password")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UploadAllFileRequestBody`
@@ -7784,9 +7412,6 @@ impl FromJson for UploadAllFileResponseBody {
             version: json::field(&mut o, "version")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UploadAllMediaRequestBody`
 #[derive(Debug, Default)]
@@ -7844,9 +7469,6 @@ impl FromJson for UploadAllMediaResponseBody {
             file_token: json::field(&mut o, "file_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UploadFinishFileRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7893,9 +7515,6 @@ impl FromJson for UploadFinishFileResponseBody {
             url: json::field(&mut o, "url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UploadFinishMediaRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7935,9 +7554,6 @@ impl FromJson for UploadFinishMediaResponseBody {
         Ok(Self {
             file_token: json::field(&mut o, "file_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UploadPartFileRequestBody`
@@ -8024,9 +7640,6 @@ impl FromJson for UploadPrepareFileResponseBody {
             block_num: json::field(&mut o, "block_num")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UploadPrepareMediaResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8051,9 +7664,6 @@ impl FromJson for UploadPrepareMediaResponseBody {
             block_size: json::field(&mut o, "block_size")?,
             block_num: json::field(&mut o, "block_num")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Version`
@@ -8100,8 +7710,5 @@ impl FromJson for Version {
             obj_type: json::field(&mut o, "obj_type")?,
             parent_type: json::field(&mut o, "parent_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

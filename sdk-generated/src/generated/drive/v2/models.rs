@@ -64,9 +64,6 @@ impl FromJson for Action {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Action {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -132,9 +129,6 @@ impl From<CommentEntity> for String {
 impl FromJson for CommentEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CommentEntity {
@@ -206,9 +200,6 @@ impl FromJson for CopyEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CopyEntity {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -279,9 +270,6 @@ impl FromJson for ExternalAccessEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ExternalAccessEntity {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -351,9 +339,6 @@ impl From<FileType> for String {
 impl FromJson for FileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FileType {
@@ -441,9 +426,6 @@ impl FromJson for LinkShareEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for LinkShareEntity {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -513,9 +495,6 @@ impl From<ManageCollaboratorEntity> for String {
 impl FromJson for ManageCollaboratorEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ManageCollaboratorEntity {
@@ -615,9 +594,6 @@ impl FromJson for PatchType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PatchType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -688,9 +664,6 @@ impl FromJson for SecurityEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SecurityEntity {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -756,9 +729,6 @@ impl From<ShareEntity> for String {
 impl FromJson for ShareEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ShareEntity {
@@ -862,9 +832,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -935,9 +902,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -977,9 +941,6 @@ impl FromJson for FileLike {
             user_is_desensitized: json::field(&mut o, "user_is_desensitized")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetPermissionPublicResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -998,9 +959,6 @@ impl FromJson for GetPermissionPublicResponseBody {
         Ok(Self {
             permission_public: json::field(&mut o, "permission_public")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListFileLikeResponseBody`
@@ -1027,9 +985,6 @@ impl FromJson for ListFileLikeResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchPermissionPublicResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1048,9 +1003,6 @@ impl FromJson for PatchPermissionPublicResponseBody {
         Ok(Self {
             permission_public: json::field(&mut o, "permission_public")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PermType`
@@ -1073,9 +1025,6 @@ impl FromJson for PermType {
             external_access_entity: json::field(&mut o, "external_access_entity")?,
             link_share_entity: json::field(&mut o, "link_share_entity")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PermType {
@@ -1130,9 +1079,6 @@ impl FromJson for PermissionPublic {
             lock_switch: json::field(&mut o, "lock_switch")?,
             perm_type: json::field(&mut o, "perm_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PermissionPublic {

@@ -72,9 +72,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -145,9 +142,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -214,9 +208,6 @@ impl FromJson for View {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for View {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -250,9 +241,6 @@ impl FromJson for Attachment {
             size: json::field(&mut o, "size")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ContractCompany`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -274,9 +262,6 @@ impl FromJson for ContractCompany {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CustomFields`
@@ -305,9 +290,6 @@ impl FromJson for CustomFields {
             r#type: json::field(&mut o, "type")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Education`
@@ -343,9 +325,6 @@ impl FromJson for Education {
             end: json::field(&mut o, "end")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EmergencyContact`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -370,9 +349,6 @@ impl FromJson for EmergencyContact {
             relationship: json::field(&mut o, "relationship")?,
             mobile: json::field(&mut o, "mobile")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Employee`
@@ -399,9 +375,6 @@ impl FromJson for Employee {
             custom_fields: json::field(&mut o, "custom_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Job`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -424,9 +397,6 @@ impl FromJson for Job {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobLevel`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -448,9 +418,6 @@ impl FromJson for JobLevel {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListEmployeeResponseBody`
@@ -477,9 +444,6 @@ impl FromJson for ListEmployeeResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Manager`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -505,9 +469,6 @@ impl FromJson for Manager {
             en_name: json::field(&mut o, "en_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `NativeRegion`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -529,9 +490,6 @@ impl FromJson for NativeRegion {
             iso_code: json::field(&mut o, "iso_code")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SystemFields`
@@ -732,9 +690,6 @@ impl FromJson for SystemFields {
             update_time: json::field(&mut o, "update_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WorkExperience`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -769,9 +724,6 @@ impl FromJson for WorkExperience {
             description: json::field(&mut o, "description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WorkLocation`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -793,8 +745,5 @@ impl FromJson for WorkLocation {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -55,9 +55,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EventUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -83,9 +80,6 @@ impl FromJson for EventUser {
             phone: json::field(&mut o, "phone")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ElearningCourseRegistrationCreatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -110,9 +104,6 @@ impl FromJson for P2ElearningCourseRegistrationCreatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ElearningCourseRegistrationCreatedV2Data`
@@ -169,9 +160,6 @@ impl FromJson for P2ElearningCourseRegistrationCreatedV2Data {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ElearningCourseRegistrationDeletedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -197,9 +185,6 @@ impl FromJson for P2ElearningCourseRegistrationDeletedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ElearningCourseRegistrationDeletedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -221,9 +206,6 @@ impl FromJson for P2ElearningCourseRegistrationDeletedV2Data {
             course_id: json::field(&mut o, "course_id")?,
             learner: json::field(&mut o, "learner")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ElearningCourseRegistrationUpdatedV2`
@@ -249,9 +231,6 @@ impl FromJson for P2ElearningCourseRegistrationUpdatedV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ElearningCourseRegistrationUpdatedV2Data`
@@ -308,9 +287,6 @@ impl FromJson for P2ElearningCourseRegistrationUpdatedV2Data {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -335,8 +311,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

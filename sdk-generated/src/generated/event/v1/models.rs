@@ -22,9 +22,6 @@ impl FromJson for GetConnectionResponseBody {
             online_instance_cnt: json::field(&mut o, "online_instance_cnt")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListOutboundIpResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -49,8 +46,5 @@ impl FromJson for ListOutboundIpResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -60,9 +60,6 @@ impl FromJson for Comments {
             user_id: json::field(&mut o, "user_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CustomizedFieldDisplayItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -100,9 +97,6 @@ impl FromJson for CustomizedFieldDisplayItem {
             editable: json::field(&mut o, "editable")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EventHeader`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -137,9 +131,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18n`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -164,9 +155,6 @@ impl FromJson for I18n {
             en_us: json::field(&mut o, "en_us")?,
             ja_jp: json::field(&mut o, "ja_jp")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HelpdeskNotificationApproveV1`
@@ -193,9 +181,6 @@ impl FromJson for P2HelpdeskNotificationApproveV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HelpdeskNotificationApproveV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -221,9 +206,6 @@ impl FromJson for P2HelpdeskNotificationApproveV1Data {
             approve_status: json::field(&mut o, "approve_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HelpdeskTicketCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -248,9 +230,6 @@ impl FromJson for P2HelpdeskTicketCreatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HelpdeskTicketCreatedV1Data`
@@ -307,9 +286,6 @@ impl FromJson for P2HelpdeskTicketCreatedV1Data {
             chat_id: json::field(&mut o, "chat_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HelpdeskTicketMessageCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -334,9 +310,6 @@ impl FromJson for P2HelpdeskTicketMessageCreatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HelpdeskTicketMessageCreatedV1Data`
@@ -387,9 +360,6 @@ impl FromJson for P2HelpdeskTicketMessageCreatedV1Data {
             content: json::field(&mut o, "content")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HelpdeskTicketUpdatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -415,9 +385,6 @@ impl FromJson for P2HelpdeskTicketUpdatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HelpdeskTicketUpdatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -439,9 +406,6 @@ impl FromJson for P2HelpdeskTicketUpdatedV1Data {
             object: json::field(&mut o, "object")?,
             old_object: json::field(&mut o, "old_object")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Ticket`
@@ -540,9 +504,6 @@ impl FromJson for Ticket {
             agent_owner: json::field(&mut o, "agent_owner")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TicketEvent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -607,9 +568,6 @@ impl FromJson for TicketEvent {
             chat_id: json::field(&mut o, "chat_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TicketEventUpdateInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -634,9 +592,6 @@ impl FromJson for TicketEventUpdateInfo {
             status: json::field(&mut o, "status")?,
             updated_at: json::field(&mut o, "updated_at")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TicketMessageContent`
@@ -665,9 +620,6 @@ impl FromJson for TicketMessageContent {
             image_keys: json::field(&mut o, "image_keys")?,
             image_key: json::field(&mut o, "image_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TicketUser`
@@ -706,9 +658,6 @@ impl FromJson for TicketUser {
             country: json::field(&mut o, "country")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TicketUserEvent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -737,9 +686,6 @@ impl FromJson for TicketUserEvent {
             email: json::field(&mut o, "email")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -764,8 +710,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -72,9 +72,6 @@ impl FromJson for MsgType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MsgType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -140,9 +137,6 @@ impl From<ReceiveType> for String {
 impl FromJson for ReceiveType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ReceiveType {
@@ -214,9 +208,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -256,9 +247,6 @@ impl FromJson for Agent {
             company_name: json::field(&mut o, "company_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Agent {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -290,9 +278,6 @@ impl FromJson for AgentEmailAgentResponseBody {
             agents: json::field(&mut o, "agents")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AgentSchedule`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -320,9 +305,6 @@ impl FromJson for AgentSchedule {
             schedule: json::field(&mut o, "schedule")?,
             agent_skills: json::field(&mut o, "agent_skills")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AgentScheduleUpdateInfo`
@@ -388,9 +370,6 @@ impl FromJson for AgentSkill {
             agent_skill_id: json::field(&mut o, "agent_skill_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AgentSkill {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -430,9 +409,6 @@ impl FromJson for AgentSkillLessInfo {
             is_default: json::field(&mut o, "is_default")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AgentSkillRule`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -466,9 +442,6 @@ impl FromJson for AgentSkillRule {
             category: json::field(&mut o, "category")?,
             display_name: json::field(&mut o, "display_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AgentSkillRule {
@@ -515,9 +488,6 @@ impl FromJson for AgentUser {
             department: json::field(&mut o, "department")?,
             company_name: json::field(&mut o, "company_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AnswerUserQueryTicketRequestBody`
@@ -619,9 +589,6 @@ impl FromJson for Category {
             language: json::field(&mut o, "language")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Category {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -667,9 +634,6 @@ impl FromJson for Comments {
             user_name: json::field(&mut o, "user_name")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateAgentScheduleRequestBody`
@@ -732,9 +696,6 @@ impl FromJson for CreateAgentSkillResponseBody {
             agent_skill_id: json::field(&mut o, "agent_skill_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateBotMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -754,9 +715,6 @@ impl FromJson for CreateBotMessageResponseBody {
             message_id: json::field(&mut o, "message_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateCategoryResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -775,9 +733,6 @@ impl FromJson for CreateCategoryResponseBody {
         Ok(Self {
             category: json::field(&mut o, "category")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateFaqRequestBody`
@@ -816,9 +771,6 @@ impl FromJson for CreateFaqResponseBody {
             faq: json::field(&mut o, "faq")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateNotificationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -840,9 +792,6 @@ impl FromJson for CreateNotificationResponseBody {
             notification_id: json::field(&mut o, "notification_id")?,
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateTicketMessageRequestBody`
@@ -884,9 +833,6 @@ impl FromJson for CreateTicketMessageResponseBody {
             message_id: json::field(&mut o, "message_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CustomizedFieldDisplayItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -924,9 +870,6 @@ impl FromJson for CustomizedFieldDisplayItem {
             editable: json::field(&mut o, "editable")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CustomizedFieldDisplayItem {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -961,9 +904,6 @@ impl FromJson for CustomizedFieldsTicketResponseBody {
             user_customized_fields: json::field(&mut o, "user_customized_fields")?,
             ticket_customized_fields: json::field(&mut o, "ticket_customized_fields")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Event`
@@ -1059,9 +999,6 @@ impl FromJson for Faq {
             create_user: json::field(&mut o, "create_user")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FaqCreateInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1141,9 +1078,6 @@ impl FromJson for GetAgentSchedulesResponseBody {
             agent_schedule: json::field(&mut o, "agent_schedule")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetAgentSkillResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1162,9 +1096,6 @@ impl FromJson for GetAgentSkillResponseBody {
         Ok(Self {
             agent_skill: json::field(&mut o, "agent_skill")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetCategoryResponseBody`
@@ -1197,9 +1128,6 @@ impl FromJson for GetCategoryResponseBody {
             language: json::field(&mut o, "language")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetFaqResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1218,9 +1146,6 @@ impl FromJson for GetFaqResponseBody {
         Ok(Self {
             faq: json::field(&mut o, "faq")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetNotificationResponseBody`
@@ -1243,9 +1168,6 @@ impl FromJson for GetNotificationResponseBody {
             notification: json::field(&mut o, "notification")?,
             approval_app_link: json::field(&mut o, "approval_app_link")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetTicketCustomizedFieldResponseBody`
@@ -1311,9 +1233,6 @@ impl FromJson for GetTicketCustomizedFieldResponseBody {
             dropdown_allow_multiple: json::field(&mut o, "dropdown_allow_multiple")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetTicketResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1332,9 +1251,6 @@ impl FromJson for GetTicketResponseBody {
         Ok(Self {
             ticket: json::field(&mut o, "ticket")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `I18n`
@@ -1361,9 +1277,6 @@ impl FromJson for I18n {
             ja_jp: json::field(&mut o, "ja_jp")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListAgentScheduleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1382,9 +1295,6 @@ impl FromJson for ListAgentScheduleResponseBody {
         Ok(Self {
             agent_schedules: json::field(&mut o, "agent_schedules")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAgentSkillResponseBody`
@@ -1405,9 +1315,6 @@ impl FromJson for ListAgentSkillResponseBody {
             agent_skills: json::field(&mut o, "agent_skills")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListAgentSkillRuleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1427,9 +1334,6 @@ impl FromJson for ListAgentSkillRuleResponseBody {
             rules: json::field(&mut o, "rules")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListCategoryResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1448,9 +1352,6 @@ impl FromJson for ListCategoryResponseBody {
         Ok(Self {
             categories: json::field(&mut o, "categories")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListFaqResponseBody`
@@ -1482,9 +1383,6 @@ impl FromJson for ListFaqResponseBody {
             total: json::field(&mut o, "total")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListTicketCustomizedFieldRequestBody`
@@ -1529,9 +1427,6 @@ impl FromJson for ListTicketCustomizedFieldResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListTicketMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1554,9 +1449,6 @@ impl FromJson for ListTicketMessageResponseBody {
             total: json::field(&mut o, "total")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListTicketResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1578,9 +1470,6 @@ impl FromJson for ListTicketResponseBody {
             total: json::field(&mut o, "total")?,
             tickets: json::field(&mut o, "tickets")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Notification`
@@ -1661,9 +1550,6 @@ impl FromJson for Notification {
             ext: json::field(&mut o, "ext")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Notification {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1715,9 +1601,6 @@ impl FromJson for NotificationChat {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for NotificationChat {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1747,9 +1630,6 @@ impl FromJson for NotificationDepartment {
             department_id: json::field(&mut o, "department_id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for NotificationDepartment {
@@ -1783,9 +1663,6 @@ impl FromJson for NotificationUser {
             avatar_url: json::field(&mut o, "avatar_url")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for NotificationUser {
@@ -1890,9 +1767,6 @@ impl FromJson for Richtext {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Richtext {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1925,9 +1799,6 @@ impl FromJson for SearchFaqResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `StartServiceTicketRequestBody`
@@ -1978,9 +1849,6 @@ impl FromJson for StartServiceTicketResponseBody {
             ticket_id: json::field(&mut o, "ticket_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SubmitApproveNotificationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2017,9 +1885,6 @@ impl FromJson for SubmitApproveNotificationResponseBody {
         Ok(Self {
             has_access: json::field(&mut o, "has_access")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SubscribeEventRequestBody`
@@ -2103,9 +1968,6 @@ impl FromJson for TicketCustomizedField {
             dropdown_allow_multiple: json::field(&mut o, "dropdown_allow_multiple")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TicketCustomizedField {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2167,9 +2029,6 @@ impl FromJson for TicketMessage {
             user_id: json::field(&mut o, "user_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TicketTag`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2191,9 +2050,6 @@ impl FromJson for TicketTag {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TicketUser`
@@ -2231,9 +2087,6 @@ impl FromJson for TicketUser {
             city: json::field(&mut o, "city")?,
             country: json::field(&mut o, "country")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TicketUser {
@@ -2348,9 +2201,6 @@ impl FromJson for TicketV2 {
             tags: json::field(&mut o, "tags")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UnsubscribeEventRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2460,9 +2310,6 @@ impl FromJson for UserCustomizedField {
             updated_at: json::field(&mut o, "updated_at")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserQueryFaqInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2508,9 +2355,6 @@ impl FromJson for WeekdaySchedule {
             end_time: json::field(&mut o, "end_time")?,
             weekday: json::field(&mut o, "weekday")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for WeekdaySchedule {

@@ -94,9 +94,6 @@ impl FromJson for ApplicationStageInfo {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Assets`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -118,9 +115,6 @@ impl FromJson for Assets {
             confirmed_bonus: json::field(&mut o, "confirmed_bonus")?,
             paid_bonus: json::field(&mut o, "paid_bonus")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BonusAmount`
@@ -150,9 +144,6 @@ impl FromJson for BonusAmount {
             cash_bonus: json::field(&mut o, "cash_bonus")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Cash`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -175,9 +166,6 @@ impl FromJson for Cash {
             amount: json::field(&mut o, "amount")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CodeNameObject`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -199,9 +187,6 @@ impl FromJson for CodeNameObject {
             code: json::field(&mut o, "code")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CommonAddress`
@@ -237,9 +222,6 @@ impl FromJson for CommonAddress {
             country: json::field(&mut o, "country")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DepartmentId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -262,9 +244,6 @@ impl FromJson for DepartmentId {
             open_department_id: json::field(&mut o, "open_department_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EcoAccountCustomFieldEventData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -286,9 +265,6 @@ impl FromJson for EcoAccountCustomFieldEventData {
             key: json::field(&mut o, "key")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EcoBackgroundCheckCreateEventCandidateInfo`
@@ -321,9 +297,6 @@ impl FromJson for EcoBackgroundCheckCreateEventCandidateInfo {
             last_name: json::field(&mut o, "last_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EcoBackgroundCheckCreateEventContactInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -349,9 +322,6 @@ impl FromJson for EcoBackgroundCheckCreateEventContactInfo {
             email: json::field(&mut o, "email")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EcoBackgroundCheckCreateEventCustomKv`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -374,9 +344,6 @@ impl FromJson for EcoBackgroundCheckCreateEventCustomKv {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EcoBackgroundCheckCreateEventMobile`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -398,9 +365,6 @@ impl FromJson for EcoBackgroundCheckCreateEventMobile {
             code: json::field(&mut o, "code")?,
             number: json::field(&mut o, "number")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EcoExamCreateEventCandidateInfo`
@@ -427,9 +391,6 @@ impl FromJson for EcoExamCreateEventCandidateInfo {
             email: json::field(&mut o, "email")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EcoExamCreateEventJobDepartment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -451,9 +412,6 @@ impl FromJson for EcoExamCreateEventJobDepartment {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EcoExamCreateEventJobInfo`
@@ -477,9 +435,6 @@ impl FromJson for EcoExamCreateEventJobInfo {
             addresses: json::field(&mut o, "addresses")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EcoExamCreateEventMobile`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -501,9 +456,6 @@ impl FromJson for EcoExamCreateEventMobile {
             code: json::field(&mut o, "code")?,
             number: json::field(&mut o, "number")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EventHeader`
@@ -539,9 +491,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18n`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -563,9 +512,6 @@ impl FromJson for I18n {
             zh_cn: json::field(&mut o, "zh_cn")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HireApplicationDeletedV1`
@@ -592,9 +538,6 @@ impl FromJson for P2HireApplicationDeletedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HireApplicationDeletedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -613,9 +556,6 @@ impl FromJson for P2HireApplicationDeletedV1Data {
         Ok(Self {
             application_ids: json::field(&mut o, "application_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HireApplicationStageChangedV1`
@@ -641,9 +581,6 @@ impl FromJson for P2HireApplicationStageChangedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HireApplicationStageChangedV1Data`
@@ -673,9 +610,6 @@ impl FromJson for P2HireApplicationStageChangedV1Data {
             update_time: json::field(&mut o, "update_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HireEcoAccountCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -700,9 +634,6 @@ impl FromJson for P2HireEcoAccountCreatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HireEcoAccountCreatedV1Data`
@@ -735,9 +666,6 @@ impl FromJson for P2HireEcoAccountCreatedV1Data {
             custom_field_list: json::field(&mut o, "custom_field_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HireEcoBackgroundCheckCanceledV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -763,9 +691,6 @@ impl FromJson for P2HireEcoBackgroundCheckCanceledV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HireEcoBackgroundCheckCanceledV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -787,9 +712,6 @@ impl FromJson for P2HireEcoBackgroundCheckCanceledV1Data {
             background_check_id: json::field(&mut o, "background_check_id")?,
             termination_reason: json::field(&mut o, "termination_reason")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HireEcoBackgroundCheckCreatedV1`
@@ -815,9 +737,6 @@ impl FromJson for P2HireEcoBackgroundCheckCreatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HireEcoBackgroundCheckCreatedV1Data`
@@ -859,9 +778,6 @@ impl FromJson for P2HireEcoBackgroundCheckCreatedV1Data {
             custom_field_list: json::field(&mut o, "custom_field_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HireEcoExamCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -886,9 +802,6 @@ impl FromJson for P2HireEcoExamCreatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HireEcoExamCreatedV1Data`
@@ -927,9 +840,6 @@ impl FromJson for P2HireEcoExamCreatedV1Data {
             job_info: json::field(&mut o, "job_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HireEhrImportTaskForInternshipOfferImportedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -957,9 +867,6 @@ impl FromJson for P2HireEhrImportTaskForInternshipOfferImportedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HireEhrImportTaskForInternshipOfferImportedV1Data`
@@ -1004,9 +911,6 @@ impl FromJson for P2HireEhrImportTaskForInternshipOfferImportedV1Data {
             ehr_department: json::field(&mut o, "ehr_department")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HireEhrImportTaskImportedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1031,9 +935,6 @@ impl FromJson for P2HireEhrImportTaskImportedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HireEhrImportTaskImportedV1Data`
@@ -1072,9 +973,6 @@ impl FromJson for P2HireEhrImportTaskImportedV1Data {
             ehr_department: json::field(&mut o, "ehr_department")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HireOfferStatusChangedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1100,9 +998,6 @@ impl FromJson for P2HireOfferStatusChangedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HireOfferStatusChangedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1121,9 +1016,6 @@ impl FromJson for P2HireOfferStatusChangedV1Data {
         Ok(Self {
             offer_id: json::field(&mut o, "offer_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HireReferralAccountAssetsUpdateV1`
@@ -1150,9 +1042,6 @@ impl FromJson for P2HireReferralAccountAssetsUpdateV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HireReferralAccountAssetsUpdateV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1177,9 +1066,6 @@ impl FromJson for P2HireReferralAccountAssetsUpdateV1Data {
             assets: json::field(&mut o, "assets")?,
             modify_time: json::field(&mut o, "modify_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HireTalentDeletedV1`
@@ -1206,9 +1092,6 @@ impl FromJson for P2HireTalentDeletedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2HireTalentDeletedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1227,9 +1110,6 @@ impl FromJson for P2HireTalentDeletedV1Data {
         Ok(Self {
             talent_id: json::field(&mut o, "talent_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HireTalentTagSubscriptionV1`
@@ -1255,9 +1135,6 @@ impl FromJson for P2HireTalentTagSubscriptionV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2HireTalentTagSubscriptionV1Data`
@@ -1293,9 +1170,6 @@ impl FromJson for P2HireTalentTagSubscriptionV1Data {
             application_stage: json::field(&mut o, "application_stage")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentTag`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1327,9 +1201,6 @@ impl FromJson for TalentTag {
             active_status: json::field(&mut o, "active_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1354,8 +1225,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -72,9 +72,6 @@ impl FromJson for CombinedCreateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CombinedCreateUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -148,9 +145,6 @@ impl From<CombinedUpdateUserIdType> for String {
 impl FromJson for CombinedUpdateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CombinedUpdateUserIdType {
@@ -226,9 +220,6 @@ impl FromJson for ConfigUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ConfigUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -302,9 +293,6 @@ impl From<CreateUserIdType> for String {
 impl FromJson for CreateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CreateUserIdType {
@@ -380,9 +368,6 @@ impl FromJson for CreateUserIdType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CreateUserIdType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -457,9 +442,6 @@ impl FromJson for CreateUserIdType3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CreateUserIdType3 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -526,9 +508,6 @@ impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DepartmentIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -594,9 +573,6 @@ impl From<EmployeeTypeIdType> for String {
 impl FromJson for EmployeeTypeIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for EmployeeTypeIdType {
@@ -672,9 +648,6 @@ impl FromJson for Geo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Geo {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -740,9 +713,6 @@ impl From<GetAgencyAccountUserIdType> for String {
 impl FromJson for GetAgencyAccountUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for GetAgencyAccountUserIdType {
@@ -813,9 +783,6 @@ impl From<GetByApplicationDepartmentIdType> for String {
 impl FromJson for GetByApplicationDepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for GetByApplicationDepartmentIdType {
@@ -891,9 +858,6 @@ impl FromJson for GetByApplicationUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetByApplicationUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -968,9 +932,6 @@ impl FromJson for GetByTalentUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetByTalentUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1040,9 +1001,6 @@ impl From<GetDepartmentIdType> for String {
 impl FromJson for GetDepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for GetDepartmentIdType {
@@ -1138,9 +1096,6 @@ impl FromJson for GetDetailOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetDetailOptions {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1214,9 +1169,6 @@ impl From<GetDetailUserIdType> for String {
 impl FromJson for GetDetailUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for GetDetailUserIdType {
@@ -1292,9 +1244,6 @@ impl FromJson for GetDetailUserIdType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetDetailUserIdType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1368,9 +1317,6 @@ impl From<GetUserIdType> for String {
 impl FromJson for GetUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for GetUserIdType {
@@ -1446,9 +1392,6 @@ impl FromJson for GetUserIdType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetUserIdType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1522,9 +1465,6 @@ impl From<GetUserIdType3> for String {
 impl FromJson for GetUserIdType3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for GetUserIdType3 {
@@ -1600,9 +1540,6 @@ impl FromJson for GetUserIdType4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetUserIdType4 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1676,9 +1613,6 @@ impl From<GetUserIdType5> for String {
 impl FromJson for GetUserIdType5 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for GetUserIdType5 {
@@ -1754,9 +1688,6 @@ impl FromJson for GetUserIdType6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetUserIdType6 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1823,9 +1754,6 @@ impl FromJson for JobFamilyIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for JobFamilyIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1891,9 +1819,6 @@ impl From<JobLevelIdType> for String {
 impl FromJson for JobLevelIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for JobLevelIdType {
@@ -1964,9 +1889,6 @@ impl From<ListDepartmentIdType> for String {
 impl FromJson for ListDepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ListDepartmentIdType {
@@ -2042,9 +1964,6 @@ impl FromJson for ListType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ListType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2118,9 +2037,6 @@ impl From<ListUserIdType> for String {
 impl FromJson for ListUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ListUserIdType {
@@ -2196,9 +2112,6 @@ impl FromJson for ListUserIdType10 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ListUserIdType10 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2272,9 +2185,6 @@ impl From<ListUserIdType2> for String {
 impl FromJson for ListUserIdType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ListUserIdType2 {
@@ -2350,9 +2260,6 @@ impl FromJson for ListUserIdType3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ListUserIdType3 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2426,9 +2333,6 @@ impl From<ListUserIdType4> for String {
 impl FromJson for ListUserIdType4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ListUserIdType4 {
@@ -2504,9 +2408,6 @@ impl FromJson for ListUserIdType5 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ListUserIdType5 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2580,9 +2481,6 @@ impl From<ListUserIdType6> for String {
 impl FromJson for ListUserIdType6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ListUserIdType6 {
@@ -2658,9 +2556,6 @@ impl FromJson for ListUserIdType7 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ListUserIdType7 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2735,9 +2630,6 @@ impl FromJson for ListUserIdType8 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ListUserIdType8 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2811,9 +2703,6 @@ impl From<ListUserIdType9> for String {
 impl FromJson for ListUserIdType9 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ListUserIdType9 {
@@ -2977,9 +2866,6 @@ impl FromJson for ObjectTypeV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ObjectTypeV2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3050,9 +2936,6 @@ impl FromJson for Operation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Operation {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3118,9 +3001,6 @@ impl From<Options> for String {
 impl FromJson for Options {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Options {
@@ -3208,9 +3088,6 @@ impl FromJson for OrderStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OrderStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3280,9 +3157,6 @@ impl From<PatchDepartmentIdType> for String {
 impl FromJson for PatchDepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PatchDepartmentIdType {
@@ -3358,9 +3232,6 @@ impl FromJson for PatchUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PatchUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3435,9 +3306,6 @@ impl FromJson for ProtectUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ProtectUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3499,9 +3367,6 @@ impl From<QueryOption> for String {
 impl FromJson for QueryOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for QueryOption {
@@ -3572,9 +3437,6 @@ impl From<TransferOnboardDepartmentIdType> for String {
 impl FromJson for TransferOnboardDepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TransferOnboardDepartmentIdType {
@@ -3670,9 +3532,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3747,9 +3606,6 @@ impl FromJson for UpdateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UpdateUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3819,9 +3675,6 @@ impl From<Usage> for String {
 impl FromJson for Usage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Usage {
@@ -3893,9 +3746,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3926,9 +3776,6 @@ impl FromJson for Ability {
             description: json::field(&mut o, "description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AbilityAssessment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3953,9 +3800,6 @@ impl FromJson for AbilityAssessment {
             ability_id: json::field(&mut o, "ability_id")?,
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Acceptance`
@@ -3985,9 +3829,6 @@ impl FromJson for Acceptance {
             operate_time: json::field(&mut o, "operate_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Account`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4016,9 +3857,6 @@ impl FromJson for Account {
             referrer: json::field(&mut o, "referrer")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AccountReferrer`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4046,9 +3884,6 @@ impl FromJson for AccountReferrer {
             email: json::field(&mut o, "email")?,
             mobile: json::field(&mut o, "mobile")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AddToFolderTalentRequestBody`
@@ -4093,9 +3928,6 @@ impl FromJson for AddToFolderTalentResponseBody {
             folder_id: json::field(&mut o, "folder_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Agency`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4123,9 +3955,6 @@ impl FromJson for Agency {
             contactor_id: json::field(&mut o, "contactor_id")?,
             contactor_name: json::field(&mut o, "contactor_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AgencyAccount`
@@ -4161,9 +3990,6 @@ impl FromJson for AgencyAccount {
             role: json::field(&mut o, "role")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AgencyAccountUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4192,9 +4018,6 @@ impl FromJson for AgencyAccountUser {
             mobile: json::field(&mut o, "mobile")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AgencyBasicInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4216,9 +4039,6 @@ impl FromJson for AgencyBasicInfo {
             hunter_user_name: json::field(&mut o, "hunter_user_name")?,
             hunter_company_name: json::field(&mut o, "hunter_company_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AgencyInfo`
@@ -4244,9 +4064,6 @@ impl FromJson for AgencyInfo {
             comment_info: json::field(&mut o, "comment_info")?,
             salary_info: json::field(&mut o, "salary_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AgencyProtection`
@@ -4287,9 +4104,6 @@ impl FromJson for AgencyProtection {
             agency_supplier_user_id: json::field(&mut o, "agency_supplier_user_id")?,
             agency_supplier_user_name: json::field(&mut o, "agency_supplier_user_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AgencySupplier`
@@ -4343,9 +4157,6 @@ impl FromJson for AgencySupplier {
             talent_protect_time: json::field(&mut o, "talent_protect_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AgencySupplierAdmin`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4371,9 +4182,6 @@ impl FromJson for AgencySupplierAdmin {
             email: json::field(&mut o, "email")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AgencySupplierLabel`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4396,9 +4204,6 @@ impl FromJson for AgencySupplierLabel {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AgencySupplierProtectTime`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4420,9 +4225,6 @@ impl FromJson for AgencySupplierProtectTime {
             day: json::field(&mut o, "day")?,
             use_default: json::field(&mut o, "use_default")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AgencySupplierTalentProtectTime`
@@ -4448,9 +4250,6 @@ impl FromJson for AgencySupplierTalentProtectTime {
             use_default: json::field(&mut o, "use_default")?,
             forever: json::field(&mut o, "forever")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Application`
@@ -4530,9 +4329,6 @@ impl FromJson for Application {
             creator_id: json::field(&mut o, "creator_id")?,
             job_info: json::field(&mut o, "job_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ApplicationDetailBasicInfo`
@@ -4616,9 +4412,6 @@ impl FromJson for ApplicationDetailBasicInfo {
             termination_reason_note: json::field(&mut o, "termination_reason_note")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApplicationDetailInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4665,9 +4458,6 @@ impl FromJson for ApplicationDetailInfo {
             referral: json::field(&mut o, "referral")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApplicationDetailPortalInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4686,9 +4476,6 @@ impl FromJson for ApplicationDetailPortalInfo {
         Ok(Self {
             campus_volunteer_info: json::field(&mut o, "campus_volunteer_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ApplicationOffer`
@@ -4735,9 +4522,6 @@ impl FromJson for ApplicationOffer {
             job_requirement_id: json::field(&mut o, "job_requirement_id")?,
             offer_send_record_list: json::field(&mut o, "offer_send_record_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ApplicationOfferBasicInfo`
@@ -4833,9 +4617,6 @@ impl FromJson for ApplicationOfferBasicInfo {
             pathway_id: json::field(&mut o, "pathway_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApplicationOfferCustomModule`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4858,9 +4639,6 @@ impl FromJson for ApplicationOfferCustomModule {
             object_list: json::field(&mut o, "object_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApplicationOfferCustomValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4882,9 +4660,6 @@ impl FromJson for ApplicationOfferCustomValue {
             object_id: json::field(&mut o, "object_id")?,
             customize_value: json::field(&mut o, "customize_value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ApplicationOfferSalaryPlan`
@@ -4932,9 +4707,6 @@ impl FromJson for ApplicationOfferSalaryPlan {
             customize_info_list: json::field(&mut o, "customize_info_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApplicationResumeSource`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4959,9 +4731,6 @@ impl FromJson for ApplicationResumeSource {
             name: json::field(&mut o, "name")?,
             resume_source_type: json::field(&mut o, "resume_source_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ApplicationStageInfo`
@@ -4991,9 +4760,6 @@ impl FromJson for ApplicationStageInfo {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApplicationStageTime`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5019,9 +4785,6 @@ impl FromJson for ApplicationStageTime {
             exit_time: json::field(&mut o, "exit_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApplicationWebsiteChannel`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5043,9 +4806,6 @@ impl FromJson for ApplicationWebsiteChannel {
             channel_id: json::field(&mut o, "channel_id")?,
             channel_name: json::field(&mut o, "channel_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ApplicationWebsiteResumeSource`
@@ -5072,9 +4832,6 @@ impl FromJson for ApplicationWebsiteResumeSource {
             channel: json::field(&mut o, "channel")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AssessmentScoreInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5100,9 +4857,6 @@ impl FromJson for AssessmentScoreInfo {
             full_score: json::field(&mut o, "full_score")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Assets`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5124,9 +4878,6 @@ impl FromJson for Assets {
             confirmed_bonus: json::field(&mut o, "confirmed_bonus")?,
             paid_bonus: json::field(&mut o, "paid_bonus")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Attachment`
@@ -5159,9 +4910,6 @@ impl FromJson for Attachment {
             create_time: json::field(&mut o, "create_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AttachmentInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5192,9 +4940,6 @@ impl FromJson for AttachmentInfo {
             mime: json::field(&mut o, "mime")?,
             create_time: json::field(&mut o, "create_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AttachmentV2`
@@ -5227,9 +4972,6 @@ impl FromJson for AttachmentV2 {
             create_time: json::field(&mut o, "create_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BackgroundCheckCustomFieldDataValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5252,9 +4994,6 @@ impl FromJson for BackgroundCheckCustomFieldDataValue {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BackgroundCheckItemInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5276,9 +5015,6 @@ impl FromJson for BackgroundCheckItemInfo {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BackgroundCheckOrder`
@@ -5365,9 +5101,6 @@ impl FromJson for BackgroundCheckOrder {
             remark: json::field(&mut o, "remark")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BackgroundCheckOrderCreator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5386,9 +5119,6 @@ impl FromJson for BackgroundCheckOrderCreator {
         Ok(Self {
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BackgroundCheckOrderFeedbackInfo`
@@ -5427,9 +5157,6 @@ impl FromJson for BackgroundCheckOrderFeedbackInfo {
             report_name: json::field(&mut o, "report_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BackgroundCheckOrderProcessInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5454,9 +5181,6 @@ impl FromJson for BackgroundCheckOrderProcessInfo {
             update_time: json::field(&mut o, "update_time")?,
             en_process: json::field(&mut o, "en_process")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BaseAddress`
@@ -5495,9 +5219,6 @@ impl FromJson for BaseAddress {
             country: json::field(&mut o, "country")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BaseAddressV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5532,9 +5253,6 @@ impl FromJson for BaseAddressV2 {
             country: json::field(&mut o, "country")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BaseBilingualWithId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5559,9 +5277,6 @@ impl FromJson for BaseBilingualWithId {
             zh_name: json::field(&mut o, "zh_name")?,
             en_name: json::field(&mut o, "en_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BaseCity`
@@ -5591,9 +5306,6 @@ impl FromJson for BaseCity {
             location_type: json::field(&mut o, "location_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BaseCountry`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5621,9 +5333,6 @@ impl FromJson for BaseCountry {
             code: json::field(&mut o, "code")?,
             location_type: json::field(&mut o, "location_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BaseDistrict`
@@ -5653,9 +5362,6 @@ impl FromJson for BaseDistrict {
             location_type: json::field(&mut o, "location_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BaseLocation`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5681,9 +5387,6 @@ impl FromJson for BaseLocation {
             location_type: json::field(&mut o, "location_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BasicDepartmentInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5706,9 +5409,6 @@ impl FromJson for BasicDepartmentInfo {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BasicUserInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5730,9 +5430,6 @@ impl FromJson for BasicUserInfo {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchChangeTalentPoolTalentPoolRequestBody`
@@ -5888,9 +5585,6 @@ impl FromJson for BatchGetIdTalentResponseBody {
             talent_list: json::field(&mut o, "talent_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchQueryAgencyRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5939,9 +5633,6 @@ impl FromJson for BatchQueryAgencyResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchQueryBackgroundCheckOrderRequestBody`
@@ -6007,9 +5698,6 @@ impl FromJson for BatchQueryBackgroundCheckOrderResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchQueryExternalBackgroundCheckRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6059,9 +5747,6 @@ impl FromJson for BatchQueryExternalBackgroundCheckResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchQueryExternalInterviewRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6105,9 +5790,6 @@ impl FromJson for BatchQueryExternalInterviewResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchQueryExternalOfferRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6150,9 +5832,6 @@ impl FromJson for BatchQueryExternalOfferResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchUpdateJobManagerRequestBody`
@@ -6203,9 +5882,6 @@ impl FromJson for BatchUpdateJobManagerResponseBody {
             job_manager: json::field(&mut o, "job_manager")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BonusAmount`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6233,9 +5909,6 @@ impl FromJson for BonusAmount {
             cash: json::field(&mut o, "cash")?,
             cash_bonus: json::field(&mut o, "cash_bonus")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for BonusAmount {
@@ -6269,9 +5942,6 @@ impl FromJson for BusinessManagementScope {
             permission_groups: json::field(&mut o, "permission_groups")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CampusVolumnteerInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6290,9 +5960,6 @@ impl FromJson for CampusVolumnteerInfo {
         Ok(Self {
             volunteer_seq: json::field(&mut o, "volunteer_seq")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CancelEcoBackgroundCheckRequestBody`
@@ -6357,9 +6024,6 @@ impl FromJson for Cash {
             currency_type: json::field(&mut o, "currency_type")?,
             amount: json::field(&mut o, "amount")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Cash {
@@ -6448,9 +6112,6 @@ impl FromJson for CheckFailedAccountInfo {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CodeNameObject`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6472,9 +6133,6 @@ impl FromJson for CodeNameObject {
             code: json::field(&mut o, "code")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CombinedCreateJobResponseBody`
@@ -6521,9 +6179,6 @@ impl FromJson for CombinedCreateJobResponseBody {
                 "portal_website_apply_form_schema_info",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CombinedCreateTalentRequestBody`
@@ -6615,9 +6270,6 @@ impl FromJson for CombinedCreateTalentResponseBody {
             creator_id: json::field(&mut o, "creator_id")?,
             creator_account_type: json::field(&mut o, "creator_account_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CombinedJob`
@@ -6782,9 +6434,6 @@ impl FromJson for CombinedJobResultDefaultJobPost {
             id: json::field(&mut o, "id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CombinedUpdateJobResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6830,9 +6479,6 @@ impl FromJson for CombinedUpdateJobResponseBody {
                 "portal_website_apply_form_schema_info",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CombinedUpdateTalentRequestBody`
@@ -6931,9 +6577,6 @@ impl FromJson for CombinedUpdateTalentResponseBody {
             operator_account_type: json::field(&mut o, "operator_account_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CommonAddress`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6967,9 +6610,6 @@ impl FromJson for CommonAddress {
             state: json::field(&mut o, "state")?,
             country: json::field(&mut o, "country")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CommonFilter`
@@ -7044,9 +6684,6 @@ impl FromJson for CommonSchema {
             children_list: json::field(&mut o, "children_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CommonSchemaChild`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7090,9 +6727,6 @@ impl FromJson for CommonSchemaChild {
             active_status: json::field(&mut o, "active_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CommonSchemaConfig`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7111,9 +6745,6 @@ impl FromJson for CommonSchemaConfig {
         Ok(Self {
             options: json::field(&mut o, "options")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CommonSchemaOption`
@@ -7143,9 +6774,6 @@ impl FromJson for CommonSchemaOption {
             active_status: json::field(&mut o, "active_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CommonSchemaSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7168,9 +6796,6 @@ impl FromJson for CommonSchemaSetting {
             config: json::field(&mut o, "config")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ConfigJobResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7189,9 +6814,6 @@ impl FromJson for ConfigJobResponseBody {
         Ok(Self {
             job_config: json::field(&mut o, "job_config")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ContractPeriodInfo`
@@ -7214,9 +6836,6 @@ impl FromJson for ContractPeriodInfo {
             period_type: json::field(&mut o, "period_type")?,
             period: json::field(&mut o, "period")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContractPeriodInfo {
@@ -7281,9 +6900,6 @@ impl FromJson for CreateApplicationResponseBody {
             id: json::field(&mut o, "id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateAttachmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7302,9 +6918,6 @@ impl FromJson for CreateAttachmentResponseBody {
         Ok(Self {
             id: json::field(&mut o, "id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateByAttachmentWebsiteDeliveryResponseBody`
@@ -7328,9 +6941,6 @@ impl FromJson for CreateByAttachmentWebsiteDeliveryResponseBody {
             task_id: json::field(&mut o, "task_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateByResumeWebsiteDeliveryResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7349,9 +6959,6 @@ impl FromJson for CreateByResumeWebsiteDeliveryResponseBody {
         Ok(Self {
             delivery: json::field(&mut o, "delivery")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateExamRequestBody`
@@ -7420,9 +7027,6 @@ impl FromJson for CreateExamResponseBody {
             operate_time: json::field(&mut o, "operate_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateExternalApplicationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7442,9 +7046,6 @@ impl FromJson for CreateExternalApplicationResponseBody {
             external_application: json::field(&mut o, "external_application")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateExternalBackgroundCheckResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7463,9 +7064,6 @@ impl FromJson for CreateExternalBackgroundCheckResponseBody {
         Ok(Self {
             external_background_check: json::field(&mut o, "external_background_check")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateExternalInterviewAssessmentResponseBody`
@@ -7492,9 +7090,6 @@ impl FromJson for CreateExternalInterviewAssessmentResponseBody {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateExternalInterviewResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7513,9 +7108,6 @@ impl FromJson for CreateExternalInterviewResponseBody {
         Ok(Self {
             external_interview: json::field(&mut o, "external_interview")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateExternalOfferResponseBody`
@@ -7536,9 +7128,6 @@ impl FromJson for CreateExternalOfferResponseBody {
             external_offer: json::field(&mut o, "external_offer")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateExternalReferralRewardResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7557,9 +7146,6 @@ impl FromJson for CreateExternalReferralRewardResponseBody {
         Ok(Self {
             id: json::field(&mut o, "id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateJobRequirementResponseBody`
@@ -7580,9 +7166,6 @@ impl FromJson for CreateJobRequirementResponseBody {
             job_requirement: json::field(&mut o, "job_requirement")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateNoteResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7601,9 +7184,6 @@ impl FromJson for CreateNoteResponseBody {
         Ok(Self {
             note: json::field(&mut o, "note")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateOfferResponseBody`
@@ -7641,9 +7221,6 @@ impl FromJson for CreateOfferResponseBody {
             salary_info: json::field(&mut o, "salary_info")?,
             customized_info_list: json::field(&mut o, "customized_info_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateReferralAccountRequestBody`
@@ -7685,9 +7262,6 @@ impl FromJson for CreateReferralAccountResponseBody {
             account: json::field(&mut o, "account")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateTalentExternalInfoRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7725,9 +7299,6 @@ impl FromJson for CreateTalentExternalInfoResponseBody {
             external_info: json::field(&mut o, "external_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateTripartiteAgreementResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7746,9 +7317,6 @@ impl FromJson for CreateTripartiteAgreementResponseBody {
         Ok(Self {
             id: json::field(&mut o, "id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateWebsiteChannelRequestBody`
@@ -7796,9 +7364,6 @@ impl FromJson for CreateWebsiteChannelResponseBody {
             code: json::field(&mut o, "code")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateWebsiteSiteUserResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7817,9 +7382,6 @@ impl FromJson for CreateWebsiteSiteUserResponseBody {
         Ok(Self {
             site_user: json::field(&mut o, "site_user")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DataPermission`
@@ -7846,9 +7408,6 @@ impl FromJson for DataPermission {
             select_status: json::field(&mut o, "select_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeactivateReferralAccountResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7868,9 +7427,6 @@ impl FromJson for DeactivateReferralAccountResponseBody {
             account: json::field(&mut o, "account")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteExternalApplicationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7889,9 +7445,6 @@ impl FromJson for DeleteExternalApplicationResponseBody {
         Ok(Self {
             external_application: json::field(&mut o, "external_application")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Department`
@@ -7918,9 +7471,6 @@ impl FromJson for Department {
             en_name: json::field(&mut o, "en_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DiData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7942,9 +7492,6 @@ impl FromJson for DiData {
             value: json::field(&mut o, "value")?,
             object_attribute: json::field(&mut o, "object_attribute")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DiInfo`
@@ -7983,9 +7530,6 @@ impl FromJson for DiInfo {
             di_data: json::field(&mut o, "di_data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DimensionAbility`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8011,9 +7555,6 @@ impl FromJson for DimensionAbility {
             description: json::field(&mut o, "description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DimensionAbilityArgs`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8038,9 +7579,6 @@ impl FromJson for DimensionAbilityArgs {
             place_holder: json::field(&mut o, "place_holder")?,
             en_place_holder: json::field(&mut o, "en_place_holder")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DimensionAssessment`
@@ -8094,9 +7632,6 @@ impl FromJson for DimensionAssessment {
             ability_assessments: json::field(&mut o, "ability_assessments")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DimensionOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8124,9 +7659,6 @@ impl FromJson for DimensionOption {
             score_val: json::field(&mut o, "score_val")?,
             alias_name: json::field(&mut o, "alias_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EcoAccountCustomField`
@@ -8231,9 +7763,6 @@ impl FromJson for EcoBackgroundCheckCustomFieldData {
             options: json::field(&mut o, "options")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for EcoBackgroundCheckCustomFieldData {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -8267,9 +7796,6 @@ impl FromJson for EcoBackgroundCheckCustomFieldDataOption {
             key: json::field(&mut o, "key")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for EcoBackgroundCheckCustomFieldDataOption {
@@ -8592,9 +8118,6 @@ impl FromJson for Employee {
             external_employment_id: json::field(&mut o, "external_employment_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EmployeeConversionInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8698,9 +8221,6 @@ impl FromJson for EmployeeV2 {
             job_requirement_id: json::field(&mut o, "job_requirement_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EnableReferralAccountRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8738,9 +8258,6 @@ impl FromJson for EnableReferralAccountResponseBody {
             account: json::field(&mut o, "account")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EntityInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8762,9 +8279,6 @@ impl FromJson for EntityInfo {
             code: json::field(&mut o, "code")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Evaluation`
@@ -8812,9 +8326,6 @@ impl FromJson for Evaluation {
             update_time: json::field(&mut o, "update_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EvaluationTask`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8846,9 +8357,6 @@ impl FromJson for EvaluationTask {
             activity_status: json::field(&mut o, "activity_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ExamMarkingTask`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8879,9 +8387,6 @@ impl FromJson for ExamMarkingTask {
             application_id: json::field(&mut o, "application_id")?,
             activity_status: json::field(&mut o, "activity_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ExternalApplication`
@@ -8934,9 +8439,6 @@ impl FromJson for ExternalApplication {
             create_time: json::field(&mut o, "create_time")?,
             termination_type: json::field(&mut o, "termination_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ExternalApplication {
@@ -8996,9 +8498,6 @@ impl FromJson for ExternalBackgroundCheck {
             attachment_list: json::field(&mut o, "attachment_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ExternalBackgroundCheck {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9038,9 +8537,6 @@ impl FromJson for ExternalBackgroundCheckAttachment {
             size: json::field(&mut o, "size")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ExternalBackgroundCheckAttachment {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9074,9 +8570,6 @@ impl FromJson for ExternalCommonAttachment {
             name: json::field(&mut o, "name")?,
             size: json::field(&mut o, "size")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ExternalCommonAttachment {
@@ -9123,9 +8616,6 @@ impl FromJson for ExternalInterview {
             end_time: json::field(&mut o, "end_time")?,
             interview_assessments: json::field(&mut o, "interview_assessments")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ExternalInterview {
@@ -9177,9 +8667,6 @@ impl FromJson for ExternalInterviewAssessment {
             external_interview_id: json::field(&mut o, "external_interview_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ExternalInterviewAssessment {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9229,9 +8716,6 @@ impl FromJson for ExternalInterviewAssessmentDimension {
             title: json::field(&mut o, "title")?,
             description: json::field(&mut o, "description")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ExternalInterviewAssessmentDimension {
@@ -9288,9 +8772,6 @@ impl FromJson for ExternalOffer {
             attachment_id_list: json::field(&mut o, "attachment_id_list")?,
             attachment_list: json::field(&mut o, "attachment_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ExternalOffer {
@@ -9407,9 +8888,6 @@ impl FromJson for FiveStartScoringResult {
             score_result: json::field(&mut o, "score_result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetAccountAssetsReferralAccountResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9428,9 +8906,6 @@ impl FromJson for GetAccountAssetsReferralAccountResponseBody {
         Ok(Self {
             account: json::field(&mut o, "account")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetAgencyAccountAgencyRequestBody`
@@ -9481,9 +8956,6 @@ impl FromJson for GetAgencyAccountAgencyResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetAgencyResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9502,9 +8974,6 @@ impl FromJson for GetAgencyResponseBody {
         Ok(Self {
             agency: json::field(&mut o, "agency")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetApplicationResponseBody`
@@ -9525,9 +8994,6 @@ impl FromJson for GetApplicationResponseBody {
             application: json::field(&mut o, "application")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetAttachmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9546,9 +9012,6 @@ impl FromJson for GetAttachmentResponseBody {
         Ok(Self {
             attachment: json::field(&mut o, "attachment")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetByApplicationEmployeeResponseBody`
@@ -9569,9 +9032,6 @@ impl FromJson for GetByApplicationEmployeeResponseBody {
             employee: json::field(&mut o, "employee")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetByApplicationReferralResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9590,9 +9050,6 @@ impl FromJson for GetByApplicationReferralResponseBody {
         Ok(Self {
             referral: json::field(&mut o, "referral")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetByTalentInterviewResponseBody`
@@ -9613,9 +9070,6 @@ impl FromJson for GetByTalentInterviewResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetDetailApplicationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9634,9 +9088,6 @@ impl FromJson for GetDetailApplicationResponseBody {
         Ok(Self {
             application_detail: json::field(&mut o, "application_detail")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetDetailJobResponseBody`
@@ -9657,9 +9108,6 @@ impl FromJson for GetDetailJobResponseBody {
             job_detail: json::field(&mut o, "job_detail")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetEmployeeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9678,9 +9126,6 @@ impl FromJson for GetEmployeeResponseBody {
         Ok(Self {
             employee: json::field(&mut o, "employee")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetInterviewRecordAttachmentResponseBody`
@@ -9701,9 +9146,6 @@ impl FromJson for GetInterviewRecordAttachmentResponseBody {
             attachment: json::field(&mut o, "attachment")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetInterviewRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9722,9 +9164,6 @@ impl FromJson for GetInterviewRecordResponseBody {
         Ok(Self {
             interview_record: json::field(&mut o, "interview_record")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetJobManagerResponseBody`
@@ -9745,9 +9184,6 @@ impl FromJson for GetJobManagerResponseBody {
             info: json::field(&mut o, "info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetJobResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9766,9 +9202,6 @@ impl FromJson for GetJobResponseBody {
         Ok(Self {
             job: json::field(&mut o, "job")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetMinutesResponseBody`
@@ -9795,9 +9228,6 @@ impl FromJson for GetMinutesResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetNoteResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9816,9 +9246,6 @@ impl FromJson for GetNoteResponseBody {
         Ok(Self {
             note: json::field(&mut o, "note")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetOfferApplicationFormResponseBody`
@@ -9839,9 +9266,6 @@ impl FromJson for GetOfferApplicationFormResponseBody {
             offer_apply_form: json::field(&mut o, "offer_apply_form")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetOfferResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9860,9 +9284,6 @@ impl FromJson for GetOfferResponseBody {
         Ok(Self {
             offer: json::field(&mut o, "offer")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetOfferSchemaResponseBody`
@@ -9892,9 +9313,6 @@ impl FromJson for GetOfferSchemaResponseBody {
             object_list: json::field(&mut o, "object_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetReferralWebsiteJobPostResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9913,9 +9331,6 @@ impl FromJson for GetReferralWebsiteJobPostResponseBody {
         Ok(Self {
             job_post: json::field(&mut o, "job_post")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetRoleResponseBody`
@@ -9936,9 +9351,6 @@ impl FromJson for GetRoleResponseBody {
             role: json::field(&mut o, "role")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetTalentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9957,9 +9369,6 @@ impl FromJson for GetTalentResponseBody {
         Ok(Self {
             talent: json::field(&mut o, "talent")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetWebsiteDeliveryTaskResponseBody`
@@ -9989,9 +9398,6 @@ impl FromJson for GetWebsiteDeliveryTaskResponseBody {
             extra_info: json::field(&mut o, "extra_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetWebsiteJobPostResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10010,9 +9416,6 @@ impl FromJson for GetWebsiteJobPostResponseBody {
         Ok(Self {
             job_post: json::field(&mut o, "job_post")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `I18n`
@@ -10035,9 +9438,6 @@ impl FromJson for I18n {
             zh_cn: json::field(&mut o, "zh_cn")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for I18n {
@@ -10069,9 +9469,6 @@ impl FromJson for IdNameObject {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InternOfferOffboardingInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10093,9 +9490,6 @@ impl FromJson for InternOfferOffboardingInfo {
             actual_offboarding_date: json::field(&mut o, "actual_offboarding_date")?,
             notes: json::field(&mut o, "notes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for InternOfferOffboardingInfo {
@@ -10123,9 +9517,6 @@ impl FromJson for InternOfferOnboardingInfo {
         Ok(Self {
             actual_onboarding_date: json::field(&mut o, "actual_onboarding_date")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for InternOfferOnboardingInfo {
@@ -10189,9 +9580,6 @@ impl FromJson for InternOfferStatusOfferResponseBody {
             offboarding_info: json::field(&mut o, "offboarding_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Interview`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10225,9 +9613,6 @@ impl FromJson for Interview {
             stage_id: json::field(&mut o, "stage_id")?,
             interview_record_list: json::field(&mut o, "interview_record_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InterviewAddress`
@@ -10263,9 +9648,6 @@ impl FromJson for InterviewAddress {
             country: json::field(&mut o, "country")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InterviewAggregation`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10284,9 +9666,6 @@ impl FromJson for InterviewAggregation {
         Ok(Self {
             interviews: json::field(&mut o, "interviews")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InterviewAppointmentConfig`
@@ -10312,9 +9691,6 @@ impl FromJson for InterviewAppointmentConfig {
             )?,
             config: json::field(&mut o, "config")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for InterviewAppointmentConfig {
@@ -10388,9 +9764,6 @@ impl FromJson for InterviewAppointmentConfigContent {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for InterviewAppointmentConfigContent {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -10446,9 +9819,6 @@ impl FromJson for InterviewAttachment {
             create_time: json::field(&mut o, "create_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InterviewDimensionAssessment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10498,9 +9868,6 @@ impl FromJson for InterviewDimensionAssessment {
             dimension_type: json::field(&mut o, "dimension_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InterviewDimensionOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10532,9 +9899,6 @@ impl FromJson for InterviewDimensionOption {
             alias_name: json::field(&mut o, "alias_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InterviewDimensionScore`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10559,9 +9923,6 @@ impl FromJson for InterviewDimensionScore {
             name: json::field(&mut o, "name")?,
             score_val: json::field(&mut o, "score_val")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InterviewExtend`
@@ -10660,9 +10021,6 @@ impl FromJson for InterviewExtend {
             interview_round_type: json::field(&mut o, "interview_round_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InterviewExtendV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10760,9 +10118,6 @@ impl FromJson for InterviewExtendV2 {
             interview_round_type: json::field(&mut o, "interview_round_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InterviewFeedbackForm`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10796,9 +10151,6 @@ impl FromJson for InterviewFeedbackForm {
             score_calculation_config: json::field(&mut o, "score_calculation_config")?,
             modules: json::field(&mut o, "modules")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InterviewFeedbackFormDimension`
@@ -10858,9 +10210,6 @@ impl FromJson for InterviewFeedbackFormDimension {
             dimension_ability_args: json::field(&mut o, "dimension_ability_args")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InterviewFeedbackFormModule`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10898,9 +10247,6 @@ impl FromJson for InterviewFeedbackFormModule {
             dimensions: json::field(&mut o, "dimensions")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InterviewMeetingRoom`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10932,9 +10278,6 @@ impl FromJson for InterviewMeetingRoom {
             floor_name: json::field(&mut o, "floor_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InterviewQuestion`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10965,9 +10308,6 @@ impl FromJson for InterviewQuestion {
             content: json::field(&mut o, "content")?,
             ability_list: json::field(&mut o, "ability_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InterviewRecord`
@@ -11030,9 +10370,6 @@ impl FromJson for InterviewRecord {
             dimension_assessment_list: json::field(&mut o, "dimension_assessment_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InterviewRecordV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11073,9 +10410,6 @@ impl FromJson for InterviewRecordV2 {
             module_assessments: json::field(&mut o, "module_assessments")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InterviewRegistrationSchema`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11103,9 +10437,6 @@ impl FromJson for InterviewRegistrationSchema {
             is_used_as_interview: json::field(&mut o, "is_used_as_interview")?,
             object_list: json::field(&mut o, "object_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InterviewRoundType`
@@ -11144,9 +10475,6 @@ impl FromJson for InterviewRoundType {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InterviewRoundTypeAssessmentTemplate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11171,9 +10499,6 @@ impl FromJson for InterviewRoundTypeAssessmentTemplate {
             biz_id: json::field(&mut o, "biz_id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InterviewScore`
@@ -11209,9 +10534,6 @@ impl FromJson for InterviewScore {
             en_description: json::field(&mut o, "en_description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InterviewTask`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11243,9 +10565,6 @@ impl FromJson for InterviewTask {
             activity_status: json::field(&mut o, "activity_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Interviewer`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11267,9 +10586,6 @@ impl FromJson for Interviewer {
             user_id: json::field(&mut o, "user_id")?,
             verify_status: json::field(&mut o, "verify_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Interviewer {
@@ -11403,9 +10719,6 @@ impl FromJson for Job {
             target_major_list: json::field(&mut o, "target_major_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobBasicInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11452,9 +10765,6 @@ impl FromJson for JobBasicInfo {
             city_list: json::field(&mut o, "city_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobCategory`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11483,9 +10793,6 @@ impl FromJson for JobCategory {
             active_status: json::field(&mut o, "active_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobCity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11510,9 +10817,6 @@ impl FromJson for JobCity {
             zh_name: json::field(&mut o, "zh_name")?,
             en_name: json::field(&mut o, "en_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobConfig`
@@ -11647,9 +10951,6 @@ impl FromJson for JobConfigDetail {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobConfigInterviewRound`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11671,9 +10972,6 @@ impl FromJson for JobConfigInterviewRound {
             interviewer_list: json::field(&mut o, "interviewer_list")?,
             round: json::field(&mut o, "round")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobConfigInterviewRoundConf`
@@ -11763,9 +11061,6 @@ impl FromJson for JobConfigResult {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobConfigRoundType`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11809,9 +11104,6 @@ impl FromJson for JobConfigRoundTypeResult {
             assessment_template: json::field(&mut o, "assessment_template")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobCustomizedData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11840,9 +11132,6 @@ impl FromJson for JobCustomizedData {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobCustomizedOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11865,9 +11154,6 @@ impl FromJson for JobCustomizedOption {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobCustomizedTimeRange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11889,9 +11175,6 @@ impl FromJson for JobCustomizedTimeRange {
             start_time: json::field(&mut o, "start_time")?,
             end_time: json::field(&mut o, "end_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobCustomizedValue`
@@ -11927,9 +11210,6 @@ impl FromJson for JobCustomizedValue {
             number: json::field(&mut o, "number")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobDepartment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11955,9 +11235,6 @@ impl FromJson for JobDepartment {
             en_name: json::field(&mut o, "en_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobDepartmentSimple`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11979,9 +11256,6 @@ impl FromJson for JobDepartmentSimple {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobDetail`
@@ -12028,9 +11302,6 @@ impl FromJson for JobDetail {
             tag_list: json::field(&mut o, "tag_list")?,
             stage_count_list: json::field(&mut o, "stage_count_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobDetailBasicInfo`
@@ -12144,9 +11415,6 @@ impl FromJson for JobDetailBasicInfo {
             storefront_mode: json::field(&mut o, "storefront_mode")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobDetailCategory`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12172,9 +11440,6 @@ impl FromJson for JobDetailCategory {
             active_status: json::field(&mut o, "active_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobDetailDepartment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12197,9 +11462,6 @@ impl FromJson for JobDetailDepartment {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobDetailHighlight`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12221,9 +11483,6 @@ impl FromJson for JobDetailHighlight {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobDetailLevel`
@@ -12250,9 +11509,6 @@ impl FromJson for JobDetailLevel {
             active_status: json::field(&mut o, "active_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobDetailRecruitmentType`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12277,9 +11533,6 @@ impl FromJson for JobDetailRecruitmentType {
             name: json::field(&mut o, "name")?,
             active_status: json::field(&mut o, "active_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobDetailTag`
@@ -12306,9 +11559,6 @@ impl FromJson for JobDetailTag {
             order: json::field(&mut o, "order")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobDetailTargetMajorInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12331,9 +11581,6 @@ impl FromJson for JobDetailTargetMajorInfo {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobDetailType`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12355,9 +11602,6 @@ impl FromJson for JobDetailType {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobFunction`
@@ -12387,9 +11631,6 @@ impl FromJson for JobFunction {
             parent_id: json::field(&mut o, "parent_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobHighlight`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12414,9 +11655,6 @@ impl FromJson for JobHighlight {
             zh_name: json::field(&mut o, "zh_name")?,
             en_name: json::field(&mut o, "en_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobLevel`
@@ -12446,9 +11684,6 @@ impl FromJson for JobLevel {
             active_status: json::field(&mut o, "active_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobManager`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12476,9 +11711,6 @@ impl FromJson for JobManager {
             hiring_manager_id_list: json::field(&mut o, "hiring_manager_id_list")?,
             assistant_id_list: json::field(&mut o, "assistant_id_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for JobManager {
@@ -12521,9 +11753,6 @@ impl FromJson for JobProcesses {
             stage_list: json::field(&mut o, "stage_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobProcessesStage`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12551,9 +11780,6 @@ impl FromJson for JobProcessesStage {
             en_name: json::field(&mut o, "en_name")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobRecruiter2`
@@ -12583,9 +11809,6 @@ impl FromJson for JobRecruiter2 {
             assistant_id_list: json::field(&mut o, "assistant_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobRecruitmentType`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12613,9 +11836,6 @@ impl FromJson for JobRecruitmentType {
             en_name: json::field(&mut o, "en_name")?,
             active_status: json::field(&mut o, "active_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobRequirement`
@@ -12768,9 +11988,6 @@ impl FromJson for JobRequirementCustomizedDataDto {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobRequirementCustomizedOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12793,9 +12010,6 @@ impl FromJson for JobRequirementCustomizedOption {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobRequirementCustomizedTimeRange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12817,9 +12031,6 @@ impl FromJson for JobRequirementCustomizedTimeRange {
             start_time: json::field(&mut o, "start_time")?,
             end_time: json::field(&mut o, "end_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobRequirementCustomizedValue`
@@ -12854,9 +12065,6 @@ impl FromJson for JobRequirementCustomizedValue {
             time: json::field(&mut o, "time")?,
             number: json::field(&mut o, "number")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobRequirementDto`
@@ -12979,9 +12187,6 @@ impl FromJson for JobRequirementDto {
             count_data: json::field(&mut o, "count_data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobRequirementSchema`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13006,9 +12211,6 @@ impl FromJson for JobRequirementSchema {
             name: json::field(&mut o, "name")?,
             object_list: json::field(&mut o, "object_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobRequirementSimple`
@@ -13037,9 +12239,6 @@ impl FromJson for JobRequirementSimple {
             name: json::field(&mut o, "name")?,
             department_id: json::field(&mut o, "department_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobRequirementUpdateOption`
@@ -13087,9 +12286,6 @@ impl FromJson for JobSchema {
             object_list: json::field(&mut o, "object_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobStorefront`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13130,9 +12326,6 @@ impl FromJson for JobStorefront {
             remark: json::field(&mut o, "remark")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobType`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13157,9 +12350,6 @@ impl FromJson for JobType {
             zh_name: json::field(&mut o, "zh_name")?,
             en_name: json::field(&mut o, "en_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JobTypeInfo`
@@ -13186,9 +12376,6 @@ impl FromJson for JobTypeInfo {
             parent_id: json::field(&mut o, "parent_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobUserInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13210,9 +12397,6 @@ impl FromJson for JobUserInfo {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JrCountDataInfo`
@@ -13239,9 +12423,6 @@ impl FromJson for JrCountDataInfo {
             complete_count: json::field(&mut o, "complete_count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListApplicationInterviewResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13266,9 +12447,6 @@ impl FromJson for ListApplicationInterviewResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListApplicationResponseBody`
@@ -13295,9 +12473,6 @@ impl FromJson for ListApplicationResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListBackgroundCheckOrderResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13322,9 +12497,6 @@ impl FromJson for ListBackgroundCheckOrderResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListByIdJobRequirementRequestBody`
@@ -13366,9 +12538,6 @@ impl FromJson for ListByIdJobRequirementResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListEvaluationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13393,9 +12562,6 @@ impl FromJson for ListEvaluationResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListEvaluationTaskResponseBody`
@@ -13422,9 +12588,6 @@ impl FromJson for ListEvaluationTaskResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListExamMarkingTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13449,9 +12612,6 @@ impl FromJson for ListExamMarkingTaskResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListExternalApplicationResponseBody`
@@ -13478,9 +12638,6 @@ impl FromJson for ListExternalApplicationResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListInterviewFeedbackFormResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13505,9 +12662,6 @@ impl FromJson for ListInterviewFeedbackFormResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListInterviewRecordResponseBody`
@@ -13534,9 +12688,6 @@ impl FromJson for ListInterviewRecordResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListInterviewRegistrationSchemaResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13561,9 +12712,6 @@ impl FromJson for ListInterviewRegistrationSchemaResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListInterviewResponseBody`
@@ -13590,9 +12738,6 @@ impl FromJson for ListInterviewResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListInterviewRoundTypeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13614,9 +12759,6 @@ impl FromJson for ListInterviewRoundTypeResponseBody {
             active_status: json::field(&mut o, "active_status")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListInterviewTaskResponseBody`
@@ -13643,9 +12785,6 @@ impl FromJson for ListInterviewTaskResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListInterviewerResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13670,9 +12809,6 @@ impl FromJson for ListInterviewerResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListJobFunctionResponseBody`
@@ -13699,9 +12835,6 @@ impl FromJson for ListJobFunctionResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListJobProcessResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13726,9 +12859,6 @@ impl FromJson for ListJobProcessResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListJobRequirementResponseBody`
@@ -13755,9 +12885,6 @@ impl FromJson for ListJobRequirementResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListJobRequirementSchemaResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13782,9 +12909,6 @@ impl FromJson for ListJobRequirementSchemaResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListJobResponseBody`
@@ -13811,9 +12935,6 @@ impl FromJson for ListJobResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListJobSchemaResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13838,9 +12959,6 @@ impl FromJson for ListJobSchemaResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListJobTypeResponseBody`
@@ -13867,9 +12985,6 @@ impl FromJson for ListJobTypeResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListLocationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13894,9 +13009,6 @@ impl FromJson for ListLocationResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListNoteResponseBody`
@@ -13923,9 +13035,6 @@ impl FromJson for ListNoteResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListOfferApplicationFormResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13950,9 +13059,6 @@ impl FromJson for ListOfferApplicationFormResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListOfferApprovalTemplateResponseBody`
@@ -13979,9 +13085,6 @@ impl FromJson for ListOfferApprovalTemplateResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListOfferResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14006,9 +13109,6 @@ impl FromJson for ListOfferResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListPortalApplySchemaResponseBody`
@@ -14035,9 +13135,6 @@ impl FromJson for ListPortalApplySchemaResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListQuestionnaireResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14062,9 +13159,6 @@ impl FromJson for ListQuestionnaireResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListReferralWebsiteJobPostResponseBody`
@@ -14091,9 +13185,6 @@ impl FromJson for ListReferralWebsiteJobPostResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListRegistrationSchemaResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14118,9 +13209,6 @@ impl FromJson for ListRegistrationSchemaResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListResumeSourceResponseBody`
@@ -14147,9 +13235,6 @@ impl FromJson for ListResumeSourceResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListRoleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14174,9 +13259,6 @@ impl FromJson for ListRoleResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListSubjectResponseBody`
@@ -14203,9 +13285,6 @@ impl FromJson for ListSubjectResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListTalentFolderResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14230,9 +13309,6 @@ impl FromJson for ListTalentFolderResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListTalentResponseBody`
@@ -14259,9 +13335,6 @@ impl FromJson for ListTalentResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListTalentTagResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14286,9 +13359,6 @@ impl FromJson for ListTalentTagResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListTerminationReasonResponseBody`
@@ -14315,9 +13385,6 @@ impl FromJson for ListTerminationReasonResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListTodoResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14342,9 +13409,6 @@ impl FromJson for ListTodoResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListTripartiteAgreementResponseBody`
@@ -14371,9 +13435,6 @@ impl FromJson for ListTripartiteAgreementResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListUserRoleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14398,9 +13459,6 @@ impl FromJson for ListUserRoleResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListWebsiteChannelResponseBody`
@@ -14427,9 +13485,6 @@ impl FromJson for ListWebsiteChannelResponseBody {
             website_channel_list: json::field(&mut o, "website_channel_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListWebsiteJobPostResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14455,9 +13510,6 @@ impl FromJson for ListWebsiteJobPostResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListWebsiteResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14482,9 +13534,6 @@ impl FromJson for ListWebsiteResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Location`
@@ -14523,9 +13572,6 @@ impl FromJson for Location {
             active_status: json::field(&mut o, "active_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LocationCity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14554,9 +13600,6 @@ impl FromJson for LocationCity {
             city_name_info: json::field(&mut o, "city_name_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LocationCountry`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14578,9 +13621,6 @@ impl FromJson for LocationCountry {
             country_code: json::field(&mut o, "country_code")?,
             country_name_info: json::field(&mut o, "country_name_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LocationDistrict`
@@ -14613,9 +13653,6 @@ impl FromJson for LocationDistrict {
             district_name_info: json::field(&mut o, "district_name_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LocationDto`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14644,9 +13681,6 @@ impl FromJson for LocationDto {
             district: json::field(&mut o, "district")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LocationNameInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14672,9 +13706,6 @@ impl FromJson for LocationNameInfo {
             py_name: json::field(&mut o, "py_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LocationState`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14699,9 +13730,6 @@ impl FromJson for LocationState {
             country_code: json::field(&mut o, "country_code")?,
             state_name_info: json::field(&mut o, "state_name_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LoginInfoEcoExamRequestBody`
@@ -14749,9 +13777,6 @@ impl FromJson for MasterLocationAddressInfo {
             address_info: json::field(&mut o, "address_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MasterLocationInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14777,9 +13802,6 @@ impl FromJson for MasterLocationInfo {
             en_name: json::field(&mut o, "en_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MentionEntity`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14801,9 +13823,6 @@ impl FromJson for MentionEntity {
             offset: json::field(&mut o, "offset")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MentionEntity {
@@ -14831,9 +13850,6 @@ impl FromJson for Minutes {
         Ok(Self {
             sentences: json::field(&mut o, "sentences")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Mobile`
@@ -14893,9 +13909,6 @@ impl FromJson for ModuleAssessment {
             dimension_assessments: json::field(&mut o, "dimension_assessments")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MoveTalentTalentPoolRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -14938,9 +13951,6 @@ impl FromJson for MoveTalentTalentPoolResponseBody {
             talent_pool_id: json::field(&mut o, "talent_pool_id")?,
             talent_id: json::field(&mut o, "talent_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Note`
@@ -14990,9 +14000,6 @@ impl FromJson for Note {
             notify_mentioned_user: json::field(&mut o, "notify_mentioned_user")?,
             mention_entity_list: json::field(&mut o, "mention_entity_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Note {
@@ -15045,9 +14052,6 @@ impl FromJson for ObjectAttribute {
             is_di_data: json::field(&mut o, "is_di_data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Offer`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15097,9 +14101,6 @@ impl FromJson for Offer {
             offer_send_record_list: json::field(&mut o, "offer_send_record_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferApplicationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15118,9 +14119,6 @@ impl FromJson for OfferApplicationResponseBody {
         Ok(Self {
             offer: json::field(&mut o, "offer")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OfferApplyForm`
@@ -15147,9 +14145,6 @@ impl FromJson for OfferApplyForm {
             create_time: json::field(&mut o, "create_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferApplyFormConfigFormulaInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15174,9 +14169,6 @@ impl FromJson for OfferApplyFormConfigFormulaInfo {
             result: json::field(&mut o, "result")?,
             extra_map: json::field(&mut o, "extra_map")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OfferApplyFormConfigOptionInfo`
@@ -15203,9 +14195,6 @@ impl FromJson for OfferApplyFormConfigOptionInfo {
             description: json::field(&mut o, "description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferApplyFormFormulaExtraMapInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15227,9 +14216,6 @@ impl FromJson for OfferApplyFormFormulaExtraMapInfo {
             key: json::field(&mut o, "key")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OfferApplyFormInfo`
@@ -15255,9 +14241,6 @@ impl FromJson for OfferApplyFormInfo {
             name: json::field(&mut o, "name")?,
             schema: json::field(&mut o, "schema")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OfferApplyFormModuleInfo`
@@ -15293,9 +14276,6 @@ impl FromJson for OfferApplyFormModuleInfo {
             object_list: json::field(&mut o, "object_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferApplyFormObjectConfigInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15321,9 +14301,6 @@ impl FromJson for OfferApplyFormObjectConfigInfo {
             object_display_config: json::field(&mut o, "object_display_config")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferApplyFormObjectDisplayConfigInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15345,9 +14322,6 @@ impl FromJson for OfferApplyFormObjectDisplayConfigInfo {
             display_condition: json::field(&mut o, "display_condition")?,
             pre_object_config_list: json::field(&mut o, "pre_object_config_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OfferApplyFormObjectInfo`
@@ -15401,9 +14375,6 @@ impl FromJson for OfferApplyFormObjectInfo {
             config: json::field(&mut o, "config")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferApplyFormPreObjectConfigInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15429,9 +14400,6 @@ impl FromJson for OfferApplyFormPreObjectConfigInfo {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferApplyFormSchema`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15453,9 +14421,6 @@ impl FromJson for OfferApplyFormSchema {
             id: json::field(&mut o, "id")?,
             module_list: json::field(&mut o, "module_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OfferApprovalTemplate`
@@ -15488,9 +14453,6 @@ impl FromJson for OfferApprovalTemplate {
             department_list: json::field(&mut o, "department_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferAttachmentInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15518,9 +14480,6 @@ impl FromJson for OfferAttachmentInfo {
             size: json::field(&mut o, "size")?,
             common_attachment_id: json::field(&mut o, "common_attachment_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OfferBasicInfo`
@@ -15609,9 +14568,6 @@ impl FromJson for OfferBasicInfo {
             job_grade_id: json::field(&mut o, "job_grade_id")?,
             pathway_id: json::field(&mut o, "pathway_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OfferBasicInfo {
@@ -15719,9 +14675,6 @@ impl FromJson for OfferBasicInfoV2 {
             create_time: json::field(&mut o, "create_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferCustomField`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15804,9 +14757,6 @@ impl FromJson for OfferCustomizedInfo {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OfferCustomizedInfo {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -15840,9 +14790,6 @@ impl FromJson for OfferEmailInfo {
             content: json::field(&mut o, "content")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferFile`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15873,9 +14820,6 @@ impl FromJson for OfferFile {
             file_template_type_id: json::field(&mut o, "file_template_type_id")?,
             file_template_type_name: json::field(&mut o, "file_template_type_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OfferInfo`
@@ -15935,9 +14879,6 @@ impl FromJson for OfferInfoV2 {
             offer_salary: json::field(&mut o, "offer_salary")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferJobInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -15959,9 +14900,6 @@ impl FromJson for OfferJobInfo {
             job_id: json::field(&mut o, "job_id")?,
             job_name: json::field(&mut o, "job_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OfferListInfo`
@@ -15999,9 +14937,6 @@ impl FromJson for OfferListInfo {
             employee_type: json::field(&mut o, "employee_type")?,
             application_id: json::field(&mut o, "application_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OfferSalaryInfo`
@@ -16042,9 +14977,6 @@ impl FromJson for OfferSalaryInfo {
             quarterly_bonus: json::field(&mut o, "quarterly_bonus")?,
             half_year_bonus: json::field(&mut o, "half_year_bonus")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OfferSalaryInfo {
@@ -16108,9 +15040,6 @@ impl FromJson for OfferSalaryInfoV2 {
             create_time: json::field(&mut o, "create_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferSchemaDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16142,9 +15071,6 @@ impl FromJson for OfferSchemaDetail {
             option_list: json::field(&mut o, "option_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferSchemaDetailOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16170,9 +15096,6 @@ impl FromJson for OfferSchemaDetailOption {
             active_status: json::field(&mut o, "active_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferSchemaName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16194,9 +15117,6 @@ impl FromJson for OfferSchemaName {
             zh_cn: json::field(&mut o, "zh_cn")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OfferSendRecord`
@@ -16238,9 +15158,6 @@ impl FromJson for OfferSendRecord {
             offer_signature_info: json::field(&mut o, "offer_signature_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OfferSignatureInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16265,9 +15182,6 @@ impl FromJson for OfferSignatureInfo {
             signature_status: json::field(&mut o, "signature_status")?,
             attachment_list: json::field(&mut o, "attachment_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OfferStatusOfferRequestBody`
@@ -16390,9 +15304,6 @@ impl FromJson for PatchEmployeeResponseBody {
             employee: json::field(&mut o, "employee")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchExternalInterviewAssessmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16414,9 +15325,6 @@ impl FromJson for PatchExternalInterviewAssessmentResponseBody {
                 "external_interview_assessment",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchInterviewerRequestBody`
@@ -16454,9 +15362,6 @@ impl FromJson for PatchInterviewerResponseBody {
         Ok(Self {
             interviewer: json::field(&mut o, "interviewer")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchNoteRequestBody`
@@ -16504,9 +15409,6 @@ impl FromJson for PatchNoteResponseBody {
             note: json::field(&mut o, "note")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PermissionCollection`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16538,9 +15440,6 @@ impl FromJson for PermissionCollection {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PermissionGroupInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16563,9 +15462,6 @@ impl FromJson for PermissionGroupInfo {
             scope_rule: json::field(&mut o, "scope_rule")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PermissionScopeRule`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16584,9 +15480,6 @@ impl FromJson for PermissionScopeRule {
         Ok(Self {
             rule_type: json::field(&mut o, "rule_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PortalJobPost`
@@ -16688,9 +15581,6 @@ impl FromJson for PortalJobPost {
             address_list: json::field(&mut o, "address_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PreviewAttachmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16709,9 +15599,6 @@ impl FromJson for PreviewAttachmentResponseBody {
         Ok(Self {
             url: json::field(&mut o, "url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ProtectAgencyRequestBody`
@@ -16798,9 +15685,6 @@ impl FromJson for ProtectSearchAgencyResponseBody {
             protection_list: json::field(&mut o, "protection_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ProviderIdNameObject`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16822,9 +15706,6 @@ impl FromJson for ProviderIdNameObject {
             provider_id: json::field(&mut o, "provider_id")?,
             provider_name: json::field(&mut o, "provider_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PublishAdvertisementRequestBody`
@@ -16862,9 +15743,6 @@ impl FromJson for QueryAgencyResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryLocationRequestBody`
@@ -16912,9 +15790,6 @@ impl FromJson for QueryLocationResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryTalentObjectResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -16933,9 +15808,6 @@ impl FromJson for QueryTalentObjectResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Question`
@@ -16983,9 +15855,6 @@ impl FromJson for Question {
             description_result: json::field(&mut o, "description_result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QuestionAssessment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17016,9 +15885,6 @@ impl FromJson for QuestionAssessment {
             content: json::field(&mut o, "content")?,
             abilities: json::field(&mut o, "abilities")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Questionnaire`
@@ -17056,9 +15922,6 @@ impl FromJson for Questionnaire {
             has_answers: json::field(&mut o, "has_answers")?,
             update_time: json::field(&mut o, "update_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RangeFilter`
@@ -17110,9 +15973,6 @@ impl FromJson for RecommendedJobLevel {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReconciliationReferralAccountRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17156,9 +16016,6 @@ impl FromJson for ReconciliationReferralAccountResponseBody {
             check_failed_list: json::field(&mut o, "check_failed_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecordScore`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17181,9 +16038,6 @@ impl FromJson for RecordScore {
             total_score: json::field(&mut o, "total_score")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecruiterJobResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17202,9 +16056,6 @@ impl FromJson for RecruiterJobResponseBody {
         Ok(Self {
             info: json::field(&mut o, "info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Referral`
@@ -17236,9 +16087,6 @@ impl FromJson for Referral {
             referral_user_id: json::field(&mut o, "referral_user_id")?,
             referral_user: json::field(&mut o, "referral_user")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReferralBasicInfo`
@@ -17274,9 +16122,6 @@ impl FromJson for ReferralBasicInfo {
             referral_method: json::field(&mut o, "referral_method")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReferralInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17305,9 +16150,6 @@ impl FromJson for ReferralInfo {
             referral_user: json::field(&mut o, "referral_user")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReferralInfoV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17329,9 +16171,6 @@ impl FromJson for ReferralInfoV2 {
             basic_info: json::field(&mut o, "basic_info")?,
             recommend_info: json::field(&mut o, "recommend_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReferralRecommendInfo`
@@ -17367,9 +16206,6 @@ impl FromJson for ReferralRecommendInfo {
             match_degree: json::field(&mut o, "match_degree")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RegistrationBasicInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17398,9 +16234,6 @@ impl FromJson for RegistrationBasicInfo {
             scenario: json::field(&mut o, "scenario")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RegistrationInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17422,9 +16255,6 @@ impl FromJson for RegistrationInfo {
             schema_id: json::field(&mut o, "schema_id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RegistrationSchema`
@@ -17454,9 +16284,6 @@ impl FromJson for RegistrationSchema {
             objects: json::field(&mut o, "objects")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RegistrationSchemaInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17478,9 +16305,6 @@ impl FromJson for RegistrationSchemaInfo {
             schema_id: json::field(&mut o, "schema_id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RelatedDimensionConfig`
@@ -17507,9 +16331,6 @@ impl FromJson for RelatedDimensionConfig {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RelatedDimensionSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17534,9 +16355,6 @@ impl FromJson for RelatedDimensionSetting {
             related_operator_type: json::field(&mut o, "related_operator_type")?,
             dimension_option_ids: json::field(&mut o, "dimension_option_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RemoveToFolderTalentRequestBody`
@@ -17581,9 +16399,6 @@ impl FromJson for RemoveToFolderTalentResponseBody {
             folder_id: json::field(&mut o, "folder_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReportCustomData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17608,9 +16423,6 @@ impl FromJson for ReportCustomData {
             value: json::field(&mut o, "value")?,
             description: json::field(&mut o, "description")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ResumeSource`
@@ -17642,9 +16454,6 @@ impl FromJson for ResumeSource {
             active_status: json::field(&mut o, "active_status")?,
             resume_source_type: json::field(&mut o, "resume_source_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Role`
@@ -17682,9 +16491,6 @@ impl FromJson for Role {
             role_status: json::field(&mut o, "role_status")?,
             role_type: json::field(&mut o, "role_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RoleDetail`
@@ -17741,9 +16547,6 @@ impl FromJson for RoleDetail {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ScoreCalculationConfig`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17765,9 +16568,6 @@ impl FromJson for ScoreCalculationConfig {
             enabled: json::field(&mut o, "enabled")?,
             calculation_mode: json::field(&mut o, "calculation_mode")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ScoreDimensionConfig`
@@ -17793,9 +16593,6 @@ impl FromJson for ScoreDimensionConfig {
             lower_limit_score: json::field(&mut o, "lower_limit_score")?,
             upper_limit_score: json::field(&mut o, "upper_limit_score")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchDiversityInclusionRequestBody`
@@ -17836,9 +16633,6 @@ impl FromJson for SearchDiversityInclusionResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchJobPublishRecordRequestBody`
@@ -17883,9 +16677,6 @@ impl FromJson for SearchJobPublishRecordResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchReferralRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -17928,9 +16719,6 @@ impl FromJson for SearchReferralResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchTalentOperationLogRequestBody`
@@ -17981,9 +16769,6 @@ impl FromJson for SearchTalentOperationLogResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchTalentPoolResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18008,9 +16793,6 @@ impl FromJson for SearchTalentPoolResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchTestRequestBody`
@@ -18060,9 +16842,6 @@ impl FromJson for SearchTestResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchWebsiteJobPostRequestBody`
@@ -18131,9 +16910,6 @@ impl FromJson for SearchWebsiteJobPostResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SelectOptionResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18168,9 +16944,6 @@ impl FromJson for SelectOptionResult {
             is_selected: json::field(&mut o, "is_selected")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Sentence`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18198,9 +16971,6 @@ impl FromJson for Sentence {
             user_type: json::field(&mut o, "user_type")?,
             speaker_name: json::field(&mut o, "speaker_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SignatureAttachment`
@@ -18236,9 +17006,6 @@ impl FromJson for SignatureAttachment {
             file_template_type_name: json::field(&mut o, "file_template_type_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SpecificRelationship`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18261,9 +17028,6 @@ impl FromJson for SpecificRelationship {
             extra: json::field(&mut o, "extra")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `StageCountInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18285,9 +17049,6 @@ impl FromJson for StageCountInfo {
             count: json::field(&mut o, "count")?,
             stage: json::field(&mut o, "stage")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Subject`
@@ -18322,9 +17083,6 @@ impl FromJson for Subject {
             application_limit: json::field(&mut o, "application_limit")?,
             creator: json::field(&mut o, "creator")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TagTalentRequestBody`
@@ -18420,9 +17178,6 @@ impl FromJson for Talent {
             first_degree: json::field(&mut o, "first_degree")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentAwardInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18453,9 +17208,6 @@ impl FromJson for TalentAwardInfo {
             desc: json::field(&mut o, "desc")?,
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentBasicInfo`
@@ -18539,9 +17291,6 @@ impl FromJson for TalentBasicInfo {
             hukou_location_code: json::field(&mut o, "hukou_location_code")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentBasicInfoV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18572,9 +17321,6 @@ impl FromJson for TalentBasicInfoV2 {
             mobile_number: json::field(&mut o, "mobile_number")?,
             email: json::field(&mut o, "email")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentBatchInfo`
@@ -18612,9 +17358,6 @@ impl FromJson for TalentBatchInfo {
             identification_number: json::field(&mut o, "identification_number")?,
             is_onboarded: json::field(&mut o, "is_onboarded")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentCareerInfo`
@@ -18659,9 +17402,6 @@ impl FromJson for TalentCareerInfo {
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentCityInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18686,9 +17426,6 @@ impl FromJson for TalentCityInfo {
             zh_name: json::field(&mut o, "zh_name")?,
             en_name: json::field(&mut o, "en_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentCombinedAwardInfo`
@@ -19009,9 +17746,6 @@ impl FromJson for TalentCustomizedAttachment {
             file_size: json::field(&mut o, "file_size")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentCustomizedData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19040,9 +17774,6 @@ impl FromJson for TalentCustomizedData {
             children: json::field(&mut o, "children")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentCustomizedDataChild`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19070,9 +17801,6 @@ impl FromJson for TalentCustomizedDataChild {
             object_type: json::field(&mut o, "object_type")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentCustomizedDataObjectValue`
@@ -19141,9 +17869,6 @@ impl FromJson for TalentCustomizedOption {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentCustomizedTimeRange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19165,9 +17890,6 @@ impl FromJson for TalentCustomizedTimeRange {
             start_time: json::field(&mut o, "start_time")?,
             end_time: json::field(&mut o, "end_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentCustomizedValue`
@@ -19205,9 +17927,6 @@ impl FromJson for TalentCustomizedValue {
             number: json::field(&mut o, "number")?,
             customized_attachment: json::field(&mut o, "customized_attachment")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentEducationInfo`
@@ -19258,9 +17977,6 @@ impl FromJson for TalentEducationInfo {
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentExternalInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19282,9 +17998,6 @@ impl FromJson for TalentExternalInfo {
             talent_id: json::field(&mut o, "talent_id")?,
             external_create_time: json::field(&mut o, "external_create_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentFolderForList`
@@ -19311,9 +18024,6 @@ impl FromJson for TalentFolderForList {
             owner_id: json::field(&mut o, "owner_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentIdentificationInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19335,9 +18045,6 @@ impl FromJson for TalentIdentificationInfo {
             identification_type: json::field(&mut o, "identification_type")?,
             identification_number: json::field(&mut o, "identification_number")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TalentIdentificationInfo {
@@ -19369,9 +18076,6 @@ impl FromJson for TalentInterview {
             interview_list: json::field(&mut o, "interview_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentInterviewRegistrationSimple`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19396,9 +18100,6 @@ impl FromJson for TalentInterviewRegistrationSimple {
             registration_time: json::field(&mut o, "registration_time")?,
             download_url: json::field(&mut o, "download_url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentLanguageInfo`
@@ -19428,9 +18129,6 @@ impl FromJson for TalentLanguageInfo {
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentNationality`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19455,9 +18153,6 @@ impl FromJson for TalentNationality {
             zh_name: json::field(&mut o, "zh_name")?,
             en_name: json::field(&mut o, "en_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentOperationLog`
@@ -19492,9 +18187,6 @@ impl FromJson for TalentOperationLog {
             operation_time: json::field(&mut o, "operation_time")?,
             operator_type: json::field(&mut o, "operator_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentPool`
@@ -19532,9 +18224,6 @@ impl FromJson for TalentPool {
             create_time: json::field(&mut o, "create_time")?,
             modify_time: json::field(&mut o, "modify_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentProjectInfo`
@@ -19576,9 +18265,6 @@ impl FromJson for TalentProjectInfo {
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentResumeSource`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19603,9 +18289,6 @@ impl FromJson for TalentResumeSource {
             zh_name: json::field(&mut o, "zh_name")?,
             en_name: json::field(&mut o, "en_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentSelfEvaluation`
@@ -19659,9 +18342,6 @@ impl FromJson for TalentSnsInfo {
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentTag`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19692,9 +18372,6 @@ impl FromJson for TalentTag {
             r#type: json::field(&mut o, "type")?,
             active_status: json::field(&mut o, "active_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentWorksInfo`
@@ -19727,9 +18404,6 @@ impl FromJson for TalentWorksInfo {
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TargetMajorInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19754,9 +18428,6 @@ impl FromJson for TargetMajorInfo {
             zh_name: json::field(&mut o, "zh_name")?,
             en_name: json::field(&mut o, "en_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TerminateApplicationRequestBody`
@@ -19843,9 +18514,6 @@ impl FromJson for TerminationReason {
             active_status: json::field(&mut o, "active_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TerminationReasonChildInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -19867,9 +18535,6 @@ impl FromJson for TerminationReasonChildInfo {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TerminationReasonInfo`
@@ -19895,9 +18560,6 @@ impl FromJson for TerminationReasonInfo {
             name: json::field(&mut o, "name")?,
             children: json::field(&mut o, "children")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Test`
@@ -19975,9 +18637,6 @@ impl FromJson for Test {
             created_at: json::field(&mut o, "created_at")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TestResultDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20000,9 +18659,6 @@ impl FromJson for TestResultDetail {
             result: json::field(&mut o, "result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TestSchedule`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20024,9 +18680,6 @@ impl FromJson for TestSchedule {
             start_time: json::field(&mut o, "start_time")?,
             end_time: json::field(&mut o, "end_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Todo`
@@ -20056,9 +18709,6 @@ impl FromJson for Todo {
             interview: json::field(&mut o, "interview")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TodoCommon`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20086,9 +18736,6 @@ impl FromJson for TodoCommon {
             application_id: json::field(&mut o, "application_id")?,
             id: json::field(&mut o, "id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TradeDetail`
@@ -20175,9 +18822,6 @@ impl FromJson for TransferOnboardApplicationResponseBody {
             employee: json::field(&mut o, "employee")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TransferStageApplicationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20227,9 +18871,6 @@ impl FromJson for TripartiteAgreementInfo {
             modify_time: json::field(&mut o, "modify_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TripartiteAgreementInfo {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -20260,9 +18901,6 @@ impl FromJson for UpdateConfigJobResponseBody {
             job_config: json::field(&mut o, "job_config")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateExternalApplicationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20281,9 +18919,6 @@ impl FromJson for UpdateExternalApplicationResponseBody {
         Ok(Self {
             external_application: json::field(&mut o, "external_application")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateExternalBackgroundCheckResponseBody`
@@ -20304,9 +18939,6 @@ impl FromJson for UpdateExternalBackgroundCheckResponseBody {
             external_background_check: json::field(&mut o, "external_background_check")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateExternalInterviewResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20326,9 +18958,6 @@ impl FromJson for UpdateExternalInterviewResponseBody {
             external_interview: json::field(&mut o, "external_interview")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateExternalOfferResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20347,9 +18976,6 @@ impl FromJson for UpdateExternalOfferResponseBody {
         Ok(Self {
             external_offer: json::field(&mut o, "external_offer")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateJobRequirementRequestBody`
@@ -20480,9 +19106,6 @@ impl FromJson for UpdateOfferResponseBody {
             salary_info: json::field(&mut o, "salary_info")?,
             customized_info_list: json::field(&mut o, "customized_info_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateProgressEcoBackgroundCheckRequestBody`
@@ -20620,9 +19243,6 @@ impl FromJson for UpdateTalentExternalInfoResponseBody {
             external_info: json::field(&mut o, "external_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateWebsiteChannelRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20669,9 +19289,6 @@ impl FromJson for UpdateWebsiteChannelResponseBody {
             code: json::field(&mut o, "code")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserBusinessManagementScope`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20693,9 +19310,6 @@ impl FromJson for UserBusinessManagementScope {
             entity: json::field(&mut o, "entity")?,
             scope_rule: json::field(&mut o, "scope_rule")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserContactInfo`
@@ -20727,9 +19341,6 @@ impl FromJson for UserContactInfo {
             first_name: json::field(&mut o, "first_name")?,
             last_name: json::field(&mut o, "last_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserRole`
@@ -20768,9 +19379,6 @@ impl FromJson for UserRole {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Website`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20799,9 +19407,6 @@ impl FromJson for Website {
             job_channel_id: json::field(&mut o, "job_channel_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WebsiteChannelInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -20829,9 +19434,6 @@ impl FromJson for WebsiteChannelInfo {
             link: json::field(&mut o, "link")?,
             code: json::field(&mut o, "code")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `WebsiteDelivery`
@@ -21139,9 +19741,6 @@ impl FromJson for WebsiteDeliveryDto {
             user_id: json::field(&mut o, "user_id")?,
             talent_id: json::field(&mut o, "talent_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `WebsiteDeliveryEducation`
@@ -21549,9 +20148,6 @@ impl FromJson for WebsiteJobPost {
             target_major_list: json::field(&mut o, "target_major_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WebsiteJobPostCustomizedData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -21580,9 +20176,6 @@ impl FromJson for WebsiteJobPostCustomizedData {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WebsiteJobPostCustomizedOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -21605,9 +20198,6 @@ impl FromJson for WebsiteJobPostCustomizedOption {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WebsiteJobPostCustomizedTimeRange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -21629,9 +20219,6 @@ impl FromJson for WebsiteJobPostCustomizedTimeRange {
             start_time: json::field(&mut o, "start_time")?,
             end_time: json::field(&mut o, "end_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `WebsiteJobPostCustomizedValue`
@@ -21667,9 +20254,6 @@ impl FromJson for WebsiteJobPostCustomizedValue {
             number: json::field(&mut o, "number")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WebsiteUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -21703,9 +20287,6 @@ impl FromJson for WebsiteUser {
             mobile: json::field(&mut o, "mobile")?,
             mobile_country_code: json::field(&mut o, "mobile_country_code")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for WebsiteUser {
@@ -21764,8 +20345,5 @@ impl FromJson for WithdrawReferralAccountResponseBody {
             trans_time: json::field(&mut o, "trans_time")?,
             withdrawal_details: json::field(&mut o, "withdrawal_details")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -72,9 +72,6 @@ impl FromJson for GetUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -145,9 +142,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -175,9 +169,6 @@ impl FromJson for Ability {
             description: json::field(&mut o, "description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AbilityAssessment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -202,9 +193,6 @@ impl FromJson for AbilityAssessment {
             ability_id: json::field(&mut o, "ability_id")?,
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Attachment`
@@ -237,9 +225,6 @@ impl FromJson for Attachment {
             create_time: json::field(&mut o, "create_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CompositeTalentAwardInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -267,9 +252,6 @@ impl FromJson for CompositeTalentAwardInfo {
             description: json::field(&mut o, "description")?,
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CompositeTalentBasicInfo`
@@ -353,9 +335,6 @@ impl FromJson for CompositeTalentBasicInfo {
             confidential: json::field(&mut o, "confidential")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CompositeTalentCareerInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -390,9 +369,6 @@ impl FromJson for CompositeTalentCareerInfo {
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CompositeTalentCustomizedData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -420,9 +396,6 @@ impl FromJson for CompositeTalentCustomizedData {
             object_type: json::field(&mut o, "object_type")?,
             children: json::field(&mut o, "children")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CompositeTalentEducationInfo`
@@ -467,9 +440,6 @@ impl FromJson for CompositeTalentEducationInfo {
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CompositeTalentInternshipInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -504,9 +474,6 @@ impl FromJson for CompositeTalentInternshipInfo {
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CompositeTalentLanguageInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -531,9 +498,6 @@ impl FromJson for CompositeTalentLanguageInfo {
             proficiency: json::field(&mut o, "proficiency")?,
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CompositeTalentProjectInfo`
@@ -572,9 +536,6 @@ impl FromJson for CompositeTalentProjectInfo {
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CompositeTalentSnsInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -599,9 +560,6 @@ impl FromJson for CompositeTalentSnsInfo {
             link: json::field(&mut o, "link")?,
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CompositeTalentWorksInfo`
@@ -630,9 +588,6 @@ impl FromJson for CompositeTalentWorksInfo {
             description: json::field(&mut o, "description")?,
             customized_data_list: json::field(&mut o, "customized_data_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DimensionAssessment`
@@ -686,9 +641,6 @@ impl FromJson for DimensionAssessment {
             ability_assessments: json::field(&mut o, "ability_assessments")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DimensionOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -717,9 +669,6 @@ impl FromJson for DimensionOption {
             alias_name: json::field(&mut o, "alias_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetInterviewRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -738,9 +687,6 @@ impl FromJson for GetInterviewRecordResponseBody {
         Ok(Self {
             interview_record: json::field(&mut o, "interview_record")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetTalentResponseBody`
@@ -839,9 +785,6 @@ impl FromJson for GetTalentResponseBody {
             note_list_v2: json::field(&mut o, "note_list_v2")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18n`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -864,9 +807,6 @@ impl FromJson for I18n {
             en_us: json::field(&mut o, "en_us")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `IdNameObject`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -888,9 +828,6 @@ impl FromJson for IdNameObject {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InterviewRecord`
@@ -932,9 +869,6 @@ impl FromJson for InterviewRecord {
             module_assessments: json::field(&mut o, "module_assessments")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListInterviewRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -959,9 +893,6 @@ impl FromJson for ListInterviewRecordResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ModuleAssessment`
@@ -1000,9 +931,6 @@ impl FromJson for ModuleAssessment {
             dimension_assessments: json::field(&mut o, "dimension_assessments")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QuestionAssessment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1034,9 +962,6 @@ impl FromJson for QuestionAssessment {
             abilities: json::field(&mut o, "abilities")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecommendedJobLevel`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1065,9 +990,6 @@ impl FromJson for RecommendedJobLevel {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecordScore`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1089,9 +1011,6 @@ impl FromJson for RecordScore {
             score: json::field(&mut o, "score")?,
             total_score: json::field(&mut o, "total_score")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RegistrationBasicInfo`
@@ -1121,9 +1040,6 @@ impl FromJson for RegistrationBasicInfo {
             scenario: json::field(&mut o, "scenario")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentBlock`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1148,9 +1064,6 @@ impl FromJson for TalentBlock {
             creator_id: json::field(&mut o, "creator_id")?,
             reason: json::field(&mut o, "reason")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentCustomizedAttachment`
@@ -1180,9 +1093,6 @@ impl FromJson for TalentCustomizedAttachment {
             file_size: json::field(&mut o, "file_size")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentCustomizedDataChild`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1211,9 +1121,6 @@ impl FromJson for TalentCustomizedDataChild {
             value: json::field(&mut o, "value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentCustomizedOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1236,9 +1143,6 @@ impl FromJson for TalentCustomizedOption {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentCustomizedTimeRange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1260,9 +1164,6 @@ impl FromJson for TalentCustomizedTimeRange {
             start_time: json::field(&mut o, "start_time")?,
             end_time: json::field(&mut o, "end_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentCustomizedValue`
@@ -1301,9 +1202,6 @@ impl FromJson for TalentCustomizedValue {
             customized_attachment: json::field(&mut o, "customized_attachment")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentFolder`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1332,9 +1230,6 @@ impl FromJson for TalentFolder {
             add_time: json::field(&mut o, "add_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentInterviewRegistrationSimple`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1359,9 +1254,6 @@ impl FromJson for TalentInterviewRegistrationSimple {
             registration_time: json::field(&mut o, "registration_time")?,
             download_url: json::field(&mut o, "download_url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentNote`
@@ -1403,9 +1295,6 @@ impl FromJson for TalentNote {
             privacy: json::field(&mut o, "privacy")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentPool`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1433,9 +1322,6 @@ impl FromJson for TalentPool {
             description: json::field(&mut o, "description")?,
             add_time: json::field(&mut o, "add_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentResumeAttachment`
@@ -1465,9 +1351,6 @@ impl FromJson for TalentResumeAttachment {
             create_time: json::field(&mut o, "create_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentResumeSource`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1493,9 +1376,6 @@ impl FromJson for TalentResumeSource {
             en_name: json::field(&mut o, "en_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TalentSimilar`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1517,9 +1397,6 @@ impl FromJson for TalentSimilar {
             is_similar_talent: json::field(&mut o, "is_similar_talent")?,
             similar_talent_id_list: json::field(&mut o, "similar_talent_id_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TalentTag`
@@ -1548,8 +1425,5 @@ impl FromJson for TalentTag {
             description: json::field(&mut o, "description")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -68,9 +68,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -118,8 +115,5 @@ impl FromJson for CreateIdentityResponseBody {
         Ok(Self {
             verify_uid: json::field(&mut o, "verify_uid")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -132,9 +132,6 @@ impl FromJson for DownloadHasPermissionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DownloadHasPermissionSetting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -200,9 +197,6 @@ impl From<MessageHasPermissionSetting> for String {
 impl FromJson for MessageHasPermissionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MessageHasPermissionSetting {
@@ -278,9 +272,6 @@ impl FromJson for RecallType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RecallType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -346,9 +337,6 @@ impl From<ScreenshotHasPermissionSetting> for String {
 impl FromJson for ScreenshotHasPermissionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ScreenshotHasPermissionSetting {
@@ -419,9 +407,6 @@ impl FromJson for ChatChange {
             group_message_type: json::field(&mut o, "group_message_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ChatMemberUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -447,9 +432,6 @@ impl FromJson for ChatMemberUser {
             user_id: json::field(&mut o, "user_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Emoji`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -468,9 +450,6 @@ impl FromJson for Emoji {
         Ok(Self {
             emoji_type: json::field(&mut o, "emoji_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EventHeader`
@@ -505,9 +484,6 @@ impl FromJson for EventHeader {
             tenant_key: json::field(&mut o, "tenant_key")?,
             app_id: json::field(&mut o, "app_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EventMessage`
@@ -564,9 +540,6 @@ impl FromJson for EventMessage {
             lark_agent_context: json::field(&mut o, "lark_agent_context")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EventMessageReader`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -591,9 +564,6 @@ impl FromJson for EventMessageReader {
             read_time: json::field(&mut o, "read_time")?,
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EventSender`
@@ -620,9 +590,6 @@ impl FromJson for EventSender {
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18nNames`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -648,9 +615,6 @@ impl FromJson for I18nNames {
             ja_jp: json::field(&mut o, "ja_jp")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LarkAgentContext`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -669,9 +633,6 @@ impl FromJson for LarkAgentContext {
         Ok(Self {
             active_chat_id: json::field(&mut o, "active_chat_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListEventModerator`
@@ -694,9 +655,6 @@ impl FromJson for ListEventModerator {
             tenant_key: json::field(&mut o, "tenant_key")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MentionEvent`
@@ -729,9 +687,6 @@ impl FromJson for MentionEvent {
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ModeratorList`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -753,9 +708,6 @@ impl FromJson for ModeratorList {
             added_member_list: json::field(&mut o, "added_member_list")?,
             removed_member_list: json::field(&mut o, "removed_member_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ImChatAccessEventBotP2pChatEnteredV1`
@@ -781,9 +733,6 @@ impl FromJson for P2ImChatAccessEventBotP2pChatEnteredV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ImChatAccessEventBotP2pChatEnteredV1Data`
@@ -813,9 +762,6 @@ impl FromJson for P2ImChatAccessEventBotP2pChatEnteredV1Data {
             last_message_create_time: json::field(&mut o, "last_message_create_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ImChatDisbandedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -840,9 +786,6 @@ impl FromJson for P2ImChatDisbandedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ImChatDisbandedV1Data`
@@ -878,9 +821,6 @@ impl FromJson for P2ImChatDisbandedV1Data {
             i18n_names: json::field(&mut o, "i18n_names")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ImChatMemberBotAddedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -905,9 +845,6 @@ impl FromJson for P2ImChatMemberBotAddedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ImChatMemberBotAddedV1Data`
@@ -943,9 +880,6 @@ impl FromJson for P2ImChatMemberBotAddedV1Data {
             i18n_names: json::field(&mut o, "i18n_names")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ImChatMemberBotDeletedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -970,9 +904,6 @@ impl FromJson for P2ImChatMemberBotDeletedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ImChatMemberBotDeletedV1Data`
@@ -1008,9 +939,6 @@ impl FromJson for P2ImChatMemberBotDeletedV1Data {
             i18n_names: json::field(&mut o, "i18n_names")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ImChatMemberUserAddedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1035,9 +963,6 @@ impl FromJson for P2ImChatMemberUserAddedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ImChatMemberUserAddedV1Data`
@@ -1076,9 +1001,6 @@ impl FromJson for P2ImChatMemberUserAddedV1Data {
             i18n_names: json::field(&mut o, "i18n_names")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ImChatMemberUserDeletedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1103,9 +1025,6 @@ impl FromJson for P2ImChatMemberUserDeletedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ImChatMemberUserDeletedV1Data`
@@ -1144,9 +1063,6 @@ impl FromJson for P2ImChatMemberUserDeletedV1Data {
             i18n_names: json::field(&mut o, "i18n_names")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ImChatMemberUserWithdrawnV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1171,9 +1087,6 @@ impl FromJson for P2ImChatMemberUserWithdrawnV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ImChatMemberUserWithdrawnV1Data`
@@ -1212,9 +1125,6 @@ impl FromJson for P2ImChatMemberUserWithdrawnV1Data {
             i18n_names: json::field(&mut o, "i18n_names")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ImChatUpdatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1239,9 +1149,6 @@ impl FromJson for P2ImChatUpdatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ImChatUpdatedV1Data`
@@ -1280,9 +1187,6 @@ impl FromJson for P2ImChatUpdatedV1Data {
             moderator_list: json::field(&mut o, "moderator_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ImMessageMessageReadV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1308,9 +1212,6 @@ impl FromJson for P2ImMessageMessageReadV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ImMessageMessageReadV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1332,9 +1233,6 @@ impl FromJson for P2ImMessageMessageReadV1Data {
             reader: json::field(&mut o, "reader")?,
             message_id_list: json::field(&mut o, "message_id_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ImMessageReactionCreatedV1`
@@ -1360,9 +1258,6 @@ impl FromJson for P2ImMessageReactionCreatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ImMessageReactionCreatedV1Data`
@@ -1398,9 +1293,6 @@ impl FromJson for P2ImMessageReactionCreatedV1Data {
             action_time: json::field(&mut o, "action_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ImMessageReactionDeletedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1425,9 +1317,6 @@ impl FromJson for P2ImMessageReactionDeletedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ImMessageReactionDeletedV1Data`
@@ -1463,9 +1352,6 @@ impl FromJson for P2ImMessageReactionDeletedV1Data {
             action_time: json::field(&mut o, "action_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ImMessageRecalledV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1490,9 +1376,6 @@ impl FromJson for P2ImMessageRecalledV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2ImMessageRecalledV1Data`
@@ -1522,9 +1405,6 @@ impl FromJson for P2ImMessageRecalledV1Data {
             recall_type: json::field(&mut o, "recall_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ImMessageReceiveV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1550,9 +1430,6 @@ impl FromJson for P2ImMessageReceiveV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2ImMessageReceiveV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1574,9 +1451,6 @@ impl FromJson for P2ImMessageReceiveV1Data {
             sender: json::field(&mut o, "sender")?,
             message: json::field(&mut o, "message")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RestrictedModeSetting`
@@ -1615,9 +1489,6 @@ impl FromJson for RestrictedModeSetting {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1642,8 +1513,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -64,9 +64,6 @@ impl FromJson for ActionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ActionType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -136,9 +133,6 @@ impl From<ChatMode> for String {
 impl FromJson for ChatMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ChatMode {
@@ -210,9 +204,6 @@ impl FromJson for ChatStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ChatStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -278,9 +269,6 @@ impl From<ChatTopNoticeActionType> for String {
 impl FromJson for ChatTopNoticeActionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ChatTopNoticeActionType {
@@ -348,9 +336,6 @@ impl FromJson for ChatType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ChatType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -416,9 +401,6 @@ impl From<DownloadHasPermissionSetting> for String {
 impl FromJson for DownloadHasPermissionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DownloadHasPermissionSetting {
@@ -486,9 +468,6 @@ impl FromJson for EditPermission {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for EditPermission {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -554,9 +533,6 @@ impl From<ExcludeFromTypes> for String {
 impl FromJson for ExcludeFromTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ExcludeFromTypes {
@@ -627,9 +603,6 @@ impl From<FailReason> for String {
 impl FromJson for FailReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FailReason {
@@ -717,9 +690,6 @@ impl FromJson for FileType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FileType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -801,9 +771,6 @@ impl From<ForwardReceiveIdType> for String {
 impl FromJson for ForwardReceiveIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ForwardReceiveIdType {
@@ -887,9 +854,6 @@ impl FromJson for ForwardReceiveIdType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ForwardReceiveIdType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -955,9 +919,6 @@ impl From<FromTypes> for String {
 impl FromJson for FromTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FromTypes {
@@ -1029,9 +990,6 @@ impl FromJson for GetMemberIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetMemberIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1097,9 +1055,6 @@ impl From<GroupMessageType> for String {
 impl FromJson for GroupMessageType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for GroupMessageType {
@@ -1167,9 +1122,6 @@ impl FromJson for HideMemberCountSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for HideMemberCountSetting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1235,9 +1187,6 @@ impl From<ImageType> for String {
 impl FromJson for ImageType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ImageType {
@@ -1312,9 +1261,6 @@ impl From<IncludeAttachmentTypes> for String {
 impl FromJson for IncludeAttachmentTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for IncludeAttachmentTypes {
@@ -1438,9 +1384,6 @@ impl FromJson for Language {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Language {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1506,9 +1449,6 @@ impl From<ListSortType> for String {
 impl FromJson for ListSortType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ListSortType {
@@ -1583,9 +1523,6 @@ impl From<MemberIdType> for String {
 impl FromJson for MemberIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MemberIdType {
@@ -1669,9 +1606,6 @@ impl FromJson for MergeForwardReceiveIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MergeForwardReceiveIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1737,9 +1671,6 @@ impl From<MessageHasPermissionSetting> for String {
 impl FromJson for MessageHasPermissionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MessageHasPermissionSetting {
@@ -1815,9 +1746,6 @@ impl FromJson for ModifierIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ModifierIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1883,9 +1811,6 @@ impl From<OperatorType> for String {
 impl FromJson for OperatorType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OperatorType {
@@ -1961,9 +1886,6 @@ impl FromJson for OwnerIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OwnerIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2030,9 +1952,6 @@ impl FromJson for P2pTargetType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for P2pTargetType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2098,9 +2017,6 @@ impl From<PinManageSetting> for String {
 impl FromJson for PinManageSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PinManageSetting {
@@ -2180,9 +2096,6 @@ impl FromJson for ReceiveIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReceiveIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2249,9 +2162,6 @@ impl FromJson for ScreenshotHasPermissionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ScreenshotHasPermissionSetting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2317,9 +2227,6 @@ impl From<SortType> for String {
 impl FromJson for SortType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SortType {
@@ -2422,9 +2329,6 @@ impl From<TabType> for String {
 impl FromJson for TabType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TabType {
@@ -2592,9 +2496,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2669,9 +2570,6 @@ impl FromJson for UpdateFields {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UpdateFields {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2737,9 +2635,6 @@ impl From<UrgentSetting> for String {
 impl FromJson for UrgentSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UrgentSetting {
@@ -2811,9 +2706,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2884,9 +2776,6 @@ impl FromJson for ValidityPeriod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ValidityPeriod {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2953,9 +2842,6 @@ impl FromJson for VideoConferenceSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for VideoConferenceSetting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3001,9 +2887,6 @@ impl FromJson for AddManagersChatManagersResponseBody {
             chat_bot_managers: json::field(&mut o, "chat_bot_managers")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchMessageReadUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3026,9 +2909,6 @@ impl FromJson for BatchMessageReadUser {
             total_count: json::field(&mut o, "total_count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchMessageRecallProgress`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3050,9 +2930,6 @@ impl FromJson for BatchMessageRecallProgress {
             recall: json::field(&mut o, "recall")?,
             recall_count: json::field(&mut o, "recall_count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchMessageSendProgress`
@@ -3078,9 +2955,6 @@ impl FromJson for BatchMessageSendProgress {
             success_user_ids_count: json::field(&mut o, "success_user_ids_count")?,
             read_user_ids_count: json::field(&mut o, "read_user_ids_count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchQueryMessageReactionRequestBody`
@@ -3137,9 +3011,6 @@ impl FromJson for BatchQueryMessageReactionResponseBody {
             fail_msg_reaction_details: json::field(&mut o, "fail_msg_reaction_details")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ChatMenuItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3170,9 +3041,6 @@ impl FromJson for ChatMenuItem {
             name: json::field(&mut o, "name")?,
             i18n_names: json::field(&mut o, "i18n_names")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ChatMenuItem {
@@ -3216,9 +3084,6 @@ impl FromJson for ChatMenuItemRedirectLink {
             web_url: json::field(&mut o, "web_url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ChatMenuItemRedirectLink {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3251,9 +3116,6 @@ impl FromJson for ChatMenuSecondLevel {
             chat_menu_second_level_id: json::field(&mut o, "chat_menu_second_level_id")?,
             chat_menu_item: json::field(&mut o, "chat_menu_item")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ChatMenuSecondLevel {
@@ -3288,9 +3150,6 @@ impl FromJson for ChatMenuTopLevel {
             children: json::field(&mut o, "children")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ChatMenuTopLevel {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3318,9 +3177,6 @@ impl FromJson for ChatMenuTree {
         Ok(Self {
             chat_menu_top_levels: json::field(&mut o, "chat_menu_top_levels")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ChatMenuTree {
@@ -3360,9 +3216,6 @@ impl FromJson for ChatTab {
             tab_config: json::field(&mut o, "tab_config")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ChatTab {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3395,9 +3248,6 @@ impl FromJson for ChatTabConfig {
             icon_key: json::field(&mut o, "icon_key")?,
             is_built_in: json::field(&mut o, "is_built_in")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ChatTabConfig {
@@ -3434,9 +3284,6 @@ impl FromJson for ChatTabContent {
             meeting_minute: json::field(&mut o, "meeting_minute")?,
             task: json::field(&mut o, "task")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ChatTabContent {
@@ -3569,9 +3416,6 @@ impl FromJson for CreateByCardMessageRespData {
             thread_message_position: json::field(&mut o, "thread_message_position")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateByCardMessageRespDataBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3590,9 +3434,6 @@ impl FromJson for CreateByCardMessageRespDataBody {
         Ok(Self {
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateByCardMessageRespDataMentions`
@@ -3624,9 +3465,6 @@ impl FromJson for CreateByCardMessageRespDataMentions {
             name: json::field(&mut o, "name")?,
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateByCardMessageRespDataSender`
@@ -3665,9 +3503,6 @@ impl FromJson for CreateByCardMessageRespDataSender {
             sender_i18n_names: json::field(&mut o, "sender_i18n_names")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateByCardMessageRespDataSenderSenderI18nNames`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3695,9 +3530,6 @@ impl FromJson for CreateByCardMessageRespDataSenderSenderI18nNames {
             en_us: json::field(&mut o, "en_us")?,
             ja_jp: json::field(&mut o, "ja_jp")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateChatMembersRequestBody`
@@ -3742,9 +3574,6 @@ impl FromJson for CreateChatMembersResponseBody {
             pending_approval_id_list: json::field(&mut o, "pending_approval_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateChatMenuTreeRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3781,9 +3610,6 @@ impl FromJson for CreateChatMenuTreeResponseBody {
         Ok(Self {
             menu_tree: json::field(&mut o, "menu_tree")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateChatRequestBody`
@@ -3969,9 +3795,6 @@ impl FromJson for CreateChatResponseBody {
             hide_member_count_setting: json::field(&mut o, "hide_member_count_setting")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateChatTabRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4008,9 +3831,6 @@ impl FromJson for CreateChatTabResponseBody {
         Ok(Self {
             chat_tabs: json::field(&mut o, "chat_tabs")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateFileRequestBody`
@@ -4058,9 +3878,6 @@ impl FromJson for CreateFileResponseBody {
             file_key: json::field(&mut o, "file_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateImageRequestBody`
 #[derive(Debug, Default)]
@@ -4098,9 +3915,6 @@ impl FromJson for CreateImageResponseBody {
         Ok(Self {
             image_key: json::field(&mut o, "image_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateMessageReactionRequestBody`
@@ -4147,9 +3961,6 @@ impl FromJson for CreateMessageReactionResponseBody {
             action_time: json::field(&mut o, "action_time")?,
             reaction_type: json::field(&mut o, "reaction_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateMessageRequestBody`
@@ -4245,9 +4056,6 @@ impl FromJson for CreateMessageResponseBody {
             thread_message_position: json::field(&mut o, "thread_message_position")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreatePinRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4284,9 +4092,6 @@ impl FromJson for CreatePinResponseBody {
         Ok(Self {
             pin: json::field(&mut o, "pin")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DeleteChatMembersRequestBody`
@@ -4325,9 +4130,6 @@ impl FromJson for DeleteChatMembersResponseBody {
             invalid_id_list: json::field(&mut o, "invalid_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteChatMenuTreeRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4364,9 +4166,6 @@ impl FromJson for DeleteChatMenuTreeResponseBody {
         Ok(Self {
             menu_tree: json::field(&mut o, "menu_tree")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DeleteManagersChatManagersRequestBody`
@@ -4408,9 +4207,6 @@ impl FromJson for DeleteManagersChatManagersResponseBody {
             chat_bot_managers: json::field(&mut o, "chat_bot_managers")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteMessageReactionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4438,9 +4234,6 @@ impl FromJson for DeleteMessageReactionResponseBody {
             action_time: json::field(&mut o, "action_time")?,
             reaction_type: json::field(&mut o, "reaction_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DeleteTabsChatTabRequestBody`
@@ -4479,9 +4272,6 @@ impl FromJson for DeleteTabsChatTabResponseBody {
             chat_tabs: json::field(&mut o, "chat_tabs")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Emoji`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4500,9 +4290,6 @@ impl FromJson for Emoji {
         Ok(Self {
             emoji_type: json::field(&mut o, "emoji_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Emoji {
@@ -4532,9 +4319,6 @@ impl FromJson for FailMsgReactionDetails {
             message_id: json::field(&mut o, "message_id")?,
             fail_reason: json::field(&mut o, "fail_reason")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FollowUp`
@@ -4642,9 +4426,6 @@ impl FromJson for ForwardMessageResponseBody {
             thread_message_position: json::field(&mut o, "thread_message_position")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ForwardThreadRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4730,9 +4511,6 @@ impl FromJson for ForwardThreadResponseBody {
             thread_message_position: json::field(&mut o, "thread_message_position")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetChatAnnouncementResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4773,9 +4551,6 @@ impl FromJson for GetChatAnnouncementResponseBody {
             modifier_id: json::field(&mut o, "modifier_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetChatMembersResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4813,9 +4588,6 @@ impl FromJson for GetChatMembersResponseBody {
             security_conf_limit: json::field(&mut o, "security_conf_limit")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetChatMenuTreeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4834,9 +4606,6 @@ impl FromJson for GetChatMenuTreeResponseBody {
         Ok(Self {
             menu_tree: json::field(&mut o, "menu_tree")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetChatModerationResponseBody`
@@ -4865,9 +4634,6 @@ impl FromJson for GetChatModerationResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetChatResponseBody`
@@ -4981,9 +4747,6 @@ impl FromJson for GetChatResponseBody {
             chat_status: json::field(&mut o, "chat_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5002,9 +4765,6 @@ impl FromJson for GetMessageResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetProgressBatchMessageResponseBody`
@@ -5033,9 +4793,6 @@ impl FromJson for GetProgressBatchMessageResponseBody {
                 "batch_message_recall_progress",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `I18nContent`
@@ -5083,9 +4840,6 @@ impl FromJson for I18nNames {
             ja_jp: json::field(&mut o, "ja_jp")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for I18nNames {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5113,9 +4867,6 @@ impl FromJson for IsInChatChatMembersResponseBody {
         Ok(Self {
             is_in_chat: json::field(&mut o, "is_in_chat")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LinkChatRequestBody`
@@ -5159,9 +4910,6 @@ impl FromJson for LinkChatResponseBody {
             expire_time: json::field(&mut o, "expire_time")?,
             is_permanent: json::field(&mut o, "is_permanent")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListChat`
@@ -5218,9 +4966,6 @@ impl FromJson for ListChat {
             p2p_target_id: json::field(&mut o, "p2p_target_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListChatResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5245,9 +4990,6 @@ impl FromJson for ListChatResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListMember`
@@ -5277,9 +5019,6 @@ impl FromJson for ListMember {
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListMessageReactionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5304,9 +5043,6 @@ impl FromJson for ListMessageReactionResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListMessageResponseBody`
@@ -5333,9 +5069,6 @@ impl FromJson for ListMessageResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListModerator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5360,9 +5093,6 @@ impl FromJson for ListModerator {
             user_id: json::field(&mut o, "user_id")?,
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListPinResponseBody`
@@ -5389,9 +5119,6 @@ impl FromJson for ListPinResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListTabsChatTabResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5410,9 +5137,6 @@ impl FromJson for ListTabsChatTabResponseBody {
         Ok(Self {
             chat_tabs: json::field(&mut o, "chat_tabs")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Mention`
@@ -5444,9 +5168,6 @@ impl FromJson for Mention {
             name: json::field(&mut o, "name")?,
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MergeForwardMessageRequestBody`
@@ -5490,9 +5211,6 @@ impl FromJson for MergeForwardMessageResponseBody {
             message: json::field(&mut o, "message")?,
             invalid_message_id_list: json::field(&mut o, "invalid_message_id_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Message`
@@ -5561,9 +5279,6 @@ impl FromJson for Message {
             thread_message_position: json::field(&mut o, "thread_message_position")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MessageBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5582,9 +5297,6 @@ impl FromJson for MessageBody {
         Ok(Self {
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MessageQuery`
@@ -5634,9 +5346,6 @@ impl FromJson for MessageReaction {
             action_time: json::field(&mut o, "action_time")?,
             reaction_type: json::field(&mut o, "reaction_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MessageSearchFilter`
@@ -5705,9 +5414,6 @@ impl FromJson for MessageSearchItem {
             meta_data: json::field(&mut o, "meta_data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MessageSearchMeta`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5754,9 +5460,6 @@ impl FromJson for MessageSearchMeta {
             is_p2p_chat: json::field(&mut o, "is_p2p_chat")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Operator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5778,9 +5481,6 @@ impl FromJson for Operator {
             operator_id: json::field(&mut o, "operator_id")?,
             operator_type: json::field(&mut o, "operator_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchChatAnnouncementRequestBody`
@@ -5843,9 +5543,6 @@ impl FromJson for PatchChatMenuItemResponseBody {
             chat_menu_item: json::field(&mut o, "chat_menu_item")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchMessageRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5894,9 +5591,6 @@ impl FromJson for Pin {
             operator_id_type: json::field(&mut o, "operator_id_type")?,
             create_time: json::field(&mut o, "create_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PushFollowUpMessageRequestBody`
@@ -5962,9 +5656,6 @@ impl FromJson for Reaction {
             emoji_type: json::field(&mut o, "emoji_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReactionCount`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5986,9 +5677,6 @@ impl FromJson for ReactionCount {
             reaction_type: json::field(&mut o, "reaction_type")?,
             count: json::field(&mut o, "count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReadUser`
@@ -6018,9 +5706,6 @@ impl FromJson for ReadUser {
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReadUserBatchMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6039,9 +5724,6 @@ impl FromJson for ReadUserBatchMessageResponseBody {
         Ok(Self {
             read_user: json::field(&mut o, "read_user")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReadUsersMessageResponseBody`
@@ -6067,9 +5749,6 @@ impl FromJson for ReadUsersMessageResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReplyByCardMessageReqBody`
@@ -6171,9 +5850,6 @@ impl FromJson for ReplyByCardMessageRespData {
             thread_message_position: json::field(&mut o, "thread_message_position")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReplyByCardMessageRespDataBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6192,9 +5868,6 @@ impl FromJson for ReplyByCardMessageRespDataBody {
         Ok(Self {
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReplyByCardMessageRespDataMentions`
@@ -6226,9 +5899,6 @@ impl FromJson for ReplyByCardMessageRespDataMentions {
             name: json::field(&mut o, "name")?,
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReplyByCardMessageRespDataSender`
@@ -6267,9 +5937,6 @@ impl FromJson for ReplyByCardMessageRespDataSender {
             sender_i18n_names: json::field(&mut o, "sender_i18n_names")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReplyByCardMessageRespDataSenderSenderI18nNames`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6297,9 +5964,6 @@ impl FromJson for ReplyByCardMessageRespDataSenderSenderI18nNames {
             en_us: json::field(&mut o, "en_us")?,
             ja_jp: json::field(&mut o, "ja_jp")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReplyMessageRequestBody`
@@ -6395,9 +6059,6 @@ impl FromJson for ReplyMessageResponseBody {
             thread_message_position: json::field(&mut o, "thread_message_position")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RestrictedModeSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6434,9 +6095,6 @@ impl FromJson for RestrictedModeSetting {
                 "message_has_permission_setting",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RestrictedModeSetting {
@@ -6481,9 +6139,6 @@ impl FromJson for SearchChatResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchMessageRequestBody`
@@ -6537,9 +6192,6 @@ impl FromJson for SearchMessageResponseBody {
             notice: json::field(&mut o, "notice")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Sender`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6576,9 +6228,6 @@ impl FromJson for Sender {
             open_bot_id: json::field(&mut o, "open_bot_id")?,
             sender_i18n_names: json::field(&mut o, "sender_i18n_names")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SortChatMenuTreeRequestBody`
@@ -6617,9 +6266,6 @@ impl FromJson for SortChatMenuTreeResponseBody {
             menu_tree: json::field(&mut o, "menu_tree")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SortTabsChatTabRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6657,9 +6303,6 @@ impl FromJson for SortTabsChatTabResponseBody {
             chat_tabs: json::field(&mut o, "chat_tabs")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SuccessMsgReactionCount`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6681,9 +6324,6 @@ impl FromJson for SuccessMsgReactionCount {
             message_id: json::field(&mut o, "message_id")?,
             reaction_count: json::field(&mut o, "reaction_count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SuccessMsgReactionDetails`
@@ -6712,9 +6352,6 @@ impl FromJson for SuccessMsgReactionDetails {
             page_token: json::field(&mut o, "page_token")?,
             message_reaction_items: json::field(&mut o, "message_reaction_items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TimeRange`
@@ -6831,9 +6468,6 @@ impl FromJson for UpdateByCardMessageRespData {
             thread_message_position: json::field(&mut o, "thread_message_position")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateByCardMessageRespDataBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6852,9 +6486,6 @@ impl FromJson for UpdateByCardMessageRespDataBody {
         Ok(Self {
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateByCardMessageRespDataMentions`
@@ -6886,9 +6517,6 @@ impl FromJson for UpdateByCardMessageRespDataMentions {
             name: json::field(&mut o, "name")?,
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateByCardMessageRespDataSender`
@@ -6927,9 +6555,6 @@ impl FromJson for UpdateByCardMessageRespDataSender {
             sender_i18n_names: json::field(&mut o, "sender_i18n_names")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateByCardMessageRespDataSenderSenderI18nNames`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6957,9 +6582,6 @@ impl FromJson for UpdateByCardMessageRespDataSenderSenderI18nNames {
             en_us: json::field(&mut o, "en_us")?,
             ja_jp: json::field(&mut o, "ja_jp")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateChatModerationRequestBody`
@@ -7151,9 +6773,6 @@ impl FromJson for UpdateMessageResponseBody {
             thread_message_position: json::field(&mut o, "thread_message_position")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateTabsChatTabRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7191,9 +6810,6 @@ impl FromJson for UpdateTabsChatTabResponseBody {
             chat_tabs: json::field(&mut o, "chat_tabs")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UrgentAppMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7213,9 +6829,6 @@ impl FromJson for UrgentAppMessageResponseBody {
             invalid_user_id_list: json::field(&mut o, "invalid_user_id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UrgentPhoneMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7234,9 +6847,6 @@ impl FromJson for UrgentPhoneMessageResponseBody {
         Ok(Self {
             invalid_user_id_list: json::field(&mut o, "invalid_user_id_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UrgentReceivers`
@@ -7274,8 +6884,5 @@ impl FromJson for UrgentSmsMessageResponseBody {
         Ok(Self {
             invalid_user_id_list: json::field(&mut o, "invalid_user_id_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

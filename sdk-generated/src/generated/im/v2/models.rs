@@ -64,9 +64,6 @@ impl FromJson for ActionType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ActionType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -137,9 +134,6 @@ impl FromJson for ButtonType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ButtonType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -205,9 +199,6 @@ impl From<ChatModes> for String {
 impl FromJson for ChatModes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ChatModes {
@@ -278,9 +269,6 @@ impl From<ChatStatus> for String {
 impl FromJson for ChatStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ChatStatus {
@@ -360,9 +348,6 @@ impl FromJson for Reason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Reason {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -437,9 +422,6 @@ impl FromJson for SearchTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SearchTypes {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -510,9 +492,6 @@ impl FromJson for Sorter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Sorter {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -575,9 +554,6 @@ impl FromJson for TagBizType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TagBizType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -639,9 +615,6 @@ impl From<TagType> for String {
 impl FromJson for TagType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TagType {
@@ -716,9 +689,6 @@ impl From<Type> for String {
 impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Type {
@@ -818,9 +788,6 @@ impl FromJson for UpdateFields {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UpdateFields {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -890,9 +857,6 @@ impl From<UserIdType> for String {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserIdType {
@@ -987,9 +951,6 @@ impl FromJson for BotTimeSentiveFeedCardResponseBody {
             failed_user_reasons: json::field(&mut o, "failed_user_reasons")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ChatSearchFilter`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1045,9 +1006,6 @@ impl FromJson for ChatSearchItem {
             meta_data: json::field(&mut o, "meta_data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ChatSearchMeta`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1100,9 +1058,6 @@ impl FromJson for ChatSearchMeta {
             chat_status: json::field(&mut o, "chat_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateAppFeedCardRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1145,9 +1100,6 @@ impl FromJson for CreateAppFeedCardResponseBody {
             failed_cards: json::field(&mut o, "failed_cards")?,
             biz_id: json::field(&mut o, "biz_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateBizEntityTagRelationRequestBody`
@@ -1219,9 +1171,6 @@ impl FromJson for CreateTagFailReason {
             duplicate_id: json::field(&mut o, "duplicate_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateTagRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1265,9 +1214,6 @@ impl FromJson for CreateTagResponseBody {
             create_tag_fail_reason: json::field(&mut o, "create_tag_fail_reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteAppFeedCardBatchRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1305,9 +1251,6 @@ impl FromJson for DeleteAppFeedCardBatchResponseBody {
             failed_cards: json::field(&mut o, "failed_cards")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FailedReason`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1333,9 +1276,6 @@ impl FromJson for FailedReason {
             user_id: json::field(&mut o, "user_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetBizEntityTagRelationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1357,9 +1297,6 @@ impl FromJson for GetBizEntityTagRelationResponseBody {
                 "tag_info_with_bind_versions",
             )?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OpenAppFeedCard`
@@ -1539,9 +1476,6 @@ impl FromJson for OpenFailedUserAppFeedCardItem {
             reason: json::field(&mut o, "reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OpenFeedStatusLabel`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1603,9 +1537,6 @@ impl FromJson for PatchFeedCardResponseBody {
             failed_user_reasons: json::field(&mut o, "failed_user_reasons")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchTag`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1649,9 +1580,6 @@ impl FromJson for PatchTagFailReason {
             duplicate_id: json::field(&mut o, "duplicate_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchTagRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1694,9 +1622,6 @@ impl FromJson for PatchTagResponseBody {
             tag_info: json::field(&mut o, "tag_info")?,
             patch_tag_fail_reason: json::field(&mut o, "patch_tag_fail_reason")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchChatRequestBody`
@@ -1753,9 +1678,6 @@ impl FromJson for SearchChatResponseBody {
             notice: json::field(&mut o, "notice")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TagI18nName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1799,9 +1721,6 @@ impl FromJson for TagI18nNameV2 {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TagInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1841,9 +1760,6 @@ impl FromJson for TagInfo {
             create_time: json::field(&mut o, "create_time")?,
             update_time: json::field(&mut o, "update_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TagInfoV2`
@@ -1885,9 +1801,6 @@ impl FromJson for TagInfoV2 {
             update_time: json::field(&mut o, "update_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TagInfoWithBindVersion`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1909,9 +1822,6 @@ impl FromJson for TagInfoWithBindVersion {
             tag_info: json::field(&mut o, "tag_info")?,
             bind_version: json::field(&mut o, "bind_version")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateAppFeedCardBatchRequestBody`
@@ -1949,9 +1859,6 @@ impl FromJson for UpdateAppFeedCardBatchResponseBody {
         Ok(Self {
             failed_cards: json::field(&mut o, "failed_cards")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateBizEntityTagRelationRequestBody`
@@ -2025,9 +1932,6 @@ impl FromJson for UpdateChatButtonResponseBody {
         Ok(Self {
             failed_user_reasons: json::field(&mut o, "failed_user_reasons")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserOpenAppFeedCardDeleter`

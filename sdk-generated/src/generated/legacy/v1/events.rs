@@ -195,9 +195,6 @@ impl FromJson for AddBotEvent {
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AddBotEventChatI18nNames`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -219,9 +216,6 @@ impl FromJson for AddBotEventChatI18nNames {
             en_us: json::field(&mut o, "en_us")?,
             zh_cn: json::field(&mut o, "zh_cn")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AddUserToChatEvent`
@@ -266,9 +260,6 @@ impl FromJson for AddUserToChatEvent {
             users: json::field(&mut o, "users")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AddUserToChatEventOperator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -290,9 +281,6 @@ impl FromJson for AddUserToChatEventOperator {
             open_id: json::field(&mut o, "open_id")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AddUserToChatEventUsers`
@@ -318,9 +306,6 @@ impl FromJson for AddUserToChatEventUsers {
             open_id: json::field(&mut o, "open_id")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AppOpenEvent`
@@ -365,9 +350,6 @@ impl FromJson for AppOpenEvent {
             installer_employee: json::field(&mut o, "installer_employee")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppOpenEventApplicants`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -386,9 +368,6 @@ impl FromJson for AppOpenEventApplicants {
         Ok(Self {
             open_id: json::field(&mut o, "open_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AppOpenEventInstaller`
@@ -409,9 +388,6 @@ impl FromJson for AppOpenEventInstaller {
             open_id: json::field(&mut o, "open_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppOpenEventInstallerEmployee`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -430,9 +406,6 @@ impl FromJson for AppOpenEventInstallerEmployee {
         Ok(Self {
             open_id: json::field(&mut o, "open_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AppStatusChangeEvent`
@@ -474,9 +447,6 @@ impl FromJson for AppStatusChangeEvent {
             operator: json::field(&mut o, "operator")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppStatusChangeEventOperator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -501,9 +471,6 @@ impl FromJson for AppStatusChangeEventOperator {
             user_id: json::field(&mut o, "user_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AppTicketEvent`
@@ -539,9 +506,6 @@ impl FromJson for AppTicketEvent {
             app_ticket: json::field(&mut o, "app_ticket")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppUninstalledEvent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -575,9 +539,6 @@ impl FromJson for AppUninstalledEvent {
             app_id: json::field(&mut o, "app_id")?,
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ChatDisbandEvent`
@@ -619,9 +580,6 @@ impl FromJson for ChatDisbandEvent {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ChatDisbandEventOperator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -643,9 +601,6 @@ impl FromJson for ChatDisbandEventOperator {
             open_id: json::field(&mut o, "open_id")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ContactScopeChangeEvent`
@@ -680,9 +635,6 @@ impl FromJson for ContactScopeChangeEvent {
             app_id: json::field(&mut o, "app_id")?,
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DeptAddEvent`
@@ -724,9 +676,6 @@ impl FromJson for DeptAddEvent {
             department: json::field(&mut o, "department")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeptAddEventDepartment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -748,9 +697,6 @@ impl FromJson for DeptAddEventDepartment {
             open_id: json::field(&mut o, "open_id")?,
             custom_id: json::field(&mut o, "custom_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GroupSettingUpdateEvent`
@@ -798,9 +744,6 @@ impl FromJson for GroupSettingUpdateEvent {
             operator: json::field(&mut o, "operator")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GroupSettingUpdateEventAfterChange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -829,9 +772,6 @@ impl FromJson for GroupSettingUpdateEventAfterChange {
             message_notification: json::field(&mut o, "message_notification")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GroupSettingUpdateEventOperator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -853,9 +793,6 @@ impl FromJson for GroupSettingUpdateEventOperator {
             open_id: json::field(&mut o, "open_id")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InteractiveCardActionEvent`
@@ -891,9 +828,6 @@ impl FromJson for InteractiveCardActionEvent {
             action: json::field(&mut o, "action")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `InteractiveCardActionEventAction`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -921,9 +855,6 @@ impl FromJson for InteractiveCardActionEventAction {
             option: json::field(&mut o, "option")?,
             timezone: json::field(&mut o, "timezone")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LeaveApprovalV2Event`
@@ -1013,9 +944,6 @@ impl FromJson for LeaveApprovalV2Event {
             i18n_resources: json::field(&mut o, "i18n_resources")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveApprovalV2EventI18nResources`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1040,9 +968,6 @@ impl FromJson for LeaveApprovalV2EventI18nResources {
             is_default: json::field(&mut o, "is_default")?,
             texts: json::field(&mut o, "texts")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LeaveApprovalV2EventLeaveDetail`
@@ -1140,9 +1065,6 @@ impl FromJson for LeaveApprovalV2EventLeaveDetail {
             reduce_right: json::field(&mut o, "reduceRight")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveApprovalV2EventLeaveRange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1239,9 +1161,6 @@ impl FromJson for LeaveApprovalV2EventLeaveRange {
             reduce_right: json::field(&mut o, "reduceRight")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MessageEvent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1312,9 +1231,6 @@ impl FromJson for MessageEvent {
             text_without_at_bot: json::field(&mut o, "text_without_at_bot")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MessageReadEvent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1357,9 +1273,6 @@ impl FromJson for MessageReadEvent {
             tenant_key: json::field(&mut o, "tenant_key")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OrderPaidEvent`
@@ -1424,9 +1337,6 @@ impl FromJson for OrderPaidEvent {
             order_pay_price: json::field(&mut o, "order_pay_price")?,
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OutApprovalEvent`
@@ -1501,9 +1411,6 @@ impl FromJson for OutApprovalEvent {
             user_id: json::field(&mut o, "user_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OutApprovalEventI18nResources`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1528,9 +1435,6 @@ impl FromJson for OutApprovalEventI18nResources {
             locale: json::field(&mut o, "locale")?,
             texts: json::field(&mut o, "texts")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2pChatCreateEvent`
@@ -1575,9 +1479,6 @@ impl FromJson for P2pChatCreateEvent {
             user: json::field(&mut o, "user")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2pChatCreateEventOperator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1599,9 +1500,6 @@ impl FromJson for P2pChatCreateEventOperator {
             open_id: json::field(&mut o, "open_id")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2pChatCreateEventUser`
@@ -1627,9 +1525,6 @@ impl FromJson for P2pChatCreateEventUser {
             open_id: json::field(&mut o, "open_id")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RemedyApprovalEvent`
@@ -1685,9 +1580,6 @@ impl FromJson for RemedyApprovalEvent {
             return_time: json::field(&mut o, "return_time")?,
             shift_reason: json::field(&mut o, "shift_reason")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RemoveBotEvent`
@@ -1753,9 +1645,6 @@ impl FromJson for RemoveBotEvent {
             tenant_key: json::field(&mut o, "tenant_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RemoveBotEventChatI18nNames`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1777,9 +1666,6 @@ impl FromJson for RemoveBotEventChatI18nNames {
             en_us: json::field(&mut o, "en_us")?,
             zh_cn: json::field(&mut o, "zh_cn")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ShiftApprovalEvent`
@@ -1839,9 +1725,6 @@ impl FromJson for ShiftApprovalEvent {
             shift_reason: json::field(&mut o, "shift_reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEvent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1897,9 +1780,6 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEvent {
             organizer: json::field(&mut o, "organizer")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEventEnd`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1918,9 +1798,6 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEventEnd {
         Ok(Self {
             time_stamp: json::field(&mut o, "time_stamp")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEventMeetingRooms`
@@ -2021,9 +1898,6 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEventMeetingRooms {
             reduce_right: json::field(&mut o, "reduceRight")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2046,9 +1920,6 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0 {
             open_id: json::field(&mut o, "open_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2070,9 +1941,6 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1 {
         Ok(Self {
             open_id: json::field(&mut o, "open_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEventOrganizer`
@@ -2099,9 +1967,6 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEventOrganizer {
             user_id: json::field(&mut o, "user_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEventStart`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2120,9 +1985,6 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEventStart {
         Ok(Self {
             time_stamp: json::field(&mut o, "time_stamp")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TripApprovalEvent`
@@ -2185,9 +2047,6 @@ impl FromJson for TripApprovalEvent {
             trip_peers: json::field(&mut o, "trip_peers")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TripApprovalEventSchedules`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2227,9 +2086,6 @@ impl FromJson for TripApprovalEventSchedules {
             trip_type: json::field(&mut o, "trip_type")?,
             remark: json::field(&mut o, "remark")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserAddEvent`
@@ -2273,9 +2129,6 @@ impl FromJson for UserAddEvent {
             employee_id: json::field(&mut o, "employee_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserStatusChangeEvent`
@@ -2329,9 +2182,6 @@ impl FromJson for UserStatusChangeEvent {
             current_status: json::field(&mut o, "current_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserStatusChangeEventBeforeStatus`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2357,9 +2207,6 @@ impl FromJson for UserStatusChangeEventBeforeStatus {
             is_resigned: json::field(&mut o, "is_resigned")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserStatusChangeEventCurrentStatus`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2384,9 +2231,6 @@ impl FromJson for UserStatusChangeEventCurrentStatus {
             is_frozen: json::field(&mut o, "is_frozen")?,
             is_resigned: json::field(&mut o, "is_resigned")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `WorkApprovalEvent`
@@ -2451,8 +2295,5 @@ impl FromJson for WorkApprovalEvent {
             work_interval: json::field(&mut o, "work_interval")?,
             work_reason: json::field(&mut o, "work_reason")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

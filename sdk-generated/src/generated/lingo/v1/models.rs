@@ -68,9 +68,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -94,9 +91,6 @@ impl FromJson for Abbreviation {
         Ok(Self {
             id: json::field(&mut o, "id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Abbreviation {
@@ -123,9 +117,6 @@ impl FromJson for BaikeImage {
         Ok(Self {
             token: json::field(&mut o, "token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for BaikeImage {
@@ -161,9 +152,6 @@ impl FromJson for Classification {
             father_id: json::field(&mut o, "father_id")?,
             i18n_names: json::field(&mut o, "i18n_names")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Classification {
@@ -215,9 +203,6 @@ impl FromJson for CreateDraftResponseBody {
             draft: json::field(&mut o, "draft")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateEntityResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -236,9 +221,6 @@ impl FromJson for CreateEntityResponseBody {
         Ok(Self {
             entity: json::field(&mut o, "entity")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DisplayStatus`
@@ -261,9 +243,6 @@ impl FromJson for DisplayStatus {
             allow_highlight: json::field(&mut o, "allow_highlight")?,
             allow_search: json::field(&mut o, "allow_search")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DisplayStatus {
@@ -294,9 +273,6 @@ impl FromJson for Draft {
             draft_id: json::field(&mut o, "draft_id")?,
             entity: json::field(&mut o, "entity")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Entity`
@@ -359,9 +335,6 @@ impl FromJson for Entity {
             i18n_descs: json::field(&mut o, "i18n_descs")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Entity {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -421,9 +394,6 @@ impl FromJson for GetEntityResponseBody {
             entity: json::field(&mut o, "entity")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `HighlightEntityRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -461,9 +431,6 @@ impl FromJson for HighlightEntityResponseBody {
             phrases: json::field(&mut o, "phrases")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18nClsName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -485,9 +452,6 @@ impl FromJson for I18nClsName {
             language: json::field(&mut o, "language")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for I18nClsName {
@@ -521,9 +485,6 @@ impl FromJson for I18nEntryDesc {
             description: json::field(&mut o, "description")?,
             rich_text: json::field(&mut o, "rich_text")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for I18nEntryDesc {
@@ -559,9 +520,6 @@ impl FromJson for ListClassificationResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListEntityResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -587,9 +545,6 @@ impl FromJson for ListEntityResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListRepoResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -608,9 +563,6 @@ impl FromJson for ListRepoResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MatchEntityRequestBody`
@@ -649,9 +601,6 @@ impl FromJson for MatchEntityResponseBody {
             results: json::field(&mut o, "results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MatchInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -674,9 +623,6 @@ impl FromJson for MatchInfo {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OuterInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -698,9 +644,6 @@ impl FromJson for OuterInfo {
             provider: json::field(&mut o, "provider")?,
             outer_id: json::field(&mut o, "outer_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OuterInfo {
@@ -735,9 +678,6 @@ impl FromJson for Phrase {
             span: json::field(&mut o, "span")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Referer`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -762,9 +702,6 @@ impl FromJson for Referer {
             title: json::field(&mut o, "title")?,
             url: json::field(&mut o, "url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Referer {
@@ -815,9 +752,6 @@ impl FromJson for RelatedMeta {
             images: json::field(&mut o, "images")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RelatedMeta {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -853,9 +787,6 @@ impl FromJson for Repo {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchEntityRequestBody`
@@ -909,9 +840,6 @@ impl FromJson for SearchEntityResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Span`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -934,9 +862,6 @@ impl FromJson for Span {
             end: json::field(&mut o, "end")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Statistics`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -958,9 +883,6 @@ impl FromJson for Statistics {
             like_count: json::field(&mut o, "like_count")?,
             dislike_count: json::field(&mut o, "dislike_count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Statistics {
@@ -992,9 +914,6 @@ impl FromJson for Term {
             display_status: json::field(&mut o, "display_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Term {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1022,9 +941,6 @@ impl FromJson for UpdateDraftResponseBody {
             draft: json::field(&mut o, "draft")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateEntityResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1044,9 +960,6 @@ impl FromJson for UpdateEntityResponseBody {
             entity: json::field(&mut o, "entity")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UploadFileResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1065,8 +978,5 @@ impl FromJson for UploadFileResponseBody {
         Ok(Self {
             file_token: json::field(&mut o, "file_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

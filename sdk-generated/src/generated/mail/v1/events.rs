@@ -45,9 +45,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MailUserMailboxEventMessageReceivedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -72,9 +69,6 @@ impl FromJson for P2MailUserMailboxEventMessageReceivedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2MailUserMailboxEventMessageReceivedV1Data`
@@ -104,9 +98,6 @@ impl FromJson for P2MailUserMailboxEventMessageReceivedV1Data {
             subscriber: json::field(&mut o, "subscriber")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Subscriber`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -125,9 +116,6 @@ impl FromJson for Subscriber {
         Ok(Self {
             user_ids: json::field(&mut o, "user_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserId`
@@ -153,8 +141,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -72,9 +72,6 @@ impl FromJson for CreateMailgroupPermissionMemberResponseBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CreateMailgroupPermissionMemberResponseBodyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -136,9 +133,6 @@ impl From<CreatePublicMailboxMemberResponseBodyType> for String {
 impl FromJson for CreatePublicMailboxMemberResponseBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CreatePublicMailboxMemberResponseBodyType {
@@ -205,9 +199,6 @@ impl From<DepartmentIdType> for String {
 impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DepartmentIdType {
@@ -287,9 +278,6 @@ impl FromJson for EmailType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for EmailType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -368,9 +356,6 @@ impl FromJson for FailReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FailReason {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -441,9 +426,6 @@ impl FromJson for Format {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Format {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -513,9 +495,6 @@ impl From<GetFormat> for String {
 impl FromJson for GetFormat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for GetFormat {
@@ -591,9 +570,6 @@ impl FromJson for GetMailgroupPermissionMemberResponseBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetMailgroupPermissionMemberResponseBodyType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -655,9 +631,6 @@ impl From<GetPublicMailboxMemberResponseBodyType> for String {
 impl FromJson for GetPublicMailboxMemberResponseBodyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for GetPublicMailboxMemberResponseBodyType {
@@ -733,9 +706,6 @@ impl FromJson for MailgroupPermissionMemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MailgroupPermissionMemberType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -810,9 +780,6 @@ impl FromJson for PriorityType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PriorityType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -874,9 +841,6 @@ impl From<PublicMailboxMemberType> for String {
 impl FromJson for PublicMailboxMemberType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PublicMailboxMemberType {
@@ -960,9 +924,6 @@ impl FromJson for RecallRestrictionReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RecallRestrictionReason {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1037,9 +998,6 @@ impl FromJson for RecallResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RecallResult {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1106,9 +1064,6 @@ impl FromJson for RecallStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RecallStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1174,9 +1129,6 @@ impl From<RecallUserMailboxSentMessageResponseBodyRecallStatus> for String {
 impl FromJson for RecallUserMailboxSentMessageResponseBodyRecallStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RecallUserMailboxSentMessageResponseBodyRecallStatus {
@@ -1247,9 +1199,6 @@ impl From<RiskBannerLevel> for String {
 impl FromJson for RiskBannerLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RiskBannerLevel {
@@ -1345,9 +1294,6 @@ impl FromJson for RiskBannerReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RiskBannerReason {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1413,9 +1359,6 @@ impl From<SendUserMailboxDraftResponseBodyRecallStatus> for String {
 impl FromJson for SendUserMailboxDraftResponseBodyRecallStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SendUserMailboxDraftResponseBodyRecallStatus {
@@ -1499,9 +1442,6 @@ impl FromJson for SpamBannerType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SpamBannerType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1571,9 +1511,6 @@ impl From<Status> for String {
 impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Status {
@@ -1661,9 +1598,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1733,9 +1667,6 @@ impl From<UserIdType> for String {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserIdType {
@@ -1811,9 +1742,6 @@ impl FromJson for WhoCanSendMail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for WhoCanSendMail {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1837,9 +1765,6 @@ impl FromJson for AccessibleMailboxesUserMailboxResponseBody {
         Ok(Self {
             accessible_mailboxes: json::field(&mut o, "accessible_mailboxes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Attachment`
@@ -1875,9 +1800,6 @@ impl FromJson for Attachment {
             cid: json::field(&mut o, "cid")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Attachment {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1912,9 +1834,6 @@ impl FromJson for AttachmentDownloadFailedReason {
             reason: json::field(&mut o, "reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AttachmentDownloadUrlItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1937,9 +1856,6 @@ impl FromJson for AttachmentDownloadUrlItem {
             download_url: json::field(&mut o, "download_url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AutomationSendDisable`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1961,9 +1877,6 @@ impl FromJson for AutomationSendDisable {
             reason: json::field(&mut o, "reason")?,
             reference: json::field(&mut o, "reference")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchCreateMailgroupManagerRequestBody`
@@ -2020,9 +1933,6 @@ impl FromJson for BatchCreateMailgroupMemberResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchCreateMailgroupPermissionMemberRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2063,9 +1973,6 @@ impl FromJson for BatchCreateMailgroupPermissionMemberResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchCreatePublicMailboxMemberRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2102,9 +2009,6 @@ impl FromJson for BatchCreatePublicMailboxMemberResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `BatchDeleteMailgroupManagerRequestBody`
@@ -2218,9 +2122,6 @@ impl FromJson for BatchGetUserMailboxMessageResponseBody {
             messages: json::field(&mut o, "messages")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchModifyUserMailboxMessageRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2330,9 +2231,6 @@ impl FromJson for CreateMailgroupAliasResponseBody {
             mailgroup_alias: json::field(&mut o, "mailgroup_alias")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateMailgroupMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2364,9 +2262,6 @@ impl FromJson for CreateMailgroupMemberResponseBody {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateMailgroupPermissionMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2397,9 +2292,6 @@ impl FromJson for CreateMailgroupPermissionMemberResponseBody {
             email: json::field(&mut o, "email")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateMailgroupResponseBody`
@@ -2444,9 +2336,6 @@ impl FromJson for CreateMailgroupResponseBody {
             who_can_send_mail: json::field(&mut o, "who_can_send_mail")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreatePublicMailboxAliasResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2465,9 +2354,6 @@ impl FromJson for CreatePublicMailboxAliasResponseBody {
         Ok(Self {
             public_mailbox_alias: json::field(&mut o, "public_mailbox_alias")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreatePublicMailboxMemberResponseBody`
@@ -2493,9 +2379,6 @@ impl FromJson for CreatePublicMailboxMemberResponseBody {
             user_id: json::field(&mut o, "user_id")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreatePublicMailboxResponseBody`
@@ -2525,9 +2408,6 @@ impl FromJson for CreatePublicMailboxResponseBody {
             geo: json::field(&mut o, "geo")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateUserMailboxAliasResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2546,9 +2426,6 @@ impl FromJson for CreateUserMailboxAliasResponseBody {
         Ok(Self {
             user_mailbox_alias: json::field(&mut o, "user_mailbox_alias")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateUserMailboxDraftRequestBody`
@@ -2590,9 +2467,6 @@ impl FromJson for CreateUserMailboxDraftResponseBody {
             reference: json::field(&mut o, "reference")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateUserMailboxFolderResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2611,9 +2485,6 @@ impl FromJson for CreateUserMailboxFolderResponseBody {
         Ok(Self {
             folder: json::field(&mut o, "folder")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateUserMailboxLabelRequestBody`
@@ -2652,9 +2523,6 @@ impl FromJson for CreateUserMailboxLabelResponseBody {
             label: json::field(&mut o, "label")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateUserMailboxMailContactResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2674,9 +2542,6 @@ impl FromJson for CreateUserMailboxMailContactResponseBody {
             mail_contact: json::field(&mut o, "mail_contact")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateUserMailboxRuleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2695,9 +2560,6 @@ impl FromJson for CreateUserMailboxRuleResponseBody {
         Ok(Self {
             rule: json::field(&mut o, "rule")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateUserMailboxTemplateRequestBody`
@@ -2736,9 +2598,6 @@ impl FromJson for CreateUserMailboxTemplateResponseBody {
             template: json::field(&mut o, "template")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DownloadUrlUserMailboxMessageAttachmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2767,9 +2626,6 @@ impl FromJson for DownloadUrlUserMailboxMessageAttachmentResponseBody {
             failed_reasons: json::field(&mut o, "failed_reasons")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DownloadUrlUserMailboxTemplateAttachmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2795,9 +2651,6 @@ impl FromJson for DownloadUrlUserMailboxTemplateAttachmentResponseBody {
             failed_reasons: json::field(&mut o, "failed_reasons")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Draft`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2820,9 +2673,6 @@ impl FromJson for Draft {
             message: json::field(&mut o, "message")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EmailAlias`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2844,9 +2694,6 @@ impl FromJson for EmailAlias {
             primary_email: json::field(&mut o, "primary_email")?,
             email_alias: json::field(&mut o, "email_alias")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for EmailAlias {
@@ -2881,9 +2728,6 @@ impl FromJson for EmailInfo {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Folder`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2917,9 +2761,6 @@ impl FromJson for Folder {
             unread_message_count: json::field(&mut o, "unread_message_count")?,
             unread_thread_count: json::field(&mut o, "unread_thread_count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Folder {
@@ -2958,9 +2799,6 @@ impl FromJson for GetByCardUserMailboxMessageResponseBody {
             card_id: json::field(&mut o, "card_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetMailgroupMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2992,9 +2830,6 @@ impl FromJson for GetMailgroupMemberResponseBody {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetMailgroupPermissionMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3025,9 +2860,6 @@ impl FromJson for GetMailgroupPermissionMemberResponseBody {
             email: json::field(&mut o, "email")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetMailgroupResponseBody`
@@ -3072,9 +2904,6 @@ impl FromJson for GetMailgroupResponseBody {
             who_can_send_mail: json::field(&mut o, "who_can_send_mail")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetPublicMailboxMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3099,9 +2928,6 @@ impl FromJson for GetPublicMailboxMemberResponseBody {
             user_id: json::field(&mut o, "user_id")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetPublicMailboxResponseBody`
@@ -3130,9 +2956,6 @@ impl FromJson for GetPublicMailboxResponseBody {
             name: json::field(&mut o, "name")?,
             geo: json::field(&mut o, "geo")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetRecallDetailUserMailboxSentMessageResponseBody`
@@ -3171,9 +2994,6 @@ impl FromJson for GetRecallDetailUserMailboxSentMessageResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetSignaturesUserMailboxSettingResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3196,9 +3016,6 @@ impl FromJson for GetSignaturesUserMailboxSettingResponseBody {
             usages: json::field(&mut o, "usages")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetUserMailboxDraftResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3217,9 +3034,6 @@ impl FromJson for GetUserMailboxDraftResponseBody {
         Ok(Self {
             draft: json::field(&mut o, "draft")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetUserMailboxFolderResponseBody`
@@ -3240,9 +3054,6 @@ impl FromJson for GetUserMailboxFolderResponseBody {
             folder: json::field(&mut o, "folder")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetUserMailboxLabelResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3261,9 +3072,6 @@ impl FromJson for GetUserMailboxLabelResponseBody {
         Ok(Self {
             label: json::field(&mut o, "label")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetUserMailboxMessageResponseBody`
@@ -3284,9 +3092,6 @@ impl FromJson for GetUserMailboxMessageResponseBody {
             message: json::field(&mut o, "message")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetUserMailboxTemplateResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3306,9 +3111,6 @@ impl FromJson for GetUserMailboxTemplateResponseBody {
             template: json::field(&mut o, "template")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetUserMailboxThreadResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3327,9 +3129,6 @@ impl FromJson for GetUserMailboxThreadResponseBody {
         Ok(Self {
             thread: json::field(&mut o, "thread")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Label`
@@ -3358,9 +3157,6 @@ impl FromJson for Label {
             background_color: json::field(&mut o, "background_color")?,
             messages_unread: json::field(&mut o, "messages_unread")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Label {
@@ -3391,9 +3187,6 @@ impl FromJson for ListMailgroupAliasResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListMailgroupManagerResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3418,9 +3211,6 @@ impl FromJson for ListMailgroupManagerResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListMailgroupMemberResponseBody`
@@ -3447,9 +3237,6 @@ impl FromJson for ListMailgroupMemberResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListMailgroupPermissionMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3474,9 +3261,6 @@ impl FromJson for ListMailgroupPermissionMemberResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListMailgroupResponseBody`
@@ -3503,9 +3287,6 @@ impl FromJson for ListMailgroupResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListPublicMailboxAliasResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3524,9 +3305,6 @@ impl FromJson for ListPublicMailboxAliasResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListPublicMailboxMemberResponseBody`
@@ -3553,9 +3331,6 @@ impl FromJson for ListPublicMailboxMemberResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListPublicMailboxResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3581,9 +3356,6 @@ impl FromJson for ListPublicMailboxResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListThreadMessageUserMailboxMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3606,9 +3378,6 @@ impl FromJson for ListThreadMessageUserMailboxMessageResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListUserMailboxAliasResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3627,9 +3396,6 @@ impl FromJson for ListUserMailboxAliasResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListUserMailboxDraftResponseBody`
@@ -3656,9 +3422,6 @@ impl FromJson for ListUserMailboxDraftResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListUserMailboxFolderResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3678,9 +3441,6 @@ impl FromJson for ListUserMailboxFolderResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListUserMailboxLabelResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3699,9 +3459,6 @@ impl FromJson for ListUserMailboxLabelResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListUserMailboxMailContactResponseBody`
@@ -3731,9 +3488,6 @@ impl FromJson for ListUserMailboxMailContactResponseBody {
             hint: json::field(&mut o, "hint")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListUserMailboxMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3759,9 +3513,6 @@ impl FromJson for ListUserMailboxMessageResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListUserMailboxRuleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3781,9 +3532,6 @@ impl FromJson for ListUserMailboxRuleResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListUserMailboxTemplateResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3802,9 +3550,6 @@ impl FromJson for ListUserMailboxTemplateResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListUserMailboxThreadResponseBody`
@@ -3831,9 +3576,6 @@ impl FromJson for ListUserMailboxThreadResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MailAddress`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3855,9 +3597,6 @@ impl FromJson for MailAddress {
             mail_address: json::field(&mut o, "mail_address")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MailAddress {
@@ -3909,9 +3648,6 @@ impl FromJson for MailContact {
             avatar: json::field(&mut o, "avatar")?,
             position: json::field(&mut o, "position")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MailContact {
@@ -3999,9 +3735,6 @@ impl FromJson for MailSearchItem {
             meta_data: json::field(&mut o, "meta_data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MailSearchMeta`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4033,9 +3766,6 @@ impl FromJson for MailSearchMeta {
             message_biz_id: json::field(&mut o, "message_biz_id")?,
             from: json::field(&mut o, "from_")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Mailgroup`
@@ -4080,9 +3810,6 @@ impl FromJson for Mailgroup {
             who_can_send_mail: json::field(&mut o, "who_can_send_mail")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Mailgroup {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4115,9 +3842,6 @@ impl FromJson for MailgroupManager {
         Ok(Self {
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MailgroupManager {
@@ -4156,9 +3880,6 @@ impl FromJson for MailgroupMember {
             department_id: json::field(&mut o, "department_id")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MailgroupMember {
@@ -4201,9 +3922,6 @@ impl FromJson for MailgroupPermissionMember {
             email: json::field(&mut o, "email")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MailgroupPermissionMember {
@@ -4301,9 +4019,6 @@ impl FromJson for Message {
             body_calendar: json::field(&mut o, "body_calendar")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MessageMeta`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4340,9 +4055,6 @@ impl FromJson for MessageMeta {
             message_state: json::field(&mut o, "message_state")?,
             message: json::field(&mut o, "message")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ModifyUserMailboxMessageRequestBody`
@@ -4438,9 +4150,6 @@ impl FromJson for MultiEntitySearchItem {
             tag: json::field(&mut o, "tag")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchMailgroupResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4484,9 +4193,6 @@ impl FromJson for PatchMailgroupResponseBody {
             who_can_send_mail: json::field(&mut o, "who_can_send_mail")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchPublicMailboxResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4514,9 +4220,6 @@ impl FromJson for PatchPublicMailboxResponseBody {
             name: json::field(&mut o, "name")?,
             geo: json::field(&mut o, "geo")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchUserMailboxLabelRequestBody`
@@ -4555,9 +4258,6 @@ impl FromJson for PatchUserMailboxLabelResponseBody {
             label: json::field(&mut o, "label")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ProfileUserMailboxResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4579,9 +4279,6 @@ impl FromJson for ProfileUserMailboxResponseBody {
             primary_email_address: json::field(&mut o, "primary_email_address")?,
             not_found_reason: json::field(&mut o, "not_found_reason")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PublicMailbox`
@@ -4610,9 +4307,6 @@ impl FromJson for PublicMailbox {
             name: json::field(&mut o, "name")?,
             geo: json::field(&mut o, "geo")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PublicMailbox {
@@ -4648,9 +4342,6 @@ impl FromJson for PublicMailboxMember {
             user_id: json::field(&mut o, "user_id")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for PublicMailboxMember {
@@ -4697,9 +4388,6 @@ impl FromJson for QueryUserResponseBody {
         Ok(Self {
             user_list: json::field(&mut o, "user_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecallDetailItem`
@@ -4750,9 +4438,6 @@ impl FromJson for RecallDetailItem {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RecallUserMailboxSentMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4774,9 +4459,6 @@ impl FromJson for RecallUserMailboxSentMessageResponseBody {
             recall_status: json::field(&mut o, "recall_status")?,
             recall_restriction_reason: json::field(&mut o, "recall_restriction_reason")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RemoveToRecycleBinPublicMailboxRequestBody`
@@ -4848,9 +4530,6 @@ impl FromJson for Rule {
             is_enable: json::field(&mut o, "is_enable")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Rule {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4882,9 +4561,6 @@ impl FromJson for RuleAction {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RuleAction {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4913,9 +4589,6 @@ impl FromJson for RuleActionItem {
             r#type: json::field(&mut o, "type")?,
             input: json::field(&mut o, "input")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RuleActionItem {
@@ -4946,9 +4619,6 @@ impl FromJson for RuleCondition {
             match_type: json::field(&mut o, "match_type")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RuleCondition {
@@ -4982,9 +4652,6 @@ impl FromJson for RuleConditionItem {
             operator: json::field(&mut o, "operator")?,
             input: json::field(&mut o, "input")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RuleConditionItem {
@@ -5038,9 +4705,6 @@ impl FromJson for SearchMultiEntityResponseBody {
             notice: json::field(&mut o, "notice")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchUserMailboxRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5093,9 +4757,6 @@ impl FromJson for SearchUserMailboxResponseBody {
             notice: json::field(&mut o, "notice")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SecurityLevel`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5136,9 +4797,6 @@ impl FromJson for SecurityLevel {
             spam_banner_info: json::field(&mut o, "spam_banner_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SendAsUserMailboxSettingResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5157,9 +4815,6 @@ impl FromJson for SendAsUserMailboxSettingResponseBody {
         Ok(Self {
             sendable_addresses: json::field(&mut o, "sendable_addresses")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SendStatusDetail`
@@ -5186,9 +4841,6 @@ impl FromJson for SendStatusDetail {
             last_updated_time: json::field(&mut o, "last_updated_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SendStatusUserMailboxMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5210,9 +4862,6 @@ impl FromJson for SendStatusUserMailboxMessageResponseBody {
             message_id: json::field(&mut o, "message_id")?,
             details: json::field(&mut o, "details")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SendUserMailboxDraftRequestBody`
@@ -5259,9 +4908,6 @@ impl FromJson for SendUserMailboxDraftResponseBody {
             recall_status: json::field(&mut o, "recall_status")?,
             automation_send_disable: json::field(&mut o, "automation_send_disable")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SendUserMailboxMessageRequestBody`
@@ -5330,9 +4976,6 @@ impl FromJson for SendUserMailboxMessageResponseBody {
             thread_id: json::field(&mut o, "thread_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SubscribeUserMailboxEventRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5369,9 +5012,6 @@ impl FromJson for SubscriptionUserMailboxEventResponseBody {
         Ok(Self {
             event_types: json::field(&mut o, "event_types")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Template`
@@ -5418,9 +5058,6 @@ impl FromJson for Template {
             attachments: json::field(&mut o, "attachments")?,
             create_time: json::field(&mut o, "create_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Template {
@@ -5469,9 +5106,6 @@ impl FromJson for TemplateAttachment {
             cid: json::field(&mut o, "cid")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TemplateAttachment {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5507,9 +5141,6 @@ impl FromJson for Thread {
             body_preview: json::field(&mut o, "body_preview")?,
             messages: json::field(&mut o, "messages")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TimeRange`
@@ -5593,9 +5224,6 @@ impl FromJson for UpdateMailgroupResponseBody {
             who_can_send_mail: json::field(&mut o, "who_can_send_mail")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdatePublicMailboxResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5623,9 +5251,6 @@ impl FromJson for UpdatePublicMailboxResponseBody {
             name: json::field(&mut o, "name")?,
             geo: json::field(&mut o, "geo")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateUserMailboxDraftRequestBody`
@@ -5667,9 +5292,6 @@ impl FromJson for UpdateUserMailboxDraftResponseBody {
             reference: json::field(&mut o, "reference")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateUserMailboxTemplateRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5707,9 +5329,6 @@ impl FromJson for UpdateUserMailboxTemplateResponseBody {
             template: json::field(&mut o, "template")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `User`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5735,9 +5354,6 @@ impl FromJson for User {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5762,9 +5378,6 @@ impl FromJson for UserInfo {
             owner_user_id: json::field(&mut o, "owner_user_id")?,
             public_mailbox_id: json::field(&mut o, "public_mailbox_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserMailboxSiganatureImage`
@@ -5802,9 +5415,6 @@ impl FromJson for UserMailboxSiganatureImage {
             image_height: json::field(&mut o, "image_height")?,
             download_url: json::field(&mut o, "download_url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserMailboxSignature`
@@ -5848,9 +5458,6 @@ impl FromJson for UserMailboxSignature {
             user_fields: json::field(&mut o, "user_fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserMailboxSignatureI18nVal`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5872,9 +5479,6 @@ impl FromJson for UserMailboxSignatureI18nVal {
             default_val: json::field(&mut o, "default_val")?,
             i18n_vals: json::field(&mut o, "i18n_vals")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserMailboxSignatureUsage`
@@ -5900,8 +5504,5 @@ impl FromJson for UserMailboxSignatureUsage {
             send_mail_signature_id: json::field(&mut o, "send_mail_signature_id")?,
             reply_signature_id: json::field(&mut o, "reply_signature_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -173,24 +173,6 @@ pub struct CancelScheduledSendRequest {
     call: Call,
 }
 impl CancelScheduledSendRequest {
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(self) -> lark_oapi_core::ResponseFuture<serde_json::Value> {
         self.call
@@ -200,6 +182,11 @@ impl CancelScheduledSendRequest {
                     body: false,
                 },
             )
+    }
+}
+impl lark_oapi_core::CallOptions for CancelScheduledSendRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/drafts`: set parameters, then `.send().await`.
@@ -217,24 +204,6 @@ impl CreateRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -244,6 +213,11 @@ impl CreateRequest {
         self.call.send(&Required { query: &[], body: true })
     }
 }
+impl lark_oapi_core::CallOptions for CreateRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
+    }
+}
 /// Builder of `DELETE /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/drafts/:draft_id`: set parameters, then `.send().await`.
 #[derive(Debug, Clone)]
 #[must_use = "a request does nothing until it is sent"]
@@ -251,24 +225,6 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(self) -> lark_oapi_core::ResponseFuture<serde_json::Value> {
         self.call
@@ -278,6 +234,11 @@ impl DeleteRequest {
                     body: false,
                 },
             )
+    }
+}
+impl lark_oapi_core::CallOptions for DeleteRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/drafts/:draft_id`: set parameters, then `.send().await`.
@@ -293,24 +254,6 @@ impl GetRequest {
         self.call.set_query("format", String::from(v.into()));
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -322,6 +265,11 @@ impl GetRequest {
                     body: false,
                 },
             )
+    }
+}
+impl lark_oapi_core::CallOptions for GetRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/drafts`: set parameters, then `.send().await`.
@@ -341,24 +289,6 @@ impl ListRequest {
     pub fn page_token(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("page_token", v.into());
-        self
-    }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
         self
     }
     /// Sends the call.
@@ -410,6 +340,11 @@ impl ListRequest {
             .typed_pages()
     }
 }
+impl lark_oapi_core::CallOptions for ListRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
+    }
+}
 /// Builder of `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/drafts/:draft_id/send`: set parameters, then `.send().await`.
 #[derive(Debug, Clone)]
 #[must_use = "a request does nothing until it is sent"]
@@ -422,24 +357,6 @@ impl SendRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -447,6 +364,11 @@ impl SendRequest {
         super::models::SendUserMailboxDraftResponseBody,
     > {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for SendRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `PUT /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/drafts/:draft_id`: set parameters, then `.send().await`.
@@ -464,24 +386,6 @@ impl UpdateRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -489,5 +393,10 @@ impl UpdateRequest {
         super::models::UpdateUserMailboxDraftResponseBody,
     > {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for UpdateRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }

@@ -64,9 +64,6 @@ impl FromJson for Logic {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Logic {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -177,9 +174,6 @@ impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Operator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -209,9 +203,6 @@ impl FromJson for Common {
             languages: json::field(&mut o, "languages")?,
             custom_executors: json::field(&mut o, "custom_executors")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Common {
@@ -310,9 +301,6 @@ impl FromJson for CountryRegion {
             md_time_zone: json::field(&mut o, "md_time_zone")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Enum`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -334,9 +322,6 @@ impl FromJson for Enum {
             value: json::field(&mut o, "value")?,
             multilingual_name: json::field(&mut o, "multilingual_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Expression`
@@ -420,9 +405,6 @@ impl FromJson for GetBatchCountryRegionResponseBody {
             data: json::field(&mut o, "data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18nString`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -447,9 +429,6 @@ impl FromJson for I18nString {
             multilingual_value: json::field(&mut o, "multilingual_value")?,
             return_language: json::field(&mut o, "return_language")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Language`
@@ -506,9 +485,6 @@ impl FromJson for Language {
             update_reason: json::field(&mut o, "update_reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListCountryRegionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -554,9 +530,6 @@ impl FromJson for ListCountryRegionResponseBody {
             total: json::field(&mut o, "total")?,
             next_page_token: json::field(&mut o, "next_page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TimeZone`
@@ -606,9 +579,6 @@ impl FromJson for TimeZone {
             update_reason: json::field(&mut o, "update_reason")?,
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Value`

@@ -60,9 +60,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MeetingRoomMeetingRoomCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -88,9 +85,6 @@ impl FromJson for P2MeetingRoomMeetingRoomCreatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MeetingRoomMeetingRoomCreatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -112,9 +106,6 @@ impl FromJson for P2MeetingRoomMeetingRoomCreatedV1Data {
             room_name: json::field(&mut o, "room_name")?,
             room_id: json::field(&mut o, "room_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2MeetingRoomMeetingRoomDeletedV1`
@@ -141,9 +132,6 @@ impl FromJson for P2MeetingRoomMeetingRoomDeletedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MeetingRoomMeetingRoomDeletedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -165,9 +153,6 @@ impl FromJson for P2MeetingRoomMeetingRoomDeletedV1Data {
             room_name: json::field(&mut o, "room_name")?,
             room_id: json::field(&mut o, "room_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2MeetingRoomMeetingRoomStatusChangedV1`
@@ -194,9 +179,6 @@ impl FromJson for P2MeetingRoomMeetingRoomStatusChangedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MeetingRoomMeetingRoomStatusChangedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -218,9 +200,6 @@ impl FromJson for P2MeetingRoomMeetingRoomStatusChangedV1Data {
             room_name: json::field(&mut o, "room_name")?,
             room_id: json::field(&mut o, "room_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2MeetingRoomMeetingRoomUpdatedV1`
@@ -247,9 +226,6 @@ impl FromJson for P2MeetingRoomMeetingRoomUpdatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MeetingRoomMeetingRoomUpdatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -271,8 +247,5 @@ impl FromJson for P2MeetingRoomMeetingRoomUpdatedV1Data {
             room_name: json::field(&mut o, "room_name")?,
             room_id: json::field(&mut o, "room_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

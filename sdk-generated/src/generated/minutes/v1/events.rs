@@ -43,9 +43,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GeneratedSource`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -67,9 +64,6 @@ impl FromJson for GeneratedSource {
             source_type: json::field(&mut o, "source_type")?,
             source_entity_id: json::field(&mut o, "source_entity_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2MinutesMinuteGeneratedV1`
@@ -96,9 +90,6 @@ impl FromJson for P2MinutesMinuteGeneratedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MinutesMinuteGeneratedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -124,9 +115,6 @@ impl FromJson for P2MinutesMinuteGeneratedV1Data {
             subscriber_ids: json::field(&mut o, "subscriber_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -151,8 +139,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -60,9 +60,6 @@ impl FromJson for Sorter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Sorter {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -133,9 +130,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -172,9 +166,6 @@ impl FromJson for ArtifactsMinuteResponseBody {
             transcript: json::field(&mut o, "transcript")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetMinuteMediaResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -193,9 +184,6 @@ impl FromJson for GetMinuteMediaResponseBody {
         Ok(Self {
             download_url: json::field(&mut o, "download_url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetMinuteResponseBody`
@@ -216,9 +204,6 @@ impl FromJson for GetMinuteResponseBody {
             minute: json::field(&mut o, "minute")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetMinuteStatisticsResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -237,9 +222,6 @@ impl FromJson for GetMinuteStatisticsResponseBody {
         Ok(Self {
             statistics: json::field(&mut o, "statistics")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Minute`
@@ -281,9 +263,6 @@ impl FromJson for Minute {
             note_id: json::field(&mut o, "note_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MinuteChapter`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -311,9 +290,6 @@ impl FromJson for MinuteChapter {
             stop_ms: json::field(&mut o, "stop_ms")?,
             summary_content: json::field(&mut o, "summary_content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MinuteTodo`
@@ -345,9 +321,6 @@ impl FromJson for MinuteTodo {
             todo_id: json::field(&mut o, "todo_id")?,
             operation: json::field(&mut o, "operation")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MinutesFilter`
@@ -398,9 +371,6 @@ impl FromJson for MinutesMeta {
             description: json::field(&mut o, "description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MinutesSearchItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -425,9 +395,6 @@ impl FromJson for MinutesSearchItem {
             display_info: json::field(&mut o, "display_info")?,
             meta_data: json::field(&mut o, "meta_data")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchMinuteRequestBody`
@@ -484,9 +451,6 @@ impl FromJson for SearchMinuteResponseBody {
             notice: json::field(&mut o, "notice")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Statictics`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -511,9 +475,6 @@ impl FromJson for Statictics {
             page_view_count: json::field(&mut o, "page_view_count")?,
             user_view_list: json::field(&mut o, "user_view_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SubscriptionMinuteRequestBody`
@@ -593,8 +554,5 @@ impl FromJson for UserViewDetail {
             user_id: json::field(&mut o, "user_id")?,
             view_time: json::field(&mut o, "view_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

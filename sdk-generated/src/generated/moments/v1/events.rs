@@ -75,9 +75,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MomentsCommentCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -102,9 +99,6 @@ impl FromJson for P2MomentsCommentCreatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2MomentsCommentCreatedV1Data`
@@ -143,9 +137,6 @@ impl FromJson for P2MomentsCommentCreatedV1Data {
             user_type: json::field(&mut o, "user_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MomentsCommentDeletedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -171,9 +162,6 @@ impl FromJson for P2MomentsCommentDeletedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MomentsCommentDeletedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -195,9 +183,6 @@ impl FromJson for P2MomentsCommentDeletedV1Data {
             id: json::field(&mut o, "id")?,
             post_id: json::field(&mut o, "post_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2MomentsPostCreatedV1`
@@ -223,9 +208,6 @@ impl FromJson for P2MomentsPostCreatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2MomentsPostCreatedV1Data`
@@ -261,9 +243,6 @@ impl FromJson for P2MomentsPostCreatedV1Data {
             user_type: json::field(&mut o, "user_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MomentsPostDeletedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -289,9 +268,6 @@ impl FromJson for P2MomentsPostDeletedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MomentsPostDeletedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -310,9 +286,6 @@ impl FromJson for P2MomentsPostDeletedV1Data {
         Ok(Self {
             id: json::field(&mut o, "id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2MomentsPostStatisticsUpdatedV1`
@@ -339,9 +312,6 @@ impl FromJson for P2MomentsPostStatisticsUpdatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MomentsPostStatisticsUpdatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -367,9 +337,6 @@ impl FromJson for P2MomentsPostStatisticsUpdatedV1Data {
             statistics: json::field(&mut o, "statistics")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MomentsReactionCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -394,9 +361,6 @@ impl FromJson for P2MomentsReactionCreatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2MomentsReactionCreatedV1Data`
@@ -435,9 +399,6 @@ impl FromJson for P2MomentsReactionCreatedV1Data {
             create_time: json::field(&mut o, "create_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2MomentsReactionDeletedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -462,9 +423,6 @@ impl FromJson for P2MomentsReactionDeletedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2MomentsReactionDeletedV1Data`
@@ -500,9 +458,6 @@ impl FromJson for P2MomentsReactionDeletedV1Data {
             user_type: json::field(&mut o, "user_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PostStatistics`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -521,9 +476,6 @@ impl FromJson for PostStatistics {
         Ok(Self {
             share_count: json::field(&mut o, "share_count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserId`
@@ -549,8 +501,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

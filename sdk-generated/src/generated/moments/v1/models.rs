@@ -68,9 +68,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -94,9 +91,6 @@ impl FromJson for GetPostResponseBody {
         Ok(Self {
             post: json::field(&mut o, "post")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Post`
@@ -156,9 +150,6 @@ impl FromJson for Post {
             dislike_count: json::field(&mut o, "dislike_count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReactionList`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -181,9 +172,6 @@ impl FromJson for ReactionList {
             count: json::field(&mut o, "count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReactionSet`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -205,8 +193,5 @@ impl FromJson for ReactionSet {
             reactions: json::field(&mut o, "reactions")?,
             total_count: json::field(&mut o, "total_count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -76,9 +76,6 @@ impl FromJson for ContentListType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentListType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -148,9 +145,6 @@ impl From<ContentParagraphElementType> for String {
 impl FromJson for ContentParagraphElementType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentParagraphElementType {
@@ -222,9 +216,6 @@ impl FromJson for CreateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CreateUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -295,9 +286,6 @@ impl FromJson for GetUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -363,9 +351,6 @@ impl From<Type> for String {
 impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Type {
@@ -436,9 +421,6 @@ impl From<UpdateUserIdType> for String {
 impl FromJson for UpdateUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UpdateUserIdType {
@@ -514,9 +496,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -541,9 +520,6 @@ impl FromJson for BatchGetOkrResponseBody {
             okr_list: json::field(&mut o, "okr_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ContentBlock`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -562,9 +538,6 @@ impl FromJson for ContentBlock {
         Ok(Self {
             blocks: json::field(&mut o, "blocks")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentBlock {
@@ -597,9 +570,6 @@ impl FromJson for ContentBlockElement {
             paragraph: json::field(&mut o, "paragraph")?,
             gallery: json::field(&mut o, "gallery")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentBlockElement {
@@ -638,9 +608,6 @@ impl FromJson for ContentColor {
             alpha: json::field(&mut o, "alpha")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentColor {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -673,9 +640,6 @@ impl FromJson for ContentDocsLink {
             title: json::field(&mut o, "title")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentDocsLink {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -702,9 +666,6 @@ impl FromJson for ContentGallery {
         Ok(Self {
             image_list: json::field(&mut o, "image_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentGallery {
@@ -741,9 +702,6 @@ impl FromJson for ContentImageItem {
             height: json::field(&mut o, "height")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentImageItem {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -772,9 +730,6 @@ impl FromJson for ContentLink {
         Ok(Self {
             url: json::field(&mut o, "url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentLink {
@@ -808,9 +763,6 @@ impl FromJson for ContentList {
             number: json::field(&mut o, "number")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentList {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -841,9 +793,6 @@ impl FromJson for ContentParagraph {
             style: json::field(&mut o, "style")?,
             elements: json::field(&mut o, "elements")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentParagraph {
@@ -881,9 +830,6 @@ impl FromJson for ContentParagraphElement {
             person: json::field(&mut o, "person")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentParagraphElement {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -913,9 +859,6 @@ impl FromJson for ContentParagraphStyle {
             list: json::field(&mut o, "list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentParagraphStyle {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -941,9 +884,6 @@ impl FromJson for ContentPerson {
         Ok(Self {
             open_id: json::field(&mut o, "open_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentPerson {
@@ -973,9 +913,6 @@ impl FromJson for ContentTextRun {
             text: json::field(&mut o, "text")?,
             style: json::field(&mut o, "style")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentTextRun {
@@ -1015,9 +952,6 @@ impl FromJson for ContentTextStyle {
             text_color: json::field(&mut o, "text_color")?,
             link: json::field(&mut o, "link")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentTextStyle {
@@ -1075,9 +1009,6 @@ impl FromJson for CreatePeriodResponseBody {
             start_month: json::field(&mut o, "start_month")?,
             end_month: json::field(&mut o, "end_month")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateProgressRecordRequestBody`
@@ -1146,9 +1077,6 @@ impl FromJson for CreateProgressRecordResponseBody {
             progress_rate: json::field(&mut o, "progress_rate")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetProgressRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1177,9 +1105,6 @@ impl FromJson for GetProgressRecordResponseBody {
             progress_rate: json::field(&mut o, "progress_rate")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListPeriodResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1205,9 +1130,6 @@ impl FromJson for ListPeriodResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListPeriodRuleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1226,9 +1148,6 @@ impl FromJson for ListPeriodRuleResponseBody {
         Ok(Self {
             period_rules: json::field(&mut o, "period_rules")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListUserOkrResponseBody`
@@ -1251,9 +1170,6 @@ impl FromJson for ListUserOkrResponseBody {
             total: json::field(&mut o, "total")?,
             okr_list: json::field(&mut o, "okr_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OkrBatch`
@@ -1288,9 +1204,6 @@ impl FromJson for OkrBatch {
             objective_list: json::field(&mut o, "objective_list")?,
             confirm_status: json::field(&mut o, "confirm_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OkrObjective`
@@ -1374,9 +1287,6 @@ impl FromJson for OkrObjective {
             mentioned_user_list: json::field(&mut o, "mentioned_user_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OkrObjectiveAlignedObjective`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1402,9 +1312,6 @@ impl FromJson for OkrObjectiveAlignedObjective {
             owner: json::field(&mut o, "owner")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OkrObjectiveAlignedObjectiveOwner`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1426,9 +1333,6 @@ impl FromJson for OkrObjectiveAlignedObjectiveOwner {
             open_id: json::field(&mut o, "open_id")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OkrObjectiveKr`
@@ -1500,9 +1404,6 @@ impl FromJson for OkrObjectiveKr {
             mentioned_user_list: json::field(&mut o, "mentioned_user_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OkrObjectiveProgressRate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1525,9 +1426,6 @@ impl FromJson for OkrObjectiveProgressRate {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OkrReview`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1549,9 +1447,6 @@ impl FromJson for OkrReview {
             user_id: json::field(&mut o, "user_id")?,
             review_period_list: json::field(&mut o, "review_period_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `OkrReviewPeriod`
@@ -1578,9 +1473,6 @@ impl FromJson for OkrReviewPeriod {
             progress_report_list: json::field(&mut o, "progress_report_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OkrReviewPeriodUrl`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1602,9 +1494,6 @@ impl FromJson for OkrReviewPeriodUrl {
             url: json::field(&mut o, "url")?,
             create_time: json::field(&mut o, "create_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchPeriodRequestBody`
@@ -1646,9 +1535,6 @@ impl FromJson for PatchPeriodResponseBody {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Period`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1683,9 +1569,6 @@ impl FromJson for Period {
             period_end_time: json::field(&mut o, "period_end_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PeriodRule`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1714,9 +1597,6 @@ impl FromJson for PeriodRule {
             first_month: json::field(&mut o, "first_month")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ProgressRateNew`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1738,9 +1618,6 @@ impl FromJson for ProgressRateNew {
             percent: json::field(&mut o, "percent")?,
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ProgressRateNew {
@@ -1769,9 +1646,6 @@ impl FromJson for ProgressRecordSimplify {
             id: json::field(&mut o, "id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryReviewResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1790,9 +1664,6 @@ impl FromJson for QueryReviewResponseBody {
         Ok(Self {
             review_list: json::field(&mut o, "review_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateProgressRecordRequestBody`
@@ -1843,9 +1714,6 @@ impl FromJson for UpdateProgressRecordResponseBody {
             progress_rate: json::field(&mut o, "progress_rate")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UploadImageRequestBody`
 #[derive(Debug, Default)]
@@ -1889,8 +1757,5 @@ impl FromJson for UploadImageResponseBody {
             file_token: json::field(&mut o, "file_token")?,
             url: json::field(&mut o, "url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

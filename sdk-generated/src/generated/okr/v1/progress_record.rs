@@ -105,24 +105,6 @@ impl CreateRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -132,6 +114,11 @@ impl CreateRequest {
         self.call.send(&Required { query: &[], body: true })
     }
 }
+impl lark_oapi_core::CallOptions for CreateRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
+    }
+}
 /// Builder of `DELETE /open-apis/okr/v1/progress_records/:progress_id`: set parameters, then `.send().await`.
 #[derive(Debug, Clone)]
 #[must_use = "a request does nothing until it is sent"]
@@ -139,24 +126,6 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(self) -> lark_oapi_core::ResponseFuture<serde_json::Value> {
         self.call
@@ -166,6 +135,11 @@ impl DeleteRequest {
                     body: false,
                 },
             )
+    }
+}
+impl lark_oapi_core::CallOptions for DeleteRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `GET /open-apis/okr/v1/progress_records/:progress_id`: set parameters, then `.send().await`.
@@ -184,24 +158,6 @@ impl GetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -213,6 +169,11 @@ impl GetRequest {
                     body: false,
                 },
             )
+    }
+}
+impl lark_oapi_core::CallOptions for GetRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `PUT /open-apis/okr/v1/progress_records/:progress_id`: set parameters, then `.send().await`.
@@ -236,24 +197,6 @@ impl UpdateRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -261,5 +204,10 @@ impl UpdateRequest {
         super::models::UpdateProgressRecordResponseBody,
     > {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for UpdateRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }

@@ -64,9 +64,6 @@ impl FromJson for AlignType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AlignType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -133,9 +130,6 @@ impl FromJson for BlockElementType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for BlockElementType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -201,9 +195,6 @@ impl From<CategoryType> for String {
 impl FromJson for CategoryType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CategoryType {
@@ -287,9 +278,6 @@ impl FromJson for Color {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Color {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -356,9 +344,6 @@ impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DepartmentIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -424,9 +409,6 @@ impl From<ListOwnerType> for String {
 impl FromJson for ListOwnerType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ListOwnerType {
@@ -506,9 +488,6 @@ impl FromJson for ListType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ListType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -570,9 +549,6 @@ impl From<OwnerType> for String {
 impl FromJson for OwnerType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OwnerType {
@@ -644,9 +620,6 @@ impl FromJson for ParagraphElementType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ParagraphElementType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -717,9 +690,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -768,9 +738,6 @@ impl FromJson for Alignment {
             to_entity_id: json::field(&mut o, "to_entity_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Category`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -808,9 +775,6 @@ impl FromJson for Category {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CategoryName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -836,9 +800,6 @@ impl FromJson for CategoryName {
             ja: json::field(&mut o, "ja")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ContentBlock`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -857,9 +818,6 @@ impl FromJson for ContentBlock {
         Ok(Self {
             blocks: json::field(&mut o, "blocks")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentBlock {
@@ -892,9 +850,6 @@ impl FromJson for ContentBlockElement {
             paragraph: json::field(&mut o, "paragraph")?,
             gallery: json::field(&mut o, "gallery")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentBlockElement {
@@ -933,9 +888,6 @@ impl FromJson for ContentColor {
             alpha: json::field(&mut o, "alpha")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentColor {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -968,9 +920,6 @@ impl FromJson for ContentDocsLink {
             title: json::field(&mut o, "title")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentDocsLink {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -997,9 +946,6 @@ impl FromJson for ContentGallery {
         Ok(Self {
             images: json::field(&mut o, "images")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentGallery {
@@ -1036,9 +982,6 @@ impl FromJson for ContentImageItem {
             height: json::field(&mut o, "height")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentImageItem {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1067,9 +1010,6 @@ impl FromJson for ContentLink {
         Ok(Self {
             url: json::field(&mut o, "url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentLink {
@@ -1103,9 +1043,6 @@ impl FromJson for ContentList {
             number: json::field(&mut o, "number")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentList {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1133,9 +1070,6 @@ impl FromJson for ContentMention {
         Ok(Self {
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentMention {
@@ -1165,9 +1099,6 @@ impl FromJson for ContentParagraph {
             style: json::field(&mut o, "style")?,
             elements: json::field(&mut o, "elements")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentParagraph {
@@ -1205,9 +1136,6 @@ impl FromJson for ContentParagraphElement {
             mention: json::field(&mut o, "mention")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentParagraphElement {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1237,9 +1165,6 @@ impl FromJson for ContentParagraphStyle {
             list: json::field(&mut o, "list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ContentParagraphStyle {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1268,9 +1193,6 @@ impl FromJson for ContentTextRun {
             text: json::field(&mut o, "text")?,
             style: json::field(&mut o, "style")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentTextRun {
@@ -1310,9 +1232,6 @@ impl FromJson for ContentTextStyle {
             text_color: json::field(&mut o, "text_color")?,
             link: json::field(&mut o, "link")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ContentTextStyle {
@@ -1377,9 +1296,6 @@ impl FromJson for CreateOkrCycleObjectiveResponseBody {
             objective_id: json::field(&mut o, "objective_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateOkrObjectiveAlignmentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1419,9 +1335,6 @@ impl FromJson for CreateOkrObjectiveAlignmentResponseBody {
         Ok(Self {
             alignment_id: json::field(&mut o, "alignment_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateOkrObjectiveKeyResultRequestBody`
@@ -1466,9 +1379,6 @@ impl FromJson for CreateOkrObjectiveKeyResultResponseBody {
             key_result_id: json::field(&mut o, "key_result_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Cycle`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1512,9 +1422,6 @@ impl FromJson for Cycle {
             score: json::field(&mut o, "score")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteOkrAlignmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1533,9 +1440,6 @@ impl FromJson for DeleteOkrAlignmentResponseBody {
         Ok(Self {
             alignment_id: json::field(&mut o, "alignment_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DeleteOkrKeyResultResponseBody`
@@ -1556,9 +1460,6 @@ impl FromJson for DeleteOkrKeyResultResponseBody {
             key_result_id: json::field(&mut o, "key_result_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteOkrObjectiveResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1577,9 +1478,6 @@ impl FromJson for DeleteOkrObjectiveResponseBody {
         Ok(Self {
             objective_id: json::field(&mut o, "objective_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetOkrAlignmentResponseBody`
@@ -1600,9 +1498,6 @@ impl FromJson for GetOkrAlignmentResponseBody {
             alignment: json::field(&mut o, "alignment")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetOkrKeyResultResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1622,9 +1517,6 @@ impl FromJson for GetOkrKeyResultResponseBody {
             key_result: json::field(&mut o, "key_result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetOkrObjectiveResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1643,9 +1535,6 @@ impl FromJson for GetOkrObjectiveResponseBody {
         Ok(Self {
             objective: json::field(&mut o, "objective")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Indicator`
@@ -1705,9 +1594,6 @@ impl FromJson for Indicator {
             unit: json::field(&mut o, "unit")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `IndicatorUnit`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1729,9 +1615,6 @@ impl FromJson for IndicatorUnit {
             unit_type: json::field(&mut o, "unit_type")?,
             unit_value: json::field(&mut o, "unit_value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for IndicatorUnit {
@@ -1786,9 +1669,6 @@ impl FromJson for KeyResult {
             weight: json::field(&mut o, "weight")?,
             deadline: json::field(&mut o, "deadline")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `KeyResultWeight`
@@ -1848,9 +1728,6 @@ impl FromJson for KeyResultsPositionOkrObjectiveResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `KeyResultsWeightOkrObjectiveRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1888,9 +1765,6 @@ impl FromJson for KeyResultsWeightOkrObjectiveResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListOkrCategoryResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1915,9 +1789,6 @@ impl FromJson for ListOkrCategoryResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListOkrCycleObjectiveResponseBody`
@@ -1944,9 +1815,6 @@ impl FromJson for ListOkrCycleObjectiveResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListOkrCycleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1972,9 +1840,6 @@ impl FromJson for ListOkrCycleResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListOkrKeyResultIndicatorResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1993,9 +1858,6 @@ impl FromJson for ListOkrKeyResultIndicatorResponseBody {
         Ok(Self {
             indicator: json::field(&mut o, "indicator")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListOkrKeyResultProgressResponseBody`
@@ -2022,9 +1884,6 @@ impl FromJson for ListOkrKeyResultProgressResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListOkrObjectiveAlignmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2050,9 +1909,6 @@ impl FromJson for ListOkrObjectiveAlignmentResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListOkrObjectiveIndicatorResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2071,9 +1927,6 @@ impl FromJson for ListOkrObjectiveIndicatorResponseBody {
         Ok(Self {
             indicator: json::field(&mut o, "indicator")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListOkrObjectiveKeyResultResponseBody`
@@ -2100,9 +1953,6 @@ impl FromJson for ListOkrObjectiveKeyResultResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListOkrObjectiveProgressResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2127,9 +1977,6 @@ impl FromJson for ListOkrObjectiveProgressResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Objective`
@@ -2182,9 +2029,6 @@ impl FromJson for Objective {
             deadline: json::field(&mut o, "deadline")?,
             category_id: json::field(&mut o, "category_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ObjectiveWeight`
@@ -2244,9 +2088,6 @@ impl FromJson for ObjectivesPositionOkrCycleResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ObjectivesWeightOkrCycleRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2284,9 +2125,6 @@ impl FromJson for ObjectivesWeightOkrCycleResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Owner`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2308,9 +2146,6 @@ impl FromJson for Owner {
             owner_type: json::field(&mut o, "owner_type")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchOkrIndicatorRequestBody`
@@ -2367,9 +2202,6 @@ impl FromJson for PatchOkrIndicatorResponseBody {
             indicator: json::field(&mut o, "indicator")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchOkrKeyResultRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2412,9 +2244,6 @@ impl FromJson for PatchOkrKeyResultResponseBody {
         Ok(Self {
             key_result: json::field(&mut o, "key_result")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchOkrObjectiveRequestBody`
@@ -2465,9 +2294,6 @@ impl FromJson for PatchOkrObjectiveResponseBody {
             objective: json::field(&mut o, "objective")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Progress`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2508,9 +2334,6 @@ impl FromJson for Progress {
             progress_rate: json::field(&mut o, "progress_rate")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ProgressRate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2532,8 +2355,5 @@ impl FromJson for ProgressRate {
             progress_percent: json::field(&mut o, "progress_percent")?,
             progress_status: json::field(&mut o, "progress_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

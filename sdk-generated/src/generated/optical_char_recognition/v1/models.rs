@@ -40,7 +40,4 @@ impl FromJson for BasicRecognizeImageResponseBody {
             text_list: json::field(&mut o, "text_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }

@@ -68,9 +68,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -137,9 +134,6 @@ impl FromJson for MaskSession {
             sid: json::field(&mut o, "sid")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QuerySessionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -176,9 +170,6 @@ impl FromJson for QuerySessionResponseBody {
         Ok(Self {
             mask_sessions: json::field(&mut o, "mask_sessions")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdatePasswordRequestBody`

@@ -50,9 +50,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2PayrollPaymentActivityApprovedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -78,9 +75,6 @@ impl FromJson for P2PayrollPaymentActivityApprovedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2PayrollPaymentActivityApprovedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -99,9 +93,6 @@ impl FromJson for P2PayrollPaymentActivityApprovedV1Data {
         Ok(Self {
             activity_id: json::field(&mut o, "activity_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2PayrollPaymentActivityStatusChangedV1`
@@ -128,9 +119,6 @@ impl FromJson for P2PayrollPaymentActivityStatusChangedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2PayrollPaymentActivityStatusChangedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -152,8 +140,5 @@ impl FromJson for P2PayrollPaymentActivityStatusChangedV1Data {
             activity_id: json::field(&mut o, "activity_id")?,
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -25,9 +25,6 @@ impl FromJson for AccountingItemValue {
             reference_values: json::field(&mut o, "reference_values")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AcctItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -61,9 +58,6 @@ impl FromJson for AcctItem {
             decimal_places: json::field(&mut o, "decimal_places")?,
             active_status: json::field(&mut o, "active_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ArchivePaymentActivityRequestBody`
@@ -108,9 +102,6 @@ impl FromJson for CalculationActivity {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CompensationCost`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -132,9 +123,6 @@ impl FromJson for CompensationCost {
             compensation_cost_value: json::field(&mut o, "compensation_cost_value")?,
             i18n_names: json::field(&mut o, "i18n_names")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CompensationCostItem`
@@ -160,9 +148,6 @@ impl FromJson for CompensationCostItem {
             )?,
             compensation_costs: json::field(&mut o, "compensation_costs")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CostAllocationPlan`
@@ -195,9 +180,6 @@ impl FromJson for CostAllocationPlan {
             cost_items: json::field(&mut o, "cost_items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CostAllocationReportData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -222,9 +204,6 @@ impl FromJson for CostAllocationReportData {
             compensation_cost_item: json::field(&mut o, "compensation_cost_item")?,
             employment_id: json::field(&mut o, "employment_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CostItem`
@@ -251,9 +230,6 @@ impl FromJson for CostItem {
             enable_correct: json::field(&mut o, "enable_correct")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CountryRegion`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -275,9 +251,6 @@ impl FromJson for CountryRegion {
             id: json::field(&mut o, "id")?,
             alpha3_code: json::field(&mut o, "alpha3_code")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DataSummaryDimension`
@@ -319,9 +292,6 @@ impl FromJson for DataSummaryDimension {
             dimension_titles: json::field(&mut o, "dimension_titles")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Datasource`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -355,9 +325,6 @@ impl FromJson for Datasource {
             i18n_description: json::field(&mut o, "i18n_description")?,
             data_period_type: json::field(&mut o, "data_period_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DatasourceField`
@@ -393,9 +360,6 @@ impl FromJson for DatasourceField {
             decimal_places: json::field(&mut o, "decimal_places")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DatasourceRecord`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -417,9 +381,6 @@ impl FromJson for DatasourceRecord {
             active_status: json::field(&mut o, "active_status")?,
             field_values: json::field(&mut o, "field_values")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DatasourceRecord {
@@ -453,9 +414,6 @@ impl FromJson for DatasourceRecordField {
             value: json::field(&mut o, "value")?,
             field_type: json::field(&mut o, "field_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DatasourceRecordField {
@@ -515,9 +473,6 @@ impl FromJson for Dimension {
             obj_api_name: json::field(&mut o, "obj_api_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DimensionValueLookupInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -543,9 +498,6 @@ impl FromJson for DimensionValueLookupInfo {
             code: json::field(&mut o, "code")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EnumObject`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -568,9 +520,6 @@ impl FromJson for EnumObject {
             enum_key: json::field(&mut o, "enum_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18n`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -592,9 +541,6 @@ impl FromJson for I18n {
             zh_cn: json::field(&mut o, "zh_cn")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `I18nContent`
@@ -621,9 +567,6 @@ impl FromJson for I18nContent {
             id: json::field(&mut o, "id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListAcctItemResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -648,9 +591,6 @@ impl FromJson for ListAcctItemResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListCostAllocationDetailResponseBody`
@@ -689,9 +629,6 @@ impl FromJson for ListCostAllocationDetailResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListCostAllocationPlanResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -716,9 +653,6 @@ impl FromJson for ListCostAllocationPlanResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListCostAllocationReportResponseBody`
@@ -757,9 +691,6 @@ impl FromJson for ListCostAllocationReportResponseBody {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListDatasourceResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -784,9 +715,6 @@ impl FromJson for ListDatasourceResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             datasources: json::field(&mut o, "datasources")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListPaygroupResponseBody`
@@ -813,9 +741,6 @@ impl FromJson for ListPaygroupResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListPaymentActivityDetailResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -837,9 +762,6 @@ impl FromJson for ListPaymentActivityDetailResponseBody {
             payment_activity_details: json::field(&mut o, "payment_activity_details")?,
             total: json::field(&mut o, "total")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListPaymentActivityResponseBody`
@@ -865,9 +787,6 @@ impl FromJson for ListPaymentActivityResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Paygroup`
@@ -903,9 +822,6 @@ impl FromJson for Paygroup {
             is_global_region: json::field(&mut o, "is_global_region")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PaymentAccountingItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -936,9 +852,6 @@ impl FromJson for PaymentAccountingItem {
             segment_values: json::field(&mut o, "segment_values")?,
             accounting_item_type: json::field(&mut o, "accounting_item_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PaymentActivity`
@@ -980,9 +893,6 @@ impl FromJson for PaymentActivity {
             activity_status: json::field(&mut o, "activity_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PaymentActivityDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1004,9 +914,6 @@ impl FromJson for PaymentActivityDetail {
             employee_id: json::field(&mut o, "employee_id")?,
             payment_details: json::field(&mut o, "payment_details")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PaymentDetail`
@@ -1032,9 +939,6 @@ impl FromJson for PaymentDetail {
             activity_id: json::field(&mut o, "activity_id")?,
             payment_accounting_items: json::field(&mut o, "payment_accounting_items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryDatasourceRecordRequestBody`
@@ -1084,9 +988,6 @@ impl FromJson for QueryDatasourceRecordResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             records: json::field(&mut o, "records")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryPaymentDetailRequestBody`
@@ -1149,9 +1050,6 @@ impl FromJson for QueryPaymentDetailResponseBody {
             total: json::field(&mut o, "total")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SaveDatasourceRecordRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1192,9 +1090,6 @@ impl FromJson for SaveDatasourceRecordResponseBody {
             affect_counts: json::field(&mut o, "affect_counts")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SegmentValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1222,8 +1117,5 @@ impl FromJson for SegmentValue {
             reference_values: json::field(&mut o, "reference_values")?,
             original_value: json::field(&mut o, "original_value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -68,9 +68,6 @@ impl FromJson for ListUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ListUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -136,9 +133,6 @@ impl From<Progress> for String {
 impl FromJson for Progress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Progress {
@@ -214,9 +208,6 @@ impl FromJson for StageTaskStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for StageTaskStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -286,9 +277,6 @@ impl From<StageTypes> for String {
 impl FromJson for StageTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for StageTypes {
@@ -452,9 +440,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -537,9 +522,6 @@ impl FromJson for TypeGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TypeGroup {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -614,9 +596,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -647,9 +626,6 @@ impl FromJson for Activity {
             semester_id: json::field(&mut o, "semester_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Field`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -677,9 +653,6 @@ impl FromJson for Field {
             indicator_id: json::field(&mut o, "indicator_id")?,
             parent_field_id: json::field(&mut o, "parent_field_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FindByPageStageTaskRequestBody`
@@ -742,9 +715,6 @@ impl FromJson for FindByPageStageTaskResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FindByUserListStageTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -797,9 +767,6 @@ impl FromJson for FindByUserListStageTaskResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18n`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -821,9 +788,6 @@ impl FromJson for I18n {
             zh_cn: json::field(&mut o, "zh_cn")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Indicator`
@@ -850,9 +814,6 @@ impl FromJson for Indicator {
             options: json::field(&mut o, "options")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `IndicatorOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -878,9 +839,6 @@ impl FromJson for IndicatorOption {
             label: json::field(&mut o, "label")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListSemesterResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -899,9 +857,6 @@ impl FromJson for ListSemesterResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryReviewDataRequestBody`
@@ -976,9 +931,6 @@ impl FromJson for QueryReviewDataResponseBody {
             datas: json::field(&mut o, "datas")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReviewDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1028,9 +980,6 @@ impl FromJson for ReviewDetail {
             richtext: json::field(&mut o, "richtext")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReviewProfile`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1059,9 +1008,6 @@ impl FromJson for ReviewProfile {
             stages: json::field(&mut o, "stages")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReviewStage`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1086,9 +1032,6 @@ impl FromJson for ReviewStage {
             progress: json::field(&mut o, "progress")?,
             data: json::field(&mut o, "data")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Semester`
@@ -1142,9 +1085,6 @@ impl FromJson for Semester {
             modify_user_id: json::field(&mut o, "modify_user_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SemesterBaseInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1173,9 +1113,6 @@ impl FromJson for SemesterBaseInfo {
             end_time: json::field(&mut o, "end_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `StageTask`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1200,9 +1137,6 @@ impl FromJson for StageTask {
             stage_num_lists: json::field(&mut o, "stage_num_lists")?,
             stage_task_info_lists: json::field(&mut o, "stage_task_info_lists")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `StageTaskInfo`
@@ -1244,9 +1178,6 @@ impl FromJson for StageTaskInfo {
             finished_count: json::field(&mut o, "finished_count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `StageTaskStatusNum`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1268,9 +1199,6 @@ impl FromJson for StageTaskStatusNum {
             task_option_id: json::field(&mut o, "task_option_id")?,
             stage_num: json::field(&mut o, "stage_num")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Template`
@@ -1297,9 +1225,6 @@ impl FromJson for Template {
             stage: json::field(&mut o, "stage")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Unit`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1322,9 +1247,6 @@ impl FromJson for Unit {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `User`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1346,8 +1268,5 @@ impl FromJson for User {
             open_id: json::field(&mut o, "open_id")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -97,9 +97,6 @@ impl FromJson for ReviewStageRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReviewStageRole {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -182,9 +179,6 @@ impl FromJson for StageType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for StageType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -224,9 +218,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OpenResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -255,9 +246,6 @@ impl FromJson for OpenResult {
             open_time: json::field(&mut o, "open_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2PerformanceReviewDataChangedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -283,9 +271,6 @@ impl FromJson for P2PerformanceReviewDataChangedV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2PerformanceReviewDataChangedV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -304,9 +289,6 @@ impl FromJson for P2PerformanceReviewDataChangedV2Data {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2PerformanceStageTaskOpenResultV2`
@@ -333,9 +315,6 @@ impl FromJson for P2PerformanceStageTaskOpenResultV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2PerformanceStageTaskOpenResultV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -354,9 +333,6 @@ impl FromJson for P2PerformanceStageTaskOpenResultV2Data {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReviewDataChange`
@@ -386,9 +362,6 @@ impl FromJson for ReviewDataChange {
             stage_changes: json::field(&mut o, "stage_changes")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `StageChange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -414,9 +387,6 @@ impl FromJson for StageChange {
             review_stage_role: json::field(&mut o, "review_stage_role")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -441,8 +411,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -64,9 +64,6 @@ impl FromJson for AddFrom {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AddFrom {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -140,9 +137,6 @@ impl From<ImportUserIdType> for String {
 impl FromJson for ImportUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ImportUserIdType {
@@ -218,9 +212,6 @@ impl FromJson for ImportUserIdType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ImportUserIdType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -290,9 +281,6 @@ impl From<InputSetting> for String {
 impl FromJson for InputSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for InputSetting {
@@ -372,9 +360,6 @@ impl FromJson for Invitedby {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Invitedby {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -444,9 +429,6 @@ impl From<LeaderReviewDataSource> for String {
 impl FromJson for LeaderReviewDataSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for LeaderReviewDataSource {
@@ -522,9 +504,6 @@ impl FromJson for MetricFieldType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MetricFieldType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -590,9 +569,6 @@ impl From<MetricInTemplateScoringSettingType> for String {
 impl FromJson for MetricInTemplateScoringSettingType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MetricInTemplateScoringSettingType {
@@ -668,9 +644,6 @@ impl FromJson for MetricWeightMethod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MetricWeightMethod {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -744,9 +717,6 @@ impl From<Mode> for String {
 impl FromJson for Mode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Mode {
@@ -826,9 +796,6 @@ impl FromJson for Progress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Progress {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -902,9 +869,6 @@ impl From<QueryUserIdType> for String {
 impl FromJson for QueryUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for QueryUserIdType {
@@ -980,9 +944,6 @@ impl FromJson for QueryUserIdType2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for QueryUserIdType2 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1056,9 +1017,6 @@ impl From<QueryUserIdType3> for String {
 impl FromJson for QueryUserIdType3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for QueryUserIdType3 {
@@ -1134,9 +1092,6 @@ impl FromJson for QueryUserIdType4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for QueryUserIdType4 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1210,9 +1165,6 @@ impl From<QueryUserIdType5> for String {
 impl FromJson for QueryUserIdType5 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for QueryUserIdType5 {
@@ -1288,9 +1240,6 @@ impl FromJson for QueryUserIdType6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for QueryUserIdType6 {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1356,9 +1305,6 @@ impl From<RangeOfAvailability> for String {
 impl FromJson for RangeOfAvailability {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RangeOfAvailability {
@@ -1441,9 +1387,6 @@ impl From<RelationshipWithReviewee> for String {
 impl FromJson for RelationshipWithReviewee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RelationshipWithReviewee {
@@ -1535,9 +1478,6 @@ impl FromJson for ReviewStageRoles {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReviewStageRoles {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1603,9 +1543,6 @@ impl From<ScoringSettingType> for String {
 impl FromJson for ScoringSettingType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ScoringSettingType {
@@ -1689,9 +1626,6 @@ impl FromJson for StageTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for StageTypes {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1766,9 +1700,6 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1842,9 +1773,6 @@ impl From<TotalMetricScoreMethod> for String {
 impl FromJson for TotalMetricScoreMethod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TotalMetricScoreMethod {
@@ -1924,9 +1852,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1996,9 +1921,6 @@ impl From<UserIdType> for String {
 impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for UserIdType {
@@ -2074,9 +1996,6 @@ impl FromJson for WriteUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for WriteUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2128,9 +2047,6 @@ impl FromJson for Activity {
             modify_user_id: json::field(&mut o, "modify_user_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AdditionalInformation`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2164,9 +2080,6 @@ impl FromJson for AdditionalInformation {
             time: json::field(&mut o, "time")?,
             detailed_description: json::field(&mut o, "detailed_description")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for AdditionalInformation {
@@ -2211,9 +2124,6 @@ impl FromJson for CooperationProject {
             underling_roles: json::field(&mut o, "underling_roles")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CooperationRole`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2236,9 +2146,6 @@ impl FromJson for CooperationRole {
             reviewee_role: json::field(&mut o, "reviewee_role")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CooperationUserRole`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2260,9 +2167,6 @@ impl FromJson for CooperationUserRole {
             role_id: json::field(&mut o, "role_id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CustomMetricConfig`
@@ -2288,9 +2192,6 @@ impl FromJson for CustomMetricConfig {
             least_metrics_size: json::field(&mut o, "least_metrics_size")?,
             add_metric_options: json::field(&mut o, "add_metric_options")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DeleteAdditionalInformationsBatchRequestBody`
@@ -2335,9 +2236,6 @@ impl FromJson for DeleteAdditionalInformationsBatchResponseBody {
             additional_informations: json::field(&mut o, "additional_informations")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Department`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2359,9 +2257,6 @@ impl FromJson for Department {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DirectProjectLeaderRecordInfo`
@@ -2390,9 +2285,6 @@ impl FromJson for DirectProjectLeaderRecordInfo {
             review_depend_projects: json::field(&mut o, "review_depend_projects")?,
             participated_projects: json::field(&mut o, "participated_projects")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Field`
@@ -2440,9 +2332,6 @@ impl FromJson for Field {
             kpi_template_id: json::field(&mut o, "kpi_template_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Formula`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2468,9 +2357,6 @@ impl FromJson for Formula {
             formula_details: json::field(&mut o, "formula_details")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18n`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2492,9 +2378,6 @@ impl FromJson for I18n {
             zh_cn: json::field(&mut o, "zh_cn")?,
             en_us: json::field(&mut o, "en_us")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ImportAdditionalInformationRequestBody`
@@ -2542,9 +2425,6 @@ impl FromJson for ImportAdditionalInformationResponseBody {
             additional_informations: json::field(&mut o, "additional_informations")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ImportMetricDetailRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2587,9 +2467,6 @@ impl FromJson for ImportMetricDetailResponseBody {
         Ok(Self {
             import_record_id: json::field(&mut o, "import_record_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ImportedMetric`
@@ -2667,9 +2544,6 @@ impl FromJson for Indicator {
             options: json::field(&mut o, "options")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `IndicatorOption`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2694,9 +2568,6 @@ impl FromJson for IndicatorOption {
             name: json::field(&mut o, "name")?,
             lable: json::field(&mut o, "lable")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InvitedReviewRecordInfo`
@@ -2738,9 +2609,6 @@ impl FromJson for InvitedReviewRecordInfo {
             invitedby: json::field(&mut o, "invitedby")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobFamily`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2763,9 +2631,6 @@ impl FromJson for JobFamily {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JobLevel`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2787,9 +2652,6 @@ impl FromJson for JobLevel {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `KeyresultData`
@@ -2819,9 +2681,6 @@ impl FromJson for KeyresultData {
             richtext: json::field(&mut o, "richtext")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListMetricTagResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2847,9 +2706,6 @@ impl FromJson for ListMetricTagResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MetricData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2871,9 +2727,6 @@ impl FromJson for MetricData {
             id: json::field(&mut o, "id")?,
             score: json::field(&mut o, "score")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MetricDetail`
@@ -2914,9 +2767,6 @@ impl FromJson for MetricDetail {
             add_from: json::field(&mut o, "add_from")?,
             is_from_library: json::field(&mut o, "is_from_library")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MetricDimension`
@@ -2961,9 +2811,6 @@ impl FromJson for MetricDimension {
             custom_metric_config: json::field(&mut o, "custom_metric_config")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MetricField`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2989,9 +2836,6 @@ impl FromJson for MetricField {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MetricFieldInDetails`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3016,9 +2860,6 @@ impl FromJson for MetricFieldInDetails {
             field_value: json::field(&mut o, "field_value")?,
             field_value_person: json::field(&mut o, "field_value_person")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MetricFieldInLibrary`
@@ -3048,9 +2889,6 @@ impl FromJson for MetricFieldInLibrary {
             field_value_person: json::field(&mut o, "field_value_person")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MetricFieldInTemplate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3079,9 +2917,6 @@ impl FromJson for MetricFieldInTemplate {
             field_value_person: json::field(&mut o, "field_value_person")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MetricGroup`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3103,9 +2938,6 @@ impl FromJson for MetricGroup {
             group_id: json::field(&mut o, "group_id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MetricInLibrary`
@@ -3153,9 +2985,6 @@ impl FromJson for MetricInLibrary {
             is_active: json::field(&mut o, "is_active")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MetricInTemplate`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3202,9 +3031,6 @@ impl FromJson for MetricInTemplate {
             review_rule_config: json::field(&mut o, "review_rule_config")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MetricReviewRuleConfig`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3226,9 +3052,6 @@ impl FromJson for MetricReviewRuleConfig {
             max: json::field(&mut o, "max")?,
             min: json::field(&mut o, "min")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MetricTag`
@@ -3260,9 +3083,6 @@ impl FromJson for MetricTag {
             create_time: json::field(&mut o, "create_time")?,
             update_time: json::field(&mut o, "update_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MetricTemplate`
@@ -3310,9 +3130,6 @@ impl FromJson for MetricTemplate {
             groups: json::field(&mut o, "groups")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ObjectiveData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3343,9 +3160,6 @@ impl FromJson for ObjectiveData {
             keyresult_data: json::field(&mut o, "keyresult_data")?,
             richtext: json::field(&mut o, "richtext")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryActivityRequestBody`
@@ -3386,9 +3200,6 @@ impl FromJson for QueryActivityResponseBody {
         Ok(Self {
             activities: json::field(&mut o, "activities")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryAdditionalInformationRequestBody`
@@ -3442,9 +3253,6 @@ impl FromJson for QueryAdditionalInformationResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryIndicatorRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3487,9 +3295,6 @@ impl FromJson for QueryIndicatorResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryMetricDetailRequestBody`
@@ -3534,9 +3339,6 @@ impl FromJson for QueryMetricDetailResponseBody {
             reviewee_metrics: json::field(&mut o, "reviewee_metrics")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryMetricFieldRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3573,9 +3375,6 @@ impl FromJson for QueryMetricFieldResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryMetricLibRequestBody`
@@ -3632,9 +3431,6 @@ impl FromJson for QueryMetricLibResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryMetricTemplateRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3681,9 +3477,6 @@ impl FromJson for QueryMetricTemplateResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryQuestionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3726,9 +3519,6 @@ impl FromJson for QueryQuestionResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryReviewDataRequestBody`
@@ -3791,9 +3581,6 @@ impl FromJson for QueryReviewDataResponseBody {
             datas: json::field(&mut o, "datas")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryReviewTemplateRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3836,9 +3623,6 @@ impl FromJson for QueryReviewTemplateResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryRevieweeRequestBody`
@@ -3892,9 +3676,6 @@ impl FromJson for QueryRevieweeResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryUserInfoRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3938,9 +3719,6 @@ impl FromJson for QueryUserInfoResponseBody {
             user_infos: json::field(&mut o, "user_infos")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Question`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3965,9 +3743,6 @@ impl FromJson for Question {
             name: json::field(&mut o, "name")?,
             tag_items: json::field(&mut o, "tag_items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReviewDetail`
@@ -4039,9 +3814,6 @@ impl FromJson for ReviewDetail {
             is_principal_review_item: json::field(&mut o, "is_principal_review_item")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReviewProfile`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4072,9 +3844,6 @@ impl FromJson for ReviewProfile {
             review_template_id: json::field(&mut o, "review_template_id")?,
             stages: json::field(&mut o, "stages")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReviewRecord`
@@ -4113,9 +3882,6 @@ impl FromJson for ReviewRecord {
             record_id: json::field(&mut o, "record_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReviewStage`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4149,9 +3915,6 @@ impl FromJson for ReviewStage {
             records: json::field(&mut o, "records")?,
             review_stage_role: json::field(&mut o, "review_stage_role")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReviewTemplate`
@@ -4187,9 +3950,6 @@ impl FromJson for ReviewTemplate {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReviewUnit`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4215,9 +3975,6 @@ impl FromJson for ReviewUnit {
             data: json::field(&mut o, "data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Reviewee`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4242,9 +3999,6 @@ impl FromJson for Reviewee {
             activity_ids: json::field(&mut o, "activity_ids")?,
             reviewprofile_url: json::field(&mut o, "reviewprofile_url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RevieweeMetric`
@@ -4274,9 +4028,6 @@ impl FromJson for RevieweeMetric {
             reviewee_stage_statuses: json::field(&mut o, "reviewee_stage_statuses")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RevieweeStageStatus`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4301,9 +4052,6 @@ impl FromJson for RevieweeStageStatus {
             stage_type: json::field(&mut o, "stage_type")?,
             stage_status: json::field(&mut o, "stage_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SubIndicator`
@@ -4339,9 +4087,6 @@ impl FromJson for SubIndicator {
             richtext: json::field(&mut o, "richtext")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TagItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4363,9 +4108,6 @@ impl FromJson for TagItem {
             id: json::field(&mut o, "id")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TagText`
@@ -4391,9 +4133,6 @@ impl FromJson for TagText {
             tag_text: json::field(&mut o, "tag_text")?,
             tag_richtext: json::field(&mut o, "tag_richtext")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Template`
@@ -4429,9 +4168,6 @@ impl FromJson for Template {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Unit`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4457,9 +4193,6 @@ impl FromJson for Unit {
             fields: json::field(&mut o, "fields")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `User`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4481,9 +4214,6 @@ impl FromJson for User {
             open_id: json::field(&mut o, "open_id")?,
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserInfo`
@@ -4516,9 +4246,6 @@ impl FromJson for UserInfo {
             job_level: json::field(&mut o, "job_level")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WriteUserGroupScopeData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4541,9 +4268,6 @@ impl FromJson for WriteUserGroupScopeData {
             fail_user_datas: json::field(&mut o, "fail_user_datas")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WriteUserGroupScopeFailUserData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4565,9 +4289,6 @@ impl FromJson for WriteUserGroupScopeFailUserData {
             user_id: json::field(&mut o, "user_id")?,
             fail_code: json::field(&mut o, "fail_code")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `WriteUserGroupUserRelRequestBody`
@@ -4611,8 +4332,5 @@ impl FromJson for WriteUserGroupUserRelResponseBody {
         Ok(Self {
             data: json::field(&mut o, "data")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

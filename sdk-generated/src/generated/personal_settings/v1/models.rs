@@ -108,9 +108,6 @@ impl FromJson for Color {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Color {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -241,9 +238,6 @@ impl FromJson for IconKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for IconKey {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -321,9 +315,6 @@ impl From<ResultModel> for String {
 impl FromJson for ResultModel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ResultModel {
@@ -415,9 +406,6 @@ impl FromJson for SystemStatusUserOpenResultEntityResultModel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SystemStatusUserOpenResultEntityResultModel {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -500,9 +488,6 @@ impl FromJson for UpdateFields {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UpdateFields {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -573,9 +558,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -618,9 +600,6 @@ impl FromJson for BatchCloseSystemStatusResponseBody {
             result_list: json::field(&mut o, "result_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchOpenSystemStatusRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -658,9 +637,6 @@ impl FromJson for BatchOpenSystemStatusResponseBody {
             result_list: json::field(&mut o, "result_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateSystemStatusResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -679,9 +655,6 @@ impl FromJson for CreateSystemStatusResponseBody {
         Ok(Self {
             system_status: json::field(&mut o, "system_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListSystemStatusResponseBody`
@@ -707,9 +680,6 @@ impl FromJson for ListSystemStatusResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchSystemStatusRequestBody`
@@ -751,9 +721,6 @@ impl FromJson for PatchSystemStatusResponseBody {
             system_status: json::field(&mut o, "system_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SystemStatus`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -790,9 +757,6 @@ impl FromJson for SystemStatus {
             priority: json::field(&mut o, "priority")?,
             sync_setting: json::field(&mut o, "sync_setting")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SystemStatus {
@@ -832,9 +796,6 @@ impl FromJson for SystemStatusI18nName {
             ja_jp: json::field(&mut o, "ja_jp")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SystemStatusI18nName {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -869,9 +830,6 @@ impl FromJson for SystemStatusSyncI18nExplain {
             ja_jp: json::field(&mut o, "ja_jp")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SystemStatusSyncI18nExplain {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -905,9 +863,6 @@ impl FromJson for SystemStatusSyncI18nName {
             en_us: json::field(&mut o, "en_us")?,
             ja_jp: json::field(&mut o, "ja_jp")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SystemStatusSyncI18nName {
@@ -949,9 +904,6 @@ impl FromJson for SystemStatusSyncSetting {
             i18n_explain: json::field(&mut o, "i18n_explain")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SystemStatusSyncSetting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -984,9 +936,6 @@ impl FromJson for SystemStatusUserCloseResultEntity {
             user_id: json::field(&mut o, "user_id")?,
             result: json::field(&mut o, "result")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SystemStatusUserOpenParam`
@@ -1033,8 +982,5 @@ impl FromJson for SystemStatusUserOpenResultEntity {
             end_time: json::field(&mut o, "end_time")?,
             result: json::field(&mut o, "result")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -88,9 +88,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -161,9 +158,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -194,9 +188,6 @@ impl FromJson for FormContent {
             field_value: json::field(&mut o, "field_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FormField`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -219,9 +210,6 @@ impl FromJson for FormField {
             r#type: json::field(&mut o, "type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryRuleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -240,9 +228,6 @@ impl FromJson for QueryRuleResponseBody {
         Ok(Self {
             rules: json::field(&mut o, "rules")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryTaskRequestBody`
@@ -301,9 +286,6 @@ impl FromJson for QueryTaskResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RemoveRuleViewRequestBody`
@@ -405,9 +387,6 @@ impl FromJson for Rule {
             cc_chat_ids: json::field(&mut o, "cc_chat_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Task`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -456,8 +435,5 @@ impl FromJson for Task {
             to_user_ids: json::field(&mut o, "to_user_ids")?,
             to_user_names: json::field(&mut o, "to_user_names")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

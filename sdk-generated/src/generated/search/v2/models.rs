@@ -64,9 +64,6 @@ impl FromJson for Access {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Access {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -133,9 +130,6 @@ impl FromJson for AssociatedSmartFilter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for AssociatedSmartFilter {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -197,9 +191,6 @@ impl From<CardKey> for String {
 impl FromJson for CardKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CardKey {
@@ -266,9 +257,6 @@ impl From<ChatType> for String {
 impl FromJson for ChatType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ChatType {
@@ -347,9 +335,6 @@ impl From<Color> for String {
 impl FromJson for Color {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Color {
@@ -453,9 +438,6 @@ impl FromJson for DocTypes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DocTypes {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -521,9 +503,6 @@ impl From<EntityType> for String {
 impl FromJson for EntityType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for EntityType {
@@ -599,9 +578,6 @@ impl FromJson for FilterType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for FilterType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -668,9 +644,6 @@ impl FromJson for Format {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Format {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -736,9 +709,6 @@ impl From<FromType> for String {
 impl FromJson for FromType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FromType {
@@ -810,9 +780,6 @@ impl FromJson for IdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for IdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -883,9 +850,6 @@ impl FromJson for MessageType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for MessageType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -952,9 +916,6 @@ impl FromJson for OptionMode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OptionMode {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1020,9 +981,6 @@ impl From<Order> for String {
 impl FromJson for Order {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Order {
@@ -1109,9 +1067,6 @@ impl From<SchemaPropertyType> for String {
 impl FromJson for SchemaPropertyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SchemaPropertyType {
@@ -1202,9 +1157,6 @@ impl From<SortType> for String {
 impl FromJson for SortType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SortType {
@@ -1300,9 +1252,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1373,9 +1322,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1405,9 +1351,6 @@ impl FromJson for Acl {
             value: json::field(&mut o, "value")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Acl {
@@ -1439,9 +1382,6 @@ impl FromJson for ConnectorParam {
             callback_user_id_type: json::field(&mut o, "callback_user_id_type")?,
             callback_endpoint: json::field(&mut o, "callback_endpoint")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ConnectorParam {
@@ -1494,9 +1434,6 @@ impl FromJson for CreateAppResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateDataSourceResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1515,9 +1452,6 @@ impl FromJson for CreateDataSourceResponseBody {
         Ok(Self {
             data_source: json::field(&mut o, "data_source")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateMessageRequestBody`
@@ -1586,9 +1520,6 @@ impl FromJson for CreateMessageResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateSchemaResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1607,9 +1538,6 @@ impl FromJson for CreateSchemaResponseBody {
         Ok(Self {
             schema: json::field(&mut o, "schema")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DataSource`
@@ -1677,9 +1605,6 @@ impl FromJson for DataSource {
             connector_param: json::field(&mut o, "connector_param")?,
             enable_answer: json::field(&mut o, "enable_answer")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DataSource {
@@ -1813,9 +1738,6 @@ impl FromJson for DocMeta {
             icon_info: json::field(&mut o, "icon_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DocResUnit`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1844,9 +1766,6 @@ impl FromJson for DocResUnit {
             result_meta: json::field(&mut o, "result_meta")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetDataSourceItemResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1865,9 +1784,6 @@ impl FromJson for GetDataSourceItemResponseBody {
         Ok(Self {
             item: json::field(&mut o, "item")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetDataSourceResponseBody`
@@ -1888,9 +1804,6 @@ impl FromJson for GetDataSourceResponseBody {
             data_source: json::field(&mut o, "data_source")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetSchemaResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1909,9 +1822,6 @@ impl FromJson for GetSchemaResponseBody {
         Ok(Self {
             schema: json::field(&mut o, "schema")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `I18nMeta`
@@ -1937,9 +1847,6 @@ impl FromJson for I18nMeta {
             en_us: json::field(&mut o, "en_us")?,
             ja_jp: json::field(&mut o, "ja_jp")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for I18nMeta {
@@ -1981,9 +1888,6 @@ impl FromJson for Item {
             content: json::field(&mut o, "content")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Item {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2016,9 +1920,6 @@ impl FromJson for ItemContent {
             format: json::field(&mut o, "format")?,
             content_data: json::field(&mut o, "content_data")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ItemContent {
@@ -2059,9 +1960,6 @@ impl FromJson for ItemMetadata {
             source_url_mobile: json::field(&mut o, "source_url_mobile")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ItemMetadata {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2097,9 +1995,6 @@ impl FromJson for ListDataSourceResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchDataSourceRequestBody`
@@ -2158,9 +2053,6 @@ impl FromJson for PatchDataSourceResponseBody {
         Ok(Self {
             data_source: json::field(&mut o, "data_source")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchSchemaProperty`
@@ -2226,9 +2118,6 @@ impl FromJson for PatchSchemaResponseBody {
             schema: json::field(&mut o, "schema")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Schema`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2253,9 +2142,6 @@ impl FromJson for Schema {
             display: json::field(&mut o, "display")?,
             schema_id: json::field(&mut o, "schema_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Schema {
@@ -2288,9 +2174,6 @@ impl FromJson for SchemaDisplay {
             fields_mapping: json::field(&mut o, "fields_mapping")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SchemaDisplay {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2321,9 +2204,6 @@ impl FromJson for SchemaDisplayFieldMapping {
             data_field: json::field(&mut o, "data_field")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SchemaDisplayFieldMapping {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2353,9 +2233,6 @@ impl FromJson for SchemaFieldAnswerOption {
             is_searchable: json::field(&mut o, "is_searchable")?,
             is_returnable: json::field(&mut o, "is_returnable")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SchemaFieldAnswerOption {
@@ -2405,9 +2282,6 @@ impl FromJson for SchemaFilterOptions {
             reference_datasource_id: json::field(&mut o, "reference_datasource_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SchemaFilterOptions {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2443,9 +2317,6 @@ impl FromJson for SchemaPredefineEnumStruct {
             name: json::field(&mut o, "name")?,
             text: json::field(&mut o, "text")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SchemaPredefineEnumStruct {
@@ -2507,9 +2378,6 @@ impl FromJson for SchemaProperty {
             desc: json::field(&mut o, "desc")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SchemaProperty {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2562,9 +2430,6 @@ impl FromJson for SchemaSearchOptions {
             enable_camel_match: json::field(&mut o, "enable_camel_match")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SchemaSearchOptions {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2597,9 +2462,6 @@ impl FromJson for SchemaSortOptions {
             priority: json::field(&mut o, "priority")?,
             order: json::field(&mut o, "order")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SchemaSortOptions {
@@ -2634,9 +2496,6 @@ impl FromJson for SchemaTagOptions {
             text: json::field(&mut o, "text")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SchemaTagOptions {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2668,9 +2527,6 @@ impl FromJson for SchemaTypeDefinitions {
             user_ids: json::field(&mut o, "user_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SchemaTypeDefinitions {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2697,9 +2553,6 @@ impl FromJson for SchemaUserIdsOption {
         Ok(Self {
             id_type: json::field(&mut o, "id_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SchemaUserIdsOption {
@@ -2768,9 +2621,6 @@ impl FromJson for SearchDocWikiResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             notice: json::field(&mut o, "notice")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TimeRange`

@@ -68,9 +68,6 @@ impl FromJson for Status {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Status {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -141,9 +138,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -207,9 +201,6 @@ impl FromJson for CreateUserMigrationResponseBody {
             user_migrations: json::field(&mut o, "user_migrations")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetMultiGeoEntityTenantResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -229,9 +220,6 @@ impl FromJson for GetMultiGeoEntityTenantResponseBody {
             tenant: json::field(&mut o, "tenant")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetUserMigrationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -250,9 +238,6 @@ impl FromJson for GetUserMigrationResponseBody {
         Ok(Self {
             user_migration: json::field(&mut o, "user_migration")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListDataOpenapiLogResponseBody`
@@ -278,9 +263,6 @@ impl FromJson for ListDataOpenapiLogResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListOpenapiLogRequest`
@@ -349,9 +331,6 @@ impl FromJson for OpenapiLog {
             log_detail: json::field(&mut o, "log_detail")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `OpenapiLogDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -385,9 +364,6 @@ impl FromJson for OpenapiLogDetail {
             status_code: json::field(&mut o, "status_code")?,
             response: json::field(&mut o, "response")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchUserMigrationRequestBody`
@@ -426,9 +402,6 @@ impl FromJson for SearchUserMigrationResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Tenant`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -447,9 +420,6 @@ impl FromJson for Tenant {
         Ok(Self {
             available_geo_locations: json::field(&mut o, "available_geo_locations")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserMigration`
@@ -481,8 +451,5 @@ impl FromJson for UserMigration {
             status: json::field(&mut o, "status")?,
             progress: json::field(&mut o, "progress")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -98,9 +98,6 @@ impl FromJson for DeviceChangeEvent {
             is_public: json::field(&mut o, "is_public")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeviceRecordEvent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -186,9 +183,6 @@ impl FromJson for DeviceRecordEvent {
             source: json::field(&mut o, "source")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EventHeader`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -223,9 +217,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -253,9 +244,6 @@ impl FromJson for P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data`
@@ -297,9 +285,6 @@ impl FromJson for P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data
             apply_reason: json::field(&mut o, "apply_reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -327,9 +312,6 @@ impl FromJson for P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data`
@@ -365,9 +347,6 @@ impl FromJson for P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data {
             after: json::field(&mut o, "after")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -392,8 +371,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -68,9 +68,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -142,9 +139,6 @@ impl FromJson for CreateDeviceRecordResponseBody {
         Ok(Self {
             device_record_id: json::field(&mut o, "device_record_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DeviceRecord`
@@ -255,9 +249,6 @@ impl FromJson for DeviceRecord {
             cert_issuer: json::field(&mut o, "cert_issuer")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetDeviceRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -276,9 +267,6 @@ impl FromJson for GetDeviceRecordResponseBody {
         Ok(Self {
             device_record: json::field(&mut o, "device_record")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListDeviceRecordResponseBody`
@@ -305,9 +293,6 @@ impl FromJson for ListDeviceRecordResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MineDeviceRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -332,9 +317,6 @@ impl FromJson for MineDeviceRecordResponseBody {
             device_ownership: json::field(&mut o, "device_ownership")?,
             device_status: json::field(&mut o, "device_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateDeviceApplyRecordRequestBody`

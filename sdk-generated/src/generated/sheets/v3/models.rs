@@ -68,9 +68,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -100,9 +97,6 @@ impl FromJson for Condition {
             compare_type: json::field(&mut o, "compare_type")?,
             expected: json::field(&mut o, "expected")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Condition {
@@ -156,9 +150,6 @@ impl FromJson for CreateSpreadsheetResponseBody {
             spreadsheet: json::field(&mut o, "spreadsheet")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateSpreadsheetSheetFilterViewConditionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -181,9 +172,6 @@ impl FromJson for CreateSpreadsheetSheetFilterViewConditionResponseBody {
             condition: json::field(&mut o, "condition")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateSpreadsheetSheetFilterViewResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -203,9 +191,6 @@ impl FromJson for CreateSpreadsheetSheetFilterViewResponseBody {
             filter_view: json::field(&mut o, "filter_view")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateSpreadsheetSheetFloatImageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -224,9 +209,6 @@ impl FromJson for CreateSpreadsheetSheetFloatImageResponseBody {
         Ok(Self {
             float_image: json::field(&mut o, "float_image")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Dimension`
@@ -274,9 +256,6 @@ impl FromJson for FilterInfo {
             conditions: json::field(&mut o, "conditions")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FilterView`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -301,9 +280,6 @@ impl FromJson for FilterView {
             filter_view_name: json::field(&mut o, "filter_view_name")?,
             range: json::field(&mut o, "range")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FilterView {
@@ -341,9 +317,6 @@ impl FromJson for FilterViewCondition {
             compare_type: json::field(&mut o, "compare_type")?,
             expected: json::field(&mut o, "expected")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FilterViewCondition {
@@ -431,9 +404,6 @@ impl FromJson for FindReplaceResult {
             rows_count: json::field(&mut o, "rows_count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FindSpreadsheetSheetResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -452,9 +422,6 @@ impl FromJson for FindSpreadsheetSheetResponseBody {
         Ok(Self {
             find_result: json::field(&mut o, "find_result")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FloatImage`
@@ -492,9 +459,6 @@ impl FromJson for FloatImage {
             offset_x: json::field(&mut o, "offset_x")?,
             offset_y: json::field(&mut o, "offset_y")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for FloatImage {
@@ -537,9 +501,6 @@ impl FromJson for GetSpreadsheet {
             url: json::field(&mut o, "url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetSpreadsheetResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -559,9 +520,6 @@ impl FromJson for GetSpreadsheetResponseBody {
             spreadsheet: json::field(&mut o, "spreadsheet")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetSpreadsheetSheetFilterResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -580,9 +538,6 @@ impl FromJson for GetSpreadsheetSheetFilterResponseBody {
         Ok(Self {
             sheet_filter_info: json::field(&mut o, "sheet_filter_info")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetSpreadsheetSheetFilterViewConditionResponseBody`
@@ -606,9 +561,6 @@ impl FromJson for GetSpreadsheetSheetFilterViewConditionResponseBody {
             condition: json::field(&mut o, "condition")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetSpreadsheetSheetFilterViewResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -627,9 +579,6 @@ impl FromJson for GetSpreadsheetSheetFilterViewResponseBody {
         Ok(Self {
             filter_view: json::field(&mut o, "filter_view")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetSpreadsheetSheetFloatImageResponseBody`
@@ -650,9 +599,6 @@ impl FromJson for GetSpreadsheetSheetFloatImageResponseBody {
             float_image: json::field(&mut o, "float_image")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetSpreadsheetSheetResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -671,9 +617,6 @@ impl FromJson for GetSpreadsheetSheetResponseBody {
         Ok(Self {
             sheet: json::field(&mut o, "sheet")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GridProperties`
@@ -703,9 +646,6 @@ impl FromJson for GridProperties {
             column_count: json::field(&mut o, "column_count")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MergeRange`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -733,9 +673,6 @@ impl FromJson for MergeRange {
             start_column_index: json::field(&mut o, "start_column_index")?,
             end_column_index: json::field(&mut o, "end_column_index")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MoveDimension`
@@ -777,9 +714,6 @@ impl FromJson for PatchSpreadsheetSheetFilterViewResponseBody {
             filter_view: json::field(&mut o, "filter_view")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchSpreadsheetSheetFloatImageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -798,9 +732,6 @@ impl FromJson for PatchSpreadsheetSheetFloatImageResponseBody {
         Ok(Self {
             float_image: json::field(&mut o, "float_image")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QuerySpreadsheetSheetFilterViewConditionResponseBody`
@@ -824,9 +755,6 @@ impl FromJson for QuerySpreadsheetSheetFilterViewConditionResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QuerySpreadsheetSheetFilterViewResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -845,9 +773,6 @@ impl FromJson for QuerySpreadsheetSheetFilterViewResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QuerySpreadsheetSheetFloatImageResponseBody`
@@ -868,9 +793,6 @@ impl FromJson for QuerySpreadsheetSheetFloatImageResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QuerySpreadsheetSheetResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -889,9 +811,6 @@ impl FromJson for QuerySpreadsheetSheetResponseBody {
         Ok(Self {
             sheets: json::field(&mut o, "sheets")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Replace`
@@ -936,9 +855,6 @@ impl FromJson for ReplaceSpreadsheetSheetResponseBody {
             replace_result: json::field(&mut o, "replace_result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Sheet`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -976,9 +892,6 @@ impl FromJson for Sheet {
             merges: json::field(&mut o, "merges")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SheetFilterInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1003,9 +916,6 @@ impl FromJson for SheetFilterInfo {
             filtered_out_rows: json::field(&mut o, "filtered_out_rows")?,
             filter_infos: json::field(&mut o, "filter_infos")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Spreadsheet`
@@ -1037,9 +947,6 @@ impl FromJson for Spreadsheet {
             spreadsheet_token: json::field(&mut o, "spreadsheet_token")?,
             without_mount: json::field(&mut o, "without_mount")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Spreadsheet {
@@ -1112,8 +1019,5 @@ impl FromJson for UpdateSpreadsheetSheetFilterViewConditionResponseBody {
         Ok(Self {
             condition: json::field(&mut o, "condition")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

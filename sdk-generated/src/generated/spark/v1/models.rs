@@ -68,9 +68,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -122,9 +119,6 @@ impl FromJson for App {
             meta_token: json::field(&mut o, "meta_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppEnum`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -152,9 +146,6 @@ impl FromJson for AppEnum {
             options: json::field(&mut o, "options")?,
             created_at: json::field(&mut o, "created_at")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AppTable`
@@ -192,9 +183,6 @@ impl FromJson for AppTable {
             estimated_row_count: json::field(&mut o, "estimated_row_count")?,
             size_bytes: json::field(&mut o, "size_bytes")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AppTableColumn`
@@ -239,9 +227,6 @@ impl FromJson for AppTableColumn {
             default_value: json::field(&mut o, "default_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppTableConstraint`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -273,9 +258,6 @@ impl FromJson for AppTableConstraint {
             referenced_columns: json::field(&mut o, "referenced_columns")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AppTableIndex`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -304,9 +286,6 @@ impl FromJson for AppTableIndex {
             definition: json::field(&mut o, "definition")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApplyConfig`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -328,9 +307,6 @@ impl FromJson for ApplyConfig {
             enabled: json::field(&mut o, "enabled")?,
             approvers: json::field(&mut o, "approvers")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ApplyConfig {
@@ -376,9 +352,6 @@ impl FromJson for BatchUpdateTableRecordsAppTableResponseBody {
         Ok(Self {
             record_ids: json::field(&mut o, "record_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateAppRequestBody`
@@ -429,9 +402,6 @@ impl FromJson for CreateAppResponseBody {
             app: json::field(&mut o, "app")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetAppVisibilityAppResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -466,9 +436,6 @@ impl FromJson for GetAppVisibilityAppResponseBody {
             require_login: json::field(&mut o, "require_login")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetEnumDetailAppEnumResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -497,9 +464,6 @@ impl FromJson for GetEnumDetailAppEnumResponseBody {
             created_at: json::field(&mut o, "created_at")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetEnumListAppEnumResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -524,9 +488,6 @@ impl FromJson for GetEnumListAppEnumResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetTableDetailAppTableResponseBody`
@@ -568,9 +529,6 @@ impl FromJson for GetTableDetailAppTableResponseBody {
             ddl: json::field(&mut o, "ddl")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetTableListAppTableResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -595,9 +553,6 @@ impl FromJson for GetTableListAppTableResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetTableRecordListAppTableResponseBody`
@@ -627,9 +582,6 @@ impl FromJson for GetTableRecordListAppTableResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetViewRecordListAppViewResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -657,9 +609,6 @@ impl FromJson for GetViewRecordListAppViewResponseBody {
             total: json::field(&mut o, "total")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `IconAppRequestBody`
@@ -695,9 +644,6 @@ impl FromJson for IconAppResponseBody {
         Ok(Self {
             icon_url: json::field(&mut o, "icon_url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `IdConvertDirectoryUserRequestBody`
@@ -739,9 +685,6 @@ impl FromJson for IdConvertDirectoryUserResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `IdMapItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -763,9 +706,6 @@ impl FromJson for IdMapItem {
             source_id: json::field(&mut o, "source_id")?,
             target_id: json::field(&mut o, "target_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAppResponseBody`
@@ -791,9 +731,6 @@ impl FromJson for ListAppResponseBody {
             items: json::field(&mut o, "items")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchAppRequestBody`
@@ -838,9 +775,6 @@ impl FromJson for PatchAppResponseBody {
             app: json::field(&mut o, "app")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchTableRecordsAppTableRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -877,9 +811,6 @@ impl FromJson for PatchTableRecordsAppTableResponseBody {
         Ok(Self {
             record_ids: json::field(&mut o, "record_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PostTableRecordsAppTableRequestBody`
@@ -918,9 +849,6 @@ impl FromJson for PostTableRecordsAppTableResponseBody {
             record_ids: json::field(&mut o, "record_ids")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SqlCommandsAppRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -957,9 +885,6 @@ impl FromJson for SqlCommandsAppResponseBody {
         Ok(Self {
             result: json::field(&mut o, "result")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateAppVisibilityAppRequestBody`
@@ -1049,9 +974,6 @@ impl FromJson for UploadAppStorageResponseBody {
             mime_type: json::field(&mut o, "mime_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UploadCompleteAppStorageRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1101,9 +1023,6 @@ impl FromJson for UploadCompleteAppStorageResponseBody {
             mime_type: json::field(&mut o, "mime_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UploadHtmlCodeAndReleaseAppRequestBody`
 #[derive(Debug, Default)]
@@ -1138,9 +1057,6 @@ impl FromJson for UploadHtmlCodeAndReleaseAppResponseBody {
         Ok(Self {
             url: json::field(&mut o, "url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UploadInitializeAppStorageRequestBody`
@@ -1190,9 +1106,6 @@ impl FromJson for UploadInitializeAppStorageResponseBody {
             chunk_size: json::field(&mut o, "chunk_size")?,
             chunk_numbers: json::field(&mut o, "chunk_numbers")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UploadPartAppStorageRequestBody`

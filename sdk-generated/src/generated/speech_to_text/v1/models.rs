@@ -67,9 +67,6 @@ impl FromJson for FileRecognizeSpeechResponseBody {
             recognition_text: json::field(&mut o, "recognition_text")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Speech`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -166,8 +163,5 @@ impl FromJson for StreamRecognizeSpeechResponseBody {
             sequence_id: json::field(&mut o, "sequence_id")?,
             recognition_text: json::field(&mut o, "recognition_text")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -55,9 +55,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2TaskTaskCommentUpdatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -82,9 +79,6 @@ impl FromJson for P2TaskTaskCommentUpdatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2TaskTaskCommentUpdatedV1Data`
@@ -114,9 +108,6 @@ impl FromJson for P2TaskTaskCommentUpdatedV1Data {
             obj_type: json::field(&mut o, "obj_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2TaskTaskUpdateTenantV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -141,9 +132,6 @@ impl FromJson for P2TaskTaskUpdateTenantV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2TaskTaskUpdateTenantV1Data`
@@ -173,9 +161,6 @@ impl FromJson for P2TaskTaskUpdateTenantV1Data {
             event_type: json::field(&mut o, "event_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2TaskTaskUpdatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -201,9 +186,6 @@ impl FromJson for P2TaskTaskUpdatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2TaskTaskUpdatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -225,9 +207,6 @@ impl FromJson for P2TaskTaskUpdatedV1Data {
             task_id: json::field(&mut o, "task_id")?,
             obj_type: json::field(&mut o, "obj_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserId`
@@ -254,9 +233,6 @@ impl FromJson for UserId {
             union_id: json::field(&mut o, "union_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserIdList`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -275,8 +251,5 @@ impl FromJson for UserIdList {
         Ok(Self {
             user_id_list: json::field(&mut o, "user_id_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

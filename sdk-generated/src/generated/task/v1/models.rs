@@ -68,9 +68,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -95,9 +92,6 @@ impl FromJson for BatchDeleteCollaboratorTaskResponseBody {
             collaborators: json::field(&mut o, "collaborators")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BatchDeleteFollowerTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -116,9 +110,6 @@ impl FromJson for BatchDeleteFollowerTaskResponseBody {
         Ok(Self {
             followers: json::field(&mut o, "followers")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Collaborator`
@@ -141,9 +132,6 @@ impl FromJson for Collaborator {
             id: json::field(&mut o, "id")?,
             id_list: json::field(&mut o, "id_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Collaborator {
@@ -187,9 +175,6 @@ impl FromJson for Comment {
             creator_id: json::field(&mut o, "creator_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Comment {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -221,9 +206,6 @@ impl FromJson for CreateTaskCollaboratorResponseBody {
             collaborator: json::field(&mut o, "collaborator")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateTaskCommentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -242,9 +224,6 @@ impl FromJson for CreateTaskCommentResponseBody {
         Ok(Self {
             comment: json::field(&mut o, "comment")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateTaskFollowerResponseBody`
@@ -265,9 +244,6 @@ impl FromJson for CreateTaskFollowerResponseBody {
             follower: json::field(&mut o, "follower")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateTaskReminderResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -287,9 +263,6 @@ impl FromJson for CreateTaskReminderResponseBody {
             reminder: json::field(&mut o, "reminder")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -308,9 +281,6 @@ impl FromJson for CreateTaskResponseBody {
         Ok(Self {
             task: json::field(&mut o, "task")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Due`
@@ -336,9 +306,6 @@ impl FromJson for Due {
             timezone: json::field(&mut o, "timezone")?,
             is_all_day: json::field(&mut o, "is_all_day")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Due {
@@ -371,9 +338,6 @@ impl FromJson for Follower {
             id_list: json::field(&mut o, "id_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Follower {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -401,9 +365,6 @@ impl FromJson for GetTaskCommentResponseBody {
             comment: json::field(&mut o, "comment")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -422,9 +383,6 @@ impl FromJson for GetTaskResponseBody {
         Ok(Self {
             task: json::field(&mut o, "task")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Href`
@@ -447,9 +405,6 @@ impl FromJson for Href {
             url: json::field(&mut o, "url")?,
             title: json::field(&mut o, "title")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Href {
@@ -484,9 +439,6 @@ impl FromJson for ListTaskCollaboratorResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListTaskCommentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -511,9 +463,6 @@ impl FromJson for ListTaskCommentResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListTaskFollowerResponseBody`
@@ -540,9 +489,6 @@ impl FromJson for ListTaskFollowerResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListTaskReminderResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -567,9 +513,6 @@ impl FromJson for ListTaskReminderResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListTaskResponseBody`
@@ -596,9 +539,6 @@ impl FromJson for ListTaskResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Origin`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -620,9 +560,6 @@ impl FromJson for Origin {
             platform_i18n_name: json::field(&mut o, "platform_i18n_name")?,
             href: json::field(&mut o, "href")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Origin {
@@ -672,9 +609,6 @@ impl FromJson for PatchTaskResponseBody {
             task: json::field(&mut o, "task")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Reminder`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -696,9 +630,6 @@ impl FromJson for Reminder {
             id: json::field(&mut o, "id")?,
             relative_fire_minute: json::field(&mut o, "relative_fire_minute")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Reminder {
@@ -784,9 +715,6 @@ impl FromJson for Task {
             rich_description: json::field(&mut o, "rich_description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Task {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -852,8 +780,5 @@ impl FromJson for UpdateTaskCommentResponseBody {
         Ok(Self {
             comment: json::field(&mut o, "comment")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -92,24 +92,6 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(self) -> lark_oapi_core::ResponseFuture<serde_json::Value> {
         self.call
@@ -119,6 +101,11 @@ impl DeleteRequest {
                     body: false,
                 },
             )
+    }
+}
+impl lark_oapi_core::CallOptions for DeleteRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `GET /open-apis/task/v2/attachments/:attachment_guid`: set parameters, then `.send().await`.
@@ -134,24 +121,6 @@ impl GetRequest {
         self.call.set_query("user_id_type", v.into());
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -163,6 +132,11 @@ impl GetRequest {
                     body: false,
                 },
             )
+    }
+}
+impl lark_oapi_core::CallOptions for GetRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `GET /open-apis/task/v2/attachments`: set parameters, then `.send().await`.
@@ -208,24 +182,6 @@ impl ListRequest {
     pub fn updated_mesc(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("updated_mesc", v.into());
-        self
-    }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
         self
     }
     /// Sends the call.
@@ -275,6 +231,11 @@ impl ListRequest {
             .typed_pages()
     }
 }
+impl lark_oapi_core::CallOptions for ListRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
+    }
+}
 /// Builder of `POST /open-apis/task/v2/attachments/upload`: set parameters, then `.send().await`.
 #[derive(Debug, Clone)]
 #[must_use = "a request does nothing until it is sent"]
@@ -293,28 +254,15 @@ impl UploadRequest {
         self.call.multipart(body.into_multipart());
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
     ) -> lark_oapi_core::ResponseFuture<super::models::UploadAttachmentResponseBody> {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for UploadRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }

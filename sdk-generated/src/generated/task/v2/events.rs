@@ -43,9 +43,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2TaskTaskUpdateUserAccessV2`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -71,9 +68,6 @@ impl FromJson for P2TaskTaskUpdateUserAccessV2 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2TaskTaskUpdateUserAccessV2Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -95,8 +89,5 @@ impl FromJson for P2TaskTaskUpdateUserAccessV2Data {
             event_types: json::field(&mut o, "event_types")?,
             task_guid: json::field(&mut o, "task_guid")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -64,9 +64,6 @@ impl FromJson for CustomSymbolPosition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CustomSymbolPosition {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -132,9 +129,6 @@ impl From<Direction> for String {
 impl FromJson for Direction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Direction {
@@ -214,9 +208,6 @@ impl FromJson for Format {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Format {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -287,9 +278,6 @@ impl FromJson for OriginOwnerToRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OriginOwnerToRole {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -356,9 +344,6 @@ impl FromJson for Separator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Separator {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -424,9 +409,6 @@ impl From<TaskDependencyType> for String {
 impl FromJson for TaskDependencyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TaskDependencyType {
@@ -510,9 +492,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -587,9 +566,6 @@ impl FromJson for UpdateFields {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UpdateFields {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -660,9 +636,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -726,9 +699,6 @@ impl FromJson for AddDependenciesTaskResponseBody {
             dependencies: json::field(&mut o, "dependencies")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AddMembersTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -769,9 +739,6 @@ impl FromJson for AddMembersTaskResponseBody {
             task: json::field(&mut o, "task")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AddMembersTasklistRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -809,9 +776,6 @@ impl FromJson for AddMembersTasklistResponseBody {
             tasklist: json::field(&mut o, "tasklist")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AddRemindersTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -848,9 +812,6 @@ impl FromJson for AddRemindersTaskResponseBody {
         Ok(Self {
             task: json::field(&mut o, "task")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AddTasklistTaskRequestBody`
@@ -891,9 +852,6 @@ impl FromJson for AddTasklistTaskResponseBody {
         Ok(Self {
             task: json::field(&mut o, "task")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Attachment`
@@ -938,9 +896,6 @@ impl FromJson for Attachment {
             url: json::field(&mut o, "url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Comment`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -981,9 +936,6 @@ impl FromJson for Comment {
             resource_id: json::field(&mut o, "resource_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateCommentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1002,9 +954,6 @@ impl FromJson for CreateCommentResponseBody {
         Ok(Self {
             comment: json::field(&mut o, "comment")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateCustomFieldOptionResponseBody`
@@ -1025,9 +974,6 @@ impl FromJson for CreateCustomFieldOptionResponseBody {
             option: json::field(&mut o, "option")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateCustomFieldResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1046,9 +992,6 @@ impl FromJson for CreateCustomFieldResponseBody {
         Ok(Self {
             custom_field: json::field(&mut o, "custom_field")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateSectionResponseBody`
@@ -1069,9 +1012,6 @@ impl FromJson for CreateSectionResponseBody {
             section: json::field(&mut o, "section")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1091,9 +1031,6 @@ impl FromJson for CreateTaskResponseBody {
             task: json::field(&mut o, "task")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateTaskSubtaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1112,9 +1049,6 @@ impl FromJson for CreateTaskSubtaskResponseBody {
         Ok(Self {
             subtask: json::field(&mut o, "subtask")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateTasklistActivitySubscriptionResponseBody`
@@ -1138,9 +1072,6 @@ impl FromJson for CreateTasklistActivitySubscriptionResponseBody {
             activity_subscription: json::field(&mut o, "activity_subscription")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateTasklistResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1159,9 +1090,6 @@ impl FromJson for CreateTasklistResponseBody {
         Ok(Self {
             tasklist: json::field(&mut o, "tasklist")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CustomComplete`
@@ -1187,9 +1115,6 @@ impl FromJson for CustomComplete {
             ios: json::field(&mut o, "ios")?,
             android: json::field(&mut o, "android")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CustomComplete {
@@ -1221,9 +1146,6 @@ impl FromJson for CustomCompleteItem {
             href: json::field(&mut o, "href")?,
             tip: json::field(&mut o, "tip")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CustomCompleteItem {
@@ -1285,9 +1207,6 @@ impl FromJson for CustomField {
             text_setting: json::field(&mut o, "text_setting")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CustomFieldValue`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1331,9 +1250,6 @@ impl FromJson for CustomFieldValue {
             text_value: json::field(&mut o, "text_value")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DatetimeSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1352,9 +1268,6 @@ impl FromJson for DatetimeSetting {
         Ok(Self {
             format: json::field(&mut o, "format")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DatetimeSetting {
@@ -1406,9 +1319,6 @@ impl FromJson for Due {
             is_all_day: json::field(&mut o, "is_all_day")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Due {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1436,9 +1346,6 @@ impl FromJson for GetAttachmentResponseBody {
             attachment: json::field(&mut o, "attachment")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetCommentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1457,9 +1364,6 @@ impl FromJson for GetCommentResponseBody {
         Ok(Self {
             comment: json::field(&mut o, "comment")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetCustomFieldResponseBody`
@@ -1480,9 +1384,6 @@ impl FromJson for GetCustomFieldResponseBody {
             custom_field: json::field(&mut o, "custom_field")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetSectionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1501,9 +1402,6 @@ impl FromJson for GetSectionResponseBody {
         Ok(Self {
             section: json::field(&mut o, "section")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetTaskResponseBody`
@@ -1524,9 +1422,6 @@ impl FromJson for GetTaskResponseBody {
             task: json::field(&mut o, "task")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetTasklistActivitySubscriptionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1546,9 +1441,6 @@ impl FromJson for GetTasklistActivitySubscriptionResponseBody {
             activity_subscription: json::field(&mut o, "activity_subscription")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetTasklistResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1567,9 +1459,6 @@ impl FromJson for GetTasklistResponseBody {
         Ok(Self {
             tasklist: json::field(&mut o, "tasklist")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Href`
@@ -1592,9 +1481,6 @@ impl FromJson for Href {
             url: json::field(&mut o, "url")?,
             title: json::field(&mut o, "title")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Href {
@@ -1655,9 +1541,6 @@ impl FromJson for I18nText {
             es_es: json::field(&mut o, "es_es")?,
             ko_kr: json::field(&mut o, "ko_kr")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for I18nText {
@@ -2002,9 +1885,6 @@ impl FromJson for ListAttachmentResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListCommentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2029,9 +1909,6 @@ impl FromJson for ListCommentResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListCustomFieldResponseBody`
@@ -2058,9 +1935,6 @@ impl FromJson for ListCustomFieldResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListRelatedTaskTaskV2ResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2085,9 +1959,6 @@ impl FromJson for ListRelatedTaskTaskV2ResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListSectionResponseBody`
@@ -2114,9 +1985,6 @@ impl FromJson for ListSectionResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2141,9 +2009,6 @@ impl FromJson for ListTaskResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListTaskSubtaskResponseBody`
@@ -2170,9 +2035,6 @@ impl FromJson for ListTaskSubtaskResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListTasklistActivitySubscriptionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2191,9 +2053,6 @@ impl FromJson for ListTasklistActivitySubscriptionResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListTasklistResponseBody`
@@ -2219,9 +2078,6 @@ impl FromJson for ListTasklistResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Member`
@@ -2251,9 +2107,6 @@ impl FromJson for Member {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Member {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2282,9 +2135,6 @@ impl FromJson for MemberSetting {
         Ok(Self {
             multi: json::field(&mut o, "multi")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MemberSetting {
@@ -2323,9 +2173,6 @@ impl FromJson for NumberSetting {
             separator: json::field(&mut o, "separator")?,
             decimal_count: json::field(&mut o, "decimal_count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for NumberSetting {
@@ -2366,9 +2213,6 @@ impl FromJson for OptionModel {
             is_hidden: json::field(&mut o, "is_hidden")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OptionModel {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2403,9 +2247,6 @@ impl FromJson for Origin {
             href: json::field(&mut o, "href")?,
             refer_resources: json::field(&mut o, "refer_resources")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Origin {
@@ -2444,9 +2285,6 @@ impl FromJson for OriginReferResource {
             unavailable_reason: json::field(&mut o, "unavailable_reason")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for OriginReferResource {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2478,9 +2316,6 @@ impl FromJson for OriginSourceMessage {
             message_id: json::field(&mut o, "message_id")?,
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OriginSourceMessage {
@@ -2530,9 +2365,6 @@ impl FromJson for PatchCommentResponseBody {
             comment: json::field(&mut o, "comment")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchCustomFieldOptionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2572,9 +2404,6 @@ impl FromJson for PatchCustomFieldOptionResponseBody {
         Ok(Self {
             option: json::field(&mut o, "option")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchCustomFieldRequestBody`
@@ -2616,9 +2445,6 @@ impl FromJson for PatchCustomFieldResponseBody {
             custom_field: json::field(&mut o, "custom_field")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchSectionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2659,9 +2485,6 @@ impl FromJson for PatchSectionResponseBody {
             section: json::field(&mut o, "section")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2701,9 +2524,6 @@ impl FromJson for PatchTaskResponseBody {
         Ok(Self {
             task: json::field(&mut o, "task")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchTasklistActivitySubscriptionRequestBody`
@@ -2748,9 +2568,6 @@ impl FromJson for PatchTasklistActivitySubscriptionResponseBody {
             activity_subscription: json::field(&mut o, "activity_subscription")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `PatchTasklistRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2794,9 +2611,6 @@ impl FromJson for PatchTasklistResponseBody {
             tasklist: json::field(&mut o, "tasklist")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Reminder`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2818,9 +2632,6 @@ impl FromJson for Reminder {
             id: json::field(&mut o, "id")?,
             relative_fire_minute: json::field(&mut o, "relative_fire_minute")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Reminder {
@@ -2888,9 +2699,6 @@ impl FromJson for RemoveDependenciesTaskResponseBody {
             dependencies: json::field(&mut o, "dependencies")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RemoveMembersTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2927,9 +2735,6 @@ impl FromJson for RemoveMembersTaskResponseBody {
         Ok(Self {
             task: json::field(&mut o, "task")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RemoveMembersTasklistRequestBody`
@@ -2968,9 +2773,6 @@ impl FromJson for RemoveMembersTasklistResponseBody {
             tasklist: json::field(&mut o, "tasklist")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RemoveRemindersTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3007,9 +2809,6 @@ impl FromJson for RemoveRemindersTaskResponseBody {
         Ok(Self {
             task: json::field(&mut o, "task")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RemoveTasklistTaskRequestBody`
@@ -3048,9 +2847,6 @@ impl FromJson for RemoveTasklistTaskResponseBody {
             task: json::field(&mut o, "task")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Resource`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3072,9 +2868,6 @@ impl FromJson for Resource {
             r#type: json::field(&mut o, "type")?,
             id: json::field(&mut o, "id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchTaskRequestBody`
@@ -3128,9 +2921,6 @@ impl FromJson for SearchTaskResponseBody {
             notice: json::field(&mut o, "notice")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchTasklistRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3183,9 +2973,6 @@ impl FromJson for SearchTasklistResponseBody {
             notice: json::field(&mut o, "notice")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Section`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3226,9 +3013,6 @@ impl FromJson for Section {
             updated_at: json::field(&mut o, "updated_at")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SectionSummary`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3254,9 +3038,6 @@ impl FromJson for SectionSummary {
             is_default: json::field(&mut o, "is_default")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SelectSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3275,9 +3056,6 @@ impl FromJson for SelectSetting {
         Ok(Self {
             options: json::field(&mut o, "options")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SelectSetting {
@@ -3331,9 +3109,6 @@ impl FromJson for Start {
             timestamp: json::field(&mut o, "timestamp")?,
             is_all_day: json::field(&mut o, "is_all_day")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Start {
@@ -3461,9 +3236,6 @@ impl FromJson for Task {
             next_task_guid: json::field(&mut o, "next_task_guid")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TaskAssignee`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3486,9 +3258,6 @@ impl FromJson for TaskAssignee {
             completed_at: json::field(&mut o, "completed_at")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TaskDependency`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3510,9 +3279,6 @@ impl FromJson for TaskDependency {
             r#type: json::field(&mut o, "type")?,
             task_guid: json::field(&mut o, "task_guid")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TaskDependency {
@@ -3543,9 +3309,6 @@ impl FromJson for TaskInTasklistInfo {
             tasklist_guid: json::field(&mut o, "tasklist_guid")?,
             section_guid: json::field(&mut o, "section_guid")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TaskInTasklistInfo {
@@ -3610,9 +3373,6 @@ impl FromJson for TaskSearchItem {
             meta_data: json::field(&mut o, "meta_data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TaskSearchMeta`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3638,9 +3398,6 @@ impl FromJson for TaskSearchMeta {
             description: json::field(&mut o, "description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TaskSubscriptionTaskV2ResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3662,9 +3419,6 @@ impl FromJson for TaskSubscriptionTaskV2ResponseBody {
             code: json::field(&mut o, "code")?,
             msg: json::field(&mut o, "msg")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TaskSummary`
@@ -3702,9 +3456,6 @@ impl FromJson for TaskSummary {
             members: json::field(&mut o, "members")?,
             subtask_count: json::field(&mut o, "subtask_count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Tasklist`
@@ -3749,9 +3500,6 @@ impl FromJson for Tasklist {
             archive_msec: json::field(&mut o, "archive_msec")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TasklistActivitySubscription`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3782,9 +3530,6 @@ impl FromJson for TasklistActivitySubscription {
             include_keys: json::field(&mut o, "include_keys")?,
             disabled: json::field(&mut o, "disabled")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TasklistActivitySubscription {
@@ -3843,9 +3588,6 @@ impl FromJson for TasklistSearchItem {
             meta_data: json::field(&mut o, "meta_data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TasklistSearchMeta`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3871,9 +3613,6 @@ impl FromJson for TasklistSearchMeta {
             description: json::field(&mut o, "description")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TasklistSummary`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3896,9 +3635,6 @@ impl FromJson for TasklistSummary {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TasklistsTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3917,9 +3653,6 @@ impl FromJson for TasklistsTaskResponseBody {
         Ok(Self {
             tasklists: json::field(&mut o, "tasklists")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TasksSectionResponseBody`
@@ -3946,9 +3679,6 @@ impl FromJson for TasksSectionResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TasksTasklistResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3974,9 +3704,6 @@ impl FromJson for TasksTasklistResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TextSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3990,9 +3717,6 @@ impl FromJson for TextSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         json::object(value, "TextSetting")?;
         Ok(Self {})
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TextSetting {
@@ -4039,8 +3763,5 @@ impl FromJson for UploadAttachmentResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -322,29 +322,16 @@ impl AddDependenciesRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
     ) -> lark_oapi_core::ResponseFuture<super::models::AddDependenciesTaskResponseBody> {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for AddDependenciesRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `POST /open-apis/task/v2/tasks/:task_guid/add_members`: set parameters, then `.send().await`.
@@ -365,29 +352,16 @@ impl AddMembersRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
     ) -> lark_oapi_core::ResponseFuture<super::models::AddMembersTaskResponseBody> {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for AddMembersRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `POST /open-apis/task/v2/tasks/:task_guid/add_reminders`: set parameters, then `.send().await`.
@@ -408,29 +382,16 @@ impl AddRemindersRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
     ) -> lark_oapi_core::ResponseFuture<super::models::AddRemindersTaskResponseBody> {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for AddRemindersRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `POST /open-apis/task/v2/tasks/:task_guid/add_tasklist`: set parameters, then `.send().await`.
@@ -451,29 +412,16 @@ impl AddTasklistRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
     ) -> lark_oapi_core::ResponseFuture<super::models::AddTasklistTaskResponseBody> {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for AddTasklistRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `POST /open-apis/task/v2/tasks`: set parameters, then `.send().await`.
@@ -494,29 +442,16 @@ impl CreateRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
     ) -> lark_oapi_core::ResponseFuture<super::models::CreateTaskResponseBody> {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for CreateRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `DELETE /open-apis/task/v2/tasks/:task_guid`: set parameters, then `.send().await`.
@@ -526,24 +461,6 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(self) -> lark_oapi_core::ResponseFuture<serde_json::Value> {
         self.call
@@ -553,6 +470,11 @@ impl DeleteRequest {
                     body: false,
                 },
             )
+    }
+}
+impl lark_oapi_core::CallOptions for DeleteRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `GET /open-apis/task/v2/tasks/:task_guid`: set parameters, then `.send().await`.
@@ -568,24 +490,6 @@ impl GetRequest {
         self.call.set_query("user_id_type", v.into());
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -597,6 +501,11 @@ impl GetRequest {
                     body: false,
                 },
             )
+    }
+}
+impl lark_oapi_core::CallOptions for GetRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `GET /open-apis/task/v2/tasks`: set parameters, then `.send().await`.
@@ -640,24 +549,6 @@ impl ListRequest {
     pub fn agent_task_status(mut self, value: i64) -> Self {
         let v = value;
         self.call.set_query("agent_task_status", v.to_string());
-        self
-    }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
         self
     }
     /// Sends the call.
@@ -707,6 +598,11 @@ impl ListRequest {
             .typed_pages()
     }
 }
+impl lark_oapi_core::CallOptions for ListRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
+    }
+}
 /// Builder of `PATCH /open-apis/task/v2/tasks/:task_guid`: set parameters, then `.send().await`.
 #[derive(Debug, Clone)]
 #[must_use = "a request does nothing until it is sent"]
@@ -725,29 +621,16 @@ impl PatchRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
     ) -> lark_oapi_core::ResponseFuture<super::models::PatchTaskResponseBody> {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for PatchRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `POST /open-apis/task/v2/tasks/:task_guid/remove_dependencies`: set parameters, then `.send().await`.
@@ -765,24 +648,6 @@ impl RemoveDependenciesRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -790,6 +655,11 @@ impl RemoveDependenciesRequest {
         super::models::RemoveDependenciesTaskResponseBody,
     > {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for RemoveDependenciesRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `POST /open-apis/task/v2/tasks/:task_guid/remove_members`: set parameters, then `.send().await`.
@@ -810,29 +680,16 @@ impl RemoveMembersRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
     ) -> lark_oapi_core::ResponseFuture<super::models::RemoveMembersTaskResponseBody> {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for RemoveMembersRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `POST /open-apis/task/v2/tasks/:task_guid/remove_reminders`: set parameters, then `.send().await`.
@@ -853,29 +710,16 @@ impl RemoveRemindersRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
     ) -> lark_oapi_core::ResponseFuture<super::models::RemoveRemindersTaskResponseBody> {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for RemoveRemindersRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `POST /open-apis/task/v2/tasks/:task_guid/remove_tasklist`: set parameters, then `.send().await`.
@@ -896,29 +740,16 @@ impl RemoveTasklistRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
     ) -> lark_oapi_core::ResponseFuture<super::models::RemoveTasklistTaskResponseBody> {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for RemoveTasklistRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `POST /open-apis/task/v2/tasks/search`: set parameters, then `.send().await`.
@@ -949,24 +780,6 @@ impl SearchRequest {
     /// The request body.
     pub fn body(mut self, body: super::models::SearchTaskRequestBody) -> Self {
         self.call.json_body(&body);
-        self
-    }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
         self
     }
     /// Sends the call.
@@ -1004,6 +817,11 @@ impl SearchRequest {
             .typed_pages()
     }
 }
+impl lark_oapi_core::CallOptions for SearchRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
+    }
+}
 /// Builder of `POST /open-apis/task/v2/tasks/:task_guid/set_ancestor_task`: set parameters, then `.send().await`.
 #[derive(Debug, Clone)]
 #[must_use = "a request does nothing until it is sent"]
@@ -1016,27 +834,14 @@ impl SetAncestorTaskRequest {
         self.call.json_body(&body);
         self
     }
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(self) -> lark_oapi_core::ResponseFuture<serde_json::Value> {
         self.call.send(&Required { query: &[], body: true })
+    }
+}
+impl lark_oapi_core::CallOptions for SetAncestorTaskRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }
 /// Builder of `GET /open-apis/task/v2/tasks/:task_guid/tasklists`: set parameters, then `.send().await`.
@@ -1046,24 +851,6 @@ pub struct TasklistsRequest {
     call: Call,
 }
 impl TasklistsRequest {
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(mut self, tenant_key: impl Into<String>) -> Self {
-        self.call.options_mut().set_tenant_key(tenant_key.into());
-        self
-    }
-    /// Calls as a user: sends this user access token.
-    pub fn user_access_token(
-        mut self,
-        token: impl Into<lark_oapi_core::SecretString>,
-    ) -> Self {
-        self.call.options_mut().set_user_access_token(token.into());
-        self
-    }
-    /// Replaces every per-call option (tokens, headers, timeout, retries).
-    pub fn options(mut self, options: lark_oapi_core::RequestOptions) -> Self {
-        *self.call.options_mut() = options;
-        self
-    }
     /// Sends the call.
     pub fn send(
         self,
@@ -1075,5 +862,10 @@ impl TasklistsRequest {
                     body: false,
                 },
             )
+    }
+}
+impl lark_oapi_core::CallOptions for TasklistsRequest {
+    fn call_mut(&mut self) -> &mut Call {
+        &mut self.call
     }
 }

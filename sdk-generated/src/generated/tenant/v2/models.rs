@@ -31,9 +31,6 @@ impl FromJson for Avatar {
             avatar_640: json::field(&mut o, "avatar_640")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ProductI18nName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -59,9 +56,6 @@ impl FromJson for ProductI18nName {
             en_us: json::field(&mut o, "en_us")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryTenantProductAssignInfoResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -81,9 +75,6 @@ impl FromJson for QueryTenantProductAssignInfoResponseBody {
             assign_info_list: json::field(&mut o, "assign_info_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryTenantResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -102,9 +93,6 @@ impl FromJson for QueryTenantResponseBody {
         Ok(Self {
             tenant: json::field(&mut o, "tenant")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Tenant`
@@ -139,9 +127,6 @@ impl FromJson for Tenant {
             avatar: json::field(&mut o, "avatar")?,
             domain: json::field(&mut o, "domain")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TenantAssignInfo`
@@ -182,8 +167,5 @@ impl FromJson for TenantAssignInfo {
             start_time: json::field(&mut o, "start_time")?,
             end_time: json::field(&mut o, "end_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -40,9 +40,6 @@ impl FromJson for DetectTextResponseBody {
             language: json::field(&mut o, "language")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Term`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -110,8 +107,5 @@ impl FromJson for TranslateTextResponseBody {
         Ok(Self {
             text: json::field(&mut o, "text")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

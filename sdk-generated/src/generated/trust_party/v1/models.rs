@@ -68,9 +68,6 @@ impl FromJson for CollaborationEntityType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for CollaborationEntityType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -136,9 +133,6 @@ impl From<DepartmentIdType> for String {
 impl FromJson for DepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DepartmentIdType {
@@ -206,9 +200,6 @@ impl FromJson for GroupIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GroupIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -274,9 +265,6 @@ impl From<TargetDepartmentIdType> for String {
 impl FromJson for TargetDepartmentIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for TargetDepartmentIdType {
@@ -348,9 +336,6 @@ impl FromJson for TargetUserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TargetUserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -383,9 +368,6 @@ impl FromJson for AvatarInfo {
             avatar_640: json::field(&mut o, "avatar_640")?,
             avatar_origin: json::field(&mut o, "avatar_origin")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CollaborationDepartment`
@@ -424,9 +406,6 @@ impl FromJson for CollaborationDepartment {
             parent_department_id: json::field(&mut o, "parent_department_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CollaborationDepartmentId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -449,9 +428,6 @@ impl FromJson for CollaborationDepartmentId {
             open_department_id: json::field(&mut o, "open_department_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CollaborationDepartmentLeader`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -473,9 +449,6 @@ impl FromJson for CollaborationDepartmentLeader {
             leader_type: json::field(&mut o, "leader_type")?,
             id: json::field(&mut o, "id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CollaborationEntity`
@@ -541,9 +514,6 @@ impl FromJson for CollaborationEntity {
             i18n_group_name: json::field(&mut o, "i18n_group_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CollaborationTenant`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -589,9 +559,6 @@ impl FromJson for CollaborationTenant {
             avatar: json::field(&mut o, "avatar")?,
             brand: json::field(&mut o, "brand")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CollaborationUser`
@@ -654,9 +621,6 @@ impl FromJson for CollaborationUser {
             leader_id: json::field(&mut o, "leader_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CollaborationUserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -682,9 +646,6 @@ impl FromJson for CollaborationUserId {
             union_id: json::field(&mut o, "union_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CustomAttrGenericUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -706,9 +667,6 @@ impl FromJson for CustomAttrGenericUser {
             id: json::field(&mut o, "id")?,
             r#type: json::field(&mut o, "type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetCollaborationTenantCollaborationDepartmentResponseBody`
@@ -732,9 +690,6 @@ impl FromJson for GetCollaborationTenantCollaborationDepartmentResponseBody {
             target_department: json::field(&mut o, "target_department")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetCollaborationTenantCollaborationUserResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -757,9 +712,6 @@ impl FromJson for GetCollaborationTenantCollaborationUserResponseBody {
             target_user: json::field(&mut o, "target_user")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetCollaborationTenantResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -778,9 +730,6 @@ impl FromJson for GetCollaborationTenantResponseBody {
         Ok(Self {
             target_tenant: json::field(&mut o, "target_tenant")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `I18nName`
@@ -807,9 +756,6 @@ impl FromJson for I18nName {
             en_us: json::field(&mut o, "en_us")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListCollaborationTenantResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -835,9 +781,6 @@ impl FromJson for ListCollaborationTenantResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserCustomAttr`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -862,9 +805,6 @@ impl FromJson for UserCustomAttr {
             id: json::field(&mut o, "id")?,
             value: json::field(&mut o, "value")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserCustomAttrValue`
@@ -906,9 +846,6 @@ impl FromJson for UserCustomAttrValue {
             generic_user: json::field(&mut o, "generic_user")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserStatus`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -940,9 +877,6 @@ impl FromJson for UserStatus {
             is_unjoin: json::field(&mut o, "is_unjoin")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `VisibleOrganizationCollaborationTenantResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -970,8 +904,5 @@ impl FromJson for VisibleOrganizationCollaborationTenantResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

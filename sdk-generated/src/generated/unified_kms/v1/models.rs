@@ -46,9 +46,6 @@ impl FromJson for AutonomousKey {
             key_alias: json::field(&mut o, "key_alias")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateAutonomousKeyDeletionPlanRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -88,9 +85,6 @@ impl FromJson for CreateAutonomousKeyDeletionPlanResponseBody {
         Ok(Self {
             key_version_id: json::field(&mut o, "key_version_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateAutonomousKeyRecoverRequestBody`
@@ -140,9 +134,6 @@ impl FromJson for CreateAutonomousKeyRecoverResponseBody {
             key_version_id: json::field(&mut o, "key_version_id")?,
             hashed_master_key: json::field(&mut o, "hashed_master_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateAutonomousKeyRequestBody`
@@ -196,9 +187,6 @@ impl FromJson for CreateAutonomousKeyResponseBody {
             hashed_master_key: json::field(&mut o, "hashed_master_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteAutonomousKeyDeletionPlanResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -217,9 +205,6 @@ impl FromJson for DeleteAutonomousKeyDeletionPlanResponseBody {
         Ok(Self {
             key_version_id: json::field(&mut o, "key_version_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DeleteAutonomousKeyResponseBody`
@@ -240,9 +225,6 @@ impl FromJson for DeleteAutonomousKeyResponseBody {
             key_version_id: json::field(&mut o, "key_version_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetAutonomousKeyResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -262,9 +244,6 @@ impl FromJson for GetAutonomousKeyResponseBody {
             autonomous_key: json::field(&mut o, "autonomous_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetKeyImportMaterialResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -283,9 +262,6 @@ impl FromJson for GetKeyImportMaterialResponseBody {
         Ok(Self {
             key_import_material: json::field(&mut o, "key_import_material")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `KeyImportMaterial`
@@ -308,9 +284,6 @@ impl FromJson for KeyImportMaterial {
             encrypted_token: json::field(&mut o, "encrypted_token")?,
             public_key: json::field(&mut o, "public_key")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListAutonomousKeyResponseBody`
@@ -337,9 +310,6 @@ impl FromJson for ListAutonomousKeyResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Operator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -364,8 +334,5 @@ impl FromJson for Operator {
             name: json::field(&mut o, "name")?,
             operator_type: json::field(&mut o, "operator_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

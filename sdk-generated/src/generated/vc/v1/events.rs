@@ -189,9 +189,6 @@ impl FromJson for ApprovalConfigEvent {
             approvers: json::field(&mut o, "approvers")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ChatMessageItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -223,9 +220,6 @@ impl FromJson for ChatMessageItem {
             send_time: json::field(&mut o, "send_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CommentFocus`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -248,9 +242,6 @@ impl FromJson for CommentFocus {
             focused: json::field(&mut o, "focused")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Device`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -269,9 +260,6 @@ impl FromJson for Device {
         Ok(Self {
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DocumentContextChangedItem`
@@ -310,9 +298,6 @@ impl FromJson for DocumentContextChangedItem {
             element_preview: json::field(&mut o, "element_preview")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ElementPreview`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -340,9 +325,6 @@ impl FromJson for ElementPreview {
             element_token: json::field(&mut o, "element_token")?,
             block_id: json::field(&mut o, "block_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `EventHeader`
@@ -378,9 +360,6 @@ impl FromJson for EventHeader {
             app_id: json::field(&mut o, "app_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MagicShareEndedItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -405,9 +384,6 @@ impl FromJson for MagicShareEndedItem {
             share_id: json::field(&mut o, "share_id")?,
             time: json::field(&mut o, "time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MagicShareStartedItem`
@@ -436,9 +412,6 @@ impl FromJson for MagicShareStartedItem {
             share_doc: json::field(&mut o, "share_doc")?,
             time: json::field(&mut o, "time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MeetingActivityItem`
@@ -486,9 +459,6 @@ impl FromJson for MeetingActivityItem {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingAgentEventMeeting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -523,9 +493,6 @@ impl FromJson for MeetingAgentEventMeeting {
             host_user: json::field(&mut o, "host_user")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingAgentEventUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -553,9 +520,6 @@ impl FromJson for MeetingAgentEventUser {
             user_role: json::field(&mut o, "user_role")?,
             user_name: json::field(&mut o, "user_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MeetingEventMeeting`
@@ -609,9 +573,6 @@ impl FromJson for MeetingEventMeeting {
             webinar_setting: json::field(&mut o, "webinar_setting")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingEventUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -636,9 +597,6 @@ impl FromJson for MeetingEventUser {
             user_role: json::field(&mut o, "user_role")?,
             user_type: json::field(&mut o, "user_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MeetingSecuritySetting`
@@ -674,9 +632,6 @@ impl FromJson for MeetingSecuritySetting {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingWebinarSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -695,9 +650,6 @@ impl FromJson for MeetingWebinarSetting {
         Ok(Self {
             webinar_type: json::field(&mut o, "webinar_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcBotMeetingActivityV1`
@@ -724,9 +676,6 @@ impl FromJson for P2VcBotMeetingActivityV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcBotMeetingActivityV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -745,9 +694,6 @@ impl FromJson for P2VcBotMeetingActivityV1Data {
         Ok(Self {
             meeting_activity_items: json::field(&mut o, "meeting_activity_items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcBotMeetingEndedV1`
@@ -774,9 +720,6 @@ impl FromJson for P2VcBotMeetingEndedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcBotMeetingEndedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -795,9 +738,6 @@ impl FromJson for P2VcBotMeetingEndedV1Data {
         Ok(Self {
             meeting: json::field(&mut o, "meeting")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcBotMeetingInvitedV1`
@@ -823,9 +763,6 @@ impl FromJson for P2VcBotMeetingInvitedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcBotMeetingInvitedV1Data`
@@ -858,9 +795,6 @@ impl FromJson for P2VcBotMeetingInvitedV1Data {
             call_id: json::field(&mut o, "call_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcBotMeetingStartedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -886,9 +820,6 @@ impl FromJson for P2VcBotMeetingStartedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcBotMeetingStartedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -907,9 +838,6 @@ impl FromJson for P2VcBotMeetingStartedV1Data {
         Ok(Self {
             meeting: json::field(&mut o, "meeting")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMaterialReviewResultV1Data`
@@ -933,9 +861,6 @@ impl FromJson for P2VcMaterialReviewResultV1Data {
             results: json::field(&mut o, "results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMaterialReviewResultV1DataResults`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -957,9 +882,6 @@ impl FromJson for P2VcMaterialReviewResultV1DataResults {
             file_token: json::field(&mut o, "file_token")?,
             result: json::field(&mut o, "result")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMaterialReviewResultV1DataUserId`
@@ -986,9 +908,6 @@ impl FromJson for P2VcMaterialReviewResultV1DataUserId {
             open_id: json::field(&mut o, "open_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingAllMeetingEndedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1014,9 +933,6 @@ impl FromJson for P2VcMeetingAllMeetingEndedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingAllMeetingEndedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1038,9 +954,6 @@ impl FromJson for P2VcMeetingAllMeetingEndedV1Data {
             meeting: json::field(&mut o, "meeting")?,
             operator: json::field(&mut o, "operator")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingAllMeetingStartedV1`
@@ -1067,9 +980,6 @@ impl FromJson for P2VcMeetingAllMeetingStartedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingAllMeetingStartedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1091,9 +1001,6 @@ impl FromJson for P2VcMeetingAllMeetingStartedV1Data {
             meeting: json::field(&mut o, "meeting")?,
             operator: json::field(&mut o, "operator")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingJoinMeetingV1`
@@ -1120,9 +1027,6 @@ impl FromJson for P2VcMeetingJoinMeetingV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingJoinMeetingV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1144,9 +1048,6 @@ impl FromJson for P2VcMeetingJoinMeetingV1Data {
             meeting: json::field(&mut o, "meeting")?,
             operator: json::field(&mut o, "operator")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingLeaveMeetingV1`
@@ -1172,9 +1073,6 @@ impl FromJson for P2VcMeetingLeaveMeetingV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingLeaveMeetingV1Data`
@@ -1204,9 +1102,6 @@ impl FromJson for P2VcMeetingLeaveMeetingV1Data {
             leave_user: json::field(&mut o, "leave_user")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingMeetingEndedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1232,9 +1127,6 @@ impl FromJson for P2VcMeetingMeetingEndedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingMeetingEndedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1256,9 +1148,6 @@ impl FromJson for P2VcMeetingMeetingEndedV1Data {
             meeting: json::field(&mut o, "meeting")?,
             operator: json::field(&mut o, "operator")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingMeetingStartedV1`
@@ -1285,9 +1174,6 @@ impl FromJson for P2VcMeetingMeetingStartedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingMeetingStartedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1309,9 +1195,6 @@ impl FromJson for P2VcMeetingMeetingStartedV1Data {
             meeting: json::field(&mut o, "meeting")?,
             operator: json::field(&mut o, "operator")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingParticipantMeetingEndedV1`
@@ -1338,9 +1221,6 @@ impl FromJson for P2VcMeetingParticipantMeetingEndedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingParticipantMeetingEndedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1365,9 +1245,6 @@ impl FromJson for P2VcMeetingParticipantMeetingEndedV1Data {
             operator: json::field(&mut o, "operator")?,
             subscriber_ids: json::field(&mut o, "subscriber_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1Data`
@@ -1395,9 +1272,6 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1Data {
             operator: json::field(&mut o, "operator")?,
             subscriber_ids: json::field(&mut o, "subscriber_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeeting`
@@ -1458,9 +1332,6 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeeting {
             webinar_setting: json::field(&mut o, "webinar_setting")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1488,9 +1359,6 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser {
             user_role: json::field(&mut o, "user_role")?,
             user_type: json::field(&mut o, "user_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId`
@@ -1520,9 +1388,6 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId {
             open_id: json::field(&mut o, "open_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1551,9 +1416,6 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner {
             user_type: json::field(&mut o, "user_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1581,9 +1443,6 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId {
             user_id: json::field(&mut o, "user_id")?,
             open_id: json::field(&mut o, "open_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting`
@@ -1624,9 +1483,6 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettin
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1656,9 +1512,6 @@ for P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds {
             open_id: json::field(&mut o, "open_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1680,9 +1533,6 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting
         Ok(Self {
             webinar_type: json::field(&mut o, "webinar_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataOperator`
@@ -1712,9 +1562,6 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataOperator {
             user_type: json::field(&mut o, "user_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataOperatorId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1742,9 +1589,6 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataOperatorId {
             user_id: json::field(&mut o, "user_id")?,
             open_id: json::field(&mut o, "open_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds`
@@ -1774,9 +1618,6 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds {
             open_id: json::field(&mut o, "open_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1803,9 +1644,6 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1Data {
             operator: json::field(&mut o, "operator")?,
             subscriber_ids: json::field(&mut o, "subscriber_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeeting`
@@ -1866,9 +1704,6 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeeting {
             webinar_setting: json::field(&mut o, "webinar_setting")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1896,9 +1731,6 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser {
             user_role: json::field(&mut o, "user_role")?,
             user_type: json::field(&mut o, "user_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId`
@@ -1928,9 +1760,6 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId {
             open_id: json::field(&mut o, "open_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1959,9 +1788,6 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner {
             user_type: json::field(&mut o, "user_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1989,9 +1815,6 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId {
             user_id: json::field(&mut o, "user_id")?,
             open_id: json::field(&mut o, "open_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting`
@@ -2032,9 +1855,6 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetti
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2064,9 +1884,6 @@ for P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds {
             open_id: json::field(&mut o, "open_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2088,9 +1905,6 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSettin
         Ok(Self {
             webinar_type: json::field(&mut o, "webinar_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataOperator`
@@ -2120,9 +1934,6 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataOperator {
             user_type: json::field(&mut o, "user_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataOperatorId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2150,9 +1961,6 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataOperatorId {
             user_id: json::field(&mut o, "user_id")?,
             open_id: json::field(&mut o, "open_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds`
@@ -2182,9 +1990,6 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds {
             open_id: json::field(&mut o, "open_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingRecordingEndedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2210,9 +2015,6 @@ impl FromJson for P2VcMeetingRecordingEndedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingRecordingEndedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2234,9 +2036,6 @@ impl FromJson for P2VcMeetingRecordingEndedV1Data {
             meeting: json::field(&mut o, "meeting")?,
             operator: json::field(&mut o, "operator")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingRecordingReadyV1`
@@ -2263,9 +2062,6 @@ impl FromJson for P2VcMeetingRecordingReadyV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingRecordingReadyV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2290,9 +2086,6 @@ impl FromJson for P2VcMeetingRecordingReadyV1Data {
             url: json::field(&mut o, "url")?,
             duration: json::field(&mut o, "duration")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingRecordingStartedV1`
@@ -2319,9 +2112,6 @@ impl FromJson for P2VcMeetingRecordingStartedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingRecordingStartedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2343,9 +2133,6 @@ impl FromJson for P2VcMeetingRecordingStartedV1Data {
             meeting: json::field(&mut o, "meeting")?,
             operator: json::field(&mut o, "operator")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingSendMeetingImV1Data`
@@ -2371,9 +2158,6 @@ impl FromJson for P2VcMeetingSendMeetingImV1Data {
             operator: json::field(&mut o, "operator")?,
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingSendMeetingImV1DataMeeting`
@@ -2405,9 +2189,6 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataMeeting {
             security_setting: json::field(&mut o, "security_setting")?,
             webinar_setting: json::field(&mut o, "webinar_setting")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting`
@@ -2448,9 +2229,6 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2479,9 +2257,6 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds {
             open_id: json::field(&mut o, "open_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2504,9 +2279,6 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting {
             webinar_type: json::field(&mut o, "webinar_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingSendMeetingImV1DataOperator`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2528,9 +2300,6 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataOperator {
             id: json::field(&mut o, "id")?,
             user_type: json::field(&mut o, "user_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingSendMeetingImV1DataOperatorId`
@@ -2557,9 +2326,6 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataOperatorId {
             open_id: json::field(&mut o, "open_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingShareEndedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2585,9 +2351,6 @@ impl FromJson for P2VcMeetingShareEndedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingShareEndedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2609,9 +2372,6 @@ impl FromJson for P2VcMeetingShareEndedV1Data {
             meeting: json::field(&mut o, "meeting")?,
             operator: json::field(&mut o, "operator")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcMeetingShareStartedV1`
@@ -2638,9 +2398,6 @@ impl FromJson for P2VcMeetingShareStartedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcMeetingShareStartedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2662,9 +2419,6 @@ impl FromJson for P2VcMeetingShareStartedV1Data {
             meeting: json::field(&mut o, "meeting")?,
             operator: json::field(&mut o, "operator")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcNoteGeneratedV1`
@@ -2691,9 +2445,6 @@ impl FromJson for P2VcNoteGeneratedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcNoteGeneratedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2715,9 +2466,6 @@ impl FromJson for P2VcNoteGeneratedV1Data {
             note_id: json::field(&mut o, "note_id")?,
             subscriber_ids: json::field(&mut o, "subscriber_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcRecordingRecordingEndedV1Data`
@@ -2743,9 +2491,6 @@ impl FromJson for P2VcRecordingRecordingEndedV1Data {
             source: json::field(&mut o, "source")?,
             subscriber_ids: json::field(&mut o, "subscriber_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcRecordingRecordingEndedV1DataSubscriberIds`
@@ -2775,9 +2520,6 @@ impl FromJson for P2VcRecordingRecordingEndedV1DataSubscriberIds {
             open_id: json::field(&mut o, "open_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcRecordingRecordingStartedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2802,9 +2544,6 @@ impl FromJson for P2VcRecordingRecordingStartedV1Data {
             source: json::field(&mut o, "source")?,
             subscriber_ids: json::field(&mut o, "subscriber_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcRecordingRecordingStartedV1DataSubscriberIds`
@@ -2833,9 +2572,6 @@ impl FromJson for P2VcRecordingRecordingStartedV1DataSubscriberIds {
             user_id: json::field(&mut o, "user_id")?,
             open_id: json::field(&mut o, "open_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcRecordingRecordingTranscriptGeneratedV1Data`
@@ -2872,9 +2608,6 @@ impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1Data {
             transcript_items: json::field(&mut o, "transcript_items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2902,9 +2635,6 @@ impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds {
             user_id: json::field(&mut o, "user_id")?,
             open_id: json::field(&mut o, "open_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems`
@@ -2945,9 +2675,6 @@ impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems
             sentence_id: json::field(&mut o, "sentence_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItemsSpeaker`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2979,9 +2706,6 @@ impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems
             user_name: json::field(&mut o, "user_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcReserveConfigUpdatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3006,9 +2730,6 @@ impl FromJson for P2VcReserveConfigUpdatedV1 {
             header: json::field(&mut o, "header")?,
             event: json::field(&mut o, "event")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcReserveConfigUpdatedV1Data`
@@ -3041,9 +2762,6 @@ impl FromJson for P2VcReserveConfigUpdatedV1Data {
             reserve_scope_config: json::field(&mut o, "reserve_scope_config")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcRoomCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3069,9 +2787,6 @@ impl FromJson for P2VcRoomCreatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcRoomCreatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3090,9 +2805,6 @@ impl FromJson for P2VcRoomCreatedV1Data {
         Ok(Self {
             room: json::field(&mut o, "room")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcRoomDeletedV1`
@@ -3119,9 +2831,6 @@ impl FromJson for P2VcRoomDeletedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcRoomDeletedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3140,9 +2849,6 @@ impl FromJson for P2VcRoomDeletedV1Data {
         Ok(Self {
             room: json::field(&mut o, "room")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcRoomLevelCreatedV1`
@@ -3169,9 +2875,6 @@ impl FromJson for P2VcRoomLevelCreatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcRoomLevelCreatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3190,9 +2893,6 @@ impl FromJson for P2VcRoomLevelCreatedV1Data {
         Ok(Self {
             room_level: json::field(&mut o, "room_level")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcRoomLevelDeletedV1`
@@ -3219,9 +2919,6 @@ impl FromJson for P2VcRoomLevelDeletedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcRoomLevelDeletedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3243,9 +2940,6 @@ impl FromJson for P2VcRoomLevelDeletedV1Data {
             room_level_id: json::field(&mut o, "room_level_id")?,
             delete_child: json::field(&mut o, "delete_child")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcRoomLevelUpdatedV1`
@@ -3272,9 +2966,6 @@ impl FromJson for P2VcRoomLevelUpdatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcRoomLevelUpdatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3293,9 +2984,6 @@ impl FromJson for P2VcRoomLevelUpdatedV1Data {
         Ok(Self {
             room_level: json::field(&mut o, "room_level")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `P2VcRoomUpdatedV1`
@@ -3322,9 +3010,6 @@ impl FromJson for P2VcRoomUpdatedV1 {
             event: json::field(&mut o, "event")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `P2VcRoomUpdatedV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3343,9 +3028,6 @@ impl FromJson for P2VcRoomUpdatedV1Data {
         Ok(Self {
             room: json::field(&mut o, "room")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ParticipantJoinedItem`
@@ -3368,9 +3050,6 @@ impl FromJson for ParticipantJoinedItem {
             participant: json::field(&mut o, "participant")?,
             join_time: json::field(&mut o, "join_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ParticipantLeftItem`
@@ -3397,9 +3076,6 @@ impl FromJson for ParticipantLeftItem {
             leave_time: json::field(&mut o, "leave_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReserveScopeConfigEvent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3424,9 +3100,6 @@ impl FromJson for ReserveScopeConfigEvent {
             allow_users: json::field(&mut o, "allow_users")?,
             allow_depts: json::field(&mut o, "allow_depts")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RoomEvent`
@@ -3474,9 +3147,6 @@ impl FromJson for RoomEvent {
             device: json::field(&mut o, "device")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RoomLevel`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3510,9 +3180,6 @@ impl FromJson for RoomLevel {
             has_child: json::field(&mut o, "has_child")?,
             custom_group_id: json::field(&mut o, "custom_group_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RoomStatusEvent`
@@ -3554,9 +3221,6 @@ impl FromJson for RoomStatusEvent {
             resume_notice: json::field(&mut o, "resume_notice")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SectionLocation`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3582,9 +3246,6 @@ impl FromJson for SectionLocation {
             parent_titles: json::field(&mut o, "parent_titles")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ShareDoc`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3606,9 +3267,6 @@ impl FromJson for ShareDoc {
             url: json::field(&mut o, "url")?,
             title: json::field(&mut o, "title")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SubscribeDepartment`
@@ -3632,9 +3290,6 @@ impl FromJson for SubscribeDepartment {
             department_name: json::field(&mut o, "department_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SubscribeUserEvent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3653,9 +3308,6 @@ impl FromJson for SubscribeUserEvent {
         Ok(Self {
             user_id: json::field(&mut o, "user_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `TimeConfig`
@@ -3694,9 +3346,6 @@ impl FromJson for TimeConfig {
             max_duration: json::field(&mut o, "max_duration")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `TranscriptItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3731,9 +3380,6 @@ impl FromJson for TranscriptItem {
             sentence_id: json::field(&mut o, "sentence_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3758,8 +3404,5 @@ impl FromJson for UserId {
             open_id: json::field(&mut o, "open_id")?,
             union_id: json::field(&mut o, "union_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

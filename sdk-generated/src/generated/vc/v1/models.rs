@@ -80,9 +80,6 @@ impl FromJson for DataType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for DataType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -175,9 +172,6 @@ impl FromJson for ExtensionBoardingMyAiMmReqBodyScenarioContextScenario {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ExtensionBoardingMyAiMmReqBodyScenarioContextScenario {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -267,9 +261,6 @@ impl From<MediaParseMyAiMmReqBodyScenarioContextScenario> for String {
 impl FromJson for MediaParseMyAiMmReqBodyScenarioContextScenario {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MediaParseMyAiMmReqBodyScenarioContextScenario {
@@ -361,9 +352,6 @@ impl FromJson for QueryMyAiMmReqBodyScenarioContextScenario {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for QueryMyAiMmReqBodyScenarioContextScenario {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -453,9 +441,6 @@ impl From<Scenario> for String {
 impl FromJson for Scenario {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Scenario {
@@ -547,9 +532,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -620,9 +602,6 @@ impl FromJson for UserIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for UserIdType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -670,9 +649,6 @@ impl FromJson for AccessCodeScopeConfigRespData {
         Ok(Self {
             access_code: json::field(&mut o, "access_code")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Alert`
@@ -735,9 +711,6 @@ impl FromJson for Alert {
             monitor_target_room_mac: json::field(&mut o, "monitor_target_room_mac")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApplyReserveRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -787,9 +760,6 @@ impl FromJson for ApplyReserveResponseBody {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ApprovalConfig`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -817,9 +787,6 @@ impl FromJson for ApprovalConfig {
             meeting_duration: json::field(&mut o, "meeting_duration")?,
             approvers: json::field(&mut o, "approvers")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ApprovalConfig {
@@ -936,9 +903,6 @@ impl FromJson for AutoReleaseEventMyAiRoomRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AutoReleaseEventMyAiRoomRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -976,9 +940,6 @@ impl FromJson for AutoReleaseEventMyAiRoomRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AutoReleaseEventMyAiRoomRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1000,9 +961,6 @@ impl FromJson for AutoReleaseEventMyAiRoomRespDataResult {
             room_reply: json::field(&mut o, "room_reply")?,
             openapi_response: json::field(&mut o, "openapi_response")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse`
@@ -1034,9 +992,6 @@ impl FromJson for AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse {
             other_msg: json::field(&mut o, "other_msg")?,
             oapi_msg: json::field(&mut o, "oapi_msg")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AutoWelcomeMyAiRoomReqBody`
@@ -1141,9 +1096,6 @@ impl FromJson for AutoWelcomeMyAiRoomRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AutoWelcomeMyAiRoomRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1181,9 +1133,6 @@ impl FromJson for AutoWelcomeMyAiRoomRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `AutoWelcomeMyAiRoomRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1205,9 +1154,6 @@ impl FromJson for AutoWelcomeMyAiRoomRespDataResult {
             room_reply: json::field(&mut o, "room_reply")?,
             openapi_response: json::field(&mut o, "openapi_response")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `AutoWelcomeMyAiRoomRespDataResultOpenapiResponse`
@@ -1240,9 +1186,6 @@ impl FromJson for AutoWelcomeMyAiRoomRespDataResultOpenapiResponse {
             oapi_msg: json::field(&mut o, "oapi_msg")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BotMeetingInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1270,9 +1213,6 @@ impl FromJson for BotMeetingInfo {
             start_time: json::field(&mut o, "start_time")?,
             topic: json::field(&mut o, "topic")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CallbackMyAiVcMeetingReqBody`
@@ -1428,9 +1368,6 @@ impl FromJson for ChangeNameMeetingRespData {
             results: json::field(&mut o, "results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ChangeNameMeetingRespDataResults`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1455,9 +1392,6 @@ impl FromJson for ChangeNameMeetingRespDataResults {
             user_type: json::field(&mut o, "user_type")?,
             result: json::field(&mut o, "result")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ChatMessageItem`
@@ -1489,9 +1423,6 @@ impl FromJson for ChatMessageItem {
             content: json::field(&mut o, "content")?,
             send_time: json::field(&mut o, "send_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CheckInScheduleMyAiRoomReqBody`
@@ -1659,9 +1590,6 @@ impl FromJson for CheckInScheduleMyAiRoomRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CheckInScheduleMyAiRoomRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1699,9 +1627,6 @@ impl FromJson for CheckInScheduleMyAiRoomRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CheckInScheduleMyAiRoomRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1723,9 +1648,6 @@ impl FromJson for CheckInScheduleMyAiRoomRespDataResult {
             room_reply: json::field(&mut o, "room_reply")?,
             openapi_response: json::field(&mut o, "openapi_response")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CheckInScheduleMyAiRoomRespDataResultOpenapiResponse`
@@ -1758,9 +1680,6 @@ impl FromJson for CheckInScheduleMyAiRoomRespDataResultOpenapiResponse {
             oapi_msg: json::field(&mut o, "oapi_msg")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CommentFocus`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1783,9 +1702,6 @@ impl FromJson for CommentFocus {
             focused: json::field(&mut o, "focused")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Conditions`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1807,9 +1723,6 @@ impl FromJson for Conditions {
             custom_key: json::field(&mut o, "custom_key")?,
             option_keys: json::field(&mut o, "option_keys")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Conditions {
@@ -1840,9 +1753,6 @@ impl FromJson for Contact {
             contact_type: json::field(&mut o, "contact_type")?,
             contact_name: json::field(&mut o, "contact_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateEventCardMyAiSipReqBody`
@@ -1893,9 +1803,6 @@ impl FromJson for CreateEventCardMyAiSipRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateEventCardMyAiSipRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1939,9 +1846,6 @@ impl FromJson for CreateEventCardMyAiSipRespDataPresent {
             card_variables: json::field(&mut o, "card_variables")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateEventCardMyAiSipRespDataPresentCardVariables`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1967,9 +1871,6 @@ impl FromJson for CreateEventCardMyAiSipRespDataPresentCardVariables {
             image_key: json::field(&mut o, "image_key")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateRoomLevelResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1989,9 +1890,6 @@ impl FromJson for CreateRoomLevelResponseBody {
             room_level: json::field(&mut o, "room_level")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateRoomResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2010,9 +1908,6 @@ impl FromJson for CreateRoomResponseBody {
         Ok(Self {
             room: json::field(&mut o, "room")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CustomList`
@@ -2050,9 +1945,6 @@ impl FromJson for CustomList {
             options: json::field(&mut o, "options")?,
             conditions: json::field(&mut o, "conditions")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for CustomList {
@@ -2143,9 +2035,6 @@ impl FromJson for Device {
             name: json::field(&mut o, "name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Device {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2180,9 +2069,6 @@ impl FromJson for DisableInformConfig {
             informed_users: json::field(&mut o, "informed_users")?,
             informed_depts: json::field(&mut o, "informed_depts")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for DisableInformConfig {
@@ -2381,9 +2267,6 @@ impl FromJson for DoOperationMyAiVcMeetingRespData {
             result: json::field(&mut o, "result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DoOperationMyAiVcMeetingRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2402,9 +2285,6 @@ impl FromJson for DoOperationMyAiVcMeetingRespDataResult {
         Ok(Self {
             meeting_operation_reply: json::field(&mut o, "meeting_operation_reply")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DocBasedSuggestQuestionMyAiVcMeetingReqBody`
@@ -2584,9 +2464,6 @@ impl FromJson for DocBasedSuggestQuestionMyAiVcMeetingRespData {
             presents: json::field(&mut o, "presents")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2627,9 +2504,6 @@ impl FromJson for DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DocumentContextChangedItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2667,9 +2541,6 @@ impl FromJson for DocumentContextChangedItem {
             element_preview: json::field(&mut o, "element_preview")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ElementPreview`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2697,9 +2568,6 @@ impl FromJson for ElementPreview {
             element_token: json::field(&mut o, "element_token")?,
             block_id: json::field(&mut o, "block_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Event`
@@ -2729,9 +2597,6 @@ impl FromJson for Event {
             payload: json::field(&mut o, "payload")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `EventsBotResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2756,9 +2621,6 @@ impl FromJson for EventsBotResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             events: json::field(&mut o, "events")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ExitMyAiRoomReqBody`
@@ -2863,9 +2725,6 @@ impl FromJson for ExitMyAiRoomRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ExitMyAiRoomRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2903,9 +2762,6 @@ impl FromJson for ExitMyAiRoomRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ExitMyAiRoomRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -2927,9 +2783,6 @@ impl FromJson for ExitMyAiRoomRespDataResult {
             room_reply: json::field(&mut o, "room_reply")?,
             openapi_response: json::field(&mut o, "openapi_response")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ExitMyAiRoomRespDataResultOpenapiResponse`
@@ -2958,9 +2811,6 @@ impl FromJson for ExitMyAiRoomRespDataResultOpenapiResponse {
             other_msg: json::field(&mut o, "other_msg")?,
             oapi_msg: json::field(&mut o, "oapi_msg")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ExtensionBoardingMyAiMmReqBody`
@@ -3109,9 +2959,6 @@ impl FromJson for ExtensionBoardingMyAiMmRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ExtensionBoardingMyAiMmRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3143,9 +2990,6 @@ impl FromJson for ExtensionBoardingMyAiMmRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ExtensionBoardingMyAiMmRespDataPresentCardVariables`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3167,9 +3011,6 @@ impl FromJson for ExtensionBoardingMyAiMmRespDataPresentCardVariables {
         Ok(Self {
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FetchMeetingAnalyzeMyAiVcReqBody`
@@ -3211,9 +3052,6 @@ impl FromJson for FetchMeetingAnalyzeMyAiVcRespData {
             analyze_outputs: json::field(&mut o, "analyze_outputs")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3249,9 +3087,6 @@ impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs {
             subjective_check_output: json::field(&mut o, "subjective_check_output")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckOutput`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3276,9 +3111,6 @@ impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckO
             failed_lists: json::field(&mut o, "failed_lists")?,
             status_code: json::field(&mut o, "status_code")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput`
@@ -3315,9 +3147,6 @@ impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheck
             status_code: json::field(&mut o, "status_code")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetails`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3345,9 +3174,6 @@ for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPoint
             key_point_match_details: json::field(&mut o, "key_point_match_details")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetailsKeyPointMatchDetails`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3374,9 +3200,6 @@ for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPoint
             matched_text: json::field(&mut o, "matched_text")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FetchMeetingListMyAiVcRespData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3395,9 +3218,6 @@ impl FromJson for FetchMeetingListMyAiVcRespData {
         Ok(Self {
             meeting_list_url: json::field(&mut o, "meeting_list_url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FetchRecapStreamMyAiVcMeetingReqBody`
@@ -3597,9 +3417,6 @@ impl FromJson for FetchRecapStreamMyAiVcMeetingRespData {
             result: json::field(&mut o, "result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FetchRecapStreamMyAiVcMeetingRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3624,9 +3441,6 @@ impl FromJson for FetchRecapStreamMyAiVcMeetingRespDataResult {
             )?,
             meeting_recap: json::field(&mut o, "meeting_recap")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FetchSectionSummaryStreamMyAiVcMeetingReqBody`
@@ -3829,9 +3643,6 @@ impl FromJson for FetchSectionSummaryStreamMyAiVcMeetingRespData {
             result: json::field(&mut o, "result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FetchSectionSummaryStreamMyAiVcMeetingRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -3859,9 +3670,6 @@ impl FromJson for FetchSectionSummaryStreamMyAiVcMeetingRespDataResult {
             )?,
             meeting_recap: json::field(&mut o, "meeting_recap")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `FetchStepSummaryStreamMyAiVcMeetingReqBody`
@@ -4059,9 +3867,6 @@ impl FromJson for FetchStepSummaryStreamMyAiVcMeetingRespData {
             result: json::field(&mut o, "result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `FetchStepSummaryStreamMyAiVcMeetingRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4090,9 +3895,6 @@ impl FromJson for FetchStepSummaryStreamMyAiVcMeetingRespDataResult {
             meeting_recap: json::field(&mut o, "meeting_recap")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GeneratedSource`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4115,9 +3917,6 @@ impl FromJson for GeneratedSource {
             source_entity_id: json::field(&mut o, "source_entity_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetActiveMeetingReserveResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4136,9 +3935,6 @@ impl FromJson for GetActiveMeetingReserveResponseBody {
         Ok(Self {
             meeting: json::field(&mut o, "meeting")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetCommonReplyMyAiVcMeetingReqBody`
@@ -4327,9 +4123,6 @@ impl FromJson for GetCommonReplyMyAiVcMeetingRespData {
             result: json::field(&mut o, "result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetCommonReplyMyAiVcMeetingRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4349,9 +4142,6 @@ impl FromJson for GetCommonReplyMyAiVcMeetingRespDataResult {
             meeting_content_reply: json::field(&mut o, "meeting_content_reply")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetDailyReportResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4370,9 +4160,6 @@ impl FromJson for GetDailyReportResponseBody {
         Ok(Self {
             meeting_report: json::field(&mut o, "meeting_report")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetExportResponseBody`
@@ -4402,9 +4189,6 @@ impl FromJson for GetExportResponseBody {
             fail_msg: json::field(&mut o, "fail_msg")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetMeetingListResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4429,9 +4213,6 @@ impl FromJson for GetMeetingListResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetMeetingPullSubtitleRespData`
@@ -4458,9 +4239,6 @@ impl FromJson for GetMeetingPullSubtitleRespData {
             meeting_subtitles: json::field(&mut o, "meeting_subtitles")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetMeetingPullSubtitleRespDataMeetingSubtitles`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4485,9 +4263,6 @@ impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitles {
             seg_id: json::field(&mut o, "seg_id")?,
             subtitle: json::field(&mut o, "subtitle")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle`
@@ -4525,9 +4300,6 @@ impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle {
             ssd_speaker: json::field(&mut o, "ssd_speaker")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeaker`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4556,9 +4328,6 @@ impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeak
             speaker_id_type: json::field(&mut o, "speaker_id_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetMeetingRecordingResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4577,9 +4346,6 @@ impl FromJson for GetMeetingRecordingResponseBody {
         Ok(Self {
             recording: json::field(&mut o, "recording")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetMeetingResponseBody`
@@ -4603,9 +4369,6 @@ impl FromJson for GetMeetingResponseBody {
             related_artifacts: json::field(&mut o, "related_artifacts")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetNoteResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4624,9 +4387,6 @@ impl FromJson for GetNoteResponseBody {
         Ok(Self {
             note: json::field(&mut o, "note")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetParticipantListResponseBody`
@@ -4653,9 +4413,6 @@ impl FromJson for GetParticipantListResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetParticipantQualityListResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4680,9 +4437,6 @@ impl FromJson for GetParticipantQualityListResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetRecapMyAiVcMeetingReqBody`
@@ -4877,9 +4631,6 @@ impl FromJson for GetRecapMyAiVcMeetingRespData {
             result: json::field(&mut o, "result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetRecapMyAiVcMeetingRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4905,9 +4656,6 @@ impl FromJson for GetRecapMyAiVcMeetingRespDataResult {
             meeting_recap: json::field(&mut o, "meeting_recap")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetReserveConfigAdminResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4926,9 +4674,6 @@ impl FromJson for GetReserveConfigAdminResponseBody {
         Ok(Self {
             reserve_admin_config: json::field(&mut o, "reserve_admin_config")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetReserveConfigDisableInformResponseBody`
@@ -4949,9 +4694,6 @@ impl FromJson for GetReserveConfigDisableInformResponseBody {
             disable_inform: json::field(&mut o, "disable_inform")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetReserveConfigFormResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4971,9 +4713,6 @@ impl FromJson for GetReserveConfigFormResponseBody {
             reserve_form_config: json::field(&mut o, "reserve_form_config")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetReserveResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -4992,9 +4731,6 @@ impl FromJson for GetReserveResponseBody {
         Ok(Self {
             reserve: json::field(&mut o, "reserve")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetResourceReservationListResponseBody`
@@ -5021,9 +4757,6 @@ impl FromJson for GetResourceReservationListResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetRoomLevelResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5043,9 +4776,6 @@ impl FromJson for GetRoomLevelResponseBody {
             room_level: json::field(&mut o, "room_level")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetRoomResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5064,9 +4794,6 @@ impl FromJson for GetRoomResponseBody {
         Ok(Self {
             room: json::field(&mut o, "room")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetScopeConfigResponseBody`
@@ -5089,9 +4816,6 @@ impl FromJson for GetScopeConfigResponseBody {
             current_config: json::field(&mut o, "current_config")?,
             origin_configs: json::field(&mut o, "origin_configs")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetTodoTaskMyAiVcMeetingReqBody`
@@ -5280,9 +5004,6 @@ impl FromJson for GetTodoTaskMyAiVcMeetingRespData {
             result: json::field(&mut o, "result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetTodoTaskMyAiVcMeetingRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5308,9 +5029,6 @@ impl FromJson for GetTodoTaskMyAiVcMeetingRespDataResult {
             meeting_todo_task: json::field(&mut o, "meeting_todo_task")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetTopUserReportResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5329,9 +5047,6 @@ impl FromJson for GetTopUserReportResponseBody {
         Ok(Self {
             top_user_report: json::field(&mut o, "top_user_report")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `HelpSceneTypeMyAiRoomReqBody`
@@ -5433,9 +5148,6 @@ impl FromJson for HelpSceneTypeMyAiRoomRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `HelpSceneTypeMyAiRoomRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5473,9 +5185,6 @@ impl FromJson for HelpSceneTypeMyAiRoomRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `HelpSceneTypeMyAiRoomRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5497,9 +5206,6 @@ impl FromJson for HelpSceneTypeMyAiRoomRespDataResult {
             room_reply: json::field(&mut o, "room_reply")?,
             openapi_response: json::field(&mut o, "openapi_response")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse`
@@ -5531,9 +5237,6 @@ impl FromJson for HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse {
             other_msg: json::field(&mut o, "other_msg")?,
             oapi_msg: json::field(&mut o, "oapi_msg")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `InviteMeetingRequestBody`
@@ -5571,9 +5274,6 @@ impl FromJson for InviteMeetingResponseBody {
         Ok(Self {
             invite_results: json::field(&mut o, "invite_results")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JoinBotRequestBody`
@@ -5623,9 +5323,6 @@ impl FromJson for JoinBotResponseBody {
             meeting: json::field(&mut o, "meeting")?,
             join_user: json::field(&mut o, "join_user")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JoinIdentify`
@@ -5754,9 +5451,6 @@ impl FromJson for JoinMeetingMyAiRoomRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JoinMeetingMyAiRoomRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5794,9 +5488,6 @@ impl FromJson for JoinMeetingMyAiRoomRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JoinMeetingMyAiRoomRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -5818,9 +5509,6 @@ impl FromJson for JoinMeetingMyAiRoomRespDataResult {
             room_reply: json::field(&mut o, "room_reply")?,
             openapi_response: json::field(&mut o, "openapi_response")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JoinMeetingMyAiRoomRespDataResultOpenapiResponse`
@@ -5852,9 +5540,6 @@ impl FromJson for JoinMeetingMyAiRoomRespDataResultOpenapiResponse {
             other_msg: json::field(&mut o, "other_msg")?,
             oapi_msg: json::field(&mut o, "oapi_msg")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JoinMeetingNumberMyAiRoomReqBody`
@@ -5961,9 +5646,6 @@ impl FromJson for JoinMeetingNumberMyAiRoomRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JoinMeetingNumberMyAiRoomRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6001,9 +5683,6 @@ impl FromJson for JoinMeetingNumberMyAiRoomRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JoinMeetingNumberMyAiRoomRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6025,9 +5704,6 @@ impl FromJson for JoinMeetingNumberMyAiRoomRespDataResult {
             room_reply: json::field(&mut o, "room_reply")?,
             openapi_response: json::field(&mut o, "openapi_response")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse`
@@ -6059,9 +5735,6 @@ impl FromJson for JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse {
             other_msg: json::field(&mut o, "other_msg")?,
             oapi_msg: json::field(&mut o, "oapi_msg")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JoinOfflineMeetingMyAiRoomReqBody`
@@ -6171,9 +5844,6 @@ impl FromJson for JoinOfflineMeetingMyAiRoomRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JoinOfflineMeetingMyAiRoomRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6211,9 +5881,6 @@ impl FromJson for JoinOfflineMeetingMyAiRoomRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `JoinOfflineMeetingMyAiRoomRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6237,9 +5904,6 @@ impl FromJson for JoinOfflineMeetingMyAiRoomRespDataResult {
             room_reply: json::field(&mut o, "room_reply")?,
             openapi_response: json::field(&mut o, "openapi_response")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse`
@@ -6271,9 +5935,6 @@ impl FromJson for JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse {
             other_msg: json::field(&mut o, "other_msg")?,
             oapi_msg: json::field(&mut o, "oapi_msg")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `KickoutMeetingRequestBody`
@@ -6312,9 +5973,6 @@ impl FromJson for KickoutMeetingResponseBody {
             kickout_results: json::field(&mut o, "kickout_results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveBotRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6351,9 +6009,6 @@ impl FromJson for LeaveBotResponseBody {
         Ok(Self {
             leave_user: json::field(&mut o, "leave_user")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LeaveMeetingMyAiRoomReqBody`
@@ -6455,9 +6110,6 @@ impl FromJson for LeaveMeetingMyAiRoomRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveMeetingMyAiRoomRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6495,9 +6147,6 @@ impl FromJson for LeaveMeetingMyAiRoomRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `LeaveMeetingMyAiRoomRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6519,9 +6168,6 @@ impl FromJson for LeaveMeetingMyAiRoomRespDataResult {
             room_reply: json::field(&mut o, "room_reply")?,
             openapi_response: json::field(&mut o, "openapi_response")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `LeaveMeetingMyAiRoomRespDataResultOpenapiResponse`
@@ -6554,9 +6200,6 @@ impl FromJson for LeaveMeetingMyAiRoomRespDataResultOpenapiResponse {
             oapi_msg: json::field(&mut o, "oapi_msg")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListAlertResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6581,9 +6224,6 @@ impl FromJson for ListAlertResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListByNoMeetingResponseBody`
@@ -6610,9 +6250,6 @@ impl FromJson for ListByNoMeetingResponseBody {
             meeting_briefs: json::field(&mut o, "meeting_briefs")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListMeetingRespData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6637,9 +6274,6 @@ impl FromJson for ListMeetingRespData {
             page_token: json::field(&mut o, "page_token")?,
             meetings: json::field(&mut o, "meetings")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListMeetingRespDataMeetings`
@@ -6690,9 +6324,6 @@ impl FromJson for ListMeetingRespDataMeetings {
             note_id: json::field(&mut o, "note_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListRoomLevelResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6717,9 +6348,6 @@ impl FromJson for ListRoomLevelResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListRoomResponseBody`
@@ -6746,9 +6374,6 @@ impl FromJson for ListRoomResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MagicShareEndedItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6773,9 +6398,6 @@ impl FromJson for MagicShareEndedItem {
             share_id: json::field(&mut o, "share_id")?,
             time: json::field(&mut o, "time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MagicShareStartedItem`
@@ -6804,9 +6426,6 @@ impl FromJson for MagicShareStartedItem {
             share_doc: json::field(&mut o, "share_doc")?,
             time: json::field(&mut o, "time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MediaBindMyAiMmReqBody`
@@ -6872,9 +6491,6 @@ impl FromJson for MediaBindMyAiMmRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MediaBindMyAiMmRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6906,9 +6522,6 @@ impl FromJson for MediaBindMyAiMmRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MediaBindMyAiMmRespDataPresentCardVariables`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -6927,9 +6540,6 @@ impl FromJson for MediaBindMyAiMmRespDataPresentCardVariables {
         Ok(Self {
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MediaParseMyAiMmReqBody`
@@ -7076,9 +6686,6 @@ impl FromJson for MediaParseMyAiMmRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MediaParseMyAiMmRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7110,9 +6717,6 @@ impl FromJson for MediaParseMyAiMmRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MediaParseMyAiMmRespDataPresentCardVariables`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7131,9 +6735,6 @@ impl FromJson for MediaParseMyAiMmRespDataPresentCardVariables {
         Ok(Self {
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Meeting`
@@ -7202,9 +6803,6 @@ impl FromJson for Meeting {
             note_id: json::field(&mut o, "note_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingAbility`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7238,9 +6836,6 @@ impl FromJson for MeetingAbility {
             use_recording: json::field(&mut o, "use_recording")?,
             use_pstn: json::field(&mut o, "use_pstn")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MeetingActivityItem`
@@ -7288,9 +6883,6 @@ impl FromJson for MeetingActivityItem {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingAgentEventMeeting`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7325,9 +6917,6 @@ impl FromJson for MeetingAgentEventMeeting {
             host_user: json::field(&mut o, "host_user")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingAgentEventUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7355,9 +6944,6 @@ impl FromJson for MeetingAgentEventUser {
             user_role: json::field(&mut o, "user_role")?,
             user_name: json::field(&mut o, "user_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MeetingAnalyzeMyAiVcReqBody`
@@ -7485,9 +7071,6 @@ impl FromJson for MeetingAnalyzeMyAiVcRespData {
             task_id: json::field(&mut o, "task_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingFilter`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7609,9 +7192,6 @@ impl FromJson for MeetingInfo {
             number_of_webinar_viewers: json::field(&mut o, "number_of_webinar_viewers")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingInviteStatus`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7636,9 +7216,6 @@ impl FromJson for MeetingInviteStatus {
             user_type: json::field(&mut o, "user_type")?,
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MeetingListExportRequestBody`
@@ -7695,9 +7272,6 @@ impl FromJson for MeetingListExportResponseBody {
             task_id: json::field(&mut o, "task_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingMeta`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7722,9 +7296,6 @@ impl FromJson for MeetingMeta {
             avatar: json::field(&mut o, "avatar")?,
             description: json::field(&mut o, "description")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MeetingParticipant`
@@ -7769,9 +7340,6 @@ impl FromJson for MeetingParticipant {
             status: json::field(&mut o, "status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingParticipantResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7796,9 +7364,6 @@ impl FromJson for MeetingParticipantResult {
             user_type: json::field(&mut o, "user_type")?,
             result: json::field(&mut o, "result")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MeetingRecording`
@@ -7828,9 +7393,6 @@ impl FromJson for MeetingRecording {
             duration: json::field(&mut o, "duration")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingRelatedArtifacts`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7852,9 +7414,6 @@ impl FromJson for MeetingRelatedArtifacts {
             note_doc_token: json::field(&mut o, "note_doc_token")?,
             verbatim_doc_token: json::field(&mut o, "verbatim_doc_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MeetingSearchItem`
@@ -7881,9 +7440,6 @@ impl FromJson for MeetingSearchItem {
             meta_data: json::field(&mut o, "meta_data")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MeetingUser`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -7905,9 +7461,6 @@ impl FromJson for MeetingUser {
             id: json::field(&mut o, "id")?,
             user_type: json::field(&mut o, "user_type")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for MeetingUser {
@@ -7963,9 +7516,6 @@ impl FromJson for MessageBotResponseBody {
             uuid: json::field(&mut o, "uuid")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MgetRoomLevelRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8002,9 +7552,6 @@ impl FromJson for MgetRoomLevelResponseBody {
         Ok(Self {
             items: json::field(&mut o, "items")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MgetRoomRequestBody`
@@ -8043,9 +7590,6 @@ impl FromJson for MgetRoomResponseBody {
             items: json::field(&mut o, "items")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Note`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8080,9 +7624,6 @@ impl FromJson for Note {
             note_display_type: json::field(&mut o, "note_display_type")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `NoteArtifactInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8108,9 +7649,6 @@ impl FromJson for NoteArtifactInfo {
             doc_token: json::field(&mut o, "doc_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `NoteReferenceInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8132,9 +7670,6 @@ impl FromJson for NoteReferenceInfo {
             reference_type: json::field(&mut o, "reference_type")?,
             doc_token: json::field(&mut o, "doc_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Options`
@@ -8160,9 +7695,6 @@ impl FromJson for Options {
             key: json::field(&mut o, "key")?,
             is_other: json::field(&mut o, "is_other")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Options {
@@ -8273,9 +7805,6 @@ impl FromJson for Participant {
             webinar_user_role: json::field(&mut o, "webinar_user_role")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ParticipantJoinedItem`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8297,9 +7826,6 @@ impl FromJson for ParticipantJoinedItem {
             participant: json::field(&mut o, "participant")?,
             join_time: json::field(&mut o, "join_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ParticipantLeftItem`
@@ -8325,9 +7851,6 @@ impl FromJson for ParticipantLeftItem {
             leave_reason: json::field(&mut o, "leave_reason")?,
             leave_time: json::field(&mut o, "leave_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ParticipantListExportRequestBody`
@@ -8381,9 +7904,6 @@ impl FromJson for ParticipantListExportResponseBody {
             task_id: json::field(&mut o, "task_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ParticipantQuality`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8414,9 +7934,6 @@ impl FromJson for ParticipantQuality {
             screen_sharing: json::field(&mut o, "screen_sharing")?,
             cpu_usage: json::field(&mut o, "cpu_usage")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ParticipantQualityListExportRequestBody`
@@ -8469,9 +7986,6 @@ impl FromJson for ParticipantQualityListExportResponseBody {
         Ok(Self {
             task_id: json::field(&mut o, "task_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PatchReserveConfigAdminRequestBody`
@@ -8585,9 +8099,6 @@ impl FromJson for PstnSipInfo {
             main_address: json::field(&mut o, "main_address")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for PstnSipInfo {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -8614,9 +8125,6 @@ impl FromJson for PullMetaMaterialRespData {
         Ok(Self {
             materials: json::field(&mut o, "materials")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `PullMetaMaterialRespDataMaterials`
@@ -8651,9 +8159,6 @@ impl FromJson for PullMetaMaterialRespDataMaterials {
             material_type: json::field(&mut o, "material_type")?,
             review_result: json::field(&mut o, "review_result")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QualityAudio`
@@ -8698,9 +8203,6 @@ impl FromJson for QualityAudio {
             jitter_sent: json::field(&mut o, "jitter_sent")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QualityCpuUsage`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -8731,9 +8233,6 @@ impl FromJson for QualityCpuUsage {
             system_avg_cpu_usage: json::field(&mut o, "system_avg_cpu_usage")?,
             system_max_cpu_usage: json::field(&mut o, "system_max_cpu_usage")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QualityNetwork`
@@ -8774,9 +8273,6 @@ impl FromJson for QualityNetwork {
             packet_loss_avg_sent: json::field(&mut o, "packet_loss_avg_sent")?,
             packet_loss_max_sent: json::field(&mut o, "packet_loss_max_sent")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QualityVideoSharing`
@@ -8829,9 +8325,6 @@ impl FromJson for QualityVideoSharing {
             maximum_resolution_sent: json::field(&mut o, "maximum_resolution_sent")?,
             framerate_sent: json::field(&mut o, "framerate_sent")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryMyAiMmReqBody`
@@ -8984,9 +8477,6 @@ impl FromJson for QueryMyAiMmRespData {
             hint: json::field(&mut o, "hint")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryMyAiMmRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9018,9 +8508,6 @@ impl FromJson for QueryMyAiMmRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QueryMyAiMmRespDataPresentCardVariables`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9039,9 +8526,6 @@ impl FromJson for QueryMyAiMmRespDataPresentCardVariables {
         Ok(Self {
             content: json::field(&mut o, "content")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `QueryRoomConfigResponseBody`
@@ -9074,9 +8558,6 @@ impl FromJson for QueryRoomConfigResponseBody {
             room_status: json::field(&mut o, "room_status")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `QuerySuggestContextMyAiMmRespData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9099,9 +8580,6 @@ impl FromJson for QuerySuggestContextMyAiMmRespData {
             content: json::field(&mut o, "content")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RealtimeEndpointBotRespData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9123,9 +8601,6 @@ impl FromJson for RealtimeEndpointBotRespData {
             websocket_url: json::field(&mut o, "websocket_url")?,
             expires_time: json::field(&mut o, "expires_time")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RecordingPermissionObject`
@@ -9188,9 +8663,6 @@ impl FromJson for RemoveMaterialRespData {
             results: json::field(&mut o, "results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RemoveMaterialRespDataResults`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9212,9 +8684,6 @@ impl FromJson for RemoveMaterialRespDataResults {
             file_token: json::field(&mut o, "file_token")?,
             result: json::field(&mut o, "result")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Report`
@@ -9244,9 +8713,6 @@ impl FromJson for Report {
             daily_report: json::field(&mut o, "daily_report")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReportMeetingDaily`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9274,9 +8740,6 @@ impl FromJson for ReportMeetingDaily {
             meeting_duration: json::field(&mut o, "meeting_duration")?,
             participant_count: json::field(&mut o, "participant_count")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReportTopUser`
@@ -9308,9 +8771,6 @@ impl FromJson for ReportTopUser {
             meeting_count: json::field(&mut o, "meeting_count")?,
             meeting_duration: json::field(&mut o, "meeting_duration")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Reserve`
@@ -9358,9 +8818,6 @@ impl FromJson for Reserve {
             meeting_settings: json::field(&mut o, "meeting_settings")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReserveActionPermission`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9382,9 +8839,6 @@ impl FromJson for ReserveActionPermission {
             permission: json::field(&mut o, "permission")?,
             permission_checkers: json::field(&mut o, "permission_checkers")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ReserveActionPermission {
@@ -9416,9 +8870,6 @@ impl FromJson for ReserveAdminConfig {
             users: json::field(&mut o, "users")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReserveAdminConfig {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9449,9 +8900,6 @@ impl FromJson for ReserveAssignHost {
             id: json::field(&mut o, "id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReserveAssignHost {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9478,9 +8926,6 @@ impl FromJson for ReserveCallSetting {
         Ok(Self {
             callee: json::field(&mut o, "callee")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ReserveCallSetting {
@@ -9514,9 +8959,6 @@ impl FromJson for ReserveCallee {
             pstn_sip_info: json::field(&mut o, "pstn_sip_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReserveCallee {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9544,9 +8986,6 @@ impl FromJson for ReserveCorrectionCheckInfo {
         Ok(Self {
             invalid_host_id_list: json::field(&mut o, "invalid_host_id_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReserveFormConfig`
@@ -9581,9 +9020,6 @@ impl FromJson for ReserveFormConfig {
             time_unit: json::field(&mut o, "time_unit")?,
             custom_list: json::field(&mut o, "custom_list")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ReserveFormConfig {
@@ -9705,9 +9141,6 @@ impl FromJson for ReserveInstantEventMyAiRoomRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReserveInstantEventMyAiRoomRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9745,9 +9178,6 @@ impl FromJson for ReserveInstantEventMyAiRoomRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReserveInstantEventMyAiRoomRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9771,9 +9201,6 @@ impl FromJson for ReserveInstantEventMyAiRoomRespDataResult {
             room_reply: json::field(&mut o, "room_reply")?,
             openapi_response: json::field(&mut o, "openapi_response")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse`
@@ -9805,9 +9232,6 @@ impl FromJson for ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse {
             other_msg: json::field(&mut o, "other_msg")?,
             oapi_msg: json::field(&mut o, "oapi_msg")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ReserveMeetingSetting`
@@ -9849,9 +9273,6 @@ impl FromJson for ReserveMeetingSetting {
             password: json::field(&mut o, "password")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReserveMeetingSetting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9891,9 +9312,6 @@ impl FromJson for ReservePermissionChecker {
             check_list: json::field(&mut o, "check_list")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReservePermissionChecker {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9931,9 +9349,6 @@ impl FromJson for ReserveScopeConfig {
             allow_depts: json::field(&mut o, "allow_depts")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ReserveScopeConfig {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9969,9 +9384,6 @@ impl FromJson for ReserveScopeReserveConfigResponseBody {
             reserve_scope_config: json::field(&mut o, "reserve_scope_config")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ReservedRoom`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -9993,9 +9405,6 @@ impl FromJson for ReservedRoom {
             room_id: json::field(&mut o, "room_id")?,
             room_name: json::field(&mut o, "room_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ResourceReservationListExportRequestBody`
@@ -10049,9 +9458,6 @@ impl FromJson for ResourceReservationListExportResponseBody {
             task_id: json::field(&mut o, "task_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Room`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10097,9 +9503,6 @@ impl FromJson for Room {
             room_status: json::field(&mut o, "room_status")?,
             device: json::field(&mut o, "device")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Room {
@@ -10220,9 +9623,6 @@ impl FromJson for RoomCallingMyAiRoomRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RoomCallingMyAiRoomRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10260,9 +9660,6 @@ impl FromJson for RoomCallingMyAiRoomRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RoomCallingMyAiRoomRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10284,9 +9681,6 @@ impl FromJson for RoomCallingMyAiRoomRespDataResult {
             room_reply: json::field(&mut o, "room_reply")?,
             openapi_response: json::field(&mut o, "openapi_response")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `RoomCallingMyAiRoomRespDataResultOpenapiResponse`
@@ -10319,9 +9713,6 @@ impl FromJson for RoomCallingMyAiRoomRespDataResultOpenapiResponse {
             oapi_msg: json::field(&mut o, "oapi_msg")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RoomConfig`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10352,9 +9743,6 @@ impl FromJson for RoomConfig {
             room_box_digital_signage: json::field(&mut o, "room_box_digital_signage")?,
             room_status: json::field(&mut o, "room_status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RoomConfig {
@@ -10400,9 +9788,6 @@ impl FromJson for RoomDigitalSignage {
             stop_display: json::field(&mut o, "stop_display")?,
             materials: json::field(&mut o, "materials")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RoomDigitalSignage {
@@ -10459,9 +9844,6 @@ impl FromJson for RoomDigitalSignageMaterial {
             size: json::field(&mut o, "size")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RoomDigitalSignageMaterial {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -10510,9 +9892,6 @@ impl FromJson for RoomLevel {
             has_child: json::field(&mut o, "has_child")?,
             custom_group_id: json::field(&mut o, "custom_group_id")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for RoomLevel {
@@ -10596,9 +9975,6 @@ impl FromJson for RoomMeetingReservation {
             releasing_time: json::field(&mut o, "releasing_time")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `RoomStatus`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10639,9 +10015,6 @@ impl FromJson for RoomStatus {
             resume_notice: json::field(&mut o, "resume_notice")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for RoomStatus {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -10680,9 +10053,6 @@ impl FromJson for ScopeConfig {
             scope_id: json::field(&mut o, "scope_id")?,
             scope_config: json::field(&mut o, "scope_config")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for ScopeConfig {
@@ -10745,9 +10115,6 @@ impl FromJson for SearchMeetingResponseBody {
             notice: json::field(&mut o, "notice")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchRoomLevelResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10766,9 +10133,6 @@ impl FromJson for SearchRoomLevelResponseBody {
         Ok(Self {
             level_ids: json::field(&mut o, "level_ids")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchRoomRequestBody`
@@ -10828,9 +10192,6 @@ impl FromJson for SearchRoomResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SectionLocation`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -10855,9 +10216,6 @@ impl FromJson for SectionLocation {
             level: json::field(&mut o, "level")?,
             parent_titles: json::field(&mut o, "parent_titles")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SectionSummaryMyAiVcMeetingReqBody`
@@ -11049,9 +10407,6 @@ impl FromJson for SectionSummaryMyAiVcMeetingRespData {
             result: json::field(&mut o, "result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SectionSummaryMyAiVcMeetingRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11077,9 +10432,6 @@ impl FromJson for SectionSummaryMyAiVcMeetingRespDataResult {
             meeting_recap: json::field(&mut o, "meeting_recap")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SeedAiPullDataMyAiVcMeetingRespData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11101,9 +10453,6 @@ impl FromJson for SeedAiPullDataMyAiVcMeetingRespData {
             result: json::field(&mut o, "result")?,
             fail_msg: json::field(&mut o, "fail_msg")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SetCheckboardAccessCodeRoomConfigRequestBody`
@@ -11163,9 +10512,6 @@ impl FromJson for SetCheckboardAccessCodeRoomConfigResponseBody {
             access_code: json::field(&mut o, "access_code")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SetHostMeetingRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11205,9 +10551,6 @@ impl FromJson for SetHostMeetingResponseBody {
         Ok(Self {
             host_user: json::field(&mut o, "host_user")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SetMeetingListMyAiVcReqBody`
@@ -11303,9 +10646,6 @@ impl FromJson for SetRoomAccessCodeRoomConfigResponseBody {
             access_code: json::field(&mut o, "access_code")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SetRoomConfigRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11364,9 +10704,6 @@ impl FromJson for ShareDoc {
             title: json::field(&mut o, "title")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `StartAnalysisMyAiVcReqBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11407,9 +10744,6 @@ impl FromJson for StartAnalysisMyAiVcRespData {
             present: json::field(&mut o, "present")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `StartAnalysisMyAiVcRespDataPresent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11447,9 +10781,6 @@ impl FromJson for StartAnalysisMyAiVcRespDataPresent {
             callback_info: json::field(&mut o, "callback_info")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `StartAnalysisMyAiVcRespDataResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11468,9 +10799,6 @@ impl FromJson for StartAnalysisMyAiVcRespDataResult {
         Ok(Self {
             reply: json::field(&mut o, "reply")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `StartMeetingRecordingRequestBody`
@@ -11512,9 +10840,6 @@ impl FromJson for SubscribeDepartment {
             department_name: json::field(&mut o, "department_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SubscribeDepartment {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -11544,9 +10869,6 @@ impl FromJson for SubscribeUser {
             user_id: json::field(&mut o, "user_id")?,
             user_name: json::field(&mut o, "user_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for SubscribeUser {
@@ -11647,9 +10969,6 @@ impl FromJson for TimeConfig {
             max_duration: json::field(&mut o, "max_duration")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TimeConfig {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -11718,9 +11037,6 @@ impl FromJson for TranscriptItem {
             sentence_id: json::field(&mut o, "sentence_id")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UnifiedNoteTranscriptNoteRespData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11748,9 +11064,6 @@ impl FromJson for UnifiedNoteTranscriptNoteRespData {
             page_size: json::field(&mut o, "page_size")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UnifiedNoteTranscriptNoteRespDataTranscript`
@@ -11785,9 +11098,6 @@ impl FromJson for UnifiedNoteTranscriptNoteRespDataTranscript {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11814,9 +11124,6 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent {
         Ok(Self {
             paragraphs: json::field(&mut o, "paragraphs")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs`
@@ -11853,9 +11160,6 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagr
             sentences: json::field(&mut o, "sentences")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSentences`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11887,9 +11191,6 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagr
             start_ms: json::field(&mut o, "start_ms")?,
             stop_ms: json::field(&mut o, "stop_ms")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeaker`
@@ -11925,9 +11226,6 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagr
             extra: json::field(&mut o, "extra")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeakerExtra`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11956,9 +11254,6 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagr
             other_device_user_id: json::field(&mut o, "other_device_user_id")?,
             other_device_user_name: json::field(&mut o, "other_device_user_name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UnsubscriptionMeetingRequestBody`
@@ -12060,9 +11355,6 @@ impl FromJson for UpdateReserveResponseBody {
             )?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UploadMetaMaterialReqBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12133,9 +11425,6 @@ impl FromJson for UploadMetaMaterialRespData {
             results: json::field(&mut o, "results")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UploadMetaMaterialRespDataResults`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12158,9 +11447,6 @@ impl FromJson for UploadMetaMaterialRespDataResults {
             result: json::field(&mut o, "result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UserActiveMeetingBotResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -12179,9 +11465,6 @@ impl FromJson for UserActiveMeetingBotResponseBody {
         Ok(Self {
             meetings: json::field(&mut o, "meetings")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UserActiveMeetingInfo`
@@ -12207,8 +11490,5 @@ impl FromJson for UserActiveMeetingInfo {
             meeting_id: json::field(&mut o, "meeting_id")?,
             meeting_title: json::field(&mut o, "meeting_title")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

@@ -22,9 +22,6 @@ impl FromJson for GetVerificationResponseBody {
             verification: json::field(&mut o, "verification")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `Verification`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,8 +43,5 @@ impl FromJson for Verification {
             name: json::field(&mut o, "name")?,
             has_verification: json::field(&mut o, "has_verification")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

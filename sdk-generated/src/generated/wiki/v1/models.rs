@@ -67,9 +67,6 @@ impl FromJson for Node {
             version: json::field(&mut o, "version")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchNodeRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -118,8 +115,5 @@ impl FromJson for SearchNodeResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }

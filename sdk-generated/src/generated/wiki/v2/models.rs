@@ -88,9 +88,6 @@ impl FromJson for GetNodeObjType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for GetNodeObjType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -213,9 +210,6 @@ impl FromJson for Lang {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Lang {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -281,9 +275,6 @@ impl From<NodeType> for String {
 impl FromJson for NodeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for NodeType {
@@ -371,9 +362,6 @@ impl FromJson for ObjType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for ObjType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -439,9 +427,6 @@ impl From<OpenSharing> for String {
 impl FromJson for OpenSharing {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for OpenSharing {
@@ -517,9 +502,6 @@ impl FromJson for SpaceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for SpaceType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -594,9 +576,6 @@ impl FromJson for TaskType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for TaskType {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -667,9 +646,6 @@ impl FromJson for Type {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Type {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -736,9 +712,6 @@ impl FromJson for Visibility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         String::from_json(value).map(Self::from)
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Visibility {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -787,9 +760,6 @@ impl FromJson for CopySpaceNodeResponseBody {
             node: json::field(&mut o, "node")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateSpaceMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -808,9 +778,6 @@ impl FromJson for CreateSpaceMemberResponseBody {
         Ok(Self {
             member: json::field(&mut o, "member")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CreateSpaceNodeResponseBody`
@@ -831,9 +798,6 @@ impl FromJson for CreateSpaceNodeResponseBody {
             node: json::field(&mut o, "node")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `CreateSpaceResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -852,9 +816,6 @@ impl FromJson for CreateSpaceResponseBody {
         Ok(Self {
             space: json::field(&mut o, "space")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `DeleteSpaceMemberResponseBody`
@@ -875,9 +836,6 @@ impl FromJson for DeleteSpaceMemberResponseBody {
             member: json::field(&mut o, "member")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `DeleteSpaceResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -896,9 +854,6 @@ impl FromJson for DeleteSpaceResult {
         Ok(Self {
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `GetNodeSpaceResponseBody`
@@ -919,9 +874,6 @@ impl FromJson for GetNodeSpaceResponseBody {
             node: json::field(&mut o, "node")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetSpaceResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -941,9 +893,6 @@ impl FromJson for GetSpaceResponseBody {
             space: json::field(&mut o, "space")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `GetTaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -962,9 +911,6 @@ impl FromJson for GetTaskResponseBody {
         Ok(Self {
             task: json::field(&mut o, "task")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `ListSpaceMemberResponseBody`
@@ -991,9 +937,6 @@ impl FromJson for ListSpaceMemberResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListSpaceNodeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1019,9 +962,6 @@ impl FromJson for ListSpaceNodeResponseBody {
             has_more: json::field(&mut o, "has_more")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `ListSpaceResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1046,9 +986,6 @@ impl FromJson for ListSpaceResponseBody {
             page_token: json::field(&mut o, "page_token")?,
             has_more: json::field(&mut o, "has_more")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Member`
@@ -1080,9 +1017,6 @@ impl FromJson for Member {
             r#type: json::field(&mut o, "type")?,
             member_perm: json::field(&mut o, "member_perm")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Member {
@@ -1147,9 +1081,6 @@ impl FromJson for MoveDocsToWikiSpaceNodeResponseBody {
             applied: json::field(&mut o, "applied")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MoveResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1174,9 +1105,6 @@ impl FromJson for MoveResult {
             status: json::field(&mut o, "status")?,
             status_msg: json::field(&mut o, "status_msg")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `MoveSpaceNodeRequestBody`
@@ -1218,9 +1146,6 @@ impl FromJson for MoveSpaceNodeResponseBody {
             node: json::field(&mut o, "node")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `MoveWikiToDocsResult`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1251,9 +1176,6 @@ impl FromJson for MoveWikiToDocsResult {
             obj_type: json::field(&mut o, "obj_type")?,
             url: json::field(&mut o, "url")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Node`
@@ -1322,9 +1244,6 @@ impl FromJson for Node {
             url: json::field(&mut o, "url")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Node {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1373,9 +1292,6 @@ impl FromJson for Setting {
             comment_setting: json::field(&mut o, "comment_setting")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 impl ToJson for Setting {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1403,9 +1319,6 @@ impl FromJson for SimpleTaskResult {
         Ok(Self {
             status: json::field(&mut o, "status")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `Space`
@@ -1440,9 +1353,6 @@ impl FromJson for Space {
             visibility: json::field(&mut o, "visibility")?,
             open_sharing: json::field(&mut o, "open_sharing")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 impl ToJson for Space {
@@ -1487,9 +1397,6 @@ impl FromJson for TaskResult {
             move_wiki_to_docs_result: json::field(&mut o, "move_wiki_to_docs_result")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `UpdateSpaceSettingResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -1508,9 +1415,6 @@ impl FromJson for UpdateSpaceSettingResponseBody {
         Ok(Self {
             setting: json::field(&mut o, "setting")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `UpdateTitleSpaceNodeRequestBody`

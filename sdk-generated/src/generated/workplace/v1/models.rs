@@ -25,9 +25,6 @@ impl FromJson for AccessData {
             uv: json::field(&mut o, "uv")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `BlockAccessData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -52,9 +49,6 @@ impl FromJson for BlockAccessData {
             block_id: json::field(&mut o, "block_id")?,
             access_data: json::field(&mut o, "access_data")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `CustomWorkplaceAccessData`
@@ -84,9 +78,6 @@ impl FromJson for CustomWorkplaceAccessData {
             custom_workplace_name: json::field(&mut o, "custom_workplace_name")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `I18nName`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -108,9 +99,6 @@ impl FromJson for I18nName {
             language: json::field(&mut o, "language")?,
             name: json::field(&mut o, "name")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchCustomWorkplaceAccessDataResponseBody`
@@ -137,9 +125,6 @@ impl FromJson for SearchCustomWorkplaceAccessDataResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `SearchWorkplaceAccessDataResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -164,9 +149,6 @@ impl FromJson for SearchWorkplaceAccessDataResponseBody {
             has_more: json::field(&mut o, "has_more")?,
             page_token: json::field(&mut o, "page_token")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
 /// `SearchWorkplaceBlockAccessDataResponseBody`
@@ -193,9 +175,6 @@ impl FromJson for SearchWorkplaceBlockAccessDataResponseBody {
             page_token: json::field(&mut o, "page_token")?,
         })
     }
-    fn absent() -> Self {
-        Self::default()
-    }
 }
 /// `WorkplaceAccessData`
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -220,8 +199,5 @@ impl FromJson for WorkplaceAccessData {
             all_workplace: json::field(&mut o, "all_workplace")?,
             default_workplace: json::field(&mut o, "default_workplace")?,
         })
-    }
-    fn absent() -> Self {
-        Self::default()
     }
 }
