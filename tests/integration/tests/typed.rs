@@ -366,5 +366,8 @@ async fn per_call_options_apply_to_generated_builders() {
         .send()
         .await
         .unwrap_err();
-    assert!(matches!(&err, Error::InvalidRequest(m) if m.contains("bad header")), "options() replaces: {err}");
+    assert!(
+        matches!(&err, Error::InvalidRequest(m) if m.contains("bad header")),
+        "options() replaces: {err}"
+    );
 }
