@@ -85,7 +85,8 @@ selected() { [[ -n ${SELECTED[$1]:-} ]]; }
 
 # ------------------------------------------------------------------------------ environment
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-GEN_REL=sdk-generated/src/generated
+# The generated API crates (the facade's own generated glue in sdk-generated/src/generated is tiny).
+GEN_REL=sdk-generated/apis
 
 for tool in cargo rustc /usr/bin/time awk; do
   command -v "$tool" >/dev/null 2>&1 || { echo "bench-build: $tool is required" >&2; exit 1; }
@@ -408,8 +409,8 @@ EOF
 API_EXPR=""
 if [[ -n ${BENCH_API_EXPR+x} ]]; then
   API_EXPR=$BENCH_API_EXPR
-elif grep -qs 'pub fn im(' "$SNAP/$GEN_REL/im/mod.rs" &&
-  grep -qs 'pub fn message(' "$SNAP/$GEN_REL/im/mod.rs"; then
+elif grep -qs 'pub fn im(' "$SNAP/sdk-generated/src/generated/mod.rs" &&
+  cat "$SNAP"/$GEN_REL/*/src/generated/im/mod.rs 2>/dev/null | grep -qs 'pub fn message('; then
   API_EXPR='client.im().message()'
 fi
 

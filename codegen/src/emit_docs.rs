@@ -13,6 +13,9 @@ use crate::{Error, Output};
 /// messaging and the directory, what most bots use.
 pub const DEFAULT_FEATURES: &[&str] = &["im", "contact"];
 
+/// The manifest template of each generated API crate.
+const CRATE_TEMPLATE: &str = "apis-crate.Cargo.toml.j2";
+
 /// (template file, output path) pairs.
 const TEMPLATES: &[(&str, &str)] = &[
     ("sdk-generated.Cargo.toml.j2", "sdk-generated/Cargo.toml"),
@@ -60,7 +63,28 @@ pub fn context(ir: &Ir) -> Value {
             })
         })
         .collect();
+    let groups = crate::emit_rust::crate_groups(ir);
+    let crates: Vec<Value> = groups
+        .iter()
+        .enumerate()
+        .map(|(n, g)| {
+            json!({
+                "name": format!("lark-oapi-apis-{}", n + 1),
+                "dir": (n + 1).to_string(),
+                "projects": g.iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let mut projects = projects;
+    for (n, g) in groups.iter().enumerate() {
+        for p in g {
+            if let Some(entry) = projects.iter_mut().find(|e| e["name"] == p.name.as_str()) {
+                entry["crate"] = json!(format!("lark-oapi-apis-{}", n + 1));
+            }
+        }
+    }
     json!({
+        "crates": crates,
         "projects": projects,
         "method_count": ir.method_count(),
         "event_count": ir.event_count(),
@@ -78,12 +102,13 @@ pub fn emit(ir: &Ir, specs_dir: &Path, out: &mut Output) -> Result<(), Error> {
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     let mut sources = Vec::new();
-    for (name, _) in TEMPLATES {
+    for name in TEMPLATES.iter().map(|(n, _)| *n).chain([CRATE_TEMPLATE]) {
         let path = dir.join(name);
         let text = std::fs::read_to_string(&path).map_err(|e| Error::Io(path.clone(), e))?;
-        sources.push((*name, text));
+        sources.push((name, text));
     }
     for (name, text) in &sources {
+        let name: &str = name;
         env.add_template(name, text)
             .map_err(|e| Error::Template(format!("{name}: {e}")))?;
     }
@@ -106,6 +131,23 @@ pub fn emit(ir: &Ir, specs_dir: &Path, out: &mut Output) -> Result<(), Error> {
         if let Some(updated) = replace_between(&readme, README_START, README_END, table.trim()) {
             out.files.insert(PathBuf::from("README.md"), updated);
         }
+    }
+    for c in ctx["crates"].as_array().into_iter().flatten() {
+        let mut crate_ctx = ctx.clone();
+        crate_ctx["crate"] = c.clone();
+        let rendered = env
+            .get_template(CRATE_TEMPLATE)
+            .and_then(|t| t.render(&crate_ctx))
+            .map_err(|e| Error::Template(format!("{CRATE_TEMPLATE}: {e}")))?;
+        let mut rendered = rendered;
+        if !rendered.ends_with('\n') {
+            rendered.push('\n');
+        }
+        let dir = c["dir"].as_str().unwrap_or_default();
+        out.files.insert(
+            PathBuf::from(format!("{}/{dir}/Cargo.toml", crate::emit_rust::APIS_DIR)),
+            rendered,
+        );
     }
     for (name, target) in TEMPLATES {
         let rendered = env

@@ -50,6 +50,7 @@ impl From<spec::SpecError> for Error {
 /// Directories whose every file the generator owns (relative to the workspace root).
 pub const MANAGED_DIRS: &[&str] = &[
     "sdk-generated/src/generated",
+    "sdk-generated/apis",
     "tests/integration/tests/generated_roundtrip",
 ];
 

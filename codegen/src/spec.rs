@@ -265,7 +265,8 @@ fn load_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, SpecError> 
     })
 }
 
-fn json_files(dir: &Path) -> Result<Vec<PathBuf>, SpecError> {
+/// The `<project>/<version>.json` files under `dir`, sorted (none if `dir` is missing).
+pub fn json_files(dir: &Path) -> Result<Vec<PathBuf>, SpecError> {
     let err = |e: std::io::Error| SpecError {
         file: dir.to_path_buf(),
         field: String::new(),

@@ -63,7 +63,8 @@ impl fmt::Display for JsonError {
 
 impl std::error::Error for JsonError {}
 
-fn kind(value: &Value) -> &'static str {
+/// What kind of JSON value this is, for error messages (`a string`, `an object`).
+pub(crate) fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -294,7 +294,7 @@ impl State {
                 return Err(raw.decode_error(format!(
                     "`data.{}` is not an array but {}",
                     p.items_field,
-                    type_name(&other)
+                    crate::json::kind(&other)
                 )));
             }
         };
@@ -310,16 +310,5 @@ impl State {
             next,
             raw,
         })
-    }
-}
-
-fn type_name(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }

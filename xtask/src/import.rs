@@ -136,22 +136,13 @@ fn event(e: &Value) -> Value {
 }
 
 fn json_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let projects = fs::read_dir(dir).map_err(|e| format!("reading {}: {e}", dir.display()))?;
-    for project in projects {
-        let project = project.map_err(|e| e.to_string())?.path();
-        if !project.is_dir() {
-            continue;
-        }
-        for file in fs::read_dir(&project).map_err(|e| e.to_string())? {
-            let file = file.map_err(|e| e.to_string())?.path();
-            if file.extension().is_some_and(|e| e == "json") {
-                out.push(file);
-            }
-        }
+    if !dir.is_dir() {
+        return Err(format!(
+            "{} is not a directory of the dataset",
+            dir.display()
+        ));
     }
-    out.sort();
-    Ok(out)
+    lark_oapi_codegen::spec::json_files(dir).map_err(|e| e.to_string())
 }
 
 /// Imports `dataset` into `specs`; returns the number of methods and events written.
