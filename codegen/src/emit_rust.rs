@@ -220,7 +220,6 @@ fn emit_facade(ir: &Ir, out: &mut Output) -> Result<(), Error> {
 
 fn emit_project(p: &Project, base: &str, out: &mut Output) -> Result<(), Error> {
     let handle = id(&p.handle);
-    let module = id(&p.module);
     let name = &p.name;
     let version_mods = p.versions.iter().map(|v| {
         let m = id(&v.module);
@@ -276,7 +275,6 @@ fn emit_project(p: &Project, base: &str, out: &mut Output) -> Result<(), Error> 
         " Entry point of the `{name}` APIs: `client.{}()`.",
         p.module
     );
-    let _ = &module;
     let file = quote! {
         #module_doc
         #(#version_mods)*
