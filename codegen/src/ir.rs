@@ -266,7 +266,18 @@ impl Ir {
     /// Resolves the specs.
     pub fn build(specs: &Specs) -> Ir {
         let mut projects = Vec::new();
-        let mut project_scope = Scope::with_reserved(&["request", "config", "new"]);
+        // Project modules sit at the root of lark-oapi next to the runtime's modules.
+        let mut project_scope = Scope::with_reserved(&[
+            "request",
+            "config",
+            "new",
+            "card",
+            "json",
+            "event_crypto",
+            "prelude",
+            "reqwest",
+            "codes",
+        ]);
         for entry in &specs.projects.projects {
             let module = project_scope.claim(&names::snake_ident(&entry.name));
             let mut version_scope = Scope::default();

@@ -38,6 +38,8 @@ pub mod card;
 mod client;
 mod config;
 mod error;
+#[cfg(feature = "events")]
+pub mod event_crypto;
 mod file;
 pub mod json;
 mod page;
