@@ -274,6 +274,7 @@ impl Ir {
             "card",
             "json",
             "event_crypto",
+            "dispatcher",
             "prelude",
             "reqwest",
             "codes",

@@ -37,6 +37,8 @@ mod call;
 pub mod card;
 mod client;
 mod config;
+#[cfg(feature = "events")]
+pub mod dispatcher;
 mod error;
 #[cfg(feature = "events")]
 pub mod event_crypto;

@@ -1,0 +1,422 @@
+//! The event dispatcher: verifies, decrypts, de-duplicates and routes the events the
+//! platform pushes to your HTTP endpoint, framework-free.
+//!
+//! Give it the method, headers and exact body bytes of a request; it answers with the
+//! status, headers and body to send back. Verification failures get 401, bodies it cannot
+//! read get 400, handler failures get 500 (so the platform retries), and only a handled (or
+//! deliberately ignored) event gets 200.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::client::Client;
+use crate::event_crypto::{constant_time_eq, decrypt, verify_event_signature};
+use crate::json::FromJson;
+
+/// What a handler returns: `Ok` (optionally with a JSON body for callbacks), or an error
+/// message that makes the platform retry.
+pub type HandlerResult = Result<Option<Value>, String>;
+
+type BoxedHandler =
+    Arc<dyn Fn(Event) -> Pin<Box<dyn Future<Output = HandlerResult> + Send>> + Send + Sync>;
+
+/// One event as delivered: its type, id, tenant and the raw `event` object.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Event {
+    /// e.g. `im.message.receive_v1` (v2 `header.event_type`, v1 `event.type`).
+    pub event_type: String,
+    /// `header.event_id` (v2) or `uuid` (v1).
+    pub event_id: Option<String>,
+    /// The tenant the event belongs to.
+    pub tenant_key: Option<String>,
+    /// The app it was sent to.
+    pub app_id: Option<String>,
+    /// `2.0` or `1.0`.
+    pub schema: &'static str,
+    /// The `event` object.
+    pub payload: Value,
+}
+
+impl Event {
+    /// The payload decoded into a generated event type.
+    pub fn decode<T: FromJson>(&self) -> Result<T, crate::json::JsonError> {
+        T::from_json(self.payload.clone())
+    }
+}
+
+/// An HTTP answer for the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type` and friends.
+    pub headers: Vec<(String, String)>,
+    /// JSON body.
+    pub body: Bytes,
+}
+
+impl Reply {
+    fn json(status: u16, body: &Value) -> Self {
+        Self {
+            status,
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
+            body: Bytes::from(serde_json::to_vec(body).unwrap_or_default()),
+        }
+    }
+
+    fn msg(status: u16, msg: &str) -> Self {
+        Self::json(status, &serde_json::json!({ "msg": msg }))
+    }
+}
+
+/// Builder of an [`EventDispatcher`].
+#[derive(Default)]
+pub struct EventDispatcherBuilder {
+    encrypt_key: Option<String>,
+    verification_token: Option<String>,
+    client: Option<Client>,
+    handlers: HashMap<String, BoxedHandler>,
+    max_body: Option<usize>,
+    timestamp_window: Option<Duration>,
+    dedup_ttl: Option<Duration>,
+}
+
+impl fmt::Debug for EventDispatcherBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventDispatcherBuilder")
+            .field(
+                "encrypt_key",
+                &self.encrypt_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "verification_token",
+                &self.verification_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl EventDispatcherBuilder {
+    /// The Encrypt Key of the app's event subscription: bodies must then be encrypted and
+    /// signed, and both are checked.
+    pub fn encrypt_key(mut self, key: impl Into<String>) -> Self {
+        self.encrypt_key = Some(key.into());
+        self
+    }
+
+    /// The Verification Token: checked (in constant time) on every event and challenge.
+    pub fn verification_token(mut self, token: impl Into<String>) -> Self {
+        self.verification_token = Some(token.into());
+        self
+    }
+
+    /// The client whose token manager receives marketplace `app_ticket` events.
+    pub fn client(mut self, client: Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Largest body accepted (1 MiB by default).
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body = Some(bytes);
+        self
+    }
+
+    /// How far a signed request's timestamp may be from now (5 minutes by default).
+    pub fn timestamp_window(mut self, window: Duration) -> Self {
+        self.timestamp_window = Some(window);
+        self
+    }
+
+    /// How long event ids are remembered to drop platform retries (8 hours by default:
+    /// the platform retries for about 7.1 hours).
+    pub fn dedup_ttl(mut self, ttl: Duration) -> Self {
+        self.dedup_ttl = Some(ttl);
+        self
+    }
+
+    /// Handles `event_type` with a function of the raw [`Event`].
+    pub fn on_raw<F, Fut>(mut self, event_type: impl Into<String>, handler: F) -> Self
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        self.handlers.insert(
+            event_type.into(),
+            Arc::new(move |event| Box::pin(handler(event))),
+        );
+        self
+    }
+
+    /// The dispatcher.
+    pub fn build(self) -> EventDispatcher {
+        EventDispatcher {
+            inner: Arc::new(Inner {
+                encrypt_key: self.encrypt_key,
+                verification_token: self.verification_token,
+                client: self.client,
+                handlers: self.handlers,
+                max_body: self.max_body.unwrap_or(1 << 20),
+                timestamp_window: self.timestamp_window.unwrap_or(Duration::from_secs(300)),
+                dedup_ttl: self.dedup_ttl.unwrap_or(Duration::from_secs(8 * 3600)),
+                seen: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+}
+
+/// Verifies, decrypts, de-duplicates and routes pushed events. Cheap to clone.
+///
+/// ```
+/// # async fn demo() {
+/// use lark_oapi_core::dispatcher::EventDispatcher;
+/// let dispatcher = EventDispatcher::builder()
+///     .verification_token("v-token")
+///     .on_raw("im.message.receive_v1", |event| async move {
+///         println!("{}: {}", event.event_type, event.payload);
+///         Ok(None)
+///     })
+///     .build();
+/// let body = br#"{"challenge":"c1","token":"v-token","type":"url_verification"}"#;
+/// let reply = dispatcher.handle("POST", &[], body).await;
+/// assert_eq!(reply.status, 200);
+/// assert_eq!(&reply.body[..], br#"{"challenge":"c1"}"#);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct EventDispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    encrypt_key: Option<String>,
+    verification_token: Option<String>,
+    client: Option<Client>,
+    handlers: HashMap<String, BoxedHandler>,
+    max_body: usize,
+    timestamp_window: Duration,
+    dedup_ttl: Duration,
+    seen: Mutex<HashMap<String, Instant>>,
+}
+
+impl fmt::Debug for EventDispatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventDispatcher")
+            .field("handlers", &self.inner.handlers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn str_of<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
+}
+
+impl EventDispatcher {
+    /// Starts a dispatcher.
+    pub fn builder() -> EventDispatcherBuilder {
+        EventDispatcherBuilder::default()
+    }
+
+    /// Handles one pushed request: `method`, headers (any case) and the exact body bytes.
+    pub async fn handle(&self, method: &str, headers: &[(String, String)], body: &[u8]) -> Reply {
+        let inner = &self.inner;
+        if !method.eq_ignore_ascii_case("POST") {
+            return Reply::msg(405, "events are delivered with POST");
+        }
+        if body.len() > inner.max_body {
+            return Reply::msg(413, "body too large");
+        }
+        let Ok(Value::Object(outer)) = serde_json::from_slice::<Value>(body) else {
+            return Reply::msg(400, "the body is not a JSON object");
+        };
+        let plain = match str_of(&outer, "encrypt") {
+            Some(sealed) => {
+                let Some(key) = &inner.encrypt_key else {
+                    return Reply::msg(400, "encrypted body but no Encrypt Key is configured");
+                };
+                // Signed when an Encrypt Key is set; the challenge itself is not signed.
+                let signature = header(headers, "x-lark-signature");
+                if let Some(sig) = signature {
+                    let ts = header(headers, "x-lark-request-timestamp").unwrap_or_default();
+                    let nonce = header(headers, "x-lark-request-nonce").unwrap_or_default();
+                    if !verify_event_signature(ts, nonce, key, body, sig) {
+                        return Reply::msg(401, "signature mismatch");
+                    }
+                    if !self.timestamp_fresh(ts) {
+                        return Reply::msg(401, "stale or missing request timestamp");
+                    }
+                }
+                let decrypted = match decrypt(key, sealed) {
+                    Ok(d) => d,
+                    Err(e) => return Reply::msg(400, &e.to_string()),
+                };
+                match serde_json::from_slice::<Value>(&decrypted) {
+                    Ok(Value::Object(map)) => {
+                        if signature.is_none() && str_of(&map, "type") != Some("url_verification") {
+                            return Reply::msg(401, "unsigned encrypted event");
+                        }
+                        map
+                    }
+                    _ => return Reply::msg(400, "the decrypted body is not a JSON object"),
+                }
+            }
+            None => {
+                if inner.encrypt_key.is_some() && str_of(&outer, "type") != Some("url_verification")
+                {
+                    return Reply::msg(
+                        401,
+                        "an Encrypt Key is configured but the body is not encrypted",
+                    );
+                }
+                outer
+            }
+        };
+        self.route(plain).await
+    }
+
+    fn timestamp_fresh(&self, ts: &str) -> bool {
+        let Ok(secs) = ts.trim().parse::<u64>() else {
+            return false;
+        };
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        now.abs_diff(secs) <= self.inner.timestamp_window.as_secs()
+    }
+
+    fn token_ok(&self, token: Option<&str>) -> bool {
+        match &self.inner.verification_token {
+            None => true,
+            Some(expected) => {
+                constant_time_eq(expected.as_bytes(), token.unwrap_or_default().as_bytes())
+            }
+        }
+    }
+
+    /// Whether `id` was seen within the TTL; records it otherwise.
+    fn seen_before(&self, id: &str) -> bool {
+        let now = Instant::now();
+        let mut seen = self.inner.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() > 100_000 {
+            let ttl = self.inner.dedup_ttl;
+            seen.retain(|_, at| now.duration_since(*at) < ttl);
+        }
+        match seen.get(id) {
+            Some(at) if now.duration_since(*at) < self.inner.dedup_ttl => true,
+            _ => {
+                seen.insert(id.to_owned(), now);
+                false
+            }
+        }
+    }
+
+    async fn route(&self, mut map: Map<String, Value>) -> Reply {
+        if str_of(&map, "type") == Some("url_verification") {
+            if !self.token_ok(str_of(&map, "token")) {
+                return Reply::msg(401, "verification token mismatch");
+            }
+            let challenge = map.remove("challenge").unwrap_or(Value::Null);
+            return Reply::json(200, &serde_json::json!({ "challenge": challenge }));
+        }
+        let event = if map.contains_key("schema") {
+            let header = match map.remove("header") {
+                Some(Value::Object(h)) => h,
+                _ => return Reply::msg(400, "schema 2.0 event without a header"),
+            };
+            if !self.token_ok(str_of(&header, "token")) {
+                return Reply::msg(401, "verification token mismatch");
+            }
+            Event {
+                event_type: str_of(&header, "event_type").unwrap_or_default().to_owned(),
+                event_id: str_of(&header, "event_id").map(str::to_owned),
+                tenant_key: str_of(&header, "tenant_key").map(str::to_owned),
+                app_id: str_of(&header, "app_id").map(str::to_owned),
+                schema: "2.0",
+                payload: map.remove("event").unwrap_or(Value::Null),
+            }
+        } else if map.contains_key("uuid") || map.contains_key("event") {
+            if !self.token_ok(str_of(&map, "token")) {
+                return Reply::msg(401, "verification token mismatch");
+            }
+            let payload = map.remove("event").unwrap_or(Value::Null);
+            Event {
+                event_type: payload
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+                event_id: str_of(&map, "uuid").map(str::to_owned),
+                tenant_key: payload
+                    .get("tenant_key")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                app_id: payload
+                    .get("app_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                schema: "1.0",
+                payload,
+            }
+        } else {
+            return Reply::msg(400, "neither a schema 2.0 nor a schema 1.0 event");
+        };
+        if event.event_type.is_empty() {
+            return Reply::msg(400, "the event has no type");
+        }
+        if let Some(id) = &event.event_id
+            && self.seen_before(id)
+        {
+            tracing::debug!(event_id = %id, "duplicate event dropped");
+            return Reply::msg(200, "success");
+        }
+        if event.event_type == "app_ticket"
+            && let (Some(client), Some(ticket)) = (
+                &self.inner.client,
+                event.payload.get("app_ticket").and_then(Value::as_str),
+            )
+        {
+            client.set_app_ticket(ticket).await;
+        }
+        let Some(handler) = self.inner.handlers.get(&event.event_type) else {
+            tracing::debug!(event_type = %event.event_type, "no handler registered");
+            return Reply::msg(200, "success");
+        };
+        let id = event.event_id.clone();
+        match handler(event).await {
+            Ok(None) => Reply::msg(200, "success"),
+            Ok(Some(body)) => Reply::json(200, &body),
+            Err(e) => {
+                // Forget the id, so the platform's retry is handled.
+                if let Some(id) = id {
+                    self.inner
+                        .seen
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
+                }
+                tracing::warn!(error = %e, "event handler failed");
+                Reply::msg(500, &e)
+            }
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! The event dispatcher, framework-free: verification, decryption, de-duplication, routing,
+//! and the status codes the platform sees.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::*;
+use lark_oapi::dispatcher::{Event, EventDispatcher};
+use lark_oapi::event_crypto::{encrypt, event_signature};
+use lark_oapi::im::v1::events::P2ImMessageReceiveV1Data;
+use lark_oapi::{AppType, Method};
+
+const KEY: &str = "encrypt-key-1";
+const TOKEN: &str = "verification-token-1";
+
+fn now() -> String {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .to_string()
+}
+
+fn message_event(event_id: &str) -> serde_json::Value {
+    serde_json::json!({
+        "schema": "2.0",
+        "header": {"event_id": event_id, "event_type": "im.message.receive_v1", "create_time": "1608725989000",
+                   "token": TOKEN, "app_id": "cli_x", "tenant_key": "tk"},
+        "event": {"sender": {"sender_id": {"open_id": "ou_1"}, "sender_type": "user"},
+                  "message": {"message_id": "om_1", "chat_id": "oc_1", "chat_type": "p2p", "message_type": "text",
+                              "content": "{\"text\":\"hi\"}", "create_time": "1608725989000"}}
+    })
+}
+
+/// The body and headers the platform sends for `plain`, encrypted and signed.
+fn sealed(plain: &serde_json::Value, ts: &str) -> (Vec<(String, String)>, Vec<u8>) {
+    let body =
+        serde_json::json!({ "encrypt": encrypt(KEY, plain.to_string().as_bytes(), [9; 16]) })
+            .to_string();
+    let sig = event_signature(ts, "n1", KEY, body.as_bytes());
+    let headers = vec![
+        ("X-Lark-Request-Timestamp".to_owned(), ts.to_owned()),
+        ("X-Lark-Request-Nonce".to_owned(), "n1".to_owned()),
+        ("X-Lark-Signature".to_owned(), sig),
+    ];
+    (headers, body.into_bytes())
+}
+
+fn counting_dispatcher(count: Arc<AtomicUsize>) -> EventDispatcher {
+    EventDispatcher::builder()
+        .encrypt_key(KEY)
+        .verification_token(TOKEN)
+        .on_raw("im.message.receive_v1", move |event: Event| {
+            let count = count.clone();
+            async move {
+                let typed: P2ImMessageReceiveV1Data = event.decode().map_err(|e| e.to_string())?;
+                assert_eq!(typed.message.message_id, "om_1");
+                assert_eq!(event.tenant_key.as_deref(), Some("tk"));
+                count.fetch_add(1, Ordering::SeqCst);
+                Ok(None)
+            }
+        })
+        .build()
+}
+
+#[tokio::test]
+async fn a_signed_encrypted_event_is_decrypted_decoded_and_handled_once() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let d = counting_dispatcher(count.clone());
+    let (headers, body) = sealed(&message_event("ev-1"), &now());
+    let reply = d.handle("POST", &headers, &body).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    // The platform's retry of the same event is acknowledged but not handled again.
+    let reply = d.handle("POST", &headers, &body).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn verification_failures_are_never_200() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let d = counting_dispatcher(count.clone());
+    let ts = now();
+    let (mut headers, body) = sealed(&message_event("ev-2"), &ts);
+    // Wrong signature.
+    headers[2].1 = "0".repeat(64);
+    assert_eq!(d.handle("POST", &headers, &body).await.status, 401);
+    // Re-serialised body (a space added): the signature over the original bytes fails.
+    let (headers, body) = sealed(&message_event("ev-2"), &ts);
+    let mut spaced = b" ".to_vec();
+    spaced.extend_from_slice(&body);
+    assert_eq!(d.handle("POST", &headers, &spaced).await.status, 401);
+    // Stale timestamp, correctly signed.
+    let (headers, body) = sealed(&message_event("ev-2"), "1600000000");
+    assert_eq!(d.handle("POST", &headers, &body).await.status, 401);
+    // Wrong verification token inside a valid envelope.
+    let mut ev = message_event("ev-2");
+    ev["header"]["token"] = "other".into();
+    let (headers, body) = sealed(&ev, &ts);
+    assert_eq!(d.handle("POST", &headers, &body).await.status, 401);
+    // Plain body while an Encrypt Key is configured.
+    let plain = message_event("ev-2").to_string();
+    assert_eq!(d.handle("POST", &[], plain.as_bytes()).await.status, 401);
+    assert_eq!(count.load(Ordering::SeqCst), 0, "no handler ran");
+}
+
+#[tokio::test]
+async fn unreadable_bodies_are_400() {
+    let d = counting_dispatcher(Arc::new(AtomicUsize::new(0)));
+    assert_eq!(d.handle("POST", &[], b"not json").await.status, 400);
+    // Truncated ciphertext, signed as sent.
+    let ts = now();
+    let body = serde_json::json!({"encrypt": "AAECAwQFBgcICQoLDA0ODw=="}).to_string();
+    let headers = vec![
+        ("x-lark-request-timestamp".to_owned(), ts.clone()),
+        ("x-lark-request-nonce".to_owned(), "n".to_owned()),
+        (
+            "x-lark-signature".to_owned(),
+            event_signature(&ts, "n", KEY, body.as_bytes()),
+        ),
+    ];
+    let reply = d.handle("POST", &headers, body.as_bytes()).await;
+    assert_eq!(reply.status, 400);
+    assert!(String::from_utf8_lossy(&reply.body).contains("shorter"));
+    // Encrypted with another key: bad padding.
+    let other = serde_json::json!({"encrypt": encrypt("other-key", b"{}", [1; 16])}).to_string();
+    let headers = vec![
+        ("x-lark-request-timestamp".to_owned(), ts.clone()),
+        ("x-lark-request-nonce".to_owned(), "n".to_owned()),
+        (
+            "x-lark-signature".to_owned(),
+            event_signature(&ts, "n", KEY, other.as_bytes()),
+        ),
+    ];
+    assert_eq!(
+        d.handle("POST", &headers, other.as_bytes()).await.status,
+        400
+    );
+    let big = vec![b' '; 2 << 20];
+    assert_eq!(d.handle("POST", &[], &big).await.status, 413);
+    assert_eq!(d.handle("GET", &[], b"{}").await.status, 405);
+}
+
+#[tokio::test]
+async fn url_verification_plain_and_encrypted() {
+    let d = EventDispatcher::builder().verification_token(TOKEN).build();
+    let body = serde_json::json!({"challenge": "c-1", "token": TOKEN, "type": "url_verification"});
+    let reply = d.handle("POST", &[], body.to_string().as_bytes()).await;
+    assert_eq!(
+        (reply.status, &reply.body[..]),
+        (200, &br#"{"challenge":"c-1"}"#[..])
+    );
+    let bad = serde_json::json!({"challenge": "c-1", "token": "nope", "type": "url_verification"});
+    assert_eq!(
+        d.handle("POST", &[], bad.to_string().as_bytes())
+            .await
+            .status,
+        401
+    );
+
+    let d = counting_dispatcher(Arc::new(AtomicUsize::new(0)));
+    let sealed_body =
+        serde_json::json!({"encrypt": encrypt(KEY, body.to_string().as_bytes(), [3; 16])})
+            .to_string();
+    let reply = d.handle("POST", &[], sealed_body.as_bytes()).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(&reply.body[..], br#"{"challenge":"c-1"}"#);
+}
+
+#[tokio::test]
+async fn handler_failures_are_500_and_the_retry_is_handled() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let d = EventDispatcher::builder()
+        .on_raw("im.message.receive_v1", move |_| {
+            let c = c.clone();
+            async move {
+                if c.fetch_add(1, Ordering::SeqCst) == 0 {
+                    Err("database down".to_owned())
+                } else {
+                    Ok(None)
+                }
+            }
+        })
+        .build();
+    let body = message_event("ev-9").to_string();
+    let reply = d.handle("POST", &[], body.as_bytes()).await;
+    assert_eq!(reply.status, 500);
+    assert!(String::from_utf8_lossy(&reply.body).contains("database down"));
+    assert_eq!(d.handle("POST", &[], body.as_bytes()).await.status, 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    // Unknown event types are acknowledged.
+    let mut other = message_event("ev-10");
+    other["header"]["event_type"] = "brand.new.event_v9".into();
+    assert_eq!(
+        d.handle("POST", &[], other.to_string().as_bytes())
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn an_app_ticket_event_feeds_the_token_manager() {
+    let (mock, client) = setup_with(|b| b.app_type(AppType::Marketplace)).await;
+    let d = EventDispatcher::builder().client((*client).clone()).build();
+    let ticket_event = serde_json::json!({
+        "uuid": "u-1", "ts": "1700000000.0", "token": "", "type": "event_callback",
+        "event": {"app_id": lark_oapi_mock::APP_ID, "app_ticket": lark_oapi_mock::APP_TICKET, "type": "app_ticket"}
+    });
+    assert_eq!(
+        d.handle("POST", &[], ticket_event.to_string().as_bytes())
+            .await
+            .status,
+        200
+    );
+    // The marketplace app can now get tokens, with no set_app_ticket call of ours.
+    client
+        .request(Method::GET, "/open-apis/echo/v1/isv")
+        .tenant_key("tenant-1")
+        .send_value()
+        .await
+        .unwrap();
+    assert_eq!(
+        mock.requests_to("/open-apis/auth/v3/app_access_token")
+            .len(),
+        1
+    );
+}
