@@ -420,3 +420,54 @@ impl EventDispatcher {
         }
     }
 }
+
+/// An `axum` adapter: a handler and a router that serve an [`EventDispatcher`].
+#[cfg(feature = "axum")]
+pub mod axum_adapter {
+    use axum::body::Bytes;
+    use axum::extract::State;
+    use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+    use axum::response::{IntoResponse, Response};
+
+    use super::EventDispatcher;
+
+    /// A router answering `POST path` with the dispatcher.
+    ///
+    /// ```no_run
+    /// # async fn run(dispatcher: lark_oapi_core::dispatcher::EventDispatcher) -> std::io::Result<()> {
+    /// let app = lark_oapi_core::dispatcher::axum_adapter::router("/webhook/event", dispatcher);
+    /// let listener = tokio::net::TcpListener::bind("0.0.0.0:3000").await?;
+    /// axum::serve(listener, app).await
+    /// # }
+    /// ```
+    pub fn router(path: &str, dispatcher: EventDispatcher) -> axum::Router {
+        axum::Router::new()
+            .route(path, axum::routing::any(handle))
+            .with_state(dispatcher)
+    }
+
+    /// The axum handler: passes method, headers and the exact body bytes to the dispatcher.
+    pub async fn handle(
+        State(dispatcher): State<EventDispatcher>,
+        method: Method,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Response {
+        let pairs: Vec<(String, String)> = headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
+        let reply = dispatcher.handle(method.as_str(), &pairs, &body).await;
+        let mut response = (
+            StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            reply.body,
+        )
+            .into_response();
+        for (k, v) in reply.headers {
+            if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
+                response.headers_mut().insert(k, v);
+            }
+        }
+        response
+    }
+}

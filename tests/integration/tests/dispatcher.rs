@@ -236,3 +236,45 @@ async fn an_app_ticket_event_feeds_the_token_manager() {
         1
     );
 }
+
+#[tokio::test]
+async fn over_http_with_the_axum_adapter() {
+    let count = Arc::new(AtomicUsize::new(0));
+    let app = lark_oapi::dispatcher::axum_adapter::router(
+        "/webhook/event",
+        counting_dispatcher(count.clone()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::new();
+    let url = format!("http://{addr}/webhook/event");
+
+    let (headers, body) = sealed(&message_event("ev-http-1"), &now());
+    let mut req = http.post(&url).body(body.clone());
+    for (k, v) in &headers {
+        req = req.header(k, v);
+    }
+    let resp = req.send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/json; charset=utf-8"
+    );
+    assert_eq!(resp.text().await.unwrap(), r#"{"msg":"success"}"#);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+
+    // The same bytes with a forged signature are refused over HTTP too.
+    let resp = http
+        .post(&url)
+        .header("x-lark-request-timestamp", now())
+        .header("x-lark-request-nonce", "n1")
+        .header("x-lark-signature", "f".repeat(64))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    server.abort();
+}
