@@ -471,3 +471,109 @@ pub mod axum_adapter {
         response
     }
 }
+
+/// A typed callback answer (e.g. the generated `P2CardActionTriggerResponse` with a toast
+/// or a replacement card) as a handler result.
+pub fn respond<T: crate::json::ToJson>(answer: &T) -> HandlerResult {
+    serde_json::from_slice(&crate::json::to_vec(answer))
+        .map(Some)
+        .map_err(|e| format!("the callback answer is not JSON: {e}"))
+}
+
+/// The legacy message-card callback (`card.action.trigger_v1`), delivered to the card
+/// request URL: SHA-1 signature with the Verification Token over the raw body, optional
+/// encryption, url_verification, and the handler's answer (a card or a toast) as the body.
+#[derive(Clone)]
+pub struct CardActionHandler {
+    verification_token: Option<String>,
+    encrypt_key: Option<String>,
+    handler:
+        Arc<dyn Fn(Value) -> Pin<Box<dyn Future<Output = HandlerResult> + Send>> + Send + Sync>,
+}
+
+impl fmt::Debug for CardActionHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CardActionHandler").finish_non_exhaustive()
+    }
+}
+
+impl CardActionHandler {
+    /// Answers card actions with `handler` (which gets the whole callback body).
+    pub fn new<F, Fut>(handler: F) -> Self
+    where
+        F: Fn(Value) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult> + Send + 'static,
+    {
+        Self {
+            verification_token: None,
+            encrypt_key: None,
+            handler: Arc::new(move |body| Box::pin(handler(body))),
+        }
+    }
+
+    /// The Verification Token: signatures and challenge tokens are checked with it.
+    pub fn verification_token(mut self, token: impl Into<String>) -> Self {
+        self.verification_token = Some(token.into());
+        self
+    }
+
+    /// The Encrypt Key, if card callbacks are encrypted.
+    pub fn encrypt_key(mut self, key: impl Into<String>) -> Self {
+        self.encrypt_key = Some(key.into());
+        self
+    }
+
+    /// Handles one callback request: method, headers and the exact body bytes.
+    pub async fn handle(&self, method: &str, headers: &[(String, String)], body: &[u8]) -> Reply {
+        if !method.eq_ignore_ascii_case("POST") {
+            return Reply::msg(405, "card callbacks are delivered with POST");
+        }
+        if body.len() > 1 << 20 {
+            return Reply::msg(413, "body too large");
+        }
+        let Ok(Value::Object(outer)) = serde_json::from_slice::<Value>(body) else {
+            return Reply::msg(400, "the body is not a JSON object");
+        };
+        let mut map = match (str_of(&outer, "encrypt"), &self.encrypt_key) {
+            (Some(_), None) => {
+                return Reply::msg(400, "encrypted body but no Encrypt Key is configured");
+            }
+            (Some(sealed), Some(key)) => match decrypt(key, sealed) {
+                Ok(plain) => match serde_json::from_slice::<Value>(&plain) {
+                    Ok(Value::Object(m)) => m,
+                    _ => return Reply::msg(400, "the decrypted body is not a JSON object"),
+                },
+                Err(e) => return Reply::msg(400, &e.to_string()),
+            },
+            (None, _) => outer,
+        };
+        if str_of(&map, "type") == Some("url_verification") {
+            if let Some(expected) = &self.verification_token
+                && !constant_time_eq(
+                    expected.as_bytes(),
+                    str_of(&map, "token").unwrap_or_default().as_bytes(),
+                )
+            {
+                return Reply::msg(401, "verification token mismatch");
+            }
+            let challenge = map.remove("challenge").unwrap_or(Value::Null);
+            return Reply::json(200, &serde_json::json!({ "challenge": challenge }));
+        }
+        if let Some(token) = &self.verification_token {
+            let ts = header(headers, "x-lark-request-timestamp").unwrap_or_default();
+            let nonce = header(headers, "x-lark-request-nonce").unwrap_or_default();
+            let sig = header(headers, "x-lark-signature").unwrap_or_default();
+            if !crate::event_crypto::verify_card_signature(ts, nonce, token, body, sig) {
+                return Reply::msg(401, "card callback signature mismatch");
+            }
+        }
+        match (self.handler)(Value::Object(map)).await {
+            Ok(None) => Reply::msg(200, "success"),
+            Ok(Some(answer)) => Reply::json(200, &answer),
+            Err(e) => {
+                tracing::warn!(error = %e, "card action handler failed");
+                Reply::msg(500, &e)
+            }
+        }
+    }
+}

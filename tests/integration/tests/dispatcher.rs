@@ -278,3 +278,90 @@ async fn over_http_with_the_axum_adapter() {
     assert_eq!(count.load(Ordering::SeqCst), 1);
     server.abort();
 }
+
+#[tokio::test]
+async fn card_action_trigger_answers_with_a_typed_toast() {
+    use lark_oapi::callback::v2::events::{
+        CallBackToast, P2CardActionTriggerData, P2CardActionTriggerResponse,
+    };
+    let d = EventDispatcher::builder()
+        .on_raw("card.action.trigger", |event: Event| async move {
+            let data: P2CardActionTriggerData = event.decode().map_err(|e| e.to_string())?;
+            let tag = data.action.and_then(|a| a.tag).unwrap_or_default();
+            lark_oapi::dispatcher::respond(&P2CardActionTriggerResponse {
+                toast: Some(CallBackToast {
+                    r#type: Some("success".into()),
+                    content: Some(format!("clicked {tag}")),
+                    i18n: None,
+                }),
+                card: None,
+            })
+        })
+        .build();
+    let body = serde_json::json!({
+        "schema": "2.0",
+        "header": {"event_id": "ev-card-1", "event_type": "card.action.trigger", "token": "", "app_id": "cli_x", "tenant_key": "tk"},
+        "event": {"operator": {"open_id": "ou_1"}, "token": "c-token", "action": {"tag": "button", "value": {"k": "v"}},
+                  "context": {"open_message_id": "om_1", "open_chat_id": "oc_1"}}
+    });
+    let reply = d.handle("POST", &[], body.to_string().as_bytes()).await;
+    assert_eq!(reply.status, 200);
+    let answer: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(
+        answer,
+        serde_json::json!({"toast": {"type": "success", "content": "clicked button"}})
+    );
+}
+
+#[tokio::test]
+async fn legacy_card_callbacks_check_the_sha1_signature() {
+    use lark_oapi::dispatcher::CardActionHandler;
+    use lark_oapi::event_crypto::card_signature;
+    let handler = CardActionHandler::new(|body| async move {
+        assert_eq!(body["open_message_id"], "om_1");
+        Ok(Some(
+            serde_json::json!({"elements": [{"tag": "markdown", "content": "done"}]}),
+        ))
+    })
+    .verification_token(TOKEN);
+    let body = br#"{"open_id":"ou_1","open_message_id":"om_1","tenant_key":"tk","token":"c-update-token","action":{"tag":"button","value":{"k":"v"}}}"#;
+    let ts = now();
+    let signed = |sig: String| {
+        vec![
+            ("X-Lark-Request-Timestamp".to_owned(), ts.clone()),
+            ("X-Lark-Request-Nonce".to_owned(), "n2".to_owned()),
+            ("X-Lark-Signature".to_owned(), sig),
+        ]
+    };
+    let reply = handler
+        .handle(
+            "POST",
+            &signed(card_signature(&ts, "n2", TOKEN, body)),
+            body,
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        &reply.body[..],
+        br#"{"elements":[{"content":"done","tag":"markdown"}]}"#
+    );
+    // The event scheme's signature (SHA-256 with a key) is not the card scheme's.
+    let wrong = event_signature(&ts, "n2", TOKEN, body);
+    assert_eq!(
+        handler.handle("POST", &signed(wrong), body).await.status,
+        401
+    );
+    assert_eq!(
+        handler.handle("POST", &[], body).await.status,
+        401,
+        "unsigned"
+    );
+    let challenge =
+        serde_json::json!({"challenge": "c-9", "token": TOKEN, "type": "url_verification"})
+            .to_string();
+    let reply = handler.handle("POST", &[], challenge.as_bytes()).await;
+    assert_eq!(
+        (reply.status, &reply.body[..]),
+        (200, &br#"{"challenge":"c-9"}"#[..])
+    );
+}
