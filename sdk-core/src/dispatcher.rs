@@ -24,6 +24,9 @@ use crate::json::FromJson;
 /// message that makes the platform retry.
 pub type HandlerResult = Result<Option<Value>, String>;
 
+type BoxedCardHandler =
+    Arc<dyn Fn(Value) -> Pin<Box<dyn Future<Output = HandlerResult> + Send>> + Send + Sync>;
+
 type BoxedHandler =
     Arc<dyn Fn(Event) -> Pin<Box<dyn Future<Output = HandlerResult> + Send>> + Send + Sync>;
 
@@ -487,8 +490,7 @@ pub fn respond<T: crate::json::ToJson>(answer: &T) -> HandlerResult {
 pub struct CardActionHandler {
     verification_token: Option<String>,
     encrypt_key: Option<String>,
-    handler:
-        Arc<dyn Fn(Value) -> Pin<Box<dyn Future<Output = HandlerResult> + Send>> + Send + Sync>,
+    handler: BoxedCardHandler,
 }
 
 impl fmt::Debug for CardActionHandler {
