@@ -339,13 +339,31 @@ fn emit_version(p: &Project, v: &Version, base: &str, out: &mut Output) -> Resul
             quote! { #module_doc #events_mod },
         );
     }
+    let handle_struct = handle_struct(&handle, &handle_doc, res_fns);
     let file = quote! {
         #module_doc
         pub mod models;
         #events_mod
         #(#res_mods)*
 
-        #[doc = #handle_doc]
+        #handle_struct
+    };
+    put(out, &format!("{dir}/mod.rs"), file)?;
+    emit_models(p, v, &dir, out)?;
+    for r in &v.resources {
+        emit_resource(p, v, r, &dir, out)?;
+    }
+    Ok(())
+}
+
+/// A borrowed handle (version or resource): the client and one accessor per item below it.
+fn handle_struct(
+    handle: &Ident,
+    doc: &str,
+    accessors: impl Iterator<Item = TokenStream>,
+) -> TokenStream {
+    quote! {
+        #[doc = #doc]
         #[derive(Debug, Clone, Copy)]
         pub struct #handle<'a> {
             client: &'a lark_oapi_core::Client,
@@ -355,15 +373,9 @@ fn emit_version(p: &Project, v: &Version, base: &str, out: &mut Output) -> Resul
             pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
                 Self { client }
             }
-            #(#res_fns)*
+            #(#accessors)*
         }
-    };
-    put(out, &format!("{dir}/mod.rs"), file)?;
-    emit_models(p, v, &dir, out)?;
-    for r in &v.resources {
-        emit_resource(p, v, r, &dir, out)?;
     }
-    Ok(())
 }
 
 /// The Rust type of a model field.
@@ -788,23 +800,13 @@ fn emit_resource(
         r.name, p.name, v.name
     ));
     let handle_doc = format!(" The `{}` resource: one method per API.", r.name);
+    let handle_struct = handle_struct(&handle, &handle_doc, accessors);
     let file = quote! {
         #module_doc
         #[allow(unused_imports)]
         use lark_oapi_core::{Call, Method as HttpMethod, Required, TokenTypes};
 
-        #[doc = #handle_doc]
-        #[derive(Debug, Clone, Copy)]
-        pub struct #handle<'a> {
-            client: &'a lark_oapi_core::Client,
-        }
-
-        impl<'a> #handle<'a> {
-            pub(crate) fn new(client: &'a lark_oapi_core::Client) -> Self {
-                Self { client }
-            }
-            #(#accessors)*
-        }
+        #handle_struct
 
         #(#builders)*
     };

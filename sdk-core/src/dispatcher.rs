@@ -233,6 +233,27 @@ fn str_of<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     map.get(key).and_then(Value::as_str)
 }
 
+/// Whether `given` is the configured verification token (always, if none is configured),
+/// compared in constant time.
+fn token_matches(expected: Option<&str>, given: Option<&str>) -> bool {
+    expected.is_none_or(|e| constant_time_eq(e.as_bytes(), given.unwrap_or_default().as_bytes()))
+}
+
+/// The answer to a `url_verification` body (token checked), or `None` for anything else.
+fn challenge_reply(expected_token: Option<&str>, map: &mut Map<String, Value>) -> Option<Reply> {
+    if str_of(map, "type") != Some("url_verification") {
+        return None;
+    }
+    if !token_matches(expected_token, str_of(map, "token")) {
+        return Some(Reply::msg(401, "verification token mismatch"));
+    }
+    let challenge = map.remove("challenge").unwrap_or(Value::Null);
+    Some(Reply::json(
+        200,
+        &serde_json::json!({ "challenge": challenge }),
+    ))
+}
+
 impl EventDispatcher {
     /// Starts a dispatcher.
     pub fn builder() -> EventDispatcherBuilder {
@@ -308,12 +329,7 @@ impl EventDispatcher {
     }
 
     fn token_ok(&self, token: Option<&str>) -> bool {
-        match &self.inner.verification_token {
-            None => true,
-            Some(expected) => {
-                constant_time_eq(expected.as_bytes(), token.unwrap_or_default().as_bytes())
-            }
-        }
+        token_matches(self.inner.verification_token.as_deref(), token)
     }
 
     /// Whether `id` was seen within the TTL; records it otherwise.
@@ -334,12 +350,8 @@ impl EventDispatcher {
     }
 
     async fn route(&self, mut map: Map<String, Value>) -> Reply {
-        if str_of(&map, "type") == Some("url_verification") {
-            if !self.token_ok(str_of(&map, "token")) {
-                return Reply::msg(401, "verification token mismatch");
-            }
-            let challenge = map.remove("challenge").unwrap_or(Value::Null);
-            return Reply::json(200, &serde_json::json!({ "challenge": challenge }));
+        if let Some(reply) = challenge_reply(self.inner.verification_token.as_deref(), &mut map) {
+            return reply;
         }
         let event = if map.contains_key("schema") {
             let header = match map.remove("header") {
@@ -549,17 +561,8 @@ impl CardActionHandler {
             },
             (None, _) => outer,
         };
-        if str_of(&map, "type") == Some("url_verification") {
-            if let Some(expected) = &self.verification_token
-                && !constant_time_eq(
-                    expected.as_bytes(),
-                    str_of(&map, "token").unwrap_or_default().as_bytes(),
-                )
-            {
-                return Reply::msg(401, "verification token mismatch");
-            }
-            let challenge = map.remove("challenge").unwrap_or(Value::Null);
-            return Reply::json(200, &serde_json::json!({ "challenge": challenge }));
+        if let Some(reply) = challenge_reply(self.verification_token.as_deref(), &mut map) {
+            return reply;
         }
         if let Some(token) = &self.verification_token {
             let ts = header(headers, "x-lark-request-timestamp").unwrap_or_default();

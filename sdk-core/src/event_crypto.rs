@@ -152,6 +152,14 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Whether the `X-Lark-Signature` header (hex, any case) equals `expected`, in constant time.
+fn signature_matches(expected: &str, signature: &str) -> bool {
+    constant_time_eq(
+        expected.as_bytes(),
+        signature.trim().to_ascii_lowercase().as_bytes(),
+    )
+}
+
 /// Whether `signature` (the header, any case) is the event signature of `body`.
 pub fn verify_event_signature(
     timestamp: &str,
@@ -160,10 +168,9 @@ pub fn verify_event_signature(
     body: &[u8],
     signature: &str,
 ) -> bool {
-    let expected = event_signature(timestamp, nonce, encrypt_key, body);
-    constant_time_eq(
-        expected.as_bytes(),
-        signature.trim().to_ascii_lowercase().as_bytes(),
+    signature_matches(
+        &event_signature(timestamp, nonce, encrypt_key, body),
+        signature,
     )
 }
 
@@ -175,10 +182,9 @@ pub fn verify_card_signature(
     body: &[u8],
     signature: &str,
 ) -> bool {
-    let expected = card_signature(timestamp, nonce, verification_token, body);
-    constant_time_eq(
-        expected.as_bytes(),
-        signature.trim().to_ascii_lowercase().as_bytes(),
+    signature_matches(
+        &card_signature(timestamp, nonce, verification_token, body),
+        signature,
     )
 }
 
