@@ -196,6 +196,37 @@ fn emit_facade(ir: &Ir, out: &mut Output) -> Result<(), Error> {
                 }
             })
     });
+    let mut seen_methods = std::collections::BTreeMap::new();
+    let mut handler_traits = Vec::new();
+    for p in &ir.projects {
+        for v in &p.versions {
+            let Some(events) = &v.events else { continue };
+            let mut any = false;
+            for ev in events
+                .events
+                .iter()
+                .filter(|ev| has_handler(&ev.event_type))
+            {
+                any = true;
+                let method = names::snake(&ev.event_type);
+                if let Some(other) = seen_methods.insert(method.clone(), ev.event_type.clone()) {
+                    return Err(Error::Naming(format!(
+                        "events `{other}` and `{}` would both register as `on_{method}`",
+                        ev.event_type
+                    )));
+                }
+            }
+            if any {
+                let (pm, vm) = (id(&p.module), id(&v.module));
+                let t = id(&handlers_trait(p, v));
+                let feature = &p.name;
+                handler_traits.push(quote! {
+                    #[cfg(feature = #feature)]
+                    pub use crate::#pm::#vm::event_handlers::#t;
+                });
+            }
+        }
+    }
     let top = inner_doc(&format!(
         "Typed bindings of every API, one module (and cargo feature) per project, re-exported\nfrom the generated API crates, and the `Client` accessors.\n\n{HEADER}"
     ));
@@ -205,6 +236,13 @@ fn emit_facade(ir: &Ir, out: &mut Output) -> Result<(), Error> {
 
         impl crate::Client {
             #(#accessors)*
+        }
+
+        /// The typed `on_<event>` registrations of every enabled project, one trait per
+        /// project version; all of them are in `lark_oapi::prelude`.
+        #[cfg(feature = "events")]
+        pub mod event_handlers {
+            #(#handler_traits)*
         }
 
         /// Every event type the enabled features know, as (event type, envelope schema).
@@ -327,7 +365,15 @@ fn emit_version(p: &Project, v: &Version, base: &str, out: &mut Output) -> Resul
     let events_mod = match &v.events {
         Some(events) => {
             emit_events(p, v, events, &dir, out)?;
-            quote! { pub mod events; }
+            let handlers = if emit_event_handlers(p, v, events, &dir, out)? {
+                quote! {
+                    #[cfg(feature = "events")]
+                    pub mod event_handlers;
+                }
+            } else {
+                quote! {}
+            };
+            quote! { pub mod events; #handlers }
         }
         None => quote! {},
     };
@@ -465,6 +511,127 @@ fn emit_events(
         #(#models)*
     };
     put(out, &format!("{dir}/events.rs"), file)
+}
+
+/// Whether an event type is a wire name that gets an `on_<event>` method (the legacy
+/// card callback, listed among the events with a descriptive name, is served by
+/// `CardActionHandler` instead).
+pub(crate) fn has_handler(event_type: &str) -> bool {
+    !event_type.is_empty()
+        && event_type
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+}
+
+/// The name of the trait holding the `on_<event>` methods of a project version.
+pub(crate) fn handlers_trait(p: &Project, v: &Version) -> String {
+    format!(
+        "{}{}EventHandlers",
+        names::camel(&p.name),
+        names::camel(&v.name)
+    )
+}
+
+/// `event_handlers.rs`: a trait of typed `on_<event>` registrations, one per event, and
+/// the `Answer` impls of callback responses. `false` if the version has none.
+fn emit_event_handlers(
+    p: &Project,
+    v: &Version,
+    e: &Events,
+    dir: &str,
+    out: &mut Output,
+) -> Result<bool, Error> {
+    let events: Vec<_> = e
+        .events
+        .iter()
+        .filter(|ev| has_handler(&ev.event_type))
+        .collect();
+    if events.is_empty() {
+        return Ok(false);
+    }
+    let trait_name = id(&handlers_trait(p, v));
+    let methods = events.iter().map(|ev| {
+        let method = id(&format!("on_{}", names::snake(&ev.event_type)));
+        let konst = id(&names::snake(&ev.event_type).to_uppercase());
+        let payload = id(&ev.payload);
+        let answer = match &ev.response {
+            Some(r) => {
+                let r = id(r);
+                quote! { super::events::#r }
+            }
+            None => quote! { () },
+        };
+        let summary = ev.doc.clone().unwrap_or_default();
+        let mut text = format!(
+            "Handles `{}`{}: the handler gets an [`Event`] with a [`{}`](super::events::{}) payload",
+            ev.event_type,
+            if summary.is_empty() || summary.starts_with('@') {
+                String::new()
+            } else {
+                let first = summary.lines().next().unwrap_or_default();
+                format!(" ({})", first.replace('[', "\\[").replace(']', "\\]"))
+            },
+            ev.payload,
+            ev.payload,
+        );
+        match &ev.response {
+            Some(r) => text.push_str(&format!(" and answers with a [`{r}`](super::events::{r}).")),
+            None => text.push('.'),
+        }
+        let d = format!(" {text}");
+        quote! {
+            #[doc = #d]
+            fn #method<F, Fut>(self, handler: F) -> Self
+            where
+                F: Fn(Event<super::events::#payload>) -> Fut + Send + Sync + 'static,
+                Fut: Future<Output = HandlerResult<#answer>> + Send + 'static,
+            {
+                self.on_event(super::events::#konst, handler)
+            }
+        }
+    });
+    let answers = events
+        .iter()
+        .filter_map(|ev| ev.response.as_ref())
+        .map(|r| {
+            let r = id(r);
+            quote! {
+                impl Answer for super::events::#r {
+                    fn into_answer(self) -> Option<Value> {
+                        lark_oapi_core::dispatcher::answer_json(&self)
+                    }
+                }
+            }
+        });
+    let module_doc = inner_doc(&format!(
+        "Typed handler registration for the events of `{}` {}: bring [`{}`] into scope (it is in \
+         `lark_oapi::prelude`) and call its `on_<event>` methods on an `EventDispatcher` builder.\n\n{HEADER}",
+        p.name,
+        v.name,
+        handlers_trait(p, v)
+    ));
+    let trait_doc = doc(&format!(
+        "The `on_<event>` registrations of `{}` {}, for `EventDispatcherBuilder`.",
+        p.name, v.name
+    ));
+    let file = quote! {
+        #module_doc
+        #![allow(unused_imports)]
+        use std::future::Future;
+        use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult, RegisterHandlers};
+        use serde_json::Value;
+
+        #trait_doc
+        pub trait #trait_name: RegisterHandlers {
+            #(#methods)*
+        }
+
+        impl<T: RegisterHandlers> #trait_name for T {}
+
+        #(#answers)*
+    };
+    put(out, &format!("{dir}/event_handlers.rs"), file)?;
+    Ok(true)
 }
 
 fn emit_models(p: &Project, v: &Version, dir: &str, out: &mut Output) -> Result<(), Error> {

@@ -278,6 +278,9 @@ impl Ir {
             "prelude",
             "reqwest",
             "codes",
+            "long_connection",
+            "event_handlers",
+            "event_types",
         ]);
         for entry in &specs.projects.projects {
             let module = project_scope.claim(&names::snake_ident(&entry.name));
@@ -455,7 +458,8 @@ fn build_version(api: &ApiFile, scope: &mut Scope) -> Version {
         },
     );
 
-    let mut resource_scope = Scope::with_reserved(&["new", "client"]);
+    let mut resource_scope =
+        Scope::with_reserved(&["new", "client", "models", "events", "event_handlers"]);
     let resources = api
         .resources
         .iter()

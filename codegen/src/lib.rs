@@ -24,6 +24,8 @@ pub enum Error {
     Template(String),
     /// Emitted Rust did not parse (a generator bug).
     Rust(String),
+    /// Two spec items would get the same Rust name.
+    Naming(String),
     /// Reading or writing a file failed.
     Io(PathBuf, std::io::Error),
 }
@@ -34,6 +36,7 @@ impl fmt::Display for Error {
             Error::Spec(e) => write!(f, "bad descriptor: {e}"),
             Error::Template(e) => write!(f, "template: {e}"),
             Error::Rust(e) => write!(f, "emitted Rust does not parse: {e}"),
+            Error::Naming(e) => write!(f, "name conflict: {e}"),
             Error::Io(p, e) => write!(f, "{}: {e}", p.display()),
         }
     }

@@ -68,27 +68,48 @@ fn aes_key(encrypt_key: &str) -> [u8; 32] {
 /// assert!(decrypt("another-key", &sealed).is_err());
 /// ```
 pub fn decrypt(encrypt_key: &str, encrypted: &str) -> Result<Vec<u8>, CryptoError> {
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(encrypted.trim())
-        .map_err(|_| CryptoError::Base64)?;
-    if raw.len() < 32 {
-        return Err(CryptoError::TooShort(raw.len()));
+    AesKey::new(encrypt_key).decrypt(encrypted)
+}
+
+/// The AES-256 key derived from an Encrypt Key (SHA-256 of it), derived once and reused
+/// for every event. Its `Debug` output is redacted.
+#[derive(Clone)]
+pub struct AesKey([u8; 32]);
+
+impl fmt::Debug for AesKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AesKey(<redacted>)")
     }
-    let (iv, ciphertext) = raw.split_at(16);
-    if ciphertext.len() % 16 != 0 {
-        return Err(CryptoError::NotBlockAligned(ciphertext.len()));
+}
+
+impl AesKey {
+    /// Derives the key from the app's Encrypt Key.
+    pub fn new(encrypt_key: &str) -> Self {
+        Self(aes_key(encrypt_key))
     }
-    let key = aes_key(encrypt_key);
-    let iv: [u8; 16] = iv
-        .try_into()
-        .map_err(|_| CryptoError::TooShort(raw.len()))?;
-    let mut buf = ciphertext.to_vec();
-    let len = Decryptor::new(&key.into(), &iv.into())
-        .decrypt_padded_mut::<Pkcs7>(&mut buf)
-        .map_err(|_| CryptoError::BadPadding)?
-        .len();
-    buf.truncate(len);
-    Ok(buf)
+
+    /// Decrypts base64(IV ‖ ciphertext), checking the PKCS#7 padding strictly.
+    pub fn decrypt(&self, encrypted: &str) -> Result<Vec<u8>, CryptoError> {
+        let mut raw = base64::engine::general_purpose::STANDARD
+            .decode(encrypted.trim())
+            .map_err(|_| CryptoError::Base64)?;
+        if raw.len() < 32 {
+            return Err(CryptoError::TooShort(raw.len()));
+        }
+        if (raw.len() - 16) % 16 != 0 {
+            return Err(CryptoError::NotBlockAligned(raw.len() - 16));
+        }
+        let mut iv = [0u8; 16];
+        iv.copy_from_slice(&raw[..16]);
+        let len = Decryptor::new(&self.0.into(), &iv.into())
+            .decrypt_padded_mut::<Pkcs7>(&mut raw[16..])
+            .map_err(|_| CryptoError::BadPadding)?
+            .len();
+        // Move the plaintext to the front, in place: no second allocation.
+        raw.copy_within(16..16 + len, 0);
+        raw.truncate(len);
+        Ok(raw)
+    }
 }
 
 /// Encrypts `plaintext` as the platform does (for tests and the mock platform):

@@ -44,6 +44,8 @@ mod error;
 pub mod event_crypto;
 mod file;
 pub mod json;
+#[cfg(feature = "long-connection")]
+pub mod long_connection;
 mod page;
 mod request;
 mod response;

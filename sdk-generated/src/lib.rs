@@ -44,6 +44,10 @@ pub use generated::*;
 /// What most programs import: `use lark_oapi::prelude::*;`.
 pub mod prelude {
     pub use crate::Client;
+    #[cfg(feature = "events")]
+    pub use crate::generated::event_handlers::*;
+    #[cfg(feature = "events")]
+    pub use lark_oapi_core::dispatcher::{Event, EventDispatcher, HandlerResult};
     pub use lark_oapi_core::{CallOptions, Config, Domain, Error, RequestOptions, Result};
 }
 

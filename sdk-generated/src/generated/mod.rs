@@ -415,6 +415,63 @@ impl crate::Client {
         workplace::Workplace::new(self.core())
     }
 }
+/// The typed `on_<event>` registrations of every enabled project, one trait per
+/// project version; all of them are in `lark_oapi::prelude`.
+#[cfg(feature = "events")]
+pub mod event_handlers {
+    #[cfg(feature = "acs")]
+    pub use crate::acs::v1::event_handlers::AcsV1EventHandlers;
+    #[cfg(feature = "application")]
+    pub use crate::application::v6::event_handlers::ApplicationV6EventHandlers;
+    #[cfg(feature = "approval")]
+    pub use crate::approval::v4::event_handlers::ApprovalV4EventHandlers;
+    #[cfg(feature = "auth")]
+    pub use crate::auth::v4::event_handlers::AuthV4EventHandlers;
+    #[cfg(feature = "calendar")]
+    pub use crate::calendar::v4::event_handlers::CalendarV4EventHandlers;
+    #[cfg(feature = "callback")]
+    pub use crate::callback::v2::event_handlers::CallbackV2EventHandlers;
+    #[cfg(feature = "compensation")]
+    pub use crate::compensation::v1::event_handlers::CompensationV1EventHandlers;
+    #[cfg(feature = "contact")]
+    pub use crate::contact::v3::event_handlers::ContactV3EventHandlers;
+    #[cfg(feature = "corehr")]
+    pub use crate::corehr::v1::event_handlers::CorehrV1EventHandlers;
+    #[cfg(feature = "corehr")]
+    pub use crate::corehr::v2::event_handlers::CorehrV2EventHandlers;
+    #[cfg(feature = "drive")]
+    pub use crate::drive::v1::event_handlers::DriveV1EventHandlers;
+    #[cfg(feature = "elearning")]
+    pub use crate::elearning::v2::event_handlers::ElearningV2EventHandlers;
+    #[cfg(feature = "helpdesk")]
+    pub use crate::helpdesk::v1::event_handlers::HelpdeskV1EventHandlers;
+    #[cfg(feature = "hire")]
+    pub use crate::hire::v1::event_handlers::HireV1EventHandlers;
+    #[cfg(feature = "im")]
+    pub use crate::im::v1::event_handlers::ImV1EventHandlers;
+    #[cfg(feature = "legacy")]
+    pub use crate::legacy::v1::event_handlers::LegacyV1EventHandlers;
+    #[cfg(feature = "mail")]
+    pub use crate::mail::v1::event_handlers::MailV1EventHandlers;
+    #[cfg(feature = "meeting_room")]
+    pub use crate::meeting_room::v1::event_handlers::MeetingRoomV1EventHandlers;
+    #[cfg(feature = "minutes")]
+    pub use crate::minutes::v1::event_handlers::MinutesV1EventHandlers;
+    #[cfg(feature = "moments")]
+    pub use crate::moments::v1::event_handlers::MomentsV1EventHandlers;
+    #[cfg(feature = "payroll")]
+    pub use crate::payroll::v1::event_handlers::PayrollV1EventHandlers;
+    #[cfg(feature = "performance")]
+    pub use crate::performance::v2::event_handlers::PerformanceV2EventHandlers;
+    #[cfg(feature = "security_and_compliance")]
+    pub use crate::security_and_compliance::v2::event_handlers::SecurityAndComplianceV2EventHandlers;
+    #[cfg(feature = "task")]
+    pub use crate::task::v1::event_handlers::TaskV1EventHandlers;
+    #[cfg(feature = "task")]
+    pub use crate::task::v2::event_handlers::TaskV2EventHandlers;
+    #[cfg(feature = "vc")]
+    pub use crate::vc::v1::event_handlers::VcV1EventHandlers;
+}
 /// Every event type the enabled features know, as (event type, envelope schema).
 pub fn event_types() -> Vec<(&'static str, &'static str)> {
     #[allow(unused_mut)]

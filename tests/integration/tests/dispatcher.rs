@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
-use lark_oapi::dispatcher::{Event, EventDispatcher};
+
 use lark_oapi::event_crypto::{encrypt, event_signature};
-use lark_oapi::im::v1::events::P2ImMessageReceiveV1Data;
+use lark_oapi::prelude::*;
 use lark_oapi::{AppType, Method};
 
 const KEY: &str = "encrypt-key-1";
@@ -53,14 +53,17 @@ fn counting_dispatcher(count: Arc<AtomicUsize>) -> EventDispatcher {
     EventDispatcher::builder()
         .encrypt_key(KEY)
         .verification_token(TOKEN)
-        .on_raw("im.message.receive_v1", move |event: Event| {
+        .on_im_message_receive_v1(move |event| {
             let count = count.clone();
             async move {
-                let typed: P2ImMessageReceiveV1Data = event.decode().map_err(|e| e.to_string())?;
-                assert_eq!(typed.message.message_id, "om_1");
-                assert_eq!(event.tenant_key.as_deref(), Some("tk"));
+                // Typed: the generated payload, with the envelope's ids beside it.
+                if event.payload.message.message_id != "om_1"
+                    || event.tenant_key.as_deref() != Some("tk")
+                {
+                    return Err(format!("unexpected event {event:?}").into());
+                }
                 count.fetch_add(1, Ordering::SeqCst);
-                Ok(None)
+                Ok(())
             }
         })
         .build()
@@ -185,7 +188,7 @@ async fn handler_failures_are_500_and_the_retry_is_handled() {
             let c = c.clone();
             async move {
                 if c.fetch_add(1, Ordering::SeqCst) == 0 {
-                    Err("database down".to_owned())
+                    Err("database down".into())
                 } else {
                     Ok(None)
                 }
@@ -285,10 +288,10 @@ async fn card_action_trigger_answers_with_a_typed_toast() {
         CallBackToast, P2CardActionTriggerData, P2CardActionTriggerResponse,
     };
     let d = EventDispatcher::builder()
-        .on_raw("card.action.trigger", |event: Event| async move {
-            let data: P2CardActionTriggerData = event.decode().map_err(|e| e.to_string())?;
+        .on_card_action_trigger(|event| async move {
+            let data: P2CardActionTriggerData = event.payload;
             let tag = data.action.and_then(|a| a.tag).unwrap_or_default();
-            lark_oapi::dispatcher::respond(&P2CardActionTriggerResponse {
+            Ok(P2CardActionTriggerResponse {
                 toast: Some(CallBackToast {
                     r#type: Some("success".into()),
                     content: Some(format!("clicked {tag}")),
@@ -315,11 +318,14 @@ async fn card_action_trigger_answers_with_a_typed_toast() {
 
 #[tokio::test]
 async fn legacy_card_callbacks_check_the_sha1_signature() {
-    use lark_oapi::dispatcher::CardActionHandler;
+    use lark_oapi::dispatcher::{CardActionHandler, LegacyCardAnswer};
     use lark_oapi::event_crypto::card_signature;
-    let handler = CardActionHandler::new(|body| async move {
-        assert_eq!(body["open_message_id"], "om_1");
-        Ok(Some(
+    use lark_oapi::legacy::v1::events::InteractiveCardActionEvent;
+    let handler = CardActionHandler::new(|body: InteractiveCardActionEvent| async move {
+        if body.open_message_id != "om_1" || body.action.tag != "button" {
+            return Err(format!("unexpected body {body:?}").into());
+        }
+        Ok(LegacyCardAnswer::Card(
             serde_json::json!({"elements": [{"tag": "markdown", "content": "done"}]}),
         ))
     })
@@ -356,6 +362,21 @@ async fn legacy_card_callbacks_check_the_sha1_signature() {
         401,
         "unsigned"
     );
+    // Correctly signed, but an hour old: a replay.
+    let old_ts = (now().parse::<u64>().unwrap() - 3600).to_string();
+    let stale = vec![
+        ("X-Lark-Request-Timestamp".to_owned(), old_ts.clone()),
+        ("X-Lark-Request-Nonce".to_owned(), "n2".to_owned()),
+        (
+            "X-Lark-Signature".to_owned(),
+            card_signature(&old_ts, "n2", TOKEN, body),
+        ),
+    ];
+    assert_eq!(
+        handler.handle("POST", &stale, body).await.status,
+        401,
+        "stale"
+    );
     let challenge =
         serde_json::json!({"challenge": "c-9", "token": TOKEN, "type": "url_verification"})
             .to_string();
@@ -364,4 +385,111 @@ async fn legacy_card_callbacks_check_the_sha1_signature() {
         (reply.status, &reply.body[..]),
         (200, &br#"{"challenge":"c-9"}"#[..])
     );
+}
+
+#[tokio::test]
+async fn a_payload_that_does_not_decode_fails_the_delivery_instead_of_vanishing() {
+    let d = EventDispatcher::builder()
+        .on_im_message_receive_v1(|_| async { Ok(()) })
+        .build();
+    let mut ev = message_event("ev-bad-1");
+    // `message` must be an object.
+    ev["event"]["message"] = serde_json::json!([1, 2]);
+    let reply = d.handle("POST", &[], ev.to_string().as_bytes()).await;
+    assert_eq!(reply.status, 500);
+    let text = String::from_utf8_lossy(&reply.body);
+    assert!(
+        text.contains("did not decode") && text.contains("message"),
+        "{text}"
+    );
+    // Not remembered as handled: the platform's retry is processed.
+    ev["event"]["message"] = message_event("x")["event"]["message"].clone();
+    assert_eq!(
+        d.handle("POST", &[], ev.to_string().as_bytes())
+            .await
+            .status,
+        200
+    );
+}
+
+/// A store shared by two dispatchers, as two instances of a bot would share Redis.
+#[derive(Debug, Default, Clone)]
+struct SharedStore(Arc<std::sync::Mutex<std::collections::HashSet<String>>>);
+
+impl lark_oapi::dispatcher::DedupStore for SharedStore {
+    fn first_seen<'a>(
+        &'a self,
+        id: &'a str,
+        _ttl: std::time::Duration,
+    ) -> lark_oapi::BoxFuture<'a, Result<bool, lark_oapi::CacheError>> {
+        Box::pin(async move { Ok(self.0.lock().unwrap().insert(id.to_owned())) })
+    }
+    fn forget<'a>(
+        &'a self,
+        id: &'a str,
+    ) -> lark_oapi::BoxFuture<'a, Result<(), lark_oapi::CacheError>> {
+        Box::pin(async move {
+            self.0.lock().unwrap().remove(id);
+            Ok(())
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_pluggable_dedup_store_drops_retries_across_instances() {
+    let store = SharedStore::default();
+    let count = Arc::new(AtomicUsize::new(0));
+    let instance = |store: SharedStore, count: Arc<AtomicUsize>| {
+        EventDispatcher::builder()
+            .dedup_store(store)
+            .on_im_message_receive_v1(move |_| {
+                let count = count.clone();
+                async move {
+                    count.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                }
+            })
+            .build()
+    };
+    let (a, b) = (
+        instance(store.clone(), count.clone()),
+        instance(store.clone(), count.clone()),
+    );
+    let body = message_event("ev-shared-1").to_string();
+    assert_eq!(a.handle("POST", &[], body.as_bytes()).await.status, 200);
+    // The platform's retry lands on the other instance: acknowledged, not handled again.
+    assert_eq!(b.handle("POST", &[], body.as_bytes()).await.status, 200);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    assert!(store.0.lock().unwrap().contains("ev-shared-1"));
+}
+
+#[tokio::test]
+async fn schema_1_events_are_typed_too() {
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let s = seen.clone();
+    let d = EventDispatcher::builder()
+        .verification_token(TOKEN)
+        .on_message(move |event| {
+            let s = s.clone();
+            async move {
+                *s.lock().unwrap() = Some((event.schema, event.event_id.clone(), event.payload));
+                Ok(())
+            }
+        })
+        .build();
+    let body = serde_json::json!({
+        "uuid": "u-msg-1", "ts": "1700000000.1", "token": TOKEN, "type": "event_callback",
+        "event": {"type": "message", "app_id": "cli_x", "tenant_key": "tk", "open_chat_id": "oc_1",
+                  "msg_type": "text", "text": "hello", "open_id": "ou_1"}
+    });
+    assert_eq!(
+        d.handle("POST", &[], body.to_string().as_bytes())
+            .await
+            .status,
+        200
+    );
+    let (schema, id, payload) = seen.lock().unwrap().take().expect("handled");
+    assert_eq!((schema, id.as_deref()), ("1.0", Some("u-msg-1")));
+    assert_eq!(payload.open_chat_id, "oc_1");
+    assert_eq!(payload.text, "hello");
 }

@@ -7,7 +7,8 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Request, State};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -69,7 +70,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 /// Per-request context for building responses.
 #[derive(Debug)]
 pub(crate) struct Ctx<'a> {
-    pub(crate) sh: &'a Shared,
+    pub(crate) sh: &'a Arc<Shared>,
     pub(crate) log_id: &'a str,
 }
 
@@ -215,7 +216,13 @@ async fn dispatch(ctx: &Ctx<'_>, req: Request, received_at: Instant) -> Response
         return crate::control::handle(ctx, req, &path).await;
     }
 
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // Taken before anything else: the upgrade handle lives in the extensions.
+    let ws_upgrade = if path == crate::ws::WS_CONNECT_PATH {
+        Some(WebSocketUpgrade::from_request_parts(&mut parts, &()).await)
+    } else {
+        None
+    };
     let method = parts.method.as_str().to_owned();
     let raw_query = parts.uri.query().map(str::to_owned);
     let query = raw_query.as_deref().map(parse_query).unwrap_or_default();
@@ -277,6 +284,15 @@ async fn dispatch(ctx: &Ctx<'_>, req: Request, received_at: Instant) -> Response
         auth: None,
     };
 
+    if ws_upgrade.is_some() || incoming.path == crate::ws::WS_ENDPOINT_PATH {
+        if let Some(resp) = apply_fault(ctx, &incoming.path, false).await {
+            return resp;
+        }
+        return match ws_upgrade {
+            Some(upgrade) => crate::ws::connect(ctx.sh, upgrade, &incoming.query),
+            None => crate::ws::endpoint(ctx, &incoming.method, &incoming.body),
+        };
+    }
     if !incoming.path.starts_with("/open-apis/") {
         if let Some(resp) = apply_fault(ctx, &incoming.path, false).await {
             return resp;

@@ -9,7 +9,16 @@
 //!   platform's error codes (99991661, 99991663, 99991664, 99991668, 99991671);
 //! * a handful of real APIs: sending / replying to / updating messages, paginated
 //!   lists, multipart uploads and streamed binary downloads;
-//! * an echo handler for every other `/open-apis/` path.
+//! * an echo handler for every other `/open-apis/` path;
+//! * the long connection (WebSocket mode): `POST /callback/ws/endpoint` and
+//!   the upgrade on `GET /callback/ws/connect`, speaking the protobuf
+//!   [`frame`] protocol — push events with [`MockPlatform::ws_push_event`],
+//!   observe acks with [`MockPlatform::ws_acks`], inject failures with
+//!   [`MockPlatform::ws_drop_connections`], [`MockPlatform::ws_refuse_handshakes`],
+//!   [`MockPlatform::ws_endpoint_faults`] and [`MockPlatform::ws_set_silent`];
+//! * a webhook sender, [`MockPlatform::send_callback`], that POSTs events to an
+//!   app's URL encrypted and signed like the platform (see [`crypto`]) and
+//!   retries until HTTP 200.
 //!
 //! Every request is recorded ([`MockPlatform::requests`]) before anything else
 //! happens to it, and failures can be injected per path ([`MockPlatform::push_fault`]).
@@ -33,10 +42,14 @@
 #![deny(missing_docs)]
 
 mod api;
+mod callback;
 mod control;
+pub mod crypto;
+pub mod frame;
 mod handler;
 mod server;
 mod state;
+mod ws;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -47,6 +60,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::state::Shared;
+use crate::ws::StopMode;
+
+pub use crate::callback::{
+    CallbackDelivery, CallbackOptions, CallbackRequest, build_callback, send_callback,
+};
+pub use crate::ws::{NACK_REDELIVERY_DELAY, WS_SERVICE_ID, WsAck, WsClientConfig, WsStats};
 
 /// The `app_id` the mock accepts (self-built and marketplace flows alike).
 pub const APP_ID: &str = "cli_a1b2c3d4e5f60718";
@@ -60,8 +79,9 @@ pub const APP_TICKET: &str = "mock-app-ticket";
 
 /// A running mock platform.
 ///
-/// Dropping it stops the server (the accept loop and every open connection are
-/// aborted); [`MockPlatform::shutdown`] stops it gracefully instead.
+/// Dropping it stops the server (the accept loop and every open connection,
+/// WebSocket ones included, are aborted); [`MockPlatform::shutdown`] stops it
+/// gracefully instead.
 pub struct MockPlatform {
     addr: SocketAddr,
     shared: Arc<Shared>,
@@ -90,7 +110,7 @@ impl MockPlatform {
     pub async fn start_on(addr: SocketAddr) -> std::io::Result<MockPlatform> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(addr.port()));
+        let shared = Arc::new(Shared::new_at(addr));
         let router = handler::router(Arc::clone(&shared));
         let (stop_tx, stop_rx) = watch::channel(false);
         let task = tokio::spawn(server::run(listener, router, stop_rx));
@@ -170,10 +190,167 @@ impl MockPlatform {
         self.shared.set_list_size(path, total);
     }
 
+    // ---- long connection ---------------------------------------------------
+
+    /// Queues `event` for delivery over the long connection as a data frame
+    /// with header `type=event`; returns its `message_id`.
+    ///
+    /// The event goes to the newest live connection, or waits until one
+    /// exists. It stays pending until acknowledged with code 200: a non-200 ack
+    /// makes it due again after [`NACK_REDELIVERY_DELAY`], and a connection
+    /// that ends before acking hands it to the next connection. Redeliveries
+    /// carry the same `message_id` and the same JSON bytes.
+    pub fn ws_push_event(&self, event: serde_json::Value) -> String {
+        self.shared.ws.push("event", &event)
+    }
+
+    /// Like [`MockPlatform::ws_push_event`] but the frames carry header `type=card`.
+    pub fn ws_push_card_frame(&self, event: serde_json::Value) -> String {
+        self.shared.ws.push("card", &event)
+    }
+
+    /// Every acknowledgement received so far (any code, duplicates included),
+    /// in arrival order.
+    pub fn ws_acks(&self) -> Vec<WsAck> {
+        self.shared.ws.acks()
+    }
+
+    /// The message ids acknowledged with code 200, in order, each once.
+    pub fn ws_delivered(&self) -> Vec<String> {
+        self.shared.ws.delivered()
+    }
+
+    /// Number of pushed events not yet acknowledged with code 200 (queued or in flight).
+    pub fn ws_pending(&self) -> usize {
+        self.shared.ws.pending()
+    }
+
+    /// Splits every event sent from now on into `n` roughly equal fragments
+    /// (0 and 1 mean "no split"; never more fragments than payload bytes).
+    ///
+    /// Fragments share the `message_id`, carry `sum=n` and `seq=0..n`, and are
+    /// sent in a shuffled order that is never `0, 1, 2, …`.
+    pub fn ws_set_fragments(&self, n: usize) {
+        self.shared.ws.set_fragments(n);
+    }
+
+    /// Drops every live WebSocket connection abruptly: the TCP connection is
+    /// closed without a close frame. Unacknowledged events are redelivered on
+    /// the next connection.
+    pub fn ws_drop_connections(&self) {
+        self.shared.ws.drop_connections();
+    }
+
+    /// Closes every live WebSocket connection gracefully: a close frame (code
+    /// 1000), then up to a second for the client's close frame. Unacknowledged
+    /// events are redelivered on the next connection.
+    pub fn ws_close_with_frame(&self) {
+        self.shared.ws.close_connections();
+    }
+
+    /// Refuses the next `times` WebSocket upgrades with HTTP `status` (500 if
+    /// it is below 200 or invalid) and headers `handshake-status: <status>`,
+    /// `handshake-msg` and, when given, `handshake-autherrcode: <code>`.
+    ///
+    /// Calls queue up (FIFO). A refused upgrade still uses up its ticket.
+    /// Without injected refusals, an upgrade with an unknown or used ticket is
+    /// refused with 514 and no `handshake-autherrcode`.
+    pub fn ws_refuse_handshakes(&self, status: u16, auth_err_code: Option<i64>, times: usize) {
+        self.shared
+            .ws
+            .refuse_handshakes(status, auth_err_code, times);
+    }
+
+    /// Answers the next `times` endpoint calls with HTTP 200 and
+    /// `{"code": code, "msg": "..."}` instead of a connection URL (calls queue up, FIFO).
+    ///
+    /// Platform codes: 1 and 1000040343 are retryable; 1000040344,
+    /// 1000040350, 403 and any other code are fatal for a client.
+    pub fn ws_endpoint_faults(&self, code: i64, times: usize) {
+        self.shared.ws.endpoint_faults(code, times);
+    }
+
+    /// Sets the `ClientConfig` returned by later endpoint calls and pongs.
+    pub fn ws_set_client_config(&self, cfg: WsClientConfig) {
+        self.shared.ws.set_client_config(cfg);
+    }
+
+    /// While silent, connections stay open and frames are read (pings are
+    /// counted, acks recorded) but nothing is sent: no pongs, no events —
+    /// a dead peer for a client's watchdog. Turning it off resumes delivery.
+    pub fn ws_set_silent(&self, silent: bool) {
+        self.shared.ws.set_silent(silent);
+    }
+
+    /// Counters of the long-connection server.
+    pub fn ws_stats(&self) -> WsStats {
+        self.shared.ws.stats()
+    }
+
+    /// Waits until `cond` holds, re-checking it whenever the long-connection
+    /// state changes (endpoint calls, connections, frames, acks, pushes) —
+    /// no polling. Returns `false` if it still does not hold after `timeout`.
+    ///
+    /// ```no_run
+    /// # async fn demo(mock: lark_oapi_mock::MockPlatform) {
+    /// # use std::time::Duration;
+    /// let id = mock.ws_push_event(serde_json::json!({"schema": "2.0"}));
+    /// assert!(mock.ws_wait_until(Duration::from_secs(1), |m| m.ws_delivered().contains(&id)).await);
+    /// # }
+    /// ```
+    pub async fn ws_wait_until(
+        &self,
+        timeout: Duration,
+        mut cond: impl FnMut(&MockPlatform) -> bool,
+    ) -> bool {
+        let mut changes = self.shared.ws.subscribe_changes();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            changes.borrow_and_update();
+            if cond(self) {
+                return true;
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return cond(self),
+            }
+        }
+    }
+
+    // ---- webhook sender ----------------------------------------------------
+
+    /// POSTs `event` to the app at `url` like the platform's event push: see
+    /// [`send_callback`] (the free function; this method only forwards to it).
+    ///
+    /// ```no_run
+    /// # async fn demo(mock: lark_oapi_mock::MockPlatform) {
+    /// use lark_oapi_mock::CallbackOptions;
+    ///
+    /// let opts = CallbackOptions {
+    ///     encrypt_key: Some("my-encrypt-key".into()),
+    ///     sign: true,
+    ///     ..CallbackOptions::default()
+    /// };
+    /// let event = serde_json::json!({"schema": "2.0", "header": {"event_id": "e1"}});
+    /// let delivery = mock.send_callback("http://127.0.0.1:3000/webhook", &event, &opts).await;
+    /// assert_eq!(delivery.statuses.last(), Some(&200));
+    /// # }
+    /// ```
+    pub async fn send_callback(
+        &self,
+        url: &str,
+        event: &serde_json::Value,
+        opts: &CallbackOptions,
+    ) -> CallbackDelivery {
+        send_callback(url, event, opts).await
+    }
+
     /// Stops the server gracefully: no new connections are accepted, requests
     /// in flight are answered (for at most a few seconds), idle connections
-    /// are closed.
+    /// are closed, WebSocket connections get a close frame.
     pub async fn shutdown(mut self) {
+        self.shared.ws.stop(StopMode::Graceful);
+        self.shared.ws.wait_idle(Duration::from_secs(2)).await;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(true);
         }
@@ -185,6 +362,8 @@ impl MockPlatform {
 
 impl Drop for MockPlatform {
     fn drop(&mut self) {
+        // WebSocket connections run as their own tasks: tell them to end.
+        self.shared.ws.stop(StopMode::Abort);
         if let Some(task) = self.task.take() {
             task.abort();
         }

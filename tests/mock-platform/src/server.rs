@@ -49,7 +49,9 @@ async fn serve_connection(stream: TcpStream, router: Router, mut stop: watch::Re
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(stream), service)
+        // Needed for the long connection's WebSocket upgrade.
+        .with_upgrades();
     let mut conn = pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => return,

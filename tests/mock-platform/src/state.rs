@@ -1,10 +1,12 @@
 //! Shared mutable state of one mock instance.
 
 use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::ws::WsState;
 use crate::{APP_TICKET, Fault, RecordedRequest};
 
 /// Default number of items served by a paginated list.
@@ -54,10 +56,25 @@ pub(crate) struct Shared {
     app_ticket: Mutex<String>,
     list_sizes: Mutex<HashMap<String, usize>>,
     pub(crate) started: Instant,
+    /// The long-connection server.
+    pub(crate) ws: WsState,
 }
 
 impl Shared {
+    #[cfg(test)]
     pub(crate) fn new(port: u16) -> Shared {
+        Shared::new_at(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+    }
+
+    /// State for a mock listening on `addr`.
+    pub(crate) fn new_at(addr: SocketAddr) -> Shared {
+        let port = addr.port();
+        // Connection URLs must name an address clients can reach.
+        let ws_host = if addr.ip().is_unspecified() {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+        } else {
+            addr
+        };
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
@@ -84,6 +101,7 @@ impl Shared {
             app_ticket: Mutex::new(APP_TICKET.to_owned()),
             list_sizes: Mutex::new(HashMap::new()),
             started: Instant::now(),
+            ws: WsState::new(ws_host.to_string()),
         }
     }
 

@@ -1,0 +1,614 @@
+//! The event dispatcher: verifies, decrypts, de-duplicates and routes the events and
+//! callbacks the platform pushes, over HTTP or over the long connection.
+//!
+//! For HTTP, give [`EventDispatcher::handle`] the method, headers and exact body bytes of a
+//! request; it answers with the status, headers and body to send back. Verification
+//! failures get 401, bodies it cannot read get 400, handler failures get 500 (so the
+//! platform retries), and only a handled (or deliberately ignored) event gets 200.
+//!
+//! Handlers are registered by event type: typed, through the generated `on_<event>`
+//! methods of `lark_oapi::prelude` (e.g. `.on_im_message_receive_v1(..)`), or raw with
+//! [`EventDispatcherBuilder::on_raw`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::auth::BoxFuture;
+use crate::client::Client;
+use crate::event_crypto::{AesKey, constant_time_eq, verify_event_signature};
+use crate::json::{FromJson, ToJson};
+
+#[cfg(feature = "axum")]
+pub mod axum_adapter;
+mod card_action;
+mod dedup;
+
+pub use card_action::{CardActionHandler, LegacyCardAnswer};
+pub use dedup::{DedupStore, MemoryDedupStore};
+
+/// The error a handler returns: anything that converts into a boxed error, so `?` works on
+/// `std` errors, `anyhow::Error` and strings alike. It is logged, and the platform is told
+/// the event failed (HTTP 500, or code 500 in the long-connection acknowledgement), so it
+/// delivers the event again.
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a handler returns: its answer (`()` for plain events, the response type for
+/// callbacks such as `card.action.trigger`), or a [`HandlerError`].
+pub type HandlerResult<A = ()> = Result<A, HandlerError>;
+
+type BoxedHandler = Arc<dyn Fn(Event) -> BoxFuture<'static, Outcome> + Send + Sync>;
+
+/// A handler's answer as the JSON body the platform receives.
+///
+/// Implemented for `()` (no body: `{"msg":"success"}`), [`Value`], `Option<T>`, and the
+/// generated callback response types (e.g. `P2CardActionTriggerResponse`).
+pub trait Answer {
+    /// The JSON answer, or `None` for a plain acknowledgement.
+    fn into_answer(self) -> Option<Value>;
+}
+
+impl Answer for () {
+    fn into_answer(self) -> Option<Value> {
+        None
+    }
+}
+
+impl Answer for Value {
+    fn into_answer(self) -> Option<Value> {
+        Some(self)
+    }
+}
+
+impl<T: Answer> Answer for Option<T> {
+    fn into_answer(self) -> Option<Value> {
+        self.and_then(Answer::into_answer)
+    }
+}
+
+/// A typed value (e.g. a generated response struct) as an answer body.
+pub fn answer_json<T: ToJson + ?Sized>(answer: &T) -> Option<Value> {
+    serde_json::from_slice(&crate::json::to_vec(answer)).ok()
+}
+
+/// One event as delivered: its type, id, tenant, app, and the `event` object, raw
+/// ([`Value`], the default) or decoded into a generated payload type.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Event<P = Value> {
+    /// e.g. `im.message.receive_v1` (v2 `header.event_type`, v1 `event.type`).
+    pub event_type: String,
+    /// `header.event_id` (v2) or `uuid` (v1).
+    pub event_id: Option<String>,
+    /// The tenant the event belongs to.
+    pub tenant_key: Option<String>,
+    /// The app it was sent to.
+    pub app_id: Option<String>,
+    /// `header.create_time` (v2, milliseconds) or `ts` (v1), as sent.
+    pub create_time: Option<String>,
+    /// `2.0` or `1.0`.
+    pub schema: &'static str,
+    /// The `event` object.
+    pub payload: P,
+}
+
+impl Event {
+    /// The payload decoded into a generated event type (the raw event is kept).
+    pub fn decode<T: FromJson>(&self) -> Result<T, crate::json::JsonError> {
+        T::from_json(self.payload.clone())
+    }
+
+    /// The event with its payload decoded into a generated event type.
+    pub fn into_typed<T: FromJson>(self) -> Result<Event<T>, crate::json::JsonError> {
+        Ok(Event {
+            payload: T::from_json(self.payload)?,
+            event_type: self.event_type,
+            event_id: self.event_id,
+            tenant_key: self.tenant_key,
+            app_id: self.app_id,
+            create_time: self.create_time,
+            schema: self.schema,
+        })
+    }
+}
+
+/// An HTTP answer for the platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type` and friends.
+    pub headers: Vec<(String, String)>,
+    /// JSON body.
+    pub body: Bytes,
+}
+
+impl Reply {
+    pub(crate) fn json(status: u16, body: &Value) -> Self {
+        Self {
+            status,
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
+            body: Bytes::from(serde_json::to_vec(body).unwrap_or_default()),
+        }
+    }
+
+    pub(crate) fn msg(status: u16, msg: &str) -> Self {
+        Self::json(status, &serde_json::json!({ "msg": msg }))
+    }
+}
+
+/// The outer body of an event request: `{"encrypt": "..."}`, or a plain event.
+#[derive(serde::Deserialize)]
+struct SealedBody<'a> {
+    #[serde(borrow, default)]
+    encrypt: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// How one delivery ended: the status for the platform and the handler's answer.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub(crate) status: u16,
+    /// A callback's answer body.
+    pub(crate) answer: Option<Value>,
+    /// Why it failed (or what was ignored), for the HTTP body and the logs.
+    pub(crate) message: Option<String>,
+}
+
+impl Outcome {
+    fn ok(answer: Option<Value>) -> Self {
+        Self {
+            status: 200,
+            answer,
+            message: None,
+        }
+    }
+
+    fn fail(status: u16, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            answer: None,
+            message: Some(message.into()),
+        }
+    }
+
+    fn into_reply(self) -> Reply {
+        match (self.answer, self.message) {
+            (Some(answer), _) => Reply::json(self.status, &answer),
+            (None, Some(msg)) => Reply::msg(self.status, &msg),
+            (None, None) => Reply::msg(self.status, "success"),
+        }
+    }
+}
+
+/// Builder of an [`EventDispatcher`].
+#[derive(Default)]
+pub struct EventDispatcherBuilder {
+    encrypt_key: Option<String>,
+    verification_token: Option<String>,
+    client: Option<Client>,
+    handlers: HashMap<String, BoxedHandler>,
+    max_body: Option<usize>,
+    timestamp_window: Option<Duration>,
+    dedup_ttl: Option<Duration>,
+    dedup_store: Option<Arc<dyn DedupStore>>,
+}
+
+impl fmt::Debug for EventDispatcherBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventDispatcherBuilder")
+            .field(
+                "encrypt_key",
+                &self.encrypt_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "verification_token",
+                &self.verification_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("handlers", &self.handlers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Registration of typed handlers. The generated `on_<event>` methods (one per event type,
+/// in `lark_oapi::prelude`) are provided methods of traits built on this one.
+pub trait RegisterHandlers: Sized {
+    /// Handles `event_type` with `handler`, which gets the event with its payload decoded
+    /// into `P` and answers with `A` (`()` for plain events, the response type for
+    /// callbacks). A payload that does not decode fails the delivery (500), so the
+    /// platform delivers it again and nothing is lost silently.
+    fn on_event<P, A, F, Fut>(self, event_type: &str, handler: F) -> Self
+    where
+        P: FromJson + Send + 'static,
+        A: Answer + 'static,
+        F: Fn(Event<P>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<A>> + Send + 'static;
+}
+
+impl RegisterHandlers for EventDispatcherBuilder {
+    fn on_event<P, A, F, Fut>(mut self, event_type: &str, handler: F) -> Self
+    where
+        P: FromJson + Send + 'static,
+        A: Answer + 'static,
+        F: Fn(Event<P>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<A>> + Send + 'static,
+    {
+        let handler = Arc::new(handler);
+        self.handlers.insert(
+            event_type.to_owned(),
+            Arc::new(move |event: Event| {
+                let typed = event.into_typed::<P>();
+                let handler = handler.clone();
+                Box::pin(async move {
+                    match typed {
+                        Ok(event) => finish(handler(event).await),
+                        Err(e) => {
+                            Outcome::fail(500, format!("the event payload did not decode: {e}"))
+                        }
+                    }
+                })
+            }),
+        );
+        self
+    }
+}
+
+fn finish<A: Answer>(result: HandlerResult<A>) -> Outcome {
+    match result {
+        Ok(answer) => Outcome::ok(answer.into_answer()),
+        Err(e) => Outcome::fail(500, e.to_string()),
+    }
+}
+
+impl EventDispatcherBuilder {
+    /// The Encrypt Key of the app's event subscription: bodies must then be encrypted and
+    /// signed, and both are checked.
+    pub fn encrypt_key(mut self, key: impl Into<String>) -> Self {
+        self.encrypt_key = Some(key.into());
+        self
+    }
+
+    /// The Verification Token: checked (in constant time) on every event and challenge.
+    pub fn verification_token(mut self, token: impl Into<String>) -> Self {
+        self.verification_token = Some(token.into());
+        self
+    }
+
+    /// The client whose token manager receives marketplace `app_ticket` events.
+    pub fn client(mut self, client: Client) -> Self {
+        self.client = Some(client);
+        self
+    }
+
+    /// Largest body accepted (1 MiB by default).
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body = Some(bytes);
+        self
+    }
+
+    /// How far a signed request's timestamp may be from now (5 minutes by default).
+    pub fn timestamp_window(mut self, window: Duration) -> Self {
+        self.timestamp_window = Some(window);
+        self
+    }
+
+    /// How long event ids are remembered to drop platform retries (8 hours by default:
+    /// the platform retries for about 7.1 hours).
+    pub fn dedup_ttl(mut self, ttl: Duration) -> Self {
+        self.dedup_ttl = Some(ttl);
+        self
+    }
+
+    /// Where event ids are remembered ([`MemoryDedupStore`] by default); share one store
+    /// between instances to de-duplicate across them.
+    pub fn dedup_store(mut self, store: impl DedupStore) -> Self {
+        self.dedup_store = Some(Arc::new(store));
+        self
+    }
+
+    /// Handles `event_type` with a function of the raw [`Event`], answering `None` for a
+    /// plain acknowledgement or a JSON body for callbacks. The last handler registered for
+    /// a type wins.
+    pub fn on_raw<F, Fut>(self, event_type: impl AsRef<str>, handler: F) -> Self
+    where
+        F: Fn(Event) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = HandlerResult<Option<Value>>> + Send + 'static,
+    {
+        self.on_event::<Value, Option<Value>, F, Fut>(event_type.as_ref(), handler)
+    }
+
+    /// The dispatcher.
+    pub fn build(self) -> EventDispatcher {
+        EventDispatcher {
+            inner: Arc::new(Inner {
+                aes_key: self.encrypt_key.as_deref().map(AesKey::new),
+                encrypt_key: self.encrypt_key,
+                verification_token: self.verification_token,
+                client: self.client,
+                handlers: self.handlers,
+                max_body: self.max_body.unwrap_or(1 << 20),
+                timestamp_window: self.timestamp_window.unwrap_or(Duration::from_secs(300)),
+                dedup_ttl: self.dedup_ttl.unwrap_or(Duration::from_secs(8 * 3600)),
+                dedup: self
+                    .dedup_store
+                    .unwrap_or_else(|| Arc::new(MemoryDedupStore::new())),
+            }),
+        }
+    }
+}
+
+/// Verifies, decrypts, de-duplicates and routes pushed events. Cheap to clone; serves the
+/// HTTP endpoint and the long connection alike.
+///
+/// ```
+/// # async fn demo() {
+/// use lark_oapi_core::dispatcher::EventDispatcher;
+/// let dispatcher = EventDispatcher::builder()
+///     .verification_token("v-token")
+///     .on_raw("im.message.receive_v1", |event| async move {
+///         println!("{}: {}", event.event_type, event.payload);
+///         Ok(None)
+///     })
+///     .build();
+/// let body = br#"{"challenge":"c1","token":"v-token","type":"url_verification"}"#;
+/// let reply = dispatcher.handle("POST", &[], body).await;
+/// assert_eq!(reply.status, 200);
+/// assert_eq!(&reply.body[..], br#"{"challenge":"c1"}"#);
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct EventDispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    encrypt_key: Option<String>,
+    aes_key: Option<AesKey>,
+    verification_token: Option<String>,
+    client: Option<Client>,
+    handlers: HashMap<String, BoxedHandler>,
+    max_body: usize,
+    timestamp_window: Duration,
+    dedup_ttl: Duration,
+    dedup: Arc<dyn DedupStore>,
+}
+
+impl fmt::Debug for EventDispatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventDispatcher")
+            .field("handlers", &self.inner.handlers.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn str_of<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
+    map.get(key).and_then(Value::as_str)
+}
+
+fn owned(map: &Map<String, Value>, key: &str) -> Option<String> {
+    match map.get(key)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// Whether `given` is the configured verification token (always, if none is configured),
+/// compared in constant time.
+fn token_matches(expected: Option<&str>, given: Option<&str>) -> bool {
+    expected.is_none_or(|e| constant_time_eq(e.as_bytes(), given.unwrap_or_default().as_bytes()))
+}
+
+/// Whether a request timestamp (Unix seconds) is within `window` of now.
+pub(crate) fn timestamp_fresh(ts: &str, window: Duration) -> bool {
+    let Ok(secs) = ts.trim().parse::<u64>() else {
+        return false;
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    now.abs_diff(secs) <= window.as_secs()
+}
+
+/// The answer to a `url_verification` body (token checked), or `None` for anything else.
+fn challenge_reply(expected_token: Option<&str>, map: &mut Map<String, Value>) -> Option<Reply> {
+    if str_of(map, "type") != Some("url_verification") {
+        return None;
+    }
+    if !token_matches(expected_token, str_of(map, "token")) {
+        return Some(Reply::msg(401, "verification token mismatch"));
+    }
+    let challenge = map.remove("challenge").unwrap_or(Value::Null);
+    Some(Reply::json(
+        200,
+        &serde_json::json!({ "challenge": challenge }),
+    ))
+}
+
+impl EventDispatcher {
+    /// Starts a dispatcher.
+    pub fn builder() -> EventDispatcherBuilder {
+        EventDispatcherBuilder::default()
+    }
+
+    /// Handles one pushed request: `method`, headers (any case) and the exact body bytes.
+    pub async fn handle(&self, method: &str, headers: &[(String, String)], body: &[u8]) -> Reply {
+        let inner = &self.inner;
+        if !method.eq_ignore_ascii_case("POST") {
+            return Reply::msg(405, "events are delivered with POST");
+        }
+        if body.len() > inner.max_body {
+            return Reply::msg(413, "body too large");
+        }
+        // Only `encrypt` is read from an encrypted body, borrowed, without building a map.
+        let Ok(sealed) = serde_json::from_slice::<SealedBody<'_>>(body) else {
+            return Reply::msg(400, "the body is not a JSON object");
+        };
+        let plain = match sealed.encrypt.as_deref() {
+            Some(sealed) => {
+                let (Some(key), Some(aes)) = (&inner.encrypt_key, &inner.aes_key) else {
+                    return Reply::msg(400, "encrypted body but no Encrypt Key is configured");
+                };
+                // Signed when an Encrypt Key is set; the challenge itself is not signed.
+                let signature = header(headers, "x-lark-signature");
+                if let Some(sig) = signature {
+                    let ts = header(headers, "x-lark-request-timestamp").unwrap_or_default();
+                    let nonce = header(headers, "x-lark-request-nonce").unwrap_or_default();
+                    if !verify_event_signature(ts, nonce, key, body, sig) {
+                        return Reply::msg(401, "signature mismatch");
+                    }
+                    if !timestamp_fresh(ts, inner.timestamp_window) {
+                        return Reply::msg(401, "stale or missing request timestamp");
+                    }
+                }
+                let decrypted = match aes.decrypt(sealed) {
+                    Ok(d) => d,
+                    Err(e) => return Reply::msg(400, &e.to_string()),
+                };
+                match serde_json::from_slice::<Value>(&decrypted) {
+                    Ok(Value::Object(map)) => {
+                        if signature.is_none() && str_of(&map, "type") != Some("url_verification") {
+                            return Reply::msg(401, "unsigned encrypted event");
+                        }
+                        map
+                    }
+                    _ => return Reply::msg(400, "the decrypted body is not a JSON object"),
+                }
+            }
+            None => {
+                let Ok(Value::Object(outer)) = serde_json::from_slice::<Value>(body) else {
+                    return Reply::msg(400, "the body is not a JSON object");
+                };
+                if inner.encrypt_key.is_some() && str_of(&outer, "type") != Some("url_verification")
+                {
+                    return Reply::msg(
+                        401,
+                        "an Encrypt Key is configured but the body is not encrypted",
+                    );
+                }
+                outer
+            }
+        };
+        let mut plain = plain;
+        if let Some(reply) = challenge_reply(inner.verification_token.as_deref(), &mut plain) {
+            return reply;
+        }
+        self.route(plain, true).await.into_reply()
+    }
+
+    /// Handles one event that arrived over the long connection: plain JSON, unsigned (the
+    /// connection itself is authenticated), de-duplicated and routed like an HTTP event.
+    pub(crate) async fn handle_pushed(&self, payload: &[u8]) -> Outcome {
+        match serde_json::from_slice::<Value>(payload) {
+            Ok(Value::Object(map)) => self.route(map, false).await,
+            _ => Outcome::fail(400, "the payload is not a JSON object"),
+        }
+    }
+
+    fn token_ok(&self, token: Option<&str>) -> bool {
+        token_matches(self.inner.verification_token.as_deref(), token)
+    }
+
+    /// Routes a verified, decrypted envelope. `check_token`: compare the envelope's
+    /// verification token (HTTP); the long connection is authenticated by itself.
+    async fn route(&self, mut map: Map<String, Value>, check_token: bool) -> Outcome {
+        let event = if map.contains_key("schema") {
+            let header = match map.remove("header") {
+                Some(Value::Object(h)) => h,
+                _ => return Outcome::fail(400, "schema 2.0 event without a header"),
+            };
+            if check_token && !self.token_ok(str_of(&header, "token")) {
+                return Outcome::fail(401, "verification token mismatch");
+            }
+            Event {
+                event_type: str_of(&header, "event_type").unwrap_or_default().to_owned(),
+                event_id: owned(&header, "event_id"),
+                tenant_key: owned(&header, "tenant_key"),
+                app_id: owned(&header, "app_id"),
+                create_time: owned(&header, "create_time"),
+                schema: "2.0",
+                payload: map.remove("event").unwrap_or(Value::Null),
+            }
+        } else if map.contains_key("uuid") || map.contains_key("event") {
+            if check_token && !self.token_ok(str_of(&map, "token")) {
+                return Outcome::fail(401, "verification token mismatch");
+            }
+            let payload = map.remove("event").unwrap_or(Value::Null);
+            let inner = payload.as_object();
+            Event {
+                event_type: inner
+                    .and_then(|m| str_of(m, "type"))
+                    .unwrap_or_default()
+                    .to_owned(),
+                event_id: owned(&map, "uuid"),
+                tenant_key: inner.and_then(|m| owned(m, "tenant_key")),
+                app_id: inner.and_then(|m| owned(m, "app_id")),
+                create_time: owned(&map, "ts"),
+                schema: "1.0",
+                payload,
+            }
+        } else {
+            return Outcome::fail(400, "neither a schema 2.0 nor a schema 1.0 event");
+        };
+        if event.event_type.is_empty() {
+            return Outcome::fail(400, "the event has no type");
+        }
+        let inner = &self.inner;
+        if let Some(id) = &event.event_id {
+            match inner.dedup.first_seen(id, inner.dedup_ttl).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!(event_id = %id, "duplicate event dropped");
+                    return Outcome::ok(None);
+                }
+                Err(e) => {
+                    tracing::warn!(event_id = %id, error = %e, "de-duplication store failed; handling the event anyway");
+                }
+            }
+        }
+        if event.event_type == "app_ticket"
+            && let (Some(client), Some(ticket)) = (
+                &inner.client,
+                event.payload.get("app_ticket").and_then(Value::as_str),
+            )
+        {
+            client.set_app_ticket(ticket).await;
+        }
+        let Some(handler) = inner.handlers.get(&event.event_type) else {
+            tracing::debug!(event_type = %event.event_type, "no handler registered");
+            return Outcome::ok(None);
+        };
+        let id = event.event_id.clone();
+        let started = Instant::now();
+        let outcome = handler(event).await;
+        if outcome.status != 200 {
+            // Forget the id, so the platform's retry is handled.
+            if let Some(id) = id
+                && let Err(e) = inner.dedup.forget(&id).await
+            {
+                tracing::warn!(event_id = %id, error = %e, "could not forget a failed event id");
+            }
+            tracing::warn!(
+                error = outcome.message.as_deref().unwrap_or_default(),
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "event handler failed"
+            );
+        }
+        outcome
+    }
+}

@@ -1,0 +1,381 @@
+//! The supervisor: connects, serves one connection at a time, reconnects by the server's
+//! rules, and owns every handler task so that shutdown ends them all.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::frame::{Frame, METHOD_CONTROL, METHOD_DATA, Reassembly};
+use super::transport::{self, Endpoint, Proxy, Socket};
+use super::{ClientConfig, Counters, LongConnectionError};
+use crate::config::Config;
+use crate::dispatcher::EventDispatcher;
+
+/// Resolves when shutdown is requested; never if the signal's owner is gone (dropping the
+/// handle does not stop the connection).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    if stop.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+pub(crate) enum ProxyChoice {
+    Direct,
+    FromEnv,
+    Fixed(Proxy),
+}
+
+pub(crate) struct Connected {
+    socket: Socket,
+    endpoint: Endpoint,
+}
+
+/// How serving one connection ended.
+enum Ended {
+    /// Shut down on request (acks of the handlers in flight sent).
+    Shutdown,
+    /// The connection broke, closed or went silent.
+    Dropped(String),
+}
+
+pub(crate) struct Supervisor {
+    pub(crate) config: Config,
+    pub(crate) dispatcher: EventDispatcher,
+    pub(crate) proxy: ProxyChoice,
+    pub(crate) auto_reconnect: bool,
+    pub(crate) watchdog: Option<Duration>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) fragment_ttl: Duration,
+    pub(crate) max_message_bytes: usize,
+    pub(crate) max_in_flight: usize,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) settings: ClientConfig,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) stop: watch::Receiver<bool>,
+    pub(crate) handlers: JoinSet<()>,
+}
+
+impl Supervisor {
+    /// One attempt: endpoint, then socket.
+    pub(crate) async fn connect(&mut self) -> Result<Connected, LongConnectionError> {
+        let endpoint = transport::fetch_endpoint(&self.config).await?;
+        if let Some(settings) = endpoint.client_config {
+            self.settings = settings;
+        }
+        let proxy = match &self.proxy {
+            ProxyChoice::Direct => None,
+            ProxyChoice::Fixed(p) => Some(p.clone()),
+            ProxyChoice::FromEnv => match reqwest::Url::parse(&endpoint.url) {
+                Ok(url) => Proxy::from_env(&url, &|name| std::env::var(name).ok())?,
+                Err(_) => None,
+            },
+        };
+        let socket =
+            transport::connect(&endpoint.url, proxy.as_ref(), self.connect_timeout).await?;
+        Counters::bump(&self.counters.connections);
+        self.counters.connected.store(true, Ordering::Relaxed);
+        tracing::info!(
+            device_id = %endpoint.device_id,
+            service_id = endpoint.service_id,
+            proxy = proxy.is_some(),
+            settings = %self.settings,
+            "long connection open"
+        );
+        Ok(Connected { socket, endpoint })
+    }
+
+    /// Serves connections until shutdown or a fatal error, then ends every handler task.
+    pub(crate) async fn run(mut self, first: Option<Connected>) -> Result<(), LongConnectionError> {
+        let mut next = first;
+        let mut reason = String::from("the first connection attempt failed");
+        let result = loop {
+            if *self.stop.borrow() {
+                break Ok(());
+            }
+            let conn = match next.take() {
+                Some(conn) => conn,
+                None if !self.auto_reconnect => {
+                    break Err(LongConnectionError::Disconnected(reason));
+                }
+                None => match self.reconnect(&reason).await {
+                    Ok(Some(conn)) => conn,
+                    Ok(None) => break Ok(()),
+                    Err(e) => break Err(e),
+                },
+            };
+            let ended = self.serve(conn).await;
+            self.counters.connected.store(false, Ordering::Relaxed);
+            match ended {
+                Ended::Shutdown => break Ok(()),
+                Ended::Dropped(why) => {
+                    tracing::warn!(reason = %why, "long connection lost");
+                    reason = why;
+                }
+            }
+        };
+        // Handlers still running (their connection is gone, or the grace period passed):
+        // let them finish within the grace period, then stop them.
+        let grace = self.shutdown_grace;
+        let handlers = &mut self.handlers;
+        let _ = tokio::time::timeout(grace, async {
+            while handlers.join_next().await.is_some() {}
+        })
+        .await;
+        self.handlers.shutdown().await;
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "long connection stopped");
+        }
+        result
+    }
+
+    /// Waits `d`, or returns `false` at once if shutdown is requested.
+    async fn sleep_unless_stopped(&mut self, d: Duration) -> bool {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(d) => true,
+            _ = stopped(&mut stop) => false,
+        }
+    }
+
+    /// Reconnects by the server's rules: jitter before the first attempt, then the
+    /// interval between failures, up to the count. `Ok(None)` if shut down meanwhile.
+    async fn reconnect(&mut self, reason: &str) -> Result<Option<Connected>, LongConnectionError> {
+        let nonce = self.settings.reconnect_nonce.as_millis() as u64;
+        let jitter = Duration::from_millis(if nonce == 0 {
+            0
+        } else {
+            fastrand::u64(0..=nonce)
+        });
+        if !self.sleep_unless_stopped(jitter).await {
+            return Ok(None);
+        }
+        let mut attempts = 0u32;
+        let mut last = LongConnectionError::Disconnected(reason.to_owned());
+        loop {
+            if let Some(max) = self.settings.reconnect_count
+                && attempts >= max
+            {
+                return Err(LongConnectionError::ReconnectsExhausted {
+                    attempts,
+                    last: Box::new(last),
+                });
+            }
+            attempts += 1;
+            Counters::bump(&self.counters.reconnect_attempts);
+            match self.connect().await {
+                Ok(conn) => return Ok(Some(conn)),
+                Err(e) if e.is_fatal() => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, attempt = attempts, "long connection: reconnect failed");
+                    last = e;
+                }
+            }
+            // At least 100 ms, so a server interval of 0 cannot make a tight loop.
+            let wait = self
+                .settings
+                .reconnect_interval
+                .max(Duration::from_millis(100));
+            if !self.sleep_unless_stopped(wait).await {
+                return Ok(None);
+            }
+        }
+    }
+
+    fn watchdog_timeout(&self) -> Duration {
+        self.watchdog
+            .unwrap_or(self.settings.ping_interval * 2 + Duration::from_secs(10))
+    }
+
+    /// Serves one connection until it drops or shutdown is requested.
+    async fn serve(&mut self, conn: Connected) -> Ended {
+        let Connected {
+            mut socket,
+            endpoint,
+        } = conn;
+        let service = endpoint.service_id;
+        let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<Frame>();
+        let mut reassembly = Reassembly::new(self.fragment_ttl, self.max_message_bytes);
+        let mut ping_every = self.settings.ping_interval;
+        let mut ping = tokio::time::interval(ping_every);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sweep = tokio::time::interval(Duration::from_secs(1));
+        let mut last_rx = Instant::now();
+        let mut stop = self.stop.clone();
+        let mut pending_acks = 0usize;
+        let mut draining: Option<Instant> = None;
+
+        let ended = loop {
+            let silent_until = last_rx + self.watchdog_timeout();
+            let can_read = self.handlers.len() < self.max_in_flight;
+            tokio::select! {
+                biased;
+                _ = stopped(&mut stop), if draining.is_none() => {
+                    tracing::info!(pending_acks, "long connection: shutting down");
+                    draining = Some(Instant::now() + self.shutdown_grace);
+                    if pending_acks == 0 {
+                        break Ended::Shutdown;
+                    }
+                }
+                Some(ack) = ack_rx.recv() => {
+                    pending_acks -= 1;
+                    if let Err(e) = socket.send(Message::Binary(Bytes::from(ack.to_bytes()))).await {
+                        break Ended::Dropped(format!("writing an acknowledgement failed: {e}"));
+                    }
+                    Counters::bump(&self.counters.acks);
+                    if draining.is_some() && pending_acks == 0 {
+                        break Ended::Shutdown;
+                    }
+                }
+                Some(_) = self.handlers.join_next(), if !self.handlers.is_empty() => {}
+                _ = ping.tick(), if draining.is_none() => {
+                    if let Err(e) = socket.send(Message::Binary(Bytes::from(Frame::ping(service).to_bytes()))).await {
+                        break Ended::Dropped(format!("writing a ping failed: {e}"));
+                    }
+                    Counters::bump(&self.counters.pings);
+                }
+                message = socket.next(), if can_read => {
+                    last_rx = Instant::now();
+                    match message {
+                        Some(Ok(Message::Binary(bytes))) => {
+                            if self.on_frame(&bytes, &mut reassembly, &ack_tx, draining.is_some()) {
+                                pending_acks += 1;
+                            }
+                            if self.settings.ping_interval != ping_every {
+                                ping_every = self.settings.ping_interval;
+                                ping = tokio::time::interval_at(Instant::now() + ping_every, ping_every);
+                                ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                            }
+                        }
+                        Some(Ok(Message::Close(frame))) => {
+                            break Ended::Dropped(format!("closed by the server ({frame:?})"));
+                        }
+                        // Pings are answered by tungstenite; text frames are not part of the protocol.
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => break Ended::Dropped(e.to_string()),
+                        None => break Ended::Dropped("the connection ended".into()),
+                    }
+                }
+                _ = tokio::time::sleep_until(silent_until) => {
+                    Counters::bump(&self.counters.watchdog_fired);
+                    break Ended::Dropped(format!("nothing received for {:?} (watchdog)", self.watchdog_timeout()));
+                }
+                _ = sweep.tick() => {
+                    let expired = reassembly.expire();
+                    if expired > 0 {
+                        tracing::warn!(expired, "long connection: incomplete fragmented messages expired");
+                    }
+                    if draining.is_some_and(|d| Instant::now() >= d) {
+                        tracing::warn!(pending_acks, "long connection: shutdown grace over with handlers still running");
+                        break Ended::Shutdown;
+                    }
+                }
+            }
+        };
+        if matches!(ended, Ended::Shutdown) {
+            // Close cleanly: send Close, read until the server's Close (bounded).
+            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                let _ = socket.close(None).await;
+                while let Some(Ok(_)) = socket.next().await {}
+            })
+            .await;
+        }
+        ended
+    }
+
+    /// Handles one binary frame; `true` if a handler was started (an ack will follow).
+    fn on_frame(
+        &mut self,
+        bytes: &[u8],
+        reassembly: &mut Reassembly,
+        acks: &mpsc::UnboundedSender<Frame>,
+        draining: bool,
+    ) -> bool {
+        let frame = match Frame::from_bytes(bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                Counters::bump(&self.counters.bad_frames);
+                tracing::warn!(error = %e, len = bytes.len(), "long connection: undecodable frame dropped");
+                return false;
+            }
+        };
+        match frame.method {
+            METHOD_CONTROL => {
+                if frame.kind() == "pong"
+                    && let Some(payload) = frame.payload.as_deref().filter(|p| !p.is_empty())
+                {
+                    match serde_json::from_slice::<serde_json::Value>(payload)
+                        .ok()
+                        .as_ref()
+                        .and_then(ClientConfig::from_json)
+                    {
+                        Some(settings) => self.settings = settings,
+                        None => {
+                            tracing::debug!("long connection: pong without a usable ClientConfig")
+                        }
+                    }
+                }
+                false
+            }
+            METHOD_DATA => {
+                if draining {
+                    // Not acknowledged: the platform delivers it again elsewhere.
+                    return false;
+                }
+                // `card` frames are handled like events (other SDKs drop them unanswered).
+                if !matches!(frame.kind(), "event" | "card") {
+                    tracing::debug!(
+                        kind = frame.kind(),
+                        "long connection: data frame of unknown type ignored"
+                    );
+                    return false;
+                }
+                let payload = match reassembly.push(&frame) {
+                    Ok(Some(payload)) => payload,
+                    Ok(None) => return false,
+                    Err(e) => {
+                        Counters::bump(&self.counters.bad_frames);
+                        tracing::warn!(error = ?e, message_id = frame.header("message_id"), "long connection: fragment refused");
+                        return false;
+                    }
+                };
+                Counters::bump(&self.counters.events);
+                let dispatcher = self.dispatcher.clone();
+                let acks = acks.clone();
+                let counters = self.counters.clone();
+                self.handlers.spawn(async move {
+                    let started = std::time::Instant::now();
+                    let outcome = AssertUnwindSafe(dispatcher.handle_pushed(&payload))
+                        .catch_unwind()
+                        .await;
+                    let (status, answer) = match outcome {
+                        Ok(o) => (o.status, o.answer),
+                        Err(_) => (500, None),
+                    };
+                    if status != 200 {
+                        Counters::bump(&counters.handler_failures);
+                    }
+                    let answer = answer.map(|a| serde_json::to_vec(&a).unwrap_or_default());
+                    let ack = frame.ack(status, answer.as_deref(), started.elapsed().as_millis());
+                    // If the connection is gone, the ack is lost and the platform redelivers.
+                    let _ = acks.send(ack);
+                });
+                true
+            }
+            other => {
+                tracing::debug!(
+                    method = other,
+                    "long connection: frame of unknown method ignored"
+                );
+                false
+            }
+        }
+    }
+}

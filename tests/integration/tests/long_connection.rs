@@ -1,0 +1,511 @@
+//! The long-connection client against the mock's WebSocket server over loopback: frames,
+//! pings, fragments, acknowledgements, reconnects, refusals, watchdog, proxy, shutdown.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use lark_oapi::callback::v2::events::{CallBackToast, P2CardActionTriggerResponse};
+use lark_oapi::dispatcher::EventDispatcher;
+use lark_oapi::long_connection::{LongConnection, LongConnectionBuilder, LongConnectionError};
+use lark_oapi::prelude::*;
+use lark_oapi_mock::{MockPlatform, WsClientConfig};
+use serde_json::json;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+fn message(event_id: &str, text: &str) -> serde_json::Value {
+    json!({
+        "schema": "2.0",
+        "header": {"event_id": event_id, "event_type": "im.message.receive_v1", "create_time": "1700000000000",
+                   "token": "", "app_id": lark_oapi_mock::APP_ID, "tenant_key": "tk"},
+        "event": {"sender": {"sender_id": {"open_id": "ou_1"}, "sender_type": "user"},
+                  "message": {"message_id": format!("om_{event_id}"), "chat_id": "oc_1", "chat_type": "p2p",
+                              "message_type": "text", "content": json!({"text": text}).to_string()}}
+    })
+}
+
+/// Fast settings: ping every second, reconnect without jitter.
+fn fast(mock: &MockPlatform) {
+    mock.ws_set_client_config(WsClientConfig {
+        ping_interval: 1,
+        reconnect_count: -1,
+        reconnect_interval: 0,
+        reconnect_nonce: 0,
+    });
+}
+
+/// A dispatcher that records the text of every message it handles.
+fn recording() -> (EventDispatcher, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    let dispatcher = EventDispatcher::builder()
+        .on_im_message_receive_v1(move |event| {
+            let s = s.clone();
+            async move {
+                let content: serde_json::Value =
+                    serde_json::from_str(&event.payload.message.content)?;
+                s.lock()
+                    .unwrap()
+                    .push(content["text"].as_str().unwrap_or_default().to_owned());
+                Ok(())
+            }
+        })
+        .build();
+    (dispatcher, seen)
+}
+
+fn connection(client: &lark_oapi::Client, dispatcher: EventDispatcher) -> LongConnectionBuilder {
+    LongConnection::builder(client.core().clone(), dispatcher).no_proxy()
+}
+
+#[tokio::test]
+async fn an_event_is_delivered_typed_and_acknowledged_with_the_frame_and_biz_rt() {
+    let (mock, client) = setup().await;
+    fast(&mock);
+    let (dispatcher, seen) = recording();
+    let conn = connection(&client, dispatcher)
+        .build()
+        .start()
+        .await
+        .unwrap();
+    let id = mock.ws_push_event(message("ev-1", "hello"));
+    assert!(
+        mock.ws_wait_until(WAIT, |m| m.ws_delivered().contains(&id))
+            .await
+    );
+    assert_eq!(*seen.lock().unwrap(), ["hello"]);
+    let ack = mock
+        .ws_acks()
+        .into_iter()
+        .find(|a| a.message_id == id)
+        .unwrap();
+    assert_eq!(ack.code, 200);
+    let biz_rt: i64 = ack.biz_rt.as_deref().unwrap().parse().unwrap();
+    assert!(biz_rt >= 0, "handler time is never negative");
+    assert!(ack.data.is_none(), "plain events answer without data");
+    for key in ["type", "message_id", "sum", "seq", "trace_id"] {
+        assert!(
+            ack.headers.iter().any(|(k, _)| k == key),
+            "the ack keeps header {key}"
+        );
+    }
+    // Pings go out on the server's interval (1 s), with every required field on the wire.
+    assert!(mock.ws_wait_until(WAIT, |m| m.ws_stats().pings >= 2).await);
+    let stats = mock.ws_stats();
+    assert_eq!(stats.frames_missing_required_fields, 0);
+    assert_eq!(stats.frames_with_wrong_service, 0);
+    assert_eq!(stats.endpoint_calls, 1);
+    conn.shutdown().await.unwrap();
+    assert!(
+        mock.ws_wait_until(WAIT, |m| m.ws_stats().live_connections == 0)
+            .await
+    );
+}
+
+#[tokio::test]
+async fn a_card_callback_is_answered_with_base64_data_even_in_a_card_frame() {
+    let (mock, client) = setup().await;
+    fast(&mock);
+    let dispatcher = EventDispatcher::builder()
+        .on_card_action_trigger(|event| async move {
+            let tag = event.payload.action.and_then(|a| a.tag).unwrap_or_default();
+            Ok(P2CardActionTriggerResponse {
+                toast: Some(CallBackToast {
+                    r#type: Some("success".into()),
+                    content: Some(format!("clicked {tag}")),
+                    i18n: None,
+                }),
+                card: None,
+            })
+        })
+        .build();
+    let conn = connection(&client, dispatcher)
+        .build()
+        .start()
+        .await
+        .unwrap();
+    let card = |id: &str| {
+        json!({
+            "schema": "2.0",
+            "header": {"event_id": id, "event_type": "card.action.trigger", "token": "", "app_id": "cli_x"},
+            "event": {"operator": {"open_id": "ou_1"}, "action": {"tag": "button", "value": {}}}
+        })
+    };
+    // As an `event` frame, and as a `card` frame (which other SDKs drop unanswered).
+    let a = mock.ws_push_event(card("card-1"));
+    let b = mock.ws_push_card_frame(card("card-2"));
+    assert!(mock.ws_wait_until(WAIT, |m| m.ws_pending() == 0).await);
+    for id in [a, b] {
+        let ack = mock
+            .ws_acks()
+            .into_iter()
+            .find(|x| x.message_id == id)
+            .unwrap();
+        assert_eq!(ack.code, 200);
+        let data: serde_json::Value = serde_json::from_slice(&ack.data.unwrap()).unwrap();
+        assert_eq!(
+            data,
+            json!({"toast": {"type": "success", "content": "clicked button"}})
+        );
+    }
+    conn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn fragmented_messages_are_reassembled_in_seq_order() {
+    let (mock, client) = setup().await;
+    fast(&mock);
+    mock.ws_set_fragments(3);
+    let (dispatcher, seen) = recording();
+    let conn = connection(&client, dispatcher)
+        .build()
+        .start()
+        .await
+        .unwrap();
+    let long_text = "fragmented ".repeat(50);
+    let id = mock.ws_push_event(message("ev-frag", &long_text));
+    assert!(
+        mock.ws_wait_until(WAIT, |m| m.ws_delivered().contains(&id))
+            .await
+    );
+    assert_eq!(*seen.lock().unwrap(), [long_text]);
+    // One ack for the whole message, not one per fragment.
+    assert_eq!(mock.ws_acks().len(), 1);
+    assert_eq!(mock.ws_stats().data_frames_sent, 3);
+    conn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dropped_connection_is_replaced_and_unacknowledged_events_arrive() {
+    let (mock, client) = setup().await;
+    fast(&mock);
+    let (dispatcher, seen) = recording();
+    let conn = connection(&client, dispatcher)
+        .build()
+        .start()
+        .await
+        .unwrap();
+    let first = mock.ws_push_event(message("ev-a", "before"));
+    assert!(
+        mock.ws_wait_until(WAIT, |m| m.ws_delivered().contains(&first))
+            .await
+    );
+    mock.ws_drop_connections();
+    let second = mock.ws_push_event(message("ev-b", "after"));
+    assert!(
+        mock.ws_wait_until(WAIT, |m| m.ws_delivered().contains(&second))
+            .await
+    );
+    assert_eq!(*seen.lock().unwrap(), ["before", "after"]);
+    let stats = mock.ws_stats();
+    assert_eq!(stats.connections_opened, 2);
+    assert_eq!(
+        stats.endpoint_calls, 2,
+        "a fresh URL (ticket) for the new connection"
+    );
+    assert_eq!(conn.stats().connections, 2);
+    conn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_handler_is_acknowledged_with_500_and_the_redelivery_is_handled() {
+    let (mock, client) = setup().await;
+    fast(&mock);
+    let calls = Arc::new(Mutex::new(0));
+    let c = calls.clone();
+    let dispatcher = EventDispatcher::builder()
+        .on_im_message_receive_v1(move |_| {
+            let c = c.clone();
+            async move {
+                let mut n = c.lock().unwrap();
+                *n += 1;
+                if *n == 1 {
+                    Err("database down".into())
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .build();
+    let conn = connection(&client, dispatcher)
+        .build()
+        .start()
+        .await
+        .unwrap();
+    let id = mock.ws_push_event(message("ev-fail", "x"));
+    assert!(
+        mock.ws_wait_until(WAIT, |m| m.ws_delivered().contains(&id))
+            .await
+    );
+    let codes: Vec<i64> = mock.ws_acks().iter().map(|a| a.code).collect();
+    assert_eq!(codes, [500, 200]);
+    assert_eq!(*calls.lock().unwrap(), 2);
+    assert_eq!(conn.stats().handler_failures, 1);
+    conn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn handshake_refusals_are_retried_or_fatal_as_the_protocol_says() {
+    // 514 without the connection-limit code: retried.
+    let (mock, client) = setup().await;
+    fast(&mock);
+    mock.ws_refuse_handshakes(514, None, 2);
+    let (dispatcher, _) = recording();
+    let conn = connection(&client, dispatcher)
+        .build()
+        .start()
+        .await
+        .unwrap();
+    assert!(
+        mock.ws_wait_until(WAIT, |m| m.ws_stats().live_connections == 1)
+            .await
+    );
+    assert_eq!(mock.ws_stats().handshakes_refused, 2);
+    conn.shutdown().await.unwrap();
+
+    // 403 and 514 + 1000040350: fatal, reported by start().
+    for (status, code) in [(403, None), (514, Some(1_000_040_350))] {
+        let (mock, client) = setup().await;
+        mock.ws_refuse_handshakes(status, code, 1);
+        let err = connection(&client, recording().0)
+            .build()
+            .start()
+            .await
+            .unwrap_err();
+        assert!(err.is_fatal(), "{err}");
+        assert!(
+            matches!(err, LongConnectionError::Handshake { status: s, auth_code, .. } if s == status && auth_code == code),
+            "{err:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn endpoint_codes_are_retried_or_fatal() {
+    let (mock, client) = setup().await;
+    fast(&mock);
+    mock.ws_endpoint_faults(1, 1); // SYSTEM_BUSY
+    mock.ws_endpoint_faults(1_000_040_343, 1); // INTERNAL_ERROR
+    let (dispatcher, _) = recording();
+    // No server settings yet when the endpoint fails: the builder's apply.
+    let conn = connection(&client, dispatcher)
+        .reconnect(Duration::from_millis(100), Duration::ZERO, None)
+        .build()
+        .start()
+        .await
+        .unwrap();
+    assert!(
+        mock.ws_wait_until(WAIT, |m| m.ws_stats().live_connections == 1)
+            .await
+    );
+    assert_eq!(mock.ws_stats().endpoint_calls, 3);
+    conn.shutdown().await.unwrap();
+
+    let (mock, client) = setup().await;
+    mock.ws_endpoint_faults(1_000_040_350, 1); // connection limit
+    let err = connection(&client, recording().0)
+        .build()
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LongConnectionError::Endpoint {
+                code: Some(1_000_040_350),
+                fatal: true,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("1000040350"));
+}
+
+#[tokio::test]
+async fn reconnects_stop_after_the_servers_count() {
+    let (mock, client) = setup().await;
+    mock.ws_set_client_config(WsClientConfig {
+        ping_interval: 1,
+        reconnect_count: 2,
+        reconnect_interval: 0,
+        reconnect_nonce: 0,
+    });
+    let (dispatcher, _) = recording();
+    let conn = connection(&client, dispatcher)
+        .build()
+        .start()
+        .await
+        .unwrap();
+    mock.ws_endpoint_faults(1, 10);
+    mock.ws_drop_connections();
+    let err = tokio::time::timeout(WAIT, conn.wait())
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LongConnectionError::ReconnectsExhausted { attempts: 2, .. }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        mock.ws_stats().endpoint_calls,
+        3,
+        "the first connection and two attempts"
+    );
+}
+
+#[tokio::test]
+async fn the_watchdog_replaces_a_silent_connection() {
+    let (mock, client) = setup().await;
+    fast(&mock);
+    let (dispatcher, seen) = recording();
+    let conn = connection(&client, dispatcher)
+        .watchdog(Duration::from_millis(1500))
+        .build()
+        .start()
+        .await
+        .unwrap();
+    assert!(mock.ws_wait_until(WAIT, |m| m.ws_stats().pongs >= 1).await);
+    mock.ws_set_silent(true);
+    assert!(
+        mock.ws_wait_until(WAIT, |_| conn.stats().watchdog_fired >= 1)
+            .await
+    );
+    mock.ws_set_silent(false);
+    let id = mock.ws_push_event(message("ev-after-silence", "alive"));
+    assert!(
+        mock.ws_wait_until(WAIT, |m| m.ws_delivered().contains(&id))
+            .await
+    );
+    assert_eq!(*seen.lock().unwrap(), ["alive"]);
+    assert!(conn.stats().connections >= 2);
+    conn.shutdown().await.unwrap();
+}
+
+/// A minimal HTTP CONNECT proxy: records the targets it tunnels to.
+async fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let targets = Arc::new(Mutex::new(Vec::new()));
+    let t = targets.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                return;
+            };
+            let t = t.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let Ok(b) = inbound.read_u8().await else {
+                        return;
+                    };
+                    head.push(b);
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let target = text
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                t.lock().unwrap().push(target.clone());
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                inbound
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await
+                    .unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    (format!("http://{addr}"), targets)
+}
+
+#[tokio::test]
+async fn the_connection_goes_through_an_http_connect_proxy() {
+    let (mock, client) = setup().await;
+    fast(&mock);
+    let (proxy, targets) = connect_proxy().await;
+    let (dispatcher, seen) = recording();
+    let conn = LongConnection::builder(client.core().clone(), dispatcher)
+        .proxy(proxy)
+        .build()
+        .start()
+        .await
+        .unwrap();
+    let id = mock.ws_push_event(message("ev-proxy", "via proxy"));
+    assert!(
+        mock.ws_wait_until(WAIT, |m| m.ws_delivered().contains(&id))
+            .await
+    );
+    assert_eq!(*seen.lock().unwrap(), ["via proxy"]);
+    assert_eq!(*targets.lock().unwrap(), [mock.addr().to_string()]);
+    conn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_handlers_in_flight_and_acknowledges_them() {
+    let (mock, client) = setup().await;
+    fast(&mock);
+    let dispatcher = EventDispatcher::builder()
+        .on_im_message_receive_v1(|_| async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            Ok(())
+        })
+        .build();
+    let conn = connection(&client, dispatcher)
+        .build()
+        .start()
+        .await
+        .unwrap();
+    let id = mock.ws_push_event(message("ev-slow", "slow"));
+    assert!(mock.ws_wait_until(WAIT, |_| conn.stats().events == 1).await);
+    conn.shutdown().await.unwrap();
+    assert_eq!(
+        mock.ws_delivered(),
+        [id],
+        "acknowledged before the socket closed"
+    );
+    assert!(
+        mock.ws_wait_until(WAIT, |m| m.ws_stats().live_connections == 0)
+            .await
+    );
+}
+
+#[tokio::test]
+async fn marketplace_apps_and_bad_credentials_are_refused_up_front() {
+    let (_mock, client) = setup_with(|b| b.app_type(lark_oapi::AppType::Marketplace)).await;
+    let err = connection(&client, recording().0)
+        .build()
+        .start()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LongConnectionError::Config(_)), "{err:?}");
+
+    let mock = MockPlatform::start().await.unwrap();
+    let client = lark_oapi::Client::new(
+        lark_oapi::Config::builder(lark_oapi_mock::APP_ID, "wrong-secret")
+            .domain(lark_oapi::Domain::custom(mock.base_url()))
+            .build()
+            .unwrap(),
+    );
+    let err = connection(&client, recording().0)
+        .build()
+        .start()
+        .await
+        .unwrap_err();
+    assert!(err.is_fatal(), "{err:?}");
+    assert!(
+        !format!("{err:?}{err}").contains("wrong-secret"),
+        "the secret is not echoed"
+    );
+}
