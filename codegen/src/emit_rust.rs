@@ -114,7 +114,8 @@ pub fn emit(ir: &Ir, out: &mut Output) -> Result<(), Error> {
         );
     }
     emit_facade(ir, out)?;
-    emit_roundtrip_tests(ir, out)
+    emit_roundtrip_tests(ir, out)?;
+    emit_event_tests(ir, out)
 }
 
 /// The projects, split into contiguous alphabetical groups of similar size: each group is
@@ -1139,6 +1140,95 @@ fn rust_type_in_resource(t: &TypeRef) -> TokenStream {
         TypeRef::Any => quote! { serde_json::Value },
         other => rust_type(other),
     }
+}
+
+/// Where the generated event-registration test goes.
+pub const EVENTS_TEST: &str = "tests/integration/tests/generated_roundtrip/events.rs";
+
+/// The event test: one dispatcher with every generated `on_<event>` registration, and
+/// one delivery per event type that must reach its own typed handler.
+pub fn emit_event_tests(ir: &Ir, out: &mut Output) -> Result<(), Error> {
+    let mut registrations = Vec::new();
+    let mut table = Vec::new();
+    let mut total = 0usize;
+    for p in &ir.projects {
+        for v in &p.versions {
+            let Some(events) = &v.events else { continue };
+            for ev in &events.events {
+                total += 1;
+                if !has_handler(&ev.event_type) {
+                    continue;
+                }
+                let method = id(&format!("on_{}", names::snake(&ev.event_type)));
+                let (t, schema) = (&ev.event_type, &ev.schema);
+                registrations.push(quote! { .#method(counter(&seen, #t)) });
+                table.push(quote! { (#t, #schema), });
+            }
+        }
+    }
+    let handled = table.len();
+    let header = inner_doc(&format!(
+        "Every event type with a generated `on_<event>` registration ({handled} of the {total} events;\nthe legacy card callback is served by `CardActionHandler`): one dispatcher registers them\nall, and one delivery of each type must reach its own typed handler.\n\n{HEADER}"
+    ));
+    let file = quote! {
+        #header
+
+        use std::collections::HashMap;
+        use std::sync::{Arc, Mutex};
+
+        use lark_oapi::dispatcher::{Event, EventDispatcher, HandlerResult};
+        use lark_oapi::prelude::*;
+
+        type Seen = Arc<Mutex<HashMap<&'static str, usize>>>;
+
+        /// A typed handler that counts its deliveries and answers with the default answer.
+        fn counter<P, A: Default>(
+            seen: &Seen,
+            event_type: &'static str,
+        ) -> impl Fn(Event<P>) -> std::future::Ready<HandlerResult<A>> + Send + Sync + 'static {
+            let seen = seen.clone();
+            move |_event| {
+                *seen.lock().unwrap().entry(event_type).or_default() += 1;
+                std::future::ready(Ok(A::default()))
+            }
+        }
+
+        /// Every event type with a registration, with its envelope schema.
+        const EVENTS: &[(&str, &str)] = &[#(#table)*];
+
+        fn dispatcher(seen: Seen) -> EventDispatcher {
+            EventDispatcher::builder()
+                #(#registrations)*
+                .build()
+        }
+
+        #[tokio::test]
+        async fn every_event_type_reaches_its_typed_handler() {
+            let seen = Seen::default();
+            let d = dispatcher(seen.clone());
+            for (i, (event_type, schema)) in EVENTS.iter().enumerate() {
+                let body = if *schema == "2.0" {
+                    serde_json::json!({
+                        "schema": "2.0",
+                        "header": {"event_id": format!("ev-{i}"), "event_type": event_type, "token": ""},
+                        "event": {}
+                    })
+                } else {
+                    serde_json::json!({
+                        "uuid": format!("uuid-{i}"), "token": "", "type": "event_callback",
+                        "event": {"type": event_type}
+                    })
+                };
+                let reply = d.handle("POST", &[], body.to_string().as_bytes()).await;
+                assert_eq!(reply.status, 200, "{event_type}: {}", String::from_utf8_lossy(&reply.body));
+                assert_eq!(seen.lock().unwrap().get(event_type), Some(&1), "{event_type} reached its handler");
+            }
+            assert_eq!(seen.lock().unwrap().len(), EVENTS.len());
+        }
+    };
+    let text = render(file, EVENTS_TEST)?;
+    out.files.insert(PathBuf::from(EVENTS_TEST), text);
+    Ok(())
 }
 
 /// Where the generated round-trip test table goes.

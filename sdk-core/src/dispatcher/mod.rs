@@ -13,11 +13,12 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
+use tokio::sync::watch;
 
 use crate::auth::BoxFuture;
 use crate::client::Client;
@@ -339,6 +340,7 @@ impl EventDispatcherBuilder {
                 dedup: self
                     .dedup_store
                     .unwrap_or_else(|| Arc::new(MemoryDedupStore::new())),
+                inflight: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -378,6 +380,34 @@ struct Inner {
     timestamp_window: Duration,
     dedup_ttl: Duration,
     dedup: Arc<dyn DedupStore>,
+    /// Event ids being handled now, with their result once known.
+    inflight: Mutex<HashMap<String, watch::Receiver<Option<u16>>>>,
+}
+
+/// Marks an event id as being handled; on drop (also when the delivery is cancelled) the id
+/// is released and any waiting copy learns the result (500 if none was sent).
+struct InFlight<'a> {
+    inner: &'a Inner,
+    id: &'a str,
+    tx: watch::Sender<Option<u16>>,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.tx.send_if_modified(|s| {
+            if s.is_none() {
+                *s = Some(500);
+                true
+            } else {
+                false
+            }
+        });
+        self.inner
+            .inflight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(self.id);
+    }
 }
 
 impl fmt::Debug for EventDispatcher {
@@ -513,6 +543,7 @@ impl EventDispatcher {
 
     /// Handles one event that arrived over the long connection: plain JSON, unsigned (the
     /// connection itself is authenticated), de-duplicated and routed like an HTTP event.
+    #[cfg(feature = "long-connection")]
     pub(crate) async fn handle_pushed(&self, payload: &[u8]) -> Outcome {
         match serde_json::from_slice::<Value>(payload) {
             Ok(Value::Object(map)) => self.route(map, false).await,
@@ -568,8 +599,56 @@ impl EventDispatcher {
         if event.event_type.is_empty() {
             return Outcome::fail(400, "the event has no type");
         }
+        let Some(id) = event.event_id.clone() else {
+            return self.deliver(event, None).await;
+        };
+        // A copy that arrives while the first delivery is still being handled waits for its
+        // result: answering 200 at once would lose the event if that handler then failed.
+        let waiting = {
+            let mut inflight = self
+                .inner
+                .inflight
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            match inflight.get(&id) {
+                Some(rx) => Err(rx.clone()),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    inflight.insert(id.clone(), rx);
+                    Ok(tx)
+                }
+            }
+        };
+        let tx = match waiting {
+            Ok(tx) => tx,
+            Err(mut rx) => {
+                let status = rx
+                    .wait_for(Option::is_some)
+                    .await
+                    .ok()
+                    .and_then(|s| *s)
+                    .unwrap_or(500);
+                return if status == 200 {
+                    Outcome::ok(None)
+                } else {
+                    Outcome::fail(status, "the concurrent delivery of this event failed")
+                };
+            }
+        };
+        let guard = InFlight {
+            inner: &self.inner,
+            id: &id,
+            tx,
+        };
+        let outcome = self.deliver(event, Some(&id)).await;
+        let _ = guard.tx.send(Some(outcome.status));
+        outcome
+    }
+
+    /// De-duplicates by id, feeds `app_ticket` to the client, runs the handler.
+    async fn deliver(&self, event: Event, id: Option<&str>) -> Outcome {
         let inner = &self.inner;
-        if let Some(id) = &event.event_id {
+        if let Some(id) = id {
             match inner.dedup.first_seen(id, inner.dedup_ttl).await {
                 Ok(true) => {}
                 Ok(false) => {
@@ -593,13 +672,12 @@ impl EventDispatcher {
             tracing::debug!(event_type = %event.event_type, "no handler registered");
             return Outcome::ok(None);
         };
-        let id = event.event_id.clone();
         let started = Instant::now();
         let outcome = handler(event).await;
         if outcome.status != 200 {
             // Forget the id, so the platform's retry is handled.
             if let Some(id) = id
-                && let Err(e) = inner.dedup.forget(&id).await
+                && let Err(e) = inner.dedup.forget(id).await
             {
                 tracing::warn!(event_id = %id, error = %e, "could not forget a failed event id");
             }

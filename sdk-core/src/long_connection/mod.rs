@@ -174,11 +174,22 @@ impl LongConnectionError {
 }
 
 /// Where the connection goes through.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 enum ProxySetting {
     FromEnv,
     Direct,
     Url(String),
+}
+
+impl fmt::Debug for ProxySetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::FromEnv => f.write_str("FromEnv"),
+            Self::Direct => f.write_str("Direct"),
+            // The URL may carry credentials.
+            Self::Url(_) => f.write_str("Url(<redacted>)"),
+        }
+    }
 }
 
 /// Builder of a [`LongConnection`].
@@ -476,5 +487,36 @@ impl fmt::Display for ClientConfig {
             self.reconnect_interval,
             self.reconnect_nonce
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_config_is_read_leniently_and_keeps_defaults() {
+        let c = ClientConfig::from_json(&serde_json::json!({
+            "PingInterval": "30", "ReconnectCount": 3, "ReconnectInterval": 5
+        }))
+        .unwrap();
+        assert_eq!(c.ping_interval, Duration::from_secs(30));
+        assert_eq!(c.reconnect_count, Some(3));
+        assert_eq!(c.reconnect_interval, Duration::from_secs(5));
+        assert_eq!(
+            c.reconnect_nonce,
+            Duration::from_secs(30),
+            "absent: the default"
+        );
+        let unlimited =
+            ClientConfig::from_json(&serde_json::json!({"ReconnectCount": -1})).unwrap();
+        assert_eq!(unlimited.reconnect_count, None);
+        let zero_ping = ClientConfig::from_json(&serde_json::json!({"PingInterval": 0})).unwrap();
+        assert_eq!(
+            zero_ping.ping_interval,
+            Duration::from_secs(1),
+            "never a zero interval"
+        );
+        assert!(ClientConfig::from_json(&serde_json::json!([1])).is_none());
     }
 }

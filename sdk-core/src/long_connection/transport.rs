@@ -109,9 +109,7 @@ pub(crate) async fn fetch_endpoint(config: &Config) -> Result<Endpoint, LongConn
         .and_then(|s| s.parse::<i32>().ok())
         .unwrap_or(0);
     let device_id = query("device_id").unwrap_or_default();
-    let client_config = data
-        .get("ClientConfig")
-        .and_then(ClientConfig::from_json);
+    let client_config = data.get("ClientConfig").and_then(ClientConfig::from_json);
     Ok(Endpoint {
         url,
         service_id,

@@ -493,3 +493,32 @@ async fn schema_1_events_are_typed_too() {
     assert_eq!(payload.open_chat_id, "oc_1");
     assert_eq!(payload.text, "hello");
 }
+
+#[tokio::test]
+async fn a_copy_arriving_during_a_failing_delivery_is_not_acknowledged() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let d = EventDispatcher::builder()
+        .on_im_message_receive_v1(move |_| {
+            let first = c.fetch_add(1, Ordering::SeqCst) == 0;
+            async move {
+                if first {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    Err("the first attempt failed".into())
+                } else {
+                    Ok(())
+                }
+            }
+        })
+        .build();
+    let body = message_event("ev-concurrent").to_string();
+    let (a, b) = tokio::join!(d.handle("POST", &[], body.as_bytes()), async {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        d.handle("POST", &[], body.as_bytes()).await
+    });
+    // The copy waited for the first delivery and shares its failure: the platform will retry.
+    assert_eq!((a.status, b.status), (500, 500));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(d.handle("POST", &[], body.as_bytes()).await.status, 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}

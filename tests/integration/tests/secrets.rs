@@ -102,3 +102,32 @@ async fn logs_never_carry_tokens_or_secrets() {
         );
     }
 }
+
+#[test]
+fn event_and_long_connection_settings_redact_their_secrets() {
+    use lark_oapi::dispatcher::{CardActionHandler, EventDispatcher};
+    use lark_oapi::event_crypto::AesKey;
+    use lark_oapi::long_connection::LongConnection;
+
+    let builder = EventDispatcher::builder()
+        .encrypt_key("encrypt-key-SECRET")
+        .verification_token("verification-token-SECRET");
+    let text = format!("{builder:?}");
+    let text = format!("{text} {:?}", builder.build());
+    let card = CardActionHandler::new(|_: serde_json::Value| async { Ok(()) })
+        .verification_token("card-token-SECRET")
+        .encrypt_key("card-key-SECRET");
+    let text = format!("{text} {card:?} {:?}", AesKey::new("aes-SECRET"));
+    let client = lark_oapi::Client::new(
+        Config::builder("cli_a1b2c3d4e5f60718", "app-secret-SECRET")
+            .build()
+            .unwrap(),
+    );
+    let dispatcher = EventDispatcher::builder().build();
+    let connection = LongConnection::builder(client.core().clone(), dispatcher)
+        .proxy("http://user:proxy-password-SECRET@proxy.internal:3128");
+    let text = format!("{text} {connection:?}");
+    let text = format!("{text} {:?}", connection.build());
+    assert!(!text.contains("SECRET"), "a secret reached Debug: {text}");
+    assert!(text.contains("redacted"));
+}
