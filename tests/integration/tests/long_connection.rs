@@ -57,6 +57,24 @@ fn recording() -> (EventDispatcher, Arc<Mutex<Vec<String>>>) {
     (dispatcher, seen)
 }
 
+/// Started with defaults (no proxy).
+async fn start(
+    client: &lark_oapi::Client,
+    dispatcher: EventDispatcher,
+) -> lark_oapi::long_connection::LongConnectionHandle {
+    connection(client, dispatcher)
+        .build()
+        .start()
+        .await
+        .unwrap()
+}
+
+/// Whether the mock saw the event acknowledged with 200 in time.
+async fn delivered(mock: &MockPlatform, message_id: &str) -> bool {
+    mock.ws_wait_until(WAIT, |m| m.ws_delivered().iter().any(|d| d == message_id))
+        .await
+}
+
 fn connection(client: &lark_oapi::Client, dispatcher: EventDispatcher) -> LongConnectionBuilder {
     LongConnection::builder(client.core().clone(), dispatcher).no_proxy()
 }
@@ -66,16 +84,9 @@ async fn an_event_is_delivered_typed_and_acknowledged_with_the_frame_and_biz_rt(
     let (mock, client) = setup().await;
     fast(&mock);
     let (dispatcher, seen) = recording();
-    let conn = connection(&client, dispatcher)
-        .build()
-        .start()
-        .await
-        .unwrap();
+    let conn = start(&client, dispatcher).await;
     let id = mock.ws_push_event(message("ev-1", "hello"));
-    assert!(
-        mock.ws_wait_until(WAIT, |m| m.ws_delivered().contains(&id))
-            .await
-    );
+    assert!(delivered(&mock, &id).await);
     assert_eq!(*seen.lock().unwrap(), ["hello"]);
     let ack = mock
         .ws_acks()
@@ -122,11 +133,7 @@ async fn a_card_callback_is_answered_with_base64_data_even_in_a_card_frame() {
             })
         })
         .build();
-    let conn = connection(&client, dispatcher)
-        .build()
-        .start()
-        .await
-        .unwrap();
+    let conn = start(&client, dispatcher).await;
     let card = |id: &str| {
         json!({
             "schema": "2.0",
@@ -160,17 +167,10 @@ async fn fragmented_messages_are_reassembled_in_seq_order() {
     fast(&mock);
     mock.ws_set_fragments(3);
     let (dispatcher, seen) = recording();
-    let conn = connection(&client, dispatcher)
-        .build()
-        .start()
-        .await
-        .unwrap();
+    let conn = start(&client, dispatcher).await;
     let long_text = "fragmented ".repeat(50);
     let id = mock.ws_push_event(message("ev-frag", &long_text));
-    assert!(
-        mock.ws_wait_until(WAIT, |m| m.ws_delivered().contains(&id))
-            .await
-    );
+    assert!(delivered(&mock, &id).await);
     assert_eq!(*seen.lock().unwrap(), [long_text]);
     // One ack for the whole message, not one per fragment.
     assert_eq!(mock.ws_acks().len(), 1);
@@ -183,22 +183,12 @@ async fn a_dropped_connection_is_replaced_and_unacknowledged_events_arrive() {
     let (mock, client) = setup().await;
     fast(&mock);
     let (dispatcher, seen) = recording();
-    let conn = connection(&client, dispatcher)
-        .build()
-        .start()
-        .await
-        .unwrap();
+    let conn = start(&client, dispatcher).await;
     let first = mock.ws_push_event(message("ev-a", "before"));
-    assert!(
-        mock.ws_wait_until(WAIT, |m| m.ws_delivered().contains(&first))
-            .await
-    );
+    assert!(delivered(&mock, &first).await);
     mock.ws_drop_connections();
     let second = mock.ws_push_event(message("ev-b", "after"));
-    assert!(
-        mock.ws_wait_until(WAIT, |m| m.ws_delivered().contains(&second))
-            .await
-    );
+    assert!(delivered(&mock, &second).await);
     assert_eq!(*seen.lock().unwrap(), ["before", "after"]);
     let stats = mock.ws_stats();
     assert_eq!(stats.connections_opened, 2);
@@ -230,16 +220,9 @@ async fn a_failed_handler_is_acknowledged_with_500_and_the_redelivery_is_handled
             }
         })
         .build();
-    let conn = connection(&client, dispatcher)
-        .build()
-        .start()
-        .await
-        .unwrap();
+    let conn = start(&client, dispatcher).await;
     let id = mock.ws_push_event(message("ev-fail", "x"));
-    assert!(
-        mock.ws_wait_until(WAIT, |m| m.ws_delivered().contains(&id))
-            .await
-    );
+    assert!(delivered(&mock, &id).await);
     let codes: Vec<i64> = mock.ws_acks().iter().map(|a| a.code).collect();
     assert_eq!(codes, [500, 200]);
     assert_eq!(*calls.lock().unwrap(), 2);
@@ -254,11 +237,7 @@ async fn handshake_refusals_are_retried_or_fatal_as_the_protocol_says() {
     fast(&mock);
     mock.ws_refuse_handshakes(514, None, 2);
     let (dispatcher, _) = recording();
-    let conn = connection(&client, dispatcher)
-        .build()
-        .start()
-        .await
-        .unwrap();
+    let conn = start(&client, dispatcher).await;
     assert!(
         mock.ws_wait_until(WAIT, |m| m.ws_stats().live_connections == 1)
             .await
@@ -335,11 +314,7 @@ async fn reconnects_stop_after_the_servers_count() {
         reconnect_nonce: 0,
     });
     let (dispatcher, _) = recording();
-    let conn = connection(&client, dispatcher)
-        .build()
-        .start()
-        .await
-        .unwrap();
+    let conn = start(&client, dispatcher).await;
     mock.ws_endpoint_faults(1, 10);
     mock.ws_drop_connections();
     let err = tokio::time::timeout(WAIT, conn.wait())
@@ -379,10 +354,7 @@ async fn the_watchdog_replaces_a_silent_connection() {
     );
     mock.ws_set_silent(false);
     let id = mock.ws_push_event(message("ev-after-silence", "alive"));
-    assert!(
-        mock.ws_wait_until(WAIT, |m| m.ws_delivered().contains(&id))
-            .await
-    );
+    assert!(delivered(&mock, &id).await);
     assert_eq!(*seen.lock().unwrap(), ["alive"]);
     assert!(conn.stats().connections >= 2);
     conn.shutdown().await.unwrap();
@@ -443,10 +415,7 @@ async fn the_connection_goes_through_an_http_connect_proxy() {
         .await
         .unwrap();
     let id = mock.ws_push_event(message("ev-proxy", "via proxy"));
-    assert!(
-        mock.ws_wait_until(WAIT, |m| m.ws_delivered().contains(&id))
-            .await
-    );
+    assert!(delivered(&mock, &id).await);
     assert_eq!(*seen.lock().unwrap(), ["via proxy"]);
     assert_eq!(*targets.lock().unwrap(), [mock.addr().to_string()]);
     conn.shutdown().await.unwrap();
@@ -462,11 +431,7 @@ async fn shutdown_waits_for_handlers_in_flight_and_acknowledges_them() {
             Ok(())
         })
         .build();
-    let conn = connection(&client, dispatcher)
-        .build()
-        .start()
-        .await
-        .unwrap();
+    let conn = start(&client, dispatcher).await;
     let id = mock.ws_push_event(message("ev-slow", "slow"));
     assert!(mock.ws_wait_until(WAIT, |_| conn.stats().events == 1).await);
     conn.shutdown().await.unwrap();
