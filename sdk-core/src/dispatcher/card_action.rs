@@ -173,35 +173,53 @@ impl CardActionHandler {
         if body.len() > self.max_body {
             return Reply::msg(413, "body too large");
         }
+        // The signature covers the raw body, so it is checked before anything is decrypted.
+        // An unsigned (or wrongly signed) body may only be the challenge, which the platform
+        // does not sign; every other outcome gets the same 401, so an unsigned sender learns
+        // nothing about the plaintext (no padding oracle).
+        let authentic = match &self.verification_token {
+            None => true,
+            Some(token) => {
+                let ts = header(headers, "x-lark-request-timestamp").unwrap_or_default();
+                let nonce = header(headers, "x-lark-request-nonce").unwrap_or_default();
+                let sig = header(headers, "x-lark-signature").unwrap_or_default();
+                verify_card_signature(ts, nonce, token, body, sig)
+                    && timestamp_fresh(ts, self.timestamp_window)
+            }
+        };
+        let refused = || {
+            Reply::msg(
+                401,
+                "card callback signature mismatch, or a stale or missing request timestamp",
+            )
+        };
         let Ok(Value::Object(outer)) = serde_json::from_slice::<Value>(body) else {
-            return Reply::msg(400, "the body is not a JSON object");
+            return if authentic {
+                Reply::msg(400, "the body is not a JSON object")
+            } else {
+                refused()
+            };
         };
         let mut map = match (str_of(&outer, "encrypt"), &self.aes_key) {
             (Some(_), None) => {
                 return Reply::msg(400, "encrypted body but no Encrypt Key is configured");
             }
-            (Some(sealed), Some(key)) => match key.decrypt(sealed) {
-                Ok(plain) => match serde_json::from_slice::<Value>(&plain) {
-                    Ok(Value::Object(m)) => m,
-                    _ => return Reply::msg(400, "the decrypted body is not a JSON object"),
-                },
-                Err(e) => return Reply::msg(400, &e.to_string()),
-            },
+            (Some(sealed), Some(key)) => {
+                let plain = key.decrypt(sealed);
+                match plain.as_deref().map(serde_json::from_slice::<Value>) {
+                    Ok(Ok(Value::Object(m))) => m,
+                    _ if !authentic => return refused(),
+                    Err(e) => return Reply::msg(400, &e.to_string()),
+                    Ok(_) => return Reply::msg(400, "the decrypted body is not a JSON object"),
+                }
+            }
             (None, _) => outer,
         };
         if let Some(reply) = challenge_reply(self.verification_token.as_deref(), &mut map) {
             return reply;
         }
-        if let Some(token) = &self.verification_token {
-            let ts = header(headers, "x-lark-request-timestamp").unwrap_or_default();
-            let nonce = header(headers, "x-lark-request-nonce").unwrap_or_default();
-            let sig = header(headers, "x-lark-signature").unwrap_or_default();
-            if !verify_card_signature(ts, nonce, token, body, sig) {
-                return Reply::msg(401, "card callback signature mismatch");
-            }
-            if !timestamp_fresh(ts, self.timestamp_window) {
-                return Reply::msg(401, "stale or missing request timestamp");
-            }
+        if !authentic {
+            return refused();
         }
         (self.handler)(map).await
     }

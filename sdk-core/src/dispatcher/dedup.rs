@@ -46,10 +46,18 @@ pub trait DedupStore: Send + Sync + std::fmt::Debug + 'static {
 }
 
 /// The in-process [`DedupStore`] (the default): a map of ids with their expiry, swept in
-/// insertion order, so memory stays bounded by the events of one TTL.
-#[derive(Debug, Default)]
+/// insertion order. At most a million ids (about 100 MB) are kept: past that, the oldest
+/// are forgotten first, so a flood of forged ids cannot exhaust memory.
+#[derive(Debug)]
 pub struct MemoryDedupStore {
     inner: Mutex<Seen>,
+    max_ids: usize,
+}
+
+impl Default for MemoryDedupStore {
+    fn default() -> Self {
+        Self::with_capacity_limit(1_000_000)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -62,6 +70,14 @@ impl MemoryDedupStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that keeps at most `max_ids` ids (the oldest are forgotten first).
+    pub fn with_capacity_limit(max_ids: usize) -> Self {
+        Self {
+            inner: Mutex::default(),
+            max_ids: max_ids.max(1),
+        }
     }
 
     /// Records `id` until `now + ttl`; `true` if it was not live before.
@@ -81,6 +97,14 @@ impl MemoryDedupStore {
         }
         if seen.expiry.get(id).is_some_and(|until| *until > now) {
             return false;
+        }
+        while seen.expiry.len() >= self.max_ids {
+            let Some((at, old)) = seen.order.pop_front() else {
+                break;
+            };
+            if seen.expiry.get(&old) == Some(&at) {
+                seen.expiry.remove(&old);
+            }
         }
         let until = now + ttl;
         seen.expiry.insert(id.to_owned(), until);
@@ -143,5 +167,16 @@ mod tests {
         assert!(store.first_seen_now("b", Duration::ZERO));
         assert!(store.first_seen_now("c", Duration::ZERO));
         assert_eq!(store.len(), 1, "only the latest id is left");
+        // The size limit forgets the oldest first.
+        let store = MemoryDedupStore::with_capacity_limit(2);
+        for id in ["x", "y", "z"] {
+            assert!(store.first_seen_now(id, Duration::from_secs(60)));
+        }
+        assert_eq!(store.len(), 2);
+        assert!(
+            store.first_seen_now("x", Duration::from_secs(60)),
+            "x was evicted"
+        );
+        assert!(!store.first_seen_now("z", Duration::from_secs(60)));
     }
 }

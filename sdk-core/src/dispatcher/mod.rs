@@ -153,6 +153,13 @@ struct SealedBody<'a> {
     encrypt: Option<std::borrow::Cow<'a, str>>,
 }
 
+/// How long a copy of an event waits for the delivery in flight.
+const COPY_WAIT: Duration = Duration::from_secs(10);
+
+/// The one answer to an unsigned encrypted body that is not a valid challenge.
+pub(crate) const UNSIGNED: &str =
+    "unsigned request: only the url_verification challenge may come without X-Lark-Signature";
+
 /// How one delivery ended: the status for the platform and the handler's answer.
 #[derive(Debug)]
 pub(crate) struct Outcome {
@@ -294,7 +301,11 @@ impl EventDispatcherBuilder {
         self
     }
 
-    /// How far a signed request's timestamp may be from now (5 minutes by default).
+    /// How far a signed request's timestamp may be from now. By default, the
+    /// de-duplication TTL (8 hours): whether the platform re-signs its retries (which come
+    /// for about 7.1 hours) is not documented, and a retry refused for its age would be an
+    /// event lost. A replay inside the window is dropped by de-duplication; an older one is
+    /// refused here. Narrow it only together with a shorter retry horizon.
     pub fn timestamp_window(mut self, window: Duration) -> Self {
         self.timestamp_window = Some(window);
         self
@@ -327,6 +338,7 @@ impl EventDispatcherBuilder {
 
     /// The dispatcher.
     pub fn build(self) -> EventDispatcher {
+        let dedup_ttl = self.dedup_ttl.unwrap_or(Duration::from_secs(8 * 3600));
         EventDispatcher {
             inner: Arc::new(Inner {
                 aes_key: self.encrypt_key.as_deref().map(AesKey::new),
@@ -335,8 +347,8 @@ impl EventDispatcherBuilder {
                 client: self.client,
                 handlers: self.handlers,
                 max_body: self.max_body.unwrap_or(1 << 20),
-                timestamp_window: self.timestamp_window.unwrap_or(Duration::from_secs(300)),
-                dedup_ttl: self.dedup_ttl.unwrap_or(Duration::from_secs(8 * 3600)),
+                timestamp_window: self.timestamp_window.unwrap_or(dedup_ttl),
+                dedup_ttl,
                 dedup: self
                     .dedup_store
                     .unwrap_or_else(|| Arc::new(MemoryDedupStore::new())),
@@ -386,15 +398,19 @@ struct Inner {
 
 /// Marks an event id as being handled; on drop (also when the delivery is cancelled) the id
 /// is released and any waiting copy learns the result (500 if none was sent).
+/// If the delivery was cancelled after its id was recorded (the platform hung up, the
+/// connection shut down), the id is forgotten too, so the platform's retry is handled.
 struct InFlight<'a> {
     inner: &'a Inner,
     id: &'a str,
     tx: watch::Sender<Option<u16>>,
+    /// The id is recorded in the de-dup store as handled.
+    recorded: bool,
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.tx.send_if_modified(|s| {
+        let cancelled = self.tx.send_if_modified(|s| {
             if s.is_none() {
                 *s = Some(500);
                 true
@@ -402,6 +418,21 @@ impl Drop for InFlight<'_> {
                 false
             }
         });
+        if cancelled && self.recorded {
+            let (store, id) = (self.inner.dedup.clone(), self.id.to_owned());
+            match tokio::runtime::Handle::try_current() {
+                Ok(rt) => {
+                    rt.spawn(async move {
+                        if let Err(e) = store.forget(&id).await {
+                            tracing::warn!(event_id = %id, error = %e, "could not forget a cancelled event id");
+                        }
+                    });
+                }
+                Err(_) => {
+                    tracing::warn!(event_id = %id, "a cancelled event id stays recorded: no runtime to forget it")
+                }
+            }
+        }
         self.inner
             .inflight
             .lock()
@@ -487,37 +518,53 @@ impl EventDispatcher {
         }
         // Only `encrypt` is read from an encrypted body, borrowed, without building a map.
         let Ok(sealed) = serde_json::from_slice::<SealedBody<'_>>(body) else {
-            return Reply::msg(400, "the body is not a JSON object");
+            return Reply::msg(
+                400,
+                "the body is not a JSON object (with a string `encrypt`, if encrypted)",
+            );
         };
         let plain = match sealed.encrypt.as_deref() {
             Some(sealed) => {
                 let (Some(key), Some(aes)) = (&inner.encrypt_key, &inner.aes_key) else {
                     return Reply::msg(400, "encrypted body but no Encrypt Key is configured");
                 };
-                // Signed when an Encrypt Key is set; the challenge itself is not signed.
-                let signature = header(headers, "x-lark-signature");
-                if let Some(sig) = signature {
-                    let ts = header(headers, "x-lark-request-timestamp").unwrap_or_default();
-                    let nonce = header(headers, "x-lark-request-nonce").unwrap_or_default();
-                    if !verify_event_signature(ts, nonce, key, body, sig) {
-                        return Reply::msg(401, "signature mismatch");
-                    }
-                    if !timestamp_fresh(ts, inner.timestamp_window) {
-                        return Reply::msg(401, "stale or missing request timestamp");
-                    }
-                }
-                let decrypted = match aes.decrypt(sealed) {
-                    Ok(d) => d,
-                    Err(e) => return Reply::msg(400, &e.to_string()),
-                };
-                match serde_json::from_slice::<Value>(&decrypted) {
-                    Ok(Value::Object(map)) => {
-                        if signature.is_none() && str_of(&map, "type") != Some("url_verification") {
-                            return Reply::msg(401, "unsigned encrypted event");
+                // Signed when an Encrypt Key is set; only the challenge is not signed.
+                match header(headers, "x-lark-signature") {
+                    Some(sig) => {
+                        let ts = header(headers, "x-lark-request-timestamp").unwrap_or_default();
+                        let nonce = header(headers, "x-lark-request-nonce").unwrap_or_default();
+                        if !verify_event_signature(ts, nonce, key, body, sig) {
+                            return Reply::msg(401, "signature mismatch");
                         }
-                        map
+                        if !timestamp_fresh(ts, inner.timestamp_window) {
+                            return Reply::msg(401, "stale or missing request timestamp");
+                        }
+                        let decrypted = match aes.decrypt(sealed) {
+                            Ok(d) => d,
+                            Err(e) => return Reply::msg(400, &e.to_string()),
+                        };
+                        match serde_json::from_slice::<Value>(&decrypted) {
+                            Ok(Value::Object(map)) => map,
+                            _ => {
+                                return Reply::msg(400, "the decrypted body is not a JSON object");
+                            }
+                        }
                     }
-                    _ => return Reply::msg(400, "the decrypted body is not a JSON object"),
+                    // Unsigned: only a challenge may pass. Every other outcome (bad padding,
+                    // not JSON, not a challenge) gets the same answer, so an unsigned sender
+                    // learns nothing about the plaintext (no padding oracle).
+                    None => match aes
+                        .decrypt(sealed)
+                        .ok()
+                        .and_then(|d| serde_json::from_slice::<Value>(&d).ok())
+                    {
+                        Some(Value::Object(map))
+                            if str_of(&map, "type") == Some("url_verification") =>
+                        {
+                            map
+                        }
+                        _ => return Reply::msg(401, UNSIGNED),
+                    },
                 }
             }
             None => {
@@ -622,35 +669,46 @@ impl EventDispatcher {
         let tx = match waiting {
             Ok(tx) => tx,
             Err(mut rx) => {
-                let status = rx
-                    .wait_for(Option::is_some)
-                    .await
-                    .ok()
-                    .and_then(|s| *s)
-                    .unwrap_or(500);
-                return if status == 200 {
-                    Outcome::ok(None)
-                } else {
-                    Outcome::fail(status, "the concurrent delivery of this event failed")
+                // Bounded: a copy never waits longer than this for a stuck handler; it then
+                // fails, and the platform delivers the event again later.
+                let wait = async { rx.wait_for(Option::is_some).await.ok().and_then(|s| *s) };
+                return match tokio::time::timeout(COPY_WAIT, wait).await {
+                    Ok(Some(200)) => Outcome::ok(None),
+                    Ok(other) => Outcome::fail(
+                        other.unwrap_or(500),
+                        "the concurrent delivery of this event failed",
+                    ),
+                    Err(_) => Outcome::fail(
+                        500,
+                        "the concurrent delivery of this event is still running",
+                    ),
                 };
             }
         };
-        let guard = InFlight {
+        let mut guard = InFlight {
             inner: &self.inner,
             id: &id,
             tx,
+            recorded: false,
         };
-        let outcome = self.deliver(event, Some(&id)).await;
+        let outcome = self.deliver(event, Some(&mut guard)).await;
         let _ = guard.tx.send(Some(outcome.status));
         outcome
     }
 
-    /// De-duplicates by id, feeds `app_ticket` to the client, runs the handler.
-    async fn deliver(&self, event: Event, id: Option<&str>) -> Outcome {
+    /// De-duplicates by id, feeds `app_ticket` to the client, runs the handler (a panic is
+    /// a failure like any other).
+    async fn deliver(&self, event: Event, mut guard: Option<&mut InFlight<'_>>) -> Outcome {
+        use futures_util::FutureExt as _;
         let inner = &self.inner;
+        let id = guard.as_ref().map(|g| g.id);
         if let Some(id) = id {
             match inner.dedup.first_seen(id, inner.dedup_ttl).await {
-                Ok(true) => {}
+                Ok(true) => {
+                    if let Some(g) = guard.as_mut() {
+                        g.recorded = true;
+                    }
+                }
                 Ok(false) => {
                     tracing::debug!(event_id = %id, "duplicate event dropped");
                     return Outcome::ok(None);
@@ -673,7 +731,10 @@ impl EventDispatcher {
             return Outcome::ok(None);
         };
         let started = Instant::now();
-        let outcome = handler(event).await;
+        let outcome = std::panic::AssertUnwindSafe(handler(event))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Outcome::fail(500, "the handler panicked"));
         if outcome.status != 200 {
             // Forget the id, so the platform's retry is handled.
             if let Some(id) = id

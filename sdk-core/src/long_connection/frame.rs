@@ -137,6 +137,10 @@ pub enum FragmentError {
 
 /// Largest number of fragments accepted for one message.
 const MAX_FRAGMENTS: usize = 1024;
+/// Most incomplete messages kept at once.
+const MAX_PENDING_MESSAGES: usize = 256;
+/// Incomplete messages together hold at most this many times the message size limit.
+const PENDING_BYTES_FACTOR: usize = 4;
 
 struct Partial {
     parts: Vec<Option<Bytes>>,
@@ -148,6 +152,7 @@ struct Partial {
 /// Reassembles fragmented messages by `message_id`; incomplete ones expire.
 pub struct Reassembly {
     partial: HashMap<String, Partial>,
+    pending_bytes: usize,
     ttl: Duration,
     max_bytes: usize,
 }
@@ -166,6 +171,7 @@ impl Reassembly {
     pub fn new(ttl: Duration, max_bytes: usize) -> Self {
         Self {
             partial: HashMap::new(),
+            pending_bytes: 0,
             ttl,
             max_bytes,
         }
@@ -179,7 +185,10 @@ impl Reassembly {
             None => 1,
             Some(s) => s.parse::<usize>().map_err(|_| FragmentError::BadIndex)?,
         };
-        if sum <= 1 {
+        if sum == 0 {
+            return Err(FragmentError::BadSum);
+        }
+        if sum == 1 {
             if payload.len() > self.max_bytes {
                 return Err(FragmentError::TooLarge);
             }
@@ -195,6 +204,9 @@ impl Reassembly {
             .ok_or(FragmentError::BadIndex)?;
         let id = frame.header("message_id").unwrap_or_default().to_owned();
         let now = Instant::now();
+        if !self.partial.contains_key(&id) {
+            self.make_room();
+        }
         let entry = self.partial.entry(id.clone()).or_insert_with(|| Partial {
             parts: vec![None; sum],
             received: 0,
@@ -207,8 +219,9 @@ impl Reassembly {
         entry.touched = now;
         if entry.parts[seq].is_none() {
             entry.bytes += payload.len();
+            self.pending_bytes += payload.len();
             if entry.bytes > self.max_bytes {
-                self.partial.remove(&id);
+                self.drop_partial(&id);
                 return Err(FragmentError::TooLarge);
             }
             entry.parts[seq] = Some(payload);
@@ -220,6 +233,7 @@ impl Reassembly {
         let Some(done) = self.partial.remove(&id) else {
             return Ok(None);
         };
+        self.pending_bytes -= done.bytes;
         let mut whole = Vec::with_capacity(done.bytes);
         for part in done.parts.into_iter().flatten() {
             whole.extend_from_slice(&part);
@@ -233,7 +247,33 @@ impl Reassembly {
         let before = self.partial.len();
         let ttl = self.ttl;
         self.partial.retain(|_, p| p.touched.elapsed() < ttl);
+        self.pending_bytes = self.partial.values().map(|p| p.bytes).sum();
         before - self.partial.len()
+    }
+
+    fn drop_partial(&mut self, id: &str) {
+        if let Some(p) = self.partial.remove(id) {
+            self.pending_bytes -= p.bytes;
+        }
+    }
+
+    /// Before a new message starts: if too many messages or bytes are pending, the least
+    /// recently touched ones are dropped (a peer cannot grow this without bound).
+    fn make_room(&mut self) {
+        while self.partial.len() >= MAX_PENDING_MESSAGES
+            || self.pending_bytes > self.max_bytes.saturating_mul(PENDING_BYTES_FACTOR)
+        {
+            let Some(oldest) = self
+                .partial
+                .iter()
+                .min_by_key(|(_, p)| p.touched)
+                .map(|(id, _)| id.clone())
+            else {
+                break;
+            };
+            tracing::warn!(message_id = %oldest, "long connection: incomplete message dropped to make room");
+            self.drop_partial(&oldest);
+        }
     }
 
     /// Messages waiting for fragments.
@@ -333,6 +373,16 @@ mod tests {
         );
         assert_eq!(small.push(&fragment("v", 2, 0, "a")), Ok(None));
         assert_eq!(small.expire(), 1);
+        assert_eq!(
+            small.push(&fragment("u", 0, 0, "?")),
+            Err(FragmentError::BadSum)
+        );
+        // Many incomplete messages: the oldest are dropped, the count stays bounded.
+        let mut many = Reassembly::new(Duration::from_secs(60), 1 << 20);
+        for i in 0..(MAX_PENDING_MESSAGES + 10) {
+            assert_eq!(many.push(&fragment(&format!("m{i}"), 2, 0, "x")), Ok(None));
+        }
+        assert_eq!(many.pending(), MAX_PENDING_MESSAGES);
     }
 
     #[test]

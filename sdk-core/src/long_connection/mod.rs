@@ -85,8 +85,9 @@ impl ClientConfig {
                     .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
             })
         };
+        // Clamped to a day: absurd values must not overflow the timers.
         let secs = |key: &str, default: Duration| {
-            num(key).map_or(default, |s| Duration::from_secs(s.max(0) as u64))
+            num(key).map_or(default, |s| Duration::from_secs(s.clamp(0, 86_400) as u64))
         };
         let d = Self::default();
         Some(Self {
@@ -110,7 +111,7 @@ pub enum LongConnectionError {
     #[error(
         "the long-connection endpoint failed (HTTP {http_status}, code {}): {msg}{}",
         code.map_or("none".to_owned(), |c| c.to_string()),
-        if *fatal { "; check the app id and secret, that the app is self-built, and that long-connection mode is enabled in the developer console" } else { "" }
+        endpoint_hint(*code, *fatal)
     )]
     Endpoint {
         /// The platform's `code`, if the answer was JSON.
@@ -162,6 +163,22 @@ pub enum LongConnectionError {
     Disconnected(String),
 }
 
+/// What to do about a fatal endpoint code.
+fn endpoint_hint(code: Option<i64>, fatal: bool) -> &'static str {
+    match (code, fatal) {
+        (_, false) => "",
+        (Some(1000040350), _) => {
+            "; too many connections for this app: stop other instances or wait for them to close"
+        }
+        (Some(403), _) => {
+            "; the app is forbidden to connect: check its status in the developer console"
+        }
+        _ => {
+            "; check the app id and secret, that the app is self-built, and that long-connection mode is enabled in the developer console"
+        }
+    }
+}
+
 impl LongConnectionError {
     /// Whether retrying cannot help (bad credentials, forbidden, connection limit).
     pub fn is_fatal(&self) -> bool {
@@ -204,6 +221,7 @@ pub struct LongConnectionBuilder {
     fragment_ttl: Duration,
     max_message_bytes: usize,
     max_in_flight: usize,
+    handler_timeout: Duration,
     shutdown_grace: Duration,
     settings: ClientConfig,
 }
@@ -272,6 +290,14 @@ impl LongConnectionBuilder {
     /// Most handlers running at once; reading pauses at the limit (256 by default).
     pub fn max_in_flight(mut self, handlers: usize) -> Self {
         self.max_in_flight = handlers.max(1);
+        self
+    }
+
+    /// Longest a handler may run (60 s by default): it is then stopped and its event
+    /// acknowledged as failed, so the platform delivers it again. Card callbacks must be
+    /// answered within 3 s regardless.
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = timeout;
         self
     }
 
@@ -421,6 +447,7 @@ impl LongConnection {
             fragment_ttl: Duration::from_secs(10),
             max_message_bytes: 16 << 20,
             max_in_flight: 256,
+            handler_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
             settings: ClientConfig::default(),
         }
@@ -453,15 +480,17 @@ impl LongConnection {
             fragment_ttl: b.fragment_ttl,
             max_message_bytes: b.max_message_bytes,
             max_in_flight: b.max_in_flight,
+            handler_timeout: b.handler_timeout,
             shutdown_grace: b.shutdown_grace,
             settings: b.settings,
             counters: counters.clone(),
             stop: rx,
             handlers: tokio::task::JoinSet::new(),
+            draining_until: None,
         };
         let first = match supervisor.connect().await {
             Ok(socket) => Some(socket),
-            Err(e) if e.is_fatal() => return Err(e),
+            Err(e) if e.is_fatal() || !supervisor.auto_reconnect => return Err(e),
             Err(e) => {
                 tracing::warn!(error = %e, "long connection: first attempt failed; retrying");
                 None
@@ -518,5 +547,11 @@ mod tests {
             "never a zero interval"
         );
         assert!(ClientConfig::from_json(&serde_json::json!([1])).is_none());
+        let huge = ClientConfig::from_json(&serde_json::json!({"PingInterval": i64::MAX})).unwrap();
+        assert_eq!(
+            huge.ping_interval,
+            Duration::from_secs(86_400),
+            "clamped: timers never overflow"
+        );
     }
 }

@@ -19,6 +19,23 @@ use super::{ClientConfig, Counters, LongConnectionError};
 use crate::config::Config;
 use crate::dispatcher::EventDispatcher;
 
+/// How long one frame may take to write; a peer that stops reading is a dead connection.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Writes one binary frame, bounded by [`WRITE_TIMEOUT`].
+async fn send(socket: &mut Socket, frame: Vec<u8>) -> Result<(), String> {
+    match tokio::time::timeout(
+        WRITE_TIMEOUT,
+        socket.send(Message::Binary(Bytes::from(frame))),
+    )
+    .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("the peer took no data for {WRITE_TIMEOUT:?}")),
+    }
+}
+
 /// Resolves when shutdown is requested; never if the signal's owner is gone (dropping the
 /// handle does not stop the connection).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
@@ -56,11 +73,14 @@ pub(crate) struct Supervisor {
     pub(crate) fragment_ttl: Duration,
     pub(crate) max_message_bytes: usize,
     pub(crate) max_in_flight: usize,
+    pub(crate) handler_timeout: Duration,
     pub(crate) shutdown_grace: Duration,
     pub(crate) settings: ClientConfig,
     pub(crate) counters: Arc<Counters>,
     pub(crate) stop: watch::Receiver<bool>,
     pub(crate) handlers: JoinSet<()>,
+    /// When the shutdown grace period ends, once shutdown has begun.
+    pub(crate) draining_until: Option<Instant>,
 }
 
 impl Supervisor {
@@ -123,7 +143,10 @@ impl Supervisor {
         };
         // Handlers still running (their connection is gone, or the grace period passed):
         // let them finish within the grace period, then stop them.
-        let grace = self.shutdown_grace;
+        // One deadline for the whole shutdown: what `serve` already waited counts.
+        let grace = self.draining_until.map_or(self.shutdown_grace, |d| {
+            d.saturating_duration_since(Instant::now())
+        });
         let handlers = &mut self.handlers;
         let _ = tokio::time::timeout(grace, async {
             while handlers.join_next().await.is_some() {}
@@ -170,7 +193,12 @@ impl Supervisor {
             }
             attempts += 1;
             Counters::bump(&self.counters.reconnect_attempts);
-            match self.connect().await {
+            let mut stop = self.stop.clone();
+            let attempt = tokio::select! {
+                attempt = self.connect() => attempt,
+                _ = stopped(&mut stop) => return Ok(None),
+            };
+            match attempt {
                 Ok(conn) => return Ok(Some(conn)),
                 Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => {
@@ -213,20 +241,25 @@ impl Supervisor {
         let mut draining: Option<Instant> = None;
 
         let ended = loop {
-            let silent_until = last_rx + self.watchdog_timeout();
             let can_read = self.handlers.len() < self.max_in_flight;
+            if !can_read {
+                // Not reading (all handler slots busy) is not silence of the peer.
+                last_rx = Instant::now();
+            }
+            let silent_until = last_rx + self.watchdog_timeout();
             tokio::select! {
                 biased;
                 _ = stopped(&mut stop), if draining.is_none() => {
                     tracing::info!(pending_acks, "long connection: shutting down");
                     draining = Some(Instant::now() + self.shutdown_grace);
+                    self.draining_until = draining;
                     if pending_acks == 0 {
                         break Ended::Shutdown;
                     }
                 }
                 Some(ack) = ack_rx.recv() => {
                     pending_acks -= 1;
-                    if let Err(e) = socket.send(Message::Binary(Bytes::from(ack.to_bytes()))).await {
+                    if let Err(e) = send(&mut socket, ack.to_bytes()).await {
                         break Ended::Dropped(format!("writing an acknowledgement failed: {e}"));
                     }
                     Counters::bump(&self.counters.acks);
@@ -236,7 +269,7 @@ impl Supervisor {
                 }
                 Some(_) = self.handlers.join_next(), if !self.handlers.is_empty() => {}
                 _ = ping.tick(), if draining.is_none() => {
-                    if let Err(e) = socket.send(Message::Binary(Bytes::from(Frame::ping(service).to_bytes()))).await {
+                    if let Err(e) = send(&mut socket, Frame::ping(service).to_bytes()).await {
                         break Ended::Dropped(format!("writing a ping failed: {e}"));
                     }
                     Counters::bump(&self.counters.pings);
@@ -350,14 +383,17 @@ impl Supervisor {
                 let dispatcher = self.dispatcher.clone();
                 let acks = acks.clone();
                 let counters = self.counters.clone();
+                let handler_timeout = self.handler_timeout;
                 self.handlers.spawn(async move {
                     let started = std::time::Instant::now();
-                    let outcome = AssertUnwindSafe(dispatcher.handle_pushed(&payload))
-                        .catch_unwind()
-                        .await;
-                    let (status, answer) = match outcome {
-                        Ok(o) => (o.status, o.answer),
-                        Err(_) => (500, None),
+                    let handled = AssertUnwindSafe(dispatcher.handle_pushed(&payload)).catch_unwind();
+                    let (status, answer) = match tokio::time::timeout(handler_timeout, handled).await {
+                        Ok(Ok(o)) => (o.status, o.answer),
+                        Ok(Err(_)) => (500, None),
+                        Err(_) => {
+                            tracing::warn!(timeout = ?handler_timeout, "long connection: handler timed out; acknowledged as failed");
+                            (500, None)
+                        }
                     };
                     if status != 200 {
                         Counters::bump(&counters.handler_failures);

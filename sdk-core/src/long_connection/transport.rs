@@ -70,15 +70,19 @@ pub(crate) async fn fetch_endpoint(config: &Config) -> Result<Endpoint, LongConn
             msg: format!("the endpoint answer is not JSON: {e}"),
             fatal: false,
         })?;
-    let code = value
-        .get("code")
-        .and_then(serde_json::Value::as_i64)
-        .unwrap_or(-1);
     let msg = value
         .get("msg")
         .and_then(serde_json::Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    let Some(code) = value.get("code").and_then(serde_json::Value::as_i64) else {
+        return Err(LongConnectionError::Endpoint {
+            code: None,
+            http_status: status,
+            msg: "the endpoint answer has no `code` (a proxy or gateway in between?)".into(),
+            fatal: false,
+        });
+    };
     if code != 0 {
         return Err(LongConnectionError::Endpoint {
             code: Some(code),
@@ -140,8 +144,17 @@ impl std::fmt::Debug for Proxy {
 }
 
 impl Proxy {
-    /// Parses `http://[user:pass@]host[:port]` (the only proxy scheme supported).
+    /// Parses `http://[user:pass@]host[:port]` (the only proxy scheme supported). Errors
+    /// never repeat the credentials.
     pub(crate) fn parse(raw: &str) -> Result<Proxy, LongConnectionError> {
+        // For messages: the URL without `user:pass@`.
+        let shown = match raw.rsplit_once('@') {
+            Some((before, host)) => match before.split_once("://") {
+                Some((scheme, _)) => format!("{scheme}://<credentials>@{host}"),
+                None => format!("<credentials>@{host}"),
+            },
+            None => raw.to_owned(),
+        };
         let with_scheme = if raw.contains("://") {
             raw.to_owned()
         } else {
@@ -149,7 +162,7 @@ impl Proxy {
         };
         let url = reqwest::Url::parse(&with_scheme).map_err(|e| {
             LongConnectionError::Config(format!(
-                "proxy URL {raw:?} is not a URL ({e}); use http://host:port"
+                "proxy URL {shown:?} is not a URL ({e}); use http://host:port"
             ))
         })?;
         if url.scheme() != "http" {
@@ -161,7 +174,7 @@ impl Proxy {
         let host = url.host_str().unwrap_or_default();
         if host.is_empty() {
             return Err(LongConnectionError::Config(format!(
-                "proxy URL {raw:?} has no host"
+                "proxy URL {shown:?} has no host"
             )));
         }
         let authority = format!("{host}:{}", url.port().unwrap_or(80));
@@ -278,11 +291,13 @@ async fn connect_inner(url: &str, proxy: Option<&Proxy>) -> Result<Socket, LongC
     let port = parsed
         .port_or_known_default()
         .unwrap_or(if tls { 443 } else { 80 });
-    let target = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
+    // `host_str` keeps an IPv6 literal's brackets, as an authority needs; a TLS server
+    // name must not have them.
+    let target = format!("{host}:{port}");
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
     let tcp = match proxy {
         None => TcpStream::connect(&target)
             .await
@@ -460,6 +475,8 @@ mod tests {
         ]);
         assert_eq!(Proxy::from_env(&wss, &no).unwrap(), None);
         assert!(Proxy::from_env(&wss, &env(&[("HTTPS_PROXY", "socks5://p:1")])).is_err());
+        let bad = Proxy::parse("http://user:pass-SECRET@proxy:99999").unwrap_err();
+        assert!(!bad.to_string().contains("SECRET"), "{bad}");
     }
 
     #[test]

@@ -522,3 +522,98 @@ async fn a_copy_arriving_during_a_failing_delivery_is_not_acknowledged() {
     assert_eq!(d.handle("POST", &[], body.as_bytes()).await.status, 200);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test]
+async fn a_cancelled_or_panicking_delivery_is_not_remembered_as_handled() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let d = EventDispatcher::builder()
+        .on_im_message_receive_v1(move |_| {
+            let n = c.fetch_add(1, Ordering::SeqCst);
+            async move {
+                match n {
+                    // The platform hangs up on this one (its deadline passed).
+                    0 => tokio::time::sleep(std::time::Duration::from_secs(30)).await,
+                    1 => panic!("handler bug"),
+                    _ => {}
+                }
+                Ok(())
+            }
+        })
+        .build();
+    let body = message_event("ev-cancel").to_string();
+    let cut = tokio::time::timeout(
+        std::time::Duration::from_millis(50),
+        d.handle("POST", &[], body.as_bytes()),
+    )
+    .await;
+    assert!(cut.is_err(), "the first delivery was cancelled");
+    // The id is forgotten by a task of the runtime: let it run.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let panicked = d.handle("POST", &[], body.as_bytes()).await;
+    assert_eq!(panicked.status, 500);
+    assert!(String::from_utf8_lossy(&panicked.body).contains("panicked"));
+    assert_eq!(d.handle("POST", &[], body.as_bytes()).await.status, 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "each retry was handled");
+}
+
+#[tokio::test]
+async fn unsigned_encrypted_bodies_all_get_one_answer() {
+    // Bad padding, valid padding but not JSON, and a valid event: without a signature the
+    // sender cannot tell them apart (no padding oracle).
+    let d = counting_dispatcher(Arc::new(AtomicUsize::new(0)));
+    let wrap = |sealed: String| serde_json::json!({ "encrypt": sealed }).to_string();
+    let bodies = [
+        wrap(encrypt("other-key", b"{}", [1; 16])),
+        wrap(encrypt(KEY, b"not json", [2; 16])),
+        wrap(encrypt(
+            KEY,
+            message_event("ev-u").to_string().as_bytes(),
+            [3; 16],
+        )),
+    ];
+    let mut replies = Vec::new();
+    for body in &bodies {
+        replies.push(d.handle("POST", &[], body.as_bytes()).await);
+    }
+    assert_eq!(replies[0].status, 401);
+    assert!(replies.iter().all(|r| r == &replies[0]), "{replies:?}");
+
+    // The legacy card handler checks its signature before decrypting, too.
+    use lark_oapi::dispatcher::CardActionHandler;
+    let cards = CardActionHandler::new(|_: serde_json::Value| async { Ok(()) })
+        .verification_token(TOKEN)
+        .encrypt_key(KEY);
+    let forged = vec![
+        ("X-Lark-Request-Timestamp".to_owned(), now()),
+        ("X-Lark-Request-Nonce".to_owned(), "n".to_owned()),
+        ("X-Lark-Signature".to_owned(), "0".repeat(40)),
+    ];
+    let mut card_replies = Vec::new();
+    for body in &bodies {
+        card_replies.push(cards.handle("POST", &forged, body.as_bytes()).await);
+    }
+    assert_eq!(card_replies[0].status, 401);
+    assert!(
+        card_replies.iter().all(|r| r == &card_replies[0]),
+        "{card_replies:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_timestamp_window_defaults_to_the_retry_horizon() {
+    // An hour-old signed delivery (a platform retry) is accepted by default...
+    let count = Arc::new(AtomicUsize::new(0));
+    let d = counting_dispatcher(count.clone());
+    let hour_ago = (now().parse::<u64>().unwrap() - 3600).to_string();
+    let (headers, body) = sealed(&message_event("ev-old"), &hour_ago);
+    assert_eq!(d.handle("POST", &headers, &body).await.status, 200);
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    // ...and refused with a narrower window.
+    let strict = EventDispatcher::builder()
+        .encrypt_key(KEY)
+        .verification_token(TOKEN)
+        .timestamp_window(std::time::Duration::from_secs(300))
+        .build();
+    assert_eq!(strict.handle("POST", &headers, &body).await.status, 401);
+}

@@ -474,3 +474,61 @@ async fn marketplace_apps_and_bad_credentials_are_refused_up_front() {
         "the secret is not echoed"
     );
 }
+
+#[tokio::test]
+async fn a_handler_past_its_timeout_is_acknowledged_as_failed_and_redelivered() {
+    let (mock, client) = setup().await;
+    fast(&mock);
+    let calls = Arc::new(Mutex::new(0));
+    let c = calls.clone();
+    let dispatcher = EventDispatcher::builder()
+        .on_im_message_receive_v1(move |_| {
+            let first = {
+                let mut n = c.lock().unwrap();
+                *n += 1;
+                *n == 1
+            };
+            async move {
+                if first {
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                }
+                Ok(())
+            }
+        })
+        .build();
+    let conn = connection(&client, dispatcher)
+        .handler_timeout(Duration::from_millis(200))
+        .build()
+        .start()
+        .await
+        .unwrap();
+    let id = mock.ws_push_event(message("ev-stuck", "x"));
+    assert!(delivered(&mock, &id).await);
+    let codes: Vec<i64> = mock.ws_acks().iter().map(|a| a.code).collect();
+    assert_eq!(codes, [500, 200]);
+    assert_eq!(*calls.lock().unwrap(), 2);
+    conn.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn without_auto_reconnect_a_failed_first_attempt_is_returned() {
+    let (mock, client) = setup().await;
+    mock.ws_endpoint_faults(1, 1);
+    let err = connection(&client, recording().0)
+        .auto_reconnect(false)
+        .build()
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            LongConnectionError::Endpoint {
+                code: Some(1),
+                fatal: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
