@@ -141,6 +141,18 @@ impl Reply {
         }
     }
 
+    /// `200 {"msg":"success"}`, the answer to almost every event (no serialisation).
+    pub(crate) fn success() -> Self {
+        Self {
+            status: 200,
+            headers: vec![(
+                "content-type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
+            body: Bytes::from_static(br#"{"msg":"success"}"#),
+        }
+    }
+
     pub(crate) fn msg(status: u16, msg: &str) -> Self {
         Self::json(status, &serde_json::json!({ "msg": msg }))
     }
@@ -191,6 +203,7 @@ impl Outcome {
         match (self.answer, self.message) {
             (Some(answer), _) => Reply::json(self.status, &answer),
             (None, Some(msg)) => Reply::msg(self.status, &msg),
+            (None, None) if self.status == 200 => Reply::success(),
             (None, None) => Reply::msg(self.status, "success"),
         }
     }
