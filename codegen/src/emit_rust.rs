@@ -796,11 +796,13 @@ fn emit_model(m: &Model) -> TokenStream {
     }
     let decode = m.decode.then(|| {
         let wire_name = &m.wire_name;
-        let inits = m.fields.iter().map(|f| {
+        let sets = m.fields.iter().map(|f| {
             let ident = id(&f.ident);
             let wire = &f.name;
-            quote! { #ident: json::field(&mut o, #wire)?, }
+            quote! { json::set(&mut o, #wire, &mut out.#ident)?; }
         });
+        // From the default, one field at a time (see `json::set`): linear code, where a
+        // struct literal of `?` expressions grows with the square of the field count.
         let body = if m.fields.is_empty() {
             quote! {
                 json::object(value, #wire_name)?;
@@ -809,7 +811,9 @@ fn emit_model(m: &Model) -> TokenStream {
         } else {
             quote! {
                 let mut o = json::object(value, #wire_name)?;
-                Ok(Self { #(#inits)* })
+                let mut out = Self::default();
+                #(#sets)*
+                Ok(out)
             }
         };
         quote! {

@@ -130,15 +130,24 @@ impl Call {
 
     /// Sends the call; the future decodes `data` into `T`.
     pub fn send<T: FromJson>(self, required: &Required) -> ResponseFuture<T> {
-        let checked = self.check(required);
-        let Call { client, spec, .. } = self;
         ResponseFuture {
-            inner: Box::pin(async move {
-                checked?;
-                client.send_raw(&spec).await
-            }),
+            inner: self.send_untyped(required),
             _data: PhantomData,
         }
+    }
+
+    /// The request itself, the same for every response type: compiled once, not once per
+    /// generated endpoint.
+    fn send_untyped(
+        self,
+        required: &Required,
+    ) -> Pin<Box<dyn Future<Output = Result<RawResponse>> + Send>> {
+        let checked = self.check(required);
+        let Call { client, spec, .. } = self;
+        Box::pin(async move {
+            checked?;
+            client.send_raw(&spec).await
+        })
     }
 
     /// Sends a call whose answer is a file.

@@ -144,6 +144,27 @@ pub fn field<T: FromJson>(object: &mut Map<String, Value>, key: &str) -> Result<
     }
 }
 
+/// Removes `key` from `object` and decodes it into `slot`; absent or `null` leave `slot`
+/// as it is (the type's default, in generated code). Errors get `key` prepended to their
+/// path.
+///
+/// Generated decoders start from `Self::default()` and `set` one field after another:
+/// an early return then drops one value, not every field decoded so far, which keeps the
+/// code of a struct with many fields linear in its size.
+pub fn set<T: FromJson>(
+    object: &mut Map<String, Value>,
+    key: &str,
+    slot: &mut T,
+) -> Result<(), JsonError> {
+    match object.remove(key) {
+        Some(Value::Null) | None => Ok(()),
+        Some(value) => {
+            *slot = T::from_json(value).map_err(|e| e.at(key))?;
+            Ok(())
+        }
+    }
+}
+
 /// A number with no fractional part within `range`, such as `3.0`.
 fn whole(n: &Number, range: std::ops::Range<f64>) -> Option<f64> {
     n.as_f64().filter(|f| f.fract() == 0.0 && range.contains(f))
@@ -257,8 +278,12 @@ impl<T: FromJson> FromJson for Vec<T> {
         let Value::Array(items) = value else {
             return Err(JsonError::new("an array", &value));
         };
-        let decode_at = |(i, item)| decode(item).map_err(|e: JsonError| e.at_index(i));
-        items.into_iter().enumerate().map(decode_at).collect()
+        // A plain loop: iterator adapters would be instantiated anew for every `T`.
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            out.push(decode(item).map_err(|e| e.at_index(i))?);
+        }
+        Ok(out)
     }
     fn absent() -> Self {
         Vec::new()
@@ -266,15 +291,16 @@ impl<T: FromJson> FromJson for Vec<T> {
 }
 
 /// Decodes every value of an object into a map of type `M`.
-fn map_of<T: FromJson, M: FromIterator<(String, T)>>(value: Value) -> Result<M, JsonError> {
+fn map_of<T: FromJson, M: Default + Extend<(String, T)>>(value: Value) -> Result<M, JsonError> {
     let Value::Object(map) = value else {
         return Err(JsonError::new("an object", &value));
     };
-    let entry = |(k, v): (String, Value)| match decode(v) {
-        Ok(v) => Ok((k, v)),
-        Err(e) => Err(JsonError::at(e, &k)),
-    };
-    map.into_iter().map(entry).collect()
+    let mut out = M::default();
+    for (k, v) in map {
+        let v = decode(v).map_err(|e| e.at(&k))?;
+        out.extend(std::iter::once((k, v)));
+    }
+    Ok(out)
 }
 
 impl<T: FromJson> FromJson for BTreeMap<String, T> {

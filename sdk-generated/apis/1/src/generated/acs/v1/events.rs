@@ -41,14 +41,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `P2AcsAccessRecordCreatedV1`
@@ -69,11 +69,11 @@ pub struct P2AcsAccessRecordCreatedV1 {
 impl FromJson for P2AcsAccessRecordCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2AcsAccessRecordCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2AcsAccessRecordCreatedV1Data`
@@ -100,14 +100,14 @@ pub struct P2AcsAccessRecordCreatedV1Data {
 impl FromJson for P2AcsAccessRecordCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2AcsAccessRecordCreatedV1Data")?;
-        Ok(Self {
-            access_record_id: json::field(&mut o, "access_record_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            device_id: json::field(&mut o, "device_id")?,
-            is_clock_in: json::field(&mut o, "is_clock_in")?,
-            is_door_open: json::field(&mut o, "is_door_open")?,
-            access_time: json::field(&mut o, "access_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "access_record_id", &mut out.access_record_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "device_id", &mut out.device_id)?;
+        json::set(&mut o, "is_clock_in", &mut out.is_clock_in)?;
+        json::set(&mut o, "is_door_open", &mut out.is_door_open)?;
+        json::set(&mut o, "access_time", &mut out.access_time)?;
+        Ok(out)
     }
 }
 /// `P2AcsUserUpdatedV1`
@@ -128,11 +128,11 @@ pub struct P2AcsUserUpdatedV1 {
 impl FromJson for P2AcsUserUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2AcsUserUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2AcsUserUpdatedV1Data`
@@ -153,11 +153,11 @@ pub struct P2AcsUserUpdatedV1Data {
 impl FromJson for P2AcsUserUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2AcsUserUpdatedV1Data")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            card: json::field(&mut o, "card")?,
-            face_uploaded: json::field(&mut o, "face_uploaded")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "card", &mut out.card)?;
+        json::set(&mut o, "face_uploaded", &mut out.face_uploaded)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -178,10 +178,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

@@ -176,16 +176,16 @@ pub struct AccessRecord {
 impl FromJson for AccessRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AccessRecord")?;
-        Ok(Self {
-            access_record_id: json::field(&mut o, "access_record_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            device_id: json::field(&mut o, "device_id")?,
-            is_clock_in: json::field(&mut o, "is_clock_in")?,
-            access_time: json::field(&mut o, "access_time")?,
-            access_type: json::field(&mut o, "access_type")?,
-            access_data: json::field(&mut o, "access_data")?,
-            is_door_open: json::field(&mut o, "is_door_open")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "access_record_id", &mut out.access_record_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "device_id", &mut out.device_id)?;
+        json::set(&mut o, "is_clock_in", &mut out.is_clock_in)?;
+        json::set(&mut o, "access_time", &mut out.access_time)?;
+        json::set(&mut o, "access_type", &mut out.access_type)?;
+        json::set(&mut o, "access_data", &mut out.access_data)?;
+        json::set(&mut o, "is_door_open", &mut out.is_door_open)?;
+        Ok(out)
     }
 }
 /// `CreateRuleExternalRequestBody`
@@ -220,9 +220,9 @@ pub struct CreateRuleExternalResponseBody {
 impl FromJson for CreateRuleExternalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateRuleExternalResponseBody")?;
-        Ok(Self {
-            rule_id: json::field(&mut o, "rule_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rule_id", &mut out.rule_id)?;
+        Ok(out)
     }
 }
 /// `CreateVisitorRequestBody`
@@ -257,9 +257,9 @@ pub struct CreateVisitorResponseBody {
 impl FromJson for CreateVisitorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateVisitorResponseBody")?;
-        Ok(Self {
-            visitor_id: json::field(&mut o, "visitor_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "visitor_id", &mut out.visitor_id)?;
+        Ok(out)
     }
 }
 /// `Device`
@@ -282,12 +282,12 @@ pub struct Device {
 impl FromJson for Device {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Device")?;
-        Ok(Self {
-            device_id: json::field(&mut o, "device_id")?,
-            device_name: json::field(&mut o, "device_name")?,
-            device_sn: json::field(&mut o, "device_sn")?,
-            property: json::field(&mut o, "property")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "device_id", &mut out.device_id)?;
+        json::set(&mut o, "device_name", &mut out.device_name)?;
+        json::set(&mut o, "device_sn", &mut out.device_sn)?;
+        json::set(&mut o, "property", &mut out.property)?;
+        Ok(out)
     }
 }
 /// `DeviceBindRuleExternalRequestBody`
@@ -327,10 +327,10 @@ pub struct DeviceExternal {
 impl FromJson for DeviceExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeviceExternal")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for DeviceExternal {
@@ -357,10 +357,10 @@ pub struct Feature {
 impl FromJson for Feature {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Feature")?;
-        Ok(Self {
-            card: json::field(&mut o, "card")?,
-            face_uploaded: json::field(&mut o, "face_uploaded")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "card", &mut out.card)?;
+        json::set(&mut o, "face_uploaded", &mut out.face_uploaded)?;
+        Ok(out)
     }
 }
 impl ToJson for Feature {
@@ -407,9 +407,9 @@ pub struct GetRuleExternalResponseBody {
 impl FromJson for GetRuleExternalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetRuleExternalResponseBody")?;
-        Ok(Self {
-            rules: json::field(&mut o, "rules")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rules", &mut out.rules)?;
+        Ok(out)
     }
 }
 /// `GetUserResponseBody`
@@ -426,9 +426,9 @@ pub struct GetUserResponseBody {
 impl FromJson for GetUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetUserResponseBody")?;
-        Ok(Self {
-            user: json::field(&mut o, "user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user", &mut out.user)?;
+        Ok(out)
     }
 }
 /// `ListAccessRecordResponseBody`
@@ -449,11 +449,11 @@ pub struct ListAccessRecordResponseBody {
 impl FromJson for ListAccessRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAccessRecordResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListDeviceResponseBody`
@@ -470,9 +470,9 @@ pub struct ListDeviceResponseBody {
 impl FromJson for ListDeviceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListDeviceResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListUserResponseBody`
@@ -493,11 +493,11 @@ pub struct ListUserResponseBody {
 impl FromJson for ListUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUserResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `OpeningTimeExternal`
@@ -518,11 +518,11 @@ pub struct OpeningTimeExternal {
 impl FromJson for OpeningTimeExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OpeningTimeExternal")?;
-        Ok(Self {
-            valid_day: json::field(&mut o, "valid_day")?,
-            weekdays: json::field(&mut o, "weekdays")?,
-            day_times: json::field(&mut o, "day_times")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "valid_day", &mut out.valid_day)?;
+        json::set(&mut o, "weekdays", &mut out.weekdays)?;
+        json::set(&mut o, "day_times", &mut out.day_times)?;
+        Ok(out)
     }
 }
 impl ToJson for OpeningTimeExternal {
@@ -550,10 +550,10 @@ pub struct OpeningTimePeriodExternal {
 impl FromJson for OpeningTimePeriodExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OpeningTimePeriodExternal")?;
-        Ok(Self {
-            start_hhmm: json::field(&mut o, "start_hhmm")?,
-            end_hhmm: json::field(&mut o, "end_hhmm")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_hhmm", &mut out.start_hhmm)?;
+        json::set(&mut o, "end_hhmm", &mut out.end_hhmm)?;
+        Ok(out)
     }
 }
 impl ToJson for OpeningTimePeriodExternal {
@@ -580,10 +580,10 @@ pub struct OpeningTimeValidDayExternal {
 impl FromJson for OpeningTimeValidDayExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OpeningTimeValidDayExternal")?;
-        Ok(Self {
-            start_day: json::field(&mut o, "start_day")?,
-            end_day: json::field(&mut o, "end_day")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_day", &mut out.start_day)?;
+        json::set(&mut o, "end_day", &mut out.end_day)?;
+        Ok(out)
     }
 }
 impl ToJson for OpeningTimeValidDayExternal {
@@ -618,14 +618,18 @@ pub struct Property {
 impl FromJson for Property {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Property")?;
-        Ok(Self {
-            version: json::field(&mut o, "version")?,
-            current_device_face_count: json::field(&mut o, "current_device_face_count")?,
-            max_face_capacity: json::field(&mut o, "max_face_capacity")?,
-            online_status: json::field(&mut o, "online_status")?,
-            device_name: json::field(&mut o, "device_name")?,
-            is_clock_in: json::field(&mut o, "is_clock_in")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(
+            &mut o,
+            "current_device_face_count",
+            &mut out.current_device_face_count,
+        )?;
+        json::set(&mut o, "max_face_capacity", &mut out.max_face_capacity)?;
+        json::set(&mut o, "online_status", &mut out.online_status)?;
+        json::set(&mut o, "device_name", &mut out.device_name)?;
+        json::set(&mut o, "is_clock_in", &mut out.is_clock_in)?;
+        Ok(out)
     }
 }
 /// `Rule`
@@ -660,18 +664,18 @@ pub struct Rule {
 impl FromJson for Rule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Rule")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            devices: json::field(&mut o, "devices")?,
-            user_count: json::field(&mut o, "user_count")?,
-            users: json::field(&mut o, "users")?,
-            visitor_count: json::field(&mut o, "visitor_count")?,
-            visitors: json::field(&mut o, "visitors")?,
-            remind_face: json::field(&mut o, "remind_face")?,
-            opening_time: json::field(&mut o, "opening_time")?,
-            is_temp: json::field(&mut o, "is_temp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "devices", &mut out.devices)?;
+        json::set(&mut o, "user_count", &mut out.user_count)?;
+        json::set(&mut o, "users", &mut out.users)?;
+        json::set(&mut o, "visitor_count", &mut out.visitor_count)?;
+        json::set(&mut o, "visitors", &mut out.visitors)?;
+        json::set(&mut o, "remind_face", &mut out.remind_face)?;
+        json::set(&mut o, "opening_time", &mut out.opening_time)?;
+        json::set(&mut o, "is_temp", &mut out.is_temp)?;
+        Ok(out)
     }
 }
 impl ToJson for Rule {
@@ -706,10 +710,10 @@ pub struct User {
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "User")?;
-        Ok(Self {
-            feature: json::field(&mut o, "feature")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "feature", &mut out.feature)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 impl ToJson for User {
@@ -742,13 +746,13 @@ pub struct UserExternal {
 impl FromJson for UserExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserExternal")?;
-        Ok(Self {
-            user_type: json::field(&mut o, "user_type")?,
-            user_id: json::field(&mut o, "user_id")?,
-            user_name: json::field(&mut o, "user_name")?,
-            phone_num: json::field(&mut o, "phone_num")?,
-            department_id: json::field(&mut o, "department_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "user_name", &mut out.user_name)?;
+        json::set(&mut o, "phone_num", &mut out.phone_num)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        Ok(out)
     }
 }
 impl ToJson for UserExternal {

@@ -304,51 +304,51 @@ pub struct AdminDeptStat {
 impl FromJson for AdminDeptStat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AdminDeptStat")?;
-        Ok(Self {
-            date: json::field(&mut o, "date")?,
-            department_id: json::field(&mut o, "department_id")?,
-            department_name: json::field(&mut o, "department_name")?,
-            department_path: json::field(&mut o, "department_path")?,
-            total_user_num: json::field(&mut o, "total_user_num")?,
-            active_user_num: json::field(&mut o, "active_user_num")?,
-            active_user_rate: json::field(&mut o, "active_user_rate")?,
-            suite_dau: json::field(&mut o, "suite_dau")?,
-            suite_active_rate: json::field(&mut o, "suite_active_rate")?,
-            new_user_num: json::field(&mut o, "new_user_num")?,
-            new_active_num: json::field(&mut o, "new_active_num")?,
-            resign_user_num: json::field(&mut o, "resign_user_num")?,
-            im_dau: json::field(&mut o, "im_dau")?,
-            send_messenger_user_num: json::field(&mut o, "send_messenger_user_num")?,
-            send_messenger_num: json::field(&mut o, "send_messenger_num")?,
-            avg_send_messenger_num: json::field(&mut o, "avg_send_messenger_num")?,
-            docs_dau: json::field(&mut o, "docs_dau")?,
-            create_docs_user_num: json::field(&mut o, "create_docs_user_num")?,
-            create_docs_num: json::field(&mut o, "create_docs_num")?,
-            avg_create_docs_num: json::field(&mut o, "avg_create_docs_num")?,
-            cal_dau: json::field(&mut o, "cal_dau")?,
-            create_cal_user_num: json::field(&mut o, "create_cal_user_num")?,
-            create_cal_num: json::field(&mut o, "create_cal_num")?,
-            avg_create_cal_num: json::field(&mut o, "avg_create_cal_num")?,
-            vc_dau: json::field(&mut o, "vc_dau")?,
-            vc_duration: json::field(&mut o, "vc_duration")?,
-            avg_vc_duration: json::field(&mut o, "avg_vc_duration")?,
-            avg_duration: json::field(&mut o, "avg_duration")?,
-            task_dau: json::field(&mut o, "task_dau")?,
-            create_task_user_num: json::field(&mut o, "create_task_user_num")?,
-            create_task_num: json::field(&mut o, "create_task_num")?,
-            avg_create_task_num: json::field(&mut o, "avg_create_task_num")?,
-            email_send_count: json::field(&mut o, "email_send_count")?,
-            email_receive_count: json::field(&mut o, "email_receive_count")?,
-            email_send_ext_count: json::field(&mut o, "email_send_ext_count")?,
-            email_receive_ext_count: json::field(&mut o, "email_receive_ext_count")?,
-            email_send_in_count: json::field(&mut o, "email_send_in_count")?,
-            email_receive_in_count: json::field(&mut o, "email_receive_in_count")?,
-            search_active_dau: json::field(&mut o, "search_active_dau")?,
-            total_search_count: json::field(&mut o, "total_search_count")?,
-            quick_search_count: json::field(&mut o, "quick_search_count")?,
-            tab_search_count: json::field(&mut o, "tab_search_count")?,
-            product_version: json::field(&mut o, "product_version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "date", &mut out.date)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "department_name", &mut out.department_name)?;
+        json::set(&mut o, "department_path", &mut out.department_path)?;
+        json::set(&mut o, "total_user_num", &mut out.total_user_num)?;
+        json::set(&mut o, "active_user_num", &mut out.active_user_num)?;
+        json::set(&mut o, "active_user_rate", &mut out.active_user_rate)?;
+        json::set(&mut o, "suite_dau", &mut out.suite_dau)?;
+        json::set(&mut o, "suite_active_rate", &mut out.suite_active_rate)?;
+        json::set(&mut o, "new_user_num", &mut out.new_user_num)?;
+        json::set(&mut o, "new_active_num", &mut out.new_active_num)?;
+        json::set(&mut o, "resign_user_num", &mut out.resign_user_num)?;
+        json::set(&mut o, "im_dau", &mut out.im_dau)?;
+        json::set(&mut o, "send_messenger_user_num", &mut out.send_messenger_user_num)?;
+        json::set(&mut o, "send_messenger_num", &mut out.send_messenger_num)?;
+        json::set(&mut o, "avg_send_messenger_num", &mut out.avg_send_messenger_num)?;
+        json::set(&mut o, "docs_dau", &mut out.docs_dau)?;
+        json::set(&mut o, "create_docs_user_num", &mut out.create_docs_user_num)?;
+        json::set(&mut o, "create_docs_num", &mut out.create_docs_num)?;
+        json::set(&mut o, "avg_create_docs_num", &mut out.avg_create_docs_num)?;
+        json::set(&mut o, "cal_dau", &mut out.cal_dau)?;
+        json::set(&mut o, "create_cal_user_num", &mut out.create_cal_user_num)?;
+        json::set(&mut o, "create_cal_num", &mut out.create_cal_num)?;
+        json::set(&mut o, "avg_create_cal_num", &mut out.avg_create_cal_num)?;
+        json::set(&mut o, "vc_dau", &mut out.vc_dau)?;
+        json::set(&mut o, "vc_duration", &mut out.vc_duration)?;
+        json::set(&mut o, "avg_vc_duration", &mut out.avg_vc_duration)?;
+        json::set(&mut o, "avg_duration", &mut out.avg_duration)?;
+        json::set(&mut o, "task_dau", &mut out.task_dau)?;
+        json::set(&mut o, "create_task_user_num", &mut out.create_task_user_num)?;
+        json::set(&mut o, "create_task_num", &mut out.create_task_num)?;
+        json::set(&mut o, "avg_create_task_num", &mut out.avg_create_task_num)?;
+        json::set(&mut o, "email_send_count", &mut out.email_send_count)?;
+        json::set(&mut o, "email_receive_count", &mut out.email_receive_count)?;
+        json::set(&mut o, "email_send_ext_count", &mut out.email_send_ext_count)?;
+        json::set(&mut o, "email_receive_ext_count", &mut out.email_receive_ext_count)?;
+        json::set(&mut o, "email_send_in_count", &mut out.email_send_in_count)?;
+        json::set(&mut o, "email_receive_in_count", &mut out.email_receive_in_count)?;
+        json::set(&mut o, "search_active_dau", &mut out.search_active_dau)?;
+        json::set(&mut o, "total_search_count", &mut out.total_search_count)?;
+        json::set(&mut o, "quick_search_count", &mut out.quick_search_count)?;
+        json::set(&mut o, "tab_search_count", &mut out.tab_search_count)?;
+        json::set(&mut o, "product_version", &mut out.product_version)?;
+        Ok(out)
     }
 }
 /// `AdminUserStat`
@@ -429,41 +429,41 @@ pub struct AdminUserStat {
 impl FromJson for AdminUserStat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AdminUserStat")?;
-        Ok(Self {
-            date: json::field(&mut o, "date")?,
-            user_id: json::field(&mut o, "user_id")?,
-            user_name: json::field(&mut o, "user_name")?,
-            department_name: json::field(&mut o, "department_name")?,
-            department_path: json::field(&mut o, "department_path")?,
-            create_time: json::field(&mut o, "create_time")?,
-            user_active_flag: json::field(&mut o, "user_active_flag")?,
-            register_time: json::field(&mut o, "register_time")?,
-            suite_active_flag: json::field(&mut o, "suite_active_flag")?,
-            last_active_time: json::field(&mut o, "last_active_time")?,
-            im_active_flag: json::field(&mut o, "im_active_flag")?,
-            send_messenger_num: json::field(&mut o, "send_messenger_num")?,
-            docs_active_flag: json::field(&mut o, "docs_active_flag")?,
-            create_docs_num: json::field(&mut o, "create_docs_num")?,
-            cal_active_flag: json::field(&mut o, "cal_active_flag")?,
-            create_cal_num: json::field(&mut o, "create_cal_num")?,
-            vc_active_flag: json::field(&mut o, "vc_active_flag")?,
-            vc_duration: json::field(&mut o, "vc_duration")?,
-            active_os: json::field(&mut o, "active_os")?,
-            create_task_num: json::field(&mut o, "create_task_num")?,
-            vc_num: json::field(&mut o, "vc_num")?,
-            app_package_type: json::field(&mut o, "app_package_type")?,
-            os_name: json::field(&mut o, "os_name")?,
-            email_send_count: json::field(&mut o, "email_send_count")?,
-            email_receive_count: json::field(&mut o, "email_receive_count")?,
-            email_send_ext_count: json::field(&mut o, "email_send_ext_count")?,
-            email_receive_ext_count: json::field(&mut o, "email_receive_ext_count")?,
-            email_send_in_count: json::field(&mut o, "email_send_in_count")?,
-            email_receive_in_count: json::field(&mut o, "email_receive_in_count")?,
-            search_active_flag: json::field(&mut o, "search_active_flag")?,
-            total_search_count: json::field(&mut o, "total_search_count")?,
-            quick_search_count: json::field(&mut o, "quick_search_count")?,
-            tab_search_count: json::field(&mut o, "tab_search_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "date", &mut out.date)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "user_name", &mut out.user_name)?;
+        json::set(&mut o, "department_name", &mut out.department_name)?;
+        json::set(&mut o, "department_path", &mut out.department_path)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "user_active_flag", &mut out.user_active_flag)?;
+        json::set(&mut o, "register_time", &mut out.register_time)?;
+        json::set(&mut o, "suite_active_flag", &mut out.suite_active_flag)?;
+        json::set(&mut o, "last_active_time", &mut out.last_active_time)?;
+        json::set(&mut o, "im_active_flag", &mut out.im_active_flag)?;
+        json::set(&mut o, "send_messenger_num", &mut out.send_messenger_num)?;
+        json::set(&mut o, "docs_active_flag", &mut out.docs_active_flag)?;
+        json::set(&mut o, "create_docs_num", &mut out.create_docs_num)?;
+        json::set(&mut o, "cal_active_flag", &mut out.cal_active_flag)?;
+        json::set(&mut o, "create_cal_num", &mut out.create_cal_num)?;
+        json::set(&mut o, "vc_active_flag", &mut out.vc_active_flag)?;
+        json::set(&mut o, "vc_duration", &mut out.vc_duration)?;
+        json::set(&mut o, "active_os", &mut out.active_os)?;
+        json::set(&mut o, "create_task_num", &mut out.create_task_num)?;
+        json::set(&mut o, "vc_num", &mut out.vc_num)?;
+        json::set(&mut o, "app_package_type", &mut out.app_package_type)?;
+        json::set(&mut o, "os_name", &mut out.os_name)?;
+        json::set(&mut o, "email_send_count", &mut out.email_send_count)?;
+        json::set(&mut o, "email_receive_count", &mut out.email_receive_count)?;
+        json::set(&mut o, "email_send_ext_count", &mut out.email_send_ext_count)?;
+        json::set(&mut o, "email_receive_ext_count", &mut out.email_receive_ext_count)?;
+        json::set(&mut o, "email_send_in_count", &mut out.email_send_in_count)?;
+        json::set(&mut o, "email_receive_in_count", &mut out.email_receive_in_count)?;
+        json::set(&mut o, "search_active_flag", &mut out.search_active_flag)?;
+        json::set(&mut o, "total_search_count", &mut out.total_search_count)?;
+        json::set(&mut o, "quick_search_count", &mut out.quick_search_count)?;
+        json::set(&mut o, "tab_search_count", &mut out.tab_search_count)?;
+        Ok(out)
     }
 }
 /// `ApiAuditCommonDrawers`
@@ -480,9 +480,9 @@ pub struct ApiAuditCommonDrawers {
 impl FromJson for ApiAuditCommonDrawers {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApiAuditCommonDrawers")?;
-        Ok(Self {
-            common_draw_info_list: json::field(&mut o, "common_draw_info_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "common_draw_info_list", &mut out.common_draw_info_list)?;
+        Ok(out)
     }
 }
 /// `ApiAuditDrawerInfo`
@@ -507,13 +507,13 @@ pub struct ApiAuditDrawerInfo {
 impl FromJson for ApiAuditDrawerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApiAuditDrawerInfo")?;
-        Ok(Self {
-            info_key: json::field(&mut o, "info_key")?,
-            info_val: json::field(&mut o, "info_val")?,
-            key_i18n_key: json::field(&mut o, "key_i18n_key")?,
-            val_type: json::field(&mut o, "val_type")?,
-            val_i18n_key: json::field(&mut o, "val_i18n_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "info_key", &mut out.info_key)?;
+        json::set(&mut o, "info_val", &mut out.info_val)?;
+        json::set(&mut o, "key_i18n_key", &mut out.key_i18n_key)?;
+        json::set(&mut o, "val_type", &mut out.val_type)?;
+        json::set(&mut o, "val_i18n_key", &mut out.val_i18n_key)?;
+        Ok(out)
     }
 }
 /// `AuditAndroidContext`
@@ -568,28 +568,28 @@ pub struct AuditAndroidContext {
 impl FromJson for AuditAndroidContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditAndroidContext")?;
-        Ok(Self {
-            udid: json::field(&mut o, "udid")?,
-            did: json::field(&mut o, "did")?,
-            app_ver: json::field(&mut o, "app_ver")?,
-            ver: json::field(&mut o, "ver")?,
-            region: json::field(&mut o, "region")?,
-            id_i: json::field(&mut o, "id_i")?,
-            id_r: json::field(&mut o, "id_r")?,
-            hw_brand: json::field(&mut o, "hw_brand")?,
-            hw_manuf: json::field(&mut o, "hw_manuf")?,
-            wifip: json::field(&mut o, "wifip")?,
-            route_iip: json::field(&mut o, "route_iip")?,
-            route_gip: json::field(&mut o, "route_gip")?,
-            env_su: json::field(&mut o, "env_su")?,
-            env_tz: json::field(&mut o, "env_tz")?,
-            env_ml: json::field(&mut o, "env_ml")?,
-            location: json::field(&mut o, "location")?,
-            active_ip: json::field(&mut o, "active_ip")?,
-            active_ip_detail: json::field(&mut o, "active_ip_detail")?,
-            cell_base_station: json::field(&mut o, "cell_base_station")?,
-            ip: json::field(&mut o, "ip")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "udid", &mut out.udid)?;
+        json::set(&mut o, "did", &mut out.did)?;
+        json::set(&mut o, "app_ver", &mut out.app_ver)?;
+        json::set(&mut o, "ver", &mut out.ver)?;
+        json::set(&mut o, "region", &mut out.region)?;
+        json::set(&mut o, "id_i", &mut out.id_i)?;
+        json::set(&mut o, "id_r", &mut out.id_r)?;
+        json::set(&mut o, "hw_brand", &mut out.hw_brand)?;
+        json::set(&mut o, "hw_manuf", &mut out.hw_manuf)?;
+        json::set(&mut o, "wifip", &mut out.wifip)?;
+        json::set(&mut o, "route_iip", &mut out.route_iip)?;
+        json::set(&mut o, "route_gip", &mut out.route_gip)?;
+        json::set(&mut o, "env_su", &mut out.env_su)?;
+        json::set(&mut o, "env_tz", &mut out.env_tz)?;
+        json::set(&mut o, "env_ml", &mut out.env_ml)?;
+        json::set(&mut o, "location", &mut out.location)?;
+        json::set(&mut o, "active_ip", &mut out.active_ip)?;
+        json::set(&mut o, "active_ip_detail", &mut out.active_ip_detail)?;
+        json::set(&mut o, "cell_base_station", &mut out.cell_base_station)?;
+        json::set(&mut o, "ip", &mut out.ip)?;
+        Ok(out)
     }
 }
 /// `AuditContext`
@@ -614,13 +614,13 @@ pub struct AuditContext {
 impl FromJson for AuditContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditContext")?;
-        Ok(Self {
-            terminal_type: json::field(&mut o, "terminal_type")?,
-            ios_context: json::field(&mut o, "ios_context")?,
-            pc_context: json::field(&mut o, "pc_context")?,
-            web_context: json::field(&mut o, "web_context")?,
-            android_context: json::field(&mut o, "android_context")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "terminal_type", &mut out.terminal_type)?;
+        json::set(&mut o, "ios_context", &mut out.ios_context)?;
+        json::set(&mut o, "pc_context", &mut out.pc_context)?;
+        json::set(&mut o, "web_context", &mut out.web_context)?;
+        json::set(&mut o, "android_context", &mut out.android_context)?;
+        Ok(out)
     }
 }
 /// `AuditDetail`
@@ -643,12 +643,12 @@ pub struct AuditDetail {
 impl FromJson for AuditDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditDetail")?;
-        Ok(Self {
-            mc: json::field(&mut o, "mc")?,
-            device_model: json::field(&mut o, "device_model")?,
-            os: json::field(&mut o, "os")?,
-            city: json::field(&mut o, "city")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "mc", &mut out.mc)?;
+        json::set(&mut o, "device_model", &mut out.device_model)?;
+        json::set(&mut o, "os", &mut out.os)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        Ok(out)
     }
 }
 /// `AuditEventExtend`
@@ -683,27 +683,30 @@ pub struct AuditEventExtend {
 impl FromJson for AuditEventExtend {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditEventExtend")?;
-        Ok(Self {
-            comment_type: json::field(&mut o, "comment_type")?,
-            app_detail: json::field(&mut o, "app_detail")?,
-            two_step_validation: json::field(&mut o, "two_step_validation")?,
-            login_method: json::field(&mut o, "login_method")?,
-            new_people_num_in_video: json::field(&mut o, "new_people_num_in_video")?,
-            external_people_num_in_video: json::field(
-                &mut o,
-                "external_people_num_in_video",
-            )?,
-            external_people_num_in_chat: json::field(
-                &mut o,
-                "external_people_num_in_chat",
-            )?,
-            join_group: json::field(&mut o, "join_group")?,
-            quit_group: json::field(&mut o, "quit_group")?,
-            external_people_num_in_doc_share: json::field(
-                &mut o,
-                "external_people_num_in_doc_share",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comment_type", &mut out.comment_type)?;
+        json::set(&mut o, "app_detail", &mut out.app_detail)?;
+        json::set(&mut o, "two_step_validation", &mut out.two_step_validation)?;
+        json::set(&mut o, "login_method", &mut out.login_method)?;
+        json::set(&mut o, "new_people_num_in_video", &mut out.new_people_num_in_video)?;
+        json::set(
+            &mut o,
+            "external_people_num_in_video",
+            &mut out.external_people_num_in_video,
+        )?;
+        json::set(
+            &mut o,
+            "external_people_num_in_chat",
+            &mut out.external_people_num_in_chat,
+        )?;
+        json::set(&mut o, "join_group", &mut out.join_group)?;
+        json::set(&mut o, "quit_group", &mut out.quit_group)?;
+        json::set(
+            &mut o,
+            "external_people_num_in_doc_share",
+            &mut out.external_people_num_in_doc_share,
+        )?;
+        Ok(out)
     }
 }
 /// `AuditInfo`
@@ -756,27 +759,27 @@ pub struct AuditInfo {
 impl FromJson for AuditInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditInfo")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            unique_id: json::field(&mut o, "unique_id")?,
-            event_name: json::field(&mut o, "event_name")?,
-            department_ids: json::field(&mut o, "department_ids")?,
-            event_module: json::field(&mut o, "event_module")?,
-            operator_type: json::field(&mut o, "operator_type")?,
-            operator_value: json::field(&mut o, "operator_value")?,
-            objects: json::field(&mut o, "objects")?,
-            recipients: json::field(&mut o, "recipients")?,
-            event_time: json::field(&mut o, "event_time")?,
-            ip: json::field(&mut o, "ip")?,
-            operator_app: json::field(&mut o, "operator_app")?,
-            audit_context: json::field(&mut o, "audit_context")?,
-            extend: json::field(&mut o, "extend")?,
-            operator_app_name: json::field(&mut o, "operator_app_name")?,
-            common_drawers: json::field(&mut o, "common_drawers")?,
-            audit_detail: json::field(&mut o, "audit_detail")?,
-            operator_tenant: json::field(&mut o, "operator_tenant")?,
-            operator_detail: json::field(&mut o, "operator_detail")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "unique_id", &mut out.unique_id)?;
+        json::set(&mut o, "event_name", &mut out.event_name)?;
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        json::set(&mut o, "event_module", &mut out.event_module)?;
+        json::set(&mut o, "operator_type", &mut out.operator_type)?;
+        json::set(&mut o, "operator_value", &mut out.operator_value)?;
+        json::set(&mut o, "objects", &mut out.objects)?;
+        json::set(&mut o, "recipients", &mut out.recipients)?;
+        json::set(&mut o, "event_time", &mut out.event_time)?;
+        json::set(&mut o, "ip", &mut out.ip)?;
+        json::set(&mut o, "operator_app", &mut out.operator_app)?;
+        json::set(&mut o, "audit_context", &mut out.audit_context)?;
+        json::set(&mut o, "extend", &mut out.extend)?;
+        json::set(&mut o, "operator_app_name", &mut out.operator_app_name)?;
+        json::set(&mut o, "common_drawers", &mut out.common_drawers)?;
+        json::set(&mut o, "audit_detail", &mut out.audit_detail)?;
+        json::set(&mut o, "operator_tenant", &mut out.operator_tenant)?;
+        json::set(&mut o, "operator_detail", &mut out.operator_detail)?;
+        Ok(out)
     }
 }
 /// `AuditIosContext`
@@ -821,23 +824,23 @@ pub struct AuditIosContext {
 impl FromJson for AuditIosContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditIosContext")?;
-        Ok(Self {
-            udid: json::field(&mut o, "udid")?,
-            did: json::field(&mut o, "did")?,
-            app_ver: json::field(&mut o, "app_ver")?,
-            ver: json::field(&mut o, "ver")?,
-            os: json::field(&mut o, "os")?,
-            st_zone: json::field(&mut o, "st_zone")?,
-            ml: json::field(&mut o, "ml")?,
-            sjd: json::field(&mut o, "sjd")?,
-            proxyip: json::field(&mut o, "proxyip")?,
-            wifip: json::field(&mut o, "wifip")?,
-            location: json::field(&mut o, "location")?,
-            active_ip: json::field(&mut o, "active_ip")?,
-            active_ip_detail: json::field(&mut o, "active_ip_detail")?,
-            cell_base_station: json::field(&mut o, "cell_base_station")?,
-            ip: json::field(&mut o, "ip")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "udid", &mut out.udid)?;
+        json::set(&mut o, "did", &mut out.did)?;
+        json::set(&mut o, "app_ver", &mut out.app_ver)?;
+        json::set(&mut o, "ver", &mut out.ver)?;
+        json::set(&mut o, "os", &mut out.os)?;
+        json::set(&mut o, "st_zone", &mut out.st_zone)?;
+        json::set(&mut o, "ml", &mut out.ml)?;
+        json::set(&mut o, "sjd", &mut out.sjd)?;
+        json::set(&mut o, "proxyip", &mut out.proxyip)?;
+        json::set(&mut o, "wifip", &mut out.wifip)?;
+        json::set(&mut o, "location", &mut out.location)?;
+        json::set(&mut o, "active_ip", &mut out.active_ip)?;
+        json::set(&mut o, "active_ip_detail", &mut out.active_ip_detail)?;
+        json::set(&mut o, "cell_base_station", &mut out.cell_base_station)?;
+        json::set(&mut o, "ip", &mut out.ip)?;
+        Ok(out)
     }
 }
 /// `AuditObjectDetail`
@@ -878,24 +881,25 @@ pub struct AuditObjectDetail {
 impl FromJson for AuditObjectDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditObjectDetail")?;
-        Ok(Self {
-            clone_source: json::field(&mut o, "clone_source")?,
-            text_detail: json::field(&mut o, "text_detail")?,
-            file_name: json::field(&mut o, "file_name")?,
-            third_party_app_id: json::field(&mut o, "third_party_app_id")?,
-            contain_file_num: json::field(&mut o, "contain_file_num")?,
-            permission_setting_type: json::field(&mut o, "permission_setting_type")?,
-            permission_external_access_type: json::field(
-                &mut o,
-                "permission_external_access_type",
-            )?,
-            permission_share_type: json::field(&mut o, "permission_share_type")?,
-            file_service_source: json::field(&mut o, "file_service_source")?,
-            okr_download_content: json::field(&mut o, "okr_download_content")?,
-            container_type: json::field(&mut o, "container_type")?,
-            container_id: json::field(&mut o, "container_id")?,
-            current_page: json::field(&mut o, "current_page")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "clone_source", &mut out.clone_source)?;
+        json::set(&mut o, "text_detail", &mut out.text_detail)?;
+        json::set(&mut o, "file_name", &mut out.file_name)?;
+        json::set(&mut o, "third_party_app_id", &mut out.third_party_app_id)?;
+        json::set(&mut o, "contain_file_num", &mut out.contain_file_num)?;
+        json::set(&mut o, "permission_setting_type", &mut out.permission_setting_type)?;
+        json::set(
+            &mut o,
+            "permission_external_access_type",
+            &mut out.permission_external_access_type,
+        )?;
+        json::set(&mut o, "permission_share_type", &mut out.permission_share_type)?;
+        json::set(&mut o, "file_service_source", &mut out.file_service_source)?;
+        json::set(&mut o, "okr_download_content", &mut out.okr_download_content)?;
+        json::set(&mut o, "container_type", &mut out.container_type)?;
+        json::set(&mut o, "container_id", &mut out.container_id)?;
+        json::set(&mut o, "current_page", &mut out.current_page)?;
+        Ok(out)
     }
 }
 /// `AuditObjectEntity`
@@ -920,13 +924,13 @@ pub struct AuditObjectEntity {
 impl FromJson for AuditObjectEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditObjectEntity")?;
-        Ok(Self {
-            object_type: json::field(&mut o, "object_type")?,
-            object_value: json::field(&mut o, "object_value")?,
-            object_name: json::field(&mut o, "object_name")?,
-            object_owner: json::field(&mut o, "object_owner")?,
-            object_detail: json::field(&mut o, "object_detail")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object_type", &mut out.object_type)?;
+        json::set(&mut o, "object_value", &mut out.object_value)?;
+        json::set(&mut o, "object_name", &mut out.object_name)?;
+        json::set(&mut o, "object_owner", &mut out.object_owner)?;
+        json::set(&mut o, "object_detail", &mut out.object_detail)?;
+        Ok(out)
     }
 }
 /// `AuditPcContext`
@@ -957,16 +961,16 @@ pub struct AuditPcContext {
 impl FromJson for AuditPcContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditPcContext")?;
-        Ok(Self {
-            udid: json::field(&mut o, "udid")?,
-            did: json::field(&mut o, "did")?,
-            app_ver: json::field(&mut o, "app_ver")?,
-            ver: json::field(&mut o, "ver")?,
-            os: json::field(&mut o, "os")?,
-            wifip: json::field(&mut o, "wifip")?,
-            region: json::field(&mut o, "region")?,
-            ip: json::field(&mut o, "ip")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "udid", &mut out.udid)?;
+        json::set(&mut o, "did", &mut out.did)?;
+        json::set(&mut o, "app_ver", &mut out.app_ver)?;
+        json::set(&mut o, "ver", &mut out.ver)?;
+        json::set(&mut o, "os", &mut out.os)?;
+        json::set(&mut o, "wifip", &mut out.wifip)?;
+        json::set(&mut o, "region", &mut out.region)?;
+        json::set(&mut o, "ip", &mut out.ip)?;
+        Ok(out)
     }
 }
 /// `AuditRecipientDetail`
@@ -991,13 +995,13 @@ pub struct AuditRecipientDetail {
 impl FromJson for AuditRecipientDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditRecipientDetail")?;
-        Ok(Self {
-            permission_action_type: json::field(&mut o, "permission_action_type")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            chat_name: json::field(&mut o, "chat_name")?,
-            chat_type: json::field(&mut o, "chat_type")?,
-            external_flag: json::field(&mut o, "external_flag")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "permission_action_type", &mut out.permission_action_type)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "chat_name", &mut out.chat_name)?;
+        json::set(&mut o, "chat_type", &mut out.chat_type)?;
+        json::set(&mut o, "external_flag", &mut out.external_flag)?;
+        Ok(out)
     }
 }
 /// `AuditRecipientEntity`
@@ -1018,11 +1022,11 @@ pub struct AuditRecipientEntity {
 impl FromJson for AuditRecipientEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditRecipientEntity")?;
-        Ok(Self {
-            recipient_type: json::field(&mut o, "recipient_type")?,
-            recipient_value: json::field(&mut o, "recipient_value")?,
-            recipient_detail: json::field(&mut o, "recipient_detail")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "recipient_type", &mut out.recipient_type)?;
+        json::set(&mut o, "recipient_value", &mut out.recipient_value)?;
+        json::set(&mut o, "recipient_detail", &mut out.recipient_detail)?;
+        Ok(out)
     }
 }
 /// `AuditWebContext`
@@ -1041,10 +1045,10 @@ pub struct AuditWebContext {
 impl FromJson for AuditWebContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditWebContext")?;
-        Ok(Self {
-            user_agent: json::field(&mut o, "user_agent")?,
-            ip: json::field(&mut o, "ip")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_agent", &mut out.user_agent)?;
+        json::set(&mut o, "ip", &mut out.ip)?;
+        Ok(out)
     }
 }
 /// `Badge`
@@ -1073,15 +1077,15 @@ pub struct Badge {
 impl FromJson for Badge {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Badge")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            explanation: json::field(&mut o, "explanation")?,
-            detail_image: json::field(&mut o, "detail_image")?,
-            show_image: json::field(&mut o, "show_image")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            i18n_explanation: json::field(&mut o, "i18n_explanation")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "explanation", &mut out.explanation)?;
+        json::set(&mut o, "detail_image", &mut out.detail_image)?;
+        json::set(&mut o, "show_image", &mut out.show_image)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "i18n_explanation", &mut out.i18n_explanation)?;
+        Ok(out)
     }
 }
 impl ToJson for Badge {
@@ -1111,9 +1115,9 @@ pub struct CreateBadgeGrantResponseBody {
 impl FromJson for CreateBadgeGrantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateBadgeGrantResponseBody")?;
-        Ok(Self {
-            grant: json::field(&mut o, "grant")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "grant", &mut out.grant)?;
+        Ok(out)
     }
 }
 /// `CreateBadgeImageRequestBody`
@@ -1149,9 +1153,9 @@ pub struct CreateBadgeImageResponseBody {
 impl FromJson for CreateBadgeImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateBadgeImageResponseBody")?;
-        Ok(Self {
-            image_key: json::field(&mut o, "image_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "image_key", &mut out.image_key)?;
+        Ok(out)
     }
 }
 /// `CreateBadgeResponseBody`
@@ -1168,9 +1172,9 @@ pub struct CreateBadgeResponseBody {
 impl FromJson for CreateBadgeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateBadgeResponseBody")?;
-        Ok(Self {
-            badge: json::field(&mut o, "badge")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "badge", &mut out.badge)?;
+        Ok(out)
     }
 }
 /// `GetBadgeGrantResponseBody`
@@ -1187,9 +1191,9 @@ pub struct GetBadgeGrantResponseBody {
 impl FromJson for GetBadgeGrantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetBadgeGrantResponseBody")?;
-        Ok(Self {
-            grant: json::field(&mut o, "grant")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "grant", &mut out.grant)?;
+        Ok(out)
     }
 }
 /// `GetBadgeResponseBody`
@@ -1206,9 +1210,9 @@ pub struct GetBadgeResponseBody {
 impl FromJson for GetBadgeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetBadgeResponseBody")?;
-        Ok(Self {
-            badge: json::field(&mut o, "badge")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "badge", &mut out.badge)?;
+        Ok(out)
     }
 }
 /// `Grant`
@@ -1243,18 +1247,18 @@ pub struct Grant {
 impl FromJson for Grant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Grant")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            badge_id: json::field(&mut o, "badge_id")?,
-            name: json::field(&mut o, "name")?,
-            grant_type: json::field(&mut o, "grant_type")?,
-            time_zone: json::field(&mut o, "time_zone")?,
-            rule_detail: json::field(&mut o, "rule_detail")?,
-            is_grant_all: json::field(&mut o, "is_grant_all")?,
-            user_ids: json::field(&mut o, "user_ids")?,
-            department_ids: json::field(&mut o, "department_ids")?,
-            group_ids: json::field(&mut o, "group_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "badge_id", &mut out.badge_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "grant_type", &mut out.grant_type)?;
+        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        json::set(&mut o, "rule_detail", &mut out.rule_detail)?;
+        json::set(&mut o, "is_grant_all", &mut out.is_grant_all)?;
+        json::set(&mut o, "user_ids", &mut out.user_ids)?;
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        json::set(&mut o, "group_ids", &mut out.group_ids)?;
+        Ok(out)
     }
 }
 impl ToJson for Grant {
@@ -1291,11 +1295,11 @@ pub struct I18n {
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        Ok(out)
     }
 }
 impl ToJson for I18n {
@@ -1325,11 +1329,11 @@ pub struct ListAdminDeptStatResponseBody {
 impl FromJson for ListAdminDeptStatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAdminDeptStatResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListAdminUserStatResponseBody`
@@ -1350,11 +1354,11 @@ pub struct ListAdminUserStatResponseBody {
 impl FromJson for ListAdminUserStatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAdminUserStatResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListAuditInfoResponseBody`
@@ -1375,11 +1379,11 @@ pub struct ListAuditInfoResponseBody {
 impl FromJson for ListAuditInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAuditInfoResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListBadgeGrantResponseBody`
@@ -1400,11 +1404,11 @@ pub struct ListBadgeGrantResponseBody {
 impl FromJson for ListBadgeGrantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListBadgeGrantResponseBody")?;
-        Ok(Self {
-            grants: json::field(&mut o, "grants")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "grants", &mut out.grants)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListBadgeResponseBody`
@@ -1425,11 +1429,11 @@ pub struct ListBadgeResponseBody {
 impl FromJson for ListBadgeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListBadgeResponseBody")?;
-        Ok(Self {
-            badges: json::field(&mut o, "badges")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "badges", &mut out.badges)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `OperatorDetail`
@@ -1448,10 +1452,10 @@ pub struct OperatorDetail {
 impl FromJson for OperatorDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OperatorDetail")?;
-        Ok(Self {
-            operator_name: json::field(&mut o, "operator_name")?,
-            tenant_name: json::field(&mut o, "tenant_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator_name", &mut out.operator_name)?;
+        json::set(&mut o, "tenant_name", &mut out.tenant_name)?;
+        Ok(out)
     }
 }
 /// `OperatorName`
@@ -1470,10 +1474,10 @@ pub struct OperatorName {
 impl FromJson for OperatorName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OperatorName")?;
-        Ok(Self {
-            default_name: json::field(&mut o, "default_name")?,
-            i18n_value: json::field(&mut o, "i18n_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "default_name", &mut out.default_name)?;
+        json::set(&mut o, "i18n_value", &mut out.i18n_value)?;
+        Ok(out)
     }
 }
 /// `Password`
@@ -1535,12 +1539,12 @@ pub struct RuleDetail {
 impl FromJson for RuleDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RuleDetail")?;
-        Ok(Self {
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            anniversary: json::field(&mut o, "anniversary")?,
-            effective_period: json::field(&mut o, "effective_period")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "anniversary", &mut out.anniversary)?;
+        json::set(&mut o, "effective_period", &mut out.effective_period)?;
+        Ok(out)
     }
 }
 impl ToJson for RuleDetail {
@@ -1567,9 +1571,9 @@ pub struct UpdateBadgeGrantResponseBody {
 impl FromJson for UpdateBadgeGrantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateBadgeGrantResponseBody")?;
-        Ok(Self {
-            grant: json::field(&mut o, "grant")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "grant", &mut out.grant)?;
+        Ok(out)
     }
 }
 /// `UpdateBadgeResponseBody`
@@ -1586,8 +1590,8 @@ pub struct UpdateBadgeResponseBody {
 impl FromJson for UpdateBadgeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateBadgeResponseBody")?;
-        Ok(Self {
-            badge: json::field(&mut o, "badge")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "badge", &mut out.badge)?;
+        Ok(out)
     }
 }

@@ -1238,11 +1238,11 @@ pub struct AgentArtifact {
 impl FromJson for AgentArtifact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgentArtifact")?;
-        Ok(Self {
-            artifact_id: json::field(&mut o, "artifact_id")?,
-            name: json::field(&mut o, "name")?,
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "artifact_id", &mut out.artifact_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 /// `AgentChatMessage`
@@ -1265,12 +1265,12 @@ pub struct AgentChatMessage {
 impl FromJson for AgentChatMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgentChatMessage")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            text: json::field(&mut o, "text")?,
-            agent_artifact_id: json::field(&mut o, "agent_artifact_id")?,
-            artifact_type: json::field(&mut o, "artifact_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "agent_artifact_id", &mut out.agent_artifact_id)?;
+        json::set(&mut o, "artifact_type", &mut out.artifact_type)?;
+        Ok(out)
     }
 }
 /// `AgentChatSession`
@@ -1295,13 +1295,13 @@ pub struct AgentChatSession {
 impl FromJson for AgentChatSession {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgentChatSession")?;
-        Ok(Self {
-            session_id: json::field(&mut o, "session_id")?,
-            name: json::field(&mut o, "name")?,
-            status: json::field(&mut o, "status")?,
-            created_at: json::field(&mut o, "created_at")?,
-            last_chat_at: json::field(&mut o, "last_chat_at")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "session_id", &mut out.session_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "last_chat_at", &mut out.last_chat_at)?;
+        Ok(out)
     }
 }
 /// `AgentChatTurn`
@@ -1322,11 +1322,11 @@ pub struct AgentChatTurn {
 impl FromJson for AgentChatTurn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgentChatTurn")?;
-        Ok(Self {
-            agent_chat_id: json::field(&mut o, "agent_chat_id")?,
-            created_at: json::field(&mut o, "created_at")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "agent_chat_id", &mut out.agent_chat_id)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `AgentUserMessage`
@@ -1389,11 +1389,11 @@ pub struct AilyKnowledgeAskProcessData {
 impl FromJson for AilyKnowledgeAskProcessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AilyKnowledgeAskProcessData")?;
-        Ok(Self {
-            chart_dsls: json::field(&mut o, "chart_dsls")?,
-            chunks: json::field(&mut o, "chunks")?,
-            sql_data: json::field(&mut o, "sql_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chart_dsls", &mut out.chart_dsls)?;
+        json::set(&mut o, "chunks", &mut out.chunks)?;
+        json::set(&mut o, "sql_data", &mut out.sql_data)?;
+        Ok(out)
     }
 }
 /// `AilyKnowledgeFaq`
@@ -1412,10 +1412,10 @@ pub struct AilyKnowledgeFaq {
 impl FromJson for AilyKnowledgeFaq {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AilyKnowledgeFaq")?;
-        Ok(Self {
-            question: json::field(&mut o, "question")?,
-            answer: json::field(&mut o, "answer")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "question", &mut out.question)?;
+        json::set(&mut o, "answer", &mut out.answer)?;
+        Ok(out)
     }
 }
 /// `AilyKnowledgeMessage`
@@ -1432,9 +1432,9 @@ pub struct AilyKnowledgeMessage {
 impl FromJson for AilyKnowledgeMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AilyKnowledgeMessage")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 impl ToJson for AilyKnowledgeMessage {
@@ -1466,13 +1466,13 @@ pub struct AilyMention {
 impl FromJson for AilyMention {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AilyMention")?;
-        Ok(Self {
-            entity_id: json::field(&mut o, "entity_id")?,
-            identity_provider: json::field(&mut o, "identity_provider")?,
-            key: json::field(&mut o, "key")?,
-            name: json::field(&mut o, "name")?,
-            aily_id: json::field(&mut o, "aily_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entity_id", &mut out.entity_id)?;
+        json::set(&mut o, "identity_provider", &mut out.identity_provider)?;
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "aily_id", &mut out.aily_id)?;
+        Ok(out)
     }
 }
 impl ToJson for AilyMention {
@@ -1524,21 +1524,21 @@ pub struct AilyMessage {
 impl FromJson for AilyMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AilyMessage")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            session_id: json::field(&mut o, "session_id")?,
-            run_id: json::field(&mut o, "run_id")?,
-            content_type: json::field(&mut o, "content_type")?,
-            content: json::field(&mut o, "content")?,
-            files: json::field(&mut o, "files")?,
-            quote_message_id: json::field(&mut o, "quote_message_id")?,
-            sender: json::field(&mut o, "sender")?,
-            mentions: json::field(&mut o, "mentions")?,
-            plain_text: json::field(&mut o, "plain_text")?,
-            created_at: json::field(&mut o, "created_at")?,
-            status: json::field(&mut o, "status")?,
-            reasoning_content: json::field(&mut o, "reasoning_content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "session_id", &mut out.session_id)?;
+        json::set(&mut o, "run_id", &mut out.run_id)?;
+        json::set(&mut o, "content_type", &mut out.content_type)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "files", &mut out.files)?;
+        json::set(&mut o, "quote_message_id", &mut out.quote_message_id)?;
+        json::set(&mut o, "sender", &mut out.sender)?;
+        json::set(&mut o, "mentions", &mut out.mentions)?;
+        json::set(&mut o, "plain_text", &mut out.plain_text)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "reasoning_content", &mut out.reasoning_content)?;
+        Ok(out)
     }
 }
 /// `AilyMessageFile`
@@ -1565,14 +1565,14 @@ pub struct AilyMessageFile {
 impl FromJson for AilyMessageFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AilyMessageFile")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            mime_type: json::field(&mut o, "mime_type")?,
-            file_name: json::field(&mut o, "file_name")?,
-            metadata: json::field(&mut o, "metadata")?,
-            created_at: json::field(&mut o, "created_at")?,
-            preview_url: json::field(&mut o, "preview_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "mime_type", &mut out.mime_type)?;
+        json::set(&mut o, "file_name", &mut out.file_name)?;
+        json::set(&mut o, "metadata", &mut out.metadata)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "preview_url", &mut out.preview_url)?;
+        Ok(out)
     }
 }
 /// `AilyMessageFilePreview`
@@ -1591,10 +1591,10 @@ pub struct AilyMessageFilePreview {
 impl FromJson for AilyMessageFilePreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AilyMessageFilePreview")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-            expired_at: json::field(&mut o, "expired_at")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "expired_at", &mut out.expired_at)?;
+        Ok(out)
     }
 }
 /// `AilySender`
@@ -1617,12 +1617,12 @@ pub struct AilySender {
 impl FromJson for AilySender {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AilySender")?;
-        Ok(Self {
-            entity_id: json::field(&mut o, "entity_id")?,
-            identity_provider: json::field(&mut o, "identity_provider")?,
-            sender_type: json::field(&mut o, "sender_type")?,
-            aily_id: json::field(&mut o, "aily_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entity_id", &mut out.entity_id)?;
+        json::set(&mut o, "identity_provider", &mut out.identity_provider)?;
+        json::set(&mut o, "sender_type", &mut out.sender_type)?;
+        json::set(&mut o, "aily_id", &mut out.aily_id)?;
+        Ok(out)
     }
 }
 /// `AilySession`
@@ -1649,14 +1649,14 @@ pub struct AilySession {
 impl FromJson for AilySession {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AilySession")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            created_at: json::field(&mut o, "created_at")?,
-            modified_at: json::field(&mut o, "modified_at")?,
-            created_by: json::field(&mut o, "created_by")?,
-            channel_context: json::field(&mut o, "channel_context")?,
-            metadata: json::field(&mut o, "metadata")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "modified_at", &mut out.modified_at)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "channel_context", &mut out.channel_context)?;
+        json::set(&mut o, "metadata", &mut out.metadata)?;
+        Ok(out)
     }
 }
 /// `AppStat`
@@ -1687,16 +1687,20 @@ pub struct AppStat {
 impl FromJson for AppStat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppStat")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            avg_daily_active_user_num: json::field(&mut o, "avg_daily_active_user_num")?,
-            avg_daily_run_num: json::field(&mut o, "avg_daily_run_num")?,
-            avg_daily_credit_usage: json::field(&mut o, "avg_daily_credit_usage")?,
-            total_credit_usage: json::field(&mut o, "total_credit_usage")?,
-            owner: json::field(&mut o, "owner")?,
-            app_created_at: json::field(&mut o, "app_created_at")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(
+            &mut o,
+            "avg_daily_active_user_num",
+            &mut out.avg_daily_active_user_num,
+        )?;
+        json::set(&mut o, "avg_daily_run_num", &mut out.avg_daily_run_num)?;
+        json::set(&mut o, "avg_daily_credit_usage", &mut out.avg_daily_credit_usage)?;
+        json::set(&mut o, "total_credit_usage", &mut out.total_credit_usage)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "app_created_at", &mut out.app_created_at)?;
+        Ok(out)
     }
 }
 /// `AskAppKnowledgeRequestBody`
@@ -1747,14 +1751,14 @@ pub struct AskAppKnowledgeResponseBody {
 impl FromJson for AskAppKnowledgeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AskAppKnowledgeResponseBody")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-            finish_type: json::field(&mut o, "finish_type")?,
-            message: json::field(&mut o, "message")?,
-            process_data: json::field(&mut o, "process_data")?,
-            faq_result: json::field(&mut o, "faq_result")?,
-            has_answer: json::field(&mut o, "has_answer")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "finish_type", &mut out.finish_type)?;
+        json::set(&mut o, "message", &mut out.message)?;
+        json::set(&mut o, "process_data", &mut out.process_data)?;
+        json::set(&mut o, "faq_result", &mut out.faq_result)?;
+        json::set(&mut o, "has_answer", &mut out.has_answer)?;
+        Ok(out)
     }
 }
 /// `CancelAilySessionRunResponseBody`
@@ -1771,9 +1775,9 @@ pub struct CancelAilySessionRunResponseBody {
 impl FromJson for CancelAilySessionRunResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CancelAilySessionRunResponseBody")?;
-        Ok(Self {
-            run: json::field(&mut o, "run")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "run", &mut out.run)?;
+        Ok(out)
     }
 }
 /// `Channel`
@@ -1826,9 +1830,9 @@ pub struct CheckAgentAgentVisibilityResponseBody {
 impl FromJson for CheckAgentAgentVisibilityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CheckAgentAgentVisibilityResponseBody")?;
-        Ok(Self {
-            visibility: json::field(&mut o, "visibility")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "visibility", &mut out.visibility)?;
+        Ok(out)
     }
 }
 /// `CreateAgentAgentAttachmentRequestBody`
@@ -1869,9 +1873,9 @@ pub struct CreateAgentAgentAttachmentResponseBody {
 impl FromJson for CreateAgentAgentAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAgentAgentAttachmentResponseBody")?;
-        Ok(Self {
-            agent_attachment_id: json::field(&mut o, "agent_attachment_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "agent_attachment_id", &mut out.agent_attachment_id)?;
+        Ok(out)
     }
 }
 /// `CreateAgentAgentChatRequestBody`
@@ -1914,10 +1918,10 @@ pub struct CreateAgentAgentChatResponseBody {
 impl FromJson for CreateAgentAgentChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAgentAgentChatResponseBody")?;
-        Ok(Self {
-            agent_chat_id: json::field(&mut o, "agent_chat_id")?,
-            session_id: json::field(&mut o, "session_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "agent_chat_id", &mut out.agent_chat_id)?;
+        json::set(&mut o, "session_id", &mut out.session_id)?;
+        Ok(out)
     }
 }
 /// `CreateAgentAgentChatSessionRequestBody`
@@ -1956,11 +1960,11 @@ pub struct CreateAgentAgentChatSessionResponseBody {
 impl FromJson for CreateAgentAgentChatSessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAgentAgentChatSessionResponseBody")?;
-        Ok(Self {
-            session_id: json::field(&mut o, "session_id")?,
-            name: json::field(&mut o, "name")?,
-            created_at: json::field(&mut o, "created_at")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "session_id", &mut out.session_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        Ok(out)
     }
 }
 /// `CreateAilySessionAilyMessageRequestBody`
@@ -2010,9 +2014,9 @@ pub struct CreateAilySessionAilyMessageResponseBody {
 impl FromJson for CreateAilySessionAilyMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAilySessionAilyMessageResponseBody")?;
-        Ok(Self {
-            message: json::field(&mut o, "message")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message", &mut out.message)?;
+        Ok(out)
     }
 }
 /// `CreateAilySessionRequestBody`
@@ -2050,9 +2054,9 @@ pub struct CreateAilySessionResponseBody {
 impl FromJson for CreateAilySessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAilySessionResponseBody")?;
-        Ok(Self {
-            session: json::field(&mut o, "session")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "session", &mut out.session)?;
+        Ok(out)
     }
 }
 /// `CreateAilySessionRunRequestBody`
@@ -2096,9 +2100,9 @@ pub struct CreateAilySessionRunResponseBody {
 impl FromJson for CreateAilySessionRunResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAilySessionRunResponseBody")?;
-        Ok(Self {
-            run: json::field(&mut o, "run")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "run", &mut out.run)?;
+        Ok(out)
     }
 }
 /// `CreateAppDataAssetRequestBody`
@@ -2142,9 +2146,9 @@ pub struct CreateAppDataAssetResponseBody {
 impl FromJson for CreateAppDataAssetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAppDataAssetResponseBody")?;
-        Ok(Self {
-            data_asset: json::field(&mut o, "data_asset")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data_asset", &mut out.data_asset)?;
+        Ok(out)
     }
 }
 /// `DataAsset`
@@ -2183,20 +2187,24 @@ pub struct DataAsset {
 impl FromJson for DataAsset {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataAsset")?;
-        Ok(Self {
-            data_asset_id: json::field(&mut o, "data_asset_id")?,
-            label: json::field(&mut o, "label")?,
-            description: json::field(&mut o, "description")?,
-            data_source_type: json::field(&mut o, "data_source_type")?,
-            connect_status: json::field(&mut o, "connect_status")?,
-            tags: json::field(&mut o, "tags")?,
-            items: json::field(&mut o, "items")?,
-            connect_failed_reason: json::field(&mut o, "connect_failed_reason")?,
-            import_knowledge_setting: json::field(&mut o, "import_knowledge_setting")?,
-            connect_type: json::field(&mut o, "connect_type")?,
-            created_time: json::field(&mut o, "created_time")?,
-            updated_time: json::field(&mut o, "updated_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data_asset_id", &mut out.data_asset_id)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "data_source_type", &mut out.data_source_type)?;
+        json::set(&mut o, "connect_status", &mut out.connect_status)?;
+        json::set(&mut o, "tags", &mut out.tags)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "connect_failed_reason", &mut out.connect_failed_reason)?;
+        json::set(
+            &mut o,
+            "import_knowledge_setting",
+            &mut out.import_knowledge_setting,
+        )?;
+        json::set(&mut o, "connect_type", &mut out.connect_type)?;
+        json::set(&mut o, "created_time", &mut out.created_time)?;
+        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        Ok(out)
     }
 }
 /// `DataAssetFile`
@@ -2215,10 +2223,10 @@ pub struct DataAssetFile {
 impl FromJson for DataAssetFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataAssetFile")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            mime_type: json::field(&mut o, "mime_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "mime_type", &mut out.mime_type)?;
+        Ok(out)
     }
 }
 /// `DataAssetImportKnowledgeFile`
@@ -2243,13 +2251,13 @@ pub struct DataAssetImportKnowledgeFile {
 impl FromJson for DataAssetImportKnowledgeFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataAssetImportKnowledgeFile")?;
-        Ok(Self {
-            title: json::field(&mut o, "title")?,
-            token: json::field(&mut o, "token")?,
-            content: json::field(&mut o, "content")?,
-            mime_type: json::field(&mut o, "mime_type")?,
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "mime_type", &mut out.mime_type)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 impl ToJson for DataAssetImportKnowledgeFile {
@@ -2277,9 +2285,9 @@ pub struct DataAssetImportKnowledgeHelpdesk {
 impl FromJson for DataAssetImportKnowledgeHelpdesk {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataAssetImportKnowledgeHelpdesk")?;
-        Ok(Self {
-            helpdesk_id: json::field(&mut o, "helpdesk_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
+        Ok(out)
     }
 }
 impl ToJson for DataAssetImportKnowledgeHelpdesk {
@@ -2309,12 +2317,12 @@ pub struct DataAssetImportKnowledgeLarkDoc {
 impl FromJson for DataAssetImportKnowledgeLarkDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataAssetImportKnowledgeLarkDoc")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            token: json::field(&mut o, "token")?,
-            with_sub_docs: json::field(&mut o, "with_sub_docs")?,
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "with_sub_docs", &mut out.with_sub_docs)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 impl ToJson for DataAssetImportKnowledgeLarkDoc {
@@ -2349,13 +2357,13 @@ pub struct DataAssetImportKnowledgeSetting {
 impl FromJson for DataAssetImportKnowledgeSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataAssetImportKnowledgeSetting")?;
-        Ok(Self {
-            chunk_setting: json::field(&mut o, "chunk_setting")?,
-            file: json::field(&mut o, "file")?,
-            lark_doc: json::field(&mut o, "lark_doc")?,
-            lark_wiki_space: json::field(&mut o, "lark_wiki_space")?,
-            lark_helpdesk: json::field(&mut o, "lark_helpdesk")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chunk_setting", &mut out.chunk_setting)?;
+        json::set(&mut o, "file", &mut out.file)?;
+        json::set(&mut o, "lark_doc", &mut out.lark_doc)?;
+        json::set(&mut o, "lark_wiki_space", &mut out.lark_wiki_space)?;
+        json::set(&mut o, "lark_helpdesk", &mut out.lark_helpdesk)?;
+        Ok(out)
     }
 }
 impl ToJson for DataAssetImportKnowledgeSetting {
@@ -2387,11 +2395,11 @@ pub struct DataAssetImportKnowledgeWiki {
 impl FromJson for DataAssetImportKnowledgeWiki {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataAssetImportKnowledgeWiki")?;
-        Ok(Self {
-            space_id: json::field(&mut o, "space_id")?,
-            sub_docs: json::field(&mut o, "sub_docs")?,
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "space_id", &mut out.space_id)?;
+        json::set(&mut o, "sub_docs", &mut out.sub_docs)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 impl ToJson for DataAssetImportKnowledgeWiki {
@@ -2421,11 +2429,11 @@ pub struct DataAssetImportKnowledgeWikiSubDoc {
 impl FromJson for DataAssetImportKnowledgeWikiSubDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataAssetImportKnowledgeWikiSubDoc")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            token: json::field(&mut o, "token")?,
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 impl ToJson for DataAssetImportKnowledgeWikiSubDoc {
@@ -2459,13 +2467,13 @@ pub struct DataAssetItem {
 impl FromJson for DataAssetItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataAssetItem")?;
-        Ok(Self {
-            data_asset_item_id: json::field(&mut o, "data_asset_item_id")?,
-            api_name: json::field(&mut o, "api_name")?,
-            label: json::field(&mut o, "label")?,
-            description: json::field(&mut o, "description")?,
-            resources: json::field(&mut o, "resources")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data_asset_item_id", &mut out.data_asset_item_id)?;
+        json::set(&mut o, "api_name", &mut out.api_name)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "resources", &mut out.resources)?;
+        Ok(out)
     }
 }
 /// `DataAssetKnowledgeChunkSetting`
@@ -2488,12 +2496,12 @@ pub struct DataAssetKnowledgeChunkSetting {
 impl FromJson for DataAssetKnowledgeChunkSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataAssetKnowledgeChunkSetting")?;
-        Ok(Self {
-            rule_type: json::field(&mut o, "rule_type")?,
-            separate_type: json::field(&mut o, "separate_type")?,
-            size: json::field(&mut o, "size")?,
-            overlap: json::field(&mut o, "overlap")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rule_type", &mut out.rule_type)?;
+        json::set(&mut o, "separate_type", &mut out.separate_type)?;
+        json::set(&mut o, "size", &mut out.size)?;
+        json::set(&mut o, "overlap", &mut out.overlap)?;
+        Ok(out)
     }
 }
 impl ToJson for DataAssetKnowledgeChunkSetting {
@@ -2524,11 +2532,11 @@ pub struct DataAssetResource {
 impl FromJson for DataAssetResource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataAssetResource")?;
-        Ok(Self {
-            resource_id: json::field(&mut o, "resource_id")?,
-            resouce_type: json::field(&mut o, "resouce_type")?,
-            resource_type: json::field(&mut o, "resource_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "resource_id", &mut out.resource_id)?;
+        json::set(&mut o, "resouce_type", &mut out.resouce_type)?;
+        json::set(&mut o, "resource_type", &mut out.resource_type)?;
+        Ok(out)
     }
 }
 /// `DataAssetTag`
@@ -2547,10 +2555,10 @@ pub struct DataAssetTag {
 impl FromJson for DataAssetTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataAssetTag")?;
-        Ok(Self {
-            data_asset_tag_id: json::field(&mut o, "data_asset_tag_id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data_asset_tag_id", &mut out.data_asset_tag_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `DeleteAppDataAssetResponseBody`
@@ -2567,9 +2575,9 @@ pub struct DeleteAppDataAssetResponseBody {
 impl FromJson for DeleteAppDataAssetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteAppDataAssetResponseBody")?;
-        Ok(Self {
-            data_asset: json::field(&mut o, "data_asset")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data_asset", &mut out.data_asset)?;
+        Ok(out)
     }
 }
 /// `GetAgentAgentArtifactResponseBody`
@@ -2586,9 +2594,9 @@ pub struct GetAgentAgentArtifactResponseBody {
 impl FromJson for GetAgentAgentArtifactResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAgentAgentArtifactResponseBody")?;
-        Ok(Self {
-            agent_artifact: json::field(&mut o, "agent_artifact")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "agent_artifact", &mut out.agent_artifact)?;
+        Ok(out)
     }
 }
 /// `GetAgentAgentChatResponseBody`
@@ -2609,11 +2617,11 @@ pub struct GetAgentAgentChatResponseBody {
 impl FromJson for GetAgentAgentChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAgentAgentChatResponseBody")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            finish_reason: json::field(&mut o, "finish_reason")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "finish_reason", &mut out.finish_reason)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `GetAgentAgentChatSessionResponseBody`
@@ -2640,14 +2648,14 @@ pub struct GetAgentAgentChatSessionResponseBody {
 impl FromJson for GetAgentAgentChatSessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAgentAgentChatSessionResponseBody")?;
-        Ok(Self {
-            session_id: json::field(&mut o, "session_id")?,
-            name: json::field(&mut o, "name")?,
-            status: json::field(&mut o, "status")?,
-            created_at: json::field(&mut o, "created_at")?,
-            last_chat_at: json::field(&mut o, "last_chat_at")?,
-            turns: json::field(&mut o, "turns")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "session_id", &mut out.session_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "last_chat_at", &mut out.last_chat_at)?;
+        json::set(&mut o, "turns", &mut out.turns)?;
+        Ok(out)
     }
 }
 /// `GetAilySessionAilyMessageResponseBody`
@@ -2664,9 +2672,9 @@ pub struct GetAilySessionAilyMessageResponseBody {
 impl FromJson for GetAilySessionAilyMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAilySessionAilyMessageResponseBody")?;
-        Ok(Self {
-            message: json::field(&mut o, "message")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message", &mut out.message)?;
+        Ok(out)
     }
 }
 /// `GetAilySessionResponseBody`
@@ -2683,9 +2691,9 @@ pub struct GetAilySessionResponseBody {
 impl FromJson for GetAilySessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAilySessionResponseBody")?;
-        Ok(Self {
-            session: json::field(&mut o, "session")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "session", &mut out.session)?;
+        Ok(out)
     }
 }
 /// `GetAilySessionRunResponseBody`
@@ -2702,9 +2710,9 @@ pub struct GetAilySessionRunResponseBody {
 impl FromJson for GetAilySessionRunResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAilySessionRunResponseBody")?;
-        Ok(Self {
-            run: json::field(&mut o, "run")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "run", &mut out.run)?;
+        Ok(out)
     }
 }
 /// `GetAppDataAssetResponseBody`
@@ -2721,9 +2729,9 @@ pub struct GetAppDataAssetResponseBody {
 impl FromJson for GetAppDataAssetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAppDataAssetResponseBody")?;
-        Ok(Self {
-            data_asset: json::field(&mut o, "data_asset")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data_asset", &mut out.data_asset)?;
+        Ok(out)
     }
 }
 /// `GetAppSkillResponseBody`
@@ -2740,9 +2748,9 @@ pub struct GetAppSkillResponseBody {
 impl FromJson for GetAppSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAppSkillResponseBody")?;
-        Ok(Self {
-            skill: json::field(&mut o, "skill")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "skill", &mut out.skill)?;
+        Ok(out)
     }
 }
 /// `ListAgentAgentChatSessionResponseBody`
@@ -2763,11 +2771,11 @@ pub struct ListAgentAgentChatSessionResponseBody {
 impl FromJson for ListAgentAgentChatSessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAgentAgentChatSessionResponseBody")?;
-        Ok(Self {
-            sessions: json::field(&mut o, "sessions")?,
-            has_more: json::field(&mut o, "has_more")?,
-            next_page_token: json::field(&mut o, "next_page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "sessions", &mut out.sessions)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
+        Ok(out)
     }
 }
 /// `ListAilySessionAilyMessageResponseBody`
@@ -2788,11 +2796,11 @@ pub struct ListAilySessionAilyMessageResponseBody {
 impl FromJson for ListAilySessionAilyMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAilySessionAilyMessageResponseBody")?;
-        Ok(Self {
-            messages: json::field(&mut o, "messages")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "messages", &mut out.messages)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListAilySessionRunResponseBody`
@@ -2813,11 +2821,11 @@ pub struct ListAilySessionRunResponseBody {
 impl FromJson for ListAilySessionRunResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAilySessionRunResponseBody")?;
-        Ok(Self {
-            runs: json::field(&mut o, "runs")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "runs", &mut out.runs)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListAppDataAssetResponseBody`
@@ -2838,11 +2846,11 @@ pub struct ListAppDataAssetResponseBody {
 impl FromJson for ListAppDataAssetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppDataAssetResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListAppDataAssetTagResponseBody`
@@ -2863,11 +2871,11 @@ pub struct ListAppDataAssetTagResponseBody {
 impl FromJson for ListAppDataAssetTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppDataAssetTagResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListAppSkillResponseBody`
@@ -2888,11 +2896,11 @@ pub struct ListAppSkillResponseBody {
 impl FromJson for ListAppSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppSkillResponseBody")?;
-        Ok(Self {
-            skills: json::field(&mut o, "skills")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "skills", &mut out.skills)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListTenantAppStatResponseBody`
@@ -2913,11 +2921,11 @@ pub struct ListTenantAppStatResponseBody {
 impl FromJson for ListTenantAppStatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTenantAppStatResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `LookupWithAvatar`
@@ -2944,14 +2952,14 @@ pub struct LookupWithAvatar {
 impl FromJson for LookupWithAvatar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LookupWithAvatar")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            lark_user_id: json::field(&mut o, "lark_user_id")?,
-            open_user_id: json::field(&mut o, "open_user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "lark_user_id", &mut out.lark_user_id)?;
+        json::set(&mut o, "open_user_id", &mut out.open_user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `Run`
@@ -2984,17 +2992,17 @@ pub struct Run {
 impl FromJson for Run {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Run")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            created_at: json::field(&mut o, "created_at")?,
-            app_id: json::field(&mut o, "app_id")?,
-            session_id: json::field(&mut o, "session_id")?,
-            status: json::field(&mut o, "status")?,
-            started_at: json::field(&mut o, "started_at")?,
-            ended_at: json::field(&mut o, "ended_at")?,
-            error: json::field(&mut o, "error")?,
-            metadata: json::field(&mut o, "metadata")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "session_id", &mut out.session_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "started_at", &mut out.started_at)?;
+        json::set(&mut o, "ended_at", &mut out.ended_at)?;
+        json::set(&mut o, "error", &mut out.error)?;
+        json::set(&mut o, "metadata", &mut out.metadata)?;
+        Ok(out)
     }
 }
 /// `RunError`
@@ -3013,10 +3021,10 @@ pub struct RunError {
 impl FromJson for RunError {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RunError")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            message: json::field(&mut o, "message")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "message", &mut out.message)?;
+        Ok(out)
     }
 }
 /// `Skill`
@@ -3043,14 +3051,14 @@ pub struct Skill {
 impl FromJson for Skill {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Skill")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            label: json::field(&mut o, "label")?,
-            description: json::field(&mut o, "description")?,
-            samples: json::field(&mut o, "samples")?,
-            input_schema: json::field(&mut o, "input_schema")?,
-            output_schema: json::field(&mut o, "output_schema")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "samples", &mut out.samples)?;
+        json::set(&mut o, "input_schema", &mut out.input_schema)?;
+        json::set(&mut o, "output_schema", &mut out.output_schema)?;
+        Ok(out)
     }
 }
 /// `SkillGlobalVariable`
@@ -3114,10 +3122,10 @@ pub struct StartAppSkillResponseBody {
 impl FromJson for StartAppSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "StartAppSkillResponseBody")?;
-        Ok(Self {
-            output: json::field(&mut o, "output")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "output", &mut out.output)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `UpdateAilySessionRequestBody`
@@ -3155,9 +3163,9 @@ pub struct UpdateAilySessionResponseBody {
 impl FromJson for UpdateAilySessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateAilySessionResponseBody")?;
-        Ok(Self {
-            session: json::field(&mut o, "session")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "session", &mut out.session)?;
+        Ok(out)
     }
 }
 /// `UploadFileAppDataAssetRequestBody`
@@ -3190,8 +3198,8 @@ pub struct UploadFileAppDataAssetResponseBody {
 impl FromJson for UploadFileAppDataAssetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadFileAppDataAssetResponseBody")?;
-        Ok(Self {
-            file_info: json::field(&mut o, "file_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_info", &mut out.file_info)?;
+        Ok(out)
     }
 }

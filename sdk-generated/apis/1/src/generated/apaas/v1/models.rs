@@ -1084,11 +1084,11 @@ pub struct AllowedRollbaclkTaskItemType {
 impl FromJson for AllowedRollbaclkTaskItemType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AllowedRollbaclkTaskItemType")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            activity_label: json::field(&mut o, "activity_label")?,
-            is_start: json::field(&mut o, "is_start")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "activity_label", &mut out.activity_label)?;
+        json::set(&mut o, "is_start", &mut out.is_start)?;
+        Ok(out)
     }
 }
 /// `App`
@@ -1137,28 +1137,29 @@ pub struct App {
 impl FromJson for App {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "App")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            namespace: json::field(&mut o, "namespace")?,
-            created_at: json::field(&mut o, "created_at")?,
-            creator: json::field(&mut o, "creator")?,
-            owner: json::field(&mut o, "owner")?,
-            status: json::field(&mut o, "status")?,
-            app_roles_info: json::field(&mut o, "app_roles_info")?,
-            icon: json::field(&mut o, "icon")?,
-            description: json::field(&mut o, "description")?,
-            r#type: json::field(&mut o, "type")?,
-            enable_status: json::field(&mut o, "enable_status")?,
-            release_status: json::field(&mut o, "release_status")?,
-            service_status: json::field(&mut o, "service_status")?,
-            service_unavailable_reason: json::field(
-                &mut o,
-                "service_unavailable_reason",
-            )?,
-            feature_set: json::field(&mut o, "feature_set")?,
-            charge_mode: json::field(&mut o, "charge_mode")?,
-            isv_tenant: json::field(&mut o, "isv_tenant")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "namespace", &mut out.namespace)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "creator", &mut out.creator)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "app_roles_info", &mut out.app_roles_info)?;
+        json::set(&mut o, "icon", &mut out.icon)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "enable_status", &mut out.enable_status)?;
+        json::set(&mut o, "release_status", &mut out.release_status)?;
+        json::set(&mut o, "service_status", &mut out.service_status)?;
+        json::set(
+            &mut o,
+            "service_unavailable_reason",
+            &mut out.service_unavailable_reason,
+        )?;
+        json::set(&mut o, "feature_set", &mut out.feature_set)?;
+        json::set(&mut o, "charge_mode", &mut out.charge_mode)?;
+        json::set(&mut o, "isv_tenant", &mut out.isv_tenant)?;
+        Ok(out)
     }
 }
 /// `AppRolesInfo`
@@ -1181,12 +1182,12 @@ pub struct AppRolesInfo {
 impl FromJson for AppRolesInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppRolesInfo")?;
-        Ok(Self {
-            admins: json::field(&mut o, "admins")?,
-            developers: json::field(&mut o, "developers")?,
-            test_users: json::field(&mut o, "test_users")?,
-            data_admins: json::field(&mut o, "data_admins")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "admins", &mut out.admins)?;
+        json::set(&mut o, "developers", &mut out.developers)?;
+        json::set(&mut o, "test_users", &mut out.test_users)?;
+        json::set(&mut o, "data_admins", &mut out.data_admins)?;
+        Ok(out)
     }
 }
 /// `AuditLogDetail`
@@ -1213,14 +1214,14 @@ pub struct AuditLogDetail {
 impl FromJson for AuditLogDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditLogDetail")?;
-        Ok(Self {
-            log_id: json::field(&mut o, "log_id")?,
-            basic_info: json::field(&mut o, "basic_info")?,
-            op_info: json::field(&mut o, "op_info")?,
-            login_info: json::field(&mut o, "login_info")?,
-            device_info: json::field(&mut o, "device_info")?,
-            net_info: json::field(&mut o, "net_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "log_id", &mut out.log_id)?;
+        json::set(&mut o, "basic_info", &mut out.basic_info)?;
+        json::set(&mut o, "op_info", &mut out.op_info)?;
+        json::set(&mut o, "login_info", &mut out.login_info)?;
+        json::set(&mut o, "device_info", &mut out.device_info)?;
+        json::set(&mut o, "net_info", &mut out.net_info)?;
+        Ok(out)
     }
 }
 /// `AuditLogDeviceInfo`
@@ -1245,13 +1246,13 @@ pub struct AuditLogDeviceInfo {
 impl FromJson for AuditLogDeviceInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditLogDeviceInfo")?;
-        Ok(Self {
-            device_id: json::field(&mut o, "device_id")?,
-            web_device_id: json::field(&mut o, "web_device_id")?,
-            terminal_type: json::field(&mut o, "terminal_type")?,
-            os_type: json::field(&mut o, "os_type")?,
-            os_version: json::field(&mut o, "os_version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "device_id", &mut out.device_id)?;
+        json::set(&mut o, "web_device_id", &mut out.web_device_id)?;
+        json::set(&mut o, "terminal_type", &mut out.terminal_type)?;
+        json::set(&mut o, "os_type", &mut out.os_type)?;
+        json::set(&mut o, "os_version", &mut out.os_version)?;
+        Ok(out)
     }
 }
 /// `AuditLogEsField`
@@ -1340,48 +1341,53 @@ pub struct AuditLogEsField {
 impl FromJson for AuditLogEsField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditLogEsField")?;
-        Ok(Self {
-            log_id: json::field(&mut o, "log_id")?,
-            op_time: json::field(&mut o, "op_time")?,
-            log_type: json::field(&mut o, "log_type")?,
-            operator: json::field(&mut o, "operator")?,
-            outsider: json::field(&mut o, "outsider")?,
-            login_type: json::field(&mut o, "login_type")?,
-            lark_tenant_id: json::field(&mut o, "lark_tenant_id")?,
-            apaas_tenant_id: json::field(&mut o, "apaas_tenant_id")?,
-            user_geo: json::field(&mut o, "user_geo")?,
-            client_ip: json::field(&mut o, "client_ip")?,
-            ip_loc: json::field(&mut o, "ip_loc")?,
-            ip_provider: json::field(&mut o, "ip_provider")?,
-            referer: json::field(&mut o, "referer")?,
-            origin: json::field(&mut o, "origin")?,
-            api_path: json::field(&mut o, "api_path")?,
-            full_path: json::field(&mut o, "full_path")?,
-            user_agent: json::field(&mut o, "user_agent")?,
-            device_id: json::field(&mut o, "device_id")?,
-            web_device_id: json::field(&mut o, "web_device_id")?,
-            terminal_type: json::field(&mut o, "terminal_type")?,
-            os_type: json::field(&mut o, "os_type")?,
-            os_version: json::field(&mut o, "os_version")?,
-            module: json::field(&mut o, "module")?,
-            data_object: json::field(&mut o, "data_object")?,
-            audit_scope: json::field(&mut o, "audit_scope")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            namespace: json::field(&mut o, "namespace")?,
-            env_type: json::field(&mut o, "env_type")?,
-            op_type: json::field(&mut o, "op_type")?,
-            op_detail: json::field(&mut o, "op_detail")?,
-            op_source: json::field(&mut o, "op_source")?,
-            status: json::field(&mut o, "status")?,
-            failed_reason_i18n: json::field(&mut o, "failed_reason_i18n")?,
-            data_changes: json::field(&mut o, "data_changes")?,
-            app_name: json::field(&mut o, "app_name")?,
-            keyword_field_app_version: json::field(&mut o, "keyword_field_app_version")?,
-            keyword_field_functional_sub_module: json::field(
-                &mut o,
-                "keyword_field_functional_sub_module",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "log_id", &mut out.log_id)?;
+        json::set(&mut o, "op_time", &mut out.op_time)?;
+        json::set(&mut o, "log_type", &mut out.log_type)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "outsider", &mut out.outsider)?;
+        json::set(&mut o, "login_type", &mut out.login_type)?;
+        json::set(&mut o, "lark_tenant_id", &mut out.lark_tenant_id)?;
+        json::set(&mut o, "apaas_tenant_id", &mut out.apaas_tenant_id)?;
+        json::set(&mut o, "user_geo", &mut out.user_geo)?;
+        json::set(&mut o, "client_ip", &mut out.client_ip)?;
+        json::set(&mut o, "ip_loc", &mut out.ip_loc)?;
+        json::set(&mut o, "ip_provider", &mut out.ip_provider)?;
+        json::set(&mut o, "referer", &mut out.referer)?;
+        json::set(&mut o, "origin", &mut out.origin)?;
+        json::set(&mut o, "api_path", &mut out.api_path)?;
+        json::set(&mut o, "full_path", &mut out.full_path)?;
+        json::set(&mut o, "user_agent", &mut out.user_agent)?;
+        json::set(&mut o, "device_id", &mut out.device_id)?;
+        json::set(&mut o, "web_device_id", &mut out.web_device_id)?;
+        json::set(&mut o, "terminal_type", &mut out.terminal_type)?;
+        json::set(&mut o, "os_type", &mut out.os_type)?;
+        json::set(&mut o, "os_version", &mut out.os_version)?;
+        json::set(&mut o, "module", &mut out.module)?;
+        json::set(&mut o, "data_object", &mut out.data_object)?;
+        json::set(&mut o, "audit_scope", &mut out.audit_scope)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "namespace", &mut out.namespace)?;
+        json::set(&mut o, "env_type", &mut out.env_type)?;
+        json::set(&mut o, "op_type", &mut out.op_type)?;
+        json::set(&mut o, "op_detail", &mut out.op_detail)?;
+        json::set(&mut o, "op_source", &mut out.op_source)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "failed_reason_i18n", &mut out.failed_reason_i18n)?;
+        json::set(&mut o, "data_changes", &mut out.data_changes)?;
+        json::set(&mut o, "app_name", &mut out.app_name)?;
+        json::set(
+            &mut o,
+            "keyword_field_app_version",
+            &mut out.keyword_field_app_version,
+        )?;
+        json::set(
+            &mut o,
+            "keyword_field_functional_sub_module",
+            &mut out.keyword_field_functional_sub_module,
+        )?;
+        Ok(out)
     }
 }
 /// `AuditLogListApplicationAuditLogResponseBody`
@@ -1400,10 +1406,10 @@ pub struct AuditLogListApplicationAuditLogResponseBody {
 impl FromJson for AuditLogListApplicationAuditLogResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditLogListApplicationAuditLogResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            total: json::field(&mut o, "total")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        Ok(out)
     }
 }
 /// `AuditLogLoginInfo`
@@ -1420,9 +1426,9 @@ pub struct AuditLogLoginInfo {
 impl FromJson for AuditLogLoginInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditLogLoginInfo")?;
-        Ok(Self {
-            login_type: json::field(&mut o, "login_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "login_type", &mut out.login_type)?;
+        Ok(out)
     }
 }
 /// `AuditLogNetInfo`
@@ -1449,14 +1455,14 @@ pub struct AuditLogNetInfo {
 impl FromJson for AuditLogNetInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditLogNetInfo")?;
-        Ok(Self {
-            client_ip: json::field(&mut o, "client_ip")?,
-            ip_loc: json::field(&mut o, "ip_loc")?,
-            ip_provider: json::field(&mut o, "ip_provider")?,
-            referer: json::field(&mut o, "referer")?,
-            origin: json::field(&mut o, "origin")?,
-            user_agent: json::field(&mut o, "user_agent")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "client_ip", &mut out.client_ip)?;
+        json::set(&mut o, "ip_loc", &mut out.ip_loc)?;
+        json::set(&mut o, "ip_provider", &mut out.ip_provider)?;
+        json::set(&mut o, "referer", &mut out.referer)?;
+        json::set(&mut o, "origin", &mut out.origin)?;
+        json::set(&mut o, "user_agent", &mut out.user_agent)?;
+        Ok(out)
     }
 }
 /// `AuditLogOpInfo`
@@ -1491,18 +1497,18 @@ pub struct AuditLogOpInfo {
 impl FromJson for AuditLogOpInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuditLogOpInfo")?;
-        Ok(Self {
-            operator: json::field(&mut o, "operator")?,
-            outsider: json::field(&mut o, "outsider")?,
-            op_detail: json::field(&mut o, "op_detail")?,
-            status: json::field(&mut o, "status")?,
-            failed_reason: json::field(&mut o, "failed_reason")?,
-            failed_reason_i18n: json::field(&mut o, "failed_reason_i18n")?,
-            op_time: json::field(&mut o, "op_time")?,
-            data_object: json::field(&mut o, "data_object")?,
-            op_source: json::field(&mut o, "op_source")?,
-            data_changes: json::field(&mut o, "data_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "outsider", &mut out.outsider)?;
+        json::set(&mut o, "op_detail", &mut out.op_detail)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "failed_reason", &mut out.failed_reason)?;
+        json::set(&mut o, "failed_reason_i18n", &mut out.failed_reason_i18n)?;
+        json::set(&mut o, "op_time", &mut out.op_time)?;
+        json::set(&mut o, "data_object", &mut out.data_object)?;
+        json::set(&mut o, "op_source", &mut out.op_source)?;
+        json::set(&mut o, "data_changes", &mut out.data_changes)?;
+        Ok(out)
     }
 }
 /// `BasicInfo`
@@ -1531,15 +1537,15 @@ pub struct BasicInfo {
 impl FromJson for BasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BasicInfo")?;
-        Ok(Self {
-            log_type: json::field(&mut o, "log_type")?,
-            audit_scope: json::field(&mut o, "audit_scope")?,
-            env_type: json::field(&mut o, "env_type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            module: json::field(&mut o, "module")?,
-            op_type: json::field(&mut o, "op_type")?,
-            app_name: json::field(&mut o, "app_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "log_type", &mut out.log_type)?;
+        json::set(&mut o, "audit_scope", &mut out.audit_scope)?;
+        json::set(&mut o, "env_type", &mut out.env_type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "module", &mut out.module)?;
+        json::set(&mut o, "op_type", &mut out.op_type)?;
+        json::set(&mut o, "app_name", &mut out.app_name)?;
+        Ok(out)
     }
 }
 /// `BatchCreateApplicationObjectRecordRequestBody`
@@ -1577,9 +1583,9 @@ impl FromJson for BatchCreateApplicationObjectRecordResponseBody {
             value,
             "BatchCreateApplicationObjectRecordResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchCreateAuthorizationApplicationRecordPermissionMemberRequestBody`
@@ -1656,9 +1662,9 @@ impl FromJson for BatchDeleteApplicationObjectRecordResponseBody {
             value,
             "BatchDeleteApplicationObjectRecordResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchQueryApplicationObjectRecordRequestBody`
@@ -1726,12 +1732,12 @@ impl FromJson for BatchQueryApplicationObjectRecordResponseBody {
             value,
             "BatchQueryApplicationObjectRecordResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            total: json::field(&mut o, "total")?,
-            next_page_token: json::field(&mut o, "next_page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `BatchRemoveAuthorizationApplicationRecordPermissionMemberRequestBody`
@@ -1808,9 +1814,9 @@ impl FromJson for BatchUpdateApplicationObjectRecordResponseBody {
             value,
             "BatchUpdateApplicationObjectRecordResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `CancelApprovalInstanceRequestBody`
@@ -1896,9 +1902,9 @@ pub struct ChatGroupUserTaskResponseBody {
 impl FromJson for ChatGroupUserTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatGroupUserTaskResponseBody")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        Ok(out)
     }
 }
 /// `ClientIsvTenant`
@@ -1917,10 +1923,10 @@ pub struct ClientIsvTenant {
 impl FromJson for ClientIsvTenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ClientIsvTenant")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `Condition`
@@ -1943,12 +1949,12 @@ pub struct Condition {
 impl FromJson for Condition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Condition")?;
-        Ok(Self {
-            index: json::field(&mut o, "index")?,
-            left: json::field(&mut o, "left")?,
-            right: json::field(&mut o, "right")?,
-            operator: json::field(&mut o, "operator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "index", &mut out.index)?;
+        json::set(&mut o, "left", &mut out.left)?;
+        json::set(&mut o, "right", &mut out.right)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        Ok(out)
     }
 }
 impl ToJson for Condition {
@@ -1979,11 +1985,11 @@ pub struct ConditionValue {
 impl FromJson for ConditionValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ConditionValue")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            settings: json::field(&mut o, "settings")?,
-            display_names: json::field(&mut o, "display_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "settings", &mut out.settings)?;
+        json::set(&mut o, "display_names", &mut out.display_names)?;
+        Ok(out)
     }
 }
 impl ToJson for ConditionValue {
@@ -2027,9 +2033,9 @@ pub struct CreateApplicationObjectRecordResponseBody {
 impl FromJson for CreateApplicationObjectRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateApplicationObjectRecordResponseBody")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `Criterion`
@@ -2048,10 +2054,10 @@ pub struct Criterion {
 impl FromJson for Criterion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Criterion")?;
-        Ok(Self {
-            conditions: json::field(&mut o, "conditions")?,
-            logic_expression: json::field(&mut o, "logic_expression")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "conditions", &mut out.conditions)?;
+        json::set(&mut o, "logic_expression", &mut out.logic_expression)?;
+        Ok(out)
     }
 }
 impl ToJson for Criterion {
@@ -2079,9 +2085,9 @@ impl FromJson for DataChangeLogDetailApplicationAuditLogResponseBody {
             value,
             "DataChangeLogDetailApplicationAuditLogResponseBody",
         )?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `DataChangeLogsListApplicationAuditLogResponseBody`
@@ -2103,10 +2109,10 @@ impl FromJson for DataChangeLogsListApplicationAuditLogResponseBody {
             value,
             "DataChangeLogsListApplicationAuditLogResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            total: json::field(&mut o, "total")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        Ok(out)
     }
 }
 /// `EnumGetWorkspaceEnumResponseBody`
@@ -2131,13 +2137,13 @@ pub struct EnumGetWorkspaceEnumResponseBody {
 impl FromJson for EnumGetWorkspaceEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EnumGetWorkspaceEnumResponseBody")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            options: json::field(&mut o, "options")?,
-            created_at: json::field(&mut o, "created_at")?,
-            created_by: json::field(&mut o, "created_by")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        Ok(out)
     }
 }
 /// `EnvironmentVariable`
@@ -2172,18 +2178,18 @@ pub struct EnvironmentVariable {
 impl FromJson for EnvironmentVariable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EnvironmentVariable")?;
-        Ok(Self {
-            api_name: json::field(&mut o, "api_name")?,
-            label: json::field(&mut o, "label")?,
-            description: json::field(&mut o, "description")?,
-            value: json::field(&mut o, "value")?,
-            is_encrypted: json::field(&mut o, "is_encrypted")?,
-            object_api_name: json::field(&mut o, "object_api_name")?,
-            object_label: json::field(&mut o, "object_label")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "api_name", &mut out.api_name)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "is_encrypted", &mut out.is_encrypted)?;
+        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
+        json::set(&mut o, "object_label", &mut out.object_label)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `EnvironmentVariableFilter`
@@ -2256,13 +2262,13 @@ pub struct ExecuteApplicationFlowResponseBody {
 impl FromJson for ExecuteApplicationFlowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExecuteApplicationFlowResponseBody")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-            out_params: json::field(&mut o, "out_params")?,
-            execution_id: json::field(&mut o, "execution_id")?,
-            error_msg: json::field(&mut o, "error_msg")?,
-            code: json::field(&mut o, "code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "out_params", &mut out.out_params)?;
+        json::set(&mut o, "execution_id", &mut out.execution_id)?;
+        json::set(&mut o, "error_msg", &mut out.error_msg)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        Ok(out)
     }
 }
 /// `ExpeditingUserTaskRequestBody`
@@ -2303,9 +2309,9 @@ pub struct GetApplicationAuditLogResponseBody {
 impl FromJson for GetApplicationAuditLogResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetApplicationAuditLogResponseBody")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `GetApplicationEnvironmentVariableResponseBody`
@@ -2325,9 +2331,9 @@ impl FromJson for GetApplicationEnvironmentVariableResponseBody {
             value,
             "GetApplicationEnvironmentVariableResponseBody",
         )?;
-        Ok(Self {
-            item: json::field(&mut o, "item")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "item", &mut out.item)?;
+        Ok(out)
     }
 }
 /// `GetApplicationRoleMemberResponseBody`
@@ -2344,9 +2350,9 @@ pub struct GetApplicationRoleMemberResponseBody {
 impl FromJson for GetApplicationRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetApplicationRoleMemberResponseBody")?;
-        Ok(Self {
-            role_member: json::field(&mut o, "role_member")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role_member", &mut out.role_member)?;
+        Ok(out)
     }
 }
 /// `I18n`
@@ -2365,10 +2371,10 @@ pub struct I18n {
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18n")?;
-        Ok(Self {
-            language_code: json::field(&mut o, "language_code")?,
-            text: json::field(&mut o, "text")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "language_code", &mut out.language_code)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        Ok(out)
     }
 }
 /// `InvokeApplicationFunctionRequestBody`
@@ -2403,9 +2409,9 @@ pub struct InvokeApplicationFunctionResponseBody {
 impl FromJson for InvokeApplicationFunctionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InvokeApplicationFunctionResponseBody")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `Label`
@@ -2424,10 +2430,10 @@ pub struct Label {
 impl FromJson for Label {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Label")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `ListAppResponseBody`
@@ -2448,11 +2454,11 @@ pub struct ListAppResponseBody {
 impl FromJson for ListAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListSeatActivityResponseBody`
@@ -2473,11 +2479,11 @@ pub struct ListSeatActivityResponseBody {
 impl FromJson for ListSeatActivityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSeatActivityResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListSeatAssignmentResponseBody`
@@ -2498,11 +2504,11 @@ pub struct ListSeatAssignmentResponseBody {
 impl FromJson for ListSeatAssignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSeatAssignmentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListWorkspaceEnumResponseBody`
@@ -2523,11 +2529,11 @@ pub struct ListWorkspaceEnumResponseBody {
 impl FromJson for ListWorkspaceEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListWorkspaceEnumResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListWorkspaceTableResponseBody`
@@ -2548,11 +2554,11 @@ pub struct ListWorkspaceTableResponseBody {
 impl FromJson for ListWorkspaceTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListWorkspaceTableResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `LookupWithAvatar`
@@ -2575,12 +2581,12 @@ pub struct LookupWithAvatar {
 impl FromJson for LookupWithAvatar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LookupWithAvatar")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            email: json::field(&mut o, "email")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        Ok(out)
     }
 }
 /// `Object`
@@ -2603,12 +2609,12 @@ pub struct Object {
 impl FromJson for Object {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Object")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            api_name: json::field(&mut o, "api_name")?,
-            label: json::field(&mut o, "label")?,
-            settings: json::field(&mut o, "settings")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "api_name", &mut out.api_name)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        json::set(&mut o, "settings", &mut out.settings)?;
+        Ok(out)
     }
 }
 /// `ObjectField`
@@ -2631,12 +2637,12 @@ pub struct ObjectField {
 impl FromJson for ObjectField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ObjectField")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            api_name: json::field(&mut o, "api_name")?,
-            r#type: json::field(&mut o, "type")?,
-            label: json::field(&mut o, "label")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "api_name", &mut out.api_name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        Ok(out)
     }
 }
 /// `ObjectMeta`
@@ -2655,10 +2661,10 @@ pub struct ObjectMeta {
 impl FromJson for ObjectMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ObjectMeta")?;
-        Ok(Self {
-            object: json::field(&mut o, "object")?,
-            fields: json::field(&mut o, "fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object", &mut out.object)?;
+        json::set(&mut o, "fields", &mut out.fields)?;
+        Ok(out)
     }
 }
 /// `ObjectSearchLayout`
@@ -2675,9 +2681,9 @@ pub struct ObjectSearchLayout {
 impl FromJson for ObjectSearchLayout {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ObjectSearchLayout")?;
-        Ok(Self {
-            display_fields: json::field(&mut o, "display_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "display_fields", &mut out.display_fields)?;
+        Ok(out)
     }
 }
 /// `ObjectSettings`
@@ -2698,11 +2704,11 @@ pub struct ObjectSettings {
 impl FromJson for ObjectSettings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ObjectSettings")?;
-        Ok(Self {
-            display_name: json::field(&mut o, "display_name")?,
-            allow_search_fields: json::field(&mut o, "allow_search_fields")?,
-            search_layout: json::field(&mut o, "search_layout")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "display_name", &mut out.display_name)?;
+        json::set(&mut o, "allow_search_fields", &mut out.allow_search_fields)?;
+        json::set(&mut o, "search_layout", &mut out.search_layout)?;
+        Ok(out)
     }
 }
 /// `OqlQueryApplicationObjectRequestBody`
@@ -2745,10 +2751,10 @@ pub struct OqlQueryApplicationObjectResponseBody {
 impl FromJson for OqlQueryApplicationObjectResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OqlQueryApplicationObjectResponseBody")?;
-        Ok(Self {
-            columns: json::field(&mut o, "columns")?,
-            rows: json::field(&mut o, "rows")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "columns", &mut out.columns)?;
+        json::set(&mut o, "rows", &mut out.rows)?;
+        Ok(out)
     }
 }
 /// `OrderCondition`
@@ -2806,10 +2812,10 @@ pub struct PermissionNameInfo {
 impl FromJson for PermissionNameInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PermissionNameInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `QueryApplicationEnvironmentVariableRequestBody`
@@ -2855,10 +2861,10 @@ impl FromJson for QueryApplicationEnvironmentVariableResponseBody {
             value,
             "QueryApplicationEnvironmentVariableResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            total: json::field(&mut o, "total")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        Ok(out)
     }
 }
 /// `QueryApplicationObjectRecordRequestBody`
@@ -2893,9 +2899,9 @@ pub struct QueryApplicationObjectRecordResponseBody {
 impl FromJson for QueryApplicationObjectRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryApplicationObjectRecordResponseBody")?;
-        Ok(Self {
-            item: json::field(&mut o, "item")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "item", &mut out.item)?;
+        Ok(out)
     }
 }
 /// `QueryTenantAppMetricsRequestBody`
@@ -2933,9 +2939,9 @@ pub struct QueryTenantAppMetricsResponseBody {
 impl FromJson for QueryTenantAppMetricsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryTenantAppMetricsResponseBody")?;
-        Ok(Self {
-            metrics: json::field(&mut o, "metrics")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "metrics", &mut out.metrics)?;
+        Ok(out)
     }
 }
 /// `QueryUserTaskRequestBody`
@@ -2993,10 +2999,10 @@ pub struct QueryUserTaskResponseBody {
 impl FromJson for QueryUserTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryUserTaskResponseBody")?;
-        Ok(Self {
-            count: json::field(&mut o, "count")?,
-            tasks: json::field(&mut o, "tasks")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "count", &mut out.count)?;
+        json::set(&mut o, "tasks", &mut out.tasks)?;
+        Ok(out)
     }
 }
 /// `RecordGroupByItem`
@@ -3035,11 +3041,11 @@ pub struct RecordResult {
 impl FromJson for RecordResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecordResult")?;
-        Ok(Self {
-            success: json::field(&mut o, "success")?,
-            id: json::field(&mut o, "id")?,
-            errors: json::field(&mut o, "errors")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "success", &mut out.success)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "errors", &mut out.errors)?;
+        Ok(out)
     }
 }
 /// `RecordResultError`
@@ -3062,12 +3068,12 @@ pub struct RecordResultError {
 impl FromJson for RecordResultError {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecordResultError")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            message: json::field(&mut o, "message")?,
-            sub_code: json::field(&mut o, "sub_code")?,
-            fields: json::field(&mut o, "fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "message", &mut out.message)?;
+        json::set(&mut o, "sub_code", &mut out.sub_code)?;
+        json::set(&mut o, "fields", &mut out.fields)?;
+        Ok(out)
     }
 }
 /// `RecordsBatchUpdateWorkspaceTableRequestBody`
@@ -3102,9 +3108,9 @@ pub struct RecordsBatchUpdateWorkspaceTableResponseBody {
 impl FromJson for RecordsBatchUpdateWorkspaceTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecordsBatchUpdateWorkspaceTableResponseBody")?;
-        Ok(Self {
-            record_ids: json::field(&mut o, "record_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "record_ids", &mut out.record_ids)?;
+        Ok(out)
     }
 }
 /// `RecordsGetWorkspaceTableResponseBody`
@@ -3127,12 +3133,12 @@ pub struct RecordsGetWorkspaceTableResponseBody {
 impl FromJson for RecordsGetWorkspaceTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecordsGetWorkspaceTableResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            total: json::field(&mut o, "total")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `RecordsPatchWorkspaceTableRequestBody`
@@ -3167,9 +3173,9 @@ pub struct RecordsPatchWorkspaceTableResponseBody {
 impl FromJson for RecordsPatchWorkspaceTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecordsPatchWorkspaceTableResponseBody")?;
-        Ok(Self {
-            record_ids: json::field(&mut o, "record_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "record_ids", &mut out.record_ids)?;
+        Ok(out)
     }
 }
 /// `RecordsPostWorkspaceTableRequestBody`
@@ -3204,9 +3210,9 @@ pub struct RecordsPostWorkspaceTableResponseBody {
 impl FromJson for RecordsPostWorkspaceTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecordsPostWorkspaceTableResponseBody")?;
-        Ok(Self {
-            record_ids: json::field(&mut o, "record_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "record_ids", &mut out.record_ids)?;
+        Ok(out)
     }
 }
 /// `RejectApprovalTaskRequestBody`
@@ -3262,18 +3268,22 @@ pub struct RoleMember {
 impl FromJson for RoleMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoleMember")?;
-        Ok(Self {
-            role_api_id: json::field(&mut o, "role_api_id")?,
-            role_api_name: json::field(&mut o, "role_api_name")?,
-            users: json::field(&mut o, "users")?,
-            departments: json::field(&mut o, "departments")?,
-            user_filter: json::field(&mut o, "user_filter")?,
-            user_display_infos: json::field(&mut o, "user_display_infos")?,
-            department_display_infos: json::field(&mut o, "department_display_infos")?,
-            r#type: json::field(&mut o, "type")?,
-            updated_by: json::field(&mut o, "updated_by")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role_api_id", &mut out.role_api_id)?;
+        json::set(&mut o, "role_api_name", &mut out.role_api_name)?;
+        json::set(&mut o, "users", &mut out.users)?;
+        json::set(&mut o, "departments", &mut out.departments)?;
+        json::set(&mut o, "user_filter", &mut out.user_filter)?;
+        json::set(&mut o, "user_display_infos", &mut out.user_display_infos)?;
+        json::set(
+            &mut o,
+            "department_display_infos",
+            &mut out.department_display_infos,
+        )?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "updated_by", &mut out.updated_by)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        Ok(out)
     }
 }
 /// `RollbackPointsUserTaskRequestBody`
@@ -3308,9 +3318,9 @@ pub struct RollbackPointsUserTaskResponseBody {
 impl FromJson for RollbackPointsUserTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RollbackPointsUserTaskResponseBody")?;
-        Ok(Self {
-            tasks: json::field(&mut o, "tasks")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tasks", &mut out.tasks)?;
+        Ok(out)
     }
 }
 /// `RollbackUserTaskRequestBody`
@@ -3387,12 +3397,12 @@ pub struct SearchApplicationObjectResponseBody {
 impl FromJson for SearchApplicationObjectResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchApplicationObjectResponseBody")?;
-        Ok(Self {
-            records: json::field(&mut o, "records")?,
-            has_more: json::field(&mut o, "has_more")?,
-            next_page_token: json::field(&mut o, "next_page_token")?,
-            objects: json::field(&mut o, "objects")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "records", &mut out.records)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
+        json::set(&mut o, "objects", &mut out.objects)?;
+        Ok(out)
     }
 }
 /// `SearchObjectParam`
@@ -3445,12 +3455,12 @@ pub struct SeatActivity {
 impl FromJson for SeatActivity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SeatActivity")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            namespace: json::field(&mut o, "namespace")?,
-            status: json::field(&mut o, "status")?,
-            active_time: json::field(&mut o, "active_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "namespace", &mut out.namespace)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "active_time", &mut out.active_time)?;
+        Ok(out)
     }
 }
 /// `SeatAssignment`
@@ -3471,11 +3481,11 @@ pub struct SeatAssignment {
 impl FromJson for SeatAssignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SeatAssignment")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            namespace: json::field(&mut o, "namespace")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "namespace", &mut out.namespace)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `Sort`
@@ -3531,9 +3541,9 @@ pub struct SqlCommandsWorkspaceResponseBody {
 impl FromJson for SqlCommandsWorkspaceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SqlCommandsWorkspaceResponseBody")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `TableGetWorkspaceTableResponseBody`
@@ -3554,11 +3564,11 @@ pub struct TableGetWorkspaceTableResponseBody {
 impl FromJson for TableGetWorkspaceTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TableGetWorkspaceTableResponseBody")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            columns: json::field(&mut o, "columns")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "columns", &mut out.columns)?;
+        Ok(out)
     }
 }
 /// `TenantAppMetrics`
@@ -3577,10 +3587,10 @@ pub struct TenantAppMetrics {
 impl FromJson for TenantAppMetrics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TenantAppMetrics")?;
-        Ok(Self {
-            namespace: json::field(&mut o, "namespace")?,
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "namespace", &mut out.namespace)?;
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `TransferApprovalTaskRequestBody`
@@ -3626,10 +3636,10 @@ pub struct User {
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "User")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `UserTask`
@@ -3654,13 +3664,13 @@ pub struct UserTask {
 impl FromJson for UserTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserTask")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-            task_start_time: json::field(&mut o, "task_start_time")?,
-            workflow_instance: json::field(&mut o, "workflow_instance")?,
-            initiator: json::field(&mut o, "initiator")?,
-            summarys: json::field(&mut o, "summarys")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "task_start_time", &mut out.task_start_time)?;
+        json::set(&mut o, "workflow_instance", &mut out.workflow_instance)?;
+        json::set(&mut o, "initiator", &mut out.initiator)?;
+        json::set(&mut o, "summarys", &mut out.summarys)?;
+        Ok(out)
     }
 }
 /// `UserTaskSummaryType`
@@ -3679,10 +3689,10 @@ pub struct UserTaskSummaryType {
 impl FromJson for UserTaskSummaryType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserTaskSummaryType")?;
-        Ok(Self {
-            file_key: json::field(&mut o, "file_key")?,
-            file_value: json::field(&mut o, "file_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_key", &mut out.file_key)?;
+        json::set(&mut o, "file_value", &mut out.file_value)?;
+        Ok(out)
     }
 }
 /// `UserTaskWfInstanceType`
@@ -3703,11 +3713,11 @@ pub struct UserTaskWfInstanceType {
 impl FromJson for UserTaskWfInstanceType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserTaskWfInstanceType")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            label: json::field(&mut o, "label")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `ViewsGetWorkspaceViewResponseBody`
@@ -3730,12 +3740,12 @@ pub struct ViewsGetWorkspaceViewResponseBody {
 impl FromJson for ViewsGetWorkspaceViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ViewsGetWorkspaceViewResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            total: json::field(&mut o, "total")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `WorkspaceDataTable`
@@ -3756,11 +3766,11 @@ pub struct WorkspaceDataTable {
 impl FromJson for WorkspaceDataTable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkspaceDataTable")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            columns: json::field(&mut o, "columns")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "columns", &mut out.columns)?;
+        Ok(out)
     }
 }
 /// `WorkspaceDataTableColumnInfo`
@@ -3793,17 +3803,17 @@ pub struct WorkspaceDataTableColumnInfo {
 impl FromJson for WorkspaceDataTableColumnInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkspaceDataTableColumnInfo")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            data_type: json::field(&mut o, "data_type")?,
-            is_primary_key: json::field(&mut o, "is_primary_key")?,
-            is_unique: json::field(&mut o, "is_unique")?,
-            is_auto_increment: json::field(&mut o, "is_auto_increment")?,
-            is_array: json::field(&mut o, "is_array")?,
-            is_allow_null: json::field(&mut o, "is_allow_null")?,
-            default_value: json::field(&mut o, "default_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "data_type", &mut out.data_type)?;
+        json::set(&mut o, "is_primary_key", &mut out.is_primary_key)?;
+        json::set(&mut o, "is_unique", &mut out.is_unique)?;
+        json::set(&mut o, "is_auto_increment", &mut out.is_auto_increment)?;
+        json::set(&mut o, "is_array", &mut out.is_array)?;
+        json::set(&mut o, "is_allow_null", &mut out.is_allow_null)?;
+        json::set(&mut o, "default_value", &mut out.default_value)?;
+        Ok(out)
     }
 }
 /// `WorkspaceEnum`
@@ -3828,13 +3838,13 @@ pub struct WorkspaceEnum {
 impl FromJson for WorkspaceEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkspaceEnum")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            options: json::field(&mut o, "options")?,
-            created_at: json::field(&mut o, "created_at")?,
-            created_by: json::field(&mut o, "created_by")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        Ok(out)
     }
 }
 /// `WorkspaceUserInfo`
@@ -3855,10 +3865,10 @@ pub struct WorkspaceUserInfo {
 impl FromJson for WorkspaceUserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkspaceUserInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            avatar: json::field(&mut o, "avatar")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        Ok(out)
     }
 }

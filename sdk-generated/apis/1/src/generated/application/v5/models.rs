@@ -308,14 +308,14 @@ pub struct Application {
 impl FromJson for Application {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Application")?;
-        Ok(Self {
-            app_id: json::field(&mut o, "app_id")?,
-            app_name: json::field(&mut o, "app_name")?,
-            description: json::field(&mut o, "description")?,
-            app_type: json::field(&mut o, "app_type")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            open_methods: json::field(&mut o, "open_methods")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "app_name", &mut out.app_name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "app_type", &mut out.app_type)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "open_methods", &mut out.open_methods)?;
+        Ok(out)
     }
 }
 /// `FavouriteApplicationResponseBody`
@@ -338,12 +338,12 @@ pub struct FavouriteApplicationResponseBody {
 impl FromJson for FavouriteApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FavouriteApplicationResponseBody")?;
-        Ok(Self {
-            page_token: json::field(&mut o, "page_token")?,
-            total_count: json::field(&mut o, "total_count")?,
-            has_more: json::field(&mut o, "has_more")?,
-            app_list: json::field(&mut o, "app_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "total_count", &mut out.total_count)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "app_list", &mut out.app_list)?;
+        Ok(out)
     }
 }
 /// `OpenMethod`
@@ -362,10 +362,10 @@ pub struct OpenMethod {
 impl FromJson for OpenMethod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OpenMethod")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            applink: json::field(&mut o, "applink")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "applink", &mut out.applink)?;
+        Ok(out)
     }
 }
 /// `RecommendApplicationResponseBody`
@@ -390,12 +390,12 @@ pub struct RecommendApplicationResponseBody {
 impl FromJson for RecommendApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecommendApplicationResponseBody")?;
-        Ok(Self {
-            page_token: json::field(&mut o, "page_token")?,
-            page_size: json::field(&mut o, "page_size")?,
-            total_count: json::field(&mut o, "total_count")?,
-            has_more: json::field(&mut o, "has_more")?,
-            app_list: json::field(&mut o, "app_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "page_size", &mut out.page_size)?;
+        json::set(&mut o, "total_count", &mut out.total_count)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "app_list", &mut out.app_list)?;
+        Ok(out)
     }
 }

@@ -689,17 +689,17 @@ pub struct AppAbility {
 impl FromJson for AppAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppAbility")?;
-        Ok(Self {
-            gadget: json::field(&mut o, "gadget")?,
-            web_app: json::field(&mut o, "web_app")?,
-            bot: json::field(&mut o, "bot")?,
-            workplace_widgets: json::field(&mut o, "workplace_widgets")?,
-            navigate: json::field(&mut o, "navigate")?,
-            cloud_doc: json::field(&mut o, "cloud_doc")?,
-            docs_blocks: json::field(&mut o, "docs_blocks")?,
-            message_action: json::field(&mut o, "message_action")?,
-            plus_menu: json::field(&mut o, "plus_menu")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "gadget", &mut out.gadget)?;
+        json::set(&mut o, "web_app", &mut out.web_app)?;
+        json::set(&mut o, "bot", &mut out.bot)?;
+        json::set(&mut o, "workplace_widgets", &mut out.workplace_widgets)?;
+        json::set(&mut o, "navigate", &mut out.navigate)?;
+        json::set(&mut o, "cloud_doc", &mut out.cloud_doc)?;
+        json::set(&mut o, "docs_blocks", &mut out.docs_blocks)?;
+        json::set(&mut o, "message_action", &mut out.message_action)?;
+        json::set(&mut o, "plus_menu", &mut out.plus_menu)?;
+        Ok(out)
     }
 }
 /// `AppI18nInfo`
@@ -722,12 +722,12 @@ pub struct AppI18nInfo {
 impl FromJson for AppI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppI18nInfo")?;
-        Ok(Self {
-            i18n_key: json::field(&mut o, "i18n_key")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            help_use: json::field(&mut o, "help_use")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "help_use", &mut out.help_use)?;
+        Ok(out)
     }
 }
 /// `AppScope`
@@ -750,12 +750,12 @@ pub struct AppScope {
 impl FromJson for AppScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppScope")?;
-        Ok(Self {
-            scope: json::field(&mut o, "scope")?,
-            description: json::field(&mut o, "description")?,
-            level: json::field(&mut o, "level")?,
-            token_types: json::field(&mut o, "token_types")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "scope", &mut out.scope)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "level", &mut out.level)?;
+        json::set(&mut o, "token_types", &mut out.token_types)?;
+        Ok(out)
     }
 }
 /// `AppVersionRemarkEvent`
@@ -776,11 +776,11 @@ pub struct AppVersionRemarkEvent {
 impl FromJson for AppVersionRemarkEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppVersionRemarkEvent")?;
-        Ok(Self {
-            remark: json::field(&mut o, "remark")?,
-            update_remark: json::field(&mut o, "update_remark")?,
-            visibility: json::field(&mut o, "visibility")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "update_remark", &mut out.update_remark)?;
+        json::set(&mut o, "visibility", &mut out.visibility)?;
+        Ok(out)
     }
 }
 /// `AppVisibilityEvent`
@@ -801,11 +801,11 @@ pub struct AppVisibilityEvent {
 impl FromJson for AppVisibilityEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppVisibilityEvent")?;
-        Ok(Self {
-            is_all: json::field(&mut o, "is_all")?,
-            visible_list: json::field(&mut o, "visible_list")?,
-            invisible_list: json::field(&mut o, "invisible_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_all", &mut out.is_all)?;
+        json::set(&mut o, "visible_list", &mut out.visible_list)?;
+        json::set(&mut o, "invisible_list", &mut out.invisible_list)?;
+        Ok(out)
     }
 }
 /// `AppVisibleListEvent`
@@ -824,10 +824,10 @@ pub struct AppVisibleListEvent {
 impl FromJson for AppVisibleListEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppVisibleListEvent")?;
-        Ok(Self {
-            open_ids: json::field(&mut o, "open_ids")?,
-            department_ids: json::field(&mut o, "department_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_ids", &mut out.open_ids)?;
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        Ok(out)
     }
 }
 /// `ApplicationAppVersionEvent`
@@ -874,24 +874,24 @@ pub struct ApplicationAppVersionEvent {
 impl FromJson for ApplicationAppVersionEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationAppVersionEvent")?;
-        Ok(Self {
-            app_id: json::field(&mut o, "app_id")?,
-            version: json::field(&mut o, "version")?,
-            version_id: json::field(&mut o, "version_id")?,
-            app_name: json::field(&mut o, "app_name")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            description: json::field(&mut o, "description")?,
-            scopes: json::field(&mut o, "scopes")?,
-            back_home_url: json::field(&mut o, "back_home_url")?,
-            i18n: json::field(&mut o, "i18n")?,
-            common_categories: json::field(&mut o, "common_categories")?,
-            events: json::field(&mut o, "events")?,
-            status: json::field(&mut o, "status")?,
-            create_time: json::field(&mut o, "create_time")?,
-            publish_time: json::field(&mut o, "publish_time")?,
-            ability: json::field(&mut o, "ability")?,
-            remark: json::field(&mut o, "remark")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "version_id", &mut out.version_id)?;
+        json::set(&mut o, "app_name", &mut out.app_name)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "scopes", &mut out.scopes)?;
+        json::set(&mut o, "back_home_url", &mut out.back_home_url)?;
+        json::set(&mut o, "i18n", &mut out.i18n)?;
+        json::set(&mut o, "common_categories", &mut out.common_categories)?;
+        json::set(&mut o, "events", &mut out.events)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "publish_time", &mut out.publish_time)?;
+        json::set(&mut o, "ability", &mut out.ability)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        Ok(out)
     }
 }
 /// `BlockI18nInfo`
@@ -910,10 +910,10 @@ pub struct BlockI18nInfo {
 impl FromJson for BlockI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BlockI18nInfo")?;
-        Ok(Self {
-            i18n_key: json::field(&mut o, "i18n_key")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `Bot`
@@ -936,12 +936,16 @@ pub struct Bot {
 impl FromJson for Bot {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Bot")?;
-        Ok(Self {
-            card_request_url: json::field(&mut o, "card_request_url")?,
-            bot_menu_enable: json::field(&mut o, "bot_menu_enable")?,
-            bot_menus: json::field(&mut o, "bot_menus")?,
-            bot_menu_display_strategy: json::field(&mut o, "bot_menu_display_strategy")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "card_request_url", &mut out.card_request_url)?;
+        json::set(&mut o, "bot_menu_enable", &mut out.bot_menu_enable)?;
+        json::set(&mut o, "bot_menus", &mut out.bot_menus)?;
+        json::set(
+            &mut o,
+            "bot_menu_display_strategy",
+            &mut out.bot_menu_display_strategy,
+        )?;
+        Ok(out)
     }
 }
 /// `BotMenuNode`
@@ -976,18 +980,18 @@ pub struct BotMenuNode {
 impl FromJson for BotMenuNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BotMenuNode")?;
-        Ok(Self {
-            menu_id: json::field(&mut o, "menu_id")?,
-            parent_menu_id: json::field(&mut o, "parent_menu_id")?,
-            sort: json::field(&mut o, "sort")?,
-            default_name: json::field(&mut o, "default_name")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            redirect_link: json::field(&mut o, "redirect_link")?,
-            event_key: json::field(&mut o, "event_key")?,
-            icon_file_key: json::field(&mut o, "icon_file_key")?,
-            ud_icon: json::field(&mut o, "ud_icon")?,
-            menu_content_type: json::field(&mut o, "menu_content_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "menu_id", &mut out.menu_id)?;
+        json::set(&mut o, "parent_menu_id", &mut out.parent_menu_id)?;
+        json::set(&mut o, "sort", &mut out.sort)?;
+        json::set(&mut o, "default_name", &mut out.default_name)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "redirect_link", &mut out.redirect_link)?;
+        json::set(&mut o, "event_key", &mut out.event_key)?;
+        json::set(&mut o, "icon_file_key", &mut out.icon_file_key)?;
+        json::set(&mut o, "ud_icon", &mut out.ud_icon)?;
+        json::set(&mut o, "menu_content_type", &mut out.menu_content_type)?;
+        Ok(out)
     }
 }
 /// `BotMenuRedirectLink`
@@ -1006,10 +1010,10 @@ pub struct BotMenuRedirectLink {
 impl FromJson for BotMenuRedirectLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BotMenuRedirectLink")?;
-        Ok(Self {
-            pc_url: json::field(&mut o, "pc_url")?,
-            mobile_url: json::field(&mut o, "mobile_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pc_url", &mut out.pc_url)?;
+        json::set(&mut o, "mobile_url", &mut out.mobile_url)?;
+        Ok(out)
     }
 }
 /// `BotMenuUdIcon`
@@ -1028,10 +1032,10 @@ pub struct BotMenuUdIcon {
 impl FromJson for BotMenuUdIcon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BotMenuUdIcon")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            color: json::field(&mut o, "color")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "color", &mut out.color)?;
+        Ok(out)
     }
 }
 /// `CloudDoc`
@@ -1054,12 +1058,12 @@ pub struct CloudDoc {
 impl FromJson for CloudDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CloudDoc")?;
-        Ok(Self {
-            space_url: json::field(&mut o, "space_url")?,
-            i18n: json::field(&mut o, "i18n")?,
-            icon_url: json::field(&mut o, "icon_url")?,
-            mode: json::field(&mut o, "mode")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "space_url", &mut out.space_url)?;
+        json::set(&mut o, "i18n", &mut out.i18n)?;
+        json::set(&mut o, "icon_url", &mut out.icon_url)?;
+        json::set(&mut o, "mode", &mut out.mode)?;
+        Ok(out)
     }
 }
 /// `CloudDocI18nInfo`
@@ -1082,12 +1086,12 @@ pub struct CloudDocI18nInfo {
 impl FromJson for CloudDocI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CloudDocI18nInfo")?;
-        Ok(Self {
-            i18n_key: json::field(&mut o, "i18n_key")?,
-            name: json::field(&mut o, "name")?,
-            read_description: json::field(&mut o, "read_description")?,
-            write_description: json::field(&mut o, "write_description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "read_description", &mut out.read_description)?;
+        json::set(&mut o, "write_description", &mut out.write_description)?;
+        Ok(out)
     }
 }
 /// `DocsBlock`
@@ -1110,12 +1114,12 @@ pub struct DocsBlock {
 impl FromJson for DocsBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DocsBlock")?;
-        Ok(Self {
-            block_type_id: json::field(&mut o, "block_type_id")?,
-            i18n: json::field(&mut o, "i18n")?,
-            mobile_icon_url: json::field(&mut o, "mobile_icon_url")?,
-            pc_icon_url: json::field(&mut o, "pc_icon_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "block_type_id", &mut out.block_type_id)?;
+        json::set(&mut o, "i18n", &mut out.i18n)?;
+        json::set(&mut o, "mobile_icon_url", &mut out.mobile_icon_url)?;
+        json::set(&mut o, "pc_icon_url", &mut out.pc_icon_url)?;
+        Ok(out)
     }
 }
 /// `EventHeader`
@@ -1142,14 +1146,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `Gadget`
@@ -1178,15 +1182,15 @@ pub struct Gadget {
 impl FromJson for Gadget {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Gadget")?;
-        Ok(Self {
-            enable_pc_mode: json::field(&mut o, "enable_pc_mode")?,
-            schema_urls: json::field(&mut o, "schema_urls")?,
-            pc_use_mobile_pkg: json::field(&mut o, "pc_use_mobile_pkg")?,
-            pc_version: json::field(&mut o, "pc_version")?,
-            mobile_version: json::field(&mut o, "mobile_version")?,
-            mobile_min_lark_version: json::field(&mut o, "mobile_min_lark_version")?,
-            pc_min_lark_version: json::field(&mut o, "pc_min_lark_version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enable_pc_mode", &mut out.enable_pc_mode)?;
+        json::set(&mut o, "schema_urls", &mut out.schema_urls)?;
+        json::set(&mut o, "pc_use_mobile_pkg", &mut out.pc_use_mobile_pkg)?;
+        json::set(&mut o, "pc_version", &mut out.pc_version)?;
+        json::set(&mut o, "mobile_version", &mut out.mobile_version)?;
+        json::set(&mut o, "mobile_min_lark_version", &mut out.mobile_min_lark_version)?;
+        json::set(&mut o, "pc_min_lark_version", &mut out.pc_min_lark_version)?;
+        Ok(out)
     }
 }
 /// `MessageAction`
@@ -1207,11 +1211,11 @@ pub struct MessageAction {
 impl FromJson for MessageAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MessageAction")?;
-        Ok(Self {
-            pc_app_link: json::field(&mut o, "pc_app_link")?,
-            mobile_app_link: json::field(&mut o, "mobile_app_link")?,
-            i18n: json::field(&mut o, "i18n")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pc_app_link", &mut out.pc_app_link)?;
+        json::set(&mut o, "mobile_app_link", &mut out.mobile_app_link)?;
+        json::set(&mut o, "i18n", &mut out.i18n)?;
+        Ok(out)
     }
 }
 /// `MessageActionI18nInfo`
@@ -1230,10 +1234,10 @@ pub struct MessageActionI18nInfo {
 impl FromJson for MessageActionI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MessageActionI18nInfo")?;
-        Ok(Self {
-            i18n_key: json::field(&mut o, "i18n_key")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `Navigate`
@@ -1252,10 +1256,10 @@ pub struct Navigate {
 impl FromJson for Navigate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Navigate")?;
-        Ok(Self {
-            pc: json::field(&mut o, "pc")?,
-            mobile: json::field(&mut o, "mobile")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pc", &mut out.pc)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        Ok(out)
     }
 }
 /// `NavigateMeta`
@@ -1276,11 +1280,11 @@ pub struct NavigateMeta {
 impl FromJson for NavigateMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NavigateMeta")?;
-        Ok(Self {
-            version: json::field(&mut o, "version")?,
-            image_url: json::field(&mut o, "image_url")?,
-            hover_image_url: json::field(&mut o, "hover_image_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "image_url", &mut out.image_url)?;
+        json::set(&mut o, "hover_image_url", &mut out.hover_image_url)?;
+        Ok(out)
     }
 }
 /// `Operator`
@@ -1299,10 +1303,10 @@ pub struct Operator {
 impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Operator")?;
-        Ok(Self {
-            operator_name: json::field(&mut o, "operator_name")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator_name", &mut out.operator_name)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationApplicationAppVersionAuditV6`
@@ -1323,11 +1327,11 @@ pub struct P2ApplicationApplicationAppVersionAuditV6 {
 impl FromJson for P2ApplicationApplicationAppVersionAuditV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ApplicationApplicationAppVersionAuditV6")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationApplicationAppVersionAuditV6Data`
@@ -1359,15 +1363,15 @@ impl FromJson for P2ApplicationApplicationAppVersionAuditV6Data {
             value,
             "P2ApplicationApplicationAppVersionAuditV6Data",
         )?;
-        Ok(Self {
-            operator_id: json::field(&mut o, "operator_id")?,
-            version_id: json::field(&mut o, "version_id")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            app_id: json::field(&mut o, "app_id")?,
-            operation: json::field(&mut o, "operation")?,
-            remark: json::field(&mut o, "remark")?,
-            audit_source: json::field(&mut o, "audit_source")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "version_id", &mut out.version_id)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "operation", &mut out.operation)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "audit_source", &mut out.audit_source)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationApplicationAppVersionPublishApplyV6`
@@ -1391,11 +1395,11 @@ impl FromJson for P2ApplicationApplicationAppVersionPublishApplyV6 {
             value,
             "P2ApplicationApplicationAppVersionPublishApplyV6",
         )?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationApplicationAppVersionPublishApplyV6Data`
@@ -1421,12 +1425,12 @@ impl FromJson for P2ApplicationApplicationAppVersionPublishApplyV6Data {
             value,
             "P2ApplicationApplicationAppVersionPublishApplyV6Data",
         )?;
-        Ok(Self {
-            operator_id: json::field(&mut o, "operator_id")?,
-            online_version: json::field(&mut o, "online_version")?,
-            under_audit_version: json::field(&mut o, "under_audit_version")?,
-            app_status: json::field(&mut o, "app_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "online_version", &mut out.online_version)?;
+        json::set(&mut o, "under_audit_version", &mut out.under_audit_version)?;
+        json::set(&mut o, "app_status", &mut out.app_status)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationApplicationAppVersionPublishRevokeV6`
@@ -1450,11 +1454,11 @@ impl FromJson for P2ApplicationApplicationAppVersionPublishRevokeV6 {
             value,
             "P2ApplicationApplicationAppVersionPublishRevokeV6",
         )?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationApplicationAppVersionPublishRevokeV6Data`
@@ -1480,12 +1484,12 @@ impl FromJson for P2ApplicationApplicationAppVersionPublishRevokeV6Data {
             value,
             "P2ApplicationApplicationAppVersionPublishRevokeV6Data",
         )?;
-        Ok(Self {
-            operator_id: json::field(&mut o, "operator_id")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            app_id: json::field(&mut o, "app_id")?,
-            version_id: json::field(&mut o, "version_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "version_id", &mut out.version_id)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationApplicationCreatedV6`
@@ -1506,11 +1510,11 @@ pub struct P2ApplicationApplicationCreatedV6 {
 impl FromJson for P2ApplicationApplicationCreatedV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ApplicationApplicationCreatedV6")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationApplicationCreatedV6Data`
@@ -1541,16 +1545,16 @@ pub struct P2ApplicationApplicationCreatedV6Data {
 impl FromJson for P2ApplicationApplicationCreatedV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ApplicationApplicationCreatedV6Data")?;
-        Ok(Self {
-            operator_id: json::field(&mut o, "operator_id")?,
-            app_id: json::field(&mut o, "app_id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            avatar: json::field(&mut o, "avatar")?,
-            app_scene_type: json::field(&mut o, "app_scene_type")?,
-            primary_language: json::field(&mut o, "primary_language")?,
-            create_source: json::field(&mut o, "create_source")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "app_scene_type", &mut out.app_scene_type)?;
+        json::set(&mut o, "primary_language", &mut out.primary_language)?;
+        json::set(&mut o, "create_source", &mut out.create_source)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationApplicationFeedbackCreatedV6`
@@ -1571,11 +1575,11 @@ pub struct P2ApplicationApplicationFeedbackCreatedV6 {
 impl FromJson for P2ApplicationApplicationFeedbackCreatedV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ApplicationApplicationFeedbackCreatedV6")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationApplicationFeedbackCreatedV6Data`
@@ -1619,21 +1623,21 @@ impl FromJson for P2ApplicationApplicationFeedbackCreatedV6Data {
             value,
             "P2ApplicationApplicationFeedbackCreatedV6Data",
         )?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            app_id: json::field(&mut o, "app_id")?,
-            feedback_time: json::field(&mut o, "feedback_time")?,
-            tenant_name: json::field(&mut o, "tenant_name")?,
-            feedback_type: json::field(&mut o, "feedback_type")?,
-            fault_type: json::field(&mut o, "fault_type")?,
-            fault_time: json::field(&mut o, "fault_time")?,
-            source: json::field(&mut o, "source")?,
-            contact: json::field(&mut o, "contact")?,
-            description: json::field(&mut o, "description")?,
-            images: json::field(&mut o, "images")?,
-            feedback_id: json::field(&mut o, "feedback_id")?,
-            feedback_path: json::field(&mut o, "feedback_path")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "feedback_time", &mut out.feedback_time)?;
+        json::set(&mut o, "tenant_name", &mut out.tenant_name)?;
+        json::set(&mut o, "feedback_type", &mut out.feedback_type)?;
+        json::set(&mut o, "fault_type", &mut out.fault_type)?;
+        json::set(&mut o, "fault_time", &mut out.fault_time)?;
+        json::set(&mut o, "source", &mut out.source)?;
+        json::set(&mut o, "contact", &mut out.contact)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "images", &mut out.images)?;
+        json::set(&mut o, "feedback_id", &mut out.feedback_id)?;
+        json::set(&mut o, "feedback_path", &mut out.feedback_path)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationApplicationFeedbackUpdatedV6`
@@ -1654,11 +1658,11 @@ pub struct P2ApplicationApplicationFeedbackUpdatedV6 {
 impl FromJson for P2ApplicationApplicationFeedbackUpdatedV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ApplicationApplicationFeedbackUpdatedV6")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationApplicationFeedbackUpdatedV6Data`
@@ -1686,13 +1690,13 @@ impl FromJson for P2ApplicationApplicationFeedbackUpdatedV6Data {
             value,
             "P2ApplicationApplicationFeedbackUpdatedV6Data",
         )?;
-        Ok(Self {
-            feedback_ids: json::field(&mut o, "feedback_ids")?,
-            status: json::field(&mut o, "status")?,
-            app_id: json::field(&mut o, "app_id")?,
-            update_time: json::field(&mut o, "update_time")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "feedback_ids", &mut out.feedback_ids)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationApplicationVisibilityAddedV6`
@@ -1713,11 +1717,11 @@ pub struct P2ApplicationApplicationVisibilityAddedV6 {
 impl FromJson for P2ApplicationApplicationVisibilityAddedV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ApplicationApplicationVisibilityAddedV6")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationApplicationVisibilityAddedV6Data`
@@ -1739,10 +1743,10 @@ impl FromJson for P2ApplicationApplicationVisibilityAddedV6Data {
             value,
             "P2ApplicationApplicationVisibilityAddedV6Data",
         )?;
-        Ok(Self {
-            users: json::field(&mut o, "users")?,
-            source: json::field(&mut o, "source")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "users", &mut out.users)?;
+        json::set(&mut o, "source", &mut out.source)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationBotMenuV6`
@@ -1763,11 +1767,11 @@ pub struct P2ApplicationBotMenuV6 {
 impl FromJson for P2ApplicationBotMenuV6 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ApplicationBotMenuV6")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ApplicationBotMenuV6Data`
@@ -1788,11 +1792,11 @@ pub struct P2ApplicationBotMenuV6Data {
 impl FromJson for P2ApplicationBotMenuV6Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ApplicationBotMenuV6Data")?;
-        Ok(Self {
-            operator: json::field(&mut o, "operator")?,
-            event_key: json::field(&mut o, "event_key")?,
-            timestamp: json::field(&mut o, "timestamp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "event_key", &mut out.event_key)?;
+        json::set(&mut o, "timestamp", &mut out.timestamp)?;
+        Ok(out)
     }
 }
 /// `PlusMenu`
@@ -1811,10 +1815,10 @@ pub struct PlusMenu {
 impl FromJson for PlusMenu {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PlusMenu")?;
-        Ok(Self {
-            pc_app_link: json::field(&mut o, "pc_app_link")?,
-            mobile_app_link: json::field(&mut o, "mobile_app_link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pc_app_link", &mut out.pc_app_link)?;
+        json::set(&mut o, "mobile_app_link", &mut out.mobile_app_link)?;
+        Ok(out)
     }
 }
 /// `User`
@@ -1831,9 +1835,9 @@ pub struct User {
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "User")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -1854,11 +1858,11 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }
 /// `WebApp`
@@ -1877,10 +1881,10 @@ pub struct WebApp {
 impl FromJson for WebApp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WebApp")?;
-        Ok(Self {
-            pc_url: json::field(&mut o, "pc_url")?,
-            mobile_url: json::field(&mut o, "mobile_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pc_url", &mut out.pc_url)?;
+        json::set(&mut o, "mobile_url", &mut out.mobile_url)?;
+        Ok(out)
     }
 }
 /// `WorkplaceWidget`
@@ -1897,8 +1901,8 @@ pub struct WorkplaceWidget {
 impl FromJson for WorkplaceWidget {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkplaceWidget")?;
-        Ok(Self {
-            min_lark_version: json::field(&mut o, "min_lark_version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "min_lark_version", &mut out.min_lark_version)?;
+        Ok(out)
     }
 }

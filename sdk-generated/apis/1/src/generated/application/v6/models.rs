@@ -1556,17 +1556,17 @@ pub struct AppAbility {
 impl FromJson for AppAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppAbility")?;
-        Ok(Self {
-            gadget: json::field(&mut o, "gadget")?,
-            web_app: json::field(&mut o, "web_app")?,
-            bot: json::field(&mut o, "bot")?,
-            workplace_widgets: json::field(&mut o, "workplace_widgets")?,
-            navigate: json::field(&mut o, "navigate")?,
-            cloud_doc: json::field(&mut o, "cloud_doc")?,
-            docs_blocks: json::field(&mut o, "docs_blocks")?,
-            message_action: json::field(&mut o, "message_action")?,
-            plus_menu: json::field(&mut o, "plus_menu")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "gadget", &mut out.gadget)?;
+        json::set(&mut o, "web_app", &mut out.web_app)?;
+        json::set(&mut o, "bot", &mut out.bot)?;
+        json::set(&mut o, "workplace_widgets", &mut out.workplace_widgets)?;
+        json::set(&mut o, "navigate", &mut out.navigate)?;
+        json::set(&mut o, "cloud_doc", &mut out.cloud_doc)?;
+        json::set(&mut o, "docs_blocks", &mut out.docs_blocks)?;
+        json::set(&mut o, "message_action", &mut out.message_action)?;
+        json::set(&mut o, "plus_menu", &mut out.plus_menu)?;
+        Ok(out)
     }
 }
 impl ToJson for AppAbility {
@@ -1630,10 +1630,10 @@ pub struct AppCollaborator {
 impl FromJson for AppCollaborator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppCollaborator")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 impl ToJson for AppCollaborator {
@@ -1668,14 +1668,18 @@ pub struct AppConfigSecurityItem {
 impl FromJson for AppConfigSecurityItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppConfigSecurityItem")?;
-        Ok(Self {
-            redirect_urls: json::field(&mut o, "redirect_urls")?,
-            allowed_ips: json::field(&mut o, "allowed_ips")?,
-            h5_trusted_domains: json::field(&mut o, "h5_trusted_domains")?,
-            web_view_trusted_domains: json::field(&mut o, "web_view_trusted_domains")?,
-            allowed_schemas: json::field(&mut o, "allowed_schemas")?,
-            allowed_server_domains: json::field(&mut o, "allowed_server_domains")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "redirect_urls", &mut out.redirect_urls)?;
+        json::set(&mut o, "allowed_ips", &mut out.allowed_ips)?;
+        json::set(&mut o, "h5_trusted_domains", &mut out.h5_trusted_domains)?;
+        json::set(
+            &mut o,
+            "web_view_trusted_domains",
+            &mut out.web_view_trusted_domains,
+        )?;
+        json::set(&mut o, "allowed_schemas", &mut out.allowed_schemas)?;
+        json::set(&mut o, "allowed_server_domains", &mut out.allowed_server_domains)?;
+        Ok(out)
     }
 }
 impl ToJson for AppConfigSecurityItem {
@@ -1734,12 +1738,12 @@ pub struct AppI18nInfo {
 impl FromJson for AppI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppI18nInfo")?;
-        Ok(Self {
-            i18n_key: json::field(&mut o, "i18n_key")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            help_use: json::field(&mut o, "help_use")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "help_use", &mut out.help_use)?;
+        Ok(out)
     }
 }
 impl ToJson for AppI18nInfo {
@@ -1776,17 +1780,18 @@ pub struct AppRecommendRule {
 impl FromJson for AppRecommendRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppRecommendRule")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            status: json::field(&mut o, "status")?,
-            visibility_info: json::field(&mut o, "visibility_info")?,
-            recommend_item_infos: json::field(&mut o, "recommend_item_infos")?,
-            distributed_recommend_item_infos: json::field(
-                &mut o,
-                "distributed_recommend_item_infos",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "visibility_info", &mut out.visibility_info)?;
+        json::set(&mut o, "recommend_item_infos", &mut out.recommend_item_infos)?;
+        json::set(
+            &mut o,
+            "distributed_recommend_item_infos",
+            &mut out.distributed_recommend_item_infos,
+        )?;
+        Ok(out)
     }
 }
 /// `AppRecommendRuleItemInfo`
@@ -1819,17 +1824,17 @@ pub struct AppRecommendRuleItemInfo {
 impl FromJson for AppRecommendRuleItemInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppRecommendRuleItemInfo")?;
-        Ok(Self {
-            item_id: json::field(&mut o, "item_id")?,
-            item_type: json::field(&mut o, "item_type")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            link_url: json::field(&mut o, "link_url")?,
-            client_id: json::field(&mut o, "client_id")?,
-            icon_url: json::field(&mut o, "icon_url")?,
-            default_locale: json::field(&mut o, "default_locale")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "item_id", &mut out.item_id)?;
+        json::set(&mut o, "item_type", &mut out.item_type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "link_url", &mut out.link_url)?;
+        json::set(&mut o, "client_id", &mut out.client_id)?;
+        json::set(&mut o, "icon_url", &mut out.icon_url)?;
+        json::set(&mut o, "default_locale", &mut out.default_locale)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        Ok(out)
     }
 }
 /// `AppRecommendRuleItemInfoI18nName`
@@ -1854,13 +1859,13 @@ pub struct AppRecommendRuleItemInfoI18nName {
 impl FromJson for AppRecommendRuleItemInfoI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppRecommendRuleItemInfoI18nName")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            zh_hk: json::field(&mut o, "zh_hk")?,
-            zh_tw: json::field(&mut o, "zh_tw")?,
-            en_us: json::field(&mut o, "en_us")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "zh_hk", &mut out.zh_hk)?;
+        json::set(&mut o, "zh_tw", &mut out.zh_tw)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        Ok(out)
     }
 }
 /// `AppRecommendRuleVisibilityInfo`
@@ -1883,12 +1888,12 @@ pub struct AppRecommendRuleVisibilityInfo {
 impl FromJson for AppRecommendRuleVisibilityInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppRecommendRuleVisibilityInfo")?;
-        Ok(Self {
-            is_all: json::field(&mut o, "is_all")?,
-            department_ids: json::field(&mut o, "department_ids")?,
-            user_ids: json::field(&mut o, "user_ids")?,
-            group_ids: json::field(&mut o, "group_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_all", &mut out.is_all)?;
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        json::set(&mut o, "user_ids", &mut out.user_ids)?;
+        json::set(&mut o, "group_ids", &mut out.group_ids)?;
+        Ok(out)
     }
 }
 /// `AppScope`
@@ -1911,12 +1916,12 @@ pub struct AppScope {
 impl FromJson for AppScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppScope")?;
-        Ok(Self {
-            scope: json::field(&mut o, "scope")?,
-            description: json::field(&mut o, "description")?,
-            level: json::field(&mut o, "level")?,
-            token_types: json::field(&mut o, "token_types")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "scope", &mut out.scope)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "level", &mut out.level)?;
+        json::set(&mut o, "token_types", &mut out.token_types)?;
+        Ok(out)
     }
 }
 impl ToJson for AppScope {
@@ -1947,11 +1952,11 @@ pub struct AppVersionRemark {
 impl FromJson for AppVersionRemark {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppVersionRemark")?;
-        Ok(Self {
-            remark: json::field(&mut o, "remark")?,
-            update_remark: json::field(&mut o, "update_remark")?,
-            visibility: json::field(&mut o, "visibility")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "update_remark", &mut out.update_remark)?;
+        json::set(&mut o, "visibility", &mut out.visibility)?;
+        Ok(out)
     }
 }
 impl ToJson for AppVersionRemark {
@@ -1981,11 +1986,11 @@ pub struct AppVisibility {
 impl FromJson for AppVisibility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppVisibility")?;
-        Ok(Self {
-            is_all: json::field(&mut o, "is_all")?,
-            visible_list: json::field(&mut o, "visible_list")?,
-            invisible_list: json::field(&mut o, "invisible_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_all", &mut out.is_all)?;
+        json::set(&mut o, "visible_list", &mut out.visible_list)?;
+        json::set(&mut o, "invisible_list", &mut out.invisible_list)?;
+        Ok(out)
     }
 }
 impl ToJson for AppVisibility {
@@ -2039,11 +2044,11 @@ pub struct AppVisibleList {
 impl FromJson for AppVisibleList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppVisibleList")?;
-        Ok(Self {
-            open_ids: json::field(&mut o, "open_ids")?,
-            department_ids: json::field(&mut o, "department_ids")?,
-            group_ids: json::field(&mut o, "group_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_ids", &mut out.open_ids)?;
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        json::set(&mut o, "group_ids", &mut out.group_ids)?;
+        Ok(out)
     }
 }
 impl ToJson for AppVisibleList {
@@ -2121,35 +2126,35 @@ pub struct Application {
 impl FromJson for Application {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Application")?;
-        Ok(Self {
-            app_id: json::field(&mut o, "app_id")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            status: json::field(&mut o, "status")?,
-            scene_type: json::field(&mut o, "scene_type")?,
-            payment_type: json::field(&mut o, "payment_type")?,
-            create_source: json::field(&mut o, "create_source")?,
-            redirect_urls: json::field(&mut o, "redirect_urls")?,
-            online_version_id: json::field(&mut o, "online_version_id")?,
-            unaudit_version_id: json::field(&mut o, "unaudit_version_id")?,
-            app_name: json::field(&mut o, "app_name")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            description: json::field(&mut o, "description")?,
-            scopes: json::field(&mut o, "scopes")?,
-            back_home_url: json::field(&mut o, "back_home_url")?,
-            i18n: json::field(&mut o, "i18n")?,
-            primary_language: json::field(&mut o, "primary_language")?,
-            common_categories: json::field(&mut o, "common_categories")?,
-            owner: json::field(&mut o, "owner")?,
-            mobile_default_ability: json::field(&mut o, "mobile_default_ability")?,
-            pc_default_ability: json::field(&mut o, "pc_default_ability")?,
-            secret: json::field(&mut o, "secret")?,
-            event: json::field(&mut o, "event")?,
-            callback: json::field(&mut o, "callback")?,
-            encryption: json::field(&mut o, "encryption")?,
-            security: json::field(&mut o, "security")?,
-            allow_refresh_token: json::field(&mut o, "allow_refresh_token")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "scene_type", &mut out.scene_type)?;
+        json::set(&mut o, "payment_type", &mut out.payment_type)?;
+        json::set(&mut o, "create_source", &mut out.create_source)?;
+        json::set(&mut o, "redirect_urls", &mut out.redirect_urls)?;
+        json::set(&mut o, "online_version_id", &mut out.online_version_id)?;
+        json::set(&mut o, "unaudit_version_id", &mut out.unaudit_version_id)?;
+        json::set(&mut o, "app_name", &mut out.app_name)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "scopes", &mut out.scopes)?;
+        json::set(&mut o, "back_home_url", &mut out.back_home_url)?;
+        json::set(&mut o, "i18n", &mut out.i18n)?;
+        json::set(&mut o, "primary_language", &mut out.primary_language)?;
+        json::set(&mut o, "common_categories", &mut out.common_categories)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "mobile_default_ability", &mut out.mobile_default_ability)?;
+        json::set(&mut o, "pc_default_ability", &mut out.pc_default_ability)?;
+        json::set(&mut o, "secret", &mut out.secret)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        json::set(&mut o, "callback", &mut out.callback)?;
+        json::set(&mut o, "encryption", &mut out.encryption)?;
+        json::set(&mut o, "security", &mut out.security)?;
+        json::set(&mut o, "allow_refresh_token", &mut out.allow_refresh_token)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 impl ToJson for Application {
@@ -2201,10 +2206,10 @@ pub struct ApplicationAppContactsRange {
 impl FromJson for ApplicationAppContactsRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationAppContactsRange")?;
-        Ok(Self {
-            contacts_scope_type: json::field(&mut o, "contacts_scope_type")?,
-            visible_list: json::field(&mut o, "visible_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "contacts_scope_type", &mut out.contacts_scope_type)?;
+        json::set(&mut o, "visible_list", &mut out.visible_list)?;
+        Ok(out)
     }
 }
 /// `ApplicationAppUsage`
@@ -2223,10 +2228,10 @@ pub struct ApplicationAppUsage {
 impl FromJson for ApplicationAppUsage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationAppUsage")?;
-        Ok(Self {
-            metric_name: json::field(&mut o, "metric_name")?,
-            metric_value: json::field(&mut o, "metric_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "metric_name", &mut out.metric_name)?;
+        json::set(&mut o, "metric_value", &mut out.metric_value)?;
+        Ok(out)
     }
 }
 /// `ApplicationAppVersion`
@@ -2275,25 +2280,25 @@ pub struct ApplicationAppVersion {
 impl FromJson for ApplicationAppVersion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationAppVersion")?;
-        Ok(Self {
-            app_id: json::field(&mut o, "app_id")?,
-            version: json::field(&mut o, "version")?,
-            version_id: json::field(&mut o, "version_id")?,
-            app_name: json::field(&mut o, "app_name")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            description: json::field(&mut o, "description")?,
-            scopes: json::field(&mut o, "scopes")?,
-            back_home_url: json::field(&mut o, "back_home_url")?,
-            i18n: json::field(&mut o, "i18n")?,
-            common_categories: json::field(&mut o, "common_categories")?,
-            events: json::field(&mut o, "events")?,
-            status: json::field(&mut o, "status")?,
-            create_time: json::field(&mut o, "create_time")?,
-            publish_time: json::field(&mut o, "publish_time")?,
-            ability: json::field(&mut o, "ability")?,
-            remark: json::field(&mut o, "remark")?,
-            event_infos: json::field(&mut o, "event_infos")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "version_id", &mut out.version_id)?;
+        json::set(&mut o, "app_name", &mut out.app_name)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "scopes", &mut out.scopes)?;
+        json::set(&mut o, "back_home_url", &mut out.back_home_url)?;
+        json::set(&mut o, "i18n", &mut out.i18n)?;
+        json::set(&mut o, "common_categories", &mut out.common_categories)?;
+        json::set(&mut o, "events", &mut out.events)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "publish_time", &mut out.publish_time)?;
+        json::set(&mut o, "ability", &mut out.ability)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "event_infos", &mut out.event_infos)?;
+        Ok(out)
     }
 }
 impl ToJson for ApplicationAppVersion {
@@ -2341,13 +2346,13 @@ pub struct ApplicationDepartmentAppUsage {
 impl FromJson for ApplicationDepartmentAppUsage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationDepartmentAppUsage")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            app: json::field(&mut o, "app")?,
-            gadget: json::field(&mut o, "gadget")?,
-            webapp: json::field(&mut o, "webapp")?,
-            bot: json::field(&mut o, "bot")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "app", &mut out.app)?;
+        json::set(&mut o, "gadget", &mut out.gadget)?;
+        json::set(&mut o, "webapp", &mut out.webapp)?;
+        json::set(&mut o, "bot", &mut out.bot)?;
+        Ok(out)
     }
 }
 /// `ApplicationFeedback`
@@ -2394,24 +2399,24 @@ pub struct ApplicationFeedback {
 impl FromJson for ApplicationFeedback {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationFeedback")?;
-        Ok(Self {
-            feedback_id: json::field(&mut o, "feedback_id")?,
-            app_id: json::field(&mut o, "app_id")?,
-            feedback_time: json::field(&mut o, "feedback_time")?,
-            tenant_name: json::field(&mut o, "tenant_name")?,
-            feedback_type: json::field(&mut o, "feedback_type")?,
-            status: json::field(&mut o, "status")?,
-            fault_type: json::field(&mut o, "fault_type")?,
-            fault_time: json::field(&mut o, "fault_time")?,
-            source: json::field(&mut o, "source")?,
-            contact: json::field(&mut o, "contact")?,
-            update_time: json::field(&mut o, "update_time")?,
-            description: json::field(&mut o, "description")?,
-            user_id: json::field(&mut o, "user_id")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            images: json::field(&mut o, "images")?,
-            feedback_path: json::field(&mut o, "feedback_path")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "feedback_id", &mut out.feedback_id)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "feedback_time", &mut out.feedback_time)?;
+        json::set(&mut o, "tenant_name", &mut out.tenant_name)?;
+        json::set(&mut o, "feedback_type", &mut out.feedback_type)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "fault_type", &mut out.fault_type)?;
+        json::set(&mut o, "fault_time", &mut out.fault_time)?;
+        json::set(&mut o, "source", &mut out.source)?;
+        json::set(&mut o, "contact", &mut out.contact)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "images", &mut out.images)?;
+        json::set(&mut o, "feedback_path", &mut out.feedback_path)?;
+        Ok(out)
     }
 }
 /// `ApplicationOwner`
@@ -2440,15 +2445,19 @@ pub struct ApplicationOwner {
 impl FromJson for ApplicationOwner {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationOwner")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            name: json::field(&mut o, "name")?,
-            help_desk: json::field(&mut o, "help_desk")?,
-            email: json::field(&mut o, "email")?,
-            phone: json::field(&mut o, "phone")?,
-            customer_service_account: json::field(&mut o, "customer_service_account")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "help_desk", &mut out.help_desk)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "phone", &mut out.phone)?;
+        json::set(
+            &mut o,
+            "customer_service_account",
+            &mut out.customer_service_account,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for ApplicationOwner {
@@ -2485,11 +2494,11 @@ impl FromJson for ApplicationVisibilityDepartmentWhiteBlackInfo {
             value,
             "ApplicationVisibilityDepartmentWhiteBlackInfo",
         )?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            in_white_list: json::field(&mut o, "in_white_list")?,
-            in_black_list: json::field(&mut o, "in_black_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "in_white_list", &mut out.in_white_list)?;
+        json::set(&mut o, "in_black_list", &mut out.in_black_list)?;
+        Ok(out)
     }
 }
 /// `ApplicationVisibilityGroupWhiteBlackInfo`
@@ -2510,11 +2519,11 @@ pub struct ApplicationVisibilityGroupWhiteBlackInfo {
 impl FromJson for ApplicationVisibilityGroupWhiteBlackInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationVisibilityGroupWhiteBlackInfo")?;
-        Ok(Self {
-            group_id: json::field(&mut o, "group_id")?,
-            in_white_list: json::field(&mut o, "in_white_list")?,
-            in_black_list: json::field(&mut o, "in_black_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group_id", &mut out.group_id)?;
+        json::set(&mut o, "in_white_list", &mut out.in_white_list)?;
+        json::set(&mut o, "in_black_list", &mut out.in_black_list)?;
+        Ok(out)
     }
 }
 /// `ApplicationVisibilityUserWhiteBlackInfo`
@@ -2537,12 +2546,12 @@ pub struct ApplicationVisibilityUserWhiteBlackInfo {
 impl FromJson for ApplicationVisibilityUserWhiteBlackInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationVisibilityUserWhiteBlackInfo")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            in_white_list: json::field(&mut o, "in_white_list")?,
-            in_black_list: json::field(&mut o, "in_black_list")?,
-            in_paid_list: json::field(&mut o, "in_paid_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "in_white_list", &mut out.in_white_list)?;
+        json::set(&mut o, "in_black_list", &mut out.in_black_list)?;
+        json::set(&mut o, "in_paid_list", &mut out.in_paid_list)?;
+        Ok(out)
     }
 }
 /// `BlockI18nInfo`
@@ -2561,10 +2570,10 @@ pub struct BlockI18nInfo {
 impl FromJson for BlockI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BlockI18nInfo")?;
-        Ok(Self {
-            i18n_key: json::field(&mut o, "i18n_key")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for BlockI18nInfo {
@@ -2595,12 +2604,16 @@ pub struct Bot {
 impl FromJson for Bot {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Bot")?;
-        Ok(Self {
-            card_request_url: json::field(&mut o, "card_request_url")?,
-            bot_menu_enable: json::field(&mut o, "bot_menu_enable")?,
-            bot_menus: json::field(&mut o, "bot_menus")?,
-            bot_menu_display_strategy: json::field(&mut o, "bot_menu_display_strategy")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "card_request_url", &mut out.card_request_url)?;
+        json::set(&mut o, "bot_menu_enable", &mut out.bot_menu_enable)?;
+        json::set(&mut o, "bot_menus", &mut out.bot_menus)?;
+        json::set(
+            &mut o,
+            "bot_menu_display_strategy",
+            &mut out.bot_menu_display_strategy,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for Bot {
@@ -2645,18 +2658,18 @@ pub struct BotMenuNode {
 impl FromJson for BotMenuNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BotMenuNode")?;
-        Ok(Self {
-            menu_id: json::field(&mut o, "menu_id")?,
-            parent_menu_id: json::field(&mut o, "parent_menu_id")?,
-            sort: json::field(&mut o, "sort")?,
-            default_name: json::field(&mut o, "default_name")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            redirect_link: json::field(&mut o, "redirect_link")?,
-            event_key: json::field(&mut o, "event_key")?,
-            icon_file_key: json::field(&mut o, "icon_file_key")?,
-            ud_icon: json::field(&mut o, "ud_icon")?,
-            menu_content_type: json::field(&mut o, "menu_content_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "menu_id", &mut out.menu_id)?;
+        json::set(&mut o, "parent_menu_id", &mut out.parent_menu_id)?;
+        json::set(&mut o, "sort", &mut out.sort)?;
+        json::set(&mut o, "default_name", &mut out.default_name)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "redirect_link", &mut out.redirect_link)?;
+        json::set(&mut o, "event_key", &mut out.event_key)?;
+        json::set(&mut o, "icon_file_key", &mut out.icon_file_key)?;
+        json::set(&mut o, "ud_icon", &mut out.ud_icon)?;
+        json::set(&mut o, "menu_content_type", &mut out.menu_content_type)?;
+        Ok(out)
     }
 }
 impl ToJson for BotMenuNode {
@@ -2691,10 +2704,10 @@ pub struct BotMenuRedirectLink {
 impl FromJson for BotMenuRedirectLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BotMenuRedirectLink")?;
-        Ok(Self {
-            pc_url: json::field(&mut o, "pc_url")?,
-            mobile_url: json::field(&mut o, "mobile_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pc_url", &mut out.pc_url)?;
+        json::set(&mut o, "mobile_url", &mut out.mobile_url)?;
+        Ok(out)
     }
 }
 impl ToJson for BotMenuRedirectLink {
@@ -2721,10 +2734,10 @@ pub struct BotMenuUdIcon {
 impl FromJson for BotMenuUdIcon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BotMenuUdIcon")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            color: json::field(&mut o, "color")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "color", &mut out.color)?;
+        Ok(out)
     }
 }
 impl ToJson for BotMenuUdIcon {
@@ -2753,11 +2766,11 @@ pub struct Callback {
 impl FromJson for Callback {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Callback")?;
-        Ok(Self {
-            callback_type: json::field(&mut o, "callback_type")?,
-            request_url: json::field(&mut o, "request_url")?,
-            subscribed_callbacks: json::field(&mut o, "subscribed_callbacks")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "callback_type", &mut out.callback_type)?;
+        json::set(&mut o, "request_url", &mut out.request_url)?;
+        json::set(&mut o, "subscribed_callbacks", &mut out.subscribed_callbacks)?;
+        Ok(out)
     }
 }
 impl ToJson for Callback {
@@ -2787,11 +2800,11 @@ pub struct CallbackInfo {
 impl FromJson for CallbackInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CallbackInfo")?;
-        Ok(Self {
-            callback_type: json::field(&mut o, "callback_type")?,
-            request_url: json::field(&mut o, "request_url")?,
-            subscribed_callbacks: json::field(&mut o, "subscribed_callbacks")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "callback_type", &mut out.callback_type)?;
+        json::set(&mut o, "request_url", &mut out.request_url)?;
+        json::set(&mut o, "subscribed_callbacks", &mut out.subscribed_callbacks)?;
+        Ok(out)
     }
 }
 impl ToJson for CallbackInfo {
@@ -2850,14 +2863,15 @@ impl FromJson for CheckWhiteBlackListApplicationVisibilityResponseBody {
             value,
             "CheckWhiteBlackListApplicationVisibilityResponseBody",
         )?;
-        Ok(Self {
-            user_visibility_list: json::field(&mut o, "user_visibility_list")?,
-            department_visibility_list: json::field(
-                &mut o,
-                "department_visibility_list",
-            )?,
-            group_visibility_list: json::field(&mut o, "group_visibility_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_visibility_list", &mut out.user_visibility_list)?;
+        json::set(
+            &mut o,
+            "department_visibility_list",
+            &mut out.department_visibility_list,
+        )?;
+        json::set(&mut o, "group_visibility_list", &mut out.group_visibility_list)?;
+        Ok(out)
     }
 }
 /// `ClientBadgeNum`
@@ -2901,12 +2915,12 @@ pub struct CloudDoc {
 impl FromJson for CloudDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CloudDoc")?;
-        Ok(Self {
-            space_url: json::field(&mut o, "space_url")?,
-            i18n: json::field(&mut o, "i18n")?,
-            icon_url: json::field(&mut o, "icon_url")?,
-            mode: json::field(&mut o, "mode")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "space_url", &mut out.space_url)?;
+        json::set(&mut o, "i18n", &mut out.i18n)?;
+        json::set(&mut o, "icon_url", &mut out.icon_url)?;
+        json::set(&mut o, "mode", &mut out.mode)?;
+        Ok(out)
     }
 }
 impl ToJson for CloudDoc {
@@ -2939,12 +2953,12 @@ pub struct CloudDocI18nInfo {
 impl FromJson for CloudDocI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CloudDocI18nInfo")?;
-        Ok(Self {
-            i18n_key: json::field(&mut o, "i18n_key")?,
-            name: json::field(&mut o, "name")?,
-            read_description: json::field(&mut o, "read_description")?,
-            write_description: json::field(&mut o, "write_description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "read_description", &mut out.read_description)?;
+        json::set(&mut o, "write_description", &mut out.write_description)?;
+        Ok(out)
     }
 }
 impl ToJson for CloudDocI18nInfo {
@@ -2978,11 +2992,11 @@ impl FromJson for ContactsRangeConfigurationApplicationResponseBody {
             value,
             "ContactsRangeConfigurationApplicationResponseBody",
         )?;
-        Ok(Self {
-            contacts_range: json::field(&mut o, "contacts_range")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "contacts_range", &mut out.contacts_range)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ContactsRangeSuggestApplicationAppVersionResponseBody`
@@ -3002,9 +3016,9 @@ impl FromJson for ContactsRangeSuggestApplicationAppVersionResponseBody {
             value,
             "ContactsRangeSuggestApplicationAppVersionResponseBody",
         )?;
-        Ok(Self {
-            contacts_range: json::field(&mut o, "contacts_range")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "contacts_range", &mut out.contacts_range)?;
+        Ok(out)
     }
 }
 /// `DepartmentOverviewApplicationAppUsageRequestBody`
@@ -3061,11 +3075,11 @@ impl FromJson for DepartmentOverviewApplicationAppUsageResponseBody {
             value,
             "DepartmentOverviewApplicationAppUsageResponseBody",
         )?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `DocsBlock`
@@ -3088,12 +3102,12 @@ pub struct DocsBlock {
 impl FromJson for DocsBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DocsBlock")?;
-        Ok(Self {
-            block_type_id: json::field(&mut o, "block_type_id")?,
-            i18n: json::field(&mut o, "i18n")?,
-            mobile_icon_url: json::field(&mut o, "mobile_icon_url")?,
-            pc_icon_url: json::field(&mut o, "pc_icon_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "block_type_id", &mut out.block_type_id)?;
+        json::set(&mut o, "i18n", &mut out.i18n)?;
+        json::set(&mut o, "mobile_icon_url", &mut out.mobile_icon_url)?;
+        json::set(&mut o, "pc_icon_url", &mut out.pc_icon_url)?;
+        Ok(out)
     }
 }
 impl ToJson for DocsBlock {
@@ -3124,11 +3138,11 @@ pub struct Event {
 impl FromJson for Event {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Event")?;
-        Ok(Self {
-            event_type: json::field(&mut o, "event_type")?,
-            event_name: json::field(&mut o, "event_name")?,
-            event_description: json::field(&mut o, "event_description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "event_name", &mut out.event_name)?;
+        json::set(&mut o, "event_description", &mut out.event_description)?;
+        Ok(out)
     }
 }
 impl ToJson for Event {
@@ -3156,10 +3170,10 @@ pub struct EventAndCallbackEncryptStrategy {
 impl FromJson for EventAndCallbackEncryptStrategy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventAndCallbackEncryptStrategy")?;
-        Ok(Self {
-            encryption_key: json::field(&mut o, "encryption_key")?,
-            verification_token: json::field(&mut o, "verification_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "encryption_key", &mut out.encryption_key)?;
+        json::set(&mut o, "verification_token", &mut out.verification_token)?;
+        Ok(out)
     }
 }
 impl ToJson for EventAndCallbackEncryptStrategy {
@@ -3196,15 +3210,15 @@ pub struct Gadget {
 impl FromJson for Gadget {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Gadget")?;
-        Ok(Self {
-            enable_pc_mode: json::field(&mut o, "enable_pc_mode")?,
-            schema_urls: json::field(&mut o, "schema_urls")?,
-            pc_use_mobile_pkg: json::field(&mut o, "pc_use_mobile_pkg")?,
-            pc_version: json::field(&mut o, "pc_version")?,
-            mobile_version: json::field(&mut o, "mobile_version")?,
-            mobile_min_lark_version: json::field(&mut o, "mobile_min_lark_version")?,
-            pc_min_lark_version: json::field(&mut o, "pc_min_lark_version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enable_pc_mode", &mut out.enable_pc_mode)?;
+        json::set(&mut o, "schema_urls", &mut out.schema_urls)?;
+        json::set(&mut o, "pc_use_mobile_pkg", &mut out.pc_use_mobile_pkg)?;
+        json::set(&mut o, "pc_version", &mut out.pc_version)?;
+        json::set(&mut o, "mobile_version", &mut out.mobile_version)?;
+        json::set(&mut o, "mobile_min_lark_version", &mut out.mobile_min_lark_version)?;
+        json::set(&mut o, "pc_min_lark_version", &mut out.pc_min_lark_version)?;
+        Ok(out)
     }
 }
 impl ToJson for Gadget {
@@ -3234,9 +3248,9 @@ pub struct GetApplicationAppVersionResponseBody {
 impl FromJson for GetApplicationAppVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetApplicationAppVersionResponseBody")?;
-        Ok(Self {
-            app_version: json::field(&mut o, "app_version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_version", &mut out.app_version)?;
+        Ok(out)
     }
 }
 /// `GetApplicationCollaboratorsResponseBody`
@@ -3253,9 +3267,9 @@ pub struct GetApplicationCollaboratorsResponseBody {
 impl FromJson for GetApplicationCollaboratorsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetApplicationCollaboratorsResponseBody")?;
-        Ok(Self {
-            collaborators: json::field(&mut o, "collaborators")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "collaborators", &mut out.collaborators)?;
+        Ok(out)
     }
 }
 /// `GetApplicationResponseBody`
@@ -3272,9 +3286,9 @@ pub struct GetApplicationResponseBody {
 impl FromJson for GetApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetApplicationResponseBody")?;
-        Ok(Self {
-            app: json::field(&mut o, "app")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app", &mut out.app)?;
+        Ok(out)
     }
 }
 /// `ListAppRecommendRuleResponseBody`
@@ -3295,11 +3309,11 @@ pub struct ListAppRecommendRuleResponseBody {
 impl FromJson for ListAppRecommendRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppRecommendRuleResponseBody")?;
-        Ok(Self {
-            rules: json::field(&mut o, "rules")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rules", &mut out.rules)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListApplicationAppVersionResponseBody`
@@ -3320,11 +3334,11 @@ pub struct ListApplicationAppVersionResponseBody {
 impl FromJson for ListApplicationAppVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListApplicationAppVersionResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListApplicationFeedbackResponseBody`
@@ -3345,11 +3359,11 @@ pub struct ListApplicationFeedbackResponseBody {
 impl FromJson for ListApplicationFeedbackResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListApplicationFeedbackResponseBody")?;
-        Ok(Self {
-            feedback_list: json::field(&mut o, "feedback_list")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "feedback_list", &mut out.feedback_list)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListApplicationResponseBody`
@@ -3372,12 +3386,12 @@ pub struct ListApplicationResponseBody {
 impl FromJson for ListApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListApplicationResponseBody")?;
-        Ok(Self {
-            app_list: json::field(&mut o, "app_list")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            total_count: json::field(&mut o, "total_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_list", &mut out.app_list)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "total_count", &mut out.total_count)?;
+        Ok(out)
     }
 }
 /// `ListScopeResponseBody`
@@ -3394,9 +3408,9 @@ pub struct ListScopeResponseBody {
 impl FromJson for ListScopeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListScopeResponseBody")?;
-        Ok(Self {
-            scopes: json::field(&mut o, "scopes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "scopes", &mut out.scopes)?;
+        Ok(out)
     }
 }
 /// `MessageAction`
@@ -3417,11 +3431,11 @@ pub struct MessageAction {
 impl FromJson for MessageAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MessageAction")?;
-        Ok(Self {
-            pc_app_link: json::field(&mut o, "pc_app_link")?,
-            mobile_app_link: json::field(&mut o, "mobile_app_link")?,
-            i18n: json::field(&mut o, "i18n")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pc_app_link", &mut out.pc_app_link)?;
+        json::set(&mut o, "mobile_app_link", &mut out.mobile_app_link)?;
+        json::set(&mut o, "i18n", &mut out.i18n)?;
+        Ok(out)
     }
 }
 impl ToJson for MessageAction {
@@ -3449,10 +3463,10 @@ pub struct MessageActionI18nInfo {
 impl FromJson for MessageActionI18nInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MessageActionI18nInfo")?;
-        Ok(Self {
-            i18n_key: json::field(&mut o, "i18n_key")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "i18n_key", &mut out.i18n_key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for MessageActionI18nInfo {
@@ -3504,9 +3518,9 @@ impl FromJson for MessagePushOverviewApplicationAppUsageResponseBody {
             value,
             "MessagePushOverviewApplicationAppUsageResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `Navigate`
@@ -3525,10 +3539,10 @@ pub struct Navigate {
 impl FromJson for Navigate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Navigate")?;
-        Ok(Self {
-            pc: json::field(&mut o, "pc")?,
-            mobile: json::field(&mut o, "mobile")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pc", &mut out.pc)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        Ok(out)
     }
 }
 impl ToJson for Navigate {
@@ -3557,11 +3571,11 @@ pub struct NavigateMeta {
 impl FromJson for NavigateMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NavigateMeta")?;
-        Ok(Self {
-            version: json::field(&mut o, "version")?,
-            image_url: json::field(&mut o, "image_url")?,
-            hover_image_url: json::field(&mut o, "hover_image_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "image_url", &mut out.image_url)?;
+        json::set(&mut o, "hover_image_url", &mut out.hover_image_url)?;
+        Ok(out)
     }
 }
 impl ToJson for NavigateMeta {
@@ -3614,9 +3628,9 @@ pub struct OverviewApplicationAppUsageResponseBody {
 impl FromJson for OverviewApplicationAppUsageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OverviewApplicationAppUsageResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `PatchApplicationContactsRangeRequestBody`
@@ -3689,10 +3703,10 @@ pub struct PlusMenu {
 impl FromJson for PlusMenu {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PlusMenu")?;
-        Ok(Self {
-            pc_app_link: json::field(&mut o, "pc_app_link")?,
-            mobile_app_link: json::field(&mut o, "mobile_app_link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pc_app_link", &mut out.pc_app_link)?;
+        json::set(&mut o, "mobile_app_link", &mut out.mobile_app_link)?;
+        Ok(out)
     }
 }
 impl ToJson for PlusMenu {
@@ -3721,11 +3735,11 @@ pub struct Scope {
 impl FromJson for Scope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Scope")?;
-        Ok(Self {
-            scope_name: json::field(&mut o, "scope_name")?,
-            grant_status: json::field(&mut o, "grant_status")?,
-            scope_type: json::field(&mut o, "scope_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "scope_name", &mut out.scope_name)?;
+        json::set(&mut o, "grant_status", &mut out.grant_status)?;
+        json::set(&mut o, "scope_type", &mut out.scope_type)?;
+        Ok(out)
     }
 }
 /// `SubscribedEvent`
@@ -3746,11 +3760,11 @@ pub struct SubscribedEvent {
 impl FromJson for SubscribedEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SubscribedEvent")?;
-        Ok(Self {
-            subscription_type: json::field(&mut o, "subscription_type")?,
-            request_url: json::field(&mut o, "request_url")?,
-            subscribed_events: json::field(&mut o, "subscribed_events")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "subscription_type", &mut out.subscription_type)?;
+        json::set(&mut o, "request_url", &mut out.request_url)?;
+        json::set(&mut o, "subscribed_events", &mut out.subscribed_events)?;
+        Ok(out)
     }
 }
 impl ToJson for SubscribedEvent {
@@ -3780,11 +3794,11 @@ pub struct UnderauditlistApplicationResponseBody {
 impl FromJson for UnderauditlistApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UnderauditlistApplicationResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `UpdateApplicationCollaboratorsRequestBody`
@@ -3860,10 +3874,10 @@ pub struct WebApp {
 impl FromJson for WebApp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WebApp")?;
-        Ok(Self {
-            pc_url: json::field(&mut o, "pc_url")?,
-            mobile_url: json::field(&mut o, "mobile_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pc_url", &mut out.pc_url)?;
+        json::set(&mut o, "mobile_url", &mut out.mobile_url)?;
+        Ok(out)
     }
 }
 impl ToJson for WebApp {
@@ -3888,9 +3902,9 @@ pub struct WorkplaceWidget {
 impl FromJson for WorkplaceWidget {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkplaceWidget")?;
-        Ok(Self {
-            min_lark_version: json::field(&mut o, "min_lark_version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "min_lark_version", &mut out.min_lark_version)?;
+        Ok(out)
     }
 }
 impl ToJson for WorkplaceWidget {

@@ -1210,9 +1210,9 @@ pub struct CreateAppAvatarUploadResponseBody {
 impl FromJson for CreateAppAvatarUploadResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAppAvatarUploadResponseBody")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 /// `CreateApplicationPublishRequestBody`
@@ -1261,10 +1261,10 @@ pub struct CreateApplicationPublishResponseBody {
 impl FromJson for CreateApplicationPublishResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateApplicationPublishResponseBody")?;
-        Ok(Self {
-            version_id: json::field(&mut o, "version_id")?,
-            version: json::field(&mut o, "version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "version_id", &mut out.version_id)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        Ok(out)
     }
 }
 /// `EventAndCallbackEncryptStrategy`

@@ -50,16 +50,16 @@ pub struct ApprovalEvent {
 impl FromJson for ApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApprovalEvent")?;
-        Ok(Self {
-            approval_id: json::field(&mut o, "approval_id")?,
-            approval_code: json::field(&mut o, "approval_code")?,
-            version_id: json::field(&mut o, "version_id")?,
-            widget_group_type: json::field(&mut o, "widget_group_type")?,
-            form_definition_id: json::field(&mut o, "form_definition_id")?,
-            process_obj: json::field(&mut o, "process_obj")?,
-            timestamp: json::field(&mut o, "timestamp")?,
-            extra: json::field(&mut o, "extra")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_id", &mut out.approval_id)?;
+        json::set(&mut o, "approval_code", &mut out.approval_code)?;
+        json::set(&mut o, "version_id", &mut out.version_id)?;
+        json::set(&mut o, "widget_group_type", &mut out.widget_group_type)?;
+        json::set(&mut o, "form_definition_id", &mut out.form_definition_id)?;
+        json::set(&mut o, "process_obj", &mut out.process_obj)?;
+        json::set(&mut o, "timestamp", &mut out.timestamp)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        Ok(out)
     }
 }
 /// `EventHeader`
@@ -86,14 +86,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `P2ApprovalApprovalUpdatedV4`
@@ -114,11 +114,11 @@ pub struct P2ApprovalApprovalUpdatedV4 {
 impl FromJson for P2ApprovalApprovalUpdatedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ApprovalApprovalUpdatedV4")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ApprovalApprovalUpdatedV4Data`
@@ -135,9 +135,9 @@ pub struct P2ApprovalApprovalUpdatedV4Data {
 impl FromJson for P2ApprovalApprovalUpdatedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ApprovalApprovalUpdatedV4Data")?;
-        Ok(Self {
-            object: json::field(&mut o, "object")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object", &mut out.object)?;
+        Ok(out)
     }
 }
 /// `P2ApprovalInstanceStatusChangedV4`
@@ -158,11 +158,11 @@ pub struct P2ApprovalInstanceStatusChangedV4 {
 impl FromJson for P2ApprovalInstanceStatusChangedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ApprovalInstanceStatusChangedV4")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ApprovalInstanceStatusChangedV4Data`
@@ -191,15 +191,15 @@ pub struct P2ApprovalInstanceStatusChangedV4Data {
 impl FromJson for P2ApprovalInstanceStatusChangedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ApprovalInstanceStatusChangedV4Data")?;
-        Ok(Self {
-            approval_code: json::field(&mut o, "approval_code")?,
-            instance_code: json::field(&mut o, "instance_code")?,
-            external_id: json::field(&mut o, "external_id")?,
-            status: json::field(&mut o, "status")?,
-            operate_time: json::field(&mut o, "operate_time")?,
-            start_user: json::field(&mut o, "start_user")?,
-            subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_code", &mut out.approval_code)?;
+        json::set(&mut o, "instance_code", &mut out.instance_code)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "operate_time", &mut out.operate_time)?;
+        json::set(&mut o, "start_user", &mut out.start_user)?;
+        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        Ok(out)
     }
 }
 /// `P2ApprovalTaskStatusChangedV4`
@@ -220,11 +220,11 @@ pub struct P2ApprovalTaskStatusChangedV4 {
 impl FromJson for P2ApprovalTaskStatusChangedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ApprovalTaskStatusChangedV4")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ApprovalTaskStatusChangedV4Data`
@@ -255,16 +255,16 @@ pub struct P2ApprovalTaskStatusChangedV4Data {
 impl FromJson for P2ApprovalTaskStatusChangedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ApprovalTaskStatusChangedV4Data")?;
-        Ok(Self {
-            approval_code: json::field(&mut o, "approval_code")?,
-            instance_code: json::field(&mut o, "instance_code")?,
-            task_id: json::field(&mut o, "task_id")?,
-            task_external_id: json::field(&mut o, "task_external_id")?,
-            assigned_user: json::field(&mut o, "assigned_user")?,
-            status: json::field(&mut o, "status")?,
-            operate_time: json::field(&mut o, "operate_time")?,
-            subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_code", &mut out.approval_code)?;
+        json::set(&mut o, "instance_code", &mut out.instance_code)?;
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "task_external_id", &mut out.task_external_id)?;
+        json::set(&mut o, "assigned_user", &mut out.assigned_user)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "operate_time", &mut out.operate_time)?;
+        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -285,10 +285,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

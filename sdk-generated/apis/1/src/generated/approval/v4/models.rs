@@ -3778,13 +3778,13 @@ pub struct ActionConfig {
 impl FromJson for ActionConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ActionConfig")?;
-        Ok(Self {
-            action_type: json::field(&mut o, "action_type")?,
-            action_name: json::field(&mut o, "action_name")?,
-            is_need_reason: json::field(&mut o, "is_need_reason")?,
-            is_reason_required: json::field(&mut o, "is_reason_required")?,
-            is_need_attachment: json::field(&mut o, "is_need_attachment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "action_type", &mut out.action_type)?;
+        json::set(&mut o, "action_name", &mut out.action_name)?;
+        json::set(&mut o, "is_need_reason", &mut out.is_need_reason)?;
+        json::set(&mut o, "is_reason_required", &mut out.is_reason_required)?;
+        json::set(&mut o, "is_need_attachment", &mut out.is_need_attachment)?;
+        Ok(out)
     }
 }
 impl ToJson for ActionConfig {
@@ -4036,25 +4036,26 @@ pub struct ApprovalCreateExternal {
 impl FromJson for ApprovalCreateExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApprovalCreateExternal")?;
-        Ok(Self {
-            biz_name: json::field(&mut o, "biz_name")?,
-            biz_type: json::field(&mut o, "biz_type")?,
-            create_link_mobile: json::field(&mut o, "create_link_mobile")?,
-            create_link_pc: json::field(&mut o, "create_link_pc")?,
-            support_pc: json::field(&mut o, "support_pc")?,
-            support_mobile: json::field(&mut o, "support_mobile")?,
-            support_batch_read: json::field(&mut o, "support_batch_read")?,
-            enable_mark_readed: json::field(&mut o, "enable_mark_readed")?,
-            enable_quick_operate: json::field(&mut o, "enable_quick_operate")?,
-            action_callback_url: json::field(&mut o, "action_callback_url")?,
-            action_callback_token: json::field(&mut o, "action_callback_token")?,
-            action_callback_key: json::field(&mut o, "action_callback_key")?,
-            allow_batch_operate: json::field(&mut o, "allow_batch_operate")?,
-            exclude_efficiency_statistics: json::field(
-                &mut o,
-                "exclude_efficiency_statistics",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "biz_name", &mut out.biz_name)?;
+        json::set(&mut o, "biz_type", &mut out.biz_type)?;
+        json::set(&mut o, "create_link_mobile", &mut out.create_link_mobile)?;
+        json::set(&mut o, "create_link_pc", &mut out.create_link_pc)?;
+        json::set(&mut o, "support_pc", &mut out.support_pc)?;
+        json::set(&mut o, "support_mobile", &mut out.support_mobile)?;
+        json::set(&mut o, "support_batch_read", &mut out.support_batch_read)?;
+        json::set(&mut o, "enable_mark_readed", &mut out.enable_mark_readed)?;
+        json::set(&mut o, "enable_quick_operate", &mut out.enable_quick_operate)?;
+        json::set(&mut o, "action_callback_url", &mut out.action_callback_url)?;
+        json::set(&mut o, "action_callback_token", &mut out.action_callback_token)?;
+        json::set(&mut o, "action_callback_key", &mut out.action_callback_key)?;
+        json::set(&mut o, "allow_batch_operate", &mut out.allow_batch_operate)?;
+        json::set(
+            &mut o,
+            "exclude_efficiency_statistics",
+            &mut out.exclude_efficiency_statistics,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for ApprovalCreateExternal {
@@ -4098,11 +4099,11 @@ pub struct ApprovalCreateViewers {
 impl FromJson for ApprovalCreateViewers {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApprovalCreateViewers")?;
-        Ok(Self {
-            viewer_type: json::field(&mut o, "viewer_type")?,
-            viewer_user_id: json::field(&mut o, "viewer_user_id")?,
-            viewer_department_id: json::field(&mut o, "viewer_department_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "viewer_type", &mut out.viewer_type)?;
+        json::set(&mut o, "viewer_user_id", &mut out.viewer_user_id)?;
+        json::set(&mut o, "viewer_department_id", &mut out.viewer_department_id)?;
+        Ok(out)
     }
 }
 impl ToJson for ApprovalCreateViewers {
@@ -4205,16 +4206,16 @@ pub struct ApprovalNodeInfo {
 impl FromJson for ApprovalNodeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApprovalNodeInfo")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            need_approver: json::field(&mut o, "need_approver")?,
-            node_id: json::field(&mut o, "node_id")?,
-            custom_node_id: json::field(&mut o, "custom_node_id")?,
-            node_type: json::field(&mut o, "node_type")?,
-            approver_chosen_multi: json::field(&mut o, "approver_chosen_multi")?,
-            approver_chosen_range: json::field(&mut o, "approver_chosen_range")?,
-            require_signature: json::field(&mut o, "require_signature")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "need_approver", &mut out.need_approver)?;
+        json::set(&mut o, "node_id", &mut out.node_id)?;
+        json::set(&mut o, "custom_node_id", &mut out.custom_node_id)?;
+        json::set(&mut o, "node_type", &mut out.node_type)?;
+        json::set(&mut o, "approver_chosen_multi", &mut out.approver_chosen_multi)?;
+        json::set(&mut o, "approver_chosen_range", &mut out.approver_chosen_range)?;
+        json::set(&mut o, "require_signature", &mut out.require_signature)?;
+        Ok(out)
     }
 }
 /// `ApprovalSetting`
@@ -4274,11 +4275,11 @@ pub struct ApprovalViewerInfo {
 impl FromJson for ApprovalViewerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApprovalViewerInfo")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            id: json::field(&mut o, "id")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `ApproverChosenRange`
@@ -4297,10 +4298,10 @@ pub struct ApproverChosenRange {
 impl FromJson for ApproverChosenRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApproverChosenRange")?;
-        Ok(Self {
-            approver_range_type: json::field(&mut o, "approver_range_type")?,
-            approver_range_ids: json::field(&mut o, "approver_range_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approver_range_type", &mut out.approver_range_type)?;
+        json::set(&mut o, "approver_range_ids", &mut out.approver_range_ids)?;
+        Ok(out)
     }
 }
 /// `ApproverRange`
@@ -4356,18 +4357,18 @@ pub struct CcNode {
 impl FromJson for CcNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CcNode")?;
-        Ok(Self {
-            cc_id: json::field(&mut o, "cc_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            links: json::field(&mut o, "links")?,
-            read_status: json::field(&mut o, "read_status")?,
-            extra: json::field(&mut o, "extra")?,
-            title: json::field(&mut o, "title")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            display_method: json::field(&mut o, "display_method")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cc_id", &mut out.cc_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "links", &mut out.links)?;
+        json::set(&mut o, "read_status", &mut out.read_status)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "display_method", &mut out.display_method)?;
+        Ok(out)
     }
 }
 impl ToJson for CcNode {
@@ -4454,12 +4455,12 @@ pub struct CcSearchItem {
 impl FromJson for CcSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CcSearchItem")?;
-        Ok(Self {
-            approval: json::field(&mut o, "approval")?,
-            group: json::field(&mut o, "group")?,
-            instance: json::field(&mut o, "instance")?,
-            cc: json::field(&mut o, "cc")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval", &mut out.approval)?;
+        json::set(&mut o, "group", &mut out.group)?;
+        json::set(&mut o, "instance", &mut out.instance)?;
+        json::set(&mut o, "cc", &mut out.cc)?;
+        Ok(out)
     }
 }
 /// `CcSearchNode`
@@ -4486,14 +4487,14 @@ pub struct CcSearchNode {
 impl FromJson for CcSearchNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CcSearchNode")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            read_status: json::field(&mut o, "read_status")?,
-            title: json::field(&mut o, "title")?,
-            extra: json::field(&mut o, "extra")?,
-            link: json::field(&mut o, "link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "read_status", &mut out.read_status)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        Ok(out)
     }
 }
 /// `CheckExternalInstanceRequestBody`
@@ -4528,9 +4529,9 @@ pub struct CheckExternalInstanceResponseBody {
 impl FromJson for CheckExternalInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CheckExternalInstanceResponseBody")?;
-        Ok(Self {
-            diff_instances: json::field(&mut o, "diff_instances")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "diff_instances", &mut out.diff_instances)?;
+        Ok(out)
     }
 }
 /// `Comment`
@@ -4563,17 +4564,17 @@ pub struct Comment {
 impl FromJson for Comment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Comment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            content: json::field(&mut o, "content")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            is_delete: json::field(&mut o, "is_delete")?,
-            replies: json::field(&mut o, "replies")?,
-            at_info_list: json::field(&mut o, "at_info_list")?,
-            commentator: json::field(&mut o, "commentator")?,
-            extra: json::field(&mut o, "extra")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "is_delete", &mut out.is_delete)?;
+        json::set(&mut o, "replies", &mut out.replies)?;
+        json::set(&mut o, "at_info_list", &mut out.at_info_list)?;
+        json::set(&mut o, "commentator", &mut out.commentator)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        Ok(out)
     }
 }
 /// `CommentAtInfo`
@@ -4594,11 +4595,11 @@ pub struct CommentAtInfo {
 impl FromJson for CommentAtInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CommentAtInfo")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            name: json::field(&mut o, "name")?,
-            offset: json::field(&mut o, "offset")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "offset", &mut out.offset)?;
+        Ok(out)
     }
 }
 impl ToJson for CommentAtInfo {
@@ -4638,16 +4639,16 @@ pub struct CommentReply {
 impl FromJson for CommentReply {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CommentReply")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            content: json::field(&mut o, "content")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            is_delete: json::field(&mut o, "is_delete")?,
-            at_info_list: json::field(&mut o, "at_info_list")?,
-            commentator: json::field(&mut o, "commentator")?,
-            extra: json::field(&mut o, "extra")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "is_delete", &mut out.is_delete)?;
+        json::set(&mut o, "at_info_list", &mut out.at_info_list)?;
+        json::set(&mut o, "commentator", &mut out.commentator)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        Ok(out)
     }
 }
 /// `CommentRequest`
@@ -4699,10 +4700,10 @@ pub struct Count {
 impl FromJson for Count {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Count")?;
-        Ok(Self {
-            total: json::field(&mut o, "total")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `CreateApprovalResponseBody`
@@ -4721,10 +4722,10 @@ pub struct CreateApprovalResponseBody {
 impl FromJson for CreateApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateApprovalResponseBody")?;
-        Ok(Self {
-            approval_code: json::field(&mut o, "approval_code")?,
-            approval_id: json::field(&mut o, "approval_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_code", &mut out.approval_code)?;
+        json::set(&mut o, "approval_id", &mut out.approval_id)?;
+        Ok(out)
     }
 }
 /// `CreateExternalApprovalResponseBody`
@@ -4741,9 +4742,9 @@ pub struct CreateExternalApprovalResponseBody {
 impl FromJson for CreateExternalApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateExternalApprovalResponseBody")?;
-        Ok(Self {
-            approval_code: json::field(&mut o, "approval_code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_code", &mut out.approval_code)?;
+        Ok(out)
     }
 }
 /// `CreateExternalInstanceResponseBody`
@@ -4762,10 +4763,10 @@ pub struct CreateExternalInstanceResponseBody {
 impl FromJson for CreateExternalInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateExternalInstanceResponseBody")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-            process_record: json::field(&mut o, "process_record")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        json::set(&mut o, "process_record", &mut out.process_record)?;
+        Ok(out)
     }
 }
 /// `CreateInstanceCommentResponseBody`
@@ -4782,9 +4783,9 @@ pub struct CreateInstanceCommentResponseBody {
 impl FromJson for CreateInstanceCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateInstanceCommentResponseBody")?;
-        Ok(Self {
-            comment_id: json::field(&mut o, "comment_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comment_id", &mut out.comment_id)?;
+        Ok(out)
     }
 }
 /// `CreateInstanceResponseBody`
@@ -4803,10 +4804,10 @@ pub struct CreateInstanceResponseBody {
 impl FromJson for CreateInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateInstanceResponseBody")?;
-        Ok(Self {
-            instance_code: json::field(&mut o, "instance_code")?,
-            instance_link: json::field(&mut o, "instance_link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "instance_code", &mut out.instance_code)?;
+        json::set(&mut o, "instance_link", &mut out.instance_link)?;
+        Ok(out)
     }
 }
 /// `DeleteInstanceCommentResponseBody`
@@ -4823,9 +4824,9 @@ pub struct DeleteInstanceCommentResponseBody {
 impl FromJson for DeleteInstanceCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteInstanceCommentResponseBody")?;
-        Ok(Self {
-            comment_id: json::field(&mut o, "comment_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comment_id", &mut out.comment_id)?;
+        Ok(out)
     }
 }
 /// `DetailInstanceResponseBody`
@@ -4870,23 +4871,23 @@ pub struct DetailInstanceResponseBody {
 impl FromJson for DetailInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DetailInstanceResponseBody")?;
-        Ok(Self {
-            definition_name: json::field(&mut o, "definition_name")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            user_id: json::field(&mut o, "user_id")?,
-            serial_number: json::field(&mut o, "serial_number")?,
-            department_id: json::field(&mut o, "department_id")?,
-            status: json::field(&mut o, "status")?,
-            form: json::field(&mut o, "form")?,
-            tasks: json::field(&mut o, "tasks")?,
-            comments: json::field(&mut o, "comments")?,
-            operation_records: json::field(&mut o, "operation_records")?,
-            definition_code: json::field(&mut o, "definition_code")?,
-            reverted: json::field(&mut o, "reverted")?,
-            instance_code: json::field(&mut o, "instance_code")?,
-            current_nodes: json::field(&mut o, "current_nodes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "definition_name", &mut out.definition_name)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "serial_number", &mut out.serial_number)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "form", &mut out.form)?;
+        json::set(&mut o, "tasks", &mut out.tasks)?;
+        json::set(&mut o, "comments", &mut out.comments)?;
+        json::set(&mut o, "operation_records", &mut out.operation_records)?;
+        json::set(&mut o, "definition_code", &mut out.definition_code)?;
+        json::set(&mut o, "reverted", &mut out.reverted)?;
+        json::set(&mut o, "instance_code", &mut out.instance_code)?;
+        json::set(&mut o, "current_nodes", &mut out.current_nodes)?;
+        Ok(out)
     }
 }
 /// `District`
@@ -4911,13 +4912,13 @@ pub struct District {
 impl FromJson for District {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "District")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            level: json::field(&mut o, "level")?,
-            has_sub_district: json::field(&mut o, "has_sub_district")?,
-            parent_districts: json::field(&mut o, "parent_districts")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "level", &mut out.level)?;
+        json::set(&mut o, "has_sub_district", &mut out.has_sub_district)?;
+        json::set(&mut o, "parent_districts", &mut out.parent_districts)?;
+        Ok(out)
     }
 }
 /// `DistrictBaseInfo`
@@ -4938,11 +4939,11 @@ pub struct DistrictBaseInfo {
 impl FromJson for DistrictBaseInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DistrictBaseInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            level: json::field(&mut o, "level")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "level", &mut out.level)?;
+        Ok(out)
     }
 }
 /// `EntityProcessRecord`
@@ -4963,11 +4964,11 @@ pub struct EntityProcessRecord {
 impl FromJson for EntityProcessRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EntityProcessRecord")?;
-        Ok(Self {
-            insert_num: json::field(&mut o, "insert_num")?,
-            update_num: json::field(&mut o, "update_num")?,
-            delete_num: json::field(&mut o, "delete_num")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "insert_num", &mut out.insert_num)?;
+        json::set(&mut o, "update_num", &mut out.update_num)?;
+        json::set(&mut o, "delete_num", &mut out.delete_num)?;
+        Ok(out)
     }
 }
 /// `ExteranlInstanceCheck`
@@ -5012,11 +5013,11 @@ pub struct ExteranlInstanceCheckResponse {
 impl FromJson for ExteranlInstanceCheckResponse {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExteranlInstanceCheckResponse")?;
-        Ok(Self {
-            instance_id: json::field(&mut o, "instance_id")?,
-            update_time: json::field(&mut o, "update_time")?,
-            tasks: json::field(&mut o, "tasks")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "instance_id", &mut out.instance_id)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "tasks", &mut out.tasks)?;
+        Ok(out)
     }
 }
 /// `ExternalApproval`
@@ -5123,33 +5124,41 @@ pub struct ExternalInstance {
 impl FromJson for ExternalInstance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalInstance")?;
-        Ok(Self {
-            approval_code: json::field(&mut o, "approval_code")?,
-            status: json::field(&mut o, "status")?,
-            extra: json::field(&mut o, "extra")?,
-            instance_id: json::field(&mut o, "instance_id")?,
-            links: json::field(&mut o, "links")?,
-            title: json::field(&mut o, "title")?,
-            form: json::field(&mut o, "form")?,
-            user_id: json::field(&mut o, "user_id")?,
-            user_name: json::field(&mut o, "user_name")?,
-            open_id: json::field(&mut o, "open_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            department_name: json::field(&mut o, "department_name")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            display_method: json::field(&mut o, "display_method")?,
-            update_mode: json::field(&mut o, "update_mode")?,
-            task_list: json::field(&mut o, "task_list")?,
-            cc_list: json::field(&mut o, "cc_list")?,
-            i18n_resources: json::field(&mut o, "i18n_resources")?,
-            trusteeship_url_token: json::field(&mut o, "trusteeship_url_token")?,
-            trusteeship_user_id_type: json::field(&mut o, "trusteeship_user_id_type")?,
-            trusteeship_urls: json::field(&mut o, "trusteeship_urls")?,
-            trusteeship_cache_config: json::field(&mut o, "trusteeship_cache_config")?,
-            resource_region: json::field(&mut o, "resource_region")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_code", &mut out.approval_code)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        json::set(&mut o, "instance_id", &mut out.instance_id)?;
+        json::set(&mut o, "links", &mut out.links)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "form", &mut out.form)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "user_name", &mut out.user_name)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "department_name", &mut out.department_name)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "display_method", &mut out.display_method)?;
+        json::set(&mut o, "update_mode", &mut out.update_mode)?;
+        json::set(&mut o, "task_list", &mut out.task_list)?;
+        json::set(&mut o, "cc_list", &mut out.cc_list)?;
+        json::set(&mut o, "i18n_resources", &mut out.i18n_resources)?;
+        json::set(&mut o, "trusteeship_url_token", &mut out.trusteeship_url_token)?;
+        json::set(
+            &mut o,
+            "trusteeship_user_id_type",
+            &mut out.trusteeship_user_id_type,
+        )?;
+        json::set(&mut o, "trusteeship_urls", &mut out.trusteeship_urls)?;
+        json::set(
+            &mut o,
+            "trusteeship_cache_config",
+            &mut out.trusteeship_cache_config,
+        )?;
+        json::set(&mut o, "resource_region", &mut out.resource_region)?;
+        Ok(out)
     }
 }
 impl ToJson for ExternalInstance {
@@ -5199,10 +5208,10 @@ pub struct ExternalInstanceForm {
 impl FromJson for ExternalInstanceForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalInstanceForm")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 impl ToJson for ExternalInstanceForm {
@@ -5229,10 +5238,10 @@ pub struct ExternalInstanceLink {
 impl FromJson for ExternalInstanceLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalInstanceLink")?;
-        Ok(Self {
-            pc_link: json::field(&mut o, "pc_link")?,
-            mobile_link: json::field(&mut o, "mobile_link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pc_link", &mut out.pc_link)?;
+        json::set(&mut o, "mobile_link", &mut out.mobile_link)?;
+        Ok(out)
     }
 }
 impl ToJson for ExternalInstanceLink {
@@ -5259,10 +5268,10 @@ pub struct ExternalInstanceTask {
 impl FromJson for ExternalInstanceTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalInstanceTask")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 impl ToJson for ExternalInstanceTask {
@@ -5319,25 +5328,25 @@ pub struct ExternalInstanceTaskNode {
 impl FromJson for ExternalInstanceTaskNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalInstanceTaskNode")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            title: json::field(&mut o, "title")?,
-            links: json::field(&mut o, "links")?,
-            status: json::field(&mut o, "status")?,
-            extra: json::field(&mut o, "extra")?,
-            create_time: json::field(&mut o, "create_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            action_context: json::field(&mut o, "action_context")?,
-            action_configs: json::field(&mut o, "action_configs")?,
-            display_method: json::field(&mut o, "display_method")?,
-            exclude_statistics: json::field(&mut o, "exclude_statistics")?,
-            node_id: json::field(&mut o, "node_id")?,
-            node_name: json::field(&mut o, "node_name")?,
-            generate_type: json::field(&mut o, "generate_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "links", &mut out.links)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "action_context", &mut out.action_context)?;
+        json::set(&mut o, "action_configs", &mut out.action_configs)?;
+        json::set(&mut o, "display_method", &mut out.display_method)?;
+        json::set(&mut o, "exclude_statistics", &mut out.exclude_statistics)?;
+        json::set(&mut o, "node_id", &mut out.node_id)?;
+        json::set(&mut o, "node_name", &mut out.node_name)?;
+        json::set(&mut o, "generate_type", &mut out.generate_type)?;
+        Ok(out)
     }
 }
 impl ToJson for ExternalInstanceTaskNode {
@@ -5381,11 +5390,11 @@ pub struct ExternalTaskItem {
 impl FromJson for ExternalTaskItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalTaskItem")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            status: json::field(&mut o, "status")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `ExternalTaskList`
@@ -5412,14 +5421,14 @@ pub struct ExternalTaskList {
 impl FromJson for ExternalTaskList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalTaskList")?;
-        Ok(Self {
-            instance_id: json::field(&mut o, "instance_id")?,
-            approval_id: json::field(&mut o, "approval_id")?,
-            approval_code: json::field(&mut o, "approval_code")?,
-            status: json::field(&mut o, "status")?,
-            update_time: json::field(&mut o, "update_time")?,
-            tasks: json::field(&mut o, "tasks")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "instance_id", &mut out.instance_id)?;
+        json::set(&mut o, "approval_id", &mut out.approval_id)?;
+        json::set(&mut o, "approval_code", &mut out.approval_code)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "tasks", &mut out.tasks)?;
+        Ok(out)
     }
 }
 /// `FieldGroup`
@@ -5463,12 +5472,12 @@ pub struct File {
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "File")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-            file_size: json::field(&mut o, "file_size")?,
-            title: json::field(&mut o, "title")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "file_size", &mut out.file_size)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `ForwardTaskRequestBody`
@@ -5524,15 +5533,15 @@ pub struct GetApprovalResponseBody {
 impl FromJson for GetApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetApprovalResponseBody")?;
-        Ok(Self {
-            approval_name: json::field(&mut o, "approval_name")?,
-            status: json::field(&mut o, "status")?,
-            form: json::field(&mut o, "form")?,
-            node_list: json::field(&mut o, "node_list")?,
-            viewers: json::field(&mut o, "viewers")?,
-            approval_admin_ids: json::field(&mut o, "approval_admin_ids")?,
-            form_widget_relation: json::field(&mut o, "form_widget_relation")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_name", &mut out.approval_name)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "form", &mut out.form)?;
+        json::set(&mut o, "node_list", &mut out.node_list)?;
+        json::set(&mut o, "viewers", &mut out.viewers)?;
+        json::set(&mut o, "approval_admin_ids", &mut out.approval_admin_ids)?;
+        json::set(&mut o, "form_widget_relation", &mut out.form_widget_relation)?;
+        Ok(out)
     }
 }
 /// `GetExternalApprovalResponseBody`
@@ -5565,17 +5574,17 @@ pub struct GetExternalApprovalResponseBody {
 impl FromJson for GetExternalApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetExternalApprovalResponseBody")?;
-        Ok(Self {
-            approval_name: json::field(&mut o, "approval_name")?,
-            approval_code: json::field(&mut o, "approval_code")?,
-            group_code: json::field(&mut o, "group_code")?,
-            group_name: json::field(&mut o, "group_name")?,
-            description: json::field(&mut o, "description")?,
-            external: json::field(&mut o, "external")?,
-            viewers: json::field(&mut o, "viewers")?,
-            i18n_resources: json::field(&mut o, "i18n_resources")?,
-            managers: json::field(&mut o, "managers")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_name", &mut out.approval_name)?;
+        json::set(&mut o, "approval_code", &mut out.approval_code)?;
+        json::set(&mut o, "group_code", &mut out.group_code)?;
+        json::set(&mut o, "group_name", &mut out.group_name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "external", &mut out.external)?;
+        json::set(&mut o, "viewers", &mut out.viewers)?;
+        json::set(&mut o, "i18n_resources", &mut out.i18n_resources)?;
+        json::set(&mut o, "managers", &mut out.managers)?;
+        Ok(out)
     }
 }
 /// `GetInstanceResponseBody`
@@ -5626,26 +5635,26 @@ pub struct GetInstanceResponseBody {
 impl FromJson for GetInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetInstanceResponseBody")?;
-        Ok(Self {
-            approval_name: json::field(&mut o, "approval_name")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            serial_number: json::field(&mut o, "serial_number")?,
-            department_id: json::field(&mut o, "department_id")?,
-            status: json::field(&mut o, "status")?,
-            uuid: json::field(&mut o, "uuid")?,
-            form: json::field(&mut o, "form")?,
-            task_list: json::field(&mut o, "task_list")?,
-            comment_list: json::field(&mut o, "comment_list")?,
-            timeline: json::field(&mut o, "timeline")?,
-            modified_instance_code: json::field(&mut o, "modified_instance_code")?,
-            reverted_instance_code: json::field(&mut o, "reverted_instance_code")?,
-            approval_code: json::field(&mut o, "approval_code")?,
-            reverted: json::field(&mut o, "reverted")?,
-            instance_code: json::field(&mut o, "instance_code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_name", &mut out.approval_name)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "serial_number", &mut out.serial_number)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "form", &mut out.form)?;
+        json::set(&mut o, "task_list", &mut out.task_list)?;
+        json::set(&mut o, "comment_list", &mut out.comment_list)?;
+        json::set(&mut o, "timeline", &mut out.timeline)?;
+        json::set(&mut o, "modified_instance_code", &mut out.modified_instance_code)?;
+        json::set(&mut o, "reverted_instance_code", &mut out.reverted_instance_code)?;
+        json::set(&mut o, "approval_code", &mut out.approval_code)?;
+        json::set(&mut o, "reverted", &mut out.reverted)?;
+        json::set(&mut o, "instance_code", &mut out.instance_code)?;
+        Ok(out)
     }
 }
 /// `I18nResource`
@@ -5666,11 +5675,11 @@ pub struct I18nResource {
 impl FromJson for I18nResource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nResource")?;
-        Ok(Self {
-            locale: json::field(&mut o, "locale")?,
-            texts: json::field(&mut o, "texts")?,
-            is_default: json::field(&mut o, "is_default")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "locale", &mut out.locale)?;
+        json::set(&mut o, "texts", &mut out.texts)?;
+        json::set(&mut o, "is_default", &mut out.is_default)?;
+        Ok(out)
     }
 }
 impl ToJson for I18nResource {
@@ -5698,10 +5707,10 @@ pub struct I18nResourceText {
 impl FromJson for I18nResourceText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nResourceText")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 impl ToJson for I18nResourceText {
@@ -5732,12 +5741,12 @@ pub struct InitiatedInstanceResponseBody {
 impl FromJson for InitiatedInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InitiatedInstanceResponseBody")?;
-        Ok(Self {
-            instances: json::field(&mut o, "instances")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            count: json::field(&mut o, "count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "instances", &mut out.instances)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "count", &mut out.count)?;
+        Ok(out)
     }
 }
 /// `InstanceCancel`
@@ -5812,11 +5821,11 @@ pub struct InstanceCcUser {
 impl FromJson for InstanceCcUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InstanceCcUser")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            cc_id: json::field(&mut o, "cc_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "cc_id", &mut out.cc_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `InstanceComment`
@@ -5843,14 +5852,14 @@ pub struct InstanceComment {
 impl FromJson for InstanceComment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InstanceComment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            comment: json::field(&mut o, "comment")?,
-            create_time: json::field(&mut o, "create_time")?,
-            files: json::field(&mut o, "files")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "comment", &mut out.comment)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "files", &mut out.files)?;
+        Ok(out)
     }
 }
 /// `InstanceCreate`
@@ -6000,14 +6009,14 @@ pub struct InstanceSearchApproval {
 impl FromJson for InstanceSearchApproval {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InstanceSearchApproval")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            name: json::field(&mut o, "name")?,
-            is_external: json::field(&mut o, "is_external")?,
-            external: json::field(&mut o, "external")?,
-            approval_id: json::field(&mut o, "approval_id")?,
-            icon: json::field(&mut o, "icon")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "is_external", &mut out.is_external)?;
+        json::set(&mut o, "external", &mut out.external)?;
+        json::set(&mut o, "approval_id", &mut out.approval_id)?;
+        json::set(&mut o, "icon", &mut out.icon)?;
+        Ok(out)
     }
 }
 /// `InstanceSearchApprovalExternal`
@@ -6024,9 +6033,9 @@ pub struct InstanceSearchApprovalExternal {
 impl FromJson for InstanceSearchApprovalExternal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InstanceSearchApprovalExternal")?;
-        Ok(Self {
-            batch_cc_read: json::field(&mut o, "batch_cc_read")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "batch_cc_read", &mut out.batch_cc_read)?;
+        Ok(out)
     }
 }
 /// `InstanceSearchGroup`
@@ -6045,10 +6054,10 @@ pub struct InstanceSearchGroup {
 impl FromJson for InstanceSearchGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InstanceSearchGroup")?;
-        Ok(Self {
-            external_id: json::field(&mut o, "external_id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `InstanceSearchItem`
@@ -6069,11 +6078,11 @@ pub struct InstanceSearchItem {
 impl FromJson for InstanceSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InstanceSearchItem")?;
-        Ok(Self {
-            approval: json::field(&mut o, "approval")?,
-            group: json::field(&mut o, "group")?,
-            instance: json::field(&mut o, "instance")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval", &mut out.approval)?;
+        json::set(&mut o, "group", &mut out.group)?;
+        json::set(&mut o, "instance", &mut out.instance)?;
+        Ok(out)
     }
 }
 /// `InstanceSearchLink`
@@ -6092,10 +6101,10 @@ pub struct InstanceSearchLink {
 impl FromJson for InstanceSearchLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InstanceSearchLink")?;
-        Ok(Self {
-            pc_link: json::field(&mut o, "pc_link")?,
-            mobile_link: json::field(&mut o, "mobile_link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pc_link", &mut out.pc_link)?;
+        json::set(&mut o, "mobile_link", &mut out.mobile_link)?;
+        Ok(out)
     }
 }
 /// `InstanceSearchNode`
@@ -6130,18 +6139,18 @@ pub struct InstanceSearchNode {
 impl FromJson for InstanceSearchNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InstanceSearchNode")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            external_id: json::field(&mut o, "external_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            status: json::field(&mut o, "status")?,
-            title: json::field(&mut o, "title")?,
-            extra: json::field(&mut o, "extra")?,
-            serial_id: json::field(&mut o, "serial_id")?,
-            link: json::field(&mut o, "link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        json::set(&mut o, "serial_id", &mut out.serial_id)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        Ok(out)
     }
 }
 /// `InstanceTask`
@@ -6176,18 +6185,18 @@ pub struct InstanceTask {
 impl FromJson for InstanceTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InstanceTask")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            status: json::field(&mut o, "status")?,
-            node_id: json::field(&mut o, "node_id")?,
-            node_name: json::field(&mut o, "node_name")?,
-            custom_node_id: json::field(&mut o, "custom_node_id")?,
-            r#type: json::field(&mut o, "type")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "node_id", &mut out.node_id)?;
+        json::set(&mut o, "node_name", &mut out.node_name)?;
+        json::set(&mut o, "custom_node_id", &mut out.custom_node_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        Ok(out)
     }
 }
 /// `InstanceTimeline`
@@ -6226,20 +6235,20 @@ pub struct InstanceTimeline {
 impl FromJson for InstanceTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InstanceTimeline")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            user_id_list: json::field(&mut o, "user_id_list")?,
-            open_id_list: json::field(&mut o, "open_id_list")?,
-            task_id: json::field(&mut o, "task_id")?,
-            comment: json::field(&mut o, "comment")?,
-            cc_user_list: json::field(&mut o, "cc_user_list")?,
-            ext: json::field(&mut o, "ext")?,
-            node_key: json::field(&mut o, "node_key")?,
-            files: json::field(&mut o, "files")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
+        json::set(&mut o, "open_id_list", &mut out.open_id_list)?;
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "comment", &mut out.comment)?;
+        json::set(&mut o, "cc_user_list", &mut out.cc_user_list)?;
+        json::set(&mut o, "ext", &mut out.ext)?;
+        json::set(&mut o, "node_key", &mut out.node_key)?;
+        json::set(&mut o, "files", &mut out.files)?;
+        Ok(out)
     }
 }
 /// `ListDistrictResponseBody`
@@ -6262,12 +6271,12 @@ pub struct ListDistrictResponseBody {
 impl FromJson for ListDistrictResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListDistrictResponseBody")?;
-        Ok(Self {
-            version: json::field(&mut o, "version")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListExternalTaskRequestBody`
@@ -6315,11 +6324,11 @@ pub struct ListExternalTaskResponseBody {
 impl FromJson for ListExternalTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListExternalTaskResponseBody")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListInstanceCommentResponseBody`
@@ -6336,9 +6345,9 @@ pub struct ListInstanceCommentResponseBody {
 impl FromJson for ListInstanceCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListInstanceCommentResponseBody")?;
-        Ok(Self {
-            comments: json::field(&mut o, "comments")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comments", &mut out.comments)?;
+        Ok(out)
     }
 }
 /// `ListInstanceResponseBody`
@@ -6359,11 +6368,11 @@ pub struct ListInstanceResponseBody {
 impl FromJson for ListInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListInstanceResponseBody")?;
-        Ok(Self {
-            instance_code_list: json::field(&mut o, "instance_code_list")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "instance_code_list", &mut out.instance_code_list)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListTaskResponseBody`
@@ -6386,12 +6395,12 @@ pub struct ListTaskResponseBody {
 impl FromJson for ListTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTaskResponseBody")?;
-        Ok(Self {
-            tasks: json::field(&mut o, "tasks")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            count: json::field(&mut o, "count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tasks", &mut out.tasks)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "count", &mut out.count)?;
+        Ok(out)
     }
 }
 /// `NodeApprover`
@@ -6473,10 +6482,10 @@ pub struct Pair {
 impl FromJson for Pair {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Pair")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `PassTaskRequestBody`
@@ -6556,9 +6565,9 @@ pub struct PreviewInstanceResponseBody {
 impl FromJson for PreviewInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PreviewInstanceResponseBody")?;
-        Ok(Self {
-            preview_nodes: json::field(&mut o, "preview_nodes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "preview_nodes", &mut out.preview_nodes)?;
+        Ok(out)
     }
 }
 /// `PreviewNode`
@@ -6593,18 +6602,18 @@ pub struct PreviewNode {
 impl FromJson for PreviewNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PreviewNode")?;
-        Ok(Self {
-            node_id: json::field(&mut o, "node_id")?,
-            node_name: json::field(&mut o, "node_name")?,
-            node_type: json::field(&mut o, "node_type")?,
-            comments: json::field(&mut o, "comments")?,
-            custom_node_id: json::field(&mut o, "custom_node_id")?,
-            user_id_list: json::field(&mut o, "user_id_list")?,
-            end_cc_id_list: json::field(&mut o, "end_cc_id_list")?,
-            is_empty_logic: json::field(&mut o, "is_empty_logic")?,
-            is_approver_type_free: json::field(&mut o, "is_approver_type_free")?,
-            has_cc_type_free: json::field(&mut o, "has_cc_type_free")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "node_id", &mut out.node_id)?;
+        json::set(&mut o, "node_name", &mut out.node_name)?;
+        json::set(&mut o, "node_type", &mut out.node_type)?;
+        json::set(&mut o, "comments", &mut out.comments)?;
+        json::set(&mut o, "custom_node_id", &mut out.custom_node_id)?;
+        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
+        json::set(&mut o, "end_cc_id_list", &mut out.end_cc_id_list)?;
+        json::set(&mut o, "is_empty_logic", &mut out.is_empty_logic)?;
+        json::set(&mut o, "is_approver_type_free", &mut out.is_approver_type_free)?;
+        json::set(&mut o, "has_cc_type_free", &mut out.has_cc_type_free)?;
+        Ok(out)
     }
 }
 /// `ProcessRecord`
@@ -6625,11 +6634,11 @@ pub struct ProcessRecord {
 impl FromJson for ProcessRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProcessRecord")?;
-        Ok(Self {
-            instance: json::field(&mut o, "instance")?,
-            task: json::field(&mut o, "task")?,
-            cc: json::field(&mut o, "cc")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "instance", &mut out.instance)?;
+        json::set(&mut o, "task", &mut out.task)?;
+        json::set(&mut o, "cc", &mut out.cc)?;
+        Ok(out)
     }
 }
 /// `QueryInstanceResponseBody`
@@ -6652,12 +6661,12 @@ pub struct QueryInstanceResponseBody {
 impl FromJson for QueryInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryInstanceResponseBody")?;
-        Ok(Self {
-            count: json::field(&mut o, "count")?,
-            instance_list: json::field(&mut o, "instance_list")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "count", &mut out.count)?;
+        json::set(&mut o, "instance_list", &mut out.instance_list)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `QueryTaskResponseBody`
@@ -6680,12 +6689,12 @@ pub struct QueryTaskResponseBody {
 impl FromJson for QueryTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryTaskResponseBody")?;
-        Ok(Self {
-            tasks: json::field(&mut o, "tasks")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            count: json::field(&mut o, "count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tasks", &mut out.tasks)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "count", &mut out.count)?;
+        Ok(out)
     }
 }
 /// `RecallInstanceRequestBody`
@@ -6770,10 +6779,10 @@ pub struct RemoveInstanceCommentResponseBody {
 impl FromJson for RemoveInstanceCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RemoveInstanceCommentResponseBody")?;
-        Ok(Self {
-            instance_id: json::field(&mut o, "instance_id")?,
-            external_id: json::field(&mut o, "external_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "instance_id", &mut out.instance_id)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        Ok(out)
     }
 }
 /// `RollbackTaskRequestBody`
@@ -6823,12 +6832,12 @@ pub struct SearchCcInstanceResponseBody {
 impl FromJson for SearchCcInstanceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchCcInstanceResponseBody")?;
-        Ok(Self {
-            count: json::field(&mut o, "count")?,
-            cc_list: json::field(&mut o, "cc_list")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "count", &mut out.count)?;
+        json::set(&mut o, "cc_list", &mut out.cc_list)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchDistrictRequestBody`
@@ -6872,12 +6881,12 @@ pub struct SearchDistrictResponseBody {
 impl FromJson for SearchDistrictResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchDistrictResponseBody")?;
-        Ok(Self {
-            version: json::field(&mut o, "version")?,
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `SearchTaskResponseBody`
@@ -6900,12 +6909,12 @@ pub struct SearchTaskResponseBody {
 impl FromJson for SearchTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchTaskResponseBody")?;
-        Ok(Self {
-            count: json::field(&mut o, "count")?,
-            task_list: json::field(&mut o, "task_list")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "count", &mut out.count)?;
+        json::set(&mut o, "task_list", &mut out.task_list)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SpecifiedRollback`
@@ -7022,26 +7031,26 @@ pub struct Task {
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Task")?;
-        Ok(Self {
-            topic: json::field(&mut o, "topic")?,
-            user_id: json::field(&mut o, "user_id")?,
-            title: json::field(&mut o, "title")?,
-            urls: json::field(&mut o, "urls")?,
-            process_external_id: json::field(&mut o, "process_external_id")?,
-            task_external_id: json::field(&mut o, "task_external_id")?,
-            status: json::field(&mut o, "status")?,
-            process_status: json::field(&mut o, "process_status")?,
-            definition_code: json::field(&mut o, "definition_code")?,
-            initiators: json::field(&mut o, "initiators")?,
-            initiator_names: json::field(&mut o, "initiator_names")?,
-            task_id: json::field(&mut o, "task_id")?,
-            process_id: json::field(&mut o, "process_id")?,
-            process_code: json::field(&mut o, "process_code")?,
-            definition_group_id: json::field(&mut o, "definition_group_id")?,
-            definition_group_name: json::field(&mut o, "definition_group_name")?,
-            definition_id: json::field(&mut o, "definition_id")?,
-            definition_name: json::field(&mut o, "definition_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "topic", &mut out.topic)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "urls", &mut out.urls)?;
+        json::set(&mut o, "process_external_id", &mut out.process_external_id)?;
+        json::set(&mut o, "task_external_id", &mut out.task_external_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "process_status", &mut out.process_status)?;
+        json::set(&mut o, "definition_code", &mut out.definition_code)?;
+        json::set(&mut o, "initiators", &mut out.initiators)?;
+        json::set(&mut o, "initiator_names", &mut out.initiator_names)?;
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "process_code", &mut out.process_code)?;
+        json::set(&mut o, "definition_group_id", &mut out.definition_group_id)?;
+        json::set(&mut o, "definition_group_name", &mut out.definition_group_name)?;
+        json::set(&mut o, "definition_id", &mut out.definition_id)?;
+        json::set(&mut o, "definition_name", &mut out.definition_name)?;
+        Ok(out)
     }
 }
 /// `TaskApprove`
@@ -7184,12 +7193,12 @@ pub struct TaskSearchItem {
 impl FromJson for TaskSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaskSearchItem")?;
-        Ok(Self {
-            approval: json::field(&mut o, "approval")?,
-            group: json::field(&mut o, "group")?,
-            instance: json::field(&mut o, "instance")?,
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval", &mut out.approval)?;
+        json::set(&mut o, "group", &mut out.group)?;
+        json::set(&mut o, "instance", &mut out.instance)?;
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 /// `TaskSearchNode`
@@ -7224,18 +7233,18 @@ pub struct TaskSearchNode {
 impl FromJson for TaskSearchNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaskSearchNode")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            status: json::field(&mut o, "status")?,
-            title: json::field(&mut o, "title")?,
-            extra: json::field(&mut o, "extra")?,
-            link: json::field(&mut o, "link")?,
-            task_id: json::field(&mut o, "task_id")?,
-            update_time: json::field(&mut o, "update_time")?,
-            task_external_id: json::field(&mut o, "task_external_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "task_external_id", &mut out.task_external_id)?;
+        Ok(out)
     }
 }
 /// `TaskTransfer`
@@ -7289,11 +7298,11 @@ pub struct TaskUrls {
 impl FromJson for TaskUrls {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaskUrls")?;
-        Ok(Self {
-            helpdesk: json::field(&mut o, "helpdesk")?,
-            mobile: json::field(&mut o, "mobile")?,
-            pc: json::field(&mut o, "pc")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "helpdesk", &mut out.helpdesk)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "pc", &mut out.pc)?;
+        Ok(out)
     }
 }
 /// `TrusteeshipInstanceCacheConfig`
@@ -7314,11 +7323,11 @@ pub struct TrusteeshipInstanceCacheConfig {
 impl FromJson for TrusteeshipInstanceCacheConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TrusteeshipInstanceCacheConfig")?;
-        Ok(Self {
-            form_policy: json::field(&mut o, "form_policy")?,
-            form_vary_with_locale: json::field(&mut o, "form_vary_with_locale")?,
-            form_version: json::field(&mut o, "form_version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "form_policy", &mut out.form_policy)?;
+        json::set(&mut o, "form_vary_with_locale", &mut out.form_vary_with_locale)?;
+        json::set(&mut o, "form_version", &mut out.form_version)?;
+        Ok(out)
     }
 }
 impl ToJson for TrusteeshipInstanceCacheConfig {
@@ -7352,13 +7361,13 @@ pub struct TrusteeshipUrls {
 impl FromJson for TrusteeshipUrls {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TrusteeshipUrls")?;
-        Ok(Self {
-            form_detail_url: json::field(&mut o, "form_detail_url")?,
-            action_definition_url: json::field(&mut o, "action_definition_url")?,
-            approval_node_url: json::field(&mut o, "approval_node_url")?,
-            action_callback_url: json::field(&mut o, "action_callback_url")?,
-            pull_business_data_url: json::field(&mut o, "pull_business_data_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "form_detail_url", &mut out.form_detail_url)?;
+        json::set(&mut o, "action_definition_url", &mut out.action_definition_url)?;
+        json::set(&mut o, "approval_node_url", &mut out.approval_node_url)?;
+        json::set(&mut o, "action_callback_url", &mut out.action_callback_url)?;
+        json::set(&mut o, "pull_business_data_url", &mut out.pull_business_data_url)?;
+        Ok(out)
     }
 }
 impl ToJson for TrusteeshipUrls {
@@ -7392,12 +7401,12 @@ pub struct UatCurrentNode {
 impl FromJson for UatCurrentNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UatCurrentNode")?;
-        Ok(Self {
-            node_id: json::field(&mut o, "node_id")?,
-            node_name: json::field(&mut o, "node_name")?,
-            r#type: json::field(&mut o, "type")?,
-            approvers: json::field(&mut o, "approvers")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "node_id", &mut out.node_id)?;
+        json::set(&mut o, "node_name", &mut out.node_name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "approvers", &mut out.approvers)?;
+        Ok(out)
     }
 }
 /// `UatInstance`
@@ -7434,19 +7443,19 @@ pub struct UatInstance {
 impl FromJson for UatInstance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UatInstance")?;
-        Ok(Self {
-            instance_status: json::field(&mut o, "instance_status")?,
-            definition_code: json::field(&mut o, "definition_code")?,
-            initiator: json::field(&mut o, "initiator")?,
-            initiator_name: json::field(&mut o, "initiator_name")?,
-            instance_code: json::field(&mut o, "instance_code")?,
-            definition_group_id: json::field(&mut o, "definition_group_id")?,
-            definition_group_name: json::field(&mut o, "definition_group_name")?,
-            definition_name: json::field(&mut o, "definition_name")?,
-            summaries: json::field(&mut o, "summaries")?,
-            instance_external_id: json::field(&mut o, "instance_external_id")?,
-            link: json::field(&mut o, "link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "instance_status", &mut out.instance_status)?;
+        json::set(&mut o, "definition_code", &mut out.definition_code)?;
+        json::set(&mut o, "initiator", &mut out.initiator)?;
+        json::set(&mut o, "initiator_name", &mut out.initiator_name)?;
+        json::set(&mut o, "instance_code", &mut out.instance_code)?;
+        json::set(&mut o, "definition_group_id", &mut out.definition_group_id)?;
+        json::set(&mut o, "definition_group_name", &mut out.definition_group_name)?;
+        json::set(&mut o, "definition_name", &mut out.definition_name)?;
+        json::set(&mut o, "summaries", &mut out.summaries)?;
+        json::set(&mut o, "instance_external_id", &mut out.instance_external_id)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        Ok(out)
     }
 }
 /// `UatInstanceComment`
@@ -7471,13 +7480,13 @@ pub struct UatInstanceComment {
 impl FromJson for UatInstanceComment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UatInstanceComment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            comment: json::field(&mut o, "comment")?,
-            create_time: json::field(&mut o, "create_time")?,
-            files: json::field(&mut o, "files")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "comment", &mut out.comment)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "files", &mut out.files)?;
+        Ok(out)
     }
 }
 /// `UatInstanceTask`
@@ -7508,16 +7517,16 @@ pub struct UatInstanceTask {
 impl FromJson for UatInstanceTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UatInstanceTask")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            status: json::field(&mut o, "status")?,
-            node_id: json::field(&mut o, "node_id")?,
-            node_name: json::field(&mut o, "node_name")?,
-            r#type: json::field(&mut o, "type")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "node_id", &mut out.node_id)?;
+        json::set(&mut o, "node_name", &mut out.node_name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        Ok(out)
     }
 }
 /// `UatInstanceTimeline`
@@ -7548,16 +7557,16 @@ pub struct UatInstanceTimeline {
 impl FromJson for UatInstanceTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UatInstanceTimeline")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            user_id: json::field(&mut o, "user_id")?,
-            cc_user_ids: json::field(&mut o, "cc_user_ids")?,
-            task_id: json::field(&mut o, "task_id")?,
-            comment: json::field(&mut o, "comment")?,
-            node_id: json::field(&mut o, "node_id")?,
-            files: json::field(&mut o, "files")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "cc_user_ids", &mut out.cc_user_ids)?;
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "comment", &mut out.comment)?;
+        json::set(&mut o, "node_id", &mut out.node_id)?;
+        json::set(&mut o, "files", &mut out.files)?;
+        Ok(out)
     }
 }
 /// `UatTask`
@@ -7608,26 +7617,26 @@ pub struct UatTask {
 impl FromJson for UatTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UatTask")?;
-        Ok(Self {
-            topic: json::field(&mut o, "topic")?,
-            user_id: json::field(&mut o, "user_id")?,
-            title: json::field(&mut o, "title")?,
-            status: json::field(&mut o, "status")?,
-            instance_status: json::field(&mut o, "instance_status")?,
-            definition_code: json::field(&mut o, "definition_code")?,
-            initiator: json::field(&mut o, "initiator")?,
-            initiator_name: json::field(&mut o, "initiator_name")?,
-            task_id: json::field(&mut o, "task_id")?,
-            instance_code: json::field(&mut o, "instance_code")?,
-            definition_group_id: json::field(&mut o, "definition_group_id")?,
-            definition_group_name: json::field(&mut o, "definition_group_name")?,
-            definition_name: json::field(&mut o, "definition_name")?,
-            summaries: json::field(&mut o, "summaries")?,
-            instance_external_id: json::field(&mut o, "instance_external_id")?,
-            task_external_id: json::field(&mut o, "task_external_id")?,
-            support_api_operate: json::field(&mut o, "support_api_operate")?,
-            link: json::field(&mut o, "link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "topic", &mut out.topic)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "instance_status", &mut out.instance_status)?;
+        json::set(&mut o, "definition_code", &mut out.definition_code)?;
+        json::set(&mut o, "initiator", &mut out.initiator)?;
+        json::set(&mut o, "initiator_name", &mut out.initiator_name)?;
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "instance_code", &mut out.instance_code)?;
+        json::set(&mut o, "definition_group_id", &mut out.definition_group_id)?;
+        json::set(&mut o, "definition_group_name", &mut out.definition_group_name)?;
+        json::set(&mut o, "definition_name", &mut out.definition_name)?;
+        json::set(&mut o, "summaries", &mut out.summaries)?;
+        json::set(&mut o, "instance_external_id", &mut out.instance_external_id)?;
+        json::set(&mut o, "task_external_id", &mut out.task_external_id)?;
+        json::set(&mut o, "support_api_operate", &mut out.support_api_operate)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        Ok(out)
     }
 }
 /// `UatTaskUser`
@@ -7646,9 +7655,9 @@ pub struct UatTaskUser {
 impl FromJson for UatTaskUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UatTaskUser")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }

@@ -1184,24 +1184,35 @@ pub struct AntiCheatConfig {
 impl FromJson for AntiCheatConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AntiCheatConfig")?;
-        Ok(Self {
-            intercept_suspected_cheat_punch: json::field(
-                &mut o,
-                "intercept_suspected_cheat_punch",
-            )?,
-            check_cheat_software_punch: json::field(
-                &mut o,
-                "check_cheat_software_punch",
-            )?,
-            check_buddy_punch: json::field(&mut o, "check_buddy_punch")?,
-            check_simulate_wifi_punch: json::field(&mut o, "check_simulate_wifi_punch")?,
-            check_change_device_punch: json::field(&mut o, "check_change_device_punch")?,
-            allow_change_device_num: json::field(&mut o, "allow_change_device_num")?,
-            suspected_cheat_handle_method: json::field(
-                &mut o,
-                "suspected_cheat_handle_method",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "intercept_suspected_cheat_punch",
+            &mut out.intercept_suspected_cheat_punch,
+        )?;
+        json::set(
+            &mut o,
+            "check_cheat_software_punch",
+            &mut out.check_cheat_software_punch,
+        )?;
+        json::set(&mut o, "check_buddy_punch", &mut out.check_buddy_punch)?;
+        json::set(
+            &mut o,
+            "check_simulate_wifi_punch",
+            &mut out.check_simulate_wifi_punch,
+        )?;
+        json::set(
+            &mut o,
+            "check_change_device_punch",
+            &mut out.check_change_device_punch,
+        )?;
+        json::set(&mut o, "allow_change_device_num", &mut out.allow_change_device_num)?;
+        json::set(
+            &mut o,
+            "suspected_cheat_handle_method",
+            &mut out.suspected_cheat_handle_method,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for AntiCheatConfig {
@@ -1241,11 +1252,11 @@ pub struct ApprovalInfo {
 impl FromJson for ApprovalInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApprovalInfo")?;
-        Ok(Self {
-            approval_id: json::field(&mut o, "approval_id")?,
-            approval_type: json::field(&mut o, "approval_type")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_id", &mut out.approval_id)?;
+        json::set(&mut o, "approval_type", &mut out.approval_type)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `ArchiveField`
@@ -1266,11 +1277,11 @@ pub struct ArchiveField {
 impl FromJson for ArchiveField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ArchiveField")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            title: json::field(&mut o, "title")?,
-            upper_titles: json::field(&mut o, "upper_titles")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "upper_titles", &mut out.upper_titles)?;
+        Ok(out)
     }
 }
 /// `ArchiveFieldData`
@@ -1341,12 +1352,12 @@ pub struct ArchiveReportMeta {
 impl FromJson for ArchiveReportMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ArchiveReportMeta")?;
-        Ok(Self {
-            report_id: json::field(&mut o, "report_id")?,
-            report_name: json::field(&mut o, "report_name")?,
-            archive_rule_id: json::field(&mut o, "archive_rule_id")?,
-            archive_rule_name: json::field(&mut o, "archive_rule_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "report_id", &mut out.report_id)?;
+        json::set(&mut o, "report_name", &mut out.report_name)?;
+        json::set(&mut o, "archive_rule_id", &mut out.archive_rule_id)?;
+        json::set(&mut o, "archive_rule_name", &mut out.archive_rule_name)?;
+        Ok(out)
     }
 }
 /// `BatchCreateTempUserDailyShiftRequestBody`
@@ -1384,9 +1395,9 @@ pub struct BatchCreateTempUserDailyShiftResponseBody {
 impl FromJson for BatchCreateTempUserDailyShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchCreateTempUserDailyShiftResponseBody")?;
-        Ok(Self {
-            user_tmp_daily_shifts: json::field(&mut o, "user_tmp_daily_shifts")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_tmp_daily_shifts", &mut out.user_tmp_daily_shifts)?;
+        Ok(out)
     }
 }
 /// `BatchCreateUserDailyShiftRequestBody`
@@ -1424,9 +1435,9 @@ pub struct BatchCreateUserDailyShiftResponseBody {
 impl FromJson for BatchCreateUserDailyShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchCreateUserDailyShiftResponseBody")?;
-        Ok(Self {
-            user_daily_shifts: json::field(&mut o, "user_daily_shifts")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_daily_shifts", &mut out.user_daily_shifts)?;
+        Ok(out)
     }
 }
 /// `BatchCreateUserFlowRequestBody`
@@ -1461,9 +1472,9 @@ pub struct BatchCreateUserFlowResponseBody {
 impl FromJson for BatchCreateUserFlowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchCreateUserFlowResponseBody")?;
-        Ok(Self {
-            flow_records: json::field(&mut o, "flow_records")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "flow_records", &mut out.flow_records)?;
+        Ok(out)
     }
 }
 /// `BatchDelUserFlowRequestBody`
@@ -1500,10 +1511,10 @@ pub struct BatchDelUserFlowResponseBody {
 impl FromJson for BatchDelUserFlowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchDelUserFlowResponseBody")?;
-        Ok(Self {
-            success_record_ids: json::field(&mut o, "success_record_ids")?,
-            fail_record_ids: json::field(&mut o, "fail_record_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "success_record_ids", &mut out.success_record_ids)?;
+        json::set(&mut o, "fail_record_ids", &mut out.fail_record_ids)?;
+        Ok(out)
     }
 }
 /// `ChildField`
@@ -1524,11 +1535,11 @@ pub struct ChildField {
 impl FromJson for ChildField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChildField")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            title: json::field(&mut o, "title")?,
-            time_unit: json::field(&mut o, "time_unit")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "time_unit", &mut out.time_unit)?;
+        Ok(out)
     }
 }
 /// `ChildItem`
@@ -1557,15 +1568,15 @@ pub struct ChildItem {
 impl FromJson for ChildItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChildItem")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            value: json::field(&mut o, "value")?,
-            title: json::field(&mut o, "title")?,
-            column_type: json::field(&mut o, "column_type")?,
-            read_only: json::field(&mut o, "read_only")?,
-            min_value: json::field(&mut o, "min_value")?,
-            max_value: json::field(&mut o, "max_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "column_type", &mut out.column_type)?;
+        json::set(&mut o, "read_only", &mut out.read_only)?;
+        json::set(&mut o, "min_value", &mut out.min_value)?;
+        json::set(&mut o, "max_value", &mut out.max_value)?;
+        Ok(out)
     }
 }
 impl ToJson for ChildItem {
@@ -1595,12 +1606,13 @@ pub struct ClockInAbnormalSettings {
 impl FromJson for ClockInAbnormalSettings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ClockInAbnormalSettings")?;
-        Ok(Self {
-            ignore_until_latest_clockout: json::field(
-                &mut o,
-                "ignore_until_latest_clockout",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "ignore_until_latest_clockout",
+            &mut out.ignore_until_latest_clockout,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for ClockInAbnormalSettings {
@@ -1645,9 +1657,9 @@ pub struct CreateGroupResponseBody {
 impl FromJson for CreateGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateGroupResponseBody")?;
-        Ok(Self {
-            group: json::field(&mut o, "group")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group", &mut out.group)?;
+        Ok(out)
     }
 }
 /// `CreateShiftResponseBody`
@@ -1664,9 +1676,9 @@ pub struct CreateShiftResponseBody {
 impl FromJson for CreateShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateShiftResponseBody")?;
-        Ok(Self {
-            shift: json::field(&mut o, "shift")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "shift", &mut out.shift)?;
+        Ok(out)
     }
 }
 /// `CreateUserApprovalRequestBody`
@@ -1701,9 +1713,9 @@ pub struct CreateUserApprovalResponseBody {
 impl FromJson for CreateUserApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateUserApprovalResponseBody")?;
-        Ok(Self {
-            user_approval: json::field(&mut o, "user_approval")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_approval", &mut out.user_approval)?;
+        Ok(out)
     }
 }
 /// `CreateUserTaskRemedyResponseBody`
@@ -1720,9 +1732,9 @@ pub struct CreateUserTaskRemedyResponseBody {
 impl FromJson for CreateUserTaskRemedyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateUserTaskRemedyResponseBody")?;
-        Ok(Self {
-            user_remedy: json::field(&mut o, "user_remedy")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_remedy", &mut out.user_remedy)?;
+        Ok(out)
     }
 }
 /// `DelReportArchiveRuleRequestBody`
@@ -1770,11 +1782,11 @@ pub struct Field {
 impl FromJson for Field {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Field")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            title: json::field(&mut o, "title")?,
-            child_fields: json::field(&mut o, "child_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "child_fields", &mut out.child_fields)?;
+        Ok(out)
     }
 }
 /// `File`
@@ -1791,9 +1803,9 @@ pub struct File {
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "File")?;
-        Ok(Self {
-            file_id: json::field(&mut o, "file_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_id", &mut out.file_id)?;
+        Ok(out)
     }
 }
 /// `FlexibleRule`
@@ -1812,10 +1824,10 @@ pub struct FlexibleRule {
 impl FromJson for FlexibleRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FlexibleRule")?;
-        Ok(Self {
-            flexible_early_minutes: json::field(&mut o, "flexible_early_minutes")?,
-            flexible_late_minutes: json::field(&mut o, "flexible_late_minutes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "flexible_early_minutes", &mut out.flexible_early_minutes)?;
+        json::set(&mut o, "flexible_late_minutes", &mut out.flexible_late_minutes)?;
+        Ok(out)
     }
 }
 impl ToJson for FlexibleRule {
@@ -1842,10 +1854,10 @@ pub struct FreeClockSetting {
 impl FromJson for FreeClockSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FreeClockSetting")?;
-        Ok(Self {
-            clock_mode: json::field(&mut o, "clock_mode")?,
-            clock_internal_hhmm: json::field(&mut o, "clock_internal_hhmm")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "clock_mode", &mut out.clock_mode)?;
+        json::set(&mut o, "clock_internal_hhmm", &mut out.clock_internal_hhmm)?;
+        Ok(out)
     }
 }
 impl ToJson for FreeClockSetting {
@@ -1882,15 +1894,19 @@ pub struct FreePunchCfg {
 impl FromJson for FreePunchCfg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FreePunchCfg")?;
-        Ok(Self {
-            free_start_time: json::field(&mut o, "free_start_time")?,
-            free_end_time: json::field(&mut o, "free_end_time")?,
-            punch_day: json::field(&mut o, "punch_day")?,
-            work_day_no_punch_as_lack: json::field(&mut o, "work_day_no_punch_as_lack")?,
-            work_hours_demand: json::field(&mut o, "work_hours_demand")?,
-            work_hours: json::field(&mut o, "work_hours")?,
-            free_clock_setting: json::field(&mut o, "free_clock_setting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "free_start_time", &mut out.free_start_time)?;
+        json::set(&mut o, "free_end_time", &mut out.free_end_time)?;
+        json::set(&mut o, "punch_day", &mut out.punch_day)?;
+        json::set(
+            &mut o,
+            "work_day_no_punch_as_lack",
+            &mut out.work_day_no_punch_as_lack,
+        )?;
+        json::set(&mut o, "work_hours_demand", &mut out.work_hours_demand)?;
+        json::set(&mut o, "work_hours", &mut out.work_hours)?;
+        json::set(&mut o, "free_clock_setting", &mut out.free_clock_setting)?;
+        Ok(out)
     }
 }
 impl ToJson for FreePunchCfg {
@@ -2062,98 +2078,116 @@ pub struct GetGroupResponseBody {
 impl FromJson for GetGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetGroupResponseBody")?;
-        Ok(Self {
-            group_id: json::field(&mut o, "group_id")?,
-            group_name: json::field(&mut o, "group_name")?,
-            time_zone: json::field(&mut o, "time_zone")?,
-            bind_dept_ids: json::field(&mut o, "bind_dept_ids")?,
-            except_dept_ids: json::field(&mut o, "except_dept_ids")?,
-            bind_user_ids: json::field(&mut o, "bind_user_ids")?,
-            except_user_ids: json::field(&mut o, "except_user_ids")?,
-            group_leader_ids: json::field(&mut o, "group_leader_ids")?,
-            sub_group_leader_ids: json::field(&mut o, "sub_group_leader_ids")?,
-            allow_out_punch: json::field(&mut o, "allow_out_punch")?,
-            out_punch_need_approval: json::field(&mut o, "out_punch_need_approval")?,
-            out_punch_need_post_approval: json::field(
-                &mut o,
-                "out_punch_need_post_approval",
-            )?,
-            out_punch_need_remark: json::field(&mut o, "out_punch_need_remark")?,
-            out_punch_need_photo: json::field(&mut o, "out_punch_need_photo")?,
-            out_punch_allowed_hide_addr: json::field(
-                &mut o,
-                "out_punch_allowed_hide_addr",
-            )?,
-            out_punch_allowed_adjust_addr: json::field(
-                &mut o,
-                "out_punch_allowed_adjust_addr",
-            )?,
-            adjust_range: json::field(&mut o, "adjust_range")?,
-            allow_pc_punch: json::field(&mut o, "allow_pc_punch")?,
-            allow_remedy: json::field(&mut o, "allow_remedy")?,
-            remedy_limit: json::field(&mut o, "remedy_limit")?,
-            remedy_limit_count: json::field(&mut o, "remedy_limit_count")?,
-            remedy_date_limit: json::field(&mut o, "remedy_date_limit")?,
-            remedy_date_num: json::field(&mut o, "remedy_date_num")?,
-            allow_remedy_type_lack: json::field(&mut o, "allow_remedy_type_lack")?,
-            allow_remedy_type_late: json::field(&mut o, "allow_remedy_type_late")?,
-            allow_remedy_type_early: json::field(&mut o, "allow_remedy_type_early")?,
-            allow_remedy_type_normal: json::field(&mut o, "allow_remedy_type_normal")?,
-            show_cumulative_time: json::field(&mut o, "show_cumulative_time")?,
-            show_over_time: json::field(&mut o, "show_over_time")?,
-            hide_staff_punch_time: json::field(&mut o, "hide_staff_punch_time")?,
-            hide_clock_in_rule: json::field(&mut o, "hide_clock_in_rule")?,
-            face_punch: json::field(&mut o, "face_punch")?,
-            face_punch_cfg: json::field(&mut o, "face_punch_cfg")?,
-            face_live_need_action: json::field(&mut o, "face_live_need_action")?,
-            face_downgrade: json::field(&mut o, "face_downgrade")?,
-            replace_basic_pic: json::field(&mut o, "replace_basic_pic")?,
-            anti_cheat_punch_config: json::field(&mut o, "anti_cheat_punch_config")?,
-            machines: json::field(&mut o, "machines")?,
-            gps_range: json::field(&mut o, "gps_range")?,
-            locations: json::field(&mut o, "locations")?,
-            group_type: json::field(&mut o, "group_type")?,
-            punch_day_shift_ids: json::field(&mut o, "punch_day_shift_ids")?,
-            free_punch_cfg: json::field(&mut o, "free_punch_cfg")?,
-            calendar_id: json::field(&mut o, "calendar_id")?,
-            need_punch_special_days: json::field(&mut o, "need_punch_special_days")?,
-            no_need_punch_special_days: json::field(
-                &mut o,
-                "no_need_punch_special_days",
-            )?,
-            work_day_no_punch_as_lack: json::field(&mut o, "work_day_no_punch_as_lack")?,
-            remedy_period_type: json::field(&mut o, "remedy_period_type")?,
-            remedy_period_custom_date: json::field(&mut o, "remedy_period_custom_date")?,
-            punch_type: json::field(&mut o, "punch_type")?,
-            effect_time: json::field(&mut o, "effect_time")?,
-            fixshift_effect_time: json::field(&mut o, "fixshift_effect_time")?,
-            member_effect_time: json::field(&mut o, "member_effect_time")?,
-            rest_clock_in_need_approval: json::field(
-                &mut o,
-                "rest_clock_in_need_approval",
-            )?,
-            clock_in_need_photo: json::field(&mut o, "clock_in_need_photo")?,
-            member_status_change: json::field(&mut o, "member_status_change")?,
-            leave_need_punch: json::field(&mut o, "leave_need_punch")?,
-            leave_need_punch_cfg: json::field(&mut o, "leave_need_punch_cfg")?,
-            go_out_need_punch: json::field(&mut o, "go_out_need_punch")?,
-            go_out_need_punch_cfg: json::field(&mut o, "go_out_need_punch_cfg")?,
-            travel_need_punch: json::field(&mut o, "travel_need_punch")?,
-            travel_need_punch_cfg: json::field(&mut o, "travel_need_punch_cfg")?,
-            need_punch_members: json::field(&mut o, "need_punch_members")?,
-            no_need_punch_members: json::field(&mut o, "no_need_punch_members")?,
-            save_auto_changes: json::field(&mut o, "save_auto_changes")?,
-            org_change_auto_adjust: json::field(&mut o, "org_change_auto_adjust")?,
-            bind_default_dept_ids: json::field(&mut o, "bind_default_dept_ids")?,
-            bind_default_user_ids: json::field(&mut o, "bind_default_user_ids")?,
-            overtime_clock_cfg: json::field(&mut o, "overtime_clock_cfg")?,
-            new_calendar_id: json::field(&mut o, "new_calendar_id")?,
-            allow_apply_punch: json::field(&mut o, "allow_apply_punch")?,
-            clock_in_abnormal_settings: json::field(
-                &mut o,
-                "clock_in_abnormal_settings",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group_id", &mut out.group_id)?;
+        json::set(&mut o, "group_name", &mut out.group_name)?;
+        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        json::set(&mut o, "bind_dept_ids", &mut out.bind_dept_ids)?;
+        json::set(&mut o, "except_dept_ids", &mut out.except_dept_ids)?;
+        json::set(&mut o, "bind_user_ids", &mut out.bind_user_ids)?;
+        json::set(&mut o, "except_user_ids", &mut out.except_user_ids)?;
+        json::set(&mut o, "group_leader_ids", &mut out.group_leader_ids)?;
+        json::set(&mut o, "sub_group_leader_ids", &mut out.sub_group_leader_ids)?;
+        json::set(&mut o, "allow_out_punch", &mut out.allow_out_punch)?;
+        json::set(&mut o, "out_punch_need_approval", &mut out.out_punch_need_approval)?;
+        json::set(
+            &mut o,
+            "out_punch_need_post_approval",
+            &mut out.out_punch_need_post_approval,
+        )?;
+        json::set(&mut o, "out_punch_need_remark", &mut out.out_punch_need_remark)?;
+        json::set(&mut o, "out_punch_need_photo", &mut out.out_punch_need_photo)?;
+        json::set(
+            &mut o,
+            "out_punch_allowed_hide_addr",
+            &mut out.out_punch_allowed_hide_addr,
+        )?;
+        json::set(
+            &mut o,
+            "out_punch_allowed_adjust_addr",
+            &mut out.out_punch_allowed_adjust_addr,
+        )?;
+        json::set(&mut o, "adjust_range", &mut out.adjust_range)?;
+        json::set(&mut o, "allow_pc_punch", &mut out.allow_pc_punch)?;
+        json::set(&mut o, "allow_remedy", &mut out.allow_remedy)?;
+        json::set(&mut o, "remedy_limit", &mut out.remedy_limit)?;
+        json::set(&mut o, "remedy_limit_count", &mut out.remedy_limit_count)?;
+        json::set(&mut o, "remedy_date_limit", &mut out.remedy_date_limit)?;
+        json::set(&mut o, "remedy_date_num", &mut out.remedy_date_num)?;
+        json::set(&mut o, "allow_remedy_type_lack", &mut out.allow_remedy_type_lack)?;
+        json::set(&mut o, "allow_remedy_type_late", &mut out.allow_remedy_type_late)?;
+        json::set(&mut o, "allow_remedy_type_early", &mut out.allow_remedy_type_early)?;
+        json::set(
+            &mut o,
+            "allow_remedy_type_normal",
+            &mut out.allow_remedy_type_normal,
+        )?;
+        json::set(&mut o, "show_cumulative_time", &mut out.show_cumulative_time)?;
+        json::set(&mut o, "show_over_time", &mut out.show_over_time)?;
+        json::set(&mut o, "hide_staff_punch_time", &mut out.hide_staff_punch_time)?;
+        json::set(&mut o, "hide_clock_in_rule", &mut out.hide_clock_in_rule)?;
+        json::set(&mut o, "face_punch", &mut out.face_punch)?;
+        json::set(&mut o, "face_punch_cfg", &mut out.face_punch_cfg)?;
+        json::set(&mut o, "face_live_need_action", &mut out.face_live_need_action)?;
+        json::set(&mut o, "face_downgrade", &mut out.face_downgrade)?;
+        json::set(&mut o, "replace_basic_pic", &mut out.replace_basic_pic)?;
+        json::set(&mut o, "anti_cheat_punch_config", &mut out.anti_cheat_punch_config)?;
+        json::set(&mut o, "machines", &mut out.machines)?;
+        json::set(&mut o, "gps_range", &mut out.gps_range)?;
+        json::set(&mut o, "locations", &mut out.locations)?;
+        json::set(&mut o, "group_type", &mut out.group_type)?;
+        json::set(&mut o, "punch_day_shift_ids", &mut out.punch_day_shift_ids)?;
+        json::set(&mut o, "free_punch_cfg", &mut out.free_punch_cfg)?;
+        json::set(&mut o, "calendar_id", &mut out.calendar_id)?;
+        json::set(&mut o, "need_punch_special_days", &mut out.need_punch_special_days)?;
+        json::set(
+            &mut o,
+            "no_need_punch_special_days",
+            &mut out.no_need_punch_special_days,
+        )?;
+        json::set(
+            &mut o,
+            "work_day_no_punch_as_lack",
+            &mut out.work_day_no_punch_as_lack,
+        )?;
+        json::set(&mut o, "remedy_period_type", &mut out.remedy_period_type)?;
+        json::set(
+            &mut o,
+            "remedy_period_custom_date",
+            &mut out.remedy_period_custom_date,
+        )?;
+        json::set(&mut o, "punch_type", &mut out.punch_type)?;
+        json::set(&mut o, "effect_time", &mut out.effect_time)?;
+        json::set(&mut o, "fixshift_effect_time", &mut out.fixshift_effect_time)?;
+        json::set(&mut o, "member_effect_time", &mut out.member_effect_time)?;
+        json::set(
+            &mut o,
+            "rest_clock_in_need_approval",
+            &mut out.rest_clock_in_need_approval,
+        )?;
+        json::set(&mut o, "clock_in_need_photo", &mut out.clock_in_need_photo)?;
+        json::set(&mut o, "member_status_change", &mut out.member_status_change)?;
+        json::set(&mut o, "leave_need_punch", &mut out.leave_need_punch)?;
+        json::set(&mut o, "leave_need_punch_cfg", &mut out.leave_need_punch_cfg)?;
+        json::set(&mut o, "go_out_need_punch", &mut out.go_out_need_punch)?;
+        json::set(&mut o, "go_out_need_punch_cfg", &mut out.go_out_need_punch_cfg)?;
+        json::set(&mut o, "travel_need_punch", &mut out.travel_need_punch)?;
+        json::set(&mut o, "travel_need_punch_cfg", &mut out.travel_need_punch_cfg)?;
+        json::set(&mut o, "need_punch_members", &mut out.need_punch_members)?;
+        json::set(&mut o, "no_need_punch_members", &mut out.no_need_punch_members)?;
+        json::set(&mut o, "save_auto_changes", &mut out.save_auto_changes)?;
+        json::set(&mut o, "org_change_auto_adjust", &mut out.org_change_auto_adjust)?;
+        json::set(&mut o, "bind_default_dept_ids", &mut out.bind_default_dept_ids)?;
+        json::set(&mut o, "bind_default_user_ids", &mut out.bind_default_user_ids)?;
+        json::set(&mut o, "overtime_clock_cfg", &mut out.overtime_clock_cfg)?;
+        json::set(&mut o, "new_calendar_id", &mut out.new_calendar_id)?;
+        json::set(&mut o, "allow_apply_punch", &mut out.allow_apply_punch)?;
+        json::set(
+            &mut o,
+            "clock_in_abnormal_settings",
+            &mut out.clock_in_abnormal_settings,
+        )?;
+        Ok(out)
     }
 }
 /// `GetLeaveEmployExpireRecordRequestBody`
@@ -2200,9 +2234,9 @@ pub struct GetLeaveEmployExpireRecordResponseBody {
 impl FromJson for GetLeaveEmployExpireRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetLeaveEmployExpireRecordResponseBody")?;
-        Ok(Self {
-            records: json::field(&mut o, "records")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "records", &mut out.records)?;
+        Ok(out)
     }
 }
 /// `GetShiftResponseBody`
@@ -2257,37 +2291,44 @@ pub struct GetShiftResponseBody {
 impl FromJson for GetShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetShiftResponseBody")?;
-        Ok(Self {
-            shift_id: json::field(&mut o, "shift_id")?,
-            shift_name: json::field(&mut o, "shift_name")?,
-            punch_times: json::field(&mut o, "punch_times")?,
-            sub_shift_leader_ids: json::field(&mut o, "sub_shift_leader_ids")?,
-            is_flexible: json::field(&mut o, "is_flexible")?,
-            flexible_minutes: json::field(&mut o, "flexible_minutes")?,
-            flexible_rule: json::field(&mut o, "flexible_rule")?,
-            no_need_off: json::field(&mut o, "no_need_off")?,
-            punch_time_rule: json::field(&mut o, "punch_time_rule")?,
-            late_off_late_on_rule: json::field(&mut o, "late_off_late_on_rule")?,
-            rest_time_rule: json::field(&mut o, "rest_time_rule")?,
-            overtime_rule: json::field(&mut o, "overtime_rule")?,
-            day_type: json::field(&mut o, "day_type")?,
-            overtime_rest_time_rule: json::field(&mut o, "overtime_rest_time_rule")?,
-            late_minutes_as_serious_late: json::field(
-                &mut o,
-                "late_minutes_as_serious_late",
-            )?,
-            shift_middle_time_rule: json::field(&mut o, "shift_middle_time_rule")?,
-            shift_attendance_time_config: json::field(
-                &mut o,
-                "shift_attendance_time_config",
-            )?,
-            late_off_late_on_setting: json::field(&mut o, "late_off_late_on_setting")?,
-            id: json::field(&mut o, "id")?,
-            rest_time_flexible_configs: json::field(
-                &mut o,
-                "rest_time_flexible_configs",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "shift_id", &mut out.shift_id)?;
+        json::set(&mut o, "shift_name", &mut out.shift_name)?;
+        json::set(&mut o, "punch_times", &mut out.punch_times)?;
+        json::set(&mut o, "sub_shift_leader_ids", &mut out.sub_shift_leader_ids)?;
+        json::set(&mut o, "is_flexible", &mut out.is_flexible)?;
+        json::set(&mut o, "flexible_minutes", &mut out.flexible_minutes)?;
+        json::set(&mut o, "flexible_rule", &mut out.flexible_rule)?;
+        json::set(&mut o, "no_need_off", &mut out.no_need_off)?;
+        json::set(&mut o, "punch_time_rule", &mut out.punch_time_rule)?;
+        json::set(&mut o, "late_off_late_on_rule", &mut out.late_off_late_on_rule)?;
+        json::set(&mut o, "rest_time_rule", &mut out.rest_time_rule)?;
+        json::set(&mut o, "overtime_rule", &mut out.overtime_rule)?;
+        json::set(&mut o, "day_type", &mut out.day_type)?;
+        json::set(&mut o, "overtime_rest_time_rule", &mut out.overtime_rest_time_rule)?;
+        json::set(
+            &mut o,
+            "late_minutes_as_serious_late",
+            &mut out.late_minutes_as_serious_late,
+        )?;
+        json::set(&mut o, "shift_middle_time_rule", &mut out.shift_middle_time_rule)?;
+        json::set(
+            &mut o,
+            "shift_attendance_time_config",
+            &mut out.shift_attendance_time_config,
+        )?;
+        json::set(
+            &mut o,
+            "late_off_late_on_setting",
+            &mut out.late_off_late_on_setting,
+        )?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(
+            &mut o,
+            "rest_time_flexible_configs",
+            &mut out.rest_time_flexible_configs,
+        )?;
+        Ok(out)
     }
 }
 /// `GetUserFlowResponseBody`
@@ -2340,27 +2381,27 @@ pub struct GetUserFlowResponseBody {
 impl FromJson for GetUserFlowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetUserFlowResponseBody")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            location_name: json::field(&mut o, "location_name")?,
-            check_time: json::field(&mut o, "check_time")?,
-            comment: json::field(&mut o, "comment")?,
-            record_id: json::field(&mut o, "record_id")?,
-            longitude: json::field(&mut o, "longitude")?,
-            latitude: json::field(&mut o, "latitude")?,
-            ssid: json::field(&mut o, "ssid")?,
-            bssid: json::field(&mut o, "bssid")?,
-            is_field: json::field(&mut o, "is_field")?,
-            is_wifi: json::field(&mut o, "is_wifi")?,
-            r#type: json::field(&mut o, "type")?,
-            photo_urls: json::field(&mut o, "photo_urls")?,
-            device_id: json::field(&mut o, "device_id")?,
-            check_result: json::field(&mut o, "check_result")?,
-            external_id: json::field(&mut o, "external_id")?,
-            idempotent_id: json::field(&mut o, "idempotent_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "location_name", &mut out.location_name)?;
+        json::set(&mut o, "check_time", &mut out.check_time)?;
+        json::set(&mut o, "comment", &mut out.comment)?;
+        json::set(&mut o, "record_id", &mut out.record_id)?;
+        json::set(&mut o, "longitude", &mut out.longitude)?;
+        json::set(&mut o, "latitude", &mut out.latitude)?;
+        json::set(&mut o, "ssid", &mut out.ssid)?;
+        json::set(&mut o, "bssid", &mut out.bssid)?;
+        json::set(&mut o, "is_field", &mut out.is_field)?;
+        json::set(&mut o, "is_wifi", &mut out.is_wifi)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "photo_urls", &mut out.photo_urls)?;
+        json::set(&mut o, "device_id", &mut out.device_id)?;
+        json::set(&mut o, "check_result", &mut out.check_result)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "idempotent_id", &mut out.idempotent_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 /// `Group`
@@ -2521,99 +2562,117 @@ pub struct Group {
 impl FromJson for Group {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Group")?;
-        Ok(Self {
-            group_id: json::field(&mut o, "group_id")?,
-            group_name: json::field(&mut o, "group_name")?,
-            time_zone: json::field(&mut o, "time_zone")?,
-            bind_dept_ids: json::field(&mut o, "bind_dept_ids")?,
-            except_dept_ids: json::field(&mut o, "except_dept_ids")?,
-            bind_user_ids: json::field(&mut o, "bind_user_ids")?,
-            except_user_ids: json::field(&mut o, "except_user_ids")?,
-            group_leader_ids: json::field(&mut o, "group_leader_ids")?,
-            sub_group_leader_ids: json::field(&mut o, "sub_group_leader_ids")?,
-            allow_out_punch: json::field(&mut o, "allow_out_punch")?,
-            out_punch_need_approval: json::field(&mut o, "out_punch_need_approval")?,
-            out_punch_need_post_approval: json::field(
-                &mut o,
-                "out_punch_need_post_approval",
-            )?,
-            out_punch_need_remark: json::field(&mut o, "out_punch_need_remark")?,
-            out_punch_need_photo: json::field(&mut o, "out_punch_need_photo")?,
-            out_punch_allowed_hide_addr: json::field(
-                &mut o,
-                "out_punch_allowed_hide_addr",
-            )?,
-            out_punch_allowed_adjust_addr: json::field(
-                &mut o,
-                "out_punch_allowed_adjust_addr",
-            )?,
-            adjust_range: json::field(&mut o, "adjust_range")?,
-            allow_pc_punch: json::field(&mut o, "allow_pc_punch")?,
-            allow_remedy: json::field(&mut o, "allow_remedy")?,
-            remedy_limit: json::field(&mut o, "remedy_limit")?,
-            remedy_limit_count: json::field(&mut o, "remedy_limit_count")?,
-            remedy_date_limit: json::field(&mut o, "remedy_date_limit")?,
-            remedy_date_num: json::field(&mut o, "remedy_date_num")?,
-            allow_remedy_type_lack: json::field(&mut o, "allow_remedy_type_lack")?,
-            allow_remedy_type_late: json::field(&mut o, "allow_remedy_type_late")?,
-            allow_remedy_type_early: json::field(&mut o, "allow_remedy_type_early")?,
-            allow_remedy_type_normal: json::field(&mut o, "allow_remedy_type_normal")?,
-            show_cumulative_time: json::field(&mut o, "show_cumulative_time")?,
-            show_over_time: json::field(&mut o, "show_over_time")?,
-            hide_staff_punch_time: json::field(&mut o, "hide_staff_punch_time")?,
-            hide_clock_in_rule: json::field(&mut o, "hide_clock_in_rule")?,
-            face_punch: json::field(&mut o, "face_punch")?,
-            face_punch_cfg: json::field(&mut o, "face_punch_cfg")?,
-            face_live_need_action: json::field(&mut o, "face_live_need_action")?,
-            face_downgrade: json::field(&mut o, "face_downgrade")?,
-            replace_basic_pic: json::field(&mut o, "replace_basic_pic")?,
-            anti_cheat_punch_config: json::field(&mut o, "anti_cheat_punch_config")?,
-            machines: json::field(&mut o, "machines")?,
-            gps_range: json::field(&mut o, "gps_range")?,
-            locations: json::field(&mut o, "locations")?,
-            group_type: json::field(&mut o, "group_type")?,
-            punch_day_shift_ids: json::field(&mut o, "punch_day_shift_ids")?,
-            free_punch_cfg: json::field(&mut o, "free_punch_cfg")?,
-            calendar_id: json::field(&mut o, "calendar_id")?,
-            need_punch_special_days: json::field(&mut o, "need_punch_special_days")?,
-            no_need_punch_special_days: json::field(
-                &mut o,
-                "no_need_punch_special_days",
-            )?,
-            work_day_no_punch_as_lack: json::field(&mut o, "work_day_no_punch_as_lack")?,
-            effect_now: json::field(&mut o, "effect_now")?,
-            remedy_period_type: json::field(&mut o, "remedy_period_type")?,
-            remedy_period_custom_date: json::field(&mut o, "remedy_period_custom_date")?,
-            punch_type: json::field(&mut o, "punch_type")?,
-            effect_time: json::field(&mut o, "effect_time")?,
-            fixshift_effect_time: json::field(&mut o, "fixshift_effect_time")?,
-            member_effect_time: json::field(&mut o, "member_effect_time")?,
-            rest_clock_in_need_approval: json::field(
-                &mut o,
-                "rest_clock_in_need_approval",
-            )?,
-            clock_in_need_photo: json::field(&mut o, "clock_in_need_photo")?,
-            member_status_change: json::field(&mut o, "member_status_change")?,
-            leave_need_punch: json::field(&mut o, "leave_need_punch")?,
-            leave_need_punch_cfg: json::field(&mut o, "leave_need_punch_cfg")?,
-            go_out_need_punch: json::field(&mut o, "go_out_need_punch")?,
-            go_out_need_punch_cfg: json::field(&mut o, "go_out_need_punch_cfg")?,
-            travel_need_punch: json::field(&mut o, "travel_need_punch")?,
-            travel_need_punch_cfg: json::field(&mut o, "travel_need_punch_cfg")?,
-            need_punch_members: json::field(&mut o, "need_punch_members")?,
-            no_need_punch_members: json::field(&mut o, "no_need_punch_members")?,
-            save_auto_changes: json::field(&mut o, "save_auto_changes")?,
-            org_change_auto_adjust: json::field(&mut o, "org_change_auto_adjust")?,
-            bind_default_dept_ids: json::field(&mut o, "bind_default_dept_ids")?,
-            bind_default_user_ids: json::field(&mut o, "bind_default_user_ids")?,
-            overtime_clock_cfg: json::field(&mut o, "overtime_clock_cfg")?,
-            new_calendar_id: json::field(&mut o, "new_calendar_id")?,
-            allow_apply_punch: json::field(&mut o, "allow_apply_punch")?,
-            clock_in_abnormal_settings: json::field(
-                &mut o,
-                "clock_in_abnormal_settings",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group_id", &mut out.group_id)?;
+        json::set(&mut o, "group_name", &mut out.group_name)?;
+        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        json::set(&mut o, "bind_dept_ids", &mut out.bind_dept_ids)?;
+        json::set(&mut o, "except_dept_ids", &mut out.except_dept_ids)?;
+        json::set(&mut o, "bind_user_ids", &mut out.bind_user_ids)?;
+        json::set(&mut o, "except_user_ids", &mut out.except_user_ids)?;
+        json::set(&mut o, "group_leader_ids", &mut out.group_leader_ids)?;
+        json::set(&mut o, "sub_group_leader_ids", &mut out.sub_group_leader_ids)?;
+        json::set(&mut o, "allow_out_punch", &mut out.allow_out_punch)?;
+        json::set(&mut o, "out_punch_need_approval", &mut out.out_punch_need_approval)?;
+        json::set(
+            &mut o,
+            "out_punch_need_post_approval",
+            &mut out.out_punch_need_post_approval,
+        )?;
+        json::set(&mut o, "out_punch_need_remark", &mut out.out_punch_need_remark)?;
+        json::set(&mut o, "out_punch_need_photo", &mut out.out_punch_need_photo)?;
+        json::set(
+            &mut o,
+            "out_punch_allowed_hide_addr",
+            &mut out.out_punch_allowed_hide_addr,
+        )?;
+        json::set(
+            &mut o,
+            "out_punch_allowed_adjust_addr",
+            &mut out.out_punch_allowed_adjust_addr,
+        )?;
+        json::set(&mut o, "adjust_range", &mut out.adjust_range)?;
+        json::set(&mut o, "allow_pc_punch", &mut out.allow_pc_punch)?;
+        json::set(&mut o, "allow_remedy", &mut out.allow_remedy)?;
+        json::set(&mut o, "remedy_limit", &mut out.remedy_limit)?;
+        json::set(&mut o, "remedy_limit_count", &mut out.remedy_limit_count)?;
+        json::set(&mut o, "remedy_date_limit", &mut out.remedy_date_limit)?;
+        json::set(&mut o, "remedy_date_num", &mut out.remedy_date_num)?;
+        json::set(&mut o, "allow_remedy_type_lack", &mut out.allow_remedy_type_lack)?;
+        json::set(&mut o, "allow_remedy_type_late", &mut out.allow_remedy_type_late)?;
+        json::set(&mut o, "allow_remedy_type_early", &mut out.allow_remedy_type_early)?;
+        json::set(
+            &mut o,
+            "allow_remedy_type_normal",
+            &mut out.allow_remedy_type_normal,
+        )?;
+        json::set(&mut o, "show_cumulative_time", &mut out.show_cumulative_time)?;
+        json::set(&mut o, "show_over_time", &mut out.show_over_time)?;
+        json::set(&mut o, "hide_staff_punch_time", &mut out.hide_staff_punch_time)?;
+        json::set(&mut o, "hide_clock_in_rule", &mut out.hide_clock_in_rule)?;
+        json::set(&mut o, "face_punch", &mut out.face_punch)?;
+        json::set(&mut o, "face_punch_cfg", &mut out.face_punch_cfg)?;
+        json::set(&mut o, "face_live_need_action", &mut out.face_live_need_action)?;
+        json::set(&mut o, "face_downgrade", &mut out.face_downgrade)?;
+        json::set(&mut o, "replace_basic_pic", &mut out.replace_basic_pic)?;
+        json::set(&mut o, "anti_cheat_punch_config", &mut out.anti_cheat_punch_config)?;
+        json::set(&mut o, "machines", &mut out.machines)?;
+        json::set(&mut o, "gps_range", &mut out.gps_range)?;
+        json::set(&mut o, "locations", &mut out.locations)?;
+        json::set(&mut o, "group_type", &mut out.group_type)?;
+        json::set(&mut o, "punch_day_shift_ids", &mut out.punch_day_shift_ids)?;
+        json::set(&mut o, "free_punch_cfg", &mut out.free_punch_cfg)?;
+        json::set(&mut o, "calendar_id", &mut out.calendar_id)?;
+        json::set(&mut o, "need_punch_special_days", &mut out.need_punch_special_days)?;
+        json::set(
+            &mut o,
+            "no_need_punch_special_days",
+            &mut out.no_need_punch_special_days,
+        )?;
+        json::set(
+            &mut o,
+            "work_day_no_punch_as_lack",
+            &mut out.work_day_no_punch_as_lack,
+        )?;
+        json::set(&mut o, "effect_now", &mut out.effect_now)?;
+        json::set(&mut o, "remedy_period_type", &mut out.remedy_period_type)?;
+        json::set(
+            &mut o,
+            "remedy_period_custom_date",
+            &mut out.remedy_period_custom_date,
+        )?;
+        json::set(&mut o, "punch_type", &mut out.punch_type)?;
+        json::set(&mut o, "effect_time", &mut out.effect_time)?;
+        json::set(&mut o, "fixshift_effect_time", &mut out.fixshift_effect_time)?;
+        json::set(&mut o, "member_effect_time", &mut out.member_effect_time)?;
+        json::set(
+            &mut o,
+            "rest_clock_in_need_approval",
+            &mut out.rest_clock_in_need_approval,
+        )?;
+        json::set(&mut o, "clock_in_need_photo", &mut out.clock_in_need_photo)?;
+        json::set(&mut o, "member_status_change", &mut out.member_status_change)?;
+        json::set(&mut o, "leave_need_punch", &mut out.leave_need_punch)?;
+        json::set(&mut o, "leave_need_punch_cfg", &mut out.leave_need_punch_cfg)?;
+        json::set(&mut o, "go_out_need_punch", &mut out.go_out_need_punch)?;
+        json::set(&mut o, "go_out_need_punch_cfg", &mut out.go_out_need_punch_cfg)?;
+        json::set(&mut o, "travel_need_punch", &mut out.travel_need_punch)?;
+        json::set(&mut o, "travel_need_punch_cfg", &mut out.travel_need_punch_cfg)?;
+        json::set(&mut o, "need_punch_members", &mut out.need_punch_members)?;
+        json::set(&mut o, "no_need_punch_members", &mut out.no_need_punch_members)?;
+        json::set(&mut o, "save_auto_changes", &mut out.save_auto_changes)?;
+        json::set(&mut o, "org_change_auto_adjust", &mut out.org_change_auto_adjust)?;
+        json::set(&mut o, "bind_default_dept_ids", &mut out.bind_default_dept_ids)?;
+        json::set(&mut o, "bind_default_user_ids", &mut out.bind_default_user_ids)?;
+        json::set(&mut o, "overtime_clock_cfg", &mut out.overtime_clock_cfg)?;
+        json::set(&mut o, "new_calendar_id", &mut out.new_calendar_id)?;
+        json::set(&mut o, "allow_apply_punch", &mut out.allow_apply_punch)?;
+        json::set(
+            &mut o,
+            "clock_in_abnormal_settings",
+            &mut out.clock_in_abnormal_settings,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for Group {
@@ -2714,10 +2773,10 @@ pub struct GroupMeta {
 impl FromJson for GroupMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GroupMeta")?;
-        Ok(Self {
-            group_id: json::field(&mut o, "group_id")?,
-            group_name: json::field(&mut o, "group_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group_id", &mut out.group_id)?;
+        json::set(&mut o, "group_name", &mut out.group_name)?;
+        Ok(out)
     }
 }
 /// `I18nMap`
@@ -2738,11 +2797,11 @@ pub struct I18nMap {
 impl FromJson for I18nMap {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nMap")?;
-        Ok(Self {
-            zh: json::field(&mut o, "zh")?,
-            en: json::field(&mut o, "en")?,
-            ja: json::field(&mut o, "ja")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh", &mut out.zh)?;
+        json::set(&mut o, "en", &mut out.en)?;
+        json::set(&mut o, "ja", &mut out.ja)?;
+        Ok(out)
     }
 }
 /// `I18nNames`
@@ -2763,11 +2822,11 @@ pub struct I18nNames {
 impl FromJson for I18nNames {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nNames")?;
-        Ok(Self {
-            ch: json::field(&mut o, "ch")?,
-            en: json::field(&mut o, "en")?,
-            ja: json::field(&mut o, "ja")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ch", &mut out.ch)?;
+        json::set(&mut o, "en", &mut out.en)?;
+        json::set(&mut o, "ja", &mut out.ja)?;
+        Ok(out)
     }
 }
 impl ToJson for I18nNames {
@@ -2797,11 +2856,11 @@ pub struct Item {
 impl FromJson for Item {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Item")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            title: json::field(&mut o, "title")?,
-            child_items: json::field(&mut o, "child_items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "child_items", &mut out.child_items)?;
+        Ok(out)
     }
 }
 impl ToJson for Item {
@@ -2829,10 +2888,10 @@ pub struct LangText {
 impl FromJson for LangText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LangText")?;
-        Ok(Self {
-            lang: json::field(&mut o, "lang")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "lang", &mut out.lang)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 impl ToJson for LangText {
@@ -2859,10 +2918,10 @@ pub struct LateOffLateOnRule {
 impl FromJson for LateOffLateOnRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LateOffLateOnRule")?;
-        Ok(Self {
-            late_off_minutes: json::field(&mut o, "late_off_minutes")?,
-            late_on_minutes: json::field(&mut o, "late_on_minutes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "late_off_minutes", &mut out.late_off_minutes)?;
+        json::set(&mut o, "late_on_minutes", &mut out.late_on_minutes)?;
+        Ok(out)
     }
 }
 impl ToJson for LateOffLateOnRule {
@@ -2889,13 +2948,18 @@ pub struct LateOffLateOnSetting {
 impl FromJson for LateOffLateOnSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LateOffLateOnSetting")?;
-        Ok(Self {
-            late_off_base_on_time_type: json::field(
-                &mut o,
-                "late_off_base_on_time_type",
-            )?,
-            late_on_base_on_time_type: json::field(&mut o, "late_on_base_on_time_type")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "late_off_base_on_time_type",
+            &mut out.late_off_base_on_time_type,
+        )?;
+        json::set(
+            &mut o,
+            "late_on_base_on_time_type",
+            &mut out.late_on_base_on_time_type,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for LateOffLateOnSetting {
@@ -2946,22 +3010,22 @@ pub struct LeaveAccrualRecord {
 impl FromJson for LeaveAccrualRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveAccrualRecord")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            leave_type_id: json::field(&mut o, "leave_type_id")?,
-            granting_quantity: json::field(&mut o, "granting_quantity")?,
-            granting_unit: json::field(&mut o, "granting_unit")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            granted_by: json::field(&mut o, "granted_by")?,
-            reason: json::field(&mut o, "reason")?,
-            created_at: json::field(&mut o, "created_at")?,
-            created_by: json::field(&mut o, "created_by")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            updated_by: json::field(&mut o, "updated_by")?,
-            section_type: json::field(&mut o, "section_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "leave_type_id", &mut out.leave_type_id)?;
+        json::set(&mut o, "granting_quantity", &mut out.granting_quantity)?;
+        json::set(&mut o, "granting_unit", &mut out.granting_unit)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "granted_by", &mut out.granted_by)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "updated_by", &mut out.updated_by)?;
+        json::set(&mut o, "section_type", &mut out.section_type)?;
+        Ok(out)
     }
 }
 /// `LeaveEmployExpireRecord`
@@ -3002,21 +3066,21 @@ pub struct LeaveEmployExpireRecord {
 impl FromJson for LeaveEmployExpireRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveEmployExpireRecord")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            leave_type_id: json::field(&mut o, "leave_type_id")?,
-            granting_quantity: json::field(&mut o, "granting_quantity")?,
-            left_granting_quantity: json::field(&mut o, "left_granting_quantity")?,
-            granting_unit: json::field(&mut o, "granting_unit")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            reason: json::field(&mut o, "reason")?,
-            is_update_by_external: json::field(&mut o, "is_update_by_external")?,
-            accrual_source: json::field(&mut o, "accrual_source")?,
-            leave_sub_type_id: json::field(&mut o, "leave_sub_type_id")?,
-            section_type: json::field(&mut o, "section_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "leave_type_id", &mut out.leave_type_id)?;
+        json::set(&mut o, "granting_quantity", &mut out.granting_quantity)?;
+        json::set(&mut o, "left_granting_quantity", &mut out.left_granting_quantity)?;
+        json::set(&mut o, "granting_unit", &mut out.granting_unit)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        json::set(&mut o, "is_update_by_external", &mut out.is_update_by_external)?;
+        json::set(&mut o, "accrual_source", &mut out.accrual_source)?;
+        json::set(&mut o, "leave_sub_type_id", &mut out.leave_sub_type_id)?;
+        json::set(&mut o, "section_type", &mut out.section_type)?;
+        Ok(out)
     }
 }
 /// `LeaveNeedPunchCfg`
@@ -3041,13 +3105,13 @@ pub struct LeaveNeedPunchCfg {
 impl FromJson for LeaveNeedPunchCfg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveNeedPunchCfg")?;
-        Ok(Self {
-            late_minutes_as_late: json::field(&mut o, "late_minutes_as_late")?,
-            late_minutes_as_lack: json::field(&mut o, "late_minutes_as_lack")?,
-            early_minutes_as_early: json::field(&mut o, "early_minutes_as_early")?,
-            early_minutes_as_lack: json::field(&mut o, "early_minutes_as_lack")?,
-            not_during_shift: json::field(&mut o, "not_during_shift")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "late_minutes_as_late", &mut out.late_minutes_as_late)?;
+        json::set(&mut o, "late_minutes_as_lack", &mut out.late_minutes_as_lack)?;
+        json::set(&mut o, "early_minutes_as_early", &mut out.early_minutes_as_early)?;
+        json::set(&mut o, "early_minutes_as_lack", &mut out.early_minutes_as_lack)?;
+        json::set(&mut o, "not_during_shift", &mut out.not_during_shift)?;
+        Ok(out)
     }
 }
 impl ToJson for LeaveNeedPunchCfg {
@@ -3079,11 +3143,11 @@ pub struct ListArchiveRuleResponseBody {
 impl FromJson for ListArchiveRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListArchiveRuleResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListGroupResponseBody`
@@ -3104,11 +3168,11 @@ pub struct ListGroupResponseBody {
 impl FromJson for ListGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListGroupResponseBody")?;
-        Ok(Self {
-            group_list: json::field(&mut o, "group_list")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group_list", &mut out.group_list)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListShiftResponseBody`
@@ -3129,11 +3193,11 @@ pub struct ListShiftResponseBody {
 impl FromJson for ListShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListShiftResponseBody")?;
-        Ok(Self {
-            shift_list: json::field(&mut o, "shift_list")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "shift_list", &mut out.shift_list)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListUserGroupResponseBody`
@@ -3154,11 +3218,11 @@ pub struct ListUserGroupResponseBody {
 impl FromJson for ListUserGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUserGroupResponseBody")?;
-        Ok(Self {
-            users: json::field(&mut o, "users")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "users", &mut out.users)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `Location`
@@ -3197,20 +3261,20 @@ pub struct Location {
 impl FromJson for Location {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Location")?;
-        Ok(Self {
-            location_id: json::field(&mut o, "location_id")?,
-            location_name: json::field(&mut o, "location_name")?,
-            location_type: json::field(&mut o, "location_type")?,
-            latitude: json::field(&mut o, "latitude")?,
-            longitude: json::field(&mut o, "longitude")?,
-            ssid: json::field(&mut o, "ssid")?,
-            bssid: json::field(&mut o, "bssid")?,
-            map_type: json::field(&mut o, "map_type")?,
-            address: json::field(&mut o, "address")?,
-            ip: json::field(&mut o, "ip")?,
-            feature: json::field(&mut o, "feature")?,
-            gps_range: json::field(&mut o, "gps_range")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "location_id", &mut out.location_id)?;
+        json::set(&mut o, "location_name", &mut out.location_name)?;
+        json::set(&mut o, "location_type", &mut out.location_type)?;
+        json::set(&mut o, "latitude", &mut out.latitude)?;
+        json::set(&mut o, "longitude", &mut out.longitude)?;
+        json::set(&mut o, "ssid", &mut out.ssid)?;
+        json::set(&mut o, "bssid", &mut out.bssid)?;
+        json::set(&mut o, "map_type", &mut out.map_type)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "ip", &mut out.ip)?;
+        json::set(&mut o, "feature", &mut out.feature)?;
+        json::set(&mut o, "gps_range", &mut out.gps_range)?;
+        Ok(out)
     }
 }
 impl ToJson for Location {
@@ -3247,10 +3311,10 @@ pub struct Machine {
 impl FromJson for Machine {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Machine")?;
-        Ok(Self {
-            machine_sn: json::field(&mut o, "machine_sn")?,
-            machine_name: json::field(&mut o, "machine_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "machine_sn", &mut out.machine_sn)?;
+        json::set(&mut o, "machine_name", &mut out.machine_name)?;
+        Ok(out)
     }
 }
 impl ToJson for Machine {
@@ -3281,24 +3345,28 @@ pub struct MemberStatusChange {
 impl FromJson for MemberStatusChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MemberStatusChange")?;
-        Ok(Self {
-            onboarding_on_no_need_punch: json::field(
-                &mut o,
-                "onboarding_on_no_need_punch",
-            )?,
-            onboarding_off_no_need_punch: json::field(
-                &mut o,
-                "onboarding_off_no_need_punch",
-            )?,
-            offboarding_on_no_need_punch: json::field(
-                &mut o,
-                "offboarding_on_no_need_punch",
-            )?,
-            offboarding_off_no_need_punch: json::field(
-                &mut o,
-                "offboarding_off_no_need_punch",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "onboarding_on_no_need_punch",
+            &mut out.onboarding_on_no_need_punch,
+        )?;
+        json::set(
+            &mut o,
+            "onboarding_off_no_need_punch",
+            &mut out.onboarding_off_no_need_punch,
+        )?;
+        json::set(
+            &mut o,
+            "offboarding_on_no_need_punch",
+            &mut out.offboarding_on_no_need_punch,
+        )?;
+        json::set(
+            &mut o,
+            "offboarding_off_no_need_punch",
+            &mut out.offboarding_off_no_need_punch,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for MemberStatusChange {
@@ -3346,9 +3414,9 @@ pub struct ModifyUserSettingResponseBody {
 impl FromJson for ModifyUserSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ModifyUserSettingResponseBody")?;
-        Ok(Self {
-            user_setting: json::field(&mut o, "user_setting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_setting", &mut out.user_setting)?;
+        Ok(out)
     }
 }
 /// `OvertimeClockCfg`
@@ -3367,13 +3435,14 @@ pub struct OvertimeClockCfg {
 impl FromJson for OvertimeClockCfg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OvertimeClockCfg")?;
-        Ok(Self {
-            allow_punch_approval: json::field(&mut o, "allow_punch_approval")?,
-            need_clock_over_time_start_and_end: json::field(
-                &mut o,
-                "need_clock_over_time_start_and_end",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "allow_punch_approval", &mut out.allow_punch_approval)?;
+        json::set(
+            &mut o,
+            "need_clock_over_time_start_and_end",
+            &mut out.need_clock_over_time_start_and_end,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for OvertimeClockCfg {
@@ -3403,10 +3472,10 @@ pub struct OvertimeRule {
 impl FromJson for OvertimeRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OvertimeRule")?;
-        Ok(Self {
-            on_overtime: json::field(&mut o, "on_overtime")?,
-            off_overtime: json::field(&mut o, "off_overtime")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "on_overtime", &mut out.on_overtime)?;
+        json::set(&mut o, "off_overtime", &mut out.off_overtime)?;
+        Ok(out)
     }
 }
 impl ToJson for OvertimeRule {
@@ -3470,9 +3539,9 @@ pub struct PatchLeaveAccrualRecordResponseBody {
 impl FromJson for PatchLeaveAccrualRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchLeaveAccrualRecordResponseBody")?;
-        Ok(Self {
-            record: json::field(&mut o, "record")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "record", &mut out.record)?;
+        Ok(out)
     }
 }
 /// `ProcessApprovalInfoRequestBody`
@@ -3513,9 +3582,9 @@ pub struct ProcessApprovalInfoResponseBody {
 impl FromJson for ProcessApprovalInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProcessApprovalInfoResponseBody")?;
-        Ok(Self {
-            approval_info: json::field(&mut o, "approval_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_info", &mut out.approval_info)?;
+        Ok(out)
     }
 }
 /// `PunchMember`
@@ -3534,10 +3603,10 @@ pub struct PunchMember {
 impl FromJson for PunchMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PunchMember")?;
-        Ok(Self {
-            rule_scope_type: json::field(&mut o, "rule_scope_type")?,
-            scope_group_list: json::field(&mut o, "scope_group_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rule_scope_type", &mut out.rule_scope_type)?;
+        json::set(&mut o, "scope_group_list", &mut out.scope_group_list)?;
+        Ok(out)
     }
 }
 impl ToJson for PunchMember {
@@ -3564,10 +3633,10 @@ pub struct PunchSpecialDateShift {
 impl FromJson for PunchSpecialDateShift {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PunchSpecialDateShift")?;
-        Ok(Self {
-            punch_day: json::field(&mut o, "punch_day")?,
-            shift_id: json::field(&mut o, "shift_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "punch_day", &mut out.punch_day)?;
+        json::set(&mut o, "shift_id", &mut out.shift_id)?;
+        Ok(out)
     }
 }
 impl ToJson for PunchSpecialDateShift {
@@ -3612,22 +3681,23 @@ pub struct PunchTimeRule {
 impl FromJson for PunchTimeRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PunchTimeRule")?;
-        Ok(Self {
-            on_time: json::field(&mut o, "on_time")?,
-            off_time: json::field(&mut o, "off_time")?,
-            late_minutes_as_late: json::field(&mut o, "late_minutes_as_late")?,
-            late_minutes_as_lack: json::field(&mut o, "late_minutes_as_lack")?,
-            on_advance_minutes: json::field(&mut o, "on_advance_minutes")?,
-            early_minutes_as_early: json::field(&mut o, "early_minutes_as_early")?,
-            early_minutes_as_lack: json::field(&mut o, "early_minutes_as_lack")?,
-            off_delay_minutes: json::field(&mut o, "off_delay_minutes")?,
-            late_minutes_as_serious_late: json::field(
-                &mut o,
-                "late_minutes_as_serious_late",
-            )?,
-            no_need_on: json::field(&mut o, "no_need_on")?,
-            no_need_off: json::field(&mut o, "no_need_off")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "on_time", &mut out.on_time)?;
+        json::set(&mut o, "off_time", &mut out.off_time)?;
+        json::set(&mut o, "late_minutes_as_late", &mut out.late_minutes_as_late)?;
+        json::set(&mut o, "late_minutes_as_lack", &mut out.late_minutes_as_lack)?;
+        json::set(&mut o, "on_advance_minutes", &mut out.on_advance_minutes)?;
+        json::set(&mut o, "early_minutes_as_early", &mut out.early_minutes_as_early)?;
+        json::set(&mut o, "early_minutes_as_lack", &mut out.early_minutes_as_lack)?;
+        json::set(&mut o, "off_delay_minutes", &mut out.off_delay_minutes)?;
+        json::set(
+            &mut o,
+            "late_minutes_as_serious_late",
+            &mut out.late_minutes_as_serious_late,
+        )?;
+        json::set(&mut o, "no_need_on", &mut out.no_need_on)?;
+        json::set(&mut o, "no_need_off", &mut out.no_need_off)?;
+        Ok(out)
     }
 }
 impl ToJson for PunchTimeRule {
@@ -3663,10 +3733,10 @@ pub struct PunchTimeSimpleRule {
 impl FromJson for PunchTimeSimpleRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PunchTimeSimpleRule")?;
-        Ok(Self {
-            on_time: json::field(&mut o, "on_time")?,
-            off_time: json::field(&mut o, "off_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "on_time", &mut out.on_time)?;
+        json::set(&mut o, "off_time", &mut out.off_time)?;
+        Ok(out)
     }
 }
 impl ToJson for PunchTimeSimpleRule {
@@ -3729,37 +3799,44 @@ pub struct QueryShiftResponseBody {
 impl FromJson for QueryShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryShiftResponseBody")?;
-        Ok(Self {
-            shift_id: json::field(&mut o, "shift_id")?,
-            shift_name: json::field(&mut o, "shift_name")?,
-            punch_times: json::field(&mut o, "punch_times")?,
-            sub_shift_leader_ids: json::field(&mut o, "sub_shift_leader_ids")?,
-            is_flexible: json::field(&mut o, "is_flexible")?,
-            flexible_minutes: json::field(&mut o, "flexible_minutes")?,
-            flexible_rule: json::field(&mut o, "flexible_rule")?,
-            no_need_off: json::field(&mut o, "no_need_off")?,
-            punch_time_rule: json::field(&mut o, "punch_time_rule")?,
-            late_off_late_on_rule: json::field(&mut o, "late_off_late_on_rule")?,
-            rest_time_rule: json::field(&mut o, "rest_time_rule")?,
-            overtime_rule: json::field(&mut o, "overtime_rule")?,
-            day_type: json::field(&mut o, "day_type")?,
-            overtime_rest_time_rule: json::field(&mut o, "overtime_rest_time_rule")?,
-            late_minutes_as_serious_late: json::field(
-                &mut o,
-                "late_minutes_as_serious_late",
-            )?,
-            shift_middle_time_rule: json::field(&mut o, "shift_middle_time_rule")?,
-            shift_attendance_time_config: json::field(
-                &mut o,
-                "shift_attendance_time_config",
-            )?,
-            late_off_late_on_setting: json::field(&mut o, "late_off_late_on_setting")?,
-            id: json::field(&mut o, "id")?,
-            rest_time_flexible_configs: json::field(
-                &mut o,
-                "rest_time_flexible_configs",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "shift_id", &mut out.shift_id)?;
+        json::set(&mut o, "shift_name", &mut out.shift_name)?;
+        json::set(&mut o, "punch_times", &mut out.punch_times)?;
+        json::set(&mut o, "sub_shift_leader_ids", &mut out.sub_shift_leader_ids)?;
+        json::set(&mut o, "is_flexible", &mut out.is_flexible)?;
+        json::set(&mut o, "flexible_minutes", &mut out.flexible_minutes)?;
+        json::set(&mut o, "flexible_rule", &mut out.flexible_rule)?;
+        json::set(&mut o, "no_need_off", &mut out.no_need_off)?;
+        json::set(&mut o, "punch_time_rule", &mut out.punch_time_rule)?;
+        json::set(&mut o, "late_off_late_on_rule", &mut out.late_off_late_on_rule)?;
+        json::set(&mut o, "rest_time_rule", &mut out.rest_time_rule)?;
+        json::set(&mut o, "overtime_rule", &mut out.overtime_rule)?;
+        json::set(&mut o, "day_type", &mut out.day_type)?;
+        json::set(&mut o, "overtime_rest_time_rule", &mut out.overtime_rest_time_rule)?;
+        json::set(
+            &mut o,
+            "late_minutes_as_serious_late",
+            &mut out.late_minutes_as_serious_late,
+        )?;
+        json::set(&mut o, "shift_middle_time_rule", &mut out.shift_middle_time_rule)?;
+        json::set(
+            &mut o,
+            "shift_attendance_time_config",
+            &mut out.shift_attendance_time_config,
+        )?;
+        json::set(
+            &mut o,
+            "late_off_late_on_setting",
+            &mut out.late_off_late_on_setting,
+        )?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(
+            &mut o,
+            "rest_time_flexible_configs",
+            &mut out.rest_time_flexible_configs,
+        )?;
+        Ok(out)
     }
 }
 /// `QueryUserAllowedRemedysUserTaskRemedyRequestBody`
@@ -3800,9 +3877,9 @@ impl FromJson for QueryUserAllowedRemedysUserTaskRemedyResponseBody {
             value,
             "QueryUserAllowedRemedysUserTaskRemedyResponseBody",
         )?;
-        Ok(Self {
-            user_allowed_remedys: json::field(&mut o, "user_allowed_remedys")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_allowed_remedys", &mut out.user_allowed_remedys)?;
+        Ok(out)
     }
 }
 /// `QueryUserApprovalRequestBody`
@@ -3855,9 +3932,9 @@ pub struct QueryUserApprovalResponseBody {
 impl FromJson for QueryUserApprovalResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryUserApprovalResponseBody")?;
-        Ok(Self {
-            user_approvals: json::field(&mut o, "user_approvals")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_approvals", &mut out.user_approvals)?;
+        Ok(out)
     }
 }
 /// `QueryUserDailyShiftRequestBody`
@@ -3898,9 +3975,9 @@ pub struct QueryUserDailyShiftResponseBody {
 impl FromJson for QueryUserDailyShiftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryUserDailyShiftResponseBody")?;
-        Ok(Self {
-            user_daily_shifts: json::field(&mut o, "user_daily_shifts")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_daily_shifts", &mut out.user_daily_shifts)?;
+        Ok(out)
     }
 }
 /// `QueryUserFlowRequestBody`
@@ -3941,9 +4018,9 @@ pub struct QueryUserFlowResponseBody {
 impl FromJson for QueryUserFlowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryUserFlowResponseBody")?;
-        Ok(Self {
-            user_flow_results: json::field(&mut o, "user_flow_results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_flow_results", &mut out.user_flow_results)?;
+        Ok(out)
     }
 }
 /// `QueryUserSettingRequestBody`
@@ -3978,9 +4055,9 @@ pub struct QueryUserSettingResponseBody {
 impl FromJson for QueryUserSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryUserSettingResponseBody")?;
-        Ok(Self {
-            user_settings: json::field(&mut o, "user_settings")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_settings", &mut out.user_settings)?;
+        Ok(out)
     }
 }
 /// `QueryUserStatsDataRequestBody`
@@ -4038,10 +4115,10 @@ pub struct QueryUserStatsDataResponseBody {
 impl FromJson for QueryUserStatsDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryUserStatsDataResponseBody")?;
-        Ok(Self {
-            user_datas: json::field(&mut o, "user_datas")?,
-            invalid_user_list: json::field(&mut o, "invalid_user_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_datas", &mut out.user_datas)?;
+        json::set(&mut o, "invalid_user_list", &mut out.invalid_user_list)?;
+        Ok(out)
     }
 }
 /// `QueryUserStatsFieldRequestBody`
@@ -4085,9 +4162,9 @@ pub struct QueryUserStatsFieldResponseBody {
 impl FromJson for QueryUserStatsFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryUserStatsFieldResponseBody")?;
-        Ok(Self {
-            user_stats_field: json::field(&mut o, "user_stats_field")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_stats_field", &mut out.user_stats_field)?;
+        Ok(out)
     }
 }
 /// `QueryUserStatsViewRequestBody`
@@ -4128,9 +4205,9 @@ pub struct QueryUserStatsViewResponseBody {
 impl FromJson for QueryUserStatsViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryUserStatsViewResponseBody")?;
-        Ok(Self {
-            view: json::field(&mut o, "view")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "view", &mut out.view)?;
+        Ok(out)
     }
 }
 /// `QueryUserTaskRemedyRequestBody`
@@ -4177,9 +4254,9 @@ pub struct QueryUserTaskRemedyResponseBody {
 impl FromJson for QueryUserTaskRemedyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryUserTaskRemedyResponseBody")?;
-        Ok(Self {
-            user_remedys: json::field(&mut o, "user_remedys")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_remedys", &mut out.user_remedys)?;
+        Ok(out)
     }
 }
 /// `QueryUserTaskRequestBody`
@@ -4227,11 +4304,11 @@ pub struct QueryUserTaskResponseBody {
 impl FromJson for QueryUserTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryUserTaskResponseBody")?;
-        Ok(Self {
-            user_task_results: json::field(&mut o, "user_task_results")?,
-            invalid_user_ids: json::field(&mut o, "invalid_user_ids")?,
-            unauthorized_user_ids: json::field(&mut o, "unauthorized_user_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_task_results", &mut out.user_task_results)?;
+        json::set(&mut o, "invalid_user_ids", &mut out.invalid_user_ids)?;
+        json::set(&mut o, "unauthorized_user_ids", &mut out.unauthorized_user_ids)?;
+        Ok(out)
     }
 }
 /// `RegionPlace`
@@ -4250,10 +4327,10 @@ pub struct RegionPlace {
 impl FromJson for RegionPlace {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RegionPlace")?;
-        Ok(Self {
-            region_level: json::field(&mut o, "region_level")?,
-            region_id: json::field(&mut o, "region_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "region_level", &mut out.region_level)?;
+        json::set(&mut o, "region_id", &mut out.region_id)?;
+        Ok(out)
     }
 }
 impl ToJson for RegionPlace {
@@ -4280,10 +4357,10 @@ pub struct RestRule {
 impl FromJson for RestRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RestRule")?;
-        Ok(Self {
-            rest_begin_time: json::field(&mut o, "rest_begin_time")?,
-            rest_end_time: json::field(&mut o, "rest_end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rest_begin_time", &mut out.rest_begin_time)?;
+        json::set(&mut o, "rest_end_time", &mut out.rest_end_time)?;
+        Ok(out)
     }
 }
 impl ToJson for RestRule {
@@ -4310,10 +4387,10 @@ pub struct RestTimeFlexibleConfig {
 impl FromJson for RestTimeFlexibleConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RestTimeFlexibleConfig")?;
-        Ok(Self {
-            need_flexible: json::field(&mut o, "need_flexible")?,
-            late_mins: json::field(&mut o, "late_mins")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "need_flexible", &mut out.need_flexible)?;
+        json::set(&mut o, "late_mins", &mut out.late_mins)?;
+        Ok(out)
     }
 }
 impl ToJson for RestTimeFlexibleConfig {
@@ -4348,14 +4425,14 @@ pub struct ScopeGroup {
 impl FromJson for ScopeGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ScopeGroup")?;
-        Ok(Self {
-            scope_value_type: json::field(&mut o, "scope_value_type")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            right: json::field(&mut o, "right")?,
-            member_ids: json::field(&mut o, "member_ids")?,
-            custom_field_id: json::field(&mut o, "custom_field_id")?,
-            custom_field_obj_type: json::field(&mut o, "custom_field_obj_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "scope_value_type", &mut out.scope_value_type)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "right", &mut out.right)?;
+        json::set(&mut o, "member_ids", &mut out.member_ids)?;
+        json::set(&mut o, "custom_field_id", &mut out.custom_field_id)?;
+        json::set(&mut o, "custom_field_obj_type", &mut out.custom_field_obj_type)?;
+        Ok(out)
     }
 }
 impl ToJson for ScopeGroup {
@@ -4386,10 +4463,10 @@ pub struct ScopeValue {
 impl FromJson for ScopeValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ScopeValue")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for ScopeValue {
@@ -4435,9 +4512,9 @@ pub struct SearchGroupResponseBody {
 impl FromJson for SearchGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchGroupResponseBody")?;
-        Ok(Self {
-            group_list: json::field(&mut o, "group_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group_list", &mut out.group_list)?;
+        Ok(out)
     }
 }
 /// `Shift`
@@ -4492,37 +4569,44 @@ pub struct Shift {
 impl FromJson for Shift {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Shift")?;
-        Ok(Self {
-            shift_id: json::field(&mut o, "shift_id")?,
-            shift_name: json::field(&mut o, "shift_name")?,
-            punch_times: json::field(&mut o, "punch_times")?,
-            sub_shift_leader_ids: json::field(&mut o, "sub_shift_leader_ids")?,
-            is_flexible: json::field(&mut o, "is_flexible")?,
-            flexible_minutes: json::field(&mut o, "flexible_minutes")?,
-            flexible_rule: json::field(&mut o, "flexible_rule")?,
-            no_need_off: json::field(&mut o, "no_need_off")?,
-            punch_time_rule: json::field(&mut o, "punch_time_rule")?,
-            late_off_late_on_rule: json::field(&mut o, "late_off_late_on_rule")?,
-            rest_time_rule: json::field(&mut o, "rest_time_rule")?,
-            overtime_rule: json::field(&mut o, "overtime_rule")?,
-            day_type: json::field(&mut o, "day_type")?,
-            overtime_rest_time_rule: json::field(&mut o, "overtime_rest_time_rule")?,
-            late_minutes_as_serious_late: json::field(
-                &mut o,
-                "late_minutes_as_serious_late",
-            )?,
-            shift_middle_time_rule: json::field(&mut o, "shift_middle_time_rule")?,
-            shift_attendance_time_config: json::field(
-                &mut o,
-                "shift_attendance_time_config",
-            )?,
-            late_off_late_on_setting: json::field(&mut o, "late_off_late_on_setting")?,
-            id: json::field(&mut o, "id")?,
-            rest_time_flexible_configs: json::field(
-                &mut o,
-                "rest_time_flexible_configs",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "shift_id", &mut out.shift_id)?;
+        json::set(&mut o, "shift_name", &mut out.shift_name)?;
+        json::set(&mut o, "punch_times", &mut out.punch_times)?;
+        json::set(&mut o, "sub_shift_leader_ids", &mut out.sub_shift_leader_ids)?;
+        json::set(&mut o, "is_flexible", &mut out.is_flexible)?;
+        json::set(&mut o, "flexible_minutes", &mut out.flexible_minutes)?;
+        json::set(&mut o, "flexible_rule", &mut out.flexible_rule)?;
+        json::set(&mut o, "no_need_off", &mut out.no_need_off)?;
+        json::set(&mut o, "punch_time_rule", &mut out.punch_time_rule)?;
+        json::set(&mut o, "late_off_late_on_rule", &mut out.late_off_late_on_rule)?;
+        json::set(&mut o, "rest_time_rule", &mut out.rest_time_rule)?;
+        json::set(&mut o, "overtime_rule", &mut out.overtime_rule)?;
+        json::set(&mut o, "day_type", &mut out.day_type)?;
+        json::set(&mut o, "overtime_rest_time_rule", &mut out.overtime_rest_time_rule)?;
+        json::set(
+            &mut o,
+            "late_minutes_as_serious_late",
+            &mut out.late_minutes_as_serious_late,
+        )?;
+        json::set(&mut o, "shift_middle_time_rule", &mut out.shift_middle_time_rule)?;
+        json::set(
+            &mut o,
+            "shift_attendance_time_config",
+            &mut out.shift_attendance_time_config,
+        )?;
+        json::set(
+            &mut o,
+            "late_off_late_on_setting",
+            &mut out.late_off_late_on_setting,
+        )?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(
+            &mut o,
+            "rest_time_flexible_configs",
+            &mut out.rest_time_flexible_configs,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for Shift {
@@ -4569,11 +4653,11 @@ pub struct ShiftAttendanceTimeConfig {
 impl FromJson for ShiftAttendanceTimeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ShiftAttendanceTimeConfig")?;
-        Ok(Self {
-            attendance_time: json::field(&mut o, "attendance_time")?,
-            on_attendance_time: json::field(&mut o, "on_attendance_time")?,
-            off_attendance_time: json::field(&mut o, "off_attendance_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "attendance_time", &mut out.attendance_time)?;
+        json::set(&mut o, "on_attendance_time", &mut out.on_attendance_time)?;
+        json::set(&mut o, "off_attendance_time", &mut out.off_attendance_time)?;
+        Ok(out)
     }
 }
 impl ToJson for ShiftAttendanceTimeConfig {
@@ -4601,10 +4685,10 @@ pub struct ShiftMiddleTimeRule {
 impl FromJson for ShiftMiddleTimeRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ShiftMiddleTimeRule")?;
-        Ok(Self {
-            middle_time_type: json::field(&mut o, "middle_time_type")?,
-            fixed_middle_time: json::field(&mut o, "fixed_middle_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "middle_time_type", &mut out.middle_time_type)?;
+        json::set(&mut o, "fixed_middle_time", &mut out.fixed_middle_time)?;
+        Ok(out)
     }
 }
 impl ToJson for ShiftMiddleTimeRule {
@@ -4649,25 +4733,27 @@ pub struct TaskResult {
 impl FromJson for TaskResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaskResult")?;
-        Ok(Self {
-            check_in_record_id: json::field(&mut o, "check_in_record_id")?,
-            check_in_record: json::field(&mut o, "check_in_record")?,
-            check_out_record_id: json::field(&mut o, "check_out_record_id")?,
-            check_out_record: json::field(&mut o, "check_out_record")?,
-            check_in_result: json::field(&mut o, "check_in_result")?,
-            check_out_result: json::field(&mut o, "check_out_result")?,
-            check_in_result_supplement: json::field(
-                &mut o,
-                "check_in_result_supplement",
-            )?,
-            check_out_result_supplement: json::field(
-                &mut o,
-                "check_out_result_supplement",
-            )?,
-            check_in_shift_time: json::field(&mut o, "check_in_shift_time")?,
-            check_out_shift_time: json::field(&mut o, "check_out_shift_time")?,
-            task_shift_type: json::field(&mut o, "task_shift_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "check_in_record_id", &mut out.check_in_record_id)?;
+        json::set(&mut o, "check_in_record", &mut out.check_in_record)?;
+        json::set(&mut o, "check_out_record_id", &mut out.check_out_record_id)?;
+        json::set(&mut o, "check_out_record", &mut out.check_out_record)?;
+        json::set(&mut o, "check_in_result", &mut out.check_in_result)?;
+        json::set(&mut o, "check_out_result", &mut out.check_out_result)?;
+        json::set(
+            &mut o,
+            "check_in_result_supplement",
+            &mut out.check_in_result_supplement,
+        )?;
+        json::set(
+            &mut o,
+            "check_out_result_supplement",
+            &mut out.check_out_result_supplement,
+        )?;
+        json::set(&mut o, "check_in_shift_time", &mut out.check_in_shift_time)?;
+        json::set(&mut o, "check_out_shift_time", &mut out.check_out_shift_time)?;
+        json::set(&mut o, "task_shift_type", &mut out.task_shift_type)?;
+        Ok(out)
     }
 }
 /// `TimeRange`
@@ -4686,10 +4772,10 @@ pub struct TimeRange {
 impl FromJson for TimeRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TimeRange")?;
-        Ok(Self {
-            start_time_stamp: json::field(&mut o, "start_time_stamp")?,
-            end_time_stamp: json::field(&mut o, "end_time_stamp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_time_stamp", &mut out.start_time_stamp)?;
+        json::set(&mut o, "end_time_stamp", &mut out.end_time_stamp)?;
+        Ok(out)
     }
 }
 impl ToJson for TimeRange {
@@ -4716,10 +4802,10 @@ pub struct TimeRangeList {
 impl FromJson for TimeRangeList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TimeRangeList")?;
-        Ok(Self {
-            day: json::field(&mut o, "day")?,
-            time_ranges: json::field(&mut o, "time_ranges")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "day", &mut out.day)?;
+        json::set(&mut o, "time_ranges", &mut out.time_ranges)?;
+        Ok(out)
     }
 }
 impl ToJson for TimeRangeList {
@@ -4762,9 +4848,9 @@ pub struct UpdateUserStatsViewResponseBody {
 impl FromJson for UpdateUserStatsViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateUserStatsViewResponseBody")?;
-        Ok(Self {
-            view: json::field(&mut o, "view")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "view", &mut out.view)?;
+        Ok(out)
     }
 }
 /// `UploadFileRequestBody`
@@ -4797,9 +4883,9 @@ pub struct UploadFileResponseBody {
 impl FromJson for UploadFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadFileResponseBody")?;
-        Ok(Self {
-            file: json::field(&mut o, "file")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file", &mut out.file)?;
+        Ok(out)
     }
 }
 /// `UploadReportArchiveRuleRequestBody`
@@ -4845,10 +4931,10 @@ pub struct UploadReportArchiveRuleResponseBody {
 impl FromJson for UploadReportArchiveRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadReportArchiveRuleResponseBody")?;
-        Ok(Self {
-            invalid_code: json::field(&mut o, "invalid_code")?,
-            invalid_member_id: json::field(&mut o, "invalid_member_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "invalid_code", &mut out.invalid_code)?;
+        json::set(&mut o, "invalid_member_id", &mut out.invalid_member_id)?;
+        Ok(out)
     }
 }
 /// `UserAllowedRemedy`
@@ -4881,17 +4967,17 @@ pub struct UserAllowedRemedy {
 impl FromJson for UserAllowedRemedy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserAllowedRemedy")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            remedy_date: json::field(&mut o, "remedy_date")?,
-            is_free_punch: json::field(&mut o, "is_free_punch")?,
-            punch_no: json::field(&mut o, "punch_no")?,
-            work_type: json::field(&mut o, "work_type")?,
-            punch_status: json::field(&mut o, "punch_status")?,
-            normal_punch_time: json::field(&mut o, "normal_punch_time")?,
-            remedy_start_time: json::field(&mut o, "remedy_start_time")?,
-            remedy_end_time: json::field(&mut o, "remedy_end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "remedy_date", &mut out.remedy_date)?;
+        json::set(&mut o, "is_free_punch", &mut out.is_free_punch)?;
+        json::set(&mut o, "punch_no", &mut out.punch_no)?;
+        json::set(&mut o, "work_type", &mut out.work_type)?;
+        json::set(&mut o, "punch_status", &mut out.punch_status)?;
+        json::set(&mut o, "normal_punch_time", &mut out.normal_punch_time)?;
+        json::set(&mut o, "remedy_start_time", &mut out.remedy_start_time)?;
+        json::set(&mut o, "remedy_end_time", &mut out.remedy_end_time)?;
+        Ok(out)
     }
 }
 /// `UserApproval`
@@ -4920,15 +5006,15 @@ pub struct UserApproval {
 impl FromJson for UserApproval {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserApproval")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            date: json::field(&mut o, "date")?,
-            outs: json::field(&mut o, "outs")?,
-            leaves: json::field(&mut o, "leaves")?,
-            overtime_works: json::field(&mut o, "overtime_works")?,
-            trips: json::field(&mut o, "trips")?,
-            time_zone: json::field(&mut o, "time_zone")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "date", &mut out.date)?;
+        json::set(&mut o, "outs", &mut out.outs)?;
+        json::set(&mut o, "leaves", &mut out.leaves)?;
+        json::set(&mut o, "overtime_works", &mut out.overtime_works)?;
+        json::set(&mut o, "trips", &mut out.trips)?;
+        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        Ok(out)
     }
 }
 impl ToJson for UserApproval {
@@ -4960,10 +5046,10 @@ pub struct UserBase {
 impl FromJson for UserBase {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserBase")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            department_ids: json::field(&mut o, "department_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        Ok(out)
     }
 }
 /// `UserDailyShift`
@@ -4990,14 +5076,14 @@ pub struct UserDailyShift {
 impl FromJson for UserDailyShift {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserDailyShift")?;
-        Ok(Self {
-            group_id: json::field(&mut o, "group_id")?,
-            shift_id: json::field(&mut o, "shift_id")?,
-            month: json::field(&mut o, "month")?,
-            user_id: json::field(&mut o, "user_id")?,
-            day_no: json::field(&mut o, "day_no")?,
-            is_clear_schedule: json::field(&mut o, "is_clear_schedule")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group_id", &mut out.group_id)?;
+        json::set(&mut o, "shift_id", &mut out.shift_id)?;
+        json::set(&mut o, "month", &mut out.month)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "day_no", &mut out.day_no)?;
+        json::set(&mut o, "is_clear_schedule", &mut out.is_clear_schedule)?;
+        Ok(out)
     }
 }
 impl ToJson for UserDailyShift {
@@ -5062,27 +5148,27 @@ pub struct UserFlow {
 impl FromJson for UserFlow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserFlow")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            location_name: json::field(&mut o, "location_name")?,
-            check_time: json::field(&mut o, "check_time")?,
-            comment: json::field(&mut o, "comment")?,
-            record_id: json::field(&mut o, "record_id")?,
-            longitude: json::field(&mut o, "longitude")?,
-            latitude: json::field(&mut o, "latitude")?,
-            ssid: json::field(&mut o, "ssid")?,
-            bssid: json::field(&mut o, "bssid")?,
-            is_field: json::field(&mut o, "is_field")?,
-            is_wifi: json::field(&mut o, "is_wifi")?,
-            r#type: json::field(&mut o, "type")?,
-            photo_urls: json::field(&mut o, "photo_urls")?,
-            device_id: json::field(&mut o, "device_id")?,
-            check_result: json::field(&mut o, "check_result")?,
-            external_id: json::field(&mut o, "external_id")?,
-            idempotent_id: json::field(&mut o, "idempotent_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "location_name", &mut out.location_name)?;
+        json::set(&mut o, "check_time", &mut out.check_time)?;
+        json::set(&mut o, "comment", &mut out.comment)?;
+        json::set(&mut o, "record_id", &mut out.record_id)?;
+        json::set(&mut o, "longitude", &mut out.longitude)?;
+        json::set(&mut o, "latitude", &mut out.latitude)?;
+        json::set(&mut o, "ssid", &mut out.ssid)?;
+        json::set(&mut o, "bssid", &mut out.bssid)?;
+        json::set(&mut o, "is_field", &mut out.is_field)?;
+        json::set(&mut o, "is_wifi", &mut out.is_wifi)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "photo_urls", &mut out.photo_urls)?;
+        json::set(&mut o, "device_id", &mut out.device_id)?;
+        json::set(&mut o, "check_result", &mut out.check_result)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "idempotent_id", &mut out.idempotent_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 impl ToJson for UserFlow {
@@ -5148,21 +5234,21 @@ pub struct UserLeave {
 impl FromJson for UserLeave {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserLeave")?;
-        Ok(Self {
-            approval_id: json::field(&mut o, "approval_id")?,
-            uniq_id: json::field(&mut o, "uniq_id")?,
-            unit: json::field(&mut o, "unit")?,
-            interval: json::field(&mut o, "interval")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-            default_locale: json::field(&mut o, "default_locale")?,
-            reason: json::field(&mut o, "reason")?,
-            approve_pass_time: json::field(&mut o, "approve_pass_time")?,
-            approve_apply_time: json::field(&mut o, "approve_apply_time")?,
-            idempotent_id: json::field(&mut o, "idempotent_id")?,
-            leave_detail_range_objs: json::field(&mut o, "leave_detail_range_objs")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_id", &mut out.approval_id)?;
+        json::set(&mut o, "uniq_id", &mut out.uniq_id)?;
+        json::set(&mut o, "unit", &mut out.unit)?;
+        json::set(&mut o, "interval", &mut out.interval)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        json::set(&mut o, "default_locale", &mut out.default_locale)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        json::set(&mut o, "approve_pass_time", &mut out.approve_pass_time)?;
+        json::set(&mut o, "approve_apply_time", &mut out.approve_apply_time)?;
+        json::set(&mut o, "idempotent_id", &mut out.idempotent_id)?;
+        json::set(&mut o, "leave_detail_range_objs", &mut out.leave_detail_range_objs)?;
+        Ok(out)
     }
 }
 impl ToJson for UserLeave {
@@ -5226,23 +5312,23 @@ pub struct UserOut {
 impl FromJson for UserOut {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserOut")?;
-        Ok(Self {
-            approval_id: json::field(&mut o, "approval_id")?,
-            uniq_id: json::field(&mut o, "uniq_id")?,
-            unit: json::field(&mut o, "unit")?,
-            interval: json::field(&mut o, "interval")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-            default_locale: json::field(&mut o, "default_locale")?,
-            reason: json::field(&mut o, "reason")?,
-            approve_pass_time: json::field(&mut o, "approve_pass_time")?,
-            approve_apply_time: json::field(&mut o, "approve_apply_time")?,
-            idempotent_id: json::field(&mut o, "idempotent_id")?,
-            correct_process_id: json::field(&mut o, "correct_process_id")?,
-            cancel_process_id: json::field(&mut o, "cancel_process_id")?,
-            process_id: json::field(&mut o, "process_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_id", &mut out.approval_id)?;
+        json::set(&mut o, "uniq_id", &mut out.uniq_id)?;
+        json::set(&mut o, "unit", &mut out.unit)?;
+        json::set(&mut o, "interval", &mut out.interval)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        json::set(&mut o, "default_locale", &mut out.default_locale)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        json::set(&mut o, "approve_pass_time", &mut out.approve_pass_time)?;
+        json::set(&mut o, "approve_apply_time", &mut out.approve_apply_time)?;
+        json::set(&mut o, "idempotent_id", &mut out.idempotent_id)?;
+        json::set(&mut o, "correct_process_id", &mut out.correct_process_id)?;
+        json::set(&mut o, "cancel_process_id", &mut out.cancel_process_id)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        Ok(out)
     }
 }
 impl ToJson for UserOut {
@@ -5302,20 +5388,20 @@ pub struct UserOvertimeWork {
 impl FromJson for UserOvertimeWork {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserOvertimeWork")?;
-        Ok(Self {
-            approval_id: json::field(&mut o, "approval_id")?,
-            duration: json::field(&mut o, "duration")?,
-            unit: json::field(&mut o, "unit")?,
-            category: json::field(&mut o, "category")?,
-            r#type: json::field(&mut o, "type")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            reason: json::field(&mut o, "reason")?,
-            idempotent_id: json::field(&mut o, "idempotent_id")?,
-            correct_process_id: json::field(&mut o, "correct_process_id")?,
-            cancel_process_id: json::field(&mut o, "cancel_process_id")?,
-            process_id: json::field(&mut o, "process_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_id", &mut out.approval_id)?;
+        json::set(&mut o, "duration", &mut out.duration)?;
+        json::set(&mut o, "unit", &mut out.unit)?;
+        json::set(&mut o, "category", &mut out.category)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        json::set(&mut o, "idempotent_id", &mut out.idempotent_id)?;
+        json::set(&mut o, "correct_process_id", &mut out.correct_process_id)?;
+        json::set(&mut o, "cancel_process_id", &mut out.cancel_process_id)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        Ok(out)
     }
 }
 impl ToJson for UserOvertimeWork {
@@ -5354,11 +5440,11 @@ pub struct UserSetting {
 impl FromJson for UserSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserSetting")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            face_key: json::field(&mut o, "face_key")?,
-            face_key_update_time: json::field(&mut o, "face_key_update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "face_key", &mut out.face_key)?;
+        json::set(&mut o, "face_key_update_time", &mut out.face_key_update_time)?;
+        Ok(out)
     }
 }
 impl ToJson for UserSetting {
@@ -5388,11 +5474,11 @@ pub struct UserStatsData {
 impl FromJson for UserStatsData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserStatsData")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            user_id: json::field(&mut o, "user_id")?,
-            datas: json::field(&mut o, "datas")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "datas", &mut out.datas)?;
+        Ok(out)
     }
 }
 /// `UserStatsDataCell`
@@ -5417,13 +5503,13 @@ pub struct UserStatsDataCell {
 impl FromJson for UserStatsDataCell {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserStatsDataCell")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            value: json::field(&mut o, "value")?,
-            features: json::field(&mut o, "features")?,
-            title: json::field(&mut o, "title")?,
-            duration_num: json::field(&mut o, "duration_num")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "features", &mut out.features)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "duration_num", &mut out.duration_num)?;
+        Ok(out)
     }
 }
 /// `UserStatsDataDuration`
@@ -5448,13 +5534,13 @@ pub struct UserStatsDataDuration {
 impl FromJson for UserStatsDataDuration {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserStatsDataDuration")?;
-        Ok(Self {
-            day: json::field(&mut o, "day")?,
-            half_day: json::field(&mut o, "half_day")?,
-            hour: json::field(&mut o, "hour")?,
-            half_hour: json::field(&mut o, "half_hour")?,
-            minute: json::field(&mut o, "minute")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "day", &mut out.day)?;
+        json::set(&mut o, "half_day", &mut out.half_day)?;
+        json::set(&mut o, "hour", &mut out.hour)?;
+        json::set(&mut o, "half_hour", &mut out.half_hour)?;
+        json::set(&mut o, "minute", &mut out.minute)?;
+        Ok(out)
     }
 }
 /// `UserStatsDataFeature`
@@ -5473,10 +5559,10 @@ pub struct UserStatsDataFeature {
 impl FromJson for UserStatsDataFeature {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserStatsDataFeature")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `UserStatsField`
@@ -5497,11 +5583,11 @@ pub struct UserStatsField {
 impl FromJson for UserStatsField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserStatsField")?;
-        Ok(Self {
-            stats_type: json::field(&mut o, "stats_type")?,
-            user_id: json::field(&mut o, "user_id")?,
-            fields: json::field(&mut o, "fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "stats_type", &mut out.stats_type)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "fields", &mut out.fields)?;
+        Ok(out)
     }
 }
 /// `UserStatsFieldsQueryArchiveRuleRequestBody`
@@ -5545,9 +5631,9 @@ pub struct UserStatsFieldsQueryArchiveRuleResponseBody {
 impl FromJson for UserStatsFieldsQueryArchiveRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserStatsFieldsQueryArchiveRuleResponseBody")?;
-        Ok(Self {
-            archive_report_fields: json::field(&mut o, "archive_report_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "archive_report_fields", &mut out.archive_report_fields)?;
+        Ok(out)
     }
 }
 /// `UserStatsView`
@@ -5570,12 +5656,12 @@ pub struct UserStatsView {
 impl FromJson for UserStatsView {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserStatsView")?;
-        Ok(Self {
-            view_id: json::field(&mut o, "view_id")?,
-            stats_type: json::field(&mut o, "stats_type")?,
-            user_id: json::field(&mut o, "user_id")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "view_id", &mut out.view_id)?;
+        json::set(&mut o, "stats_type", &mut out.stats_type)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 impl ToJson for UserStatsView {
@@ -5614,15 +5700,15 @@ pub struct UserTask {
 impl FromJson for UserTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserTask")?;
-        Ok(Self {
-            result_id: json::field(&mut o, "result_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            employee_name: json::field(&mut o, "employee_name")?,
-            day: json::field(&mut o, "day")?,
-            group_id: json::field(&mut o, "group_id")?,
-            shift_id: json::field(&mut o, "shift_id")?,
-            records: json::field(&mut o, "records")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result_id", &mut out.result_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "employee_name", &mut out.employee_name)?;
+        json::set(&mut o, "day", &mut out.day)?;
+        json::set(&mut o, "group_id", &mut out.group_id)?;
+        json::set(&mut o, "shift_id", &mut out.shift_id)?;
+        json::set(&mut o, "records", &mut out.records)?;
+        Ok(out)
     }
 }
 /// `UserTaskRemedy`
@@ -5661,20 +5747,20 @@ pub struct UserTaskRemedy {
 impl FromJson for UserTaskRemedy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserTaskRemedy")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            remedy_date: json::field(&mut o, "remedy_date")?,
-            punch_no: json::field(&mut o, "punch_no")?,
-            work_type: json::field(&mut o, "work_type")?,
-            approval_id: json::field(&mut o, "approval_id")?,
-            remedy_time: json::field(&mut o, "remedy_time")?,
-            status: json::field(&mut o, "status")?,
-            reason: json::field(&mut o, "reason")?,
-            time: json::field(&mut o, "time")?,
-            time_zone: json::field(&mut o, "time_zone")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "remedy_date", &mut out.remedy_date)?;
+        json::set(&mut o, "punch_no", &mut out.punch_no)?;
+        json::set(&mut o, "work_type", &mut out.work_type)?;
+        json::set(&mut o, "approval_id", &mut out.approval_id)?;
+        json::set(&mut o, "remedy_time", &mut out.remedy_time)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 impl ToJson for UserTaskRemedy {
@@ -5717,13 +5803,13 @@ pub struct UserTmpDailyShift {
 impl FromJson for UserTmpDailyShift {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserTmpDailyShift")?;
-        Ok(Self {
-            group_id: json::field(&mut o, "group_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            date: json::field(&mut o, "date")?,
-            shift_name: json::field(&mut o, "shift_name")?,
-            punch_time_simple_rules: json::field(&mut o, "punch_time_simple_rules")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group_id", &mut out.group_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "date", &mut out.date)?;
+        json::set(&mut o, "shift_name", &mut out.shift_name)?;
+        json::set(&mut o, "punch_time_simple_rules", &mut out.punch_time_simple_rules)?;
+        Ok(out)
     }
 }
 impl ToJson for UserTmpDailyShift {
@@ -5779,23 +5865,23 @@ pub struct UserTrip {
 impl FromJson for UserTrip {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserTrip")?;
-        Ok(Self {
-            approval_id: json::field(&mut o, "approval_id")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            reason: json::field(&mut o, "reason")?,
-            approve_pass_time: json::field(&mut o, "approve_pass_time")?,
-            approve_apply_time: json::field(&mut o, "approve_apply_time")?,
-            idempotent_id: json::field(&mut o, "idempotent_id")?,
-            correct_process_id: json::field(&mut o, "correct_process_id")?,
-            cancel_process_id: json::field(&mut o, "cancel_process_id")?,
-            process_id: json::field(&mut o, "process_id")?,
-            departure: json::field(&mut o, "departure")?,
-            destinations: json::field(&mut o, "destinations")?,
-            transportation: json::field(&mut o, "transportation")?,
-            trip_type: json::field(&mut o, "trip_type")?,
-            remarks: json::field(&mut o, "remarks")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_id", &mut out.approval_id)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        json::set(&mut o, "approve_pass_time", &mut out.approve_pass_time)?;
+        json::set(&mut o, "approve_apply_time", &mut out.approve_apply_time)?;
+        json::set(&mut o, "idempotent_id", &mut out.idempotent_id)?;
+        json::set(&mut o, "correct_process_id", &mut out.correct_process_id)?;
+        json::set(&mut o, "cancel_process_id", &mut out.cancel_process_id)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "departure", &mut out.departure)?;
+        json::set(&mut o, "destinations", &mut out.destinations)?;
+        json::set(&mut o, "transportation", &mut out.transportation)?;
+        json::set(&mut o, "trip_type", &mut out.trip_type)?;
+        json::set(&mut o, "remarks", &mut out.remarks)?;
+        Ok(out)
     }
 }
 impl ToJson for UserTrip {

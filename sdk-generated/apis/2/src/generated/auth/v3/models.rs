@@ -44,10 +44,10 @@ pub struct CreateAppAccessTokenResponseBody {
 impl FromJson for CreateAppAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAppAccessTokenResponseBody")?;
-        Ok(Self {
-            app_access_token: json::field(&mut o, "app_access_token")?,
-            expire: json::field(&mut o, "expire")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_access_token", &mut out.app_access_token)?;
+        json::set(&mut o, "expire", &mut out.expire)?;
+        Ok(out)
     }
 }
 /// `CreateTenantAccessTokenRequestBody`
@@ -87,10 +87,10 @@ pub struct CreateTenantAccessTokenResponseBody {
 impl FromJson for CreateTenantAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTenantAccessTokenResponseBody")?;
-        Ok(Self {
-            tenant_access_token: json::field(&mut o, "tenant_access_token")?,
-            expire: json::field(&mut o, "expire")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tenant_access_token", &mut out.tenant_access_token)?;
+        json::set(&mut o, "expire", &mut out.expire)?;
+        Ok(out)
     }
 }
 /// `InternalAppAccessTokenRequestBody`
@@ -130,10 +130,10 @@ pub struct InternalAppAccessTokenResponseBody {
 impl FromJson for InternalAppAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InternalAppAccessTokenResponseBody")?;
-        Ok(Self {
-            app_access_token: json::field(&mut o, "app_access_token")?,
-            expire: json::field(&mut o, "expire")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_access_token", &mut out.app_access_token)?;
+        json::set(&mut o, "expire", &mut out.expire)?;
+        Ok(out)
     }
 }
 /// `InternalTenantAccessTokenRequestBody`
@@ -173,10 +173,10 @@ pub struct InternalTenantAccessTokenResponseBody {
 impl FromJson for InternalTenantAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InternalTenantAccessTokenResponseBody")?;
-        Ok(Self {
-            tenant_access_token: json::field(&mut o, "tenant_access_token")?,
-            expire: json::field(&mut o, "expire")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tenant_access_token", &mut out.tenant_access_token)?;
+        json::set(&mut o, "expire", &mut out.expire)?;
+        Ok(out)
     }
 }
 /// `ResendAppTicketRequestBody`

@@ -34,14 +34,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `P2AuthUserAccessTokenRevokedV4`
@@ -62,11 +62,11 @@ pub struct P2AuthUserAccessTokenRevokedV4 {
 impl FromJson for P2AuthUserAccessTokenRevokedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2AuthUserAccessTokenRevokedV4")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2AuthUserAccessTokenRevokedV4Data`
@@ -91,12 +91,12 @@ pub struct P2AuthUserAccessTokenRevokedV4Data {
 impl FromJson for P2AuthUserAccessTokenRevokedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2AuthUserAccessTokenRevokedV4Data")?;
-        Ok(Self {
-            revoke_token_type: json::field(&mut o, "revoke_token_type")?,
-            revoke_reason: json::field(&mut o, "revoke_reason")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "revoke_token_type", &mut out.revoke_token_type)?;
+        json::set(&mut o, "revoke_reason", &mut out.revoke_reason)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }

@@ -75,27 +75,27 @@ pub struct CreateAccessTokenResponseBody {
 impl FromJson for CreateAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAccessTokenResponseBody")?;
-        Ok(Self {
-            access_token: json::field(&mut o, "access_token")?,
-            token_type: json::field(&mut o, "token_type")?,
-            expires_in: json::field(&mut o, "expires_in")?,
-            name: json::field(&mut o, "name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            avatar_thumb: json::field(&mut o, "avatar_thumb")?,
-            avatar_middle: json::field(&mut o, "avatar_middle")?,
-            avatar_big: json::field(&mut o, "avatar_big")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-            email: json::field(&mut o, "email")?,
-            enterprise_email: json::field(&mut o, "enterprise_email")?,
-            user_id: json::field(&mut o, "user_id")?,
-            mobile: json::field(&mut o, "mobile")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            refresh_expires_in: json::field(&mut o, "refresh_expires_in")?,
-            refresh_token: json::field(&mut o, "refresh_token")?,
-            sid: json::field(&mut o, "sid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "access_token", &mut out.access_token)?;
+        json::set(&mut o, "token_type", &mut out.token_type)?;
+        json::set(&mut o, "expires_in", &mut out.expires_in)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "avatar_thumb", &mut out.avatar_thumb)?;
+        json::set(&mut o, "avatar_middle", &mut out.avatar_middle)?;
+        json::set(&mut o, "avatar_big", &mut out.avatar_big)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "enterprise_email", &mut out.enterprise_email)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "refresh_expires_in", &mut out.refresh_expires_in)?;
+        json::set(&mut o, "refresh_token", &mut out.refresh_token)?;
+        json::set(&mut o, "sid", &mut out.sid)?;
+        Ok(out)
     }
 }
 /// `CreateOidcAccessTokenRequestBody`
@@ -143,14 +143,14 @@ pub struct CreateOidcAccessTokenResponseBody {
 impl FromJson for CreateOidcAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateOidcAccessTokenResponseBody")?;
-        Ok(Self {
-            access_token: json::field(&mut o, "access_token")?,
-            refresh_token: json::field(&mut o, "refresh_token")?,
-            token_type: json::field(&mut o, "token_type")?,
-            expires_in: json::field(&mut o, "expires_in")?,
-            refresh_expires_in: json::field(&mut o, "refresh_expires_in")?,
-            scope: json::field(&mut o, "scope")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "access_token", &mut out.access_token)?;
+        json::set(&mut o, "refresh_token", &mut out.refresh_token)?;
+        json::set(&mut o, "token_type", &mut out.token_type)?;
+        json::set(&mut o, "expires_in", &mut out.expires_in)?;
+        json::set(&mut o, "refresh_expires_in", &mut out.refresh_expires_in)?;
+        json::set(&mut o, "scope", &mut out.scope)?;
+        Ok(out)
     }
 }
 /// `CreateOidcRefreshAccessTokenRequestBody`
@@ -198,14 +198,14 @@ pub struct CreateOidcRefreshAccessTokenResponseBody {
 impl FromJson for CreateOidcRefreshAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateOidcRefreshAccessTokenResponseBody")?;
-        Ok(Self {
-            access_token: json::field(&mut o, "access_token")?,
-            refresh_token: json::field(&mut o, "refresh_token")?,
-            token_type: json::field(&mut o, "token_type")?,
-            expires_in: json::field(&mut o, "expires_in")?,
-            refresh_expires_in: json::field(&mut o, "refresh_expires_in")?,
-            scope: json::field(&mut o, "scope")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "access_token", &mut out.access_token)?;
+        json::set(&mut o, "refresh_token", &mut out.refresh_token)?;
+        json::set(&mut o, "token_type", &mut out.token_type)?;
+        json::set(&mut o, "expires_in", &mut out.expires_in)?;
+        json::set(&mut o, "refresh_expires_in", &mut out.refresh_expires_in)?;
+        json::set(&mut o, "scope", &mut out.scope)?;
+        Ok(out)
     }
 }
 /// `CreateRefreshAccessTokenRequestBody`
@@ -279,27 +279,27 @@ pub struct CreateRefreshAccessTokenResponseBody {
 impl FromJson for CreateRefreshAccessTokenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateRefreshAccessTokenResponseBody")?;
-        Ok(Self {
-            access_token: json::field(&mut o, "access_token")?,
-            token_type: json::field(&mut o, "token_type")?,
-            expires_in: json::field(&mut o, "expires_in")?,
-            name: json::field(&mut o, "name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            avatar_thumb: json::field(&mut o, "avatar_thumb")?,
-            avatar_middle: json::field(&mut o, "avatar_middle")?,
-            avatar_big: json::field(&mut o, "avatar_big")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-            email: json::field(&mut o, "email")?,
-            enterprise_email: json::field(&mut o, "enterprise_email")?,
-            user_id: json::field(&mut o, "user_id")?,
-            mobile: json::field(&mut o, "mobile")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            refresh_expires_in: json::field(&mut o, "refresh_expires_in")?,
-            refresh_token: json::field(&mut o, "refresh_token")?,
-            sid: json::field(&mut o, "sid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "access_token", &mut out.access_token)?;
+        json::set(&mut o, "token_type", &mut out.token_type)?;
+        json::set(&mut o, "expires_in", &mut out.expires_in)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "avatar_thumb", &mut out.avatar_thumb)?;
+        json::set(&mut o, "avatar_middle", &mut out.avatar_middle)?;
+        json::set(&mut o, "avatar_big", &mut out.avatar_big)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "enterprise_email", &mut out.enterprise_email)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "refresh_expires_in", &mut out.refresh_expires_in)?;
+        json::set(&mut o, "refresh_token", &mut out.refresh_token)?;
+        json::set(&mut o, "sid", &mut out.sid)?;
+        Ok(out)
     }
 }
 /// `GetUserInfoResponseBody`
@@ -342,21 +342,21 @@ pub struct GetUserInfoResponseBody {
 impl FromJson for GetUserInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetUserInfoResponseBody")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            avatar_thumb: json::field(&mut o, "avatar_thumb")?,
-            avatar_middle: json::field(&mut o, "avatar_middle")?,
-            avatar_big: json::field(&mut o, "avatar_big")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-            email: json::field(&mut o, "email")?,
-            enterprise_email: json::field(&mut o, "enterprise_email")?,
-            user_id: json::field(&mut o, "user_id")?,
-            mobile: json::field(&mut o, "mobile")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            employee_no: json::field(&mut o, "employee_no")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "avatar_thumb", &mut out.avatar_thumb)?;
+        json::set(&mut o, "avatar_middle", &mut out.avatar_middle)?;
+        json::set(&mut o, "avatar_big", &mut out.avatar_big)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "enterprise_email", &mut out.enterprise_email)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "employee_no", &mut out.employee_no)?;
+        Ok(out)
     }
 }

@@ -232,11 +232,11 @@ pub struct BlockRole {
 impl FromJson for BlockRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BlockRole")?;
-        Ok(Self {
-            block_id: json::field(&mut o, "block_id")?,
-            block_perm: json::field(&mut o, "block_perm")?,
-            block_type: json::field(&mut o, "block_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "block_id", &mut out.block_id)?;
+        json::set(&mut o, "block_perm", &mut out.block_perm)?;
+        json::set(&mut o, "block_type", &mut out.block_type)?;
+        Ok(out)
     }
 }
 impl ToJson for BlockRole {
@@ -266,11 +266,11 @@ pub struct ConditionGroup {
 impl FromJson for ConditionGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ConditionGroup")?;
-        Ok(Self {
-            condition_type: json::field(&mut o, "condition_type")?,
-            conditions: json::field(&mut o, "conditions")?,
-            conjunction: json::field(&mut o, "conjunction")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "condition_type", &mut out.condition_type)?;
+        json::set(&mut o, "conditions", &mut out.conditions)?;
+        json::set(&mut o, "conjunction", &mut out.conjunction)?;
+        Ok(out)
     }
 }
 impl ToJson for ConditionGroup {
@@ -296,9 +296,9 @@ pub struct CreateAppRoleResponseBody {
 impl FromJson for CreateAppRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAppRoleResponseBody")?;
-        Ok(Self {
-            role: json::field(&mut o, "role")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role", &mut out.role)?;
+        Ok(out)
     }
 }
 /// `ListAppRoleResponseBody`
@@ -321,12 +321,12 @@ pub struct ListAppRoleResponseBody {
 impl FromJson for ListAppRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppRoleResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            total: json::field(&mut o, "total")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        Ok(out)
     }
 }
 /// `OtherRecRule`
@@ -347,11 +347,11 @@ pub struct OtherRecRule {
 impl FromJson for OtherRecRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OtherRecRule")?;
-        Ok(Self {
-            conditions: json::field(&mut o, "conditions")?,
-            conjunction: json::field(&mut o, "conjunction")?,
-            perm: json::field(&mut o, "perm")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "conditions", &mut out.conditions)?;
+        json::set(&mut o, "conjunction", &mut out.conjunction)?;
+        json::set(&mut o, "perm", &mut out.perm)?;
+        Ok(out)
     }
 }
 impl ToJson for OtherRecRule {
@@ -387,14 +387,18 @@ pub struct RecRule {
 impl FromJson for RecRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecRule")?;
-        Ok(Self {
-            conditions: json::field(&mut o, "conditions")?,
-            conjunction: json::field(&mut o, "conjunction")?,
-            perm: json::field(&mut o, "perm")?,
-            other_perm: json::field(&mut o, "other_perm")?,
-            condition_groups: json::field(&mut o, "condition_groups")?,
-            display_rec_rule_version: json::field(&mut o, "display_rec_rule_version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "conditions", &mut out.conditions)?;
+        json::set(&mut o, "conjunction", &mut out.conjunction)?;
+        json::set(&mut o, "perm", &mut out.perm)?;
+        json::set(&mut o, "other_perm", &mut out.other_perm)?;
+        json::set(&mut o, "condition_groups", &mut out.condition_groups)?;
+        json::set(
+            &mut o,
+            "display_rec_rule_version",
+            &mut out.display_rec_rule_version,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for RecRule {
@@ -429,12 +433,12 @@ pub struct RecRuleCondition {
 impl FromJson for RecRuleCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecRuleCondition")?;
-        Ok(Self {
-            field_name: json::field(&mut o, "field_name")?,
-            operator: json::field(&mut o, "operator")?,
-            value: json::field(&mut o, "value")?,
-            field_type: json::field(&mut o, "field_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_name", &mut out.field_name)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "field_type", &mut out.field_type)?;
+        Ok(out)
     }
 }
 impl ToJson for RecRuleCondition {
@@ -469,13 +473,13 @@ pub struct Role {
 impl FromJson for Role {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Role")?;
-        Ok(Self {
-            role_name: json::field(&mut o, "role_name")?,
-            table_roles: json::field(&mut o, "table_roles")?,
-            role_id: json::field(&mut o, "role_id")?,
-            block_roles: json::field(&mut o, "block_roles")?,
-            base_rule: json::field(&mut o, "base_rule")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role_name", &mut out.role_name)?;
+        json::set(&mut o, "table_roles", &mut out.table_roles)?;
+        json::set(&mut o, "role_id", &mut out.role_id)?;
+        json::set(&mut o, "block_roles", &mut out.block_roles)?;
+        json::set(&mut o, "base_rule", &mut out.base_rule)?;
+        Ok(out)
     }
 }
 impl ToJson for Role {
@@ -525,19 +529,19 @@ pub struct TableRole {
 impl FromJson for TableRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TableRole")?;
-        Ok(Self {
-            table_perm: json::field(&mut o, "table_perm")?,
-            table_name: json::field(&mut o, "table_name")?,
-            table_id: json::field(&mut o, "table_id")?,
-            rec_rule: json::field(&mut o, "rec_rule")?,
-            other_rec_rule: json::field(&mut o, "other_rec_rule")?,
-            field_perm: json::field(&mut o, "field_perm")?,
-            allow_add_record: json::field(&mut o, "allow_add_record")?,
-            allow_delete_record: json::field(&mut o, "allow_delete_record")?,
-            view_perm: json::field(&mut o, "view_perm")?,
-            view_rules: json::field(&mut o, "view_rules")?,
-            field_action_rules: json::field(&mut o, "field_action_rules")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "table_perm", &mut out.table_perm)?;
+        json::set(&mut o, "table_name", &mut out.table_name)?;
+        json::set(&mut o, "table_id", &mut out.table_id)?;
+        json::set(&mut o, "rec_rule", &mut out.rec_rule)?;
+        json::set(&mut o, "other_rec_rule", &mut out.other_rec_rule)?;
+        json::set(&mut o, "field_perm", &mut out.field_perm)?;
+        json::set(&mut o, "allow_add_record", &mut out.allow_add_record)?;
+        json::set(&mut o, "allow_delete_record", &mut out.allow_delete_record)?;
+        json::set(&mut o, "view_perm", &mut out.view_perm)?;
+        json::set(&mut o, "view_rules", &mut out.view_rules)?;
+        json::set(&mut o, "field_action_rules", &mut out.field_action_rules)?;
+        Ok(out)
     }
 }
 impl ToJson for TableRole {
@@ -571,8 +575,8 @@ pub struct UpdateAppRoleResponseBody {
 impl FromJson for UpdateAppRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateAppRoleResponseBody")?;
-        Ok(Self {
-            role: json::field(&mut o, "role")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role", &mut out.role)?;
+        Ok(out)
     }
 }

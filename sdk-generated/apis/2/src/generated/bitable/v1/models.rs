@@ -1976,10 +1976,10 @@ pub struct AllowedEditModes {
 impl FromJson for AllowedEditModes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AllowedEditModes")?;
-        Ok(Self {
-            manual: json::field(&mut o, "manual")?,
-            scan: json::field(&mut o, "scan")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "manual", &mut out.manual)?;
+        json::set(&mut o, "scan", &mut out.scan)?;
+        Ok(out)
     }
 }
 impl ToJson for AllowedEditModes {
@@ -2016,15 +2016,15 @@ pub struct App {
 impl FromJson for App {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "App")?;
-        Ok(Self {
-            app_token: json::field(&mut o, "app_token")?,
-            name: json::field(&mut o, "name")?,
-            revision: json::field(&mut o, "revision")?,
-            folder_token: json::field(&mut o, "folder_token")?,
-            url: json::field(&mut o, "url")?,
-            default_table_id: json::field(&mut o, "default_table_id")?,
-            time_zone: json::field(&mut o, "time_zone")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_token", &mut out.app_token)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "revision", &mut out.revision)?;
+        json::set(&mut o, "folder_token", &mut out.folder_token)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "default_table_id", &mut out.default_table_id)?;
+        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        Ok(out)
     }
 }
 /// `AppDashboard`
@@ -2045,11 +2045,11 @@ pub struct AppDashboard {
 impl FromJson for AppDashboard {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppDashboard")?;
-        Ok(Self {
-            block_id: json::field(&mut o, "block_id")?,
-            name: json::field(&mut o, "name")?,
-            share_config: json::field(&mut o, "share_config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "block_id", &mut out.block_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "share_config", &mut out.share_config)?;
+        Ok(out)
     }
 }
 /// `AppFieldPropertyAutoSerial`
@@ -2068,10 +2068,10 @@ pub struct AppFieldPropertyAutoSerial {
 impl FromJson for AppFieldPropertyAutoSerial {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppFieldPropertyAutoSerial")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            options: json::field(&mut o, "options")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        Ok(out)
     }
 }
 impl ToJson for AppFieldPropertyAutoSerial {
@@ -2098,10 +2098,10 @@ pub struct AppFieldPropertyAutoSerialOptions {
 impl FromJson for AppFieldPropertyAutoSerialOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppFieldPropertyAutoSerialOptions")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 impl ToJson for AppFieldPropertyAutoSerialOptions {
@@ -2126,9 +2126,9 @@ pub struct AppFieldPropertyLocation {
 impl FromJson for AppFieldPropertyLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppFieldPropertyLocation")?;
-        Ok(Self {
-            input_type: json::field(&mut o, "input_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "input_type", &mut out.input_type)?;
+        Ok(out)
     }
 }
 impl ToJson for AppFieldPropertyLocation {
@@ -2156,11 +2156,11 @@ pub struct AppRichDescriptionSegment {
 impl FromJson for AppRichDescriptionSegment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppRichDescriptionSegment")?;
-        Ok(Self {
-            segment_type: json::field(&mut o, "segment_type")?,
-            text: json::field(&mut o, "text")?,
-            link: json::field(&mut o, "link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "segment_type", &mut out.segment_type)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        Ok(out)
     }
 }
 impl ToJson for AppRichDescriptionSegment {
@@ -2192,12 +2192,12 @@ pub struct AppRole {
 impl FromJson for AppRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppRole")?;
-        Ok(Self {
-            role_name: json::field(&mut o, "role_name")?,
-            role_id: json::field(&mut o, "role_id")?,
-            table_roles: json::field(&mut o, "table_roles")?,
-            block_roles: json::field(&mut o, "block_roles")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role_name", &mut out.role_name)?;
+        json::set(&mut o, "role_id", &mut out.role_id)?;
+        json::set(&mut o, "table_roles", &mut out.table_roles)?;
+        json::set(&mut o, "block_roles", &mut out.block_roles)?;
+        Ok(out)
     }
 }
 impl ToJson for AppRole {
@@ -2228,11 +2228,11 @@ pub struct AppRoleBlockRole {
 impl FromJson for AppRoleBlockRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppRoleBlockRole")?;
-        Ok(Self {
-            block_id: json::field(&mut o, "block_id")?,
-            block_type: json::field(&mut o, "block_type")?,
-            block_perm: json::field(&mut o, "block_perm")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "block_id", &mut out.block_id)?;
+        json::set(&mut o, "block_type", &mut out.block_type)?;
+        json::set(&mut o, "block_perm", &mut out.block_perm)?;
+        Ok(out)
     }
 }
 impl ToJson for AppRoleBlockRole {
@@ -2276,18 +2276,18 @@ pub struct AppRoleMember {
 impl FromJson for AppRoleMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppRoleMember")?;
-        Ok(Self {
-            member_id: json::field(&mut o, "member_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            open_department_id: json::field(&mut o, "open_department_id")?,
-            member_name: json::field(&mut o, "member_name")?,
-            member_en_name: json::field(&mut o, "member_en_name")?,
-            member_type: json::field(&mut o, "member_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member_id", &mut out.member_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
+        json::set(&mut o, "member_name", &mut out.member_name)?;
+        json::set(&mut o, "member_en_name", &mut out.member_en_name)?;
+        json::set(&mut o, "member_type", &mut out.member_type)?;
+        Ok(out)
     }
 }
 impl ToJson for AppRoleMember {
@@ -2353,15 +2353,15 @@ pub struct AppRoleTableRole {
 impl FromJson for AppRoleTableRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppRoleTableRole")?;
-        Ok(Self {
-            table_perm: json::field(&mut o, "table_perm")?,
-            table_name: json::field(&mut o, "table_name")?,
-            table_id: json::field(&mut o, "table_id")?,
-            rec_rule: json::field(&mut o, "rec_rule")?,
-            field_perm: json::field(&mut o, "field_perm")?,
-            allow_add_record: json::field(&mut o, "allow_add_record")?,
-            allow_delete_record: json::field(&mut o, "allow_delete_record")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "table_perm", &mut out.table_perm)?;
+        json::set(&mut o, "table_name", &mut out.table_name)?;
+        json::set(&mut o, "table_id", &mut out.table_id)?;
+        json::set(&mut o, "rec_rule", &mut out.rec_rule)?;
+        json::set(&mut o, "field_perm", &mut out.field_perm)?;
+        json::set(&mut o, "allow_add_record", &mut out.allow_add_record)?;
+        json::set(&mut o, "allow_delete_record", &mut out.allow_delete_record)?;
+        Ok(out)
     }
 }
 impl ToJson for AppRoleTableRole {
@@ -2395,11 +2395,11 @@ pub struct AppRoleTableRoleRecRule {
 impl FromJson for AppRoleTableRoleRecRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppRoleTableRoleRecRule")?;
-        Ok(Self {
-            conditions: json::field(&mut o, "conditions")?,
-            conjunction: json::field(&mut o, "conjunction")?,
-            other_perm: json::field(&mut o, "other_perm")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "conditions", &mut out.conditions)?;
+        json::set(&mut o, "conjunction", &mut out.conjunction)?;
+        json::set(&mut o, "other_perm", &mut out.other_perm)?;
+        Ok(out)
     }
 }
 impl ToJson for AppRoleTableRoleRecRule {
@@ -2431,12 +2431,12 @@ pub struct AppRoleTableRoleRecRuleCondition {
 impl FromJson for AppRoleTableRoleRecRuleCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppRoleTableRoleRecRuleCondition")?;
-        Ok(Self {
-            field_name: json::field(&mut o, "field_name")?,
-            operator: json::field(&mut o, "operator")?,
-            value: json::field(&mut o, "value")?,
-            field_type: json::field(&mut o, "field_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_name", &mut out.field_name)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "field_type", &mut out.field_type)?;
+        Ok(out)
     }
 }
 impl ToJson for AppRoleTableRoleRecRuleCondition {
@@ -2467,11 +2467,11 @@ pub struct AppTable {
 impl FromJson for AppTable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTable")?;
-        Ok(Self {
-            table_id: json::field(&mut o, "table_id")?,
-            revision: json::field(&mut o, "revision")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "table_id", &mut out.table_id)?;
+        json::set(&mut o, "revision", &mut out.revision)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `AppTableCreateHeader`
@@ -2535,16 +2535,16 @@ pub struct AppTableField {
 impl FromJson for AppTableField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableField")?;
-        Ok(Self {
-            field_name: json::field(&mut o, "field_name")?,
-            r#type: json::field(&mut o, "type")?,
-            property: json::field(&mut o, "property")?,
-            description: json::field(&mut o, "description")?,
-            is_primary: json::field(&mut o, "is_primary")?,
-            field_id: json::field(&mut o, "field_id")?,
-            ui_type: json::field(&mut o, "ui_type")?,
-            is_hidden: json::field(&mut o, "is_hidden")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_name", &mut out.field_name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "property", &mut out.property)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "is_primary", &mut out.is_primary)?;
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "ui_type", &mut out.ui_type)?;
+        json::set(&mut o, "is_hidden", &mut out.is_hidden)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableField {
@@ -2577,10 +2577,10 @@ pub struct AppTableFieldDescription {
 impl FromJson for AppTableFieldDescription {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableFieldDescription")?;
-        Ok(Self {
-            disable_sync: json::field(&mut o, "disable_sync")?,
-            text: json::field(&mut o, "text")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "disable_sync", &mut out.disable_sync)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableFieldDescription {
@@ -2619,16 +2619,16 @@ pub struct AppTableFieldForList {
 impl FromJson for AppTableFieldForList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableFieldForList")?;
-        Ok(Self {
-            field_name: json::field(&mut o, "field_name")?,
-            r#type: json::field(&mut o, "type")?,
-            property: json::field(&mut o, "property")?,
-            description: json::field(&mut o, "description")?,
-            is_primary: json::field(&mut o, "is_primary")?,
-            field_id: json::field(&mut o, "field_id")?,
-            ui_type: json::field(&mut o, "ui_type")?,
-            is_hidden: json::field(&mut o, "is_hidden")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_name", &mut out.field_name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "property", &mut out.property)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "is_primary", &mut out.is_primary)?;
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "ui_type", &mut out.ui_type)?;
+        json::set(&mut o, "is_hidden", &mut out.is_hidden)?;
+        Ok(out)
     }
 }
 /// `AppTableFieldProperty`
@@ -2681,27 +2681,27 @@ pub struct AppTableFieldProperty {
 impl FromJson for AppTableFieldProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableFieldProperty")?;
-        Ok(Self {
-            options: json::field(&mut o, "options")?,
-            formatter: json::field(&mut o, "formatter")?,
-            date_formatter: json::field(&mut o, "date_formatter")?,
-            auto_fill: json::field(&mut o, "auto_fill")?,
-            multiple: json::field(&mut o, "multiple")?,
-            table_id: json::field(&mut o, "table_id")?,
-            table_name: json::field(&mut o, "table_name")?,
-            back_field_name: json::field(&mut o, "back_field_name")?,
-            auto_serial: json::field(&mut o, "auto_serial")?,
-            location: json::field(&mut o, "location")?,
-            formula_expression: json::field(&mut o, "formula_expression")?,
-            allowed_edit_modes: json::field(&mut o, "allowed_edit_modes")?,
-            min: json::field(&mut o, "min")?,
-            max: json::field(&mut o, "max")?,
-            range_customize: json::field(&mut o, "range_customize")?,
-            currency_code: json::field(&mut o, "currency_code")?,
-            rating: json::field(&mut o, "rating")?,
-            r#type: json::field(&mut o, "type")?,
-            filter_info: json::field(&mut o, "filter_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "options", &mut out.options)?;
+        json::set(&mut o, "formatter", &mut out.formatter)?;
+        json::set(&mut o, "date_formatter", &mut out.date_formatter)?;
+        json::set(&mut o, "auto_fill", &mut out.auto_fill)?;
+        json::set(&mut o, "multiple", &mut out.multiple)?;
+        json::set(&mut o, "table_id", &mut out.table_id)?;
+        json::set(&mut o, "table_name", &mut out.table_name)?;
+        json::set(&mut o, "back_field_name", &mut out.back_field_name)?;
+        json::set(&mut o, "auto_serial", &mut out.auto_serial)?;
+        json::set(&mut o, "location", &mut out.location)?;
+        json::set(&mut o, "formula_expression", &mut out.formula_expression)?;
+        json::set(&mut o, "allowed_edit_modes", &mut out.allowed_edit_modes)?;
+        json::set(&mut o, "min", &mut out.min)?;
+        json::set(&mut o, "max", &mut out.max)?;
+        json::set(&mut o, "range_customize", &mut out.range_customize)?;
+        json::set(&mut o, "currency_code", &mut out.currency_code)?;
+        json::set(&mut o, "rating", &mut out.rating)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "filter_info", &mut out.filter_info)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableFieldProperty {
@@ -2745,10 +2745,10 @@ pub struct AppTableFieldPropertyFilterInfo {
 impl FromJson for AppTableFieldPropertyFilterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableFieldPropertyFilterInfo")?;
-        Ok(Self {
-            conjunction: json::field(&mut o, "conjunction")?,
-            conditions: json::field(&mut o, "conditions")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "conjunction", &mut out.conjunction)?;
+        json::set(&mut o, "conditions", &mut out.conditions)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableFieldPropertyFilterInfo {
@@ -2781,13 +2781,13 @@ pub struct AppTableFieldPropertyFilterInfoCondition {
 impl FromJson for AppTableFieldPropertyFilterInfoCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableFieldPropertyFilterInfoCondition")?;
-        Ok(Self {
-            field_id: json::field(&mut o, "field_id")?,
-            operator: json::field(&mut o, "operator")?,
-            value: json::field(&mut o, "value")?,
-            condition_id: json::field(&mut o, "condition_id")?,
-            field_type: json::field(&mut o, "field_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "condition_id", &mut out.condition_id)?;
+        json::set(&mut o, "field_type", &mut out.field_type)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableFieldPropertyFilterInfoCondition {
@@ -2817,10 +2817,10 @@ pub struct AppTableFieldPropertyLookupFilter {
 impl FromJson for AppTableFieldPropertyLookupFilter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableFieldPropertyLookupFilter")?;
-        Ok(Self {
-            target_table: json::field(&mut o, "target_table")?,
-            filter_info: json::field(&mut o, "filter_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "target_table", &mut out.target_table)?;
+        json::set(&mut o, "filter_info", &mut out.filter_info)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableFieldPropertyLookupFilter {
@@ -2849,11 +2849,11 @@ pub struct AppTableFieldPropertyOption {
 impl FromJson for AppTableFieldPropertyOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableFieldPropertyOption")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            id: json::field(&mut o, "id")?,
-            color: json::field(&mut o, "color")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "color", &mut out.color)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableFieldPropertyOption {
@@ -2883,11 +2883,11 @@ pub struct AppTableFieldPropertyType {
 impl FromJson for AppTableFieldPropertyType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableFieldPropertyType")?;
-        Ok(Self {
-            data_type: json::field(&mut o, "data_type")?,
-            ui_property: json::field(&mut o, "ui_property")?,
-            ui_type: json::field(&mut o, "ui_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data_type", &mut out.data_type)?;
+        json::set(&mut o, "ui_property", &mut out.ui_property)?;
+        json::set(&mut o, "ui_type", &mut out.ui_type)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableFieldPropertyType {
@@ -2925,15 +2925,15 @@ pub struct AppTableFieldPropertyTypeUiProperty {
 impl FromJson for AppTableFieldPropertyTypeUiProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableFieldPropertyTypeUiProperty")?;
-        Ok(Self {
-            currency_code: json::field(&mut o, "currency_code")?,
-            formatter: json::field(&mut o, "formatter")?,
-            range_customize: json::field(&mut o, "range_customize")?,
-            min: json::field(&mut o, "min")?,
-            max: json::field(&mut o, "max")?,
-            date_formatter: json::field(&mut o, "date_formatter")?,
-            rating: json::field(&mut o, "rating")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "currency_code", &mut out.currency_code)?;
+        json::set(&mut o, "formatter", &mut out.formatter)?;
+        json::set(&mut o, "range_customize", &mut out.range_customize)?;
+        json::set(&mut o, "min", &mut out.min)?;
+        json::set(&mut o, "max", &mut out.max)?;
+        json::set(&mut o, "date_formatter", &mut out.date_formatter)?;
+        json::set(&mut o, "rating", &mut out.rating)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableFieldPropertyTypeUiProperty {
@@ -2973,14 +2973,14 @@ pub struct AppTableForm {
 impl FromJson for AppTableForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableForm")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            shared: json::field(&mut o, "shared")?,
-            shared_url: json::field(&mut o, "shared_url")?,
-            shared_limit: json::field(&mut o, "shared_limit")?,
-            submit_limit_once: json::field(&mut o, "submit_limit_once")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "shared", &mut out.shared)?;
+        json::set(&mut o, "shared_url", &mut out.shared_url)?;
+        json::set(&mut o, "shared_limit", &mut out.shared_limit)?;
+        json::set(&mut o, "submit_limit_once", &mut out.submit_limit_once)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableForm {
@@ -3019,14 +3019,14 @@ pub struct AppTableFormPatchedField {
 impl FromJson for AppTableFormPatchedField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableFormPatchedField")?;
-        Ok(Self {
-            pre_field_id: json::field(&mut o, "pre_field_id")?,
-            title: json::field(&mut o, "title")?,
-            description: json::field(&mut o, "description")?,
-            required: json::field(&mut o, "required")?,
-            visible: json::field(&mut o, "visible")?,
-            rich_description: json::field(&mut o, "rich_description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pre_field_id", &mut out.pre_field_id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "required", &mut out.required)?;
+        json::set(&mut o, "visible", &mut out.visible)?;
+        json::set(&mut o, "rich_description", &mut out.rich_description)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableFormPatchedField {
@@ -3069,16 +3069,16 @@ pub struct AppTableRecord {
 impl FromJson for AppTableRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableRecord")?;
-        Ok(Self {
-            fields: json::field(&mut o, "fields")?,
-            record_id: json::field(&mut o, "record_id")?,
-            created_by: json::field(&mut o, "created_by")?,
-            created_time: json::field(&mut o, "created_time")?,
-            last_modified_by: json::field(&mut o, "last_modified_by")?,
-            last_modified_time: json::field(&mut o, "last_modified_time")?,
-            shared_url: json::field(&mut o, "shared_url")?,
-            record_url: json::field(&mut o, "record_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "fields", &mut out.fields)?;
+        json::set(&mut o, "record_id", &mut out.record_id)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "created_time", &mut out.created_time)?;
+        json::set(&mut o, "last_modified_by", &mut out.last_modified_by)?;
+        json::set(&mut o, "last_modified_time", &mut out.last_modified_time)?;
+        json::set(&mut o, "shared_url", &mut out.shared_url)?;
+        json::set(&mut o, "record_url", &mut out.record_url)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableRecord {
@@ -3115,12 +3115,12 @@ pub struct AppTableView {
 impl FromJson for AppTableView {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableView")?;
-        Ok(Self {
-            view_id: json::field(&mut o, "view_id")?,
-            view_name: json::field(&mut o, "view_name")?,
-            view_type: json::field(&mut o, "view_type")?,
-            property: json::field(&mut o, "property")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "view_id", &mut out.view_id)?;
+        json::set(&mut o, "view_name", &mut out.view_name)?;
+        json::set(&mut o, "view_type", &mut out.view_type)?;
+        json::set(&mut o, "property", &mut out.property)?;
+        Ok(out)
     }
 }
 /// `AppTableViewProperty`
@@ -3141,11 +3141,11 @@ pub struct AppTableViewProperty {
 impl FromJson for AppTableViewProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableViewProperty")?;
-        Ok(Self {
-            filter_info: json::field(&mut o, "filter_info")?,
-            hidden_fields: json::field(&mut o, "hidden_fields")?,
-            hierarchy_config: json::field(&mut o, "hierarchy_config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "filter_info", &mut out.filter_info)?;
+        json::set(&mut o, "hidden_fields", &mut out.hidden_fields)?;
+        json::set(&mut o, "hierarchy_config", &mut out.hierarchy_config)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableViewProperty {
@@ -3175,11 +3175,11 @@ pub struct AppTableViewPropertyFilterInfo {
 impl FromJson for AppTableViewPropertyFilterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableViewPropertyFilterInfo")?;
-        Ok(Self {
-            conjunction: json::field(&mut o, "conjunction")?,
-            conditions: json::field(&mut o, "conditions")?,
-            condition_omitted: json::field(&mut o, "condition_omitted")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "conjunction", &mut out.conjunction)?;
+        json::set(&mut o, "conditions", &mut out.conditions)?;
+        json::set(&mut o, "condition_omitted", &mut out.condition_omitted)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableViewPropertyFilterInfo {
@@ -3213,13 +3213,13 @@ pub struct AppTableViewPropertyFilterInfoCondition {
 impl FromJson for AppTableViewPropertyFilterInfoCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableViewPropertyFilterInfoCondition")?;
-        Ok(Self {
-            field_id: json::field(&mut o, "field_id")?,
-            operator: json::field(&mut o, "operator")?,
-            value: json::field(&mut o, "value")?,
-            condition_id: json::field(&mut o, "condition_id")?,
-            field_type: json::field(&mut o, "field_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "condition_id", &mut out.condition_id)?;
+        json::set(&mut o, "field_type", &mut out.field_type)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableViewPropertyFilterInfoCondition {
@@ -3247,9 +3247,9 @@ pub struct AppTableViewPropertyHierarchyConfig {
 impl FromJson for AppTableViewPropertyHierarchyConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableViewPropertyHierarchyConfig")?;
-        Ok(Self {
-            field_id: json::field(&mut o, "field_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        Ok(out)
     }
 }
 impl ToJson for AppTableViewPropertyHierarchyConfig {
@@ -3309,9 +3309,9 @@ pub struct BatchCreateAppTableRecordResponseBody {
 impl FromJson for BatchCreateAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchCreateAppTableRecordResponseBody")?;
-        Ok(Self {
-            records: json::field(&mut o, "records")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "records", &mut out.records)?;
+        Ok(out)
     }
 }
 /// `BatchCreateAppTableRequestBody`
@@ -3346,9 +3346,9 @@ pub struct BatchCreateAppTableResponseBody {
 impl FromJson for BatchCreateAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchCreateAppTableResponseBody")?;
-        Ok(Self {
-            table_ids: json::field(&mut o, "table_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "table_ids", &mut out.table_ids)?;
+        Ok(out)
     }
 }
 /// `BatchDeleteAppRoleMemberRequestBody`
@@ -3401,9 +3401,9 @@ pub struct BatchDeleteAppTableRecordResponseBody {
 impl FromJson for BatchDeleteAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchDeleteAppTableRecordResponseBody")?;
-        Ok(Self {
-            records: json::field(&mut o, "records")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "records", &mut out.records)?;
+        Ok(out)
     }
 }
 /// `BatchDeleteAppTableRequestBody`
@@ -3469,11 +3469,11 @@ pub struct BatchGetAppTableRecordResponseBody {
 impl FromJson for BatchGetAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetAppTableRecordResponseBody")?;
-        Ok(Self {
-            records: json::field(&mut o, "records")?,
-            forbidden_record_ids: json::field(&mut o, "forbidden_record_ids")?,
-            absent_record_ids: json::field(&mut o, "absent_record_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "records", &mut out.records)?;
+        json::set(&mut o, "forbidden_record_ids", &mut out.forbidden_record_ids)?;
+        json::set(&mut o, "absent_record_ids", &mut out.absent_record_ids)?;
+        Ok(out)
     }
 }
 /// `BatchUpdateAppTableRecordRequestBody`
@@ -3508,9 +3508,9 @@ pub struct BatchUpdateAppTableRecordResponseBody {
 impl FromJson for BatchUpdateAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchUpdateAppTableRecordResponseBody")?;
-        Ok(Self {
-            records: json::field(&mut o, "records")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "records", &mut out.records)?;
+        Ok(out)
     }
 }
 /// `BlockWorkflow`
@@ -3531,11 +3531,11 @@ pub struct BlockWorkflow {
 impl FromJson for BlockWorkflow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BlockWorkflow")?;
-        Ok(Self {
-            workflow_id: json::field(&mut o, "workflow_id")?,
-            title: json::field(&mut o, "title")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "workflow_id", &mut out.workflow_id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `ChildrenFilter`
@@ -3617,10 +3617,10 @@ pub struct CopyAppDashboardResponseBody {
 impl FromJson for CopyAppDashboardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CopyAppDashboardResponseBody")?;
-        Ok(Self {
-            block_id: json::field(&mut o, "block_id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "block_id", &mut out.block_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `CopyAppRequestBody`
@@ -3664,9 +3664,9 @@ pub struct CopyAppResponseBody {
 impl FromJson for CopyAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CopyAppResponseBody")?;
-        Ok(Self {
-            app: json::field(&mut o, "app")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app", &mut out.app)?;
+        Ok(out)
     }
 }
 /// `CreateAppResponseBody`
@@ -3683,9 +3683,9 @@ pub struct CreateAppResponseBody {
 impl FromJson for CreateAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAppResponseBody")?;
-        Ok(Self {
-            app: json::field(&mut o, "app")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app", &mut out.app)?;
+        Ok(out)
     }
 }
 /// `CreateAppRoleResponseBody`
@@ -3702,9 +3702,9 @@ pub struct CreateAppRoleResponseBody {
 impl FromJson for CreateAppRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAppRoleResponseBody")?;
-        Ok(Self {
-            role: json::field(&mut o, "role")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role", &mut out.role)?;
+        Ok(out)
     }
 }
 /// `CreateAppTableFieldGroupRequestBody`
@@ -3739,9 +3739,9 @@ pub struct CreateAppTableFieldGroupResponseBody {
 impl FromJson for CreateAppTableFieldGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAppTableFieldGroupResponseBody")?;
-        Ok(Self {
-            field_groups: json::field(&mut o, "field_groups")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_groups", &mut out.field_groups)?;
+        Ok(out)
     }
 }
 /// `CreateAppTableFieldResponseBody`
@@ -3758,9 +3758,9 @@ pub struct CreateAppTableFieldResponseBody {
 impl FromJson for CreateAppTableFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAppTableFieldResponseBody")?;
-        Ok(Self {
-            field: json::field(&mut o, "field")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field", &mut out.field)?;
+        Ok(out)
     }
 }
 /// `CreateAppTableRecordResponseBody`
@@ -3777,9 +3777,9 @@ pub struct CreateAppTableRecordResponseBody {
 impl FromJson for CreateAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAppTableRecordResponseBody")?;
-        Ok(Self {
-            record: json::field(&mut o, "record")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "record", &mut out.record)?;
+        Ok(out)
     }
 }
 /// `CreateAppTableRequestBody`
@@ -3818,11 +3818,11 @@ pub struct CreateAppTableResponseBody {
 impl FromJson for CreateAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAppTableResponseBody")?;
-        Ok(Self {
-            table_id: json::field(&mut o, "table_id")?,
-            default_view_id: json::field(&mut o, "default_view_id")?,
-            field_id_list: json::field(&mut o, "field_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "table_id", &mut out.table_id)?;
+        json::set(&mut o, "default_view_id", &mut out.default_view_id)?;
+        json::set(&mut o, "field_id_list", &mut out.field_id_list)?;
+        Ok(out)
     }
 }
 /// `CreateAppTableViewResponseBody`
@@ -3839,9 +3839,9 @@ pub struct CreateAppTableViewResponseBody {
 impl FromJson for CreateAppTableViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAppTableViewResponseBody")?;
-        Ok(Self {
-            view: json::field(&mut o, "view")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "view", &mut out.view)?;
+        Ok(out)
     }
 }
 /// `DashboardShareConfig`
@@ -3868,14 +3868,14 @@ pub struct DashboardShareConfig {
 impl FromJson for DashboardShareConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DashboardShareConfig")?;
-        Ok(Self {
-            share_flag: json::field(&mut o, "share_flag")?,
-            share_scope_type: json::field(&mut o, "share_scope_type")?,
-            share_token: json::field(&mut o, "share_token")?,
-            share_link: json::field(&mut o, "share_link")?,
-            show_source: json::field(&mut o, "show_source")?,
-            source_link: json::field(&mut o, "source_link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "share_flag", &mut out.share_flag)?;
+        json::set(&mut o, "share_scope_type", &mut out.share_scope_type)?;
+        json::set(&mut o, "share_token", &mut out.share_token)?;
+        json::set(&mut o, "share_link", &mut out.share_link)?;
+        json::set(&mut o, "show_source", &mut out.show_source)?;
+        json::set(&mut o, "source_link", &mut out.source_link)?;
+        Ok(out)
     }
 }
 /// `DeleteAppTableFieldResponseBody`
@@ -3894,10 +3894,10 @@ pub struct DeleteAppTableFieldResponseBody {
 impl FromJson for DeleteAppTableFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteAppTableFieldResponseBody")?;
-        Ok(Self {
-            field_id: json::field(&mut o, "field_id")?,
-            deleted: json::field(&mut o, "deleted")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "deleted", &mut out.deleted)?;
+        Ok(out)
     }
 }
 /// `DeleteAppTableRecordResponseBody`
@@ -3916,10 +3916,10 @@ pub struct DeleteAppTableRecordResponseBody {
 impl FromJson for DeleteAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteAppTableRecordResponseBody")?;
-        Ok(Self {
-            deleted: json::field(&mut o, "deleted")?,
-            record_id: json::field(&mut o, "record_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "deleted", &mut out.deleted)?;
+        json::set(&mut o, "record_id", &mut out.record_id)?;
+        Ok(out)
     }
 }
 /// `DeleteRecord`
@@ -3938,10 +3938,10 @@ pub struct DeleteRecord {
 impl FromJson for DeleteRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteRecord")?;
-        Ok(Self {
-            deleted: json::field(&mut o, "deleted")?,
-            record_id: json::field(&mut o, "record_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "deleted", &mut out.deleted)?;
+        json::set(&mut o, "record_id", &mut out.record_id)?;
+        Ok(out)
     }
 }
 /// `DisplayApp`
@@ -3970,15 +3970,15 @@ pub struct DisplayApp {
 impl FromJson for DisplayApp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DisplayApp")?;
-        Ok(Self {
-            app_token: json::field(&mut o, "app_token")?,
-            name: json::field(&mut o, "name")?,
-            revision: json::field(&mut o, "revision")?,
-            is_advanced: json::field(&mut o, "is_advanced")?,
-            time_zone: json::field(&mut o, "time_zone")?,
-            formula_type: json::field(&mut o, "formula_type")?,
-            advance_version: json::field(&mut o, "advance_version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_token", &mut out.app_token)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "revision", &mut out.revision)?;
+        json::set(&mut o, "is_advanced", &mut out.is_advanced)?;
+        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        json::set(&mut o, "formula_type", &mut out.formula_type)?;
+        json::set(&mut o, "advance_version", &mut out.advance_version)?;
+        Ok(out)
     }
 }
 /// `DisplayAppV2`
@@ -4001,12 +4001,12 @@ pub struct DisplayAppV2 {
 impl FromJson for DisplayAppV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DisplayAppV2")?;
-        Ok(Self {
-            app_token: json::field(&mut o, "app_token")?,
-            name: json::field(&mut o, "name")?,
-            is_advanced: json::field(&mut o, "is_advanced")?,
-            time_zone: json::field(&mut o, "time_zone")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_token", &mut out.app_token)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "is_advanced", &mut out.is_advanced)?;
+        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        Ok(out)
     }
 }
 /// `DisplayWorkflow`
@@ -4027,11 +4027,11 @@ pub struct DisplayWorkflow {
 impl FromJson for DisplayWorkflow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DisplayWorkflow")?;
-        Ok(Self {
-            workflow_id: json::field(&mut o, "workflow_id")?,
-            status: json::field(&mut o, "status")?,
-            title: json::field(&mut o, "title")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "workflow_id", &mut out.workflow_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        Ok(out)
     }
 }
 /// `FieldGroup`
@@ -4130,14 +4130,14 @@ pub struct FormField {
 impl FromJson for FormField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormField")?;
-        Ok(Self {
-            field_id: json::field(&mut o, "field_id")?,
-            title: json::field(&mut o, "title")?,
-            description: json::field(&mut o, "description")?,
-            required: json::field(&mut o, "required")?,
-            visible: json::field(&mut o, "visible")?,
-            rich_description: json::field(&mut o, "rich_description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "required", &mut out.required)?;
+        json::set(&mut o, "visible", &mut out.visible)?;
+        json::set(&mut o, "rich_description", &mut out.rich_description)?;
+        Ok(out)
     }
 }
 /// `GetAppResponseBody`
@@ -4154,9 +4154,9 @@ pub struct GetAppResponseBody {
 impl FromJson for GetAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAppResponseBody")?;
-        Ok(Self {
-            app: json::field(&mut o, "app")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app", &mut out.app)?;
+        Ok(out)
     }
 }
 /// `GetAppTableFormResponseBody`
@@ -4173,9 +4173,9 @@ pub struct GetAppTableFormResponseBody {
 impl FromJson for GetAppTableFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAppTableFormResponseBody")?;
-        Ok(Self {
-            form: json::field(&mut o, "form")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "form", &mut out.form)?;
+        Ok(out)
     }
 }
 /// `GetAppTableRecordResponseBody`
@@ -4192,9 +4192,9 @@ pub struct GetAppTableRecordResponseBody {
 impl FromJson for GetAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAppTableRecordResponseBody")?;
-        Ok(Self {
-            record: json::field(&mut o, "record")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "record", &mut out.record)?;
+        Ok(out)
     }
 }
 /// `GetAppTableViewResponseBody`
@@ -4211,9 +4211,9 @@ pub struct GetAppTableViewResponseBody {
 impl FromJson for GetAppTableViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAppTableViewResponseBody")?;
-        Ok(Self {
-            view: json::field(&mut o, "view")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "view", &mut out.view)?;
+        Ok(out)
     }
 }
 /// `ListAppBlockWorkflowResponseBody`
@@ -4230,9 +4230,9 @@ pub struct ListAppBlockWorkflowResponseBody {
 impl FromJson for ListAppBlockWorkflowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppBlockWorkflowResponseBody")?;
-        Ok(Self {
-            workflows: json::field(&mut o, "workflows")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "workflows", &mut out.workflows)?;
+        Ok(out)
     }
 }
 /// `ListAppDashboardResponseBody`
@@ -4255,12 +4255,12 @@ pub struct ListAppDashboardResponseBody {
 impl FromJson for ListAppDashboardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppDashboardResponseBody")?;
-        Ok(Self {
-            dashboards: json::field(&mut o, "dashboards")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            total: json::field(&mut o, "total")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "dashboards", &mut out.dashboards)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        Ok(out)
     }
 }
 /// `ListAppRoleMemberResponseBody`
@@ -4283,12 +4283,12 @@ pub struct ListAppRoleMemberResponseBody {
 impl FromJson for ListAppRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppRoleMemberResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            total: json::field(&mut o, "total")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        Ok(out)
     }
 }
 /// `ListAppRoleResponseBody`
@@ -4311,12 +4311,12 @@ pub struct ListAppRoleResponseBody {
 impl FromJson for ListAppRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppRoleResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            total: json::field(&mut o, "total")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        Ok(out)
     }
 }
 /// `ListAppTableFieldResponseBody`
@@ -4339,12 +4339,12 @@ pub struct ListAppTableFieldResponseBody {
 impl FromJson for ListAppTableFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppTableFieldResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            total: json::field(&mut o, "total")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListAppTableFormFieldResponseBody`
@@ -4367,12 +4367,12 @@ pub struct ListAppTableFormFieldResponseBody {
 impl FromJson for ListAppTableFormFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppTableFormFieldResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            total: json::field(&mut o, "total")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        Ok(out)
     }
 }
 /// `ListAppTableRecordResponseBody`
@@ -4395,12 +4395,12 @@ pub struct ListAppTableRecordResponseBody {
 impl FromJson for ListAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppTableRecordResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            total: json::field(&mut o, "total")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListAppTableResponseBody`
@@ -4423,12 +4423,12 @@ pub struct ListAppTableResponseBody {
 impl FromJson for ListAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppTableResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            total: json::field(&mut o, "total")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListAppTableViewResponseBody`
@@ -4451,12 +4451,12 @@ pub struct ListAppTableViewResponseBody {
 impl FromJson for ListAppTableViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppTableViewResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            total: json::field(&mut o, "total")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        Ok(out)
     }
 }
 /// `ListAppWorkflowResponseBody`
@@ -4473,9 +4473,9 @@ pub struct ListAppWorkflowResponseBody {
 impl FromJson for ListAppWorkflowResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppWorkflowResponseBody")?;
-        Ok(Self {
-            workflows: json::field(&mut o, "workflows")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "workflows", &mut out.workflows)?;
+        Ok(out)
     }
 }
 /// `PatchAppTableFormFieldResponseBody`
@@ -4492,9 +4492,9 @@ pub struct PatchAppTableFormFieldResponseBody {
 impl FromJson for PatchAppTableFormFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchAppTableFormFieldResponseBody")?;
-        Ok(Self {
-            fields: json::field(&mut o, "fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "fields", &mut out.fields)?;
+        Ok(out)
     }
 }
 /// `PatchAppTableFormResponseBody`
@@ -4511,9 +4511,9 @@ pub struct PatchAppTableFormResponseBody {
 impl FromJson for PatchAppTableFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchAppTableFormResponseBody")?;
-        Ok(Self {
-            form: json::field(&mut o, "form")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "form", &mut out.form)?;
+        Ok(out)
     }
 }
 /// `PatchAppTableRequestBody`
@@ -4548,9 +4548,9 @@ pub struct PatchAppTableResponseBody {
 impl FromJson for PatchAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchAppTableResponseBody")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `PatchAppTableViewRequestBody`
@@ -4588,9 +4588,9 @@ pub struct PatchAppTableViewResponseBody {
 impl FromJson for PatchAppTableViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchAppTableViewResponseBody")?;
-        Ok(Self {
-            view: json::field(&mut o, "view")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "view", &mut out.view)?;
+        Ok(out)
     }
 }
 /// `Person`
@@ -4615,13 +4615,13 @@ pub struct Person {
 impl FromJson for Person {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Person")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            email: json::field(&mut o, "email")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        Ok(out)
     }
 }
 impl ToJson for Person {
@@ -4649,9 +4649,9 @@ pub struct Rating {
 impl FromJson for Rating {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Rating")?;
-        Ok(Self {
-            symbol: json::field(&mut o, "symbol")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "symbol", &mut out.symbol)?;
+        Ok(out)
     }
 }
 impl ToJson for Rating {
@@ -4780,12 +4780,12 @@ pub struct SearchAppTableRecordResponseBody {
 impl FromJson for SearchAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchAppTableRecordResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            total: json::field(&mut o, "total")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        Ok(out)
     }
 }
 /// `Sort`
@@ -4844,9 +4844,9 @@ pub struct UpdateAppResponseBody {
 impl FromJson for UpdateAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateAppResponseBody")?;
-        Ok(Self {
-            app: json::field(&mut o, "app")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app", &mut out.app)?;
+        Ok(out)
     }
 }
 /// `UpdateAppRoleResponseBody`
@@ -4863,9 +4863,9 @@ pub struct UpdateAppRoleResponseBody {
 impl FromJson for UpdateAppRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateAppRoleResponseBody")?;
-        Ok(Self {
-            role: json::field(&mut o, "role")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role", &mut out.role)?;
+        Ok(out)
     }
 }
 /// `UpdateAppTableFieldResponseBody`
@@ -4882,9 +4882,9 @@ pub struct UpdateAppTableFieldResponseBody {
 impl FromJson for UpdateAppTableFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateAppTableFieldResponseBody")?;
-        Ok(Self {
-            field: json::field(&mut o, "field")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field", &mut out.field)?;
+        Ok(out)
     }
 }
 /// `UpdateAppTableRecordResponseBody`
@@ -4901,9 +4901,9 @@ pub struct UpdateAppTableRecordResponseBody {
 impl FromJson for UpdateAppTableRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateAppTableRecordResponseBody")?;
-        Ok(Self {
-            record: json::field(&mut o, "record")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "record", &mut out.record)?;
+        Ok(out)
     }
 }
 /// `UpdateAppWorkflowRequestBody`
@@ -4959,9 +4959,9 @@ pub struct UpgradeAppTableFormResponseBody {
 impl FromJson for UpgradeAppTableFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpgradeAppTableFormResponseBody")?;
-        Ok(Self {
-            form: json::field(&mut o, "form")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "form", &mut out.form)?;
+        Ok(out)
     }
 }
 /// `UpgradedForm`
@@ -4978,8 +4978,8 @@ pub struct UpgradedForm {
 impl FromJson for UpgradedForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpgradedForm")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }

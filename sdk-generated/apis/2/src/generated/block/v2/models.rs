@@ -69,9 +69,9 @@ pub struct CreateEntityResponseBody {
 impl FromJson for CreateEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateEntityResponseBody")?;
-        Ok(Self {
-            entity: json::field(&mut o, "entity")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entity", &mut out.entity)?;
+        Ok(out)
     }
 }
 /// `Entity`
@@ -112,21 +112,21 @@ pub struct Entity {
 impl FromJson for Entity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Entity")?;
-        Ok(Self {
-            block_id: json::field(&mut o, "block_id")?,
-            title: json::field(&mut o, "title")?,
-            block_type_id: json::field(&mut o, "block_type_id")?,
-            source_data: json::field(&mut o, "source_data")?,
-            source_meta: json::field(&mut o, "source_meta")?,
-            version: json::field(&mut o, "version")?,
-            source_link: json::field(&mut o, "source_link")?,
-            summary: json::field(&mut o, "summary")?,
-            preview: json::field(&mut o, "preview")?,
-            i18n_summay: json::field(&mut o, "i18n_summay")?,
-            i18n_preview: json::field(&mut o, "i18n_preview")?,
-            owner: json::field(&mut o, "owner")?,
-            extra: json::field(&mut o, "extra")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "block_id", &mut out.block_id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "block_type_id", &mut out.block_type_id)?;
+        json::set(&mut o, "source_data", &mut out.source_data)?;
+        json::set(&mut o, "source_meta", &mut out.source_meta)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "source_link", &mut out.source_link)?;
+        json::set(&mut o, "summary", &mut out.summary)?;
+        json::set(&mut o, "preview", &mut out.preview)?;
+        json::set(&mut o, "i18n_summay", &mut out.i18n_summay)?;
+        json::set(&mut o, "i18n_preview", &mut out.i18n_preview)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        Ok(out)
     }
 }
 impl ToJson for Entity {

@@ -1802,9 +1802,9 @@ pub struct BatchDeleteWhiteboardNodeResponseBody {
 impl FromJson for BatchDeleteWhiteboardNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchDeleteWhiteboardNodeResponseBody")?;
-        Ok(Self {
-            client_token: json::field(&mut o, "client_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "client_token", &mut out.client_token)?;
+        Ok(out)
     }
 }
 /// `BorderRadius`
@@ -1827,12 +1827,12 @@ pub struct BorderRadius {
 impl FromJson for BorderRadius {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BorderRadius")?;
-        Ok(Self {
-            top_left: json::field(&mut o, "top_left")?,
-            top_right: json::field(&mut o, "top_right")?,
-            bottom_right: json::field(&mut o, "bottom_right")?,
-            bottom_left: json::field(&mut o, "bottom_left")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "top_left", &mut out.top_left)?;
+        json::set(&mut o, "top_right", &mut out.top_right)?;
+        json::set(&mut o, "bottom_right", &mut out.bottom_right)?;
+        json::set(&mut o, "bottom_left", &mut out.bottom_left)?;
+        Ok(out)
     }
 }
 impl ToJson for BorderRadius {
@@ -1867,13 +1867,13 @@ pub struct CompositeShape {
 impl FromJson for CompositeShape {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompositeShape")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            pie: json::field(&mut o, "pie")?,
-            circular_ring: json::field(&mut o, "circular_ring")?,
-            trapezoid: json::field(&mut o, "trapezoid")?,
-            cube: json::field(&mut o, "cube")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "pie", &mut out.pie)?;
+        json::set(&mut o, "circular_ring", &mut out.circular_ring)?;
+        json::set(&mut o, "trapezoid", &mut out.trapezoid)?;
+        json::set(&mut o, "cube", &mut out.cube)?;
+        Ok(out)
     }
 }
 impl ToJson for CompositeShape {
@@ -1921,19 +1921,19 @@ pub struct Connector {
 impl FromJson for Connector {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Connector")?;
-        Ok(Self {
-            start_object: json::field(&mut o, "start_object")?,
-            end_object: json::field(&mut o, "end_object")?,
-            start: json::field(&mut o, "start")?,
-            end: json::field(&mut o, "end")?,
-            captions: json::field(&mut o, "captions")?,
-            shape: json::field(&mut o, "shape")?,
-            turning_points: json::field(&mut o, "turning_points")?,
-            caption_auto_direction: json::field(&mut o, "caption_auto_direction")?,
-            caption_position: json::field(&mut o, "caption_position")?,
-            specified_coordinate: json::field(&mut o, "specified_coordinate")?,
-            caption_position_type: json::field(&mut o, "caption_position_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_object", &mut out.start_object)?;
+        json::set(&mut o, "end_object", &mut out.end_object)?;
+        json::set(&mut o, "start", &mut out.start)?;
+        json::set(&mut o, "end", &mut out.end)?;
+        json::set(&mut o, "captions", &mut out.captions)?;
+        json::set(&mut o, "shape", &mut out.shape)?;
+        json::set(&mut o, "turning_points", &mut out.turning_points)?;
+        json::set(&mut o, "caption_auto_direction", &mut out.caption_auto_direction)?;
+        json::set(&mut o, "caption_position", &mut out.caption_position)?;
+        json::set(&mut o, "specified_coordinate", &mut out.specified_coordinate)?;
+        json::set(&mut o, "caption_position_type", &mut out.caption_position_type)?;
+        Ok(out)
     }
 }
 impl ToJson for Connector {
@@ -1971,11 +1971,11 @@ pub struct ConnectorAttachedObject {
 impl FromJson for ConnectorAttachedObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ConnectorAttachedObject")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            snap_to: json::field(&mut o, "snap_to")?,
-            position: json::field(&mut o, "position")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "snap_to", &mut out.snap_to)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        Ok(out)
     }
 }
 impl ToJson for ConnectorAttachedObject {
@@ -2001,9 +2001,9 @@ pub struct ConnectorCaption {
 impl FromJson for ConnectorCaption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ConnectorCaption")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 impl ToJson for ConnectorCaption {
@@ -2031,11 +2031,11 @@ pub struct ConnectorInfo {
 impl FromJson for ConnectorInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ConnectorInfo")?;
-        Ok(Self {
-            attached_object: json::field(&mut o, "attached_object")?,
-            position: json::field(&mut o, "position")?,
-            arrow_style: json::field(&mut o, "arrow_style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "attached_object", &mut out.attached_object)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        json::set(&mut o, "arrow_style", &mut out.arrow_style)?;
+        Ok(out)
     }
 }
 impl ToJson for ConnectorInfo {
@@ -2099,10 +2099,10 @@ pub struct CreatePlantumlWhiteboardNodeResponseBody {
 impl FromJson for CreatePlantumlWhiteboardNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreatePlantumlWhiteboardNodeResponseBody")?;
-        Ok(Self {
-            node_id: json::field(&mut o, "node_id")?,
-            extra: json::field(&mut o, "extra")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "node_id", &mut out.node_id)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        Ok(out)
     }
 }
 /// `CreateWhiteboardNodeRequestBody`
@@ -2144,11 +2144,11 @@ pub struct CreateWhiteboardNodeResponseBody {
 impl FromJson for CreateWhiteboardNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateWhiteboardNodeResponseBody")?;
-        Ok(Self {
-            ids: json::field(&mut o, "ids")?,
-            client_token: json::field(&mut o, "client_token")?,
-            previous_revision: json::field(&mut o, "previous_revision")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ids", &mut out.ids)?;
+        json::set(&mut o, "client_token", &mut out.client_token)?;
+        json::set(&mut o, "previous_revision", &mut out.previous_revision)?;
+        Ok(out)
     }
 }
 /// `Cube`
@@ -2165,9 +2165,9 @@ pub struct Cube {
 impl FromJson for Cube {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Cube")?;
-        Ok(Self {
-            control_point: json::field(&mut o, "control_point")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "control_point", &mut out.control_point)?;
+        Ok(out)
     }
 }
 impl ToJson for Cube {
@@ -2195,11 +2195,11 @@ pub struct FillGradient {
 impl FromJson for FillGradient {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FillGradient")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            handle_positions: json::field(&mut o, "handle_positions")?,
-            stops: json::field(&mut o, "stops")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "handle_positions", &mut out.handle_positions)?;
+        json::set(&mut o, "stops", &mut out.stops)?;
+        Ok(out)
     }
 }
 impl ToJson for FillGradient {
@@ -2227,10 +2227,10 @@ pub struct GradientStop {
 impl FromJson for GradientStop {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GradientStop")?;
-        Ok(Self {
-            position: json::field(&mut o, "position")?,
-            color: json::field(&mut o, "color")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "position", &mut out.position)?;
+        json::set(&mut o, "color", &mut out.color)?;
+        Ok(out)
     }
 }
 impl ToJson for GradientStop {
@@ -2255,9 +2255,9 @@ pub struct Image {
 impl FromJson for Image {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Image")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        Ok(out)
     }
 }
 impl ToJson for Image {
@@ -2283,10 +2283,10 @@ pub struct Lifeline {
 impl FromJson for Lifeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Lifeline")?;
-        Ok(Self {
-            size: json::field(&mut o, "size")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "size", &mut out.size)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 impl ToJson for Lifeline {
@@ -2311,9 +2311,9 @@ pub struct ListWhiteboardNodeResponseBody {
 impl FromJson for ListWhiteboardNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListWhiteboardNodeResponseBody")?;
-        Ok(Self {
-            nodes: json::field(&mut o, "nodes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "nodes", &mut out.nodes)?;
+        Ok(out)
     }
 }
 /// `MindMap`
@@ -2330,9 +2330,9 @@ pub struct MindMap {
 impl FromJson for MindMap {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MindMap")?;
-        Ok(Self {
-            parent_id: json::field(&mut o, "parent_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        Ok(out)
     }
 }
 impl ToJson for MindMap {
@@ -2366,14 +2366,14 @@ pub struct MindMapNode {
 impl FromJson for MindMapNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MindMapNode")?;
-        Ok(Self {
-            parent_id: json::field(&mut o, "parent_id")?,
-            r#type: json::field(&mut o, "type")?,
-            z_index: json::field(&mut o, "z_index")?,
-            layout_position: json::field(&mut o, "layout_position")?,
-            children: json::field(&mut o, "children")?,
-            collapsed: json::field(&mut o, "collapsed")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "z_index", &mut out.z_index)?;
+        json::set(&mut o, "layout_position", &mut out.layout_position)?;
+        json::set(&mut o, "children", &mut out.children)?;
+        json::set(&mut o, "collapsed", &mut out.collapsed)?;
+        Ok(out)
     }
 }
 impl ToJson for MindMapNode {
@@ -2414,15 +2414,15 @@ pub struct MindMapRoot {
 impl FromJson for MindMapRoot {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MindMapRoot")?;
-        Ok(Self {
-            layout: json::field(&mut o, "layout")?,
-            r#type: json::field(&mut o, "type")?,
-            line_style: json::field(&mut o, "line_style")?,
-            up_children: json::field(&mut o, "up_children")?,
-            down_children: json::field(&mut o, "down_children")?,
-            left_children: json::field(&mut o, "left_children")?,
-            right_children: json::field(&mut o, "right_children")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "layout", &mut out.layout)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "line_style", &mut out.line_style)?;
+        json::set(&mut o, "up_children", &mut out.up_children)?;
+        json::set(&mut o, "down_children", &mut out.down_children)?;
+        json::set(&mut o, "left_children", &mut out.left_children)?;
+        json::set(&mut o, "right_children", &mut out.right_children)?;
+        Ok(out)
     }
 }
 impl ToJson for MindMapRoot {
@@ -2458,12 +2458,12 @@ pub struct Paint {
 impl FromJson for Paint {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Paint")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            lines: json::field(&mut o, "lines")?,
-            width: json::field(&mut o, "width")?,
-            color: json::field(&mut o, "color")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "lines", &mut out.lines)?;
+        json::set(&mut o, "width", &mut out.width)?;
+        json::set(&mut o, "color", &mut out.color)?;
+        Ok(out)
     }
 }
 impl ToJson for Paint {
@@ -2496,12 +2496,12 @@ pub struct Pie {
 impl FromJson for Pie {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Pie")?;
-        Ok(Self {
-            start_radial_line_angle: json::field(&mut o, "start_radial_line_angle")?,
-            central_angle: json::field(&mut o, "central_angle")?,
-            radius: json::field(&mut o, "radius")?,
-            sector_ratio: json::field(&mut o, "sector_ratio")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_radial_line_angle", &mut out.start_radial_line_angle)?;
+        json::set(&mut o, "central_angle", &mut out.central_angle)?;
+        json::set(&mut o, "radius", &mut out.radius)?;
+        json::set(&mut o, "sector_ratio", &mut out.sector_ratio)?;
+        Ok(out)
     }
 }
 impl ToJson for Pie {
@@ -2530,10 +2530,10 @@ pub struct Point {
 impl FromJson for Point {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Point")?;
-        Ok(Self {
-            x: json::field(&mut o, "x")?,
-            y: json::field(&mut o, "y")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "x", &mut out.x)?;
+        json::set(&mut o, "y", &mut out.y)?;
+        Ok(out)
     }
 }
 impl ToJson for Point {
@@ -2558,9 +2558,9 @@ pub struct RichText {
 impl FromJson for RichText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RichText")?;
-        Ok(Self {
-            paragraphs: json::field(&mut o, "paragraphs")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "paragraphs", &mut out.paragraphs)?;
+        Ok(out)
     }
 }
 impl ToJson for RichText {
@@ -2592,13 +2592,13 @@ pub struct RichTextElement {
 impl FromJson for RichTextElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RichTextElement")?;
-        Ok(Self {
-            element_type: json::field(&mut o, "element_type")?,
-            text_element: json::field(&mut o, "text_element")?,
-            link_element: json::field(&mut o, "link_element")?,
-            mention_user_element: json::field(&mut o, "mention_user_element")?,
-            mention_doc_element: json::field(&mut o, "mention_doc_element")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "element_type", &mut out.element_type)?;
+        json::set(&mut o, "text_element", &mut out.text_element)?;
+        json::set(&mut o, "link_element", &mut out.link_element)?;
+        json::set(&mut o, "mention_user_element", &mut out.mention_user_element)?;
+        json::set(&mut o, "mention_doc_element", &mut out.mention_doc_element)?;
+        Ok(out)
     }
 }
 impl ToJson for RichTextElement {
@@ -2630,11 +2630,11 @@ pub struct RichTextElementLink {
 impl FromJson for RichTextElementLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RichTextElementLink")?;
-        Ok(Self {
-            herf: json::field(&mut o, "herf")?,
-            text: json::field(&mut o, "text")?,
-            text_style: json::field(&mut o, "text_style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "herf", &mut out.herf)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "text_style", &mut out.text_style)?;
+        Ok(out)
     }
 }
 impl ToJson for RichTextElementLink {
@@ -2662,10 +2662,10 @@ pub struct RichTextElementMentionDoc {
 impl FromJson for RichTextElementMentionDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RichTextElementMentionDoc")?;
-        Ok(Self {
-            doc_url: json::field(&mut o, "doc_url")?,
-            text_style: json::field(&mut o, "text_style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "doc_url", &mut out.doc_url)?;
+        json::set(&mut o, "text_style", &mut out.text_style)?;
+        Ok(out)
     }
 }
 impl ToJson for RichTextElementMentionDoc {
@@ -2692,10 +2692,10 @@ pub struct RichTextElementMentionUser {
 impl FromJson for RichTextElementMentionUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RichTextElementMentionUser")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            text_style: json::field(&mut o, "text_style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "text_style", &mut out.text_style)?;
+        Ok(out)
     }
 }
 impl ToJson for RichTextElementMentionUser {
@@ -2722,10 +2722,10 @@ pub struct RichTextElementText {
 impl FromJson for RichTextElementText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RichTextElementText")?;
-        Ok(Self {
-            text: json::field(&mut o, "text")?,
-            text_style: json::field(&mut o, "text_style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "text_style", &mut out.text_style)?;
+        Ok(out)
     }
 }
 impl ToJson for RichTextElementText {
@@ -2762,15 +2762,15 @@ pub struct RichTextElementTextStyle {
 impl FromJson for RichTextElementTextStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RichTextElementTextStyle")?;
-        Ok(Self {
-            font_weight: json::field(&mut o, "font_weight")?,
-            font_size: json::field(&mut o, "font_size")?,
-            text_color: json::field(&mut o, "text_color")?,
-            text_background_color: json::field(&mut o, "text_background_color")?,
-            line_through: json::field(&mut o, "line_through")?,
-            underline: json::field(&mut o, "underline")?,
-            italic: json::field(&mut o, "italic")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "font_weight", &mut out.font_weight)?;
+        json::set(&mut o, "font_size", &mut out.font_size)?;
+        json::set(&mut o, "text_color", &mut out.text_color)?;
+        json::set(&mut o, "text_background_color", &mut out.text_background_color)?;
+        json::set(&mut o, "line_through", &mut out.line_through)?;
+        json::set(&mut o, "underline", &mut out.underline)?;
+        json::set(&mut o, "italic", &mut out.italic)?;
+        Ok(out)
     }
 }
 impl ToJson for RichTextElementTextStyle {
@@ -2808,13 +2808,13 @@ pub struct RichTextParagraph {
 impl FromJson for RichTextParagraph {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RichTextParagraph")?;
-        Ok(Self {
-            paragraph_type: json::field(&mut o, "paragraph_type")?,
-            elements: json::field(&mut o, "elements")?,
-            indent: json::field(&mut o, "indent")?,
-            list_begin_index: json::field(&mut o, "list_begin_index")?,
-            quote: json::field(&mut o, "quote")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "paragraph_type", &mut out.paragraph_type)?;
+        json::set(&mut o, "elements", &mut out.elements)?;
+        json::set(&mut o, "indent", &mut out.indent)?;
+        json::set(&mut o, "list_begin_index", &mut out.list_begin_index)?;
+        json::set(&mut o, "quote", &mut out.quote)?;
+        Ok(out)
     }
 }
 impl ToJson for RichTextParagraph {
@@ -2842,9 +2842,9 @@ pub struct Section {
 impl FromJson for Section {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Section")?;
-        Ok(Self {
-            title: json::field(&mut o, "title")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "title", &mut out.title)?;
+        Ok(out)
     }
 }
 impl ToJson for Section {
@@ -2876,13 +2876,13 @@ pub struct Shadow {
 impl FromJson for Shadow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Shadow")?;
-        Ok(Self {
-            color: json::field(&mut o, "color")?,
-            blur: json::field(&mut o, "blur")?,
-            offset_x: json::field(&mut o, "offset_x")?,
-            offset_y: json::field(&mut o, "offset_y")?,
-            opacity: json::field(&mut o, "opacity")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "color", &mut out.color)?;
+        json::set(&mut o, "blur", &mut out.blur)?;
+        json::set(&mut o, "offset_x", &mut out.offset_x)?;
+        json::set(&mut o, "offset_y", &mut out.offset_y)?;
+        json::set(&mut o, "opacity", &mut out.opacity)?;
+        Ok(out)
     }
 }
 impl ToJson for Shadow {
@@ -2912,10 +2912,10 @@ pub struct StickyNote {
 impl FromJson for StickyNote {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "StickyNote")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            show_author_info: json::field(&mut o, "show_author_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "show_author_info", &mut out.show_author_info)?;
+        Ok(out)
     }
 }
 impl ToJson for StickyNote {
@@ -2972,25 +2972,25 @@ pub struct Style {
 impl FromJson for Style {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Style")?;
-        Ok(Self {
-            fill_color: json::field(&mut o, "fill_color")?,
-            fill_opacity: json::field(&mut o, "fill_opacity")?,
-            border_style: json::field(&mut o, "border_style")?,
-            border_width: json::field(&mut o, "border_width")?,
-            border_opacity: json::field(&mut o, "border_opacity")?,
-            h_flip: json::field(&mut o, "h_flip")?,
-            v_flip: json::field(&mut o, "v_flip")?,
-            border_color: json::field(&mut o, "border_color")?,
-            theme_fill_color_code: json::field(&mut o, "theme_fill_color_code")?,
-            theme_border_color_code: json::field(&mut o, "theme_border_color_code")?,
-            fill_color_type: json::field(&mut o, "fill_color_type")?,
-            border_color_type: json::field(&mut o, "border_color_type")?,
-            border_dasharrays: json::field(&mut o, "border_dasharrays")?,
-            border_radius: json::field(&mut o, "border_radius")?,
-            shadow: json::field(&mut o, "shadow")?,
-            inner_shadow: json::field(&mut o, "inner_shadow")?,
-            fill_gradient: json::field(&mut o, "fill_gradient")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "fill_color", &mut out.fill_color)?;
+        json::set(&mut o, "fill_opacity", &mut out.fill_opacity)?;
+        json::set(&mut o, "border_style", &mut out.border_style)?;
+        json::set(&mut o, "border_width", &mut out.border_width)?;
+        json::set(&mut o, "border_opacity", &mut out.border_opacity)?;
+        json::set(&mut o, "h_flip", &mut out.h_flip)?;
+        json::set(&mut o, "v_flip", &mut out.v_flip)?;
+        json::set(&mut o, "border_color", &mut out.border_color)?;
+        json::set(&mut o, "theme_fill_color_code", &mut out.theme_fill_color_code)?;
+        json::set(&mut o, "theme_border_color_code", &mut out.theme_border_color_code)?;
+        json::set(&mut o, "fill_color_type", &mut out.fill_color_type)?;
+        json::set(&mut o, "border_color_type", &mut out.border_color_type)?;
+        json::set(&mut o, "border_dasharrays", &mut out.border_dasharrays)?;
+        json::set(&mut o, "border_radius", &mut out.border_radius)?;
+        json::set(&mut o, "shadow", &mut out.shadow)?;
+        json::set(&mut o, "inner_shadow", &mut out.inner_shadow)?;
+        json::set(&mut o, "fill_gradient", &mut out.fill_gradient)?;
+        Ok(out)
     }
 }
 impl ToJson for Style {
@@ -3034,11 +3034,11 @@ pub struct Svg {
 impl FromJson for Svg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Svg")?;
-        Ok(Self {
-            svg_code: json::field(&mut o, "svg_code")?,
-            key: json::field(&mut o, "key")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "svg_code", &mut out.svg_code)?;
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 impl ToJson for Svg {
@@ -3068,11 +3068,11 @@ pub struct Syntax {
 impl FromJson for Syntax {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Syntax")?;
-        Ok(Self {
-            syntax_type: json::field(&mut o, "syntax_type")?,
-            code: json::field(&mut o, "code")?,
-            style_type: json::field(&mut o, "style_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "syntax_type", &mut out.syntax_type)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "style_type", &mut out.style_type)?;
+        Ok(out)
     }
 }
 impl ToJson for Syntax {
@@ -3102,11 +3102,11 @@ pub struct Table {
 impl FromJson for Table {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Table")?;
-        Ok(Self {
-            meta: json::field(&mut o, "meta")?,
-            title: json::field(&mut o, "title")?,
-            cells: json::field(&mut o, "cells")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meta", &mut out.meta)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "cells", &mut out.cells)?;
+        Ok(out)
     }
 }
 impl ToJson for Table {
@@ -3142,14 +3142,14 @@ pub struct TableCell {
 impl FromJson for TableCell {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TableCell")?;
-        Ok(Self {
-            row_index: json::field(&mut o, "row_index")?,
-            col_index: json::field(&mut o, "col_index")?,
-            merge_info: json::field(&mut o, "merge_info")?,
-            children: json::field(&mut o, "children")?,
-            text: json::field(&mut o, "text")?,
-            style: json::field(&mut o, "style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "row_index", &mut out.row_index)?;
+        json::set(&mut o, "col_index", &mut out.col_index)?;
+        json::set(&mut o, "merge_info", &mut out.merge_info)?;
+        json::set(&mut o, "children", &mut out.children)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "style", &mut out.style)?;
+        Ok(out)
     }
 }
 impl ToJson for TableCell {
@@ -3180,10 +3180,10 @@ pub struct TableCellMergeInfo {
 impl FromJson for TableCellMergeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TableCellMergeInfo")?;
-        Ok(Self {
-            row_span: json::field(&mut o, "row_span")?,
-            col_span: json::field(&mut o, "col_span")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "row_span", &mut out.row_span)?;
+        json::set(&mut o, "col_span", &mut out.col_span)?;
+        Ok(out)
     }
 }
 impl ToJson for TableCellMergeInfo {
@@ -3218,14 +3218,14 @@ pub struct TableMeta {
 impl FromJson for TableMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TableMeta")?;
-        Ok(Self {
-            row_num: json::field(&mut o, "row_num")?,
-            col_num: json::field(&mut o, "col_num")?,
-            row_sizes: json::field(&mut o, "row_sizes")?,
-            col_sizes: json::field(&mut o, "col_sizes")?,
-            style: json::field(&mut o, "style")?,
-            text: json::field(&mut o, "text")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "row_num", &mut out.row_num)?;
+        json::set(&mut o, "col_num", &mut out.col_num)?;
+        json::set(&mut o, "row_sizes", &mut out.row_sizes)?;
+        json::set(&mut o, "col_sizes", &mut out.col_sizes)?;
+        json::set(&mut o, "style", &mut out.style)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        Ok(out)
     }
 }
 impl ToJson for TableMeta {
@@ -3284,30 +3284,32 @@ pub struct Text {
 impl FromJson for Text {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Text")?;
-        Ok(Self {
-            text: json::field(&mut o, "text")?,
-            font_weight: json::field(&mut o, "font_weight")?,
-            font_size: json::field(&mut o, "font_size")?,
-            horizontal_align: json::field(&mut o, "horizontal_align")?,
-            vertical_align: json::field(&mut o, "vertical_align")?,
-            text_color: json::field(&mut o, "text_color")?,
-            text_background_color: json::field(&mut o, "text_background_color")?,
-            line_through: json::field(&mut o, "line_through")?,
-            underline: json::field(&mut o, "underline")?,
-            italic: json::field(&mut o, "italic")?,
-            angle: json::field(&mut o, "angle")?,
-            theme_text_color_code: json::field(&mut o, "theme_text_color_code")?,
-            theme_text_background_color_code: json::field(
-                &mut o,
-                "theme_text_background_color_code",
-            )?,
-            rich_text: json::field(&mut o, "rich_text")?,
-            text_color_type: json::field(&mut o, "text_color_type")?,
-            text_background_color_type: json::field(
-                &mut o,
-                "text_background_color_type",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "font_weight", &mut out.font_weight)?;
+        json::set(&mut o, "font_size", &mut out.font_size)?;
+        json::set(&mut o, "horizontal_align", &mut out.horizontal_align)?;
+        json::set(&mut o, "vertical_align", &mut out.vertical_align)?;
+        json::set(&mut o, "text_color", &mut out.text_color)?;
+        json::set(&mut o, "text_background_color", &mut out.text_background_color)?;
+        json::set(&mut o, "line_through", &mut out.line_through)?;
+        json::set(&mut o, "underline", &mut out.underline)?;
+        json::set(&mut o, "italic", &mut out.italic)?;
+        json::set(&mut o, "angle", &mut out.angle)?;
+        json::set(&mut o, "theme_text_color_code", &mut out.theme_text_color_code)?;
+        json::set(
+            &mut o,
+            "theme_text_background_color_code",
+            &mut out.theme_text_background_color_code,
+        )?;
+        json::set(&mut o, "rich_text", &mut out.rich_text)?;
+        json::set(&mut o, "text_color_type", &mut out.text_color_type)?;
+        json::set(
+            &mut o,
+            "text_background_color_type",
+            &mut out.text_background_color_type,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for Text {
@@ -3349,9 +3351,9 @@ pub struct ThemeWhiteboardResponseBody {
 impl FromJson for ThemeWhiteboardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ThemeWhiteboardResponseBody")?;
-        Ok(Self {
-            theme: json::field(&mut o, "theme")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "theme", &mut out.theme)?;
+        Ok(out)
     }
 }
 /// `Trapezoid`
@@ -3368,9 +3370,9 @@ pub struct Trapezoid {
 impl FromJson for Trapezoid {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Trapezoid")?;
-        Ok(Self {
-            top_length: json::field(&mut o, "top_length")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "top_length", &mut out.top_length)?;
+        Ok(out)
     }
 }
 impl ToJson for Trapezoid {
@@ -3462,34 +3464,34 @@ pub struct WhiteboardNode {
 impl FromJson for WhiteboardNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WhiteboardNode")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            r#type: json::field(&mut o, "type")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            children: json::field(&mut o, "children")?,
-            x: json::field(&mut o, "x")?,
-            y: json::field(&mut o, "y")?,
-            angle: json::field(&mut o, "angle")?,
-            height: json::field(&mut o, "height")?,
-            text: json::field(&mut o, "text")?,
-            style: json::field(&mut o, "style")?,
-            image: json::field(&mut o, "image")?,
-            composite_shape: json::field(&mut o, "composite_shape")?,
-            connector: json::field(&mut o, "connector")?,
-            width: json::field(&mut o, "width")?,
-            section: json::field(&mut o, "section")?,
-            table: json::field(&mut o, "table")?,
-            locked: json::field(&mut o, "locked")?,
-            z_index: json::field(&mut o, "z_index")?,
-            lifeline: json::field(&mut o, "lifeline")?,
-            paint: json::field(&mut o, "paint")?,
-            svg: json::field(&mut o, "svg")?,
-            sticky_note: json::field(&mut o, "sticky_note")?,
-            mind_map_node: json::field(&mut o, "mind_map_node")?,
-            mind_map_root: json::field(&mut o, "mind_map_root")?,
-            mind_map: json::field(&mut o, "mind_map")?,
-            syntax: json::field(&mut o, "syntax")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "children", &mut out.children)?;
+        json::set(&mut o, "x", &mut out.x)?;
+        json::set(&mut o, "y", &mut out.y)?;
+        json::set(&mut o, "angle", &mut out.angle)?;
+        json::set(&mut o, "height", &mut out.height)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "style", &mut out.style)?;
+        json::set(&mut o, "image", &mut out.image)?;
+        json::set(&mut o, "composite_shape", &mut out.composite_shape)?;
+        json::set(&mut o, "connector", &mut out.connector)?;
+        json::set(&mut o, "width", &mut out.width)?;
+        json::set(&mut o, "section", &mut out.section)?;
+        json::set(&mut o, "table", &mut out.table)?;
+        json::set(&mut o, "locked", &mut out.locked)?;
+        json::set(&mut o, "z_index", &mut out.z_index)?;
+        json::set(&mut o, "lifeline", &mut out.lifeline)?;
+        json::set(&mut o, "paint", &mut out.paint)?;
+        json::set(&mut o, "svg", &mut out.svg)?;
+        json::set(&mut o, "sticky_note", &mut out.sticky_note)?;
+        json::set(&mut o, "mind_map_node", &mut out.mind_map_node)?;
+        json::set(&mut o, "mind_map_root", &mut out.mind_map_root)?;
+        json::set(&mut o, "mind_map", &mut out.mind_map)?;
+        json::set(&mut o, "syntax", &mut out.syntax)?;
+        Ok(out)
     }
 }
 impl ToJson for WhiteboardNode {

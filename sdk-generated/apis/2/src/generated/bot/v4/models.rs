@@ -113,11 +113,11 @@ pub struct BotSearchItem {
 impl FromJson for BotSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BotSearchItem")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            display_info: json::field(&mut o, "display_info")?,
-            meta_data: json::field(&mut o, "meta_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "display_info", &mut out.display_info)?;
+        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        Ok(out)
     }
 }
 /// `BotSearchMeta`
@@ -140,12 +140,12 @@ pub struct BotSearchMeta {
 impl FromJson for BotSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BotSearchMeta")?;
-        Ok(Self {
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            enable_join_group: json::field(&mut o, "enable_join_group")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            is_agent: json::field(&mut o, "is_agent")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "enable_join_group", &mut out.enable_join_group)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "is_agent", &mut out.is_agent)?;
+        Ok(out)
     }
 }
 /// `SearchBotRequestBody`
@@ -189,11 +189,11 @@ pub struct SearchBotResponseBody {
 impl FromJson for SearchBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchBotResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            notice: json::field(&mut o, "notice")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "notice", &mut out.notice)?;
+        Ok(out)
     }
 }

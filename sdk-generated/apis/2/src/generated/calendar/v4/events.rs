@@ -183,10 +183,10 @@ pub struct AclScopeEvent {
 impl FromJson for AclScopeEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AclScopeEvent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `EventHeader`
@@ -213,14 +213,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `OpenEventRsvpInfo`
@@ -239,10 +239,10 @@ pub struct OpenEventRsvpInfo {
 impl FromJson for OpenEventRsvpInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OpenEventRsvpInfo")?;
-        Ok(Self {
-            from_user_id: json::field(&mut o, "from_user_id")?,
-            rsvp_status: json::field(&mut o, "rsvp_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "from_user_id", &mut out.from_user_id)?;
+        json::set(&mut o, "rsvp_status", &mut out.rsvp_status)?;
+        Ok(out)
     }
 }
 /// `P2CalendarCalendarAclCreatedV4`
@@ -263,11 +263,11 @@ pub struct P2CalendarCalendarAclCreatedV4 {
 impl FromJson for P2CalendarCalendarAclCreatedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CalendarCalendarAclCreatedV4")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CalendarCalendarAclCreatedV4Data`
@@ -290,12 +290,12 @@ pub struct P2CalendarCalendarAclCreatedV4Data {
 impl FromJson for P2CalendarCalendarAclCreatedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CalendarCalendarAclCreatedV4Data")?;
-        Ok(Self {
-            acl_id: json::field(&mut o, "acl_id")?,
-            role: json::field(&mut o, "role")?,
-            scope: json::field(&mut o, "scope")?,
-            user_id_list: json::field(&mut o, "user_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "acl_id", &mut out.acl_id)?;
+        json::set(&mut o, "role", &mut out.role)?;
+        json::set(&mut o, "scope", &mut out.scope)?;
+        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
+        Ok(out)
     }
 }
 /// `P2CalendarCalendarAclDeletedV4`
@@ -316,11 +316,11 @@ pub struct P2CalendarCalendarAclDeletedV4 {
 impl FromJson for P2CalendarCalendarAclDeletedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CalendarCalendarAclDeletedV4")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CalendarCalendarAclDeletedV4Data`
@@ -343,12 +343,12 @@ pub struct P2CalendarCalendarAclDeletedV4Data {
 impl FromJson for P2CalendarCalendarAclDeletedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CalendarCalendarAclDeletedV4Data")?;
-        Ok(Self {
-            acl_id: json::field(&mut o, "acl_id")?,
-            role: json::field(&mut o, "role")?,
-            scope: json::field(&mut o, "scope")?,
-            user_id_list: json::field(&mut o, "user_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "acl_id", &mut out.acl_id)?;
+        json::set(&mut o, "role", &mut out.role)?;
+        json::set(&mut o, "scope", &mut out.scope)?;
+        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
+        Ok(out)
     }
 }
 /// `P2CalendarCalendarChangedV4`
@@ -369,11 +369,11 @@ pub struct P2CalendarCalendarChangedV4 {
 impl FromJson for P2CalendarCalendarChangedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CalendarCalendarChangedV4")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CalendarCalendarChangedV4Data`
@@ -390,9 +390,9 @@ pub struct P2CalendarCalendarChangedV4Data {
 impl FromJson for P2CalendarCalendarChangedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CalendarCalendarChangedV4Data")?;
-        Ok(Self {
-            user_id_list: json::field(&mut o, "user_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
+        Ok(out)
     }
 }
 /// `P2CalendarCalendarEventChangedV4`
@@ -413,11 +413,11 @@ pub struct P2CalendarCalendarEventChangedV4 {
 impl FromJson for P2CalendarCalendarEventChangedV4 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CalendarCalendarEventChangedV4")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CalendarCalendarEventChangedV4Data`
@@ -442,13 +442,13 @@ pub struct P2CalendarCalendarEventChangedV4Data {
 impl FromJson for P2CalendarCalendarEventChangedV4Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CalendarCalendarEventChangedV4Data")?;
-        Ok(Self {
-            calendar_id: json::field(&mut o, "calendar_id")?,
-            user_id_list: json::field(&mut o, "user_id_list")?,
-            calendar_event_id: json::field(&mut o, "calendar_event_id")?,
-            change_type: json::field(&mut o, "change_type")?,
-            rsvp_infos: json::field(&mut o, "rsvp_infos")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calendar_id", &mut out.calendar_id)?;
+        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
+        json::set(&mut o, "calendar_event_id", &mut out.calendar_event_id)?;
+        json::set(&mut o, "change_type", &mut out.change_type)?;
+        json::set(&mut o, "rsvp_infos", &mut out.rsvp_infos)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -469,10 +469,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

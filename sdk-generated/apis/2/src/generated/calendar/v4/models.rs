@@ -1706,10 +1706,10 @@ pub struct AclScope {
 impl FromJson for AclScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AclScope")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 impl ToJson for AclScope {
@@ -1740,12 +1740,12 @@ pub struct Attachment {
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Attachment")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-            file_size: json::field(&mut o, "file_size")?,
-            is_deleted: json::field(&mut o, "is_deleted")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "file_size", &mut out.file_size)?;
+        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for Attachment {
@@ -1780,13 +1780,13 @@ pub struct AttendeeChatMember {
 impl FromJson for AttendeeChatMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AttendeeChatMember")?;
-        Ok(Self {
-            rsvp_status: json::field(&mut o, "rsvp_status")?,
-            is_optional: json::field(&mut o, "is_optional")?,
-            display_name: json::field(&mut o, "display_name")?,
-            is_organizer: json::field(&mut o, "is_organizer")?,
-            is_external: json::field(&mut o, "is_external")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rsvp_status", &mut out.rsvp_status)?;
+        json::set(&mut o, "is_optional", &mut out.is_optional)?;
+        json::set(&mut o, "display_name", &mut out.display_name)?;
+        json::set(&mut o, "is_organizer", &mut out.is_organizer)?;
+        json::set(&mut o, "is_external", &mut out.is_external)?;
+        Ok(out)
     }
 }
 impl ToJson for AttendeeChatMember {
@@ -1877,9 +1877,9 @@ pub struct BatchFreebusyResponseBody {
 impl FromJson for BatchFreebusyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchFreebusyResponseBody")?;
-        Ok(Self {
-            freebusy_lists: json::field(&mut o, "freebusy_lists")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "freebusy_lists", &mut out.freebusy_lists)?;
+        Ok(out)
     }
 }
 /// `Calendar`
@@ -1914,18 +1914,18 @@ pub struct Calendar {
 impl FromJson for Calendar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Calendar")?;
-        Ok(Self {
-            calendar_id: json::field(&mut o, "calendar_id")?,
-            summary: json::field(&mut o, "summary")?,
-            description: json::field(&mut o, "description")?,
-            permissions: json::field(&mut o, "permissions")?,
-            color: json::field(&mut o, "color")?,
-            r#type: json::field(&mut o, "type")?,
-            summary_alias: json::field(&mut o, "summary_alias")?,
-            is_deleted: json::field(&mut o, "is_deleted")?,
-            is_third_party: json::field(&mut o, "is_third_party")?,
-            role: json::field(&mut o, "role")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calendar_id", &mut out.calendar_id)?;
+        json::set(&mut o, "summary", &mut out.summary)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "permissions", &mut out.permissions)?;
+        json::set(&mut o, "color", &mut out.color)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "summary_alias", &mut out.summary_alias)?;
+        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        json::set(&mut o, "is_third_party", &mut out.is_third_party)?;
+        json::set(&mut o, "role", &mut out.role)?;
+        Ok(out)
     }
 }
 impl ToJson for Calendar {
@@ -1962,11 +1962,11 @@ pub struct CalendarAcl {
 impl FromJson for CalendarAcl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CalendarAcl")?;
-        Ok(Self {
-            acl_id: json::field(&mut o, "acl_id")?,
-            role: json::field(&mut o, "role")?,
-            scope: json::field(&mut o, "scope")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "acl_id", &mut out.acl_id)?;
+        json::set(&mut o, "role", &mut out.role)?;
+        json::set(&mut o, "scope", &mut out.scope)?;
+        Ok(out)
     }
 }
 impl ToJson for CalendarAcl {
@@ -1996,11 +1996,11 @@ pub struct CalendarAttendeeResourceCustomization {
 impl FromJson for CalendarAttendeeResourceCustomization {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CalendarAttendeeResourceCustomization")?;
-        Ok(Self {
-            index_key: json::field(&mut o, "index_key")?,
-            input_content: json::field(&mut o, "input_content")?,
-            options: json::field(&mut o, "options")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "index_key", &mut out.index_key)?;
+        json::set(&mut o, "input_content", &mut out.input_content)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        Ok(out)
     }
 }
 impl ToJson for CalendarAttendeeResourceCustomization {
@@ -2082,37 +2082,37 @@ pub struct CalendarEvent {
 impl FromJson for CalendarEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CalendarEvent")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            organizer_calendar_id: json::field(&mut o, "organizer_calendar_id")?,
-            summary: json::field(&mut o, "summary")?,
-            description: json::field(&mut o, "description")?,
-            need_notification: json::field(&mut o, "need_notification")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            vchat: json::field(&mut o, "vchat")?,
-            visibility: json::field(&mut o, "visibility")?,
-            attendee_ability: json::field(&mut o, "attendee_ability")?,
-            free_busy_status: json::field(&mut o, "free_busy_status")?,
-            location: json::field(&mut o, "location")?,
-            color: json::field(&mut o, "color")?,
-            reminders: json::field(&mut o, "reminders")?,
-            recurrence: json::field(&mut o, "recurrence")?,
-            status: json::field(&mut o, "status")?,
-            is_exception: json::field(&mut o, "is_exception")?,
-            recurring_event_id: json::field(&mut o, "recurring_event_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            schemas: json::field(&mut o, "schemas")?,
-            event_organizer: json::field(&mut o, "event_organizer")?,
-            app_link: json::field(&mut o, "app_link")?,
-            attendees: json::field(&mut o, "attendees")?,
-            has_more_attendee: json::field(&mut o, "has_more_attendee")?,
-            attachments: json::field(&mut o, "attachments")?,
-            event_check_in: json::field(&mut o, "event_check_in")?,
-            source: json::field(&mut o, "source")?,
-            self_rsvp_status: json::field(&mut o, "self_rsvp_status")?,
-            description_rich: json::field(&mut o, "description_rich")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "organizer_calendar_id", &mut out.organizer_calendar_id)?;
+        json::set(&mut o, "summary", &mut out.summary)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "need_notification", &mut out.need_notification)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "vchat", &mut out.vchat)?;
+        json::set(&mut o, "visibility", &mut out.visibility)?;
+        json::set(&mut o, "attendee_ability", &mut out.attendee_ability)?;
+        json::set(&mut o, "free_busy_status", &mut out.free_busy_status)?;
+        json::set(&mut o, "location", &mut out.location)?;
+        json::set(&mut o, "color", &mut out.color)?;
+        json::set(&mut o, "reminders", &mut out.reminders)?;
+        json::set(&mut o, "recurrence", &mut out.recurrence)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "is_exception", &mut out.is_exception)?;
+        json::set(&mut o, "recurring_event_id", &mut out.recurring_event_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "schemas", &mut out.schemas)?;
+        json::set(&mut o, "event_organizer", &mut out.event_organizer)?;
+        json::set(&mut o, "app_link", &mut out.app_link)?;
+        json::set(&mut o, "attendees", &mut out.attendees)?;
+        json::set(&mut o, "has_more_attendee", &mut out.has_more_attendee)?;
+        json::set(&mut o, "attachments", &mut out.attachments)?;
+        json::set(&mut o, "event_check_in", &mut out.event_check_in)?;
+        json::set(&mut o, "source", &mut out.source)?;
+        json::set(&mut o, "self_rsvp_status", &mut out.self_rsvp_status)?;
+        json::set(&mut o, "description_rich", &mut out.description_rich)?;
+        Ok(out)
     }
 }
 impl ToJson for CalendarEvent {
@@ -2192,23 +2192,23 @@ pub struct CalendarEventAttendee {
 impl FromJson for CalendarEventAttendee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CalendarEventAttendee")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            attendee_id: json::field(&mut o, "attendee_id")?,
-            rsvp_status: json::field(&mut o, "rsvp_status")?,
-            is_optional: json::field(&mut o, "is_optional")?,
-            is_organizer: json::field(&mut o, "is_organizer")?,
-            is_external: json::field(&mut o, "is_external")?,
-            display_name: json::field(&mut o, "display_name")?,
-            chat_members: json::field(&mut o, "chat_members")?,
-            user_id: json::field(&mut o, "user_id")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            room_id: json::field(&mut o, "room_id")?,
-            third_party_email: json::field(&mut o, "third_party_email")?,
-            operate_id: json::field(&mut o, "operate_id")?,
-            resource_customization: json::field(&mut o, "resource_customization")?,
-            approval_reason: json::field(&mut o, "approval_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "attendee_id", &mut out.attendee_id)?;
+        json::set(&mut o, "rsvp_status", &mut out.rsvp_status)?;
+        json::set(&mut o, "is_optional", &mut out.is_optional)?;
+        json::set(&mut o, "is_organizer", &mut out.is_organizer)?;
+        json::set(&mut o, "is_external", &mut out.is_external)?;
+        json::set(&mut o, "display_name", &mut out.display_name)?;
+        json::set(&mut o, "chat_members", &mut out.chat_members)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "room_id", &mut out.room_id)?;
+        json::set(&mut o, "third_party_email", &mut out.third_party_email)?;
+        json::set(&mut o, "operate_id", &mut out.operate_id)?;
+        json::set(&mut o, "resource_customization", &mut out.resource_customization)?;
+        json::set(&mut o, "approval_reason", &mut out.approval_reason)?;
+        Ok(out)
     }
 }
 impl ToJson for CalendarEventAttendee {
@@ -2256,14 +2256,14 @@ pub struct CalendarEventAttendeeChatMember {
 impl FromJson for CalendarEventAttendeeChatMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CalendarEventAttendeeChatMember")?;
-        Ok(Self {
-            rsvp_status: json::field(&mut o, "rsvp_status")?,
-            is_optional: json::field(&mut o, "is_optional")?,
-            display_name: json::field(&mut o, "display_name")?,
-            open_id: json::field(&mut o, "open_id")?,
-            is_organizer: json::field(&mut o, "is_organizer")?,
-            is_external: json::field(&mut o, "is_external")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rsvp_status", &mut out.rsvp_status)?;
+        json::set(&mut o, "is_optional", &mut out.is_optional)?;
+        json::set(&mut o, "display_name", &mut out.display_name)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "is_organizer", &mut out.is_organizer)?;
+        json::set(&mut o, "is_external", &mut out.is_external)?;
+        Ok(out)
     }
 }
 /// `CalendarEventAttendeeId`
@@ -2315,10 +2315,10 @@ pub struct CheckInTime {
 impl FromJson for CheckInTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CheckInTime")?;
-        Ok(Self {
-            time_type: json::field(&mut o, "time_type")?,
-            duration: json::field(&mut o, "duration")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "time_type", &mut out.time_type)?;
+        json::set(&mut o, "duration", &mut out.duration)?;
+        Ok(out)
     }
 }
 impl ToJson for CheckInTime {
@@ -2347,11 +2347,11 @@ pub struct CreateCalendarAclResponseBody {
 impl FromJson for CreateCalendarAclResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCalendarAclResponseBody")?;
-        Ok(Self {
-            acl_id: json::field(&mut o, "acl_id")?,
-            role: json::field(&mut o, "role")?,
-            scope: json::field(&mut o, "scope")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "acl_id", &mut out.acl_id)?;
+        json::set(&mut o, "role", &mut out.role)?;
+        json::set(&mut o, "scope", &mut out.scope)?;
+        Ok(out)
     }
 }
 /// `CreateCalendarEventAttendeeRequestBody`
@@ -2398,9 +2398,9 @@ pub struct CreateCalendarEventAttendeeResponseBody {
 impl FromJson for CreateCalendarEventAttendeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCalendarEventAttendeeResponseBody")?;
-        Ok(Self {
-            attendees: json::field(&mut o, "attendees")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "attendees", &mut out.attendees)?;
+        Ok(out)
     }
 }
 /// `CreateCalendarEventMeetingChatResponseBody`
@@ -2419,10 +2419,10 @@ pub struct CreateCalendarEventMeetingChatResponseBody {
 impl FromJson for CreateCalendarEventMeetingChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCalendarEventMeetingChatResponseBody")?;
-        Ok(Self {
-            meeting_chat_id: json::field(&mut o, "meeting_chat_id")?,
-            applink: json::field(&mut o, "applink")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting_chat_id", &mut out.meeting_chat_id)?;
+        json::set(&mut o, "applink", &mut out.applink)?;
+        Ok(out)
     }
 }
 /// `CreateCalendarEventMeetingMinuteResponseBody`
@@ -2439,9 +2439,9 @@ pub struct CreateCalendarEventMeetingMinuteResponseBody {
 impl FromJson for CreateCalendarEventMeetingMinuteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCalendarEventMeetingMinuteResponseBody")?;
-        Ok(Self {
-            doc_url: json::field(&mut o, "doc_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "doc_url", &mut out.doc_url)?;
+        Ok(out)
     }
 }
 /// `CreateCalendarEventResponseBody`
@@ -2458,9 +2458,9 @@ pub struct CreateCalendarEventResponseBody {
 impl FromJson for CreateCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCalendarEventResponseBody")?;
-        Ok(Self {
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `CreateCalendarResponseBody`
@@ -2477,9 +2477,9 @@ pub struct CreateCalendarResponseBody {
 impl FromJson for CreateCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCalendarResponseBody")?;
-        Ok(Self {
-            calendar: json::field(&mut o, "calendar")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calendar", &mut out.calendar)?;
+        Ok(out)
     }
 }
 /// `CreateExchangeBindingResponseBody`
@@ -2504,13 +2504,13 @@ pub struct CreateExchangeBindingResponseBody {
 impl FromJson for CreateExchangeBindingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateExchangeBindingResponseBody")?;
-        Ok(Self {
-            admin_account: json::field(&mut o, "admin_account")?,
-            exchange_account: json::field(&mut o, "exchange_account")?,
-            user_id: json::field(&mut o, "user_id")?,
-            status: json::field(&mut o, "status")?,
-            exchange_binding_id: json::field(&mut o, "exchange_binding_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "admin_account", &mut out.admin_account)?;
+        json::set(&mut o, "exchange_account", &mut out.exchange_account)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "exchange_binding_id", &mut out.exchange_binding_id)?;
+        Ok(out)
     }
 }
 /// `CreateTimeoffEventResponseBody`
@@ -2539,15 +2539,15 @@ pub struct CreateTimeoffEventResponseBody {
 impl FromJson for CreateTimeoffEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTimeoffEventResponseBody")?;
-        Ok(Self {
-            timeoff_event_id: json::field(&mut o, "timeoff_event_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            timezone: json::field(&mut o, "timezone")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            title: json::field(&mut o, "title")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "timeoff_event_id", &mut out.timeoff_event_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "timezone", &mut out.timezone)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `CustomizationOption`
@@ -2566,10 +2566,10 @@ pub struct CustomizationOption {
 impl FromJson for CustomizationOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomizationOption")?;
-        Ok(Self {
-            option_key: json::field(&mut o, "option_key")?,
-            others_content: json::field(&mut o, "others_content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "option_key", &mut out.option_key)?;
+        json::set(&mut o, "others_content", &mut out.others_content)?;
+        Ok(out)
     }
 }
 impl ToJson for CustomizationOption {
@@ -2600,12 +2600,12 @@ pub struct EventCheckIn {
 impl FromJson for EventCheckIn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventCheckIn")?;
-        Ok(Self {
-            enable_check_in: json::field(&mut o, "enable_check_in")?,
-            check_in_start_time: json::field(&mut o, "check_in_start_time")?,
-            check_in_end_time: json::field(&mut o, "check_in_end_time")?,
-            need_notify_attendees: json::field(&mut o, "need_notify_attendees")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enable_check_in", &mut out.enable_check_in)?;
+        json::set(&mut o, "check_in_start_time", &mut out.check_in_start_time)?;
+        json::set(&mut o, "check_in_end_time", &mut out.check_in_end_time)?;
+        json::set(&mut o, "need_notify_attendees", &mut out.need_notify_attendees)?;
+        Ok(out)
     }
 }
 impl ToJson for EventCheckIn {
@@ -2638,12 +2638,12 @@ pub struct EventLocation {
 impl FromJson for EventLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventLocation")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            address: json::field(&mut o, "address")?,
-            latitude: json::field(&mut o, "latitude")?,
-            longitude: json::field(&mut o, "longitude")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "latitude", &mut out.latitude)?;
+        json::set(&mut o, "longitude", &mut out.longitude)?;
+        Ok(out)
     }
 }
 impl ToJson for EventLocation {
@@ -2672,10 +2672,10 @@ pub struct EventOrganizer {
 impl FromJson for EventOrganizer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventOrganizer")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            display_name: json::field(&mut o, "display_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "display_name", &mut out.display_name)?;
+        Ok(out)
     }
 }
 impl ToJson for EventOrganizer {
@@ -2764,11 +2764,11 @@ pub struct Freebusy {
 impl FromJson for Freebusy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Freebusy")?;
-        Ok(Self {
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            rsvp_status: json::field(&mut o, "rsvp_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "rsvp_status", &mut out.rsvp_status)?;
+        Ok(out)
     }
 }
 /// `GenerateCaldavConfSettingRequestBody`
@@ -2809,12 +2809,12 @@ pub struct GenerateCaldavConfSettingResponseBody {
 impl FromJson for GenerateCaldavConfSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GenerateCaldavConfSettingResponseBody")?;
-        Ok(Self {
-            password: json::field(&mut o, "password")?,
-            user_name: json::field(&mut o, "user_name")?,
-            server_address: json::field(&mut o, "server_address")?,
-            device_name: json::field(&mut o, "device_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "password", &mut out.password)?;
+        json::set(&mut o, "user_name", &mut out.user_name)?;
+        json::set(&mut o, "server_address", &mut out.server_address)?;
+        json::set(&mut o, "device_name", &mut out.device_name)?;
+        Ok(out)
     }
 }
 /// `GetCalendarEventResponseBody`
@@ -2831,9 +2831,9 @@ pub struct GetCalendarEventResponseBody {
 impl FromJson for GetCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetCalendarEventResponseBody")?;
-        Ok(Self {
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `GetCalendarResponseBody`
@@ -2868,18 +2868,18 @@ pub struct GetCalendarResponseBody {
 impl FromJson for GetCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetCalendarResponseBody")?;
-        Ok(Self {
-            calendar_id: json::field(&mut o, "calendar_id")?,
-            summary: json::field(&mut o, "summary")?,
-            description: json::field(&mut o, "description")?,
-            permissions: json::field(&mut o, "permissions")?,
-            color: json::field(&mut o, "color")?,
-            r#type: json::field(&mut o, "type")?,
-            summary_alias: json::field(&mut o, "summary_alias")?,
-            is_deleted: json::field(&mut o, "is_deleted")?,
-            is_third_party: json::field(&mut o, "is_third_party")?,
-            role: json::field(&mut o, "role")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calendar_id", &mut out.calendar_id)?;
+        json::set(&mut o, "summary", &mut out.summary)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "permissions", &mut out.permissions)?;
+        json::set(&mut o, "color", &mut out.color)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "summary_alias", &mut out.summary_alias)?;
+        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        json::set(&mut o, "is_third_party", &mut out.is_third_party)?;
+        json::set(&mut o, "role", &mut out.role)?;
+        Ok(out)
     }
 }
 /// `GetExchangeBindingResponseBody`
@@ -2904,13 +2904,13 @@ pub struct GetExchangeBindingResponseBody {
 impl FromJson for GetExchangeBindingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetExchangeBindingResponseBody")?;
-        Ok(Self {
-            admin_account: json::field(&mut o, "admin_account")?,
-            exchange_account: json::field(&mut o, "exchange_account")?,
-            user_id: json::field(&mut o, "user_id")?,
-            status: json::field(&mut o, "status")?,
-            exchange_binding_id: json::field(&mut o, "exchange_binding_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "admin_account", &mut out.admin_account)?;
+        json::set(&mut o, "exchange_account", &mut out.exchange_account)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "exchange_binding_id", &mut out.exchange_binding_id)?;
+        Ok(out)
     }
 }
 /// `I18nMeetingDescription`
@@ -2929,10 +2929,10 @@ pub struct I18nMeetingDescription {
 impl FromJson for I18nMeetingDescription {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nMeetingDescription")?;
-        Ok(Self {
-            lang: json::field(&mut o, "lang")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "lang", &mut out.lang)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 impl ToJson for I18nMeetingDescription {
@@ -2995,28 +2995,28 @@ pub struct Instance {
 impl FromJson for Instance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Instance")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            summary: json::field(&mut o, "summary")?,
-            description: json::field(&mut o, "description")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            status: json::field(&mut o, "status")?,
-            is_exception: json::field(&mut o, "is_exception")?,
-            app_link: json::field(&mut o, "app_link")?,
-            organizer_calendar_id: json::field(&mut o, "organizer_calendar_id")?,
-            vchat: json::field(&mut o, "vchat")?,
-            visibility: json::field(&mut o, "visibility")?,
-            attendee_ability: json::field(&mut o, "attendee_ability")?,
-            free_busy_status: json::field(&mut o, "free_busy_status")?,
-            location: json::field(&mut o, "location")?,
-            color: json::field(&mut o, "color")?,
-            recurring_event_id: json::field(&mut o, "recurring_event_id")?,
-            event_organizer: json::field(&mut o, "event_organizer")?,
-            attendees: json::field(&mut o, "attendees")?,
-            self_rsvp_status: json::field(&mut o, "self_rsvp_status")?,
-            description_rich: json::field(&mut o, "description_rich")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "summary", &mut out.summary)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "is_exception", &mut out.is_exception)?;
+        json::set(&mut o, "app_link", &mut out.app_link)?;
+        json::set(&mut o, "organizer_calendar_id", &mut out.organizer_calendar_id)?;
+        json::set(&mut o, "vchat", &mut out.vchat)?;
+        json::set(&mut o, "visibility", &mut out.visibility)?;
+        json::set(&mut o, "attendee_ability", &mut out.attendee_ability)?;
+        json::set(&mut o, "free_busy_status", &mut out.free_busy_status)?;
+        json::set(&mut o, "location", &mut out.location)?;
+        json::set(&mut o, "color", &mut out.color)?;
+        json::set(&mut o, "recurring_event_id", &mut out.recurring_event_id)?;
+        json::set(&mut o, "event_organizer", &mut out.event_organizer)?;
+        json::set(&mut o, "attendees", &mut out.attendees)?;
+        json::set(&mut o, "self_rsvp_status", &mut out.self_rsvp_status)?;
+        json::set(&mut o, "description_rich", &mut out.description_rich)?;
+        Ok(out)
     }
 }
 /// `InstanceViewCalendarEventResponseBody`
@@ -3033,9 +3033,9 @@ pub struct InstanceViewCalendarEventResponseBody {
 impl FromJson for InstanceViewCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InstanceViewCalendarEventResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `InstancesCalendarEventResponseBody`
@@ -3056,11 +3056,11 @@ pub struct InstancesCalendarEventResponseBody {
 impl FromJson for InstancesCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InstancesCalendarEventResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListCalendarAclResponseBody`
@@ -3081,11 +3081,11 @@ pub struct ListCalendarAclResponseBody {
 impl FromJson for ListCalendarAclResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCalendarAclResponseBody")?;
-        Ok(Self {
-            acls: json::field(&mut o, "acls")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "acls", &mut out.acls)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListCalendarEventAttendeeChatMemberResponseBody`
@@ -3109,11 +3109,11 @@ impl FromJson for ListCalendarEventAttendeeChatMemberResponseBody {
             value,
             "ListCalendarEventAttendeeChatMemberResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListCalendarEventAttendeeResponseBody`
@@ -3134,11 +3134,11 @@ pub struct ListCalendarEventAttendeeResponseBody {
 impl FromJson for ListCalendarEventAttendeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCalendarEventAttendeeResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListCalendarEventResponseBody`
@@ -3161,12 +3161,12 @@ pub struct ListCalendarEventResponseBody {
 impl FromJson for ListCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCalendarEventResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            sync_token: json::field(&mut o, "sync_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "sync_token", &mut out.sync_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListCalendarResponseBody`
@@ -3189,12 +3189,12 @@ pub struct ListCalendarResponseBody {
 impl FromJson for ListCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCalendarResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            sync_token: json::field(&mut o, "sync_token")?,
-            calendar_list: json::field(&mut o, "calendar_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "sync_token", &mut out.sync_token)?;
+        json::set(&mut o, "calendar_list", &mut out.calendar_list)?;
+        Ok(out)
     }
 }
 /// `ListFreebusyRequestBody`
@@ -3247,9 +3247,9 @@ pub struct ListFreebusyResponseBody {
 impl FromJson for ListFreebusyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListFreebusyResponseBody")?;
-        Ok(Self {
-            freebusy_list: json::field(&mut o, "freebusy_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "freebusy_list", &mut out.freebusy_list)?;
+        Ok(out)
     }
 }
 /// `MeetingSettings`
@@ -3278,15 +3278,15 @@ pub struct MeetingSettings {
 impl FromJson for MeetingSettings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingSettings")?;
-        Ok(Self {
-            owner_id: json::field(&mut o, "owner_id")?,
-            join_meeting_permission: json::field(&mut o, "join_meeting_permission")?,
-            password: json::field(&mut o, "password")?,
-            assign_hosts: json::field(&mut o, "assign_hosts")?,
-            auto_record: json::field(&mut o, "auto_record")?,
-            open_lobby: json::field(&mut o, "open_lobby")?,
-            allow_attendees_start: json::field(&mut o, "allow_attendees_start")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "join_meeting_permission", &mut out.join_meeting_permission)?;
+        json::set(&mut o, "password", &mut out.password)?;
+        json::set(&mut o, "assign_hosts", &mut out.assign_hosts)?;
+        json::set(&mut o, "auto_record", &mut out.auto_record)?;
+        json::set(&mut o, "open_lobby", &mut out.open_lobby)?;
+        json::set(&mut o, "allow_attendees_start", &mut out.allow_attendees_start)?;
+        Ok(out)
     }
 }
 impl ToJson for MeetingSettings {
@@ -3334,9 +3334,9 @@ pub struct MgetCalendarResponseBody {
 impl FromJson for MgetCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MgetCalendarResponseBody")?;
-        Ok(Self {
-            calendars: json::field(&mut o, "calendars")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calendars", &mut out.calendars)?;
+        Ok(out)
     }
 }
 /// `PatchCalendarEventResponseBody`
@@ -3353,9 +3353,9 @@ pub struct PatchCalendarEventResponseBody {
 impl FromJson for PatchCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchCalendarEventResponseBody")?;
-        Ok(Self {
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `PatchCalendarResponseBody`
@@ -3372,9 +3372,9 @@ pub struct PatchCalendarResponseBody {
 impl FromJson for PatchCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchCalendarResponseBody")?;
-        Ok(Self {
-            calendar: json::field(&mut o, "calendar")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calendar", &mut out.calendar)?;
+        Ok(out)
     }
 }
 /// `PrimaryCalendarResponseBody`
@@ -3391,9 +3391,9 @@ pub struct PrimaryCalendarResponseBody {
 impl FromJson for PrimaryCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PrimaryCalendarResponseBody")?;
-        Ok(Self {
-            calendars: json::field(&mut o, "calendars")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calendars", &mut out.calendars)?;
+        Ok(out)
     }
 }
 /// `PrimarysCalendarRequestBody`
@@ -3428,9 +3428,9 @@ pub struct PrimarysCalendarResponseBody {
 impl FromJson for PrimarysCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PrimarysCalendarResponseBody")?;
-        Ok(Self {
-            calendars: json::field(&mut o, "calendars")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calendars", &mut out.calendars)?;
+        Ok(out)
     }
 }
 /// `Reminder`
@@ -3447,9 +3447,9 @@ pub struct Reminder {
 impl FromJson for Reminder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Reminder")?;
-        Ok(Self {
-            minutes: json::field(&mut o, "minutes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "minutes", &mut out.minutes)?;
+        Ok(out)
     }
 }
 impl ToJson for Reminder {
@@ -3495,11 +3495,11 @@ pub struct Schema {
 impl FromJson for Schema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Schema")?;
-        Ok(Self {
-            ui_name: json::field(&mut o, "ui_name")?,
-            ui_status: json::field(&mut o, "ui_status")?,
-            app_link: json::field(&mut o, "app_link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ui_name", &mut out.ui_name)?;
+        json::set(&mut o, "ui_status", &mut out.ui_status)?;
+        json::set(&mut o, "app_link", &mut out.app_link)?;
+        Ok(out)
     }
 }
 impl ToJson for Schema {
@@ -3548,10 +3548,10 @@ pub struct SearchCalendarEventResponseBody {
 impl FromJson for SearchCalendarEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchCalendarEventResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `SearchCalendarRequestBody`
@@ -3588,10 +3588,10 @@ pub struct SearchCalendarResponseBody {
 impl FromJson for SearchCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchCalendarResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `SubscribeCalendarResponseBody`
@@ -3608,9 +3608,9 @@ pub struct SubscribeCalendarResponseBody {
 impl FromJson for SubscribeCalendarResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SubscribeCalendarResponseBody")?;
-        Ok(Self {
-            calendar: json::field(&mut o, "calendar")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calendar", &mut out.calendar)?;
+        Ok(out)
     }
 }
 /// `ThirdPartyMeetingSettings`
@@ -3635,13 +3635,13 @@ pub struct ThirdPartyMeetingSettings {
 impl FromJson for ThirdPartyMeetingSettings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ThirdPartyMeetingSettings")?;
-        Ok(Self {
-            meeting_type: json::field(&mut o, "meeting_type")?,
-            meeting_id: json::field(&mut o, "meeting_id")?,
-            meeting_no: json::field(&mut o, "meeting_no")?,
-            password: json::field(&mut o, "password")?,
-            meeting_descriptions: json::field(&mut o, "meeting_descriptions")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting_type", &mut out.meeting_type)?;
+        json::set(&mut o, "meeting_id", &mut out.meeting_id)?;
+        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
+        json::set(&mut o, "password", &mut out.password)?;
+        json::set(&mut o, "meeting_descriptions", &mut out.meeting_descriptions)?;
+        Ok(out)
     }
 }
 impl ToJson for ThirdPartyMeetingSettings {
@@ -3675,12 +3675,12 @@ pub struct TimeInfo {
 impl FromJson for TimeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TimeInfo")?;
-        Ok(Self {
-            date: json::field(&mut o, "date")?,
-            date_time: json::field(&mut o, "date_time")?,
-            timestamp: json::field(&mut o, "timestamp")?,
-            timezone: json::field(&mut o, "timezone")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "date", &mut out.date)?;
+        json::set(&mut o, "date_time", &mut out.date_time)?;
+        json::set(&mut o, "timestamp", &mut out.timestamp)?;
+        json::set(&mut o, "timezone", &mut out.timezone)?;
+        Ok(out)
     }
 }
 impl ToJson for TimeInfo {
@@ -3745,10 +3745,10 @@ pub struct UserCalendar {
 impl FromJson for UserCalendar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserCalendar")?;
-        Ok(Self {
-            calendar: json::field(&mut o, "calendar")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calendar", &mut out.calendar)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `UserFreebusy`
@@ -3767,10 +3767,10 @@ pub struct UserFreebusy {
 impl FromJson for UserFreebusy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserFreebusy")?;
-        Ok(Self {
-            freebusy_items: json::field(&mut o, "freebusy_items")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "freebusy_items", &mut out.freebusy_items)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `VcInfo`
@@ -3789,10 +3789,10 @@ pub struct VcInfo {
 impl FromJson for VcInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "VcInfo")?;
-        Ok(Self {
-            unique_id: json::field(&mut o, "unique_id")?,
-            meeting_no: json::field(&mut o, "meeting_no")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "unique_id", &mut out.unique_id)?;
+        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
+        Ok(out)
     }
 }
 impl ToJson for VcInfo {
@@ -3831,19 +3831,20 @@ pub struct Vchat {
 impl FromJson for Vchat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Vchat")?;
-        Ok(Self {
-            vc_type: json::field(&mut o, "vc_type")?,
-            icon_type: json::field(&mut o, "icon_type")?,
-            description: json::field(&mut o, "description")?,
-            meeting_url: json::field(&mut o, "meeting_url")?,
-            live_link: json::field(&mut o, "live_link")?,
-            vc_info: json::field(&mut o, "vc_info")?,
-            meeting_settings: json::field(&mut o, "meeting_settings")?,
-            third_party_meeting_settings: json::field(
-                &mut o,
-                "third_party_meeting_settings",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "vc_type", &mut out.vc_type)?;
+        json::set(&mut o, "icon_type", &mut out.icon_type)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "meeting_url", &mut out.meeting_url)?;
+        json::set(&mut o, "live_link", &mut out.live_link)?;
+        json::set(&mut o, "vc_info", &mut out.vc_info)?;
+        json::set(&mut o, "meeting_settings", &mut out.meeting_settings)?;
+        json::set(
+            &mut o,
+            "third_party_meeting_settings",
+            &mut out.third_party_meeting_settings,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for Vchat {

@@ -47,17 +47,17 @@ pub struct CallBackAction {
 impl FromJson for CallBackAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CallBackAction")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-            tag: json::field(&mut o, "tag")?,
-            option: json::field(&mut o, "option")?,
-            timezone: json::field(&mut o, "timezone")?,
-            name: json::field(&mut o, "name")?,
-            form_value: json::field(&mut o, "form_value")?,
-            input_value: json::field(&mut o, "input_value")?,
-            options: json::field(&mut o, "options")?,
-            checked: json::field(&mut o, "checked")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "tag", &mut out.tag)?;
+        json::set(&mut o, "option", &mut out.option)?;
+        json::set(&mut o, "timezone", &mut out.timezone)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "form_value", &mut out.form_value)?;
+        json::set(&mut o, "input_value", &mut out.input_value)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        json::set(&mut o, "checked", &mut out.checked)?;
+        Ok(out)
     }
 }
 /// `CallBackCard`
@@ -101,12 +101,12 @@ pub struct CallBackContext {
 impl FromJson for CallBackContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CallBackContext")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-            preview_token: json::field(&mut o, "preview_token")?,
-            open_message_id: json::field(&mut o, "open_message_id")?,
-            open_chat_id: json::field(&mut o, "open_chat_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "preview_token", &mut out.preview_token)?;
+        json::set(&mut o, "open_message_id", &mut out.open_message_id)?;
+        json::set(&mut o, "open_chat_id", &mut out.open_chat_id)?;
+        Ok(out)
     }
 }
 /// `CallBackOperator`
@@ -129,12 +129,12 @@ pub struct CallBackOperator {
 impl FromJson for CallBackOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CallBackOperator")?;
-        Ok(Self {
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }
 /// `CallBackToast`
@@ -185,14 +185,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `P2CardActionTrigger`
@@ -213,11 +213,11 @@ pub struct P2CardActionTrigger {
 impl FromJson for P2CardActionTrigger {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CardActionTrigger")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CardActionTriggerData`
@@ -244,14 +244,14 @@ pub struct P2CardActionTriggerData {
 impl FromJson for P2CardActionTriggerData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CardActionTriggerData")?;
-        Ok(Self {
-            operator: json::field(&mut o, "operator")?,
-            token: json::field(&mut o, "token")?,
-            action: json::field(&mut o, "action")?,
-            host: json::field(&mut o, "host")?,
-            delivery_type: json::field(&mut o, "delivery_type")?,
-            context: json::field(&mut o, "context")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "action", &mut out.action)?;
+        json::set(&mut o, "host", &mut out.host)?;
+        json::set(&mut o, "delivery_type", &mut out.delivery_type)?;
+        json::set(&mut o, "context", &mut out.context)?;
+        Ok(out)
     }
 }
 /// `P2CardActionTriggerResponse`
@@ -293,11 +293,11 @@ pub struct P2URLPreviewGet {
 impl FromJson for P2URLPreviewGet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2URLPreviewGet")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2URLPreviewGetData`
@@ -318,11 +318,11 @@ pub struct P2URLPreviewGetData {
 impl FromJson for P2URLPreviewGetData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2URLPreviewGetData")?;
-        Ok(Self {
-            operator: json::field(&mut o, "operator")?,
-            host: json::field(&mut o, "host")?,
-            context: json::field(&mut o, "context")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "host", &mut out.host)?;
+        json::set(&mut o, "context", &mut out.context)?;
+        Ok(out)
     }
 }
 /// `P2URLPreviewGetResponse`

@@ -270,9 +270,9 @@ pub struct CreateCardResponseBody {
 impl FromJson for CreateCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCardResponseBody")?;
-        Ok(Self {
-            card_id: json::field(&mut o, "card_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "card_id", &mut out.card_id)?;
+        Ok(out)
     }
 }
 /// `DeleteCardElementRequestBody`
@@ -328,9 +328,9 @@ pub struct IdConvertCardResponseBody {
 impl FromJson for IdConvertCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "IdConvertCardResponseBody")?;
-        Ok(Self {
-            card_id: json::field(&mut o, "card_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "card_id", &mut out.card_id)?;
+        Ok(out)
     }
 }
 /// `PatchCardElementRequestBody`

@@ -104,14 +104,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `P2CompensationArchiveChangedV1`
@@ -132,11 +132,11 @@ pub struct P2CompensationArchiveChangedV1 {
 impl FromJson for P2CompensationArchiveChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CompensationArchiveChangedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CompensationArchiveChangedV1Data`
@@ -161,12 +161,12 @@ pub struct P2CompensationArchiveChangedV1Data {
 impl FromJson for P2CompensationArchiveChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CompensationArchiveChangedV1Data")?;
-        Ok(Self {
-            operate_type: json::field(&mut o, "operate_type")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            before_tid: json::field(&mut o, "before_tid")?,
-            after_tid: json::field(&mut o, "after_tid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operate_type", &mut out.operate_type)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "before_tid", &mut out.before_tid)?;
+        json::set(&mut o, "after_tid", &mut out.after_tid)?;
+        Ok(out)
     }
 }

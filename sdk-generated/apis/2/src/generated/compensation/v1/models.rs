@@ -1402,10 +1402,10 @@ pub struct AdjustmentLogic {
 impl FromJson for AdjustmentLogic {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AdjustmentLogic")?;
-        Ok(Self {
-            fixed: json::field(&mut o, "fixed")?,
-            formula: json::field(&mut o, "formula")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "fixed", &mut out.fixed)?;
+        json::set(&mut o, "formula", &mut out.formula)?;
+        Ok(out)
     }
 }
 /// `ArchiveDetail`
@@ -1450,23 +1450,23 @@ pub struct ArchiveDetail {
 impl FromJson for ArchiveDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ArchiveDetail")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            id: json::field(&mut o, "id")?,
-            tid: json::field(&mut o, "tid")?,
-            plan_id: json::field(&mut o, "plan_id")?,
-            plan_tid: json::field(&mut o, "plan_tid")?,
-            currency_id: json::field(&mut o, "currency_id")?,
-            change_reason_id: json::field(&mut o, "change_reason_id")?,
-            change_description: json::field(&mut o, "change_description")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            salary_level_id: json::field(&mut o, "salary_level_id")?,
-            created_time: json::field(&mut o, "created_time")?,
-            updated_time: json::field(&mut o, "updated_time")?,
-            archive_items: json::field(&mut o, "archive_items")?,
-            archive_indicators: json::field(&mut o, "archive_indicators")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "tid", &mut out.tid)?;
+        json::set(&mut o, "plan_id", &mut out.plan_id)?;
+        json::set(&mut o, "plan_tid", &mut out.plan_tid)?;
+        json::set(&mut o, "currency_id", &mut out.currency_id)?;
+        json::set(&mut o, "change_reason_id", &mut out.change_reason_id)?;
+        json::set(&mut o, "change_description", &mut out.change_description)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "salary_level_id", &mut out.salary_level_id)?;
+        json::set(&mut o, "created_time", &mut out.created_time)?;
+        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        json::set(&mut o, "archive_items", &mut out.archive_items)?;
+        json::set(&mut o, "archive_indicators", &mut out.archive_indicators)?;
+        Ok(out)
     }
 }
 /// `ArchiveIndicator`
@@ -1487,11 +1487,15 @@ pub struct ArchiveIndicator {
 impl FromJson for ArchiveIndicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ArchiveIndicator")?;
-        Ok(Self {
-            indicator_id: json::field(&mut o, "indicator_id")?,
-            indicator_result: json::field(&mut o, "indicator_result")?,
-            indicator_result_regular: json::field(&mut o, "indicator_result_regular")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "indicator_id", &mut out.indicator_id)?;
+        json::set(&mut o, "indicator_result", &mut out.indicator_result)?;
+        json::set(
+            &mut o,
+            "indicator_result_regular",
+            &mut out.indicator_result_regular,
+        )?;
+        Ok(out)
     }
 }
 /// `ArchiveItem`
@@ -1512,11 +1516,11 @@ pub struct ArchiveItem {
 impl FromJson for ArchiveItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ArchiveItem")?;
-        Ok(Self {
-            item_id: json::field(&mut o, "item_id")?,
-            item_result: json::field(&mut o, "item_result")?,
-            item_result_regular: json::field(&mut o, "item_result_regular")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "item_id", &mut out.item_id)?;
+        json::set(&mut o, "item_result", &mut out.item_result)?;
+        json::set(&mut o, "item_result_regular", &mut out.item_result_regular)?;
+        Ok(out)
     }
 }
 /// `ArchiveItemValue`
@@ -1575,9 +1579,9 @@ pub struct BatchCreateLumpSumPaymentResponseBody {
 impl FromJson for BatchCreateLumpSumPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchCreateLumpSumPaymentResponseBody")?;
-        Ok(Self {
-            operate_results: json::field(&mut o, "operate_results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operate_results", &mut out.operate_results)?;
+        Ok(out)
     }
 }
 /// `BatchCreateRecurringPaymentRequestBody`
@@ -1612,9 +1616,9 @@ pub struct BatchCreateRecurringPaymentResponseBody {
 impl FromJson for BatchCreateRecurringPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchCreateRecurringPaymentResponseBody")?;
-        Ok(Self {
-            operate_results: json::field(&mut o, "operate_results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operate_results", &mut out.operate_results)?;
+        Ok(out)
     }
 }
 /// `BatchRemoveLumpSumPaymentRequestBody`
@@ -1652,9 +1656,9 @@ pub struct BatchRemoveLumpSumPaymentResponseBody {
 impl FromJson for BatchRemoveLumpSumPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchRemoveLumpSumPaymentResponseBody")?;
-        Ok(Self {
-            operate_results: json::field(&mut o, "operate_results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operate_results", &mut out.operate_results)?;
+        Ok(out)
     }
 }
 /// `BatchRemoveRecurringPaymentRequestBody`
@@ -1692,9 +1696,9 @@ pub struct BatchRemoveRecurringPaymentResponseBody {
 impl FromJson for BatchRemoveRecurringPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchRemoveRecurringPaymentResponseBody")?;
-        Ok(Self {
-            operate_results: json::field(&mut o, "operate_results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operate_results", &mut out.operate_results)?;
+        Ok(out)
     }
 }
 /// `BatchUpdateLumpSumPaymentRequestBody`
@@ -1729,9 +1733,9 @@ pub struct BatchUpdateLumpSumPaymentResponseBody {
 impl FromJson for BatchUpdateLumpSumPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchUpdateLumpSumPaymentResponseBody")?;
-        Ok(Self {
-            operate_results: json::field(&mut o, "operate_results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operate_results", &mut out.operate_results)?;
+        Ok(out)
     }
 }
 /// `BatchUpdateRecurringPaymentRequestBody`
@@ -1766,9 +1770,9 @@ pub struct BatchUpdateRecurringPaymentResponseBody {
 impl FromJson for BatchUpdateRecurringPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchUpdateRecurringPaymentResponseBody")?;
-        Ok(Self {
-            operate_results: json::field(&mut o, "operate_results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operate_results", &mut out.operate_results)?;
+        Ok(out)
     }
 }
 /// `ChangeReason`
@@ -1795,14 +1799,14 @@ pub struct ChangeReason {
 impl FromJson for ChangeReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChangeReason")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            note: json::field(&mut o, "note")?,
-            active_status: json::field(&mut o, "active_status")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-            i18n_notes: json::field(&mut o, "i18n_notes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "note", &mut out.note)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        json::set(&mut o, "i18n_notes", &mut out.i18n_notes)?;
+        Ok(out)
     }
 }
 /// `CreateArchiveRequestBody`
@@ -1869,10 +1873,10 @@ pub struct CreateArchiveResponseBody {
 impl FromJson for CreateArchiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateArchiveResponseBody")?;
-        Ok(Self {
-            unique_id: json::field(&mut o, "unique_id")?,
-            archive_tid: json::field(&mut o, "archive_tid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "unique_id", &mut out.unique_id)?;
+        json::set(&mut o, "archive_tid", &mut out.archive_tid)?;
+        Ok(out)
     }
 }
 /// `Formula`
@@ -1891,10 +1895,10 @@ pub struct Formula {
 impl FromJson for Formula {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Formula")?;
-        Ok(Self {
-            expr: json::field(&mut o, "expr")?,
-            formula_params: json::field(&mut o, "formula_params")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "expr", &mut out.expr)?;
+        json::set(&mut o, "formula_params", &mut out.formula_params)?;
+        Ok(out)
     }
 }
 /// `FormulaParam`
@@ -1913,10 +1917,10 @@ pub struct FormulaParam {
 impl FromJson for FormulaParam {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormulaParam")?;
-        Ok(Self {
-            ref_type: json::field(&mut o, "ref_type")?,
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ref_type", &mut out.ref_type)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `I18n`
@@ -1935,10 +1939,10 @@ pub struct I18n {
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `I18nContent`
@@ -1957,10 +1961,10 @@ pub struct I18nContent {
 impl FromJson for I18nContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nContent")?;
-        Ok(Self {
-            locale: json::field(&mut o, "locale")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "locale", &mut out.locale)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `Indicator`
@@ -1985,13 +1989,13 @@ pub struct Indicator {
 impl FromJson for Indicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Indicator")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            value_type: json::field(&mut o, "value_type")?,
-            active_status: json::field(&mut o, "active_status")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "value_type", &mut out.value_type)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        Ok(out)
     }
 }
 /// `Item`
@@ -2028,19 +2032,19 @@ pub struct Item {
 impl FromJson for Item {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Item")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            category_id: json::field(&mut o, "category_id")?,
-            value_type: json::field(&mut o, "value_type")?,
-            pay_off_frequency_type: json::field(&mut o, "pay_off_frequency_type")?,
-            decimal_places: json::field(&mut o, "decimal_places")?,
-            active_status: json::field(&mut o, "active_status")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-            i18n_descriptions: json::field(&mut o, "i18n_descriptions")?,
-            item_type: json::field(&mut o, "item_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "category_id", &mut out.category_id)?;
+        json::set(&mut o, "value_type", &mut out.value_type)?;
+        json::set(&mut o, "pay_off_frequency_type", &mut out.pay_off_frequency_type)?;
+        json::set(&mut o, "decimal_places", &mut out.decimal_places)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        json::set(&mut o, "i18n_descriptions", &mut out.i18n_descriptions)?;
+        json::set(&mut o, "item_type", &mut out.item_type)?;
+        Ok(out)
     }
 }
 /// `ItemCategory`
@@ -2061,11 +2065,11 @@ pub struct ItemCategory {
 impl FromJson for ItemCategory {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ItemCategory")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        Ok(out)
     }
 }
 /// `ListChangeReasonResponseBody`
@@ -2086,11 +2090,11 @@ pub struct ListChangeReasonResponseBody {
 impl FromJson for ListChangeReasonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListChangeReasonResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListIndicatorResponseBody`
@@ -2111,11 +2115,11 @@ pub struct ListIndicatorResponseBody {
 impl FromJson for ListIndicatorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListIndicatorResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListItemCategoryResponseBody`
@@ -2136,11 +2140,11 @@ pub struct ListItemCategoryResponseBody {
 impl FromJson for ListItemCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListItemCategoryResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListItemResponseBody`
@@ -2161,11 +2165,11 @@ pub struct ListItemResponseBody {
 impl FromJson for ListItemResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListItemResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListPlanResponseBody`
@@ -2186,11 +2190,11 @@ pub struct ListPlanResponseBody {
 impl FromJson for ListPlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListPlanResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListSocialInsuranceResponseBody`
@@ -2207,9 +2211,9 @@ pub struct ListSocialInsuranceResponseBody {
 impl FromJson for ListSocialInsuranceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSocialInsuranceResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListSocialPlanResponseBody`
@@ -2230,11 +2234,11 @@ pub struct ListSocialPlanResponseBody {
 impl FromJson for ListSocialPlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSocialPlanResponseBody")?;
-        Ok(Self {
-            plans: json::field(&mut o, "plans")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "plans", &mut out.plans)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `LumpSumPayment`
@@ -2289,34 +2293,44 @@ pub struct LumpSumPayment {
 impl FromJson for LumpSumPayment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LumpSumPayment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            unique_id: json::field(&mut o, "unique_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            total_amount: json::field(&mut o, "total_amount")?,
-            binding_period: json::field(&mut o, "binding_period")?,
-            currency_id: json::field(&mut o, "currency_id")?,
-            issuance_frequency: json::field(&mut o, "issuance_frequency")?,
-            item_id: json::field(&mut o, "item_id")?,
-            remark: json::field(&mut o, "remark")?,
-            issuance_detail_text: json::field(&mut o, "issuance_detail_text")?,
-            apply_source: json::field(&mut o, "apply_source")?,
-            return_amount_before_tax: json::field(&mut o, "return_amount_before_tax")?,
-            return_amount_after_tax: json::field(&mut o, "return_amount_after_tax")?,
-            binding_period_offboarding_type: json::field(
-                &mut o,
-                "binding_period_offboarding_type",
-            )?,
-            create_time: json::field(&mut o, "create_time")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            reference_period_start_date: json::field(
-                &mut o,
-                "reference_period_start_date",
-            )?,
-            reference_period_end_date: json::field(&mut o, "reference_period_end_date")?,
-            details: json::field(&mut o, "details")?,
-            binding_period_decimal: json::field(&mut o, "binding_period_decimal")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "unique_id", &mut out.unique_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "total_amount", &mut out.total_amount)?;
+        json::set(&mut o, "binding_period", &mut out.binding_period)?;
+        json::set(&mut o, "currency_id", &mut out.currency_id)?;
+        json::set(&mut o, "issuance_frequency", &mut out.issuance_frequency)?;
+        json::set(&mut o, "item_id", &mut out.item_id)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "issuance_detail_text", &mut out.issuance_detail_text)?;
+        json::set(&mut o, "apply_source", &mut out.apply_source)?;
+        json::set(
+            &mut o,
+            "return_amount_before_tax",
+            &mut out.return_amount_before_tax,
+        )?;
+        json::set(&mut o, "return_amount_after_tax", &mut out.return_amount_after_tax)?;
+        json::set(
+            &mut o,
+            "binding_period_offboarding_type",
+            &mut out.binding_period_offboarding_type,
+        )?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(
+            &mut o,
+            "reference_period_start_date",
+            &mut out.reference_period_start_date,
+        )?;
+        json::set(
+            &mut o,
+            "reference_period_end_date",
+            &mut out.reference_period_end_date,
+        )?;
+        json::set(&mut o, "details", &mut out.details)?;
+        json::set(&mut o, "binding_period_decimal", &mut out.binding_period_decimal)?;
+        Ok(out)
     }
 }
 /// `LumpSumPaymentDetail`
@@ -2363,36 +2377,40 @@ pub struct LumpSumPaymentDetail {
 impl FromJson for LumpSumPaymentDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LumpSumPaymentDetail")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            record_id: json::field(&mut o, "record_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            issuance_amount: json::field(&mut o, "issuance_amount")?,
-            issuance_status: json::field(&mut o, "issuance_status")?,
-            issuance_way: json::field(&mut o, "issuance_way")?,
-            issuance_time: json::field(&mut o, "issuance_time")?,
-            currency_id: json::field(&mut o, "currency_id")?,
-            belong_time: json::field(&mut o, "belong_time")?,
-            create_time: json::field(&mut o, "create_time")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            issuance_country_region_id: json::field(
-                &mut o,
-                "issuance_country_region_id",
-            )?,
-            issuance_pay_group_id: json::field(&mut o, "issuance_pay_group_id")?,
-            detail_reference_period_start_date: json::field(
-                &mut o,
-                "detail_reference_period_start_date",
-            )?,
-            detail_reference_period_end_date: json::field(
-                &mut o,
-                "detail_reference_period_end_date",
-            )?,
-            is_not_issued_due_to_offboarding: json::field(
-                &mut o,
-                "is_not_issued_due_to_offboarding",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "record_id", &mut out.record_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "issuance_amount", &mut out.issuance_amount)?;
+        json::set(&mut o, "issuance_status", &mut out.issuance_status)?;
+        json::set(&mut o, "issuance_way", &mut out.issuance_way)?;
+        json::set(&mut o, "issuance_time", &mut out.issuance_time)?;
+        json::set(&mut o, "currency_id", &mut out.currency_id)?;
+        json::set(&mut o, "belong_time", &mut out.belong_time)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(
+            &mut o,
+            "issuance_country_region_id",
+            &mut out.issuance_country_region_id,
+        )?;
+        json::set(&mut o, "issuance_pay_group_id", &mut out.issuance_pay_group_id)?;
+        json::set(
+            &mut o,
+            "detail_reference_period_start_date",
+            &mut out.detail_reference_period_start_date,
+        )?;
+        json::set(
+            &mut o,
+            "detail_reference_period_end_date",
+            &mut out.detail_reference_period_end_date,
+        )?;
+        json::set(
+            &mut o,
+            "is_not_issued_due_to_offboarding",
+            &mut out.is_not_issued_due_to_offboarding,
+        )?;
+        Ok(out)
     }
 }
 /// `LumpSumPaymentDetailForCreate`
@@ -2525,10 +2543,10 @@ pub struct LumpSumPaymentDetailOperateResult {
 impl FromJson for LumpSumPaymentDetailOperateResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LumpSumPaymentDetailOperateResult")?;
-        Ok(Self {
-            detail_id: json::field(&mut o, "detail_id")?,
-            issuance_index: json::field(&mut o, "issuance_index")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "detail_id", &mut out.detail_id)?;
+        json::set(&mut o, "issuance_index", &mut out.issuance_index)?;
+        Ok(out)
     }
 }
 /// `LumpSumPaymentForCreate`
@@ -2652,13 +2670,13 @@ pub struct LumpSumPaymentOperateResult {
 impl FromJson for LumpSumPaymentOperateResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LumpSumPaymentOperateResult")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            unique_id: json::field(&mut o, "unique_id")?,
-            code: json::field(&mut o, "code")?,
-            message: json::field(&mut o, "message")?,
-            detail_results: json::field(&mut o, "detail_results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "unique_id", &mut out.unique_id)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "message", &mut out.message)?;
+        json::set(&mut o, "detail_results", &mut out.detail_results)?;
+        Ok(out)
     }
 }
 /// `PlanCondition`
@@ -2679,11 +2697,11 @@ pub struct PlanCondition {
 impl FromJson for PlanCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PlanCondition")?;
-        Ok(Self {
-            left_type: json::field(&mut o, "left_type")?,
-            operator: json::field(&mut o, "operator")?,
-            right_value: json::field(&mut o, "right_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "left_type", &mut out.left_type)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "right_value", &mut out.right_value)?;
+        Ok(out)
     }
 }
 /// `PlanDetail`
@@ -2722,20 +2740,20 @@ pub struct PlanDetail {
 impl FromJson for PlanDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PlanDetail")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            tid: json::field(&mut o, "tid")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            plan_scope: json::field(&mut o, "plan_scope")?,
-            currency_id: json::field(&mut o, "currency_id")?,
-            probation_salary_status: json::field(&mut o, "probation_salary_status")?,
-            plan_items: json::field(&mut o, "plan_items")?,
-            plan_indicators: json::field(&mut o, "plan_indicators")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-            i18n_descriptions: json::field(&mut o, "i18n_descriptions")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "tid", &mut out.tid)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "plan_scope", &mut out.plan_scope)?;
+        json::set(&mut o, "currency_id", &mut out.currency_id)?;
+        json::set(&mut o, "probation_salary_status", &mut out.probation_salary_status)?;
+        json::set(&mut o, "plan_items", &mut out.plan_items)?;
+        json::set(&mut o, "plan_indicators", &mut out.plan_indicators)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        json::set(&mut o, "i18n_descriptions", &mut out.i18n_descriptions)?;
+        Ok(out)
     }
 }
 /// `PlanIndicator`
@@ -2754,10 +2772,10 @@ pub struct PlanIndicator {
 impl FromJson for PlanIndicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PlanIndicator")?;
-        Ok(Self {
-            indicator_id: json::field(&mut o, "indicator_id")?,
-            plan_indicator_logic: json::field(&mut o, "plan_indicator_logic")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "indicator_id", &mut out.indicator_id)?;
+        json::set(&mut o, "plan_indicator_logic", &mut out.plan_indicator_logic)?;
+        Ok(out)
     }
 }
 /// `PlanItem`
@@ -2782,16 +2800,17 @@ pub struct PlanItem {
 impl FromJson for PlanItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PlanItem")?;
-        Ok(Self {
-            adjustment_type: json::field(&mut o, "adjustment_type")?,
-            item_id: json::field(&mut o, "item_id")?,
-            plan_item_logic: json::field(&mut o, "plan_item_logic")?,
-            probation_discount_type: json::field(&mut o, "probation_discount_type")?,
-            probation_discount_percentum: json::field(
-                &mut o,
-                "probation_discount_percentum",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "adjustment_type", &mut out.adjustment_type)?;
+        json::set(&mut o, "item_id", &mut out.item_id)?;
+        json::set(&mut o, "plan_item_logic", &mut out.plan_item_logic)?;
+        json::set(&mut o, "probation_discount_type", &mut out.probation_discount_type)?;
+        json::set(
+            &mut o,
+            "probation_discount_percentum",
+            &mut out.probation_discount_percentum,
+        )?;
+        Ok(out)
     }
 }
 /// `PlanScope`
@@ -2810,10 +2829,10 @@ pub struct PlanScope {
 impl FromJson for PlanScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PlanScope")?;
-        Ok(Self {
-            is_all: json::field(&mut o, "is_all")?,
-            plan_conditions: json::field(&mut o, "plan_conditions")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_all", &mut out.is_all)?;
+        json::set(&mut o, "plan_conditions", &mut out.plan_conditions)?;
+        Ok(out)
     }
 }
 /// `QueryArchiveRequestBody`
@@ -2861,11 +2880,11 @@ pub struct QueryArchiveResponseBody {
 impl FromJson for QueryArchiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryArchiveResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `QueryDetailLumpSumPaymentRequestBody`
@@ -2973,11 +2992,11 @@ pub struct QueryDetailLumpSumPaymentResponseBody {
 impl FromJson for QueryDetailLumpSumPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryDetailLumpSumPaymentResponseBody")?;
-        Ok(Self {
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            records: json::field(&mut o, "records")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "records", &mut out.records)?;
+        Ok(out)
     }
 }
 /// `QueryLumpSumPaymentRequestBody`
@@ -3070,11 +3089,11 @@ pub struct QueryLumpSumPaymentResponseBody {
 impl FromJson for QueryLumpSumPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryLumpSumPaymentResponseBody")?;
-        Ok(Self {
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            records: json::field(&mut o, "records")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "records", &mut out.records)?;
+        Ok(out)
     }
 }
 /// `QueryRecurringPaymentRequestBody`
@@ -3179,11 +3198,11 @@ pub struct QueryRecurringPaymentResponseBody {
 impl FromJson for QueryRecurringPaymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryRecurringPaymentResponseBody")?;
-        Ok(Self {
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            records: json::field(&mut o, "records")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "records", &mut out.records)?;
+        Ok(out)
     }
 }
 /// `QuerySocialArchiveAdjustRecordRequestBody`
@@ -3221,9 +3240,9 @@ pub struct QuerySocialArchiveAdjustRecordResponseBody {
 impl FromJson for QuerySocialArchiveAdjustRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QuerySocialArchiveAdjustRecordResponseBody")?;
-        Ok(Self {
-            records: json::field(&mut o, "records")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "records", &mut out.records)?;
+        Ok(out)
     }
 }
 /// `QuerySocialArchiveRequestBody`
@@ -3261,9 +3280,9 @@ pub struct QuerySocialArchiveResponseBody {
 impl FromJson for QuerySocialArchiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QuerySocialArchiveResponseBody")?;
-        Ok(Self {
-            archives: json::field(&mut o, "archives")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "archives", &mut out.archives)?;
+        Ok(out)
     }
 }
 /// `QuerySocialPlanRequestBody`
@@ -3301,9 +3320,9 @@ pub struct QuerySocialPlanResponseBody {
 impl FromJson for QuerySocialPlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QuerySocialPlanResponseBody")?;
-        Ok(Self {
-            plans: json::field(&mut o, "plans")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "plans", &mut out.plans)?;
+        Ok(out)
     }
 }
 /// `RecurringPayment`
@@ -3342,23 +3361,24 @@ pub struct RecurringPayment {
 impl FromJson for RecurringPayment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecurringPayment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            unique_id: json::field(&mut o, "unique_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            item_id: json::field(&mut o, "item_id")?,
-            issuance_type: json::field(&mut o, "issuance_type")?,
-            each_amount: json::field(&mut o, "each_amount")?,
-            start_date: json::field(&mut o, "start_date")?,
-            end_date: json::field(&mut o, "end_date")?,
-            issuance_period: json::field(&mut o, "issuance_period")?,
-            currency_id: json::field(&mut o, "currency_id")?,
-            remark: json::field(&mut o, "remark")?,
-            issuance_country_region_id: json::field(
-                &mut o,
-                "issuance_country_region_id",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "unique_id", &mut out.unique_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "item_id", &mut out.item_id)?;
+        json::set(&mut o, "issuance_type", &mut out.issuance_type)?;
+        json::set(&mut o, "each_amount", &mut out.each_amount)?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "issuance_period", &mut out.issuance_period)?;
+        json::set(&mut o, "currency_id", &mut out.currency_id)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(
+            &mut o,
+            "issuance_country_region_id",
+            &mut out.issuance_country_region_id,
+        )?;
+        Ok(out)
     }
 }
 /// `RecurringPaymentForCreate`
@@ -3468,12 +3488,12 @@ pub struct RecurringPaymentOperateResult {
 impl FromJson for RecurringPaymentOperateResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecurringPaymentOperateResult")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            unique_id: json::field(&mut o, "unique_id")?,
-            code: json::field(&mut o, "code")?,
-            message: json::field(&mut o, "message")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "unique_id", &mut out.unique_id)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "message", &mut out.message)?;
+        Ok(out)
     }
 }
 /// `SocialArchive`
@@ -3492,10 +3512,10 @@ pub struct SocialArchive {
 impl FromJson for SocialArchive {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SocialArchive")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            details: json::field(&mut o, "details")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "details", &mut out.details)?;
+        Ok(out)
     }
 }
 /// `SocialArchiveAdjustRecord`
@@ -3518,12 +3538,12 @@ pub struct SocialArchiveAdjustRecord {
 impl FromJson for SocialArchiveAdjustRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SocialArchiveAdjustRecord")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            record_type: json::field(&mut o, "record_type")?,
-            details: json::field(&mut o, "details")?,
-            record_id: json::field(&mut o, "record_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "record_type", &mut out.record_type)?;
+        json::set(&mut o, "details", &mut out.details)?;
+        json::set(&mut o, "record_id", &mut out.record_id)?;
+        Ok(out)
     }
 }
 /// `SocialArchiveDetail`
@@ -3566,22 +3586,22 @@ pub struct SocialArchiveDetail {
 impl FromJson for SocialArchiveDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SocialArchiveDetail")?;
-        Ok(Self {
-            description: json::field(&mut o, "description")?,
-            insurance_type: json::field(&mut o, "insurance_type")?,
-            insurance_status: json::field(&mut o, "insurance_status")?,
-            id: json::field(&mut o, "id")?,
-            tid: json::field(&mut o, "tid")?,
-            plan_id: json::field(&mut o, "plan_id")?,
-            plan_tid: json::field(&mut o, "plan_tid")?,
-            location_id: json::field(&mut o, "location_id")?,
-            company_id: json::field(&mut o, "company_id")?,
-            account_type: json::field(&mut o, "account_type")?,
-            insurance_account: json::field(&mut o, "insurance_account")?,
-            base_salary: json::field(&mut o, "base_salary")?,
-            insurance_details: json::field(&mut o, "insurance_details")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "insurance_type", &mut out.insurance_type)?;
+        json::set(&mut o, "insurance_status", &mut out.insurance_status)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "tid", &mut out.tid)?;
+        json::set(&mut o, "plan_id", &mut out.plan_id)?;
+        json::set(&mut o, "plan_tid", &mut out.plan_tid)?;
+        json::set(&mut o, "location_id", &mut out.location_id)?;
+        json::set(&mut o, "company_id", &mut out.company_id)?;
+        json::set(&mut o, "account_type", &mut out.account_type)?;
+        json::set(&mut o, "insurance_account", &mut out.insurance_account)?;
+        json::set(&mut o, "base_salary", &mut out.base_salary)?;
+        json::set(&mut o, "insurance_details", &mut out.insurance_details)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        Ok(out)
     }
 }
 /// `SocialArchiveItem`
@@ -3612,16 +3632,16 @@ pub struct SocialArchiveItem {
 impl FromJson for SocialArchiveItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SocialArchiveItem")?;
-        Ok(Self {
-            insurance_id: json::field(&mut o, "insurance_id")?,
-            insurance_name: json::field(&mut o, "insurance_name")?,
-            company_deduction: json::field(&mut o, "company_deduction")?,
-            company_setting: json::field(&mut o, "company_setting")?,
-            personal_deduction: json::field(&mut o, "personal_deduction")?,
-            personal_setting: json::field(&mut o, "personal_setting")?,
-            payment_frequency: json::field(&mut o, "payment_frequency")?,
-            payment_months: json::field(&mut o, "payment_months")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "insurance_id", &mut out.insurance_id)?;
+        json::set(&mut o, "insurance_name", &mut out.insurance_name)?;
+        json::set(&mut o, "company_deduction", &mut out.company_deduction)?;
+        json::set(&mut o, "company_setting", &mut out.company_setting)?;
+        json::set(&mut o, "personal_deduction", &mut out.personal_deduction)?;
+        json::set(&mut o, "personal_setting", &mut out.personal_setting)?;
+        json::set(&mut o, "payment_frequency", &mut out.payment_frequency)?;
+        json::set(&mut o, "payment_months", &mut out.payment_months)?;
+        Ok(out)
     }
 }
 /// `SocialInsurance`
@@ -3646,13 +3666,13 @@ pub struct SocialInsurance {
 impl FromJson for SocialInsurance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SocialInsurance")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            insurance_type: json::field(&mut o, "insurance_type")?,
-            active: json::field(&mut o, "active")?,
-            is_system: json::field(&mut o, "is_system")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "insurance_type", &mut out.insurance_type)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "is_system", &mut out.is_system)?;
+        Ok(out)
     }
 }
 /// `SocialPlan`
@@ -3685,17 +3705,17 @@ pub struct SocialPlan {
 impl FromJson for SocialPlan {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SocialPlan")?;
-        Ok(Self {
-            plan_id: json::field(&mut o, "plan_id")?,
-            plan_tid: json::field(&mut o, "plan_tid")?,
-            name: json::field(&mut o, "name")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            active: json::field(&mut o, "active")?,
-            insurance_type: json::field(&mut o, "insurance_type")?,
-            scope: json::field(&mut o, "scope")?,
-            item_detail: json::field(&mut o, "item_detail")?,
-            remark: json::field(&mut o, "remark")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "plan_id", &mut out.plan_id)?;
+        json::set(&mut o, "plan_tid", &mut out.plan_tid)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "insurance_type", &mut out.insurance_type)?;
+        json::set(&mut o, "scope", &mut out.scope)?;
+        json::set(&mut o, "item_detail", &mut out.item_detail)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        Ok(out)
     }
 }
 /// `SocialPlanItemDetail`
@@ -3722,14 +3742,14 @@ pub struct SocialPlanItemDetail {
 impl FromJson for SocialPlanItemDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SocialPlanItemDetail")?;
-        Ok(Self {
-            item_id: json::field(&mut o, "item_id")?,
-            item_name: json::field(&mut o, "item_name")?,
-            item_setting_of_person: json::field(&mut o, "item_setting_of_person")?,
-            item_setting_of_company: json::field(&mut o, "item_setting_of_company")?,
-            payment_frequency: json::field(&mut o, "payment_frequency")?,
-            payment_months: json::field(&mut o, "payment_months")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "item_id", &mut out.item_id)?;
+        json::set(&mut o, "item_name", &mut out.item_name)?;
+        json::set(&mut o, "item_setting_of_person", &mut out.item_setting_of_person)?;
+        json::set(&mut o, "item_setting_of_company", &mut out.item_setting_of_company)?;
+        json::set(&mut o, "payment_frequency", &mut out.payment_frequency)?;
+        json::set(&mut o, "payment_months", &mut out.payment_months)?;
+        Ok(out)
     }
 }
 /// `SocialPlanItemSetting`
@@ -3756,14 +3776,14 @@ pub struct SocialPlanItemSetting {
 impl FromJson for SocialPlanItemSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SocialPlanItemSetting")?;
-        Ok(Self {
-            lower_limit: json::field(&mut o, "lower_limit")?,
-            upper_limit: json::field(&mut o, "upper_limit")?,
-            payment_ratio: json::field(&mut o, "payment_ratio")?,
-            payment_rounding_rule: json::field(&mut o, "payment_rounding_rule")?,
-            payment_decimals: json::field(&mut o, "payment_decimals")?,
-            fixed_payment: json::field(&mut o, "fixed_payment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "lower_limit", &mut out.lower_limit)?;
+        json::set(&mut o, "upper_limit", &mut out.upper_limit)?;
+        json::set(&mut o, "payment_ratio", &mut out.payment_ratio)?;
+        json::set(&mut o, "payment_rounding_rule", &mut out.payment_rounding_rule)?;
+        json::set(&mut o, "payment_decimals", &mut out.payment_decimals)?;
+        json::set(&mut o, "fixed_payment", &mut out.fixed_payment)?;
+        Ok(out)
     }
 }
 /// `SocialPlanScope`
@@ -3782,9 +3802,9 @@ pub struct SocialPlanScope {
 impl FromJson for SocialPlanScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SocialPlanScope")?;
-        Ok(Self {
-            is_all: json::field(&mut o, "is_all")?,
-            rules: json::field(&mut o, "rules")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_all", &mut out.is_all)?;
+        json::set(&mut o, "rules", &mut out.rules)?;
+        Ok(out)
     }
 }

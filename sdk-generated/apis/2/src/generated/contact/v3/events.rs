@@ -162,12 +162,12 @@ pub struct AvatarInfo {
 impl FromJson for AvatarInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AvatarInfo")?;
-        Ok(Self {
-            avatar_72: json::field(&mut o, "avatar_72")?,
-            avatar_240: json::field(&mut o, "avatar_240")?,
-            avatar_640: json::field(&mut o, "avatar_640")?,
-            avatar_origin: json::field(&mut o, "avatar_origin")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "avatar_72", &mut out.avatar_72)?;
+        json::set(&mut o, "avatar_240", &mut out.avatar_240)?;
+        json::set(&mut o, "avatar_640", &mut out.avatar_640)?;
+        json::set(&mut o, "avatar_origin", &mut out.avatar_origin)?;
+        Ok(out)
     }
 }
 /// `CustomAttrEvent`
@@ -186,10 +186,10 @@ pub struct CustomAttrEvent {
 impl FromJson for CustomAttrEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomAttrEvent")?;
-        Ok(Self {
-            contact_field_key: json::field(&mut o, "contact_field_key")?,
-            allow_open_query: json::field(&mut o, "allow_open_query")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "contact_field_key", &mut out.contact_field_key)?;
+        json::set(&mut o, "allow_open_query", &mut out.allow_open_query)?;
+        Ok(out)
     }
 }
 /// `CustomAttrGenericUser`
@@ -208,10 +208,10 @@ pub struct CustomAttrGenericUser {
 impl FromJson for CustomAttrGenericUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomAttrGenericUser")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `Department`
@@ -258,24 +258,28 @@ pub struct Department {
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Department")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            parent_department_id: json::field(&mut o, "parent_department_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            open_department_id: json::field(&mut o, "open_department_id")?,
-            leader_user_id: json::field(&mut o, "leader_user_id")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            order: json::field(&mut o, "order")?,
-            unit_ids: json::field(&mut o, "unit_ids")?,
-            member_count: json::field(&mut o, "member_count")?,
-            status: json::field(&mut o, "status")?,
-            create_group_chat: json::field(&mut o, "create_group_chat")?,
-            leaders: json::field(&mut o, "leaders")?,
-            group_chat_employee_types: json::field(&mut o, "group_chat_employee_types")?,
-            department_hrbps: json::field(&mut o, "department_hrbps")?,
-            primary_member_count: json::field(&mut o, "primary_member_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
+        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "order", &mut out.order)?;
+        json::set(&mut o, "unit_ids", &mut out.unit_ids)?;
+        json::set(&mut o, "member_count", &mut out.member_count)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "create_group_chat", &mut out.create_group_chat)?;
+        json::set(&mut o, "leaders", &mut out.leaders)?;
+        json::set(
+            &mut o,
+            "group_chat_employee_types",
+            &mut out.group_chat_employee_types,
+        )?;
+        json::set(&mut o, "department_hrbps", &mut out.department_hrbps)?;
+        json::set(&mut o, "primary_member_count", &mut out.primary_member_count)?;
+        Ok(out)
     }
 }
 /// `DepartmentDetail`
@@ -296,11 +300,11 @@ pub struct DepartmentDetail {
 impl FromJson for DepartmentDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentDetail")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            department_name: json::field(&mut o, "department_name")?,
-            department_path: json::field(&mut o, "department_path")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "department_name", &mut out.department_name)?;
+        json::set(&mut o, "department_path", &mut out.department_path)?;
+        Ok(out)
     }
 }
 /// `DepartmentEvent`
@@ -337,19 +341,19 @@ pub struct DepartmentEvent {
 impl FromJson for DepartmentEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentEvent")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            parent_department_id: json::field(&mut o, "parent_department_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            open_department_id: json::field(&mut o, "open_department_id")?,
-            leader_user_id: json::field(&mut o, "leader_user_id")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            order: json::field(&mut o, "order")?,
-            unit_ids: json::field(&mut o, "unit_ids")?,
-            status: json::field(&mut o, "status")?,
-            leaders: json::field(&mut o, "leaders")?,
-            department_hrbps: json::field(&mut o, "department_hrbps")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
+        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "order", &mut out.order)?;
+        json::set(&mut o, "unit_ids", &mut out.unit_ids)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "leaders", &mut out.leaders)?;
+        json::set(&mut o, "department_hrbps", &mut out.department_hrbps)?;
+        Ok(out)
     }
 }
 /// `DepartmentI18nName`
@@ -370,11 +374,11 @@ pub struct DepartmentI18nName {
 impl FromJson for DepartmentI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentI18nName")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `DepartmentLeader`
@@ -393,10 +397,10 @@ pub struct DepartmentLeader {
 impl FromJson for DepartmentLeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentLeader")?;
-        Ok(Self {
-            leader_type: json::field(&mut o, "leader_type")?,
-            leader_id: json::field(&mut o, "leader_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "leader_type", &mut out.leader_type)?;
+        json::set(&mut o, "leader_id", &mut out.leader_id)?;
+        Ok(out)
     }
 }
 /// `DepartmentPath`
@@ -415,10 +419,10 @@ pub struct DepartmentPath {
 impl FromJson for DepartmentPath {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentPath")?;
-        Ok(Self {
-            department_ids: json::field(&mut o, "department_ids")?,
-            department_path_name: json::field(&mut o, "department_path_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        json::set(&mut o, "department_path_name", &mut out.department_path_name)?;
+        Ok(out)
     }
 }
 /// `DepartmentPathName`
@@ -437,10 +441,10 @@ pub struct DepartmentPathName {
 impl FromJson for DepartmentPathName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentPathName")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        Ok(out)
     }
 }
 /// `DepartmentStatus`
@@ -457,9 +461,9 @@ pub struct DepartmentStatus {
 impl FromJson for DepartmentStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentStatus")?;
-        Ok(Self {
-            is_deleted: json::field(&mut o, "is_deleted")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        Ok(out)
     }
 }
 /// `EmployeeTypeEnum`
@@ -486,14 +490,14 @@ pub struct EmployeeTypeEnum {
 impl FromJson for EmployeeTypeEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeTypeEnum")?;
-        Ok(Self {
-            enum_id: json::field(&mut o, "enum_id")?,
-            enum_value: json::field(&mut o, "enum_value")?,
-            content: json::field(&mut o, "content")?,
-            enum_type: json::field(&mut o, "enum_type")?,
-            enum_status: json::field(&mut o, "enum_status")?,
-            i18n_content: json::field(&mut o, "i18n_content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enum_id", &mut out.enum_id)?;
+        json::set(&mut o, "enum_value", &mut out.enum_value)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "enum_type", &mut out.enum_type)?;
+        json::set(&mut o, "enum_status", &mut out.enum_status)?;
+        json::set(&mut o, "i18n_content", &mut out.i18n_content)?;
+        Ok(out)
     }
 }
 /// `EventHeader`
@@ -520,14 +524,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `I18nContent`
@@ -546,10 +550,10 @@ pub struct I18nContent {
 impl FromJson for I18nContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nContent")?;
-        Ok(Self {
-            locale: json::field(&mut o, "locale")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "locale", &mut out.locale)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `NotificationOption`
@@ -568,10 +572,10 @@ pub struct NotificationOption {
 impl FromJson for NotificationOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NotificationOption")?;
-        Ok(Self {
-            channels: json::field(&mut o, "channels")?,
-            language: json::field(&mut o, "language")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "channels", &mut out.channels)?;
+        json::set(&mut o, "language", &mut out.language)?;
+        Ok(out)
     }
 }
 /// `OldDepartmentObject`
@@ -590,10 +594,10 @@ pub struct OldDepartmentObject {
 impl FromJson for OldDepartmentObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OldDepartmentObject")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-            open_department_id: json::field(&mut o, "open_department_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
+        Ok(out)
     }
 }
 /// `OldUserObject`
@@ -612,10 +616,10 @@ pub struct OldUserObject {
 impl FromJson for OldUserObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OldUserObject")?;
-        Ok(Self {
-            department_ids: json::field(&mut o, "department_ids")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2ContactCustomAttrEventUpdatedV3`
@@ -636,11 +640,11 @@ pub struct P2ContactCustomAttrEventUpdatedV3 {
 impl FromJson for P2ContactCustomAttrEventUpdatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactCustomAttrEventUpdatedV3")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ContactCustomAttrEventUpdatedV3Data`
@@ -659,10 +663,10 @@ pub struct P2ContactCustomAttrEventUpdatedV3Data {
 impl FromJson for P2ContactCustomAttrEventUpdatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactCustomAttrEventUpdatedV3Data")?;
-        Ok(Self {
-            object: json::field(&mut o, "object")?,
-            old_object: json::field(&mut o, "old_object")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object", &mut out.object)?;
+        json::set(&mut o, "old_object", &mut out.old_object)?;
+        Ok(out)
     }
 }
 /// `P2ContactDepartmentCreatedV3`
@@ -683,11 +687,11 @@ pub struct P2ContactDepartmentCreatedV3 {
 impl FromJson for P2ContactDepartmentCreatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactDepartmentCreatedV3")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ContactDepartmentCreatedV3Data`
@@ -704,9 +708,9 @@ pub struct P2ContactDepartmentCreatedV3Data {
 impl FromJson for P2ContactDepartmentCreatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactDepartmentCreatedV3Data")?;
-        Ok(Self {
-            object: json::field(&mut o, "object")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object", &mut out.object)?;
+        Ok(out)
     }
 }
 /// `P2ContactDepartmentDeletedV3`
@@ -727,11 +731,11 @@ pub struct P2ContactDepartmentDeletedV3 {
 impl FromJson for P2ContactDepartmentDeletedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactDepartmentDeletedV3")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ContactDepartmentDeletedV3Data`
@@ -750,10 +754,10 @@ pub struct P2ContactDepartmentDeletedV3Data {
 impl FromJson for P2ContactDepartmentDeletedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactDepartmentDeletedV3Data")?;
-        Ok(Self {
-            object: json::field(&mut o, "object")?,
-            old_object: json::field(&mut o, "old_object")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object", &mut out.object)?;
+        json::set(&mut o, "old_object", &mut out.old_object)?;
+        Ok(out)
     }
 }
 /// `P2ContactDepartmentUpdatedV3`
@@ -774,11 +778,11 @@ pub struct P2ContactDepartmentUpdatedV3 {
 impl FromJson for P2ContactDepartmentUpdatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactDepartmentUpdatedV3")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ContactDepartmentUpdatedV3Data`
@@ -797,10 +801,10 @@ pub struct P2ContactDepartmentUpdatedV3Data {
 impl FromJson for P2ContactDepartmentUpdatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactDepartmentUpdatedV3Data")?;
-        Ok(Self {
-            object: json::field(&mut o, "object")?,
-            old_object: json::field(&mut o, "old_object")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object", &mut out.object)?;
+        json::set(&mut o, "old_object", &mut out.old_object)?;
+        Ok(out)
     }
 }
 /// `P2ContactEmployeeTypeEnumActivedV3`
@@ -821,11 +825,11 @@ pub struct P2ContactEmployeeTypeEnumActivedV3 {
 impl FromJson for P2ContactEmployeeTypeEnumActivedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactEmployeeTypeEnumActivedV3")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ContactEmployeeTypeEnumActivedV3Data`
@@ -844,10 +848,10 @@ pub struct P2ContactEmployeeTypeEnumActivedV3Data {
 impl FromJson for P2ContactEmployeeTypeEnumActivedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactEmployeeTypeEnumActivedV3Data")?;
-        Ok(Self {
-            old_enum: json::field(&mut o, "old_enum")?,
-            new_enum: json::field(&mut o, "new_enum")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "old_enum", &mut out.old_enum)?;
+        json::set(&mut o, "new_enum", &mut out.new_enum)?;
+        Ok(out)
     }
 }
 /// `P2ContactEmployeeTypeEnumCreatedV3`
@@ -868,11 +872,11 @@ pub struct P2ContactEmployeeTypeEnumCreatedV3 {
 impl FromJson for P2ContactEmployeeTypeEnumCreatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactEmployeeTypeEnumCreatedV3")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ContactEmployeeTypeEnumCreatedV3Data`
@@ -889,9 +893,9 @@ pub struct P2ContactEmployeeTypeEnumCreatedV3Data {
 impl FromJson for P2ContactEmployeeTypeEnumCreatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactEmployeeTypeEnumCreatedV3Data")?;
-        Ok(Self {
-            new_enum: json::field(&mut o, "new_enum")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "new_enum", &mut out.new_enum)?;
+        Ok(out)
     }
 }
 /// `P2ContactEmployeeTypeEnumDeactivatedV3`
@@ -912,11 +916,11 @@ pub struct P2ContactEmployeeTypeEnumDeactivatedV3 {
 impl FromJson for P2ContactEmployeeTypeEnumDeactivatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactEmployeeTypeEnumDeactivatedV3")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ContactEmployeeTypeEnumDeactivatedV3Data`
@@ -935,10 +939,10 @@ pub struct P2ContactEmployeeTypeEnumDeactivatedV3Data {
 impl FromJson for P2ContactEmployeeTypeEnumDeactivatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactEmployeeTypeEnumDeactivatedV3Data")?;
-        Ok(Self {
-            old_enum: json::field(&mut o, "old_enum")?,
-            new_enum: json::field(&mut o, "new_enum")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "old_enum", &mut out.old_enum)?;
+        json::set(&mut o, "new_enum", &mut out.new_enum)?;
+        Ok(out)
     }
 }
 /// `P2ContactEmployeeTypeEnumDeletedV3`
@@ -959,11 +963,11 @@ pub struct P2ContactEmployeeTypeEnumDeletedV3 {
 impl FromJson for P2ContactEmployeeTypeEnumDeletedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactEmployeeTypeEnumDeletedV3")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ContactEmployeeTypeEnumDeletedV3Data`
@@ -980,9 +984,9 @@ pub struct P2ContactEmployeeTypeEnumDeletedV3Data {
 impl FromJson for P2ContactEmployeeTypeEnumDeletedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactEmployeeTypeEnumDeletedV3Data")?;
-        Ok(Self {
-            old_enum: json::field(&mut o, "old_enum")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "old_enum", &mut out.old_enum)?;
+        Ok(out)
     }
 }
 /// `P2ContactEmployeeTypeEnumUpdatedV3`
@@ -1003,11 +1007,11 @@ pub struct P2ContactEmployeeTypeEnumUpdatedV3 {
 impl FromJson for P2ContactEmployeeTypeEnumUpdatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactEmployeeTypeEnumUpdatedV3")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ContactEmployeeTypeEnumUpdatedV3Data`
@@ -1026,10 +1030,10 @@ pub struct P2ContactEmployeeTypeEnumUpdatedV3Data {
 impl FromJson for P2ContactEmployeeTypeEnumUpdatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactEmployeeTypeEnumUpdatedV3Data")?;
-        Ok(Self {
-            old_enum: json::field(&mut o, "old_enum")?,
-            new_enum: json::field(&mut o, "new_enum")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "old_enum", &mut out.old_enum)?;
+        json::set(&mut o, "new_enum", &mut out.new_enum)?;
+        Ok(out)
     }
 }
 /// `P2ContactScopeUpdatedV3`
@@ -1050,11 +1054,11 @@ pub struct P2ContactScopeUpdatedV3 {
 impl FromJson for P2ContactScopeUpdatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactScopeUpdatedV3")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ContactScopeUpdatedV3Data`
@@ -1073,10 +1077,10 @@ pub struct P2ContactScopeUpdatedV3Data {
 impl FromJson for P2ContactScopeUpdatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactScopeUpdatedV3Data")?;
-        Ok(Self {
-            added: json::field(&mut o, "added")?,
-            removed: json::field(&mut o, "removed")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "added", &mut out.added)?;
+        json::set(&mut o, "removed", &mut out.removed)?;
+        Ok(out)
     }
 }
 /// `P2ContactUserCreatedV3`
@@ -1097,11 +1101,11 @@ pub struct P2ContactUserCreatedV3 {
 impl FromJson for P2ContactUserCreatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactUserCreatedV3")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ContactUserCreatedV3Data`
@@ -1118,9 +1122,9 @@ pub struct P2ContactUserCreatedV3Data {
 impl FromJson for P2ContactUserCreatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactUserCreatedV3Data")?;
-        Ok(Self {
-            object: json::field(&mut o, "object")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object", &mut out.object)?;
+        Ok(out)
     }
 }
 /// `P2ContactUserDeletedV3`
@@ -1141,11 +1145,11 @@ pub struct P2ContactUserDeletedV3 {
 impl FromJson for P2ContactUserDeletedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactUserDeletedV3")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ContactUserDeletedV3Data`
@@ -1164,10 +1168,10 @@ pub struct P2ContactUserDeletedV3Data {
 impl FromJson for P2ContactUserDeletedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactUserDeletedV3Data")?;
-        Ok(Self {
-            object: json::field(&mut o, "object")?,
-            old_object: json::field(&mut o, "old_object")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object", &mut out.object)?;
+        json::set(&mut o, "old_object", &mut out.old_object)?;
+        Ok(out)
     }
 }
 /// `P2ContactUserUpdatedV3`
@@ -1188,11 +1192,11 @@ pub struct P2ContactUserUpdatedV3 {
 impl FromJson for P2ContactUserUpdatedV3 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactUserUpdatedV3")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ContactUserUpdatedV3Data`
@@ -1211,10 +1215,10 @@ pub struct P2ContactUserUpdatedV3Data {
 impl FromJson for P2ContactUserUpdatedV3Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ContactUserUpdatedV3Data")?;
-        Ok(Self {
-            object: json::field(&mut o, "object")?,
-            old_object: json::field(&mut o, "old_object")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object", &mut out.object)?;
+        json::set(&mut o, "old_object", &mut out.old_object)?;
+        Ok(out)
     }
 }
 /// `ProductI18nName`
@@ -1235,11 +1239,11 @@ pub struct ProductI18nName {
 impl FromJson for ProductI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProductI18nName")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `Scope`
@@ -1260,11 +1264,11 @@ pub struct Scope {
 impl FromJson for Scope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Scope")?;
-        Ok(Self {
-            departments: json::field(&mut o, "departments")?,
-            users: json::field(&mut o, "users")?,
-            user_groups: json::field(&mut o, "user_groups")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "departments", &mut out.departments)?;
+        json::set(&mut o, "users", &mut out.users)?;
+        json::set(&mut o, "user_groups", &mut out.user_groups)?;
+        Ok(out)
     }
 }
 /// `User`
@@ -1359,51 +1363,52 @@ pub struct User {
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "User")?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            name: json::field(&mut o, "name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            nickname: json::field(&mut o, "nickname")?,
-            email: json::field(&mut o, "email")?,
-            mobile: json::field(&mut o, "mobile")?,
-            mobile_visible: json::field(&mut o, "mobile_visible")?,
-            gender: json::field(&mut o, "gender")?,
-            avatar_key: json::field(&mut o, "avatar_key")?,
-            avatar: json::field(&mut o, "avatar")?,
-            status: json::field(&mut o, "status")?,
-            department_ids: json::field(&mut o, "department_ids")?,
-            leader_user_id: json::field(&mut o, "leader_user_id")?,
-            city: json::field(&mut o, "city")?,
-            country: json::field(&mut o, "country")?,
-            work_station: json::field(&mut o, "work_station")?,
-            join_time: json::field(&mut o, "join_time")?,
-            is_tenant_manager: json::field(&mut o, "is_tenant_manager")?,
-            employee_no: json::field(&mut o, "employee_no")?,
-            employee_type: json::field(&mut o, "employee_type")?,
-            positions: json::field(&mut o, "positions")?,
-            orders: json::field(&mut o, "orders")?,
-            custom_attrs: json::field(&mut o, "custom_attrs")?,
-            enterprise_email: json::field(&mut o, "enterprise_email")?,
-            idp_type: json::field(&mut o, "idp_type")?,
-            time_zone: json::field(&mut o, "time_zone")?,
-            description: json::field(&mut o, "description")?,
-            job_title: json::field(&mut o, "job_title")?,
-            need_send_notification: json::field(&mut o, "need_send_notification")?,
-            notification_option: json::field(&mut o, "notification_option")?,
-            is_frozen: json::field(&mut o, "is_frozen")?,
-            geo: json::field(&mut o, "geo")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            subscription_ids: json::field(&mut o, "subscription_ids")?,
-            assign_info: json::field(&mut o, "assign_info")?,
-            department_path: json::field(&mut o, "department_path")?,
-            dotted_line_leader_user_ids: json::field(
-                &mut o,
-                "dotted_line_leader_user_ids",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "nickname", &mut out.nickname)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "mobile_visible", &mut out.mobile_visible)?;
+        json::set(&mut o, "gender", &mut out.gender)?;
+        json::set(&mut o, "avatar_key", &mut out.avatar_key)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        json::set(&mut o, "country", &mut out.country)?;
+        json::set(&mut o, "work_station", &mut out.work_station)?;
+        json::set(&mut o, "join_time", &mut out.join_time)?;
+        json::set(&mut o, "is_tenant_manager", &mut out.is_tenant_manager)?;
+        json::set(&mut o, "employee_no", &mut out.employee_no)?;
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        json::set(&mut o, "positions", &mut out.positions)?;
+        json::set(&mut o, "orders", &mut out.orders)?;
+        json::set(&mut o, "custom_attrs", &mut out.custom_attrs)?;
+        json::set(&mut o, "enterprise_email", &mut out.enterprise_email)?;
+        json::set(&mut o, "idp_type", &mut out.idp_type)?;
+        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "job_title", &mut out.job_title)?;
+        json::set(&mut o, "need_send_notification", &mut out.need_send_notification)?;
+        json::set(&mut o, "notification_option", &mut out.notification_option)?;
+        json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
+        json::set(&mut o, "geo", &mut out.geo)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "subscription_ids", &mut out.subscription_ids)?;
+        json::set(&mut o, "assign_info", &mut out.assign_info)?;
+        json::set(&mut o, "department_path", &mut out.department_path)?;
+        json::set(
+            &mut o,
+            "dotted_line_leader_user_ids",
+            &mut out.dotted_line_leader_user_ids,
+        )?;
+        Ok(out)
     }
 }
 /// `UserAssignInfo`
@@ -1430,14 +1435,14 @@ pub struct UserAssignInfo {
 impl FromJson for UserAssignInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserAssignInfo")?;
-        Ok(Self {
-            subscription_id: json::field(&mut o, "subscription_id")?,
-            license_plan_key: json::field(&mut o, "license_plan_key")?,
-            product_name: json::field(&mut o, "product_name")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "subscription_id", &mut out.subscription_id)?;
+        json::set(&mut o, "license_plan_key", &mut out.license_plan_key)?;
+        json::set(&mut o, "product_name", &mut out.product_name)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        Ok(out)
     }
 }
 /// `UserCustomAttr`
@@ -1458,11 +1463,11 @@ pub struct UserCustomAttr {
 impl FromJson for UserCustomAttr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserCustomAttr")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            id: json::field(&mut o, "id")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `UserCustomAttrValue`
@@ -1493,16 +1498,16 @@ pub struct UserCustomAttrValue {
 impl FromJson for UserCustomAttrValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserCustomAttrValue")?;
-        Ok(Self {
-            text: json::field(&mut o, "text")?,
-            url: json::field(&mut o, "url")?,
-            pc_url: json::field(&mut o, "pc_url")?,
-            option_id: json::field(&mut o, "option_id")?,
-            option_value: json::field(&mut o, "option_value")?,
-            name: json::field(&mut o, "name")?,
-            picture_url: json::field(&mut o, "picture_url")?,
-            generic_user: json::field(&mut o, "generic_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "pc_url", &mut out.pc_url)?;
+        json::set(&mut o, "option_id", &mut out.option_id)?;
+        json::set(&mut o, "option_value", &mut out.option_value)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "picture_url", &mut out.picture_url)?;
+        json::set(&mut o, "generic_user", &mut out.generic_user)?;
+        Ok(out)
     }
 }
 /// `UserEvent`
@@ -1577,41 +1582,42 @@ pub struct UserEvent {
 impl FromJson for UserEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserEvent")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            name: json::field(&mut o, "name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            nickname: json::field(&mut o, "nickname")?,
-            email: json::field(&mut o, "email")?,
-            enterprise_email: json::field(&mut o, "enterprise_email")?,
-            job_title: json::field(&mut o, "job_title")?,
-            mobile: json::field(&mut o, "mobile")?,
-            mobile_visible: json::field(&mut o, "mobile_visible")?,
-            gender: json::field(&mut o, "gender")?,
-            avatar: json::field(&mut o, "avatar")?,
-            status: json::field(&mut o, "status")?,
-            department_ids: json::field(&mut o, "department_ids")?,
-            leader_user_id: json::field(&mut o, "leader_user_id")?,
-            city: json::field(&mut o, "city")?,
-            country: json::field(&mut o, "country")?,
-            work_station: json::field(&mut o, "work_station")?,
-            join_time: json::field(&mut o, "join_time")?,
-            is_tenant_manager: json::field(&mut o, "is_tenant_manager")?,
-            employee_no: json::field(&mut o, "employee_no")?,
-            employee_type: json::field(&mut o, "employee_type")?,
-            positions: json::field(&mut o, "positions")?,
-            orders: json::field(&mut o, "orders")?,
-            time_zone: json::field(&mut o, "time_zone")?,
-            custom_attrs: json::field(&mut o, "custom_attrs")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            dotted_line_leader_user_ids: json::field(
-                &mut o,
-                "dotted_line_leader_user_ids",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "nickname", &mut out.nickname)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "enterprise_email", &mut out.enterprise_email)?;
+        json::set(&mut o, "job_title", &mut out.job_title)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "mobile_visible", &mut out.mobile_visible)?;
+        json::set(&mut o, "gender", &mut out.gender)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        json::set(&mut o, "country", &mut out.country)?;
+        json::set(&mut o, "work_station", &mut out.work_station)?;
+        json::set(&mut o, "join_time", &mut out.join_time)?;
+        json::set(&mut o, "is_tenant_manager", &mut out.is_tenant_manager)?;
+        json::set(&mut o, "employee_no", &mut out.employee_no)?;
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        json::set(&mut o, "positions", &mut out.positions)?;
+        json::set(&mut o, "orders", &mut out.orders)?;
+        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        json::set(&mut o, "custom_attrs", &mut out.custom_attrs)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(
+            &mut o,
+            "dotted_line_leader_user_ids",
+            &mut out.dotted_line_leader_user_ids,
+        )?;
+        Ok(out)
     }
 }
 /// `UserGroup`
@@ -1636,13 +1642,13 @@ pub struct UserGroup {
 impl FromJson for UserGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserGroup")?;
-        Ok(Self {
-            user_group_id: json::field(&mut o, "user_group_id")?,
-            name: json::field(&mut o, "name")?,
-            r#type: json::field(&mut o, "type")?,
-            member_count: json::field(&mut o, "member_count")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_group_id", &mut out.user_group_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "member_count", &mut out.member_count)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -1663,11 +1669,11 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }
 /// `UserOrder`
@@ -1690,12 +1696,12 @@ pub struct UserOrder {
 impl FromJson for UserOrder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserOrder")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            user_order: json::field(&mut o, "user_order")?,
-            department_order: json::field(&mut o, "department_order")?,
-            is_primary_dept: json::field(&mut o, "is_primary_dept")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "user_order", &mut out.user_order)?;
+        json::set(&mut o, "department_order", &mut out.department_order)?;
+        json::set(&mut o, "is_primary_dept", &mut out.is_primary_dept)?;
+        Ok(out)
     }
 }
 /// `UserPosition`
@@ -1722,14 +1728,14 @@ pub struct UserPosition {
 impl FromJson for UserPosition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserPosition")?;
-        Ok(Self {
-            position_code: json::field(&mut o, "position_code")?,
-            position_name: json::field(&mut o, "position_name")?,
-            department_id: json::field(&mut o, "department_id")?,
-            leader_user_id: json::field(&mut o, "leader_user_id")?,
-            leader_position_code: json::field(&mut o, "leader_position_code")?,
-            is_major: json::field(&mut o, "is_major")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "position_code", &mut out.position_code)?;
+        json::set(&mut o, "position_name", &mut out.position_name)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
+        json::set(&mut o, "leader_position_code", &mut out.leader_position_code)?;
+        json::set(&mut o, "is_major", &mut out.is_major)?;
+        Ok(out)
     }
 }
 /// `UserStatus`
@@ -1754,12 +1760,12 @@ pub struct UserStatus {
 impl FromJson for UserStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserStatus")?;
-        Ok(Self {
-            is_frozen: json::field(&mut o, "is_frozen")?,
-            is_resigned: json::field(&mut o, "is_resigned")?,
-            is_activated: json::field(&mut o, "is_activated")?,
-            is_exited: json::field(&mut o, "is_exited")?,
-            is_unjoin: json::field(&mut o, "is_unjoin")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
+        json::set(&mut o, "is_resigned", &mut out.is_resigned)?;
+        json::set(&mut o, "is_activated", &mut out.is_activated)?;
+        json::set(&mut o, "is_exited", &mut out.is_exited)?;
+        json::set(&mut o, "is_unjoin", &mut out.is_unjoin)?;
+        Ok(out)
     }
 }

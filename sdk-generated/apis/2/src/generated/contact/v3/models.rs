@@ -946,12 +946,12 @@ pub struct AvatarInfo {
 impl FromJson for AvatarInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AvatarInfo")?;
-        Ok(Self {
-            avatar_72: json::field(&mut o, "avatar_72")?,
-            avatar_240: json::field(&mut o, "avatar_240")?,
-            avatar_640: json::field(&mut o, "avatar_640")?,
-            avatar_origin: json::field(&mut o, "avatar_origin")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "avatar_72", &mut out.avatar_72)?;
+        json::set(&mut o, "avatar_240", &mut out.avatar_240)?;
+        json::set(&mut o, "avatar_640", &mut out.avatar_640)?;
+        json::set(&mut o, "avatar_origin", &mut out.avatar_origin)?;
+        Ok(out)
     }
 }
 impl ToJson for AvatarInfo {
@@ -996,9 +996,9 @@ pub struct BasicBatchUserResponseBody {
 impl FromJson for BasicBatchUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BasicBatchUserResponseBody")?;
-        Ok(Self {
-            users: json::field(&mut o, "users")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "users", &mut out.users)?;
+        Ok(out)
     }
 }
 /// `BasicUser`
@@ -1019,11 +1019,11 @@ pub struct BasicUser {
 impl FromJson for BasicUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BasicUser")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            name: json::field(&mut o, "name")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        Ok(out)
     }
 }
 /// `BatchAddGroupMemberRequestBody`
@@ -1058,9 +1058,9 @@ pub struct BatchAddGroupMemberResponseBody {
 impl FromJson for BatchAddGroupMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchAddGroupMemberResponseBody")?;
-        Ok(Self {
-            results: json::field(&mut o, "results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "results", &mut out.results)?;
+        Ok(out)
     }
 }
 /// `BatchCreateFunctionalRoleMemberRequestBody`
@@ -1095,9 +1095,9 @@ pub struct BatchCreateFunctionalRoleMemberResponseBody {
 impl FromJson for BatchCreateFunctionalRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchCreateFunctionalRoleMemberResponseBody")?;
-        Ok(Self {
-            results: json::field(&mut o, "results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "results", &mut out.results)?;
+        Ok(out)
     }
 }
 /// `BatchDeleteFunctionalRoleMemberRequestBody`
@@ -1132,9 +1132,9 @@ pub struct BatchDeleteFunctionalRoleMemberResponseBody {
 impl FromJson for BatchDeleteFunctionalRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchDeleteFunctionalRoleMemberResponseBody")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `BatchDepartmentResponseBody`
@@ -1151,9 +1151,9 @@ pub struct BatchDepartmentResponseBody {
 impl FromJson for BatchDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchDepartmentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchGetIdUserRequestBody`
@@ -1194,9 +1194,9 @@ pub struct BatchGetIdUserResponseBody {
 impl FromJson for BatchGetIdUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetIdUserResponseBody")?;
-        Ok(Self {
-            user_list: json::field(&mut o, "user_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_list", &mut out.user_list)?;
+        Ok(out)
     }
 }
 /// `BatchRemoveGroupMemberRequestBody`
@@ -1231,9 +1231,9 @@ pub struct BatchUserResponseBody {
 impl FromJson for BatchUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchUserResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BindDepartmentUnitRequestBody`
@@ -1278,11 +1278,11 @@ pub struct ChildrenDepartmentResponseBody {
 impl FromJson for ChildrenDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChildrenDepartmentResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `CreateDepartmentResponseBody`
@@ -1299,9 +1299,9 @@ pub struct CreateDepartmentResponseBody {
 impl FromJson for CreateDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateDepartmentResponseBody")?;
-        Ok(Self {
-            department: json::field(&mut o, "department")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department", &mut out.department)?;
+        Ok(out)
     }
 }
 /// `CreateEmployeeTypeEnumResponseBody`
@@ -1318,9 +1318,9 @@ pub struct CreateEmployeeTypeEnumResponseBody {
 impl FromJson for CreateEmployeeTypeEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateEmployeeTypeEnumResponseBody")?;
-        Ok(Self {
-            employee_type_enum: json::field(&mut o, "employee_type_enum")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employee_type_enum", &mut out.employee_type_enum)?;
+        Ok(out)
     }
 }
 /// `CreateFunctionalRoleRequestBody`
@@ -1355,9 +1355,9 @@ pub struct CreateFunctionalRoleResponseBody {
 impl FromJson for CreateFunctionalRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateFunctionalRoleResponseBody")?;
-        Ok(Self {
-            role_id: json::field(&mut o, "role_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role_id", &mut out.role_id)?;
+        Ok(out)
     }
 }
 /// `CreateGroupResponseBody`
@@ -1374,9 +1374,9 @@ pub struct CreateGroupResponseBody {
 impl FromJson for CreateGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateGroupResponseBody")?;
-        Ok(Self {
-            group_id: json::field(&mut o, "group_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group_id", &mut out.group_id)?;
+        Ok(out)
     }
 }
 /// `CreateJobFamilyResponseBody`
@@ -1393,9 +1393,9 @@ pub struct CreateJobFamilyResponseBody {
 impl FromJson for CreateJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateJobFamilyResponseBody")?;
-        Ok(Self {
-            job_family: json::field(&mut o, "job_family")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_family", &mut out.job_family)?;
+        Ok(out)
     }
 }
 /// `CreateJobLevelResponseBody`
@@ -1412,9 +1412,9 @@ pub struct CreateJobLevelResponseBody {
 impl FromJson for CreateJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateJobLevelResponseBody")?;
-        Ok(Self {
-            job_level: json::field(&mut o, "job_level")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_level", &mut out.job_level)?;
+        Ok(out)
     }
 }
 /// `CreateUnitRequestBody`
@@ -1455,9 +1455,9 @@ pub struct CreateUnitResponseBody {
 impl FromJson for CreateUnitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateUnitResponseBody")?;
-        Ok(Self {
-            unit_id: json::field(&mut o, "unit_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "unit_id", &mut out.unit_id)?;
+        Ok(out)
     }
 }
 /// `CreateUserResponseBody`
@@ -1474,9 +1474,9 @@ pub struct CreateUserResponseBody {
 impl FromJson for CreateUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateUserResponseBody")?;
-        Ok(Self {
-            user: json::field(&mut o, "user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user", &mut out.user)?;
+        Ok(out)
     }
 }
 /// `CustomAttr`
@@ -1499,12 +1499,12 @@ pub struct CustomAttr {
 impl FromJson for CustomAttr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomAttr")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            r#type: json::field(&mut o, "type")?,
-            options: json::field(&mut o, "options")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        Ok(out)
     }
 }
 /// `CustomAttrGenericUser`
@@ -1523,10 +1523,10 @@ pub struct CustomAttrGenericUser {
 impl FromJson for CustomAttrGenericUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomAttrGenericUser")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 impl ToJson for CustomAttrGenericUser {
@@ -1555,11 +1555,11 @@ pub struct CustomAttrOption {
 impl FromJson for CustomAttrOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomAttrOption")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            value: json::field(&mut o, "value")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `CustomAttrOptions`
@@ -1580,11 +1580,11 @@ pub struct CustomAttrOptions {
 impl FromJson for CustomAttrOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomAttrOptions")?;
-        Ok(Self {
-            default_option_id: json::field(&mut o, "default_option_id")?,
-            option_type: json::field(&mut o, "option_type")?,
-            options: json::field(&mut o, "options")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "default_option_id", &mut out.default_option_id)?;
+        json::set(&mut o, "option_type", &mut out.option_type)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        Ok(out)
     }
 }
 /// `DeleteUserRequestBody`
@@ -1679,24 +1679,28 @@ pub struct Department {
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Department")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            parent_department_id: json::field(&mut o, "parent_department_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            open_department_id: json::field(&mut o, "open_department_id")?,
-            leader_user_id: json::field(&mut o, "leader_user_id")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            order: json::field(&mut o, "order")?,
-            unit_ids: json::field(&mut o, "unit_ids")?,
-            member_count: json::field(&mut o, "member_count")?,
-            status: json::field(&mut o, "status")?,
-            create_group_chat: json::field(&mut o, "create_group_chat")?,
-            leaders: json::field(&mut o, "leaders")?,
-            group_chat_employee_types: json::field(&mut o, "group_chat_employee_types")?,
-            department_hrbps: json::field(&mut o, "department_hrbps")?,
-            primary_member_count: json::field(&mut o, "primary_member_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
+        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "order", &mut out.order)?;
+        json::set(&mut o, "unit_ids", &mut out.unit_ids)?;
+        json::set(&mut o, "member_count", &mut out.member_count)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "create_group_chat", &mut out.create_group_chat)?;
+        json::set(&mut o, "leaders", &mut out.leaders)?;
+        json::set(
+            &mut o,
+            "group_chat_employee_types",
+            &mut out.group_chat_employee_types,
+        )?;
+        json::set(&mut o, "department_hrbps", &mut out.department_hrbps)?;
+        json::set(&mut o, "primary_member_count", &mut out.primary_member_count)?;
+        Ok(out)
     }
 }
 impl ToJson for Department {
@@ -1739,11 +1743,11 @@ pub struct DepartmentDetail {
 impl FromJson for DepartmentDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentDetail")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            department_name: json::field(&mut o, "department_name")?,
-            department_path: json::field(&mut o, "department_path")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "department_name", &mut out.department_name)?;
+        json::set(&mut o, "department_path", &mut out.department_path)?;
+        Ok(out)
     }
 }
 impl ToJson for DepartmentDetail {
@@ -1773,11 +1777,11 @@ pub struct DepartmentI18nName {
 impl FromJson for DepartmentI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentI18nName")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 impl ToJson for DepartmentI18nName {
@@ -1805,10 +1809,10 @@ pub struct DepartmentLeader {
 impl FromJson for DepartmentLeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentLeader")?;
-        Ok(Self {
-            leader_type: json::field(&mut o, "leader_type")?,
-            leader_id: json::field(&mut o, "leader_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "leader_type", &mut out.leader_type)?;
+        json::set(&mut o, "leader_id", &mut out.leader_id)?;
+        Ok(out)
     }
 }
 impl ToJson for DepartmentLeader {
@@ -1835,10 +1839,10 @@ pub struct DepartmentPath {
 impl FromJson for DepartmentPath {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentPath")?;
-        Ok(Self {
-            department_ids: json::field(&mut o, "department_ids")?,
-            department_path_name: json::field(&mut o, "department_path_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        json::set(&mut o, "department_path_name", &mut out.department_path_name)?;
+        Ok(out)
     }
 }
 impl ToJson for DepartmentPath {
@@ -1865,10 +1869,10 @@ pub struct DepartmentPathName {
 impl FromJson for DepartmentPathName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentPathName")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        Ok(out)
     }
 }
 impl ToJson for DepartmentPathName {
@@ -1893,9 +1897,9 @@ pub struct DepartmentStatus {
 impl FromJson for DepartmentStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentStatus")?;
-        Ok(Self {
-            is_deleted: json::field(&mut o, "is_deleted")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        Ok(out)
     }
 }
 impl ToJson for DepartmentStatus {
@@ -1925,12 +1929,12 @@ pub struct DynamicGroupExpression {
 impl FromJson for DynamicGroupExpression {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DynamicGroupExpression")?;
-        Ok(Self {
-            field: json::field(&mut o, "field")?,
-            operator: json::field(&mut o, "operator")?,
-            value: json::field(&mut o, "value")?,
-            values: json::field(&mut o, "values")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field", &mut out.field)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "values", &mut out.values)?;
+        Ok(out)
     }
 }
 impl ToJson for DynamicGroupExpression {
@@ -1963,12 +1967,12 @@ pub struct DynamicGroupRule {
 impl FromJson for DynamicGroupRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DynamicGroupRule")?;
-        Ok(Self {
-            department_level: json::field(&mut o, "department_level")?,
-            expressions: json::field(&mut o, "expressions")?,
-            joiner_rule: json::field(&mut o, "joiner_rule")?,
-            group_status: json::field(&mut o, "group_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_level", &mut out.department_level)?;
+        json::set(&mut o, "expressions", &mut out.expressions)?;
+        json::set(&mut o, "joiner_rule", &mut out.joiner_rule)?;
+        json::set(&mut o, "group_status", &mut out.group_status)?;
+        Ok(out)
     }
 }
 impl ToJson for DynamicGroupRule {
@@ -2005,14 +2009,14 @@ pub struct EmployeeTypeEnum {
 impl FromJson for EmployeeTypeEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeTypeEnum")?;
-        Ok(Self {
-            enum_id: json::field(&mut o, "enum_id")?,
-            enum_value: json::field(&mut o, "enum_value")?,
-            content: json::field(&mut o, "content")?,
-            enum_type: json::field(&mut o, "enum_type")?,
-            enum_status: json::field(&mut o, "enum_status")?,
-            i18n_content: json::field(&mut o, "i18n_content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enum_id", &mut out.enum_id)?;
+        json::set(&mut o, "enum_value", &mut out.enum_value)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "enum_type", &mut out.enum_type)?;
+        json::set(&mut o, "enum_status", &mut out.enum_status)?;
+        json::set(&mut o, "i18n_content", &mut out.i18n_content)?;
+        Ok(out)
     }
 }
 impl ToJson for EmployeeTypeEnum {
@@ -2045,11 +2049,11 @@ pub struct FindByDepartmentUserResponseBody {
 impl FromJson for FindByDepartmentUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FindByDepartmentUserResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `FunctionalRoleMember`
@@ -2070,11 +2074,11 @@ pub struct FunctionalRoleMember {
 impl FromJson for FunctionalRoleMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FunctionalRoleMember")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            scope_type: json::field(&mut o, "scope_type")?,
-            department_ids: json::field(&mut o, "department_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "scope_type", &mut out.scope_type)?;
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        Ok(out)
     }
 }
 /// `FunctionalRoleMemberResult`
@@ -2093,10 +2097,10 @@ pub struct FunctionalRoleMemberResult {
 impl FromJson for FunctionalRoleMemberResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FunctionalRoleMemberResult")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            reason: json::field(&mut o, "reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        Ok(out)
     }
 }
 /// `GetDepartmentResponseBody`
@@ -2113,9 +2117,9 @@ pub struct GetDepartmentResponseBody {
 impl FromJson for GetDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetDepartmentResponseBody")?;
-        Ok(Self {
-            department: json::field(&mut o, "department")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department", &mut out.department)?;
+        Ok(out)
     }
 }
 /// `GetFunctionalRoleMemberResponseBody`
@@ -2132,9 +2136,9 @@ pub struct GetFunctionalRoleMemberResponseBody {
 impl FromJson for GetFunctionalRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetFunctionalRoleMemberResponseBody")?;
-        Ok(Self {
-            member: json::field(&mut o, "member")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member", &mut out.member)?;
+        Ok(out)
     }
 }
 /// `GetGroupResponseBody`
@@ -2151,9 +2155,9 @@ pub struct GetGroupResponseBody {
 impl FromJson for GetGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetGroupResponseBody")?;
-        Ok(Self {
-            group: json::field(&mut o, "group")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group", &mut out.group)?;
+        Ok(out)
     }
 }
 /// `GetJobFamilyResponseBody`
@@ -2170,9 +2174,9 @@ pub struct GetJobFamilyResponseBody {
 impl FromJson for GetJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetJobFamilyResponseBody")?;
-        Ok(Self {
-            job_family: json::field(&mut o, "job_family")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_family", &mut out.job_family)?;
+        Ok(out)
     }
 }
 /// `GetJobLevelResponseBody`
@@ -2189,9 +2193,9 @@ pub struct GetJobLevelResponseBody {
 impl FromJson for GetJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetJobLevelResponseBody")?;
-        Ok(Self {
-            job_level: json::field(&mut o, "job_level")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_level", &mut out.job_level)?;
+        Ok(out)
     }
 }
 /// `GetJobTitleResponseBody`
@@ -2208,9 +2212,9 @@ pub struct GetJobTitleResponseBody {
 impl FromJson for GetJobTitleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetJobTitleResponseBody")?;
-        Ok(Self {
-            job_title: json::field(&mut o, "job_title")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_title", &mut out.job_title)?;
+        Ok(out)
     }
 }
 /// `GetUnitResponseBody`
@@ -2227,9 +2231,9 @@ pub struct GetUnitResponseBody {
 impl FromJson for GetUnitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetUnitResponseBody")?;
-        Ok(Self {
-            unit: json::field(&mut o, "unit")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "unit", &mut out.unit)?;
+        Ok(out)
     }
 }
 /// `GetUserResponseBody`
@@ -2246,9 +2250,9 @@ pub struct GetUserResponseBody {
 impl FromJson for GetUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetUserResponseBody")?;
-        Ok(Self {
-            user: json::field(&mut o, "user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user", &mut out.user)?;
+        Ok(out)
     }
 }
 /// `GetWorkCityResponseBody`
@@ -2265,9 +2269,9 @@ pub struct GetWorkCityResponseBody {
 impl FromJson for GetWorkCityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetWorkCityResponseBody")?;
-        Ok(Self {
-            work_city: json::field(&mut o, "work_city")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "work_city", &mut out.work_city)?;
+        Ok(out)
     }
 }
 /// `Group`
@@ -2302,18 +2306,18 @@ pub struct Group {
 impl FromJson for Group {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Group")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            member_user_count: json::field(&mut o, "member_user_count")?,
-            member_department_count: json::field(&mut o, "member_department_count")?,
-            r#type: json::field(&mut o, "type")?,
-            dynamic_group_rule: json::field(&mut o, "dynamic_group_rule")?,
-            visible_scope: json::field(&mut o, "visible_scope")?,
-            department_scope_list: json::field(&mut o, "department_scope_list")?,
-            group_id: json::field(&mut o, "group_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "member_user_count", &mut out.member_user_count)?;
+        json::set(&mut o, "member_department_count", &mut out.member_department_count)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "dynamic_group_rule", &mut out.dynamic_group_rule)?;
+        json::set(&mut o, "visible_scope", &mut out.visible_scope)?;
+        json::set(&mut o, "department_scope_list", &mut out.department_scope_list)?;
+        json::set(&mut o, "group_id", &mut out.group_id)?;
+        Ok(out)
     }
 }
 impl ToJson for Group {
@@ -2352,12 +2356,12 @@ pub struct GroupVisibleScope {
 impl FromJson for GroupVisibleScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GroupVisibleScope")?;
-        Ok(Self {
-            visible_scope_type: json::field(&mut o, "visible_scope_type")?,
-            visible_users: json::field(&mut o, "visible_users")?,
-            visible_departments: json::field(&mut o, "visible_departments")?,
-            scene_types: json::field(&mut o, "scene_types")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "visible_scope_type", &mut out.visible_scope_type)?;
+        json::set(&mut o, "visible_users", &mut out.visible_users)?;
+        json::set(&mut o, "visible_departments", &mut out.visible_departments)?;
+        json::set(&mut o, "scene_types", &mut out.scene_types)?;
+        Ok(out)
     }
 }
 impl ToJson for GroupVisibleScope {
@@ -2386,10 +2390,10 @@ pub struct I18nContent {
 impl FromJson for I18nContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nContent")?;
-        Ok(Self {
-            locale: json::field(&mut o, "locale")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "locale", &mut out.locale)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 impl ToJson for I18nContent {
@@ -2418,11 +2422,11 @@ pub struct I18nName {
 impl FromJson for I18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nName")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `JobFamily`
@@ -2451,15 +2455,15 @@ pub struct JobFamily {
 impl FromJson for JobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobFamily")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            parent_job_family_id: json::field(&mut o, "parent_job_family_id")?,
-            status: json::field(&mut o, "status")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            i18n_description: json::field(&mut o, "i18n_description")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "parent_job_family_id", &mut out.parent_job_family_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "i18n_description", &mut out.i18n_description)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        Ok(out)
     }
 }
 impl ToJson for JobFamily {
@@ -2501,15 +2505,15 @@ pub struct JobLevel {
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobLevel")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            order: json::field(&mut o, "order")?,
-            status: json::field(&mut o, "status")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            i18n_description: json::field(&mut o, "i18n_description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "order", &mut out.order)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "i18n_description", &mut out.i18n_description)?;
+        Ok(out)
     }
 }
 impl ToJson for JobLevel {
@@ -2545,12 +2549,12 @@ pub struct JobTitle {
 impl FromJson for JobTitle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobTitle")?;
-        Ok(Self {
-            job_title_id: json::field(&mut o, "job_title_id")?,
-            name: json::field(&mut o, "name")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_title_id", &mut out.job_title_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `ListCustomAttrResponseBody`
@@ -2571,11 +2575,11 @@ pub struct ListCustomAttrResponseBody {
 impl FromJson for ListCustomAttrResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCustomAttrResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListDepartmentResponseBody`
@@ -2596,11 +2600,11 @@ pub struct ListDepartmentResponseBody {
 impl FromJson for ListDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListDepartmentResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListDepartmentUnitResponseBody`
@@ -2621,11 +2625,11 @@ pub struct ListDepartmentUnitResponseBody {
 impl FromJson for ListDepartmentUnitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListDepartmentUnitResponseBody")?;
-        Ok(Self {
-            departmentlist: json::field(&mut o, "departmentlist")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "departmentlist", &mut out.departmentlist)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListEmployeeTypeEnumResponseBody`
@@ -2646,11 +2650,11 @@ pub struct ListEmployeeTypeEnumResponseBody {
 impl FromJson for ListEmployeeTypeEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListEmployeeTypeEnumResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListFunctionalRoleMemberResponseBody`
@@ -2671,11 +2675,11 @@ pub struct ListFunctionalRoleMemberResponseBody {
 impl FromJson for ListFunctionalRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListFunctionalRoleMemberResponseBody")?;
-        Ok(Self {
-            members: json::field(&mut o, "members")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "members", &mut out.members)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListJobFamilyResponseBody`
@@ -2696,11 +2700,11 @@ pub struct ListJobFamilyResponseBody {
 impl FromJson for ListJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobFamilyResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListJobLevelResponseBody`
@@ -2721,11 +2725,11 @@ pub struct ListJobLevelResponseBody {
 impl FromJson for ListJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobLevelResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListJobTitleResponseBody`
@@ -2746,11 +2750,11 @@ pub struct ListJobTitleResponseBody {
 impl FromJson for ListJobTitleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobTitleResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListScopeResponseBody`
@@ -2775,13 +2779,13 @@ pub struct ListScopeResponseBody {
 impl FromJson for ListScopeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListScopeResponseBody")?;
-        Ok(Self {
-            department_ids: json::field(&mut o, "department_ids")?,
-            user_ids: json::field(&mut o, "user_ids")?,
-            group_ids: json::field(&mut o, "group_ids")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        json::set(&mut o, "user_ids", &mut out.user_ids)?;
+        json::set(&mut o, "group_ids", &mut out.group_ids)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListUnitResponseBody`
@@ -2802,11 +2806,11 @@ pub struct ListUnitResponseBody {
 impl FromJson for ListUnitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUnitResponseBody")?;
-        Ok(Self {
-            unitlist: json::field(&mut o, "unitlist")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "unitlist", &mut out.unitlist)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListUserResponseBody`
@@ -2827,11 +2831,11 @@ pub struct ListUserResponseBody {
 impl FromJson for ListUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUserResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListWorkCityResponseBody`
@@ -2852,11 +2856,11 @@ pub struct ListWorkCityResponseBody {
 impl FromJson for ListWorkCityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListWorkCityResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `MemberBelongGroupResponseBody`
@@ -2877,11 +2881,11 @@ pub struct MemberBelongGroupResponseBody {
 impl FromJson for MemberBelongGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MemberBelongGroupResponseBody")?;
-        Ok(Self {
-            group_list: json::field(&mut o, "group_list")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group_list", &mut out.group_list)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `MemberResult`
@@ -2900,10 +2904,10 @@ pub struct MemberResult {
 impl FromJson for MemberResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MemberResult")?;
-        Ok(Self {
-            member_id: json::field(&mut o, "member_id")?,
-            code: json::field(&mut o, "code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member_id", &mut out.member_id)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        Ok(out)
     }
 }
 /// `Memberlist`
@@ -2924,11 +2928,11 @@ pub struct Memberlist {
 impl FromJson for Memberlist {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Memberlist")?;
-        Ok(Self {
-            member_id: json::field(&mut o, "member_id")?,
-            member_type: json::field(&mut o, "member_type")?,
-            member_id_type: json::field(&mut o, "member_id_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member_id", &mut out.member_id)?;
+        json::set(&mut o, "member_type", &mut out.member_type)?;
+        json::set(&mut o, "member_id_type", &mut out.member_id_type)?;
+        Ok(out)
     }
 }
 impl ToJson for Memberlist {
@@ -2956,10 +2960,10 @@ pub struct NotificationOption {
 impl FromJson for NotificationOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NotificationOption")?;
-        Ok(Self {
-            channels: json::field(&mut o, "channels")?,
-            language: json::field(&mut o, "language")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "channels", &mut out.channels)?;
+        json::set(&mut o, "language", &mut out.language)?;
+        Ok(out)
     }
 }
 impl ToJson for NotificationOption {
@@ -2988,11 +2992,11 @@ pub struct ParentDepartmentResponseBody {
 impl FromJson for ParentDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ParentDepartmentResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `PatchDepartmentResponseBody`
@@ -3009,9 +3013,9 @@ pub struct PatchDepartmentResponseBody {
 impl FromJson for PatchDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchDepartmentResponseBody")?;
-        Ok(Self {
-            department: json::field(&mut o, "department")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department", &mut out.department)?;
+        Ok(out)
     }
 }
 /// `PatchUnitRequestBody`
@@ -3046,9 +3050,9 @@ pub struct PatchUserResponseBody {
 impl FromJson for PatchUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchUserResponseBody")?;
-        Ok(Self {
-            user: json::field(&mut o, "user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user", &mut out.user)?;
+        Ok(out)
     }
 }
 /// `ProductI18nName`
@@ -3069,11 +3073,11 @@ pub struct ProductI18nName {
 impl FromJson for ProductI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProductI18nName")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 impl ToJson for ProductI18nName {
@@ -3186,9 +3190,9 @@ pub struct ScopesFunctionalRoleMemberResponseBody {
 impl FromJson for ScopesFunctionalRoleMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ScopesFunctionalRoleMemberResponseBody")?;
-        Ok(Self {
-            results: json::field(&mut o, "results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "results", &mut out.results)?;
+        Ok(out)
     }
 }
 /// `SearchDepartmentRequestBody`
@@ -3227,11 +3231,11 @@ pub struct SearchDepartmentResponseBody {
 impl FromJson for SearchDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchDepartmentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SimplelistGroupMemberResponseBody`
@@ -3252,11 +3256,11 @@ pub struct SimplelistGroupMemberResponseBody {
 impl FromJson for SimplelistGroupMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SimplelistGroupMemberResponseBody")?;
-        Ok(Self {
-            memberlist: json::field(&mut o, "memberlist")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "memberlist", &mut out.memberlist)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SimplelistGroupResponseBody`
@@ -3277,11 +3281,11 @@ pub struct SimplelistGroupResponseBody {
 impl FromJson for SimplelistGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SimplelistGroupResponseBody")?;
-        Ok(Self {
-            grouplist: json::field(&mut o, "grouplist")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "grouplist", &mut out.grouplist)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `UnbindDepartmentChatDepartmentRequestBody`
@@ -3344,11 +3348,11 @@ pub struct Unit {
 impl FromJson for Unit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Unit")?;
-        Ok(Self {
-            unit_id: json::field(&mut o, "unit_id")?,
-            name: json::field(&mut o, "name")?,
-            unit_type: json::field(&mut o, "unit_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "unit_id", &mut out.unit_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "unit_type", &mut out.unit_type)?;
+        Ok(out)
     }
 }
 /// `UnitDepartment`
@@ -3367,10 +3371,10 @@ pub struct UnitDepartment {
 impl FromJson for UnitDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UnitDepartment")?;
-        Ok(Self {
-            unit_id: json::field(&mut o, "unit_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "unit_id", &mut out.unit_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        Ok(out)
     }
 }
 /// `UpdateDepartmentIdDepartmentRequestBody`
@@ -3405,9 +3409,9 @@ pub struct UpdateDepartmentResponseBody {
 impl FromJson for UpdateDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateDepartmentResponseBody")?;
-        Ok(Self {
-            department: json::field(&mut o, "department")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department", &mut out.department)?;
+        Ok(out)
     }
 }
 /// `UpdateEmployeeTypeEnumResponseBody`
@@ -3424,9 +3428,9 @@ pub struct UpdateEmployeeTypeEnumResponseBody {
 impl FromJson for UpdateEmployeeTypeEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateEmployeeTypeEnumResponseBody")?;
-        Ok(Self {
-            employee_type_enum: json::field(&mut o, "employee_type_enum")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employee_type_enum", &mut out.employee_type_enum)?;
+        Ok(out)
     }
 }
 /// `UpdateFunctionalRoleRequestBody`
@@ -3461,9 +3465,9 @@ pub struct UpdateJobFamilyResponseBody {
 impl FromJson for UpdateJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateJobFamilyResponseBody")?;
-        Ok(Self {
-            job_family: json::field(&mut o, "job_family")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_family", &mut out.job_family)?;
+        Ok(out)
     }
 }
 /// `UpdateJobLevelResponseBody`
@@ -3480,9 +3484,9 @@ pub struct UpdateJobLevelResponseBody {
 impl FromJson for UpdateJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateJobLevelResponseBody")?;
-        Ok(Self {
-            job_level: json::field(&mut o, "job_level")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_level", &mut out.job_level)?;
+        Ok(out)
     }
 }
 /// `UpdateUserIdUserRequestBody`
@@ -3517,9 +3521,9 @@ pub struct UpdateUserResponseBody {
 impl FromJson for UpdateUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateUserResponseBody")?;
-        Ok(Self {
-            user: json::field(&mut o, "user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user", &mut out.user)?;
+        Ok(out)
     }
 }
 /// `User`
@@ -3614,51 +3618,52 @@ pub struct User {
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "User")?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            name: json::field(&mut o, "name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            nickname: json::field(&mut o, "nickname")?,
-            email: json::field(&mut o, "email")?,
-            mobile: json::field(&mut o, "mobile")?,
-            mobile_visible: json::field(&mut o, "mobile_visible")?,
-            gender: json::field(&mut o, "gender")?,
-            avatar_key: json::field(&mut o, "avatar_key")?,
-            avatar: json::field(&mut o, "avatar")?,
-            status: json::field(&mut o, "status")?,
-            department_ids: json::field(&mut o, "department_ids")?,
-            leader_user_id: json::field(&mut o, "leader_user_id")?,
-            city: json::field(&mut o, "city")?,
-            country: json::field(&mut o, "country")?,
-            work_station: json::field(&mut o, "work_station")?,
-            join_time: json::field(&mut o, "join_time")?,
-            is_tenant_manager: json::field(&mut o, "is_tenant_manager")?,
-            employee_no: json::field(&mut o, "employee_no")?,
-            employee_type: json::field(&mut o, "employee_type")?,
-            positions: json::field(&mut o, "positions")?,
-            orders: json::field(&mut o, "orders")?,
-            custom_attrs: json::field(&mut o, "custom_attrs")?,
-            enterprise_email: json::field(&mut o, "enterprise_email")?,
-            idp_type: json::field(&mut o, "idp_type")?,
-            time_zone: json::field(&mut o, "time_zone")?,
-            description: json::field(&mut o, "description")?,
-            job_title: json::field(&mut o, "job_title")?,
-            need_send_notification: json::field(&mut o, "need_send_notification")?,
-            notification_option: json::field(&mut o, "notification_option")?,
-            is_frozen: json::field(&mut o, "is_frozen")?,
-            geo: json::field(&mut o, "geo")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            subscription_ids: json::field(&mut o, "subscription_ids")?,
-            assign_info: json::field(&mut o, "assign_info")?,
-            department_path: json::field(&mut o, "department_path")?,
-            dotted_line_leader_user_ids: json::field(
-                &mut o,
-                "dotted_line_leader_user_ids",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "nickname", &mut out.nickname)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "mobile_visible", &mut out.mobile_visible)?;
+        json::set(&mut o, "gender", &mut out.gender)?;
+        json::set(&mut o, "avatar_key", &mut out.avatar_key)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        json::set(&mut o, "country", &mut out.country)?;
+        json::set(&mut o, "work_station", &mut out.work_station)?;
+        json::set(&mut o, "join_time", &mut out.join_time)?;
+        json::set(&mut o, "is_tenant_manager", &mut out.is_tenant_manager)?;
+        json::set(&mut o, "employee_no", &mut out.employee_no)?;
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        json::set(&mut o, "positions", &mut out.positions)?;
+        json::set(&mut o, "orders", &mut out.orders)?;
+        json::set(&mut o, "custom_attrs", &mut out.custom_attrs)?;
+        json::set(&mut o, "enterprise_email", &mut out.enterprise_email)?;
+        json::set(&mut o, "idp_type", &mut out.idp_type)?;
+        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "job_title", &mut out.job_title)?;
+        json::set(&mut o, "need_send_notification", &mut out.need_send_notification)?;
+        json::set(&mut o, "notification_option", &mut out.notification_option)?;
+        json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
+        json::set(&mut o, "geo", &mut out.geo)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "subscription_ids", &mut out.subscription_ids)?;
+        json::set(&mut o, "assign_info", &mut out.assign_info)?;
+        json::set(&mut o, "department_path", &mut out.department_path)?;
+        json::set(
+            &mut o,
+            "dotted_line_leader_user_ids",
+            &mut out.dotted_line_leader_user_ids,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for User {
@@ -3731,14 +3736,14 @@ pub struct UserAssignInfo {
 impl FromJson for UserAssignInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserAssignInfo")?;
-        Ok(Self {
-            subscription_id: json::field(&mut o, "subscription_id")?,
-            license_plan_key: json::field(&mut o, "license_plan_key")?,
-            product_name: json::field(&mut o, "product_name")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "subscription_id", &mut out.subscription_id)?;
+        json::set(&mut o, "license_plan_key", &mut out.license_plan_key)?;
+        json::set(&mut o, "product_name", &mut out.product_name)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        Ok(out)
     }
 }
 impl ToJson for UserAssignInfo {
@@ -3773,12 +3778,12 @@ pub struct UserContactInfo {
 impl FromJson for UserContactInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserContactInfo")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            mobile: json::field(&mut o, "mobile")?,
-            email: json::field(&mut o, "email")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `UserCustomAttr`
@@ -3799,11 +3804,11 @@ pub struct UserCustomAttr {
 impl FromJson for UserCustomAttr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserCustomAttr")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            id: json::field(&mut o, "id")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 impl ToJson for UserCustomAttr {
@@ -3843,16 +3848,16 @@ pub struct UserCustomAttrValue {
 impl FromJson for UserCustomAttrValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserCustomAttrValue")?;
-        Ok(Self {
-            text: json::field(&mut o, "text")?,
-            url: json::field(&mut o, "url")?,
-            pc_url: json::field(&mut o, "pc_url")?,
-            option_id: json::field(&mut o, "option_id")?,
-            option_value: json::field(&mut o, "option_value")?,
-            name: json::field(&mut o, "name")?,
-            picture_url: json::field(&mut o, "picture_url")?,
-            generic_user: json::field(&mut o, "generic_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "pc_url", &mut out.pc_url)?;
+        json::set(&mut o, "option_id", &mut out.option_id)?;
+        json::set(&mut o, "option_value", &mut out.option_value)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "picture_url", &mut out.picture_url)?;
+        json::set(&mut o, "generic_user", &mut out.generic_user)?;
+        Ok(out)
     }
 }
 impl ToJson for UserCustomAttrValue {
@@ -3913,12 +3918,12 @@ pub struct UserOrder {
 impl FromJson for UserOrder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserOrder")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            user_order: json::field(&mut o, "user_order")?,
-            department_order: json::field(&mut o, "department_order")?,
-            is_primary_dept: json::field(&mut o, "is_primary_dept")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "user_order", &mut out.user_order)?;
+        json::set(&mut o, "department_order", &mut out.department_order)?;
+        json::set(&mut o, "is_primary_dept", &mut out.is_primary_dept)?;
+        Ok(out)
     }
 }
 impl ToJson for UserOrder {
@@ -3955,14 +3960,14 @@ pub struct UserPosition {
 impl FromJson for UserPosition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserPosition")?;
-        Ok(Self {
-            position_code: json::field(&mut o, "position_code")?,
-            position_name: json::field(&mut o, "position_name")?,
-            department_id: json::field(&mut o, "department_id")?,
-            leader_user_id: json::field(&mut o, "leader_user_id")?,
-            leader_position_code: json::field(&mut o, "leader_position_code")?,
-            is_major: json::field(&mut o, "is_major")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "position_code", &mut out.position_code)?;
+        json::set(&mut o, "position_name", &mut out.position_name)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
+        json::set(&mut o, "leader_position_code", &mut out.leader_position_code)?;
+        json::set(&mut o, "is_major", &mut out.is_major)?;
+        Ok(out)
     }
 }
 impl ToJson for UserPosition {
@@ -3999,13 +4004,13 @@ pub struct UserStatus {
 impl FromJson for UserStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserStatus")?;
-        Ok(Self {
-            is_frozen: json::field(&mut o, "is_frozen")?,
-            is_resigned: json::field(&mut o, "is_resigned")?,
-            is_activated: json::field(&mut o, "is_activated")?,
-            is_exited: json::field(&mut o, "is_exited")?,
-            is_unjoin: json::field(&mut o, "is_unjoin")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
+        json::set(&mut o, "is_resigned", &mut out.is_resigned)?;
+        json::set(&mut o, "is_activated", &mut out.is_activated)?;
+        json::set(&mut o, "is_exited", &mut out.is_exited)?;
+        json::set(&mut o, "is_unjoin", &mut out.is_unjoin)?;
+        Ok(out)
     }
 }
 impl ToJson for UserStatus {
@@ -4039,11 +4044,11 @@ pub struct WorkCity {
 impl FromJson for WorkCity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkCity")?;
-        Ok(Self {
-            work_city_id: json::field(&mut o, "work_city_id")?,
-            name: json::field(&mut o, "name")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "work_city_id", &mut out.work_city_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }

@@ -171,14 +171,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `ManagementScope`
@@ -197,10 +197,10 @@ pub struct ManagementScope {
 impl FromJson for ManagementScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ManagementScope")?;
-        Ok(Self {
-            management_dimension: json::field(&mut o, "management_dimension")?,
-            obj_id: json::field(&mut o, "obj_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "management_dimension", &mut out.management_dimension)?;
+        json::set(&mut o, "obj_id", &mut out.obj_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCommonDataIdUserMappingChangedV1`
@@ -221,11 +221,11 @@ pub struct P2CorehrCommonDataIdUserMappingChangedV1 {
 impl FromJson for P2CorehrCommonDataIdUserMappingChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCommonDataIdUserMappingChangedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCommonDataIdUserMappingChangedV1Data`
@@ -250,13 +250,13 @@ pub struct P2CorehrCommonDataIdUserMappingChangedV1Data {
 impl FromJson for P2CorehrCommonDataIdUserMappingChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCommonDataIdUserMappingChangedV1Data")?;
-        Ok(Self {
-            change_type: json::field(&mut o, "change_type")?,
-            id_transform_type: json::field(&mut o, "id_transform_type")?,
-            corehr_id: json::field(&mut o, "corehr_id")?,
-            people_admin_id: json::field(&mut o, "people_admin_id")?,
-            feishu_id: json::field(&mut o, "feishu_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "change_type", &mut out.change_type)?;
+        json::set(&mut o, "id_transform_type", &mut out.id_transform_type)?;
+        json::set(&mut o, "corehr_id", &mut out.corehr_id)?;
+        json::set(&mut o, "people_admin_id", &mut out.people_admin_id)?;
+        json::set(&mut o, "feishu_id", &mut out.feishu_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCommonDataMetaDataUpdatedV1`
@@ -277,11 +277,11 @@ pub struct P2CorehrCommonDataMetaDataUpdatedV1 {
 impl FromJson for P2CorehrCommonDataMetaDataUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCommonDataMetaDataUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCommonDataMetaDataUpdatedV1Data`
@@ -304,12 +304,12 @@ pub struct P2CorehrCommonDataMetaDataUpdatedV1Data {
 impl FromJson for P2CorehrCommonDataMetaDataUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCommonDataMetaDataUpdatedV1Data")?;
-        Ok(Self {
-            api_name: json::field(&mut o, "api_name")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-            metadata_type: json::field(&mut o, "metadata_type")?,
-            enum_value_changes: json::field(&mut o, "enum_value_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "api_name", &mut out.api_name)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        json::set(&mut o, "metadata_type", &mut out.metadata_type)?;
+        json::set(&mut o, "enum_value_changes", &mut out.enum_value_changes)?;
+        Ok(out)
     }
 }
 /// `P2CorehrContractCreatedV1`
@@ -330,11 +330,11 @@ pub struct P2CorehrContractCreatedV1 {
 impl FromJson for P2CorehrContractCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrContractCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrContractCreatedV1Data`
@@ -351,9 +351,9 @@ pub struct P2CorehrContractCreatedV1Data {
 impl FromJson for P2CorehrContractCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrContractCreatedV1Data")?;
-        Ok(Self {
-            contract_id: json::field(&mut o, "contract_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "contract_id", &mut out.contract_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrContractDeletedV1`
@@ -374,11 +374,11 @@ pub struct P2CorehrContractDeletedV1 {
 impl FromJson for P2CorehrContractDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrContractDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrContractDeletedV1Data`
@@ -395,9 +395,9 @@ pub struct P2CorehrContractDeletedV1Data {
 impl FromJson for P2CorehrContractDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrContractDeletedV1Data")?;
-        Ok(Self {
-            contract_id: json::field(&mut o, "contract_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "contract_id", &mut out.contract_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrContractUpdatedV1`
@@ -418,11 +418,11 @@ pub struct P2CorehrContractUpdatedV1 {
 impl FromJson for P2CorehrContractUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrContractUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrContractUpdatedV1Data`
@@ -439,9 +439,9 @@ pub struct P2CorehrContractUpdatedV1Data {
 impl FromJson for P2CorehrContractUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrContractUpdatedV1Data")?;
-        Ok(Self {
-            contract_id: json::field(&mut o, "contract_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "contract_id", &mut out.contract_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrDepartmentCreatedV1`
@@ -462,11 +462,11 @@ pub struct P2CorehrDepartmentCreatedV1 {
 impl FromJson for P2CorehrDepartmentCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrDepartmentCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrDepartmentCreatedV1Data`
@@ -483,9 +483,9 @@ pub struct P2CorehrDepartmentCreatedV1Data {
 impl FromJson for P2CorehrDepartmentCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrDepartmentCreatedV1Data")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrDepartmentDeletedV1`
@@ -506,11 +506,11 @@ pub struct P2CorehrDepartmentDeletedV1 {
 impl FromJson for P2CorehrDepartmentDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrDepartmentDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrDepartmentDeletedV1Data`
@@ -529,10 +529,10 @@ pub struct P2CorehrDepartmentDeletedV1Data {
 impl FromJson for P2CorehrDepartmentDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrDepartmentDeletedV1Data")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            code: json::field(&mut o, "code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        Ok(out)
     }
 }
 /// `P2CorehrDepartmentUpdatedV1`
@@ -553,11 +553,11 @@ pub struct P2CorehrDepartmentUpdatedV1 {
 impl FromJson for P2CorehrDepartmentUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrDepartmentUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrDepartmentUpdatedV1Data`
@@ -576,10 +576,10 @@ pub struct P2CorehrDepartmentUpdatedV1Data {
 impl FromJson for P2CorehrDepartmentUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrDepartmentUpdatedV1Data")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        Ok(out)
     }
 }
 /// `P2CorehrEmploymentConvertedV1`
@@ -600,11 +600,11 @@ pub struct P2CorehrEmploymentConvertedV1 {
 impl FromJson for P2CorehrEmploymentConvertedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrEmploymentConvertedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrEmploymentConvertedV1Data`
@@ -621,9 +621,9 @@ pub struct P2CorehrEmploymentConvertedV1Data {
 impl FromJson for P2CorehrEmploymentConvertedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrEmploymentConvertedV1Data")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrEmploymentCreatedV1`
@@ -644,11 +644,11 @@ pub struct P2CorehrEmploymentCreatedV1 {
 impl FromJson for P2CorehrEmploymentCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrEmploymentCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrEmploymentCreatedV1Data`
@@ -667,10 +667,10 @@ pub struct P2CorehrEmploymentCreatedV1Data {
 impl FromJson for P2CorehrEmploymentCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrEmploymentCreatedV1Data")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            target_user_id: json::field(&mut o, "target_user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrEmploymentDeletedV1`
@@ -691,11 +691,11 @@ pub struct P2CorehrEmploymentDeletedV1 {
 impl FromJson for P2CorehrEmploymentDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrEmploymentDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrEmploymentDeletedV1Data`
@@ -714,10 +714,10 @@ pub struct P2CorehrEmploymentDeletedV1Data {
 impl FromJson for P2CorehrEmploymentDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrEmploymentDeletedV1Data")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            target_user_id: json::field(&mut o, "target_user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrEmploymentResignedV1`
@@ -738,11 +738,11 @@ pub struct P2CorehrEmploymentResignedV1 {
 impl FromJson for P2CorehrEmploymentResignedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrEmploymentResignedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrEmploymentResignedV1Data`
@@ -759,9 +759,9 @@ pub struct P2CorehrEmploymentResignedV1Data {
 impl FromJson for P2CorehrEmploymentResignedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrEmploymentResignedV1Data")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrEmploymentUpdatedV1`
@@ -782,11 +782,11 @@ pub struct P2CorehrEmploymentUpdatedV1 {
 impl FromJson for P2CorehrEmploymentUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrEmploymentUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrEmploymentUpdatedV1Data`
@@ -807,11 +807,11 @@ pub struct P2CorehrEmploymentUpdatedV1Data {
 impl FromJson for P2CorehrEmploymentUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrEmploymentUpdatedV1Data")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            target_user_id: json::field(&mut o, "target_user_id")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobChangeUpdatedV1`
@@ -832,11 +832,11 @@ pub struct P2CorehrJobChangeUpdatedV1 {
 impl FromJson for P2CorehrJobChangeUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobChangeUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobChangeUpdatedV1Data`
@@ -871,24 +871,26 @@ pub struct P2CorehrJobChangeUpdatedV1Data {
 impl FromJson for P2CorehrJobChangeUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobChangeUpdatedV1Data")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            target_user_id: json::field(&mut o, "target_user_id")?,
-            job_change_id: json::field(&mut o, "job_change_id")?,
-            transfer_mode: json::field(&mut o, "transfer_mode")?,
-            transfer_type_unique_identifier: json::field(
-                &mut o,
-                "transfer_type_unique_identifier",
-            )?,
-            transfer_reason_unique_identifier: json::field(
-                &mut o,
-                "transfer_reason_unique_identifier",
-            )?,
-            process_id: json::field(&mut o, "process_id")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            status: json::field(&mut o, "status")?,
-            transfer_key: json::field(&mut o, "transfer_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
+        json::set(&mut o, "job_change_id", &mut out.job_change_id)?;
+        json::set(&mut o, "transfer_mode", &mut out.transfer_mode)?;
+        json::set(
+            &mut o,
+            "transfer_type_unique_identifier",
+            &mut out.transfer_type_unique_identifier,
+        )?;
+        json::set(
+            &mut o,
+            "transfer_reason_unique_identifier",
+            &mut out.transfer_reason_unique_identifier,
+        )?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "transfer_key", &mut out.transfer_key)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobCreatedV1`
@@ -909,11 +911,11 @@ pub struct P2CorehrJobCreatedV1 {
 impl FromJson for P2CorehrJobCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobCreatedV1Data`
@@ -930,9 +932,9 @@ pub struct P2CorehrJobCreatedV1Data {
 impl FromJson for P2CorehrJobCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobCreatedV1Data")?;
-        Ok(Self {
-            job_id: json::field(&mut o, "job_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobDataChangedV1`
@@ -953,11 +955,11 @@ pub struct P2CorehrJobDataChangedV1 {
 impl FromJson for P2CorehrJobDataChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobDataChangedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobDataChangedV1Data`
@@ -980,12 +982,12 @@ pub struct P2CorehrJobDataChangedV1Data {
 impl FromJson for P2CorehrJobDataChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobDataChangedV1Data")?;
-        Ok(Self {
-            job_data_id: json::field(&mut o, "job_data_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            target_user_id: json::field(&mut o, "target_user_id")?,
-            job_change_id: json::field(&mut o, "job_change_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
+        json::set(&mut o, "job_change_id", &mut out.job_change_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobDataCreatedV1`
@@ -1006,11 +1008,11 @@ pub struct P2CorehrJobDataCreatedV1 {
 impl FromJson for P2CorehrJobDataCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobDataCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobDataCreatedV1Data`
@@ -1027,9 +1029,9 @@ pub struct P2CorehrJobDataCreatedV1Data {
 impl FromJson for P2CorehrJobDataCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobDataCreatedV1Data")?;
-        Ok(Self {
-            job_data_id: json::field(&mut o, "job_data_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobDataDeletedV1`
@@ -1050,11 +1052,11 @@ pub struct P2CorehrJobDataDeletedV1 {
 impl FromJson for P2CorehrJobDataDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobDataDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobDataDeletedV1Data`
@@ -1071,9 +1073,9 @@ pub struct P2CorehrJobDataDeletedV1Data {
 impl FromJson for P2CorehrJobDataDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobDataDeletedV1Data")?;
-        Ok(Self {
-            job_data_id: json::field(&mut o, "job_data_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobDataEmployedV1`
@@ -1094,11 +1096,11 @@ pub struct P2CorehrJobDataEmployedV1 {
 impl FromJson for P2CorehrJobDataEmployedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobDataEmployedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobDataEmployedV1Data`
@@ -1119,11 +1121,11 @@ pub struct P2CorehrJobDataEmployedV1Data {
 impl FromJson for P2CorehrJobDataEmployedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobDataEmployedV1Data")?;
-        Ok(Self {
-            job_data_id: json::field(&mut o, "job_data_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            target_user_id: json::field(&mut o, "target_user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobDataUpdatedV1`
@@ -1144,11 +1146,11 @@ pub struct P2CorehrJobDataUpdatedV1 {
 impl FromJson for P2CorehrJobDataUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobDataUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobDataUpdatedV1Data`
@@ -1165,9 +1167,9 @@ pub struct P2CorehrJobDataUpdatedV1Data {
 impl FromJson for P2CorehrJobDataUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobDataUpdatedV1Data")?;
-        Ok(Self {
-            job_data_id: json::field(&mut o, "job_data_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobDeletedV1`
@@ -1188,11 +1190,11 @@ pub struct P2CorehrJobDeletedV1 {
 impl FromJson for P2CorehrJobDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobDeletedV1Data`
@@ -1209,9 +1211,9 @@ pub struct P2CorehrJobDeletedV1Data {
 impl FromJson for P2CorehrJobDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobDeletedV1Data")?;
-        Ok(Self {
-            job_id: json::field(&mut o, "job_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobUpdatedV1`
@@ -1232,11 +1234,11 @@ pub struct P2CorehrJobUpdatedV1 {
 impl FromJson for P2CorehrJobUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobUpdatedV1Data`
@@ -1253,9 +1255,9 @@ pub struct P2CorehrJobUpdatedV1Data {
 impl FromJson for P2CorehrJobUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobUpdatedV1Data")?;
-        Ok(Self {
-            job_id: json::field(&mut o, "job_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrOffboardingUpdatedV1`
@@ -1276,11 +1278,11 @@ pub struct P2CorehrOffboardingUpdatedV1 {
 impl FromJson for P2CorehrOffboardingUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrOffboardingUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrOffboardingUpdatedV1Data`
@@ -1305,13 +1307,13 @@ pub struct P2CorehrOffboardingUpdatedV1Data {
 impl FromJson for P2CorehrOffboardingUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrOffboardingUpdatedV1Data")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            target_user_id: json::field(&mut o, "target_user_id")?,
-            offboarding_id: json::field(&mut o, "offboarding_id")?,
-            process_id: json::field(&mut o, "process_id")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
+        json::set(&mut o, "offboarding_id", &mut out.offboarding_id)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `P2CorehrOrgRoleAuthorizationUpdatedV1`
@@ -1332,11 +1334,11 @@ pub struct P2CorehrOrgRoleAuthorizationUpdatedV1 {
 impl FromJson for P2CorehrOrgRoleAuthorizationUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrOrgRoleAuthorizationUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrOrgRoleAuthorizationUpdatedV1Data`
@@ -1357,11 +1359,11 @@ pub struct P2CorehrOrgRoleAuthorizationUpdatedV1Data {
 impl FromJson for P2CorehrOrgRoleAuthorizationUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrOrgRoleAuthorizationUpdatedV1Data")?;
-        Ok(Self {
-            role_id: json::field(&mut o, "role_id")?,
-            management_scope_list: json::field(&mut o, "management_scope_list")?,
-            employment_id_list: json::field(&mut o, "employment_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role_id", &mut out.role_id)?;
+        json::set(&mut o, "management_scope_list", &mut out.management_scope_list)?;
+        json::set(&mut o, "employment_id_list", &mut out.employment_id_list)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPersonCreatedV1`
@@ -1382,11 +1384,11 @@ pub struct P2CorehrPersonCreatedV1 {
 impl FromJson for P2CorehrPersonCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPersonCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPersonCreatedV1Data`
@@ -1403,9 +1405,9 @@ pub struct P2CorehrPersonCreatedV1Data {
 impl FromJson for P2CorehrPersonCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPersonCreatedV1Data")?;
-        Ok(Self {
-            person_id: json::field(&mut o, "person_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "person_id", &mut out.person_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPersonDeletedV1`
@@ -1426,11 +1428,11 @@ pub struct P2CorehrPersonDeletedV1 {
 impl FromJson for P2CorehrPersonDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPersonDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPersonDeletedV1Data`
@@ -1447,9 +1449,9 @@ pub struct P2CorehrPersonDeletedV1Data {
 impl FromJson for P2CorehrPersonDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPersonDeletedV1Data")?;
-        Ok(Self {
-            person_id: json::field(&mut o, "person_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "person_id", &mut out.person_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPersonUpdatedV1`
@@ -1470,11 +1472,11 @@ pub struct P2CorehrPersonUpdatedV1 {
 impl FromJson for P2CorehrPersonUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPersonUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPersonUpdatedV1Data`
@@ -1493,10 +1495,10 @@ pub struct P2CorehrPersonUpdatedV1Data {
 impl FromJson for P2CorehrPersonUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPersonUpdatedV1Data")?;
-        Ok(Self {
-            person_id: json::field(&mut o, "person_id")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "person_id", &mut out.person_id)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPreHireUpdatedV1`
@@ -1517,11 +1519,11 @@ pub struct P2CorehrPreHireUpdatedV1 {
 impl FromJson for P2CorehrPreHireUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPreHireUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPreHireUpdatedV1Data`
@@ -1540,10 +1542,10 @@ pub struct P2CorehrPreHireUpdatedV1Data {
 impl FromJson for P2CorehrPreHireUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPreHireUpdatedV1Data")?;
-        Ok(Self {
-            pre_hire_id: json::field(&mut o, "pre_hire_id")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pre_hire_id", &mut out.pre_hire_id)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -1564,10 +1566,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

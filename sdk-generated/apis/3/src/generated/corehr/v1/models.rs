@@ -982,10 +982,10 @@ pub struct AddEnumOptionCommonDataMetaDataResponseBody {
 impl FromJson for AddEnumOptionCommonDataMetaDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddEnumOptionCommonDataMetaDataResponseBody")?;
-        Ok(Self {
-            enum_field_api_name: json::field(&mut o, "enum_field_api_name")?,
-            enum_field_options: json::field(&mut o, "enum_field_options")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enum_field_api_name", &mut out.enum_field_api_name)?;
+        json::set(&mut o, "enum_field_options", &mut out.enum_field_options)?;
+        Ok(out)
     }
 }
 /// `AddRoleAssignAuthorizationRequestBody`
@@ -1020,9 +1020,9 @@ pub struct AddRoleAssignAuthorizationResponseBody {
 impl FromJson for AddRoleAssignAuthorizationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddRoleAssignAuthorizationResponseBody")?;
-        Ok(Self {
-            assign_id: json::field(&mut o, "assign_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "assign_id", &mut out.assign_id)?;
+        Ok(out)
     }
 }
 /// `Address`
@@ -1101,43 +1101,48 @@ pub struct Address {
 impl FromJson for Address {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Address")?;
-        Ok(Self {
-            full_address_local_script: json::field(&mut o, "full_address_local_script")?,
-            full_address_western_script: json::field(
-                &mut o,
-                "full_address_western_script",
-            )?,
-            id: json::field(&mut o, "id")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            region_id: json::field(&mut o, "region_id")?,
-            city_id: json::field(&mut o, "city_id")?,
-            distinct_id: json::field(&mut o, "distinct_id")?,
-            city_id_v2: json::field(&mut o, "city_id_v2")?,
-            district_id_v2: json::field(&mut o, "district_id_v2")?,
-            address_line1: json::field(&mut o, "address_line1")?,
-            address_line2: json::field(&mut o, "address_line2")?,
-            address_line3: json::field(&mut o, "address_line3")?,
-            address_line4: json::field(&mut o, "address_line4")?,
-            address_line5: json::field(&mut o, "address_line5")?,
-            address_line6: json::field(&mut o, "address_line6")?,
-            address_line7: json::field(&mut o, "address_line7")?,
-            address_line8: json::field(&mut o, "address_line8")?,
-            address_line9: json::field(&mut o, "address_line9")?,
-            local_address_line1: json::field(&mut o, "local_address_line1")?,
-            local_address_line2: json::field(&mut o, "local_address_line2")?,
-            local_address_line3: json::field(&mut o, "local_address_line3")?,
-            local_address_line4: json::field(&mut o, "local_address_line4")?,
-            local_address_line5: json::field(&mut o, "local_address_line5")?,
-            local_address_line6: json::field(&mut o, "local_address_line6")?,
-            local_address_line7: json::field(&mut o, "local_address_line7")?,
-            local_address_line8: json::field(&mut o, "local_address_line8")?,
-            local_address_line9: json::field(&mut o, "local_address_line9")?,
-            postal_code: json::field(&mut o, "postal_code")?,
-            address_type_list: json::field(&mut o, "address_type_list")?,
-            is_primary: json::field(&mut o, "is_primary")?,
-            is_public: json::field(&mut o, "is_public")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "full_address_local_script",
+            &mut out.full_address_local_script,
+        )?;
+        json::set(
+            &mut o,
+            "full_address_western_script",
+            &mut out.full_address_western_script,
+        )?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "region_id", &mut out.region_id)?;
+        json::set(&mut o, "city_id", &mut out.city_id)?;
+        json::set(&mut o, "distinct_id", &mut out.distinct_id)?;
+        json::set(&mut o, "city_id_v2", &mut out.city_id_v2)?;
+        json::set(&mut o, "district_id_v2", &mut out.district_id_v2)?;
+        json::set(&mut o, "address_line1", &mut out.address_line1)?;
+        json::set(&mut o, "address_line2", &mut out.address_line2)?;
+        json::set(&mut o, "address_line3", &mut out.address_line3)?;
+        json::set(&mut o, "address_line4", &mut out.address_line4)?;
+        json::set(&mut o, "address_line5", &mut out.address_line5)?;
+        json::set(&mut o, "address_line6", &mut out.address_line6)?;
+        json::set(&mut o, "address_line7", &mut out.address_line7)?;
+        json::set(&mut o, "address_line8", &mut out.address_line8)?;
+        json::set(&mut o, "address_line9", &mut out.address_line9)?;
+        json::set(&mut o, "local_address_line1", &mut out.local_address_line1)?;
+        json::set(&mut o, "local_address_line2", &mut out.local_address_line2)?;
+        json::set(&mut o, "local_address_line3", &mut out.local_address_line3)?;
+        json::set(&mut o, "local_address_line4", &mut out.local_address_line4)?;
+        json::set(&mut o, "local_address_line5", &mut out.local_address_line5)?;
+        json::set(&mut o, "local_address_line6", &mut out.local_address_line6)?;
+        json::set(&mut o, "local_address_line7", &mut out.local_address_line7)?;
+        json::set(&mut o, "local_address_line8", &mut out.local_address_line8)?;
+        json::set(&mut o, "local_address_line9", &mut out.local_address_line9)?;
+        json::set(&mut o, "postal_code", &mut out.postal_code)?;
+        json::set(&mut o, "address_type_list", &mut out.address_type_list)?;
+        json::set(&mut o, "is_primary", &mut out.is_primary)?;
+        json::set(&mut o, "is_public", &mut out.is_public)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for Address {
@@ -1200,13 +1205,13 @@ pub struct ApplicationInfo {
 impl FromJson for ApplicationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationInfo")?;
-        Ok(Self {
-            apply_initiator_id: json::field(&mut o, "apply_initiator_id")?,
-            apply_initiating_time: json::field(&mut o, "apply_initiating_time")?,
-            apply_finish_time: json::field(&mut o, "apply_finish_time")?,
-            process_id: json::field(&mut o, "process_id")?,
-            apply_initiator: json::field(&mut o, "apply_initiator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "apply_initiator_id", &mut out.apply_initiator_id)?;
+        json::set(&mut o, "apply_initiating_time", &mut out.apply_initiating_time)?;
+        json::set(&mut o, "apply_finish_time", &mut out.apply_finish_time)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "apply_initiator", &mut out.apply_initiator)?;
+        Ok(out)
     }
 }
 /// `AttachmentFieldSetting`
@@ -1225,10 +1230,10 @@ pub struct AttachmentFieldSetting {
 impl FromJson for AttachmentFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AttachmentFieldSetting")?;
-        Ok(Self {
-            is_multiple: json::field(&mut o, "is_multiple")?,
-            file_type: json::field(&mut o, "file_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_multiple", &mut out.is_multiple)?;
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        Ok(out)
     }
 }
 /// `BankAccount`
@@ -1273,23 +1278,27 @@ pub struct BankAccount {
 impl FromJson for BankAccount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BankAccount")?;
-        Ok(Self {
-            bank_name: json::field(&mut o, "bank_name")?,
-            bank_account_number: json::field(&mut o, "bank_account_number")?,
-            account_holder: json::field(&mut o, "account_holder")?,
-            bank: json::field(&mut o, "bank")?,
-            bank_identification_code: json::field(&mut o, "bank_identification_code")?,
-            branch_name: json::field(&mut o, "branch_name")?,
-            bank_id: json::field(&mut o, "bank_id")?,
-            branch_id: json::field(&mut o, "branch_id")?,
-            bank_id_v2: json::field(&mut o, "bank_id_v2")?,
-            branch_id_v2: json::field(&mut o, "branch_id_v2")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            bank_account_usage: json::field(&mut o, "bank_account_usage")?,
-            bank_account_type: json::field(&mut o, "bank_account_type")?,
-            currency_id: json::field(&mut o, "currency_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "bank_name", &mut out.bank_name)?;
+        json::set(&mut o, "bank_account_number", &mut out.bank_account_number)?;
+        json::set(&mut o, "account_holder", &mut out.account_holder)?;
+        json::set(&mut o, "bank", &mut out.bank)?;
+        json::set(
+            &mut o,
+            "bank_identification_code",
+            &mut out.bank_identification_code,
+        )?;
+        json::set(&mut o, "branch_name", &mut out.branch_name)?;
+        json::set(&mut o, "bank_id", &mut out.bank_id)?;
+        json::set(&mut o, "branch_id", &mut out.branch_id)?;
+        json::set(&mut o, "bank_id_v2", &mut out.bank_id_v2)?;
+        json::set(&mut o, "branch_id_v2", &mut out.branch_id_v2)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "bank_account_usage", &mut out.bank_account_usage)?;
+        json::set(&mut o, "bank_account_type", &mut out.bank_account_type)?;
+        json::set(&mut o, "currency_id", &mut out.currency_id)?;
+        Ok(out)
     }
 }
 impl ToJson for BankAccount {
@@ -1353,10 +1362,10 @@ pub struct BpmDataengineI18n {
 impl FromJson for BpmDataengineI18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BpmDataengineI18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `CalculatedFieldSetting`
@@ -1373,9 +1382,9 @@ pub struct CalculatedFieldSetting {
 impl FromJson for CalculatedFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CalculatedFieldSetting")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `CalendarByScopeLeaveResponseBody`
@@ -1392,9 +1401,9 @@ pub struct CalendarByScopeLeaveResponseBody {
 impl FromJson for CalendarByScopeLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CalendarByScopeLeaveResponseBody")?;
-        Ok(Self {
-            calendar_wk_id: json::field(&mut o, "calendar_wk_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calendar_wk_id", &mut out.calendar_wk_id)?;
+        Ok(out)
     }
 }
 /// `CalendarDateByDateFilter`
@@ -1461,16 +1470,24 @@ pub struct CommonSchemaConfig {
 impl FromJson for CommonSchemaConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CommonSchemaConfig")?;
-        Ok(Self {
-            text_field_setting: json::field(&mut o, "text_field_setting")?,
-            number_field_setting: json::field(&mut o, "number_field_setting")?,
-            enum_field_setting: json::field(&mut o, "enum_field_setting")?,
-            lookup_field_setting: json::field(&mut o, "lookup_field_setting")?,
-            date_time_field_setting: json::field(&mut o, "date_time_field_setting")?,
-            attachment_field_setting: json::field(&mut o, "attachment_field_setting")?,
-            image_field_setting: json::field(&mut o, "image_field_setting")?,
-            calculated_field_setting: json::field(&mut o, "calculated_field_setting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text_field_setting", &mut out.text_field_setting)?;
+        json::set(&mut o, "number_field_setting", &mut out.number_field_setting)?;
+        json::set(&mut o, "enum_field_setting", &mut out.enum_field_setting)?;
+        json::set(&mut o, "lookup_field_setting", &mut out.lookup_field_setting)?;
+        json::set(&mut o, "date_time_field_setting", &mut out.date_time_field_setting)?;
+        json::set(
+            &mut o,
+            "attachment_field_setting",
+            &mut out.attachment_field_setting,
+        )?;
+        json::set(&mut o, "image_field_setting", &mut out.image_field_setting)?;
+        json::set(
+            &mut o,
+            "calculated_field_setting",
+            &mut out.calculated_field_setting,
+        )?;
+        Ok(out)
     }
 }
 /// `CommonSchemaOption`
@@ -1493,12 +1510,12 @@ pub struct CommonSchemaOption {
 impl FromJson for CommonSchemaOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CommonSchemaOption")?;
-        Ok(Self {
-            api_name: json::field(&mut o, "api_name")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            is_open: json::field(&mut o, "is_open")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "api_name", &mut out.api_name)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "is_open", &mut out.is_open)?;
+        Ok(out)
     }
 }
 /// `Company`
@@ -1551,30 +1568,35 @@ pub struct Company {
 impl FromJson for Company {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Company")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            hiberarchy_common: json::field(&mut o, "hiberarchy_common")?,
-            r#type: json::field(&mut o, "type")?,
-            industry_list: json::field(&mut o, "industry_list")?,
-            legal_representative: json::field(&mut o, "legal_representative")?,
-            post_code: json::field(&mut o, "post_code")?,
-            tax_payer_id: json::field(&mut o, "tax_payer_id")?,
-            confidential: json::field(&mut o, "confidential")?,
-            sub_type_list: json::field(&mut o, "sub_type_list")?,
-            branch_company: json::field(&mut o, "branch_company")?,
-            primary_manager: json::field(&mut o, "primary_manager")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            currency: json::field(&mut o, "currency")?,
-            phone: json::field(&mut o, "phone")?,
-            fax: json::field(&mut o, "fax")?,
-            registered_office_address: json::field(&mut o, "registered_office_address")?,
-            office_address: json::field(&mut o, "office_address")?,
-            registered_office_address_info: json::field(
-                &mut o,
-                "registered_office_address_info",
-            )?,
-            office_address_info: json::field(&mut o, "office_address_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "hiberarchy_common", &mut out.hiberarchy_common)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "industry_list", &mut out.industry_list)?;
+        json::set(&mut o, "legal_representative", &mut out.legal_representative)?;
+        json::set(&mut o, "post_code", &mut out.post_code)?;
+        json::set(&mut o, "tax_payer_id", &mut out.tax_payer_id)?;
+        json::set(&mut o, "confidential", &mut out.confidential)?;
+        json::set(&mut o, "sub_type_list", &mut out.sub_type_list)?;
+        json::set(&mut o, "branch_company", &mut out.branch_company)?;
+        json::set(&mut o, "primary_manager", &mut out.primary_manager)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "currency", &mut out.currency)?;
+        json::set(&mut o, "phone", &mut out.phone)?;
+        json::set(&mut o, "fax", &mut out.fax)?;
+        json::set(
+            &mut o,
+            "registered_office_address",
+            &mut out.registered_office_address,
+        )?;
+        json::set(&mut o, "office_address", &mut out.office_address)?;
+        json::set(
+            &mut o,
+            "registered_office_address_info",
+            &mut out.registered_office_address_info,
+        )?;
+        json::set(&mut o, "office_address_info", &mut out.office_address_info)?;
+        Ok(out)
     }
 }
 impl ToJson for Company {
@@ -1647,23 +1669,23 @@ pub struct Contract {
 impl FromJson for Contract {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Contract")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            contract_type: json::field(&mut o, "contract_type")?,
-            first_party_company_id: json::field(&mut o, "first_party_company_id")?,
-            person_id: json::field(&mut o, "person_id")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            duration_type: json::field(&mut o, "duration_type")?,
-            contract_end_date: json::field(&mut o, "contract_end_date")?,
-            contract_number: json::field(&mut o, "contract_number")?,
-            signing_type: json::field(&mut o, "signing_type")?,
-            contract_status: json::field(&mut o, "contract_status")?,
-            renewal_status: json::field(&mut o, "renewal_status")?,
-            signing_times: json::field(&mut o, "signing_times")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "contract_type", &mut out.contract_type)?;
+        json::set(&mut o, "first_party_company_id", &mut out.first_party_company_id)?;
+        json::set(&mut o, "person_id", &mut out.person_id)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "duration_type", &mut out.duration_type)?;
+        json::set(&mut o, "contract_end_date", &mut out.contract_end_date)?;
+        json::set(&mut o, "contract_number", &mut out.contract_number)?;
+        json::set(&mut o, "signing_type", &mut out.signing_type)?;
+        json::set(&mut o, "contract_status", &mut out.contract_status)?;
+        json::set(&mut o, "renewal_status", &mut out.renewal_status)?;
+        json::set(&mut o, "signing_times", &mut out.signing_times)?;
+        Ok(out)
     }
 }
 impl ToJson for Contract {
@@ -1719,9 +1741,9 @@ pub struct ConvertCommonDataIdResponseBody {
 impl FromJson for ConvertCommonDataIdResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ConvertCommonDataIdResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `CountryRegion`
@@ -1744,12 +1766,12 @@ pub struct CountryRegion {
 impl FromJson for CountryRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CountryRegion")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            alpha_3_code: json::field(&mut o, "alpha_3_code")?,
-            alpha_2_code: json::field(&mut o, "alpha_2_code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "alpha_3_code", &mut out.alpha_3_code)?;
+        json::set(&mut o, "alpha_2_code", &mut out.alpha_2_code)?;
+        Ok(out)
     }
 }
 /// `CpstBandWidth`
@@ -1768,10 +1790,10 @@ pub struct CpstBandWidth {
 impl FromJson for CpstBandWidth {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CpstBandWidth")?;
-        Ok(Self {
-            upper_limit: json::field(&mut o, "upper_limit")?,
-            lower_limit: json::field(&mut o, "lower_limit")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "upper_limit", &mut out.upper_limit)?;
+        json::set(&mut o, "lower_limit", &mut out.lower_limit)?;
+        Ok(out)
     }
 }
 /// `CpstCurrency`
@@ -1792,11 +1814,11 @@ pub struct CpstCurrency {
 impl FromJson for CpstCurrency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CpstCurrency")?;
-        Ok(Self {
-            currency_id: json::field(&mut o, "currency_id")?,
-            code: json::field(&mut o, "code")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "currency_id", &mut out.currency_id)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `CpstGrade`
@@ -1821,13 +1843,13 @@ pub struct CpstGrade {
 impl FromJson for CpstGrade {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CpstGrade")?;
-        Ok(Self {
-            grade_id: json::field(&mut o, "grade_id")?,
-            grade_tid: json::field(&mut o, "grade_tid")?,
-            grade_standard_value: json::field(&mut o, "grade_standard_value")?,
-            currency: json::field(&mut o, "currency")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "grade_id", &mut out.grade_id)?;
+        json::set(&mut o, "grade_tid", &mut out.grade_tid)?;
+        json::set(&mut o, "grade_standard_value", &mut out.grade_standard_value)?;
+        json::set(&mut o, "currency", &mut out.currency)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `CpstGradeStandardValue`
@@ -1850,12 +1872,12 @@ pub struct CpstGradeStandardValue {
 impl FromJson for CpstGradeStandardValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CpstGradeStandardValue")?;
-        Ok(Self {
-            reference_object: json::field(&mut o, "reference_object")?,
-            standard_type: json::field(&mut o, "standard_type")?,
-            band_width: json::field(&mut o, "band_width")?,
-            standard_value: json::field(&mut o, "standard_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reference_object", &mut out.reference_object)?;
+        json::set(&mut o, "standard_type", &mut out.standard_type)?;
+        json::set(&mut o, "band_width", &mut out.band_width)?;
+        json::set(&mut o, "standard_value", &mut out.standard_value)?;
+        Ok(out)
     }
 }
 /// `CpstI18n`
@@ -1874,10 +1896,10 @@ pub struct CpstI18n {
 impl FromJson for CpstI18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CpstI18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `CpstStandardType`
@@ -1894,9 +1916,9 @@ pub struct CpstStandardType {
 impl FromJson for CpstStandardType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CpstStandardType")?;
-        Ok(Self {
-            api_name: json::field(&mut o, "api_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "api_name", &mut out.api_name)?;
+        Ok(out)
     }
 }
 /// `CreateCompanyResponseBody`
@@ -1913,9 +1935,9 @@ pub struct CreateCompanyResponseBody {
 impl FromJson for CreateCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCompanyResponseBody")?;
-        Ok(Self {
-            company: json::field(&mut o, "company")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company", &mut out.company)?;
+        Ok(out)
     }
 }
 /// `CreateContractResponseBody`
@@ -1932,9 +1954,9 @@ pub struct CreateContractResponseBody {
 impl FromJson for CreateContractResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateContractResponseBody")?;
-        Ok(Self {
-            contract: json::field(&mut o, "contract")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "contract", &mut out.contract)?;
+        Ok(out)
     }
 }
 /// `CreateDepartmentResponseBody`
@@ -1951,9 +1973,9 @@ pub struct CreateDepartmentResponseBody {
 impl FromJson for CreateDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateDepartmentResponseBody")?;
-        Ok(Self {
-            department: json::field(&mut o, "department")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department", &mut out.department)?;
+        Ok(out)
     }
 }
 /// `CreateEmployeeTypeResponseBody`
@@ -1970,9 +1992,9 @@ pub struct CreateEmployeeTypeResponseBody {
 impl FromJson for CreateEmployeeTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateEmployeeTypeResponseBody")?;
-        Ok(Self {
-            employee_type: json::field(&mut o, "employee_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        Ok(out)
     }
 }
 /// `CreateEmploymentResponseBody`
@@ -1989,9 +2011,9 @@ pub struct CreateEmploymentResponseBody {
 impl FromJson for CreateEmploymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateEmploymentResponseBody")?;
-        Ok(Self {
-            employment: json::field(&mut o, "employment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment", &mut out.employment)?;
+        Ok(out)
     }
 }
 /// `CreateJobChangeRequestBody`
@@ -2066,23 +2088,25 @@ pub struct CreateJobChangeResponseBody {
 impl FromJson for CreateJobChangeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateJobChangeResponseBody")?;
-        Ok(Self {
-            job_change_id: json::field(&mut o, "job_change_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            status: json::field(&mut o, "status")?,
-            transfer_type_unique_identifier: json::field(
-                &mut o,
-                "transfer_type_unique_identifier",
-            )?,
-            transfer_reason_unique_identifier: json::field(
-                &mut o,
-                "transfer_reason_unique_identifier",
-            )?,
-            process_id: json::field(&mut o, "process_id")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            created_time: json::field(&mut o, "created_time")?,
-            transfer_info: json::field(&mut o, "transfer_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_change_id", &mut out.job_change_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(
+            &mut o,
+            "transfer_type_unique_identifier",
+            &mut out.transfer_type_unique_identifier,
+        )?;
+        json::set(
+            &mut o,
+            "transfer_reason_unique_identifier",
+            &mut out.transfer_reason_unique_identifier,
+        )?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "created_time", &mut out.created_time)?;
+        json::set(&mut o, "transfer_info", &mut out.transfer_info)?;
+        Ok(out)
     }
 }
 /// `CreateJobDataResponseBody`
@@ -2099,9 +2123,9 @@ pub struct CreateJobDataResponseBody {
 impl FromJson for CreateJobDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateJobDataResponseBody")?;
-        Ok(Self {
-            job_data: json::field(&mut o, "job_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_data", &mut out.job_data)?;
+        Ok(out)
     }
 }
 /// `CreateJobFamilyResponseBody`
@@ -2118,9 +2142,9 @@ pub struct CreateJobFamilyResponseBody {
 impl FromJson for CreateJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateJobFamilyResponseBody")?;
-        Ok(Self {
-            job_family: json::field(&mut o, "job_family")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_family", &mut out.job_family)?;
+        Ok(out)
     }
 }
 /// `CreateJobLevelResponseBody`
@@ -2137,9 +2161,9 @@ pub struct CreateJobLevelResponseBody {
 impl FromJson for CreateJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateJobLevelResponseBody")?;
-        Ok(Self {
-            job_level: json::field(&mut o, "job_level")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_level", &mut out.job_level)?;
+        Ok(out)
     }
 }
 /// `CreateJobResponseBody`
@@ -2156,9 +2180,9 @@ pub struct CreateJobResponseBody {
 impl FromJson for CreateJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateJobResponseBody")?;
-        Ok(Self {
-            job: json::field(&mut o, "job")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job", &mut out.job)?;
+        Ok(out)
     }
 }
 /// `CreateLeaveGrantingRecordRequestBody`
@@ -2217,9 +2241,9 @@ pub struct CreateLeaveGrantingRecordResponseBody {
 impl FromJson for CreateLeaveGrantingRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateLeaveGrantingRecordResponseBody")?;
-        Ok(Self {
-            leave_granting_record: json::field(&mut o, "leave_granting_record")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "leave_granting_record", &mut out.leave_granting_record)?;
+        Ok(out)
     }
 }
 /// `CreateLocationResponseBody`
@@ -2236,9 +2260,9 @@ pub struct CreateLocationResponseBody {
 impl FromJson for CreateLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateLocationResponseBody")?;
-        Ok(Self {
-            location: json::field(&mut o, "location")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "location", &mut out.location)?;
+        Ok(out)
     }
 }
 /// `CreateNationalIdTypeResponseBody`
@@ -2255,9 +2279,9 @@ pub struct CreateNationalIdTypeResponseBody {
 impl FromJson for CreateNationalIdTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateNationalIdTypeResponseBody")?;
-        Ok(Self {
-            national_id_type: json::field(&mut o, "national_id_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "national_id_type", &mut out.national_id_type)?;
+        Ok(out)
     }
 }
 /// `CreatePersonResponseBody`
@@ -2274,9 +2298,9 @@ pub struct CreatePersonResponseBody {
 impl FromJson for CreatePersonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreatePersonResponseBody")?;
-        Ok(Self {
-            person: json::field(&mut o, "person")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "person", &mut out.person)?;
+        Ok(out)
     }
 }
 /// `CreateWorkingHoursTypeResponseBody`
@@ -2293,9 +2317,9 @@ pub struct CreateWorkingHoursTypeResponseBody {
 impl FromJson for CreateWorkingHoursTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateWorkingHoursTypeResponseBody")?;
-        Ok(Self {
-            working_hours_type: json::field(&mut o, "working_hours_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "working_hours_type", &mut out.working_hours_type)?;
+        Ok(out)
     }
 }
 /// `Currency`
@@ -2322,14 +2346,14 @@ pub struct Currency {
 impl FromJson for Currency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Currency")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            currency_name: json::field(&mut o, "currency_name")?,
-            numeric_code: json::field(&mut o, "numeric_code")?,
-            currency_alpha_3_code: json::field(&mut o, "currency_alpha_3_code")?,
-            country_region_id_list: json::field(&mut o, "country_region_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "currency_name", &mut out.currency_name)?;
+        json::set(&mut o, "numeric_code", &mut out.numeric_code)?;
+        json::set(&mut o, "currency_alpha_3_code", &mut out.currency_alpha_3_code)?;
+        json::set(&mut o, "country_region_id_list", &mut out.country_region_id_list)?;
+        Ok(out)
     }
 }
 impl ToJson for Currency {
@@ -2378,19 +2402,19 @@ pub struct CustomField {
 impl FromJson for CustomField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomField")?;
-        Ok(Self {
-            custom_api_name: json::field(&mut o, "custom_api_name")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            is_open: json::field(&mut o, "is_open")?,
-            is_required: json::field(&mut o, "is_required")?,
-            is_unique: json::field(&mut o, "is_unique")?,
-            object_api_name: json::field(&mut o, "object_api_name")?,
-            r#type: json::field(&mut o, "type")?,
-            common_schema_config: json::field(&mut o, "common_schema_config")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "custom_api_name", &mut out.custom_api_name)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "is_open", &mut out.is_open)?;
+        json::set(&mut o, "is_required", &mut out.is_required)?;
+        json::set(&mut o, "is_unique", &mut out.is_unique)?;
+        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "common_schema_config", &mut out.common_schema_config)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `CustomFieldData`
@@ -2413,12 +2437,12 @@ pub struct CustomFieldData {
 impl FromJson for CustomFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomFieldData")?;
-        Ok(Self {
-            custom_api_name: json::field(&mut o, "custom_api_name")?,
-            name: json::field(&mut o, "name")?,
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "custom_api_name", &mut out.custom_api_name)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 impl ToJson for CustomFieldData {
@@ -2447,10 +2471,10 @@ pub struct CustomName {
 impl FromJson for CustomName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomName")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 impl ToJson for CustomName {
@@ -2475,9 +2499,9 @@ pub struct DateTimeFieldSetting {
 impl FromJson for DateTimeFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DateTimeFieldSetting")?;
-        Ok(Self {
-            date_time_type: json::field(&mut o, "date_time_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "date_time_type", &mut out.date_time_type)?;
+        Ok(out)
     }
 }
 /// `Department`
@@ -2512,18 +2536,18 @@ pub struct Department {
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Department")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            sub_type: json::field(&mut o, "sub_type")?,
-            manager: json::field(&mut o, "manager")?,
-            is_confidential: json::field(&mut o, "is_confidential")?,
-            hiberarchy_common: json::field(&mut o, "hiberarchy_common")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-            staffing_model: json::field(&mut o, "staffing_model")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "sub_type", &mut out.sub_type)?;
+        json::set(&mut o, "manager", &mut out.manager)?;
+        json::set(&mut o, "is_confidential", &mut out.is_confidential)?;
+        json::set(&mut o, "hiberarchy_common", &mut out.hiberarchy_common)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        json::set(&mut o, "staffing_model", &mut out.staffing_model)?;
+        Ok(out)
     }
 }
 impl ToJson for Department {
@@ -2576,19 +2600,23 @@ pub struct DepartmentCreate {
 impl FromJson for DepartmentCreate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentCreate")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            sub_type: json::field(&mut o, "sub_type")?,
-            manager: json::field(&mut o, "manager")?,
-            is_confidential: json::field(&mut o, "is_confidential")?,
-            hiberarchy_common: json::field(&mut o, "hiberarchy_common")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-            staffing_model: json::field(&mut o, "staffing_model")?,
-            is_prefer_manual_encoding: json::field(&mut o, "is_prefer_manual_encoding")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "sub_type", &mut out.sub_type)?;
+        json::set(&mut o, "manager", &mut out.manager)?;
+        json::set(&mut o, "is_confidential", &mut out.is_confidential)?;
+        json::set(&mut o, "hiberarchy_common", &mut out.hiberarchy_common)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        json::set(&mut o, "staffing_model", &mut out.staffing_model)?;
+        json::set(
+            &mut o,
+            "is_prefer_manual_encoding",
+            &mut out.is_prefer_manual_encoding,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for DepartmentCreate {
@@ -2654,34 +2682,37 @@ pub struct Dependent {
 impl FromJson for Dependent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Dependent")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            relationship: json::field(&mut o, "relationship")?,
-            gender: json::field(&mut o, "gender")?,
-            date_of_birth: json::field(&mut o, "date_of_birth")?,
-            nationality_id: json::field(&mut o, "nationality_id")?,
-            nationality_id_v2: json::field(&mut o, "nationality_id_v2")?,
-            national_id_list: json::field(&mut o, "national_id_list")?,
-            spouses_working_status: json::field(&mut o, "spouses_working_status")?,
-            is_this_person_covered_by_health_insurance: json::field(
-                &mut o,
-                "is_this_person_covered_by_health_insurance",
-            )?,
-            is_this_person_allowed_for_tax_deduction: json::field(
-                &mut o,
-                "is_this_person_allowed_for_tax_deduction",
-            )?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            dependent_name: json::field(&mut o, "dependent_name")?,
-            employer: json::field(&mut o, "employer")?,
-            job: json::field(&mut o, "job")?,
-            phone: json::field(&mut o, "phone")?,
-            address: json::field(&mut o, "address")?,
-            birth_certificate_of_child: json::field(
-                &mut o,
-                "birth_certificate_of_child",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "relationship", &mut out.relationship)?;
+        json::set(&mut o, "gender", &mut out.gender)?;
+        json::set(&mut o, "date_of_birth", &mut out.date_of_birth)?;
+        json::set(&mut o, "nationality_id", &mut out.nationality_id)?;
+        json::set(&mut o, "nationality_id_v2", &mut out.nationality_id_v2)?;
+        json::set(&mut o, "national_id_list", &mut out.national_id_list)?;
+        json::set(&mut o, "spouses_working_status", &mut out.spouses_working_status)?;
+        json::set(
+            &mut o,
+            "is_this_person_covered_by_health_insurance",
+            &mut out.is_this_person_covered_by_health_insurance,
+        )?;
+        json::set(
+            &mut o,
+            "is_this_person_allowed_for_tax_deduction",
+            &mut out.is_this_person_allowed_for_tax_deduction,
+        )?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "dependent_name", &mut out.dependent_name)?;
+        json::set(&mut o, "employer", &mut out.employer)?;
+        json::set(&mut o, "job", &mut out.job)?;
+        json::set(&mut o, "phone", &mut out.phone)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(
+            &mut o,
+            "birth_certificate_of_child",
+            &mut out.birth_certificate_of_child,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for Dependent {
@@ -2753,10 +2784,10 @@ pub struct EditEnumOptionCommonDataMetaDataResponseBody {
 impl FromJson for EditEnumOptionCommonDataMetaDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EditEnumOptionCommonDataMetaDataResponseBody")?;
-        Ok(Self {
-            enum_field_api_name: json::field(&mut o, "enum_field_api_name")?,
-            enum_field_options: json::field(&mut o, "enum_field_options")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enum_field_api_name", &mut out.enum_field_api_name)?;
+        json::set(&mut o, "enum_field_options", &mut out.enum_field_options)?;
+        Ok(out)
     }
 }
 /// `Education`
@@ -2793,19 +2824,19 @@ pub struct Education {
 impl FromJson for Education {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Education")?;
-        Ok(Self {
-            school: json::field(&mut o, "school")?,
-            level_of_education: json::field(&mut o, "level_of_education")?,
-            start_date: json::field(&mut o, "start_date")?,
-            end_date: json::field(&mut o, "end_date")?,
-            field_of_study: json::field(&mut o, "field_of_study")?,
-            degree: json::field(&mut o, "degree")?,
-            school_name: json::field(&mut o, "school_name")?,
-            field_of_study_name: json::field(&mut o, "field_of_study_name")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            expected_end_date: json::field(&mut o, "expected_end_date")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "school", &mut out.school)?;
+        json::set(&mut o, "level_of_education", &mut out.level_of_education)?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "field_of_study", &mut out.field_of_study)?;
+        json::set(&mut o, "degree", &mut out.degree)?;
+        json::set(&mut o, "school_name", &mut out.school_name)?;
+        json::set(&mut o, "field_of_study_name", &mut out.field_of_study_name)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "expected_end_date", &mut out.expected_end_date)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for Education {
@@ -2847,13 +2878,13 @@ pub struct Email {
 impl FromJson for Email {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Email")?;
-        Ok(Self {
-            email: json::field(&mut o, "email")?,
-            is_primary: json::field(&mut o, "is_primary")?,
-            is_public: json::field(&mut o, "is_public")?,
-            email_usage: json::field(&mut o, "email_usage")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "is_primary", &mut out.is_primary)?;
+        json::set(&mut o, "is_public", &mut out.is_public)?;
+        json::set(&mut o, "email_usage", &mut out.email_usage)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for Email {
@@ -2889,13 +2920,13 @@ pub struct EmergencyContact {
 impl FromJson for EmergencyContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmergencyContact")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            relationship: json::field(&mut o, "relationship")?,
-            phone_ist: json::field(&mut o, "phone_ist")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            legal_name: json::field(&mut o, "legal_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "relationship", &mut out.relationship)?;
+        json::set(&mut o, "phone_ist", &mut out.phone_ist)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "legal_name", &mut out.legal_name)?;
+        Ok(out)
     }
 }
 impl ToJson for EmergencyContact {
@@ -2933,14 +2964,14 @@ pub struct EmployeeType {
 impl FromJson for EmployeeType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeType")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            default_employee_type: json::field(&mut o, "default_employee_type")?,
-            active: json::field(&mut o, "active")?,
-            code: json::field(&mut o, "code")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "default_employee_type", &mut out.default_employee_type)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for EmployeeType {
@@ -3041,48 +3072,49 @@ pub struct Employment {
 impl FromJson for Employment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Employment")?;
-        Ok(Self {
-            prehire_id: json::field(&mut o, "prehire_id")?,
-            employee_type_id: json::field(&mut o, "employee_type_id")?,
-            tenure: json::field(&mut o, "tenure")?,
-            department_id: json::field(&mut o, "department_id")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            work_location_id: json::field(&mut o, "work_location_id")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            company_id: json::field(&mut o, "company_id")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-            id: json::field(&mut o, "id")?,
-            seniority_date: json::field(&mut o, "seniority_date")?,
-            employee_number: json::field(&mut o, "employee_number")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            recruitment_type: json::field(&mut o, "recruitment_type")?,
-            employment_type: json::field(&mut o, "employment_type")?,
-            person_id: json::field(&mut o, "person_id")?,
-            probation_period: json::field(&mut o, "probation_period")?,
-            on_probation: json::field(&mut o, "on_probation")?,
-            probation_end_date: json::field(&mut o, "probation_end_date")?,
-            whether_to_pay_social_security_elsewhere: json::field(
-                &mut o,
-                "whether_to_pay_social_security_elsewhere",
-            )?,
-            whether_returnee: json::field(&mut o, "whether_returnee")?,
-            primary_employment: json::field(&mut o, "primary_employment")?,
-            condition_worker: json::field(&mut o, "condition_worker")?,
-            employment_status: json::field(&mut o, "employment_status")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            work_email_list: json::field(&mut o, "work_email_list")?,
-            email_address: json::field(&mut o, "email_address")?,
-            reason_for_offboarding: json::field(&mut o, "reason_for_offboarding")?,
-            cost_center_list: json::field(&mut o, "cost_center_list")?,
-            ats_application_id: json::field(&mut o, "ats_application_id")?,
-            rehire: json::field(&mut o, "rehire")?,
-            rehire_employment_id: json::field(&mut o, "rehire_employment_id")?,
-            service_company: json::field(&mut o, "service_company")?,
-            compensation_type: json::field(&mut o, "compensation_type")?,
-            work_shift: json::field(&mut o, "work_shift")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "prehire_id", &mut out.prehire_id)?;
+        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
+        json::set(&mut o, "tenure", &mut out.tenure)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "company_id", &mut out.company_id)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "seniority_date", &mut out.seniority_date)?;
+        json::set(&mut o, "employee_number", &mut out.employee_number)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
+        json::set(&mut o, "employment_type", &mut out.employment_type)?;
+        json::set(&mut o, "person_id", &mut out.person_id)?;
+        json::set(&mut o, "probation_period", &mut out.probation_period)?;
+        json::set(&mut o, "on_probation", &mut out.on_probation)?;
+        json::set(&mut o, "probation_end_date", &mut out.probation_end_date)?;
+        json::set(
+            &mut o,
+            "whether_to_pay_social_security_elsewhere",
+            &mut out.whether_to_pay_social_security_elsewhere,
+        )?;
+        json::set(&mut o, "whether_returnee", &mut out.whether_returnee)?;
+        json::set(&mut o, "primary_employment", &mut out.primary_employment)?;
+        json::set(&mut o, "condition_worker", &mut out.condition_worker)?;
+        json::set(&mut o, "employment_status", &mut out.employment_status)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "work_email_list", &mut out.work_email_list)?;
+        json::set(&mut o, "email_address", &mut out.email_address)?;
+        json::set(&mut o, "reason_for_offboarding", &mut out.reason_for_offboarding)?;
+        json::set(&mut o, "cost_center_list", &mut out.cost_center_list)?;
+        json::set(&mut o, "ats_application_id", &mut out.ats_application_id)?;
+        json::set(&mut o, "rehire", &mut out.rehire)?;
+        json::set(&mut o, "rehire_employment_id", &mut out.rehire_employment_id)?;
+        json::set(&mut o, "service_company", &mut out.service_company)?;
+        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
+        json::set(&mut o, "work_shift", &mut out.work_shift)?;
+        Ok(out)
     }
 }
 impl ToJson for Employment {
@@ -3203,38 +3235,38 @@ pub struct EmploymentCreate {
 impl FromJson for EmploymentCreate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmploymentCreate")?;
-        Ok(Self {
-            prehire_id: json::field(&mut o, "prehire_id")?,
-            employee_type_id: json::field(&mut o, "employee_type_id")?,
-            tenure: json::field(&mut o, "tenure")?,
-            department_id: json::field(&mut o, "department_id")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            work_location_id: json::field(&mut o, "work_location_id")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            company_id: json::field(&mut o, "company_id")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-            id: json::field(&mut o, "id")?,
-            seniority_date: json::field(&mut o, "seniority_date")?,
-            employee_number: json::field(&mut o, "employee_number")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            employment_type: json::field(&mut o, "employment_type")?,
-            person_id: json::field(&mut o, "person_id")?,
-            probation_period: json::field(&mut o, "probation_period")?,
-            on_probation: json::field(&mut o, "on_probation")?,
-            probation_end_date: json::field(&mut o, "probation_end_date")?,
-            primary_employment: json::field(&mut o, "primary_employment")?,
-            employment_status: json::field(&mut o, "employment_status")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            work_email_list: json::field(&mut o, "work_email_list")?,
-            email_address: json::field(&mut o, "email_address")?,
-            reason_for_offboarding: json::field(&mut o, "reason_for_offboarding")?,
-            cost_center_list: json::field(&mut o, "cost_center_list")?,
-            ats_application_id: json::field(&mut o, "ats_application_id")?,
-            rehire: json::field(&mut o, "rehire")?,
-            rehire_employment_id: json::field(&mut o, "rehire_employment_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "prehire_id", &mut out.prehire_id)?;
+        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
+        json::set(&mut o, "tenure", &mut out.tenure)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "company_id", &mut out.company_id)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "seniority_date", &mut out.seniority_date)?;
+        json::set(&mut o, "employee_number", &mut out.employee_number)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "employment_type", &mut out.employment_type)?;
+        json::set(&mut o, "person_id", &mut out.person_id)?;
+        json::set(&mut o, "probation_period", &mut out.probation_period)?;
+        json::set(&mut o, "on_probation", &mut out.on_probation)?;
+        json::set(&mut o, "probation_end_date", &mut out.probation_end_date)?;
+        json::set(&mut o, "primary_employment", &mut out.primary_employment)?;
+        json::set(&mut o, "employment_status", &mut out.employment_status)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "work_email_list", &mut out.work_email_list)?;
+        json::set(&mut o, "email_address", &mut out.email_address)?;
+        json::set(&mut o, "reason_for_offboarding", &mut out.reason_for_offboarding)?;
+        json::set(&mut o, "cost_center_list", &mut out.cost_center_list)?;
+        json::set(&mut o, "ats_application_id", &mut out.ats_application_id)?;
+        json::set(&mut o, "rehire", &mut out.rehire)?;
+        json::set(&mut o, "rehire_employment_id", &mut out.rehire_employment_id)?;
+        Ok(out)
     }
 }
 impl ToJson for EmploymentCreate {
@@ -3293,12 +3325,12 @@ pub struct EmploymentLeaveBalance {
 impl FromJson for EmploymentLeaveBalance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmploymentLeaveBalance")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            employment_name: json::field(&mut o, "employment_name")?,
-            as_of_date: json::field(&mut o, "as_of_date")?,
-            leave_balance_list: json::field(&mut o, "leave_balance_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "employment_name", &mut out.employment_name)?;
+        json::set(&mut o, "as_of_date", &mut out.as_of_date)?;
+        json::set(&mut o, "leave_balance_list", &mut out.leave_balance_list)?;
+        Ok(out)
     }
 }
 /// `Enum`
@@ -3317,10 +3349,10 @@ pub struct Enum {
 impl FromJson for Enum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Enum")?;
-        Ok(Self {
-            enum_name: json::field(&mut o, "enum_name")?,
-            display: json::field(&mut o, "display")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enum_name", &mut out.enum_name)?;
+        json::set(&mut o, "display", &mut out.display)?;
+        Ok(out)
     }
 }
 impl ToJson for Enum {
@@ -3349,11 +3381,11 @@ pub struct EnumFieldOption {
 impl FromJson for EnumFieldOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EnumFieldOption")?;
-        Ok(Self {
-            option_api_name: json::field(&mut o, "option_api_name")?,
-            active: json::field(&mut o, "active")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "option_api_name", &mut out.option_api_name)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for EnumFieldOption {
@@ -3381,10 +3413,10 @@ pub struct EnumFieldSetting {
 impl FromJson for EnumFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EnumFieldSetting")?;
-        Ok(Self {
-            enum_field_option_list: json::field(&mut o, "enum_field_option_list")?,
-            is_multiple: json::field(&mut o, "is_multiple")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enum_field_option_list", &mut out.enum_field_option_list)?;
+        json::set(&mut o, "is_multiple", &mut out.is_multiple)?;
+        Ok(out)
     }
 }
 /// `File`
@@ -3401,9 +3433,9 @@ pub struct File {
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "File")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 impl ToJson for File {
@@ -3433,12 +3465,12 @@ pub struct FilterCondition {
 impl FromJson for FilterCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FilterCondition")?;
-        Ok(Self {
-            left: json::field(&mut o, "left")?,
-            right: json::field(&mut o, "right")?,
-            operator: json::field(&mut o, "operator")?,
-            right_value_type: json::field(&mut o, "right_value_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "left", &mut out.left)?;
+        json::set(&mut o, "right", &mut out.right)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "right_value_type", &mut out.right_value_type)?;
+        Ok(out)
     }
 }
 /// `FilterExpression`
@@ -3459,11 +3491,11 @@ pub struct FilterExpression {
 impl FromJson for FilterExpression {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FilterExpression")?;
-        Ok(Self {
-            conditions: json::field(&mut o, "conditions")?,
-            expression: json::field(&mut o, "expression")?,
-            logic_expression: json::field(&mut o, "logic_expression")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "conditions", &mut out.conditions)?;
+        json::set(&mut o, "expression", &mut out.expression)?;
+        json::set(&mut o, "logic_expression", &mut out.logic_expression)?;
+        Ok(out)
     }
 }
 /// `FilterRuleValue`
@@ -3486,12 +3518,12 @@ pub struct FilterRuleValue {
 impl FromJson for FilterRuleValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FilterRuleValue")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-            lookup_value: json::field(&mut o, "lookup_value")?,
-            lookup_type: json::field(&mut o, "lookup_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "lookup_value", &mut out.lookup_value)?;
+        json::set(&mut o, "lookup_type", &mut out.lookup_type)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariable`
@@ -3512,11 +3544,11 @@ pub struct FormFieldVariable {
 impl FromJson for FormFieldVariable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariable")?;
-        Ok(Self {
-            variable_api_name: json::field(&mut o, "variable_api_name")?,
-            variable_name: json::field(&mut o, "variable_name")?,
-            variable_value: json::field(&mut o, "variable_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "variable_api_name", &mut out.variable_api_name)?;
+        json::set(&mut o, "variable_name", &mut out.variable_name)?;
+        json::set(&mut o, "variable_value", &mut out.variable_value)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableBoolValue`
@@ -3533,9 +3565,9 @@ pub struct FormFieldVariableBoolValue {
 impl FromJson for FormFieldVariableBoolValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableBoolValue")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableDateValue`
@@ -3552,9 +3584,9 @@ pub struct FormFieldVariableDateValue {
 impl FromJson for FormFieldVariableDateValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableDateValue")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableDatetimeValue`
@@ -3573,10 +3605,10 @@ pub struct FormFieldVariableDatetimeValue {
 impl FromJson for FormFieldVariableDatetimeValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableDatetimeValue")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-            zone: json::field(&mut o, "zone")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "zone", &mut out.zone)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableDepartmentValue`
@@ -3593,9 +3625,9 @@ pub struct FormFieldVariableDepartmentValue {
 impl FromJson for FormFieldVariableDepartmentValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableDepartmentValue")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableEmploymentValue`
@@ -3614,10 +3646,10 @@ pub struct FormFieldVariableEmploymentValue {
 impl FromJson for FormFieldVariableEmploymentValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableEmploymentValue")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableEnumValue`
@@ -3638,11 +3670,11 @@ pub struct FormFieldVariableEnumValue {
 impl FromJson for FormFieldVariableEnumValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableEnumValue")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-            name: json::field(&mut o, "name")?,
-            desc: json::field(&mut o, "desc")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "desc", &mut out.desc)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableFileValue`
@@ -3667,13 +3699,13 @@ pub struct FormFieldVariableFileValue {
 impl FromJson for FormFieldVariableFileValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableFileValue")?;
-        Ok(Self {
-            source_type: json::field(&mut o, "source_type")?,
-            file_id: json::field(&mut o, "file_id")?,
-            file_name: json::field(&mut o, "file_name")?,
-            length: json::field(&mut o, "length")?,
-            mime_type: json::field(&mut o, "mime_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "source_type", &mut out.source_type)?;
+        json::set(&mut o, "file_id", &mut out.file_id)?;
+        json::set(&mut o, "file_name", &mut out.file_name)?;
+        json::set(&mut o, "length", &mut out.length)?;
+        json::set(&mut o, "mime_type", &mut out.mime_type)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableI18nValue`
@@ -3690,9 +3722,9 @@ pub struct FormFieldVariableI18nValue {
 impl FromJson for FormFieldVariableI18nValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableI18nValue")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableListObject`
@@ -3733,21 +3765,21 @@ pub struct FormFieldVariableListObject {
 impl FromJson for FormFieldVariableListObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableListObject")?;
-        Ok(Self {
-            text_value: json::field(&mut o, "text_value")?,
-            number_value: json::field(&mut o, "number_value")?,
-            date_value: json::field(&mut o, "date_value")?,
-            employment_value: json::field(&mut o, "employment_value")?,
-            date_time_value: json::field(&mut o, "date_time_value")?,
-            enum_value: json::field(&mut o, "enum_value")?,
-            null_value: json::field(&mut o, "null_value")?,
-            bool_value: json::field(&mut o, "bool_value")?,
-            department_value: json::field(&mut o, "department_value")?,
-            file_value: json::field(&mut o, "file_value")?,
-            i18n_value: json::field(&mut o, "i18n_value")?,
-            object_value: json::field(&mut o, "object_value")?,
-            record_value: json::field(&mut o, "record_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text_value", &mut out.text_value)?;
+        json::set(&mut o, "number_value", &mut out.number_value)?;
+        json::set(&mut o, "date_value", &mut out.date_value)?;
+        json::set(&mut o, "employment_value", &mut out.employment_value)?;
+        json::set(&mut o, "date_time_value", &mut out.date_time_value)?;
+        json::set(&mut o, "enum_value", &mut out.enum_value)?;
+        json::set(&mut o, "null_value", &mut out.null_value)?;
+        json::set(&mut o, "bool_value", &mut out.bool_value)?;
+        json::set(&mut o, "department_value", &mut out.department_value)?;
+        json::set(&mut o, "file_value", &mut out.file_value)?;
+        json::set(&mut o, "i18n_value", &mut out.i18n_value)?;
+        json::set(&mut o, "object_value", &mut out.object_value)?;
+        json::set(&mut o, "record_value", &mut out.record_value)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableListValue`
@@ -3764,9 +3796,9 @@ pub struct FormFieldVariableListValue {
 impl FromJson for FormFieldVariableListValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableListValue")?;
-        Ok(Self {
-            values: json::field(&mut o, "values")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "values", &mut out.values)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableNullValue`
@@ -3797,9 +3829,9 @@ pub struct FormFieldVariableNumberValue {
 impl FromJson for FormFieldVariableNumberValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableNumberValue")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableObjectValue`
@@ -3818,10 +3850,10 @@ pub struct FormFieldVariableObjectValue {
 impl FromJson for FormFieldVariableObjectValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableObjectValue")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-            wk_api_name: json::field(&mut o, "wk_api_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "wk_api_name", &mut out.wk_api_name)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableRecordValue`
@@ -3838,9 +3870,9 @@ pub struct FormFieldVariableRecordValue {
 impl FromJson for FormFieldVariableRecordValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableRecordValue")?;
-        Ok(Self {
-            values: json::field(&mut o, "values")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "values", &mut out.values)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableRecordValueExample`
@@ -3857,9 +3889,9 @@ pub struct FormFieldVariableRecordValueExample {
 impl FromJson for FormFieldVariableRecordValueExample {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableRecordValueExample")?;
-        Ok(Self {
-            country_region: json::field(&mut o, "country_region")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "country_region", &mut out.country_region)?;
+        Ok(out)
     }
 }
 /// `FormFieldVariableTextValue`
@@ -3876,9 +3908,9 @@ pub struct FormFieldVariableTextValue {
 impl FromJson for FormFieldVariableTextValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormFieldVariableTextValue")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `FormVariableValueInfo`
@@ -3921,22 +3953,22 @@ pub struct FormVariableValueInfo {
 impl FromJson for FormVariableValueInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormVariableValueInfo")?;
-        Ok(Self {
-            text_value: json::field(&mut o, "text_value")?,
-            number_value: json::field(&mut o, "number_value")?,
-            date_value: json::field(&mut o, "date_value")?,
-            employment_value: json::field(&mut o, "employment_value")?,
-            date_time_value: json::field(&mut o, "date_time_value")?,
-            enum_value: json::field(&mut o, "enum_value")?,
-            null_value: json::field(&mut o, "null_value")?,
-            bool_value: json::field(&mut o, "bool_value")?,
-            department_value: json::field(&mut o, "department_value")?,
-            file_value: json::field(&mut o, "file_value")?,
-            i18n_value: json::field(&mut o, "i18n_value")?,
-            object_value: json::field(&mut o, "object_value")?,
-            list_value: json::field(&mut o, "list_value")?,
-            record_value: json::field(&mut o, "record_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text_value", &mut out.text_value)?;
+        json::set(&mut o, "number_value", &mut out.number_value)?;
+        json::set(&mut o, "date_value", &mut out.date_value)?;
+        json::set(&mut o, "employment_value", &mut out.employment_value)?;
+        json::set(&mut o, "date_time_value", &mut out.date_time_value)?;
+        json::set(&mut o, "enum_value", &mut out.enum_value)?;
+        json::set(&mut o, "null_value", &mut out.null_value)?;
+        json::set(&mut o, "bool_value", &mut out.bool_value)?;
+        json::set(&mut o, "department_value", &mut out.department_value)?;
+        json::set(&mut o, "file_value", &mut out.file_value)?;
+        json::set(&mut o, "i18n_value", &mut out.i18n_value)?;
+        json::set(&mut o, "object_value", &mut out.object_value)?;
+        json::set(&mut o, "list_value", &mut out.list_value)?;
+        json::set(&mut o, "record_value", &mut out.record_value)?;
+        Ok(out)
     }
 }
 /// `FormVariableValueInfoExample`
@@ -3953,9 +3985,9 @@ pub struct FormVariableValueInfoExample {
 impl FromJson for FormVariableValueInfoExample {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormVariableValueInfoExample")?;
-        Ok(Self {
-            object_value: json::field(&mut o, "object_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object_value", &mut out.object_value)?;
+        Ok(out)
     }
 }
 /// `GetByParamAuthorizationResponseBody`
@@ -3972,9 +4004,9 @@ pub struct GetByParamAuthorizationResponseBody {
 impl FromJson for GetByParamAuthorizationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetByParamAuthorizationResponseBody")?;
-        Ok(Self {
-            role_authorization: json::field(&mut o, "role_authorization")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role_authorization", &mut out.role_authorization)?;
+        Ok(out)
     }
 }
 /// `GetByParamCustomFieldResponseBody`
@@ -3991,9 +4023,9 @@ pub struct GetByParamCustomFieldResponseBody {
 impl FromJson for GetByParamCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetByParamCustomFieldResponseBody")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `GetCompanyResponseBody`
@@ -4010,9 +4042,9 @@ pub struct GetCompanyResponseBody {
 impl FromJson for GetCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetCompanyResponseBody")?;
-        Ok(Self {
-            company: json::field(&mut o, "company")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company", &mut out.company)?;
+        Ok(out)
     }
 }
 /// `GetContractResponseBody`
@@ -4029,9 +4061,9 @@ pub struct GetContractResponseBody {
 impl FromJson for GetContractResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetContractResponseBody")?;
-        Ok(Self {
-            contract: json::field(&mut o, "contract")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "contract", &mut out.contract)?;
+        Ok(out)
     }
 }
 /// `GetCountryRegionResponseBody`
@@ -4048,9 +4080,9 @@ pub struct GetCountryRegionResponseBody {
 impl FromJson for GetCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetCountryRegionResponseBody")?;
-        Ok(Self {
-            country_region: json::field(&mut o, "country_region")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "country_region", &mut out.country_region)?;
+        Ok(out)
     }
 }
 /// `GetCurrencyResponseBody`
@@ -4067,9 +4099,9 @@ pub struct GetCurrencyResponseBody {
 impl FromJson for GetCurrencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetCurrencyResponseBody")?;
-        Ok(Self {
-            currency: json::field(&mut o, "currency")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "currency", &mut out.currency)?;
+        Ok(out)
     }
 }
 /// `GetDepartmentResponseBody`
@@ -4086,9 +4118,9 @@ pub struct GetDepartmentResponseBody {
 impl FromJson for GetDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetDepartmentResponseBody")?;
-        Ok(Self {
-            department: json::field(&mut o, "department")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department", &mut out.department)?;
+        Ok(out)
     }
 }
 /// `GetEmployeeTypeResponseBody`
@@ -4105,9 +4137,9 @@ pub struct GetEmployeeTypeResponseBody {
 impl FromJson for GetEmployeeTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetEmployeeTypeResponseBody")?;
-        Ok(Self {
-            employee_type: json::field(&mut o, "employee_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        Ok(out)
     }
 }
 /// `GetJobDataResponseBody`
@@ -4124,9 +4156,9 @@ pub struct GetJobDataResponseBody {
 impl FromJson for GetJobDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetJobDataResponseBody")?;
-        Ok(Self {
-            job_data: json::field(&mut o, "job_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_data", &mut out.job_data)?;
+        Ok(out)
     }
 }
 /// `GetJobFamilyResponseBody`
@@ -4143,9 +4175,9 @@ pub struct GetJobFamilyResponseBody {
 impl FromJson for GetJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetJobFamilyResponseBody")?;
-        Ok(Self {
-            job_family: json::field(&mut o, "job_family")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_family", &mut out.job_family)?;
+        Ok(out)
     }
 }
 /// `GetJobLevelResponseBody`
@@ -4162,9 +4194,9 @@ pub struct GetJobLevelResponseBody {
 impl FromJson for GetJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetJobLevelResponseBody")?;
-        Ok(Self {
-            job_level: json::field(&mut o, "job_level")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_level", &mut out.job_level)?;
+        Ok(out)
     }
 }
 /// `GetJobResponseBody`
@@ -4181,9 +4213,9 @@ pub struct GetJobResponseBody {
 impl FromJson for GetJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetJobResponseBody")?;
-        Ok(Self {
-            job: json::field(&mut o, "job")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job", &mut out.job)?;
+        Ok(out)
     }
 }
 /// `GetLocationResponseBody`
@@ -4200,9 +4232,9 @@ pub struct GetLocationResponseBody {
 impl FromJson for GetLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetLocationResponseBody")?;
-        Ok(Self {
-            location: json::field(&mut o, "location")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "location", &mut out.location)?;
+        Ok(out)
     }
 }
 /// `GetNationalIdTypeResponseBody`
@@ -4219,9 +4251,9 @@ pub struct GetNationalIdTypeResponseBody {
 impl FromJson for GetNationalIdTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetNationalIdTypeResponseBody")?;
-        Ok(Self {
-            national_id_type: json::field(&mut o, "national_id_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "national_id_type", &mut out.national_id_type)?;
+        Ok(out)
     }
 }
 /// `GetPersonResponseBody`
@@ -4238,9 +4270,9 @@ pub struct GetPersonResponseBody {
 impl FromJson for GetPersonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetPersonResponseBody")?;
-        Ok(Self {
-            person: json::field(&mut o, "person")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "person", &mut out.person)?;
+        Ok(out)
     }
 }
 /// `GetPreHireResponseBody`
@@ -4257,9 +4289,9 @@ pub struct GetPreHireResponseBody {
 impl FromJson for GetPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetPreHireResponseBody")?;
-        Ok(Self {
-            pre_hire: json::field(&mut o, "pre_hire")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pre_hire", &mut out.pre_hire)?;
+        Ok(out)
     }
 }
 /// `GetProcessFormVariableDataResponseBody`
@@ -4276,9 +4308,9 @@ pub struct GetProcessFormVariableDataResponseBody {
 impl FromJson for GetProcessFormVariableDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetProcessFormVariableDataResponseBody")?;
-        Ok(Self {
-            field_variable_values: json::field(&mut o, "field_variable_values")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_variable_values", &mut out.field_variable_values)?;
+        Ok(out)
     }
 }
 /// `GetSubdivisionResponseBody`
@@ -4295,9 +4327,9 @@ pub struct GetSubdivisionResponseBody {
 impl FromJson for GetSubdivisionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetSubdivisionResponseBody")?;
-        Ok(Self {
-            subdivision: json::field(&mut o, "subdivision")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "subdivision", &mut out.subdivision)?;
+        Ok(out)
     }
 }
 /// `GetSubregionResponseBody`
@@ -4314,9 +4346,9 @@ pub struct GetSubregionResponseBody {
 impl FromJson for GetSubregionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetSubregionResponseBody")?;
-        Ok(Self {
-            subregion: json::field(&mut o, "subregion")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "subregion", &mut out.subregion)?;
+        Ok(out)
     }
 }
 /// `GetWorkingHoursTypeResponseBody`
@@ -4333,9 +4365,9 @@ pub struct GetWorkingHoursTypeResponseBody {
 impl FromJson for GetWorkingHoursTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetWorkingHoursTypeResponseBody")?;
-        Ok(Self {
-            working_hours_type: json::field(&mut o, "working_hours_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "working_hours_type", &mut out.working_hours_type)?;
+        Ok(out)
     }
 }
 /// `HiberarchyCommon`
@@ -4372,19 +4404,19 @@ pub struct HiberarchyCommon {
 impl FromJson for HiberarchyCommon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "HiberarchyCommon")?;
-        Ok(Self {
-            parent_id: json::field(&mut o, "parent_id")?,
-            name: json::field(&mut o, "name")?,
-            r#type: json::field(&mut o, "type")?,
-            active: json::field(&mut o, "active")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            code: json::field(&mut o, "code")?,
-            description: json::field(&mut o, "description")?,
-            tree_order: json::field(&mut o, "tree_order")?,
-            list_order: json::field(&mut o, "list_order")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "tree_order", &mut out.tree_order)?;
+        json::set(&mut o, "list_order", &mut out.list_order)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for HiberarchyCommon {
@@ -4422,11 +4454,11 @@ pub struct Hrbp {
 impl FromJson for Hrbp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Hrbp")?;
-        Ok(Self {
-            employment_id_list: json::field(&mut o, "employment_id_list")?,
-            department_id: json::field(&mut o, "department_id")?,
-            work_location_id: json::field(&mut o, "work_location_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id_list", &mut out.employment_id_list)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
+        Ok(out)
     }
 }
 /// `I18n`
@@ -4445,10 +4477,10 @@ pub struct I18n {
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18n")?;
-        Ok(Self {
-            lang: json::field(&mut o, "lang")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "lang", &mut out.lang)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 impl ToJson for I18n {
@@ -4475,10 +4507,10 @@ pub struct IdInfo {
 impl FromJson for IdInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "IdInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            target_id: json::field(&mut o, "target_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "target_id", &mut out.target_id)?;
+        Ok(out)
     }
 }
 /// `ImageFieldSetting`
@@ -4497,10 +4529,10 @@ pub struct ImageFieldSetting {
 impl FromJson for ImageFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ImageFieldSetting")?;
-        Ok(Self {
-            image_type: json::field(&mut o, "image_type")?,
-            display_style: json::field(&mut o, "display_style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "image_type", &mut out.image_type)?;
+        json::set(&mut o, "display_style", &mut out.display_style)?;
+        Ok(out)
     }
 }
 /// `Job`
@@ -4543,22 +4575,26 @@ pub struct Job {
 impl FromJson for Job {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Job")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            code: json::field(&mut o, "code")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            active: json::field(&mut o, "active")?,
-            job_title: json::field(&mut o, "job_title")?,
-            pathway_id: json::field(&mut o, "pathway_id")?,
-            job_family_id_list: json::field(&mut o, "job_family_id_list")?,
-            job_level_id_list: json::field(&mut o, "job_level_id_list")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            is_prefer_manual_encoding: json::field(&mut o, "is_prefer_manual_encoding")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "job_title", &mut out.job_title)?;
+        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        json::set(&mut o, "job_family_id_list", &mut out.job_family_id_list)?;
+        json::set(&mut o, "job_level_id_list", &mut out.job_level_id_list)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(
+            &mut o,
+            "is_prefer_manual_encoding",
+            &mut out.is_prefer_manual_encoding,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for Job {
@@ -4661,48 +4697,54 @@ pub struct JobData {
 impl FromJson for JobData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobData")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            version_id: json::field(&mut o, "version_id")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            job_grade_id: json::field(&mut o, "job_grade_id")?,
-            employee_type_id: json::field(&mut o, "employee_type_id")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-            work_location_id: json::field(&mut o, "work_location_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            probation_start_date: json::field(&mut o, "probation_start_date")?,
-            probation_end_date: json::field(&mut o, "probation_end_date")?,
-            primary_job_data: json::field(&mut o, "primary_job_data")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            assignment_start_reason: json::field(&mut o, "assignment_start_reason")?,
-            probation_expected_end_date: json::field(
-                &mut o,
-                "probation_expected_end_date",
-            )?,
-            probation_outcome: json::field(&mut o, "probation_outcome")?,
-            weekly_working_hours: json::field(&mut o, "weekly_working_hours")?,
-            direct_manager_id: json::field(&mut o, "direct_manager_id")?,
-            dotted_line_manager_id_list: json::field(
-                &mut o,
-                "dotted_line_manager_id_list",
-            )?,
-            second_direct_manager_id: json::field(&mut o, "second_direct_manager_id")?,
-            cost_center_rate: json::field(&mut o, "cost_center_rate")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            weekly_working_hours_v2: json::field(&mut o, "weekly_working_hours_v2")?,
-            work_shift: json::field(&mut o, "work_shift")?,
-            compensation_type: json::field(&mut o, "compensation_type")?,
-            service_company: json::field(&mut o, "service_company")?,
-            employee_subtype_id: json::field(&mut o, "employee_subtype_id")?,
-            position_id: json::field(&mut o, "position_id")?,
-            pathway_id: json::field(&mut o, "pathway_id")?,
-            job_data_reason: json::field(&mut o, "job_data_reason")?,
-            work_calendar_id: json::field(&mut o, "work_calendar_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "version_id", &mut out.version_id)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
+        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "probation_start_date", &mut out.probation_start_date)?;
+        json::set(&mut o, "probation_end_date", &mut out.probation_end_date)?;
+        json::set(&mut o, "primary_job_data", &mut out.primary_job_data)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "assignment_start_reason", &mut out.assignment_start_reason)?;
+        json::set(
+            &mut o,
+            "probation_expected_end_date",
+            &mut out.probation_expected_end_date,
+        )?;
+        json::set(&mut o, "probation_outcome", &mut out.probation_outcome)?;
+        json::set(&mut o, "weekly_working_hours", &mut out.weekly_working_hours)?;
+        json::set(&mut o, "direct_manager_id", &mut out.direct_manager_id)?;
+        json::set(
+            &mut o,
+            "dotted_line_manager_id_list",
+            &mut out.dotted_line_manager_id_list,
+        )?;
+        json::set(
+            &mut o,
+            "second_direct_manager_id",
+            &mut out.second_direct_manager_id,
+        )?;
+        json::set(&mut o, "cost_center_rate", &mut out.cost_center_rate)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "weekly_working_hours_v2", &mut out.weekly_working_hours_v2)?;
+        json::set(&mut o, "work_shift", &mut out.work_shift)?;
+        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
+        json::set(&mut o, "service_company", &mut out.service_company)?;
+        json::set(&mut o, "employee_subtype_id", &mut out.employee_subtype_id)?;
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        json::set(&mut o, "job_data_reason", &mut out.job_data_reason)?;
+        json::set(&mut o, "work_calendar_id", &mut out.work_calendar_id)?;
+        Ok(out)
     }
 }
 impl ToJson for JobData {
@@ -4763,11 +4805,11 @@ pub struct JobDataCostCenter {
 impl FromJson for JobDataCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDataCostCenter")?;
-        Ok(Self {
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-            rate: json::field(&mut o, "rate")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        json::set(&mut o, "rate", &mut out.rate)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for JobDataCostCenter {
@@ -4813,19 +4855,19 @@ pub struct JobFamily {
 impl FromJson for JobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobFamily")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            active: json::field(&mut o, "active")?,
-            selectable: json::field(&mut o, "selectable")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            pathway_ids: json::field(&mut o, "pathway_ids")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            code: json::field(&mut o, "code")?,
-            description: json::field(&mut o, "description")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "selectable", &mut out.selectable)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "pathway_ids", &mut out.pathway_ids)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for JobFamily {
@@ -4877,18 +4919,18 @@ pub struct JobLevel {
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobLevel")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            level_order: json::field(&mut o, "level_order")?,
-            code: json::field(&mut o, "code")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            active: json::field(&mut o, "active")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            job_grade: json::field(&mut o, "job_grade")?,
-            pathway_ids: json::field(&mut o, "pathway_ids")?,
-            view_order: json::field(&mut o, "view_order")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "level_order", &mut out.level_order)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "job_grade", &mut out.job_grade)?;
+        json::set(&mut o, "pathway_ids", &mut out.pathway_ids)?;
+        json::set(&mut o, "view_order", &mut out.view_order)?;
+        Ok(out)
     }
 }
 impl ToJson for JobLevel {
@@ -4951,30 +4993,36 @@ pub struct LeaveBalance {
 impl FromJson for LeaveBalance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveBalance")?;
-        Ok(Self {
-            leave_type_id: json::field(&mut o, "leave_type_id")?,
-            leave_type_name: json::field(&mut o, "leave_type_name")?,
-            historical_cycles_left: json::field(&mut o, "historical_cycles_left")?,
-            this_cycle_total: json::field(&mut o, "this_cycle_total")?,
-            this_cycle_taken: json::field(&mut o, "this_cycle_taken")?,
-            leave_balance: json::field(&mut o, "leave_balance")?,
-            leave_duration_unit: json::field(&mut o, "leave_duration_unit")?,
-            history_cycle_accrual: json::field(&mut o, "history_cycle_accrual")?,
-            balance_in_current_cycle: json::field(&mut o, "balance_in_current_cycle")?,
-            taken: json::field(&mut o, "taken")?,
-            taken_history_cycle: json::field(&mut o, "taken_history_cycle")?,
-            offboarding_balance: json::field(&mut o, "offboarding_balance")?,
-            taken_current_date: json::field(&mut o, "taken_current_date")?,
-            offboarding_granted: json::field(&mut o, "offboarding_granted")?,
-            leave_balance_excluding_under_approval: json::field(
-                &mut o,
-                "leave_balance_excluding_under_approval",
-            )?,
-            leave_quantity_under_approval: json::field(
-                &mut o,
-                "leave_quantity_under_approval",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "leave_type_id", &mut out.leave_type_id)?;
+        json::set(&mut o, "leave_type_name", &mut out.leave_type_name)?;
+        json::set(&mut o, "historical_cycles_left", &mut out.historical_cycles_left)?;
+        json::set(&mut o, "this_cycle_total", &mut out.this_cycle_total)?;
+        json::set(&mut o, "this_cycle_taken", &mut out.this_cycle_taken)?;
+        json::set(&mut o, "leave_balance", &mut out.leave_balance)?;
+        json::set(&mut o, "leave_duration_unit", &mut out.leave_duration_unit)?;
+        json::set(&mut o, "history_cycle_accrual", &mut out.history_cycle_accrual)?;
+        json::set(
+            &mut o,
+            "balance_in_current_cycle",
+            &mut out.balance_in_current_cycle,
+        )?;
+        json::set(&mut o, "taken", &mut out.taken)?;
+        json::set(&mut o, "taken_history_cycle", &mut out.taken_history_cycle)?;
+        json::set(&mut o, "offboarding_balance", &mut out.offboarding_balance)?;
+        json::set(&mut o, "taken_current_date", &mut out.taken_current_date)?;
+        json::set(&mut o, "offboarding_granted", &mut out.offboarding_granted)?;
+        json::set(
+            &mut o,
+            "leave_balance_excluding_under_approval",
+            &mut out.leave_balance_excluding_under_approval,
+        )?;
+        json::set(
+            &mut o,
+            "leave_quantity_under_approval",
+            &mut out.leave_quantity_under_approval,
+        )?;
+        Ok(out)
     }
 }
 /// `LeaveBalancesLeaveResponseBody`
@@ -4995,14 +5043,15 @@ pub struct LeaveBalancesLeaveResponseBody {
 impl FromJson for LeaveBalancesLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveBalancesLeaveResponseBody")?;
-        Ok(Self {
-            employment_leave_balance_list: json::field(
-                &mut o,
-                "employment_leave_balance_list",
-            )?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "employment_leave_balance_list",
+            &mut out.employment_leave_balance_list,
+        )?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `LeaveExtendItem`
@@ -5021,10 +5070,10 @@ pub struct LeaveExtendItem {
 impl FromJson for LeaveExtendItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveExtendItem")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `LeaveGrantingRecord`
@@ -5067,22 +5116,22 @@ pub struct LeaveGrantingRecord {
 impl FromJson for LeaveGrantingRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveGrantingRecord")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            leave_type_id: json::field(&mut o, "leave_type_id")?,
-            granting_quantity: json::field(&mut o, "granting_quantity")?,
-            granting_unit: json::field(&mut o, "granting_unit")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            granted_by: json::field(&mut o, "granted_by")?,
-            reason: json::field(&mut o, "reason")?,
-            created_at: json::field(&mut o, "created_at")?,
-            created_by: json::field(&mut o, "created_by")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            updated_by: json::field(&mut o, "updated_by")?,
-            section_type: json::field(&mut o, "section_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "leave_type_id", &mut out.leave_type_id)?;
+        json::set(&mut o, "granting_quantity", &mut out.granting_quantity)?;
+        json::set(&mut o, "granting_unit", &mut out.granting_unit)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "granted_by", &mut out.granted_by)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "updated_by", &mut out.updated_by)?;
+        json::set(&mut o, "section_type", &mut out.section_type)?;
+        Ok(out)
     }
 }
 /// `LeaveProcessInfo`
@@ -5103,11 +5152,11 @@ pub struct LeaveProcessInfo {
 impl FromJson for LeaveProcessInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveProcessInfo")?;
-        Ok(Self {
-            process_id: json::field(&mut o, "process_id")?,
-            process_status: json::field(&mut o, "process_status")?,
-            process_apply_time: json::field(&mut o, "process_apply_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "process_status", &mut out.process_status)?;
+        json::set(&mut o, "process_apply_time", &mut out.process_apply_time)?;
+        Ok(out)
     }
 }
 /// `LeaveRequest`
@@ -5184,42 +5233,47 @@ pub struct LeaveRequest {
 impl FromJson for LeaveRequest {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveRequest")?;
-        Ok(Self {
-            leave_request_id: json::field(&mut o, "leave_request_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            employment_name: json::field(&mut o, "employment_name")?,
-            leave_type_id: json::field(&mut o, "leave_type_id")?,
-            leave_type_name: json::field(&mut o, "leave_type_name")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            leave_duration: json::field(&mut o, "leave_duration")?,
-            leave_duration_unit: json::field(&mut o, "leave_duration_unit")?,
-            leave_request_status: json::field(&mut o, "leave_request_status")?,
-            grant_source: json::field(&mut o, "grant_source")?,
-            return_time: json::field(&mut o, "return_time")?,
-            submitted_at: json::field(&mut o, "submitted_at")?,
-            submitted_by: json::field(&mut o, "submitted_by")?,
-            notes: json::field(&mut o, "notes")?,
-            approval_date: json::field(&mut o, "approval_date")?,
-            is_deducted: json::field(&mut o, "is_deducted")?,
-            details: json::field(&mut o, "details")?,
-            leave_type_code: json::field(&mut o, "leave_type_code")?,
-            actual_end_date: json::field(&mut o, "actual_end_date")?,
-            estimated_end_date: json::field(&mut o, "estimated_end_date")?,
-            time_zone: json::field(&mut o, "time_zone")?,
-            data_source: json::field(&mut o, "data_source")?,
-            leave_process_id: json::field(&mut o, "leave_process_id")?,
-            leave_correct_process_id: json::field(&mut o, "leave_correct_process_id")?,
-            leave_cancel_process_id: json::field(&mut o, "leave_cancel_process_id")?,
-            leave_return_process_id: json::field(&mut o, "leave_return_process_id")?,
-            wd_paid_type: json::field(&mut o, "wd_paid_type")?,
-            leave_correct_process_info: json::field(
-                &mut o,
-                "leave_correct_process_info",
-            )?,
-            workday_extend_infos: json::field(&mut o, "workday_extend_infos")?,
-            leave_tag_conf: json::field(&mut o, "leave_tag_conf")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "leave_request_id", &mut out.leave_request_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "employment_name", &mut out.employment_name)?;
+        json::set(&mut o, "leave_type_id", &mut out.leave_type_id)?;
+        json::set(&mut o, "leave_type_name", &mut out.leave_type_name)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "leave_duration", &mut out.leave_duration)?;
+        json::set(&mut o, "leave_duration_unit", &mut out.leave_duration_unit)?;
+        json::set(&mut o, "leave_request_status", &mut out.leave_request_status)?;
+        json::set(&mut o, "grant_source", &mut out.grant_source)?;
+        json::set(&mut o, "return_time", &mut out.return_time)?;
+        json::set(&mut o, "submitted_at", &mut out.submitted_at)?;
+        json::set(&mut o, "submitted_by", &mut out.submitted_by)?;
+        json::set(&mut o, "notes", &mut out.notes)?;
+        json::set(&mut o, "approval_date", &mut out.approval_date)?;
+        json::set(&mut o, "is_deducted", &mut out.is_deducted)?;
+        json::set(&mut o, "details", &mut out.details)?;
+        json::set(&mut o, "leave_type_code", &mut out.leave_type_code)?;
+        json::set(&mut o, "actual_end_date", &mut out.actual_end_date)?;
+        json::set(&mut o, "estimated_end_date", &mut out.estimated_end_date)?;
+        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        json::set(&mut o, "data_source", &mut out.data_source)?;
+        json::set(&mut o, "leave_process_id", &mut out.leave_process_id)?;
+        json::set(
+            &mut o,
+            "leave_correct_process_id",
+            &mut out.leave_correct_process_id,
+        )?;
+        json::set(&mut o, "leave_cancel_process_id", &mut out.leave_cancel_process_id)?;
+        json::set(&mut o, "leave_return_process_id", &mut out.leave_return_process_id)?;
+        json::set(&mut o, "wd_paid_type", &mut out.wd_paid_type)?;
+        json::set(
+            &mut o,
+            "leave_correct_process_info",
+            &mut out.leave_correct_process_info,
+        )?;
+        json::set(&mut o, "workday_extend_infos", &mut out.workday_extend_infos)?;
+        json::set(&mut o, "leave_tag_conf", &mut out.leave_tag_conf)?;
+        Ok(out)
     }
 }
 /// `LeaveRequestDetail`
@@ -5244,13 +5298,13 @@ pub struct LeaveRequestDetail {
 impl FromJson for LeaveRequestDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveRequestDetail")?;
-        Ok(Self {
-            leave_request_id: json::field(&mut o, "leave_request_id")?,
-            leave_date: json::field(&mut o, "leave_date")?,
-            leave_duration: json::field(&mut o, "leave_duration")?,
-            leave_duration_unit: json::field(&mut o, "leave_duration_unit")?,
-            paid_type: json::field(&mut o, "paid_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "leave_request_id", &mut out.leave_request_id)?;
+        json::set(&mut o, "leave_date", &mut out.leave_date)?;
+        json::set(&mut o, "leave_duration", &mut out.leave_duration)?;
+        json::set(&mut o, "leave_duration_unit", &mut out.leave_duration_unit)?;
+        json::set(&mut o, "paid_type", &mut out.paid_type)?;
+        Ok(out)
     }
 }
 /// `LeaveRequestHistoryLeaveResponseBody`
@@ -5271,11 +5325,11 @@ pub struct LeaveRequestHistoryLeaveResponseBody {
 impl FromJson for LeaveRequestHistoryLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveRequestHistoryLeaveResponseBody")?;
-        Ok(Self {
-            leave_request_list: json::field(&mut o, "leave_request_list")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "leave_request_list", &mut out.leave_request_list)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `LeaveSubtype`
@@ -5294,10 +5348,10 @@ pub struct LeaveSubtype {
 impl FromJson for LeaveSubtype {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveSubtype")?;
-        Ok(Self {
-            leave_type_id: json::field(&mut o, "leave_type_id")?,
-            leave_type_name: json::field(&mut o, "leave_type_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "leave_type_id", &mut out.leave_type_id)?;
+        json::set(&mut o, "leave_type_name", &mut out.leave_type_name)?;
+        Ok(out)
     }
 }
 /// `LeaveTagConf`
@@ -5314,9 +5368,9 @@ pub struct LeaveTagConf {
 impl FromJson for LeaveTagConf {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveTagConf")?;
-        Ok(Self {
-            tags: json::field(&mut o, "tags")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tags", &mut out.tags)?;
+        Ok(out)
     }
 }
 /// `LeaveType`
@@ -5347,16 +5401,16 @@ pub struct LeaveType {
 impl FromJson for LeaveType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveType")?;
-        Ok(Self {
-            leave_type_id: json::field(&mut o, "leave_type_id")?,
-            leave_type_name: json::field(&mut o, "leave_type_name")?,
-            status: json::field(&mut o, "status")?,
-            leave_subtype_list: json::field(&mut o, "leave_subtype_list")?,
-            created_at: json::field(&mut o, "created_at")?,
-            created_by: json::field(&mut o, "created_by")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            updated_by: json::field(&mut o, "updated_by")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "leave_type_id", &mut out.leave_type_id)?;
+        json::set(&mut o, "leave_type_name", &mut out.leave_type_name)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "leave_subtype_list", &mut out.leave_subtype_list)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "updated_by", &mut out.updated_by)?;
+        Ok(out)
     }
 }
 /// `LeaveTypesLeaveResponseBody`
@@ -5377,11 +5431,11 @@ pub struct LeaveTypesLeaveResponseBody {
 impl FromJson for LeaveTypesLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveTypesLeaveResponseBody")?;
-        Ok(Self {
-            leave_type_list: json::field(&mut o, "leave_type_list")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "leave_type_list", &mut out.leave_type_list)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListCompanyResponseBody`
@@ -5402,11 +5456,11 @@ pub struct ListCompanyResponseBody {
 impl FromJson for ListCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCompanyResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListContractResponseBody`
@@ -5427,11 +5481,11 @@ pub struct ListContractResponseBody {
 impl FromJson for ListContractResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListContractResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListCountryRegionResponseBody`
@@ -5452,11 +5506,11 @@ pub struct ListCountryRegionResponseBody {
 impl FromJson for ListCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCountryRegionResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListCurrencyResponseBody`
@@ -5477,11 +5531,11 @@ pub struct ListCurrencyResponseBody {
 impl FromJson for ListCurrencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCurrencyResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListDepartmentResponseBody`
@@ -5502,11 +5556,11 @@ pub struct ListDepartmentResponseBody {
 impl FromJson for ListDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListDepartmentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListEmployeeTypeResponseBody`
@@ -5527,11 +5581,11 @@ pub struct ListEmployeeTypeResponseBody {
 impl FromJson for ListEmployeeTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListEmployeeTypeResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListJobDataResponseBody`
@@ -5552,11 +5606,11 @@ pub struct ListJobDataResponseBody {
 impl FromJson for ListJobDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobDataResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListJobFamilyResponseBody`
@@ -5577,11 +5631,11 @@ pub struct ListJobFamilyResponseBody {
 impl FromJson for ListJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobFamilyResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListJobLevelResponseBody`
@@ -5602,11 +5656,11 @@ pub struct ListJobLevelResponseBody {
 impl FromJson for ListJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobLevelResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListJobResponseBody`
@@ -5627,11 +5681,11 @@ pub struct ListJobResponseBody {
 impl FromJson for ListJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListLocationResponseBody`
@@ -5652,11 +5706,11 @@ pub struct ListLocationResponseBody {
 impl FromJson for ListLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListLocationResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListNationalIdTypeResponseBody`
@@ -5677,11 +5731,11 @@ pub struct ListNationalIdTypeResponseBody {
 impl FromJson for ListNationalIdTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListNationalIdTypeResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListObjectApiNameCustomFieldResponseBody`
@@ -5702,11 +5756,11 @@ pub struct ListObjectApiNameCustomFieldResponseBody {
 impl FromJson for ListObjectApiNameCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListObjectApiNameCustomFieldResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListPreHireResponseBody`
@@ -5727,11 +5781,11 @@ pub struct ListPreHireResponseBody {
 impl FromJson for ListPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListPreHireResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListSecurityGroupResponseBody`
@@ -5752,11 +5806,11 @@ pub struct ListSecurityGroupResponseBody {
 impl FromJson for ListSecurityGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSecurityGroupResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListSubdivisionResponseBody`
@@ -5777,11 +5831,11 @@ pub struct ListSubdivisionResponseBody {
 impl FromJson for ListSubdivisionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSubdivisionResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListSubregionResponseBody`
@@ -5802,11 +5856,11 @@ pub struct ListSubregionResponseBody {
 impl FromJson for ListSubregionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSubregionResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListWorkingHoursTypeResponseBody`
@@ -5827,11 +5881,11 @@ pub struct ListWorkingHoursTypeResponseBody {
 impl FromJson for ListWorkingHoursTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListWorkingHoursTypeResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `Location`
@@ -5870,20 +5924,24 @@ pub struct Location {
 impl FromJson for Location {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Location")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            hiberarchy_common: json::field(&mut o, "hiberarchy_common")?,
-            location_usage_list: json::field(&mut o, "location_usage_list")?,
-            address: json::field(&mut o, "address")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            locale: json::field(&mut o, "locale")?,
-            time_zone_id: json::field(&mut o, "time_zone_id")?,
-            display_language_id: json::field(&mut o, "display_language_id")?,
-            is_prefer_manual_encoding: json::field(&mut o, "is_prefer_manual_encoding")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "hiberarchy_common", &mut out.hiberarchy_common)?;
+        json::set(&mut o, "location_usage_list", &mut out.location_usage_list)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "locale", &mut out.locale)?;
+        json::set(&mut o, "time_zone_id", &mut out.time_zone_id)?;
+        json::set(&mut o, "display_language_id", &mut out.display_language_id)?;
+        json::set(
+            &mut o,
+            "is_prefer_manual_encoding",
+            &mut out.is_prefer_manual_encoding,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for Location {
@@ -5920,10 +5978,10 @@ pub struct LookupFieldSetting {
 impl FromJson for LookupFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LookupFieldSetting")?;
-        Ok(Self {
-            lookup_obj_api_name: json::field(&mut o, "lookup_obj_api_name")?,
-            is_multiple: json::field(&mut o, "is_multiple")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "lookup_obj_api_name", &mut out.lookup_obj_api_name)?;
+        json::set(&mut o, "is_multiple", &mut out.is_multiple)?;
+        Ok(out)
     }
 }
 /// `ManagementScope`
@@ -5942,10 +6000,10 @@ pub struct ManagementScope {
 impl FromJson for ManagementScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ManagementScope")?;
-        Ok(Self {
-            management_dimension: json::field(&mut o, "management_dimension")?,
-            obj_id: json::field(&mut o, "obj_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "management_dimension", &mut out.management_dimension)?;
+        json::set(&mut o, "obj_id", &mut out.obj_id)?;
+        Ok(out)
     }
 }
 impl ToJson for ManagementScope {
@@ -5974,11 +6032,11 @@ pub struct MatchCompensationStandardResponseBody {
 impl FromJson for MatchCompensationStandardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MatchCompensationStandardResponseBody")?;
-        Ok(Self {
-            standard_id: json::field(&mut o, "standard_id")?,
-            grade: json::field(&mut o, "grade")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "standard_id", &mut out.standard_id)?;
+        json::set(&mut o, "grade", &mut out.grade)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        Ok(out)
     }
 }
 /// `Name`
@@ -5997,10 +6055,10 @@ pub struct Name {
 impl FromJson for Name {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Name")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 impl ToJson for Name {
@@ -6037,15 +6095,15 @@ pub struct NationalId {
 impl FromJson for NationalId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NationalId")?;
-        Ok(Self {
-            national_id_type_id: json::field(&mut o, "national_id_type_id")?,
-            national_id_number: json::field(&mut o, "national_id_number")?,
-            issue_date: json::field(&mut o, "issue_date")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            issued_by: json::field(&mut o, "issued_by")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "national_id_type_id", &mut out.national_id_type_id)?;
+        json::set(&mut o, "national_id_number", &mut out.national_id_number)?;
+        json::set(&mut o, "issue_date", &mut out.issue_date)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "issued_by", &mut out.issued_by)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for NationalId {
@@ -6091,20 +6149,21 @@ pub struct NationalIdType {
 impl FromJson for NationalIdType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NationalIdType")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            name: json::field(&mut o, "name")?,
-            active: json::field(&mut o, "active")?,
-            validation_rule: json::field(&mut o, "validation_rule")?,
-            validation_rule_description: json::field(
-                &mut o,
-                "validation_rule_description",
-            )?,
-            code: json::field(&mut o, "code")?,
-            identification_type: json::field(&mut o, "identification_type")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "validation_rule", &mut out.validation_rule)?;
+        json::set(
+            &mut o,
+            "validation_rule_description",
+            &mut out.validation_rule_description,
+        )?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "identification_type", &mut out.identification_type)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for NationalIdType {
@@ -6142,12 +6201,12 @@ pub struct NumberFieldSetting {
 impl FromJson for NumberFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NumberFieldSetting")?;
-        Ok(Self {
-            number_field_type: json::field(&mut o, "number_field_type")?,
-            decimal_places: json::field(&mut o, "decimal_places")?,
-            round_type: json::field(&mut o, "round_type")?,
-            decimal_total_places: json::field(&mut o, "decimal_total_places")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "number_field_type", &mut out.number_field_type)?;
+        json::set(&mut o, "decimal_places", &mut out.decimal_places)?;
+        json::set(&mut o, "round_type", &mut out.round_type)?;
+        json::set(&mut o, "decimal_total_places", &mut out.decimal_total_places)?;
+        Ok(out)
     }
 }
 /// `Object`
@@ -6172,13 +6231,13 @@ pub struct Object {
 impl FromJson for Object {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Object")?;
-        Ok(Self {
-            object_api_name: json::field(&mut o, "object_api_name")?,
-            name: json::field(&mut o, "name")?,
-            is_open: json::field(&mut o, "is_open")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "is_open", &mut out.is_open)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `ObjectFieldData`
@@ -6197,10 +6256,10 @@ pub struct ObjectFieldData {
 impl FromJson for ObjectFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ObjectFieldData")?;
-        Ok(Self {
-            field_name: json::field(&mut o, "field_name")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_name", &mut out.field_name)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 impl ToJson for ObjectFieldData {
@@ -6235,14 +6294,14 @@ pub struct Offboarding {
 impl FromJson for Offboarding {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Offboarding")?;
-        Ok(Self {
-            initiating_type: json::field(&mut o, "initiating_type")?,
-            status: json::field(&mut o, "status")?,
-            application_info: json::field(&mut o, "application_info")?,
-            offboarding_info: json::field(&mut o, "offboarding_info")?,
-            offboarding_checklist: json::field(&mut o, "offboarding_checklist")?,
-            offboarding_id: json::field(&mut o, "offboarding_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "initiating_type", &mut out.initiating_type)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "application_info", &mut out.application_info)?;
+        json::set(&mut o, "offboarding_info", &mut out.offboarding_info)?;
+        json::set(&mut o, "offboarding_checklist", &mut out.offboarding_checklist)?;
+        json::set(&mut o, "offboarding_id", &mut out.offboarding_id)?;
+        Ok(out)
     }
 }
 /// `OffboardingChecklist`
@@ -6265,12 +6324,12 @@ pub struct OffboardingChecklist {
 impl FromJson for OffboardingChecklist {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OffboardingChecklist")?;
-        Ok(Self {
-            checklist_status: json::field(&mut o, "checklist_status")?,
-            checklist_start_time: json::field(&mut o, "checklist_start_time")?,
-            checklist_finish_time: json::field(&mut o, "checklist_finish_time")?,
-            checklist_process_id: json::field(&mut o, "checklist_process_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "checklist_status", &mut out.checklist_status)?;
+        json::set(&mut o, "checklist_start_time", &mut out.checklist_start_time)?;
+        json::set(&mut o, "checklist_finish_time", &mut out.checklist_finish_time)?;
+        json::set(&mut o, "checklist_process_id", &mut out.checklist_process_id)?;
+        Ok(out)
     }
 }
 /// `OffboardingInfo`
@@ -6339,53 +6398,71 @@ pub struct OffboardingInfo {
 impl FromJson for OffboardingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OffboardingInfo")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            hrbp_id: json::field(&mut o, "hrbp_id")?,
-            expected_offboarding_date: json::field(&mut o, "expected_offboarding_date")?,
-            offboarding_date: json::field(&mut o, "offboarding_date")?,
-            reason: json::field(&mut o, "reason")?,
-            reason_explanation: json::field(&mut o, "reason_explanation")?,
-            employee_reason: json::field(&mut o, "employee_reason")?,
-            employee_reason_explanation: json::field(
-                &mut o,
-                "employee_reason_explanation",
-            )?,
-            add_block_list: json::field(&mut o, "add_block_list")?,
-            block_reason: json::field(&mut o, "block_reason")?,
-            block_reason_explanation: json::field(&mut o, "block_reason_explanation")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            retain_account: json::field(&mut o, "retain_account")?,
-            social_insurance_end_date: json::field(&mut o, "social_insurance_end_date")?,
-            provident_fund_end_date: json::field(&mut o, "provident_fund_end_date")?,
-            enforce_noncompete_agreement: json::field(
-                &mut o,
-                "enforce_noncompete_agreement",
-            )?,
-            noncompete_agreement_id: json::field(&mut o, "noncompete_agreement_id")?,
-            noncompete_agreement_company: json::field(
-                &mut o,
-                "noncompete_agreement_company",
-            )?,
-            noncompete_agreement_start_date: json::field(
-                &mut o,
-                "noncompete_agreement_start_date",
-            )?,
-            noncompete_agreement_end_date: json::field(
-                &mut o,
-                "noncompete_agreement_end_date",
-            )?,
-            sign_type: json::field(&mut o, "sign_type")?,
-            signature_file: json::field(&mut o, "signature_file")?,
-            last_attendance_date: json::field(&mut o, "last_attendance_date")?,
-            is_transfer_with_workforce: json::field(
-                &mut o,
-                "is_transfer_with_workforce",
-            )?,
-            employment: json::field(&mut o, "employment")?,
-            no_permission_fields: json::field(&mut o, "no_permission_fields")?,
-            minor_reason: json::field(&mut o, "minor_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "hrbp_id", &mut out.hrbp_id)?;
+        json::set(
+            &mut o,
+            "expected_offboarding_date",
+            &mut out.expected_offboarding_date,
+        )?;
+        json::set(&mut o, "offboarding_date", &mut out.offboarding_date)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        json::set(&mut o, "reason_explanation", &mut out.reason_explanation)?;
+        json::set(&mut o, "employee_reason", &mut out.employee_reason)?;
+        json::set(
+            &mut o,
+            "employee_reason_explanation",
+            &mut out.employee_reason_explanation,
+        )?;
+        json::set(&mut o, "add_block_list", &mut out.add_block_list)?;
+        json::set(&mut o, "block_reason", &mut out.block_reason)?;
+        json::set(
+            &mut o,
+            "block_reason_explanation",
+            &mut out.block_reason_explanation,
+        )?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "retain_account", &mut out.retain_account)?;
+        json::set(
+            &mut o,
+            "social_insurance_end_date",
+            &mut out.social_insurance_end_date,
+        )?;
+        json::set(&mut o, "provident_fund_end_date", &mut out.provident_fund_end_date)?;
+        json::set(
+            &mut o,
+            "enforce_noncompete_agreement",
+            &mut out.enforce_noncompete_agreement,
+        )?;
+        json::set(&mut o, "noncompete_agreement_id", &mut out.noncompete_agreement_id)?;
+        json::set(
+            &mut o,
+            "noncompete_agreement_company",
+            &mut out.noncompete_agreement_company,
+        )?;
+        json::set(
+            &mut o,
+            "noncompete_agreement_start_date",
+            &mut out.noncompete_agreement_start_date,
+        )?;
+        json::set(
+            &mut o,
+            "noncompete_agreement_end_date",
+            &mut out.noncompete_agreement_end_date,
+        )?;
+        json::set(&mut o, "sign_type", &mut out.sign_type)?;
+        json::set(&mut o, "signature_file", &mut out.signature_file)?;
+        json::set(&mut o, "last_attendance_date", &mut out.last_attendance_date)?;
+        json::set(
+            &mut o,
+            "is_transfer_with_workforce",
+            &mut out.is_transfer_with_workforce,
+        )?;
+        json::set(&mut o, "employment", &mut out.employment)?;
+        json::set(&mut o, "no_permission_fields", &mut out.no_permission_fields)?;
+        json::set(&mut o, "minor_reason", &mut out.minor_reason)?;
+        Ok(out)
     }
 }
 /// `OffboardingReason`
@@ -6412,20 +6489,22 @@ pub struct OffboardingReason {
 impl FromJson for OffboardingReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OffboardingReason")?;
-        Ok(Self {
-            offboarding_reason_unique_identifier: json::field(
-                &mut o,
-                "offboarding_reason_unique_identifier",
-            )?,
-            name: json::field(&mut o, "name")?,
-            active: json::field(&mut o, "active")?,
-            parent_offboarding_reason_unique_identifier: json::field(
-                &mut o,
-                "parent_offboarding_reason_unique_identifier",
-            )?,
-            created_time: json::field(&mut o, "created_time")?,
-            updated_time: json::field(&mut o, "updated_time")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "offboarding_reason_unique_identifier",
+            &mut out.offboarding_reason_unique_identifier,
+        )?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(
+            &mut o,
+            "parent_offboarding_reason_unique_identifier",
+            &mut out.parent_offboarding_reason_unique_identifier,
+        )?;
+        json::set(&mut o, "created_time", &mut out.created_time)?;
+        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        Ok(out)
     }
 }
 /// `OrgTruncation`
@@ -6446,11 +6525,11 @@ pub struct OrgTruncation {
 impl FromJson for OrgTruncation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OrgTruncation")?;
-        Ok(Self {
-            org_key: json::field(&mut o, "org_key")?,
-            r#type: json::field(&mut o, "type")?,
-            depth: json::field(&mut o, "depth")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "org_key", &mut out.org_key)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "depth", &mut out.depth)?;
+        Ok(out)
     }
 }
 /// `PatchCompanyResponseBody`
@@ -6467,9 +6546,9 @@ pub struct PatchCompanyResponseBody {
 impl FromJson for PatchCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchCompanyResponseBody")?;
-        Ok(Self {
-            company: json::field(&mut o, "company")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company", &mut out.company)?;
+        Ok(out)
     }
 }
 /// `PatchContractResponseBody`
@@ -6486,9 +6565,9 @@ pub struct PatchContractResponseBody {
 impl FromJson for PatchContractResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchContractResponseBody")?;
-        Ok(Self {
-            contract: json::field(&mut o, "contract")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "contract", &mut out.contract)?;
+        Ok(out)
     }
 }
 /// `PatchDepartmentResponseBody`
@@ -6505,9 +6584,9 @@ pub struct PatchDepartmentResponseBody {
 impl FromJson for PatchDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchDepartmentResponseBody")?;
-        Ok(Self {
-            department: json::field(&mut o, "department")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department", &mut out.department)?;
+        Ok(out)
     }
 }
 /// `PatchEmployeeTypeResponseBody`
@@ -6524,9 +6603,9 @@ pub struct PatchEmployeeTypeResponseBody {
 impl FromJson for PatchEmployeeTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchEmployeeTypeResponseBody")?;
-        Ok(Self {
-            employee_type: json::field(&mut o, "employee_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        Ok(out)
     }
 }
 /// `PatchEmploymentResponseBody`
@@ -6543,9 +6622,9 @@ pub struct PatchEmploymentResponseBody {
 impl FromJson for PatchEmploymentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchEmploymentResponseBody")?;
-        Ok(Self {
-            employment: json::field(&mut o, "employment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment", &mut out.employment)?;
+        Ok(out)
     }
 }
 /// `PatchJobDataResponseBody`
@@ -6562,9 +6641,9 @@ pub struct PatchJobDataResponseBody {
 impl FromJson for PatchJobDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchJobDataResponseBody")?;
-        Ok(Self {
-            job_data: json::field(&mut o, "job_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_data", &mut out.job_data)?;
+        Ok(out)
     }
 }
 /// `PatchJobFamilyResponseBody`
@@ -6581,9 +6660,9 @@ pub struct PatchJobFamilyResponseBody {
 impl FromJson for PatchJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchJobFamilyResponseBody")?;
-        Ok(Self {
-            job_family: json::field(&mut o, "job_family")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_family", &mut out.job_family)?;
+        Ok(out)
     }
 }
 /// `PatchJobLevelResponseBody`
@@ -6600,9 +6679,9 @@ pub struct PatchJobLevelResponseBody {
 impl FromJson for PatchJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchJobLevelResponseBody")?;
-        Ok(Self {
-            job_level: json::field(&mut o, "job_level")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_level", &mut out.job_level)?;
+        Ok(out)
     }
 }
 /// `PatchJobResponseBody`
@@ -6619,9 +6698,9 @@ pub struct PatchJobResponseBody {
 impl FromJson for PatchJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchJobResponseBody")?;
-        Ok(Self {
-            job: json::field(&mut o, "job")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job", &mut out.job)?;
+        Ok(out)
     }
 }
 /// `PatchNationalIdTypeResponseBody`
@@ -6638,9 +6717,9 @@ pub struct PatchNationalIdTypeResponseBody {
 impl FromJson for PatchNationalIdTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchNationalIdTypeResponseBody")?;
-        Ok(Self {
-            national_id_type: json::field(&mut o, "national_id_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "national_id_type", &mut out.national_id_type)?;
+        Ok(out)
     }
 }
 /// `PatchPersonResponseBody`
@@ -6657,9 +6736,9 @@ pub struct PatchPersonResponseBody {
 impl FromJson for PatchPersonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchPersonResponseBody")?;
-        Ok(Self {
-            person: json::field(&mut o, "person")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "person", &mut out.person)?;
+        Ok(out)
     }
 }
 /// `PatchPreHireResponseBody`
@@ -6676,9 +6755,9 @@ pub struct PatchPreHireResponseBody {
 impl FromJson for PatchPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchPreHireResponseBody")?;
-        Ok(Self {
-            pre_hire: json::field(&mut o, "pre_hire")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pre_hire", &mut out.pre_hire)?;
+        Ok(out)
     }
 }
 /// `PatchWorkingHoursTypeResponseBody`
@@ -6695,9 +6774,9 @@ pub struct PatchWorkingHoursTypeResponseBody {
 impl FromJson for PatchWorkingHoursTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchWorkingHoursTypeResponseBody")?;
-        Ok(Self {
-            working_hours_type: json::field(&mut o, "working_hours_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "working_hours_type", &mut out.working_hours_type)?;
+        Ok(out)
     }
 }
 /// `PermissionDetail`
@@ -6720,15 +6799,16 @@ pub struct PermissionDetail {
 impl FromJson for PermissionDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PermissionDetail")?;
-        Ok(Self {
-            role: json::field(&mut o, "role")?,
-            assigned_organization_list: json::field(
-                &mut o,
-                "assigned_organization_list",
-            )?,
-            grantor_rule_list: json::field(&mut o, "grantor_rule_list")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role", &mut out.role)?;
+        json::set(
+            &mut o,
+            "assigned_organization_list",
+            &mut out.assigned_organization_list,
+        )?;
+        json::set(&mut o, "grantor_rule_list", &mut out.grantor_rule_list)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `PermissionSecurityGroup`
@@ -6749,11 +6829,11 @@ pub struct PermissionSecurityGroup {
 impl FromJson for PermissionSecurityGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PermissionSecurityGroup")?;
-        Ok(Self {
-            rule_dimension: json::field(&mut o, "rule_dimension")?,
-            rule_type: json::field(&mut o, "rule_type")?,
-            expression: json::field(&mut o, "expression")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rule_dimension", &mut out.rule_dimension)?;
+        json::set(&mut o, "rule_type", &mut out.rule_type)?;
+        json::set(&mut o, "expression", &mut out.expression)?;
+        Ok(out)
     }
 }
 /// `Person`
@@ -6826,43 +6906,45 @@ pub struct Person {
 impl FromJson for Person {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Person")?;
-        Ok(Self {
-            phone_number: json::field(&mut o, "phone_number")?,
-            legal_name: json::field(&mut o, "legal_name")?,
-            preferred_name: json::field(&mut o, "preferred_name")?,
-            id: json::field(&mut o, "id")?,
-            name_list: json::field(&mut o, "name_list")?,
-            gender: json::field(&mut o, "gender")?,
-            date_of_birth: json::field(&mut o, "date_of_birth")?,
-            nationality_id: json::field(&mut o, "nationality_id")?,
-            nationality_id_v2: json::field(&mut o, "nationality_id_v2")?,
-            race: json::field(&mut o, "race")?,
-            marital_status: json::field(&mut o, "marital_status")?,
-            phone_list: json::field(&mut o, "phone_list")?,
-            address_list: json::field(&mut o, "address_list")?,
-            email_list: json::field(&mut o, "email_list")?,
-            work_experience_list: json::field(&mut o, "work_experience_list")?,
-            education_list: json::field(&mut o, "education_list")?,
-            bank_account_list: json::field(&mut o, "bank_account_list")?,
-            national_id_list: json::field(&mut o, "national_id_list")?,
-            dependent_list: json::field(&mut o, "dependent_list")?,
-            emergency_contact_list: json::field(&mut o, "emergency_contact_list")?,
-            date_entered_workforce: json::field(&mut o, "date_entered_workforce")?,
-            profile_image_id: json::field(&mut o, "profile_image_id")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            email_address: json::field(&mut o, "email_address")?,
-            resident_tax_id_list: json::field(&mut o, "resident_tax_id_list")?,
-            age: json::field(&mut o, "age")?,
-            highest_level_of_education: json::field(
-                &mut o,
-                "highest_level_of_education",
-            )?,
-            highest_degree_of_education: json::field(
-                &mut o,
-                "highest_degree_of_education",
-            )?,
-            personal_profile: json::field(&mut o, "personal_profile")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "phone_number", &mut out.phone_number)?;
+        json::set(&mut o, "legal_name", &mut out.legal_name)?;
+        json::set(&mut o, "preferred_name", &mut out.preferred_name)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name_list", &mut out.name_list)?;
+        json::set(&mut o, "gender", &mut out.gender)?;
+        json::set(&mut o, "date_of_birth", &mut out.date_of_birth)?;
+        json::set(&mut o, "nationality_id", &mut out.nationality_id)?;
+        json::set(&mut o, "nationality_id_v2", &mut out.nationality_id_v2)?;
+        json::set(&mut o, "race", &mut out.race)?;
+        json::set(&mut o, "marital_status", &mut out.marital_status)?;
+        json::set(&mut o, "phone_list", &mut out.phone_list)?;
+        json::set(&mut o, "address_list", &mut out.address_list)?;
+        json::set(&mut o, "email_list", &mut out.email_list)?;
+        json::set(&mut o, "work_experience_list", &mut out.work_experience_list)?;
+        json::set(&mut o, "education_list", &mut out.education_list)?;
+        json::set(&mut o, "bank_account_list", &mut out.bank_account_list)?;
+        json::set(&mut o, "national_id_list", &mut out.national_id_list)?;
+        json::set(&mut o, "dependent_list", &mut out.dependent_list)?;
+        json::set(&mut o, "emergency_contact_list", &mut out.emergency_contact_list)?;
+        json::set(&mut o, "date_entered_workforce", &mut out.date_entered_workforce)?;
+        json::set(&mut o, "profile_image_id", &mut out.profile_image_id)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "email_address", &mut out.email_address)?;
+        json::set(&mut o, "resident_tax_id_list", &mut out.resident_tax_id_list)?;
+        json::set(&mut o, "age", &mut out.age)?;
+        json::set(
+            &mut o,
+            "highest_level_of_education",
+            &mut out.highest_level_of_education,
+        )?;
+        json::set(
+            &mut o,
+            "highest_degree_of_education",
+            &mut out.highest_degree_of_education,
+        )?;
+        json::set(&mut o, "personal_profile", &mut out.personal_profile)?;
+        Ok(out)
     }
 }
 impl ToJson for Person {
@@ -6960,38 +7042,44 @@ pub struct PersonName {
 impl FromJson for PersonName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PersonName")?;
-        Ok(Self {
-            local_primary: json::field(&mut o, "local_primary")?,
-            local_first_name: json::field(&mut o, "local_first_name")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            name_type: json::field(&mut o, "name_type")?,
-            local_first_name_2: json::field(&mut o, "local_first_name_2")?,
-            local_primary_2: json::field(&mut o, "local_primary_2")?,
-            additional_name_type: json::field(&mut o, "additional_name_type")?,
-            first_name: json::field(&mut o, "first_name")?,
-            full_name: json::field(&mut o, "full_name")?,
-            hereditary: json::field(&mut o, "hereditary")?,
-            custom_name: json::field(&mut o, "custom_name")?,
-            custom_local_name: json::field(&mut o, "custom_local_name")?,
-            middle_name: json::field(&mut o, "middle_name")?,
-            name_primary: json::field(&mut o, "name_primary")?,
-            secondary: json::field(&mut o, "secondary")?,
-            social: json::field(&mut o, "social")?,
-            tertiary: json::field(&mut o, "tertiary")?,
-            title: json::field(&mut o, "title")?,
-            local_middle_name: json::field(&mut o, "local_middle_name")?,
-            local_secondary: json::field(&mut o, "local_secondary")?,
-            display_name_local_and_western_script: json::field(
-                &mut o,
-                "display_name_local_and_western_script",
-            )?,
-            display_name_local_script: json::field(&mut o, "display_name_local_script")?,
-            display_name_western_script: json::field(
-                &mut o,
-                "display_name_western_script",
-            )?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "local_primary", &mut out.local_primary)?;
+        json::set(&mut o, "local_first_name", &mut out.local_first_name)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "name_type", &mut out.name_type)?;
+        json::set(&mut o, "local_first_name_2", &mut out.local_first_name_2)?;
+        json::set(&mut o, "local_primary_2", &mut out.local_primary_2)?;
+        json::set(&mut o, "additional_name_type", &mut out.additional_name_type)?;
+        json::set(&mut o, "first_name", &mut out.first_name)?;
+        json::set(&mut o, "full_name", &mut out.full_name)?;
+        json::set(&mut o, "hereditary", &mut out.hereditary)?;
+        json::set(&mut o, "custom_name", &mut out.custom_name)?;
+        json::set(&mut o, "custom_local_name", &mut out.custom_local_name)?;
+        json::set(&mut o, "middle_name", &mut out.middle_name)?;
+        json::set(&mut o, "name_primary", &mut out.name_primary)?;
+        json::set(&mut o, "secondary", &mut out.secondary)?;
+        json::set(&mut o, "social", &mut out.social)?;
+        json::set(&mut o, "tertiary", &mut out.tertiary)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "local_middle_name", &mut out.local_middle_name)?;
+        json::set(&mut o, "local_secondary", &mut out.local_secondary)?;
+        json::set(
+            &mut o,
+            "display_name_local_and_western_script",
+            &mut out.display_name_local_and_western_script,
+        )?;
+        json::set(
+            &mut o,
+            "display_name_local_script",
+            &mut out.display_name_local_script,
+        )?;
+        json::set(
+            &mut o,
+            "display_name_western_script",
+            &mut out.display_name_western_script,
+        )?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for PersonName {
@@ -7045,11 +7133,11 @@ pub struct PersonalProfile {
 impl FromJson for PersonalProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PersonalProfile")?;
-        Ok(Self {
-            personal_profile_id: json::field(&mut o, "personal_profile_id")?,
-            personal_profile_type: json::field(&mut o, "personal_profile_type")?,
-            files: json::field(&mut o, "files")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "personal_profile_id", &mut out.personal_profile_id)?;
+        json::set(&mut o, "personal_profile_type", &mut out.personal_profile_type)?;
+        json::set(&mut o, "files", &mut out.files)?;
+        Ok(out)
     }
 }
 impl ToJson for PersonalProfile {
@@ -7089,16 +7177,16 @@ pub struct Phone {
 impl FromJson for Phone {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Phone")?;
-        Ok(Self {
-            international_area_code: json::field(&mut o, "international_area_code")?,
-            phone_number: json::field(&mut o, "phone_number")?,
-            formatted_phone_number: json::field(&mut o, "formatted_phone_number")?,
-            device_type: json::field(&mut o, "device_type")?,
-            phone_usage: json::field(&mut o, "phone_usage")?,
-            is_primary: json::field(&mut o, "is_primary")?,
-            is_public: json::field(&mut o, "is_public")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "international_area_code", &mut out.international_area_code)?;
+        json::set(&mut o, "phone_number", &mut out.phone_number)?;
+        json::set(&mut o, "formatted_phone_number", &mut out.formatted_phone_number)?;
+        json::set(&mut o, "device_type", &mut out.device_type)?;
+        json::set(&mut o, "phone_usage", &mut out.phone_usage)?;
+        json::set(&mut o, "is_primary", &mut out.is_primary)?;
+        json::set(&mut o, "is_public", &mut out.is_public)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for Phone {
@@ -7131,10 +7219,10 @@ pub struct PhoneNumberAndAreaCode {
 impl FromJson for PhoneNumberAndAreaCode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PhoneNumberAndAreaCode")?;
-        Ok(Self {
-            area_code: json::field(&mut o, "area_code")?,
-            phone_number: json::field(&mut o, "phone_number")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "area_code", &mut out.area_code)?;
+        json::set(&mut o, "phone_number", &mut out.phone_number)?;
+        Ok(out)
     }
 }
 impl ToJson for PhoneNumberAndAreaCode {
@@ -7177,18 +7265,18 @@ pub struct PreHire {
 impl FromJson for PreHire {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PreHire")?;
-        Ok(Self {
-            ats_application_id: json::field(&mut o, "ats_application_id")?,
-            id: json::field(&mut o, "id")?,
-            hire_date: json::field(&mut o, "hire_date")?,
-            employee_type: json::field(&mut o, "employee_type")?,
-            worker_id: json::field(&mut o, "worker_id")?,
-            employee_type_id: json::field(&mut o, "employee_type_id")?,
-            person_id: json::field(&mut o, "person_id")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            cost_center_rate: json::field(&mut o, "cost_center_rate")?,
-            onboarding_status: json::field(&mut o, "onboarding_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ats_application_id", &mut out.ats_application_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "hire_date", &mut out.hire_date)?;
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        json::set(&mut o, "worker_id", &mut out.worker_id)?;
+        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
+        json::set(&mut o, "person_id", &mut out.person_id)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "cost_center_rate", &mut out.cost_center_rate)?;
+        json::set(&mut o, "onboarding_status", &mut out.onboarding_status)?;
+        Ok(out)
     }
 }
 impl ToJson for PreHire {
@@ -7243,20 +7331,20 @@ pub struct PreHireQuery {
 impl FromJson for PreHireQuery {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PreHireQuery")?;
-        Ok(Self {
-            ats_application_id: json::field(&mut o, "ats_application_id")?,
-            id: json::field(&mut o, "id")?,
-            hire_date: json::field(&mut o, "hire_date")?,
-            employee_type: json::field(&mut o, "employee_type")?,
-            worker_id: json::field(&mut o, "worker_id")?,
-            employee_type_id: json::field(&mut o, "employee_type_id")?,
-            person_id: json::field(&mut o, "person_id")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            onboarding_status: json::field(&mut o, "onboarding_status")?,
-            cost_center_rate: json::field(&mut o, "cost_center_rate")?,
-            work_email_list: json::field(&mut o, "work_email_list")?,
-            department_id: json::field(&mut o, "department_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ats_application_id", &mut out.ats_application_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "hire_date", &mut out.hire_date)?;
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        json::set(&mut o, "worker_id", &mut out.worker_id)?;
+        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
+        json::set(&mut o, "person_id", &mut out.person_id)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "onboarding_status", &mut out.onboarding_status)?;
+        json::set(&mut o, "cost_center_rate", &mut out.cost_center_rate)?;
+        json::set(&mut o, "work_email_list", &mut out.work_email_list)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        Ok(out)
     }
 }
 /// `QueryAuthorizationResponseBody`
@@ -7277,11 +7365,11 @@ pub struct QueryAuthorizationResponseBody {
 impl FromJson for QueryAuthorizationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryAuthorizationResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `QueryCustomFieldResponseBody`
@@ -7298,9 +7386,9 @@ pub struct QueryCustomFieldResponseBody {
 impl FromJson for QueryCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryCustomFieldResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `QueryOffboardingRequestBody`
@@ -7341,9 +7429,9 @@ pub struct QueryOffboardingResponseBody {
 impl FromJson for QueryOffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryOffboardingResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `QuerySecurityGroupRequestBody`
@@ -7384,9 +7472,9 @@ pub struct QuerySecurityGroupResponseBody {
 impl FromJson for QuerySecurityGroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QuerySecurityGroupResponseBody")?;
-        Ok(Self {
-            hrbp_list: json::field(&mut o, "hrbp_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "hrbp_list", &mut out.hrbp_list)?;
+        Ok(out)
     }
 }
 /// `QueryTransferReasonResponseBody`
@@ -7403,9 +7491,9 @@ pub struct QueryTransferReasonResponseBody {
 impl FromJson for QueryTransferReasonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryTransferReasonResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `QueryTransferTypeResponseBody`
@@ -7422,9 +7510,9 @@ pub struct QueryTransferTypeResponseBody {
 impl FromJson for QueryTransferTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryTransferTypeResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ReferenceObject`
@@ -7443,10 +7531,10 @@ pub struct ReferenceObject {
 impl FromJson for ReferenceObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReferenceObject")?;
-        Ok(Self {
-            api_name: json::field(&mut o, "api_name")?,
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "api_name", &mut out.api_name)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `RemoveRoleAssignAuthorizationResponseBody`
@@ -7463,9 +7551,9 @@ pub struct RemoveRoleAssignAuthorizationResponseBody {
 impl FromJson for RemoveRoleAssignAuthorizationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RemoveRoleAssignAuthorizationResponseBody")?;
-        Ok(Self {
-            assign_id: json::field(&mut o, "assign_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "assign_id", &mut out.assign_id)?;
+        Ok(out)
     }
 }
 /// `RoleAuthorization`
@@ -7486,11 +7574,11 @@ pub struct RoleAuthorization {
 impl FromJson for RoleAuthorization {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoleAuthorization")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            permission_detail_list: json::field(&mut o, "permission_detail_list")?,
-            management_scope_list: json::field(&mut o, "management_scope_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "permission_detail_list", &mut out.permission_detail_list)?;
+        json::set(&mut o, "management_scope_list", &mut out.management_scope_list)?;
+        Ok(out)
     }
 }
 /// `RuleDimension`
@@ -7509,10 +7597,10 @@ pub struct RuleDimension {
 impl FromJson for RuleDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RuleDimension")?;
-        Ok(Self {
-            entity_key: json::field(&mut o, "entity_key")?,
-            entity_name: json::field(&mut o, "entity_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entity_key", &mut out.entity_key)?;
+        json::set(&mut o, "entity_name", &mut out.entity_name)?;
+        Ok(out)
     }
 }
 /// `SearchAssignedUserRequestBody`
@@ -7563,11 +7651,11 @@ pub struct SearchAssignedUserResponseBody {
 impl FromJson for SearchAssignedUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchAssignedUserResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `SearchOffboardingRequestBody`
@@ -7658,13 +7746,13 @@ pub struct SearchOffboardingResponseBody {
 impl FromJson for SearchOffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchOffboardingResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            total: json::field(&mut o, "total")?,
-            reject_export: json::field(&mut o, "reject_export")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "reject_export", &mut out.reject_export)?;
+        Ok(out)
     }
 }
 /// `SecurityGroup`
@@ -7697,17 +7785,17 @@ pub struct SecurityGroup {
 impl FromJson for SecurityGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SecurityGroup")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            code: json::field(&mut o, "code")?,
-            name: json::field(&mut o, "name")?,
-            active_status: json::field(&mut o, "active_status")?,
-            description: json::field(&mut o, "description")?,
-            group_type: json::field(&mut o, "group_type")?,
-            created_by: json::field(&mut o, "created_by")?,
-            update_time: json::field(&mut o, "update_time")?,
-            org_truncation: json::field(&mut o, "org_truncation")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "group_type", &mut out.group_type)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "org_truncation", &mut out.org_truncation)?;
+        Ok(out)
     }
 }
 /// `SortOption`
@@ -7763,12 +7851,12 @@ pub struct Subdivision {
 impl FromJson for Subdivision {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Subdivision")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            subdivision_type: json::field(&mut o, "subdivision_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "subdivision_type", &mut out.subdivision_type)?;
+        Ok(out)
     }
 }
 /// `SubmitOffboardingRequestBody`
@@ -7852,23 +7940,29 @@ pub struct SubmitOffboardingResponseBody {
 impl FromJson for SubmitOffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SubmitOffboardingResponseBody")?;
-        Ok(Self {
-            offboarding_id: json::field(&mut o, "offboarding_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            offboarding_reason_unique_identifier: json::field(
-                &mut o,
-                "offboarding_reason_unique_identifier",
-            )?,
-            offboarding_date: json::field(&mut o, "offboarding_date")?,
-            offboarding_reason_explanation: json::field(
-                &mut o,
-                "offboarding_reason_explanation",
-            )?,
-            add_block_list: json::field(&mut o, "add_block_list")?,
-            block_reason: json::field(&mut o, "block_reason")?,
-            block_reason_explanation: json::field(&mut o, "block_reason_explanation")?,
-            created_time: json::field(&mut o, "created_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offboarding_id", &mut out.offboarding_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(
+            &mut o,
+            "offboarding_reason_unique_identifier",
+            &mut out.offboarding_reason_unique_identifier,
+        )?;
+        json::set(&mut o, "offboarding_date", &mut out.offboarding_date)?;
+        json::set(
+            &mut o,
+            "offboarding_reason_explanation",
+            &mut out.offboarding_reason_explanation,
+        )?;
+        json::set(&mut o, "add_block_list", &mut out.add_block_list)?;
+        json::set(&mut o, "block_reason", &mut out.block_reason)?;
+        json::set(
+            &mut o,
+            "block_reason_explanation",
+            &mut out.block_reason_explanation,
+        )?;
+        json::set(&mut o, "created_time", &mut out.created_time)?;
+        Ok(out)
     }
 }
 /// `Subregion`
@@ -7891,12 +7985,12 @@ pub struct Subregion {
 impl FromJson for Subregion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Subregion")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            subdivision_id: json::field(&mut o, "subdivision_id")?,
-            superior_subregion_id: json::field(&mut o, "superior_subregion_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "subdivision_id", &mut out.subdivision_id)?;
+        json::set(&mut o, "superior_subregion_id", &mut out.superior_subregion_id)?;
+        Ok(out)
     }
 }
 /// `SupportCostCenterItem`
@@ -7915,10 +8009,10 @@ pub struct SupportCostCenterItem {
 impl FromJson for SupportCostCenterItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SupportCostCenterItem")?;
-        Ok(Self {
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-            rate: json::field(&mut o, "rate")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        json::set(&mut o, "rate", &mut out.rate)?;
+        Ok(out)
     }
 }
 impl ToJson for SupportCostCenterItem {
@@ -7945,10 +8039,10 @@ pub struct Tag {
 impl FromJson for Tag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Tag")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            values: json::field(&mut o, "values")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "values", &mut out.values)?;
+        Ok(out)
     }
 }
 /// `TextFieldSetting`
@@ -7971,12 +8065,12 @@ pub struct TextFieldSetting {
 impl FromJson for TextFieldSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TextFieldSetting")?;
-        Ok(Self {
-            is_multilingual: json::field(&mut o, "is_multilingual")?,
-            is_multiline: json::field(&mut o, "is_multiline")?,
-            max_length: json::field(&mut o, "max_length")?,
-            is_url_type: json::field(&mut o, "is_url_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_multilingual", &mut out.is_multilingual)?;
+        json::set(&mut o, "is_multiline", &mut out.is_multiline)?;
+        json::set(&mut o, "max_length", &mut out.max_length)?;
+        json::set(&mut o, "is_url_type", &mut out.is_url_type)?;
+        Ok(out)
     }
 }
 /// `TranferEmploymentInfo`
@@ -7999,15 +8093,16 @@ pub struct TranferEmploymentInfo {
 impl FromJson for TranferEmploymentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TranferEmploymentInfo")?;
-        Ok(Self {
-            regular_employee_start_date: json::field(
-                &mut o,
-                "regular_employee_start_date",
-            )?,
-            seniority_date: json::field(&mut o, "seniority_date")?,
-            employee_number: json::field(&mut o, "employee_number")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "regular_employee_start_date",
+            &mut out.regular_employee_start_date,
+        )?;
+        json::set(&mut o, "seniority_date", &mut out.seniority_date)?;
+        json::set(&mut o, "employee_number", &mut out.employee_number)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for TranferEmploymentInfo {
@@ -8152,98 +8247,148 @@ pub struct TransferInfo {
 impl FromJson for TransferInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TransferInfo")?;
-        Ok(Self {
-            remark: json::field(&mut o, "remark")?,
-            offer_info: json::field(&mut o, "offer_info")?,
-            target_dotted_manager_clean: json::field(
-                &mut o,
-                "target_dotted_manager_clean",
-            )?,
-            probation_exist: json::field(&mut o, "probation_exist")?,
-            original_department: json::field(&mut o, "original_department")?,
-            target_department: json::field(&mut o, "target_department")?,
-            original_work_location: json::field(&mut o, "original_work_location")?,
-            target_work_location: json::field(&mut o, "target_work_location")?,
-            original_direct_manager: json::field(&mut o, "original_direct_manager")?,
-            target_direct_manager: json::field(&mut o, "target_direct_manager")?,
-            original_dotted_manager: json::field(&mut o, "original_dotted_manager")?,
-            target_dotted_manager: json::field(&mut o, "target_dotted_manager")?,
-            original_job: json::field(&mut o, "original_job")?,
-            target_job: json::field(&mut o, "target_job")?,
-            original_job_family: json::field(&mut o, "original_job_family")?,
-            target_job_family: json::field(&mut o, "target_job_family")?,
-            original_job_level: json::field(&mut o, "original_job_level")?,
-            target_job_level: json::field(&mut o, "target_job_level")?,
-            original_workforce_type: json::field(&mut o, "original_workforce_type")?,
-            target_workforce_type: json::field(&mut o, "target_workforce_type")?,
-            original_employee_subtype: json::field(&mut o, "original_employee_subtype")?,
-            target_employee_subtype: json::field(&mut o, "target_employee_subtype")?,
-            original_company: json::field(&mut o, "original_company")?,
-            target_company: json::field(&mut o, "target_company")?,
-            original_contract_number: json::field(&mut o, "original_contract_number")?,
-            target_contract_number: json::field(&mut o, "target_contract_number")?,
-            original_contract_type: json::field(&mut o, "original_contract_type")?,
-            target_contract_type: json::field(&mut o, "target_contract_type")?,
-            original_duration_type: json::field(&mut o, "original_duration_type")?,
-            target_duration_type: json::field(&mut o, "target_duration_type")?,
-            original_signing_type: json::field(&mut o, "original_signing_type")?,
-            target_signing_type: json::field(&mut o, "target_signing_type")?,
-            original_contract_start_date: json::field(
-                &mut o,
-                "original_contract_start_date",
-            )?,
-            target_contract_start_date: json::field(
-                &mut o,
-                "target_contract_start_date",
-            )?,
-            original_contract_end_date: json::field(
-                &mut o,
-                "original_contract_end_date",
-            )?,
-            target_contract_end_date: json::field(&mut o, "target_contract_end_date")?,
-            original_working_hours_type: json::field(
-                &mut o,
-                "original_working_hours_type",
-            )?,
-            target_working_hours_type: json::field(&mut o, "target_working_hours_type")?,
-            original_working_calendar: json::field(&mut o, "original_working_calendar")?,
-            target_working_calendar: json::field(&mut o, "target_working_calendar")?,
-            original_probation_end_date: json::field(
-                &mut o,
-                "original_probation_end_date",
-            )?,
-            target_probation_end_date: json::field(&mut o, "target_probation_end_date")?,
-            original_weekly_working_hours: json::field(
-                &mut o,
-                "original_weekly_working_hours",
-            )?,
-            target_weekly_working_hours: json::field(
-                &mut o,
-                "target_weekly_working_hours",
-            )?,
-            original_work_shift: json::field(&mut o, "original_work_shift")?,
-            target_work_shift: json::field(&mut o, "target_work_shift")?,
-            original_cost_center_rate: json::field(&mut o, "original_cost_center_rate")?,
-            target_cost_center_rate: json::field(&mut o, "target_cost_center_rate")?,
-            original_employment_change: json::field(
-                &mut o,
-                "original_employment_change",
-            )?,
-            target_employment_change: json::field(&mut o, "target_employment_change")?,
-            original_job_grade: json::field(&mut o, "original_job_grade")?,
-            target_job_grade: json::field(&mut o, "target_job_grade")?,
-            original_compensation_type: json::field(
-                &mut o,
-                "original_compensation_type",
-            )?,
-            target_compensation_type: json::field(&mut o, "target_compensation_type")?,
-            original_service_company: json::field(&mut o, "original_service_company")?,
-            target_service_company: json::field(&mut o, "target_service_company")?,
-            original_position: json::field(&mut o, "original_position")?,
-            target_position: json::field(&mut o, "target_position")?,
-            original_pathway: json::field(&mut o, "original_pathway")?,
-            target_pathway: json::field(&mut o, "target_pathway")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "offer_info", &mut out.offer_info)?;
+        json::set(
+            &mut o,
+            "target_dotted_manager_clean",
+            &mut out.target_dotted_manager_clean,
+        )?;
+        json::set(&mut o, "probation_exist", &mut out.probation_exist)?;
+        json::set(&mut o, "original_department", &mut out.original_department)?;
+        json::set(&mut o, "target_department", &mut out.target_department)?;
+        json::set(&mut o, "original_work_location", &mut out.original_work_location)?;
+        json::set(&mut o, "target_work_location", &mut out.target_work_location)?;
+        json::set(&mut o, "original_direct_manager", &mut out.original_direct_manager)?;
+        json::set(&mut o, "target_direct_manager", &mut out.target_direct_manager)?;
+        json::set(&mut o, "original_dotted_manager", &mut out.original_dotted_manager)?;
+        json::set(&mut o, "target_dotted_manager", &mut out.target_dotted_manager)?;
+        json::set(&mut o, "original_job", &mut out.original_job)?;
+        json::set(&mut o, "target_job", &mut out.target_job)?;
+        json::set(&mut o, "original_job_family", &mut out.original_job_family)?;
+        json::set(&mut o, "target_job_family", &mut out.target_job_family)?;
+        json::set(&mut o, "original_job_level", &mut out.original_job_level)?;
+        json::set(&mut o, "target_job_level", &mut out.target_job_level)?;
+        json::set(&mut o, "original_workforce_type", &mut out.original_workforce_type)?;
+        json::set(&mut o, "target_workforce_type", &mut out.target_workforce_type)?;
+        json::set(
+            &mut o,
+            "original_employee_subtype",
+            &mut out.original_employee_subtype,
+        )?;
+        json::set(&mut o, "target_employee_subtype", &mut out.target_employee_subtype)?;
+        json::set(&mut o, "original_company", &mut out.original_company)?;
+        json::set(&mut o, "target_company", &mut out.target_company)?;
+        json::set(
+            &mut o,
+            "original_contract_number",
+            &mut out.original_contract_number,
+        )?;
+        json::set(&mut o, "target_contract_number", &mut out.target_contract_number)?;
+        json::set(&mut o, "original_contract_type", &mut out.original_contract_type)?;
+        json::set(&mut o, "target_contract_type", &mut out.target_contract_type)?;
+        json::set(&mut o, "original_duration_type", &mut out.original_duration_type)?;
+        json::set(&mut o, "target_duration_type", &mut out.target_duration_type)?;
+        json::set(&mut o, "original_signing_type", &mut out.original_signing_type)?;
+        json::set(&mut o, "target_signing_type", &mut out.target_signing_type)?;
+        json::set(
+            &mut o,
+            "original_contract_start_date",
+            &mut out.original_contract_start_date,
+        )?;
+        json::set(
+            &mut o,
+            "target_contract_start_date",
+            &mut out.target_contract_start_date,
+        )?;
+        json::set(
+            &mut o,
+            "original_contract_end_date",
+            &mut out.original_contract_end_date,
+        )?;
+        json::set(
+            &mut o,
+            "target_contract_end_date",
+            &mut out.target_contract_end_date,
+        )?;
+        json::set(
+            &mut o,
+            "original_working_hours_type",
+            &mut out.original_working_hours_type,
+        )?;
+        json::set(
+            &mut o,
+            "target_working_hours_type",
+            &mut out.target_working_hours_type,
+        )?;
+        json::set(
+            &mut o,
+            "original_working_calendar",
+            &mut out.original_working_calendar,
+        )?;
+        json::set(&mut o, "target_working_calendar", &mut out.target_working_calendar)?;
+        json::set(
+            &mut o,
+            "original_probation_end_date",
+            &mut out.original_probation_end_date,
+        )?;
+        json::set(
+            &mut o,
+            "target_probation_end_date",
+            &mut out.target_probation_end_date,
+        )?;
+        json::set(
+            &mut o,
+            "original_weekly_working_hours",
+            &mut out.original_weekly_working_hours,
+        )?;
+        json::set(
+            &mut o,
+            "target_weekly_working_hours",
+            &mut out.target_weekly_working_hours,
+        )?;
+        json::set(&mut o, "original_work_shift", &mut out.original_work_shift)?;
+        json::set(&mut o, "target_work_shift", &mut out.target_work_shift)?;
+        json::set(
+            &mut o,
+            "original_cost_center_rate",
+            &mut out.original_cost_center_rate,
+        )?;
+        json::set(&mut o, "target_cost_center_rate", &mut out.target_cost_center_rate)?;
+        json::set(
+            &mut o,
+            "original_employment_change",
+            &mut out.original_employment_change,
+        )?;
+        json::set(
+            &mut o,
+            "target_employment_change",
+            &mut out.target_employment_change,
+        )?;
+        json::set(&mut o, "original_job_grade", &mut out.original_job_grade)?;
+        json::set(&mut o, "target_job_grade", &mut out.target_job_grade)?;
+        json::set(
+            &mut o,
+            "original_compensation_type",
+            &mut out.original_compensation_type,
+        )?;
+        json::set(
+            &mut o,
+            "target_compensation_type",
+            &mut out.target_compensation_type,
+        )?;
+        json::set(
+            &mut o,
+            "original_service_company",
+            &mut out.original_service_company,
+        )?;
+        json::set(&mut o, "target_service_company", &mut out.target_service_company)?;
+        json::set(&mut o, "original_position", &mut out.original_position)?;
+        json::set(&mut o, "target_position", &mut out.target_position)?;
+        json::set(&mut o, "original_pathway", &mut out.original_pathway)?;
+        json::set(&mut o, "target_pathway", &mut out.target_pathway)?;
+        Ok(out)
     }
 }
 impl ToJson for TransferInfo {
@@ -8339,20 +8484,22 @@ pub struct TransferReason {
 impl FromJson for TransferReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TransferReason")?;
-        Ok(Self {
-            transfer_reason_unique_identifier: json::field(
-                &mut o,
-                "transfer_reason_unique_identifier",
-            )?,
-            name: json::field(&mut o, "name")?,
-            active: json::field(&mut o, "active")?,
-            parent_transfer_reason_unique_identifier: json::field(
-                &mut o,
-                "parent_transfer_reason_unique_identifier",
-            )?,
-            created_time: json::field(&mut o, "created_time")?,
-            updated_time: json::field(&mut o, "updated_time")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "transfer_reason_unique_identifier",
+            &mut out.transfer_reason_unique_identifier,
+        )?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(
+            &mut o,
+            "parent_transfer_reason_unique_identifier",
+            &mut out.parent_transfer_reason_unique_identifier,
+        )?;
+        json::set(&mut o, "created_time", &mut out.created_time)?;
+        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        Ok(out)
     }
 }
 /// `TransferType`
@@ -8381,18 +8528,19 @@ pub struct TransferType {
 impl FromJson for TransferType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TransferType")?;
-        Ok(Self {
-            transfer_type_unique_identifier: json::field(
-                &mut o,
-                "transfer_type_unique_identifier",
-            )?,
-            name: json::field(&mut o, "name")?,
-            active: json::field(&mut o, "active")?,
-            flow_id: json::field(&mut o, "flow_id")?,
-            flow_name: json::field(&mut o, "flow_name")?,
-            created_time: json::field(&mut o, "created_time")?,
-            updated_time: json::field(&mut o, "updated_time")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "transfer_type_unique_identifier",
+            &mut out.transfer_type_unique_identifier,
+        )?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "flow_id", &mut out.flow_id)?;
+        json::set(&mut o, "flow_name", &mut out.flow_name)?;
+        json::set(&mut o, "created_time", &mut out.created_time)?;
+        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        Ok(out)
     }
 }
 /// `UpdateRoleAssignAuthorizationRequestBody`
@@ -8427,9 +8575,9 @@ pub struct UpdateRoleAssignAuthorizationResponseBody {
 impl FromJson for UpdateRoleAssignAuthorizationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateRoleAssignAuthorizationResponseBody")?;
-        Ok(Self {
-            assign_id: json::field(&mut o, "assign_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "assign_id", &mut out.assign_id)?;
+        Ok(out)
     }
 }
 /// `UploadPersonRequestBody`
@@ -8465,9 +8613,9 @@ pub struct UploadPersonResponseBody {
 impl FromJson for UploadPersonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadPersonResponseBody")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `ViewEmploymentInfo`
@@ -8486,10 +8634,10 @@ pub struct ViewEmploymentInfo {
 impl FromJson for ViewEmploymentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ViewEmploymentInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            names: json::field(&mut o, "names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "names", &mut out.names)?;
+        Ok(out)
     }
 }
 /// `WkCalendarDate`
@@ -8512,12 +8660,12 @@ pub struct WkCalendarDate {
 impl FromJson for WkCalendarDate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WkCalendarDate")?;
-        Ok(Self {
-            calendar_id: json::field(&mut o, "calendar_id")?,
-            date: json::field(&mut o, "date")?,
-            date_type: json::field(&mut o, "date_type")?,
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calendar_id", &mut out.calendar_id)?;
+        json::set(&mut o, "date", &mut out.date)?;
+        json::set(&mut o, "date_type", &mut out.date_type)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `WkCalendarI18n`
@@ -8536,10 +8684,10 @@ pub struct WkCalendarI18n {
 impl FromJson for WkCalendarI18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WkCalendarI18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `WkOption`
@@ -8583,9 +8731,9 @@ pub struct WorkCalendarDateLeaveResponseBody {
 impl FromJson for WorkCalendarDateLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkCalendarDateLeaveResponseBody")?;
-        Ok(Self {
-            calendar_dates: json::field(&mut o, "calendar_dates")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calendar_dates", &mut out.calendar_dates)?;
+        Ok(out)
     }
 }
 /// `WorkCalendarDetail`
@@ -8606,11 +8754,11 @@ pub struct WorkCalendarDetail {
 impl FromJson for WorkCalendarDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkCalendarDetail")?;
-        Ok(Self {
-            calendar_id: json::field(&mut o, "calendar_id")?,
-            calendar_name: json::field(&mut o, "calendar_name")?,
-            enable: json::field(&mut o, "enable")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calendar_id", &mut out.calendar_id)?;
+        json::set(&mut o, "calendar_name", &mut out.calendar_name)?;
+        json::set(&mut o, "enable", &mut out.enable)?;
+        Ok(out)
     }
 }
 /// `WorkCalendarFilter`
@@ -8656,10 +8804,10 @@ pub struct WorkCalendarLeaveResponseBody {
 impl FromJson for WorkCalendarLeaveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkCalendarLeaveResponseBody")?;
-        Ok(Self {
-            work_calendars: json::field(&mut o, "work_calendars")?,
-            count: json::field(&mut o, "count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "work_calendars", &mut out.work_calendars)?;
+        json::set(&mut o, "count", &mut out.count)?;
+        Ok(out)
     }
 }
 /// `WorkExperience`
@@ -8688,15 +8836,15 @@ pub struct WorkExperience {
 impl FromJson for WorkExperience {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkExperience")?;
-        Ok(Self {
-            company_organization: json::field(&mut o, "company_organization")?,
-            department: json::field(&mut o, "department")?,
-            job: json::field(&mut o, "job")?,
-            description: json::field(&mut o, "description")?,
-            start_date: json::field(&mut o, "start_date")?,
-            end_date: json::field(&mut o, "end_date")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company_organization", &mut out.company_organization)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "job", &mut out.job)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for WorkExperience {
@@ -8738,15 +8886,15 @@ pub struct WorkingHoursType {
 impl FromJson for WorkingHoursType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkingHoursType")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            code: json::field(&mut o, "code")?,
-            name: json::field(&mut o, "name")?,
-            country_region_id_list: json::field(&mut o, "country_region_id_list")?,
-            default_for_job: json::field(&mut o, "default_for_job")?,
-            active: json::field(&mut o, "active")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "country_region_id_list", &mut out.country_region_id_list)?;
+        json::set(&mut o, "default_for_job", &mut out.default_for_job)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for WorkingHoursType {

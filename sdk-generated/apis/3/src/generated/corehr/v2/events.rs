@@ -526,14 +526,14 @@ pub struct EmployeeDomainEventData {
 impl FromJson for EmployeeDomainEventData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeDomainEventData")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            entity: json::field(&mut o, "entity")?,
-            agg_entity: json::field(&mut o, "agg_entity")?,
-            agg_entity_id: json::field(&mut o, "agg_entity_id")?,
-            opt_type: json::field(&mut o, "opt_type")?,
-            fields: json::field(&mut o, "fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "entity", &mut out.entity)?;
+        json::set(&mut o, "agg_entity", &mut out.agg_entity)?;
+        json::set(&mut o, "agg_entity_id", &mut out.agg_entity_id)?;
+        json::set(&mut o, "opt_type", &mut out.opt_type)?;
+        json::set(&mut o, "fields", &mut out.fields)?;
+        Ok(out)
     }
 }
 /// `EventHeader`
@@ -560,14 +560,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `I18nV2`
@@ -586,10 +586,10 @@ pub struct I18nV2 {
 impl FromJson for I18nV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nV2")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `OnboardingFlow`
@@ -608,10 +608,10 @@ pub struct OnboardingFlow {
 impl FromJson for OnboardingFlow {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OnboardingFlow")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `OnboardingFlowChange`
@@ -628,9 +628,9 @@ pub struct OnboardingFlowChange {
 impl FromJson for OnboardingFlowChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OnboardingFlowChange")?;
-        Ok(Self {
-            after_status: json::field(&mut o, "after_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "after_status", &mut out.after_status)?;
+        Ok(out)
     }
 }
 /// `OnboardingTaskChange`
@@ -649,10 +649,10 @@ pub struct OnboardingTaskChange {
 impl FromJson for OnboardingTaskChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OnboardingTaskChange")?;
-        Ok(Self {
-            after_status: json::field(&mut o, "after_status")?,
-            task_code: json::field(&mut o, "task_code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "after_status", &mut out.after_status)?;
+        json::set(&mut o, "task_code", &mut out.task_code)?;
+        Ok(out)
     }
 }
 /// `OrganizationDomainEventData`
@@ -681,15 +681,15 @@ pub struct OrganizationDomainEventData {
 impl FromJson for OrganizationDomainEventData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OrganizationDomainEventData")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            entity: json::field(&mut o, "entity")?,
-            agg_entity: json::field(&mut o, "agg_entity")?,
-            agg_entity_id: json::field(&mut o, "agg_entity_id")?,
-            agg_entity_field: json::field(&mut o, "agg_entity_field")?,
-            opt_type: json::field(&mut o, "opt_type")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "entity", &mut out.entity)?;
+        json::set(&mut o, "agg_entity", &mut out.agg_entity)?;
+        json::set(&mut o, "agg_entity_id", &mut out.agg_entity_id)?;
+        json::set(&mut o, "agg_entity_field", &mut out.agg_entity_field)?;
+        json::set(&mut o, "opt_type", &mut out.opt_type)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        Ok(out)
     }
 }
 /// `P2CorehrApprovalGroupsUpdatedV2`
@@ -710,11 +710,11 @@ pub struct P2CorehrApprovalGroupsUpdatedV2 {
 impl FromJson for P2CorehrApprovalGroupsUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrApprovalGroupsUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrApprovalGroupsUpdatedV2Data`
@@ -749,18 +749,22 @@ pub struct P2CorehrApprovalGroupsUpdatedV2Data {
 impl FromJson for P2CorehrApprovalGroupsUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrApprovalGroupsUpdatedV2Data")?;
-        Ok(Self {
-            approval_group_id: json::field(&mut o, "approval_group_id")?,
-            process_id: json::field(&mut o, "process_id")?,
-            approval_group_status: json::field(&mut o, "approval_group_status")?,
-            topic: json::field(&mut o, "topic")?,
-            adjust_reason: json::field(&mut o, "adjust_reason")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            created_by: json::field(&mut o, "created_by")?,
-            draft_id: json::field(&mut o, "draft_id")?,
-            draft_status: json::field(&mut o, "draft_status")?,
-            approval_group_status_v2: json::field(&mut o, "approval_group_status_v2")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_group_id", &mut out.approval_group_id)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "approval_group_status", &mut out.approval_group_status)?;
+        json::set(&mut o, "topic", &mut out.topic)?;
+        json::set(&mut o, "adjust_reason", &mut out.adjust_reason)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "draft_id", &mut out.draft_id)?;
+        json::set(&mut o, "draft_status", &mut out.draft_status)?;
+        json::set(
+            &mut o,
+            "approval_group_status_v2",
+            &mut out.approval_group_status_v2,
+        )?;
+        Ok(out)
     }
 }
 /// `P2CorehrCompanyCreatedV2`
@@ -781,11 +785,11 @@ pub struct P2CorehrCompanyCreatedV2 {
 impl FromJson for P2CorehrCompanyCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCompanyCreatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCompanyCreatedV2Data`
@@ -802,9 +806,9 @@ pub struct P2CorehrCompanyCreatedV2Data {
 impl FromJson for P2CorehrCompanyCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCompanyCreatedV2Data")?;
-        Ok(Self {
-            company_id: json::field(&mut o, "company_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company_id", &mut out.company_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCompanyDeletedV2`
@@ -825,11 +829,11 @@ pub struct P2CorehrCompanyDeletedV2 {
 impl FromJson for P2CorehrCompanyDeletedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCompanyDeletedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCompanyDeletedV2Data`
@@ -846,9 +850,9 @@ pub struct P2CorehrCompanyDeletedV2Data {
 impl FromJson for P2CorehrCompanyDeletedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCompanyDeletedV2Data")?;
-        Ok(Self {
-            company_id: json::field(&mut o, "company_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company_id", &mut out.company_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCompanyUpdatedV2`
@@ -869,11 +873,11 @@ pub struct P2CorehrCompanyUpdatedV2 {
 impl FromJson for P2CorehrCompanyUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCompanyUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCompanyUpdatedV2Data`
@@ -894,11 +898,11 @@ pub struct P2CorehrCompanyUpdatedV2Data {
 impl FromJson for P2CorehrCompanyUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCompanyUpdatedV2Data")?;
-        Ok(Self {
-            company_id: json::field(&mut o, "company_id")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-            sub_events: json::field(&mut o, "sub_events")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company_id", &mut out.company_id)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        json::set(&mut o, "sub_events", &mut out.sub_events)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCostCenterCreatedV2`
@@ -919,11 +923,11 @@ pub struct P2CorehrCostCenterCreatedV2 {
 impl FromJson for P2CorehrCostCenterCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCostCenterCreatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCostCenterCreatedV2Data`
@@ -940,9 +944,9 @@ pub struct P2CorehrCostCenterCreatedV2Data {
 impl FromJson for P2CorehrCostCenterCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCostCenterCreatedV2Data")?;
-        Ok(Self {
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCostCenterDeletedV2`
@@ -963,11 +967,11 @@ pub struct P2CorehrCostCenterDeletedV2 {
 impl FromJson for P2CorehrCostCenterDeletedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCostCenterDeletedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCostCenterDeletedV2Data`
@@ -984,9 +988,9 @@ pub struct P2CorehrCostCenterDeletedV2Data {
 impl FromJson for P2CorehrCostCenterDeletedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCostCenterDeletedV2Data")?;
-        Ok(Self {
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCostCenterUpdatedV2`
@@ -1007,11 +1011,11 @@ pub struct P2CorehrCostCenterUpdatedV2 {
 impl FromJson for P2CorehrCostCenterUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCostCenterUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCostCenterUpdatedV2Data`
@@ -1030,10 +1034,10 @@ pub struct P2CorehrCostCenterUpdatedV2Data {
 impl FromJson for P2CorehrCostCenterUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCostCenterUpdatedV2Data")?;
-        Ok(Self {
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCustomOrgCreatedV2`
@@ -1054,11 +1058,11 @@ pub struct P2CorehrCustomOrgCreatedV2 {
 impl FromJson for P2CorehrCustomOrgCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCustomOrgCreatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCustomOrgCreatedV2Data`
@@ -1077,10 +1081,10 @@ pub struct P2CorehrCustomOrgCreatedV2Data {
 impl FromJson for P2CorehrCustomOrgCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCustomOrgCreatedV2Data")?;
-        Ok(Self {
-            org_id: json::field(&mut o, "org_id")?,
-            object_api_name: json::field(&mut o, "object_api_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "org_id", &mut out.org_id)?;
+        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCustomOrgDeletedV2`
@@ -1101,11 +1105,11 @@ pub struct P2CorehrCustomOrgDeletedV2 {
 impl FromJson for P2CorehrCustomOrgDeletedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCustomOrgDeletedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCustomOrgDeletedV2Data`
@@ -1124,10 +1128,10 @@ pub struct P2CorehrCustomOrgDeletedV2Data {
 impl FromJson for P2CorehrCustomOrgDeletedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCustomOrgDeletedV2Data")?;
-        Ok(Self {
-            org_id: json::field(&mut o, "org_id")?,
-            object_api_name: json::field(&mut o, "object_api_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "org_id", &mut out.org_id)?;
+        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCustomOrgUpdatedV2`
@@ -1148,11 +1152,11 @@ pub struct P2CorehrCustomOrgUpdatedV2 {
 impl FromJson for P2CorehrCustomOrgUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCustomOrgUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrCustomOrgUpdatedV2Data`
@@ -1173,11 +1177,11 @@ pub struct P2CorehrCustomOrgUpdatedV2Data {
 impl FromJson for P2CorehrCustomOrgUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCustomOrgUpdatedV2Data")?;
-        Ok(Self {
-            org_id: json::field(&mut o, "org_id")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-            object_api_name: json::field(&mut o, "object_api_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "org_id", &mut out.org_id)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
+        Ok(out)
     }
 }
 /// `P2CorehrDepartmentCreatedV2`
@@ -1198,11 +1202,11 @@ pub struct P2CorehrDepartmentCreatedV2 {
 impl FromJson for P2CorehrDepartmentCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrDepartmentCreatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrDepartmentCreatedV2Data`
@@ -1219,9 +1223,9 @@ pub struct P2CorehrDepartmentCreatedV2Data {
 impl FromJson for P2CorehrDepartmentCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrDepartmentCreatedV2Data")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrDepartmentUpdatedV2`
@@ -1242,11 +1246,11 @@ pub struct P2CorehrDepartmentUpdatedV2 {
 impl FromJson for P2CorehrDepartmentUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrDepartmentUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrDepartmentUpdatedV2Data`
@@ -1265,10 +1269,10 @@ pub struct P2CorehrDepartmentUpdatedV2Data {
 impl FromJson for P2CorehrDepartmentUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrDepartmentUpdatedV2Data")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        Ok(out)
     }
 }
 /// `P2CorehrEmployeeDomainEventV2`
@@ -1289,11 +1293,11 @@ pub struct P2CorehrEmployeeDomainEventV2 {
 impl FromJson for P2CorehrEmployeeDomainEventV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrEmployeeDomainEventV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrEmployeeDomainEventV2Data`
@@ -1326,17 +1330,17 @@ pub struct P2CorehrEmployeeDomainEventV2Data {
 impl FromJson for P2CorehrEmployeeDomainEventV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrEmployeeDomainEventV2Data")?;
-        Ok(Self {
-            event_type: json::field(&mut o, "event_type")?,
-            sub_event_type: json::field(&mut o, "sub_event_type")?,
-            operator_user_id: json::field(&mut o, "operator_user_id")?,
-            opt_scene: json::field(&mut o, "opt_scene")?,
-            opt_desc: json::field(&mut o, "opt_desc")?,
-            opt_time: json::field(&mut o, "opt_time")?,
-            opt_id: json::field(&mut o, "opt_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "sub_event_type", &mut out.sub_event_type)?;
+        json::set(&mut o, "operator_user_id", &mut out.operator_user_id)?;
+        json::set(&mut o, "opt_scene", &mut out.opt_scene)?;
+        json::set(&mut o, "opt_desc", &mut out.opt_desc)?;
+        json::set(&mut o, "opt_time", &mut out.opt_time)?;
+        json::set(&mut o, "opt_id", &mut out.opt_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobChangeStatusUpdatedV2`
@@ -1357,11 +1361,11 @@ pub struct P2CorehrJobChangeStatusUpdatedV2 {
 impl FromJson for P2CorehrJobChangeStatusUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobChangeStatusUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobChangeStatusUpdatedV2Data`
@@ -1400,29 +1404,32 @@ pub struct P2CorehrJobChangeStatusUpdatedV2Data {
 impl FromJson for P2CorehrJobChangeStatusUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobChangeStatusUpdatedV2Data")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            target_user_id: json::field(&mut o, "target_user_id")?,
-            job_change_id: json::field(&mut o, "job_change_id")?,
-            transfer_mode: json::field(&mut o, "transfer_mode")?,
-            transfer_type_unique_identifier: json::field(
-                &mut o,
-                "transfer_type_unique_identifier",
-            )?,
-            transfer_reason_unique_identifier: json::field(
-                &mut o,
-                "transfer_reason_unique_identifier",
-            )?,
-            process_id: json::field(&mut o, "process_id")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            status: json::field(&mut o, "status")?,
-            original_status: json::field(&mut o, "original_status")?,
-            transfer_key: json::field(&mut o, "transfer_key")?,
-            details_of_job_status_change: json::field(
-                &mut o,
-                "details_of_job_status_change",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
+        json::set(&mut o, "job_change_id", &mut out.job_change_id)?;
+        json::set(&mut o, "transfer_mode", &mut out.transfer_mode)?;
+        json::set(
+            &mut o,
+            "transfer_type_unique_identifier",
+            &mut out.transfer_type_unique_identifier,
+        )?;
+        json::set(
+            &mut o,
+            "transfer_reason_unique_identifier",
+            &mut out.transfer_reason_unique_identifier,
+        )?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "original_status", &mut out.original_status)?;
+        json::set(&mut o, "transfer_key", &mut out.transfer_key)?;
+        json::set(
+            &mut o,
+            "details_of_job_status_change",
+            &mut out.details_of_job_status_change,
+        )?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobChangeUpdatedV2`
@@ -1443,11 +1450,11 @@ pub struct P2CorehrJobChangeUpdatedV2 {
 impl FromJson for P2CorehrJobChangeUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobChangeUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobChangeUpdatedV2Data`
@@ -1488,21 +1495,21 @@ pub struct P2CorehrJobChangeUpdatedV2Data {
 impl FromJson for P2CorehrJobChangeUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobChangeUpdatedV2Data")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            process_id: json::field(&mut o, "process_id")?,
-            initiator: json::field(&mut o, "initiator")?,
-            operator: json::field(&mut o, "operator")?,
-            updated_time: json::field(&mut o, "updated_time")?,
-            job_change_id: json::field(&mut o, "job_change_id")?,
-            status: json::field(&mut o, "status")?,
-            operate_reason: json::field(&mut o, "operate_reason")?,
-            transfer_type: json::field(&mut o, "transfer_type")?,
-            updated_fields: json::field(&mut o, "updated_fields")?,
-            transform_type: json::field(&mut o, "transform_type")?,
-            transform_reason: json::field(&mut o, "transform_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "initiator", &mut out.initiator)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        json::set(&mut o, "job_change_id", &mut out.job_change_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "operate_reason", &mut out.operate_reason)?;
+        json::set(&mut o, "transfer_type", &mut out.transfer_type)?;
+        json::set(&mut o, "updated_fields", &mut out.updated_fields)?;
+        json::set(&mut o, "transform_type", &mut out.transform_type)?;
+        json::set(&mut o, "transform_reason", &mut out.transform_reason)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobFamilyCreatedV2`
@@ -1523,11 +1530,11 @@ pub struct P2CorehrJobFamilyCreatedV2 {
 impl FromJson for P2CorehrJobFamilyCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobFamilyCreatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobFamilyCreatedV2Data`
@@ -1544,9 +1551,9 @@ pub struct P2CorehrJobFamilyCreatedV2Data {
 impl FromJson for P2CorehrJobFamilyCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobFamilyCreatedV2Data")?;
-        Ok(Self {
-            job_family_id: json::field(&mut o, "job_family_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobFamilyDeletedV2`
@@ -1567,11 +1574,11 @@ pub struct P2CorehrJobFamilyDeletedV2 {
 impl FromJson for P2CorehrJobFamilyDeletedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobFamilyDeletedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobFamilyDeletedV2Data`
@@ -1588,9 +1595,9 @@ pub struct P2CorehrJobFamilyDeletedV2Data {
 impl FromJson for P2CorehrJobFamilyDeletedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobFamilyDeletedV2Data")?;
-        Ok(Self {
-            job_family_id: json::field(&mut o, "job_family_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobFamilyUpdatedV2`
@@ -1611,11 +1618,11 @@ pub struct P2CorehrJobFamilyUpdatedV2 {
 impl FromJson for P2CorehrJobFamilyUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobFamilyUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobFamilyUpdatedV2Data`
@@ -1634,10 +1641,10 @@ pub struct P2CorehrJobFamilyUpdatedV2Data {
 impl FromJson for P2CorehrJobFamilyUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobFamilyUpdatedV2Data")?;
-        Ok(Self {
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobGradeCreatedV2`
@@ -1658,11 +1665,11 @@ pub struct P2CorehrJobGradeCreatedV2 {
 impl FromJson for P2CorehrJobGradeCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobGradeCreatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobGradeCreatedV2Data`
@@ -1679,9 +1686,9 @@ pub struct P2CorehrJobGradeCreatedV2Data {
 impl FromJson for P2CorehrJobGradeCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobGradeCreatedV2Data")?;
-        Ok(Self {
-            job_grade_id: json::field(&mut o, "job_grade_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobGradeDeletedV2`
@@ -1702,11 +1709,11 @@ pub struct P2CorehrJobGradeDeletedV2 {
 impl FromJson for P2CorehrJobGradeDeletedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobGradeDeletedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobGradeDeletedV2Data`
@@ -1723,9 +1730,9 @@ pub struct P2CorehrJobGradeDeletedV2Data {
 impl FromJson for P2CorehrJobGradeDeletedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobGradeDeletedV2Data")?;
-        Ok(Self {
-            job_grade_id: json::field(&mut o, "job_grade_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobGradeUpdatedV2`
@@ -1746,11 +1753,11 @@ pub struct P2CorehrJobGradeUpdatedV2 {
 impl FromJson for P2CorehrJobGradeUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobGradeUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobGradeUpdatedV2Data`
@@ -1769,10 +1776,10 @@ pub struct P2CorehrJobGradeUpdatedV2Data {
 impl FromJson for P2CorehrJobGradeUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobGradeUpdatedV2Data")?;
-        Ok(Self {
-            job_grade_id: json::field(&mut o, "job_grade_id")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobLevelCreatedV2`
@@ -1793,11 +1800,11 @@ pub struct P2CorehrJobLevelCreatedV2 {
 impl FromJson for P2CorehrJobLevelCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobLevelCreatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobLevelCreatedV2Data`
@@ -1814,9 +1821,9 @@ pub struct P2CorehrJobLevelCreatedV2Data {
 impl FromJson for P2CorehrJobLevelCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobLevelCreatedV2Data")?;
-        Ok(Self {
-            job_level_id: json::field(&mut o, "job_level_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobLevelDeletedV2`
@@ -1837,11 +1844,11 @@ pub struct P2CorehrJobLevelDeletedV2 {
 impl FromJson for P2CorehrJobLevelDeletedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobLevelDeletedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobLevelDeletedV2Data`
@@ -1858,9 +1865,9 @@ pub struct P2CorehrJobLevelDeletedV2Data {
 impl FromJson for P2CorehrJobLevelDeletedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobLevelDeletedV2Data")?;
-        Ok(Self {
-            job_level_id: json::field(&mut o, "job_level_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobLevelUpdatedV2`
@@ -1881,11 +1888,11 @@ pub struct P2CorehrJobLevelUpdatedV2 {
 impl FromJson for P2CorehrJobLevelUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobLevelUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrJobLevelUpdatedV2Data`
@@ -1904,10 +1911,10 @@ pub struct P2CorehrJobLevelUpdatedV2Data {
 impl FromJson for P2CorehrJobLevelUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobLevelUpdatedV2Data")?;
-        Ok(Self {
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        Ok(out)
     }
 }
 /// `P2CorehrLocationCreatedV2`
@@ -1928,11 +1935,11 @@ pub struct P2CorehrLocationCreatedV2 {
 impl FromJson for P2CorehrLocationCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrLocationCreatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrLocationCreatedV2Data`
@@ -1949,9 +1956,9 @@ pub struct P2CorehrLocationCreatedV2Data {
 impl FromJson for P2CorehrLocationCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrLocationCreatedV2Data")?;
-        Ok(Self {
-            location_id: json::field(&mut o, "location_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "location_id", &mut out.location_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrLocationDeletedV2`
@@ -1972,11 +1979,11 @@ pub struct P2CorehrLocationDeletedV2 {
 impl FromJson for P2CorehrLocationDeletedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrLocationDeletedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrLocationDeletedV2Data`
@@ -1993,9 +2000,9 @@ pub struct P2CorehrLocationDeletedV2Data {
 impl FromJson for P2CorehrLocationDeletedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrLocationDeletedV2Data")?;
-        Ok(Self {
-            location_id: json::field(&mut o, "location_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "location_id", &mut out.location_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrLocationUpdatedV2`
@@ -2016,11 +2023,11 @@ pub struct P2CorehrLocationUpdatedV2 {
 impl FromJson for P2CorehrLocationUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrLocationUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrLocationUpdatedV2Data`
@@ -2041,11 +2048,11 @@ pub struct P2CorehrLocationUpdatedV2Data {
 impl FromJson for P2CorehrLocationUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrLocationUpdatedV2Data")?;
-        Ok(Self {
-            location_id: json::field(&mut o, "location_id")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-            sub_events: json::field(&mut o, "sub_events")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "location_id", &mut out.location_id)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        json::set(&mut o, "sub_events", &mut out.sub_events)?;
+        Ok(out)
     }
 }
 /// `P2CorehrOffboardingChecklistUpdatedV2`
@@ -2066,11 +2073,11 @@ pub struct P2CorehrOffboardingChecklistUpdatedV2 {
 impl FromJson for P2CorehrOffboardingChecklistUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrOffboardingChecklistUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrOffboardingChecklistUpdatedV2Data`
@@ -2095,13 +2102,13 @@ pub struct P2CorehrOffboardingChecklistUpdatedV2Data {
 impl FromJson for P2CorehrOffboardingChecklistUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrOffboardingChecklistUpdatedV2Data")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            target_user_id: json::field(&mut o, "target_user_id")?,
-            offboarding_id: json::field(&mut o, "offboarding_id")?,
-            checklist_process_id: json::field(&mut o, "checklist_process_id")?,
-            checklist_status: json::field(&mut o, "checklist_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
+        json::set(&mut o, "offboarding_id", &mut out.offboarding_id)?;
+        json::set(&mut o, "checklist_process_id", &mut out.checklist_process_id)?;
+        json::set(&mut o, "checklist_status", &mut out.checklist_status)?;
+        Ok(out)
     }
 }
 /// `P2CorehrOffboardingStatusUpdatedV2`
@@ -2122,11 +2129,11 @@ pub struct P2CorehrOffboardingStatusUpdatedV2 {
 impl FromJson for P2CorehrOffboardingStatusUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrOffboardingStatusUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrOffboardingStatusUpdatedV2Data`
@@ -2151,13 +2158,13 @@ pub struct P2CorehrOffboardingStatusUpdatedV2Data {
 impl FromJson for P2CorehrOffboardingStatusUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrOffboardingStatusUpdatedV2Data")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            target_user_id: json::field(&mut o, "target_user_id")?,
-            offboarding_id: json::field(&mut o, "offboarding_id")?,
-            process_id: json::field(&mut o, "process_id")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
+        json::set(&mut o, "offboarding_id", &mut out.offboarding_id)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `P2CorehrOffboardingUpdatedV2`
@@ -2178,11 +2185,11 @@ pub struct P2CorehrOffboardingUpdatedV2 {
 impl FromJson for P2CorehrOffboardingUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrOffboardingUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrOffboardingUpdatedV2Data`
@@ -2219,19 +2226,19 @@ pub struct P2CorehrOffboardingUpdatedV2Data {
 impl FromJson for P2CorehrOffboardingUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrOffboardingUpdatedV2Data")?;
-        Ok(Self {
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            offboarding_info_id: json::field(&mut o, "offboarding_info_id")?,
-            process_id: json::field(&mut o, "process_id")?,
-            checklist_process_id: json::field(&mut o, "checklist_process_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            operator: json::field(&mut o, "operator")?,
-            status: json::field(&mut o, "status")?,
-            checklist_status: json::field(&mut o, "checklist_status")?,
-            updated_time: json::field(&mut o, "updated_time")?,
-            updated_fields: json::field(&mut o, "updated_fields")?,
-            target_user_id: json::field(&mut o, "target_user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "offboarding_info_id", &mut out.offboarding_info_id)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "checklist_process_id", &mut out.checklist_process_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "checklist_status", &mut out.checklist_status)?;
+        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        json::set(&mut o, "updated_fields", &mut out.updated_fields)?;
+        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPathwayCreatedV2`
@@ -2252,11 +2259,11 @@ pub struct P2CorehrPathwayCreatedV2 {
 impl FromJson for P2CorehrPathwayCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPathwayCreatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPathwayCreatedV2Data`
@@ -2273,9 +2280,9 @@ pub struct P2CorehrPathwayCreatedV2Data {
 impl FromJson for P2CorehrPathwayCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPathwayCreatedV2Data")?;
-        Ok(Self {
-            pathway_id: json::field(&mut o, "pathway_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPathwayDeletedV2`
@@ -2296,11 +2303,11 @@ pub struct P2CorehrPathwayDeletedV2 {
 impl FromJson for P2CorehrPathwayDeletedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPathwayDeletedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPathwayDeletedV2Data`
@@ -2317,9 +2324,9 @@ pub struct P2CorehrPathwayDeletedV2Data {
 impl FromJson for P2CorehrPathwayDeletedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPathwayDeletedV2Data")?;
-        Ok(Self {
-            pathway_id: json::field(&mut o, "pathway_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPathwayUpdatedV2`
@@ -2340,11 +2347,11 @@ pub struct P2CorehrPathwayUpdatedV2 {
 impl FromJson for P2CorehrPathwayUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPathwayUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPathwayUpdatedV2Data`
@@ -2363,10 +2370,10 @@ pub struct P2CorehrPathwayUpdatedV2Data {
 impl FromJson for P2CorehrPathwayUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPathwayUpdatedV2Data")?;
-        Ok(Self {
-            pathway_id: json::field(&mut o, "pathway_id")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPositionCreatedV2`
@@ -2387,11 +2394,11 @@ pub struct P2CorehrPositionCreatedV2 {
 impl FromJson for P2CorehrPositionCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPositionCreatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPositionCreatedV2Data`
@@ -2408,9 +2415,9 @@ pub struct P2CorehrPositionCreatedV2Data {
 impl FromJson for P2CorehrPositionCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPositionCreatedV2Data")?;
-        Ok(Self {
-            position_id: json::field(&mut o, "position_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPositionDeletedV2`
@@ -2431,11 +2438,11 @@ pub struct P2CorehrPositionDeletedV2 {
 impl FromJson for P2CorehrPositionDeletedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPositionDeletedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPositionDeletedV2Data`
@@ -2452,9 +2459,9 @@ pub struct P2CorehrPositionDeletedV2Data {
 impl FromJson for P2CorehrPositionDeletedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPositionDeletedV2Data")?;
-        Ok(Self {
-            position_id: json::field(&mut o, "position_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPositionUpdatedV2`
@@ -2475,11 +2482,11 @@ pub struct P2CorehrPositionUpdatedV2 {
 impl FromJson for P2CorehrPositionUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPositionUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPositionUpdatedV2Data`
@@ -2498,10 +2505,10 @@ pub struct P2CorehrPositionUpdatedV2Data {
 impl FromJson for P2CorehrPositionUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPositionUpdatedV2Data")?;
-        Ok(Self {
-            position_id: json::field(&mut o, "position_id")?,
-            field_changes: json::field(&mut o, "field_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        json::set(&mut o, "field_changes", &mut out.field_changes)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPreHireOnboardingTaskChangedV2`
@@ -2522,11 +2529,11 @@ pub struct P2CorehrPreHireOnboardingTaskChangedV2 {
 impl FromJson for P2CorehrPreHireOnboardingTaskChangedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPreHireOnboardingTaskChangedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrPreHireOnboardingTaskChangedV2Data`
@@ -2553,14 +2560,14 @@ pub struct P2CorehrPreHireOnboardingTaskChangedV2Data {
 impl FromJson for P2CorehrPreHireOnboardingTaskChangedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPreHireOnboardingTaskChangedV2Data")?;
-        Ok(Self {
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            pre_hire_id: json::field(&mut o, "pre_hire_id")?,
-            onboarding_task_changes: json::field(&mut o, "onboarding_task_changes")?,
-            onboarding_flow_change: json::field(&mut o, "onboarding_flow_change")?,
-            onboarding_flow_id: json::field(&mut o, "onboarding_flow_id")?,
-            flow_info: json::field(&mut o, "flow_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "pre_hire_id", &mut out.pre_hire_id)?;
+        json::set(&mut o, "onboarding_task_changes", &mut out.onboarding_task_changes)?;
+        json::set(&mut o, "onboarding_flow_change", &mut out.onboarding_flow_change)?;
+        json::set(&mut o, "onboarding_flow_id", &mut out.onboarding_flow_id)?;
+        json::set(&mut o, "flow_info", &mut out.flow_info)?;
+        Ok(out)
     }
 }
 /// `P2CorehrProbationUpdatedV2`
@@ -2581,11 +2588,11 @@ pub struct P2CorehrProbationUpdatedV2 {
 impl FromJson for P2CorehrProbationUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrProbationUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrProbationUpdatedV2Data`
@@ -2606,11 +2613,15 @@ pub struct P2CorehrProbationUpdatedV2Data {
 impl FromJson for P2CorehrProbationUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrProbationUpdatedV2Data")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            probation_status: json::field(&mut o, "probation_status")?,
-            actual_probation_end_date: json::field(&mut o, "actual_probation_end_date")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "probation_status", &mut out.probation_status)?;
+        json::set(
+            &mut o,
+            "actual_probation_end_date",
+            &mut out.actual_probation_end_date,
+        )?;
+        Ok(out)
     }
 }
 /// `P2CorehrProcessApproverUpdatedV2`
@@ -2631,11 +2642,11 @@ pub struct P2CorehrProcessApproverUpdatedV2 {
 impl FromJson for P2CorehrProcessApproverUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrProcessApproverUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrProcessApproverUpdatedV2Data`
@@ -2668,17 +2679,17 @@ pub struct P2CorehrProcessApproverUpdatedV2Data {
 impl FromJson for P2CorehrProcessApproverUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrProcessApproverUpdatedV2Data")?;
-        Ok(Self {
-            process_id: json::field(&mut o, "process_id")?,
-            approver_id: json::field(&mut o, "approver_id")?,
-            r#type: json::field(&mut o, "type")?,
-            status: json::field(&mut o, "status")?,
-            biz_type: json::field(&mut o, "biz_type")?,
-            flow_definition_id: json::field(&mut o, "flow_definition_id")?,
-            node_definition_id: json::field(&mut o, "node_definition_id")?,
-            node_id: json::field(&mut o, "node_id")?,
-            node_id_str: json::field(&mut o, "node_id_str")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "approver_id", &mut out.approver_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "biz_type", &mut out.biz_type)?;
+        json::set(&mut o, "flow_definition_id", &mut out.flow_definition_id)?;
+        json::set(&mut o, "node_definition_id", &mut out.node_definition_id)?;
+        json::set(&mut o, "node_id", &mut out.node_id)?;
+        json::set(&mut o, "node_id_str", &mut out.node_id_str)?;
+        Ok(out)
     }
 }
 /// `P2CorehrProcessCcUpdatedV2`
@@ -2699,11 +2710,11 @@ pub struct P2CorehrProcessCcUpdatedV2 {
 impl FromJson for P2CorehrProcessCcUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrProcessCcUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrProcessCcUpdatedV2Data`
@@ -2726,12 +2737,12 @@ pub struct P2CorehrProcessCcUpdatedV2Data {
 impl FromJson for P2CorehrProcessCcUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrProcessCcUpdatedV2Data")?;
-        Ok(Self {
-            process_id: json::field(&mut o, "process_id")?,
-            approver_id: json::field(&mut o, "approver_id")?,
-            status: json::field(&mut o, "status")?,
-            biz_type: json::field(&mut o, "biz_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "approver_id", &mut out.approver_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "biz_type", &mut out.biz_type)?;
+        Ok(out)
     }
 }
 /// `P2CorehrProcessCommentInfoUpdatedV2`
@@ -2752,11 +2763,11 @@ pub struct P2CorehrProcessCommentInfoUpdatedV2 {
 impl FromJson for P2CorehrProcessCommentInfoUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrProcessCommentInfoUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrProcessCommentInfoUpdatedV2Data`
@@ -2777,11 +2788,11 @@ pub struct P2CorehrProcessCommentInfoUpdatedV2Data {
 impl FromJson for P2CorehrProcessCommentInfoUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrProcessCommentInfoUpdatedV2Data")?;
-        Ok(Self {
-            process_id: json::field(&mut o, "process_id")?,
-            comment_id: json::field(&mut o, "comment_id")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "comment_id", &mut out.comment_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `P2CorehrProcessNodeUpdatedV2`
@@ -2802,11 +2813,11 @@ pub struct P2CorehrProcessNodeUpdatedV2 {
 impl FromJson for P2CorehrProcessNodeUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrProcessNodeUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrProcessNodeUpdatedV2Data`
@@ -2835,15 +2846,15 @@ pub struct P2CorehrProcessNodeUpdatedV2Data {
 impl FromJson for P2CorehrProcessNodeUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrProcessNodeUpdatedV2Data")?;
-        Ok(Self {
-            flow_definition_id: json::field(&mut o, "flow_definition_id")?,
-            node_definition_id: json::field(&mut o, "node_definition_id")?,
-            process_id: json::field(&mut o, "process_id")?,
-            process_node_id: json::field(&mut o, "process_node_id")?,
-            node_type: json::field(&mut o, "node_type")?,
-            node_status: json::field(&mut o, "node_status")?,
-            biz_type: json::field(&mut o, "biz_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "flow_definition_id", &mut out.flow_definition_id)?;
+        json::set(&mut o, "node_definition_id", &mut out.node_definition_id)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "process_node_id", &mut out.process_node_id)?;
+        json::set(&mut o, "node_type", &mut out.node_type)?;
+        json::set(&mut o, "node_status", &mut out.node_status)?;
+        json::set(&mut o, "biz_type", &mut out.biz_type)?;
+        Ok(out)
     }
 }
 /// `P2CorehrProcessStatusUpdateV2`
@@ -2864,11 +2875,11 @@ pub struct P2CorehrProcessStatusUpdateV2 {
 impl FromJson for P2CorehrProcessStatusUpdateV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrProcessStatusUpdateV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrProcessStatusUpdateV2Data`
@@ -2893,13 +2904,13 @@ pub struct P2CorehrProcessStatusUpdateV2Data {
 impl FromJson for P2CorehrProcessStatusUpdateV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrProcessStatusUpdateV2Data")?;
-        Ok(Self {
-            process_id: json::field(&mut o, "process_id")?,
-            status: json::field(&mut o, "status")?,
-            biz_type: json::field(&mut o, "biz_type")?,
-            flow_definition_id: json::field(&mut o, "flow_definition_id")?,
-            properties: json::field(&mut o, "properties")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "biz_type", &mut out.biz_type)?;
+        json::set(&mut o, "flow_definition_id", &mut out.flow_definition_id)?;
+        json::set(&mut o, "properties", &mut out.properties)?;
+        Ok(out)
     }
 }
 /// `P2CorehrProcessUpdatedV2`
@@ -2920,11 +2931,11 @@ pub struct P2CorehrProcessUpdatedV2 {
 impl FromJson for P2CorehrProcessUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrProcessUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrProcessUpdatedV2Data`
@@ -2949,13 +2960,13 @@ pub struct P2CorehrProcessUpdatedV2Data {
 impl FromJson for P2CorehrProcessUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrProcessUpdatedV2Data")?;
-        Ok(Self {
-            process_id: json::field(&mut o, "process_id")?,
-            status: json::field(&mut o, "status")?,
-            biz_type: json::field(&mut o, "biz_type")?,
-            flow_definition_id: json::field(&mut o, "flow_definition_id")?,
-            properties: json::field(&mut o, "properties")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "biz_type", &mut out.biz_type)?;
+        json::set(&mut o, "flow_definition_id", &mut out.flow_definition_id)?;
+        json::set(&mut o, "properties", &mut out.properties)?;
+        Ok(out)
     }
 }
 /// `P2CorehrSignatureFileStatusUpdatedV2`
@@ -2976,11 +2987,11 @@ pub struct P2CorehrSignatureFileStatusUpdatedV2 {
 impl FromJson for P2CorehrSignatureFileStatusUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrSignatureFileStatusUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2CorehrSignatureFileStatusUpdatedV2Data`
@@ -3003,12 +3014,12 @@ pub struct P2CorehrSignatureFileStatusUpdatedV2Data {
 impl FromJson for P2CorehrSignatureFileStatusUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrSignatureFileStatusUpdatedV2Data")?;
-        Ok(Self {
-            signature_file_id: json::field(&mut o, "signature_file_id")?,
-            before_status: json::field(&mut o, "before_status")?,
-            after_status: json::field(&mut o, "after_status")?,
-            biz_process_id: json::field(&mut o, "biz_process_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "signature_file_id", &mut out.signature_file_id)?;
+        json::set(&mut o, "before_status", &mut out.before_status)?;
+        json::set(&mut o, "after_status", &mut out.after_status)?;
+        json::set(&mut o, "biz_process_id", &mut out.biz_process_id)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -3029,10 +3040,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

@@ -2310,49 +2310,54 @@ pub struct Address {
 impl FromJson for Address {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Address")?;
-        Ok(Self {
-            full_address_local_script: json::field(&mut o, "full_address_local_script")?,
-            full_address_western_script: json::field(
-                &mut o,
-                "full_address_western_script",
-            )?,
-            address_id: json::field(&mut o, "address_id")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            region_id: json::field(&mut o, "region_id")?,
-            city_id: json::field(&mut o, "city_id")?,
-            distinct_id: json::field(&mut o, "distinct_id")?,
-            city_id_v2: json::field(&mut o, "city_id_v2")?,
-            district_id_v2: json::field(&mut o, "district_id_v2")?,
-            address_line1: json::field(&mut o, "address_line1")?,
-            address_line2: json::field(&mut o, "address_line2")?,
-            address_line3: json::field(&mut o, "address_line3")?,
-            address_line4: json::field(&mut o, "address_line4")?,
-            address_line5: json::field(&mut o, "address_line5")?,
-            address_line6: json::field(&mut o, "address_line6")?,
-            address_line7: json::field(&mut o, "address_line7")?,
-            address_line8: json::field(&mut o, "address_line8")?,
-            address_line9: json::field(&mut o, "address_line9")?,
-            local_address_line1: json::field(&mut o, "local_address_line1")?,
-            local_address_line2: json::field(&mut o, "local_address_line2")?,
-            local_address_line3: json::field(&mut o, "local_address_line3")?,
-            local_address_line4: json::field(&mut o, "local_address_line4")?,
-            local_address_line5: json::field(&mut o, "local_address_line5")?,
-            local_address_line6: json::field(&mut o, "local_address_line6")?,
-            local_address_line7: json::field(&mut o, "local_address_line7")?,
-            local_address_line8: json::field(&mut o, "local_address_line8")?,
-            local_address_line9: json::field(&mut o, "local_address_line9")?,
-            postal_code: json::field(&mut o, "postal_code")?,
-            address_type_list: json::field(&mut o, "address_type_list")?,
-            is_primary: json::field(&mut o, "is_primary")?,
-            is_public: json::field(&mut o, "is_public")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            city_subdivision_1: json::field(&mut o, "city_subdivision_1")?,
-            city_subdivision_2: json::field(&mut o, "city_subdivision_2")?,
-            region_subdivision_1: json::field(&mut o, "region_subdivision_1")?,
-            region_subdivision_2: json::field(&mut o, "region_subdivision_2")?,
-            city_text: json::field(&mut o, "city_text")?,
-            local_city_text: json::field(&mut o, "local_city_text")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "full_address_local_script",
+            &mut out.full_address_local_script,
+        )?;
+        json::set(
+            &mut o,
+            "full_address_western_script",
+            &mut out.full_address_western_script,
+        )?;
+        json::set(&mut o, "address_id", &mut out.address_id)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "region_id", &mut out.region_id)?;
+        json::set(&mut o, "city_id", &mut out.city_id)?;
+        json::set(&mut o, "distinct_id", &mut out.distinct_id)?;
+        json::set(&mut o, "city_id_v2", &mut out.city_id_v2)?;
+        json::set(&mut o, "district_id_v2", &mut out.district_id_v2)?;
+        json::set(&mut o, "address_line1", &mut out.address_line1)?;
+        json::set(&mut o, "address_line2", &mut out.address_line2)?;
+        json::set(&mut o, "address_line3", &mut out.address_line3)?;
+        json::set(&mut o, "address_line4", &mut out.address_line4)?;
+        json::set(&mut o, "address_line5", &mut out.address_line5)?;
+        json::set(&mut o, "address_line6", &mut out.address_line6)?;
+        json::set(&mut o, "address_line7", &mut out.address_line7)?;
+        json::set(&mut o, "address_line8", &mut out.address_line8)?;
+        json::set(&mut o, "address_line9", &mut out.address_line9)?;
+        json::set(&mut o, "local_address_line1", &mut out.local_address_line1)?;
+        json::set(&mut o, "local_address_line2", &mut out.local_address_line2)?;
+        json::set(&mut o, "local_address_line3", &mut out.local_address_line3)?;
+        json::set(&mut o, "local_address_line4", &mut out.local_address_line4)?;
+        json::set(&mut o, "local_address_line5", &mut out.local_address_line5)?;
+        json::set(&mut o, "local_address_line6", &mut out.local_address_line6)?;
+        json::set(&mut o, "local_address_line7", &mut out.local_address_line7)?;
+        json::set(&mut o, "local_address_line8", &mut out.local_address_line8)?;
+        json::set(&mut o, "local_address_line9", &mut out.local_address_line9)?;
+        json::set(&mut o, "postal_code", &mut out.postal_code)?;
+        json::set(&mut o, "address_type_list", &mut out.address_type_list)?;
+        json::set(&mut o, "is_primary", &mut out.is_primary)?;
+        json::set(&mut o, "is_public", &mut out.is_public)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "city_subdivision_1", &mut out.city_subdivision_1)?;
+        json::set(&mut o, "city_subdivision_2", &mut out.city_subdivision_2)?;
+        json::set(&mut o, "region_subdivision_1", &mut out.region_subdivision_1)?;
+        json::set(&mut o, "region_subdivision_2", &mut out.region_subdivision_2)?;
+        json::set(&mut o, "city_text", &mut out.city_text)?;
+        json::set(&mut o, "local_city_text", &mut out.local_city_text)?;
+        Ok(out)
     }
 }
 impl ToJson for Address {
@@ -2536,21 +2541,25 @@ pub struct ApprovalGroup {
 impl FromJson for ApprovalGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApprovalGroup")?;
-        Ok(Self {
-            approval_group_id: json::field(&mut o, "approval_group_id")?,
-            process_id: json::field(&mut o, "process_id")?,
-            approval_group_status: json::field(&mut o, "approval_group_status")?,
-            approval_group_status_v2: json::field(&mut o, "approval_group_status_v2")?,
-            topic: json::field(&mut o, "topic")?,
-            adjust_reason: json::field(&mut o, "adjust_reason")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            created_by: json::field(&mut o, "created_by")?,
-            draft_id: json::field(&mut o, "draft_id")?,
-            draft_status: json::field(&mut o, "draft_status")?,
-            department_changes: json::field(&mut o, "department_changes")?,
-            job_changes: json::field(&mut o, "job_changes")?,
-            position_changes: json::field(&mut o, "position_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_group_id", &mut out.approval_group_id)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "approval_group_status", &mut out.approval_group_status)?;
+        json::set(
+            &mut o,
+            "approval_group_status_v2",
+            &mut out.approval_group_status_v2,
+        )?;
+        json::set(&mut o, "topic", &mut out.topic)?;
+        json::set(&mut o, "adjust_reason", &mut out.adjust_reason)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "draft_id", &mut out.draft_id)?;
+        json::set(&mut o, "draft_status", &mut out.draft_status)?;
+        json::set(&mut o, "department_changes", &mut out.department_changes)?;
+        json::set(&mut o, "job_changes", &mut out.job_changes)?;
+        json::set(&mut o, "position_changes", &mut out.position_changes)?;
+        Ok(out)
     }
 }
 /// `ApproverInfo`
@@ -2571,11 +2580,11 @@ pub struct ApproverInfo {
 impl FromJson for ApproverInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApproverInfo")?;
-        Ok(Self {
-            approver_id: json::field(&mut o, "approver_id")?,
-            process_id: json::field(&mut o, "process_id")?,
-            approver_status: json::field(&mut o, "approver_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approver_id", &mut out.approver_id)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "approver_status", &mut out.approver_status)?;
+        Ok(out)
     }
 }
 /// `Assessment`
@@ -2606,16 +2615,16 @@ pub struct Assessment {
 impl FromJson for Assessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Assessment")?;
-        Ok(Self {
-            assessment_id: json::field(&mut o, "assessment_id")?,
-            assessment_status: json::field(&mut o, "assessment_status")?,
-            assessment_result: json::field(&mut o, "assessment_result")?,
-            assessment_score: json::field(&mut o, "assessment_score")?,
-            assessment_grade: json::field(&mut o, "assessment_grade")?,
-            assessment_comment: json::field(&mut o, "assessment_comment")?,
-            assessment_detail: json::field(&mut o, "assessment_detail")?,
-            is_final_asssessment: json::field(&mut o, "is_final_asssessment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "assessment_id", &mut out.assessment_id)?;
+        json::set(&mut o, "assessment_status", &mut out.assessment_status)?;
+        json::set(&mut o, "assessment_result", &mut out.assessment_result)?;
+        json::set(&mut o, "assessment_score", &mut out.assessment_score)?;
+        json::set(&mut o, "assessment_grade", &mut out.assessment_grade)?;
+        json::set(&mut o, "assessment_comment", &mut out.assessment_comment)?;
+        json::set(&mut o, "assessment_detail", &mut out.assessment_detail)?;
+        json::set(&mut o, "is_final_asssessment", &mut out.is_final_asssessment)?;
+        Ok(out)
     }
 }
 /// `AssessmentForCreate`
@@ -2680,15 +2689,15 @@ pub struct Bank {
 impl FromJson for Bank {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Bank")?;
-        Ok(Self {
-            bank_id: json::field(&mut o, "bank_id")?,
-            bank_name: json::field(&mut o, "bank_name")?,
-            bank_code: json::field(&mut o, "bank_code")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            status: json::field(&mut o, "status")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "bank_id", &mut out.bank_id)?;
+        json::set(&mut o, "bank_name", &mut out.bank_name)?;
+        json::set(&mut o, "bank_code", &mut out.bank_code)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `BankAccount`
@@ -2743,28 +2752,32 @@ pub struct BankAccount {
 impl FromJson for BankAccount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BankAccount")?;
-        Ok(Self {
-            bank_name: json::field(&mut o, "bank_name")?,
-            bank_account_number: json::field(&mut o, "bank_account_number")?,
-            account_holder: json::field(&mut o, "account_holder")?,
-            bank: json::field(&mut o, "bank")?,
-            bank_identification_code: json::field(&mut o, "bank_identification_code")?,
-            branch_name: json::field(&mut o, "branch_name")?,
-            bank_id: json::field(&mut o, "bank_id")?,
-            branch_id: json::field(&mut o, "branch_id")?,
-            bank_id_v2: json::field(&mut o, "bank_id_v2")?,
-            branch_id_v2: json::field(&mut o, "branch_id_v2")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            bank_account_usage: json::field(&mut o, "bank_account_usage")?,
-            bank_account_type: json::field(&mut o, "bank_account_type")?,
-            payment_type: json::field(&mut o, "payment_type")?,
-            payment_rate: json::field(&mut o, "payment_rate")?,
-            payment_amount: json::field(&mut o, "payment_amount")?,
-            priority: json::field(&mut o, "priority")?,
-            currency_id: json::field(&mut o, "currency_id")?,
-            iban: json::field(&mut o, "iban")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "bank_name", &mut out.bank_name)?;
+        json::set(&mut o, "bank_account_number", &mut out.bank_account_number)?;
+        json::set(&mut o, "account_holder", &mut out.account_holder)?;
+        json::set(&mut o, "bank", &mut out.bank)?;
+        json::set(
+            &mut o,
+            "bank_identification_code",
+            &mut out.bank_identification_code,
+        )?;
+        json::set(&mut o, "branch_name", &mut out.branch_name)?;
+        json::set(&mut o, "bank_id", &mut out.bank_id)?;
+        json::set(&mut o, "branch_id", &mut out.branch_id)?;
+        json::set(&mut o, "bank_id_v2", &mut out.bank_id_v2)?;
+        json::set(&mut o, "branch_id_v2", &mut out.branch_id_v2)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "bank_account_usage", &mut out.bank_account_usage)?;
+        json::set(&mut o, "bank_account_type", &mut out.bank_account_type)?;
+        json::set(&mut o, "payment_type", &mut out.payment_type)?;
+        json::set(&mut o, "payment_rate", &mut out.payment_rate)?;
+        json::set(&mut o, "payment_amount", &mut out.payment_amount)?;
+        json::set(&mut o, "priority", &mut out.priority)?;
+        json::set(&mut o, "currency_id", &mut out.currency_id)?;
+        json::set(&mut o, "iban", &mut out.iban)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for BankAccount {
@@ -2866,19 +2879,19 @@ pub struct BankBranch {
 impl FromJson for BankBranch {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BankBranch")?;
-        Ok(Self {
-            bank_branch_id: json::field(&mut o, "bank_branch_id")?,
-            bank_branch_name: json::field(&mut o, "bank_branch_name")?,
-            bank_id: json::field(&mut o, "bank_id")?,
-            code: json::field(&mut o, "code")?,
-            swift_code: json::field(&mut o, "swift_code")?,
-            status: json::field(&mut o, "status")?,
-            bank_branch_code: json::field(&mut o, "bank_branch_code")?,
-            register_place: json::field(&mut o, "register_place")?,
-            bank_address: json::field(&mut o, "bank_address")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "bank_branch_id", &mut out.bank_branch_id)?;
+        json::set(&mut o, "bank_branch_name", &mut out.bank_branch_name)?;
+        json::set(&mut o, "bank_id", &mut out.bank_id)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "swift_code", &mut out.swift_code)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "bank_branch_code", &mut out.bank_branch_code)?;
+        json::set(&mut o, "register_place", &mut out.register_place)?;
+        json::set(&mut o, "bank_address", &mut out.bank_address)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `BasicDepartment`
@@ -2899,11 +2912,11 @@ pub struct BasicDepartment {
 impl FromJson for BasicDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BasicDepartment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            id_v2: json::field(&mut o, "id_v2")?,
-            department_name: json::field(&mut o, "department_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "id_v2", &mut out.id_v2)?;
+        json::set(&mut o, "department_name", &mut out.department_name)?;
+        Ok(out)
     }
 }
 /// `BasicEmployee`
@@ -2928,13 +2941,13 @@ pub struct BasicEmployee {
 impl FromJson for BasicEmployee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BasicEmployee")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            employment_id_v2: json::field(&mut o, "employment_id_v2")?,
-            employee_number: json::field(&mut o, "employee_number")?,
-            email_address: json::field(&mut o, "email_address")?,
-            person_info: json::field(&mut o, "person_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "employment_id_v2", &mut out.employment_id_v2)?;
+        json::set(&mut o, "employee_number", &mut out.employee_number)?;
+        json::set(&mut o, "email_address", &mut out.email_address)?;
+        json::set(&mut o, "person_info", &mut out.person_info)?;
+        Ok(out)
     }
 }
 /// `BasicInfo`
@@ -3268,10 +3281,10 @@ pub struct BasicJobData {
 impl FromJson for BasicJobData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BasicJobData")?;
-        Ok(Self {
-            job_data_id: json::field(&mut o, "job_data_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        Ok(out)
     }
 }
 /// `BasicPersonInfo`
@@ -3294,15 +3307,20 @@ pub struct BasicPersonInfo {
 impl FromJson for BasicPersonInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BasicPersonInfo")?;
-        Ok(Self {
-            person_id: json::field(&mut o, "person_id")?,
-            preferred_name: json::field(&mut o, "preferred_name")?,
-            preferred_local_full_name: json::field(&mut o, "preferred_local_full_name")?,
-            preferred_english_full_name: json::field(
-                &mut o,
-                "preferred_english_full_name",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "person_id", &mut out.person_id)?;
+        json::set(&mut o, "preferred_name", &mut out.preferred_name)?;
+        json::set(
+            &mut o,
+            "preferred_local_full_name",
+            &mut out.preferred_local_full_name,
+        )?;
+        json::set(
+            &mut o,
+            "preferred_english_full_name",
+            &mut out.preferred_english_full_name,
+        )?;
+        Ok(out)
     }
 }
 /// `BatchEmployeesAdditionalJobRequestBody`
@@ -3356,11 +3374,11 @@ pub struct BatchEmployeesAdditionalJobResponseBody {
 impl FromJson for BatchEmployeesAdditionalJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchEmployeesAdditionalJobResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `BatchGetCompanyRequestBody`
@@ -3395,9 +3413,9 @@ pub struct BatchGetCompanyResponseBody {
 impl FromJson for BatchGetCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetCompanyResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchGetDepartmentRequestBody`
@@ -3438,9 +3456,9 @@ pub struct BatchGetDepartmentResponseBody {
 impl FromJson for BatchGetDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetDepartmentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchGetEmployeeRequestBody`
@@ -3487,9 +3505,9 @@ pub struct BatchGetEmployeeResponseBody {
 impl FromJson for BatchGetEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetEmployeeResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchGetEmployeesBpRequestBody`
@@ -3529,10 +3547,10 @@ pub struct BatchGetEmployeesBpResponseBody {
 impl FromJson for BatchGetEmployeesBpResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetEmployeesBpResponseBody")?;
-        Ok(Self {
-            employment_direct_bps: json::field(&mut o, "employment_direct_bps")?,
-            employment_all_bps: json::field(&mut o, "employment_all_bps")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_direct_bps", &mut out.employment_direct_bps)?;
+        json::set(&mut o, "employment_all_bps", &mut out.employment_all_bps)?;
+        Ok(out)
     }
 }
 /// `BatchGetEmployeesJobDataRequestBody`
@@ -3585,9 +3603,9 @@ pub struct BatchGetEmployeesJobDataResponseBody {
 impl FromJson for BatchGetEmployeesJobDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetEmployeesJobDataResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchGetJobFamilyRequestBody`
@@ -3625,9 +3643,9 @@ pub struct BatchGetJobFamilyResponseBody {
 impl FromJson for BatchGetJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetJobFamilyResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchGetJobLevelRequestBody`
@@ -3665,9 +3683,9 @@ pub struct BatchGetJobLevelResponseBody {
 impl FromJson for BatchGetJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetJobLevelResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchGetJobRequestBody`
@@ -3708,9 +3726,9 @@ pub struct BatchGetJobResponseBody {
 impl FromJson for BatchGetJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetJobResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchGetLocationRequestBody`
@@ -3745,9 +3763,9 @@ pub struct BatchGetLocationResponseBody {
 impl FromJson for BatchGetLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetLocationResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchGetPathwayRequestBody`
@@ -3792,11 +3810,11 @@ pub struct BatchGetPathwayResponseBody {
 impl FromJson for BatchGetPathwayResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetPathwayResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `BatchQueryCostAllocationRequestBody`
@@ -3831,9 +3849,9 @@ pub struct BatchQueryCostAllocationResponseBody {
 impl FromJson for BatchQueryCostAllocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchQueryCostAllocationResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchQueryDefaultCostCenterRequestBody`
@@ -3868,9 +3886,9 @@ pub struct BatchQueryDefaultCostCenterResponseBody {
 impl FromJson for BatchQueryDefaultCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchQueryDefaultCostCenterResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchV2WorkforcePlanDetailRequestBody`
@@ -3937,16 +3955,17 @@ pub struct BatchV2WorkforcePlanDetailResponseBody {
 impl FromJson for BatchV2WorkforcePlanDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchV2WorkforcePlanDetailResponseBody")?;
-        Ok(Self {
-            workforce_plan_id: json::field(&mut o, "workforce_plan_id")?,
-            centralized_reporting_project_id: json::field(
-                &mut o,
-                "centralized_reporting_project_id",
-            )?,
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "workforce_plan_id", &mut out.workforce_plan_id)?;
+        json::set(
+            &mut o,
+            "centralized_reporting_project_id",
+            &mut out.centralized_reporting_project_id,
+        )?;
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `BatchWorkforcePlanDetailRequestBody`
@@ -4028,16 +4047,17 @@ pub struct BatchWorkforcePlanDetailResponseBody {
 impl FromJson for BatchWorkforcePlanDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchWorkforcePlanDetailResponseBody")?;
-        Ok(Self {
-            workforce_plan_id: json::field(&mut o, "workforce_plan_id")?,
-            centralized_reporting_project_id: json::field(
-                &mut o,
-                "centralized_reporting_project_id",
-            )?,
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "workforce_plan_id", &mut out.workforce_plan_id)?;
+        json::set(
+            &mut o,
+            "centralized_reporting_project_id",
+            &mut out.centralized_reporting_project_id,
+        )?;
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `Bp`
@@ -4056,10 +4076,10 @@ pub struct Bp {
 impl FromJson for Bp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Bp")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            hrbp_id: json::field(&mut o, "hrbp_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "hrbp_id", &mut out.hrbp_id)?;
+        Ok(out)
     }
 }
 /// `ChangeFieldPair`
@@ -4078,10 +4098,10 @@ pub struct ChangeFieldPair {
 impl FromJson for ChangeFieldPair {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChangeFieldPair")?;
-        Ok(Self {
-            origin_value: json::field(&mut o, "origin_value")?,
-            target_value: json::field(&mut o, "target_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "origin_value", &mut out.origin_value)?;
+        json::set(&mut o, "target_value", &mut out.target_value)?;
+        Ok(out)
     }
 }
 /// `CitizenshipStatus`
@@ -4108,14 +4128,14 @@ pub struct CitizenshipStatus {
 impl FromJson for CitizenshipStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CitizenshipStatus")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            active: json::field(&mut o, "active")?,
-            name: json::field(&mut o, "name")?,
-            citizenship_status: json::field(&mut o, "citizenship_status")?,
-            view_order: json::field(&mut o, "view_order")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "citizenship_status", &mut out.citizenship_status)?;
+        json::set(&mut o, "view_order", &mut out.view_order)?;
+        Ok(out)
     }
 }
 impl ToJson for CitizenshipStatus {
@@ -4154,17 +4174,18 @@ pub struct City {
 impl FromJson for City {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "City")?;
-        Ok(Self {
-            city_id: json::field(&mut o, "city_id")?,
-            name: json::field(&mut o, "name")?,
-            country_region_subdivision_id: json::field(
-                &mut o,
-                "country_region_subdivision_id",
-            )?,
-            code: json::field(&mut o, "code")?,
-            subregion_code: json::field(&mut o, "subregion_code")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "city_id", &mut out.city_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(
+            &mut o,
+            "country_region_subdivision_id",
+            &mut out.country_region_subdivision_id,
+        )?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "subregion_code", &mut out.subregion_code)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `ColumnApprovalNode`
@@ -4193,15 +4214,15 @@ pub struct ColumnApprovalNode {
 impl FromJson for ColumnApprovalNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ColumnApprovalNode")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            value: json::field(&mut o, "value")?,
-            approval_type: json::field(&mut o, "approval_type")?,
-            approvers: json::field(&mut o, "approvers")?,
-            approval_status: json::field(&mut o, "approval_status")?,
-            process_id: json::field(&mut o, "process_id")?,
-            exception_status: json::field(&mut o, "exception_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "approval_type", &mut out.approval_type)?;
+        json::set(&mut o, "approvers", &mut out.approvers)?;
+        json::set(&mut o, "approval_status", &mut out.approval_status)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "exception_status", &mut out.exception_status)?;
+        Ok(out)
     }
 }
 /// `Company`
@@ -4254,30 +4275,35 @@ pub struct Company {
 impl FromJson for Company {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Company")?;
-        Ok(Self {
-            company_id: json::field(&mut o, "company_id")?,
-            hiberarchy_common: json::field(&mut o, "hiberarchy_common")?,
-            r#type: json::field(&mut o, "type")?,
-            industry_list: json::field(&mut o, "industry_list")?,
-            legal_representative: json::field(&mut o, "legal_representative")?,
-            post_code: json::field(&mut o, "post_code")?,
-            tax_payer_id: json::field(&mut o, "tax_payer_id")?,
-            confidential: json::field(&mut o, "confidential")?,
-            sub_type_list: json::field(&mut o, "sub_type_list")?,
-            branch_company: json::field(&mut o, "branch_company")?,
-            primary_manager: json::field(&mut o, "primary_manager")?,
-            currency: json::field(&mut o, "currency")?,
-            phone: json::field(&mut o, "phone")?,
-            fax: json::field(&mut o, "fax")?,
-            registered_office_address: json::field(&mut o, "registered_office_address")?,
-            office_address: json::field(&mut o, "office_address")?,
-            registered_office_address_info: json::field(
-                &mut o,
-                "registered_office_address_info",
-            )?,
-            office_address_info: json::field(&mut o, "office_address_info")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company_id", &mut out.company_id)?;
+        json::set(&mut o, "hiberarchy_common", &mut out.hiberarchy_common)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "industry_list", &mut out.industry_list)?;
+        json::set(&mut o, "legal_representative", &mut out.legal_representative)?;
+        json::set(&mut o, "post_code", &mut out.post_code)?;
+        json::set(&mut o, "tax_payer_id", &mut out.tax_payer_id)?;
+        json::set(&mut o, "confidential", &mut out.confidential)?;
+        json::set(&mut o, "sub_type_list", &mut out.sub_type_list)?;
+        json::set(&mut o, "branch_company", &mut out.branch_company)?;
+        json::set(&mut o, "primary_manager", &mut out.primary_manager)?;
+        json::set(&mut o, "currency", &mut out.currency)?;
+        json::set(&mut o, "phone", &mut out.phone)?;
+        json::set(&mut o, "fax", &mut out.fax)?;
+        json::set(
+            &mut o,
+            "registered_office_address",
+            &mut out.registered_office_address,
+        )?;
+        json::set(&mut o, "office_address", &mut out.office_address)?;
+        json::set(
+            &mut o,
+            "registered_office_address_info",
+            &mut out.registered_office_address_info,
+        )?;
+        json::set(&mut o, "office_address_info", &mut out.office_address_info)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 /// `CompanyTimeline`
@@ -4326,28 +4352,33 @@ pub struct CompanyTimeline {
 impl FromJson for CompanyTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompanyTimeline")?;
-        Ok(Self {
-            company_version_data: json::field(&mut o, "company_version_data")?,
-            r#type: json::field(&mut o, "type")?,
-            industry_list: json::field(&mut o, "industry_list")?,
-            legal_representative: json::field(&mut o, "legal_representative")?,
-            post_code: json::field(&mut o, "post_code")?,
-            tax_payer_id: json::field(&mut o, "tax_payer_id")?,
-            confidential: json::field(&mut o, "confidential")?,
-            sub_type_list: json::field(&mut o, "sub_type_list")?,
-            branch_company: json::field(&mut o, "branch_company")?,
-            primary_manager: json::field(&mut o, "primary_manager")?,
-            currency: json::field(&mut o, "currency")?,
-            phone: json::field(&mut o, "phone")?,
-            fax: json::field(&mut o, "fax")?,
-            registered_office_address: json::field(&mut o, "registered_office_address")?,
-            office_address: json::field(&mut o, "office_address")?,
-            registered_office_address_info: json::field(
-                &mut o,
-                "registered_office_address_info",
-            )?,
-            office_address_info: json::field(&mut o, "office_address_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company_version_data", &mut out.company_version_data)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "industry_list", &mut out.industry_list)?;
+        json::set(&mut o, "legal_representative", &mut out.legal_representative)?;
+        json::set(&mut o, "post_code", &mut out.post_code)?;
+        json::set(&mut o, "tax_payer_id", &mut out.tax_payer_id)?;
+        json::set(&mut o, "confidential", &mut out.confidential)?;
+        json::set(&mut o, "sub_type_list", &mut out.sub_type_list)?;
+        json::set(&mut o, "branch_company", &mut out.branch_company)?;
+        json::set(&mut o, "primary_manager", &mut out.primary_manager)?;
+        json::set(&mut o, "currency", &mut out.currency)?;
+        json::set(&mut o, "phone", &mut out.phone)?;
+        json::set(&mut o, "fax", &mut out.fax)?;
+        json::set(
+            &mut o,
+            "registered_office_address",
+            &mut out.registered_office_address,
+        )?;
+        json::set(&mut o, "office_address", &mut out.office_address)?;
+        json::set(
+            &mut o,
+            "registered_office_address_info",
+            &mut out.registered_office_address_info,
+        )?;
+        json::set(&mut o, "office_address_info", &mut out.office_address_info)?;
+        Ok(out)
     }
 }
 /// `CompanyVersionData`
@@ -4380,17 +4411,17 @@ pub struct CompanyVersionData {
 impl FromJson for CompanyVersionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompanyVersionData")?;
-        Ok(Self {
-            company_id: json::field(&mut o, "company_id")?,
-            company_version_id: json::field(&mut o, "company_version_id")?,
-            company_names: json::field(&mut o, "company_names")?,
-            parent_company_id: json::field(&mut o, "parent_company_id")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            active: json::field(&mut o, "active")?,
-            descriptions: json::field(&mut o, "descriptions")?,
-            code: json::field(&mut o, "code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company_id", &mut out.company_id)?;
+        json::set(&mut o, "company_version_id", &mut out.company_version_id)?;
+        json::set(&mut o, "company_names", &mut out.company_names)?;
+        json::set(&mut o, "parent_company_id", &mut out.parent_company_id)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "descriptions", &mut out.descriptions)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        Ok(out)
     }
 }
 /// `CompletePreHireResponseBody`
@@ -4407,9 +4438,9 @@ pub struct CompletePreHireResponseBody {
 impl FromJson for CompletePreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompletePreHireResponseBody")?;
-        Ok(Self {
-            success: json::field(&mut o, "success")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "success", &mut out.success)?;
+        Ok(out)
     }
 }
 /// `Contract`
@@ -4454,23 +4485,23 @@ pub struct Contract {
 impl FromJson for Contract {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Contract")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            contract_end_date: json::field(&mut o, "contract_end_date")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            contract_type: json::field(&mut o, "contract_type")?,
-            first_party_company_id: json::field(&mut o, "first_party_company_id")?,
-            person_id: json::field(&mut o, "person_id")?,
-            duration_type: json::field(&mut o, "duration_type")?,
-            contract_number: json::field(&mut o, "contract_number")?,
-            signing_type: json::field(&mut o, "signing_type")?,
-            contract_status: json::field(&mut o, "contract_status")?,
-            renewal_status: json::field(&mut o, "renewal_status")?,
-            signing_times: json::field(&mut o, "signing_times")?,
-            original_contract: json::field(&mut o, "original_contract")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "contract_end_date", &mut out.contract_end_date)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "contract_type", &mut out.contract_type)?;
+        json::set(&mut o, "first_party_company_id", &mut out.first_party_company_id)?;
+        json::set(&mut o, "person_id", &mut out.person_id)?;
+        json::set(&mut o, "duration_type", &mut out.duration_type)?;
+        json::set(&mut o, "contract_number", &mut out.contract_number)?;
+        json::set(&mut o, "signing_type", &mut out.signing_type)?;
+        json::set(&mut o, "contract_status", &mut out.contract_status)?;
+        json::set(&mut o, "renewal_status", &mut out.renewal_status)?;
+        json::set(&mut o, "signing_times", &mut out.signing_times)?;
+        json::set(&mut o, "original_contract", &mut out.original_contract)?;
+        Ok(out)
     }
 }
 /// `CostAllocation`
@@ -4491,11 +4522,11 @@ pub struct CostAllocation {
 impl FromJson for CostAllocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CostAllocation")?;
-        Ok(Self {
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            cost_center_rates: json::field(&mut o, "cost_center_rates")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "cost_center_rates", &mut out.cost_center_rates)?;
+        Ok(out)
     }
 }
 impl ToJson for CostAllocation {
@@ -4543,20 +4574,24 @@ pub struct CostCenter {
 impl FromJson for CostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CostCenter")?;
-        Ok(Self {
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-            cost_center_version_id: json::field(&mut o, "cost_center_version_id")?,
-            name: json::field(&mut o, "name")?,
-            code: json::field(&mut o, "code")?,
-            parent_cost_center_id: json::field(&mut o, "parent_cost_center_id")?,
-            managers: json::field(&mut o, "managers")?,
-            description: json::field(&mut o, "description")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            active: json::field(&mut o, "active")?,
-            operation_reason: json::field(&mut o, "operation_reason")?,
-            is_prefer_manual_encoding: json::field(&mut o, "is_prefer_manual_encoding")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        json::set(&mut o, "cost_center_version_id", &mut out.cost_center_version_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "parent_cost_center_id", &mut out.parent_cost_center_id)?;
+        json::set(&mut o, "managers", &mut out.managers)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "operation_reason", &mut out.operation_reason)?;
+        json::set(
+            &mut o,
+            "is_prefer_manual_encoding",
+            &mut out.is_prefer_manual_encoding,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for CostCenter {
@@ -4627,18 +4662,18 @@ pub struct CostCenterTimeline {
 impl FromJson for CostCenterTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CostCenterTimeline")?;
-        Ok(Self {
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-            version_id: json::field(&mut o, "version_id")?,
-            name: json::field(&mut o, "name")?,
-            code: json::field(&mut o, "code")?,
-            parent_cost_center_id: json::field(&mut o, "parent_cost_center_id")?,
-            managers: json::field(&mut o, "managers")?,
-            description: json::field(&mut o, "description")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            active: json::field(&mut o, "active")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        json::set(&mut o, "version_id", &mut out.version_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "parent_cost_center_id", &mut out.parent_cost_center_id)?;
+        json::set(&mut o, "managers", &mut out.managers)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        Ok(out)
     }
 }
 /// `CostCenterTree`
@@ -4659,11 +4694,11 @@ pub struct CostCenterTree {
 impl FromJson for CostCenterTree {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CostCenterTree")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            level: json::field(&mut o, "level")?,
-            children: json::field(&mut o, "children")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "level", &mut out.level)?;
+        json::set(&mut o, "children", &mut out.children)?;
+        Ok(out)
     }
 }
 /// `CostCenterVersion`
@@ -4700,19 +4735,19 @@ pub struct CostCenterVersion {
 impl FromJson for CostCenterVersion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CostCenterVersion")?;
-        Ok(Self {
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-            version_id: json::field(&mut o, "version_id")?,
-            name: json::field(&mut o, "name")?,
-            code: json::field(&mut o, "code")?,
-            parent_cost_center_id: json::field(&mut o, "parent_cost_center_id")?,
-            managers: json::field(&mut o, "managers")?,
-            description: json::field(&mut o, "description")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            active: json::field(&mut o, "active")?,
-            operation_reason: json::field(&mut o, "operation_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        json::set(&mut o, "version_id", &mut out.version_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "parent_cost_center_id", &mut out.parent_cost_center_id)?;
+        json::set(&mut o, "managers", &mut out.managers)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "operation_reason", &mut out.operation_reason)?;
+        Ok(out)
     }
 }
 /// `CountryRegion`
@@ -4741,15 +4776,15 @@ pub struct CountryRegion {
 impl FromJson for CountryRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CountryRegion")?;
-        Ok(Self {
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            name: json::field(&mut o, "name")?,
-            full_name: json::field(&mut o, "full_name")?,
-            alpha_2_code: json::field(&mut o, "alpha_2_code")?,
-            alpha_3_code: json::field(&mut o, "alpha_3_code")?,
-            global_code: json::field(&mut o, "global_code")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "full_name", &mut out.full_name)?;
+        json::set(&mut o, "alpha_2_code", &mut out.alpha_2_code)?;
+        json::set(&mut o, "alpha_3_code", &mut out.alpha_3_code)?;
+        json::set(&mut o, "global_code", &mut out.global_code)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `CountryRegionSubdivision`
@@ -4776,17 +4811,18 @@ pub struct CountryRegionSubdivision {
 impl FromJson for CountryRegionSubdivision {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CountryRegionSubdivision")?;
-        Ok(Self {
-            country_region_subdivision_id: json::field(
-                &mut o,
-                "country_region_subdivision_id",
-            )?,
-            name: json::field(&mut o, "name")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            subdivision_type: json::field(&mut o, "subdivision_type")?,
-            iso_code: json::field(&mut o, "iso_code")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "country_region_subdivision_id",
+            &mut out.country_region_subdivision_id,
+        )?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "subdivision_type", &mut out.subdivision_type)?;
+        json::set(&mut o, "iso_code", &mut out.iso_code)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `CreateCostCenterResponseBody`
@@ -4803,9 +4839,9 @@ pub struct CreateCostCenterResponseBody {
 impl FromJson for CreateCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCostCenterResponseBody")?;
-        Ok(Self {
-            cost_center: json::field(&mut o, "cost_center")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cost_center", &mut out.cost_center)?;
+        Ok(out)
     }
 }
 /// `CreateCostCenterVersionRequestBody`
@@ -4861,9 +4897,9 @@ pub struct CreateCostCenterVersionResponseBody {
 impl FromJson for CreateCostCenterVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCostCenterVersionResponseBody")?;
-        Ok(Self {
-            version: json::field(&mut o, "version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "version", &mut out.version)?;
+        Ok(out)
     }
 }
 /// `CreateCustomOrgResponseBody`
@@ -4880,9 +4916,9 @@ pub struct CreateCustomOrgResponseBody {
 impl FromJson for CreateCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCustomOrgResponseBody")?;
-        Ok(Self {
-            org_id: json::field(&mut o, "org_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "org_id", &mut out.org_id)?;
+        Ok(out)
     }
 }
 /// `CreateEmpCustomOrg`
@@ -4955,10 +4991,10 @@ impl FromJson for CreateEmpCustomOrgEmployeeCustomOrgResponseBody {
             value,
             "CreateEmpCustomOrgEmployeeCustomOrgResponseBody",
         )?;
-        Ok(Self {
-            job_data_custom_org_id: json::field(&mut o, "job_data_custom_org_id")?,
-            version_id: json::field(&mut o, "version_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_data_custom_org_id", &mut out.job_data_custom_org_id)?;
+        json::set(&mut o, "version_id", &mut out.version_id)?;
+        Ok(out)
     }
 }
 /// `CreateEmployeeRequestBody`
@@ -5006,11 +5042,11 @@ pub struct CreateEmployeeResponseBody {
 impl FromJson for CreateEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateEmployeeResponseBody")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            contract_id: json::field(&mut o, "contract_id")?,
-            job_data_id: json::field(&mut o, "job_data_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "contract_id", &mut out.contract_id)?;
+        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
+        Ok(out)
     }
 }
 /// `CreateEmployeesAdditionalJobResponseBody`
@@ -5027,9 +5063,9 @@ pub struct CreateEmployeesAdditionalJobResponseBody {
 impl FromJson for CreateEmployeesAdditionalJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateEmployeesAdditionalJobResponseBody")?;
-        Ok(Self {
-            additional_job: json::field(&mut o, "additional_job")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "additional_job", &mut out.additional_job)?;
+        Ok(out)
     }
 }
 /// `CreateEmployeesInternationalAssignmentResponseBody`
@@ -5049,9 +5085,13 @@ impl FromJson for CreateEmployeesInternationalAssignmentResponseBody {
             value,
             "CreateEmployeesInternationalAssignmentResponseBody",
         )?;
-        Ok(Self {
-            international_assignment: json::field(&mut o, "international_assignment")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "international_assignment",
+            &mut out.international_assignment,
+        )?;
+        Ok(out)
     }
 }
 /// `CreateJobChangeRequestBody`
@@ -5152,33 +5192,36 @@ pub struct CreateJobChangeResponseBody {
 impl FromJson for CreateJobChangeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateJobChangeResponseBody")?;
-        Ok(Self {
-            job_change_id: json::field(&mut o, "job_change_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            status: json::field(&mut o, "status")?,
-            transfer_type_unique_identifier: json::field(
-                &mut o,
-                "transfer_type_unique_identifier",
-            )?,
-            transfer_reason_unique_identifier: json::field(
-                &mut o,
-                "transfer_reason_unique_identifier",
-            )?,
-            process_id: json::field(&mut o, "process_id")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            created_time: json::field(&mut o, "created_time")?,
-            transfer_info: json::field(&mut o, "transfer_info")?,
-            is_adjust_salary: json::field(&mut o, "is_adjust_salary")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            details_of_job_status_change: json::field(
-                &mut o,
-                "details_of_job_status_change",
-            )?,
-            employment_name: json::field(&mut o, "employment_name")?,
-            exception_status: json::field(&mut o, "exception_status")?,
-            no_permission_fields: json::field(&mut o, "no_permission_fields")?,
-            approval_nodes: json::field(&mut o, "approval_nodes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_change_id", &mut out.job_change_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(
+            &mut o,
+            "transfer_type_unique_identifier",
+            &mut out.transfer_type_unique_identifier,
+        )?;
+        json::set(
+            &mut o,
+            "transfer_reason_unique_identifier",
+            &mut out.transfer_reason_unique_identifier,
+        )?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "created_time", &mut out.created_time)?;
+        json::set(&mut o, "transfer_info", &mut out.transfer_info)?;
+        json::set(&mut o, "is_adjust_salary", &mut out.is_adjust_salary)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(
+            &mut o,
+            "details_of_job_status_change",
+            &mut out.details_of_job_status_change,
+        )?;
+        json::set(&mut o, "employment_name", &mut out.employment_name)?;
+        json::set(&mut o, "exception_status", &mut out.exception_status)?;
+        json::set(&mut o, "no_permission_fields", &mut out.no_permission_fields)?;
+        json::set(&mut o, "approval_nodes", &mut out.approval_nodes)?;
+        Ok(out)
     }
 }
 /// `CreateJobGradeResponseBody`
@@ -5195,9 +5238,9 @@ pub struct CreateJobGradeResponseBody {
 impl FromJson for CreateJobGradeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateJobGradeResponseBody")?;
-        Ok(Self {
-            grade_id: json::field(&mut o, "grade_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "grade_id", &mut out.grade_id)?;
+        Ok(out)
     }
 }
 /// `CreateLocationAddressResponseBody`
@@ -5214,9 +5257,9 @@ pub struct CreateLocationAddressResponseBody {
 impl FromJson for CreateLocationAddressResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateLocationAddressResponseBody")?;
-        Ok(Self {
-            address_id: json::field(&mut o, "address_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "address_id", &mut out.address_id)?;
+        Ok(out)
     }
 }
 /// `CreatePathwayResponseBody`
@@ -5233,9 +5276,9 @@ pub struct CreatePathwayResponseBody {
 impl FromJson for CreatePathwayResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreatePathwayResponseBody")?;
-        Ok(Self {
-            pathway_id: json::field(&mut o, "pathway_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        Ok(out)
     }
 }
 /// `CreatePersonResponseBody`
@@ -5252,9 +5295,9 @@ pub struct CreatePersonResponseBody {
 impl FromJson for CreatePersonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreatePersonResponseBody")?;
-        Ok(Self {
-            person: json::field(&mut o, "person")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "person", &mut out.person)?;
+        Ok(out)
     }
 }
 /// `CreatePositionResponseBody`
@@ -5271,9 +5314,9 @@ pub struct CreatePositionResponseBody {
 impl FromJson for CreatePositionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreatePositionResponseBody")?;
-        Ok(Self {
-            position_id: json::field(&mut o, "position_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        Ok(out)
     }
 }
 /// `CreatePreHireResponseBody`
@@ -5290,9 +5333,9 @@ pub struct CreatePreHireResponseBody {
 impl FromJson for CreatePreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreatePreHireResponseBody")?;
-        Ok(Self {
-            pre_hire_id: json::field(&mut o, "pre_hire_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pre_hire_id", &mut out.pre_hire_id)?;
+        Ok(out)
     }
 }
 /// `CreateProbationAssessmentRequestBody`
@@ -5330,9 +5373,9 @@ pub struct CreateProbationAssessmentResponseBody {
 impl FromJson for CreateProbationAssessmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateProbationAssessmentResponseBody")?;
-        Ok(Self {
-            assessment_ids: json::field(&mut o, "assessment_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "assessment_ids", &mut out.assessment_ids)?;
+        Ok(out)
     }
 }
 /// `CreateProcessQueryFlowDataTemplateResponseBody`
@@ -5354,10 +5397,10 @@ impl FromJson for CreateProcessQueryFlowDataTemplateResponseBody {
             value,
             "CreateProcessQueryFlowDataTemplateResponseBody",
         )?;
-        Ok(Self {
-            field_values: json::field(&mut o, "field_values")?,
-            error_info: json::field(&mut o, "error_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_values", &mut out.field_values)?;
+        json::set(&mut o, "error_info", &mut out.error_info)?;
+        Ok(out)
     }
 }
 /// `CreateProcessStartResponseBody`
@@ -5374,9 +5417,9 @@ pub struct CreateProcessStartResponseBody {
 impl FromJson for CreateProcessStartResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateProcessStartResponseBody")?;
-        Ok(Self {
-            process_id: json::field(&mut o, "process_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        Ok(out)
     }
 }
 /// `CreateTransferInfo`
@@ -5552,9 +5595,9 @@ pub struct CreateVersionCostAllocationResponseBody {
 impl FromJson for CreateVersionCostAllocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateVersionCostAllocationResponseBody")?;
-        Ok(Self {
-            cost_allocation_id: json::field(&mut o, "cost_allocation_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cost_allocation_id", &mut out.cost_allocation_id)?;
+        Ok(out)
     }
 }
 /// `CreateVersionDefaultCostCenterRequestBody`
@@ -5594,10 +5637,10 @@ pub struct CreateVersionDefaultCostCenterResponseBody {
 impl FromJson for CreateVersionDefaultCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateVersionDefaultCostCenterResponseBody")?;
-        Ok(Self {
-            wk_id: json::field(&mut o, "wk_id")?,
-            wk_tid: json::field(&mut o, "wk_tid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "wk_id", &mut out.wk_id)?;
+        json::set(&mut o, "wk_tid", &mut out.wk_tid)?;
+        Ok(out)
     }
 }
 /// `Currency`
@@ -5624,14 +5667,14 @@ pub struct Currency {
 impl FromJson for Currency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Currency")?;
-        Ok(Self {
-            currency_id: json::field(&mut o, "currency_id")?,
-            country_region_id_list: json::field(&mut o, "country_region_id_list")?,
-            currency_name: json::field(&mut o, "currency_name")?,
-            numeric_code: json::field(&mut o, "numeric_code")?,
-            currency_alpha_3_code: json::field(&mut o, "currency_alpha_3_code")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "currency_id", &mut out.currency_id)?;
+        json::set(&mut o, "country_region_id_list", &mut out.country_region_id_list)?;
+        json::set(&mut o, "currency_name", &mut out.currency_name)?;
+        json::set(&mut o, "numeric_code", &mut out.numeric_code)?;
+        json::set(&mut o, "currency_alpha_3_code", &mut out.currency_alpha_3_code)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `CustomFieldData`
@@ -5654,12 +5697,12 @@ pub struct CustomFieldData {
 impl FromJson for CustomFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomFieldData")?;
-        Ok(Self {
-            custom_api_name: json::field(&mut o, "custom_api_name")?,
-            name: json::field(&mut o, "name")?,
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "custom_api_name", &mut out.custom_api_name)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 impl ToJson for CustomFieldData {
@@ -5688,10 +5731,10 @@ pub struct CustomName {
 impl FromJson for CustomName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomName")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 impl ToJson for CustomName {
@@ -5738,20 +5781,20 @@ pub struct CustomOrg {
 impl FromJson for CustomOrg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomOrg")?;
-        Ok(Self {
-            object_api_name: json::field(&mut o, "object_api_name")?,
-            names: json::field(&mut o, "names")?,
-            code: json::field(&mut o, "code")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            manager_ids: json::field(&mut o, "manager_ids")?,
-            description: json::field(&mut o, "description")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            org_roles: json::field(&mut o, "org_roles")?,
-            match_rule_groups: json::field(&mut o, "match_rule_groups")?,
-            active: json::field(&mut o, "active")?,
-            org_id: json::field(&mut o, "org_id")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
+        json::set(&mut o, "names", &mut out.names)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "manager_ids", &mut out.manager_ids)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "org_roles", &mut out.org_roles)?;
+        json::set(&mut o, "match_rule_groups", &mut out.match_rule_groups)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "org_id", &mut out.org_id)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 /// `CustomOrgCreate`
@@ -5820,11 +5863,11 @@ pub struct CustomOrgList {
 impl FromJson for CustomOrgList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomOrgList")?;
-        Ok(Self {
-            custom_org_name: json::field(&mut o, "custom_org_name")?,
-            custom_org_id: json::field(&mut o, "custom_org_id")?,
-            rate: json::field(&mut o, "rate")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "custom_org_name", &mut out.custom_org_name)?;
+        json::set(&mut o, "custom_org_id", &mut out.custom_org_id)?;
+        json::set(&mut o, "rate", &mut out.rate)?;
+        Ok(out)
     }
 }
 /// `CustomOrgUpdate`
@@ -5909,10 +5952,10 @@ pub struct DataengineI18n {
 impl FromJson for DataengineI18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataengineI18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `DefaultCostCenter`
@@ -5935,12 +5978,12 @@ pub struct DefaultCostCenter {
 impl FromJson for DefaultCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DefaultCostCenter")?;
-        Ok(Self {
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            is_herit: json::field(&mut o, "is_herit")?,
-            inherit_source: json::field(&mut o, "inherit_source")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "is_herit", &mut out.is_herit)?;
+        json::set(&mut o, "inherit_source", &mut out.inherit_source)?;
+        Ok(out)
     }
 }
 /// `DefaultCostCenterRecord`
@@ -6008,9 +6051,9 @@ pub struct DelEmployeeCustomOrgResponseBody {
 impl FromJson for DelEmployeeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DelEmployeeCustomOrgResponseBody")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `DelPositionPositionRequestBody`
@@ -6152,34 +6195,34 @@ pub struct Department {
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Department")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            version_id: json::field(&mut o, "version_id")?,
-            department_name: json::field(&mut o, "department_name")?,
-            sub_type: json::field(&mut o, "sub_type")?,
-            parent_department_id: json::field(&mut o, "parent_department_id")?,
-            manager: json::field(&mut o, "manager")?,
-            tree_order: json::field(&mut o, "tree_order")?,
-            list_order: json::field(&mut o, "list_order")?,
-            code: json::field(&mut o, "code")?,
-            is_root: json::field(&mut o, "is_root")?,
-            is_confidential: json::field(&mut o, "is_confidential")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            active: json::field(&mut o, "active")?,
-            description: json::field(&mut o, "description")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            staffing_model: json::field(&mut o, "staffing_model")?,
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-            created_time: json::field(&mut o, "created_time")?,
-            updated_time: json::field(&mut o, "updated_time")?,
-            created_by: json::field(&mut o, "created_by")?,
-            updated_by: json::field(&mut o, "updated_by")?,
-            record_created_time: json::field(&mut o, "record_created_time")?,
-            record_updated_time: json::field(&mut o, "record_updated_time")?,
-            record_created_by: json::field(&mut o, "record_created_by")?,
-            record_updated_by: json::field(&mut o, "record_updated_by")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "version_id", &mut out.version_id)?;
+        json::set(&mut o, "department_name", &mut out.department_name)?;
+        json::set(&mut o, "sub_type", &mut out.sub_type)?;
+        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
+        json::set(&mut o, "manager", &mut out.manager)?;
+        json::set(&mut o, "tree_order", &mut out.tree_order)?;
+        json::set(&mut o, "list_order", &mut out.list_order)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "is_root", &mut out.is_root)?;
+        json::set(&mut o, "is_confidential", &mut out.is_confidential)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "staffing_model", &mut out.staffing_model)?;
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        json::set(&mut o, "created_time", &mut out.created_time)?;
+        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "updated_by", &mut out.updated_by)?;
+        json::set(&mut o, "record_created_time", &mut out.record_created_time)?;
+        json::set(&mut o, "record_updated_time", &mut out.record_updated_time)?;
+        json::set(&mut o, "record_created_by", &mut out.record_created_by)?;
+        json::set(&mut o, "record_updated_by", &mut out.record_updated_by)?;
+        Ok(out)
     }
 }
 /// `DepartmentChange`
@@ -6206,14 +6249,18 @@ pub struct DepartmentChange {
 impl FromJson for DepartmentChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentChange")?;
-        Ok(Self {
-            department_change_id: json::field(&mut o, "department_change_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            draft_department_id: json::field(&mut o, "draft_department_id")?,
-            department_change_type: json::field(&mut o, "department_change_type")?,
-            department_change_status: json::field(&mut o, "department_change_status")?,
-            reorganization_info: json::field(&mut o, "reorganization_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_change_id", &mut out.department_change_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "draft_department_id", &mut out.draft_department_id)?;
+        json::set(&mut o, "department_change_type", &mut out.department_change_type)?;
+        json::set(
+            &mut o,
+            "department_change_status",
+            &mut out.department_change_status,
+        )?;
+        json::set(&mut o, "reorganization_info", &mut out.reorganization_info)?;
+        Ok(out)
     }
 }
 /// `DepartmentForPatch`
@@ -6277,10 +6324,10 @@ pub struct DepartmentHrbp {
 impl FromJson for DepartmentHrbp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentHrbp")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            hrbp_ids: json::field(&mut o, "hrbp_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "hrbp_ids", &mut out.hrbp_ids)?;
+        Ok(out)
     }
 }
 /// `DepartmentLookupName`
@@ -6299,10 +6346,10 @@ pub struct DepartmentLookupName {
 impl FromJson for DepartmentLookupName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentLookupName")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `DepartmentParentInfo`
@@ -6327,13 +6374,13 @@ pub struct DepartmentParentInfo {
 impl FromJson for DepartmentParentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentParentInfo")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            department_name: json::field(&mut o, "department_name")?,
-            parent_department_id: json::field(&mut o, "parent_department_id")?,
-            active: json::field(&mut o, "active")?,
-            is_root: json::field(&mut o, "is_root")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "department_name", &mut out.department_name)?;
+        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "is_root", &mut out.is_root)?;
+        Ok(out)
     }
 }
 /// `DepartmentParents`
@@ -6352,10 +6399,10 @@ pub struct DepartmentParents {
 impl FromJson for DepartmentParents {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentParents")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            parent_department_list: json::field(&mut o, "parent_department_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "parent_department_list", &mut out.parent_department_list)?;
+        Ok(out)
     }
 }
 /// `DepartmentTimeline`
@@ -6406,26 +6453,26 @@ pub struct DepartmentTimeline {
 impl FromJson for DepartmentTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentTimeline")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            version_id: json::field(&mut o, "version_id")?,
-            names: json::field(&mut o, "names")?,
-            sub_type: json::field(&mut o, "sub_type")?,
-            parent_department_id: json::field(&mut o, "parent_department_id")?,
-            manager: json::field(&mut o, "manager")?,
-            code: json::field(&mut o, "code")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            active: json::field(&mut o, "active")?,
-            descriptions: json::field(&mut o, "descriptions")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            tree_order: json::field(&mut o, "tree_order")?,
-            list_order: json::field(&mut o, "list_order")?,
-            is_root: json::field(&mut o, "is_root")?,
-            is_confidential: json::field(&mut o, "is_confidential")?,
-            staffing_model: json::field(&mut o, "staffing_model")?,
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "version_id", &mut out.version_id)?;
+        json::set(&mut o, "names", &mut out.names)?;
+        json::set(&mut o, "sub_type", &mut out.sub_type)?;
+        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
+        json::set(&mut o, "manager", &mut out.manager)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "descriptions", &mut out.descriptions)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "tree_order", &mut out.tree_order)?;
+        json::set(&mut o, "list_order", &mut out.list_order)?;
+        json::set(&mut o, "is_root", &mut out.is_root)?;
+        json::set(&mut o, "is_confidential", &mut out.is_confidential)?;
+        json::set(&mut o, "staffing_model", &mut out.staffing_model)?;
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        Ok(out)
     }
 }
 /// `DepartmentTree`
@@ -6446,11 +6493,11 @@ pub struct DepartmentTree {
 impl FromJson for DepartmentTree {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentTree")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            level: json::field(&mut o, "level")?,
-            children: json::field(&mut o, "children")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "level", &mut out.level)?;
+        json::set(&mut o, "children", &mut out.children)?;
+        Ok(out)
     }
 }
 /// `Dependent`
@@ -6513,41 +6560,44 @@ pub struct Dependent {
 impl FromJson for Dependent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Dependent")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            relationship: json::field(&mut o, "relationship")?,
-            gender: json::field(&mut o, "gender")?,
-            date_of_birth: json::field(&mut o, "date_of_birth")?,
-            nationality_id: json::field(&mut o, "nationality_id")?,
-            nationality_id_v2: json::field(&mut o, "nationality_id_v2")?,
-            national_id_list: json::field(&mut o, "national_id_list")?,
-            spouses_working_status: json::field(&mut o, "spouses_working_status")?,
-            is_this_person_covered_by_health_insurance: json::field(
-                &mut o,
-                "is_this_person_covered_by_health_insurance",
-            )?,
-            is_this_person_allowed_for_tax_deduction: json::field(
-                &mut o,
-                "is_this_person_allowed_for_tax_deduction",
-            )?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            dependent_name: json::field(&mut o, "dependent_name")?,
-            employer: json::field(&mut o, "employer")?,
-            job: json::field(&mut o, "job")?,
-            phone: json::field(&mut o, "phone")?,
-            address: json::field(&mut o, "address")?,
-            birth_certificate_of_child: json::field(
-                &mut o,
-                "birth_certificate_of_child",
-            )?,
-            reason: json::field(&mut o, "reason")?,
-            modify_date: json::field(&mut o, "modify_date")?,
-            visas: json::field(&mut o, "visas")?,
-            passports: json::field(&mut o, "passports")?,
-            citizenship_statuses: json::field(&mut o, "citizenship_statuses")?,
-            emails: json::field(&mut o, "emails")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "relationship", &mut out.relationship)?;
+        json::set(&mut o, "gender", &mut out.gender)?;
+        json::set(&mut o, "date_of_birth", &mut out.date_of_birth)?;
+        json::set(&mut o, "nationality_id", &mut out.nationality_id)?;
+        json::set(&mut o, "nationality_id_v2", &mut out.nationality_id_v2)?;
+        json::set(&mut o, "national_id_list", &mut out.national_id_list)?;
+        json::set(&mut o, "spouses_working_status", &mut out.spouses_working_status)?;
+        json::set(
+            &mut o,
+            "is_this_person_covered_by_health_insurance",
+            &mut out.is_this_person_covered_by_health_insurance,
+        )?;
+        json::set(
+            &mut o,
+            "is_this_person_allowed_for_tax_deduction",
+            &mut out.is_this_person_allowed_for_tax_deduction,
+        )?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "dependent_name", &mut out.dependent_name)?;
+        json::set(&mut o, "employer", &mut out.employer)?;
+        json::set(&mut o, "job", &mut out.job)?;
+        json::set(&mut o, "phone", &mut out.phone)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(
+            &mut o,
+            "birth_certificate_of_child",
+            &mut out.birth_certificate_of_child,
+        )?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        json::set(&mut o, "modify_date", &mut out.modify_date)?;
+        json::set(&mut o, "visas", &mut out.visas)?;
+        json::set(&mut o, "passports", &mut out.passports)?;
+        json::set(&mut o, "citizenship_statuses", &mut out.citizenship_statuses)?;
+        json::set(&mut o, "emails", &mut out.emails)?;
+        Ok(out)
     }
 }
 impl ToJson for Dependent {
@@ -6737,10 +6787,10 @@ pub struct DimensionInfo {
 impl FromJson for DimensionInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DimensionInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `DimensionInfoData`
@@ -6759,10 +6809,10 @@ pub struct DimensionInfoData {
 impl FromJson for DimensionInfoData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DimensionInfoData")?;
-        Ok(Self {
-            dimension_key: json::field(&mut o, "dimension_key")?,
-            dimension_info: json::field(&mut o, "dimension_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "dimension_key", &mut out.dimension_key)?;
+        json::set(&mut o, "dimension_info", &mut out.dimension_info)?;
+        Ok(out)
     }
 }
 /// `District`
@@ -6787,13 +6837,13 @@ pub struct District {
 impl FromJson for District {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "District")?;
-        Ok(Self {
-            district_id: json::field(&mut o, "district_id")?,
-            name: json::field(&mut o, "name")?,
-            city_id: json::field(&mut o, "city_id")?,
-            subregion_code: json::field(&mut o, "subregion_code")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "district_id", &mut out.district_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "city_id", &mut out.city_id)?;
+        json::set(&mut o, "subregion_code", &mut out.subregion_code)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `EditEmpCustomOrgEmployeeCustomOrgRequestBody`
@@ -6849,9 +6899,9 @@ impl FromJson for EditEmpCustomOrgEmployeeCustomOrgResponseBody {
             value,
             "EditEmpCustomOrgEmployeeCustomOrgResponseBody",
         )?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `EditOffboardingRequestBody`
@@ -6892,9 +6942,9 @@ pub struct EditOffboardingResponseBody {
 impl FromJson for EditOffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EditOffboardingResponseBody")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `EditProbationRequestBody`
@@ -6988,19 +7038,19 @@ pub struct Education {
 impl FromJson for Education {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Education")?;
-        Ok(Self {
-            school: json::field(&mut o, "school")?,
-            level_of_education: json::field(&mut o, "level_of_education")?,
-            start_date: json::field(&mut o, "start_date")?,
-            end_date: json::field(&mut o, "end_date")?,
-            field_of_study: json::field(&mut o, "field_of_study")?,
-            degree: json::field(&mut o, "degree")?,
-            school_name: json::field(&mut o, "school_name")?,
-            field_of_study_name: json::field(&mut o, "field_of_study_name")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            expected_end_date: json::field(&mut o, "expected_end_date")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "school", &mut out.school)?;
+        json::set(&mut o, "level_of_education", &mut out.level_of_education)?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "field_of_study", &mut out.field_of_study)?;
+        json::set(&mut o, "degree", &mut out.degree)?;
+        json::set(&mut o, "school_name", &mut out.school_name)?;
+        json::set(&mut o, "field_of_study_name", &mut out.field_of_study_name)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "expected_end_date", &mut out.expected_end_date)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for Education {
@@ -7112,12 +7162,12 @@ pub struct Email {
 impl FromJson for Email {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Email")?;
-        Ok(Self {
-            email: json::field(&mut o, "email")?,
-            is_primary: json::field(&mut o, "is_primary")?,
-            is_public: json::field(&mut o, "is_public")?,
-            email_usage: json::field(&mut o, "email_usage")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "is_primary", &mut out.is_primary)?;
+        json::set(&mut o, "is_public", &mut out.is_public)?;
+        json::set(&mut o, "email_usage", &mut out.email_usage)?;
+        Ok(out)
     }
 }
 impl ToJson for Email {
@@ -7189,18 +7239,18 @@ pub struct EmergencyContact {
 impl FromJson for EmergencyContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmergencyContact")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            relationship: json::field(&mut o, "relationship")?,
-            phone_ist: json::field(&mut o, "phone_ist")?,
-            phone_list: json::field(&mut o, "phone_list")?,
-            legal_name: json::field(&mut o, "legal_name")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            address: json::field(&mut o, "address")?,
-            email: json::field(&mut o, "email")?,
-            is_primary: json::field(&mut o, "is_primary")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "relationship", &mut out.relationship)?;
+        json::set(&mut o, "phone_ist", &mut out.phone_ist)?;
+        json::set(&mut o, "phone_list", &mut out.phone_list)?;
+        json::set(&mut o, "legal_name", &mut out.legal_name)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "is_primary", &mut out.is_primary)?;
+        Ok(out)
     }
 }
 impl ToJson for EmergencyContact {
@@ -7281,15 +7331,15 @@ pub struct EmpCustomOrgList {
 impl FromJson for EmpCustomOrgList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmpCustomOrgList")?;
-        Ok(Self {
-            custom_org_list: json::field(&mut o, "custom_org_list")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            start_reason: json::field(&mut o, "start_reason")?,
-            job_data_custom_org_id: json::field(&mut o, "job_data_custom_org_id")?,
-            version_id: json::field(&mut o, "version_id")?,
-            object_api_name: json::field(&mut o, "object_api_name")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "custom_org_list", &mut out.custom_org_list)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "start_reason", &mut out.start_reason)?;
+        json::set(&mut o, "job_data_custom_org_id", &mut out.job_data_custom_org_id)?;
+        json::set(&mut o, "version_id", &mut out.version_id)?;
+        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `Employee`
@@ -7466,104 +7516,117 @@ pub struct Employee {
 impl FromJson for Employee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Employee")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            employment_id_v2: json::field(&mut o, "employment_id_v2")?,
-            ats_application_id: json::field(&mut o, "ats_application_id")?,
-            prehire_id: json::field(&mut o, "prehire_id")?,
-            employee_number: json::field(&mut o, "employee_number")?,
-            employee_type_id: json::field(&mut o, "employee_type_id")?,
-            employee_subtype_id: json::field(&mut o, "employee_subtype_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            department_id_v2: json::field(&mut o, "department_id_v2")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            job_level: json::field(&mut o, "job_level")?,
-            pathway_id: json::field(&mut o, "pathway_id")?,
-            pathway: json::field(&mut o, "pathway")?,
-            job_grade_id: json::field(&mut o, "job_grade_id")?,
-            work_location_id: json::field(&mut o, "work_location_id")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            job_family: json::field(&mut o, "job_family")?,
-            position_id: json::field(&mut o, "position_id")?,
-            position: json::field(&mut o, "position")?,
-            job_id: json::field(&mut o, "job_id")?,
-            job: json::field(&mut o, "job")?,
-            company_id: json::field(&mut o, "company_id")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-            tenure: json::field(&mut o, "tenure")?,
-            seniority_date: json::field(&mut o, "seniority_date")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            primary_employment: json::field(&mut o, "primary_employment")?,
-            probation_period: json::field(&mut o, "probation_period")?,
-            on_probation: json::field(&mut o, "on_probation")?,
-            probation_end_date: json::field(&mut o, "probation_end_date")?,
-            direct_manager_id: json::field(&mut o, "direct_manager_id")?,
-            dotted_line_manager_id: json::field(&mut o, "dotted_line_manager_id")?,
-            direct_manager_id_v2: json::field(&mut o, "direct_manager_id_v2")?,
-            dotted_line_manager_id_v2: json::field(&mut o, "dotted_line_manager_id_v2")?,
-            employment_type: json::field(&mut o, "employment_type")?,
-            employment_status: json::field(&mut o, "employment_status")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            reason_for_offboarding: json::field(&mut o, "reason_for_offboarding")?,
-            email_address: json::field(&mut o, "email_address")?,
-            user_name: json::field(&mut o, "user_name")?,
-            work_email_list: json::field(&mut o, "work_email_list")?,
-            cost_center_list: json::field(&mut o, "cost_center_list")?,
-            rehire: json::field(&mut o, "rehire")?,
-            rehire_employment_id: json::field(&mut o, "rehire_employment_id")?,
-            person_info: json::field(&mut o, "person_info")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            noncompete_status: json::field(&mut o, "noncompete_status")?,
-            past_offboarding: json::field(&mut o, "past_offboarding")?,
-            regular_employee_start_date: json::field(
-                &mut o,
-                "regular_employee_start_date",
-            )?,
-            external_id: json::field(&mut o, "external_id")?,
-            times_employed: json::field(&mut o, "times_employed")?,
-            recruitment_type: json::field(&mut o, "recruitment_type")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            primary_contract_id: json::field(&mut o, "primary_contract_id")?,
-            contract_start_date: json::field(&mut o, "contract_start_date")?,
-            contract_end_date: json::field(&mut o, "contract_end_date")?,
-            contract_expected_end_date: json::field(
-                &mut o,
-                "contract_expected_end_date",
-            )?,
-            pay_group_id: json::field(&mut o, "pay_group_id")?,
-            assignment_pay_group_id: json::field(&mut o, "assignment_pay_group_id")?,
-            international_assignment: json::field(&mut o, "international_assignment")?,
-            work_calendar_id: json::field(&mut o, "work_calendar_id")?,
-            department: json::field(&mut o, "department")?,
-            direct_manager: json::field(&mut o, "direct_manager")?,
-            dotted_line_manager: json::field(&mut o, "dotted_line_manager")?,
-            time_zone: json::field(&mut o, "time_zone")?,
-            primary_international_assignment: json::field(
-                &mut o,
-                "primary_international_assignment",
-            )?,
-            service_company: json::field(&mut o, "service_company")?,
-            compensation_type: json::field(&mut o, "compensation_type")?,
-            work_shift: json::field(&mut o, "work_shift")?,
-            talent_pool_id_list: json::field(&mut o, "talent_pool_id_list")?,
-            custom_org: json::field(&mut o, "custom_org")?,
-            seniority_adjust_information_list: json::field(
-                &mut o,
-                "seniority_adjust_information_list",
-            )?,
-            employment_direct_bps: json::field(&mut o, "employment_direct_bps")?,
-            employment_all_bps: json::field(&mut o, "employment_all_bps")?,
-            contract_type: json::field(&mut o, "contract_type")?,
-            archive_cpst_plan_id: json::field(&mut o, "archive_cpst_plan_id")?,
-            attendance_group_id: json::field(&mut o, "attendance_group_id")?,
-            individuals_with_headcount_or_not: json::field(
-                &mut o,
-                "individuals_with_headcount_or_not",
-            )?,
-            is_direct_leader: json::field(&mut o, "is_direct_leader")?,
-            is_dotted_leader: json::field(&mut o, "is_dotted_leader")?,
-            company_talent_pool_ids: json::field(&mut o, "company_talent_pool_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "employment_id_v2", &mut out.employment_id_v2)?;
+        json::set(&mut o, "ats_application_id", &mut out.ats_application_id)?;
+        json::set(&mut o, "prehire_id", &mut out.prehire_id)?;
+        json::set(&mut o, "employee_number", &mut out.employee_number)?;
+        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
+        json::set(&mut o, "employee_subtype_id", &mut out.employee_subtype_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "department_id_v2", &mut out.department_id_v2)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "job_level", &mut out.job_level)?;
+        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        json::set(&mut o, "pathway", &mut out.pathway)?;
+        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
+        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "job_family", &mut out.job_family)?;
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "job", &mut out.job)?;
+        json::set(&mut o, "company_id", &mut out.company_id)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        json::set(&mut o, "tenure", &mut out.tenure)?;
+        json::set(&mut o, "seniority_date", &mut out.seniority_date)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "primary_employment", &mut out.primary_employment)?;
+        json::set(&mut o, "probation_period", &mut out.probation_period)?;
+        json::set(&mut o, "on_probation", &mut out.on_probation)?;
+        json::set(&mut o, "probation_end_date", &mut out.probation_end_date)?;
+        json::set(&mut o, "direct_manager_id", &mut out.direct_manager_id)?;
+        json::set(&mut o, "dotted_line_manager_id", &mut out.dotted_line_manager_id)?;
+        json::set(&mut o, "direct_manager_id_v2", &mut out.direct_manager_id_v2)?;
+        json::set(
+            &mut o,
+            "dotted_line_manager_id_v2",
+            &mut out.dotted_line_manager_id_v2,
+        )?;
+        json::set(&mut o, "employment_type", &mut out.employment_type)?;
+        json::set(&mut o, "employment_status", &mut out.employment_status)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "reason_for_offboarding", &mut out.reason_for_offboarding)?;
+        json::set(&mut o, "email_address", &mut out.email_address)?;
+        json::set(&mut o, "user_name", &mut out.user_name)?;
+        json::set(&mut o, "work_email_list", &mut out.work_email_list)?;
+        json::set(&mut o, "cost_center_list", &mut out.cost_center_list)?;
+        json::set(&mut o, "rehire", &mut out.rehire)?;
+        json::set(&mut o, "rehire_employment_id", &mut out.rehire_employment_id)?;
+        json::set(&mut o, "person_info", &mut out.person_info)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "noncompete_status", &mut out.noncompete_status)?;
+        json::set(&mut o, "past_offboarding", &mut out.past_offboarding)?;
+        json::set(
+            &mut o,
+            "regular_employee_start_date",
+            &mut out.regular_employee_start_date,
+        )?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "times_employed", &mut out.times_employed)?;
+        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "primary_contract_id", &mut out.primary_contract_id)?;
+        json::set(&mut o, "contract_start_date", &mut out.contract_start_date)?;
+        json::set(&mut o, "contract_end_date", &mut out.contract_end_date)?;
+        json::set(
+            &mut o,
+            "contract_expected_end_date",
+            &mut out.contract_expected_end_date,
+        )?;
+        json::set(&mut o, "pay_group_id", &mut out.pay_group_id)?;
+        json::set(&mut o, "assignment_pay_group_id", &mut out.assignment_pay_group_id)?;
+        json::set(
+            &mut o,
+            "international_assignment",
+            &mut out.international_assignment,
+        )?;
+        json::set(&mut o, "work_calendar_id", &mut out.work_calendar_id)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "direct_manager", &mut out.direct_manager)?;
+        json::set(&mut o, "dotted_line_manager", &mut out.dotted_line_manager)?;
+        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        json::set(
+            &mut o,
+            "primary_international_assignment",
+            &mut out.primary_international_assignment,
+        )?;
+        json::set(&mut o, "service_company", &mut out.service_company)?;
+        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
+        json::set(&mut o, "work_shift", &mut out.work_shift)?;
+        json::set(&mut o, "talent_pool_id_list", &mut out.talent_pool_id_list)?;
+        json::set(&mut o, "custom_org", &mut out.custom_org)?;
+        json::set(
+            &mut o,
+            "seniority_adjust_information_list",
+            &mut out.seniority_adjust_information_list,
+        )?;
+        json::set(&mut o, "employment_direct_bps", &mut out.employment_direct_bps)?;
+        json::set(&mut o, "employment_all_bps", &mut out.employment_all_bps)?;
+        json::set(&mut o, "contract_type", &mut out.contract_type)?;
+        json::set(&mut o, "archive_cpst_plan_id", &mut out.archive_cpst_plan_id)?;
+        json::set(&mut o, "attendance_group_id", &mut out.attendance_group_id)?;
+        json::set(
+            &mut o,
+            "individuals_with_headcount_or_not",
+            &mut out.individuals_with_headcount_or_not,
+        )?;
+        json::set(&mut o, "is_direct_leader", &mut out.is_direct_leader)?;
+        json::set(&mut o, "is_dotted_leader", &mut out.is_dotted_leader)?;
+        json::set(&mut o, "company_talent_pool_ids", &mut out.company_talent_pool_ids)?;
+        Ok(out)
     }
 }
 /// `EmployeeCostAllocation`
@@ -7582,10 +7645,10 @@ pub struct EmployeeCostAllocation {
 impl FromJson for EmployeeCostAllocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeCostAllocation")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            cost_allocations: json::field(&mut o, "cost_allocations")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "cost_allocations", &mut out.cost_allocations)?;
+        Ok(out)
     }
 }
 /// `EmployeeDefaultCostCenter`
@@ -7604,10 +7667,10 @@ pub struct EmployeeDefaultCostCenter {
 impl FromJson for EmployeeDefaultCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeDefaultCostCenter")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            default_cost_centers: json::field(&mut o, "default_cost_centers")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "default_cost_centers", &mut out.default_cost_centers)?;
+        Ok(out)
     }
 }
 /// `EmployeeInfo`
@@ -7632,13 +7695,13 @@ pub struct EmployeeInfo {
 impl FromJson for EmployeeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            avatar: json::field(&mut o, "avatar")?,
-            user_id: json::field(&mut o, "user_id")?,
-            employee_number: json::field(&mut o, "employee_number")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "employee_number", &mut out.employee_number)?;
+        Ok(out)
     }
 }
 /// `EmployeeJobData`
@@ -7657,10 +7720,10 @@ pub struct EmployeeJobData {
 impl FromJson for EmployeeJobData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeJobData")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            job_datas: json::field(&mut o, "job_datas")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "job_datas", &mut out.job_datas)?;
+        Ok(out)
     }
 }
 /// `EmployeeJobFamily`
@@ -7691,16 +7754,16 @@ pub struct EmployeeJobFamily {
 impl FromJson for EmployeeJobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeJobFamily")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            active: json::field(&mut o, "active")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            code: json::field(&mut o, "code")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 /// `EmployeeJobLevel`
@@ -7729,15 +7792,15 @@ pub struct EmployeeJobLevel {
 impl FromJson for EmployeeJobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeJobLevel")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            level_order: json::field(&mut o, "level_order")?,
-            code: json::field(&mut o, "code")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            active: json::field(&mut o, "active")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "level_order", &mut out.level_order)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 /// `EmployeePathway`
@@ -7764,14 +7827,14 @@ pub struct EmployeePathway {
 impl FromJson for EmployeePathway {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeePathway")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            code: json::field(&mut o, "code")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            active: json::field(&mut o, "active")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 /// `EmployeesAdditionalJob`
@@ -7826,28 +7889,28 @@ pub struct EmployeesAdditionalJob {
 impl FromJson for EmployeesAdditionalJob {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeesAdditionalJob")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            employee_type_id: json::field(&mut o, "employee_type_id")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-            work_location_id: json::field(&mut o, "work_location_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            start_date: json::field(&mut o, "start_date")?,
-            end_date: json::field(&mut o, "end_date")?,
-            direct_manager_id: json::field(&mut o, "direct_manager_id")?,
-            dotted_line_manager_id: json::field(&mut o, "dotted_line_manager_id")?,
-            work_shift: json::field(&mut o, "work_shift")?,
-            compensation_type: json::field(&mut o, "compensation_type")?,
-            service_company: json::field(&mut o, "service_company")?,
-            weekly_working_hours: json::field(&mut o, "weekly_working_hours")?,
-            work_calendar_id: json::field(&mut o, "work_calendar_id")?,
-            position_id: json::field(&mut o, "position_id")?,
-            employee_subtype_id: json::field(&mut o, "employee_subtype_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "direct_manager_id", &mut out.direct_manager_id)?;
+        json::set(&mut o, "dotted_line_manager_id", &mut out.dotted_line_manager_id)?;
+        json::set(&mut o, "work_shift", &mut out.work_shift)?;
+        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
+        json::set(&mut o, "service_company", &mut out.service_company)?;
+        json::set(&mut o, "weekly_working_hours", &mut out.weekly_working_hours)?;
+        json::set(&mut o, "work_calendar_id", &mut out.work_calendar_id)?;
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        json::set(&mut o, "employee_subtype_id", &mut out.employee_subtype_id)?;
+        Ok(out)
     }
 }
 /// `EmployeesAdditionalJobBatchReqDate`
@@ -7995,28 +8058,28 @@ pub struct EmployeesAdditionalJobWriteResp {
 impl FromJson for EmployeesAdditionalJobWriteResp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeesAdditionalJobWriteResp")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            employee_type_id: json::field(&mut o, "employee_type_id")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-            work_location_id: json::field(&mut o, "work_location_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            start_date: json::field(&mut o, "start_date")?,
-            end_date: json::field(&mut o, "end_date")?,
-            direct_manager_id: json::field(&mut o, "direct_manager_id")?,
-            dotted_line_manager_id: json::field(&mut o, "dotted_line_manager_id")?,
-            work_shift: json::field(&mut o, "work_shift")?,
-            compensation_type: json::field(&mut o, "compensation_type")?,
-            service_company: json::field(&mut o, "service_company")?,
-            weekly_working_hours: json::field(&mut o, "weekly_working_hours")?,
-            work_calendar_id: json::field(&mut o, "work_calendar_id")?,
-            position_id: json::field(&mut o, "position_id")?,
-            employee_subtype_id: json::field(&mut o, "employee_subtype_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "direct_manager_id", &mut out.direct_manager_id)?;
+        json::set(&mut o, "dotted_line_manager_id", &mut out.dotted_line_manager_id)?;
+        json::set(&mut o, "work_shift", &mut out.work_shift)?;
+        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
+        json::set(&mut o, "service_company", &mut out.service_company)?;
+        json::set(&mut o, "weekly_working_hours", &mut out.weekly_working_hours)?;
+        json::set(&mut o, "work_calendar_id", &mut out.work_calendar_id)?;
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        json::set(&mut o, "employee_subtype_id", &mut out.employee_subtype_id)?;
+        Ok(out)
     }
 }
 /// `EmployeesInternationalAssignment`
@@ -8083,46 +8146,50 @@ pub struct EmployeesInternationalAssignment {
 impl FromJson for EmployeesInternationalAssignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeesInternationalAssignment")?;
-        Ok(Self {
-            work_location_id: json::field(&mut o, "work_location_id")?,
-            service_company: json::field(&mut o, "service_company")?,
-            work_shift: json::field(&mut o, "work_shift")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-            employee_type_id: json::field(&mut o, "employee_type_id")?,
-            weekly_working_hours_v2: json::field(&mut o, "weekly_working_hours_v2")?,
-            department_id: json::field(&mut o, "department_id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            job_grade_id: json::field(&mut o, "job_grade_id")?,
-            compensation_type: json::field(&mut o, "compensation_type")?,
-            direct_manager_id: json::field(&mut o, "direct_manager_id")?,
-            dotted_line_manager_id: json::field(&mut o, "dotted_line_manager_id")?,
-            work_calendar_id: json::field(&mut o, "work_calendar_id")?,
-            position_id: json::field(&mut o, "position_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            international_assignment_reason: json::field(
-                &mut o,
-                "international_assignment_reason",
-            )?,
-            description: json::field(&mut o, "description")?,
-            international_assignment_expected_end_date: json::field(
-                &mut o,
-                "international_assignment_expected_end_date",
-            )?,
-            international_assignment_status: json::field(
-                &mut o,
-                "international_assignment_status",
-            )?,
-            international_assignment_type: json::field(
-                &mut o,
-                "international_assignment_type",
-            )?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
+        json::set(&mut o, "service_company", &mut out.service_company)?;
+        json::set(&mut o, "work_shift", &mut out.work_shift)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
+        json::set(&mut o, "weekly_working_hours_v2", &mut out.weekly_working_hours_v2)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
+        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
+        json::set(&mut o, "direct_manager_id", &mut out.direct_manager_id)?;
+        json::set(&mut o, "dotted_line_manager_id", &mut out.dotted_line_manager_id)?;
+        json::set(&mut o, "work_calendar_id", &mut out.work_calendar_id)?;
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(
+            &mut o,
+            "international_assignment_reason",
+            &mut out.international_assignment_reason,
+        )?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(
+            &mut o,
+            "international_assignment_expected_end_date",
+            &mut out.international_assignment_expected_end_date,
+        )?;
+        json::set(
+            &mut o,
+            "international_assignment_status",
+            &mut out.international_assignment_status,
+        )?;
+        json::set(
+            &mut o,
+            "international_assignment_type",
+            &mut out.international_assignment_type,
+        )?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `EmployeesInternationalAssignmentReq`
@@ -8298,51 +8365,56 @@ pub struct EmployeesInternationalAssignmentResp {
 impl FromJson for EmployeesInternationalAssignmentResp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeesInternationalAssignmentResp")?;
-        Ok(Self {
-            work_location_id: json::field(&mut o, "work_location_id")?,
-            service_company: json::field(&mut o, "service_company")?,
-            work_shift: json::field(&mut o, "work_shift")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-            employee_type_id: json::field(&mut o, "employee_type_id")?,
-            weekly_working_hours_v2: json::field(&mut o, "weekly_working_hours_v2")?,
-            department_id: json::field(&mut o, "department_id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            job_grade_id: json::field(&mut o, "job_grade_id")?,
-            compensation_type: json::field(&mut o, "compensation_type")?,
-            direct_manager_id: json::field(&mut o, "direct_manager_id")?,
-            dotted_line_manager_id: json::field(&mut o, "dotted_line_manager_id")?,
-            work_calendar_id: json::field(&mut o, "work_calendar_id")?,
-            position_id: json::field(&mut o, "position_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            international_assignment_reason: json::field(
-                &mut o,
-                "international_assignment_reason",
-            )?,
-            description: json::field(&mut o, "description")?,
-            international_assignment_expected_end_date: json::field(
-                &mut o,
-                "international_assignment_expected_end_date",
-            )?,
-            international_assignment_status: json::field(
-                &mut o,
-                "international_assignment_status",
-            )?,
-            international_assignment_type: json::field(
-                &mut o,
-                "international_assignment_type",
-            )?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            id: json::field(&mut o, "id")?,
-            accommodation: json::field(&mut o, "accommodation")?,
-            international_assignment_allowance: json::field(
-                &mut o,
-                "international_assignment_allowance",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
+        json::set(&mut o, "service_company", &mut out.service_company)?;
+        json::set(&mut o, "work_shift", &mut out.work_shift)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
+        json::set(&mut o, "weekly_working_hours_v2", &mut out.weekly_working_hours_v2)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
+        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
+        json::set(&mut o, "direct_manager_id", &mut out.direct_manager_id)?;
+        json::set(&mut o, "dotted_line_manager_id", &mut out.dotted_line_manager_id)?;
+        json::set(&mut o, "work_calendar_id", &mut out.work_calendar_id)?;
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(
+            &mut o,
+            "international_assignment_reason",
+            &mut out.international_assignment_reason,
+        )?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(
+            &mut o,
+            "international_assignment_expected_end_date",
+            &mut out.international_assignment_expected_end_date,
+        )?;
+        json::set(
+            &mut o,
+            "international_assignment_status",
+            &mut out.international_assignment_status,
+        )?;
+        json::set(
+            &mut o,
+            "international_assignment_type",
+            &mut out.international_assignment_type,
+        )?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "accommodation", &mut out.accommodation)?;
+        json::set(
+            &mut o,
+            "international_assignment_allowance",
+            &mut out.international_assignment_allowance,
+        )?;
+        Ok(out)
     }
 }
 /// `EmploymentBp`
@@ -8363,11 +8435,11 @@ pub struct EmploymentBp {
 impl FromJson for EmploymentBp {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmploymentBp")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            hrbp_ids: json::field(&mut o, "hrbp_ids")?,
-            location_bp_ids: json::field(&mut o, "location_bp_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "hrbp_ids", &mut out.hrbp_ids)?;
+        json::set(&mut o, "location_bp_ids", &mut out.location_bp_ids)?;
+        Ok(out)
     }
 }
 /// `EmploymentCostAllocation`
@@ -8394,14 +8466,14 @@ pub struct EmploymentCostAllocation {
 impl FromJson for EmploymentCostAllocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmploymentCostAllocation")?;
-        Ok(Self {
-            wk_id: json::field(&mut o, "wk_id")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            job_data_cost_center_id: json::field(&mut o, "job_data_cost_center_id")?,
-            job_data_id: json::field(&mut o, "job_data_id")?,
-            reason: json::field(&mut o, "reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "wk_id", &mut out.wk_id)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "job_data_cost_center_id", &mut out.job_data_cost_center_id)?;
+        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        Ok(out)
     }
 }
 impl ToJson for EmploymentCostAllocation {
@@ -8433,9 +8505,9 @@ impl FromJson for EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody {
             value,
             "EmploymentCustomOrgRecordEmployeeCustomOrgResponseBody",
         )?;
-        Ok(Self {
-            custom_org_list: json::field(&mut o, "custom_org_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "custom_org_list", &mut out.custom_org_list)?;
+        Ok(out)
     }
 }
 /// `EmploymentDefaultCostCenter`
@@ -8468,17 +8540,17 @@ pub struct EmploymentDefaultCostCenter {
 impl FromJson for EmploymentDefaultCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmploymentDefaultCostCenter")?;
-        Ok(Self {
-            wk_id: json::field(&mut o, "wk_id")?,
-            wk_tid: json::field(&mut o, "wk_tid")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-            job_data_id: json::field(&mut o, "job_data_id")?,
-            is_inherit: json::field(&mut o, "is_inherit")?,
-            inherit_source: json::field(&mut o, "inherit_source")?,
-            reason: json::field(&mut o, "reason")?,
-            wk_created_at: json::field(&mut o, "wk_created_at")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "wk_id", &mut out.wk_id)?;
+        json::set(&mut o, "wk_tid", &mut out.wk_tid)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
+        json::set(&mut o, "is_inherit", &mut out.is_inherit)?;
+        json::set(&mut o, "inherit_source", &mut out.inherit_source)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        json::set(&mut o, "wk_created_at", &mut out.wk_created_at)?;
+        Ok(out)
     }
 }
 impl ToJson for EmploymentDefaultCostCenter {
@@ -8512,10 +8584,10 @@ pub struct EmploymentLookupName {
 impl FromJson for EmploymentLookupName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmploymentLookupName")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `EnableDisableAssessmentProbationRequestBody`
@@ -8555,10 +8627,10 @@ pub struct Enum {
 impl FromJson for Enum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Enum")?;
-        Ok(Self {
-            enum_name: json::field(&mut o, "enum_name")?,
-            display: json::field(&mut o, "display")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enum_name", &mut out.enum_name)?;
+        json::set(&mut o, "display", &mut out.display)?;
+        Ok(out)
     }
 }
 impl ToJson for Enum {
@@ -8593,14 +8665,14 @@ pub struct EnumField {
 impl FromJson for EnumField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EnumField")?;
-        Ok(Self {
-            api_name: json::field(&mut o, "api_name")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            enum_api_name: json::field(&mut o, "enum_api_name")?,
-            order: json::field(&mut o, "order")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "api_name", &mut out.api_name)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "enum_api_name", &mut out.enum_api_name)?;
+        json::set(&mut o, "order", &mut out.order)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `Enums`
@@ -8619,10 +8691,10 @@ pub struct Enums {
 impl FromJson for Enums {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Enums")?;
-        Ok(Self {
-            enum_apiname: json::field(&mut o, "enum_apiname")?,
-            enum_items: json::field(&mut o, "enum_items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enum_apiname", &mut out.enum_apiname)?;
+        json::set(&mut o, "enum_items", &mut out.enum_items)?;
+        Ok(out)
     }
 }
 /// `FieldVariableSubVlaue`
@@ -8641,10 +8713,10 @@ pub struct FieldVariableSubVlaue {
 impl FromJson for FieldVariableSubVlaue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FieldVariableSubVlaue")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `FieldVariableSubVlaueForReview`
@@ -8663,10 +8735,10 @@ pub struct FieldVariableSubVlaueForReview {
 impl FromJson for FieldVariableSubVlaueForReview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FieldVariableSubVlaueForReview")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 impl ToJson for FieldVariableSubVlaueForReview {
@@ -8697,12 +8769,12 @@ pub struct FieldVariableValue {
 impl FromJson for FieldVariableValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FieldVariableValue")?;
-        Ok(Self {
-            variable_api_name: json::field(&mut o, "variable_api_name")?,
-            variable_name: json::field(&mut o, "variable_name")?,
-            variable_value: json::field(&mut o, "variable_value")?,
-            sub_values: json::field(&mut o, "sub_values")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "variable_api_name", &mut out.variable_api_name)?;
+        json::set(&mut o, "variable_name", &mut out.variable_name)?;
+        json::set(&mut o, "variable_value", &mut out.variable_value)?;
+        json::set(&mut o, "sub_values", &mut out.sub_values)?;
+        Ok(out)
     }
 }
 /// `FieldVariableValueI18n`
@@ -8721,10 +8793,10 @@ pub struct FieldVariableValueI18n {
 impl FromJson for FieldVariableValueI18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FieldVariableValueI18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 impl ToJson for FieldVariableValueI18n {
@@ -8775,22 +8847,22 @@ pub struct FieldVariableValueTo {
 impl FromJson for FieldVariableValueTo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FieldVariableValueTo")?;
-        Ok(Self {
-            text_value: json::field(&mut o, "text_value")?,
-            bool_value: json::field(&mut o, "bool_value")?,
-            number_value: json::field(&mut o, "number_value")?,
-            enum_value: json::field(&mut o, "enum_value")?,
-            date_value: json::field(&mut o, "date_value")?,
-            date_time_value: json::field(&mut o, "date_time_value")?,
-            i18n_value: json::field(&mut o, "i18n_value")?,
-            object_value: json::field(&mut o, "object_value")?,
-            user_value: json::field(&mut o, "user_value")?,
-            department_value: json::field(&mut o, "department_value")?,
-            record_values: json::field(&mut o, "record_values")?,
-            employment_value: json::field(&mut o, "employment_value")?,
-            list_values: json::field(&mut o, "list_values")?,
-            file_value: json::field(&mut o, "file_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text_value", &mut out.text_value)?;
+        json::set(&mut o, "bool_value", &mut out.bool_value)?;
+        json::set(&mut o, "number_value", &mut out.number_value)?;
+        json::set(&mut o, "enum_value", &mut out.enum_value)?;
+        json::set(&mut o, "date_value", &mut out.date_value)?;
+        json::set(&mut o, "date_time_value", &mut out.date_time_value)?;
+        json::set(&mut o, "i18n_value", &mut out.i18n_value)?;
+        json::set(&mut o, "object_value", &mut out.object_value)?;
+        json::set(&mut o, "user_value", &mut out.user_value)?;
+        json::set(&mut o, "department_value", &mut out.department_value)?;
+        json::set(&mut o, "record_values", &mut out.record_values)?;
+        json::set(&mut o, "employment_value", &mut out.employment_value)?;
+        json::set(&mut o, "list_values", &mut out.list_values)?;
+        json::set(&mut o, "file_value", &mut out.file_value)?;
+        Ok(out)
     }
 }
 /// `FieldVariableValueToFile`
@@ -8813,12 +8885,12 @@ pub struct FieldVariableValueToFile {
 impl FromJson for FieldVariableValueToFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FieldVariableValueToFile")?;
-        Ok(Self {
-            open_file_id: json::field(&mut o, "open_file_id")?,
-            file_name: json::field(&mut o, "file_name")?,
-            length: json::field(&mut o, "length")?,
-            mime_type: json::field(&mut o, "mime_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_file_id", &mut out.open_file_id)?;
+        json::set(&mut o, "file_name", &mut out.file_name)?;
+        json::set(&mut o, "length", &mut out.length)?;
+        json::set(&mut o, "mime_type", &mut out.mime_type)?;
+        Ok(out)
     }
 }
 /// `FieldVariableValueToFileForWrite`
@@ -8839,11 +8911,11 @@ pub struct FieldVariableValueToFileForWrite {
 impl FromJson for FieldVariableValueToFileForWrite {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FieldVariableValueToFileForWrite")?;
-        Ok(Self {
-            open_file_id: json::field(&mut o, "open_file_id")?,
-            file_name: json::field(&mut o, "file_name")?,
-            length: json::field(&mut o, "length")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_file_id", &mut out.open_file_id)?;
+        json::set(&mut o, "file_name", &mut out.file_name)?;
+        json::set(&mut o, "length", &mut out.length)?;
+        Ok(out)
     }
 }
 impl ToJson for FieldVariableValueToFileForWrite {
@@ -8893,21 +8965,21 @@ pub struct FieldVariableValueToForReview {
 impl FromJson for FieldVariableValueToForReview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FieldVariableValueToForReview")?;
-        Ok(Self {
-            text_value: json::field(&mut o, "text_value")?,
-            bool_value: json::field(&mut o, "bool_value")?,
-            number_value: json::field(&mut o, "number_value")?,
-            enum_value: json::field(&mut o, "enum_value")?,
-            date_value: json::field(&mut o, "date_value")?,
-            date_time_value: json::field(&mut o, "date_time_value")?,
-            i18n_value: json::field(&mut o, "i18n_value")?,
-            object_value: json::field(&mut o, "object_value")?,
-            department_value: json::field(&mut o, "department_value")?,
-            employment_value: json::field(&mut o, "employment_value")?,
-            list_values: json::field(&mut o, "list_values")?,
-            file_value: json::field(&mut o, "file_value")?,
-            record_values: json::field(&mut o, "record_values")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text_value", &mut out.text_value)?;
+        json::set(&mut o, "bool_value", &mut out.bool_value)?;
+        json::set(&mut o, "number_value", &mut out.number_value)?;
+        json::set(&mut o, "enum_value", &mut out.enum_value)?;
+        json::set(&mut o, "date_value", &mut out.date_value)?;
+        json::set(&mut o, "date_time_value", &mut out.date_time_value)?;
+        json::set(&mut o, "i18n_value", &mut out.i18n_value)?;
+        json::set(&mut o, "object_value", &mut out.object_value)?;
+        json::set(&mut o, "department_value", &mut out.department_value)?;
+        json::set(&mut o, "employment_value", &mut out.employment_value)?;
+        json::set(&mut o, "list_values", &mut out.list_values)?;
+        json::set(&mut o, "file_value", &mut out.file_value)?;
+        json::set(&mut o, "record_values", &mut out.record_values)?;
+        Ok(out)
     }
 }
 impl ToJson for FieldVariableValueToForReview {
@@ -8945,10 +9017,10 @@ pub struct FieldVariableValueToObject {
 impl FromJson for FieldVariableValueToObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FieldVariableValueToObject")?;
-        Ok(Self {
-            wk_id: json::field(&mut o, "wk_id")?,
-            wk_api_name: json::field(&mut o, "wk_api_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "wk_id", &mut out.wk_id)?;
+        json::set(&mut o, "wk_api_name", &mut out.wk_api_name)?;
+        Ok(out)
     }
 }
 impl ToJson for FieldVariableValueToObject {
@@ -8977,11 +9049,11 @@ pub struct FieldVariableValueToRecord {
 impl FromJson for FieldVariableValueToRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FieldVariableValueToRecord")?;
-        Ok(Self {
-            variable_api_name: json::field(&mut o, "variable_api_name")?,
-            sub_value_key: json::field(&mut o, "sub_value_key")?,
-            record_id: json::field(&mut o, "record_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "variable_api_name", &mut out.variable_api_name)?;
+        json::set(&mut o, "sub_value_key", &mut out.sub_value_key)?;
+        json::set(&mut o, "record_id", &mut out.record_id)?;
+        Ok(out)
     }
 }
 impl ToJson for FieldVariableValueToRecord {
@@ -9009,10 +9081,10 @@ pub struct File {
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "File")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for File {
@@ -9039,10 +9111,10 @@ pub struct FlowVariableDataProcessResponseBody {
 impl FromJson for FlowVariableDataProcessResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FlowVariableDataProcessResponseBody")?;
-        Ok(Self {
-            field_variable_values: json::field(&mut o, "field_variable_values")?,
-            process_id: json::field(&mut o, "process_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_variable_values", &mut out.field_variable_values)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        Ok(out)
     }
 }
 /// `GetApprovalGroupsResponseBody`
@@ -9059,9 +9131,9 @@ pub struct GetApprovalGroupsResponseBody {
 impl FromJson for GetApprovalGroupsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetApprovalGroupsResponseBody")?;
-        Ok(Self {
-            approval_group: json::field(&mut o, "approval_group")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_group", &mut out.approval_group)?;
+        Ok(out)
     }
 }
 /// `GetByDepartmentBpRequestBody`
@@ -9096,9 +9168,9 @@ pub struct GetByDepartmentBpResponseBody {
 impl FromJson for GetByDepartmentBpResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetByDepartmentBpResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `GetDraftResponseBody`
@@ -9119,11 +9191,11 @@ pub struct GetDraftResponseBody {
 impl FromJson for GetDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetDraftResponseBody")?;
-        Ok(Self {
-            draft_id: json::field(&mut o, "draft_id")?,
-            draft_status: json::field(&mut o, "draft_status")?,
-            process_infos: json::field(&mut o, "process_infos")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "draft_id", &mut out.draft_id)?;
+        json::set(&mut o, "draft_status", &mut out.draft_status)?;
+        json::set(&mut o, "process_infos", &mut out.process_infos)?;
+        Ok(out)
     }
 }
 /// `GetJobResponseBody`
@@ -9140,9 +9212,9 @@ pub struct GetJobResponseBody {
 impl FromJson for GetJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetJobResponseBody")?;
-        Ok(Self {
-            job: json::field(&mut o, "job")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job", &mut out.job)?;
+        Ok(out)
     }
 }
 /// `GetProcessFormVariableDataResponseBody`
@@ -9161,10 +9233,10 @@ pub struct GetProcessFormVariableDataResponseBody {
 impl FromJson for GetProcessFormVariableDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetProcessFormVariableDataResponseBody")?;
-        Ok(Self {
-            field_variable_values: json::field(&mut o, "field_variable_values")?,
-            process_id: json::field(&mut o, "process_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_variable_values", &mut out.field_variable_values)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        Ok(out)
     }
 }
 /// `GetProcessResponseBody`
@@ -9223,33 +9295,34 @@ pub struct GetProcessResponseBody {
 impl FromJson for GetProcessResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetProcessResponseBody")?;
-        Ok(Self {
-            process_id: json::field(&mut o, "process_id")?,
-            status: json::field(&mut o, "status")?,
-            flow_template_id: json::field(&mut o, "flow_template_id")?,
-            flow_template_name: json::field(&mut o, "flow_template_name")?,
-            flow_definition_id: json::field(&mut o, "flow_definition_id")?,
-            flow_definition_name: json::field(&mut o, "flow_definition_name")?,
-            initiator_id: json::field(&mut o, "initiator_id")?,
-            initiator_name: json::field(&mut o, "initiator_name")?,
-            create_time: json::field(&mut o, "create_time")?,
-            complete_time: json::field(&mut o, "complete_time")?,
-            start_links: json::field(&mut o, "start_links")?,
-            abstracts: json::field(&mut o, "abstracts")?,
-            todos: json::field(&mut o, "todos")?,
-            cc_list: json::field(&mut o, "cc_list")?,
-            done_list: json::field(&mut o, "done_list")?,
-            properties: json::field(&mut o, "properties")?,
-            system_todos: json::field(&mut o, "system_todos")?,
-            system_done_list: json::field(&mut o, "system_done_list")?,
-            comment_infos: json::field(&mut o, "comment_infos")?,
-            original_process_id: json::field(&mut o, "original_process_id")?,
-            is_last_completed_correct_process: json::field(
-                &mut o,
-                "is_last_completed_correct_process",
-            )?,
-            process_name: json::field(&mut o, "process_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "flow_template_id", &mut out.flow_template_id)?;
+        json::set(&mut o, "flow_template_name", &mut out.flow_template_name)?;
+        json::set(&mut o, "flow_definition_id", &mut out.flow_definition_id)?;
+        json::set(&mut o, "flow_definition_name", &mut out.flow_definition_name)?;
+        json::set(&mut o, "initiator_id", &mut out.initiator_id)?;
+        json::set(&mut o, "initiator_name", &mut out.initiator_name)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "complete_time", &mut out.complete_time)?;
+        json::set(&mut o, "start_links", &mut out.start_links)?;
+        json::set(&mut o, "abstracts", &mut out.abstracts)?;
+        json::set(&mut o, "todos", &mut out.todos)?;
+        json::set(&mut o, "cc_list", &mut out.cc_list)?;
+        json::set(&mut o, "done_list", &mut out.done_list)?;
+        json::set(&mut o, "properties", &mut out.properties)?;
+        json::set(&mut o, "system_todos", &mut out.system_todos)?;
+        json::set(&mut o, "system_done_list", &mut out.system_done_list)?;
+        json::set(&mut o, "comment_infos", &mut out.comment_infos)?;
+        json::set(&mut o, "original_process_id", &mut out.original_process_id)?;
+        json::set(
+            &mut o,
+            "is_last_completed_correct_process",
+            &mut out.is_last_completed_correct_process,
+        )?;
+        json::set(&mut o, "process_name", &mut out.process_name)?;
+        Ok(out)
     }
 }
 /// `HiberarchyCommon`
@@ -9286,19 +9359,19 @@ pub struct HiberarchyCommon {
 impl FromJson for HiberarchyCommon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "HiberarchyCommon")?;
-        Ok(Self {
-            parent_id: json::field(&mut o, "parent_id")?,
-            name: json::field(&mut o, "name")?,
-            r#type: json::field(&mut o, "type")?,
-            active: json::field(&mut o, "active")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            code: json::field(&mut o, "code")?,
-            description: json::field(&mut o, "description")?,
-            tree_order: json::field(&mut o, "tree_order")?,
-            list_order: json::field(&mut o, "list_order")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "tree_order", &mut out.tree_order)?;
+        json::set(&mut o, "list_order", &mut out.list_order)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for HiberarchyCommon {
@@ -9334,10 +9407,10 @@ pub struct I18n {
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18n")?;
-        Ok(Self {
-            lang: json::field(&mut o, "lang")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "lang", &mut out.lang)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 impl ToJson for I18n {
@@ -9364,10 +9437,10 @@ pub struct I18nV2 {
 impl FromJson for I18nV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nV2")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `InternationalAssignment`
@@ -9404,28 +9477,35 @@ pub struct InternationalAssignment {
 impl FromJson for InternationalAssignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InternationalAssignment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            assignment_city_id: json::field(&mut o, "assignment_city_id")?,
-            assignment_company_id: json::field(&mut o, "assignment_company_id")?,
-            assignment_country_id: json::field(&mut o, "assignment_country_id")?,
-            assignment_reason: json::field(&mut o, "assignment_reason")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            start_assignment_process_id: json::field(
-                &mut o,
-                "start_assignment_process_id",
-            )?,
-            end_assignment_process_id: json::field(&mut o, "end_assignment_process_id")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            international_assignment_status: json::field(
-                &mut o,
-                "international_assignment_status",
-            )?,
-            international_assignment_type: json::field(
-                &mut o,
-                "international_assignment_type",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "assignment_city_id", &mut out.assignment_city_id)?;
+        json::set(&mut o, "assignment_company_id", &mut out.assignment_company_id)?;
+        json::set(&mut o, "assignment_country_id", &mut out.assignment_country_id)?;
+        json::set(&mut o, "assignment_reason", &mut out.assignment_reason)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(
+            &mut o,
+            "start_assignment_process_id",
+            &mut out.start_assignment_process_id,
+        )?;
+        json::set(
+            &mut o,
+            "end_assignment_process_id",
+            &mut out.end_assignment_process_id,
+        )?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(
+            &mut o,
+            "international_assignment_status",
+            &mut out.international_assignment_status,
+        )?;
+        json::set(
+            &mut o,
+            "international_assignment_type",
+            &mut out.international_assignment_type,
+        )?;
+        Ok(out)
     }
 }
 /// `Job`
@@ -9474,25 +9554,25 @@ pub struct Job {
 impl FromJson for Job {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Job")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            code: json::field(&mut o, "code")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            active: json::field(&mut o, "active")?,
-            job_title: json::field(&mut o, "job_title")?,
-            pathway_id: json::field(&mut o, "pathway_id")?,
-            job_family_id_list: json::field(&mut o, "job_family_id_list")?,
-            job_level_id_list: json::field(&mut o, "job_level_id_list")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            created_by: json::field(&mut o, "created_by")?,
-            created_time: json::field(&mut o, "created_time")?,
-            updated_by: json::field(&mut o, "updated_by")?,
-            updated_time: json::field(&mut o, "updated_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "job_title", &mut out.job_title)?;
+        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        json::set(&mut o, "job_family_id_list", &mut out.job_family_id_list)?;
+        json::set(&mut o, "job_level_id_list", &mut out.job_level_id_list)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "created_time", &mut out.created_time)?;
+        json::set(&mut o, "updated_by", &mut out.updated_by)?;
+        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        Ok(out)
     }
 }
 /// `JobChange`
@@ -9541,34 +9621,37 @@ pub struct JobChange {
 impl FromJson for JobChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobChange")?;
-        Ok(Self {
-            job_change_id: json::field(&mut o, "job_change_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            status: json::field(&mut o, "status")?,
-            transfer_type_unique_identifier: json::field(
-                &mut o,
-                "transfer_type_unique_identifier",
-            )?,
-            transfer_reason_unique_identifier: json::field(
-                &mut o,
-                "transfer_reason_unique_identifier",
-            )?,
-            process_id: json::field(&mut o, "process_id")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            created_time: json::field(&mut o, "created_time")?,
-            updated_time: json::field(&mut o, "updated_time")?,
-            transfer_info: json::field(&mut o, "transfer_info")?,
-            is_adjust_salary: json::field(&mut o, "is_adjust_salary")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            details_of_job_status_change: json::field(
-                &mut o,
-                "details_of_job_status_change",
-            )?,
-            employment_name: json::field(&mut o, "employment_name")?,
-            exception_status: json::field(&mut o, "exception_status")?,
-            no_permission_fields: json::field(&mut o, "no_permission_fields")?,
-            approval_nodes: json::field(&mut o, "approval_nodes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_change_id", &mut out.job_change_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(
+            &mut o,
+            "transfer_type_unique_identifier",
+            &mut out.transfer_type_unique_identifier,
+        )?;
+        json::set(
+            &mut o,
+            "transfer_reason_unique_identifier",
+            &mut out.transfer_reason_unique_identifier,
+        )?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "created_time", &mut out.created_time)?;
+        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        json::set(&mut o, "transfer_info", &mut out.transfer_info)?;
+        json::set(&mut o, "is_adjust_salary", &mut out.is_adjust_salary)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(
+            &mut o,
+            "details_of_job_status_change",
+            &mut out.details_of_job_status_change,
+        )?;
+        json::set(&mut o, "employment_name", &mut out.employment_name)?;
+        json::set(&mut o, "exception_status", &mut out.exception_status)?;
+        json::set(&mut o, "no_permission_fields", &mut out.no_permission_fields)?;
+        json::set(&mut o, "approval_nodes", &mut out.approval_nodes)?;
+        Ok(out)
     }
 }
 /// `JobData`
@@ -9653,46 +9736,47 @@ pub struct JobData {
 impl FromJson for JobData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobData")?;
-        Ok(Self {
-            job_data_id: json::field(&mut o, "job_data_id")?,
-            version_id: json::field(&mut o, "version_id")?,
-            employee_type_id: json::field(&mut o, "employee_type_id")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-            work_location_id: json::field(&mut o, "work_location_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            position_id: json::field(&mut o, "position_id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            job_grade_id: json::field(&mut o, "job_grade_id")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            probation_start_date: json::field(&mut o, "probation_start_date")?,
-            probation_end_date: json::field(&mut o, "probation_end_date")?,
-            primary_job_data: json::field(&mut o, "primary_job_data")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            assignment_start_reason: json::field(&mut o, "assignment_start_reason")?,
-            probation_expected_end_date: json::field(
-                &mut o,
-                "probation_expected_end_date",
-            )?,
-            probation_outcome: json::field(&mut o, "probation_outcome")?,
-            direct_manager: json::field(&mut o, "direct_manager")?,
-            dotted_line_managers: json::field(&mut o, "dotted_line_managers")?,
-            second_direct_manager: json::field(&mut o, "second_direct_manager")?,
-            cost_center_rates: json::field(&mut o, "cost_center_rates")?,
-            work_shift: json::field(&mut o, "work_shift")?,
-            compensation_type: json::field(&mut o, "compensation_type")?,
-            service_company: json::field(&mut o, "service_company")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            created_at: json::field(&mut o, "created_at")?,
-            weekly_working_hours_v2: json::field(&mut o, "weekly_working_hours_v2")?,
-            weekly_working_hours: json::field(&mut o, "weekly_working_hours")?,
-            employee_subtype_id: json::field(&mut o, "employee_subtype_id")?,
-            job_data_reason: json::field(&mut o, "job_data_reason")?,
-            pathway_id: json::field(&mut o, "pathway_id")?,
-            work_calendar_id: json::field(&mut o, "work_calendar_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
+        json::set(&mut o, "version_id", &mut out.version_id)?;
+        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "probation_start_date", &mut out.probation_start_date)?;
+        json::set(&mut o, "probation_end_date", &mut out.probation_end_date)?;
+        json::set(&mut o, "primary_job_data", &mut out.primary_job_data)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "assignment_start_reason", &mut out.assignment_start_reason)?;
+        json::set(
+            &mut o,
+            "probation_expected_end_date",
+            &mut out.probation_expected_end_date,
+        )?;
+        json::set(&mut o, "probation_outcome", &mut out.probation_outcome)?;
+        json::set(&mut o, "direct_manager", &mut out.direct_manager)?;
+        json::set(&mut o, "dotted_line_managers", &mut out.dotted_line_managers)?;
+        json::set(&mut o, "second_direct_manager", &mut out.second_direct_manager)?;
+        json::set(&mut o, "cost_center_rates", &mut out.cost_center_rates)?;
+        json::set(&mut o, "work_shift", &mut out.work_shift)?;
+        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
+        json::set(&mut o, "service_company", &mut out.service_company)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "weekly_working_hours_v2", &mut out.weekly_working_hours_v2)?;
+        json::set(&mut o, "weekly_working_hours", &mut out.weekly_working_hours)?;
+        json::set(&mut o, "employee_subtype_id", &mut out.employee_subtype_id)?;
+        json::set(&mut o, "job_data_reason", &mut out.job_data_reason)?;
+        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        json::set(&mut o, "work_calendar_id", &mut out.work_calendar_id)?;
+        Ok(out)
     }
 }
 /// `JobDataCostCenter`
@@ -9713,11 +9797,11 @@ pub struct JobDataCostCenter {
 impl FromJson for JobDataCostCenter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDataCostCenter")?;
-        Ok(Self {
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-            rate: json::field(&mut o, "rate")?,
-            new_rate: json::field(&mut o, "new_rate")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        json::set(&mut o, "rate", &mut out.rate)?;
+        json::set(&mut o, "new_rate", &mut out.new_rate)?;
+        Ok(out)
     }
 }
 impl ToJson for JobDataCostCenter {
@@ -9770,9 +9854,9 @@ pub struct JobDataId {
 impl FromJson for JobDataId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDataId")?;
-        Ok(Self {
-            wk_id: json::field(&mut o, "wk_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "wk_id", &mut out.wk_id)?;
+        Ok(out)
     }
 }
 impl ToJson for JobDataId {
@@ -9816,19 +9900,19 @@ pub struct JobFamily {
 impl FromJson for JobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobFamily")?;
-        Ok(Self {
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            name: json::field(&mut o, "name")?,
-            active: json::field(&mut o, "active")?,
-            selectable: json::field(&mut o, "selectable")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            pathway_ids: json::field(&mut o, "pathway_ids")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            code: json::field(&mut o, "code")?,
-            description: json::field(&mut o, "description")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "selectable", &mut out.selectable)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "pathway_ids", &mut out.pathway_ids)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 /// `JobFamilyTimeline`
@@ -9845,9 +9929,9 @@ pub struct JobFamilyTimeline {
 impl FromJson for JobFamilyTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobFamilyTimeline")?;
-        Ok(Self {
-            job_family_version_data: json::field(&mut o, "job_family_version_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_family_version_data", &mut out.job_family_version_data)?;
+        Ok(out)
     }
 }
 /// `JobFamilyVersionData`
@@ -9884,19 +9968,19 @@ pub struct JobFamilyVersionData {
 impl FromJson for JobFamilyVersionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobFamilyVersionData")?;
-        Ok(Self {
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            job_family_version_id: json::field(&mut o, "job_family_version_id")?,
-            job_family_names: json::field(&mut o, "job_family_names")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            active: json::field(&mut o, "active")?,
-            descriptions: json::field(&mut o, "descriptions")?,
-            selectable: json::field(&mut o, "selectable")?,
-            parent_job_family_id: json::field(&mut o, "parent_job_family_id")?,
-            pathway_ids: json::field(&mut o, "pathway_ids")?,
-            code: json::field(&mut o, "code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "job_family_version_id", &mut out.job_family_version_id)?;
+        json::set(&mut o, "job_family_names", &mut out.job_family_names)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "descriptions", &mut out.descriptions)?;
+        json::set(&mut o, "selectable", &mut out.selectable)?;
+        json::set(&mut o, "parent_job_family_id", &mut out.parent_job_family_id)?;
+        json::set(&mut o, "pathway_ids", &mut out.pathway_ids)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        Ok(out)
     }
 }
 /// `JobGrade`
@@ -9923,14 +10007,14 @@ pub struct JobGrade {
 impl FromJson for JobGrade {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobGrade")?;
-        Ok(Self {
-            job_grade_id: json::field(&mut o, "job_grade_id")?,
-            grade_order: json::field(&mut o, "grade_order")?,
-            code: json::field(&mut o, "code")?,
-            names: json::field(&mut o, "names")?,
-            descriptions: json::field(&mut o, "descriptions")?,
-            active: json::field(&mut o, "active")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
+        json::set(&mut o, "grade_order", &mut out.grade_order)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "names", &mut out.names)?;
+        json::set(&mut o, "descriptions", &mut out.descriptions)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        Ok(out)
     }
 }
 /// `JobGradeCreate`
@@ -10022,18 +10106,18 @@ pub struct JobLevel {
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobLevel")?;
-        Ok(Self {
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            level_order: json::field(&mut o, "level_order")?,
-            code: json::field(&mut o, "code")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            active: json::field(&mut o, "active")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            job_grade: json::field(&mut o, "job_grade")?,
-            pathway_ids: json::field(&mut o, "pathway_ids")?,
-            view_order: json::field(&mut o, "view_order")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "level_order", &mut out.level_order)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "job_grade", &mut out.job_grade)?;
+        json::set(&mut o, "pathway_ids", &mut out.pathway_ids)?;
+        json::set(&mut o, "view_order", &mut out.view_order)?;
+        Ok(out)
     }
 }
 /// `JobTimeline`
@@ -10050,9 +10134,9 @@ pub struct JobTimeline {
 impl FromJson for JobTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobTimeline")?;
-        Ok(Self {
-            job_version_data: json::field(&mut o, "job_version_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_version_data", &mut out.job_version_data)?;
+        Ok(out)
     }
 }
 /// `JobVersionData`
@@ -10093,21 +10177,21 @@ pub struct JobVersionData {
 impl FromJson for JobVersionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobVersionData")?;
-        Ok(Self {
-            job_id: json::field(&mut o, "job_id")?,
-            job_version_id: json::field(&mut o, "job_version_id")?,
-            job_names: json::field(&mut o, "job_names")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            active: json::field(&mut o, "active")?,
-            descriptions: json::field(&mut o, "descriptions")?,
-            code: json::field(&mut o, "code")?,
-            job_titles: json::field(&mut o, "job_titles")?,
-            job_family_ids: json::field(&mut o, "job_family_ids")?,
-            job_level_ids: json::field(&mut o, "job_level_ids")?,
-            pathway_id: json::field(&mut o, "pathway_id")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "job_version_id", &mut out.job_version_id)?;
+        json::set(&mut o, "job_names", &mut out.job_names)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "descriptions", &mut out.descriptions)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "job_titles", &mut out.job_titles)?;
+        json::set(&mut o, "job_family_ids", &mut out.job_family_ids)?;
+        json::set(&mut o, "job_level_ids", &mut out.job_level_ids)?;
+        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        Ok(out)
     }
 }
 /// `Language`
@@ -10130,12 +10214,12 @@ pub struct Language {
 impl FromJson for Language {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Language")?;
-        Ok(Self {
-            language_id: json::field(&mut o, "language_id")?,
-            name: json::field(&mut o, "name")?,
-            ietf_language_tag: json::field(&mut o, "ietf_language_tag")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "language_id", &mut out.language_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "ietf_language_tag", &mut out.ietf_language_tag)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `ListApproverResponseBody`
@@ -10156,11 +10240,11 @@ pub struct ListApproverResponseBody {
 impl FromJson for ListApproverResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListApproverResponseBody")?;
-        Ok(Self {
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            approver_list: json::field(&mut o, "approver_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "approver_list", &mut out.approver_list)?;
+        Ok(out)
     }
 }
 /// `ListBpResponseBody`
@@ -10181,11 +10265,11 @@ pub struct ListBpResponseBody {
 impl FromJson for ListBpResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListBpResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListByBizIdSignatureFileResponseBody`
@@ -10204,10 +10288,10 @@ pub struct ListByBizIdSignatureFileResponseBody {
 impl FromJson for ListByBizIdSignatureFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListByBizIdSignatureFileResponseBody")?;
-        Ok(Self {
-            signature_files: json::field(&mut o, "signature_files")?,
-            batch_sign_url: json::field(&mut o, "batch_sign_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "signature_files", &mut out.signature_files)?;
+        json::set(&mut o, "batch_sign_url", &mut out.batch_sign_url)?;
+        Ok(out)
     }
 }
 /// `ListByFileIdSignatureNodeResponseBody`
@@ -10224,9 +10308,9 @@ pub struct ListByFileIdSignatureNodeResponseBody {
 impl FromJson for ListByFileIdSignatureNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListByFileIdSignatureNodeResponseBody")?;
-        Ok(Self {
-            signature_nodes: json::field(&mut o, "signature_nodes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "signature_nodes", &mut out.signature_nodes)?;
+        Ok(out)
     }
 }
 /// `ListEmployeesInternationalAssignmentResponseBody`
@@ -10252,12 +10336,12 @@ impl FromJson for ListEmployeesInternationalAssignmentResponseBody {
             value,
             "ListEmployeesInternationalAssignmentResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            no_authority_ids: json::field(&mut o, "no_authority_ids")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "no_authority_ids", &mut out.no_authority_ids)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListJobResponseBody`
@@ -10278,11 +10362,11 @@ pub struct ListJobResponseBody {
 impl FromJson for ListJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListProcessResponseBody`
@@ -10303,11 +10387,11 @@ pub struct ListProcessResponseBody {
 impl FromJson for ListProcessResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListProcessResponseBody")?;
-        Ok(Self {
-            process_ids: json::field(&mut o, "process_ids")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "process_ids", &mut out.process_ids)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListSignatureFileResponseBody`
@@ -10328,11 +10412,11 @@ pub struct ListSignatureFileResponseBody {
 impl FromJson for ListSignatureFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSignatureFileResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListSignatureTemplateInfoWithThumbnailResponseBody`
@@ -10356,11 +10440,11 @@ impl FromJson for ListSignatureTemplateInfoWithThumbnailResponseBody {
             value,
             "ListSignatureTemplateInfoWithThumbnailResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            count: json::field(&mut o, "count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "count", &mut out.count)?;
+        Ok(out)
     }
 }
 /// `ListWorkforcePlanResponseBody`
@@ -10383,12 +10467,12 @@ pub struct ListWorkforcePlanResponseBody {
 impl FromJson for ListWorkforcePlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListWorkforcePlanResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            total: json::field(&mut o, "total")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `Location`
@@ -10425,19 +10509,19 @@ pub struct Location {
 impl FromJson for Location {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Location")?;
-        Ok(Self {
-            location_id: json::field(&mut o, "location_id")?,
-            hiberarchy_common: json::field(&mut o, "hiberarchy_common")?,
-            location_usage_list: json::field(&mut o, "location_usage_list")?,
-            address: json::field(&mut o, "address")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            locale: json::field(&mut o, "locale")?,
-            time_zone_id: json::field(&mut o, "time_zone_id")?,
-            display_language_id: json::field(&mut o, "display_language_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "location_id", &mut out.location_id)?;
+        json::set(&mut o, "hiberarchy_common", &mut out.hiberarchy_common)?;
+        json::set(&mut o, "location_usage_list", &mut out.location_usage_list)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "locale", &mut out.locale)?;
+        json::set(&mut o, "time_zone_id", &mut out.time_zone_id)?;
+        json::set(&mut o, "display_language_id", &mut out.display_language_id)?;
+        Ok(out)
     }
 }
 /// `LocationAddressCreate`
@@ -10642,10 +10726,10 @@ pub struct LocationTimeline {
 impl FromJson for LocationTimeline {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LocationTimeline")?;
-        Ok(Self {
-            location_version_data: json::field(&mut o, "location_version_data")?,
-            address: json::field(&mut o, "address")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "location_version_data", &mut out.location_version_data)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        Ok(out)
     }
 }
 /// `LocationUpdate`
@@ -10742,22 +10826,22 @@ pub struct LocationVersionData {
 impl FromJson for LocationVersionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LocationVersionData")?;
-        Ok(Self {
-            location_id: json::field(&mut o, "location_id")?,
-            location_version_id: json::field(&mut o, "location_version_id")?,
-            location_names: json::field(&mut o, "location_names")?,
-            parent_location_id: json::field(&mut o, "parent_location_id")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            active: json::field(&mut o, "active")?,
-            descriptions: json::field(&mut o, "descriptions")?,
-            code: json::field(&mut o, "code")?,
-            location_usages: json::field(&mut o, "location_usages")?,
-            locale: json::field(&mut o, "locale")?,
-            time_zone_id: json::field(&mut o, "time_zone_id")?,
-            display_language_id: json::field(&mut o, "display_language_id")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "location_id", &mut out.location_id)?;
+        json::set(&mut o, "location_version_id", &mut out.location_version_id)?;
+        json::set(&mut o, "location_names", &mut out.location_names)?;
+        json::set(&mut o, "parent_location_id", &mut out.parent_location_id)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "descriptions", &mut out.descriptions)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "location_usages", &mut out.location_usages)?;
+        json::set(&mut o, "locale", &mut out.locale)?;
+        json::set(&mut o, "time_zone_id", &mut out.time_zone_id)?;
+        json::set(&mut o, "display_language_id", &mut out.display_language_id)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        Ok(out)
     }
 }
 /// `LookupName`
@@ -10776,10 +10860,10 @@ pub struct LookupName {
 impl FromJson for LookupName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LookupName")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `MatchRule`
@@ -10802,12 +10886,12 @@ pub struct MatchRule {
 impl FromJson for MatchRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MatchRule")?;
-        Ok(Self {
-            left_value: json::field(&mut o, "left_value")?,
-            operator: json::field(&mut o, "operator")?,
-            right_values: json::field(&mut o, "right_values")?,
-            ref_key: json::field(&mut o, "ref_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "left_value", &mut out.left_value)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "right_values", &mut out.right_values)?;
+        json::set(&mut o, "ref_key", &mut out.ref_key)?;
+        Ok(out)
     }
 }
 impl ToJson for MatchRule {
@@ -10834,9 +10918,9 @@ pub struct MatchRules {
 impl FromJson for MatchRules {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MatchRules")?;
-        Ok(Self {
-            match_rules: json::field(&mut o, "match_rules")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "match_rules", &mut out.match_rules)?;
+        Ok(out)
     }
 }
 impl ToJson for MatchRules {
@@ -11004,18 +11088,22 @@ pub struct NationalId {
 impl FromJson for NationalId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NationalId")?;
-        Ok(Self {
-            national_id_type_id: json::field(&mut o, "national_id_type_id")?,
-            national_id_number: json::field(&mut o, "national_id_number")?,
-            issue_date: json::field(&mut o, "issue_date")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            issued_by: json::field(&mut o, "issued_by")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            wk_id: json::field(&mut o, "wk_id")?,
-            series: json::field(&mut o, "series")?,
-            effective_for_a_long_time: json::field(&mut o, "effective_for_a_long_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "national_id_type_id", &mut out.national_id_type_id)?;
+        json::set(&mut o, "national_id_number", &mut out.national_id_number)?;
+        json::set(&mut o, "issue_date", &mut out.issue_date)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "issued_by", &mut out.issued_by)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "wk_id", &mut out.wk_id)?;
+        json::set(&mut o, "series", &mut out.series)?;
+        json::set(
+            &mut o,
+            "effective_for_a_long_time",
+            &mut out.effective_for_a_long_time,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for NationalId {
@@ -11105,15 +11193,15 @@ pub struct Nationality {
 impl FromJson for Nationality {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Nationality")?;
-        Ok(Self {
-            nationality_id: json::field(&mut o, "nationality_id")?,
-            name: json::field(&mut o, "name")?,
-            alpha_2_code: json::field(&mut o, "alpha_2_code")?,
-            alpha_3_code: json::field(&mut o, "alpha_3_code")?,
-            numeric_code: json::field(&mut o, "numeric_code")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "nationality_id", &mut out.nationality_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "alpha_2_code", &mut out.alpha_2_code)?;
+        json::set(&mut o, "alpha_3_code", &mut out.alpha_3_code)?;
+        json::set(&mut o, "numeric_code", &mut out.numeric_code)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 impl ToJson for Nationality {
@@ -11149,12 +11237,12 @@ pub struct NoticePeriodDetail {
 impl FromJson for NoticePeriodDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NoticePeriodDetail")?;
-        Ok(Self {
-            wk_id: json::field(&mut o, "wk_id")?,
-            value: json::field(&mut o, "value")?,
-            value_unit: json::field(&mut o, "value_unit")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "wk_id", &mut out.wk_id)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "value_unit", &mut out.value_unit)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for NoticePeriodDetail {
@@ -11183,10 +11271,10 @@ pub struct ObjectFieldData {
 impl FromJson for ObjectFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ObjectFieldData")?;
-        Ok(Self {
-            field_name: json::field(&mut o, "field_name")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_name", &mut out.field_name)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 impl ToJson for ObjectFieldData {
@@ -11657,14 +11745,14 @@ pub struct OnboardingTask {
 impl FromJson for OnboardingTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OnboardingTask")?;
-        Ok(Self {
-            task_name: json::field(&mut o, "task_name")?,
-            task_status: json::field(&mut o, "task_status")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            task_code: json::field(&mut o, "task_code")?,
-            current_operators: json::field(&mut o, "current_operators")?,
-            rejection_reason: json::field(&mut o, "rejection_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_name", &mut out.task_name)?;
+        json::set(&mut o, "task_status", &mut out.task_status)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "task_code", &mut out.task_code)?;
+        json::set(&mut o, "current_operators", &mut out.current_operators)?;
+        json::set(&mut o, "rejection_reason", &mut out.rejection_reason)?;
+        Ok(out)
     }
 }
 /// `OpenNoticePeriodChangeRecord`
@@ -11687,12 +11775,12 @@ pub struct OpenNoticePeriodChangeRecord {
 impl FromJson for OpenNoticePeriodChangeRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OpenNoticePeriodChangeRecord")?;
-        Ok(Self {
-            probation_voluntary: json::field(&mut o, "probation_voluntary")?,
-            probation_involuntary: json::field(&mut o, "probation_involuntary")?,
-            positive_voluntary: json::field(&mut o, "positive_voluntary")?,
-            positive_involuntary: json::field(&mut o, "positive_involuntary")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "probation_voluntary", &mut out.probation_voluntary)?;
+        json::set(&mut o, "probation_involuntary", &mut out.probation_involuntary)?;
+        json::set(&mut o, "positive_voluntary", &mut out.positive_voluntary)?;
+        json::set(&mut o, "positive_involuntary", &mut out.positive_involuntary)?;
+        Ok(out)
     }
 }
 impl ToJson for OpenNoticePeriodChangeRecord {
@@ -11721,10 +11809,10 @@ pub struct OpenNoticePeriodDetail {
 impl FromJson for OpenNoticePeriodDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OpenNoticePeriodDetail")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-            value_unit: json::field(&mut o, "value_unit")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "value_unit", &mut out.value_unit)?;
+        Ok(out)
     }
 }
 impl ToJson for OpenNoticePeriodDetail {
@@ -11773,9 +11861,9 @@ impl FromJson for OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody {
             value,
             "OpenQueryDepartmentChangeListByIdsApprovalGroupsResponseBody",
         )?;
-        Ok(Self {
-            department_changes: json::field(&mut o, "department_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_changes", &mut out.department_changes)?;
+        Ok(out)
     }
 }
 /// `OpenQueryJobChangeListByIdsApprovalGroupsRequestBody`
@@ -11816,9 +11904,9 @@ impl FromJson for OpenQueryJobChangeListByIdsApprovalGroupsResponseBody {
             value,
             "OpenQueryJobChangeListByIdsApprovalGroupsResponseBody",
         )?;
-        Ok(Self {
-            job_changes: json::field(&mut o, "job_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_changes", &mut out.job_changes)?;
+        Ok(out)
     }
 }
 /// `OpenQueryPositionChangeListByIdsApprovalGroupsRequestBody`
@@ -11859,9 +11947,9 @@ impl FromJson for OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody {
             value,
             "OpenQueryPositionChangeListByIdsApprovalGroupsResponseBody",
         )?;
-        Ok(Self {
-            position_changes: json::field(&mut o, "position_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "position_changes", &mut out.position_changes)?;
+        Ok(out)
     }
 }
 /// `OperationLogEntityField`
@@ -11884,12 +11972,12 @@ pub struct OperationLogEntityField {
 impl FromJson for OperationLogEntityField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OperationLogEntityField")?;
-        Ok(Self {
-            field: json::field(&mut o, "field")?,
-            before: json::field(&mut o, "before")?,
-            after: json::field(&mut o, "after")?,
-            ext: json::field(&mut o, "ext")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field", &mut out.field)?;
+        json::set(&mut o, "before", &mut out.before)?;
+        json::set(&mut o, "after", &mut out.after)?;
+        json::set(&mut o, "ext", &mut out.ext)?;
+        Ok(out)
     }
 }
 /// `OperationLogEntityFieldExt`
@@ -11908,10 +11996,10 @@ pub struct OperationLogEntityFieldExt {
 impl FromJson for OperationLogEntityFieldExt {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OperationLogEntityFieldExt")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            usage: json::field(&mut o, "usage")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "usage", &mut out.usage)?;
+        Ok(out)
     }
 }
 /// `OrgRole`
@@ -11934,12 +12022,12 @@ pub struct OrgRole {
 impl FromJson for OrgRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OrgRole")?;
-        Ok(Self {
-            api_name: json::field(&mut o, "api_name")?,
-            security_group_id: json::field(&mut o, "security_group_id")?,
-            employment_ids: json::field(&mut o, "employment_ids")?,
-            inherit_employment_ids: json::field(&mut o, "inherit_employment_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "api_name", &mut out.api_name)?;
+        json::set(&mut o, "security_group_id", &mut out.security_group_id)?;
+        json::set(&mut o, "employment_ids", &mut out.employment_ids)?;
+        json::set(&mut o, "inherit_employment_ids", &mut out.inherit_employment_ids)?;
+        Ok(out)
     }
 }
 /// `OrgRoleUpdate`
@@ -11994,16 +12082,16 @@ pub struct OrganizationOpLog {
 impl FromJson for OrganizationOpLog {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OrganizationOpLog")?;
-        Ok(Self {
-            object_id: json::field(&mut o, "object_id")?,
-            changes: json::field(&mut o, "changes")?,
-            operator: json::field(&mut o, "operator")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_time: json::field(&mut o, "operation_time")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            operation_reason: json::field(&mut o, "operation_reason")?,
-            change_reasons: json::field(&mut o, "change_reasons")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object_id", &mut out.object_id)?;
+        json::set(&mut o, "changes", &mut out.changes)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_time", &mut out.operation_time)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "operation_reason", &mut out.operation_reason)?;
+        json::set(&mut o, "change_reasons", &mut out.change_reasons)?;
+        Ok(out)
     }
 }
 /// `OrgdraftDepartmentId`
@@ -12022,10 +12110,10 @@ pub struct OrgdraftDepartmentId {
 impl FromJson for OrgdraftDepartmentId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OrgdraftDepartmentId")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            draft_department_id: json::field(&mut o, "draft_department_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "draft_department_id", &mut out.draft_department_id)?;
+        Ok(out)
     }
 }
 /// `OrgdraftOrgroleAssignment`
@@ -12044,10 +12132,10 @@ pub struct OrgdraftOrgroleAssignment {
 impl FromJson for OrgdraftOrgroleAssignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OrgdraftOrgroleAssignment")?;
-        Ok(Self {
-            grantee_id: json::field(&mut o, "grantee_id")?,
-            management_scopes: json::field(&mut o, "management_scopes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "grantee_id", &mut out.grantee_id)?;
+        json::set(&mut o, "management_scopes", &mut out.management_scopes)?;
+        Ok(out)
     }
 }
 /// `OrgroleAssignmentOrg`
@@ -12068,11 +12156,11 @@ pub struct OrgroleAssignmentOrg {
 impl FromJson for OrgroleAssignmentOrg {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OrgroleAssignmentOrg")?;
-        Ok(Self {
-            org_id: json::field(&mut o, "org_id")?,
-            org_type: json::field(&mut o, "org_type")?,
-            org_name: json::field(&mut o, "org_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "org_id", &mut out.org_id)?;
+        json::set(&mut o, "org_type", &mut out.org_type)?;
+        json::set(&mut o, "org_name", &mut out.org_name)?;
+        Ok(out)
     }
 }
 /// `OrgroleInfo`
@@ -12093,11 +12181,11 @@ pub struct OrgroleInfo {
 impl FromJson for OrgroleInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OrgroleInfo")?;
-        Ok(Self {
-            role_id: json::field(&mut o, "role_id")?,
-            origin_orgroles: json::field(&mut o, "origin_orgroles")?,
-            target_orgroles: json::field(&mut o, "target_orgroles")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role_id", &mut out.role_id)?;
+        json::set(&mut o, "origin_orgroles", &mut out.origin_orgroles)?;
+        json::set(&mut o, "target_orgroles", &mut out.target_orgroles)?;
+        Ok(out)
     }
 }
 /// `ParentsDepartmentRequestBody`
@@ -12134,10 +12222,10 @@ pub struct ParentsDepartmentResponseBody {
 impl FromJson for ParentsDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ParentsDepartmentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            reject_export: json::field(&mut o, "reject_export")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "reject_export", &mut out.reject_export)?;
+        Ok(out)
     }
 }
 /// `Passport`
@@ -12166,15 +12254,15 @@ pub struct Passport {
 impl FromJson for Passport {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Passport")?;
-        Ok(Self {
-            wk_id: json::field(&mut o, "wk_id")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            national_id_type_id: json::field(&mut o, "national_id_type_id")?,
-            passport_number: json::field(&mut o, "passport_number")?,
-            issued_date: json::field(&mut o, "issued_date")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            issued_by: json::field(&mut o, "issued_by")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "wk_id", &mut out.wk_id)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "national_id_type_id", &mut out.national_id_type_id)?;
+        json::set(&mut o, "passport_number", &mut out.passport_number)?;
+        json::set(&mut o, "issued_date", &mut out.issued_date)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "issued_by", &mut out.issued_by)?;
+        Ok(out)
     }
 }
 impl ToJson for Passport {
@@ -12264,9 +12352,9 @@ pub struct PatchCostCenterResponseBody {
 impl FromJson for PatchCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchCostCenterResponseBody")?;
-        Ok(Self {
-            cost_center: json::field(&mut o, "cost_center")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cost_center", &mut out.cost_center)?;
+        Ok(out)
     }
 }
 /// `PatchCostCenterVersionRequestBody`
@@ -12322,9 +12410,9 @@ pub struct PatchCostCenterVersionResponseBody {
 impl FromJson for PatchCostCenterVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchCostCenterVersionResponseBody")?;
-        Ok(Self {
-            version: json::field(&mut o, "version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "version", &mut out.version)?;
+        Ok(out)
     }
 }
 /// `PatchEmployeesAdditionalJobResponseBody`
@@ -12341,9 +12429,9 @@ pub struct PatchEmployeesAdditionalJobResponseBody {
 impl FromJson for PatchEmployeesAdditionalJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchEmployeesAdditionalJobResponseBody")?;
-        Ok(Self {
-            additional_job: json::field(&mut o, "additional_job")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "additional_job", &mut out.additional_job)?;
+        Ok(out)
     }
 }
 /// `PatchEmployeesInternationalAssignmentResponseBody`
@@ -12363,9 +12451,13 @@ impl FromJson for PatchEmployeesInternationalAssignmentResponseBody {
             value,
             "PatchEmployeesInternationalAssignmentResponseBody",
         )?;
-        Ok(Self {
-            international_assignment: json::field(&mut o, "international_assignment")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "international_assignment",
+            &mut out.international_assignment,
+        )?;
+        Ok(out)
     }
 }
 /// `PatchPersonResponseBody`
@@ -12382,9 +12474,9 @@ pub struct PatchPersonResponseBody {
 impl FromJson for PatchPersonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchPersonResponseBody")?;
-        Ok(Self {
-            person: json::field(&mut o, "person")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "person", &mut out.person)?;
+        Ok(out)
     }
 }
 /// `PatchPreHireResponseBody`
@@ -12401,9 +12493,9 @@ pub struct PatchPreHireResponseBody {
 impl FromJson for PatchPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchPreHireResponseBody")?;
-        Ok(Self {
-            pre_hire_id: json::field(&mut o, "pre_hire_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pre_hire_id", &mut out.pre_hire_id)?;
+        Ok(out)
     }
 }
 /// `Pathway`
@@ -12428,13 +12520,13 @@ pub struct Pathway {
 impl FromJson for Pathway {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Pathway")?;
-        Ok(Self {
-            pathway_id: json::field(&mut o, "pathway_id")?,
-            code: json::field(&mut o, "code")?,
-            names: json::field(&mut o, "names")?,
-            descriptions: json::field(&mut o, "descriptions")?,
-            active: json::field(&mut o, "active")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "names", &mut out.names)?;
+        json::set(&mut o, "descriptions", &mut out.descriptions)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        Ok(out)
     }
 }
 /// `PathwayCreate`
@@ -12511,15 +12603,15 @@ pub struct PersonForCountry {
 impl FromJson for PersonForCountry {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PersonForCountry")?;
-        Ok(Self {
-            wk_id: json::field(&mut o, "wk_id")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            gender: json::field(&mut o, "gender")?,
-            religion: json::field(&mut o, "religion")?,
-            marital_status: json::field(&mut o, "marital_status")?,
-            ethnicity_race: json::field(&mut o, "ethnicity_race")?,
-            marital_status_date: json::field(&mut o, "marital_status_date")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "wk_id", &mut out.wk_id)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "gender", &mut out.gender)?;
+        json::set(&mut o, "religion", &mut out.religion)?;
+        json::set(&mut o, "marital_status", &mut out.marital_status)?;
+        json::set(&mut o, "ethnicity_race", &mut out.ethnicity_race)?;
+        json::set(&mut o, "marital_status_date", &mut out.marital_status_date)?;
+        Ok(out)
     }
 }
 impl ToJson for PersonForCountry {
@@ -12725,88 +12817,99 @@ pub struct PersonInfo {
 impl FromJson for PersonInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PersonInfo")?;
-        Ok(Self {
-            person_id: json::field(&mut o, "person_id")?,
-            phone_number: json::field(&mut o, "phone_number")?,
-            legal_name: json::field(&mut o, "legal_name")?,
-            preferred_name: json::field(&mut o, "preferred_name")?,
-            additional_name: json::field(&mut o, "additional_name")?,
-            preferred_local_full_name: json::field(&mut o, "preferred_local_full_name")?,
-            preferred_english_full_name: json::field(
-                &mut o,
-                "preferred_english_full_name",
-            )?,
-            name_list: json::field(&mut o, "name_list")?,
-            gender: json::field(&mut o, "gender")?,
-            date_of_birth: json::field(&mut o, "date_of_birth")?,
-            nationality_id: json::field(&mut o, "nationality_id")?,
-            nationality_id_v2: json::field(&mut o, "nationality_id_v2")?,
-            additional_nationalities: json::field(&mut o, "additional_nationalities")?,
-            citizenship_status: json::field(&mut o, "citizenship_status")?,
-            citizenship_status_list: json::field(&mut o, "citizenship_status_list")?,
-            race: json::field(&mut o, "race")?,
-            marital_status: json::field(&mut o, "marital_status")?,
-            phone_list: json::field(&mut o, "phone_list")?,
-            address_list: json::field(&mut o, "address_list")?,
-            email_list: json::field(&mut o, "email_list")?,
-            work_experience_list: json::field(&mut o, "work_experience_list")?,
-            education_list: json::field(&mut o, "education_list")?,
-            bank_account_list: json::field(&mut o, "bank_account_list")?,
-            national_id_list: json::field(&mut o, "national_id_list")?,
-            dependent_list: json::field(&mut o, "dependent_list")?,
-            emergency_contact_list: json::field(&mut o, "emergency_contact_list")?,
-            date_entered_workforce: json::field(&mut o, "date_entered_workforce")?,
-            working_years: json::field(&mut o, "working_years")?,
-            profile_image_id: json::field(&mut o, "profile_image_id")?,
-            email_address: json::field(&mut o, "email_address")?,
-            age: json::field(&mut o, "age")?,
-            highest_level_of_education: json::field(
-                &mut o,
-                "highest_level_of_education",
-            )?,
-            highest_degree_of_education: json::field(
-                &mut o,
-                "highest_degree_of_education",
-            )?,
-            personal_profile: json::field(&mut o, "personal_profile")?,
-            native_region: json::field(&mut o, "native_region")?,
-            hukou_type: json::field(&mut o, "hukou_type")?,
-            hukou_location: json::field(&mut o, "hukou_location")?,
-            political_affiliations: json::field(&mut o, "political_affiliations")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            national_id_number: json::field(&mut o, "national_id_number")?,
-            family_address: json::field(&mut o, "family_address")?,
-            person_info_chns: json::field(&mut o, "person_info_chns")?,
-            born_country_region: json::field(&mut o, "born_country_region")?,
-            is_disabled: json::field(&mut o, "is_disabled")?,
-            disable_card_number: json::field(&mut o, "disable_card_number")?,
-            is_martyr_family: json::field(&mut o, "is_martyr_family")?,
-            martyr_card_number: json::field(&mut o, "martyr_card_number")?,
-            is_old_alone: json::field(&mut o, "is_old_alone")?,
-            resident_taxes: json::field(&mut o, "resident_taxes")?,
-            first_entry_time: json::field(&mut o, "first_entry_time")?,
-            leave_time: json::field(&mut o, "leave_time")?,
-            religion: json::field(&mut o, "religion")?,
-            working_years_v2: json::field(&mut o, "working_years_v2")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            created_by: json::field(&mut o, "created_by")?,
-            updated_by: json::field(&mut o, "updated_by")?,
-            bank_account_number: json::field(&mut o, "bank_account_number")?,
-            passport_number: json::field(&mut o, "passport_number")?,
-            former_employer: json::field(&mut o, "former_employer")?,
-            legal_name_v2s: json::field(&mut o, "legal_name_v2s")?,
-            national_id_v2s: json::field(&mut o, "national_id_v2s")?,
-            visas: json::field(&mut o, "visas")?,
-            passports: json::field(&mut o, "passports")?,
-            person_for_countries: json::field(&mut o, "person_for_countries")?,
-            preferred_name_v2: json::field(&mut o, "preferred_name_v2")?,
-            mother_name: json::field(&mut o, "mother_name")?,
-            city_of_birth: json::field(&mut o, "city_of_birth")?,
-            region_of_birth: json::field(&mut o, "region_of_birth")?,
-            tax_info_mys: json::field(&mut o, "tax_info_mys")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "person_id", &mut out.person_id)?;
+        json::set(&mut o, "phone_number", &mut out.phone_number)?;
+        json::set(&mut o, "legal_name", &mut out.legal_name)?;
+        json::set(&mut o, "preferred_name", &mut out.preferred_name)?;
+        json::set(&mut o, "additional_name", &mut out.additional_name)?;
+        json::set(
+            &mut o,
+            "preferred_local_full_name",
+            &mut out.preferred_local_full_name,
+        )?;
+        json::set(
+            &mut o,
+            "preferred_english_full_name",
+            &mut out.preferred_english_full_name,
+        )?;
+        json::set(&mut o, "name_list", &mut out.name_list)?;
+        json::set(&mut o, "gender", &mut out.gender)?;
+        json::set(&mut o, "date_of_birth", &mut out.date_of_birth)?;
+        json::set(&mut o, "nationality_id", &mut out.nationality_id)?;
+        json::set(&mut o, "nationality_id_v2", &mut out.nationality_id_v2)?;
+        json::set(
+            &mut o,
+            "additional_nationalities",
+            &mut out.additional_nationalities,
+        )?;
+        json::set(&mut o, "citizenship_status", &mut out.citizenship_status)?;
+        json::set(&mut o, "citizenship_status_list", &mut out.citizenship_status_list)?;
+        json::set(&mut o, "race", &mut out.race)?;
+        json::set(&mut o, "marital_status", &mut out.marital_status)?;
+        json::set(&mut o, "phone_list", &mut out.phone_list)?;
+        json::set(&mut o, "address_list", &mut out.address_list)?;
+        json::set(&mut o, "email_list", &mut out.email_list)?;
+        json::set(&mut o, "work_experience_list", &mut out.work_experience_list)?;
+        json::set(&mut o, "education_list", &mut out.education_list)?;
+        json::set(&mut o, "bank_account_list", &mut out.bank_account_list)?;
+        json::set(&mut o, "national_id_list", &mut out.national_id_list)?;
+        json::set(&mut o, "dependent_list", &mut out.dependent_list)?;
+        json::set(&mut o, "emergency_contact_list", &mut out.emergency_contact_list)?;
+        json::set(&mut o, "date_entered_workforce", &mut out.date_entered_workforce)?;
+        json::set(&mut o, "working_years", &mut out.working_years)?;
+        json::set(&mut o, "profile_image_id", &mut out.profile_image_id)?;
+        json::set(&mut o, "email_address", &mut out.email_address)?;
+        json::set(&mut o, "age", &mut out.age)?;
+        json::set(
+            &mut o,
+            "highest_level_of_education",
+            &mut out.highest_level_of_education,
+        )?;
+        json::set(
+            &mut o,
+            "highest_degree_of_education",
+            &mut out.highest_degree_of_education,
+        )?;
+        json::set(&mut o, "personal_profile", &mut out.personal_profile)?;
+        json::set(&mut o, "native_region", &mut out.native_region)?;
+        json::set(&mut o, "hukou_type", &mut out.hukou_type)?;
+        json::set(&mut o, "hukou_location", &mut out.hukou_location)?;
+        json::set(&mut o, "political_affiliations", &mut out.political_affiliations)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "national_id_number", &mut out.national_id_number)?;
+        json::set(&mut o, "family_address", &mut out.family_address)?;
+        json::set(&mut o, "person_info_chns", &mut out.person_info_chns)?;
+        json::set(&mut o, "born_country_region", &mut out.born_country_region)?;
+        json::set(&mut o, "is_disabled", &mut out.is_disabled)?;
+        json::set(&mut o, "disable_card_number", &mut out.disable_card_number)?;
+        json::set(&mut o, "is_martyr_family", &mut out.is_martyr_family)?;
+        json::set(&mut o, "martyr_card_number", &mut out.martyr_card_number)?;
+        json::set(&mut o, "is_old_alone", &mut out.is_old_alone)?;
+        json::set(&mut o, "resident_taxes", &mut out.resident_taxes)?;
+        json::set(&mut o, "first_entry_time", &mut out.first_entry_time)?;
+        json::set(&mut o, "leave_time", &mut out.leave_time)?;
+        json::set(&mut o, "religion", &mut out.religion)?;
+        json::set(&mut o, "working_years_v2", &mut out.working_years_v2)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "updated_by", &mut out.updated_by)?;
+        json::set(&mut o, "bank_account_number", &mut out.bank_account_number)?;
+        json::set(&mut o, "passport_number", &mut out.passport_number)?;
+        json::set(&mut o, "former_employer", &mut out.former_employer)?;
+        json::set(&mut o, "legal_name_v2s", &mut out.legal_name_v2s)?;
+        json::set(&mut o, "national_id_v2s", &mut out.national_id_v2s)?;
+        json::set(&mut o, "visas", &mut out.visas)?;
+        json::set(&mut o, "passports", &mut out.passports)?;
+        json::set(&mut o, "person_for_countries", &mut out.person_for_countries)?;
+        json::set(&mut o, "preferred_name_v2", &mut out.preferred_name_v2)?;
+        json::set(&mut o, "mother_name", &mut out.mother_name)?;
+        json::set(&mut o, "city_of_birth", &mut out.city_of_birth)?;
+        json::set(&mut o, "region_of_birth", &mut out.region_of_birth)?;
+        json::set(&mut o, "tax_info_mys", &mut out.tax_info_mys)?;
+        Ok(out)
     }
 }
 impl ToJson for PersonInfo {
@@ -12910,14 +13013,14 @@ pub struct PersonInfoChn {
 impl FromJson for PersonInfoChn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PersonInfoChn")?;
-        Ok(Self {
-            native_region: json::field(&mut o, "native_region")?,
-            hukou_type: json::field(&mut o, "hukou_type")?,
-            hukou_location: json::field(&mut o, "hukou_location")?,
-            first_entry_time: json::field(&mut o, "first_entry_time")?,
-            leave_time: json::field(&mut o, "leave_time")?,
-            political_affiliations: json::field(&mut o, "political_affiliations")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "native_region", &mut out.native_region)?;
+        json::set(&mut o, "hukou_type", &mut out.hukou_type)?;
+        json::set(&mut o, "hukou_location", &mut out.hukou_location)?;
+        json::set(&mut o, "first_entry_time", &mut out.first_entry_time)?;
+        json::set(&mut o, "leave_time", &mut out.leave_time)?;
+        json::set(&mut o, "political_affiliations", &mut out.political_affiliations)?;
+        Ok(out)
     }
 }
 impl ToJson for PersonInfoChn {
@@ -12994,39 +13097,45 @@ pub struct PersonName {
 impl FromJson for PersonName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PersonName")?;
-        Ok(Self {
-            local_primary: json::field(&mut o, "local_primary")?,
-            local_first_name: json::field(&mut o, "local_first_name")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            name_type: json::field(&mut o, "name_type")?,
-            local_first_name_2: json::field(&mut o, "local_first_name_2")?,
-            local_primary_2: json::field(&mut o, "local_primary_2")?,
-            additional_name: json::field(&mut o, "additional_name")?,
-            additional_name_type: json::field(&mut o, "additional_name_type")?,
-            first_name: json::field(&mut o, "first_name")?,
-            full_name: json::field(&mut o, "full_name")?,
-            hereditary: json::field(&mut o, "hereditary")?,
-            custom_name: json::field(&mut o, "custom_name")?,
-            custom_local_name: json::field(&mut o, "custom_local_name")?,
-            middle_name: json::field(&mut o, "middle_name")?,
-            name_primary: json::field(&mut o, "name_primary")?,
-            secondary: json::field(&mut o, "secondary")?,
-            tertiary: json::field(&mut o, "tertiary")?,
-            social: json::field(&mut o, "social")?,
-            title: json::field(&mut o, "title")?,
-            local_middle_name: json::field(&mut o, "local_middle_name")?,
-            local_secondary: json::field(&mut o, "local_secondary")?,
-            display_name_local_and_western_script: json::field(
-                &mut o,
-                "display_name_local_and_western_script",
-            )?,
-            display_name_local_script: json::field(&mut o, "display_name_local_script")?,
-            display_name_western_script: json::field(
-                &mut o,
-                "display_name_western_script",
-            )?,
-            wk_id: json::field(&mut o, "wk_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "local_primary", &mut out.local_primary)?;
+        json::set(&mut o, "local_first_name", &mut out.local_first_name)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "name_type", &mut out.name_type)?;
+        json::set(&mut o, "local_first_name_2", &mut out.local_first_name_2)?;
+        json::set(&mut o, "local_primary_2", &mut out.local_primary_2)?;
+        json::set(&mut o, "additional_name", &mut out.additional_name)?;
+        json::set(&mut o, "additional_name_type", &mut out.additional_name_type)?;
+        json::set(&mut o, "first_name", &mut out.first_name)?;
+        json::set(&mut o, "full_name", &mut out.full_name)?;
+        json::set(&mut o, "hereditary", &mut out.hereditary)?;
+        json::set(&mut o, "custom_name", &mut out.custom_name)?;
+        json::set(&mut o, "custom_local_name", &mut out.custom_local_name)?;
+        json::set(&mut o, "middle_name", &mut out.middle_name)?;
+        json::set(&mut o, "name_primary", &mut out.name_primary)?;
+        json::set(&mut o, "secondary", &mut out.secondary)?;
+        json::set(&mut o, "tertiary", &mut out.tertiary)?;
+        json::set(&mut o, "social", &mut out.social)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "local_middle_name", &mut out.local_middle_name)?;
+        json::set(&mut o, "local_secondary", &mut out.local_secondary)?;
+        json::set(
+            &mut o,
+            "display_name_local_and_western_script",
+            &mut out.display_name_local_and_western_script,
+        )?;
+        json::set(
+            &mut o,
+            "display_name_local_script",
+            &mut out.display_name_local_script,
+        )?;
+        json::set(
+            &mut o,
+            "display_name_western_script",
+            &mut out.display_name_western_script,
+        )?;
+        json::set(&mut o, "wk_id", &mut out.wk_id)?;
+        Ok(out)
     }
 }
 impl ToJson for PersonName {
@@ -13081,11 +13190,11 @@ pub struct PersonalProfile {
 impl FromJson for PersonalProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PersonalProfile")?;
-        Ok(Self {
-            personal_profile_id: json::field(&mut o, "personal_profile_id")?,
-            personal_profile_type: json::field(&mut o, "personal_profile_type")?,
-            files: json::field(&mut o, "files")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "personal_profile_id", &mut out.personal_profile_id)?;
+        json::set(&mut o, "personal_profile_type", &mut out.personal_profile_type)?;
+        json::set(&mut o, "files", &mut out.files)?;
+        Ok(out)
     }
 }
 impl ToJson for PersonalProfile {
@@ -13144,15 +13253,15 @@ pub struct Phone {
 impl FromJson for Phone {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Phone")?;
-        Ok(Self {
-            international_area_code: json::field(&mut o, "international_area_code")?,
-            phone_number: json::field(&mut o, "phone_number")?,
-            formatted_phone_number: json::field(&mut o, "formatted_phone_number")?,
-            device_type: json::field(&mut o, "device_type")?,
-            phone_usage: json::field(&mut o, "phone_usage")?,
-            is_primary: json::field(&mut o, "is_primary")?,
-            is_public: json::field(&mut o, "is_public")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "international_area_code", &mut out.international_area_code)?;
+        json::set(&mut o, "phone_number", &mut out.phone_number)?;
+        json::set(&mut o, "formatted_phone_number", &mut out.formatted_phone_number)?;
+        json::set(&mut o, "device_type", &mut out.device_type)?;
+        json::set(&mut o, "phone_usage", &mut out.phone_usage)?;
+        json::set(&mut o, "is_primary", &mut out.is_primary)?;
+        json::set(&mut o, "is_public", &mut out.is_public)?;
+        Ok(out)
     }
 }
 impl ToJson for Phone {
@@ -13217,10 +13326,10 @@ pub struct PhoneNumberAndAreaCode {
 impl FromJson for PhoneNumberAndAreaCode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PhoneNumberAndAreaCode")?;
-        Ok(Self {
-            area_code: json::field(&mut o, "area_code")?,
-            phone_number: json::field(&mut o, "phone_number")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "area_code", &mut out.area_code)?;
+        json::set(&mut o, "phone_number", &mut out.phone_number)?;
+        Ok(out)
     }
 }
 /// `Position`
@@ -13277,29 +13386,29 @@ pub struct Position {
 impl FromJson for Position {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Position")?;
-        Ok(Self {
-            position_id: json::field(&mut o, "position_id")?,
-            code: json::field(&mut o, "code")?,
-            names: json::field(&mut o, "names")?,
-            descriptions: json::field(&mut o, "descriptions")?,
-            active: json::field(&mut o, "active")?,
-            job_family_id_list: json::field(&mut o, "job_family_id_list")?,
-            cost_center_id: json::field(&mut o, "cost_center_id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            job_level_id_list: json::field(&mut o, "job_level_id_list")?,
-            employee_type_id_list: json::field(&mut o, "employee_type_id_list")?,
-            job_grade_id_list: json::field(&mut o, "job_grade_id_list")?,
-            work_location_id_list: json::field(&mut o, "work_location_id_list")?,
-            working_hours_type_id: json::field(&mut o, "working_hours_type_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            direct_leader_id: json::field(&mut o, "direct_leader_id")?,
-            dotted_line_leader_id: json::field(&mut o, "dotted_line_leader_id")?,
-            is_key_position: json::field(&mut o, "is_key_position")?,
-            effective_time: json::field(&mut o, "effective_time")?,
-            expiration_time: json::field(&mut o, "expiration_time")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            created_by: json::field(&mut o, "created_by")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "names", &mut out.names)?;
+        json::set(&mut o, "descriptions", &mut out.descriptions)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "job_family_id_list", &mut out.job_family_id_list)?;
+        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "job_level_id_list", &mut out.job_level_id_list)?;
+        json::set(&mut o, "employee_type_id_list", &mut out.employee_type_id_list)?;
+        json::set(&mut o, "job_grade_id_list", &mut out.job_grade_id_list)?;
+        json::set(&mut o, "work_location_id_list", &mut out.work_location_id_list)?;
+        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "direct_leader_id", &mut out.direct_leader_id)?;
+        json::set(&mut o, "dotted_line_leader_id", &mut out.dotted_line_leader_id)?;
+        json::set(&mut o, "is_key_position", &mut out.is_key_position)?;
+        json::set(&mut o, "effective_time", &mut out.effective_time)?;
+        json::set(&mut o, "expiration_time", &mut out.expiration_time)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        Ok(out)
     }
 }
 /// `PositionAdjustmentInfo`
@@ -13384,55 +13493,67 @@ pub struct PositionAdjustmentInfo {
 impl FromJson for PositionAdjustmentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PositionAdjustmentInfo")?;
-        Ok(Self {
-            original_job_families: json::field(&mut o, "original_job_families")?,
-            target_job_families: json::field(&mut o, "target_job_families")?,
-            original_department: json::field(&mut o, "original_department")?,
-            target_department: json::field(&mut o, "target_department")?,
-            target_draft_department: json::field(&mut o, "target_draft_department")?,
-            original_cost_center: json::field(&mut o, "original_cost_center")?,
-            target_cost_center: json::field(&mut o, "target_cost_center")?,
-            original_working_hours_type: json::field(
-                &mut o,
-                "original_working_hours_type",
-            )?,
-            target_working_hours_type: json::field(&mut o, "target_working_hours_type")?,
-            original_job: json::field(&mut o, "original_job")?,
-            target_job: json::field(&mut o, "target_job")?,
-            original_is_key_position: json::field(&mut o, "original_is_key_position")?,
-            target_is_key_position: json::field(&mut o, "target_is_key_position")?,
-            original_employee_types: json::field(&mut o, "original_employee_types")?,
-            target_employee_types: json::field(&mut o, "target_employee_types")?,
-            original_names: json::field(&mut o, "original_names")?,
-            target_names: json::field(&mut o, "target_names")?,
-            original_job_grades: json::field(&mut o, "original_job_grades")?,
-            target_job_grades: json::field(&mut o, "target_job_grades")?,
-            original_code: json::field(&mut o, "original_code")?,
-            target_code: json::field(&mut o, "target_code")?,
-            original_job_levels: json::field(&mut o, "original_job_levels")?,
-            target_job_levels: json::field(&mut o, "target_job_levels")?,
-            original_active: json::field(&mut o, "original_active")?,
-            target_active: json::field(&mut o, "target_active")?,
-            original_direct_leader: json::field(&mut o, "original_direct_leader")?,
-            target_direct_leader: json::field(&mut o, "target_direct_leader")?,
-            target_draft_direct_leader: json::field(
-                &mut o,
-                "target_draft_direct_leader",
-            )?,
-            original_work_locations: json::field(&mut o, "original_work_locations")?,
-            target_work_locations: json::field(&mut o, "target_work_locations")?,
-            original_descriptions: json::field(&mut o, "original_descriptions")?,
-            target_descriptions: json::field(&mut o, "target_descriptions")?,
-            original_department_id_paths: json::field(
-                &mut o,
-                "original_department_id_paths",
-            )?,
-            target_department_id_paths: json::field(
-                &mut o,
-                "target_department_id_paths",
-            )?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "original_job_families", &mut out.original_job_families)?;
+        json::set(&mut o, "target_job_families", &mut out.target_job_families)?;
+        json::set(&mut o, "original_department", &mut out.original_department)?;
+        json::set(&mut o, "target_department", &mut out.target_department)?;
+        json::set(&mut o, "target_draft_department", &mut out.target_draft_department)?;
+        json::set(&mut o, "original_cost_center", &mut out.original_cost_center)?;
+        json::set(&mut o, "target_cost_center", &mut out.target_cost_center)?;
+        json::set(
+            &mut o,
+            "original_working_hours_type",
+            &mut out.original_working_hours_type,
+        )?;
+        json::set(
+            &mut o,
+            "target_working_hours_type",
+            &mut out.target_working_hours_type,
+        )?;
+        json::set(&mut o, "original_job", &mut out.original_job)?;
+        json::set(&mut o, "target_job", &mut out.target_job)?;
+        json::set(
+            &mut o,
+            "original_is_key_position",
+            &mut out.original_is_key_position,
+        )?;
+        json::set(&mut o, "target_is_key_position", &mut out.target_is_key_position)?;
+        json::set(&mut o, "original_employee_types", &mut out.original_employee_types)?;
+        json::set(&mut o, "target_employee_types", &mut out.target_employee_types)?;
+        json::set(&mut o, "original_names", &mut out.original_names)?;
+        json::set(&mut o, "target_names", &mut out.target_names)?;
+        json::set(&mut o, "original_job_grades", &mut out.original_job_grades)?;
+        json::set(&mut o, "target_job_grades", &mut out.target_job_grades)?;
+        json::set(&mut o, "original_code", &mut out.original_code)?;
+        json::set(&mut o, "target_code", &mut out.target_code)?;
+        json::set(&mut o, "original_job_levels", &mut out.original_job_levels)?;
+        json::set(&mut o, "target_job_levels", &mut out.target_job_levels)?;
+        json::set(&mut o, "original_active", &mut out.original_active)?;
+        json::set(&mut o, "target_active", &mut out.target_active)?;
+        json::set(&mut o, "original_direct_leader", &mut out.original_direct_leader)?;
+        json::set(&mut o, "target_direct_leader", &mut out.target_direct_leader)?;
+        json::set(
+            &mut o,
+            "target_draft_direct_leader",
+            &mut out.target_draft_direct_leader,
+        )?;
+        json::set(&mut o, "original_work_locations", &mut out.original_work_locations)?;
+        json::set(&mut o, "target_work_locations", &mut out.target_work_locations)?;
+        json::set(&mut o, "original_descriptions", &mut out.original_descriptions)?;
+        json::set(&mut o, "target_descriptions", &mut out.target_descriptions)?;
+        json::set(
+            &mut o,
+            "original_department_id_paths",
+            &mut out.original_department_id_paths,
+        )?;
+        json::set(
+            &mut o,
+            "target_department_id_paths",
+            &mut out.target_department_id_paths,
+        )?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 /// `PositionChange`
@@ -13457,13 +13578,17 @@ pub struct PositionChange {
 impl FromJson for PositionChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PositionChange")?;
-        Ok(Self {
-            position_change_id: json::field(&mut o, "position_change_id")?,
-            position_id: json::field(&mut o, "position_id")?,
-            draft_position_id: json::field(&mut o, "draft_position_id")?,
-            position_change_type: json::field(&mut o, "position_change_type")?,
-            position_adjustment_info: json::field(&mut o, "position_adjustment_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "position_change_id", &mut out.position_change_id)?;
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        json::set(&mut o, "draft_position_id", &mut out.draft_position_id)?;
+        json::set(&mut o, "position_change_type", &mut out.position_change_type)?;
+        json::set(
+            &mut o,
+            "position_adjustment_info",
+            &mut out.position_adjustment_info,
+        )?;
+        Ok(out)
     }
 }
 /// `PositionCreate`
@@ -13630,15 +13755,15 @@ pub struct PreHire {
 impl FromJson for PreHire {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PreHire")?;
-        Ok(Self {
-            person_info: json::field(&mut o, "person_info")?,
-            employment_info: json::field(&mut o, "employment_info")?,
-            onboarding_info: json::field(&mut o, "onboarding_info")?,
-            probation_info: json::field(&mut o, "probation_info")?,
-            contract_info: json::field(&mut o, "contract_info")?,
-            pre_hire_id: json::field(&mut o, "pre_hire_id")?,
-            people_fields_json: json::field(&mut o, "people_fields_json")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "person_info", &mut out.person_info)?;
+        json::set(&mut o, "employment_info", &mut out.employment_info)?;
+        json::set(&mut o, "onboarding_info", &mut out.onboarding_info)?;
+        json::set(&mut o, "probation_info", &mut out.probation_info)?;
+        json::set(&mut o, "contract_info", &mut out.contract_info)?;
+        json::set(&mut o, "pre_hire_id", &mut out.pre_hire_id)?;
+        json::set(&mut o, "people_fields_json", &mut out.people_fields_json)?;
+        Ok(out)
     }
 }
 /// `PreHireAbnormalReason`
@@ -13655,9 +13780,9 @@ pub struct PreHireAbnormalReason {
 impl FromJson for PreHireAbnormalReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PreHireAbnormalReason")?;
-        Ok(Self {
-            descriptions: json::field(&mut o, "descriptions")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "descriptions", &mut out.descriptions)?;
+        Ok(out)
     }
 }
 /// `PreHireContractInfo`
@@ -13684,14 +13809,14 @@ pub struct PreHireContractInfo {
 impl FromJson for PreHireContractInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PreHireContractInfo")?;
-        Ok(Self {
-            contract_start_date: json::field(&mut o, "contract_start_date")?,
-            contract_end_date: json::field(&mut o, "contract_end_date")?,
-            contract_type: json::field(&mut o, "contract_type")?,
-            duration_type: json::field(&mut o, "duration_type")?,
-            signing_type: json::field(&mut o, "signing_type")?,
-            contract_file_ids: json::field(&mut o, "contract_file_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "contract_start_date", &mut out.contract_start_date)?;
+        json::set(&mut o, "contract_end_date", &mut out.contract_end_date)?;
+        json::set(&mut o, "contract_type", &mut out.contract_type)?;
+        json::set(&mut o, "duration_type", &mut out.duration_type)?;
+        json::set(&mut o, "signing_type", &mut out.signing_type)?;
+        json::set(&mut o, "contract_file_ids", &mut out.contract_file_ids)?;
+        Ok(out)
     }
 }
 /// `PreHireEmploymentInfo`
@@ -13846,122 +13971,145 @@ pub struct PreHireEmploymentInfo {
 impl FromJson for PreHireEmploymentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PreHireEmploymentInfo")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            cost_center_rates: json::field(&mut o, "cost_center_rates")?,
-            office_location_id: json::field(&mut o, "office_location_id")?,
-            work_location_id: json::field(&mut o, "work_location_id")?,
-            work_station: json::field(&mut o, "work_station")?,
-            worker_id: json::field(&mut o, "worker_id")?,
-            compensation_type: json::field(&mut o, "compensation_type")?,
-            direct_leader_id: json::field(&mut o, "direct_leader_id")?,
-            dotted_line_manager_id: json::field(&mut o, "dotted_line_manager_id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            job_grade_id: json::field(&mut o, "job_grade_id")?,
-            job_title: json::field(&mut o, "job_title")?,
-            employee_type_id: json::field(&mut o, "employee_type_id")?,
-            employee_subtype_id: json::field(&mut o, "employee_subtype_id")?,
-            employment_type: json::field(&mut o, "employment_type")?,
-            work_email: json::field(&mut o, "work_email")?,
-            company_id: json::field(&mut o, "company_id")?,
-            social_security_city_id: json::field(&mut o, "social_security_city_id")?,
-            non_compete_covenant: json::field(&mut o, "non_compete_covenant")?,
-            weekly_working_hours: json::field(&mut o, "weekly_working_hours")?,
-            rehire: json::field(&mut o, "rehire")?,
-            rehire_employment_id: json::field(&mut o, "rehire_employment_id")?,
-            working_hours_type: json::field(&mut o, "working_hours_type")?,
-            weekly_working_hours_v2: json::field(&mut o, "weekly_working_hours_v2")?,
-            office_address: json::field(&mut o, "office_address")?,
-            working_calendar_id: json::field(&mut o, "working_calendar_id")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            suspected_rehiring: json::field(&mut o, "suspected_rehiring")?,
-            condition_worker: json::field(&mut o, "condition_worker")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            position_id: json::field(&mut o, "position_id")?,
-            company_manual_updated: json::field(&mut o, "company_manual_updated")?,
-            pay_group: json::field(&mut o, "pay_group")?,
-            whether_the_information_is_abnormal: json::field(
-                &mut o,
-                "whether_the_information_is_abnormal",
-            )?,
-            abnormal_reason: json::field(&mut o, "abnormal_reason")?,
-            has_offer_salary: json::field(&mut o, "has_offer_salary")?,
-            recruitment_project_id: json::field(&mut o, "recruitment_project_id")?,
-            work_shift: json::field(&mut o, "work_shift")?,
-            created_at: json::field(&mut o, "created_at")?,
-            created_by: json::field(&mut o, "created_by")?,
-            updated_by: json::field(&mut o, "updated_by")?,
-            seniority_date: json::field(&mut o, "seniority_date")?,
-            background_check_order_id: json::field(&mut o, "background_check_order_id")?,
-            background_check_order_name: json::field(
-                &mut o,
-                "background_check_order_name",
-            )?,
-            background_check_order_package_name: json::field(
-                &mut o,
-                "background_check_order_package_name",
-            )?,
-            background_check_order_result: json::field(
-                &mut o,
-                "background_check_order_result",
-            )?,
-            background_check_order_supplier_name: json::field(
-                &mut o,
-                "background_check_order_supplier_name",
-            )?,
-            background_check_order_account_name: json::field(
-                &mut o,
-                "background_check_order_account_name",
-            )?,
-            background_check_order_start_time: json::field(
-                &mut o,
-                "background_check_order_start_time",
-            )?,
-            background_check_order_complete_time: json::field(
-                &mut o,
-                "background_check_order_complete_time",
-            )?,
-            background_check_order_status: json::field(
-                &mut o,
-                "background_check_order_status",
-            )?,
-            seniority_adjust_information_list: json::field(
-                &mut o,
-                "seniority_adjust_information_list",
-            )?,
-            notice_period_positive_voluntary: json::field(
-                &mut o,
-                "notice_period_positive_voluntary",
-            )?,
-            notice_period_probation_involuntary: json::field(
-                &mut o,
-                "notice_period_probation_involuntary",
-            )?,
-            notice_period_positive_involuntary: json::field(
-                &mut o,
-                "notice_period_positive_involuntary",
-            )?,
-            notice_period_probation_voluntary: json::field(
-                &mut o,
-                "notice_period_probation_voluntary",
-            )?,
-            working_hours_type_manual_updated: json::field(
-                &mut o,
-                "working_hours_type_manual_updated",
-            )?,
-            is_over_due: json::field(&mut o, "is_over_due")?,
-            task_completed: json::field(&mut o, "task_completed")?,
-            expected_graduate_date: json::field(&mut o, "expected_graduate_date")?,
-            service_company: json::field(&mut o, "service_company")?,
-            pathway: json::field(&mut o, "pathway")?,
-            default_cost_center: json::field(&mut o, "default_cost_center")?,
-            cost_allocation: json::field(&mut o, "cost_allocation")?,
-            reuse_feishu_account: json::field(&mut o, "reuse_feishu_account")?,
-            reused_feishu_account_id: json::field(&mut o, "reused_feishu_account_id")?,
-            work_country_id: json::field(&mut o, "work_country_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "cost_center_rates", &mut out.cost_center_rates)?;
+        json::set(&mut o, "office_location_id", &mut out.office_location_id)?;
+        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
+        json::set(&mut o, "work_station", &mut out.work_station)?;
+        json::set(&mut o, "worker_id", &mut out.worker_id)?;
+        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
+        json::set(&mut o, "direct_leader_id", &mut out.direct_leader_id)?;
+        json::set(&mut o, "dotted_line_manager_id", &mut out.dotted_line_manager_id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
+        json::set(&mut o, "job_title", &mut out.job_title)?;
+        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
+        json::set(&mut o, "employee_subtype_id", &mut out.employee_subtype_id)?;
+        json::set(&mut o, "employment_type", &mut out.employment_type)?;
+        json::set(&mut o, "work_email", &mut out.work_email)?;
+        json::set(&mut o, "company_id", &mut out.company_id)?;
+        json::set(&mut o, "social_security_city_id", &mut out.social_security_city_id)?;
+        json::set(&mut o, "non_compete_covenant", &mut out.non_compete_covenant)?;
+        json::set(&mut o, "weekly_working_hours", &mut out.weekly_working_hours)?;
+        json::set(&mut o, "rehire", &mut out.rehire)?;
+        json::set(&mut o, "rehire_employment_id", &mut out.rehire_employment_id)?;
+        json::set(&mut o, "working_hours_type", &mut out.working_hours_type)?;
+        json::set(&mut o, "weekly_working_hours_v2", &mut out.weekly_working_hours_v2)?;
+        json::set(&mut o, "office_address", &mut out.office_address)?;
+        json::set(&mut o, "working_calendar_id", &mut out.working_calendar_id)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "suspected_rehiring", &mut out.suspected_rehiring)?;
+        json::set(&mut o, "condition_worker", &mut out.condition_worker)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        json::set(&mut o, "company_manual_updated", &mut out.company_manual_updated)?;
+        json::set(&mut o, "pay_group", &mut out.pay_group)?;
+        json::set(
+            &mut o,
+            "whether_the_information_is_abnormal",
+            &mut out.whether_the_information_is_abnormal,
+        )?;
+        json::set(&mut o, "abnormal_reason", &mut out.abnormal_reason)?;
+        json::set(&mut o, "has_offer_salary", &mut out.has_offer_salary)?;
+        json::set(&mut o, "recruitment_project_id", &mut out.recruitment_project_id)?;
+        json::set(&mut o, "work_shift", &mut out.work_shift)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "updated_by", &mut out.updated_by)?;
+        json::set(&mut o, "seniority_date", &mut out.seniority_date)?;
+        json::set(
+            &mut o,
+            "background_check_order_id",
+            &mut out.background_check_order_id,
+        )?;
+        json::set(
+            &mut o,
+            "background_check_order_name",
+            &mut out.background_check_order_name,
+        )?;
+        json::set(
+            &mut o,
+            "background_check_order_package_name",
+            &mut out.background_check_order_package_name,
+        )?;
+        json::set(
+            &mut o,
+            "background_check_order_result",
+            &mut out.background_check_order_result,
+        )?;
+        json::set(
+            &mut o,
+            "background_check_order_supplier_name",
+            &mut out.background_check_order_supplier_name,
+        )?;
+        json::set(
+            &mut o,
+            "background_check_order_account_name",
+            &mut out.background_check_order_account_name,
+        )?;
+        json::set(
+            &mut o,
+            "background_check_order_start_time",
+            &mut out.background_check_order_start_time,
+        )?;
+        json::set(
+            &mut o,
+            "background_check_order_complete_time",
+            &mut out.background_check_order_complete_time,
+        )?;
+        json::set(
+            &mut o,
+            "background_check_order_status",
+            &mut out.background_check_order_status,
+        )?;
+        json::set(
+            &mut o,
+            "seniority_adjust_information_list",
+            &mut out.seniority_adjust_information_list,
+        )?;
+        json::set(
+            &mut o,
+            "notice_period_positive_voluntary",
+            &mut out.notice_period_positive_voluntary,
+        )?;
+        json::set(
+            &mut o,
+            "notice_period_probation_involuntary",
+            &mut out.notice_period_probation_involuntary,
+        )?;
+        json::set(
+            &mut o,
+            "notice_period_positive_involuntary",
+            &mut out.notice_period_positive_involuntary,
+        )?;
+        json::set(
+            &mut o,
+            "notice_period_probation_voluntary",
+            &mut out.notice_period_probation_voluntary,
+        )?;
+        json::set(
+            &mut o,
+            "working_hours_type_manual_updated",
+            &mut out.working_hours_type_manual_updated,
+        )?;
+        json::set(&mut o, "is_over_due", &mut out.is_over_due)?;
+        json::set(&mut o, "task_completed", &mut out.task_completed)?;
+        json::set(&mut o, "expected_graduate_date", &mut out.expected_graduate_date)?;
+        json::set(&mut o, "service_company", &mut out.service_company)?;
+        json::set(&mut o, "pathway", &mut out.pathway)?;
+        json::set(&mut o, "default_cost_center", &mut out.default_cost_center)?;
+        json::set(&mut o, "cost_allocation", &mut out.cost_allocation)?;
+        json::set(&mut o, "reuse_feishu_account", &mut out.reuse_feishu_account)?;
+        json::set(
+            &mut o,
+            "reused_feishu_account_id",
+            &mut out.reused_feishu_account_id,
+        )?;
+        json::set(&mut o, "work_country_id", &mut out.work_country_id)?;
+        Ok(out)
     }
 }
 /// `PreHireOnboardingInfo`
@@ -14010,25 +14158,25 @@ pub struct PreHireOnboardingInfo {
 impl FromJson for PreHireOnboardingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PreHireOnboardingInfo")?;
-        Ok(Self {
-            offer_id: json::field(&mut o, "offer_id")?,
-            offer_hr_id: json::field(&mut o, "offer_hr_id")?,
-            offer_hr_id_v2: json::field(&mut o, "offer_hr_id_v2")?,
-            entry_mode: json::field(&mut o, "entry_mode")?,
-            onboarding_date: json::field(&mut o, "onboarding_date")?,
-            ats_application_id: json::field(&mut o, "ats_application_id")?,
-            recruitment_type: json::field(&mut o, "recruitment_type")?,
-            onboarding_location_id: json::field(&mut o, "onboarding_location_id")?,
-            company_sponsored_visa: json::field(&mut o, "company_sponsored_visa")?,
-            onboarding_status: json::field(&mut o, "onboarding_status")?,
-            onboarding_task_list: json::field(&mut o, "onboarding_task_list")?,
-            onboarding_address: json::field(&mut o, "onboarding_address")?,
-            flow_name: json::field(&mut o, "flow_name")?,
-            flow_id: json::field(&mut o, "flow_id")?,
-            check_in_time: json::field(&mut o, "check_in_time")?,
-            check_in_method: json::field(&mut o, "check_in_method")?,
-            withdrawn_reason: json::field(&mut o, "withdrawn_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offer_id", &mut out.offer_id)?;
+        json::set(&mut o, "offer_hr_id", &mut out.offer_hr_id)?;
+        json::set(&mut o, "offer_hr_id_v2", &mut out.offer_hr_id_v2)?;
+        json::set(&mut o, "entry_mode", &mut out.entry_mode)?;
+        json::set(&mut o, "onboarding_date", &mut out.onboarding_date)?;
+        json::set(&mut o, "ats_application_id", &mut out.ats_application_id)?;
+        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
+        json::set(&mut o, "onboarding_location_id", &mut out.onboarding_location_id)?;
+        json::set(&mut o, "company_sponsored_visa", &mut out.company_sponsored_visa)?;
+        json::set(&mut o, "onboarding_status", &mut out.onboarding_status)?;
+        json::set(&mut o, "onboarding_task_list", &mut out.onboarding_task_list)?;
+        json::set(&mut o, "onboarding_address", &mut out.onboarding_address)?;
+        json::set(&mut o, "flow_name", &mut out.flow_name)?;
+        json::set(&mut o, "flow_id", &mut out.flow_id)?;
+        json::set(&mut o, "check_in_time", &mut out.check_in_time)?;
+        json::set(&mut o, "check_in_method", &mut out.check_in_method)?;
+        json::set(&mut o, "withdrawn_reason", &mut out.withdrawn_reason)?;
+        Ok(out)
     }
 }
 /// `PreHirePayGroupInfo`
@@ -14047,10 +14195,10 @@ pub struct PreHirePayGroupInfo {
 impl FromJson for PreHirePayGroupInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PreHirePayGroupInfo")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `PreHireProbationInfo`
@@ -14071,11 +14219,11 @@ pub struct PreHireProbationInfo {
 impl FromJson for PreHireProbationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PreHireProbationInfo")?;
-        Ok(Self {
-            probation_start_date: json::field(&mut o, "probation_start_date")?,
-            probation_end_date: json::field(&mut o, "probation_end_date")?,
-            probation_period: json::field(&mut o, "probation_period")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "probation_start_date", &mut out.probation_start_date)?;
+        json::set(&mut o, "probation_end_date", &mut out.probation_end_date)?;
+        json::set(&mut o, "probation_period", &mut out.probation_period)?;
+        Ok(out)
     }
 }
 /// `PrehireCreate`
@@ -14195,17 +14343,22 @@ pub struct PrehireSeniorityAdjustInformationQuery {
 impl FromJson for PrehireSeniorityAdjustInformationQuery {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PrehireSeniorityAdjustInformationQuery")?;
-        Ok(Self {
-            seniority_adjustment: json::field(&mut o, "seniority_adjustment")?,
-            seniority_adjustment_type: json::field(&mut o, "seniority_adjustment_type")?,
-            reasons_for_seniority_adjustment: json::field(
-                &mut o,
-                "reasons_for_seniority_adjustment",
-            )?,
-            start_date: json::field(&mut o, "start_date")?,
-            end_date: json::field(&mut o, "end_date")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "seniority_adjustment", &mut out.seniority_adjustment)?;
+        json::set(
+            &mut o,
+            "seniority_adjustment_type",
+            &mut out.seniority_adjustment_type,
+        )?;
+        json::set(
+            &mut o,
+            "reasons_for_seniority_adjustment",
+            &mut out.reasons_for_seniority_adjustment,
+        )?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 /// `PrehireSeniorityAdjustInformationUpdate`
@@ -14336,45 +14489,57 @@ pub struct ProbationInfo {
 impl FromJson for ProbationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProbationInfo")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            probation_id: json::field(&mut o, "probation_id")?,
-            probation_start_date: json::field(&mut o, "probation_start_date")?,
-            probation_expected_end_date: json::field(
-                &mut o,
-                "probation_expected_end_date",
-            )?,
-            actual_probation_end_date: json::field(&mut o, "actual_probation_end_date")?,
-            initiating_time: json::field(&mut o, "initiating_time")?,
-            submission_type: json::field(&mut o, "submission_type")?,
-            initiator_id: json::field(&mut o, "initiator_id")?,
-            probation_status: json::field(&mut o, "probation_status")?,
-            self_review: json::field(&mut o, "self_review")?,
-            notes: json::field(&mut o, "notes")?,
-            process_id: json::field(&mut o, "process_id")?,
-            converted_via_bpm: json::field(&mut o, "converted_via_bpm")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            final_assessment_status: json::field(&mut o, "final_assessment_status")?,
-            final_assessment_result: json::field(&mut o, "final_assessment_result")?,
-            final_assessment_score: json::field(&mut o, "final_assessment_score")?,
-            final_assessment_grade: json::field(&mut o, "final_assessment_grade")?,
-            final_assessment_comment: json::field(&mut o, "final_assessment_comment")?,
-            final_assessment_detail: json::field(&mut o, "final_assessment_detail")?,
-            assessments: json::field(&mut o, "assessments")?,
-            probation_extend_expected_end_date: json::field(
-                &mut o,
-                "probation_extend_expected_end_date",
-            )?,
-            extended_probation_period_duration: json::field(
-                &mut o,
-                "extended_probation_period_duration",
-            )?,
-            extended_probation_period_unit: json::field(
-                &mut o,
-                "extended_probation_period_unit",
-            )?,
-            probation_outcome: json::field(&mut o, "probation_outcome")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "probation_id", &mut out.probation_id)?;
+        json::set(&mut o, "probation_start_date", &mut out.probation_start_date)?;
+        json::set(
+            &mut o,
+            "probation_expected_end_date",
+            &mut out.probation_expected_end_date,
+        )?;
+        json::set(
+            &mut o,
+            "actual_probation_end_date",
+            &mut out.actual_probation_end_date,
+        )?;
+        json::set(&mut o, "initiating_time", &mut out.initiating_time)?;
+        json::set(&mut o, "submission_type", &mut out.submission_type)?;
+        json::set(&mut o, "initiator_id", &mut out.initiator_id)?;
+        json::set(&mut o, "probation_status", &mut out.probation_status)?;
+        json::set(&mut o, "self_review", &mut out.self_review)?;
+        json::set(&mut o, "notes", &mut out.notes)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "converted_via_bpm", &mut out.converted_via_bpm)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "final_assessment_status", &mut out.final_assessment_status)?;
+        json::set(&mut o, "final_assessment_result", &mut out.final_assessment_result)?;
+        json::set(&mut o, "final_assessment_score", &mut out.final_assessment_score)?;
+        json::set(&mut o, "final_assessment_grade", &mut out.final_assessment_grade)?;
+        json::set(
+            &mut o,
+            "final_assessment_comment",
+            &mut out.final_assessment_comment,
+        )?;
+        json::set(&mut o, "final_assessment_detail", &mut out.final_assessment_detail)?;
+        json::set(&mut o, "assessments", &mut out.assessments)?;
+        json::set(
+            &mut o,
+            "probation_extend_expected_end_date",
+            &mut out.probation_extend_expected_end_date,
+        )?;
+        json::set(
+            &mut o,
+            "extended_probation_period_duration",
+            &mut out.extended_probation_period_duration,
+        )?;
+        json::set(
+            &mut o,
+            "extended_probation_period_unit",
+            &mut out.extended_probation_period_unit,
+        )?;
+        json::set(&mut o, "probation_outcome", &mut out.probation_outcome)?;
+        Ok(out)
     }
 }
 /// `ProbationInfoForSubmit`
@@ -14429,31 +14594,40 @@ pub struct ProbationInfoForSubmit {
 impl FromJson for ProbationInfoForSubmit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProbationInfoForSubmit")?;
-        Ok(Self {
-            employment_id: json::field(&mut o, "employment_id")?,
-            probation_id: json::field(&mut o, "probation_id")?,
-            probation_start_date: json::field(&mut o, "probation_start_date")?,
-            probation_expected_end_date: json::field(
-                &mut o,
-                "probation_expected_end_date",
-            )?,
-            actual_probation_end_date: json::field(&mut o, "actual_probation_end_date")?,
-            initiating_time: json::field(&mut o, "initiating_time")?,
-            submission_type: json::field(&mut o, "submission_type")?,
-            initiator_id: json::field(&mut o, "initiator_id")?,
-            probation_status: json::field(&mut o, "probation_status")?,
-            self_review: json::field(&mut o, "self_review")?,
-            notes: json::field(&mut o, "notes")?,
-            process_id: json::field(&mut o, "process_id")?,
-            converted_via_bpm: json::field(&mut o, "converted_via_bpm")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            final_assessment_status: json::field(&mut o, "final_assessment_status")?,
-            final_assessment_result: json::field(&mut o, "final_assessment_result")?,
-            final_assessment_score: json::field(&mut o, "final_assessment_score")?,
-            final_assessment_grade: json::field(&mut o, "final_assessment_grade")?,
-            final_assessment_comment: json::field(&mut o, "final_assessment_comment")?,
-            final_assessment_detail: json::field(&mut o, "final_assessment_detail")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "probation_id", &mut out.probation_id)?;
+        json::set(&mut o, "probation_start_date", &mut out.probation_start_date)?;
+        json::set(
+            &mut o,
+            "probation_expected_end_date",
+            &mut out.probation_expected_end_date,
+        )?;
+        json::set(
+            &mut o,
+            "actual_probation_end_date",
+            &mut out.actual_probation_end_date,
+        )?;
+        json::set(&mut o, "initiating_time", &mut out.initiating_time)?;
+        json::set(&mut o, "submission_type", &mut out.submission_type)?;
+        json::set(&mut o, "initiator_id", &mut out.initiator_id)?;
+        json::set(&mut o, "probation_status", &mut out.probation_status)?;
+        json::set(&mut o, "self_review", &mut out.self_review)?;
+        json::set(&mut o, "notes", &mut out.notes)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "converted_via_bpm", &mut out.converted_via_bpm)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "final_assessment_status", &mut out.final_assessment_status)?;
+        json::set(&mut o, "final_assessment_result", &mut out.final_assessment_result)?;
+        json::set(&mut o, "final_assessment_score", &mut out.final_assessment_score)?;
+        json::set(&mut o, "final_assessment_grade", &mut out.final_assessment_grade)?;
+        json::set(
+            &mut o,
+            "final_assessment_comment",
+            &mut out.final_assessment_comment,
+        )?;
+        json::set(&mut o, "final_assessment_detail", &mut out.final_assessment_detail)?;
+        Ok(out)
     }
 }
 /// `ProcessAbstractItem`
@@ -14472,10 +14646,10 @@ pub struct ProcessAbstractItem {
 impl FromJson for ProcessAbstractItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProcessAbstractItem")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `ProcessApprover`
@@ -14534,15 +14708,15 @@ pub struct ProcessCcItem {
 impl FromJson for ProcessCcItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProcessCcItem")?;
-        Ok(Self {
-            approver_id: json::field(&mut o, "approver_id")?,
-            links: json::field(&mut o, "links")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            operator_name: json::field(&mut o, "operator_name")?,
-            node_name: json::field(&mut o, "node_name")?,
-            create_time: json::field(&mut o, "create_time")?,
-            node_definition_id: json::field(&mut o, "node_definition_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approver_id", &mut out.approver_id)?;
+        json::set(&mut o, "links", &mut out.links)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "operator_name", &mut out.operator_name)?;
+        json::set(&mut o, "node_name", &mut out.node_name)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "node_definition_id", &mut out.node_definition_id)?;
+        Ok(out)
     }
 }
 /// `ProcessCommentInfo`
@@ -14573,16 +14747,16 @@ pub struct ProcessCommentInfo {
 impl FromJson for ProcessCommentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProcessCommentInfo")?;
-        Ok(Self {
-            commentor_id: json::field(&mut o, "commentor_id")?,
-            commentor_name: json::field(&mut o, "commentor_name")?,
-            comment_time: json::field(&mut o, "comment_time")?,
-            comment_msg: json::field(&mut o, "comment_msg")?,
-            at_user_ids: json::field(&mut o, "at_user_ids")?,
-            file_count: json::field(&mut o, "file_count")?,
-            image_count: json::field(&mut o, "image_count")?,
-            comment_id: json::field(&mut o, "comment_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "commentor_id", &mut out.commentor_id)?;
+        json::set(&mut o, "commentor_name", &mut out.commentor_name)?;
+        json::set(&mut o, "comment_time", &mut out.comment_time)?;
+        json::set(&mut o, "comment_msg", &mut out.comment_msg)?;
+        json::set(&mut o, "at_user_ids", &mut out.at_user_ids)?;
+        json::set(&mut o, "file_count", &mut out.file_count)?;
+        json::set(&mut o, "image_count", &mut out.image_count)?;
+        json::set(&mut o, "comment_id", &mut out.comment_id)?;
+        Ok(out)
     }
 }
 /// `ProcessDoneItem`
@@ -14619,19 +14793,19 @@ pub struct ProcessDoneItem {
 impl FromJson for ProcessDoneItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProcessDoneItem")?;
-        Ok(Self {
-            approver_id: json::field(&mut o, "approver_id")?,
-            r#type: json::field(&mut o, "type")?,
-            status: json::field(&mut o, "status")?,
-            links: json::field(&mut o, "links")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            operator_name: json::field(&mut o, "operator_name")?,
-            node_name: json::field(&mut o, "node_name")?,
-            create_time: json::field(&mut o, "create_time")?,
-            complete_time: json::field(&mut o, "complete_time")?,
-            node_definition_id: json::field(&mut o, "node_definition_id")?,
-            approval_opinion: json::field(&mut o, "approval_opinion")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approver_id", &mut out.approver_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "links", &mut out.links)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "operator_name", &mut out.operator_name)?;
+        json::set(&mut o, "node_name", &mut out.node_name)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "complete_time", &mut out.complete_time)?;
+        json::set(&mut o, "node_definition_id", &mut out.node_definition_id)?;
+        json::set(&mut o, "approval_opinion", &mut out.approval_opinion)?;
+        Ok(out)
     }
 }
 /// `ProcessExtra`
@@ -14691,11 +14865,11 @@ pub struct ProcessFormVariableV2 {
 impl FromJson for ProcessFormVariableV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProcessFormVariableV2")?;
-        Ok(Self {
-            variable_api_name: json::field(&mut o, "variable_api_name")?,
-            variable_value: json::field(&mut o, "variable_value")?,
-            sub_values: json::field(&mut o, "sub_values")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "variable_api_name", &mut out.variable_api_name)?;
+        json::set(&mut o, "variable_value", &mut out.variable_value)?;
+        json::set(&mut o, "sub_values", &mut out.sub_values)?;
+        Ok(out)
     }
 }
 impl ToJson for ProcessFormVariableV2 {
@@ -14723,10 +14897,10 @@ pub struct ProcessInfo {
 impl FromJson for ProcessInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProcessInfo")?;
-        Ok(Self {
-            process_id: json::field(&mut o, "process_id")?,
-            approval_group_status: json::field(&mut o, "approval_group_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "approval_group_status", &mut out.approval_group_status)?;
+        Ok(out)
     }
 }
 /// `ProcessLink`
@@ -14747,11 +14921,11 @@ pub struct ProcessLink {
 impl FromJson for ProcessLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProcessLink")?;
-        Ok(Self {
-            web_link: json::field(&mut o, "web_link")?,
-            pc_link: json::field(&mut o, "pc_link")?,
-            mobile_link: json::field(&mut o, "mobile_link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "web_link", &mut out.web_link)?;
+        json::set(&mut o, "pc_link", &mut out.pc_link)?;
+        json::set(&mut o, "mobile_link", &mut out.mobile_link)?;
+        Ok(out)
     }
 }
 /// `ProcessRevokeAndWithdraw`
@@ -14810,18 +14984,18 @@ pub struct ProcessSystemDoneItem {
 impl FromJson for ProcessSystemDoneItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProcessSystemDoneItem")?;
-        Ok(Self {
-            approver_id: json::field(&mut o, "approver_id")?,
-            r#type: json::field(&mut o, "type")?,
-            status: json::field(&mut o, "status")?,
-            links: json::field(&mut o, "links")?,
-            operator_name: json::field(&mut o, "operator_name")?,
-            node_name: json::field(&mut o, "node_name")?,
-            create_time: json::field(&mut o, "create_time")?,
-            complete_time: json::field(&mut o, "complete_time")?,
-            node_definition_id: json::field(&mut o, "node_definition_id")?,
-            approval_opinion: json::field(&mut o, "approval_opinion")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approver_id", &mut out.approver_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "links", &mut out.links)?;
+        json::set(&mut o, "operator_name", &mut out.operator_name)?;
+        json::set(&mut o, "node_name", &mut out.node_name)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "complete_time", &mut out.complete_time)?;
+        json::set(&mut o, "node_definition_id", &mut out.node_definition_id)?;
+        json::set(&mut o, "approval_opinion", &mut out.approval_opinion)?;
+        Ok(out)
     }
 }
 /// `ProcessSystemTodoItem`
@@ -14850,15 +15024,15 @@ pub struct ProcessSystemTodoItem {
 impl FromJson for ProcessSystemTodoItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProcessSystemTodoItem")?;
-        Ok(Self {
-            approver_id: json::field(&mut o, "approver_id")?,
-            r#type: json::field(&mut o, "type")?,
-            links: json::field(&mut o, "links")?,
-            operator_name: json::field(&mut o, "operator_name")?,
-            node_name: json::field(&mut o, "node_name")?,
-            create_time: json::field(&mut o, "create_time")?,
-            node_definition_id: json::field(&mut o, "node_definition_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approver_id", &mut out.approver_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "links", &mut out.links)?;
+        json::set(&mut o, "operator_name", &mut out.operator_name)?;
+        json::set(&mut o, "node_name", &mut out.node_name)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "node_definition_id", &mut out.node_definition_id)?;
+        Ok(out)
     }
 }
 /// `ProcessTodoItem`
@@ -14889,16 +15063,16 @@ pub struct ProcessTodoItem {
 impl FromJson for ProcessTodoItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProcessTodoItem")?;
-        Ok(Self {
-            approver_id: json::field(&mut o, "approver_id")?,
-            r#type: json::field(&mut o, "type")?,
-            links: json::field(&mut o, "links")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            operator_name: json::field(&mut o, "operator_name")?,
-            node_name: json::field(&mut o, "node_name")?,
-            create_time: json::field(&mut o, "create_time")?,
-            node_definition_id: json::field(&mut o, "node_definition_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approver_id", &mut out.approver_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "links", &mut out.links)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "operator_name", &mut out.operator_name)?;
+        json::set(&mut o, "node_name", &mut out.node_name)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "node_definition_id", &mut out.node_definition_id)?;
+        Ok(out)
     }
 }
 /// `ProcessTransfer`
@@ -15130,10 +15304,10 @@ pub struct ProfileSettingCitizenshipStatus {
 impl FromJson for ProfileSettingCitizenshipStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProfileSettingCitizenshipStatus")?;
-        Ok(Self {
-            country_region: json::field(&mut o, "country_region")?,
-            citizenship_status: json::field(&mut o, "citizenship_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "country_region", &mut out.country_region)?;
+        json::set(&mut o, "citizenship_status", &mut out.citizenship_status)?;
+        Ok(out)
     }
 }
 impl ToJson for ProfileSettingCitizenshipStatus {
@@ -16227,11 +16401,11 @@ pub struct QueryCustomOrgResponseBody {
 impl FromJson for QueryCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryCustomOrgResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `QueryEmployeesJobDataRequestBody`
@@ -16291,11 +16465,11 @@ pub struct QueryEmployeesJobDataResponseBody {
 impl FromJson for QueryEmployeesJobDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryEmployeesJobDataResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `QueryJobGradeRequestBody`
@@ -16340,11 +16514,11 @@ pub struct QueryJobGradeResponseBody {
 impl FromJson for QueryJobGradeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryJobGradeResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `QueryMultiTimelineCompanyRequestBody`
@@ -16388,9 +16562,9 @@ pub struct QueryMultiTimelineCompanyResponseBody {
 impl FromJson for QueryMultiTimelineCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryMultiTimelineCompanyResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `QueryMultiTimelineCostCenterRequestBody`
@@ -16438,11 +16612,11 @@ pub struct QueryMultiTimelineCostCenterResponseBody {
 impl FromJson for QueryMultiTimelineCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryMultiTimelineCostCenterResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `QueryMultiTimelineDepartmentRequestBody`
@@ -16490,11 +16664,11 @@ pub struct QueryMultiTimelineDepartmentResponseBody {
 impl FromJson for QueryMultiTimelineDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryMultiTimelineDepartmentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `QueryMultiTimelineJobFamilyRequestBody`
@@ -16538,9 +16712,9 @@ pub struct QueryMultiTimelineJobFamilyResponseBody {
 impl FromJson for QueryMultiTimelineJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryMultiTimelineJobFamilyResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `QueryMultiTimelineJobRequestBody`
@@ -16584,9 +16758,9 @@ pub struct QueryMultiTimelineJobResponseBody {
 impl FromJson for QueryMultiTimelineJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryMultiTimelineJobResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `QueryMultiTimelineLocationRequestBody`
@@ -16630,9 +16804,9 @@ pub struct QueryMultiTimelineLocationResponseBody {
 impl FromJson for QueryMultiTimelineLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryMultiTimelineLocationResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `QueryOperationLogsDepartmentRequestBody`
@@ -16677,11 +16851,11 @@ pub struct QueryOperationLogsDepartmentResponseBody {
 impl FromJson for QueryOperationLogsDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryOperationLogsDepartmentResponseBody")?;
-        Ok(Self {
-            op_logs: json::field(&mut o, "op_logs")?,
-            next_page_token: json::field(&mut o, "next_page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "op_logs", &mut out.op_logs)?;
+        json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `QueryPositionRequestBody`
@@ -16735,11 +16909,11 @@ pub struct QueryPositionResponseBody {
 impl FromJson for QueryPositionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryPositionResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `QueryPreHireRequestBody`
@@ -16781,11 +16955,11 @@ pub struct QueryPreHireResponseBody {
 impl FromJson for QueryPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryPreHireResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `QueryProcessFlowDataTemplateReq`
@@ -16829,12 +17003,12 @@ pub struct QueryRecentChangeCompanyResponseBody {
 impl FromJson for QueryRecentChangeCompanyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryRecentChangeCompanyResponseBody")?;
-        Ok(Self {
-            company_ids: json::field(&mut o, "company_ids")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            deleted_company_ids: json::field(&mut o, "deleted_company_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company_ids", &mut out.company_ids)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "deleted_company_ids", &mut out.deleted_company_ids)?;
+        Ok(out)
     }
 }
 /// `QueryRecentChangeCostCenterResponseBody`
@@ -16857,12 +17031,12 @@ pub struct QueryRecentChangeCostCenterResponseBody {
 impl FromJson for QueryRecentChangeCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryRecentChangeCostCenterResponseBody")?;
-        Ok(Self {
-            cost_center_ids: json::field(&mut o, "cost_center_ids")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            deleted_cost_center_ids: json::field(&mut o, "deleted_cost_center_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cost_center_ids", &mut out.cost_center_ids)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "deleted_cost_center_ids", &mut out.deleted_cost_center_ids)?;
+        Ok(out)
     }
 }
 /// `QueryRecentChangeCustomOrgResponseBody`
@@ -16885,12 +17059,12 @@ pub struct QueryRecentChangeCustomOrgResponseBody {
 impl FromJson for QueryRecentChangeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryRecentChangeCustomOrgResponseBody")?;
-        Ok(Self {
-            custom_org_ids: json::field(&mut o, "custom_org_ids")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            deleted_custom_org_ids: json::field(&mut o, "deleted_custom_org_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "custom_org_ids", &mut out.custom_org_ids)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "deleted_custom_org_ids", &mut out.deleted_custom_org_ids)?;
+        Ok(out)
     }
 }
 /// `QueryRecentChangeDepartmentResponseBody`
@@ -16913,12 +17087,12 @@ pub struct QueryRecentChangeDepartmentResponseBody {
 impl FromJson for QueryRecentChangeDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryRecentChangeDepartmentResponseBody")?;
-        Ok(Self {
-            department_ids: json::field(&mut o, "department_ids")?,
-            deleted_department_ids: json::field(&mut o, "deleted_department_ids")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        json::set(&mut o, "deleted_department_ids", &mut out.deleted_department_ids)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `QueryRecentChangeJobFamilyResponseBody`
@@ -16941,12 +17115,12 @@ pub struct QueryRecentChangeJobFamilyResponseBody {
 impl FromJson for QueryRecentChangeJobFamilyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryRecentChangeJobFamilyResponseBody")?;
-        Ok(Self {
-            job_family_ids: json::field(&mut o, "job_family_ids")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            deleted_job_family_ids: json::field(&mut o, "deleted_job_family_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_family_ids", &mut out.job_family_ids)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "deleted_job_family_ids", &mut out.deleted_job_family_ids)?;
+        Ok(out)
     }
 }
 /// `QueryRecentChangeJobGradeResponseBody`
@@ -16969,12 +17143,12 @@ pub struct QueryRecentChangeJobGradeResponseBody {
 impl FromJson for QueryRecentChangeJobGradeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryRecentChangeJobGradeResponseBody")?;
-        Ok(Self {
-            job_grade_ids: json::field(&mut o, "job_grade_ids")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            deleted_job_grade_ids: json::field(&mut o, "deleted_job_grade_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_grade_ids", &mut out.job_grade_ids)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "deleted_job_grade_ids", &mut out.deleted_job_grade_ids)?;
+        Ok(out)
     }
 }
 /// `QueryRecentChangeJobLevelResponseBody`
@@ -16997,12 +17171,12 @@ pub struct QueryRecentChangeJobLevelResponseBody {
 impl FromJson for QueryRecentChangeJobLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryRecentChangeJobLevelResponseBody")?;
-        Ok(Self {
-            job_level_ids: json::field(&mut o, "job_level_ids")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            deleted_job_level_ids: json::field(&mut o, "deleted_job_level_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_level_ids", &mut out.job_level_ids)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "deleted_job_level_ids", &mut out.deleted_job_level_ids)?;
+        Ok(out)
     }
 }
 /// `QueryRecentChangeJobResponseBody`
@@ -17025,12 +17199,12 @@ pub struct QueryRecentChangeJobResponseBody {
 impl FromJson for QueryRecentChangeJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryRecentChangeJobResponseBody")?;
-        Ok(Self {
-            job_ids: json::field(&mut o, "job_ids")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            deleted_job_ids: json::field(&mut o, "deleted_job_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_ids", &mut out.job_ids)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "deleted_job_ids", &mut out.deleted_job_ids)?;
+        Ok(out)
     }
 }
 /// `QueryRecentChangeLocationResponseBody`
@@ -17053,12 +17227,12 @@ pub struct QueryRecentChangeLocationResponseBody {
 impl FromJson for QueryRecentChangeLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryRecentChangeLocationResponseBody")?;
-        Ok(Self {
-            location_ids: json::field(&mut o, "location_ids")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            deleted_location_ids: json::field(&mut o, "deleted_location_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "location_ids", &mut out.location_ids)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "deleted_location_ids", &mut out.deleted_location_ids)?;
+        Ok(out)
     }
 }
 /// `QueryRecentChangePositionResponseBody`
@@ -17081,12 +17255,12 @@ pub struct QueryRecentChangePositionResponseBody {
 impl FromJson for QueryRecentChangePositionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryRecentChangePositionResponseBody")?;
-        Ok(Self {
-            position_ids: json::field(&mut o, "position_ids")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            deleted_position_ids: json::field(&mut o, "deleted_position_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "position_ids", &mut out.position_ids)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "deleted_position_ids", &mut out.deleted_position_ids)?;
+        Ok(out)
     }
 }
 /// `QuerySignatureFileRequestBody`
@@ -17128,11 +17302,11 @@ pub struct QuerySignatureFileResponseBody {
 impl FromJson for QuerySignatureFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QuerySignatureFileResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `QueryTimelineDepartmentRequestBody`
@@ -17173,9 +17347,9 @@ pub struct QueryTimelineDepartmentResponseBody {
 impl FromJson for QueryTimelineDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryTimelineDepartmentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `QuerybyidEmployeeCustomOrgResponseBody`
@@ -17194,10 +17368,10 @@ pub struct QuerybyidEmployeeCustomOrgResponseBody {
 impl FromJson for QuerybyidEmployeeCustomOrgResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QuerybyidEmployeeCustomOrgResponseBody")?;
-        Ok(Self {
-            custom_org: json::field(&mut o, "custom_org")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "custom_org", &mut out.custom_org)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `RemoveVersionCostAllocationRequestBody`
@@ -17304,54 +17478,81 @@ pub struct ReorganizationInfo {
 impl FromJson for ReorganizationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReorganizationInfo")?;
-        Ok(Self {
-            original_department_names: json::field(&mut o, "original_department_names")?,
-            target_department_names: json::field(&mut o, "target_department_names")?,
-            original_department_code: json::field(&mut o, "original_department_code")?,
-            target_department_code: json::field(&mut o, "target_department_code")?,
-            original_sub_type: json::field(&mut o, "original_sub_type")?,
-            target_sub_type: json::field(&mut o, "target_sub_type")?,
-            original_department_manager: json::field(
-                &mut o,
-                "original_department_manager",
-            )?,
-            target_department_manager: json::field(&mut o, "target_department_manager")?,
-            original_descriptions: json::field(&mut o, "original_descriptions")?,
-            target_descriptions: json::field(&mut o, "target_descriptions")?,
-            original_cost_center: json::field(&mut o, "original_cost_center")?,
-            target_cost_center: json::field(&mut o, "target_cost_center")?,
-            original_is_confidential: json::field(&mut o, "original_is_confidential")?,
-            target_is_confidential: json::field(&mut o, "target_is_confidential")?,
-            original_staffing_model: json::field(&mut o, "original_staffing_model")?,
-            target_staffing_model: json::field(&mut o, "target_staffing_model")?,
-            original_staffing_mode_option: json::field(
-                &mut o,
-                "original_staffing_mode_option",
-            )?,
-            target_staffing_mode_option: json::field(
-                &mut o,
-                "target_staffing_mode_option",
-            )?,
-            original_parent_department_id: json::field(
-                &mut o,
-                "original_parent_department_id",
-            )?,
-            target_parent_department_id: json::field(
-                &mut o,
-                "target_parent_department_id",
-            )?,
-            draft_target_parent_department_id: json::field(
-                &mut o,
-                "draft_target_parent_department_id",
-            )?,
-            original_department_id_path: json::field(
-                &mut o,
-                "original_department_id_path",
-            )?,
-            target_department_id_path: json::field(&mut o, "target_department_id_path")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            orgrole_infos: json::field(&mut o, "orgrole_infos")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "original_department_names",
+            &mut out.original_department_names,
+        )?;
+        json::set(&mut o, "target_department_names", &mut out.target_department_names)?;
+        json::set(
+            &mut o,
+            "original_department_code",
+            &mut out.original_department_code,
+        )?;
+        json::set(&mut o, "target_department_code", &mut out.target_department_code)?;
+        json::set(&mut o, "original_sub_type", &mut out.original_sub_type)?;
+        json::set(&mut o, "target_sub_type", &mut out.target_sub_type)?;
+        json::set(
+            &mut o,
+            "original_department_manager",
+            &mut out.original_department_manager,
+        )?;
+        json::set(
+            &mut o,
+            "target_department_manager",
+            &mut out.target_department_manager,
+        )?;
+        json::set(&mut o, "original_descriptions", &mut out.original_descriptions)?;
+        json::set(&mut o, "target_descriptions", &mut out.target_descriptions)?;
+        json::set(&mut o, "original_cost_center", &mut out.original_cost_center)?;
+        json::set(&mut o, "target_cost_center", &mut out.target_cost_center)?;
+        json::set(
+            &mut o,
+            "original_is_confidential",
+            &mut out.original_is_confidential,
+        )?;
+        json::set(&mut o, "target_is_confidential", &mut out.target_is_confidential)?;
+        json::set(&mut o, "original_staffing_model", &mut out.original_staffing_model)?;
+        json::set(&mut o, "target_staffing_model", &mut out.target_staffing_model)?;
+        json::set(
+            &mut o,
+            "original_staffing_mode_option",
+            &mut out.original_staffing_mode_option,
+        )?;
+        json::set(
+            &mut o,
+            "target_staffing_mode_option",
+            &mut out.target_staffing_mode_option,
+        )?;
+        json::set(
+            &mut o,
+            "original_parent_department_id",
+            &mut out.original_parent_department_id,
+        )?;
+        json::set(
+            &mut o,
+            "target_parent_department_id",
+            &mut out.target_parent_department_id,
+        )?;
+        json::set(
+            &mut o,
+            "draft_target_parent_department_id",
+            &mut out.draft_target_parent_department_id,
+        )?;
+        json::set(
+            &mut o,
+            "original_department_id_path",
+            &mut out.original_department_id_path,
+        )?;
+        json::set(
+            &mut o,
+            "target_department_id_path",
+            &mut out.target_department_id_path,
+        )?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "orgrole_infos", &mut out.orgrole_infos)?;
+        Ok(out)
     }
 }
 /// `ReportDetailReq`
@@ -17401,12 +17602,12 @@ pub struct ResidentTax {
 impl FromJson for ResidentTax {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ResidentTax")?;
-        Ok(Self {
-            year_resident_tax: json::field(&mut o, "year_resident_tax")?,
-            resident_status: json::field(&mut o, "resident_status")?,
-            tax_country_region_id: json::field(&mut o, "tax_country_region_id")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "year_resident_tax", &mut out.year_resident_tax)?;
+        json::set(&mut o, "resident_status", &mut out.resident_status)?;
+        json::set(&mut o, "tax_country_region_id", &mut out.tax_country_region_id)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for ResidentTax {
@@ -17490,9 +17691,9 @@ pub struct RestoreFlowInstancePreHireResponseBody {
 impl FromJson for RestoreFlowInstancePreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RestoreFlowInstancePreHireResponseBody")?;
-        Ok(Self {
-            success: json::field(&mut o, "success")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "success", &mut out.success)?;
+        Ok(out)
     }
 }
 /// `RevokeJobChangeRequestBody`
@@ -17529,10 +17730,10 @@ pub struct RevokeJobChangeResponseBody {
 impl FromJson for RevokeJobChangeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RevokeJobChangeResponseBody")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-            message: json::field(&mut o, "message")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "message", &mut out.message)?;
+        Ok(out)
     }
 }
 /// `RevokeOffboardingRequestBody`
@@ -17610,11 +17811,11 @@ pub struct SearchBasicInfoBankBranchResponseBody {
 impl FromJson for SearchBasicInfoBankBranchResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchBasicInfoBankBranchResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchBasicInfoBankRequestBody`
@@ -17665,11 +17866,11 @@ pub struct SearchBasicInfoBankResponseBody {
 impl FromJson for SearchBasicInfoBankResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchBasicInfoBankResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchBasicInfoCityRequestBody`
@@ -17717,11 +17918,11 @@ pub struct SearchBasicInfoCityResponseBody {
 impl FromJson for SearchBasicInfoCityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchBasicInfoCityResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchBasicInfoCountryRegionRequestBody`
@@ -17763,11 +17964,11 @@ pub struct SearchBasicInfoCountryRegionResponseBody {
 impl FromJson for SearchBasicInfoCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchBasicInfoCountryRegionResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchBasicInfoCountryRegionSubdivisionRequestBody`
@@ -17818,11 +18019,11 @@ impl FromJson for SearchBasicInfoCountryRegionSubdivisionResponseBody {
             value,
             "SearchBasicInfoCountryRegionSubdivisionResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchBasicInfoCurrencyRequestBody`
@@ -17864,11 +18065,11 @@ pub struct SearchBasicInfoCurrencyResponseBody {
 impl FromJson for SearchBasicInfoCurrencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchBasicInfoCurrencyResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchBasicInfoDistrictRequestBody`
@@ -17913,11 +18114,11 @@ pub struct SearchBasicInfoDistrictResponseBody {
 impl FromJson for SearchBasicInfoDistrictResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchBasicInfoDistrictResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchBasicInfoLanguageRequestBody`
@@ -17959,11 +18160,11 @@ pub struct SearchBasicInfoLanguageResponseBody {
 impl FromJson for SearchBasicInfoLanguageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchBasicInfoLanguageResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchBasicInfoNationalityRequestBody`
@@ -18008,11 +18209,11 @@ pub struct SearchBasicInfoNationalityResponseBody {
 impl FromJson for SearchBasicInfoNationalityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchBasicInfoNationalityResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchBasicInfoTimeZoneRequestBody`
@@ -18054,11 +18255,11 @@ pub struct SearchBasicInfoTimeZoneResponseBody {
 impl FromJson for SearchBasicInfoTimeZoneResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchBasicInfoTimeZoneResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchContractRequestBody`
@@ -18100,11 +18301,11 @@ pub struct SearchContractResponseBody {
 impl FromJson for SearchContractResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchContractResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchCostCenterRequestBody`
@@ -18155,11 +18356,11 @@ pub struct SearchCostCenterResponseBody {
 impl FromJson for SearchCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchCostCenterResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchDepartmentRequestBody`
@@ -18229,13 +18430,13 @@ pub struct SearchDepartmentResponseBody {
 impl FromJson for SearchDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchDepartmentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            reject_export: json::field(&mut o, "reject_export")?,
-            total_count: json::field(&mut o, "total_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "reject_export", &mut out.reject_export)?;
+        json::set(&mut o, "total_count", &mut out.total_count)?;
+        Ok(out)
     }
 }
 /// `SearchEmployeeRequestBody`
@@ -18427,11 +18628,11 @@ pub struct SearchEmployeeResponseBody {
 impl FromJson for SearchEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchEmployeeResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchEnumRequestBody`
@@ -18466,9 +18667,9 @@ pub struct SearchEnumResponseBody {
 impl FromJson for SearchEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchEnumResponseBody")?;
-        Ok(Self {
-            enums: json::field(&mut o, "enums")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enums", &mut out.enums)?;
+        Ok(out)
     }
 }
 /// `SearchJobChangeRequestBody`
@@ -18559,13 +18760,13 @@ pub struct SearchJobChangeResponseBody {
 impl FromJson for SearchJobChangeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchJobChangeResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            total: json::field(&mut o, "total")?,
-            reject_export: json::field(&mut o, "reject_export")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "reject_export", &mut out.reject_export)?;
+        Ok(out)
     }
 }
 /// `SearchPreHireRequestBody`
@@ -18655,11 +18856,11 @@ pub struct SearchPreHireResponseBody {
 impl FromJson for SearchPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchPreHireResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchProbationRequestBody`
@@ -18746,11 +18947,11 @@ pub struct SearchProbationResponseBody {
 impl FromJson for SearchProbationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchProbationResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchSignatureTemplateResponseBody`
@@ -18767,9 +18968,9 @@ pub struct SearchSignatureTemplateResponseBody {
 impl FromJson for SearchSignatureTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchSignatureTemplateResponseBody")?;
-        Ok(Self {
-            signature_templates: json::field(&mut o, "signature_templates")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "signature_templates", &mut out.signature_templates)?;
+        Ok(out)
     }
 }
 /// `SeniorityAdjustInformation`
@@ -18796,17 +18997,22 @@ pub struct SeniorityAdjustInformation {
 impl FromJson for SeniorityAdjustInformation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SeniorityAdjustInformation")?;
-        Ok(Self {
-            seniority_adjustment_type: json::field(&mut o, "seniority_adjustment_type")?,
-            start_date: json::field(&mut o, "start_date")?,
-            end_date: json::field(&mut o, "end_date")?,
-            seniority_adjustment: json::field(&mut o, "seniority_adjustment")?,
-            reasons_for_seniority_adjustment: json::field(
-                &mut o,
-                "reasons_for_seniority_adjustment",
-            )?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "seniority_adjustment_type",
+            &mut out.seniority_adjustment_type,
+        )?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "seniority_adjustment", &mut out.seniority_adjustment)?;
+        json::set(
+            &mut o,
+            "reasons_for_seniority_adjustment",
+            &mut out.reasons_for_seniority_adjustment,
+        )?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 /// `SeniorityAdjustInformationEdit`
@@ -18861,10 +19067,10 @@ pub struct SignatureEnumInfoLabel {
 impl FromJson for SignatureEnumInfoLabel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureEnumInfoLabel")?;
-        Ok(Self {
-            zh: json::field(&mut o, "zh")?,
-            en: json::field(&mut o, "en")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh", &mut out.zh)?;
+        json::set(&mut o, "en", &mut out.en)?;
+        Ok(out)
     }
 }
 /// `SignatureFile`
@@ -18901,19 +19107,19 @@ pub struct SignatureFile {
 impl FromJson for SignatureFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureFile")?;
-        Ok(Self {
-            signature_file_id: json::field(&mut o, "signature_file_id")?,
-            names: json::field(&mut o, "names")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            pre_hire_id: json::field(&mut o, "pre_hire_id")?,
-            signature_file_state: json::field(&mut o, "signature_file_state")?,
-            contract_code: json::field(&mut o, "contract_code")?,
-            effective_date: json::field(&mut o, "effective_date")?,
-            template_id: json::field(&mut o, "template_id")?,
-            sign_url: json::field(&mut o, "sign_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "signature_file_id", &mut out.signature_file_id)?;
+        json::set(&mut o, "names", &mut out.names)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(&mut o, "pre_hire_id", &mut out.pre_hire_id)?;
+        json::set(&mut o, "signature_file_state", &mut out.signature_file_state)?;
+        json::set(&mut o, "contract_code", &mut out.contract_code)?;
+        json::set(&mut o, "effective_date", &mut out.effective_date)?;
+        json::set(&mut o, "template_id", &mut out.template_id)?;
+        json::set(&mut o, "sign_url", &mut out.sign_url)?;
+        Ok(out)
     }
 }
 /// `SignatureMetaInfo`
@@ -18934,11 +19140,11 @@ pub struct SignatureMetaInfo {
 impl FromJson for SignatureMetaInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureMetaInfo")?;
-        Ok(Self {
-            api_name: json::field(&mut o, "api_name")?,
-            wk_id: json::field(&mut o, "wk_id")?,
-            label: json::field(&mut o, "label")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "api_name", &mut out.api_name)?;
+        json::set(&mut o, "wk_id", &mut out.wk_id)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        Ok(out)
     }
 }
 /// `SignatureNode`
@@ -18967,15 +19173,15 @@ pub struct SignatureNode {
 impl FromJson for SignatureNode {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureNode")?;
-        Ok(Self {
-            user_infos: json::field(&mut o, "user_infos")?,
-            state: json::field(&mut o, "state")?,
-            finish_time: json::field(&mut o, "finish_time")?,
-            updated_time: json::field(&mut o, "updated_time")?,
-            is_ongoing: json::field(&mut o, "is_ongoing")?,
-            role_label: json::field(&mut o, "role_label")?,
-            sign_role: json::field(&mut o, "sign_role")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_infos", &mut out.user_infos)?;
+        json::set(&mut o, "state", &mut out.state)?;
+        json::set(&mut o, "finish_time", &mut out.finish_time)?;
+        json::set(&mut o, "updated_time", &mut out.updated_time)?;
+        json::set(&mut o, "is_ongoing", &mut out.is_ongoing)?;
+        json::set(&mut o, "role_label", &mut out.role_label)?;
+        json::set(&mut o, "sign_role", &mut out.sign_role)?;
+        Ok(out)
     }
 }
 /// `SignatureSignatoryLabel`
@@ -18996,11 +19202,11 @@ pub struct SignatureSignatoryLabel {
 impl FromJson for SignatureSignatoryLabel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureSignatoryLabel")?;
-        Ok(Self {
-            template_signatory_type: json::field(&mut o, "template_signatory_type")?,
-            label: json::field(&mut o, "label")?,
-            apiname: json::field(&mut o, "apiname")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "template_signatory_type", &mut out.template_signatory_type)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        json::set(&mut o, "apiname", &mut out.apiname)?;
+        Ok(out)
     }
 }
 /// `SignatureTemplate`
@@ -19021,11 +19227,11 @@ pub struct SignatureTemplate {
 impl FromJson for SignatureTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureTemplate")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            brief_info: json::field(&mut o, "brief_info")?,
-            content_info: json::field(&mut o, "content_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "brief_info", &mut out.brief_info)?;
+        json::set(&mut o, "content_info", &mut out.content_info)?;
+        Ok(out)
     }
 }
 /// `SignatureTemplateBriefInfo`
@@ -19074,25 +19280,25 @@ pub struct SignatureTemplateBriefInfo {
 impl FromJson for SignatureTemplateBriefInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureTemplateBriefInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            label: json::field(&mut o, "label")?,
-            category: json::field(&mut o, "category")?,
-            usage: json::field(&mut o, "usage")?,
-            signatory_labels: json::field(&mut o, "signatory_labels")?,
-            active: json::field(&mut o, "active")?,
-            create_by: json::field(&mut o, "create_by")?,
-            modify_by: json::field(&mut o, "modify_by")?,
-            applicability: json::field(&mut o, "applicability")?,
-            creation_method: json::field(&mut o, "creation_method")?,
-            version: json::field(&mut o, "version")?,
-            update_time: json::field(&mut o, "update_time")?,
-            create_time: json::field(&mut o, "create_time")?,
-            template_setting: json::field(&mut o, "template_setting")?,
-            template_region_info: json::field(&mut o, "template_region_info")?,
-            template_code: json::field(&mut o, "template_code")?,
-            template_desc: json::field(&mut o, "template_desc")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        json::set(&mut o, "category", &mut out.category)?;
+        json::set(&mut o, "usage", &mut out.usage)?;
+        json::set(&mut o, "signatory_labels", &mut out.signatory_labels)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "create_by", &mut out.create_by)?;
+        json::set(&mut o, "modify_by", &mut out.modify_by)?;
+        json::set(&mut o, "applicability", &mut out.applicability)?;
+        json::set(&mut o, "creation_method", &mut out.creation_method)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "template_setting", &mut out.template_setting)?;
+        json::set(&mut o, "template_region_info", &mut out.template_region_info)?;
+        json::set(&mut o, "template_code", &mut out.template_code)?;
+        json::set(&mut o, "template_desc", &mut out.template_desc)?;
+        Ok(out)
     }
 }
 /// `SignatureTemplateCombinationFieldInfo`
@@ -19117,13 +19323,13 @@ pub struct SignatureTemplateCombinationFieldInfo {
 impl FromJson for SignatureTemplateCombinationFieldInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureTemplateCombinationFieldInfo")?;
-        Ok(Self {
-            total_apiname: json::field(&mut o, "total_apiname")?,
-            apiname: json::field(&mut o, "apiname")?,
-            title: json::field(&mut o, "title")?,
-            contents: json::field(&mut o, "contents")?,
-            source: json::field(&mut o, "source")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "total_apiname", &mut out.total_apiname)?;
+        json::set(&mut o, "apiname", &mut out.apiname)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "contents", &mut out.contents)?;
+        json::set(&mut o, "source", &mut out.source)?;
+        Ok(out)
     }
 }
 /// `SignatureTemplateCombinationFieldInfoV2`
@@ -19144,11 +19350,11 @@ pub struct SignatureTemplateCombinationFieldInfoV2 {
 impl FromJson for SignatureTemplateCombinationFieldInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureTemplateCombinationFieldInfoV2")?;
-        Ok(Self {
-            total_apiname: json::field(&mut o, "total_apiname")?,
-            apiname: json::field(&mut o, "apiname")?,
-            source: json::field(&mut o, "source")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "total_apiname", &mut out.total_apiname)?;
+        json::set(&mut o, "apiname", &mut out.apiname)?;
+        json::set(&mut o, "source", &mut out.source)?;
+        Ok(out)
     }
 }
 /// `SignatureTemplateCommonFieldInfo`
@@ -19167,10 +19373,10 @@ pub struct SignatureTemplateCommonFieldInfo {
 impl FromJson for SignatureTemplateCommonFieldInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureTemplateCommonFieldInfo")?;
-        Ok(Self {
-            source: json::field(&mut o, "source")?,
-            apiname: json::field(&mut o, "apiname")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "source", &mut out.source)?;
+        json::set(&mut o, "apiname", &mut out.apiname)?;
+        Ok(out)
     }
 }
 /// `SignatureTemplateContentInfo`
@@ -19195,13 +19401,13 @@ pub struct SignatureTemplateContentInfo {
 impl FromJson for SignatureTemplateContentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureTemplateContentInfo")?;
-        Ok(Self {
-            contents: json::field(&mut o, "contents")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            filter_fields: json::field(&mut o, "filter_fields")?,
-            using_fields: json::field(&mut o, "using_fields")?,
-            system_setting_fields: json::field(&mut o, "system_setting_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "contents", &mut out.contents)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "filter_fields", &mut out.filter_fields)?;
+        json::set(&mut o, "using_fields", &mut out.using_fields)?;
+        json::set(&mut o, "system_setting_fields", &mut out.system_setting_fields)?;
+        Ok(out)
     }
 }
 /// `SignatureTemplateContentItem`
@@ -19226,13 +19432,13 @@ pub struct SignatureTemplateContentItem {
 impl FromJson for SignatureTemplateContentItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureTemplateContentItem")?;
-        Ok(Self {
-            content_type: json::field(&mut o, "content_type")?,
-            filter_apiname: json::field(&mut o, "filter_apiname")?,
-            content: json::field(&mut o, "content")?,
-            label: json::field(&mut o, "label")?,
-            content_desc: json::field(&mut o, "content_desc")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content_type", &mut out.content_type)?;
+        json::set(&mut o, "filter_apiname", &mut out.filter_apiname)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        json::set(&mut o, "content_desc", &mut out.content_desc)?;
+        Ok(out)
     }
 }
 /// `SignatureTemplateCustomField`
@@ -19261,15 +19467,15 @@ pub struct SignatureTemplateCustomField {
 impl FromJson for SignatureTemplateCustomField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureTemplateCustomField")?;
-        Ok(Self {
-            label: json::field(&mut o, "label")?,
-            apiname: json::field(&mut o, "apiname")?,
-            custom_field_type: json::field(&mut o, "custom_field_type")?,
-            used: json::field(&mut o, "used")?,
-            is_required: json::field(&mut o, "is_required")?,
-            custom_desc: json::field(&mut o, "custom_desc")?,
-            common_info: json::field(&mut o, "common_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "label", &mut out.label)?;
+        json::set(&mut o, "apiname", &mut out.apiname)?;
+        json::set(&mut o, "custom_field_type", &mut out.custom_field_type)?;
+        json::set(&mut o, "used", &mut out.used)?;
+        json::set(&mut o, "is_required", &mut out.is_required)?;
+        json::set(&mut o, "custom_desc", &mut out.custom_desc)?;
+        json::set(&mut o, "common_info", &mut out.common_info)?;
+        Ok(out)
     }
 }
 /// `SignatureTemplateField`
@@ -19296,14 +19502,14 @@ pub struct SignatureTemplateField {
 impl FromJson for SignatureTemplateField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureTemplateField")?;
-        Ok(Self {
-            field_type: json::field(&mut o, "field_type")?,
-            label: json::field(&mut o, "label")?,
-            common_info: json::field(&mut o, "common_info")?,
-            combination_info: json::field(&mut o, "combination_info")?,
-            children: json::field(&mut o, "children")?,
-            combination_info_v2: json::field(&mut o, "combination_info_v2")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_type", &mut out.field_type)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        json::set(&mut o, "common_info", &mut out.common_info)?;
+        json::set(&mut o, "combination_info", &mut out.combination_info)?;
+        json::set(&mut o, "children", &mut out.children)?;
+        json::set(&mut o, "combination_info_v2", &mut out.combination_info_v2)?;
+        Ok(out)
     }
 }
 /// `SignatureTemplateFilter`
@@ -19332,15 +19538,15 @@ pub struct SignatureTemplateFilter {
 impl FromJson for SignatureTemplateFilter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureTemplateFilter")?;
-        Ok(Self {
-            label: json::field(&mut o, "label")?,
-            apiname: json::field(&mut o, "apiname")?,
-            filters: json::field(&mut o, "filters")?,
-            logic: json::field(&mut o, "logic")?,
-            is_checked: json::field(&mut o, "is_checked")?,
-            filter_desc: json::field(&mut o, "filter_desc")?,
-            criterion_list: json::field(&mut o, "criterion_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "label", &mut out.label)?;
+        json::set(&mut o, "apiname", &mut out.apiname)?;
+        json::set(&mut o, "filters", &mut out.filters)?;
+        json::set(&mut o, "logic", &mut out.logic)?;
+        json::set(&mut o, "is_checked", &mut out.is_checked)?;
+        json::set(&mut o, "filter_desc", &mut out.filter_desc)?;
+        json::set(&mut o, "criterion_list", &mut out.criterion_list)?;
+        Ok(out)
     }
 }
 /// `SignatureTemplateFilterItem`
@@ -19361,11 +19567,11 @@ pub struct SignatureTemplateFilterItem {
 impl FromJson for SignatureTemplateFilterItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureTemplateFilterItem")?;
-        Ok(Self {
-            left: json::field(&mut o, "left")?,
-            rights: json::field(&mut o, "rights")?,
-            op: json::field(&mut o, "op")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "left", &mut out.left)?;
+        json::set(&mut o, "rights", &mut out.rights)?;
+        json::set(&mut o, "op", &mut out.op)?;
+        Ok(out)
     }
 }
 /// `SignatureTemplateInfoWithThumbnail`
@@ -19406,21 +19612,21 @@ pub struct SignatureTemplateInfoWithThumbnail {
 impl FromJson for SignatureTemplateInfoWithThumbnail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureTemplateInfoWithThumbnail")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            label: json::field(&mut o, "label")?,
-            category: json::field(&mut o, "category")?,
-            usage: json::field(&mut o, "usage")?,
-            create_time: json::field(&mut o, "create_time")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            created_by: json::field(&mut o, "created_by")?,
-            updated_by: json::field(&mut o, "updated_by")?,
-            thumbnail_url: json::field(&mut o, "thumbnail_url")?,
-            signatory_labels: json::field(&mut o, "signatory_labels")?,
-            template_code: json::field(&mut o, "template_code")?,
-            template_desc: json::field(&mut o, "template_desc")?,
-            template_region_info: json::field(&mut o, "template_region_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        json::set(&mut o, "category", &mut out.category)?;
+        json::set(&mut o, "usage", &mut out.usage)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "updated_by", &mut out.updated_by)?;
+        json::set(&mut o, "thumbnail_url", &mut out.thumbnail_url)?;
+        json::set(&mut o, "signatory_labels", &mut out.signatory_labels)?;
+        json::set(&mut o, "template_code", &mut out.template_code)?;
+        json::set(&mut o, "template_desc", &mut out.template_desc)?;
+        json::set(&mut o, "template_region_info", &mut out.template_region_info)?;
+        Ok(out)
     }
 }
 /// `SignatureTemplateRegionInfo`
@@ -19445,16 +19651,17 @@ pub struct SignatureTemplateRegionInfo {
 impl FromJson for SignatureTemplateRegionInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureTemplateRegionInfo")?;
-        Ok(Self {
-            is_global_scope: json::field(&mut o, "is_global_scope")?,
-            meta_infos: json::field(&mut o, "meta_infos")?,
-            country_region_ids: json::field(&mut o, "country_region_ids")?,
-            country_region_subdivision_ids: json::field(
-                &mut o,
-                "country_region_subdivision_ids",
-            )?,
-            subregion_l3_ids: json::field(&mut o, "subregion_l3_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_global_scope", &mut out.is_global_scope)?;
+        json::set(&mut o, "meta_infos", &mut out.meta_infos)?;
+        json::set(&mut o, "country_region_ids", &mut out.country_region_ids)?;
+        json::set(
+            &mut o,
+            "country_region_subdivision_ids",
+            &mut out.country_region_subdivision_ids,
+        )?;
+        json::set(&mut o, "subregion_l3_ids", &mut out.subregion_l3_ids)?;
+        Ok(out)
     }
 }
 /// `SignatureTemplateSetting`
@@ -19471,9 +19678,9 @@ pub struct SignatureTemplateSetting {
 impl FromJson for SignatureTemplateSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureTemplateSetting")?;
-        Ok(Self {
-            page_seal_types: json::field(&mut o, "page_seal_types")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "page_seal_types", &mut out.page_seal_types)?;
+        Ok(out)
     }
 }
 /// `SignatureUserInfo`
@@ -19490,9 +19697,9 @@ pub struct SignatureUserInfo {
 impl FromJson for SignatureUserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureUserInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `StartProcessParam`
@@ -19575,9 +19782,9 @@ pub struct SubmitProbationResponseBody {
 impl FromJson for SubmitProbationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SubmitProbationResponseBody")?;
-        Ok(Self {
-            probation_info: json::field(&mut o, "probation_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "probation_info", &mut out.probation_info)?;
+        Ok(out)
     }
 }
 /// `SubmitV2OffboardingRequestBody`
@@ -19671,28 +19878,35 @@ pub struct SubmitV2OffboardingResponseBody {
 impl FromJson for SubmitV2OffboardingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SubmitV2OffboardingResponseBody")?;
-        Ok(Self {
-            offboarding_id: json::field(&mut o, "offboarding_id")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-            offboarding_reason_unique_identifier: json::field(
-                &mut o,
-                "offboarding_reason_unique_identifier",
-            )?,
-            offboarding_date: json::field(&mut o, "offboarding_date")?,
-            offboarding_reason_explanation: json::field(
-                &mut o,
-                "offboarding_reason_explanation",
-            )?,
-            add_block_list: json::field(&mut o, "add_block_list")?,
-            block_reason: json::field(&mut o, "block_reason")?,
-            block_reason_explanation: json::field(&mut o, "block_reason_explanation")?,
-            created_time: json::field(&mut o, "created_time")?,
-            retain_account: json::field(&mut o, "retain_account")?,
-            is_transfer_with_workforce: json::field(
-                &mut o,
-                "is_transfer_with_workforce",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offboarding_id", &mut out.offboarding_id)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        json::set(
+            &mut o,
+            "offboarding_reason_unique_identifier",
+            &mut out.offboarding_reason_unique_identifier,
+        )?;
+        json::set(&mut o, "offboarding_date", &mut out.offboarding_date)?;
+        json::set(
+            &mut o,
+            "offboarding_reason_explanation",
+            &mut out.offboarding_reason_explanation,
+        )?;
+        json::set(&mut o, "add_block_list", &mut out.add_block_list)?;
+        json::set(&mut o, "block_reason", &mut out.block_reason)?;
+        json::set(
+            &mut o,
+            "block_reason_explanation",
+            &mut out.block_reason_explanation,
+        )?;
+        json::set(&mut o, "created_time", &mut out.created_time)?;
+        json::set(&mut o, "retain_account", &mut out.retain_account)?;
+        json::set(
+            &mut o,
+            "is_transfer_with_workforce",
+            &mut out.is_transfer_with_workforce,
+        )?;
+        Ok(out)
     }
 }
 /// `TaxInfoMys`
@@ -19729,22 +19943,23 @@ pub struct TaxInfoMys {
 impl FromJson for TaxInfoMys {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaxInfoMys")?;
-        Ok(Self {
-            epf_ee_tp3: json::field(&mut o, "epf_ee_tp3")?,
-            fresh_graduate: json::field(&mut o, "fresh_graduate")?,
-            monthly_gross: json::field(&mut o, "monthly_gross")?,
-            mtd: json::field(&mut o, "mtd")?,
-            previous_income_in_the_current_year: json::field(
-                &mut o,
-                "previous_income_in_the_current_year",
-            )?,
-            socso: json::field(&mut o, "socso")?,
-            tax_relief_1: json::field(&mut o, "tax_relief_1")?,
-            tax_relief_2: json::field(&mut o, "tax_relief_2")?,
-            tax_relief_3: json::field(&mut o, "tax_relief_3")?,
-            tax_relief_4: json::field(&mut o, "tax_relief_4")?,
-            tax_relief_5: json::field(&mut o, "tax_relief_5")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "epf_ee_tp3", &mut out.epf_ee_tp3)?;
+        json::set(&mut o, "fresh_graduate", &mut out.fresh_graduate)?;
+        json::set(&mut o, "monthly_gross", &mut out.monthly_gross)?;
+        json::set(&mut o, "mtd", &mut out.mtd)?;
+        json::set(
+            &mut o,
+            "previous_income_in_the_current_year",
+            &mut out.previous_income_in_the_current_year,
+        )?;
+        json::set(&mut o, "socso", &mut out.socso)?;
+        json::set(&mut o, "tax_relief_1", &mut out.tax_relief_1)?;
+        json::set(&mut o, "tax_relief_2", &mut out.tax_relief_2)?;
+        json::set(&mut o, "tax_relief_3", &mut out.tax_relief_3)?;
+        json::set(&mut o, "tax_relief_4", &mut out.tax_relief_4)?;
+        json::set(&mut o, "tax_relief_5", &mut out.tax_relief_5)?;
+        Ok(out)
     }
 }
 impl ToJson for TaxInfoMys {
@@ -19834,10 +20049,10 @@ pub struct TerminateSignatureFailIdAndReason {
 impl FromJson for TerminateSignatureFailIdAndReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TerminateSignatureFailIdAndReason")?;
-        Ok(Self {
-            signature_file_id: json::field(&mut o, "signature_file_id")?,
-            fail_reason: json::field(&mut o, "fail_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "signature_file_id", &mut out.signature_file_id)?;
+        json::set(&mut o, "fail_reason", &mut out.fail_reason)?;
+        Ok(out)
     }
 }
 /// `TerminateSignatureFileRequestBody`
@@ -19886,13 +20101,17 @@ pub struct TerminateSignatureFileResponseBody {
 impl FromJson for TerminateSignatureFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TerminateSignatureFileResponseBody")?;
-        Ok(Self {
-            total_count: json::field(&mut o, "total_count")?,
-            success_count: json::field(&mut o, "success_count")?,
-            fail_count: json::field(&mut o, "fail_count")?,
-            success_file_id_list: json::field(&mut o, "success_file_id_list")?,
-            fail_file_id_and_reasons: json::field(&mut o, "fail_file_id_and_reasons")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "total_count", &mut out.total_count)?;
+        json::set(&mut o, "success_count", &mut out.success_count)?;
+        json::set(&mut o, "fail_count", &mut out.fail_count)?;
+        json::set(&mut o, "success_file_id_list", &mut out.success_file_id_list)?;
+        json::set(
+            &mut o,
+            "fail_file_id_and_reasons",
+            &mut out.fail_file_id_and_reasons,
+        )?;
+        Ok(out)
     }
 }
 /// `TimeZone`
@@ -19917,13 +20136,13 @@ pub struct TimeZone {
 impl FromJson for TimeZone {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TimeZone")?;
-        Ok(Self {
-            time_zone_id: json::field(&mut o, "time_zone_id")?,
-            name: json::field(&mut o, "name")?,
-            time_zone_code: json::field(&mut o, "time_zone_code")?,
-            utc_offset: json::field(&mut o, "utc_offset")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "time_zone_id", &mut out.time_zone_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "time_zone_code", &mut out.time_zone_code)?;
+        json::set(&mut o, "utc_offset", &mut out.utc_offset)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `TranferEmploymentInfo`
@@ -19948,19 +20167,21 @@ pub struct TranferEmploymentInfo {
 impl FromJson for TranferEmploymentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TranferEmploymentInfo")?;
-        Ok(Self {
-            regular_employee_start_date: json::field(
-                &mut o,
-                "regular_employee_start_date",
-            )?,
-            seniority_date: json::field(&mut o, "seniority_date")?,
-            employee_number: json::field(&mut o, "employee_number")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            notice_period_change_record: json::field(
-                &mut o,
-                "notice_period_change_record",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "regular_employee_start_date",
+            &mut out.regular_employee_start_date,
+        )?;
+        json::set(&mut o, "seniority_date", &mut out.seniority_date)?;
+        json::set(&mut o, "employee_number", &mut out.employee_number)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(
+            &mut o,
+            "notice_period_change_record",
+            &mut out.notice_period_change_record,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for TranferEmploymentInfo {
@@ -20238,275 +20459,394 @@ pub struct TransferInfo {
 impl FromJson for TransferInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TransferInfo")?;
-        Ok(Self {
-            remark: json::field(&mut o, "remark")?,
-            offer_info: json::field(&mut o, "offer_info")?,
-            target_dotted_manager_clean: json::field(
-                &mut o,
-                "target_dotted_manager_clean",
-            )?,
-            probation_exist: json::field(&mut o, "probation_exist")?,
-            original_department: json::field(&mut o, "original_department")?,
-            target_department: json::field(&mut o, "target_department")?,
-            target_draft_department: json::field(&mut o, "target_draft_department")?,
-            original_department_id_path: json::field(
-                &mut o,
-                "original_department_id_path",
-            )?,
-            target_department_id_path: json::field(&mut o, "target_department_id_path")?,
-            original_work_location: json::field(&mut o, "original_work_location")?,
-            target_work_location: json::field(&mut o, "target_work_location")?,
-            original_direct_manager: json::field(&mut o, "original_direct_manager")?,
-            target_direct_manager: json::field(&mut o, "target_direct_manager")?,
-            original_dotted_manager: json::field(&mut o, "original_dotted_manager")?,
-            target_dotted_manager: json::field(&mut o, "target_dotted_manager")?,
-            original_job: json::field(&mut o, "original_job")?,
-            target_job: json::field(&mut o, "target_job")?,
-            original_job_family: json::field(&mut o, "original_job_family")?,
-            target_job_family: json::field(&mut o, "target_job_family")?,
-            original_job_level: json::field(&mut o, "original_job_level")?,
-            target_job_level: json::field(&mut o, "target_job_level")?,
-            original_workforce_type: json::field(&mut o, "original_workforce_type")?,
-            target_workforce_type: json::field(&mut o, "target_workforce_type")?,
-            original_employee_subtype: json::field(&mut o, "original_employee_subtype")?,
-            target_employee_subtype: json::field(&mut o, "target_employee_subtype")?,
-            original_company: json::field(&mut o, "original_company")?,
-            target_company: json::field(&mut o, "target_company")?,
-            original_contract_number: json::field(&mut o, "original_contract_number")?,
-            target_contract_number: json::field(&mut o, "target_contract_number")?,
-            original_contract_type: json::field(&mut o, "original_contract_type")?,
-            target_contract_type: json::field(&mut o, "target_contract_type")?,
-            original_duration_type: json::field(&mut o, "original_duration_type")?,
-            target_duration_type: json::field(&mut o, "target_duration_type")?,
-            original_signing_type: json::field(&mut o, "original_signing_type")?,
-            target_signing_type: json::field(&mut o, "target_signing_type")?,
-            original_contract_start_date: json::field(
-                &mut o,
-                "original_contract_start_date",
-            )?,
-            target_contract_start_date: json::field(
-                &mut o,
-                "target_contract_start_date",
-            )?,
-            original_contract_end_date: json::field(
-                &mut o,
-                "original_contract_end_date",
-            )?,
-            target_contract_end_date: json::field(&mut o, "target_contract_end_date")?,
-            original_working_hours_type: json::field(
-                &mut o,
-                "original_working_hours_type",
-            )?,
-            target_working_hours_type: json::field(&mut o, "target_working_hours_type")?,
-            original_working_calendar: json::field(&mut o, "original_working_calendar")?,
-            target_working_calendar: json::field(&mut o, "target_working_calendar")?,
-            original_probation_end_date: json::field(
-                &mut o,
-                "original_probation_end_date",
-            )?,
-            target_probation_end_date: json::field(&mut o, "target_probation_end_date")?,
-            original_weekly_working_hours: json::field(
-                &mut o,
-                "original_weekly_working_hours",
-            )?,
-            target_weekly_working_hours: json::field(
-                &mut o,
-                "target_weekly_working_hours",
-            )?,
-            original_work_shift: json::field(&mut o, "original_work_shift")?,
-            target_work_shift: json::field(&mut o, "target_work_shift")?,
-            original_cost_center_rate: json::field(&mut o, "original_cost_center_rate")?,
-            target_cost_center_rate: json::field(&mut o, "target_cost_center_rate")?,
-            target_allocation_expiration_time: json::field(
-                &mut o,
-                "target_allocation_expiration_time",
-            )?,
-            original_allocation_expiration_time: json::field(
-                &mut o,
-                "original_allocation_expiration_time",
-            )?,
-            target_allocation_effective_time: json::field(
-                &mut o,
-                "target_allocation_effective_time",
-            )?,
-            original_allocation_effective_time: json::field(
-                &mut o,
-                "original_allocation_effective_time",
-            )?,
-            original_default_cost_center: json::field(
-                &mut o,
-                "original_default_cost_center",
-            )?,
-            target_default_cost_center: json::field(
-                &mut o,
-                "target_default_cost_center",
-            )?,
-            original_is_default_cost_center_inherited: json::field(
-                &mut o,
-                "original_is_default_cost_center_inherited",
-            )?,
-            target_is_default_cost_center_inherited: json::field(
-                &mut o,
-                "target_is_default_cost_center_inherited",
-            )?,
-            original_employment_change: json::field(
-                &mut o,
-                "original_employment_change",
-            )?,
-            target_employment_change: json::field(&mut o, "target_employment_change")?,
-            original_job_grade: json::field(&mut o, "original_job_grade")?,
-            target_job_grade: json::field(&mut o, "target_job_grade")?,
-            original_compensation_type: json::field(
-                &mut o,
-                "original_compensation_type",
-            )?,
-            target_compensation_type: json::field(&mut o, "target_compensation_type")?,
-            original_service_company: json::field(&mut o, "original_service_company")?,
-            target_service_company: json::field(&mut o, "target_service_company")?,
-            original_position: json::field(&mut o, "original_position")?,
-            target_position: json::field(&mut o, "target_position")?,
-            target_draft_position: json::field(&mut o, "target_draft_position")?,
-            original_social_security_city: json::field(
-                &mut o,
-                "original_social_security_city",
-            )?,
-            target_social_security_city: json::field(
-                &mut o,
-                "target_social_security_city",
-            )?,
-            original_pathway: json::field(&mut o, "original_pathway")?,
-            target_pathway: json::field(&mut o, "target_pathway")?,
-            is_transfer_with_workforce: json::field(
-                &mut o,
-                "is_transfer_with_workforce",
-            )?,
-            original_department_name: json::field(&mut o, "original_department_name")?,
-            target_department_name: json::field(&mut o, "target_department_name")?,
-            original_work_location_name: json::field(
-                &mut o,
-                "original_work_location_name",
-            )?,
-            target_work_location_name: json::field(&mut o, "target_work_location_name")?,
-            original_direct_manager_name: json::field(
-                &mut o,
-                "original_direct_manager_name",
-            )?,
-            target_direct_manager_name: json::field(
-                &mut o,
-                "target_direct_manager_name",
-            )?,
-            original_job_name: json::field(&mut o, "original_job_name")?,
-            target_job_name: json::field(&mut o, "target_job_name")?,
-            original_job_family_name: json::field(&mut o, "original_job_family_name")?,
-            target_job_family_name: json::field(&mut o, "target_job_family_name")?,
-            original_job_level_name: json::field(&mut o, "original_job_level_name")?,
-            target_job_level_name: json::field(&mut o, "target_job_level_name")?,
-            original_workforce_type_name: json::field(
-                &mut o,
-                "original_workforce_type_name",
-            )?,
-            target_workforce_type_name: json::field(
-                &mut o,
-                "target_workforce_type_name",
-            )?,
-            original_company_name: json::field(&mut o, "original_company_name")?,
-            target_company_name: json::field(&mut o, "target_company_name")?,
-            original_contract_type_name: json::field(
-                &mut o,
-                "original_contract_type_name",
-            )?,
-            target_contract_type_name: json::field(&mut o, "target_contract_type_name")?,
-            original_duration_type_name: json::field(
-                &mut o,
-                "original_duration_type_name",
-            )?,
-            target_duration_type_name: json::field(&mut o, "target_duration_type_name")?,
-            original_signing_type_name: json::field(
-                &mut o,
-                "original_signing_type_name",
-            )?,
-            target_signing_type_name: json::field(&mut o, "target_signing_type_name")?,
-            original_working_hours_type_name: json::field(
-                &mut o,
-                "original_working_hours_type_name",
-            )?,
-            target_working_hours_type_name: json::field(
-                &mut o,
-                "target_working_hours_type_name",
-            )?,
-            original_working_calendar_name: json::field(
-                &mut o,
-                "original_working_calendar_name",
-            )?,
-            target_working_calendar_name: json::field(
-                &mut o,
-                "target_working_calendar_name",
-            )?,
-            original_work_shift_name: json::field(&mut o, "original_work_shift_name")?,
-            target_work_shift_name: json::field(&mut o, "target_work_shift_name")?,
-            original_job_grade_name: json::field(&mut o, "original_job_grade_name")?,
-            target_job_grade_name: json::field(&mut o, "target_job_grade_name")?,
-            original_compensation_type_name: json::field(
-                &mut o,
-                "original_compensation_type_name",
-            )?,
-            target_compensation_type_name: json::field(
-                &mut o,
-                "target_compensation_type_name",
-            )?,
-            original_service_company_name: json::field(
-                &mut o,
-                "original_service_company_name",
-            )?,
-            target_service_company_name: json::field(
-                &mut o,
-                "target_service_company_name",
-            )?,
-            original_position_name: json::field(&mut o, "original_position_name")?,
-            target_position_name: json::field(&mut o, "target_position_name")?,
-            original_employee_subtype_name: json::field(
-                &mut o,
-                "original_employee_subtype_name",
-            )?,
-            target_employee_subtype_name: json::field(
-                &mut o,
-                "target_employee_subtype_name",
-            )?,
-            original_pathway_name: json::field(&mut o, "original_pathway_name")?,
-            target_pathway_name: json::field(&mut o, "target_pathway_name")?,
-            original_default_cost_center_name: json::field(
-                &mut o,
-                "original_default_cost_center_name",
-            )?,
-            target_default_cost_center_name: json::field(
-                &mut o,
-                "target_default_cost_center_name",
-            )?,
-            original_dotted_manager_name: json::field(
-                &mut o,
-                "original_dotted_manager_name",
-            )?,
-            target_dotted_manager_name: json::field(
-                &mut o,
-                "target_dotted_manager_name",
-            )?,
-            initiator_name: json::field(&mut o, "initiator_name")?,
-            exception_handler_name: json::field(&mut o, "exception_handler_name")?,
-            original_social_security_city_name: json::field(
-                &mut o,
-                "original_social_security_city_name",
-            )?,
-            target_social_security_city_name: json::field(
-                &mut o,
-                "target_social_security_city_name",
-            )?,
-            wk_created_at: json::field(&mut o, "wk_created_at")?,
-            transform_source: json::field(&mut o, "transform_source")?,
-            details_of_job_status_change: json::field(
-                &mut o,
-                "details_of_job_status_change",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "offer_info", &mut out.offer_info)?;
+        json::set(
+            &mut o,
+            "target_dotted_manager_clean",
+            &mut out.target_dotted_manager_clean,
+        )?;
+        json::set(&mut o, "probation_exist", &mut out.probation_exist)?;
+        json::set(&mut o, "original_department", &mut out.original_department)?;
+        json::set(&mut o, "target_department", &mut out.target_department)?;
+        json::set(&mut o, "target_draft_department", &mut out.target_draft_department)?;
+        json::set(
+            &mut o,
+            "original_department_id_path",
+            &mut out.original_department_id_path,
+        )?;
+        json::set(
+            &mut o,
+            "target_department_id_path",
+            &mut out.target_department_id_path,
+        )?;
+        json::set(&mut o, "original_work_location", &mut out.original_work_location)?;
+        json::set(&mut o, "target_work_location", &mut out.target_work_location)?;
+        json::set(&mut o, "original_direct_manager", &mut out.original_direct_manager)?;
+        json::set(&mut o, "target_direct_manager", &mut out.target_direct_manager)?;
+        json::set(&mut o, "original_dotted_manager", &mut out.original_dotted_manager)?;
+        json::set(&mut o, "target_dotted_manager", &mut out.target_dotted_manager)?;
+        json::set(&mut o, "original_job", &mut out.original_job)?;
+        json::set(&mut o, "target_job", &mut out.target_job)?;
+        json::set(&mut o, "original_job_family", &mut out.original_job_family)?;
+        json::set(&mut o, "target_job_family", &mut out.target_job_family)?;
+        json::set(&mut o, "original_job_level", &mut out.original_job_level)?;
+        json::set(&mut o, "target_job_level", &mut out.target_job_level)?;
+        json::set(&mut o, "original_workforce_type", &mut out.original_workforce_type)?;
+        json::set(&mut o, "target_workforce_type", &mut out.target_workforce_type)?;
+        json::set(
+            &mut o,
+            "original_employee_subtype",
+            &mut out.original_employee_subtype,
+        )?;
+        json::set(&mut o, "target_employee_subtype", &mut out.target_employee_subtype)?;
+        json::set(&mut o, "original_company", &mut out.original_company)?;
+        json::set(&mut o, "target_company", &mut out.target_company)?;
+        json::set(
+            &mut o,
+            "original_contract_number",
+            &mut out.original_contract_number,
+        )?;
+        json::set(&mut o, "target_contract_number", &mut out.target_contract_number)?;
+        json::set(&mut o, "original_contract_type", &mut out.original_contract_type)?;
+        json::set(&mut o, "target_contract_type", &mut out.target_contract_type)?;
+        json::set(&mut o, "original_duration_type", &mut out.original_duration_type)?;
+        json::set(&mut o, "target_duration_type", &mut out.target_duration_type)?;
+        json::set(&mut o, "original_signing_type", &mut out.original_signing_type)?;
+        json::set(&mut o, "target_signing_type", &mut out.target_signing_type)?;
+        json::set(
+            &mut o,
+            "original_contract_start_date",
+            &mut out.original_contract_start_date,
+        )?;
+        json::set(
+            &mut o,
+            "target_contract_start_date",
+            &mut out.target_contract_start_date,
+        )?;
+        json::set(
+            &mut o,
+            "original_contract_end_date",
+            &mut out.original_contract_end_date,
+        )?;
+        json::set(
+            &mut o,
+            "target_contract_end_date",
+            &mut out.target_contract_end_date,
+        )?;
+        json::set(
+            &mut o,
+            "original_working_hours_type",
+            &mut out.original_working_hours_type,
+        )?;
+        json::set(
+            &mut o,
+            "target_working_hours_type",
+            &mut out.target_working_hours_type,
+        )?;
+        json::set(
+            &mut o,
+            "original_working_calendar",
+            &mut out.original_working_calendar,
+        )?;
+        json::set(&mut o, "target_working_calendar", &mut out.target_working_calendar)?;
+        json::set(
+            &mut o,
+            "original_probation_end_date",
+            &mut out.original_probation_end_date,
+        )?;
+        json::set(
+            &mut o,
+            "target_probation_end_date",
+            &mut out.target_probation_end_date,
+        )?;
+        json::set(
+            &mut o,
+            "original_weekly_working_hours",
+            &mut out.original_weekly_working_hours,
+        )?;
+        json::set(
+            &mut o,
+            "target_weekly_working_hours",
+            &mut out.target_weekly_working_hours,
+        )?;
+        json::set(&mut o, "original_work_shift", &mut out.original_work_shift)?;
+        json::set(&mut o, "target_work_shift", &mut out.target_work_shift)?;
+        json::set(
+            &mut o,
+            "original_cost_center_rate",
+            &mut out.original_cost_center_rate,
+        )?;
+        json::set(&mut o, "target_cost_center_rate", &mut out.target_cost_center_rate)?;
+        json::set(
+            &mut o,
+            "target_allocation_expiration_time",
+            &mut out.target_allocation_expiration_time,
+        )?;
+        json::set(
+            &mut o,
+            "original_allocation_expiration_time",
+            &mut out.original_allocation_expiration_time,
+        )?;
+        json::set(
+            &mut o,
+            "target_allocation_effective_time",
+            &mut out.target_allocation_effective_time,
+        )?;
+        json::set(
+            &mut o,
+            "original_allocation_effective_time",
+            &mut out.original_allocation_effective_time,
+        )?;
+        json::set(
+            &mut o,
+            "original_default_cost_center",
+            &mut out.original_default_cost_center,
+        )?;
+        json::set(
+            &mut o,
+            "target_default_cost_center",
+            &mut out.target_default_cost_center,
+        )?;
+        json::set(
+            &mut o,
+            "original_is_default_cost_center_inherited",
+            &mut out.original_is_default_cost_center_inherited,
+        )?;
+        json::set(
+            &mut o,
+            "target_is_default_cost_center_inherited",
+            &mut out.target_is_default_cost_center_inherited,
+        )?;
+        json::set(
+            &mut o,
+            "original_employment_change",
+            &mut out.original_employment_change,
+        )?;
+        json::set(
+            &mut o,
+            "target_employment_change",
+            &mut out.target_employment_change,
+        )?;
+        json::set(&mut o, "original_job_grade", &mut out.original_job_grade)?;
+        json::set(&mut o, "target_job_grade", &mut out.target_job_grade)?;
+        json::set(
+            &mut o,
+            "original_compensation_type",
+            &mut out.original_compensation_type,
+        )?;
+        json::set(
+            &mut o,
+            "target_compensation_type",
+            &mut out.target_compensation_type,
+        )?;
+        json::set(
+            &mut o,
+            "original_service_company",
+            &mut out.original_service_company,
+        )?;
+        json::set(&mut o, "target_service_company", &mut out.target_service_company)?;
+        json::set(&mut o, "original_position", &mut out.original_position)?;
+        json::set(&mut o, "target_position", &mut out.target_position)?;
+        json::set(&mut o, "target_draft_position", &mut out.target_draft_position)?;
+        json::set(
+            &mut o,
+            "original_social_security_city",
+            &mut out.original_social_security_city,
+        )?;
+        json::set(
+            &mut o,
+            "target_social_security_city",
+            &mut out.target_social_security_city,
+        )?;
+        json::set(&mut o, "original_pathway", &mut out.original_pathway)?;
+        json::set(&mut o, "target_pathway", &mut out.target_pathway)?;
+        json::set(
+            &mut o,
+            "is_transfer_with_workforce",
+            &mut out.is_transfer_with_workforce,
+        )?;
+        json::set(
+            &mut o,
+            "original_department_name",
+            &mut out.original_department_name,
+        )?;
+        json::set(&mut o, "target_department_name", &mut out.target_department_name)?;
+        json::set(
+            &mut o,
+            "original_work_location_name",
+            &mut out.original_work_location_name,
+        )?;
+        json::set(
+            &mut o,
+            "target_work_location_name",
+            &mut out.target_work_location_name,
+        )?;
+        json::set(
+            &mut o,
+            "original_direct_manager_name",
+            &mut out.original_direct_manager_name,
+        )?;
+        json::set(
+            &mut o,
+            "target_direct_manager_name",
+            &mut out.target_direct_manager_name,
+        )?;
+        json::set(&mut o, "original_job_name", &mut out.original_job_name)?;
+        json::set(&mut o, "target_job_name", &mut out.target_job_name)?;
+        json::set(
+            &mut o,
+            "original_job_family_name",
+            &mut out.original_job_family_name,
+        )?;
+        json::set(&mut o, "target_job_family_name", &mut out.target_job_family_name)?;
+        json::set(&mut o, "original_job_level_name", &mut out.original_job_level_name)?;
+        json::set(&mut o, "target_job_level_name", &mut out.target_job_level_name)?;
+        json::set(
+            &mut o,
+            "original_workforce_type_name",
+            &mut out.original_workforce_type_name,
+        )?;
+        json::set(
+            &mut o,
+            "target_workforce_type_name",
+            &mut out.target_workforce_type_name,
+        )?;
+        json::set(&mut o, "original_company_name", &mut out.original_company_name)?;
+        json::set(&mut o, "target_company_name", &mut out.target_company_name)?;
+        json::set(
+            &mut o,
+            "original_contract_type_name",
+            &mut out.original_contract_type_name,
+        )?;
+        json::set(
+            &mut o,
+            "target_contract_type_name",
+            &mut out.target_contract_type_name,
+        )?;
+        json::set(
+            &mut o,
+            "original_duration_type_name",
+            &mut out.original_duration_type_name,
+        )?;
+        json::set(
+            &mut o,
+            "target_duration_type_name",
+            &mut out.target_duration_type_name,
+        )?;
+        json::set(
+            &mut o,
+            "original_signing_type_name",
+            &mut out.original_signing_type_name,
+        )?;
+        json::set(
+            &mut o,
+            "target_signing_type_name",
+            &mut out.target_signing_type_name,
+        )?;
+        json::set(
+            &mut o,
+            "original_working_hours_type_name",
+            &mut out.original_working_hours_type_name,
+        )?;
+        json::set(
+            &mut o,
+            "target_working_hours_type_name",
+            &mut out.target_working_hours_type_name,
+        )?;
+        json::set(
+            &mut o,
+            "original_working_calendar_name",
+            &mut out.original_working_calendar_name,
+        )?;
+        json::set(
+            &mut o,
+            "target_working_calendar_name",
+            &mut out.target_working_calendar_name,
+        )?;
+        json::set(
+            &mut o,
+            "original_work_shift_name",
+            &mut out.original_work_shift_name,
+        )?;
+        json::set(&mut o, "target_work_shift_name", &mut out.target_work_shift_name)?;
+        json::set(&mut o, "original_job_grade_name", &mut out.original_job_grade_name)?;
+        json::set(&mut o, "target_job_grade_name", &mut out.target_job_grade_name)?;
+        json::set(
+            &mut o,
+            "original_compensation_type_name",
+            &mut out.original_compensation_type_name,
+        )?;
+        json::set(
+            &mut o,
+            "target_compensation_type_name",
+            &mut out.target_compensation_type_name,
+        )?;
+        json::set(
+            &mut o,
+            "original_service_company_name",
+            &mut out.original_service_company_name,
+        )?;
+        json::set(
+            &mut o,
+            "target_service_company_name",
+            &mut out.target_service_company_name,
+        )?;
+        json::set(&mut o, "original_position_name", &mut out.original_position_name)?;
+        json::set(&mut o, "target_position_name", &mut out.target_position_name)?;
+        json::set(
+            &mut o,
+            "original_employee_subtype_name",
+            &mut out.original_employee_subtype_name,
+        )?;
+        json::set(
+            &mut o,
+            "target_employee_subtype_name",
+            &mut out.target_employee_subtype_name,
+        )?;
+        json::set(&mut o, "original_pathway_name", &mut out.original_pathway_name)?;
+        json::set(&mut o, "target_pathway_name", &mut out.target_pathway_name)?;
+        json::set(
+            &mut o,
+            "original_default_cost_center_name",
+            &mut out.original_default_cost_center_name,
+        )?;
+        json::set(
+            &mut o,
+            "target_default_cost_center_name",
+            &mut out.target_default_cost_center_name,
+        )?;
+        json::set(
+            &mut o,
+            "original_dotted_manager_name",
+            &mut out.original_dotted_manager_name,
+        )?;
+        json::set(
+            &mut o,
+            "target_dotted_manager_name",
+            &mut out.target_dotted_manager_name,
+        )?;
+        json::set(&mut o, "initiator_name", &mut out.initiator_name)?;
+        json::set(&mut o, "exception_handler_name", &mut out.exception_handler_name)?;
+        json::set(
+            &mut o,
+            "original_social_security_city_name",
+            &mut out.original_social_security_city_name,
+        )?;
+        json::set(
+            &mut o,
+            "target_social_security_city_name",
+            &mut out.target_social_security_city_name,
+        )?;
+        json::set(&mut o, "wk_created_at", &mut out.wk_created_at)?;
+        json::set(&mut o, "transform_source", &mut out.transform_source)?;
+        json::set(
+            &mut o,
+            "details_of_job_status_change",
+            &mut out.details_of_job_status_change,
+        )?;
+        Ok(out)
     }
 }
 /// `TransformOnboardingTaskPreHireRequestBody`
@@ -20553,9 +20893,9 @@ pub struct TransformOnboardingTaskPreHireResponseBody {
 impl FromJson for TransformOnboardingTaskPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TransformOnboardingTaskPreHireResponseBody")?;
-        Ok(Self {
-            success: json::field(&mut o, "success")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "success", &mut out.success)?;
+        Ok(out)
     }
 }
 /// `TransitTaskPreHireRequestBody`
@@ -20590,9 +20930,9 @@ pub struct TransitTaskPreHireResponseBody {
 impl FromJson for TransitTaskPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TransitTaskPreHireResponseBody")?;
-        Ok(Self {
-            success: json::field(&mut o, "success")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "success", &mut out.success)?;
+        Ok(out)
     }
 }
 /// `TreeCostCenterRequestBody`
@@ -20639,12 +20979,12 @@ pub struct TreeCostCenterResponseBody {
 impl FromJson for TreeCostCenterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TreeCostCenterResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            reject_export: json::field(&mut o, "reject_export")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "reject_export", &mut out.reject_export)?;
+        Ok(out)
     }
 }
 /// `TreeDepartmentRequestBody`
@@ -20691,12 +21031,12 @@ pub struct TreeDepartmentResponseBody {
 impl FromJson for TreeDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TreeDepartmentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            reject_export: json::field(&mut o, "reject_export")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "reject_export", &mut out.reject_export)?;
+        Ok(out)
     }
 }
 /// `UpdateProcessApproverResponseBody`
@@ -20715,10 +21055,10 @@ pub struct UpdateProcessApproverResponseBody {
 impl FromJson for UpdateProcessApproverResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateProcessApproverResponseBody")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            msg: json::field(&mut o, "msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "msg", &mut out.msg)?;
+        Ok(out)
     }
 }
 /// `UpdateRuleCustomOrgRequestBody`
@@ -20813,15 +21153,15 @@ pub struct Visa {
 impl FromJson for Visa {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Visa")?;
-        Ok(Self {
-            wk_id: json::field(&mut o, "wk_id")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            national_id_type_id: json::field(&mut o, "national_id_type_id")?,
-            visa_number: json::field(&mut o, "visa_number")?,
-            issued_date: json::field(&mut o, "issued_date")?,
-            expiration_date: json::field(&mut o, "expiration_date")?,
-            issued_by: json::field(&mut o, "issued_by")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "wk_id", &mut out.wk_id)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "national_id_type_id", &mut out.national_id_type_id)?;
+        json::set(&mut o, "visa_number", &mut out.visa_number)?;
+        json::set(&mut o, "issued_date", &mut out.issued_date)?;
+        json::set(&mut o, "expiration_date", &mut out.expiration_date)?;
+        json::set(&mut o, "issued_by", &mut out.issued_by)?;
+        Ok(out)
     }
 }
 impl ToJson for Visa {
@@ -20908,9 +21248,9 @@ pub struct WithdrawOnboardingPreHireResponseBody {
 impl FromJson for WithdrawOnboardingPreHireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WithdrawOnboardingPreHireResponseBody")?;
-        Ok(Self {
-            success: json::field(&mut o, "success")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "success", &mut out.success)?;
+        Ok(out)
     }
 }
 /// `WithdrawProbationRequestBody`
@@ -20947,10 +21287,10 @@ pub struct WorkEmail {
 impl FromJson for WorkEmail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkEmail")?;
-        Ok(Self {
-            email: json::field(&mut o, "email")?,
-            email_usage: json::field(&mut o, "email_usage")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "email_usage", &mut out.email_usage)?;
+        Ok(out)
     }
 }
 /// `WorkExperience`
@@ -21051,15 +21391,15 @@ pub struct WorkExperienceInfo {
 impl FromJson for WorkExperienceInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkExperienceInfo")?;
-        Ok(Self {
-            company_organization: json::field(&mut o, "company_organization")?,
-            department: json::field(&mut o, "department")?,
-            job: json::field(&mut o, "job")?,
-            description: json::field(&mut o, "description")?,
-            start_date: json::field(&mut o, "start_date")?,
-            end_date: json::field(&mut o, "end_date")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company_organization", &mut out.company_organization)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "job", &mut out.job)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 impl ToJson for WorkExperienceInfo {
@@ -21099,14 +21439,14 @@ pub struct WorkforcePlan {
 impl FromJson for WorkforcePlan {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkforcePlan")?;
-        Ok(Self {
-            workforce_plan_id: json::field(&mut o, "workforce_plan_id")?,
-            workforce_plan_name: json::field(&mut o, "workforce_plan_name")?,
-            start_date: json::field(&mut o, "start_date")?,
-            end_date: json::field(&mut o, "end_date")?,
-            active: json::field(&mut o, "active")?,
-            dimension_lists: json::field(&mut o, "dimension_lists")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "workforce_plan_id", &mut out.workforce_plan_id)?;
+        json::set(&mut o, "workforce_plan_name", &mut out.workforce_plan_name)?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "active", &mut out.active)?;
+        json::set(&mut o, "dimension_lists", &mut out.dimension_lists)?;
+        Ok(out)
     }
 }
 /// `WorkforcePlanDetail`
@@ -21157,35 +21497,46 @@ pub struct WorkforcePlanDetail {
 impl FromJson for WorkforcePlanDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkforcePlanDetail")?;
-        Ok(Self {
-            workforce_plan_detail_id: json::field(&mut o, "workforce_plan_detail_id")?,
-            department: json::field(&mut o, "department")?,
-            employee_type: json::field(&mut o, "employee_type")?,
-            work_location: json::field(&mut o, "work_location")?,
-            job_family: json::field(&mut o, "job_family")?,
-            job_level: json::field(&mut o, "job_level")?,
-            job: json::field(&mut o, "job")?,
-            cost_center: json::field(&mut o, "cost_center")?,
-            workforce_plan: json::field(&mut o, "workforce_plan")?,
-            active_individuals: json::field(&mut o, "active_individuals")?,
-            individuals_to_be_added: json::field(&mut o, "individuals_to_be_added")?,
-            individuals_to_be_removed: json::field(&mut o, "individuals_to_be_removed")?,
-            vacancy: json::field(&mut o, "vacancy")?,
-            vacancy_including_individuals_to_be_added_and_removed: json::field(
-                &mut o,
-                "vacancy_including_individuals_to_be_added_and_removed",
-            )?,
-            fulfillment_rate: json::field(&mut o, "fulfillment_rate")?,
-            fulfillment_rate_including_individuals_to_be_added_and_removed: json::field(
-                &mut o,
-                "fulfillment_rate_including_individuals_to_be_added_and_removed",
-            )?,
-            estimated_active_individuals_detail: json::field(
-                &mut o,
-                "estimated_active_individuals_detail",
-            )?,
-            is_missing_dimension: json::field(&mut o, "is_missing_dimension")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "workforce_plan_detail_id",
+            &mut out.workforce_plan_detail_id,
+        )?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        json::set(&mut o, "work_location", &mut out.work_location)?;
+        json::set(&mut o, "job_family", &mut out.job_family)?;
+        json::set(&mut o, "job_level", &mut out.job_level)?;
+        json::set(&mut o, "job", &mut out.job)?;
+        json::set(&mut o, "cost_center", &mut out.cost_center)?;
+        json::set(&mut o, "workforce_plan", &mut out.workforce_plan)?;
+        json::set(&mut o, "active_individuals", &mut out.active_individuals)?;
+        json::set(&mut o, "individuals_to_be_added", &mut out.individuals_to_be_added)?;
+        json::set(
+            &mut o,
+            "individuals_to_be_removed",
+            &mut out.individuals_to_be_removed,
+        )?;
+        json::set(&mut o, "vacancy", &mut out.vacancy)?;
+        json::set(
+            &mut o,
+            "vacancy_including_individuals_to_be_added_and_removed",
+            &mut out.vacancy_including_individuals_to_be_added_and_removed,
+        )?;
+        json::set(&mut o, "fulfillment_rate", &mut out.fulfillment_rate)?;
+        json::set(
+            &mut o,
+            "fulfillment_rate_including_individuals_to_be_added_and_removed",
+            &mut out.fulfillment_rate_including_individuals_to_be_added_and_removed,
+        )?;
+        json::set(
+            &mut o,
+            "estimated_active_individuals_detail",
+            &mut out.estimated_active_individuals_detail,
+        )?;
+        json::set(&mut o, "is_missing_dimension", &mut out.is_missing_dimension)?;
+        Ok(out)
     }
 }
 /// `WorkforcePlanDetailReq`
@@ -21276,31 +21627,42 @@ pub struct WorkforcePlanDetailV2 {
 impl FromJson for WorkforcePlanDetailV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkforcePlanDetailV2")?;
-        Ok(Self {
-            workforce_plan_detail_id: json::field(&mut o, "workforce_plan_detail_id")?,
-            dimension_info_datas: json::field(&mut o, "dimension_info_datas")?,
-            workforce_plan: json::field(&mut o, "workforce_plan")?,
-            active_individuals: json::field(&mut o, "active_individuals")?,
-            individuals_to_be_added: json::field(&mut o, "individuals_to_be_added")?,
-            individuals_to_be_removed: json::field(&mut o, "individuals_to_be_removed")?,
-            vacancy: json::field(&mut o, "vacancy")?,
-            vacancy_including_individuals_to_be_added_and_removed: json::field(
-                &mut o,
-                "vacancy_including_individuals_to_be_added_and_removed",
-            )?,
-            fulfillment_rate: json::field(&mut o, "fulfillment_rate")?,
-            fulfillment_rate_including_individuals_to_be_added_and_removed: json::field(
-                &mut o,
-                "fulfillment_rate_including_individuals_to_be_added_and_removed",
-            )?,
-            estimated_active_individuals_details: json::field(
-                &mut o,
-                "estimated_active_individuals_details",
-            )?,
-            multi_period_values: json::field(&mut o, "multi_period_values")?,
-            is_missing_dimension: json::field(&mut o, "is_missing_dimension")?,
-            is_all_zero_value: json::field(&mut o, "is_all_zero_value")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "workforce_plan_detail_id",
+            &mut out.workforce_plan_detail_id,
+        )?;
+        json::set(&mut o, "dimension_info_datas", &mut out.dimension_info_datas)?;
+        json::set(&mut o, "workforce_plan", &mut out.workforce_plan)?;
+        json::set(&mut o, "active_individuals", &mut out.active_individuals)?;
+        json::set(&mut o, "individuals_to_be_added", &mut out.individuals_to_be_added)?;
+        json::set(
+            &mut o,
+            "individuals_to_be_removed",
+            &mut out.individuals_to_be_removed,
+        )?;
+        json::set(&mut o, "vacancy", &mut out.vacancy)?;
+        json::set(
+            &mut o,
+            "vacancy_including_individuals_to_be_added_and_removed",
+            &mut out.vacancy_including_individuals_to_be_added_and_removed,
+        )?;
+        json::set(&mut o, "fulfillment_rate", &mut out.fulfillment_rate)?;
+        json::set(
+            &mut o,
+            "fulfillment_rate_including_individuals_to_be_added_and_removed",
+            &mut out.fulfillment_rate_including_individuals_to_be_added_and_removed,
+        )?;
+        json::set(
+            &mut o,
+            "estimated_active_individuals_details",
+            &mut out.estimated_active_individuals_details,
+        )?;
+        json::set(&mut o, "multi_period_values", &mut out.multi_period_values)?;
+        json::set(&mut o, "is_missing_dimension", &mut out.is_missing_dimension)?;
+        json::set(&mut o, "is_all_zero_value", &mut out.is_all_zero_value)?;
+        Ok(out)
     }
 }
 /// `WorkforcePlanDimension`
@@ -21319,10 +21681,10 @@ pub struct WorkforcePlanDimension {
 impl FromJson for WorkforcePlanDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkforcePlanDimension")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `WorkforcePlanEaiDetail`
@@ -21341,13 +21703,14 @@ pub struct WorkforcePlanEaiDetail {
 impl FromJson for WorkforcePlanEaiDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkforcePlanEaiDetail")?;
-        Ok(Self {
-            date: json::field(&mut o, "date")?,
-            estimated_active_individuals: json::field(
-                &mut o,
-                "estimated_active_individuals",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "date", &mut out.date)?;
+        json::set(
+            &mut o,
+            "estimated_active_individuals",
+            &mut out.estimated_active_individuals,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for WorkforcePlanEaiDetail {
@@ -21378,12 +21741,16 @@ pub struct WorkforcePlanMultiPeriodValue {
 impl FromJson for WorkforcePlanMultiPeriodValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkforcePlanMultiPeriodValue")?;
-        Ok(Self {
-            period_date: json::field(&mut o, "period_date")?,
-            workforce_plan: json::field(&mut o, "workforce_plan")?,
-            individuals_to_be_added: json::field(&mut o, "individuals_to_be_added")?,
-            individuals_to_be_removed: json::field(&mut o, "individuals_to_be_removed")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "period_date", &mut out.period_date)?;
+        json::set(&mut o, "workforce_plan", &mut out.workforce_plan)?;
+        json::set(&mut o, "individuals_to_be_added", &mut out.individuals_to_be_added)?;
+        json::set(
+            &mut o,
+            "individuals_to_be_removed",
+            &mut out.individuals_to_be_removed,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for WorkforcePlanMultiPeriodValue {

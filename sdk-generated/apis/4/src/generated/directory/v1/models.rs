@@ -836,11 +836,11 @@ pub struct AbnormalRecord {
 impl FromJson for AbnormalRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AbnormalRecord")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            row_error: json::field(&mut o, "row_error")?,
-            field_errors: json::field(&mut o, "field_errors")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "row_error", &mut out.row_error)?;
+        json::set(&mut o, "field_errors", &mut out.field_errors)?;
+        Ok(out)
     }
 }
 /// `Attachment`
@@ -863,12 +863,12 @@ pub struct Attachment {
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Attachment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            mime_type: json::field(&mut o, "mime_type")?,
-            name: json::field(&mut o, "name")?,
-            size: json::field(&mut o, "size")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "mime_type", &mut out.mime_type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "size", &mut out.size)?;
+        Ok(out)
     }
 }
 /// `BankAccount`
@@ -917,25 +917,25 @@ pub struct BankAccount {
 impl FromJson for BankAccount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BankAccount")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            account_user_name: json::field(&mut o, "account_user_name")?,
-            account_number: json::field(&mut o, "account_number")?,
-            sub_bank_id: json::field(&mut o, "sub_bank_id")?,
-            bank_card_type: json::field(&mut o, "bank_card_type")?,
-            country: json::field(&mut o, "country")?,
-            currency: json::field(&mut o, "currency")?,
-            check_code: json::field(&mut o, "check_code")?,
-            is_main: json::field(&mut o, "is_main")?,
-            is_deleted: json::field(&mut o, "is_deleted")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            updator_id: json::field(&mut o, "updator_id")?,
-            bank_name: json::field(&mut o, "bank_name")?,
-            custom_field_value: json::field(&mut o, "custom_field_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "account_user_name", &mut out.account_user_name)?;
+        json::set(&mut o, "account_number", &mut out.account_number)?;
+        json::set(&mut o, "sub_bank_id", &mut out.sub_bank_id)?;
+        json::set(&mut o, "bank_card_type", &mut out.bank_card_type)?;
+        json::set(&mut o, "country", &mut out.country)?;
+        json::set(&mut o, "currency", &mut out.currency)?;
+        json::set(&mut o, "check_code", &mut out.check_code)?;
+        json::set(&mut o, "is_main", &mut out.is_main)?;
+        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "updator_id", &mut out.updator_id)?;
+        json::set(&mut o, "bank_name", &mut out.bank_name)?;
+        json::set(&mut o, "custom_field_value", &mut out.custom_field_value)?;
+        Ok(out)
     }
 }
 /// `Certificate`
@@ -970,18 +970,18 @@ pub struct Certificate {
 impl FromJson for Certificate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Certificate")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            credential_number: json::field(&mut o, "credential_number")?,
-            credential_type: json::field(&mut o, "credential_type")?,
-            expiry_date: json::field(&mut o, "expiry_date")?,
-            is_deleted: json::field(&mut o, "is_deleted")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            updator_id: json::field(&mut o, "updator_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "credential_number", &mut out.credential_number)?;
+        json::set(&mut o, "credential_type", &mut out.credential_type)?;
+        json::set(&mut o, "expiry_date", &mut out.expiry_date)?;
+        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "updator_id", &mut out.updator_id)?;
+        Ok(out)
     }
 }
 /// `CollaborationRule`
@@ -1006,13 +1006,13 @@ pub struct CollaborationRule {
 impl FromJson for CollaborationRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CollaborationRule")?;
-        Ok(Self {
-            rule_id: json::field(&mut o, "rule_id")?,
-            subjects: json::field(&mut o, "subjects")?,
-            subject_is_valid: json::field(&mut o, "subject_is_valid")?,
-            objects: json::field(&mut o, "objects")?,
-            object_is_valid: json::field(&mut o, "object_is_valid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rule_id", &mut out.rule_id)?;
+        json::set(&mut o, "subjects", &mut out.subjects)?;
+        json::set(&mut o, "subject_is_valid", &mut out.subject_is_valid)?;
+        json::set(&mut o, "objects", &mut out.objects)?;
+        json::set(&mut o, "object_is_valid", &mut out.object_is_valid)?;
+        Ok(out)
     }
 }
 /// `CollaborationRuleEntities`
@@ -1033,11 +1033,11 @@ pub struct CollaborationRuleEntities {
 impl FromJson for CollaborationRuleEntities {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CollaborationRuleEntities")?;
-        Ok(Self {
-            open_user_ids: json::field(&mut o, "open_user_ids")?,
-            open_department_ids: json::field(&mut o, "open_department_ids")?,
-            open_group_ids: json::field(&mut o, "open_group_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_user_ids", &mut out.open_user_ids)?;
+        json::set(&mut o, "open_department_ids", &mut out.open_department_ids)?;
+        json::set(&mut o, "open_group_ids", &mut out.open_group_ids)?;
+        Ok(out)
     }
 }
 impl ToJson for CollaborationRuleEntities {
@@ -1073,14 +1073,14 @@ pub struct CollaborationTenant {
 impl FromJson for CollaborationTenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CollaborationTenant")?;
-        Ok(Self {
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            connect_time: json::field(&mut o, "connect_time")?,
-            avatar: json::field(&mut o, "avatar")?,
-            brand: json::field(&mut o, "brand")?,
-            name: json::field(&mut o, "name")?,
-            short_name: json::field(&mut o, "short_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "connect_time", &mut out.connect_time)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "brand", &mut out.brand)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "short_name", &mut out.short_name)?;
+        Ok(out)
     }
 }
 /// `Company`
@@ -1115,18 +1115,18 @@ pub struct Company {
 impl FromJson for Company {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Company")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            name: json::field(&mut o, "name")?,
-            is_enabled: json::field(&mut o, "is_enabled")?,
-            is_deleted: json::field(&mut o, "is_deleted")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            updator_id: json::field(&mut o, "updator_id")?,
-            external_id: json::field(&mut o, "external_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "is_enabled", &mut out.is_enabled)?;
+        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "updator_id", &mut out.updator_id)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        Ok(out)
     }
 }
 /// `ContactAddress`
@@ -1151,13 +1151,13 @@ pub struct ContactAddress {
 impl FromJson for ContactAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContactAddress")?;
-        Ok(Self {
-            country: json::field(&mut o, "country")?,
-            province: json::field(&mut o, "province")?,
-            city: json::field(&mut o, "city")?,
-            address: json::field(&mut o, "address")?,
-            contact_address_type: json::field(&mut o, "contact_address_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "country", &mut out.country)?;
+        json::set(&mut o, "province", &mut out.province)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "contact_address_type", &mut out.contact_address_type)?;
+        Ok(out)
     }
 }
 impl ToJson for ContactAddress {
@@ -1206,9 +1206,9 @@ pub struct CreateCollaborationRuleResponseBody {
 impl FromJson for CreateCollaborationRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCollaborationRuleResponseBody")?;
-        Ok(Self {
-            add_rule_id: json::field(&mut o, "add_rule_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "add_rule_id", &mut out.add_rule_id)?;
+        Ok(out)
     }
 }
 /// `CreateDepartment`
@@ -1296,9 +1296,9 @@ pub struct CreateDepartmentResponseBody {
 impl FromJson for CreateDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateDepartmentResponseBody")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        Ok(out)
     }
 }
 /// `CreateEmployee`
@@ -1542,9 +1542,9 @@ pub struct CreateEmployeeResponseBody {
 impl FromJson for CreateEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateEmployeeResponseBody")?;
-        Ok(Self {
-            employee_id: json::field(&mut o, "employee_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        Ok(out)
     }
 }
 /// `CustomFieldValue`
@@ -1579,18 +1579,18 @@ pub struct CustomFieldValue {
 impl FromJson for CustomFieldValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomFieldValue")?;
-        Ok(Self {
-            field_type: json::field(&mut o, "field_type")?,
-            text_value: json::field(&mut o, "text_value")?,
-            url_value: json::field(&mut o, "url_value")?,
-            enum_value: json::field(&mut o, "enum_value")?,
-            user_values: json::field(&mut o, "user_values")?,
-            date_time_value: json::field(&mut o, "date_time_value")?,
-            number_value: json::field(&mut o, "number_value")?,
-            boolean_value: json::field(&mut o, "boolean_value")?,
-            phone_value: json::field(&mut o, "phone_value")?,
-            field_key: json::field(&mut o, "field_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_type", &mut out.field_type)?;
+        json::set(&mut o, "text_value", &mut out.text_value)?;
+        json::set(&mut o, "url_value", &mut out.url_value)?;
+        json::set(&mut o, "enum_value", &mut out.enum_value)?;
+        json::set(&mut o, "user_values", &mut out.user_values)?;
+        json::set(&mut o, "date_time_value", &mut out.date_time_value)?;
+        json::set(&mut o, "number_value", &mut out.number_value)?;
+        json::set(&mut o, "boolean_value", &mut out.boolean_value)?;
+        json::set(&mut o, "phone_value", &mut out.phone_value)?;
+        json::set(&mut o, "field_key", &mut out.field_key)?;
+        Ok(out)
     }
 }
 impl ToJson for CustomFieldValue {
@@ -1713,33 +1713,33 @@ pub struct Department {
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Department")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            external_id: json::field(&mut o, "external_id")?,
-            encrypted_id: json::field(&mut o, "encrypted_id")?,
-            department_count: json::field(&mut o, "department_count")?,
-            has_child: json::field(&mut o, "has_child")?,
-            leaders: json::field(&mut o, "leaders")?,
-            hrbps: json::field(&mut o, "hrbps")?,
-            parent_department_id: json::field(&mut o, "parent_department_id")?,
-            name: json::field(&mut o, "name")?,
-            delete_status: json::field(&mut o, "delete_status")?,
-            enabled_status: json::field(&mut o, "enabled_status")?,
-            order_weight: json::field(&mut o, "order_weight")?,
-            r#type: json::field(&mut o, "type")?,
-            description: json::field(&mut o, "description")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            updator_id: json::field(&mut o, "updator_id")?,
-            is_root: json::field(&mut o, "is_root")?,
-            custom_field_values: json::field(&mut o, "custom_field_values")?,
-            department_paths: json::field(&mut o, "department_paths")?,
-            department_path_infos: json::field(&mut o, "department_path_infos")?,
-            data_source: json::field(&mut o, "data_source")?,
-            org_dimension: json::field(&mut o, "org_dimension")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "encrypted_id", &mut out.encrypted_id)?;
+        json::set(&mut o, "department_count", &mut out.department_count)?;
+        json::set(&mut o, "has_child", &mut out.has_child)?;
+        json::set(&mut o, "leaders", &mut out.leaders)?;
+        json::set(&mut o, "hrbps", &mut out.hrbps)?;
+        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "delete_status", &mut out.delete_status)?;
+        json::set(&mut o, "enabled_status", &mut out.enabled_status)?;
+        json::set(&mut o, "order_weight", &mut out.order_weight)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "updator_id", &mut out.updator_id)?;
+        json::set(&mut o, "is_root", &mut out.is_root)?;
+        json::set(&mut o, "custom_field_values", &mut out.custom_field_values)?;
+        json::set(&mut o, "department_paths", &mut out.department_paths)?;
+        json::set(&mut o, "department_path_infos", &mut out.department_path_infos)?;
+        json::set(&mut o, "data_source", &mut out.data_source)?;
+        json::set(&mut o, "org_dimension", &mut out.org_dimension)?;
+        Ok(out)
     }
 }
 /// `DepartmentBaseInfo`
@@ -1758,10 +1758,10 @@ pub struct DepartmentBaseInfo {
 impl FromJson for DepartmentBaseInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentBaseInfo")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            department_name: json::field(&mut o, "department_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "department_name", &mut out.department_name)?;
+        Ok(out)
     }
 }
 /// `DepartmentCount`
@@ -1786,19 +1786,25 @@ pub struct DepartmentCount {
 impl FromJson for DepartmentCount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentCount")?;
-        Ok(Self {
-            recursive_members_count: json::field(&mut o, "recursive_members_count")?,
-            direct_members_count: json::field(&mut o, "direct_members_count")?,
-            recursive_members_count_exclude_leaders: json::field(
-                &mut o,
-                "recursive_members_count_exclude_leaders",
-            )?,
-            recursive_departments_count: json::field(
-                &mut o,
-                "recursive_departments_count",
-            )?,
-            direct_departments_count: json::field(&mut o, "direct_departments_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "recursive_members_count", &mut out.recursive_members_count)?;
+        json::set(&mut o, "direct_members_count", &mut out.direct_members_count)?;
+        json::set(
+            &mut o,
+            "recursive_members_count_exclude_leaders",
+            &mut out.recursive_members_count_exclude_leaders,
+        )?;
+        json::set(
+            &mut o,
+            "recursive_departments_count",
+            &mut out.recursive_departments_count,
+        )?;
+        json::set(
+            &mut o,
+            "direct_departments_count",
+            &mut out.direct_departments_count,
+        )?;
+        Ok(out)
     }
 }
 /// `DepartmentLeader`
@@ -1817,10 +1823,10 @@ pub struct DepartmentLeader {
 impl FromJson for DepartmentLeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentLeader")?;
-        Ok(Self {
-            leader_type: json::field(&mut o, "leader_type")?,
-            leader_id: json::field(&mut o, "leader_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "leader_type", &mut out.leader_type)?;
+        json::set(&mut o, "leader_id", &mut out.leader_id)?;
+        Ok(out)
     }
 }
 impl ToJson for DepartmentLeader {
@@ -1863,24 +1869,26 @@ pub struct Dependent {
 impl FromJson for Dependent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Dependent")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            relationship: json::field(&mut o, "relationship")?,
-            gender: json::field(&mut o, "gender")?,
-            date_of_birth: json::field(&mut o, "date_of_birth")?,
-            nationality_id: json::field(&mut o, "nationality_id")?,
-            national_id_list: json::field(&mut o, "national_id_list")?,
-            spouses_working_status: json::field(&mut o, "spouses_working_status")?,
-            is_this_person_covered_by_health_insurance: json::field(
-                &mut o,
-                "is_this_person_covered_by_health_insurance",
-            )?,
-            is_this_person_allowed_for_tax_deduction: json::field(
-                &mut o,
-                "is_this_person_allowed_for_tax_deduction",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "relationship", &mut out.relationship)?;
+        json::set(&mut o, "gender", &mut out.gender)?;
+        json::set(&mut o, "date_of_birth", &mut out.date_of_birth)?;
+        json::set(&mut o, "nationality_id", &mut out.nationality_id)?;
+        json::set(&mut o, "national_id_list", &mut out.national_id_list)?;
+        json::set(&mut o, "spouses_working_status", &mut out.spouses_working_status)?;
+        json::set(
+            &mut o,
+            "is_this_person_covered_by_health_insurance",
+            &mut out.is_this_person_covered_by_health_insurance,
+        )?;
+        json::set(
+            &mut o,
+            "is_this_person_allowed_for_tax_deduction",
+            &mut out.is_this_person_allowed_for_tax_deduction,
+        )?;
+        Ok(out)
     }
 }
 /// `Education`
@@ -1919,20 +1927,20 @@ pub struct Education {
 impl FromJson for Education {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Education")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            school: json::field(&mut o, "school")?,
-            level_of_education: json::field(&mut o, "level_of_education")?,
-            start_date: json::field(&mut o, "start_date")?,
-            end_date: json::field(&mut o, "end_date")?,
-            expected_end_date: json::field(&mut o, "expected_end_date")?,
-            field_of_study: json::field(&mut o, "field_of_study")?,
-            degree: json::field(&mut o, "degree")?,
-            country_region_id: json::field(&mut o, "country_region_id")?,
-            education_id: json::field(&mut o, "education_id")?,
-            school_enum: json::field(&mut o, "school_enum")?,
-            field_of_study_enum: json::field(&mut o, "field_of_study_enum")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "school", &mut out.school)?;
+        json::set(&mut o, "level_of_education", &mut out.level_of_education)?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "expected_end_date", &mut out.expected_end_date)?;
+        json::set(&mut o, "field_of_study", &mut out.field_of_study)?;
+        json::set(&mut o, "degree", &mut out.degree)?;
+        json::set(&mut o, "country_region_id", &mut out.country_region_id)?;
+        json::set(&mut o, "education_id", &mut out.education_id)?;
+        json::set(&mut o, "school_enum", &mut out.school_enum)?;
+        json::set(&mut o, "field_of_study_enum", &mut out.field_of_study_enum)?;
+        Ok(out)
     }
 }
 /// `EmergencyContact`
@@ -1957,13 +1965,13 @@ pub struct EmergencyContact {
 impl FromJson for EmergencyContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmergencyContact")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            relationship: json::field(&mut o, "relationship")?,
-            phone: json::field(&mut o, "phone")?,
-            is_primary: json::field(&mut o, "is_primary")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "relationship", &mut out.relationship)?;
+        json::set(&mut o, "phone", &mut out.phone)?;
+        json::set(&mut o, "is_primary", &mut out.is_primary)?;
+        Ok(out)
     }
 }
 /// `EmployeeBaseEntity`
@@ -2078,74 +2086,88 @@ pub struct EmployeeBaseEntity {
 impl FromJson for EmployeeBaseEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeBaseEntity")?;
-        Ok(Self {
-            employee_id: json::field(&mut o, "employee_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            external_id: json::field(&mut o, "external_id")?,
-            name: json::field(&mut o, "name")?,
-            mobile: json::field(&mut o, "mobile")?,
-            email: json::field(&mut o, "email")?,
-            personal_email: json::field(&mut o, "personal_email")?,
-            enterprise_email: json::field(&mut o, "enterprise_email")?,
-            gender: json::field(&mut o, "gender")?,
-            residential_address: json::field(&mut o, "residential_address")?,
-            contact_addresses: json::field(&mut o, "contact_addresses")?,
-            tenant: json::field(&mut o, "tenant")?,
-            departments: json::field(&mut o, "departments")?,
-            employee_order_in_departments: json::field(
-                &mut o,
-                "employee_order_in_departments",
-            )?,
-            user_department_path: json::field(&mut o, "user_department_path")?,
-            user_department_path_name: json::field(&mut o, "user_department_path_name")?,
-            avatar_key: json::field(&mut o, "avatar_key")?,
-            background_image_key: json::field(&mut o, "background_image_key")?,
-            description: json::field(&mut o, "description")?,
-            is_set_custom_background_image: json::field(
-                &mut o,
-                "is_set_custom_background_image",
-            )?,
-            active_status: json::field(&mut o, "active_status")?,
-            is_resigned: json::field(&mut o, "is_resigned")?,
-            leader_id: json::field(&mut o, "leader_id")?,
-            dotted_line_leader_ids: json::field(&mut o, "dotted_line_leader_ids")?,
-            is_primary_admin: json::field(&mut o, "is_primary_admin")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            enterprise_email_aliases: json::field(&mut o, "enterprise_email_aliases")?,
-            custom_field_values: json::field(&mut o, "custom_field_values")?,
-            description_flag: json::field(&mut o, "description_flag")?,
-            work_status: json::field(&mut o, "work_status")?,
-            has_been_resurrected: json::field(&mut o, "has_been_resurrected")?,
-            during_resign_cooling_off_period: json::field(
-                &mut o,
-                "during_resign_cooling_off_period",
-            )?,
-            is_set_custom_avatar: json::field(&mut o, "is_set_custom_avatar")?,
-            is_registered: json::field(&mut o, "is_registered")?,
-            department_path_infos: json::field(&mut o, "department_path_infos")?,
-            resign_time: json::field(&mut o, "resign_time")?,
-            resigned_user_department_path: json::field(
-                &mut o,
-                "resigned_user_department_path",
-            )?,
-            resigned_user_department_path_name: json::field(
-                &mut o,
-                "resigned_user_department_path_name",
-            )?,
-            resigned_departments: json::field(&mut o, "resigned_departments")?,
-            avatar: json::field(&mut o, "avatar")?,
-            background_image: json::field(&mut o, "background_image")?,
-            is_admin: json::field(&mut o, "is_admin")?,
-            data_source: json::field(&mut o, "data_source")?,
-            geo_name: json::field(&mut o, "geo_name")?,
-            subscription_ids: json::field(&mut o, "subscription_ids")?,
-            virtual_org_infos: json::field(&mut o, "virtual_org_infos")?,
-            is_forbidden_delete_employee: json::field(
-                &mut o,
-                "is_forbidden_delete_employee",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "personal_email", &mut out.personal_email)?;
+        json::set(&mut o, "enterprise_email", &mut out.enterprise_email)?;
+        json::set(&mut o, "gender", &mut out.gender)?;
+        json::set(&mut o, "residential_address", &mut out.residential_address)?;
+        json::set(&mut o, "contact_addresses", &mut out.contact_addresses)?;
+        json::set(&mut o, "tenant", &mut out.tenant)?;
+        json::set(&mut o, "departments", &mut out.departments)?;
+        json::set(
+            &mut o,
+            "employee_order_in_departments",
+            &mut out.employee_order_in_departments,
+        )?;
+        json::set(&mut o, "user_department_path", &mut out.user_department_path)?;
+        json::set(
+            &mut o,
+            "user_department_path_name",
+            &mut out.user_department_path_name,
+        )?;
+        json::set(&mut o, "avatar_key", &mut out.avatar_key)?;
+        json::set(&mut o, "background_image_key", &mut out.background_image_key)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(
+            &mut o,
+            "is_set_custom_background_image",
+            &mut out.is_set_custom_background_image,
+        )?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "is_resigned", &mut out.is_resigned)?;
+        json::set(&mut o, "leader_id", &mut out.leader_id)?;
+        json::set(&mut o, "dotted_line_leader_ids", &mut out.dotted_line_leader_ids)?;
+        json::set(&mut o, "is_primary_admin", &mut out.is_primary_admin)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(
+            &mut o,
+            "enterprise_email_aliases",
+            &mut out.enterprise_email_aliases,
+        )?;
+        json::set(&mut o, "custom_field_values", &mut out.custom_field_values)?;
+        json::set(&mut o, "description_flag", &mut out.description_flag)?;
+        json::set(&mut o, "work_status", &mut out.work_status)?;
+        json::set(&mut o, "has_been_resurrected", &mut out.has_been_resurrected)?;
+        json::set(
+            &mut o,
+            "during_resign_cooling_off_period",
+            &mut out.during_resign_cooling_off_period,
+        )?;
+        json::set(&mut o, "is_set_custom_avatar", &mut out.is_set_custom_avatar)?;
+        json::set(&mut o, "is_registered", &mut out.is_registered)?;
+        json::set(&mut o, "department_path_infos", &mut out.department_path_infos)?;
+        json::set(&mut o, "resign_time", &mut out.resign_time)?;
+        json::set(
+            &mut o,
+            "resigned_user_department_path",
+            &mut out.resigned_user_department_path,
+        )?;
+        json::set(
+            &mut o,
+            "resigned_user_department_path_name",
+            &mut out.resigned_user_department_path_name,
+        )?;
+        json::set(&mut o, "resigned_departments", &mut out.resigned_departments)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "background_image", &mut out.background_image)?;
+        json::set(&mut o, "is_admin", &mut out.is_admin)?;
+        json::set(&mut o, "data_source", &mut out.data_source)?;
+        json::set(&mut o, "geo_name", &mut out.geo_name)?;
+        json::set(&mut o, "subscription_ids", &mut out.subscription_ids)?;
+        json::set(&mut o, "virtual_org_infos", &mut out.virtual_org_infos)?;
+        json::set(
+            &mut o,
+            "is_forbidden_delete_employee",
+            &mut out.is_forbidden_delete_employee,
+        )?;
+        Ok(out)
     }
 }
 /// `EmployeeEducationAndWorkExperienceEntity`
@@ -2186,27 +2208,33 @@ pub struct EmployeeEducationAndWorkExperienceEntity {
 impl FromJson for EmployeeEducationAndWorkExperienceEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeEducationAndWorkExperienceEntity")?;
-        Ok(Self {
-            educations: json::field(&mut o, "educations")?,
-            work_experiences: json::field(&mut o, "work_experiences")?,
-            former_employer: json::field(&mut o, "former_employer")?,
-            personal_profiles: json::field(&mut o, "personal_profiles")?,
-            photo_of_id_portrait_side: json::field(&mut o, "photo_of_id_portrait_side")?,
-            photo_of_id_emblem_side: json::field(&mut o, "photo_of_id_emblem_side")?,
-            id_photo: json::field(&mut o, "id_photo")?,
-            diploma: json::field(&mut o, "diploma")?,
-            graduation_certificate: json::field(&mut o, "graduation_certificate")?,
-            certificate_of_merit: json::field(&mut o, "certificate_of_merit")?,
-            offboarding_paperwork: json::field(&mut o, "offboarding_paperwork")?,
-            highest_level_of_education_entity: json::field(
-                &mut o,
-                "highest_level_of_education_entity",
-            )?,
-            highest_degree_of_education_entity: json::field(
-                &mut o,
-                "highest_degree_of_education_entity",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "educations", &mut out.educations)?;
+        json::set(&mut o, "work_experiences", &mut out.work_experiences)?;
+        json::set(&mut o, "former_employer", &mut out.former_employer)?;
+        json::set(&mut o, "personal_profiles", &mut out.personal_profiles)?;
+        json::set(
+            &mut o,
+            "photo_of_id_portrait_side",
+            &mut out.photo_of_id_portrait_side,
+        )?;
+        json::set(&mut o, "photo_of_id_emblem_side", &mut out.photo_of_id_emblem_side)?;
+        json::set(&mut o, "id_photo", &mut out.id_photo)?;
+        json::set(&mut o, "diploma", &mut out.diploma)?;
+        json::set(&mut o, "graduation_certificate", &mut out.graduation_certificate)?;
+        json::set(&mut o, "certificate_of_merit", &mut out.certificate_of_merit)?;
+        json::set(&mut o, "offboarding_paperwork", &mut out.offboarding_paperwork)?;
+        json::set(
+            &mut o,
+            "highest_level_of_education_entity",
+            &mut out.highest_level_of_education_entity,
+        )?;
+        json::set(
+            &mut o,
+            "highest_degree_of_education_entity",
+            &mut out.highest_degree_of_education_entity,
+        )?;
+        Ok(out)
     }
 }
 /// `EmployeeEntity`
@@ -2231,18 +2259,20 @@ pub struct EmployeeEntity {
 impl FromJson for EmployeeEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeEntity")?;
-        Ok(Self {
-            base_info: json::field(&mut o, "base_info")?,
-            work_info: json::field(&mut o, "work_info")?,
-            personal_and_social_relationship: json::field(
-                &mut o,
-                "personal_and_social_relationship",
-            )?,
-            education_and_work_experience: json::field(
-                &mut o,
-                "education_and_work_experience",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "base_info", &mut out.base_info)?;
+        json::set(&mut o, "work_info", &mut out.work_info)?;
+        json::set(
+            &mut o,
+            "personal_and_social_relationship",
+            &mut out.personal_and_social_relationship,
+        )?;
+        json::set(
+            &mut o,
+            "education_and_work_experience",
+            &mut out.education_and_work_experience,
+        )?;
+        Ok(out)
     }
 }
 /// `EmployeePersonalAndSocialRelationshipEntity`
@@ -2291,25 +2321,29 @@ pub struct EmployeePersonalAndSocialRelationshipEntity {
 impl FromJson for EmployeePersonalAndSocialRelationshipEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeePersonalAndSocialRelationshipEntity")?;
-        Ok(Self {
-            birthday: json::field(&mut o, "birthday")?,
-            age: json::field(&mut o, "age")?,
-            nationality: json::field(&mut o, "nationality")?,
-            native_place: json::field(&mut o, "native_place")?,
-            ethnicity: json::field(&mut o, "ethnicity")?,
-            marital_status: json::field(&mut o, "marital_status")?,
-            politics_status: json::field(&mut o, "politics_status")?,
-            bank_accounts: json::field(&mut o, "bank_accounts")?,
-            certificates: json::field(&mut o, "certificates")?,
-            registered_residence_type: json::field(&mut o, "registered_residence_type")?,
-            location: json::field(&mut o, "location")?,
-            social_security_number: json::field(&mut o, "social_security_number")?,
-            provident_fund_number: json::field(&mut o, "provident_fund_number")?,
-            emergency_contacts: json::field(&mut o, "emergency_contacts")?,
-            dependents: json::field(&mut o, "dependents")?,
-            resident_taxs: json::field(&mut o, "resident_taxs")?,
-            religion: json::field(&mut o, "religion")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "birthday", &mut out.birthday)?;
+        json::set(&mut o, "age", &mut out.age)?;
+        json::set(&mut o, "nationality", &mut out.nationality)?;
+        json::set(&mut o, "native_place", &mut out.native_place)?;
+        json::set(&mut o, "ethnicity", &mut out.ethnicity)?;
+        json::set(&mut o, "marital_status", &mut out.marital_status)?;
+        json::set(&mut o, "politics_status", &mut out.politics_status)?;
+        json::set(&mut o, "bank_accounts", &mut out.bank_accounts)?;
+        json::set(&mut o, "certificates", &mut out.certificates)?;
+        json::set(
+            &mut o,
+            "registered_residence_type",
+            &mut out.registered_residence_type,
+        )?;
+        json::set(&mut o, "location", &mut out.location)?;
+        json::set(&mut o, "social_security_number", &mut out.social_security_number)?;
+        json::set(&mut o, "provident_fund_number", &mut out.provident_fund_number)?;
+        json::set(&mut o, "emergency_contacts", &mut out.emergency_contacts)?;
+        json::set(&mut o, "dependents", &mut out.dependents)?;
+        json::set(&mut o, "resident_taxs", &mut out.resident_taxs)?;
+        json::set(&mut o, "religion", &mut out.religion)?;
+        Ok(out)
     }
 }
 /// `EmployeeTraceInfo`
@@ -2416,42 +2450,47 @@ pub struct EmployeeWorkEntity {
 impl FromJson for EmployeeWorkEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeWorkEntity")?;
-        Ok(Self {
-            work_country_or_region: json::field(&mut o, "work_country_or_region")?,
-            work_place: json::field(&mut o, "work_place")?,
-            work_station: json::field(&mut o, "work_station")?,
-            job_number: json::field(&mut o, "job_number")?,
-            extension_number: json::field(&mut o, "extension_number")?,
-            join_date: json::field(&mut o, "join_date")?,
-            employment_type: json::field(&mut o, "employment_type")?,
-            staff_status: json::field(&mut o, "staff_status")?,
-            positions: json::field(&mut o, "positions")?,
-            job_title: json::field(&mut o, "job_title")?,
-            job_level: json::field(&mut o, "job_level")?,
-            job_family: json::field(&mut o, "job_family")?,
-            first_work_date: json::field(&mut o, "first_work_date")?,
-            first_join_date: json::field(&mut o, "first_join_date")?,
-            probation_period: json::field(&mut o, "probation_period")?,
-            regularization_date: json::field(&mut o, "regularization_date")?,
-            application_lable: json::field(&mut o, "application_lable")?,
-            convert_status: json::field(&mut o, "convert_status")?,
-            contract_subject: json::field(&mut o, "contract_subject")?,
-            contract_type: json::field(&mut o, "contract_type")?,
-            contract_start_date: json::field(&mut o, "contract_start_date")?,
-            contract_expiration_date: json::field(&mut o, "contract_expiration_date")?,
-            labor_contract_signing_times: json::field(
-                &mut o,
-                "labor_contract_signing_times",
-            )?,
-            resign_date: json::field(&mut o, "resign_date")?,
-            resign_reason: json::field(&mut o, "resign_reason")?,
-            resign_remark: json::field(&mut o, "resign_remark")?,
-            resign_type: json::field(&mut o, "resign_type")?,
-            cancelled_entry_type: json::field(&mut o, "cancelled_entry_type")?,
-            cancelled_entry_remark: json::field(&mut o, "cancelled_entry_remark")?,
-            recruitment_type: json::field(&mut o, "recruitment_type")?,
-            seniority_date: json::field(&mut o, "seniority_date")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "work_country_or_region", &mut out.work_country_or_region)?;
+        json::set(&mut o, "work_place", &mut out.work_place)?;
+        json::set(&mut o, "work_station", &mut out.work_station)?;
+        json::set(&mut o, "job_number", &mut out.job_number)?;
+        json::set(&mut o, "extension_number", &mut out.extension_number)?;
+        json::set(&mut o, "join_date", &mut out.join_date)?;
+        json::set(&mut o, "employment_type", &mut out.employment_type)?;
+        json::set(&mut o, "staff_status", &mut out.staff_status)?;
+        json::set(&mut o, "positions", &mut out.positions)?;
+        json::set(&mut o, "job_title", &mut out.job_title)?;
+        json::set(&mut o, "job_level", &mut out.job_level)?;
+        json::set(&mut o, "job_family", &mut out.job_family)?;
+        json::set(&mut o, "first_work_date", &mut out.first_work_date)?;
+        json::set(&mut o, "first_join_date", &mut out.first_join_date)?;
+        json::set(&mut o, "probation_period", &mut out.probation_period)?;
+        json::set(&mut o, "regularization_date", &mut out.regularization_date)?;
+        json::set(&mut o, "application_lable", &mut out.application_lable)?;
+        json::set(&mut o, "convert_status", &mut out.convert_status)?;
+        json::set(&mut o, "contract_subject", &mut out.contract_subject)?;
+        json::set(&mut o, "contract_type", &mut out.contract_type)?;
+        json::set(&mut o, "contract_start_date", &mut out.contract_start_date)?;
+        json::set(
+            &mut o,
+            "contract_expiration_date",
+            &mut out.contract_expiration_date,
+        )?;
+        json::set(
+            &mut o,
+            "labor_contract_signing_times",
+            &mut out.labor_contract_signing_times,
+        )?;
+        json::set(&mut o, "resign_date", &mut out.resign_date)?;
+        json::set(&mut o, "resign_reason", &mut out.resign_reason)?;
+        json::set(&mut o, "resign_remark", &mut out.resign_remark)?;
+        json::set(&mut o, "resign_type", &mut out.resign_type)?;
+        json::set(&mut o, "cancelled_entry_type", &mut out.cancelled_entry_type)?;
+        json::set(&mut o, "cancelled_entry_remark", &mut out.cancelled_entry_remark)?;
+        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
+        json::set(&mut o, "seniority_date", &mut out.seniority_date)?;
+        Ok(out)
     }
 }
 /// `EnumValue`
@@ -2472,11 +2511,11 @@ pub struct EnumValue {
 impl FromJson for EnumValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EnumValue")?;
-        Ok(Self {
-            enum_ids: json::field(&mut o, "enum_ids")?,
-            enum_name: json::field(&mut o, "enum_name")?,
-            enum_type: json::field(&mut o, "enum_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enum_ids", &mut out.enum_ids)?;
+        json::set(&mut o, "enum_name", &mut out.enum_name)?;
+        json::set(&mut o, "enum_type", &mut out.enum_type)?;
+        Ok(out)
     }
 }
 impl ToJson for EnumValue {
@@ -2554,11 +2593,11 @@ pub struct FilterDepartmentResponseBody {
 impl FromJson for FilterDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FilterDepartmentResponseBody")?;
-        Ok(Self {
-            departments: json::field(&mut o, "departments")?,
-            page_response: json::field(&mut o, "page_response")?,
-            abnormals: json::field(&mut o, "abnormals")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "departments", &mut out.departments)?;
+        json::set(&mut o, "page_response", &mut out.page_response)?;
+        json::set(&mut o, "abnormals", &mut out.abnormals)?;
+        Ok(out)
     }
 }
 /// `FilterEmployeeRequestBody`
@@ -2603,11 +2642,11 @@ pub struct FilterEmployeeResponseBody {
 impl FromJson for FilterEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FilterEmployeeResponseBody")?;
-        Ok(Self {
-            employees: json::field(&mut o, "employees")?,
-            page_response: json::field(&mut o, "page_response")?,
-            abnormals: json::field(&mut o, "abnormals")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employees", &mut out.employees)?;
+        json::set(&mut o, "page_response", &mut out.page_response)?;
+        json::set(&mut o, "abnormals", &mut out.abnormals)?;
+        Ok(out)
     }
 }
 /// `I18nText`
@@ -2628,11 +2667,11 @@ pub struct I18nText {
 impl FromJson for I18nText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nText")?;
-        Ok(Self {
-            default_value: json::field(&mut o, "default_value")?,
-            i18n_value: json::field(&mut o, "i18n_value")?,
-            default_locale: json::field(&mut o, "default_locale")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "default_value", &mut out.default_value)?;
+        json::set(&mut o, "i18n_value", &mut out.i18n_value)?;
+        json::set(&mut o, "default_locale", &mut out.default_locale)?;
+        Ok(out)
     }
 }
 impl ToJson for I18nText {
@@ -2660,10 +2699,10 @@ pub struct Image {
 impl FromJson for Image {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Image")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            fs_unit: json::field(&mut o, "fs_unit")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "fs_unit", &mut out.fs_unit)?;
+        Ok(out)
     }
 }
 /// `ImageLink`
@@ -2686,12 +2725,12 @@ pub struct ImageLink {
 impl FromJson for ImageLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ImageLink")?;
-        Ok(Self {
-            avatar_72: json::field(&mut o, "avatar_72")?,
-            avatar_240: json::field(&mut o, "avatar_240")?,
-            avatar_640: json::field(&mut o, "avatar_640")?,
-            avatar_origin: json::field(&mut o, "avatar_origin")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "avatar_72", &mut out.avatar_72)?;
+        json::set(&mut o, "avatar_240", &mut out.avatar_240)?;
+        json::set(&mut o, "avatar_640", &mut out.avatar_640)?;
+        json::set(&mut o, "avatar_origin", &mut out.avatar_origin)?;
+        Ok(out)
     }
 }
 /// `InviteOption`
@@ -2751,20 +2790,20 @@ pub struct JobFamily {
 impl FromJson for JobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobFamily")?;
-        Ok(Self {
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            job_family_name: json::field(&mut o, "job_family_name")?,
-            is_enabled: json::field(&mut o, "is_enabled")?,
-            is_deleted: json::field(&mut o, "is_deleted")?,
-            parent_job_family_id: json::field(&mut o, "parent_job_family_id")?,
-            description: json::field(&mut o, "description")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            updator_id: json::field(&mut o, "updator_id")?,
-            external_id: json::field(&mut o, "external_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "job_family_name", &mut out.job_family_name)?;
+        json::set(&mut o, "is_enabled", &mut out.is_enabled)?;
+        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        json::set(&mut o, "parent_job_family_id", &mut out.parent_job_family_id)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "updator_id", &mut out.updator_id)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        Ok(out)
     }
 }
 /// `JobLevel`
@@ -2803,20 +2842,20 @@ pub struct JobLevel {
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobLevel")?;
-        Ok(Self {
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            job_level_name: json::field(&mut o, "job_level_name")?,
-            is_enabled: json::field(&mut o, "is_enabled")?,
-            is_deleted: json::field(&mut o, "is_deleted")?,
-            order: json::field(&mut o, "order")?,
-            description: json::field(&mut o, "description")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            updator_id: json::field(&mut o, "updator_id")?,
-            external_id: json::field(&mut o, "external_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "job_level_name", &mut out.job_level_name)?;
+        json::set(&mut o, "is_enabled", &mut out.is_enabled)?;
+        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        json::set(&mut o, "order", &mut out.order)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "updator_id", &mut out.updator_id)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        Ok(out)
     }
 }
 /// `JobTitle`
@@ -2863,24 +2902,24 @@ pub struct JobTitle {
 impl FromJson for JobTitle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobTitle")?;
-        Ok(Self {
-            job_title_id: json::field(&mut o, "job_title_id")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            job_title_name: json::field(&mut o, "job_title_name")?,
-            is_enabled: json::field(&mut o, "is_enabled")?,
-            is_deleted: json::field(&mut o, "is_deleted")?,
-            title: json::field(&mut o, "title")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            description: json::field(&mut o, "description")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            updator_id: json::field(&mut o, "updator_id")?,
-            external_id: json::field(&mut o, "external_id")?,
-            job_family_ids: json::field(&mut o, "job_family_ids")?,
-            job_level_ids: json::field(&mut o, "job_level_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_title_id", &mut out.job_title_id)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "job_title_name", &mut out.job_title_name)?;
+        json::set(&mut o, "is_enabled", &mut out.is_enabled)?;
+        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "updator_id", &mut out.updator_id)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "job_family_ids", &mut out.job_family_ids)?;
+        json::set(&mut o, "job_level_ids", &mut out.job_level_ids)?;
+        Ok(out)
     }
 }
 /// `ListCollaborationRuleResponseBody`
@@ -2901,11 +2940,11 @@ pub struct ListCollaborationRuleResponseBody {
 impl FromJson for ListCollaborationRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCollaborationRuleResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListCollaborationTenantResponseBody`
@@ -2926,11 +2965,11 @@ pub struct ListCollaborationTenantResponseBody {
 impl FromJson for ListCollaborationTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCollaborationTenantResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListCollborationShareEntityResponseBody`
@@ -2955,13 +2994,13 @@ pub struct ListCollborationShareEntityResponseBody {
 impl FromJson for ListCollborationShareEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCollborationShareEntityResponseBody")?;
-        Ok(Self {
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            share_departments: json::field(&mut o, "share_departments")?,
-            share_groups: json::field(&mut o, "share_groups")?,
-            share_users: json::field(&mut o, "share_users")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "share_departments", &mut out.share_departments)?;
+        json::set(&mut o, "share_groups", &mut out.share_groups)?;
+        json::set(&mut o, "share_users", &mut out.share_users)?;
+        Ok(out)
     }
 }
 /// `MgetDepartmentRequestBody`
@@ -3001,10 +3040,10 @@ pub struct MgetDepartmentResponseBody {
 impl FromJson for MgetDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MgetDepartmentResponseBody")?;
-        Ok(Self {
-            departments: json::field(&mut o, "departments")?,
-            abnormals: json::field(&mut o, "abnormals")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "departments", &mut out.departments)?;
+        json::set(&mut o, "abnormals", &mut out.abnormals)?;
+        Ok(out)
     }
 }
 /// `MgetEmployeeRequestBody`
@@ -3044,10 +3083,10 @@ pub struct MgetEmployeeResponseBody {
 impl FromJson for MgetEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MgetEmployeeResponseBody")?;
-        Ok(Self {
-            employees: json::field(&mut o, "employees")?,
-            abnormals: json::field(&mut o, "abnormals")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employees", &mut out.employees)?;
+        json::set(&mut o, "abnormals", &mut out.abnormals)?;
+        Ok(out)
     }
 }
 /// `MultiFilterCondition`
@@ -3099,16 +3138,16 @@ pub struct Name {
 impl FromJson for Name {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Name")?;
-        Ok(Self {
-            last_name: json::field(&mut o, "last_name")?,
-            first_name: json::field(&mut o, "first_name")?,
-            middle_name: json::field(&mut o, "middle_name")?,
-            name: json::field(&mut o, "name")?,
-            name_py: json::field(&mut o, "name_py")?,
-            another_name: json::field(&mut o, "another_name")?,
-            legal_name: json::field(&mut o, "legal_name")?,
-            display_name: json::field(&mut o, "display_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "last_name", &mut out.last_name)?;
+        json::set(&mut o, "first_name", &mut out.first_name)?;
+        json::set(&mut o, "middle_name", &mut out.middle_name)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "name_py", &mut out.name_py)?;
+        json::set(&mut o, "another_name", &mut out.another_name)?;
+        json::set(&mut o, "legal_name", &mut out.legal_name)?;
+        json::set(&mut o, "display_name", &mut out.display_name)?;
+        Ok(out)
     }
 }
 /// `OpenapiOptions`
@@ -3190,13 +3229,13 @@ pub struct OptionValue {
 impl FromJson for OptionValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OptionValue")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            option_value: json::field(&mut o, "option_value")?,
-            description: json::field(&mut o, "description")?,
-            is_enabled: json::field(&mut o, "is_enabled")?,
-            is_deleted: json::field(&mut o, "is_deleted")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "option_value", &mut out.option_value)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "is_enabled", &mut out.is_enabled)?;
+        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        Ok(out)
     }
 }
 impl ToJson for OptionValue {
@@ -3255,11 +3294,11 @@ pub struct PageResponse {
 impl FromJson for PageResponse {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PageResponse")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            count: json::field(&mut o, "count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "count", &mut out.count)?;
+        Ok(out)
     }
 }
 /// `PatchDepartmentRequestBody`
@@ -3316,11 +3355,11 @@ pub struct PersonalProfile {
 impl FromJson for PersonalProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PersonalProfile")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            r#type: json::field(&mut o, "type")?,
-            files: json::field(&mut o, "files")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "files", &mut out.files)?;
+        Ok(out)
     }
 }
 /// `PhoneValue`
@@ -3339,10 +3378,10 @@ pub struct PhoneValue {
 impl FromJson for PhoneValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PhoneValue")?;
-        Ok(Self {
-            phone_number: json::field(&mut o, "phone_number")?,
-            extension_number: json::field(&mut o, "extension_number")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "phone_number", &mut out.phone_number)?;
+        json::set(&mut o, "extension_number", &mut out.extension_number)?;
+        Ok(out)
     }
 }
 impl ToJson for PhoneValue {
@@ -3395,23 +3434,23 @@ pub struct Place {
 impl FromJson for Place {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Place")?;
-        Ok(Self {
-            place_id: json::field(&mut o, "place_id")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            place_name: json::field(&mut o, "place_name")?,
-            is_enabled: json::field(&mut o, "is_enabled")?,
-            description: json::field(&mut o, "description")?,
-            usages: json::field(&mut o, "usages")?,
-            address_ids: json::field(&mut o, "address_ids")?,
-            main_address_id: json::field(&mut o, "main_address_id")?,
-            is_deleted: json::field(&mut o, "is_deleted")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            updator_id: json::field(&mut o, "updator_id")?,
-            external_id: json::field(&mut o, "external_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "place_id", &mut out.place_id)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "place_name", &mut out.place_name)?;
+        json::set(&mut o, "is_enabled", &mut out.is_enabled)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "usages", &mut out.usages)?;
+        json::set(&mut o, "address_ids", &mut out.address_ids)?;
+        json::set(&mut o, "main_address_id", &mut out.main_address_id)?;
+        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "updator_id", &mut out.updator_id)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        Ok(out)
     }
 }
 /// `Position`
@@ -3444,17 +3483,17 @@ pub struct Position {
 impl FromJson for Position {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Position")?;
-        Ok(Self {
-            position_code: json::field(&mut o, "position_code")?,
-            position_name: json::field(&mut o, "position_name")?,
-            leader_id: json::field(&mut o, "leader_id")?,
-            leader_position_code: json::field(&mut o, "leader_position_code")?,
-            is_main_position: json::field(&mut o, "is_main_position")?,
-            department_id: json::field(&mut o, "department_id")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            employee_id: json::field(&mut o, "employee_id")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "position_code", &mut out.position_code)?;
+        json::set(&mut o, "position_name", &mut out.position_name)?;
+        json::set(&mut o, "leader_id", &mut out.leader_id)?;
+        json::set(&mut o, "leader_position_code", &mut out.leader_position_code)?;
+        json::set(&mut o, "is_main_position", &mut out.is_main_position)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 impl ToJson for Position {
@@ -3670,11 +3709,11 @@ pub struct SearchDepartmentResponseBody {
 impl FromJson for SearchDepartmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchDepartmentResponseBody")?;
-        Ok(Self {
-            departments: json::field(&mut o, "departments")?,
-            page_response: json::field(&mut o, "page_response")?,
-            abnormals: json::field(&mut o, "abnormals")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "departments", &mut out.departments)?;
+        json::set(&mut o, "page_response", &mut out.page_response)?;
+        json::set(&mut o, "abnormals", &mut out.abnormals)?;
+        Ok(out)
     }
 }
 /// `SearchEmployeeFilter`
@@ -3743,11 +3782,11 @@ pub struct SearchEmployeeResponseBody {
 impl FromJson for SearchEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchEmployeeResponseBody")?;
-        Ok(Self {
-            employees: json::field(&mut o, "employees")?,
-            page_response: json::field(&mut o, "page_response")?,
-            abnormals: json::field(&mut o, "abnormals")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employees", &mut out.employees)?;
+        json::set(&mut o, "page_response", &mut out.page_response)?;
+        json::set(&mut o, "abnormals", &mut out.abnormals)?;
+        Ok(out)
     }
 }
 /// `SearchOptions`
@@ -3841,10 +3880,10 @@ pub struct ShareDepartment {
 impl FromJson for ShareDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ShareDepartment")?;
-        Ok(Self {
-            open_department_id: json::field(&mut o, "open_department_id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `ShareGroup`
@@ -3863,10 +3902,10 @@ pub struct ShareGroup {
 impl FromJson for ShareGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ShareGroup")?;
-        Ok(Self {
-            open_group_id: json::field(&mut o, "open_group_id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_group_id", &mut out.open_group_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `ShareUser`
@@ -3887,11 +3926,11 @@ pub struct ShareUser {
 impl FromJson for ShareUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ShareUser")?;
-        Ok(Self {
-            open_user_id: json::field(&mut o, "open_user_id")?,
-            name: json::field(&mut o, "name")?,
-            avatar: json::field(&mut o, "avatar")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_user_id", &mut out.open_user_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        Ok(out)
     }
 }
 /// `Tenant`
@@ -3968,39 +4007,39 @@ pub struct Tenant {
 impl FromJson for Tenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Tenant")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            external_id: json::field(&mut o, "external_id")?,
-            encrypted_id: json::field(&mut o, "encrypted_id")?,
-            name: json::field(&mut o, "name")?,
-            contact_user_info: json::field(&mut o, "contact_user_info")?,
-            address: json::field(&mut o, "address")?,
-            post_code: json::field(&mut o, "post_code")?,
-            telephone: json::field(&mut o, "telephone")?,
-            avatar_key: json::field(&mut o, "avatar_key")?,
-            sub_domain: json::field(&mut o, "sub_domain")?,
-            full_domain: json::field(&mut o, "full_domain")?,
-            domain_modify_count: json::field(&mut o, "domain_modify_count")?,
-            multi_geo_full_domains: json::field(&mut o, "multi_geo_full_domains")?,
-            country_code: json::field(&mut o, "country_code")?,
-            r#type: json::field(&mut o, "type")?,
-            purpose: json::field(&mut o, "purpose")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            dissolve_status: json::field(&mut o, "dissolve_status")?,
-            tag: json::field(&mut o, "tag")?,
-            industry: json::field(&mut o, "industry")?,
-            scale: json::field(&mut o, "scale")?,
-            brand: json::field(&mut o, "brand")?,
-            description: json::field(&mut o, "description")?,
-            updator_id: json::field(&mut o, "updator_id")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            trace_info: json::field(&mut o, "trace_info")?,
-            can_domain_be_modified: json::field(&mut o, "can_domain_be_modified")?,
-            industry_type: json::field(&mut o, "industry_type")?,
-            staff_size: json::field(&mut o, "staff_size")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "encrypted_id", &mut out.encrypted_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "contact_user_info", &mut out.contact_user_info)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "post_code", &mut out.post_code)?;
+        json::set(&mut o, "telephone", &mut out.telephone)?;
+        json::set(&mut o, "avatar_key", &mut out.avatar_key)?;
+        json::set(&mut o, "sub_domain", &mut out.sub_domain)?;
+        json::set(&mut o, "full_domain", &mut out.full_domain)?;
+        json::set(&mut o, "domain_modify_count", &mut out.domain_modify_count)?;
+        json::set(&mut o, "multi_geo_full_domains", &mut out.multi_geo_full_domains)?;
+        json::set(&mut o, "country_code", &mut out.country_code)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "purpose", &mut out.purpose)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "dissolve_status", &mut out.dissolve_status)?;
+        json::set(&mut o, "tag", &mut out.tag)?;
+        json::set(&mut o, "industry", &mut out.industry)?;
+        json::set(&mut o, "scale", &mut out.scale)?;
+        json::set(&mut o, "brand", &mut out.brand)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "updator_id", &mut out.updator_id)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "trace_info", &mut out.trace_info)?;
+        json::set(&mut o, "can_domain_be_modified", &mut out.can_domain_be_modified)?;
+        json::set(&mut o, "industry_type", &mut out.industry_type)?;
+        json::set(&mut o, "staff_size", &mut out.staff_size)?;
+        Ok(out)
     }
 }
 /// `TenantTraceInfo`
@@ -4045,23 +4084,23 @@ pub struct TenantTraceInfo {
 impl FromJson for TenantTraceInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TenantTraceInfo")?;
-        Ok(Self {
-            create_source: json::field(&mut o, "create_source")?,
-            salesforce_id: json::field(&mut o, "salesforce_id")?,
-            web_id: json::field(&mut o, "web_id")?,
-            source_system: json::field(&mut o, "source_system")?,
-            source_page: json::field(&mut o, "source_page")?,
-            client_ip: json::field(&mut o, "client_ip")?,
-            channel: json::field(&mut o, "channel")?,
-            plan_id: json::field(&mut o, "plan_id")?,
-            subscribe_email: json::field(&mut o, "subscribe_email")?,
-            tracking_code: json::field(&mut o, "tracking_code")?,
-            inviter_id: json::field(&mut o, "inviter_id")?,
-            invitation_token: json::field(&mut o, "invitation_token")?,
-            captcha_info: json::field(&mut o, "captcha_info")?,
-            reg_params: json::field(&mut o, "reg_params")?,
-            terminal_type: json::field(&mut o, "terminal_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "create_source", &mut out.create_source)?;
+        json::set(&mut o, "salesforce_id", &mut out.salesforce_id)?;
+        json::set(&mut o, "web_id", &mut out.web_id)?;
+        json::set(&mut o, "source_system", &mut out.source_system)?;
+        json::set(&mut o, "source_page", &mut out.source_page)?;
+        json::set(&mut o, "client_ip", &mut out.client_ip)?;
+        json::set(&mut o, "channel", &mut out.channel)?;
+        json::set(&mut o, "plan_id", &mut out.plan_id)?;
+        json::set(&mut o, "subscribe_email", &mut out.subscribe_email)?;
+        json::set(&mut o, "tracking_code", &mut out.tracking_code)?;
+        json::set(&mut o, "inviter_id", &mut out.inviter_id)?;
+        json::set(&mut o, "invitation_token", &mut out.invitation_token)?;
+        json::set(&mut o, "captcha_info", &mut out.captcha_info)?;
+        json::set(&mut o, "reg_params", &mut out.reg_params)?;
+        json::set(&mut o, "terminal_type", &mut out.terminal_type)?;
+        Ok(out)
     }
 }
 /// `ToBeResignedEmployeeRequestBody`
@@ -4446,11 +4485,11 @@ pub struct UrlValue {
 impl FromJson for UrlValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UrlValue")?;
-        Ok(Self {
-            link_text: json::field(&mut o, "link_text")?,
-            url: json::field(&mut o, "url")?,
-            pcurl: json::field(&mut o, "pcurl")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "link_text", &mut out.link_text)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "pcurl", &mut out.pcurl)?;
+        Ok(out)
     }
 }
 impl ToJson for UrlValue {
@@ -4480,14 +4519,19 @@ pub struct UserDepartmentSortInfo {
 impl FromJson for UserDepartmentSortInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserDepartmentSortInfo")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            order_weight_in_deparment: json::field(&mut o, "order_weight_in_deparment")?,
-            order_weight_among_deparments: json::field(
-                &mut o,
-                "order_weight_among_deparments",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(
+            &mut o,
+            "order_weight_in_deparment",
+            &mut out.order_weight_in_deparment,
+        )?;
+        json::set(
+            &mut o,
+            "order_weight_among_deparments",
+            &mut out.order_weight_among_deparments,
+        )?;
+        Ok(out)
     }
 }
 /// `UserInfo`
@@ -4512,13 +4556,13 @@ pub struct UserInfo {
 impl FromJson for UserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserInfo")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            mobile: json::field(&mut o, "mobile")?,
-            email: json::field(&mut o, "email")?,
-            first_name: json::field(&mut o, "first_name")?,
-            last_name: json::field(&mut o, "last_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "first_name", &mut out.first_name)?;
+        json::set(&mut o, "last_name", &mut out.last_name)?;
+        Ok(out)
     }
 }
 /// `UserValue`
@@ -4537,10 +4581,10 @@ pub struct UserValue {
 impl FromJson for UserValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserValue")?;
-        Ok(Self {
-            ids: json::field(&mut o, "ids")?,
-            user_type: json::field(&mut o, "user_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ids", &mut out.ids)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        Ok(out)
     }
 }
 impl ToJson for UserValue {
@@ -4573,19 +4617,21 @@ pub struct UserVirtualOrgInfo {
 impl FromJson for UserVirtualOrgInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserVirtualOrgInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            departments: json::field(&mut o, "departments")?,
-            department_path_base_infos: json::field(
-                &mut o,
-                "department_path_base_infos",
-            )?,
-            employee_order_in_departments: json::field(
-                &mut o,
-                "employee_order_in_departments",
-            )?,
-            leaders: json::field(&mut o, "leaders")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "departments", &mut out.departments)?;
+        json::set(
+            &mut o,
+            "department_path_base_infos",
+            &mut out.department_path_base_infos,
+        )?;
+        json::set(
+            &mut o,
+            "employee_order_in_departments",
+            &mut out.employee_order_in_departments,
+        )?;
+        json::set(&mut o, "leaders", &mut out.leaders)?;
+        Ok(out)
     }
 }
 /// `WorkExperience`
@@ -4614,15 +4660,15 @@ pub struct WorkExperience {
 impl FromJson for WorkExperience {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkExperience")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            company_organization: json::field(&mut o, "company_organization")?,
-            department: json::field(&mut o, "department")?,
-            job: json::field(&mut o, "job")?,
-            start_date: json::field(&mut o, "start_date")?,
-            end_date: json::field(&mut o, "end_date")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "company_organization", &mut out.company_organization)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "job", &mut out.job)?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `WorkStatus`
@@ -4645,12 +4691,12 @@ pub struct WorkStatus {
 impl FromJson for WorkStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkStatus")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-            description_templates: json::field(&mut o, "description_templates")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "description_templates", &mut out.description_templates)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        Ok(out)
     }
 }
 /// `WuKongEnum`
@@ -4669,9 +4715,9 @@ pub struct WuKongEnum {
 impl FromJson for WuKongEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WuKongEnum")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            api_name: json::field(&mut o, "api_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "api_name", &mut out.api_name)?;
+        Ok(out)
     }
 }

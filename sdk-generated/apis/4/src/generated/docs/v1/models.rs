@@ -212,8 +212,8 @@ pub struct GetContentResponseBody {
 impl FromJson for GetContentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetContentResponseBody")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }

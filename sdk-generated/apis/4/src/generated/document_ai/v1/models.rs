@@ -88,9 +88,9 @@ pub struct BankCard {
 impl FromJson for BankCard {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BankCard")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }
 /// `BankCardEntity`
@@ -109,10 +109,10 @@ pub struct BankCardEntity {
 impl FromJson for BankCardEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BankCardEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `BankEntity`
@@ -145,17 +145,17 @@ pub struct BankEntity {
 impl FromJson for BankEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BankEntity")?;
-        Ok(Self {
-            account_name: json::field(&mut o, "account_name")?,
-            bank_name: json::field(&mut o, "bank_name")?,
-            account_number: json::field(&mut o, "account_number")?,
-            phone: json::field(&mut o, "phone")?,
-            contacts: json::field(&mut o, "contacts")?,
-            tax_number: json::field(&mut o, "tax_number")?,
-            address: json::field(&mut o, "address")?,
-            id_number: json::field(&mut o, "id_number")?,
-            email: json::field(&mut o, "email")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "account_name", &mut out.account_name)?;
+        json::set(&mut o, "bank_name", &mut out.bank_name)?;
+        json::set(&mut o, "account_number", &mut out.account_number)?;
+        json::set(&mut o, "phone", &mut out.phone)?;
+        json::set(&mut o, "contacts", &mut out.contacts)?;
+        json::set(&mut o, "tax_number", &mut out.tax_number)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "id_number", &mut out.id_number)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        Ok(out)
     }
 }
 /// `BankInfo`
@@ -174,10 +174,10 @@ pub struct BankInfo {
 impl FromJson for BankInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BankInfo")?;
-        Ok(Self {
-            bank_type: json::field(&mut o, "bank_type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "bank_type", &mut out.bank_type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `BodyEntity`
@@ -206,15 +206,15 @@ pub struct BodyEntity {
 impl FromJson for BodyEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BodyEntity")?;
-        Ok(Self {
-            address: json::field(&mut o, "address")?,
-            contacts: json::field(&mut o, "contacts")?,
-            email: json::field(&mut o, "email")?,
-            phone: json::field(&mut o, "phone")?,
-            id_number: json::field(&mut o, "id_number")?,
-            legal_representative: json::field(&mut o, "legal_representative")?,
-            party: json::field(&mut o, "party")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "contacts", &mut out.contacts)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "phone", &mut out.phone)?;
+        json::set(&mut o, "id_number", &mut out.id_number)?;
+        json::set(&mut o, "legal_representative", &mut out.legal_representative)?;
+        json::set(&mut o, "party", &mut out.party)?;
+        Ok(out)
     }
 }
 /// `BodyInfo`
@@ -233,10 +233,10 @@ pub struct BodyInfo {
 impl FromJson for BodyInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BodyInfo")?;
-        Ok(Self {
-            body_type: json::field(&mut o, "body_type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "body_type", &mut out.body_type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `BusinessEntity`
@@ -255,10 +255,10 @@ pub struct BusinessEntity {
 impl FromJson for BusinessEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BusinessEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `BusinessLicense`
@@ -275,9 +275,9 @@ pub struct BusinessLicense {
 impl FromJson for BusinessLicense {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BusinessLicense")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }
 /// `ChinesePassport`
@@ -294,9 +294,9 @@ pub struct ChinesePassport {
 impl FromJson for ChinesePassport {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChinesePassport")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }
 /// `ChinesePassportEntity`
@@ -315,10 +315,10 @@ pub struct ChinesePassportEntity {
 impl FromJson for ChinesePassportEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChinesePassportEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `DrivingEntity`
@@ -337,10 +337,10 @@ pub struct DrivingEntity {
 impl FromJson for DrivingEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DrivingEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `DrvingLicense`
@@ -357,9 +357,9 @@ pub struct DrvingLicense {
 impl FromJson for DrvingLicense {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DrvingLicense")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }
 /// `ExtractCopy`
@@ -382,12 +382,12 @@ pub struct ExtractCopy {
 impl FromJson for ExtractCopy {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExtractCopy")?;
-        Ok(Self {
-            copy_num: json::field(&mut o, "copy_num")?,
-            original_copy: json::field(&mut o, "original_copy")?,
-            key: json::field(&mut o, "key")?,
-            text: json::field(&mut o, "text")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "copy_num", &mut out.copy_num)?;
+        json::set(&mut o, "original_copy", &mut out.original_copy)?;
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        Ok(out)
     }
 }
 /// `ExtractCurrency`
@@ -406,10 +406,10 @@ pub struct ExtractCurrency {
 impl FromJson for ExtractCurrency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExtractCurrency")?;
-        Ok(Self {
-            currency_name: json::field(&mut o, "currency_name")?,
-            currency_text: json::field(&mut o, "currency_text")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "currency_name", &mut out.currency_name)?;
+        json::set(&mut o, "currency_text", &mut out.currency_text)?;
+        Ok(out)
     }
 }
 /// `ExtractPrice`
@@ -430,11 +430,11 @@ pub struct ExtractPrice {
 impl FromJson for ExtractPrice {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExtractPrice")?;
-        Ok(Self {
-            contract_price: json::field(&mut o, "contract_price")?,
-            contract_price_original: json::field(&mut o, "contract_price_original")?,
-            text: json::field(&mut o, "text")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "contract_price", &mut out.contract_price)?;
+        json::set(&mut o, "contract_price_original", &mut out.contract_price_original)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        Ok(out)
     }
 }
 /// `ExtractTerm`
@@ -453,10 +453,10 @@ pub struct ExtractTerm {
 impl FromJson for ExtractTerm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExtractTerm")?;
-        Ok(Self {
-            initial_time: json::field(&mut o, "initial_time")?,
-            initial_unit: json::field(&mut o, "initial_unit")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "initial_time", &mut out.initial_time)?;
+        json::set(&mut o, "initial_unit", &mut out.initial_unit)?;
+        Ok(out)
     }
 }
 /// `ExtractTime`
@@ -487,16 +487,16 @@ pub struct ExtractTime {
 impl FromJson for ExtractTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExtractTime")?;
-        Ok(Self {
-            time_start: json::field(&mut o, "time_start")?,
-            time_end: json::field(&mut o, "time_end")?,
-            original_time_start: json::field(&mut o, "original_time_start")?,
-            original_time_end: json::field(&mut o, "original_time_end")?,
-            text_start: json::field(&mut o, "text_start")?,
-            text_end: json::field(&mut o, "text_end")?,
-            initial_term: json::field(&mut o, "initial_term")?,
-            text_initial_term: json::field(&mut o, "text_initial_term")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "time_start", &mut out.time_start)?;
+        json::set(&mut o, "time_end", &mut out.time_end)?;
+        json::set(&mut o, "original_time_start", &mut out.original_time_start)?;
+        json::set(&mut o, "original_time_end", &mut out.original_time_end)?;
+        json::set(&mut o, "text_start", &mut out.text_start)?;
+        json::set(&mut o, "text_end", &mut out.text_end)?;
+        json::set(&mut o, "initial_term", &mut out.initial_term)?;
+        json::set(&mut o, "text_initial_term", &mut out.text_initial_term)?;
+        Ok(out)
     }
 }
 /// `FieldExtractionContractRequestBody`
@@ -549,16 +549,16 @@ pub struct FieldExtractionContractResponseBody {
 impl FromJson for FieldExtractionContractResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FieldExtractionContractResponseBody")?;
-        Ok(Self {
-            file_id: json::field(&mut o, "file_id")?,
-            price: json::field(&mut o, "price")?,
-            time: json::field(&mut o, "time")?,
-            copy: json::field(&mut o, "copy")?,
-            currency: json::field(&mut o, "currency")?,
-            header: json::field(&mut o, "header")?,
-            body_info: json::field(&mut o, "body_info")?,
-            bank_info: json::field(&mut o, "bank_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_id", &mut out.file_id)?;
+        json::set(&mut o, "price", &mut out.price)?;
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "copy", &mut out.copy)?;
+        json::set(&mut o, "currency", &mut out.currency)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "body_info", &mut out.body_info)?;
+        json::set(&mut o, "bank_info", &mut out.bank_info)?;
+        Ok(out)
     }
 }
 /// `FoodManageEntity`
@@ -577,10 +577,10 @@ pub struct FoodManageEntity {
 impl FromJson for FoodManageEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FoodManageEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `FoodManageLicense`
@@ -597,9 +597,9 @@ pub struct FoodManageLicense {
 impl FromJson for FoodManageLicense {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FoodManageLicense")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }
 /// `FoodProduceEntity`
@@ -618,10 +618,10 @@ pub struct FoodProduceEntity {
 impl FromJson for FoodProduceEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FoodProduceEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `FoodProduceLicense`
@@ -638,9 +638,9 @@ pub struct FoodProduceLicense {
 impl FromJson for FoodProduceLicense {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FoodProduceLicense")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }
 /// `HealthCertificate`
@@ -657,9 +657,9 @@ pub struct HealthCertificate {
 impl FromJson for HealthCertificate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "HealthCertificate")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }
 /// `HealthCertificateEntity`
@@ -678,10 +678,10 @@ pub struct HealthCertificateEntity {
 impl FromJson for HealthCertificateEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "HealthCertificateEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `HkmMainlandTravelPermit`
@@ -698,9 +698,9 @@ pub struct HkmMainlandTravelPermit {
 impl FromJson for HkmMainlandTravelPermit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "HkmMainlandTravelPermit")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }
 /// `HkmMainlandTravelPermitEntity`
@@ -719,10 +719,10 @@ pub struct HkmMainlandTravelPermitEntity {
 impl FromJson for HkmMainlandTravelPermitEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "HkmMainlandTravelPermitEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `IdCard`
@@ -745,12 +745,12 @@ pub struct IdCard {
 impl FromJson for IdCard {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "IdCard")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-            side: json::field(&mut o, "side")?,
-            conners: json::field(&mut o, "conners")?,
-            face_conners: json::field(&mut o, "face_conners")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        json::set(&mut o, "side", &mut out.side)?;
+        json::set(&mut o, "conners", &mut out.conners)?;
+        json::set(&mut o, "face_conners", &mut out.face_conners)?;
+        Ok(out)
     }
 }
 /// `IdEntity`
@@ -769,10 +769,10 @@ pub struct IdEntity {
 impl FromJson for IdEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "IdEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `ParseResumeRequestBody`
@@ -805,9 +805,9 @@ pub struct ParseResumeResponseBody {
 impl FromJson for ParseResumeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ParseResumeResponseBody")?;
-        Ok(Self {
-            resumes: json::field(&mut o, "resumes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "resumes", &mut out.resumes)?;
+        Ok(out)
     }
 }
 /// `RecognizeBankCardRequestBody`
@@ -840,9 +840,9 @@ pub struct RecognizeBankCardResponseBody {
 impl FromJson for RecognizeBankCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeBankCardResponseBody")?;
-        Ok(Self {
-            bank_card: json::field(&mut o, "bank_card")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "bank_card", &mut out.bank_card)?;
+        Ok(out)
     }
 }
 /// `RecognizeBusinessCardRequestBody`
@@ -875,9 +875,9 @@ pub struct RecognizeBusinessCardResponseBody {
 impl FromJson for RecognizeBusinessCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeBusinessCardResponseBody")?;
-        Ok(Self {
-            business_cards: json::field(&mut o, "business_cards")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "business_cards", &mut out.business_cards)?;
+        Ok(out)
     }
 }
 /// `RecognizeBusinessLicenseRequestBody`
@@ -910,9 +910,9 @@ pub struct RecognizeBusinessLicenseResponseBody {
 impl FromJson for RecognizeBusinessLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeBusinessLicenseResponseBody")?;
-        Ok(Self {
-            business_license: json::field(&mut o, "business_license")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "business_license", &mut out.business_license)?;
+        Ok(out)
     }
 }
 /// `RecognizeChinesePassportRequestBody`
@@ -945,9 +945,9 @@ pub struct RecognizeChinesePassportResponseBody {
 impl FromJson for RecognizeChinesePassportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeChinesePassportResponseBody")?;
-        Ok(Self {
-            chinese_passport: json::field(&mut o, "chinese_passport")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chinese_passport", &mut out.chinese_passport)?;
+        Ok(out)
     }
 }
 /// `RecognizeDrivingLicenseRequestBody`
@@ -980,9 +980,9 @@ pub struct RecognizeDrivingLicenseResponseBody {
 impl FromJson for RecognizeDrivingLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeDrivingLicenseResponseBody")?;
-        Ok(Self {
-            driving_license: json::field(&mut o, "driving_license")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "driving_license", &mut out.driving_license)?;
+        Ok(out)
     }
 }
 /// `RecognizeFoodManageLicenseRequestBody`
@@ -1015,9 +1015,9 @@ pub struct RecognizeFoodManageLicenseResponseBody {
 impl FromJson for RecognizeFoodManageLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeFoodManageLicenseResponseBody")?;
-        Ok(Self {
-            food_manage_license: json::field(&mut o, "food_manage_license")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "food_manage_license", &mut out.food_manage_license)?;
+        Ok(out)
     }
 }
 /// `RecognizeFoodProduceLicenseRequestBody`
@@ -1050,9 +1050,9 @@ pub struct RecognizeFoodProduceLicenseResponseBody {
 impl FromJson for RecognizeFoodProduceLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeFoodProduceLicenseResponseBody")?;
-        Ok(Self {
-            food_produce_license: json::field(&mut o, "food_produce_license")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "food_produce_license", &mut out.food_produce_license)?;
+        Ok(out)
     }
 }
 /// `RecognizeHealthCertificateRequestBody`
@@ -1085,9 +1085,9 @@ pub struct RecognizeHealthCertificateResponseBody {
 impl FromJson for RecognizeHealthCertificateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeHealthCertificateResponseBody")?;
-        Ok(Self {
-            health_certificate: json::field(&mut o, "health_certificate")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "health_certificate", &mut out.health_certificate)?;
+        Ok(out)
     }
 }
 /// `RecognizeHkmMainlandTravelPermitRequestBody`
@@ -1120,12 +1120,13 @@ pub struct RecognizeHkmMainlandTravelPermitResponseBody {
 impl FromJson for RecognizeHkmMainlandTravelPermitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeHkmMainlandTravelPermitResponseBody")?;
-        Ok(Self {
-            hkm_mainland_travel_permit: json::field(
-                &mut o,
-                "hkm_mainland_travel_permit",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "hkm_mainland_travel_permit",
+            &mut out.hkm_mainland_travel_permit,
+        )?;
+        Ok(out)
     }
 }
 /// `RecognizeIdCardRequestBody`
@@ -1158,9 +1159,9 @@ pub struct RecognizeIdCardResponseBody {
 impl FromJson for RecognizeIdCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeIdCardResponseBody")?;
-        Ok(Self {
-            id_card: json::field(&mut o, "id_card")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id_card", &mut out.id_card)?;
+        Ok(out)
     }
 }
 /// `RecognizeTaxiInvoiceRequestBody`
@@ -1193,9 +1194,9 @@ pub struct RecognizeTaxiInvoiceResponseBody {
 impl FromJson for RecognizeTaxiInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeTaxiInvoiceResponseBody")?;
-        Ok(Self {
-            taxi_invoices: json::field(&mut o, "taxi_invoices")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "taxi_invoices", &mut out.taxi_invoices)?;
+        Ok(out)
     }
 }
 /// `RecognizeTrainInvoiceRequestBody`
@@ -1228,9 +1229,9 @@ pub struct RecognizeTrainInvoiceResponseBody {
 impl FromJson for RecognizeTrainInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeTrainInvoiceResponseBody")?;
-        Ok(Self {
-            train_invoices: json::field(&mut o, "train_invoices")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "train_invoices", &mut out.train_invoices)?;
+        Ok(out)
     }
 }
 /// `RecognizeTwMainlandTravelPermitRequestBody`
@@ -1263,9 +1264,13 @@ pub struct RecognizeTwMainlandTravelPermitResponseBody {
 impl FromJson for RecognizeTwMainlandTravelPermitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeTwMainlandTravelPermitResponseBody")?;
-        Ok(Self {
-            tw_mainland_travel_permit: json::field(&mut o, "tw_mainland_travel_permit")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "tw_mainland_travel_permit",
+            &mut out.tw_mainland_travel_permit,
+        )?;
+        Ok(out)
     }
 }
 /// `RecognizeVatInvoiceRequestBody`
@@ -1298,9 +1303,9 @@ pub struct RecognizeVatInvoiceResponseBody {
 impl FromJson for RecognizeVatInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeVatInvoiceResponseBody")?;
-        Ok(Self {
-            vat_invoices: json::field(&mut o, "vat_invoices")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "vat_invoices", &mut out.vat_invoices)?;
+        Ok(out)
     }
 }
 /// `RecognizeVehicleInvoiceRequestBody`
@@ -1333,9 +1338,9 @@ pub struct RecognizeVehicleInvoiceResponseBody {
 impl FromJson for RecognizeVehicleInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeVehicleInvoiceResponseBody")?;
-        Ok(Self {
-            vehicle_invoice: json::field(&mut o, "vehicle_invoice")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "vehicle_invoice", &mut out.vehicle_invoice)?;
+        Ok(out)
     }
 }
 /// `RecognizeVehicleLicenseRequestBody`
@@ -1368,9 +1373,9 @@ pub struct RecognizeVehicleLicenseResponseBody {
 impl FromJson for RecognizeVehicleLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeVehicleLicenseResponseBody")?;
-        Ok(Self {
-            vehicle_license: json::field(&mut o, "vehicle_license")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "vehicle_license", &mut out.vehicle_license)?;
+        Ok(out)
     }
 }
 /// `RecognizedEntities`
@@ -1387,9 +1392,9 @@ pub struct RecognizedEntities {
 impl FromJson for RecognizedEntities {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizedEntities")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }
 /// `RecognizedEntity`
@@ -1408,10 +1413,10 @@ pub struct RecognizedEntity {
 impl FromJson for RecognizedEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizedEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `Resume`
@@ -1476,33 +1481,33 @@ pub struct Resume {
 impl FromJson for Resume {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Resume")?;
-        Ok(Self {
-            file_md5: json::field(&mut o, "file_md5")?,
-            content: json::field(&mut o, "content")?,
-            new_content: json::field(&mut o, "new_content")?,
-            name: json::field(&mut o, "name")?,
-            email: json::field(&mut o, "email")?,
-            mobile: json::field(&mut o, "mobile")?,
-            mobile_is_virtual: json::field(&mut o, "mobile_is_virtual")?,
-            country_code: json::field(&mut o, "country_code")?,
-            educations: json::field(&mut o, "educations")?,
-            careers: json::field(&mut o, "careers")?,
-            projects: json::field(&mut o, "projects")?,
-            work_year: json::field(&mut o, "work_year")?,
-            date_of_birth: json::field(&mut o, "date_of_birth")?,
-            gender: json::field(&mut o, "gender")?,
-            willing_positions: json::field(&mut o, "willing_positions")?,
-            current_location: json::field(&mut o, "current_location")?,
-            willing_locations: json::field(&mut o, "willing_locations")?,
-            home_location: json::field(&mut o, "home_location")?,
-            languages: json::field(&mut o, "languages")?,
-            awards: json::field(&mut o, "awards")?,
-            certificates: json::field(&mut o, "certificates")?,
-            competitions: json::field(&mut o, "competitions")?,
-            self_evaluation: json::field(&mut o, "self_evaluation")?,
-            urls: json::field(&mut o, "urls")?,
-            social_links: json::field(&mut o, "social_links")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_md5", &mut out.file_md5)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "new_content", &mut out.new_content)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "mobile_is_virtual", &mut out.mobile_is_virtual)?;
+        json::set(&mut o, "country_code", &mut out.country_code)?;
+        json::set(&mut o, "educations", &mut out.educations)?;
+        json::set(&mut o, "careers", &mut out.careers)?;
+        json::set(&mut o, "projects", &mut out.projects)?;
+        json::set(&mut o, "work_year", &mut out.work_year)?;
+        json::set(&mut o, "date_of_birth", &mut out.date_of_birth)?;
+        json::set(&mut o, "gender", &mut out.gender)?;
+        json::set(&mut o, "willing_positions", &mut out.willing_positions)?;
+        json::set(&mut o, "current_location", &mut out.current_location)?;
+        json::set(&mut o, "willing_locations", &mut out.willing_locations)?;
+        json::set(&mut o, "home_location", &mut out.home_location)?;
+        json::set(&mut o, "languages", &mut out.languages)?;
+        json::set(&mut o, "awards", &mut out.awards)?;
+        json::set(&mut o, "certificates", &mut out.certificates)?;
+        json::set(&mut o, "competitions", &mut out.competitions)?;
+        json::set(&mut o, "self_evaluation", &mut out.self_evaluation)?;
+        json::set(&mut o, "urls", &mut out.urls)?;
+        json::set(&mut o, "social_links", &mut out.social_links)?;
+        Ok(out)
     }
 }
 /// `ResumeAward`
@@ -1523,11 +1528,11 @@ pub struct ResumeAward {
 impl FromJson for ResumeAward {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ResumeAward")?;
-        Ok(Self {
-            award: json::field(&mut o, "award")?,
-            date: json::field(&mut o, "date")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "award", &mut out.award)?;
+        json::set(&mut o, "date", &mut out.date)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `ResumeCareer`
@@ -1560,17 +1565,17 @@ pub struct ResumeCareer {
 impl FromJson for ResumeCareer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ResumeCareer")?;
-        Ok(Self {
-            company: json::field(&mut o, "company")?,
-            start_date: json::field(&mut o, "start_date")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_date: json::field(&mut o, "end_date")?,
-            end_time: json::field(&mut o, "end_time")?,
-            title: json::field(&mut o, "title")?,
-            r#type: json::field(&mut o, "type")?,
-            type_str: json::field(&mut o, "type_str")?,
-            job_description: json::field(&mut o, "job_description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company", &mut out.company)?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "type_str", &mut out.type_str)?;
+        json::set(&mut o, "job_description", &mut out.job_description)?;
+        Ok(out)
     }
 }
 /// `ResumeCertificate`
@@ -1589,10 +1594,10 @@ pub struct ResumeCertificate {
 impl FromJson for ResumeCertificate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ResumeCertificate")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            desc: json::field(&mut o, "desc")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "desc", &mut out.desc)?;
+        Ok(out)
     }
 }
 /// `ResumeCompetition`
@@ -1611,10 +1616,10 @@ pub struct ResumeCompetition {
 impl FromJson for ResumeCompetition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ResumeCompetition")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            desc: json::field(&mut o, "desc")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "desc", &mut out.desc)?;
+        Ok(out)
     }
 }
 /// `ResumeEducation`
@@ -1645,16 +1650,16 @@ pub struct ResumeEducation {
 impl FromJson for ResumeEducation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ResumeEducation")?;
-        Ok(Self {
-            school: json::field(&mut o, "school")?,
-            start_date: json::field(&mut o, "start_date")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_date: json::field(&mut o, "end_date")?,
-            end_time: json::field(&mut o, "end_time")?,
-            major: json::field(&mut o, "major")?,
-            degree: json::field(&mut o, "degree")?,
-            qualification: json::field(&mut o, "qualification")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "school", &mut out.school)?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "major", &mut out.major)?;
+        json::set(&mut o, "degree", &mut out.degree)?;
+        json::set(&mut o, "qualification", &mut out.qualification)?;
+        Ok(out)
     }
 }
 /// `ResumeLanguage`
@@ -1673,10 +1678,10 @@ pub struct ResumeLanguage {
 impl FromJson for ResumeLanguage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ResumeLanguage")?;
-        Ok(Self {
-            level: json::field(&mut o, "level")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "level", &mut out.level)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `ResumeProject`
@@ -1705,15 +1710,15 @@ pub struct ResumeProject {
 impl FromJson for ResumeProject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ResumeProject")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            title: json::field(&mut o, "title")?,
-            start_date: json::field(&mut o, "start_date")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_date: json::field(&mut o, "end_date")?,
-            end_time: json::field(&mut o, "end_time")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "start_date", &mut out.start_date)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_date", &mut out.end_date)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `TaxiEntity`
@@ -1732,10 +1737,10 @@ pub struct TaxiEntity {
 impl FromJson for TaxiEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaxiEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `TaxiInvoice`
@@ -1752,9 +1757,9 @@ pub struct TaxiInvoice {
 impl FromJson for TaxiInvoice {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaxiInvoice")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }
 /// `TrainEntity`
@@ -1773,10 +1778,10 @@ pub struct TrainEntity {
 impl FromJson for TrainEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TrainEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `TrainInvoice`
@@ -1793,9 +1798,9 @@ pub struct TrainInvoice {
 impl FromJson for TrainInvoice {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TrainInvoice")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }
 /// `TwMainlandTravelPermit`
@@ -1812,9 +1817,9 @@ pub struct TwMainlandTravelPermit {
 impl FromJson for TwMainlandTravelPermit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TwMainlandTravelPermit")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }
 /// `TwMainlandTravelPermitEntity`
@@ -1833,10 +1838,10 @@ pub struct TwMainlandTravelPermitEntity {
 impl FromJson for TwMainlandTravelPermitEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TwMainlandTravelPermitEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `VatEntity`
@@ -1857,11 +1862,11 @@ pub struct VatEntity {
 impl FromJson for VatEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "VatEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `VatInvoice`
@@ -1878,9 +1883,9 @@ pub struct VatInvoice {
 impl FromJson for VatInvoice {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "VatInvoice")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }
 /// `VehicleEntity`
@@ -1899,10 +1904,10 @@ pub struct VehicleEntity {
 impl FromJson for VehicleEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "VehicleEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `VehicleInvoice`
@@ -1919,9 +1924,9 @@ pub struct VehicleInvoice {
 impl FromJson for VehicleInvoice {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "VehicleInvoice")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }
 /// `VehicleInvoiceEntity`
@@ -1940,10 +1945,10 @@ pub struct VehicleInvoiceEntity {
 impl FromJson for VehicleInvoiceEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "VehicleInvoiceEntity")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `VehicleLicense`
@@ -1960,8 +1965,8 @@ pub struct VehicleLicense {
 impl FromJson for VehicleLicense {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "VehicleLicense")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        Ok(out)
     }
 }

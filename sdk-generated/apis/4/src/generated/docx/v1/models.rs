@@ -1236,11 +1236,11 @@ pub struct AddOns {
 impl FromJson for AddOns {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddOns")?;
-        Ok(Self {
-            component_id: json::field(&mut o, "component_id")?,
-            component_type_id: json::field(&mut o, "component_type_id")?,
-            record: json::field(&mut o, "record")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "component_id", &mut out.component_id)?;
+        json::set(&mut o, "component_type_id", &mut out.component_type_id)?;
+        json::set(&mut o, "record", &mut out.record)?;
+        Ok(out)
     }
 }
 impl ToJson for AddOns {
@@ -1328,10 +1328,10 @@ pub struct AgendaItemTitle {
 impl FromJson for AgendaItemTitle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgendaItemTitle")?;
-        Ok(Self {
-            elements: json::field(&mut o, "elements")?,
-            align: json::field(&mut o, "align")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "elements", &mut out.elements)?;
+        json::set(&mut o, "align", &mut out.align)?;
+        Ok(out)
     }
 }
 impl ToJson for AgendaItemTitle {
@@ -1370,16 +1370,16 @@ pub struct AgendaTitleElement {
 impl FromJson for AgendaTitleElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgendaTitleElement")?;
-        Ok(Self {
-            text_run: json::field(&mut o, "text_run")?,
-            mention_user: json::field(&mut o, "mention_user")?,
-            mention_doc: json::field(&mut o, "mention_doc")?,
-            reminder: json::field(&mut o, "reminder")?,
-            file: json::field(&mut o, "file")?,
-            undefined: json::field(&mut o, "undefined")?,
-            inline_block: json::field(&mut o, "inline_block")?,
-            equation: json::field(&mut o, "equation")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text_run", &mut out.text_run)?;
+        json::set(&mut o, "mention_user", &mut out.mention_user)?;
+        json::set(&mut o, "mention_doc", &mut out.mention_doc)?;
+        json::set(&mut o, "reminder", &mut out.reminder)?;
+        json::set(&mut o, "file", &mut out.file)?;
+        json::set(&mut o, "undefined", &mut out.undefined)?;
+        json::set(&mut o, "inline_block", &mut out.inline_block)?;
+        json::set(&mut o, "equation", &mut out.equation)?;
+        Ok(out)
     }
 }
 impl ToJson for AgendaTitleElement {
@@ -1456,10 +1456,10 @@ impl FromJson for BatchDeleteChatAnnouncementBlockChildrenResponseBody {
             value,
             "BatchDeleteChatAnnouncementBlockChildrenResponseBody",
         )?;
-        Ok(Self {
-            revision_id: json::field(&mut o, "revision_id")?,
-            client_token: json::field(&mut o, "client_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "revision_id", &mut out.revision_id)?;
+        json::set(&mut o, "client_token", &mut out.client_token)?;
+        Ok(out)
     }
 }
 /// `BatchDeleteDocumentBlockChildrenRequestBody`
@@ -1499,10 +1499,10 @@ pub struct BatchDeleteDocumentBlockChildrenResponseBody {
 impl FromJson for BatchDeleteDocumentBlockChildrenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchDeleteDocumentBlockChildrenResponseBody")?;
-        Ok(Self {
-            document_revision_id: json::field(&mut o, "document_revision_id")?,
-            client_token: json::field(&mut o, "client_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "document_revision_id", &mut out.document_revision_id)?;
+        json::set(&mut o, "client_token", &mut out.client_token)?;
+        Ok(out)
     }
 }
 /// `BatchUpdateChatAnnouncementBlockRequestBody`
@@ -1541,11 +1541,11 @@ pub struct BatchUpdateChatAnnouncementBlockResponseBody {
 impl FromJson for BatchUpdateChatAnnouncementBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchUpdateChatAnnouncementBlockResponseBody")?;
-        Ok(Self {
-            blocks: json::field(&mut o, "blocks")?,
-            revision_id: json::field(&mut o, "revision_id")?,
-            client_token: json::field(&mut o, "client_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "blocks", &mut out.blocks)?;
+        json::set(&mut o, "revision_id", &mut out.revision_id)?;
+        json::set(&mut o, "client_token", &mut out.client_token)?;
+        Ok(out)
     }
 }
 /// `BatchUpdateDocumentBlockRequestBody`
@@ -1584,11 +1584,11 @@ pub struct BatchUpdateDocumentBlockResponseBody {
 impl FromJson for BatchUpdateDocumentBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchUpdateDocumentBlockResponseBody")?;
-        Ok(Self {
-            blocks: json::field(&mut o, "blocks")?,
-            document_revision_id: json::field(&mut o, "document_revision_id")?,
-            client_token: json::field(&mut o, "client_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "blocks", &mut out.blocks)?;
+        json::set(&mut o, "document_revision_id", &mut out.document_revision_id)?;
+        json::set(&mut o, "client_token", &mut out.client_token)?;
+        Ok(out)
     }
 }
 /// `Bitable`
@@ -1607,10 +1607,10 @@ pub struct Bitable {
 impl FromJson for Bitable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Bitable")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            view_type: json::field(&mut o, "view_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "view_type", &mut out.view_type)?;
+        Ok(out)
     }
 }
 impl ToJson for Bitable {
@@ -1763,73 +1763,73 @@ pub struct Block {
 impl FromJson for Block {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Block")?;
-        Ok(Self {
-            block_id: json::field(&mut o, "block_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            children: json::field(&mut o, "children")?,
-            block_type: json::field(&mut o, "block_type")?,
-            page: json::field(&mut o, "page")?,
-            text: json::field(&mut o, "text")?,
-            heading1: json::field(&mut o, "heading1")?,
-            heading2: json::field(&mut o, "heading2")?,
-            heading3: json::field(&mut o, "heading3")?,
-            heading4: json::field(&mut o, "heading4")?,
-            heading5: json::field(&mut o, "heading5")?,
-            heading6: json::field(&mut o, "heading6")?,
-            heading7: json::field(&mut o, "heading7")?,
-            heading8: json::field(&mut o, "heading8")?,
-            heading9: json::field(&mut o, "heading9")?,
-            bullet: json::field(&mut o, "bullet")?,
-            ordered: json::field(&mut o, "ordered")?,
-            code: json::field(&mut o, "code")?,
-            quote: json::field(&mut o, "quote")?,
-            equation: json::field(&mut o, "equation")?,
-            todo: json::field(&mut o, "todo")?,
-            bitable: json::field(&mut o, "bitable")?,
-            callout: json::field(&mut o, "callout")?,
-            chat_card: json::field(&mut o, "chat_card")?,
-            diagram: json::field(&mut o, "diagram")?,
-            divider: json::field(&mut o, "divider")?,
-            file: json::field(&mut o, "file")?,
-            grid: json::field(&mut o, "grid")?,
-            grid_column: json::field(&mut o, "grid_column")?,
-            iframe: json::field(&mut o, "iframe")?,
-            image: json::field(&mut o, "image")?,
-            isv: json::field(&mut o, "isv")?,
-            add_ons: json::field(&mut o, "add_ons")?,
-            mindnote: json::field(&mut o, "mindnote")?,
-            sheet: json::field(&mut o, "sheet")?,
-            table: json::field(&mut o, "table")?,
-            table_cell: json::field(&mut o, "table_cell")?,
-            view: json::field(&mut o, "view")?,
-            undefined: json::field(&mut o, "undefined")?,
-            quote_container: json::field(&mut o, "quote_container")?,
-            task: json::field(&mut o, "task")?,
-            okr: json::field(&mut o, "okr")?,
-            okr_objective: json::field(&mut o, "okr_objective")?,
-            okr_key_result: json::field(&mut o, "okr_key_result")?,
-            okr_progress: json::field(&mut o, "okr_progress")?,
-            comment_ids: json::field(&mut o, "comment_ids")?,
-            jira_issue: json::field(&mut o, "jira_issue")?,
-            wiki_catalog: json::field(&mut o, "wiki_catalog")?,
-            board: json::field(&mut o, "board")?,
-            agenda: json::field(&mut o, "agenda")?,
-            agenda_item: json::field(&mut o, "agenda_item")?,
-            agenda_item_title: json::field(&mut o, "agenda_item_title")?,
-            agenda_item_content: json::field(&mut o, "agenda_item_content")?,
-            link_preview: json::field(&mut o, "link_preview")?,
-            source_synced: json::field(&mut o, "source_synced")?,
-            reference_synced: json::field(&mut o, "reference_synced")?,
-            sub_page_list: json::field(&mut o, "sub_page_list")?,
-            ai_template: json::field(&mut o, "ai_template")?,
-            reference_base: json::field(&mut o, "reference_base")?,
-            project: json::field(&mut o, "project")?,
-            meeting_notes_qa: json::field(&mut o, "meeting_notes_qa")?,
-            vc_tabs: json::field(&mut o, "vc_tabs")?,
-            vc_summary_tab: json::field(&mut o, "vc_summary_tab")?,
-            vc_transcript_tab: json::field(&mut o, "vc_transcript_tab")?,
-            minutes: json::field(&mut o, "minutes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "block_id", &mut out.block_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "children", &mut out.children)?;
+        json::set(&mut o, "block_type", &mut out.block_type)?;
+        json::set(&mut o, "page", &mut out.page)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "heading1", &mut out.heading1)?;
+        json::set(&mut o, "heading2", &mut out.heading2)?;
+        json::set(&mut o, "heading3", &mut out.heading3)?;
+        json::set(&mut o, "heading4", &mut out.heading4)?;
+        json::set(&mut o, "heading5", &mut out.heading5)?;
+        json::set(&mut o, "heading6", &mut out.heading6)?;
+        json::set(&mut o, "heading7", &mut out.heading7)?;
+        json::set(&mut o, "heading8", &mut out.heading8)?;
+        json::set(&mut o, "heading9", &mut out.heading9)?;
+        json::set(&mut o, "bullet", &mut out.bullet)?;
+        json::set(&mut o, "ordered", &mut out.ordered)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "quote", &mut out.quote)?;
+        json::set(&mut o, "equation", &mut out.equation)?;
+        json::set(&mut o, "todo", &mut out.todo)?;
+        json::set(&mut o, "bitable", &mut out.bitable)?;
+        json::set(&mut o, "callout", &mut out.callout)?;
+        json::set(&mut o, "chat_card", &mut out.chat_card)?;
+        json::set(&mut o, "diagram", &mut out.diagram)?;
+        json::set(&mut o, "divider", &mut out.divider)?;
+        json::set(&mut o, "file", &mut out.file)?;
+        json::set(&mut o, "grid", &mut out.grid)?;
+        json::set(&mut o, "grid_column", &mut out.grid_column)?;
+        json::set(&mut o, "iframe", &mut out.iframe)?;
+        json::set(&mut o, "image", &mut out.image)?;
+        json::set(&mut o, "isv", &mut out.isv)?;
+        json::set(&mut o, "add_ons", &mut out.add_ons)?;
+        json::set(&mut o, "mindnote", &mut out.mindnote)?;
+        json::set(&mut o, "sheet", &mut out.sheet)?;
+        json::set(&mut o, "table", &mut out.table)?;
+        json::set(&mut o, "table_cell", &mut out.table_cell)?;
+        json::set(&mut o, "view", &mut out.view)?;
+        json::set(&mut o, "undefined", &mut out.undefined)?;
+        json::set(&mut o, "quote_container", &mut out.quote_container)?;
+        json::set(&mut o, "task", &mut out.task)?;
+        json::set(&mut o, "okr", &mut out.okr)?;
+        json::set(&mut o, "okr_objective", &mut out.okr_objective)?;
+        json::set(&mut o, "okr_key_result", &mut out.okr_key_result)?;
+        json::set(&mut o, "okr_progress", &mut out.okr_progress)?;
+        json::set(&mut o, "comment_ids", &mut out.comment_ids)?;
+        json::set(&mut o, "jira_issue", &mut out.jira_issue)?;
+        json::set(&mut o, "wiki_catalog", &mut out.wiki_catalog)?;
+        json::set(&mut o, "board", &mut out.board)?;
+        json::set(&mut o, "agenda", &mut out.agenda)?;
+        json::set(&mut o, "agenda_item", &mut out.agenda_item)?;
+        json::set(&mut o, "agenda_item_title", &mut out.agenda_item_title)?;
+        json::set(&mut o, "agenda_item_content", &mut out.agenda_item_content)?;
+        json::set(&mut o, "link_preview", &mut out.link_preview)?;
+        json::set(&mut o, "source_synced", &mut out.source_synced)?;
+        json::set(&mut o, "reference_synced", &mut out.reference_synced)?;
+        json::set(&mut o, "sub_page_list", &mut out.sub_page_list)?;
+        json::set(&mut o, "ai_template", &mut out.ai_template)?;
+        json::set(&mut o, "reference_base", &mut out.reference_base)?;
+        json::set(&mut o, "project", &mut out.project)?;
+        json::set(&mut o, "meeting_notes_qa", &mut out.meeting_notes_qa)?;
+        json::set(&mut o, "vc_tabs", &mut out.vc_tabs)?;
+        json::set(&mut o, "vc_summary_tab", &mut out.vc_summary_tab)?;
+        json::set(&mut o, "vc_transcript_tab", &mut out.vc_transcript_tab)?;
+        json::set(&mut o, "minutes", &mut out.minutes)?;
+        Ok(out)
     }
 }
 impl ToJson for Block {
@@ -1919,10 +1919,10 @@ pub struct BlockIdRelation {
 impl FromJson for BlockIdRelation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BlockIdRelation")?;
-        Ok(Self {
-            temporary_block_id: json::field(&mut o, "temporary_block_id")?,
-            block_id: json::field(&mut o, "block_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "temporary_block_id", &mut out.temporary_block_id)?;
+        json::set(&mut o, "block_id", &mut out.block_id)?;
+        Ok(out)
     }
 }
 /// `BlockIdToImageUrl`
@@ -1941,10 +1941,10 @@ pub struct BlockIdToImageUrl {
 impl FromJson for BlockIdToImageUrl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BlockIdToImageUrl")?;
-        Ok(Self {
-            block_id: json::field(&mut o, "block_id")?,
-            image_url: json::field(&mut o, "image_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "block_id", &mut out.block_id)?;
+        json::set(&mut o, "image_url", &mut out.image_url)?;
+        Ok(out)
     }
 }
 /// `Board`
@@ -1967,12 +1967,12 @@ pub struct Board {
 impl FromJson for Board {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Board")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            align: json::field(&mut o, "align")?,
-            width: json::field(&mut o, "width")?,
-            height: json::field(&mut o, "height")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "align", &mut out.align)?;
+        json::set(&mut o, "width", &mut out.width)?;
+        json::set(&mut o, "height", &mut out.height)?;
+        Ok(out)
     }
 }
 impl ToJson for Board {
@@ -2005,12 +2005,12 @@ pub struct Callout {
 impl FromJson for Callout {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Callout")?;
-        Ok(Self {
-            background_color: json::field(&mut o, "background_color")?,
-            border_color: json::field(&mut o, "border_color")?,
-            text_color: json::field(&mut o, "text_color")?,
-            emoji_id: json::field(&mut o, "emoji_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "background_color", &mut out.background_color)?;
+        json::set(&mut o, "border_color", &mut out.border_color)?;
+        json::set(&mut o, "text_color", &mut out.text_color)?;
+        json::set(&mut o, "emoji_id", &mut out.emoji_id)?;
+        Ok(out)
     }
 }
 impl ToJson for Callout {
@@ -2037,9 +2037,9 @@ pub struct Caption {
 impl FromJson for Caption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Caption")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 impl ToJson for Caption {
@@ -2065,10 +2065,10 @@ pub struct ChatCard {
 impl FromJson for ChatCard {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatCard")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-            align: json::field(&mut o, "align")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "align", &mut out.align)?;
+        Ok(out)
     }
 }
 impl ToJson for ChatCard {
@@ -2118,11 +2118,11 @@ pub struct ConvertDocumentResponseBody {
 impl FromJson for ConvertDocumentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ConvertDocumentResponseBody")?;
-        Ok(Self {
-            first_level_block_ids: json::field(&mut o, "first_level_block_ids")?,
-            blocks: json::field(&mut o, "blocks")?,
-            block_id_to_image_urls: json::field(&mut o, "block_id_to_image_urls")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "first_level_block_ids", &mut out.first_level_block_ids)?;
+        json::set(&mut o, "blocks", &mut out.blocks)?;
+        json::set(&mut o, "block_id_to_image_urls", &mut out.block_id_to_image_urls)?;
+        Ok(out)
     }
 }
 /// `CreateChatAnnouncementBlockChildrenRequestBody`
@@ -2167,11 +2167,11 @@ impl FromJson for CreateChatAnnouncementBlockChildrenResponseBody {
             value,
             "CreateChatAnnouncementBlockChildrenResponseBody",
         )?;
-        Ok(Self {
-            children: json::field(&mut o, "children")?,
-            revision_id: json::field(&mut o, "revision_id")?,
-            client_token: json::field(&mut o, "client_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "children", &mut out.children)?;
+        json::set(&mut o, "revision_id", &mut out.revision_id)?;
+        json::set(&mut o, "client_token", &mut out.client_token)?;
+        Ok(out)
     }
 }
 /// `CreateDocumentBlockChildrenRequestBody`
@@ -2213,11 +2213,11 @@ pub struct CreateDocumentBlockChildrenResponseBody {
 impl FromJson for CreateDocumentBlockChildrenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateDocumentBlockChildrenResponseBody")?;
-        Ok(Self {
-            children: json::field(&mut o, "children")?,
-            document_revision_id: json::field(&mut o, "document_revision_id")?,
-            client_token: json::field(&mut o, "client_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "children", &mut out.children)?;
+        json::set(&mut o, "document_revision_id", &mut out.document_revision_id)?;
+        json::set(&mut o, "client_token", &mut out.client_token)?;
+        Ok(out)
     }
 }
 /// `CreateDocumentBlockDescendantRequestBody`
@@ -2264,12 +2264,12 @@ pub struct CreateDocumentBlockDescendantResponseBody {
 impl FromJson for CreateDocumentBlockDescendantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateDocumentBlockDescendantResponseBody")?;
-        Ok(Self {
-            children: json::field(&mut o, "children")?,
-            document_revision_id: json::field(&mut o, "document_revision_id")?,
-            client_token: json::field(&mut o, "client_token")?,
-            block_id_relations: json::field(&mut o, "block_id_relations")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "children", &mut out.children)?;
+        json::set(&mut o, "document_revision_id", &mut out.document_revision_id)?;
+        json::set(&mut o, "client_token", &mut out.client_token)?;
+        json::set(&mut o, "block_id_relations", &mut out.block_id_relations)?;
+        Ok(out)
     }
 }
 /// `CreateDocumentRequestBody`
@@ -2307,9 +2307,9 @@ pub struct CreateDocumentResponseBody {
 impl FromJson for CreateDocumentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateDocumentResponseBody")?;
-        Ok(Self {
-            document: json::field(&mut o, "document")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "document", &mut out.document)?;
+        Ok(out)
     }
 }
 /// `DeleteGridColumnRequest`
@@ -2386,9 +2386,9 @@ pub struct Diagram {
 impl FromJson for Diagram {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Diagram")?;
-        Ok(Self {
-            diagram_type: json::field(&mut o, "diagram_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "diagram_type", &mut out.diagram_type)?;
+        Ok(out)
     }
 }
 impl ToJson for Diagram {
@@ -2440,13 +2440,13 @@ pub struct Document {
 impl FromJson for Document {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Document")?;
-        Ok(Self {
-            document_id: json::field(&mut o, "document_id")?,
-            revision_id: json::field(&mut o, "revision_id")?,
-            title: json::field(&mut o, "title")?,
-            display_setting: json::field(&mut o, "display_setting")?,
-            cover: json::field(&mut o, "cover")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "document_id", &mut out.document_id)?;
+        json::set(&mut o, "revision_id", &mut out.revision_id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "display_setting", &mut out.display_setting)?;
+        json::set(&mut o, "cover", &mut out.cover)?;
+        Ok(out)
     }
 }
 /// `DocumentCover`
@@ -2467,11 +2467,11 @@ pub struct DocumentCover {
 impl FromJson for DocumentCover {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DocumentCover")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            offset_ratio_x: json::field(&mut o, "offset_ratio_x")?,
-            offset_ratio_y: json::field(&mut o, "offset_ratio_y")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "offset_ratio_x", &mut out.offset_ratio_x)?;
+        json::set(&mut o, "offset_ratio_y", &mut out.offset_ratio_y)?;
+        Ok(out)
     }
 }
 /// `DocumentDisplaySetting`
@@ -2500,15 +2500,15 @@ pub struct DocumentDisplaySetting {
 impl FromJson for DocumentDisplaySetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DocumentDisplaySetting")?;
-        Ok(Self {
-            show_authors: json::field(&mut o, "show_authors")?,
-            show_create_time: json::field(&mut o, "show_create_time")?,
-            show_pv: json::field(&mut o, "show_pv")?,
-            show_uv: json::field(&mut o, "show_uv")?,
-            show_like_count: json::field(&mut o, "show_like_count")?,
-            show_comment_count: json::field(&mut o, "show_comment_count")?,
-            show_related_matters: json::field(&mut o, "show_related_matters")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "show_authors", &mut out.show_authors)?;
+        json::set(&mut o, "show_create_time", &mut out.show_create_time)?;
+        json::set(&mut o, "show_pv", &mut out.show_pv)?;
+        json::set(&mut o, "show_uv", &mut out.show_uv)?;
+        json::set(&mut o, "show_like_count", &mut out.show_like_count)?;
+        json::set(&mut o, "show_comment_count", &mut out.show_comment_count)?;
+        json::set(&mut o, "show_related_matters", &mut out.show_related_matters)?;
+        Ok(out)
     }
 }
 /// `Equation`
@@ -2527,10 +2527,10 @@ pub struct Equation {
 impl FromJson for Equation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Equation")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            text_element_style: json::field(&mut o, "text_element_style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
+        Ok(out)
     }
 }
 impl ToJson for Equation {
@@ -2559,11 +2559,11 @@ pub struct File {
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "File")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            name: json::field(&mut o, "name")?,
-            view_type: json::field(&mut o, "view_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "view_type", &mut out.view_type)?;
+        Ok(out)
     }
 }
 impl ToJson for File {
@@ -2593,11 +2593,11 @@ pub struct GetChatAnnouncementBlockChildrenResponseBody {
 impl FromJson for GetChatAnnouncementBlockChildrenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetChatAnnouncementBlockChildrenResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `GetChatAnnouncementBlockResponseBody`
@@ -2614,9 +2614,9 @@ pub struct GetChatAnnouncementBlockResponseBody {
 impl FromJson for GetChatAnnouncementBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetChatAnnouncementBlockResponseBody")?;
-        Ok(Self {
-            block: json::field(&mut o, "block")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "block", &mut out.block)?;
+        Ok(out)
     }
 }
 /// `GetChatAnnouncementResponseBody`
@@ -2651,18 +2651,18 @@ pub struct GetChatAnnouncementResponseBody {
 impl FromJson for GetChatAnnouncementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetChatAnnouncementResponseBody")?;
-        Ok(Self {
-            revision_id: json::field(&mut o, "revision_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            owner_id_type: json::field(&mut o, "owner_id_type")?,
-            modifier_id: json::field(&mut o, "modifier_id")?,
-            modifier_id_type: json::field(&mut o, "modifier_id_type")?,
-            announcement_type: json::field(&mut o, "announcement_type")?,
-            create_time_v2: json::field(&mut o, "create_time_v2")?,
-            update_time_v2: json::field(&mut o, "update_time_v2")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "revision_id", &mut out.revision_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "owner_id_type", &mut out.owner_id_type)?;
+        json::set(&mut o, "modifier_id", &mut out.modifier_id)?;
+        json::set(&mut o, "modifier_id_type", &mut out.modifier_id_type)?;
+        json::set(&mut o, "announcement_type", &mut out.announcement_type)?;
+        json::set(&mut o, "create_time_v2", &mut out.create_time_v2)?;
+        json::set(&mut o, "update_time_v2", &mut out.update_time_v2)?;
+        Ok(out)
     }
 }
 /// `GetDocumentBlockChildrenResponseBody`
@@ -2683,11 +2683,11 @@ pub struct GetDocumentBlockChildrenResponseBody {
 impl FromJson for GetDocumentBlockChildrenResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetDocumentBlockChildrenResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `GetDocumentBlockResponseBody`
@@ -2704,9 +2704,9 @@ pub struct GetDocumentBlockResponseBody {
 impl FromJson for GetDocumentBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetDocumentBlockResponseBody")?;
-        Ok(Self {
-            block: json::field(&mut o, "block")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "block", &mut out.block)?;
+        Ok(out)
     }
 }
 /// `GetDocumentResponseBody`
@@ -2723,9 +2723,9 @@ pub struct GetDocumentResponseBody {
 impl FromJson for GetDocumentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetDocumentResponseBody")?;
-        Ok(Self {
-            document: json::field(&mut o, "document")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "document", &mut out.document)?;
+        Ok(out)
     }
 }
 /// `Grid`
@@ -2742,9 +2742,9 @@ pub struct Grid {
 impl FromJson for Grid {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Grid")?;
-        Ok(Self {
-            column_size: json::field(&mut o, "column_size")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "column_size", &mut out.column_size)?;
+        Ok(out)
     }
 }
 impl ToJson for Grid {
@@ -2768,9 +2768,9 @@ pub struct GridColumn {
 impl FromJson for GridColumn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GridColumn")?;
-        Ok(Self {
-            width_ratio: json::field(&mut o, "width_ratio")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "width_ratio", &mut out.width_ratio)?;
+        Ok(out)
     }
 }
 impl ToJson for GridColumn {
@@ -2794,9 +2794,9 @@ pub struct Iframe {
 impl FromJson for Iframe {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Iframe")?;
-        Ok(Self {
-            component: json::field(&mut o, "component")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "component", &mut out.component)?;
+        Ok(out)
     }
 }
 impl ToJson for Iframe {
@@ -2822,10 +2822,10 @@ pub struct IframeComponent {
 impl FromJson for IframeComponent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "IframeComponent")?;
-        Ok(Self {
-            iframe_type: json::field(&mut o, "iframe_type")?,
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "iframe_type", &mut out.iframe_type)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 impl ToJson for IframeComponent {
@@ -2860,14 +2860,14 @@ pub struct Image {
 impl FromJson for Image {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Image")?;
-        Ok(Self {
-            width: json::field(&mut o, "width")?,
-            height: json::field(&mut o, "height")?,
-            token: json::field(&mut o, "token")?,
-            align: json::field(&mut o, "align")?,
-            caption: json::field(&mut o, "caption")?,
-            scale: json::field(&mut o, "scale")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "width", &mut out.width)?;
+        json::set(&mut o, "height", &mut out.height)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "align", &mut out.align)?;
+        json::set(&mut o, "caption", &mut out.caption)?;
+        json::set(&mut o, "scale", &mut out.scale)?;
+        Ok(out)
     }
 }
 impl ToJson for Image {
@@ -2898,10 +2898,10 @@ pub struct InlineBlock {
 impl FromJson for InlineBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InlineBlock")?;
-        Ok(Self {
-            block_id: json::field(&mut o, "block_id")?,
-            text_element_style: json::field(&mut o, "text_element_style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "block_id", &mut out.block_id)?;
+        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
+        Ok(out)
     }
 }
 impl ToJson for InlineBlock {
@@ -2930,11 +2930,11 @@ pub struct InlineFile {
 impl FromJson for InlineFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InlineFile")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-            source_block_id: json::field(&mut o, "source_block_id")?,
-            text_element_style: json::field(&mut o, "text_element_style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "source_block_id", &mut out.source_block_id)?;
+        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
+        Ok(out)
     }
 }
 impl ToJson for InlineFile {
@@ -2966,12 +2966,12 @@ pub struct InlineLinkPreview {
 impl FromJson for InlineLinkPreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InlineLinkPreview")?;
-        Ok(Self {
-            title: json::field(&mut o, "title")?,
-            url: json::field(&mut o, "url")?,
-            url_type: json::field(&mut o, "url_type")?,
-            text_element_style: json::field(&mut o, "text_element_style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "url_type", &mut out.url_type)?;
+        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
+        Ok(out)
     }
 }
 impl ToJson for InlineLinkPreview {
@@ -3054,10 +3054,10 @@ pub struct Isv {
 impl FromJson for Isv {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Isv")?;
-        Ok(Self {
-            component_id: json::field(&mut o, "component_id")?,
-            component_type_id: json::field(&mut o, "component_type_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "component_id", &mut out.component_id)?;
+        json::set(&mut o, "component_type_id", &mut out.component_type_id)?;
+        Ok(out)
     }
 }
 impl ToJson for Isv {
@@ -3084,10 +3084,10 @@ pub struct JiraIssue {
 impl FromJson for JiraIssue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JiraIssue")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            key: json::field(&mut o, "key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "key", &mut out.key)?;
+        Ok(out)
     }
 }
 impl ToJson for JiraIssue {
@@ -3112,9 +3112,9 @@ pub struct Link {
 impl FromJson for Link {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Link")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 impl ToJson for Link {
@@ -3140,10 +3140,10 @@ pub struct LinkPreview {
 impl FromJson for LinkPreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LinkPreview")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-            url_type: json::field(&mut o, "url_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "url_type", &mut out.url_type)?;
+        Ok(out)
     }
 }
 impl ToJson for LinkPreview {
@@ -3172,11 +3172,11 @@ pub struct ListChatAnnouncementBlockResponseBody {
 impl FromJson for ListChatAnnouncementBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListChatAnnouncementBlockResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListDocumentBlockResponseBody`
@@ -3197,11 +3197,11 @@ pub struct ListDocumentBlockResponseBody {
 impl FromJson for ListDocumentBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListDocumentBlockResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `MeetingNotesQa`
@@ -3248,14 +3248,14 @@ pub struct MentionDoc {
 impl FromJson for MentionDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MentionDoc")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            obj_type: json::field(&mut o, "obj_type")?,
-            url: json::field(&mut o, "url")?,
-            title: json::field(&mut o, "title")?,
-            text_element_style: json::field(&mut o, "text_element_style")?,
-            fallback_type: json::field(&mut o, "fallback_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "obj_type", &mut out.obj_type)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
+        json::set(&mut o, "fallback_type", &mut out.fallback_type)?;
+        Ok(out)
     }
 }
 impl ToJson for MentionDoc {
@@ -3286,10 +3286,10 @@ pub struct MentionUser {
 impl FromJson for MentionUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MentionUser")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            text_element_style: json::field(&mut o, "text_element_style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
+        Ok(out)
     }
 }
 impl ToJson for MentionUser {
@@ -3341,9 +3341,9 @@ pub struct Mindnote {
 impl FromJson for Mindnote {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Mindnote")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        Ok(out)
     }
 }
 impl ToJson for Mindnote {
@@ -3369,10 +3369,10 @@ pub struct Minutes {
 impl FromJson for Minutes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Minutes")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            minutes_id: json::field(&mut o, "minutes_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "minutes_id", &mut out.minutes_id)?;
+        Ok(out)
     }
 }
 impl ToJson for Minutes {
@@ -3399,10 +3399,10 @@ pub struct ObjectiveIdWithKrId {
 impl FromJson for ObjectiveIdWithKrId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ObjectiveIdWithKrId")?;
-        Ok(Self {
-            objective_id: json::field(&mut o, "objective_id")?,
-            kr_ids: json::field(&mut o, "kr_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "objective_id", &mut out.objective_id)?;
+        json::set(&mut o, "kr_ids", &mut out.kr_ids)?;
+        Ok(out)
     }
 }
 impl ToJson for ObjectiveIdWithKrId {
@@ -3439,15 +3439,15 @@ pub struct Okr {
 impl FromJson for Okr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Okr")?;
-        Ok(Self {
-            okr_id: json::field(&mut o, "okr_id")?,
-            objectives: json::field(&mut o, "objectives")?,
-            period_display_status: json::field(&mut o, "period_display_status")?,
-            period_name_zh: json::field(&mut o, "period_name_zh")?,
-            period_name_en: json::field(&mut o, "period_name_en")?,
-            user_id: json::field(&mut o, "user_id")?,
-            visible_setting: json::field(&mut o, "visible_setting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "okr_id", &mut out.okr_id)?;
+        json::set(&mut o, "objectives", &mut out.objectives)?;
+        json::set(&mut o, "period_display_status", &mut out.period_display_status)?;
+        json::set(&mut o, "period_name_zh", &mut out.period_name_zh)?;
+        json::set(&mut o, "period_name_en", &mut out.period_name_en)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "visible_setting", &mut out.visible_setting)?;
+        Ok(out)
     }
 }
 impl ToJson for Okr {
@@ -3491,16 +3491,16 @@ pub struct OkrKeyResult {
 impl FromJson for OkrKeyResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OkrKeyResult")?;
-        Ok(Self {
-            kr_id: json::field(&mut o, "kr_id")?,
-            confidential: json::field(&mut o, "confidential")?,
-            position: json::field(&mut o, "position")?,
-            score: json::field(&mut o, "score")?,
-            visible: json::field(&mut o, "visible")?,
-            weight: json::field(&mut o, "weight")?,
-            progress_rate: json::field(&mut o, "progress_rate")?,
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "kr_id", &mut out.kr_id)?;
+        json::set(&mut o, "confidential", &mut out.confidential)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "visible", &mut out.visible)?;
+        json::set(&mut o, "weight", &mut out.weight)?;
+        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 impl ToJson for OkrKeyResult {
@@ -3545,16 +3545,16 @@ pub struct OkrObjective {
 impl FromJson for OkrObjective {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OkrObjective")?;
-        Ok(Self {
-            objective_id: json::field(&mut o, "objective_id")?,
-            confidential: json::field(&mut o, "confidential")?,
-            position: json::field(&mut o, "position")?,
-            score: json::field(&mut o, "score")?,
-            visible: json::field(&mut o, "visible")?,
-            weight: json::field(&mut o, "weight")?,
-            progress_rate: json::field(&mut o, "progress_rate")?,
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "objective_id", &mut out.objective_id)?;
+        json::set(&mut o, "confidential", &mut out.confidential)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "visible", &mut out.visible)?;
+        json::set(&mut o, "weight", &mut out.weight)?;
+        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 impl ToJson for OkrObjective {
@@ -3617,15 +3617,15 @@ pub struct OkrProgressRate {
 impl FromJson for OkrProgressRate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OkrProgressRate")?;
-        Ok(Self {
-            mode: json::field(&mut o, "mode")?,
-            current: json::field(&mut o, "current")?,
-            percent: json::field(&mut o, "percent")?,
-            progress_status: json::field(&mut o, "progress_status")?,
-            start: json::field(&mut o, "start")?,
-            status_type: json::field(&mut o, "status_type")?,
-            target: json::field(&mut o, "target")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "mode", &mut out.mode)?;
+        json::set(&mut o, "current", &mut out.current)?;
+        json::set(&mut o, "percent", &mut out.percent)?;
+        json::set(&mut o, "progress_status", &mut out.progress_status)?;
+        json::set(&mut o, "start", &mut out.start)?;
+        json::set(&mut o, "status_type", &mut out.status_type)?;
+        json::set(&mut o, "target", &mut out.target)?;
+        Ok(out)
     }
 }
 impl ToJson for OkrProgressRate {
@@ -3659,14 +3659,15 @@ pub struct OkrVisibleSetting {
 impl FromJson for OkrVisibleSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OkrVisibleSetting")?;
-        Ok(Self {
-            progress_fill_area_visible: json::field(
-                &mut o,
-                "progress_fill_area_visible",
-            )?,
-            progress_status_visible: json::field(&mut o, "progress_status_visible")?,
-            score_visible: json::field(&mut o, "score_visible")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "progress_fill_area_visible",
+            &mut out.progress_fill_area_visible,
+        )?;
+        json::set(&mut o, "progress_status_visible", &mut out.progress_status_visible)?;
+        json::set(&mut o, "score_visible", &mut out.score_visible)?;
+        Ok(out)
     }
 }
 impl ToJson for OkrVisibleSetting {
@@ -3696,11 +3697,11 @@ pub struct PatchDocumentBlockResponseBody {
 impl FromJson for PatchDocumentBlockResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchDocumentBlockResponseBody")?;
-        Ok(Self {
-            block: json::field(&mut o, "block")?,
-            document_revision_id: json::field(&mut o, "document_revision_id")?,
-            client_token: json::field(&mut o, "client_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "block", &mut out.block)?;
+        json::set(&mut o, "document_revision_id", &mut out.document_revision_id)?;
+        json::set(&mut o, "client_token", &mut out.client_token)?;
+        Ok(out)
     }
 }
 /// `Project`
@@ -3723,12 +3724,12 @@ pub struct Project {
 impl FromJson for Project {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Project")?;
-        Ok(Self {
-            title: json::field(&mut o, "title")?,
-            url: json::field(&mut o, "url")?,
-            sub_type: json::field(&mut o, "sub_type")?,
-            view_type: json::field(&mut o, "view_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "sub_type", &mut out.sub_type)?;
+        json::set(&mut o, "view_type", &mut out.view_type)?;
+        Ok(out)
     }
 }
 impl ToJson for Project {
@@ -3775,9 +3776,9 @@ pub struct RawContentDocumentResponseBody {
 impl FromJson for RawContentDocumentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RawContentDocumentResponseBody")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `ReferenceBase`
@@ -3798,11 +3799,11 @@ pub struct ReferenceBase {
 impl FromJson for ReferenceBase {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReferenceBase")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            view_id: json::field(&mut o, "view_id")?,
-            layout_mode: json::field(&mut o, "layout_mode")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "view_id", &mut out.view_id)?;
+        json::set(&mut o, "layout_mode", &mut out.layout_mode)?;
+        Ok(out)
     }
 }
 impl ToJson for ReferenceBase {
@@ -3830,10 +3831,10 @@ pub struct ReferenceSynced {
 impl FromJson for ReferenceSynced {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReferenceSynced")?;
-        Ok(Self {
-            source_document_id: json::field(&mut o, "source_document_id")?,
-            source_block_id: json::field(&mut o, "source_block_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "source_document_id", &mut out.source_document_id)?;
+        json::set(&mut o, "source_block_id", &mut out.source_block_id)?;
+        Ok(out)
     }
 }
 impl ToJson for ReferenceSynced {
@@ -3868,14 +3869,14 @@ pub struct Reminder {
 impl FromJson for Reminder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Reminder")?;
-        Ok(Self {
-            create_user_id: json::field(&mut o, "create_user_id")?,
-            is_notify: json::field(&mut o, "is_notify")?,
-            is_whole_day: json::field(&mut o, "is_whole_day")?,
-            expire_time: json::field(&mut o, "expire_time")?,
-            notify_time: json::field(&mut o, "notify_time")?,
-            text_element_style: json::field(&mut o, "text_element_style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "create_user_id", &mut out.create_user_id)?;
+        json::set(&mut o, "is_notify", &mut out.is_notify)?;
+        json::set(&mut o, "is_whole_day", &mut out.is_whole_day)?;
+        json::set(&mut o, "expire_time", &mut out.expire_time)?;
+        json::set(&mut o, "notify_time", &mut out.notify_time)?;
+        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
+        Ok(out)
     }
 }
 impl ToJson for Reminder {
@@ -3959,11 +3960,11 @@ pub struct Sheet {
 impl FromJson for Sheet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Sheet")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            row_size: json::field(&mut o, "row_size")?,
-            column_size: json::field(&mut o, "column_size")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "row_size", &mut out.row_size)?;
+        json::set(&mut o, "column_size", &mut out.column_size)?;
+        Ok(out)
     }
 }
 impl ToJson for Sheet {
@@ -3991,10 +3992,10 @@ pub struct SourceSynced {
 impl FromJson for SourceSynced {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SourceSynced")?;
-        Ok(Self {
-            elements: json::field(&mut o, "elements")?,
-            align: json::field(&mut o, "align")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "elements", &mut out.elements)?;
+        json::set(&mut o, "align", &mut out.align)?;
+        Ok(out)
     }
 }
 impl ToJson for SourceSynced {
@@ -4019,9 +4020,9 @@ pub struct SubPageList {
 impl FromJson for SubPageList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SubPageList")?;
-        Ok(Self {
-            wiki_token: json::field(&mut o, "wiki_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "wiki_token", &mut out.wiki_token)?;
+        Ok(out)
     }
 }
 impl ToJson for SubPageList {
@@ -4047,10 +4048,10 @@ pub struct Table {
 impl FromJson for Table {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Table")?;
-        Ok(Self {
-            cells: json::field(&mut o, "cells")?,
-            property: json::field(&mut o, "property")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cells", &mut out.cells)?;
+        json::set(&mut o, "property", &mut out.property)?;
+        Ok(out)
     }
 }
 impl ToJson for Table {
@@ -4097,10 +4098,10 @@ pub struct TableMergeInfo {
 impl FromJson for TableMergeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TableMergeInfo")?;
-        Ok(Self {
-            row_span: json::field(&mut o, "row_span")?,
-            col_span: json::field(&mut o, "col_span")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "row_span", &mut out.row_span)?;
+        json::set(&mut o, "col_span", &mut out.col_span)?;
+        Ok(out)
     }
 }
 impl ToJson for TableMergeInfo {
@@ -4135,14 +4136,14 @@ pub struct TableProperty {
 impl FromJson for TableProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TableProperty")?;
-        Ok(Self {
-            row_size: json::field(&mut o, "row_size")?,
-            column_size: json::field(&mut o, "column_size")?,
-            column_width: json::field(&mut o, "column_width")?,
-            merge_info: json::field(&mut o, "merge_info")?,
-            header_row: json::field(&mut o, "header_row")?,
-            header_column: json::field(&mut o, "header_column")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "row_size", &mut out.row_size)?;
+        json::set(&mut o, "column_size", &mut out.column_size)?;
+        json::set(&mut o, "column_width", &mut out.column_width)?;
+        json::set(&mut o, "merge_info", &mut out.merge_info)?;
+        json::set(&mut o, "header_row", &mut out.header_row)?;
+        json::set(&mut o, "header_column", &mut out.header_column)?;
+        Ok(out)
     }
 }
 impl ToJson for TableProperty {
@@ -4173,10 +4174,10 @@ pub struct Task {
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Task")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-            folded: json::field(&mut o, "folded")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "folded", &mut out.folded)?;
+        Ok(out)
     }
 }
 impl ToJson for Task {
@@ -4203,10 +4204,10 @@ pub struct Text {
 impl FromJson for Text {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Text")?;
-        Ok(Self {
-            style: json::field(&mut o, "style")?,
-            elements: json::field(&mut o, "elements")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "style", &mut out.style)?;
+        json::set(&mut o, "elements", &mut out.elements)?;
+        Ok(out)
     }
 }
 impl ToJson for Text {
@@ -4247,17 +4248,17 @@ pub struct TextElement {
 impl FromJson for TextElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TextElement")?;
-        Ok(Self {
-            text_run: json::field(&mut o, "text_run")?,
-            mention_user: json::field(&mut o, "mention_user")?,
-            mention_doc: json::field(&mut o, "mention_doc")?,
-            reminder: json::field(&mut o, "reminder")?,
-            file: json::field(&mut o, "file")?,
-            undefined: json::field(&mut o, "undefined")?,
-            inline_block: json::field(&mut o, "inline_block")?,
-            equation: json::field(&mut o, "equation")?,
-            link_preview: json::field(&mut o, "link_preview")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text_run", &mut out.text_run)?;
+        json::set(&mut o, "mention_user", &mut out.mention_user)?;
+        json::set(&mut o, "mention_doc", &mut out.mention_doc)?;
+        json::set(&mut o, "reminder", &mut out.reminder)?;
+        json::set(&mut o, "file", &mut out.file)?;
+        json::set(&mut o, "undefined", &mut out.undefined)?;
+        json::set(&mut o, "inline_block", &mut out.inline_block)?;
+        json::set(&mut o, "equation", &mut out.equation)?;
+        json::set(&mut o, "link_preview", &mut out.link_preview)?;
+        Ok(out)
     }
 }
 impl ToJson for TextElement {
@@ -4305,17 +4306,17 @@ pub struct TextElementStyle {
 impl FromJson for TextElementStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TextElementStyle")?;
-        Ok(Self {
-            bold: json::field(&mut o, "bold")?,
-            italic: json::field(&mut o, "italic")?,
-            strikethrough: json::field(&mut o, "strikethrough")?,
-            underline: json::field(&mut o, "underline")?,
-            inline_code: json::field(&mut o, "inline_code")?,
-            background_color: json::field(&mut o, "background_color")?,
-            text_color: json::field(&mut o, "text_color")?,
-            link: json::field(&mut o, "link")?,
-            comment_ids: json::field(&mut o, "comment_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "bold", &mut out.bold)?;
+        json::set(&mut o, "italic", &mut out.italic)?;
+        json::set(&mut o, "strikethrough", &mut out.strikethrough)?;
+        json::set(&mut o, "underline", &mut out.underline)?;
+        json::set(&mut o, "inline_code", &mut out.inline_code)?;
+        json::set(&mut o, "background_color", &mut out.background_color)?;
+        json::set(&mut o, "text_color", &mut out.text_color)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        json::set(&mut o, "comment_ids", &mut out.comment_ids)?;
+        Ok(out)
     }
 }
 impl ToJson for TextElementStyle {
@@ -4349,10 +4350,10 @@ pub struct TextRun {
 impl FromJson for TextRun {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TextRun")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            text_element_style: json::field(&mut o, "text_element_style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
+        Ok(out)
     }
 }
 impl ToJson for TextRun {
@@ -4391,16 +4392,16 @@ pub struct TextStyle {
 impl FromJson for TextStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TextStyle")?;
-        Ok(Self {
-            align: json::field(&mut o, "align")?,
-            done: json::field(&mut o, "done")?,
-            folded: json::field(&mut o, "folded")?,
-            language: json::field(&mut o, "language")?,
-            wrap: json::field(&mut o, "wrap")?,
-            background_color: json::field(&mut o, "background_color")?,
-            indentation_level: json::field(&mut o, "indentation_level")?,
-            sequence: json::field(&mut o, "sequence")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "align", &mut out.align)?;
+        json::set(&mut o, "done", &mut out.done)?;
+        json::set(&mut o, "folded", &mut out.folded)?;
+        json::set(&mut o, "language", &mut out.language)?;
+        json::set(&mut o, "wrap", &mut out.wrap)?;
+        json::set(&mut o, "background_color", &mut out.background_color)?;
+        json::set(&mut o, "indentation_level", &mut out.indentation_level)?;
+        json::set(&mut o, "sequence", &mut out.sequence)?;
+        Ok(out)
     }
 }
 impl ToJson for TextStyle {
@@ -4750,9 +4751,9 @@ pub struct View {
 impl FromJson for View {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "View")?;
-        Ok(Self {
-            view_type: json::field(&mut o, "view_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "view_type", &mut out.view_type)?;
+        Ok(out)
     }
 }
 impl ToJson for View {
@@ -4776,9 +4777,9 @@ pub struct WikiCatalog {
 impl FromJson for WikiCatalog {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WikiCatalog")?;
-        Ok(Self {
-            wiki_token: json::field(&mut o, "wiki_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "wiki_token", &mut out.wiki_token)?;
+        Ok(out)
     }
 }
 impl ToJson for WikiCatalog {

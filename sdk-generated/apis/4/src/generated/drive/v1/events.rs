@@ -305,12 +305,12 @@ pub struct BitableTableFieldAction {
 impl FromJson for BitableTableFieldAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BitableTableFieldAction")?;
-        Ok(Self {
-            action: json::field(&mut o, "action")?,
-            field_id: json::field(&mut o, "field_id")?,
-            before_value: json::field(&mut o, "before_value")?,
-            after_value: json::field(&mut o, "after_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "action", &mut out.action)?;
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "before_value", &mut out.before_value)?;
+        json::set(&mut o, "after_value", &mut out.after_value)?;
+        Ok(out)
     }
 }
 /// `BitableTableFieldActionValue`
@@ -335,13 +335,13 @@ pub struct BitableTableFieldActionValue {
 impl FromJson for BitableTableFieldActionValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BitableTableFieldActionValue")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            r#type: json::field(&mut o, "type")?,
-            description: json::field(&mut o, "description")?,
-            property: json::field(&mut o, "property")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "property", &mut out.property)?;
+        Ok(out)
     }
 }
 /// `BitableTableFieldActionValueProperty`
@@ -380,20 +380,20 @@ pub struct BitableTableFieldActionValueProperty {
 impl FromJson for BitableTableFieldActionValueProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BitableTableFieldActionValueProperty")?;
-        Ok(Self {
-            formatter: json::field(&mut o, "formatter")?,
-            date_formatter: json::field(&mut o, "date_formatter")?,
-            auto_fill: json::field(&mut o, "auto_fill")?,
-            multiple: json::field(&mut o, "multiple")?,
-            table_id: json::field(&mut o, "table_id")?,
-            table_name: json::field(&mut o, "table_name")?,
-            back_field_name: json::field(&mut o, "back_field_name")?,
-            input_type: json::field(&mut o, "input_type")?,
-            back_field_id: json::field(&mut o, "back_field_id")?,
-            auto_serial: json::field(&mut o, "auto_serial")?,
-            options: json::field(&mut o, "options")?,
-            formula_expression: json::field(&mut o, "formula_expression")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "formatter", &mut out.formatter)?;
+        json::set(&mut o, "date_formatter", &mut out.date_formatter)?;
+        json::set(&mut o, "auto_fill", &mut out.auto_fill)?;
+        json::set(&mut o, "multiple", &mut out.multiple)?;
+        json::set(&mut o, "table_id", &mut out.table_id)?;
+        json::set(&mut o, "table_name", &mut out.table_name)?;
+        json::set(&mut o, "back_field_name", &mut out.back_field_name)?;
+        json::set(&mut o, "input_type", &mut out.input_type)?;
+        json::set(&mut o, "back_field_id", &mut out.back_field_id)?;
+        json::set(&mut o, "auto_serial", &mut out.auto_serial)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        json::set(&mut o, "formula_expression", &mut out.formula_expression)?;
+        Ok(out)
     }
 }
 /// `BitableTableFieldActionValuePropertyAutoSerial`
@@ -415,10 +415,10 @@ impl FromJson for BitableTableFieldActionValuePropertyAutoSerial {
             value,
             "BitableTableFieldActionValuePropertyAutoSerial",
         )?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            options: json::field(&mut o, "options")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        Ok(out)
     }
 }
 /// `BitableTableFieldActionValuePropertyAutoSerialOptions`
@@ -440,10 +440,10 @@ impl FromJson for BitableTableFieldActionValuePropertyAutoSerialOptions {
             value,
             "BitableTableFieldActionValuePropertyAutoSerialOptions",
         )?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `BitableTableFieldActionValuePropertyOption`
@@ -464,11 +464,11 @@ pub struct BitableTableFieldActionValuePropertyOption {
 impl FromJson for BitableTableFieldActionValuePropertyOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BitableTableFieldActionValuePropertyOption")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            id: json::field(&mut o, "id")?,
-            color: json::field(&mut o, "color")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "color", &mut out.color)?;
+        Ok(out)
     }
 }
 /// `BitableTableRecordAction`
@@ -491,12 +491,12 @@ pub struct BitableTableRecordAction {
 impl FromJson for BitableTableRecordAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BitableTableRecordAction")?;
-        Ok(Self {
-            record_id: json::field(&mut o, "record_id")?,
-            action: json::field(&mut o, "action")?,
-            before_value: json::field(&mut o, "before_value")?,
-            after_value: json::field(&mut o, "after_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "record_id", &mut out.record_id)?;
+        json::set(&mut o, "action", &mut out.action)?;
+        json::set(&mut o, "before_value", &mut out.before_value)?;
+        json::set(&mut o, "after_value", &mut out.after_value)?;
+        Ok(out)
     }
 }
 /// `BitableTableRecordActionField`
@@ -517,11 +517,11 @@ pub struct BitableTableRecordActionField {
 impl FromJson for BitableTableRecordActionField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BitableTableRecordActionField")?;
-        Ok(Self {
-            field_id: json::field(&mut o, "field_id")?,
-            field_value: json::field(&mut o, "field_value")?,
-            field_identity_value: json::field(&mut o, "field_identity_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "field_value", &mut out.field_value)?;
+        json::set(&mut o, "field_identity_value", &mut out.field_identity_value)?;
+        Ok(out)
     }
 }
 /// `BitableTableRecordActionFieldIdentity`
@@ -538,9 +538,9 @@ pub struct BitableTableRecordActionFieldIdentity {
 impl FromJson for BitableTableRecordActionFieldIdentity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BitableTableRecordActionFieldIdentity")?;
-        Ok(Self {
-            users: json::field(&mut o, "users")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "users", &mut out.users)?;
+        Ok(out)
     }
 }
 /// `BitableTableRecordActionFieldIdentityUser`
@@ -563,12 +563,12 @@ pub struct BitableTableRecordActionFieldIdentityUser {
 impl FromJson for BitableTableRecordActionFieldIdentityUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BitableTableRecordActionFieldIdentityUser")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            name: json::field(&mut o, "name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        Ok(out)
     }
 }
 /// `EventHeader`
@@ -595,14 +595,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `Notice`
@@ -629,14 +629,14 @@ pub struct Notice {
 impl FromJson for Notice {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Notice")?;
-        Ok(Self {
-            file_type: json::field(&mut o, "file_type")?,
-            file_token: json::field(&mut o, "file_token")?,
-            from_user_id: json::field(&mut o, "from_user_id")?,
-            to_user_id: json::field(&mut o, "to_user_id")?,
-            from_user_type: json::field(&mut o, "from_user_type")?,
-            notice_type: json::field(&mut o, "notice_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "from_user_id", &mut out.from_user_id)?;
+        json::set(&mut o, "to_user_id", &mut out.to_user_id)?;
+        json::set(&mut o, "from_user_type", &mut out.from_user_type)?;
+        json::set(&mut o, "notice_type", &mut out.notice_type)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileBitableFieldChangedV1`
@@ -657,11 +657,11 @@ pub struct P2DriveFileBitableFieldChangedV1 {
 impl FromJson for P2DriveFileBitableFieldChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileBitableFieldChangedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileBitableFieldChangedV1Data`
@@ -692,16 +692,16 @@ pub struct P2DriveFileBitableFieldChangedV1Data {
 impl FromJson for P2DriveFileBitableFieldChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileBitableFieldChangedV1Data")?;
-        Ok(Self {
-            file_type: json::field(&mut o, "file_type")?,
-            file_token: json::field(&mut o, "file_token")?,
-            table_id: json::field(&mut o, "table_id")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            action_list: json::field(&mut o, "action_list")?,
-            revision: json::field(&mut o, "revision")?,
-            subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "table_id", &mut out.table_id)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "action_list", &mut out.action_list)?;
+        json::set(&mut o, "revision", &mut out.revision)?;
+        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileBitableRecordChangedV1`
@@ -722,11 +722,11 @@ pub struct P2DriveFileBitableRecordChangedV1 {
 impl FromJson for P2DriveFileBitableRecordChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileBitableRecordChangedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileBitableRecordChangedV1Data`
@@ -757,16 +757,16 @@ pub struct P2DriveFileBitableRecordChangedV1Data {
 impl FromJson for P2DriveFileBitableRecordChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileBitableRecordChangedV1Data")?;
-        Ok(Self {
-            file_type: json::field(&mut o, "file_type")?,
-            file_token: json::field(&mut o, "file_token")?,
-            table_id: json::field(&mut o, "table_id")?,
-            revision: json::field(&mut o, "revision")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            action_list: json::field(&mut o, "action_list")?,
-            subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "table_id", &mut out.table_id)?;
+        json::set(&mut o, "revision", &mut out.revision)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "action_list", &mut out.action_list)?;
+        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileCreatedInFolderV1`
@@ -787,11 +787,11 @@ pub struct P2DriveFileCreatedInFolderV1 {
 impl FromJson for P2DriveFileCreatedInFolderV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileCreatedInFolderV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileCreatedInFolderV1Data`
@@ -816,13 +816,13 @@ pub struct P2DriveFileCreatedInFolderV1Data {
 impl FromJson for P2DriveFileCreatedInFolderV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileCreatedInFolderV1Data")?;
-        Ok(Self {
-            file_type: json::field(&mut o, "file_type")?,
-            file_token: json::field(&mut o, "file_token")?,
-            folder_token: json::field(&mut o, "folder_token")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            subscriber_ids: json::field(&mut o, "subscriber_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "folder_token", &mut out.folder_token)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileDeletedV1`
@@ -843,11 +843,11 @@ pub struct P2DriveFileDeletedV1 {
 impl FromJson for P2DriveFileDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileDeletedV1Data`
@@ -870,12 +870,12 @@ pub struct P2DriveFileDeletedV1Data {
 impl FromJson for P2DriveFileDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileDeletedV1Data")?;
-        Ok(Self {
-            file_type: json::field(&mut o, "file_type")?,
-            file_token: json::field(&mut o, "file_token")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileEditV1`
@@ -896,11 +896,11 @@ pub struct P2DriveFileEditV1 {
 impl FromJson for P2DriveFileEditV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileEditV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileEditV1Data`
@@ -925,13 +925,13 @@ pub struct P2DriveFileEditV1Data {
 impl FromJson for P2DriveFileEditV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileEditV1Data")?;
-        Ok(Self {
-            file_type: json::field(&mut o, "file_type")?,
-            file_token: json::field(&mut o, "file_token")?,
-            operator_id_list: json::field(&mut o, "operator_id_list")?,
-            subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
-            sheet_id: json::field(&mut o, "sheet_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "operator_id_list", &mut out.operator_id_list)?;
+        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        json::set(&mut o, "sheet_id", &mut out.sheet_id)?;
+        Ok(out)
     }
 }
 /// `P2DriveFilePermissionMemberAddedV1`
@@ -952,11 +952,11 @@ pub struct P2DriveFilePermissionMemberAddedV1 {
 impl FromJson for P2DriveFilePermissionMemberAddedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFilePermissionMemberAddedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2DriveFilePermissionMemberAddedV1Data`
@@ -985,15 +985,15 @@ pub struct P2DriveFilePermissionMemberAddedV1Data {
 impl FromJson for P2DriveFilePermissionMemberAddedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFilePermissionMemberAddedV1Data")?;
-        Ok(Self {
-            file_type: json::field(&mut o, "file_type")?,
-            file_token: json::field(&mut o, "file_token")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            user_list: json::field(&mut o, "user_list")?,
-            chat_list: json::field(&mut o, "chat_list")?,
-            open_department_id_list: json::field(&mut o, "open_department_id_list")?,
-            subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "user_list", &mut out.user_list)?;
+        json::set(&mut o, "chat_list", &mut out.chat_list)?;
+        json::set(&mut o, "open_department_id_list", &mut out.open_department_id_list)?;
+        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        Ok(out)
     }
 }
 /// `P2DriveFilePermissionMemberAppliedV1`
@@ -1014,11 +1014,11 @@ pub struct P2DriveFilePermissionMemberAppliedV1 {
 impl FromJson for P2DriveFilePermissionMemberAppliedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFilePermissionMemberAppliedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2DriveFilePermissionMemberAppliedV1Data`
@@ -1053,21 +1053,22 @@ pub struct P2DriveFilePermissionMemberAppliedV1Data {
 impl FromJson for P2DriveFilePermissionMemberAppliedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFilePermissionMemberAppliedV1Data")?;
-        Ok(Self {
-            file_type: json::field(&mut o, "file_type")?,
-            file_token: json::field(&mut o, "file_token")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            approver_id: json::field(&mut o, "approver_id")?,
-            application_user_list: json::field(&mut o, "application_user_list")?,
-            application_chat_list: json::field(&mut o, "application_chat_list")?,
-            application_department_list: json::field(
-                &mut o,
-                "application_department_list",
-            )?,
-            application_remark: json::field(&mut o, "application_remark")?,
-            permission: json::field(&mut o, "permission")?,
-            subscriber_ids: json::field(&mut o, "subscriber_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "approver_id", &mut out.approver_id)?;
+        json::set(&mut o, "application_user_list", &mut out.application_user_list)?;
+        json::set(&mut o, "application_chat_list", &mut out.application_chat_list)?;
+        json::set(
+            &mut o,
+            "application_department_list",
+            &mut out.application_department_list,
+        )?;
+        json::set(&mut o, "application_remark", &mut out.application_remark)?;
+        json::set(&mut o, "permission", &mut out.permission)?;
+        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        Ok(out)
     }
 }
 /// `P2DriveFilePermissionMemberRemovedV1`
@@ -1088,11 +1089,11 @@ pub struct P2DriveFilePermissionMemberRemovedV1 {
 impl FromJson for P2DriveFilePermissionMemberRemovedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFilePermissionMemberRemovedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2DriveFilePermissionMemberRemovedV1Data`
@@ -1121,15 +1122,15 @@ pub struct P2DriveFilePermissionMemberRemovedV1Data {
 impl FromJson for P2DriveFilePermissionMemberRemovedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFilePermissionMemberRemovedV1Data")?;
-        Ok(Self {
-            file_type: json::field(&mut o, "file_type")?,
-            file_token: json::field(&mut o, "file_token")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            user_list: json::field(&mut o, "user_list")?,
-            chat_list: json::field(&mut o, "chat_list")?,
-            open_department_id_list: json::field(&mut o, "open_department_id_list")?,
-            subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "user_list", &mut out.user_list)?;
+        json::set(&mut o, "chat_list", &mut out.chat_list)?;
+        json::set(&mut o, "open_department_id_list", &mut out.open_department_id_list)?;
+        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileReadV1`
@@ -1150,11 +1151,11 @@ pub struct P2DriveFileReadV1 {
 impl FromJson for P2DriveFileReadV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileReadV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileReadV1Data`
@@ -1177,12 +1178,12 @@ pub struct P2DriveFileReadV1Data {
 impl FromJson for P2DriveFileReadV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileReadV1Data")?;
-        Ok(Self {
-            file_type: json::field(&mut o, "file_type")?,
-            file_token: json::field(&mut o, "file_token")?,
-            operator_id_list: json::field(&mut o, "operator_id_list")?,
-            subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "operator_id_list", &mut out.operator_id_list)?;
+        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileTitleUpdatedV1`
@@ -1203,11 +1204,11 @@ pub struct P2DriveFileTitleUpdatedV1 {
 impl FromJson for P2DriveFileTitleUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileTitleUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileTitleUpdatedV1Data`
@@ -1230,12 +1231,12 @@ pub struct P2DriveFileTitleUpdatedV1Data {
 impl FromJson for P2DriveFileTitleUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileTitleUpdatedV1Data")?;
-        Ok(Self {
-            file_type: json::field(&mut o, "file_type")?,
-            file_token: json::field(&mut o, "file_token")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileTrashedV1`
@@ -1256,11 +1257,11 @@ pub struct P2DriveFileTrashedV1 {
 impl FromJson for P2DriveFileTrashedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileTrashedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2DriveFileTrashedV1Data`
@@ -1283,12 +1284,12 @@ pub struct P2DriveFileTrashedV1Data {
 impl FromJson for P2DriveFileTrashedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveFileTrashedV1Data")?;
-        Ok(Self {
-            file_type: json::field(&mut o, "file_type")?,
-            file_token: json::field(&mut o, "file_token")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            subscriber_id_list: json::field(&mut o, "subscriber_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
+        Ok(out)
     }
 }
 /// `P2DriveNoticeCommentAddV1`
@@ -1309,11 +1310,11 @@ pub struct P2DriveNoticeCommentAddV1 {
 impl FromJson for P2DriveNoticeCommentAddV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveNoticeCommentAddV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2DriveNoticeCommentAddV1Data`
@@ -1338,13 +1339,13 @@ pub struct P2DriveNoticeCommentAddV1Data {
 impl FromJson for P2DriveNoticeCommentAddV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2DriveNoticeCommentAddV1Data")?;
-        Ok(Self {
-            notice_meta: json::field(&mut o, "notice_meta")?,
-            comment_id: json::field(&mut o, "comment_id")?,
-            reply_id: json::field(&mut o, "reply_id")?,
-            is_mentioned: json::field(&mut o, "is_mentioned")?,
-            visibility: json::field(&mut o, "visibility")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "notice_meta", &mut out.notice_meta)?;
+        json::set(&mut o, "comment_id", &mut out.comment_id)?;
+        json::set(&mut o, "reply_id", &mut out.reply_id)?;
+        json::set(&mut o, "is_mentioned", &mut out.is_mentioned)?;
+        json::set(&mut o, "visibility", &mut out.visibility)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -1365,10 +1366,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

@@ -4954,9 +4954,9 @@ pub struct AuthPermissionMemberResponseBody {
 impl FromJson for AuthPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AuthPermissionMemberResponseBody")?;
-        Ok(Self {
-            auth_result: json::field(&mut o, "auth_result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "auth_result", &mut out.auth_result)?;
+        Ok(out)
     }
 }
 /// `BaseMember`
@@ -4981,13 +4981,13 @@ pub struct BaseMember {
 impl FromJson for BaseMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BaseMember")?;
-        Ok(Self {
-            member_type: json::field(&mut o, "member_type")?,
-            member_id: json::field(&mut o, "member_id")?,
-            perm: json::field(&mut o, "perm")?,
-            perm_type: json::field(&mut o, "perm_type")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member_type", &mut out.member_type)?;
+        json::set(&mut o, "member_id", &mut out.member_id)?;
+        json::set(&mut o, "perm", &mut out.perm)?;
+        json::set(&mut o, "perm_type", &mut out.perm_type)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 impl ToJson for BaseMember {
@@ -5033,9 +5033,9 @@ pub struct BatchCreatePermissionMemberResponseBody {
 impl FromJson for BatchCreatePermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchCreatePermissionMemberResponseBody")?;
-        Ok(Self {
-            members: json::field(&mut o, "members")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "members", &mut out.members)?;
+        Ok(out)
     }
 }
 /// `BatchGetTmpDownloadUrlMediaResponseBody`
@@ -5052,9 +5052,9 @@ pub struct BatchGetTmpDownloadUrlMediaResponseBody {
 impl FromJson for BatchGetTmpDownloadUrlMediaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetTmpDownloadUrlMediaResponseBody")?;
-        Ok(Self {
-            tmp_download_urls: json::field(&mut o, "tmp_download_urls")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tmp_download_urls", &mut out.tmp_download_urls)?;
+        Ok(out)
     }
 }
 /// `BatchQueryFileCommentRequestBody`
@@ -5095,9 +5095,9 @@ pub struct BatchQueryFileCommentResponseBody {
 impl FromJson for BatchQueryFileCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchQueryFileCommentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchQueryMetaResponseBody`
@@ -5116,10 +5116,10 @@ pub struct BatchQueryMetaResponseBody {
 impl FromJson for BatchQueryMetaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchQueryMetaResponseBody")?;
-        Ok(Self {
-            metas: json::field(&mut o, "metas")?,
-            failed_list: json::field(&mut o, "failed_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "metas", &mut out.metas)?;
+        json::set(&mut o, "failed_list", &mut out.failed_list)?;
+        Ok(out)
     }
 }
 /// `CopyFileRequestBody`
@@ -5163,9 +5163,9 @@ pub struct CopyFileResponseBody {
 impl FromJson for CopyFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CopyFileResponseBody")?;
-        Ok(Self {
-            file: json::field(&mut o, "file")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file", &mut out.file)?;
+        Ok(out)
     }
 }
 /// `CreateExportTaskResponseBody`
@@ -5182,9 +5182,9 @@ pub struct CreateExportTaskResponseBody {
 impl FromJson for CreateExportTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateExportTaskResponseBody")?;
-        Ok(Self {
-            ticket: json::field(&mut o, "ticket")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ticket", &mut out.ticket)?;
+        Ok(out)
     }
 }
 /// `CreateFileCommentReplyRequestBody`
@@ -5234,15 +5234,15 @@ pub struct CreateFileCommentReplyResponseBody {
 impl FromJson for CreateFileCommentReplyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateFileCommentReplyResponseBody")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            reply_id: json::field(&mut o, "reply_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            extra: json::field(&mut o, "extra")?,
-            reactions: json::field(&mut o, "reactions")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "reply_id", &mut out.reply_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        json::set(&mut o, "reactions", &mut out.reactions)?;
+        Ok(out)
     }
 }
 /// `CreateFileCommentResponseBody`
@@ -5281,20 +5281,20 @@ pub struct CreateFileCommentResponseBody {
 impl FromJson for CreateFileCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateFileCommentResponseBody")?;
-        Ok(Self {
-            comment_id: json::field(&mut o, "comment_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            is_solved: json::field(&mut o, "is_solved")?,
-            solved_time: json::field(&mut o, "solved_time")?,
-            solver_user_id: json::field(&mut o, "solver_user_id")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            is_whole: json::field(&mut o, "is_whole")?,
-            quote: json::field(&mut o, "quote")?,
-            reply_list: json::field(&mut o, "reply_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comment_id", &mut out.comment_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "is_solved", &mut out.is_solved)?;
+        json::set(&mut o, "solved_time", &mut out.solved_time)?;
+        json::set(&mut o, "solver_user_id", &mut out.solver_user_id)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "is_whole", &mut out.is_whole)?;
+        json::set(&mut o, "quote", &mut out.quote)?;
+        json::set(&mut o, "reply_list", &mut out.reply_list)?;
+        Ok(out)
     }
 }
 /// `CreateFileSubscriptionResponseBody`
@@ -5317,12 +5317,12 @@ pub struct CreateFileSubscriptionResponseBody {
 impl FromJson for CreateFileSubscriptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateFileSubscriptionResponseBody")?;
-        Ok(Self {
-            subscription_id: json::field(&mut o, "subscription_id")?,
-            subscription_type: json::field(&mut o, "subscription_type")?,
-            is_subcribe: json::field(&mut o, "is_subcribe")?,
-            file_type: json::field(&mut o, "file_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "subscription_id", &mut out.subscription_id)?;
+        json::set(&mut o, "subscription_type", &mut out.subscription_type)?;
+        json::set(&mut o, "is_subcribe", &mut out.is_subcribe)?;
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        Ok(out)
     }
 }
 /// `CreateFileVersionRequestBody`
@@ -5402,18 +5402,18 @@ pub struct CreateFileVersionResponseBody {
 impl FromJson for CreateFileVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateFileVersionResponseBody")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            version: json::field(&mut o, "version")?,
-            parent_token: json::field(&mut o, "parent_token")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            status: json::field(&mut o, "status")?,
-            obj_type: json::field(&mut o, "obj_type")?,
-            parent_type: json::field(&mut o, "parent_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "parent_token", &mut out.parent_token)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "obj_type", &mut out.obj_type)?;
+        json::set(&mut o, "parent_type", &mut out.parent_type)?;
+        Ok(out)
     }
 }
 /// `CreateFolderFileRequestBody`
@@ -5453,10 +5453,10 @@ pub struct CreateFolderFileResponseBody {
 impl FromJson for CreateFolderFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateFolderFileResponseBody")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 /// `CreateImportTaskResponseBody`
@@ -5473,9 +5473,9 @@ pub struct CreateImportTaskResponseBody {
 impl FromJson for CreateImportTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateImportTaskResponseBody")?;
-        Ok(Self {
-            ticket: json::field(&mut o, "ticket")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ticket", &mut out.ticket)?;
+        Ok(out)
     }
 }
 /// `CreatePermissionMemberResponseBody`
@@ -5492,9 +5492,9 @@ pub struct CreatePermissionMemberResponseBody {
 impl FromJson for CreatePermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreatePermissionMemberResponseBody")?;
-        Ok(Self {
-            member: json::field(&mut o, "member")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member", &mut out.member)?;
+        Ok(out)
     }
 }
 /// `CreatePermissionPublicPasswordResponseBody`
@@ -5511,9 +5511,9 @@ pub struct CreatePermissionPublicPasswordResponseBody {
 impl FromJson for CreatePermissionPublicPasswordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreatePermissionPublicPasswordResponseBody")?;
-        Ok(Self {
-            password: json::field(&mut o, "password")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "password", &mut out.password)?;
+        Ok(out)
     }
 }
 /// `CreateShortcutFileRequestBody`
@@ -5551,9 +5551,9 @@ pub struct CreateShortcutFileResponseBody {
 impl FromJson for CreateShortcutFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateShortcutFileResponseBody")?;
-        Ok(Self {
-            succ_shortcut_node: json::field(&mut o, "succ_shortcut_node")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "succ_shortcut_node", &mut out.succ_shortcut_node)?;
+        Ok(out)
     }
 }
 /// `DeleteFileCommentReplyResponseBody`
@@ -5570,9 +5570,9 @@ pub struct DeleteFileCommentReplyResponseBody {
 impl FromJson for DeleteFileCommentReplyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteFileCommentReplyResponseBody")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `DeleteFileResponseBody`
@@ -5589,9 +5589,9 @@ pub struct DeleteFileResponseBody {
 impl FromJson for DeleteFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteFileResponseBody")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        Ok(out)
     }
 }
 /// `DeletePermissionMemberRequestBody`
@@ -5629,9 +5629,9 @@ pub struct DeleteSubscribeFileResponseBody {
 impl FromJson for DeleteSubscribeFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteSubscribeFileResponseBody")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `DocsLink`
@@ -5648,9 +5648,9 @@ pub struct DocsLink {
 impl FromJson for DocsLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DocsLink")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 impl ToJson for DocsLink {
@@ -5692,18 +5692,18 @@ pub struct ExportTask {
 impl FromJson for ExportTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExportTask")?;
-        Ok(Self {
-            file_extension: json::field(&mut o, "file_extension")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            file_name: json::field(&mut o, "file_name")?,
-            sub_id: json::field(&mut o, "sub_id")?,
-            file_token: json::field(&mut o, "file_token")?,
-            file_size: json::field(&mut o, "file_size")?,
-            job_error_msg: json::field(&mut o, "job_error_msg")?,
-            job_status: json::field(&mut o, "job_status")?,
-            only_schema: json::field(&mut o, "only_schema")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_extension", &mut out.file_extension)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "file_name", &mut out.file_name)?;
+        json::set(&mut o, "sub_id", &mut out.sub_id)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "file_size", &mut out.file_size)?;
+        json::set(&mut o, "job_error_msg", &mut out.job_error_msg)?;
+        json::set(&mut o, "job_status", &mut out.job_status)?;
+        json::set(&mut o, "only_schema", &mut out.only_schema)?;
+        Ok(out)
     }
 }
 impl ToJson for ExportTask {
@@ -5752,17 +5752,17 @@ pub struct File {
 impl FromJson for File {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "File")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            name: json::field(&mut o, "name")?,
-            r#type: json::field(&mut o, "type")?,
-            parent_token: json::field(&mut o, "parent_token")?,
-            url: json::field(&mut o, "url")?,
-            shortcut_info: json::field(&mut o, "shortcut_info")?,
-            created_time: json::field(&mut o, "created_time")?,
-            modified_time: json::field(&mut o, "modified_time")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "parent_token", &mut out.parent_token)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "shortcut_info", &mut out.shortcut_info)?;
+        json::set(&mut o, "created_time", &mut out.created_time)?;
+        json::set(&mut o, "modified_time", &mut out.modified_time)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        Ok(out)
     }
 }
 /// `FileComment`
@@ -5801,20 +5801,20 @@ pub struct FileComment {
 impl FromJson for FileComment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FileComment")?;
-        Ok(Self {
-            comment_id: json::field(&mut o, "comment_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            is_solved: json::field(&mut o, "is_solved")?,
-            solved_time: json::field(&mut o, "solved_time")?,
-            solver_user_id: json::field(&mut o, "solver_user_id")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            is_whole: json::field(&mut o, "is_whole")?,
-            quote: json::field(&mut o, "quote")?,
-            reply_list: json::field(&mut o, "reply_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comment_id", &mut out.comment_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "is_solved", &mut out.is_solved)?;
+        json::set(&mut o, "solved_time", &mut out.solved_time)?;
+        json::set(&mut o, "solver_user_id", &mut out.solver_user_id)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "is_whole", &mut out.is_whole)?;
+        json::set(&mut o, "quote", &mut out.quote)?;
+        json::set(&mut o, "reply_list", &mut out.reply_list)?;
+        Ok(out)
     }
 }
 impl ToJson for FileComment {
@@ -5861,15 +5861,15 @@ pub struct FileCommentReply {
 impl FromJson for FileCommentReply {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FileCommentReply")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            reply_id: json::field(&mut o, "reply_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            extra: json::field(&mut o, "extra")?,
-            reactions: json::field(&mut o, "reactions")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "reply_id", &mut out.reply_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        json::set(&mut o, "reactions", &mut out.reactions)?;
+        Ok(out)
     }
 }
 impl ToJson for FileCommentReply {
@@ -5903,11 +5903,11 @@ pub struct FileCommentV2BatchQueryReactionData {
 impl FromJson for FileCommentV2BatchQueryReactionData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FileCommentV2BatchQueryReactionData")?;
-        Ok(Self {
-            reaction_key: json::field(&mut o, "reaction_key")?,
-            count: json::field(&mut o, "count")?,
-            ahead_users: json::field(&mut o, "ahead_users")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reaction_key", &mut out.reaction_key)?;
+        json::set(&mut o, "count", &mut out.count)?;
+        json::set(&mut o, "ahead_users", &mut out.ahead_users)?;
+        Ok(out)
     }
 }
 impl ToJson for FileCommentV2BatchQueryReactionData {
@@ -5945,15 +5945,15 @@ pub struct FileStatistics {
 impl FromJson for FileStatistics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FileStatistics")?;
-        Ok(Self {
-            uv: json::field(&mut o, "uv")?,
-            pv: json::field(&mut o, "pv")?,
-            like_count: json::field(&mut o, "like_count")?,
-            timestamp: json::field(&mut o, "timestamp")?,
-            uv_today: json::field(&mut o, "uv_today")?,
-            pv_today: json::field(&mut o, "pv_today")?,
-            like_count_today: json::field(&mut o, "like_count_today")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "uv", &mut out.uv)?;
+        json::set(&mut o, "pv", &mut out.pv)?;
+        json::set(&mut o, "like_count", &mut out.like_count)?;
+        json::set(&mut o, "timestamp", &mut out.timestamp)?;
+        json::set(&mut o, "uv_today", &mut out.uv_today)?;
+        json::set(&mut o, "pv_today", &mut out.pv_today)?;
+        json::set(&mut o, "like_count_today", &mut out.like_count_today)?;
+        Ok(out)
     }
 }
 /// `FileSubscription`
@@ -6033,12 +6033,12 @@ pub struct FileViewRecord {
 impl FromJson for FileViewRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FileViewRecord")?;
-        Ok(Self {
-            viewer_id: json::field(&mut o, "viewer_id")?,
-            name: json::field(&mut o, "name")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            last_view_time: json::field(&mut o, "last_view_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "viewer_id", &mut out.viewer_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "last_view_time", &mut out.last_view_time)?;
+        Ok(out)
     }
 }
 /// `GetExportTaskResponseBody`
@@ -6055,9 +6055,9 @@ pub struct GetExportTaskResponseBody {
 impl FromJson for GetExportTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetExportTaskResponseBody")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `GetFileCommentResponseBody`
@@ -6096,20 +6096,20 @@ pub struct GetFileCommentResponseBody {
 impl FromJson for GetFileCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetFileCommentResponseBody")?;
-        Ok(Self {
-            comment_id: json::field(&mut o, "comment_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            is_solved: json::field(&mut o, "is_solved")?,
-            solved_time: json::field(&mut o, "solved_time")?,
-            solver_user_id: json::field(&mut o, "solver_user_id")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            is_whole: json::field(&mut o, "is_whole")?,
-            quote: json::field(&mut o, "quote")?,
-            reply_list: json::field(&mut o, "reply_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comment_id", &mut out.comment_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "is_solved", &mut out.is_solved)?;
+        json::set(&mut o, "solved_time", &mut out.solved_time)?;
+        json::set(&mut o, "solver_user_id", &mut out.solver_user_id)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "is_whole", &mut out.is_whole)?;
+        json::set(&mut o, "quote", &mut out.quote)?;
+        json::set(&mut o, "reply_list", &mut out.reply_list)?;
+        Ok(out)
     }
 }
 /// `GetFileStatisticsResponseBody`
@@ -6130,11 +6130,11 @@ pub struct GetFileStatisticsResponseBody {
 impl FromJson for GetFileStatisticsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetFileStatisticsResponseBody")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-            file_type: json::field(&mut o, "file_type")?,
-            statistics: json::field(&mut o, "statistics")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        json::set(&mut o, "statistics", &mut out.statistics)?;
+        Ok(out)
     }
 }
 /// `GetFileSubscriptionRequestBody`
@@ -6175,12 +6175,12 @@ pub struct GetFileSubscriptionResponseBody {
 impl FromJson for GetFileSubscriptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetFileSubscriptionResponseBody")?;
-        Ok(Self {
-            subscription_id: json::field(&mut o, "subscription_id")?,
-            subscription_type: json::field(&mut o, "subscription_type")?,
-            is_subcribe: json::field(&mut o, "is_subcribe")?,
-            file_type: json::field(&mut o, "file_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "subscription_id", &mut out.subscription_id)?;
+        json::set(&mut o, "subscription_type", &mut out.subscription_type)?;
+        json::set(&mut o, "is_subcribe", &mut out.is_subcribe)?;
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        Ok(out)
     }
 }
 /// `GetFileVersionResponseBody`
@@ -6215,18 +6215,18 @@ pub struct GetFileVersionResponseBody {
 impl FromJson for GetFileVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetFileVersionResponseBody")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            version: json::field(&mut o, "version")?,
-            parent_token: json::field(&mut o, "parent_token")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            status: json::field(&mut o, "status")?,
-            obj_type: json::field(&mut o, "obj_type")?,
-            parent_type: json::field(&mut o, "parent_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "parent_token", &mut out.parent_token)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "obj_type", &mut out.obj_type)?;
+        json::set(&mut o, "parent_type", &mut out.parent_type)?;
+        Ok(out)
     }
 }
 /// `GetImportTaskResponseBody`
@@ -6243,9 +6243,9 @@ pub struct GetImportTaskResponseBody {
 impl FromJson for GetImportTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetImportTaskResponseBody")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `GetPermissionPublicResponseBody`
@@ -6262,9 +6262,9 @@ pub struct GetPermissionPublicResponseBody {
 impl FromJson for GetPermissionPublicResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetPermissionPublicResponseBody")?;
-        Ok(Self {
-            permission_public: json::field(&mut o, "permission_public")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "permission_public", &mut out.permission_public)?;
+        Ok(out)
     }
 }
 /// `GetSubscribeFileResponseBody`
@@ -6281,9 +6281,9 @@ pub struct GetSubscribeFileResponseBody {
 impl FromJson for GetSubscribeFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetSubscribeFileResponseBody")?;
-        Ok(Self {
-            is_subscribe: json::field(&mut o, "is_subscribe")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_subscribe", &mut out.is_subscribe)?;
+        Ok(out)
     }
 }
 /// `ImportTask`
@@ -6320,19 +6320,19 @@ pub struct ImportTask {
 impl FromJson for ImportTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ImportTask")?;
-        Ok(Self {
-            ticket: json::field(&mut o, "ticket")?,
-            file_extension: json::field(&mut o, "file_extension")?,
-            file_token: json::field(&mut o, "file_token")?,
-            r#type: json::field(&mut o, "type")?,
-            file_name: json::field(&mut o, "file_name")?,
-            point: json::field(&mut o, "point")?,
-            job_status: json::field(&mut o, "job_status")?,
-            job_error_msg: json::field(&mut o, "job_error_msg")?,
-            token: json::field(&mut o, "token")?,
-            url: json::field(&mut o, "url")?,
-            extra: json::field(&mut o, "extra")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ticket", &mut out.ticket)?;
+        json::set(&mut o, "file_extension", &mut out.file_extension)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "file_name", &mut out.file_name)?;
+        json::set(&mut o, "point", &mut out.point)?;
+        json::set(&mut o, "job_status", &mut out.job_status)?;
+        json::set(&mut o, "job_error_msg", &mut out.job_error_msg)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        Ok(out)
     }
 }
 impl ToJson for ImportTask {
@@ -6368,10 +6368,10 @@ pub struct ImportTaskMountPoint {
 impl FromJson for ImportTaskMountPoint {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ImportTaskMountPoint")?;
-        Ok(Self {
-            mount_type: json::field(&mut o, "mount_type")?,
-            mount_key: json::field(&mut o, "mount_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "mount_type", &mut out.mount_type)?;
+        json::set(&mut o, "mount_key", &mut out.mount_key)?;
+        Ok(out)
     }
 }
 impl ToJson for ImportTaskMountPoint {
@@ -6400,11 +6400,11 @@ pub struct ListFileCommentReplyResponseBody {
 impl FromJson for ListFileCommentReplyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListFileCommentReplyResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListFileCommentResponseBody`
@@ -6425,11 +6425,11 @@ pub struct ListFileCommentResponseBody {
 impl FromJson for ListFileCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListFileCommentResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListFileResponseBody`
@@ -6450,11 +6450,11 @@ pub struct ListFileResponseBody {
 impl FromJson for ListFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListFileResponseBody")?;
-        Ok(Self {
-            files: json::field(&mut o, "files")?,
-            next_page_token: json::field(&mut o, "next_page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "files", &mut out.files)?;
+        json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListFileVersionResponseBody`
@@ -6475,11 +6475,11 @@ pub struct ListFileVersionResponseBody {
 impl FromJson for ListFileVersionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListFileVersionResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListFileViewRecordResponseBody`
@@ -6500,11 +6500,11 @@ pub struct ListFileViewRecordResponseBody {
 impl FromJson for ListFileViewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListFileViewRecordResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListPermissionMemberResponseBody`
@@ -6521,9 +6521,9 @@ pub struct ListPermissionMemberResponseBody {
 impl FromJson for ListPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListPermissionMemberResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `MediaUploadInfo`
@@ -6584,16 +6584,16 @@ pub struct Member {
 impl FromJson for Member {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Member")?;
-        Ok(Self {
-            member_type: json::field(&mut o, "member_type")?,
-            member_id: json::field(&mut o, "member_id")?,
-            perm: json::field(&mut o, "perm")?,
-            perm_type: json::field(&mut o, "perm_type")?,
-            r#type: json::field(&mut o, "type")?,
-            name: json::field(&mut o, "name")?,
-            avatar: json::field(&mut o, "avatar")?,
-            external_label: json::field(&mut o, "external_label")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member_type", &mut out.member_type)?;
+        json::set(&mut o, "member_id", &mut out.member_id)?;
+        json::set(&mut o, "perm", &mut out.perm)?;
+        json::set(&mut o, "perm_type", &mut out.perm_type)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "external_label", &mut out.external_label)?;
+        Ok(out)
     }
 }
 impl ToJson for Member {
@@ -6642,18 +6642,18 @@ pub struct Meta {
 impl FromJson for Meta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Meta")?;
-        Ok(Self {
-            doc_token: json::field(&mut o, "doc_token")?,
-            doc_type: json::field(&mut o, "doc_type")?,
-            title: json::field(&mut o, "title")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            latest_modify_user: json::field(&mut o, "latest_modify_user")?,
-            latest_modify_time: json::field(&mut o, "latest_modify_time")?,
-            url: json::field(&mut o, "url")?,
-            sec_label_name: json::field(&mut o, "sec_label_name")?,
-            request_doc_info: json::field(&mut o, "request_doc_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "doc_token", &mut out.doc_token)?;
+        json::set(&mut o, "doc_type", &mut out.doc_type)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "latest_modify_user", &mut out.latest_modify_user)?;
+        json::set(&mut o, "latest_modify_time", &mut out.latest_modify_time)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "sec_label_name", &mut out.sec_label_name)?;
+        json::set(&mut o, "request_doc_info", &mut out.request_doc_info)?;
+        Ok(out)
     }
 }
 /// `MetaFailed`
@@ -6672,10 +6672,10 @@ pub struct MetaFailed {
 impl FromJson for MetaFailed {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MetaFailed")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            code: json::field(&mut o, "code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        Ok(out)
     }
 }
 /// `MetaRequest`
@@ -6734,9 +6734,9 @@ pub struct MoveFileResponseBody {
 impl FromJson for MoveFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MoveFileResponseBody")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        Ok(out)
     }
 }
 /// `Owner`
@@ -6792,9 +6792,9 @@ pub struct PatchFileCommentResponseBody {
 impl FromJson for PatchFileCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchFileCommentResponseBody")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `PatchFileSubscriptionRequestBody`
@@ -6838,12 +6838,12 @@ pub struct PatchFileSubscriptionResponseBody {
 impl FromJson for PatchFileSubscriptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchFileSubscriptionResponseBody")?;
-        Ok(Self {
-            subscription_id: json::field(&mut o, "subscription_id")?,
-            subscription_type: json::field(&mut o, "subscription_type")?,
-            is_subcribe: json::field(&mut o, "is_subcribe")?,
-            file_type: json::field(&mut o, "file_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "subscription_id", &mut out.subscription_id)?;
+        json::set(&mut o, "subscription_type", &mut out.subscription_type)?;
+        json::set(&mut o, "is_subcribe", &mut out.is_subcribe)?;
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        Ok(out)
     }
 }
 /// `PatchPermissionPublicResponseBody`
@@ -6860,9 +6860,9 @@ pub struct PatchPermissionPublicResponseBody {
 impl FromJson for PatchPermissionPublicResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchPermissionPublicResponseBody")?;
-        Ok(Self {
-            permission_public: json::field(&mut o, "permission_public")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "permission_public", &mut out.permission_public)?;
+        Ok(out)
     }
 }
 /// `PermissionPublic`
@@ -6891,15 +6891,15 @@ pub struct PermissionPublic {
 impl FromJson for PermissionPublic {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PermissionPublic")?;
-        Ok(Self {
-            external_access: json::field(&mut o, "external_access")?,
-            security_entity: json::field(&mut o, "security_entity")?,
-            comment_entity: json::field(&mut o, "comment_entity")?,
-            share_entity: json::field(&mut o, "share_entity")?,
-            link_share_entity: json::field(&mut o, "link_share_entity")?,
-            invite_external: json::field(&mut o, "invite_external")?,
-            lock_switch: json::field(&mut o, "lock_switch")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_access", &mut out.external_access)?;
+        json::set(&mut o, "security_entity", &mut out.security_entity)?;
+        json::set(&mut o, "comment_entity", &mut out.comment_entity)?;
+        json::set(&mut o, "share_entity", &mut out.share_entity)?;
+        json::set(&mut o, "link_share_entity", &mut out.link_share_entity)?;
+        json::set(&mut o, "invite_external", &mut out.invite_external)?;
+        json::set(&mut o, "lock_switch", &mut out.lock_switch)?;
+        Ok(out)
     }
 }
 /// `PermissionPublicRequest`
@@ -6949,9 +6949,9 @@ pub struct Person {
 impl FromJson for Person {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Person")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 impl ToJson for Person {
@@ -7017,9 +7017,9 @@ pub struct ReplyContent {
 impl FromJson for ReplyContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReplyContent")?;
-        Ok(Self {
-            elements: json::field(&mut o, "elements")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "elements", &mut out.elements)?;
+        Ok(out)
     }
 }
 impl ToJson for ReplyContent {
@@ -7049,12 +7049,12 @@ pub struct ReplyElement {
 impl FromJson for ReplyElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReplyElement")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            text_run: json::field(&mut o, "text_run")?,
-            docs_link: json::field(&mut o, "docs_link")?,
-            person: json::field(&mut o, "person")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "text_run", &mut out.text_run)?;
+        json::set(&mut o, "docs_link", &mut out.docs_link)?;
+        json::set(&mut o, "person", &mut out.person)?;
+        Ok(out)
     }
 }
 impl ToJson for ReplyElement {
@@ -7081,9 +7081,9 @@ pub struct ReplyExtra {
 impl FromJson for ReplyExtra {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReplyExtra")?;
-        Ok(Self {
-            image_list: json::field(&mut o, "image_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "image_list", &mut out.image_list)?;
+        Ok(out)
     }
 }
 impl ToJson for ReplyExtra {
@@ -7107,9 +7107,9 @@ pub struct ReplyList {
 impl FromJson for ReplyList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReplyList")?;
-        Ok(Self {
-            replies: json::field(&mut o, "replies")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "replies", &mut out.replies)?;
+        Ok(out)
     }
 }
 impl ToJson for ReplyList {
@@ -7135,10 +7135,10 @@ pub struct RequestDoc {
 impl FromJson for RequestDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RequestDoc")?;
-        Ok(Self {
-            doc_token: json::field(&mut o, "doc_token")?,
-            doc_type: json::field(&mut o, "doc_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "doc_token", &mut out.doc_token)?;
+        json::set(&mut o, "doc_type", &mut out.doc_type)?;
+        Ok(out)
     }
 }
 impl ToJson for RequestDoc {
@@ -7165,10 +7165,10 @@ pub struct ShortcutInfo {
 impl FromJson for ShortcutInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ShortcutInfo")?;
-        Ok(Self {
-            target_type: json::field(&mut o, "target_type")?,
-            target_token: json::field(&mut o, "target_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "target_type", &mut out.target_type)?;
+        json::set(&mut o, "target_token", &mut out.target_token)?;
+        Ok(out)
     }
 }
 /// `SubscriptionStatusUserResponseBody`
@@ -7185,9 +7185,9 @@ pub struct SubscriptionStatusUserResponseBody {
 impl FromJson for SubscriptionStatusUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SubscriptionStatusUserResponseBody")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `SubscriptionUserRequestBody`
@@ -7222,9 +7222,9 @@ pub struct TaskCheckFileResponseBody {
 impl FromJson for TaskCheckFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaskCheckFileResponseBody")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `TextRun`
@@ -7241,9 +7241,9 @@ pub struct TextRun {
 impl FromJson for TextRun {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TextRun")?;
-        Ok(Self {
-            text: json::field(&mut o, "text")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text", &mut out.text)?;
+        Ok(out)
     }
 }
 impl ToJson for TextRun {
@@ -7269,10 +7269,10 @@ pub struct TmpDownloadUrl {
 impl FromJson for TmpDownloadUrl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TmpDownloadUrl")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-            tmp_download_url: json::field(&mut o, "tmp_download_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "tmp_download_url", &mut out.tmp_download_url)?;
+        Ok(out)
     }
 }
 /// `UpdateFileCommentReplyRequestBody`
@@ -7307,9 +7307,9 @@ pub struct UpdateFileCommentReplyResponseBody {
 impl FromJson for UpdateFileCommentReplyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateFileCommentReplyResponseBody")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `UpdatePermissionMemberResponseBody`
@@ -7326,9 +7326,9 @@ pub struct UpdatePermissionMemberResponseBody {
 impl FromJson for UpdatePermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdatePermissionMemberResponseBody")?;
-        Ok(Self {
-            member: json::field(&mut o, "member")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member", &mut out.member)?;
+        Ok(out)
     }
 }
 /// `UpdatePermissionPublicPasswordResponseBody`
@@ -7345,9 +7345,9 @@ pub struct UpdatePermissionPublicPasswordResponseBody {
 impl FromJson for UpdatePermissionPublicPasswordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdatePermissionPublicPasswordResponseBody")?;
-        Ok(Self {
-            password: json::field(&mut o, "password")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "password", &mut out.password)?;
+        Ok(out)
     }
 }
 /// `UploadAllFileRequestBody`
@@ -7406,11 +7406,11 @@ pub struct UploadAllFileResponseBody {
 impl FromJson for UploadAllFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadAllFileResponseBody")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-            url: json::field(&mut o, "url")?,
-            version: json::field(&mut o, "version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        Ok(out)
     }
 }
 /// `UploadAllMediaRequestBody`
@@ -7465,9 +7465,9 @@ pub struct UploadAllMediaResponseBody {
 impl FromJson for UploadAllMediaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadAllMediaResponseBody")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        Ok(out)
     }
 }
 /// `UploadFinishFileRequestBody`
@@ -7509,11 +7509,11 @@ pub struct UploadFinishFileResponseBody {
 impl FromJson for UploadFinishFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadFinishFileResponseBody")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-            version: json::field(&mut o, "version")?,
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 /// `UploadFinishMediaRequestBody`
@@ -7551,9 +7551,9 @@ pub struct UploadFinishMediaResponseBody {
 impl FromJson for UploadFinishMediaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadFinishMediaResponseBody")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        Ok(out)
     }
 }
 /// `UploadPartFileRequestBody`
@@ -7634,11 +7634,11 @@ pub struct UploadPrepareFileResponseBody {
 impl FromJson for UploadPrepareFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadPrepareFileResponseBody")?;
-        Ok(Self {
-            upload_id: json::field(&mut o, "upload_id")?,
-            block_size: json::field(&mut o, "block_size")?,
-            block_num: json::field(&mut o, "block_num")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "upload_id", &mut out.upload_id)?;
+        json::set(&mut o, "block_size", &mut out.block_size)?;
+        json::set(&mut o, "block_num", &mut out.block_num)?;
+        Ok(out)
     }
 }
 /// `UploadPrepareMediaResponseBody`
@@ -7659,11 +7659,11 @@ pub struct UploadPrepareMediaResponseBody {
 impl FromJson for UploadPrepareMediaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadPrepareMediaResponseBody")?;
-        Ok(Self {
-            upload_id: json::field(&mut o, "upload_id")?,
-            block_size: json::field(&mut o, "block_size")?,
-            block_num: json::field(&mut o, "block_num")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "upload_id", &mut out.upload_id)?;
+        json::set(&mut o, "block_size", &mut out.block_size)?;
+        json::set(&mut o, "block_num", &mut out.block_num)?;
+        Ok(out)
     }
 }
 /// `Version`
@@ -7698,17 +7698,17 @@ pub struct Version {
 impl FromJson for Version {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Version")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            version: json::field(&mut o, "version")?,
-            parent_token: json::field(&mut o, "parent_token")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            status: json::field(&mut o, "status")?,
-            obj_type: json::field(&mut o, "obj_type")?,
-            parent_type: json::field(&mut o, "parent_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "parent_token", &mut out.parent_token)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "obj_type", &mut out.obj_type)?;
+        json::set(&mut o, "parent_type", &mut out.parent_type)?;
+        Ok(out)
     }
 }

@@ -932,14 +932,14 @@ pub struct FileLike {
 impl FromJson for FileLike {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FileLike")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            last_liked_time: json::field(&mut o, "last_liked_time")?,
-            user_name: json::field(&mut o, "user_name")?,
-            user_en_name: json::field(&mut o, "user_en_name")?,
-            user_avatar_url: json::field(&mut o, "user_avatar_url")?,
-            user_is_desensitized: json::field(&mut o, "user_is_desensitized")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "last_liked_time", &mut out.last_liked_time)?;
+        json::set(&mut o, "user_name", &mut out.user_name)?;
+        json::set(&mut o, "user_en_name", &mut out.user_en_name)?;
+        json::set(&mut o, "user_avatar_url", &mut out.user_avatar_url)?;
+        json::set(&mut o, "user_is_desensitized", &mut out.user_is_desensitized)?;
+        Ok(out)
     }
 }
 /// `GetPermissionPublicResponseBody`
@@ -956,9 +956,9 @@ pub struct GetPermissionPublicResponseBody {
 impl FromJson for GetPermissionPublicResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetPermissionPublicResponseBody")?;
-        Ok(Self {
-            permission_public: json::field(&mut o, "permission_public")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "permission_public", &mut out.permission_public)?;
+        Ok(out)
     }
 }
 /// `ListFileLikeResponseBody`
@@ -979,11 +979,11 @@ pub struct ListFileLikeResponseBody {
 impl FromJson for ListFileLikeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListFileLikeResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `PatchPermissionPublicResponseBody`
@@ -1000,9 +1000,9 @@ pub struct PatchPermissionPublicResponseBody {
 impl FromJson for PatchPermissionPublicResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchPermissionPublicResponseBody")?;
-        Ok(Self {
-            permission_public: json::field(&mut o, "permission_public")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "permission_public", &mut out.permission_public)?;
+        Ok(out)
     }
 }
 /// `PermType`
@@ -1021,10 +1021,10 @@ pub struct PermType {
 impl FromJson for PermType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PermType")?;
-        Ok(Self {
-            external_access_entity: json::field(&mut o, "external_access_entity")?,
-            link_share_entity: json::field(&mut o, "link_share_entity")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_access_entity", &mut out.external_access_entity)?;
+        json::set(&mut o, "link_share_entity", &mut out.link_share_entity)?;
+        Ok(out)
     }
 }
 impl ToJson for PermType {
@@ -1065,20 +1065,21 @@ pub struct PermissionPublic {
 impl FromJson for PermissionPublic {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PermissionPublic")?;
-        Ok(Self {
-            external_access_entity: json::field(&mut o, "external_access_entity")?,
-            security_entity: json::field(&mut o, "security_entity")?,
-            comment_entity: json::field(&mut o, "comment_entity")?,
-            share_entity: json::field(&mut o, "share_entity")?,
-            manage_collaborator_entity: json::field(
-                &mut o,
-                "manage_collaborator_entity",
-            )?,
-            link_share_entity: json::field(&mut o, "link_share_entity")?,
-            copy_entity: json::field(&mut o, "copy_entity")?,
-            lock_switch: json::field(&mut o, "lock_switch")?,
-            perm_type: json::field(&mut o, "perm_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_access_entity", &mut out.external_access_entity)?;
+        json::set(&mut o, "security_entity", &mut out.security_entity)?;
+        json::set(&mut o, "comment_entity", &mut out.comment_entity)?;
+        json::set(&mut o, "share_entity", &mut out.share_entity)?;
+        json::set(
+            &mut o,
+            "manage_collaborator_entity",
+            &mut out.manage_collaborator_entity,
+        )?;
+        json::set(&mut o, "link_share_entity", &mut out.link_share_entity)?;
+        json::set(&mut o, "copy_entity", &mut out.copy_entity)?;
+        json::set(&mut o, "lock_switch", &mut out.lock_switch)?;
+        json::set(&mut o, "perm_type", &mut out.perm_type)?;
+        Ok(out)
     }
 }
 impl ToJson for PermissionPublic {

@@ -234,12 +234,12 @@ pub struct Attachment {
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Attachment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            mime_type: json::field(&mut o, "mime_type")?,
-            name: json::field(&mut o, "name")?,
-            size: json::field(&mut o, "size")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "mime_type", &mut out.mime_type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "size", &mut out.size)?;
+        Ok(out)
     }
 }
 /// `ContractCompany`
@@ -258,10 +258,10 @@ pub struct ContractCompany {
 impl FromJson for ContractCompany {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContractCompany")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `CustomFields`
@@ -284,12 +284,12 @@ pub struct CustomFields {
 impl FromJson for CustomFields {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomFields")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            label: json::field(&mut o, "label")?,
-            r#type: json::field(&mut o, "type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `Education`
@@ -316,14 +316,14 @@ pub struct Education {
 impl FromJson for Education {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Education")?;
-        Ok(Self {
-            level: json::field(&mut o, "level")?,
-            school: json::field(&mut o, "school")?,
-            major: json::field(&mut o, "major")?,
-            degree: json::field(&mut o, "degree")?,
-            start: json::field(&mut o, "start")?,
-            end: json::field(&mut o, "end")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "level", &mut out.level)?;
+        json::set(&mut o, "school", &mut out.school)?;
+        json::set(&mut o, "major", &mut out.major)?;
+        json::set(&mut o, "degree", &mut out.degree)?;
+        json::set(&mut o, "start", &mut out.start)?;
+        json::set(&mut o, "end", &mut out.end)?;
+        Ok(out)
     }
 }
 /// `EmergencyContact`
@@ -344,11 +344,11 @@ pub struct EmergencyContact {
 impl FromJson for EmergencyContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmergencyContact")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            relationship: json::field(&mut o, "relationship")?,
-            mobile: json::field(&mut o, "mobile")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "relationship", &mut out.relationship)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        Ok(out)
     }
 }
 /// `Employee`
@@ -369,11 +369,11 @@ pub struct Employee {
 impl FromJson for Employee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Employee")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            system_fields: json::field(&mut o, "system_fields")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "system_fields", &mut out.system_fields)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        Ok(out)
     }
 }
 /// `Job`
@@ -392,10 +392,10 @@ pub struct Job {
 impl FromJson for Job {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Job")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `JobLevel`
@@ -414,10 +414,10 @@ pub struct JobLevel {
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobLevel")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `ListEmployeeResponseBody`
@@ -438,11 +438,11 @@ pub struct ListEmployeeResponseBody {
 impl FromJson for ListEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListEmployeeResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `Manager`
@@ -463,11 +463,11 @@ pub struct Manager {
 impl FromJson for Manager {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Manager")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            name: json::field(&mut o, "name")?,
-            en_name: json::field(&mut o, "en_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        Ok(out)
     }
 }
 /// `NativeRegion`
@@ -486,10 +486,10 @@ pub struct NativeRegion {
 impl FromJson for NativeRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NativeRegion")?;
-        Ok(Self {
-            iso_code: json::field(&mut o, "iso_code")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "iso_code", &mut out.iso_code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `SystemFields`
@@ -626,69 +626,81 @@ pub struct SystemFields {
 impl FromJson for SystemFields {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SystemFields")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            email: json::field(&mut o, "email")?,
-            mobile: json::field(&mut o, "mobile")?,
-            department_id: json::field(&mut o, "department_id")?,
-            manager: json::field(&mut o, "manager")?,
-            job: json::field(&mut o, "job")?,
-            job_level: json::field(&mut o, "job_level")?,
-            work_location: json::field(&mut o, "work_location")?,
-            gender: json::field(&mut o, "gender")?,
-            birthday: json::field(&mut o, "birthday")?,
-            native_region: json::field(&mut o, "native_region")?,
-            ethnicity: json::field(&mut o, "ethnicity")?,
-            marital_status: json::field(&mut o, "marital_status")?,
-            political_status: json::field(&mut o, "political_status")?,
-            entered_workforce_date: json::field(&mut o, "entered_workforce_date")?,
-            id_type: json::field(&mut o, "id_type")?,
-            id_number: json::field(&mut o, "id_number")?,
-            hukou_type: json::field(&mut o, "hukou_type")?,
-            hukou_location: json::field(&mut o, "hukou_location")?,
-            bank_account_number: json::field(&mut o, "bank_account_number")?,
-            bank_name: json::field(&mut o, "bank_name")?,
-            social_security_account: json::field(&mut o, "social_security_account")?,
-            provident_fund_account: json::field(&mut o, "provident_fund_account")?,
-            employee_no: json::field(&mut o, "employee_no")?,
-            employee_type: json::field(&mut o, "employee_type")?,
-            status: json::field(&mut o, "status")?,
-            hire_date: json::field(&mut o, "hire_date")?,
-            probation_months: json::field(&mut o, "probation_months")?,
-            conversion_date: json::field(&mut o, "conversion_date")?,
-            application: json::field(&mut o, "application")?,
-            application_status: json::field(&mut o, "application_status")?,
-            last_day: json::field(&mut o, "last_day")?,
-            departure_type: json::field(&mut o, "departure_type")?,
-            departure_reason: json::field(&mut o, "departure_reason")?,
-            departure_notes: json::field(&mut o, "departure_notes")?,
-            contract_company: json::field(&mut o, "contract_company")?,
-            contract_type: json::field(&mut o, "contract_type")?,
-            contract_start_date: json::field(&mut o, "contract_start_date")?,
-            contract_expiration_date: json::field(&mut o, "contract_expiration_date")?,
-            contract_sign_times: json::field(&mut o, "contract_sign_times")?,
-            personal_email: json::field(&mut o, "personal_email")?,
-            family_address: json::field(&mut o, "family_address")?,
-            primary_emergency_contact: json::field(&mut o, "primary_emergency_contact")?,
-            emergency_contact: json::field(&mut o, "emergency_contact")?,
-            highest_level_of_edu: json::field(&mut o, "highest_level_of_edu")?,
-            education: json::field(&mut o, "education")?,
-            former_work_exp: json::field(&mut o, "former_work_exp")?,
-            work_exp: json::field(&mut o, "work_exp")?,
-            id_photo_po_side: json::field(&mut o, "id_photo_po_side")?,
-            id_photo_em_side: json::field(&mut o, "id_photo_em_side")?,
-            id_photo: json::field(&mut o, "id_photo")?,
-            diploma_photo: json::field(&mut o, "diploma_photo")?,
-            graduation_cert: json::field(&mut o, "graduation_cert")?,
-            cert_of_merit: json::field(&mut o, "cert_of_merit")?,
-            offboarding_file: json::field(&mut o, "offboarding_file")?,
-            cancel_onboarding_reason: json::field(&mut o, "cancel_onboarding_reason")?,
-            cancel_onboarding_notes: json::field(&mut o, "cancel_onboarding_notes")?,
-            employee_form_status: json::field(&mut o, "employee_form_status")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "manager", &mut out.manager)?;
+        json::set(&mut o, "job", &mut out.job)?;
+        json::set(&mut o, "job_level", &mut out.job_level)?;
+        json::set(&mut o, "work_location", &mut out.work_location)?;
+        json::set(&mut o, "gender", &mut out.gender)?;
+        json::set(&mut o, "birthday", &mut out.birthday)?;
+        json::set(&mut o, "native_region", &mut out.native_region)?;
+        json::set(&mut o, "ethnicity", &mut out.ethnicity)?;
+        json::set(&mut o, "marital_status", &mut out.marital_status)?;
+        json::set(&mut o, "political_status", &mut out.political_status)?;
+        json::set(&mut o, "entered_workforce_date", &mut out.entered_workforce_date)?;
+        json::set(&mut o, "id_type", &mut out.id_type)?;
+        json::set(&mut o, "id_number", &mut out.id_number)?;
+        json::set(&mut o, "hukou_type", &mut out.hukou_type)?;
+        json::set(&mut o, "hukou_location", &mut out.hukou_location)?;
+        json::set(&mut o, "bank_account_number", &mut out.bank_account_number)?;
+        json::set(&mut o, "bank_name", &mut out.bank_name)?;
+        json::set(&mut o, "social_security_account", &mut out.social_security_account)?;
+        json::set(&mut o, "provident_fund_account", &mut out.provident_fund_account)?;
+        json::set(&mut o, "employee_no", &mut out.employee_no)?;
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "hire_date", &mut out.hire_date)?;
+        json::set(&mut o, "probation_months", &mut out.probation_months)?;
+        json::set(&mut o, "conversion_date", &mut out.conversion_date)?;
+        json::set(&mut o, "application", &mut out.application)?;
+        json::set(&mut o, "application_status", &mut out.application_status)?;
+        json::set(&mut o, "last_day", &mut out.last_day)?;
+        json::set(&mut o, "departure_type", &mut out.departure_type)?;
+        json::set(&mut o, "departure_reason", &mut out.departure_reason)?;
+        json::set(&mut o, "departure_notes", &mut out.departure_notes)?;
+        json::set(&mut o, "contract_company", &mut out.contract_company)?;
+        json::set(&mut o, "contract_type", &mut out.contract_type)?;
+        json::set(&mut o, "contract_start_date", &mut out.contract_start_date)?;
+        json::set(
+            &mut o,
+            "contract_expiration_date",
+            &mut out.contract_expiration_date,
+        )?;
+        json::set(&mut o, "contract_sign_times", &mut out.contract_sign_times)?;
+        json::set(&mut o, "personal_email", &mut out.personal_email)?;
+        json::set(&mut o, "family_address", &mut out.family_address)?;
+        json::set(
+            &mut o,
+            "primary_emergency_contact",
+            &mut out.primary_emergency_contact,
+        )?;
+        json::set(&mut o, "emergency_contact", &mut out.emergency_contact)?;
+        json::set(&mut o, "highest_level_of_edu", &mut out.highest_level_of_edu)?;
+        json::set(&mut o, "education", &mut out.education)?;
+        json::set(&mut o, "former_work_exp", &mut out.former_work_exp)?;
+        json::set(&mut o, "work_exp", &mut out.work_exp)?;
+        json::set(&mut o, "id_photo_po_side", &mut out.id_photo_po_side)?;
+        json::set(&mut o, "id_photo_em_side", &mut out.id_photo_em_side)?;
+        json::set(&mut o, "id_photo", &mut out.id_photo)?;
+        json::set(&mut o, "diploma_photo", &mut out.diploma_photo)?;
+        json::set(&mut o, "graduation_cert", &mut out.graduation_cert)?;
+        json::set(&mut o, "cert_of_merit", &mut out.cert_of_merit)?;
+        json::set(&mut o, "offboarding_file", &mut out.offboarding_file)?;
+        json::set(
+            &mut o,
+            "cancel_onboarding_reason",
+            &mut out.cancel_onboarding_reason,
+        )?;
+        json::set(&mut o, "cancel_onboarding_notes", &mut out.cancel_onboarding_notes)?;
+        json::set(&mut o, "employee_form_status", &mut out.employee_form_status)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `WorkExperience`
@@ -715,14 +727,14 @@ pub struct WorkExperience {
 impl FromJson for WorkExperience {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkExperience")?;
-        Ok(Self {
-            company: json::field(&mut o, "company")?,
-            department: json::field(&mut o, "department")?,
-            job: json::field(&mut o, "job")?,
-            start: json::field(&mut o, "start")?,
-            end: json::field(&mut o, "end")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company", &mut out.company)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "job", &mut out.job)?;
+        json::set(&mut o, "start", &mut out.start)?;
+        json::set(&mut o, "end", &mut out.end)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `WorkLocation`
@@ -741,9 +753,9 @@ pub struct WorkLocation {
 impl FromJson for WorkLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkLocation")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }

@@ -46,14 +46,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `EventUser`
@@ -74,11 +74,11 @@ pub struct EventUser {
 impl FromJson for EventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventUser")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            email: json::field(&mut o, "email")?,
-            phone: json::field(&mut o, "phone")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "phone", &mut out.phone)?;
+        Ok(out)
     }
 }
 /// `P2ElearningCourseRegistrationCreatedV2`
@@ -99,11 +99,11 @@ pub struct P2ElearningCourseRegistrationCreatedV2 {
 impl FromJson for P2ElearningCourseRegistrationCreatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ElearningCourseRegistrationCreatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ElearningCourseRegistrationCreatedV2Data`
@@ -140,25 +140,27 @@ pub struct P2ElearningCourseRegistrationCreatedV2Data {
 impl FromJson for P2ElearningCourseRegistrationCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ElearningCourseRegistrationCreatedV2Data")?;
-        Ok(Self {
-            course_id: json::field(&mut o, "course_id")?,
-            learner: json::field(&mut o, "learner")?,
-            enroll_at: json::field(&mut o, "enroll_at")?,
-            enroll_type: json::field(&mut o, "enroll_type")?,
-            learning_duration: json::field(&mut o, "learning_duration")?,
-            finished_at: json::field(&mut o, "finished_at")?,
-            learning_state: json::field(&mut o, "learning_state")?,
-            compulsory_lesson_ids: json::field(&mut o, "compulsory_lesson_ids")?,
-            learned_compulsory_lesson_ids: json::field(
-                &mut o,
-                "learned_compulsory_lesson_ids",
-            )?,
-            optional_lesson_ids: json::field(&mut o, "optional_lesson_ids")?,
-            learned_optional_lesson_ids: json::field(
-                &mut o,
-                "learned_optional_lesson_ids",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "course_id", &mut out.course_id)?;
+        json::set(&mut o, "learner", &mut out.learner)?;
+        json::set(&mut o, "enroll_at", &mut out.enroll_at)?;
+        json::set(&mut o, "enroll_type", &mut out.enroll_type)?;
+        json::set(&mut o, "learning_duration", &mut out.learning_duration)?;
+        json::set(&mut o, "finished_at", &mut out.finished_at)?;
+        json::set(&mut o, "learning_state", &mut out.learning_state)?;
+        json::set(&mut o, "compulsory_lesson_ids", &mut out.compulsory_lesson_ids)?;
+        json::set(
+            &mut o,
+            "learned_compulsory_lesson_ids",
+            &mut out.learned_compulsory_lesson_ids,
+        )?;
+        json::set(&mut o, "optional_lesson_ids", &mut out.optional_lesson_ids)?;
+        json::set(
+            &mut o,
+            "learned_optional_lesson_ids",
+            &mut out.learned_optional_lesson_ids,
+        )?;
+        Ok(out)
     }
 }
 /// `P2ElearningCourseRegistrationDeletedV2`
@@ -179,11 +181,11 @@ pub struct P2ElearningCourseRegistrationDeletedV2 {
 impl FromJson for P2ElearningCourseRegistrationDeletedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ElearningCourseRegistrationDeletedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ElearningCourseRegistrationDeletedV2Data`
@@ -202,10 +204,10 @@ pub struct P2ElearningCourseRegistrationDeletedV2Data {
 impl FromJson for P2ElearningCourseRegistrationDeletedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ElearningCourseRegistrationDeletedV2Data")?;
-        Ok(Self {
-            course_id: json::field(&mut o, "course_id")?,
-            learner: json::field(&mut o, "learner")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "course_id", &mut out.course_id)?;
+        json::set(&mut o, "learner", &mut out.learner)?;
+        Ok(out)
     }
 }
 /// `P2ElearningCourseRegistrationUpdatedV2`
@@ -226,11 +228,11 @@ pub struct P2ElearningCourseRegistrationUpdatedV2 {
 impl FromJson for P2ElearningCourseRegistrationUpdatedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ElearningCourseRegistrationUpdatedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ElearningCourseRegistrationUpdatedV2Data`
@@ -267,25 +269,27 @@ pub struct P2ElearningCourseRegistrationUpdatedV2Data {
 impl FromJson for P2ElearningCourseRegistrationUpdatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ElearningCourseRegistrationUpdatedV2Data")?;
-        Ok(Self {
-            course_id: json::field(&mut o, "course_id")?,
-            learner: json::field(&mut o, "learner")?,
-            enroll_at: json::field(&mut o, "enroll_at")?,
-            enroll_type: json::field(&mut o, "enroll_type")?,
-            learning_duration: json::field(&mut o, "learning_duration")?,
-            finished_at: json::field(&mut o, "finished_at")?,
-            learning_state: json::field(&mut o, "learning_state")?,
-            compulsory_lesson_ids: json::field(&mut o, "compulsory_lesson_ids")?,
-            learned_compulsory_lesson_ids: json::field(
-                &mut o,
-                "learned_compulsory_lesson_ids",
-            )?,
-            optional_lesson_ids: json::field(&mut o, "optional_lesson_ids")?,
-            learned_optional_lesson_ids: json::field(
-                &mut o,
-                "learned_optional_lesson_ids",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "course_id", &mut out.course_id)?;
+        json::set(&mut o, "learner", &mut out.learner)?;
+        json::set(&mut o, "enroll_at", &mut out.enroll_at)?;
+        json::set(&mut o, "enroll_type", &mut out.enroll_type)?;
+        json::set(&mut o, "learning_duration", &mut out.learning_duration)?;
+        json::set(&mut o, "finished_at", &mut out.finished_at)?;
+        json::set(&mut o, "learning_state", &mut out.learning_state)?;
+        json::set(&mut o, "compulsory_lesson_ids", &mut out.compulsory_lesson_ids)?;
+        json::set(
+            &mut o,
+            "learned_compulsory_lesson_ids",
+            &mut out.learned_compulsory_lesson_ids,
+        )?;
+        json::set(&mut o, "optional_lesson_ids", &mut out.optional_lesson_ids)?;
+        json::set(
+            &mut o,
+            "learned_optional_lesson_ids",
+            &mut out.learned_optional_lesson_ids,
+        )?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -306,10 +310,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

@@ -18,9 +18,9 @@ pub struct GetConnectionResponseBody {
 impl FromJson for GetConnectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetConnectionResponseBody")?;
-        Ok(Self {
-            online_instance_cnt: json::field(&mut o, "online_instance_cnt")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "online_instance_cnt", &mut out.online_instance_cnt)?;
+        Ok(out)
     }
 }
 /// `ListOutboundIpResponseBody`
@@ -41,10 +41,10 @@ pub struct ListOutboundIpResponseBody {
 impl FromJson for ListOutboundIpResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListOutboundIpResponseBody")?;
-        Ok(Self {
-            ip_list: json::field(&mut o, "ip_list")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ip_list", &mut out.ip_list)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }

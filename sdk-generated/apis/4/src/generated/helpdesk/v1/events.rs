@@ -51,14 +51,14 @@ pub struct Comments {
 impl FromJson for Comments {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Comments")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            created_at: json::field(&mut o, "created_at")?,
-            id: json::field(&mut o, "id")?,
-            user_avatar_url: json::field(&mut o, "user_avatar_url")?,
-            user_name: json::field(&mut o, "user_name")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_avatar_url", &mut out.user_avatar_url)?;
+        json::set(&mut o, "user_name", &mut out.user_name)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `CustomizedFieldDisplayItem`
@@ -87,15 +87,15 @@ pub struct CustomizedFieldDisplayItem {
 impl FromJson for CustomizedFieldDisplayItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomizedFieldDisplayItem")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            value: json::field(&mut o, "value")?,
-            key_name: json::field(&mut o, "key_name")?,
-            display_name: json::field(&mut o, "display_name")?,
-            position: json::field(&mut o, "position")?,
-            required: json::field(&mut o, "required")?,
-            editable: json::field(&mut o, "editable")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "key_name", &mut out.key_name)?;
+        json::set(&mut o, "display_name", &mut out.display_name)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        json::set(&mut o, "required", &mut out.required)?;
+        json::set(&mut o, "editable", &mut out.editable)?;
+        Ok(out)
     }
 }
 /// `EventHeader`
@@ -122,14 +122,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `I18n`
@@ -150,11 +150,11 @@ pub struct I18n {
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        Ok(out)
     }
 }
 /// `P2HelpdeskNotificationApproveV1`
@@ -175,11 +175,11 @@ pub struct P2HelpdeskNotificationApproveV1 {
 impl FromJson for P2HelpdeskNotificationApproveV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HelpdeskNotificationApproveV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HelpdeskNotificationApproveV1Data`
@@ -200,11 +200,11 @@ pub struct P2HelpdeskNotificationApproveV1Data {
 impl FromJson for P2HelpdeskNotificationApproveV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HelpdeskNotificationApproveV1Data")?;
-        Ok(Self {
-            notification_id: json::field(&mut o, "notification_id")?,
-            helpdesk_id: json::field(&mut o, "helpdesk_id")?,
-            approve_status: json::field(&mut o, "approve_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "notification_id", &mut out.notification_id)?;
+        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
+        json::set(&mut o, "approve_status", &mut out.approve_status)?;
+        Ok(out)
     }
 }
 /// `P2HelpdeskTicketCreatedV1`
@@ -225,11 +225,11 @@ pub struct P2HelpdeskTicketCreatedV1 {
 impl FromJson for P2HelpdeskTicketCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HelpdeskTicketCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HelpdeskTicketCreatedV1Data`
@@ -270,21 +270,21 @@ pub struct P2HelpdeskTicketCreatedV1Data {
 impl FromJson for P2HelpdeskTicketCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HelpdeskTicketCreatedV1Data")?;
-        Ok(Self {
-            ticket_id: json::field(&mut o, "ticket_id")?,
-            helpdesk_id: json::field(&mut o, "helpdesk_id")?,
-            guest: json::field(&mut o, "guest")?,
-            stage: json::field(&mut o, "stage")?,
-            status: json::field(&mut o, "status")?,
-            score: json::field(&mut o, "score")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            closed_at: json::field(&mut o, "closed_at")?,
-            channel: json::field(&mut o, "channel")?,
-            solve: json::field(&mut o, "solve")?,
-            customized_fields: json::field(&mut o, "customized_fields")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ticket_id", &mut out.ticket_id)?;
+        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
+        json::set(&mut o, "guest", &mut out.guest)?;
+        json::set(&mut o, "stage", &mut out.stage)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "closed_at", &mut out.closed_at)?;
+        json::set(&mut o, "channel", &mut out.channel)?;
+        json::set(&mut o, "solve", &mut out.solve)?;
+        json::set(&mut o, "customized_fields", &mut out.customized_fields)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        Ok(out)
     }
 }
 /// `P2HelpdeskTicketMessageCreatedV1`
@@ -305,11 +305,11 @@ pub struct P2HelpdeskTicketMessageCreatedV1 {
 impl FromJson for P2HelpdeskTicketMessageCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HelpdeskTicketMessageCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HelpdeskTicketMessageCreatedV1Data`
@@ -346,19 +346,19 @@ pub struct P2HelpdeskTicketMessageCreatedV1Data {
 impl FromJson for P2HelpdeskTicketMessageCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HelpdeskTicketMessageCreatedV1Data")?;
-        Ok(Self {
-            ticket_message_id: json::field(&mut o, "ticket_message_id")?,
-            message_id: json::field(&mut o, "message_id")?,
-            msg_type: json::field(&mut o, "msg_type")?,
-            position: json::field(&mut o, "position")?,
-            sender_id: json::field(&mut o, "sender_id")?,
-            sender_type: json::field(&mut o, "sender_type")?,
-            text: json::field(&mut o, "text")?,
-            ticket: json::field(&mut o, "ticket")?,
-            event_id: json::field(&mut o, "event_id")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ticket_message_id", &mut out.ticket_message_id)?;
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "msg_type", &mut out.msg_type)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        json::set(&mut o, "sender_id", &mut out.sender_id)?;
+        json::set(&mut o, "sender_type", &mut out.sender_type)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "ticket", &mut out.ticket)?;
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `P2HelpdeskTicketUpdatedV1`
@@ -379,11 +379,11 @@ pub struct P2HelpdeskTicketUpdatedV1 {
 impl FromJson for P2HelpdeskTicketUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HelpdeskTicketUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HelpdeskTicketUpdatedV1Data`
@@ -402,10 +402,10 @@ pub struct P2HelpdeskTicketUpdatedV1Data {
 impl FromJson for P2HelpdeskTicketUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HelpdeskTicketUpdatedV1Data")?;
-        Ok(Self {
-            object: json::field(&mut o, "object")?,
-            old_object: json::field(&mut o, "old_object")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object", &mut out.object)?;
+        json::set(&mut o, "old_object", &mut out.old_object)?;
+        Ok(out)
     }
 }
 /// `Ticket`
@@ -472,37 +472,46 @@ pub struct Ticket {
 impl FromJson for Ticket {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Ticket")?;
-        Ok(Self {
-            ticket_id: json::field(&mut o, "ticket_id")?,
-            helpdesk_id: json::field(&mut o, "helpdesk_id")?,
-            guest: json::field(&mut o, "guest")?,
-            comments: json::field(&mut o, "comments")?,
-            ticket_type: json::field(&mut o, "ticket_type")?,
-            status: json::field(&mut o, "status")?,
-            score: json::field(&mut o, "score")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            closed_at: json::field(&mut o, "closed_at")?,
-            dissatisfaction_reason: json::field(&mut o, "dissatisfaction_reason")?,
-            agents: json::field(&mut o, "agents")?,
-            channel: json::field(&mut o, "channel")?,
-            solve: json::field(&mut o, "solve")?,
-            closed_by: json::field(&mut o, "closed_by")?,
-            collaborators: json::field(&mut o, "collaborators")?,
-            customized_fields: json::field(&mut o, "customized_fields")?,
-            agent_service_duration: json::field(&mut o, "agent_service_duration")?,
-            agent_first_response_duration: json::field(
-                &mut o,
-                "agent_first_response_duration",
-            )?,
-            bot_service_duration: json::field(&mut o, "bot_service_duration")?,
-            agent_resolution_time: json::field(&mut o, "agent_resolution_time")?,
-            actual_processing_time: json::field(&mut o, "actual_processing_time")?,
-            agent_entry_time: json::field(&mut o, "agent_entry_time")?,
-            agent_first_response_time: json::field(&mut o, "agent_first_response_time")?,
-            agent_last_response_time: json::field(&mut o, "agent_last_response_time")?,
-            agent_owner: json::field(&mut o, "agent_owner")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ticket_id", &mut out.ticket_id)?;
+        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
+        json::set(&mut o, "guest", &mut out.guest)?;
+        json::set(&mut o, "comments", &mut out.comments)?;
+        json::set(&mut o, "ticket_type", &mut out.ticket_type)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "closed_at", &mut out.closed_at)?;
+        json::set(&mut o, "dissatisfaction_reason", &mut out.dissatisfaction_reason)?;
+        json::set(&mut o, "agents", &mut out.agents)?;
+        json::set(&mut o, "channel", &mut out.channel)?;
+        json::set(&mut o, "solve", &mut out.solve)?;
+        json::set(&mut o, "closed_by", &mut out.closed_by)?;
+        json::set(&mut o, "collaborators", &mut out.collaborators)?;
+        json::set(&mut o, "customized_fields", &mut out.customized_fields)?;
+        json::set(&mut o, "agent_service_duration", &mut out.agent_service_duration)?;
+        json::set(
+            &mut o,
+            "agent_first_response_duration",
+            &mut out.agent_first_response_duration,
+        )?;
+        json::set(&mut o, "bot_service_duration", &mut out.bot_service_duration)?;
+        json::set(&mut o, "agent_resolution_time", &mut out.agent_resolution_time)?;
+        json::set(&mut o, "actual_processing_time", &mut out.actual_processing_time)?;
+        json::set(&mut o, "agent_entry_time", &mut out.agent_entry_time)?;
+        json::set(
+            &mut o,
+            "agent_first_response_time",
+            &mut out.agent_first_response_time,
+        )?;
+        json::set(
+            &mut o,
+            "agent_last_response_time",
+            &mut out.agent_last_response_time,
+        )?;
+        json::set(&mut o, "agent_owner", &mut out.agent_owner)?;
+        Ok(out)
     }
 }
 /// `TicketEvent`
@@ -549,24 +558,24 @@ pub struct TicketEvent {
 impl FromJson for TicketEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TicketEvent")?;
-        Ok(Self {
-            ticket_id: json::field(&mut o, "ticket_id")?,
-            helpdesk_id: json::field(&mut o, "helpdesk_id")?,
-            guest: json::field(&mut o, "guest")?,
-            stage: json::field(&mut o, "stage")?,
-            status: json::field(&mut o, "status")?,
-            score: json::field(&mut o, "score")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            closed_at: json::field(&mut o, "closed_at")?,
-            agents: json::field(&mut o, "agents")?,
-            channel: json::field(&mut o, "channel")?,
-            solve: json::field(&mut o, "solve")?,
-            closed_by: json::field(&mut o, "closed_by")?,
-            collaborators: json::field(&mut o, "collaborators")?,
-            customized_fields: json::field(&mut o, "customized_fields")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ticket_id", &mut out.ticket_id)?;
+        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
+        json::set(&mut o, "guest", &mut out.guest)?;
+        json::set(&mut o, "stage", &mut out.stage)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "closed_at", &mut out.closed_at)?;
+        json::set(&mut o, "agents", &mut out.agents)?;
+        json::set(&mut o, "channel", &mut out.channel)?;
+        json::set(&mut o, "solve", &mut out.solve)?;
+        json::set(&mut o, "closed_by", &mut out.closed_by)?;
+        json::set(&mut o, "collaborators", &mut out.collaborators)?;
+        json::set(&mut o, "customized_fields", &mut out.customized_fields)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        Ok(out)
     }
 }
 /// `TicketEventUpdateInfo`
@@ -587,11 +596,11 @@ pub struct TicketEventUpdateInfo {
 impl FromJson for TicketEventUpdateInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TicketEventUpdateInfo")?;
-        Ok(Self {
-            stage: json::field(&mut o, "stage")?,
-            status: json::field(&mut o, "status")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "stage", &mut out.stage)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        Ok(out)
     }
 }
 /// `TicketMessageContent`
@@ -614,12 +623,12 @@ pub struct TicketMessageContent {
 impl FromJson for TicketMessageContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TicketMessageContent")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            msg_type: json::field(&mut o, "msg_type")?,
-            image_keys: json::field(&mut o, "image_keys")?,
-            image_key: json::field(&mut o, "image_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "msg_type", &mut out.msg_type)?;
+        json::set(&mut o, "image_keys", &mut out.image_keys)?;
+        json::set(&mut o, "image_key", &mut out.image_key)?;
+        Ok(out)
     }
 }
 /// `TicketUser`
@@ -648,15 +657,15 @@ pub struct TicketUser {
 impl FromJson for TicketUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TicketUser")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            name: json::field(&mut o, "name")?,
-            email: json::field(&mut o, "email")?,
-            department: json::field(&mut o, "department")?,
-            city: json::field(&mut o, "city")?,
-            country: json::field(&mut o, "country")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        json::set(&mut o, "country", &mut out.country)?;
+        Ok(out)
     }
 }
 /// `TicketUserEvent`
@@ -679,12 +688,12 @@ pub struct TicketUserEvent {
 impl FromJson for TicketUserEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TicketUserEvent")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            name: json::field(&mut o, "name")?,
-            email: json::field(&mut o, "email")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -705,10 +714,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

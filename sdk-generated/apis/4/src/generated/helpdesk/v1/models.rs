@@ -238,14 +238,14 @@ pub struct Agent {
 impl FromJson for Agent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Agent")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            name: json::field(&mut o, "name")?,
-            email: json::field(&mut o, "email")?,
-            department: json::field(&mut o, "department")?,
-            company_name: json::field(&mut o, "company_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "company_name", &mut out.company_name)?;
+        Ok(out)
     }
 }
 impl ToJson for Agent {
@@ -274,9 +274,9 @@ pub struct AgentEmailAgentResponseBody {
 impl FromJson for AgentEmailAgentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgentEmailAgentResponseBody")?;
-        Ok(Self {
-            agents: json::field(&mut o, "agents")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "agents", &mut out.agents)?;
+        Ok(out)
     }
 }
 /// `AgentSchedule`
@@ -299,12 +299,12 @@ pub struct AgentSchedule {
 impl FromJson for AgentSchedule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgentSchedule")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-            agent: json::field(&mut o, "agent")?,
-            schedule: json::field(&mut o, "schedule")?,
-            agent_skills: json::field(&mut o, "agent_skills")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "agent", &mut out.agent)?;
+        json::set(&mut o, "schedule", &mut out.schedule)?;
+        json::set(&mut o, "agent_skills", &mut out.agent_skills)?;
+        Ok(out)
     }
 }
 /// `AgentScheduleUpdateInfo`
@@ -359,16 +359,16 @@ pub struct AgentSkill {
 impl FromJson for AgentSkill {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgentSkill")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            helpdesk_id: json::field(&mut o, "helpdesk_id")?,
-            name: json::field(&mut o, "name")?,
-            rules: json::field(&mut o, "rules")?,
-            agent_ids: json::field(&mut o, "agent_ids")?,
-            is_default: json::field(&mut o, "is_default")?,
-            agents: json::field(&mut o, "agents")?,
-            agent_skill_id: json::field(&mut o, "agent_skill_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "rules", &mut out.rules)?;
+        json::set(&mut o, "agent_ids", &mut out.agent_ids)?;
+        json::set(&mut o, "is_default", &mut out.is_default)?;
+        json::set(&mut o, "agents", &mut out.agents)?;
+        json::set(&mut o, "agent_skill_id", &mut out.agent_skill_id)?;
+        Ok(out)
     }
 }
 impl ToJson for AgentSkill {
@@ -403,11 +403,11 @@ pub struct AgentSkillLessInfo {
 impl FromJson for AgentSkillLessInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgentSkillLessInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            is_default: json::field(&mut o, "is_default")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "is_default", &mut out.is_default)?;
+        Ok(out)
     }
 }
 /// `AgentSkillRule`
@@ -434,14 +434,14 @@ pub struct AgentSkillRule {
 impl FromJson for AgentSkillRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgentSkillRule")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            selected_operator: json::field(&mut o, "selected_operator")?,
-            operator_options: json::field(&mut o, "operator_options")?,
-            operand: json::field(&mut o, "operand")?,
-            category: json::field(&mut o, "category")?,
-            display_name: json::field(&mut o, "display_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "selected_operator", &mut out.selected_operator)?;
+        json::set(&mut o, "operator_options", &mut out.operator_options)?;
+        json::set(&mut o, "operand", &mut out.operand)?;
+        json::set(&mut o, "category", &mut out.category)?;
+        json::set(&mut o, "display_name", &mut out.display_name)?;
+        Ok(out)
     }
 }
 impl ToJson for AgentSkillRule {
@@ -480,14 +480,14 @@ pub struct AgentUser {
 impl FromJson for AgentUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgentUser")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            name: json::field(&mut o, "name")?,
-            email: json::field(&mut o, "email")?,
-            department: json::field(&mut o, "department")?,
-            company_name: json::field(&mut o, "company_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "company_name", &mut out.company_name)?;
+        Ok(out)
     }
 }
 /// `AnswerUserQueryTicketRequestBody`
@@ -580,14 +580,14 @@ pub struct Category {
 impl FromJson for Category {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Category")?;
-        Ok(Self {
-            category_id: json::field(&mut o, "category_id")?,
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            helpdesk_id: json::field(&mut o, "helpdesk_id")?,
-            language: json::field(&mut o, "language")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "category_id", &mut out.category_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
+        json::set(&mut o, "language", &mut out.language)?;
+        Ok(out)
     }
 }
 impl ToJson for Category {
@@ -626,14 +626,14 @@ pub struct Comments {
 impl FromJson for Comments {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Comments")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            created_at: json::field(&mut o, "created_at")?,
-            id: json::field(&mut o, "id")?,
-            user_avatar_url: json::field(&mut o, "user_avatar_url")?,
-            user_name: json::field(&mut o, "user_name")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_avatar_url", &mut out.user_avatar_url)?;
+        json::set(&mut o, "user_name", &mut out.user_name)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `CreateAgentScheduleRequestBody`
@@ -692,9 +692,9 @@ pub struct CreateAgentSkillResponseBody {
 impl FromJson for CreateAgentSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAgentSkillResponseBody")?;
-        Ok(Self {
-            agent_skill_id: json::field(&mut o, "agent_skill_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "agent_skill_id", &mut out.agent_skill_id)?;
+        Ok(out)
     }
 }
 /// `CreateBotMessageResponseBody`
@@ -711,9 +711,9 @@ pub struct CreateBotMessageResponseBody {
 impl FromJson for CreateBotMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateBotMessageResponseBody")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        Ok(out)
     }
 }
 /// `CreateCategoryResponseBody`
@@ -730,9 +730,9 @@ pub struct CreateCategoryResponseBody {
 impl FromJson for CreateCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCategoryResponseBody")?;
-        Ok(Self {
-            category: json::field(&mut o, "category")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "category", &mut out.category)?;
+        Ok(out)
     }
 }
 /// `CreateFaqRequestBody`
@@ -767,9 +767,9 @@ pub struct CreateFaqResponseBody {
 impl FromJson for CreateFaqResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateFaqResponseBody")?;
-        Ok(Self {
-            faq: json::field(&mut o, "faq")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "faq", &mut out.faq)?;
+        Ok(out)
     }
 }
 /// `CreateNotificationResponseBody`
@@ -788,10 +788,10 @@ pub struct CreateNotificationResponseBody {
 impl FromJson for CreateNotificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateNotificationResponseBody")?;
-        Ok(Self {
-            notification_id: json::field(&mut o, "notification_id")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "notification_id", &mut out.notification_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `CreateTicketMessageRequestBody`
@@ -829,9 +829,9 @@ pub struct CreateTicketMessageResponseBody {
 impl FromJson for CreateTicketMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTicketMessageResponseBody")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        Ok(out)
     }
 }
 /// `CustomizedFieldDisplayItem`
@@ -860,15 +860,15 @@ pub struct CustomizedFieldDisplayItem {
 impl FromJson for CustomizedFieldDisplayItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomizedFieldDisplayItem")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            value: json::field(&mut o, "value")?,
-            key_name: json::field(&mut o, "key_name")?,
-            display_name: json::field(&mut o, "display_name")?,
-            position: json::field(&mut o, "position")?,
-            required: json::field(&mut o, "required")?,
-            editable: json::field(&mut o, "editable")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "key_name", &mut out.key_name)?;
+        json::set(&mut o, "display_name", &mut out.display_name)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        json::set(&mut o, "required", &mut out.required)?;
+        json::set(&mut o, "editable", &mut out.editable)?;
+        Ok(out)
     }
 }
 impl ToJson for CustomizedFieldDisplayItem {
@@ -900,10 +900,14 @@ pub struct CustomizedFieldsTicketResponseBody {
 impl FromJson for CustomizedFieldsTicketResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomizedFieldsTicketResponseBody")?;
-        Ok(Self {
-            user_customized_fields: json::field(&mut o, "user_customized_fields")?,
-            ticket_customized_fields: json::field(&mut o, "ticket_customized_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_customized_fields", &mut out.user_customized_fields)?;
+        json::set(
+            &mut o,
+            "ticket_customized_fields",
+            &mut out.ticket_customized_fields,
+        )?;
+        Ok(out)
     }
 }
 /// `Event`
@@ -983,21 +987,21 @@ pub struct Faq {
 impl FromJson for Faq {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Faq")?;
-        Ok(Self {
-            faq_id: json::field(&mut o, "faq_id")?,
-            id: json::field(&mut o, "id")?,
-            helpdesk_id: json::field(&mut o, "helpdesk_id")?,
-            question: json::field(&mut o, "question")?,
-            answer: json::field(&mut o, "answer")?,
-            answer_richtext: json::field(&mut o, "answer_richtext")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            categories: json::field(&mut o, "categories")?,
-            tags: json::field(&mut o, "tags")?,
-            expire_time: json::field(&mut o, "expire_time")?,
-            update_user: json::field(&mut o, "update_user")?,
-            create_user: json::field(&mut o, "create_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "faq_id", &mut out.faq_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
+        json::set(&mut o, "question", &mut out.question)?;
+        json::set(&mut o, "answer", &mut out.answer)?;
+        json::set(&mut o, "answer_richtext", &mut out.answer_richtext)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "categories", &mut out.categories)?;
+        json::set(&mut o, "tags", &mut out.tags)?;
+        json::set(&mut o, "expire_time", &mut out.expire_time)?;
+        json::set(&mut o, "update_user", &mut out.update_user)?;
+        json::set(&mut o, "create_user", &mut out.create_user)?;
+        Ok(out)
     }
 }
 /// `FaqCreateInfo`
@@ -1074,9 +1078,9 @@ pub struct GetAgentSchedulesResponseBody {
 impl FromJson for GetAgentSchedulesResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAgentSchedulesResponseBody")?;
-        Ok(Self {
-            agent_schedule: json::field(&mut o, "agent_schedule")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "agent_schedule", &mut out.agent_schedule)?;
+        Ok(out)
     }
 }
 /// `GetAgentSkillResponseBody`
@@ -1093,9 +1097,9 @@ pub struct GetAgentSkillResponseBody {
 impl FromJson for GetAgentSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAgentSkillResponseBody")?;
-        Ok(Self {
-            agent_skill: json::field(&mut o, "agent_skill")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "agent_skill", &mut out.agent_skill)?;
+        Ok(out)
     }
 }
 /// `GetCategoryResponseBody`
@@ -1120,13 +1124,13 @@ pub struct GetCategoryResponseBody {
 impl FromJson for GetCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetCategoryResponseBody")?;
-        Ok(Self {
-            category_id: json::field(&mut o, "category_id")?,
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            helpdesk_id: json::field(&mut o, "helpdesk_id")?,
-            language: json::field(&mut o, "language")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "category_id", &mut out.category_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
+        json::set(&mut o, "language", &mut out.language)?;
+        Ok(out)
     }
 }
 /// `GetFaqResponseBody`
@@ -1143,9 +1147,9 @@ pub struct GetFaqResponseBody {
 impl FromJson for GetFaqResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetFaqResponseBody")?;
-        Ok(Self {
-            faq: json::field(&mut o, "faq")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "faq", &mut out.faq)?;
+        Ok(out)
     }
 }
 /// `GetNotificationResponseBody`
@@ -1164,10 +1168,10 @@ pub struct GetNotificationResponseBody {
 impl FromJson for GetNotificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetNotificationResponseBody")?;
-        Ok(Self {
-            notification: json::field(&mut o, "notification")?,
-            approval_app_link: json::field(&mut o, "approval_app_link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "notification", &mut out.notification)?;
+        json::set(&mut o, "approval_app_link", &mut out.approval_app_link)?;
+        Ok(out)
     }
 }
 /// `GetTicketCustomizedFieldResponseBody`
@@ -1212,26 +1216,27 @@ pub struct GetTicketCustomizedFieldResponseBody {
 impl FromJson for GetTicketCustomizedFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTicketCustomizedFieldResponseBody")?;
-        Ok(Self {
-            ticket_customized_field_id: json::field(
-                &mut o,
-                "ticket_customized_field_id",
-            )?,
-            helpdesk_id: json::field(&mut o, "helpdesk_id")?,
-            key_name: json::field(&mut o, "key_name")?,
-            display_name: json::field(&mut o, "display_name")?,
-            position: json::field(&mut o, "position")?,
-            field_type: json::field(&mut o, "field_type")?,
-            description: json::field(&mut o, "description")?,
-            visible: json::field(&mut o, "visible")?,
-            editable: json::field(&mut o, "editable")?,
-            required: json::field(&mut o, "required")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            created_by: json::field(&mut o, "created_by")?,
-            updated_by: json::field(&mut o, "updated_by")?,
-            dropdown_allow_multiple: json::field(&mut o, "dropdown_allow_multiple")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "ticket_customized_field_id",
+            &mut out.ticket_customized_field_id,
+        )?;
+        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
+        json::set(&mut o, "key_name", &mut out.key_name)?;
+        json::set(&mut o, "display_name", &mut out.display_name)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        json::set(&mut o, "field_type", &mut out.field_type)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "visible", &mut out.visible)?;
+        json::set(&mut o, "editable", &mut out.editable)?;
+        json::set(&mut o, "required", &mut out.required)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "updated_by", &mut out.updated_by)?;
+        json::set(&mut o, "dropdown_allow_multiple", &mut out.dropdown_allow_multiple)?;
+        Ok(out)
     }
 }
 /// `GetTicketResponseBody`
@@ -1248,9 +1253,9 @@ pub struct GetTicketResponseBody {
 impl FromJson for GetTicketResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTicketResponseBody")?;
-        Ok(Self {
-            ticket: json::field(&mut o, "ticket")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ticket", &mut out.ticket)?;
+        Ok(out)
     }
 }
 /// `I18n`
@@ -1271,11 +1276,11 @@ pub struct I18n {
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        Ok(out)
     }
 }
 /// `ListAgentScheduleResponseBody`
@@ -1292,9 +1297,9 @@ pub struct ListAgentScheduleResponseBody {
 impl FromJson for ListAgentScheduleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAgentScheduleResponseBody")?;
-        Ok(Self {
-            agent_schedules: json::field(&mut o, "agent_schedules")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "agent_schedules", &mut out.agent_schedules)?;
+        Ok(out)
     }
 }
 /// `ListAgentSkillResponseBody`
@@ -1311,9 +1316,9 @@ pub struct ListAgentSkillResponseBody {
 impl FromJson for ListAgentSkillResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAgentSkillResponseBody")?;
-        Ok(Self {
-            agent_skills: json::field(&mut o, "agent_skills")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "agent_skills", &mut out.agent_skills)?;
+        Ok(out)
     }
 }
 /// `ListAgentSkillRuleResponseBody`
@@ -1330,9 +1335,9 @@ pub struct ListAgentSkillRuleResponseBody {
 impl FromJson for ListAgentSkillRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAgentSkillRuleResponseBody")?;
-        Ok(Self {
-            rules: json::field(&mut o, "rules")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rules", &mut out.rules)?;
+        Ok(out)
     }
 }
 /// `ListCategoryResponseBody`
@@ -1349,9 +1354,9 @@ pub struct ListCategoryResponseBody {
 impl FromJson for ListCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCategoryResponseBody")?;
-        Ok(Self {
-            categories: json::field(&mut o, "categories")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "categories", &mut out.categories)?;
+        Ok(out)
     }
 }
 /// `ListFaqResponseBody`
@@ -1376,13 +1381,13 @@ pub struct ListFaqResponseBody {
 impl FromJson for ListFaqResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListFaqResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            page_size: json::field(&mut o, "page_size")?,
-            total: json::field(&mut o, "total")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "page_size", &mut out.page_size)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListTicketCustomizedFieldRequestBody`
@@ -1421,11 +1426,11 @@ pub struct ListTicketCustomizedFieldResponseBody {
 impl FromJson for ListTicketCustomizedFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTicketCustomizedFieldResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            next_page_token: json::field(&mut o, "next_page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListTicketMessageResponseBody`
@@ -1444,10 +1449,10 @@ pub struct ListTicketMessageResponseBody {
 impl FromJson for ListTicketMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTicketMessageResponseBody")?;
-        Ok(Self {
-            messages: json::field(&mut o, "messages")?,
-            total: json::field(&mut o, "total")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "messages", &mut out.messages)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        Ok(out)
     }
 }
 /// `ListTicketResponseBody`
@@ -1466,10 +1471,10 @@ pub struct ListTicketResponseBody {
 impl FromJson for ListTicketResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTicketResponseBody")?;
-        Ok(Self {
-            total: json::field(&mut o, "total")?,
-            tickets: json::field(&mut o, "tickets")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "tickets", &mut out.tickets)?;
+        Ok(out)
     }
 }
 /// `Notification`
@@ -1524,31 +1529,32 @@ pub struct Notification {
 impl FromJson for Notification {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Notification")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            job_name: json::field(&mut o, "job_name")?,
-            status: json::field(&mut o, "status")?,
-            create_user: json::field(&mut o, "create_user")?,
-            created_at: json::field(&mut o, "created_at")?,
-            update_user: json::field(&mut o, "update_user")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            target_user_count: json::field(&mut o, "target_user_count")?,
-            sent_user_count: json::field(&mut o, "sent_user_count")?,
-            read_user_count: json::field(&mut o, "read_user_count")?,
-            send_at: json::field(&mut o, "send_at")?,
-            push_content: json::field(&mut o, "push_content")?,
-            push_type: json::field(&mut o, "push_type")?,
-            push_scope_type: json::field(&mut o, "push_scope_type")?,
-            new_staff_scope_type: json::field(&mut o, "new_staff_scope_type")?,
-            new_staff_scope_department_list: json::field(
-                &mut o,
-                "new_staff_scope_department_list",
-            )?,
-            user_list: json::field(&mut o, "user_list")?,
-            department_list: json::field(&mut o, "department_list")?,
-            chat_list: json::field(&mut o, "chat_list")?,
-            ext: json::field(&mut o, "ext")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "job_name", &mut out.job_name)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "create_user", &mut out.create_user)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "update_user", &mut out.update_user)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "target_user_count", &mut out.target_user_count)?;
+        json::set(&mut o, "sent_user_count", &mut out.sent_user_count)?;
+        json::set(&mut o, "read_user_count", &mut out.read_user_count)?;
+        json::set(&mut o, "send_at", &mut out.send_at)?;
+        json::set(&mut o, "push_content", &mut out.push_content)?;
+        json::set(&mut o, "push_type", &mut out.push_type)?;
+        json::set(&mut o, "push_scope_type", &mut out.push_scope_type)?;
+        json::set(&mut o, "new_staff_scope_type", &mut out.new_staff_scope_type)?;
+        json::set(
+            &mut o,
+            "new_staff_scope_department_list",
+            &mut out.new_staff_scope_department_list,
+        )?;
+        json::set(&mut o, "user_list", &mut out.user_list)?;
+        json::set(&mut o, "department_list", &mut out.department_list)?;
+        json::set(&mut o, "chat_list", &mut out.chat_list)?;
+        json::set(&mut o, "ext", &mut out.ext)?;
+        Ok(out)
     }
 }
 impl ToJson for Notification {
@@ -1596,10 +1602,10 @@ pub struct NotificationChat {
 impl FromJson for NotificationChat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NotificationChat")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for NotificationChat {
@@ -1626,10 +1632,10 @@ pub struct NotificationDepartment {
 impl FromJson for NotificationDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NotificationDepartment")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for NotificationDepartment {
@@ -1658,11 +1664,11 @@ pub struct NotificationUser {
 impl FromJson for NotificationUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NotificationUser")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for NotificationUser {
@@ -1762,10 +1768,10 @@ pub struct Richtext {
 impl FromJson for Richtext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Richtext")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 impl ToJson for Richtext {
@@ -1794,11 +1800,11 @@ pub struct SearchFaqResponseBody {
 impl FromJson for SearchFaqResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchFaqResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `StartServiceTicketRequestBody`
@@ -1844,10 +1850,10 @@ pub struct StartServiceTicketResponseBody {
 impl FromJson for StartServiceTicketResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "StartServiceTicketResponseBody")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-            ticket_id: json::field(&mut o, "ticket_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "ticket_id", &mut out.ticket_id)?;
+        Ok(out)
     }
 }
 /// `SubmitApproveNotificationRequestBody`
@@ -1882,9 +1888,9 @@ pub struct SubmitApproveNotificationResponseBody {
 impl FromJson for SubmitApproveNotificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SubmitApproveNotificationResponseBody")?;
-        Ok(Self {
-            has_access: json::field(&mut o, "has_access")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_access", &mut out.has_access)?;
+        Ok(out)
     }
 }
 /// `SubscribeEventRequestBody`
@@ -1947,26 +1953,27 @@ pub struct TicketCustomizedField {
 impl FromJson for TicketCustomizedField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TicketCustomizedField")?;
-        Ok(Self {
-            ticket_customized_field_id: json::field(
-                &mut o,
-                "ticket_customized_field_id",
-            )?,
-            helpdesk_id: json::field(&mut o, "helpdesk_id")?,
-            key_name: json::field(&mut o, "key_name")?,
-            display_name: json::field(&mut o, "display_name")?,
-            position: json::field(&mut o, "position")?,
-            field_type: json::field(&mut o, "field_type")?,
-            description: json::field(&mut o, "description")?,
-            visible: json::field(&mut o, "visible")?,
-            editable: json::field(&mut o, "editable")?,
-            required: json::field(&mut o, "required")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            created_by: json::field(&mut o, "created_by")?,
-            updated_by: json::field(&mut o, "updated_by")?,
-            dropdown_allow_multiple: json::field(&mut o, "dropdown_allow_multiple")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "ticket_customized_field_id",
+            &mut out.ticket_customized_field_id,
+        )?;
+        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
+        json::set(&mut o, "key_name", &mut out.key_name)?;
+        json::set(&mut o, "display_name", &mut out.display_name)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        json::set(&mut o, "field_type", &mut out.field_type)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "visible", &mut out.visible)?;
+        json::set(&mut o, "editable", &mut out.editable)?;
+        json::set(&mut o, "required", &mut out.required)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "created_by", &mut out.created_by)?;
+        json::set(&mut o, "updated_by", &mut out.updated_by)?;
+        json::set(&mut o, "dropdown_allow_multiple", &mut out.dropdown_allow_multiple)?;
+        Ok(out)
     }
 }
 impl ToJson for TicketCustomizedField {
@@ -2018,16 +2025,16 @@ pub struct TicketMessage {
 impl FromJson for TicketMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TicketMessage")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            message_id: json::field(&mut o, "message_id")?,
-            message_type: json::field(&mut o, "message_type")?,
-            created_at: json::field(&mut o, "created_at")?,
-            content: json::field(&mut o, "content")?,
-            user_name: json::field(&mut o, "user_name")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "message_type", &mut out.message_type)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "user_name", &mut out.user_name)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `TicketTag`
@@ -2046,10 +2053,10 @@ pub struct TicketTag {
 impl FromJson for TicketTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TicketTag")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `TicketUser`
@@ -2078,15 +2085,15 @@ pub struct TicketUser {
 impl FromJson for TicketUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TicketUser")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            avatar_url: json::field(&mut o, "avatar_url")?,
-            name: json::field(&mut o, "name")?,
-            email: json::field(&mut o, "email")?,
-            department: json::field(&mut o, "department")?,
-            city: json::field(&mut o, "city")?,
-            country: json::field(&mut o, "country")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        json::set(&mut o, "country", &mut out.country)?;
+        Ok(out)
     }
 }
 impl ToJson for TicketUser {
@@ -2168,38 +2175,47 @@ pub struct TicketV2 {
 impl FromJson for TicketV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TicketV2")?;
-        Ok(Self {
-            ticket_id: json::field(&mut o, "ticket_id")?,
-            helpdesk_id: json::field(&mut o, "helpdesk_id")?,
-            guest: json::field(&mut o, "guest")?,
-            comments: json::field(&mut o, "comments")?,
-            ticket_type: json::field(&mut o, "ticket_type")?,
-            status: json::field(&mut o, "status")?,
-            score: json::field(&mut o, "score")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            closed_at: json::field(&mut o, "closed_at")?,
-            dissatisfaction_reason: json::field(&mut o, "dissatisfaction_reason")?,
-            agents: json::field(&mut o, "agents")?,
-            channel: json::field(&mut o, "channel")?,
-            solve: json::field(&mut o, "solve")?,
-            closed_by: json::field(&mut o, "closed_by")?,
-            collaborators: json::field(&mut o, "collaborators")?,
-            customized_fields: json::field(&mut o, "customized_fields")?,
-            agent_service_duration: json::field(&mut o, "agent_service_duration")?,
-            agent_first_response_duration: json::field(
-                &mut o,
-                "agent_first_response_duration",
-            )?,
-            bot_service_duration: json::field(&mut o, "bot_service_duration")?,
-            agent_resolution_time: json::field(&mut o, "agent_resolution_time")?,
-            actual_processing_time: json::field(&mut o, "actual_processing_time")?,
-            agent_entry_time: json::field(&mut o, "agent_entry_time")?,
-            agent_first_response_time: json::field(&mut o, "agent_first_response_time")?,
-            agent_last_response_time: json::field(&mut o, "agent_last_response_time")?,
-            agent_owner: json::field(&mut o, "agent_owner")?,
-            tags: json::field(&mut o, "tags")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ticket_id", &mut out.ticket_id)?;
+        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
+        json::set(&mut o, "guest", &mut out.guest)?;
+        json::set(&mut o, "comments", &mut out.comments)?;
+        json::set(&mut o, "ticket_type", &mut out.ticket_type)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "closed_at", &mut out.closed_at)?;
+        json::set(&mut o, "dissatisfaction_reason", &mut out.dissatisfaction_reason)?;
+        json::set(&mut o, "agents", &mut out.agents)?;
+        json::set(&mut o, "channel", &mut out.channel)?;
+        json::set(&mut o, "solve", &mut out.solve)?;
+        json::set(&mut o, "closed_by", &mut out.closed_by)?;
+        json::set(&mut o, "collaborators", &mut out.collaborators)?;
+        json::set(&mut o, "customized_fields", &mut out.customized_fields)?;
+        json::set(&mut o, "agent_service_duration", &mut out.agent_service_duration)?;
+        json::set(
+            &mut o,
+            "agent_first_response_duration",
+            &mut out.agent_first_response_duration,
+        )?;
+        json::set(&mut o, "bot_service_duration", &mut out.bot_service_duration)?;
+        json::set(&mut o, "agent_resolution_time", &mut out.agent_resolution_time)?;
+        json::set(&mut o, "actual_processing_time", &mut out.actual_processing_time)?;
+        json::set(&mut o, "agent_entry_time", &mut out.agent_entry_time)?;
+        json::set(
+            &mut o,
+            "agent_first_response_time",
+            &mut out.agent_first_response_time,
+        )?;
+        json::set(
+            &mut o,
+            "agent_last_response_time",
+            &mut out.agent_last_response_time,
+        )?;
+        json::set(&mut o, "agent_owner", &mut out.agent_owner)?;
+        json::set(&mut o, "tags", &mut out.tags)?;
+        Ok(out)
     }
 }
 /// `UnsubscribeEventRequestBody`
@@ -2294,21 +2310,25 @@ pub struct UserCustomizedField {
 impl FromJson for UserCustomizedField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserCustomizedField")?;
-        Ok(Self {
-            user_customized_field_id: json::field(&mut o, "user_customized_field_id")?,
-            id: json::field(&mut o, "id")?,
-            helpdesk_id: json::field(&mut o, "helpdesk_id")?,
-            key_name: json::field(&mut o, "key_name")?,
-            display_name: json::field(&mut o, "display_name")?,
-            position: json::field(&mut o, "position")?,
-            field_type: json::field(&mut o, "field_type")?,
-            description: json::field(&mut o, "description")?,
-            visible: json::field(&mut o, "visible")?,
-            editable: json::field(&mut o, "editable")?,
-            required: json::field(&mut o, "required")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "user_customized_field_id",
+            &mut out.user_customized_field_id,
+        )?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "helpdesk_id", &mut out.helpdesk_id)?;
+        json::set(&mut o, "key_name", &mut out.key_name)?;
+        json::set(&mut o, "display_name", &mut out.display_name)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        json::set(&mut o, "field_type", &mut out.field_type)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "visible", &mut out.visible)?;
+        json::set(&mut o, "editable", &mut out.editable)?;
+        json::set(&mut o, "required", &mut out.required)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        Ok(out)
     }
 }
 /// `UserQueryFaqInfo`
@@ -2350,11 +2370,11 @@ pub struct WeekdaySchedule {
 impl FromJson for WeekdaySchedule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WeekdaySchedule")?;
-        Ok(Self {
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            weekday: json::field(&mut o, "weekday")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "weekday", &mut out.weekday)?;
+        Ok(out)
     }
 }
 impl ToJson for WeekdaySchedule {

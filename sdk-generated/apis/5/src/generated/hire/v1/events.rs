@@ -87,12 +87,12 @@ pub struct ApplicationStageInfo {
 impl FromJson for ApplicationStageInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationStageInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `Assets`
@@ -111,10 +111,10 @@ pub struct Assets {
 impl FromJson for Assets {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Assets")?;
-        Ok(Self {
-            confirmed_bonus: json::field(&mut o, "confirmed_bonus")?,
-            paid_bonus: json::field(&mut o, "paid_bonus")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "confirmed_bonus", &mut out.confirmed_bonus)?;
+        json::set(&mut o, "paid_bonus", &mut out.paid_bonus)?;
+        Ok(out)
     }
 }
 /// `BonusAmount`
@@ -137,12 +137,12 @@ pub struct BonusAmount {
 impl FromJson for BonusAmount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BonusAmount")?;
-        Ok(Self {
-            bonus_type: json::field(&mut o, "bonus_type")?,
-            point_bonus: json::field(&mut o, "point_bonus")?,
-            cash: json::field(&mut o, "cash")?,
-            cash_bonus: json::field(&mut o, "cash_bonus")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "bonus_type", &mut out.bonus_type)?;
+        json::set(&mut o, "point_bonus", &mut out.point_bonus)?;
+        json::set(&mut o, "cash", &mut out.cash)?;
+        json::set(&mut o, "cash_bonus", &mut out.cash_bonus)?;
+        Ok(out)
     }
 }
 /// `Cash`
@@ -161,10 +161,10 @@ pub struct Cash {
 impl FromJson for Cash {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Cash")?;
-        Ok(Self {
-            currency_type: json::field(&mut o, "currency_type")?,
-            amount: json::field(&mut o, "amount")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "currency_type", &mut out.currency_type)?;
+        json::set(&mut o, "amount", &mut out.amount)?;
+        Ok(out)
     }
 }
 /// `CodeNameObject`
@@ -183,10 +183,10 @@ pub struct CodeNameObject {
 impl FromJson for CodeNameObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CodeNameObject")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `CommonAddress`
@@ -213,14 +213,14 @@ pub struct CommonAddress {
 impl FromJson for CommonAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CommonAddress")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            district: json::field(&mut o, "district")?,
-            city: json::field(&mut o, "city")?,
-            state: json::field(&mut o, "state")?,
-            country: json::field(&mut o, "country")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "district", &mut out.district)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        json::set(&mut o, "state", &mut out.state)?;
+        json::set(&mut o, "country", &mut out.country)?;
+        Ok(out)
     }
 }
 /// `DepartmentId`
@@ -239,10 +239,10 @@ pub struct DepartmentId {
 impl FromJson for DepartmentId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DepartmentId")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            open_department_id: json::field(&mut o, "open_department_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
+        Ok(out)
     }
 }
 /// `EcoAccountCustomFieldEventData`
@@ -261,10 +261,10 @@ pub struct EcoAccountCustomFieldEventData {
 impl FromJson for EcoAccountCustomFieldEventData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EcoAccountCustomFieldEventData")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `EcoBackgroundCheckCreateEventCandidateInfo`
@@ -289,13 +289,13 @@ pub struct EcoBackgroundCheckCreateEventCandidateInfo {
 impl FromJson for EcoBackgroundCheckCreateEventCandidateInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EcoBackgroundCheckCreateEventCandidateInfo")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            mobile: json::field(&mut o, "mobile")?,
-            email: json::field(&mut o, "email")?,
-            first_name: json::field(&mut o, "first_name")?,
-            last_name: json::field(&mut o, "last_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "first_name", &mut out.first_name)?;
+        json::set(&mut o, "last_name", &mut out.last_name)?;
+        Ok(out)
     }
 }
 /// `EcoBackgroundCheckCreateEventContactInfo`
@@ -316,11 +316,11 @@ pub struct EcoBackgroundCheckCreateEventContactInfo {
 impl FromJson for EcoBackgroundCheckCreateEventContactInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EcoBackgroundCheckCreateEventContactInfo")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            mobile: json::field(&mut o, "mobile")?,
-            email: json::field(&mut o, "email")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        Ok(out)
     }
 }
 /// `EcoBackgroundCheckCreateEventCustomKv`
@@ -339,10 +339,10 @@ pub struct EcoBackgroundCheckCreateEventCustomKv {
 impl FromJson for EcoBackgroundCheckCreateEventCustomKv {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EcoBackgroundCheckCreateEventCustomKv")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `EcoBackgroundCheckCreateEventMobile`
@@ -361,10 +361,10 @@ pub struct EcoBackgroundCheckCreateEventMobile {
 impl FromJson for EcoBackgroundCheckCreateEventMobile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EcoBackgroundCheckCreateEventMobile")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            number: json::field(&mut o, "number")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "number", &mut out.number)?;
+        Ok(out)
     }
 }
 /// `EcoExamCreateEventCandidateInfo`
@@ -385,11 +385,11 @@ pub struct EcoExamCreateEventCandidateInfo {
 impl FromJson for EcoExamCreateEventCandidateInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EcoExamCreateEventCandidateInfo")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            mobile: json::field(&mut o, "mobile")?,
-            email: json::field(&mut o, "email")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        Ok(out)
     }
 }
 /// `EcoExamCreateEventJobDepartment`
@@ -408,10 +408,10 @@ pub struct EcoExamCreateEventJobDepartment {
 impl FromJson for EcoExamCreateEventJobDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EcoExamCreateEventJobDepartment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `EcoExamCreateEventJobInfo`
@@ -430,10 +430,10 @@ pub struct EcoExamCreateEventJobInfo {
 impl FromJson for EcoExamCreateEventJobInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EcoExamCreateEventJobInfo")?;
-        Ok(Self {
-            department: json::field(&mut o, "department")?,
-            addresses: json::field(&mut o, "addresses")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "addresses", &mut out.addresses)?;
+        Ok(out)
     }
 }
 /// `EcoExamCreateEventMobile`
@@ -452,10 +452,10 @@ pub struct EcoExamCreateEventMobile {
 impl FromJson for EcoExamCreateEventMobile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EcoExamCreateEventMobile")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            number: json::field(&mut o, "number")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "number", &mut out.number)?;
+        Ok(out)
     }
 }
 /// `EventHeader`
@@ -482,14 +482,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `I18n`
@@ -508,10 +508,10 @@ pub struct I18n {
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `P2HireApplicationDeletedV1`
@@ -532,11 +532,11 @@ pub struct P2HireApplicationDeletedV1 {
 impl FromJson for P2HireApplicationDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireApplicationDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HireApplicationDeletedV1Data`
@@ -553,9 +553,9 @@ pub struct P2HireApplicationDeletedV1Data {
 impl FromJson for P2HireApplicationDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireApplicationDeletedV1Data")?;
-        Ok(Self {
-            application_ids: json::field(&mut o, "application_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "application_ids", &mut out.application_ids)?;
+        Ok(out)
     }
 }
 /// `P2HireApplicationStageChangedV1`
@@ -576,11 +576,11 @@ pub struct P2HireApplicationStageChangedV1 {
 impl FromJson for P2HireApplicationStageChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireApplicationStageChangedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HireApplicationStageChangedV1Data`
@@ -603,12 +603,12 @@ pub struct P2HireApplicationStageChangedV1Data {
 impl FromJson for P2HireApplicationStageChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireApplicationStageChangedV1Data")?;
-        Ok(Self {
-            application_id: json::field(&mut o, "application_id")?,
-            origin_stage_id: json::field(&mut o, "origin_stage_id")?,
-            target_stage_id: json::field(&mut o, "target_stage_id")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "origin_stage_id", &mut out.origin_stage_id)?;
+        json::set(&mut o, "target_stage_id", &mut out.target_stage_id)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `P2HireEcoAccountCreatedV1`
@@ -629,11 +629,11 @@ pub struct P2HireEcoAccountCreatedV1 {
 impl FromJson for P2HireEcoAccountCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireEcoAccountCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HireEcoAccountCreatedV1Data`
@@ -658,13 +658,13 @@ pub struct P2HireEcoAccountCreatedV1Data {
 impl FromJson for P2HireEcoAccountCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireEcoAccountCreatedV1Data")?;
-        Ok(Self {
-            scope: json::field(&mut o, "scope")?,
-            account_id: json::field(&mut o, "account_id")?,
-            account_name: json::field(&mut o, "account_name")?,
-            usage_list: json::field(&mut o, "usage_list")?,
-            custom_field_list: json::field(&mut o, "custom_field_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "scope", &mut out.scope)?;
+        json::set(&mut o, "account_id", &mut out.account_id)?;
+        json::set(&mut o, "account_name", &mut out.account_name)?;
+        json::set(&mut o, "usage_list", &mut out.usage_list)?;
+        json::set(&mut o, "custom_field_list", &mut out.custom_field_list)?;
+        Ok(out)
     }
 }
 /// `P2HireEcoBackgroundCheckCanceledV1`
@@ -685,11 +685,11 @@ pub struct P2HireEcoBackgroundCheckCanceledV1 {
 impl FromJson for P2HireEcoBackgroundCheckCanceledV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireEcoBackgroundCheckCanceledV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HireEcoBackgroundCheckCanceledV1Data`
@@ -708,10 +708,10 @@ pub struct P2HireEcoBackgroundCheckCanceledV1Data {
 impl FromJson for P2HireEcoBackgroundCheckCanceledV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireEcoBackgroundCheckCanceledV1Data")?;
-        Ok(Self {
-            background_check_id: json::field(&mut o, "background_check_id")?,
-            termination_reason: json::field(&mut o, "termination_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "background_check_id", &mut out.background_check_id)?;
+        json::set(&mut o, "termination_reason", &mut out.termination_reason)?;
+        Ok(out)
     }
 }
 /// `P2HireEcoBackgroundCheckCreatedV1`
@@ -732,11 +732,11 @@ pub struct P2HireEcoBackgroundCheckCreatedV1 {
 impl FromJson for P2HireEcoBackgroundCheckCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireEcoBackgroundCheckCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HireEcoBackgroundCheckCreatedV1Data`
@@ -767,16 +767,16 @@ pub struct P2HireEcoBackgroundCheckCreatedV1Data {
 impl FromJson for P2HireEcoBackgroundCheckCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireEcoBackgroundCheckCreatedV1Data")?;
-        Ok(Self {
-            background_check_id: json::field(&mut o, "background_check_id")?,
-            account_id: json::field(&mut o, "account_id")?,
-            package_id: json::field(&mut o, "package_id")?,
-            additional_item_id_list: json::field(&mut o, "additional_item_id_list")?,
-            comment: json::field(&mut o, "comment")?,
-            candidate_info: json::field(&mut o, "candidate_info")?,
-            client_contact_info: json::field(&mut o, "client_contact_info")?,
-            custom_field_list: json::field(&mut o, "custom_field_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "background_check_id", &mut out.background_check_id)?;
+        json::set(&mut o, "account_id", &mut out.account_id)?;
+        json::set(&mut o, "package_id", &mut out.package_id)?;
+        json::set(&mut o, "additional_item_id_list", &mut out.additional_item_id_list)?;
+        json::set(&mut o, "comment", &mut out.comment)?;
+        json::set(&mut o, "candidate_info", &mut out.candidate_info)?;
+        json::set(&mut o, "client_contact_info", &mut out.client_contact_info)?;
+        json::set(&mut o, "custom_field_list", &mut out.custom_field_list)?;
+        Ok(out)
     }
 }
 /// `P2HireEcoExamCreatedV1`
@@ -797,11 +797,11 @@ pub struct P2HireEcoExamCreatedV1 {
 impl FromJson for P2HireEcoExamCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireEcoExamCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HireEcoExamCreatedV1Data`
@@ -830,15 +830,15 @@ pub struct P2HireEcoExamCreatedV1Data {
 impl FromJson for P2HireEcoExamCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireEcoExamCreatedV1Data")?;
-        Ok(Self {
-            exam_id: json::field(&mut o, "exam_id")?,
-            account_id: json::field(&mut o, "account_id")?,
-            paper_id: json::field(&mut o, "paper_id")?,
-            candidate_info: json::field(&mut o, "candidate_info")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            job_info: json::field(&mut o, "job_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "exam_id", &mut out.exam_id)?;
+        json::set(&mut o, "account_id", &mut out.account_id)?;
+        json::set(&mut o, "paper_id", &mut out.paper_id)?;
+        json::set(&mut o, "candidate_info", &mut out.candidate_info)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "job_info", &mut out.job_info)?;
+        Ok(out)
     }
 }
 /// `P2HireEhrImportTaskForInternshipOfferImportedV1`
@@ -862,11 +862,11 @@ impl FromJson for P2HireEhrImportTaskForInternshipOfferImportedV1 {
             value,
             "P2HireEhrImportTaskForInternshipOfferImportedV1",
         )?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HireEhrImportTaskForInternshipOfferImportedV1Data`
@@ -900,16 +900,16 @@ impl FromJson for P2HireEhrImportTaskForInternshipOfferImportedV1Data {
             value,
             "P2HireEhrImportTaskForInternshipOfferImportedV1Data",
         )?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            offer_id: json::field(&mut o, "offer_id")?,
-            pre_onboard_id: json::field(&mut o, "pre_onboard_id")?,
-            ehr_department_id: json::field(&mut o, "ehr_department_id")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            operator_user_id: json::field(&mut o, "operator_user_id")?,
-            ehr_department: json::field(&mut o, "ehr_department")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "offer_id", &mut out.offer_id)?;
+        json::set(&mut o, "pre_onboard_id", &mut out.pre_onboard_id)?;
+        json::set(&mut o, "ehr_department_id", &mut out.ehr_department_id)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "operator_user_id", &mut out.operator_user_id)?;
+        json::set(&mut o, "ehr_department", &mut out.ehr_department)?;
+        Ok(out)
     }
 }
 /// `P2HireEhrImportTaskImportedV1`
@@ -930,11 +930,11 @@ pub struct P2HireEhrImportTaskImportedV1 {
 impl FromJson for P2HireEhrImportTaskImportedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireEhrImportTaskImportedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HireEhrImportTaskImportedV1Data`
@@ -963,15 +963,15 @@ pub struct P2HireEhrImportTaskImportedV1Data {
 impl FromJson for P2HireEhrImportTaskImportedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireEhrImportTaskImportedV1Data")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            ehr_department_id: json::field(&mut o, "ehr_department_id")?,
-            ehr_requirement_id: json::field(&mut o, "ehr_requirement_id")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            operator_user_id: json::field(&mut o, "operator_user_id")?,
-            ehr_department: json::field(&mut o, "ehr_department")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "ehr_department_id", &mut out.ehr_department_id)?;
+        json::set(&mut o, "ehr_requirement_id", &mut out.ehr_requirement_id)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "operator_user_id", &mut out.operator_user_id)?;
+        json::set(&mut o, "ehr_department", &mut out.ehr_department)?;
+        Ok(out)
     }
 }
 /// `P2HireOfferStatusChangedV1`
@@ -992,11 +992,11 @@ pub struct P2HireOfferStatusChangedV1 {
 impl FromJson for P2HireOfferStatusChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireOfferStatusChangedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HireOfferStatusChangedV1Data`
@@ -1013,9 +1013,9 @@ pub struct P2HireOfferStatusChangedV1Data {
 impl FromJson for P2HireOfferStatusChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireOfferStatusChangedV1Data")?;
-        Ok(Self {
-            offer_id: json::field(&mut o, "offer_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offer_id", &mut out.offer_id)?;
+        Ok(out)
     }
 }
 /// `P2HireReferralAccountAssetsUpdateV1`
@@ -1036,11 +1036,11 @@ pub struct P2HireReferralAccountAssetsUpdateV1 {
 impl FromJson for P2HireReferralAccountAssetsUpdateV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireReferralAccountAssetsUpdateV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HireReferralAccountAssetsUpdateV1Data`
@@ -1061,11 +1061,11 @@ pub struct P2HireReferralAccountAssetsUpdateV1Data {
 impl FromJson for P2HireReferralAccountAssetsUpdateV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireReferralAccountAssetsUpdateV1Data")?;
-        Ok(Self {
-            account_id: json::field(&mut o, "account_id")?,
-            assets: json::field(&mut o, "assets")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "account_id", &mut out.account_id)?;
+        json::set(&mut o, "assets", &mut out.assets)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        Ok(out)
     }
 }
 /// `P2HireTalentDeletedV1`
@@ -1086,11 +1086,11 @@ pub struct P2HireTalentDeletedV1 {
 impl FromJson for P2HireTalentDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireTalentDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HireTalentDeletedV1Data`
@@ -1107,9 +1107,9 @@ pub struct P2HireTalentDeletedV1Data {
 impl FromJson for P2HireTalentDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireTalentDeletedV1Data")?;
-        Ok(Self {
-            talent_id: json::field(&mut o, "talent_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        Ok(out)
     }
 }
 /// `P2HireTalentTagSubscriptionV1`
@@ -1130,11 +1130,11 @@ pub struct P2HireTalentTagSubscriptionV1 {
 impl FromJson for P2HireTalentTagSubscriptionV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireTalentTagSubscriptionV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2HireTalentTagSubscriptionV1Data`
@@ -1161,14 +1161,14 @@ pub struct P2HireTalentTagSubscriptionV1Data {
 impl FromJson for P2HireTalentTagSubscriptionV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2HireTalentTagSubscriptionV1Data")?;
-        Ok(Self {
-            talent_id: json::field(&mut o, "talent_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            r#type: json::field(&mut o, "type")?,
-            tag: json::field(&mut o, "tag")?,
-            lock_status: json::field(&mut o, "lock_status")?,
-            application_stage: json::field(&mut o, "application_stage")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "tag", &mut out.tag)?;
+        json::set(&mut o, "lock_status", &mut out.lock_status)?;
+        json::set(&mut o, "application_stage", &mut out.application_stage)?;
+        Ok(out)
     }
 }
 /// `TalentTag`
@@ -1193,13 +1193,13 @@ pub struct TalentTag {
 impl FromJson for TalentTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentTag")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            r#type: json::field(&mut o, "type")?,
-            active_status: json::field(&mut o, "active_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -1220,10 +1220,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

@@ -3770,11 +3770,11 @@ pub struct Ability {
 impl FromJson for Ability {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Ability")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `AbilityAssessment`
@@ -3795,11 +3795,11 @@ pub struct AbilityAssessment {
 impl FromJson for AbilityAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AbilityAssessment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            ability_id: json::field(&mut o, "ability_id")?,
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "ability_id", &mut out.ability_id)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `Acceptance`
@@ -3822,12 +3822,12 @@ pub struct Acceptance {
 impl FromJson for Acceptance {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Acceptance")?;
-        Ok(Self {
-            operator_type: json::field(&mut o, "operator_type")?,
-            conclusion: json::field(&mut o, "conclusion")?,
-            memo: json::field(&mut o, "memo")?,
-            operate_time: json::field(&mut o, "operate_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator_type", &mut out.operator_type)?;
+        json::set(&mut o, "conclusion", &mut out.conclusion)?;
+        json::set(&mut o, "memo", &mut out.memo)?;
+        json::set(&mut o, "operate_time", &mut out.operate_time)?;
+        Ok(out)
     }
 }
 /// `Account`
@@ -3850,12 +3850,12 @@ pub struct Account {
 impl FromJson for Account {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Account")?;
-        Ok(Self {
-            account_id: json::field(&mut o, "account_id")?,
-            assets: json::field(&mut o, "assets")?,
-            status: json::field(&mut o, "status")?,
-            referrer: json::field(&mut o, "referrer")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "account_id", &mut out.account_id)?;
+        json::set(&mut o, "assets", &mut out.assets)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "referrer", &mut out.referrer)?;
+        Ok(out)
     }
 }
 /// `AccountReferrer`
@@ -3878,12 +3878,12 @@ pub struct AccountReferrer {
 impl FromJson for AccountReferrer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AccountReferrer")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            email: json::field(&mut o, "email")?,
-            mobile: json::field(&mut o, "mobile")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        Ok(out)
     }
 }
 /// `AddToFolderTalentRequestBody`
@@ -3923,10 +3923,10 @@ pub struct AddToFolderTalentResponseBody {
 impl FromJson for AddToFolderTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddToFolderTalentResponseBody")?;
-        Ok(Self {
-            talent_id_list: json::field(&mut o, "talent_id_list")?,
-            folder_id: json::field(&mut o, "folder_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "talent_id_list", &mut out.talent_id_list)?;
+        json::set(&mut o, "folder_id", &mut out.folder_id)?;
+        Ok(out)
     }
 }
 /// `Agency`
@@ -3949,12 +3949,12 @@ pub struct Agency {
 impl FromJson for Agency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Agency")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            contactor_id: json::field(&mut o, "contactor_id")?,
-            contactor_name: json::field(&mut o, "contactor_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "contactor_id", &mut out.contactor_id)?;
+        json::set(&mut o, "contactor_name", &mut out.contactor_name)?;
+        Ok(out)
     }
 }
 /// `AgencyAccount`
@@ -3981,14 +3981,14 @@ pub struct AgencyAccount {
 impl FromJson for AgencyAccount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgencyAccount")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            reason: json::field(&mut o, "reason")?,
-            create_time: json::field(&mut o, "create_time")?,
-            status: json::field(&mut o, "status")?,
-            user_info: json::field(&mut o, "user_info")?,
-            role: json::field(&mut o, "role")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "user_info", &mut out.user_info)?;
+        json::set(&mut o, "role", &mut out.role)?;
+        Ok(out)
     }
 }
 /// `AgencyAccountUser`
@@ -4011,12 +4011,12 @@ pub struct AgencyAccountUser {
 impl FromJson for AgencyAccountUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgencyAccountUser")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            name: json::field(&mut o, "name")?,
-            email: json::field(&mut o, "email")?,
-            mobile: json::field(&mut o, "mobile")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        Ok(out)
     }
 }
 /// `AgencyBasicInfo`
@@ -4035,10 +4035,10 @@ pub struct AgencyBasicInfo {
 impl FromJson for AgencyBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgencyBasicInfo")?;
-        Ok(Self {
-            hunter_user_name: json::field(&mut o, "hunter_user_name")?,
-            hunter_company_name: json::field(&mut o, "hunter_company_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "hunter_user_name", &mut out.hunter_user_name)?;
+        json::set(&mut o, "hunter_company_name", &mut out.hunter_company_name)?;
+        Ok(out)
     }
 }
 /// `AgencyInfo`
@@ -4059,11 +4059,11 @@ pub struct AgencyInfo {
 impl FromJson for AgencyInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgencyInfo")?;
-        Ok(Self {
-            basic_info: json::field(&mut o, "basic_info")?,
-            comment_info: json::field(&mut o, "comment_info")?,
-            salary_info: json::field(&mut o, "salary_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "basic_info", &mut out.basic_info)?;
+        json::set(&mut o, "comment_info", &mut out.comment_info)?;
+        json::set(&mut o, "salary_info", &mut out.salary_info)?;
+        Ok(out)
     }
 }
 /// `AgencyProtection`
@@ -4094,16 +4094,20 @@ pub struct AgencyProtection {
 impl FromJson for AgencyProtection {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgencyProtection")?;
-        Ok(Self {
-            protection_type: json::field(&mut o, "protection_type")?,
-            application_id: json::field(&mut o, "application_id")?,
-            start_time: json::field(&mut o, "start_time")?,
-            expire_time: json::field(&mut o, "expire_time")?,
-            agency_supplier_id: json::field(&mut o, "agency_supplier_id")?,
-            agency_supplier_name: json::field(&mut o, "agency_supplier_name")?,
-            agency_supplier_user_id: json::field(&mut o, "agency_supplier_user_id")?,
-            agency_supplier_user_name: json::field(&mut o, "agency_supplier_user_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "protection_type", &mut out.protection_type)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "expire_time", &mut out.expire_time)?;
+        json::set(&mut o, "agency_supplier_id", &mut out.agency_supplier_id)?;
+        json::set(&mut o, "agency_supplier_name", &mut out.agency_supplier_name)?;
+        json::set(&mut o, "agency_supplier_user_id", &mut out.agency_supplier_user_id)?;
+        json::set(
+            &mut o,
+            "agency_supplier_user_name",
+            &mut out.agency_supplier_user_name,
+        )?;
+        Ok(out)
     }
 }
 /// `AgencySupplier`
@@ -4142,20 +4146,20 @@ pub struct AgencySupplier {
 impl FromJson for AgencySupplier {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgencySupplier")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            label_list: json::field(&mut o, "label_list")?,
-            admin_list: json::field(&mut o, "admin_list")?,
-            agency_protect_time: json::field(&mut o, "agency_protect_time")?,
-            cooperation_create_time: json::field(&mut o, "cooperation_create_time")?,
-            cooperation_start_time: json::field(&mut o, "cooperation_start_time")?,
-            cooperation_end_time: json::field(&mut o, "cooperation_end_time")?,
-            cooperation_status: json::field(&mut o, "cooperation_status")?,
-            invite_email: json::field(&mut o, "invite_email")?,
-            supplier_area: json::field(&mut o, "supplier_area")?,
-            talent_protect_time: json::field(&mut o, "talent_protect_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "label_list", &mut out.label_list)?;
+        json::set(&mut o, "admin_list", &mut out.admin_list)?;
+        json::set(&mut o, "agency_protect_time", &mut out.agency_protect_time)?;
+        json::set(&mut o, "cooperation_create_time", &mut out.cooperation_create_time)?;
+        json::set(&mut o, "cooperation_start_time", &mut out.cooperation_start_time)?;
+        json::set(&mut o, "cooperation_end_time", &mut out.cooperation_end_time)?;
+        json::set(&mut o, "cooperation_status", &mut out.cooperation_status)?;
+        json::set(&mut o, "invite_email", &mut out.invite_email)?;
+        json::set(&mut o, "supplier_area", &mut out.supplier_area)?;
+        json::set(&mut o, "talent_protect_time", &mut out.talent_protect_time)?;
+        Ok(out)
     }
 }
 /// `AgencySupplierAdmin`
@@ -4176,11 +4180,11 @@ pub struct AgencySupplierAdmin {
 impl FromJson for AgencySupplierAdmin {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgencySupplierAdmin")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            name: json::field(&mut o, "name")?,
-            email: json::field(&mut o, "email")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        Ok(out)
     }
 }
 /// `AgencySupplierLabel`
@@ -4199,10 +4203,10 @@ pub struct AgencySupplierLabel {
 impl FromJson for AgencySupplierLabel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgencySupplierLabel")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `AgencySupplierProtectTime`
@@ -4221,10 +4225,10 @@ pub struct AgencySupplierProtectTime {
 impl FromJson for AgencySupplierProtectTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgencySupplierProtectTime")?;
-        Ok(Self {
-            day: json::field(&mut o, "day")?,
-            use_default: json::field(&mut o, "use_default")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "day", &mut out.day)?;
+        json::set(&mut o, "use_default", &mut out.use_default)?;
+        Ok(out)
     }
 }
 /// `AgencySupplierTalentProtectTime`
@@ -4245,11 +4249,11 @@ pub struct AgencySupplierTalentProtectTime {
 impl FromJson for AgencySupplierTalentProtectTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AgencySupplierTalentProtectTime")?;
-        Ok(Self {
-            day: json::field(&mut o, "day")?,
-            use_default: json::field(&mut o, "use_default")?,
-            forever: json::field(&mut o, "forever")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "day", &mut out.day)?;
+        json::set(&mut o, "use_default", &mut out.use_default)?;
+        json::set(&mut o, "forever", &mut out.forever)?;
+        Ok(out)
     }
 }
 /// `Application`
@@ -4302,33 +4306,35 @@ pub struct Application {
 impl FromJson for Application {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Application")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-            resume_source_id: json::field(&mut o, "resume_source_id")?,
-            stage: json::field(&mut o, "stage")?,
-            active_status: json::field(&mut o, "active_status")?,
-            delivery_type: json::field(&mut o, "delivery_type")?,
-            resume_source_info: json::field(&mut o, "resume_source_info")?,
-            website_resume_source: json::field(&mut o, "website_resume_source")?,
-            talent_attachment_resume_id: json::field(
-                &mut o,
-                "talent_attachment_resume_id",
-            )?,
-            create_time: json::field(&mut o, "create_time")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            stage_time_list: json::field(&mut o, "stage_time_list")?,
-            termination_type: json::field(&mut o, "termination_type")?,
-            termination_reason_list: json::field(&mut o, "termination_reason_list")?,
-            termination_reason_note: json::field(&mut o, "termination_reason_note")?,
-            application_preferred_city_list: json::field(
-                &mut o,
-                "application_preferred_city_list",
-            )?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            job_info: json::field(&mut o, "job_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "resume_source_id", &mut out.resume_source_id)?;
+        json::set(&mut o, "stage", &mut out.stage)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "delivery_type", &mut out.delivery_type)?;
+        json::set(&mut o, "resume_source_info", &mut out.resume_source_info)?;
+        json::set(&mut o, "website_resume_source", &mut out.website_resume_source)?;
+        json::set(
+            &mut o,
+            "talent_attachment_resume_id",
+            &mut out.talent_attachment_resume_id,
+        )?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "stage_time_list", &mut out.stage_time_list)?;
+        json::set(&mut o, "termination_type", &mut out.termination_type)?;
+        json::set(&mut o, "termination_reason_list", &mut out.termination_reason_list)?;
+        json::set(&mut o, "termination_reason_note", &mut out.termination_reason_note)?;
+        json::set(
+            &mut o,
+            "application_preferred_city_list",
+            &mut out.application_preferred_city_list,
+        )?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "job_info", &mut out.job_info)?;
+        Ok(out)
     }
 }
 /// `ApplicationDetailBasicInfo`
@@ -4383,34 +4389,36 @@ pub struct ApplicationDetailBasicInfo {
 impl FromJson for ApplicationDetailBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationDetailBasicInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-            stage: json::field(&mut o, "stage")?,
-            active_status: json::field(&mut o, "active_status")?,
-            delivery_type: json::field(&mut o, "delivery_type")?,
-            resume_source_info: json::field(&mut o, "resume_source_info")?,
-            website_resume_source: json::field(&mut o, "website_resume_source")?,
-            talent_attachment_resume_id: json::field(
-                &mut o,
-                "talent_attachment_resume_id",
-            )?,
-            stage_time_list: json::field(&mut o, "stage_time_list")?,
-            onboard_status: json::field(&mut o, "onboard_status")?,
-            application_preferred_city_list: json::field(
-                &mut o,
-                "application_preferred_city_list",
-            )?,
-            termination_reason: json::field(&mut o, "termination_reason")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            terminator_id: json::field(&mut o, "terminator_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            lock_status: json::field(&mut o, "lock_status")?,
-            termination_reason_note: json::field(&mut o, "termination_reason_note")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "stage", &mut out.stage)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "delivery_type", &mut out.delivery_type)?;
+        json::set(&mut o, "resume_source_info", &mut out.resume_source_info)?;
+        json::set(&mut o, "website_resume_source", &mut out.website_resume_source)?;
+        json::set(
+            &mut o,
+            "talent_attachment_resume_id",
+            &mut out.talent_attachment_resume_id,
+        )?;
+        json::set(&mut o, "stage_time_list", &mut out.stage_time_list)?;
+        json::set(&mut o, "onboard_status", &mut out.onboard_status)?;
+        json::set(
+            &mut o,
+            "application_preferred_city_list",
+            &mut out.application_preferred_city_list,
+        )?;
+        json::set(&mut o, "termination_reason", &mut out.termination_reason)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "terminator_id", &mut out.terminator_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "lock_status", &mut out.lock_status)?;
+        json::set(&mut o, "termination_reason_note", &mut out.termination_reason_note)?;
+        Ok(out)
     }
 }
 /// `ApplicationDetailInfo`
@@ -4445,18 +4453,18 @@ pub struct ApplicationDetailInfo {
 impl FromJson for ApplicationDetailInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationDetailInfo")?;
-        Ok(Self {
-            basic_info: json::field(&mut o, "basic_info")?,
-            job: json::field(&mut o, "job")?,
-            talent: json::field(&mut o, "talent")?,
-            evaluations: json::field(&mut o, "evaluations")?,
-            interview_aggregation: json::field(&mut o, "interview_aggregation")?,
-            offer: json::field(&mut o, "offer")?,
-            employee: json::field(&mut o, "employee")?,
-            agency: json::field(&mut o, "agency")?,
-            portal: json::field(&mut o, "portal")?,
-            referral: json::field(&mut o, "referral")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "basic_info", &mut out.basic_info)?;
+        json::set(&mut o, "job", &mut out.job)?;
+        json::set(&mut o, "talent", &mut out.talent)?;
+        json::set(&mut o, "evaluations", &mut out.evaluations)?;
+        json::set(&mut o, "interview_aggregation", &mut out.interview_aggregation)?;
+        json::set(&mut o, "offer", &mut out.offer)?;
+        json::set(&mut o, "employee", &mut out.employee)?;
+        json::set(&mut o, "agency", &mut out.agency)?;
+        json::set(&mut o, "portal", &mut out.portal)?;
+        json::set(&mut o, "referral", &mut out.referral)?;
+        Ok(out)
     }
 }
 /// `ApplicationDetailPortalInfo`
@@ -4473,9 +4481,9 @@ pub struct ApplicationDetailPortalInfo {
 impl FromJson for ApplicationDetailPortalInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationDetailPortalInfo")?;
-        Ok(Self {
-            campus_volunteer_info: json::field(&mut o, "campus_volunteer_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "campus_volunteer_info", &mut out.campus_volunteer_info)?;
+        Ok(out)
     }
 }
 /// `ApplicationOffer`
@@ -4510,18 +4518,18 @@ pub struct ApplicationOffer {
 impl FromJson for ApplicationOffer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationOffer")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            basic_info: json::field(&mut o, "basic_info")?,
-            salary_plan: json::field(&mut o, "salary_plan")?,
-            schema_id: json::field(&mut o, "schema_id")?,
-            offer_status: json::field(&mut o, "offer_status")?,
-            job_info: json::field(&mut o, "job_info")?,
-            customized_module_list: json::field(&mut o, "customized_module_list")?,
-            job_requirement_id: json::field(&mut o, "job_requirement_id")?,
-            offer_send_record_list: json::field(&mut o, "offer_send_record_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "basic_info", &mut out.basic_info)?;
+        json::set(&mut o, "salary_plan", &mut out.salary_plan)?;
+        json::set(&mut o, "schema_id", &mut out.schema_id)?;
+        json::set(&mut o, "offer_status", &mut out.offer_status)?;
+        json::set(&mut o, "job_info", &mut out.job_info)?;
+        json::set(&mut o, "customized_module_list", &mut out.customized_module_list)?;
+        json::set(&mut o, "job_requirement_id", &mut out.job_requirement_id)?;
+        json::set(&mut o, "offer_send_record_list", &mut out.offer_send_record_list)?;
+        Ok(out)
     }
 }
 /// `ApplicationOfferBasicInfo`
@@ -4586,36 +4594,41 @@ pub struct ApplicationOfferBasicInfo {
 impl FromJson for ApplicationOfferBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationOfferBasicInfo")?;
-        Ok(Self {
-            offer_type: json::field(&mut o, "offer_type")?,
-            remark: json::field(&mut o, "remark")?,
-            expire_time: json::field(&mut o, "expire_time")?,
-            owner_user_id: json::field(&mut o, "owner_user_id")?,
-            creator_user_id: json::field(&mut o, "creator_user_id")?,
-            employee_type: json::field(&mut o, "employee_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            leader_user_id: json::field(&mut o, "leader_user_id")?,
-            onboard_date: json::field(&mut o, "onboard_date")?,
-            department_id: json::field(&mut o, "department_id")?,
-            probation_month: json::field(&mut o, "probation_month")?,
-            contract_year: json::field(&mut o, "contract_year")?,
-            contract_period: json::field(&mut o, "contract_period")?,
-            recruitment_type: json::field(&mut o, "recruitment_type")?,
-            sequence: json::field(&mut o, "sequence")?,
-            level: json::field(&mut o, "level")?,
-            onboard_address: json::field(&mut o, "onboard_address")?,
-            work_address: json::field(&mut o, "work_address")?,
-            customize_info_list: json::field(&mut o, "customize_info_list")?,
-            work_location_address_info: json::field(
-                &mut o,
-                "work_location_address_info",
-            )?,
-            position_id: json::field(&mut o, "position_id")?,
-            job_offered: json::field(&mut o, "job_offered")?,
-            job_grade_id: json::field(&mut o, "job_grade_id")?,
-            common_attachment_id_list: json::field(&mut o, "common_attachment_id_list")?,
-            pathway_id: json::field(&mut o, "pathway_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offer_type", &mut out.offer_type)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "expire_time", &mut out.expire_time)?;
+        json::set(&mut o, "owner_user_id", &mut out.owner_user_id)?;
+        json::set(&mut o, "creator_user_id", &mut out.creator_user_id)?;
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
+        json::set(&mut o, "onboard_date", &mut out.onboard_date)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "probation_month", &mut out.probation_month)?;
+        json::set(&mut o, "contract_year", &mut out.contract_year)?;
+        json::set(&mut o, "contract_period", &mut out.contract_period)?;
+        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
+        json::set(&mut o, "sequence", &mut out.sequence)?;
+        json::set(&mut o, "level", &mut out.level)?;
+        json::set(&mut o, "onboard_address", &mut out.onboard_address)?;
+        json::set(&mut o, "work_address", &mut out.work_address)?;
+        json::set(&mut o, "customize_info_list", &mut out.customize_info_list)?;
+        json::set(
+            &mut o,
+            "work_location_address_info",
+            &mut out.work_location_address_info,
+        )?;
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        json::set(&mut o, "job_offered", &mut out.job_offered)?;
+        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
+        json::set(
+            &mut o,
+            "common_attachment_id_list",
+            &mut out.common_attachment_id_list,
+        )?;
+        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        Ok(out)
     }
 }
 /// `ApplicationOfferCustomModule`
@@ -4634,10 +4647,10 @@ pub struct ApplicationOfferCustomModule {
 impl FromJson for ApplicationOfferCustomModule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationOfferCustomModule")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            object_list: json::field(&mut o, "object_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "object_list", &mut out.object_list)?;
+        Ok(out)
     }
 }
 /// `ApplicationOfferCustomValue`
@@ -4656,10 +4669,10 @@ pub struct ApplicationOfferCustomValue {
 impl FromJson for ApplicationOfferCustomValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationOfferCustomValue")?;
-        Ok(Self {
-            object_id: json::field(&mut o, "object_id")?,
-            customize_value: json::field(&mut o, "customize_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object_id", &mut out.object_id)?;
+        json::set(&mut o, "customize_value", &mut out.customize_value)?;
+        Ok(out)
     }
 }
 /// `ApplicationOfferSalaryPlan`
@@ -4692,20 +4705,21 @@ pub struct ApplicationOfferSalaryPlan {
 impl FromJson for ApplicationOfferSalaryPlan {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationOfferSalaryPlan")?;
-        Ok(Self {
-            currency: json::field(&mut o, "currency")?,
-            basic_salary: json::field(&mut o, "basic_salary")?,
-            probation_salary_percentage: json::field(
-                &mut o,
-                "probation_salary_percentage",
-            )?,
-            award_salary_multiple: json::field(&mut o, "award_salary_multiple")?,
-            option_shares: json::field(&mut o, "option_shares")?,
-            quarterly_bonus: json::field(&mut o, "quarterly_bonus")?,
-            half_year_bonus: json::field(&mut o, "half_year_bonus")?,
-            total_annual_cash: json::field(&mut o, "total_annual_cash")?,
-            customize_info_list: json::field(&mut o, "customize_info_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "currency", &mut out.currency)?;
+        json::set(&mut o, "basic_salary", &mut out.basic_salary)?;
+        json::set(
+            &mut o,
+            "probation_salary_percentage",
+            &mut out.probation_salary_percentage,
+        )?;
+        json::set(&mut o, "award_salary_multiple", &mut out.award_salary_multiple)?;
+        json::set(&mut o, "option_shares", &mut out.option_shares)?;
+        json::set(&mut o, "quarterly_bonus", &mut out.quarterly_bonus)?;
+        json::set(&mut o, "half_year_bonus", &mut out.half_year_bonus)?;
+        json::set(&mut o, "total_annual_cash", &mut out.total_annual_cash)?;
+        json::set(&mut o, "customize_info_list", &mut out.customize_info_list)?;
+        Ok(out)
     }
 }
 /// `ApplicationResumeSource`
@@ -4726,11 +4740,11 @@ pub struct ApplicationResumeSource {
 impl FromJson for ApplicationResumeSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationResumeSource")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            resume_source_type: json::field(&mut o, "resume_source_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "resume_source_type", &mut out.resume_source_type)?;
+        Ok(out)
     }
 }
 /// `ApplicationStageInfo`
@@ -4753,12 +4767,12 @@ pub struct ApplicationStageInfo {
 impl FromJson for ApplicationStageInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationStageInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `ApplicationStageTime`
@@ -4779,11 +4793,11 @@ pub struct ApplicationStageTime {
 impl FromJson for ApplicationStageTime {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationStageTime")?;
-        Ok(Self {
-            stage_id: json::field(&mut o, "stage_id")?,
-            enter_time: json::field(&mut o, "enter_time")?,
-            exit_time: json::field(&mut o, "exit_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "stage_id", &mut out.stage_id)?;
+        json::set(&mut o, "enter_time", &mut out.enter_time)?;
+        json::set(&mut o, "exit_time", &mut out.exit_time)?;
+        Ok(out)
     }
 }
 /// `ApplicationWebsiteChannel`
@@ -4802,10 +4816,10 @@ pub struct ApplicationWebsiteChannel {
 impl FromJson for ApplicationWebsiteChannel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationWebsiteChannel")?;
-        Ok(Self {
-            channel_id: json::field(&mut o, "channel_id")?,
-            channel_name: json::field(&mut o, "channel_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "channel_id", &mut out.channel_id)?;
+        json::set(&mut o, "channel_name", &mut out.channel_name)?;
+        Ok(out)
     }
 }
 /// `ApplicationWebsiteResumeSource`
@@ -4826,11 +4840,11 @@ pub struct ApplicationWebsiteResumeSource {
 impl FromJson for ApplicationWebsiteResumeSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplicationWebsiteResumeSource")?;
-        Ok(Self {
-            website_id: json::field(&mut o, "website_id")?,
-            website_name: json::field(&mut o, "website_name")?,
-            channel: json::field(&mut o, "channel")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "website_id", &mut out.website_id)?;
+        json::set(&mut o, "website_name", &mut out.website_name)?;
+        json::set(&mut o, "channel", &mut out.channel)?;
+        Ok(out)
     }
 }
 /// `AssessmentScoreInfo`
@@ -4851,11 +4865,11 @@ pub struct AssessmentScoreInfo {
 impl FromJson for AssessmentScoreInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AssessmentScoreInfo")?;
-        Ok(Self {
-            calculate_type: json::field(&mut o, "calculate_type")?,
-            score: json::field(&mut o, "score")?,
-            full_score: json::field(&mut o, "full_score")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calculate_type", &mut out.calculate_type)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "full_score", &mut out.full_score)?;
+        Ok(out)
     }
 }
 /// `Assets`
@@ -4874,10 +4888,10 @@ pub struct Assets {
 impl FromJson for Assets {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Assets")?;
-        Ok(Self {
-            confirmed_bonus: json::field(&mut o, "confirmed_bonus")?,
-            paid_bonus: json::field(&mut o, "paid_bonus")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "confirmed_bonus", &mut out.confirmed_bonus)?;
+        json::set(&mut o, "paid_bonus", &mut out.paid_bonus)?;
+        Ok(out)
     }
 }
 /// `Attachment`
@@ -4902,13 +4916,13 @@ pub struct Attachment {
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Attachment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            url: json::field(&mut o, "url")?,
-            name: json::field(&mut o, "name")?,
-            mime: json::field(&mut o, "mime")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "mime", &mut out.mime)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 /// `AttachmentInfo`
@@ -4933,13 +4947,13 @@ pub struct AttachmentInfo {
 impl FromJson for AttachmentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AttachmentInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            url: json::field(&mut o, "url")?,
-            name: json::field(&mut o, "name")?,
-            mime: json::field(&mut o, "mime")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "mime", &mut out.mime)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 /// `AttachmentV2`
@@ -4964,13 +4978,13 @@ pub struct AttachmentV2 {
 impl FromJson for AttachmentV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AttachmentV2")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            url: json::field(&mut o, "url")?,
-            name: json::field(&mut o, "name")?,
-            mime: json::field(&mut o, "mime")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "mime", &mut out.mime)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 /// `BackgroundCheckCustomFieldDataValue`
@@ -4989,10 +5003,10 @@ pub struct BackgroundCheckCustomFieldDataValue {
 impl FromJson for BackgroundCheckCustomFieldDataValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BackgroundCheckCustomFieldDataValue")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `BackgroundCheckItemInfo`
@@ -5011,10 +5025,10 @@ pub struct BackgroundCheckItemInfo {
 impl FromJson for BackgroundCheckItemInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BackgroundCheckItemInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `BackgroundCheckOrder`
@@ -5075,31 +5089,31 @@ pub struct BackgroundCheckOrder {
 impl FromJson for BackgroundCheckOrder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BackgroundCheckOrder")?;
-        Ok(Self {
-            order_id: json::field(&mut o, "order_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            order_status: json::field(&mut o, "order_status")?,
-            account_third_type: json::field(&mut o, "account_third_type")?,
-            package: json::field(&mut o, "package")?,
-            name: json::field(&mut o, "name")?,
-            feedback_info_list: json::field(&mut o, "feedback_info_list")?,
-            process_info_list: json::field(&mut o, "process_info_list")?,
-            upload_time: json::field(&mut o, "upload_time")?,
-            candidate_info: json::field(&mut o, "candidate_info")?,
-            creator_info: json::field(&mut o, "creator_info")?,
-            contactor_info: json::field(&mut o, "contactor_info")?,
-            begin_time: json::field(&mut o, "begin_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            conclusion: json::field(&mut o, "conclusion")?,
-            provider_info: json::field(&mut o, "provider_info")?,
-            custom_field_list: json::field(&mut o, "custom_field_list")?,
-            custom_data_list: json::field(&mut o, "custom_data_list")?,
-            ext_item_info_list: json::field(&mut o, "ext_item_info_list")?,
-            update_time: json::field(&mut o, "update_time")?,
-            geo: json::field(&mut o, "geo")?,
-            location_code: json::field(&mut o, "location_code")?,
-            remark: json::field(&mut o, "remark")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "order_id", &mut out.order_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "order_status", &mut out.order_status)?;
+        json::set(&mut o, "account_third_type", &mut out.account_third_type)?;
+        json::set(&mut o, "package", &mut out.package)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "feedback_info_list", &mut out.feedback_info_list)?;
+        json::set(&mut o, "process_info_list", &mut out.process_info_list)?;
+        json::set(&mut o, "upload_time", &mut out.upload_time)?;
+        json::set(&mut o, "candidate_info", &mut out.candidate_info)?;
+        json::set(&mut o, "creator_info", &mut out.creator_info)?;
+        json::set(&mut o, "contactor_info", &mut out.contactor_info)?;
+        json::set(&mut o, "begin_time", &mut out.begin_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "conclusion", &mut out.conclusion)?;
+        json::set(&mut o, "provider_info", &mut out.provider_info)?;
+        json::set(&mut o, "custom_field_list", &mut out.custom_field_list)?;
+        json::set(&mut o, "custom_data_list", &mut out.custom_data_list)?;
+        json::set(&mut o, "ext_item_info_list", &mut out.ext_item_info_list)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "geo", &mut out.geo)?;
+        json::set(&mut o, "location_code", &mut out.location_code)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        Ok(out)
     }
 }
 /// `BackgroundCheckOrderCreator`
@@ -5116,9 +5130,9 @@ pub struct BackgroundCheckOrderCreator {
 impl FromJson for BackgroundCheckOrderCreator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BackgroundCheckOrderCreator")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `BackgroundCheckOrderFeedbackInfo`
@@ -5147,15 +5161,15 @@ pub struct BackgroundCheckOrderFeedbackInfo {
 impl FromJson for BackgroundCheckOrderFeedbackInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BackgroundCheckOrderFeedbackInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            attachment_url: json::field(&mut o, "attachment_url")?,
-            report_preview_url: json::field(&mut o, "report_preview_url")?,
-            result: json::field(&mut o, "result")?,
-            report_type: json::field(&mut o, "report_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            report_name: json::field(&mut o, "report_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "attachment_url", &mut out.attachment_url)?;
+        json::set(&mut o, "report_preview_url", &mut out.report_preview_url)?;
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "report_type", &mut out.report_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "report_name", &mut out.report_name)?;
+        Ok(out)
     }
 }
 /// `BackgroundCheckOrderProcessInfo`
@@ -5176,11 +5190,11 @@ pub struct BackgroundCheckOrderProcessInfo {
 impl FromJson for BackgroundCheckOrderProcessInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BackgroundCheckOrderProcessInfo")?;
-        Ok(Self {
-            process: json::field(&mut o, "process")?,
-            update_time: json::field(&mut o, "update_time")?,
-            en_process: json::field(&mut o, "en_process")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "process", &mut out.process)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "en_process", &mut out.en_process)?;
+        Ok(out)
     }
 }
 /// `BaseAddress`
@@ -5209,15 +5223,15 @@ pub struct BaseAddress {
 impl FromJson for BaseAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BaseAddress")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            district: json::field(&mut o, "district")?,
-            city: json::field(&mut o, "city")?,
-            state: json::field(&mut o, "state")?,
-            country: json::field(&mut o, "country")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "district", &mut out.district)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        json::set(&mut o, "state", &mut out.state)?;
+        json::set(&mut o, "country", &mut out.country)?;
+        Ok(out)
     }
 }
 /// `BaseAddressV2`
@@ -5244,14 +5258,14 @@ pub struct BaseAddressV2 {
 impl FromJson for BaseAddressV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BaseAddressV2")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            district: json::field(&mut o, "district")?,
-            city: json::field(&mut o, "city")?,
-            state: json::field(&mut o, "state")?,
-            country: json::field(&mut o, "country")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "district", &mut out.district)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        json::set(&mut o, "state", &mut out.state)?;
+        json::set(&mut o, "country", &mut out.country)?;
+        Ok(out)
     }
 }
 /// `BaseBilingualWithId`
@@ -5272,11 +5286,11 @@ pub struct BaseBilingualWithId {
 impl FromJson for BaseBilingualWithId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BaseBilingualWithId")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        Ok(out)
     }
 }
 /// `BaseCity`
@@ -5299,12 +5313,12 @@ pub struct BaseCity {
 impl FromJson for BaseCity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BaseCity")?;
-        Ok(Self {
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            code: json::field(&mut o, "code")?,
-            location_type: json::field(&mut o, "location_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "location_type", &mut out.location_type)?;
+        Ok(out)
     }
 }
 /// `BaseCountry`
@@ -5327,12 +5341,12 @@ pub struct BaseCountry {
 impl FromJson for BaseCountry {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BaseCountry")?;
-        Ok(Self {
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            code: json::field(&mut o, "code")?,
-            location_type: json::field(&mut o, "location_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "location_type", &mut out.location_type)?;
+        Ok(out)
     }
 }
 /// `BaseDistrict`
@@ -5355,12 +5369,12 @@ pub struct BaseDistrict {
 impl FromJson for BaseDistrict {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BaseDistrict")?;
-        Ok(Self {
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            code: json::field(&mut o, "code")?,
-            location_type: json::field(&mut o, "location_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "location_type", &mut out.location_type)?;
+        Ok(out)
     }
 }
 /// `BaseLocation`
@@ -5381,11 +5395,11 @@ pub struct BaseLocation {
 impl FromJson for BaseLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BaseLocation")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            code: json::field(&mut o, "code")?,
-            location_type: json::field(&mut o, "location_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "location_type", &mut out.location_type)?;
+        Ok(out)
     }
 }
 /// `BasicDepartmentInfo`
@@ -5404,10 +5418,10 @@ pub struct BasicDepartmentInfo {
 impl FromJson for BasicDepartmentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BasicDepartmentInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `BasicUserInfo`
@@ -5426,10 +5440,10 @@ pub struct BasicUserInfo {
 impl FromJson for BasicUserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BasicUserInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `BatchChangeTalentPoolTalentPoolRequestBody`
@@ -5581,9 +5595,9 @@ pub struct BatchGetIdTalentResponseBody {
 impl FromJson for BatchGetIdTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetIdTalentResponseBody")?;
-        Ok(Self {
-            talent_list: json::field(&mut o, "talent_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "talent_list", &mut out.talent_list)?;
+        Ok(out)
     }
 }
 /// `BatchQueryAgencyRequestBody`
@@ -5628,11 +5642,11 @@ pub struct BatchQueryAgencyResponseBody {
 impl FromJson for BatchQueryAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchQueryAgencyResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchQueryBackgroundCheckOrderRequestBody`
@@ -5692,11 +5706,11 @@ pub struct BatchQueryBackgroundCheckOrderResponseBody {
 impl FromJson for BatchQueryBackgroundCheckOrderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchQueryBackgroundCheckOrderResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchQueryExternalBackgroundCheckRequestBody`
@@ -5741,11 +5755,11 @@ impl FromJson for BatchQueryExternalBackgroundCheckResponseBody {
             value,
             "BatchQueryExternalBackgroundCheckResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `BatchQueryExternalInterviewRequestBody`
@@ -5784,11 +5798,11 @@ pub struct BatchQueryExternalInterviewResponseBody {
 impl FromJson for BatchQueryExternalInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchQueryExternalInterviewResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `BatchQueryExternalOfferRequestBody`
@@ -5827,11 +5841,11 @@ pub struct BatchQueryExternalOfferResponseBody {
 impl FromJson for BatchQueryExternalOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchQueryExternalOfferResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `BatchUpdateJobManagerRequestBody`
@@ -5878,9 +5892,9 @@ pub struct BatchUpdateJobManagerResponseBody {
 impl FromJson for BatchUpdateJobManagerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchUpdateJobManagerResponseBody")?;
-        Ok(Self {
-            job_manager: json::field(&mut o, "job_manager")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_manager", &mut out.job_manager)?;
+        Ok(out)
     }
 }
 /// `BonusAmount`
@@ -5903,12 +5917,12 @@ pub struct BonusAmount {
 impl FromJson for BonusAmount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BonusAmount")?;
-        Ok(Self {
-            bonus_type: json::field(&mut o, "bonus_type")?,
-            point_bonus: json::field(&mut o, "point_bonus")?,
-            cash: json::field(&mut o, "cash")?,
-            cash_bonus: json::field(&mut o, "cash_bonus")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "bonus_type", &mut out.bonus_type)?;
+        json::set(&mut o, "point_bonus", &mut out.point_bonus)?;
+        json::set(&mut o, "cash", &mut out.cash)?;
+        json::set(&mut o, "cash_bonus", &mut out.cash_bonus)?;
+        Ok(out)
     }
 }
 impl ToJson for BonusAmount {
@@ -5937,10 +5951,10 @@ pub struct BusinessManagementScope {
 impl FromJson for BusinessManagementScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BusinessManagementScope")?;
-        Ok(Self {
-            entity: json::field(&mut o, "entity")?,
-            permission_groups: json::field(&mut o, "permission_groups")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entity", &mut out.entity)?;
+        json::set(&mut o, "permission_groups", &mut out.permission_groups)?;
+        Ok(out)
     }
 }
 /// `CampusVolumnteerInfo`
@@ -5957,9 +5971,9 @@ pub struct CampusVolumnteerInfo {
 impl FromJson for CampusVolumnteerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CampusVolumnteerInfo")?;
-        Ok(Self {
-            volunteer_seq: json::field(&mut o, "volunteer_seq")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "volunteer_seq", &mut out.volunteer_seq)?;
+        Ok(out)
     }
 }
 /// `CancelEcoBackgroundCheckRequestBody`
@@ -6020,10 +6034,10 @@ pub struct Cash {
 impl FromJson for Cash {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Cash")?;
-        Ok(Self {
-            currency_type: json::field(&mut o, "currency_type")?,
-            amount: json::field(&mut o, "amount")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "currency_type", &mut out.currency_type)?;
+        json::set(&mut o, "amount", &mut out.amount)?;
+        Ok(out)
     }
 }
 impl ToJson for Cash {
@@ -6100,17 +6114,19 @@ pub struct CheckFailedAccountInfo {
 impl FromJson for CheckFailedAccountInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CheckFailedAccountInfo")?;
-        Ok(Self {
-            account_id: json::field(&mut o, "account_id")?,
-            total_withdraw_reward_info: json::field(
-                &mut o,
-                "total_withdraw_reward_info",
-            )?,
-            total_recharge_reward_info: json::field(
-                &mut o,
-                "total_recharge_reward_info",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "account_id", &mut out.account_id)?;
+        json::set(
+            &mut o,
+            "total_withdraw_reward_info",
+            &mut out.total_withdraw_reward_info,
+        )?;
+        json::set(
+            &mut o,
+            "total_recharge_reward_info",
+            &mut out.total_recharge_reward_info,
+        )?;
+        Ok(out)
     }
 }
 /// `CodeNameObject`
@@ -6129,10 +6145,10 @@ pub struct CodeNameObject {
 impl FromJson for CodeNameObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CodeNameObject")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `CombinedCreateJobResponseBody`
@@ -6161,24 +6177,27 @@ pub struct CombinedCreateJobResponseBody {
 impl FromJson for CombinedCreateJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CombinedCreateJobResponseBody")?;
-        Ok(Self {
-            default_job_post: json::field(&mut o, "default_job_post")?,
-            job: json::field(&mut o, "job")?,
-            job_manager: json::field(&mut o, "job_manager")?,
-            interview_registration_schema_info: json::field(
-                &mut o,
-                "interview_registration_schema_info",
-            )?,
-            onboard_registration_schema_info: json::field(
-                &mut o,
-                "onboard_registration_schema_info",
-            )?,
-            target_major_list: json::field(&mut o, "target_major_list")?,
-            portal_website_apply_form_schema_info: json::field(
-                &mut o,
-                "portal_website_apply_form_schema_info",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "default_job_post", &mut out.default_job_post)?;
+        json::set(&mut o, "job", &mut out.job)?;
+        json::set(&mut o, "job_manager", &mut out.job_manager)?;
+        json::set(
+            &mut o,
+            "interview_registration_schema_info",
+            &mut out.interview_registration_schema_info,
+        )?;
+        json::set(
+            &mut o,
+            "onboard_registration_schema_info",
+            &mut out.onboard_registration_schema_info,
+        )?;
+        json::set(&mut o, "target_major_list", &mut out.target_major_list)?;
+        json::set(
+            &mut o,
+            "portal_website_apply_form_schema_info",
+            &mut out.portal_website_apply_form_schema_info,
+        )?;
+        Ok(out)
     }
 }
 /// `CombinedCreateTalentRequestBody`
@@ -6265,11 +6284,11 @@ pub struct CombinedCreateTalentResponseBody {
 impl FromJson for CombinedCreateTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CombinedCreateTalentResponseBody")?;
-        Ok(Self {
-            talent_id: json::field(&mut o, "talent_id")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            creator_account_type: json::field(&mut o, "creator_account_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "creator_account_type", &mut out.creator_account_type)?;
+        Ok(out)
     }
 }
 /// `CombinedJob`
@@ -6430,9 +6449,9 @@ pub struct CombinedJobResultDefaultJobPost {
 impl FromJson for CombinedJobResultDefaultJobPost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CombinedJobResultDefaultJobPost")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `CombinedUpdateJobResponseBody`
@@ -6461,24 +6480,27 @@ pub struct CombinedUpdateJobResponseBody {
 impl FromJson for CombinedUpdateJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CombinedUpdateJobResponseBody")?;
-        Ok(Self {
-            default_job_post: json::field(&mut o, "default_job_post")?,
-            job: json::field(&mut o, "job")?,
-            job_manager: json::field(&mut o, "job_manager")?,
-            interview_registration_schema_info: json::field(
-                &mut o,
-                "interview_registration_schema_info",
-            )?,
-            onboard_registration_schema_info: json::field(
-                &mut o,
-                "onboard_registration_schema_info",
-            )?,
-            target_major_list: json::field(&mut o, "target_major_list")?,
-            portal_website_apply_form_schema_info: json::field(
-                &mut o,
-                "portal_website_apply_form_schema_info",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "default_job_post", &mut out.default_job_post)?;
+        json::set(&mut o, "job", &mut out.job)?;
+        json::set(&mut o, "job_manager", &mut out.job_manager)?;
+        json::set(
+            &mut o,
+            "interview_registration_schema_info",
+            &mut out.interview_registration_schema_info,
+        )?;
+        json::set(
+            &mut o,
+            "onboard_registration_schema_info",
+            &mut out.onboard_registration_schema_info,
+        )?;
+        json::set(&mut o, "target_major_list", &mut out.target_major_list)?;
+        json::set(
+            &mut o,
+            "portal_website_apply_form_schema_info",
+            &mut out.portal_website_apply_form_schema_info,
+        )?;
+        Ok(out)
     }
 }
 /// `CombinedUpdateTalentRequestBody`
@@ -6571,11 +6593,11 @@ pub struct CombinedUpdateTalentResponseBody {
 impl FromJson for CombinedUpdateTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CombinedUpdateTalentResponseBody")?;
-        Ok(Self {
-            talent_id: json::field(&mut o, "talent_id")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            operator_account_type: json::field(&mut o, "operator_account_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "operator_account_type", &mut out.operator_account_type)?;
+        Ok(out)
     }
 }
 /// `CommonAddress`
@@ -6602,14 +6624,14 @@ pub struct CommonAddress {
 impl FromJson for CommonAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CommonAddress")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            district: json::field(&mut o, "district")?,
-            city: json::field(&mut o, "city")?,
-            state: json::field(&mut o, "state")?,
-            country: json::field(&mut o, "country")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "district", &mut out.district)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        json::set(&mut o, "state", &mut out.state)?;
+        json::set(&mut o, "country", &mut out.country)?;
+        Ok(out)
     }
 }
 /// `CommonFilter`
@@ -6672,17 +6694,17 @@ pub struct CommonSchema {
 impl FromJson for CommonSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CommonSchema")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            setting: json::field(&mut o, "setting")?,
-            is_customized: json::field(&mut o, "is_customized")?,
-            is_required: json::field(&mut o, "is_required")?,
-            is_visible: json::field(&mut o, "is_visible")?,
-            active_status: json::field(&mut o, "active_status")?,
-            children_list: json::field(&mut o, "children_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "setting", &mut out.setting)?;
+        json::set(&mut o, "is_customized", &mut out.is_customized)?;
+        json::set(&mut o, "is_required", &mut out.is_required)?;
+        json::set(&mut o, "is_visible", &mut out.is_visible)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "children_list", &mut out.children_list)?;
+        Ok(out)
     }
 }
 /// `CommonSchemaChild`
@@ -6715,17 +6737,17 @@ pub struct CommonSchemaChild {
 impl FromJson for CommonSchemaChild {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CommonSchemaChild")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            setting: json::field(&mut o, "setting")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            is_customized: json::field(&mut o, "is_customized")?,
-            is_required: json::field(&mut o, "is_required")?,
-            is_visible: json::field(&mut o, "is_visible")?,
-            active_status: json::field(&mut o, "active_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "setting", &mut out.setting)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "is_customized", &mut out.is_customized)?;
+        json::set(&mut o, "is_required", &mut out.is_required)?;
+        json::set(&mut o, "is_visible", &mut out.is_visible)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        Ok(out)
     }
 }
 /// `CommonSchemaConfig`
@@ -6742,9 +6764,9 @@ pub struct CommonSchemaConfig {
 impl FromJson for CommonSchemaConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CommonSchemaConfig")?;
-        Ok(Self {
-            options: json::field(&mut o, "options")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "options", &mut out.options)?;
+        Ok(out)
     }
 }
 /// `CommonSchemaOption`
@@ -6767,12 +6789,12 @@ pub struct CommonSchemaOption {
 impl FromJson for CommonSchemaOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CommonSchemaOption")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            active_status: json::field(&mut o, "active_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        Ok(out)
     }
 }
 /// `CommonSchemaSetting`
@@ -6791,10 +6813,10 @@ pub struct CommonSchemaSetting {
 impl FromJson for CommonSchemaSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CommonSchemaSetting")?;
-        Ok(Self {
-            object_type: json::field(&mut o, "object_type")?,
-            config: json::field(&mut o, "config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object_type", &mut out.object_type)?;
+        json::set(&mut o, "config", &mut out.config)?;
+        Ok(out)
     }
 }
 /// `ConfigJobResponseBody`
@@ -6811,9 +6833,9 @@ pub struct ConfigJobResponseBody {
 impl FromJson for ConfigJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ConfigJobResponseBody")?;
-        Ok(Self {
-            job_config: json::field(&mut o, "job_config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_config", &mut out.job_config)?;
+        Ok(out)
     }
 }
 /// `ContractPeriodInfo`
@@ -6832,10 +6854,10 @@ pub struct ContractPeriodInfo {
 impl FromJson for ContractPeriodInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContractPeriodInfo")?;
-        Ok(Self {
-            period_type: json::field(&mut o, "period_type")?,
-            period: json::field(&mut o, "period")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "period_type", &mut out.period_type)?;
+        json::set(&mut o, "period", &mut out.period)?;
+        Ok(out)
     }
 }
 impl ToJson for ContractPeriodInfo {
@@ -6896,9 +6918,9 @@ pub struct CreateApplicationResponseBody {
 impl FromJson for CreateApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateApplicationResponseBody")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `CreateAttachmentResponseBody`
@@ -6915,9 +6937,9 @@ pub struct CreateAttachmentResponseBody {
 impl FromJson for CreateAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAttachmentResponseBody")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `CreateByAttachmentWebsiteDeliveryResponseBody`
@@ -6937,9 +6959,9 @@ impl FromJson for CreateByAttachmentWebsiteDeliveryResponseBody {
             value,
             "CreateByAttachmentWebsiteDeliveryResponseBody",
         )?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        Ok(out)
     }
 }
 /// `CreateByResumeWebsiteDeliveryResponseBody`
@@ -6956,9 +6978,9 @@ pub struct CreateByResumeWebsiteDeliveryResponseBody {
 impl FromJson for CreateByResumeWebsiteDeliveryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateByResumeWebsiteDeliveryResponseBody")?;
-        Ok(Self {
-            delivery: json::field(&mut o, "delivery")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "delivery", &mut out.delivery)?;
+        Ok(out)
     }
 }
 /// `CreateExamRequestBody`
@@ -7017,15 +7039,15 @@ pub struct CreateExamResponseBody {
 impl FromJson for CreateExamResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateExamResponseBody")?;
-        Ok(Self {
-            exam_id: json::field(&mut o, "exam_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            exam_resource_name: json::field(&mut o, "exam_resource_name")?,
-            score: json::field(&mut o, "score")?,
-            uuid: json::field(&mut o, "uuid")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            operate_time: json::field(&mut o, "operate_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "exam_id", &mut out.exam_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "exam_resource_name", &mut out.exam_resource_name)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "operate_time", &mut out.operate_time)?;
+        Ok(out)
     }
 }
 /// `CreateExternalApplicationResponseBody`
@@ -7042,9 +7064,9 @@ pub struct CreateExternalApplicationResponseBody {
 impl FromJson for CreateExternalApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateExternalApplicationResponseBody")?;
-        Ok(Self {
-            external_application: json::field(&mut o, "external_application")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_application", &mut out.external_application)?;
+        Ok(out)
     }
 }
 /// `CreateExternalBackgroundCheckResponseBody`
@@ -7061,9 +7083,13 @@ pub struct CreateExternalBackgroundCheckResponseBody {
 impl FromJson for CreateExternalBackgroundCheckResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateExternalBackgroundCheckResponseBody")?;
-        Ok(Self {
-            external_background_check: json::field(&mut o, "external_background_check")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "external_background_check",
+            &mut out.external_background_check,
+        )?;
+        Ok(out)
     }
 }
 /// `CreateExternalInterviewAssessmentResponseBody`
@@ -7083,12 +7109,13 @@ impl FromJson for CreateExternalInterviewAssessmentResponseBody {
             value,
             "CreateExternalInterviewAssessmentResponseBody",
         )?;
-        Ok(Self {
-            external_interview_assessment: json::field(
-                &mut o,
-                "external_interview_assessment",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "external_interview_assessment",
+            &mut out.external_interview_assessment,
+        )?;
+        Ok(out)
     }
 }
 /// `CreateExternalInterviewResponseBody`
@@ -7105,9 +7132,9 @@ pub struct CreateExternalInterviewResponseBody {
 impl FromJson for CreateExternalInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateExternalInterviewResponseBody")?;
-        Ok(Self {
-            external_interview: json::field(&mut o, "external_interview")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_interview", &mut out.external_interview)?;
+        Ok(out)
     }
 }
 /// `CreateExternalOfferResponseBody`
@@ -7124,9 +7151,9 @@ pub struct CreateExternalOfferResponseBody {
 impl FromJson for CreateExternalOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateExternalOfferResponseBody")?;
-        Ok(Self {
-            external_offer: json::field(&mut o, "external_offer")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_offer", &mut out.external_offer)?;
+        Ok(out)
     }
 }
 /// `CreateExternalReferralRewardResponseBody`
@@ -7143,9 +7170,9 @@ pub struct CreateExternalReferralRewardResponseBody {
 impl FromJson for CreateExternalReferralRewardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateExternalReferralRewardResponseBody")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `CreateJobRequirementResponseBody`
@@ -7162,9 +7189,9 @@ pub struct CreateJobRequirementResponseBody {
 impl FromJson for CreateJobRequirementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateJobRequirementResponseBody")?;
-        Ok(Self {
-            job_requirement: json::field(&mut o, "job_requirement")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_requirement", &mut out.job_requirement)?;
+        Ok(out)
     }
 }
 /// `CreateNoteResponseBody`
@@ -7181,9 +7208,9 @@ pub struct CreateNoteResponseBody {
 impl FromJson for CreateNoteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateNoteResponseBody")?;
-        Ok(Self {
-            note: json::field(&mut o, "note")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "note", &mut out.note)?;
+        Ok(out)
     }
 }
 /// `CreateOfferResponseBody`
@@ -7212,15 +7239,15 @@ pub struct CreateOfferResponseBody {
 impl FromJson for CreateOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateOfferResponseBody")?;
-        Ok(Self {
-            offer_id: json::field(&mut o, "offer_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            schema_id: json::field(&mut o, "schema_id")?,
-            offer_type: json::field(&mut o, "offer_type")?,
-            basic_info: json::field(&mut o, "basic_info")?,
-            salary_info: json::field(&mut o, "salary_info")?,
-            customized_info_list: json::field(&mut o, "customized_info_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offer_id", &mut out.offer_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "schema_id", &mut out.schema_id)?;
+        json::set(&mut o, "offer_type", &mut out.offer_type)?;
+        json::set(&mut o, "basic_info", &mut out.basic_info)?;
+        json::set(&mut o, "salary_info", &mut out.salary_info)?;
+        json::set(&mut o, "customized_info_list", &mut out.customized_info_list)?;
+        Ok(out)
     }
 }
 /// `CreateReferralAccountRequestBody`
@@ -7258,9 +7285,9 @@ pub struct CreateReferralAccountResponseBody {
 impl FromJson for CreateReferralAccountResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateReferralAccountResponseBody")?;
-        Ok(Self {
-            account: json::field(&mut o, "account")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "account", &mut out.account)?;
+        Ok(out)
     }
 }
 /// `CreateTalentExternalInfoRequestBody`
@@ -7295,9 +7322,9 @@ pub struct CreateTalentExternalInfoResponseBody {
 impl FromJson for CreateTalentExternalInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTalentExternalInfoResponseBody")?;
-        Ok(Self {
-            external_info: json::field(&mut o, "external_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_info", &mut out.external_info)?;
+        Ok(out)
     }
 }
 /// `CreateTripartiteAgreementResponseBody`
@@ -7314,9 +7341,9 @@ pub struct CreateTripartiteAgreementResponseBody {
 impl FromJson for CreateTripartiteAgreementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTripartiteAgreementResponseBody")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `CreateWebsiteChannelRequestBody`
@@ -7357,12 +7384,12 @@ pub struct CreateWebsiteChannelResponseBody {
 impl FromJson for CreateWebsiteChannelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateWebsiteChannelResponseBody")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            link: json::field(&mut o, "link")?,
-            code: json::field(&mut o, "code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        Ok(out)
     }
 }
 /// `CreateWebsiteSiteUserResponseBody`
@@ -7379,9 +7406,9 @@ pub struct CreateWebsiteSiteUserResponseBody {
 impl FromJson for CreateWebsiteSiteUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateWebsiteSiteUserResponseBody")?;
-        Ok(Self {
-            site_user: json::field(&mut o, "site_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "site_user", &mut out.site_user)?;
+        Ok(out)
     }
 }
 /// `DataPermission`
@@ -7402,11 +7429,11 @@ pub struct DataPermission {
 impl FromJson for DataPermission {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataPermission")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            select_status: json::field(&mut o, "select_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "select_status", &mut out.select_status)?;
+        Ok(out)
     }
 }
 /// `DeactivateReferralAccountResponseBody`
@@ -7423,9 +7450,9 @@ pub struct DeactivateReferralAccountResponseBody {
 impl FromJson for DeactivateReferralAccountResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeactivateReferralAccountResponseBody")?;
-        Ok(Self {
-            account: json::field(&mut o, "account")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "account", &mut out.account)?;
+        Ok(out)
     }
 }
 /// `DeleteExternalApplicationResponseBody`
@@ -7442,9 +7469,9 @@ pub struct DeleteExternalApplicationResponseBody {
 impl FromJson for DeleteExternalApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteExternalApplicationResponseBody")?;
-        Ok(Self {
-            external_application: json::field(&mut o, "external_application")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_application", &mut out.external_application)?;
+        Ok(out)
     }
 }
 /// `Department`
@@ -7465,11 +7492,11 @@ pub struct Department {
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Department")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            en_name: json::field(&mut o, "en_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        Ok(out)
     }
 }
 /// `DiData`
@@ -7488,10 +7515,10 @@ pub struct DiData {
 impl FromJson for DiData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DiData")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-            object_attribute: json::field(&mut o, "object_attribute")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "object_attribute", &mut out.object_attribute)?;
+        Ok(out)
     }
 }
 /// `DiInfo`
@@ -7520,15 +7547,15 @@ pub struct DiInfo {
 impl FromJson for DiInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DiInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-            source_type: json::field(&mut o, "source_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            di_data: json::field(&mut o, "di_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "source_type", &mut out.source_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "di_data", &mut out.di_data)?;
+        Ok(out)
     }
 }
 /// `DimensionAbility`
@@ -7549,11 +7576,11 @@ pub struct DimensionAbility {
 impl FromJson for DimensionAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DimensionAbility")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `DimensionAbilityArgs`
@@ -7574,11 +7601,11 @@ pub struct DimensionAbilityArgs {
 impl FromJson for DimensionAbilityArgs {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DimensionAbilityArgs")?;
-        Ok(Self {
-            ability_id: json::field(&mut o, "ability_id")?,
-            place_holder: json::field(&mut o, "place_holder")?,
-            en_place_holder: json::field(&mut o, "en_place_holder")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ability_id", &mut out.ability_id)?;
+        json::set(&mut o, "place_holder", &mut out.place_holder)?;
+        json::set(&mut o, "en_place_holder", &mut out.en_place_holder)?;
+        Ok(out)
     }
 }
 /// `DimensionAssessment`
@@ -7615,22 +7642,23 @@ pub struct DimensionAssessment {
 impl FromJson for DimensionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DimensionAssessment")?;
-        Ok(Self {
-            interview_feedback_form_dimension_id: json::field(
-                &mut o,
-                "interview_feedback_form_dimension_id",
-            )?,
-            dimension_name: json::field(&mut o, "dimension_name")?,
-            dimension_type: json::field(&mut o, "dimension_type")?,
-            weight: json::field(&mut o, "weight")?,
-            dimension_content: json::field(&mut o, "dimension_content")?,
-            dimension_option: json::field(&mut o, "dimension_option")?,
-            dimension_options: json::field(&mut o, "dimension_options")?,
-            dimension_score: json::field(&mut o, "dimension_score")?,
-            recommended_job_level: json::field(&mut o, "recommended_job_level")?,
-            question_assessments: json::field(&mut o, "question_assessments")?,
-            ability_assessments: json::field(&mut o, "ability_assessments")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "interview_feedback_form_dimension_id",
+            &mut out.interview_feedback_form_dimension_id,
+        )?;
+        json::set(&mut o, "dimension_name", &mut out.dimension_name)?;
+        json::set(&mut o, "dimension_type", &mut out.dimension_type)?;
+        json::set(&mut o, "weight", &mut out.weight)?;
+        json::set(&mut o, "dimension_content", &mut out.dimension_content)?;
+        json::set(&mut o, "dimension_option", &mut out.dimension_option)?;
+        json::set(&mut o, "dimension_options", &mut out.dimension_options)?;
+        json::set(&mut o, "dimension_score", &mut out.dimension_score)?;
+        json::set(&mut o, "recommended_job_level", &mut out.recommended_job_level)?;
+        json::set(&mut o, "question_assessments", &mut out.question_assessments)?;
+        json::set(&mut o, "ability_assessments", &mut out.ability_assessments)?;
+        Ok(out)
     }
 }
 /// `DimensionOption`
@@ -7653,12 +7681,12 @@ pub struct DimensionOption {
 impl FromJson for DimensionOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DimensionOption")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            score_val: json::field(&mut o, "score_val")?,
-            alias_name: json::field(&mut o, "alias_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "score_val", &mut out.score_val)?;
+        json::set(&mut o, "alias_name", &mut out.alias_name)?;
+        Ok(out)
     }
 }
 /// `EcoAccountCustomField`
@@ -7754,14 +7782,14 @@ pub struct EcoBackgroundCheckCustomFieldData {
 impl FromJson for EcoBackgroundCheckCustomFieldData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EcoBackgroundCheckCustomFieldData")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            key: json::field(&mut o, "key")?,
-            name: json::field(&mut o, "name")?,
-            is_required: json::field(&mut o, "is_required")?,
-            description: json::field(&mut o, "description")?,
-            options: json::field(&mut o, "options")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "is_required", &mut out.is_required)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        Ok(out)
     }
 }
 impl ToJson for EcoBackgroundCheckCustomFieldData {
@@ -7792,10 +7820,10 @@ pub struct EcoBackgroundCheckCustomFieldDataOption {
 impl FromJson for EcoBackgroundCheckCustomFieldDataOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EcoBackgroundCheckCustomFieldDataOption")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for EcoBackgroundCheckCustomFieldDataOption {
@@ -8098,25 +8126,29 @@ pub struct Employee {
 impl FromJson for Employee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Employee")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            onboard_status: json::field(&mut o, "onboard_status")?,
-            conversion_status: json::field(&mut o, "conversion_status")?,
-            onboard_time: json::field(&mut o, "onboard_time")?,
-            expected_conversion_time: json::field(&mut o, "expected_conversion_time")?,
-            actual_conversion_time: json::field(&mut o, "actual_conversion_time")?,
-            overboard_time: json::field(&mut o, "overboard_time")?,
-            overboard_note: json::field(&mut o, "overboard_note")?,
-            onboard_city_code: json::field(&mut o, "onboard_city_code")?,
-            department: json::field(&mut o, "department")?,
-            leader: json::field(&mut o, "leader")?,
-            sequence: json::field(&mut o, "sequence")?,
-            level: json::field(&mut o, "level")?,
-            employee_type: json::field(&mut o, "employee_type")?,
-            job_requirement_id: json::field(&mut o, "job_requirement_id")?,
-            external_employment_id: json::field(&mut o, "external_employment_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "onboard_status", &mut out.onboard_status)?;
+        json::set(&mut o, "conversion_status", &mut out.conversion_status)?;
+        json::set(&mut o, "onboard_time", &mut out.onboard_time)?;
+        json::set(
+            &mut o,
+            "expected_conversion_time",
+            &mut out.expected_conversion_time,
+        )?;
+        json::set(&mut o, "actual_conversion_time", &mut out.actual_conversion_time)?;
+        json::set(&mut o, "overboard_time", &mut out.overboard_time)?;
+        json::set(&mut o, "overboard_note", &mut out.overboard_note)?;
+        json::set(&mut o, "onboard_city_code", &mut out.onboard_city_code)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "leader", &mut out.leader)?;
+        json::set(&mut o, "sequence", &mut out.sequence)?;
+        json::set(&mut o, "level", &mut out.level)?;
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        json::set(&mut o, "job_requirement_id", &mut out.job_requirement_id)?;
+        json::set(&mut o, "external_employment_id", &mut out.external_employment_id)?;
+        Ok(out)
     }
 }
 /// `EmployeeConversionInfo`
@@ -8202,24 +8234,28 @@ pub struct EmployeeV2 {
 impl FromJson for EmployeeV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmployeeV2")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            onboard_status: json::field(&mut o, "onboard_status")?,
-            conversion_status: json::field(&mut o, "conversion_status")?,
-            onboard_time: json::field(&mut o, "onboard_time")?,
-            expected_conversion_time: json::field(&mut o, "expected_conversion_time")?,
-            actual_conversion_time: json::field(&mut o, "actual_conversion_time")?,
-            overboard_time: json::field(&mut o, "overboard_time")?,
-            overboard_note: json::field(&mut o, "overboard_note")?,
-            onboard_city_code: json::field(&mut o, "onboard_city_code")?,
-            department_id: json::field(&mut o, "department_id")?,
-            leader_id: json::field(&mut o, "leader_id")?,
-            sequence_id: json::field(&mut o, "sequence_id")?,
-            level_id: json::field(&mut o, "level_id")?,
-            employee_type: json::field(&mut o, "employee_type")?,
-            job_requirement_id: json::field(&mut o, "job_requirement_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "onboard_status", &mut out.onboard_status)?;
+        json::set(&mut o, "conversion_status", &mut out.conversion_status)?;
+        json::set(&mut o, "onboard_time", &mut out.onboard_time)?;
+        json::set(
+            &mut o,
+            "expected_conversion_time",
+            &mut out.expected_conversion_time,
+        )?;
+        json::set(&mut o, "actual_conversion_time", &mut out.actual_conversion_time)?;
+        json::set(&mut o, "overboard_time", &mut out.overboard_time)?;
+        json::set(&mut o, "overboard_note", &mut out.overboard_note)?;
+        json::set(&mut o, "onboard_city_code", &mut out.onboard_city_code)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "leader_id", &mut out.leader_id)?;
+        json::set(&mut o, "sequence_id", &mut out.sequence_id)?;
+        json::set(&mut o, "level_id", &mut out.level_id)?;
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        json::set(&mut o, "job_requirement_id", &mut out.job_requirement_id)?;
+        Ok(out)
     }
 }
 /// `EnableReferralAccountRequestBody`
@@ -8254,9 +8290,9 @@ pub struct EnableReferralAccountResponseBody {
 impl FromJson for EnableReferralAccountResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EnableReferralAccountResponseBody")?;
-        Ok(Self {
-            account: json::field(&mut o, "account")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "account", &mut out.account)?;
+        Ok(out)
     }
 }
 /// `EntityInfo`
@@ -8275,10 +8311,10 @@ pub struct EntityInfo {
 impl FromJson for EntityInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EntityInfo")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `Evaluation`
@@ -8313,18 +8349,18 @@ pub struct Evaluation {
 impl FromJson for Evaluation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Evaluation")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            stage_id: json::field(&mut o, "stage_id")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            evaluator_id: json::field(&mut o, "evaluator_id")?,
-            commit_status: json::field(&mut o, "commit_status")?,
-            conclusion: json::field(&mut o, "conclusion")?,
-            content: json::field(&mut o, "content")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "stage_id", &mut out.stage_id)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "evaluator_id", &mut out.evaluator_id)?;
+        json::set(&mut o, "commit_status", &mut out.commit_status)?;
+        json::set(&mut o, "conclusion", &mut out.conclusion)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `EvaluationTask`
@@ -8349,13 +8385,13 @@ pub struct EvaluationTask {
 impl FromJson for EvaluationTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EvaluationTask")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            activity_status: json::field(&mut o, "activity_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "activity_status", &mut out.activity_status)?;
+        Ok(out)
     }
 }
 /// `ExamMarkingTask`
@@ -8380,13 +8416,13 @@ pub struct ExamMarkingTask {
 impl FromJson for ExamMarkingTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExamMarkingTask")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            activity_status: json::field(&mut o, "activity_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "activity_status", &mut out.activity_status)?;
+        Ok(out)
     }
 }
 /// `ExternalApplication`
@@ -8425,20 +8461,20 @@ pub struct ExternalApplication {
 impl FromJson for ExternalApplication {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalApplication")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            external_id: json::field(&mut o, "external_id")?,
-            job_recruitment_type: json::field(&mut o, "job_recruitment_type")?,
-            job_title: json::field(&mut o, "job_title")?,
-            resume_source: json::field(&mut o, "resume_source")?,
-            stage: json::field(&mut o, "stage")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-            termination_reason: json::field(&mut o, "termination_reason")?,
-            delivery_type: json::field(&mut o, "delivery_type")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            create_time: json::field(&mut o, "create_time")?,
-            termination_type: json::field(&mut o, "termination_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "job_recruitment_type", &mut out.job_recruitment_type)?;
+        json::set(&mut o, "job_title", &mut out.job_title)?;
+        json::set(&mut o, "resume_source", &mut out.resume_source)?;
+        json::set(&mut o, "stage", &mut out.stage)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "termination_reason", &mut out.termination_reason)?;
+        json::set(&mut o, "delivery_type", &mut out.delivery_type)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "termination_type", &mut out.termination_type)?;
+        Ok(out)
     }
 }
 impl ToJson for ExternalApplication {
@@ -8487,16 +8523,16 @@ pub struct ExternalBackgroundCheck {
 impl FromJson for ExternalBackgroundCheck {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalBackgroundCheck")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            external_id: json::field(&mut o, "external_id")?,
-            external_application_id: json::field(&mut o, "external_application_id")?,
-            date: json::field(&mut o, "date")?,
-            name: json::field(&mut o, "name")?,
-            result: json::field(&mut o, "result")?,
-            attachment_id_list: json::field(&mut o, "attachment_id_list")?,
-            attachment_list: json::field(&mut o, "attachment_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "external_application_id", &mut out.external_application_id)?;
+        json::set(&mut o, "date", &mut out.date)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "attachment_id_list", &mut out.attachment_id_list)?;
+        json::set(&mut o, "attachment_list", &mut out.attachment_list)?;
+        Ok(out)
     }
 }
 impl ToJson for ExternalBackgroundCheck {
@@ -8531,11 +8567,11 @@ pub struct ExternalBackgroundCheckAttachment {
 impl FromJson for ExternalBackgroundCheckAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalBackgroundCheckAttachment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            size: json::field(&mut o, "size")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "size", &mut out.size)?;
+        Ok(out)
     }
 }
 impl ToJson for ExternalBackgroundCheckAttachment {
@@ -8565,11 +8601,11 @@ pub struct ExternalCommonAttachment {
 impl FromJson for ExternalCommonAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalCommonAttachment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            size: json::field(&mut o, "size")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "size", &mut out.size)?;
+        Ok(out)
     }
 }
 impl ToJson for ExternalCommonAttachment {
@@ -8607,15 +8643,15 @@ pub struct ExternalInterview {
 impl FromJson for ExternalInterview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalInterview")?;
-        Ok(Self {
-            external_id: json::field(&mut o, "external_id")?,
-            external_application_id: json::field(&mut o, "external_application_id")?,
-            id: json::field(&mut o, "id")?,
-            participate_status: json::field(&mut o, "participate_status")?,
-            begin_time: json::field(&mut o, "begin_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            interview_assessments: json::field(&mut o, "interview_assessments")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "external_application_id", &mut out.external_application_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "participate_status", &mut out.participate_status)?;
+        json::set(&mut o, "begin_time", &mut out.begin_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "interview_assessments", &mut out.interview_assessments)?;
+        Ok(out)
     }
 }
 impl ToJson for ExternalInterview {
@@ -8657,15 +8693,19 @@ pub struct ExternalInterviewAssessment {
 impl FromJson for ExternalInterviewAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalInterviewAssessment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            external_id: json::field(&mut o, "external_id")?,
-            username: json::field(&mut o, "username")?,
-            conclusion: json::field(&mut o, "conclusion")?,
-            assessment_dimension_list: json::field(&mut o, "assessment_dimension_list")?,
-            content: json::field(&mut o, "content")?,
-            external_interview_id: json::field(&mut o, "external_interview_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "username", &mut out.username)?;
+        json::set(&mut o, "conclusion", &mut out.conclusion)?;
+        json::set(
+            &mut o,
+            "assessment_dimension_list",
+            &mut out.assessment_dimension_list,
+        )?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "external_interview_id", &mut out.external_interview_id)?;
+        Ok(out)
     }
 }
 impl ToJson for ExternalInterviewAssessment {
@@ -8707,15 +8747,15 @@ pub struct ExternalInterviewAssessmentDimension {
 impl FromJson for ExternalInterviewAssessmentDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalInterviewAssessmentDimension")?;
-        Ok(Self {
-            score: json::field(&mut o, "score")?,
-            option: json::field(&mut o, "option")?,
-            options: json::field(&mut o, "options")?,
-            content: json::field(&mut o, "content")?,
-            assessment_type: json::field(&mut o, "assessment_type")?,
-            title: json::field(&mut o, "title")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "option", &mut out.option)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "assessment_type", &mut out.assessment_type)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 impl ToJson for ExternalInterviewAssessmentDimension {
@@ -8761,17 +8801,17 @@ pub struct ExternalOffer {
 impl FromJson for ExternalOffer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExternalOffer")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            external_id: json::field(&mut o, "external_id")?,
-            external_application_id: json::field(&mut o, "external_application_id")?,
-            biz_create_time: json::field(&mut o, "biz_create_time")?,
-            owner: json::field(&mut o, "owner")?,
-            creator: json::field(&mut o, "creator")?,
-            offer_status: json::field(&mut o, "offer_status")?,
-            attachment_id_list: json::field(&mut o, "attachment_id_list")?,
-            attachment_list: json::field(&mut o, "attachment_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "external_application_id", &mut out.external_application_id)?;
+        json::set(&mut o, "biz_create_time", &mut out.biz_create_time)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "creator", &mut out.creator)?;
+        json::set(&mut o, "offer_status", &mut out.offer_status)?;
+        json::set(&mut o, "attachment_id_list", &mut out.attachment_id_list)?;
+        json::set(&mut o, "attachment_list", &mut out.attachment_list)?;
+        Ok(out)
     }
 }
 impl ToJson for ExternalOffer {
@@ -8880,13 +8920,13 @@ pub struct FiveStartScoringResult {
 impl FromJson for FiveStartScoringResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FiveStartScoringResult")?;
-        Ok(Self {
-            highest_score_desc: json::field(&mut o, "highest_score_desc")?,
-            highest_score_en_desc: json::field(&mut o, "highest_score_en_desc")?,
-            lowest_score_desc: json::field(&mut o, "lowest_score_desc")?,
-            lowest_score_en_desc: json::field(&mut o, "lowest_score_en_desc")?,
-            score_result: json::field(&mut o, "score_result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "highest_score_desc", &mut out.highest_score_desc)?;
+        json::set(&mut o, "highest_score_en_desc", &mut out.highest_score_en_desc)?;
+        json::set(&mut o, "lowest_score_desc", &mut out.lowest_score_desc)?;
+        json::set(&mut o, "lowest_score_en_desc", &mut out.lowest_score_en_desc)?;
+        json::set(&mut o, "score_result", &mut out.score_result)?;
+        Ok(out)
     }
 }
 /// `GetAccountAssetsReferralAccountResponseBody`
@@ -8903,9 +8943,9 @@ pub struct GetAccountAssetsReferralAccountResponseBody {
 impl FromJson for GetAccountAssetsReferralAccountResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAccountAssetsReferralAccountResponseBody")?;
-        Ok(Self {
-            account: json::field(&mut o, "account")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "account", &mut out.account)?;
+        Ok(out)
     }
 }
 /// `GetAgencyAccountAgencyRequestBody`
@@ -8950,11 +8990,11 @@ pub struct GetAgencyAccountAgencyResponseBody {
 impl FromJson for GetAgencyAccountAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAgencyAccountAgencyResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `GetAgencyResponseBody`
@@ -8971,9 +9011,9 @@ pub struct GetAgencyResponseBody {
 impl FromJson for GetAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAgencyResponseBody")?;
-        Ok(Self {
-            agency: json::field(&mut o, "agency")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "agency", &mut out.agency)?;
+        Ok(out)
     }
 }
 /// `GetApplicationResponseBody`
@@ -8990,9 +9030,9 @@ pub struct GetApplicationResponseBody {
 impl FromJson for GetApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetApplicationResponseBody")?;
-        Ok(Self {
-            application: json::field(&mut o, "application")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "application", &mut out.application)?;
+        Ok(out)
     }
 }
 /// `GetAttachmentResponseBody`
@@ -9009,9 +9049,9 @@ pub struct GetAttachmentResponseBody {
 impl FromJson for GetAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAttachmentResponseBody")?;
-        Ok(Self {
-            attachment: json::field(&mut o, "attachment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "attachment", &mut out.attachment)?;
+        Ok(out)
     }
 }
 /// `GetByApplicationEmployeeResponseBody`
@@ -9028,9 +9068,9 @@ pub struct GetByApplicationEmployeeResponseBody {
 impl FromJson for GetByApplicationEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetByApplicationEmployeeResponseBody")?;
-        Ok(Self {
-            employee: json::field(&mut o, "employee")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employee", &mut out.employee)?;
+        Ok(out)
     }
 }
 /// `GetByApplicationReferralResponseBody`
@@ -9047,9 +9087,9 @@ pub struct GetByApplicationReferralResponseBody {
 impl FromJson for GetByApplicationReferralResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetByApplicationReferralResponseBody")?;
-        Ok(Self {
-            referral: json::field(&mut o, "referral")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "referral", &mut out.referral)?;
+        Ok(out)
     }
 }
 /// `GetByTalentInterviewResponseBody`
@@ -9066,9 +9106,9 @@ pub struct GetByTalentInterviewResponseBody {
 impl FromJson for GetByTalentInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetByTalentInterviewResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `GetDetailApplicationResponseBody`
@@ -9085,9 +9125,9 @@ pub struct GetDetailApplicationResponseBody {
 impl FromJson for GetDetailApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetDetailApplicationResponseBody")?;
-        Ok(Self {
-            application_detail: json::field(&mut o, "application_detail")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "application_detail", &mut out.application_detail)?;
+        Ok(out)
     }
 }
 /// `GetDetailJobResponseBody`
@@ -9104,9 +9144,9 @@ pub struct GetDetailJobResponseBody {
 impl FromJson for GetDetailJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetDetailJobResponseBody")?;
-        Ok(Self {
-            job_detail: json::field(&mut o, "job_detail")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_detail", &mut out.job_detail)?;
+        Ok(out)
     }
 }
 /// `GetEmployeeResponseBody`
@@ -9123,9 +9163,9 @@ pub struct GetEmployeeResponseBody {
 impl FromJson for GetEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetEmployeeResponseBody")?;
-        Ok(Self {
-            employee: json::field(&mut o, "employee")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employee", &mut out.employee)?;
+        Ok(out)
     }
 }
 /// `GetInterviewRecordAttachmentResponseBody`
@@ -9142,9 +9182,9 @@ pub struct GetInterviewRecordAttachmentResponseBody {
 impl FromJson for GetInterviewRecordAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetInterviewRecordAttachmentResponseBody")?;
-        Ok(Self {
-            attachment: json::field(&mut o, "attachment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "attachment", &mut out.attachment)?;
+        Ok(out)
     }
 }
 /// `GetInterviewRecordResponseBody`
@@ -9161,9 +9201,9 @@ pub struct GetInterviewRecordResponseBody {
 impl FromJson for GetInterviewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetInterviewRecordResponseBody")?;
-        Ok(Self {
-            interview_record: json::field(&mut o, "interview_record")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "interview_record", &mut out.interview_record)?;
+        Ok(out)
     }
 }
 /// `GetJobManagerResponseBody`
@@ -9180,9 +9220,9 @@ pub struct GetJobManagerResponseBody {
 impl FromJson for GetJobManagerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetJobManagerResponseBody")?;
-        Ok(Self {
-            info: json::field(&mut o, "info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "info", &mut out.info)?;
+        Ok(out)
     }
 }
 /// `GetJobResponseBody`
@@ -9199,9 +9239,9 @@ pub struct GetJobResponseBody {
 impl FromJson for GetJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetJobResponseBody")?;
-        Ok(Self {
-            job: json::field(&mut o, "job")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job", &mut out.job)?;
+        Ok(out)
     }
 }
 /// `GetMinutesResponseBody`
@@ -9222,11 +9262,11 @@ pub struct GetMinutesResponseBody {
 impl FromJson for GetMinutesResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetMinutesResponseBody")?;
-        Ok(Self {
-            minutes: json::field(&mut o, "minutes")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "minutes", &mut out.minutes)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `GetNoteResponseBody`
@@ -9243,9 +9283,9 @@ pub struct GetNoteResponseBody {
 impl FromJson for GetNoteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetNoteResponseBody")?;
-        Ok(Self {
-            note: json::field(&mut o, "note")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "note", &mut out.note)?;
+        Ok(out)
     }
 }
 /// `GetOfferApplicationFormResponseBody`
@@ -9262,9 +9302,9 @@ pub struct GetOfferApplicationFormResponseBody {
 impl FromJson for GetOfferApplicationFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetOfferApplicationFormResponseBody")?;
-        Ok(Self {
-            offer_apply_form: json::field(&mut o, "offer_apply_form")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offer_apply_form", &mut out.offer_apply_form)?;
+        Ok(out)
     }
 }
 /// `GetOfferResponseBody`
@@ -9281,9 +9321,9 @@ pub struct GetOfferResponseBody {
 impl FromJson for GetOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetOfferResponseBody")?;
-        Ok(Self {
-            offer: json::field(&mut o, "offer")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offer", &mut out.offer)?;
+        Ok(out)
     }
 }
 /// `GetOfferSchemaResponseBody`
@@ -9306,12 +9346,12 @@ pub struct GetOfferSchemaResponseBody {
 impl FromJson for GetOfferSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetOfferSchemaResponseBody")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            scenario: json::field(&mut o, "scenario")?,
-            version: json::field(&mut o, "version")?,
-            object_list: json::field(&mut o, "object_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "scenario", &mut out.scenario)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "object_list", &mut out.object_list)?;
+        Ok(out)
     }
 }
 /// `GetReferralWebsiteJobPostResponseBody`
@@ -9328,9 +9368,9 @@ pub struct GetReferralWebsiteJobPostResponseBody {
 impl FromJson for GetReferralWebsiteJobPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetReferralWebsiteJobPostResponseBody")?;
-        Ok(Self {
-            job_post: json::field(&mut o, "job_post")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_post", &mut out.job_post)?;
+        Ok(out)
     }
 }
 /// `GetRoleResponseBody`
@@ -9347,9 +9387,9 @@ pub struct GetRoleResponseBody {
 impl FromJson for GetRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetRoleResponseBody")?;
-        Ok(Self {
-            role: json::field(&mut o, "role")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role", &mut out.role)?;
+        Ok(out)
     }
 }
 /// `GetTalentResponseBody`
@@ -9366,9 +9406,9 @@ pub struct GetTalentResponseBody {
 impl FromJson for GetTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTalentResponseBody")?;
-        Ok(Self {
-            talent: json::field(&mut o, "talent")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "talent", &mut out.talent)?;
+        Ok(out)
     }
 }
 /// `GetWebsiteDeliveryTaskResponseBody`
@@ -9391,12 +9431,12 @@ pub struct GetWebsiteDeliveryTaskResponseBody {
 impl FromJson for GetWebsiteDeliveryTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetWebsiteDeliveryTaskResponseBody")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-            delivery: json::field(&mut o, "delivery")?,
-            status_msg: json::field(&mut o, "status_msg")?,
-            extra_info: json::field(&mut o, "extra_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "delivery", &mut out.delivery)?;
+        json::set(&mut o, "status_msg", &mut out.status_msg)?;
+        json::set(&mut o, "extra_info", &mut out.extra_info)?;
+        Ok(out)
     }
 }
 /// `GetWebsiteJobPostResponseBody`
@@ -9413,9 +9453,9 @@ pub struct GetWebsiteJobPostResponseBody {
 impl FromJson for GetWebsiteJobPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetWebsiteJobPostResponseBody")?;
-        Ok(Self {
-            job_post: json::field(&mut o, "job_post")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_post", &mut out.job_post)?;
+        Ok(out)
     }
 }
 /// `I18n`
@@ -9434,10 +9474,10 @@ pub struct I18n {
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 impl ToJson for I18n {
@@ -9464,10 +9504,10 @@ pub struct IdNameObject {
 impl FromJson for IdNameObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "IdNameObject")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `InternOfferOffboardingInfo`
@@ -9486,10 +9526,10 @@ pub struct InternOfferOffboardingInfo {
 impl FromJson for InternOfferOffboardingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InternOfferOffboardingInfo")?;
-        Ok(Self {
-            actual_offboarding_date: json::field(&mut o, "actual_offboarding_date")?,
-            notes: json::field(&mut o, "notes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "actual_offboarding_date", &mut out.actual_offboarding_date)?;
+        json::set(&mut o, "notes", &mut out.notes)?;
+        Ok(out)
     }
 }
 impl ToJson for InternOfferOffboardingInfo {
@@ -9514,9 +9554,9 @@ pub struct InternOfferOnboardingInfo {
 impl FromJson for InternOfferOnboardingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InternOfferOnboardingInfo")?;
-        Ok(Self {
-            actual_onboarding_date: json::field(&mut o, "actual_onboarding_date")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "actual_onboarding_date", &mut out.actual_onboarding_date)?;
+        Ok(out)
     }
 }
 impl ToJson for InternOfferOnboardingInfo {
@@ -9573,12 +9613,12 @@ pub struct InternOfferStatusOfferResponseBody {
 impl FromJson for InternOfferStatusOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InternOfferStatusOfferResponseBody")?;
-        Ok(Self {
-            offer_id: json::field(&mut o, "offer_id")?,
-            operation: json::field(&mut o, "operation")?,
-            onboarding_info: json::field(&mut o, "onboarding_info")?,
-            offboarding_info: json::field(&mut o, "offboarding_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offer_id", &mut out.offer_id)?;
+        json::set(&mut o, "operation", &mut out.operation)?;
+        json::set(&mut o, "onboarding_info", &mut out.onboarding_info)?;
+        json::set(&mut o, "offboarding_info", &mut out.offboarding_info)?;
+        Ok(out)
     }
 }
 /// `Interview`
@@ -9605,14 +9645,14 @@ pub struct Interview {
 impl FromJson for Interview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Interview")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            begin_time: json::field(&mut o, "begin_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            round: json::field(&mut o, "round")?,
-            stage_id: json::field(&mut o, "stage_id")?,
-            interview_record_list: json::field(&mut o, "interview_record_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "begin_time", &mut out.begin_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "round", &mut out.round)?;
+        json::set(&mut o, "stage_id", &mut out.stage_id)?;
+        json::set(&mut o, "interview_record_list", &mut out.interview_record_list)?;
+        Ok(out)
     }
 }
 /// `InterviewAddress`
@@ -9639,14 +9679,14 @@ pub struct InterviewAddress {
 impl FromJson for InterviewAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewAddress")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            district: json::field(&mut o, "district")?,
-            city: json::field(&mut o, "city")?,
-            state: json::field(&mut o, "state")?,
-            country: json::field(&mut o, "country")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "district", &mut out.district)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        json::set(&mut o, "state", &mut out.state)?;
+        json::set(&mut o, "country", &mut out.country)?;
+        Ok(out)
     }
 }
 /// `InterviewAggregation`
@@ -9663,9 +9703,9 @@ pub struct InterviewAggregation {
 impl FromJson for InterviewAggregation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewAggregation")?;
-        Ok(Self {
-            interviews: json::field(&mut o, "interviews")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "interviews", &mut out.interviews)?;
+        Ok(out)
     }
 }
 /// `InterviewAppointmentConfig`
@@ -9684,13 +9724,14 @@ pub struct InterviewAppointmentConfig {
 impl FromJson for InterviewAppointmentConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewAppointmentConfig")?;
-        Ok(Self {
-            enable_interview_appointment_by_interviewer: json::field(
-                &mut o,
-                "enable_interview_appointment_by_interviewer",
-            )?,
-            config: json::field(&mut o, "config")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "enable_interview_appointment_by_interviewer",
+            &mut out.enable_interview_appointment_by_interviewer,
+        )?;
+        json::set(&mut o, "config", &mut out.config)?;
+        Ok(out)
     }
 }
 impl ToJson for InterviewAppointmentConfig {
@@ -9740,29 +9781,32 @@ pub struct InterviewAppointmentConfigContent {
 impl FromJson for InterviewAppointmentConfigContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewAppointmentConfigContent")?;
-        Ok(Self {
-            interview_type: json::field(&mut o, "interview_type")?,
-            talent_timezone_code: json::field(&mut o, "talent_timezone_code")?,
-            contact_user_id: json::field(&mut o, "contact_user_id")?,
-            contact_mobile: json::field(&mut o, "contact_mobile")?,
-            contact_email: json::field(&mut o, "contact_email")?,
-            address_id: json::field(&mut o, "address_id")?,
-            video_type: json::field(&mut o, "video_type")?,
-            cc: json::field(&mut o, "cc")?,
-            remark: json::field(&mut o, "remark")?,
-            interview_notification_template_id: json::field(
-                &mut o,
-                "interview_notification_template_id",
-            )?,
-            appointment_notification_template_id: json::field(
-                &mut o,
-                "appointment_notification_template_id",
-            )?,
-            cancel_interview_notification_template_id: json::field(
-                &mut o,
-                "cancel_interview_notification_template_id",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "interview_type", &mut out.interview_type)?;
+        json::set(&mut o, "talent_timezone_code", &mut out.talent_timezone_code)?;
+        json::set(&mut o, "contact_user_id", &mut out.contact_user_id)?;
+        json::set(&mut o, "contact_mobile", &mut out.contact_mobile)?;
+        json::set(&mut o, "contact_email", &mut out.contact_email)?;
+        json::set(&mut o, "address_id", &mut out.address_id)?;
+        json::set(&mut o, "video_type", &mut out.video_type)?;
+        json::set(&mut o, "cc", &mut out.cc)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(
+            &mut o,
+            "interview_notification_template_id",
+            &mut out.interview_notification_template_id,
+        )?;
+        json::set(
+            &mut o,
+            "appointment_notification_template_id",
+            &mut out.appointment_notification_template_id,
+        )?;
+        json::set(
+            &mut o,
+            "cancel_interview_notification_template_id",
+            &mut out.cancel_interview_notification_template_id,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for InterviewAppointmentConfigContent {
@@ -9812,12 +9856,12 @@ pub struct InterviewAttachment {
 impl FromJson for InterviewAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewAttachment")?;
-        Ok(Self {
-            file_id: json::field(&mut o, "file_id")?,
-            file_name: json::field(&mut o, "file_name")?,
-            content_type: json::field(&mut o, "content_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_id", &mut out.file_id)?;
+        json::set(&mut o, "file_name", &mut out.file_name)?;
+        json::set(&mut o, "content_type", &mut out.content_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 /// `InterviewDimensionAssessment`
@@ -9854,19 +9898,19 @@ pub struct InterviewDimensionAssessment {
 impl FromJson for InterviewDimensionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewDimensionAssessment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            full_score: json::field(&mut o, "full_score")?,
-            content: json::field(&mut o, "content")?,
-            dimension_id: json::field(&mut o, "dimension_id")?,
-            dimension_score: json::field(&mut o, "dimension_score")?,
-            dimension_score_list: json::field(&mut o, "dimension_score_list")?,
-            dimension_custom_score: json::field(&mut o, "dimension_custom_score")?,
-            ability_list: json::field(&mut o, "ability_list")?,
-            question_list: json::field(&mut o, "question_list")?,
-            dimension_type: json::field(&mut o, "dimension_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "full_score", &mut out.full_score)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "dimension_id", &mut out.dimension_id)?;
+        json::set(&mut o, "dimension_score", &mut out.dimension_score)?;
+        json::set(&mut o, "dimension_score_list", &mut out.dimension_score_list)?;
+        json::set(&mut o, "dimension_custom_score", &mut out.dimension_custom_score)?;
+        json::set(&mut o, "ability_list", &mut out.ability_list)?;
+        json::set(&mut o, "question_list", &mut out.question_list)?;
+        json::set(&mut o, "dimension_type", &mut out.dimension_type)?;
+        Ok(out)
     }
 }
 /// `InterviewDimensionOption`
@@ -9891,13 +9935,13 @@ pub struct InterviewDimensionOption {
 impl FromJson for InterviewDimensionOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewDimensionOption")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            score_val: json::field(&mut o, "score_val")?,
-            alias_name: json::field(&mut o, "alias_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "score_val", &mut out.score_val)?;
+        json::set(&mut o, "alias_name", &mut out.alias_name)?;
+        Ok(out)
     }
 }
 /// `InterviewDimensionScore`
@@ -9918,11 +9962,11 @@ pub struct InterviewDimensionScore {
 impl FromJson for InterviewDimensionScore {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewDimensionScore")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            score_val: json::field(&mut o, "score_val")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "score_val", &mut out.score_val)?;
+        Ok(out)
     }
 }
 /// `InterviewExtend`
@@ -9989,37 +10033,42 @@ pub struct InterviewExtend {
 impl FromJson for InterviewExtend {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewExtend")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            begin_time: json::field(&mut o, "begin_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            round: json::field(&mut o, "round")?,
-            interview_record_list: json::field(&mut o, "interview_record_list")?,
-            feedback_submit_time: json::field(&mut o, "feedback_submit_time")?,
-            stage_id: json::field(&mut o, "stage_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            stage: json::field(&mut o, "stage")?,
-            creator: json::field(&mut o, "creator")?,
-            biz_create_time: json::field(&mut o, "biz_create_time")?,
-            biz_modify_time: json::field(&mut o, "biz_modify_time")?,
-            interview_round_summary: json::field(&mut o, "interview_round_summary")?,
-            interview_arrangement_id: json::field(&mut o, "interview_arrangement_id")?,
-            interview_type: json::field(&mut o, "interview_type")?,
-            talent_time_zone: json::field(&mut o, "talent_time_zone")?,
-            contact_user: json::field(&mut o, "contact_user")?,
-            contact_mobile: json::field(&mut o, "contact_mobile")?,
-            remark: json::field(&mut o, "remark")?,
-            address: json::field(&mut o, "address")?,
-            video_type: json::field(&mut o, "video_type")?,
-            arrangement_status: json::field(&mut o, "arrangement_status")?,
-            arrangement_type: json::field(&mut o, "arrangement_type")?,
-            arrangement_appointment_kind: json::field(
-                &mut o,
-                "arrangement_appointment_kind",
-            )?,
-            meeting_room_list: json::field(&mut o, "meeting_room_list")?,
-            interview_round_type: json::field(&mut o, "interview_round_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "begin_time", &mut out.begin_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "round", &mut out.round)?;
+        json::set(&mut o, "interview_record_list", &mut out.interview_record_list)?;
+        json::set(&mut o, "feedback_submit_time", &mut out.feedback_submit_time)?;
+        json::set(&mut o, "stage_id", &mut out.stage_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "stage", &mut out.stage)?;
+        json::set(&mut o, "creator", &mut out.creator)?;
+        json::set(&mut o, "biz_create_time", &mut out.biz_create_time)?;
+        json::set(&mut o, "biz_modify_time", &mut out.biz_modify_time)?;
+        json::set(&mut o, "interview_round_summary", &mut out.interview_round_summary)?;
+        json::set(
+            &mut o,
+            "interview_arrangement_id",
+            &mut out.interview_arrangement_id,
+        )?;
+        json::set(&mut o, "interview_type", &mut out.interview_type)?;
+        json::set(&mut o, "talent_time_zone", &mut out.talent_time_zone)?;
+        json::set(&mut o, "contact_user", &mut out.contact_user)?;
+        json::set(&mut o, "contact_mobile", &mut out.contact_mobile)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "video_type", &mut out.video_type)?;
+        json::set(&mut o, "arrangement_status", &mut out.arrangement_status)?;
+        json::set(&mut o, "arrangement_type", &mut out.arrangement_type)?;
+        json::set(
+            &mut o,
+            "arrangement_appointment_kind",
+            &mut out.arrangement_appointment_kind,
+        )?;
+        json::set(&mut o, "meeting_room_list", &mut out.meeting_room_list)?;
+        json::set(&mut o, "interview_round_type", &mut out.interview_round_type)?;
+        Ok(out)
     }
 }
 /// `InterviewExtendV2`
@@ -10086,37 +10135,42 @@ pub struct InterviewExtendV2 {
 impl FromJson for InterviewExtendV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewExtendV2")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            begin_time: json::field(&mut o, "begin_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            round: json::field(&mut o, "round")?,
-            interview_record_list: json::field(&mut o, "interview_record_list")?,
-            feedback_submit_time: json::field(&mut o, "feedback_submit_time")?,
-            stage_id: json::field(&mut o, "stage_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            stage: json::field(&mut o, "stage")?,
-            creator: json::field(&mut o, "creator")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            interview_round_summary: json::field(&mut o, "interview_round_summary")?,
-            interview_arrangement_id: json::field(&mut o, "interview_arrangement_id")?,
-            interview_type: json::field(&mut o, "interview_type")?,
-            talent_time_zone: json::field(&mut o, "talent_time_zone")?,
-            contact_user: json::field(&mut o, "contact_user")?,
-            contact_mobile: json::field(&mut o, "contact_mobile")?,
-            remark: json::field(&mut o, "remark")?,
-            address: json::field(&mut o, "address")?,
-            video_type: json::field(&mut o, "video_type")?,
-            arrangement_status: json::field(&mut o, "arrangement_status")?,
-            arrangement_type: json::field(&mut o, "arrangement_type")?,
-            arrangement_appointment_kind: json::field(
-                &mut o,
-                "arrangement_appointment_kind",
-            )?,
-            meeting_room_list: json::field(&mut o, "meeting_room_list")?,
-            interview_round_type: json::field(&mut o, "interview_round_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "begin_time", &mut out.begin_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "round", &mut out.round)?;
+        json::set(&mut o, "interview_record_list", &mut out.interview_record_list)?;
+        json::set(&mut o, "feedback_submit_time", &mut out.feedback_submit_time)?;
+        json::set(&mut o, "stage_id", &mut out.stage_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "stage", &mut out.stage)?;
+        json::set(&mut o, "creator", &mut out.creator)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "interview_round_summary", &mut out.interview_round_summary)?;
+        json::set(
+            &mut o,
+            "interview_arrangement_id",
+            &mut out.interview_arrangement_id,
+        )?;
+        json::set(&mut o, "interview_type", &mut out.interview_type)?;
+        json::set(&mut o, "talent_time_zone", &mut out.talent_time_zone)?;
+        json::set(&mut o, "contact_user", &mut out.contact_user)?;
+        json::set(&mut o, "contact_mobile", &mut out.contact_mobile)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "video_type", &mut out.video_type)?;
+        json::set(&mut o, "arrangement_status", &mut out.arrangement_status)?;
+        json::set(&mut o, "arrangement_type", &mut out.arrangement_type)?;
+        json::set(
+            &mut o,
+            "arrangement_appointment_kind",
+            &mut out.arrangement_appointment_kind,
+        )?;
+        json::set(&mut o, "meeting_room_list", &mut out.meeting_room_list)?;
+        json::set(&mut o, "interview_round_type", &mut out.interview_round_type)?;
+        Ok(out)
     }
 }
 /// `InterviewFeedbackForm`
@@ -10143,14 +10197,18 @@ pub struct InterviewFeedbackForm {
 impl FromJson for InterviewFeedbackForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewFeedbackForm")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            version: json::field(&mut o, "version")?,
-            name: json::field(&mut o, "name")?,
-            r#type: json::field(&mut o, "type")?,
-            score_calculation_config: json::field(&mut o, "score_calculation_config")?,
-            modules: json::field(&mut o, "modules")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(
+            &mut o,
+            "score_calculation_config",
+            &mut out.score_calculation_config,
+        )?;
+        json::set(&mut o, "modules", &mut out.modules)?;
+        Ok(out)
     }
 }
 /// `InterviewFeedbackFormDimension`
@@ -10193,22 +10251,26 @@ pub struct InterviewFeedbackFormDimension {
 impl FromJson for InterviewFeedbackFormDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewFeedbackFormDimension")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            r#type: json::field(&mut o, "type")?,
-            enabled: json::field(&mut o, "enabled")?,
-            sequence: json::field(&mut o, "sequence")?,
-            is_required: json::field(&mut o, "is_required")?,
-            weight: json::field(&mut o, "weight")?,
-            score_dimension_config: json::field(&mut o, "score_dimension_config")?,
-            option_items: json::field(&mut o, "option_items")?,
-            display_not_evident: json::field(&mut o, "display_not_evident")?,
-            ability_list: json::field(&mut o, "ability_list")?,
-            related_dimension_config: json::field(&mut o, "related_dimension_config")?,
-            dimension_ability_args: json::field(&mut o, "dimension_ability_args")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "enabled", &mut out.enabled)?;
+        json::set(&mut o, "sequence", &mut out.sequence)?;
+        json::set(&mut o, "is_required", &mut out.is_required)?;
+        json::set(&mut o, "weight", &mut out.weight)?;
+        json::set(&mut o, "score_dimension_config", &mut out.score_dimension_config)?;
+        json::set(&mut o, "option_items", &mut out.option_items)?;
+        json::set(&mut o, "display_not_evident", &mut out.display_not_evident)?;
+        json::set(&mut o, "ability_list", &mut out.ability_list)?;
+        json::set(
+            &mut o,
+            "related_dimension_config",
+            &mut out.related_dimension_config,
+        )?;
+        json::set(&mut o, "dimension_ability_args", &mut out.dimension_ability_args)?;
+        Ok(out)
     }
 }
 /// `InterviewFeedbackFormModule`
@@ -10237,15 +10299,15 @@ pub struct InterviewFeedbackFormModule {
 impl FromJson for InterviewFeedbackFormModule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewFeedbackFormModule")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            r#type: json::field(&mut o, "type")?,
-            sequence: json::field(&mut o, "sequence")?,
-            weight: json::field(&mut o, "weight")?,
-            dimensions: json::field(&mut o, "dimensions")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "sequence", &mut out.sequence)?;
+        json::set(&mut o, "weight", &mut out.weight)?;
+        json::set(&mut o, "dimensions", &mut out.dimensions)?;
+        Ok(out)
     }
 }
 /// `InterviewMeetingRoom`
@@ -10270,13 +10332,13 @@ pub struct InterviewMeetingRoom {
 impl FromJson for InterviewMeetingRoom {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewMeetingRoom")?;
-        Ok(Self {
-            room_id: json::field(&mut o, "room_id")?,
-            room_name: json::field(&mut o, "room_name")?,
-            building_name: json::field(&mut o, "building_name")?,
-            reserved_status: json::field(&mut o, "reserved_status")?,
-            floor_name: json::field(&mut o, "floor_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_id", &mut out.room_id)?;
+        json::set(&mut o, "room_name", &mut out.room_name)?;
+        json::set(&mut o, "building_name", &mut out.building_name)?;
+        json::set(&mut o, "reserved_status", &mut out.reserved_status)?;
+        json::set(&mut o, "floor_name", &mut out.floor_name)?;
+        Ok(out)
     }
 }
 /// `InterviewQuestion`
@@ -10301,13 +10363,13 @@ pub struct InterviewQuestion {
 impl FromJson for InterviewQuestion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewQuestion")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            title: json::field(&mut o, "title")?,
-            description: json::field(&mut o, "description")?,
-            content: json::field(&mut o, "content")?,
-            ability_list: json::field(&mut o, "ability_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "ability_list", &mut out.ability_list)?;
+        Ok(out)
     }
 }
 /// `InterviewRecord`
@@ -10352,23 +10414,27 @@ pub struct InterviewRecord {
 impl FromJson for InterviewRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewRecord")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            content: json::field(&mut o, "content")?,
-            min_job_level_id: json::field(&mut o, "min_job_level_id")?,
-            max_job_level_id: json::field(&mut o, "max_job_level_id")?,
-            commit_status: json::field(&mut o, "commit_status")?,
-            feedback_submit_time: json::field(&mut o, "feedback_submit_time")?,
-            conclusion: json::field(&mut o, "conclusion")?,
-            interview_score: json::field(&mut o, "interview_score")?,
-            assessment_score: json::field(&mut o, "assessment_score")?,
-            question_list: json::field(&mut o, "question_list")?,
-            code_question_list: json::field(&mut o, "code_question_list")?,
-            interviewer: json::field(&mut o, "interviewer")?,
-            image_list: json::field(&mut o, "image_list")?,
-            dimension_assessment_list: json::field(&mut o, "dimension_assessment_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "min_job_level_id", &mut out.min_job_level_id)?;
+        json::set(&mut o, "max_job_level_id", &mut out.max_job_level_id)?;
+        json::set(&mut o, "commit_status", &mut out.commit_status)?;
+        json::set(&mut o, "feedback_submit_time", &mut out.feedback_submit_time)?;
+        json::set(&mut o, "conclusion", &mut out.conclusion)?;
+        json::set(&mut o, "interview_score", &mut out.interview_score)?;
+        json::set(&mut o, "assessment_score", &mut out.assessment_score)?;
+        json::set(&mut o, "question_list", &mut out.question_list)?;
+        json::set(&mut o, "code_question_list", &mut out.code_question_list)?;
+        json::set(&mut o, "interviewer", &mut out.interviewer)?;
+        json::set(&mut o, "image_list", &mut out.image_list)?;
+        json::set(
+            &mut o,
+            "dimension_assessment_list",
+            &mut out.dimension_assessment_list,
+        )?;
+        Ok(out)
     }
 }
 /// `InterviewRecordV2`
@@ -10399,16 +10465,16 @@ pub struct InterviewRecordV2 {
 impl FromJson for InterviewRecordV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewRecordV2")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            feedback_form_id: json::field(&mut o, "feedback_form_id")?,
-            commit_status: json::field(&mut o, "commit_status")?,
-            submit_time: json::field(&mut o, "submit_time")?,
-            record_score: json::field(&mut o, "record_score")?,
-            interviewer: json::field(&mut o, "interviewer")?,
-            attachments: json::field(&mut o, "attachments")?,
-            module_assessments: json::field(&mut o, "module_assessments")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "feedback_form_id", &mut out.feedback_form_id)?;
+        json::set(&mut o, "commit_status", &mut out.commit_status)?;
+        json::set(&mut o, "submit_time", &mut out.submit_time)?;
+        json::set(&mut o, "record_score", &mut out.record_score)?;
+        json::set(&mut o, "interviewer", &mut out.interviewer)?;
+        json::set(&mut o, "attachments", &mut out.attachments)?;
+        json::set(&mut o, "module_assessments", &mut out.module_assessments)?;
+        Ok(out)
     }
 }
 /// `InterviewRegistrationSchema`
@@ -10431,12 +10497,12 @@ pub struct InterviewRegistrationSchema {
 impl FromJson for InterviewRegistrationSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewRegistrationSchema")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            is_used_as_interview: json::field(&mut o, "is_used_as_interview")?,
-            object_list: json::field(&mut o, "object_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "is_used_as_interview", &mut out.is_used_as_interview)?;
+        json::set(&mut o, "object_list", &mut out.object_list)?;
+        Ok(out)
     }
 }
 /// `InterviewRoundType`
@@ -10463,17 +10529,18 @@ pub struct InterviewRoundType {
 impl FromJson for InterviewRoundType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewRoundType")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            biz_id: json::field(&mut o, "biz_id")?,
-            name: json::field(&mut o, "name")?,
-            process_type: json::field(&mut o, "process_type")?,
-            active_status: json::field(&mut o, "active_status")?,
-            interview_assessment_template_info: json::field(
-                &mut o,
-                "interview_assessment_template_info",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "biz_id", &mut out.biz_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "process_type", &mut out.process_type)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(
+            &mut o,
+            "interview_assessment_template_info",
+            &mut out.interview_assessment_template_info,
+        )?;
+        Ok(out)
     }
 }
 /// `InterviewRoundTypeAssessmentTemplate`
@@ -10494,11 +10561,11 @@ pub struct InterviewRoundTypeAssessmentTemplate {
 impl FromJson for InterviewRoundTypeAssessmentTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewRoundTypeAssessmentTemplate")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            biz_id: json::field(&mut o, "biz_id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "biz_id", &mut out.biz_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `InterviewScore`
@@ -10525,14 +10592,14 @@ pub struct InterviewScore {
 impl FromJson for InterviewScore {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewScore")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            level: json::field(&mut o, "level")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            zh_description: json::field(&mut o, "zh_description")?,
-            en_name: json::field(&mut o, "en_name")?,
-            en_description: json::field(&mut o, "en_description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "level", &mut out.level)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "zh_description", &mut out.zh_description)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "en_description", &mut out.en_description)?;
+        Ok(out)
     }
 }
 /// `InterviewTask`
@@ -10557,13 +10624,13 @@ pub struct InterviewTask {
 impl FromJson for InterviewTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewTask")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            activity_status: json::field(&mut o, "activity_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "activity_status", &mut out.activity_status)?;
+        Ok(out)
     }
 }
 /// `Interviewer`
@@ -10582,10 +10649,10 @@ pub struct Interviewer {
 impl FromJson for Interviewer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Interviewer")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            verify_status: json::field(&mut o, "verify_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "verify_status", &mut out.verify_status)?;
+        Ok(out)
     }
 }
 impl ToJson for Interviewer {
@@ -10680,44 +10747,44 @@ pub struct Job {
 impl FromJson for Job {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Job")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            title: json::field(&mut o, "title")?,
-            description: json::field(&mut o, "description")?,
-            code: json::field(&mut o, "code")?,
-            requirement: json::field(&mut o, "requirement")?,
-            recruitment_type: json::field(&mut o, "recruitment_type")?,
-            department: json::field(&mut o, "department")?,
-            city: json::field(&mut o, "city")?,
-            min_job_level: json::field(&mut o, "min_job_level")?,
-            max_job_level: json::field(&mut o, "max_job_level")?,
-            highlight_list: json::field(&mut o, "highlight_list")?,
-            job_category: json::field(&mut o, "job_category")?,
-            job_type: json::field(&mut o, "job_type")?,
-            active_status: json::field(&mut o, "active_status")?,
-            create_user_id: json::field(&mut o, "create_user_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            process_type: json::field(&mut o, "process_type")?,
-            process_id: json::field(&mut o, "process_id")?,
-            process_name: json::field(&mut o, "process_name")?,
-            process_en_name: json::field(&mut o, "process_en_name")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-            job_function: json::field(&mut o, "job_function")?,
-            subject: json::field(&mut o, "subject")?,
-            head_count: json::field(&mut o, "head_count")?,
-            experience: json::field(&mut o, "experience")?,
-            expiry_time: json::field(&mut o, "expiry_time")?,
-            min_salary: json::field(&mut o, "min_salary")?,
-            max_salary: json::field(&mut o, "max_salary")?,
-            required_degree: json::field(&mut o, "required_degree")?,
-            city_list: json::field(&mut o, "city_list")?,
-            job_attribute: json::field(&mut o, "job_attribute")?,
-            create_timestamp: json::field(&mut o, "create_timestamp")?,
-            update_timestamp: json::field(&mut o, "update_timestamp")?,
-            expiry_timestamp: json::field(&mut o, "expiry_timestamp")?,
-            target_major_list: json::field(&mut o, "target_major_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "requirement", &mut out.requirement)?;
+        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        json::set(&mut o, "min_job_level", &mut out.min_job_level)?;
+        json::set(&mut o, "max_job_level", &mut out.max_job_level)?;
+        json::set(&mut o, "highlight_list", &mut out.highlight_list)?;
+        json::set(&mut o, "job_category", &mut out.job_category)?;
+        json::set(&mut o, "job_type", &mut out.job_type)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "create_user_id", &mut out.create_user_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "process_type", &mut out.process_type)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "process_name", &mut out.process_name)?;
+        json::set(&mut o, "process_en_name", &mut out.process_en_name)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        json::set(&mut o, "job_function", &mut out.job_function)?;
+        json::set(&mut o, "subject", &mut out.subject)?;
+        json::set(&mut o, "head_count", &mut out.head_count)?;
+        json::set(&mut o, "experience", &mut out.experience)?;
+        json::set(&mut o, "expiry_time", &mut out.expiry_time)?;
+        json::set(&mut o, "min_salary", &mut out.min_salary)?;
+        json::set(&mut o, "max_salary", &mut out.max_salary)?;
+        json::set(&mut o, "required_degree", &mut out.required_degree)?;
+        json::set(&mut o, "city_list", &mut out.city_list)?;
+        json::set(&mut o, "job_attribute", &mut out.job_attribute)?;
+        json::set(&mut o, "create_timestamp", &mut out.create_timestamp)?;
+        json::set(&mut o, "update_timestamp", &mut out.update_timestamp)?;
+        json::set(&mut o, "expiry_timestamp", &mut out.expiry_timestamp)?;
+        json::set(&mut o, "target_major_list", &mut out.target_major_list)?;
+        Ok(out)
     }
 }
 /// `JobBasicInfo`
@@ -10752,18 +10819,18 @@ pub struct JobBasicInfo {
 impl FromJson for JobBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobBasicInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            code: json::field(&mut o, "code")?,
-            description: json::field(&mut o, "description")?,
-            requirement: json::field(&mut o, "requirement")?,
-            recruitment_type: json::field(&mut o, "recruitment_type")?,
-            department: json::field(&mut o, "department")?,
-            process_type: json::field(&mut o, "process_type")?,
-            process_id: json::field(&mut o, "process_id")?,
-            city_list: json::field(&mut o, "city_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "requirement", &mut out.requirement)?;
+        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "process_type", &mut out.process_type)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "city_list", &mut out.city_list)?;
+        Ok(out)
     }
 }
 /// `JobCategory`
@@ -10786,12 +10853,12 @@ pub struct JobCategory {
 impl FromJson for JobCategory {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobCategory")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            active_status: json::field(&mut o, "active_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        Ok(out)
     }
 }
 /// `JobCity`
@@ -10812,11 +10879,11 @@ pub struct JobCity {
 impl FromJson for JobCity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobCity")?;
-        Ok(Self {
-            city_code: json::field(&mut o, "city_code")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "city_code", &mut out.city_code)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        Ok(out)
     }
 }
 /// `JobConfig`
@@ -10926,30 +10993,37 @@ pub struct JobConfigDetail {
 impl FromJson for JobConfigDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobConfigDetail")?;
-        Ok(Self {
-            offer_apply_schema: json::field(&mut o, "offer_apply_schema")?,
-            offer_process_conf: json::field(&mut o, "offer_process_conf")?,
-            recommended_evaluator_list: json::field(
-                &mut o,
-                "recommended_evaluator_list",
-            )?,
-            assessment_template: json::field(&mut o, "assessment_template")?,
-            id: json::field(&mut o, "id")?,
-            interview_round_list: json::field(&mut o, "interview_round_list")?,
-            interview_registration: json::field(&mut o, "interview_registration")?,
-            onboard_registration: json::field(&mut o, "onboard_registration")?,
-            interview_round_type_list: json::field(&mut o, "interview_round_type_list")?,
-            related_job_list: json::field(&mut o, "related_job_list")?,
-            job_attribute: json::field(&mut o, "job_attribute")?,
-            interview_appointment_config: json::field(
-                &mut o,
-                "interview_appointment_config",
-            )?,
-            internship_offer_apply_schema: json::field(
-                &mut o,
-                "internship_offer_apply_schema",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offer_apply_schema", &mut out.offer_apply_schema)?;
+        json::set(&mut o, "offer_process_conf", &mut out.offer_process_conf)?;
+        json::set(
+            &mut o,
+            "recommended_evaluator_list",
+            &mut out.recommended_evaluator_list,
+        )?;
+        json::set(&mut o, "assessment_template", &mut out.assessment_template)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "interview_round_list", &mut out.interview_round_list)?;
+        json::set(&mut o, "interview_registration", &mut out.interview_registration)?;
+        json::set(&mut o, "onboard_registration", &mut out.onboard_registration)?;
+        json::set(
+            &mut o,
+            "interview_round_type_list",
+            &mut out.interview_round_type_list,
+        )?;
+        json::set(&mut o, "related_job_list", &mut out.related_job_list)?;
+        json::set(&mut o, "job_attribute", &mut out.job_attribute)?;
+        json::set(
+            &mut o,
+            "interview_appointment_config",
+            &mut out.interview_appointment_config,
+        )?;
+        json::set(
+            &mut o,
+            "internship_offer_apply_schema",
+            &mut out.internship_offer_apply_schema,
+        )?;
+        Ok(out)
     }
 }
 /// `JobConfigInterviewRound`
@@ -10968,10 +11042,10 @@ pub struct JobConfigInterviewRound {
 impl FromJson for JobConfigInterviewRound {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobConfigInterviewRound")?;
-        Ok(Self {
-            interviewer_list: json::field(&mut o, "interviewer_list")?,
-            round: json::field(&mut o, "round")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "interviewer_list", &mut out.interviewer_list)?;
+        json::set(&mut o, "round", &mut out.round)?;
+        Ok(out)
     }
 }
 /// `JobConfigInterviewRoundConf`
@@ -11035,31 +11109,38 @@ pub struct JobConfigResult {
 impl FromJson for JobConfigResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobConfigResult")?;
-        Ok(Self {
-            offer_apply_schema: json::field(&mut o, "offer_apply_schema")?,
-            offer_process_conf: json::field(&mut o, "offer_process_conf")?,
-            recommended_evaluator_list: json::field(
-                &mut o,
-                "recommended_evaluator_list",
-            )?,
-            assessment_template: json::field(&mut o, "assessment_template")?,
-            id: json::field(&mut o, "id")?,
-            interview_round_list: json::field(&mut o, "interview_round_list")?,
-            job_requirement_list: json::field(&mut o, "job_requirement_list")?,
-            interview_registration: json::field(&mut o, "interview_registration")?,
-            onboard_registration: json::field(&mut o, "onboard_registration")?,
-            interview_round_type_list: json::field(&mut o, "interview_round_type_list")?,
-            related_job_list: json::field(&mut o, "related_job_list")?,
-            job_attribute: json::field(&mut o, "job_attribute")?,
-            interview_appointment_config: json::field(
-                &mut o,
-                "interview_appointment_config",
-            )?,
-            portal_website_apply_form_schema_info: json::field(
-                &mut o,
-                "portal_website_apply_form_schema_info",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offer_apply_schema", &mut out.offer_apply_schema)?;
+        json::set(&mut o, "offer_process_conf", &mut out.offer_process_conf)?;
+        json::set(
+            &mut o,
+            "recommended_evaluator_list",
+            &mut out.recommended_evaluator_list,
+        )?;
+        json::set(&mut o, "assessment_template", &mut out.assessment_template)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "interview_round_list", &mut out.interview_round_list)?;
+        json::set(&mut o, "job_requirement_list", &mut out.job_requirement_list)?;
+        json::set(&mut o, "interview_registration", &mut out.interview_registration)?;
+        json::set(&mut o, "onboard_registration", &mut out.onboard_registration)?;
+        json::set(
+            &mut o,
+            "interview_round_type_list",
+            &mut out.interview_round_type_list,
+        )?;
+        json::set(&mut o, "related_job_list", &mut out.related_job_list)?;
+        json::set(&mut o, "job_attribute", &mut out.job_attribute)?;
+        json::set(
+            &mut o,
+            "interview_appointment_config",
+            &mut out.interview_appointment_config,
+        )?;
+        json::set(
+            &mut o,
+            "portal_website_apply_form_schema_info",
+            &mut out.portal_website_apply_form_schema_info,
+        )?;
+        Ok(out)
     }
 }
 /// `JobConfigRoundType`
@@ -11099,10 +11180,10 @@ pub struct JobConfigRoundTypeResult {
 impl FromJson for JobConfigRoundTypeResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobConfigRoundTypeResult")?;
-        Ok(Self {
-            assessment_round: json::field(&mut o, "assessment_round")?,
-            assessment_template: json::field(&mut o, "assessment_template")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "assessment_round", &mut out.assessment_round)?;
+        json::set(&mut o, "assessment_template", &mut out.assessment_template)?;
+        Ok(out)
     }
 }
 /// `JobCustomizedData`
@@ -11125,12 +11206,12 @@ pub struct JobCustomizedData {
 impl FromJson for JobCustomizedData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobCustomizedData")?;
-        Ok(Self {
-            object_id: json::field(&mut o, "object_id")?,
-            name: json::field(&mut o, "name")?,
-            object_type: json::field(&mut o, "object_type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object_id", &mut out.object_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "object_type", &mut out.object_type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `JobCustomizedOption`
@@ -11149,10 +11230,10 @@ pub struct JobCustomizedOption {
 impl FromJson for JobCustomizedOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobCustomizedOption")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `JobCustomizedTimeRange`
@@ -11171,10 +11252,10 @@ pub struct JobCustomizedTimeRange {
 impl FromJson for JobCustomizedTimeRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobCustomizedTimeRange")?;
-        Ok(Self {
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        Ok(out)
     }
 }
 /// `JobCustomizedValue`
@@ -11201,14 +11282,14 @@ pub struct JobCustomizedValue {
 impl FromJson for JobCustomizedValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobCustomizedValue")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            option: json::field(&mut o, "option")?,
-            option_list: json::field(&mut o, "option_list")?,
-            time_range: json::field(&mut o, "time_range")?,
-            time: json::field(&mut o, "time")?,
-            number: json::field(&mut o, "number")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "option", &mut out.option)?;
+        json::set(&mut o, "option_list", &mut out.option_list)?;
+        json::set(&mut o, "time_range", &mut out.time_range)?;
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "number", &mut out.number)?;
+        Ok(out)
     }
 }
 /// `JobDepartment`
@@ -11229,11 +11310,11 @@ pub struct JobDepartment {
 impl FromJson for JobDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDepartment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        Ok(out)
     }
 }
 /// `JobDepartmentSimple`
@@ -11252,10 +11333,10 @@ pub struct JobDepartmentSimple {
 impl FromJson for JobDepartmentSimple {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDepartmentSimple")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `JobDetail`
@@ -11290,18 +11371,18 @@ pub struct JobDetail {
 impl FromJson for JobDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDetail")?;
-        Ok(Self {
-            basic_info: json::field(&mut o, "basic_info")?,
-            recruiter: json::field(&mut o, "recruiter")?,
-            assistant_list: json::field(&mut o, "assistant_list")?,
-            hiring_manager_list: json::field(&mut o, "hiring_manager_list")?,
-            job_requirement_list: json::field(&mut o, "job_requirement_list")?,
-            address_list: json::field(&mut o, "address_list")?,
-            job_config: json::field(&mut o, "job_config")?,
-            storefront_list: json::field(&mut o, "storefront_list")?,
-            tag_list: json::field(&mut o, "tag_list")?,
-            stage_count_list: json::field(&mut o, "stage_count_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "basic_info", &mut out.basic_info)?;
+        json::set(&mut o, "recruiter", &mut out.recruiter)?;
+        json::set(&mut o, "assistant_list", &mut out.assistant_list)?;
+        json::set(&mut o, "hiring_manager_list", &mut out.hiring_manager_list)?;
+        json::set(&mut o, "job_requirement_list", &mut out.job_requirement_list)?;
+        json::set(&mut o, "address_list", &mut out.address_list)?;
+        json::set(&mut o, "job_config", &mut out.job_config)?;
+        json::set(&mut o, "storefront_list", &mut out.storefront_list)?;
+        json::set(&mut o, "tag_list", &mut out.tag_list)?;
+        json::set(&mut o, "stage_count_list", &mut out.stage_count_list)?;
+        Ok(out)
     }
 }
 /// `JobDetailBasicInfo`
@@ -11380,40 +11461,40 @@ pub struct JobDetailBasicInfo {
 impl FromJson for JobDetailBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDetailBasicInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            title: json::field(&mut o, "title")?,
-            description: json::field(&mut o, "description")?,
-            code: json::field(&mut o, "code")?,
-            requirement: json::field(&mut o, "requirement")?,
-            recruitment_type: json::field(&mut o, "recruitment_type")?,
-            department: json::field(&mut o, "department")?,
-            min_job_level: json::field(&mut o, "min_job_level")?,
-            max_job_level: json::field(&mut o, "max_job_level")?,
-            highlight_list: json::field(&mut o, "highlight_list")?,
-            job_category: json::field(&mut o, "job_category")?,
-            job_type: json::field(&mut o, "job_type")?,
-            active_status: json::field(&mut o, "active_status")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            process_type: json::field(&mut o, "process_type")?,
-            process_id: json::field(&mut o, "process_id")?,
-            process_name: json::field(&mut o, "process_name")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-            job_function: json::field(&mut o, "job_function")?,
-            subject: json::field(&mut o, "subject")?,
-            head_count: json::field(&mut o, "head_count")?,
-            experience: json::field(&mut o, "experience")?,
-            expiry_time: json::field(&mut o, "expiry_time")?,
-            min_salary: json::field(&mut o, "min_salary")?,
-            max_salary: json::field(&mut o, "max_salary")?,
-            required_degree: json::field(&mut o, "required_degree")?,
-            city_list: json::field(&mut o, "city_list")?,
-            job_attribute: json::field(&mut o, "job_attribute")?,
-            target_major_list: json::field(&mut o, "target_major_list")?,
-            storefront_mode: json::field(&mut o, "storefront_mode")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "requirement", &mut out.requirement)?;
+        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "min_job_level", &mut out.min_job_level)?;
+        json::set(&mut o, "max_job_level", &mut out.max_job_level)?;
+        json::set(&mut o, "highlight_list", &mut out.highlight_list)?;
+        json::set(&mut o, "job_category", &mut out.job_category)?;
+        json::set(&mut o, "job_type", &mut out.job_type)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "process_type", &mut out.process_type)?;
+        json::set(&mut o, "process_id", &mut out.process_id)?;
+        json::set(&mut o, "process_name", &mut out.process_name)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        json::set(&mut o, "job_function", &mut out.job_function)?;
+        json::set(&mut o, "subject", &mut out.subject)?;
+        json::set(&mut o, "head_count", &mut out.head_count)?;
+        json::set(&mut o, "experience", &mut out.experience)?;
+        json::set(&mut o, "expiry_time", &mut out.expiry_time)?;
+        json::set(&mut o, "min_salary", &mut out.min_salary)?;
+        json::set(&mut o, "max_salary", &mut out.max_salary)?;
+        json::set(&mut o, "required_degree", &mut out.required_degree)?;
+        json::set(&mut o, "city_list", &mut out.city_list)?;
+        json::set(&mut o, "job_attribute", &mut out.job_attribute)?;
+        json::set(&mut o, "target_major_list", &mut out.target_major_list)?;
+        json::set(&mut o, "storefront_mode", &mut out.storefront_mode)?;
+        Ok(out)
     }
 }
 /// `JobDetailCategory`
@@ -11434,11 +11515,11 @@ pub struct JobDetailCategory {
 impl FromJson for JobDetailCategory {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDetailCategory")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            active_status: json::field(&mut o, "active_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        Ok(out)
     }
 }
 /// `JobDetailDepartment`
@@ -11457,10 +11538,10 @@ pub struct JobDetailDepartment {
 impl FromJson for JobDetailDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDetailDepartment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `JobDetailHighlight`
@@ -11479,10 +11560,10 @@ pub struct JobDetailHighlight {
 impl FromJson for JobDetailHighlight {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDetailHighlight")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `JobDetailLevel`
@@ -11503,11 +11584,11 @@ pub struct JobDetailLevel {
 impl FromJson for JobDetailLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDetailLevel")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            active_status: json::field(&mut o, "active_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        Ok(out)
     }
 }
 /// `JobDetailRecruitmentType`
@@ -11528,11 +11609,11 @@ pub struct JobDetailRecruitmentType {
 impl FromJson for JobDetailRecruitmentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDetailRecruitmentType")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            active_status: json::field(&mut o, "active_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        Ok(out)
     }
 }
 /// `JobDetailTag`
@@ -11553,11 +11634,11 @@ pub struct JobDetailTag {
 impl FromJson for JobDetailTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDetailTag")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            order: json::field(&mut o, "order")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "order", &mut out.order)?;
+        Ok(out)
     }
 }
 /// `JobDetailTargetMajorInfo`
@@ -11576,10 +11657,10 @@ pub struct JobDetailTargetMajorInfo {
 impl FromJson for JobDetailTargetMajorInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDetailTargetMajorInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `JobDetailType`
@@ -11598,10 +11679,10 @@ pub struct JobDetailType {
 impl FromJson for JobDetailType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDetailType")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `JobFunction`
@@ -11624,12 +11705,12 @@ pub struct JobFunction {
 impl FromJson for JobFunction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobFunction")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            active_status: json::field(&mut o, "active_status")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        Ok(out)
     }
 }
 /// `JobHighlight`
@@ -11650,11 +11731,11 @@ pub struct JobHighlight {
 impl FromJson for JobHighlight {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobHighlight")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        Ok(out)
     }
 }
 /// `JobLevel`
@@ -11677,12 +11758,12 @@ pub struct JobLevel {
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobLevel")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            active_status: json::field(&mut o, "active_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        Ok(out)
     }
 }
 /// `JobManager`
@@ -11705,12 +11786,12 @@ pub struct JobManager {
 impl FromJson for JobManager {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobManager")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            recruiter_id: json::field(&mut o, "recruiter_id")?,
-            hiring_manager_id_list: json::field(&mut o, "hiring_manager_id_list")?,
-            assistant_id_list: json::field(&mut o, "assistant_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "recruiter_id", &mut out.recruiter_id)?;
+        json::set(&mut o, "hiring_manager_id_list", &mut out.hiring_manager_id_list)?;
+        json::set(&mut o, "assistant_id_list", &mut out.assistant_id_list)?;
+        Ok(out)
     }
 }
 impl ToJson for JobManager {
@@ -11745,13 +11826,13 @@ pub struct JobProcesses {
 impl FromJson for JobProcesses {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobProcesses")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            r#type: json::field(&mut o, "type")?,
-            stage_list: json::field(&mut o, "stage_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "stage_list", &mut out.stage_list)?;
+        Ok(out)
     }
 }
 /// `JobProcessesStage`
@@ -11774,12 +11855,12 @@ pub struct JobProcessesStage {
 impl FromJson for JobProcessesStage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobProcessesStage")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `JobRecruiter2`
@@ -11802,12 +11883,12 @@ pub struct JobRecruiter2 {
 impl FromJson for JobRecruiter2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobRecruiter2")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            recruiter_id: json::field(&mut o, "recruiter_id")?,
-            hiring_manager_id_list: json::field(&mut o, "hiring_manager_id_list")?,
-            assistant_id_list: json::field(&mut o, "assistant_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "recruiter_id", &mut out.recruiter_id)?;
+        json::set(&mut o, "hiring_manager_id_list", &mut out.hiring_manager_id_list)?;
+        json::set(&mut o, "assistant_id_list", &mut out.assistant_id_list)?;
+        Ok(out)
     }
 }
 /// `JobRecruitmentType`
@@ -11830,12 +11911,12 @@ pub struct JobRecruitmentType {
 impl FromJson for JobRecruitmentType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobRecruitmentType")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            active_status: json::field(&mut o, "active_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        Ok(out)
     }
 }
 /// `JobRequirement`
@@ -11981,12 +12062,12 @@ pub struct JobRequirementCustomizedDataDto {
 impl FromJson for JobRequirementCustomizedDataDto {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobRequirementCustomizedDataDto")?;
-        Ok(Self {
-            object_id: json::field(&mut o, "object_id")?,
-            name: json::field(&mut o, "name")?,
-            object_type: json::field(&mut o, "object_type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object_id", &mut out.object_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "object_type", &mut out.object_type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `JobRequirementCustomizedOption`
@@ -12005,10 +12086,10 @@ pub struct JobRequirementCustomizedOption {
 impl FromJson for JobRequirementCustomizedOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobRequirementCustomizedOption")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `JobRequirementCustomizedTimeRange`
@@ -12027,10 +12108,10 @@ pub struct JobRequirementCustomizedTimeRange {
 impl FromJson for JobRequirementCustomizedTimeRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobRequirementCustomizedTimeRange")?;
-        Ok(Self {
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        Ok(out)
     }
 }
 /// `JobRequirementCustomizedValue`
@@ -12057,14 +12138,14 @@ pub struct JobRequirementCustomizedValue {
 impl FromJson for JobRequirementCustomizedValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobRequirementCustomizedValue")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            option: json::field(&mut o, "option")?,
-            option_list: json::field(&mut o, "option_list")?,
-            time_range: json::field(&mut o, "time_range")?,
-            time: json::field(&mut o, "time")?,
-            number: json::field(&mut o, "number")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "option", &mut out.option)?;
+        json::set(&mut o, "option_list", &mut out.option_list)?;
+        json::set(&mut o, "time_range", &mut out.time_range)?;
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "number", &mut out.number)?;
+        Ok(out)
     }
 }
 /// `JobRequirementDto`
@@ -12149,43 +12230,43 @@ pub struct JobRequirementDto {
 impl FromJson for JobRequirementDto {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobRequirementDto")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            short_code: json::field(&mut o, "short_code")?,
-            name: json::field(&mut o, "name")?,
-            display_progress: json::field(&mut o, "display_progress")?,
-            head_count: json::field(&mut o, "head_count")?,
-            recruitment_type: json::field(&mut o, "recruitment_type")?,
-            employee_type: json::field(&mut o, "employee_type")?,
-            max_level: json::field(&mut o, "max_level")?,
-            min_level: json::field(&mut o, "min_level")?,
-            sequence: json::field(&mut o, "sequence")?,
-            category: json::field(&mut o, "category")?,
-            department: json::field(&mut o, "department")?,
-            recruiter_list: json::field(&mut o, "recruiter_list")?,
-            jr_hiring_managers: json::field(&mut o, "jr_hiring_managers")?,
-            direct_leader_list: json::field(&mut o, "direct_leader_list")?,
-            start_time: json::field(&mut o, "start_time")?,
-            deadline: json::field(&mut o, "deadline")?,
-            priority: json::field(&mut o, "priority")?,
-            required_degree: json::field(&mut o, "required_degree")?,
-            max_salary: json::field(&mut o, "max_salary")?,
-            min_salary: json::field(&mut o, "min_salary")?,
-            address: json::field(&mut o, "address")?,
-            description: json::field(&mut o, "description")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-            job_id_list: json::field(&mut o, "job_id_list")?,
-            process_type: json::field(&mut o, "process_type")?,
-            job_type: json::field(&mut o, "job_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            update_time: json::field(&mut o, "update_time")?,
-            employment_job_id: json::field(&mut o, "employment_job_id")?,
-            position_id: json::field(&mut o, "position_id")?,
-            completion_time: json::field(&mut o, "completion_time")?,
-            approval_status: json::field(&mut o, "approval_status")?,
-            count_data: json::field(&mut o, "count_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "short_code", &mut out.short_code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "display_progress", &mut out.display_progress)?;
+        json::set(&mut o, "head_count", &mut out.head_count)?;
+        json::set(&mut o, "recruitment_type", &mut out.recruitment_type)?;
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        json::set(&mut o, "max_level", &mut out.max_level)?;
+        json::set(&mut o, "min_level", &mut out.min_level)?;
+        json::set(&mut o, "sequence", &mut out.sequence)?;
+        json::set(&mut o, "category", &mut out.category)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "recruiter_list", &mut out.recruiter_list)?;
+        json::set(&mut o, "jr_hiring_managers", &mut out.jr_hiring_managers)?;
+        json::set(&mut o, "direct_leader_list", &mut out.direct_leader_list)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "deadline", &mut out.deadline)?;
+        json::set(&mut o, "priority", &mut out.priority)?;
+        json::set(&mut o, "required_degree", &mut out.required_degree)?;
+        json::set(&mut o, "max_salary", &mut out.max_salary)?;
+        json::set(&mut o, "min_salary", &mut out.min_salary)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        json::set(&mut o, "job_id_list", &mut out.job_id_list)?;
+        json::set(&mut o, "process_type", &mut out.process_type)?;
+        json::set(&mut o, "job_type", &mut out.job_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "employment_job_id", &mut out.employment_job_id)?;
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        json::set(&mut o, "completion_time", &mut out.completion_time)?;
+        json::set(&mut o, "approval_status", &mut out.approval_status)?;
+        json::set(&mut o, "count_data", &mut out.count_data)?;
+        Ok(out)
     }
 }
 /// `JobRequirementSchema`
@@ -12206,11 +12287,11 @@ pub struct JobRequirementSchema {
 impl FromJson for JobRequirementSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobRequirementSchema")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            object_list: json::field(&mut o, "object_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "object_list", &mut out.object_list)?;
+        Ok(out)
     }
 }
 /// `JobRequirementSimple`
@@ -12233,12 +12314,12 @@ pub struct JobRequirementSimple {
 impl FromJson for JobRequirementSimple {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobRequirementSimple")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            short_code: json::field(&mut o, "short_code")?,
-            name: json::field(&mut o, "name")?,
-            department_id: json::field(&mut o, "department_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "short_code", &mut out.short_code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        Ok(out)
     }
 }
 /// `JobRequirementUpdateOption`
@@ -12279,12 +12360,12 @@ pub struct JobSchema {
 impl FromJson for JobSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobSchema")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            scenario_type: json::field(&mut o, "scenario_type")?,
-            object_list: json::field(&mut o, "object_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "scenario_type", &mut out.scenario_type)?;
+        json::set(&mut o, "object_list", &mut out.object_list)?;
+        Ok(out)
     }
 }
 /// `JobStorefront`
@@ -12315,16 +12396,16 @@ pub struct JobStorefront {
 impl FromJson for JobStorefront {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobStorefront")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            active_status: json::field(&mut o, "active_status")?,
-            department: json::field(&mut o, "department")?,
-            address: json::field(&mut o, "address")?,
-            manager: json::field(&mut o, "manager")?,
-            create_time: json::field(&mut o, "create_time")?,
-            remark: json::field(&mut o, "remark")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "manager", &mut out.manager)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        Ok(out)
     }
 }
 /// `JobType`
@@ -12345,11 +12426,11 @@ pub struct JobType {
 impl FromJson for JobType {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobType")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        Ok(out)
     }
 }
 /// `JobTypeInfo`
@@ -12370,11 +12451,11 @@ pub struct JobTypeInfo {
 impl FromJson for JobTypeInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobTypeInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        Ok(out)
     }
 }
 /// `JobUserInfo`
@@ -12393,10 +12474,10 @@ pub struct JobUserInfo {
 impl FromJson for JobUserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobUserInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `JrCountDataInfo`
@@ -12417,11 +12498,11 @@ pub struct JrCountDataInfo {
 impl FromJson for JrCountDataInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JrCountDataInfo")?;
-        Ok(Self {
-            offer_count: json::field(&mut o, "offer_count")?,
-            pre_hire_count: json::field(&mut o, "pre_hire_count")?,
-            complete_count: json::field(&mut o, "complete_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offer_count", &mut out.offer_count)?;
+        json::set(&mut o, "pre_hire_count", &mut out.pre_hire_count)?;
+        json::set(&mut o, "complete_count", &mut out.complete_count)?;
+        Ok(out)
     }
 }
 /// `ListApplicationInterviewResponseBody`
@@ -12442,11 +12523,11 @@ pub struct ListApplicationInterviewResponseBody {
 impl FromJson for ListApplicationInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListApplicationInterviewResponseBody")?;
-        Ok(Self {
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListApplicationResponseBody`
@@ -12467,11 +12548,11 @@ pub struct ListApplicationResponseBody {
 impl FromJson for ListApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListApplicationResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListBackgroundCheckOrderResponseBody`
@@ -12492,11 +12573,11 @@ pub struct ListBackgroundCheckOrderResponseBody {
 impl FromJson for ListBackgroundCheckOrderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListBackgroundCheckOrderResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListByIdJobRequirementRequestBody`
@@ -12534,9 +12615,9 @@ pub struct ListByIdJobRequirementResponseBody {
 impl FromJson for ListByIdJobRequirementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListByIdJobRequirementResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListEvaluationResponseBody`
@@ -12557,11 +12638,11 @@ pub struct ListEvaluationResponseBody {
 impl FromJson for ListEvaluationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListEvaluationResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListEvaluationTaskResponseBody`
@@ -12582,11 +12663,11 @@ pub struct ListEvaluationTaskResponseBody {
 impl FromJson for ListEvaluationTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListEvaluationTaskResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListExamMarkingTaskResponseBody`
@@ -12607,11 +12688,11 @@ pub struct ListExamMarkingTaskResponseBody {
 impl FromJson for ListExamMarkingTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListExamMarkingTaskResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListExternalApplicationResponseBody`
@@ -12632,11 +12713,11 @@ pub struct ListExternalApplicationResponseBody {
 impl FromJson for ListExternalApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListExternalApplicationResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListInterviewFeedbackFormResponseBody`
@@ -12657,11 +12738,11 @@ pub struct ListInterviewFeedbackFormResponseBody {
 impl FromJson for ListInterviewFeedbackFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListInterviewFeedbackFormResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListInterviewRecordResponseBody`
@@ -12682,11 +12763,11 @@ pub struct ListInterviewRecordResponseBody {
 impl FromJson for ListInterviewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListInterviewRecordResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListInterviewRegistrationSchemaResponseBody`
@@ -12707,11 +12788,11 @@ pub struct ListInterviewRegistrationSchemaResponseBody {
 impl FromJson for ListInterviewRegistrationSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListInterviewRegistrationSchemaResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListInterviewResponseBody`
@@ -12732,11 +12813,11 @@ pub struct ListInterviewResponseBody {
 impl FromJson for ListInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListInterviewResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListInterviewRoundTypeResponseBody`
@@ -12755,10 +12836,10 @@ pub struct ListInterviewRoundTypeResponseBody {
 impl FromJson for ListInterviewRoundTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListInterviewRoundTypeResponseBody")?;
-        Ok(Self {
-            active_status: json::field(&mut o, "active_status")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListInterviewTaskResponseBody`
@@ -12779,11 +12860,11 @@ pub struct ListInterviewTaskResponseBody {
 impl FromJson for ListInterviewTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListInterviewTaskResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListInterviewerResponseBody`
@@ -12804,11 +12885,11 @@ pub struct ListInterviewerResponseBody {
 impl FromJson for ListInterviewerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListInterviewerResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListJobFunctionResponseBody`
@@ -12829,11 +12910,11 @@ pub struct ListJobFunctionResponseBody {
 impl FromJson for ListJobFunctionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobFunctionResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListJobProcessResponseBody`
@@ -12854,11 +12935,11 @@ pub struct ListJobProcessResponseBody {
 impl FromJson for ListJobProcessResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobProcessResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListJobRequirementResponseBody`
@@ -12879,11 +12960,11 @@ pub struct ListJobRequirementResponseBody {
 impl FromJson for ListJobRequirementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobRequirementResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListJobRequirementSchemaResponseBody`
@@ -12904,11 +12985,11 @@ pub struct ListJobRequirementSchemaResponseBody {
 impl FromJson for ListJobRequirementSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobRequirementSchemaResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListJobResponseBody`
@@ -12929,11 +13010,11 @@ pub struct ListJobResponseBody {
 impl FromJson for ListJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListJobSchemaResponseBody`
@@ -12954,11 +13035,11 @@ pub struct ListJobSchemaResponseBody {
 impl FromJson for ListJobSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobSchemaResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListJobTypeResponseBody`
@@ -12979,11 +13060,11 @@ pub struct ListJobTypeResponseBody {
 impl FromJson for ListJobTypeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListJobTypeResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListLocationResponseBody`
@@ -13004,11 +13085,11 @@ pub struct ListLocationResponseBody {
 impl FromJson for ListLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListLocationResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListNoteResponseBody`
@@ -13029,11 +13110,11 @@ pub struct ListNoteResponseBody {
 impl FromJson for ListNoteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListNoteResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListOfferApplicationFormResponseBody`
@@ -13054,11 +13135,11 @@ pub struct ListOfferApplicationFormResponseBody {
 impl FromJson for ListOfferApplicationFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListOfferApplicationFormResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListOfferApprovalTemplateResponseBody`
@@ -13079,11 +13160,11 @@ pub struct ListOfferApprovalTemplateResponseBody {
 impl FromJson for ListOfferApprovalTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListOfferApprovalTemplateResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListOfferResponseBody`
@@ -13104,11 +13185,11 @@ pub struct ListOfferResponseBody {
 impl FromJson for ListOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListOfferResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListPortalApplySchemaResponseBody`
@@ -13129,11 +13210,11 @@ pub struct ListPortalApplySchemaResponseBody {
 impl FromJson for ListPortalApplySchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListPortalApplySchemaResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListQuestionnaireResponseBody`
@@ -13154,11 +13235,11 @@ pub struct ListQuestionnaireResponseBody {
 impl FromJson for ListQuestionnaireResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListQuestionnaireResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListReferralWebsiteJobPostResponseBody`
@@ -13179,11 +13260,11 @@ pub struct ListReferralWebsiteJobPostResponseBody {
 impl FromJson for ListReferralWebsiteJobPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListReferralWebsiteJobPostResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListRegistrationSchemaResponseBody`
@@ -13204,11 +13285,11 @@ pub struct ListRegistrationSchemaResponseBody {
 impl FromJson for ListRegistrationSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListRegistrationSchemaResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListResumeSourceResponseBody`
@@ -13229,11 +13310,11 @@ pub struct ListResumeSourceResponseBody {
 impl FromJson for ListResumeSourceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListResumeSourceResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListRoleResponseBody`
@@ -13254,11 +13335,11 @@ pub struct ListRoleResponseBody {
 impl FromJson for ListRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListRoleResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListSubjectResponseBody`
@@ -13279,11 +13360,11 @@ pub struct ListSubjectResponseBody {
 impl FromJson for ListSubjectResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSubjectResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListTalentFolderResponseBody`
@@ -13304,11 +13385,11 @@ pub struct ListTalentFolderResponseBody {
 impl FromJson for ListTalentFolderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTalentFolderResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListTalentResponseBody`
@@ -13329,11 +13410,11 @@ pub struct ListTalentResponseBody {
 impl FromJson for ListTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTalentResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListTalentTagResponseBody`
@@ -13354,11 +13435,11 @@ pub struct ListTalentTagResponseBody {
 impl FromJson for ListTalentTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTalentTagResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListTerminationReasonResponseBody`
@@ -13379,11 +13460,11 @@ pub struct ListTerminationReasonResponseBody {
 impl FromJson for ListTerminationReasonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTerminationReasonResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListTodoResponseBody`
@@ -13404,11 +13485,11 @@ pub struct ListTodoResponseBody {
 impl FromJson for ListTodoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTodoResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListTripartiteAgreementResponseBody`
@@ -13429,11 +13510,11 @@ pub struct ListTripartiteAgreementResponseBody {
 impl FromJson for ListTripartiteAgreementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTripartiteAgreementResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListUserRoleResponseBody`
@@ -13454,11 +13535,11 @@ pub struct ListUserRoleResponseBody {
 impl FromJson for ListUserRoleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUserRoleResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListWebsiteChannelResponseBody`
@@ -13479,11 +13560,11 @@ pub struct ListWebsiteChannelResponseBody {
 impl FromJson for ListWebsiteChannelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListWebsiteChannelResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            website_channel_list: json::field(&mut o, "website_channel_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "website_channel_list", &mut out.website_channel_list)?;
+        Ok(out)
     }
 }
 /// `ListWebsiteJobPostResponseBody`
@@ -13504,11 +13585,11 @@ pub struct ListWebsiteJobPostResponseBody {
 impl FromJson for ListWebsiteJobPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListWebsiteJobPostResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListWebsiteResponseBody`
@@ -13529,11 +13610,11 @@ pub struct ListWebsiteResponseBody {
 impl FromJson for ListWebsiteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListWebsiteResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `Location`
@@ -13562,15 +13643,15 @@ pub struct Location {
 impl FromJson for Location {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Location")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            district: json::field(&mut o, "district")?,
-            city: json::field(&mut o, "city")?,
-            state: json::field(&mut o, "state")?,
-            country: json::field(&mut o, "country")?,
-            active_status: json::field(&mut o, "active_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "district", &mut out.district)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        json::set(&mut o, "state", &mut out.state)?;
+        json::set(&mut o, "country", &mut out.country)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        Ok(out)
     }
 }
 /// `LocationCity`
@@ -13593,12 +13674,12 @@ pub struct LocationCity {
 impl FromJson for LocationCity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LocationCity")?;
-        Ok(Self {
-            city_code: json::field(&mut o, "city_code")?,
-            state_code: json::field(&mut o, "state_code")?,
-            country_code: json::field(&mut o, "country_code")?,
-            city_name_info: json::field(&mut o, "city_name_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "city_code", &mut out.city_code)?;
+        json::set(&mut o, "state_code", &mut out.state_code)?;
+        json::set(&mut o, "country_code", &mut out.country_code)?;
+        json::set(&mut o, "city_name_info", &mut out.city_name_info)?;
+        Ok(out)
     }
 }
 /// `LocationCountry`
@@ -13617,10 +13698,10 @@ pub struct LocationCountry {
 impl FromJson for LocationCountry {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LocationCountry")?;
-        Ok(Self {
-            country_code: json::field(&mut o, "country_code")?,
-            country_name_info: json::field(&mut o, "country_name_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "country_code", &mut out.country_code)?;
+        json::set(&mut o, "country_name_info", &mut out.country_name_info)?;
+        Ok(out)
     }
 }
 /// `LocationDistrict`
@@ -13645,13 +13726,13 @@ pub struct LocationDistrict {
 impl FromJson for LocationDistrict {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LocationDistrict")?;
-        Ok(Self {
-            district_code: json::field(&mut o, "district_code")?,
-            city_code: json::field(&mut o, "city_code")?,
-            state_code: json::field(&mut o, "state_code")?,
-            country_code: json::field(&mut o, "country_code")?,
-            district_name_info: json::field(&mut o, "district_name_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "district_code", &mut out.district_code)?;
+        json::set(&mut o, "city_code", &mut out.city_code)?;
+        json::set(&mut o, "state_code", &mut out.state_code)?;
+        json::set(&mut o, "country_code", &mut out.country_code)?;
+        json::set(&mut o, "district_name_info", &mut out.district_name_info)?;
+        Ok(out)
     }
 }
 /// `LocationDto`
@@ -13674,12 +13755,12 @@ pub struct LocationDto {
 impl FromJson for LocationDto {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LocationDto")?;
-        Ok(Self {
-            country: json::field(&mut o, "country")?,
-            state: json::field(&mut o, "state")?,
-            city: json::field(&mut o, "city")?,
-            district: json::field(&mut o, "district")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "country", &mut out.country)?;
+        json::set(&mut o, "state", &mut out.state)?;
+        json::set(&mut o, "city", &mut out.city)?;
+        json::set(&mut o, "district", &mut out.district)?;
+        Ok(out)
     }
 }
 /// `LocationNameInfo`
@@ -13700,11 +13781,11 @@ pub struct LocationNameInfo {
 impl FromJson for LocationNameInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LocationNameInfo")?;
-        Ok(Self {
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            py_name: json::field(&mut o, "py_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "py_name", &mut out.py_name)?;
+        Ok(out)
     }
 }
 /// `LocationState`
@@ -13725,11 +13806,11 @@ pub struct LocationState {
 impl FromJson for LocationState {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LocationState")?;
-        Ok(Self {
-            state_code: json::field(&mut o, "state_code")?,
-            country_code: json::field(&mut o, "country_code")?,
-            state_name_info: json::field(&mut o, "state_name_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "state_code", &mut out.state_code)?;
+        json::set(&mut o, "country_code", &mut out.country_code)?;
+        json::set(&mut o, "state_name_info", &mut out.state_name_info)?;
+        Ok(out)
     }
 }
 /// `LoginInfoEcoExamRequestBody`
@@ -13772,10 +13853,10 @@ pub struct MasterLocationAddressInfo {
 impl FromJson for MasterLocationAddressInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MasterLocationAddressInfo")?;
-        Ok(Self {
-            location_info: json::field(&mut o, "location_info")?,
-            address_info: json::field(&mut o, "address_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "location_info", &mut out.location_info)?;
+        json::set(&mut o, "address_info", &mut out.address_info)?;
+        Ok(out)
     }
 }
 /// `MasterLocationInfo`
@@ -13796,11 +13877,11 @@ pub struct MasterLocationInfo {
 impl FromJson for MasterLocationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MasterLocationInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        Ok(out)
     }
 }
 /// `MentionEntity`
@@ -13819,10 +13900,10 @@ pub struct MentionEntity {
 impl FromJson for MentionEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MentionEntity")?;
-        Ok(Self {
-            offset: json::field(&mut o, "offset")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offset", &mut out.offset)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 impl ToJson for MentionEntity {
@@ -13847,9 +13928,9 @@ pub struct Minutes {
 impl FromJson for Minutes {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Minutes")?;
-        Ok(Self {
-            sentences: json::field(&mut o, "sentences")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "sentences", &mut out.sentences)?;
+        Ok(out)
     }
 }
 /// `Mobile`
@@ -13897,17 +13978,18 @@ pub struct ModuleAssessment {
 impl FromJson for ModuleAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ModuleAssessment")?;
-        Ok(Self {
-            interview_feedback_form_module_id: json::field(
-                &mut o,
-                "interview_feedback_form_module_id",
-            )?,
-            module_name: json::field(&mut o, "module_name")?,
-            module_type: json::field(&mut o, "module_type")?,
-            module_weight: json::field(&mut o, "module_weight")?,
-            module_score: json::field(&mut o, "module_score")?,
-            dimension_assessments: json::field(&mut o, "dimension_assessments")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "interview_feedback_form_module_id",
+            &mut out.interview_feedback_form_module_id,
+        )?;
+        json::set(&mut o, "module_name", &mut out.module_name)?;
+        json::set(&mut o, "module_type", &mut out.module_type)?;
+        json::set(&mut o, "module_weight", &mut out.module_weight)?;
+        json::set(&mut o, "module_score", &mut out.module_score)?;
+        json::set(&mut o, "dimension_assessments", &mut out.dimension_assessments)?;
+        Ok(out)
     }
 }
 /// `MoveTalentTalentPoolRequestBody`
@@ -13947,10 +14029,10 @@ pub struct MoveTalentTalentPoolResponseBody {
 impl FromJson for MoveTalentTalentPoolResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MoveTalentTalentPoolResponseBody")?;
-        Ok(Self {
-            talent_pool_id: json::field(&mut o, "talent_pool_id")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "talent_pool_id", &mut out.talent_pool_id)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        Ok(out)
     }
 }
 /// `Note`
@@ -13987,19 +14069,19 @@ pub struct Note {
 impl FromJson for Note {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Note")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            is_private: json::field(&mut o, "is_private")?,
-            create_time: json::field(&mut o, "create_time")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            content: json::field(&mut o, "content")?,
-            privacy: json::field(&mut o, "privacy")?,
-            notify_mentioned_user: json::field(&mut o, "notify_mentioned_user")?,
-            mention_entity_list: json::field(&mut o, "mention_entity_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "is_private", &mut out.is_private)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "privacy", &mut out.privacy)?;
+        json::set(&mut o, "notify_mentioned_user", &mut out.notify_mentioned_user)?;
+        json::set(&mut o, "mention_entity_list", &mut out.mention_entity_list)?;
+        Ok(out)
     }
 }
 impl ToJson for Note {
@@ -14043,14 +14125,14 @@ pub struct ObjectAttribute {
 impl FromJson for ObjectAttribute {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ObjectAttribute")?;
-        Ok(Self {
-            title: json::field(&mut o, "title")?,
-            description: json::field(&mut o, "description")?,
-            data_type: json::field(&mut o, "data_type")?,
-            tags: json::field(&mut o, "tags")?,
-            is_fcf_data: json::field(&mut o, "is_fcf_data")?,
-            is_di_data: json::field(&mut o, "is_di_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "data_type", &mut out.data_type)?;
+        json::set(&mut o, "tags", &mut out.tags)?;
+        json::set(&mut o, "is_fcf_data", &mut out.is_fcf_data)?;
+        json::set(&mut o, "is_di_data", &mut out.is_di_data)?;
+        Ok(out)
     }
 }
 /// `Offer`
@@ -14087,19 +14169,19 @@ pub struct Offer {
 impl FromJson for Offer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Offer")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            basic_info: json::field(&mut o, "basic_info")?,
-            salary_plan: json::field(&mut o, "salary_plan")?,
-            schema_id: json::field(&mut o, "schema_id")?,
-            offer_status: json::field(&mut o, "offer_status")?,
-            offer_type: json::field(&mut o, "offer_type")?,
-            job_info: json::field(&mut o, "job_info")?,
-            customized_module_list: json::field(&mut o, "customized_module_list")?,
-            job_requirement_id: json::field(&mut o, "job_requirement_id")?,
-            offer_send_record_list: json::field(&mut o, "offer_send_record_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "basic_info", &mut out.basic_info)?;
+        json::set(&mut o, "salary_plan", &mut out.salary_plan)?;
+        json::set(&mut o, "schema_id", &mut out.schema_id)?;
+        json::set(&mut o, "offer_status", &mut out.offer_status)?;
+        json::set(&mut o, "offer_type", &mut out.offer_type)?;
+        json::set(&mut o, "job_info", &mut out.job_info)?;
+        json::set(&mut o, "customized_module_list", &mut out.customized_module_list)?;
+        json::set(&mut o, "job_requirement_id", &mut out.job_requirement_id)?;
+        json::set(&mut o, "offer_send_record_list", &mut out.offer_send_record_list)?;
+        Ok(out)
     }
 }
 /// `OfferApplicationResponseBody`
@@ -14116,9 +14198,9 @@ pub struct OfferApplicationResponseBody {
 impl FromJson for OfferApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferApplicationResponseBody")?;
-        Ok(Self {
-            offer: json::field(&mut o, "offer")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offer", &mut out.offer)?;
+        Ok(out)
     }
 }
 /// `OfferApplyForm`
@@ -14139,11 +14221,11 @@ pub struct OfferApplyForm {
 impl FromJson for OfferApplyForm {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferApplyForm")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 /// `OfferApplyFormConfigFormulaInfo`
@@ -14164,11 +14246,11 @@ pub struct OfferApplyFormConfigFormulaInfo {
 impl FromJson for OfferApplyFormConfigFormulaInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferApplyFormConfigFormulaInfo")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-            result: json::field(&mut o, "result")?,
-            extra_map: json::field(&mut o, "extra_map")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "extra_map", &mut out.extra_map)?;
+        Ok(out)
     }
 }
 /// `OfferApplyFormConfigOptionInfo`
@@ -14189,11 +14271,11 @@ pub struct OfferApplyFormConfigOptionInfo {
 impl FromJson for OfferApplyFormConfigOptionInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferApplyFormConfigOptionInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `OfferApplyFormFormulaExtraMapInfo`
@@ -14212,10 +14294,10 @@ pub struct OfferApplyFormFormulaExtraMapInfo {
 impl FromJson for OfferApplyFormFormulaExtraMapInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferApplyFormFormulaExtraMapInfo")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `OfferApplyFormInfo`
@@ -14236,11 +14318,11 @@ pub struct OfferApplyFormInfo {
 impl FromJson for OfferApplyFormInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferApplyFormInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            schema: json::field(&mut o, "schema")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "schema", &mut out.schema)?;
+        Ok(out)
     }
 }
 /// `OfferApplyFormModuleInfo`
@@ -14267,14 +14349,14 @@ pub struct OfferApplyFormModuleInfo {
 impl FromJson for OfferApplyFormModuleInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferApplyFormModuleInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            is_customized: json::field(&mut o, "is_customized")?,
-            active_status: json::field(&mut o, "active_status")?,
-            hint: json::field(&mut o, "hint")?,
-            object_list: json::field(&mut o, "object_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "is_customized", &mut out.is_customized)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "hint", &mut out.hint)?;
+        json::set(&mut o, "object_list", &mut out.object_list)?;
+        Ok(out)
     }
 }
 /// `OfferApplyFormObjectConfigInfo`
@@ -14295,11 +14377,11 @@ pub struct OfferApplyFormObjectConfigInfo {
 impl FromJson for OfferApplyFormObjectConfigInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferApplyFormObjectConfigInfo")?;
-        Ok(Self {
-            options: json::field(&mut o, "options")?,
-            formula: json::field(&mut o, "formula")?,
-            object_display_config: json::field(&mut o, "object_display_config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "options", &mut out.options)?;
+        json::set(&mut o, "formula", &mut out.formula)?;
+        json::set(&mut o, "object_display_config", &mut out.object_display_config)?;
+        Ok(out)
     }
 }
 /// `OfferApplyFormObjectDisplayConfigInfo`
@@ -14318,10 +14400,10 @@ pub struct OfferApplyFormObjectDisplayConfigInfo {
 impl FromJson for OfferApplyFormObjectDisplayConfigInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferApplyFormObjectDisplayConfigInfo")?;
-        Ok(Self {
-            display_condition: json::field(&mut o, "display_condition")?,
-            pre_object_config_list: json::field(&mut o, "pre_object_config_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "display_condition", &mut out.display_condition)?;
+        json::set(&mut o, "pre_object_config_list", &mut out.pre_object_config_list)?;
+        Ok(out)
     }
 }
 /// `OfferApplyFormObjectInfo`
@@ -14360,20 +14442,20 @@ pub struct OfferApplyFormObjectInfo {
 impl FromJson for OfferApplyFormObjectInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferApplyFormObjectInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            module_id: json::field(&mut o, "module_id")?,
-            is_customized: json::field(&mut o, "is_customized")?,
-            is_required: json::field(&mut o, "is_required")?,
-            active_status: json::field(&mut o, "active_status")?,
-            need_approve: json::field(&mut o, "need_approve")?,
-            is_sensitive: json::field(&mut o, "is_sensitive")?,
-            object_type: json::field(&mut o, "object_type")?,
-            object_type_v2: json::field(&mut o, "object_type_v2")?,
-            config: json::field(&mut o, "config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "module_id", &mut out.module_id)?;
+        json::set(&mut o, "is_customized", &mut out.is_customized)?;
+        json::set(&mut o, "is_required", &mut out.is_required)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "need_approve", &mut out.need_approve)?;
+        json::set(&mut o, "is_sensitive", &mut out.is_sensitive)?;
+        json::set(&mut o, "object_type", &mut out.object_type)?;
+        json::set(&mut o, "object_type_v2", &mut out.object_type_v2)?;
+        json::set(&mut o, "config", &mut out.config)?;
+        Ok(out)
     }
 }
 /// `OfferApplyFormPreObjectConfigInfo`
@@ -14394,11 +14476,11 @@ pub struct OfferApplyFormPreObjectConfigInfo {
 impl FromJson for OfferApplyFormPreObjectConfigInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferApplyFormPreObjectConfigInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            operator: json::field(&mut o, "operator")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `OfferApplyFormSchema`
@@ -14417,10 +14499,10 @@ pub struct OfferApplyFormSchema {
 impl FromJson for OfferApplyFormSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferApplyFormSchema")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            module_list: json::field(&mut o, "module_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "module_list", &mut out.module_list)?;
+        Ok(out)
     }
 }
 /// `OfferApprovalTemplate`
@@ -14445,13 +14527,13 @@ pub struct OfferApprovalTemplate {
 impl FromJson for OfferApprovalTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferApprovalTemplate")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            create_time: json::field(&mut o, "create_time")?,
-            remark: json::field(&mut o, "remark")?,
-            department_list: json::field(&mut o, "department_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "department_list", &mut out.department_list)?;
+        Ok(out)
     }
 }
 /// `OfferAttachmentInfo`
@@ -14474,12 +14556,12 @@ pub struct OfferAttachmentInfo {
 impl FromJson for OfferAttachmentInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferAttachmentInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            size: json::field(&mut o, "size")?,
-            common_attachment_id: json::field(&mut o, "common_attachment_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "size", &mut out.size)?;
+        json::set(&mut o, "common_attachment_id", &mut out.common_attachment_id)?;
+        Ok(out)
     }
 }
 /// `OfferBasicInfo`
@@ -14542,32 +14624,36 @@ pub struct OfferBasicInfo {
 impl FromJson for OfferBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferBasicInfo")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            leader_user_id: json::field(&mut o, "leader_user_id")?,
-            employment_job_id: json::field(&mut o, "employment_job_id")?,
-            employee_type_id: json::field(&mut o, "employee_type_id")?,
-            job_family_id: json::field(&mut o, "job_family_id")?,
-            job_level_id: json::field(&mut o, "job_level_id")?,
-            probation_month: json::field(&mut o, "probation_month")?,
-            contract_year: json::field(&mut o, "contract_year")?,
-            contract_period: json::field(&mut o, "contract_period")?,
-            expected_onboard_date: json::field(&mut o, "expected_onboard_date")?,
-            onboard_address_id: json::field(&mut o, "onboard_address_id")?,
-            work_address_id: json::field(&mut o, "work_address_id")?,
-            owner_user_id: json::field(&mut o, "owner_user_id")?,
-            recommended_words: json::field(&mut o, "recommended_words")?,
-            job_requirement_id: json::field(&mut o, "job_requirement_id")?,
-            job_process_type_id: json::field(&mut o, "job_process_type_id")?,
-            attachment_id_list: json::field(&mut o, "attachment_id_list")?,
-            common_attachment_id_list: json::field(&mut o, "common_attachment_id_list")?,
-            attachment_description: json::field(&mut o, "attachment_description")?,
-            operator_user_id: json::field(&mut o, "operator_user_id")?,
-            position_id: json::field(&mut o, "position_id")?,
-            job_offered: json::field(&mut o, "job_offered")?,
-            job_grade_id: json::field(&mut o, "job_grade_id")?,
-            pathway_id: json::field(&mut o, "pathway_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
+        json::set(&mut o, "employment_job_id", &mut out.employment_job_id)?;
+        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
+        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
+        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
+        json::set(&mut o, "probation_month", &mut out.probation_month)?;
+        json::set(&mut o, "contract_year", &mut out.contract_year)?;
+        json::set(&mut o, "contract_period", &mut out.contract_period)?;
+        json::set(&mut o, "expected_onboard_date", &mut out.expected_onboard_date)?;
+        json::set(&mut o, "onboard_address_id", &mut out.onboard_address_id)?;
+        json::set(&mut o, "work_address_id", &mut out.work_address_id)?;
+        json::set(&mut o, "owner_user_id", &mut out.owner_user_id)?;
+        json::set(&mut o, "recommended_words", &mut out.recommended_words)?;
+        json::set(&mut o, "job_requirement_id", &mut out.job_requirement_id)?;
+        json::set(&mut o, "job_process_type_id", &mut out.job_process_type_id)?;
+        json::set(&mut o, "attachment_id_list", &mut out.attachment_id_list)?;
+        json::set(
+            &mut o,
+            "common_attachment_id_list",
+            &mut out.common_attachment_id_list,
+        )?;
+        json::set(&mut o, "attachment_description", &mut out.attachment_description)?;
+        json::set(&mut o, "operator_user_id", &mut out.operator_user_id)?;
+        json::set(&mut o, "position_id", &mut out.position_id)?;
+        json::set(&mut o, "job_offered", &mut out.job_offered)?;
+        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
+        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
+        Ok(out)
     }
 }
 impl ToJson for OfferBasicInfo {
@@ -14652,28 +14738,28 @@ pub struct OfferBasicInfoV2 {
 impl FromJson for OfferBasicInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferBasicInfoV2")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            offer_type: json::field(&mut o, "offer_type")?,
-            offer_status: json::field(&mut o, "offer_status")?,
-            leader: json::field(&mut o, "leader")?,
-            employee_type: json::field(&mut o, "employee_type")?,
-            department: json::field(&mut o, "department")?,
-            sequence: json::field(&mut o, "sequence")?,
-            level: json::field(&mut o, "level")?,
-            company_main_body: json::field(&mut o, "company_main_body")?,
-            job_requirement_id: json::field(&mut o, "job_requirement_id")?,
-            probation_month: json::field(&mut o, "probation_month")?,
-            contract_period: json::field(&mut o, "contract_period")?,
-            onboard_date: json::field(&mut o, "onboard_date")?,
-            owner: json::field(&mut o, "owner")?,
-            onboard_address: json::field(&mut o, "onboard_address")?,
-            work_address: json::field(&mut o, "work_address")?,
-            remark: json::field(&mut o, "remark")?,
-            attachment_list: json::field(&mut o, "attachment_list")?,
-            customize_info_list: json::field(&mut o, "customize_info_list")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "offer_type", &mut out.offer_type)?;
+        json::set(&mut o, "offer_status", &mut out.offer_status)?;
+        json::set(&mut o, "leader", &mut out.leader)?;
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "sequence", &mut out.sequence)?;
+        json::set(&mut o, "level", &mut out.level)?;
+        json::set(&mut o, "company_main_body", &mut out.company_main_body)?;
+        json::set(&mut o, "job_requirement_id", &mut out.job_requirement_id)?;
+        json::set(&mut o, "probation_month", &mut out.probation_month)?;
+        json::set(&mut o, "contract_period", &mut out.contract_period)?;
+        json::set(&mut o, "onboard_date", &mut out.onboard_date)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "onboard_address", &mut out.onboard_address)?;
+        json::set(&mut o, "work_address", &mut out.work_address)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "attachment_list", &mut out.attachment_list)?;
+        json::set(&mut o, "customize_info_list", &mut out.customize_info_list)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 /// `OfferCustomField`
@@ -14752,10 +14838,10 @@ pub struct OfferCustomizedInfo {
 impl FromJson for OfferCustomizedInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferCustomizedInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 impl ToJson for OfferCustomizedInfo {
@@ -14784,11 +14870,11 @@ pub struct OfferEmailInfo {
 impl FromJson for OfferEmailInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferEmailInfo")?;
-        Ok(Self {
-            cc_email_list: json::field(&mut o, "cc_email_list")?,
-            receiver_email_list: json::field(&mut o, "receiver_email_list")?,
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "cc_email_list", &mut out.cc_email_list)?;
+        json::set(&mut o, "receiver_email_list", &mut out.receiver_email_list)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `OfferFile`
@@ -14813,13 +14899,13 @@ pub struct OfferFile {
 impl FromJson for OfferFile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferFile")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            file_template_id: json::field(&mut o, "file_template_id")?,
-            file_template_name: json::field(&mut o, "file_template_name")?,
-            file_template_type_id: json::field(&mut o, "file_template_type_id")?,
-            file_template_type_name: json::field(&mut o, "file_template_type_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "file_template_id", &mut out.file_template_id)?;
+        json::set(&mut o, "file_template_name", &mut out.file_template_name)?;
+        json::set(&mut o, "file_template_type_id", &mut out.file_template_type_id)?;
+        json::set(&mut o, "file_template_type_name", &mut out.file_template_type_name)?;
+        Ok(out)
     }
 }
 /// `OfferInfo`
@@ -14874,10 +14960,10 @@ pub struct OfferInfoV2 {
 impl FromJson for OfferInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferInfoV2")?;
-        Ok(Self {
-            offer_basic: json::field(&mut o, "offer_basic")?,
-            offer_salary: json::field(&mut o, "offer_salary")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offer_basic", &mut out.offer_basic)?;
+        json::set(&mut o, "offer_salary", &mut out.offer_salary)?;
+        Ok(out)
     }
 }
 /// `OfferJobInfo`
@@ -14896,10 +14982,10 @@ pub struct OfferJobInfo {
 impl FromJson for OfferJobInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferJobInfo")?;
-        Ok(Self {
-            job_id: json::field(&mut o, "job_id")?,
-            job_name: json::field(&mut o, "job_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "job_name", &mut out.job_name)?;
+        Ok(out)
     }
 }
 /// `OfferListInfo`
@@ -14928,15 +15014,15 @@ pub struct OfferListInfo {
 impl FromJson for OfferListInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferListInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            job_info: json::field(&mut o, "job_info")?,
-            create_time: json::field(&mut o, "create_time")?,
-            offer_status: json::field(&mut o, "offer_status")?,
-            offer_type: json::field(&mut o, "offer_type")?,
-            employee_type: json::field(&mut o, "employee_type")?,
-            application_id: json::field(&mut o, "application_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "job_info", &mut out.job_info)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "offer_status", &mut out.offer_status)?;
+        json::set(&mut o, "offer_type", &mut out.offer_type)?;
+        json::set(&mut o, "employee_type", &mut out.employee_type)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        Ok(out)
     }
 }
 /// `OfferSalaryInfo`
@@ -14965,18 +15051,19 @@ pub struct OfferSalaryInfo {
 impl FromJson for OfferSalaryInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferSalaryInfo")?;
-        Ok(Self {
-            currency: json::field(&mut o, "currency")?,
-            basic_salary: json::field(&mut o, "basic_salary")?,
-            probation_salary_percentage: json::field(
-                &mut o,
-                "probation_salary_percentage",
-            )?,
-            award_salary_multiple: json::field(&mut o, "award_salary_multiple")?,
-            option_shares: json::field(&mut o, "option_shares")?,
-            quarterly_bonus: json::field(&mut o, "quarterly_bonus")?,
-            half_year_bonus: json::field(&mut o, "half_year_bonus")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "currency", &mut out.currency)?;
+        json::set(&mut o, "basic_salary", &mut out.basic_salary)?;
+        json::set(
+            &mut o,
+            "probation_salary_percentage",
+            &mut out.probation_salary_percentage,
+        )?;
+        json::set(&mut o, "award_salary_multiple", &mut out.award_salary_multiple)?;
+        json::set(&mut o, "option_shares", &mut out.option_shares)?;
+        json::set(&mut o, "quarterly_bonus", &mut out.quarterly_bonus)?;
+        json::set(&mut o, "half_year_bonus", &mut out.half_year_bonus)?;
+        Ok(out)
     }
 }
 impl ToJson for OfferSalaryInfo {
@@ -15024,21 +15111,22 @@ pub struct OfferSalaryInfoV2 {
 impl FromJson for OfferSalaryInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferSalaryInfoV2")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            salary_status: json::field(&mut o, "salary_status")?,
-            probation_salary_percentage: json::field(
-                &mut o,
-                "probation_salary_percentage",
-            )?,
-            award_salary_multiple: json::field(&mut o, "award_salary_multiple")?,
-            option_shares: json::field(&mut o, "option_shares")?,
-            quarterly_bonus: json::field(&mut o, "quarterly_bonus")?,
-            half_year_bonus: json::field(&mut o, "half_year_bonus")?,
-            total_annual_cash: json::field(&mut o, "total_annual_cash")?,
-            customize_info_list: json::field(&mut o, "customize_info_list")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "salary_status", &mut out.salary_status)?;
+        json::set(
+            &mut o,
+            "probation_salary_percentage",
+            &mut out.probation_salary_percentage,
+        )?;
+        json::set(&mut o, "award_salary_multiple", &mut out.award_salary_multiple)?;
+        json::set(&mut o, "option_shares", &mut out.option_shares)?;
+        json::set(&mut o, "quarterly_bonus", &mut out.quarterly_bonus)?;
+        json::set(&mut o, "half_year_bonus", &mut out.half_year_bonus)?;
+        json::set(&mut o, "total_annual_cash", &mut out.total_annual_cash)?;
+        json::set(&mut o, "customize_info_list", &mut out.customize_info_list)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 /// `OfferSchemaDetail`
@@ -15063,13 +15151,13 @@ pub struct OfferSchemaDetail {
 impl FromJson for OfferSchemaDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferSchemaDetail")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            r#type: json::field(&mut o, "type")?,
-            is_customized: json::field(&mut o, "is_customized")?,
-            option_list: json::field(&mut o, "option_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "is_customized", &mut out.is_customized)?;
+        json::set(&mut o, "option_list", &mut out.option_list)?;
+        Ok(out)
     }
 }
 /// `OfferSchemaDetailOption`
@@ -15090,11 +15178,11 @@ pub struct OfferSchemaDetailOption {
 impl FromJson for OfferSchemaDetailOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferSchemaDetailOption")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            index: json::field(&mut o, "index")?,
-            active_status: json::field(&mut o, "active_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "index", &mut out.index)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        Ok(out)
     }
 }
 /// `OfferSchemaName`
@@ -15113,10 +15201,10 @@ pub struct OfferSchemaName {
 impl FromJson for OfferSchemaName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferSchemaName")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `OfferSendRecord`
@@ -15147,16 +15235,16 @@ pub struct OfferSendRecord {
 impl FromJson for OfferSendRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferSendRecord")?;
-        Ok(Self {
-            offer_send_record_id: json::field(&mut o, "offer_send_record_id")?,
-            operator_user_id: json::field(&mut o, "operator_user_id")?,
-            send_time: json::field(&mut o, "send_time")?,
-            offer_letter_status: json::field(&mut o, "offer_letter_status")?,
-            email_info: json::field(&mut o, "email_info")?,
-            acceptance_list: json::field(&mut o, "acceptance_list")?,
-            offer_file_list: json::field(&mut o, "offer_file_list")?,
-            offer_signature_info: json::field(&mut o, "offer_signature_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offer_send_record_id", &mut out.offer_send_record_id)?;
+        json::set(&mut o, "operator_user_id", &mut out.operator_user_id)?;
+        json::set(&mut o, "send_time", &mut out.send_time)?;
+        json::set(&mut o, "offer_letter_status", &mut out.offer_letter_status)?;
+        json::set(&mut o, "email_info", &mut out.email_info)?;
+        json::set(&mut o, "acceptance_list", &mut out.acceptance_list)?;
+        json::set(&mut o, "offer_file_list", &mut out.offer_file_list)?;
+        json::set(&mut o, "offer_signature_info", &mut out.offer_signature_info)?;
+        Ok(out)
     }
 }
 /// `OfferSignatureInfo`
@@ -15177,11 +15265,11 @@ pub struct OfferSignatureInfo {
 impl FromJson for OfferSignatureInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OfferSignatureInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            signature_status: json::field(&mut o, "signature_status")?,
-            attachment_list: json::field(&mut o, "attachment_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "signature_status", &mut out.signature_status)?;
+        json::set(&mut o, "attachment_list", &mut out.attachment_list)?;
+        Ok(out)
     }
 }
 /// `OfferStatusOfferRequestBody`
@@ -15300,9 +15388,9 @@ pub struct PatchEmployeeResponseBody {
 impl FromJson for PatchEmployeeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchEmployeeResponseBody")?;
-        Ok(Self {
-            employee: json::field(&mut o, "employee")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employee", &mut out.employee)?;
+        Ok(out)
     }
 }
 /// `PatchExternalInterviewAssessmentResponseBody`
@@ -15319,12 +15407,13 @@ pub struct PatchExternalInterviewAssessmentResponseBody {
 impl FromJson for PatchExternalInterviewAssessmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchExternalInterviewAssessmentResponseBody")?;
-        Ok(Self {
-            external_interview_assessment: json::field(
-                &mut o,
-                "external_interview_assessment",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "external_interview_assessment",
+            &mut out.external_interview_assessment,
+        )?;
+        Ok(out)
     }
 }
 /// `PatchInterviewerRequestBody`
@@ -15359,9 +15448,9 @@ pub struct PatchInterviewerResponseBody {
 impl FromJson for PatchInterviewerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchInterviewerResponseBody")?;
-        Ok(Self {
-            interviewer: json::field(&mut o, "interviewer")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "interviewer", &mut out.interviewer)?;
+        Ok(out)
     }
 }
 /// `PatchNoteRequestBody`
@@ -15405,9 +15494,9 @@ pub struct PatchNoteResponseBody {
 impl FromJson for PatchNoteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchNoteResponseBody")?;
-        Ok(Self {
-            note: json::field(&mut o, "note")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "note", &mut out.note)?;
+        Ok(out)
     }
 }
 /// `PermissionCollection`
@@ -15430,15 +15519,16 @@ pub struct PermissionCollection {
 impl FromJson for PermissionCollection {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PermissionCollection")?;
-        Ok(Self {
-            feature_permissions: json::field(&mut o, "feature_permissions")?,
-            management_permissions: json::field(&mut o, "management_permissions")?,
-            data_permissions: json::field(&mut o, "data_permissions")?,
-            business_management_scopes: json::field(
-                &mut o,
-                "business_management_scopes",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "feature_permissions", &mut out.feature_permissions)?;
+        json::set(&mut o, "management_permissions", &mut out.management_permissions)?;
+        json::set(&mut o, "data_permissions", &mut out.data_permissions)?;
+        json::set(
+            &mut o,
+            "business_management_scopes",
+            &mut out.business_management_scopes,
+        )?;
+        Ok(out)
     }
 }
 /// `PermissionGroupInfo`
@@ -15457,10 +15547,10 @@ pub struct PermissionGroupInfo {
 impl FromJson for PermissionGroupInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PermissionGroupInfo")?;
-        Ok(Self {
-            permission_ids: json::field(&mut o, "permission_ids")?,
-            scope_rule: json::field(&mut o, "scope_rule")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "permission_ids", &mut out.permission_ids)?;
+        json::set(&mut o, "scope_rule", &mut out.scope_rule)?;
+        Ok(out)
     }
 }
 /// `PermissionScopeRule`
@@ -15477,9 +15567,9 @@ pub struct PermissionScopeRule {
 impl FromJson for PermissionScopeRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PermissionScopeRule")?;
-        Ok(Self {
-            rule_type: json::field(&mut o, "rule_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rule_type", &mut out.rule_type)?;
+        Ok(out)
     }
 }
 /// `PortalJobPost`
@@ -15550,36 +15640,36 @@ pub struct PortalJobPost {
 impl FromJson for PortalJobPost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PortalJobPost")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            title: json::field(&mut o, "title")?,
-            job_id: json::field(&mut o, "job_id")?,
-            job_code: json::field(&mut o, "job_code")?,
-            job_expire_time: json::field(&mut o, "job_expire_time")?,
-            job_active_status: json::field(&mut o, "job_active_status")?,
-            job_process_type: json::field(&mut o, "job_process_type")?,
-            job_recruitment_type: json::field(&mut o, "job_recruitment_type")?,
-            job_department: json::field(&mut o, "job_department")?,
-            job_type: json::field(&mut o, "job_type")?,
-            min_job_level: json::field(&mut o, "min_job_level")?,
-            max_job_level: json::field(&mut o, "max_job_level")?,
-            address: json::field(&mut o, "address")?,
-            min_salary: json::field(&mut o, "min_salary")?,
-            max_salary: json::field(&mut o, "max_salary")?,
-            required_degree: json::field(&mut o, "required_degree")?,
-            experience: json::field(&mut o, "experience")?,
-            headcount: json::field(&mut o, "headcount")?,
-            high_light_list: json::field(&mut o, "high_light_list")?,
-            description: json::field(&mut o, "description")?,
-            requirement: json::field(&mut o, "requirement")?,
-            creator: json::field(&mut o, "creator")?,
-            create_time: json::field(&mut o, "create_time")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-            job_function: json::field(&mut o, "job_function")?,
-            subject: json::field(&mut o, "subject")?,
-            address_list: json::field(&mut o, "address_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "job_code", &mut out.job_code)?;
+        json::set(&mut o, "job_expire_time", &mut out.job_expire_time)?;
+        json::set(&mut o, "job_active_status", &mut out.job_active_status)?;
+        json::set(&mut o, "job_process_type", &mut out.job_process_type)?;
+        json::set(&mut o, "job_recruitment_type", &mut out.job_recruitment_type)?;
+        json::set(&mut o, "job_department", &mut out.job_department)?;
+        json::set(&mut o, "job_type", &mut out.job_type)?;
+        json::set(&mut o, "min_job_level", &mut out.min_job_level)?;
+        json::set(&mut o, "max_job_level", &mut out.max_job_level)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "min_salary", &mut out.min_salary)?;
+        json::set(&mut o, "max_salary", &mut out.max_salary)?;
+        json::set(&mut o, "required_degree", &mut out.required_degree)?;
+        json::set(&mut o, "experience", &mut out.experience)?;
+        json::set(&mut o, "headcount", &mut out.headcount)?;
+        json::set(&mut o, "high_light_list", &mut out.high_light_list)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "requirement", &mut out.requirement)?;
+        json::set(&mut o, "creator", &mut out.creator)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        json::set(&mut o, "job_function", &mut out.job_function)?;
+        json::set(&mut o, "subject", &mut out.subject)?;
+        json::set(&mut o, "address_list", &mut out.address_list)?;
+        Ok(out)
     }
 }
 /// `PreviewAttachmentResponseBody`
@@ -15596,9 +15686,9 @@ pub struct PreviewAttachmentResponseBody {
 impl FromJson for PreviewAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PreviewAttachmentResponseBody")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 /// `ProtectAgencyRequestBody`
@@ -15678,12 +15768,12 @@ pub struct ProtectSearchAgencyResponseBody {
 impl FromJson for ProtectSearchAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProtectSearchAgencyResponseBody")?;
-        Ok(Self {
-            is_onboarded: json::field(&mut o, "is_onboarded")?,
-            onboarded_in_protection: json::field(&mut o, "onboarded_in_protection")?,
-            onboarded_protection: json::field(&mut o, "onboarded_protection")?,
-            protection_list: json::field(&mut o, "protection_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_onboarded", &mut out.is_onboarded)?;
+        json::set(&mut o, "onboarded_in_protection", &mut out.onboarded_in_protection)?;
+        json::set(&mut o, "onboarded_protection", &mut out.onboarded_protection)?;
+        json::set(&mut o, "protection_list", &mut out.protection_list)?;
+        Ok(out)
     }
 }
 /// `ProviderIdNameObject`
@@ -15702,10 +15792,10 @@ pub struct ProviderIdNameObject {
 impl FromJson for ProviderIdNameObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProviderIdNameObject")?;
-        Ok(Self {
-            provider_id: json::field(&mut o, "provider_id")?,
-            provider_name: json::field(&mut o, "provider_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "provider_id", &mut out.provider_id)?;
+        json::set(&mut o, "provider_name", &mut out.provider_name)?;
+        Ok(out)
     }
 }
 /// `PublishAdvertisementRequestBody`
@@ -15740,9 +15830,9 @@ pub struct QueryAgencyResponseBody {
 impl FromJson for QueryAgencyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryAgencyResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `QueryLocationRequestBody`
@@ -15784,11 +15874,11 @@ pub struct QueryLocationResponseBody {
 impl FromJson for QueryLocationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryLocationResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `QueryTalentObjectResponseBody`
@@ -15805,9 +15895,9 @@ pub struct QueryTalentObjectResponseBody {
 impl FromJson for QueryTalentObjectResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryTalentObjectResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `Question`
@@ -15842,18 +15932,26 @@ pub struct Question {
 impl FromJson for Question {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Question")?;
-        Ok(Self {
-            question_id: json::field(&mut o, "question_id")?,
-            question_name: json::field(&mut o, "question_name")?,
-            question_en_name: json::field(&mut o, "question_en_name")?,
-            question_desc: json::field(&mut o, "question_desc")?,
-            question_en_desc: json::field(&mut o, "question_en_desc")?,
-            question_type: json::field(&mut o, "question_type")?,
-            is_required: json::field(&mut o, "is_required")?,
-            select_option_result_list: json::field(&mut o, "select_option_result_list")?,
-            five_start_scoring_result: json::field(&mut o, "five_start_scoring_result")?,
-            description_result: json::field(&mut o, "description_result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "question_id", &mut out.question_id)?;
+        json::set(&mut o, "question_name", &mut out.question_name)?;
+        json::set(&mut o, "question_en_name", &mut out.question_en_name)?;
+        json::set(&mut o, "question_desc", &mut out.question_desc)?;
+        json::set(&mut o, "question_en_desc", &mut out.question_en_desc)?;
+        json::set(&mut o, "question_type", &mut out.question_type)?;
+        json::set(&mut o, "is_required", &mut out.is_required)?;
+        json::set(
+            &mut o,
+            "select_option_result_list",
+            &mut out.select_option_result_list,
+        )?;
+        json::set(
+            &mut o,
+            "five_start_scoring_result",
+            &mut out.five_start_scoring_result,
+        )?;
+        json::set(&mut o, "description_result", &mut out.description_result)?;
+        Ok(out)
     }
 }
 /// `QuestionAssessment`
@@ -15878,13 +15976,13 @@ pub struct QuestionAssessment {
 impl FromJson for QuestionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QuestionAssessment")?;
-        Ok(Self {
-            question_type: json::field(&mut o, "question_type")?,
-            title: json::field(&mut o, "title")?,
-            description: json::field(&mut o, "description")?,
-            content: json::field(&mut o, "content")?,
-            abilities: json::field(&mut o, "abilities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "question_type", &mut out.question_type)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "abilities", &mut out.abilities)?;
+        Ok(out)
     }
 }
 /// `Questionnaire`
@@ -15913,15 +16011,15 @@ pub struct Questionnaire {
 impl FromJson for Questionnaire {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Questionnaire")?;
-        Ok(Self {
-            questionnaire_id: json::field(&mut o, "questionnaire_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            interview_id: json::field(&mut o, "interview_id")?,
-            version: json::field(&mut o, "version")?,
-            questions: json::field(&mut o, "questions")?,
-            has_answers: json::field(&mut o, "has_answers")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "questionnaire_id", &mut out.questionnaire_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "interview_id", &mut out.interview_id)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "questions", &mut out.questions)?;
+        json::set(&mut o, "has_answers", &mut out.has_answers)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `RangeFilter`
@@ -15962,16 +16060,18 @@ pub struct RecommendedJobLevel {
 impl FromJson for RecommendedJobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecommendedJobLevel")?;
-        Ok(Self {
-            lower_limit_job_level_name: json::field(
-                &mut o,
-                "lower_limit_job_level_name",
-            )?,
-            higher_limit_job_level_name: json::field(
-                &mut o,
-                "higher_limit_job_level_name",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "lower_limit_job_level_name",
+            &mut out.lower_limit_job_level_name,
+        )?;
+        json::set(
+            &mut o,
+            "higher_limit_job_level_name",
+            &mut out.higher_limit_job_level_name,
+        )?;
+        Ok(out)
     }
 }
 /// `ReconciliationReferralAccountRequestBody`
@@ -16012,9 +16112,9 @@ pub struct ReconciliationReferralAccountResponseBody {
 impl FromJson for ReconciliationReferralAccountResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReconciliationReferralAccountResponseBody")?;
-        Ok(Self {
-            check_failed_list: json::field(&mut o, "check_failed_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "check_failed_list", &mut out.check_failed_list)?;
+        Ok(out)
     }
 }
 /// `RecordScore`
@@ -16033,10 +16133,10 @@ pub struct RecordScore {
 impl FromJson for RecordScore {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecordScore")?;
-        Ok(Self {
-            score: json::field(&mut o, "score")?,
-            total_score: json::field(&mut o, "total_score")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "total_score", &mut out.total_score)?;
+        Ok(out)
     }
 }
 /// `RecruiterJobResponseBody`
@@ -16053,9 +16153,9 @@ pub struct RecruiterJobResponseBody {
 impl FromJson for RecruiterJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecruiterJobResponseBody")?;
-        Ok(Self {
-            info: json::field(&mut o, "info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "info", &mut out.info)?;
+        Ok(out)
     }
 }
 /// `Referral`
@@ -16080,13 +16180,13 @@ pub struct Referral {
 impl FromJson for Referral {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Referral")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            referral_user_id: json::field(&mut o, "referral_user_id")?,
-            referral_user: json::field(&mut o, "referral_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "referral_user_id", &mut out.referral_user_id)?;
+        json::set(&mut o, "referral_user", &mut out.referral_user)?;
+        Ok(out)
     }
 }
 /// `ReferralBasicInfo`
@@ -16113,14 +16213,14 @@ pub struct ReferralBasicInfo {
 impl FromJson for ReferralBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReferralBasicInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            referral_type: json::field(&mut o, "referral_type")?,
-            user_info: json::field(&mut o, "user_info")?,
-            create_time: json::field(&mut o, "create_time")?,
-            referral_method: json::field(&mut o, "referral_method")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "referral_type", &mut out.referral_type)?;
+        json::set(&mut o, "user_info", &mut out.user_info)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "referral_method", &mut out.referral_method)?;
+        Ok(out)
     }
 }
 /// `ReferralInfo`
@@ -16143,12 +16243,12 @@ pub struct ReferralInfo {
 impl FromJson for ReferralInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReferralInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            application_ids: json::field(&mut o, "application_ids")?,
-            create_time: json::field(&mut o, "create_time")?,
-            referral_user: json::field(&mut o, "referral_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "application_ids", &mut out.application_ids)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "referral_user", &mut out.referral_user)?;
+        Ok(out)
     }
 }
 /// `ReferralInfoV2`
@@ -16167,10 +16267,10 @@ pub struct ReferralInfoV2 {
 impl FromJson for ReferralInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReferralInfoV2")?;
-        Ok(Self {
-            basic_info: json::field(&mut o, "basic_info")?,
-            recommend_info: json::field(&mut o, "recommend_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "basic_info", &mut out.basic_info)?;
+        json::set(&mut o, "recommend_info", &mut out.recommend_info)?;
+        Ok(out)
     }
 }
 /// `ReferralRecommendInfo`
@@ -16197,14 +16297,18 @@ pub struct ReferralRecommendInfo {
 impl FromJson for ReferralRecommendInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReferralRecommendInfo")?;
-        Ok(Self {
-            relationship: json::field(&mut o, "relationship")?,
-            familiarity: json::field(&mut o, "familiarity")?,
-            comment: json::field(&mut o, "comment")?,
-            specific_relationship: json::field(&mut o, "specific_relationship")?,
-            work_ability_familiarity: json::field(&mut o, "work_ability_familiarity")?,
-            match_degree: json::field(&mut o, "match_degree")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "relationship", &mut out.relationship)?;
+        json::set(&mut o, "familiarity", &mut out.familiarity)?;
+        json::set(&mut o, "comment", &mut out.comment)?;
+        json::set(&mut o, "specific_relationship", &mut out.specific_relationship)?;
+        json::set(
+            &mut o,
+            "work_ability_familiarity",
+            &mut out.work_ability_familiarity,
+        )?;
+        json::set(&mut o, "match_degree", &mut out.match_degree)?;
+        Ok(out)
     }
 }
 /// `RegistrationBasicInfo`
@@ -16227,12 +16331,12 @@ pub struct RegistrationBasicInfo {
 impl FromJson for RegistrationBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RegistrationBasicInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            registration_time: json::field(&mut o, "registration_time")?,
-            download_url: json::field(&mut o, "download_url")?,
-            scenario: json::field(&mut o, "scenario")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "registration_time", &mut out.registration_time)?;
+        json::set(&mut o, "download_url", &mut out.download_url)?;
+        json::set(&mut o, "scenario", &mut out.scenario)?;
+        Ok(out)
     }
 }
 /// `RegistrationInfo`
@@ -16251,10 +16355,10 @@ pub struct RegistrationInfo {
 impl FromJson for RegistrationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RegistrationInfo")?;
-        Ok(Self {
-            schema_id: json::field(&mut o, "schema_id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema_id", &mut out.schema_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `RegistrationSchema`
@@ -16277,12 +16381,12 @@ pub struct RegistrationSchema {
 impl FromJson for RegistrationSchema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RegistrationSchema")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            scenarios: json::field(&mut o, "scenarios")?,
-            objects: json::field(&mut o, "objects")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "scenarios", &mut out.scenarios)?;
+        json::set(&mut o, "objects", &mut out.objects)?;
+        Ok(out)
     }
 }
 /// `RegistrationSchemaInfo`
@@ -16301,10 +16405,10 @@ pub struct RegistrationSchemaInfo {
 impl FromJson for RegistrationSchemaInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RegistrationSchemaInfo")?;
-        Ok(Self {
-            schema_id: json::field(&mut o, "schema_id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema_id", &mut out.schema_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `RelatedDimensionConfig`
@@ -16323,13 +16427,14 @@ pub struct RelatedDimensionConfig {
 impl FromJson for RelatedDimensionConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RelatedDimensionConfig")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            related_dimension_settings: json::field(
-                &mut o,
-                "related_dimension_settings",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(
+            &mut o,
+            "related_dimension_settings",
+            &mut out.related_dimension_settings,
+        )?;
+        Ok(out)
     }
 }
 /// `RelatedDimensionSetting`
@@ -16350,11 +16455,11 @@ pub struct RelatedDimensionSetting {
 impl FromJson for RelatedDimensionSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RelatedDimensionSetting")?;
-        Ok(Self {
-            dimension_id: json::field(&mut o, "dimension_id")?,
-            related_operator_type: json::field(&mut o, "related_operator_type")?,
-            dimension_option_ids: json::field(&mut o, "dimension_option_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "dimension_id", &mut out.dimension_id)?;
+        json::set(&mut o, "related_operator_type", &mut out.related_operator_type)?;
+        json::set(&mut o, "dimension_option_ids", &mut out.dimension_option_ids)?;
+        Ok(out)
     }
 }
 /// `RemoveToFolderTalentRequestBody`
@@ -16394,10 +16499,10 @@ pub struct RemoveToFolderTalentResponseBody {
 impl FromJson for RemoveToFolderTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RemoveToFolderTalentResponseBody")?;
-        Ok(Self {
-            talent_id_list: json::field(&mut o, "talent_id_list")?,
-            folder_id: json::field(&mut o, "folder_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "talent_id_list", &mut out.talent_id_list)?;
+        json::set(&mut o, "folder_id", &mut out.folder_id)?;
+        Ok(out)
     }
 }
 /// `ReportCustomData`
@@ -16418,11 +16523,11 @@ pub struct ReportCustomData {
 impl FromJson for ReportCustomData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReportCustomData")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            value: json::field(&mut o, "value")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `ResumeSource`
@@ -16447,13 +16552,13 @@ pub struct ResumeSource {
 impl FromJson for ResumeSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ResumeSource")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            active_status: json::field(&mut o, "active_status")?,
-            resume_source_type: json::field(&mut o, "resume_source_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "resume_source_type", &mut out.resume_source_type)?;
+        Ok(out)
     }
 }
 /// `Role`
@@ -16482,15 +16587,15 @@ pub struct Role {
 impl FromJson for Role {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Role")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            scope_of_application: json::field(&mut o, "scope_of_application")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            role_status: json::field(&mut o, "role_status")?,
-            role_type: json::field(&mut o, "role_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "scope_of_application", &mut out.scope_of_application)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "role_status", &mut out.role_status)?;
+        json::set(&mut o, "role_type", &mut out.role_type)?;
+        Ok(out)
     }
 }
 /// `RoleDetail`
@@ -16525,27 +16630,30 @@ pub struct RoleDetail {
 impl FromJson for RoleDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoleDetail")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            role_status: json::field(&mut o, "role_status")?,
-            role_type: json::field(&mut o, "role_type")?,
-            scope_of_application: json::field(&mut o, "scope_of_application")?,
-            has_business_management_scope: json::field(
-                &mut o,
-                "has_business_management_scope",
-            )?,
-            socail_permission_collection: json::field(
-                &mut o,
-                "socail_permission_collection",
-            )?,
-            campus_permission_collection: json::field(
-                &mut o,
-                "campus_permission_collection",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "role_status", &mut out.role_status)?;
+        json::set(&mut o, "role_type", &mut out.role_type)?;
+        json::set(&mut o, "scope_of_application", &mut out.scope_of_application)?;
+        json::set(
+            &mut o,
+            "has_business_management_scope",
+            &mut out.has_business_management_scope,
+        )?;
+        json::set(
+            &mut o,
+            "socail_permission_collection",
+            &mut out.socail_permission_collection,
+        )?;
+        json::set(
+            &mut o,
+            "campus_permission_collection",
+            &mut out.campus_permission_collection,
+        )?;
+        Ok(out)
     }
 }
 /// `ScoreCalculationConfig`
@@ -16564,10 +16672,10 @@ pub struct ScoreCalculationConfig {
 impl FromJson for ScoreCalculationConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ScoreCalculationConfig")?;
-        Ok(Self {
-            enabled: json::field(&mut o, "enabled")?,
-            calculation_mode: json::field(&mut o, "calculation_mode")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enabled", &mut out.enabled)?;
+        json::set(&mut o, "calculation_mode", &mut out.calculation_mode)?;
+        Ok(out)
     }
 }
 /// `ScoreDimensionConfig`
@@ -16588,11 +16696,11 @@ pub struct ScoreDimensionConfig {
 impl FromJson for ScoreDimensionConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ScoreDimensionConfig")?;
-        Ok(Self {
-            score_dimension_type: json::field(&mut o, "score_dimension_type")?,
-            lower_limit_score: json::field(&mut o, "lower_limit_score")?,
-            upper_limit_score: json::field(&mut o, "upper_limit_score")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "score_dimension_type", &mut out.score_dimension_type)?;
+        json::set(&mut o, "lower_limit_score", &mut out.lower_limit_score)?;
+        json::set(&mut o, "upper_limit_score", &mut out.upper_limit_score)?;
+        Ok(out)
     }
 }
 /// `SearchDiversityInclusionRequestBody`
@@ -16630,9 +16738,9 @@ pub struct SearchDiversityInclusionResponseBody {
 impl FromJson for SearchDiversityInclusionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchDiversityInclusionResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `SearchJobPublishRecordRequestBody`
@@ -16671,11 +16779,11 @@ pub struct SearchJobPublishRecordResponseBody {
 impl FromJson for SearchJobPublishRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchJobPublishRecordResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `SearchReferralRequestBody`
@@ -16716,9 +16824,9 @@ pub struct SearchReferralResponseBody {
 impl FromJson for SearchReferralResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchReferralResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `SearchTalentOperationLogRequestBody`
@@ -16763,11 +16871,11 @@ pub struct SearchTalentOperationLogResponseBody {
 impl FromJson for SearchTalentOperationLogResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchTalentOperationLogResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `SearchTalentPoolResponseBody`
@@ -16788,11 +16896,11 @@ pub struct SearchTalentPoolResponseBody {
 impl FromJson for SearchTalentPoolResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchTalentPoolResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchTestRequestBody`
@@ -16837,11 +16945,11 @@ pub struct SearchTestResponseBody {
 impl FromJson for SearchTestResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchTestResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `SearchWebsiteJobPostRequestBody`
@@ -16904,11 +17012,11 @@ pub struct SearchWebsiteJobPostResponseBody {
 impl FromJson for SearchWebsiteJobPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchWebsiteJobPostResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `SelectOptionResult`
@@ -16935,14 +17043,14 @@ pub struct SelectOptionResult {
 impl FromJson for SelectOptionResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SelectOptionResult")?;
-        Ok(Self {
-            option_id: json::field(&mut o, "option_id")?,
-            option_name: json::field(&mut o, "option_name")?,
-            option_en_name: json::field(&mut o, "option_en_name")?,
-            option_desc: json::field(&mut o, "option_desc")?,
-            option_en_desc: json::field(&mut o, "option_en_desc")?,
-            is_selected: json::field(&mut o, "is_selected")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "option_id", &mut out.option_id)?;
+        json::set(&mut o, "option_name", &mut out.option_name)?;
+        json::set(&mut o, "option_en_name", &mut out.option_en_name)?;
+        json::set(&mut o, "option_desc", &mut out.option_desc)?;
+        json::set(&mut o, "option_en_desc", &mut out.option_en_desc)?;
+        json::set(&mut o, "is_selected", &mut out.is_selected)?;
+        Ok(out)
     }
 }
 /// `Sentence`
@@ -16965,12 +17073,12 @@ pub struct Sentence {
 impl FromJson for Sentence {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Sentence")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            speak_time: json::field(&mut o, "speak_time")?,
-            user_type: json::field(&mut o, "user_type")?,
-            speaker_name: json::field(&mut o, "speaker_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "speak_time", &mut out.speak_time)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        json::set(&mut o, "speaker_name", &mut out.speaker_name)?;
+        Ok(out)
     }
 }
 /// `SignatureAttachment`
@@ -16997,14 +17105,14 @@ pub struct SignatureAttachment {
 impl FromJson for SignatureAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SignatureAttachment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            file_name: json::field(&mut o, "file_name")?,
-            file_template_id: json::field(&mut o, "file_template_id")?,
-            file_template_name: json::field(&mut o, "file_template_name")?,
-            file_template_type_id: json::field(&mut o, "file_template_type_id")?,
-            file_template_type_name: json::field(&mut o, "file_template_type_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "file_name", &mut out.file_name)?;
+        json::set(&mut o, "file_template_id", &mut out.file_template_id)?;
+        json::set(&mut o, "file_template_name", &mut out.file_template_name)?;
+        json::set(&mut o, "file_template_type_id", &mut out.file_template_type_id)?;
+        json::set(&mut o, "file_template_type_name", &mut out.file_template_type_name)?;
+        Ok(out)
     }
 }
 /// `SpecificRelationship`
@@ -17023,10 +17131,10 @@ pub struct SpecificRelationship {
 impl FromJson for SpecificRelationship {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SpecificRelationship")?;
-        Ok(Self {
-            relation_with_candidate: json::field(&mut o, "relation_with_candidate")?,
-            extra: json::field(&mut o, "extra")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "relation_with_candidate", &mut out.relation_with_candidate)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        Ok(out)
     }
 }
 /// `StageCountInfo`
@@ -17045,10 +17153,10 @@ pub struct StageCountInfo {
 impl FromJson for StageCountInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "StageCountInfo")?;
-        Ok(Self {
-            count: json::field(&mut o, "count")?,
-            stage: json::field(&mut o, "stage")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "count", &mut out.count)?;
+        json::set(&mut o, "stage", &mut out.stage)?;
+        Ok(out)
     }
 }
 /// `Subject`
@@ -17075,14 +17183,14 @@ pub struct Subject {
 impl FromJson for Subject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Subject")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            create_time: json::field(&mut o, "create_time")?,
-            active_status: json::field(&mut o, "active_status")?,
-            application_limit: json::field(&mut o, "application_limit")?,
-            creator: json::field(&mut o, "creator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "application_limit", &mut out.application_limit)?;
+        json::set(&mut o, "creator", &mut out.creator)?;
+        Ok(out)
     }
 }
 /// `TagTalentRequestBody`
@@ -17154,29 +17262,34 @@ pub struct Talent {
 impl FromJson for Talent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Talent")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            is_in_agency_period: json::field(&mut o, "is_in_agency_period")?,
-            is_onboarded: json::field(&mut o, "is_onboarded")?,
-            basic_info: json::field(&mut o, "basic_info")?,
-            education_list: json::field(&mut o, "education_list")?,
-            career_list: json::field(&mut o, "career_list")?,
-            project_list: json::field(&mut o, "project_list")?,
-            works_list: json::field(&mut o, "works_list")?,
-            award_list: json::field(&mut o, "award_list")?,
-            language_list: json::field(&mut o, "language_list")?,
-            sns_list: json::field(&mut o, "sns_list")?,
-            resume_source_list: json::field(&mut o, "resume_source_list")?,
-            interview_registration_list: json::field(
-                &mut o,
-                "interview_registration_list",
-            )?,
-            registration_list: json::field(&mut o, "registration_list")?,
-            resume_attachment_id_list: json::field(&mut o, "resume_attachment_id_list")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-            top_degree: json::field(&mut o, "top_degree")?,
-            first_degree: json::field(&mut o, "first_degree")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "is_in_agency_period", &mut out.is_in_agency_period)?;
+        json::set(&mut o, "is_onboarded", &mut out.is_onboarded)?;
+        json::set(&mut o, "basic_info", &mut out.basic_info)?;
+        json::set(&mut o, "education_list", &mut out.education_list)?;
+        json::set(&mut o, "career_list", &mut out.career_list)?;
+        json::set(&mut o, "project_list", &mut out.project_list)?;
+        json::set(&mut o, "works_list", &mut out.works_list)?;
+        json::set(&mut o, "award_list", &mut out.award_list)?;
+        json::set(&mut o, "language_list", &mut out.language_list)?;
+        json::set(&mut o, "sns_list", &mut out.sns_list)?;
+        json::set(&mut o, "resume_source_list", &mut out.resume_source_list)?;
+        json::set(
+            &mut o,
+            "interview_registration_list",
+            &mut out.interview_registration_list,
+        )?;
+        json::set(&mut o, "registration_list", &mut out.registration_list)?;
+        json::set(
+            &mut o,
+            "resume_attachment_id_list",
+            &mut out.resume_attachment_id_list,
+        )?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        json::set(&mut o, "top_degree", &mut out.top_degree)?;
+        json::set(&mut o, "first_degree", &mut out.first_degree)?;
+        Ok(out)
     }
 }
 /// `TalentAwardInfo`
@@ -17201,13 +17314,13 @@ pub struct TalentAwardInfo {
 impl FromJson for TalentAwardInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentAwardInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            title: json::field(&mut o, "title")?,
-            award_time: json::field(&mut o, "award_time")?,
-            desc: json::field(&mut o, "desc")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "award_time", &mut out.award_time)?;
+        json::set(&mut o, "desc", &mut out.desc)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `TalentBasicInfo`
@@ -17266,30 +17379,30 @@ pub struct TalentBasicInfo {
 impl FromJson for TalentBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentBasicInfo")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            mobile: json::field(&mut o, "mobile")?,
-            mobile_code: json::field(&mut o, "mobile_code")?,
-            mobile_country_code: json::field(&mut o, "mobile_country_code")?,
-            email: json::field(&mut o, "email")?,
-            experience_years: json::field(&mut o, "experience_years")?,
-            age: json::field(&mut o, "age")?,
-            nationality: json::field(&mut o, "nationality")?,
-            gender: json::field(&mut o, "gender")?,
-            current_city: json::field(&mut o, "current_city")?,
-            hometown_city: json::field(&mut o, "hometown_city")?,
-            preferred_city_list: json::field(&mut o, "preferred_city_list")?,
-            identification_type: json::field(&mut o, "identification_type")?,
-            identification_number: json::field(&mut o, "identification_number")?,
-            identification: json::field(&mut o, "identification")?,
-            birthday: json::field(&mut o, "birthday")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            marital_status: json::field(&mut o, "marital_status")?,
-            current_home_address: json::field(&mut o, "current_home_address")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            hukou_location_code: json::field(&mut o, "hukou_location_code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "mobile_code", &mut out.mobile_code)?;
+        json::set(&mut o, "mobile_country_code", &mut out.mobile_country_code)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "experience_years", &mut out.experience_years)?;
+        json::set(&mut o, "age", &mut out.age)?;
+        json::set(&mut o, "nationality", &mut out.nationality)?;
+        json::set(&mut o, "gender", &mut out.gender)?;
+        json::set(&mut o, "current_city", &mut out.current_city)?;
+        json::set(&mut o, "hometown_city", &mut out.hometown_city)?;
+        json::set(&mut o, "preferred_city_list", &mut out.preferred_city_list)?;
+        json::set(&mut o, "identification_type", &mut out.identification_type)?;
+        json::set(&mut o, "identification_number", &mut out.identification_number)?;
+        json::set(&mut o, "identification", &mut out.identification)?;
+        json::set(&mut o, "birthday", &mut out.birthday)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "marital_status", &mut out.marital_status)?;
+        json::set(&mut o, "current_home_address", &mut out.current_home_address)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "hukou_location_code", &mut out.hukou_location_code)?;
+        Ok(out)
     }
 }
 /// `TalentBasicInfoV2`
@@ -17314,13 +17427,13 @@ pub struct TalentBasicInfoV2 {
 impl FromJson for TalentBasicInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentBasicInfoV2")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            mobile_code: json::field(&mut o, "mobile_code")?,
-            mobile_number: json::field(&mut o, "mobile_number")?,
-            email: json::field(&mut o, "email")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "mobile_code", &mut out.mobile_code)?;
+        json::set(&mut o, "mobile_number", &mut out.mobile_number)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        Ok(out)
     }
 }
 /// `TalentBatchInfo`
@@ -17349,15 +17462,15 @@ pub struct TalentBatchInfo {
 impl FromJson for TalentBatchInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentBatchInfo")?;
-        Ok(Self {
-            talent_id: json::field(&mut o, "talent_id")?,
-            mobile_code: json::field(&mut o, "mobile_code")?,
-            mobile_number: json::field(&mut o, "mobile_number")?,
-            email: json::field(&mut o, "email")?,
-            identification_type: json::field(&mut o, "identification_type")?,
-            identification_number: json::field(&mut o, "identification_number")?,
-            is_onboarded: json::field(&mut o, "is_onboarded")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "mobile_code", &mut out.mobile_code)?;
+        json::set(&mut o, "mobile_number", &mut out.mobile_number)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "identification_type", &mut out.identification_type)?;
+        json::set(&mut o, "identification_number", &mut out.identification_number)?;
+        json::set(&mut o, "is_onboarded", &mut out.is_onboarded)?;
+        Ok(out)
     }
 }
 /// `TalentCareerInfo`
@@ -17390,17 +17503,17 @@ pub struct TalentCareerInfo {
 impl FromJson for TalentCareerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentCareerInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            company: json::field(&mut o, "company")?,
-            title: json::field(&mut o, "title")?,
-            desc: json::field(&mut o, "desc")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            career_type: json::field(&mut o, "career_type")?,
-            tag_list: json::field(&mut o, "tag_list")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "company", &mut out.company)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "desc", &mut out.desc)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "career_type", &mut out.career_type)?;
+        json::set(&mut o, "tag_list", &mut out.tag_list)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `TalentCityInfo`
@@ -17421,11 +17534,11 @@ pub struct TalentCityInfo {
 impl FromJson for TalentCityInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentCityInfo")?;
-        Ok(Self {
-            city_code: json::field(&mut o, "city_code")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "city_code", &mut out.city_code)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        Ok(out)
     }
 }
 /// `TalentCombinedAwardInfo`
@@ -17739,12 +17852,12 @@ pub struct TalentCustomizedAttachment {
 impl FromJson for TalentCustomizedAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentCustomizedAttachment")?;
-        Ok(Self {
-            file_id: json::field(&mut o, "file_id")?,
-            name: json::field(&mut o, "name")?,
-            content_type: json::field(&mut o, "content_type")?,
-            file_size: json::field(&mut o, "file_size")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_id", &mut out.file_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "content_type", &mut out.content_type)?;
+        json::set(&mut o, "file_size", &mut out.file_size)?;
+        Ok(out)
     }
 }
 /// `TalentCustomizedData`
@@ -17767,12 +17880,12 @@ pub struct TalentCustomizedData {
 impl FromJson for TalentCustomizedData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentCustomizedData")?;
-        Ok(Self {
-            object_id: json::field(&mut o, "object_id")?,
-            name: json::field(&mut o, "name")?,
-            object_type: json::field(&mut o, "object_type")?,
-            children: json::field(&mut o, "children")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object_id", &mut out.object_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "object_type", &mut out.object_type)?;
+        json::set(&mut o, "children", &mut out.children)?;
+        Ok(out)
     }
 }
 /// `TalentCustomizedDataChild`
@@ -17795,12 +17908,12 @@ pub struct TalentCustomizedDataChild {
 impl FromJson for TalentCustomizedDataChild {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentCustomizedDataChild")?;
-        Ok(Self {
-            object_id: json::field(&mut o, "object_id")?,
-            name: json::field(&mut o, "name")?,
-            object_type: json::field(&mut o, "object_type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object_id", &mut out.object_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "object_type", &mut out.object_type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `TalentCustomizedDataObjectValue`
@@ -17864,10 +17977,10 @@ pub struct TalentCustomizedOption {
 impl FromJson for TalentCustomizedOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentCustomizedOption")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `TalentCustomizedTimeRange`
@@ -17886,10 +17999,10 @@ pub struct TalentCustomizedTimeRange {
 impl FromJson for TalentCustomizedTimeRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentCustomizedTimeRange")?;
-        Ok(Self {
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        Ok(out)
     }
 }
 /// `TalentCustomizedValue`
@@ -17918,15 +18031,15 @@ pub struct TalentCustomizedValue {
 impl FromJson for TalentCustomizedValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentCustomizedValue")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            option: json::field(&mut o, "option")?,
-            option_list: json::field(&mut o, "option_list")?,
-            time_range: json::field(&mut o, "time_range")?,
-            time: json::field(&mut o, "time")?,
-            number: json::field(&mut o, "number")?,
-            customized_attachment: json::field(&mut o, "customized_attachment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "option", &mut out.option)?;
+        json::set(&mut o, "option_list", &mut out.option_list)?;
+        json::set(&mut o, "time_range", &mut out.time_range)?;
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "number", &mut out.number)?;
+        json::set(&mut o, "customized_attachment", &mut out.customized_attachment)?;
+        Ok(out)
     }
 }
 /// `TalentEducationInfo`
@@ -17963,19 +18076,19 @@ pub struct TalentEducationInfo {
 impl FromJson for TalentEducationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentEducationInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            degree: json::field(&mut o, "degree")?,
-            school: json::field(&mut o, "school")?,
-            field_of_study: json::field(&mut o, "field_of_study")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            end_time_v2: json::field(&mut o, "end_time_v2")?,
-            education_type: json::field(&mut o, "education_type")?,
-            academic_ranking: json::field(&mut o, "academic_ranking")?,
-            tag_list: json::field(&mut o, "tag_list")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "degree", &mut out.degree)?;
+        json::set(&mut o, "school", &mut out.school)?;
+        json::set(&mut o, "field_of_study", &mut out.field_of_study)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "end_time_v2", &mut out.end_time_v2)?;
+        json::set(&mut o, "education_type", &mut out.education_type)?;
+        json::set(&mut o, "academic_ranking", &mut out.academic_ranking)?;
+        json::set(&mut o, "tag_list", &mut out.tag_list)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `TalentExternalInfo`
@@ -17994,10 +18107,10 @@ pub struct TalentExternalInfo {
 impl FromJson for TalentExternalInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentExternalInfo")?;
-        Ok(Self {
-            talent_id: json::field(&mut o, "talent_id")?,
-            external_create_time: json::field(&mut o, "external_create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "external_create_time", &mut out.external_create_time)?;
+        Ok(out)
     }
 }
 /// `TalentFolderForList`
@@ -18018,11 +18131,11 @@ pub struct TalentFolderForList {
 impl FromJson for TalentFolderForList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentFolderForList")?;
-        Ok(Self {
-            folder_id: json::field(&mut o, "folder_id")?,
-            folder_name: json::field(&mut o, "folder_name")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "folder_id", &mut out.folder_id)?;
+        json::set(&mut o, "folder_name", &mut out.folder_name)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        Ok(out)
     }
 }
 /// `TalentIdentificationInfo`
@@ -18041,10 +18154,10 @@ pub struct TalentIdentificationInfo {
 impl FromJson for TalentIdentificationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentIdentificationInfo")?;
-        Ok(Self {
-            identification_type: json::field(&mut o, "identification_type")?,
-            identification_number: json::field(&mut o, "identification_number")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "identification_type", &mut out.identification_type)?;
+        json::set(&mut o, "identification_number", &mut out.identification_number)?;
+        Ok(out)
     }
 }
 impl ToJson for TalentIdentificationInfo {
@@ -18071,10 +18184,10 @@ pub struct TalentInterview {
 impl FromJson for TalentInterview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentInterview")?;
-        Ok(Self {
-            application_id: json::field(&mut o, "application_id")?,
-            interview_list: json::field(&mut o, "interview_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "interview_list", &mut out.interview_list)?;
+        Ok(out)
     }
 }
 /// `TalentInterviewRegistrationSimple`
@@ -18095,11 +18208,11 @@ pub struct TalentInterviewRegistrationSimple {
 impl FromJson for TalentInterviewRegistrationSimple {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentInterviewRegistrationSimple")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            registration_time: json::field(&mut o, "registration_time")?,
-            download_url: json::field(&mut o, "download_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "registration_time", &mut out.registration_time)?;
+        json::set(&mut o, "download_url", &mut out.download_url)?;
+        Ok(out)
     }
 }
 /// `TalentLanguageInfo`
@@ -18122,12 +18235,12 @@ pub struct TalentLanguageInfo {
 impl FromJson for TalentLanguageInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentLanguageInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            language: json::field(&mut o, "language")?,
-            proficiency: json::field(&mut o, "proficiency")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "language", &mut out.language)?;
+        json::set(&mut o, "proficiency", &mut out.proficiency)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `TalentNationality`
@@ -18148,11 +18261,11 @@ pub struct TalentNationality {
 impl FromJson for TalentNationality {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentNationality")?;
-        Ok(Self {
-            nationality_code: json::field(&mut o, "nationality_code")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "nationality_code", &mut out.nationality_code)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        Ok(out)
     }
 }
 /// `TalentOperationLog`
@@ -18179,14 +18292,14 @@ pub struct TalentOperationLog {
 impl FromJson for TalentOperationLog {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentOperationLog")?;
-        Ok(Self {
-            application_id: json::field(&mut o, "application_id")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-            operator: json::field(&mut o, "operator")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_time: json::field(&mut o, "operation_time")?,
-            operator_type: json::field(&mut o, "operator_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_time", &mut out.operation_time)?;
+        json::set(&mut o, "operator_type", &mut out.operator_type)?;
+        Ok(out)
     }
 }
 /// `TalentPool`
@@ -18215,15 +18328,15 @@ pub struct TalentPool {
 impl FromJson for TalentPool {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentPool")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            i18n_description: json::field(&mut o, "i18n_description")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            is_private: json::field(&mut o, "is_private")?,
-            create_time: json::field(&mut o, "create_time")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "i18n_description", &mut out.i18n_description)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "is_private", &mut out.is_private)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        Ok(out)
     }
 }
 /// `TalentProjectInfo`
@@ -18254,16 +18367,16 @@ pub struct TalentProjectInfo {
 impl FromJson for TalentProjectInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentProjectInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            role: json::field(&mut o, "role")?,
-            link: json::field(&mut o, "link")?,
-            desc: json::field(&mut o, "desc")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "role", &mut out.role)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        json::set(&mut o, "desc", &mut out.desc)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `TalentResumeSource`
@@ -18284,11 +18397,11 @@ pub struct TalentResumeSource {
 impl FromJson for TalentResumeSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentResumeSource")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        Ok(out)
     }
 }
 /// `TalentSelfEvaluation`
@@ -18335,12 +18448,12 @@ pub struct TalentSnsInfo {
 impl FromJson for TalentSnsInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentSnsInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            sns_type: json::field(&mut o, "sns_type")?,
-            link: json::field(&mut o, "link")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "sns_type", &mut out.sns_type)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `TalentTag`
@@ -18365,13 +18478,13 @@ pub struct TalentTag {
 impl FromJson for TalentTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentTag")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            r#type: json::field(&mut o, "type")?,
-            active_status: json::field(&mut o, "active_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        Ok(out)
     }
 }
 /// `TalentWorksInfo`
@@ -18396,13 +18509,13 @@ pub struct TalentWorksInfo {
 impl FromJson for TalentWorksInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentWorksInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            link: json::field(&mut o, "link")?,
-            desc: json::field(&mut o, "desc")?,
-            name: json::field(&mut o, "name")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        json::set(&mut o, "desc", &mut out.desc)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `TargetMajorInfo`
@@ -18423,11 +18536,11 @@ pub struct TargetMajorInfo {
 impl FromJson for TargetMajorInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TargetMajorInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        Ok(out)
     }
 }
 /// `TerminateApplicationRequestBody`
@@ -18505,14 +18618,14 @@ pub struct TerminationReason {
 impl FromJson for TerminationReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TerminationReason")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            referral_name: json::field(&mut o, "referral_name")?,
-            termination_type: json::field(&mut o, "termination_type")?,
-            is_used_as_evaluation: json::field(&mut o, "is_used_as_evaluation")?,
-            active_status: json::field(&mut o, "active_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "referral_name", &mut out.referral_name)?;
+        json::set(&mut o, "termination_type", &mut out.termination_type)?;
+        json::set(&mut o, "is_used_as_evaluation", &mut out.is_used_as_evaluation)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        Ok(out)
     }
 }
 /// `TerminationReasonChildInfo`
@@ -18531,10 +18644,10 @@ pub struct TerminationReasonChildInfo {
 impl FromJson for TerminationReasonChildInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TerminationReasonChildInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `TerminationReasonInfo`
@@ -18555,11 +18668,11 @@ pub struct TerminationReasonInfo {
 impl FromJson for TerminationReasonInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TerminationReasonInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            children: json::field(&mut o, "children")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "children", &mut out.children)?;
+        Ok(out)
     }
 }
 /// `Test`
@@ -18614,28 +18727,28 @@ pub struct Test {
 impl FromJson for Test {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Test")?;
-        Ok(Self {
-            test_id: json::field(&mut o, "test_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            test_paper_id: json::field(&mut o, "test_paper_id")?,
-            test_paper_name: json::field(&mut o, "test_paper_name")?,
-            test_paper_source_id: json::field(&mut o, "test_paper_source_id")?,
-            test_paper_source_name: json::field(&mut o, "test_paper_source_name")?,
-            reply_status: json::field(&mut o, "reply_status")?,
-            test_status: json::field(&mut o, "test_status")?,
-            test_schedule: json::field(&mut o, "test_schedule")?,
-            test_complete_time: json::field(&mut o, "test_complete_time")?,
-            report_url_list: json::field(&mut o, "report_url_list")?,
-            result_detail_list: json::field(&mut o, "result_detail_list")?,
-            result_upload_time: json::field(&mut o, "result_upload_time")?,
-            score: json::field(&mut o, "score")?,
-            score_submit_time: json::field(&mut o, "score_submit_time")?,
-            reviewer: json::field(&mut o, "reviewer")?,
-            review_created_at: json::field(&mut o, "review_created_at")?,
-            created_at: json::field(&mut o, "created_at")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "test_id", &mut out.test_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "test_paper_id", &mut out.test_paper_id)?;
+        json::set(&mut o, "test_paper_name", &mut out.test_paper_name)?;
+        json::set(&mut o, "test_paper_source_id", &mut out.test_paper_source_id)?;
+        json::set(&mut o, "test_paper_source_name", &mut out.test_paper_source_name)?;
+        json::set(&mut o, "reply_status", &mut out.reply_status)?;
+        json::set(&mut o, "test_status", &mut out.test_status)?;
+        json::set(&mut o, "test_schedule", &mut out.test_schedule)?;
+        json::set(&mut o, "test_complete_time", &mut out.test_complete_time)?;
+        json::set(&mut o, "report_url_list", &mut out.report_url_list)?;
+        json::set(&mut o, "result_detail_list", &mut out.result_detail_list)?;
+        json::set(&mut o, "result_upload_time", &mut out.result_upload_time)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "score_submit_time", &mut out.score_submit_time)?;
+        json::set(&mut o, "reviewer", &mut out.reviewer)?;
+        json::set(&mut o, "review_created_at", &mut out.review_created_at)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        Ok(out)
     }
 }
 /// `TestResultDetail`
@@ -18654,10 +18767,10 @@ pub struct TestResultDetail {
 impl FromJson for TestResultDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TestResultDetail")?;
-        Ok(Self {
-            subject: json::field(&mut o, "subject")?,
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "subject", &mut out.subject)?;
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `TestSchedule`
@@ -18676,10 +18789,10 @@ pub struct TestSchedule {
 impl FromJson for TestSchedule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TestSchedule")?;
-        Ok(Self {
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        Ok(out)
     }
 }
 /// `Todo`
@@ -18702,12 +18815,12 @@ pub struct Todo {
 impl FromJson for Todo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Todo")?;
-        Ok(Self {
-            evaluation: json::field(&mut o, "evaluation")?,
-            offer: json::field(&mut o, "offer")?,
-            exam: json::field(&mut o, "exam")?,
-            interview: json::field(&mut o, "interview")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "evaluation", &mut out.evaluation)?;
+        json::set(&mut o, "offer", &mut out.offer)?;
+        json::set(&mut o, "exam", &mut out.exam)?;
+        json::set(&mut o, "interview", &mut out.interview)?;
+        Ok(out)
     }
 }
 /// `TodoCommon`
@@ -18730,12 +18843,12 @@ pub struct TodoCommon {
 impl FromJson for TodoCommon {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TodoCommon")?;
-        Ok(Self {
-            talent_id: json::field(&mut o, "talent_id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `TradeDetail`
@@ -18818,9 +18931,9 @@ pub struct TransferOnboardApplicationResponseBody {
 impl FromJson for TransferOnboardApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TransferOnboardApplicationResponseBody")?;
-        Ok(Self {
-            employee: json::field(&mut o, "employee")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employee", &mut out.employee)?;
+        Ok(out)
     }
 }
 /// `TransferStageApplicationRequestBody`
@@ -18863,13 +18976,13 @@ pub struct TripartiteAgreementInfo {
 impl FromJson for TripartiteAgreementInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TripartiteAgreementInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            state: json::field(&mut o, "state")?,
-            create_time: json::field(&mut o, "create_time")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "state", &mut out.state)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        Ok(out)
     }
 }
 impl ToJson for TripartiteAgreementInfo {
@@ -18897,9 +19010,9 @@ pub struct UpdateConfigJobResponseBody {
 impl FromJson for UpdateConfigJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateConfigJobResponseBody")?;
-        Ok(Self {
-            job_config: json::field(&mut o, "job_config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "job_config", &mut out.job_config)?;
+        Ok(out)
     }
 }
 /// `UpdateExternalApplicationResponseBody`
@@ -18916,9 +19029,9 @@ pub struct UpdateExternalApplicationResponseBody {
 impl FromJson for UpdateExternalApplicationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateExternalApplicationResponseBody")?;
-        Ok(Self {
-            external_application: json::field(&mut o, "external_application")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_application", &mut out.external_application)?;
+        Ok(out)
     }
 }
 /// `UpdateExternalBackgroundCheckResponseBody`
@@ -18935,9 +19048,13 @@ pub struct UpdateExternalBackgroundCheckResponseBody {
 impl FromJson for UpdateExternalBackgroundCheckResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateExternalBackgroundCheckResponseBody")?;
-        Ok(Self {
-            external_background_check: json::field(&mut o, "external_background_check")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "external_background_check",
+            &mut out.external_background_check,
+        )?;
+        Ok(out)
     }
 }
 /// `UpdateExternalInterviewResponseBody`
@@ -18954,9 +19071,9 @@ pub struct UpdateExternalInterviewResponseBody {
 impl FromJson for UpdateExternalInterviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateExternalInterviewResponseBody")?;
-        Ok(Self {
-            external_interview: json::field(&mut o, "external_interview")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_interview", &mut out.external_interview)?;
+        Ok(out)
     }
 }
 /// `UpdateExternalOfferResponseBody`
@@ -18973,9 +19090,9 @@ pub struct UpdateExternalOfferResponseBody {
 impl FromJson for UpdateExternalOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateExternalOfferResponseBody")?;
-        Ok(Self {
-            external_offer: json::field(&mut o, "external_offer")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_offer", &mut out.external_offer)?;
+        Ok(out)
     }
 }
 /// `UpdateJobRequirementRequestBody`
@@ -19099,13 +19216,13 @@ pub struct UpdateOfferResponseBody {
 impl FromJson for UpdateOfferResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateOfferResponseBody")?;
-        Ok(Self {
-            offer_id: json::field(&mut o, "offer_id")?,
-            schema_id: json::field(&mut o, "schema_id")?,
-            basic_info: json::field(&mut o, "basic_info")?,
-            salary_info: json::field(&mut o, "salary_info")?,
-            customized_info_list: json::field(&mut o, "customized_info_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "offer_id", &mut out.offer_id)?;
+        json::set(&mut o, "schema_id", &mut out.schema_id)?;
+        json::set(&mut o, "basic_info", &mut out.basic_info)?;
+        json::set(&mut o, "salary_info", &mut out.salary_info)?;
+        json::set(&mut o, "customized_info_list", &mut out.customized_info_list)?;
+        Ok(out)
     }
 }
 /// `UpdateProgressEcoBackgroundCheckRequestBody`
@@ -19239,9 +19356,9 @@ pub struct UpdateTalentExternalInfoResponseBody {
 impl FromJson for UpdateTalentExternalInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateTalentExternalInfoResponseBody")?;
-        Ok(Self {
-            external_info: json::field(&mut o, "external_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_info", &mut out.external_info)?;
+        Ok(out)
     }
 }
 /// `UpdateWebsiteChannelRequestBody`
@@ -19282,12 +19399,12 @@ pub struct UpdateWebsiteChannelResponseBody {
 impl FromJson for UpdateWebsiteChannelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateWebsiteChannelResponseBody")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            link: json::field(&mut o, "link")?,
-            code: json::field(&mut o, "code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        Ok(out)
     }
 }
 /// `UserBusinessManagementScope`
@@ -19306,10 +19423,10 @@ pub struct UserBusinessManagementScope {
 impl FromJson for UserBusinessManagementScope {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserBusinessManagementScope")?;
-        Ok(Self {
-            entity: json::field(&mut o, "entity")?,
-            scope_rule: json::field(&mut o, "scope_rule")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entity", &mut out.entity)?;
+        json::set(&mut o, "scope_rule", &mut out.scope_rule)?;
+        Ok(out)
     }
 }
 /// `UserContactInfo`
@@ -19334,13 +19451,13 @@ pub struct UserContactInfo {
 impl FromJson for UserContactInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserContactInfo")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            mobile: json::field(&mut o, "mobile")?,
-            email: json::field(&mut o, "email")?,
-            first_name: json::field(&mut o, "first_name")?,
-            last_name: json::field(&mut o, "last_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "first_name", &mut out.first_name)?;
+        json::set(&mut o, "last_name", &mut out.last_name)?;
+        Ok(out)
     }
 }
 /// `UserRole`
@@ -19367,17 +19484,18 @@ pub struct UserRole {
 impl FromJson for UserRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserRole")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            role_id: json::field(&mut o, "role_id")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            role_name: json::field(&mut o, "role_name")?,
-            role_description: json::field(&mut o, "role_description")?,
-            business_management_scopes: json::field(
-                &mut o,
-                "business_management_scopes",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "role_id", &mut out.role_id)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "role_name", &mut out.role_name)?;
+        json::set(&mut o, "role_description", &mut out.role_description)?;
+        json::set(
+            &mut o,
+            "business_management_scopes",
+            &mut out.business_management_scopes,
+        )?;
+        Ok(out)
     }
 }
 /// `Website`
@@ -19400,12 +19518,12 @@ pub struct Website {
 impl FromJson for Website {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Website")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            process_type_list: json::field(&mut o, "process_type_list")?,
-            job_channel_id: json::field(&mut o, "job_channel_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "process_type_list", &mut out.process_type_list)?;
+        json::set(&mut o, "job_channel_id", &mut out.job_channel_id)?;
+        Ok(out)
     }
 }
 /// `WebsiteChannelInfo`
@@ -19428,12 +19546,12 @@ pub struct WebsiteChannelInfo {
 impl FromJson for WebsiteChannelInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WebsiteChannelInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            link: json::field(&mut o, "link")?,
-            code: json::field(&mut o, "code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        Ok(out)
     }
 }
 /// `WebsiteDelivery`
@@ -19732,15 +19850,15 @@ pub struct WebsiteDeliveryDto {
 impl FromJson for WebsiteDeliveryDto {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WebsiteDeliveryDto")?;
-        Ok(Self {
-            application_id: json::field(&mut o, "application_id")?,
-            id: json::field(&mut o, "id")?,
-            job_id: json::field(&mut o, "job_id")?,
-            job_post_id: json::field(&mut o, "job_post_id")?,
-            portal_resume_id: json::field(&mut o, "portal_resume_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "job_post_id", &mut out.job_post_id)?;
+        json::set(&mut o, "portal_resume_id", &mut out.portal_resume_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        Ok(out)
     }
 }
 /// `WebsiteDeliveryEducation`
@@ -20114,39 +20232,39 @@ pub struct WebsiteJobPost {
 impl FromJson for WebsiteJobPost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WebsiteJobPost")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            title: json::field(&mut o, "title")?,
-            job_id: json::field(&mut o, "job_id")?,
-            job_code: json::field(&mut o, "job_code")?,
-            job_expire_time: json::field(&mut o, "job_expire_time")?,
-            job_active_status: json::field(&mut o, "job_active_status")?,
-            job_process_type: json::field(&mut o, "job_process_type")?,
-            job_recruitment_type: json::field(&mut o, "job_recruitment_type")?,
-            job_department: json::field(&mut o, "job_department")?,
-            job_type: json::field(&mut o, "job_type")?,
-            min_job_level: json::field(&mut o, "min_job_level")?,
-            max_job_level: json::field(&mut o, "max_job_level")?,
-            address: json::field(&mut o, "address")?,
-            min_salary: json::field(&mut o, "min_salary")?,
-            max_salary: json::field(&mut o, "max_salary")?,
-            required_degree: json::field(&mut o, "required_degree")?,
-            experience: json::field(&mut o, "experience")?,
-            headcount: json::field(&mut o, "headcount")?,
-            high_light_list: json::field(&mut o, "high_light_list")?,
-            description: json::field(&mut o, "description")?,
-            requirement: json::field(&mut o, "requirement")?,
-            creator: json::field(&mut o, "creator")?,
-            create_time: json::field(&mut o, "create_time")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-            job_function: json::field(&mut o, "job_function")?,
-            subject: json::field(&mut o, "subject")?,
-            address_list: json::field(&mut o, "address_list")?,
-            job_sequence_info: json::field(&mut o, "job_sequence_info")?,
-            currency: json::field(&mut o, "currency")?,
-            target_major_list: json::field(&mut o, "target_major_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "job_id", &mut out.job_id)?;
+        json::set(&mut o, "job_code", &mut out.job_code)?;
+        json::set(&mut o, "job_expire_time", &mut out.job_expire_time)?;
+        json::set(&mut o, "job_active_status", &mut out.job_active_status)?;
+        json::set(&mut o, "job_process_type", &mut out.job_process_type)?;
+        json::set(&mut o, "job_recruitment_type", &mut out.job_recruitment_type)?;
+        json::set(&mut o, "job_department", &mut out.job_department)?;
+        json::set(&mut o, "job_type", &mut out.job_type)?;
+        json::set(&mut o, "min_job_level", &mut out.min_job_level)?;
+        json::set(&mut o, "max_job_level", &mut out.max_job_level)?;
+        json::set(&mut o, "address", &mut out.address)?;
+        json::set(&mut o, "min_salary", &mut out.min_salary)?;
+        json::set(&mut o, "max_salary", &mut out.max_salary)?;
+        json::set(&mut o, "required_degree", &mut out.required_degree)?;
+        json::set(&mut o, "experience", &mut out.experience)?;
+        json::set(&mut o, "headcount", &mut out.headcount)?;
+        json::set(&mut o, "high_light_list", &mut out.high_light_list)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "requirement", &mut out.requirement)?;
+        json::set(&mut o, "creator", &mut out.creator)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        json::set(&mut o, "job_function", &mut out.job_function)?;
+        json::set(&mut o, "subject", &mut out.subject)?;
+        json::set(&mut o, "address_list", &mut out.address_list)?;
+        json::set(&mut o, "job_sequence_info", &mut out.job_sequence_info)?;
+        json::set(&mut o, "currency", &mut out.currency)?;
+        json::set(&mut o, "target_major_list", &mut out.target_major_list)?;
+        Ok(out)
     }
 }
 /// `WebsiteJobPostCustomizedData`
@@ -20169,12 +20287,12 @@ pub struct WebsiteJobPostCustomizedData {
 impl FromJson for WebsiteJobPostCustomizedData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WebsiteJobPostCustomizedData")?;
-        Ok(Self {
-            object_id: json::field(&mut o, "object_id")?,
-            name: json::field(&mut o, "name")?,
-            object_type: json::field(&mut o, "object_type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object_id", &mut out.object_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "object_type", &mut out.object_type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `WebsiteJobPostCustomizedOption`
@@ -20193,10 +20311,10 @@ pub struct WebsiteJobPostCustomizedOption {
 impl FromJson for WebsiteJobPostCustomizedOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WebsiteJobPostCustomizedOption")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `WebsiteJobPostCustomizedTimeRange`
@@ -20215,10 +20333,10 @@ pub struct WebsiteJobPostCustomizedTimeRange {
 impl FromJson for WebsiteJobPostCustomizedTimeRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WebsiteJobPostCustomizedTimeRange")?;
-        Ok(Self {
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        Ok(out)
     }
 }
 /// `WebsiteJobPostCustomizedValue`
@@ -20245,14 +20363,14 @@ pub struct WebsiteJobPostCustomizedValue {
 impl FromJson for WebsiteJobPostCustomizedValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WebsiteJobPostCustomizedValue")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            option: json::field(&mut o, "option")?,
-            option_list: json::field(&mut o, "option_list")?,
-            time_range: json::field(&mut o, "time_range")?,
-            time: json::field(&mut o, "time")?,
-            number: json::field(&mut o, "number")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "option", &mut out.option)?;
+        json::set(&mut o, "option_list", &mut out.option_list)?;
+        json::set(&mut o, "time_range", &mut out.time_range)?;
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "number", &mut out.number)?;
+        Ok(out)
     }
 }
 /// `WebsiteUser`
@@ -20279,14 +20397,14 @@ pub struct WebsiteUser {
 impl FromJson for WebsiteUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WebsiteUser")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            name: json::field(&mut o, "name")?,
-            email: json::field(&mut o, "email")?,
-            external_id: json::field(&mut o, "external_id")?,
-            mobile: json::field(&mut o, "mobile")?,
-            mobile_country_code: json::field(&mut o, "mobile_country_code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "mobile_country_code", &mut out.mobile_country_code)?;
+        Ok(out)
     }
 }
 impl ToJson for WebsiteUser {
@@ -20340,10 +20458,10 @@ pub struct WithdrawReferralAccountResponseBody {
 impl FromJson for WithdrawReferralAccountResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WithdrawReferralAccountResponseBody")?;
-        Ok(Self {
-            external_order_id: json::field(&mut o, "external_order_id")?,
-            trans_time: json::field(&mut o, "trans_time")?,
-            withdrawal_details: json::field(&mut o, "withdrawal_details")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "external_order_id", &mut out.external_order_id)?;
+        json::set(&mut o, "trans_time", &mut out.trans_time)?;
+        json::set(&mut o, "withdrawal_details", &mut out.withdrawal_details)?;
+        Ok(out)
     }
 }

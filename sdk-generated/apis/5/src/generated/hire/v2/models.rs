@@ -164,10 +164,10 @@ pub struct Ability {
 impl FromJson for Ability {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Ability")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `AbilityAssessment`
@@ -188,11 +188,11 @@ pub struct AbilityAssessment {
 impl FromJson for AbilityAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AbilityAssessment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            ability_id: json::field(&mut o, "ability_id")?,
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "ability_id", &mut out.ability_id)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `Attachment`
@@ -217,13 +217,13 @@ pub struct Attachment {
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Attachment")?;
-        Ok(Self {
-            file_id: json::field(&mut o, "file_id")?,
-            file_name: json::field(&mut o, "file_name")?,
-            content_type: json::field(&mut o, "content_type")?,
-            file_size: json::field(&mut o, "file_size")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_id", &mut out.file_id)?;
+        json::set(&mut o, "file_name", &mut out.file_name)?;
+        json::set(&mut o, "content_type", &mut out.content_type)?;
+        json::set(&mut o, "file_size", &mut out.file_size)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 /// `CompositeTalentAwardInfo`
@@ -246,12 +246,12 @@ pub struct CompositeTalentAwardInfo {
 impl FromJson for CompositeTalentAwardInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompositeTalentAwardInfo")?;
-        Ok(Self {
-            award_name: json::field(&mut o, "award_name")?,
-            award_time: json::field(&mut o, "award_time")?,
-            description: json::field(&mut o, "description")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "award_name", &mut out.award_name)?;
+        json::set(&mut o, "award_time", &mut out.award_time)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `CompositeTalentBasicInfo`
@@ -308,32 +308,33 @@ pub struct CompositeTalentBasicInfo {
 impl FromJson for CompositeTalentBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompositeTalentBasicInfo")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            mobile_number: json::field(&mut o, "mobile_number")?,
-            mobile_code: json::field(&mut o, "mobile_code")?,
-            email: json::field(&mut o, "email")?,
-            experience_years: json::field(&mut o, "experience_years")?,
-            age: json::field(&mut o, "age")?,
-            nationality_code: json::field(&mut o, "nationality_code")?,
-            gender: json::field(&mut o, "gender")?,
-            current_location_code: json::field(&mut o, "current_location_code")?,
-            hometown_location_code: json::field(&mut o, "hometown_location_code")?,
-            preferred_location_code_list: json::field(
-                &mut o,
-                "preferred_location_code_list",
-            )?,
-            home_address: json::field(&mut o, "home_address")?,
-            identification_type: json::field(&mut o, "identification_type")?,
-            identification_number: json::field(&mut o, "identification_number")?,
-            birthday: json::field(&mut o, "birthday")?,
-            marital_status: json::field(&mut o, "marital_status")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-            hukou_location_code: json::field(&mut o, "hukou_location_code")?,
-            update_time: json::field(&mut o, "update_time")?,
-            create_time: json::field(&mut o, "create_time")?,
-            confidential: json::field(&mut o, "confidential")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "mobile_number", &mut out.mobile_number)?;
+        json::set(&mut o, "mobile_code", &mut out.mobile_code)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "experience_years", &mut out.experience_years)?;
+        json::set(&mut o, "age", &mut out.age)?;
+        json::set(&mut o, "nationality_code", &mut out.nationality_code)?;
+        json::set(&mut o, "gender", &mut out.gender)?;
+        json::set(&mut o, "current_location_code", &mut out.current_location_code)?;
+        json::set(&mut o, "hometown_location_code", &mut out.hometown_location_code)?;
+        json::set(
+            &mut o,
+            "preferred_location_code_list",
+            &mut out.preferred_location_code_list,
+        )?;
+        json::set(&mut o, "home_address", &mut out.home_address)?;
+        json::set(&mut o, "identification_type", &mut out.identification_type)?;
+        json::set(&mut o, "identification_number", &mut out.identification_number)?;
+        json::set(&mut o, "birthday", &mut out.birthday)?;
+        json::set(&mut o, "marital_status", &mut out.marital_status)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        json::set(&mut o, "hukou_location_code", &mut out.hukou_location_code)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "confidential", &mut out.confidential)?;
+        Ok(out)
     }
 }
 /// `CompositeTalentCareerInfo`
@@ -360,14 +361,14 @@ pub struct CompositeTalentCareerInfo {
 impl FromJson for CompositeTalentCareerInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompositeTalentCareerInfo")?;
-        Ok(Self {
-            company_name: json::field(&mut o, "company_name")?,
-            description: json::field(&mut o, "description")?,
-            end_time: json::field(&mut o, "end_time")?,
-            start_time: json::field(&mut o, "start_time")?,
-            title: json::field(&mut o, "title")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company_name", &mut out.company_name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `CompositeTalentCustomizedData`
@@ -390,12 +391,12 @@ pub struct CompositeTalentCustomizedData {
 impl FromJson for CompositeTalentCustomizedData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompositeTalentCustomizedData")?;
-        Ok(Self {
-            module_id: json::field(&mut o, "module_id")?,
-            name: json::field(&mut o, "name")?,
-            object_type: json::field(&mut o, "object_type")?,
-            children: json::field(&mut o, "children")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "module_id", &mut out.module_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "object_type", &mut out.object_type)?;
+        json::set(&mut o, "children", &mut out.children)?;
+        Ok(out)
     }
 }
 /// `CompositeTalentEducationInfo`
@@ -428,17 +429,17 @@ pub struct CompositeTalentEducationInfo {
 impl FromJson for CompositeTalentEducationInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompositeTalentEducationInfo")?;
-        Ok(Self {
-            degree: json::field(&mut o, "degree")?,
-            school_name: json::field(&mut o, "school_name")?,
-            major: json::field(&mut o, "major")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            education_type: json::field(&mut o, "education_type")?,
-            academic_ranking: json::field(&mut o, "academic_ranking")?,
-            tag_list: json::field(&mut o, "tag_list")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "degree", &mut out.degree)?;
+        json::set(&mut o, "school_name", &mut out.school_name)?;
+        json::set(&mut o, "major", &mut out.major)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "education_type", &mut out.education_type)?;
+        json::set(&mut o, "academic_ranking", &mut out.academic_ranking)?;
+        json::set(&mut o, "tag_list", &mut out.tag_list)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `CompositeTalentInternshipInfo`
@@ -465,14 +466,14 @@ pub struct CompositeTalentInternshipInfo {
 impl FromJson for CompositeTalentInternshipInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompositeTalentInternshipInfo")?;
-        Ok(Self {
-            company_name: json::field(&mut o, "company_name")?,
-            description: json::field(&mut o, "description")?,
-            end_time: json::field(&mut o, "end_time")?,
-            start_time: json::field(&mut o, "start_time")?,
-            title: json::field(&mut o, "title")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "company_name", &mut out.company_name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `CompositeTalentLanguageInfo`
@@ -493,11 +494,11 @@ pub struct CompositeTalentLanguageInfo {
 impl FromJson for CompositeTalentLanguageInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompositeTalentLanguageInfo")?;
-        Ok(Self {
-            language: json::field(&mut o, "language")?,
-            proficiency: json::field(&mut o, "proficiency")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "language", &mut out.language)?;
+        json::set(&mut o, "proficiency", &mut out.proficiency)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `CompositeTalentProjectInfo`
@@ -526,15 +527,15 @@ pub struct CompositeTalentProjectInfo {
 impl FromJson for CompositeTalentProjectInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompositeTalentProjectInfo")?;
-        Ok(Self {
-            project_name: json::field(&mut o, "project_name")?,
-            role: json::field(&mut o, "role")?,
-            link: json::field(&mut o, "link")?,
-            description: json::field(&mut o, "description")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "project_name", &mut out.project_name)?;
+        json::set(&mut o, "role", &mut out.role)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `CompositeTalentSnsInfo`
@@ -555,11 +556,11 @@ pub struct CompositeTalentSnsInfo {
 impl FromJson for CompositeTalentSnsInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompositeTalentSnsInfo")?;
-        Ok(Self {
-            sns_type: json::field(&mut o, "sns_type")?,
-            link: json::field(&mut o, "link")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "sns_type", &mut out.sns_type)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `CompositeTalentWorksInfo`
@@ -582,12 +583,12 @@ pub struct CompositeTalentWorksInfo {
 impl FromJson for CompositeTalentWorksInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompositeTalentWorksInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            link: json::field(&mut o, "link")?,
-            description: json::field(&mut o, "description")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        Ok(out)
     }
 }
 /// `DimensionAssessment`
@@ -624,22 +625,23 @@ pub struct DimensionAssessment {
 impl FromJson for DimensionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DimensionAssessment")?;
-        Ok(Self {
-            interview_feedback_form_dimension_id: json::field(
-                &mut o,
-                "interview_feedback_form_dimension_id",
-            )?,
-            dimension_name: json::field(&mut o, "dimension_name")?,
-            dimension_type: json::field(&mut o, "dimension_type")?,
-            weight: json::field(&mut o, "weight")?,
-            dimension_content: json::field(&mut o, "dimension_content")?,
-            dimension_option: json::field(&mut o, "dimension_option")?,
-            dimension_options: json::field(&mut o, "dimension_options")?,
-            dimension_score: json::field(&mut o, "dimension_score")?,
-            recommended_job_level: json::field(&mut o, "recommended_job_level")?,
-            question_assessments: json::field(&mut o, "question_assessments")?,
-            ability_assessments: json::field(&mut o, "ability_assessments")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "interview_feedback_form_dimension_id",
+            &mut out.interview_feedback_form_dimension_id,
+        )?;
+        json::set(&mut o, "dimension_name", &mut out.dimension_name)?;
+        json::set(&mut o, "dimension_type", &mut out.dimension_type)?;
+        json::set(&mut o, "weight", &mut out.weight)?;
+        json::set(&mut o, "dimension_content", &mut out.dimension_content)?;
+        json::set(&mut o, "dimension_option", &mut out.dimension_option)?;
+        json::set(&mut o, "dimension_options", &mut out.dimension_options)?;
+        json::set(&mut o, "dimension_score", &mut out.dimension_score)?;
+        json::set(&mut o, "recommended_job_level", &mut out.recommended_job_level)?;
+        json::set(&mut o, "question_assessments", &mut out.question_assessments)?;
+        json::set(&mut o, "ability_assessments", &mut out.ability_assessments)?;
+        Ok(out)
     }
 }
 /// `DimensionOption`
@@ -662,12 +664,12 @@ pub struct DimensionOption {
 impl FromJson for DimensionOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DimensionOption")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            score_val: json::field(&mut o, "score_val")?,
-            alias_name: json::field(&mut o, "alias_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "score_val", &mut out.score_val)?;
+        json::set(&mut o, "alias_name", &mut out.alias_name)?;
+        Ok(out)
     }
 }
 /// `GetInterviewRecordResponseBody`
@@ -684,9 +686,9 @@ pub struct GetInterviewRecordResponseBody {
 impl FromJson for GetInterviewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetInterviewRecordResponseBody")?;
-        Ok(Self {
-            interview_record: json::field(&mut o, "interview_record")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "interview_record", &mut out.interview_record)?;
+        Ok(out)
     }
 }
 /// `GetTalentResponseBody`
@@ -753,37 +755,46 @@ pub struct GetTalentResponseBody {
 impl FromJson for GetTalentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTalentResponseBody")?;
-        Ok(Self {
-            talent_id: json::field(&mut o, "talent_id")?,
-            basic_info: json::field(&mut o, "basic_info")?,
-            education_list: json::field(&mut o, "education_list")?,
-            career_list: json::field(&mut o, "career_list")?,
-            project_list: json::field(&mut o, "project_list")?,
-            works_list: json::field(&mut o, "works_list")?,
-            award_list: json::field(&mut o, "award_list")?,
-            language_list: json::field(&mut o, "language_list")?,
-            sns_list: json::field(&mut o, "sns_list")?,
-            resume_source_list: json::field(&mut o, "resume_source_list")?,
-            internship_list: json::field(&mut o, "internship_list")?,
-            customized_data_list: json::field(&mut o, "customized_data_list")?,
-            resume_attachment_id_list: json::field(&mut o, "resume_attachment_id_list")?,
-            resume_attachment_list: json::field(&mut o, "resume_attachment_list")?,
-            interview_registration_list: json::field(
-                &mut o,
-                "interview_registration_list",
-            )?,
-            registration_list: json::field(&mut o, "registration_list")?,
-            is_onboarded: json::field(&mut o, "is_onboarded")?,
-            is_in_agency_period: json::field(&mut o, "is_in_agency_period")?,
-            top_degree: json::field(&mut o, "top_degree")?,
-            talent_pool_id_list: json::field(&mut o, "talent_pool_id_list")?,
-            talent_folder_ref_list_v2: json::field(&mut o, "talent_folder_ref_list_v2")?,
-            tag_list: json::field(&mut o, "tag_list")?,
-            similar_info_v2: json::field(&mut o, "similar_info_v2")?,
-            block_info: json::field(&mut o, "block_info")?,
-            talent_pool_ref_list_v2: json::field(&mut o, "talent_pool_ref_list_v2")?,
-            note_list_v2: json::field(&mut o, "note_list_v2")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "basic_info", &mut out.basic_info)?;
+        json::set(&mut o, "education_list", &mut out.education_list)?;
+        json::set(&mut o, "career_list", &mut out.career_list)?;
+        json::set(&mut o, "project_list", &mut out.project_list)?;
+        json::set(&mut o, "works_list", &mut out.works_list)?;
+        json::set(&mut o, "award_list", &mut out.award_list)?;
+        json::set(&mut o, "language_list", &mut out.language_list)?;
+        json::set(&mut o, "sns_list", &mut out.sns_list)?;
+        json::set(&mut o, "resume_source_list", &mut out.resume_source_list)?;
+        json::set(&mut o, "internship_list", &mut out.internship_list)?;
+        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
+        json::set(
+            &mut o,
+            "resume_attachment_id_list",
+            &mut out.resume_attachment_id_list,
+        )?;
+        json::set(&mut o, "resume_attachment_list", &mut out.resume_attachment_list)?;
+        json::set(
+            &mut o,
+            "interview_registration_list",
+            &mut out.interview_registration_list,
+        )?;
+        json::set(&mut o, "registration_list", &mut out.registration_list)?;
+        json::set(&mut o, "is_onboarded", &mut out.is_onboarded)?;
+        json::set(&mut o, "is_in_agency_period", &mut out.is_in_agency_period)?;
+        json::set(&mut o, "top_degree", &mut out.top_degree)?;
+        json::set(&mut o, "talent_pool_id_list", &mut out.talent_pool_id_list)?;
+        json::set(
+            &mut o,
+            "talent_folder_ref_list_v2",
+            &mut out.talent_folder_ref_list_v2,
+        )?;
+        json::set(&mut o, "tag_list", &mut out.tag_list)?;
+        json::set(&mut o, "similar_info_v2", &mut out.similar_info_v2)?;
+        json::set(&mut o, "block_info", &mut out.block_info)?;
+        json::set(&mut o, "talent_pool_ref_list_v2", &mut out.talent_pool_ref_list_v2)?;
+        json::set(&mut o, "note_list_v2", &mut out.note_list_v2)?;
+        Ok(out)
     }
 }
 /// `I18n`
@@ -802,10 +813,10 @@ pub struct I18n {
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `IdNameObject`
@@ -824,10 +835,10 @@ pub struct IdNameObject {
 impl FromJson for IdNameObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "IdNameObject")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `InterviewRecord`
@@ -858,16 +869,16 @@ pub struct InterviewRecord {
 impl FromJson for InterviewRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InterviewRecord")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            feedback_form_id: json::field(&mut o, "feedback_form_id")?,
-            commit_status: json::field(&mut o, "commit_status")?,
-            submit_time: json::field(&mut o, "submit_time")?,
-            record_score: json::field(&mut o, "record_score")?,
-            interviewer: json::field(&mut o, "interviewer")?,
-            attachments: json::field(&mut o, "attachments")?,
-            module_assessments: json::field(&mut o, "module_assessments")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "feedback_form_id", &mut out.feedback_form_id)?;
+        json::set(&mut o, "commit_status", &mut out.commit_status)?;
+        json::set(&mut o, "submit_time", &mut out.submit_time)?;
+        json::set(&mut o, "record_score", &mut out.record_score)?;
+        json::set(&mut o, "interviewer", &mut out.interviewer)?;
+        json::set(&mut o, "attachments", &mut out.attachments)?;
+        json::set(&mut o, "module_assessments", &mut out.module_assessments)?;
+        Ok(out)
     }
 }
 /// `ListInterviewRecordResponseBody`
@@ -888,11 +899,11 @@ pub struct ListInterviewRecordResponseBody {
 impl FromJson for ListInterviewRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListInterviewRecordResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ModuleAssessment`
@@ -919,17 +930,18 @@ pub struct ModuleAssessment {
 impl FromJson for ModuleAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ModuleAssessment")?;
-        Ok(Self {
-            interview_feedback_form_module_id: json::field(
-                &mut o,
-                "interview_feedback_form_module_id",
-            )?,
-            module_name: json::field(&mut o, "module_name")?,
-            module_type: json::field(&mut o, "module_type")?,
-            module_weight: json::field(&mut o, "module_weight")?,
-            module_score: json::field(&mut o, "module_score")?,
-            dimension_assessments: json::field(&mut o, "dimension_assessments")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "interview_feedback_form_module_id",
+            &mut out.interview_feedback_form_module_id,
+        )?;
+        json::set(&mut o, "module_name", &mut out.module_name)?;
+        json::set(&mut o, "module_type", &mut out.module_type)?;
+        json::set(&mut o, "module_weight", &mut out.module_weight)?;
+        json::set(&mut o, "module_score", &mut out.module_score)?;
+        json::set(&mut o, "dimension_assessments", &mut out.dimension_assessments)?;
+        Ok(out)
     }
 }
 /// `QuestionAssessment`
@@ -954,13 +966,13 @@ pub struct QuestionAssessment {
 impl FromJson for QuestionAssessment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QuestionAssessment")?;
-        Ok(Self {
-            question_type: json::field(&mut o, "question_type")?,
-            title: json::field(&mut o, "title")?,
-            description: json::field(&mut o, "description")?,
-            content: json::field(&mut o, "content")?,
-            abilities: json::field(&mut o, "abilities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "question_type", &mut out.question_type)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "abilities", &mut out.abilities)?;
+        Ok(out)
     }
 }
 /// `RecommendedJobLevel`
@@ -979,16 +991,18 @@ pub struct RecommendedJobLevel {
 impl FromJson for RecommendedJobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecommendedJobLevel")?;
-        Ok(Self {
-            lower_limit_job_level_name: json::field(
-                &mut o,
-                "lower_limit_job_level_name",
-            )?,
-            higher_limit_job_level_name: json::field(
-                &mut o,
-                "higher_limit_job_level_name",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "lower_limit_job_level_name",
+            &mut out.lower_limit_job_level_name,
+        )?;
+        json::set(
+            &mut o,
+            "higher_limit_job_level_name",
+            &mut out.higher_limit_job_level_name,
+        )?;
+        Ok(out)
     }
 }
 /// `RecordScore`
@@ -1007,10 +1021,10 @@ pub struct RecordScore {
 impl FromJson for RecordScore {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecordScore")?;
-        Ok(Self {
-            score: json::field(&mut o, "score")?,
-            total_score: json::field(&mut o, "total_score")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "total_score", &mut out.total_score)?;
+        Ok(out)
     }
 }
 /// `RegistrationBasicInfo`
@@ -1033,12 +1047,12 @@ pub struct RegistrationBasicInfo {
 impl FromJson for RegistrationBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RegistrationBasicInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            registration_time: json::field(&mut o, "registration_time")?,
-            download_url: json::field(&mut o, "download_url")?,
-            scenario: json::field(&mut o, "scenario")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "registration_time", &mut out.registration_time)?;
+        json::set(&mut o, "download_url", &mut out.download_url)?;
+        json::set(&mut o, "scenario", &mut out.scenario)?;
+        Ok(out)
     }
 }
 /// `TalentBlock`
@@ -1059,11 +1073,11 @@ pub struct TalentBlock {
 impl FromJson for TalentBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentBlock")?;
-        Ok(Self {
-            blocked_time: json::field(&mut o, "blocked_time")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            reason: json::field(&mut o, "reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "blocked_time", &mut out.blocked_time)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        Ok(out)
     }
 }
 /// `TalentCustomizedAttachment`
@@ -1086,12 +1100,12 @@ pub struct TalentCustomizedAttachment {
 impl FromJson for TalentCustomizedAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentCustomizedAttachment")?;
-        Ok(Self {
-            file_id: json::field(&mut o, "file_id")?,
-            file_name: json::field(&mut o, "file_name")?,
-            content_type: json::field(&mut o, "content_type")?,
-            file_size: json::field(&mut o, "file_size")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_id", &mut out.file_id)?;
+        json::set(&mut o, "file_name", &mut out.file_name)?;
+        json::set(&mut o, "content_type", &mut out.content_type)?;
+        json::set(&mut o, "file_size", &mut out.file_size)?;
+        Ok(out)
     }
 }
 /// `TalentCustomizedDataChild`
@@ -1114,12 +1128,12 @@ pub struct TalentCustomizedDataChild {
 impl FromJson for TalentCustomizedDataChild {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentCustomizedDataChild")?;
-        Ok(Self {
-            object_id: json::field(&mut o, "object_id")?,
-            name: json::field(&mut o, "name")?,
-            object_type: json::field(&mut o, "object_type")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "object_id", &mut out.object_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "object_type", &mut out.object_type)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `TalentCustomizedOption`
@@ -1138,10 +1152,10 @@ pub struct TalentCustomizedOption {
 impl FromJson for TalentCustomizedOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentCustomizedOption")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `TalentCustomizedTimeRange`
@@ -1160,10 +1174,10 @@ pub struct TalentCustomizedTimeRange {
 impl FromJson for TalentCustomizedTimeRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentCustomizedTimeRange")?;
-        Ok(Self {
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        Ok(out)
     }
 }
 /// `TalentCustomizedValue`
@@ -1192,15 +1206,15 @@ pub struct TalentCustomizedValue {
 impl FromJson for TalentCustomizedValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentCustomizedValue")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            option: json::field(&mut o, "option")?,
-            option_list: json::field(&mut o, "option_list")?,
-            time_range: json::field(&mut o, "time_range")?,
-            time: json::field(&mut o, "time")?,
-            number: json::field(&mut o, "number")?,
-            customized_attachment: json::field(&mut o, "customized_attachment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "option", &mut out.option)?;
+        json::set(&mut o, "option_list", &mut out.option_list)?;
+        json::set(&mut o, "time_range", &mut out.time_range)?;
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "number", &mut out.number)?;
+        json::set(&mut o, "customized_attachment", &mut out.customized_attachment)?;
+        Ok(out)
     }
 }
 /// `TalentFolder`
@@ -1223,12 +1237,12 @@ pub struct TalentFolder {
 impl FromJson for TalentFolder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentFolder")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            folder_id: json::field(&mut o, "folder_id")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            add_time: json::field(&mut o, "add_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "folder_id", &mut out.folder_id)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "add_time", &mut out.add_time)?;
+        Ok(out)
     }
 }
 /// `TalentInterviewRegistrationSimple`
@@ -1249,11 +1263,11 @@ pub struct TalentInterviewRegistrationSimple {
 impl FromJson for TalentInterviewRegistrationSimple {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentInterviewRegistrationSimple")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            registration_time: json::field(&mut o, "registration_time")?,
-            download_url: json::field(&mut o, "download_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "registration_time", &mut out.registration_time)?;
+        json::set(&mut o, "download_url", &mut out.download_url)?;
+        Ok(out)
     }
 }
 /// `TalentNote`
@@ -1284,16 +1298,16 @@ pub struct TalentNote {
 impl FromJson for TalentNote {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentNote")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            talent_id: json::field(&mut o, "talent_id")?,
-            application_id: json::field(&mut o, "application_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            content: json::field(&mut o, "content")?,
-            privacy: json::field(&mut o, "privacy")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "talent_id", &mut out.talent_id)?;
+        json::set(&mut o, "application_id", &mut out.application_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "privacy", &mut out.privacy)?;
+        Ok(out)
     }
 }
 /// `TalentPool`
@@ -1316,12 +1330,12 @@ pub struct TalentPool {
 impl FromJson for TalentPool {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentPool")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            add_time: json::field(&mut o, "add_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "add_time", &mut out.add_time)?;
+        Ok(out)
     }
 }
 /// `TalentResumeAttachment`
@@ -1344,12 +1358,12 @@ pub struct TalentResumeAttachment {
 impl FromJson for TalentResumeAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentResumeAttachment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            mime: json::field(&mut o, "mime")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "mime", &mut out.mime)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 /// `TalentResumeSource`
@@ -1370,11 +1384,11 @@ pub struct TalentResumeSource {
 impl FromJson for TalentResumeSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentResumeSource")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        Ok(out)
     }
 }
 /// `TalentSimilar`
@@ -1393,10 +1407,10 @@ pub struct TalentSimilar {
 impl FromJson for TalentSimilar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentSimilar")?;
-        Ok(Self {
-            is_similar_talent: json::field(&mut o, "is_similar_talent")?,
-            similar_talent_id_list: json::field(&mut o, "similar_talent_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_similar_talent", &mut out.is_similar_talent)?;
+        json::set(&mut o, "similar_talent_id_list", &mut out.similar_talent_id_list)?;
+        Ok(out)
     }
 }
 /// `TalentTag`
@@ -1419,11 +1433,11 @@ pub struct TalentTag {
 impl FromJson for TalentTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TalentTag")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }

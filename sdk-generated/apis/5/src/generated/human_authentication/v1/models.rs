@@ -112,8 +112,8 @@ pub struct CreateIdentityResponseBody {
 impl FromJson for CreateIdentityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateIdentityResponseBody")?;
-        Ok(Self {
-            verify_uid: json::field(&mut o, "verify_uid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "verify_uid", &mut out.verify_uid)?;
+        Ok(out)
     }
 }

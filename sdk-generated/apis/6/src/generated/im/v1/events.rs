@@ -388,24 +388,28 @@ pub struct ChatChange {
 impl FromJson for ChatChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatChange")?;
-        Ok(Self {
-            avatar: json::field(&mut o, "avatar")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-            add_member_permission: json::field(&mut o, "add_member_permission")?,
-            share_card_permission: json::field(&mut o, "share_card_permission")?,
-            at_all_permission: json::field(&mut o, "at_all_permission")?,
-            edit_permission: json::field(&mut o, "edit_permission")?,
-            membership_approval: json::field(&mut o, "membership_approval")?,
-            join_message_visibility: json::field(&mut o, "join_message_visibility")?,
-            leave_message_visibility: json::field(&mut o, "leave_message_visibility")?,
-            moderation_permission: json::field(&mut o, "moderation_permission")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            labels: json::field(&mut o, "labels")?,
-            restricted_mode_setting: json::field(&mut o, "restricted_mode_setting")?,
-            group_message_type: json::field(&mut o, "group_message_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        json::set(&mut o, "add_member_permission", &mut out.add_member_permission)?;
+        json::set(&mut o, "share_card_permission", &mut out.share_card_permission)?;
+        json::set(&mut o, "at_all_permission", &mut out.at_all_permission)?;
+        json::set(&mut o, "edit_permission", &mut out.edit_permission)?;
+        json::set(&mut o, "membership_approval", &mut out.membership_approval)?;
+        json::set(&mut o, "join_message_visibility", &mut out.join_message_visibility)?;
+        json::set(
+            &mut o,
+            "leave_message_visibility",
+            &mut out.leave_message_visibility,
+        )?;
+        json::set(&mut o, "moderation_permission", &mut out.moderation_permission)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "labels", &mut out.labels)?;
+        json::set(&mut o, "restricted_mode_setting", &mut out.restricted_mode_setting)?;
+        json::set(&mut o, "group_message_type", &mut out.group_message_type)?;
+        Ok(out)
     }
 }
 /// `ChatMemberUser`
@@ -426,11 +430,11 @@ pub struct ChatMemberUser {
 impl FromJson for ChatMemberUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatMemberUser")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `Emoji`
@@ -447,9 +451,9 @@ pub struct Emoji {
 impl FromJson for Emoji {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Emoji")?;
-        Ok(Self {
-            emoji_type: json::field(&mut o, "emoji_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "emoji_type", &mut out.emoji_type)?;
+        Ok(out)
     }
 }
 /// `EventHeader`
@@ -476,14 +480,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `EventMessage`
@@ -524,21 +528,21 @@ pub struct EventMessage {
 impl FromJson for EventMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventMessage")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            root_id: json::field(&mut o, "root_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            chat_type: json::field(&mut o, "chat_type")?,
-            message_type: json::field(&mut o, "message_type")?,
-            content: json::field(&mut o, "content")?,
-            mentions: json::field(&mut o, "mentions")?,
-            user_agent: json::field(&mut o, "user_agent")?,
-            lark_agent_context: json::field(&mut o, "lark_agent_context")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "root_id", &mut out.root_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "chat_type", &mut out.chat_type)?;
+        json::set(&mut o, "message_type", &mut out.message_type)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "mentions", &mut out.mentions)?;
+        json::set(&mut o, "user_agent", &mut out.user_agent)?;
+        json::set(&mut o, "lark_agent_context", &mut out.lark_agent_context)?;
+        Ok(out)
     }
 }
 /// `EventMessageReader`
@@ -559,11 +563,11 @@ pub struct EventMessageReader {
 impl FromJson for EventMessageReader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventMessageReader")?;
-        Ok(Self {
-            reader_id: json::field(&mut o, "reader_id")?,
-            read_time: json::field(&mut o, "read_time")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reader_id", &mut out.reader_id)?;
+        json::set(&mut o, "read_time", &mut out.read_time)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `EventSender`
@@ -584,11 +588,11 @@ pub struct EventSender {
 impl FromJson for EventSender {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventSender")?;
-        Ok(Self {
-            sender_id: json::field(&mut o, "sender_id")?,
-            sender_type: json::field(&mut o, "sender_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "sender_id", &mut out.sender_id)?;
+        json::set(&mut o, "sender_type", &mut out.sender_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `I18nNames`
@@ -609,11 +613,11 @@ pub struct I18nNames {
 impl FromJson for I18nNames {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nNames")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        Ok(out)
     }
 }
 /// `LarkAgentContext`
@@ -630,9 +634,9 @@ pub struct LarkAgentContext {
 impl FromJson for LarkAgentContext {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LarkAgentContext")?;
-        Ok(Self {
-            active_chat_id: json::field(&mut o, "active_chat_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "active_chat_id", &mut out.active_chat_id)?;
+        Ok(out)
     }
 }
 /// `ListEventModerator`
@@ -651,10 +655,10 @@ pub struct ListEventModerator {
 impl FromJson for ListEventModerator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListEventModerator")?;
-        Ok(Self {
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `MentionEvent`
@@ -679,13 +683,13 @@ pub struct MentionEvent {
 impl FromJson for MentionEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MentionEvent")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            id: json::field(&mut o, "id")?,
-            mentioned_type: json::field(&mut o, "mentioned_type")?,
-            name: json::field(&mut o, "name")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "mentioned_type", &mut out.mentioned_type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `ModeratorList`
@@ -704,10 +708,10 @@ pub struct ModeratorList {
 impl FromJson for ModeratorList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ModeratorList")?;
-        Ok(Self {
-            added_member_list: json::field(&mut o, "added_member_list")?,
-            removed_member_list: json::field(&mut o, "removed_member_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "added_member_list", &mut out.added_member_list)?;
+        json::set(&mut o, "removed_member_list", &mut out.removed_member_list)?;
+        Ok(out)
     }
 }
 /// `P2ImChatAccessEventBotP2pChatEnteredV1`
@@ -728,11 +732,11 @@ pub struct P2ImChatAccessEventBotP2pChatEnteredV1 {
 impl FromJson for P2ImChatAccessEventBotP2pChatEnteredV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatAccessEventBotP2pChatEnteredV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ImChatAccessEventBotP2pChatEnteredV1Data`
@@ -755,12 +759,16 @@ pub struct P2ImChatAccessEventBotP2pChatEnteredV1Data {
 impl FromJson for P2ImChatAccessEventBotP2pChatEnteredV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatAccessEventBotP2pChatEnteredV1Data")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            last_message_id: json::field(&mut o, "last_message_id")?,
-            last_message_create_time: json::field(&mut o, "last_message_create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "last_message_id", &mut out.last_message_id)?;
+        json::set(
+            &mut o,
+            "last_message_create_time",
+            &mut out.last_message_create_time,
+        )?;
+        Ok(out)
     }
 }
 /// `P2ImChatDisbandedV1`
@@ -781,11 +789,11 @@ pub struct P2ImChatDisbandedV1 {
 impl FromJson for P2ImChatDisbandedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatDisbandedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ImChatDisbandedV1Data`
@@ -812,14 +820,14 @@ pub struct P2ImChatDisbandedV1Data {
 impl FromJson for P2ImChatDisbandedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatDisbandedV1Data")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            external: json::field(&mut o, "external")?,
-            operator_tenant_key: json::field(&mut o, "operator_tenant_key")?,
-            name: json::field(&mut o, "name")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "external", &mut out.external)?;
+        json::set(&mut o, "operator_tenant_key", &mut out.operator_tenant_key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        Ok(out)
     }
 }
 /// `P2ImChatMemberBotAddedV1`
@@ -840,11 +848,11 @@ pub struct P2ImChatMemberBotAddedV1 {
 impl FromJson for P2ImChatMemberBotAddedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatMemberBotAddedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ImChatMemberBotAddedV1Data`
@@ -871,14 +879,14 @@ pub struct P2ImChatMemberBotAddedV1Data {
 impl FromJson for P2ImChatMemberBotAddedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatMemberBotAddedV1Data")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            external: json::field(&mut o, "external")?,
-            operator_tenant_key: json::field(&mut o, "operator_tenant_key")?,
-            name: json::field(&mut o, "name")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "external", &mut out.external)?;
+        json::set(&mut o, "operator_tenant_key", &mut out.operator_tenant_key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        Ok(out)
     }
 }
 /// `P2ImChatMemberBotDeletedV1`
@@ -899,11 +907,11 @@ pub struct P2ImChatMemberBotDeletedV1 {
 impl FromJson for P2ImChatMemberBotDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatMemberBotDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ImChatMemberBotDeletedV1Data`
@@ -930,14 +938,14 @@ pub struct P2ImChatMemberBotDeletedV1Data {
 impl FromJson for P2ImChatMemberBotDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatMemberBotDeletedV1Data")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            external: json::field(&mut o, "external")?,
-            operator_tenant_key: json::field(&mut o, "operator_tenant_key")?,
-            name: json::field(&mut o, "name")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "external", &mut out.external)?;
+        json::set(&mut o, "operator_tenant_key", &mut out.operator_tenant_key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        Ok(out)
     }
 }
 /// `P2ImChatMemberUserAddedV1`
@@ -958,11 +966,11 @@ pub struct P2ImChatMemberUserAddedV1 {
 impl FromJson for P2ImChatMemberUserAddedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatMemberUserAddedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ImChatMemberUserAddedV1Data`
@@ -991,15 +999,15 @@ pub struct P2ImChatMemberUserAddedV1Data {
 impl FromJson for P2ImChatMemberUserAddedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatMemberUserAddedV1Data")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            external: json::field(&mut o, "external")?,
-            operator_tenant_key: json::field(&mut o, "operator_tenant_key")?,
-            users: json::field(&mut o, "users")?,
-            name: json::field(&mut o, "name")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "external", &mut out.external)?;
+        json::set(&mut o, "operator_tenant_key", &mut out.operator_tenant_key)?;
+        json::set(&mut o, "users", &mut out.users)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        Ok(out)
     }
 }
 /// `P2ImChatMemberUserDeletedV1`
@@ -1020,11 +1028,11 @@ pub struct P2ImChatMemberUserDeletedV1 {
 impl FromJson for P2ImChatMemberUserDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatMemberUserDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ImChatMemberUserDeletedV1Data`
@@ -1053,15 +1061,15 @@ pub struct P2ImChatMemberUserDeletedV1Data {
 impl FromJson for P2ImChatMemberUserDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatMemberUserDeletedV1Data")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            external: json::field(&mut o, "external")?,
-            operator_tenant_key: json::field(&mut o, "operator_tenant_key")?,
-            users: json::field(&mut o, "users")?,
-            name: json::field(&mut o, "name")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "external", &mut out.external)?;
+        json::set(&mut o, "operator_tenant_key", &mut out.operator_tenant_key)?;
+        json::set(&mut o, "users", &mut out.users)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        Ok(out)
     }
 }
 /// `P2ImChatMemberUserWithdrawnV1`
@@ -1082,11 +1090,11 @@ pub struct P2ImChatMemberUserWithdrawnV1 {
 impl FromJson for P2ImChatMemberUserWithdrawnV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatMemberUserWithdrawnV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ImChatMemberUserWithdrawnV1Data`
@@ -1115,15 +1123,15 @@ pub struct P2ImChatMemberUserWithdrawnV1Data {
 impl FromJson for P2ImChatMemberUserWithdrawnV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatMemberUserWithdrawnV1Data")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            external: json::field(&mut o, "external")?,
-            operator_tenant_key: json::field(&mut o, "operator_tenant_key")?,
-            users: json::field(&mut o, "users")?,
-            name: json::field(&mut o, "name")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "external", &mut out.external)?;
+        json::set(&mut o, "operator_tenant_key", &mut out.operator_tenant_key)?;
+        json::set(&mut o, "users", &mut out.users)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        Ok(out)
     }
 }
 /// `P2ImChatUpdatedV1`
@@ -1144,11 +1152,11 @@ pub struct P2ImChatUpdatedV1 {
 impl FromJson for P2ImChatUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ImChatUpdatedV1Data`
@@ -1177,15 +1185,15 @@ pub struct P2ImChatUpdatedV1Data {
 impl FromJson for P2ImChatUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatUpdatedV1Data")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            external: json::field(&mut o, "external")?,
-            operator_tenant_key: json::field(&mut o, "operator_tenant_key")?,
-            after_change: json::field(&mut o, "after_change")?,
-            before_change: json::field(&mut o, "before_change")?,
-            moderator_list: json::field(&mut o, "moderator_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "external", &mut out.external)?;
+        json::set(&mut o, "operator_tenant_key", &mut out.operator_tenant_key)?;
+        json::set(&mut o, "after_change", &mut out.after_change)?;
+        json::set(&mut o, "before_change", &mut out.before_change)?;
+        json::set(&mut o, "moderator_list", &mut out.moderator_list)?;
+        Ok(out)
     }
 }
 /// `P2ImMessageMessageReadV1`
@@ -1206,11 +1214,11 @@ pub struct P2ImMessageMessageReadV1 {
 impl FromJson for P2ImMessageMessageReadV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImMessageMessageReadV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ImMessageMessageReadV1Data`
@@ -1229,10 +1237,10 @@ pub struct P2ImMessageMessageReadV1Data {
 impl FromJson for P2ImMessageMessageReadV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImMessageMessageReadV1Data")?;
-        Ok(Self {
-            reader: json::field(&mut o, "reader")?,
-            message_id_list: json::field(&mut o, "message_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reader", &mut out.reader)?;
+        json::set(&mut o, "message_id_list", &mut out.message_id_list)?;
+        Ok(out)
     }
 }
 /// `P2ImMessageReactionCreatedV1`
@@ -1253,11 +1261,11 @@ pub struct P2ImMessageReactionCreatedV1 {
 impl FromJson for P2ImMessageReactionCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImMessageReactionCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ImMessageReactionCreatedV1Data`
@@ -1284,14 +1292,14 @@ pub struct P2ImMessageReactionCreatedV1Data {
 impl FromJson for P2ImMessageReactionCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImMessageReactionCreatedV1Data")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            reaction_type: json::field(&mut o, "reaction_type")?,
-            operator_type: json::field(&mut o, "operator_type")?,
-            user_id: json::field(&mut o, "user_id")?,
-            app_id: json::field(&mut o, "app_id")?,
-            action_time: json::field(&mut o, "action_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "reaction_type", &mut out.reaction_type)?;
+        json::set(&mut o, "operator_type", &mut out.operator_type)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "action_time", &mut out.action_time)?;
+        Ok(out)
     }
 }
 /// `P2ImMessageReactionDeletedV1`
@@ -1312,11 +1320,11 @@ pub struct P2ImMessageReactionDeletedV1 {
 impl FromJson for P2ImMessageReactionDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImMessageReactionDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ImMessageReactionDeletedV1Data`
@@ -1343,14 +1351,14 @@ pub struct P2ImMessageReactionDeletedV1Data {
 impl FromJson for P2ImMessageReactionDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImMessageReactionDeletedV1Data")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            reaction_type: json::field(&mut o, "reaction_type")?,
-            operator_type: json::field(&mut o, "operator_type")?,
-            user_id: json::field(&mut o, "user_id")?,
-            app_id: json::field(&mut o, "app_id")?,
-            action_time: json::field(&mut o, "action_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "reaction_type", &mut out.reaction_type)?;
+        json::set(&mut o, "operator_type", &mut out.operator_type)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "action_time", &mut out.action_time)?;
+        Ok(out)
     }
 }
 /// `P2ImMessageRecalledV1`
@@ -1371,11 +1379,11 @@ pub struct P2ImMessageRecalledV1 {
 impl FromJson for P2ImMessageRecalledV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImMessageRecalledV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ImMessageRecalledV1Data`
@@ -1398,12 +1406,12 @@ pub struct P2ImMessageRecalledV1Data {
 impl FromJson for P2ImMessageRecalledV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImMessageRecalledV1Data")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            recall_time: json::field(&mut o, "recall_time")?,
-            recall_type: json::field(&mut o, "recall_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "recall_time", &mut out.recall_time)?;
+        json::set(&mut o, "recall_type", &mut out.recall_type)?;
+        Ok(out)
     }
 }
 /// `P2ImMessageReceiveV1`
@@ -1424,11 +1432,11 @@ pub struct P2ImMessageReceiveV1 {
 impl FromJson for P2ImMessageReceiveV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImMessageReceiveV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2ImMessageReceiveV1Data`
@@ -1447,10 +1455,10 @@ pub struct P2ImMessageReceiveV1Data {
 impl FromJson for P2ImMessageReceiveV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImMessageReceiveV1Data")?;
-        Ok(Self {
-            sender: json::field(&mut o, "sender")?,
-            message: json::field(&mut o, "message")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "sender", &mut out.sender)?;
+        json::set(&mut o, "message", &mut out.message)?;
+        Ok(out)
     }
 }
 /// `RestrictedModeSetting`
@@ -1473,21 +1481,24 @@ pub struct RestrictedModeSetting {
 impl FromJson for RestrictedModeSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RestrictedModeSetting")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-            screenshot_has_permission_setting: json::field(
-                &mut o,
-                "screenshot_has_permission_setting",
-            )?,
-            download_has_permission_setting: json::field(
-                &mut o,
-                "download_has_permission_setting",
-            )?,
-            message_has_permission_setting: json::field(
-                &mut o,
-                "message_has_permission_setting",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(
+            &mut o,
+            "screenshot_has_permission_setting",
+            &mut out.screenshot_has_permission_setting,
+        )?;
+        json::set(
+            &mut o,
+            "download_has_permission_setting",
+            &mut out.download_has_permission_setting,
+        )?;
+        json::set(
+            &mut o,
+            "message_has_permission_setting",
+            &mut out.message_has_permission_setting,
+        )?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -1508,10 +1519,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

@@ -2882,10 +2882,10 @@ pub struct AddManagersChatManagersResponseBody {
 impl FromJson for AddManagersChatManagersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddManagersChatManagersResponseBody")?;
-        Ok(Self {
-            chat_managers: json::field(&mut o, "chat_managers")?,
-            chat_bot_managers: json::field(&mut o, "chat_bot_managers")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_managers", &mut out.chat_managers)?;
+        json::set(&mut o, "chat_bot_managers", &mut out.chat_bot_managers)?;
+        Ok(out)
     }
 }
 /// `BatchMessageReadUser`
@@ -2904,10 +2904,10 @@ pub struct BatchMessageReadUser {
 impl FromJson for BatchMessageReadUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchMessageReadUser")?;
-        Ok(Self {
-            read_count: json::field(&mut o, "read_count")?,
-            total_count: json::field(&mut o, "total_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "read_count", &mut out.read_count)?;
+        json::set(&mut o, "total_count", &mut out.total_count)?;
+        Ok(out)
     }
 }
 /// `BatchMessageRecallProgress`
@@ -2926,10 +2926,10 @@ pub struct BatchMessageRecallProgress {
 impl FromJson for BatchMessageRecallProgress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchMessageRecallProgress")?;
-        Ok(Self {
-            recall: json::field(&mut o, "recall")?,
-            recall_count: json::field(&mut o, "recall_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "recall", &mut out.recall)?;
+        json::set(&mut o, "recall_count", &mut out.recall_count)?;
+        Ok(out)
     }
 }
 /// `BatchMessageSendProgress`
@@ -2950,11 +2950,11 @@ pub struct BatchMessageSendProgress {
 impl FromJson for BatchMessageSendProgress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchMessageSendProgress")?;
-        Ok(Self {
-            valid_user_ids_count: json::field(&mut o, "valid_user_ids_count")?,
-            success_user_ids_count: json::field(&mut o, "success_user_ids_count")?,
-            read_user_ids_count: json::field(&mut o, "read_user_ids_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "valid_user_ids_count", &mut out.valid_user_ids_count)?;
+        json::set(&mut o, "success_user_ids_count", &mut out.success_user_ids_count)?;
+        json::set(&mut o, "read_user_ids_count", &mut out.read_user_ids_count)?;
+        Ok(out)
     }
 }
 /// `BatchQueryMessageReactionRequestBody`
@@ -2999,17 +2999,23 @@ pub struct BatchQueryMessageReactionResponseBody {
 impl FromJson for BatchQueryMessageReactionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchQueryMessageReactionResponseBody")?;
-        Ok(Self {
-            success_msg_reaction_details: json::field(
-                &mut o,
-                "success_msg_reaction_details",
-            )?,
-            success_msg_reaction_counts: json::field(
-                &mut o,
-                "success_msg_reaction_counts",
-            )?,
-            fail_msg_reaction_details: json::field(&mut o, "fail_msg_reaction_details")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "success_msg_reaction_details",
+            &mut out.success_msg_reaction_details,
+        )?;
+        json::set(
+            &mut o,
+            "success_msg_reaction_counts",
+            &mut out.success_msg_reaction_counts,
+        )?;
+        json::set(
+            &mut o,
+            "fail_msg_reaction_details",
+            &mut out.fail_msg_reaction_details,
+        )?;
+        Ok(out)
     }
 }
 /// `ChatMenuItem`
@@ -3034,13 +3040,13 @@ pub struct ChatMenuItem {
 impl FromJson for ChatMenuItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatMenuItem")?;
-        Ok(Self {
-            action_type: json::field(&mut o, "action_type")?,
-            redirect_link: json::field(&mut o, "redirect_link")?,
-            image_key: json::field(&mut o, "image_key")?,
-            name: json::field(&mut o, "name")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "action_type", &mut out.action_type)?;
+        json::set(&mut o, "redirect_link", &mut out.redirect_link)?;
+        json::set(&mut o, "image_key", &mut out.image_key)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        Ok(out)
     }
 }
 impl ToJson for ChatMenuItem {
@@ -3076,13 +3082,13 @@ pub struct ChatMenuItemRedirectLink {
 impl FromJson for ChatMenuItemRedirectLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatMenuItemRedirectLink")?;
-        Ok(Self {
-            common_url: json::field(&mut o, "common_url")?,
-            ios_url: json::field(&mut o, "ios_url")?,
-            android_url: json::field(&mut o, "android_url")?,
-            pc_url: json::field(&mut o, "pc_url")?,
-            web_url: json::field(&mut o, "web_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "common_url", &mut out.common_url)?;
+        json::set(&mut o, "ios_url", &mut out.ios_url)?;
+        json::set(&mut o, "android_url", &mut out.android_url)?;
+        json::set(&mut o, "pc_url", &mut out.pc_url)?;
+        json::set(&mut o, "web_url", &mut out.web_url)?;
+        Ok(out)
     }
 }
 impl ToJson for ChatMenuItemRedirectLink {
@@ -3112,10 +3118,14 @@ pub struct ChatMenuSecondLevel {
 impl FromJson for ChatMenuSecondLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatMenuSecondLevel")?;
-        Ok(Self {
-            chat_menu_second_level_id: json::field(&mut o, "chat_menu_second_level_id")?,
-            chat_menu_item: json::field(&mut o, "chat_menu_item")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "chat_menu_second_level_id",
+            &mut out.chat_menu_second_level_id,
+        )?;
+        json::set(&mut o, "chat_menu_item", &mut out.chat_menu_item)?;
+        Ok(out)
     }
 }
 impl ToJson for ChatMenuSecondLevel {
@@ -3144,11 +3154,11 @@ pub struct ChatMenuTopLevel {
 impl FromJson for ChatMenuTopLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatMenuTopLevel")?;
-        Ok(Self {
-            chat_menu_top_level_id: json::field(&mut o, "chat_menu_top_level_id")?,
-            chat_menu_item: json::field(&mut o, "chat_menu_item")?,
-            children: json::field(&mut o, "children")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_menu_top_level_id", &mut out.chat_menu_top_level_id)?;
+        json::set(&mut o, "chat_menu_item", &mut out.chat_menu_item)?;
+        json::set(&mut o, "children", &mut out.children)?;
+        Ok(out)
     }
 }
 impl ToJson for ChatMenuTopLevel {
@@ -3174,9 +3184,9 @@ pub struct ChatMenuTree {
 impl FromJson for ChatMenuTree {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatMenuTree")?;
-        Ok(Self {
-            chat_menu_top_levels: json::field(&mut o, "chat_menu_top_levels")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_menu_top_levels", &mut out.chat_menu_top_levels)?;
+        Ok(out)
     }
 }
 impl ToJson for ChatMenuTree {
@@ -3208,13 +3218,13 @@ pub struct ChatTab {
 impl FromJson for ChatTab {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatTab")?;
-        Ok(Self {
-            tab_id: json::field(&mut o, "tab_id")?,
-            tab_name: json::field(&mut o, "tab_name")?,
-            tab_type: json::field(&mut o, "tab_type")?,
-            tab_content: json::field(&mut o, "tab_content")?,
-            tab_config: json::field(&mut o, "tab_config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tab_id", &mut out.tab_id)?;
+        json::set(&mut o, "tab_name", &mut out.tab_name)?;
+        json::set(&mut o, "tab_type", &mut out.tab_type)?;
+        json::set(&mut o, "tab_content", &mut out.tab_content)?;
+        json::set(&mut o, "tab_config", &mut out.tab_config)?;
+        Ok(out)
     }
 }
 impl ToJson for ChatTab {
@@ -3244,10 +3254,10 @@ pub struct ChatTabConfig {
 impl FromJson for ChatTabConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatTabConfig")?;
-        Ok(Self {
-            icon_key: json::field(&mut o, "icon_key")?,
-            is_built_in: json::field(&mut o, "is_built_in")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "icon_key", &mut out.icon_key)?;
+        json::set(&mut o, "is_built_in", &mut out.is_built_in)?;
+        Ok(out)
     }
 }
 impl ToJson for ChatTabConfig {
@@ -3278,12 +3288,12 @@ pub struct ChatTabContent {
 impl FromJson for ChatTabContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatTabContent")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-            doc: json::field(&mut o, "doc")?,
-            meeting_minute: json::field(&mut o, "meeting_minute")?,
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "doc", &mut out.doc)?;
+        json::set(&mut o, "meeting_minute", &mut out.meeting_minute)?;
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 impl ToJson for ChatTabContent {
@@ -3396,25 +3406,25 @@ pub struct CreateByCardMessageRespData {
 impl FromJson for CreateByCardMessageRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateByCardMessageRespData")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            root_id: json::field(&mut o, "root_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            msg_type: json::field(&mut o, "msg_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            deleted: json::field(&mut o, "deleted")?,
-            updated: json::field(&mut o, "updated")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            sender: json::field(&mut o, "sender")?,
-            body: json::field(&mut o, "body")?,
-            mentions: json::field(&mut o, "mentions")?,
-            upper_message_id: json::field(&mut o, "upper_message_id")?,
-            message_app_link: json::field(&mut o, "message_app_link")?,
-            message_position: json::field(&mut o, "message_position")?,
-            thread_message_position: json::field(&mut o, "thread_message_position")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "root_id", &mut out.root_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "msg_type", &mut out.msg_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "deleted", &mut out.deleted)?;
+        json::set(&mut o, "updated", &mut out.updated)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "sender", &mut out.sender)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "mentions", &mut out.mentions)?;
+        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
+        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
+        json::set(&mut o, "message_position", &mut out.message_position)?;
+        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
+        Ok(out)
     }
 }
 /// `CreateByCardMessageRespDataBody`
@@ -3431,9 +3441,9 @@ pub struct CreateByCardMessageRespDataBody {
 impl FromJson for CreateByCardMessageRespDataBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateByCardMessageRespDataBody")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `CreateByCardMessageRespDataMentions`
@@ -3458,13 +3468,13 @@ pub struct CreateByCardMessageRespDataMentions {
 impl FromJson for CreateByCardMessageRespDataMentions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateByCardMessageRespDataMentions")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            id: json::field(&mut o, "id")?,
-            id_type: json::field(&mut o, "id_type")?,
-            name: json::field(&mut o, "name")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "id_type", &mut out.id_type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `CreateByCardMessageRespDataSender`
@@ -3493,15 +3503,15 @@ pub struct CreateByCardMessageRespDataSender {
 impl FromJson for CreateByCardMessageRespDataSender {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateByCardMessageRespDataSender")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            id_type: json::field(&mut o, "id_type")?,
-            sender_type: json::field(&mut o, "sender_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            sender_name: json::field(&mut o, "sender_name")?,
-            open_bot_id: json::field(&mut o, "open_bot_id")?,
-            sender_i18n_names: json::field(&mut o, "sender_i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "id_type", &mut out.id_type)?;
+        json::set(&mut o, "sender_type", &mut out.sender_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "sender_name", &mut out.sender_name)?;
+        json::set(&mut o, "open_bot_id", &mut out.open_bot_id)?;
+        json::set(&mut o, "sender_i18n_names", &mut out.sender_i18n_names)?;
+        Ok(out)
     }
 }
 /// `CreateByCardMessageRespDataSenderSenderI18nNames`
@@ -3525,11 +3535,11 @@ impl FromJson for CreateByCardMessageRespDataSenderSenderI18nNames {
             value,
             "CreateByCardMessageRespDataSenderSenderI18nNames",
         )?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        Ok(out)
     }
 }
 /// `CreateChatMembersRequestBody`
@@ -3568,11 +3578,15 @@ pub struct CreateChatMembersResponseBody {
 impl FromJson for CreateChatMembersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateChatMembersResponseBody")?;
-        Ok(Self {
-            invalid_id_list: json::field(&mut o, "invalid_id_list")?,
-            not_existed_id_list: json::field(&mut o, "not_existed_id_list")?,
-            pending_approval_id_list: json::field(&mut o, "pending_approval_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "invalid_id_list", &mut out.invalid_id_list)?;
+        json::set(&mut o, "not_existed_id_list", &mut out.not_existed_id_list)?;
+        json::set(
+            &mut o,
+            "pending_approval_id_list",
+            &mut out.pending_approval_id_list,
+        )?;
+        Ok(out)
     }
 }
 /// `CreateChatMenuTreeRequestBody`
@@ -3607,9 +3621,9 @@ pub struct CreateChatMenuTreeResponseBody {
 impl FromJson for CreateChatMenuTreeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateChatMenuTreeResponseBody")?;
-        Ok(Self {
-            menu_tree: json::field(&mut o, "menu_tree")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "menu_tree", &mut out.menu_tree)?;
+        Ok(out)
     }
 }
 /// `CreateChatRequestBody`
@@ -3764,36 +3778,48 @@ pub struct CreateChatResponseBody {
 impl FromJson for CreateChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateChatResponseBody")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-            avatar: json::field(&mut o, "avatar")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            owner_id_type: json::field(&mut o, "owner_id_type")?,
-            urgent_setting: json::field(&mut o, "urgent_setting")?,
-            video_conference_setting: json::field(&mut o, "video_conference_setting")?,
-            pin_manage_setting: json::field(&mut o, "pin_manage_setting")?,
-            add_member_permission: json::field(&mut o, "add_member_permission")?,
-            share_card_permission: json::field(&mut o, "share_card_permission")?,
-            at_all_permission: json::field(&mut o, "at_all_permission")?,
-            edit_permission: json::field(&mut o, "edit_permission")?,
-            group_message_type: json::field(&mut o, "group_message_type")?,
-            chat_mode: json::field(&mut o, "chat_mode")?,
-            chat_type: json::field(&mut o, "chat_type")?,
-            chat_tag: json::field(&mut o, "chat_tag")?,
-            external: json::field(&mut o, "external")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            join_message_visibility: json::field(&mut o, "join_message_visibility")?,
-            leave_message_visibility: json::field(&mut o, "leave_message_visibility")?,
-            membership_approval: json::field(&mut o, "membership_approval")?,
-            moderation_permission: json::field(&mut o, "moderation_permission")?,
-            labels: json::field(&mut o, "labels")?,
-            toolkit_ids: json::field(&mut o, "toolkit_ids")?,
-            restricted_mode_setting: json::field(&mut o, "restricted_mode_setting")?,
-            hide_member_count_setting: json::field(&mut o, "hide_member_count_setting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "owner_id_type", &mut out.owner_id_type)?;
+        json::set(&mut o, "urgent_setting", &mut out.urgent_setting)?;
+        json::set(
+            &mut o,
+            "video_conference_setting",
+            &mut out.video_conference_setting,
+        )?;
+        json::set(&mut o, "pin_manage_setting", &mut out.pin_manage_setting)?;
+        json::set(&mut o, "add_member_permission", &mut out.add_member_permission)?;
+        json::set(&mut o, "share_card_permission", &mut out.share_card_permission)?;
+        json::set(&mut o, "at_all_permission", &mut out.at_all_permission)?;
+        json::set(&mut o, "edit_permission", &mut out.edit_permission)?;
+        json::set(&mut o, "group_message_type", &mut out.group_message_type)?;
+        json::set(&mut o, "chat_mode", &mut out.chat_mode)?;
+        json::set(&mut o, "chat_type", &mut out.chat_type)?;
+        json::set(&mut o, "chat_tag", &mut out.chat_tag)?;
+        json::set(&mut o, "external", &mut out.external)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "join_message_visibility", &mut out.join_message_visibility)?;
+        json::set(
+            &mut o,
+            "leave_message_visibility",
+            &mut out.leave_message_visibility,
+        )?;
+        json::set(&mut o, "membership_approval", &mut out.membership_approval)?;
+        json::set(&mut o, "moderation_permission", &mut out.moderation_permission)?;
+        json::set(&mut o, "labels", &mut out.labels)?;
+        json::set(&mut o, "toolkit_ids", &mut out.toolkit_ids)?;
+        json::set(&mut o, "restricted_mode_setting", &mut out.restricted_mode_setting)?;
+        json::set(
+            &mut o,
+            "hide_member_count_setting",
+            &mut out.hide_member_count_setting,
+        )?;
+        Ok(out)
     }
 }
 /// `CreateChatTabRequestBody`
@@ -3828,9 +3854,9 @@ pub struct CreateChatTabResponseBody {
 impl FromJson for CreateChatTabResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateChatTabResponseBody")?;
-        Ok(Self {
-            chat_tabs: json::field(&mut o, "chat_tabs")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_tabs", &mut out.chat_tabs)?;
+        Ok(out)
     }
 }
 /// `CreateFileRequestBody`
@@ -3874,9 +3900,9 @@ pub struct CreateFileResponseBody {
 impl FromJson for CreateFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateFileResponseBody")?;
-        Ok(Self {
-            file_key: json::field(&mut o, "file_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_key", &mut out.file_key)?;
+        Ok(out)
     }
 }
 /// `CreateImageRequestBody`
@@ -3912,9 +3938,9 @@ pub struct CreateImageResponseBody {
 impl FromJson for CreateImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateImageResponseBody")?;
-        Ok(Self {
-            image_key: json::field(&mut o, "image_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "image_key", &mut out.image_key)?;
+        Ok(out)
     }
 }
 /// `CreateMessageReactionRequestBody`
@@ -3955,12 +3981,12 @@ pub struct CreateMessageReactionResponseBody {
 impl FromJson for CreateMessageReactionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateMessageReactionResponseBody")?;
-        Ok(Self {
-            reaction_id: json::field(&mut o, "reaction_id")?,
-            operator: json::field(&mut o, "operator")?,
-            action_time: json::field(&mut o, "action_time")?,
-            reaction_type: json::field(&mut o, "reaction_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reaction_id", &mut out.reaction_id)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "action_time", &mut out.action_time)?;
+        json::set(&mut o, "reaction_type", &mut out.reaction_type)?;
+        Ok(out)
     }
 }
 /// `CreateMessageRequestBody`
@@ -4036,25 +4062,25 @@ pub struct CreateMessageResponseBody {
 impl FromJson for CreateMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateMessageResponseBody")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            root_id: json::field(&mut o, "root_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            msg_type: json::field(&mut o, "msg_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            deleted: json::field(&mut o, "deleted")?,
-            updated: json::field(&mut o, "updated")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            sender: json::field(&mut o, "sender")?,
-            body: json::field(&mut o, "body")?,
-            mentions: json::field(&mut o, "mentions")?,
-            upper_message_id: json::field(&mut o, "upper_message_id")?,
-            message_app_link: json::field(&mut o, "message_app_link")?,
-            message_position: json::field(&mut o, "message_position")?,
-            thread_message_position: json::field(&mut o, "thread_message_position")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "root_id", &mut out.root_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "msg_type", &mut out.msg_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "deleted", &mut out.deleted)?;
+        json::set(&mut o, "updated", &mut out.updated)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "sender", &mut out.sender)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "mentions", &mut out.mentions)?;
+        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
+        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
+        json::set(&mut o, "message_position", &mut out.message_position)?;
+        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
+        Ok(out)
     }
 }
 /// `CreatePinRequestBody`
@@ -4089,9 +4115,9 @@ pub struct CreatePinResponseBody {
 impl FromJson for CreatePinResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreatePinResponseBody")?;
-        Ok(Self {
-            pin: json::field(&mut o, "pin")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pin", &mut out.pin)?;
+        Ok(out)
     }
 }
 /// `DeleteChatMembersRequestBody`
@@ -4126,9 +4152,9 @@ pub struct DeleteChatMembersResponseBody {
 impl FromJson for DeleteChatMembersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteChatMembersResponseBody")?;
-        Ok(Self {
-            invalid_id_list: json::field(&mut o, "invalid_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "invalid_id_list", &mut out.invalid_id_list)?;
+        Ok(out)
     }
 }
 /// `DeleteChatMenuTreeRequestBody`
@@ -4163,9 +4189,9 @@ pub struct DeleteChatMenuTreeResponseBody {
 impl FromJson for DeleteChatMenuTreeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteChatMenuTreeResponseBody")?;
-        Ok(Self {
-            menu_tree: json::field(&mut o, "menu_tree")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "menu_tree", &mut out.menu_tree)?;
+        Ok(out)
     }
 }
 /// `DeleteManagersChatManagersRequestBody`
@@ -4202,10 +4228,10 @@ pub struct DeleteManagersChatManagersResponseBody {
 impl FromJson for DeleteManagersChatManagersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteManagersChatManagersResponseBody")?;
-        Ok(Self {
-            chat_managers: json::field(&mut o, "chat_managers")?,
-            chat_bot_managers: json::field(&mut o, "chat_bot_managers")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_managers", &mut out.chat_managers)?;
+        json::set(&mut o, "chat_bot_managers", &mut out.chat_bot_managers)?;
+        Ok(out)
     }
 }
 /// `DeleteMessageReactionResponseBody`
@@ -4228,12 +4254,12 @@ pub struct DeleteMessageReactionResponseBody {
 impl FromJson for DeleteMessageReactionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteMessageReactionResponseBody")?;
-        Ok(Self {
-            reaction_id: json::field(&mut o, "reaction_id")?,
-            operator: json::field(&mut o, "operator")?,
-            action_time: json::field(&mut o, "action_time")?,
-            reaction_type: json::field(&mut o, "reaction_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reaction_id", &mut out.reaction_id)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "action_time", &mut out.action_time)?;
+        json::set(&mut o, "reaction_type", &mut out.reaction_type)?;
+        Ok(out)
     }
 }
 /// `DeleteTabsChatTabRequestBody`
@@ -4268,9 +4294,9 @@ pub struct DeleteTabsChatTabResponseBody {
 impl FromJson for DeleteTabsChatTabResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteTabsChatTabResponseBody")?;
-        Ok(Self {
-            chat_tabs: json::field(&mut o, "chat_tabs")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_tabs", &mut out.chat_tabs)?;
+        Ok(out)
     }
 }
 /// `Emoji`
@@ -4287,9 +4313,9 @@ pub struct Emoji {
 impl FromJson for Emoji {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Emoji")?;
-        Ok(Self {
-            emoji_type: json::field(&mut o, "emoji_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "emoji_type", &mut out.emoji_type)?;
+        Ok(out)
     }
 }
 impl ToJson for Emoji {
@@ -4315,10 +4341,10 @@ pub struct FailMsgReactionDetails {
 impl FromJson for FailMsgReactionDetails {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FailMsgReactionDetails")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            fail_reason: json::field(&mut o, "fail_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "fail_reason", &mut out.fail_reason)?;
+        Ok(out)
     }
 }
 /// `FollowUp`
@@ -4406,25 +4432,25 @@ pub struct ForwardMessageResponseBody {
 impl FromJson for ForwardMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ForwardMessageResponseBody")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            root_id: json::field(&mut o, "root_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            msg_type: json::field(&mut o, "msg_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            deleted: json::field(&mut o, "deleted")?,
-            updated: json::field(&mut o, "updated")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            sender: json::field(&mut o, "sender")?,
-            body: json::field(&mut o, "body")?,
-            mentions: json::field(&mut o, "mentions")?,
-            upper_message_id: json::field(&mut o, "upper_message_id")?,
-            message_app_link: json::field(&mut o, "message_app_link")?,
-            message_position: json::field(&mut o, "message_position")?,
-            thread_message_position: json::field(&mut o, "thread_message_position")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "root_id", &mut out.root_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "msg_type", &mut out.msg_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "deleted", &mut out.deleted)?;
+        json::set(&mut o, "updated", &mut out.updated)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "sender", &mut out.sender)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "mentions", &mut out.mentions)?;
+        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
+        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
+        json::set(&mut o, "message_position", &mut out.message_position)?;
+        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
+        Ok(out)
     }
 }
 /// `ForwardThreadRequestBody`
@@ -4491,25 +4517,25 @@ pub struct ForwardThreadResponseBody {
 impl FromJson for ForwardThreadResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ForwardThreadResponseBody")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            root_id: json::field(&mut o, "root_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            msg_type: json::field(&mut o, "msg_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            deleted: json::field(&mut o, "deleted")?,
-            updated: json::field(&mut o, "updated")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            sender: json::field(&mut o, "sender")?,
-            body: json::field(&mut o, "body")?,
-            mentions: json::field(&mut o, "mentions")?,
-            upper_message_id: json::field(&mut o, "upper_message_id")?,
-            message_app_link: json::field(&mut o, "message_app_link")?,
-            message_position: json::field(&mut o, "message_position")?,
-            thread_message_position: json::field(&mut o, "thread_message_position")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "root_id", &mut out.root_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "msg_type", &mut out.msg_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "deleted", &mut out.deleted)?;
+        json::set(&mut o, "updated", &mut out.updated)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "sender", &mut out.sender)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "mentions", &mut out.mentions)?;
+        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
+        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
+        json::set(&mut o, "message_position", &mut out.message_position)?;
+        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
+        Ok(out)
     }
 }
 /// `GetChatAnnouncementResponseBody`
@@ -4540,16 +4566,16 @@ pub struct GetChatAnnouncementResponseBody {
 impl FromJson for GetChatAnnouncementResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetChatAnnouncementResponseBody")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            revision: json::field(&mut o, "revision")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            owner_id_type: json::field(&mut o, "owner_id_type")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            modifier_id_type: json::field(&mut o, "modifier_id_type")?,
-            modifier_id: json::field(&mut o, "modifier_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "revision", &mut out.revision)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "owner_id_type", &mut out.owner_id_type)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "modifier_id_type", &mut out.modifier_id_type)?;
+        json::set(&mut o, "modifier_id", &mut out.modifier_id)?;
+        Ok(out)
     }
 }
 /// `GetChatMembersResponseBody`
@@ -4576,17 +4602,18 @@ pub struct GetChatMembersResponseBody {
 impl FromJson for GetChatMembersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetChatMembersResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            member_total: json::field(&mut o, "member_total")?,
-            trigger_security_conf_limit: json::field(
-                &mut o,
-                "trigger_security_conf_limit",
-            )?,
-            security_conf_limit: json::field(&mut o, "security_conf_limit")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "member_total", &mut out.member_total)?;
+        json::set(
+            &mut o,
+            "trigger_security_conf_limit",
+            &mut out.trigger_security_conf_limit,
+        )?;
+        json::set(&mut o, "security_conf_limit", &mut out.security_conf_limit)?;
+        Ok(out)
     }
 }
 /// `GetChatMenuTreeResponseBody`
@@ -4603,9 +4630,9 @@ pub struct GetChatMenuTreeResponseBody {
 impl FromJson for GetChatMenuTreeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetChatMenuTreeResponseBody")?;
-        Ok(Self {
-            menu_tree: json::field(&mut o, "menu_tree")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "menu_tree", &mut out.menu_tree)?;
+        Ok(out)
     }
 }
 /// `GetChatModerationResponseBody`
@@ -4628,12 +4655,12 @@ pub struct GetChatModerationResponseBody {
 impl FromJson for GetChatModerationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetChatModerationResponseBody")?;
-        Ok(Self {
-            moderation_setting: json::field(&mut o, "moderation_setting")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "moderation_setting", &mut out.moderation_setting)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `GetChatResponseBody`
@@ -4712,40 +4739,52 @@ pub struct GetChatResponseBody {
 impl FromJson for GetChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetChatResponseBody")?;
-        Ok(Self {
-            avatar: json::field(&mut o, "avatar")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-            add_member_permission: json::field(&mut o, "add_member_permission")?,
-            share_card_permission: json::field(&mut o, "share_card_permission")?,
-            at_all_permission: json::field(&mut o, "at_all_permission")?,
-            edit_permission: json::field(&mut o, "edit_permission")?,
-            owner_id_type: json::field(&mut o, "owner_id_type")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            user_manager_id_list: json::field(&mut o, "user_manager_id_list")?,
-            bot_manager_id_list: json::field(&mut o, "bot_manager_id_list")?,
-            group_message_type: json::field(&mut o, "group_message_type")?,
-            chat_mode: json::field(&mut o, "chat_mode")?,
-            chat_type: json::field(&mut o, "chat_type")?,
-            chat_tag: json::field(&mut o, "chat_tag")?,
-            join_message_visibility: json::field(&mut o, "join_message_visibility")?,
-            leave_message_visibility: json::field(&mut o, "leave_message_visibility")?,
-            membership_approval: json::field(&mut o, "membership_approval")?,
-            moderation_permission: json::field(&mut o, "moderation_permission")?,
-            external: json::field(&mut o, "external")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            user_count: json::field(&mut o, "user_count")?,
-            bot_count: json::field(&mut o, "bot_count")?,
-            labels: json::field(&mut o, "labels")?,
-            toolkit_ids: json::field(&mut o, "toolkit_ids")?,
-            restricted_mode_setting: json::field(&mut o, "restricted_mode_setting")?,
-            urgent_setting: json::field(&mut o, "urgent_setting")?,
-            video_conference_setting: json::field(&mut o, "video_conference_setting")?,
-            pin_manage_setting: json::field(&mut o, "pin_manage_setting")?,
-            hide_member_count_setting: json::field(&mut o, "hide_member_count_setting")?,
-            chat_status: json::field(&mut o, "chat_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        json::set(&mut o, "add_member_permission", &mut out.add_member_permission)?;
+        json::set(&mut o, "share_card_permission", &mut out.share_card_permission)?;
+        json::set(&mut o, "at_all_permission", &mut out.at_all_permission)?;
+        json::set(&mut o, "edit_permission", &mut out.edit_permission)?;
+        json::set(&mut o, "owner_id_type", &mut out.owner_id_type)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "user_manager_id_list", &mut out.user_manager_id_list)?;
+        json::set(&mut o, "bot_manager_id_list", &mut out.bot_manager_id_list)?;
+        json::set(&mut o, "group_message_type", &mut out.group_message_type)?;
+        json::set(&mut o, "chat_mode", &mut out.chat_mode)?;
+        json::set(&mut o, "chat_type", &mut out.chat_type)?;
+        json::set(&mut o, "chat_tag", &mut out.chat_tag)?;
+        json::set(&mut o, "join_message_visibility", &mut out.join_message_visibility)?;
+        json::set(
+            &mut o,
+            "leave_message_visibility",
+            &mut out.leave_message_visibility,
+        )?;
+        json::set(&mut o, "membership_approval", &mut out.membership_approval)?;
+        json::set(&mut o, "moderation_permission", &mut out.moderation_permission)?;
+        json::set(&mut o, "external", &mut out.external)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "user_count", &mut out.user_count)?;
+        json::set(&mut o, "bot_count", &mut out.bot_count)?;
+        json::set(&mut o, "labels", &mut out.labels)?;
+        json::set(&mut o, "toolkit_ids", &mut out.toolkit_ids)?;
+        json::set(&mut o, "restricted_mode_setting", &mut out.restricted_mode_setting)?;
+        json::set(&mut o, "urgent_setting", &mut out.urgent_setting)?;
+        json::set(
+            &mut o,
+            "video_conference_setting",
+            &mut out.video_conference_setting,
+        )?;
+        json::set(&mut o, "pin_manage_setting", &mut out.pin_manage_setting)?;
+        json::set(
+            &mut o,
+            "hide_member_count_setting",
+            &mut out.hide_member_count_setting,
+        )?;
+        json::set(&mut o, "chat_status", &mut out.chat_status)?;
+        Ok(out)
     }
 }
 /// `GetMessageResponseBody`
@@ -4762,9 +4801,9 @@ pub struct GetMessageResponseBody {
 impl FromJson for GetMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetMessageResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `GetProgressBatchMessageResponseBody`
@@ -4783,16 +4822,18 @@ pub struct GetProgressBatchMessageResponseBody {
 impl FromJson for GetProgressBatchMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetProgressBatchMessageResponseBody")?;
-        Ok(Self {
-            batch_message_send_progress: json::field(
-                &mut o,
-                "batch_message_send_progress",
-            )?,
-            batch_message_recall_progress: json::field(
-                &mut o,
-                "batch_message_recall_progress",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "batch_message_send_progress",
+            &mut out.batch_message_send_progress,
+        )?;
+        json::set(
+            &mut o,
+            "batch_message_recall_progress",
+            &mut out.batch_message_recall_progress,
+        )?;
+        Ok(out)
     }
 }
 /// `I18nContent`
@@ -4834,11 +4875,11 @@ pub struct I18nNames {
 impl FromJson for I18nNames {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nNames")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        Ok(out)
     }
 }
 impl ToJson for I18nNames {
@@ -4864,9 +4905,9 @@ pub struct IsInChatChatMembersResponseBody {
 impl FromJson for IsInChatChatMembersResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "IsInChatChatMembersResponseBody")?;
-        Ok(Self {
-            is_in_chat: json::field(&mut o, "is_in_chat")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_in_chat", &mut out.is_in_chat)?;
+        Ok(out)
     }
 }
 /// `LinkChatRequestBody`
@@ -4905,11 +4946,11 @@ pub struct LinkChatResponseBody {
 impl FromJson for LinkChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LinkChatResponseBody")?;
-        Ok(Self {
-            share_link: json::field(&mut o, "share_link")?,
-            expire_time: json::field(&mut o, "expire_time")?,
-            is_permanent: json::field(&mut o, "is_permanent")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "share_link", &mut out.share_link)?;
+        json::set(&mut o, "expire_time", &mut out.expire_time)?;
+        json::set(&mut o, "is_permanent", &mut out.is_permanent)?;
+        Ok(out)
     }
 }
 /// `ListChat`
@@ -4950,21 +4991,21 @@ pub struct ListChat {
 impl FromJson for ListChat {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListChat")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-            avatar: json::field(&mut o, "avatar")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            owner_id_type: json::field(&mut o, "owner_id_type")?,
-            external: json::field(&mut o, "external")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            labels: json::field(&mut o, "labels")?,
-            chat_status: json::field(&mut o, "chat_status")?,
-            chat_mode: json::field(&mut o, "chat_mode")?,
-            p2p_target_type: json::field(&mut o, "p2p_target_type")?,
-            p2p_target_id: json::field(&mut o, "p2p_target_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "owner_id_type", &mut out.owner_id_type)?;
+        json::set(&mut o, "external", &mut out.external)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "labels", &mut out.labels)?;
+        json::set(&mut o, "chat_status", &mut out.chat_status)?;
+        json::set(&mut o, "chat_mode", &mut out.chat_mode)?;
+        json::set(&mut o, "p2p_target_type", &mut out.p2p_target_type)?;
+        json::set(&mut o, "p2p_target_id", &mut out.p2p_target_id)?;
+        Ok(out)
     }
 }
 /// `ListChatResponseBody`
@@ -4985,11 +5026,11 @@ pub struct ListChatResponseBody {
 impl FromJson for ListChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListChatResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListMember`
@@ -5012,12 +5053,12 @@ pub struct ListMember {
 impl FromJson for ListMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListMember")?;
-        Ok(Self {
-            member_id_type: json::field(&mut o, "member_id_type")?,
-            member_id: json::field(&mut o, "member_id")?,
-            name: json::field(&mut o, "name")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member_id_type", &mut out.member_id_type)?;
+        json::set(&mut o, "member_id", &mut out.member_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `ListMessageReactionResponseBody`
@@ -5038,11 +5079,11 @@ pub struct ListMessageReactionResponseBody {
 impl FromJson for ListMessageReactionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListMessageReactionResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListMessageResponseBody`
@@ -5063,11 +5104,11 @@ pub struct ListMessageResponseBody {
 impl FromJson for ListMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListMessageResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListModerator`
@@ -5088,11 +5129,11 @@ pub struct ListModerator {
 impl FromJson for ListModerator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListModerator")?;
-        Ok(Self {
-            user_id_type: json::field(&mut o, "user_id_type")?,
-            user_id: json::field(&mut o, "user_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id_type", &mut out.user_id_type)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `ListPinResponseBody`
@@ -5113,11 +5154,11 @@ pub struct ListPinResponseBody {
 impl FromJson for ListPinResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListPinResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ListTabsChatTabResponseBody`
@@ -5134,9 +5175,9 @@ pub struct ListTabsChatTabResponseBody {
 impl FromJson for ListTabsChatTabResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTabsChatTabResponseBody")?;
-        Ok(Self {
-            chat_tabs: json::field(&mut o, "chat_tabs")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_tabs", &mut out.chat_tabs)?;
+        Ok(out)
     }
 }
 /// `Mention`
@@ -5161,13 +5202,13 @@ pub struct Mention {
 impl FromJson for Mention {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Mention")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            id: json::field(&mut o, "id")?,
-            id_type: json::field(&mut o, "id_type")?,
-            name: json::field(&mut o, "name")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "id_type", &mut out.id_type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `MergeForwardMessageRequestBody`
@@ -5207,10 +5248,10 @@ pub struct MergeForwardMessageResponseBody {
 impl FromJson for MergeForwardMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MergeForwardMessageResponseBody")?;
-        Ok(Self {
-            message: json::field(&mut o, "message")?,
-            invalid_message_id_list: json::field(&mut o, "invalid_message_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message", &mut out.message)?;
+        json::set(&mut o, "invalid_message_id_list", &mut out.invalid_message_id_list)?;
+        Ok(out)
     }
 }
 /// `Message`
@@ -5259,25 +5300,25 @@ pub struct Message {
 impl FromJson for Message {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Message")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            root_id: json::field(&mut o, "root_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            msg_type: json::field(&mut o, "msg_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            deleted: json::field(&mut o, "deleted")?,
-            updated: json::field(&mut o, "updated")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            sender: json::field(&mut o, "sender")?,
-            body: json::field(&mut o, "body")?,
-            mentions: json::field(&mut o, "mentions")?,
-            upper_message_id: json::field(&mut o, "upper_message_id")?,
-            message_app_link: json::field(&mut o, "message_app_link")?,
-            message_position: json::field(&mut o, "message_position")?,
-            thread_message_position: json::field(&mut o, "thread_message_position")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "root_id", &mut out.root_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "msg_type", &mut out.msg_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "deleted", &mut out.deleted)?;
+        json::set(&mut o, "updated", &mut out.updated)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "sender", &mut out.sender)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "mentions", &mut out.mentions)?;
+        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
+        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
+        json::set(&mut o, "message_position", &mut out.message_position)?;
+        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
+        Ok(out)
     }
 }
 /// `MessageBody`
@@ -5294,9 +5335,9 @@ pub struct MessageBody {
 impl FromJson for MessageBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MessageBody")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `MessageQuery`
@@ -5340,12 +5381,12 @@ pub struct MessageReaction {
 impl FromJson for MessageReaction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MessageReaction")?;
-        Ok(Self {
-            reaction_id: json::field(&mut o, "reaction_id")?,
-            operator: json::field(&mut o, "operator")?,
-            action_time: json::field(&mut o, "action_time")?,
-            reaction_type: json::field(&mut o, "reaction_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reaction_id", &mut out.reaction_id)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "action_time", &mut out.action_time)?;
+        json::set(&mut o, "reaction_type", &mut out.reaction_type)?;
+        Ok(out)
     }
 }
 /// `MessageSearchFilter`
@@ -5408,11 +5449,11 @@ pub struct MessageSearchItem {
 impl FromJson for MessageSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MessageSearchItem")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            display_info: json::field(&mut o, "display_info")?,
-            meta_data: json::field(&mut o, "meta_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "display_info", &mut out.display_info)?;
+        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        Ok(out)
     }
 }
 /// `MessageSearchMeta`
@@ -5447,18 +5488,18 @@ pub struct MessageSearchMeta {
 impl FromJson for MessageSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MessageSearchMeta")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            r#type: json::field(&mut o, "type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            position: json::field(&mut o, "position")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            from_id: json::field(&mut o, "from_id")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            thread_position: json::field(&mut o, "thread_position")?,
-            is_p2p_chat: json::field(&mut o, "is_p2p_chat")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "from_id", &mut out.from_id)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "thread_position", &mut out.thread_position)?;
+        json::set(&mut o, "is_p2p_chat", &mut out.is_p2p_chat)?;
+        Ok(out)
     }
 }
 /// `Operator`
@@ -5477,10 +5518,10 @@ pub struct Operator {
 impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Operator")?;
-        Ok(Self {
-            operator_id: json::field(&mut o, "operator_id")?,
-            operator_type: json::field(&mut o, "operator_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "operator_type", &mut out.operator_type)?;
+        Ok(out)
     }
 }
 /// `PatchChatAnnouncementRequestBody`
@@ -5539,9 +5580,9 @@ pub struct PatchChatMenuItemResponseBody {
 impl FromJson for PatchChatMenuItemResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchChatMenuItemResponseBody")?;
-        Ok(Self {
-            chat_menu_item: json::field(&mut o, "chat_menu_item")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_menu_item", &mut out.chat_menu_item)?;
+        Ok(out)
     }
 }
 /// `PatchMessageRequestBody`
@@ -5584,13 +5625,13 @@ pub struct Pin {
 impl FromJson for Pin {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Pin")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            operator_id: json::field(&mut o, "operator_id")?,
-            operator_id_type: json::field(&mut o, "operator_id_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "operator_id", &mut out.operator_id)?;
+        json::set(&mut o, "operator_id_type", &mut out.operator_id_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 /// `PushFollowUpMessageRequestBody`
@@ -5649,12 +5690,12 @@ pub struct Reaction {
 impl FromJson for Reaction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Reaction")?;
-        Ok(Self {
-            reaction_id: json::field(&mut o, "reaction_id")?,
-            operator: json::field(&mut o, "operator")?,
-            action_time: json::field(&mut o, "action_time")?,
-            emoji_type: json::field(&mut o, "emoji_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reaction_id", &mut out.reaction_id)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "action_time", &mut out.action_time)?;
+        json::set(&mut o, "emoji_type", &mut out.emoji_type)?;
+        Ok(out)
     }
 }
 /// `ReactionCount`
@@ -5673,10 +5714,10 @@ pub struct ReactionCount {
 impl FromJson for ReactionCount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReactionCount")?;
-        Ok(Self {
-            reaction_type: json::field(&mut o, "reaction_type")?,
-            count: json::field(&mut o, "count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reaction_type", &mut out.reaction_type)?;
+        json::set(&mut o, "count", &mut out.count)?;
+        Ok(out)
     }
 }
 /// `ReadUser`
@@ -5699,12 +5740,12 @@ pub struct ReadUser {
 impl FromJson for ReadUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReadUser")?;
-        Ok(Self {
-            user_id_type: json::field(&mut o, "user_id_type")?,
-            user_id: json::field(&mut o, "user_id")?,
-            timestamp: json::field(&mut o, "timestamp")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id_type", &mut out.user_id_type)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "timestamp", &mut out.timestamp)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `ReadUserBatchMessageResponseBody`
@@ -5721,9 +5762,9 @@ pub struct ReadUserBatchMessageResponseBody {
 impl FromJson for ReadUserBatchMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReadUserBatchMessageResponseBody")?;
-        Ok(Self {
-            read_user: json::field(&mut o, "read_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "read_user", &mut out.read_user)?;
+        Ok(out)
     }
 }
 /// `ReadUsersMessageResponseBody`
@@ -5744,11 +5785,11 @@ pub struct ReadUsersMessageResponseBody {
 impl FromJson for ReadUsersMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReadUsersMessageResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `ReplyByCardMessageReqBody`
@@ -5830,25 +5871,25 @@ pub struct ReplyByCardMessageRespData {
 impl FromJson for ReplyByCardMessageRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReplyByCardMessageRespData")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            root_id: json::field(&mut o, "root_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            msg_type: json::field(&mut o, "msg_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            deleted: json::field(&mut o, "deleted")?,
-            updated: json::field(&mut o, "updated")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            sender: json::field(&mut o, "sender")?,
-            body: json::field(&mut o, "body")?,
-            mentions: json::field(&mut o, "mentions")?,
-            upper_message_id: json::field(&mut o, "upper_message_id")?,
-            message_app_link: json::field(&mut o, "message_app_link")?,
-            message_position: json::field(&mut o, "message_position")?,
-            thread_message_position: json::field(&mut o, "thread_message_position")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "root_id", &mut out.root_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "msg_type", &mut out.msg_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "deleted", &mut out.deleted)?;
+        json::set(&mut o, "updated", &mut out.updated)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "sender", &mut out.sender)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "mentions", &mut out.mentions)?;
+        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
+        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
+        json::set(&mut o, "message_position", &mut out.message_position)?;
+        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
+        Ok(out)
     }
 }
 /// `ReplyByCardMessageRespDataBody`
@@ -5865,9 +5906,9 @@ pub struct ReplyByCardMessageRespDataBody {
 impl FromJson for ReplyByCardMessageRespDataBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReplyByCardMessageRespDataBody")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `ReplyByCardMessageRespDataMentions`
@@ -5892,13 +5933,13 @@ pub struct ReplyByCardMessageRespDataMentions {
 impl FromJson for ReplyByCardMessageRespDataMentions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReplyByCardMessageRespDataMentions")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            id: json::field(&mut o, "id")?,
-            id_type: json::field(&mut o, "id_type")?,
-            name: json::field(&mut o, "name")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "id_type", &mut out.id_type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `ReplyByCardMessageRespDataSender`
@@ -5927,15 +5968,15 @@ pub struct ReplyByCardMessageRespDataSender {
 impl FromJson for ReplyByCardMessageRespDataSender {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReplyByCardMessageRespDataSender")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            id_type: json::field(&mut o, "id_type")?,
-            sender_type: json::field(&mut o, "sender_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            sender_name: json::field(&mut o, "sender_name")?,
-            open_bot_id: json::field(&mut o, "open_bot_id")?,
-            sender_i18n_names: json::field(&mut o, "sender_i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "id_type", &mut out.id_type)?;
+        json::set(&mut o, "sender_type", &mut out.sender_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "sender_name", &mut out.sender_name)?;
+        json::set(&mut o, "open_bot_id", &mut out.open_bot_id)?;
+        json::set(&mut o, "sender_i18n_names", &mut out.sender_i18n_names)?;
+        Ok(out)
     }
 }
 /// `ReplyByCardMessageRespDataSenderSenderI18nNames`
@@ -5959,11 +6000,11 @@ impl FromJson for ReplyByCardMessageRespDataSenderSenderI18nNames {
             value,
             "ReplyByCardMessageRespDataSenderSenderI18nNames",
         )?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        Ok(out)
     }
 }
 /// `ReplyMessageRequestBody`
@@ -6039,25 +6080,25 @@ pub struct ReplyMessageResponseBody {
 impl FromJson for ReplyMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReplyMessageResponseBody")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            root_id: json::field(&mut o, "root_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            msg_type: json::field(&mut o, "msg_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            deleted: json::field(&mut o, "deleted")?,
-            updated: json::field(&mut o, "updated")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            sender: json::field(&mut o, "sender")?,
-            body: json::field(&mut o, "body")?,
-            mentions: json::field(&mut o, "mentions")?,
-            upper_message_id: json::field(&mut o, "upper_message_id")?,
-            message_app_link: json::field(&mut o, "message_app_link")?,
-            message_position: json::field(&mut o, "message_position")?,
-            thread_message_position: json::field(&mut o, "thread_message_position")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "root_id", &mut out.root_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "msg_type", &mut out.msg_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "deleted", &mut out.deleted)?;
+        json::set(&mut o, "updated", &mut out.updated)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "sender", &mut out.sender)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "mentions", &mut out.mentions)?;
+        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
+        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
+        json::set(&mut o, "message_position", &mut out.message_position)?;
+        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
+        Ok(out)
     }
 }
 /// `RestrictedModeSetting`
@@ -6080,21 +6121,24 @@ pub struct RestrictedModeSetting {
 impl FromJson for RestrictedModeSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RestrictedModeSetting")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-            screenshot_has_permission_setting: json::field(
-                &mut o,
-                "screenshot_has_permission_setting",
-            )?,
-            download_has_permission_setting: json::field(
-                &mut o,
-                "download_has_permission_setting",
-            )?,
-            message_has_permission_setting: json::field(
-                &mut o,
-                "message_has_permission_setting",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(
+            &mut o,
+            "screenshot_has_permission_setting",
+            &mut out.screenshot_has_permission_setting,
+        )?;
+        json::set(
+            &mut o,
+            "download_has_permission_setting",
+            &mut out.download_has_permission_setting,
+        )?;
+        json::set(
+            &mut o,
+            "message_has_permission_setting",
+            &mut out.message_has_permission_setting,
+        )?;
+        Ok(out)
     }
 }
 impl ToJson for RestrictedModeSetting {
@@ -6134,11 +6178,11 @@ pub struct SearchChatResponseBody {
 impl FromJson for SearchChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchChatResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SearchMessageRequestBody`
@@ -6184,13 +6228,13 @@ pub struct SearchMessageResponseBody {
 impl FromJson for SearchMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchMessageResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            total: json::field(&mut o, "total")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            notice: json::field(&mut o, "notice")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "notice", &mut out.notice)?;
+        Ok(out)
     }
 }
 /// `Sender`
@@ -6219,15 +6263,15 @@ pub struct Sender {
 impl FromJson for Sender {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Sender")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            id_type: json::field(&mut o, "id_type")?,
-            sender_type: json::field(&mut o, "sender_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            sender_name: json::field(&mut o, "sender_name")?,
-            open_bot_id: json::field(&mut o, "open_bot_id")?,
-            sender_i18n_names: json::field(&mut o, "sender_i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "id_type", &mut out.id_type)?;
+        json::set(&mut o, "sender_type", &mut out.sender_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "sender_name", &mut out.sender_name)?;
+        json::set(&mut o, "open_bot_id", &mut out.open_bot_id)?;
+        json::set(&mut o, "sender_i18n_names", &mut out.sender_i18n_names)?;
+        Ok(out)
     }
 }
 /// `SortChatMenuTreeRequestBody`
@@ -6262,9 +6306,9 @@ pub struct SortChatMenuTreeResponseBody {
 impl FromJson for SortChatMenuTreeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SortChatMenuTreeResponseBody")?;
-        Ok(Self {
-            menu_tree: json::field(&mut o, "menu_tree")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "menu_tree", &mut out.menu_tree)?;
+        Ok(out)
     }
 }
 /// `SortTabsChatTabRequestBody`
@@ -6299,9 +6343,9 @@ pub struct SortTabsChatTabResponseBody {
 impl FromJson for SortTabsChatTabResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SortTabsChatTabResponseBody")?;
-        Ok(Self {
-            chat_tabs: json::field(&mut o, "chat_tabs")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_tabs", &mut out.chat_tabs)?;
+        Ok(out)
     }
 }
 /// `SuccessMsgReactionCount`
@@ -6320,10 +6364,10 @@ pub struct SuccessMsgReactionCount {
 impl FromJson for SuccessMsgReactionCount {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SuccessMsgReactionCount")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            reaction_count: json::field(&mut o, "reaction_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "reaction_count", &mut out.reaction_count)?;
+        Ok(out)
     }
 }
 /// `SuccessMsgReactionDetails`
@@ -6346,12 +6390,12 @@ pub struct SuccessMsgReactionDetails {
 impl FromJson for SuccessMsgReactionDetails {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SuccessMsgReactionDetails")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            message_reaction_items: json::field(&mut o, "message_reaction_items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "message_reaction_items", &mut out.message_reaction_items)?;
+        Ok(out)
     }
 }
 /// `TimeRange`
@@ -6448,25 +6492,25 @@ pub struct UpdateByCardMessageRespData {
 impl FromJson for UpdateByCardMessageRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateByCardMessageRespData")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            root_id: json::field(&mut o, "root_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            msg_type: json::field(&mut o, "msg_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            deleted: json::field(&mut o, "deleted")?,
-            updated: json::field(&mut o, "updated")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            sender: json::field(&mut o, "sender")?,
-            body: json::field(&mut o, "body")?,
-            mentions: json::field(&mut o, "mentions")?,
-            upper_message_id: json::field(&mut o, "upper_message_id")?,
-            message_app_link: json::field(&mut o, "message_app_link")?,
-            message_position: json::field(&mut o, "message_position")?,
-            thread_message_position: json::field(&mut o, "thread_message_position")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "root_id", &mut out.root_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "msg_type", &mut out.msg_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "deleted", &mut out.deleted)?;
+        json::set(&mut o, "updated", &mut out.updated)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "sender", &mut out.sender)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "mentions", &mut out.mentions)?;
+        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
+        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
+        json::set(&mut o, "message_position", &mut out.message_position)?;
+        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
+        Ok(out)
     }
 }
 /// `UpdateByCardMessageRespDataBody`
@@ -6483,9 +6527,9 @@ pub struct UpdateByCardMessageRespDataBody {
 impl FromJson for UpdateByCardMessageRespDataBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateByCardMessageRespDataBody")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `UpdateByCardMessageRespDataMentions`
@@ -6510,13 +6554,13 @@ pub struct UpdateByCardMessageRespDataMentions {
 impl FromJson for UpdateByCardMessageRespDataMentions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateByCardMessageRespDataMentions")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            id: json::field(&mut o, "id")?,
-            id_type: json::field(&mut o, "id_type")?,
-            name: json::field(&mut o, "name")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "id_type", &mut out.id_type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `UpdateByCardMessageRespDataSender`
@@ -6545,15 +6589,15 @@ pub struct UpdateByCardMessageRespDataSender {
 impl FromJson for UpdateByCardMessageRespDataSender {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateByCardMessageRespDataSender")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            id_type: json::field(&mut o, "id_type")?,
-            sender_type: json::field(&mut o, "sender_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            sender_name: json::field(&mut o, "sender_name")?,
-            open_bot_id: json::field(&mut o, "open_bot_id")?,
-            sender_i18n_names: json::field(&mut o, "sender_i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "id_type", &mut out.id_type)?;
+        json::set(&mut o, "sender_type", &mut out.sender_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "sender_name", &mut out.sender_name)?;
+        json::set(&mut o, "open_bot_id", &mut out.open_bot_id)?;
+        json::set(&mut o, "sender_i18n_names", &mut out.sender_i18n_names)?;
+        Ok(out)
     }
 }
 /// `UpdateByCardMessageRespDataSenderSenderI18nNames`
@@ -6577,11 +6621,11 @@ impl FromJson for UpdateByCardMessageRespDataSenderSenderI18nNames {
             value,
             "UpdateByCardMessageRespDataSenderSenderI18nNames",
         )?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        Ok(out)
     }
 }
 /// `UpdateChatModerationRequestBody`
@@ -6753,25 +6797,25 @@ pub struct UpdateMessageResponseBody {
 impl FromJson for UpdateMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateMessageResponseBody")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            root_id: json::field(&mut o, "root_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            msg_type: json::field(&mut o, "msg_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            deleted: json::field(&mut o, "deleted")?,
-            updated: json::field(&mut o, "updated")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            sender: json::field(&mut o, "sender")?,
-            body: json::field(&mut o, "body")?,
-            mentions: json::field(&mut o, "mentions")?,
-            upper_message_id: json::field(&mut o, "upper_message_id")?,
-            message_app_link: json::field(&mut o, "message_app_link")?,
-            message_position: json::field(&mut o, "message_position")?,
-            thread_message_position: json::field(&mut o, "thread_message_position")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "root_id", &mut out.root_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "msg_type", &mut out.msg_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "deleted", &mut out.deleted)?;
+        json::set(&mut o, "updated", &mut out.updated)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "sender", &mut out.sender)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "mentions", &mut out.mentions)?;
+        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
+        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
+        json::set(&mut o, "message_position", &mut out.message_position)?;
+        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
+        Ok(out)
     }
 }
 /// `UpdateTabsChatTabRequestBody`
@@ -6806,9 +6850,9 @@ pub struct UpdateTabsChatTabResponseBody {
 impl FromJson for UpdateTabsChatTabResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateTabsChatTabResponseBody")?;
-        Ok(Self {
-            chat_tabs: json::field(&mut o, "chat_tabs")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_tabs", &mut out.chat_tabs)?;
+        Ok(out)
     }
 }
 /// `UrgentAppMessageResponseBody`
@@ -6825,9 +6869,9 @@ pub struct UrgentAppMessageResponseBody {
 impl FromJson for UrgentAppMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UrgentAppMessageResponseBody")?;
-        Ok(Self {
-            invalid_user_id_list: json::field(&mut o, "invalid_user_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "invalid_user_id_list", &mut out.invalid_user_id_list)?;
+        Ok(out)
     }
 }
 /// `UrgentPhoneMessageResponseBody`
@@ -6844,9 +6888,9 @@ pub struct UrgentPhoneMessageResponseBody {
 impl FromJson for UrgentPhoneMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UrgentPhoneMessageResponseBody")?;
-        Ok(Self {
-            invalid_user_id_list: json::field(&mut o, "invalid_user_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "invalid_user_id_list", &mut out.invalid_user_id_list)?;
+        Ok(out)
     }
 }
 /// `UrgentReceivers`
@@ -6881,8 +6925,8 @@ pub struct UrgentSmsMessageResponseBody {
 impl FromJson for UrgentSmsMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UrgentSmsMessageResponseBody")?;
-        Ok(Self {
-            invalid_user_id_list: json::field(&mut o, "invalid_user_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "invalid_user_id_list", &mut out.invalid_user_id_list)?;
+        Ok(out)
     }
 }

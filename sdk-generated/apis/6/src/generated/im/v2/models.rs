@@ -947,9 +947,9 @@ pub struct BotTimeSentiveFeedCardResponseBody {
 impl FromJson for BotTimeSentiveFeedCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BotTimeSentiveFeedCardResponseBody")?;
-        Ok(Self {
-            failed_user_reasons: json::field(&mut o, "failed_user_reasons")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "failed_user_reasons", &mut out.failed_user_reasons)?;
+        Ok(out)
     }
 }
 /// `ChatSearchFilter`
@@ -1000,11 +1000,11 @@ pub struct ChatSearchItem {
 impl FromJson for ChatSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatSearchItem")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            display_info: json::field(&mut o, "display_info")?,
-            meta_data: json::field(&mut o, "meta_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "display_info", &mut out.display_info)?;
+        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        Ok(out)
     }
 }
 /// `ChatSearchMeta`
@@ -1043,20 +1043,20 @@ pub struct ChatSearchMeta {
 impl FromJson for ChatSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatSearchMeta")?;
-        Ok(Self {
-            chat_id: json::field(&mut o, "chat_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            external: json::field(&mut o, "external")?,
-            chat_mode: json::field(&mut o, "chat_mode")?,
-            description: json::field(&mut o, "description")?,
-            avatar: json::field(&mut o, "avatar")?,
-            name: json::field(&mut o, "name")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            owner_id_type: json::field(&mut o, "owner_id_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            chat_status: json::field(&mut o, "chat_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "external", &mut out.external)?;
+        json::set(&mut o, "chat_mode", &mut out.chat_mode)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "owner_id_type", &mut out.owner_id_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "chat_status", &mut out.chat_status)?;
+        Ok(out)
     }
 }
 /// `CreateAppFeedCardRequestBody`
@@ -1096,10 +1096,10 @@ pub struct CreateAppFeedCardResponseBody {
 impl FromJson for CreateAppFeedCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAppFeedCardResponseBody")?;
-        Ok(Self {
-            failed_cards: json::field(&mut o, "failed_cards")?,
-            biz_id: json::field(&mut o, "biz_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "failed_cards", &mut out.failed_cards)?;
+        json::set(&mut o, "biz_id", &mut out.biz_id)?;
+        Ok(out)
     }
 }
 /// `CreateBizEntityTagRelationRequestBody`
@@ -1167,9 +1167,9 @@ pub struct CreateTagFailReason {
 impl FromJson for CreateTagFailReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTagFailReason")?;
-        Ok(Self {
-            duplicate_id: json::field(&mut o, "duplicate_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "duplicate_id", &mut out.duplicate_id)?;
+        Ok(out)
     }
 }
 /// `CreateTagRequestBody`
@@ -1209,10 +1209,10 @@ pub struct CreateTagResponseBody {
 impl FromJson for CreateTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTagResponseBody")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            create_tag_fail_reason: json::field(&mut o, "create_tag_fail_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "create_tag_fail_reason", &mut out.create_tag_fail_reason)?;
+        Ok(out)
     }
 }
 /// `DeleteAppFeedCardBatchRequestBody`
@@ -1247,9 +1247,9 @@ pub struct DeleteAppFeedCardBatchResponseBody {
 impl FromJson for DeleteAppFeedCardBatchResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteAppFeedCardBatchResponseBody")?;
-        Ok(Self {
-            failed_cards: json::field(&mut o, "failed_cards")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "failed_cards", &mut out.failed_cards)?;
+        Ok(out)
     }
 }
 /// `FailedReason`
@@ -1270,11 +1270,11 @@ pub struct FailedReason {
 impl FromJson for FailedReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FailedReason")?;
-        Ok(Self {
-            error_code: json::field(&mut o, "error_code")?,
-            error_message: json::field(&mut o, "error_message")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "error_code", &mut out.error_code)?;
+        json::set(&mut o, "error_message", &mut out.error_message)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `GetBizEntityTagRelationResponseBody`
@@ -1291,12 +1291,13 @@ pub struct GetBizEntityTagRelationResponseBody {
 impl FromJson for GetBizEntityTagRelationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetBizEntityTagRelationResponseBody")?;
-        Ok(Self {
-            tag_info_with_bind_versions: json::field(
-                &mut o,
-                "tag_info_with_bind_versions",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "tag_info_with_bind_versions",
+            &mut out.tag_info_with_bind_versions,
+        )?;
+        Ok(out)
     }
 }
 /// `OpenAppFeedCard`
@@ -1470,11 +1471,11 @@ pub struct OpenFailedUserAppFeedCardItem {
 impl FromJson for OpenFailedUserAppFeedCardItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OpenFailedUserAppFeedCardItem")?;
-        Ok(Self {
-            biz_id: json::field(&mut o, "biz_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            reason: json::field(&mut o, "reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "biz_id", &mut out.biz_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        Ok(out)
     }
 }
 /// `OpenFeedStatusLabel`
@@ -1533,9 +1534,9 @@ pub struct PatchFeedCardResponseBody {
 impl FromJson for PatchFeedCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchFeedCardResponseBody")?;
-        Ok(Self {
-            failed_user_reasons: json::field(&mut o, "failed_user_reasons")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "failed_user_reasons", &mut out.failed_user_reasons)?;
+        Ok(out)
     }
 }
 /// `PatchTag`
@@ -1576,9 +1577,9 @@ pub struct PatchTagFailReason {
 impl FromJson for PatchTagFailReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchTagFailReason")?;
-        Ok(Self {
-            duplicate_id: json::field(&mut o, "duplicate_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "duplicate_id", &mut out.duplicate_id)?;
+        Ok(out)
     }
 }
 /// `PatchTagRequestBody`
@@ -1618,10 +1619,10 @@ pub struct PatchTagResponseBody {
 impl FromJson for PatchTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchTagResponseBody")?;
-        Ok(Self {
-            tag_info: json::field(&mut o, "tag_info")?,
-            patch_tag_fail_reason: json::field(&mut o, "patch_tag_fail_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tag_info", &mut out.tag_info)?;
+        json::set(&mut o, "patch_tag_fail_reason", &mut out.patch_tag_fail_reason)?;
+        Ok(out)
     }
 }
 /// `SearchChatRequestBody`
@@ -1670,13 +1671,13 @@ pub struct SearchChatResponseBody {
 impl FromJson for SearchChatResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchChatResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            total: json::field(&mut o, "total")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            notice: json::field(&mut o, "notice")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "notice", &mut out.notice)?;
+        Ok(out)
     }
 }
 /// `TagI18nName`
@@ -1716,10 +1717,10 @@ pub struct TagI18nNameV2 {
 impl FromJson for TagI18nNameV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TagI18nNameV2")?;
-        Ok(Self {
-            locale: json::field(&mut o, "locale")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "locale", &mut out.locale)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `TagInfo`
@@ -1750,16 +1751,16 @@ pub struct TagInfo {
 impl FromJson for TagInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TagInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            tag_type: json::field(&mut o, "tag_type")?,
-            name: json::field(&mut o, "name")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "tag_type", &mut out.tag_type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `TagInfoV2`
@@ -1790,16 +1791,16 @@ pub struct TagInfoV2 {
 impl FromJson for TagInfoV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TagInfoV2")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            tag_type: json::field(&mut o, "tag_type")?,
-            name: json::field(&mut o, "name")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "tag_type", &mut out.tag_type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `TagInfoWithBindVersion`
@@ -1818,10 +1819,10 @@ pub struct TagInfoWithBindVersion {
 impl FromJson for TagInfoWithBindVersion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TagInfoWithBindVersion")?;
-        Ok(Self {
-            tag_info: json::field(&mut o, "tag_info")?,
-            bind_version: json::field(&mut o, "bind_version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tag_info", &mut out.tag_info)?;
+        json::set(&mut o, "bind_version", &mut out.bind_version)?;
+        Ok(out)
     }
 }
 /// `UpdateAppFeedCardBatchRequestBody`
@@ -1856,9 +1857,9 @@ pub struct UpdateAppFeedCardBatchResponseBody {
 impl FromJson for UpdateAppFeedCardBatchResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateAppFeedCardBatchResponseBody")?;
-        Ok(Self {
-            failed_cards: json::field(&mut o, "failed_cards")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "failed_cards", &mut out.failed_cards)?;
+        Ok(out)
     }
 }
 /// `UpdateBizEntityTagRelationRequestBody`
@@ -1929,9 +1930,9 @@ pub struct UpdateChatButtonResponseBody {
 impl FromJson for UpdateChatButtonResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateChatButtonResponseBody")?;
-        Ok(Self {
-            failed_user_reasons: json::field(&mut o, "failed_user_reasons")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "failed_user_reasons", &mut out.failed_user_reasons)?;
+        Ok(out)
     }
 }
 /// `UserOpenAppFeedCardDeleter`

@@ -176,24 +176,24 @@ pub struct AddBotEvent {
 impl FromJson for AddBotEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddBotEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            chat_i18n_names: json::field(&mut o, "chat_i18n_names")?,
-            chat_name: json::field(&mut o, "chat_name")?,
-            chat_owner_employee_id: json::field(&mut o, "chat_owner_employee_id")?,
-            chat_owner_name: json::field(&mut o, "chat_owner_name")?,
-            chat_owner_open_id: json::field(&mut o, "chat_owner_open_id")?,
-            open_chat_id: json::field(&mut o, "open_chat_id")?,
-            operator_employee_id: json::field(&mut o, "operator_employee_id")?,
-            operator_name: json::field(&mut o, "operator_name")?,
-            operator_open_id: json::field(&mut o, "operator_open_id")?,
-            owner_is_bot: json::field(&mut o, "owner_is_bot")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "chat_i18n_names", &mut out.chat_i18n_names)?;
+        json::set(&mut o, "chat_name", &mut out.chat_name)?;
+        json::set(&mut o, "chat_owner_employee_id", &mut out.chat_owner_employee_id)?;
+        json::set(&mut o, "chat_owner_name", &mut out.chat_owner_name)?;
+        json::set(&mut o, "chat_owner_open_id", &mut out.chat_owner_open_id)?;
+        json::set(&mut o, "open_chat_id", &mut out.open_chat_id)?;
+        json::set(&mut o, "operator_employee_id", &mut out.operator_employee_id)?;
+        json::set(&mut o, "operator_name", &mut out.operator_name)?;
+        json::set(&mut o, "operator_open_id", &mut out.operator_open_id)?;
+        json::set(&mut o, "owner_is_bot", &mut out.owner_is_bot)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `AddBotEventChatI18nNames`
@@ -212,10 +212,10 @@ pub struct AddBotEventChatI18nNames {
 impl FromJson for AddBotEventChatI18nNames {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddBotEventChatI18nNames")?;
-        Ok(Self {
-            en_us: json::field(&mut o, "en_us")?,
-            zh_cn: json::field(&mut o, "zh_cn")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        Ok(out)
     }
 }
 /// `AddUserToChatEvent`
@@ -248,17 +248,17 @@ pub struct AddUserToChatEvent {
 impl FromJson for AddUserToChatEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddUserToChatEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            app_id: json::field(&mut o, "app_id")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            operator: json::field(&mut o, "operator")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            r#type: json::field(&mut o, "type")?,
-            users: json::field(&mut o, "users")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "users", &mut out.users)?;
+        Ok(out)
     }
 }
 /// `AddUserToChatEventOperator`
@@ -277,10 +277,10 @@ pub struct AddUserToChatEventOperator {
 impl FromJson for AddUserToChatEventOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddUserToChatEventOperator")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `AddUserToChatEventUsers`
@@ -301,11 +301,11 @@ pub struct AddUserToChatEventUsers {
 impl FromJson for AddUserToChatEventUsers {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddUserToChatEventUsers")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            open_id: json::field(&mut o, "open_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `AppOpenEvent`
@@ -338,17 +338,17 @@ pub struct AppOpenEvent {
 impl FromJson for AppOpenEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppOpenEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            applicants: json::field(&mut o, "applicants")?,
-            installer: json::field(&mut o, "installer")?,
-            installer_employee: json::field(&mut o, "installer_employee")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "applicants", &mut out.applicants)?;
+        json::set(&mut o, "installer", &mut out.installer)?;
+        json::set(&mut o, "installer_employee", &mut out.installer_employee)?;
+        Ok(out)
     }
 }
 /// `AppOpenEventApplicants`
@@ -365,9 +365,9 @@ pub struct AppOpenEventApplicants {
 impl FromJson for AppOpenEventApplicants {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppOpenEventApplicants")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `AppOpenEventInstaller`
@@ -384,9 +384,9 @@ pub struct AppOpenEventInstaller {
 impl FromJson for AppOpenEventInstaller {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppOpenEventInstaller")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `AppOpenEventInstallerEmployee`
@@ -403,9 +403,9 @@ pub struct AppOpenEventInstallerEmployee {
 impl FromJson for AppOpenEventInstallerEmployee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppOpenEventInstallerEmployee")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `AppStatusChangeEvent`
@@ -436,16 +436,16 @@ pub struct AppStatusChangeEvent {
 impl FromJson for AppStatusChangeEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppStatusChangeEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            status: json::field(&mut o, "status")?,
-            operator: json::field(&mut o, "operator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        Ok(out)
     }
 }
 /// `AppStatusChangeEventOperator`
@@ -466,11 +466,11 @@ pub struct AppStatusChangeEventOperator {
 impl FromJson for AppStatusChangeEventOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppStatusChangeEventOperator")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }
 /// `AppTicketEvent`
@@ -497,14 +497,14 @@ pub struct AppTicketEvent {
 impl FromJson for AppTicketEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTicketEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            app_ticket: json::field(&mut o, "app_ticket")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "app_ticket", &mut out.app_ticket)?;
+        Ok(out)
     }
 }
 /// `AppUninstalledEvent`
@@ -531,14 +531,14 @@ pub struct AppUninstalledEvent {
 impl FromJson for AppUninstalledEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppUninstalledEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `ChatDisbandEvent`
@@ -569,16 +569,16 @@ pub struct ChatDisbandEvent {
 impl FromJson for ChatDisbandEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatDisbandEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            app_id: json::field(&mut o, "app_id")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            operator: json::field(&mut o, "operator")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `ChatDisbandEventOperator`
@@ -597,10 +597,10 @@ pub struct ChatDisbandEventOperator {
 impl FromJson for ChatDisbandEventOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatDisbandEventOperator")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `ContactScopeChangeEvent`
@@ -627,14 +627,14 @@ pub struct ContactScopeChangeEvent {
 impl FromJson for ContactScopeChangeEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContactScopeChangeEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `DeptAddEvent`
@@ -665,16 +665,16 @@ pub struct DeptAddEvent {
 impl FromJson for DeptAddEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeptAddEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            open_department_id: json::field(&mut o, "open_department_id")?,
-            department: json::field(&mut o, "department")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        Ok(out)
     }
 }
 /// `DeptAddEventDepartment`
@@ -693,10 +693,10 @@ pub struct DeptAddEventDepartment {
 impl FromJson for DeptAddEventDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeptAddEventDepartment")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-            custom_id: json::field(&mut o, "custom_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "custom_id", &mut out.custom_id)?;
+        Ok(out)
     }
 }
 /// `GroupSettingUpdateEvent`
@@ -731,18 +731,18 @@ pub struct GroupSettingUpdateEvent {
 impl FromJson for GroupSettingUpdateEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GroupSettingUpdateEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            after_change: json::field(&mut o, "after_change")?,
-            before_change: json::field(&mut o, "before_change")?,
-            operator: json::field(&mut o, "operator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "after_change", &mut out.after_change)?;
+        json::set(&mut o, "before_change", &mut out.before_change)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        Ok(out)
     }
 }
 /// `GroupSettingUpdateEventAfterChange`
@@ -765,12 +765,12 @@ pub struct GroupSettingUpdateEventAfterChange {
 impl FromJson for GroupSettingUpdateEventAfterChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GroupSettingUpdateEventAfterChange")?;
-        Ok(Self {
-            owner_open_id: json::field(&mut o, "owner_open_id")?,
-            owner_user_id: json::field(&mut o, "owner_user_id")?,
-            add_member_permission: json::field(&mut o, "add_member_permission")?,
-            message_notification: json::field(&mut o, "message_notification")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "owner_open_id", &mut out.owner_open_id)?;
+        json::set(&mut o, "owner_user_id", &mut out.owner_user_id)?;
+        json::set(&mut o, "add_member_permission", &mut out.add_member_permission)?;
+        json::set(&mut o, "message_notification", &mut out.message_notification)?;
+        Ok(out)
     }
 }
 /// `GroupSettingUpdateEventOperator`
@@ -789,10 +789,10 @@ pub struct GroupSettingUpdateEventOperator {
 impl FromJson for GroupSettingUpdateEventOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GroupSettingUpdateEventOperator")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `InteractiveCardActionEvent`
@@ -819,14 +819,14 @@ pub struct InteractiveCardActionEvent {
 impl FromJson for InteractiveCardActionEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InteractiveCardActionEvent")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            open_message_id: json::field(&mut o, "open_message_id")?,
-            token: json::field(&mut o, "token")?,
-            action: json::field(&mut o, "action")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "open_message_id", &mut out.open_message_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "action", &mut out.action)?;
+        Ok(out)
     }
 }
 /// `InteractiveCardActionEventAction`
@@ -849,12 +849,12 @@ pub struct InteractiveCardActionEventAction {
 impl FromJson for InteractiveCardActionEventAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InteractiveCardActionEventAction")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-            tag: json::field(&mut o, "tag")?,
-            option: json::field(&mut o, "option")?,
-            timezone: json::field(&mut o, "timezone")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "tag", &mut out.tag)?;
+        json::set(&mut o, "option", &mut out.option)?;
+        json::set(&mut o, "timezone", &mut out.timezone)?;
+        Ok(out)
     }
 }
 /// `LeaveApprovalV2Event`
@@ -917,32 +917,44 @@ pub struct LeaveApprovalV2Event {
 impl FromJson for LeaveApprovalV2Event {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveApprovalV2Event")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            instance_code: json::field(&mut o, "instance_code")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            origin_instance_code: json::field(&mut o, "origin_instance_code")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            leave_feeding_arrive_late: json::field(&mut o, "leave_feeding_arrive_late")?,
-            leave_feeding_leave_early: json::field(&mut o, "leave_feeding_leave_early")?,
-            leave_feeding_rest_daily: json::field(&mut o, "leave_feeding_rest_daily")?,
-            leave_name: json::field(&mut o, "leave_name")?,
-            leave_unit: json::field(&mut o, "leave_unit")?,
-            leave_start_time: json::field(&mut o, "leave_start_time")?,
-            leave_end_time: json::field(&mut o, "leave_end_time")?,
-            leave_detail: json::field(&mut o, "leave_detail")?,
-            leave_range: json::field(&mut o, "leave_range")?,
-            leave_interval: json::field(&mut o, "leave_interval")?,
-            leave_reason: json::field(&mut o, "leave_reason")?,
-            i18n_resources: json::field(&mut o, "i18n_resources")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "instance_code", &mut out.instance_code)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "origin_instance_code", &mut out.origin_instance_code)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(
+            &mut o,
+            "leave_feeding_arrive_late",
+            &mut out.leave_feeding_arrive_late,
+        )?;
+        json::set(
+            &mut o,
+            "leave_feeding_leave_early",
+            &mut out.leave_feeding_leave_early,
+        )?;
+        json::set(
+            &mut o,
+            "leave_feeding_rest_daily",
+            &mut out.leave_feeding_rest_daily,
+        )?;
+        json::set(&mut o, "leave_name", &mut out.leave_name)?;
+        json::set(&mut o, "leave_unit", &mut out.leave_unit)?;
+        json::set(&mut o, "leave_start_time", &mut out.leave_start_time)?;
+        json::set(&mut o, "leave_end_time", &mut out.leave_end_time)?;
+        json::set(&mut o, "leave_detail", &mut out.leave_detail)?;
+        json::set(&mut o, "leave_range", &mut out.leave_range)?;
+        json::set(&mut o, "leave_interval", &mut out.leave_interval)?;
+        json::set(&mut o, "leave_reason", &mut out.leave_reason)?;
+        json::set(&mut o, "i18n_resources", &mut out.i18n_resources)?;
+        Ok(out)
     }
 }
 /// `LeaveApprovalV2EventI18nResources`
@@ -963,11 +975,11 @@ pub struct LeaveApprovalV2EventI18nResources {
 impl FromJson for LeaveApprovalV2EventI18nResources {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveApprovalV2EventI18nResources")?;
-        Ok(Self {
-            locale: json::field(&mut o, "locale")?,
-            is_default: json::field(&mut o, "is_default")?,
-            texts: json::field(&mut o, "texts")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "locale", &mut out.locale)?;
+        json::set(&mut o, "is_default", &mut out.is_default)?;
+        json::set(&mut o, "texts", &mut out.texts)?;
+        Ok(out)
     }
 }
 /// `LeaveApprovalV2EventLeaveDetail`
@@ -1038,32 +1050,32 @@ pub struct LeaveApprovalV2EventLeaveDetail {
 impl FromJson for LeaveApprovalV2EventLeaveDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveApprovalV2EventLeaveDetail")?;
-        Ok(Self {
-            _0: json::field(&mut o, "0")?,
-            _1: json::field(&mut o, "1")?,
-            length: json::field(&mut o, "length")?,
-            to_string: json::field(&mut o, "toString")?,
-            to_locale_string: json::field(&mut o, "toLocaleString")?,
-            pop: json::field(&mut o, "pop")?,
-            push: json::field(&mut o, "push")?,
-            concat: json::field(&mut o, "concat")?,
-            join: json::field(&mut o, "join")?,
-            reverse: json::field(&mut o, "reverse")?,
-            shift: json::field(&mut o, "shift")?,
-            slice: json::field(&mut o, "slice")?,
-            sort: json::field(&mut o, "sort")?,
-            splice: json::field(&mut o, "splice")?,
-            unshift: json::field(&mut o, "unshift")?,
-            index_of: json::field(&mut o, "indexOf")?,
-            last_index_of: json::field(&mut o, "lastIndexOf")?,
-            every: json::field(&mut o, "every")?,
-            some: json::field(&mut o, "some")?,
-            for_each: json::field(&mut o, "forEach")?,
-            map: json::field(&mut o, "map")?,
-            filter: json::field(&mut o, "filter")?,
-            reduce: json::field(&mut o, "reduce")?,
-            reduce_right: json::field(&mut o, "reduceRight")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "0", &mut out._0)?;
+        json::set(&mut o, "1", &mut out._1)?;
+        json::set(&mut o, "length", &mut out.length)?;
+        json::set(&mut o, "toString", &mut out.to_string)?;
+        json::set(&mut o, "toLocaleString", &mut out.to_locale_string)?;
+        json::set(&mut o, "pop", &mut out.pop)?;
+        json::set(&mut o, "push", &mut out.push)?;
+        json::set(&mut o, "concat", &mut out.concat)?;
+        json::set(&mut o, "join", &mut out.join)?;
+        json::set(&mut o, "reverse", &mut out.reverse)?;
+        json::set(&mut o, "shift", &mut out.shift)?;
+        json::set(&mut o, "slice", &mut out.slice)?;
+        json::set(&mut o, "sort", &mut out.sort)?;
+        json::set(&mut o, "splice", &mut out.splice)?;
+        json::set(&mut o, "unshift", &mut out.unshift)?;
+        json::set(&mut o, "indexOf", &mut out.index_of)?;
+        json::set(&mut o, "lastIndexOf", &mut out.last_index_of)?;
+        json::set(&mut o, "every", &mut out.every)?;
+        json::set(&mut o, "some", &mut out.some)?;
+        json::set(&mut o, "forEach", &mut out.for_each)?;
+        json::set(&mut o, "map", &mut out.map)?;
+        json::set(&mut o, "filter", &mut out.filter)?;
+        json::set(&mut o, "reduce", &mut out.reduce)?;
+        json::set(&mut o, "reduceRight", &mut out.reduce_right)?;
+        Ok(out)
     }
 }
 /// `LeaveApprovalV2EventLeaveRange`
@@ -1134,32 +1146,32 @@ pub struct LeaveApprovalV2EventLeaveRange {
 impl FromJson for LeaveApprovalV2EventLeaveRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveApprovalV2EventLeaveRange")?;
-        Ok(Self {
-            _0: json::field(&mut o, "0")?,
-            _1: json::field(&mut o, "1")?,
-            length: json::field(&mut o, "length")?,
-            to_string: json::field(&mut o, "toString")?,
-            to_locale_string: json::field(&mut o, "toLocaleString")?,
-            pop: json::field(&mut o, "pop")?,
-            push: json::field(&mut o, "push")?,
-            concat: json::field(&mut o, "concat")?,
-            join: json::field(&mut o, "join")?,
-            reverse: json::field(&mut o, "reverse")?,
-            shift: json::field(&mut o, "shift")?,
-            slice: json::field(&mut o, "slice")?,
-            sort: json::field(&mut o, "sort")?,
-            splice: json::field(&mut o, "splice")?,
-            unshift: json::field(&mut o, "unshift")?,
-            index_of: json::field(&mut o, "indexOf")?,
-            last_index_of: json::field(&mut o, "lastIndexOf")?,
-            every: json::field(&mut o, "every")?,
-            some: json::field(&mut o, "some")?,
-            for_each: json::field(&mut o, "forEach")?,
-            map: json::field(&mut o, "map")?,
-            filter: json::field(&mut o, "filter")?,
-            reduce: json::field(&mut o, "reduce")?,
-            reduce_right: json::field(&mut o, "reduceRight")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "0", &mut out._0)?;
+        json::set(&mut o, "1", &mut out._1)?;
+        json::set(&mut o, "length", &mut out.length)?;
+        json::set(&mut o, "toString", &mut out.to_string)?;
+        json::set(&mut o, "toLocaleString", &mut out.to_locale_string)?;
+        json::set(&mut o, "pop", &mut out.pop)?;
+        json::set(&mut o, "push", &mut out.push)?;
+        json::set(&mut o, "concat", &mut out.concat)?;
+        json::set(&mut o, "join", &mut out.join)?;
+        json::set(&mut o, "reverse", &mut out.reverse)?;
+        json::set(&mut o, "shift", &mut out.shift)?;
+        json::set(&mut o, "slice", &mut out.slice)?;
+        json::set(&mut o, "sort", &mut out.sort)?;
+        json::set(&mut o, "splice", &mut out.splice)?;
+        json::set(&mut o, "unshift", &mut out.unshift)?;
+        json::set(&mut o, "indexOf", &mut out.index_of)?;
+        json::set(&mut o, "lastIndexOf", &mut out.last_index_of)?;
+        json::set(&mut o, "every", &mut out.every)?;
+        json::set(&mut o, "some", &mut out.some)?;
+        json::set(&mut o, "forEach", &mut out.for_each)?;
+        json::set(&mut o, "map", &mut out.map)?;
+        json::set(&mut o, "filter", &mut out.filter)?;
+        json::set(&mut o, "reduce", &mut out.reduce)?;
+        json::set(&mut o, "reduceRight", &mut out.reduce_right)?;
+        Ok(out)
     }
 }
 /// `MessageEvent`
@@ -1210,26 +1222,26 @@ pub struct MessageEvent {
 impl FromJson for MessageEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MessageEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            root_id: json::field(&mut o, "root_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            open_chat_id: json::field(&mut o, "open_chat_id")?,
-            chat_type: json::field(&mut o, "chat_type")?,
-            msg_type: json::field(&mut o, "msg_type")?,
-            open_id: json::field(&mut o, "open_id")?,
-            employee_id: json::field(&mut o, "employee_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-            open_message_id: json::field(&mut o, "open_message_id")?,
-            is_mention: json::field(&mut o, "is_mention")?,
-            text: json::field(&mut o, "text")?,
-            text_without_at_bot: json::field(&mut o, "text_without_at_bot")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "root_id", &mut out.root_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "open_chat_id", &mut out.open_chat_id)?;
+        json::set(&mut o, "chat_type", &mut out.chat_type)?;
+        json::set(&mut o, "msg_type", &mut out.msg_type)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "open_message_id", &mut out.open_message_id)?;
+        json::set(&mut o, "is_mention", &mut out.is_mention)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "text_without_at_bot", &mut out.text_without_at_bot)?;
+        Ok(out)
     }
 }
 /// `MessageReadEvent`
@@ -1262,17 +1274,17 @@ pub struct MessageReadEvent {
 impl FromJson for MessageReadEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MessageReadEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            app_id: json::field(&mut o, "app_id")?,
-            open_chat_id: json::field(&mut o, "open_chat_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            open_message_ids: json::field(&mut o, "open_message_ids")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "open_chat_id", &mut out.open_chat_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "open_message_ids", &mut out.open_message_ids)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `OrderPaidEvent`
@@ -1319,24 +1331,24 @@ pub struct OrderPaidEvent {
 impl FromJson for OrderPaidEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OrderPaidEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            order_id: json::field(&mut o, "order_id")?,
-            price_plan_id: json::field(&mut o, "price_plan_id")?,
-            price_plan_type: json::field(&mut o, "price_plan_type")?,
-            seats: json::field(&mut o, "seats")?,
-            buy_count: json::field(&mut o, "buy_count")?,
-            create_time: json::field(&mut o, "create_time")?,
-            pay_time: json::field(&mut o, "pay_time")?,
-            buy_type: json::field(&mut o, "buy_type")?,
-            src_order_id: json::field(&mut o, "src_order_id")?,
-            order_pay_price: json::field(&mut o, "order_pay_price")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "order_id", &mut out.order_id)?;
+        json::set(&mut o, "price_plan_id", &mut out.price_plan_id)?;
+        json::set(&mut o, "price_plan_type", &mut out.price_plan_type)?;
+        json::set(&mut o, "seats", &mut out.seats)?;
+        json::set(&mut o, "buy_count", &mut out.buy_count)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "pay_time", &mut out.pay_time)?;
+        json::set(&mut o, "buy_type", &mut out.buy_type)?;
+        json::set(&mut o, "src_order_id", &mut out.src_order_id)?;
+        json::set(&mut o, "order_pay_price", &mut out.order_pay_price)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `OutApprovalEvent`
@@ -1389,27 +1401,27 @@ pub struct OutApprovalEvent {
 impl FromJson for OutApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OutApprovalEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            i18n_resources: json::field(&mut o, "i18n_resources")?,
-            instance_code: json::field(&mut o, "instance_code")?,
-            out_image: json::field(&mut o, "out_image")?,
-            out_interval: json::field(&mut o, "out_interval")?,
-            out_name: json::field(&mut o, "out_name")?,
-            out_reason: json::field(&mut o, "out_reason")?,
-            out_start_time: json::field(&mut o, "out_start_time")?,
-            out_end_time: json::field(&mut o, "out_end_time")?,
-            out_unit: json::field(&mut o, "out_unit")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            open_id: json::field(&mut o, "open_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "i18n_resources", &mut out.i18n_resources)?;
+        json::set(&mut o, "instance_code", &mut out.instance_code)?;
+        json::set(&mut o, "out_image", &mut out.out_image)?;
+        json::set(&mut o, "out_interval", &mut out.out_interval)?;
+        json::set(&mut o, "out_name", &mut out.out_name)?;
+        json::set(&mut o, "out_reason", &mut out.out_reason)?;
+        json::set(&mut o, "out_start_time", &mut out.out_start_time)?;
+        json::set(&mut o, "out_end_time", &mut out.out_end_time)?;
+        json::set(&mut o, "out_unit", &mut out.out_unit)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `OutApprovalEventI18nResources`
@@ -1430,11 +1442,11 @@ pub struct OutApprovalEventI18nResources {
 impl FromJson for OutApprovalEventI18nResources {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OutApprovalEventI18nResources")?;
-        Ok(Self {
-            is_default: json::field(&mut o, "is_default")?,
-            locale: json::field(&mut o, "locale")?,
-            texts: json::field(&mut o, "texts")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_default", &mut out.is_default)?;
+        json::set(&mut o, "locale", &mut out.locale)?;
+        json::set(&mut o, "texts", &mut out.texts)?;
+        Ok(out)
     }
 }
 /// `P2pChatCreateEvent`
@@ -1467,17 +1479,17 @@ pub struct P2pChatCreateEvent {
 impl FromJson for P2pChatCreateEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2pChatCreateEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            operator: json::field(&mut o, "operator")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            user: json::field(&mut o, "user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "user", &mut out.user)?;
+        Ok(out)
     }
 }
 /// `P2pChatCreateEventOperator`
@@ -1496,10 +1508,10 @@ pub struct P2pChatCreateEventOperator {
 impl FromJson for P2pChatCreateEventOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2pChatCreateEventOperator")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `P2pChatCreateEventUser`
@@ -1520,11 +1532,11 @@ pub struct P2pChatCreateEventUser {
 impl FromJson for P2pChatCreateEventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2pChatCreateEventUser")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            open_id: json::field(&mut o, "open_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `RemedyApprovalEvent`
@@ -1565,21 +1577,21 @@ pub struct RemedyApprovalEvent {
 impl FromJson for RemedyApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RemedyApprovalEvent")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            app_id: json::field(&mut o, "app_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            r#type: json::field(&mut o, "type")?,
-            instance_code: json::field(&mut o, "instance_code")?,
-            employee_id: json::field(&mut o, "employee_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            shift_time: json::field(&mut o, "shift_time")?,
-            return_time: json::field(&mut o, "return_time")?,
-            shift_reason: json::field(&mut o, "shift_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "instance_code", &mut out.instance_code)?;
+        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "shift_time", &mut out.shift_time)?;
+        json::set(&mut o, "return_time", &mut out.return_time)?;
+        json::set(&mut o, "shift_reason", &mut out.shift_reason)?;
+        Ok(out)
     }
 }
 /// `RemoveBotEvent`
@@ -1626,24 +1638,24 @@ pub struct RemoveBotEvent {
 impl FromJson for RemoveBotEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RemoveBotEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            chat_i18n_names: json::field(&mut o, "chat_i18n_names")?,
-            chat_name: json::field(&mut o, "chat_name")?,
-            chat_owner_employee_id: json::field(&mut o, "chat_owner_employee_id")?,
-            chat_owner_name: json::field(&mut o, "chat_owner_name")?,
-            chat_owner_open_id: json::field(&mut o, "chat_owner_open_id")?,
-            open_chat_id: json::field(&mut o, "open_chat_id")?,
-            operator_employee_id: json::field(&mut o, "operator_employee_id")?,
-            operator_name: json::field(&mut o, "operator_name")?,
-            operator_open_id: json::field(&mut o, "operator_open_id")?,
-            owner_is_bot: json::field(&mut o, "owner_is_bot")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "chat_i18n_names", &mut out.chat_i18n_names)?;
+        json::set(&mut o, "chat_name", &mut out.chat_name)?;
+        json::set(&mut o, "chat_owner_employee_id", &mut out.chat_owner_employee_id)?;
+        json::set(&mut o, "chat_owner_name", &mut out.chat_owner_name)?;
+        json::set(&mut o, "chat_owner_open_id", &mut out.chat_owner_open_id)?;
+        json::set(&mut o, "open_chat_id", &mut out.open_chat_id)?;
+        json::set(&mut o, "operator_employee_id", &mut out.operator_employee_id)?;
+        json::set(&mut o, "operator_name", &mut out.operator_name)?;
+        json::set(&mut o, "operator_open_id", &mut out.operator_open_id)?;
+        json::set(&mut o, "owner_is_bot", &mut out.owner_is_bot)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        Ok(out)
     }
 }
 /// `RemoveBotEventChatI18nNames`
@@ -1662,10 +1674,10 @@ pub struct RemoveBotEventChatI18nNames {
 impl FromJson for RemoveBotEventChatI18nNames {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RemoveBotEventChatI18nNames")?;
-        Ok(Self {
-            en_us: json::field(&mut o, "en_us")?,
-            zh_cn: json::field(&mut o, "zh_cn")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        Ok(out)
     }
 }
 /// `ShiftApprovalEvent`
@@ -1708,22 +1720,22 @@ pub struct ShiftApprovalEvent {
 impl FromJson for ShiftApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ShiftApprovalEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            instance_code: json::field(&mut o, "instance_code")?,
-            employee_id: json::field(&mut o, "employee_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            shift_time: json::field(&mut o, "shift_time")?,
-            return_time: json::field(&mut o, "return_time")?,
-            shift_reason: json::field(&mut o, "shift_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "instance_code", &mut out.instance_code)?;
+        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "shift_time", &mut out.shift_time)?;
+        json::set(&mut o, "return_time", &mut out.return_time)?;
+        json::set(&mut o, "shift_reason", &mut out.shift_reason)?;
+        Ok(out)
     }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEvent`
@@ -1764,21 +1776,21 @@ pub struct ThirdPartyMeetingRoomEventCreatedEvent {
 impl FromJson for ThirdPartyMeetingRoomEventCreatedEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ThirdPartyMeetingRoomEventCreatedEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            event_time: json::field(&mut o, "event_time")?,
-            uid: json::field(&mut o, "uid")?,
-            original_time: json::field(&mut o, "original_time")?,
-            start: json::field(&mut o, "start")?,
-            end: json::field(&mut o, "end")?,
-            meeting_rooms: json::field(&mut o, "meeting_rooms")?,
-            organizer: json::field(&mut o, "organizer")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "event_time", &mut out.event_time)?;
+        json::set(&mut o, "uid", &mut out.uid)?;
+        json::set(&mut o, "original_time", &mut out.original_time)?;
+        json::set(&mut o, "start", &mut out.start)?;
+        json::set(&mut o, "end", &mut out.end)?;
+        json::set(&mut o, "meeting_rooms", &mut out.meeting_rooms)?;
+        json::set(&mut o, "organizer", &mut out.organizer)?;
+        Ok(out)
     }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEventEnd`
@@ -1795,9 +1807,9 @@ pub struct ThirdPartyMeetingRoomEventCreatedEventEnd {
 impl FromJson for ThirdPartyMeetingRoomEventCreatedEventEnd {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ThirdPartyMeetingRoomEventCreatedEventEnd")?;
-        Ok(Self {
-            time_stamp: json::field(&mut o, "time_stamp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "time_stamp", &mut out.time_stamp)?;
+        Ok(out)
     }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEventMeetingRooms`
@@ -1871,32 +1883,32 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEventMeetingRooms {
             value,
             "ThirdPartyMeetingRoomEventCreatedEventMeetingRooms",
         )?;
-        Ok(Self {
-            _0: json::field(&mut o, "0")?,
-            _1: json::field(&mut o, "1")?,
-            length: json::field(&mut o, "length")?,
-            to_string: json::field(&mut o, "toString")?,
-            to_locale_string: json::field(&mut o, "toLocaleString")?,
-            pop: json::field(&mut o, "pop")?,
-            push: json::field(&mut o, "push")?,
-            concat: json::field(&mut o, "concat")?,
-            join: json::field(&mut o, "join")?,
-            reverse: json::field(&mut o, "reverse")?,
-            shift: json::field(&mut o, "shift")?,
-            slice: json::field(&mut o, "slice")?,
-            sort: json::field(&mut o, "sort")?,
-            splice: json::field(&mut o, "splice")?,
-            unshift: json::field(&mut o, "unshift")?,
-            index_of: json::field(&mut o, "indexOf")?,
-            last_index_of: json::field(&mut o, "lastIndexOf")?,
-            every: json::field(&mut o, "every")?,
-            some: json::field(&mut o, "some")?,
-            for_each: json::field(&mut o, "forEach")?,
-            map: json::field(&mut o, "map")?,
-            filter: json::field(&mut o, "filter")?,
-            reduce: json::field(&mut o, "reduce")?,
-            reduce_right: json::field(&mut o, "reduceRight")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "0", &mut out._0)?;
+        json::set(&mut o, "1", &mut out._1)?;
+        json::set(&mut o, "length", &mut out.length)?;
+        json::set(&mut o, "toString", &mut out.to_string)?;
+        json::set(&mut o, "toLocaleString", &mut out.to_locale_string)?;
+        json::set(&mut o, "pop", &mut out.pop)?;
+        json::set(&mut o, "push", &mut out.push)?;
+        json::set(&mut o, "concat", &mut out.concat)?;
+        json::set(&mut o, "join", &mut out.join)?;
+        json::set(&mut o, "reverse", &mut out.reverse)?;
+        json::set(&mut o, "shift", &mut out.shift)?;
+        json::set(&mut o, "slice", &mut out.slice)?;
+        json::set(&mut o, "sort", &mut out.sort)?;
+        json::set(&mut o, "splice", &mut out.splice)?;
+        json::set(&mut o, "unshift", &mut out.unshift)?;
+        json::set(&mut o, "indexOf", &mut out.index_of)?;
+        json::set(&mut o, "lastIndexOf", &mut out.last_index_of)?;
+        json::set(&mut o, "every", &mut out.every)?;
+        json::set(&mut o, "some", &mut out.some)?;
+        json::set(&mut o, "forEach", &mut out.for_each)?;
+        json::set(&mut o, "map", &mut out.map)?;
+        json::set(&mut o, "filter", &mut out.filter)?;
+        json::set(&mut o, "reduce", &mut out.reduce)?;
+        json::set(&mut o, "reduceRight", &mut out.reduce_right)?;
+        Ok(out)
     }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0`
@@ -1916,9 +1928,9 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0 {
             value,
             "ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0",
         )?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1`
@@ -1938,9 +1950,9 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1 {
             value,
             "ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1",
         )?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEventOrganizer`
@@ -1962,10 +1974,10 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEventOrganizer {
             value,
             "ThirdPartyMeetingRoomEventCreatedEventOrganizer",
         )?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEventStart`
@@ -1982,9 +1994,9 @@ pub struct ThirdPartyMeetingRoomEventCreatedEventStart {
 impl FromJson for ThirdPartyMeetingRoomEventCreatedEventStart {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ThirdPartyMeetingRoomEventCreatedEventStart")?;
-        Ok(Self {
-            time_stamp: json::field(&mut o, "time_stamp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "time_stamp", &mut out.time_stamp)?;
+        Ok(out)
     }
 }
 /// `TripApprovalEvent`
@@ -2029,23 +2041,23 @@ pub struct TripApprovalEvent {
 impl FromJson for TripApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TripApprovalEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            instance_code: json::field(&mut o, "instance_code")?,
-            employee_id: json::field(&mut o, "employee_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            schedules: json::field(&mut o, "schedules")?,
-            trip_interval: json::field(&mut o, "trip_interval")?,
-            trip_reason: json::field(&mut o, "trip_reason")?,
-            trip_peers: json::field(&mut o, "trip_peers")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "instance_code", &mut out.instance_code)?;
+        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "schedules", &mut out.schedules)?;
+        json::set(&mut o, "trip_interval", &mut out.trip_interval)?;
+        json::set(&mut o, "trip_reason", &mut out.trip_reason)?;
+        json::set(&mut o, "trip_peers", &mut out.trip_peers)?;
+        Ok(out)
     }
 }
 /// `TripApprovalEventSchedules`
@@ -2076,16 +2088,16 @@ pub struct TripApprovalEventSchedules {
 impl FromJson for TripApprovalEventSchedules {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TripApprovalEventSchedules")?;
-        Ok(Self {
-            trip_start_time: json::field(&mut o, "trip_start_time")?,
-            trip_end_time: json::field(&mut o, "trip_end_time")?,
-            trip_interval: json::field(&mut o, "trip_interval")?,
-            departure: json::field(&mut o, "departure")?,
-            destination: json::field(&mut o, "destination")?,
-            transportation: json::field(&mut o, "transportation")?,
-            trip_type: json::field(&mut o, "trip_type")?,
-            remark: json::field(&mut o, "remark")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "trip_start_time", &mut out.trip_start_time)?;
+        json::set(&mut o, "trip_end_time", &mut out.trip_end_time)?;
+        json::set(&mut o, "trip_interval", &mut out.trip_interval)?;
+        json::set(&mut o, "departure", &mut out.departure)?;
+        json::set(&mut o, "destination", &mut out.destination)?;
+        json::set(&mut o, "transportation", &mut out.transportation)?;
+        json::set(&mut o, "trip_type", &mut out.trip_type)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        Ok(out)
     }
 }
 /// `UserAddEvent`
@@ -2118,17 +2130,17 @@ pub struct UserAddEvent {
 impl FromJson for UserAddEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserAddEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            open_id: json::field(&mut o, "open_id")?,
-            employee_id: json::field(&mut o, "employee_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }
 /// `UserStatusChangeEvent`
@@ -2167,20 +2179,20 @@ pub struct UserStatusChangeEvent {
 impl FromJson for UserStatusChangeEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserStatusChangeEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            open_id: json::field(&mut o, "open_id")?,
-            employee_id: json::field(&mut o, "employee_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-            before_status: json::field(&mut o, "before_status")?,
-            change_time: json::field(&mut o, "change_time")?,
-            current_status: json::field(&mut o, "current_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "before_status", &mut out.before_status)?;
+        json::set(&mut o, "change_time", &mut out.change_time)?;
+        json::set(&mut o, "current_status", &mut out.current_status)?;
+        Ok(out)
     }
 }
 /// `UserStatusChangeEventBeforeStatus`
@@ -2201,11 +2213,11 @@ pub struct UserStatusChangeEventBeforeStatus {
 impl FromJson for UserStatusChangeEventBeforeStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserStatusChangeEventBeforeStatus")?;
-        Ok(Self {
-            is_active: json::field(&mut o, "is_active")?,
-            is_frozen: json::field(&mut o, "is_frozen")?,
-            is_resigned: json::field(&mut o, "is_resigned")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_active", &mut out.is_active)?;
+        json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
+        json::set(&mut o, "is_resigned", &mut out.is_resigned)?;
+        Ok(out)
     }
 }
 /// `UserStatusChangeEventCurrentStatus`
@@ -2226,11 +2238,11 @@ pub struct UserStatusChangeEventCurrentStatus {
 impl FromJson for UserStatusChangeEventCurrentStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserStatusChangeEventCurrentStatus")?;
-        Ok(Self {
-            is_active: json::field(&mut o, "is_active")?,
-            is_frozen: json::field(&mut o, "is_frozen")?,
-            is_resigned: json::field(&mut o, "is_resigned")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_active", &mut out.is_active)?;
+        json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
+        json::set(&mut o, "is_resigned", &mut out.is_resigned)?;
+        Ok(out)
     }
 }
 /// `WorkApprovalEvent`
@@ -2277,23 +2289,23 @@ pub struct WorkApprovalEvent {
 impl FromJson for WorkApprovalEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkApprovalEvent")?;
-        Ok(Self {
-            ts: json::field(&mut o, "ts")?,
-            uuid: json::field(&mut o, "uuid")?,
-            token: json::field(&mut o, "token")?,
-            r#type: json::field(&mut o, "type")?,
-            app_id: json::field(&mut o, "app_id")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            instance_code: json::field(&mut o, "instance_code")?,
-            employee_id: json::field(&mut o, "employee_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            work_type: json::field(&mut o, "work_type")?,
-            work_start_time: json::field(&mut o, "work_start_time")?,
-            work_end_time: json::field(&mut o, "work_end_time")?,
-            work_interval: json::field(&mut o, "work_interval")?,
-            work_reason: json::field(&mut o, "work_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "ts", &mut out.ts)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "instance_code", &mut out.instance_code)?;
+        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "work_type", &mut out.work_type)?;
+        json::set(&mut o, "work_start_time", &mut out.work_start_time)?;
+        json::set(&mut o, "work_end_time", &mut out.work_end_time)?;
+        json::set(&mut o, "work_interval", &mut out.work_interval)?;
+        json::set(&mut o, "work_reason", &mut out.work_reason)?;
+        Ok(out)
     }
 }

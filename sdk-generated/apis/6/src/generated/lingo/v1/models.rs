@@ -88,9 +88,9 @@ pub struct Abbreviation {
 impl FromJson for Abbreviation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Abbreviation")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 impl ToJson for Abbreviation {
@@ -114,9 +114,9 @@ pub struct BaikeImage {
 impl FromJson for BaikeImage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BaikeImage")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        Ok(out)
     }
 }
 impl ToJson for BaikeImage {
@@ -146,12 +146,12 @@ pub struct Classification {
 impl FromJson for Classification {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Classification")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            father_id: json::field(&mut o, "father_id")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "father_id", &mut out.father_id)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        Ok(out)
     }
 }
 impl ToJson for Classification {
@@ -199,9 +199,9 @@ pub struct CreateDraftResponseBody {
 impl FromJson for CreateDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateDraftResponseBody")?;
-        Ok(Self {
-            draft: json::field(&mut o, "draft")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "draft", &mut out.draft)?;
+        Ok(out)
     }
 }
 /// `CreateEntityResponseBody`
@@ -218,9 +218,9 @@ pub struct CreateEntityResponseBody {
 impl FromJson for CreateEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateEntityResponseBody")?;
-        Ok(Self {
-            entity: json::field(&mut o, "entity")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entity", &mut out.entity)?;
+        Ok(out)
     }
 }
 /// `DisplayStatus`
@@ -239,10 +239,10 @@ pub struct DisplayStatus {
 impl FromJson for DisplayStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DisplayStatus")?;
-        Ok(Self {
-            allow_highlight: json::field(&mut o, "allow_highlight")?,
-            allow_search: json::field(&mut o, "allow_search")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "allow_highlight", &mut out.allow_highlight)?;
+        json::set(&mut o, "allow_search", &mut out.allow_search)?;
+        Ok(out)
     }
 }
 impl ToJson for DisplayStatus {
@@ -269,10 +269,10 @@ pub struct Draft {
 impl FromJson for Draft {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Draft")?;
-        Ok(Self {
-            draft_id: json::field(&mut o, "draft_id")?,
-            entity: json::field(&mut o, "entity")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "draft_id", &mut out.draft_id)?;
+        json::set(&mut o, "entity", &mut out.entity)?;
+        Ok(out)
     }
 }
 /// `Entity`
@@ -317,23 +317,23 @@ pub struct Entity {
 impl FromJson for Entity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Entity")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            main_keys: json::field(&mut o, "main_keys")?,
-            full_names: json::field(&mut o, "full_names")?,
-            aliases: json::field(&mut o, "aliases")?,
-            description: json::field(&mut o, "description")?,
-            creator: json::field(&mut o, "creator")?,
-            create_time: json::field(&mut o, "create_time")?,
-            updater: json::field(&mut o, "updater")?,
-            update_time: json::field(&mut o, "update_time")?,
-            related_meta: json::field(&mut o, "related_meta")?,
-            statistics: json::field(&mut o, "statistics")?,
-            outer_info: json::field(&mut o, "outer_info")?,
-            rich_text: json::field(&mut o, "rich_text")?,
-            source: json::field(&mut o, "source")?,
-            i18n_descs: json::field(&mut o, "i18n_descs")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "main_keys", &mut out.main_keys)?;
+        json::set(&mut o, "full_names", &mut out.full_names)?;
+        json::set(&mut o, "aliases", &mut out.aliases)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "creator", &mut out.creator)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "updater", &mut out.updater)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "related_meta", &mut out.related_meta)?;
+        json::set(&mut o, "statistics", &mut out.statistics)?;
+        json::set(&mut o, "outer_info", &mut out.outer_info)?;
+        json::set(&mut o, "rich_text", &mut out.rich_text)?;
+        json::set(&mut o, "source", &mut out.source)?;
+        json::set(&mut o, "i18n_descs", &mut out.i18n_descs)?;
+        Ok(out)
     }
 }
 impl ToJson for Entity {
@@ -390,9 +390,9 @@ pub struct GetEntityResponseBody {
 impl FromJson for GetEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetEntityResponseBody")?;
-        Ok(Self {
-            entity: json::field(&mut o, "entity")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entity", &mut out.entity)?;
+        Ok(out)
     }
 }
 /// `HighlightEntityRequestBody`
@@ -427,9 +427,9 @@ pub struct HighlightEntityResponseBody {
 impl FromJson for HighlightEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "HighlightEntityResponseBody")?;
-        Ok(Self {
-            phrases: json::field(&mut o, "phrases")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "phrases", &mut out.phrases)?;
+        Ok(out)
     }
 }
 /// `I18nClsName`
@@ -448,10 +448,10 @@ pub struct I18nClsName {
 impl FromJson for I18nClsName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nClsName")?;
-        Ok(Self {
-            language: json::field(&mut o, "language")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "language", &mut out.language)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for I18nClsName {
@@ -480,11 +480,11 @@ pub struct I18nEntryDesc {
 impl FromJson for I18nEntryDesc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nEntryDesc")?;
-        Ok(Self {
-            language: json::field(&mut o, "language")?,
-            description: json::field(&mut o, "description")?,
-            rich_text: json::field(&mut o, "rich_text")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "language", &mut out.language)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "rich_text", &mut out.rich_text)?;
+        Ok(out)
     }
 }
 impl ToJson for I18nEntryDesc {
@@ -514,11 +514,11 @@ pub struct ListClassificationResponseBody {
 impl FromJson for ListClassificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListClassificationResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListEntityResponseBody`
@@ -539,11 +539,11 @@ pub struct ListEntityResponseBody {
 impl FromJson for ListEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListEntityResponseBody")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListRepoResponseBody`
@@ -560,9 +560,9 @@ pub struct ListRepoResponseBody {
 impl FromJson for ListRepoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListRepoResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `MatchEntityRequestBody`
@@ -597,9 +597,9 @@ pub struct MatchEntityResponseBody {
 impl FromJson for MatchEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MatchEntityResponseBody")?;
-        Ok(Self {
-            results: json::field(&mut o, "results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "results", &mut out.results)?;
+        Ok(out)
     }
 }
 /// `MatchInfo`
@@ -618,10 +618,10 @@ pub struct MatchInfo {
 impl FromJson for MatchInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MatchInfo")?;
-        Ok(Self {
-            entity_id: json::field(&mut o, "entity_id")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entity_id", &mut out.entity_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `OuterInfo`
@@ -640,10 +640,10 @@ pub struct OuterInfo {
 impl FromJson for OuterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OuterInfo")?;
-        Ok(Self {
-            provider: json::field(&mut o, "provider")?,
-            outer_id: json::field(&mut o, "outer_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "provider", &mut out.provider)?;
+        json::set(&mut o, "outer_id", &mut out.outer_id)?;
+        Ok(out)
     }
 }
 impl ToJson for OuterInfo {
@@ -672,11 +672,11 @@ pub struct Phrase {
 impl FromJson for Phrase {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Phrase")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            entity_ids: json::field(&mut o, "entity_ids")?,
-            span: json::field(&mut o, "span")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "entity_ids", &mut out.entity_ids)?;
+        json::set(&mut o, "span", &mut out.span)?;
+        Ok(out)
     }
 }
 /// `Referer`
@@ -697,11 +697,11 @@ pub struct Referer {
 impl FromJson for Referer {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Referer")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            title: json::field(&mut o, "title")?,
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 impl ToJson for Referer {
@@ -741,16 +741,16 @@ pub struct RelatedMeta {
 impl FromJson for RelatedMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RelatedMeta")?;
-        Ok(Self {
-            users: json::field(&mut o, "users")?,
-            chats: json::field(&mut o, "chats")?,
-            docs: json::field(&mut o, "docs")?,
-            oncalls: json::field(&mut o, "oncalls")?,
-            links: json::field(&mut o, "links")?,
-            abbreviations: json::field(&mut o, "abbreviations")?,
-            classifications: json::field(&mut o, "classifications")?,
-            images: json::field(&mut o, "images")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "users", &mut out.users)?;
+        json::set(&mut o, "chats", &mut out.chats)?;
+        json::set(&mut o, "docs", &mut out.docs)?;
+        json::set(&mut o, "oncalls", &mut out.oncalls)?;
+        json::set(&mut o, "links", &mut out.links)?;
+        json::set(&mut o, "abbreviations", &mut out.abbreviations)?;
+        json::set(&mut o, "classifications", &mut out.classifications)?;
+        json::set(&mut o, "images", &mut out.images)?;
+        Ok(out)
     }
 }
 impl ToJson for RelatedMeta {
@@ -783,10 +783,10 @@ pub struct Repo {
 impl FromJson for Repo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Repo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `SearchEntityRequestBody`
@@ -834,11 +834,11 @@ pub struct SearchEntityResponseBody {
 impl FromJson for SearchEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchEntityResponseBody")?;
-        Ok(Self {
-            entities: json::field(&mut o, "entities")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entities", &mut out.entities)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `Span`
@@ -857,10 +857,10 @@ pub struct Span {
 impl FromJson for Span {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Span")?;
-        Ok(Self {
-            start: json::field(&mut o, "start")?,
-            end: json::field(&mut o, "end")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start", &mut out.start)?;
+        json::set(&mut o, "end", &mut out.end)?;
+        Ok(out)
     }
 }
 /// `Statistics`
@@ -879,10 +879,10 @@ pub struct Statistics {
 impl FromJson for Statistics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Statistics")?;
-        Ok(Self {
-            like_count: json::field(&mut o, "like_count")?,
-            dislike_count: json::field(&mut o, "dislike_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "like_count", &mut out.like_count)?;
+        json::set(&mut o, "dislike_count", &mut out.dislike_count)?;
+        Ok(out)
     }
 }
 impl ToJson for Statistics {
@@ -909,10 +909,10 @@ pub struct Term {
 impl FromJson for Term {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Term")?;
-        Ok(Self {
-            key: json::field(&mut o, "key")?,
-            display_status: json::field(&mut o, "display_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "display_status", &mut out.display_status)?;
+        Ok(out)
     }
 }
 impl ToJson for Term {
@@ -937,9 +937,9 @@ pub struct UpdateDraftResponseBody {
 impl FromJson for UpdateDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateDraftResponseBody")?;
-        Ok(Self {
-            draft: json::field(&mut o, "draft")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "draft", &mut out.draft)?;
+        Ok(out)
     }
 }
 /// `UpdateEntityResponseBody`
@@ -956,9 +956,9 @@ pub struct UpdateEntityResponseBody {
 impl FromJson for UpdateEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateEntityResponseBody")?;
-        Ok(Self {
-            entity: json::field(&mut o, "entity")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "entity", &mut out.entity)?;
+        Ok(out)
     }
 }
 /// `UploadFileResponseBody`
@@ -975,8 +975,8 @@ pub struct UploadFileResponseBody {
 impl FromJson for UploadFileResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadFileResponseBody")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        Ok(out)
     }
 }

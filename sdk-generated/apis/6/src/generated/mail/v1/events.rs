@@ -36,14 +36,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `P2MailUserMailboxEventMessageReceivedV1`
@@ -64,11 +64,11 @@ pub struct P2MailUserMailboxEventMessageReceivedV1 {
 impl FromJson for P2MailUserMailboxEventMessageReceivedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MailUserMailboxEventMessageReceivedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2MailUserMailboxEventMessageReceivedV1Data`
@@ -91,12 +91,12 @@ pub struct P2MailUserMailboxEventMessageReceivedV1Data {
 impl FromJson for P2MailUserMailboxEventMessageReceivedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MailUserMailboxEventMessageReceivedV1Data")?;
-        Ok(Self {
-            mail_address: json::field(&mut o, "mail_address")?,
-            message_id: json::field(&mut o, "message_id")?,
-            mailbox_type: json::field(&mut o, "mailbox_type")?,
-            subscriber: json::field(&mut o, "subscriber")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "mail_address", &mut out.mail_address)?;
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "mailbox_type", &mut out.mailbox_type)?;
+        json::set(&mut o, "subscriber", &mut out.subscriber)?;
+        Ok(out)
     }
 }
 /// `Subscriber`
@@ -113,9 +113,9 @@ pub struct Subscriber {
 impl FromJson for Subscriber {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Subscriber")?;
-        Ok(Self {
-            user_ids: json::field(&mut o, "user_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_ids", &mut out.user_ids)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -136,10 +136,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

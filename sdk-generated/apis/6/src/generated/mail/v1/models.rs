@@ -1762,9 +1762,9 @@ pub struct AccessibleMailboxesUserMailboxResponseBody {
 impl FromJson for AccessibleMailboxesUserMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AccessibleMailboxesUserMailboxResponseBody")?;
-        Ok(Self {
-            accessible_mailboxes: json::field(&mut o, "accessible_mailboxes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "accessible_mailboxes", &mut out.accessible_mailboxes)?;
+        Ok(out)
     }
 }
 /// `Attachment`
@@ -1791,14 +1791,14 @@ pub struct Attachment {
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Attachment")?;
-        Ok(Self {
-            body: json::field(&mut o, "body")?,
-            filename: json::field(&mut o, "filename")?,
-            id: json::field(&mut o, "id")?,
-            attachment_type: json::field(&mut o, "attachment_type")?,
-            is_inline: json::field(&mut o, "is_inline")?,
-            cid: json::field(&mut o, "cid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "filename", &mut out.filename)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "attachment_type", &mut out.attachment_type)?;
+        json::set(&mut o, "is_inline", &mut out.is_inline)?;
+        json::set(&mut o, "cid", &mut out.cid)?;
+        Ok(out)
     }
 }
 impl ToJson for Attachment {
@@ -1829,10 +1829,10 @@ pub struct AttachmentDownloadFailedReason {
 impl FromJson for AttachmentDownloadFailedReason {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AttachmentDownloadFailedReason")?;
-        Ok(Self {
-            attachment_id: json::field(&mut o, "attachment_id")?,
-            reason: json::field(&mut o, "reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "attachment_id", &mut out.attachment_id)?;
+        json::set(&mut o, "reason", &mut out.reason)?;
+        Ok(out)
     }
 }
 /// `AttachmentDownloadUrlItem`
@@ -1851,10 +1851,10 @@ pub struct AttachmentDownloadUrlItem {
 impl FromJson for AttachmentDownloadUrlItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AttachmentDownloadUrlItem")?;
-        Ok(Self {
-            attachment_id: json::field(&mut o, "attachment_id")?,
-            download_url: json::field(&mut o, "download_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "attachment_id", &mut out.attachment_id)?;
+        json::set(&mut o, "download_url", &mut out.download_url)?;
+        Ok(out)
     }
 }
 /// `AutomationSendDisable`
@@ -1873,10 +1873,10 @@ pub struct AutomationSendDisable {
 impl FromJson for AutomationSendDisable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AutomationSendDisable")?;
-        Ok(Self {
-            reason: json::field(&mut o, "reason")?,
-            reference: json::field(&mut o, "reference")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reason", &mut out.reason)?;
+        json::set(&mut o, "reference", &mut out.reference)?;
+        Ok(out)
     }
 }
 /// `BatchCreateMailgroupManagerRequestBody`
@@ -1929,9 +1929,9 @@ pub struct BatchCreateMailgroupMemberResponseBody {
 impl FromJson for BatchCreateMailgroupMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchCreateMailgroupMemberResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchCreateMailgroupPermissionMemberRequestBody`
@@ -1969,9 +1969,9 @@ impl FromJson for BatchCreateMailgroupPermissionMemberResponseBody {
             value,
             "BatchCreateMailgroupPermissionMemberResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchCreatePublicMailboxMemberRequestBody`
@@ -2006,9 +2006,9 @@ pub struct BatchCreatePublicMailboxMemberResponseBody {
 impl FromJson for BatchCreatePublicMailboxMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchCreatePublicMailboxMemberResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `BatchDeleteMailgroupManagerRequestBody`
@@ -2118,9 +2118,9 @@ pub struct BatchGetUserMailboxMessageResponseBody {
 impl FromJson for BatchGetUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetUserMailboxMessageResponseBody")?;
-        Ok(Self {
-            messages: json::field(&mut o, "messages")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "messages", &mut out.messages)?;
+        Ok(out)
     }
 }
 /// `BatchModifyUserMailboxMessageRequestBody`
@@ -2227,9 +2227,9 @@ pub struct CreateMailgroupAliasResponseBody {
 impl FromJson for CreateMailgroupAliasResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateMailgroupAliasResponseBody")?;
-        Ok(Self {
-            mailgroup_alias: json::field(&mut o, "mailgroup_alias")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "mailgroup_alias", &mut out.mailgroup_alias)?;
+        Ok(out)
     }
 }
 /// `CreateMailgroupMemberResponseBody`
@@ -2254,13 +2254,13 @@ pub struct CreateMailgroupMemberResponseBody {
 impl FromJson for CreateMailgroupMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateMailgroupMemberResponseBody")?;
-        Ok(Self {
-            member_id: json::field(&mut o, "member_id")?,
-            email: json::field(&mut o, "email")?,
-            user_id: json::field(&mut o, "user_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member_id", &mut out.member_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `CreateMailgroupPermissionMemberResponseBody`
@@ -2285,13 +2285,13 @@ pub struct CreateMailgroupPermissionMemberResponseBody {
 impl FromJson for CreateMailgroupPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateMailgroupPermissionMemberResponseBody")?;
-        Ok(Self {
-            permission_member_id: json::field(&mut o, "permission_member_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            email: json::field(&mut o, "email")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "permission_member_id", &mut out.permission_member_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `CreateMailgroupResponseBody`
@@ -2322,19 +2322,20 @@ pub struct CreateMailgroupResponseBody {
 impl FromJson for CreateMailgroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateMailgroupResponseBody")?;
-        Ok(Self {
-            mailgroup_id: json::field(&mut o, "mailgroup_id")?,
-            email: json::field(&mut o, "email")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            direct_members_count: json::field(&mut o, "direct_members_count")?,
-            include_external_member: json::field(&mut o, "include_external_member")?,
-            include_all_company_member: json::field(
-                &mut o,
-                "include_all_company_member",
-            )?,
-            who_can_send_mail: json::field(&mut o, "who_can_send_mail")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "mailgroup_id", &mut out.mailgroup_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "direct_members_count", &mut out.direct_members_count)?;
+        json::set(&mut o, "include_external_member", &mut out.include_external_member)?;
+        json::set(
+            &mut o,
+            "include_all_company_member",
+            &mut out.include_all_company_member,
+        )?;
+        json::set(&mut o, "who_can_send_mail", &mut out.who_can_send_mail)?;
+        Ok(out)
     }
 }
 /// `CreatePublicMailboxAliasResponseBody`
@@ -2351,9 +2352,9 @@ pub struct CreatePublicMailboxAliasResponseBody {
 impl FromJson for CreatePublicMailboxAliasResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreatePublicMailboxAliasResponseBody")?;
-        Ok(Self {
-            public_mailbox_alias: json::field(&mut o, "public_mailbox_alias")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "public_mailbox_alias", &mut out.public_mailbox_alias)?;
+        Ok(out)
     }
 }
 /// `CreatePublicMailboxMemberResponseBody`
@@ -2374,11 +2375,11 @@ pub struct CreatePublicMailboxMemberResponseBody {
 impl FromJson for CreatePublicMailboxMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreatePublicMailboxMemberResponseBody")?;
-        Ok(Self {
-            member_id: json::field(&mut o, "member_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member_id", &mut out.member_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `CreatePublicMailboxResponseBody`
@@ -2401,12 +2402,12 @@ pub struct CreatePublicMailboxResponseBody {
 impl FromJson for CreatePublicMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreatePublicMailboxResponseBody")?;
-        Ok(Self {
-            public_mailbox_id: json::field(&mut o, "public_mailbox_id")?,
-            email: json::field(&mut o, "email")?,
-            name: json::field(&mut o, "name")?,
-            geo: json::field(&mut o, "geo")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "public_mailbox_id", &mut out.public_mailbox_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "geo", &mut out.geo)?;
+        Ok(out)
     }
 }
 /// `CreateUserMailboxAliasResponseBody`
@@ -2423,9 +2424,9 @@ pub struct CreateUserMailboxAliasResponseBody {
 impl FromJson for CreateUserMailboxAliasResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateUserMailboxAliasResponseBody")?;
-        Ok(Self {
-            user_mailbox_alias: json::field(&mut o, "user_mailbox_alias")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_mailbox_alias", &mut out.user_mailbox_alias)?;
+        Ok(out)
     }
 }
 /// `CreateUserMailboxDraftRequestBody`
@@ -2462,10 +2463,10 @@ pub struct CreateUserMailboxDraftResponseBody {
 impl FromJson for CreateUserMailboxDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateUserMailboxDraftResponseBody")?;
-        Ok(Self {
-            draft: json::field(&mut o, "draft")?,
-            reference: json::field(&mut o, "reference")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "draft", &mut out.draft)?;
+        json::set(&mut o, "reference", &mut out.reference)?;
+        Ok(out)
     }
 }
 /// `CreateUserMailboxFolderResponseBody`
@@ -2482,9 +2483,9 @@ pub struct CreateUserMailboxFolderResponseBody {
 impl FromJson for CreateUserMailboxFolderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateUserMailboxFolderResponseBody")?;
-        Ok(Self {
-            folder: json::field(&mut o, "folder")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "folder", &mut out.folder)?;
+        Ok(out)
     }
 }
 /// `CreateUserMailboxLabelRequestBody`
@@ -2519,9 +2520,9 @@ pub struct CreateUserMailboxLabelResponseBody {
 impl FromJson for CreateUserMailboxLabelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateUserMailboxLabelResponseBody")?;
-        Ok(Self {
-            label: json::field(&mut o, "label")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "label", &mut out.label)?;
+        Ok(out)
     }
 }
 /// `CreateUserMailboxMailContactResponseBody`
@@ -2538,9 +2539,9 @@ pub struct CreateUserMailboxMailContactResponseBody {
 impl FromJson for CreateUserMailboxMailContactResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateUserMailboxMailContactResponseBody")?;
-        Ok(Self {
-            mail_contact: json::field(&mut o, "mail_contact")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "mail_contact", &mut out.mail_contact)?;
+        Ok(out)
     }
 }
 /// `CreateUserMailboxRuleResponseBody`
@@ -2557,9 +2558,9 @@ pub struct CreateUserMailboxRuleResponseBody {
 impl FromJson for CreateUserMailboxRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateUserMailboxRuleResponseBody")?;
-        Ok(Self {
-            rule: json::field(&mut o, "rule")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rule", &mut out.rule)?;
+        Ok(out)
     }
 }
 /// `CreateUserMailboxTemplateRequestBody`
@@ -2594,9 +2595,9 @@ pub struct CreateUserMailboxTemplateResponseBody {
 impl FromJson for CreateUserMailboxTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateUserMailboxTemplateResponseBody")?;
-        Ok(Self {
-            template: json::field(&mut o, "template")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "template", &mut out.template)?;
+        Ok(out)
     }
 }
 /// `DownloadUrlUserMailboxMessageAttachmentResponseBody`
@@ -2620,11 +2621,11 @@ impl FromJson for DownloadUrlUserMailboxMessageAttachmentResponseBody {
             value,
             "DownloadUrlUserMailboxMessageAttachmentResponseBody",
         )?;
-        Ok(Self {
-            download_urls: json::field(&mut o, "download_urls")?,
-            failed_ids: json::field(&mut o, "failed_ids")?,
-            failed_reasons: json::field(&mut o, "failed_reasons")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "download_urls", &mut out.download_urls)?;
+        json::set(&mut o, "failed_ids", &mut out.failed_ids)?;
+        json::set(&mut o, "failed_reasons", &mut out.failed_reasons)?;
+        Ok(out)
     }
 }
 /// `DownloadUrlUserMailboxTemplateAttachmentResponseBody`
@@ -2646,10 +2647,10 @@ impl FromJson for DownloadUrlUserMailboxTemplateAttachmentResponseBody {
             value,
             "DownloadUrlUserMailboxTemplateAttachmentResponseBody",
         )?;
-        Ok(Self {
-            download_urls: json::field(&mut o, "download_urls")?,
-            failed_reasons: json::field(&mut o, "failed_reasons")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "download_urls", &mut out.download_urls)?;
+        json::set(&mut o, "failed_reasons", &mut out.failed_reasons)?;
+        Ok(out)
     }
 }
 /// `Draft`
@@ -2668,10 +2669,10 @@ pub struct Draft {
 impl FromJson for Draft {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Draft")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            message: json::field(&mut o, "message")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "message", &mut out.message)?;
+        Ok(out)
     }
 }
 /// `EmailAlias`
@@ -2690,10 +2691,10 @@ pub struct EmailAlias {
 impl FromJson for EmailAlias {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmailAlias")?;
-        Ok(Self {
-            primary_email: json::field(&mut o, "primary_email")?,
-            email_alias: json::field(&mut o, "email_alias")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "primary_email", &mut out.primary_email)?;
+        json::set(&mut o, "email_alias", &mut out.email_alias)?;
+        Ok(out)
     }
 }
 impl ToJson for EmailAlias {
@@ -2722,11 +2723,11 @@ pub struct EmailInfo {
 impl FromJson for EmailInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EmailInfo")?;
-        Ok(Self {
-            email_address: json::field(&mut o, "email_address")?,
-            email_type: json::field(&mut o, "email_type")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "email_address", &mut out.email_address)?;
+        json::set(&mut o, "email_type", &mut out.email_type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `Folder`
@@ -2753,14 +2754,14 @@ pub struct Folder {
 impl FromJson for Folder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Folder")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            parent_folder_id: json::field(&mut o, "parent_folder_id")?,
-            folder_type: json::field(&mut o, "folder_type")?,
-            unread_message_count: json::field(&mut o, "unread_message_count")?,
-            unread_thread_count: json::field(&mut o, "unread_thread_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "parent_folder_id", &mut out.parent_folder_id)?;
+        json::set(&mut o, "folder_type", &mut out.folder_type)?;
+        json::set(&mut o, "unread_message_count", &mut out.unread_message_count)?;
+        json::set(&mut o, "unread_thread_count", &mut out.unread_thread_count)?;
+        Ok(out)
     }
 }
 impl ToJson for Folder {
@@ -2793,11 +2794,11 @@ pub struct GetByCardUserMailboxMessageResponseBody {
 impl FromJson for GetByCardUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetByCardUserMailboxMessageResponseBody")?;
-        Ok(Self {
-            owner_info: json::field(&mut o, "owner_info")?,
-            message_ids: json::field(&mut o, "message_ids")?,
-            card_id: json::field(&mut o, "card_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "owner_info", &mut out.owner_info)?;
+        json::set(&mut o, "message_ids", &mut out.message_ids)?;
+        json::set(&mut o, "card_id", &mut out.card_id)?;
+        Ok(out)
     }
 }
 /// `GetMailgroupMemberResponseBody`
@@ -2822,13 +2823,13 @@ pub struct GetMailgroupMemberResponseBody {
 impl FromJson for GetMailgroupMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetMailgroupMemberResponseBody")?;
-        Ok(Self {
-            member_id: json::field(&mut o, "member_id")?,
-            email: json::field(&mut o, "email")?,
-            user_id: json::field(&mut o, "user_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member_id", &mut out.member_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `GetMailgroupPermissionMemberResponseBody`
@@ -2853,13 +2854,13 @@ pub struct GetMailgroupPermissionMemberResponseBody {
 impl FromJson for GetMailgroupPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetMailgroupPermissionMemberResponseBody")?;
-        Ok(Self {
-            permission_member_id: json::field(&mut o, "permission_member_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            email: json::field(&mut o, "email")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "permission_member_id", &mut out.permission_member_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `GetMailgroupResponseBody`
@@ -2890,19 +2891,20 @@ pub struct GetMailgroupResponseBody {
 impl FromJson for GetMailgroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetMailgroupResponseBody")?;
-        Ok(Self {
-            mailgroup_id: json::field(&mut o, "mailgroup_id")?,
-            email: json::field(&mut o, "email")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            direct_members_count: json::field(&mut o, "direct_members_count")?,
-            include_external_member: json::field(&mut o, "include_external_member")?,
-            include_all_company_member: json::field(
-                &mut o,
-                "include_all_company_member",
-            )?,
-            who_can_send_mail: json::field(&mut o, "who_can_send_mail")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "mailgroup_id", &mut out.mailgroup_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "direct_members_count", &mut out.direct_members_count)?;
+        json::set(&mut o, "include_external_member", &mut out.include_external_member)?;
+        json::set(
+            &mut o,
+            "include_all_company_member",
+            &mut out.include_all_company_member,
+        )?;
+        json::set(&mut o, "who_can_send_mail", &mut out.who_can_send_mail)?;
+        Ok(out)
     }
 }
 /// `GetPublicMailboxMemberResponseBody`
@@ -2923,11 +2925,11 @@ pub struct GetPublicMailboxMemberResponseBody {
 impl FromJson for GetPublicMailboxMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetPublicMailboxMemberResponseBody")?;
-        Ok(Self {
-            member_id: json::field(&mut o, "member_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member_id", &mut out.member_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `GetPublicMailboxResponseBody`
@@ -2950,12 +2952,12 @@ pub struct GetPublicMailboxResponseBody {
 impl FromJson for GetPublicMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetPublicMailboxResponseBody")?;
-        Ok(Self {
-            public_mailbox_id: json::field(&mut o, "public_mailbox_id")?,
-            email: json::field(&mut o, "email")?,
-            name: json::field(&mut o, "name")?,
-            geo: json::field(&mut o, "geo")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "public_mailbox_id", &mut out.public_mailbox_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "geo", &mut out.geo)?;
+        Ok(out)
     }
 }
 /// `GetRecallDetailUserMailboxSentMessageResponseBody`
@@ -2985,14 +2987,14 @@ impl FromJson for GetRecallDetailUserMailboxSentMessageResponseBody {
             value,
             "GetRecallDetailUserMailboxSentMessageResponseBody",
         )?;
-        Ok(Self {
-            recall_status: json::field(&mut o, "recall_status")?,
-            recall_result: json::field(&mut o, "recall_result")?,
-            success_count: json::field(&mut o, "success_count")?,
-            failure_count: json::field(&mut o, "failure_count")?,
-            processing_count: json::field(&mut o, "processing_count")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "recall_status", &mut out.recall_status)?;
+        json::set(&mut o, "recall_result", &mut out.recall_result)?;
+        json::set(&mut o, "success_count", &mut out.success_count)?;
+        json::set(&mut o, "failure_count", &mut out.failure_count)?;
+        json::set(&mut o, "processing_count", &mut out.processing_count)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `GetSignaturesUserMailboxSettingResponseBody`
@@ -3011,10 +3013,10 @@ pub struct GetSignaturesUserMailboxSettingResponseBody {
 impl FromJson for GetSignaturesUserMailboxSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetSignaturesUserMailboxSettingResponseBody")?;
-        Ok(Self {
-            signatures: json::field(&mut o, "signatures")?,
-            usages: json::field(&mut o, "usages")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "signatures", &mut out.signatures)?;
+        json::set(&mut o, "usages", &mut out.usages)?;
+        Ok(out)
     }
 }
 /// `GetUserMailboxDraftResponseBody`
@@ -3031,9 +3033,9 @@ pub struct GetUserMailboxDraftResponseBody {
 impl FromJson for GetUserMailboxDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetUserMailboxDraftResponseBody")?;
-        Ok(Self {
-            draft: json::field(&mut o, "draft")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "draft", &mut out.draft)?;
+        Ok(out)
     }
 }
 /// `GetUserMailboxFolderResponseBody`
@@ -3050,9 +3052,9 @@ pub struct GetUserMailboxFolderResponseBody {
 impl FromJson for GetUserMailboxFolderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetUserMailboxFolderResponseBody")?;
-        Ok(Self {
-            folder: json::field(&mut o, "folder")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "folder", &mut out.folder)?;
+        Ok(out)
     }
 }
 /// `GetUserMailboxLabelResponseBody`
@@ -3069,9 +3071,9 @@ pub struct GetUserMailboxLabelResponseBody {
 impl FromJson for GetUserMailboxLabelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetUserMailboxLabelResponseBody")?;
-        Ok(Self {
-            label: json::field(&mut o, "label")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "label", &mut out.label)?;
+        Ok(out)
     }
 }
 /// `GetUserMailboxMessageResponseBody`
@@ -3088,9 +3090,9 @@ pub struct GetUserMailboxMessageResponseBody {
 impl FromJson for GetUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetUserMailboxMessageResponseBody")?;
-        Ok(Self {
-            message: json::field(&mut o, "message")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message", &mut out.message)?;
+        Ok(out)
     }
 }
 /// `GetUserMailboxTemplateResponseBody`
@@ -3107,9 +3109,9 @@ pub struct GetUserMailboxTemplateResponseBody {
 impl FromJson for GetUserMailboxTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetUserMailboxTemplateResponseBody")?;
-        Ok(Self {
-            template: json::field(&mut o, "template")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "template", &mut out.template)?;
+        Ok(out)
     }
 }
 /// `GetUserMailboxThreadResponseBody`
@@ -3126,9 +3128,9 @@ pub struct GetUserMailboxThreadResponseBody {
 impl FromJson for GetUserMailboxThreadResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetUserMailboxThreadResponseBody")?;
-        Ok(Self {
-            thread: json::field(&mut o, "thread")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "thread", &mut out.thread)?;
+        Ok(out)
     }
 }
 /// `Label`
@@ -3151,12 +3153,12 @@ pub struct Label {
 impl FromJson for Label {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Label")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            background_color: json::field(&mut o, "background_color")?,
-            messages_unread: json::field(&mut o, "messages_unread")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "background_color", &mut out.background_color)?;
+        json::set(&mut o, "messages_unread", &mut out.messages_unread)?;
+        Ok(out)
     }
 }
 impl ToJson for Label {
@@ -3183,9 +3185,9 @@ pub struct ListMailgroupAliasResponseBody {
 impl FromJson for ListMailgroupAliasResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListMailgroupAliasResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListMailgroupManagerResponseBody`
@@ -3206,11 +3208,11 @@ pub struct ListMailgroupManagerResponseBody {
 impl FromJson for ListMailgroupManagerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListMailgroupManagerResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListMailgroupMemberResponseBody`
@@ -3231,11 +3233,11 @@ pub struct ListMailgroupMemberResponseBody {
 impl FromJson for ListMailgroupMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListMailgroupMemberResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListMailgroupPermissionMemberResponseBody`
@@ -3256,11 +3258,11 @@ pub struct ListMailgroupPermissionMemberResponseBody {
 impl FromJson for ListMailgroupPermissionMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListMailgroupPermissionMemberResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListMailgroupResponseBody`
@@ -3281,11 +3283,11 @@ pub struct ListMailgroupResponseBody {
 impl FromJson for ListMailgroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListMailgroupResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListPublicMailboxAliasResponseBody`
@@ -3302,9 +3304,9 @@ pub struct ListPublicMailboxAliasResponseBody {
 impl FromJson for ListPublicMailboxAliasResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListPublicMailboxAliasResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListPublicMailboxMemberResponseBody`
@@ -3325,11 +3327,11 @@ pub struct ListPublicMailboxMemberResponseBody {
 impl FromJson for ListPublicMailboxMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListPublicMailboxMemberResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListPublicMailboxResponseBody`
@@ -3350,11 +3352,11 @@ pub struct ListPublicMailboxResponseBody {
 impl FromJson for ListPublicMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListPublicMailboxResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListThreadMessageUserMailboxMessageResponseBody`
@@ -3374,9 +3376,9 @@ impl FromJson for ListThreadMessageUserMailboxMessageResponseBody {
             value,
             "ListThreadMessageUserMailboxMessageResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListUserMailboxAliasResponseBody`
@@ -3393,9 +3395,9 @@ pub struct ListUserMailboxAliasResponseBody {
 impl FromJson for ListUserMailboxAliasResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUserMailboxAliasResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListUserMailboxDraftResponseBody`
@@ -3416,11 +3418,11 @@ pub struct ListUserMailboxDraftResponseBody {
 impl FromJson for ListUserMailboxDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUserMailboxDraftResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListUserMailboxFolderResponseBody`
@@ -3437,9 +3439,9 @@ pub struct ListUserMailboxFolderResponseBody {
 impl FromJson for ListUserMailboxFolderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUserMailboxFolderResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListUserMailboxLabelResponseBody`
@@ -3456,9 +3458,9 @@ pub struct ListUserMailboxLabelResponseBody {
 impl FromJson for ListUserMailboxLabelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUserMailboxLabelResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListUserMailboxMailContactResponseBody`
@@ -3481,12 +3483,12 @@ pub struct ListUserMailboxMailContactResponseBody {
 impl FromJson for ListUserMailboxMailContactResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUserMailboxMailContactResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            hint: json::field(&mut o, "hint")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "hint", &mut out.hint)?;
+        Ok(out)
     }
 }
 /// `ListUserMailboxMessageResponseBody`
@@ -3507,11 +3509,11 @@ pub struct ListUserMailboxMessageResponseBody {
 impl FromJson for ListUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUserMailboxMessageResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListUserMailboxRuleResponseBody`
@@ -3528,9 +3530,9 @@ pub struct ListUserMailboxRuleResponseBody {
 impl FromJson for ListUserMailboxRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUserMailboxRuleResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListUserMailboxTemplateResponseBody`
@@ -3547,9 +3549,9 @@ pub struct ListUserMailboxTemplateResponseBody {
 impl FromJson for ListUserMailboxTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUserMailboxTemplateResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListUserMailboxThreadResponseBody`
@@ -3570,11 +3572,11 @@ pub struct ListUserMailboxThreadResponseBody {
 impl FromJson for ListUserMailboxThreadResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUserMailboxThreadResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `MailAddress`
@@ -3593,10 +3595,10 @@ pub struct MailAddress {
 impl FromJson for MailAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MailAddress")?;
-        Ok(Self {
-            mail_address: json::field(&mut o, "mail_address")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "mail_address", &mut out.mail_address)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for MailAddress {
@@ -3637,17 +3639,17 @@ pub struct MailContact {
 impl FromJson for MailContact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MailContact")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            company: json::field(&mut o, "company")?,
-            phone: json::field(&mut o, "phone")?,
-            mail_address: json::field(&mut o, "mail_address")?,
-            tag: json::field(&mut o, "tag")?,
-            remark: json::field(&mut o, "remark")?,
-            avatar: json::field(&mut o, "avatar")?,
-            position: json::field(&mut o, "position")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "company", &mut out.company)?;
+        json::set(&mut o, "phone", &mut out.phone)?;
+        json::set(&mut o, "mail_address", &mut out.mail_address)?;
+        json::set(&mut o, "tag", &mut out.tag)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        Ok(out)
     }
 }
 impl ToJson for MailContact {
@@ -3729,11 +3731,11 @@ pub struct MailSearchItem {
 impl FromJson for MailSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MailSearchItem")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            display_info: json::field(&mut o, "display_info")?,
-            meta_data: json::field(&mut o, "meta_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "display_info", &mut out.display_info)?;
+        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        Ok(out)
     }
 }
 /// `MailSearchMeta`
@@ -3759,13 +3761,13 @@ pub struct MailSearchMeta {
 impl FromJson for MailSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MailSearchMeta")?;
-        Ok(Self {
-            title: json::field(&mut o, "title")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            message_biz_id: json::field(&mut o, "message_biz_id")?,
-            from: json::field(&mut o, "from_")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "message_biz_id", &mut out.message_biz_id)?;
+        json::set(&mut o, "from_", &mut out.from)?;
+        Ok(out)
     }
 }
 /// `Mailgroup`
@@ -3796,19 +3798,20 @@ pub struct Mailgroup {
 impl FromJson for Mailgroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Mailgroup")?;
-        Ok(Self {
-            mailgroup_id: json::field(&mut o, "mailgroup_id")?,
-            email: json::field(&mut o, "email")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            direct_members_count: json::field(&mut o, "direct_members_count")?,
-            include_external_member: json::field(&mut o, "include_external_member")?,
-            include_all_company_member: json::field(
-                &mut o,
-                "include_all_company_member",
-            )?,
-            who_can_send_mail: json::field(&mut o, "who_can_send_mail")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "mailgroup_id", &mut out.mailgroup_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "direct_members_count", &mut out.direct_members_count)?;
+        json::set(&mut o, "include_external_member", &mut out.include_external_member)?;
+        json::set(
+            &mut o,
+            "include_all_company_member",
+            &mut out.include_all_company_member,
+        )?;
+        json::set(&mut o, "who_can_send_mail", &mut out.who_can_send_mail)?;
+        Ok(out)
     }
 }
 impl ToJson for Mailgroup {
@@ -3839,9 +3842,9 @@ pub struct MailgroupManager {
 impl FromJson for MailgroupManager {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MailgroupManager")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 impl ToJson for MailgroupManager {
@@ -3873,13 +3876,13 @@ pub struct MailgroupMember {
 impl FromJson for MailgroupMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MailgroupMember")?;
-        Ok(Self {
-            member_id: json::field(&mut o, "member_id")?,
-            email: json::field(&mut o, "email")?,
-            user_id: json::field(&mut o, "user_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member_id", &mut out.member_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 impl ToJson for MailgroupMember {
@@ -3915,13 +3918,13 @@ pub struct MailgroupPermissionMember {
 impl FromJson for MailgroupPermissionMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MailgroupPermissionMember")?;
-        Ok(Self {
-            permission_member_id: json::field(&mut o, "permission_member_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            email: json::field(&mut o, "email")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "permission_member_id", &mut out.permission_member_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 impl ToJson for MailgroupPermissionMember {
@@ -3993,31 +3996,31 @@ pub struct Message {
 impl FromJson for Message {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Message")?;
-        Ok(Self {
-            raw: json::field(&mut o, "raw")?,
-            subject: json::field(&mut o, "subject")?,
-            to: json::field(&mut o, "to")?,
-            cc: json::field(&mut o, "cc")?,
-            bcc: json::field(&mut o, "bcc")?,
-            head_from: json::field(&mut o, "head_from")?,
-            body_html: json::field(&mut o, "body_html")?,
-            internal_date: json::field(&mut o, "internal_date")?,
-            message_state: json::field(&mut o, "message_state")?,
-            smtp_message_id: json::field(&mut o, "smtp_message_id")?,
-            message_id: json::field(&mut o, "message_id")?,
-            attachments: json::field(&mut o, "attachments")?,
-            body_plain_text: json::field(&mut o, "body_plain_text")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            body_preview: json::field(&mut o, "body_preview")?,
-            label_ids: json::field(&mut o, "label_ids")?,
-            folder_id: json::field(&mut o, "folder_id")?,
-            in_reply_to: json::field(&mut o, "in_reply_to")?,
-            reply_to: json::field(&mut o, "reply_to")?,
-            priority_type: json::field(&mut o, "priority_type")?,
-            security_level: json::field(&mut o, "security_level")?,
-            references: json::field(&mut o, "references")?,
-            body_calendar: json::field(&mut o, "body_calendar")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "raw", &mut out.raw)?;
+        json::set(&mut o, "subject", &mut out.subject)?;
+        json::set(&mut o, "to", &mut out.to)?;
+        json::set(&mut o, "cc", &mut out.cc)?;
+        json::set(&mut o, "bcc", &mut out.bcc)?;
+        json::set(&mut o, "head_from", &mut out.head_from)?;
+        json::set(&mut o, "body_html", &mut out.body_html)?;
+        json::set(&mut o, "internal_date", &mut out.internal_date)?;
+        json::set(&mut o, "message_state", &mut out.message_state)?;
+        json::set(&mut o, "smtp_message_id", &mut out.smtp_message_id)?;
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "attachments", &mut out.attachments)?;
+        json::set(&mut o, "body_plain_text", &mut out.body_plain_text)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "body_preview", &mut out.body_preview)?;
+        json::set(&mut o, "label_ids", &mut out.label_ids)?;
+        json::set(&mut o, "folder_id", &mut out.folder_id)?;
+        json::set(&mut o, "in_reply_to", &mut out.in_reply_to)?;
+        json::set(&mut o, "reply_to", &mut out.reply_to)?;
+        json::set(&mut o, "priority_type", &mut out.priority_type)?;
+        json::set(&mut o, "security_level", &mut out.security_level)?;
+        json::set(&mut o, "references", &mut out.references)?;
+        json::set(&mut o, "body_calendar", &mut out.body_calendar)?;
+        Ok(out)
     }
 }
 /// `MessageMeta`
@@ -4046,15 +4049,15 @@ pub struct MessageMeta {
 impl FromJson for MessageMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MessageMeta")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            folder_id: json::field(&mut o, "folder_id")?,
-            smtp_message_id: json::field(&mut o, "smtp_message_id")?,
-            internal_date: json::field(&mut o, "internal_date")?,
-            message_state: json::field(&mut o, "message_state")?,
-            message: json::field(&mut o, "message")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "folder_id", &mut out.folder_id)?;
+        json::set(&mut o, "smtp_message_id", &mut out.smtp_message_id)?;
+        json::set(&mut o, "internal_date", &mut out.internal_date)?;
+        json::set(&mut o, "message_state", &mut out.message_state)?;
+        json::set(&mut o, "message", &mut out.message)?;
+        Ok(out)
     }
 }
 /// `ModifyUserMailboxMessageRequestBody`
@@ -4137,18 +4140,18 @@ pub struct MultiEntitySearchItem {
 impl FromJson for MultiEntitySearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MultiEntitySearchItem")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            email: json::field(&mut o, "email")?,
-            display_name: json::field(&mut o, "display_name")?,
-            member_count: json::field(&mut o, "member_count")?,
-            user_id: json::field(&mut o, "user_id")?,
-            department: json::field(&mut o, "department")?,
-            chat_id: json::field(&mut o, "chat_id")?,
-            tag: json::field(&mut o, "tag")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "display_name", &mut out.display_name)?;
+        json::set(&mut o, "member_count", &mut out.member_count)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "chat_id", &mut out.chat_id)?;
+        json::set(&mut o, "tag", &mut out.tag)?;
+        Ok(out)
     }
 }
 /// `PatchMailgroupResponseBody`
@@ -4179,19 +4182,20 @@ pub struct PatchMailgroupResponseBody {
 impl FromJson for PatchMailgroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchMailgroupResponseBody")?;
-        Ok(Self {
-            mailgroup_id: json::field(&mut o, "mailgroup_id")?,
-            email: json::field(&mut o, "email")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            direct_members_count: json::field(&mut o, "direct_members_count")?,
-            include_external_member: json::field(&mut o, "include_external_member")?,
-            include_all_company_member: json::field(
-                &mut o,
-                "include_all_company_member",
-            )?,
-            who_can_send_mail: json::field(&mut o, "who_can_send_mail")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "mailgroup_id", &mut out.mailgroup_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "direct_members_count", &mut out.direct_members_count)?;
+        json::set(&mut o, "include_external_member", &mut out.include_external_member)?;
+        json::set(
+            &mut o,
+            "include_all_company_member",
+            &mut out.include_all_company_member,
+        )?;
+        json::set(&mut o, "who_can_send_mail", &mut out.who_can_send_mail)?;
+        Ok(out)
     }
 }
 /// `PatchPublicMailboxResponseBody`
@@ -4214,12 +4218,12 @@ pub struct PatchPublicMailboxResponseBody {
 impl FromJson for PatchPublicMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchPublicMailboxResponseBody")?;
-        Ok(Self {
-            public_mailbox_id: json::field(&mut o, "public_mailbox_id")?,
-            email: json::field(&mut o, "email")?,
-            name: json::field(&mut o, "name")?,
-            geo: json::field(&mut o, "geo")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "public_mailbox_id", &mut out.public_mailbox_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "geo", &mut out.geo)?;
+        Ok(out)
     }
 }
 /// `PatchUserMailboxLabelRequestBody`
@@ -4254,9 +4258,9 @@ pub struct PatchUserMailboxLabelResponseBody {
 impl FromJson for PatchUserMailboxLabelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchUserMailboxLabelResponseBody")?;
-        Ok(Self {
-            label: json::field(&mut o, "label")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "label", &mut out.label)?;
+        Ok(out)
     }
 }
 /// `ProfileUserMailboxResponseBody`
@@ -4275,10 +4279,10 @@ pub struct ProfileUserMailboxResponseBody {
 impl FromJson for ProfileUserMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProfileUserMailboxResponseBody")?;
-        Ok(Self {
-            primary_email_address: json::field(&mut o, "primary_email_address")?,
-            not_found_reason: json::field(&mut o, "not_found_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "primary_email_address", &mut out.primary_email_address)?;
+        json::set(&mut o, "not_found_reason", &mut out.not_found_reason)?;
+        Ok(out)
     }
 }
 /// `PublicMailbox`
@@ -4301,12 +4305,12 @@ pub struct PublicMailbox {
 impl FromJson for PublicMailbox {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PublicMailbox")?;
-        Ok(Self {
-            public_mailbox_id: json::field(&mut o, "public_mailbox_id")?,
-            email: json::field(&mut o, "email")?,
-            name: json::field(&mut o, "name")?,
-            geo: json::field(&mut o, "geo")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "public_mailbox_id", &mut out.public_mailbox_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "geo", &mut out.geo)?;
+        Ok(out)
     }
 }
 impl ToJson for PublicMailbox {
@@ -4337,11 +4341,11 @@ pub struct PublicMailboxMember {
 impl FromJson for PublicMailboxMember {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PublicMailboxMember")?;
-        Ok(Self {
-            member_id: json::field(&mut o, "member_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member_id", &mut out.member_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 impl ToJson for PublicMailboxMember {
@@ -4385,9 +4389,9 @@ pub struct QueryUserResponseBody {
 impl FromJson for QueryUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryUserResponseBody")?;
-        Ok(Self {
-            user_list: json::field(&mut o, "user_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_list", &mut out.user_list)?;
+        Ok(out)
     }
 }
 /// `RecallDetailItem`
@@ -4418,25 +4422,28 @@ pub struct RecallDetailItem {
 impl FromJson for RecallDetailItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecallDetailItem")?;
-        Ok(Self {
-            recipient_address: json::field(&mut o, "recipient_address")?,
-            recipient_name: json::field(&mut o, "recipient_name")?,
-            status: json::field(&mut o, "status")?,
-            fail_reason: json::field(&mut o, "fail_reason")?,
-            is_mailing_list: json::field(&mut o, "is_mailing_list")?,
-            mailing_list_success_count: json::field(
-                &mut o,
-                "mailing_list_success_count",
-            )?,
-            mailing_list_failure_count: json::field(
-                &mut o,
-                "mailing_list_failure_count",
-            )?,
-            mailing_list_finish_percent: json::field(
-                &mut o,
-                "mailing_list_finish_percent",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "recipient_address", &mut out.recipient_address)?;
+        json::set(&mut o, "recipient_name", &mut out.recipient_name)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "fail_reason", &mut out.fail_reason)?;
+        json::set(&mut o, "is_mailing_list", &mut out.is_mailing_list)?;
+        json::set(
+            &mut o,
+            "mailing_list_success_count",
+            &mut out.mailing_list_success_count,
+        )?;
+        json::set(
+            &mut o,
+            "mailing_list_failure_count",
+            &mut out.mailing_list_failure_count,
+        )?;
+        json::set(
+            &mut o,
+            "mailing_list_finish_percent",
+            &mut out.mailing_list_finish_percent,
+        )?;
+        Ok(out)
     }
 }
 /// `RecallUserMailboxSentMessageResponseBody`
@@ -4455,10 +4462,14 @@ pub struct RecallUserMailboxSentMessageResponseBody {
 impl FromJson for RecallUserMailboxSentMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecallUserMailboxSentMessageResponseBody")?;
-        Ok(Self {
-            recall_status: json::field(&mut o, "recall_status")?,
-            recall_restriction_reason: json::field(&mut o, "recall_restriction_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "recall_status", &mut out.recall_status)?;
+        json::set(
+            &mut o,
+            "recall_restriction_reason",
+            &mut out.recall_restriction_reason,
+        )?;
+        Ok(out)
     }
 }
 /// `RemoveToRecycleBinPublicMailboxRequestBody`
@@ -4521,14 +4532,18 @@ pub struct Rule {
 impl FromJson for Rule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Rule")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            condition: json::field(&mut o, "condition")?,
-            action: json::field(&mut o, "action")?,
-            ignore_the_rest_of_rules: json::field(&mut o, "ignore_the_rest_of_rules")?,
-            name: json::field(&mut o, "name")?,
-            is_enable: json::field(&mut o, "is_enable")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "condition", &mut out.condition)?;
+        json::set(&mut o, "action", &mut out.action)?;
+        json::set(
+            &mut o,
+            "ignore_the_rest_of_rules",
+            &mut out.ignore_the_rest_of_rules,
+        )?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "is_enable", &mut out.is_enable)?;
+        Ok(out)
     }
 }
 impl ToJson for Rule {
@@ -4557,9 +4572,9 @@ pub struct RuleAction {
 impl FromJson for RuleAction {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RuleAction")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 impl ToJson for RuleAction {
@@ -4585,10 +4600,10 @@ pub struct RuleActionItem {
 impl FromJson for RuleActionItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RuleActionItem")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            input: json::field(&mut o, "input")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "input", &mut out.input)?;
+        Ok(out)
     }
 }
 impl ToJson for RuleActionItem {
@@ -4615,10 +4630,10 @@ pub struct RuleCondition {
 impl FromJson for RuleCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RuleCondition")?;
-        Ok(Self {
-            match_type: json::field(&mut o, "match_type")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "match_type", &mut out.match_type)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 impl ToJson for RuleCondition {
@@ -4647,11 +4662,11 @@ pub struct RuleConditionItem {
 impl FromJson for RuleConditionItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RuleConditionItem")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            operator: json::field(&mut o, "operator")?,
-            input: json::field(&mut o, "input")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "input", &mut out.input)?;
+        Ok(out)
     }
 }
 impl ToJson for RuleConditionItem {
@@ -4700,10 +4715,10 @@ pub struct SearchMultiEntityResponseBody {
 impl FromJson for SearchMultiEntityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchMultiEntityResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            notice: json::field(&mut o, "notice")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "notice", &mut out.notice)?;
+        Ok(out)
     }
 }
 /// `SearchUserMailboxRequestBody`
@@ -4749,13 +4764,13 @@ pub struct SearchUserMailboxResponseBody {
 impl FromJson for SearchUserMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchUserMailboxResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            total: json::field(&mut o, "total")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            notice: json::field(&mut o, "notice")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "notice", &mut out.notice)?;
+        Ok(out)
     }
 }
 /// `SecurityLevel`
@@ -4786,16 +4801,16 @@ pub struct SecurityLevel {
 impl FromJson for SecurityLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SecurityLevel")?;
-        Ok(Self {
-            is_risk: json::field(&mut o, "is_risk")?,
-            risk_banner_level: json::field(&mut o, "risk_banner_level")?,
-            risk_banner_reason: json::field(&mut o, "risk_banner_reason")?,
-            is_header_from_external: json::field(&mut o, "is_header_from_external")?,
-            via_domain: json::field(&mut o, "via_domain")?,
-            spam_banner_type: json::field(&mut o, "spam_banner_type")?,
-            spam_user_rule_id: json::field(&mut o, "spam_user_rule_id")?,
-            spam_banner_info: json::field(&mut o, "spam_banner_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_risk", &mut out.is_risk)?;
+        json::set(&mut o, "risk_banner_level", &mut out.risk_banner_level)?;
+        json::set(&mut o, "risk_banner_reason", &mut out.risk_banner_reason)?;
+        json::set(&mut o, "is_header_from_external", &mut out.is_header_from_external)?;
+        json::set(&mut o, "via_domain", &mut out.via_domain)?;
+        json::set(&mut o, "spam_banner_type", &mut out.spam_banner_type)?;
+        json::set(&mut o, "spam_user_rule_id", &mut out.spam_user_rule_id)?;
+        json::set(&mut o, "spam_banner_info", &mut out.spam_banner_info)?;
+        Ok(out)
     }
 }
 /// `SendAsUserMailboxSettingResponseBody`
@@ -4812,9 +4827,9 @@ pub struct SendAsUserMailboxSettingResponseBody {
 impl FromJson for SendAsUserMailboxSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SendAsUserMailboxSettingResponseBody")?;
-        Ok(Self {
-            sendable_addresses: json::field(&mut o, "sendable_addresses")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "sendable_addresses", &mut out.sendable_addresses)?;
+        Ok(out)
     }
 }
 /// `SendStatusDetail`
@@ -4835,11 +4850,11 @@ pub struct SendStatusDetail {
 impl FromJson for SendStatusDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SendStatusDetail")?;
-        Ok(Self {
-            recipient: json::field(&mut o, "recipient")?,
-            status: json::field(&mut o, "status")?,
-            last_updated_time: json::field(&mut o, "last_updated_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "recipient", &mut out.recipient)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "last_updated_time", &mut out.last_updated_time)?;
+        Ok(out)
     }
 }
 /// `SendStatusUserMailboxMessageResponseBody`
@@ -4858,10 +4873,10 @@ pub struct SendStatusUserMailboxMessageResponseBody {
 impl FromJson for SendStatusUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SendStatusUserMailboxMessageResponseBody")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            details: json::field(&mut o, "details")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "details", &mut out.details)?;
+        Ok(out)
     }
 }
 /// `SendUserMailboxDraftRequestBody`
@@ -4902,12 +4917,12 @@ pub struct SendUserMailboxDraftResponseBody {
 impl FromJson for SendUserMailboxDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SendUserMailboxDraftResponseBody")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-            recall_status: json::field(&mut o, "recall_status")?,
-            automation_send_disable: json::field(&mut o, "automation_send_disable")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        json::set(&mut o, "recall_status", &mut out.recall_status)?;
+        json::set(&mut o, "automation_send_disable", &mut out.automation_send_disable)?;
+        Ok(out)
     }
 }
 /// `SendUserMailboxMessageRequestBody`
@@ -4971,10 +4986,10 @@ pub struct SendUserMailboxMessageResponseBody {
 impl FromJson for SendUserMailboxMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SendUserMailboxMessageResponseBody")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            thread_id: json::field(&mut o, "thread_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "thread_id", &mut out.thread_id)?;
+        Ok(out)
     }
 }
 /// `SubscribeUserMailboxEventRequestBody`
@@ -5009,9 +5024,9 @@ pub struct SubscriptionUserMailboxEventResponseBody {
 impl FromJson for SubscriptionUserMailboxEventResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SubscriptionUserMailboxEventResponseBody")?;
-        Ok(Self {
-            event_types: json::field(&mut o, "event_types")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_types", &mut out.event_types)?;
+        Ok(out)
     }
 }
 /// `Template`
@@ -5046,18 +5061,18 @@ pub struct Template {
 impl FromJson for Template {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Template")?;
-        Ok(Self {
-            template_id: json::field(&mut o, "template_id")?,
-            name: json::field(&mut o, "name")?,
-            subject: json::field(&mut o, "subject")?,
-            template_content: json::field(&mut o, "template_content")?,
-            is_plain_text_mode: json::field(&mut o, "is_plain_text_mode")?,
-            tos: json::field(&mut o, "tos")?,
-            ccs: json::field(&mut o, "ccs")?,
-            bccs: json::field(&mut o, "bccs")?,
-            attachments: json::field(&mut o, "attachments")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "template_id", &mut out.template_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "subject", &mut out.subject)?;
+        json::set(&mut o, "template_content", &mut out.template_content)?;
+        json::set(&mut o, "is_plain_text_mode", &mut out.is_plain_text_mode)?;
+        json::set(&mut o, "tos", &mut out.tos)?;
+        json::set(&mut o, "ccs", &mut out.ccs)?;
+        json::set(&mut o, "bccs", &mut out.bccs)?;
+        json::set(&mut o, "attachments", &mut out.attachments)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 impl ToJson for Template {
@@ -5098,13 +5113,13 @@ pub struct TemplateAttachment {
 impl FromJson for TemplateAttachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TemplateAttachment")?;
-        Ok(Self {
-            filename: json::field(&mut o, "filename")?,
-            id: json::field(&mut o, "id")?,
-            attachment_type: json::field(&mut o, "attachment_type")?,
-            is_inline: json::field(&mut o, "is_inline")?,
-            cid: json::field(&mut o, "cid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "filename", &mut out.filename)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "attachment_type", &mut out.attachment_type)?;
+        json::set(&mut o, "is_inline", &mut out.is_inline)?;
+        json::set(&mut o, "cid", &mut out.cid)?;
+        Ok(out)
     }
 }
 impl ToJson for TemplateAttachment {
@@ -5136,11 +5151,11 @@ pub struct Thread {
 impl FromJson for Thread {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Thread")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            body_preview: json::field(&mut o, "body_preview")?,
-            messages: json::field(&mut o, "messages")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "body_preview", &mut out.body_preview)?;
+        json::set(&mut o, "messages", &mut out.messages)?;
+        Ok(out)
     }
 }
 /// `TimeRange`
@@ -5210,19 +5225,20 @@ pub struct UpdateMailgroupResponseBody {
 impl FromJson for UpdateMailgroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateMailgroupResponseBody")?;
-        Ok(Self {
-            mailgroup_id: json::field(&mut o, "mailgroup_id")?,
-            email: json::field(&mut o, "email")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            direct_members_count: json::field(&mut o, "direct_members_count")?,
-            include_external_member: json::field(&mut o, "include_external_member")?,
-            include_all_company_member: json::field(
-                &mut o,
-                "include_all_company_member",
-            )?,
-            who_can_send_mail: json::field(&mut o, "who_can_send_mail")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "mailgroup_id", &mut out.mailgroup_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "direct_members_count", &mut out.direct_members_count)?;
+        json::set(&mut o, "include_external_member", &mut out.include_external_member)?;
+        json::set(
+            &mut o,
+            "include_all_company_member",
+            &mut out.include_all_company_member,
+        )?;
+        json::set(&mut o, "who_can_send_mail", &mut out.who_can_send_mail)?;
+        Ok(out)
     }
 }
 /// `UpdatePublicMailboxResponseBody`
@@ -5245,12 +5261,12 @@ pub struct UpdatePublicMailboxResponseBody {
 impl FromJson for UpdatePublicMailboxResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdatePublicMailboxResponseBody")?;
-        Ok(Self {
-            public_mailbox_id: json::field(&mut o, "public_mailbox_id")?,
-            email: json::field(&mut o, "email")?,
-            name: json::field(&mut o, "name")?,
-            geo: json::field(&mut o, "geo")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "public_mailbox_id", &mut out.public_mailbox_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "geo", &mut out.geo)?;
+        Ok(out)
     }
 }
 /// `UpdateUserMailboxDraftRequestBody`
@@ -5287,10 +5303,10 @@ pub struct UpdateUserMailboxDraftResponseBody {
 impl FromJson for UpdateUserMailboxDraftResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateUserMailboxDraftResponseBody")?;
-        Ok(Self {
-            draft: json::field(&mut o, "draft")?,
-            reference: json::field(&mut o, "reference")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "draft", &mut out.draft)?;
+        json::set(&mut o, "reference", &mut out.reference)?;
+        Ok(out)
     }
 }
 /// `UpdateUserMailboxTemplateRequestBody`
@@ -5325,9 +5341,9 @@ pub struct UpdateUserMailboxTemplateResponseBody {
 impl FromJson for UpdateUserMailboxTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateUserMailboxTemplateResponseBody")?;
-        Ok(Self {
-            template: json::field(&mut o, "template")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "template", &mut out.template)?;
+        Ok(out)
     }
 }
 /// `User`
@@ -5348,11 +5364,11 @@ pub struct User {
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "User")?;
-        Ok(Self {
-            email: json::field(&mut o, "email")?,
-            status: json::field(&mut o, "status")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `UserInfo`
@@ -5373,11 +5389,11 @@ pub struct UserInfo {
 impl FromJson for UserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserInfo")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            owner_user_id: json::field(&mut o, "owner_user_id")?,
-            public_mailbox_id: json::field(&mut o, "public_mailbox_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "owner_user_id", &mut out.owner_user_id)?;
+        json::set(&mut o, "public_mailbox_id", &mut out.public_mailbox_id)?;
+        Ok(out)
     }
 }
 /// `UserMailboxSiganatureImage`
@@ -5406,15 +5422,15 @@ pub struct UserMailboxSiganatureImage {
 impl FromJson for UserMailboxSiganatureImage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserMailboxSiganatureImage")?;
-        Ok(Self {
-            image_name: json::field(&mut o, "image_name")?,
-            file_key: json::field(&mut o, "file_key")?,
-            cid: json::field(&mut o, "cid")?,
-            file_size: json::field(&mut o, "file_size")?,
-            image_width: json::field(&mut o, "image_width")?,
-            image_height: json::field(&mut o, "image_height")?,
-            download_url: json::field(&mut o, "download_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "image_name", &mut out.image_name)?;
+        json::set(&mut o, "file_key", &mut out.file_key)?;
+        json::set(&mut o, "cid", &mut out.cid)?;
+        json::set(&mut o, "file_size", &mut out.file_size)?;
+        json::set(&mut o, "image_width", &mut out.image_width)?;
+        json::set(&mut o, "image_height", &mut out.image_height)?;
+        json::set(&mut o, "download_url", &mut out.download_url)?;
+        Ok(out)
     }
 }
 /// `UserMailboxSignature`
@@ -5447,16 +5463,16 @@ pub struct UserMailboxSignature {
 impl FromJson for UserMailboxSignature {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserMailboxSignature")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            content: json::field(&mut o, "content")?,
-            signature_type: json::field(&mut o, "signature_type")?,
-            signature_device: json::field(&mut o, "signature_device")?,
-            template_json_keys: json::field(&mut o, "template_json_keys")?,
-            images: json::field(&mut o, "images")?,
-            user_fields: json::field(&mut o, "user_fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "signature_type", &mut out.signature_type)?;
+        json::set(&mut o, "signature_device", &mut out.signature_device)?;
+        json::set(&mut o, "template_json_keys", &mut out.template_json_keys)?;
+        json::set(&mut o, "images", &mut out.images)?;
+        json::set(&mut o, "user_fields", &mut out.user_fields)?;
+        Ok(out)
     }
 }
 /// `UserMailboxSignatureI18nVal`
@@ -5475,10 +5491,10 @@ pub struct UserMailboxSignatureI18nVal {
 impl FromJson for UserMailboxSignatureI18nVal {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserMailboxSignatureI18nVal")?;
-        Ok(Self {
-            default_val: json::field(&mut o, "default_val")?,
-            i18n_vals: json::field(&mut o, "i18n_vals")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "default_val", &mut out.default_val)?;
+        json::set(&mut o, "i18n_vals", &mut out.i18n_vals)?;
+        Ok(out)
     }
 }
 /// `UserMailboxSignatureUsage`
@@ -5499,10 +5515,10 @@ pub struct UserMailboxSignatureUsage {
 impl FromJson for UserMailboxSignatureUsage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserMailboxSignatureUsage")?;
-        Ok(Self {
-            email_address: json::field(&mut o, "email_address")?,
-            send_mail_signature_id: json::field(&mut o, "send_mail_signature_id")?,
-            reply_signature_id: json::field(&mut o, "reply_signature_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "email_address", &mut out.email_address)?;
+        json::set(&mut o, "send_mail_signature_id", &mut out.send_mail_signature_id)?;
+        json::set(&mut o, "reply_signature_id", &mut out.reply_signature_id)?;
+        Ok(out)
     }
 }

@@ -198,11 +198,11 @@ pub struct Common {
 impl FromJson for Common {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Common")?;
-        Ok(Self {
-            tenant_id: json::field(&mut o, "tenant_id")?,
-            languages: json::field(&mut o, "languages")?,
-            custom_executors: json::field(&mut o, "custom_executors")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
+        json::set(&mut o, "languages", &mut out.languages)?;
+        json::set(&mut o, "custom_executors", &mut out.custom_executors)?;
+        Ok(out)
     }
 }
 impl ToJson for Common {
@@ -274,32 +274,32 @@ pub struct CountryRegion {
 impl FromJson for CountryRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CountryRegion")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            update_by: json::field(&mut o, "update_by")?,
-            create_by: json::field(&mut o, "create_by")?,
-            update_time: json::field(&mut o, "update_time")?,
-            create_time: json::field(&mut o, "create_time")?,
-            alpha_3_code: json::field(&mut o, "alpha_3_code")?,
-            alpha_2_code: json::field(&mut o, "alpha_2_code")?,
-            numeric_code: json::field(&mut o, "numeric_code")?,
-            name: json::field(&mut o, "name")?,
-            local_script: json::field(&mut o, "local_script")?,
-            western_script: json::field(&mut o, "western_script")?,
-            mdm_code: json::field(&mut o, "mdm_code")?,
-            full_name: json::field(&mut o, "full_name")?,
-            global_code: json::field(&mut o, "global_code")?,
-            time_zone: json::field(&mut o, "time_zone")?,
-            overseas: json::field(&mut o, "overseas")?,
-            level: json::field(&mut o, "level")?,
-            remark: json::field(&mut o, "remark")?,
-            update_reason: json::field(&mut o, "update_reason")?,
-            status: json::field(&mut o, "status")?,
-            continents: json::field(&mut o, "continents")?,
-            md_local_script: json::field(&mut o, "md_local_script")?,
-            md_western_script: json::field(&mut o, "md_western_script")?,
-            md_time_zone: json::field(&mut o, "md_time_zone")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "update_by", &mut out.update_by)?;
+        json::set(&mut o, "create_by", &mut out.create_by)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "alpha_3_code", &mut out.alpha_3_code)?;
+        json::set(&mut o, "alpha_2_code", &mut out.alpha_2_code)?;
+        json::set(&mut o, "numeric_code", &mut out.numeric_code)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "local_script", &mut out.local_script)?;
+        json::set(&mut o, "western_script", &mut out.western_script)?;
+        json::set(&mut o, "mdm_code", &mut out.mdm_code)?;
+        json::set(&mut o, "full_name", &mut out.full_name)?;
+        json::set(&mut o, "global_code", &mut out.global_code)?;
+        json::set(&mut o, "time_zone", &mut out.time_zone)?;
+        json::set(&mut o, "overseas", &mut out.overseas)?;
+        json::set(&mut o, "level", &mut out.level)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "update_reason", &mut out.update_reason)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "continents", &mut out.continents)?;
+        json::set(&mut o, "md_local_script", &mut out.md_local_script)?;
+        json::set(&mut o, "md_western_script", &mut out.md_western_script)?;
+        json::set(&mut o, "md_time_zone", &mut out.md_time_zone)?;
+        Ok(out)
     }
 }
 /// `Enum`
@@ -318,10 +318,10 @@ pub struct Enum {
 impl FromJson for Enum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Enum")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-            multilingual_name: json::field(&mut o, "multilingual_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "multilingual_name", &mut out.multilingual_name)?;
+        Ok(out)
     }
 }
 /// `Expression`
@@ -401,9 +401,9 @@ pub struct GetBatchCountryRegionResponseBody {
 impl FromJson for GetBatchCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetBatchCountryRegionResponseBody")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `I18nString`
@@ -424,11 +424,11 @@ pub struct I18nString {
 impl FromJson for I18nString {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nString")?;
-        Ok(Self {
-            value: json::field(&mut o, "value")?,
-            multilingual_value: json::field(&mut o, "multilingual_value")?,
-            return_language: json::field(&mut o, "return_language")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "multilingual_value", &mut out.multilingual_value)?;
+        json::set(&mut o, "return_language", &mut out.return_language)?;
+        Ok(out)
     }
 }
 /// `Language`
@@ -469,21 +469,21 @@ pub struct Language {
 impl FromJson for Language {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Language")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            update_by: json::field(&mut o, "update_by")?,
-            create_by: json::field(&mut o, "create_by")?,
-            update_time: json::field(&mut o, "update_time")?,
-            create_time: json::field(&mut o, "create_time")?,
-            ietf_language_tag: json::field(&mut o, "ietf_language_tag")?,
-            name: json::field(&mut o, "name")?,
-            enable: json::field(&mut o, "enable")?,
-            mdm_code: json::field(&mut o, "mdm_code")?,
-            status: json::field(&mut o, "status")?,
-            system_status: json::field(&mut o, "system_status")?,
-            remark: json::field(&mut o, "remark")?,
-            update_reason: json::field(&mut o, "update_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "update_by", &mut out.update_by)?;
+        json::set(&mut o, "create_by", &mut out.create_by)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "ietf_language_tag", &mut out.ietf_language_tag)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "enable", &mut out.enable)?;
+        json::set(&mut o, "mdm_code", &mut out.mdm_code)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "system_status", &mut out.system_status)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "update_reason", &mut out.update_reason)?;
+        Ok(out)
     }
 }
 /// `ListCountryRegionRequestBody`
@@ -525,11 +525,11 @@ pub struct ListCountryRegionResponseBody {
 impl FromJson for ListCountryRegionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCountryRegionResponseBody")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-            total: json::field(&mut o, "total")?,
-            next_page_token: json::field(&mut o, "next_page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
+        Ok(out)
     }
 }
 /// `TimeZone`
@@ -566,19 +566,19 @@ pub struct TimeZone {
 impl FromJson for TimeZone {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TimeZone")?;
-        Ok(Self {
-            update_by: json::field(&mut o, "update_by")?,
-            create_by: json::field(&mut o, "create_by")?,
-            update_time: json::field(&mut o, "update_time")?,
-            create_time: json::field(&mut o, "create_time")?,
-            time_zone_id: json::field(&mut o, "time_zone_id")?,
-            name: json::field(&mut o, "name")?,
-            utc_offset: json::field(&mut o, "utc_offset")?,
-            mdm_code: json::field(&mut o, "mdm_code")?,
-            remark: json::field(&mut o, "remark")?,
-            update_reason: json::field(&mut o, "update_reason")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "update_by", &mut out.update_by)?;
+        json::set(&mut o, "create_by", &mut out.create_by)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "time_zone_id", &mut out.time_zone_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "utc_offset", &mut out.utc_offset)?;
+        json::set(&mut o, "mdm_code", &mut out.mdm_code)?;
+        json::set(&mut o, "remark", &mut out.remark)?;
+        json::set(&mut o, "update_reason", &mut out.update_reason)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `Value`

@@ -51,14 +51,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `P2MeetingRoomMeetingRoomCreatedV1`
@@ -79,11 +79,11 @@ pub struct P2MeetingRoomMeetingRoomCreatedV1 {
 impl FromJson for P2MeetingRoomMeetingRoomCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MeetingRoomMeetingRoomCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2MeetingRoomMeetingRoomCreatedV1Data`
@@ -102,10 +102,10 @@ pub struct P2MeetingRoomMeetingRoomCreatedV1Data {
 impl FromJson for P2MeetingRoomMeetingRoomCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MeetingRoomMeetingRoomCreatedV1Data")?;
-        Ok(Self {
-            room_name: json::field(&mut o, "room_name")?,
-            room_id: json::field(&mut o, "room_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_name", &mut out.room_name)?;
+        json::set(&mut o, "room_id", &mut out.room_id)?;
+        Ok(out)
     }
 }
 /// `P2MeetingRoomMeetingRoomDeletedV1`
@@ -126,11 +126,11 @@ pub struct P2MeetingRoomMeetingRoomDeletedV1 {
 impl FromJson for P2MeetingRoomMeetingRoomDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MeetingRoomMeetingRoomDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2MeetingRoomMeetingRoomDeletedV1Data`
@@ -149,10 +149,10 @@ pub struct P2MeetingRoomMeetingRoomDeletedV1Data {
 impl FromJson for P2MeetingRoomMeetingRoomDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MeetingRoomMeetingRoomDeletedV1Data")?;
-        Ok(Self {
-            room_name: json::field(&mut o, "room_name")?,
-            room_id: json::field(&mut o, "room_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_name", &mut out.room_name)?;
+        json::set(&mut o, "room_id", &mut out.room_id)?;
+        Ok(out)
     }
 }
 /// `P2MeetingRoomMeetingRoomStatusChangedV1`
@@ -173,11 +173,11 @@ pub struct P2MeetingRoomMeetingRoomStatusChangedV1 {
 impl FromJson for P2MeetingRoomMeetingRoomStatusChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MeetingRoomMeetingRoomStatusChangedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2MeetingRoomMeetingRoomStatusChangedV1Data`
@@ -196,10 +196,10 @@ pub struct P2MeetingRoomMeetingRoomStatusChangedV1Data {
 impl FromJson for P2MeetingRoomMeetingRoomStatusChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MeetingRoomMeetingRoomStatusChangedV1Data")?;
-        Ok(Self {
-            room_name: json::field(&mut o, "room_name")?,
-            room_id: json::field(&mut o, "room_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_name", &mut out.room_name)?;
+        json::set(&mut o, "room_id", &mut out.room_id)?;
+        Ok(out)
     }
 }
 /// `P2MeetingRoomMeetingRoomUpdatedV1`
@@ -220,11 +220,11 @@ pub struct P2MeetingRoomMeetingRoomUpdatedV1 {
 impl FromJson for P2MeetingRoomMeetingRoomUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MeetingRoomMeetingRoomUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2MeetingRoomMeetingRoomUpdatedV1Data`
@@ -243,9 +243,9 @@ pub struct P2MeetingRoomMeetingRoomUpdatedV1Data {
 impl FromJson for P2MeetingRoomMeetingRoomUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MeetingRoomMeetingRoomUpdatedV1Data")?;
-        Ok(Self {
-            room_name: json::field(&mut o, "room_name")?,
-            room_id: json::field(&mut o, "room_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_name", &mut out.room_name)?;
+        json::set(&mut o, "room_id", &mut out.room_id)?;
+        Ok(out)
     }
 }

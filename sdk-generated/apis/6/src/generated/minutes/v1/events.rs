@@ -34,14 +34,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `GeneratedSource`
@@ -60,10 +60,10 @@ pub struct GeneratedSource {
 impl FromJson for GeneratedSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GeneratedSource")?;
-        Ok(Self {
-            source_type: json::field(&mut o, "source_type")?,
-            source_entity_id: json::field(&mut o, "source_entity_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "source_type", &mut out.source_type)?;
+        json::set(&mut o, "source_entity_id", &mut out.source_entity_id)?;
+        Ok(out)
     }
 }
 /// `P2MinutesMinuteGeneratedV1`
@@ -84,11 +84,11 @@ pub struct P2MinutesMinuteGeneratedV1 {
 impl FromJson for P2MinutesMinuteGeneratedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MinutesMinuteGeneratedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2MinutesMinuteGeneratedV1Data`
@@ -109,11 +109,11 @@ pub struct P2MinutesMinuteGeneratedV1Data {
 impl FromJson for P2MinutesMinuteGeneratedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MinutesMinuteGeneratedV1Data")?;
-        Ok(Self {
-            minute_token: json::field(&mut o, "minute_token")?,
-            minute_source: json::field(&mut o, "minute_source")?,
-            subscriber_ids: json::field(&mut o, "subscriber_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "minute_token", &mut out.minute_token)?;
+        json::set(&mut o, "minute_source", &mut out.minute_source)?;
+        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -134,10 +134,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

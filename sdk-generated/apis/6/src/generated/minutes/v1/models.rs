@@ -158,13 +158,13 @@ pub struct ArtifactsMinuteResponseBody {
 impl FromJson for ArtifactsMinuteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ArtifactsMinuteResponseBody")?;
-        Ok(Self {
-            summary: json::field(&mut o, "summary")?,
-            minute_chapters: json::field(&mut o, "minute_chapters")?,
-            minute_todos: json::field(&mut o, "minute_todos")?,
-            keywords: json::field(&mut o, "keywords")?,
-            transcript: json::field(&mut o, "transcript")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "summary", &mut out.summary)?;
+        json::set(&mut o, "minute_chapters", &mut out.minute_chapters)?;
+        json::set(&mut o, "minute_todos", &mut out.minute_todos)?;
+        json::set(&mut o, "keywords", &mut out.keywords)?;
+        json::set(&mut o, "transcript", &mut out.transcript)?;
+        Ok(out)
     }
 }
 /// `GetMinuteMediaResponseBody`
@@ -181,9 +181,9 @@ pub struct GetMinuteMediaResponseBody {
 impl FromJson for GetMinuteMediaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetMinuteMediaResponseBody")?;
-        Ok(Self {
-            download_url: json::field(&mut o, "download_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "download_url", &mut out.download_url)?;
+        Ok(out)
     }
 }
 /// `GetMinuteResponseBody`
@@ -200,9 +200,9 @@ pub struct GetMinuteResponseBody {
 impl FromJson for GetMinuteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetMinuteResponseBody")?;
-        Ok(Self {
-            minute: json::field(&mut o, "minute")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "minute", &mut out.minute)?;
+        Ok(out)
     }
 }
 /// `GetMinuteStatisticsResponseBody`
@@ -219,9 +219,9 @@ pub struct GetMinuteStatisticsResponseBody {
 impl FromJson for GetMinuteStatisticsResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetMinuteStatisticsResponseBody")?;
-        Ok(Self {
-            statistics: json::field(&mut o, "statistics")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "statistics", &mut out.statistics)?;
+        Ok(out)
     }
 }
 /// `Minute`
@@ -252,16 +252,16 @@ pub struct Minute {
 impl FromJson for Minute {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Minute")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            title: json::field(&mut o, "title")?,
-            cover: json::field(&mut o, "cover")?,
-            duration: json::field(&mut o, "duration")?,
-            url: json::field(&mut o, "url")?,
-            note_id: json::field(&mut o, "note_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "cover", &mut out.cover)?;
+        json::set(&mut o, "duration", &mut out.duration)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "note_id", &mut out.note_id)?;
+        Ok(out)
     }
 }
 /// `MinuteChapter`
@@ -284,12 +284,12 @@ pub struct MinuteChapter {
 impl FromJson for MinuteChapter {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MinuteChapter")?;
-        Ok(Self {
-            title: json::field(&mut o, "title")?,
-            start_ms: json::field(&mut o, "start_ms")?,
-            stop_ms: json::field(&mut o, "stop_ms")?,
-            summary_content: json::field(&mut o, "summary_content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "start_ms", &mut out.start_ms)?;
+        json::set(&mut o, "stop_ms", &mut out.stop_ms)?;
+        json::set(&mut o, "summary_content", &mut out.summary_content)?;
+        Ok(out)
     }
 }
 /// `MinuteTodo`
@@ -314,13 +314,13 @@ pub struct MinuteTodo {
 impl FromJson for MinuteTodo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MinuteTodo")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            assignees: json::field(&mut o, "assignees")?,
-            is_done: json::field(&mut o, "is_done")?,
-            todo_id: json::field(&mut o, "todo_id")?,
-            operation: json::field(&mut o, "operation")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "assignees", &mut out.assignees)?;
+        json::set(&mut o, "is_done", &mut out.is_done)?;
+        json::set(&mut o, "todo_id", &mut out.todo_id)?;
+        json::set(&mut o, "operation", &mut out.operation)?;
+        Ok(out)
     }
 }
 /// `MinutesFilter`
@@ -365,11 +365,11 @@ pub struct MinutesMeta {
 impl FromJson for MinutesMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MinutesMeta")?;
-        Ok(Self {
-            app_link: json::field(&mut o, "app_link")?,
-            avatar: json::field(&mut o, "avatar")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_link", &mut out.app_link)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `MinutesSearchItem`
@@ -390,11 +390,11 @@ pub struct MinutesSearchItem {
 impl FromJson for MinutesSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MinutesSearchItem")?;
-        Ok(Self {
-            token: json::field(&mut o, "token")?,
-            display_info: json::field(&mut o, "display_info")?,
-            meta_data: json::field(&mut o, "meta_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "display_info", &mut out.display_info)?;
+        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        Ok(out)
     }
 }
 /// `SearchMinuteRequestBody`
@@ -443,13 +443,13 @@ pub struct SearchMinuteResponseBody {
 impl FromJson for SearchMinuteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchMinuteResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            total: json::field(&mut o, "total")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            notice: json::field(&mut o, "notice")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "notice", &mut out.notice)?;
+        Ok(out)
     }
 }
 /// `Statictics`
@@ -470,11 +470,11 @@ pub struct Statictics {
 impl FromJson for Statictics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Statictics")?;
-        Ok(Self {
-            user_view_count: json::field(&mut o, "user_view_count")?,
-            page_view_count: json::field(&mut o, "page_view_count")?,
-            user_view_list: json::field(&mut o, "user_view_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_view_count", &mut out.user_view_count)?;
+        json::set(&mut o, "page_view_count", &mut out.page_view_count)?;
+        json::set(&mut o, "user_view_list", &mut out.user_view_list)?;
+        Ok(out)
     }
 }
 /// `SubscriptionMinuteRequestBody`
@@ -550,9 +550,9 @@ pub struct UserViewDetail {
 impl FromJson for UserViewDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserViewDetail")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            view_time: json::field(&mut o, "view_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "view_time", &mut out.view_time)?;
+        Ok(out)
     }
 }

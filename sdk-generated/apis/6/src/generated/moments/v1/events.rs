@@ -66,14 +66,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `P2MomentsCommentCreatedV1`
@@ -94,11 +94,11 @@ pub struct P2MomentsCommentCreatedV1 {
 impl FromJson for P2MomentsCommentCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MomentsCommentCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2MomentsCommentCreatedV1Data`
@@ -127,15 +127,15 @@ pub struct P2MomentsCommentCreatedV1Data {
 impl FromJson for P2MomentsCommentCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MomentsCommentCreatedV1Data")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            id: json::field(&mut o, "id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            post_id: json::field(&mut o, "post_id")?,
-            reply_comment_id: json::field(&mut o, "reply_comment_id")?,
-            root_comment_id: json::field(&mut o, "root_comment_id")?,
-            user_type: json::field(&mut o, "user_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "post_id", &mut out.post_id)?;
+        json::set(&mut o, "reply_comment_id", &mut out.reply_comment_id)?;
+        json::set(&mut o, "root_comment_id", &mut out.root_comment_id)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        Ok(out)
     }
 }
 /// `P2MomentsCommentDeletedV1`
@@ -156,11 +156,11 @@ pub struct P2MomentsCommentDeletedV1 {
 impl FromJson for P2MomentsCommentDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MomentsCommentDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2MomentsCommentDeletedV1Data`
@@ -179,10 +179,10 @@ pub struct P2MomentsCommentDeletedV1Data {
 impl FromJson for P2MomentsCommentDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MomentsCommentDeletedV1Data")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            post_id: json::field(&mut o, "post_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "post_id", &mut out.post_id)?;
+        Ok(out)
     }
 }
 /// `P2MomentsPostCreatedV1`
@@ -203,11 +203,11 @@ pub struct P2MomentsPostCreatedV1 {
 impl FromJson for P2MomentsPostCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MomentsPostCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2MomentsPostCreatedV1Data`
@@ -234,14 +234,14 @@ pub struct P2MomentsPostCreatedV1Data {
 impl FromJson for P2MomentsPostCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MomentsPostCreatedV1Data")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            category_ids: json::field(&mut o, "category_ids")?,
-            link: json::field(&mut o, "link")?,
-            user_type: json::field(&mut o, "user_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "category_ids", &mut out.category_ids)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        Ok(out)
     }
 }
 /// `P2MomentsPostDeletedV1`
@@ -262,11 +262,11 @@ pub struct P2MomentsPostDeletedV1 {
 impl FromJson for P2MomentsPostDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MomentsPostDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2MomentsPostDeletedV1Data`
@@ -283,9 +283,9 @@ pub struct P2MomentsPostDeletedV1Data {
 impl FromJson for P2MomentsPostDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MomentsPostDeletedV1Data")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `P2MomentsPostStatisticsUpdatedV1`
@@ -306,11 +306,11 @@ pub struct P2MomentsPostStatisticsUpdatedV1 {
 impl FromJson for P2MomentsPostStatisticsUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MomentsPostStatisticsUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2MomentsPostStatisticsUpdatedV1Data`
@@ -331,11 +331,11 @@ pub struct P2MomentsPostStatisticsUpdatedV1Data {
 impl FromJson for P2MomentsPostStatisticsUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MomentsPostStatisticsUpdatedV1Data")?;
-        Ok(Self {
-            post_id: json::field(&mut o, "post_id")?,
-            statistics_type: json::field(&mut o, "statistics_type")?,
-            statistics: json::field(&mut o, "statistics")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "post_id", &mut out.post_id)?;
+        json::set(&mut o, "statistics_type", &mut out.statistics_type)?;
+        json::set(&mut o, "statistics", &mut out.statistics)?;
+        Ok(out)
     }
 }
 /// `P2MomentsReactionCreatedV1`
@@ -356,11 +356,11 @@ pub struct P2MomentsReactionCreatedV1 {
 impl FromJson for P2MomentsReactionCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MomentsReactionCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2MomentsReactionCreatedV1Data`
@@ -389,15 +389,15 @@ pub struct P2MomentsReactionCreatedV1Data {
 impl FromJson for P2MomentsReactionCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MomentsReactionCreatedV1Data")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            user_id: json::field(&mut o, "user_id")?,
-            entity_id: json::field(&mut o, "entity_id")?,
-            id: json::field(&mut o, "id")?,
-            entity_type: json::field(&mut o, "entity_type")?,
-            user_type: json::field(&mut o, "user_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "entity_id", &mut out.entity_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "entity_type", &mut out.entity_type)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 /// `P2MomentsReactionDeletedV1`
@@ -418,11 +418,11 @@ pub struct P2MomentsReactionDeletedV1 {
 impl FromJson for P2MomentsReactionDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MomentsReactionDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2MomentsReactionDeletedV1Data`
@@ -449,14 +449,14 @@ pub struct P2MomentsReactionDeletedV1Data {
 impl FromJson for P2MomentsReactionDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2MomentsReactionDeletedV1Data")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            user_id: json::field(&mut o, "user_id")?,
-            entity_id: json::field(&mut o, "entity_id")?,
-            id: json::field(&mut o, "id")?,
-            entity_type: json::field(&mut o, "entity_type")?,
-            user_type: json::field(&mut o, "user_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "entity_id", &mut out.entity_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "entity_type", &mut out.entity_type)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        Ok(out)
     }
 }
 /// `PostStatistics`
@@ -473,9 +473,9 @@ pub struct PostStatistics {
 impl FromJson for PostStatistics {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PostStatistics")?;
-        Ok(Self {
-            share_count: json::field(&mut o, "share_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "share_count", &mut out.share_count)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -496,10 +496,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

@@ -88,9 +88,9 @@ pub struct GetPostResponseBody {
 impl FromJson for GetPostResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetPostResponseBody")?;
-        Ok(Self {
-            post: json::field(&mut o, "post")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "post", &mut out.post)?;
+        Ok(out)
     }
 }
 /// `Post`
@@ -133,22 +133,22 @@ pub struct Post {
 impl FromJson for Post {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Post")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            content: json::field(&mut o, "content")?,
-            image_key_list: json::field(&mut o, "image_key_list")?,
-            media_file_token: json::field(&mut o, "media_file_token")?,
-            comment_count: json::field(&mut o, "comment_count")?,
-            reaction_set: json::field(&mut o, "reaction_set")?,
-            id: json::field(&mut o, "id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            media_cover_image_key: json::field(&mut o, "media_cover_image_key")?,
-            cid: json::field(&mut o, "cid")?,
-            category_ids: json::field(&mut o, "category_ids")?,
-            link: json::field(&mut o, "link")?,
-            user_type: json::field(&mut o, "user_type")?,
-            dislike_count: json::field(&mut o, "dislike_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "image_key_list", &mut out.image_key_list)?;
+        json::set(&mut o, "media_file_token", &mut out.media_file_token)?;
+        json::set(&mut o, "comment_count", &mut out.comment_count)?;
+        json::set(&mut o, "reaction_set", &mut out.reaction_set)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "media_cover_image_key", &mut out.media_cover_image_key)?;
+        json::set(&mut o, "cid", &mut out.cid)?;
+        json::set(&mut o, "category_ids", &mut out.category_ids)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        json::set(&mut o, "dislike_count", &mut out.dislike_count)?;
+        Ok(out)
     }
 }
 /// `ReactionList`
@@ -167,10 +167,10 @@ pub struct ReactionList {
 impl FromJson for ReactionList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReactionList")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            count: json::field(&mut o, "count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "count", &mut out.count)?;
+        Ok(out)
     }
 }
 /// `ReactionSet`
@@ -189,9 +189,9 @@ pub struct ReactionSet {
 impl FromJson for ReactionSet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReactionSet")?;
-        Ok(Self {
-            reactions: json::field(&mut o, "reactions")?,
-            total_count: json::field(&mut o, "total_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reactions", &mut out.reactions)?;
+        json::set(&mut o, "total_count", &mut out.total_count)?;
+        Ok(out)
     }
 }

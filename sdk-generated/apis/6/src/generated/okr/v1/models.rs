@@ -516,9 +516,9 @@ pub struct BatchGetOkrResponseBody {
 impl FromJson for BatchGetOkrResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchGetOkrResponseBody")?;
-        Ok(Self {
-            okr_list: json::field(&mut o, "okr_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "okr_list", &mut out.okr_list)?;
+        Ok(out)
     }
 }
 /// `ContentBlock`
@@ -535,9 +535,9 @@ pub struct ContentBlock {
 impl FromJson for ContentBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentBlock")?;
-        Ok(Self {
-            blocks: json::field(&mut o, "blocks")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "blocks", &mut out.blocks)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentBlock {
@@ -565,11 +565,11 @@ pub struct ContentBlockElement {
 impl FromJson for ContentBlockElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentBlockElement")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            paragraph: json::field(&mut o, "paragraph")?,
-            gallery: json::field(&mut o, "gallery")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "paragraph", &mut out.paragraph)?;
+        json::set(&mut o, "gallery", &mut out.gallery)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentBlockElement {
@@ -601,12 +601,12 @@ pub struct ContentColor {
 impl FromJson for ContentColor {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentColor")?;
-        Ok(Self {
-            red: json::field(&mut o, "red")?,
-            green: json::field(&mut o, "green")?,
-            blue: json::field(&mut o, "blue")?,
-            alpha: json::field(&mut o, "alpha")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "red", &mut out.red)?;
+        json::set(&mut o, "green", &mut out.green)?;
+        json::set(&mut o, "blue", &mut out.blue)?;
+        json::set(&mut o, "alpha", &mut out.alpha)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentColor {
@@ -635,10 +635,10 @@ pub struct ContentDocsLink {
 impl FromJson for ContentDocsLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentDocsLink")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-            title: json::field(&mut o, "title")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentDocsLink {
@@ -663,9 +663,9 @@ pub struct ContentGallery {
 impl FromJson for ContentGallery {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentGallery")?;
-        Ok(Self {
-            image_list: json::field(&mut o, "image_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "image_list", &mut out.image_list)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentGallery {
@@ -695,12 +695,12 @@ pub struct ContentImageItem {
 impl FromJson for ContentImageItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentImageItem")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-            src: json::field(&mut o, "src")?,
-            width: json::field(&mut o, "width")?,
-            height: json::field(&mut o, "height")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "src", &mut out.src)?;
+        json::set(&mut o, "width", &mut out.width)?;
+        json::set(&mut o, "height", &mut out.height)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentImageItem {
@@ -727,9 +727,9 @@ pub struct ContentLink {
 impl FromJson for ContentLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentLink")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentLink {
@@ -757,11 +757,11 @@ pub struct ContentList {
 impl FromJson for ContentList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentList")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            indent_level: json::field(&mut o, "indent_level")?,
-            number: json::field(&mut o, "number")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "indent_level", &mut out.indent_level)?;
+        json::set(&mut o, "number", &mut out.number)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentList {
@@ -789,10 +789,10 @@ pub struct ContentParagraph {
 impl FromJson for ContentParagraph {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentParagraph")?;
-        Ok(Self {
-            style: json::field(&mut o, "style")?,
-            elements: json::field(&mut o, "elements")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "style", &mut out.style)?;
+        json::set(&mut o, "elements", &mut out.elements)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentParagraph {
@@ -823,12 +823,12 @@ pub struct ContentParagraphElement {
 impl FromJson for ContentParagraphElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentParagraphElement")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            text_run: json::field(&mut o, "text_run")?,
-            docs_link: json::field(&mut o, "docs_link")?,
-            person: json::field(&mut o, "person")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "text_run", &mut out.text_run)?;
+        json::set(&mut o, "docs_link", &mut out.docs_link)?;
+        json::set(&mut o, "person", &mut out.person)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentParagraphElement {
@@ -855,9 +855,9 @@ pub struct ContentParagraphStyle {
 impl FromJson for ContentParagraphStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentParagraphStyle")?;
-        Ok(Self {
-            list: json::field(&mut o, "list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "list", &mut out.list)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentParagraphStyle {
@@ -881,9 +881,9 @@ pub struct ContentPerson {
 impl FromJson for ContentPerson {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentPerson")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentPerson {
@@ -909,10 +909,10 @@ pub struct ContentTextRun {
 impl FromJson for ContentTextRun {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentTextRun")?;
-        Ok(Self {
-            text: json::field(&mut o, "text")?,
-            style: json::field(&mut o, "style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "style", &mut out.style)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentTextRun {
@@ -945,13 +945,13 @@ pub struct ContentTextStyle {
 impl FromJson for ContentTextStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentTextStyle")?;
-        Ok(Self {
-            bold: json::field(&mut o, "bold")?,
-            strike_through: json::field(&mut o, "strike_through")?,
-            back_color: json::field(&mut o, "back_color")?,
-            text_color: json::field(&mut o, "text_color")?,
-            link: json::field(&mut o, "link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "bold", &mut out.bold)?;
+        json::set(&mut o, "strike_through", &mut out.strike_through)?;
+        json::set(&mut o, "back_color", &mut out.back_color)?;
+        json::set(&mut o, "text_color", &mut out.text_color)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentTextStyle {
@@ -1004,11 +1004,11 @@ pub struct CreatePeriodResponseBody {
 impl FromJson for CreatePeriodResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreatePeriodResponseBody")?;
-        Ok(Self {
-            period_id: json::field(&mut o, "period_id")?,
-            start_month: json::field(&mut o, "start_month")?,
-            end_month: json::field(&mut o, "end_month")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "period_id", &mut out.period_id)?;
+        json::set(&mut o, "start_month", &mut out.start_month)?;
+        json::set(&mut o, "end_month", &mut out.end_month)?;
+        Ok(out)
     }
 }
 /// `CreateProgressRecordRequestBody`
@@ -1070,12 +1070,12 @@ pub struct CreateProgressRecordResponseBody {
 impl FromJson for CreateProgressRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateProgressRecordResponseBody")?;
-        Ok(Self {
-            progress_id: json::field(&mut o, "progress_id")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            content: json::field(&mut o, "content")?,
-            progress_rate: json::field(&mut o, "progress_rate")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "progress_id", &mut out.progress_id)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
+        Ok(out)
     }
 }
 /// `GetProgressRecordResponseBody`
@@ -1098,12 +1098,12 @@ pub struct GetProgressRecordResponseBody {
 impl FromJson for GetProgressRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetProgressRecordResponseBody")?;
-        Ok(Self {
-            progress_id: json::field(&mut o, "progress_id")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            content: json::field(&mut o, "content")?,
-            progress_rate: json::field(&mut o, "progress_rate")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "progress_id", &mut out.progress_id)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
+        Ok(out)
     }
 }
 /// `ListPeriodResponseBody`
@@ -1124,11 +1124,11 @@ pub struct ListPeriodResponseBody {
 impl FromJson for ListPeriodResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListPeriodResponseBody")?;
-        Ok(Self {
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListPeriodRuleResponseBody`
@@ -1145,9 +1145,9 @@ pub struct ListPeriodRuleResponseBody {
 impl FromJson for ListPeriodRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListPeriodRuleResponseBody")?;
-        Ok(Self {
-            period_rules: json::field(&mut o, "period_rules")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "period_rules", &mut out.period_rules)?;
+        Ok(out)
     }
 }
 /// `ListUserOkrResponseBody`
@@ -1166,10 +1166,10 @@ pub struct ListUserOkrResponseBody {
 impl FromJson for ListUserOkrResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListUserOkrResponseBody")?;
-        Ok(Self {
-            total: json::field(&mut o, "total")?,
-            okr_list: json::field(&mut o, "okr_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "okr_list", &mut out.okr_list)?;
+        Ok(out)
     }
 }
 /// `OkrBatch`
@@ -1196,14 +1196,14 @@ pub struct OkrBatch {
 impl FromJson for OkrBatch {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OkrBatch")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            permission: json::field(&mut o, "permission")?,
-            period_id: json::field(&mut o, "period_id")?,
-            name: json::field(&mut o, "name")?,
-            objective_list: json::field(&mut o, "objective_list")?,
-            confirm_status: json::field(&mut o, "confirm_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "permission", &mut out.permission)?;
+        json::set(&mut o, "period_id", &mut out.period_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "objective_list", &mut out.objective_list)?;
+        json::set(&mut o, "confirm_status", &mut out.confirm_status)?;
+        Ok(out)
     }
 }
 /// `OkrObjective`
@@ -1254,38 +1254,42 @@ pub struct OkrObjective {
 impl FromJson for OkrObjective {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OkrObjective")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            permission: json::field(&mut o, "permission")?,
-            content: json::field(&mut o, "content")?,
-            progress_report: json::field(&mut o, "progress_report")?,
-            score: json::field(&mut o, "score")?,
-            weight: json::field(&mut o, "weight")?,
-            progress_rate: json::field(&mut o, "progress_rate")?,
-            kr_list: json::field(&mut o, "kr_list")?,
-            aligned_objective_list: json::field(&mut o, "aligned_objective_list")?,
-            aligning_objective_list: json::field(&mut o, "aligning_objective_list")?,
-            progress_record_list: json::field(&mut o, "progress_record_list")?,
-            progress_rate_percent_last_updated_time: json::field(
-                &mut o,
-                "progress_rate_percent_last_updated_time",
-            )?,
-            progress_rate_status_last_updated_time: json::field(
-                &mut o,
-                "progress_rate_status_last_updated_time",
-            )?,
-            progress_record_last_updated_time: json::field(
-                &mut o,
-                "progress_record_last_updated_time",
-            )?,
-            progress_report_last_updated_time: json::field(
-                &mut o,
-                "progress_report_last_updated_time",
-            )?,
-            score_last_updated_time: json::field(&mut o, "score_last_updated_time")?,
-            deadline: json::field(&mut o, "deadline")?,
-            mentioned_user_list: json::field(&mut o, "mentioned_user_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "permission", &mut out.permission)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "progress_report", &mut out.progress_report)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "weight", &mut out.weight)?;
+        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
+        json::set(&mut o, "kr_list", &mut out.kr_list)?;
+        json::set(&mut o, "aligned_objective_list", &mut out.aligned_objective_list)?;
+        json::set(&mut o, "aligning_objective_list", &mut out.aligning_objective_list)?;
+        json::set(&mut o, "progress_record_list", &mut out.progress_record_list)?;
+        json::set(
+            &mut o,
+            "progress_rate_percent_last_updated_time",
+            &mut out.progress_rate_percent_last_updated_time,
+        )?;
+        json::set(
+            &mut o,
+            "progress_rate_status_last_updated_time",
+            &mut out.progress_rate_status_last_updated_time,
+        )?;
+        json::set(
+            &mut o,
+            "progress_record_last_updated_time",
+            &mut out.progress_record_last_updated_time,
+        )?;
+        json::set(
+            &mut o,
+            "progress_report_last_updated_time",
+            &mut out.progress_report_last_updated_time,
+        )?;
+        json::set(&mut o, "score_last_updated_time", &mut out.score_last_updated_time)?;
+        json::set(&mut o, "deadline", &mut out.deadline)?;
+        json::set(&mut o, "mentioned_user_list", &mut out.mentioned_user_list)?;
+        Ok(out)
     }
 }
 /// `OkrObjectiveAlignedObjective`
@@ -1306,11 +1310,11 @@ pub struct OkrObjectiveAlignedObjective {
 impl FromJson for OkrObjectiveAlignedObjective {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OkrObjectiveAlignedObjective")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            okr_id: json::field(&mut o, "okr_id")?,
-            owner: json::field(&mut o, "owner")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "okr_id", &mut out.okr_id)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        Ok(out)
     }
 }
 /// `OkrObjectiveAlignedObjectiveOwner`
@@ -1329,10 +1333,10 @@ pub struct OkrObjectiveAlignedObjectiveOwner {
 impl FromJson for OkrObjectiveAlignedObjectiveOwner {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OkrObjectiveAlignedObjectiveOwner")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `OkrObjectiveKr`
@@ -1375,34 +1379,38 @@ pub struct OkrObjectiveKr {
 impl FromJson for OkrObjectiveKr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OkrObjectiveKr")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            content: json::field(&mut o, "content")?,
-            score: json::field(&mut o, "score")?,
-            weight: json::field(&mut o, "weight")?,
-            kr_weight: json::field(&mut o, "kr_weight")?,
-            progress_rate: json::field(&mut o, "progress_rate")?,
-            progress_record_list: json::field(&mut o, "progress_record_list")?,
-            progress_rate_percent_last_updated_time: json::field(
-                &mut o,
-                "progress_rate_percent_last_updated_time",
-            )?,
-            progress_rate_status_last_updated_time: json::field(
-                &mut o,
-                "progress_rate_status_last_updated_time",
-            )?,
-            progress_record_last_updated_time: json::field(
-                &mut o,
-                "progress_record_last_updated_time",
-            )?,
-            progress_report_last_updated_time: json::field(
-                &mut o,
-                "progress_report_last_updated_time",
-            )?,
-            score_last_updated_time: json::field(&mut o, "score_last_updated_time")?,
-            deadline: json::field(&mut o, "deadline")?,
-            mentioned_user_list: json::field(&mut o, "mentioned_user_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "weight", &mut out.weight)?;
+        json::set(&mut o, "kr_weight", &mut out.kr_weight)?;
+        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
+        json::set(&mut o, "progress_record_list", &mut out.progress_record_list)?;
+        json::set(
+            &mut o,
+            "progress_rate_percent_last_updated_time",
+            &mut out.progress_rate_percent_last_updated_time,
+        )?;
+        json::set(
+            &mut o,
+            "progress_rate_status_last_updated_time",
+            &mut out.progress_rate_status_last_updated_time,
+        )?;
+        json::set(
+            &mut o,
+            "progress_record_last_updated_time",
+            &mut out.progress_record_last_updated_time,
+        )?;
+        json::set(
+            &mut o,
+            "progress_report_last_updated_time",
+            &mut out.progress_report_last_updated_time,
+        )?;
+        json::set(&mut o, "score_last_updated_time", &mut out.score_last_updated_time)?;
+        json::set(&mut o, "deadline", &mut out.deadline)?;
+        json::set(&mut o, "mentioned_user_list", &mut out.mentioned_user_list)?;
+        Ok(out)
     }
 }
 /// `OkrObjectiveProgressRate`
@@ -1421,10 +1429,10 @@ pub struct OkrObjectiveProgressRate {
 impl FromJson for OkrObjectiveProgressRate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OkrObjectiveProgressRate")?;
-        Ok(Self {
-            percent: json::field(&mut o, "percent")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "percent", &mut out.percent)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `OkrReview`
@@ -1443,10 +1451,10 @@ pub struct OkrReview {
 impl FromJson for OkrReview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OkrReview")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            review_period_list: json::field(&mut o, "review_period_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "review_period_list", &mut out.review_period_list)?;
+        Ok(out)
     }
 }
 /// `OkrReviewPeriod`
@@ -1467,11 +1475,11 @@ pub struct OkrReviewPeriod {
 impl FromJson for OkrReviewPeriod {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OkrReviewPeriod")?;
-        Ok(Self {
-            period_id: json::field(&mut o, "period_id")?,
-            cycle_review_list: json::field(&mut o, "cycle_review_list")?,
-            progress_report_list: json::field(&mut o, "progress_report_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "period_id", &mut out.period_id)?;
+        json::set(&mut o, "cycle_review_list", &mut out.cycle_review_list)?;
+        json::set(&mut o, "progress_report_list", &mut out.progress_report_list)?;
+        Ok(out)
     }
 }
 /// `OkrReviewPeriodUrl`
@@ -1490,10 +1498,10 @@ pub struct OkrReviewPeriodUrl {
 impl FromJson for OkrReviewPeriodUrl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OkrReviewPeriodUrl")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-            create_time: json::field(&mut o, "create_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        Ok(out)
     }
 }
 /// `PatchPeriodRequestBody`
@@ -1530,10 +1538,10 @@ pub struct PatchPeriodResponseBody {
 impl FromJson for PatchPeriodResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchPeriodResponseBody")?;
-        Ok(Self {
-            period_id: json::field(&mut o, "period_id")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "period_id", &mut out.period_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `Period`
@@ -1560,14 +1568,14 @@ pub struct Period {
 impl FromJson for Period {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Period")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            zh_name: json::field(&mut o, "zh_name")?,
-            en_name: json::field(&mut o, "en_name")?,
-            status: json::field(&mut o, "status")?,
-            period_start_time: json::field(&mut o, "period_start_time")?,
-            period_end_time: json::field(&mut o, "period_end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "zh_name", &mut out.zh_name)?;
+        json::set(&mut o, "en_name", &mut out.en_name)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "period_start_time", &mut out.period_start_time)?;
+        json::set(&mut o, "period_end_time", &mut out.period_end_time)?;
+        Ok(out)
     }
 }
 /// `PeriodRule`
@@ -1590,12 +1598,12 @@ pub struct PeriodRule {
 impl FromJson for PeriodRule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PeriodRule")?;
-        Ok(Self {
-            period_rule_id: json::field(&mut o, "period_rule_id")?,
-            r#type: json::field(&mut o, "type")?,
-            length: json::field(&mut o, "length")?,
-            first_month: json::field(&mut o, "first_month")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "period_rule_id", &mut out.period_rule_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "length", &mut out.length)?;
+        json::set(&mut o, "first_month", &mut out.first_month)?;
+        Ok(out)
     }
 }
 /// `ProgressRateNew`
@@ -1614,10 +1622,10 @@ pub struct ProgressRateNew {
 impl FromJson for ProgressRateNew {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProgressRateNew")?;
-        Ok(Self {
-            percent: json::field(&mut o, "percent")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "percent", &mut out.percent)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 impl ToJson for ProgressRateNew {
@@ -1642,9 +1650,9 @@ pub struct ProgressRecordSimplify {
 impl FromJson for ProgressRecordSimplify {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProgressRecordSimplify")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `QueryReviewResponseBody`
@@ -1661,9 +1669,9 @@ pub struct QueryReviewResponseBody {
 impl FromJson for QueryReviewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryReviewResponseBody")?;
-        Ok(Self {
-            review_list: json::field(&mut o, "review_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "review_list", &mut out.review_list)?;
+        Ok(out)
     }
 }
 /// `UpdateProgressRecordRequestBody`
@@ -1707,12 +1715,12 @@ pub struct UpdateProgressRecordResponseBody {
 impl FromJson for UpdateProgressRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateProgressRecordResponseBody")?;
-        Ok(Self {
-            progress_id: json::field(&mut o, "progress_id")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            content: json::field(&mut o, "content")?,
-            progress_rate: json::field(&mut o, "progress_rate")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "progress_id", &mut out.progress_id)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
+        Ok(out)
     }
 }
 /// `UploadImageRequestBody`
@@ -1753,9 +1761,9 @@ pub struct UploadImageResponseBody {
 impl FromJson for UploadImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadImageResponseBody")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }

@@ -726,17 +726,17 @@ pub struct Alignment {
 impl FromJson for Alignment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Alignment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            from_owner: json::field(&mut o, "from_owner")?,
-            to_owner: json::field(&mut o, "to_owner")?,
-            from_entity_type: json::field(&mut o, "from_entity_type")?,
-            from_entity_id: json::field(&mut o, "from_entity_id")?,
-            to_entity_type: json::field(&mut o, "to_entity_type")?,
-            to_entity_id: json::field(&mut o, "to_entity_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "from_owner", &mut out.from_owner)?;
+        json::set(&mut o, "to_owner", &mut out.to_owner)?;
+        json::set(&mut o, "from_entity_type", &mut out.from_entity_type)?;
+        json::set(&mut o, "from_entity_id", &mut out.from_entity_id)?;
+        json::set(&mut o, "to_entity_type", &mut out.to_entity_type)?;
+        json::set(&mut o, "to_entity_id", &mut out.to_entity_id)?;
+        Ok(out)
     }
 }
 /// `Category`
@@ -765,15 +765,15 @@ pub struct Category {
 impl FromJson for Category {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Category")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            category_type: json::field(&mut o, "category_type")?,
-            enabled: json::field(&mut o, "enabled")?,
-            color: json::field(&mut o, "color")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "category_type", &mut out.category_type)?;
+        json::set(&mut o, "enabled", &mut out.enabled)?;
+        json::set(&mut o, "color", &mut out.color)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `CategoryName`
@@ -794,11 +794,11 @@ pub struct CategoryName {
 impl FromJson for CategoryName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CategoryName")?;
-        Ok(Self {
-            zh: json::field(&mut o, "zh")?,
-            en: json::field(&mut o, "en")?,
-            ja: json::field(&mut o, "ja")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh", &mut out.zh)?;
+        json::set(&mut o, "en", &mut out.en)?;
+        json::set(&mut o, "ja", &mut out.ja)?;
+        Ok(out)
     }
 }
 /// `ContentBlock`
@@ -815,9 +815,9 @@ pub struct ContentBlock {
 impl FromJson for ContentBlock {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentBlock")?;
-        Ok(Self {
-            blocks: json::field(&mut o, "blocks")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "blocks", &mut out.blocks)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentBlock {
@@ -845,11 +845,11 @@ pub struct ContentBlockElement {
 impl FromJson for ContentBlockElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentBlockElement")?;
-        Ok(Self {
-            block_element_type: json::field(&mut o, "block_element_type")?,
-            paragraph: json::field(&mut o, "paragraph")?,
-            gallery: json::field(&mut o, "gallery")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "block_element_type", &mut out.block_element_type)?;
+        json::set(&mut o, "paragraph", &mut out.paragraph)?;
+        json::set(&mut o, "gallery", &mut out.gallery)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentBlockElement {
@@ -881,12 +881,12 @@ pub struct ContentColor {
 impl FromJson for ContentColor {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentColor")?;
-        Ok(Self {
-            red: json::field(&mut o, "red")?,
-            green: json::field(&mut o, "green")?,
-            blue: json::field(&mut o, "blue")?,
-            alpha: json::field(&mut o, "alpha")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "red", &mut out.red)?;
+        json::set(&mut o, "green", &mut out.green)?;
+        json::set(&mut o, "blue", &mut out.blue)?;
+        json::set(&mut o, "alpha", &mut out.alpha)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentColor {
@@ -915,10 +915,10 @@ pub struct ContentDocsLink {
 impl FromJson for ContentDocsLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentDocsLink")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-            title: json::field(&mut o, "title")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentDocsLink {
@@ -943,9 +943,9 @@ pub struct ContentGallery {
 impl FromJson for ContentGallery {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentGallery")?;
-        Ok(Self {
-            images: json::field(&mut o, "images")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "images", &mut out.images)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentGallery {
@@ -975,12 +975,12 @@ pub struct ContentImageItem {
 impl FromJson for ContentImageItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentImageItem")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-            src: json::field(&mut o, "src")?,
-            width: json::field(&mut o, "width")?,
-            height: json::field(&mut o, "height")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "src", &mut out.src)?;
+        json::set(&mut o, "width", &mut out.width)?;
+        json::set(&mut o, "height", &mut out.height)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentImageItem {
@@ -1007,9 +1007,9 @@ pub struct ContentLink {
 impl FromJson for ContentLink {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentLink")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentLink {
@@ -1037,11 +1037,11 @@ pub struct ContentList {
 impl FromJson for ContentList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentList")?;
-        Ok(Self {
-            list_type: json::field(&mut o, "list_type")?,
-            indent_level: json::field(&mut o, "indent_level")?,
-            number: json::field(&mut o, "number")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "list_type", &mut out.list_type)?;
+        json::set(&mut o, "indent_level", &mut out.indent_level)?;
+        json::set(&mut o, "number", &mut out.number)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentList {
@@ -1067,9 +1067,9 @@ pub struct ContentMention {
 impl FromJson for ContentMention {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentMention")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentMention {
@@ -1095,10 +1095,10 @@ pub struct ContentParagraph {
 impl FromJson for ContentParagraph {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentParagraph")?;
-        Ok(Self {
-            style: json::field(&mut o, "style")?,
-            elements: json::field(&mut o, "elements")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "style", &mut out.style)?;
+        json::set(&mut o, "elements", &mut out.elements)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentParagraph {
@@ -1129,12 +1129,12 @@ pub struct ContentParagraphElement {
 impl FromJson for ContentParagraphElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentParagraphElement")?;
-        Ok(Self {
-            paragraph_element_type: json::field(&mut o, "paragraph_element_type")?,
-            text_run: json::field(&mut o, "text_run")?,
-            docs_link: json::field(&mut o, "docs_link")?,
-            mention: json::field(&mut o, "mention")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "paragraph_element_type", &mut out.paragraph_element_type)?;
+        json::set(&mut o, "text_run", &mut out.text_run)?;
+        json::set(&mut o, "docs_link", &mut out.docs_link)?;
+        json::set(&mut o, "mention", &mut out.mention)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentParagraphElement {
@@ -1161,9 +1161,9 @@ pub struct ContentParagraphStyle {
 impl FromJson for ContentParagraphStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentParagraphStyle")?;
-        Ok(Self {
-            list: json::field(&mut o, "list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "list", &mut out.list)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentParagraphStyle {
@@ -1189,10 +1189,10 @@ pub struct ContentTextRun {
 impl FromJson for ContentTextRun {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentTextRun")?;
-        Ok(Self {
-            text: json::field(&mut o, "text")?,
-            style: json::field(&mut o, "style")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "style", &mut out.style)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentTextRun {
@@ -1225,13 +1225,13 @@ pub struct ContentTextStyle {
 impl FromJson for ContentTextStyle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ContentTextStyle")?;
-        Ok(Self {
-            bold: json::field(&mut o, "bold")?,
-            strike_through: json::field(&mut o, "strike_through")?,
-            back_color: json::field(&mut o, "back_color")?,
-            text_color: json::field(&mut o, "text_color")?,
-            link: json::field(&mut o, "link")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "bold", &mut out.bold)?;
+        json::set(&mut o, "strike_through", &mut out.strike_through)?;
+        json::set(&mut o, "back_color", &mut out.back_color)?;
+        json::set(&mut o, "text_color", &mut out.text_color)?;
+        json::set(&mut o, "link", &mut out.link)?;
+        Ok(out)
     }
 }
 impl ToJson for ContentTextStyle {
@@ -1292,9 +1292,9 @@ pub struct CreateOkrCycleObjectiveResponseBody {
 impl FromJson for CreateOkrCycleObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateOkrCycleObjectiveResponseBody")?;
-        Ok(Self {
-            objective_id: json::field(&mut o, "objective_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "objective_id", &mut out.objective_id)?;
+        Ok(out)
     }
 }
 /// `CreateOkrObjectiveAlignmentRequestBody`
@@ -1332,9 +1332,9 @@ pub struct CreateOkrObjectiveAlignmentResponseBody {
 impl FromJson for CreateOkrObjectiveAlignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateOkrObjectiveAlignmentResponseBody")?;
-        Ok(Self {
-            alignment_id: json::field(&mut o, "alignment_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "alignment_id", &mut out.alignment_id)?;
+        Ok(out)
     }
 }
 /// `CreateOkrObjectiveKeyResultRequestBody`
@@ -1375,9 +1375,9 @@ pub struct CreateOkrObjectiveKeyResultResponseBody {
 impl FromJson for CreateOkrObjectiveKeyResultResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateOkrObjectiveKeyResultResponseBody")?;
-        Ok(Self {
-            key_result_id: json::field(&mut o, "key_result_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key_result_id", &mut out.key_result_id)?;
+        Ok(out)
     }
 }
 /// `Cycle`
@@ -1410,17 +1410,17 @@ pub struct Cycle {
 impl FromJson for Cycle {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Cycle")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            tenant_cycle_id: json::field(&mut o, "tenant_cycle_id")?,
-            owner: json::field(&mut o, "owner")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            cycle_status: json::field(&mut o, "cycle_status")?,
-            score: json::field(&mut o, "score")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "tenant_cycle_id", &mut out.tenant_cycle_id)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "cycle_status", &mut out.cycle_status)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        Ok(out)
     }
 }
 /// `DeleteOkrAlignmentResponseBody`
@@ -1437,9 +1437,9 @@ pub struct DeleteOkrAlignmentResponseBody {
 impl FromJson for DeleteOkrAlignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteOkrAlignmentResponseBody")?;
-        Ok(Self {
-            alignment_id: json::field(&mut o, "alignment_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "alignment_id", &mut out.alignment_id)?;
+        Ok(out)
     }
 }
 /// `DeleteOkrKeyResultResponseBody`
@@ -1456,9 +1456,9 @@ pub struct DeleteOkrKeyResultResponseBody {
 impl FromJson for DeleteOkrKeyResultResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteOkrKeyResultResponseBody")?;
-        Ok(Self {
-            key_result_id: json::field(&mut o, "key_result_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key_result_id", &mut out.key_result_id)?;
+        Ok(out)
     }
 }
 /// `DeleteOkrObjectiveResponseBody`
@@ -1475,9 +1475,9 @@ pub struct DeleteOkrObjectiveResponseBody {
 impl FromJson for DeleteOkrObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteOkrObjectiveResponseBody")?;
-        Ok(Self {
-            objective_id: json::field(&mut o, "objective_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "objective_id", &mut out.objective_id)?;
+        Ok(out)
     }
 }
 /// `GetOkrAlignmentResponseBody`
@@ -1494,9 +1494,9 @@ pub struct GetOkrAlignmentResponseBody {
 impl FromJson for GetOkrAlignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetOkrAlignmentResponseBody")?;
-        Ok(Self {
-            alignment: json::field(&mut o, "alignment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "alignment", &mut out.alignment)?;
+        Ok(out)
     }
 }
 /// `GetOkrKeyResultResponseBody`
@@ -1513,9 +1513,9 @@ pub struct GetOkrKeyResultResponseBody {
 impl FromJson for GetOkrKeyResultResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetOkrKeyResultResponseBody")?;
-        Ok(Self {
-            key_result: json::field(&mut o, "key_result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key_result", &mut out.key_result)?;
+        Ok(out)
     }
 }
 /// `GetOkrObjectiveResponseBody`
@@ -1532,9 +1532,9 @@ pub struct GetOkrObjectiveResponseBody {
 impl FromJson for GetOkrObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetOkrObjectiveResponseBody")?;
-        Ok(Self {
-            objective: json::field(&mut o, "objective")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "objective", &mut out.objective)?;
+        Ok(out)
     }
 }
 /// `Indicator`
@@ -1575,24 +1575,25 @@ pub struct Indicator {
 impl FromJson for Indicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Indicator")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            owner: json::field(&mut o, "owner")?,
-            entity_type: json::field(&mut o, "entity_type")?,
-            entity_id: json::field(&mut o, "entity_id")?,
-            indicator_status: json::field(&mut o, "indicator_status")?,
-            status_calculate_type: json::field(&mut o, "status_calculate_type")?,
-            start_value: json::field(&mut o, "start_value")?,
-            target_value: json::field(&mut o, "target_value")?,
-            current_value: json::field(&mut o, "current_value")?,
-            current_value_calculate_type: json::field(
-                &mut o,
-                "current_value_calculate_type",
-            )?,
-            unit: json::field(&mut o, "unit")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "entity_type", &mut out.entity_type)?;
+        json::set(&mut o, "entity_id", &mut out.entity_id)?;
+        json::set(&mut o, "indicator_status", &mut out.indicator_status)?;
+        json::set(&mut o, "status_calculate_type", &mut out.status_calculate_type)?;
+        json::set(&mut o, "start_value", &mut out.start_value)?;
+        json::set(&mut o, "target_value", &mut out.target_value)?;
+        json::set(&mut o, "current_value", &mut out.current_value)?;
+        json::set(
+            &mut o,
+            "current_value_calculate_type",
+            &mut out.current_value_calculate_type,
+        )?;
+        json::set(&mut o, "unit", &mut out.unit)?;
+        Ok(out)
     }
 }
 /// `IndicatorUnit`
@@ -1611,10 +1612,10 @@ pub struct IndicatorUnit {
 impl FromJson for IndicatorUnit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "IndicatorUnit")?;
-        Ok(Self {
-            unit_type: json::field(&mut o, "unit_type")?,
-            unit_value: json::field(&mut o, "unit_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "unit_type", &mut out.unit_type)?;
+        json::set(&mut o, "unit_value", &mut out.unit_value)?;
+        Ok(out)
     }
 }
 impl ToJson for IndicatorUnit {
@@ -1657,18 +1658,18 @@ pub struct KeyResult {
 impl FromJson for KeyResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "KeyResult")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            owner: json::field(&mut o, "owner")?,
-            objective_id: json::field(&mut o, "objective_id")?,
-            position: json::field(&mut o, "position")?,
-            content: json::field(&mut o, "content")?,
-            score: json::field(&mut o, "score")?,
-            weight: json::field(&mut o, "weight")?,
-            deadline: json::field(&mut o, "deadline")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "objective_id", &mut out.objective_id)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "weight", &mut out.weight)?;
+        json::set(&mut o, "deadline", &mut out.deadline)?;
+        Ok(out)
     }
 }
 /// `KeyResultWeight`
@@ -1724,9 +1725,9 @@ pub struct KeyResultsPositionOkrObjectiveResponseBody {
 impl FromJson for KeyResultsPositionOkrObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "KeyResultsPositionOkrObjectiveResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `KeyResultsWeightOkrObjectiveRequestBody`
@@ -1761,9 +1762,9 @@ pub struct KeyResultsWeightOkrObjectiveResponseBody {
 impl FromJson for KeyResultsWeightOkrObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "KeyResultsWeightOkrObjectiveResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListOkrCategoryResponseBody`
@@ -1784,11 +1785,11 @@ pub struct ListOkrCategoryResponseBody {
 impl FromJson for ListOkrCategoryResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListOkrCategoryResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListOkrCycleObjectiveResponseBody`
@@ -1809,11 +1810,11 @@ pub struct ListOkrCycleObjectiveResponseBody {
 impl FromJson for ListOkrCycleObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListOkrCycleObjectiveResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListOkrCycleResponseBody`
@@ -1834,11 +1835,11 @@ pub struct ListOkrCycleResponseBody {
 impl FromJson for ListOkrCycleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListOkrCycleResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListOkrKeyResultIndicatorResponseBody`
@@ -1855,9 +1856,9 @@ pub struct ListOkrKeyResultIndicatorResponseBody {
 impl FromJson for ListOkrKeyResultIndicatorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListOkrKeyResultIndicatorResponseBody")?;
-        Ok(Self {
-            indicator: json::field(&mut o, "indicator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "indicator", &mut out.indicator)?;
+        Ok(out)
     }
 }
 /// `ListOkrKeyResultProgressResponseBody`
@@ -1878,11 +1879,11 @@ pub struct ListOkrKeyResultProgressResponseBody {
 impl FromJson for ListOkrKeyResultProgressResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListOkrKeyResultProgressResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListOkrObjectiveAlignmentResponseBody`
@@ -1903,11 +1904,11 @@ pub struct ListOkrObjectiveAlignmentResponseBody {
 impl FromJson for ListOkrObjectiveAlignmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListOkrObjectiveAlignmentResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListOkrObjectiveIndicatorResponseBody`
@@ -1924,9 +1925,9 @@ pub struct ListOkrObjectiveIndicatorResponseBody {
 impl FromJson for ListOkrObjectiveIndicatorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListOkrObjectiveIndicatorResponseBody")?;
-        Ok(Self {
-            indicator: json::field(&mut o, "indicator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "indicator", &mut out.indicator)?;
+        Ok(out)
     }
 }
 /// `ListOkrObjectiveKeyResultResponseBody`
@@ -1947,11 +1948,11 @@ pub struct ListOkrObjectiveKeyResultResponseBody {
 impl FromJson for ListOkrObjectiveKeyResultResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListOkrObjectiveKeyResultResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListOkrObjectiveProgressResponseBody`
@@ -1972,11 +1973,11 @@ pub struct ListOkrObjectiveProgressResponseBody {
 impl FromJson for ListOkrObjectiveProgressResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListOkrObjectiveProgressResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `Objective`
@@ -2015,20 +2016,20 @@ pub struct Objective {
 impl FromJson for Objective {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Objective")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            owner: json::field(&mut o, "owner")?,
-            cycle_id: json::field(&mut o, "cycle_id")?,
-            position: json::field(&mut o, "position")?,
-            content: json::field(&mut o, "content")?,
-            score: json::field(&mut o, "score")?,
-            notes: json::field(&mut o, "notes")?,
-            weight: json::field(&mut o, "weight")?,
-            deadline: json::field(&mut o, "deadline")?,
-            category_id: json::field(&mut o, "category_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "cycle_id", &mut out.cycle_id)?;
+        json::set(&mut o, "position", &mut out.position)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "notes", &mut out.notes)?;
+        json::set(&mut o, "weight", &mut out.weight)?;
+        json::set(&mut o, "deadline", &mut out.deadline)?;
+        json::set(&mut o, "category_id", &mut out.category_id)?;
+        Ok(out)
     }
 }
 /// `ObjectiveWeight`
@@ -2084,9 +2085,9 @@ pub struct ObjectivesPositionOkrCycleResponseBody {
 impl FromJson for ObjectivesPositionOkrCycleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ObjectivesPositionOkrCycleResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ObjectivesWeightOkrCycleRequestBody`
@@ -2121,9 +2122,9 @@ pub struct ObjectivesWeightOkrCycleResponseBody {
 impl FromJson for ObjectivesWeightOkrCycleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ObjectivesWeightOkrCycleResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `Owner`
@@ -2142,10 +2143,10 @@ pub struct Owner {
 impl FromJson for Owner {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Owner")?;
-        Ok(Self {
-            owner_type: json::field(&mut o, "owner_type")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "owner_type", &mut out.owner_type)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `PatchOkrIndicatorRequestBody`
@@ -2198,9 +2199,9 @@ pub struct PatchOkrIndicatorResponseBody {
 impl FromJson for PatchOkrIndicatorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchOkrIndicatorResponseBody")?;
-        Ok(Self {
-            indicator: json::field(&mut o, "indicator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "indicator", &mut out.indicator)?;
+        Ok(out)
     }
 }
 /// `PatchOkrKeyResultRequestBody`
@@ -2241,9 +2242,9 @@ pub struct PatchOkrKeyResultResponseBody {
 impl FromJson for PatchOkrKeyResultResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchOkrKeyResultResponseBody")?;
-        Ok(Self {
-            key_result: json::field(&mut o, "key_result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key_result", &mut out.key_result)?;
+        Ok(out)
     }
 }
 /// `PatchOkrObjectiveRequestBody`
@@ -2290,9 +2291,9 @@ pub struct PatchOkrObjectiveResponseBody {
 impl FromJson for PatchOkrObjectiveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchOkrObjectiveResponseBody")?;
-        Ok(Self {
-            objective: json::field(&mut o, "objective")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "objective", &mut out.objective)?;
+        Ok(out)
     }
 }
 /// `Progress`
@@ -2323,16 +2324,16 @@ pub struct Progress {
 impl FromJson for Progress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Progress")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            owner: json::field(&mut o, "owner")?,
-            entity_type: json::field(&mut o, "entity_type")?,
-            entity_id: json::field(&mut o, "entity_id")?,
-            content: json::field(&mut o, "content")?,
-            progress_rate: json::field(&mut o, "progress_rate")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "entity_type", &mut out.entity_type)?;
+        json::set(&mut o, "entity_id", &mut out.entity_id)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
+        Ok(out)
     }
 }
 /// `ProgressRate`
@@ -2351,9 +2352,9 @@ pub struct ProgressRate {
 impl FromJson for ProgressRate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProgressRate")?;
-        Ok(Self {
-            progress_percent: json::field(&mut o, "progress_percent")?,
-            progress_status: json::field(&mut o, "progress_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "progress_percent", &mut out.progress_percent)?;
+        json::set(&mut o, "progress_status", &mut out.progress_status)?;
+        Ok(out)
     }
 }

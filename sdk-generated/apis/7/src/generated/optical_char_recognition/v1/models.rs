@@ -36,8 +36,8 @@ pub struct BasicRecognizeImageResponseBody {
 impl FromJson for BasicRecognizeImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BasicRecognizeImageResponseBody")?;
-        Ok(Self {
-            text_list: json::field(&mut o, "text_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text_list", &mut out.text_list)?;
+        Ok(out)
     }
 }

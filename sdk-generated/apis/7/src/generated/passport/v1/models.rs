@@ -127,12 +127,12 @@ pub struct MaskSession {
 impl FromJson for MaskSession {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MaskSession")?;
-        Ok(Self {
-            create_time: json::field(&mut o, "create_time")?,
-            terminal_type: json::field(&mut o, "terminal_type")?,
-            user_id: json::field(&mut o, "user_id")?,
-            sid: json::field(&mut o, "sid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "terminal_type", &mut out.terminal_type)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "sid", &mut out.sid)?;
+        Ok(out)
     }
 }
 /// `QuerySessionRequestBody`
@@ -167,9 +167,9 @@ pub struct QuerySessionResponseBody {
 impl FromJson for QuerySessionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QuerySessionResponseBody")?;
-        Ok(Self {
-            mask_sessions: json::field(&mut o, "mask_sessions")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "mask_sessions", &mut out.mask_sessions)?;
+        Ok(out)
     }
 }
 /// `UpdatePasswordRequestBody`

@@ -41,14 +41,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `P2PayrollPaymentActivityApprovedV1`
@@ -69,11 +69,11 @@ pub struct P2PayrollPaymentActivityApprovedV1 {
 impl FromJson for P2PayrollPaymentActivityApprovedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2PayrollPaymentActivityApprovedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2PayrollPaymentActivityApprovedV1Data`
@@ -90,9 +90,9 @@ pub struct P2PayrollPaymentActivityApprovedV1Data {
 impl FromJson for P2PayrollPaymentActivityApprovedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2PayrollPaymentActivityApprovedV1Data")?;
-        Ok(Self {
-            activity_id: json::field(&mut o, "activity_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "activity_id", &mut out.activity_id)?;
+        Ok(out)
     }
 }
 /// `P2PayrollPaymentActivityStatusChangedV1`
@@ -113,11 +113,11 @@ pub struct P2PayrollPaymentActivityStatusChangedV1 {
 impl FromJson for P2PayrollPaymentActivityStatusChangedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2PayrollPaymentActivityStatusChangedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2PayrollPaymentActivityStatusChangedV1Data`
@@ -136,9 +136,9 @@ pub struct P2PayrollPaymentActivityStatusChangedV1Data {
 impl FromJson for P2PayrollPaymentActivityStatusChangedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2PayrollPaymentActivityStatusChangedV1Data")?;
-        Ok(Self {
-            activity_id: json::field(&mut o, "activity_id")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "activity_id", &mut out.activity_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }

@@ -20,10 +20,10 @@ pub struct AccountingItemValue {
 impl FromJson for AccountingItemValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AccountingItemValue")?;
-        Ok(Self {
-            original_value: json::field(&mut o, "original_value")?,
-            reference_values: json::field(&mut o, "reference_values")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "original_value", &mut out.original_value)?;
+        json::set(&mut o, "reference_values", &mut out.reference_values)?;
+        Ok(out)
     }
 }
 /// `AcctItem`
@@ -50,14 +50,14 @@ pub struct AcctItem {
 impl FromJson for AcctItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AcctItem")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-            category_id: json::field(&mut o, "category_id")?,
-            data_type: json::field(&mut o, "data_type")?,
-            decimal_places: json::field(&mut o, "decimal_places")?,
-            active_status: json::field(&mut o, "active_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        json::set(&mut o, "category_id", &mut out.category_id)?;
+        json::set(&mut o, "data_type", &mut out.data_type)?;
+        json::set(&mut o, "decimal_places", &mut out.decimal_places)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        Ok(out)
     }
 }
 /// `ArchivePaymentActivityRequestBody`
@@ -94,13 +94,14 @@ pub struct CalculationActivity {
 impl FromJson for CalculationActivity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CalculationActivity")?;
-        Ok(Self {
-            calculation_activity_id: json::field(&mut o, "calculation_activity_id")?,
-            calculation_activity_names: json::field(
-                &mut o,
-                "calculation_activity_names",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "calculation_activity_id", &mut out.calculation_activity_id)?;
+        json::set(
+            &mut o,
+            "calculation_activity_names",
+            &mut out.calculation_activity_names,
+        )?;
+        Ok(out)
     }
 }
 /// `CompensationCost`
@@ -119,10 +120,10 @@ pub struct CompensationCost {
 impl FromJson for CompensationCost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompensationCost")?;
-        Ok(Self {
-            compensation_cost_value: json::field(&mut o, "compensation_cost_value")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "compensation_cost_value", &mut out.compensation_cost_value)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        Ok(out)
     }
 }
 /// `CompensationCostItem`
@@ -141,13 +142,14 @@ pub struct CompensationCostItem {
 impl FromJson for CompensationCostItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CompensationCostItem")?;
-        Ok(Self {
-            number_of_individuals_for_payment: json::field(
-                &mut o,
-                "number_of_individuals_for_payment",
-            )?,
-            compensation_costs: json::field(&mut o, "compensation_costs")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "number_of_individuals_for_payment",
+            &mut out.number_of_individuals_for_payment,
+        )?;
+        json::set(&mut o, "compensation_costs", &mut out.compensation_costs)?;
+        Ok(out)
     }
 }
 /// `CostAllocationPlan`
@@ -172,13 +174,17 @@ pub struct CostAllocationPlan {
 impl FromJson for CostAllocationPlan {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CostAllocationPlan")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            names: json::field(&mut o, "names")?,
-            applicable_country_region: json::field(&mut o, "applicable_country_region")?,
-            dimensions: json::field(&mut o, "dimensions")?,
-            cost_items: json::field(&mut o, "cost_items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "names", &mut out.names)?;
+        json::set(
+            &mut o,
+            "applicable_country_region",
+            &mut out.applicable_country_region,
+        )?;
+        json::set(&mut o, "dimensions", &mut out.dimensions)?;
+        json::set(&mut o, "cost_items", &mut out.cost_items)?;
+        Ok(out)
     }
 }
 /// `CostAllocationReportData`
@@ -199,11 +205,11 @@ pub struct CostAllocationReportData {
 impl FromJson for CostAllocationReportData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CostAllocationReportData")?;
-        Ok(Self {
-            data_summary_dimensions: json::field(&mut o, "data_summary_dimensions")?,
-            compensation_cost_item: json::field(&mut o, "compensation_cost_item")?,
-            employment_id: json::field(&mut o, "employment_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data_summary_dimensions", &mut out.data_summary_dimensions)?;
+        json::set(&mut o, "compensation_cost_item", &mut out.compensation_cost_item)?;
+        json::set(&mut o, "employment_id", &mut out.employment_id)?;
+        Ok(out)
     }
 }
 /// `CostItem`
@@ -224,11 +230,11 @@ pub struct CostItem {
 impl FromJson for CostItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CostItem")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            enable_correct: json::field(&mut o, "enable_correct")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "enable_correct", &mut out.enable_correct)?;
+        Ok(out)
     }
 }
 /// `CountryRegion`
@@ -247,10 +253,10 @@ pub struct CountryRegion {
 impl FromJson for CountryRegion {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CountryRegion")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            alpha3_code: json::field(&mut o, "alpha3_code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "alpha3_code", &mut out.alpha3_code)?;
+        Ok(out)
     }
 }
 /// `DataSummaryDimension`
@@ -279,18 +285,19 @@ pub struct DataSummaryDimension {
 impl FromJson for DataSummaryDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataSummaryDimension")?;
-        Ok(Self {
-            dimension_level: json::field(&mut o, "dimension_level")?,
-            dimension_type: json::field(&mut o, "dimension_type")?,
-            dimension_value_id: json::field(&mut o, "dimension_value_id")?,
-            enum_dimension: json::field(&mut o, "enum_dimension")?,
-            dimension_value_lookup_info: json::field(
-                &mut o,
-                "dimension_value_lookup_info",
-            )?,
-            dimension_names: json::field(&mut o, "dimension_names")?,
-            dimension_titles: json::field(&mut o, "dimension_titles")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "dimension_level", &mut out.dimension_level)?;
+        json::set(&mut o, "dimension_type", &mut out.dimension_type)?;
+        json::set(&mut o, "dimension_value_id", &mut out.dimension_value_id)?;
+        json::set(&mut o, "enum_dimension", &mut out.enum_dimension)?;
+        json::set(
+            &mut o,
+            "dimension_value_lookup_info",
+            &mut out.dimension_value_lookup_info,
+        )?;
+        json::set(&mut o, "dimension_names", &mut out.dimension_names)?;
+        json::set(&mut o, "dimension_titles", &mut out.dimension_titles)?;
+        Ok(out)
     }
 }
 /// `Datasource`
@@ -317,14 +324,14 @@ pub struct Datasource {
 impl FromJson for Datasource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Datasource")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-            active_status: json::field(&mut o, "active_status")?,
-            fields: json::field(&mut o, "fields")?,
-            i18n_description: json::field(&mut o, "i18n_description")?,
-            data_period_type: json::field(&mut o, "data_period_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "fields", &mut out.fields)?;
+        json::set(&mut o, "i18n_description", &mut out.i18n_description)?;
+        json::set(&mut o, "data_period_type", &mut out.data_period_type)?;
+        Ok(out)
     }
 }
 /// `DatasourceField`
@@ -351,14 +358,14 @@ pub struct DatasourceField {
 impl FromJson for DatasourceField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DatasourceField")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            i18n_names: json::field(&mut o, "i18n_names")?,
-            field_type: json::field(&mut o, "field_type")?,
-            active_status: json::field(&mut o, "active_status")?,
-            i18n_description: json::field(&mut o, "i18n_description")?,
-            decimal_places: json::field(&mut o, "decimal_places")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        json::set(&mut o, "field_type", &mut out.field_type)?;
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "i18n_description", &mut out.i18n_description)?;
+        json::set(&mut o, "decimal_places", &mut out.decimal_places)?;
+        Ok(out)
     }
 }
 /// `DatasourceRecord`
@@ -377,10 +384,10 @@ pub struct DatasourceRecord {
 impl FromJson for DatasourceRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DatasourceRecord")?;
-        Ok(Self {
-            active_status: json::field(&mut o, "active_status")?,
-            field_values: json::field(&mut o, "field_values")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "active_status", &mut out.active_status)?;
+        json::set(&mut o, "field_values", &mut out.field_values)?;
+        Ok(out)
     }
 }
 impl ToJson for DatasourceRecord {
@@ -409,11 +416,11 @@ pub struct DatasourceRecordField {
 impl FromJson for DatasourceRecordField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DatasourceRecordField")?;
-        Ok(Self {
-            field_code: json::field(&mut o, "field_code")?,
-            value: json::field(&mut o, "value")?,
-            field_type: json::field(&mut o, "field_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_code", &mut out.field_code)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "field_type", &mut out.field_type)?;
+        Ok(out)
     }
 }
 impl ToJson for DatasourceRecordField {
@@ -467,11 +474,11 @@ pub struct Dimension {
 impl FromJson for Dimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Dimension")?;
-        Ok(Self {
-            i18n_names: json::field(&mut o, "i18n_names")?,
-            api_name: json::field(&mut o, "api_name")?,
-            obj_api_name: json::field(&mut o, "obj_api_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
+        json::set(&mut o, "api_name", &mut out.api_name)?;
+        json::set(&mut o, "obj_api_name", &mut out.obj_api_name)?;
+        Ok(out)
     }
 }
 /// `DimensionValueLookupInfo`
@@ -492,11 +499,11 @@ pub struct DimensionValueLookupInfo {
 impl FromJson for DimensionValueLookupInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DimensionValueLookupInfo")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            id: json::field(&mut o, "id")?,
-            code: json::field(&mut o, "code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        Ok(out)
     }
 }
 /// `EnumObject`
@@ -515,10 +522,10 @@ pub struct EnumObject {
 impl FromJson for EnumObject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EnumObject")?;
-        Ok(Self {
-            enum_value_id: json::field(&mut o, "enum_value_id")?,
-            enum_key: json::field(&mut o, "enum_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enum_value_id", &mut out.enum_value_id)?;
+        json::set(&mut o, "enum_key", &mut out.enum_key)?;
+        Ok(out)
     }
 }
 /// `I18n`
@@ -537,10 +544,10 @@ pub struct I18n {
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `I18nContent`
@@ -561,11 +568,11 @@ pub struct I18nContent {
 impl FromJson for I18nContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nContent")?;
-        Ok(Self {
-            locale: json::field(&mut o, "locale")?,
-            value: json::field(&mut o, "value")?,
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "locale", &mut out.locale)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `ListAcctItemResponseBody`
@@ -586,11 +593,11 @@ pub struct ListAcctItemResponseBody {
 impl FromJson for ListAcctItemResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAcctItemResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListCostAllocationDetailResponseBody`
@@ -615,19 +622,21 @@ pub struct ListCostAllocationDetailResponseBody {
 impl FromJson for ListCostAllocationDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCostAllocationDetailResponseBody")?;
-        Ok(Self {
-            cost_allocation_report_datas: json::field(
-                &mut o,
-                "cost_allocation_report_datas",
-            )?,
-            cost_allocation_report_names: json::field(
-                &mut o,
-                "cost_allocation_report_names",
-            )?,
-            pay_period: json::field(&mut o, "pay_period")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "cost_allocation_report_datas",
+            &mut out.cost_allocation_report_datas,
+        )?;
+        json::set(
+            &mut o,
+            "cost_allocation_report_names",
+            &mut out.cost_allocation_report_names,
+        )?;
+        json::set(&mut o, "pay_period", &mut out.pay_period)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListCostAllocationPlanResponseBody`
@@ -648,11 +657,11 @@ pub struct ListCostAllocationPlanResponseBody {
 impl FromJson for ListCostAllocationPlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCostAllocationPlanResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListCostAllocationReportResponseBody`
@@ -677,19 +686,21 @@ pub struct ListCostAllocationReportResponseBody {
 impl FromJson for ListCostAllocationReportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCostAllocationReportResponseBody")?;
-        Ok(Self {
-            pay_period: json::field(&mut o, "pay_period")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            cost_allocation_report_names: json::field(
-                &mut o,
-                "cost_allocation_report_names",
-            )?,
-            cost_allocation_report_datas: json::field(
-                &mut o,
-                "cost_allocation_report_datas",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pay_period", &mut out.pay_period)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(
+            &mut o,
+            "cost_allocation_report_names",
+            &mut out.cost_allocation_report_names,
+        )?;
+        json::set(
+            &mut o,
+            "cost_allocation_report_datas",
+            &mut out.cost_allocation_report_datas,
+        )?;
+        Ok(out)
     }
 }
 /// `ListDatasourceResponseBody`
@@ -710,11 +721,11 @@ pub struct ListDatasourceResponseBody {
 impl FromJson for ListDatasourceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListDatasourceResponseBody")?;
-        Ok(Self {
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            datasources: json::field(&mut o, "datasources")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "datasources", &mut out.datasources)?;
+        Ok(out)
     }
 }
 /// `ListPaygroupResponseBody`
@@ -735,11 +746,11 @@ pub struct ListPaygroupResponseBody {
 impl FromJson for ListPaygroupResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListPaygroupResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListPaymentActivityDetailResponseBody`
@@ -758,10 +769,14 @@ pub struct ListPaymentActivityDetailResponseBody {
 impl FromJson for ListPaymentActivityDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListPaymentActivityDetailResponseBody")?;
-        Ok(Self {
-            payment_activity_details: json::field(&mut o, "payment_activity_details")?,
-            total: json::field(&mut o, "total")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "payment_activity_details",
+            &mut out.payment_activity_details,
+        )?;
+        json::set(&mut o, "total", &mut out.total)?;
+        Ok(out)
     }
 }
 /// `ListPaymentActivityResponseBody`
@@ -782,11 +797,11 @@ pub struct ListPaymentActivityResponseBody {
 impl FromJson for ListPaymentActivityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListPaymentActivityResponseBody")?;
-        Ok(Self {
-            payment_activitys: json::field(&mut o, "payment_activitys")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "payment_activitys", &mut out.payment_activitys)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `Paygroup`
@@ -813,14 +828,14 @@ pub struct Paygroup {
 impl FromJson for Paygroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Paygroup")?;
-        Ok(Self {
-            pay_group_id: json::field(&mut o, "pay_group_id")?,
-            name: json::field(&mut o, "name")?,
-            code: json::field(&mut o, "code")?,
-            status: json::field(&mut o, "status")?,
-            country_region: json::field(&mut o, "country_region")?,
-            is_global_region: json::field(&mut o, "is_global_region")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pay_group_id", &mut out.pay_group_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "country_region", &mut out.country_region)?;
+        json::set(&mut o, "is_global_region", &mut out.is_global_region)?;
+        Ok(out)
     }
 }
 /// `PaymentAccountingItem`
@@ -845,13 +860,13 @@ pub struct PaymentAccountingItem {
 impl FromJson for PaymentAccountingItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PaymentAccountingItem")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            accounting_item_names: json::field(&mut o, "accounting_item_names")?,
-            accounting_item_value: json::field(&mut o, "accounting_item_value")?,
-            segment_values: json::field(&mut o, "segment_values")?,
-            accounting_item_type: json::field(&mut o, "accounting_item_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "accounting_item_names", &mut out.accounting_item_names)?;
+        json::set(&mut o, "accounting_item_value", &mut out.accounting_item_value)?;
+        json::set(&mut o, "segment_values", &mut out.segment_values)?;
+        json::set(&mut o, "accounting_item_type", &mut out.accounting_item_type)?;
+        Ok(out)
     }
 }
 /// `PaymentActivity`
@@ -880,18 +895,19 @@ pub struct PaymentActivity {
 impl FromJson for PaymentActivity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PaymentActivity")?;
-        Ok(Self {
-            activity_id: json::field(&mut o, "activity_id")?,
-            activity_names: json::field(&mut o, "activity_names")?,
-            pay_date: json::field(&mut o, "pay_date")?,
-            total_number_of_payroll: json::field(&mut o, "total_number_of_payroll")?,
-            number_of_calculation_activities: json::field(
-                &mut o,
-                "number_of_calculation_activities",
-            )?,
-            calculation_activities: json::field(&mut o, "calculation_activities")?,
-            activity_status: json::field(&mut o, "activity_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "activity_id", &mut out.activity_id)?;
+        json::set(&mut o, "activity_names", &mut out.activity_names)?;
+        json::set(&mut o, "pay_date", &mut out.pay_date)?;
+        json::set(&mut o, "total_number_of_payroll", &mut out.total_number_of_payroll)?;
+        json::set(
+            &mut o,
+            "number_of_calculation_activities",
+            &mut out.number_of_calculation_activities,
+        )?;
+        json::set(&mut o, "calculation_activities", &mut out.calculation_activities)?;
+        json::set(&mut o, "activity_status", &mut out.activity_status)?;
+        Ok(out)
     }
 }
 /// `PaymentActivityDetail`
@@ -910,10 +926,10 @@ pub struct PaymentActivityDetail {
 impl FromJson for PaymentActivityDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PaymentActivityDetail")?;
-        Ok(Self {
-            employee_id: json::field(&mut o, "employee_id")?,
-            payment_details: json::field(&mut o, "payment_details")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        json::set(&mut o, "payment_details", &mut out.payment_details)?;
+        Ok(out)
     }
 }
 /// `PaymentDetail`
@@ -934,11 +950,15 @@ pub struct PaymentDetail {
 impl FromJson for PaymentDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PaymentDetail")?;
-        Ok(Self {
-            employee_id: json::field(&mut o, "employee_id")?,
-            activity_id: json::field(&mut o, "activity_id")?,
-            payment_accounting_items: json::field(&mut o, "payment_accounting_items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        json::set(&mut o, "activity_id", &mut out.activity_id)?;
+        json::set(
+            &mut o,
+            "payment_accounting_items",
+            &mut out.payment_accounting_items,
+        )?;
+        Ok(out)
     }
 }
 /// `QueryDatasourceRecordRequestBody`
@@ -983,11 +1003,11 @@ pub struct QueryDatasourceRecordResponseBody {
 impl FromJson for QueryDatasourceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryDatasourceRecordResponseBody")?;
-        Ok(Self {
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-            records: json::field(&mut o, "records")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "records", &mut out.records)?;
+        Ok(out)
     }
 }
 /// `QueryPaymentDetailRequestBody`
@@ -1045,10 +1065,10 @@ pub struct QueryPaymentDetailResponseBody {
 impl FromJson for QueryPaymentDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryPaymentDetailResponseBody")?;
-        Ok(Self {
-            payment_details: json::field(&mut o, "payment_details")?,
-            total: json::field(&mut o, "total")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "payment_details", &mut out.payment_details)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        Ok(out)
     }
 }
 /// `SaveDatasourceRecordRequestBody`
@@ -1086,9 +1106,9 @@ pub struct SaveDatasourceRecordResponseBody {
 impl FromJson for SaveDatasourceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SaveDatasourceRecordResponseBody")?;
-        Ok(Self {
-            affect_counts: json::field(&mut o, "affect_counts")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "affect_counts", &mut out.affect_counts)?;
+        Ok(out)
     }
 }
 /// `SegmentValue`
@@ -1111,11 +1131,11 @@ pub struct SegmentValue {
 impl FromJson for SegmentValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SegmentValue")?;
-        Ok(Self {
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            reference_values: json::field(&mut o, "reference_values")?,
-            original_value: json::field(&mut o, "original_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "reference_values", &mut out.reference_values)?;
+        json::set(&mut o, "original_value", &mut out.original_value)?;
+        Ok(out)
     }
 }

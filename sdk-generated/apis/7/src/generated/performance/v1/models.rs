@@ -620,11 +620,11 @@ pub struct Activity {
 impl FromJson for Activity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Activity")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            semester_id: json::field(&mut o, "semester_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "semester_id", &mut out.semester_id)?;
+        Ok(out)
     }
 }
 /// `Field`
@@ -647,12 +647,12 @@ pub struct Field {
 impl FromJson for Field {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Field")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            indicator_id: json::field(&mut o, "indicator_id")?,
-            parent_field_id: json::field(&mut o, "parent_field_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "indicator_id", &mut out.indicator_id)?;
+        json::set(&mut o, "parent_field_id", &mut out.parent_field_id)?;
+        Ok(out)
     }
 }
 /// `FindByPageStageTaskRequestBody`
@@ -708,12 +708,12 @@ pub struct FindByPageStageTaskResponseBody {
 impl FromJson for FindByPageStageTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FindByPageStageTaskResponseBody")?;
-        Ok(Self {
-            base: json::field(&mut o, "base")?,
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "base", &mut out.base)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `FindByUserListStageTaskRequestBody`
@@ -762,10 +762,10 @@ pub struct FindByUserListStageTaskResponseBody {
 impl FromJson for FindByUserListStageTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FindByUserListStageTaskResponseBody")?;
-        Ok(Self {
-            base: json::field(&mut o, "base")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "base", &mut out.base)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `I18n`
@@ -784,10 +784,10 @@ pub struct I18n {
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `Indicator`
@@ -808,11 +808,11 @@ pub struct Indicator {
 impl FromJson for Indicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Indicator")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            options: json::field(&mut o, "options")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        Ok(out)
     }
 }
 /// `IndicatorOption`
@@ -833,11 +833,11 @@ pub struct IndicatorOption {
 impl FromJson for IndicatorOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "IndicatorOption")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            label: json::field(&mut o, "label")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "label", &mut out.label)?;
+        Ok(out)
     }
 }
 /// `ListSemesterResponseBody`
@@ -854,9 +854,9 @@ pub struct ListSemesterResponseBody {
 impl FromJson for ListSemesterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSemesterResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `QueryReviewDataRequestBody`
@@ -921,15 +921,15 @@ pub struct QueryReviewDataResponseBody {
 impl FromJson for QueryReviewDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryReviewDataResponseBody")?;
-        Ok(Self {
-            semesters: json::field(&mut o, "semesters")?,
-            activities: json::field(&mut o, "activities")?,
-            indicators: json::field(&mut o, "indicators")?,
-            templates: json::field(&mut o, "templates")?,
-            units: json::field(&mut o, "units")?,
-            fields: json::field(&mut o, "fields")?,
-            datas: json::field(&mut o, "datas")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "semesters", &mut out.semesters)?;
+        json::set(&mut o, "activities", &mut out.activities)?;
+        json::set(&mut o, "indicators", &mut out.indicators)?;
+        json::set(&mut o, "templates", &mut out.templates)?;
+        json::set(&mut o, "units", &mut out.units)?;
+        json::set(&mut o, "fields", &mut out.fields)?;
+        json::set(&mut o, "datas", &mut out.datas)?;
+        Ok(out)
     }
 }
 /// `ReviewDetail`
@@ -966,19 +966,19 @@ pub struct ReviewDetail {
 impl FromJson for ReviewDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReviewDetail")?;
-        Ok(Self {
-            template_id: json::field(&mut o, "template_id")?,
-            unit_id: json::field(&mut o, "unit_id")?,
-            field_id: json::field(&mut o, "field_id")?,
-            reviewer_user_id: json::field(&mut o, "reviewer_user_id")?,
-            submit_time: json::field(&mut o, "submit_time")?,
-            indicator_id: json::field(&mut o, "indicator_id")?,
-            option_id: json::field(&mut o, "option_id")?,
-            score: json::field(&mut o, "score")?,
-            text: json::field(&mut o, "text")?,
-            perf_coefficient_result: json::field(&mut o, "perf_coefficient_result")?,
-            richtext: json::field(&mut o, "richtext")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "template_id", &mut out.template_id)?;
+        json::set(&mut o, "unit_id", &mut out.unit_id)?;
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "reviewer_user_id", &mut out.reviewer_user_id)?;
+        json::set(&mut o, "submit_time", &mut out.submit_time)?;
+        json::set(&mut o, "indicator_id", &mut out.indicator_id)?;
+        json::set(&mut o, "option_id", &mut out.option_id)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "perf_coefficient_result", &mut out.perf_coefficient_result)?;
+        json::set(&mut o, "richtext", &mut out.richtext)?;
+        Ok(out)
     }
 }
 /// `ReviewProfile`
@@ -1001,12 +1001,12 @@ pub struct ReviewProfile {
 impl FromJson for ReviewProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReviewProfile")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            semester_id: json::field(&mut o, "semester_id")?,
-            activity_id: json::field(&mut o, "activity_id")?,
-            stages: json::field(&mut o, "stages")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "semester_id", &mut out.semester_id)?;
+        json::set(&mut o, "activity_id", &mut out.activity_id)?;
+        json::set(&mut o, "stages", &mut out.stages)?;
+        Ok(out)
     }
 }
 /// `ReviewStage`
@@ -1027,11 +1027,11 @@ pub struct ReviewStage {
 impl FromJson for ReviewStage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReviewStage")?;
-        Ok(Self {
-            stage_type: json::field(&mut o, "stage_type")?,
-            progress: json::field(&mut o, "progress")?,
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "stage_type", &mut out.stage_type)?;
+        json::set(&mut o, "progress", &mut out.progress)?;
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `Semester`
@@ -1070,20 +1070,20 @@ pub struct Semester {
 impl FromJson for Semester {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Semester")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            year: json::field(&mut o, "year")?,
-            type_group: json::field(&mut o, "type_group")?,
-            r#type: json::field(&mut o, "type")?,
-            name: json::field(&mut o, "name")?,
-            progress: json::field(&mut o, "progress")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            create_time: json::field(&mut o, "create_time")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            create_user_id: json::field(&mut o, "create_user_id")?,
-            modify_user_id: json::field(&mut o, "modify_user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "year", &mut out.year)?;
+        json::set(&mut o, "type_group", &mut out.type_group)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "progress", &mut out.progress)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "create_user_id", &mut out.create_user_id)?;
+        json::set(&mut o, "modify_user_id", &mut out.modify_user_id)?;
+        Ok(out)
     }
 }
 /// `SemesterBaseInfo`
@@ -1106,12 +1106,12 @@ pub struct SemesterBaseInfo {
 impl FromJson for SemesterBaseInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SemesterBaseInfo")?;
-        Ok(Self {
-            semester_id: json::field(&mut o, "semester_id")?,
-            semester_name: json::field(&mut o, "semester_name")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "semester_id", &mut out.semester_id)?;
+        json::set(&mut o, "semester_name", &mut out.semester_name)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        Ok(out)
     }
 }
 /// `StageTask`
@@ -1132,11 +1132,11 @@ pub struct StageTask {
 impl FromJson for StageTask {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "StageTask")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            stage_num_lists: json::field(&mut o, "stage_num_lists")?,
-            stage_task_info_lists: json::field(&mut o, "stage_task_info_lists")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "stage_num_lists", &mut out.stage_num_lists)?;
+        json::set(&mut o, "stage_task_info_lists", &mut out.stage_task_info_lists)?;
+        Ok(out)
     }
 }
 /// `StageTaskInfo`
@@ -1167,16 +1167,16 @@ pub struct StageTaskInfo {
 impl FromJson for StageTaskInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "StageTaskInfo")?;
-        Ok(Self {
-            stage_id: json::field(&mut o, "stage_id")?,
-            name: json::field(&mut o, "name")?,
-            deadline: json::field(&mut o, "deadline")?,
-            need_todo_count: json::field(&mut o, "need_todo_count")?,
-            jump_url: json::field(&mut o, "jump_url")?,
-            stage_task_status: json::field(&mut o, "stage_task_status")?,
-            task_option_id: json::field(&mut o, "task_option_id")?,
-            finished_count: json::field(&mut o, "finished_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "stage_id", &mut out.stage_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "deadline", &mut out.deadline)?;
+        json::set(&mut o, "need_todo_count", &mut out.need_todo_count)?;
+        json::set(&mut o, "jump_url", &mut out.jump_url)?;
+        json::set(&mut o, "stage_task_status", &mut out.stage_task_status)?;
+        json::set(&mut o, "task_option_id", &mut out.task_option_id)?;
+        json::set(&mut o, "finished_count", &mut out.finished_count)?;
+        Ok(out)
     }
 }
 /// `StageTaskStatusNum`
@@ -1195,10 +1195,10 @@ pub struct StageTaskStatusNum {
 impl FromJson for StageTaskStatusNum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "StageTaskStatusNum")?;
-        Ok(Self {
-            task_option_id: json::field(&mut o, "task_option_id")?,
-            stage_num: json::field(&mut o, "stage_num")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_option_id", &mut out.task_option_id)?;
+        json::set(&mut o, "stage_num", &mut out.stage_num)?;
+        Ok(out)
     }
 }
 /// `Template`
@@ -1219,11 +1219,11 @@ pub struct Template {
 impl FromJson for Template {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Template")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            stage: json::field(&mut o, "stage")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "stage", &mut out.stage)?;
+        Ok(out)
     }
 }
 /// `Unit`
@@ -1242,10 +1242,10 @@ pub struct Unit {
 impl FromJson for Unit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Unit")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `User`
@@ -1264,9 +1264,9 @@ pub struct User {
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "User")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }

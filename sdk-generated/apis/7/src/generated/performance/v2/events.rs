@@ -209,14 +209,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `OpenResult`
@@ -239,12 +239,12 @@ pub struct OpenResult {
 impl FromJson for OpenResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OpenResult")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            semester_id: json::field(&mut o, "semester_id")?,
-            activity_id: json::field(&mut o, "activity_id")?,
-            open_time: json::field(&mut o, "open_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "semester_id", &mut out.semester_id)?;
+        json::set(&mut o, "activity_id", &mut out.activity_id)?;
+        json::set(&mut o, "open_time", &mut out.open_time)?;
+        Ok(out)
     }
 }
 /// `P2PerformanceReviewDataChangedV2`
@@ -265,11 +265,11 @@ pub struct P2PerformanceReviewDataChangedV2 {
 impl FromJson for P2PerformanceReviewDataChangedV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2PerformanceReviewDataChangedV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2PerformanceReviewDataChangedV2Data`
@@ -286,9 +286,9 @@ pub struct P2PerformanceReviewDataChangedV2Data {
 impl FromJson for P2PerformanceReviewDataChangedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2PerformanceReviewDataChangedV2Data")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `P2PerformanceStageTaskOpenResultV2`
@@ -309,11 +309,11 @@ pub struct P2PerformanceStageTaskOpenResultV2 {
 impl FromJson for P2PerformanceStageTaskOpenResultV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2PerformanceStageTaskOpenResultV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2PerformanceStageTaskOpenResultV2Data`
@@ -330,9 +330,9 @@ pub struct P2PerformanceStageTaskOpenResultV2Data {
 impl FromJson for P2PerformanceStageTaskOpenResultV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2PerformanceStageTaskOpenResultV2Data")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ReviewDataChange`
@@ -355,12 +355,12 @@ pub struct ReviewDataChange {
 impl FromJson for ReviewDataChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReviewDataChange")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            semester_id: json::field(&mut o, "semester_id")?,
-            activity_id: json::field(&mut o, "activity_id")?,
-            stage_changes: json::field(&mut o, "stage_changes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "semester_id", &mut out.semester_id)?;
+        json::set(&mut o, "activity_id", &mut out.activity_id)?;
+        json::set(&mut o, "stage_changes", &mut out.stage_changes)?;
+        Ok(out)
     }
 }
 /// `StageChange`
@@ -381,11 +381,11 @@ pub struct StageChange {
 impl FromJson for StageChange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "StageChange")?;
-        Ok(Self {
-            stage_id: json::field(&mut o, "stage_id")?,
-            stage_type: json::field(&mut o, "stage_type")?,
-            review_stage_role: json::field(&mut o, "review_stage_role")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "stage_id", &mut out.stage_id)?;
+        json::set(&mut o, "stage_type", &mut out.stage_type)?;
+        json::set(&mut o, "review_stage_role", &mut out.review_stage_role)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -406,10 +406,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

@@ -2034,18 +2034,18 @@ pub struct Activity {
 impl FromJson for Activity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Activity")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            semester_id: json::field(&mut o, "semester_id")?,
-            mode: json::field(&mut o, "mode")?,
-            progress: json::field(&mut o, "progress")?,
-            create_time: json::field(&mut o, "create_time")?,
-            modify_time: json::field(&mut o, "modify_time")?,
-            create_user_id: json::field(&mut o, "create_user_id")?,
-            modify_user_id: json::field(&mut o, "modify_user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "semester_id", &mut out.semester_id)?;
+        json::set(&mut o, "mode", &mut out.mode)?;
+        json::set(&mut o, "progress", &mut out.progress)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "modify_time", &mut out.modify_time)?;
+        json::set(&mut o, "create_user_id", &mut out.create_user_id)?;
+        json::set(&mut o, "modify_user_id", &mut out.modify_user_id)?;
+        Ok(out)
     }
 }
 /// `AdditionalInformation`
@@ -2072,14 +2072,14 @@ pub struct AdditionalInformation {
 impl FromJson for AdditionalInformation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AdditionalInformation")?;
-        Ok(Self {
-            item_id: json::field(&mut o, "item_id")?,
-            external_id: json::field(&mut o, "external_id")?,
-            reviewee_user_id: json::field(&mut o, "reviewee_user_id")?,
-            item: json::field(&mut o, "item")?,
-            time: json::field(&mut o, "time")?,
-            detailed_description: json::field(&mut o, "detailed_description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "item_id", &mut out.item_id)?;
+        json::set(&mut o, "external_id", &mut out.external_id)?;
+        json::set(&mut o, "reviewee_user_id", &mut out.reviewee_user_id)?;
+        json::set(&mut o, "item", &mut out.item)?;
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "detailed_description", &mut out.detailed_description)?;
+        Ok(out)
     }
 }
 impl ToJson for AdditionalInformation {
@@ -2116,13 +2116,13 @@ pub struct CooperationProject {
 impl FromJson for CooperationProject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CooperationProject")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            roles: json::field(&mut o, "roles")?,
-            user_roles: json::field(&mut o, "user_roles")?,
-            underling_roles: json::field(&mut o, "underling_roles")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "roles", &mut out.roles)?;
+        json::set(&mut o, "user_roles", &mut out.user_roles)?;
+        json::set(&mut o, "underling_roles", &mut out.underling_roles)?;
+        Ok(out)
     }
 }
 /// `CooperationRole`
@@ -2141,10 +2141,10 @@ pub struct CooperationRole {
 impl FromJson for CooperationRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CooperationRole")?;
-        Ok(Self {
-            reviewer_role: json::field(&mut o, "reviewer_role")?,
-            reviewee_role: json::field(&mut o, "reviewee_role")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reviewer_role", &mut out.reviewer_role)?;
+        json::set(&mut o, "reviewee_role", &mut out.reviewee_role)?;
+        Ok(out)
     }
 }
 /// `CooperationUserRole`
@@ -2163,10 +2163,10 @@ pub struct CooperationUserRole {
 impl FromJson for CooperationUserRole {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CooperationUserRole")?;
-        Ok(Self {
-            role_id: json::field(&mut o, "role_id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "role_id", &mut out.role_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `CustomMetricConfig`
@@ -2187,11 +2187,11 @@ pub struct CustomMetricConfig {
 impl FromJson for CustomMetricConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomMetricConfig")?;
-        Ok(Self {
-            default_formula_id: json::field(&mut o, "default_formula_id")?,
-            least_metrics_size: json::field(&mut o, "least_metrics_size")?,
-            add_metric_options: json::field(&mut o, "add_metric_options")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "default_formula_id", &mut out.default_formula_id)?;
+        json::set(&mut o, "least_metrics_size", &mut out.least_metrics_size)?;
+        json::set(&mut o, "add_metric_options", &mut out.add_metric_options)?;
+        Ok(out)
     }
 }
 /// `DeleteAdditionalInformationsBatchRequestBody`
@@ -2232,9 +2232,9 @@ impl FromJson for DeleteAdditionalInformationsBatchResponseBody {
             value,
             "DeleteAdditionalInformationsBatchResponseBody",
         )?;
-        Ok(Self {
-            additional_informations: json::field(&mut o, "additional_informations")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "additional_informations", &mut out.additional_informations)?;
+        Ok(out)
     }
 }
 /// `Department`
@@ -2253,10 +2253,10 @@ pub struct Department {
 impl FromJson for Department {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Department")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `DirectProjectLeaderRecordInfo`
@@ -2279,12 +2279,12 @@ pub struct DirectProjectLeaderRecordInfo {
 impl FromJson for DirectProjectLeaderRecordInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DirectProjectLeaderRecordInfo")?;
-        Ok(Self {
-            reviewer_id: json::field(&mut o, "reviewer_id")?,
-            cooperation_projects: json::field(&mut o, "cooperation_projects")?,
-            review_depend_projects: json::field(&mut o, "review_depend_projects")?,
-            participated_projects: json::field(&mut o, "participated_projects")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reviewer_id", &mut out.reviewer_id)?;
+        json::set(&mut o, "cooperation_projects", &mut out.cooperation_projects)?;
+        json::set(&mut o, "review_depend_projects", &mut out.review_depend_projects)?;
+        json::set(&mut o, "participated_projects", &mut out.participated_projects)?;
+        Ok(out)
     }
 }
 /// `Field`
@@ -2315,22 +2315,24 @@ pub struct Field {
 impl FromJson for Field {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Field")?;
-        Ok(Self {
-            field_id: json::field(&mut o, "field_id")?,
-            name: json::field(&mut o, "name")?,
-            indicator_id: json::field(&mut o, "indicator_id")?,
-            tag_based_question_id: json::field(&mut o, "tag_based_question_id")?,
-            objective_text_qustion_title: json::field(
-                &mut o,
-                "objective_text_qustion_title",
-            )?,
-            keyresult_text_qustion_title: json::field(
-                &mut o,
-                "keyresult_text_qustion_title",
-            )?,
-            parent_field_id: json::field(&mut o, "parent_field_id")?,
-            kpi_template_id: json::field(&mut o, "kpi_template_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "indicator_id", &mut out.indicator_id)?;
+        json::set(&mut o, "tag_based_question_id", &mut out.tag_based_question_id)?;
+        json::set(
+            &mut o,
+            "objective_text_qustion_title",
+            &mut out.objective_text_qustion_title,
+        )?;
+        json::set(
+            &mut o,
+            "keyresult_text_qustion_title",
+            &mut out.keyresult_text_qustion_title,
+        )?;
+        json::set(&mut o, "parent_field_id", &mut out.parent_field_id)?;
+        json::set(&mut o, "kpi_template_id", &mut out.kpi_template_id)?;
+        Ok(out)
     }
 }
 /// `Formula`
@@ -2351,11 +2353,11 @@ pub struct Formula {
 impl FromJson for Formula {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Formula")?;
-        Ok(Self {
-            formula_id: json::field(&mut o, "formula_id")?,
-            formula_name: json::field(&mut o, "formula_name")?,
-            formula_details: json::field(&mut o, "formula_details")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "formula_id", &mut out.formula_id)?;
+        json::set(&mut o, "formula_name", &mut out.formula_name)?;
+        json::set(&mut o, "formula_details", &mut out.formula_details)?;
+        Ok(out)
     }
 }
 /// `I18n`
@@ -2374,10 +2376,10 @@ pub struct I18n {
 impl FromJson for I18n {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18n")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `ImportAdditionalInformationRequestBody`
@@ -2420,10 +2422,10 @@ pub struct ImportAdditionalInformationResponseBody {
 impl FromJson for ImportAdditionalInformationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ImportAdditionalInformationResponseBody")?;
-        Ok(Self {
-            import_record_id: json::field(&mut o, "import_record_id")?,
-            additional_informations: json::field(&mut o, "additional_informations")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "import_record_id", &mut out.import_record_id)?;
+        json::set(&mut o, "additional_informations", &mut out.additional_informations)?;
+        Ok(out)
     }
 }
 /// `ImportMetricDetailRequestBody`
@@ -2464,9 +2466,9 @@ pub struct ImportMetricDetailResponseBody {
 impl FromJson for ImportMetricDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ImportMetricDetailResponseBody")?;
-        Ok(Self {
-            import_record_id: json::field(&mut o, "import_record_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "import_record_id", &mut out.import_record_id)?;
+        Ok(out)
     }
 }
 /// `ImportedMetric`
@@ -2537,12 +2539,12 @@ pub struct Indicator {
 impl FromJson for Indicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Indicator")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            r#type: json::field(&mut o, "type")?,
-            options: json::field(&mut o, "options")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        Ok(out)
     }
 }
 /// `IndicatorOption`
@@ -2563,11 +2565,11 @@ pub struct IndicatorOption {
 impl FromJson for IndicatorOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "IndicatorOption")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            lable: json::field(&mut o, "lable")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "lable", &mut out.lable)?;
+        Ok(out)
     }
 }
 /// `InvitedReviewRecordInfo`
@@ -2596,18 +2598,19 @@ pub struct InvitedReviewRecordInfo {
 impl FromJson for InvitedReviewRecordInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InvitedReviewRecordInfo")?;
-        Ok(Self {
-            reviewer_id: json::field(&mut o, "reviewer_id")?,
-            is_rejected: json::field(&mut o, "is_rejected")?,
-            rejected_reason: json::field(&mut o, "rejected_reason")?,
-            distribute_type: json::field(&mut o, "distribute_type")?,
-            avg_diff: json::field(&mut o, "avg_diff")?,
-            relationship_with_reviewee: json::field(
-                &mut o,
-                "relationship_with_reviewee",
-            )?,
-            invitedby: json::field(&mut o, "invitedby")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reviewer_id", &mut out.reviewer_id)?;
+        json::set(&mut o, "is_rejected", &mut out.is_rejected)?;
+        json::set(&mut o, "rejected_reason", &mut out.rejected_reason)?;
+        json::set(&mut o, "distribute_type", &mut out.distribute_type)?;
+        json::set(&mut o, "avg_diff", &mut out.avg_diff)?;
+        json::set(
+            &mut o,
+            "relationship_with_reviewee",
+            &mut out.relationship_with_reviewee,
+        )?;
+        json::set(&mut o, "invitedby", &mut out.invitedby)?;
+        Ok(out)
     }
 }
 /// `JobFamily`
@@ -2626,10 +2629,10 @@ pub struct JobFamily {
 impl FromJson for JobFamily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobFamily")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `JobLevel`
@@ -2648,10 +2651,10 @@ pub struct JobLevel {
 impl FromJson for JobLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobLevel")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `KeyresultData`
@@ -2674,12 +2677,12 @@ pub struct KeyresultData {
 impl FromJson for KeyresultData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "KeyresultData")?;
-        Ok(Self {
-            keyresult_id: json::field(&mut o, "keyresult_id")?,
-            score: json::field(&mut o, "score")?,
-            text: json::field(&mut o, "text")?,
-            richtext: json::field(&mut o, "richtext")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "keyresult_id", &mut out.keyresult_id)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "richtext", &mut out.richtext)?;
+        Ok(out)
     }
 }
 /// `ListMetricTagResponseBody`
@@ -2700,11 +2703,11 @@ pub struct ListMetricTagResponseBody {
 impl FromJson for ListMetricTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListMetricTagResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `MetricData`
@@ -2723,10 +2726,10 @@ pub struct MetricData {
 impl FromJson for MetricData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MetricData")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            score: json::field(&mut o, "score")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        Ok(out)
     }
 }
 /// `MetricDetail`
@@ -2757,16 +2760,16 @@ pub struct MetricDetail {
 impl FromJson for MetricDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MetricDetail")?;
-        Ok(Self {
-            metric_id: json::field(&mut o, "metric_id")?,
-            name: json::field(&mut o, "name")?,
-            fields: json::field(&mut o, "fields")?,
-            dimension_id: json::field(&mut o, "dimension_id")?,
-            dimension_name: json::field(&mut o, "dimension_name")?,
-            dimension_weight: json::field(&mut o, "dimension_weight")?,
-            add_from: json::field(&mut o, "add_from")?,
-            is_from_library: json::field(&mut o, "is_from_library")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "metric_id", &mut out.metric_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "fields", &mut out.fields)?;
+        json::set(&mut o, "dimension_id", &mut out.dimension_id)?;
+        json::set(&mut o, "dimension_name", &mut out.dimension_name)?;
+        json::set(&mut o, "dimension_weight", &mut out.dimension_weight)?;
+        json::set(&mut o, "add_from", &mut out.add_from)?;
+        json::set(&mut o, "is_from_library", &mut out.is_from_library)?;
+        Ok(out)
     }
 }
 /// `MetricDimension`
@@ -2797,19 +2800,20 @@ pub struct MetricDimension {
 impl FromJson for MetricDimension {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MetricDimension")?;
-        Ok(Self {
-            group_id: json::field(&mut o, "group_id")?,
-            metric_dimension_id: json::field(&mut o, "metric_dimension_id")?,
-            name: json::field(&mut o, "name")?,
-            evaluation_rule_id_for_each_metric: json::field(
-                &mut o,
-                "evaluation_rule_id_for_each_metric",
-            )?,
-            dimension_weight: json::field(&mut o, "dimension_weight")?,
-            description: json::field(&mut o, "description")?,
-            review_rule_option: json::field(&mut o, "review_rule_option")?,
-            custom_metric_config: json::field(&mut o, "custom_metric_config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group_id", &mut out.group_id)?;
+        json::set(&mut o, "metric_dimension_id", &mut out.metric_dimension_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(
+            &mut o,
+            "evaluation_rule_id_for_each_metric",
+            &mut out.evaluation_rule_id_for_each_metric,
+        )?;
+        json::set(&mut o, "dimension_weight", &mut out.dimension_weight)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "review_rule_option", &mut out.review_rule_option)?;
+        json::set(&mut o, "custom_metric_config", &mut out.custom_metric_config)?;
+        Ok(out)
     }
 }
 /// `MetricField`
@@ -2830,11 +2834,11 @@ pub struct MetricField {
 impl FromJson for MetricField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MetricField")?;
-        Ok(Self {
-            field_id: json::field(&mut o, "field_id")?,
-            name: json::field(&mut o, "name")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `MetricFieldInDetails`
@@ -2855,11 +2859,11 @@ pub struct MetricFieldInDetails {
 impl FromJson for MetricFieldInDetails {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MetricFieldInDetails")?;
-        Ok(Self {
-            field_id: json::field(&mut o, "field_id")?,
-            field_value: json::field(&mut o, "field_value")?,
-            field_value_person: json::field(&mut o, "field_value_person")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "field_value", &mut out.field_value)?;
+        json::set(&mut o, "field_value_person", &mut out.field_value_person)?;
+        Ok(out)
     }
 }
 /// `MetricFieldInLibrary`
@@ -2882,12 +2886,12 @@ pub struct MetricFieldInLibrary {
 impl FromJson for MetricFieldInLibrary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MetricFieldInLibrary")?;
-        Ok(Self {
-            field_id: json::field(&mut o, "field_id")?,
-            input_setting: json::field(&mut o, "input_setting")?,
-            field_value: json::field(&mut o, "field_value")?,
-            field_value_person: json::field(&mut o, "field_value_person")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "input_setting", &mut out.input_setting)?;
+        json::set(&mut o, "field_value", &mut out.field_value)?;
+        json::set(&mut o, "field_value_person", &mut out.field_value_person)?;
+        Ok(out)
     }
 }
 /// `MetricFieldInTemplate`
@@ -2910,12 +2914,12 @@ pub struct MetricFieldInTemplate {
 impl FromJson for MetricFieldInTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MetricFieldInTemplate")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            input_setting: json::field(&mut o, "input_setting")?,
-            filed_value: json::field(&mut o, "filed_value")?,
-            field_value_person: json::field(&mut o, "field_value_person")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "input_setting", &mut out.input_setting)?;
+        json::set(&mut o, "filed_value", &mut out.filed_value)?;
+        json::set(&mut o, "field_value_person", &mut out.field_value_person)?;
+        Ok(out)
     }
 }
 /// `MetricGroup`
@@ -2934,10 +2938,10 @@ pub struct MetricGroup {
 impl FromJson for MetricGroup {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MetricGroup")?;
-        Ok(Self {
-            group_id: json::field(&mut o, "group_id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group_id", &mut out.group_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `MetricInLibrary`
@@ -2972,18 +2976,18 @@ pub struct MetricInLibrary {
 impl FromJson for MetricInLibrary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MetricInLibrary")?;
-        Ok(Self {
-            metric_id: json::field(&mut o, "metric_id")?,
-            name: json::field(&mut o, "name")?,
-            type_id: json::field(&mut o, "type_id")?,
-            tags: json::field(&mut o, "tags")?,
-            fields: json::field(&mut o, "fields")?,
-            scoring_setting_type: json::field(&mut o, "scoring_setting_type")?,
-            scoring_formula: json::field(&mut o, "scoring_formula")?,
-            data_source_inputters: json::field(&mut o, "data_source_inputters")?,
-            range_of_availability: json::field(&mut o, "range_of_availability")?,
-            is_active: json::field(&mut o, "is_active")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "metric_id", &mut out.metric_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type_id", &mut out.type_id)?;
+        json::set(&mut o, "tags", &mut out.tags)?;
+        json::set(&mut o, "fields", &mut out.fields)?;
+        json::set(&mut o, "scoring_setting_type", &mut out.scoring_setting_type)?;
+        json::set(&mut o, "scoring_formula", &mut out.scoring_formula)?;
+        json::set(&mut o, "data_source_inputters", &mut out.data_source_inputters)?;
+        json::set(&mut o, "range_of_availability", &mut out.range_of_availability)?;
+        json::set(&mut o, "is_active", &mut out.is_active)?;
+        Ok(out)
     }
 }
 /// `MetricInTemplate`
@@ -3018,18 +3022,18 @@ pub struct MetricInTemplate {
 impl FromJson for MetricInTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MetricInTemplate")?;
-        Ok(Self {
-            group_id: json::field(&mut o, "group_id")?,
-            metric_id: json::field(&mut o, "metric_id")?,
-            name: json::field(&mut o, "name")?,
-            type_id: json::field(&mut o, "type_id")?,
-            fields: json::field(&mut o, "fields")?,
-            is_from_library: json::field(&mut o, "is_from_library")?,
-            scoring_setting_type: json::field(&mut o, "scoring_setting_type")?,
-            data_source_inputters: json::field(&mut o, "data_source_inputters")?,
-            metric_dimension_id: json::field(&mut o, "metric_dimension_id")?,
-            review_rule_config: json::field(&mut o, "review_rule_config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "group_id", &mut out.group_id)?;
+        json::set(&mut o, "metric_id", &mut out.metric_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type_id", &mut out.type_id)?;
+        json::set(&mut o, "fields", &mut out.fields)?;
+        json::set(&mut o, "is_from_library", &mut out.is_from_library)?;
+        json::set(&mut o, "scoring_setting_type", &mut out.scoring_setting_type)?;
+        json::set(&mut o, "data_source_inputters", &mut out.data_source_inputters)?;
+        json::set(&mut o, "metric_dimension_id", &mut out.metric_dimension_id)?;
+        json::set(&mut o, "review_rule_config", &mut out.review_rule_config)?;
+        Ok(out)
     }
 }
 /// `MetricReviewRuleConfig`
@@ -3048,10 +3052,10 @@ pub struct MetricReviewRuleConfig {
 impl FromJson for MetricReviewRuleConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MetricReviewRuleConfig")?;
-        Ok(Self {
-            max: json::field(&mut o, "max")?,
-            min: json::field(&mut o, "min")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "max", &mut out.max)?;
+        json::set(&mut o, "min", &mut out.min)?;
+        Ok(out)
     }
 }
 /// `MetricTag`
@@ -3076,13 +3080,13 @@ pub struct MetricTag {
 impl FromJson for MetricTag {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MetricTag")?;
-        Ok(Self {
-            tag_id: json::field(&mut o, "tag_id")?,
-            tag_name: json::field(&mut o, "tag_name")?,
-            index: json::field(&mut o, "index")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tag_id", &mut out.tag_id)?;
+        json::set(&mut o, "tag_name", &mut out.tag_name)?;
+        json::set(&mut o, "index", &mut out.index)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        Ok(out)
     }
 }
 /// `MetricTemplate`
@@ -3117,18 +3121,22 @@ pub struct MetricTemplate {
 impl FromJson for MetricTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MetricTemplate")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            status: json::field(&mut o, "status")?,
-            is_set_by_group: json::field(&mut o, "is_set_by_group")?,
-            total_metric_score_method: json::field(&mut o, "total_metric_score_method")?,
-            metric_weight_method: json::field(&mut o, "metric_weight_method")?,
-            metric_dimensions: json::field(&mut o, "metric_dimensions")?,
-            metrics: json::field(&mut o, "metrics")?,
-            groups: json::field(&mut o, "groups")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "is_set_by_group", &mut out.is_set_by_group)?;
+        json::set(
+            &mut o,
+            "total_metric_score_method",
+            &mut out.total_metric_score_method,
+        )?;
+        json::set(&mut o, "metric_weight_method", &mut out.metric_weight_method)?;
+        json::set(&mut o, "metric_dimensions", &mut out.metric_dimensions)?;
+        json::set(&mut o, "metrics", &mut out.metrics)?;
+        json::set(&mut o, "groups", &mut out.groups)?;
+        Ok(out)
     }
 }
 /// `ObjectiveData`
@@ -3153,13 +3161,13 @@ pub struct ObjectiveData {
 impl FromJson for ObjectiveData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ObjectiveData")?;
-        Ok(Self {
-            objective_id: json::field(&mut o, "objective_id")?,
-            score: json::field(&mut o, "score")?,
-            text: json::field(&mut o, "text")?,
-            keyresult_data: json::field(&mut o, "keyresult_data")?,
-            richtext: json::field(&mut o, "richtext")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "objective_id", &mut out.objective_id)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "keyresult_data", &mut out.keyresult_data)?;
+        json::set(&mut o, "richtext", &mut out.richtext)?;
+        Ok(out)
     }
 }
 /// `QueryActivityRequestBody`
@@ -3197,9 +3205,9 @@ pub struct QueryActivityResponseBody {
 impl FromJson for QueryActivityResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryActivityResponseBody")?;
-        Ok(Self {
-            activities: json::field(&mut o, "activities")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "activities", &mut out.activities)?;
+        Ok(out)
     }
 }
 /// `QueryAdditionalInformationRequestBody`
@@ -3247,11 +3255,11 @@ pub struct QueryAdditionalInformationResponseBody {
 impl FromJson for QueryAdditionalInformationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryAdditionalInformationResponseBody")?;
-        Ok(Self {
-            additional_informations: json::field(&mut o, "additional_informations")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "additional_informations", &mut out.additional_informations)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `QueryIndicatorRequestBody`
@@ -3290,11 +3298,11 @@ pub struct QueryIndicatorResponseBody {
 impl FromJson for QueryIndicatorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryIndicatorResponseBody")?;
-        Ok(Self {
-            indicators: json::field(&mut o, "indicators")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "indicators", &mut out.indicators)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `QueryMetricDetailRequestBody`
@@ -3334,10 +3342,10 @@ pub struct QueryMetricDetailResponseBody {
 impl FromJson for QueryMetricDetailResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryMetricDetailResponseBody")?;
-        Ok(Self {
-            semester_id: json::field(&mut o, "semester_id")?,
-            reviewee_metrics: json::field(&mut o, "reviewee_metrics")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "semester_id", &mut out.semester_id)?;
+        json::set(&mut o, "reviewee_metrics", &mut out.reviewee_metrics)?;
+        Ok(out)
     }
 }
 /// `QueryMetricFieldRequestBody`
@@ -3372,9 +3380,9 @@ pub struct QueryMetricFieldResponseBody {
 impl FromJson for QueryMetricFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryMetricFieldResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `QueryMetricLibRequestBody`
@@ -3425,11 +3433,11 @@ pub struct QueryMetricLibResponseBody {
 impl FromJson for QueryMetricLibResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryMetricLibResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `QueryMetricTemplateRequestBody`
@@ -3471,11 +3479,11 @@ pub struct QueryMetricTemplateResponseBody {
 impl FromJson for QueryMetricTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryMetricTemplateResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `QueryQuestionRequestBody`
@@ -3514,11 +3522,11 @@ pub struct QueryQuestionResponseBody {
 impl FromJson for QueryQuestionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryQuestionResponseBody")?;
-        Ok(Self {
-            tag_based_questions: json::field(&mut o, "tag_based_questions")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tag_based_questions", &mut out.tag_based_questions)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `QueryReviewDataRequestBody`
@@ -3577,9 +3585,9 @@ pub struct QueryReviewDataResponseBody {
 impl FromJson for QueryReviewDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryReviewDataResponseBody")?;
-        Ok(Self {
-            datas: json::field(&mut o, "datas")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "datas", &mut out.datas)?;
+        Ok(out)
     }
 }
 /// `QueryReviewTemplateRequestBody`
@@ -3618,11 +3626,11 @@ pub struct QueryReviewTemplateResponseBody {
 impl FromJson for QueryReviewTemplateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryReviewTemplateResponseBody")?;
-        Ok(Self {
-            review_templates: json::field(&mut o, "review_templates")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "review_templates", &mut out.review_templates)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `QueryRevieweeRequestBody`
@@ -3669,12 +3677,12 @@ pub struct QueryRevieweeResponseBody {
 impl FromJson for QueryRevieweeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryRevieweeResponseBody")?;
-        Ok(Self {
-            semester_id: json::field(&mut o, "semester_id")?,
-            reviewees: json::field(&mut o, "reviewees")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "semester_id", &mut out.semester_id)?;
+        json::set(&mut o, "reviewees", &mut out.reviewees)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `QueryUserInfoRequestBody`
@@ -3714,10 +3722,10 @@ pub struct QueryUserInfoResponseBody {
 impl FromJson for QueryUserInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryUserInfoResponseBody")?;
-        Ok(Self {
-            semester_id: json::field(&mut o, "semester_id")?,
-            user_infos: json::field(&mut o, "user_infos")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "semester_id", &mut out.semester_id)?;
+        json::set(&mut o, "user_infos", &mut out.user_infos)?;
+        Ok(out)
     }
 }
 /// `Question`
@@ -3738,11 +3746,11 @@ pub struct Question {
 impl FromJson for Question {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Question")?;
-        Ok(Self {
-            question_id: json::field(&mut o, "question_id")?,
-            name: json::field(&mut o, "name")?,
-            tag_items: json::field(&mut o, "tag_items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "question_id", &mut out.question_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "tag_items", &mut out.tag_items)?;
+        Ok(out)
     }
 }
 /// `ReviewDetail`
@@ -3793,26 +3801,34 @@ pub struct ReviewDetail {
 impl FromJson for ReviewDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReviewDetail")?;
-        Ok(Self {
-            field_id: json::field(&mut o, "field_id")?,
-            reviewer_user_id: json::field(&mut o, "reviewer_user_id")?,
-            submit_time: json::field(&mut o, "submit_time")?,
-            indicator_id: json::field(&mut o, "indicator_id")?,
-            option_id: json::field(&mut o, "option_id")?,
-            score: json::field(&mut o, "score")?,
-            text: json::field(&mut o, "text")?,
-            tag_based_question_id: json::field(&mut o, "tag_based_question_id")?,
-            tag_text_item_data: json::field(&mut o, "tag_text_item_data")?,
-            perf_coefficient_value: json::field(&mut o, "perf_coefficient_value")?,
-            sub_indicator_data: json::field(&mut o, "sub_indicator_data")?,
-            objective_data: json::field(&mut o, "objective_data")?,
-            metric_data: json::field(&mut o, "metric_data")?,
-            leader_review_data_source: json::field(&mut o, "leader_review_data_source")?,
-            multi_texts: json::field(&mut o, "multi_texts")?,
-            richtext: json::field(&mut o, "richtext")?,
-            multi_richtexts: json::field(&mut o, "multi_richtexts")?,
-            is_principal_review_item: json::field(&mut o, "is_principal_review_item")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "reviewer_user_id", &mut out.reviewer_user_id)?;
+        json::set(&mut o, "submit_time", &mut out.submit_time)?;
+        json::set(&mut o, "indicator_id", &mut out.indicator_id)?;
+        json::set(&mut o, "option_id", &mut out.option_id)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "tag_based_question_id", &mut out.tag_based_question_id)?;
+        json::set(&mut o, "tag_text_item_data", &mut out.tag_text_item_data)?;
+        json::set(&mut o, "perf_coefficient_value", &mut out.perf_coefficient_value)?;
+        json::set(&mut o, "sub_indicator_data", &mut out.sub_indicator_data)?;
+        json::set(&mut o, "objective_data", &mut out.objective_data)?;
+        json::set(&mut o, "metric_data", &mut out.metric_data)?;
+        json::set(
+            &mut o,
+            "leader_review_data_source",
+            &mut out.leader_review_data_source,
+        )?;
+        json::set(&mut o, "multi_texts", &mut out.multi_texts)?;
+        json::set(&mut o, "richtext", &mut out.richtext)?;
+        json::set(&mut o, "multi_richtexts", &mut out.multi_richtexts)?;
+        json::set(
+            &mut o,
+            "is_principal_review_item",
+            &mut out.is_principal_review_item,
+        )?;
+        Ok(out)
     }
 }
 /// `ReviewProfile`
@@ -3837,13 +3853,13 @@ pub struct ReviewProfile {
 impl FromJson for ReviewProfile {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReviewProfile")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            semester_id: json::field(&mut o, "semester_id")?,
-            activity_id: json::field(&mut o, "activity_id")?,
-            review_template_id: json::field(&mut o, "review_template_id")?,
-            stages: json::field(&mut o, "stages")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "semester_id", &mut out.semester_id)?;
+        json::set(&mut o, "activity_id", &mut out.activity_id)?;
+        json::set(&mut o, "review_template_id", &mut out.review_template_id)?;
+        json::set(&mut o, "stages", &mut out.stages)?;
+        Ok(out)
     }
 }
 /// `ReviewRecord`
@@ -3868,19 +3884,21 @@ pub struct ReviewRecord {
 impl FromJson for ReviewRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReviewRecord")?;
-        Ok(Self {
-            progress: json::field(&mut o, "progress")?,
-            units: json::field(&mut o, "units")?,
-            invited_review_record_info: json::field(
-                &mut o,
-                "invited_review_record_info",
-            )?,
-            direct_project_leader_record_info: json::field(
-                &mut o,
-                "direct_project_leader_record_info",
-            )?,
-            record_id: json::field(&mut o, "record_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "progress", &mut out.progress)?;
+        json::set(&mut o, "units", &mut out.units)?;
+        json::set(
+            &mut o,
+            "invited_review_record_info",
+            &mut out.invited_review_record_info,
+        )?;
+        json::set(
+            &mut o,
+            "direct_project_leader_record_info",
+            &mut out.direct_project_leader_record_info,
+        )?;
+        json::set(&mut o, "record_id", &mut out.record_id)?;
+        Ok(out)
     }
 }
 /// `ReviewStage`
@@ -3907,14 +3925,14 @@ pub struct ReviewStage {
 impl FromJson for ReviewStage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReviewStage")?;
-        Ok(Self {
-            stage_id: json::field(&mut o, "stage_id")?,
-            stage_type: json::field(&mut o, "stage_type")?,
-            review_stage_roles: json::field(&mut o, "review_stage_roles")?,
-            template_id: json::field(&mut o, "template_id")?,
-            records: json::field(&mut o, "records")?,
-            review_stage_role: json::field(&mut o, "review_stage_role")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "stage_id", &mut out.stage_id)?;
+        json::set(&mut o, "stage_type", &mut out.stage_type)?;
+        json::set(&mut o, "review_stage_roles", &mut out.review_stage_roles)?;
+        json::set(&mut o, "template_id", &mut out.template_id)?;
+        json::set(&mut o, "records", &mut out.records)?;
+        json::set(&mut o, "review_stage_role", &mut out.review_stage_role)?;
+        Ok(out)
     }
 }
 /// `ReviewTemplate`
@@ -3941,14 +3959,14 @@ pub struct ReviewTemplate {
 impl FromJson for ReviewTemplate {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReviewTemplate")?;
-        Ok(Self {
-            templates: json::field(&mut o, "templates")?,
-            units: json::field(&mut o, "units")?,
-            review_template_id: json::field(&mut o, "review_template_id")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "templates", &mut out.templates)?;
+        json::set(&mut o, "units", &mut out.units)?;
+        json::set(&mut o, "review_template_id", &mut out.review_template_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `ReviewUnit`
@@ -3969,11 +3987,11 @@ pub struct ReviewUnit {
 impl FromJson for ReviewUnit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReviewUnit")?;
-        Ok(Self {
-            unit_id: json::field(&mut o, "unit_id")?,
-            is_unknown: json::field(&mut o, "is_unknown")?,
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "unit_id", &mut out.unit_id)?;
+        json::set(&mut o, "is_unknown", &mut out.is_unknown)?;
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }
 /// `Reviewee`
@@ -3994,11 +4012,11 @@ pub struct Reviewee {
 impl FromJson for Reviewee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Reviewee")?;
-        Ok(Self {
-            reviewee_user_id: json::field(&mut o, "reviewee_user_id")?,
-            activity_ids: json::field(&mut o, "activity_ids")?,
-            reviewprofile_url: json::field(&mut o, "reviewprofile_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reviewee_user_id", &mut out.reviewee_user_id)?;
+        json::set(&mut o, "activity_ids", &mut out.activity_ids)?;
+        json::set(&mut o, "reviewprofile_url", &mut out.reviewprofile_url)?;
+        Ok(out)
     }
 }
 /// `RevieweeMetric`
@@ -4021,12 +4039,12 @@ pub struct RevieweeMetric {
 impl FromJson for RevieweeMetric {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RevieweeMetric")?;
-        Ok(Self {
-            reviewee_user_id: json::field(&mut o, "reviewee_user_id")?,
-            metric_template_id: json::field(&mut o, "metric_template_id")?,
-            metric_details: json::field(&mut o, "metric_details")?,
-            reviewee_stage_statuses: json::field(&mut o, "reviewee_stage_statuses")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reviewee_user_id", &mut out.reviewee_user_id)?;
+        json::set(&mut o, "metric_template_id", &mut out.metric_template_id)?;
+        json::set(&mut o, "metric_details", &mut out.metric_details)?;
+        json::set(&mut o, "reviewee_stage_statuses", &mut out.reviewee_stage_statuses)?;
+        Ok(out)
     }
 }
 /// `RevieweeStageStatus`
@@ -4047,11 +4065,11 @@ pub struct RevieweeStageStatus {
 impl FromJson for RevieweeStageStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RevieweeStageStatus")?;
-        Ok(Self {
-            stage_id: json::field(&mut o, "stage_id")?,
-            stage_type: json::field(&mut o, "stage_type")?,
-            stage_status: json::field(&mut o, "stage_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "stage_id", &mut out.stage_id)?;
+        json::set(&mut o, "stage_type", &mut out.stage_type)?;
+        json::set(&mut o, "stage_status", &mut out.stage_status)?;
+        Ok(out)
     }
 }
 /// `SubIndicator`
@@ -4078,14 +4096,14 @@ pub struct SubIndicator {
 impl FromJson for SubIndicator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SubIndicator")?;
-        Ok(Self {
-            field_id: json::field(&mut o, "field_id")?,
-            indicator_id: json::field(&mut o, "indicator_id")?,
-            option_id: json::field(&mut o, "option_id")?,
-            score: json::field(&mut o, "score")?,
-            text: json::field(&mut o, "text")?,
-            richtext: json::field(&mut o, "richtext")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "indicator_id", &mut out.indicator_id)?;
+        json::set(&mut o, "option_id", &mut out.option_id)?;
+        json::set(&mut o, "score", &mut out.score)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "richtext", &mut out.richtext)?;
+        Ok(out)
     }
 }
 /// `TagItem`
@@ -4104,10 +4122,10 @@ pub struct TagItem {
 impl FromJson for TagItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TagItem")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `TagText`
@@ -4128,11 +4146,11 @@ pub struct TagText {
 impl FromJson for TagText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TagText")?;
-        Ok(Self {
-            tag_text_id: json::field(&mut o, "tag_text_id")?,
-            tag_text: json::field(&mut o, "tag_text")?,
-            tag_richtext: json::field(&mut o, "tag_richtext")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tag_text_id", &mut out.tag_text_id)?;
+        json::set(&mut o, "tag_text", &mut out.tag_text)?;
+        json::set(&mut o, "tag_richtext", &mut out.tag_richtext)?;
+        Ok(out)
     }
 }
 /// `Template`
@@ -4157,16 +4175,17 @@ pub struct Template {
 impl FromJson for Template {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Template")?;
-        Ok(Self {
-            template_id: json::field(&mut o, "template_id")?,
-            name: json::field(&mut o, "name")?,
-            stage_type: json::field(&mut o, "stage_type")?,
-            review_stage_role: json::field(&mut o, "review_stage_role")?,
-            review_stage_data_write_mode: json::field(
-                &mut o,
-                "review_stage_data_write_mode",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "template_id", &mut out.template_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "stage_type", &mut out.stage_type)?;
+        json::set(&mut o, "review_stage_role", &mut out.review_stage_role)?;
+        json::set(
+            &mut o,
+            "review_stage_data_write_mode",
+            &mut out.review_stage_data_write_mode,
+        )?;
+        Ok(out)
     }
 }
 /// `Unit`
@@ -4187,11 +4206,11 @@ pub struct Unit {
 impl FromJson for Unit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Unit")?;
-        Ok(Self {
-            unit_id: json::field(&mut o, "unit_id")?,
-            name: json::field(&mut o, "name")?,
-            fields: json::field(&mut o, "fields")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "unit_id", &mut out.unit_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "fields", &mut out.fields)?;
+        Ok(out)
     }
 }
 /// `User`
@@ -4210,10 +4229,10 @@ pub struct User {
 impl FromJson for User {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "User")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `UserInfo`
@@ -4238,13 +4257,13 @@ pub struct UserInfo {
 impl FromJson for UserInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserInfo")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            direct_leader_user_id: json::field(&mut o, "direct_leader_user_id")?,
-            department: json::field(&mut o, "department")?,
-            job_family: json::field(&mut o, "job_family")?,
-            job_level: json::field(&mut o, "job_level")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "direct_leader_user_id", &mut out.direct_leader_user_id)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "job_family", &mut out.job_family)?;
+        json::set(&mut o, "job_level", &mut out.job_level)?;
+        Ok(out)
     }
 }
 /// `WriteUserGroupScopeData`
@@ -4263,10 +4282,10 @@ pub struct WriteUserGroupScopeData {
 impl FromJson for WriteUserGroupScopeData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WriteUserGroupScopeData")?;
-        Ok(Self {
-            success_user_ids: json::field(&mut o, "success_user_ids")?,
-            fail_user_datas: json::field(&mut o, "fail_user_datas")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "success_user_ids", &mut out.success_user_ids)?;
+        json::set(&mut o, "fail_user_datas", &mut out.fail_user_datas)?;
+        Ok(out)
     }
 }
 /// `WriteUserGroupScopeFailUserData`
@@ -4285,10 +4304,10 @@ pub struct WriteUserGroupScopeFailUserData {
 impl FromJson for WriteUserGroupScopeFailUserData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WriteUserGroupScopeFailUserData")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            fail_code: json::field(&mut o, "fail_code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "fail_code", &mut out.fail_code)?;
+        Ok(out)
     }
 }
 /// `WriteUserGroupUserRelRequestBody`
@@ -4329,8 +4348,8 @@ pub struct WriteUserGroupUserRelResponseBody {
 impl FromJson for WriteUserGroupUserRelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WriteUserGroupUserRelResponseBody")?;
-        Ok(Self {
-            data: json::field(&mut o, "data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data", &mut out.data)?;
+        Ok(out)
     }
 }

@@ -596,9 +596,9 @@ pub struct BatchCloseSystemStatusResponseBody {
 impl FromJson for BatchCloseSystemStatusResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchCloseSystemStatusResponseBody")?;
-        Ok(Self {
-            result_list: json::field(&mut o, "result_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result_list", &mut out.result_list)?;
+        Ok(out)
     }
 }
 /// `BatchOpenSystemStatusRequestBody`
@@ -633,9 +633,9 @@ pub struct BatchOpenSystemStatusResponseBody {
 impl FromJson for BatchOpenSystemStatusResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchOpenSystemStatusResponseBody")?;
-        Ok(Self {
-            result_list: json::field(&mut o, "result_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result_list", &mut out.result_list)?;
+        Ok(out)
     }
 }
 /// `CreateSystemStatusResponseBody`
@@ -652,9 +652,9 @@ pub struct CreateSystemStatusResponseBody {
 impl FromJson for CreateSystemStatusResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateSystemStatusResponseBody")?;
-        Ok(Self {
-            system_status: json::field(&mut o, "system_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "system_status", &mut out.system_status)?;
+        Ok(out)
     }
 }
 /// `ListSystemStatusResponseBody`
@@ -675,11 +675,11 @@ pub struct ListSystemStatusResponseBody {
 impl FromJson for ListSystemStatusResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSystemStatusResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `PatchSystemStatusRequestBody`
@@ -717,9 +717,9 @@ pub struct PatchSystemStatusResponseBody {
 impl FromJson for PatchSystemStatusResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchSystemStatusResponseBody")?;
-        Ok(Self {
-            system_status: json::field(&mut o, "system_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "system_status", &mut out.system_status)?;
+        Ok(out)
     }
 }
 /// `SystemStatus`
@@ -748,15 +748,15 @@ pub struct SystemStatus {
 impl FromJson for SystemStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SystemStatus")?;
-        Ok(Self {
-            system_status_id: json::field(&mut o, "system_status_id")?,
-            title: json::field(&mut o, "title")?,
-            i18n_title: json::field(&mut o, "i18n_title")?,
-            icon_key: json::field(&mut o, "icon_key")?,
-            color: json::field(&mut o, "color")?,
-            priority: json::field(&mut o, "priority")?,
-            sync_setting: json::field(&mut o, "sync_setting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "system_status_id", &mut out.system_status_id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "i18n_title", &mut out.i18n_title)?;
+        json::set(&mut o, "icon_key", &mut out.icon_key)?;
+        json::set(&mut o, "color", &mut out.color)?;
+        json::set(&mut o, "priority", &mut out.priority)?;
+        json::set(&mut o, "sync_setting", &mut out.sync_setting)?;
+        Ok(out)
     }
 }
 impl ToJson for SystemStatus {
@@ -790,11 +790,11 @@ pub struct SystemStatusI18nName {
 impl FromJson for SystemStatusI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SystemStatusI18nName")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        Ok(out)
     }
 }
 impl ToJson for SystemStatusI18nName {
@@ -824,11 +824,11 @@ pub struct SystemStatusSyncI18nExplain {
 impl FromJson for SystemStatusSyncI18nExplain {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SystemStatusSyncI18nExplain")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        Ok(out)
     }
 }
 impl ToJson for SystemStatusSyncI18nExplain {
@@ -858,11 +858,11 @@ pub struct SystemStatusSyncI18nName {
 impl FromJson for SystemStatusSyncI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SystemStatusSyncI18nName")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        Ok(out)
     }
 }
 impl ToJson for SystemStatusSyncI18nName {
@@ -896,13 +896,13 @@ pub struct SystemStatusSyncSetting {
 impl FromJson for SystemStatusSyncSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SystemStatusSyncSetting")?;
-        Ok(Self {
-            is_open_by_default: json::field(&mut o, "is_open_by_default")?,
-            title: json::field(&mut o, "title")?,
-            i18n_title: json::field(&mut o, "i18n_title")?,
-            explain: json::field(&mut o, "explain")?,
-            i18n_explain: json::field(&mut o, "i18n_explain")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_open_by_default", &mut out.is_open_by_default)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "i18n_title", &mut out.i18n_title)?;
+        json::set(&mut o, "explain", &mut out.explain)?;
+        json::set(&mut o, "i18n_explain", &mut out.i18n_explain)?;
+        Ok(out)
     }
 }
 impl ToJson for SystemStatusSyncSetting {
@@ -932,10 +932,10 @@ pub struct SystemStatusUserCloseResultEntity {
 impl FromJson for SystemStatusUserCloseResultEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SystemStatusUserCloseResultEntity")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `SystemStatusUserOpenParam`
@@ -977,10 +977,10 @@ pub struct SystemStatusUserOpenResultEntity {
 impl FromJson for SystemStatusUserOpenResultEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SystemStatusUserOpenResultEntity")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            end_time: json::field(&mut o, "end_time")?,
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }

@@ -182,11 +182,11 @@ pub struct FormContent {
 impl FromJson for FormContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormContent")?;
-        Ok(Self {
-            field_id: json::field(&mut o, "field_id")?,
-            field_name: json::field(&mut o, "field_name")?,
-            field_value: json::field(&mut o, "field_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "field_id", &mut out.field_id)?;
+        json::set(&mut o, "field_name", &mut out.field_name)?;
+        json::set(&mut o, "field_value", &mut out.field_value)?;
+        Ok(out)
     }
 }
 /// `FormField`
@@ -205,10 +205,10 @@ pub struct FormField {
 impl FromJson for FormField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FormField")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `QueryRuleResponseBody`
@@ -225,9 +225,9 @@ pub struct QueryRuleResponseBody {
 impl FromJson for QueryRuleResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryRuleResponseBody")?;
-        Ok(Self {
-            rules: json::field(&mut o, "rules")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rules", &mut out.rules)?;
+        Ok(out)
     }
 }
 /// `QueryTaskRequestBody`
@@ -281,11 +281,11 @@ pub struct QueryTaskResponseBody {
 impl FromJson for QueryTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryTaskResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `RemoveRuleViewRequestBody`
@@ -360,32 +360,33 @@ pub struct Rule {
 impl FromJson for Rule {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Rule")?;
-        Ok(Self {
-            rule_id: json::field(&mut o, "rule_id")?,
-            name: json::field(&mut o, "name")?,
-            icon_name: json::field(&mut o, "icon_name")?,
-            created_at: json::field(&mut o, "created_at")?,
-            creator_user_id: json::field(&mut o, "creator_user_id")?,
-            creator_user_name: json::field(&mut o, "creator_user_name")?,
-            owner_user_id: json::field(&mut o, "owner_user_id")?,
-            owner_user_name: json::field(&mut o, "owner_user_name")?,
-            form_schema: json::field(&mut o, "form_schema")?,
-            is_deleted: json::field(&mut o, "is_deleted")?,
-            need_report_user_ids: json::field(&mut o, "need_report_user_ids")?,
-            need_report_department_ids: json::field(
-                &mut o,
-                "need_report_department_ids",
-            )?,
-            need_report_chat_ids: json::field(&mut o, "need_report_chat_ids")?,
-            cc_user_ids: json::field(&mut o, "cc_user_ids")?,
-            cc_department_ids: json::field(&mut o, "cc_department_ids")?,
-            to_user_ids: json::field(&mut o, "to_user_ids")?,
-            to_chat_ids: json::field(&mut o, "to_chat_ids")?,
-            to_leaders: json::field(&mut o, "to_leaders")?,
-            to_department_owners: json::field(&mut o, "to_department_owners")?,
-            manager_user_ids: json::field(&mut o, "manager_user_ids")?,
-            cc_chat_ids: json::field(&mut o, "cc_chat_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rule_id", &mut out.rule_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "icon_name", &mut out.icon_name)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "creator_user_id", &mut out.creator_user_id)?;
+        json::set(&mut o, "creator_user_name", &mut out.creator_user_name)?;
+        json::set(&mut o, "owner_user_id", &mut out.owner_user_id)?;
+        json::set(&mut o, "owner_user_name", &mut out.owner_user_name)?;
+        json::set(&mut o, "form_schema", &mut out.form_schema)?;
+        json::set(&mut o, "is_deleted", &mut out.is_deleted)?;
+        json::set(&mut o, "need_report_user_ids", &mut out.need_report_user_ids)?;
+        json::set(
+            &mut o,
+            "need_report_department_ids",
+            &mut out.need_report_department_ids,
+        )?;
+        json::set(&mut o, "need_report_chat_ids", &mut out.need_report_chat_ids)?;
+        json::set(&mut o, "cc_user_ids", &mut out.cc_user_ids)?;
+        json::set(&mut o, "cc_department_ids", &mut out.cc_department_ids)?;
+        json::set(&mut o, "to_user_ids", &mut out.to_user_ids)?;
+        json::set(&mut o, "to_chat_ids", &mut out.to_chat_ids)?;
+        json::set(&mut o, "to_leaders", &mut out.to_leaders)?;
+        json::set(&mut o, "to_department_owners", &mut out.to_department_owners)?;
+        json::set(&mut o, "manager_user_ids", &mut out.manager_user_ids)?;
+        json::set(&mut o, "cc_chat_ids", &mut out.cc_chat_ids)?;
+        Ok(out)
     }
 }
 /// `Task`
@@ -422,18 +423,18 @@ pub struct Task {
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Task")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-            rule_name: json::field(&mut o, "rule_name")?,
-            from_user_id: json::field(&mut o, "from_user_id")?,
-            from_user_name: json::field(&mut o, "from_user_name")?,
-            department_name: json::field(&mut o, "department_name")?,
-            commit_time: json::field(&mut o, "commit_time")?,
-            form_contents: json::field(&mut o, "form_contents")?,
-            rule_id: json::field(&mut o, "rule_id")?,
-            department_ids: json::field(&mut o, "department_ids")?,
-            to_user_ids: json::field(&mut o, "to_user_ids")?,
-            to_user_names: json::field(&mut o, "to_user_names")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "rule_name", &mut out.rule_name)?;
+        json::set(&mut o, "from_user_id", &mut out.from_user_id)?;
+        json::set(&mut o, "from_user_name", &mut out.from_user_name)?;
+        json::set(&mut o, "department_name", &mut out.department_name)?;
+        json::set(&mut o, "commit_time", &mut out.commit_time)?;
+        json::set(&mut o, "form_contents", &mut out.form_contents)?;
+        json::set(&mut o, "rule_id", &mut out.rule_id)?;
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        json::set(&mut o, "to_user_ids", &mut out.to_user_ids)?;
+        json::set(&mut o, "to_user_names", &mut out.to_user_names)?;
+        Ok(out)
     }
 }

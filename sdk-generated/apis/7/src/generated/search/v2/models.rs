@@ -1346,11 +1346,11 @@ pub struct Acl {
 impl FromJson for Acl {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Acl")?;
-        Ok(Self {
-            access: json::field(&mut o, "access")?,
-            value: json::field(&mut o, "value")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "access", &mut out.access)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 impl ToJson for Acl {
@@ -1378,10 +1378,10 @@ pub struct ConnectorParam {
 impl FromJson for ConnectorParam {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ConnectorParam")?;
-        Ok(Self {
-            callback_user_id_type: json::field(&mut o, "callback_user_id_type")?,
-            callback_endpoint: json::field(&mut o, "callback_endpoint")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "callback_user_id_type", &mut out.callback_user_id_type)?;
+        json::set(&mut o, "callback_endpoint", &mut out.callback_endpoint)?;
+        Ok(out)
     }
 }
 impl ToJson for ConnectorParam {
@@ -1428,11 +1428,11 @@ pub struct CreateAppResponseBody {
 impl FromJson for CreateAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAppResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `CreateDataSourceResponseBody`
@@ -1449,9 +1449,9 @@ pub struct CreateDataSourceResponseBody {
 impl FromJson for CreateDataSourceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateDataSourceResponseBody")?;
-        Ok(Self {
-            data_source: json::field(&mut o, "data_source")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data_source", &mut out.data_source)?;
+        Ok(out)
     }
 }
 /// `CreateMessageRequestBody`
@@ -1514,11 +1514,11 @@ pub struct CreateMessageResponseBody {
 impl FromJson for CreateMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateMessageResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `CreateSchemaResponseBody`
@@ -1535,9 +1535,9 @@ pub struct CreateSchemaResponseBody {
 impl FromJson for CreateSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateSchemaResponseBody")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        Ok(out)
     }
 }
 /// `DataSource`
@@ -1586,25 +1586,25 @@ pub struct DataSource {
 impl FromJson for DataSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DataSource")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            state: json::field(&mut o, "state")?,
-            description: json::field(&mut o, "description")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            is_exceed_quota: json::field(&mut o, "is_exceed_quota")?,
-            icon_url: json::field(&mut o, "icon_url")?,
-            template: json::field(&mut o, "template")?,
-            searchable_fields: json::field(&mut o, "searchable_fields")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            i18n_description: json::field(&mut o, "i18n_description")?,
-            schema_id: json::field(&mut o, "schema_id")?,
-            app_id: json::field(&mut o, "app_id")?,
-            connect_type: json::field(&mut o, "connect_type")?,
-            connector_param: json::field(&mut o, "connector_param")?,
-            enable_answer: json::field(&mut o, "enable_answer")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "state", &mut out.state)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "is_exceed_quota", &mut out.is_exceed_quota)?;
+        json::set(&mut o, "icon_url", &mut out.icon_url)?;
+        json::set(&mut o, "template", &mut out.template)?;
+        json::set(&mut o, "searchable_fields", &mut out.searchable_fields)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "i18n_description", &mut out.i18n_description)?;
+        json::set(&mut o, "schema_id", &mut out.schema_id)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "connect_type", &mut out.connect_type)?;
+        json::set(&mut o, "connector_param", &mut out.connector_param)?;
+        json::set(&mut o, "enable_answer", &mut out.enable_answer)?;
+        Ok(out)
     }
 }
 impl ToJson for DataSource {
@@ -1722,21 +1722,21 @@ pub struct DocMeta {
 impl FromJson for DocMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DocMeta")?;
-        Ok(Self {
-            doc_types: json::field(&mut o, "doc_types")?,
-            update_time: json::field(&mut o, "update_time")?,
-            url: json::field(&mut o, "url")?,
-            owner_name: json::field(&mut o, "owner_name")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            is_cross_tenant: json::field(&mut o, "is_cross_tenant")?,
-            create_time: json::field(&mut o, "create_time")?,
-            last_open_time: json::field(&mut o, "last_open_time")?,
-            edit_user_id: json::field(&mut o, "edit_user_id")?,
-            edit_user_name: json::field(&mut o, "edit_user_name")?,
-            token: json::field(&mut o, "token")?,
-            file_type: json::field(&mut o, "file_type")?,
-            icon_info: json::field(&mut o, "icon_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "doc_types", &mut out.doc_types)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "owner_name", &mut out.owner_name)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "is_cross_tenant", &mut out.is_cross_tenant)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "last_open_time", &mut out.last_open_time)?;
+        json::set(&mut o, "edit_user_id", &mut out.edit_user_id)?;
+        json::set(&mut o, "edit_user_name", &mut out.edit_user_name)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "file_type", &mut out.file_type)?;
+        json::set(&mut o, "icon_info", &mut out.icon_info)?;
+        Ok(out)
     }
 }
 /// `DocResUnit`
@@ -1759,12 +1759,12 @@ pub struct DocResUnit {
 impl FromJson for DocResUnit {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DocResUnit")?;
-        Ok(Self {
-            title_highlighted: json::field(&mut o, "title_highlighted")?,
-            summary_highlighted: json::field(&mut o, "summary_highlighted")?,
-            entity_type: json::field(&mut o, "entity_type")?,
-            result_meta: json::field(&mut o, "result_meta")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "title_highlighted", &mut out.title_highlighted)?;
+        json::set(&mut o, "summary_highlighted", &mut out.summary_highlighted)?;
+        json::set(&mut o, "entity_type", &mut out.entity_type)?;
+        json::set(&mut o, "result_meta", &mut out.result_meta)?;
+        Ok(out)
     }
 }
 /// `GetDataSourceItemResponseBody`
@@ -1781,9 +1781,9 @@ pub struct GetDataSourceItemResponseBody {
 impl FromJson for GetDataSourceItemResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetDataSourceItemResponseBody")?;
-        Ok(Self {
-            item: json::field(&mut o, "item")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "item", &mut out.item)?;
+        Ok(out)
     }
 }
 /// `GetDataSourceResponseBody`
@@ -1800,9 +1800,9 @@ pub struct GetDataSourceResponseBody {
 impl FromJson for GetDataSourceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetDataSourceResponseBody")?;
-        Ok(Self {
-            data_source: json::field(&mut o, "data_source")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data_source", &mut out.data_source)?;
+        Ok(out)
     }
 }
 /// `GetSchemaResponseBody`
@@ -1819,9 +1819,9 @@ pub struct GetSchemaResponseBody {
 impl FromJson for GetSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetSchemaResponseBody")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        Ok(out)
     }
 }
 /// `I18nMeta`
@@ -1842,11 +1842,11 @@ pub struct I18nMeta {
 impl FromJson for I18nMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nMeta")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            en_us: json::field(&mut o, "en_us")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        Ok(out)
     }
 }
 impl ToJson for I18nMeta {
@@ -1880,13 +1880,13 @@ pub struct Item {
 impl FromJson for Item {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Item")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            acl: json::field(&mut o, "acl")?,
-            metadata: json::field(&mut o, "metadata")?,
-            structured_data: json::field(&mut o, "structured_data")?,
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "acl", &mut out.acl)?;
+        json::set(&mut o, "metadata", &mut out.metadata)?;
+        json::set(&mut o, "structured_data", &mut out.structured_data)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 impl ToJson for Item {
@@ -1916,10 +1916,10 @@ pub struct ItemContent {
 impl FromJson for ItemContent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ItemContent")?;
-        Ok(Self {
-            format: json::field(&mut o, "format")?,
-            content_data: json::field(&mut o, "content_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "format", &mut out.format)?;
+        json::set(&mut o, "content_data", &mut out.content_data)?;
+        Ok(out)
     }
 }
 impl ToJson for ItemContent {
@@ -1952,13 +1952,13 @@ pub struct ItemMetadata {
 impl FromJson for ItemMetadata {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ItemMetadata")?;
-        Ok(Self {
-            title: json::field(&mut o, "title")?,
-            source_url: json::field(&mut o, "source_url")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            source_url_mobile: json::field(&mut o, "source_url_mobile")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "source_url", &mut out.source_url)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "source_url_mobile", &mut out.source_url_mobile)?;
+        Ok(out)
     }
 }
 impl ToJson for ItemMetadata {
@@ -1990,11 +1990,11 @@ pub struct ListDataSourceResponseBody {
 impl FromJson for ListDataSourceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListDataSourceResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `PatchDataSourceRequestBody`
@@ -2050,9 +2050,9 @@ pub struct PatchDataSourceResponseBody {
 impl FromJson for PatchDataSourceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchDataSourceResponseBody")?;
-        Ok(Self {
-            data_source: json::field(&mut o, "data_source")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "data_source", &mut out.data_source)?;
+        Ok(out)
     }
 }
 /// `PatchSchemaProperty`
@@ -2114,9 +2114,9 @@ pub struct PatchSchemaResponseBody {
 impl FromJson for PatchSchemaResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchSchemaResponseBody")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        Ok(out)
     }
 }
 /// `Schema`
@@ -2137,11 +2137,11 @@ pub struct Schema {
 impl FromJson for Schema {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Schema")?;
-        Ok(Self {
-            properties: json::field(&mut o, "properties")?,
-            display: json::field(&mut o, "display")?,
-            schema_id: json::field(&mut o, "schema_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "properties", &mut out.properties)?;
+        json::set(&mut o, "display", &mut out.display)?;
+        json::set(&mut o, "schema_id", &mut out.schema_id)?;
+        Ok(out)
     }
 }
 impl ToJson for Schema {
@@ -2169,10 +2169,10 @@ pub struct SchemaDisplay {
 impl FromJson for SchemaDisplay {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SchemaDisplay")?;
-        Ok(Self {
-            card_key: json::field(&mut o, "card_key")?,
-            fields_mapping: json::field(&mut o, "fields_mapping")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "card_key", &mut out.card_key)?;
+        json::set(&mut o, "fields_mapping", &mut out.fields_mapping)?;
+        Ok(out)
     }
 }
 impl ToJson for SchemaDisplay {
@@ -2199,10 +2199,10 @@ pub struct SchemaDisplayFieldMapping {
 impl FromJson for SchemaDisplayFieldMapping {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SchemaDisplayFieldMapping")?;
-        Ok(Self {
-            display_field: json::field(&mut o, "display_field")?,
-            data_field: json::field(&mut o, "data_field")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "display_field", &mut out.display_field)?;
+        json::set(&mut o, "data_field", &mut out.data_field)?;
+        Ok(out)
     }
 }
 impl ToJson for SchemaDisplayFieldMapping {
@@ -2229,10 +2229,10 @@ pub struct SchemaFieldAnswerOption {
 impl FromJson for SchemaFieldAnswerOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SchemaFieldAnswerOption")?;
-        Ok(Self {
-            is_searchable: json::field(&mut o, "is_searchable")?,
-            is_returnable: json::field(&mut o, "is_returnable")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_searchable", &mut out.is_searchable)?;
+        json::set(&mut o, "is_returnable", &mut out.is_returnable)?;
+        Ok(out)
     }
 }
 impl ToJson for SchemaFieldAnswerOption {
@@ -2271,16 +2271,16 @@ pub struct SchemaFilterOptions {
 impl FromJson for SchemaFilterOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SchemaFilterOptions")?;
-        Ok(Self {
-            display_name: json::field(&mut o, "display_name")?,
-            i18n_display_name: json::field(&mut o, "i18n_display_name")?,
-            option_mode: json::field(&mut o, "option_mode")?,
-            associated_smart_filter: json::field(&mut o, "associated_smart_filter")?,
-            filter_type: json::field(&mut o, "filter_type")?,
-            predefine_enum_values: json::field(&mut o, "predefine_enum_values")?,
-            enable_client_filter: json::field(&mut o, "enable_client_filter")?,
-            reference_datasource_id: json::field(&mut o, "reference_datasource_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "display_name", &mut out.display_name)?;
+        json::set(&mut o, "i18n_display_name", &mut out.i18n_display_name)?;
+        json::set(&mut o, "option_mode", &mut out.option_mode)?;
+        json::set(&mut o, "associated_smart_filter", &mut out.associated_smart_filter)?;
+        json::set(&mut o, "filter_type", &mut out.filter_type)?;
+        json::set(&mut o, "predefine_enum_values", &mut out.predefine_enum_values)?;
+        json::set(&mut o, "enable_client_filter", &mut out.enable_client_filter)?;
+        json::set(&mut o, "reference_datasource_id", &mut out.reference_datasource_id)?;
+        Ok(out)
     }
 }
 impl ToJson for SchemaFilterOptions {
@@ -2313,10 +2313,10 @@ pub struct SchemaPredefineEnumStruct {
 impl FromJson for SchemaPredefineEnumStruct {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SchemaPredefineEnumStruct")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            text: json::field(&mut o, "text")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        Ok(out)
     }
 }
 impl ToJson for SchemaPredefineEnumStruct {
@@ -2363,20 +2363,20 @@ pub struct SchemaProperty {
 impl FromJson for SchemaProperty {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SchemaProperty")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            r#type: json::field(&mut o, "type")?,
-            is_searchable: json::field(&mut o, "is_searchable")?,
-            is_sortable: json::field(&mut o, "is_sortable")?,
-            is_returnable: json::field(&mut o, "is_returnable")?,
-            sort_options: json::field(&mut o, "sort_options")?,
-            type_definitions: json::field(&mut o, "type_definitions")?,
-            search_options: json::field(&mut o, "search_options")?,
-            is_filterable: json::field(&mut o, "is_filterable")?,
-            filter_options: json::field(&mut o, "filter_options")?,
-            answer_option: json::field(&mut o, "answer_option")?,
-            desc: json::field(&mut o, "desc")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "is_searchable", &mut out.is_searchable)?;
+        json::set(&mut o, "is_sortable", &mut out.is_sortable)?;
+        json::set(&mut o, "is_returnable", &mut out.is_returnable)?;
+        json::set(&mut o, "sort_options", &mut out.sort_options)?;
+        json::set(&mut o, "type_definitions", &mut out.type_definitions)?;
+        json::set(&mut o, "search_options", &mut out.search_options)?;
+        json::set(&mut o, "is_filterable", &mut out.is_filterable)?;
+        json::set(&mut o, "filter_options", &mut out.filter_options)?;
+        json::set(&mut o, "answer_option", &mut out.answer_option)?;
+        json::set(&mut o, "desc", &mut out.desc)?;
+        Ok(out)
     }
 }
 impl ToJson for SchemaProperty {
@@ -2419,16 +2419,17 @@ pub struct SchemaSearchOptions {
 impl FromJson for SchemaSearchOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SchemaSearchOptions")?;
-        Ok(Self {
-            enable_semantic_match: json::field(&mut o, "enable_semantic_match")?,
-            enable_exact_match: json::field(&mut o, "enable_exact_match")?,
-            enable_prefix_match: json::field(&mut o, "enable_prefix_match")?,
-            enable_number_suffix_match: json::field(
-                &mut o,
-                "enable_number_suffix_match",
-            )?,
-            enable_camel_match: json::field(&mut o, "enable_camel_match")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enable_semantic_match", &mut out.enable_semantic_match)?;
+        json::set(&mut o, "enable_exact_match", &mut out.enable_exact_match)?;
+        json::set(&mut o, "enable_prefix_match", &mut out.enable_prefix_match)?;
+        json::set(
+            &mut o,
+            "enable_number_suffix_match",
+            &mut out.enable_number_suffix_match,
+        )?;
+        json::set(&mut o, "enable_camel_match", &mut out.enable_camel_match)?;
+        Ok(out)
     }
 }
 impl ToJson for SchemaSearchOptions {
@@ -2458,10 +2459,10 @@ pub struct SchemaSortOptions {
 impl FromJson for SchemaSortOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SchemaSortOptions")?;
-        Ok(Self {
-            priority: json::field(&mut o, "priority")?,
-            order: json::field(&mut o, "order")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "priority", &mut out.priority)?;
+        json::set(&mut o, "order", &mut out.order)?;
+        Ok(out)
     }
 }
 impl ToJson for SchemaSortOptions {
@@ -2490,11 +2491,11 @@ pub struct SchemaTagOptions {
 impl FromJson for SchemaTagOptions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SchemaTagOptions")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            color: json::field(&mut o, "color")?,
-            text: json::field(&mut o, "text")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "color", &mut out.color)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        Ok(out)
     }
 }
 impl ToJson for SchemaTagOptions {
@@ -2522,10 +2523,10 @@ pub struct SchemaTypeDefinitions {
 impl FromJson for SchemaTypeDefinitions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SchemaTypeDefinitions")?;
-        Ok(Self {
-            tag: json::field(&mut o, "tag")?,
-            user_ids: json::field(&mut o, "user_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tag", &mut out.tag)?;
+        json::set(&mut o, "user_ids", &mut out.user_ids)?;
+        Ok(out)
     }
 }
 impl ToJson for SchemaTypeDefinitions {
@@ -2550,9 +2551,9 @@ pub struct SchemaUserIdsOption {
 impl FromJson for SchemaUserIdsOption {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SchemaUserIdsOption")?;
-        Ok(Self {
-            id_type: json::field(&mut o, "id_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id_type", &mut out.id_type)?;
+        Ok(out)
     }
 }
 impl ToJson for SchemaUserIdsOption {
@@ -2614,13 +2615,13 @@ pub struct SearchDocWikiResponseBody {
 impl FromJson for SearchDocWikiResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchDocWikiResponseBody")?;
-        Ok(Self {
-            total: json::field(&mut o, "total")?,
-            has_more: json::field(&mut o, "has_more")?,
-            res_units: json::field(&mut o, "res_units")?,
-            page_token: json::field(&mut o, "page_token")?,
-            notice: json::field(&mut o, "notice")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "res_units", &mut out.res_units)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "notice", &mut out.notice)?;
+        Ok(out)
     }
 }
 /// `TimeRange`

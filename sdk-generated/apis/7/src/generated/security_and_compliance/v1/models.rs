@@ -197,9 +197,9 @@ pub struct CreateUserMigrationResponseBody {
 impl FromJson for CreateUserMigrationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateUserMigrationResponseBody")?;
-        Ok(Self {
-            user_migrations: json::field(&mut o, "user_migrations")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_migrations", &mut out.user_migrations)?;
+        Ok(out)
     }
 }
 /// `GetMultiGeoEntityTenantResponseBody`
@@ -216,9 +216,9 @@ pub struct GetMultiGeoEntityTenantResponseBody {
 impl FromJson for GetMultiGeoEntityTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetMultiGeoEntityTenantResponseBody")?;
-        Ok(Self {
-            tenant: json::field(&mut o, "tenant")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tenant", &mut out.tenant)?;
+        Ok(out)
     }
 }
 /// `GetUserMigrationResponseBody`
@@ -235,9 +235,9 @@ pub struct GetUserMigrationResponseBody {
 impl FromJson for GetUserMigrationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetUserMigrationResponseBody")?;
-        Ok(Self {
-            user_migration: json::field(&mut o, "user_migration")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_migration", &mut out.user_migration)?;
+        Ok(out)
     }
 }
 /// `ListDataOpenapiLogResponseBody`
@@ -258,11 +258,11 @@ pub struct ListDataOpenapiLogResponseBody {
 impl FromJson for ListDataOpenapiLogResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListDataOpenapiLogResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListOpenapiLogRequest`
@@ -322,14 +322,14 @@ pub struct OpenapiLog {
 impl FromJson for OpenapiLog {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OpenapiLog")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            api_key: json::field(&mut o, "api_key")?,
-            event_time: json::field(&mut o, "event_time")?,
-            app_id: json::field(&mut o, "app_id")?,
-            ip: json::field(&mut o, "ip")?,
-            log_detail: json::field(&mut o, "log_detail")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "api_key", &mut out.api_key)?;
+        json::set(&mut o, "event_time", &mut out.event_time)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "ip", &mut out.ip)?;
+        json::set(&mut o, "log_detail", &mut out.log_detail)?;
+        Ok(out)
     }
 }
 /// `OpenapiLogDetail`
@@ -356,14 +356,14 @@ pub struct OpenapiLogDetail {
 impl FromJson for OpenapiLogDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OpenapiLogDetail")?;
-        Ok(Self {
-            path: json::field(&mut o, "path")?,
-            method: json::field(&mut o, "method")?,
-            query_param: json::field(&mut o, "query_param")?,
-            payload: json::field(&mut o, "payload")?,
-            status_code: json::field(&mut o, "status_code")?,
-            response: json::field(&mut o, "response")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "path", &mut out.path)?;
+        json::set(&mut o, "method", &mut out.method)?;
+        json::set(&mut o, "query_param", &mut out.query_param)?;
+        json::set(&mut o, "payload", &mut out.payload)?;
+        json::set(&mut o, "status_code", &mut out.status_code)?;
+        json::set(&mut o, "response", &mut out.response)?;
+        Ok(out)
     }
 }
 /// `SearchUserMigrationRequestBody`
@@ -398,9 +398,9 @@ pub struct SearchUserMigrationResponseBody {
 impl FromJson for SearchUserMigrationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchUserMigrationResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `Tenant`
@@ -417,9 +417,9 @@ pub struct Tenant {
 impl FromJson for Tenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Tenant")?;
-        Ok(Self {
-            available_geo_locations: json::field(&mut o, "available_geo_locations")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "available_geo_locations", &mut out.available_geo_locations)?;
+        Ok(out)
     }
 }
 /// `UserMigration`
@@ -444,12 +444,12 @@ pub struct UserMigration {
 impl FromJson for UserMigration {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserMigration")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            dest_geo: json::field(&mut o, "dest_geo")?,
-            task_id: json::field(&mut o, "task_id")?,
-            status: json::field(&mut o, "status")?,
-            progress: json::field(&mut o, "progress")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "dest_geo", &mut out.dest_geo)?;
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "progress", &mut out.progress)?;
+        Ok(out)
     }
 }

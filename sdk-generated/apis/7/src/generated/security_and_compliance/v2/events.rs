@@ -73,30 +73,34 @@ pub struct DeviceChangeEvent {
 impl FromJson for DeviceChangeEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeviceChangeEvent")?;
-        Ok(Self {
-            device_record_id: json::field(&mut o, "device_record_id")?,
-            version: json::field(&mut o, "version")?,
-            current_user_id: json::field(&mut o, "current_user_id")?,
-            device_name: json::field(&mut o, "device_name")?,
-            model: json::field(&mut o, "model")?,
-            device_system: json::field(&mut o, "device_system")?,
-            serial_number: json::field(&mut o, "serial_number")?,
-            disk_serial_number: json::field(&mut o, "disk_serial_number")?,
-            uuid: json::field(&mut o, "uuid")?,
-            mac_address: json::field(&mut o, "mac_address")?,
-            android_id: json::field(&mut o, "android_id")?,
-            idfv: json::field(&mut o, "idfv")?,
-            aaid: json::field(&mut o, "aaid")?,
-            device_ownership: json::field(&mut o, "device_ownership")?,
-            device_status: json::field(&mut o, "device_status")?,
-            certification_level: json::field(&mut o, "certification_level")?,
-            device_terminal_type: json::field(&mut o, "device_terminal_type")?,
-            is_managed: json::field(&mut o, "is_managed")?,
-            mdm_device_id: json::field(&mut o, "mdm_device_id")?,
-            mdm_provider_name: json::field(&mut o, "mdm_provider_name")?,
-            device_env_detect_status: json::field(&mut o, "device_env_detect_status")?,
-            is_public: json::field(&mut o, "is_public")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "device_record_id", &mut out.device_record_id)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "current_user_id", &mut out.current_user_id)?;
+        json::set(&mut o, "device_name", &mut out.device_name)?;
+        json::set(&mut o, "model", &mut out.model)?;
+        json::set(&mut o, "device_system", &mut out.device_system)?;
+        json::set(&mut o, "serial_number", &mut out.serial_number)?;
+        json::set(&mut o, "disk_serial_number", &mut out.disk_serial_number)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "mac_address", &mut out.mac_address)?;
+        json::set(&mut o, "android_id", &mut out.android_id)?;
+        json::set(&mut o, "idfv", &mut out.idfv)?;
+        json::set(&mut o, "aaid", &mut out.aaid)?;
+        json::set(&mut o, "device_ownership", &mut out.device_ownership)?;
+        json::set(&mut o, "device_status", &mut out.device_status)?;
+        json::set(&mut o, "certification_level", &mut out.certification_level)?;
+        json::set(&mut o, "device_terminal_type", &mut out.device_terminal_type)?;
+        json::set(&mut o, "is_managed", &mut out.is_managed)?;
+        json::set(&mut o, "mdm_device_id", &mut out.mdm_device_id)?;
+        json::set(&mut o, "mdm_provider_name", &mut out.mdm_provider_name)?;
+        json::set(
+            &mut o,
+            "device_env_detect_status",
+            &mut out.device_env_detect_status,
+        )?;
+        json::set(&mut o, "is_public", &mut out.is_public)?;
+        Ok(out)
     }
 }
 /// `DeviceRecordEvent`
@@ -157,31 +161,35 @@ pub struct DeviceRecordEvent {
 impl FromJson for DeviceRecordEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeviceRecordEvent")?;
-        Ok(Self {
-            device_record_id: json::field(&mut o, "device_record_id")?,
-            version: json::field(&mut o, "version")?,
-            current_user_id: json::field(&mut o, "current_user_id")?,
-            device_name: json::field(&mut o, "device_name")?,
-            model: json::field(&mut o, "model")?,
-            device_system: json::field(&mut o, "device_system")?,
-            serial_number: json::field(&mut o, "serial_number")?,
-            disk_serial_number: json::field(&mut o, "disk_serial_number")?,
-            uuid: json::field(&mut o, "uuid")?,
-            mac_address: json::field(&mut o, "mac_address")?,
-            android_id: json::field(&mut o, "android_id")?,
-            idfv: json::field(&mut o, "idfv")?,
-            aaid: json::field(&mut o, "aaid")?,
-            device_ownership: json::field(&mut o, "device_ownership")?,
-            device_status: json::field(&mut o, "device_status")?,
-            certification_level: json::field(&mut o, "certification_level")?,
-            device_terminal_type: json::field(&mut o, "device_terminal_type")?,
-            is_managed: json::field(&mut o, "is_managed")?,
-            mdm_device_id: json::field(&mut o, "mdm_device_id")?,
-            mdm_provider_name: json::field(&mut o, "mdm_provider_name")?,
-            device_env_detect_status: json::field(&mut o, "device_env_detect_status")?,
-            is_public: json::field(&mut o, "is_public")?,
-            source: json::field(&mut o, "source")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "device_record_id", &mut out.device_record_id)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "current_user_id", &mut out.current_user_id)?;
+        json::set(&mut o, "device_name", &mut out.device_name)?;
+        json::set(&mut o, "model", &mut out.model)?;
+        json::set(&mut o, "device_system", &mut out.device_system)?;
+        json::set(&mut o, "serial_number", &mut out.serial_number)?;
+        json::set(&mut o, "disk_serial_number", &mut out.disk_serial_number)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "mac_address", &mut out.mac_address)?;
+        json::set(&mut o, "android_id", &mut out.android_id)?;
+        json::set(&mut o, "idfv", &mut out.idfv)?;
+        json::set(&mut o, "aaid", &mut out.aaid)?;
+        json::set(&mut o, "device_ownership", &mut out.device_ownership)?;
+        json::set(&mut o, "device_status", &mut out.device_status)?;
+        json::set(&mut o, "certification_level", &mut out.certification_level)?;
+        json::set(&mut o, "device_terminal_type", &mut out.device_terminal_type)?;
+        json::set(&mut o, "is_managed", &mut out.is_managed)?;
+        json::set(&mut o, "mdm_device_id", &mut out.mdm_device_id)?;
+        json::set(&mut o, "mdm_provider_name", &mut out.mdm_provider_name)?;
+        json::set(
+            &mut o,
+            "device_env_detect_status",
+            &mut out.device_env_detect_status,
+        )?;
+        json::set(&mut o, "is_public", &mut out.is_public)?;
+        json::set(&mut o, "source", &mut out.source)?;
+        Ok(out)
     }
 }
 /// `EventHeader`
@@ -208,14 +216,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2`
@@ -239,11 +247,11 @@ impl FromJson for P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2 {
             value,
             "P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2",
         )?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data`
@@ -275,15 +283,15 @@ impl FromJson for P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data
             value,
             "P2SecurityAndComplianceDeviceApplyRecordDeviceApplyEventV2Data",
         )?;
-        Ok(Self {
-            device_apply_record_id: json::field(&mut o, "device_apply_record_id")?,
-            device_record: json::field(&mut o, "device_record")?,
-            apply_time: json::field(&mut o, "apply_time")?,
-            apply_status: json::field(&mut o, "apply_status")?,
-            operator: json::field(&mut o, "operator")?,
-            apply_device_ownership: json::field(&mut o, "apply_device_ownership")?,
-            apply_reason: json::field(&mut o, "apply_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "device_apply_record_id", &mut out.device_apply_record_id)?;
+        json::set(&mut o, "device_record", &mut out.device_record)?;
+        json::set(&mut o, "apply_time", &mut out.apply_time)?;
+        json::set(&mut o, "apply_status", &mut out.apply_status)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "apply_device_ownership", &mut out.apply_device_ownership)?;
+        json::set(&mut o, "apply_reason", &mut out.apply_reason)?;
+        Ok(out)
     }
 }
 /// `P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2`
@@ -307,11 +315,11 @@ impl FromJson for P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2 {
             value,
             "P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2",
         )?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data`
@@ -339,13 +347,13 @@ impl FromJson for P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data {
             value,
             "P2SecurityAndComplianceDeviceRecordDeviceChangeEventV2Data",
         )?;
-        Ok(Self {
-            device_record_id: json::field(&mut o, "device_record_id")?,
-            version: json::field(&mut o, "version")?,
-            change_type: json::field(&mut o, "change_type")?,
-            before: json::field(&mut o, "before")?,
-            after: json::field(&mut o, "after")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "device_record_id", &mut out.device_record_id)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "change_type", &mut out.change_type)?;
+        json::set(&mut o, "before", &mut out.before)?;
+        json::set(&mut o, "after", &mut out.after)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -366,10 +374,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

@@ -136,9 +136,9 @@ pub struct CreateDeviceRecordResponseBody {
 impl FromJson for CreateDeviceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateDeviceRecordResponseBody")?;
-        Ok(Self {
-            device_record_id: json::field(&mut o, "device_record_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "device_record_id", &mut out.device_record_id)?;
+        Ok(out)
     }
 }
 /// `DeviceRecord`
@@ -215,39 +215,39 @@ pub struct DeviceRecord {
 impl FromJson for DeviceRecord {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeviceRecord")?;
-        Ok(Self {
-            device_record_id: json::field(&mut o, "device_record_id")?,
-            version: json::field(&mut o, "version")?,
-            current_user_id: json::field(&mut o, "current_user_id")?,
-            device_name: json::field(&mut o, "device_name")?,
-            model: json::field(&mut o, "model")?,
-            device_system: json::field(&mut o, "device_system")?,
-            serial_number: json::field(&mut o, "serial_number")?,
-            disk_serial_number: json::field(&mut o, "disk_serial_number")?,
-            uuid: json::field(&mut o, "uuid")?,
-            mac_address: json::field(&mut o, "mac_address")?,
-            android_id: json::field(&mut o, "android_id")?,
-            idfv: json::field(&mut o, "idfv")?,
-            aaid: json::field(&mut o, "aaid")?,
-            device_ownership: json::field(&mut o, "device_ownership")?,
-            device_status: json::field(&mut o, "device_status")?,
-            certification_level: json::field(&mut o, "certification_level")?,
-            device_terminal_type: json::field(&mut o, "device_terminal_type")?,
-            latest_user_id: json::field(&mut o, "latest_user_id")?,
-            dids: json::field(&mut o, "dids")?,
-            is_managed: json::field(&mut o, "is_managed")?,
-            mdm_device_id: json::field(&mut o, "mdm_device_id")?,
-            mdm_provider_name: json::field(&mut o, "mdm_provider_name")?,
-            lsa_info: json::field(&mut o, "lsa_info")?,
-            device_env_info: json::field(&mut o, "device_env_info")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            is_public: json::field(&mut o, "is_public")?,
-            source: json::field(&mut o, "source")?,
-            cert_verified_at_unix: json::field(&mut o, "cert_verified_at_unix")?,
-            cert_serial_number: json::field(&mut o, "cert_serial_number")?,
-            cert_issuer: json::field(&mut o, "cert_issuer")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "device_record_id", &mut out.device_record_id)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        json::set(&mut o, "current_user_id", &mut out.current_user_id)?;
+        json::set(&mut o, "device_name", &mut out.device_name)?;
+        json::set(&mut o, "model", &mut out.model)?;
+        json::set(&mut o, "device_system", &mut out.device_system)?;
+        json::set(&mut o, "serial_number", &mut out.serial_number)?;
+        json::set(&mut o, "disk_serial_number", &mut out.disk_serial_number)?;
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        json::set(&mut o, "mac_address", &mut out.mac_address)?;
+        json::set(&mut o, "android_id", &mut out.android_id)?;
+        json::set(&mut o, "idfv", &mut out.idfv)?;
+        json::set(&mut o, "aaid", &mut out.aaid)?;
+        json::set(&mut o, "device_ownership", &mut out.device_ownership)?;
+        json::set(&mut o, "device_status", &mut out.device_status)?;
+        json::set(&mut o, "certification_level", &mut out.certification_level)?;
+        json::set(&mut o, "device_terminal_type", &mut out.device_terminal_type)?;
+        json::set(&mut o, "latest_user_id", &mut out.latest_user_id)?;
+        json::set(&mut o, "dids", &mut out.dids)?;
+        json::set(&mut o, "is_managed", &mut out.is_managed)?;
+        json::set(&mut o, "mdm_device_id", &mut out.mdm_device_id)?;
+        json::set(&mut o, "mdm_provider_name", &mut out.mdm_provider_name)?;
+        json::set(&mut o, "lsa_info", &mut out.lsa_info)?;
+        json::set(&mut o, "device_env_info", &mut out.device_env_info)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "is_public", &mut out.is_public)?;
+        json::set(&mut o, "source", &mut out.source)?;
+        json::set(&mut o, "cert_verified_at_unix", &mut out.cert_verified_at_unix)?;
+        json::set(&mut o, "cert_serial_number", &mut out.cert_serial_number)?;
+        json::set(&mut o, "cert_issuer", &mut out.cert_issuer)?;
+        Ok(out)
     }
 }
 /// `GetDeviceRecordResponseBody`
@@ -264,9 +264,9 @@ pub struct GetDeviceRecordResponseBody {
 impl FromJson for GetDeviceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetDeviceRecordResponseBody")?;
-        Ok(Self {
-            device_record: json::field(&mut o, "device_record")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "device_record", &mut out.device_record)?;
+        Ok(out)
     }
 }
 /// `ListDeviceRecordResponseBody`
@@ -287,11 +287,11 @@ pub struct ListDeviceRecordResponseBody {
 impl FromJson for ListDeviceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListDeviceRecordResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `MineDeviceRecordResponseBody`
@@ -312,11 +312,11 @@ pub struct MineDeviceRecordResponseBody {
 impl FromJson for MineDeviceRecordResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MineDeviceRecordResponseBody")?;
-        Ok(Self {
-            device_record_id: json::field(&mut o, "device_record_id")?,
-            device_ownership: json::field(&mut o, "device_ownership")?,
-            device_status: json::field(&mut o, "device_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "device_record_id", &mut out.device_record_id)?;
+        json::set(&mut o, "device_ownership", &mut out.device_ownership)?;
+        json::set(&mut o, "device_status", &mut out.device_status)?;
+        Ok(out)
     }
 }
 /// `UpdateDeviceApplyRecordRequestBody`

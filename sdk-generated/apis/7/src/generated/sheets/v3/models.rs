@@ -92,11 +92,11 @@ pub struct Condition {
 impl FromJson for Condition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Condition")?;
-        Ok(Self {
-            filter_type: json::field(&mut o, "filter_type")?,
-            compare_type: json::field(&mut o, "compare_type")?,
-            expected: json::field(&mut o, "expected")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "filter_type", &mut out.filter_type)?;
+        json::set(&mut o, "compare_type", &mut out.compare_type)?;
+        json::set(&mut o, "expected", &mut out.expected)?;
+        Ok(out)
     }
 }
 impl ToJson for Condition {
@@ -146,9 +146,9 @@ pub struct CreateSpreadsheetResponseBody {
 impl FromJson for CreateSpreadsheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateSpreadsheetResponseBody")?;
-        Ok(Self {
-            spreadsheet: json::field(&mut o, "spreadsheet")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "spreadsheet", &mut out.spreadsheet)?;
+        Ok(out)
     }
 }
 /// `CreateSpreadsheetSheetFilterViewConditionResponseBody`
@@ -168,9 +168,9 @@ impl FromJson for CreateSpreadsheetSheetFilterViewConditionResponseBody {
             value,
             "CreateSpreadsheetSheetFilterViewConditionResponseBody",
         )?;
-        Ok(Self {
-            condition: json::field(&mut o, "condition")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "condition", &mut out.condition)?;
+        Ok(out)
     }
 }
 /// `CreateSpreadsheetSheetFilterViewResponseBody`
@@ -187,9 +187,9 @@ pub struct CreateSpreadsheetSheetFilterViewResponseBody {
 impl FromJson for CreateSpreadsheetSheetFilterViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateSpreadsheetSheetFilterViewResponseBody")?;
-        Ok(Self {
-            filter_view: json::field(&mut o, "filter_view")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "filter_view", &mut out.filter_view)?;
+        Ok(out)
     }
 }
 /// `CreateSpreadsheetSheetFloatImageResponseBody`
@@ -206,9 +206,9 @@ pub struct CreateSpreadsheetSheetFloatImageResponseBody {
 impl FromJson for CreateSpreadsheetSheetFloatImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateSpreadsheetSheetFloatImageResponseBody")?;
-        Ok(Self {
-            float_image: json::field(&mut o, "float_image")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "float_image", &mut out.float_image)?;
+        Ok(out)
     }
 }
 /// `Dimension`
@@ -251,10 +251,10 @@ pub struct FilterInfo {
 impl FromJson for FilterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FilterInfo")?;
-        Ok(Self {
-            col: json::field(&mut o, "col")?,
-            conditions: json::field(&mut o, "conditions")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "col", &mut out.col)?;
+        json::set(&mut o, "conditions", &mut out.conditions)?;
+        Ok(out)
     }
 }
 /// `FilterView`
@@ -275,11 +275,11 @@ pub struct FilterView {
 impl FromJson for FilterView {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FilterView")?;
-        Ok(Self {
-            filter_view_id: json::field(&mut o, "filter_view_id")?,
-            filter_view_name: json::field(&mut o, "filter_view_name")?,
-            range: json::field(&mut o, "range")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "filter_view_id", &mut out.filter_view_id)?;
+        json::set(&mut o, "filter_view_name", &mut out.filter_view_name)?;
+        json::set(&mut o, "range", &mut out.range)?;
+        Ok(out)
     }
 }
 impl ToJson for FilterView {
@@ -311,12 +311,12 @@ pub struct FilterViewCondition {
 impl FromJson for FilterViewCondition {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FilterViewCondition")?;
-        Ok(Self {
-            condition_id: json::field(&mut o, "condition_id")?,
-            filter_type: json::field(&mut o, "filter_type")?,
-            compare_type: json::field(&mut o, "compare_type")?,
-            expected: json::field(&mut o, "expected")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "condition_id", &mut out.condition_id)?;
+        json::set(&mut o, "filter_type", &mut out.filter_type)?;
+        json::set(&mut o, "compare_type", &mut out.compare_type)?;
+        json::set(&mut o, "expected", &mut out.expected)?;
+        Ok(out)
     }
 }
 impl ToJson for FilterViewCondition {
@@ -398,11 +398,11 @@ pub struct FindReplaceResult {
 impl FromJson for FindReplaceResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FindReplaceResult")?;
-        Ok(Self {
-            matched_cells: json::field(&mut o, "matched_cells")?,
-            matched_formula_cells: json::field(&mut o, "matched_formula_cells")?,
-            rows_count: json::field(&mut o, "rows_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "matched_cells", &mut out.matched_cells)?;
+        json::set(&mut o, "matched_formula_cells", &mut out.matched_formula_cells)?;
+        json::set(&mut o, "rows_count", &mut out.rows_count)?;
+        Ok(out)
     }
 }
 /// `FindSpreadsheetSheetResponseBody`
@@ -419,9 +419,9 @@ pub struct FindSpreadsheetSheetResponseBody {
 impl FromJson for FindSpreadsheetSheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FindSpreadsheetSheetResponseBody")?;
-        Ok(Self {
-            find_result: json::field(&mut o, "find_result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "find_result", &mut out.find_result)?;
+        Ok(out)
     }
 }
 /// `FloatImage`
@@ -450,15 +450,15 @@ pub struct FloatImage {
 impl FromJson for FloatImage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FloatImage")?;
-        Ok(Self {
-            float_image_id: json::field(&mut o, "float_image_id")?,
-            float_image_token: json::field(&mut o, "float_image_token")?,
-            range: json::field(&mut o, "range")?,
-            width: json::field(&mut o, "width")?,
-            height: json::field(&mut o, "height")?,
-            offset_x: json::field(&mut o, "offset_x")?,
-            offset_y: json::field(&mut o, "offset_y")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "float_image_id", &mut out.float_image_id)?;
+        json::set(&mut o, "float_image_token", &mut out.float_image_token)?;
+        json::set(&mut o, "range", &mut out.range)?;
+        json::set(&mut o, "width", &mut out.width)?;
+        json::set(&mut o, "height", &mut out.height)?;
+        json::set(&mut o, "offset_x", &mut out.offset_x)?;
+        json::set(&mut o, "offset_y", &mut out.offset_y)?;
+        Ok(out)
     }
 }
 impl ToJson for FloatImage {
@@ -494,12 +494,12 @@ pub struct GetSpreadsheet {
 impl FromJson for GetSpreadsheet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetSpreadsheet")?;
-        Ok(Self {
-            title: json::field(&mut o, "title")?,
-            owner_id: json::field(&mut o, "owner_id")?,
-            token: json::field(&mut o, "token")?,
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "owner_id", &mut out.owner_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 /// `GetSpreadsheetResponseBody`
@@ -516,9 +516,9 @@ pub struct GetSpreadsheetResponseBody {
 impl FromJson for GetSpreadsheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetSpreadsheetResponseBody")?;
-        Ok(Self {
-            spreadsheet: json::field(&mut o, "spreadsheet")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "spreadsheet", &mut out.spreadsheet)?;
+        Ok(out)
     }
 }
 /// `GetSpreadsheetSheetFilterResponseBody`
@@ -535,9 +535,9 @@ pub struct GetSpreadsheetSheetFilterResponseBody {
 impl FromJson for GetSpreadsheetSheetFilterResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetSpreadsheetSheetFilterResponseBody")?;
-        Ok(Self {
-            sheet_filter_info: json::field(&mut o, "sheet_filter_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "sheet_filter_info", &mut out.sheet_filter_info)?;
+        Ok(out)
     }
 }
 /// `GetSpreadsheetSheetFilterViewConditionResponseBody`
@@ -557,9 +557,9 @@ impl FromJson for GetSpreadsheetSheetFilterViewConditionResponseBody {
             value,
             "GetSpreadsheetSheetFilterViewConditionResponseBody",
         )?;
-        Ok(Self {
-            condition: json::field(&mut o, "condition")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "condition", &mut out.condition)?;
+        Ok(out)
     }
 }
 /// `GetSpreadsheetSheetFilterViewResponseBody`
@@ -576,9 +576,9 @@ pub struct GetSpreadsheetSheetFilterViewResponseBody {
 impl FromJson for GetSpreadsheetSheetFilterViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetSpreadsheetSheetFilterViewResponseBody")?;
-        Ok(Self {
-            filter_view: json::field(&mut o, "filter_view")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "filter_view", &mut out.filter_view)?;
+        Ok(out)
     }
 }
 /// `GetSpreadsheetSheetFloatImageResponseBody`
@@ -595,9 +595,9 @@ pub struct GetSpreadsheetSheetFloatImageResponseBody {
 impl FromJson for GetSpreadsheetSheetFloatImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetSpreadsheetSheetFloatImageResponseBody")?;
-        Ok(Self {
-            float_image: json::field(&mut o, "float_image")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "float_image", &mut out.float_image)?;
+        Ok(out)
     }
 }
 /// `GetSpreadsheetSheetResponseBody`
@@ -614,9 +614,9 @@ pub struct GetSpreadsheetSheetResponseBody {
 impl FromJson for GetSpreadsheetSheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetSpreadsheetSheetResponseBody")?;
-        Ok(Self {
-            sheet: json::field(&mut o, "sheet")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "sheet", &mut out.sheet)?;
+        Ok(out)
     }
 }
 /// `GridProperties`
@@ -639,12 +639,12 @@ pub struct GridProperties {
 impl FromJson for GridProperties {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GridProperties")?;
-        Ok(Self {
-            frozen_row_count: json::field(&mut o, "frozen_row_count")?,
-            frozen_column_count: json::field(&mut o, "frozen_column_count")?,
-            row_count: json::field(&mut o, "row_count")?,
-            column_count: json::field(&mut o, "column_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "frozen_row_count", &mut out.frozen_row_count)?;
+        json::set(&mut o, "frozen_column_count", &mut out.frozen_column_count)?;
+        json::set(&mut o, "row_count", &mut out.row_count)?;
+        json::set(&mut o, "column_count", &mut out.column_count)?;
+        Ok(out)
     }
 }
 /// `MergeRange`
@@ -667,12 +667,12 @@ pub struct MergeRange {
 impl FromJson for MergeRange {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MergeRange")?;
-        Ok(Self {
-            start_row_index: json::field(&mut o, "start_row_index")?,
-            end_row_index: json::field(&mut o, "end_row_index")?,
-            start_column_index: json::field(&mut o, "start_column_index")?,
-            end_column_index: json::field(&mut o, "end_column_index")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_row_index", &mut out.start_row_index)?;
+        json::set(&mut o, "end_row_index", &mut out.end_row_index)?;
+        json::set(&mut o, "start_column_index", &mut out.start_column_index)?;
+        json::set(&mut o, "end_column_index", &mut out.end_column_index)?;
+        Ok(out)
     }
 }
 /// `MoveDimension`
@@ -710,9 +710,9 @@ pub struct PatchSpreadsheetSheetFilterViewResponseBody {
 impl FromJson for PatchSpreadsheetSheetFilterViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchSpreadsheetSheetFilterViewResponseBody")?;
-        Ok(Self {
-            filter_view: json::field(&mut o, "filter_view")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "filter_view", &mut out.filter_view)?;
+        Ok(out)
     }
 }
 /// `PatchSpreadsheetSheetFloatImageResponseBody`
@@ -729,9 +729,9 @@ pub struct PatchSpreadsheetSheetFloatImageResponseBody {
 impl FromJson for PatchSpreadsheetSheetFloatImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchSpreadsheetSheetFloatImageResponseBody")?;
-        Ok(Self {
-            float_image: json::field(&mut o, "float_image")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "float_image", &mut out.float_image)?;
+        Ok(out)
     }
 }
 /// `QuerySpreadsheetSheetFilterViewConditionResponseBody`
@@ -751,9 +751,9 @@ impl FromJson for QuerySpreadsheetSheetFilterViewConditionResponseBody {
             value,
             "QuerySpreadsheetSheetFilterViewConditionResponseBody",
         )?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `QuerySpreadsheetSheetFilterViewResponseBody`
@@ -770,9 +770,9 @@ pub struct QuerySpreadsheetSheetFilterViewResponseBody {
 impl FromJson for QuerySpreadsheetSheetFilterViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QuerySpreadsheetSheetFilterViewResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `QuerySpreadsheetSheetFloatImageResponseBody`
@@ -789,9 +789,9 @@ pub struct QuerySpreadsheetSheetFloatImageResponseBody {
 impl FromJson for QuerySpreadsheetSheetFloatImageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QuerySpreadsheetSheetFloatImageResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `QuerySpreadsheetSheetResponseBody`
@@ -808,9 +808,9 @@ pub struct QuerySpreadsheetSheetResponseBody {
 impl FromJson for QuerySpreadsheetSheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QuerySpreadsheetSheetResponseBody")?;
-        Ok(Self {
-            sheets: json::field(&mut o, "sheets")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "sheets", &mut out.sheets)?;
+        Ok(out)
     }
 }
 /// `Replace`
@@ -851,9 +851,9 @@ pub struct ReplaceSpreadsheetSheetResponseBody {
 impl FromJson for ReplaceSpreadsheetSheetResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReplaceSpreadsheetSheetResponseBody")?;
-        Ok(Self {
-            replace_result: json::field(&mut o, "replace_result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "replace_result", &mut out.replace_result)?;
+        Ok(out)
     }
 }
 /// `Sheet`
@@ -882,15 +882,15 @@ pub struct Sheet {
 impl FromJson for Sheet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Sheet")?;
-        Ok(Self {
-            sheet_id: json::field(&mut o, "sheet_id")?,
-            title: json::field(&mut o, "title")?,
-            index: json::field(&mut o, "index")?,
-            hidden: json::field(&mut o, "hidden")?,
-            grid_properties: json::field(&mut o, "grid_properties")?,
-            resource_type: json::field(&mut o, "resource_type")?,
-            merges: json::field(&mut o, "merges")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "sheet_id", &mut out.sheet_id)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "index", &mut out.index)?;
+        json::set(&mut o, "hidden", &mut out.hidden)?;
+        json::set(&mut o, "grid_properties", &mut out.grid_properties)?;
+        json::set(&mut o, "resource_type", &mut out.resource_type)?;
+        json::set(&mut o, "merges", &mut out.merges)?;
+        Ok(out)
     }
 }
 /// `SheetFilterInfo`
@@ -911,11 +911,11 @@ pub struct SheetFilterInfo {
 impl FromJson for SheetFilterInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SheetFilterInfo")?;
-        Ok(Self {
-            range: json::field(&mut o, "range")?,
-            filtered_out_rows: json::field(&mut o, "filtered_out_rows")?,
-            filter_infos: json::field(&mut o, "filter_infos")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "range", &mut out.range)?;
+        json::set(&mut o, "filtered_out_rows", &mut out.filtered_out_rows)?;
+        json::set(&mut o, "filter_infos", &mut out.filter_infos)?;
+        Ok(out)
     }
 }
 /// `Spreadsheet`
@@ -940,13 +940,13 @@ pub struct Spreadsheet {
 impl FromJson for Spreadsheet {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Spreadsheet")?;
-        Ok(Self {
-            title: json::field(&mut o, "title")?,
-            folder_token: json::field(&mut o, "folder_token")?,
-            url: json::field(&mut o, "url")?,
-            spreadsheet_token: json::field(&mut o, "spreadsheet_token")?,
-            without_mount: json::field(&mut o, "without_mount")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "folder_token", &mut out.folder_token)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "spreadsheet_token", &mut out.spreadsheet_token)?;
+        json::set(&mut o, "without_mount", &mut out.without_mount)?;
+        Ok(out)
     }
 }
 impl ToJson for Spreadsheet {
@@ -1016,8 +1016,8 @@ impl FromJson for UpdateSpreadsheetSheetFilterViewConditionResponseBody {
             value,
             "UpdateSpreadsheetSheetFilterViewConditionResponseBody",
         )?;
-        Ok(Self {
-            condition: json::field(&mut o, "condition")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "condition", &mut out.condition)?;
+        Ok(out)
     }
 }

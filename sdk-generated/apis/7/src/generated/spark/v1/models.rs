@@ -106,18 +106,18 @@ pub struct App {
 impl FromJson for App {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "App")?;
-        Ok(Self {
-            app_id: json::field(&mut o, "app_id")?,
-            app_type: json::field(&mut o, "app_type")?,
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            icon_url: json::field(&mut o, "icon_url")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            is_published: json::field(&mut o, "is_published")?,
-            online_url: json::field(&mut o, "online_url")?,
-            meta_token: json::field(&mut o, "meta_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        json::set(&mut o, "app_type", &mut out.app_type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "icon_url", &mut out.icon_url)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "is_published", &mut out.is_published)?;
+        json::set(&mut o, "online_url", &mut out.online_url)?;
+        json::set(&mut o, "meta_token", &mut out.meta_token)?;
+        Ok(out)
     }
 }
 /// `AppEnum`
@@ -140,12 +140,12 @@ pub struct AppEnum {
 impl FromJson for AppEnum {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppEnum")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            options: json::field(&mut o, "options")?,
-            created_at: json::field(&mut o, "created_at")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        Ok(out)
     }
 }
 /// `AppTable`
@@ -174,15 +174,15 @@ pub struct AppTable {
 impl FromJson for AppTable {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTable")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            columns: json::field(&mut o, "columns")?,
-            indexes: json::field(&mut o, "indexes")?,
-            constraints: json::field(&mut o, "constraints")?,
-            estimated_row_count: json::field(&mut o, "estimated_row_count")?,
-            size_bytes: json::field(&mut o, "size_bytes")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "columns", &mut out.columns)?;
+        json::set(&mut o, "indexes", &mut out.indexes)?;
+        json::set(&mut o, "constraints", &mut out.constraints)?;
+        json::set(&mut o, "estimated_row_count", &mut out.estimated_row_count)?;
+        json::set(&mut o, "size_bytes", &mut out.size_bytes)?;
+        Ok(out)
     }
 }
 /// `AppTableColumn`
@@ -215,17 +215,17 @@ pub struct AppTableColumn {
 impl FromJson for AppTableColumn {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableColumn")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            data_type: json::field(&mut o, "data_type")?,
-            is_primary_key: json::field(&mut o, "is_primary_key")?,
-            is_unique: json::field(&mut o, "is_unique")?,
-            is_auto_increment: json::field(&mut o, "is_auto_increment")?,
-            is_array: json::field(&mut o, "is_array")?,
-            is_allow_null: json::field(&mut o, "is_allow_null")?,
-            default_value: json::field(&mut o, "default_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "data_type", &mut out.data_type)?;
+        json::set(&mut o, "is_primary_key", &mut out.is_primary_key)?;
+        json::set(&mut o, "is_unique", &mut out.is_unique)?;
+        json::set(&mut o, "is_auto_increment", &mut out.is_auto_increment)?;
+        json::set(&mut o, "is_array", &mut out.is_array)?;
+        json::set(&mut o, "is_allow_null", &mut out.is_allow_null)?;
+        json::set(&mut o, "default_value", &mut out.default_value)?;
+        Ok(out)
     }
 }
 /// `AppTableConstraint`
@@ -250,13 +250,13 @@ pub struct AppTableConstraint {
 impl FromJson for AppTableConstraint {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableConstraint")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            name: json::field(&mut o, "name")?,
-            columns: json::field(&mut o, "columns")?,
-            referenced_table: json::field(&mut o, "referenced_table")?,
-            referenced_columns: json::field(&mut o, "referenced_columns")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "columns", &mut out.columns)?;
+        json::set(&mut o, "referenced_table", &mut out.referenced_table)?;
+        json::set(&mut o, "referenced_columns", &mut out.referenced_columns)?;
+        Ok(out)
     }
 }
 /// `AppTableIndex`
@@ -279,12 +279,12 @@ pub struct AppTableIndex {
 impl FromJson for AppTableIndex {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppTableIndex")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            columns: json::field(&mut o, "columns")?,
-            r#type: json::field(&mut o, "type")?,
-            definition: json::field(&mut o, "definition")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "columns", &mut out.columns)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "definition", &mut out.definition)?;
+        Ok(out)
     }
 }
 /// `ApplyConfig`
@@ -303,10 +303,10 @@ pub struct ApplyConfig {
 impl FromJson for ApplyConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplyConfig")?;
-        Ok(Self {
-            enabled: json::field(&mut o, "enabled")?,
-            approvers: json::field(&mut o, "approvers")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "enabled", &mut out.enabled)?;
+        json::set(&mut o, "approvers", &mut out.approvers)?;
+        Ok(out)
     }
 }
 impl ToJson for ApplyConfig {
@@ -349,9 +349,9 @@ pub struct BatchUpdateTableRecordsAppTableResponseBody {
 impl FromJson for BatchUpdateTableRecordsAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchUpdateTableRecordsAppTableResponseBody")?;
-        Ok(Self {
-            record_ids: json::field(&mut o, "record_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "record_ids", &mut out.record_ids)?;
+        Ok(out)
     }
 }
 /// `CreateAppRequestBody`
@@ -398,9 +398,9 @@ pub struct CreateAppResponseBody {
 impl FromJson for CreateAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAppResponseBody")?;
-        Ok(Self {
-            app: json::field(&mut o, "app")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app", &mut out.app)?;
+        Ok(out)
     }
 }
 /// `GetAppVisibilityAppResponseBody`
@@ -427,14 +427,14 @@ pub struct GetAppVisibilityAppResponseBody {
 impl FromJson for GetAppVisibilityAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAppVisibilityAppResponseBody")?;
-        Ok(Self {
-            scope: json::field(&mut o, "scope")?,
-            users: json::field(&mut o, "users")?,
-            departments: json::field(&mut o, "departments")?,
-            chats: json::field(&mut o, "chats")?,
-            apply_config: json::field(&mut o, "apply_config")?,
-            require_login: json::field(&mut o, "require_login")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "scope", &mut out.scope)?;
+        json::set(&mut o, "users", &mut out.users)?;
+        json::set(&mut o, "departments", &mut out.departments)?;
+        json::set(&mut o, "chats", &mut out.chats)?;
+        json::set(&mut o, "apply_config", &mut out.apply_config)?;
+        json::set(&mut o, "require_login", &mut out.require_login)?;
+        Ok(out)
     }
 }
 /// `GetEnumDetailAppEnumResponseBody`
@@ -457,12 +457,12 @@ pub struct GetEnumDetailAppEnumResponseBody {
 impl FromJson for GetEnumDetailAppEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetEnumDetailAppEnumResponseBody")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            options: json::field(&mut o, "options")?,
-            created_at: json::field(&mut o, "created_at")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        Ok(out)
     }
 }
 /// `GetEnumListAppEnumResponseBody`
@@ -483,11 +483,11 @@ pub struct GetEnumListAppEnumResponseBody {
 impl FromJson for GetEnumListAppEnumResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetEnumListAppEnumResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `GetTableDetailAppTableResponseBody`
@@ -518,16 +518,16 @@ pub struct GetTableDetailAppTableResponseBody {
 impl FromJson for GetTableDetailAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTableDetailAppTableResponseBody")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            columns: json::field(&mut o, "columns")?,
-            indexes: json::field(&mut o, "indexes")?,
-            constraints: json::field(&mut o, "constraints")?,
-            estimated_row_count: json::field(&mut o, "estimated_row_count")?,
-            size_bytes: json::field(&mut o, "size_bytes")?,
-            ddl: json::field(&mut o, "ddl")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "columns", &mut out.columns)?;
+        json::set(&mut o, "indexes", &mut out.indexes)?;
+        json::set(&mut o, "constraints", &mut out.constraints)?;
+        json::set(&mut o, "estimated_row_count", &mut out.estimated_row_count)?;
+        json::set(&mut o, "size_bytes", &mut out.size_bytes)?;
+        json::set(&mut o, "ddl", &mut out.ddl)?;
+        Ok(out)
     }
 }
 /// `GetTableListAppTableResponseBody`
@@ -548,11 +548,11 @@ pub struct GetTableListAppTableResponseBody {
 impl FromJson for GetTableListAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTableListAppTableResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `GetTableRecordListAppTableResponseBody`
@@ -575,12 +575,12 @@ pub struct GetTableRecordListAppTableResponseBody {
 impl FromJson for GetTableRecordListAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTableRecordListAppTableResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            total: json::field(&mut o, "total")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `GetViewRecordListAppViewResponseBody`
@@ -603,12 +603,12 @@ pub struct GetViewRecordListAppViewResponseBody {
 impl FromJson for GetViewRecordListAppViewResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetViewRecordListAppViewResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            total: json::field(&mut o, "total")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `IconAppRequestBody`
@@ -641,9 +641,9 @@ pub struct IconAppResponseBody {
 impl FromJson for IconAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "IconAppResponseBody")?;
-        Ok(Self {
-            icon_url: json::field(&mut o, "icon_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "icon_url", &mut out.icon_url)?;
+        Ok(out)
     }
 }
 /// `IdConvertDirectoryUserRequestBody`
@@ -681,9 +681,9 @@ pub struct IdConvertDirectoryUserResponseBody {
 impl FromJson for IdConvertDirectoryUserResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "IdConvertDirectoryUserResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `IdMapItem`
@@ -702,10 +702,10 @@ pub struct IdMapItem {
 impl FromJson for IdMapItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "IdMapItem")?;
-        Ok(Self {
-            source_id: json::field(&mut o, "source_id")?,
-            target_id: json::field(&mut o, "target_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "source_id", &mut out.source_id)?;
+        json::set(&mut o, "target_id", &mut out.target_id)?;
+        Ok(out)
     }
 }
 /// `ListAppResponseBody`
@@ -726,11 +726,11 @@ pub struct ListAppResponseBody {
 impl FromJson for ListAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAppResponseBody")?;
-        Ok(Self {
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `PatchAppRequestBody`
@@ -771,9 +771,9 @@ pub struct PatchAppResponseBody {
 impl FromJson for PatchAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchAppResponseBody")?;
-        Ok(Self {
-            app: json::field(&mut o, "app")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app", &mut out.app)?;
+        Ok(out)
     }
 }
 /// `PatchTableRecordsAppTableRequestBody`
@@ -808,9 +808,9 @@ pub struct PatchTableRecordsAppTableResponseBody {
 impl FromJson for PatchTableRecordsAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchTableRecordsAppTableResponseBody")?;
-        Ok(Self {
-            record_ids: json::field(&mut o, "record_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "record_ids", &mut out.record_ids)?;
+        Ok(out)
     }
 }
 /// `PostTableRecordsAppTableRequestBody`
@@ -845,9 +845,9 @@ pub struct PostTableRecordsAppTableResponseBody {
 impl FromJson for PostTableRecordsAppTableResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PostTableRecordsAppTableResponseBody")?;
-        Ok(Self {
-            record_ids: json::field(&mut o, "record_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "record_ids", &mut out.record_ids)?;
+        Ok(out)
     }
 }
 /// `SqlCommandsAppRequestBody`
@@ -882,9 +882,9 @@ pub struct SqlCommandsAppResponseBody {
 impl FromJson for SqlCommandsAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SqlCommandsAppResponseBody")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `UpdateAppVisibilityAppRequestBody`
@@ -966,13 +966,13 @@ pub struct UploadAppStorageResponseBody {
 impl FromJson for UploadAppStorageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadAppStorageResponseBody")?;
-        Ok(Self {
-            file_key: json::field(&mut o, "file_key")?,
-            file_url: json::field(&mut o, "file_url")?,
-            file_name: json::field(&mut o, "file_name")?,
-            file_size: json::field(&mut o, "file_size")?,
-            mime_type: json::field(&mut o, "mime_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_key", &mut out.file_key)?;
+        json::set(&mut o, "file_url", &mut out.file_url)?;
+        json::set(&mut o, "file_name", &mut out.file_name)?;
+        json::set(&mut o, "file_size", &mut out.file_size)?;
+        json::set(&mut o, "mime_type", &mut out.mime_type)?;
+        Ok(out)
     }
 }
 /// `UploadCompleteAppStorageRequestBody`
@@ -1015,13 +1015,13 @@ pub struct UploadCompleteAppStorageResponseBody {
 impl FromJson for UploadCompleteAppStorageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadCompleteAppStorageResponseBody")?;
-        Ok(Self {
-            file_key: json::field(&mut o, "file_key")?,
-            file_url: json::field(&mut o, "file_url")?,
-            file_name: json::field(&mut o, "file_name")?,
-            file_size: json::field(&mut o, "file_size")?,
-            mime_type: json::field(&mut o, "mime_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_key", &mut out.file_key)?;
+        json::set(&mut o, "file_url", &mut out.file_url)?;
+        json::set(&mut o, "file_name", &mut out.file_name)?;
+        json::set(&mut o, "file_size", &mut out.file_size)?;
+        json::set(&mut o, "mime_type", &mut out.mime_type)?;
+        Ok(out)
     }
 }
 /// `UploadHtmlCodeAndReleaseAppRequestBody`
@@ -1054,9 +1054,9 @@ pub struct UploadHtmlCodeAndReleaseAppResponseBody {
 impl FromJson for UploadHtmlCodeAndReleaseAppResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadHtmlCodeAndReleaseAppResponseBody")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 /// `UploadInitializeAppStorageRequestBody`
@@ -1101,11 +1101,11 @@ pub struct UploadInitializeAppStorageResponseBody {
 impl FromJson for UploadInitializeAppStorageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadInitializeAppStorageResponseBody")?;
-        Ok(Self {
-            upload_id: json::field(&mut o, "upload_id")?,
-            chunk_size: json::field(&mut o, "chunk_size")?,
-            chunk_numbers: json::field(&mut o, "chunk_numbers")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "upload_id", &mut out.upload_id)?;
+        json::set(&mut o, "chunk_size", &mut out.chunk_size)?;
+        json::set(&mut o, "chunk_numbers", &mut out.chunk_numbers)?;
+        Ok(out)
     }
 }
 /// `UploadPartAppStorageRequestBody`

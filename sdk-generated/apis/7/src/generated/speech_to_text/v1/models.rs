@@ -63,9 +63,9 @@ pub struct FileRecognizeSpeechResponseBody {
 impl FromJson for FileRecognizeSpeechResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FileRecognizeSpeechResponseBody")?;
-        Ok(Self {
-            recognition_text: json::field(&mut o, "recognition_text")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "recognition_text", &mut out.recognition_text)?;
+        Ok(out)
     }
 }
 /// `Speech`
@@ -158,10 +158,10 @@ pub struct StreamRecognizeSpeechResponseBody {
 impl FromJson for StreamRecognizeSpeechResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "StreamRecognizeSpeechResponseBody")?;
-        Ok(Self {
-            stream_id: json::field(&mut o, "stream_id")?,
-            sequence_id: json::field(&mut o, "sequence_id")?,
-            recognition_text: json::field(&mut o, "recognition_text")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "stream_id", &mut out.stream_id)?;
+        json::set(&mut o, "sequence_id", &mut out.sequence_id)?;
+        json::set(&mut o, "recognition_text", &mut out.recognition_text)?;
+        Ok(out)
     }
 }

@@ -46,14 +46,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `P2TaskTaskCommentUpdatedV1`
@@ -74,11 +74,11 @@ pub struct P2TaskTaskCommentUpdatedV1 {
 impl FromJson for P2TaskTaskCommentUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2TaskTaskCommentUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2TaskTaskCommentUpdatedV1Data`
@@ -101,12 +101,12 @@ pub struct P2TaskTaskCommentUpdatedV1Data {
 impl FromJson for P2TaskTaskCommentUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2TaskTaskCommentUpdatedV1Data")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-            comment_id: json::field(&mut o, "comment_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            obj_type: json::field(&mut o, "obj_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "comment_id", &mut out.comment_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "obj_type", &mut out.obj_type)?;
+        Ok(out)
     }
 }
 /// `P2TaskTaskUpdateTenantV1`
@@ -127,11 +127,11 @@ pub struct P2TaskTaskUpdateTenantV1 {
 impl FromJson for P2TaskTaskUpdateTenantV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2TaskTaskUpdateTenantV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2TaskTaskUpdateTenantV1Data`
@@ -154,12 +154,12 @@ pub struct P2TaskTaskUpdateTenantV1Data {
 impl FromJson for P2TaskTaskUpdateTenantV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2TaskTaskUpdateTenantV1Data")?;
-        Ok(Self {
-            user_id_list: json::field(&mut o, "user_id_list")?,
-            task_id: json::field(&mut o, "task_id")?,
-            object_type: json::field(&mut o, "object_type")?,
-            event_type: json::field(&mut o, "event_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "object_type", &mut out.object_type)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        Ok(out)
     }
 }
 /// `P2TaskTaskUpdatedV1`
@@ -180,11 +180,11 @@ pub struct P2TaskTaskUpdatedV1 {
 impl FromJson for P2TaskTaskUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2TaskTaskUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2TaskTaskUpdatedV1Data`
@@ -203,10 +203,10 @@ pub struct P2TaskTaskUpdatedV1Data {
 impl FromJson for P2TaskTaskUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2TaskTaskUpdatedV1Data")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-            obj_type: json::field(&mut o, "obj_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "obj_type", &mut out.obj_type)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -227,11 +227,11 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }
 /// `UserIdList`
@@ -248,8 +248,8 @@ pub struct UserIdList {
 impl FromJson for UserIdList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserIdList")?;
-        Ok(Self {
-            user_id_list: json::field(&mut o, "user_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
+        Ok(out)
     }
 }

@@ -88,9 +88,9 @@ pub struct BatchDeleteCollaboratorTaskResponseBody {
 impl FromJson for BatchDeleteCollaboratorTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchDeleteCollaboratorTaskResponseBody")?;
-        Ok(Self {
-            collaborators: json::field(&mut o, "collaborators")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "collaborators", &mut out.collaborators)?;
+        Ok(out)
     }
 }
 /// `BatchDeleteFollowerTaskResponseBody`
@@ -107,9 +107,9 @@ pub struct BatchDeleteFollowerTaskResponseBody {
 impl FromJson for BatchDeleteFollowerTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BatchDeleteFollowerTaskResponseBody")?;
-        Ok(Self {
-            followers: json::field(&mut o, "followers")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "followers", &mut out.followers)?;
+        Ok(out)
     }
 }
 /// `Collaborator`
@@ -128,10 +128,10 @@ pub struct Collaborator {
 impl FromJson for Collaborator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Collaborator")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            id_list: json::field(&mut o, "id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "id_list", &mut out.id_list)?;
+        Ok(out)
     }
 }
 impl ToJson for Collaborator {
@@ -166,14 +166,14 @@ pub struct Comment {
 impl FromJson for Comment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Comment")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            id: json::field(&mut o, "id")?,
-            create_milli_time: json::field(&mut o, "create_milli_time")?,
-            rich_content: json::field(&mut o, "rich_content")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "create_milli_time", &mut out.create_milli_time)?;
+        json::set(&mut o, "rich_content", &mut out.rich_content)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        Ok(out)
     }
 }
 impl ToJson for Comment {
@@ -202,9 +202,9 @@ pub struct CreateTaskCollaboratorResponseBody {
 impl FromJson for CreateTaskCollaboratorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTaskCollaboratorResponseBody")?;
-        Ok(Self {
-            collaborator: json::field(&mut o, "collaborator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "collaborator", &mut out.collaborator)?;
+        Ok(out)
     }
 }
 /// `CreateTaskCommentResponseBody`
@@ -221,9 +221,9 @@ pub struct CreateTaskCommentResponseBody {
 impl FromJson for CreateTaskCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTaskCommentResponseBody")?;
-        Ok(Self {
-            comment: json::field(&mut o, "comment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comment", &mut out.comment)?;
+        Ok(out)
     }
 }
 /// `CreateTaskFollowerResponseBody`
@@ -240,9 +240,9 @@ pub struct CreateTaskFollowerResponseBody {
 impl FromJson for CreateTaskFollowerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTaskFollowerResponseBody")?;
-        Ok(Self {
-            follower: json::field(&mut o, "follower")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "follower", &mut out.follower)?;
+        Ok(out)
     }
 }
 /// `CreateTaskReminderResponseBody`
@@ -259,9 +259,9 @@ pub struct CreateTaskReminderResponseBody {
 impl FromJson for CreateTaskReminderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTaskReminderResponseBody")?;
-        Ok(Self {
-            reminder: json::field(&mut o, "reminder")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reminder", &mut out.reminder)?;
+        Ok(out)
     }
 }
 /// `CreateTaskResponseBody`
@@ -278,9 +278,9 @@ pub struct CreateTaskResponseBody {
 impl FromJson for CreateTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTaskResponseBody")?;
-        Ok(Self {
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 /// `Due`
@@ -301,11 +301,11 @@ pub struct Due {
 impl FromJson for Due {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Due")?;
-        Ok(Self {
-            time: json::field(&mut o, "time")?,
-            timezone: json::field(&mut o, "timezone")?,
-            is_all_day: json::field(&mut o, "is_all_day")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "timezone", &mut out.timezone)?;
+        json::set(&mut o, "is_all_day", &mut out.is_all_day)?;
+        Ok(out)
     }
 }
 impl ToJson for Due {
@@ -333,10 +333,10 @@ pub struct Follower {
 impl FromJson for Follower {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Follower")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            id_list: json::field(&mut o, "id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "id_list", &mut out.id_list)?;
+        Ok(out)
     }
 }
 impl ToJson for Follower {
@@ -361,9 +361,9 @@ pub struct GetTaskCommentResponseBody {
 impl FromJson for GetTaskCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTaskCommentResponseBody")?;
-        Ok(Self {
-            comment: json::field(&mut o, "comment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comment", &mut out.comment)?;
+        Ok(out)
     }
 }
 /// `GetTaskResponseBody`
@@ -380,9 +380,9 @@ pub struct GetTaskResponseBody {
 impl FromJson for GetTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTaskResponseBody")?;
-        Ok(Self {
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 /// `Href`
@@ -401,10 +401,10 @@ pub struct Href {
 impl FromJson for Href {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Href")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-            title: json::field(&mut o, "title")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        Ok(out)
     }
 }
 impl ToJson for Href {
@@ -433,11 +433,11 @@ pub struct ListTaskCollaboratorResponseBody {
 impl FromJson for ListTaskCollaboratorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTaskCollaboratorResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListTaskCommentResponseBody`
@@ -458,11 +458,11 @@ pub struct ListTaskCommentResponseBody {
 impl FromJson for ListTaskCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTaskCommentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListTaskFollowerResponseBody`
@@ -483,11 +483,11 @@ pub struct ListTaskFollowerResponseBody {
 impl FromJson for ListTaskFollowerResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTaskFollowerResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListTaskReminderResponseBody`
@@ -508,11 +508,11 @@ pub struct ListTaskReminderResponseBody {
 impl FromJson for ListTaskReminderResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTaskReminderResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListTaskResponseBody`
@@ -533,11 +533,11 @@ pub struct ListTaskResponseBody {
 impl FromJson for ListTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTaskResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `Origin`
@@ -556,10 +556,10 @@ pub struct Origin {
 impl FromJson for Origin {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Origin")?;
-        Ok(Self {
-            platform_i18n_name: json::field(&mut o, "platform_i18n_name")?,
-            href: json::field(&mut o, "href")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "platform_i18n_name", &mut out.platform_i18n_name)?;
+        json::set(&mut o, "href", &mut out.href)?;
+        Ok(out)
     }
 }
 impl ToJson for Origin {
@@ -605,9 +605,9 @@ pub struct PatchTaskResponseBody {
 impl FromJson for PatchTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchTaskResponseBody")?;
-        Ok(Self {
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 /// `Reminder`
@@ -626,10 +626,10 @@ pub struct Reminder {
 impl FromJson for Reminder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Reminder")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            relative_fire_minute: json::field(&mut o, "relative_fire_minute")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "relative_fire_minute", &mut out.relative_fire_minute)?;
+        Ok(out)
     }
 }
 impl ToJson for Reminder {
@@ -692,28 +692,28 @@ pub struct Task {
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Task")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            summary: json::field(&mut o, "summary")?,
-            description: json::field(&mut o, "description")?,
-            complete_time: json::field(&mut o, "complete_time")?,
-            creator_id: json::field(&mut o, "creator_id")?,
-            extra: json::field(&mut o, "extra")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            due: json::field(&mut o, "due")?,
-            origin: json::field(&mut o, "origin")?,
-            can_edit: json::field(&mut o, "can_edit")?,
-            custom: json::field(&mut o, "custom")?,
-            source: json::field(&mut o, "source")?,
-            followers: json::field(&mut o, "followers")?,
-            collaborators: json::field(&mut o, "collaborators")?,
-            collaborator_ids: json::field(&mut o, "collaborator_ids")?,
-            follower_ids: json::field(&mut o, "follower_ids")?,
-            repeat_rule: json::field(&mut o, "repeat_rule")?,
-            rich_summary: json::field(&mut o, "rich_summary")?,
-            rich_description: json::field(&mut o, "rich_description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "summary", &mut out.summary)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "complete_time", &mut out.complete_time)?;
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "due", &mut out.due)?;
+        json::set(&mut o, "origin", &mut out.origin)?;
+        json::set(&mut o, "can_edit", &mut out.can_edit)?;
+        json::set(&mut o, "custom", &mut out.custom)?;
+        json::set(&mut o, "source", &mut out.source)?;
+        json::set(&mut o, "followers", &mut out.followers)?;
+        json::set(&mut o, "collaborators", &mut out.collaborators)?;
+        json::set(&mut o, "collaborator_ids", &mut out.collaborator_ids)?;
+        json::set(&mut o, "follower_ids", &mut out.follower_ids)?;
+        json::set(&mut o, "repeat_rule", &mut out.repeat_rule)?;
+        json::set(&mut o, "rich_summary", &mut out.rich_summary)?;
+        json::set(&mut o, "rich_description", &mut out.rich_description)?;
+        Ok(out)
     }
 }
 impl ToJson for Task {
@@ -777,8 +777,8 @@ pub struct UpdateTaskCommentResponseBody {
 impl FromJson for UpdateTaskCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateTaskCommentResponseBody")?;
-        Ok(Self {
-            comment: json::field(&mut o, "comment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comment", &mut out.comment)?;
+        Ok(out)
     }
 }

@@ -34,14 +34,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `P2TaskTaskUpdateUserAccessV2`
@@ -62,11 +62,11 @@ pub struct P2TaskTaskUpdateUserAccessV2 {
 impl FromJson for P2TaskTaskUpdateUserAccessV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2TaskTaskUpdateUserAccessV2")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2TaskTaskUpdateUserAccessV2Data`
@@ -85,9 +85,9 @@ pub struct P2TaskTaskUpdateUserAccessV2Data {
 impl FromJson for P2TaskTaskUpdateUserAccessV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2TaskTaskUpdateUserAccessV2Data")?;
-        Ok(Self {
-            event_types: json::field(&mut o, "event_types")?,
-            task_guid: json::field(&mut o, "task_guid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_types", &mut out.event_types)?;
+        json::set(&mut o, "task_guid", &mut out.task_guid)?;
+        Ok(out)
     }
 }

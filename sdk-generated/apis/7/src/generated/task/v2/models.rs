@@ -695,9 +695,9 @@ pub struct AddDependenciesTaskResponseBody {
 impl FromJson for AddDependenciesTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddDependenciesTaskResponseBody")?;
-        Ok(Self {
-            dependencies: json::field(&mut o, "dependencies")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "dependencies", &mut out.dependencies)?;
+        Ok(out)
     }
 }
 /// `AddMembersTaskRequestBody`
@@ -735,9 +735,9 @@ pub struct AddMembersTaskResponseBody {
 impl FromJson for AddMembersTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddMembersTaskResponseBody")?;
-        Ok(Self {
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 /// `AddMembersTasklistRequestBody`
@@ -772,9 +772,9 @@ pub struct AddMembersTasklistResponseBody {
 impl FromJson for AddMembersTasklistResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddMembersTasklistResponseBody")?;
-        Ok(Self {
-            tasklist: json::field(&mut o, "tasklist")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tasklist", &mut out.tasklist)?;
+        Ok(out)
     }
 }
 /// `AddRemindersTaskRequestBody`
@@ -809,9 +809,9 @@ pub struct AddRemindersTaskResponseBody {
 impl FromJson for AddRemindersTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddRemindersTaskResponseBody")?;
-        Ok(Self {
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 /// `AddTasklistTaskRequestBody`
@@ -849,9 +849,9 @@ pub struct AddTasklistTaskResponseBody {
 impl FromJson for AddTasklistTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AddTasklistTaskResponseBody")?;
-        Ok(Self {
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 /// `Attachment`
@@ -884,17 +884,17 @@ pub struct Attachment {
 impl FromJson for Attachment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Attachment")?;
-        Ok(Self {
-            guid: json::field(&mut o, "guid")?,
-            file_token: json::field(&mut o, "file_token")?,
-            name: json::field(&mut o, "name")?,
-            size: json::field(&mut o, "size")?,
-            resource: json::field(&mut o, "resource")?,
-            uploader: json::field(&mut o, "uploader")?,
-            is_cover: json::field(&mut o, "is_cover")?,
-            uploaded_at: json::field(&mut o, "uploaded_at")?,
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "guid", &mut out.guid)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "size", &mut out.size)?;
+        json::set(&mut o, "resource", &mut out.resource)?;
+        json::set(&mut o, "uploader", &mut out.uploader)?;
+        json::set(&mut o, "is_cover", &mut out.is_cover)?;
+        json::set(&mut o, "uploaded_at", &mut out.uploaded_at)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 /// `Comment`
@@ -925,16 +925,16 @@ pub struct Comment {
 impl FromJson for Comment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Comment")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            content: json::field(&mut o, "content")?,
-            creator: json::field(&mut o, "creator")?,
-            reply_to_comment_id: json::field(&mut o, "reply_to_comment_id")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            resource_type: json::field(&mut o, "resource_type")?,
-            resource_id: json::field(&mut o, "resource_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "creator", &mut out.creator)?;
+        json::set(&mut o, "reply_to_comment_id", &mut out.reply_to_comment_id)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "resource_type", &mut out.resource_type)?;
+        json::set(&mut o, "resource_id", &mut out.resource_id)?;
+        Ok(out)
     }
 }
 /// `CreateCommentResponseBody`
@@ -951,9 +951,9 @@ pub struct CreateCommentResponseBody {
 impl FromJson for CreateCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCommentResponseBody")?;
-        Ok(Self {
-            comment: json::field(&mut o, "comment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comment", &mut out.comment)?;
+        Ok(out)
     }
 }
 /// `CreateCustomFieldOptionResponseBody`
@@ -970,9 +970,9 @@ pub struct CreateCustomFieldOptionResponseBody {
 impl FromJson for CreateCustomFieldOptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCustomFieldOptionResponseBody")?;
-        Ok(Self {
-            option: json::field(&mut o, "option")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "option", &mut out.option)?;
+        Ok(out)
     }
 }
 /// `CreateCustomFieldResponseBody`
@@ -989,9 +989,9 @@ pub struct CreateCustomFieldResponseBody {
 impl FromJson for CreateCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateCustomFieldResponseBody")?;
-        Ok(Self {
-            custom_field: json::field(&mut o, "custom_field")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "custom_field", &mut out.custom_field)?;
+        Ok(out)
     }
 }
 /// `CreateSectionResponseBody`
@@ -1008,9 +1008,9 @@ pub struct CreateSectionResponseBody {
 impl FromJson for CreateSectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateSectionResponseBody")?;
-        Ok(Self {
-            section: json::field(&mut o, "section")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "section", &mut out.section)?;
+        Ok(out)
     }
 }
 /// `CreateTaskResponseBody`
@@ -1027,9 +1027,9 @@ pub struct CreateTaskResponseBody {
 impl FromJson for CreateTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTaskResponseBody")?;
-        Ok(Self {
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 /// `CreateTaskSubtaskResponseBody`
@@ -1046,9 +1046,9 @@ pub struct CreateTaskSubtaskResponseBody {
 impl FromJson for CreateTaskSubtaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTaskSubtaskResponseBody")?;
-        Ok(Self {
-            subtask: json::field(&mut o, "subtask")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "subtask", &mut out.subtask)?;
+        Ok(out)
     }
 }
 /// `CreateTasklistActivitySubscriptionResponseBody`
@@ -1068,9 +1068,9 @@ impl FromJson for CreateTasklistActivitySubscriptionResponseBody {
             value,
             "CreateTasklistActivitySubscriptionResponseBody",
         )?;
-        Ok(Self {
-            activity_subscription: json::field(&mut o, "activity_subscription")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "activity_subscription", &mut out.activity_subscription)?;
+        Ok(out)
     }
 }
 /// `CreateTasklistResponseBody`
@@ -1087,9 +1087,9 @@ pub struct CreateTasklistResponseBody {
 impl FromJson for CreateTasklistResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTasklistResponseBody")?;
-        Ok(Self {
-            tasklist: json::field(&mut o, "tasklist")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tasklist", &mut out.tasklist)?;
+        Ok(out)
     }
 }
 /// `CustomComplete`
@@ -1110,11 +1110,11 @@ pub struct CustomComplete {
 impl FromJson for CustomComplete {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomComplete")?;
-        Ok(Self {
-            pc: json::field(&mut o, "pc")?,
-            ios: json::field(&mut o, "ios")?,
-            android: json::field(&mut o, "android")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pc", &mut out.pc)?;
+        json::set(&mut o, "ios", &mut out.ios)?;
+        json::set(&mut o, "android", &mut out.android)?;
+        Ok(out)
     }
 }
 impl ToJson for CustomComplete {
@@ -1142,10 +1142,10 @@ pub struct CustomCompleteItem {
 impl FromJson for CustomCompleteItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomCompleteItem")?;
-        Ok(Self {
-            href: json::field(&mut o, "href")?,
-            tip: json::field(&mut o, "tip")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "href", &mut out.href)?;
+        json::set(&mut o, "tip", &mut out.tip)?;
+        Ok(out)
     }
 }
 impl ToJson for CustomCompleteItem {
@@ -1192,20 +1192,20 @@ pub struct CustomField {
 impl FromJson for CustomField {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomField")?;
-        Ok(Self {
-            guid: json::field(&mut o, "guid")?,
-            name: json::field(&mut o, "name")?,
-            r#type: json::field(&mut o, "type")?,
-            number_setting: json::field(&mut o, "number_setting")?,
-            member_setting: json::field(&mut o, "member_setting")?,
-            datetime_setting: json::field(&mut o, "datetime_setting")?,
-            single_select_setting: json::field(&mut o, "single_select_setting")?,
-            multi_select_setting: json::field(&mut o, "multi_select_setting")?,
-            creator: json::field(&mut o, "creator")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            text_setting: json::field(&mut o, "text_setting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "guid", &mut out.guid)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "number_setting", &mut out.number_setting)?;
+        json::set(&mut o, "member_setting", &mut out.member_setting)?;
+        json::set(&mut o, "datetime_setting", &mut out.datetime_setting)?;
+        json::set(&mut o, "single_select_setting", &mut out.single_select_setting)?;
+        json::set(&mut o, "multi_select_setting", &mut out.multi_select_setting)?;
+        json::set(&mut o, "creator", &mut out.creator)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "text_setting", &mut out.text_setting)?;
+        Ok(out)
     }
 }
 /// `CustomFieldValue`
@@ -1238,17 +1238,17 @@ pub struct CustomFieldValue {
 impl FromJson for CustomFieldValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomFieldValue")?;
-        Ok(Self {
-            guid: json::field(&mut o, "guid")?,
-            r#type: json::field(&mut o, "type")?,
-            number_value: json::field(&mut o, "number_value")?,
-            datetime_value: json::field(&mut o, "datetime_value")?,
-            member_value: json::field(&mut o, "member_value")?,
-            single_select_value: json::field(&mut o, "single_select_value")?,
-            multi_select_value: json::field(&mut o, "multi_select_value")?,
-            name: json::field(&mut o, "name")?,
-            text_value: json::field(&mut o, "text_value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "guid", &mut out.guid)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "number_value", &mut out.number_value)?;
+        json::set(&mut o, "datetime_value", &mut out.datetime_value)?;
+        json::set(&mut o, "member_value", &mut out.member_value)?;
+        json::set(&mut o, "single_select_value", &mut out.single_select_value)?;
+        json::set(&mut o, "multi_select_value", &mut out.multi_select_value)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "text_value", &mut out.text_value)?;
+        Ok(out)
     }
 }
 /// `DatetimeSetting`
@@ -1265,9 +1265,9 @@ pub struct DatetimeSetting {
 impl FromJson for DatetimeSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DatetimeSetting")?;
-        Ok(Self {
-            format: json::field(&mut o, "format")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "format", &mut out.format)?;
+        Ok(out)
     }
 }
 impl ToJson for DatetimeSetting {
@@ -1314,10 +1314,10 @@ pub struct Due {
 impl FromJson for Due {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Due")?;
-        Ok(Self {
-            timestamp: json::field(&mut o, "timestamp")?,
-            is_all_day: json::field(&mut o, "is_all_day")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "timestamp", &mut out.timestamp)?;
+        json::set(&mut o, "is_all_day", &mut out.is_all_day)?;
+        Ok(out)
     }
 }
 impl ToJson for Due {
@@ -1342,9 +1342,9 @@ pub struct GetAttachmentResponseBody {
 impl FromJson for GetAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAttachmentResponseBody")?;
-        Ok(Self {
-            attachment: json::field(&mut o, "attachment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "attachment", &mut out.attachment)?;
+        Ok(out)
     }
 }
 /// `GetCommentResponseBody`
@@ -1361,9 +1361,9 @@ pub struct GetCommentResponseBody {
 impl FromJson for GetCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetCommentResponseBody")?;
-        Ok(Self {
-            comment: json::field(&mut o, "comment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comment", &mut out.comment)?;
+        Ok(out)
     }
 }
 /// `GetCustomFieldResponseBody`
@@ -1380,9 +1380,9 @@ pub struct GetCustomFieldResponseBody {
 impl FromJson for GetCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetCustomFieldResponseBody")?;
-        Ok(Self {
-            custom_field: json::field(&mut o, "custom_field")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "custom_field", &mut out.custom_field)?;
+        Ok(out)
     }
 }
 /// `GetSectionResponseBody`
@@ -1399,9 +1399,9 @@ pub struct GetSectionResponseBody {
 impl FromJson for GetSectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetSectionResponseBody")?;
-        Ok(Self {
-            section: json::field(&mut o, "section")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "section", &mut out.section)?;
+        Ok(out)
     }
 }
 /// `GetTaskResponseBody`
@@ -1418,9 +1418,9 @@ pub struct GetTaskResponseBody {
 impl FromJson for GetTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTaskResponseBody")?;
-        Ok(Self {
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 /// `GetTasklistActivitySubscriptionResponseBody`
@@ -1437,9 +1437,9 @@ pub struct GetTasklistActivitySubscriptionResponseBody {
 impl FromJson for GetTasklistActivitySubscriptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTasklistActivitySubscriptionResponseBody")?;
-        Ok(Self {
-            activity_subscription: json::field(&mut o, "activity_subscription")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "activity_subscription", &mut out.activity_subscription)?;
+        Ok(out)
     }
 }
 /// `GetTasklistResponseBody`
@@ -1456,9 +1456,9 @@ pub struct GetTasklistResponseBody {
 impl FromJson for GetTasklistResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTasklistResponseBody")?;
-        Ok(Self {
-            tasklist: json::field(&mut o, "tasklist")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tasklist", &mut out.tasklist)?;
+        Ok(out)
     }
 }
 /// `Href`
@@ -1477,10 +1477,10 @@ pub struct Href {
 impl FromJson for Href {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Href")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-            title: json::field(&mut o, "title")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        Ok(out)
     }
 }
 impl ToJson for Href {
@@ -1527,20 +1527,20 @@ pub struct I18nText {
 impl FromJson for I18nText {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nText")?;
-        Ok(Self {
-            en_us: json::field(&mut o, "en_us")?,
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            zh_hk: json::field(&mut o, "zh_hk")?,
-            zh_tw: json::field(&mut o, "zh_tw")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-            fr_fr: json::field(&mut o, "fr_fr")?,
-            it_it: json::field(&mut o, "it_it")?,
-            de_de: json::field(&mut o, "de_de")?,
-            ru_ru: json::field(&mut o, "ru_ru")?,
-            th_th: json::field(&mut o, "th_th")?,
-            es_es: json::field(&mut o, "es_es")?,
-            ko_kr: json::field(&mut o, "ko_kr")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "zh_hk", &mut out.zh_hk)?;
+        json::set(&mut o, "zh_tw", &mut out.zh_tw)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        json::set(&mut o, "fr_fr", &mut out.fr_fr)?;
+        json::set(&mut o, "it_it", &mut out.it_it)?;
+        json::set(&mut o, "de_de", &mut out.de_de)?;
+        json::set(&mut o, "ru_ru", &mut out.ru_ru)?;
+        json::set(&mut o, "th_th", &mut out.th_th)?;
+        json::set(&mut o, "es_es", &mut out.es_es)?;
+        json::set(&mut o, "ko_kr", &mut out.ko_kr)?;
+        Ok(out)
     }
 }
 impl ToJson for I18nText {
@@ -1879,11 +1879,11 @@ pub struct ListAttachmentResponseBody {
 impl FromJson for ListAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAttachmentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListCommentResponseBody`
@@ -1904,11 +1904,11 @@ pub struct ListCommentResponseBody {
 impl FromJson for ListCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCommentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListCustomFieldResponseBody`
@@ -1929,11 +1929,11 @@ pub struct ListCustomFieldResponseBody {
 impl FromJson for ListCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCustomFieldResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListRelatedTaskTaskV2ResponseBody`
@@ -1954,11 +1954,11 @@ pub struct ListRelatedTaskTaskV2ResponseBody {
 impl FromJson for ListRelatedTaskTaskV2ResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListRelatedTaskTaskV2ResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListSectionResponseBody`
@@ -1979,11 +1979,11 @@ pub struct ListSectionResponseBody {
 impl FromJson for ListSectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSectionResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListTaskResponseBody`
@@ -2004,11 +2004,11 @@ pub struct ListTaskResponseBody {
 impl FromJson for ListTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTaskResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListTaskSubtaskResponseBody`
@@ -2029,11 +2029,11 @@ pub struct ListTaskSubtaskResponseBody {
 impl FromJson for ListTaskSubtaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTaskSubtaskResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListTasklistActivitySubscriptionResponseBody`
@@ -2050,9 +2050,9 @@ pub struct ListTasklistActivitySubscriptionResponseBody {
 impl FromJson for ListTasklistActivitySubscriptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTasklistActivitySubscriptionResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListTasklistResponseBody`
@@ -2073,11 +2073,11 @@ pub struct ListTasklistResponseBody {
 impl FromJson for ListTasklistResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTasklistResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `Member`
@@ -2100,12 +2100,12 @@ pub struct Member {
 impl FromJson for Member {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Member")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            r#type: json::field(&mut o, "type")?,
-            role: json::field(&mut o, "role")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "role", &mut out.role)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for Member {
@@ -2132,9 +2132,9 @@ pub struct MemberSetting {
 impl FromJson for MemberSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MemberSetting")?;
-        Ok(Self {
-            multi: json::field(&mut o, "multi")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "multi", &mut out.multi)?;
+        Ok(out)
     }
 }
 impl ToJson for MemberSetting {
@@ -2166,13 +2166,13 @@ pub struct NumberSetting {
 impl FromJson for NumberSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NumberSetting")?;
-        Ok(Self {
-            format: json::field(&mut o, "format")?,
-            custom_symbol: json::field(&mut o, "custom_symbol")?,
-            custom_symbol_position: json::field(&mut o, "custom_symbol_position")?,
-            separator: json::field(&mut o, "separator")?,
-            decimal_count: json::field(&mut o, "decimal_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "format", &mut out.format)?;
+        json::set(&mut o, "custom_symbol", &mut out.custom_symbol)?;
+        json::set(&mut o, "custom_symbol_position", &mut out.custom_symbol_position)?;
+        json::set(&mut o, "separator", &mut out.separator)?;
+        json::set(&mut o, "decimal_count", &mut out.decimal_count)?;
+        Ok(out)
     }
 }
 impl ToJson for NumberSetting {
@@ -2206,12 +2206,12 @@ pub struct OptionModel {
 impl FromJson for OptionModel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Option")?;
-        Ok(Self {
-            guid: json::field(&mut o, "guid")?,
-            name: json::field(&mut o, "name")?,
-            color_index: json::field(&mut o, "color_index")?,
-            is_hidden: json::field(&mut o, "is_hidden")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "guid", &mut out.guid)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "color_index", &mut out.color_index)?;
+        json::set(&mut o, "is_hidden", &mut out.is_hidden)?;
+        Ok(out)
     }
 }
 impl ToJson for OptionModel {
@@ -2242,11 +2242,11 @@ pub struct Origin {
 impl FromJson for Origin {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Origin")?;
-        Ok(Self {
-            platform_i18n_name: json::field(&mut o, "platform_i18n_name")?,
-            href: json::field(&mut o, "href")?,
-            refer_resources: json::field(&mut o, "refer_resources")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "platform_i18n_name", &mut out.platform_i18n_name)?;
+        json::set(&mut o, "href", &mut out.href)?;
+        json::set(&mut o, "refer_resources", &mut out.refer_resources)?;
+        Ok(out)
     }
 }
 impl ToJson for Origin {
@@ -2278,12 +2278,12 @@ pub struct OriginReferResource {
 impl FromJson for OriginReferResource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OriginReferResource")?;
-        Ok(Self {
-            resource_id: json::field(&mut o, "resource_id")?,
-            r#type: json::field(&mut o, "type")?,
-            source_message: json::field(&mut o, "source_message")?,
-            unavailable_reason: json::field(&mut o, "unavailable_reason")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "resource_id", &mut out.resource_id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "source_message", &mut out.source_message)?;
+        json::set(&mut o, "unavailable_reason", &mut out.unavailable_reason)?;
+        Ok(out)
     }
 }
 impl ToJson for OriginReferResource {
@@ -2312,10 +2312,10 @@ pub struct OriginSourceMessage {
 impl FromJson for OriginSourceMessage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "OriginSourceMessage")?;
-        Ok(Self {
-            message_id: json::field(&mut o, "message_id")?,
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 impl ToJson for OriginSourceMessage {
@@ -2361,9 +2361,9 @@ pub struct PatchCommentResponseBody {
 impl FromJson for PatchCommentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchCommentResponseBody")?;
-        Ok(Self {
-            comment: json::field(&mut o, "comment")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comment", &mut out.comment)?;
+        Ok(out)
     }
 }
 /// `PatchCustomFieldOptionRequestBody`
@@ -2401,9 +2401,9 @@ pub struct PatchCustomFieldOptionResponseBody {
 impl FromJson for PatchCustomFieldOptionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchCustomFieldOptionResponseBody")?;
-        Ok(Self {
-            option: json::field(&mut o, "option")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "option", &mut out.option)?;
+        Ok(out)
     }
 }
 /// `PatchCustomFieldRequestBody`
@@ -2441,9 +2441,9 @@ pub struct PatchCustomFieldResponseBody {
 impl FromJson for PatchCustomFieldResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchCustomFieldResponseBody")?;
-        Ok(Self {
-            custom_field: json::field(&mut o, "custom_field")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "custom_field", &mut out.custom_field)?;
+        Ok(out)
     }
 }
 /// `PatchSectionRequestBody`
@@ -2481,9 +2481,9 @@ pub struct PatchSectionResponseBody {
 impl FromJson for PatchSectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchSectionResponseBody")?;
-        Ok(Self {
-            section: json::field(&mut o, "section")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "section", &mut out.section)?;
+        Ok(out)
     }
 }
 /// `PatchTaskRequestBody`
@@ -2521,9 +2521,9 @@ pub struct PatchTaskResponseBody {
 impl FromJson for PatchTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchTaskResponseBody")?;
-        Ok(Self {
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 /// `PatchTasklistActivitySubscriptionRequestBody`
@@ -2564,9 +2564,9 @@ impl FromJson for PatchTasklistActivitySubscriptionResponseBody {
             value,
             "PatchTasklistActivitySubscriptionResponseBody",
         )?;
-        Ok(Self {
-            activity_subscription: json::field(&mut o, "activity_subscription")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "activity_subscription", &mut out.activity_subscription)?;
+        Ok(out)
     }
 }
 /// `PatchTasklistRequestBody`
@@ -2607,9 +2607,9 @@ pub struct PatchTasklistResponseBody {
 impl FromJson for PatchTasklistResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PatchTasklistResponseBody")?;
-        Ok(Self {
-            tasklist: json::field(&mut o, "tasklist")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tasklist", &mut out.tasklist)?;
+        Ok(out)
     }
 }
 /// `Reminder`
@@ -2628,10 +2628,10 @@ pub struct Reminder {
 impl FromJson for Reminder {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Reminder")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            relative_fire_minute: json::field(&mut o, "relative_fire_minute")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "relative_fire_minute", &mut out.relative_fire_minute)?;
+        Ok(out)
     }
 }
 impl ToJson for Reminder {
@@ -2695,9 +2695,9 @@ pub struct RemoveDependenciesTaskResponseBody {
 impl FromJson for RemoveDependenciesTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RemoveDependenciesTaskResponseBody")?;
-        Ok(Self {
-            dependencies: json::field(&mut o, "dependencies")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "dependencies", &mut out.dependencies)?;
+        Ok(out)
     }
 }
 /// `RemoveMembersTaskRequestBody`
@@ -2732,9 +2732,9 @@ pub struct RemoveMembersTaskResponseBody {
 impl FromJson for RemoveMembersTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RemoveMembersTaskResponseBody")?;
-        Ok(Self {
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 /// `RemoveMembersTasklistRequestBody`
@@ -2769,9 +2769,9 @@ pub struct RemoveMembersTasklistResponseBody {
 impl FromJson for RemoveMembersTasklistResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RemoveMembersTasklistResponseBody")?;
-        Ok(Self {
-            tasklist: json::field(&mut o, "tasklist")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tasklist", &mut out.tasklist)?;
+        Ok(out)
     }
 }
 /// `RemoveRemindersTaskRequestBody`
@@ -2806,9 +2806,9 @@ pub struct RemoveRemindersTaskResponseBody {
 impl FromJson for RemoveRemindersTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RemoveRemindersTaskResponseBody")?;
-        Ok(Self {
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 /// `RemoveTasklistTaskRequestBody`
@@ -2843,9 +2843,9 @@ pub struct RemoveTasklistTaskResponseBody {
 impl FromJson for RemoveTasklistTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RemoveTasklistTaskResponseBody")?;
-        Ok(Self {
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 /// `Resource`
@@ -2864,10 +2864,10 @@ pub struct Resource {
 impl FromJson for Resource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Resource")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `SearchTaskRequestBody`
@@ -2913,13 +2913,13 @@ pub struct SearchTaskResponseBody {
 impl FromJson for SearchTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchTaskResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            total: json::field(&mut o, "total")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            notice: json::field(&mut o, "notice")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "notice", &mut out.notice)?;
+        Ok(out)
     }
 }
 /// `SearchTasklistRequestBody`
@@ -2965,13 +2965,13 @@ pub struct SearchTasklistResponseBody {
 impl FromJson for SearchTasklistResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchTasklistResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            total: json::field(&mut o, "total")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            notice: json::field(&mut o, "notice")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "notice", &mut out.notice)?;
+        Ok(out)
     }
 }
 /// `Section`
@@ -3002,16 +3002,16 @@ pub struct Section {
 impl FromJson for Section {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Section")?;
-        Ok(Self {
-            guid: json::field(&mut o, "guid")?,
-            name: json::field(&mut o, "name")?,
-            resource_type: json::field(&mut o, "resource_type")?,
-            is_default: json::field(&mut o, "is_default")?,
-            creator: json::field(&mut o, "creator")?,
-            tasklist: json::field(&mut o, "tasklist")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "guid", &mut out.guid)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "resource_type", &mut out.resource_type)?;
+        json::set(&mut o, "is_default", &mut out.is_default)?;
+        json::set(&mut o, "creator", &mut out.creator)?;
+        json::set(&mut o, "tasklist", &mut out.tasklist)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        Ok(out)
     }
 }
 /// `SectionSummary`
@@ -3032,11 +3032,11 @@ pub struct SectionSummary {
 impl FromJson for SectionSummary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SectionSummary")?;
-        Ok(Self {
-            guid: json::field(&mut o, "guid")?,
-            name: json::field(&mut o, "name")?,
-            is_default: json::field(&mut o, "is_default")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "guid", &mut out.guid)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "is_default", &mut out.is_default)?;
+        Ok(out)
     }
 }
 /// `SelectSetting`
@@ -3053,9 +3053,9 @@ pub struct SelectSetting {
 impl FromJson for SelectSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SelectSetting")?;
-        Ok(Self {
-            options: json::field(&mut o, "options")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "options", &mut out.options)?;
+        Ok(out)
     }
 }
 impl ToJson for SelectSetting {
@@ -3105,10 +3105,10 @@ pub struct Start {
 impl FromJson for Start {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Start")?;
-        Ok(Self {
-            timestamp: json::field(&mut o, "timestamp")?,
-            is_all_day: json::field(&mut o, "is_all_day")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "timestamp", &mut out.timestamp)?;
+        json::set(&mut o, "is_all_day", &mut out.is_all_day)?;
+        Ok(out)
     }
 }
 impl ToJson for Start {
@@ -3199,42 +3199,42 @@ pub struct Task {
 impl FromJson for Task {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Task")?;
-        Ok(Self {
-            guid: json::field(&mut o, "guid")?,
-            summary: json::field(&mut o, "summary")?,
-            description: json::field(&mut o, "description")?,
-            due: json::field(&mut o, "due")?,
-            reminders: json::field(&mut o, "reminders")?,
-            creator: json::field(&mut o, "creator")?,
-            members: json::field(&mut o, "members")?,
-            completed_at: json::field(&mut o, "completed_at")?,
-            attachments: json::field(&mut o, "attachments")?,
-            origin: json::field(&mut o, "origin")?,
-            extra: json::field(&mut o, "extra")?,
-            tasklists: json::field(&mut o, "tasklists")?,
-            repeat_rule: json::field(&mut o, "repeat_rule")?,
-            parent_task_guid: json::field(&mut o, "parent_task_guid")?,
-            mode: json::field(&mut o, "mode")?,
-            source: json::field(&mut o, "source")?,
-            custom_complete: json::field(&mut o, "custom_complete")?,
-            task_id: json::field(&mut o, "task_id")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            status: json::field(&mut o, "status")?,
-            url: json::field(&mut o, "url")?,
-            start: json::field(&mut o, "start")?,
-            subtask_count: json::field(&mut o, "subtask_count")?,
-            is_milestone: json::field(&mut o, "is_milestone")?,
-            custom_fields: json::field(&mut o, "custom_fields")?,
-            dependencies: json::field(&mut o, "dependencies")?,
-            assignee_related: json::field(&mut o, "assignee_related")?,
-            positive_reminders: json::field(&mut o, "positive_reminders")?,
-            agent_task_status: json::field(&mut o, "agent_task_status")?,
-            agent_task_progress: json::field(&mut o, "agent_task_progress")?,
-            text_deliveries: json::field(&mut o, "text_deliveries")?,
-            attachment_deliveries: json::field(&mut o, "attachment_deliveries")?,
-            next_task_guid: json::field(&mut o, "next_task_guid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "guid", &mut out.guid)?;
+        json::set(&mut o, "summary", &mut out.summary)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "due", &mut out.due)?;
+        json::set(&mut o, "reminders", &mut out.reminders)?;
+        json::set(&mut o, "creator", &mut out.creator)?;
+        json::set(&mut o, "members", &mut out.members)?;
+        json::set(&mut o, "completed_at", &mut out.completed_at)?;
+        json::set(&mut o, "attachments", &mut out.attachments)?;
+        json::set(&mut o, "origin", &mut out.origin)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        json::set(&mut o, "tasklists", &mut out.tasklists)?;
+        json::set(&mut o, "repeat_rule", &mut out.repeat_rule)?;
+        json::set(&mut o, "parent_task_guid", &mut out.parent_task_guid)?;
+        json::set(&mut o, "mode", &mut out.mode)?;
+        json::set(&mut o, "source", &mut out.source)?;
+        json::set(&mut o, "custom_complete", &mut out.custom_complete)?;
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "start", &mut out.start)?;
+        json::set(&mut o, "subtask_count", &mut out.subtask_count)?;
+        json::set(&mut o, "is_milestone", &mut out.is_milestone)?;
+        json::set(&mut o, "custom_fields", &mut out.custom_fields)?;
+        json::set(&mut o, "dependencies", &mut out.dependencies)?;
+        json::set(&mut o, "assignee_related", &mut out.assignee_related)?;
+        json::set(&mut o, "positive_reminders", &mut out.positive_reminders)?;
+        json::set(&mut o, "agent_task_status", &mut out.agent_task_status)?;
+        json::set(&mut o, "agent_task_progress", &mut out.agent_task_progress)?;
+        json::set(&mut o, "text_deliveries", &mut out.text_deliveries)?;
+        json::set(&mut o, "attachment_deliveries", &mut out.attachment_deliveries)?;
+        json::set(&mut o, "next_task_guid", &mut out.next_task_guid)?;
+        Ok(out)
     }
 }
 /// `TaskAssignee`
@@ -3253,10 +3253,10 @@ pub struct TaskAssignee {
 impl FromJson for TaskAssignee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaskAssignee")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            completed_at: json::field(&mut o, "completed_at")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "completed_at", &mut out.completed_at)?;
+        Ok(out)
     }
 }
 /// `TaskDependency`
@@ -3275,10 +3275,10 @@ pub struct TaskDependency {
 impl FromJson for TaskDependency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaskDependency")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            task_guid: json::field(&mut o, "task_guid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "task_guid", &mut out.task_guid)?;
+        Ok(out)
     }
 }
 impl ToJson for TaskDependency {
@@ -3305,10 +3305,10 @@ pub struct TaskInTasklistInfo {
 impl FromJson for TaskInTasklistInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaskInTasklistInfo")?;
-        Ok(Self {
-            tasklist_guid: json::field(&mut o, "tasklist_guid")?,
-            section_guid: json::field(&mut o, "section_guid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tasklist_guid", &mut out.tasklist_guid)?;
+        json::set(&mut o, "section_guid", &mut out.section_guid)?;
+        Ok(out)
     }
 }
 impl ToJson for TaskInTasklistInfo {
@@ -3367,11 +3367,11 @@ pub struct TaskSearchItem {
 impl FromJson for TaskSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaskSearchItem")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            display_info: json::field(&mut o, "display_info")?,
-            meta_data: json::field(&mut o, "meta_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "display_info", &mut out.display_info)?;
+        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        Ok(out)
     }
 }
 /// `TaskSearchMeta`
@@ -3392,11 +3392,11 @@ pub struct TaskSearchMeta {
 impl FromJson for TaskSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaskSearchMeta")?;
-        Ok(Self {
-            app_link: json::field(&mut o, "app_link")?,
-            avatar: json::field(&mut o, "avatar")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_link", &mut out.app_link)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `TaskSubscriptionTaskV2ResponseBody`
@@ -3415,10 +3415,10 @@ pub struct TaskSubscriptionTaskV2ResponseBody {
 impl FromJson for TaskSubscriptionTaskV2ResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaskSubscriptionTaskV2ResponseBody")?;
-        Ok(Self {
-            code: json::field(&mut o, "code")?,
-            msg: json::field(&mut o, "msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "code", &mut out.code)?;
+        json::set(&mut o, "msg", &mut out.msg)?;
+        Ok(out)
     }
 }
 /// `TaskSummary`
@@ -3447,15 +3447,15 @@ pub struct TaskSummary {
 impl FromJson for TaskSummary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaskSummary")?;
-        Ok(Self {
-            guid: json::field(&mut o, "guid")?,
-            summary: json::field(&mut o, "summary")?,
-            completed_at: json::field(&mut o, "completed_at")?,
-            start: json::field(&mut o, "start")?,
-            due: json::field(&mut o, "due")?,
-            members: json::field(&mut o, "members")?,
-            subtask_count: json::field(&mut o, "subtask_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "guid", &mut out.guid)?;
+        json::set(&mut o, "summary", &mut out.summary)?;
+        json::set(&mut o, "completed_at", &mut out.completed_at)?;
+        json::set(&mut o, "start", &mut out.start)?;
+        json::set(&mut o, "due", &mut out.due)?;
+        json::set(&mut o, "members", &mut out.members)?;
+        json::set(&mut o, "subtask_count", &mut out.subtask_count)?;
+        Ok(out)
     }
 }
 /// `Tasklist`
@@ -3488,17 +3488,17 @@ pub struct Tasklist {
 impl FromJson for Tasklist {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Tasklist")?;
-        Ok(Self {
-            guid: json::field(&mut o, "guid")?,
-            name: json::field(&mut o, "name")?,
-            creator: json::field(&mut o, "creator")?,
-            owner: json::field(&mut o, "owner")?,
-            members: json::field(&mut o, "members")?,
-            url: json::field(&mut o, "url")?,
-            created_at: json::field(&mut o, "created_at")?,
-            updated_at: json::field(&mut o, "updated_at")?,
-            archive_msec: json::field(&mut o, "archive_msec")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "guid", &mut out.guid)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "creator", &mut out.creator)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "members", &mut out.members)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "created_at", &mut out.created_at)?;
+        json::set(&mut o, "updated_at", &mut out.updated_at)?;
+        json::set(&mut o, "archive_msec", &mut out.archive_msec)?;
+        Ok(out)
     }
 }
 /// `TasklistActivitySubscription`
@@ -3523,13 +3523,13 @@ pub struct TasklistActivitySubscription {
 impl FromJson for TasklistActivitySubscription {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TasklistActivitySubscription")?;
-        Ok(Self {
-            guid: json::field(&mut o, "guid")?,
-            name: json::field(&mut o, "name")?,
-            subscribers: json::field(&mut o, "subscribers")?,
-            include_keys: json::field(&mut o, "include_keys")?,
-            disabled: json::field(&mut o, "disabled")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "guid", &mut out.guid)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "subscribers", &mut out.subscribers)?;
+        json::set(&mut o, "include_keys", &mut out.include_keys)?;
+        json::set(&mut o, "disabled", &mut out.disabled)?;
+        Ok(out)
     }
 }
 impl ToJson for TasklistActivitySubscription {
@@ -3582,11 +3582,11 @@ pub struct TasklistSearchItem {
 impl FromJson for TasklistSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TasklistSearchItem")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            display_info: json::field(&mut o, "display_info")?,
-            meta_data: json::field(&mut o, "meta_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "display_info", &mut out.display_info)?;
+        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        Ok(out)
     }
 }
 /// `TasklistSearchMeta`
@@ -3607,11 +3607,11 @@ pub struct TasklistSearchMeta {
 impl FromJson for TasklistSearchMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TasklistSearchMeta")?;
-        Ok(Self {
-            app_link: json::field(&mut o, "app_link")?,
-            avatar: json::field(&mut o, "avatar")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_link", &mut out.app_link)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `TasklistSummary`
@@ -3630,10 +3630,10 @@ pub struct TasklistSummary {
 impl FromJson for TasklistSummary {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TasklistSummary")?;
-        Ok(Self {
-            guid: json::field(&mut o, "guid")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "guid", &mut out.guid)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `TasklistsTaskResponseBody`
@@ -3650,9 +3650,9 @@ pub struct TasklistsTaskResponseBody {
 impl FromJson for TasklistsTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TasklistsTaskResponseBody")?;
-        Ok(Self {
-            tasklists: json::field(&mut o, "tasklists")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tasklists", &mut out.tasklists)?;
+        Ok(out)
     }
 }
 /// `TasksSectionResponseBody`
@@ -3673,11 +3673,11 @@ pub struct TasksSectionResponseBody {
 impl FromJson for TasksSectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TasksSectionResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `TasksTasklistResponseBody`
@@ -3698,11 +3698,11 @@ pub struct TasksTasklistResponseBody {
 impl FromJson for TasksTasklistResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TasksTasklistResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `TextSetting`
@@ -3760,8 +3760,8 @@ pub struct UploadAttachmentResponseBody {
 impl FromJson for UploadAttachmentResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadAttachmentResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }

@@ -24,12 +24,12 @@ pub struct Avatar {
 impl FromJson for Avatar {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Avatar")?;
-        Ok(Self {
-            avatar_origin: json::field(&mut o, "avatar_origin")?,
-            avatar_72: json::field(&mut o, "avatar_72")?,
-            avatar_240: json::field(&mut o, "avatar_240")?,
-            avatar_640: json::field(&mut o, "avatar_640")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "avatar_origin", &mut out.avatar_origin)?;
+        json::set(&mut o, "avatar_72", &mut out.avatar_72)?;
+        json::set(&mut o, "avatar_240", &mut out.avatar_240)?;
+        json::set(&mut o, "avatar_640", &mut out.avatar_640)?;
+        Ok(out)
     }
 }
 /// `ProductI18nName`
@@ -50,11 +50,11 @@ pub struct ProductI18nName {
 impl FromJson for ProductI18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ProductI18nName")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `QueryTenantProductAssignInfoResponseBody`
@@ -71,9 +71,9 @@ pub struct QueryTenantProductAssignInfoResponseBody {
 impl FromJson for QueryTenantProductAssignInfoResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryTenantProductAssignInfoResponseBody")?;
-        Ok(Self {
-            assign_info_list: json::field(&mut o, "assign_info_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "assign_info_list", &mut out.assign_info_list)?;
+        Ok(out)
     }
 }
 /// `QueryTenantResponseBody`
@@ -90,9 +90,9 @@ pub struct QueryTenantResponseBody {
 impl FromJson for QueryTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryTenantResponseBody")?;
-        Ok(Self {
-            tenant: json::field(&mut o, "tenant")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tenant", &mut out.tenant)?;
+        Ok(out)
     }
 }
 /// `Tenant`
@@ -119,14 +119,14 @@ pub struct Tenant {
 impl FromJson for Tenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Tenant")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            display_id: json::field(&mut o, "display_id")?,
-            tenant_tag: json::field(&mut o, "tenant_tag")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            avatar: json::field(&mut o, "avatar")?,
-            domain: json::field(&mut o, "domain")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "display_id", &mut out.display_id)?;
+        json::set(&mut o, "tenant_tag", &mut out.tenant_tag)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "domain", &mut out.domain)?;
+        Ok(out)
     }
 }
 /// `TenantAssignInfo`
@@ -157,15 +157,15 @@ pub struct TenantAssignInfo {
 impl FromJson for TenantAssignInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TenantAssignInfo")?;
-        Ok(Self {
-            subscription_id: json::field(&mut o, "subscription_id")?,
-            license_plan_key: json::field(&mut o, "license_plan_key")?,
-            product_name: json::field(&mut o, "product_name")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            total_seats: json::field(&mut o, "total_seats")?,
-            assigned_seats: json::field(&mut o, "assigned_seats")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "subscription_id", &mut out.subscription_id)?;
+        json::set(&mut o, "license_plan_key", &mut out.license_plan_key)?;
+        json::set(&mut o, "product_name", &mut out.product_name)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "total_seats", &mut out.total_seats)?;
+        json::set(&mut o, "assigned_seats", &mut out.assigned_seats)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        Ok(out)
     }
 }

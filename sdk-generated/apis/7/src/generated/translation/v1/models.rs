@@ -36,9 +36,9 @@ pub struct DetectTextResponseBody {
 impl FromJson for DetectTextResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DetectTextResponseBody")?;
-        Ok(Self {
-            language: json::field(&mut o, "language")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "language", &mut out.language)?;
+        Ok(out)
     }
 }
 /// `Term`
@@ -104,8 +104,8 @@ pub struct TranslateTextResponseBody {
 impl FromJson for TranslateTextResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TranslateTextResponseBody")?;
-        Ok(Self {
-            text: json::field(&mut o, "text")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text", &mut out.text)?;
+        Ok(out)
     }
 }

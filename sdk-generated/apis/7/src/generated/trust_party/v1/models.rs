@@ -362,12 +362,12 @@ pub struct AvatarInfo {
 impl FromJson for AvatarInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AvatarInfo")?;
-        Ok(Self {
-            avatar_72: json::field(&mut o, "avatar_72")?,
-            avatar_240: json::field(&mut o, "avatar_240")?,
-            avatar_640: json::field(&mut o, "avatar_640")?,
-            avatar_origin: json::field(&mut o, "avatar_origin")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "avatar_72", &mut out.avatar_72)?;
+        json::set(&mut o, "avatar_240", &mut out.avatar_240)?;
+        json::set(&mut o, "avatar_640", &mut out.avatar_640)?;
+        json::set(&mut o, "avatar_origin", &mut out.avatar_origin)?;
+        Ok(out)
     }
 }
 /// `CollaborationDepartment`
@@ -396,15 +396,15 @@ pub struct CollaborationDepartment {
 impl FromJson for CollaborationDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CollaborationDepartment")?;
-        Ok(Self {
-            open_department_id: json::field(&mut o, "open_department_id")?,
-            department_id: json::field(&mut o, "department_id")?,
-            name: json::field(&mut o, "name")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            order: json::field(&mut o, "order")?,
-            leaders: json::field(&mut o, "leaders")?,
-            parent_department_id: json::field(&mut o, "parent_department_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "order", &mut out.order)?;
+        json::set(&mut o, "leaders", &mut out.leaders)?;
+        json::set(&mut o, "parent_department_id", &mut out.parent_department_id)?;
+        Ok(out)
     }
 }
 /// `CollaborationDepartmentId`
@@ -423,10 +423,10 @@ pub struct CollaborationDepartmentId {
 impl FromJson for CollaborationDepartmentId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CollaborationDepartmentId")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            open_department_id: json::field(&mut o, "open_department_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
+        Ok(out)
     }
 }
 /// `CollaborationDepartmentLeader`
@@ -445,10 +445,10 @@ pub struct CollaborationDepartmentLeader {
 impl FromJson for CollaborationDepartmentLeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CollaborationDepartmentLeader")?;
-        Ok(Self {
-            leader_type: json::field(&mut o, "leader_type")?,
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "leader_type", &mut out.leader_type)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 /// `CollaborationEntity`
@@ -495,24 +495,28 @@ pub struct CollaborationEntity {
 impl FromJson for CollaborationEntity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CollaborationEntity")?;
-        Ok(Self {
-            collaboration_entity_type: json::field(&mut o, "collaboration_entity_type")?,
-            department_id: json::field(&mut o, "department_id")?,
-            open_department_id: json::field(&mut o, "open_department_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_user_id: json::field(&mut o, "open_user_id")?,
-            union_user_id: json::field(&mut o, "union_user_id")?,
-            department_name: json::field(&mut o, "department_name")?,
-            i18n_department_name: json::field(&mut o, "i18n_department_name")?,
-            department_order: json::field(&mut o, "department_order")?,
-            user_name: json::field(&mut o, "user_name")?,
-            i18n_user_name: json::field(&mut o, "i18n_user_name")?,
-            user_avatar: json::field(&mut o, "user_avatar")?,
-            group_id: json::field(&mut o, "group_id")?,
-            open_group_id: json::field(&mut o, "open_group_id")?,
-            group_name: json::field(&mut o, "group_name")?,
-            i18n_group_name: json::field(&mut o, "i18n_group_name")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "collaboration_entity_type",
+            &mut out.collaboration_entity_type,
+        )?;
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "open_department_id", &mut out.open_department_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_user_id", &mut out.open_user_id)?;
+        json::set(&mut o, "union_user_id", &mut out.union_user_id)?;
+        json::set(&mut o, "department_name", &mut out.department_name)?;
+        json::set(&mut o, "i18n_department_name", &mut out.i18n_department_name)?;
+        json::set(&mut o, "department_order", &mut out.department_order)?;
+        json::set(&mut o, "user_name", &mut out.user_name)?;
+        json::set(&mut o, "i18n_user_name", &mut out.i18n_user_name)?;
+        json::set(&mut o, "user_avatar", &mut out.user_avatar)?;
+        json::set(&mut o, "group_id", &mut out.group_id)?;
+        json::set(&mut o, "open_group_id", &mut out.open_group_id)?;
+        json::set(&mut o, "group_name", &mut out.group_name)?;
+        json::set(&mut o, "i18n_group_name", &mut out.i18n_group_name)?;
+        Ok(out)
     }
 }
 /// `CollaborationTenant`
@@ -547,18 +551,18 @@ pub struct CollaborationTenant {
 impl FromJson for CollaborationTenant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CollaborationTenant")?;
-        Ok(Self {
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            tenant_name: json::field(&mut o, "tenant_name")?,
-            i18n_tenant_name: json::field(&mut o, "i18n_tenant_name")?,
-            tenant_short_name: json::field(&mut o, "tenant_short_name")?,
-            i18n_tenant_short_name: json::field(&mut o, "i18n_tenant_short_name")?,
-            connect_time: json::field(&mut o, "connect_time")?,
-            tenant_tag: json::field(&mut o, "tenant_tag")?,
-            i18n_tenant_tag: json::field(&mut o, "i18n_tenant_tag")?,
-            avatar: json::field(&mut o, "avatar")?,
-            brand: json::field(&mut o, "brand")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "tenant_name", &mut out.tenant_name)?;
+        json::set(&mut o, "i18n_tenant_name", &mut out.i18n_tenant_name)?;
+        json::set(&mut o, "tenant_short_name", &mut out.tenant_short_name)?;
+        json::set(&mut o, "i18n_tenant_short_name", &mut out.i18n_tenant_short_name)?;
+        json::set(&mut o, "connect_time", &mut out.connect_time)?;
+        json::set(&mut o, "tenant_tag", &mut out.tenant_tag)?;
+        json::set(&mut o, "i18n_tenant_tag", &mut out.i18n_tenant_tag)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "brand", &mut out.brand)?;
+        Ok(out)
     }
 }
 /// `CollaborationUser`
@@ -603,23 +607,23 @@ pub struct CollaborationUser {
 impl FromJson for CollaborationUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CollaborationUser")?;
-        Ok(Self {
-            open_id: json::field(&mut o, "open_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-            name: json::field(&mut o, "name")?,
-            i18n_name: json::field(&mut o, "i18n_name")?,
-            avatar: json::field(&mut o, "avatar")?,
-            mobile: json::field(&mut o, "mobile")?,
-            status: json::field(&mut o, "status")?,
-            department_ids: json::field(&mut o, "department_ids")?,
-            leader_user_id: json::field(&mut o, "leader_user_id")?,
-            job_title: json::field(&mut o, "job_title")?,
-            custom_attrs: json::field(&mut o, "custom_attrs")?,
-            employee_no: json::field(&mut o, "employee_no")?,
-            parent_department_ids: json::field(&mut o, "parent_department_ids")?,
-            leader_id: json::field(&mut o, "leader_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "i18n_name", &mut out.i18n_name)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "department_ids", &mut out.department_ids)?;
+        json::set(&mut o, "leader_user_id", &mut out.leader_user_id)?;
+        json::set(&mut o, "job_title", &mut out.job_title)?;
+        json::set(&mut o, "custom_attrs", &mut out.custom_attrs)?;
+        json::set(&mut o, "employee_no", &mut out.employee_no)?;
+        json::set(&mut o, "parent_department_ids", &mut out.parent_department_ids)?;
+        json::set(&mut o, "leader_id", &mut out.leader_id)?;
+        Ok(out)
     }
 }
 /// `CollaborationUserId`
@@ -640,11 +644,11 @@ pub struct CollaborationUserId {
 impl FromJson for CollaborationUserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CollaborationUserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }
 /// `CustomAttrGenericUser`
@@ -663,10 +667,10 @@ pub struct CustomAttrGenericUser {
 impl FromJson for CustomAttrGenericUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomAttrGenericUser")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            r#type: json::field(&mut o, "type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        Ok(out)
     }
 }
 /// `GetCollaborationTenantCollaborationDepartmentResponseBody`
@@ -686,9 +690,9 @@ impl FromJson for GetCollaborationTenantCollaborationDepartmentResponseBody {
             value,
             "GetCollaborationTenantCollaborationDepartmentResponseBody",
         )?;
-        Ok(Self {
-            target_department: json::field(&mut o, "target_department")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "target_department", &mut out.target_department)?;
+        Ok(out)
     }
 }
 /// `GetCollaborationTenantCollaborationUserResponseBody`
@@ -708,9 +712,9 @@ impl FromJson for GetCollaborationTenantCollaborationUserResponseBody {
             value,
             "GetCollaborationTenantCollaborationUserResponseBody",
         )?;
-        Ok(Self {
-            target_user: json::field(&mut o, "target_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "target_user", &mut out.target_user)?;
+        Ok(out)
     }
 }
 /// `GetCollaborationTenantResponseBody`
@@ -727,9 +731,9 @@ pub struct GetCollaborationTenantResponseBody {
 impl FromJson for GetCollaborationTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetCollaborationTenantResponseBody")?;
-        Ok(Self {
-            target_tenant: json::field(&mut o, "target_tenant")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "target_tenant", &mut out.target_tenant)?;
+        Ok(out)
     }
 }
 /// `I18nName`
@@ -750,11 +754,11 @@ pub struct I18nName {
 impl FromJson for I18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nName")?;
-        Ok(Self {
-            zh_cn: json::field(&mut o, "zh_cn")?,
-            ja_jp: json::field(&mut o, "ja_jp")?,
-            en_us: json::field(&mut o, "en_us")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
+        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
+        json::set(&mut o, "en_us", &mut out.en_us)?;
+        Ok(out)
     }
 }
 /// `ListCollaborationTenantResponseBody`
@@ -775,11 +779,11 @@ pub struct ListCollaborationTenantResponseBody {
 impl FromJson for ListCollaborationTenantResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListCollaborationTenantResponseBody")?;
-        Ok(Self {
-            target_tenant_list: json::field(&mut o, "target_tenant_list")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "target_tenant_list", &mut out.target_tenant_list)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `UserCustomAttr`
@@ -800,11 +804,11 @@ pub struct UserCustomAttr {
 impl FromJson for UserCustomAttr {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserCustomAttr")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            id: json::field(&mut o, "id")?,
-            value: json::field(&mut o, "value")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "value", &mut out.value)?;
+        Ok(out)
     }
 }
 /// `UserCustomAttrValue`
@@ -835,16 +839,16 @@ pub struct UserCustomAttrValue {
 impl FromJson for UserCustomAttrValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserCustomAttrValue")?;
-        Ok(Self {
-            text: json::field(&mut o, "text")?,
-            url: json::field(&mut o, "url")?,
-            pc_url: json::field(&mut o, "pc_url")?,
-            option_id: json::field(&mut o, "option_id")?,
-            option_value: json::field(&mut o, "option_value")?,
-            picture_url: json::field(&mut o, "picture_url")?,
-            name: json::field(&mut o, "name")?,
-            generic_user: json::field(&mut o, "generic_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "pc_url", &mut out.pc_url)?;
+        json::set(&mut o, "option_id", &mut out.option_id)?;
+        json::set(&mut o, "option_value", &mut out.option_value)?;
+        json::set(&mut o, "picture_url", &mut out.picture_url)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "generic_user", &mut out.generic_user)?;
+        Ok(out)
     }
 }
 /// `UserStatus`
@@ -869,13 +873,13 @@ pub struct UserStatus {
 impl FromJson for UserStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserStatus")?;
-        Ok(Self {
-            is_frozen: json::field(&mut o, "is_frozen")?,
-            is_resigned: json::field(&mut o, "is_resigned")?,
-            is_activated: json::field(&mut o, "is_activated")?,
-            is_exited: json::field(&mut o, "is_exited")?,
-            is_unjoin: json::field(&mut o, "is_unjoin")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
+        json::set(&mut o, "is_resigned", &mut out.is_resigned)?;
+        json::set(&mut o, "is_activated", &mut out.is_activated)?;
+        json::set(&mut o, "is_exited", &mut out.is_exited)?;
+        json::set(&mut o, "is_unjoin", &mut out.is_unjoin)?;
+        Ok(out)
     }
 }
 /// `VisibleOrganizationCollaborationTenantResponseBody`
@@ -899,10 +903,14 @@ impl FromJson for VisibleOrganizationCollaborationTenantResponseBody {
             value,
             "VisibleOrganizationCollaborationTenantResponseBody",
         )?;
-        Ok(Self {
-            collaboration_entity_list: json::field(&mut o, "collaboration_entity_list")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "collaboration_entity_list",
+            &mut out.collaboration_entity_list,
+        )?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }

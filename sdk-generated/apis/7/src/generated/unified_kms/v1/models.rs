@@ -34,17 +34,17 @@ pub struct AutonomousKey {
 impl FromJson for AutonomousKey {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AutonomousKey")?;
-        Ok(Self {
-            key_version_id: json::field(&mut o, "key_version_id")?,
-            status: json::field(&mut o, "status")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            algorithm_type: json::field(&mut o, "algorithm_type")?,
-            operator: json::field(&mut o, "operator")?,
-            key_usage: json::field(&mut o, "key_usage")?,
-            feature_code: json::field(&mut o, "feature_code")?,
-            key_alias: json::field(&mut o, "key_alias")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key_version_id", &mut out.key_version_id)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "algorithm_type", &mut out.algorithm_type)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "key_usage", &mut out.key_usage)?;
+        json::set(&mut o, "feature_code", &mut out.feature_code)?;
+        json::set(&mut o, "key_alias", &mut out.key_alias)?;
+        Ok(out)
     }
 }
 /// `CreateAutonomousKeyDeletionPlanRequestBody`
@@ -82,9 +82,9 @@ pub struct CreateAutonomousKeyDeletionPlanResponseBody {
 impl FromJson for CreateAutonomousKeyDeletionPlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAutonomousKeyDeletionPlanResponseBody")?;
-        Ok(Self {
-            key_version_id: json::field(&mut o, "key_version_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key_version_id", &mut out.key_version_id)?;
+        Ok(out)
     }
 }
 /// `CreateAutonomousKeyRecoverRequestBody`
@@ -130,10 +130,10 @@ pub struct CreateAutonomousKeyRecoverResponseBody {
 impl FromJson for CreateAutonomousKeyRecoverResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAutonomousKeyRecoverResponseBody")?;
-        Ok(Self {
-            key_version_id: json::field(&mut o, "key_version_id")?,
-            hashed_master_key: json::field(&mut o, "hashed_master_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key_version_id", &mut out.key_version_id)?;
+        json::set(&mut o, "hashed_master_key", &mut out.hashed_master_key)?;
+        Ok(out)
     }
 }
 /// `CreateAutonomousKeyRequestBody`
@@ -182,10 +182,10 @@ pub struct CreateAutonomousKeyResponseBody {
 impl FromJson for CreateAutonomousKeyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateAutonomousKeyResponseBody")?;
-        Ok(Self {
-            key_version_id: json::field(&mut o, "key_version_id")?,
-            hashed_master_key: json::field(&mut o, "hashed_master_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key_version_id", &mut out.key_version_id)?;
+        json::set(&mut o, "hashed_master_key", &mut out.hashed_master_key)?;
+        Ok(out)
     }
 }
 /// `DeleteAutonomousKeyDeletionPlanResponseBody`
@@ -202,9 +202,9 @@ pub struct DeleteAutonomousKeyDeletionPlanResponseBody {
 impl FromJson for DeleteAutonomousKeyDeletionPlanResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteAutonomousKeyDeletionPlanResponseBody")?;
-        Ok(Self {
-            key_version_id: json::field(&mut o, "key_version_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key_version_id", &mut out.key_version_id)?;
+        Ok(out)
     }
 }
 /// `DeleteAutonomousKeyResponseBody`
@@ -221,9 +221,9 @@ pub struct DeleteAutonomousKeyResponseBody {
 impl FromJson for DeleteAutonomousKeyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteAutonomousKeyResponseBody")?;
-        Ok(Self {
-            key_version_id: json::field(&mut o, "key_version_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key_version_id", &mut out.key_version_id)?;
+        Ok(out)
     }
 }
 /// `GetAutonomousKeyResponseBody`
@@ -240,9 +240,9 @@ pub struct GetAutonomousKeyResponseBody {
 impl FromJson for GetAutonomousKeyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetAutonomousKeyResponseBody")?;
-        Ok(Self {
-            autonomous_key: json::field(&mut o, "autonomous_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "autonomous_key", &mut out.autonomous_key)?;
+        Ok(out)
     }
 }
 /// `GetKeyImportMaterialResponseBody`
@@ -259,9 +259,9 @@ pub struct GetKeyImportMaterialResponseBody {
 impl FromJson for GetKeyImportMaterialResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetKeyImportMaterialResponseBody")?;
-        Ok(Self {
-            key_import_material: json::field(&mut o, "key_import_material")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key_import_material", &mut out.key_import_material)?;
+        Ok(out)
     }
 }
 /// `KeyImportMaterial`
@@ -280,10 +280,10 @@ pub struct KeyImportMaterial {
 impl FromJson for KeyImportMaterial {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "KeyImportMaterial")?;
-        Ok(Self {
-            encrypted_token: json::field(&mut o, "encrypted_token")?,
-            public_key: json::field(&mut o, "public_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "encrypted_token", &mut out.encrypted_token)?;
+        json::set(&mut o, "public_key", &mut out.public_key)?;
+        Ok(out)
     }
 }
 /// `ListAutonomousKeyResponseBody`
@@ -304,11 +304,11 @@ pub struct ListAutonomousKeyResponseBody {
 impl FromJson for ListAutonomousKeyResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAutonomousKeyResponseBody")?;
-        Ok(Self {
-            autonomous_keys: json::field(&mut o, "autonomous_keys")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "autonomous_keys", &mut out.autonomous_keys)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `Operator`
@@ -329,10 +329,10 @@ pub struct Operator {
 impl FromJson for Operator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Operator")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            name: json::field(&mut o, "name")?,
-            operator_type: json::field(&mut o, "operator_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "operator_type", &mut out.operator_type)?;
+        Ok(out)
     }
 }

@@ -182,12 +182,12 @@ pub struct ApprovalConfigEvent {
 impl FromJson for ApprovalConfigEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApprovalConfigEvent")?;
-        Ok(Self {
-            approval_switch: json::field(&mut o, "approval_switch")?,
-            approval_condition: json::field(&mut o, "approval_condition")?,
-            meeting_duration: json::field(&mut o, "meeting_duration")?,
-            approvers: json::field(&mut o, "approvers")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_switch", &mut out.approval_switch)?;
+        json::set(&mut o, "approval_condition", &mut out.approval_condition)?;
+        json::set(&mut o, "meeting_duration", &mut out.meeting_duration)?;
+        json::set(&mut o, "approvers", &mut out.approvers)?;
+        Ok(out)
     }
 }
 /// `ChatMessageItem`
@@ -212,13 +212,13 @@ pub struct ChatMessageItem {
 impl FromJson for ChatMessageItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatMessageItem")?;
-        Ok(Self {
-            operator: json::field(&mut o, "operator")?,
-            message_id: json::field(&mut o, "message_id")?,
-            message_type: json::field(&mut o, "message_type")?,
-            content: json::field(&mut o, "content")?,
-            send_time: json::field(&mut o, "send_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "message_type", &mut out.message_type)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "send_time", &mut out.send_time)?;
+        Ok(out)
     }
 }
 /// `CommentFocus`
@@ -237,10 +237,10 @@ pub struct CommentFocus {
 impl FromJson for CommentFocus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CommentFocus")?;
-        Ok(Self {
-            comment_id: json::field(&mut o, "comment_id")?,
-            focused: json::field(&mut o, "focused")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comment_id", &mut out.comment_id)?;
+        json::set(&mut o, "focused", &mut out.focused)?;
+        Ok(out)
     }
 }
 /// `Device`
@@ -257,9 +257,9 @@ pub struct Device {
 impl FromJson for Device {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Device")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `DocumentContextChangedItem`
@@ -288,15 +288,15 @@ pub struct DocumentContextChangedItem {
 impl FromJson for DocumentContextChangedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DocumentContextChangedItem")?;
-        Ok(Self {
-            operator: json::field(&mut o, "operator")?,
-            share_id: json::field(&mut o, "share_id")?,
-            share_doc: json::field(&mut o, "share_doc")?,
-            time: json::field(&mut o, "time")?,
-            comment_focus: json::field(&mut o, "comment_focus")?,
-            section_location: json::field(&mut o, "section_location")?,
-            element_preview: json::field(&mut o, "element_preview")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "share_id", &mut out.share_id)?;
+        json::set(&mut o, "share_doc", &mut out.share_doc)?;
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "comment_focus", &mut out.comment_focus)?;
+        json::set(&mut o, "section_location", &mut out.section_location)?;
+        json::set(&mut o, "element_preview", &mut out.element_preview)?;
+        Ok(out)
     }
 }
 /// `ElementPreview`
@@ -319,12 +319,12 @@ pub struct ElementPreview {
 impl FromJson for ElementPreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ElementPreview")?;
-        Ok(Self {
-            action: json::field(&mut o, "action")?,
-            element_type: json::field(&mut o, "element_type")?,
-            element_token: json::field(&mut o, "element_token")?,
-            block_id: json::field(&mut o, "block_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "action", &mut out.action)?;
+        json::set(&mut o, "element_type", &mut out.element_type)?;
+        json::set(&mut o, "element_token", &mut out.element_token)?;
+        json::set(&mut o, "block_id", &mut out.block_id)?;
+        Ok(out)
     }
 }
 /// `EventHeader`
@@ -351,14 +351,14 @@ pub struct EventHeader {
 impl FromJson for EventHeader {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventHeader")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            token: json::field(&mut o, "token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            event_type: json::field(&mut o, "event_type")?,
-            tenant_key: json::field(&mut o, "tenant_key")?,
-            app_id: json::field(&mut o, "app_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "token", &mut out.token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
+        json::set(&mut o, "app_id", &mut out.app_id)?;
+        Ok(out)
     }
 }
 /// `MagicShareEndedItem`
@@ -379,11 +379,11 @@ pub struct MagicShareEndedItem {
 impl FromJson for MagicShareEndedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MagicShareEndedItem")?;
-        Ok(Self {
-            operator: json::field(&mut o, "operator")?,
-            share_id: json::field(&mut o, "share_id")?,
-            time: json::field(&mut o, "time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "share_id", &mut out.share_id)?;
+        json::set(&mut o, "time", &mut out.time)?;
+        Ok(out)
     }
 }
 /// `MagicShareStartedItem`
@@ -406,12 +406,12 @@ pub struct MagicShareStartedItem {
 impl FromJson for MagicShareStartedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MagicShareStartedItem")?;
-        Ok(Self {
-            operator: json::field(&mut o, "operator")?,
-            share_id: json::field(&mut o, "share_id")?,
-            share_doc: json::field(&mut o, "share_doc")?,
-            time: json::field(&mut o, "time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "share_id", &mut out.share_id)?;
+        json::set(&mut o, "share_doc", &mut out.share_doc)?;
+        json::set(&mut o, "time", &mut out.time)?;
+        Ok(out)
     }
 }
 /// `MeetingActivityItem`
@@ -444,20 +444,33 @@ pub struct MeetingActivityItem {
 impl FromJson for MeetingActivityItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingActivityItem")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            activity_event_type: json::field(&mut o, "activity_event_type")?,
-            participant_joined_items: json::field(&mut o, "participant_joined_items")?,
-            participant_left_items: json::field(&mut o, "participant_left_items")?,
-            transcript_received_items: json::field(&mut o, "transcript_received_items")?,
-            chat_received_items: json::field(&mut o, "chat_received_items")?,
-            magic_share_started_items: json::field(&mut o, "magic_share_started_items")?,
-            magic_share_ended_items: json::field(&mut o, "magic_share_ended_items")?,
-            document_context_changed_items: json::field(
-                &mut o,
-                "document_context_changed_items",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "activity_event_type", &mut out.activity_event_type)?;
+        json::set(
+            &mut o,
+            "participant_joined_items",
+            &mut out.participant_joined_items,
+        )?;
+        json::set(&mut o, "participant_left_items", &mut out.participant_left_items)?;
+        json::set(
+            &mut o,
+            "transcript_received_items",
+            &mut out.transcript_received_items,
+        )?;
+        json::set(&mut o, "chat_received_items", &mut out.chat_received_items)?;
+        json::set(
+            &mut o,
+            "magic_share_started_items",
+            &mut out.magic_share_started_items,
+        )?;
+        json::set(&mut o, "magic_share_ended_items", &mut out.magic_share_ended_items)?;
+        json::set(
+            &mut o,
+            "document_context_changed_items",
+            &mut out.document_context_changed_items,
+        )?;
+        Ok(out)
     }
 }
 /// `MeetingAgentEventMeeting`
@@ -484,14 +497,14 @@ pub struct MeetingAgentEventMeeting {
 impl FromJson for MeetingAgentEventMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingAgentEventMeeting")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            topic: json::field(&mut o, "topic")?,
-            meeting_no: json::field(&mut o, "meeting_no")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            host_user: json::field(&mut o, "host_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "topic", &mut out.topic)?;
+        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "host_user", &mut out.host_user)?;
+        Ok(out)
     }
 }
 /// `MeetingAgentEventUser`
@@ -514,12 +527,12 @@ pub struct MeetingAgentEventUser {
 impl FromJson for MeetingAgentEventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingAgentEventUser")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_type: json::field(&mut o, "user_type")?,
-            user_role: json::field(&mut o, "user_role")?,
-            user_name: json::field(&mut o, "user_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        json::set(&mut o, "user_role", &mut out.user_role)?;
+        json::set(&mut o, "user_name", &mut out.user_name)?;
+        Ok(out)
     }
 }
 /// `MeetingEventMeeting`
@@ -558,20 +571,20 @@ pub struct MeetingEventMeeting {
 impl FromJson for MeetingEventMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingEventMeeting")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            topic: json::field(&mut o, "topic")?,
-            meeting_no: json::field(&mut o, "meeting_no")?,
-            meeting_source: json::field(&mut o, "meeting_source")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            host_user: json::field(&mut o, "host_user")?,
-            owner: json::field(&mut o, "owner")?,
-            calendar_event_id: json::field(&mut o, "calendar_event_id")?,
-            meeting_sub_type: json::field(&mut o, "meeting_sub_type")?,
-            security_setting: json::field(&mut o, "security_setting")?,
-            webinar_setting: json::field(&mut o, "webinar_setting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "topic", &mut out.topic)?;
+        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
+        json::set(&mut o, "meeting_source", &mut out.meeting_source)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "host_user", &mut out.host_user)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "calendar_event_id", &mut out.calendar_event_id)?;
+        json::set(&mut o, "meeting_sub_type", &mut out.meeting_sub_type)?;
+        json::set(&mut o, "security_setting", &mut out.security_setting)?;
+        json::set(&mut o, "webinar_setting", &mut out.webinar_setting)?;
+        Ok(out)
     }
 }
 /// `MeetingEventUser`
@@ -592,11 +605,11 @@ pub struct MeetingEventUser {
 impl FromJson for MeetingEventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingEventUser")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_role: json::field(&mut o, "user_role")?,
-            user_type: json::field(&mut o, "user_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_role", &mut out.user_role)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        Ok(out)
     }
 }
 /// `MeetingSecuritySetting`
@@ -621,16 +634,17 @@ pub struct MeetingSecuritySetting {
 impl FromJson for MeetingSecuritySetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingSecuritySetting")?;
-        Ok(Self {
-            security_level: json::field(&mut o, "security_level")?,
-            group_ids: json::field(&mut o, "group_ids")?,
-            user_ids: json::field(&mut o, "user_ids")?,
-            room_ids: json::field(&mut o, "room_ids")?,
-            has_set_security_contacts_and_group: json::field(
-                &mut o,
-                "has_set_security_contacts_and_group",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "security_level", &mut out.security_level)?;
+        json::set(&mut o, "group_ids", &mut out.group_ids)?;
+        json::set(&mut o, "user_ids", &mut out.user_ids)?;
+        json::set(&mut o, "room_ids", &mut out.room_ids)?;
+        json::set(
+            &mut o,
+            "has_set_security_contacts_and_group",
+            &mut out.has_set_security_contacts_and_group,
+        )?;
+        Ok(out)
     }
 }
 /// `MeetingWebinarSetting`
@@ -647,9 +661,9 @@ pub struct MeetingWebinarSetting {
 impl FromJson for MeetingWebinarSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingWebinarSetting")?;
-        Ok(Self {
-            webinar_type: json::field(&mut o, "webinar_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "webinar_type", &mut out.webinar_type)?;
+        Ok(out)
     }
 }
 /// `P2VcBotMeetingActivityV1`
@@ -670,11 +684,11 @@ pub struct P2VcBotMeetingActivityV1 {
 impl FromJson for P2VcBotMeetingActivityV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcBotMeetingActivityV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcBotMeetingActivityV1Data`
@@ -691,9 +705,9 @@ pub struct P2VcBotMeetingActivityV1Data {
 impl FromJson for P2VcBotMeetingActivityV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcBotMeetingActivityV1Data")?;
-        Ok(Self {
-            meeting_activity_items: json::field(&mut o, "meeting_activity_items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting_activity_items", &mut out.meeting_activity_items)?;
+        Ok(out)
     }
 }
 /// `P2VcBotMeetingEndedV1`
@@ -714,11 +728,11 @@ pub struct P2VcBotMeetingEndedV1 {
 impl FromJson for P2VcBotMeetingEndedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcBotMeetingEndedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcBotMeetingEndedV1Data`
@@ -735,9 +749,9 @@ pub struct P2VcBotMeetingEndedV1Data {
 impl FromJson for P2VcBotMeetingEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcBotMeetingEndedV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        Ok(out)
     }
 }
 /// `P2VcBotMeetingInvitedV1`
@@ -758,11 +772,11 @@ pub struct P2VcBotMeetingInvitedV1 {
 impl FromJson for P2VcBotMeetingInvitedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcBotMeetingInvitedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcBotMeetingInvitedV1Data`
@@ -787,13 +801,13 @@ pub struct P2VcBotMeetingInvitedV1Data {
 impl FromJson for P2VcBotMeetingInvitedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcBotMeetingInvitedV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            bot: json::field(&mut o, "bot")?,
-            inviter: json::field(&mut o, "inviter")?,
-            invite_time: json::field(&mut o, "invite_time")?,
-            call_id: json::field(&mut o, "call_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "bot", &mut out.bot)?;
+        json::set(&mut o, "inviter", &mut out.inviter)?;
+        json::set(&mut o, "invite_time", &mut out.invite_time)?;
+        json::set(&mut o, "call_id", &mut out.call_id)?;
+        Ok(out)
     }
 }
 /// `P2VcBotMeetingStartedV1`
@@ -814,11 +828,11 @@ pub struct P2VcBotMeetingStartedV1 {
 impl FromJson for P2VcBotMeetingStartedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcBotMeetingStartedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcBotMeetingStartedV1Data`
@@ -835,9 +849,9 @@ pub struct P2VcBotMeetingStartedV1Data {
 impl FromJson for P2VcBotMeetingStartedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcBotMeetingStartedV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        Ok(out)
     }
 }
 /// `P2VcMaterialReviewResultV1Data`
@@ -856,10 +870,10 @@ pub struct P2VcMaterialReviewResultV1Data {
 impl FromJson for P2VcMaterialReviewResultV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMaterialReviewResultV1Data")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            results: json::field(&mut o, "results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "results", &mut out.results)?;
+        Ok(out)
     }
 }
 /// `P2VcMaterialReviewResultV1DataResults`
@@ -878,10 +892,10 @@ pub struct P2VcMaterialReviewResultV1DataResults {
 impl FromJson for P2VcMaterialReviewResultV1DataResults {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMaterialReviewResultV1DataResults")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `P2VcMaterialReviewResultV1DataUserId`
@@ -902,11 +916,11 @@ pub struct P2VcMaterialReviewResultV1DataUserId {
 impl FromJson for P2VcMaterialReviewResultV1DataUserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMaterialReviewResultV1DataUserId")?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingAllMeetingEndedV1`
@@ -927,11 +941,11 @@ pub struct P2VcMeetingAllMeetingEndedV1 {
 impl FromJson for P2VcMeetingAllMeetingEndedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingAllMeetingEndedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingAllMeetingEndedV1Data`
@@ -950,10 +964,10 @@ pub struct P2VcMeetingAllMeetingEndedV1Data {
 impl FromJson for P2VcMeetingAllMeetingEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingAllMeetingEndedV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            operator: json::field(&mut o, "operator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingAllMeetingStartedV1`
@@ -974,11 +988,11 @@ pub struct P2VcMeetingAllMeetingStartedV1 {
 impl FromJson for P2VcMeetingAllMeetingStartedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingAllMeetingStartedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingAllMeetingStartedV1Data`
@@ -997,10 +1011,10 @@ pub struct P2VcMeetingAllMeetingStartedV1Data {
 impl FromJson for P2VcMeetingAllMeetingStartedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingAllMeetingStartedV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            operator: json::field(&mut o, "operator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingJoinMeetingV1`
@@ -1021,11 +1035,11 @@ pub struct P2VcMeetingJoinMeetingV1 {
 impl FromJson for P2VcMeetingJoinMeetingV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingJoinMeetingV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingJoinMeetingV1Data`
@@ -1044,10 +1058,10 @@ pub struct P2VcMeetingJoinMeetingV1Data {
 impl FromJson for P2VcMeetingJoinMeetingV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingJoinMeetingV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            operator: json::field(&mut o, "operator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingLeaveMeetingV1`
@@ -1068,11 +1082,11 @@ pub struct P2VcMeetingLeaveMeetingV1 {
 impl FromJson for P2VcMeetingLeaveMeetingV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingLeaveMeetingV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingLeaveMeetingV1Data`
@@ -1095,12 +1109,12 @@ pub struct P2VcMeetingLeaveMeetingV1Data {
 impl FromJson for P2VcMeetingLeaveMeetingV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingLeaveMeetingV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            operator: json::field(&mut o, "operator")?,
-            leave_reason: json::field(&mut o, "leave_reason")?,
-            leave_user: json::field(&mut o, "leave_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "leave_reason", &mut out.leave_reason)?;
+        json::set(&mut o, "leave_user", &mut out.leave_user)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingMeetingEndedV1`
@@ -1121,11 +1135,11 @@ pub struct P2VcMeetingMeetingEndedV1 {
 impl FromJson for P2VcMeetingMeetingEndedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingMeetingEndedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingMeetingEndedV1Data`
@@ -1144,10 +1158,10 @@ pub struct P2VcMeetingMeetingEndedV1Data {
 impl FromJson for P2VcMeetingMeetingEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingMeetingEndedV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            operator: json::field(&mut o, "operator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingMeetingStartedV1`
@@ -1168,11 +1182,11 @@ pub struct P2VcMeetingMeetingStartedV1 {
 impl FromJson for P2VcMeetingMeetingStartedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingMeetingStartedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingMeetingStartedV1Data`
@@ -1191,10 +1205,10 @@ pub struct P2VcMeetingMeetingStartedV1Data {
 impl FromJson for P2VcMeetingMeetingStartedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingMeetingStartedV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            operator: json::field(&mut o, "operator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingEndedV1`
@@ -1215,11 +1229,11 @@ pub struct P2VcMeetingParticipantMeetingEndedV1 {
 impl FromJson for P2VcMeetingParticipantMeetingEndedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingParticipantMeetingEndedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingEndedV1Data`
@@ -1240,11 +1254,11 @@ pub struct P2VcMeetingParticipantMeetingEndedV1Data {
 impl FromJson for P2VcMeetingParticipantMeetingEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingParticipantMeetingEndedV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            operator: json::field(&mut o, "operator")?,
-            subscriber_ids: json::field(&mut o, "subscriber_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1Data`
@@ -1267,11 +1281,11 @@ pub struct P2VcMeetingParticipantMeetingJoinedV1Data {
 impl FromJson for P2VcMeetingParticipantMeetingJoinedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingParticipantMeetingJoinedV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            operator: json::field(&mut o, "operator")?,
-            subscriber_ids: json::field(&mut o, "subscriber_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeeting`
@@ -1317,20 +1331,20 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeeting {
             value,
             "P2VcMeetingParticipantMeetingJoinedV1DataMeeting",
         )?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            topic: json::field(&mut o, "topic")?,
-            meeting_no: json::field(&mut o, "meeting_no")?,
-            meeting_source: json::field(&mut o, "meeting_source")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            host_user: json::field(&mut o, "host_user")?,
-            owner: json::field(&mut o, "owner")?,
-            calendar_event_id: json::field(&mut o, "calendar_event_id")?,
-            meeting_sub_type: json::field(&mut o, "meeting_sub_type")?,
-            security_setting: json::field(&mut o, "security_setting")?,
-            webinar_setting: json::field(&mut o, "webinar_setting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "topic", &mut out.topic)?;
+        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
+        json::set(&mut o, "meeting_source", &mut out.meeting_source)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "host_user", &mut out.host_user)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "calendar_event_id", &mut out.calendar_event_id)?;
+        json::set(&mut o, "meeting_sub_type", &mut out.meeting_sub_type)?;
+        json::set(&mut o, "security_setting", &mut out.security_setting)?;
+        json::set(&mut o, "webinar_setting", &mut out.webinar_setting)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser`
@@ -1354,11 +1368,11 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser {
             value,
             "P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser",
         )?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_role: json::field(&mut o, "user_role")?,
-            user_type: json::field(&mut o, "user_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_role", &mut out.user_role)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId`
@@ -1382,11 +1396,11 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId {
             value,
             "P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId",
         )?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner`
@@ -1410,11 +1424,11 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner {
             value,
             "P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner",
         )?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_role: json::field(&mut o, "user_role")?,
-            user_type: json::field(&mut o, "user_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_role", &mut out.user_role)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId`
@@ -1438,11 +1452,11 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId {
             value,
             "P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId",
         )?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting`
@@ -1472,16 +1486,17 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettin
             value,
             "P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting",
         )?;
-        Ok(Self {
-            security_level: json::field(&mut o, "security_level")?,
-            group_ids: json::field(&mut o, "group_ids")?,
-            user_ids: json::field(&mut o, "user_ids")?,
-            room_ids: json::field(&mut o, "room_ids")?,
-            has_set_security_contacts_and_group: json::field(
-                &mut o,
-                "has_set_security_contacts_and_group",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "security_level", &mut out.security_level)?;
+        json::set(&mut o, "group_ids", &mut out.group_ids)?;
+        json::set(&mut o, "user_ids", &mut out.user_ids)?;
+        json::set(&mut o, "room_ids", &mut out.room_ids)?;
+        json::set(
+            &mut o,
+            "has_set_security_contacts_and_group",
+            &mut out.has_set_security_contacts_and_group,
+        )?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds`
@@ -1506,11 +1521,11 @@ for P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds {
             value,
             "P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds",
         )?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting`
@@ -1530,9 +1545,9 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting
             value,
             "P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting",
         )?;
-        Ok(Self {
-            webinar_type: json::field(&mut o, "webinar_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "webinar_type", &mut out.webinar_type)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataOperator`
@@ -1556,11 +1571,11 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataOperator {
             value,
             "P2VcMeetingParticipantMeetingJoinedV1DataOperator",
         )?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_role: json::field(&mut o, "user_role")?,
-            user_type: json::field(&mut o, "user_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_role", &mut out.user_role)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataOperatorId`
@@ -1584,11 +1599,11 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataOperatorId {
             value,
             "P2VcMeetingParticipantMeetingJoinedV1DataOperatorId",
         )?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds`
@@ -1612,11 +1627,11 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds {
             value,
             "P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds",
         )?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1Data`
@@ -1639,11 +1654,11 @@ pub struct P2VcMeetingParticipantMeetingStartedV1Data {
 impl FromJson for P2VcMeetingParticipantMeetingStartedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingParticipantMeetingStartedV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            operator: json::field(&mut o, "operator")?,
-            subscriber_ids: json::field(&mut o, "subscriber_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeeting`
@@ -1689,20 +1704,20 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeeting {
             value,
             "P2VcMeetingParticipantMeetingStartedV1DataMeeting",
         )?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            topic: json::field(&mut o, "topic")?,
-            meeting_no: json::field(&mut o, "meeting_no")?,
-            meeting_source: json::field(&mut o, "meeting_source")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            host_user: json::field(&mut o, "host_user")?,
-            owner: json::field(&mut o, "owner")?,
-            calendar_event_id: json::field(&mut o, "calendar_event_id")?,
-            meeting_sub_type: json::field(&mut o, "meeting_sub_type")?,
-            security_setting: json::field(&mut o, "security_setting")?,
-            webinar_setting: json::field(&mut o, "webinar_setting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "topic", &mut out.topic)?;
+        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
+        json::set(&mut o, "meeting_source", &mut out.meeting_source)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "host_user", &mut out.host_user)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "calendar_event_id", &mut out.calendar_event_id)?;
+        json::set(&mut o, "meeting_sub_type", &mut out.meeting_sub_type)?;
+        json::set(&mut o, "security_setting", &mut out.security_setting)?;
+        json::set(&mut o, "webinar_setting", &mut out.webinar_setting)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser`
@@ -1726,11 +1741,11 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser {
             value,
             "P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser",
         )?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_role: json::field(&mut o, "user_role")?,
-            user_type: json::field(&mut o, "user_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_role", &mut out.user_role)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId`
@@ -1754,11 +1769,11 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId {
             value,
             "P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId",
         )?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner`
@@ -1782,11 +1797,11 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner {
             value,
             "P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner",
         )?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_role: json::field(&mut o, "user_role")?,
-            user_type: json::field(&mut o, "user_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_role", &mut out.user_role)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId`
@@ -1810,11 +1825,11 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId {
             value,
             "P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId",
         )?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting`
@@ -1844,16 +1859,17 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetti
             value,
             "P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting",
         )?;
-        Ok(Self {
-            security_level: json::field(&mut o, "security_level")?,
-            group_ids: json::field(&mut o, "group_ids")?,
-            user_ids: json::field(&mut o, "user_ids")?,
-            room_ids: json::field(&mut o, "room_ids")?,
-            has_set_security_contacts_and_group: json::field(
-                &mut o,
-                "has_set_security_contacts_and_group",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "security_level", &mut out.security_level)?;
+        json::set(&mut o, "group_ids", &mut out.group_ids)?;
+        json::set(&mut o, "user_ids", &mut out.user_ids)?;
+        json::set(&mut o, "room_ids", &mut out.room_ids)?;
+        json::set(
+            &mut o,
+            "has_set_security_contacts_and_group",
+            &mut out.has_set_security_contacts_and_group,
+        )?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds`
@@ -1878,11 +1894,11 @@ for P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds {
             value,
             "P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds",
         )?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSetting`
@@ -1902,9 +1918,9 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSettin
             value,
             "P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSetting",
         )?;
-        Ok(Self {
-            webinar_type: json::field(&mut o, "webinar_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "webinar_type", &mut out.webinar_type)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataOperator`
@@ -1928,11 +1944,11 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataOperator {
             value,
             "P2VcMeetingParticipantMeetingStartedV1DataOperator",
         )?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_role: json::field(&mut o, "user_role")?,
-            user_type: json::field(&mut o, "user_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_role", &mut out.user_role)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataOperatorId`
@@ -1956,11 +1972,11 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataOperatorId {
             value,
             "P2VcMeetingParticipantMeetingStartedV1DataOperatorId",
         )?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds`
@@ -1984,11 +2000,11 @@ impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds {
             value,
             "P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds",
         )?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingRecordingEndedV1`
@@ -2009,11 +2025,11 @@ pub struct P2VcMeetingRecordingEndedV1 {
 impl FromJson for P2VcMeetingRecordingEndedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingRecordingEndedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingRecordingEndedV1Data`
@@ -2032,10 +2048,10 @@ pub struct P2VcMeetingRecordingEndedV1Data {
 impl FromJson for P2VcMeetingRecordingEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingRecordingEndedV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            operator: json::field(&mut o, "operator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingRecordingReadyV1`
@@ -2056,11 +2072,11 @@ pub struct P2VcMeetingRecordingReadyV1 {
 impl FromJson for P2VcMeetingRecordingReadyV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingRecordingReadyV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingRecordingReadyV1Data`
@@ -2081,11 +2097,11 @@ pub struct P2VcMeetingRecordingReadyV1Data {
 impl FromJson for P2VcMeetingRecordingReadyV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingRecordingReadyV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            url: json::field(&mut o, "url")?,
-            duration: json::field(&mut o, "duration")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "duration", &mut out.duration)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingRecordingStartedV1`
@@ -2106,11 +2122,11 @@ pub struct P2VcMeetingRecordingStartedV1 {
 impl FromJson for P2VcMeetingRecordingStartedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingRecordingStartedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingRecordingStartedV1Data`
@@ -2129,10 +2145,10 @@ pub struct P2VcMeetingRecordingStartedV1Data {
 impl FromJson for P2VcMeetingRecordingStartedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingRecordingStartedV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            operator: json::field(&mut o, "operator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingSendMeetingImV1Data`
@@ -2153,11 +2169,11 @@ pub struct P2VcMeetingSendMeetingImV1Data {
 impl FromJson for P2VcMeetingSendMeetingImV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingSendMeetingImV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            operator: json::field(&mut o, "operator")?,
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingSendMeetingImV1DataMeeting`
@@ -2182,13 +2198,13 @@ pub struct P2VcMeetingSendMeetingImV1DataMeeting {
 impl FromJson for P2VcMeetingSendMeetingImV1DataMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingSendMeetingImV1DataMeeting")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            meeting_source: json::field(&mut o, "meeting_source")?,
-            meeting_sub_type: json::field(&mut o, "meeting_sub_type")?,
-            security_setting: json::field(&mut o, "security_setting")?,
-            webinar_setting: json::field(&mut o, "webinar_setting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "meeting_source", &mut out.meeting_source)?;
+        json::set(&mut o, "meeting_sub_type", &mut out.meeting_sub_type)?;
+        json::set(&mut o, "security_setting", &mut out.security_setting)?;
+        json::set(&mut o, "webinar_setting", &mut out.webinar_setting)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting`
@@ -2218,16 +2234,17 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting {
             value,
             "P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting",
         )?;
-        Ok(Self {
-            security_level: json::field(&mut o, "security_level")?,
-            group_ids: json::field(&mut o, "group_ids")?,
-            user_ids: json::field(&mut o, "user_ids")?,
-            room_ids: json::field(&mut o, "room_ids")?,
-            has_set_security_contacts_and_group: json::field(
-                &mut o,
-                "has_set_security_contacts_and_group",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "security_level", &mut out.security_level)?;
+        json::set(&mut o, "group_ids", &mut out.group_ids)?;
+        json::set(&mut o, "user_ids", &mut out.user_ids)?;
+        json::set(&mut o, "room_ids", &mut out.room_ids)?;
+        json::set(
+            &mut o,
+            "has_set_security_contacts_and_group",
+            &mut out.has_set_security_contacts_and_group,
+        )?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds`
@@ -2251,11 +2268,11 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds {
             value,
             "P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds",
         )?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting`
@@ -2275,9 +2292,9 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting {
             value,
             "P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting",
         )?;
-        Ok(Self {
-            webinar_type: json::field(&mut o, "webinar_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "webinar_type", &mut out.webinar_type)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingSendMeetingImV1DataOperator`
@@ -2296,10 +2313,10 @@ pub struct P2VcMeetingSendMeetingImV1DataOperator {
 impl FromJson for P2VcMeetingSendMeetingImV1DataOperator {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingSendMeetingImV1DataOperator")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_type: json::field(&mut o, "user_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingSendMeetingImV1DataOperatorId`
@@ -2320,11 +2337,11 @@ pub struct P2VcMeetingSendMeetingImV1DataOperatorId {
 impl FromJson for P2VcMeetingSendMeetingImV1DataOperatorId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingSendMeetingImV1DataOperatorId")?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingShareEndedV1`
@@ -2345,11 +2362,11 @@ pub struct P2VcMeetingShareEndedV1 {
 impl FromJson for P2VcMeetingShareEndedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingShareEndedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingShareEndedV1Data`
@@ -2368,10 +2385,10 @@ pub struct P2VcMeetingShareEndedV1Data {
 impl FromJson for P2VcMeetingShareEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingShareEndedV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            operator: json::field(&mut o, "operator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingShareStartedV1`
@@ -2392,11 +2409,11 @@ pub struct P2VcMeetingShareStartedV1 {
 impl FromJson for P2VcMeetingShareStartedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingShareStartedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcMeetingShareStartedV1Data`
@@ -2415,10 +2432,10 @@ pub struct P2VcMeetingShareStartedV1Data {
 impl FromJson for P2VcMeetingShareStartedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingShareStartedV1Data")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            operator: json::field(&mut o, "operator")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "operator", &mut out.operator)?;
+        Ok(out)
     }
 }
 /// `P2VcNoteGeneratedV1`
@@ -2439,11 +2456,11 @@ pub struct P2VcNoteGeneratedV1 {
 impl FromJson for P2VcNoteGeneratedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcNoteGeneratedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcNoteGeneratedV1Data`
@@ -2462,10 +2479,10 @@ pub struct P2VcNoteGeneratedV1Data {
 impl FromJson for P2VcNoteGeneratedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcNoteGeneratedV1Data")?;
-        Ok(Self {
-            note_id: json::field(&mut o, "note_id")?,
-            subscriber_ids: json::field(&mut o, "subscriber_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "note_id", &mut out.note_id)?;
+        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        Ok(out)
     }
 }
 /// `P2VcRecordingRecordingEndedV1Data`
@@ -2486,11 +2503,11 @@ pub struct P2VcRecordingRecordingEndedV1Data {
 impl FromJson for P2VcRecordingRecordingEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcRecordingRecordingEndedV1Data")?;
-        Ok(Self {
-            unique_key: json::field(&mut o, "unique_key")?,
-            source: json::field(&mut o, "source")?,
-            subscriber_ids: json::field(&mut o, "subscriber_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "unique_key", &mut out.unique_key)?;
+        json::set(&mut o, "source", &mut out.source)?;
+        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        Ok(out)
     }
 }
 /// `P2VcRecordingRecordingEndedV1DataSubscriberIds`
@@ -2514,11 +2531,11 @@ impl FromJson for P2VcRecordingRecordingEndedV1DataSubscriberIds {
             value,
             "P2VcRecordingRecordingEndedV1DataSubscriberIds",
         )?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcRecordingRecordingStartedV1Data`
@@ -2539,11 +2556,11 @@ pub struct P2VcRecordingRecordingStartedV1Data {
 impl FromJson for P2VcRecordingRecordingStartedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcRecordingRecordingStartedV1Data")?;
-        Ok(Self {
-            unique_key: json::field(&mut o, "unique_key")?,
-            source: json::field(&mut o, "source")?,
-            subscriber_ids: json::field(&mut o, "subscriber_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "unique_key", &mut out.unique_key)?;
+        json::set(&mut o, "source", &mut out.source)?;
+        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        Ok(out)
     }
 }
 /// `P2VcRecordingRecordingStartedV1DataSubscriberIds`
@@ -2567,11 +2584,11 @@ impl FromJson for P2VcRecordingRecordingStartedV1DataSubscriberIds {
             value,
             "P2VcRecordingRecordingStartedV1DataSubscriberIds",
         )?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcRecordingRecordingTranscriptGeneratedV1Data`
@@ -2601,12 +2618,12 @@ impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1Data {
             value,
             "P2VcRecordingRecordingTranscriptGeneratedV1Data",
         )?;
-        Ok(Self {
-            unique_key: json::field(&mut o, "unique_key")?,
-            source: json::field(&mut o, "source")?,
-            subscriber_ids: json::field(&mut o, "subscriber_ids")?,
-            transcript_items: json::field(&mut o, "transcript_items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "unique_key", &mut out.unique_key)?;
+        json::set(&mut o, "source", &mut out.source)?;
+        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
+        json::set(&mut o, "transcript_items", &mut out.transcript_items)?;
+        Ok(out)
     }
 }
 /// `P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds`
@@ -2630,11 +2647,11 @@ impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds {
             value,
             "P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds",
         )?;
-        Ok(Self {
-            union_id: json::field(&mut o, "union_id")?,
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        Ok(out)
     }
 }
 /// `P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems`
@@ -2666,14 +2683,14 @@ impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems
             value,
             "P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems",
         )?;
-        Ok(Self {
-            speaker: json::field(&mut o, "speaker")?,
-            text: json::field(&mut o, "text")?,
-            language: json::field(&mut o, "language")?,
-            start_time_ms: json::field(&mut o, "start_time_ms")?,
-            end_time_ms: json::field(&mut o, "end_time_ms")?,
-            sentence_id: json::field(&mut o, "sentence_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "speaker", &mut out.speaker)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "language", &mut out.language)?;
+        json::set(&mut o, "start_time_ms", &mut out.start_time_ms)?;
+        json::set(&mut o, "end_time_ms", &mut out.end_time_ms)?;
+        json::set(&mut o, "sentence_id", &mut out.sentence_id)?;
+        Ok(out)
     }
 }
 /// `P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItemsSpeaker`
@@ -2699,12 +2716,12 @@ impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems
             value,
             "P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItemsSpeaker",
         )?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_type: json::field(&mut o, "user_type")?,
-            user_role: json::field(&mut o, "user_role")?,
-            user_name: json::field(&mut o, "user_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        json::set(&mut o, "user_role", &mut out.user_role)?;
+        json::set(&mut o, "user_name", &mut out.user_name)?;
+        Ok(out)
     }
 }
 /// `P2VcReserveConfigUpdatedV1`
@@ -2725,11 +2742,11 @@ pub struct P2VcReserveConfigUpdatedV1 {
 impl FromJson for P2VcReserveConfigUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcReserveConfigUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcReserveConfigUpdatedV1Data`
@@ -2754,13 +2771,13 @@ pub struct P2VcReserveConfigUpdatedV1Data {
 impl FromJson for P2VcReserveConfigUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcReserveConfigUpdatedV1Data")?;
-        Ok(Self {
-            scope_id: json::field(&mut o, "scope_id")?,
-            scope_type: json::field(&mut o, "scope_type")?,
-            approve_config: json::field(&mut o, "approve_config")?,
-            time_config: json::field(&mut o, "time_config")?,
-            reserve_scope_config: json::field(&mut o, "reserve_scope_config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "scope_id", &mut out.scope_id)?;
+        json::set(&mut o, "scope_type", &mut out.scope_type)?;
+        json::set(&mut o, "approve_config", &mut out.approve_config)?;
+        json::set(&mut o, "time_config", &mut out.time_config)?;
+        json::set(&mut o, "reserve_scope_config", &mut out.reserve_scope_config)?;
+        Ok(out)
     }
 }
 /// `P2VcRoomCreatedV1`
@@ -2781,11 +2798,11 @@ pub struct P2VcRoomCreatedV1 {
 impl FromJson for P2VcRoomCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcRoomCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcRoomCreatedV1Data`
@@ -2802,9 +2819,9 @@ pub struct P2VcRoomCreatedV1Data {
 impl FromJson for P2VcRoomCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcRoomCreatedV1Data")?;
-        Ok(Self {
-            room: json::field(&mut o, "room")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room", &mut out.room)?;
+        Ok(out)
     }
 }
 /// `P2VcRoomDeletedV1`
@@ -2825,11 +2842,11 @@ pub struct P2VcRoomDeletedV1 {
 impl FromJson for P2VcRoomDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcRoomDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcRoomDeletedV1Data`
@@ -2846,9 +2863,9 @@ pub struct P2VcRoomDeletedV1Data {
 impl FromJson for P2VcRoomDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcRoomDeletedV1Data")?;
-        Ok(Self {
-            room: json::field(&mut o, "room")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room", &mut out.room)?;
+        Ok(out)
     }
 }
 /// `P2VcRoomLevelCreatedV1`
@@ -2869,11 +2886,11 @@ pub struct P2VcRoomLevelCreatedV1 {
 impl FromJson for P2VcRoomLevelCreatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcRoomLevelCreatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcRoomLevelCreatedV1Data`
@@ -2890,9 +2907,9 @@ pub struct P2VcRoomLevelCreatedV1Data {
 impl FromJson for P2VcRoomLevelCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcRoomLevelCreatedV1Data")?;
-        Ok(Self {
-            room_level: json::field(&mut o, "room_level")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_level", &mut out.room_level)?;
+        Ok(out)
     }
 }
 /// `P2VcRoomLevelDeletedV1`
@@ -2913,11 +2930,11 @@ pub struct P2VcRoomLevelDeletedV1 {
 impl FromJson for P2VcRoomLevelDeletedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcRoomLevelDeletedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcRoomLevelDeletedV1Data`
@@ -2936,10 +2953,10 @@ pub struct P2VcRoomLevelDeletedV1Data {
 impl FromJson for P2VcRoomLevelDeletedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcRoomLevelDeletedV1Data")?;
-        Ok(Self {
-            room_level_id: json::field(&mut o, "room_level_id")?,
-            delete_child: json::field(&mut o, "delete_child")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_level_id", &mut out.room_level_id)?;
+        json::set(&mut o, "delete_child", &mut out.delete_child)?;
+        Ok(out)
     }
 }
 /// `P2VcRoomLevelUpdatedV1`
@@ -2960,11 +2977,11 @@ pub struct P2VcRoomLevelUpdatedV1 {
 impl FromJson for P2VcRoomLevelUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcRoomLevelUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcRoomLevelUpdatedV1Data`
@@ -2981,9 +2998,9 @@ pub struct P2VcRoomLevelUpdatedV1Data {
 impl FromJson for P2VcRoomLevelUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcRoomLevelUpdatedV1Data")?;
-        Ok(Self {
-            room_level: json::field(&mut o, "room_level")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_level", &mut out.room_level)?;
+        Ok(out)
     }
 }
 /// `P2VcRoomUpdatedV1`
@@ -3004,11 +3021,11 @@ pub struct P2VcRoomUpdatedV1 {
 impl FromJson for P2VcRoomUpdatedV1 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcRoomUpdatedV1")?;
-        Ok(Self {
-            schema: json::field(&mut o, "schema")?,
-            header: json::field(&mut o, "header")?,
-            event: json::field(&mut o, "event")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "schema", &mut out.schema)?;
+        json::set(&mut o, "header", &mut out.header)?;
+        json::set(&mut o, "event", &mut out.event)?;
+        Ok(out)
     }
 }
 /// `P2VcRoomUpdatedV1Data`
@@ -3025,9 +3042,9 @@ pub struct P2VcRoomUpdatedV1Data {
 impl FromJson for P2VcRoomUpdatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcRoomUpdatedV1Data")?;
-        Ok(Self {
-            room: json::field(&mut o, "room")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room", &mut out.room)?;
+        Ok(out)
     }
 }
 /// `ParticipantJoinedItem`
@@ -3046,10 +3063,10 @@ pub struct ParticipantJoinedItem {
 impl FromJson for ParticipantJoinedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ParticipantJoinedItem")?;
-        Ok(Self {
-            participant: json::field(&mut o, "participant")?,
-            join_time: json::field(&mut o, "join_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "participant", &mut out.participant)?;
+        json::set(&mut o, "join_time", &mut out.join_time)?;
+        Ok(out)
     }
 }
 /// `ParticipantLeftItem`
@@ -3070,11 +3087,11 @@ pub struct ParticipantLeftItem {
 impl FromJson for ParticipantLeftItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ParticipantLeftItem")?;
-        Ok(Self {
-            participant: json::field(&mut o, "participant")?,
-            leave_reason: json::field(&mut o, "leave_reason")?,
-            leave_time: json::field(&mut o, "leave_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "participant", &mut out.participant)?;
+        json::set(&mut o, "leave_reason", &mut out.leave_reason)?;
+        json::set(&mut o, "leave_time", &mut out.leave_time)?;
+        Ok(out)
     }
 }
 /// `ReserveScopeConfigEvent`
@@ -3095,11 +3112,11 @@ pub struct ReserveScopeConfigEvent {
 impl FromJson for ReserveScopeConfigEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReserveScopeConfigEvent")?;
-        Ok(Self {
-            allow_all_users: json::field(&mut o, "allow_all_users")?,
-            allow_users: json::field(&mut o, "allow_users")?,
-            allow_depts: json::field(&mut o, "allow_depts")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "allow_all_users", &mut out.allow_all_users)?;
+        json::set(&mut o, "allow_users", &mut out.allow_users)?;
+        json::set(&mut o, "allow_depts", &mut out.allow_depts)?;
+        Ok(out)
     }
 }
 /// `RoomEvent`
@@ -3134,18 +3151,18 @@ pub struct RoomEvent {
 impl FromJson for RoomEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoomEvent")?;
-        Ok(Self {
-            room_id: json::field(&mut o, "room_id")?,
-            name: json::field(&mut o, "name")?,
-            capacity: json::field(&mut o, "capacity")?,
-            description: json::field(&mut o, "description")?,
-            display_id: json::field(&mut o, "display_id")?,
-            custom_room_id: json::field(&mut o, "custom_room_id")?,
-            room_level_id: json::field(&mut o, "room_level_id")?,
-            path: json::field(&mut o, "path")?,
-            room_status: json::field(&mut o, "room_status")?,
-            device: json::field(&mut o, "device")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_id", &mut out.room_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "capacity", &mut out.capacity)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "display_id", &mut out.display_id)?;
+        json::set(&mut o, "custom_room_id", &mut out.custom_room_id)?;
+        json::set(&mut o, "room_level_id", &mut out.room_level_id)?;
+        json::set(&mut o, "path", &mut out.path)?;
+        json::set(&mut o, "room_status", &mut out.room_status)?;
+        json::set(&mut o, "device", &mut out.device)?;
+        Ok(out)
     }
 }
 /// `RoomLevel`
@@ -3172,14 +3189,14 @@ pub struct RoomLevel {
 impl FromJson for RoomLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoomLevel")?;
-        Ok(Self {
-            room_level_id: json::field(&mut o, "room_level_id")?,
-            name: json::field(&mut o, "name")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            path: json::field(&mut o, "path")?,
-            has_child: json::field(&mut o, "has_child")?,
-            custom_group_id: json::field(&mut o, "custom_group_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_level_id", &mut out.room_level_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "path", &mut out.path)?;
+        json::set(&mut o, "has_child", &mut out.has_child)?;
+        json::set(&mut o, "custom_group_id", &mut out.custom_group_id)?;
+        Ok(out)
     }
 }
 /// `RoomStatusEvent`
@@ -3210,16 +3227,16 @@ pub struct RoomStatusEvent {
 impl FromJson for RoomStatusEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoomStatusEvent")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-            schedule_status: json::field(&mut o, "schedule_status")?,
-            disable_start_time: json::field(&mut o, "disable_start_time")?,
-            disable_end_time: json::field(&mut o, "disable_end_time")?,
-            disable_reason: json::field(&mut o, "disable_reason")?,
-            contact_ids: json::field(&mut o, "contact_ids")?,
-            disable_notice: json::field(&mut o, "disable_notice")?,
-            resume_notice: json::field(&mut o, "resume_notice")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "schedule_status", &mut out.schedule_status)?;
+        json::set(&mut o, "disable_start_time", &mut out.disable_start_time)?;
+        json::set(&mut o, "disable_end_time", &mut out.disable_end_time)?;
+        json::set(&mut o, "disable_reason", &mut out.disable_reason)?;
+        json::set(&mut o, "contact_ids", &mut out.contact_ids)?;
+        json::set(&mut o, "disable_notice", &mut out.disable_notice)?;
+        json::set(&mut o, "resume_notice", &mut out.resume_notice)?;
+        Ok(out)
     }
 }
 /// `SectionLocation`
@@ -3240,11 +3257,11 @@ pub struct SectionLocation {
 impl FromJson for SectionLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SectionLocation")?;
-        Ok(Self {
-            title: json::field(&mut o, "title")?,
-            level: json::field(&mut o, "level")?,
-            parent_titles: json::field(&mut o, "parent_titles")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "level", &mut out.level)?;
+        json::set(&mut o, "parent_titles", &mut out.parent_titles)?;
+        Ok(out)
     }
 }
 /// `ShareDoc`
@@ -3263,10 +3280,10 @@ pub struct ShareDoc {
 impl FromJson for ShareDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ShareDoc")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-            title: json::field(&mut o, "title")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        Ok(out)
     }
 }
 /// `SubscribeDepartment`
@@ -3285,10 +3302,10 @@ pub struct SubscribeDepartment {
 impl FromJson for SubscribeDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SubscribeDepartment")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            department_name: json::field(&mut o, "department_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "department_name", &mut out.department_name)?;
+        Ok(out)
     }
 }
 /// `SubscribeUserEvent`
@@ -3305,9 +3322,9 @@ pub struct SubscribeUserEvent {
 impl FromJson for SubscribeUserEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SubscribeUserEvent")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        Ok(out)
     }
 }
 /// `TimeConfig`
@@ -3336,15 +3353,15 @@ pub struct TimeConfig {
 impl FromJson for TimeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TimeConfig")?;
-        Ok(Self {
-            if_cover_child_scope: json::field(&mut o, "if_cover_child_scope")?,
-            time_switch: json::field(&mut o, "time_switch")?,
-            days_in_advance: json::field(&mut o, "days_in_advance")?,
-            opening_hour: json::field(&mut o, "opening_hour")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            max_duration: json::field(&mut o, "max_duration")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "if_cover_child_scope", &mut out.if_cover_child_scope)?;
+        json::set(&mut o, "time_switch", &mut out.time_switch)?;
+        json::set(&mut o, "days_in_advance", &mut out.days_in_advance)?;
+        json::set(&mut o, "opening_hour", &mut out.opening_hour)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "max_duration", &mut out.max_duration)?;
+        Ok(out)
     }
 }
 /// `TranscriptItem`
@@ -3371,14 +3388,14 @@ pub struct TranscriptItem {
 impl FromJson for TranscriptItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TranscriptItem")?;
-        Ok(Self {
-            speaker: json::field(&mut o, "speaker")?,
-            text: json::field(&mut o, "text")?,
-            language: json::field(&mut o, "language")?,
-            start_time_ms: json::field(&mut o, "start_time_ms")?,
-            end_time_ms: json::field(&mut o, "end_time_ms")?,
-            sentence_id: json::field(&mut o, "sentence_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "speaker", &mut out.speaker)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "language", &mut out.language)?;
+        json::set(&mut o, "start_time_ms", &mut out.start_time_ms)?;
+        json::set(&mut o, "end_time_ms", &mut out.end_time_ms)?;
+        json::set(&mut o, "sentence_id", &mut out.sentence_id)?;
+        Ok(out)
     }
 }
 /// `UserId`
@@ -3399,10 +3416,10 @@ pub struct UserId {
 impl FromJson for UserId {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserId")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            open_id: json::field(&mut o, "open_id")?,
-            union_id: json::field(&mut o, "union_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "open_id", &mut out.open_id)?;
+        json::set(&mut o, "union_id", &mut out.union_id)?;
+        Ok(out)
     }
 }

@@ -646,9 +646,9 @@ pub struct AccessCodeScopeConfigRespData {
 impl FromJson for AccessCodeScopeConfigRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AccessCodeScopeConfigRespData")?;
-        Ok(Self {
-            access_code: json::field(&mut o, "access_code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "access_code", &mut out.access_code)?;
+        Ok(out)
     }
 }
 /// `Alert`
@@ -693,23 +693,23 @@ pub struct Alert {
 impl FromJson for Alert {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Alert")?;
-        Ok(Self {
-            alert_id: json::field(&mut o, "alert_id")?,
-            resource_scope: json::field(&mut o, "resource_scope")?,
-            monitor_target: json::field(&mut o, "monitor_target")?,
-            alert_strategy: json::field(&mut o, "alert_strategy")?,
-            alert_time: json::field(&mut o, "alert_time")?,
-            alert_level: json::field(&mut o, "alert_level")?,
-            contacts: json::field(&mut o, "contacts")?,
-            notify_methods: json::field(&mut o, "notify_methods")?,
-            alert_rule: json::field(&mut o, "alert_rule")?,
-            process_time: json::field(&mut o, "process_time")?,
-            recover_time: json::field(&mut o, "recover_time")?,
-            process_status: json::field(&mut o, "process_status")?,
-            alert_rule_id: json::field(&mut o, "alert_rule_id")?,
-            monitor_target_room_id: json::field(&mut o, "monitor_target_room_id")?,
-            monitor_target_room_mac: json::field(&mut o, "monitor_target_room_mac")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "alert_id", &mut out.alert_id)?;
+        json::set(&mut o, "resource_scope", &mut out.resource_scope)?;
+        json::set(&mut o, "monitor_target", &mut out.monitor_target)?;
+        json::set(&mut o, "alert_strategy", &mut out.alert_strategy)?;
+        json::set(&mut o, "alert_time", &mut out.alert_time)?;
+        json::set(&mut o, "alert_level", &mut out.alert_level)?;
+        json::set(&mut o, "contacts", &mut out.contacts)?;
+        json::set(&mut o, "notify_methods", &mut out.notify_methods)?;
+        json::set(&mut o, "alert_rule", &mut out.alert_rule)?;
+        json::set(&mut o, "process_time", &mut out.process_time)?;
+        json::set(&mut o, "recover_time", &mut out.recover_time)?;
+        json::set(&mut o, "process_status", &mut out.process_status)?;
+        json::set(&mut o, "alert_rule_id", &mut out.alert_rule_id)?;
+        json::set(&mut o, "monitor_target_room_id", &mut out.monitor_target_room_id)?;
+        json::set(&mut o, "monitor_target_room_mac", &mut out.monitor_target_room_mac)?;
+        Ok(out)
     }
 }
 /// `ApplyReserveRequestBody`
@@ -752,13 +752,14 @@ pub struct ApplyReserveResponseBody {
 impl FromJson for ApplyReserveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApplyReserveResponseBody")?;
-        Ok(Self {
-            reserve: json::field(&mut o, "reserve")?,
-            reserve_correction_check_info: json::field(
-                &mut o,
-                "reserve_correction_check_info",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reserve", &mut out.reserve)?;
+        json::set(
+            &mut o,
+            "reserve_correction_check_info",
+            &mut out.reserve_correction_check_info,
+        )?;
+        Ok(out)
     }
 }
 /// `ApprovalConfig`
@@ -781,12 +782,12 @@ pub struct ApprovalConfig {
 impl FromJson for ApprovalConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ApprovalConfig")?;
-        Ok(Self {
-            approval_switch: json::field(&mut o, "approval_switch")?,
-            approval_condition: json::field(&mut o, "approval_condition")?,
-            meeting_duration: json::field(&mut o, "meeting_duration")?,
-            approvers: json::field(&mut o, "approvers")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approval_switch", &mut out.approval_switch)?;
+        json::set(&mut o, "approval_condition", &mut out.approval_condition)?;
+        json::set(&mut o, "meeting_duration", &mut out.meeting_duration)?;
+        json::set(&mut o, "approvers", &mut out.approvers)?;
+        Ok(out)
     }
 }
 impl ToJson for ApprovalConfig {
@@ -898,10 +899,10 @@ pub struct AutoReleaseEventMyAiRoomRespData {
 impl FromJson for AutoReleaseEventMyAiRoomRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AutoReleaseEventMyAiRoomRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `AutoReleaseEventMyAiRoomRespDataPresent`
@@ -930,15 +931,15 @@ pub struct AutoReleaseEventMyAiRoomRespDataPresent {
 impl FromJson for AutoReleaseEventMyAiRoomRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AutoReleaseEventMyAiRoomRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            body: json::field(&mut o, "body")?,
-            interactable: json::field(&mut o, "interactable")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_url: json::field(&mut o, "operation_url")?,
-            callback_url: json::field(&mut o, "callback_url")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "interactable", &mut out.interactable)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_url", &mut out.operation_url)?;
+        json::set(&mut o, "callback_url", &mut out.callback_url)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `AutoReleaseEventMyAiRoomRespDataResult`
@@ -957,10 +958,10 @@ pub struct AutoReleaseEventMyAiRoomRespDataResult {
 impl FromJson for AutoReleaseEventMyAiRoomRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AutoReleaseEventMyAiRoomRespDataResult")?;
-        Ok(Self {
-            room_reply: json::field(&mut o, "room_reply")?,
-            openapi_response: json::field(&mut o, "openapi_response")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_reply", &mut out.room_reply)?;
+        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
+        Ok(out)
     }
 }
 /// `AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse`
@@ -986,12 +987,12 @@ impl FromJson for AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse {
             value,
             "AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse",
         )?;
-        Ok(Self {
-            response_type: json::field(&mut o, "response_type")?,
-            schedule_event_id: json::field(&mut o, "schedule_event_id")?,
-            other_msg: json::field(&mut o, "other_msg")?,
-            oapi_msg: json::field(&mut o, "oapi_msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "response_type", &mut out.response_type)?;
+        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
+        json::set(&mut o, "other_msg", &mut out.other_msg)?;
+        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
+        Ok(out)
     }
 }
 /// `AutoWelcomeMyAiRoomReqBody`
@@ -1091,10 +1092,10 @@ pub struct AutoWelcomeMyAiRoomRespData {
 impl FromJson for AutoWelcomeMyAiRoomRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AutoWelcomeMyAiRoomRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `AutoWelcomeMyAiRoomRespDataPresent`
@@ -1123,15 +1124,15 @@ pub struct AutoWelcomeMyAiRoomRespDataPresent {
 impl FromJson for AutoWelcomeMyAiRoomRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AutoWelcomeMyAiRoomRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            body: json::field(&mut o, "body")?,
-            interactable: json::field(&mut o, "interactable")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_url: json::field(&mut o, "operation_url")?,
-            callback_url: json::field(&mut o, "callback_url")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "interactable", &mut out.interactable)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_url", &mut out.operation_url)?;
+        json::set(&mut o, "callback_url", &mut out.callback_url)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `AutoWelcomeMyAiRoomRespDataResult`
@@ -1150,10 +1151,10 @@ pub struct AutoWelcomeMyAiRoomRespDataResult {
 impl FromJson for AutoWelcomeMyAiRoomRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AutoWelcomeMyAiRoomRespDataResult")?;
-        Ok(Self {
-            room_reply: json::field(&mut o, "room_reply")?,
-            openapi_response: json::field(&mut o, "openapi_response")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_reply", &mut out.room_reply)?;
+        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
+        Ok(out)
     }
 }
 /// `AutoWelcomeMyAiRoomRespDataResultOpenapiResponse`
@@ -1179,12 +1180,12 @@ impl FromJson for AutoWelcomeMyAiRoomRespDataResultOpenapiResponse {
             value,
             "AutoWelcomeMyAiRoomRespDataResultOpenapiResponse",
         )?;
-        Ok(Self {
-            response_type: json::field(&mut o, "response_type")?,
-            schedule_event_id: json::field(&mut o, "schedule_event_id")?,
-            other_msg: json::field(&mut o, "other_msg")?,
-            oapi_msg: json::field(&mut o, "oapi_msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "response_type", &mut out.response_type)?;
+        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
+        json::set(&mut o, "other_msg", &mut out.other_msg)?;
+        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
+        Ok(out)
     }
 }
 /// `BotMeetingInfo`
@@ -1207,12 +1208,12 @@ pub struct BotMeetingInfo {
 impl FromJson for BotMeetingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BotMeetingInfo")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            meeting_no: json::field(&mut o, "meeting_no")?,
-            start_time: json::field(&mut o, "start_time")?,
-            topic: json::field(&mut o, "topic")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "topic", &mut out.topic)?;
+        Ok(out)
     }
 }
 /// `CallbackMyAiVcMeetingReqBody`
@@ -1364,9 +1365,9 @@ pub struct ChangeNameMeetingRespData {
 impl FromJson for ChangeNameMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChangeNameMeetingRespData")?;
-        Ok(Self {
-            results: json::field(&mut o, "results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "results", &mut out.results)?;
+        Ok(out)
     }
 }
 /// `ChangeNameMeetingRespDataResults`
@@ -1387,11 +1388,11 @@ pub struct ChangeNameMeetingRespDataResults {
 impl FromJson for ChangeNameMeetingRespDataResults {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChangeNameMeetingRespDataResults")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_type: json::field(&mut o, "user_type")?,
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `ChatMessageItem`
@@ -1416,13 +1417,13 @@ pub struct ChatMessageItem {
 impl FromJson for ChatMessageItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChatMessageItem")?;
-        Ok(Self {
-            operator: json::field(&mut o, "operator")?,
-            message_id: json::field(&mut o, "message_id")?,
-            message_type: json::field(&mut o, "message_type")?,
-            content: json::field(&mut o, "content")?,
-            send_time: json::field(&mut o, "send_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "message_id", &mut out.message_id)?;
+        json::set(&mut o, "message_type", &mut out.message_type)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "send_time", &mut out.send_time)?;
+        Ok(out)
     }
 }
 /// `CheckInScheduleMyAiRoomReqBody`
@@ -1585,10 +1586,10 @@ pub struct CheckInScheduleMyAiRoomRespData {
 impl FromJson for CheckInScheduleMyAiRoomRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CheckInScheduleMyAiRoomRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `CheckInScheduleMyAiRoomRespDataPresent`
@@ -1617,15 +1618,15 @@ pub struct CheckInScheduleMyAiRoomRespDataPresent {
 impl FromJson for CheckInScheduleMyAiRoomRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CheckInScheduleMyAiRoomRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            body: json::field(&mut o, "body")?,
-            interactable: json::field(&mut o, "interactable")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_url: json::field(&mut o, "operation_url")?,
-            callback_url: json::field(&mut o, "callback_url")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "interactable", &mut out.interactable)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_url", &mut out.operation_url)?;
+        json::set(&mut o, "callback_url", &mut out.callback_url)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `CheckInScheduleMyAiRoomRespDataResult`
@@ -1644,10 +1645,10 @@ pub struct CheckInScheduleMyAiRoomRespDataResult {
 impl FromJson for CheckInScheduleMyAiRoomRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CheckInScheduleMyAiRoomRespDataResult")?;
-        Ok(Self {
-            room_reply: json::field(&mut o, "room_reply")?,
-            openapi_response: json::field(&mut o, "openapi_response")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_reply", &mut out.room_reply)?;
+        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
+        Ok(out)
     }
 }
 /// `CheckInScheduleMyAiRoomRespDataResultOpenapiResponse`
@@ -1673,12 +1674,12 @@ impl FromJson for CheckInScheduleMyAiRoomRespDataResultOpenapiResponse {
             value,
             "CheckInScheduleMyAiRoomRespDataResultOpenapiResponse",
         )?;
-        Ok(Self {
-            response_type: json::field(&mut o, "response_type")?,
-            schedule_event_id: json::field(&mut o, "schedule_event_id")?,
-            other_msg: json::field(&mut o, "other_msg")?,
-            oapi_msg: json::field(&mut o, "oapi_msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "response_type", &mut out.response_type)?;
+        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
+        json::set(&mut o, "other_msg", &mut out.other_msg)?;
+        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
+        Ok(out)
     }
 }
 /// `CommentFocus`
@@ -1697,10 +1698,10 @@ pub struct CommentFocus {
 impl FromJson for CommentFocus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CommentFocus")?;
-        Ok(Self {
-            comment_id: json::field(&mut o, "comment_id")?,
-            focused: json::field(&mut o, "focused")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "comment_id", &mut out.comment_id)?;
+        json::set(&mut o, "focused", &mut out.focused)?;
+        Ok(out)
     }
 }
 /// `Conditions`
@@ -1719,10 +1720,10 @@ pub struct Conditions {
 impl FromJson for Conditions {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Conditions")?;
-        Ok(Self {
-            custom_key: json::field(&mut o, "custom_key")?,
-            option_keys: json::field(&mut o, "option_keys")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "custom_key", &mut out.custom_key)?;
+        json::set(&mut o, "option_keys", &mut out.option_keys)?;
+        Ok(out)
     }
 }
 impl ToJson for Conditions {
@@ -1749,10 +1750,10 @@ pub struct Contact {
 impl FromJson for Contact {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Contact")?;
-        Ok(Self {
-            contact_type: json::field(&mut o, "contact_type")?,
-            contact_name: json::field(&mut o, "contact_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "contact_type", &mut out.contact_type)?;
+        json::set(&mut o, "contact_name", &mut out.contact_name)?;
+        Ok(out)
     }
 }
 /// `CreateEventCardMyAiSipReqBody`
@@ -1797,11 +1798,11 @@ pub struct CreateEventCardMyAiSipRespData {
 impl FromJson for CreateEventCardMyAiSipRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateEventCardMyAiSipRespData")?;
-        Ok(Self {
-            hint: json::field(&mut o, "hint")?,
-            result: json::field(&mut o, "result")?,
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "hint", &mut out.hint)?;
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `CreateEventCardMyAiSipRespDataPresent`
@@ -1834,17 +1835,17 @@ pub struct CreateEventCardMyAiSipRespDataPresent {
 impl FromJson for CreateEventCardMyAiSipRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateEventCardMyAiSipRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            body: json::field(&mut o, "body")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            interactable: json::field(&mut o, "interactable")?,
-            operation_url: json::field(&mut o, "operation_url")?,
-            callback_url: json::field(&mut o, "callback_url")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-            card_template_id: json::field(&mut o, "card_template_id")?,
-            card_variables: json::field(&mut o, "card_variables")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "interactable", &mut out.interactable)?;
+        json::set(&mut o, "operation_url", &mut out.operation_url)?;
+        json::set(&mut o, "callback_url", &mut out.callback_url)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        json::set(&mut o, "card_template_id", &mut out.card_template_id)?;
+        json::set(&mut o, "card_variables", &mut out.card_variables)?;
+        Ok(out)
     }
 }
 /// `CreateEventCardMyAiSipRespDataPresentCardVariables`
@@ -1866,10 +1867,10 @@ impl FromJson for CreateEventCardMyAiSipRespDataPresentCardVariables {
             value,
             "CreateEventCardMyAiSipRespDataPresentCardVariables",
         )?;
-        Ok(Self {
-            text: json::field(&mut o, "text")?,
-            image_key: json::field(&mut o, "image_key")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "image_key", &mut out.image_key)?;
+        Ok(out)
     }
 }
 /// `CreateRoomLevelResponseBody`
@@ -1886,9 +1887,9 @@ pub struct CreateRoomLevelResponseBody {
 impl FromJson for CreateRoomLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateRoomLevelResponseBody")?;
-        Ok(Self {
-            room_level: json::field(&mut o, "room_level")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_level", &mut out.room_level)?;
+        Ok(out)
     }
 }
 /// `CreateRoomResponseBody`
@@ -1905,9 +1906,9 @@ pub struct CreateRoomResponseBody {
 impl FromJson for CreateRoomResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateRoomResponseBody")?;
-        Ok(Self {
-            room: json::field(&mut o, "room")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room", &mut out.room)?;
+        Ok(out)
     }
 }
 /// `CustomList`
@@ -1936,15 +1937,15 @@ pub struct CustomList {
 impl FromJson for CustomList {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomList")?;
-        Ok(Self {
-            custom_type: json::field(&mut o, "custom_type")?,
-            key: json::field(&mut o, "key")?,
-            need_fill: json::field(&mut o, "need_fill")?,
-            title: json::field(&mut o, "title")?,
-            placeholder: json::field(&mut o, "placeholder")?,
-            options: json::field(&mut o, "options")?,
-            conditions: json::field(&mut o, "conditions")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "custom_type", &mut out.custom_type)?;
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "need_fill", &mut out.need_fill)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "placeholder", &mut out.placeholder)?;
+        json::set(&mut o, "options", &mut out.options)?;
+        json::set(&mut o, "conditions", &mut out.conditions)?;
+        Ok(out)
     }
 }
 impl ToJson for CustomList {
@@ -2031,9 +2032,9 @@ pub struct Device {
 impl FromJson for Device {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Device")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 impl ToJson for Device {
@@ -2063,12 +2064,12 @@ pub struct DisableInformConfig {
 impl FromJson for DisableInformConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DisableInformConfig")?;
-        Ok(Self {
-            if_cover_child_scope: json::field(&mut o, "if_cover_child_scope")?,
-            if_inform: json::field(&mut o, "if_inform")?,
-            informed_users: json::field(&mut o, "informed_users")?,
-            informed_depts: json::field(&mut o, "informed_depts")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "if_cover_child_scope", &mut out.if_cover_child_scope)?;
+        json::set(&mut o, "if_inform", &mut out.if_inform)?;
+        json::set(&mut o, "informed_users", &mut out.informed_users)?;
+        json::set(&mut o, "informed_depts", &mut out.informed_depts)?;
+        Ok(out)
     }
 }
 impl ToJson for DisableInformConfig {
@@ -2263,9 +2264,9 @@ pub struct DoOperationMyAiVcMeetingRespData {
 impl FromJson for DoOperationMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DoOperationMyAiVcMeetingRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `DoOperationMyAiVcMeetingRespDataResult`
@@ -2282,9 +2283,9 @@ pub struct DoOperationMyAiVcMeetingRespDataResult {
 impl FromJson for DoOperationMyAiVcMeetingRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DoOperationMyAiVcMeetingRespDataResult")?;
-        Ok(Self {
-            meeting_operation_reply: json::field(&mut o, "meeting_operation_reply")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting_operation_reply", &mut out.meeting_operation_reply)?;
+        Ok(out)
     }
 }
 /// `DocBasedSuggestQuestionMyAiVcMeetingReqBody`
@@ -2460,9 +2461,9 @@ pub struct DocBasedSuggestQuestionMyAiVcMeetingRespData {
 impl FromJson for DocBasedSuggestQuestionMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DocBasedSuggestQuestionMyAiVcMeetingRespData")?;
-        Ok(Self {
-            presents: json::field(&mut o, "presents")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "presents", &mut out.presents)?;
+        Ok(out)
     }
 }
 /// `DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents`
@@ -2494,15 +2495,15 @@ impl FromJson for DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents {
             value,
             "DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents",
         )?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            body: json::field(&mut o, "body")?,
-            interactable: json::field(&mut o, "interactable")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_url: json::field(&mut o, "operation_url")?,
-            callback_url: json::field(&mut o, "callback_url")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "interactable", &mut out.interactable)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_url", &mut out.operation_url)?;
+        json::set(&mut o, "callback_url", &mut out.callback_url)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `DocumentContextChangedItem`
@@ -2531,15 +2532,15 @@ pub struct DocumentContextChangedItem {
 impl FromJson for DocumentContextChangedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DocumentContextChangedItem")?;
-        Ok(Self {
-            operator: json::field(&mut o, "operator")?,
-            share_id: json::field(&mut o, "share_id")?,
-            share_doc: json::field(&mut o, "share_doc")?,
-            time: json::field(&mut o, "time")?,
-            comment_focus: json::field(&mut o, "comment_focus")?,
-            section_location: json::field(&mut o, "section_location")?,
-            element_preview: json::field(&mut o, "element_preview")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "share_id", &mut out.share_id)?;
+        json::set(&mut o, "share_doc", &mut out.share_doc)?;
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "comment_focus", &mut out.comment_focus)?;
+        json::set(&mut o, "section_location", &mut out.section_location)?;
+        json::set(&mut o, "element_preview", &mut out.element_preview)?;
+        Ok(out)
     }
 }
 /// `ElementPreview`
@@ -2562,12 +2563,12 @@ pub struct ElementPreview {
 impl FromJson for ElementPreview {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ElementPreview")?;
-        Ok(Self {
-            action: json::field(&mut o, "action")?,
-            element_type: json::field(&mut o, "element_type")?,
-            element_token: json::field(&mut o, "element_token")?,
-            block_id: json::field(&mut o, "block_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "action", &mut out.action)?;
+        json::set(&mut o, "element_type", &mut out.element_type)?;
+        json::set(&mut o, "element_token", &mut out.element_token)?;
+        json::set(&mut o, "block_id", &mut out.block_id)?;
+        Ok(out)
     }
 }
 /// `Event`
@@ -2590,12 +2591,12 @@ pub struct Event {
 impl FromJson for Event {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Event")?;
-        Ok(Self {
-            event_id: json::field(&mut o, "event_id")?,
-            event_type: json::field(&mut o, "event_type")?,
-            event_time: json::field(&mut o, "event_time")?,
-            payload: json::field(&mut o, "payload")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "event_id", &mut out.event_id)?;
+        json::set(&mut o, "event_type", &mut out.event_type)?;
+        json::set(&mut o, "event_time", &mut out.event_time)?;
+        json::set(&mut o, "payload", &mut out.payload)?;
+        Ok(out)
     }
 }
 /// `EventsBotResponseBody`
@@ -2616,11 +2617,11 @@ pub struct EventsBotResponseBody {
 impl FromJson for EventsBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "EventsBotResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            events: json::field(&mut o, "events")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "events", &mut out.events)?;
+        Ok(out)
     }
 }
 /// `ExitMyAiRoomReqBody`
@@ -2720,10 +2721,10 @@ pub struct ExitMyAiRoomRespData {
 impl FromJson for ExitMyAiRoomRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExitMyAiRoomRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `ExitMyAiRoomRespDataPresent`
@@ -2752,15 +2753,15 @@ pub struct ExitMyAiRoomRespDataPresent {
 impl FromJson for ExitMyAiRoomRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExitMyAiRoomRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            body: json::field(&mut o, "body")?,
-            interactable: json::field(&mut o, "interactable")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_url: json::field(&mut o, "operation_url")?,
-            callback_url: json::field(&mut o, "callback_url")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "interactable", &mut out.interactable)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_url", &mut out.operation_url)?;
+        json::set(&mut o, "callback_url", &mut out.callback_url)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `ExitMyAiRoomRespDataResult`
@@ -2779,10 +2780,10 @@ pub struct ExitMyAiRoomRespDataResult {
 impl FromJson for ExitMyAiRoomRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExitMyAiRoomRespDataResult")?;
-        Ok(Self {
-            room_reply: json::field(&mut o, "room_reply")?,
-            openapi_response: json::field(&mut o, "openapi_response")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_reply", &mut out.room_reply)?;
+        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
+        Ok(out)
     }
 }
 /// `ExitMyAiRoomRespDataResultOpenapiResponse`
@@ -2805,12 +2806,12 @@ pub struct ExitMyAiRoomRespDataResultOpenapiResponse {
 impl FromJson for ExitMyAiRoomRespDataResultOpenapiResponse {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExitMyAiRoomRespDataResultOpenapiResponse")?;
-        Ok(Self {
-            response_type: json::field(&mut o, "response_type")?,
-            schedule_event_id: json::field(&mut o, "schedule_event_id")?,
-            other_msg: json::field(&mut o, "other_msg")?,
-            oapi_msg: json::field(&mut o, "oapi_msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "response_type", &mut out.response_type)?;
+        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
+        json::set(&mut o, "other_msg", &mut out.other_msg)?;
+        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
+        Ok(out)
     }
 }
 /// `ExtensionBoardingMyAiMmReqBody`
@@ -2955,9 +2956,9 @@ pub struct ExtensionBoardingMyAiMmRespData {
 impl FromJson for ExtensionBoardingMyAiMmRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExtensionBoardingMyAiMmRespData")?;
-        Ok(Self {
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `ExtensionBoardingMyAiMmRespDataPresent`
@@ -2982,13 +2983,13 @@ pub struct ExtensionBoardingMyAiMmRespDataPresent {
 impl FromJson for ExtensionBoardingMyAiMmRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ExtensionBoardingMyAiMmRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            card_template_id: json::field(&mut o, "card_template_id")?,
-            body: json::field(&mut o, "body")?,
-            card_variables: json::field(&mut o, "card_variables")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "card_template_id", &mut out.card_template_id)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "card_variables", &mut out.card_variables)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `ExtensionBoardingMyAiMmRespDataPresentCardVariables`
@@ -3008,9 +3009,9 @@ impl FromJson for ExtensionBoardingMyAiMmRespDataPresentCardVariables {
             value,
             "ExtensionBoardingMyAiMmRespDataPresentCardVariables",
         )?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `FetchMeetingAnalyzeMyAiVcReqBody`
@@ -3047,10 +3048,10 @@ pub struct FetchMeetingAnalyzeMyAiVcRespData {
 impl FromJson for FetchMeetingAnalyzeMyAiVcRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FetchMeetingAnalyzeMyAiVcRespData")?;
-        Ok(Self {
-            meeting_analyze_status: json::field(&mut o, "meeting_analyze_status")?,
-            analyze_outputs: json::field(&mut o, "analyze_outputs")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting_analyze_status", &mut out.meeting_analyze_status)?;
+        json::set(&mut o, "analyze_outputs", &mut out.analyze_outputs)?;
+        Ok(out)
     }
 }
 /// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs`
@@ -3080,12 +3081,12 @@ impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs {
             value,
             "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputs",
         )?;
-        Ok(Self {
-            meeting_id: json::field(&mut o, "meeting_id")?,
-            check_status_code: json::field(&mut o, "check_status_code")?,
-            objective_check_output: json::field(&mut o, "objective_check_output")?,
-            subjective_check_output: json::field(&mut o, "subjective_check_output")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting_id", &mut out.meeting_id)?;
+        json::set(&mut o, "check_status_code", &mut out.check_status_code)?;
+        json::set(&mut o, "objective_check_output", &mut out.objective_check_output)?;
+        json::set(&mut o, "subjective_check_output", &mut out.subjective_check_output)?;
+        Ok(out)
     }
 }
 /// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckOutput`
@@ -3107,10 +3108,10 @@ impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckO
             value,
             "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsObjectiveCheckOutput",
         )?;
-        Ok(Self {
-            failed_lists: json::field(&mut o, "failed_lists")?,
-            status_code: json::field(&mut o, "status_code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "failed_lists", &mut out.failed_lists)?;
+        json::set(&mut o, "status_code", &mut out.status_code)?;
+        Ok(out)
     }
 }
 /// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput`
@@ -3140,12 +3141,12 @@ impl FromJson for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheck
             value,
             "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutput",
         )?;
-        Ok(Self {
-            keypoints: json::field(&mut o, "keypoints")?,
-            key_point_match_details: json::field(&mut o, "key_point_match_details")?,
-            user_prompt_outputs: json::field(&mut o, "user_prompt_outputs")?,
-            status_code: json::field(&mut o, "status_code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "keypoints", &mut out.keypoints)?;
+        json::set(&mut o, "key_point_match_details", &mut out.key_point_match_details)?;
+        json::set(&mut o, "user_prompt_outputs", &mut out.user_prompt_outputs)?;
+        json::set(&mut o, "status_code", &mut out.status_code)?;
+        Ok(out)
     }
 }
 /// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetails`
@@ -3170,9 +3171,9 @@ for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPoint
             value,
             "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetails",
         )?;
-        Ok(Self {
-            key_point_match_details: json::field(&mut o, "key_point_match_details")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "key_point_match_details", &mut out.key_point_match_details)?;
+        Ok(out)
     }
 }
 /// `FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetailsKeyPointMatchDetails`
@@ -3195,10 +3196,10 @@ for FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPoint
             value,
             "FetchMeetingAnalyzeMyAiVcRespDataAnalyzeOutputsSubjectiveCheckOutputKeyPointMatchDetailsKeyPointMatchDetails",
         )?;
-        Ok(Self {
-            start_timestamp: json::field(&mut o, "start_timestamp")?,
-            matched_text: json::field(&mut o, "matched_text")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "start_timestamp", &mut out.start_timestamp)?;
+        json::set(&mut o, "matched_text", &mut out.matched_text)?;
+        Ok(out)
     }
 }
 /// `FetchMeetingListMyAiVcRespData`
@@ -3215,9 +3216,9 @@ pub struct FetchMeetingListMyAiVcRespData {
 impl FromJson for FetchMeetingListMyAiVcRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FetchMeetingListMyAiVcRespData")?;
-        Ok(Self {
-            meeting_list_url: json::field(&mut o, "meeting_list_url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting_list_url", &mut out.meeting_list_url)?;
+        Ok(out)
     }
 }
 /// `FetchRecapStreamMyAiVcMeetingReqBody`
@@ -3413,9 +3414,9 @@ pub struct FetchRecapStreamMyAiVcMeetingRespData {
 impl FromJson for FetchRecapStreamMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FetchRecapStreamMyAiVcMeetingRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `FetchRecapStreamMyAiVcMeetingRespDataResult`
@@ -3434,13 +3435,14 @@ pub struct FetchRecapStreamMyAiVcMeetingRespDataResult {
 impl FromJson for FetchRecapStreamMyAiVcMeetingRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FetchRecapStreamMyAiVcMeetingRespDataResult")?;
-        Ok(Self {
-            meeting_recap_or_fail_reason: json::field(
-                &mut o,
-                "meeting_recap_or_fail_reason",
-            )?,
-            meeting_recap: json::field(&mut o, "meeting_recap")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "meeting_recap_or_fail_reason",
+            &mut out.meeting_recap_or_fail_reason,
+        )?;
+        json::set(&mut o, "meeting_recap", &mut out.meeting_recap)?;
+        Ok(out)
     }
 }
 /// `FetchSectionSummaryStreamMyAiVcMeetingReqBody`
@@ -3639,9 +3641,9 @@ impl FromJson for FetchSectionSummaryStreamMyAiVcMeetingRespData {
             value,
             "FetchSectionSummaryStreamMyAiVcMeetingRespData",
         )?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `FetchSectionSummaryStreamMyAiVcMeetingRespDataResult`
@@ -3663,13 +3665,14 @@ impl FromJson for FetchSectionSummaryStreamMyAiVcMeetingRespDataResult {
             value,
             "FetchSectionSummaryStreamMyAiVcMeetingRespDataResult",
         )?;
-        Ok(Self {
-            meeting_recap_or_fail_reason: json::field(
-                &mut o,
-                "meeting_recap_or_fail_reason",
-            )?,
-            meeting_recap: json::field(&mut o, "meeting_recap")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "meeting_recap_or_fail_reason",
+            &mut out.meeting_recap_or_fail_reason,
+        )?;
+        json::set(&mut o, "meeting_recap", &mut out.meeting_recap)?;
+        Ok(out)
     }
 }
 /// `FetchStepSummaryStreamMyAiVcMeetingReqBody`
@@ -3863,9 +3866,9 @@ pub struct FetchStepSummaryStreamMyAiVcMeetingRespData {
 impl FromJson for FetchStepSummaryStreamMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "FetchStepSummaryStreamMyAiVcMeetingRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `FetchStepSummaryStreamMyAiVcMeetingRespDataResult`
@@ -3887,13 +3890,14 @@ impl FromJson for FetchStepSummaryStreamMyAiVcMeetingRespDataResult {
             value,
             "FetchStepSummaryStreamMyAiVcMeetingRespDataResult",
         )?;
-        Ok(Self {
-            meeting_recap_or_fail_reason: json::field(
-                &mut o,
-                "meeting_recap_or_fail_reason",
-            )?,
-            meeting_recap: json::field(&mut o, "meeting_recap")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "meeting_recap_or_fail_reason",
+            &mut out.meeting_recap_or_fail_reason,
+        )?;
+        json::set(&mut o, "meeting_recap", &mut out.meeting_recap)?;
+        Ok(out)
     }
 }
 /// `GeneratedSource`
@@ -3912,10 +3916,10 @@ pub struct GeneratedSource {
 impl FromJson for GeneratedSource {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GeneratedSource")?;
-        Ok(Self {
-            source_type: json::field(&mut o, "source_type")?,
-            source_entity_id: json::field(&mut o, "source_entity_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "source_type", &mut out.source_type)?;
+        json::set(&mut o, "source_entity_id", &mut out.source_entity_id)?;
+        Ok(out)
     }
 }
 /// `GetActiveMeetingReserveResponseBody`
@@ -3932,9 +3936,9 @@ pub struct GetActiveMeetingReserveResponseBody {
 impl FromJson for GetActiveMeetingReserveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetActiveMeetingReserveResponseBody")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        Ok(out)
     }
 }
 /// `GetCommonReplyMyAiVcMeetingReqBody`
@@ -4119,9 +4123,9 @@ pub struct GetCommonReplyMyAiVcMeetingRespData {
 impl FromJson for GetCommonReplyMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetCommonReplyMyAiVcMeetingRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `GetCommonReplyMyAiVcMeetingRespDataResult`
@@ -4138,9 +4142,9 @@ pub struct GetCommonReplyMyAiVcMeetingRespDataResult {
 impl FromJson for GetCommonReplyMyAiVcMeetingRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetCommonReplyMyAiVcMeetingRespDataResult")?;
-        Ok(Self {
-            meeting_content_reply: json::field(&mut o, "meeting_content_reply")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting_content_reply", &mut out.meeting_content_reply)?;
+        Ok(out)
     }
 }
 /// `GetDailyReportResponseBody`
@@ -4157,9 +4161,9 @@ pub struct GetDailyReportResponseBody {
 impl FromJson for GetDailyReportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetDailyReportResponseBody")?;
-        Ok(Self {
-            meeting_report: json::field(&mut o, "meeting_report")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting_report", &mut out.meeting_report)?;
+        Ok(out)
     }
 }
 /// `GetExportResponseBody`
@@ -4182,12 +4186,12 @@ pub struct GetExportResponseBody {
 impl FromJson for GetExportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetExportResponseBody")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-            url: json::field(&mut o, "url")?,
-            file_token: json::field(&mut o, "file_token")?,
-            fail_msg: json::field(&mut o, "fail_msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "fail_msg", &mut out.fail_msg)?;
+        Ok(out)
     }
 }
 /// `GetMeetingListResponseBody`
@@ -4208,11 +4212,11 @@ pub struct GetMeetingListResponseBody {
 impl FromJson for GetMeetingListResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetMeetingListResponseBody")?;
-        Ok(Self {
-            meeting_list: json::field(&mut o, "meeting_list")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting_list", &mut out.meeting_list)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `GetMeetingPullSubtitleRespData`
@@ -4233,11 +4237,11 @@ pub struct GetMeetingPullSubtitleRespData {
 impl FromJson for GetMeetingPullSubtitleRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetMeetingPullSubtitleRespData")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            meeting_subtitles: json::field(&mut o, "meeting_subtitles")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "meeting_subtitles", &mut out.meeting_subtitles)?;
+        Ok(out)
     }
 }
 /// `GetMeetingPullSubtitleRespDataMeetingSubtitles`
@@ -4259,10 +4263,10 @@ impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitles {
             value,
             "GetMeetingPullSubtitleRespDataMeetingSubtitles",
         )?;
-        Ok(Self {
-            seg_id: json::field(&mut o, "seg_id")?,
-            subtitle: json::field(&mut o, "subtitle")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "seg_id", &mut out.seg_id)?;
+        json::set(&mut o, "subtitle", &mut out.subtitle)?;
+        Ok(out)
     }
 }
 /// `GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle`
@@ -4292,13 +4296,13 @@ impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle {
             value,
             "GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitle",
         )?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-            language: json::field(&mut o, "language")?,
-            speaker_user_id: json::field(&mut o, "speaker_user_id")?,
-            speaker_device_id: json::field(&mut o, "speaker_device_id")?,
-            ssd_speaker: json::field(&mut o, "ssd_speaker")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "language", &mut out.language)?;
+        json::set(&mut o, "speaker_user_id", &mut out.speaker_user_id)?;
+        json::set(&mut o, "speaker_device_id", &mut out.speaker_device_id)?;
+        json::set(&mut o, "ssd_speaker", &mut out.ssd_speaker)?;
+        Ok(out)
     }
 }
 /// `GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeaker`
@@ -4322,11 +4326,11 @@ impl FromJson for GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeak
             value,
             "GetMeetingPullSubtitleRespDataMeetingSubtitlesSubtitleSsdSpeaker",
         )?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            speaker_id: json::field(&mut o, "speaker_id")?,
-            speaker_id_type: json::field(&mut o, "speaker_id_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "speaker_id", &mut out.speaker_id)?;
+        json::set(&mut o, "speaker_id_type", &mut out.speaker_id_type)?;
+        Ok(out)
     }
 }
 /// `GetMeetingRecordingResponseBody`
@@ -4343,9 +4347,9 @@ pub struct GetMeetingRecordingResponseBody {
 impl FromJson for GetMeetingRecordingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetMeetingRecordingResponseBody")?;
-        Ok(Self {
-            recording: json::field(&mut o, "recording")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "recording", &mut out.recording)?;
+        Ok(out)
     }
 }
 /// `GetMeetingResponseBody`
@@ -4364,10 +4368,10 @@ pub struct GetMeetingResponseBody {
 impl FromJson for GetMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetMeetingResponseBody")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            related_artifacts: json::field(&mut o, "related_artifacts")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "related_artifacts", &mut out.related_artifacts)?;
+        Ok(out)
     }
 }
 /// `GetNoteResponseBody`
@@ -4384,9 +4388,9 @@ pub struct GetNoteResponseBody {
 impl FromJson for GetNoteResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetNoteResponseBody")?;
-        Ok(Self {
-            note: json::field(&mut o, "note")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "note", &mut out.note)?;
+        Ok(out)
     }
 }
 /// `GetParticipantListResponseBody`
@@ -4407,11 +4411,11 @@ pub struct GetParticipantListResponseBody {
 impl FromJson for GetParticipantListResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetParticipantListResponseBody")?;
-        Ok(Self {
-            participants: json::field(&mut o, "participants")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "participants", &mut out.participants)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `GetParticipantQualityListResponseBody`
@@ -4432,11 +4436,15 @@ pub struct GetParticipantQualityListResponseBody {
 impl FromJson for GetParticipantQualityListResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetParticipantQualityListResponseBody")?;
-        Ok(Self {
-            participant_quality_list: json::field(&mut o, "participant_quality_list")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "participant_quality_list",
+            &mut out.participant_quality_list,
+        )?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `GetRecapMyAiVcMeetingReqBody`
@@ -4627,9 +4635,9 @@ pub struct GetRecapMyAiVcMeetingRespData {
 impl FromJson for GetRecapMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetRecapMyAiVcMeetingRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `GetRecapMyAiVcMeetingRespDataResult`
@@ -4648,13 +4656,14 @@ pub struct GetRecapMyAiVcMeetingRespDataResult {
 impl FromJson for GetRecapMyAiVcMeetingRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetRecapMyAiVcMeetingRespDataResult")?;
-        Ok(Self {
-            meeting_recap_or_fail_reason: json::field(
-                &mut o,
-                "meeting_recap_or_fail_reason",
-            )?,
-            meeting_recap: json::field(&mut o, "meeting_recap")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "meeting_recap_or_fail_reason",
+            &mut out.meeting_recap_or_fail_reason,
+        )?;
+        json::set(&mut o, "meeting_recap", &mut out.meeting_recap)?;
+        Ok(out)
     }
 }
 /// `GetReserveConfigAdminResponseBody`
@@ -4671,9 +4680,9 @@ pub struct GetReserveConfigAdminResponseBody {
 impl FromJson for GetReserveConfigAdminResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetReserveConfigAdminResponseBody")?;
-        Ok(Self {
-            reserve_admin_config: json::field(&mut o, "reserve_admin_config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reserve_admin_config", &mut out.reserve_admin_config)?;
+        Ok(out)
     }
 }
 /// `GetReserveConfigDisableInformResponseBody`
@@ -4690,9 +4699,9 @@ pub struct GetReserveConfigDisableInformResponseBody {
 impl FromJson for GetReserveConfigDisableInformResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetReserveConfigDisableInformResponseBody")?;
-        Ok(Self {
-            disable_inform: json::field(&mut o, "disable_inform")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "disable_inform", &mut out.disable_inform)?;
+        Ok(out)
     }
 }
 /// `GetReserveConfigFormResponseBody`
@@ -4709,9 +4718,9 @@ pub struct GetReserveConfigFormResponseBody {
 impl FromJson for GetReserveConfigFormResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetReserveConfigFormResponseBody")?;
-        Ok(Self {
-            reserve_form_config: json::field(&mut o, "reserve_form_config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reserve_form_config", &mut out.reserve_form_config)?;
+        Ok(out)
     }
 }
 /// `GetReserveResponseBody`
@@ -4728,9 +4737,9 @@ pub struct GetReserveResponseBody {
 impl FromJson for GetReserveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetReserveResponseBody")?;
-        Ok(Self {
-            reserve: json::field(&mut o, "reserve")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reserve", &mut out.reserve)?;
+        Ok(out)
     }
 }
 /// `GetResourceReservationListResponseBody`
@@ -4751,11 +4760,11 @@ pub struct GetResourceReservationListResponseBody {
 impl FromJson for GetResourceReservationListResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetResourceReservationListResponseBody")?;
-        Ok(Self {
-            room_reservation_list: json::field(&mut o, "room_reservation_list")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_reservation_list", &mut out.room_reservation_list)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `GetRoomLevelResponseBody`
@@ -4772,9 +4781,9 @@ pub struct GetRoomLevelResponseBody {
 impl FromJson for GetRoomLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetRoomLevelResponseBody")?;
-        Ok(Self {
-            room_level: json::field(&mut o, "room_level")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_level", &mut out.room_level)?;
+        Ok(out)
     }
 }
 /// `GetRoomResponseBody`
@@ -4791,9 +4800,9 @@ pub struct GetRoomResponseBody {
 impl FromJson for GetRoomResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetRoomResponseBody")?;
-        Ok(Self {
-            room: json::field(&mut o, "room")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room", &mut out.room)?;
+        Ok(out)
     }
 }
 /// `GetScopeConfigResponseBody`
@@ -4812,10 +4821,10 @@ pub struct GetScopeConfigResponseBody {
 impl FromJson for GetScopeConfigResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetScopeConfigResponseBody")?;
-        Ok(Self {
-            current_config: json::field(&mut o, "current_config")?,
-            origin_configs: json::field(&mut o, "origin_configs")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "current_config", &mut out.current_config)?;
+        json::set(&mut o, "origin_configs", &mut out.origin_configs)?;
+        Ok(out)
     }
 }
 /// `GetTodoTaskMyAiVcMeetingReqBody`
@@ -5000,9 +5009,9 @@ pub struct GetTodoTaskMyAiVcMeetingRespData {
 impl FromJson for GetTodoTaskMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTodoTaskMyAiVcMeetingRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `GetTodoTaskMyAiVcMeetingRespDataResult`
@@ -5021,13 +5030,14 @@ pub struct GetTodoTaskMyAiVcMeetingRespDataResult {
 impl FromJson for GetTodoTaskMyAiVcMeetingRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTodoTaskMyAiVcMeetingRespDataResult")?;
-        Ok(Self {
-            meeting_todo_task_or_fail_reason: json::field(
-                &mut o,
-                "meeting_todo_task_or_fail_reason",
-            )?,
-            meeting_todo_task: json::field(&mut o, "meeting_todo_task")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "meeting_todo_task_or_fail_reason",
+            &mut out.meeting_todo_task_or_fail_reason,
+        )?;
+        json::set(&mut o, "meeting_todo_task", &mut out.meeting_todo_task)?;
+        Ok(out)
     }
 }
 /// `GetTopUserReportResponseBody`
@@ -5044,9 +5054,9 @@ pub struct GetTopUserReportResponseBody {
 impl FromJson for GetTopUserReportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTopUserReportResponseBody")?;
-        Ok(Self {
-            top_user_report: json::field(&mut o, "top_user_report")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "top_user_report", &mut out.top_user_report)?;
+        Ok(out)
     }
 }
 /// `HelpSceneTypeMyAiRoomReqBody`
@@ -5143,10 +5153,10 @@ pub struct HelpSceneTypeMyAiRoomRespData {
 impl FromJson for HelpSceneTypeMyAiRoomRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "HelpSceneTypeMyAiRoomRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `HelpSceneTypeMyAiRoomRespDataPresent`
@@ -5175,15 +5185,15 @@ pub struct HelpSceneTypeMyAiRoomRespDataPresent {
 impl FromJson for HelpSceneTypeMyAiRoomRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "HelpSceneTypeMyAiRoomRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            body: json::field(&mut o, "body")?,
-            interactable: json::field(&mut o, "interactable")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_url: json::field(&mut o, "operation_url")?,
-            callback_url: json::field(&mut o, "callback_url")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "interactable", &mut out.interactable)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_url", &mut out.operation_url)?;
+        json::set(&mut o, "callback_url", &mut out.callback_url)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `HelpSceneTypeMyAiRoomRespDataResult`
@@ -5202,10 +5212,10 @@ pub struct HelpSceneTypeMyAiRoomRespDataResult {
 impl FromJson for HelpSceneTypeMyAiRoomRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "HelpSceneTypeMyAiRoomRespDataResult")?;
-        Ok(Self {
-            room_reply: json::field(&mut o, "room_reply")?,
-            openapi_response: json::field(&mut o, "openapi_response")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_reply", &mut out.room_reply)?;
+        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
+        Ok(out)
     }
 }
 /// `HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse`
@@ -5231,12 +5241,12 @@ impl FromJson for HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse {
             value,
             "HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse",
         )?;
-        Ok(Self {
-            response_type: json::field(&mut o, "response_type")?,
-            schedule_event_id: json::field(&mut o, "schedule_event_id")?,
-            other_msg: json::field(&mut o, "other_msg")?,
-            oapi_msg: json::field(&mut o, "oapi_msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "response_type", &mut out.response_type)?;
+        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
+        json::set(&mut o, "other_msg", &mut out.other_msg)?;
+        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
+        Ok(out)
     }
 }
 /// `InviteMeetingRequestBody`
@@ -5271,9 +5281,9 @@ pub struct InviteMeetingResponseBody {
 impl FromJson for InviteMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "InviteMeetingResponseBody")?;
-        Ok(Self {
-            invite_results: json::field(&mut o, "invite_results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "invite_results", &mut out.invite_results)?;
+        Ok(out)
     }
 }
 /// `JoinBotRequestBody`
@@ -5319,10 +5329,10 @@ pub struct JoinBotResponseBody {
 impl FromJson for JoinBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JoinBotResponseBody")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            join_user: json::field(&mut o, "join_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "join_user", &mut out.join_user)?;
+        Ok(out)
     }
 }
 /// `JoinIdentify`
@@ -5446,10 +5456,10 @@ pub struct JoinMeetingMyAiRoomRespData {
 impl FromJson for JoinMeetingMyAiRoomRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JoinMeetingMyAiRoomRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `JoinMeetingMyAiRoomRespDataPresent`
@@ -5478,15 +5488,15 @@ pub struct JoinMeetingMyAiRoomRespDataPresent {
 impl FromJson for JoinMeetingMyAiRoomRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JoinMeetingMyAiRoomRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            body: json::field(&mut o, "body")?,
-            interactable: json::field(&mut o, "interactable")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_url: json::field(&mut o, "operation_url")?,
-            callback_url: json::field(&mut o, "callback_url")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "interactable", &mut out.interactable)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_url", &mut out.operation_url)?;
+        json::set(&mut o, "callback_url", &mut out.callback_url)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `JoinMeetingMyAiRoomRespDataResult`
@@ -5505,10 +5515,10 @@ pub struct JoinMeetingMyAiRoomRespDataResult {
 impl FromJson for JoinMeetingMyAiRoomRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JoinMeetingMyAiRoomRespDataResult")?;
-        Ok(Self {
-            room_reply: json::field(&mut o, "room_reply")?,
-            openapi_response: json::field(&mut o, "openapi_response")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_reply", &mut out.room_reply)?;
+        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
+        Ok(out)
     }
 }
 /// `JoinMeetingMyAiRoomRespDataResultOpenapiResponse`
@@ -5534,12 +5544,12 @@ impl FromJson for JoinMeetingMyAiRoomRespDataResultOpenapiResponse {
             value,
             "JoinMeetingMyAiRoomRespDataResultOpenapiResponse",
         )?;
-        Ok(Self {
-            response_type: json::field(&mut o, "response_type")?,
-            schedule_event_id: json::field(&mut o, "schedule_event_id")?,
-            other_msg: json::field(&mut o, "other_msg")?,
-            oapi_msg: json::field(&mut o, "oapi_msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "response_type", &mut out.response_type)?;
+        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
+        json::set(&mut o, "other_msg", &mut out.other_msg)?;
+        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
+        Ok(out)
     }
 }
 /// `JoinMeetingNumberMyAiRoomReqBody`
@@ -5641,10 +5651,10 @@ pub struct JoinMeetingNumberMyAiRoomRespData {
 impl FromJson for JoinMeetingNumberMyAiRoomRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JoinMeetingNumberMyAiRoomRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `JoinMeetingNumberMyAiRoomRespDataPresent`
@@ -5673,15 +5683,15 @@ pub struct JoinMeetingNumberMyAiRoomRespDataPresent {
 impl FromJson for JoinMeetingNumberMyAiRoomRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JoinMeetingNumberMyAiRoomRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            body: json::field(&mut o, "body")?,
-            interactable: json::field(&mut o, "interactable")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_url: json::field(&mut o, "operation_url")?,
-            callback_url: json::field(&mut o, "callback_url")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "interactable", &mut out.interactable)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_url", &mut out.operation_url)?;
+        json::set(&mut o, "callback_url", &mut out.callback_url)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `JoinMeetingNumberMyAiRoomRespDataResult`
@@ -5700,10 +5710,10 @@ pub struct JoinMeetingNumberMyAiRoomRespDataResult {
 impl FromJson for JoinMeetingNumberMyAiRoomRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JoinMeetingNumberMyAiRoomRespDataResult")?;
-        Ok(Self {
-            room_reply: json::field(&mut o, "room_reply")?,
-            openapi_response: json::field(&mut o, "openapi_response")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_reply", &mut out.room_reply)?;
+        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
+        Ok(out)
     }
 }
 /// `JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse`
@@ -5729,12 +5739,12 @@ impl FromJson for JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse {
             value,
             "JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse",
         )?;
-        Ok(Self {
-            response_type: json::field(&mut o, "response_type")?,
-            schedule_event_id: json::field(&mut o, "schedule_event_id")?,
-            other_msg: json::field(&mut o, "other_msg")?,
-            oapi_msg: json::field(&mut o, "oapi_msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "response_type", &mut out.response_type)?;
+        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
+        json::set(&mut o, "other_msg", &mut out.other_msg)?;
+        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
+        Ok(out)
     }
 }
 /// `JoinOfflineMeetingMyAiRoomReqBody`
@@ -5839,10 +5849,10 @@ pub struct JoinOfflineMeetingMyAiRoomRespData {
 impl FromJson for JoinOfflineMeetingMyAiRoomRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JoinOfflineMeetingMyAiRoomRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `JoinOfflineMeetingMyAiRoomRespDataPresent`
@@ -5871,15 +5881,15 @@ pub struct JoinOfflineMeetingMyAiRoomRespDataPresent {
 impl FromJson for JoinOfflineMeetingMyAiRoomRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JoinOfflineMeetingMyAiRoomRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            body: json::field(&mut o, "body")?,
-            interactable: json::field(&mut o, "interactable")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_url: json::field(&mut o, "operation_url")?,
-            callback_url: json::field(&mut o, "callback_url")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "interactable", &mut out.interactable)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_url", &mut out.operation_url)?;
+        json::set(&mut o, "callback_url", &mut out.callback_url)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `JoinOfflineMeetingMyAiRoomRespDataResult`
@@ -5900,10 +5910,10 @@ pub struct JoinOfflineMeetingMyAiRoomRespDataResult {
 impl FromJson for JoinOfflineMeetingMyAiRoomRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JoinOfflineMeetingMyAiRoomRespDataResult")?;
-        Ok(Self {
-            room_reply: json::field(&mut o, "room_reply")?,
-            openapi_response: json::field(&mut o, "openapi_response")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_reply", &mut out.room_reply)?;
+        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
+        Ok(out)
     }
 }
 /// `JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse`
@@ -5929,12 +5939,12 @@ impl FromJson for JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse {
             value,
             "JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse",
         )?;
-        Ok(Self {
-            response_type: json::field(&mut o, "response_type")?,
-            schedule_event_id: json::field(&mut o, "schedule_event_id")?,
-            other_msg: json::field(&mut o, "other_msg")?,
-            oapi_msg: json::field(&mut o, "oapi_msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "response_type", &mut out.response_type)?;
+        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
+        json::set(&mut o, "other_msg", &mut out.other_msg)?;
+        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
+        Ok(out)
     }
 }
 /// `KickoutMeetingRequestBody`
@@ -5969,9 +5979,9 @@ pub struct KickoutMeetingResponseBody {
 impl FromJson for KickoutMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "KickoutMeetingResponseBody")?;
-        Ok(Self {
-            kickout_results: json::field(&mut o, "kickout_results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "kickout_results", &mut out.kickout_results)?;
+        Ok(out)
     }
 }
 /// `LeaveBotRequestBody`
@@ -6006,9 +6016,9 @@ pub struct LeaveBotResponseBody {
 impl FromJson for LeaveBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveBotResponseBody")?;
-        Ok(Self {
-            leave_user: json::field(&mut o, "leave_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "leave_user", &mut out.leave_user)?;
+        Ok(out)
     }
 }
 /// `LeaveMeetingMyAiRoomReqBody`
@@ -6105,10 +6115,10 @@ pub struct LeaveMeetingMyAiRoomRespData {
 impl FromJson for LeaveMeetingMyAiRoomRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveMeetingMyAiRoomRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `LeaveMeetingMyAiRoomRespDataPresent`
@@ -6137,15 +6147,15 @@ pub struct LeaveMeetingMyAiRoomRespDataPresent {
 impl FromJson for LeaveMeetingMyAiRoomRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveMeetingMyAiRoomRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            body: json::field(&mut o, "body")?,
-            interactable: json::field(&mut o, "interactable")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_url: json::field(&mut o, "operation_url")?,
-            callback_url: json::field(&mut o, "callback_url")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "interactable", &mut out.interactable)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_url", &mut out.operation_url)?;
+        json::set(&mut o, "callback_url", &mut out.callback_url)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `LeaveMeetingMyAiRoomRespDataResult`
@@ -6164,10 +6174,10 @@ pub struct LeaveMeetingMyAiRoomRespDataResult {
 impl FromJson for LeaveMeetingMyAiRoomRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "LeaveMeetingMyAiRoomRespDataResult")?;
-        Ok(Self {
-            room_reply: json::field(&mut o, "room_reply")?,
-            openapi_response: json::field(&mut o, "openapi_response")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_reply", &mut out.room_reply)?;
+        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
+        Ok(out)
     }
 }
 /// `LeaveMeetingMyAiRoomRespDataResultOpenapiResponse`
@@ -6193,12 +6203,12 @@ impl FromJson for LeaveMeetingMyAiRoomRespDataResultOpenapiResponse {
             value,
             "LeaveMeetingMyAiRoomRespDataResultOpenapiResponse",
         )?;
-        Ok(Self {
-            response_type: json::field(&mut o, "response_type")?,
-            schedule_event_id: json::field(&mut o, "schedule_event_id")?,
-            other_msg: json::field(&mut o, "other_msg")?,
-            oapi_msg: json::field(&mut o, "oapi_msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "response_type", &mut out.response_type)?;
+        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
+        json::set(&mut o, "other_msg", &mut out.other_msg)?;
+        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
+        Ok(out)
     }
 }
 /// `ListAlertResponseBody`
@@ -6219,11 +6229,11 @@ pub struct ListAlertResponseBody {
 impl FromJson for ListAlertResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListAlertResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `ListByNoMeetingResponseBody`
@@ -6244,11 +6254,11 @@ pub struct ListByNoMeetingResponseBody {
 impl FromJson for ListByNoMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListByNoMeetingResponseBody")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            meeting_briefs: json::field(&mut o, "meeting_briefs")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "meeting_briefs", &mut out.meeting_briefs)?;
+        Ok(out)
     }
 }
 /// `ListMeetingRespData`
@@ -6269,11 +6279,11 @@ pub struct ListMeetingRespData {
 impl FromJson for ListMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListMeetingRespData")?;
-        Ok(Self {
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-            meetings: json::field(&mut o, "meetings")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "meetings", &mut out.meetings)?;
+        Ok(out)
     }
 }
 /// `ListMeetingRespDataMeetings`
@@ -6308,21 +6318,22 @@ pub struct ListMeetingRespDataMeetings {
 impl FromJson for ListMeetingRespDataMeetings {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListMeetingRespDataMeetings")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            topic: json::field(&mut o, "topic")?,
-            meeting_no: json::field(&mut o, "meeting_no")?,
-            password: json::field(&mut o, "password")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            meeting_connect: json::field(&mut o, "meeting_connect")?,
-            status: json::field(&mut o, "status")?,
-            participant_count_accumulated: json::field(
-                &mut o,
-                "participant_count_accumulated",
-            )?,
-            note_id: json::field(&mut o, "note_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "topic", &mut out.topic)?;
+        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
+        json::set(&mut o, "password", &mut out.password)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "meeting_connect", &mut out.meeting_connect)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(
+            &mut o,
+            "participant_count_accumulated",
+            &mut out.participant_count_accumulated,
+        )?;
+        json::set(&mut o, "note_id", &mut out.note_id)?;
+        Ok(out)
     }
 }
 /// `ListRoomLevelResponseBody`
@@ -6343,11 +6354,11 @@ pub struct ListRoomLevelResponseBody {
 impl FromJson for ListRoomLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListRoomLevelResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListRoomResponseBody`
@@ -6368,11 +6379,11 @@ pub struct ListRoomResponseBody {
 impl FromJson for ListRoomResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListRoomResponseBody")?;
-        Ok(Self {
-            rooms: json::field(&mut o, "rooms")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rooms", &mut out.rooms)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `MagicShareEndedItem`
@@ -6393,11 +6404,11 @@ pub struct MagicShareEndedItem {
 impl FromJson for MagicShareEndedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MagicShareEndedItem")?;
-        Ok(Self {
-            operator: json::field(&mut o, "operator")?,
-            share_id: json::field(&mut o, "share_id")?,
-            time: json::field(&mut o, "time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "share_id", &mut out.share_id)?;
+        json::set(&mut o, "time", &mut out.time)?;
+        Ok(out)
     }
 }
 /// `MagicShareStartedItem`
@@ -6420,12 +6431,12 @@ pub struct MagicShareStartedItem {
 impl FromJson for MagicShareStartedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MagicShareStartedItem")?;
-        Ok(Self {
-            operator: json::field(&mut o, "operator")?,
-            share_id: json::field(&mut o, "share_id")?,
-            share_doc: json::field(&mut o, "share_doc")?,
-            time: json::field(&mut o, "time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "operator", &mut out.operator)?;
+        json::set(&mut o, "share_id", &mut out.share_id)?;
+        json::set(&mut o, "share_doc", &mut out.share_doc)?;
+        json::set(&mut o, "time", &mut out.time)?;
+        Ok(out)
     }
 }
 /// `MediaBindMyAiMmReqBody`
@@ -6487,9 +6498,9 @@ pub struct MediaBindMyAiMmRespData {
 impl FromJson for MediaBindMyAiMmRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MediaBindMyAiMmRespData")?;
-        Ok(Self {
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `MediaBindMyAiMmRespDataPresent`
@@ -6514,13 +6525,13 @@ pub struct MediaBindMyAiMmRespDataPresent {
 impl FromJson for MediaBindMyAiMmRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MediaBindMyAiMmRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            card_template_id: json::field(&mut o, "card_template_id")?,
-            body: json::field(&mut o, "body")?,
-            card_variables: json::field(&mut o, "card_variables")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "card_template_id", &mut out.card_template_id)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "card_variables", &mut out.card_variables)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `MediaBindMyAiMmRespDataPresentCardVariables`
@@ -6537,9 +6548,9 @@ pub struct MediaBindMyAiMmRespDataPresentCardVariables {
 impl FromJson for MediaBindMyAiMmRespDataPresentCardVariables {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MediaBindMyAiMmRespDataPresentCardVariables")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `MediaParseMyAiMmReqBody`
@@ -6682,9 +6693,9 @@ pub struct MediaParseMyAiMmRespData {
 impl FromJson for MediaParseMyAiMmRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MediaParseMyAiMmRespData")?;
-        Ok(Self {
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `MediaParseMyAiMmRespDataPresent`
@@ -6709,13 +6720,13 @@ pub struct MediaParseMyAiMmRespDataPresent {
 impl FromJson for MediaParseMyAiMmRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MediaParseMyAiMmRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            card_template_id: json::field(&mut o, "card_template_id")?,
-            body: json::field(&mut o, "body")?,
-            card_variables: json::field(&mut o, "card_variables")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "card_template_id", &mut out.card_template_id)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "card_variables", &mut out.card_variables)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `MediaParseMyAiMmRespDataPresentCardVariables`
@@ -6732,9 +6743,9 @@ pub struct MediaParseMyAiMmRespDataPresentCardVariables {
 impl FromJson for MediaParseMyAiMmRespDataPresentCardVariables {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MediaParseMyAiMmRespDataPresentCardVariables")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `Meeting`
@@ -6781,27 +6792,28 @@ pub struct Meeting {
 impl FromJson for Meeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Meeting")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            topic: json::field(&mut o, "topic")?,
-            url: json::field(&mut o, "url")?,
-            meeting_no: json::field(&mut o, "meeting_no")?,
-            password: json::field(&mut o, "password")?,
-            create_time: json::field(&mut o, "create_time")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            host_user: json::field(&mut o, "host_user")?,
-            meeting_connect: json::field(&mut o, "meeting_connect")?,
-            status: json::field(&mut o, "status")?,
-            participant_count: json::field(&mut o, "participant_count")?,
-            participant_count_accumulated: json::field(
-                &mut o,
-                "participant_count_accumulated",
-            )?,
-            participants: json::field(&mut o, "participants")?,
-            ability: json::field(&mut o, "ability")?,
-            note_id: json::field(&mut o, "note_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "topic", &mut out.topic)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
+        json::set(&mut o, "password", &mut out.password)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "host_user", &mut out.host_user)?;
+        json::set(&mut o, "meeting_connect", &mut out.meeting_connect)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "participant_count", &mut out.participant_count)?;
+        json::set(
+            &mut o,
+            "participant_count_accumulated",
+            &mut out.participant_count_accumulated,
+        )?;
+        json::set(&mut o, "participants", &mut out.participants)?;
+        json::set(&mut o, "ability", &mut out.ability)?;
+        json::set(&mut o, "note_id", &mut out.note_id)?;
+        Ok(out)
     }
 }
 /// `MeetingAbility`
@@ -6828,14 +6840,14 @@ pub struct MeetingAbility {
 impl FromJson for MeetingAbility {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingAbility")?;
-        Ok(Self {
-            use_video: json::field(&mut o, "use_video")?,
-            use_audio: json::field(&mut o, "use_audio")?,
-            use_share_screen: json::field(&mut o, "use_share_screen")?,
-            use_follow_screen: json::field(&mut o, "use_follow_screen")?,
-            use_recording: json::field(&mut o, "use_recording")?,
-            use_pstn: json::field(&mut o, "use_pstn")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "use_video", &mut out.use_video)?;
+        json::set(&mut o, "use_audio", &mut out.use_audio)?;
+        json::set(&mut o, "use_share_screen", &mut out.use_share_screen)?;
+        json::set(&mut o, "use_follow_screen", &mut out.use_follow_screen)?;
+        json::set(&mut o, "use_recording", &mut out.use_recording)?;
+        json::set(&mut o, "use_pstn", &mut out.use_pstn)?;
+        Ok(out)
     }
 }
 /// `MeetingActivityItem`
@@ -6868,20 +6880,33 @@ pub struct MeetingActivityItem {
 impl FromJson for MeetingActivityItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingActivityItem")?;
-        Ok(Self {
-            meeting: json::field(&mut o, "meeting")?,
-            activity_event_type: json::field(&mut o, "activity_event_type")?,
-            participant_joined_items: json::field(&mut o, "participant_joined_items")?,
-            participant_left_items: json::field(&mut o, "participant_left_items")?,
-            transcript_received_items: json::field(&mut o, "transcript_received_items")?,
-            chat_received_items: json::field(&mut o, "chat_received_items")?,
-            magic_share_started_items: json::field(&mut o, "magic_share_started_items")?,
-            magic_share_ended_items: json::field(&mut o, "magic_share_ended_items")?,
-            document_context_changed_items: json::field(
-                &mut o,
-                "document_context_changed_items",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting", &mut out.meeting)?;
+        json::set(&mut o, "activity_event_type", &mut out.activity_event_type)?;
+        json::set(
+            &mut o,
+            "participant_joined_items",
+            &mut out.participant_joined_items,
+        )?;
+        json::set(&mut o, "participant_left_items", &mut out.participant_left_items)?;
+        json::set(
+            &mut o,
+            "transcript_received_items",
+            &mut out.transcript_received_items,
+        )?;
+        json::set(&mut o, "chat_received_items", &mut out.chat_received_items)?;
+        json::set(
+            &mut o,
+            "magic_share_started_items",
+            &mut out.magic_share_started_items,
+        )?;
+        json::set(&mut o, "magic_share_ended_items", &mut out.magic_share_ended_items)?;
+        json::set(
+            &mut o,
+            "document_context_changed_items",
+            &mut out.document_context_changed_items,
+        )?;
+        Ok(out)
     }
 }
 /// `MeetingAgentEventMeeting`
@@ -6908,14 +6933,14 @@ pub struct MeetingAgentEventMeeting {
 impl FromJson for MeetingAgentEventMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingAgentEventMeeting")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            topic: json::field(&mut o, "topic")?,
-            meeting_no: json::field(&mut o, "meeting_no")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            host_user: json::field(&mut o, "host_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "topic", &mut out.topic)?;
+        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "host_user", &mut out.host_user)?;
+        Ok(out)
     }
 }
 /// `MeetingAgentEventUser`
@@ -6938,12 +6963,12 @@ pub struct MeetingAgentEventUser {
 impl FromJson for MeetingAgentEventUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingAgentEventUser")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_type: json::field(&mut o, "user_type")?,
-            user_role: json::field(&mut o, "user_role")?,
-            user_name: json::field(&mut o, "user_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        json::set(&mut o, "user_role", &mut out.user_role)?;
+        json::set(&mut o, "user_name", &mut out.user_name)?;
+        Ok(out)
     }
 }
 /// `MeetingAnalyzeMyAiVcReqBody`
@@ -7067,9 +7092,9 @@ pub struct MeetingAnalyzeMyAiVcRespData {
 impl FromJson for MeetingAnalyzeMyAiVcRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingAnalyzeMyAiVcRespData")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        Ok(out)
     }
 }
 /// `MeetingFilter`
@@ -7163,34 +7188,38 @@ pub struct MeetingInfo {
 impl FromJson for MeetingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingInfo")?;
-        Ok(Self {
-            meeting_id: json::field(&mut o, "meeting_id")?,
-            meeting_topic: json::field(&mut o, "meeting_topic")?,
-            meeting_type: json::field(&mut o, "meeting_type")?,
-            organizer: json::field(&mut o, "organizer")?,
-            department: json::field(&mut o, "department")?,
-            user_id: json::field(&mut o, "user_id")?,
-            employee_id: json::field(&mut o, "employee_id")?,
-            email: json::field(&mut o, "email")?,
-            mobile: json::field(&mut o, "mobile")?,
-            meeting_start_time: json::field(&mut o, "meeting_start_time")?,
-            meeting_end_time: json::field(&mut o, "meeting_end_time")?,
-            meeting_duration: json::field(&mut o, "meeting_duration")?,
-            number_of_participants: json::field(&mut o, "number_of_participants")?,
-            number_of_devices: json::field(&mut o, "number_of_devices")?,
-            audio: json::field(&mut o, "audio")?,
-            video: json::field(&mut o, "video")?,
-            sharing: json::field(&mut o, "sharing")?,
-            recording: json::field(&mut o, "recording")?,
-            telephone: json::field(&mut o, "telephone")?,
-            reserved_rooms: json::field(&mut o, "reserved_rooms")?,
-            has_related_document: json::field(&mut o, "has_related_document")?,
-            ai_note: json::field(&mut o, "ai_note")?,
-            is_external: json::field(&mut o, "is_external")?,
-            meeting_subtype: json::field(&mut o, "meeting_subtype")?,
-            meeting_instance_id: json::field(&mut o, "meeting_instance_id")?,
-            number_of_webinar_viewers: json::field(&mut o, "number_of_webinar_viewers")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting_id", &mut out.meeting_id)?;
+        json::set(&mut o, "meeting_topic", &mut out.meeting_topic)?;
+        json::set(&mut o, "meeting_type", &mut out.meeting_type)?;
+        json::set(&mut o, "organizer", &mut out.organizer)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "mobile", &mut out.mobile)?;
+        json::set(&mut o, "meeting_start_time", &mut out.meeting_start_time)?;
+        json::set(&mut o, "meeting_end_time", &mut out.meeting_end_time)?;
+        json::set(&mut o, "meeting_duration", &mut out.meeting_duration)?;
+        json::set(&mut o, "number_of_participants", &mut out.number_of_participants)?;
+        json::set(&mut o, "number_of_devices", &mut out.number_of_devices)?;
+        json::set(&mut o, "audio", &mut out.audio)?;
+        json::set(&mut o, "video", &mut out.video)?;
+        json::set(&mut o, "sharing", &mut out.sharing)?;
+        json::set(&mut o, "recording", &mut out.recording)?;
+        json::set(&mut o, "telephone", &mut out.telephone)?;
+        json::set(&mut o, "reserved_rooms", &mut out.reserved_rooms)?;
+        json::set(&mut o, "has_related_document", &mut out.has_related_document)?;
+        json::set(&mut o, "ai_note", &mut out.ai_note)?;
+        json::set(&mut o, "is_external", &mut out.is_external)?;
+        json::set(&mut o, "meeting_subtype", &mut out.meeting_subtype)?;
+        json::set(&mut o, "meeting_instance_id", &mut out.meeting_instance_id)?;
+        json::set(
+            &mut o,
+            "number_of_webinar_viewers",
+            &mut out.number_of_webinar_viewers,
+        )?;
+        Ok(out)
     }
 }
 /// `MeetingInviteStatus`
@@ -7211,11 +7240,11 @@ pub struct MeetingInviteStatus {
 impl FromJson for MeetingInviteStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingInviteStatus")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_type: json::field(&mut o, "user_type")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `MeetingListExportRequestBody`
@@ -7268,9 +7297,9 @@ pub struct MeetingListExportResponseBody {
 impl FromJson for MeetingListExportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingListExportResponseBody")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        Ok(out)
     }
 }
 /// `MeetingMeta`
@@ -7291,11 +7320,11 @@ pub struct MeetingMeta {
 impl FromJson for MeetingMeta {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingMeta")?;
-        Ok(Self {
-            app_link: json::field(&mut o, "app_link")?,
-            avatar: json::field(&mut o, "avatar")?,
-            description: json::field(&mut o, "description")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "app_link", &mut out.app_link)?;
+        json::set(&mut o, "avatar", &mut out.avatar)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        Ok(out)
     }
 }
 /// `MeetingParticipant`
@@ -7328,17 +7357,17 @@ pub struct MeetingParticipant {
 impl FromJson for MeetingParticipant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingParticipant")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            first_join_time: json::field(&mut o, "first_join_time")?,
-            final_leave_time: json::field(&mut o, "final_leave_time")?,
-            in_meeting_duration: json::field(&mut o, "in_meeting_duration")?,
-            user_type: json::field(&mut o, "user_type")?,
-            is_host: json::field(&mut o, "is_host")?,
-            is_cohost: json::field(&mut o, "is_cohost")?,
-            is_external: json::field(&mut o, "is_external")?,
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "first_join_time", &mut out.first_join_time)?;
+        json::set(&mut o, "final_leave_time", &mut out.final_leave_time)?;
+        json::set(&mut o, "in_meeting_duration", &mut out.in_meeting_duration)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        json::set(&mut o, "is_host", &mut out.is_host)?;
+        json::set(&mut o, "is_cohost", &mut out.is_cohost)?;
+        json::set(&mut o, "is_external", &mut out.is_external)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `MeetingParticipantResult`
@@ -7359,11 +7388,11 @@ pub struct MeetingParticipantResult {
 impl FromJson for MeetingParticipantResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingParticipantResult")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_type: json::field(&mut o, "user_type")?,
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `MeetingRecording`
@@ -7386,12 +7415,12 @@ pub struct MeetingRecording {
 impl FromJson for MeetingRecording {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingRecording")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            meeting_id: json::field(&mut o, "meeting_id")?,
-            url: json::field(&mut o, "url")?,
-            duration: json::field(&mut o, "duration")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "meeting_id", &mut out.meeting_id)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "duration", &mut out.duration)?;
+        Ok(out)
     }
 }
 /// `MeetingRelatedArtifacts`
@@ -7410,10 +7439,10 @@ pub struct MeetingRelatedArtifacts {
 impl FromJson for MeetingRelatedArtifacts {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingRelatedArtifacts")?;
-        Ok(Self {
-            note_doc_token: json::field(&mut o, "note_doc_token")?,
-            verbatim_doc_token: json::field(&mut o, "verbatim_doc_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "note_doc_token", &mut out.note_doc_token)?;
+        json::set(&mut o, "verbatim_doc_token", &mut out.verbatim_doc_token)?;
+        Ok(out)
     }
 }
 /// `MeetingSearchItem`
@@ -7434,11 +7463,11 @@ pub struct MeetingSearchItem {
 impl FromJson for MeetingSearchItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingSearchItem")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            display_info: json::field(&mut o, "display_info")?,
-            meta_data: json::field(&mut o, "meta_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "display_info", &mut out.display_info)?;
+        json::set(&mut o, "meta_data", &mut out.meta_data)?;
+        Ok(out)
     }
 }
 /// `MeetingUser`
@@ -7457,10 +7486,10 @@ pub struct MeetingUser {
 impl FromJson for MeetingUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MeetingUser")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_type: json::field(&mut o, "user_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        Ok(out)
     }
 }
 impl ToJson for MeetingUser {
@@ -7512,9 +7541,9 @@ pub struct MessageBotResponseBody {
 impl FromJson for MessageBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MessageBotResponseBody")?;
-        Ok(Self {
-            uuid: json::field(&mut o, "uuid")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "uuid", &mut out.uuid)?;
+        Ok(out)
     }
 }
 /// `MgetRoomLevelRequestBody`
@@ -7549,9 +7578,9 @@ pub struct MgetRoomLevelResponseBody {
 impl FromJson for MgetRoomLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MgetRoomLevelResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `MgetRoomRequestBody`
@@ -7586,9 +7615,9 @@ pub struct MgetRoomResponseBody {
 impl FromJson for MgetRoomResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MgetRoomResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
     }
 }
 /// `Note`
@@ -7615,14 +7644,14 @@ pub struct Note {
 impl FromJson for Note {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Note")?;
-        Ok(Self {
-            creator_id: json::field(&mut o, "creator_id")?,
-            create_time: json::field(&mut o, "create_time")?,
-            artifacts: json::field(&mut o, "artifacts")?,
-            references: json::field(&mut o, "references")?,
-            note_source: json::field(&mut o, "note_source")?,
-            note_display_type: json::field(&mut o, "note_display_type")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "creator_id", &mut out.creator_id)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "artifacts", &mut out.artifacts)?;
+        json::set(&mut o, "references", &mut out.references)?;
+        json::set(&mut o, "note_source", &mut out.note_source)?;
+        json::set(&mut o, "note_display_type", &mut out.note_display_type)?;
+        Ok(out)
     }
 }
 /// `NoteArtifactInfo`
@@ -7643,11 +7672,11 @@ pub struct NoteArtifactInfo {
 impl FromJson for NoteArtifactInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NoteArtifactInfo")?;
-        Ok(Self {
-            artifact_type: json::field(&mut o, "artifact_type")?,
-            create_time: json::field(&mut o, "create_time")?,
-            doc_token: json::field(&mut o, "doc_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "artifact_type", &mut out.artifact_type)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "doc_token", &mut out.doc_token)?;
+        Ok(out)
     }
 }
 /// `NoteReferenceInfo`
@@ -7666,10 +7695,10 @@ pub struct NoteReferenceInfo {
 impl FromJson for NoteReferenceInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "NoteReferenceInfo")?;
-        Ok(Self {
-            reference_type: json::field(&mut o, "reference_type")?,
-            doc_token: json::field(&mut o, "doc_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reference_type", &mut out.reference_type)?;
+        json::set(&mut o, "doc_token", &mut out.doc_token)?;
+        Ok(out)
     }
 }
 /// `Options`
@@ -7690,11 +7719,11 @@ pub struct Options {
 impl FromJson for Options {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Options")?;
-        Ok(Self {
-            text: json::field(&mut o, "text")?,
-            key: json::field(&mut o, "key")?,
-            is_other: json::field(&mut o, "is_other")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "key", &mut out.key)?;
+        json::set(&mut o, "is_other", &mut out.is_other)?;
+        Ok(out)
     }
 }
 impl ToJson for Options {
@@ -7774,36 +7803,36 @@ pub struct Participant {
 impl FromJson for Participant {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Participant")?;
-        Ok(Self {
-            participant_name: json::field(&mut o, "participant_name")?,
-            department: json::field(&mut o, "department")?,
-            user_id: json::field(&mut o, "user_id")?,
-            meeting_room_id: json::field(&mut o, "meeting_room_id")?,
-            employee_id: json::field(&mut o, "employee_id")?,
-            phone: json::field(&mut o, "phone")?,
-            email: json::field(&mut o, "email")?,
-            device: json::field(&mut o, "device")?,
-            app_version: json::field(&mut o, "app_version")?,
-            public_ip: json::field(&mut o, "public_ip")?,
-            internal_ip: json::field(&mut o, "internal_ip")?,
-            use_rtc_proxy: json::field(&mut o, "use_rtc_proxy")?,
-            location: json::field(&mut o, "location")?,
-            network_type: json::field(&mut o, "network_type")?,
-            protocol: json::field(&mut o, "protocol")?,
-            microphone: json::field(&mut o, "microphone")?,
-            speaker: json::field(&mut o, "speaker")?,
-            camera: json::field(&mut o, "camera")?,
-            audio: json::field(&mut o, "audio")?,
-            video: json::field(&mut o, "video")?,
-            sharing: json::field(&mut o, "sharing")?,
-            join_time: json::field(&mut o, "join_time")?,
-            leave_time: json::field(&mut o, "leave_time")?,
-            time_in_meeting: json::field(&mut o, "time_in_meeting")?,
-            leave_reason: json::field(&mut o, "leave_reason")?,
-            accept_status: json::field(&mut o, "accept_status")?,
-            is_external: json::field(&mut o, "is_external")?,
-            webinar_user_role: json::field(&mut o, "webinar_user_role")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "participant_name", &mut out.participant_name)?;
+        json::set(&mut o, "department", &mut out.department)?;
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "meeting_room_id", &mut out.meeting_room_id)?;
+        json::set(&mut o, "employee_id", &mut out.employee_id)?;
+        json::set(&mut o, "phone", &mut out.phone)?;
+        json::set(&mut o, "email", &mut out.email)?;
+        json::set(&mut o, "device", &mut out.device)?;
+        json::set(&mut o, "app_version", &mut out.app_version)?;
+        json::set(&mut o, "public_ip", &mut out.public_ip)?;
+        json::set(&mut o, "internal_ip", &mut out.internal_ip)?;
+        json::set(&mut o, "use_rtc_proxy", &mut out.use_rtc_proxy)?;
+        json::set(&mut o, "location", &mut out.location)?;
+        json::set(&mut o, "network_type", &mut out.network_type)?;
+        json::set(&mut o, "protocol", &mut out.protocol)?;
+        json::set(&mut o, "microphone", &mut out.microphone)?;
+        json::set(&mut o, "speaker", &mut out.speaker)?;
+        json::set(&mut o, "camera", &mut out.camera)?;
+        json::set(&mut o, "audio", &mut out.audio)?;
+        json::set(&mut o, "video", &mut out.video)?;
+        json::set(&mut o, "sharing", &mut out.sharing)?;
+        json::set(&mut o, "join_time", &mut out.join_time)?;
+        json::set(&mut o, "leave_time", &mut out.leave_time)?;
+        json::set(&mut o, "time_in_meeting", &mut out.time_in_meeting)?;
+        json::set(&mut o, "leave_reason", &mut out.leave_reason)?;
+        json::set(&mut o, "accept_status", &mut out.accept_status)?;
+        json::set(&mut o, "is_external", &mut out.is_external)?;
+        json::set(&mut o, "webinar_user_role", &mut out.webinar_user_role)?;
+        Ok(out)
     }
 }
 /// `ParticipantJoinedItem`
@@ -7822,10 +7851,10 @@ pub struct ParticipantJoinedItem {
 impl FromJson for ParticipantJoinedItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ParticipantJoinedItem")?;
-        Ok(Self {
-            participant: json::field(&mut o, "participant")?,
-            join_time: json::field(&mut o, "join_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "participant", &mut out.participant)?;
+        json::set(&mut o, "join_time", &mut out.join_time)?;
+        Ok(out)
     }
 }
 /// `ParticipantLeftItem`
@@ -7846,11 +7875,11 @@ pub struct ParticipantLeftItem {
 impl FromJson for ParticipantLeftItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ParticipantLeftItem")?;
-        Ok(Self {
-            participant: json::field(&mut o, "participant")?,
-            leave_reason: json::field(&mut o, "leave_reason")?,
-            leave_time: json::field(&mut o, "leave_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "participant", &mut out.participant)?;
+        json::set(&mut o, "leave_reason", &mut out.leave_reason)?;
+        json::set(&mut o, "leave_time", &mut out.leave_time)?;
+        Ok(out)
     }
 }
 /// `ParticipantListExportRequestBody`
@@ -7900,9 +7929,9 @@ pub struct ParticipantListExportResponseBody {
 impl FromJson for ParticipantListExportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ParticipantListExportResponseBody")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        Ok(out)
     }
 }
 /// `ParticipantQuality`
@@ -7927,13 +7956,13 @@ pub struct ParticipantQuality {
 impl FromJson for ParticipantQuality {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ParticipantQuality")?;
-        Ok(Self {
-            network: json::field(&mut o, "network")?,
-            audio: json::field(&mut o, "audio")?,
-            video: json::field(&mut o, "video")?,
-            screen_sharing: json::field(&mut o, "screen_sharing")?,
-            cpu_usage: json::field(&mut o, "cpu_usage")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "network", &mut out.network)?;
+        json::set(&mut o, "audio", &mut out.audio)?;
+        json::set(&mut o, "video", &mut out.video)?;
+        json::set(&mut o, "screen_sharing", &mut out.screen_sharing)?;
+        json::set(&mut o, "cpu_usage", &mut out.cpu_usage)?;
+        Ok(out)
     }
 }
 /// `ParticipantQualityListExportRequestBody`
@@ -7983,9 +8012,9 @@ pub struct ParticipantQualityListExportResponseBody {
 impl FromJson for ParticipantQualityListExportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ParticipantQualityListExportResponseBody")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        Ok(out)
     }
 }
 /// `PatchReserveConfigAdminRequestBody`
@@ -8094,10 +8123,10 @@ pub struct PstnSipInfo {
 impl FromJson for PstnSipInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PstnSipInfo")?;
-        Ok(Self {
-            nickname: json::field(&mut o, "nickname")?,
-            main_address: json::field(&mut o, "main_address")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "nickname", &mut out.nickname)?;
+        json::set(&mut o, "main_address", &mut out.main_address)?;
+        Ok(out)
     }
 }
 impl ToJson for PstnSipInfo {
@@ -8122,9 +8151,9 @@ pub struct PullMetaMaterialRespData {
 impl FromJson for PullMetaMaterialRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PullMetaMaterialRespData")?;
-        Ok(Self {
-            materials: json::field(&mut o, "materials")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "materials", &mut out.materials)?;
+        Ok(out)
     }
 }
 /// `PullMetaMaterialRespDataMaterials`
@@ -8151,14 +8180,14 @@ pub struct PullMetaMaterialRespDataMaterials {
 impl FromJson for PullMetaMaterialRespDataMaterials {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "PullMetaMaterialRespDataMaterials")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            file_token: json::field(&mut o, "file_token")?,
-            file_size: json::field(&mut o, "file_size")?,
-            device_type: json::field(&mut o, "device_type")?,
-            material_type: json::field(&mut o, "material_type")?,
-            review_result: json::field(&mut o, "review_result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "file_size", &mut out.file_size)?;
+        json::set(&mut o, "device_type", &mut out.device_type)?;
+        json::set(&mut o, "material_type", &mut out.material_type)?;
+        json::set(&mut o, "review_result", &mut out.review_result)?;
+        Ok(out)
     }
 }
 /// `QualityAudio`
@@ -8191,17 +8220,17 @@ pub struct QualityAudio {
 impl FromJson for QualityAudio {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QualityAudio")?;
-        Ok(Self {
-            time: json::field(&mut o, "time")?,
-            mic_input_volume: json::field(&mut o, "mic_input_volume")?,
-            speaker_volume: json::field(&mut o, "speaker_volume")?,
-            bitrate_received: json::field(&mut o, "bitrate_received")?,
-            latency_received: json::field(&mut o, "latency_received")?,
-            jitter_received: json::field(&mut o, "jitter_received")?,
-            bitrate_sent: json::field(&mut o, "bitrate_sent")?,
-            latency_sent: json::field(&mut o, "latency_sent")?,
-            jitter_sent: json::field(&mut o, "jitter_sent")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "mic_input_volume", &mut out.mic_input_volume)?;
+        json::set(&mut o, "speaker_volume", &mut out.speaker_volume)?;
+        json::set(&mut o, "bitrate_received", &mut out.bitrate_received)?;
+        json::set(&mut o, "latency_received", &mut out.latency_received)?;
+        json::set(&mut o, "jitter_received", &mut out.jitter_received)?;
+        json::set(&mut o, "bitrate_sent", &mut out.bitrate_sent)?;
+        json::set(&mut o, "latency_sent", &mut out.latency_sent)?;
+        json::set(&mut o, "jitter_sent", &mut out.jitter_sent)?;
+        Ok(out)
     }
 }
 /// `QualityCpuUsage`
@@ -8226,13 +8255,13 @@ pub struct QualityCpuUsage {
 impl FromJson for QualityCpuUsage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QualityCpuUsage")?;
-        Ok(Self {
-            time: json::field(&mut o, "time")?,
-            client_avg_cpu_usage: json::field(&mut o, "client_avg_cpu_usage")?,
-            client_max_cpu_usage: json::field(&mut o, "client_max_cpu_usage")?,
-            system_avg_cpu_usage: json::field(&mut o, "system_avg_cpu_usage")?,
-            system_max_cpu_usage: json::field(&mut o, "system_max_cpu_usage")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "client_avg_cpu_usage", &mut out.client_avg_cpu_usage)?;
+        json::set(&mut o, "client_max_cpu_usage", &mut out.client_max_cpu_usage)?;
+        json::set(&mut o, "system_avg_cpu_usage", &mut out.system_avg_cpu_usage)?;
+        json::set(&mut o, "system_max_cpu_usage", &mut out.system_max_cpu_usage)?;
+        Ok(out)
     }
 }
 /// `QualityNetwork`
@@ -8263,16 +8292,24 @@ pub struct QualityNetwork {
 impl FromJson for QualityNetwork {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QualityNetwork")?;
-        Ok(Self {
-            time: json::field(&mut o, "time")?,
-            network_delay: json::field(&mut o, "network_delay")?,
-            bitrate_received: json::field(&mut o, "bitrate_received")?,
-            packet_loss_avg_received: json::field(&mut o, "packet_loss_avg_received")?,
-            packet_loss_max_received: json::field(&mut o, "packet_loss_max_received")?,
-            bitrate_sent: json::field(&mut o, "bitrate_sent")?,
-            packet_loss_avg_sent: json::field(&mut o, "packet_loss_avg_sent")?,
-            packet_loss_max_sent: json::field(&mut o, "packet_loss_max_sent")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "network_delay", &mut out.network_delay)?;
+        json::set(&mut o, "bitrate_received", &mut out.bitrate_received)?;
+        json::set(
+            &mut o,
+            "packet_loss_avg_received",
+            &mut out.packet_loss_avg_received,
+        )?;
+        json::set(
+            &mut o,
+            "packet_loss_max_received",
+            &mut out.packet_loss_max_received,
+        )?;
+        json::set(&mut o, "bitrate_sent", &mut out.bitrate_sent)?;
+        json::set(&mut o, "packet_loss_avg_sent", &mut out.packet_loss_avg_sent)?;
+        json::set(&mut o, "packet_loss_max_sent", &mut out.packet_loss_max_sent)?;
+        Ok(out)
     }
 }
 /// `QualityVideoSharing`
@@ -8309,22 +8346,23 @@ pub struct QualityVideoSharing {
 impl FromJson for QualityVideoSharing {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QualityVideoSharing")?;
-        Ok(Self {
-            time: json::field(&mut o, "time")?,
-            bitrate_received: json::field(&mut o, "bitrate_received")?,
-            latency_received: json::field(&mut o, "latency_received")?,
-            jitter_received: json::field(&mut o, "jitter_received")?,
-            maximum_resolution_received: json::field(
-                &mut o,
-                "maximum_resolution_received",
-            )?,
-            framerate_received: json::field(&mut o, "framerate_received")?,
-            bitrate_sent: json::field(&mut o, "bitrate_sent")?,
-            latency_sent: json::field(&mut o, "latency_sent")?,
-            jitter_sent: json::field(&mut o, "jitter_sent")?,
-            maximum_resolution_sent: json::field(&mut o, "maximum_resolution_sent")?,
-            framerate_sent: json::field(&mut o, "framerate_sent")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "time", &mut out.time)?;
+        json::set(&mut o, "bitrate_received", &mut out.bitrate_received)?;
+        json::set(&mut o, "latency_received", &mut out.latency_received)?;
+        json::set(&mut o, "jitter_received", &mut out.jitter_received)?;
+        json::set(
+            &mut o,
+            "maximum_resolution_received",
+            &mut out.maximum_resolution_received,
+        )?;
+        json::set(&mut o, "framerate_received", &mut out.framerate_received)?;
+        json::set(&mut o, "bitrate_sent", &mut out.bitrate_sent)?;
+        json::set(&mut o, "latency_sent", &mut out.latency_sent)?;
+        json::set(&mut o, "jitter_sent", &mut out.jitter_sent)?;
+        json::set(&mut o, "maximum_resolution_sent", &mut out.maximum_resolution_sent)?;
+        json::set(&mut o, "framerate_sent", &mut out.framerate_sent)?;
+        Ok(out)
     }
 }
 /// `QueryMyAiMmReqBody`
@@ -8472,10 +8510,10 @@ pub struct QueryMyAiMmRespData {
 impl FromJson for QueryMyAiMmRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryMyAiMmRespData")?;
-        Ok(Self {
-            present: json::field(&mut o, "present")?,
-            hint: json::field(&mut o, "hint")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "present", &mut out.present)?;
+        json::set(&mut o, "hint", &mut out.hint)?;
+        Ok(out)
     }
 }
 /// `QueryMyAiMmRespDataPresent`
@@ -8500,13 +8538,13 @@ pub struct QueryMyAiMmRespDataPresent {
 impl FromJson for QueryMyAiMmRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryMyAiMmRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            card_template_id: json::field(&mut o, "card_template_id")?,
-            body: json::field(&mut o, "body")?,
-            card_variables: json::field(&mut o, "card_variables")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "card_template_id", &mut out.card_template_id)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "card_variables", &mut out.card_variables)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `QueryMyAiMmRespDataPresentCardVariables`
@@ -8523,9 +8561,9 @@ pub struct QueryMyAiMmRespDataPresentCardVariables {
 impl FromJson for QueryMyAiMmRespDataPresentCardVariables {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryMyAiMmRespDataPresentCardVariables")?;
-        Ok(Self {
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `QueryRoomConfigResponseBody`
@@ -8550,13 +8588,17 @@ pub struct QueryRoomConfigResponseBody {
 impl FromJson for QueryRoomConfigResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QueryRoomConfigResponseBody")?;
-        Ok(Self {
-            room_background: json::field(&mut o, "room_background")?,
-            display_background: json::field(&mut o, "display_background")?,
-            digital_signage: json::field(&mut o, "digital_signage")?,
-            room_box_digital_signage: json::field(&mut o, "room_box_digital_signage")?,
-            room_status: json::field(&mut o, "room_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_background", &mut out.room_background)?;
+        json::set(&mut o, "display_background", &mut out.display_background)?;
+        json::set(&mut o, "digital_signage", &mut out.digital_signage)?;
+        json::set(
+            &mut o,
+            "room_box_digital_signage",
+            &mut out.room_box_digital_signage,
+        )?;
+        json::set(&mut o, "room_status", &mut out.room_status)?;
+        Ok(out)
     }
 }
 /// `QuerySuggestContextMyAiMmRespData`
@@ -8575,10 +8617,10 @@ pub struct QuerySuggestContextMyAiMmRespData {
 impl FromJson for QuerySuggestContextMyAiMmRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "QuerySuggestContextMyAiMmRespData")?;
-        Ok(Self {
-            title: json::field(&mut o, "title")?,
-            content: json::field(&mut o, "content")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        Ok(out)
     }
 }
 /// `RealtimeEndpointBotRespData`
@@ -8597,10 +8639,10 @@ pub struct RealtimeEndpointBotRespData {
 impl FromJson for RealtimeEndpointBotRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RealtimeEndpointBotRespData")?;
-        Ok(Self {
-            websocket_url: json::field(&mut o, "websocket_url")?,
-            expires_time: json::field(&mut o, "expires_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "websocket_url", &mut out.websocket_url)?;
+        json::set(&mut o, "expires_time", &mut out.expires_time)?;
+        Ok(out)
     }
 }
 /// `RecordingPermissionObject`
@@ -8659,9 +8701,9 @@ pub struct RemoveMaterialRespData {
 impl FromJson for RemoveMaterialRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RemoveMaterialRespData")?;
-        Ok(Self {
-            results: json::field(&mut o, "results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "results", &mut out.results)?;
+        Ok(out)
     }
 }
 /// `RemoveMaterialRespDataResults`
@@ -8680,10 +8722,10 @@ pub struct RemoveMaterialRespDataResults {
 impl FromJson for RemoveMaterialRespDataResults {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RemoveMaterialRespDataResults")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `Report`
@@ -8706,12 +8748,12 @@ pub struct Report {
 impl FromJson for Report {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Report")?;
-        Ok(Self {
-            total_meeting_count: json::field(&mut o, "total_meeting_count")?,
-            total_meeting_duration: json::field(&mut o, "total_meeting_duration")?,
-            total_participant_count: json::field(&mut o, "total_participant_count")?,
-            daily_report: json::field(&mut o, "daily_report")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "total_meeting_count", &mut out.total_meeting_count)?;
+        json::set(&mut o, "total_meeting_duration", &mut out.total_meeting_duration)?;
+        json::set(&mut o, "total_participant_count", &mut out.total_participant_count)?;
+        json::set(&mut o, "daily_report", &mut out.daily_report)?;
+        Ok(out)
     }
 }
 /// `ReportMeetingDaily`
@@ -8734,12 +8776,12 @@ pub struct ReportMeetingDaily {
 impl FromJson for ReportMeetingDaily {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReportMeetingDaily")?;
-        Ok(Self {
-            date: json::field(&mut o, "date")?,
-            meeting_count: json::field(&mut o, "meeting_count")?,
-            meeting_duration: json::field(&mut o, "meeting_duration")?,
-            participant_count: json::field(&mut o, "participant_count")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "date", &mut out.date)?;
+        json::set(&mut o, "meeting_count", &mut out.meeting_count)?;
+        json::set(&mut o, "meeting_duration", &mut out.meeting_duration)?;
+        json::set(&mut o, "participant_count", &mut out.participant_count)?;
+        Ok(out)
     }
 }
 /// `ReportTopUser`
@@ -8764,13 +8806,13 @@ pub struct ReportTopUser {
 impl FromJson for ReportTopUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReportTopUser")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            user_type: json::field(&mut o, "user_type")?,
-            meeting_count: json::field(&mut o, "meeting_count")?,
-            meeting_duration: json::field(&mut o, "meeting_duration")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        json::set(&mut o, "meeting_count", &mut out.meeting_count)?;
+        json::set(&mut o, "meeting_duration", &mut out.meeting_duration)?;
+        Ok(out)
     }
 }
 /// `Reserve`
@@ -8805,18 +8847,18 @@ pub struct Reserve {
 impl FromJson for Reserve {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Reserve")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            meeting_no: json::field(&mut o, "meeting_no")?,
-            password: json::field(&mut o, "password")?,
-            url: json::field(&mut o, "url")?,
-            app_link: json::field(&mut o, "app_link")?,
-            live_link: json::field(&mut o, "live_link")?,
-            end_time: json::field(&mut o, "end_time")?,
-            expire_status: json::field(&mut o, "expire_status")?,
-            reserve_user_id: json::field(&mut o, "reserve_user_id")?,
-            meeting_settings: json::field(&mut o, "meeting_settings")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
+        json::set(&mut o, "password", &mut out.password)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "app_link", &mut out.app_link)?;
+        json::set(&mut o, "live_link", &mut out.live_link)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "expire_status", &mut out.expire_status)?;
+        json::set(&mut o, "reserve_user_id", &mut out.reserve_user_id)?;
+        json::set(&mut o, "meeting_settings", &mut out.meeting_settings)?;
+        Ok(out)
     }
 }
 /// `ReserveActionPermission`
@@ -8835,10 +8877,10 @@ pub struct ReserveActionPermission {
 impl FromJson for ReserveActionPermission {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReserveActionPermission")?;
-        Ok(Self {
-            permission: json::field(&mut o, "permission")?,
-            permission_checkers: json::field(&mut o, "permission_checkers")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "permission", &mut out.permission)?;
+        json::set(&mut o, "permission_checkers", &mut out.permission_checkers)?;
+        Ok(out)
     }
 }
 impl ToJson for ReserveActionPermission {
@@ -8865,10 +8907,10 @@ pub struct ReserveAdminConfig {
 impl FromJson for ReserveAdminConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReserveAdminConfig")?;
-        Ok(Self {
-            depts: json::field(&mut o, "depts")?,
-            users: json::field(&mut o, "users")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "depts", &mut out.depts)?;
+        json::set(&mut o, "users", &mut out.users)?;
+        Ok(out)
     }
 }
 impl ToJson for ReserveAdminConfig {
@@ -8895,10 +8937,10 @@ pub struct ReserveAssignHost {
 impl FromJson for ReserveAssignHost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReserveAssignHost")?;
-        Ok(Self {
-            user_type: json::field(&mut o, "user_type")?,
-            id: json::field(&mut o, "id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        json::set(&mut o, "id", &mut out.id)?;
+        Ok(out)
     }
 }
 impl ToJson for ReserveAssignHost {
@@ -8923,9 +8965,9 @@ pub struct ReserveCallSetting {
 impl FromJson for ReserveCallSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReserveCallSetting")?;
-        Ok(Self {
-            callee: json::field(&mut o, "callee")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "callee", &mut out.callee)?;
+        Ok(out)
     }
 }
 impl ToJson for ReserveCallSetting {
@@ -8953,11 +8995,11 @@ pub struct ReserveCallee {
 impl FromJson for ReserveCallee {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReserveCallee")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            user_type: json::field(&mut o, "user_type")?,
-            pstn_sip_info: json::field(&mut o, "pstn_sip_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "user_type", &mut out.user_type)?;
+        json::set(&mut o, "pstn_sip_info", &mut out.pstn_sip_info)?;
+        Ok(out)
     }
 }
 impl ToJson for ReserveCallee {
@@ -8983,9 +9025,9 @@ pub struct ReserveCorrectionCheckInfo {
 impl FromJson for ReserveCorrectionCheckInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReserveCorrectionCheckInfo")?;
-        Ok(Self {
-            invalid_host_id_list: json::field(&mut o, "invalid_host_id_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "invalid_host_id_list", &mut out.invalid_host_id_list)?;
+        Ok(out)
     }
 }
 /// `ReserveFormConfig`
@@ -9012,14 +9054,14 @@ pub struct ReserveFormConfig {
 impl FromJson for ReserveFormConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReserveFormConfig")?;
-        Ok(Self {
-            if_cover_child_scope: json::field(&mut o, "if_cover_child_scope")?,
-            reserve_form: json::field(&mut o, "reserve_form")?,
-            notified_users: json::field(&mut o, "notified_users")?,
-            notified_time: json::field(&mut o, "notified_time")?,
-            time_unit: json::field(&mut o, "time_unit")?,
-            custom_list: json::field(&mut o, "custom_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "if_cover_child_scope", &mut out.if_cover_child_scope)?;
+        json::set(&mut o, "reserve_form", &mut out.reserve_form)?;
+        json::set(&mut o, "notified_users", &mut out.notified_users)?;
+        json::set(&mut o, "notified_time", &mut out.notified_time)?;
+        json::set(&mut o, "time_unit", &mut out.time_unit)?;
+        json::set(&mut o, "custom_list", &mut out.custom_list)?;
+        Ok(out)
     }
 }
 impl ToJson for ReserveFormConfig {
@@ -9136,10 +9178,10 @@ pub struct ReserveInstantEventMyAiRoomRespData {
 impl FromJson for ReserveInstantEventMyAiRoomRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReserveInstantEventMyAiRoomRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `ReserveInstantEventMyAiRoomRespDataPresent`
@@ -9168,15 +9210,15 @@ pub struct ReserveInstantEventMyAiRoomRespDataPresent {
 impl FromJson for ReserveInstantEventMyAiRoomRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReserveInstantEventMyAiRoomRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            body: json::field(&mut o, "body")?,
-            interactable: json::field(&mut o, "interactable")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_url: json::field(&mut o, "operation_url")?,
-            callback_url: json::field(&mut o, "callback_url")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "interactable", &mut out.interactable)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_url", &mut out.operation_url)?;
+        json::set(&mut o, "callback_url", &mut out.callback_url)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `ReserveInstantEventMyAiRoomRespDataResult`
@@ -9197,10 +9239,10 @@ pub struct ReserveInstantEventMyAiRoomRespDataResult {
 impl FromJson for ReserveInstantEventMyAiRoomRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReserveInstantEventMyAiRoomRespDataResult")?;
-        Ok(Self {
-            room_reply: json::field(&mut o, "room_reply")?,
-            openapi_response: json::field(&mut o, "openapi_response")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_reply", &mut out.room_reply)?;
+        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
+        Ok(out)
     }
 }
 /// `ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse`
@@ -9226,12 +9268,12 @@ impl FromJson for ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse {
             value,
             "ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse",
         )?;
-        Ok(Self {
-            response_type: json::field(&mut o, "response_type")?,
-            schedule_event_id: json::field(&mut o, "schedule_event_id")?,
-            other_msg: json::field(&mut o, "other_msg")?,
-            oapi_msg: json::field(&mut o, "oapi_msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "response_type", &mut out.response_type)?;
+        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
+        json::set(&mut o, "other_msg", &mut out.other_msg)?;
+        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
+        Ok(out)
     }
 }
 /// `ReserveMeetingSetting`
@@ -9262,16 +9304,16 @@ pub struct ReserveMeetingSetting {
 impl FromJson for ReserveMeetingSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReserveMeetingSetting")?;
-        Ok(Self {
-            topic: json::field(&mut o, "topic")?,
-            action_permissions: json::field(&mut o, "action_permissions")?,
-            meeting_initial_type: json::field(&mut o, "meeting_initial_type")?,
-            meeting_connect: json::field(&mut o, "meeting_connect")?,
-            call_setting: json::field(&mut o, "call_setting")?,
-            auto_record: json::field(&mut o, "auto_record")?,
-            assign_host_list: json::field(&mut o, "assign_host_list")?,
-            password: json::field(&mut o, "password")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "topic", &mut out.topic)?;
+        json::set(&mut o, "action_permissions", &mut out.action_permissions)?;
+        json::set(&mut o, "meeting_initial_type", &mut out.meeting_initial_type)?;
+        json::set(&mut o, "meeting_connect", &mut out.meeting_connect)?;
+        json::set(&mut o, "call_setting", &mut out.call_setting)?;
+        json::set(&mut o, "auto_record", &mut out.auto_record)?;
+        json::set(&mut o, "assign_host_list", &mut out.assign_host_list)?;
+        json::set(&mut o, "password", &mut out.password)?;
+        Ok(out)
     }
 }
 impl ToJson for ReserveMeetingSetting {
@@ -9306,11 +9348,11 @@ pub struct ReservePermissionChecker {
 impl FromJson for ReservePermissionChecker {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReservePermissionChecker")?;
-        Ok(Self {
-            check_field: json::field(&mut o, "check_field")?,
-            check_mode: json::field(&mut o, "check_mode")?,
-            check_list: json::field(&mut o, "check_list")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "check_field", &mut out.check_field)?;
+        json::set(&mut o, "check_mode", &mut out.check_mode)?;
+        json::set(&mut o, "check_list", &mut out.check_list)?;
+        Ok(out)
     }
 }
 impl ToJson for ReservePermissionChecker {
@@ -9342,12 +9384,12 @@ pub struct ReserveScopeConfig {
 impl FromJson for ReserveScopeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReserveScopeConfig")?;
-        Ok(Self {
-            if_cover_child_scope: json::field(&mut o, "if_cover_child_scope")?,
-            allow_all_users: json::field(&mut o, "allow_all_users")?,
-            allow_users: json::field(&mut o, "allow_users")?,
-            allow_depts: json::field(&mut o, "allow_depts")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "if_cover_child_scope", &mut out.if_cover_child_scope)?;
+        json::set(&mut o, "allow_all_users", &mut out.allow_all_users)?;
+        json::set(&mut o, "allow_users", &mut out.allow_users)?;
+        json::set(&mut o, "allow_depts", &mut out.allow_depts)?;
+        Ok(out)
     }
 }
 impl ToJson for ReserveScopeConfig {
@@ -9378,11 +9420,11 @@ pub struct ReserveScopeReserveConfigResponseBody {
 impl FromJson for ReserveScopeReserveConfigResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReserveScopeReserveConfigResponseBody")?;
-        Ok(Self {
-            approve_config: json::field(&mut o, "approve_config")?,
-            time_config: json::field(&mut o, "time_config")?,
-            reserve_scope_config: json::field(&mut o, "reserve_scope_config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "approve_config", &mut out.approve_config)?;
+        json::set(&mut o, "time_config", &mut out.time_config)?;
+        json::set(&mut o, "reserve_scope_config", &mut out.reserve_scope_config)?;
+        Ok(out)
     }
 }
 /// `ReservedRoom`
@@ -9401,10 +9443,10 @@ pub struct ReservedRoom {
 impl FromJson for ReservedRoom {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ReservedRoom")?;
-        Ok(Self {
-            room_id: json::field(&mut o, "room_id")?,
-            room_name: json::field(&mut o, "room_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_id", &mut out.room_id)?;
+        json::set(&mut o, "room_name", &mut out.room_name)?;
+        Ok(out)
     }
 }
 /// `ResourceReservationListExportRequestBody`
@@ -9454,9 +9496,9 @@ pub struct ResourceReservationListExportResponseBody {
 impl FromJson for ResourceReservationListExportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ResourceReservationListExportResponseBody")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        Ok(out)
     }
 }
 /// `Room`
@@ -9491,18 +9533,18 @@ pub struct Room {
 impl FromJson for Room {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Room")?;
-        Ok(Self {
-            room_id: json::field(&mut o, "room_id")?,
-            name: json::field(&mut o, "name")?,
-            capacity: json::field(&mut o, "capacity")?,
-            description: json::field(&mut o, "description")?,
-            display_id: json::field(&mut o, "display_id")?,
-            custom_room_id: json::field(&mut o, "custom_room_id")?,
-            room_level_id: json::field(&mut o, "room_level_id")?,
-            path: json::field(&mut o, "path")?,
-            room_status: json::field(&mut o, "room_status")?,
-            device: json::field(&mut o, "device")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_id", &mut out.room_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "capacity", &mut out.capacity)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "display_id", &mut out.display_id)?;
+        json::set(&mut o, "custom_room_id", &mut out.custom_room_id)?;
+        json::set(&mut o, "room_level_id", &mut out.room_level_id)?;
+        json::set(&mut o, "path", &mut out.path)?;
+        json::set(&mut o, "room_status", &mut out.room_status)?;
+        json::set(&mut o, "device", &mut out.device)?;
+        Ok(out)
     }
 }
 impl ToJson for Room {
@@ -9618,10 +9660,10 @@ pub struct RoomCallingMyAiRoomRespData {
 impl FromJson for RoomCallingMyAiRoomRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoomCallingMyAiRoomRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `RoomCallingMyAiRoomRespDataPresent`
@@ -9650,15 +9692,15 @@ pub struct RoomCallingMyAiRoomRespDataPresent {
 impl FromJson for RoomCallingMyAiRoomRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoomCallingMyAiRoomRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            body: json::field(&mut o, "body")?,
-            interactable: json::field(&mut o, "interactable")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_url: json::field(&mut o, "operation_url")?,
-            callback_url: json::field(&mut o, "callback_url")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "interactable", &mut out.interactable)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_url", &mut out.operation_url)?;
+        json::set(&mut o, "callback_url", &mut out.callback_url)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `RoomCallingMyAiRoomRespDataResult`
@@ -9677,10 +9719,10 @@ pub struct RoomCallingMyAiRoomRespDataResult {
 impl FromJson for RoomCallingMyAiRoomRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoomCallingMyAiRoomRespDataResult")?;
-        Ok(Self {
-            room_reply: json::field(&mut o, "room_reply")?,
-            openapi_response: json::field(&mut o, "openapi_response")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_reply", &mut out.room_reply)?;
+        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
+        Ok(out)
     }
 }
 /// `RoomCallingMyAiRoomRespDataResultOpenapiResponse`
@@ -9706,12 +9748,12 @@ impl FromJson for RoomCallingMyAiRoomRespDataResultOpenapiResponse {
             value,
             "RoomCallingMyAiRoomRespDataResultOpenapiResponse",
         )?;
-        Ok(Self {
-            response_type: json::field(&mut o, "response_type")?,
-            schedule_event_id: json::field(&mut o, "schedule_event_id")?,
-            other_msg: json::field(&mut o, "other_msg")?,
-            oapi_msg: json::field(&mut o, "oapi_msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "response_type", &mut out.response_type)?;
+        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
+        json::set(&mut o, "other_msg", &mut out.other_msg)?;
+        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
+        Ok(out)
     }
 }
 /// `RoomConfig`
@@ -9736,13 +9778,17 @@ pub struct RoomConfig {
 impl FromJson for RoomConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoomConfig")?;
-        Ok(Self {
-            room_background: json::field(&mut o, "room_background")?,
-            display_background: json::field(&mut o, "display_background")?,
-            digital_signage: json::field(&mut o, "digital_signage")?,
-            room_box_digital_signage: json::field(&mut o, "room_box_digital_signage")?,
-            room_status: json::field(&mut o, "room_status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_background", &mut out.room_background)?;
+        json::set(&mut o, "display_background", &mut out.display_background)?;
+        json::set(&mut o, "digital_signage", &mut out.digital_signage)?;
+        json::set(
+            &mut o,
+            "room_box_digital_signage",
+            &mut out.room_box_digital_signage,
+        )?;
+        json::set(&mut o, "room_status", &mut out.room_status)?;
+        Ok(out)
     }
 }
 impl ToJson for RoomConfig {
@@ -9780,14 +9826,14 @@ pub struct RoomDigitalSignage {
 impl FromJson for RoomDigitalSignage {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoomDigitalSignage")?;
-        Ok(Self {
-            if_cover_child_scope: json::field(&mut o, "if_cover_child_scope")?,
-            enable: json::field(&mut o, "enable")?,
-            mute: json::field(&mut o, "mute")?,
-            start_display: json::field(&mut o, "start_display")?,
-            stop_display: json::field(&mut o, "stop_display")?,
-            materials: json::field(&mut o, "materials")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "if_cover_child_scope", &mut out.if_cover_child_scope)?;
+        json::set(&mut o, "enable", &mut out.enable)?;
+        json::set(&mut o, "mute", &mut out.mute)?;
+        json::set(&mut o, "start_display", &mut out.start_display)?;
+        json::set(&mut o, "stop_display", &mut out.stop_display)?;
+        json::set(&mut o, "materials", &mut out.materials)?;
+        Ok(out)
     }
 }
 impl ToJson for RoomDigitalSignage {
@@ -9832,17 +9878,17 @@ pub struct RoomDigitalSignageMaterial {
 impl FromJson for RoomDigitalSignageMaterial {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoomDigitalSignageMaterial")?;
-        Ok(Self {
-            id: json::field(&mut o, "id")?,
-            name: json::field(&mut o, "name")?,
-            material_type: json::field(&mut o, "material_type")?,
-            url: json::field(&mut o, "url")?,
-            duration: json::field(&mut o, "duration")?,
-            cover: json::field(&mut o, "cover")?,
-            md5: json::field(&mut o, "md5")?,
-            vid: json::field(&mut o, "vid")?,
-            size: json::field(&mut o, "size")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "id", &mut out.id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "material_type", &mut out.material_type)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "duration", &mut out.duration)?;
+        json::set(&mut o, "cover", &mut out.cover)?;
+        json::set(&mut o, "md5", &mut out.md5)?;
+        json::set(&mut o, "vid", &mut out.vid)?;
+        json::set(&mut o, "size", &mut out.size)?;
+        Ok(out)
     }
 }
 impl ToJson for RoomDigitalSignageMaterial {
@@ -9884,14 +9930,14 @@ pub struct RoomLevel {
 impl FromJson for RoomLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoomLevel")?;
-        Ok(Self {
-            room_level_id: json::field(&mut o, "room_level_id")?,
-            name: json::field(&mut o, "name")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            path: json::field(&mut o, "path")?,
-            has_child: json::field(&mut o, "has_child")?,
-            custom_group_id: json::field(&mut o, "custom_group_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_level_id", &mut out.room_level_id)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "path", &mut out.path)?;
+        json::set(&mut o, "has_child", &mut out.has_child)?;
+        json::set(&mut o, "custom_group_id", &mut out.custom_group_id)?;
+        Ok(out)
     }
 }
 impl ToJson for RoomLevel {
@@ -9954,26 +10000,26 @@ pub struct RoomMeetingReservation {
 impl FromJson for RoomMeetingReservation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoomMeetingReservation")?;
-        Ok(Self {
-            room_id: json::field(&mut o, "room_id")?,
-            room_name: json::field(&mut o, "room_name")?,
-            event_title: json::field(&mut o, "event_title")?,
-            reserver: json::field(&mut o, "reserver")?,
-            reserver_user_id: json::field(&mut o, "reserver_user_id")?,
-            department_of_reserver: json::field(&mut o, "department_of_reserver")?,
-            guests_number: json::field(&mut o, "guests_number")?,
-            accepted_number: json::field(&mut o, "accepted_number")?,
-            event_start_time: json::field(&mut o, "event_start_time")?,
-            event_end_time: json::field(&mut o, "event_end_time")?,
-            event_duration: json::field(&mut o, "event_duration")?,
-            reservation_status: json::field(&mut o, "reservation_status")?,
-            check_in_device: json::field(&mut o, "check_in_device")?,
-            room_check_in_status: json::field(&mut o, "room_check_in_status")?,
-            check_in_time: json::field(&mut o, "check_in_time")?,
-            is_release_early: json::field(&mut o, "is_release_early")?,
-            releasing_person: json::field(&mut o, "releasing_person")?,
-            releasing_time: json::field(&mut o, "releasing_time")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_id", &mut out.room_id)?;
+        json::set(&mut o, "room_name", &mut out.room_name)?;
+        json::set(&mut o, "event_title", &mut out.event_title)?;
+        json::set(&mut o, "reserver", &mut out.reserver)?;
+        json::set(&mut o, "reserver_user_id", &mut out.reserver_user_id)?;
+        json::set(&mut o, "department_of_reserver", &mut out.department_of_reserver)?;
+        json::set(&mut o, "guests_number", &mut out.guests_number)?;
+        json::set(&mut o, "accepted_number", &mut out.accepted_number)?;
+        json::set(&mut o, "event_start_time", &mut out.event_start_time)?;
+        json::set(&mut o, "event_end_time", &mut out.event_end_time)?;
+        json::set(&mut o, "event_duration", &mut out.event_duration)?;
+        json::set(&mut o, "reservation_status", &mut out.reservation_status)?;
+        json::set(&mut o, "check_in_device", &mut out.check_in_device)?;
+        json::set(&mut o, "room_check_in_status", &mut out.room_check_in_status)?;
+        json::set(&mut o, "check_in_time", &mut out.check_in_time)?;
+        json::set(&mut o, "is_release_early", &mut out.is_release_early)?;
+        json::set(&mut o, "releasing_person", &mut out.releasing_person)?;
+        json::set(&mut o, "releasing_time", &mut out.releasing_time)?;
+        Ok(out)
     }
 }
 /// `RoomStatus`
@@ -10004,16 +10050,16 @@ pub struct RoomStatus {
 impl FromJson for RoomStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RoomStatus")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-            schedule_status: json::field(&mut o, "schedule_status")?,
-            disable_start_time: json::field(&mut o, "disable_start_time")?,
-            disable_end_time: json::field(&mut o, "disable_end_time")?,
-            disable_reason: json::field(&mut o, "disable_reason")?,
-            contact_ids: json::field(&mut o, "contact_ids")?,
-            disable_notice: json::field(&mut o, "disable_notice")?,
-            resume_notice: json::field(&mut o, "resume_notice")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "schedule_status", &mut out.schedule_status)?;
+        json::set(&mut o, "disable_start_time", &mut out.disable_start_time)?;
+        json::set(&mut o, "disable_end_time", &mut out.disable_end_time)?;
+        json::set(&mut o, "disable_reason", &mut out.disable_reason)?;
+        json::set(&mut o, "contact_ids", &mut out.contact_ids)?;
+        json::set(&mut o, "disable_notice", &mut out.disable_notice)?;
+        json::set(&mut o, "resume_notice", &mut out.resume_notice)?;
+        Ok(out)
     }
 }
 impl ToJson for RoomStatus {
@@ -10048,11 +10094,11 @@ pub struct ScopeConfig {
 impl FromJson for ScopeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ScopeConfig")?;
-        Ok(Self {
-            scope_type: json::field(&mut o, "scope_type")?,
-            scope_id: json::field(&mut o, "scope_id")?,
-            scope_config: json::field(&mut o, "scope_config")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "scope_type", &mut out.scope_type)?;
+        json::set(&mut o, "scope_id", &mut out.scope_id)?;
+        json::set(&mut o, "scope_config", &mut out.scope_config)?;
+        Ok(out)
     }
 }
 impl ToJson for ScopeConfig {
@@ -10107,13 +10153,13 @@ pub struct SearchMeetingResponseBody {
 impl FromJson for SearchMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchMeetingResponseBody")?;
-        Ok(Self {
-            total: json::field(&mut o, "total")?,
-            has_more: json::field(&mut o, "has_more")?,
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            notice: json::field(&mut o, "notice")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "total", &mut out.total)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "notice", &mut out.notice)?;
+        Ok(out)
     }
 }
 /// `SearchRoomLevelResponseBody`
@@ -10130,9 +10176,9 @@ pub struct SearchRoomLevelResponseBody {
 impl FromJson for SearchRoomLevelResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchRoomLevelResponseBody")?;
-        Ok(Self {
-            level_ids: json::field(&mut o, "level_ids")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "level_ids", &mut out.level_ids)?;
+        Ok(out)
     }
 }
 /// `SearchRoomRequestBody`
@@ -10186,11 +10232,11 @@ pub struct SearchRoomResponseBody {
 impl FromJson for SearchRoomResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchRoomResponseBody")?;
-        Ok(Self {
-            rooms: json::field(&mut o, "rooms")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "rooms", &mut out.rooms)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `SectionLocation`
@@ -10211,11 +10257,11 @@ pub struct SectionLocation {
 impl FromJson for SectionLocation {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SectionLocation")?;
-        Ok(Self {
-            title: json::field(&mut o, "title")?,
-            level: json::field(&mut o, "level")?,
-            parent_titles: json::field(&mut o, "parent_titles")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "level", &mut out.level)?;
+        json::set(&mut o, "parent_titles", &mut out.parent_titles)?;
+        Ok(out)
     }
 }
 /// `SectionSummaryMyAiVcMeetingReqBody`
@@ -10403,9 +10449,9 @@ pub struct SectionSummaryMyAiVcMeetingRespData {
 impl FromJson for SectionSummaryMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SectionSummaryMyAiVcMeetingRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `SectionSummaryMyAiVcMeetingRespDataResult`
@@ -10424,13 +10470,14 @@ pub struct SectionSummaryMyAiVcMeetingRespDataResult {
 impl FromJson for SectionSummaryMyAiVcMeetingRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SectionSummaryMyAiVcMeetingRespDataResult")?;
-        Ok(Self {
-            meeting_recap_or_fail_reason: json::field(
-                &mut o,
-                "meeting_recap_or_fail_reason",
-            )?,
-            meeting_recap: json::field(&mut o, "meeting_recap")?,
-        })
+        let mut out = Self::default();
+        json::set(
+            &mut o,
+            "meeting_recap_or_fail_reason",
+            &mut out.meeting_recap_or_fail_reason,
+        )?;
+        json::set(&mut o, "meeting_recap", &mut out.meeting_recap)?;
+        Ok(out)
     }
 }
 /// `SeedAiPullDataMyAiVcMeetingRespData`
@@ -10449,10 +10496,10 @@ pub struct SeedAiPullDataMyAiVcMeetingRespData {
 impl FromJson for SeedAiPullDataMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SeedAiPullDataMyAiVcMeetingRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-            fail_msg: json::field(&mut o, "fail_msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "fail_msg", &mut out.fail_msg)?;
+        Ok(out)
     }
 }
 /// `SetCheckboardAccessCodeRoomConfigRequestBody`
@@ -10508,9 +10555,9 @@ impl FromJson for SetCheckboardAccessCodeRoomConfigResponseBody {
             value,
             "SetCheckboardAccessCodeRoomConfigResponseBody",
         )?;
-        Ok(Self {
-            access_code: json::field(&mut o, "access_code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "access_code", &mut out.access_code)?;
+        Ok(out)
     }
 }
 /// `SetHostMeetingRequestBody`
@@ -10548,9 +10595,9 @@ pub struct SetHostMeetingResponseBody {
 impl FromJson for SetHostMeetingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SetHostMeetingResponseBody")?;
-        Ok(Self {
-            host_user: json::field(&mut o, "host_user")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "host_user", &mut out.host_user)?;
+        Ok(out)
     }
 }
 /// `SetMeetingListMyAiVcReqBody`
@@ -10642,9 +10689,9 @@ pub struct SetRoomAccessCodeRoomConfigResponseBody {
 impl FromJson for SetRoomAccessCodeRoomConfigResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SetRoomAccessCodeRoomConfigResponseBody")?;
-        Ok(Self {
-            access_code: json::field(&mut o, "access_code")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "access_code", &mut out.access_code)?;
+        Ok(out)
     }
 }
 /// `SetRoomConfigRequestBody`
@@ -10699,10 +10746,10 @@ pub struct ShareDoc {
 impl FromJson for ShareDoc {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ShareDoc")?;
-        Ok(Self {
-            url: json::field(&mut o, "url")?,
-            title: json::field(&mut o, "title")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        Ok(out)
     }
 }
 /// `StartAnalysisMyAiVcReqBody`
@@ -10739,10 +10786,10 @@ pub struct StartAnalysisMyAiVcRespData {
 impl FromJson for StartAnalysisMyAiVcRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "StartAnalysisMyAiVcRespData")?;
-        Ok(Self {
-            result: json::field(&mut o, "result")?,
-            present: json::field(&mut o, "present")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "result", &mut out.result)?;
+        json::set(&mut o, "present", &mut out.present)?;
+        Ok(out)
     }
 }
 /// `StartAnalysisMyAiVcRespDataPresent`
@@ -10771,15 +10818,15 @@ pub struct StartAnalysisMyAiVcRespDataPresent {
 impl FromJson for StartAnalysisMyAiVcRespDataPresent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "StartAnalysisMyAiVcRespDataPresent")?;
-        Ok(Self {
-            r#type: json::field(&mut o, "type")?,
-            body: json::field(&mut o, "body")?,
-            interactable: json::field(&mut o, "interactable")?,
-            operation_type: json::field(&mut o, "operation_type")?,
-            operation_url: json::field(&mut o, "operation_url")?,
-            callback_url: json::field(&mut o, "callback_url")?,
-            callback_info: json::field(&mut o, "callback_info")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "body", &mut out.body)?;
+        json::set(&mut o, "interactable", &mut out.interactable)?;
+        json::set(&mut o, "operation_type", &mut out.operation_type)?;
+        json::set(&mut o, "operation_url", &mut out.operation_url)?;
+        json::set(&mut o, "callback_url", &mut out.callback_url)?;
+        json::set(&mut o, "callback_info", &mut out.callback_info)?;
+        Ok(out)
     }
 }
 /// `StartAnalysisMyAiVcRespDataResult`
@@ -10796,9 +10843,9 @@ pub struct StartAnalysisMyAiVcRespDataResult {
 impl FromJson for StartAnalysisMyAiVcRespDataResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "StartAnalysisMyAiVcRespDataResult")?;
-        Ok(Self {
-            reply: json::field(&mut o, "reply")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reply", &mut out.reply)?;
+        Ok(out)
     }
 }
 /// `StartMeetingRecordingRequestBody`
@@ -10835,10 +10882,10 @@ pub struct SubscribeDepartment {
 impl FromJson for SubscribeDepartment {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SubscribeDepartment")?;
-        Ok(Self {
-            department_id: json::field(&mut o, "department_id")?,
-            department_name: json::field(&mut o, "department_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "department_id", &mut out.department_id)?;
+        json::set(&mut o, "department_name", &mut out.department_name)?;
+        Ok(out)
     }
 }
 impl ToJson for SubscribeDepartment {
@@ -10865,10 +10912,10 @@ pub struct SubscribeUser {
 impl FromJson for SubscribeUser {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SubscribeUser")?;
-        Ok(Self {
-            user_id: json::field(&mut o, "user_id")?,
-            user_name: json::field(&mut o, "user_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "user_id", &mut out.user_id)?;
+        json::set(&mut o, "user_name", &mut out.user_name)?;
+        Ok(out)
     }
 }
 impl ToJson for SubscribeUser {
@@ -10959,15 +11006,15 @@ pub struct TimeConfig {
 impl FromJson for TimeConfig {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TimeConfig")?;
-        Ok(Self {
-            if_cover_child_scope: json::field(&mut o, "if_cover_child_scope")?,
-            time_switch: json::field(&mut o, "time_switch")?,
-            days_in_advance: json::field(&mut o, "days_in_advance")?,
-            opening_hour: json::field(&mut o, "opening_hour")?,
-            start_time: json::field(&mut o, "start_time")?,
-            end_time: json::field(&mut o, "end_time")?,
-            max_duration: json::field(&mut o, "max_duration")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "if_cover_child_scope", &mut out.if_cover_child_scope)?;
+        json::set(&mut o, "time_switch", &mut out.time_switch)?;
+        json::set(&mut o, "days_in_advance", &mut out.days_in_advance)?;
+        json::set(&mut o, "opening_hour", &mut out.opening_hour)?;
+        json::set(&mut o, "start_time", &mut out.start_time)?;
+        json::set(&mut o, "end_time", &mut out.end_time)?;
+        json::set(&mut o, "max_duration", &mut out.max_duration)?;
+        Ok(out)
     }
 }
 impl ToJson for TimeConfig {
@@ -11028,14 +11075,14 @@ pub struct TranscriptItem {
 impl FromJson for TranscriptItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TranscriptItem")?;
-        Ok(Self {
-            speaker: json::field(&mut o, "speaker")?,
-            text: json::field(&mut o, "text")?,
-            language: json::field(&mut o, "language")?,
-            start_time_ms: json::field(&mut o, "start_time_ms")?,
-            end_time_ms: json::field(&mut o, "end_time_ms")?,
-            sentence_id: json::field(&mut o, "sentence_id")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "speaker", &mut out.speaker)?;
+        json::set(&mut o, "text", &mut out.text)?;
+        json::set(&mut o, "language", &mut out.language)?;
+        json::set(&mut o, "start_time_ms", &mut out.start_time_ms)?;
+        json::set(&mut o, "end_time_ms", &mut out.end_time_ms)?;
+        json::set(&mut o, "sentence_id", &mut out.sentence_id)?;
+        Ok(out)
     }
 }
 /// `UnifiedNoteTranscriptNoteRespData`
@@ -11058,12 +11105,12 @@ pub struct UnifiedNoteTranscriptNoteRespData {
 impl FromJson for UnifiedNoteTranscriptNoteRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UnifiedNoteTranscriptNoteRespData")?;
-        Ok(Self {
-            transcript: json::field(&mut o, "transcript")?,
-            next_cursor_id: json::field(&mut o, "next_cursor_id")?,
-            page_size: json::field(&mut o, "page_size")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "transcript", &mut out.transcript)?;
+        json::set(&mut o, "next_cursor_id", &mut out.next_cursor_id)?;
+        json::set(&mut o, "page_size", &mut out.page_size)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `UnifiedNoteTranscriptNoteRespDataTranscript`
@@ -11088,15 +11135,16 @@ pub struct UnifiedNoteTranscriptNoteRespDataTranscript {
 impl FromJson for UnifiedNoteTranscriptNoteRespDataTranscript {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UnifiedNoteTranscriptNoteRespDataTranscript")?;
-        Ok(Self {
-            format: json::field(&mut o, "format")?,
-            plain_text: json::field(&mut o, "plain_text")?,
-            markdown: json::field(&mut o, "markdown")?,
-            structured_transcript_content: json::field(
-                &mut o,
-                "structured_transcript_content",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "format", &mut out.format)?;
+        json::set(&mut o, "plain_text", &mut out.plain_text)?;
+        json::set(&mut o, "markdown", &mut out.markdown)?;
+        json::set(
+            &mut o,
+            "structured_transcript_content",
+            &mut out.structured_transcript_content,
+        )?;
+        Ok(out)
     }
 }
 /// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent`
@@ -11121,9 +11169,9 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent {
             value,
             "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContent",
         )?;
-        Ok(Self {
-            paragraphs: json::field(&mut o, "paragraphs")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "paragraphs", &mut out.paragraphs)?;
+        Ok(out)
     }
 }
 /// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs`
@@ -11154,11 +11202,11 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagr
             value,
             "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphs",
         )?;
-        Ok(Self {
-            speaker: json::field(&mut o, "speaker")?,
-            speak_ms: json::field(&mut o, "speak_ms")?,
-            sentences: json::field(&mut o, "sentences")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "speaker", &mut out.speaker)?;
+        json::set(&mut o, "speak_ms", &mut out.speak_ms)?;
+        json::set(&mut o, "sentences", &mut out.sentences)?;
+        Ok(out)
     }
 }
 /// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSentences`
@@ -11185,12 +11233,12 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagr
             value,
             "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSentences",
         )?;
-        Ok(Self {
-            sentence_id: json::field(&mut o, "sentence_id")?,
-            content: json::field(&mut o, "content")?,
-            start_ms: json::field(&mut o, "start_ms")?,
-            stop_ms: json::field(&mut o, "stop_ms")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "sentence_id", &mut out.sentence_id)?;
+        json::set(&mut o, "content", &mut out.content)?;
+        json::set(&mut o, "start_ms", &mut out.start_ms)?;
+        json::set(&mut o, "stop_ms", &mut out.stop_ms)?;
+        Ok(out)
     }
 }
 /// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeaker`
@@ -11219,12 +11267,12 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagr
             value,
             "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeaker",
         )?;
-        Ok(Self {
-            speaker_id: json::field(&mut o, "speaker_id")?,
-            speaker_type: json::field(&mut o, "speaker_type")?,
-            speaker_name: json::field(&mut o, "speaker_name")?,
-            extra: json::field(&mut o, "extra")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "speaker_id", &mut out.speaker_id)?;
+        json::set(&mut o, "speaker_type", &mut out.speaker_type)?;
+        json::set(&mut o, "speaker_name", &mut out.speaker_name)?;
+        json::set(&mut o, "extra", &mut out.extra)?;
+        Ok(out)
     }
 }
 /// `UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeakerExtra`
@@ -11249,11 +11297,11 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagr
             value,
             "UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagraphsSpeakerExtra",
         )?;
-        Ok(Self {
-            room_name: json::field(&mut o, "room_name")?,
-            other_device_user_id: json::field(&mut o, "other_device_user_id")?,
-            other_device_user_name: json::field(&mut o, "other_device_user_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "room_name", &mut out.room_name)?;
+        json::set(&mut o, "other_device_user_id", &mut out.other_device_user_id)?;
+        json::set(&mut o, "other_device_user_name", &mut out.other_device_user_name)?;
+        Ok(out)
     }
 }
 /// `UnsubscriptionMeetingRequestBody`
@@ -11347,13 +11395,14 @@ pub struct UpdateReserveResponseBody {
 impl FromJson for UpdateReserveResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateReserveResponseBody")?;
-        Ok(Self {
-            reserve: json::field(&mut o, "reserve")?,
-            reserve_correction_check_info: json::field(
-                &mut o,
-                "reserve_correction_check_info",
-            )?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "reserve", &mut out.reserve)?;
+        json::set(
+            &mut o,
+            "reserve_correction_check_info",
+            &mut out.reserve_correction_check_info,
+        )?;
+        Ok(out)
     }
 }
 /// `UploadMetaMaterialReqBody`
@@ -11421,9 +11470,9 @@ pub struct UploadMetaMaterialRespData {
 impl FromJson for UploadMetaMaterialRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadMetaMaterialRespData")?;
-        Ok(Self {
-            results: json::field(&mut o, "results")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "results", &mut out.results)?;
+        Ok(out)
     }
 }
 /// `UploadMetaMaterialRespDataResults`
@@ -11442,10 +11491,10 @@ pub struct UploadMetaMaterialRespDataResults {
 impl FromJson for UploadMetaMaterialRespDataResults {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UploadMetaMaterialRespDataResults")?;
-        Ok(Self {
-            file_token: json::field(&mut o, "file_token")?,
-            result: json::field(&mut o, "result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "file_token", &mut out.file_token)?;
+        json::set(&mut o, "result", &mut out.result)?;
+        Ok(out)
     }
 }
 /// `UserActiveMeetingBotResponseBody`
@@ -11462,9 +11511,9 @@ pub struct UserActiveMeetingBotResponseBody {
 impl FromJson for UserActiveMeetingBotResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserActiveMeetingBotResponseBody")?;
-        Ok(Self {
-            meetings: json::field(&mut o, "meetings")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meetings", &mut out.meetings)?;
+        Ok(out)
     }
 }
 /// `UserActiveMeetingInfo`
@@ -11485,10 +11534,10 @@ pub struct UserActiveMeetingInfo {
 impl FromJson for UserActiveMeetingInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserActiveMeetingInfo")?;
-        Ok(Self {
-            meeting_no: json::field(&mut o, "meeting_no")?,
-            meeting_id: json::field(&mut o, "meeting_id")?,
-            meeting_title: json::field(&mut o, "meeting_title")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
+        json::set(&mut o, "meeting_id", &mut out.meeting_id)?;
+        json::set(&mut o, "meeting_title", &mut out.meeting_title)?;
+        Ok(out)
     }
 }

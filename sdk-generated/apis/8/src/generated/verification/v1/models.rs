@@ -18,9 +18,9 @@ pub struct GetVerificationResponseBody {
 impl FromJson for GetVerificationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetVerificationResponseBody")?;
-        Ok(Self {
-            verification: json::field(&mut o, "verification")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "verification", &mut out.verification)?;
+        Ok(out)
     }
 }
 /// `Verification`
@@ -39,9 +39,9 @@ pub struct Verification {
 impl FromJson for Verification {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Verification")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            has_verification: json::field(&mut o, "has_verification")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "has_verification", &mut out.has_verification)?;
+        Ok(out)
     }
 }

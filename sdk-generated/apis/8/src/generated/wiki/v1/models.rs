@@ -48,24 +48,24 @@ pub struct Node {
 impl FromJson for Node {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Node")?;
-        Ok(Self {
-            node_id: json::field(&mut o, "node_id")?,
-            space_id: json::field(&mut o, "space_id")?,
-            parent_id: json::field(&mut o, "parent_id")?,
-            obj_type: json::field(&mut o, "obj_type")?,
-            title: json::field(&mut o, "title")?,
-            url: json::field(&mut o, "url")?,
-            icon: json::field(&mut o, "icon")?,
-            area_id: json::field(&mut o, "area_id")?,
-            sort_id: json::field(&mut o, "sort_id")?,
-            domain: json::field(&mut o, "domain")?,
-            obj_token: json::field(&mut o, "obj_token")?,
-            create_time: json::field(&mut o, "create_time")?,
-            update_time: json::field(&mut o, "update_time")?,
-            delete_time: json::field(&mut o, "delete_time")?,
-            child_num: json::field(&mut o, "child_num")?,
-            version: json::field(&mut o, "version")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "node_id", &mut out.node_id)?;
+        json::set(&mut o, "space_id", &mut out.space_id)?;
+        json::set(&mut o, "parent_id", &mut out.parent_id)?;
+        json::set(&mut o, "obj_type", &mut out.obj_type)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        json::set(&mut o, "icon", &mut out.icon)?;
+        json::set(&mut o, "area_id", &mut out.area_id)?;
+        json::set(&mut o, "sort_id", &mut out.sort_id)?;
+        json::set(&mut o, "domain", &mut out.domain)?;
+        json::set(&mut o, "obj_token", &mut out.obj_token)?;
+        json::set(&mut o, "create_time", &mut out.create_time)?;
+        json::set(&mut o, "update_time", &mut out.update_time)?;
+        json::set(&mut o, "delete_time", &mut out.delete_time)?;
+        json::set(&mut o, "child_num", &mut out.child_num)?;
+        json::set(&mut o, "version", &mut out.version)?;
+        Ok(out)
     }
 }
 /// `SearchNodeRequestBody`
@@ -110,10 +110,10 @@ pub struct SearchNodeResponseBody {
 impl FromJson for SearchNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchNodeResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }

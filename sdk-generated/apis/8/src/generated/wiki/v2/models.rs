@@ -756,9 +756,9 @@ pub struct CopySpaceNodeResponseBody {
 impl FromJson for CopySpaceNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CopySpaceNodeResponseBody")?;
-        Ok(Self {
-            node: json::field(&mut o, "node")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "node", &mut out.node)?;
+        Ok(out)
     }
 }
 /// `CreateSpaceMemberResponseBody`
@@ -775,9 +775,9 @@ pub struct CreateSpaceMemberResponseBody {
 impl FromJson for CreateSpaceMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateSpaceMemberResponseBody")?;
-        Ok(Self {
-            member: json::field(&mut o, "member")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member", &mut out.member)?;
+        Ok(out)
     }
 }
 /// `CreateSpaceNodeResponseBody`
@@ -794,9 +794,9 @@ pub struct CreateSpaceNodeResponseBody {
 impl FromJson for CreateSpaceNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateSpaceNodeResponseBody")?;
-        Ok(Self {
-            node: json::field(&mut o, "node")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "node", &mut out.node)?;
+        Ok(out)
     }
 }
 /// `CreateSpaceResponseBody`
@@ -813,9 +813,9 @@ pub struct CreateSpaceResponseBody {
 impl FromJson for CreateSpaceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateSpaceResponseBody")?;
-        Ok(Self {
-            space: json::field(&mut o, "space")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "space", &mut out.space)?;
+        Ok(out)
     }
 }
 /// `DeleteSpaceMemberResponseBody`
@@ -832,9 +832,9 @@ pub struct DeleteSpaceMemberResponseBody {
 impl FromJson for DeleteSpaceMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteSpaceMemberResponseBody")?;
-        Ok(Self {
-            member: json::field(&mut o, "member")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member", &mut out.member)?;
+        Ok(out)
     }
 }
 /// `DeleteSpaceResult`
@@ -851,9 +851,9 @@ pub struct DeleteSpaceResult {
 impl FromJson for DeleteSpaceResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DeleteSpaceResult")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `GetNodeSpaceResponseBody`
@@ -870,9 +870,9 @@ pub struct GetNodeSpaceResponseBody {
 impl FromJson for GetNodeSpaceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetNodeSpaceResponseBody")?;
-        Ok(Self {
-            node: json::field(&mut o, "node")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "node", &mut out.node)?;
+        Ok(out)
     }
 }
 /// `GetSpaceResponseBody`
@@ -889,9 +889,9 @@ pub struct GetSpaceResponseBody {
 impl FromJson for GetSpaceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetSpaceResponseBody")?;
-        Ok(Self {
-            space: json::field(&mut o, "space")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "space", &mut out.space)?;
+        Ok(out)
     }
 }
 /// `GetTaskResponseBody`
@@ -908,9 +908,9 @@ pub struct GetTaskResponseBody {
 impl FromJson for GetTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "GetTaskResponseBody")?;
-        Ok(Self {
-            task: json::field(&mut o, "task")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task", &mut out.task)?;
+        Ok(out)
     }
 }
 /// `ListSpaceMemberResponseBody`
@@ -931,11 +931,11 @@ pub struct ListSpaceMemberResponseBody {
 impl FromJson for ListSpaceMemberResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSpaceMemberResponseBody")?;
-        Ok(Self {
-            members: json::field(&mut o, "members")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "members", &mut out.members)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListSpaceNodeResponseBody`
@@ -956,11 +956,11 @@ pub struct ListSpaceNodeResponseBody {
 impl FromJson for ListSpaceNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSpaceNodeResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `ListSpaceResponseBody`
@@ -981,11 +981,11 @@ pub struct ListSpaceResponseBody {
 impl FromJson for ListSpaceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListSpaceResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            page_token: json::field(&mut o, "page_token")?,
-            has_more: json::field(&mut o, "has_more")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        Ok(out)
     }
 }
 /// `Member`
@@ -1010,13 +1010,13 @@ pub struct Member {
 impl FromJson for Member {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Member")?;
-        Ok(Self {
-            member_type: json::field(&mut o, "member_type")?,
-            member_id: json::field(&mut o, "member_id")?,
-            member_role: json::field(&mut o, "member_role")?,
-            r#type: json::field(&mut o, "type")?,
-            member_perm: json::field(&mut o, "member_perm")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "member_type", &mut out.member_type)?;
+        json::set(&mut o, "member_id", &mut out.member_id)?;
+        json::set(&mut o, "member_role", &mut out.member_role)?;
+        json::set(&mut o, "type", &mut out.r#type)?;
+        json::set(&mut o, "member_perm", &mut out.member_perm)?;
+        Ok(out)
     }
 }
 impl ToJson for Member {
@@ -1075,11 +1075,11 @@ pub struct MoveDocsToWikiSpaceNodeResponseBody {
 impl FromJson for MoveDocsToWikiSpaceNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MoveDocsToWikiSpaceNodeResponseBody")?;
-        Ok(Self {
-            wiki_token: json::field(&mut o, "wiki_token")?,
-            task_id: json::field(&mut o, "task_id")?,
-            applied: json::field(&mut o, "applied")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "wiki_token", &mut out.wiki_token)?;
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "applied", &mut out.applied)?;
+        Ok(out)
     }
 }
 /// `MoveResult`
@@ -1100,11 +1100,11 @@ pub struct MoveResult {
 impl FromJson for MoveResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MoveResult")?;
-        Ok(Self {
-            node: json::field(&mut o, "node")?,
-            status: json::field(&mut o, "status")?,
-            status_msg: json::field(&mut o, "status_msg")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "node", &mut out.node)?;
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "status_msg", &mut out.status_msg)?;
+        Ok(out)
     }
 }
 /// `MoveSpaceNodeRequestBody`
@@ -1142,9 +1142,9 @@ pub struct MoveSpaceNodeResponseBody {
 impl FromJson for MoveSpaceNodeResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MoveSpaceNodeResponseBody")?;
-        Ok(Self {
-            node: json::field(&mut o, "node")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "node", &mut out.node)?;
+        Ok(out)
     }
 }
 /// `MoveWikiToDocsResult`
@@ -1169,13 +1169,13 @@ pub struct MoveWikiToDocsResult {
 impl FromJson for MoveWikiToDocsResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MoveWikiToDocsResult")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-            status_msg: json::field(&mut o, "status_msg")?,
-            obj_token: json::field(&mut o, "obj_token")?,
-            obj_type: json::field(&mut o, "obj_type")?,
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        json::set(&mut o, "status_msg", &mut out.status_msg)?;
+        json::set(&mut o, "obj_token", &mut out.obj_token)?;
+        json::set(&mut o, "obj_type", &mut out.obj_type)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 /// `Node`
@@ -1224,25 +1224,25 @@ pub struct Node {
 impl FromJson for Node {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Node")?;
-        Ok(Self {
-            space_id: json::field(&mut o, "space_id")?,
-            node_token: json::field(&mut o, "node_token")?,
-            obj_token: json::field(&mut o, "obj_token")?,
-            obj_type: json::field(&mut o, "obj_type")?,
-            parent_node_token: json::field(&mut o, "parent_node_token")?,
-            node_type: json::field(&mut o, "node_type")?,
-            origin_node_token: json::field(&mut o, "origin_node_token")?,
-            origin_space_id: json::field(&mut o, "origin_space_id")?,
-            has_child: json::field(&mut o, "has_child")?,
-            title: json::field(&mut o, "title")?,
-            obj_create_time: json::field(&mut o, "obj_create_time")?,
-            obj_edit_time: json::field(&mut o, "obj_edit_time")?,
-            node_create_time: json::field(&mut o, "node_create_time")?,
-            creator: json::field(&mut o, "creator")?,
-            owner: json::field(&mut o, "owner")?,
-            node_creator: json::field(&mut o, "node_creator")?,
-            url: json::field(&mut o, "url")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "space_id", &mut out.space_id)?;
+        json::set(&mut o, "node_token", &mut out.node_token)?;
+        json::set(&mut o, "obj_token", &mut out.obj_token)?;
+        json::set(&mut o, "obj_type", &mut out.obj_type)?;
+        json::set(&mut o, "parent_node_token", &mut out.parent_node_token)?;
+        json::set(&mut o, "node_type", &mut out.node_type)?;
+        json::set(&mut o, "origin_node_token", &mut out.origin_node_token)?;
+        json::set(&mut o, "origin_space_id", &mut out.origin_space_id)?;
+        json::set(&mut o, "has_child", &mut out.has_child)?;
+        json::set(&mut o, "title", &mut out.title)?;
+        json::set(&mut o, "obj_create_time", &mut out.obj_create_time)?;
+        json::set(&mut o, "obj_edit_time", &mut out.obj_edit_time)?;
+        json::set(&mut o, "node_create_time", &mut out.node_create_time)?;
+        json::set(&mut o, "creator", &mut out.creator)?;
+        json::set(&mut o, "owner", &mut out.owner)?;
+        json::set(&mut o, "node_creator", &mut out.node_creator)?;
+        json::set(&mut o, "url", &mut out.url)?;
+        Ok(out)
     }
 }
 impl ToJson for Node {
@@ -1286,11 +1286,11 @@ pub struct Setting {
 impl FromJson for Setting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Setting")?;
-        Ok(Self {
-            create_setting: json::field(&mut o, "create_setting")?,
-            security_setting: json::field(&mut o, "security_setting")?,
-            comment_setting: json::field(&mut o, "comment_setting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "create_setting", &mut out.create_setting)?;
+        json::set(&mut o, "security_setting", &mut out.security_setting)?;
+        json::set(&mut o, "comment_setting", &mut out.comment_setting)?;
+        Ok(out)
     }
 }
 impl ToJson for Setting {
@@ -1316,9 +1316,9 @@ pub struct SimpleTaskResult {
 impl FromJson for SimpleTaskResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SimpleTaskResult")?;
-        Ok(Self {
-            status: json::field(&mut o, "status")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "status", &mut out.status)?;
+        Ok(out)
     }
 }
 /// `Space`
@@ -1345,14 +1345,14 @@ pub struct Space {
 impl FromJson for Space {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "Space")?;
-        Ok(Self {
-            name: json::field(&mut o, "name")?,
-            description: json::field(&mut o, "description")?,
-            space_id: json::field(&mut o, "space_id")?,
-            space_type: json::field(&mut o, "space_type")?,
-            visibility: json::field(&mut o, "visibility")?,
-            open_sharing: json::field(&mut o, "open_sharing")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        json::set(&mut o, "description", &mut out.description)?;
+        json::set(&mut o, "space_id", &mut out.space_id)?;
+        json::set(&mut o, "space_type", &mut out.space_type)?;
+        json::set(&mut o, "visibility", &mut out.visibility)?;
+        json::set(&mut o, "open_sharing", &mut out.open_sharing)?;
+        Ok(out)
     }
 }
 impl ToJson for Space {
@@ -1389,13 +1389,17 @@ pub struct TaskResult {
 impl FromJson for TaskResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TaskResult")?;
-        Ok(Self {
-            task_id: json::field(&mut o, "task_id")?,
-            move_result: json::field(&mut o, "move_result")?,
-            delete_space_result: json::field(&mut o, "delete_space_result")?,
-            simple_task_result: json::field(&mut o, "simple_task_result")?,
-            move_wiki_to_docs_result: json::field(&mut o, "move_wiki_to_docs_result")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "task_id", &mut out.task_id)?;
+        json::set(&mut o, "move_result", &mut out.move_result)?;
+        json::set(&mut o, "delete_space_result", &mut out.delete_space_result)?;
+        json::set(&mut o, "simple_task_result", &mut out.simple_task_result)?;
+        json::set(
+            &mut o,
+            "move_wiki_to_docs_result",
+            &mut out.move_wiki_to_docs_result,
+        )?;
+        Ok(out)
     }
 }
 /// `UpdateSpaceSettingResponseBody`
@@ -1412,9 +1416,9 @@ pub struct UpdateSpaceSettingResponseBody {
 impl FromJson for UpdateSpaceSettingResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UpdateSpaceSettingResponseBody")?;
-        Ok(Self {
-            setting: json::field(&mut o, "setting")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "setting", &mut out.setting)?;
+        Ok(out)
     }
 }
 /// `UpdateTitleSpaceNodeRequestBody`

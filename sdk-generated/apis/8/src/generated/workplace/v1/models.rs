@@ -20,10 +20,10 @@ pub struct AccessData {
 impl FromJson for AccessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AccessData")?;
-        Ok(Self {
-            pv: json::field(&mut o, "pv")?,
-            uv: json::field(&mut o, "uv")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "pv", &mut out.pv)?;
+        json::set(&mut o, "uv", &mut out.uv)?;
+        Ok(out)
     }
 }
 /// `BlockAccessData`
@@ -44,11 +44,11 @@ pub struct BlockAccessData {
 impl FromJson for BlockAccessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BlockAccessData")?;
-        Ok(Self {
-            date: json::field(&mut o, "date")?,
-            block_id: json::field(&mut o, "block_id")?,
-            access_data: json::field(&mut o, "access_data")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "date", &mut out.date)?;
+        json::set(&mut o, "block_id", &mut out.block_id)?;
+        json::set(&mut o, "access_data", &mut out.access_data)?;
+        Ok(out)
     }
 }
 /// `CustomWorkplaceAccessData`
@@ -71,12 +71,12 @@ pub struct CustomWorkplaceAccessData {
 impl FromJson for CustomWorkplaceAccessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CustomWorkplaceAccessData")?;
-        Ok(Self {
-            custom_workplace_id: json::field(&mut o, "custom_workplace_id")?,
-            access_data: json::field(&mut o, "access_data")?,
-            date: json::field(&mut o, "date")?,
-            custom_workplace_name: json::field(&mut o, "custom_workplace_name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "custom_workplace_id", &mut out.custom_workplace_id)?;
+        json::set(&mut o, "access_data", &mut out.access_data)?;
+        json::set(&mut o, "date", &mut out.date)?;
+        json::set(&mut o, "custom_workplace_name", &mut out.custom_workplace_name)?;
+        Ok(out)
     }
 }
 /// `I18nName`
@@ -95,10 +95,10 @@ pub struct I18nName {
 impl FromJson for I18nName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "I18nName")?;
-        Ok(Self {
-            language: json::field(&mut o, "language")?,
-            name: json::field(&mut o, "name")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "language", &mut out.language)?;
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
     }
 }
 /// `SearchCustomWorkplaceAccessDataResponseBody`
@@ -119,11 +119,11 @@ pub struct SearchCustomWorkplaceAccessDataResponseBody {
 impl FromJson for SearchCustomWorkplaceAccessDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchCustomWorkplaceAccessDataResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `SearchWorkplaceAccessDataResponseBody`
@@ -144,11 +144,11 @@ pub struct SearchWorkplaceAccessDataResponseBody {
 impl FromJson for SearchWorkplaceAccessDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchWorkplaceAccessDataResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `SearchWorkplaceBlockAccessDataResponseBody`
@@ -169,11 +169,11 @@ pub struct SearchWorkplaceBlockAccessDataResponseBody {
 impl FromJson for SearchWorkplaceBlockAccessDataResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "SearchWorkplaceBlockAccessDataResponseBody")?;
-        Ok(Self {
-            items: json::field(&mut o, "items")?,
-            has_more: json::field(&mut o, "has_more")?,
-            page_token: json::field(&mut o, "page_token")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        json::set(&mut o, "has_more", &mut out.has_more)?;
+        json::set(&mut o, "page_token", &mut out.page_token)?;
+        Ok(out)
     }
 }
 /// `WorkplaceAccessData`
@@ -194,10 +194,10 @@ pub struct WorkplaceAccessData {
 impl FromJson for WorkplaceAccessData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "WorkplaceAccessData")?;
-        Ok(Self {
-            date: json::field(&mut o, "date")?,
-            all_workplace: json::field(&mut o, "all_workplace")?,
-            default_workplace: json::field(&mut o, "default_workplace")?,
-        })
+        let mut out = Self::default();
+        json::set(&mut o, "date", &mut out.date)?;
+        json::set(&mut o, "all_workplace", &mut out.all_workplace)?;
+        json::set(&mut o, "default_workplace", &mut out.default_workplace)?;
+        Ok(out)
     }
 }
