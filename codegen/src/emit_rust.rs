@@ -48,11 +48,74 @@ pub fn doc(text: &str) -> TokenStream {
             if l.is_empty() {
                 String::new()
             } else {
-                format!(" {}", l.replace('[', "\\[").replace(']', "\\]"))
+                format!(" {}", rustdoc_line(l))
             }
         })
         .collect();
     quote! { #( #[doc = #lines] )* }
+}
+
+/// One line of spec text as rustdoc markdown: `[text](http..)` links are kept, every
+/// other bracket is escaped (it would be read as an intra-doc link), HTML tags are shown as
+/// text, and bare URLs are wrapped in `<...>` so they become links instead of warnings.
+fn rustdoc_line(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut rest = line;
+    while !rest.is_empty() {
+        if let Some((text, url, after)) = markdown_link(rest) {
+            out.push('[');
+            out.push_str(&text.replace('[', "\\[").replace(']', "\\]"));
+            out.push_str("](");
+            out.push_str(url);
+            out.push(')');
+            rest = after;
+            continue;
+        }
+        if rest.starts_with("http://") || rest.starts_with("https://") {
+            let end = rest
+                .find(|c: char| {
+                    !c.is_ascii_graphic() || matches!(c, '<' | '>' | '"' | '(' | ')' | '[' | ']')
+                })
+                .unwrap_or(rest.len());
+            let url = rest[..end].trim_end_matches(['.', ',', ';', ':', '!', '?']);
+            out.push('<');
+            out.push_str(url);
+            out.push('>');
+            rest = &rest[url.len()..];
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or_default();
+        match c {
+            '[' => out.push_str("\\["),
+            ']' => out.push_str("\\]"),
+            // The platform's docs carry their own HTML tags (`<md-enum-item>`): shown as text.
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// `[text](http...)` at the start of `s`: the text, the URL and what follows.
+fn markdown_link(s: &str) -> Option<(&str, &str, &str)> {
+    let inner = s.strip_prefix('[')?;
+    let close = inner.find(']')?;
+    let text = &inner[..close];
+    if text.contains('[') {
+        return None;
+    }
+    let after = inner[close + 1..].strip_prefix('(')?;
+    if !(after.starts_with("http://") || after.starts_with("https://")) {
+        return None;
+    }
+    let end = after.find(')')?;
+    let url = &after[..end];
+    if url.chars().any(|c| c.is_whitespace()) {
+        return None;
+    }
+    Some((text, url, &after[end + 1..]))
 }
 
 /// The file or directory name of a module.
@@ -1418,4 +1481,30 @@ pub fn emit_roundtrip_tests(ir: &Ir, out: &mut Output) -> Result<(), Error> {
     let text = render(file, ROUNDTRIP_TEST)?;
     out.files.insert(PathBuf::from(ROUNDTRIP_TEST), text);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rustdoc_line;
+
+    #[test]
+    fn spec_text_becomes_safe_rustdoc() {
+        assert_eq!(
+            rustdoc_line("调用[发送消息](https://open.feishu.cn/x/create)接口"),
+            "调用[发送消息](https://open.feishu.cn/x/create)接口"
+        );
+        assert_eq!(
+            rustdoc_line("see https://open.feishu.cn/doc. Then [a] [b](c)"),
+            "see <https://open.feishu.cn/doc>. Then \\[a\\] \\[b\\](c)"
+        );
+        assert_eq!(
+            rustdoc_line("文档：https://a.cn/x。"),
+            "文档：<https://a.cn/x>。"
+        );
+        assert_eq!(rustdoc_line("[[x](https://a)"), "\\[[x](https://a)");
+        assert_eq!(
+            rustdoc_line("<md-enum-item>a</md-enum-item>"),
+            "&lt;md-enum-item&gt;a&lt;/md-enum-item&gt;"
+        );
+    }
 }

@@ -18,7 +18,7 @@ impl<'a> AccessRecordApi<'a> {
     ///
     /// `GET /open-apis/acs/v1/access_records`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=acs&resource=access_record&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=acs&resource=access_record&version=v1>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl ListRequest {
         self.call.set_query("from", v.to_string());
         self
     }
-    /// Record the end time, in seconds,Limit: to-from < 30 days
+    /// Record the end time, in seconds,Limit: to-from &lt; 30 days
     ///
     /// Required.
     pub fn to(mut self, value: i64) -> Self {

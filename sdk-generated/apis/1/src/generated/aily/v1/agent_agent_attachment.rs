@@ -16,11 +16,11 @@ impl<'a> AgentAgentAttachmentApi<'a> {
     ///
     /// 本接口用于上传需智能体分析的文件，上传成功后返回附件 ID。
     ///
-    /// 调用\[发起对话\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/aily-v1/agent-agent_chat/create)中引用附件ID，发送给智能体识别和分析，获取智能体的分析结果和建议。
+    /// 调用[发起对话](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/aily-v1/agent-agent_chat/create)中引用附件ID，发送给智能体识别和分析，获取智能体的分析结果和建议。
     ///
     /// `POST /open-apis/aily/v1/agents/:agent_id/attachments`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=agent.agent_attachment&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=agent.agent_attachment&version=v1>&gt;
     pub fn create(&self, agent_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AppDataAssetApi<'a> {
     ///
     /// `POST /open-apis/aily/v1/apps/:app_id/data_assets`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=app.data_asset&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=app.data_asset&version=v1>&gt;
     pub fn create(&self, app_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> AppDataAssetApi<'a> {
     ///
     /// `DELETE /open-apis/aily/v1/apps/:app_id/data_assets/:data_asset_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=aily&resource=app.data_asset&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=aily&resource=app.data_asset&version=v1>&gt;
     pub fn delete(
         &self,
         app_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> AppDataAssetApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/apps/:app_id/data_assets/:data_asset_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=app.data_asset&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=app.data_asset&version=v1>&gt;
     pub fn get(
         &self,
         app_id: impl AsRef<str>,
@@ -82,7 +82,7 @@ impl<'a> AppDataAssetApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/apps/:app_id/data_assets`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=app.data_asset&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=app.data_asset&version=v1>&gt;
     pub fn list(&self, app_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -98,11 +98,11 @@ impl<'a> AppDataAssetApi<'a> {
     ///
     /// 上传文件用于 Aily 的数据知识管理;。
     ///
-    /// - 仅支持开发环境;- 开发者需要 Aily 创建平台的应用协作者角色，包括管理员、开发者、运维人员;- 使用应用身份仅支持\[ Aily 平台\](https://aily.feishu.cn)渠道的应用身份;- 仅支持上传docx、txt、pdf、pptx类型的文件
+    /// - 仅支持开发环境;- 开发者需要 Aily 创建平台的应用协作者角色，包括管理员、开发者、运维人员;- 使用应用身份仅支持[ Aily 平台](https://aily.feishu.cn)渠道的应用身份;- 仅支持上传docx、txt、pdf、pptx类型的文件
     ///
     /// `POST /open-apis/aily/v1/apps/:app_id/data_assets/upload_file`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_file&project=aily&resource=app.data_asset&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_file&project=aily&resource=app.data_asset&version=v1>&gt;
     pub fn upload_file(&self, app_id: impl AsRef<str>) -> UploadFileRequest {
         UploadFileRequest {
             call: Call::new(

@@ -3071,7 +3071,7 @@ impl FromJson for Skill {
 pub struct SkillGlobalVariable {
     /// Message text that triggers skills that is, what the user enters in a conversation on channels such as the Feishu bot
     pub query: Option<String>,
-    /// File information that triggers skills (such as image files that need to be consumed such as OCR nodes)> If the skill does not require a file, the'files' parameter can be passed empty
+    /// File information that triggers skills (such as image files that need to be consumed such as OCR nodes)&gt; If the skill does not require a file, the'files' parameter can be passed empty
     pub files: Option<Vec<String>>,
     /// Channel information
     pub channel: Option<Channel>,

@@ -18,7 +18,7 @@ impl<'a> ApplicationFlowApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/flows/:flow_id/execute`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=execute&project=apaas&resource=application.flow&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=execute&project=apaas&resource=application.flow&version=v1>&gt;
     pub fn execute(
         &self,
         namespace: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> AppAvatarUploadApi<'a> {
     ///
     /// `POST /open-apis/application/v7/app_avatar/upload`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=application&resource=app_avatar.upload&version=v7>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=application&resource=app_avatar.upload&version=v7>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(

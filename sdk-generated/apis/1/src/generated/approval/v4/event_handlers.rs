@@ -5,7 +5,7 @@
 use std::future::Future;
 use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult, RegisterHandlers};
 use serde_json::Value;
-/// The `on_<event>` registrations of `approval` v4, for `EventDispatcherBuilder`.
+/// The `on_&lt;event&gt;` registrations of `approval` v4, for `EventDispatcherBuilder`.
 pub trait ApprovalV4EventHandlers: RegisterHandlers {
     /// Handles `approval.approval.updated_v4`: the handler gets an [`Event`] with a [`P2ApprovalApprovalUpdatedV4Data`](super::events::P2ApprovalApprovalUpdatedV4Data) payload.
     fn on_approval_approval_updated_v4<F, Fut>(self, handler: F) -> Self

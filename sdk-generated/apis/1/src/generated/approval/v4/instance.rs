@@ -14,11 +14,11 @@ impl<'a> InstanceApi<'a> {
     }
     /// 抄送审批实例
     ///
-    /// 调用该接口将当前审批实例抄送给指定用户。被抄送的用户可以查看审批实例详情。例如，在飞书客户端的 **工作台 > 审批 > 审批中心 > 抄送我** 列表中查看到审批实例。
+    /// 调用该接口将当前审批实例抄送给指定用户。被抄送的用户可以查看审批实例详情。例如，在飞书客户端的 **工作台 &gt; 审批 &gt; 审批中心 &gt; 抄送我** 列表中查看到审批实例。
     ///
     /// `POST /open-apis/approval/v4/instances/add_cc`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_cc&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_cc&project=approval&resource=instance&version=v4>&gt;
     pub fn add_cc(&self) -> AddCcRequest {
         AddCcRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/add_sign`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_sign&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_sign&project=approval&resource=instance&version=v4>&gt;
     pub fn add_sign(&self) -> AddSignRequest {
         AddSignRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/cancel`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel&project=approval&resource=instance&version=v4>&gt;
     pub fn cancel(&self) -> CancelRequest {
         CancelRequest {
             call: Call::new(
@@ -65,11 +65,11 @@ impl<'a> InstanceApi<'a> {
     }
     /// Notify someone of approval instances (抄送审批实例)
     ///
-    /// Calling this API will CC the current approval instance to the specified user. The CC'ed user can view the approval instance details. For example, they can see the approval instance in the Feishu client under **Workplace > Approval > Approval Center > CC'd** list
+    /// Calling this API will CC the current approval instance to the specified user. The CC'ed user can view the approval instance details. For example, they can see the approval instance in the Feishu client under **Workplace &gt; Approval &gt; Approval Center &gt; CC'd** list
     ///
     /// `POST /open-apis/approval/v4/instances/cc`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cc&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cc&project=approval&resource=instance&version=v4>&gt;
     pub fn cc(&self) -> CcRequest {
         CcRequest {
             call: Call::new(
@@ -86,7 +86,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=approval&resource=instance&version=v4>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -103,7 +103,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `GET /open-apis/approval/v4/instances/detail`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=detail&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=detail&project=approval&resource=instance&version=v4>&gt;
     pub fn detail(&self) -> DetailRequest {
         DetailRequest {
             call: Call::new(
@@ -120,7 +120,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `GET /open-apis/approval/v4/instances/:instance_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=approval&resource=instance&version=v4>&gt;
     pub fn get(&self, instance_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -134,11 +134,11 @@ impl<'a> InstanceApi<'a> {
     }
     /// 获取用户已发起审批列表
     ///
-    /// 以用户身份获取用户已发起的审批列表，与飞书中审批->审批中心->已发起一致
+    /// 以用户身份获取用户已发起的审批列表，与飞书中审批-&gt;审批中心-&gt;已发起一致
     ///
     /// `GET /open-apis/approval/v4/instances/initiated`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=initiated&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=initiated&project=approval&resource=instance&version=v4>&gt;
     pub fn initiated(&self) -> InitiatedRequest {
         InitiatedRequest {
             call: Call::new(
@@ -155,7 +155,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `GET /open-apis/approval/v4/instances`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=approval&resource=instance&version=v4>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -172,7 +172,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/preview`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=preview&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=preview&project=approval&resource=instance&version=v4>&gt;
     pub fn preview(&self) -> PreviewRequest {
         PreviewRequest {
             call: Call::new(
@@ -189,7 +189,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=approval&resource=instance&version=v4>&gt;
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -208,7 +208,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/recall`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recall&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recall&project=approval&resource=instance&version=v4>&gt;
     pub fn recall(&self) -> RecallRequest {
         RecallRequest {
             call: Call::new(
@@ -225,7 +225,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/remind`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remind&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remind&project=approval&resource=instance&version=v4>&gt;
     pub fn remind(&self) -> RemindRequest {
         RemindRequest {
             call: Call::new(
@@ -242,7 +242,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/search_cc`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search_cc&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search_cc&project=approval&resource=instance&version=v4>&gt;
     pub fn search_cc(&self) -> SearchCcRequest {
         SearchCcRequest {
             call: Call::new(
@@ -259,7 +259,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/specified_rollback`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=specified_rollback&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=specified_rollback&project=approval&resource=instance&version=v4>&gt;
     pub fn specified_rollback(&self) -> SpecifiedRollbackRequest {
         SpecifiedRollbackRequest {
             call: Call::new(
@@ -272,11 +272,11 @@ impl<'a> InstanceApi<'a> {
     }
     /// 订阅审批实例状态变更事件
     ///
-    /// 当应用\[订阅审批事件\](https://open.feishu.cn/document/ukTMukTMukTM/uUTNz4SN1MjL1UzM)后，对于事件type为\[审批实例状态变更事件\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/approval-v4/instance/events/status_changed)的事件;，需要调用该接口指定需要接收通知的审批任务范围，指定后才可以接收到对应范围内的事件。
+    /// 当应用[订阅审批事件](https://open.feishu.cn/document/ukTMukTMukTM/uUTNz4SN1MjL1UzM)后，对于事件type为[审批实例状态变更事件](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/approval-v4/instance/events/status_changed)的事件;，需要调用该接口指定需要接收通知的审批任务范围，指定后才可以接收到对应范围内的事件。
     ///
     /// `POST /open-apis/approval/v4/instances/subscription`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=approval&resource=instance&version=v4>&gt;
     pub fn subscription(&self) -> SubscriptionRequest {
         SubscriptionRequest {
             call: Call::new(
@@ -289,11 +289,11 @@ impl<'a> InstanceApi<'a> {
     }
     /// 退订审批实例状态变更事件
     ///
-    /// 当不再希望收到任务状态变更事件时，调用此接口，该接口用于撤销\[订阅审批实例状态变更事件\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/approval-v4/instance/subscription)中的操作
+    /// 当不再希望收到任务状态变更事件时，调用此接口，该接口用于撤销[订阅审批实例状态变更事件](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/approval-v4/instance/subscription)中的操作
     ///
     /// `DELETE /open-apis/approval/v4/instances/subscription`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=approval&resource=instance&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=approval&resource=instance&version=v4>&gt;
     pub fn unsubscription(&self) -> UnsubscriptionRequest {
         UnsubscriptionRequest {
             call: Call::new(

@@ -3764,7 +3764,7 @@ impl ToJson for ViewerType {
     serde(default)
 )]
 pub struct ActionConfig {
-    /// Operation type, each task can be configured with 2 operations, which will be displayed in the approval list. When the user operates, the callback request will bring this field, indicating whether the user has agreed to the operation or refused the operation** Optional values are **:< Md-enum >< md-enum-item key = "APPROVE" > Agree </md-enum-item >< md-enum-item key = "REJECT" > Deny </md-enum-item >< Md-enum-item key = "{KEY}" > Any string, if any string is used, you need to provide action_name </md-enum-item ></Md-enum >
+    /// Operation type, each task can be configured with 2 operations, which will be displayed in the approval list. When the user operates, the callback request will bring this field, indicating whether the user has agreed to the operation or refused the operation** Optional values are **:&lt; Md-enum &gt;&lt; md-enum-item key = "APPROVE" &gt; Agree &lt;/md-enum-item &gt;&lt; md-enum-item key = "REJECT" &gt; Deny &lt;/md-enum-item &gt;&lt; Md-enum-item key = "{KEY}" &gt; Any string, if any string is used, you need to provide action_name &lt;/md-enum-item &gt;&lt;/Md-enum &gt;
     pub action_type: String,
     /// Action name. If `action_type` is not equal to `APPROVAL` or `REJECT`, this field must be provided to display the specific action name.**Notes**:- The value passed here is an internationalization text Key (i.e., the Key in the `i18n_resources.texts` parameter), which needs to be assigned in the `i18n_resources.texts` parameter in a Key:Value format.- The Key must start with `@i18n@`
     pub action_name: Option<String>,

@@ -18,7 +18,7 @@ impl<'a> ArchiveRuleApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/archive_rule/del_report`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=del_report&project=attendance&resource=archive_rule&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=del_report&project=attendance&resource=archive_rule&version=v1>&gt;
     pub fn del_report(&self) -> DelReportRequest {
         DelReportRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ArchiveRuleApi<'a> {
     ///
     /// `GET /open-apis/attendance/v1/archive_rule`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=attendance&resource=archive_rule&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=attendance&resource=archive_rule&version=v1>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> ArchiveRuleApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/archive_rule/upload_report`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_report&project=attendance&resource=archive_rule&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_report&project=attendance&resource=archive_rule&version=v1>&gt;
     pub fn upload_report(&self) -> UploadReportRequest {
         UploadReportRequest {
             call: Call::new(
@@ -69,7 +69,7 @@ impl<'a> ArchiveRuleApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/archive_rule/user_stats_fields_query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=user_stats_fields_query&project=attendance&resource=archive_rule&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=user_stats_fields_query&project=attendance&resource=archive_rule&version=v1>&gt;
     pub fn user_stats_fields_query(&self) -> UserStatsFieldsQueryRequest {
         UserStatsFieldsQueryRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ pub struct DelReportRequest {
     call: Call,
 }
 impl DelReportRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\]* employee_id: employee ID, which is the user ID in \[Feishu admin background\] > organizational structure > members and departments > member details* employee_no: employee job number, that is, job number in \[Feishu management background\] > organizational structure > members and departments > member details
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\]* employee_id: employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details* employee_no: employee job number, that is, job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(mut self, value: impl Into<String>) -> Self {
@@ -195,7 +195,7 @@ pub struct UploadReportRequest {
     call: Call,
 }
 impl UploadReportRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\]* `employee_id`: employee ID, which is the user ID in \[Feishu admin background\] > organizational structure > members and departments > member details* `employee_no`: employee job number, that is, job number in \[Feishu management background\] > organizational structure > members and departments > member details
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\]* `employee_id`: employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details* `employee_no`: employee job number, that is, job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(mut self, value: impl Into<String>) -> Self {
@@ -238,7 +238,7 @@ pub struct UserStatsFieldsQueryRequest {
     call: Call,
 }
 impl UserStatsFieldsQueryRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\]* `employee_id`: employee ID, which is the user ID in \[Feishu admin background\] > organizational structure > members and departments > member details* `employee_no`: employee job number, that is, job number in \[Feishu management background\] > organizational structure > members and departments > member details
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\]* `employee_id`: employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details* `employee_no`: employee job number, that is, job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(mut self, value: impl Into<String>) -> Self {

@@ -18,7 +18,7 @@ impl<'a> GroupApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/groups`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=attendance&resource=group&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=attendance&resource=group&version=v1>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> GroupApi<'a> {
     ///
     /// `DELETE /open-apis/attendance/v1/groups/:group_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=attendance&resource=group&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=attendance&resource=group&version=v1>&gt;
     pub fn delete(&self, group_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> GroupApi<'a> {
     ///
     /// `GET /open-apis/attendance/v1/groups/:group_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=attendance&resource=group&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=attendance&resource=group&version=v1>&gt;
     pub fn get(&self, group_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> GroupApi<'a> {
     ///
     /// `GET /open-apis/attendance/v1/groups`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=attendance&resource=group&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=attendance&resource=group&version=v1>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> GroupApi<'a> {
     ///
     /// `GET /open-apis/attendance/v1/groups/:group_id/list_user`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_user&project=attendance&resource=group&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_user&project=attendance&resource=group&version=v1>&gt;
     pub fn list_user(&self, group_id: impl AsRef<str>) -> ListUserRequest {
         ListUserRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> GroupApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/groups/search`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=attendance&resource=group&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=attendance&resource=group&version=v1>&gt;
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -125,7 +125,7 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, that is the user ID in \[Feishu Admin\] > Organization > Member and Department > Member Details),employee_no(Employee number, that is the employee ID in \[Feishu Admin\] > Organization > Member and Department > Member Details)
+    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, that is the user ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details),employee_no(Employee number, that is the employee ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details)
     ///
     /// Required.
     pub fn employee_type(
@@ -197,7 +197,7 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// user_id and creator_id employee id types in the request body and response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] > organizational structure > members and departments > member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] > organizational structure > members and departments > member details)
+    /// user_id and creator_id employee id types in the request body and response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
     ///
     /// Required.
     pub fn employee_type(
@@ -312,7 +312,7 @@ pub struct ListUserRequest {
     call: Call,
 }
 impl ListUserRequest {
-    /// Response body user_id employee ID type. If you do not have backend management permissions, you can use \[Get user ID by mobile phone number or email\]<b>Optional values are</b>:1. employee_id: Employee ID, which is the user ID in \[Feishu admin background\] > organizational structure > members and departments > member detailsDetails2. employee_no: Employee job number, that is, the job number in \[Feishu management background\] > organizational structure > members and departments > member details
+    /// Response body user_id employee ID type. If you do not have backend management permissions, you can use \[Get user ID by mobile phone number or email\]&lt;b&gt;Optional values are&lt;/b&gt;:1. employee_id: Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member detailsDetails2. employee_no: Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details
     ///
     /// Required.
     pub fn employee_type(mut self, value: impl Into<String>) -> Self {
@@ -320,7 +320,7 @@ impl ListUserRequest {
         self.call.set_query("employee_type", v.into());
         self
     }
-    /// Response body department_ids type of department ID.<b>Optional values are</b>:1. open_id: For the time being, only the openid of the department is supported. For specific concepts, please refer to the open_department_id in \[Department Resource Introduction\]
+    /// Response body department_ids type of department ID.&lt;b&gt;Optional values are&lt;/b&gt;:1. open_id: For the time being, only the openid of the department is supported. For specific concepts, please refer to the open_department_id in \[Department Resource Introduction\]
     ///
     /// Required.
     pub fn dept_type(mut self, value: impl Into<String>) -> Self {
@@ -340,7 +340,7 @@ impl ListUserRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Query clock-in type for attendance group members.<b>Optional values are</b>:<ul><li>0: All clock-in types</li><li>1: Required clock-in types</li><li>2: Not required clock-in types</li></ul>
+    /// Query clock-in type for attendance group members.&lt;b&gt;Optional values are&lt;/b&gt;:&lt;ul&gt;&lt;li&gt;0: All clock-in types&lt;/li&gt;&lt;li&gt;1: Required clock-in types&lt;/li&gt;&lt;li&gt;2: Not required clock-in types&lt;/li&gt;&lt;/ul&gt;
     ///
     /// Required.
     pub fn member_clock_type(mut self, value: i64) -> Self {

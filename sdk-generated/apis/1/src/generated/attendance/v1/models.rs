@@ -4080,7 +4080,7 @@ pub struct QueryUserStatsDataRequestBody {
     pub user_ids: Option<Vec<String>>,
     /// Whether to include departing personnel and transferring personnel, the default is false and not included
     pub need_history: Option<bool>,
-    /// * 'true': only show the attendance group data to which the employee currently belongs* 'false': Show all employee attendance group data < br > Default value: false
+    /// * 'true': only show the attendance group data to which the employee currently belongs* 'false': Show all employee attendance group data &lt; br &gt; Default value: false
     pub current_group_only: Option<bool>,
     /// Operator's user_id. Corresponds to employee_type* Each report of different operators (administrators) may have different field settings, and the system will query the statistics of the specified report according to the user_id.Required field (all have been upgraded to the new system, and the new system requires this field to be filled in)
     pub user_id: Option<String>,

@@ -18,7 +18,7 @@ impl<'a> UserApprovalApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_approvals`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=attendance&resource=user_approval&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=attendance&resource=user_approval&version=v1>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> UserApprovalApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_approvals/query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_approval&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_approval&version=v1>&gt;
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// The employee ID type of the user_id in the request body and the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu Admin\] > Organization > Member and Department > Member Details),employee_no(Employee No., which is the Employee ID in \[Feishu Admin\] > Organization > Member and Department > Member Details),open_id(For the identity of the user in an application, you can refer to \[How to get different user IDs\])
+    /// The employee ID type of the user_id in the request body and the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details),employee_no(Employee No., which is the Employee ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details),open_id(For the identity of the user in an application, you can refer to \[How to get different user IDs\])
     ///
     /// Required.
     pub fn employee_type(
@@ -95,7 +95,7 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu Admin\] > Organization > Member and Department > Member Details),employee_no(Employee No., which is the Employee ID in \[Feishu Admin\] > Organization > Member and Department > Member Details),open_id(Open ID., which is the Open ID in \[Feishu Admin\])
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details),employee_no(Employee No., which is the Employee ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details),open_id(Open ID., which is the Open ID in \[Feishu Admin\])
     ///
     /// Required.
     pub fn employee_type(

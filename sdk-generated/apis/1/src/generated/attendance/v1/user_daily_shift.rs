@@ -18,7 +18,7 @@ impl<'a> UserDailyShiftApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_daily_shifts/batch_create`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=attendance&resource=user_daily_shift&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=attendance&resource=user_daily_shift&version=v1>&gt;
     pub fn batch_create(&self) -> BatchCreateRequest {
         BatchCreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> UserDailyShiftApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_daily_shifts/batch_create_temp`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create_temp&project=attendance&resource=user_daily_shift&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create_temp&project=attendance&resource=user_daily_shift&version=v1>&gt;
     pub fn batch_create_temp(&self) -> BatchCreateTempRequest {
         BatchCreateTempRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> UserDailyShiftApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_daily_shifts/query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_daily_shift&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_daily_shift&version=v1>&gt;
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ pub struct BatchCreateRequest {
     call: Call,
 }
 impl BatchCreateRequest {
-    /// The employee ID type of the user_id in the request body and the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee's employee ID, that is the user ID in \[Feishu Admin\] > Organization > Member and Department > Member Details,you can also get from \[Get user ID by mobile phone number or email\]),employee_no(Employee ID, that is the employee ID in \[Feishu Admin\] > Organization > Member and Department > Member Details)
+    /// The employee ID type of the user_id in the request body and the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee's employee ID, that is the user ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details,you can also get from \[Get user ID by mobile phone number or email\]),employee_no(Employee ID, that is the employee ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details)
     ///
     /// Required.
     pub fn employee_type(
@@ -117,7 +117,7 @@ pub struct BatchCreateTempRequest {
     call: Call,
 }
 impl BatchCreateTempRequest {
-    /// The employee ID type of the user_id in the request body and the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(EmployeeID Employee's employee ID, that is the user ID in \[Feishu Admin\] > Organization > Member and Department > Member Details,you can also get from \[Get user ID by mobile phone number or email\]),employee_no(EmployeeNo Employee ID, that is the employee ID in \[Feishu Admin\] > Organization > Member and Department > Member Details)
+    /// The employee ID type of the user_id in the request body and the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(EmployeeID Employee's employee ID, that is the user ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details,you can also get from \[Get user ID by mobile phone number or email\]),employee_no(EmployeeNo Employee ID, that is the employee ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details)
     ///
     /// Required.
     pub fn employee_type(
@@ -163,7 +163,7 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] > organizational structure > members and departments > member details,you can also get from \[Get user ID by mobile phone number or email\]),employee_no(Employee job number, that is, the job number in \[Feishu management background\] > organizational structure > members and departments > member details)
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details,you can also get from \[Get user ID by mobile phone number or email\]),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
     ///
     /// Required.
     pub fn employee_type(

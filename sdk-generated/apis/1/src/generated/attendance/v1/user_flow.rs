@@ -18,7 +18,7 @@ impl<'a> UserFlowApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_flows/batch_create`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=attendance&resource=user_flow&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=attendance&resource=user_flow&version=v1>&gt;
     pub fn batch_create(&self) -> BatchCreateRequest {
         BatchCreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> UserFlowApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_flows/batch_del`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_del&project=attendance&resource=user_flow&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_del&project=attendance&resource=user_flow&version=v1>&gt;
     pub fn batch_del(&self) -> BatchDelRequest {
         BatchDelRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> UserFlowApi<'a> {
     ///
     /// `GET /open-apis/attendance/v1/user_flows/:user_flow_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=attendance&resource=user_flow&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=attendance&resource=user_flow&version=v1>&gt;
     pub fn get(&self, user_flow_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> UserFlowApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_flows/query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_flow&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_flow&version=v1>&gt;
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -89,7 +89,7 @@ pub struct BatchCreateRequest {
     call: Call,
 }
 impl BatchCreateRequest {
-    /// user_id and creator_id employee id types in the request body and response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] > organizational structure > members and departments > member details,you can also get from \[Get user ID by mobile phone number or email\]),employee_no(Employee job number, that is, the job number in \[Feishu management background\] > organizational structure > members and departments > member details)
+    /// user_id and creator_id employee id types in the request body and response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details,you can also get from \[Get user ID by mobile phone number or email\]),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
     ///
     /// Required.
     pub fn employee_type(
@@ -154,7 +154,7 @@ pub struct GetRequest {
     call: Call,
 }
 impl GetRequest {
-    /// The user_id and creator_id employee ID type in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:open_id(-),employee_id(Employee ID, which is the user ID in \[Feishu admin background\] > organizational structure > members and departments > member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] > organizational structure > members and departments > member details)
+    /// The user_id and creator_id employee ID type in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:open_id(-),employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
     ///
     /// Required.
     pub fn employee_type(
@@ -190,7 +190,7 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] > organizational structure > members and departments > member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] > organizational structure > members and departments > member details)
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
     ///
     /// Required.
     pub fn employee_type(

@@ -18,7 +18,7 @@ impl<'a> UserStatsDataApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_stats_datas/query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_stats_data&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_stats_data&version=v1>&gt;
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, that is the user ID in \[Feishu Admin\] > Organization > Member and Department > Member Details),employee_no(Employee number, that is the employee ID in \[Feishu Admin\] > Organization > Member and Department > Member Details)
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, that is the user ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details),employee_no(Employee number, that is the employee ID in \[Feishu Admin\] &gt; Organization &gt; Member and Department &gt; Member Details)
     ///
     /// Required.
     pub fn employee_type(

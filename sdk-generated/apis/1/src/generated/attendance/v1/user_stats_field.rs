@@ -18,7 +18,7 @@ impl<'a> UserStatsFieldApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_stats_fields/query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_stats_field&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_stats_field&version=v1>&gt;
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] > organizational structure > members and departments > member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] > organizational structure > members and departments > member details)
+    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
     ///
     /// Required.
     pub fn employee_type(

@@ -18,7 +18,7 @@ impl<'a> UserStatsViewApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_stats_views/query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_stats_view&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_stats_view&version=v1>&gt;
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> UserStatsViewApi<'a> {
     ///
     /// `PUT /open-apis/attendance/v1/user_stats_views/:user_stats_view_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=attendance&resource=user_stats_view&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=attendance&resource=user_stats_view&version=v1>&gt;
     pub fn update(&self, user_stats_view_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(
@@ -55,7 +55,7 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] > organizational structure > members and departments > member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] > organizational structure > members and departments > member details)
+    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
     ///
     /// Required.
     pub fn employee_type(
@@ -96,7 +96,7 @@ pub struct UpdateRequest {
     call: Call,
 }
 impl UpdateRequest {
-    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] > organizational structure > members and departments > member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] > organizational structure > members and departments > member details)
+    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
     ///
     /// Required.
     pub fn employee_type(

@@ -18,7 +18,7 @@ impl<'a> UserTaskRemedyApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_task_remedys`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=attendance&resource=user_task_remedy&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=attendance&resource=user_task_remedy&version=v1>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> UserTaskRemedyApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_task_remedys/query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_task_remedy&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_task_remedy&version=v1>&gt;
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> UserTaskRemedyApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_task_remedys/query_user_allowed_remedys`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_user_allowed_remedys&project=attendance&resource=user_task_remedy&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_user_allowed_remedys&project=attendance&resource=user_task_remedy&version=v1>&gt;
     pub fn query_user_allowed_remedys(&self) -> QueryUserAllowedRemedysRequest {
         QueryUserAllowedRemedysRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] > organizational structure > members and departments > member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] > organizational structure > members and departments > member details)
+    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
     ///
     /// Required.
     pub fn employee_type(
@@ -114,7 +114,7 @@ pub struct QueryRequest {
     call: Call,
 }
 impl QueryRequest {
-    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee's employee ID, that is the user ID in Feishu Admin > Organization > Member and Department > Member Details),employee_no(Employee ID, that is the employee ID in Feishu Admin > Organization > Member and Department > Member Details)
+    /// The user_ids in the request body and the employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee's employee ID, that is the user ID in Feishu Admin &gt; Organization &gt; Member and Department &gt; Member Details),employee_no(Employee ID, that is the employee ID in Feishu Admin &gt; Organization &gt; Member and Department &gt; Member Details)
     ///
     /// Required.
     pub fn employee_type(
@@ -155,7 +155,7 @@ pub struct QueryUserAllowedRemedysRequest {
     call: Call,
 }
 impl QueryUserAllowedRemedysRequest {
-    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] > organizational structure > members and departments > member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] > organizational structure > members and departments > member details)
+    /// The employee ID type of the user_id in the response body. If you don't have background administrative privileges, you can use \[Get user ID by mobile phone number or email\] Options:employee_id(Employee ID, which is the user ID in \[Feishu admin background\] &gt; organizational structure &gt; members and departments &gt; member details),employee_no(Employee job number, that is, the job number in \[Feishu management background\] &gt; organizational structure &gt; members and departments &gt; member details)
     ///
     /// Required.
     pub fn employee_type(

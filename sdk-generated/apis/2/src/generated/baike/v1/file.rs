@@ -16,11 +16,11 @@ impl<'a> FileApi<'a> {
     ///
     /// 通过 file_token 下载原图片。
     ///
-    /// 为了更好地提升接口文档的的易理解性，我们对文档进行了升级，请尽快迁移至\[新版本>>\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/lingo-v1/file/download)
+    /// 为了更好地提升接口文档的的易理解性，我们对文档进行了升级，请尽快迁移至[新版本>>](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/lingo-v1/file/download)
     ///
     /// `GET /open-apis/baike/v1/files/:file_token/download`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=baike&resource=file&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=baike&resource=file&version=v1>&gt;
     pub fn download(&self, file_token: impl AsRef<str>) -> DownloadRequest {
         DownloadRequest {
             call: Call::new(
@@ -36,11 +36,11 @@ impl<'a> FileApi<'a> {
     ///
     /// 词条图片资源上传。
     ///
-    /// 为了更好地提升接口文档的的易理解性，我们对文档进行了升级，请尽快迁移至\[新版本>>\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/lingo-v1/file/upload)
+    /// 为了更好地提升接口文档的的易理解性，我们对文档进行了升级，请尽快迁移至[新版本>>](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/lingo-v1/file/upload)
     ///
     /// `POST /open-apis/baike/v1/files/upload`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload&project=baike&resource=file&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload&project=baike&resource=file&version=v1>&gt;
     pub fn upload(&self) -> UploadRequest {
         UploadRequest {
             call: Call::new(

@@ -695,7 +695,7 @@ pub struct RelatedMeta {
     pub links: Option<Vec<Referer>>,
     /// Related terms
     pub abbreviations: Option<Vec<Abbreviation>>,
-    /// Category to which the current entry belongs < br >Entries can only belong to sub-categories, and only one sub-category can be selected under each first-level category
+    /// Category to which the current entry belongs &lt; br &gt;Entries can only belong to sub-categories, and only one sub-category can be selected under each first-level category
     pub classifications: Option<Vec<Classification>>,
     /// Uploaded image
     pub images: Option<Vec<BaikeImage>>,

@@ -18,7 +18,7 @@ impl<'a> WhiteboardApi<'a> {
     ///
     /// `GET /open-apis/board/v1/whiteboards/:whiteboard_id/download_as_image`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download_as_image&project=board&resource=whiteboard&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download_as_image&project=board&resource=whiteboard&version=v1>&gt;
     pub fn download_as_image(
         &self,
         whiteboard_id: impl AsRef<str>,
@@ -35,11 +35,11 @@ impl<'a> WhiteboardApi<'a> {
     }
     /// 获取画板主题
     ///
-    /// 获取画板主题，不同主题下有不同的默认配色，具体主题介绍可以参考\[主题简介\](https://open.feishu.cn/document/ukTMukTMukTM/uUDN04SN0QjL1QDN/board-v1/theme-introduction) 。
+    /// 获取画板主题，不同主题下有不同的默认配色，具体主题介绍可以参考[主题简介](https://open.feishu.cn/document/ukTMukTMukTM/uUDN04SN0QjL1QDN/board-v1/theme-introduction) 。
     ///
     /// `GET /open-apis/board/v1/whiteboards/:whiteboard_id/theme`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=theme&project=board&resource=whiteboard&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=theme&project=board&resource=whiteboard&version=v1>&gt;
     pub fn theme(&self, whiteboard_id: impl AsRef<str>) -> ThemeRequest {
         ThemeRequest {
             call: Call::new(
@@ -53,11 +53,11 @@ impl<'a> WhiteboardApi<'a> {
     }
     /// 更新主题
     ///
-    /// 更新画板主题，具体主题介绍可以参考\[主题简介\](https://open.feishu.cn/document/ukTMukTMukTM/uUDN04SN0QjL1QDN/board-v1/theme-introduction) 。
+    /// 更新画板主题，具体主题介绍可以参考[主题简介](https://open.feishu.cn/document/ukTMukTMukTM/uUDN04SN0QjL1QDN/board-v1/theme-introduction) 。
     ///
     /// `POST /open-apis/board/v1/whiteboards/:whiteboard_id/update_theme`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_theme&project=board&resource=whiteboard&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_theme&project=board&resource=whiteboard&version=v1>&gt;
     pub fn update_theme(&self, whiteboard_id: impl AsRef<str>) -> UpdateThemeRequest {
         UpdateThemeRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/events`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=calendar.event&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=calendar.event&version=v4>&gt;
     pub fn create(&self, calendar_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `DELETE /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=calendar&resource=calendar.event&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=calendar&resource=calendar.event&version=v4>&gt;
     pub fn delete(
         &self,
         calendar_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `GET /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=calendar&resource=calendar.event&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=calendar&resource=calendar.event&version=v4>&gt;
     pub fn get(
         &self,
         calendar_id: impl AsRef<str>,
@@ -82,7 +82,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `GET /open-apis/calendar/v4/calendars/:calendar_id/events/instance_view`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=instance_view&project=calendar&resource=calendar.event&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=instance_view&project=calendar&resource=calendar.event&version=v4>&gt;
     pub fn instance_view(&self, calendar_id: impl AsRef<str>) -> InstanceViewRequest {
         InstanceViewRequest {
             call: Call::new(
@@ -100,7 +100,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `GET /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id/instances`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=instances&project=calendar&resource=calendar.event&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=instances&project=calendar&resource=calendar.event&version=v4>&gt;
     pub fn instances(
         &self,
         calendar_id: impl AsRef<str>,
@@ -123,7 +123,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `GET /open-apis/calendar/v4/calendars/:calendar_id/events`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=calendar&resource=calendar.event&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=calendar&resource=calendar.event&version=v4>&gt;
     pub fn list(&self, calendar_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -141,7 +141,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `PATCH /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=calendar&resource=calendar.event&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=calendar&resource=calendar.event&version=v4>&gt;
     pub fn patch(
         &self,
         calendar_id: impl AsRef<str>,
@@ -164,7 +164,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id/reply`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reply&project=calendar&resource=calendar.event&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reply&project=calendar&resource=calendar.event&version=v4>&gt;
     pub fn reply(
         &self,
         calendar_id: impl AsRef<str>,
@@ -187,7 +187,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/events/search`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=calendar&resource=calendar.event&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=calendar&resource=calendar.event&version=v4>&gt;
     pub fn search(&self, calendar_id: impl AsRef<str>) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -205,7 +205,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/events/subscription`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=calendar&resource=calendar.event&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=calendar&resource=calendar.event&version=v4>&gt;
     pub fn subscription(&self, calendar_id: impl AsRef<str>) -> SubscriptionRequest {
         SubscriptionRequest {
             call: Call::new(
@@ -223,7 +223,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/events/unsubscription`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=calendar&resource=calendar.event&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=calendar&resource=calendar.event&version=v4>&gt;
     pub fn unsubscription(&self, calendar_id: impl AsRef<str>) -> UnsubscriptionRequest {
         UnsubscriptionRequest {
             call: Call::new(
@@ -470,7 +470,7 @@ impl ListRequest {
         self.call.set_query("page_size", v.to_string());
         self
     }
-    /// A time anchor represented by a Unix timestamp (in seconds). It is used to set a specific point in time for pulling events, thereby avoiding the need to pull all events. You can use page_token or sync_token for pagination or incremental retrieval of all events after the specified anchor_time.**Instructions**:- For single events, you will receive event information where **the end time of the event is >= anchor_time**.- For recurring events, after setting the anchor_time, all recurring events will be retrieved including those with past occurrences before the anchor_time.- For exceptional events, you will receive event information where **the original_time is >= anchor_time** as well as **the end time of the event is >= anchor_time**. The original_time is extracted from the exceptional event ID, which is structured as `{uid}_{original_time}`.**Notice**: It can not be used together with start_time and end_time.**Default**: empty
+    /// A time anchor represented by a Unix timestamp (in seconds). It is used to set a specific point in time for pulling events, thereby avoiding the need to pull all events. You can use page_token or sync_token for pagination or incremental retrieval of all events after the specified anchor_time.**Instructions**:- For single events, you will receive event information where **the end time of the event is &gt;= anchor_time**.- For recurring events, after setting the anchor_time, all recurring events will be retrieved including those with past occurrences before the anchor_time.- For exceptional events, you will receive event information where **the original_time is &gt;= anchor_time** as well as **the end time of the event is &gt;= anchor_time**. The original_time is extracted from the exceptional event ID, which is structured as `{uid}_{original_time}`.**Notice**: It can not be used together with start_time and end_time.**Default**: empty
     pub fn anchor_time(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("anchor_time", v.into());

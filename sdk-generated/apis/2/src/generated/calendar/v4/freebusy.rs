@@ -16,11 +16,11 @@ impl<'a> FreebusyApi<'a> {
     ///
     /// 根据user id列表，批量查询指定用户的主日历在指定时间段内的忙碌时间段信息，适用于团队协作中，快速了解成员忙闲状态以安排会议或任务的场景。
     ///
-    /// 如果使用应用身份调用该接口，则需要确保应用开启了\[机器人能力\](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。
+    /// 如果使用应用身份调用该接口，则需要确保应用开启了[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。
     ///
     /// `POST /open-apis/calendar/v4/freebusy/batch`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=calendar&resource=freebusy&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=calendar&resource=freebusy&version=v4>&gt;
     pub fn batch(&self) -> BatchRequest {
         BatchRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> FreebusyApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/freebusy/list`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=calendar&resource=freebusy&version=v4>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=calendar&resource=freebusy&version=v4>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

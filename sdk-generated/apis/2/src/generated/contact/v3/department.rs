@@ -18,7 +18,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/departments/batch`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=contact&resource=department&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=contact&resource=department&version=v3>&gt;
     pub fn batch(&self) -> BatchRequest {
         BatchRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/departments/:department_id/children`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=children&project=contact&resource=department&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=children&project=contact&resource=department&version=v3>&gt;
     pub fn children(&self, department_id: impl AsRef<str>) -> ChildrenRequest {
         ChildrenRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/departments`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=contact&resource=department&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=contact&resource=department&version=v3>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `DELETE /open-apis/contact/v3/departments/:department_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=contact&resource=department&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=contact&resource=department&version=v3>&gt;
     pub fn delete(&self, department_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/departments/:department_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=department&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=department&version=v3>&gt;
     pub fn get(&self, department_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/departments`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=department&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=department&version=v3>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -123,7 +123,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/departments/parent`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=parent&project=contact&resource=department&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=parent&project=contact&resource=department&version=v3>&gt;
     pub fn parent(&self) -> ParentRequest {
         ParentRequest {
             call: Call::new(
@@ -140,7 +140,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `PATCH /open-apis/contact/v3/departments/:department_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=contact&resource=department&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=contact&resource=department&version=v3>&gt;
     pub fn patch(&self, department_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -158,7 +158,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/departments/search`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=contact&resource=department&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=contact&resource=department&version=v3>&gt;
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -175,7 +175,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/departments/unbind_department_chat`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unbind_department_chat&project=contact&resource=department&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unbind_department_chat&project=contact&resource=department&version=v3>&gt;
     pub fn unbind_department_chat(&self) -> UnbindDepartmentChatRequest {
         UnbindDepartmentChatRequest {
             call: Call::new(
@@ -192,7 +192,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `PUT /open-apis/contact/v3/departments/:department_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=contact&resource=department&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=contact&resource=department&version=v3>&gt;
     pub fn update(&self, department_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(
@@ -210,7 +210,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `PATCH /open-apis/contact/v3/departments/:department_id/update_department_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_department_id&project=contact&resource=department&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_department_id&project=contact&resource=department&version=v3>&gt;
     pub fn update_department_id(
         &self,
         department_id: impl AsRef<str>,
@@ -233,7 +233,7 @@ pub struct BatchRequest {
     call: Call,
 }
 impl BatchRequest {
-    /// Department ID, ID type needs to be consistent with the value of the query parameter department_id_type. Instructions on how to obtain the ID:- After calling the \[Create Department\] interface, the department ID information can be obtained from the returned result.- The department API provides multiple ways to obtain the IDs of other departments, such as \[Get list of sub-departments\], \[Get parent department information\], \[search department\], you can choose the appropriate one API for querying.**Notice:**- The maximum number of IDs requested in a single request is 50.- If you need to query multiple departments at one time, you can pass the same parameter name multiple times, and pass a different department ID each time for query. GET request example:`https://{url}?department_ids={department_id1}&department_ids={department_id2}`. in: - `department_ids` is the parameter name and can be passed multiple times. - `department_id1` and `department_id2` are different parameter values
+    /// Department ID, ID type needs to be consistent with the value of the query parameter department_id_type. Instructions on how to obtain the ID:- After calling the \[Create Department\] interface, the department ID information can be obtained from the returned result.- The department API provides multiple ways to obtain the IDs of other departments, such as \[Get list of sub-departments\], \[Get parent department information\], \[search department\], you can choose the appropriate one API for querying.**Notice:**- The maximum number of IDs requested in a single request is 50.- If you need to query multiple departments at one time, you can pass the same parameter name multiple times, and pass a different department ID each time for query. GET request example:`<https://{url}?department_ids={department_id1}&department_ids={department_id2}`>. in: - `department_ids` is the parameter name and can be passed multiple times. - `department_id1` and `department_id2` are different parameter values
     ///
     /// Required.
     pub fn department_ids(

@@ -3830,9 +3830,9 @@ impl ToJson for UserCustomAttr {
 pub struct UserCustomAttrValue {
     /// - When the field type is `TEXT`, this parameter defines the field value and is required.- When the field type is `HREF`, this parameter defines the webpage title and is required.Cannot exceed 100 characters in length
     pub text: Option<String>,
-    /// When the field type is `HREF`, this parameter defines the default URL and required, such as mobile phone jump to applet, PC jump to webpage.**Note**: Please start with http:// or https://
+    /// When the field type is `HREF`, this parameter defines the default URL and required, such as mobile phone jump to applet, PC jump to webpage.**Note**: Please start with <http://> or <https://>
     pub url: Option<String>,
-    /// When the field type is `HREF`, this parameter defines URL on the PC.**Note**: Please start with http:// or https://
+    /// When the field type is `HREF`, this parameter defines URL on the PC.**Note**: Please start with <http://> or <https://>
     pub pc_url: Option<String>,
     /// This parameter is used to define the option ID when the custom field type is `ENUMERATION` or `PICTURE_ENUM`.You can call the \[Get enterprise custom user fields\] interface to obtain the corresponding option ID of the custom field
     pub option_id: Option<String>,

@@ -16,11 +16,11 @@ impl<'a> UserApi<'a> {
     ///
     /// 根据用户 ID 获取用户姓名，仅返回核心信息（姓名），不含扩展字段及敏感信息。
     ///
-    /// 本接口不校验\[通讯录授权范围\](https://open.feishu.cn/document/ukTMukTMukTM/uETNz4SM1MjLxUzM/v3/guides/scope_authority)，将直接根据传入的用户 ID 返回对应基础信息（姓名），不受数据权限范围限制。
+    /// 本接口不校验[通讯录授权范围](https://open.feishu.cn/document/ukTMukTMukTM/uETNz4SM1MjLxUzM/v3/guides/scope_authority)，将直接根据传入的用户 ID 返回对应基础信息（姓名），不受数据权限范围限制。
     ///
     /// `POST /open-apis/contact/v3/users/basic_batch`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=basic_batch&project=contact&resource=user&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=basic_batch&project=contact&resource=user&version=v3>&gt;
     pub fn basic_batch(&self) -> BasicBatchRequest {
         BasicBatchRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/users/batch`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=contact&resource=user&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=contact&resource=user&version=v3>&gt;
     pub fn batch(&self) -> BatchRequest {
         BatchRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/users/batch_get_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get_id&project=contact&resource=user&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get_id&project=contact&resource=user&version=v3>&gt;
     pub fn batch_get_id(&self) -> BatchGetIdRequest {
         BatchGetIdRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/users`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=contact&resource=user&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=contact&resource=user&version=v3>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `DELETE /open-apis/contact/v3/users/:user_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=contact&resource=user&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=contact&resource=user&version=v3>&gt;
     pub fn delete(&self, user_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/users/find_by_department`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=find_by_department&project=contact&resource=user&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=find_by_department&project=contact&resource=user&version=v3>&gt;
     pub fn find_by_department(&self) -> FindByDepartmentRequest {
         FindByDepartmentRequest {
             call: Call::new(
@@ -123,7 +123,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/users/:user_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=user&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=user&version=v3>&gt;
     pub fn get(&self, user_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -141,7 +141,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/users`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=user&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=user&version=v3>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -158,7 +158,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `PATCH /open-apis/contact/v3/users/:user_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=contact&resource=user&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=contact&resource=user&version=v3>&gt;
     pub fn patch(&self, user_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -176,7 +176,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/users/:user_id/resurrect`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=resurrect&project=contact&resource=user&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=resurrect&project=contact&resource=user&version=v3>&gt;
     pub fn resurrect(&self, user_id: impl AsRef<str>) -> ResurrectRequest {
         ResurrectRequest {
             call: Call::new(
@@ -194,7 +194,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `PUT /open-apis/contact/v3/users/:user_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=contact&resource=user&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=contact&resource=user&version=v3>&gt;
     pub fn update(&self, user_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(
@@ -212,7 +212,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `PATCH /open-apis/contact/v3/users/:user_id/update_user_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_user_id&project=contact&resource=user&version=v3>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_user_id&project=contact&resource=user&version=v3>&gt;
     pub fn update_user_id(&self, user_id: impl AsRef<str>) -> UpdateUserIdRequest {
         UpdateUserIdRequest {
             call: Call::new(
@@ -262,7 +262,7 @@ pub struct BatchRequest {
     call: Call,
 }
 impl BatchRequest {
-    /// User ID. The ID type is consistent with the query parameter `user_id_type`. For how to obtain user ID, please refer to \[How to obtain different user IDs\].If you need to query multiple user IDs at one time, you can pass the same parameter name multiple times, and pass different parameter values each time. For example:`https://{url}?user_ids={user_id1}&user_ids={user_id2}`.**illustrate**:- The maximum number of user IDs that can be set in a single request is 50.- `user_ids` in the above example is the parameter name and can be passed multiple times. `{user_id1}` and `{user_id2}` are the parameter values passed in each time
+    /// User ID. The ID type is consistent with the query parameter `user_id_type`. For how to obtain user ID, please refer to \[How to obtain different user IDs\].If you need to query multiple user IDs at one time, you can pass the same parameter name multiple times, and pass different parameter values each time. For example:`<https://{url}?user_ids={user_id1}&user_ids={user_id2}`.**illustrate**:-> The maximum number of user IDs that can be set in a single request is 50.- `user_ids` in the above example is the parameter name and can be passed multiple times. `{user_id1}` and `{user_id2}` are the parameter values passed in each time
     ///
     /// Required.
     pub fn user_ids(

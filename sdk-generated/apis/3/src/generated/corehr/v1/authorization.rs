@@ -18,7 +18,7 @@ impl<'a> AuthorizationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/authorizations/add_role_assign`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_role_assign&project=corehr&resource=authorization&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_role_assign&project=corehr&resource=authorization&version=v1>&gt;
     pub fn add_role_assign(&self) -> AddRoleAssignRequest {
         AddRoleAssignRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> AuthorizationApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/authorizations/get_by_param`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_param&project=corehr&resource=authorization&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_param&project=corehr&resource=authorization&version=v1>&gt;
     pub fn get_by_param(&self) -> GetByParamRequest {
         GetByParamRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> AuthorizationApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/authorizations/query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=authorization&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=authorization&version=v1>&gt;
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -69,7 +69,7 @@ impl<'a> AuthorizationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/authorizations/remove_role_assign`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_role_assign&project=corehr&resource=authorization&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_role_assign&project=corehr&resource=authorization&version=v1>&gt;
     pub fn remove_role_assign(&self) -> RemoveRoleAssignRequest {
         RemoveRoleAssignRequest {
             call: Call::new(
@@ -86,7 +86,7 @@ impl<'a> AuthorizationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/authorizations/update_role_assign`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_role_assign&project=corehr&resource=authorization&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_role_assign&project=corehr&resource=authorization&version=v1>&gt;
     pub fn update_role_assign(&self) -> UpdateRoleAssignRequest {
         UpdateRoleAssignRequest {
             call: Call::new(
@@ -105,7 +105,7 @@ pub struct AddRoleAssignRequest {
     call: Call,
 }
 impl AddRoleAssignRequest {
-    /// The ID of the authorized user, defaults to ==employment_id== in Feishu People. You can also use the other 3 IDs declared in the ==user_id_type==.>If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
+    /// The ID of the authorized user, defaults to ==employment_id== in Feishu People. You can also use the other 3 IDs declared in the ==user_id_type==.&gt;If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
     ///
     /// Required.
     pub fn employment_id(mut self, value: impl Into<String>) -> Self {
@@ -162,7 +162,7 @@ pub struct GetByParamRequest {
     call: Call,
 }
 impl GetByParamRequest {
-    /// The ID of the authorized user, defaults to ==employment_id== in Feishu personnel. You can also use the other 3 IDs declared in the user_id_type.>If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
+    /// The ID of the authorized user, defaults to ==employment_id== in Feishu personnel. You can also use the other 3 IDs declared in the user_id_type.&gt;If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
     ///
     /// Required.
     pub fn employment_id(mut self, value: impl Into<String>) -> Self {
@@ -280,7 +280,7 @@ pub struct RemoveRoleAssignRequest {
     call: Call,
 }
 impl RemoveRoleAssignRequest {
-    /// The ID of the authorized user, defaults to ==employment_id== in Feishu People. You can also use the other 3 IDs declared in the ==user_id_type==.>If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
+    /// The ID of the authorized user, defaults to ==employment_id== in Feishu People. You can also use the other 3 IDs declared in the ==user_id_type==.&gt;If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
     ///
     /// Required.
     pub fn employment_id(mut self, value: impl Into<String>) -> Self {
@@ -329,7 +329,7 @@ pub struct UpdateRoleAssignRequest {
     call: Call,
 }
 impl UpdateRoleAssignRequest {
-    /// The ID of the authorized user, defaults to ==employment_id== in Feishu People. You can also use the other 3 IDs declared in the ==user_id_type==.>If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
+    /// The ID of the authorized user, defaults to ==employment_id== in Feishu People. You can also use the other 3 IDs declared in the ==user_id_type==.&gt;If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
     ///
     /// Required.
     pub fn employment_id(mut self, value: impl Into<String>) -> Self {

@@ -18,7 +18,7 @@ impl<'a> CommonDataIdApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/common_data/id/convert`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=convert&project=corehr&resource=common_data.id&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=convert&project=corehr&resource=common_data.id&version=v1>&gt;
     pub fn convert(&self) -> ConvertRequest {
         ConvertRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ pub struct ConvertRequest {
     call: Call,
 }
 impl ConvertRequest {
-    /// ID conversion type Options:1(CoreHR2Feishu Feishu People - > Feishu Contacts),2(Feishu2CoreHR Feishu Contacts - > Feishu People),3(Admin2Feishu People Admin - > Feishu Contacts),4(Admin2CoreHR People admin - > Feishu People)
+    /// ID conversion type Options:1(CoreHR2Feishu Feishu People - &gt; Feishu Contacts),2(Feishu2CoreHR Feishu Contacts - &gt; Feishu People),3(Admin2Feishu People Admin - &gt; Feishu Contacts),4(Admin2CoreHR People admin - &gt; Feishu People)
     ///
     /// Required.
     pub fn id_transform_type(mut self, value: i64) -> Self {

@@ -2431,7 +2431,7 @@ pub struct CustomFieldData {
     pub name: Option<CustomName>,
     /// `type`
     pub r#type: Option<i64>,
-    /// Field value, which is the string escaped by json, according to the metadata definition, the field format is different (such as 123, 123.23, "true", \["id1", "id2"\], "2006-01-02 15:04:05")Attention:1. The enumeration field value can be obtained by \[Get Field Details\], the reference interface returns, field details > field type configuration information > option configuration information > option information > enumeration value set API name
+    /// Field value, which is the string escaped by json, according to the metadata definition, the field format is different (such as 123, 123.23, "true", \["id1", "id2"\], "2006-01-02 15:04:05")Attention:1. The enumeration field value can be obtained by \[Get Field Details\], the reference interface returns, field details &gt; field type configuration information &gt; option configuration information &gt; option information &gt; enumeration value set API name
     pub value: String,
 }
 impl FromJson for CustomFieldData {
@@ -7686,9 +7686,9 @@ pub struct SearchOffboardingRequestBody {
     pub offboarding_date_end: Option<String>,
     /// Separation status, an "or" relationship between multiple states.It will searching offboarding information in all status when the value is empty
     pub statuses: Option<Vec<Statuses>>,
-    /// The reason for leaving list can be obtained through the \[Query employee reason for leaving list\] interface, and the departure information related to the lower-level reasons is not returned when querying.It will searching offboarding information in all reason when the value is empty. <b> Field permission requirements: </b> <md-perm name="corehr:employment.offboarding_reason.search:read" desc="Search by reason for offboarding" support_app_types="custom,isv" tags="">Search by reason for offboarding</md-perm>
+    /// The reason for leaving list can be obtained through the \[Query employee reason for leaving list\] interface, and the departure information related to the lower-level reasons is not returned when querying.It will searching offboarding information in all reason when the value is empty. &lt;b&gt; Field permission requirements: &lt;/b&gt; &lt;md-perm name="corehr:employment.offboarding_reason.search:read" desc="Search by reason for offboarding" support_app_types="custom,isv" tags=""&gt;Search by reason for offboarding&lt;/md-perm&gt;
     pub reasons: Option<Vec<String>>,
-    /// The reason for leaving (employee) list can be obtained through the \[Query the employee reason for leaving list\] interface, and the departure information related to the subordinate reason is not returned when querying.It will searching offboarding information in all reason when the value is empty. <b> Field permission requirements: </b><md-perm name="corehr:employment.offboarding_reason.search:read" desc="Search by reason for offboarding" support_app_types="custom,isv" tags="">Search by reason for offboarding</md-perm>
+    /// The reason for leaving (employee) list can be obtained through the \[Query the employee reason for leaving list\] interface, and the departure information related to the subordinate reason is not returned when querying.It will searching offboarding information in all reason when the value is empty. &lt;b&gt; Field permission requirements: &lt;/b&gt;&lt;md-perm name="corehr:employment.offboarding_reason.search:read" desc="Search by reason for offboarding" support_app_types="custom,isv" tags=""&gt;Search by reason for offboarding&lt;/md-perm&gt;
     pub employee_reasons: Option<Vec<String>>,
     /// `department_ids`
     pub department_ids: Option<Vec<String>>,
@@ -7881,11 +7881,11 @@ pub struct SubmitOffboardingRequestBody {
     pub initiator_id: Option<String>,
     /// Whether to join the offboarding block listAttention:1. When the value is true, the block_reason is required.2. When the value is false, it is not allowed to fill in the block_reason and block_reason_explanation.3. When the value is empty, it is not allowed to fill in the block_reason and block_reason_explanation.4. If you choose to join the block list when operate employee's offboarding, you will only enter the block list after the employee's offboarding takes effect
     pub add_block_list: Option<bool>,
-    /// The reason for block listNotice:1. The value of this field is in the blocking reason field option set of \[Individual Profile Settings\] > Individual Information Settings > Offboarding Info.2. Whether this field is required depends on add_blokc_list
+    /// The reason for block listNotice:1. The value of this field is in the blocking reason field option set of \[Individual Profile Settings\] &gt; Individual Information Settings &gt; Offboarding Info.2. Whether this field is required depends on add_blokc_list
     pub block_reason: Option<String>,
     /// The reason explanation for block list.this field is allowed to be empty
     pub block_reason_explanation: Option<String>,
-    /// Offboarding custom fieldNote: For the range of fields that can be filled in, please refer to the custom fields in \[Individual Profile Settings\] > Individual Information Settings > Offboarding Info
+    /// Offboarding custom fieldNote: For the range of fields that can be filled in, please refer to the custom fields in \[Individual Profile Settings\] &gt; Individual Information Settings &gt; Offboarding Info
     pub custom_fields: Option<Vec<ObjectFieldData>>,
 }
 impl ToJson for SubmitOffboardingRequestBody {

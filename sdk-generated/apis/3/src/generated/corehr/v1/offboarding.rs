@@ -14,11 +14,11 @@ impl<'a> OffboardingApi<'a> {
     }
     /// Query the list of reasons for employees offboarding (查询员工离职原因列表)
     ///
-    /// This interface is used to query the option information of \[Offboarding configuration\] > reason for offboarding, which return the unique identity, name and enabled status of the reason for offboarding option
+    /// This interface is used to query the option information of \[Offboarding configuration\] &gt; reason for offboarding, which return the unique identity, name and enabled status of the reason for offboarding option
     ///
     /// `POST /open-apis/corehr/v1/offboardings/query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=offboarding&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=offboarding&version=v1>&gt;
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> OffboardingApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/offboardings/search`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=offboarding&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=offboarding&version=v1>&gt;
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> OffboardingApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/offboardings/submit`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=submit&project=corehr&resource=offboarding&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=submit&project=corehr&resource=offboarding&version=v1>&gt;
     pub fn submit(&self) -> SubmitRequest {
         SubmitRequest {
             call: Call::new(

@@ -14,13 +14,13 @@ impl<'a> DraftApi<'a> {
     }
     /// 根据组织架构调整 ID 查询发起的流程信息
     ///
-    /// 用户通过『飞书人事-我的团队/人员管理-组织架构』 发起一个组织架构调整会根据 审批流配置发起 一个或多个审批。之后用户可以通过组织架构调整 ID 查询对应的流程ID，以及审批流状态。如需查询单个审批的详情数据，可通过\[根据流程 ID 查询组织架构调整记录\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/approval_groups/get)获取。
+    /// 用户通过『飞书人事-我的团队/人员管理-组织架构』 发起一个组织架构调整会根据 审批流配置发起 一个或多个审批。之后用户可以通过组织架构调整 ID 查询对应的流程ID，以及审批流状态。如需查询单个审批的详情数据，可通过[根据流程 ID 查询组织架构调整记录](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/approval_groups/get)获取。
     ///
     /// - 用户使用该接口前需提前获取 根据组织架构调整 ID 获取组织架构调整流程信息 权限;- 延迟说明：数据库主从延迟2s以内，即：用户接收到流程状态变更消息后2s内调用此接口可能查询不到数据。
     ///
     /// `GET /open-apis/corehr/v2/drafts/:draft_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=draft&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=draft&version=v2>&gt;
     pub fn get(&self, draft_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

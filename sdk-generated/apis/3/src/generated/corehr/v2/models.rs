@@ -2444,9 +2444,9 @@ pub struct AddressForUpdate {
     pub is_primary: bool,
     /// public address
     pub is_public: bool,
-    /// City, you can get details through the interface \[Query city information\] (https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/basic_info -city/search)
+    /// City, you can get details through the interface \[Query city information\] (<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/basic_info> -city/search)
     pub city_id_v2: Option<String>,
-    /// District/county, you can get details through the interface \[Query District/County Information\] (https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/basic_info -district/search)
+    /// District/county, you can get details through the interface \[Query District/County Information\] (<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/basic_info> -district/search)
     pub district_id_v2: Option<String>,
     /// `custom_fields`
     pub custom_fields: Option<Vec<ObjectFieldData>>,
@@ -3426,7 +3426,7 @@ impl FromJson for BatchGetCompanyResponseBody {
     serde(default)
 )]
 pub struct BatchGetDepartmentRequestBody {
-    /// Department ID list. ID acquisition:- Call \[create department\]\[search department\] and other interfaces to return the department ID- You can also create departments through \[\[Event\]Create Department\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/created) \[\[Event\]Update departments\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/updated) Get department ID information
+    /// Department ID list. ID acquisition:- Call \[create department\]\[search department\] and other interfaces to return the department ID- You can also create departments through \[\[Event\]Create Department\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/created>) \[\[Event\]Update departments\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/updated>) Get department ID information
     pub department_id_list: Option<Vec<String>>,
     /// Returns a list of fields for the data, with optional values:- version_id: Current Version ID- sub_type: Department Subtype- manager: person in charge- is_root: whether the root department- is_confidential: Confidentiality- effective_date: Effective date of current version- expiration_date: expiration date of current version- department_name: Department name- parent_department_id: Higher Department ID- tree_order: Tree sort- list_order: List sort- code: department code- active: whether to enable- description: Department description- custom_fields: custom fields- staffing_model: Post Position Mode- cost_center_id: department default cost center- created_time：Department Verison Create Time- updated_time：Department Version Updated Time- created_by：Department Version Created By- updated_by：Department Version Updated By- record_created_time：Department Create Time - record_updated_time：Department Updated Time- record_created_by：Department Created By- record_updated_by：Department Updated By
     pub fields: Option<Vec<String>>,
@@ -3471,7 +3471,7 @@ impl FromJson for BatchGetDepartmentResponseBody {
 pub struct BatchGetEmployeeRequestBody {
     /// A list of fields that return data, fill in the method: When empty, only ID is returned by default
     pub fields: Option<Vec<String>>,
-    /// Employment ID List，「employment_ids」，「person_ids」，「work_emails」can't be empty at the same time.Please select a query mode based on requirements. If multiple request parameters have values in a single request, only the first parameter with values is identified in the sequence of 【employment_ids > person_ids > work_emails】
+    /// Employment ID List，「employment_ids」，「person_ids」，「work_emails」can't be empty at the same time.Please select a query mode based on requirements. If multiple request parameters have values in a single request, only the first parameter with values is identified in the sequence of 【employment_ids &gt; person_ids &gt; work_emails】
     pub employment_ids: Option<Vec<String>>,
     /// List of personal information IDs, 「employment_ids」parameter has a value, the parameter does not take effect
     pub person_ids: Option<Vec<String>>,
@@ -3518,7 +3518,7 @@ impl FromJson for BatchGetEmployeeResponseBody {
     serde(default)
 )]
 pub struct BatchGetEmployeesBpRequestBody {
-    /// Employee ID, ID type has the same value meaning as user_id_type.>If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
+    /// Employee ID, ID type has the same value meaning as user_id_type.&gt;If you need to use the job number, you can use \[ID conversion service\] in exchange for ==employment_id==
     pub employment_ids: Vec<String>,
     /// Whether to get all BP. True is to get all HRBP and Location BP of the employee's department and from the superior department, false is to get only the employee's direct HRBP and Location BP (when there is no BP in the employee's department and location, it will drill up to find the nearest BP). The default is false
     pub get_all: Option<bool>,
@@ -3982,7 +3982,7 @@ pub struct BatchWorkforcePlanDetailRequestBody {
     pub is_centralized_reporting_project: Option<bool>,
     /// Centralized reporting project ID.If tenant is not using the centralized reporting project, leave this parameter blank. When querying centralized reporting project, the workfroce plan ID can be left blank.**Field permission requirements**: Get the detailed information in the preparation plan (corehr: workforce_plan_centralized_reporting_project_detail: read)
     pub centralized_reporting_project_id: Option<String>,
-    /// Department ID list. ID acquisition:- Call \[create department\]\[search department\] and other interfaces to return the department ID- You can also create departments through \[\[Event\]Create Department\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/created) \[\[Event\]Update departments\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/updated) Get department ID information
+    /// Department ID list. ID acquisition:- Call \[create department\]\[search department\] and other interfaces to return the department ID- You can also create departments through \[\[Event\]Create Department\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/created>) \[\[Event\]Update departments\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/updated>) Get department ID information
     pub department_ids: Option<Vec<String>>,
     /// List of person type IDs- Details can be obtained by \[Query Person Type\]
     pub employee_type_ids: Option<Vec<String>>,
@@ -3992,7 +3992,7 @@ pub struct BatchWorkforcePlanDetailRequestBody {
     pub job_family_ids: Option<Vec<String>>,
     /// Job Level ID. ID acquisition method:- Call\[New Job Level\] \[Query the rank information of the tenant\] and other interfaces to return the Job Level ID
     pub job_level_ids: Option<Vec<String>>,
-    /// Job ID. How to get ID:- Call \[Create job\] \[Batch query job\] to return job ID- You can also create jobs through \[\[Event\]Create jobs\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/job/events/created) \[\[Event\] Update jobs\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/job/events/updated) Get ID
+    /// Job ID. How to get ID:- Call \[Create job\] \[Batch query job\] to return job ID- You can also create jobs through \[\[Event\]Create jobs\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/job/events/created>) \[\[Event\] Update jobs\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/job/events/updated>) Get ID
     pub job_ids: Option<Vec<String>>,
     /// Cost center ID list. ID acquisition method:- Calling \[Create cost center\] \[Search cost center\] and other interfaces can return the cost center ID
     pub cost_center_ids: Option<Vec<String>>,
@@ -6912,7 +6912,7 @@ impl FromJson for EditEmpCustomOrgEmployeeCustomOrgResponseBody {
     serde(default)
 )]
 pub struct EditOffboardingRequestBody {
-    /// Offboarding record ID. It cannot be empty. You can get it by \[searching offboarding information\]. The value is taken from data > items > offboarding_id returned by the interface
+    /// Offboarding record ID. It cannot be empty. You can get it by \[searching offboarding information\]. The value is taken from data &gt; items &gt; offboarding_id returned by the interface
     pub offboarding_id: String,
     /// Operator ID. The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to \[How to obtain your own Open ID\] for the ID acquisition method.2. When the value of user_id_type is user_id, please refer to \[How to obtain your own User ID\] for the ID acquisition method.3. When the value of user_id_type is union_id, please refer to \[How to obtain your own Union ID\] for the ID acquisition method.4. When the value of user_id_type is people_corehr_id, first refer to \[How to obtain your own User ID\] to obtain the User ID. Then obtain the employment ID through \[ID conversion\]
     pub operator_id: Option<String>,
@@ -16817,7 +16817,7 @@ impl FromJson for QueryMultiTimelineLocationResponseBody {
     serde(default)
 )]
 pub struct QueryOperationLogsDepartmentRequestBody {
-    /// Department ID list, ID acquisition method:- Call \[Create Department\] or \[Search Department\]for the department interface can return the department ID.- You can also get the department ID by \[\[Event\]Create Department\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/created) or \[\[Event\]Update departments\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/updated)
+    /// Department ID list, ID acquisition method:- Call \[Create Department\] or \[Search Department\]for the department interface can return the department ID.- You can also get the department ID by \[\[Event\]Create Department\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/created>) or \[\[Event\]Update departments\](<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/department/events/updated>)
     pub department_ids: Vec<String>,
     /// The start date of the query, in the format "YYYY-MM-DD", without time and seconds, including the time start_date passed in, the system will query with the start time of 00:00:00 start_date
     pub start_date: String,
@@ -17744,7 +17744,7 @@ impl FromJson for RevokeJobChangeResponseBody {
     serde(default)
 )]
 pub struct RevokeOffboardingRequestBody {
-    /// The offboarding record ID is not allowed to be empty. It can be obtained through \[Search for exit information\], and the value is returned by the interface data > items > offboarding_id
+    /// The offboarding record ID is not allowed to be empty. It can be obtained through \[Search for exit information\], and the value is returned by the interface data &gt; items &gt; offboarding_id
     pub offboarding_id: String,
     /// Operator employment ID. The ID type is consistent with the value of the query parameter user_id_type:1. When the value of user_id_type is open_id, please refer to \[How to obtain your own Open ID\] for the ID acquisition method.2. When the value of user_id_type is user_id, please refer to \[How to obtain your own User ID\] for the ID acquisition method.3. When the value of user_id_type is union_id, please refer to \[How to obtain your own Union ID\] for the ID acquisition method.4. When the value of user_id_type is people_corehr_id, first refer to \[How to obtain your own User ID\] to obtain the User ID. Then obtain the employment ID through \[ID conversion\].Note: When empty, the default system operator
     pub operator_id: Option<String>,
@@ -17979,7 +17979,7 @@ impl FromJson for SearchBasicInfoCountryRegionResponseBody {
     serde(default)
 )]
 pub struct SearchBasicInfoCountryRegionSubdivisionRequestBody {
-    /// List of country/region IDs, which can be obtained through the \[Query country/region information\] (https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/basic_info - country_region/search) interface. Return all records if omitted
+    /// List of country/region IDs, which can be obtained through the \[Query country/region information\] (<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/corehr-v2/basic_info> - country_region/search) interface. Return all records if omitted
     pub country_region_id_list: Option<Vec<String>>,
     /// List of principal subdivision IDs. Return all records if omitted
     pub country_region_subdivision_id_list: Option<Vec<String>>,
@@ -18493,41 +18493,41 @@ pub struct SearchEmployeeRequestBody {
     pub user_name: Option<String>,
     /// List of department IDs to find employees belonging to the department and sub-department
     pub department_id_list_include_sub: Option<Vec<String>>,
-    /// Other nationality ID lists, accurately match the query- Field permission requirements - <md-perm name ="corehr:person.additional_nationalities:read" desc="read employee other nationality" support_app_types = "custom, isv"> read employee other nationality </md-perm >
+    /// Other nationality ID lists, accurately match the query- Field permission requirements - &lt;md-perm name ="corehr:person.additional_nationalities:read" desc="read employee other nationality" support_app_types = "custom, isv"&gt; read employee other nationality &lt;/md-perm &gt;
     pub additional_national_id_number_list: Option<Vec<String>>,
-    /// List of citizenship types, exact match query- Field permission requirements - <md-perm name = "corehr:person.citizenship_status:read" desc = "read employee citizenship" support_app_types = "custom, isv" > read employee citizenship </md-perm >
+    /// List of citizenship types, exact match query- Field permission requirements - &lt;md-perm name = "corehr:person.citizenship_status:read" desc = "read employee citizenship" support_app_types = "custom, isv" &gt; read employee citizenship &lt;/md-perm &gt;
     pub citizenship_status_list: Option<Vec<String>>,
     /// Cost center ID list- Available through \[Search cost center information\]
     pub cost_center_id_list: Option<Vec<String>>,
-    /// Company ID List- \[Bulk Query Company\] Get- Field permission requirements: - <md-perm name = "corehr:job_data.service_company:read" desc = "Read employee company" support_app_types = "custom, isv" > Read employee company </md-perm >
+    /// Company ID List- \[Bulk Query Company\] Get- Field permission requirements: - &lt;md-perm name = "corehr:job_data.service_company:read" desc = "Read employee company" support_app_types = "custom, isv" &gt; Read employee company &lt;/md-perm &gt;
     pub service_company_list: Option<Vec<String>>,
-    /// List of company IDs (including subordinates)- \[Bulk Query Company\] Get- Field permission requirements: - <md-perm name = "corehr:job_data.service_company:read" desc = "read employee company" support_app_types = "custom, isv" > read employee company </md-perm >
+    /// List of company IDs (including subordinates)- \[Bulk Query Company\] Get- Field permission requirements: - &lt;md-perm name = "corehr:job_data.service_company:read" desc = "read employee company" support_app_types = "custom, isv" &gt; read employee company &lt;/md-perm &gt;
     pub service_company_list_include_sub: Option<Vec<String>>,
     /// list of serial IDs- \[Batch Query Sequence\] get
     pub job_family_id_list: Option<Vec<String>>,
     /// List of serial IDs (including subordinates)- \[Batch Query Sequence\] get
     pub job_family_id_list_include_sub: Option<Vec<String>>,
-    /// List of rank IDs- Available through \[Batch Query Rank\]- Field permission requirements: - <md-perm name = "corehr:employment.job_level:read" desc = "read employee rank" support_app_types = "custom, isv" > read employee rank </md-perm >
+    /// List of rank IDs- Available through \[Batch Query Rank\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.job_level:read" desc = "read employee rank" support_app_types = "custom, isv" &gt; read employee rank &lt;/md-perm &gt;
     pub job_level_id_list: Option<Vec<String>>,
-    /// List of grade IDs- Available through \[query grade\]- Field permission requirements: - <md-perm name = "corehr:employment.job_grade:read" desc = "read employee grade" support_app_types = "custom, isv" > read employee grade </md-perm >
+    /// List of grade IDs- Available through \[query grade\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.job_grade:read" desc = "read employee grade" support_app_types = "custom, isv" &gt; read employee grade &lt;/md-perm &gt;
     pub job_grade_id_list: Option<Vec<String>>,
-    /// Job ID List- Can be obtained through \[Batch Query Job\]- Field permission requirements: - <md-perm name = "corehr:employment.job:read" desc = "read employee title" support_app_types = "custom, isv" > read employee title </md-perm >
+    /// Job ID List- Can be obtained through \[Batch Query Job\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.job:read" desc = "read employee title" support_app_types = "custom, isv" &gt; read employee title &lt;/md-perm &gt;
     pub job_id_list: Option<Vec<String>>,
-    /// Job ID List- Function grey release, if you need it, please contact \[technical support\]- Field permission requirements: - <md-perm name = "corehr:employment.position:read" desc = "read employee positions" support_app_types = "custom, isv" > read employee positions </md-perm >
+    /// Job ID List- Function grey release, if you need it, please contact \[technical support\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.position:read" desc = "read employee positions" support_app_types = "custom, isv" &gt; read employee positions &lt;/md-perm &gt;
     pub position_id_list: Option<Vec<String>>,
-    /// Job ID list (including subordinates)- Function grey release, if you need it, please contact \[technical support\]- Field permission requirements: - <md-perm name = "corehr:employment.position:read" desc = "read employee positions" support_app_types = "custom, isv" > read employee positions </md-perm >
+    /// Job ID list (including subordinates)- Function grey release, if you need it, please contact \[technical support\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.position:read" desc = "read employee positions" support_app_types = "custom, isv" &gt; read employee positions &lt;/md-perm &gt;
     pub position_id_list_include_sub: Option<Vec<String>>,
     /// List of working hours system IDs- Can be obtained through \[Batch query working hours system\]
     pub working_hours_type_id_list: Option<Vec<String>>,
-    /// Nationality ID List- Can be obtained through \[Query nationality information\]- Field permission requirements: - <md-perm name = "corehr:person.nationality:read" desc = "read employee nationality" support_app_types = "custom, isv" > read employee nationality </md-perm >
+    /// Nationality ID List- Can be obtained through \[Query nationality information\]- Field permission requirements: - &lt;md-perm name = "corehr:person.nationality:read" desc = "read employee nationality" support_app_types = "custom, isv" &gt; read employee nationality &lt;/md-perm &gt;
     pub nationality_id_list: Option<Vec<String>>,
-    /// Salary group ID list of employees- You can get it through \[Get basic information of salary group\]- Field permission requirements: - <md-perm name = "corehr:employment.pay_group:read" desc = "read employee payroll group" support_app_types = "custom, isv" > read employee payroll group </md-perm >
+    /// Salary group ID list of employees- You can get it through \[Get basic information of salary group\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.pay_group:read" desc = "read employee payroll group" support_app_types = "custom, isv" &gt; read employee payroll group &lt;/md-perm &gt;
     pub pay_group_id_list: Option<Vec<String>>,
-    /// Employee international relocation payroll group ID list- You can get it through \[Get basic information of salary group\]- Field permission requirements: - <md-perm name = "corehr:employment.assignment_pay_group:read" desc = "read employee international relocation salary group" support_app_types = "custom, isv" > read employee international relocation salary group </md-perm >
+    /// Employee international relocation payroll group ID list- You can get it through \[Get basic information of salary group\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.assignment_pay_group:read" desc = "read employee international relocation salary group" support_app_types = "custom, isv" &gt; read employee international relocation salary group &lt;/md-perm &gt;
     pub assignment_pay_group_id_list: Option<Vec<String>>,
-    /// List of current contract types for employees- You can check through \[Get field details\]- object_api_name: contract- custom_api_name: contract_type- Field permission requirements: - <md-perm name = "corehr:employment.contract_type:read" desc = "Read employee's current contract type" support_app_types = "custom, isv" > Read employee's current contract type </md-perm >
+    /// List of current contract types for employees- You can check through \[Get field details\]- object_api_name: contract- custom_api_name: contract_type- Field permission requirements: - &lt;md-perm name = "corehr:employment.contract_type:read" desc = "Read employee's current contract type" support_app_types = "custom, isv" &gt; Read employee's current contract type &lt;/md-perm &gt;
     pub contract_type_list: Option<Vec<String>>,
-    /// List of employee's current salary plan ID- You can get it through \[Batch inquiry salary plan\]- Field permission requirements: - <md-perm name = "corehr:employment.archive_cpst_plan:read" desc = "Read employee's current salary plan" support_app_types = "custom, isv" > Read employee's current salary plan </md-perm >
+    /// List of employee's current salary plan ID- You can get it through \[Batch inquiry salary plan\]- Field permission requirements: - &lt;md-perm name = "corehr:employment.archive_cpst_plan:read" desc = "Read employee's current salary plan" support_app_types = "custom, isv" &gt; Read employee's current salary plan &lt;/md-perm &gt;
     pub archive_cpst_plan_id_list: Option<Vec<String>>,
     /// `is_direct_leader`
     pub is_direct_leader: Option<bool>,
@@ -18781,7 +18781,7 @@ pub struct SearchPreHireRequestBody {
     pub worker_ids: Option<Vec<String>>,
     /// ID list of pre_hire employees
     pub pre_hire_ids: Option<Vec<String>>,
-    /// The list of personal information IDs can be obtained through \[\[Event\] Update personal information\] (https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/person/events/updated)
+    /// The list of personal information IDs can be obtained through \[\[Event\] Update personal information\] (<https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/corehr-v1/person/events/updated>)
     pub person_ids: Option<Vec<String>>,
     /// Onboard date - the start of the search range, needs to be used with the end of the search range
     pub onboarding_date_start: Option<String>,
@@ -18895,7 +18895,7 @@ pub struct SearchProbationRequestBody {
     pub probation_status: Option<ProbationStatus>,
     /// 试用期最终考核结果 Options:approved(通过),rejected(不通过)
     pub final_assessment_result: Option<FinalAssessmentResult>,
-    /// 试用期最终考核等级，枚举值 api_name 可通过\[【获取字段详情】\]接口查询，查询参数如下：- object_api_name：probation_management- custom_api_name：final_assessment_grade<b>字段权限要求：</b> 按照试用期考核等级搜索 (corehr:probation.grade.search:read)
+    /// 试用期最终考核等级，枚举值 api_name 可通过\[【获取字段详情】\]接口查询，查询参数如下：- object_api_name：probation_management- custom_api_name：final_assessment_grade&lt;b&gt;字段权限要求：&lt;/b&gt; 按照试用期考核等级搜索 (corehr:probation.grade.search:read)
     pub final_assessment_grade: Option<String>,
 }
 impl ToJson for SearchProbationRequestBody {
@@ -19741,7 +19741,7 @@ pub struct SubmitProbationRequestBody {
     pub employment_id: String,
     /// 转正方式 Options:1(直接转正),2(发起转正)
     pub conversion_mode: i64,
-    /// 实际结束日期，如果为空则默认填入试用期预计结束日期，填入日期需满足：试用期开始时间 <= 实际结束日期 <= 试用期预计结束日期，格式："YYYY-MM-DD"
+    /// 实际结束日期，如果为空则默认填入试用期预计结束日期，填入日期需满足：试用期开始时间 &lt;= 实际结束日期 &lt;= 试用期预计结束日期，格式："YYYY-MM-DD"
     pub actual_probation_end_date: Option<String>,
     /// 发起方 Options:self_submission(员工),system(系统),hr_submission(HR)
     pub submission_type: SubmissionType,
@@ -19809,11 +19809,11 @@ pub struct SubmitV2OffboardingRequestBody {
     pub initiator_id: Option<String>,
     /// Whether to join the offboarding block listAttention:1. When the value is true, the block reason is required.2. When the value is false, it is not allowed to fill in the block reason and block reason explanation.3. When the value is empty, it is not allowed to fill in the block reason and block reason explanation.4. If you choose to join the block list when terminating, you will only enter the block list after the employee's offboarding takes effect
     pub add_block_list: Option<bool>,
-    /// block reasonAttention:1. The value of this field is in the masking reason field option set of \[Personnel File Configuration\] > Information Configuration > Leaving Information.2. The enumeration field value can also be obtained by \[Get Field Details\], the reference interface returns, field details > field type configuration information > option configuration information > option information > enumeration value set API name3. Whether this field is required depends on whether to join the exit block list (add_block_list)
+    /// block reasonAttention:1. The value of this field is in the masking reason field option set of \[Personnel File Configuration\] &gt; Information Configuration &gt; Leaving Information.2. The enumeration field value can also be obtained by \[Get Field Details\], the reference interface returns, field details &gt; field type configuration information &gt; option configuration information &gt; option information &gt; enumeration value set API name3. Whether this field is required depends on whether to join the exit block list (add_block_list)
     pub block_reason: Option<String>,
     /// Block reason explanation, optional, maximum length 6000
     pub block_reason_explanation: Option<String>,
-    /// Offboarding custom fields.Note: The field ranges that can be filled in refer to the custom fields in \[Personnel Profile Configuration\] > Information Configuration > Leaving Information
+    /// Offboarding custom fields.Note: The field ranges that can be filled in refer to the custom fields in \[Personnel Profile Configuration\] &gt; Information Configuration &gt; Leaving Information
     pub custom_fields: Option<Vec<ObjectFieldData>>,
     /// Retain account when offboarding effected
     pub retain_account: Option<bool>,
@@ -20906,7 +20906,7 @@ impl FromJson for TransformOnboardingTaskPreHireResponseBody {
     serde(default)
 )]
 pub struct TransitTaskPreHireRequestBody {
-    /// Task code.- For system-built tasks, the correspondence between task codes and task names is as follows: > The task **Create Account SSO** is a hidden task node that is automatically executed before **Personal Information**. - 1: Position Information - 2: Personal Information - 3: Create Account SSO - 4: Check-in - 9: Sign Employment Documents- For custom task nodes (e.g., 3095697a-065f-4627-a47c-46fe958a6754), the method to obtain the name is as follows: 1. Use `pre_hire_id` to call the \[Search Pre-Hire Information\] API or \[Query Pre-Hire\] 2. Add `onboarding_info.onboarding_task_list` to the query field `fields` After querying, the returned structure of the onboarding_task_list contains the correspondence between task codes and task names, as shown in the example below:'''json{ "onboarding_task_list": \[ { "task_code": "3095697a-065f-4627-a47c-46fe958a6754", "task_name": "Modify Onboarding Date", "task_status": "uninitialized" }, { "task_code": "d37b9d7c-232d-4a55-98fa-541318234ede", "task_name": "Work Visa Supplement Task", "task_status": "uninitialized" } \]}'''
+    /// Task code.- For system-built tasks, the correspondence between task codes and task names is as follows: &gt; The task **Create Account SSO** is a hidden task node that is automatically executed before **Personal Information**. - 1: Position Information - 2: Personal Information - 3: Create Account SSO - 4: Check-in - 9: Sign Employment Documents- For custom task nodes (e.g., 3095697a-065f-4627-a47c-46fe958a6754), the method to obtain the name is as follows: 1. Use `pre_hire_id` to call the \[Search Pre-Hire Information\] API or \[Query Pre-Hire\] 2. Add `onboarding_info.onboarding_task_list` to the query field `fields` After querying, the returned structure of the onboarding_task_list contains the correspondence between task codes and task names, as shown in the example below:'''json{ "onboarding_task_list": \[ { "task_code": "3095697a-065f-4627-a47c-46fe958a6754", "task_name": "Modify Onboarding Date", "task_status": "uninitialized" }, { "task_code": "d37b9d7c-232d-4a55-98fa-541318234ede", "task_name": "Work Visa Supplement Task", "task_status": "uninitialized" } \]}'''
     pub task_id: String,
 }
 impl ToJson for TransitTaskPreHireRequestBody {

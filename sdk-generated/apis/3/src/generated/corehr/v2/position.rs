@@ -18,7 +18,7 @@ impl<'a> PositionApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/positions/active`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=active&project=corehr&resource=position&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=active&project=corehr&resource=position&version=v2>&gt;
     pub fn active(&self) -> ActiveRequest {
         ActiveRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> PositionApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/positions`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=position&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=position&version=v2>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -56,7 +56,7 @@ impl<'a> PositionApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/positions/del_position`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=del_position&project=corehr&resource=position&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=del_position&project=corehr&resource=position&version=v2>&gt;
     pub fn del_position(&self) -> DelPositionRequest {
         DelPositionRequest {
             call: Call::new(
@@ -75,7 +75,7 @@ impl<'a> PositionApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/positions/:position_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=position&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=position&version=v2>&gt;
     pub fn patch(&self, position_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -91,11 +91,11 @@ impl<'a> PositionApi<'a> {
     ///
     /// 支持通过岗位 ID、部门 ID 查询岗位的详细信息，例如岗位关联的职务、职级、序列，以及岗位描述，是否关键岗位等
     ///
-    /// ;#### 限制说明:;- 在筛选 ID 和 查询字段对象个数过多时，可能出现超时现象，请减少筛选项和字段对象个数。阻塞性问题请联系\[技术支持\](https://applink.feishu.cn/TLJpeNdW);- 所有筛选项可一起使用，之间为 AND 关系;- 请求体入参不填写默认为空，不参与筛选;;#### 前提条件:;- 本接口会按照「岗位资源」权限范围返回数据，请确定在「开发者后台 - 权限管理 - 数据权限」中已申请此数据权限;
+    /// ;#### 限制说明:;- 在筛选 ID 和 查询字段对象个数过多时，可能出现超时现象，请减少筛选项和字段对象个数。阻塞性问题请联系[技术支持](https://applink.feishu.cn/TLJpeNdW);- 所有筛选项可一起使用，之间为 AND 关系;- 请求体入参不填写默认为空，不参与筛选;;#### 前提条件:;- 本接口会按照「岗位资源」权限范围返回数据，请确定在「开发者后台 - 权限管理 - 数据权限」中已申请此数据权限;
     ///
     /// `POST /open-apis/corehr/v2/positions/query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=position&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=position&version=v2>&gt;
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -114,7 +114,7 @@ impl<'a> PositionApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/positions/query_recent_change`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=position&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=position&version=v2>&gt;
     pub fn query_recent_change(&self) -> QueryRecentChangeRequest {
         QueryRecentChangeRequest {
             call: Call::new(

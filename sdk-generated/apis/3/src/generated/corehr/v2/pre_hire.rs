@@ -18,7 +18,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/:pre_hire_id/complete`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=complete&project=corehr&resource=pre_hire&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=complete&project=corehr&resource=pre_hire&version=v2>&gt;
     pub fn complete(&self, pre_hire_id: impl AsRef<str>) -> CompleteRequest {
         CompleteRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=pre_hire&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=pre_hire&version=v2>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v2/pre_hires/:pre_hire_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=pre_hire&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=pre_hire&version=v2>&gt;
     pub fn delete(&self, pre_hire_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/pre_hires/:pre_hire_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=pre_hire&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=pre_hire&version=v2>&gt;
     pub fn patch(&self, pre_hire_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -85,11 +85,11 @@ impl<'a> PreHireApi<'a> {
     }
     /// query prehire (查询待入职)
     ///
-    /// The interface is used to query the information of the personnel to be hired according to the ID of the personnel to be hired (support batch), including personal information such as name, mobile phone number and job information.- Delay description: The delay of the database leader/follower is within 2s, that is, the data may not be queried by calling this interface within 2s after directly creating the job.- Performance description: This interface returns a lot of data. Please control the number of batches (< 10) and appropriately reduce the number of query fields (< 50) when querying
+    /// The interface is used to query the information of the personnel to be hired according to the ID of the personnel to be hired (support batch), including personal information such as name, mobile phone number and job information.- Delay description: The delay of the database leader/follower is within 2s, that is, the data may not be queried by calling this interface within 2s after directly creating the job.- Performance description: This interface returns a lot of data. Please control the number of batches (&lt; 10) and appropriately reduce the number of query fields (&lt; 50) when querying
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=pre_hire&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=pre_hire&version=v2>&gt;
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/restore_flow_instance`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=restore_flow_instance&project=corehr&resource=pre_hire&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=restore_flow_instance&project=corehr&resource=pre_hire&version=v2>&gt;
     pub fn restore_flow_instance(&self) -> RestoreFlowInstanceRequest {
         RestoreFlowInstanceRequest {
             call: Call::new(
@@ -123,7 +123,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/search`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=pre_hire&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=pre_hire&version=v2>&gt;
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -142,7 +142,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/transform_onboarding_task`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transform_onboarding_task&project=corehr&resource=pre_hire&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transform_onboarding_task&project=corehr&resource=pre_hire&version=v2>&gt;
     pub fn transform_onboarding_task(&self) -> TransformOnboardingTaskRequest {
         TransformOnboardingTaskRequest {
             call: Call::new(
@@ -159,7 +159,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/:pre_hire_id/transit_task`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transit_task&project=corehr&resource=pre_hire&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transit_task&project=corehr&resource=pre_hire&version=v2>&gt;
     pub fn transit_task(&self, pre_hire_id: impl AsRef<str>) -> TransitTaskRequest {
         TransitTaskRequest {
             call: Call::new(
@@ -177,7 +177,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/withdraw_onboarding`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=withdraw_onboarding&project=corehr&resource=pre_hire&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=withdraw_onboarding&project=corehr&resource=pre_hire&version=v2>&gt;
     pub fn withdraw_onboarding(&self) -> WithdrawOnboardingRequest {
         WithdrawOnboardingRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ProcessApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/processes/:process_id/flow_variable_data`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=flow_variable_data&project=corehr&resource=process&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=flow_variable_data&project=corehr&resource=process&version=v2>&gt;
     pub fn flow_variable_data(
         &self,
         process_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> ProcessApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/processes/:process_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=process&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=process&version=v2>&gt;
     pub fn get(&self, process_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl<'a> ProcessApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/processes`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=process&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=process&version=v2>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -160,7 +160,7 @@ pub struct ListRequest {
     call: Call,
 }
 impl ListRequest {
-    /// Query status list. If you need to query multiple status values at once, you can pass the same parameter name multiple times and pass different parameter values each time. For example: https://{url}?statuses=1&statuses=2Optional Value: 1: In progress2: Rejected4: Withdrawn8: Cancelled9: Completed15: Cancelling
+    /// Query status list. If you need to query multiple status values at once, you can pass the same parameter name multiple times and pass different parameter values each time. For example: <https://{url}?statuses=1&statuses=2Optional> Value: 1: In progress2: Rejected4: Withdrawn8: Cancelled9: Completed15: Cancelling
     pub fn statuses(mut self, values: impl IntoIterator<Item = i64>) -> Self {
         self.call.clear_query("statuses");
         for v in values {

@@ -18,7 +18,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/departments`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=directory&resource=department&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=directory&resource=department&version=v1>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `DELETE /open-apis/directory/v1/departments/:department_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=directory&resource=department&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=directory&resource=department&version=v1>&gt;
     pub fn delete(&self, department_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/departments/filter`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=filter&project=directory&resource=department&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=filter&project=directory&resource=department&version=v1>&gt;
     pub fn filter(&self) -> FilterRequest {
         FilterRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/departments/mget`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=mget&project=directory&resource=department&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=mget&project=directory&resource=department&version=v1>&gt;
     pub fn mget(&self) -> MgetRequest {
         MgetRequest {
             call: Call::new(
@@ -87,7 +87,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `PATCH /open-apis/directory/v1/departments/:department_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=directory&resource=department&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=directory&resource=department&version=v1>&gt;
     pub fn patch(&self, department_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -105,7 +105,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/departments/search`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=directory&resource=department&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=directory&resource=department&version=v1>&gt;
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -124,7 +124,7 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console > Organizational Structure > Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -198,7 +198,7 @@ pub struct FilterRequest {
     call: Call,
 }
 impl FilterRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console > Organizational Structure > Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -240,7 +240,7 @@ pub struct MgetRequest {
     call: Call,
 }
 impl MgetRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console > Organizational Structure > Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -282,7 +282,7 @@ pub struct PatchRequest {
     call: Call,
 }
 impl PatchRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console > Organizational Structure > Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -322,7 +322,7 @@ pub struct SearchRequest {
     call: Call,
 }
 impl SearchRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console > Organizational Structure > Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,

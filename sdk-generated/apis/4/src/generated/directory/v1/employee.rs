@@ -18,7 +18,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/employees`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=directory&resource=employee&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=directory&resource=employee&version=v1>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `DELETE /open-apis/directory/v1/employees/:employee_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=directory&resource=employee&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=directory&resource=employee&version=v1>&gt;
     pub fn delete(&self, employee_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/employees/filter`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=filter&project=directory&resource=employee&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=filter&project=directory&resource=employee&version=v1>&gt;
     pub fn filter(&self) -> FilterRequest {
         FilterRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/employees/mget`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=mget&project=directory&resource=employee&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=mget&project=directory&resource=employee&version=v1>&gt;
     pub fn mget(&self) -> MgetRequest {
         MgetRequest {
             call: Call::new(
@@ -87,7 +87,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `PATCH /open-apis/directory/v1/employees/:employee_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=directory&resource=employee&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=directory&resource=employee&version=v1>&gt;
     pub fn patch(&self, employee_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -105,7 +105,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `PATCH /open-apis/directory/v1/employees/:employee_id/regular`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=regular&project=directory&resource=employee&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=regular&project=directory&resource=employee&version=v1>&gt;
     pub fn regular(&self, employee_id: impl AsRef<str>) -> RegularRequest {
         RegularRequest {
             call: Call::new(
@@ -123,7 +123,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/employees/:employee_id/resurrect`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=resurrect&project=directory&resource=employee&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=resurrect&project=directory&resource=employee&version=v1>&gt;
     pub fn resurrect(&self, employee_id: impl AsRef<str>) -> ResurrectRequest {
         ResurrectRequest {
             call: Call::new(
@@ -141,7 +141,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/employees/search`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=directory&resource=employee&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=directory&resource=employee&version=v1>&gt;
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -158,7 +158,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `PATCH /open-apis/directory/v1/employees/:employee_id/to_be_resigned`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=to_be_resigned&project=directory&resource=employee&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=to_be_resigned&project=directory&resource=employee&version=v1>&gt;
     pub fn to_be_resigned(&self, employee_id: impl AsRef<str>) -> ToBeResignedRequest {
         ToBeResignedRequest {
             call: Call::new(
@@ -178,7 +178,7 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console > Organizational Structure > Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -220,7 +220,7 @@ pub struct DeleteRequest {
     call: Call,
 }
 impl DeleteRequest {
-    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console > Organizational Structure > Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -251,7 +251,7 @@ pub struct FilterRequest {
     call: Call,
 }
 impl FilterRequest {
-    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console > Organizational Structure > Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -293,7 +293,7 @@ pub struct MgetRequest {
     call: Call,
 }
 impl MgetRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console > Organizational Structure > Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -335,7 +335,7 @@ pub struct PatchRequest {
     call: Call,
 }
 impl PatchRequest {
-    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console > Organizational Structure > Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:open_id(Identifies the identity of a user in an application. The same user has different Open IDs in different applications. \[Learn more: How to get an Open ID\]),union_id(Identifies the identity of a user under an application developer. The Union ID of the same user in an application under the same developer is the same, and the Union ID in an application under different developers is different. With Union ID, application developers can associate the identity of the same user in multiple applications. \[Learn more: How to get Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -375,7 +375,7 @@ pub struct RegularRequest {
     call: Call,
 }
 impl RegularRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console > Organizational Structure > Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -415,7 +415,7 @@ pub struct ResurrectRequest {
     call: Call,
 }
 impl ResurrectRequest {
-    /// User ID categories Options:open_id(Identifies a user's identity in an app. The same user has different Open IDs in different apps. \[Learn more: How to get an Open ID\]),union_id(Identifies a user's identity under an app developer. The Union ID is the same for the same user in apps under the same developer, and different for apps under different developers. With Union ID, app developers can associate the identities of the same user across multiple apps. \[Read more: How do I get a Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console > Organizational Structure > Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:open_id(Identifies a user's identity in an app. The same user has different Open IDs in different apps. \[Learn more: How to get an Open ID\]),union_id(Identifies a user's identity under an app developer. The Union ID is the same for the same user in apps under the same developer, and different for apps under different developers. With Union ID, app developers can associate the identities of the same user across multiple apps. \[Read more: How do I get a Union ID?\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -455,7 +455,7 @@ pub struct SearchRequest {
     call: Call,
 }
 impl SearchRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console > Organizational Structure > Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,
@@ -497,7 +497,7 @@ pub struct ToBeResignedRequest {
     call: Call,
 }
 impl ToBeResignedRequest {
-    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console > Organizational Structure > Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
+    /// User ID categories Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),employee_id(The unique identifier of an employee within the enterprise. Supports customization, the system automatically generates it if it is not customized. ID supports modification.How to get employee_id: - Enterprise administrators go to the Admin Console &gt; Organizational Structure &gt; Members and Departments page, click Member Details to query employee IDs - Through the interface of \[Get employee list in batches\], query employee ID by mobile phone number or email.)
     pub fn employee_id_type(
         mut self,
         value: impl Into<super::models::EmployeeIdType>,

@@ -1479,7 +1479,7 @@ impl ToJson for CreateEmployee {
     serde(default)
 )]
 pub struct CreateEmployeeOptions {
-    /// Employee's Data Residency. Optional only for organizations with Multi-Geo enabled, and can only be populated for Geo's in the list of organization data residences.The following permissions need to be requested to write:<md-perm name="directory:employee.base.geo:write" desc="Write to Employee Data Location" support_app_types="custom" tags="">Write to Employee Data Location</ md-perm>
+    /// Employee's Data Residency. Optional only for organizations with Multi-Geo enabled, and can only be populated for Geo's in the list of organization data residences.The following permissions need to be requested to write:&lt;md-perm name="directory:employee.base.geo:write" desc="Write to Employee Data Location" support_app_types="custom" tags=""&gt;Write to Employee Data Location&lt;/ md-perm&gt;
     pub geo_name: Option<String>,
     /// `home_user_id`
     pub home_user_id: Option<String>,
@@ -1489,7 +1489,7 @@ pub struct CreateEmployeeOptions {
     pub enterprise_email_password: Option<String>,
     /// `data_source`
     pub data_source: Option<i64>,
-    /// A list of seat IDs assigned to employees. The available seat IDs for this tenant can be obtained through the interface below, see \[Get Seat Information\]. This field is required when in hybrid license mode.Permissions are required in order to write:<md-perm name="directory:employee.base.subscription_ids:write" desc="Write employee seat information" support_app_types="custom" tags="">Write employee seat information</md-perm>
+    /// A list of seat IDs assigned to employees. The available seat IDs for this tenant can be obtained through the interface below, see \[Get Seat Information\]. This field is required when in hybrid license mode.Permissions are required in order to write:&lt;md-perm name="directory:employee.base.subscription_ids:write" desc="Write employee seat information" support_app_types="custom" tags=""&gt;Write employee seat information&lt;/md-perm&gt;
     pub subscription_ids: Option<Vec<String>>,
     /// `need_send_notification`
     pub need_send_notification: Option<SendNotification>,

@@ -2519,7 +2519,7 @@ impl FromJson for DocumentDisplaySetting {
     serde(default)
 )]
 pub struct Equation {
-    /// 符合 KaTeX 语法的公式内容，语法规则请参考：https://katex.org/docs/supported.html
+    /// 符合 KaTeX 语法的公式内容，语法规则请参考：<https://katex.org/docs/supported.html>
     pub content: String,
     /// 文本局部样式
     pub text_element_style: Option<TextElementStyle>,

@@ -18,7 +18,7 @@ impl<'a> ExportTaskApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/export_tasks`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=export_task&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=export_task&version=v1>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -31,11 +31,11 @@ impl<'a> ExportTaskApi<'a> {
     }
     /// 下载导出文件
     ///
-    /// 根据\[查询导出任务结果\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/drive-v1/export_task/get)返回的导出文件的 token，下载导出产物到本地。了解完整的导出文件步骤，参考\[导出云文档概述\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/drive-v1/export_task/export-user-guide)。
+    /// 根据[查询导出任务结果](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/drive-v1/export_task/get)返回的导出文件的 token，下载导出产物到本地。了解完整的导出文件步骤，参考[导出云文档概述](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/drive-v1/export_task/export-user-guide)。
     ///
     /// `GET /open-apis/drive/v1/export_tasks/file/:file_token/download`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=drive&resource=export_task&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=drive&resource=export_task&version=v1>&gt;
     pub fn download(&self, file_token: impl AsRef<str>) -> DownloadRequest {
         DownloadRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> ExportTaskApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/export_tasks/:ticket`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=export_task&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=export_task&version=v1>&gt;
     pub fn get(&self, ticket: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> FileViewRecordApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/view_records`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=file.view_record&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=file.view_record&version=v1>&gt;
     pub fn list(&self, file_token: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -60,7 +60,7 @@ impl ListRequest {
         self.call.set_query("file_type", String::from(v.into()));
         self
     }
-    /// Type of viewer ID used in this call**When the value is `user_id`, the following field scopes are required**：<md-perm name="contact:user.employee_id:readonly" desc="Obtain user ID" support_app_types="custom" tags="">Obtain user ID</md-perm> Options:user_id(Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps.\[How to get User ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),open_id(Identifies a user to an app. The same user has different Open IDs in different apps.\[How to get Open ID\])
+    /// Type of viewer ID used in this call**When the value is `user_id`, the following field scopes are required**：&lt;md-perm name="contact:user.employee_id:readonly" desc="Obtain user ID" support_app_types="custom" tags=""&gt;Obtain user ID&lt;/md-perm&gt; Options:user_id(Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps.\[How to get User ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps.\[How to get Union ID\]),open_id(Identifies a user to an app. The same user has different Open IDs in different apps.\[How to get Open ID\])
     pub fn viewer_id_type(
         mut self,
         value: impl Into<super::models::ViewerIdType>,

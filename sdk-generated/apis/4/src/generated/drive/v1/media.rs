@@ -18,7 +18,7 @@ impl<'a> MediaApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/medias/batch_get_tmp_download_url`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get_tmp_download_url&project=drive&resource=media&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get_tmp_download_url&project=drive&resource=media&version=v1>&gt;
     pub fn batch_get_tmp_download_url(&self) -> BatchGetTmpDownloadUrlRequest {
         BatchGetTmpDownloadUrlRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> MediaApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/medias/:file_token/download`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=drive&resource=media&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=drive&resource=media&version=v1>&gt;
     pub fn download(&self, file_token: impl AsRef<str>) -> DownloadRequest {
         DownloadRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> MediaApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/medias/upload_all`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_all&project=drive&resource=media&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_all&project=drive&resource=media&version=v1>&gt;
     pub fn upload_all(&self) -> UploadAllRequest {
         UploadAllRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> MediaApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/medias/upload_finish`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_finish&project=drive&resource=media&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_finish&project=drive&resource=media&version=v1>&gt;
     pub fn upload_finish(&self) -> UploadFinishRequest {
         UploadFinishRequest {
             call: Call::new(
@@ -83,13 +83,13 @@ impl<'a> MediaApi<'a> {
     }
     /// 分片上传素材-上传分片
     ///
-    /// 根据 \[预上传\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/drive-v1/media/upload_prepare)接口返回的上传事务 ID 和分片策略上传对应的素材分片。上传完成后，你可调用 \[分片上传素材（完成上传）\](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/drive-v1/media/upload_finish)触发完成上传。
+    /// 根据 [预上传](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/drive-v1/media/upload_prepare)接口返回的上传事务 ID 和分片策略上传对应的素材分片。上传完成后，你可调用 [分片上传素材（完成上传）](https://open.feishu.cn/document/uAjLw4CM/ukTMukTMukTM/reference/drive-v1/media/upload_finish)触发完成上传。
     ///
     /// ## 使用限制;;该接口调用频率上限为 5 QPS。
     ///
     /// `POST /open-apis/drive/v1/medias/upload_part`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_part&project=drive&resource=media&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_part&project=drive&resource=media&version=v1>&gt;
     pub fn upload_part(&self) -> UploadPartRequest {
         UploadPartRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> MediaApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/medias/upload_prepare`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_prepare&project=drive&resource=media&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_prepare&project=drive&resource=media&version=v1>&gt;
     pub fn upload_prepare(&self) -> UploadPrepareRequest {
         UploadPrepareRequest {
             call: Call::new(
@@ -125,7 +125,7 @@ pub struct BatchGetTmpDownloadUrlRequest {
     call: Call,
 }
 impl BatchGetTmpDownloadUrlRequest {
-    /// The token of the media file. The methods to obtain it are as follows:* New Document: Obtain the token of a specified File Block or Image Block through the \[List All Blocks in a Document\] interface. This token is the media token.* Spreadsheet: Obtain the `fileToken` of a specified attachment through the \[Read Multiple Ranges\] interface. This token is the media token.* Multi-dimensional Table: Obtain the `file_token` of a specified attachment through the \[List Records\] interface. This token is the media token.If you need to query multiple file tokens at once, you can do so by passing the same parameter name multiple times and passing a different parameter value each time, e.g. for download links for two file tokens at once: https://{url}?file_tokens={token1}&file_tokens={token2}Where:- `file_tokens` is the parameter name, which can be passed multiple times- `token1` and `token2` are the parameter values- You can obtain download links for up to five media files at a time, but the API explorer only supports one token at a time
+    /// The token of the media file. The methods to obtain it are as follows:* New Document: Obtain the token of a specified File Block or Image Block through the \[List All Blocks in a Document\] interface. This token is the media token.* Spreadsheet: Obtain the `fileToken` of a specified attachment through the \[Read Multiple Ranges\] interface. This token is the media token.* Multi-dimensional Table: Obtain the `file_token` of a specified attachment through the \[List Records\] interface. This token is the media token.If you need to query multiple file tokens at once, you can do so by passing the same parameter name multiple times and passing a different parameter value each time, e.g. for download links for two file tokens at once: <https://{url}?file_tokens={token1}&file_tokens={token2}Where:-> `file_tokens` is the parameter name, which can be passed multiple times- `token1` and `token2` are the parameter values- You can obtain download links for up to five media files at a time, but the API explorer only supports one token at a time
     ///
     /// Required.
     pub fn file_tokens(

@@ -16,11 +16,11 @@ impl<'a> AgentSchedulesApi<'a> {
     ///
     /// 该接口用于删除客服日程。
     ///
-    /// :::html;<md-alert type="tip">;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的管理员或所有者;</md-alert>;:::
+    /// :::html;&lt;md-alert type="tip"&gt;;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的管理员或所有者;&lt;/md-alert&gt;;:::
     ///
     /// `DELETE /open-apis/helpdesk/v1/agents/:agent_id/schedules`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=agent.schedules&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=agent.schedules&version=v1>&gt;
     pub fn delete(&self, agent_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -38,7 +38,7 @@ impl<'a> AgentSchedulesApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/agents/:agent_id/schedules`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=agent.schedules&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=agent.schedules&version=v1>&gt;
     pub fn get(&self, agent_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -54,11 +54,11 @@ impl<'a> AgentSchedulesApi<'a> {
     ///
     /// 该接口用于更新客服的日程。
     ///
-    /// :::html;<md-alert type="tip">;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的管理员或所有者;</md-alert>;:::
+    /// :::html;&lt;md-alert type="tip"&gt;;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的管理员或所有者;&lt;/md-alert&gt;;:::
     ///
     /// `PATCH /open-apis/helpdesk/v1/agents/:agent_id/schedules`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=agent.schedules&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=agent.schedules&version=v1>&gt;
     pub fn patch(&self, agent_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

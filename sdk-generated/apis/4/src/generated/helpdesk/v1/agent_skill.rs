@@ -16,11 +16,11 @@ impl<'a> AgentSkillApi<'a> {
     ///
     /// 该接口用于创建客服技能。
     ///
-    /// :::html;<md-alert type="tip">;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的管理员或所有者;</md-alert>;:::
+    /// :::html;&lt;md-alert type="tip"&gt;;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的管理员或所有者;&lt;/md-alert&gt;;:::
     ///
     /// `POST /open-apis/helpdesk/v1/agent_skills`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=agent_skill&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=agent_skill&version=v1>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,11 +35,11 @@ impl<'a> AgentSkillApi<'a> {
     ///
     /// 该接口用于删除客服技能。
     ///
-    /// :::html;<md-alert type="tip">;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的管理员或所有者;</md-alert>;:::
+    /// :::html;&lt;md-alert type="tip"&gt;;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的管理员或所有者;&lt;/md-alert&gt;;:::
     ///
     /// `DELETE /open-apis/helpdesk/v1/agent_skills/:agent_skill_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=agent_skill&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=agent_skill&version=v1>&gt;
     pub fn delete(&self, agent_skill_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl<'a> AgentSkillApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/agent_skills/:agent_skill_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=agent_skill&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=agent_skill&version=v1>&gt;
     pub fn get(&self, agent_skill_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -75,7 +75,7 @@ impl<'a> AgentSkillApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/agent_skills`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=agent_skill&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=agent_skill&version=v1>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -90,11 +90,11 @@ impl<'a> AgentSkillApi<'a> {
     ///
     /// 该接口用于更新客服技能。
     ///
-    /// :::html;<md-alert type="tip">;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的管理员或所有者;</md-alert>;:::
+    /// :::html;&lt;md-alert type="tip"&gt;;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的管理员或所有者;&lt;/md-alert&gt;;:::
     ///
     /// `PATCH /open-apis/helpdesk/v1/agent_skills/:agent_skill_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=agent_skill&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=agent_skill&version=v1>&gt;
     pub fn patch(&self, agent_skill_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

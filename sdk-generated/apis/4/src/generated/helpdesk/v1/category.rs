@@ -16,11 +16,11 @@ impl<'a> CategoryApi<'a> {
     ///
     /// 该接口用于创建知识库分类。
     ///
-    /// :::html;<md-alert type="tip">;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的客服、管理员或所有者;</md-alert>;:::
+    /// :::html;&lt;md-alert type="tip"&gt;;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的客服、管理员或所有者;&lt;/md-alert&gt;;:::
     ///
     /// `POST /open-apis/helpdesk/v1/categories`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=category&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=category&version=v1>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,11 +35,11 @@ impl<'a> CategoryApi<'a> {
     ///
     /// 该接口用于删除知识库分类详情。
     ///
-    /// :::html;<md-alert type="tip">;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的客服、管理员或所有者;</md-alert>;:::
+    /// :::html;&lt;md-alert type="tip"&gt;;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的客服、管理员或所有者;&lt;/md-alert&gt;;:::
     ///
     /// `DELETE /open-apis/helpdesk/v1/categories/:id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=category&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=category&version=v1>&gt;
     pub fn delete(&self, id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl<'a> CategoryApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/categories/:id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=category&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=category&version=v1>&gt;
     pub fn get(&self, id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -73,7 +73,7 @@ impl<'a> CategoryApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/categories`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=category&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=category&version=v1>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -88,11 +88,11 @@ impl<'a> CategoryApi<'a> {
     ///
     /// 该接口用于更新知识库分类详情。
     ///
-    /// :::html;<md-alert type="tip">;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的客服、管理员或所有者;</md-alert>;:::
+    /// :::html;&lt;md-alert type="tip"&gt;;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的客服、管理员或所有者;&lt;/md-alert&gt;;:::
     ///
     /// `PATCH /open-apis/helpdesk/v1/categories/:id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=category&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=category&version=v1>&gt;
     pub fn patch(&self, id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

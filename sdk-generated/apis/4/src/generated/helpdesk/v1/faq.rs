@@ -16,11 +16,11 @@ impl<'a> FaqApi<'a> {
     ///
     /// 该接口用于创建知识库。
     ///
-    /// :::html;<md-alert type="tip">;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的客服、管理员或所有者;</md-alert>;:::
+    /// :::html;&lt;md-alert type="tip"&gt;;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的客服、管理员或所有者;&lt;/md-alert&gt;;:::
     ///
     /// `POST /open-apis/helpdesk/v1/faqs`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=faq&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=faq&version=v1>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,11 +35,11 @@ impl<'a> FaqApi<'a> {
     ///
     /// 该接口用于删除知识库。
     ///
-    /// :::html;<md-alert type="tip">;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的客服、管理员或所有者;</md-alert>;:::
+    /// :::html;&lt;md-alert type="tip"&gt;;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的客服、管理员或所有者;&lt;/md-alert&gt;;:::
     ///
     /// `DELETE /open-apis/helpdesk/v1/faqs/:id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=faq&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=faq&version=v1>&gt;
     pub fn delete(&self, id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl<'a> FaqApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/faqs/:id/image/:image_key`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=faq_image&project=helpdesk&resource=faq&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=faq_image&project=helpdesk&resource=faq&version=v1>&gt;
     pub fn faq_image(
         &self,
         id: impl AsRef<str>,
@@ -80,7 +80,7 @@ impl<'a> FaqApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/faqs/:id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=faq&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=faq&version=v1>&gt;
     pub fn get(&self, id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -98,7 +98,7 @@ impl<'a> FaqApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/faqs`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=faq&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=faq&version=v1>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -113,11 +113,11 @@ impl<'a> FaqApi<'a> {
     ///
     /// 该接口用于修改知识库。
     ///
-    /// :::html;<md-alert type="tip">;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的客服、管理员或所有者;</md-alert>;:::
+    /// :::html;&lt;md-alert type="tip"&gt;;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的客服、管理员或所有者;&lt;/md-alert&gt;;:::
     ///
     /// `PATCH /open-apis/helpdesk/v1/faqs/:id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=faq&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=faq&version=v1>&gt;
     pub fn patch(&self, id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -135,7 +135,7 @@ impl<'a> FaqApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/faqs/search`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=helpdesk&resource=faq&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=helpdesk&resource=faq&version=v1>&gt;
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

@@ -1507,7 +1507,7 @@ pub struct Notification {
     pub read_user_count: Option<i64>,
     /// Optional, push task trigger time (timestamp in ms)
     pub send_at: Option<String>,
-    /// Required, push content. For details, visit https://open.feishu.cn/tool/cardbuilder?fromhelpdesk.v1.type.notification.prop.read_user_count.desc=$$$Optional, total number of users who have read
+    /// Required, push content. For details, visit <https://open.feishu.cn/tool/cardbuilder?fromhelpdesk.v1.type.notification.prop.read_user_count.desc=$$$Optional>, total number of users who have read
     pub push_content: Option<String>,
     /// Required,0 (Timed push: push_scope cannot be equal to 3), 1 (New staff onboarding push: push_scope must be equal to 1 or 3 new_staff_scope_type cannot be empty)
     pub push_type: Option<i64>,

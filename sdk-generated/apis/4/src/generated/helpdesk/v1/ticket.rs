@@ -18,7 +18,7 @@ impl<'a> TicketApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/tickets/:ticket_id/answer_user_query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=answer_user_query&project=helpdesk&resource=ticket&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=answer_user_query&project=helpdesk&resource=ticket&version=v1>&gt;
     pub fn answer_user_query(
         &self,
         ticket_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> TicketApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/customized_fields`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=customized_fields&project=helpdesk&resource=ticket&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=customized_fields&project=helpdesk&resource=ticket&version=v1>&gt;
     pub fn customized_fields(&self) -> CustomizedFieldsRequest {
         CustomizedFieldsRequest {
             call: Call::new(
@@ -56,7 +56,7 @@ impl<'a> TicketApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/tickets/:ticket_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=ticket&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=ticket&version=v1>&gt;
     pub fn get(&self, ticket_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -74,7 +74,7 @@ impl<'a> TicketApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/tickets`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=ticket&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=ticket&version=v1>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -91,7 +91,7 @@ impl<'a> TicketApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/start_service`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=start_service&project=helpdesk&resource=ticket&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=start_service&project=helpdesk&resource=ticket&version=v1>&gt;
     pub fn start_service(&self) -> StartServiceRequest {
         StartServiceRequest {
             call: Call::new(
@@ -108,7 +108,7 @@ impl<'a> TicketApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/ticket_images`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=ticket_image&project=helpdesk&resource=ticket&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=ticket_image&project=helpdesk&resource=ticket&version=v1>&gt;
     pub fn ticket_image(&self) -> TicketImageRequest {
         TicketImageRequest {
             call: Call::new(
@@ -123,11 +123,11 @@ impl<'a> TicketApi<'a> {
     ///
     /// 该接口用于更新服务台工单详情。只会更新数据，不会触发相关操作。如修改工单状态到关单，不会关闭聊天页面。仅支持自建应用。要更新的工单字段必须至少输入一项。
     ///
-    /// :::html;<md-alert type="tip">;    注意事项：;    user_access_token 访问，需要操作者有当前工单的权限，属于服务台的客服（并且具有该工单的权限）、管理员或所有者;</md-alert>;:::
+    /// :::html;&lt;md-alert type="tip"&gt;;    注意事项：;    user_access_token 访问，需要操作者有当前工单的权限，属于服务台的客服（并且具有该工单的权限）、管理员或所有者;&lt;/md-alert&gt;;:::
     ///
     /// `PUT /open-apis/helpdesk/v1/tickets/:ticket_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=helpdesk&resource=ticket&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=helpdesk&resource=ticket&version=v1>&gt;
     pub fn update(&self, ticket_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

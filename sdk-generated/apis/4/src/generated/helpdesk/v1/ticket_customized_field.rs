@@ -16,7 +16,7 @@ impl<'a> TicketCustomizedFieldApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/ticket_customized_fields`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=ticket_customized_field&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=ticket_customized_field&version=v1>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -31,11 +31,11 @@ impl<'a> TicketCustomizedFieldApi<'a> {
     ///
     /// 该接口用于删除工单自定义字段。
     ///
-    /// :::html;<md-alert type="tip">;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的管理员或所有者;</md-alert>;:::
+    /// :::html;&lt;md-alert type="tip"&gt;;    注意事项：;    user_access_token 访问，需要操作者是当前服务台的管理员或所有者;&lt;/md-alert&gt;;:::
     ///
     /// `DELETE /open-apis/helpdesk/v1/ticket_customized_fields/:ticket_customized_field_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=ticket_customized_field&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=ticket_customized_field&version=v1>&gt;
     pub fn delete(&self, ticket_customized_field_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> TicketCustomizedFieldApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/ticket_customized_fields/:ticket_customized_field_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=ticket_customized_field&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=ticket_customized_field&version=v1>&gt;
     pub fn get(&self, ticket_customized_field_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -73,7 +73,7 @@ impl<'a> TicketCustomizedFieldApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/ticket_customized_fields`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=ticket_customized_field&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=ticket_customized_field&version=v1>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> TicketCustomizedFieldApi<'a> {
     ///
     /// `PATCH /open-apis/helpdesk/v1/ticket_customized_fields/:ticket_customized_field_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=ticket_customized_field&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=ticket_customized_field&version=v1>&gt;
     pub fn patch(&self, ticket_customized_field_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/cancel_onboard`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel_onboard&project=hire&resource=application&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel_onboard&project=hire&resource=application&version=v1>&gt;
     pub fn cancel_onboard(
         &self,
         application_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/applications`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=application&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=application&version=v1>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -56,7 +56,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/applications/:application_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=application&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=application&version=v1>&gt;
     pub fn get(&self, application_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -74,7 +74,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/applications/:application_id/get_detail`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_detail&project=hire&resource=application&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_detail&project=hire&resource=application&version=v1>&gt;
     pub fn get_detail(&self, application_id: impl AsRef<str>) -> GetDetailRequest {
         GetDetailRequest {
             call: Call::new(
@@ -92,7 +92,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/applications`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=application&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=application&version=v1>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -109,7 +109,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/applications/:application_id/offer`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=offer&project=hire&resource=application&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=offer&project=hire&resource=application&version=v1>&gt;
     pub fn offer(&self, application_id: impl AsRef<str>) -> OfferRequest {
         OfferRequest {
             call: Call::new(
@@ -127,7 +127,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/recover`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recover&project=hire&resource=application&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recover&project=hire&resource=application&version=v1>&gt;
     pub fn recover(&self, application_id: impl AsRef<str>) -> RecoverRequest {
         RecoverRequest {
             call: Call::new(
@@ -145,7 +145,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/terminate`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=terminate&project=hire&resource=application&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=terminate&project=hire&resource=application&version=v1>&gt;
     pub fn terminate(&self, application_id: impl AsRef<str>) -> TerminateRequest {
         TerminateRequest {
             call: Call::new(
@@ -163,7 +163,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/transfer_onboard`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transfer_onboard&project=hire&resource=application&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transfer_onboard&project=hire&resource=application&version=v1>&gt;
     pub fn transfer_onboard(
         &self,
         application_id: impl AsRef<str>,
@@ -184,7 +184,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/transfer_stage`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transfer_stage&project=hire&resource=application&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transfer_stage&project=hire&resource=application&version=v1>&gt;
     pub fn transfer_stage(
         &self,
         application_id: impl AsRef<str>,
@@ -268,7 +268,7 @@ impl GetRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// Request control parameters to control the interface response logic.If you need to query multiple user IDs at once, you can pass the same parameter name multiple times, each time with a different parameter value. For example: https://{url}?options={option1}&options={option2}
+    /// Request control parameters to control the interface response logic.If you need to query multiple user IDs at once, you can pass the same parameter name multiple times, each time with a different parameter value. For example: <https://{url}?options={option1}&options={option2}>
     pub fn options_2(
         mut self,
         values: impl IntoIterator<Item = impl Into<super::models::Options>>,
@@ -349,7 +349,7 @@ impl GetDetailRequest {
         self.call.set_query("employee_type_id_type", String::from(v.into()));
         self
     }
-    /// The associated entity information acquisition parameter is used to specify which associated entity information to obtain. When not transmitted, only the delivery information is returned by default. If you need to query multiple entity information at one time, you can pass the same parameter name multiple times and pass different parameter values each time.For example: https://{url}? options = {option1} & options = {option2}
+    /// The associated entity information acquisition parameter is used to specify which associated entity information to obtain. When not transmitted, only the delivery information is returned by default. If you need to query multiple entity information at one time, you can pass the same parameter name multiple times and pass different parameter values each time.For example: <https://{url}>? options = {option1} & options = {option2}
     pub fn options_2(
         mut self,
         values: impl IntoIterator<Item = impl Into<super::models::GetDetailOptions>>,

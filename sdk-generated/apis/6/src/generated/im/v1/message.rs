@@ -18,7 +18,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=message&version=v1>&gt;
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=message&version=v1>&gt;
     pub fn create_by_card(&self) -> CreateByCardRequest {
         CreateByCardRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `DELETE /open-apis/im/v1/messages/:message_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=message&version=v1>&gt;
     pub fn delete(&self, message_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/:message_id/forward`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=forward&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=forward&project=im&resource=message&version=v1>&gt;
     pub fn forward(&self, message_id: impl AsRef<str>) -> ForwardRequest {
         ForwardRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `GET /open-apis/im/v1/messages/:message_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=message&version=v1>&gt;
     pub fn get(&self, message_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `GET /open-apis/im/v1/messages`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=im&resource=message&version=v1>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -123,7 +123,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/merge_forward`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=merge_forward&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=merge_forward&project=im&resource=message&version=v1>&gt;
     pub fn merge_forward(&self) -> MergeForwardRequest {
         MergeForwardRequest {
             call: Call::new(
@@ -140,7 +140,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `PATCH /open-apis/im/v1/messages/:message_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=im&resource=message&version=v1>&gt;
     pub fn patch(&self, message_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -158,7 +158,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/:message_id/push_follow_up`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=push_follow_up&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=push_follow_up&project=im&resource=message&version=v1>&gt;
     pub fn push_follow_up(&self, message_id: impl AsRef<str>) -> PushFollowUpRequest {
         PushFollowUpRequest {
             call: Call::new(
@@ -176,7 +176,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `GET /open-apis/im/v1/messages/:message_id/read_users`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=read_users&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=read_users&project=im&resource=message&version=v1>&gt;
     pub fn read_users(&self, message_id: impl AsRef<str>) -> ReadUsersRequest {
         ReadUsersRequest {
             call: Call::new(
@@ -194,7 +194,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/:message_id/reply`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reply&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reply&project=im&resource=message&version=v1>&gt;
     pub fn reply(&self, message_id: impl AsRef<str>) -> ReplyRequest {
         ReplyRequest {
             call: Call::new(
@@ -212,7 +212,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/:message_id/reply`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reply&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reply&project=im&resource=message&version=v1>&gt;
     pub fn reply_by_card(&self, message_id: impl AsRef<str>) -> ReplyByCardRequest {
         ReplyByCardRequest {
             call: Call::new(
@@ -230,7 +230,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/search`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=im&resource=message&version=v1>&gt;
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -247,7 +247,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `PUT /open-apis/im/v1/messages/:message_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=message&version=v1>&gt;
     pub fn update(&self, message_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(
@@ -265,7 +265,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `PUT /open-apis/im/v1/messages/:message_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=message&version=v1>&gt;
     pub fn update_by_card(&self, message_id: impl AsRef<str>) -> UpdateByCardRequest {
         UpdateByCardRequest {
             call: Call::new(
@@ -283,7 +283,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `PATCH /open-apis/im/v1/messages/:message_id/urgent_app`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=urgent_app&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=urgent_app&project=im&resource=message&version=v1>&gt;
     pub fn urgent_app(&self, message_id: impl AsRef<str>) -> UrgentAppRequest {
         UrgentAppRequest {
             call: Call::new(
@@ -301,7 +301,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `PATCH /open-apis/im/v1/messages/:message_id/urgent_phone`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=urgent_phone&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=urgent_phone&project=im&resource=message&version=v1>&gt;
     pub fn urgent_phone(&self, message_id: impl AsRef<str>) -> UrgentPhoneRequest {
         UrgentPhoneRequest {
             call: Call::new(
@@ -319,7 +319,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `PATCH /open-apis/im/v1/messages/:message_id/urgent_sms`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=urgent_sms&project=im&resource=message&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=urgent_sms&project=im&resource=message&version=v1>&gt;
     pub fn urgent_sms(&self, message_id: impl AsRef<str>) -> UrgentSmsRequest {
         UrgentSmsRequest {
             call: Call::new(
@@ -339,7 +339,7 @@ pub struct CreateRequest {
     call: Call,
 }
 impl CreateRequest {
-    /// Message recipient ID type. Support open_id/union_id/user_id/email/chat_id Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. \[How to get Union ID\]),user_id(Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. \[How to get User ID\].),email(Identifies users by "email", which is the user's actual email address),chat_id(Identifies group chats by chat_id. You can call the API \[Search for groups visible to a user or bot\] to obtain the chat_id value. For group ID description, refer to \[Group ID description\].</md-enum-item>)
+    /// Message recipient ID type. Support open_id/union_id/user_id/email/chat_id Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. \[How to get Union ID\]),user_id(Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. \[How to get User ID\].),email(Identifies users by "email", which is the user's actual email address),chat_id(Identifies group chats by chat_id. You can call the API \[Search for groups visible to a user or bot\] to obtain the chat_id value. For group ID description, refer to \[Group ID description\].&lt;/md-enum-item&gt;)
     ///
     /// Required.
     pub fn receive_id_type(
@@ -444,7 +444,7 @@ pub struct ForwardRequest {
     call: Call,
 }
 impl ForwardRequest {
-    /// Message recipient ID type. Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),user_id(Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. \[How to get User ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. \[How to get Union ID\]),email(Identifies users by "email", which is the user's actual email address),chat_id(Identifies group chats by chat_id. You can call the API \[Search for groups visible to a user or bot\] to obtain the chat_id value. For group ID description, refer to \[Group ID description\]),thread_id(Identifies thread by thread_id. For thread ID description, refer to \[Thread Introduction\]</md-enum-item>**When the value is `user_id`, the following field scopes are required:**<md-perm name="contact:user.employee_id:readonly" desc="Obtain user ID" support_app_types="custom" tags="">Obtain user ID</md-perm>)
+    /// Message recipient ID type. Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),user_id(Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. \[How to get User ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. \[How to get Union ID\]),email(Identifies users by "email", which is the user's actual email address),chat_id(Identifies group chats by chat_id. You can call the API \[Search for groups visible to a user or bot\] to obtain the chat_id value. For group ID description, refer to \[Group ID description\]),thread_id(Identifies thread by thread_id. For thread ID description, refer to \[Thread Introduction\]&lt;/md-enum-item&gt;**When the value is `user_id`, the following field scopes are required:**&lt;md-perm name="contact:user.employee_id:readonly" desc="Obtain user ID" support_app_types="custom" tags=""&gt;Obtain user ID&lt;/md-perm&gt;)
     ///
     /// Required.
     pub fn receive_id_type(
@@ -657,7 +657,7 @@ pub struct MergeForwardRequest {
     call: Call,
 }
 impl MergeForwardRequest {
-    /// Message recipient ID type. Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),user_id(Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. \[How to get User ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. \[How to get Union ID\]),email(Identifies users by "email", which is the user's actual email address),chat_id(Identifies group chats by chat_id. You can call the API \[Search for groups visible to a user or bot\] to obtain the chat_id value. For group ID description, refer to \[Group ID description\]),thread_id(Identifies thread by thread_id. For thread ID description, refer to \[Thread Introduction\]</md-enum-item>**When the value is `user_id`, the following field scopes are required:**<md-perm name="contact:user.employee_id:readonly" desc="Obtain user ID" support_app_types="custom" tags="">Obtain user ID</md-perm>)
+    /// Message recipient ID type. Options:open_id(Identifies a user to an app. The same user has different Open IDs in different apps. \[How to get Open ID\]),user_id(Identifies a user to a tenant. The same user has different User IDs in different tenants. In one single tenant, a user has the same User ID in all apps （including store apps）. User ID is usually used to communicate user data between different apps. \[How to get User ID\]),union_id(Identifies a user to a tenant that acts as a developer. A user has the same Union ID in apps developed by the same developer, and has different Union IDs in apps developed by different developers. A developer can use Union ID to link the same user's identities in multiple apps. \[How to get Union ID\]),email(Identifies users by "email", which is the user's actual email address),chat_id(Identifies group chats by chat_id. You can call the API \[Search for groups visible to a user or bot\] to obtain the chat_id value. For group ID description, refer to \[Group ID description\]),thread_id(Identifies thread by thread_id. For thread ID description, refer to \[Thread Introduction\]&lt;/md-enum-item&gt;**When the value is `user_id`, the following field scopes are required:**&lt;md-perm name="contact:user.employee_id:readonly" desc="Obtain user ID" support_app_types="custom" tags=""&gt;Obtain user ID&lt;/md-perm&gt;)
     ///
     /// Required.
     pub fn receive_id_type(

@@ -16,11 +16,11 @@ impl<'a> MessageReactionApi<'a> {
     ///
     /// 支持批量分页的获取消息上的表情详情、支持批量获取消息上表情的统计
     ///
-    /// ## 前提条件;;- 应用身份调用接口需要开启\[机器人能力\](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;- 调用当前接口的机器人或者用户，需要在待查询的消息所属的会话内。;;## 使用限制;;已被撤回的消息、消息不可见等情况无法获取表情回复列表。
+    /// ## 前提条件;;- 应用身份调用接口需要开启[机器人能力](https://open.feishu.cn/document/uAjLw4CM/ugTN1YjL4UTN24CO1UjN/trouble-shooting/how-to-enable-bot-ability)。;- 调用当前接口的机器人或者用户，需要在待查询的消息所属的会话内。;;## 使用限制;;已被撤回的消息、消息不可见等情况无法获取表情回复列表。
     ///
     /// `POST /open-apis/im/v1/messages/reactions/batch_query`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=im&resource=message.reaction&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=im&resource=message.reaction&version=v1>&gt;
     pub fn batch_query(&self) -> BatchQueryRequest {
         BatchQueryRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> MessageReactionApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/:message_id/reactions`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=message.reaction&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=message.reaction&version=v1>&gt;
     pub fn create(&self, message_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -55,7 +55,7 @@ impl<'a> MessageReactionApi<'a> {
     ///
     /// `DELETE /open-apis/im/v1/messages/:message_id/reactions/:reaction_id`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=message.reaction&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=message.reaction&version=v1>&gt;
     pub fn delete(
         &self,
         message_id: impl AsRef<str>,
@@ -78,7 +78,7 @@ impl<'a> MessageReactionApi<'a> {
     ///
     /// `GET /open-apis/im/v1/messages/:message_id/reactions`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=im&resource=message.reaction&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=im&resource=message.reaction&version=v1>&gt;
     pub fn list(&self, message_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

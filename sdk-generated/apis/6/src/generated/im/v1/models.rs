@@ -3074,7 +3074,7 @@ pub struct ChatMenuItemRedirectLink {
     pub ios_url: Option<String>,
     /// Android client redirect link, when this field is not set, the Android side uses the `common_url` value by default. It must start with http/https
     pub android_url: Option<String>,
-    /// PC client redirect link, when this field is not set, the PC side uses the `common_url` value by default. Must start with http/https.**Instructions**: After clicking the group menu on the PC side, if you need the page corresponding to the url to be expanded in the Feishu sidebar, you can add `https://applink.feishu.cn/client/web_url/open?mode=sidebar-semi&url=` before the url, for example `https://applink.feishu.cn/client/web_url/open?mode=sidebar-semi&url=https://open.feishu.cn/`
+    /// PC client redirect link, when this field is not set, the PC side uses the `common_url` value by default. Must start with http/https.**Instructions**: After clicking the group menu on the PC side, if you need the page corresponding to the url to be expanded in the Feishu sidebar, you can add `<https://applink.feishu.cn/client/web_url/open?mode=sidebar-semi&url=`> before the url, for example `<https://applink.feishu.cn/client/web_url/open?mode=sidebar-semi&url=https://open.feishu.cn/`>
     pub pc_url: Option<String>,
     /// Web client redirect link, when this field is not set, the Web side uses the `common_url` value by default. It must start with http/https
     pub web_url: Option<String>,

@@ -16,11 +16,11 @@ impl<'a> ChatApi<'a> {
     ///
     /// 用户可以通过关键字搜索可见群组，可见性和套件内搜索一致。
     ///
-    /// 该接口是 https://open.feishu.cn/document/server-docs/group/chat/search 搜群组能力的升级版，推荐使用该接口
+    /// 该接口是 <https://open.feishu.cn/document/server-docs/group/chat/search> 搜群组能力的升级版，推荐使用该接口
     ///
     /// `POST /open-apis/im/v2/chats/search`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=im&resource=chat&version=v2>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=im&resource=chat&version=v2>&gt;
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

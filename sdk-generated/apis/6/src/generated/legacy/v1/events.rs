@@ -32,11 +32,11 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("user_status_change", "1.0"),
     ("work_approval", "1.0"),
 ];
-/// @deprecated: https://open.feishu.cn/document/ukTMukTMukTM/ugzMugzMugzM/event/bot-added-to-group
+/// @deprecated: <https://open.feishu.cn/document/ukTMukTMukTM/ugzMugzMugzM/event/bot-added-to-group>
 ///
 /// Schema 1.0; payload `AddBotEvent`.
 pub const ADD_BOT: &str = "add_bot";
-/// @deprecated: https://open.feishu.cn/document/ukTMukTMukTM/uQDOwUjL0gDM14CN4ATN/event/user-joins-or-leave-group
+/// @deprecated: <https://open.feishu.cn/document/ukTMukTMukTM/uQDOwUjL0gDM14CN4ATN/event/user-joins-or-leave-group>
 ///
 /// Schema 1.0; payload `AddUserToChatEvent`.
 pub const ADD_USER_TO_CHAT: &str = "add_user_to_chat";
@@ -60,19 +60,19 @@ pub const APP_UNINSTALLED: &str = "app_uninstalled";
 ///
 /// Schema 1.0; payload `InteractiveCardActionEvent`.
 pub const CARD_ACTION_LEGACY_MESSAGE_CARD_CALLBACK: &str = "card.action (legacy message-card callback)";
-/// @deprecated: https://open.feishu.cn/document/ukTMukTMukTM/uQDOwUjL0gDM14CN4ATN/event/group-closed
+/// @deprecated: <https://open.feishu.cn/document/ukTMukTMukTM/uQDOwUjL0gDM14CN4ATN/event/group-closed>
 ///
 /// Schema 1.0; payload `ChatDisbandEvent`.
 pub const CHAT_DISBAND: &str = "chat_disband";
-/// @deprecated: https://open.feishu.cn/document/ukTMukTMukTM/uETNz4SM1MjLxUzM//event/scope-change
+/// @deprecated: <https://open.feishu.cn/document/ukTMukTMukTM/uETNz4SM1MjLxUzM//event/scope-change>
 ///
 /// Schema 1.0; payload `ContactScopeChangeEvent`.
 pub const CONTACT_SCOPE_CHANGE: &str = "contact_scope_change";
-/// @deprecated: https://open.feishu.cn/document/ukTMukTMukTM/uETNz4SM1MjLxUzM//event/department-update
+/// @deprecated: <https://open.feishu.cn/document/ukTMukTMukTM/uETNz4SM1MjLxUzM//event/department-update>
 ///
 /// Schema 1.0; payload `DeptAddEvent`.
 pub const DEPT_ADD: &str = "dept_add";
-/// @deprecated: https://open.feishu.cn/document/ukTMukTMukTM/uQDOwUjL0gDM14CN4ATN/event/group-configuration-changes
+/// @deprecated: <https://open.feishu.cn/document/ukTMukTMukTM/uQDOwUjL0gDM14CN4ATN/event/group-configuration-changes>
 ///
 /// Schema 1.0; payload `GroupSettingUpdateEvent`.
 pub const GROUP_SETTING_UPDATE: &str = "group_setting_update";
@@ -80,11 +80,11 @@ pub const GROUP_SETTING_UPDATE: &str = "group_setting_update";
 ///
 /// Schema 1.0; payload `LeaveApprovalV2Event`.
 pub const LEAVE_APPROVAL_V2: &str = "leave_approvalV2";
-/// @deprecated: https://open.feishu.cn/document/ukTMukTMukTM/ugzMugzMugzM/event/receive-message
+/// @deprecated: <https://open.feishu.cn/document/ukTMukTMukTM/ugzMugzMugzM/event/receive-message>
 ///
 /// Schema 1.0; payload `MessageEvent`.
 pub const MESSAGE: &str = "message";
-/// @deprecated: https://open.feishu.cn/document/ukTMukTMukTM/ugzMugzMugzM/event/message-read
+/// @deprecated: <https://open.feishu.cn/document/ukTMukTMukTM/ugzMugzMugzM/event/message-read>
 ///
 /// Schema 1.0; payload `MessageReadEvent`.
 pub const MESSAGE_READ: &str = "message_read";
@@ -104,7 +104,7 @@ pub const P2P_CHAT_CREATE: &str = "p2p_chat_create";
 ///
 /// Schema 1.0; payload `RemedyApprovalEvent`.
 pub const REMEDY_APPROVAL: &str = "remedy_approval";
-/// @deprecated: https://open.feishu.cn/document/ukTMukTMukTM/ugzMugzMugzM/event/bot-removed-from-group
+/// @deprecated: <https://open.feishu.cn/document/ukTMukTMukTM/ugzMugzMugzM/event/bot-removed-from-group>
 ///
 /// Schema 1.0; payload `RemoveBotEvent`.
 pub const REMOVE_BOT: &str = "remove_bot";
@@ -120,11 +120,11 @@ pub const THIRD_PARTY_MEETING_ROOM_EVENT_CREATED: &str = "third_party_meeting_ro
 ///
 /// Schema 1.0; payload `TripApprovalEvent`.
 pub const TRIP_APPROVAL: &str = "trip_approval";
-/// @deprecated: https://open.feishu.cn/document/ukTMukTMukTM/uETNz4SM1MjLxUzM//event/employee-change
+/// @deprecated: <https://open.feishu.cn/document/ukTMukTMukTM/uETNz4SM1MjLxUzM//event/employee-change>
 ///
 /// Schema 1.0; payload `UserAddEvent`.
 pub const USER_ADD: &str = "user_add";
-/// @deprecated: https://open.feishu.cn/document/ukTMukTMukTM/uETNz4SM1MjLxUzM//event/employee-change
+/// @deprecated: <https://open.feishu.cn/document/ukTMukTMukTM/uETNz4SM1MjLxUzM//event/employee-change>
 ///
 /// Schema 1.0; payload `UserStatusChangeEvent`.
 pub const USER_STATUS_CHANGE: &str = "user_status_change";

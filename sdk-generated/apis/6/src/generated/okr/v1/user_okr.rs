@@ -18,7 +18,7 @@ impl<'a> UserOkrApi<'a> {
     ///
     /// `GET /open-apis/okr/v1/users/:user_id/okrs`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=user.okr&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=user.okr&version=v1>&gt;
     pub fn list(&self, user_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -44,7 +44,7 @@ impl ListRequest {
         self.call.set_query("user_id_type", String::from(v.into()));
         self
     }
-    /// The offset of the request list (corresponding to the okr_list field of the response body), offset>=0
+    /// The offset of the request list (corresponding to the okr_list field of the response body), offset&gt;=0
     ///
     /// Required.
     pub fn offset(mut self, value: impl Into<String>) -> Self {
@@ -52,7 +52,7 @@ impl ListRequest {
         self.call.set_query("offset", v.into());
         self
     }
-    /// The length of the request list, 0 < limit < = 10, in the request Query
+    /// The length of the request list, 0 &lt; limit &lt; = 10, in the request Query
     ///
     /// Required.
     pub fn limit(mut self, value: impl Into<String>) -> Self {

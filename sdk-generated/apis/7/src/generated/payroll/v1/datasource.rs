@@ -14,11 +14,11 @@ impl<'a> DatasourceApi<'a> {
     }
     /// list datasource configs (获取外部数据源配置信息)
     ///
-    /// Batch query Feishu personnel background: Settings - > Salary data settings - > External data source settings, the list of data source settings in
+    /// Batch query Feishu personnel background: Settings - &gt; Salary data settings - &gt; External data source settings, the list of data source settings in
     ///
     /// `GET /open-apis/payroll/v1/datasources`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=payroll&resource=datasource&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=payroll&resource=datasource&version=v1>&gt;
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

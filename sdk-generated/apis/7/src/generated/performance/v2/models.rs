@@ -2056,17 +2056,17 @@ impl FromJson for Activity {
     serde(default)
 )]
 pub struct AdditionalInformation {
-    /// Supplementary Information ID< br >** Note **: If the supplementary information ID already in the system is passed in, the corresponding supplementary message data will be updated
+    /// Supplementary Information ID&lt; br &gt;** Note **: If the supplementary information ID already in the system is passed in, the corresponding supplementary message data will be updated
     pub item_id: Option<String>,
-    /// The external system supplementary information ID is used for data mapping between systems.< br >** Note **: If an external system supplementary information ID is passed in, the corresponding supplementary message data will be updated
+    /// The external system supplementary information ID is used for data mapping between systems.&lt; br &gt;** Note **: If an external system supplementary information ID is passed in, the corresponding supplementary message data will be updated
     pub external_id: Option<String>,
-    /// The list of evaluee IDs, consistent with the type of imported parameter user_id_type, can be obtained through the \[Get evaluee information\] interface< br >** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
+    /// The list of evaluee IDs, consistent with the type of imported parameter user_id_type, can be obtained through the \[Get evaluee information\] interface&lt; br &gt;** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
     pub reviewee_user_id: String,
-    /// matters< br >** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
+    /// matters&lt; br &gt;** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
     pub item: String,
-    /// time< br >** Description **: Text content, unformatted verification< br >** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
+    /// time&lt; br &gt;** Description **: Text content, unformatted verification&lt; br &gt;** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
     pub time: String,
-    /// specific description< br >** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
+    /// specific description&lt; br &gt;** Note **: If the parameter combination of reviewee_user_id ',' item ',' time ',' detailed_description 'already has a supplementary message with the same content in the system, the corresponding supplementary message data will be updated
     pub detailed_description: String,
 }
 impl FromJson for AdditionalInformation {
@@ -2394,7 +2394,7 @@ pub struct ImportAdditionalInformationRequestBody {
     pub semester_id: String,
     /// Supplementary information list
     pub additional_informations: Vec<AdditionalInformation>,
-    /// Supplementary information import record name, which can be viewed by administrators in the import record of Supplementary Information Management.< br >**Default**: "API Import"
+    /// Supplementary information import record name, which can be viewed by administrators in the import record of Supplementary Information Management.&lt; br &gt;**Default**: "API Import"
     pub import_record_name: Option<String>,
 }
 impl ToJson for ImportAdditionalInformationRequestBody {
@@ -3220,7 +3220,7 @@ impl FromJson for QueryActivityResponseBody {
 pub struct QueryAdditionalInformationRequestBody {
     /// List of review cycle IDs. semester_id can be obtained through the \[Obtain cycle\] API
     pub semester_id: String,
-    /// List of item IDs. Obtain information of the specified item ID. When "item_ids", "external_ids", and "reviewee_user_ids" in the following request parameters are all empty, all supplementary information for the review cycle will be returned. If multiple request parameters are populated in a single request, only the first parameter with a value will be recognized in the order of \[item_ids > external_ids > reviewee_user_ids\]
+    /// List of item IDs. Obtain information of the specified item ID. When "item_ids", "external_ids", and "reviewee_user_ids" in the following request parameters are all empty, all supplementary information for the review cycle will be returned. If multiple request parameters are populated in a single request, only the first parameter with a value will be recognized in the order of \[item_ids &gt; external_ids &gt; reviewee_user_ids\]
     pub item_ids: Option<Vec<String>>,
     /// List of external system's item IDs. Obtain the corresponding Feishu performance item IDs. This parameter is ineffective when the "item_ids" parameter is populated
     pub external_ids: Option<Vec<String>>,

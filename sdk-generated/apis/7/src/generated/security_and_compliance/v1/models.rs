@@ -279,7 +279,7 @@ pub struct ListOpenapiLogRequest {
     pub start_time: Option<i64>,
     /// Termination timestamp in seconds
     pub end_time: Option<i64>,
-    /// The unique identifier of the application calling OpenAPI, can be obtained by going to \[Developer Console\] > Application details page > Certificate and Basic Information
+    /// The unique identifier of the application calling OpenAPI, can be obtained by going to \[Developer Console\] &gt; Application details page &gt; Certificate and Basic Information
     pub app_id: Option<String>,
     /// paging size
     pub page_size: Option<i64>,

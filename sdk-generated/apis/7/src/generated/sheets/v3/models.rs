@@ -928,7 +928,7 @@ impl FromJson for SheetFilterInfo {
 pub struct Spreadsheet {
     /// Spreadsheet title
     pub title: Option<String>,
-    /// Folder token. You can get the folder token in two ways:- URL of the folder: https://sample.feishu.cn/drive/folder/==fldbcO1UuPz8VwnpPx5a92abcef==- Call the open platform interface to get it: - Call the \[get my space (root folder) metadata\] interface to get the root directory (i.e. root folder) token. - Continue to call the \[get list of files in folder\] interface to get the token for the folder in the root directory.**Note**: To create a spreadsheet in the knowledge base, you need to call the \[Create knowledge space node\] API and select the table (sheet) type
+    /// Folder token. You can get the folder token in two ways:- URL of the folder: <https://sample.feishu.cn/drive/folder/==fldbcO1UuPz8VwnpPx5a92abcef==-> Call the open platform interface to get it: - Call the \[get my space (root folder) metadata\] interface to get the root directory (i.e. root folder) token. - Continue to call the \[get list of files in folder\] interface to get the token for the folder in the root directory.**Note**: To create a spreadsheet in the knowledge base, you need to call the \[Create knowledge space node\] API and select the table (sheet) type
     pub folder_token: Option<String>,
     /// `url`
     pub url: Option<String>,

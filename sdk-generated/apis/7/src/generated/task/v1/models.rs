@@ -120,7 +120,7 @@ impl FromJson for BatchDeleteFollowerTaskResponseBody {
     serde(default)
 )]
 pub struct Collaborator {
-    /// The ID of the task collaborator. The value passed in is user_id or open_id, determined by user_id_type. For details, see: \[How to get ID\]<md-alert>Deprecated, reserved for forward compatibility in the early days when only one person was added at a time, but it is no longer recommended, it is recommended to use the id_list field</md-alert>
+    /// The ID of the task collaborator. The value passed in is user_id or open_id, determined by user_id_type. For details, see: \[How to get ID\]&lt;md-alert&gt;Deprecated, reserved for forward compatibility in the early days when only one person was added at a time, but it is no longer recommended, it is recommended to use the id_list field&lt;/md-alert&gt;
     pub id: Option<String>,
     /// List of collaborator ids added when creating the task. The value passed in is user_id or open_id, determined by user_id_type. For details, see: \[How to get ID\]
     pub id_list: Option<Vec<String>>,
@@ -150,7 +150,7 @@ impl ToJson for Collaborator {
     serde(default)
 )]
 pub struct Comment {
-    /// Content of the comment<md-alert>If specify `content` and `rich_content` simutaneously, only rich_content will be used.</md-alert>
+    /// Content of the comment&lt;md-alert&gt;If specify `content` and `rich_content` simutaneously, only rich_content will be used.&lt;/md-alert&gt;
     pub content: Option<String>,
     /// Parent ID of the comment. If this field is specified when a comment is created, the comment is a reply to a comment. If this field is not specified when a comment is created, the comment is not a reply, but is a comment
     pub parent_id: Option<String>,
@@ -293,7 +293,7 @@ impl FromJson for CreateTaskResponseBody {
 pub struct Due {
     /// Unix timestamp (in seconds) representing the deadline
     pub time: Option<String>,
-    /// The time zone corresponding to the deadline. The incoming value needs to conform to the IANA Time Zone Database standard, see the specification：\[https://www.iana.org/time-zones\]
+    /// The time zone corresponding to the deadline. The incoming value needs to conform to the IANA Time Zone Database standard, see the specification：\[<https://www.iana.org/time-zones>\]
     pub timezone: Option<String>,
     /// Whether the marked task is an all-day task includes the following values:- true: Indicates that it is an all-day task, and the deadline for the all-day task is 0:00 UTC on the current day.- false: Indicates that it is not an all-day task
     pub is_all_day: Option<bool>,
@@ -580,7 +580,7 @@ impl ToJson for Origin {
 pub struct PatchTaskRequestBody {
     /// Basic information of the updated task entity
     pub task: Task,
-    /// Specifies the field that needs to be updated. Fields that can be updated are:<md-enum><md-enum-item key="summary" >task summary(plain text)</md-enum-item><md-enum-item key="rich_summary" >task summary(rich content)</md-enum-item><md-enum-item key="description" >task description(plain text)</md-enum-item><md-enum-item key="rich_description" >task description(rich content)</md-enum-item><md-enum-item key="due" >task due time</md-enum-item><md-enum-item key="extra" >task extra info</md-enum-item><md-enum-item key="custom" >task customize complete rule</md-enum-item><md-enum-item key="follower_ids" >task follower id list</md-enum-item><md-enum-item key="collaborator_ids" >task collaborator id list</md-enum-item><md-enum-item key="repeat_rule" >task repeat rule</md-enum-item></md-enum>
+    /// Specifies the field that needs to be updated. Fields that can be updated are:&lt;md-enum&gt;&lt;md-enum-item key="summary" &gt;task summary(plain text)&lt;/md-enum-item&gt;&lt;md-enum-item key="rich_summary" &gt;task summary(rich content)&lt;/md-enum-item&gt;&lt;md-enum-item key="description" &gt;task description(plain text)&lt;/md-enum-item&gt;&lt;md-enum-item key="rich_description" &gt;task description(rich content)&lt;/md-enum-item&gt;&lt;md-enum-item key="due" &gt;task due time&lt;/md-enum-item&gt;&lt;md-enum-item key="extra" &gt;task extra info&lt;/md-enum-item&gt;&lt;md-enum-item key="custom" &gt;task customize complete rule&lt;/md-enum-item&gt;&lt;md-enum-item key="follower_ids" &gt;task follower id list&lt;/md-enum-item&gt;&lt;md-enum-item key="collaborator_ids" &gt;task collaborator id list&lt;/md-enum-item&gt;&lt;md-enum-item key="repeat_rule" &gt;task repeat rule&lt;/md-enum-item&gt;&lt;/md-enum&gt;
     pub update_fields: Vec<String>,
 }
 impl ToJson for PatchTaskRequestBody {
@@ -650,9 +650,9 @@ impl ToJson for Reminder {
 pub struct Task {
     /// `id`
     pub id: Option<String>,
-    /// The title of the task, as a text string. Use the rich_summary field if you want to insert a URL or @ user in the task summary. When creating a task, the task summary (summary field) and task rich text summary (rich_summary field) cannot be empty at the same time, and at least one of them needs to be filled in.<md-alert>When both the task summary and the task rich-text summary exist, only the rich text title is used.</md-alert>
+    /// The title of the task, as a text string. Use the rich_summary field if you want to insert a URL or @ user in the task summary. When creating a task, the task summary (summary field) and task rich text summary (rich_summary field) cannot be empty at the same time, and at least one of them needs to be filled in.&lt;md-alert&gt;When both the task summary and the task rich-text summary exist, only the rich text title is used.&lt;/md-alert&gt;
     pub summary: Option<String>,
-    /// The description of the task, as a text string. Use the rich_description field if you want to insert a URL or @ user in the task description.<md-alert>When both task description and task rich-text description exist, only rich-text description are used.</md-alert>
+    /// The description of the task, as a text string. Use the rich_description field if you want to insert a URL or @ user in the task description.&lt;md-alert&gt;When both task description and task rich-text description exist, only rich-text description are used.&lt;/md-alert&gt;
     pub description: Option<String>,
     /// `complete_time`
     pub complete_time: Option<String>,
@@ -668,7 +668,7 @@ pub struct Task {
     pub due: Option<Due>,
     /// Source information of the third-party platform associated with the task
     pub origin: Option<Origin>,
-    /// This field is used to control whether the task can be edited in Feishu task center, the default is false.<md-alert>Obsolete, forward compatibility so still retained, but deprecated</md-alert>
+    /// This field is used to control whether the task can be edited in Feishu task center, the default is false.&lt;md-alert&gt;Obsolete, forward compatibility so still retained, but deprecated&lt;/md-alert&gt;
     pub can_edit: Option<bool>,
     /// Customize complete configuration. This field is used to set a page jump when completing a task, or to display a prompt message. For details, see: \[Supplementary directions of task fields\]
     pub custom: Option<String>,

@@ -1259,7 +1259,7 @@ impl FromJson for CustomFieldValue {
     serde(default)
 )]
 pub struct DatetimeSetting {
-    /// Date time format, supported<md-enum><md-enum-item key= "yyyy-mm-dd"> Year, month and day separated by dashes, e.g. 2023-08-24</md-enum-item><md-enum-item key= "yyyy/mm/dd"> Year, month and day separated by slashes, e.g. 2023/08/04 </md-enum-item><md-enum-item key = "mm/dd/yyyy">months, days and years separated by slashes, e.g. 08/24/2023</md-enum-item><md-enum-item key = "dd/mm/yyyy">Day, month and year separated by slashes, e.g. 24/08/2023</md-enum-item></md-enum>Default is "yyyy-mm-dd".Note that this setting only affects the display format of field values, and does not affect the format of field values input/output in openapi
+    /// Date time format, supported&lt;md-enum&gt;&lt;md-enum-item key= "yyyy-mm-dd"&gt; Year, month and day separated by dashes, e.g. 2023-08-24&lt;/md-enum-item&gt;&lt;md-enum-item key= "yyyy/mm/dd"&gt; Year, month and day separated by slashes, e.g. 2023/08/04 &lt;/md-enum-item&gt;&lt;md-enum-item key = "mm/dd/yyyy"&gt;months, days and years separated by slashes, e.g. 08/24/2023&lt;/md-enum-item&gt;&lt;md-enum-item key = "dd/mm/yyyy"&gt;Day, month and year separated by slashes, e.g. 24/08/2023&lt;/md-enum-item&gt;&lt;/md-enum&gt;Default is "yyyy-mm-dd".Note that this setting only affects the display format of field values, and does not affect the format of field values input/output in openapi
     pub format: Option<String>,
 }
 impl FromJson for DatetimeSetting {
@@ -1469,7 +1469,7 @@ impl FromJson for GetTasklistResponseBody {
     serde(default)
 )]
 pub struct Href {
-    /// The address corresponding to the source link, if filled in, must start with https://or http://.**Note**: If you need to adjust the link opening method on the PC, you can adjust it in **Settings** > **Efficiency** > **Open links** of the Lark client
+    /// The address corresponding to the source link, if filled in, must start with <https://or> <http://.**Note**>: If you need to adjust the link opening method on the PC, you can adjust it in **Settings** &gt; **Efficiency** &gt; **Open links** of the Lark client
     pub url: Option<String>,
     /// The title corresponding to the source link
     pub title: Option<String>,
@@ -2336,7 +2336,7 @@ impl ToJson for OriginSourceMessage {
 pub struct PatchCommentRequestBody {
     /// Comment data to update
     pub comment: InputComment,
-    /// Fields to update, support< Md-enum >< md-enum-item key = "content" > Comment content </md-enum-item ></Md-enum >
+    /// Fields to update, support&lt; Md-enum &gt;&lt; md-enum-item key = "content" &gt; Comment content &lt;/md-enum-item &gt;&lt;/Md-enum &gt;
     pub update_fields: Vec<String>,
 }
 impl ToJson for PatchCommentRequestBody {
@@ -2496,7 +2496,7 @@ impl FromJson for PatchSectionResponseBody {
 pub struct PatchTaskRequestBody {
     /// To update the task data, just set the field that appears in the `update_fields`. If update_fields sets a field name to be changed, but no new value is set in the task, the field will be cleared
     pub task: Option<InputTask>,
-    /// Set the fields that need to be modified<md-enum><md-enum-item key="summary">Task summary</md-enum-item><md-enum-item key="description">Task description</md-enum-item><md-enum-item key="start">Task start time </md-enum-item><md-enum-item key="due">Task due time </md-enum-item><md-enum-item key = "completed_at">Task completion time</md-enum-item><md-enum-item key="extra">Task attached custom data</md-enum-item><md-enum-item key="custom_complete"> Task custom completion config</md-enum-item><md-enum-item key="repeat_rule">Task repeat rule</md-enum-item ></md-enum>
+    /// Set the fields that need to be modified&lt;md-enum&gt;&lt;md-enum-item key="summary"&gt;Task summary&lt;/md-enum-item&gt;&lt;md-enum-item key="description"&gt;Task description&lt;/md-enum-item&gt;&lt;md-enum-item key="start"&gt;Task start time &lt;/md-enum-item&gt;&lt;md-enum-item key="due"&gt;Task due time &lt;/md-enum-item&gt;&lt;md-enum-item key = "completed_at"&gt;Task completion time&lt;/md-enum-item&gt;&lt;md-enum-item key="extra"&gt;Task attached custom data&lt;/md-enum-item&gt;&lt;md-enum-item key="custom_complete"&gt; Task custom completion config&lt;/md-enum-item&gt;&lt;md-enum-item key="repeat_rule"&gt;Task repeat rule&lt;/md-enum-item &gt;&lt;/md-enum&gt;
     pub update_fields: Vec<String>,
 }
 impl ToJson for PatchTaskRequestBody {
@@ -2579,7 +2579,7 @@ impl FromJson for PatchTasklistActivitySubscriptionResponseBody {
 pub struct PatchTasklistRequestBody {
     /// Data to update the manifest
     pub tasklist: InputTasklist,
-    /// Field name to update, support<md-enum><md-enum-item key="name">Tasklist name </md-enum-item><md-enum-item key="owner">Tasklist owner </md-enum-item></md-enum>
+    /// Field name to update, support&lt;md-enum&gt;&lt;md-enum-item key="name"&gt;Tasklist name &lt;/md-enum-item&gt;&lt;md-enum-item key="owner"&gt;Tasklist owner &lt;/md-enum-item&gt;&lt;/md-enum&gt;
     pub update_fields: Vec<String>,
     /// This field indicates that if a new owner is updated, the original owner is set to the specified collaborator role. Effective only when the manifest owner is updated. Available options are "editor", "viewer" or "none", Default option is "none".If not set of setting to "none", the original tasklist owner will not have any roles. If not auhorized through other channels (such as through chat members), the original tasklist owner will lose all permissions to the tasklist. Options:editor(Original owner becomes tasklist editor),viewer(Original owner becomes tasklist viewer),none(The original owner loses role of the tasklist)
     pub origin_owner_to_role: Option<OriginOwnerToRole>,
@@ -3097,7 +3097,7 @@ impl ToJson for SetAncestorTaskTaskRequestBody {
     serde(default)
 )]
 pub struct Start {
-    /// The timestamp of the start time/date in milliseconds from 1970-01-01 00:00:00. If the start time is a date, you need to convert the date to timestamp and set is_all_day = true.If you set both the start time and the deadline for the task, the start time must be < = deadline, and the is_all_day settings for the start/deadline must be the same
+    /// The timestamp of the start time/date in milliseconds from 1970-01-01 00:00:00. If the start time is a date, you need to convert the date to timestamp and set is_all_day = true.If you set both the start time and the deadline for the task, the start time must be &lt; = deadline, and the is_all_day settings for the start/deadline must be the same
     pub timestamp: Option<String>,
     /// Whether to start on a date. If set to true, only the date part of the timestamp will be parsed and stored
     pub is_all_day: Option<bool>,

@@ -770,11 +770,11 @@ impl FromJson for ApplyReserveResponseBody {
     serde(default)
 )]
 pub struct ApprovalConfig {
-    /// approval_switch: 0 means closed, 1 means open.<b>Note</b>: 1. If the value is not set, the value of the original switch will not be updated, but the approval_condition is required at this time2. When the value is set to 1, approval_condition is required3. When the value is set to 0, other fields of the entire approval_config can be omitted
+    /// approval_switch: 0 means closed, 1 means open.&lt;b&gt;Note&lt;/b&gt;: 1. If the value is not set, the value of the original switch will not be updated, but the approval_condition is required at this time2. When the value is set to 1, approval_condition is required3. When the value is set to 0, other fields of the entire approval_config can be omitted
     pub approval_switch: Option<i64>,
-    /// approval_condition: 0 means that all reservations require approval, 1 means that approval is required for those that meet the conditions<b>Note</b>: meeting_duration is required when approval_condition is 1
+    /// approval_condition: 0 means that all reservations require approval, 1 means that approval is required for those that meet the conditions&lt;b&gt;Note&lt;/b&gt;: meeting_duration is required when approval_condition is 1
     pub approval_condition: Option<i64>,
-    /// bookings exceeding meeting_duration need to be approved (unit: hour, value range \[0.1-99\])<b>Note</b>: 1. When the approval_condition is 0, if the value is not set when updating, the default update is 99.2. If the incoming value exceeds 2 decimal places, it will be automatically rounded to the nearest 2 digits
+    /// bookings exceeding meeting_duration need to be approved (unit: hour, value range \[0.1-99\])&lt;b&gt;Note&lt;/b&gt;: 1. When the approval_condition is 0, if the value is not set when updating, the default update is 99.2. If the incoming value exceeds 2 decimal places, it will be automatically rounded to the nearest 2 digits
     pub meeting_duration: Option<f64>,
     /// Approvers list, when the approval_switch is 1, at least one approver needs to be set
     pub approvers: Option<Vec<SubscribeUser>>,
@@ -9374,7 +9374,7 @@ impl ToJson for ReservePermissionChecker {
 pub struct ReserveScopeConfig {
     /// Whether to cover sub-levels and meeting rooms
     pub if_cover_child_scope: Option<bool>,
-    /// The range of members that can book conference: 0 for some members, 1 for all members.<b>Note</b>: 1. This value is required.2. When set to 0, at least 1 reservation department or reservation person is required
+    /// The range of members that can book conference: 0 for some members, 1 for all members.&lt;b&gt;Note&lt;/b&gt;: 1. This value is required.2. When set to 0, at least 1 reservation department or reservation person is required
     pub allow_all_users: Option<i64>,
     /// List of available members
     pub allow_users: Option<Vec<SubscribeUser>>,
@@ -10992,15 +10992,15 @@ pub struct TimeConfig {
     pub if_cover_child_scope: Option<bool>,
     /// reservation time switch: 0 for off, 1 for on
     pub time_switch: i64,
-    /// the earliest time when the conference room can be reserved in advance (unit: day, value range \[1-730\])<b>Note</b>: When not filled in, the default update is 365
+    /// the earliest time when the conference room can be reserved in advance (unit: day, value range \[1-730\])&lt;b&gt;Note&lt;/b&gt;: When not filled in, the default update is 365
     pub days_in_advance: Option<i64>,
-    /// You can start booking from opening_hour on the opening day (unit: second, value range \[0,86400\])<b>Note</b>: 1. If not filled in, it will be updated to 28800 by default2. If the filled value is not a multiple of 60, it will be automatically updated to the nearest integer multiple of 60
+    /// You can start booking from opening_hour on the opening day (unit: second, value range \[0,86400\])&lt;b&gt;Note&lt;/b&gt;: 1. If not filled in, it will be updated to 28800 by default2. If the filled value is not a multiple of 60, it will be automatically updated to the nearest integer multiple of 60
     pub opening_hour: Option<String>,
-    /// The start time of the daily scheduled time range (unit: second, value range \[0,86400\])<b>Note</b>: 1. When not filled in, it will be updated to 0 by default, and the end_time filled in at this time must not be less than 30.2. When both start_time and end_time are filled in, end_time should be at least 30 times longer than start_time.3. If the filled value is not a multiple of 60, it will be automatically updated to the nearest integer multiple of 60
+    /// The start time of the daily scheduled time range (unit: second, value range \[0,86400\])&lt;b&gt;Note&lt;/b&gt;: 1. When not filled in, it will be updated to 0 by default, and the end_time filled in at this time must not be less than 30.2. When both start_time and end_time are filled in, end_time should be at least 30 times longer than start_time.3. If the filled value is not a multiple of 60, it will be automatically updated to the nearest integer multiple of 60
     pub start_time: Option<String>,
-    /// End time of daily pre-determinable time range (unit: second, value range \[0,86400\])<b>Note</b>: 1. When not filled in, the default update is 86400, and the start_time filled in at this time must not be greater than or equal to 86370.2. When both start_time and end_time are filled in, end_time must be at least 30 longer than start_time.3. If the filled value is not a multiple of 60, it will be automatically updated to the nearest integer multiple of 60
+    /// End time of daily pre-determinable time range (unit: second, value range \[0,86400\])&lt;b&gt;Note&lt;/b&gt;: 1. When not filled in, the default update is 86400, and the start_time filled in at this time must not be greater than or equal to 86370.2. When both start_time and end_time are filled in, end_time must be at least 30 longer than start_time.3. If the filled value is not a multiple of 60, it will be automatically updated to the nearest integer multiple of 60
     pub end_time: Option<String>,
-    /// The upper limit of the duration of a single conference room reservation (unit: hour, value range \[1,99\])<b>Note</b>: The default update is 2 when not filled in
+    /// The upper limit of the duration of a single conference room reservation (unit: hour, value range \[1,99\])&lt;b&gt;Note&lt;/b&gt;: The default update is 2 when not filled in
     pub max_duration: Option<i64>,
 }
 impl FromJson for TimeConfig {

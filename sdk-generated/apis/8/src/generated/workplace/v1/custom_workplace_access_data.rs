@@ -18,7 +18,7 @@ impl<'a> CustomWorkplaceAccessDataApi<'a> {
     ///
     /// `POST /open-apis/workplace/v1/custom_workplace_access_data/search`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=workplace&resource=custom_workplace_access_data&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=workplace&resource=custom_workplace_access_data&version=v1>&gt;
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -67,7 +67,7 @@ impl SearchRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// Custom workplace ID,which is not mandatory. When empty, all custom workplace data is responsed. How to obtain a custom workplace ID: You can go to Feishu Admin>Workplace>Custom Workplace, click on the settings of the specified workplace to enter the settings page; Click the "Settings" button at the top three times with the mouse to display the ID, and then copy the ID
+    /// Custom workplace ID,which is not mandatory. When empty, all custom workplace data is responsed. How to obtain a custom workplace ID: You can go to Feishu Admin&gt;Workplace&gt;Custom Workplace, click on the settings of the specified workplace to enter the settings page; Click the "Settings" button at the top three times with the mouse to display the ID, and then copy the ID
     pub fn custom_workplace_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("custom_workplace_id", v.into());

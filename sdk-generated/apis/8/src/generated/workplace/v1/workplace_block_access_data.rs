@@ -18,7 +18,7 @@ impl<'a> WorkplaceBlockAccessDataApi<'a> {
     ///
     /// `POST /open-apis/workplace/v1/workplace_block_access_data/search`
     ///
-    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=workplace&resource=workplace_block_access_data&version=v1>
+    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=workplace&resource=workplace_block_access_data&version=v1>&gt;
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -67,7 +67,7 @@ impl SearchRequest {
         self.call.set_query("page_token", v.into());
         self
     }
-    /// BlockID. You can go to Feishu Admin>Workplace>Custom Workplace, select the specified workplace and enter the Workplace Builder. Click on a block to view the "BlockID" below the block name in the right panel of the page
+    /// BlockID. You can go to Feishu Admin&gt;Workplace&gt;Custom Workplace, select the specified workplace and enter the Workplace Builder. Click on a block to view the "BlockID" below the block name in the right panel of the page
     pub fn block_id(mut self, value: impl Into<String>) -> Self {
         let v = value;
         self.call.set_query("block_id", v.into());
