@@ -480,6 +480,15 @@ mod tests {
     }
 
     #[test]
+    fn the_tls_configuration_builds_with_the_platform_verifier() {
+        let config = tls_config().expect("a TLS configuration");
+        assert!(
+            config.alpn_protocols.is_empty(),
+            "plain HTTP/1.1 upgrade, no ALPN"
+        );
+    }
+
+    #[test]
     fn handshake_refusals_are_classified() {
         let mut h = http::HeaderMap::new();
         h.insert("Handshake-Status", "514".parse().unwrap());
