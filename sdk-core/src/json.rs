@@ -77,7 +77,9 @@ pub(crate) fn kind(value: &Value) -> &'static str {
 
 /// Decoding from a parsed JSON value.
 ///
-/// Generated impls take the object apart with [`object`] and decode each field with [`field`]:
+/// Generated impls take the object apart with [`object`], start from `Self::default()` and
+/// decode one field after another with [`set`]; hand-written ones may build the struct
+/// with [`field`] instead:
 ///
 /// ```
 /// use lark_oapi_core::json::{self, FromJson, JsonError};
@@ -89,11 +91,11 @@ pub(crate) fn kind(value: &Value) -> &'static str {
 /// impl FromJson for Chat {
 ///     fn from_json(value: Value) -> Result<Self, JsonError> {
 ///         let mut o = json::object(value, "Chat")?;
-///         Ok(Self {
-///             chat_id: json::field(&mut o, "chat_id")?,
-///             user_count: json::field(&mut o, "user_count")?,
-///             topic: json::field(&mut o, "topic")?,
-///         })
+///         let mut out = Self::default();
+///         json::set(&mut o, "chat_id", &mut out.chat_id)?;
+///         json::set(&mut o, "user_count", &mut out.user_count)?;
+///         json::set(&mut o, "topic", &mut out.topic)?;
+///         Ok(out)
 ///     }
 /// }
 ///
@@ -138,14 +140,13 @@ pub fn object(value: Value, type_name: &'static str) -> Result<Map<String, Value
 /// Removes `key` from `object` and decodes it; absent or `null` gives [`FromJson::absent`].
 /// Errors get `key` prepended to their path.
 pub fn field<T: FromJson>(object: &mut Map<String, Value>, key: &str) -> Result<T, JsonError> {
-    match object.remove(key) {
-        Some(value) => decode(value).map_err(|e| e.at(key)),
-        None => Ok(T::absent()),
-    }
+    let mut value = T::absent();
+    set(object, key, &mut value)?;
+    Ok(value)
 }
 
 /// Removes `key` from `object` and decodes it into `slot`; absent or `null` leave `slot`
-/// as it is (the type's default, in generated code). Errors get `key` prepended to their
+/// as it is (the type's default, which is its [`FromJson::absent`], in generated code). Errors get `key` prepended to their
 /// path.
 ///
 /// Generated decoders start from `Self::default()` and `set` one field after another:

@@ -131,26 +131,26 @@ pub struct Reply {
 
 impl Reply {
     pub(crate) fn json(status: u16, body: &Value) -> Self {
+        Self::json_bytes(
+            status,
+            Bytes::from(serde_json::to_vec(body).unwrap_or_default()),
+        )
+    }
+
+    fn json_bytes(status: u16, body: Bytes) -> Self {
         Self {
             status,
             headers: vec![(
                 "content-type".into(),
                 "application/json; charset=utf-8".into(),
             )],
-            body: Bytes::from(serde_json::to_vec(body).unwrap_or_default()),
+            body,
         }
     }
 
     /// `200 {"msg":"success"}`, the answer to almost every event (no serialisation).
     pub(crate) fn success() -> Self {
-        Self {
-            status: 200,
-            headers: vec![(
-                "content-type".into(),
-                "application/json; charset=utf-8".into(),
-            )],
-            body: Bytes::from_static(br#"{"msg":"success"}"#),
-        }
+        Self::json_bytes(200, Bytes::from_static(br#"{"msg":"success"}"#))
     }
 
     pub(crate) fn msg(status: u16, msg: &str) -> Self {
