@@ -27,16 +27,6 @@ fn message(event_id: &str, text: &str) -> serde_json::Value {
     })
 }
 
-/// Fast settings: ping every second, reconnect without jitter.
-fn fast(mock: &MockPlatform) {
-    mock.ws_set_client_config(WsClientConfig {
-        ping_interval: 1,
-        reconnect_count: -1,
-        reconnect_interval: 0,
-        reconnect_nonce: 0,
-    });
-}
-
 /// A dispatcher that records the text of every message it handles.
 fn recording() -> (EventDispatcher, Arc<Mutex<Vec<String>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -358,48 +348,6 @@ async fn the_watchdog_replaces_a_silent_connection() {
     assert_eq!(*seen.lock().unwrap(), ["alive"]);
     assert!(conn.stats().connections >= 2);
     conn.shutdown().await.unwrap();
-}
-
-/// A minimal HTTP CONNECT proxy: records the targets it tunnels to.
-async fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let targets = Arc::new(Mutex::new(Vec::new()));
-    let t = targets.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut inbound, _)) = listener.accept().await else {
-                return;
-            };
-            let t = t.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                while !head.ends_with(b"\r\n\r\n") {
-                    let Ok(b) = inbound.read_u8().await else {
-                        return;
-                    };
-                    head.push(b);
-                }
-                let text = String::from_utf8_lossy(&head).into_owned();
-                let target = text
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_owned();
-                t.lock().unwrap().push(target.clone());
-                let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
-                    return;
-                };
-                inbound
-                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                    .await
-                    .unwrap();
-                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-            });
-        }
-    });
-    (format!("http://{addr}"), targets)
 }
 
 #[tokio::test]

@@ -5,6 +5,8 @@
 //! Bounded (2,000 events and 50 drops, a few seconds) and loopback only. The mock
 //! runs on its own runtime, so the client's runtime counts only the client's tasks.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -12,7 +14,7 @@ use std::time::{Duration, Instant};
 use lark_oapi::dispatcher::EventDispatcher;
 use lark_oapi::long_connection::LongConnection;
 use lark_oapi::prelude::*;
-use lark_oapi_mock::{APP_ID, APP_SECRET, MockPlatform, WsClientConfig};
+use lark_oapi_mock::{APP_ID, APP_SECRET, MockPlatform};
 use serde_json::json;
 
 const DROPS: usize = 50;
@@ -34,12 +36,7 @@ fn repeated_drops_lose_no_acknowledged_event_and_leak_no_task() {
         .build()
         .unwrap();
     let mock = mock_rt.block_on(MockPlatform::start()).unwrap();
-    mock.ws_set_client_config(WsClientConfig {
-        ping_interval: 1,
-        reconnect_count: -1,
-        reconnect_interval: 0,
-        reconnect_nonce: 0,
-    });
+    common::fast(&mock);
 
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -1,10 +1,11 @@
 //! Shared setup: a mock platform and a client pointed at it.
 #![allow(dead_code, unreachable_pub)]
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lark_oapi::{Client, Config, ConfigBuilder, Domain, RetryPolicy};
-use lark_oapi_mock::{APP_ID, APP_SECRET, MockPlatform};
+use lark_oapi_mock::{APP_ID, APP_SECRET, MockPlatform, WsClientConfig};
 
 pub const TENANT_TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/internal";
 
@@ -38,4 +39,56 @@ pub fn bearer(req: &lark_oapi_mock::RecordedRequest) -> Option<String> {
     req.header("authorization")
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::to_owned)
+}
+
+/// Fast settings: ping every second, reconnect without jitter.
+pub fn fast(mock: &MockPlatform) {
+    mock.ws_set_client_config(WsClientConfig {
+        ping_interval: 1,
+        reconnect_count: -1,
+        reconnect_interval: 0,
+        reconnect_nonce: 0,
+    });
+}
+
+/// A minimal HTTP CONNECT proxy: records the targets it tunnels to.
+pub async fn connect_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let targets = Arc::new(Mutex::new(Vec::new()));
+    let t = targets.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                return;
+            };
+            let t = t.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                while !head.ends_with(b"\r\n\r\n") {
+                    let Ok(b) = inbound.read_u8().await else {
+                        return;
+                    };
+                    head.push(b);
+                }
+                let text = String::from_utf8_lossy(&head).into_owned();
+                let target = text
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or_default()
+                    .to_owned();
+                t.lock().unwrap().push(target.clone());
+                let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                inbound
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await
+                    .unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    (format!("http://{addr}"), targets)
 }
