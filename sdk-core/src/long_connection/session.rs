@@ -141,9 +141,9 @@ impl Supervisor {
                 }
             }
         };
-        // Handlers still running (their connection is gone, or the grace period passed):
-        // let them finish within the grace period, then stop them.
-        // One deadline for the whole shutdown: what `serve` already waited counts.
+        // Handlers still running (their connection is gone, or the grace period passed) may
+        // finish within what is left of the one shutdown deadline (what `serve` already
+        // waited counts), then they are stopped.
         let grace = self.draining_until.map_or(self.shutdown_grace, |d| {
             d.saturating_duration_since(Instant::now())
         });
@@ -160,7 +160,7 @@ impl Supervisor {
     }
 
     /// Waits `d`, or returns `false` at once if shutdown is requested.
-    async fn sleep_unless_stopped(&mut self, d: Duration) -> bool {
+    async fn sleep_unless_stopped(&self, d: Duration) -> bool {
         let mut stop = self.stop.clone();
         tokio::select! {
             _ = tokio::time::sleep(d) => true,
@@ -172,11 +172,7 @@ impl Supervisor {
     /// interval between failures, up to the count. `Ok(None)` if shut down meanwhile.
     async fn reconnect(&mut self, reason: &str) -> Result<Option<Connected>, LongConnectionError> {
         let nonce = self.settings.reconnect_nonce.as_millis() as u64;
-        let jitter = Duration::from_millis(if nonce == 0 {
-            0
-        } else {
-            fastrand::u64(0..=nonce)
-        });
+        let jitter = Duration::from_millis(fastrand::u64(0..=nonce));
         if !self.sleep_unless_stopped(jitter).await {
             return Ok(None);
         }
