@@ -1057,7 +1057,8 @@ fn method_docs(m: &Method) -> String {
     let mut d = m.doc.join("\n\n");
     d.push_str(&format!("\n\n`{} {}`", m.http_method, m.path));
     if let Some(url) = &m.doc_url {
-        d.push_str(&format!("\n\nOfficial documentation: <{url}>"));
+        // Bare: `rustdoc_line` turns it into an autolink.
+        d.push_str(&format!("\n\nOfficial documentation: {url}"));
     }
     d
 }

@@ -18,7 +18,7 @@ impl<'a> AccessRecordApi<'a> {
     ///
     /// `GET /open-apis/acs/v1/access_records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=acs&resource=access_record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=acs&resource=access_record&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

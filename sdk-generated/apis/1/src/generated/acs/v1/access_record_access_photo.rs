@@ -18,7 +18,7 @@ impl<'a> AccessRecordAccessPhotoApi<'a> {
     ///
     /// `GET /open-apis/acs/v1/access_records/:access_record_id/access_photo`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=acs&resource=access_record.access_photo&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=acs&resource=access_record.access_photo&version=v1>
     pub fn get(&self, access_record_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

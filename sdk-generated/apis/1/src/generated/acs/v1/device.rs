@@ -18,7 +18,7 @@ impl<'a> DeviceApi<'a> {
     ///
     /// `GET /open-apis/acs/v1/devices`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=acs&resource=device&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=acs&resource=device&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

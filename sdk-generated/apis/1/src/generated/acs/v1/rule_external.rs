@@ -18,7 +18,7 @@ impl<'a> RuleExternalApi<'a> {
     ///
     /// `POST /open-apis/acs/v1/rule_external`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=acs&resource=rule_external&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=acs&resource=rule_external&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> RuleExternalApi<'a> {
     ///
     /// `DELETE /open-apis/acs/v1/rule_external`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=acs&resource=rule_external&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=acs&resource=rule_external&version=v1>
     pub fn delete(&self) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> RuleExternalApi<'a> {
     ///
     /// `POST /open-apis/acs/v1/rule_external/device_bind`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=device_bind&project=acs&resource=rule_external&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=device_bind&project=acs&resource=rule_external&version=v1>
     pub fn device_bind(&self) -> DeviceBindRequest {
         DeviceBindRequest {
             call: Call::new(
@@ -69,7 +69,7 @@ impl<'a> RuleExternalApi<'a> {
     ///
     /// `GET /open-apis/acs/v1/rule_external`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=acs&resource=rule_external&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=acs&resource=rule_external&version=v1>
     pub fn get(&self) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `GET /open-apis/acs/v1/users/:user_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=acs&resource=user&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=acs&resource=user&version=v1>
     pub fn get(&self, user_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `GET /open-apis/acs/v1/users`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=acs&resource=user&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=acs&resource=user&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `PATCH /open-apis/acs/v1/users/:user_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=acs&resource=user&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=acs&resource=user&version=v1>
     pub fn patch(&self, user_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

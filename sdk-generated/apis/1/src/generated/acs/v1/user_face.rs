@@ -18,7 +18,7 @@ impl<'a> UserFaceApi<'a> {
     ///
     /// `GET /open-apis/acs/v1/users/:user_id/face`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=acs&resource=user.face&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=acs&resource=user.face&version=v1>
     pub fn get(&self, user_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> UserFaceApi<'a> {
     ///
     /// `PUT /open-apis/acs/v1/users/:user_id/face`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=acs&resource=user.face&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=acs&resource=user.face&version=v1>
     pub fn update(&self, user_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> VisitorApi<'a> {
     ///
     /// `POST /open-apis/acs/v1/visitors`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=acs&resource=visitor&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=acs&resource=visitor&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> VisitorApi<'a> {
     ///
     /// `DELETE /open-apis/acs/v1/visitors/:visitor_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=acs&resource=visitor&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=acs&resource=visitor&version=v1>
     pub fn delete(&self, visitor_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AdminUserStatApi<'a> {
     ///
     /// `GET /open-apis/admin/v1/admin_user_stats`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=admin&resource=admin_user_stat&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=admin&resource=admin_user_stat&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

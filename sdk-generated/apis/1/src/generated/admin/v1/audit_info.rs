@@ -18,7 +18,7 @@ impl<'a> AuditInfoApi<'a> {
     ///
     /// `GET /open-apis/admin/v1/audit_infos`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=admin&resource=audit_info&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=admin&resource=audit_info&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

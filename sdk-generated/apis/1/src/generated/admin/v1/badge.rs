@@ -18,7 +18,7 @@ impl<'a> BadgeApi<'a> {
     ///
     /// `POST /open-apis/admin/v1/badges`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=admin&resource=badge&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=admin&resource=badge&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> BadgeApi<'a> {
     ///
     /// `GET /open-apis/admin/v1/badges/:badge_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=admin&resource=badge&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=admin&resource=badge&version=v1>
     pub fn get(&self, badge_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> BadgeApi<'a> {
     ///
     /// `GET /open-apis/admin/v1/badges`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=admin&resource=badge&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=admin&resource=badge&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> BadgeApi<'a> {
     ///
     /// `PUT /open-apis/admin/v1/badges/:badge_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=admin&resource=badge&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=admin&resource=badge&version=v1>
     pub fn update(&self, badge_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

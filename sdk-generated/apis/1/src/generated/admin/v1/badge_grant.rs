@@ -18,7 +18,7 @@ impl<'a> BadgeGrantApi<'a> {
     ///
     /// `POST /open-apis/admin/v1/badges/:badge_id/grants`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=admin&resource=badge.grant&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=admin&resource=badge.grant&version=v1>
     pub fn create(&self, badge_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> BadgeGrantApi<'a> {
     ///
     /// `DELETE /open-apis/admin/v1/badges/:badge_id/grants/:grant_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=admin&resource=badge.grant&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=admin&resource=badge.grant&version=v1>
     pub fn delete(
         &self,
         badge_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> BadgeGrantApi<'a> {
     ///
     /// `GET /open-apis/admin/v1/badges/:badge_id/grants/:grant_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=admin&resource=badge.grant&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=admin&resource=badge.grant&version=v1>
     pub fn get(
         &self,
         badge_id: impl AsRef<str>,
@@ -82,7 +82,7 @@ impl<'a> BadgeGrantApi<'a> {
     ///
     /// `GET /open-apis/admin/v1/badges/:badge_id/grants`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=admin&resource=badge.grant&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=admin&resource=badge.grant&version=v1>
     pub fn list(&self, badge_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -100,7 +100,7 @@ impl<'a> BadgeGrantApi<'a> {
     ///
     /// `PUT /open-apis/admin/v1/badges/:badge_id/grants/:grant_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=admin&resource=badge.grant&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=admin&resource=badge.grant&version=v1>
     pub fn update(
         &self,
         badge_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> BadgeImageApi<'a> {
     ///
     /// `POST /open-apis/admin/v1/badge_images`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=admin&resource=badge_image&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=admin&resource=badge_image&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(

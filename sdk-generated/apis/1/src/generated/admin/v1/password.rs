@@ -18,7 +18,7 @@ impl<'a> PasswordApi<'a> {
     ///
     /// `POST /open-apis/admin/v1/password/reset`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reset&project=admin&resource=password&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reset&project=admin&resource=password&version=v1>
     pub fn reset(&self) -> ResetRequest {
         ResetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AgentAgentArtifactApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/agents/:agent_id/artifacts/:agent_artifact_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=agent.agent_artifact&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=agent.agent_artifact&version=v1>
     pub fn get(
         &self,
         agent_id: impl AsRef<str>,

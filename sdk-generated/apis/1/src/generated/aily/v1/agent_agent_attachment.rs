@@ -20,7 +20,7 @@ impl<'a> AgentAgentAttachmentApi<'a> {
     ///
     /// `POST /open-apis/aily/v1/agents/:agent_id/attachments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=agent.agent_attachment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=agent.agent_attachment&version=v1>
     pub fn create(&self, agent_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(

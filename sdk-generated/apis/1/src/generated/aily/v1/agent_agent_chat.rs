@@ -20,7 +20,7 @@ impl<'a> AgentAgentChatApi<'a> {
     ///
     /// `POST /open-apis/aily/v1/agents/:agent_id/chats`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=agent.agent_chat&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=agent.agent_chat&version=v1>
     pub fn create(&self, agent_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -38,7 +38,7 @@ impl<'a> AgentAgentChatApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/agents/:agent_id/chats/:agent_chat_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=agent.agent_chat&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=agent.agent_chat&version=v1>
     pub fn get(
         &self,
         agent_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> AgentAgentChatSessionApi<'a> {
     ///
     /// `POST /open-apis/aily/v1/agents/:agent_id/sessions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=agent.agent_chat_session&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=agent.agent_chat_session&version=v1>
     pub fn create(&self, agent_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> AgentAgentChatSessionApi<'a> {
     ///
     /// `DELETE /open-apis/aily/v1/agents/:agent_id/sessions/:agent_chat_session_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=aily&resource=agent.agent_chat_session&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=aily&resource=agent.agent_chat_session&version=v1>
     pub fn delete(
         &self,
         agent_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> AgentAgentChatSessionApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/agents/:agent_id/sessions/:agent_chat_session_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=agent.agent_chat_session&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=agent.agent_chat_session&version=v1>
     pub fn get(
         &self,
         agent_id: impl AsRef<str>,
@@ -82,7 +82,7 @@ impl<'a> AgentAgentChatSessionApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/agents/:agent_id/sessions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=agent.agent_chat_session&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=agent.agent_chat_session&version=v1>
     pub fn list(&self, agent_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

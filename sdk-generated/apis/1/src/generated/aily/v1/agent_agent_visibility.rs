@@ -20,7 +20,7 @@ impl<'a> AgentAgentVisibilityApi<'a> {
     ///
     /// `POST /open-apis/aily/v1/agents/:agent_id/agent_visibility/check`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=check&project=aily&resource=agent.agent_visibility&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=check&project=aily&resource=agent.agent_visibility&version=v1>
     pub fn check(&self, agent_id: impl AsRef<str>) -> CheckRequest {
         CheckRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AilySessionAilyMessageApi<'a> {
     ///
     /// `POST /open-apis/aily/v1/sessions/:aily_session_id/messages`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=aily_session.aily_message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=aily_session.aily_message&version=v1>
     pub fn create(&self, aily_session_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> AilySessionAilyMessageApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/sessions/:aily_session_id/messages/:aily_message_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=aily_session.aily_message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=aily_session.aily_message&version=v1>
     pub fn get(
         &self,
         aily_session_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> AilySessionAilyMessageApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/sessions/:aily_session_id/messages`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=aily_session.aily_message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=aily_session.aily_message&version=v1>
     pub fn list(&self, aily_session_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AilySessionRunApi<'a> {
     ///
     /// `POST /open-apis/aily/v1/sessions/:aily_session_id/runs/:run_id/cancel`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel&project=aily&resource=aily_session.run&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel&project=aily&resource=aily_session.run&version=v1>
     pub fn cancel(
         &self,
         aily_session_id: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> AilySessionRunApi<'a> {
     ///
     /// `POST /open-apis/aily/v1/sessions/:aily_session_id/runs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=aily_session.run&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=aily_session.run&version=v1>
     pub fn create(&self, aily_session_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -59,7 +59,7 @@ impl<'a> AilySessionRunApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/sessions/:aily_session_id/runs/:run_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=aily_session.run&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=aily_session.run&version=v1>
     pub fn get(
         &self,
         aily_session_id: impl AsRef<str>,
@@ -82,7 +82,7 @@ impl<'a> AilySessionRunApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/sessions/:aily_session_id/runs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=aily_session.run&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=aily_session.run&version=v1>
     pub fn list(&self, aily_session_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AppDataAssetApi<'a> {
     ///
     /// `POST /open-apis/aily/v1/apps/:app_id/data_assets`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=app.data_asset&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=aily&resource=app.data_asset&version=v1>
     pub fn create(&self, app_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> AppDataAssetApi<'a> {
     ///
     /// `DELETE /open-apis/aily/v1/apps/:app_id/data_assets/:data_asset_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=aily&resource=app.data_asset&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=aily&resource=app.data_asset&version=v1>
     pub fn delete(
         &self,
         app_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> AppDataAssetApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/apps/:app_id/data_assets/:data_asset_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=app.data_asset&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=app.data_asset&version=v1>
     pub fn get(
         &self,
         app_id: impl AsRef<str>,
@@ -82,7 +82,7 @@ impl<'a> AppDataAssetApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/apps/:app_id/data_assets`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=app.data_asset&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=app.data_asset&version=v1>
     pub fn list(&self, app_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -102,7 +102,7 @@ impl<'a> AppDataAssetApi<'a> {
     ///
     /// `POST /open-apis/aily/v1/apps/:app_id/data_assets/upload_file`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_file&project=aily&resource=app.data_asset&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_file&project=aily&resource=app.data_asset&version=v1>
     pub fn upload_file(&self, app_id: impl AsRef<str>) -> UploadFileRequest {
         UploadFileRequest {
             call: Call::new(

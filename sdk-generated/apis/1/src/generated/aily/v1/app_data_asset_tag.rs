@@ -18,7 +18,7 @@ impl<'a> AppDataAssetTagApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/apps/:app_id/data_asset_tags`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=app.data_asset_tag&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=app.data_asset_tag&version=v1>
     pub fn list(&self, app_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

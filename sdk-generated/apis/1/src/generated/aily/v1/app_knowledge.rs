@@ -18,7 +18,7 @@ impl<'a> AppKnowledgeApi<'a> {
     ///
     /// `POST /open-apis/aily/v1/apps/:app_id/knowledges/ask`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=ask&project=aily&resource=app.knowledge&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=ask&project=aily&resource=app.knowledge&version=v1>
     pub fn ask(&self, app_id: impl AsRef<str>) -> AskRequest {
         AskRequest {
             call: Call::new(

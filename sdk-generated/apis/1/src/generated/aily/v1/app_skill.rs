@@ -18,7 +18,7 @@ impl<'a> AppSkillApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/apps/:app_id/skills/:skill_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=app.skill&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=aily&resource=app.skill&version=v1>
     pub fn get(&self, app_id: impl AsRef<str>, skill_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> AppSkillApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/apps/:app_id/skills`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=app.skill&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=app.skill&version=v1>
     pub fn list(&self, app_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -55,7 +55,7 @@ impl<'a> AppSkillApi<'a> {
     ///
     /// `POST /open-apis/aily/v1/apps/:app_id/skills/:skill_id/start`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=start&project=aily&resource=app.skill&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=start&project=aily&resource=app.skill&version=v1>
     pub fn start(
         &self,
         app_id: impl AsRef<str>,

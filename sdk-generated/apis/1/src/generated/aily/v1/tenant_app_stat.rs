@@ -18,7 +18,7 @@ impl<'a> TenantAppStatApi<'a> {
     ///
     /// `GET /open-apis/aily/v1/app_stats`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=tenant.app_stat&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=aily&resource=tenant.app_stat&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ApplicationAuditLogApi<'a> {
     ///
     /// `GET /open-apis/apaas/v1/applications/:namespace/audit_log/audit_log_list`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=audit_log_list&project=apaas&resource=application.audit_log&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=audit_log_list&project=apaas&resource=application.audit_log&version=v1>
     pub fn audit_log_list(&self, namespace: impl AsRef<str>) -> AuditLogListRequest {
         AuditLogListRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ApplicationAuditLogApi<'a> {
     ///
     /// `GET /open-apis/apaas/v1/applications/:namespace/audit_log/data_change_log_detail`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=data_change_log_detail&project=apaas&resource=application.audit_log&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=data_change_log_detail&project=apaas&resource=application.audit_log&version=v1>
     pub fn data_change_log_detail(
         &self,
         namespace: impl AsRef<str>,
@@ -57,7 +57,7 @@ impl<'a> ApplicationAuditLogApi<'a> {
     ///
     /// `GET /open-apis/apaas/v1/applications/:namespace/audit_log/data_change_logs_list`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=data_change_logs_list&project=apaas&resource=application.audit_log&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=data_change_logs_list&project=apaas&resource=application.audit_log&version=v1>
     pub fn data_change_logs_list(
         &self,
         namespace: impl AsRef<str>,
@@ -78,7 +78,7 @@ impl<'a> ApplicationAuditLogApi<'a> {
     ///
     /// `GET /open-apis/apaas/v1/applications/:namespace/audit_log`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=apaas&resource=application.audit_log&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=apaas&resource=application.audit_log&version=v1>
     pub fn get(&self, namespace: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ApplicationEnvironmentVariableApi<'a> {
     ///
     /// `GET /open-apis/apaas/v1/applications/:namespace/environment_variables/:environment_variable_api_name`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=apaas&resource=application.environment_variable&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=apaas&resource=application.environment_variable&version=v1>
     pub fn get(
         &self,
         namespace: impl AsRef<str>,
@@ -44,7 +44,7 @@ impl<'a> ApplicationEnvironmentVariableApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/environment_variables/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=apaas&resource=application.environment_variable&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=apaas&resource=application.environment_variable&version=v1>
     pub fn query(&self, namespace: impl AsRef<str>) -> QueryRequest {
         QueryRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ApplicationFlowApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/flows/:flow_id/execute`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=execute&project=apaas&resource=application.flow&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=execute&project=apaas&resource=application.flow&version=v1>
     pub fn execute(
         &self,
         namespace: impl AsRef<str>,

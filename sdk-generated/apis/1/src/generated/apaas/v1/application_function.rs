@@ -18,7 +18,7 @@ impl<'a> ApplicationFunctionApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/functions/:function_api_name/invoke`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=invoke&project=apaas&resource=application.function&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=invoke&project=apaas&resource=application.function&version=v1>
     pub fn invoke(
         &self,
         namespace: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> ApplicationObjectApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/objects/oql_query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=oql_query&project=apaas&resource=application.object&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=oql_query&project=apaas&resource=application.object&version=v1>
     pub fn oql_query(&self, namespace: impl AsRef<str>) -> OqlQueryRequest {
         OqlQueryRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ApplicationObjectApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/objects/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=apaas&resource=application.object&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=apaas&resource=application.object&version=v1>
     pub fn search(&self, namespace: impl AsRef<str>) -> SearchRequest {
         SearchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ApplicationObjectRecordApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/objects/:object_api_name/records/batch_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=apaas&resource=application.object.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=apaas&resource=application.object.record&version=v1>
     pub fn batch_create(
         &self,
         namespace: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> ApplicationObjectRecordApi<'a> {
     ///
     /// `DELETE /open-apis/apaas/v1/applications/:namespace/objects/:object_api_name/records/batch_delete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=apaas&resource=application.object.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=apaas&resource=application.object.record&version=v1>
     pub fn batch_delete(
         &self,
         namespace: impl AsRef<str>,
@@ -64,7 +64,7 @@ impl<'a> ApplicationObjectRecordApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/objects/:object_api_name/records/batch_query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=apaas&resource=application.object.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=apaas&resource=application.object.record&version=v1>
     pub fn batch_query(
         &self,
         namespace: impl AsRef<str>,
@@ -87,7 +87,7 @@ impl<'a> ApplicationObjectRecordApi<'a> {
     ///
     /// `PATCH /open-apis/apaas/v1/applications/:namespace/objects/:object_api_name/records/batch_update`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=apaas&resource=application.object.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=apaas&resource=application.object.record&version=v1>
     pub fn batch_update(
         &self,
         namespace: impl AsRef<str>,
@@ -110,7 +110,7 @@ impl<'a> ApplicationObjectRecordApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/objects/:object_api_name/records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=apaas&resource=application.object.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=apaas&resource=application.object.record&version=v1>
     pub fn create(
         &self,
         namespace: impl AsRef<str>,
@@ -133,7 +133,7 @@ impl<'a> ApplicationObjectRecordApi<'a> {
     ///
     /// `DELETE /open-apis/apaas/v1/applications/:namespace/objects/:object_api_name/records/:id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=apaas&resource=application.object.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=apaas&resource=application.object.record&version=v1>
     pub fn delete(
         &self,
         namespace: impl AsRef<str>,
@@ -158,7 +158,7 @@ impl<'a> ApplicationObjectRecordApi<'a> {
     ///
     /// `PATCH /open-apis/apaas/v1/applications/:namespace/objects/:object_api_name/records/:id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=apaas&resource=application.object.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=apaas&resource=application.object.record&version=v1>
     pub fn patch(
         &self,
         namespace: impl AsRef<str>,
@@ -183,7 +183,7 @@ impl<'a> ApplicationObjectRecordApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/objects/:object_api_name/records/:id/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=apaas&resource=application.object.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=apaas&resource=application.object.record&version=v1>
     pub fn query(
         &self,
         namespace: impl AsRef<str>,

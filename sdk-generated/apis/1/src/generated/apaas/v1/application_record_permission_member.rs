@@ -18,7 +18,7 @@ impl<'a> ApplicationRecordPermissionMemberApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/record_permissions/:record_permission_api_name/member/batch_create_authorization`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create_authorization&project=apaas&resource=application.record_permission.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create_authorization&project=apaas&resource=application.record_permission.member&version=v1>
     pub fn batch_create_authorization(
         &self,
         namespace: impl AsRef<str>,
@@ -44,7 +44,7 @@ impl<'a> ApplicationRecordPermissionMemberApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/record_permissions/:record_permission_api_name/member/batch_remove_authorization`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_remove_authorization&project=apaas&resource=application.record_permission.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_remove_authorization&project=apaas&resource=application.record_permission.member&version=v1>
     pub fn batch_remove_authorization(
         &self,
         namespace: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> ApplicationRoleMemberApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/roles/:role_api_name/member/batch_create_authorization`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create_authorization&project=apaas&resource=application.role.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create_authorization&project=apaas&resource=application.role.member&version=v1>
     pub fn batch_create_authorization(
         &self,
         namespace: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> ApplicationRoleMemberApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/applications/:namespace/roles/:role_api_name/member/batch_remove_authorization`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_remove_authorization&project=apaas&resource=application.role.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_remove_authorization&project=apaas&resource=application.role.member&version=v1>
     pub fn batch_remove_authorization(
         &self,
         namespace: impl AsRef<str>,
@@ -64,7 +64,7 @@ impl<'a> ApplicationRoleMemberApi<'a> {
     ///
     /// `GET /open-apis/apaas/v1/applications/:namespace/roles/:role_api_name/member`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=apaas&resource=application.role.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=apaas&resource=application.role.member&version=v1>
     pub fn get(
         &self,
         namespace: impl AsRef<str>,

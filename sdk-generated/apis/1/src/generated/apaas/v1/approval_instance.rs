@@ -18,7 +18,7 @@ impl<'a> ApprovalInstanceApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/approval_instances/:approval_instance_id/cancel`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel&project=apaas&resource=approval_instance&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel&project=apaas&resource=approval_instance&version=v1>
     pub fn cancel(&self, approval_instance_id: impl AsRef<str>) -> CancelRequest {
         CancelRequest {
             call: Call::new(

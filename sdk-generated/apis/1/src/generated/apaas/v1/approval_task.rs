@@ -18,7 +18,7 @@ impl<'a> ApprovalTaskApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/approval_tasks/:approval_task_id/add_assignee`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_assignee&project=apaas&resource=approval_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_assignee&project=apaas&resource=approval_task&version=v1>
     pub fn add_assignee(&self, approval_task_id: impl AsRef<str>) -> AddAssigneeRequest {
         AddAssigneeRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ApprovalTaskApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/approval_tasks/:approval_task_id/agree`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=agree&project=apaas&resource=approval_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=agree&project=apaas&resource=approval_task&version=v1>
     pub fn agree(&self, approval_task_id: impl AsRef<str>) -> AgreeRequest {
         AgreeRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> ApprovalTaskApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/approval_tasks/:approval_task_id/reject`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reject&project=apaas&resource=approval_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reject&project=apaas&resource=approval_task&version=v1>
     pub fn reject(&self, approval_task_id: impl AsRef<str>) -> RejectRequest {
         RejectRequest {
             call: Call::new(
@@ -72,7 +72,7 @@ impl<'a> ApprovalTaskApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/approval_tasks/:approval_task_id/transfer`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transfer&project=apaas&resource=approval_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transfer&project=apaas&resource=approval_task&version=v1>
     pub fn transfer(&self, approval_task_id: impl AsRef<str>) -> TransferRequest {
         TransferRequest {
             call: Call::new(

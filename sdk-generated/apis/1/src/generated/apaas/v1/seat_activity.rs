@@ -18,7 +18,7 @@ impl<'a> SeatActivityApi<'a> {
     ///
     /// `GET /open-apis/apaas/v1/seat_activities`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=apaas&resource=seat_activity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=apaas&resource=seat_activity&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> SeatAssignmentApi<'a> {
     ///
     /// `GET /open-apis/apaas/v1/seat_assignments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=apaas&resource=seat_assignment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=apaas&resource=seat_assignment&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

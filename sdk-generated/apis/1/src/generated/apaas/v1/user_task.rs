@@ -18,7 +18,7 @@ impl<'a> UserTaskApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/user_tasks/:task_id/cc`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cc&project=apaas&resource=user_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cc&project=apaas&resource=user_task&version=v1>
     pub fn cc(&self, task_id: impl AsRef<str>) -> CcRequest {
         CcRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> UserTaskApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/user_tasks/:task_id/chat_group`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=chat_group&project=apaas&resource=user_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=chat_group&project=apaas&resource=user_task&version=v1>
     pub fn chat_group(&self, task_id: impl AsRef<str>) -> ChatGroupRequest {
         ChatGroupRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> UserTaskApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/user_tasks/:task_id/expediting`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=expediting&project=apaas&resource=user_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=expediting&project=apaas&resource=user_task&version=v1>
     pub fn expediting(&self, task_id: impl AsRef<str>) -> ExpeditingRequest {
         ExpeditingRequest {
             call: Call::new(
@@ -72,7 +72,7 @@ impl<'a> UserTaskApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/user_task/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=apaas&resource=user_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=apaas&resource=user_task&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -89,7 +89,7 @@ impl<'a> UserTaskApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/user_tasks/:task_id/rollback`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=rollback&project=apaas&resource=user_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=rollback&project=apaas&resource=user_task&version=v1>
     pub fn rollback(&self, task_id: impl AsRef<str>) -> RollbackRequest {
         RollbackRequest {
             call: Call::new(
@@ -107,7 +107,7 @@ impl<'a> UserTaskApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/user_tasks/:task_id/rollback_points`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=rollback_points&project=apaas&resource=user_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=rollback_points&project=apaas&resource=user_task&version=v1>
     pub fn rollback_points(&self, task_id: impl AsRef<str>) -> RollbackPointsRequest {
         RollbackPointsRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> WorkspaceApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/workspaces/:workspace_id/sql_commands`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=sql_commands&project=apaas&resource=workspace&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=sql_commands&project=apaas&resource=workspace&version=v1>
     pub fn sql_commands(&self, workspace_id: impl AsRef<str>) -> SqlCommandsRequest {
         SqlCommandsRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> WorkspaceEnumApi<'a> {
     ///
     /// `GET /open-apis/apaas/v1/workspaces/:workspace_id/enums/:enum_name`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=enum_get&project=apaas&resource=workspace.enum&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=enum_get&project=apaas&resource=workspace.enum&version=v1>
     pub fn enum_get(
         &self,
         workspace_id: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> WorkspaceEnumApi<'a> {
     ///
     /// `GET /open-apis/apaas/v1/workspaces/:workspace_id/enums`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=apaas&resource=workspace.enum&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=apaas&resource=workspace.enum&version=v1>
     pub fn list(&self, workspace_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

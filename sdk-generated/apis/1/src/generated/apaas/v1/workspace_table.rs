@@ -18,7 +18,7 @@ impl<'a> WorkspaceTableApi<'a> {
     ///
     /// `GET /open-apis/apaas/v1/workspaces/:workspace_id/tables`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=apaas&resource=workspace.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=apaas&resource=workspace.table&version=v1>
     pub fn list(&self, workspace_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> WorkspaceTableApi<'a> {
     ///
     /// `PATCH /open-apis/apaas/v1/workspaces/:workspace_id/tables/:table_name/records_batch_update`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=records_batch_update&project=apaas&resource=workspace.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=records_batch_update&project=apaas&resource=workspace.table&version=v1>
     pub fn records_batch_update(
         &self,
         workspace_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> WorkspaceTableApi<'a> {
     ///
     /// `DELETE /open-apis/apaas/v1/workspaces/:workspace_id/tables/:table_name/records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=records_delete&project=apaas&resource=workspace.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=records_delete&project=apaas&resource=workspace.table&version=v1>
     pub fn records_delete(
         &self,
         workspace_id: impl AsRef<str>,
@@ -82,7 +82,7 @@ impl<'a> WorkspaceTableApi<'a> {
     ///
     /// `GET /open-apis/apaas/v1/workspaces/:workspace_id/tables/:table_name/records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=records_get&project=apaas&resource=workspace.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=records_get&project=apaas&resource=workspace.table&version=v1>
     pub fn records_get(
         &self,
         workspace_id: impl AsRef<str>,
@@ -105,7 +105,7 @@ impl<'a> WorkspaceTableApi<'a> {
     ///
     /// `PATCH /open-apis/apaas/v1/workspaces/:workspace_id/tables/:table_name/records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=records_patch&project=apaas&resource=workspace.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=records_patch&project=apaas&resource=workspace.table&version=v1>
     pub fn records_patch(
         &self,
         workspace_id: impl AsRef<str>,
@@ -128,7 +128,7 @@ impl<'a> WorkspaceTableApi<'a> {
     ///
     /// `POST /open-apis/apaas/v1/workspaces/:workspace_id/tables/:table_name/records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=records_post&project=apaas&resource=workspace.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=records_post&project=apaas&resource=workspace.table&version=v1>
     pub fn records_post(
         &self,
         workspace_id: impl AsRef<str>,
@@ -151,7 +151,7 @@ impl<'a> WorkspaceTableApi<'a> {
     ///
     /// `GET /open-apis/apaas/v1/workspaces/:workspace_id/tables/:table_name`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=table_get&project=apaas&resource=workspace.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=table_get&project=apaas&resource=workspace.table&version=v1>
     pub fn table_get(
         &self,
         workspace_id: impl AsRef<str>,

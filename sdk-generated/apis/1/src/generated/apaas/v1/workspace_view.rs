@@ -18,7 +18,7 @@ impl<'a> WorkspaceViewApi<'a> {
     ///
     /// `GET /open-apis/apaas/v1/workspaces/:workspace_id/views/:view_name/records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=views_get&project=apaas&resource=workspace.view&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=views_get&project=apaas&resource=workspace.view&version=v1>
     pub fn views_get(
         &self,
         workspace_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `GET /open-apis/application/v5/applications/favourite`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=favourite&project=application&resource=application&version=v5>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=favourite&project=application&resource=application&version=v5>
     pub fn favourite(&self) -> FavouriteRequest {
         FavouriteRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `GET /open-apis/application/v5/applications/recommend`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recommend&project=application&resource=application&version=v5>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recommend&project=application&resource=application&version=v5>
     pub fn recommend(&self) -> RecommendRequest {
         RecommendRequest {
             call: Call::new(

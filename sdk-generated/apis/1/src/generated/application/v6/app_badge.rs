@@ -18,7 +18,7 @@ impl<'a> AppBadgeApi<'a> {
     ///
     /// `POST /open-apis/application/v6/app_badge/set`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set&project=application&resource=app_badge&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set&project=application&resource=app_badge&version=v6>
     pub fn set(&self) -> SetRequest {
         SetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AppRecommendRuleApi<'a> {
     ///
     /// `GET /open-apis/application/v6/app_recommend_rules`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=application&resource=app_recommend_rule&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=application&resource=app_recommend_rule&version=v6>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

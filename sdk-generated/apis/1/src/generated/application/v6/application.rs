@@ -18,7 +18,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `GET /open-apis/application/v6/applications/:app_id/contacts_range_configuration`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=contacts_range_configuration&project=application&resource=application&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=contacts_range_configuration&project=application&resource=application&version=v6>
     pub fn contacts_range_configuration(
         &self,
         app_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `GET /open-apis/application/v6/applications/:app_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=application&resource=application&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=application&resource=application&version=v6>
     pub fn get(&self, app_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `GET /open-apis/application/v6/applications`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=application&resource=application&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=application&resource=application&version=v6>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -74,7 +74,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `PATCH /open-apis/application/v6/applications/:app_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=application&resource=application&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=application&resource=application&version=v6>
     pub fn patch(&self, app_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -92,7 +92,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `GET /open-apis/application/v6/applications/underauditlist`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=underauditlist&project=application&resource=application&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=underauditlist&project=application&resource=application&version=v6>
     pub fn underauditlist(&self) -> UnderauditlistRequest {
         UnderauditlistRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ApplicationAppUsageApi<'a> {
     ///
     /// `POST /open-apis/application/v6/applications/:app_id/app_usage/department_overview`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=department_overview&project=application&resource=application.app_usage&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=department_overview&project=application&resource=application.app_usage&version=v6>
     pub fn department_overview(
         &self,
         app_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> ApplicationAppUsageApi<'a> {
     ///
     /// `POST /open-apis/application/v6/applications/:app_id/app_usage/message_push_overview`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=message_push_overview&project=application&resource=application.app_usage&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=message_push_overview&project=application&resource=application.app_usage&version=v6>
     pub fn message_push_overview(
         &self,
         app_id: impl AsRef<str>,
@@ -60,7 +60,7 @@ impl<'a> ApplicationAppUsageApi<'a> {
     ///
     /// `POST /open-apis/application/v6/applications/:app_id/app_usage/overview`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=overview&project=application&resource=application.app_usage&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=overview&project=application&resource=application.app_usage&version=v6>
     pub fn overview(&self, app_id: impl AsRef<str>) -> OverviewRequest {
         OverviewRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ApplicationAppVersionApi<'a> {
     ///
     /// `GET /open-apis/application/v6/applications/:app_id/app_versions/:version_id/contacts_range_suggest`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=contacts_range_suggest&project=application&resource=application.app_version&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=contacts_range_suggest&project=application&resource=application.app_version&version=v6>
     pub fn contacts_range_suggest(
         &self,
         app_id: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> ApplicationAppVersionApi<'a> {
     ///
     /// `GET /open-apis/application/v6/applications/:app_id/app_versions/:version_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=application&resource=application.app_version&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=application&resource=application.app_version&version=v6>
     pub fn get(
         &self,
         app_id: impl AsRef<str>,
@@ -64,7 +64,7 @@ impl<'a> ApplicationAppVersionApi<'a> {
     ///
     /// `GET /open-apis/application/v6/applications/:app_id/app_versions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=application&resource=application.app_version&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=application&resource=application.app_version&version=v6>
     pub fn list(&self, app_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -82,7 +82,7 @@ impl<'a> ApplicationAppVersionApi<'a> {
     ///
     /// `PATCH /open-apis/application/v6/applications/:app_id/app_versions/:version_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=application&resource=application.app_version&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=application&resource=application.app_version&version=v6>
     pub fn patch(
         &self,
         app_id: impl AsRef<str>,

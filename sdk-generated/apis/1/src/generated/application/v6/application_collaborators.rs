@@ -18,7 +18,7 @@ impl<'a> ApplicationCollaboratorsApi<'a> {
     ///
     /// `GET /open-apis/application/v6/applications/:app_id/collaborators`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=application&resource=application.collaborators&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=application&resource=application.collaborators&version=v6>
     pub fn get(&self, app_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ApplicationCollaboratorsApi<'a> {
     ///
     /// `PUT /open-apis/application/v6/applications/:app_id/collaborators`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=application&resource=application.collaborators&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=application&resource=application.collaborators&version=v6>
     pub fn update(&self, app_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

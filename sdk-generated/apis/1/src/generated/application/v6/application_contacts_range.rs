@@ -18,7 +18,7 @@ impl<'a> ApplicationContactsRangeApi<'a> {
     ///
     /// `PATCH /open-apis/application/v6/applications/:app_id/contacts_range`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=application&resource=application.contacts_range&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=application&resource=application.contacts_range&version=v6>
     pub fn patch(&self, app_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ApplicationFeedbackApi<'a> {
     ///
     /// `GET /open-apis/application/v6/applications/:app_id/feedbacks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=application&resource=application.feedback&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=application&resource=application.feedback&version=v6>
     pub fn list(&self, app_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ApplicationFeedbackApi<'a> {
     ///
     /// `PATCH /open-apis/application/v6/applications/:app_id/feedbacks/:feedback_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=application&resource=application.feedback&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=application&resource=application.feedback&version=v6>
     pub fn patch(
         &self,
         app_id: impl AsRef<str>,

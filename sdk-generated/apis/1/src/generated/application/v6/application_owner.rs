@@ -18,7 +18,7 @@ impl<'a> ApplicationOwnerApi<'a> {
     ///
     /// `PUT /open-apis/application/v6/applications/:app_id/owner`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=application&resource=application.owner&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=application&resource=application.owner&version=v6>
     pub fn update(&self, app_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ApplicationVisibilityApi<'a> {
     ///
     /// `POST /open-apis/application/v6/applications/:app_id/visibility/check_white_black_list`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=check_white_black_list&project=application&resource=application.visibility&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=check_white_black_list&project=application&resource=application.visibility&version=v6>
     pub fn check_white_black_list(
         &self,
         app_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> ApplicationVisibilityApi<'a> {
     ///
     /// `PATCH /open-apis/application/v6/applications/:app_id/visibility`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=application&resource=application.visibility&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=application&resource=application.visibility&version=v6>
     pub fn patch(&self, app_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ScopeApi<'a> {
     ///
     /// `POST /open-apis/application/v6/scopes/apply`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=apply&project=application&resource=scope&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=apply&project=application&resource=scope&version=v6>
     pub fn apply(&self) -> ApplyRequest {
         ApplyRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ScopeApi<'a> {
     ///
     /// `GET /open-apis/application/v6/scopes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=application&resource=scope&version=v6>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=application&resource=scope&version=v6>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

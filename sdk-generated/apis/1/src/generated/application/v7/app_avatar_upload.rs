@@ -18,7 +18,7 @@ impl<'a> AppAvatarUploadApi<'a> {
     ///
     /// `POST /open-apis/application/v7/app_avatar/upload`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=application&resource=app_avatar.upload&version=v7>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=application&resource=app_avatar.upload&version=v7>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(

@@ -20,7 +20,7 @@ impl<'a> ApplicationAbilityApi<'a> {
     ///
     /// `PATCH /open-apis/application/v7/applications/:app_id/ability`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=application&resource=application.ability&version=v7>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=application&resource=application.ability&version=v7>
     pub fn patch(&self, app_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -20,7 +20,7 @@ impl<'a> ApplicationPublishApi<'a> {
     ///
     /// `POST /open-apis/application/v7/applications/:app_id/publish`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=application&resource=application.publish&version=v7>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=application&resource=application.publish&version=v7>
     pub fn create(&self, app_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(

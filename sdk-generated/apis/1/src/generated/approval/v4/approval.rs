@@ -18,7 +18,7 @@ impl<'a> ApprovalApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/approvals`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=approval&resource=approval&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=approval&resource=approval&version=v4>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ApprovalApi<'a> {
     ///
     /// `GET /open-apis/approval/v4/approvals/:approval_code`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=approval&resource=approval&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=approval&resource=approval&version=v4>
     pub fn get(&self, approval_code: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> ApprovalApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/approvals/:approval_code/subscribe`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscribe&project=approval&resource=approval&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscribe&project=approval&resource=approval&version=v4>
     pub fn subscribe(&self, approval_code: impl AsRef<str>) -> SubscribeRequest {
         SubscribeRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> ApprovalApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/approvals/:approval_code/unsubscribe`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscribe&project=approval&resource=approval&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscribe&project=approval&resource=approval&version=v4>
     pub fn unsubscribe(&self, approval_code: impl AsRef<str>) -> UnsubscribeRequest {
         UnsubscribeRequest {
             call: Call::new(

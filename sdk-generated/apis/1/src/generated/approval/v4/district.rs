@@ -18,7 +18,7 @@ impl<'a> DistrictApi<'a> {
     ///
     /// `GET /open-apis/approval/v4/districts`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=approval&resource=district&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=approval&resource=district&version=v4>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> DistrictApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/districts/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=approval&resource=district&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=approval&resource=district&version=v4>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ExternalApprovalApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/external_approvals`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=approval&resource=external_approval&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=approval&resource=external_approval&version=v4>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ExternalApprovalApi<'a> {
     ///
     /// `GET /open-apis/approval/v4/external_approvals/:approval_code`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=approval&resource=external_approval&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=approval&resource=external_approval&version=v4>
     pub fn get(&self, approval_code: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ExternalInstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/external_instances/check`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=check&project=approval&resource=external_instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=check&project=approval&resource=external_instance&version=v4>
     pub fn check(&self) -> CheckRequest {
         CheckRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ExternalInstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/external_instances`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=approval&resource=external_instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=approval&resource=external_instance&version=v4>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ExternalTaskApi<'a> {
     ///
     /// `GET /open-apis/approval/v4/external_tasks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=approval&resource=external_task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=approval&resource=external_task&version=v4>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

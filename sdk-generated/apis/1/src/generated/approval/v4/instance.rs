@@ -18,7 +18,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/add_cc`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_cc&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_cc&project=approval&resource=instance&version=v4>
     pub fn add_cc(&self) -> AddCcRequest {
         AddCcRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/add_sign`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_sign&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_sign&project=approval&resource=instance&version=v4>
     pub fn add_sign(&self) -> AddSignRequest {
         AddSignRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/cancel`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel&project=approval&resource=instance&version=v4>
     pub fn cancel(&self) -> CancelRequest {
         CancelRequest {
             call: Call::new(
@@ -69,7 +69,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/cc`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cc&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cc&project=approval&resource=instance&version=v4>
     pub fn cc(&self) -> CcRequest {
         CcRequest {
             call: Call::new(
@@ -86,7 +86,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=approval&resource=instance&version=v4>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -103,7 +103,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `GET /open-apis/approval/v4/instances/detail`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=detail&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=detail&project=approval&resource=instance&version=v4>
     pub fn detail(&self) -> DetailRequest {
         DetailRequest {
             call: Call::new(
@@ -120,7 +120,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `GET /open-apis/approval/v4/instances/:instance_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=approval&resource=instance&version=v4>
     pub fn get(&self, instance_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -138,7 +138,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `GET /open-apis/approval/v4/instances/initiated`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=initiated&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=initiated&project=approval&resource=instance&version=v4>
     pub fn initiated(&self) -> InitiatedRequest {
         InitiatedRequest {
             call: Call::new(
@@ -155,7 +155,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `GET /open-apis/approval/v4/instances`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=approval&resource=instance&version=v4>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -172,7 +172,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/preview`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=preview&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=preview&project=approval&resource=instance&version=v4>
     pub fn preview(&self) -> PreviewRequest {
         PreviewRequest {
             call: Call::new(
@@ -189,7 +189,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=approval&resource=instance&version=v4>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -208,7 +208,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/recall`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recall&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recall&project=approval&resource=instance&version=v4>
     pub fn recall(&self) -> RecallRequest {
         RecallRequest {
             call: Call::new(
@@ -225,7 +225,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/remind`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remind&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remind&project=approval&resource=instance&version=v4>
     pub fn remind(&self) -> RemindRequest {
         RemindRequest {
             call: Call::new(
@@ -242,7 +242,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/search_cc`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search_cc&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search_cc&project=approval&resource=instance&version=v4>
     pub fn search_cc(&self) -> SearchCcRequest {
         SearchCcRequest {
             call: Call::new(
@@ -259,7 +259,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/specified_rollback`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=specified_rollback&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=specified_rollback&project=approval&resource=instance&version=v4>
     pub fn specified_rollback(&self) -> SpecifiedRollbackRequest {
         SpecifiedRollbackRequest {
             call: Call::new(
@@ -276,7 +276,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/subscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=approval&resource=instance&version=v4>
     pub fn subscription(&self) -> SubscriptionRequest {
         SubscriptionRequest {
             call: Call::new(
@@ -293,7 +293,7 @@ impl<'a> InstanceApi<'a> {
     ///
     /// `DELETE /open-apis/approval/v4/instances/subscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=approval&resource=instance&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=approval&resource=instance&version=v4>
     pub fn unsubscription(&self) -> UnsubscriptionRequest {
         UnsubscriptionRequest {
             call: Call::new(

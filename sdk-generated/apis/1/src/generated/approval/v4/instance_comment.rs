@@ -18,7 +18,7 @@ impl<'a> InstanceCommentApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/:instance_id/comments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=approval&resource=instance.comment&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=approval&resource=instance.comment&version=v4>
     pub fn create(&self, instance_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> InstanceCommentApi<'a> {
     ///
     /// `DELETE /open-apis/approval/v4/instances/:instance_id/comments/:comment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=approval&resource=instance.comment&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=approval&resource=instance.comment&version=v4>
     pub fn delete(
         &self,
         instance_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> InstanceCommentApi<'a> {
     ///
     /// `GET /open-apis/approval/v4/instances/:instance_id/comments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=approval&resource=instance.comment&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=approval&resource=instance.comment&version=v4>
     pub fn list(&self, instance_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -77,7 +77,7 @@ impl<'a> InstanceCommentApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/instances/:instance_id/comments/remove`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove&project=approval&resource=instance.comment&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove&project=approval&resource=instance.comment&version=v4>
     pub fn remove(&self, instance_id: impl AsRef<str>) -> RemoveRequest {
         RemoveRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/tasks/add_sign`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_sign&project=approval&resource=task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_sign&project=approval&resource=task&version=v4>
     pub fn add_sign(&self) -> AddSignRequest {
         AddSignRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/tasks/approve`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=approve&project=approval&resource=task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=approve&project=approval&resource=task&version=v4>
     pub fn approve(&self) -> ApproveRequest {
         ApproveRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/tasks/forward`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=forward&project=approval&resource=task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=forward&project=approval&resource=task&version=v4>
     pub fn forward(&self) -> ForwardRequest {
         ForwardRequest {
             call: Call::new(
@@ -69,7 +69,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `GET /open-apis/approval/v4/tasks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=approval&resource=task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=approval&resource=task&version=v4>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -86,7 +86,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/tasks/pass`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=pass&project=approval&resource=task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=pass&project=approval&resource=task&version=v4>
     pub fn pass(&self) -> PassRequest {
         PassRequest {
             call: Call::new(
@@ -103,7 +103,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `GET /open-apis/approval/v4/tasks/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=approval&resource=task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=approval&resource=task&version=v4>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -120,7 +120,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/tasks/refuse`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=refuse&project=approval&resource=task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=refuse&project=approval&resource=task&version=v4>
     pub fn refuse(&self) -> RefuseRequest {
         RefuseRequest {
             call: Call::new(
@@ -137,7 +137,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/tasks/reject`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reject&project=approval&resource=task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reject&project=approval&resource=task&version=v4>
     pub fn reject(&self) -> RejectRequest {
         RejectRequest {
             call: Call::new(
@@ -154,7 +154,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/tasks/resubmit`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=resubmit&project=approval&resource=task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=resubmit&project=approval&resource=task&version=v4>
     pub fn resubmit(&self) -> ResubmitRequest {
         ResubmitRequest {
             call: Call::new(
@@ -171,7 +171,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/tasks/rollback`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=rollback&project=approval&resource=task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=rollback&project=approval&resource=task&version=v4>
     pub fn rollback(&self) -> RollbackRequest {
         RollbackRequest {
             call: Call::new(
@@ -188,7 +188,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/tasks/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=approval&resource=task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=approval&resource=task&version=v4>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -205,7 +205,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/tasks/subscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=approval&resource=task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=approval&resource=task&version=v4>
     pub fn subscription(&self) -> SubscriptionRequest {
         SubscriptionRequest {
             call: Call::new(
@@ -222,7 +222,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/approval/v4/tasks/transfer`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transfer&project=approval&resource=task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transfer&project=approval&resource=task&version=v4>
     pub fn transfer(&self) -> TransferRequest {
         TransferRequest {
             call: Call::new(
@@ -239,7 +239,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `DELETE /open-apis/approval/v4/tasks/subscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=approval&resource=task&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=approval&resource=task&version=v4>
     pub fn unsubscription(&self) -> UnsubscriptionRequest {
         UnsubscriptionRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ApprovalInfoApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/approval_infos/process`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=process&project=attendance&resource=approval_info&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=process&project=attendance&resource=approval_info&version=v1>
     pub fn process(&self) -> ProcessRequest {
         ProcessRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ArchiveRuleApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/archive_rule/del_report`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=del_report&project=attendance&resource=archive_rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=del_report&project=attendance&resource=archive_rule&version=v1>
     pub fn del_report(&self) -> DelReportRequest {
         DelReportRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ArchiveRuleApi<'a> {
     ///
     /// `GET /open-apis/attendance/v1/archive_rule`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=attendance&resource=archive_rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=attendance&resource=archive_rule&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> ArchiveRuleApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/archive_rule/upload_report`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_report&project=attendance&resource=archive_rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_report&project=attendance&resource=archive_rule&version=v1>
     pub fn upload_report(&self) -> UploadReportRequest {
         UploadReportRequest {
             call: Call::new(
@@ -69,7 +69,7 @@ impl<'a> ArchiveRuleApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/archive_rule/user_stats_fields_query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=user_stats_fields_query&project=attendance&resource=archive_rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=user_stats_fields_query&project=attendance&resource=archive_rule&version=v1>
     pub fn user_stats_fields_query(&self) -> UserStatsFieldsQueryRequest {
         UserStatsFieldsQueryRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `GET /open-apis/attendance/v1/files/:file_id/download`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=attendance&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=attendance&resource=file&version=v1>
     pub fn download(&self, file_id: impl AsRef<str>) -> DownloadRequest {
         DownloadRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/files/upload`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload&project=attendance&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload&project=attendance&resource=file&version=v1>
     pub fn upload(&self) -> UploadRequest {
         UploadRequest {
             call: Call::new(

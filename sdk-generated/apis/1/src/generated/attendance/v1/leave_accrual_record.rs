@@ -18,7 +18,7 @@ impl<'a> LeaveAccrualRecordApi<'a> {
     ///
     /// `PATCH /open-apis/attendance/v1/leave_accrual_record/:leave_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=attendance&resource=leave_accrual_record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=attendance&resource=leave_accrual_record&version=v1>
     pub fn patch(&self, leave_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> LeaveEmployExpireRecordApi<'a> {
     ///
     /// `GET /open-apis/attendance/v1/leave_employ_expire_records/:leave_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=attendance&resource=leave_employ_expire_record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=attendance&resource=leave_employ_expire_record&version=v1>
     pub fn get(&self, leave_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

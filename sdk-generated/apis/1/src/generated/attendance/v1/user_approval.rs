@@ -18,7 +18,7 @@ impl<'a> UserApprovalApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_approvals`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=attendance&resource=user_approval&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=attendance&resource=user_approval&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> UserApprovalApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_approvals/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_approval&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_approval&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

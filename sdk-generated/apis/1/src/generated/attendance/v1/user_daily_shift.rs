@@ -18,7 +18,7 @@ impl<'a> UserDailyShiftApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_daily_shifts/batch_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=attendance&resource=user_daily_shift&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=attendance&resource=user_daily_shift&version=v1>
     pub fn batch_create(&self) -> BatchCreateRequest {
         BatchCreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> UserDailyShiftApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_daily_shifts/batch_create_temp`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create_temp&project=attendance&resource=user_daily_shift&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create_temp&project=attendance&resource=user_daily_shift&version=v1>
     pub fn batch_create_temp(&self) -> BatchCreateTempRequest {
         BatchCreateTempRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> UserDailyShiftApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_daily_shifts/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_daily_shift&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_daily_shift&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> UserFlowApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_flows/batch_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=attendance&resource=user_flow&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=attendance&resource=user_flow&version=v1>
     pub fn batch_create(&self) -> BatchCreateRequest {
         BatchCreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> UserFlowApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_flows/batch_del`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_del&project=attendance&resource=user_flow&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_del&project=attendance&resource=user_flow&version=v1>
     pub fn batch_del(&self) -> BatchDelRequest {
         BatchDelRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> UserFlowApi<'a> {
     ///
     /// `GET /open-apis/attendance/v1/user_flows/:user_flow_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=attendance&resource=user_flow&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=attendance&resource=user_flow&version=v1>
     pub fn get(&self, user_flow_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> UserFlowApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_flows/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_flow&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_flow&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> UserSettingApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_settings/modify`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=modify&project=attendance&resource=user_setting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=modify&project=attendance&resource=user_setting&version=v1>
     pub fn modify(&self) -> ModifyRequest {
         ModifyRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> UserSettingApi<'a> {
     ///
     /// `GET /open-apis/attendance/v1/user_settings/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_setting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_setting&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

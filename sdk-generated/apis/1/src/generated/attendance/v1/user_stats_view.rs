@@ -18,7 +18,7 @@ impl<'a> UserStatsViewApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_stats_views/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_stats_view&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_stats_view&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> UserStatsViewApi<'a> {
     ///
     /// `PUT /open-apis/attendance/v1/user_stats_views/:user_stats_view_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=attendance&resource=user_stats_view&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=attendance&resource=user_stats_view&version=v1>
     pub fn update(&self, user_stats_view_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

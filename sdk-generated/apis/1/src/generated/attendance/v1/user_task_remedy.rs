@@ -18,7 +18,7 @@ impl<'a> UserTaskRemedyApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_task_remedys`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=attendance&resource=user_task_remedy&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=attendance&resource=user_task_remedy&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> UserTaskRemedyApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_task_remedys/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_task_remedy&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=attendance&resource=user_task_remedy&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> UserTaskRemedyApi<'a> {
     ///
     /// `POST /open-apis/attendance/v1/user_task_remedys/query_user_allowed_remedys`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_user_allowed_remedys&project=attendance&resource=user_task_remedy&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_user_allowed_remedys&project=attendance&resource=user_task_remedy&version=v1>
     pub fn query_user_allowed_remedys(&self) -> QueryUserAllowedRemedysRequest {
         QueryUserAllowedRemedysRequest {
             call: Call::new(

@@ -20,7 +20,7 @@ impl<'a> AppAccessTokenApi<'a> {
     ///
     /// `POST /open-apis/auth/v3/app_access_token`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=auth&resource=app_access_token&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=auth&resource=app_access_token&version=v3>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -39,7 +39,7 @@ impl<'a> AppAccessTokenApi<'a> {
     ///
     /// `POST /open-apis/auth/v3/app_access_token/internal`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=internal&project=auth&resource=app_access_token&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=internal&project=auth&resource=app_access_token&version=v3>
     pub fn internal(&self) -> InternalRequest {
         InternalRequest {
             call: Call::new(

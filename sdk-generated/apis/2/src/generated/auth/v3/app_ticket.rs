@@ -18,7 +18,7 @@ impl<'a> AppTicketApi<'a> {
     ///
     /// `POST /open-apis/auth/v3/app_ticket/resend`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=resend&project=auth&resource=app_ticket&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=resend&project=auth&resource=app_ticket&version=v3>
     pub fn resend(&self) -> ResendRequest {
         ResendRequest {
             call: Call::new(

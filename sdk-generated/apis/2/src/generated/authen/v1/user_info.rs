@@ -18,7 +18,7 @@ impl<'a> UserInfoApi<'a> {
     ///
     /// `GET /open-apis/authen/v1/user_info`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=authen&resource=user_info&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=authen&resource=user_info&version=v1>
     pub fn get(&self) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ClassificationApi<'a> {
     ///
     /// `GET /open-apis/baike/v1/classifications`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=baike&resource=classification&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=baike&resource=classification&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> DraftApi<'a> {
     ///
     /// `POST /open-apis/baike/v1/drafts`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=baike&resource=draft&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=baike&resource=draft&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> DraftApi<'a> {
     ///
     /// `PUT /open-apis/baike/v1/drafts/:draft_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=baike&resource=draft&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=baike&resource=draft&version=v1>
     pub fn update(&self, draft_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `POST /open-apis/baike/v1/entities`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=baike&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=baike&resource=entity&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `POST /open-apis/baike/v1/entities/extract`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=extract&project=baike&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=extract&project=baike&resource=entity&version=v1>
     pub fn extract(&self) -> ExtractRequest {
         ExtractRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `GET /open-apis/baike/v1/entities/:entity_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=baike&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=baike&resource=entity&version=v1>
     pub fn get(&self, entity_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `POST /open-apis/baike/v1/entities/highlight`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=highlight&project=baike&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=highlight&project=baike&resource=entity&version=v1>
     pub fn highlight(&self) -> HighlightRequest {
         HighlightRequest {
             call: Call::new(
@@ -87,7 +87,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `GET /open-apis/baike/v1/entities`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=baike&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=baike&resource=entity&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -104,7 +104,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `POST /open-apis/baike/v1/entities/match`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=match&project=baike&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=match&project=baike&resource=entity&version=v1>
     pub fn r#match(&self) -> MatchRequest {
         MatchRequest {
             call: Call::new(
@@ -121,7 +121,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `POST /open-apis/baike/v1/entities/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=baike&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=baike&resource=entity&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -138,7 +138,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `PUT /open-apis/baike/v1/entities/:entity_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=baike&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=baike&resource=entity&version=v1>
     pub fn update(&self, entity_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -20,7 +20,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `GET /open-apis/baike/v1/files/:file_token/download`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=baike&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=baike&resource=file&version=v1>
     pub fn download(&self, file_token: impl AsRef<str>) -> DownloadRequest {
         DownloadRequest {
             call: Call::new(
@@ -40,7 +40,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `POST /open-apis/baike/v1/files/upload`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload&project=baike&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload&project=baike&resource=file&version=v1>
     pub fn upload(&self) -> UploadRequest {
         UploadRequest {
             call: Call::new(

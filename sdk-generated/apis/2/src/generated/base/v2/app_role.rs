@@ -18,7 +18,7 @@ impl<'a> AppRoleApi<'a> {
     ///
     /// `POST /open-apis/base/v2/apps/:app_token/roles`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=base&resource=app.role&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=base&resource=app.role&version=v2>
     pub fn create(&self, app_token: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> AppRoleApi<'a> {
     ///
     /// `GET /open-apis/base/v2/apps/:app_token/roles`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=base&resource=app.role&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=base&resource=app.role&version=v2>
     pub fn list(&self, app_token: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> AppRoleApi<'a> {
     ///
     /// `PUT /open-apis/base/v2/apps/:app_token/roles/:role_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=base&resource=app.role&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=base&resource=app.role&version=v2>
     pub fn update(
         &self,
         app_token: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> AppApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/copy`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=copy&project=bitable&resource=app&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=copy&project=bitable&resource=app&version=v1>
     pub fn copy(&self, app_token: impl AsRef<str>) -> CopyRequest {
         CopyRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> AppApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> AppApi<'a> {
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=bitable&resource=app&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=bitable&resource=app&version=v1>
     pub fn get(&self, app_token: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> AppApi<'a> {
     ///
     /// `PUT /open-apis/bitable/v1/apps/:app_token`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=bitable&resource=app&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=bitable&resource=app&version=v1>
     pub fn update(&self, app_token: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AppBlockWorkflowApi<'a> {
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/block_workflows`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.block_workflow&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.block_workflow&version=v1>
     pub fn list(&self, app_token: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

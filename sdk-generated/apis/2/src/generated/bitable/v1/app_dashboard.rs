@@ -18,7 +18,7 @@ impl<'a> AppDashboardApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/dashboards/:block_id/copy`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=copy&project=bitable&resource=app.dashboard&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=copy&project=bitable&resource=app.dashboard&version=v1>
     pub fn copy(
         &self,
         app_token: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> AppDashboardApi<'a> {
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/dashboards`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.dashboard&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.dashboard&version=v1>
     pub fn list(&self, app_token: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

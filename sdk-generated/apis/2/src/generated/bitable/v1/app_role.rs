@@ -18,7 +18,7 @@ impl<'a> AppRoleApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/roles`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app.role&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app.role&version=v1>
     pub fn create(&self, app_token: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> AppRoleApi<'a> {
     ///
     /// `DELETE /open-apis/bitable/v1/apps/:app_token/roles/:role_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=bitable&resource=app.role&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=bitable&resource=app.role&version=v1>
     pub fn delete(
         &self,
         app_token: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> AppRoleApi<'a> {
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/roles`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.role&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.role&version=v1>
     pub fn list(&self, app_token: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -77,7 +77,7 @@ impl<'a> AppRoleApi<'a> {
     ///
     /// `PUT /open-apis/bitable/v1/apps/:app_token/roles/:role_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=bitable&resource=app.role&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=bitable&resource=app.role&version=v1>
     pub fn update(
         &self,
         app_token: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> AppRoleMemberApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/roles/:role_id/members/batch_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=bitable&resource=app.role.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=bitable&resource=app.role.member&version=v1>
     pub fn batch_create(
         &self,
         app_token: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> AppRoleMemberApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/roles/:role_id/members/batch_delete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=bitable&resource=app.role.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=bitable&resource=app.role.member&version=v1>
     pub fn batch_delete(
         &self,
         app_token: impl AsRef<str>,
@@ -64,7 +64,7 @@ impl<'a> AppRoleMemberApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/roles/:role_id/members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app.role.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app.role.member&version=v1>
     pub fn create(
         &self,
         app_token: impl AsRef<str>,
@@ -87,7 +87,7 @@ impl<'a> AppRoleMemberApi<'a> {
     ///
     /// `DELETE /open-apis/bitable/v1/apps/:app_token/roles/:role_id/members/:member_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=bitable&resource=app.role.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=bitable&resource=app.role.member&version=v1>
     pub fn delete(
         &self,
         app_token: impl AsRef<str>,
@@ -112,7 +112,7 @@ impl<'a> AppRoleMemberApi<'a> {
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/roles/:role_id/members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.role.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.role.member&version=v1>
     pub fn list(
         &self,
         app_token: impl AsRef<str>,

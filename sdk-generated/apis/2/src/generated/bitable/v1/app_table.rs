@@ -18,7 +18,7 @@ impl<'a> AppTableApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/batch_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=bitable&resource=app.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=bitable&resource=app.table&version=v1>
     pub fn batch_create(&self, app_token: impl AsRef<str>) -> BatchCreateRequest {
         BatchCreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> AppTableApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/batch_delete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=bitable&resource=app.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=bitable&resource=app.table&version=v1>
     pub fn batch_delete(&self, app_token: impl AsRef<str>) -> BatchDeleteRequest {
         BatchDeleteRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> AppTableApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app.table&version=v1>
     pub fn create(&self, app_token: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -72,7 +72,7 @@ impl<'a> AppTableApi<'a> {
     ///
     /// `DELETE /open-apis/bitable/v1/apps/:app_token/tables/:table_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=bitable&resource=app.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=bitable&resource=app.table&version=v1>
     pub fn delete(
         &self,
         app_token: impl AsRef<str>,
@@ -95,7 +95,7 @@ impl<'a> AppTableApi<'a> {
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.table&version=v1>
     pub fn list(&self, app_token: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -113,7 +113,7 @@ impl<'a> AppTableApi<'a> {
     ///
     /// `PATCH /open-apis/bitable/v1/apps/:app_token/tables/:table_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=bitable&resource=app.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=bitable&resource=app.table&version=v1>
     pub fn patch(
         &self,
         app_token: impl AsRef<str>,

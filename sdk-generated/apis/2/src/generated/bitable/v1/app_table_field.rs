@@ -18,7 +18,7 @@ impl<'a> AppTableFieldApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/fields`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app.table.field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app.table.field&version=v1>
     pub fn create(
         &self,
         app_token: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> AppTableFieldApi<'a> {
     ///
     /// `DELETE /open-apis/bitable/v1/apps/:app_token/tables/:table_id/fields/:field_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=bitable&resource=app.table.field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=bitable&resource=app.table.field&version=v1>
     pub fn delete(
         &self,
         app_token: impl AsRef<str>,
@@ -66,7 +66,7 @@ impl<'a> AppTableFieldApi<'a> {
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables/:table_id/fields`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.table.field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.table.field&version=v1>
     pub fn list(
         &self,
         app_token: impl AsRef<str>,
@@ -89,7 +89,7 @@ impl<'a> AppTableFieldApi<'a> {
     ///
     /// `PUT /open-apis/bitable/v1/apps/:app_token/tables/:table_id/fields/:field_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=bitable&resource=app.table.field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=bitable&resource=app.table.field&version=v1>
     pub fn update(
         &self,
         app_token: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> AppTableFieldGroupApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/field_groups`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app.table.field_group&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app.table.field_group&version=v1>
     pub fn create(
         &self,
         app_token: impl AsRef<str>,

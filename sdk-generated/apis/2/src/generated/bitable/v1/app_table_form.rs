@@ -18,7 +18,7 @@ impl<'a> AppTableFormApi<'a> {
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables/:table_id/forms/:form_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=bitable&resource=app.table.form&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=bitable&resource=app.table.form&version=v1>
     pub fn get(
         &self,
         app_token: impl AsRef<str>,
@@ -43,7 +43,7 @@ impl<'a> AppTableFormApi<'a> {
     ///
     /// `PATCH /open-apis/bitable/v1/apps/:app_token/tables/:table_id/forms/:form_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=bitable&resource=app.table.form&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=bitable&resource=app.table.form&version=v1>
     pub fn patch(
         &self,
         app_token: impl AsRef<str>,
@@ -68,7 +68,7 @@ impl<'a> AppTableFormApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/forms/:form_id/upgrade`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upgrade&project=bitable&resource=app.table.form&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upgrade&project=bitable&resource=app.table.form&version=v1>
     pub fn upgrade(
         &self,
         app_token: impl AsRef<str>,

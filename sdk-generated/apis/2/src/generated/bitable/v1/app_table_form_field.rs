@@ -18,7 +18,7 @@ impl<'a> AppTableFormFieldApi<'a> {
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables/:table_id/forms/:form_id/fields`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.table.form.field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.table.form.field&version=v1>
     pub fn list(
         &self,
         app_token: impl AsRef<str>,
@@ -43,7 +43,7 @@ impl<'a> AppTableFormFieldApi<'a> {
     ///
     /// `PATCH /open-apis/bitable/v1/apps/:app_token/tables/:table_id/forms/:form_id/fields/:field_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=bitable&resource=app.table.form.field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=bitable&resource=app.table.form.field&version=v1>
     pub fn patch(
         &self,
         app_token: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> AppTableRecordApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/batch_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=bitable&resource=app.table.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=bitable&resource=app.table.record&version=v1>
     pub fn batch_create(
         &self,
         app_token: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> AppTableRecordApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/batch_delete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=bitable&resource=app.table.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=bitable&resource=app.table.record&version=v1>
     pub fn batch_delete(
         &self,
         app_token: impl AsRef<str>,
@@ -64,7 +64,7 @@ impl<'a> AppTableRecordApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/batch_get`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=bitable&resource=app.table.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=bitable&resource=app.table.record&version=v1>
     pub fn batch_get(
         &self,
         app_token: impl AsRef<str>,
@@ -87,7 +87,7 @@ impl<'a> AppTableRecordApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/batch_update`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=bitable&resource=app.table.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=bitable&resource=app.table.record&version=v1>
     pub fn batch_update(
         &self,
         app_token: impl AsRef<str>,
@@ -110,7 +110,7 @@ impl<'a> AppTableRecordApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app.table.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app.table.record&version=v1>
     pub fn create(
         &self,
         app_token: impl AsRef<str>,
@@ -133,7 +133,7 @@ impl<'a> AppTableRecordApi<'a> {
     ///
     /// `DELETE /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/:record_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=bitable&resource=app.table.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=bitable&resource=app.table.record&version=v1>
     pub fn delete(
         &self,
         app_token: impl AsRef<str>,
@@ -158,7 +158,7 @@ impl<'a> AppTableRecordApi<'a> {
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/:record_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=bitable&resource=app.table.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=bitable&resource=app.table.record&version=v1>
     pub fn get(
         &self,
         app_token: impl AsRef<str>,
@@ -183,7 +183,7 @@ impl<'a> AppTableRecordApi<'a> {
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.table.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.table.record&version=v1>
     pub fn list(
         &self,
         app_token: impl AsRef<str>,
@@ -206,7 +206,7 @@ impl<'a> AppTableRecordApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=bitable&resource=app.table.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=bitable&resource=app.table.record&version=v1>
     pub fn search(
         &self,
         app_token: impl AsRef<str>,
@@ -229,7 +229,7 @@ impl<'a> AppTableRecordApi<'a> {
     ///
     /// `PUT /open-apis/bitable/v1/apps/:app_token/tables/:table_id/records/:record_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=bitable&resource=app.table.record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=bitable&resource=app.table.record&version=v1>
     pub fn update(
         &self,
         app_token: impl AsRef<str>,

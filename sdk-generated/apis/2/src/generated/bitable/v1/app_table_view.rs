@@ -18,7 +18,7 @@ impl<'a> AppTableViewApi<'a> {
     ///
     /// `POST /open-apis/bitable/v1/apps/:app_token/tables/:table_id/views`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app.table.view&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=bitable&resource=app.table.view&version=v1>
     pub fn create(
         &self,
         app_token: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> AppTableViewApi<'a> {
     ///
     /// `DELETE /open-apis/bitable/v1/apps/:app_token/tables/:table_id/views/:view_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=bitable&resource=app.table.view&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=bitable&resource=app.table.view&version=v1>
     pub fn delete(
         &self,
         app_token: impl AsRef<str>,
@@ -66,7 +66,7 @@ impl<'a> AppTableViewApi<'a> {
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables/:table_id/views/:view_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=bitable&resource=app.table.view&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=bitable&resource=app.table.view&version=v1>
     pub fn get(
         &self,
         app_token: impl AsRef<str>,
@@ -91,7 +91,7 @@ impl<'a> AppTableViewApi<'a> {
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/tables/:table_id/views`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.table.view&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.table.view&version=v1>
     pub fn list(
         &self,
         app_token: impl AsRef<str>,
@@ -114,7 +114,7 @@ impl<'a> AppTableViewApi<'a> {
     ///
     /// `PATCH /open-apis/bitable/v1/apps/:app_token/tables/:table_id/views/:view_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=bitable&resource=app.table.view&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=bitable&resource=app.table.view&version=v1>
     pub fn patch(
         &self,
         app_token: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> AppWorkflowApi<'a> {
     ///
     /// `GET /open-apis/bitable/v1/apps/:app_token/workflows`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.workflow&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=bitable&resource=app.workflow&version=v1>
     pub fn list(&self, app_token: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> AppWorkflowApi<'a> {
     ///
     /// `PUT /open-apis/bitable/v1/apps/:app_token/workflows/:workflow_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=bitable&resource=app.workflow&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=bitable&resource=app.workflow&version=v1>
     pub fn update(
         &self,
         app_token: impl AsRef<str>,

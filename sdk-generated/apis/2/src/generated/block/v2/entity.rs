@@ -18,7 +18,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `POST /open-apis/block/v2/entities`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=block&resource=entity&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=block&resource=entity&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `PUT /open-apis/block/v2/entities/:block_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=block&resource=entity&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=block&resource=entity&version=v2>
     pub fn update(&self, block_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> WhiteboardApi<'a> {
     ///
     /// `GET /open-apis/board/v1/whiteboards/:whiteboard_id/download_as_image`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download_as_image&project=board&resource=whiteboard&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download_as_image&project=board&resource=whiteboard&version=v1>
     pub fn download_as_image(
         &self,
         whiteboard_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> WhiteboardApi<'a> {
     ///
     /// `GET /open-apis/board/v1/whiteboards/:whiteboard_id/theme`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=theme&project=board&resource=whiteboard&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=theme&project=board&resource=whiteboard&version=v1>
     pub fn theme(&self, whiteboard_id: impl AsRef<str>) -> ThemeRequest {
         ThemeRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl<'a> WhiteboardApi<'a> {
     ///
     /// `POST /open-apis/board/v1/whiteboards/:whiteboard_id/update_theme`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_theme&project=board&resource=whiteboard&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_theme&project=board&resource=whiteboard&version=v1>
     pub fn update_theme(&self, whiteboard_id: impl AsRef<str>) -> UpdateThemeRequest {
         UpdateThemeRequest {
             call: Call::new(

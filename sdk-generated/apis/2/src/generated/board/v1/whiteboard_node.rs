@@ -18,7 +18,7 @@ impl<'a> WhiteboardNodeApi<'a> {
     ///
     /// `DELETE /open-apis/board/v1/whiteboards/:whiteboard_id/nodes/batch_delete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=board&resource=whiteboard.node&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=board&resource=whiteboard.node&version=v1>
     pub fn batch_delete(&self, whiteboard_id: impl AsRef<str>) -> BatchDeleteRequest {
         BatchDeleteRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> WhiteboardNodeApi<'a> {
     ///
     /// `POST /open-apis/board/v1/whiteboards/:whiteboard_id/nodes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=board&resource=whiteboard.node&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=board&resource=whiteboard.node&version=v1>
     pub fn create(&self, whiteboard_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> WhiteboardNodeApi<'a> {
     ///
     /// `POST /open-apis/board/v1/whiteboards/:whiteboard_id/nodes/plantuml`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_plantuml&project=board&resource=whiteboard.node&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_plantuml&project=board&resource=whiteboard.node&version=v1>
     pub fn create_plantuml(
         &self,
         whiteboard_id: impl AsRef<str>,
@@ -75,7 +75,7 @@ impl<'a> WhiteboardNodeApi<'a> {
     ///
     /// `GET /open-apis/board/v1/whiteboards/:whiteboard_id/nodes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=board&resource=whiteboard.node&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=board&resource=whiteboard.node&version=v1>
     pub fn list(&self, whiteboard_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

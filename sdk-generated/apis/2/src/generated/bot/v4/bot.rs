@@ -18,7 +18,7 @@ impl<'a> BotApi<'a> {
     ///
     /// `POST /open-apis/bot/v4/bot/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=bot&resource=bot&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=bot&resource=bot&version=v4>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

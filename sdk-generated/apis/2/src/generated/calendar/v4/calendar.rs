@@ -18,7 +18,7 @@ impl<'a> CalendarApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=calendar&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=calendar&version=v4>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> CalendarApi<'a> {
     ///
     /// `DELETE /open-apis/calendar/v4/calendars/:calendar_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=calendar&resource=calendar&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=calendar&resource=calendar&version=v4>
     pub fn delete(&self, calendar_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> CalendarApi<'a> {
     ///
     /// `GET /open-apis/calendar/v4/calendars/:calendar_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=calendar&resource=calendar&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=calendar&resource=calendar&version=v4>
     pub fn get(&self, calendar_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> CalendarApi<'a> {
     ///
     /// `GET /open-apis/calendar/v4/calendars`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=calendar&resource=calendar&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=calendar&resource=calendar&version=v4>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -90,7 +90,7 @@ impl<'a> CalendarApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/mget`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=mget&project=calendar&resource=calendar&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=mget&project=calendar&resource=calendar&version=v4>
     pub fn mget(&self) -> MgetRequest {
         MgetRequest {
             call: Call::new(
@@ -107,7 +107,7 @@ impl<'a> CalendarApi<'a> {
     ///
     /// `PATCH /open-apis/calendar/v4/calendars/:calendar_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=calendar&resource=calendar&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=calendar&resource=calendar&version=v4>
     pub fn patch(&self, calendar_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -125,7 +125,7 @@ impl<'a> CalendarApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/primary`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=primary&project=calendar&resource=calendar&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=primary&project=calendar&resource=calendar&version=v4>
     pub fn primary(&self) -> PrimaryRequest {
         PrimaryRequest {
             call: Call::new(
@@ -142,7 +142,7 @@ impl<'a> CalendarApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/primarys`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=primarys&project=calendar&resource=calendar&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=primarys&project=calendar&resource=calendar&version=v4>
     pub fn primarys(&self) -> PrimarysRequest {
         PrimarysRequest {
             call: Call::new(
@@ -159,7 +159,7 @@ impl<'a> CalendarApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=calendar&resource=calendar&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=calendar&resource=calendar&version=v4>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -176,7 +176,7 @@ impl<'a> CalendarApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/subscribe`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscribe&project=calendar&resource=calendar&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscribe&project=calendar&resource=calendar&version=v4>
     pub fn subscribe(&self, calendar_id: impl AsRef<str>) -> SubscribeRequest {
         SubscribeRequest {
             call: Call::new(
@@ -194,7 +194,7 @@ impl<'a> CalendarApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/subscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=calendar&resource=calendar&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=calendar&resource=calendar&version=v4>
     pub fn subscription(&self) -> SubscriptionRequest {
         SubscriptionRequest {
             call: Call::new(
@@ -211,7 +211,7 @@ impl<'a> CalendarApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/unsubscribe`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscribe&project=calendar&resource=calendar&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscribe&project=calendar&resource=calendar&version=v4>
     pub fn unsubscribe(&self, calendar_id: impl AsRef<str>) -> UnsubscribeRequest {
         UnsubscribeRequest {
             call: Call::new(
@@ -229,7 +229,7 @@ impl<'a> CalendarApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/unsubscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=calendar&resource=calendar&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=calendar&resource=calendar&version=v4>
     pub fn unsubscription(&self) -> UnsubscriptionRequest {
         UnsubscriptionRequest {
             call: Call::new(

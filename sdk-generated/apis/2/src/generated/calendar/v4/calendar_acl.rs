@@ -18,7 +18,7 @@ impl<'a> CalendarAclApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/acls`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=calendar.acl&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=calendar.acl&version=v4>
     pub fn create(&self, calendar_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> CalendarAclApi<'a> {
     ///
     /// `DELETE /open-apis/calendar/v4/calendars/:calendar_id/acls/:acl_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=calendar&resource=calendar.acl&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=calendar&resource=calendar.acl&version=v4>
     pub fn delete(
         &self,
         calendar_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> CalendarAclApi<'a> {
     ///
     /// `GET /open-apis/calendar/v4/calendars/:calendar_id/acls`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=calendar&resource=calendar.acl&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=calendar&resource=calendar.acl&version=v4>
     pub fn list(&self, calendar_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -77,7 +77,7 @@ impl<'a> CalendarAclApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/acls/subscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=calendar&resource=calendar.acl&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=calendar&resource=calendar.acl&version=v4>
     pub fn subscription(&self, calendar_id: impl AsRef<str>) -> SubscriptionRequest {
         SubscriptionRequest {
             call: Call::new(
@@ -95,7 +95,7 @@ impl<'a> CalendarAclApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/acls/unsubscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=calendar&resource=calendar.acl&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=calendar&resource=calendar.acl&version=v4>
     pub fn unsubscription(&self, calendar_id: impl AsRef<str>) -> UnsubscriptionRequest {
         UnsubscriptionRequest {
             call: Call::new(

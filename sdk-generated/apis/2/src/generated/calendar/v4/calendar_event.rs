@@ -18,7 +18,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/events`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=calendar.event&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=calendar.event&version=v4>
     pub fn create(&self, calendar_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `DELETE /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=calendar&resource=calendar.event&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=calendar&resource=calendar.event&version=v4>
     pub fn delete(
         &self,
         calendar_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `GET /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=calendar&resource=calendar.event&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=calendar&resource=calendar.event&version=v4>
     pub fn get(
         &self,
         calendar_id: impl AsRef<str>,
@@ -82,7 +82,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `GET /open-apis/calendar/v4/calendars/:calendar_id/events/instance_view`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=instance_view&project=calendar&resource=calendar.event&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=instance_view&project=calendar&resource=calendar.event&version=v4>
     pub fn instance_view(&self, calendar_id: impl AsRef<str>) -> InstanceViewRequest {
         InstanceViewRequest {
             call: Call::new(
@@ -100,7 +100,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `GET /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id/instances`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=instances&project=calendar&resource=calendar.event&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=instances&project=calendar&resource=calendar.event&version=v4>
     pub fn instances(
         &self,
         calendar_id: impl AsRef<str>,
@@ -123,7 +123,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `GET /open-apis/calendar/v4/calendars/:calendar_id/events`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=calendar&resource=calendar.event&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=calendar&resource=calendar.event&version=v4>
     pub fn list(&self, calendar_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -141,7 +141,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `PATCH /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=calendar&resource=calendar.event&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=calendar&resource=calendar.event&version=v4>
     pub fn patch(
         &self,
         calendar_id: impl AsRef<str>,
@@ -164,7 +164,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id/reply`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reply&project=calendar&resource=calendar.event&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reply&project=calendar&resource=calendar.event&version=v4>
     pub fn reply(
         &self,
         calendar_id: impl AsRef<str>,
@@ -187,7 +187,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/events/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=calendar&resource=calendar.event&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=calendar&resource=calendar.event&version=v4>
     pub fn search(&self, calendar_id: impl AsRef<str>) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -205,7 +205,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/events/subscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=calendar&resource=calendar.event&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=calendar&resource=calendar.event&version=v4>
     pub fn subscription(&self, calendar_id: impl AsRef<str>) -> SubscriptionRequest {
         SubscriptionRequest {
             call: Call::new(
@@ -223,7 +223,7 @@ impl<'a> CalendarEventApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/events/unsubscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=calendar&resource=calendar.event&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=calendar&resource=calendar.event&version=v4>
     pub fn unsubscription(&self, calendar_id: impl AsRef<str>) -> UnsubscriptionRequest {
         UnsubscriptionRequest {
             call: Call::new(

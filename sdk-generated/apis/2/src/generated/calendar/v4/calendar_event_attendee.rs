@@ -18,7 +18,7 @@ impl<'a> CalendarEventAttendeeApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id/attendees/batch_delete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=calendar&resource=calendar.event.attendee&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=calendar&resource=calendar.event.attendee&version=v4>
     pub fn batch_delete(
         &self,
         calendar_id: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> CalendarEventAttendeeApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id/attendees`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=calendar.event.attendee&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=calendar.event.attendee&version=v4>
     pub fn create(
         &self,
         calendar_id: impl AsRef<str>,
@@ -64,7 +64,7 @@ impl<'a> CalendarEventAttendeeApi<'a> {
     ///
     /// `GET /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id/attendees`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=calendar&resource=calendar.event.attendee&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=calendar&resource=calendar.event.attendee&version=v4>
     pub fn list(
         &self,
         calendar_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> CalendarEventMeetingChatApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id/meeting_chat`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=calendar.event.meeting_chat&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=calendar.event.meeting_chat&version=v4>
     pub fn create(
         &self,
         calendar_id: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> CalendarEventMeetingChatApi<'a> {
     ///
     /// `DELETE /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id/meeting_chat`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=calendar&resource=calendar.event.meeting_chat&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=calendar&resource=calendar.event.meeting_chat&version=v4>
     pub fn delete(
         &self,
         calendar_id: impl AsRef<str>,

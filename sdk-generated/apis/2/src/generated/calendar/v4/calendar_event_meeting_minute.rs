@@ -18,7 +18,7 @@ impl<'a> CalendarEventMeetingMinuteApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/calendars/:calendar_id/events/:event_id/meeting_minute`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=calendar.event.meeting_minute&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=calendar.event.meeting_minute&version=v4>
     pub fn create(
         &self,
         calendar_id: impl AsRef<str>,

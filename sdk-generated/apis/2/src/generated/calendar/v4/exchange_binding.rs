@@ -18,7 +18,7 @@ impl<'a> ExchangeBindingApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/exchange_bindings`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=exchange_binding&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=exchange_binding&version=v4>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ExchangeBindingApi<'a> {
     ///
     /// `DELETE /open-apis/calendar/v4/exchange_bindings/:exchange_binding_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=calendar&resource=exchange_binding&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=calendar&resource=exchange_binding&version=v4>
     pub fn delete(&self, exchange_binding_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> ExchangeBindingApi<'a> {
     ///
     /// `GET /open-apis/calendar/v4/exchange_bindings/:exchange_binding_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=calendar&resource=exchange_binding&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=calendar&resource=exchange_binding&version=v4>
     pub fn get(&self, exchange_binding_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

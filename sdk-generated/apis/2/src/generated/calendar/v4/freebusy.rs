@@ -20,7 +20,7 @@ impl<'a> FreebusyApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/freebusy/batch`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=calendar&resource=freebusy&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=calendar&resource=freebusy&version=v4>
     pub fn batch(&self) -> BatchRequest {
         BatchRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> FreebusyApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/freebusy/list`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=calendar&resource=freebusy&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=calendar&resource=freebusy&version=v4>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

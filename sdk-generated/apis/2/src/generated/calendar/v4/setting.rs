@@ -18,7 +18,7 @@ impl<'a> SettingApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/settings/generate_caldav_conf`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=generate_caldav_conf&project=calendar&resource=setting&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=generate_caldav_conf&project=calendar&resource=setting&version=v4>
     pub fn generate_caldav_conf(&self) -> GenerateCaldavConfRequest {
         GenerateCaldavConfRequest {
             call: Call::new(

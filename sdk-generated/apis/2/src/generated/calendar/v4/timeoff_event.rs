@@ -18,7 +18,7 @@ impl<'a> TimeoffEventApi<'a> {
     ///
     /// `POST /open-apis/calendar/v4/timeoff_events`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=timeoff_event&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=calendar&resource=timeoff_event&version=v4>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> TimeoffEventApi<'a> {
     ///
     /// `DELETE /open-apis/calendar/v4/timeoff_events/:timeoff_event_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=calendar&resource=timeoff_event&version=v4>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=calendar&resource=timeoff_event&version=v4>
     pub fn delete(&self, timeoff_event_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(

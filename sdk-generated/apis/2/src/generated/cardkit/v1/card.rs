@@ -18,7 +18,7 @@ impl<'a> CardApi<'a> {
     ///
     /// `POST /open-apis/cardkit/v1/cards/:card_id/batch_update`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=cardkit&resource=card&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=cardkit&resource=card&version=v1>
     pub fn batch_update(&self, card_id: impl AsRef<str>) -> BatchUpdateRequest {
         BatchUpdateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> CardApi<'a> {
     ///
     /// `POST /open-apis/cardkit/v1/cards`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=cardkit&resource=card&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=cardkit&resource=card&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> CardApi<'a> {
     ///
     /// `POST /open-apis/cardkit/v1/cards/id_convert`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=id_convert&project=cardkit&resource=card&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=id_convert&project=cardkit&resource=card&version=v1>
     pub fn id_convert(&self) -> IdConvertRequest {
         IdConvertRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> CardApi<'a> {
     ///
     /// `PATCH /open-apis/cardkit/v1/cards/:card_id/settings`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=settings&project=cardkit&resource=card&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=settings&project=cardkit&resource=card&version=v1>
     pub fn settings(&self, card_id: impl AsRef<str>) -> SettingsRequest {
         SettingsRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> CardApi<'a> {
     ///
     /// `PUT /open-apis/cardkit/v1/cards/:card_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=cardkit&resource=card&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=cardkit&resource=card&version=v1>
     pub fn update(&self, card_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> CardElementApi<'a> {
     ///
     /// `PUT /open-apis/cardkit/v1/cards/:card_id/elements/:element_id/content`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=content&project=cardkit&resource=card.element&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=content&project=cardkit&resource=card.element&version=v1>
     pub fn content(
         &self,
         card_id: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> CardElementApi<'a> {
     ///
     /// `POST /open-apis/cardkit/v1/cards/:card_id/elements`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=cardkit&resource=card.element&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=cardkit&resource=card.element&version=v1>
     pub fn create(&self, card_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -59,7 +59,7 @@ impl<'a> CardElementApi<'a> {
     ///
     /// `DELETE /open-apis/cardkit/v1/cards/:card_id/elements/:element_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=cardkit&resource=card.element&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=cardkit&resource=card.element&version=v1>
     pub fn delete(
         &self,
         card_id: impl AsRef<str>,
@@ -82,7 +82,7 @@ impl<'a> CardElementApi<'a> {
     ///
     /// `PATCH /open-apis/cardkit/v1/cards/:card_id/elements/:element_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=cardkit&resource=card.element&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=cardkit&resource=card.element&version=v1>
     pub fn patch(
         &self,
         card_id: impl AsRef<str>,
@@ -105,7 +105,7 @@ impl<'a> CardElementApi<'a> {
     ///
     /// `PUT /open-apis/cardkit/v1/cards/:card_id/elements/:element_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=cardkit&resource=card.element&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=cardkit&resource=card.element&version=v1>
     pub fn update(
         &self,
         card_id: impl AsRef<str>,

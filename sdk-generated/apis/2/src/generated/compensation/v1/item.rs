@@ -18,7 +18,7 @@ impl<'a> ItemApi<'a> {
     ///
     /// `GET /open-apis/compensation/v1/items`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=compensation&resource=item&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=compensation&resource=item&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> LumpSumPaymentApi<'a> {
     ///
     /// `POST /open-apis/compensation/v1/lump_sum_payment/batch_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=compensation&resource=lump_sum_payment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=compensation&resource=lump_sum_payment&version=v1>
     pub fn batch_create(&self) -> BatchCreateRequest {
         BatchCreateRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> LumpSumPaymentApi<'a> {
     ///
     /// `POST /open-apis/compensation/v1/lump_sum_payment/batch_remove`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_remove&project=compensation&resource=lump_sum_payment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_remove&project=compensation&resource=lump_sum_payment&version=v1>
     pub fn batch_remove(&self) -> BatchRemoveRequest {
         BatchRemoveRequest {
             call: Call::new(
@@ -56,7 +56,7 @@ impl<'a> LumpSumPaymentApi<'a> {
     ///
     /// `POST /open-apis/compensation/v1/lump_sum_payment/batch_update`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=compensation&resource=lump_sum_payment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=compensation&resource=lump_sum_payment&version=v1>
     pub fn batch_update(&self) -> BatchUpdateRequest {
         BatchUpdateRequest {
             call: Call::new(
@@ -75,7 +75,7 @@ impl<'a> LumpSumPaymentApi<'a> {
     ///
     /// `POST /open-apis/compensation/v1/lump_sum_payment/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=compensation&resource=lump_sum_payment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=compensation&resource=lump_sum_payment&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -94,7 +94,7 @@ impl<'a> LumpSumPaymentApi<'a> {
     ///
     /// `POST /open-apis/compensation/v1/lump_sum_payment/query_detail`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_detail&project=compensation&resource=lump_sum_payment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_detail&project=compensation&resource=lump_sum_payment&version=v1>
     pub fn query_detail(&self) -> QueryDetailRequest {
         QueryDetailRequest {
             call: Call::new(

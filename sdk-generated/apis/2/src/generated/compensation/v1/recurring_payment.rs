@@ -18,7 +18,7 @@ impl<'a> RecurringPaymentApi<'a> {
     ///
     /// `POST /open-apis/compensation/v1/recurring_payment/batch_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=compensation&resource=recurring_payment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=compensation&resource=recurring_payment&version=v1>
     pub fn batch_create(&self) -> BatchCreateRequest {
         BatchCreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> RecurringPaymentApi<'a> {
     ///
     /// `POST /open-apis/compensation/v1/recurring_payment/batch_remove`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_remove&project=compensation&resource=recurring_payment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_remove&project=compensation&resource=recurring_payment&version=v1>
     pub fn batch_remove(&self) -> BatchRemoveRequest {
         BatchRemoveRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> RecurringPaymentApi<'a> {
     ///
     /// `POST /open-apis/compensation/v1/recurring_payment/batch_update`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=compensation&resource=recurring_payment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=compensation&resource=recurring_payment&version=v1>
     pub fn batch_update(&self) -> BatchUpdateRequest {
         BatchUpdateRequest {
             call: Call::new(
@@ -69,7 +69,7 @@ impl<'a> RecurringPaymentApi<'a> {
     ///
     /// `POST /open-apis/compensation/v1/recurring_payment/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=compensation&resource=recurring_payment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=compensation&resource=recurring_payment&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

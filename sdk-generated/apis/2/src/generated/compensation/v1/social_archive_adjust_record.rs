@@ -18,7 +18,7 @@ impl<'a> SocialArchiveAdjustRecordApi<'a> {
     ///
     /// `POST /open-apis/compensation/v1/social_archive_adjust_record/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=compensation&resource=social_archive_adjust_record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=compensation&resource=social_archive_adjust_record&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

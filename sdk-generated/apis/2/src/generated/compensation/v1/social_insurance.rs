@@ -18,7 +18,7 @@ impl<'a> SocialInsuranceApi<'a> {
     ///
     /// `GET /open-apis/compensation/v1/social_insurances`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=compensation&resource=social_insurance&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=compensation&resource=social_insurance&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

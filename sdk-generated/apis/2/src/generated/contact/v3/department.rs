@@ -18,7 +18,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/departments/batch`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=contact&resource=department&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=contact&resource=department&version=v3>
     pub fn batch(&self) -> BatchRequest {
         BatchRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/departments/:department_id/children`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=children&project=contact&resource=department&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=children&project=contact&resource=department&version=v3>
     pub fn children(&self, department_id: impl AsRef<str>) -> ChildrenRequest {
         ChildrenRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/departments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=contact&resource=department&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=contact&resource=department&version=v3>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `DELETE /open-apis/contact/v3/departments/:department_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=contact&resource=department&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=contact&resource=department&version=v3>
     pub fn delete(&self, department_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/departments/:department_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=department&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=department&version=v3>
     pub fn get(&self, department_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/departments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=department&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=department&version=v3>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -123,7 +123,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/departments/parent`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=parent&project=contact&resource=department&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=parent&project=contact&resource=department&version=v3>
     pub fn parent(&self) -> ParentRequest {
         ParentRequest {
             call: Call::new(
@@ -140,7 +140,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `PATCH /open-apis/contact/v3/departments/:department_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=contact&resource=department&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=contact&resource=department&version=v3>
     pub fn patch(&self, department_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -158,7 +158,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/departments/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=contact&resource=department&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=contact&resource=department&version=v3>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -175,7 +175,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/departments/unbind_department_chat`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unbind_department_chat&project=contact&resource=department&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unbind_department_chat&project=contact&resource=department&version=v3>
     pub fn unbind_department_chat(&self) -> UnbindDepartmentChatRequest {
         UnbindDepartmentChatRequest {
             call: Call::new(
@@ -192,7 +192,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `PUT /open-apis/contact/v3/departments/:department_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=contact&resource=department&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=contact&resource=department&version=v3>
     pub fn update(&self, department_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(
@@ -210,7 +210,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `PATCH /open-apis/contact/v3/departments/:department_id/update_department_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_department_id&project=contact&resource=department&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_department_id&project=contact&resource=department&version=v3>
     pub fn update_department_id(
         &self,
         department_id: impl AsRef<str>,

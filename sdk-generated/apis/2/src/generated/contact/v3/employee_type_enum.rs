@@ -18,7 +18,7 @@ impl<'a> EmployeeTypeEnumApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/employee_type_enums`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=contact&resource=employee_type_enum&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=contact&resource=employee_type_enum&version=v3>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> EmployeeTypeEnumApi<'a> {
     ///
     /// `DELETE /open-apis/contact/v3/employee_type_enums/:enum_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=contact&resource=employee_type_enum&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=contact&resource=employee_type_enum&version=v3>
     pub fn delete(&self, enum_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> EmployeeTypeEnumApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/employee_type_enums`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=employee_type_enum&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=employee_type_enum&version=v3>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> EmployeeTypeEnumApi<'a> {
     ///
     /// `PUT /open-apis/contact/v3/employee_type_enums/:enum_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=contact&resource=employee_type_enum&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=contact&resource=employee_type_enum&version=v3>
     pub fn update(&self, enum_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

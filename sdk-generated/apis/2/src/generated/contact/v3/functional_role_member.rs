@@ -18,7 +18,7 @@ impl<'a> FunctionalRoleMemberApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/functional_roles/:role_id/members/batch_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=contact&resource=functional_role.member&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=contact&resource=functional_role.member&version=v3>
     pub fn batch_create(&self, role_id: impl AsRef<str>) -> BatchCreateRequest {
         BatchCreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> FunctionalRoleMemberApi<'a> {
     ///
     /// `PATCH /open-apis/contact/v3/functional_roles/:role_id/members/batch_delete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=contact&resource=functional_role.member&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=contact&resource=functional_role.member&version=v3>
     pub fn batch_delete(&self, role_id: impl AsRef<str>) -> BatchDeleteRequest {
         BatchDeleteRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> FunctionalRoleMemberApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/functional_roles/:role_id/members/:member_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=functional_role.member&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=functional_role.member&version=v3>
     pub fn get(
         &self,
         role_id: impl AsRef<str>,
@@ -77,7 +77,7 @@ impl<'a> FunctionalRoleMemberApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/functional_roles/:role_id/members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=functional_role.member&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=functional_role.member&version=v3>
     pub fn list(&self, role_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -95,7 +95,7 @@ impl<'a> FunctionalRoleMemberApi<'a> {
     ///
     /// `PATCH /open-apis/contact/v3/functional_roles/:role_id/members/scopes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=scopes&project=contact&resource=functional_role.member&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=scopes&project=contact&resource=functional_role.member&version=v3>
     pub fn scopes(&self, role_id: impl AsRef<str>) -> ScopesRequest {
         ScopesRequest {
             call: Call::new(

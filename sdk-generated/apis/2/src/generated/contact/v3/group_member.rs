@@ -18,7 +18,7 @@ impl<'a> GroupMemberApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/group/:group_id/member/add`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add&project=contact&resource=group.member&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add&project=contact&resource=group.member&version=v3>
     pub fn add(&self, group_id: impl AsRef<str>) -> AddRequest {
         AddRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> GroupMemberApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/group/:group_id/member/batch_add`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_add&project=contact&resource=group.member&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_add&project=contact&resource=group.member&version=v3>
     pub fn batch_add(&self, group_id: impl AsRef<str>) -> BatchAddRequest {
         BatchAddRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> GroupMemberApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/group/:group_id/member/batch_remove`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_remove&project=contact&resource=group.member&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_remove&project=contact&resource=group.member&version=v3>
     pub fn batch_remove(&self, group_id: impl AsRef<str>) -> BatchRemoveRequest {
         BatchRemoveRequest {
             call: Call::new(
@@ -72,7 +72,7 @@ impl<'a> GroupMemberApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/group/:group_id/member/remove`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove&project=contact&resource=group.member&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove&project=contact&resource=group.member&version=v3>
     pub fn remove(&self, group_id: impl AsRef<str>) -> RemoveRequest {
         RemoveRequest {
             call: Call::new(
@@ -90,7 +90,7 @@ impl<'a> GroupMemberApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/group/:group_id/member/simplelist`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=simplelist&project=contact&resource=group.member&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=simplelist&project=contact&resource=group.member&version=v3>
     pub fn simplelist(&self, group_id: impl AsRef<str>) -> SimplelistRequest {
         SimplelistRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> JobTitleApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/job_titles/:job_title_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=job_title&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=job_title&version=v3>
     pub fn get(&self, job_title_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> JobTitleApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/job_titles`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=job_title&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=job_title&version=v3>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ScopeApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/scopes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=scope&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=scope&version=v3>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> UnitApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/unit/bind_department`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=bind_department&project=contact&resource=unit&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=bind_department&project=contact&resource=unit&version=v3>
     pub fn bind_department(&self) -> BindDepartmentRequest {
         BindDepartmentRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> UnitApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/unit`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=contact&resource=unit&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=contact&resource=unit&version=v3>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> UnitApi<'a> {
     ///
     /// `DELETE /open-apis/contact/v3/unit/:unit_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=contact&resource=unit&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=contact&resource=unit&version=v3>
     pub fn delete(&self, unit_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> UnitApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/unit/:unit_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=unit&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=unit&version=v3>
     pub fn get(&self, unit_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> UnitApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/unit`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=unit&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=unit&version=v3>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -105,7 +105,7 @@ impl<'a> UnitApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/unit/list_department`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_department&project=contact&resource=unit&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_department&project=contact&resource=unit&version=v3>
     pub fn list_department(&self) -> ListDepartmentRequest {
         ListDepartmentRequest {
             call: Call::new(
@@ -122,7 +122,7 @@ impl<'a> UnitApi<'a> {
     ///
     /// `PATCH /open-apis/contact/v3/unit/:unit_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=contact&resource=unit&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=contact&resource=unit&version=v3>
     pub fn patch(&self, unit_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -140,7 +140,7 @@ impl<'a> UnitApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/unit/unbind_department`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unbind_department&project=contact&resource=unit&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unbind_department&project=contact&resource=unit&version=v3>
     pub fn unbind_department(&self) -> UnbindDepartmentRequest {
         UnbindDepartmentRequest {
             call: Call::new(

@@ -20,7 +20,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/users/basic_batch`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=basic_batch&project=contact&resource=user&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=basic_batch&project=contact&resource=user&version=v3>
     pub fn basic_batch(&self) -> BasicBatchRequest {
         BasicBatchRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/users/batch`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=contact&resource=user&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=contact&resource=user&version=v3>
     pub fn batch(&self) -> BatchRequest {
         BatchRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/users/batch_get_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get_id&project=contact&resource=user&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get_id&project=contact&resource=user&version=v3>
     pub fn batch_get_id(&self) -> BatchGetIdRequest {
         BatchGetIdRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/users`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=contact&resource=user&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=contact&resource=user&version=v3>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `DELETE /open-apis/contact/v3/users/:user_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=contact&resource=user&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=contact&resource=user&version=v3>
     pub fn delete(&self, user_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/users/find_by_department`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=find_by_department&project=contact&resource=user&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=find_by_department&project=contact&resource=user&version=v3>
     pub fn find_by_department(&self) -> FindByDepartmentRequest {
         FindByDepartmentRequest {
             call: Call::new(
@@ -123,7 +123,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/users/:user_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=user&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=user&version=v3>
     pub fn get(&self, user_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -141,7 +141,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/users`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=user&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=user&version=v3>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -158,7 +158,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `PATCH /open-apis/contact/v3/users/:user_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=contact&resource=user&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=contact&resource=user&version=v3>
     pub fn patch(&self, user_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -176,7 +176,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `POST /open-apis/contact/v3/users/:user_id/resurrect`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=resurrect&project=contact&resource=user&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=resurrect&project=contact&resource=user&version=v3>
     pub fn resurrect(&self, user_id: impl AsRef<str>) -> ResurrectRequest {
         ResurrectRequest {
             call: Call::new(
@@ -194,7 +194,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `PUT /open-apis/contact/v3/users/:user_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=contact&resource=user&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=contact&resource=user&version=v3>
     pub fn update(&self, user_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(
@@ -212,7 +212,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `PATCH /open-apis/contact/v3/users/:user_id/update_user_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_user_id&project=contact&resource=user&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_user_id&project=contact&resource=user&version=v3>
     pub fn update_user_id(&self, user_id: impl AsRef<str>) -> UpdateUserIdRequest {
         UpdateUserIdRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> WorkCityApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/work_cities/:work_city_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=work_city&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=contact&resource=work_city&version=v3>
     pub fn get(&self, work_city_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> WorkCityApi<'a> {
     ///
     /// `GET /open-apis/contact/v3/work_cities`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=work_city&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=contact&resource=work_city&version=v3>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

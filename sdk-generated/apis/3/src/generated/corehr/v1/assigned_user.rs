@@ -18,7 +18,7 @@ impl<'a> AssignedUserApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/assigned_users/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=assigned_user&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=assigned_user&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AuthorizationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/authorizations/add_role_assign`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_role_assign&project=corehr&resource=authorization&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_role_assign&project=corehr&resource=authorization&version=v1>
     pub fn add_role_assign(&self) -> AddRoleAssignRequest {
         AddRoleAssignRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> AuthorizationApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/authorizations/get_by_param`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_param&project=corehr&resource=authorization&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_param&project=corehr&resource=authorization&version=v1>
     pub fn get_by_param(&self) -> GetByParamRequest {
         GetByParamRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> AuthorizationApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/authorizations/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=authorization&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=authorization&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -69,7 +69,7 @@ impl<'a> AuthorizationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/authorizations/remove_role_assign`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_role_assign&project=corehr&resource=authorization&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_role_assign&project=corehr&resource=authorization&version=v1>
     pub fn remove_role_assign(&self) -> RemoveRoleAssignRequest {
         RemoveRoleAssignRequest {
             call: Call::new(
@@ -86,7 +86,7 @@ impl<'a> AuthorizationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/authorizations/update_role_assign`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_role_assign&project=corehr&resource=authorization&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_role_assign&project=corehr&resource=authorization&version=v1>
     pub fn update_role_assign(&self) -> UpdateRoleAssignRequest {
         UpdateRoleAssignRequest {
             call: Call::new(

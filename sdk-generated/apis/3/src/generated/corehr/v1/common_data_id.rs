@@ -18,7 +18,7 @@ impl<'a> CommonDataIdApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/common_data/id/convert`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=convert&project=corehr&resource=common_data.id&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=convert&project=corehr&resource=common_data.id&version=v1>
     pub fn convert(&self) -> ConvertRequest {
         ConvertRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> CommonDataMetaDataApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/common_data/meta_data/add_enum_option`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_enum_option&project=corehr&resource=common_data.meta_data&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_enum_option&project=corehr&resource=common_data.meta_data&version=v1>
     pub fn add_enum_option(&self) -> AddEnumOptionRequest {
         AddEnumOptionRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> CommonDataMetaDataApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/common_data/meta_data/edit_enum_option`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=edit_enum_option&project=corehr&resource=common_data.meta_data&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=edit_enum_option&project=corehr&resource=common_data.meta_data&version=v1>
     pub fn edit_enum_option(&self) -> EditEnumOptionRequest {
         EditEnumOptionRequest {
             call: Call::new(

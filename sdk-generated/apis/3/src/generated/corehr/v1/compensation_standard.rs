@@ -18,7 +18,7 @@ impl<'a> CompensationStandardApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/compensation_standards/match`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=match&project=corehr&resource=compensation_standard&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=match&project=corehr&resource=compensation_standard&version=v1>
     pub fn r#match(&self) -> MatchRequest {
         MatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> CustomFieldApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/custom_fields/get_by_param`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_param&project=corehr&resource=custom_field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_param&project=corehr&resource=custom_field&version=v1>
     pub fn get_by_param(&self) -> GetByParamRequest {
         GetByParamRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> CustomFieldApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/custom_fields/list_object_api_name`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_object_api_name&project=corehr&resource=custom_field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_object_api_name&project=corehr&resource=custom_field&version=v1>
     pub fn list_object_api_name(&self) -> ListObjectApiNameRequest {
         ListObjectApiNameRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> CustomFieldApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/custom_fields/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=custom_field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=custom_field&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> EmploymentApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/employments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=employment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=employment&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> EmploymentApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v1/employments/:employment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=employment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=employment&version=v1>
     pub fn delete(&self, employment_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> EmploymentApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v1/employments/:employment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=employment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=employment&version=v1>
     pub fn patch(&self, employment_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

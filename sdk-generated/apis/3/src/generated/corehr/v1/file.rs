@@ -18,7 +18,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/files/:id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=file&version=v1>
     pub fn get(&self, id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

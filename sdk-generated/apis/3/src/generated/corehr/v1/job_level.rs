@@ -18,7 +18,7 @@ impl<'a> JobLevelApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/job_levels`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=job_level&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=job_level&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> JobLevelApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v1/job_levels/:job_level_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=job_level&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=job_level&version=v1>
     pub fn delete(&self, job_level_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> JobLevelApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/job_levels/:job_level_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=job_level&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=job_level&version=v1>
     pub fn get(&self, job_level_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> JobLevelApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/job_levels`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=job_level&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=job_level&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> JobLevelApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v1/job_levels/:job_level_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=job_level&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=job_level&version=v1>
     pub fn patch(&self, job_level_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> LeaveApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/leaves/calendar_by_scope`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=calendar_by_scope&project=corehr&resource=leave&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=calendar_by_scope&project=corehr&resource=leave&version=v1>
     pub fn calendar_by_scope(&self) -> CalendarByScopeRequest {
         CalendarByScopeRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> LeaveApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/leaves/leave_balances`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=leave_balances&project=corehr&resource=leave&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=leave_balances&project=corehr&resource=leave&version=v1>
     pub fn leave_balances(&self) -> LeaveBalancesRequest {
         LeaveBalancesRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> LeaveApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/leaves/leave_request_history`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=leave_request_history&project=corehr&resource=leave&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=leave_request_history&project=corehr&resource=leave&version=v1>
     pub fn leave_request_history(&self) -> LeaveRequestHistoryRequest {
         LeaveRequestHistoryRequest {
             call: Call::new(
@@ -69,7 +69,7 @@ impl<'a> LeaveApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/leaves/leave_types`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=leave_types&project=corehr&resource=leave&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=leave_types&project=corehr&resource=leave&version=v1>
     pub fn leave_types(&self) -> LeaveTypesRequest {
         LeaveTypesRequest {
             call: Call::new(
@@ -86,7 +86,7 @@ impl<'a> LeaveApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/leaves/work_calendar`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=work_calendar&project=corehr&resource=leave&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=work_calendar&project=corehr&resource=leave&version=v1>
     pub fn work_calendar(&self) -> WorkCalendarRequest {
         WorkCalendarRequest {
             call: Call::new(
@@ -103,7 +103,7 @@ impl<'a> LeaveApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/leaves/work_calendar_date`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=work_calendar_date&project=corehr&resource=leave&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=work_calendar_date&project=corehr&resource=leave&version=v1>
     pub fn work_calendar_date(&self) -> WorkCalendarDateRequest {
         WorkCalendarDateRequest {
             call: Call::new(

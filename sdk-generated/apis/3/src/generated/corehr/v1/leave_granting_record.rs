@@ -18,7 +18,7 @@ impl<'a> LeaveGrantingRecordApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/leave_granting_records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=leave_granting_record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=leave_granting_record&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> LeaveGrantingRecordApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v1/leave_granting_records/:leave_granting_record_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=leave_granting_record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=leave_granting_record&version=v1>
     pub fn delete(&self, leave_granting_record_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> LocationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/locations`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=location&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=location&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> LocationApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v1/locations/:location_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=location&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=location&version=v1>
     pub fn delete(&self, location_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> LocationApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/locations/:location_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=location&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=location&version=v1>
     pub fn get(&self, location_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> LocationApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/locations`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=location&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=location&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> OffboardingApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/offboardings/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=offboarding&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=offboarding&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> OffboardingApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/offboardings/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=offboarding&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=offboarding&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> OffboardingApi<'a> {
     ///
     /// `POST /open-apis/corehr/v1/offboardings/submit`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=submit&project=corehr&resource=offboarding&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=submit&project=corehr&resource=offboarding&version=v1>
     pub fn submit(&self) -> SubmitRequest {
         SubmitRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v1/pre_hires/:pre_hire_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=pre_hire&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=pre_hire&version=v1>
     pub fn delete(&self, pre_hire_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/pre_hires/:pre_hire_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=pre_hire&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=pre_hire&version=v1>
     pub fn get(&self, pre_hire_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/pre_hires`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=pre_hire&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=pre_hire&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v1/pre_hires/:pre_hire_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=pre_hire&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=pre_hire&version=v1>
     pub fn patch(&self, pre_hire_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

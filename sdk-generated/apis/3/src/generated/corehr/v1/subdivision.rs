@@ -18,7 +18,7 @@ impl<'a> SubdivisionApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/subdivisions/:subdivision_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=subdivision&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=subdivision&version=v1>
     pub fn get(&self, subdivision_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> SubdivisionApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/subdivisions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=subdivision&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=subdivision&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> TransferTypeApi<'a> {
     ///
     /// `GET /open-apis/corehr/v1/transfer_types/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=transfer_type&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=transfer_type&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

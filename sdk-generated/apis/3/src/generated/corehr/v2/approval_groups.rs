@@ -18,7 +18,7 @@ impl<'a> ApprovalGroupsApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/approval_groups/:process_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=approval_groups&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=approval_groups&version=v2>
     pub fn get(&self, process_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ApprovalGroupsApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/approval_groups/open_query_department_change_list_by_ids`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=open_query_department_change_list_by_ids&project=corehr&resource=approval_groups&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=open_query_department_change_list_by_ids&project=corehr&resource=approval_groups&version=v2>
     pub fn open_query_department_change_list_by_ids(
         &self,
     ) -> OpenQueryDepartmentChangeListByIdsRequest {
@@ -55,7 +55,7 @@ impl<'a> ApprovalGroupsApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/approval_groups/open_query_job_change_list_by_ids`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=open_query_job_change_list_by_ids&project=corehr&resource=approval_groups&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=open_query_job_change_list_by_ids&project=corehr&resource=approval_groups&version=v2>
     pub fn open_query_job_change_list_by_ids(
         &self,
     ) -> OpenQueryJobChangeListByIdsRequest {
@@ -76,7 +76,7 @@ impl<'a> ApprovalGroupsApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/approval_groups/open_query_position_change_list_by_ids`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=open_query_position_change_list_by_ids&project=corehr&resource=approval_groups&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=open_query_position_change_list_by_ids&project=corehr&resource=approval_groups&version=v2>
     pub fn open_query_position_change_list_by_ids(
         &self,
     ) -> OpenQueryPositionChangeListByIdsRequest {

@@ -18,7 +18,7 @@ impl<'a> ApproverApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/approvers`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=approver&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=approver&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> BasicInfoCountryRegionSubdivisionApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/basic_info/country_region_subdivisions/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=basic_info.country_region_subdivision&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=basic_info.country_region_subdivision&version=v2>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> BpApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/bps/get_by_department`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_department&project=corehr&resource=bp&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_department&project=corehr&resource=bp&version=v2>
     pub fn get_by_department(&self) -> GetByDepartmentRequest {
         GetByDepartmentRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> BpApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/bps`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=bp&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=bp&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

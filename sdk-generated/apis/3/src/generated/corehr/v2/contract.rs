@@ -18,7 +18,7 @@ impl<'a> ContractApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/contracts/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=contract&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=contract&version=v2>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

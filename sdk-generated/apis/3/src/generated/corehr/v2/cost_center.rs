@@ -18,7 +18,7 @@ impl<'a> CostCenterApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/cost_centers`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=cost_center&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=cost_center&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> CostCenterApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v2/cost_centers/:cost_center_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=cost_center&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=cost_center&version=v2>
     pub fn delete(&self, cost_center_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> CostCenterApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/cost_centers/:cost_center_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=cost_center&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=cost_center&version=v2>
     pub fn patch(&self, cost_center_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> CostCenterApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/cost_centers/query_multi_timeline`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_multi_timeline&project=corehr&resource=cost_center&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_multi_timeline&project=corehr&resource=cost_center&version=v2>
     pub fn query_multi_timeline(&self) -> QueryMultiTimelineRequest {
         QueryMultiTimelineRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> CostCenterApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/cost_centers/query_recent_change`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=cost_center&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=cost_center&version=v2>
     pub fn query_recent_change(&self) -> QueryRecentChangeRequest {
         QueryRecentChangeRequest {
             call: Call::new(
@@ -105,7 +105,7 @@ impl<'a> CostCenterApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/cost_centers/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=cost_center&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=cost_center&version=v2>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -124,7 +124,7 @@ impl<'a> CostCenterApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/cost_centers/tree`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=tree&project=corehr&resource=cost_center&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=tree&project=corehr&resource=cost_center&version=v2>
     pub fn tree(&self) -> TreeRequest {
         TreeRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> CostCenterVersionApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/cost_centers/:cost_center_id/versions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=cost_center.version&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=cost_center.version&version=v2>
     pub fn create(&self, cost_center_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> CostCenterVersionApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v2/cost_centers/:cost_center_id/versions/:version_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=cost_center.version&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=cost_center.version&version=v2>
     pub fn delete(
         &self,
         cost_center_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> CostCenterVersionApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/cost_centers/:cost_center_id/versions/:version_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=cost_center.version&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=cost_center.version&version=v2>
     pub fn patch(
         &self,
         cost_center_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> CustomOrgApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/custom_orgs/active`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=active&project=corehr&resource=custom_org&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=active&project=corehr&resource=custom_org&version=v2>
     pub fn active(&self) -> ActiveRequest {
         ActiveRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> CustomOrgApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/custom_orgs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=custom_org&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=custom_org&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> CustomOrgApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/custom_orgs/delete_org`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete_org&project=corehr&resource=custom_org&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete_org&project=corehr&resource=custom_org&version=v2>
     pub fn delete_org(&self) -> DeleteOrgRequest {
         DeleteOrgRequest {
             call: Call::new(
@@ -69,7 +69,7 @@ impl<'a> CustomOrgApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/custom_orgs/:org_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=custom_org&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=custom_org&version=v2>
     pub fn patch(&self, org_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -87,7 +87,7 @@ impl<'a> CustomOrgApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/custom_orgs/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=custom_org&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=custom_org&version=v2>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> CustomOrgApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/custom_orgs/query_recent_change`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=custom_org&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=custom_org&version=v2>
     pub fn query_recent_change(&self) -> QueryRecentChangeRequest {
         QueryRecentChangeRequest {
             call: Call::new(
@@ -123,7 +123,7 @@ impl<'a> CustomOrgApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/custom_orgs/update_rule`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_rule&project=corehr&resource=custom_org&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_rule&project=corehr&resource=custom_org&version=v2>
     pub fn update_rule(&self) -> UpdateRuleRequest {
         UpdateRuleRequest {
             call: Call::new(

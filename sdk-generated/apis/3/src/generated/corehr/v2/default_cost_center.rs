@@ -18,7 +18,7 @@ impl<'a> DefaultCostCenterApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/default_cost_centers/batch_query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=corehr&resource=default_cost_center&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=corehr&resource=default_cost_center&version=v2>
     pub fn batch_query(&self) -> BatchQueryRequest {
         BatchQueryRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> DefaultCostCenterApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/default_cost_centers/create_version`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_version&project=corehr&resource=default_cost_center&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_version&project=corehr&resource=default_cost_center&version=v2>
     pub fn create_version(&self) -> CreateVersionRequest {
         CreateVersionRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> DefaultCostCenterApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/default_cost_centers/remove_version`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_version&project=corehr&resource=default_cost_center&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_version&project=corehr&resource=default_cost_center&version=v2>
     pub fn remove_version(&self) -> RemoveVersionRequest {
         RemoveVersionRequest {
             call: Call::new(
@@ -69,7 +69,7 @@ impl<'a> DefaultCostCenterApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/default_cost_centers/update_version`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_version&project=corehr&resource=default_cost_center&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_version&project=corehr&resource=default_cost_center&version=v2>
     pub fn update_version(&self) -> UpdateVersionRequest {
         UpdateVersionRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/departments/batch_get`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=corehr&resource=department&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=corehr&resource=department&version=v2>
     pub fn batch_get(&self) -> BatchGetRequest {
         BatchGetRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v2/departments/:department_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=department&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=department&version=v2>
     pub fn delete(&self, department_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/departments/parents`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=parents&project=corehr&resource=department&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=parents&project=corehr&resource=department&version=v2>
     pub fn parents(&self) -> ParentsRequest {
         ParentsRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/departments/:department_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=department&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=department&version=v2>
     pub fn patch(&self, department_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/departments/query_multi_timeline`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_multi_timeline&project=corehr&resource=department&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_multi_timeline&project=corehr&resource=department&version=v2>
     pub fn query_multi_timeline(&self) -> QueryMultiTimelineRequest {
         QueryMultiTimelineRequest {
             call: Call::new(
@@ -105,7 +105,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/departments/query_operation_logs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_operation_logs&project=corehr&resource=department&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_operation_logs&project=corehr&resource=department&version=v2>
     pub fn query_operation_logs(&self) -> QueryOperationLogsRequest {
         QueryOperationLogsRequest {
             call: Call::new(
@@ -122,7 +122,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/departments/query_recent_change`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=department&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=department&version=v2>
     pub fn query_recent_change(&self) -> QueryRecentChangeRequest {
         QueryRecentChangeRequest {
             call: Call::new(
@@ -139,7 +139,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/departments/query_timeline`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_timeline&project=corehr&resource=department&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_timeline&project=corehr&resource=department&version=v2>
     pub fn query_timeline(&self) -> QueryTimelineRequest {
         QueryTimelineRequest {
             call: Call::new(
@@ -156,7 +156,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/departments/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=department&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=department&version=v2>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -173,7 +173,7 @@ impl<'a> DepartmentApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/departments/tree`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=tree&project=corehr&resource=department&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=tree&project=corehr&resource=department&version=v2>
     pub fn tree(&self) -> TreeRequest {
         TreeRequest {
             call: Call::new(

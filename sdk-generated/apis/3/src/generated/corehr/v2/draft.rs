@@ -20,7 +20,7 @@ impl<'a> DraftApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/drafts/:draft_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=draft&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=draft&version=v2>
     pub fn get(&self, draft_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/employees/batch_get`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=corehr&resource=employee&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=corehr&resource=employee&version=v2>
     pub fn batch_get(&self) -> BatchGetRequest {
         BatchGetRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/employees`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=employee&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=employee&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/employees/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=employee&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=employee&version=v2>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

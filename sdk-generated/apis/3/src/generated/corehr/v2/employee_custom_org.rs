@@ -18,7 +18,7 @@ impl<'a> EmployeeCustomOrgApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/custom_org/create_emp_custom_org`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_emp_custom_org&project=corehr&resource=employee.custom_org&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_emp_custom_org&project=corehr&resource=employee.custom_org&version=v2>
     pub fn create_emp_custom_org(&self) -> CreateEmpCustomOrgRequest {
         CreateEmpCustomOrgRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> EmployeeCustomOrgApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/custom_org/del`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=del&project=corehr&resource=employee.custom_org&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=del&project=corehr&resource=employee.custom_org&version=v2>
     pub fn del(&self) -> DelRequest {
         DelRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> EmployeeCustomOrgApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/custom_org/edit_emp_custom_org`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=edit_emp_custom_org&project=corehr&resource=employee.custom_org&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=edit_emp_custom_org&project=corehr&resource=employee.custom_org&version=v2>
     pub fn edit_emp_custom_org(&self) -> EditEmpCustomOrgRequest {
         EditEmpCustomOrgRequest {
             call: Call::new(
@@ -69,7 +69,7 @@ impl<'a> EmployeeCustomOrgApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/custom_org/employment_custom_org_record`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=employment_custom_org_record&project=corehr&resource=employee.custom_org&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=employment_custom_org_record&project=corehr&resource=employee.custom_org&version=v2>
     pub fn employment_custom_org_record(&self) -> EmploymentCustomOrgRecordRequest {
         EmploymentCustomOrgRecordRequest {
             call: Call::new(
@@ -86,7 +86,7 @@ impl<'a> EmployeeCustomOrgApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/custom_org/querybyid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=querybyid&project=corehr&resource=employee.custom_org&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=querybyid&project=corehr&resource=employee.custom_org&version=v2>
     pub fn querybyid(&self) -> QuerybyidRequest {
         QuerybyidRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> EmployeesAdditionalJobApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/employees/additional_jobs/batch`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=corehr&resource=employees.additional_job&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=corehr&resource=employees.additional_job&version=v2>
     pub fn batch(&self) -> BatchRequest {
         BatchRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> EmployeesAdditionalJobApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/employees/additional_jobs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=employees.additional_job&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=employees.additional_job&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> EmployeesAdditionalJobApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v2/employees/additional_jobs/:additional_job_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=employees.additional_job&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=employees.additional_job&version=v2>
     pub fn delete(&self, additional_job_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> EmployeesAdditionalJobApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/employees/additional_jobs/:additional_job_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=employees.additional_job&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=employees.additional_job&version=v2>
     pub fn patch(&self, additional_job_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> EmployeesInternationalAssignmentApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/employees/international_assignments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=employees.international_assignment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=employees.international_assignment&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> EmployeesInternationalAssignmentApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v2/employees/international_assignments/:international_assignment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=employees.international_assignment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=employees.international_assignment&version=v2>
     pub fn delete(&self, international_assignment_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -56,7 +56,7 @@ impl<'a> EmployeesInternationalAssignmentApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/employees/international_assignments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=employees.international_assignment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=employees.international_assignment&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -73,7 +73,7 @@ impl<'a> EmployeesInternationalAssignmentApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/employees/international_assignments/:international_assignment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=employees.international_assignment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=employees.international_assignment&version=v2>
     pub fn patch(&self, international_assignment_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/jobs/batch_get`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=corehr&resource=job&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=corehr&resource=job&version=v2>
     pub fn batch_get(&self) -> BatchGetRequest {
         BatchGetRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/jobs/:job_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=job&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=job&version=v2>
     pub fn get(&self, job_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/jobs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=job&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=job&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -72,7 +72,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/jobs/query_multi_timeline`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_multi_timeline&project=corehr&resource=job&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_multi_timeline&project=corehr&resource=job&version=v2>
     pub fn query_multi_timeline(&self) -> QueryMultiTimelineRequest {
         QueryMultiTimelineRequest {
             call: Call::new(
@@ -89,7 +89,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/jobs/query_recent_change`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=job&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=job&version=v2>
     pub fn query_recent_change(&self) -> QueryRecentChangeRequest {
         QueryRecentChangeRequest {
             call: Call::new(

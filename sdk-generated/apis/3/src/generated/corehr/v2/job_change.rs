@@ -18,7 +18,7 @@ impl<'a> JobChangeApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/job_changes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=job_change&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=job_change&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> JobChangeApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/job_changes/:job_change_id/revoke`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=revoke&project=corehr&resource=job_change&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=revoke&project=corehr&resource=job_change&version=v2>
     pub fn revoke(&self, job_change_id: impl AsRef<str>) -> RevokeRequest {
         RevokeRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> JobChangeApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/job_changes/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=job_change&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=job_change&version=v2>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

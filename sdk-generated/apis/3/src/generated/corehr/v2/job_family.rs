@@ -18,7 +18,7 @@ impl<'a> JobFamilyApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/job_families/batch_get`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=corehr&resource=job_family&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=corehr&resource=job_family&version=v2>
     pub fn batch_get(&self) -> BatchGetRequest {
         BatchGetRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> JobFamilyApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/job_families/query_multi_timeline`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_multi_timeline&project=corehr&resource=job_family&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_multi_timeline&project=corehr&resource=job_family&version=v2>
     pub fn query_multi_timeline(&self) -> QueryMultiTimelineRequest {
         QueryMultiTimelineRequest {
             call: Call::new(
@@ -56,7 +56,7 @@ impl<'a> JobFamilyApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/job_families/query_recent_change`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=job_family&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=job_family&version=v2>
     pub fn query_recent_change(&self) -> QueryRecentChangeRequest {
         QueryRecentChangeRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> JobGradeApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/job_grades`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=job_grade&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=job_grade&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> JobGradeApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v2/job_grades/:job_grade_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=job_grade&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=job_grade&version=v2>
     pub fn delete(&self, job_grade_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> JobGradeApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/job_grades/:job_grade_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=job_grade&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=job_grade&version=v2>
     pub fn patch(&self, job_grade_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> JobGradeApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/job_grades/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=job_grade&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=job_grade&version=v2>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -90,7 +90,7 @@ impl<'a> JobGradeApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/job_grades/query_recent_change`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=job_grade&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=job_grade&version=v2>
     pub fn query_recent_change(&self) -> QueryRecentChangeRequest {
         QueryRecentChangeRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> JobLevelApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/job_levels/batch_get`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=corehr&resource=job_level&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=corehr&resource=job_level&version=v2>
     pub fn batch_get(&self) -> BatchGetRequest {
         BatchGetRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> JobLevelApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/job_levels/query_recent_change`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=job_level&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=job_level&version=v2>
     pub fn query_recent_change(&self) -> QueryRecentChangeRequest {
         QueryRecentChangeRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> LocationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/locations/active`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=active&project=corehr&resource=location&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=active&project=corehr&resource=location&version=v2>
     pub fn active(&self) -> ActiveRequest {
         ActiveRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> LocationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/locations/batch_get`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=corehr&resource=location&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=corehr&resource=location&version=v2>
     pub fn batch_get(&self) -> BatchGetRequest {
         BatchGetRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> LocationApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/locations/:location_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=location&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=location&version=v2>
     pub fn patch(&self, location_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -72,7 +72,7 @@ impl<'a> LocationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/locations/query_multi_timeline`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_multi_timeline&project=corehr&resource=location&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_multi_timeline&project=corehr&resource=location&version=v2>
     pub fn query_multi_timeline(&self) -> QueryMultiTimelineRequest {
         QueryMultiTimelineRequest {
             call: Call::new(
@@ -89,7 +89,7 @@ impl<'a> LocationApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/locations/query_recent_change`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=location&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=location&version=v2>
     pub fn query_recent_change(&self) -> QueryRecentChangeRequest {
         QueryRecentChangeRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> LocationAddressApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/locations/:location_id/addresses`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=location.address&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=location.address&version=v2>
     pub fn create(&self, location_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> LocationAddressApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v2/locations/:location_id/addresses/:address_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=location.address&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=location.address&version=v2>
     pub fn delete(
         &self,
         location_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> LocationAddressApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/locations/:location_id/addresses/:address_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=location.address&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=location.address&version=v2>
     pub fn patch(
         &self,
         location_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> OffboardingApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/offboardings/edit`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=edit&project=corehr&resource=offboarding&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=edit&project=corehr&resource=offboarding&version=v2>
     pub fn edit(&self) -> EditRequest {
         EditRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> OffboardingApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/offboardings/revoke`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=revoke&project=corehr&resource=offboarding&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=revoke&project=corehr&resource=offboarding&version=v2>
     pub fn revoke(&self) -> RevokeRequest {
         RevokeRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> OffboardingApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/offboardings/submit_v2`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=submit_v2&project=corehr&resource=offboarding&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=submit_v2&project=corehr&resource=offboarding&version=v2>
     pub fn submit_v2(&self) -> SubmitV2Request {
         SubmitV2Request {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> PathwayApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pathways/active`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=active&project=corehr&resource=pathway&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=active&project=corehr&resource=pathway&version=v2>
     pub fn active(&self) -> ActiveRequest {
         ActiveRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> PathwayApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pathways/batch_get`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=corehr&resource=pathway&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=corehr&resource=pathway&version=v2>
     pub fn batch_get(&self) -> BatchGetRequest {
         BatchGetRequest {
             call: Call::new(
@@ -56,7 +56,7 @@ impl<'a> PathwayApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pathways`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=pathway&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=pathway&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -75,7 +75,7 @@ impl<'a> PathwayApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v2/pathways/:pathway_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=pathway&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=pathway&version=v2>
     pub fn delete(&self, pathway_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -95,7 +95,7 @@ impl<'a> PathwayApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/pathways/:pathway_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=pathway&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=pathway&version=v2>
     pub fn patch(&self, pathway_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> PersonApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/persons`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=person&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=person&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> PersonApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/persons/:person_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=person&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=person&version=v2>
     pub fn patch(&self, person_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> PositionApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/positions/active`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=active&project=corehr&resource=position&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=active&project=corehr&resource=position&version=v2>
     pub fn active(&self) -> ActiveRequest {
         ActiveRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> PositionApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/positions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=position&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=position&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -56,7 +56,7 @@ impl<'a> PositionApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/positions/del_position`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=del_position&project=corehr&resource=position&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=del_position&project=corehr&resource=position&version=v2>
     pub fn del_position(&self) -> DelPositionRequest {
         DelPositionRequest {
             call: Call::new(
@@ -75,7 +75,7 @@ impl<'a> PositionApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/positions/:position_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=position&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=position&version=v2>
     pub fn patch(&self, position_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -95,7 +95,7 @@ impl<'a> PositionApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/positions/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=position&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=position&version=v2>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -114,7 +114,7 @@ impl<'a> PositionApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/positions/query_recent_change`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=position&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_recent_change&project=corehr&resource=position&version=v2>
     pub fn query_recent_change(&self) -> QueryRecentChangeRequest {
         QueryRecentChangeRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/:pre_hire_id/complete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=complete&project=corehr&resource=pre_hire&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=complete&project=corehr&resource=pre_hire&version=v2>
     pub fn complete(&self, pre_hire_id: impl AsRef<str>) -> CompleteRequest {
         CompleteRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=pre_hire&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=pre_hire&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v2/pre_hires/:pre_hire_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=pre_hire&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=pre_hire&version=v2>
     pub fn delete(&self, pre_hire_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/pre_hires/:pre_hire_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=pre_hire&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=pre_hire&version=v2>
     pub fn patch(&self, pre_hire_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -89,7 +89,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=pre_hire&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=pre_hire&version=v2>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/restore_flow_instance`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=restore_flow_instance&project=corehr&resource=pre_hire&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=restore_flow_instance&project=corehr&resource=pre_hire&version=v2>
     pub fn restore_flow_instance(&self) -> RestoreFlowInstanceRequest {
         RestoreFlowInstanceRequest {
             call: Call::new(
@@ -123,7 +123,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=pre_hire&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=pre_hire&version=v2>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -142,7 +142,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/transform_onboarding_task`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transform_onboarding_task&project=corehr&resource=pre_hire&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transform_onboarding_task&project=corehr&resource=pre_hire&version=v2>
     pub fn transform_onboarding_task(&self) -> TransformOnboardingTaskRequest {
         TransformOnboardingTaskRequest {
             call: Call::new(
@@ -159,7 +159,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/:pre_hire_id/transit_task`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transit_task&project=corehr&resource=pre_hire&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transit_task&project=corehr&resource=pre_hire&version=v2>
     pub fn transit_task(&self, pre_hire_id: impl AsRef<str>) -> TransitTaskRequest {
         TransitTaskRequest {
             call: Call::new(
@@ -177,7 +177,7 @@ impl<'a> PreHireApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/pre_hires/withdraw_onboarding`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=withdraw_onboarding&project=corehr&resource=pre_hire&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=withdraw_onboarding&project=corehr&resource=pre_hire&version=v2>
     pub fn withdraw_onboarding(&self) -> WithdrawOnboardingRequest {
         WithdrawOnboardingRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ProbationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/probation/edit`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=edit&project=corehr&resource=probation&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=edit&project=corehr&resource=probation&version=v2>
     pub fn edit(&self) -> EditRequest {
         EditRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ProbationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/probation/enable_disable_assessment`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=enable_disable_assessment&project=corehr&resource=probation&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=enable_disable_assessment&project=corehr&resource=probation&version=v2>
     pub fn enable_disable_assessment(&self) -> EnableDisableAssessmentRequest {
         EnableDisableAssessmentRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> ProbationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/probation/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=probation&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=corehr&resource=probation&version=v2>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -69,7 +69,7 @@ impl<'a> ProbationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/probation/submit`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=submit&project=corehr&resource=probation&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=submit&project=corehr&resource=probation&version=v2>
     pub fn submit(&self) -> SubmitRequest {
         SubmitRequest {
             call: Call::new(
@@ -86,7 +86,7 @@ impl<'a> ProbationApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/probation/withdraw`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=withdraw&project=corehr&resource=probation&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=withdraw&project=corehr&resource=probation&version=v2>
     pub fn withdraw(&self) -> WithdrawRequest {
         WithdrawRequest {
             call: Call::new(

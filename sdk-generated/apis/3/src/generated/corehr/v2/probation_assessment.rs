@@ -18,7 +18,7 @@ impl<'a> ProbationAssessmentApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/probation/assessments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=probation.assessment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=corehr&resource=probation.assessment&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ProbationAssessmentApi<'a> {
     ///
     /// `DELETE /open-apis/corehr/v2/probation/assessments/:assessment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=probation.assessment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=corehr&resource=probation.assessment&version=v2>
     pub fn delete(&self, assessment_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> ProbationAssessmentApi<'a> {
     ///
     /// `PATCH /open-apis/corehr/v2/probation/assessments/:assessment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=probation.assessment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=corehr&resource=probation.assessment&version=v2>
     pub fn patch(&self, assessment_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ProcessApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/processes/:process_id/flow_variable_data`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=flow_variable_data&project=corehr&resource=process&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=flow_variable_data&project=corehr&resource=process&version=v2>
     pub fn flow_variable_data(
         &self,
         process_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> ProcessApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/processes/:process_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=process&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=process&version=v2>
     pub fn get(&self, process_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl<'a> ProcessApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/processes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=process&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=process&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

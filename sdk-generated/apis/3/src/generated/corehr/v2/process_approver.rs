@@ -18,7 +18,7 @@ impl<'a> ProcessApproverApi<'a> {
     ///
     /// `PUT /open-apis/corehr/v2/processes/:process_id/approvers/:approver_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=corehr&resource=process.approver&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=corehr&resource=process.approver&version=v2>
     pub fn update(
         &self,
         process_id: impl AsRef<str>,

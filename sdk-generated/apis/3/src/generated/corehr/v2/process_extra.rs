@@ -18,7 +18,7 @@ impl<'a> ProcessExtraApi<'a> {
     ///
     /// `PUT /open-apis/corehr/v2/processes/:process_id/extra`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=corehr&resource=process.extra&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=corehr&resource=process.extra&version=v2>
     pub fn update(&self, process_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

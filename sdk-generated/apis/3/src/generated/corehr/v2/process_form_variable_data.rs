@@ -18,7 +18,7 @@ impl<'a> ProcessFormVariableDataApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/processes/:process_id/form_variable_data`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=process.form_variable_data&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=corehr&resource=process.form_variable_data&version=v2>
     pub fn get(&self, process_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

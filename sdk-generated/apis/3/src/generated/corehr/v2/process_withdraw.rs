@@ -18,7 +18,7 @@ impl<'a> ProcessWithdrawApi<'a> {
     ///
     /// `PUT /open-apis/corehr/v2/process_withdraw/:process_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=corehr&resource=process_withdraw&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=corehr&resource=process_withdraw&version=v2>
     pub fn update(&self, process_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> SignatureFileApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/signature_files/:signature_file_id/download`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=corehr&resource=signature_file&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=corehr&resource=signature_file&version=v2>
     pub fn download(&self, signature_file_id: impl AsRef<str>) -> DownloadRequest {
         DownloadRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> SignatureFileApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/signature_files`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=signature_file&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=signature_file&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> SignatureFileApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/signature_files/list_by_biz_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_by_biz_id&project=corehr&resource=signature_file&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_by_biz_id&project=corehr&resource=signature_file&version=v2>
     pub fn list_by_biz_id(&self) -> ListByBizIdRequest {
         ListByBizIdRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> SignatureFileApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/signature_files/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=signature_file&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=corehr&resource=signature_file&version=v2>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -87,7 +87,7 @@ impl<'a> SignatureFileApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/signature_files/terminate`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=terminate&project=corehr&resource=signature_file&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=terminate&project=corehr&resource=signature_file&version=v2>
     pub fn terminate(&self) -> TerminateRequest {
         TerminateRequest {
             call: Call::new(

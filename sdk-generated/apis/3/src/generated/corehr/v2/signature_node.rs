@@ -18,7 +18,7 @@ impl<'a> SignatureNodeApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/signature_nodes/list_by_file_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_by_file_id&project=corehr&resource=signature_node&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_by_file_id&project=corehr&resource=signature_node&version=v2>
     pub fn list_by_file_id(&self) -> ListByFileIdRequest {
         ListByFileIdRequest {
             call: Call::new(

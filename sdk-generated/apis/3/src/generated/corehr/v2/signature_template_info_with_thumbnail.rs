@@ -18,7 +18,7 @@ impl<'a> SignatureTemplateInfoWithThumbnailApi<'a> {
     ///
     /// `GET /open-apis/corehr/v2/signature_template_info_with_thumbnails`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=signature_template_info_with_thumbnail&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=corehr&resource=signature_template_info_with_thumbnail&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> WorkforcePlanDetailApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/workforce_plan_details/batch`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=corehr&resource=workforce_plan_detail&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch&project=corehr&resource=workforce_plan_detail&version=v2>
     pub fn batch(&self) -> BatchRequest {
         BatchRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> WorkforcePlanDetailApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/workforce_plan_details/batch_v2`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_v2&project=corehr&resource=workforce_plan_detail&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_v2&project=corehr&resource=workforce_plan_detail&version=v2>
     pub fn batch_v2(&self) -> BatchV2Request {
         BatchV2Request {
             call: Call::new(

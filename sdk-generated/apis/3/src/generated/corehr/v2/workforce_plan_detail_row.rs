@@ -18,7 +18,7 @@ impl<'a> WorkforcePlanDetailRowApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/workforce_plan_detail_row/batchDelete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batchDelete&project=corehr&resource=workforce_plan_detail_row&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batchDelete&project=corehr&resource=workforce_plan_detail_row&version=v2>
     pub fn batch_delete(&self) -> BatchDeleteRequest {
         BatchDeleteRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> WorkforcePlanDetailRowApi<'a> {
     ///
     /// `POST /open-apis/corehr/v2/workforce_plan_detail_row/batchSave`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batchSave&project=corehr&resource=workforce_plan_detail_row&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batchSave&project=corehr&resource=workforce_plan_detail_row&version=v2>
     pub fn batch_save(&self) -> BatchSaveRequest {
         BatchSaveRequest {
             call: Call::new(

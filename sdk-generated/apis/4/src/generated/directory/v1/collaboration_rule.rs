@@ -18,7 +18,7 @@ impl<'a> CollaborationRuleApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/collaboration_rules`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=directory&resource=collaboration_rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=directory&resource=collaboration_rule&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> CollaborationRuleApi<'a> {
     ///
     /// `DELETE /open-apis/directory/v1/collaboration_rules/:collaboration_rule_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=directory&resource=collaboration_rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=directory&resource=collaboration_rule&version=v1>
     pub fn delete(&self, collaboration_rule_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> CollaborationRuleApi<'a> {
     ///
     /// `GET /open-apis/directory/v1/collaboration_rules`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=directory&resource=collaboration_rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=directory&resource=collaboration_rule&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> CollaborationRuleApi<'a> {
     ///
     /// `PUT /open-apis/directory/v1/collaboration_rules/:collaboration_rule_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=directory&resource=collaboration_rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=directory&resource=collaboration_rule&version=v1>
     pub fn update(&self, collaboration_rule_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> CollaborationTenantApi<'a> {
     ///
     /// `GET /open-apis/directory/v1/collaboration_tenants`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=directory&resource=collaboration_tenant&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=directory&resource=collaboration_tenant&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> CollborationShareEntityApi<'a> {
     ///
     /// `GET /open-apis/directory/v1/share_entities`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=directory&resource=collboration_share_entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=directory&resource=collboration_share_entity&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/employees`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=directory&resource=employee&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=directory&resource=employee&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `DELETE /open-apis/directory/v1/employees/:employee_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=directory&resource=employee&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=directory&resource=employee&version=v1>
     pub fn delete(&self, employee_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/employees/filter`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=filter&project=directory&resource=employee&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=filter&project=directory&resource=employee&version=v1>
     pub fn filter(&self) -> FilterRequest {
         FilterRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/employees/mget`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=mget&project=directory&resource=employee&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=mget&project=directory&resource=employee&version=v1>
     pub fn mget(&self) -> MgetRequest {
         MgetRequest {
             call: Call::new(
@@ -87,7 +87,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `PATCH /open-apis/directory/v1/employees/:employee_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=directory&resource=employee&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=directory&resource=employee&version=v1>
     pub fn patch(&self, employee_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -105,7 +105,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `PATCH /open-apis/directory/v1/employees/:employee_id/regular`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=regular&project=directory&resource=employee&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=regular&project=directory&resource=employee&version=v1>
     pub fn regular(&self, employee_id: impl AsRef<str>) -> RegularRequest {
         RegularRequest {
             call: Call::new(
@@ -123,7 +123,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/employees/:employee_id/resurrect`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=resurrect&project=directory&resource=employee&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=resurrect&project=directory&resource=employee&version=v1>
     pub fn resurrect(&self, employee_id: impl AsRef<str>) -> ResurrectRequest {
         ResurrectRequest {
             call: Call::new(
@@ -141,7 +141,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `POST /open-apis/directory/v1/employees/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=directory&resource=employee&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=directory&resource=employee&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -158,7 +158,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `PATCH /open-apis/directory/v1/employees/:employee_id/to_be_resigned`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=to_be_resigned&project=directory&resource=employee&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=to_be_resigned&project=directory&resource=employee&version=v1>
     pub fn to_be_resigned(&self, employee_id: impl AsRef<str>) -> ToBeResignedRequest {
         ToBeResignedRequest {
             call: Call::new(

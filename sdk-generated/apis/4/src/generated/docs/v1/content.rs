@@ -18,7 +18,7 @@ impl<'a> ContentApi<'a> {
     ///
     /// `GET /open-apis/docs/v1/content`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=docs&resource=content&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=docs&resource=content&version=v1>
     pub fn get(&self) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -20,7 +20,7 @@ impl<'a> BusinessCardApi<'a> {
     ///
     /// `POST /open-apis/document_ai/v1/business_card/recognize`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recognize&project=document_ai&resource=business_card&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recognize&project=document_ai&resource=business_card&version=v1>
     pub fn recognize(&self) -> RecognizeRequest {
         RecognizeRequest {
             call: Call::new(

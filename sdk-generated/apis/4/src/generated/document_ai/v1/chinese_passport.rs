@@ -18,7 +18,7 @@ impl<'a> ChinesePassportApi<'a> {
     ///
     /// `POST /open-apis/document_ai/v1/chinese_passport/recognize`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recognize&project=document_ai&resource=chinese_passport&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recognize&project=document_ai&resource=chinese_passport&version=v1>
     pub fn recognize(&self) -> RecognizeRequest {
         RecognizeRequest {
             call: Call::new(

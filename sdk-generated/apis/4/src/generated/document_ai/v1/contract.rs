@@ -20,7 +20,7 @@ impl<'a> ContractApi<'a> {
     ///
     /// `POST /open-apis/document_ai/v1/contract/field_extraction`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=field_extraction&project=document_ai&resource=contract&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=field_extraction&project=document_ai&resource=contract&version=v1>
     pub fn field_extraction(&self) -> FieldExtractionRequest {
         FieldExtractionRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> FoodManageLicenseApi<'a> {
     ///
     /// `POST /open-apis/document_ai/v1/food_manage_license/recognize`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recognize&project=document_ai&resource=food_manage_license&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recognize&project=document_ai&resource=food_manage_license&version=v1>
     pub fn recognize(&self) -> RecognizeRequest {
         RecognizeRequest {
             call: Call::new(

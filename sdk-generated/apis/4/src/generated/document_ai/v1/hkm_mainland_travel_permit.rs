@@ -18,7 +18,7 @@ impl<'a> HkmMainlandTravelPermitApi<'a> {
     ///
     /// `POST /open-apis/document_ai/v1/hkm_mainland_travel_permit/recognize`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recognize&project=document_ai&resource=hkm_mainland_travel_permit&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recognize&project=document_ai&resource=hkm_mainland_travel_permit&version=v1>
     pub fn recognize(&self) -> RecognizeRequest {
         RecognizeRequest {
             call: Call::new(

@@ -20,7 +20,7 @@ impl<'a> ResumeApi<'a> {
     ///
     /// `POST /open-apis/document_ai/v1/resume/parse`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=parse&project=document_ai&resource=resume&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=parse&project=document_ai&resource=resume&version=v1>
     pub fn parse(&self) -> ParseRequest {
         ParseRequest {
             call: Call::new(

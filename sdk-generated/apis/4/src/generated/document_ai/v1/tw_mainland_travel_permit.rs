@@ -20,7 +20,7 @@ impl<'a> TwMainlandTravelPermitApi<'a> {
     ///
     /// `POST /open-apis/document_ai/v1/tw_mainland_travel_permit/recognize`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recognize&project=document_ai&resource=tw_mainland_travel_permit&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recognize&project=document_ai&resource=tw_mainland_travel_permit&version=v1>
     pub fn recognize(&self) -> RecognizeRequest {
         RecognizeRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ChatAnnouncementApi<'a> {
     ///
     /// `GET /open-apis/docx/v1/chats/:chat_id/announcement`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=docx&resource=chat.announcement&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=docx&resource=chat.announcement&version=v1>
     pub fn get(&self, chat_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

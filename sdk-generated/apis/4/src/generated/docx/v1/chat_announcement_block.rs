@@ -18,7 +18,7 @@ impl<'a> ChatAnnouncementBlockApi<'a> {
     ///
     /// `PATCH /open-apis/docx/v1/chats/:chat_id/announcement/blocks/batch_update`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=docx&resource=chat.announcement.block&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=docx&resource=chat.announcement.block&version=v1>
     pub fn batch_update(&self, chat_id: impl AsRef<str>) -> BatchUpdateRequest {
         BatchUpdateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ChatAnnouncementBlockApi<'a> {
     ///
     /// `GET /open-apis/docx/v1/chats/:chat_id/announcement/blocks/:block_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=docx&resource=chat.announcement.block&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=docx&resource=chat.announcement.block&version=v1>
     pub fn get(
         &self,
         chat_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> ChatAnnouncementBlockApi<'a> {
     ///
     /// `GET /open-apis/docx/v1/chats/:chat_id/announcement/blocks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=docx&resource=chat.announcement.block&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=docx&resource=chat.announcement.block&version=v1>
     pub fn list(&self, chat_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

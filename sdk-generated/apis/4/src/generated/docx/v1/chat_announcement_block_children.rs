@@ -18,7 +18,7 @@ impl<'a> ChatAnnouncementBlockChildrenApi<'a> {
     ///
     /// `DELETE /open-apis/docx/v1/chats/:chat_id/announcement/blocks/:block_id/children/batch_delete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=docx&resource=chat.announcement.block.children&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=docx&resource=chat.announcement.block.children&version=v1>
     pub fn batch_delete(
         &self,
         chat_id: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> ChatAnnouncementBlockChildrenApi<'a> {
     ///
     /// `POST /open-apis/docx/v1/chats/:chat_id/announcement/blocks/:block_id/children`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=docx&resource=chat.announcement.block.children&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=docx&resource=chat.announcement.block.children&version=v1>
     pub fn create(
         &self,
         chat_id: impl AsRef<str>,
@@ -64,7 +64,7 @@ impl<'a> ChatAnnouncementBlockChildrenApi<'a> {
     ///
     /// `GET /open-apis/docx/v1/chats/:chat_id/announcement/blocks/:block_id/children`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=docx&resource=chat.announcement.block.children&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=docx&resource=chat.announcement.block.children&version=v1>
     pub fn get(
         &self,
         chat_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> DocumentApi<'a> {
     ///
     /// `POST /open-apis/docx/v1/documents/blocks/convert`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=convert&project=docx&resource=document&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=convert&project=docx&resource=document&version=v1>
     pub fn convert(&self) -> ConvertRequest {
         ConvertRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> DocumentApi<'a> {
     ///
     /// `POST /open-apis/docx/v1/documents`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=docx&resource=document&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=docx&resource=document&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> DocumentApi<'a> {
     ///
     /// `GET /open-apis/docx/v1/documents/:document_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=docx&resource=document&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=docx&resource=document&version=v1>
     pub fn get(&self, document_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> DocumentApi<'a> {
     ///
     /// `GET /open-apis/docx/v1/documents/:document_id/raw_content`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=raw_content&project=docx&resource=document&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=raw_content&project=docx&resource=document&version=v1>
     pub fn raw_content(&self, document_id: impl AsRef<str>) -> RawContentRequest {
         RawContentRequest {
             call: Call::new(

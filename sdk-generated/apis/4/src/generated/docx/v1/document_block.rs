@@ -18,7 +18,7 @@ impl<'a> DocumentBlockApi<'a> {
     ///
     /// `PATCH /open-apis/docx/v1/documents/:document_id/blocks/batch_update`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=docx&resource=document.block&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=docx&resource=document.block&version=v1>
     pub fn batch_update(&self, document_id: impl AsRef<str>) -> BatchUpdateRequest {
         BatchUpdateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> DocumentBlockApi<'a> {
     ///
     /// `GET /open-apis/docx/v1/documents/:document_id/blocks/:block_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=docx&resource=document.block&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=docx&resource=document.block&version=v1>
     pub fn get(
         &self,
         document_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> DocumentBlockApi<'a> {
     ///
     /// `GET /open-apis/docx/v1/documents/:document_id/blocks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=docx&resource=document.block&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=docx&resource=document.block&version=v1>
     pub fn list(&self, document_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -77,7 +77,7 @@ impl<'a> DocumentBlockApi<'a> {
     ///
     /// `PATCH /open-apis/docx/v1/documents/:document_id/blocks/:block_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=docx&resource=document.block&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=docx&resource=document.block&version=v1>
     pub fn patch(
         &self,
         document_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> DocumentBlockDescendantApi<'a> {
     ///
     /// `POST /open-apis/docx/v1/documents/:document_id/blocks/:block_id/descendant`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=docx&resource=document.block.descendant&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=docx&resource=document.block.descendant&version=v1>
     pub fn create(
         &self,
         document_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> ExportTaskApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/export_tasks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=export_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=export_task&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ExportTaskApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/export_tasks/file/:file_token/download`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=drive&resource=export_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=drive&resource=export_task&version=v1>
     pub fn download(&self, file_token: impl AsRef<str>) -> DownloadRequest {
         DownloadRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> ExportTaskApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/export_tasks/:ticket`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=export_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=export_task&version=v1>
     pub fn get(&self, ticket: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

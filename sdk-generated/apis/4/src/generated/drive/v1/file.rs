@@ -18,7 +18,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/files/:file_token/copy`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=copy&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=copy&project=drive&resource=file&version=v1>
     pub fn copy(&self, file_token: impl AsRef<str>) -> CopyRequest {
         CopyRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/files/create_folder`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_folder&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_folder&project=drive&resource=file&version=v1>
     pub fn create_folder(&self) -> CreateFolderRequest {
         CreateFolderRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/files/create_shortcut`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_shortcut&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_shortcut&project=drive&resource=file&version=v1>
     pub fn create_shortcut(&self) -> CreateShortcutRequest {
         CreateShortcutRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `DELETE /open-apis/drive/v1/files/:file_token`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=drive&resource=file&version=v1>
     pub fn delete(&self, file_token: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `DELETE /open-apis/drive/v1/files/:file_token/delete_subscribe`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete_subscribe&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete_subscribe&project=drive&resource=file&version=v1>
     pub fn delete_subscribe(
         &self,
         file_token: impl AsRef<str>,
@@ -109,7 +109,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/download`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=drive&resource=file&version=v1>
     pub fn download(&self, file_token: impl AsRef<str>) -> DownloadRequest {
         DownloadRequest {
             call: Call::new(
@@ -127,7 +127,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/get_subscribe`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_subscribe&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_subscribe&project=drive&resource=file&version=v1>
     pub fn get_subscribe(&self, file_token: impl AsRef<str>) -> GetSubscribeRequest {
         GetSubscribeRequest {
             call: Call::new(
@@ -145,7 +145,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/files`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=file&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -162,7 +162,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/files/:file_token/move`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=move&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=move&project=drive&resource=file&version=v1>
     pub fn r#move(&self, file_token: impl AsRef<str>) -> MoveRequest {
         MoveRequest {
             call: Call::new(
@@ -180,7 +180,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/files/:file_token/subscribe`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscribe&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscribe&project=drive&resource=file&version=v1>
     pub fn subscribe(&self, file_token: impl AsRef<str>) -> SubscribeRequest {
         SubscribeRequest {
             call: Call::new(
@@ -198,7 +198,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/files/task_check`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=task_check&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=task_check&project=drive&resource=file&version=v1>
     pub fn task_check(&self) -> TaskCheckRequest {
         TaskCheckRequest {
             call: Call::new(
@@ -215,7 +215,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/files/upload_all`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_all&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_all&project=drive&resource=file&version=v1>
     pub fn upload_all(&self) -> UploadAllRequest {
         UploadAllRequest {
             call: Call::new(
@@ -232,7 +232,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/files/upload_finish`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_finish&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_finish&project=drive&resource=file&version=v1>
     pub fn upload_finish(&self) -> UploadFinishRequest {
         UploadFinishRequest {
             call: Call::new(
@@ -249,7 +249,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/files/upload_part`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_part&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_part&project=drive&resource=file&version=v1>
     pub fn upload_part(&self) -> UploadPartRequest {
         UploadPartRequest {
             call: Call::new(
@@ -266,7 +266,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/files/upload_prepare`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_prepare&project=drive&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_prepare&project=drive&resource=file&version=v1>
     pub fn upload_prepare(&self) -> UploadPrepareRequest {
         UploadPrepareRequest {
             call: Call::new(

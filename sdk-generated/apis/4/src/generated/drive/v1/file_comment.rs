@@ -18,7 +18,7 @@ impl<'a> FileCommentApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/files/:file_token/comments/batch_query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=drive&resource=file.comment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=drive&resource=file.comment&version=v1>
     pub fn batch_query(&self, file_token: impl AsRef<str>) -> BatchQueryRequest {
         BatchQueryRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> FileCommentApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/files/:file_token/comments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=file.comment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=file.comment&version=v1>
     pub fn create(&self, file_token: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> FileCommentApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/comments/:comment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=file.comment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=file.comment&version=v1>
     pub fn get(
         &self,
         file_token: impl AsRef<str>,
@@ -77,7 +77,7 @@ impl<'a> FileCommentApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/comments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=file.comment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=file.comment&version=v1>
     pub fn list(&self, file_token: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -95,7 +95,7 @@ impl<'a> FileCommentApi<'a> {
     ///
     /// `PATCH /open-apis/drive/v1/files/:file_token/comments/:comment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=drive&resource=file.comment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=drive&resource=file.comment&version=v1>
     pub fn patch(
         &self,
         file_token: impl AsRef<str>,

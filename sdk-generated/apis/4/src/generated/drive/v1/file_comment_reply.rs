@@ -18,7 +18,7 @@ impl<'a> FileCommentReplyApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/files/:file_token/comments/:comment_id/replies`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=file.comment.reply&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=file.comment.reply&version=v1>
     pub fn create(
         &self,
         file_token: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> FileCommentReplyApi<'a> {
     ///
     /// `DELETE /open-apis/drive/v1/files/:file_token/comments/:comment_id/replies/:reply_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=drive&resource=file.comment.reply&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=drive&resource=file.comment.reply&version=v1>
     pub fn delete(
         &self,
         file_token: impl AsRef<str>,
@@ -66,7 +66,7 @@ impl<'a> FileCommentReplyApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/comments/:comment_id/replies`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=file.comment.reply&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=file.comment.reply&version=v1>
     pub fn list(
         &self,
         file_token: impl AsRef<str>,
@@ -89,7 +89,7 @@ impl<'a> FileCommentReplyApi<'a> {
     ///
     /// `PUT /open-apis/drive/v1/files/:file_token/comments/:comment_id/replies/:reply_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=drive&resource=file.comment.reply&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=drive&resource=file.comment.reply&version=v1>
     pub fn update(
         &self,
         file_token: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> FileStatisticsApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/statistics`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=file.statistics&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=file.statistics&version=v1>
     pub fn get(&self, file_token: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> FileSubscriptionApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/files/:file_token/subscriptions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=file.subscription&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=file.subscription&version=v1>
     pub fn create(&self, file_token: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> FileSubscriptionApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/subscriptions/:subscription_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=file.subscription&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=file.subscription&version=v1>
     pub fn get(
         &self,
         file_token: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> FileSubscriptionApi<'a> {
     ///
     /// `PATCH /open-apis/drive/v1/files/:file_token/subscriptions/:subscription_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=drive&resource=file.subscription&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=drive&resource=file.subscription&version=v1>
     pub fn patch(
         &self,
         file_token: impl AsRef<str>,

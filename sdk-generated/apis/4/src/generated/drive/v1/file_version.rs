@@ -18,7 +18,7 @@ impl<'a> FileVersionApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/files/:file_token/versions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=file.version&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=file.version&version=v1>
     pub fn create(&self, file_token: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> FileVersionApi<'a> {
     ///
     /// `DELETE /open-apis/drive/v1/files/:file_token/versions/:version_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=drive&resource=file.version&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=drive&resource=file.version&version=v1>
     pub fn delete(
         &self,
         file_token: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> FileVersionApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/versions/:version_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=file.version&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=file.version&version=v1>
     pub fn get(
         &self,
         file_token: impl AsRef<str>,
@@ -82,7 +82,7 @@ impl<'a> FileVersionApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/versions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=file.version&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=file.version&version=v1>
     pub fn list(&self, file_token: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> FileViewRecordApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/files/:file_token/view_records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=file.view_record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=file.view_record&version=v1>
     pub fn list(&self, file_token: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ImportTaskApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/import_tasks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=import_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=import_task&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ImportTaskApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/import_tasks/:ticket`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=import_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=import_task&version=v1>
     pub fn get(&self, ticket: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> MediaApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/medias/batch_get_tmp_download_url`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get_tmp_download_url&project=drive&resource=media&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get_tmp_download_url&project=drive&resource=media&version=v1>
     pub fn batch_get_tmp_download_url(&self) -> BatchGetTmpDownloadUrlRequest {
         BatchGetTmpDownloadUrlRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> MediaApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/medias/:file_token/download`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=drive&resource=media&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=drive&resource=media&version=v1>
     pub fn download(&self, file_token: impl AsRef<str>) -> DownloadRequest {
         DownloadRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> MediaApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/medias/upload_all`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_all&project=drive&resource=media&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_all&project=drive&resource=media&version=v1>
     pub fn upload_all(&self) -> UploadAllRequest {
         UploadAllRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> MediaApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/medias/upload_finish`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_finish&project=drive&resource=media&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_finish&project=drive&resource=media&version=v1>
     pub fn upload_finish(&self) -> UploadFinishRequest {
         UploadFinishRequest {
             call: Call::new(
@@ -89,7 +89,7 @@ impl<'a> MediaApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/medias/upload_part`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_part&project=drive&resource=media&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_part&project=drive&resource=media&version=v1>
     pub fn upload_part(&self) -> UploadPartRequest {
         UploadPartRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> MediaApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/medias/upload_prepare`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_prepare&project=drive&resource=media&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_prepare&project=drive&resource=media&version=v1>
     pub fn upload_prepare(&self) -> UploadPrepareRequest {
         UploadPrepareRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> MetaApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/metas/batch_query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=drive&resource=meta&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=drive&resource=meta&version=v1>
     pub fn batch_query(&self) -> BatchQueryRequest {
         BatchQueryRequest {
             call: Call::new(

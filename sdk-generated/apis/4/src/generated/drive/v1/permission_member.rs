@@ -18,7 +18,7 @@ impl<'a> PermissionMemberApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/permissions/:token/members/auth`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=auth&project=drive&resource=permission.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=auth&project=drive&resource=permission.member&version=v1>
     pub fn auth(&self, token: impl AsRef<str>) -> AuthRequest {
         AuthRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> PermissionMemberApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/permissions/:token/members/batch_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=drive&resource=permission.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=drive&resource=permission.member&version=v1>
     pub fn batch_create(&self, token: impl AsRef<str>) -> BatchCreateRequest {
         BatchCreateRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> PermissionMemberApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/permissions/:token/members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=permission.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=permission.member&version=v1>
     pub fn create(&self, token: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -72,7 +72,7 @@ impl<'a> PermissionMemberApi<'a> {
     ///
     /// `DELETE /open-apis/drive/v1/permissions/:token/members/:member_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=drive&resource=permission.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=drive&resource=permission.member&version=v1>
     pub fn delete(
         &self,
         token: impl AsRef<str>,
@@ -95,7 +95,7 @@ impl<'a> PermissionMemberApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/permissions/:token/members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=permission.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=permission.member&version=v1>
     pub fn list(&self, token: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -113,7 +113,7 @@ impl<'a> PermissionMemberApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/permissions/:token/members/transfer_owner`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transfer_owner&project=drive&resource=permission.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transfer_owner&project=drive&resource=permission.member&version=v1>
     pub fn transfer_owner(&self, token: impl AsRef<str>) -> TransferOwnerRequest {
         TransferOwnerRequest {
             call: Call::new(
@@ -131,7 +131,7 @@ impl<'a> PermissionMemberApi<'a> {
     ///
     /// `PUT /open-apis/drive/v1/permissions/:token/members/:member_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=drive&resource=permission.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=drive&resource=permission.member&version=v1>
     pub fn update(
         &self,
         token: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> PermissionPublicPasswordApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/permissions/:token/public/password`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=permission.public.password&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=drive&resource=permission.public.password&version=v1>
     pub fn create(&self, token: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> PermissionPublicPasswordApi<'a> {
     ///
     /// `DELETE /open-apis/drive/v1/permissions/:token/public/password`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=drive&resource=permission.public.password&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=drive&resource=permission.public.password&version=v1>
     pub fn delete(&self, token: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> PermissionPublicPasswordApi<'a> {
     ///
     /// `PUT /open-apis/drive/v1/permissions/:token/public/password`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=drive&resource=permission.public.password&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=drive&resource=permission.public.password&version=v1>
     pub fn update(&self, token: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `DELETE /open-apis/drive/v1/user/remove_subscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_subscription&project=drive&resource=user&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_subscription&project=drive&resource=user&version=v1>
     pub fn remove_subscription(&self) -> RemoveSubscriptionRequest {
         RemoveSubscriptionRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `POST /open-apis/drive/v1/user/subscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=drive&resource=user&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=drive&resource=user&version=v1>
     pub fn subscription(&self) -> SubscriptionRequest {
         SubscriptionRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `GET /open-apis/drive/v1/user/subscription_status`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription_status&project=drive&resource=user&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription_status&project=drive&resource=user&version=v1>
     pub fn subscription_status(&self) -> SubscriptionStatusRequest {
         SubscriptionStatusRequest {
             call: Call::new(

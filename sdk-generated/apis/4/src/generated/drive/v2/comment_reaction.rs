@@ -18,7 +18,7 @@ impl<'a> CommentReactionApi<'a> {
     ///
     /// `POST /open-apis/drive/v2/files/:file_token/comments/reaction`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_reaction&project=drive&resource=comment_reaction&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_reaction&project=drive&resource=comment_reaction&version=v2>
     pub fn update_reaction(&self, file_token: impl AsRef<str>) -> UpdateReactionRequest {
         UpdateReactionRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> FileLikeApi<'a> {
     ///
     /// `GET /open-apis/drive/v2/files/:file_token/likes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=file.like&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=drive&resource=file.like&version=v2>
     pub fn list(&self, file_token: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> PermissionPublicApi<'a> {
     ///
     /// `GET /open-apis/drive/v2/permissions/:token/public`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=permission.public&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=drive&resource=permission.public&version=v2>
     pub fn get(&self, token: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> PermissionPublicApi<'a> {
     ///
     /// `PATCH /open-apis/drive/v2/permissions/:token/public`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=drive&resource=permission.public&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=drive&resource=permission.public&version=v2>
     pub fn patch(&self, token: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

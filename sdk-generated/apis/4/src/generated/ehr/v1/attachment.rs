@@ -20,7 +20,7 @@ impl<'a> AttachmentApi<'a> {
     ///
     /// `GET /open-apis/ehr/v1/attachments/:token`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=ehr&resource=attachment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=ehr&resource=attachment&version=v1>
     pub fn get(&self, token: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

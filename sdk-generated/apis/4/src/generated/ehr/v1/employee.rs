@@ -18,7 +18,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `GET /open-apis/ehr/v1/employees`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=ehr&resource=employee&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=ehr&resource=employee&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ConnectionApi<'a> {
     ///
     /// `GET /open-apis/event/v1/connection`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=event&resource=connection&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=event&resource=connection&version=v1>
     pub fn get(&self) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> OutboundIpApi<'a> {
     ///
     /// `GET /open-apis/event/v1/outbound_ip`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=event&resource=outbound_ip&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=event&resource=outbound_ip&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AgentApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/agent_emails`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=agent_email&project=helpdesk&resource=agent&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=agent_email&project=helpdesk&resource=agent&version=v1>
     pub fn agent_email(&self) -> AgentEmailRequest {
         AgentEmailRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> AgentApi<'a> {
     ///
     /// `PATCH /open-apis/helpdesk/v1/agents/:agent_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=agent&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=agent&version=v1>
     pub fn patch(&self, agent_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

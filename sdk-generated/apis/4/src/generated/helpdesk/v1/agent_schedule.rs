@@ -20,7 +20,7 @@ impl<'a> AgentScheduleApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/agent_schedules`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=agent_schedule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=agent_schedule&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> AgentScheduleApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/agent_schedules`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=agent_schedule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=agent_schedule&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -20,7 +20,7 @@ impl<'a> AgentSchedulesApi<'a> {
     ///
     /// `DELETE /open-apis/helpdesk/v1/agents/:agent_id/schedules`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=agent.schedules&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=agent.schedules&version=v1>
     pub fn delete(&self, agent_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -38,7 +38,7 @@ impl<'a> AgentSchedulesApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/agents/:agent_id/schedules`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=agent.schedules&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=agent.schedules&version=v1>
     pub fn get(&self, agent_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -58,7 +58,7 @@ impl<'a> AgentSchedulesApi<'a> {
     ///
     /// `PATCH /open-apis/helpdesk/v1/agents/:agent_id/schedules`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=agent.schedules&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=agent.schedules&version=v1>
     pub fn patch(&self, agent_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

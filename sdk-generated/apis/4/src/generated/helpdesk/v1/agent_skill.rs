@@ -20,7 +20,7 @@ impl<'a> AgentSkillApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/agent_skills`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=agent_skill&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=agent_skill&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -39,7 +39,7 @@ impl<'a> AgentSkillApi<'a> {
     ///
     /// `DELETE /open-apis/helpdesk/v1/agent_skills/:agent_skill_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=agent_skill&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=agent_skill&version=v1>
     pub fn delete(&self, agent_skill_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl<'a> AgentSkillApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/agent_skills/:agent_skill_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=agent_skill&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=agent_skill&version=v1>
     pub fn get(&self, agent_skill_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -75,7 +75,7 @@ impl<'a> AgentSkillApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/agent_skills`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=agent_skill&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=agent_skill&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -94,7 +94,7 @@ impl<'a> AgentSkillApi<'a> {
     ///
     /// `PATCH /open-apis/helpdesk/v1/agent_skills/:agent_skill_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=agent_skill&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=agent_skill&version=v1>
     pub fn patch(&self, agent_skill_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AgentSkillRuleApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/agent_skill_rules`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=agent_skill_rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=agent_skill_rule&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -20,7 +20,7 @@ impl<'a> CategoryApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/categories`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=category&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=category&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -39,7 +39,7 @@ impl<'a> CategoryApi<'a> {
     ///
     /// `DELETE /open-apis/helpdesk/v1/categories/:id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=category&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=category&version=v1>
     pub fn delete(&self, id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl<'a> CategoryApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/categories/:id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=category&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=category&version=v1>
     pub fn get(&self, id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -73,7 +73,7 @@ impl<'a> CategoryApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/categories`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=category&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=category&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -92,7 +92,7 @@ impl<'a> CategoryApi<'a> {
     ///
     /// `PATCH /open-apis/helpdesk/v1/categories/:id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=category&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=category&version=v1>
     pub fn patch(&self, id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> EventApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/events/subscribe`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscribe&project=helpdesk&resource=event&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscribe&project=helpdesk&resource=event&version=v1>
     pub fn subscribe(&self) -> SubscribeRequest {
         SubscribeRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> EventApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/events/unsubscribe`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscribe&project=helpdesk&resource=event&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscribe&project=helpdesk&resource=event&version=v1>
     pub fn unsubscribe(&self) -> UnsubscribeRequest {
         UnsubscribeRequest {
             call: Call::new(

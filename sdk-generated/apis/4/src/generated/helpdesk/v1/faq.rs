@@ -20,7 +20,7 @@ impl<'a> FaqApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/faqs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=faq&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=faq&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -39,7 +39,7 @@ impl<'a> FaqApi<'a> {
     ///
     /// `DELETE /open-apis/helpdesk/v1/faqs/:id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=faq&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=faq&version=v1>
     pub fn delete(&self, id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl<'a> FaqApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/faqs/:id/image/:image_key`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=faq_image&project=helpdesk&resource=faq&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=faq_image&project=helpdesk&resource=faq&version=v1>
     pub fn faq_image(
         &self,
         id: impl AsRef<str>,
@@ -80,7 +80,7 @@ impl<'a> FaqApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/faqs/:id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=faq&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=faq&version=v1>
     pub fn get(&self, id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -98,7 +98,7 @@ impl<'a> FaqApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/faqs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=faq&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=faq&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -117,7 +117,7 @@ impl<'a> FaqApi<'a> {
     ///
     /// `PATCH /open-apis/helpdesk/v1/faqs/:id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=faq&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=faq&version=v1>
     pub fn patch(&self, id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -135,7 +135,7 @@ impl<'a> FaqApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/faqs/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=helpdesk&resource=faq&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=helpdesk&resource=faq&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> NotificationApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/notifications/:notification_id/cancel_approve`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel_approve&project=helpdesk&resource=notification&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel_approve&project=helpdesk&resource=notification&version=v1>
     pub fn cancel_approve(
         &self,
         notification_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> NotificationApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/notifications/:notification_id/cancel_send`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel_send&project=helpdesk&resource=notification&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel_send&project=helpdesk&resource=notification&version=v1>
     pub fn cancel_send(&self, notification_id: impl AsRef<str>) -> CancelSendRequest {
         CancelSendRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl<'a> NotificationApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/notifications`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=notification&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=notification&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -74,7 +74,7 @@ impl<'a> NotificationApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/notifications/:notification_id/execute_send`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=execute_send&project=helpdesk&resource=notification&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=execute_send&project=helpdesk&resource=notification&version=v1>
     pub fn execute_send(&self, notification_id: impl AsRef<str>) -> ExecuteSendRequest {
         ExecuteSendRequest {
             call: Call::new(
@@ -92,7 +92,7 @@ impl<'a> NotificationApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/notifications/:notification_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=notification&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=notification&version=v1>
     pub fn get(&self, notification_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -110,7 +110,7 @@ impl<'a> NotificationApi<'a> {
     ///
     /// `PATCH /open-apis/helpdesk/v1/notifications/:notification_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=notification&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=notification&version=v1>
     pub fn patch(&self, notification_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -128,7 +128,7 @@ impl<'a> NotificationApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/notifications/:notification_id/preview`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=preview&project=helpdesk&resource=notification&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=preview&project=helpdesk&resource=notification&version=v1>
     pub fn preview(&self, notification_id: impl AsRef<str>) -> PreviewRequest {
         PreviewRequest {
             call: Call::new(
@@ -146,7 +146,7 @@ impl<'a> NotificationApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/notifications/:notification_id/submit_approve`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=submit_approve&project=helpdesk&resource=notification&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=submit_approve&project=helpdesk&resource=notification&version=v1>
     pub fn submit_approve(
         &self,
         notification_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> TicketApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/tickets/:ticket_id/answer_user_query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=answer_user_query&project=helpdesk&resource=ticket&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=answer_user_query&project=helpdesk&resource=ticket&version=v1>
     pub fn answer_user_query(
         &self,
         ticket_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> TicketApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/customized_fields`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=customized_fields&project=helpdesk&resource=ticket&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=customized_fields&project=helpdesk&resource=ticket&version=v1>
     pub fn customized_fields(&self) -> CustomizedFieldsRequest {
         CustomizedFieldsRequest {
             call: Call::new(
@@ -56,7 +56,7 @@ impl<'a> TicketApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/tickets/:ticket_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=ticket&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=ticket&version=v1>
     pub fn get(&self, ticket_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -74,7 +74,7 @@ impl<'a> TicketApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/tickets`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=ticket&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=ticket&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -91,7 +91,7 @@ impl<'a> TicketApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/start_service`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=start_service&project=helpdesk&resource=ticket&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=start_service&project=helpdesk&resource=ticket&version=v1>
     pub fn start_service(&self) -> StartServiceRequest {
         StartServiceRequest {
             call: Call::new(
@@ -108,7 +108,7 @@ impl<'a> TicketApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/ticket_images`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=ticket_image&project=helpdesk&resource=ticket&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=ticket_image&project=helpdesk&resource=ticket&version=v1>
     pub fn ticket_image(&self) -> TicketImageRequest {
         TicketImageRequest {
             call: Call::new(
@@ -127,7 +127,7 @@ impl<'a> TicketApi<'a> {
     ///
     /// `PUT /open-apis/helpdesk/v1/tickets/:ticket_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=helpdesk&resource=ticket&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=helpdesk&resource=ticket&version=v1>
     pub fn update(&self, ticket_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -16,7 +16,7 @@ impl<'a> TicketCustomizedFieldApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/ticket_customized_fields`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=ticket_customized_field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=ticket_customized_field&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> TicketCustomizedFieldApi<'a> {
     ///
     /// `DELETE /open-apis/helpdesk/v1/ticket_customized_fields/:ticket_customized_field_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=ticket_customized_field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=helpdesk&resource=ticket_customized_field&version=v1>
     pub fn delete(&self, ticket_customized_field_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> TicketCustomizedFieldApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/ticket_customized_fields/:ticket_customized_field_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=ticket_customized_field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=helpdesk&resource=ticket_customized_field&version=v1>
     pub fn get(&self, ticket_customized_field_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -73,7 +73,7 @@ impl<'a> TicketCustomizedFieldApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/ticket_customized_fields`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=ticket_customized_field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=ticket_customized_field&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> TicketCustomizedFieldApi<'a> {
     ///
     /// `PATCH /open-apis/helpdesk/v1/ticket_customized_fields/:ticket_customized_field_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=ticket_customized_field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=helpdesk&resource=ticket_customized_field&version=v1>
     pub fn patch(&self, ticket_customized_field_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

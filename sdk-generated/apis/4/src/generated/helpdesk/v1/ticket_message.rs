@@ -18,7 +18,7 @@ impl<'a> TicketMessageApi<'a> {
     ///
     /// `POST /open-apis/helpdesk/v1/tickets/:ticket_id/messages`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=ticket.message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=helpdesk&resource=ticket.message&version=v1>
     pub fn create(&self, ticket_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> TicketMessageApi<'a> {
     ///
     /// `GET /open-apis/helpdesk/v1/tickets/:ticket_id/messages`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=ticket.message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=helpdesk&resource=ticket.message&version=v1>
     pub fn list(&self, ticket_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AdvertisementApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/advertisements/:advertisement_id/publish`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=publish&project=hire&resource=advertisement&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=publish&project=hire&resource=advertisement&version=v1>
     pub fn publish(&self, advertisement_id: impl AsRef<str>) -> PublishRequest {
         PublishRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AgencyApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/agencies/batch_query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=hire&resource=agency&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=hire&resource=agency&version=v1>
     pub fn batch_query(&self) -> BatchQueryRequest {
         BatchQueryRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> AgencyApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/agencies/:agency_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=agency&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=agency&version=v1>
     pub fn get(&self, agency_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> AgencyApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/agencies/get_agency_account`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_agency_account&project=hire&resource=agency&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_agency_account&project=hire&resource=agency&version=v1>
     pub fn get_agency_account(&self) -> GetAgencyAccountRequest {
         GetAgencyAccountRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> AgencyApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/agencies/operate_agency_account`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=operate_agency_account&project=hire&resource=agency&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=operate_agency_account&project=hire&resource=agency&version=v1>
     pub fn operate_agency_account(&self) -> OperateAgencyAccountRequest {
         OperateAgencyAccountRequest {
             call: Call::new(
@@ -87,7 +87,7 @@ impl<'a> AgencyApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/agencies/protect`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=protect&project=hire&resource=agency&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=protect&project=hire&resource=agency&version=v1>
     pub fn protect(&self) -> ProtectRequest {
         ProtectRequest {
             call: Call::new(
@@ -104,7 +104,7 @@ impl<'a> AgencyApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/agencies/protection_period/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=protect_search&project=hire&resource=agency&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=protect_search&project=hire&resource=agency&version=v1>
     pub fn protect_search(&self) -> ProtectSearchRequest {
         ProtectSearchRequest {
             call: Call::new(
@@ -121,7 +121,7 @@ impl<'a> AgencyApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/agencies/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=hire&resource=agency&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=hire&resource=agency&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

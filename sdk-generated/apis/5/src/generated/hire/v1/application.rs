@@ -18,7 +18,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/cancel_onboard`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel_onboard&project=hire&resource=application&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel_onboard&project=hire&resource=application&version=v1>
     pub fn cancel_onboard(
         &self,
         application_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/applications`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=application&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=application&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -56,7 +56,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/applications/:application_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=application&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=application&version=v1>
     pub fn get(&self, application_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -74,7 +74,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/applications/:application_id/get_detail`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_detail&project=hire&resource=application&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_detail&project=hire&resource=application&version=v1>
     pub fn get_detail(&self, application_id: impl AsRef<str>) -> GetDetailRequest {
         GetDetailRequest {
             call: Call::new(
@@ -92,7 +92,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/applications`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=application&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=application&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -109,7 +109,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/applications/:application_id/offer`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=offer&project=hire&resource=application&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=offer&project=hire&resource=application&version=v1>
     pub fn offer(&self, application_id: impl AsRef<str>) -> OfferRequest {
         OfferRequest {
             call: Call::new(
@@ -127,7 +127,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/recover`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recover&project=hire&resource=application&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recover&project=hire&resource=application&version=v1>
     pub fn recover(&self, application_id: impl AsRef<str>) -> RecoverRequest {
         RecoverRequest {
             call: Call::new(
@@ -145,7 +145,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/terminate`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=terminate&project=hire&resource=application&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=terminate&project=hire&resource=application&version=v1>
     pub fn terminate(&self, application_id: impl AsRef<str>) -> TerminateRequest {
         TerminateRequest {
             call: Call::new(
@@ -163,7 +163,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/transfer_onboard`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transfer_onboard&project=hire&resource=application&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transfer_onboard&project=hire&resource=application&version=v1>
     pub fn transfer_onboard(
         &self,
         application_id: impl AsRef<str>,
@@ -184,7 +184,7 @@ impl<'a> ApplicationApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/applications/:application_id/transfer_stage`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transfer_stage&project=hire&resource=application&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=transfer_stage&project=hire&resource=application&version=v1>
     pub fn transfer_stage(
         &self,
         application_id: impl AsRef<str>,

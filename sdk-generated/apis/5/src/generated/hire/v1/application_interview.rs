@@ -18,7 +18,7 @@ impl<'a> ApplicationInterviewApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/applications/:application_id/interviews`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=application.interview&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=application.interview&version=v1>
     pub fn list(&self, application_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -16,7 +16,7 @@ impl<'a> AttachmentApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/attachments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=attachment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=attachment&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -33,7 +33,7 @@ impl<'a> AttachmentApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/attachments/:attachment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=attachment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=attachment&version=v1>
     pub fn get(&self, attachment_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -51,7 +51,7 @@ impl<'a> AttachmentApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/attachments/:attachment_id/preview`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=preview&project=hire&resource=attachment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=preview&project=hire&resource=attachment&version=v1>
     pub fn preview(&self, attachment_id: impl AsRef<str>) -> PreviewRequest {
         PreviewRequest {
             call: Call::new(

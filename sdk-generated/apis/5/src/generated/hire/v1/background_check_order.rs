@@ -18,7 +18,7 @@ impl<'a> BackgroundCheckOrderApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/background_check_orders/batch_query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=hire&resource=background_check_order&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=hire&resource=background_check_order&version=v1>
     pub fn batch_query(&self) -> BatchQueryRequest {
         BatchQueryRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> BackgroundCheckOrderApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/background_check_orders`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=background_check_order&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=background_check_order&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> EcoBackgroundCheckApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/eco_background_checks/cancel`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel&project=hire&resource=eco_background_check&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel&project=hire&resource=eco_background_check&version=v1>
     pub fn cancel(&self) -> CancelRequest {
         CancelRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> EcoBackgroundCheckApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/eco_background_checks/update_progress`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_progress&project=hire&resource=eco_background_check&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_progress&project=hire&resource=eco_background_check&version=v1>
     pub fn update_progress(&self) -> UpdateProgressRequest {
         UpdateProgressRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> EcoBackgroundCheckApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/eco_background_checks/update_result`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_result&project=hire&resource=eco_background_check&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_result&project=hire&resource=eco_background_check&version=v1>
     pub fn update_result(&self) -> UpdateResultRequest {
         UpdateResultRequest {
             call: Call::new(

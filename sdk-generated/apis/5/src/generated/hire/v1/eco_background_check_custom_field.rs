@@ -18,7 +18,7 @@ impl<'a> EcoBackgroundCheckCustomFieldApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/eco_background_check_custom_fields/batch_delete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=hire&resource=eco_background_check_custom_field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=hire&resource=eco_background_check_custom_field&version=v1>
     pub fn batch_delete(&self) -> BatchDeleteRequest {
         BatchDeleteRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> EcoBackgroundCheckCustomFieldApi<'a> {
     ///
     /// `PATCH /open-apis/hire/v1/eco_background_check_custom_fields/batch_update`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=hire&resource=eco_background_check_custom_field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=hire&resource=eco_background_check_custom_field&version=v1>
     pub fn batch_update(&self) -> BatchUpdateRequest {
         BatchUpdateRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> EcoBackgroundCheckCustomFieldApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/eco_background_check_custom_fields`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=eco_background_check_custom_field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=eco_background_check_custom_field&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> EcoExamApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/eco_exams/:exam_id/login_info`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=login_info&project=hire&resource=eco_exam&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=login_info&project=hire&resource=eco_exam&version=v1>
     pub fn login_info(&self, exam_id: impl AsRef<str>) -> LoginInfoRequest {
         LoginInfoRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> EcoExamApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/eco_exams/:exam_id/update_result`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_result&project=hire&resource=eco_exam&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_result&project=hire&resource=eco_exam&version=v1>
     pub fn update_result(&self, exam_id: impl AsRef<str>) -> UpdateResultRequest {
         UpdateResultRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> EhrImportTaskApi<'a> {
     ///
     /// `PATCH /open-apis/hire/v1/ehr_import_tasks/:ehr_import_task_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=hire&resource=ehr_import_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=hire&resource=ehr_import_task&version=v1>
     pub fn patch(&self, ehr_import_task_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/employees/:employee_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=employee&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=employee&version=v1>
     pub fn get(&self, employee_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/employees/get_by_application`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_application&project=hire&resource=employee&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_application&project=hire&resource=employee&version=v1>
     pub fn get_by_application(&self) -> GetByApplicationRequest {
         GetByApplicationRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> EmployeeApi<'a> {
     ///
     /// `PATCH /open-apis/hire/v1/employees/:employee_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=hire&resource=employee&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=hire&resource=employee&version=v1>
     pub fn patch(&self, employee_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

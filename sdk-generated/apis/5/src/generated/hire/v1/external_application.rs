@@ -18,7 +18,7 @@ impl<'a> ExternalApplicationApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/external_applications`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=external_application&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=external_application&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ExternalApplicationApi<'a> {
     ///
     /// `DELETE /open-apis/hire/v1/external_applications/:external_application_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=hire&resource=external_application&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=hire&resource=external_application&version=v1>
     pub fn delete(&self, external_application_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> ExternalApplicationApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/external_applications`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=external_application&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=external_application&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> ExternalApplicationApi<'a> {
     ///
     /// `PUT /open-apis/hire/v1/external_applications/:external_application_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=external_application&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=external_application&version=v1>
     pub fn update(&self, external_application_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

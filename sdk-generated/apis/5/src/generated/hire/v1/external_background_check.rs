@@ -18,7 +18,7 @@ impl<'a> ExternalBackgroundCheckApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/external_background_checks/batch_query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=hire&resource=external_background_check&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=hire&resource=external_background_check&version=v1>
     pub fn batch_query(&self) -> BatchQueryRequest {
         BatchQueryRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ExternalBackgroundCheckApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/external_background_checks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=external_background_check&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=external_background_check&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> ExternalBackgroundCheckApi<'a> {
     ///
     /// `DELETE /open-apis/hire/v1/external_background_checks/:external_background_check_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=hire&resource=external_background_check&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=hire&resource=external_background_check&version=v1>
     pub fn delete(
         &self,
         external_background_check_id: impl AsRef<str>,
@@ -76,7 +76,7 @@ impl<'a> ExternalBackgroundCheckApi<'a> {
     ///
     /// `PUT /open-apis/hire/v1/external_background_checks/:external_background_check_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=external_background_check&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=external_background_check&version=v1>
     pub fn update(
         &self,
         external_background_check_id: impl AsRef<str>,

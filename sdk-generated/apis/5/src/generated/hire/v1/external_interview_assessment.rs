@@ -18,7 +18,7 @@ impl<'a> ExternalInterviewAssessmentApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/external_interview_assessments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=external_interview_assessment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=external_interview_assessment&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ExternalInterviewAssessmentApi<'a> {
     ///
     /// `PATCH /open-apis/hire/v1/external_interview_assessments/:external_interview_assessment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=hire&resource=external_interview_assessment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=hire&resource=external_interview_assessment&version=v1>
     pub fn patch(
         &self,
         external_interview_assessment_id: impl AsRef<str>,

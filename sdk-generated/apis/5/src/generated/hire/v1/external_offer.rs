@@ -18,7 +18,7 @@ impl<'a> ExternalOfferApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/external_offers/batch_query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=hire&resource=external_offer&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=hire&resource=external_offer&version=v1>
     pub fn batch_query(&self) -> BatchQueryRequest {
         BatchQueryRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ExternalOfferApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/external_offers`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=external_offer&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=external_offer&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> ExternalOfferApi<'a> {
     ///
     /// `DELETE /open-apis/hire/v1/external_offers/:external_offer_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=hire&resource=external_offer&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=hire&resource=external_offer&version=v1>
     pub fn delete(&self, external_offer_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> ExternalOfferApi<'a> {
     ///
     /// `PUT /open-apis/hire/v1/external_offers/:external_offer_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=external_offer&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=external_offer&version=v1>
     pub fn update(&self, external_offer_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ExternalReferralRewardApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/external_referral_rewards`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=external_referral_reward&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=external_referral_reward&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ExternalReferralRewardApi<'a> {
     ///
     /// `DELETE /open-apis/hire/v1/external_referral_rewards/:external_referral_reward_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=hire&resource=external_referral_reward&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=hire&resource=external_referral_reward&version=v1>
     pub fn delete(&self, external_referral_reward_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(

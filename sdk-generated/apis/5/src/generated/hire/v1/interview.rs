@@ -18,7 +18,7 @@ impl<'a> InterviewApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/interviews/get_by_talent`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_talent&project=hire&resource=interview&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_talent&project=hire&resource=interview&version=v1>
     pub fn get_by_talent(&self) -> GetByTalentRequest {
         GetByTalentRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> InterviewApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/interviews`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=interview&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=interview&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> InterviewRecordAttachmentApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/interview_records/attachments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=interview_record.attachment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=interview_record.attachment&version=v1>
     pub fn get(&self) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> InterviewRoundTypeApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/interview_round_types`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=interview_round_type&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=interview_round_type&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

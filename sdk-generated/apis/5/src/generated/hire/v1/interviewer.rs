@@ -18,7 +18,7 @@ impl<'a> InterviewerApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/interviewers`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=interviewer&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=interviewer&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> InterviewerApi<'a> {
     ///
     /// `PATCH /open-apis/hire/v1/interviewers/:interviewer_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=hire&resource=interviewer&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=hire&resource=interviewer&version=v1>
     pub fn patch(&self, interviewer_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

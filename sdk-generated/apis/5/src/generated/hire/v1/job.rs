@@ -18,7 +18,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/jobs/:job_id/close`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=close&project=hire&resource=job&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=close&project=hire&resource=job&version=v1>
     pub fn close(&self, job_id: impl AsRef<str>) -> CloseRequest {
         CloseRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/jobs/combined_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=combined_create&project=hire&resource=job&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=combined_create&project=hire&resource=job&version=v1>
     pub fn combined_create(&self) -> CombinedCreateRequest {
         CombinedCreateRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/jobs/:job_id/combined_update`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=combined_update&project=hire&resource=job&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=combined_update&project=hire&resource=job&version=v1>
     pub fn combined_update(&self, job_id: impl AsRef<str>) -> CombinedUpdateRequest {
         CombinedUpdateRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/jobs/:job_id/config`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=config&project=hire&resource=job&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=config&project=hire&resource=job&version=v1>
     pub fn config(&self, job_id: impl AsRef<str>) -> ConfigRequest {
         ConfigRequest {
             call: Call::new(
@@ -89,7 +89,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/jobs/:job_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=job&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=job&version=v1>
     pub fn get(&self, job_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -107,7 +107,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/jobs/:job_id/get_detail`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_detail&project=hire&resource=job&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_detail&project=hire&resource=job&version=v1>
     pub fn get_detail(&self, job_id: impl AsRef<str>) -> GetDetailRequest {
         GetDetailRequest {
             call: Call::new(
@@ -125,7 +125,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/jobs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=job&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=job&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -142,7 +142,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/jobs/:job_id/open`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=open&project=hire&resource=job&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=open&project=hire&resource=job&version=v1>
     pub fn open(&self, job_id: impl AsRef<str>) -> OpenRequest {
         OpenRequest {
             call: Call::new(
@@ -160,7 +160,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/jobs/:job_id/recruiter`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recruiter&project=hire&resource=job&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=recruiter&project=hire&resource=job&version=v1>
     pub fn recruiter(&self, job_id: impl AsRef<str>) -> RecruiterRequest {
         RecruiterRequest {
             call: Call::new(
@@ -178,7 +178,7 @@ impl<'a> JobApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/jobs/:job_id/update_config`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_config&project=hire&resource=job&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_config&project=hire&resource=job&version=v1>
     pub fn update_config(&self, job_id: impl AsRef<str>) -> UpdateConfigRequest {
         UpdateConfigRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> JobFunctionApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/job_functions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=job_function&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=job_function&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> JobManagerApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/jobs/:job_id/managers/batch_update`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=hire&resource=job.manager&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=hire&resource=job.manager&version=v1>
     pub fn batch_update(&self, job_id: impl AsRef<str>) -> BatchUpdateRequest {
         BatchUpdateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> JobManagerApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/jobs/:job_id/managers/:manager_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=job.manager&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=job.manager&version=v1>
     pub fn get(
         &self,
         job_id: impl AsRef<str>,

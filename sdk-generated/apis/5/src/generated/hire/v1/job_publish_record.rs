@@ -18,7 +18,7 @@ impl<'a> JobPublishRecordApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/job_publish_records/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=hire&resource=job_publish_record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=hire&resource=job_publish_record&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

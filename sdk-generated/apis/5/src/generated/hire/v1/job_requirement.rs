@@ -18,7 +18,7 @@ impl<'a> JobRequirementApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/job_requirements`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=job_requirement&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=job_requirement&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> JobRequirementApi<'a> {
     ///
     /// `DELETE /open-apis/hire/v1/job_requirements/:job_requirement_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=hire&resource=job_requirement&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=hire&resource=job_requirement&version=v1>
     pub fn delete(&self, job_requirement_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> JobRequirementApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/job_requirements`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=job_requirement&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=job_requirement&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> JobRequirementApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/job_requirements/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_by_id&project=hire&resource=job_requirement&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_by_id&project=hire&resource=job_requirement&version=v1>
     pub fn list_by_id(&self) -> ListByIdRequest {
         ListByIdRequest {
             call: Call::new(
@@ -87,7 +87,7 @@ impl<'a> JobRequirementApi<'a> {
     ///
     /// `PUT /open-apis/hire/v1/job_requirements/:job_requirement_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=job_requirement&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=job_requirement&version=v1>
     pub fn update(&self, job_requirement_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

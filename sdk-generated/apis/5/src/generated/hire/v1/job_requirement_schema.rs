@@ -18,7 +18,7 @@ impl<'a> JobRequirementSchemaApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/job_requirement_schemas`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=job_requirement_schema&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=job_requirement_schema&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

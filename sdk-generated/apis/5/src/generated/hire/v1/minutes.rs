@@ -18,7 +18,7 @@ impl<'a> MinutesApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/minutes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=minutes&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=minutes&version=v1>
     pub fn get(&self) -> GetRequest {
         GetRequest {
             call: Call::new(

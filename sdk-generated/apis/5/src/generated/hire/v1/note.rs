@@ -18,7 +18,7 @@ impl<'a> NoteApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/notes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=note&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=note&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> NoteApi<'a> {
     ///
     /// `DELETE /open-apis/hire/v1/notes/:note_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=hire&resource=note&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=hire&resource=note&version=v1>
     pub fn delete(&self, note_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> NoteApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/notes/:note_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=note&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=note&version=v1>
     pub fn get(&self, note_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> NoteApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/notes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=note&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=note&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> NoteApi<'a> {
     ///
     /// `PATCH /open-apis/hire/v1/notes/:note_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=hire&resource=note&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=hire&resource=note&version=v1>
     pub fn patch(&self, note_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

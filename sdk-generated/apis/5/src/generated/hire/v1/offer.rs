@@ -18,7 +18,7 @@ impl<'a> OfferApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/offers`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=offer&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=offer&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> OfferApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/offers/:offer_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=offer&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=offer&version=v1>
     pub fn get(&self, offer_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> OfferApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/offers/:offer_id/intern_offer_status`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=intern_offer_status&project=hire&resource=offer&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=intern_offer_status&project=hire&resource=offer&version=v1>
     pub fn intern_offer_status(
         &self,
         offer_id: impl AsRef<str>,
@@ -74,7 +74,7 @@ impl<'a> OfferApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/offers`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=offer&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=offer&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -91,7 +91,7 @@ impl<'a> OfferApi<'a> {
     ///
     /// `PATCH /open-apis/hire/v1/offers/:offer_id/offer_status`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=offer_status&project=hire&resource=offer&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=offer_status&project=hire&resource=offer&version=v1>
     pub fn offer_status(&self, offer_id: impl AsRef<str>) -> OfferStatusRequest {
         OfferStatusRequest {
             call: Call::new(
@@ -109,7 +109,7 @@ impl<'a> OfferApi<'a> {
     ///
     /// `PUT /open-apis/hire/v1/offers/:offer_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=offer&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=offer&version=v1>
     pub fn update(&self, offer_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> OfferApplicationFormApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/offer_application_forms/:offer_application_form_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=offer_application_form&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=offer_application_form&version=v1>
     pub fn get(&self, offer_application_form_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -39,7 +39,7 @@ impl<'a> OfferApplicationFormApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/offer_application_forms`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=offer_application_form&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=offer_application_form&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

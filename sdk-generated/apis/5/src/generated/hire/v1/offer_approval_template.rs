@@ -20,7 +20,7 @@ impl<'a> OfferApprovalTemplateApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/offer_approval_templates`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=offer_approval_template&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=offer_approval_template&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> OfferCustomFieldApi<'a> {
     ///
     /// `PUT /open-apis/hire/v1/offer_custom_fields/:offer_custom_field_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=offer_custom_field&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=offer_custom_field&version=v1>
     pub fn update(&self, offer_custom_field_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> OfferSchemaApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/offer_schemas/:offer_schema_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=offer_schema&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=offer_schema&version=v1>
     pub fn get(&self, offer_schema_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

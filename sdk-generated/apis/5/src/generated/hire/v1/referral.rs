@@ -18,7 +18,7 @@ impl<'a> ReferralApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/referrals/get_by_application`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_application&project=hire&resource=referral&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_application&project=hire&resource=referral&version=v1>
     pub fn get_by_application(&self) -> GetByApplicationRequest {
         GetByApplicationRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ReferralApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/referrals/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=hire&resource=referral&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=hire&resource=referral&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

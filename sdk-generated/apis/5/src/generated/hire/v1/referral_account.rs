@@ -18,7 +18,7 @@ impl<'a> ReferralAccountApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/referral_account`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=referral_account&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=referral_account&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ReferralAccountApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/referral_account/:referral_account_id/deactivate`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=deactivate&project=hire&resource=referral_account&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=deactivate&project=hire&resource=referral_account&version=v1>
     pub fn deactivate(&self, referral_account_id: impl AsRef<str>) -> DeactivateRequest {
         DeactivateRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> ReferralAccountApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/referral_account/enable`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=enable&project=hire&resource=referral_account&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=enable&project=hire&resource=referral_account&version=v1>
     pub fn enable(&self) -> EnableRequest {
         EnableRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> ReferralAccountApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/referral_account/get_account_assets`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_account_assets&project=hire&resource=referral_account&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_account_assets&project=hire&resource=referral_account&version=v1>
     pub fn get_account_assets(&self) -> GetAccountAssetsRequest {
         GetAccountAssetsRequest {
             call: Call::new(
@@ -87,7 +87,7 @@ impl<'a> ReferralAccountApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/referral_account/reconciliation`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reconciliation&project=hire&resource=referral_account&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reconciliation&project=hire&resource=referral_account&version=v1>
     pub fn reconciliation(&self) -> ReconciliationRequest {
         ReconciliationRequest {
             call: Call::new(
@@ -104,7 +104,7 @@ impl<'a> ReferralAccountApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/referral_account/:referral_account_id/withdraw`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=withdraw&project=hire&resource=referral_account&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=withdraw&project=hire&resource=referral_account&version=v1>
     pub fn withdraw(&self, referral_account_id: impl AsRef<str>) -> WithdrawRequest {
         WithdrawRequest {
             call: Call::new(

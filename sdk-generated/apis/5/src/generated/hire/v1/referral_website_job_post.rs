@@ -18,7 +18,7 @@ impl<'a> ReferralWebsiteJobPostApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/referral_websites/job_posts/:job_post_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=referral_website.job_post&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=referral_website.job_post&version=v1>
     pub fn get(&self, job_post_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ReferralWebsiteJobPostApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/referral_websites/job_posts`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=referral_website.job_post&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=referral_website.job_post&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

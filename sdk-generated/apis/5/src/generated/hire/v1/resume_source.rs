@@ -18,7 +18,7 @@ impl<'a> ResumeSourceApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/resume_sources`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=resume_source&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=resume_source&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

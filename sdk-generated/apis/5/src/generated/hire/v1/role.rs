@@ -18,7 +18,7 @@ impl<'a> RoleApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/roles/:role_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=role&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=role&version=v1>
     pub fn get(&self, role_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> RoleApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/roles`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=role&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=role&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> TalentApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/talents/add_to_folder`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_to_folder&project=hire&resource=talent&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_to_folder&project=hire&resource=talent&version=v1>
     pub fn add_to_folder(&self) -> AddToFolderRequest {
         AddToFolderRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> TalentApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/talents/batch_get_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get_id&project=hire&resource=talent&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get_id&project=hire&resource=talent&version=v1>
     pub fn batch_get_id(&self) -> BatchGetIdRequest {
         BatchGetIdRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> TalentApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/talents/combined_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=combined_create&project=hire&resource=talent&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=combined_create&project=hire&resource=talent&version=v1>
     pub fn combined_create(&self) -> CombinedCreateRequest {
         CombinedCreateRequest {
             call: Call::new(
@@ -69,7 +69,7 @@ impl<'a> TalentApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/talents/combined_update`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=combined_update&project=hire&resource=talent&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=combined_update&project=hire&resource=talent&version=v1>
     pub fn combined_update(&self) -> CombinedUpdateRequest {
         CombinedUpdateRequest {
             call: Call::new(
@@ -86,7 +86,7 @@ impl<'a> TalentApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/talents/:talent_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=talent&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=talent&version=v1>
     pub fn get(&self, talent_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -104,7 +104,7 @@ impl<'a> TalentApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/talents`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=talent&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=talent&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -121,7 +121,7 @@ impl<'a> TalentApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/talents/:talent_id/onboard_status`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=onboard_status&project=hire&resource=talent&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=onboard_status&project=hire&resource=talent&version=v1>
     pub fn onboard_status(&self, talent_id: impl AsRef<str>) -> OnboardStatusRequest {
         OnboardStatusRequest {
             call: Call::new(
@@ -139,7 +139,7 @@ impl<'a> TalentApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/talents/remove_to_folder`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_to_folder&project=hire&resource=talent&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_to_folder&project=hire&resource=talent&version=v1>
     pub fn remove_to_folder(&self) -> RemoveToFolderRequest {
         RemoveToFolderRequest {
             call: Call::new(
@@ -156,7 +156,7 @@ impl<'a> TalentApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/talents/:talent_id/tag`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=tag&project=hire&resource=talent&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=tag&project=hire&resource=talent&version=v1>
     pub fn tag(&self, talent_id: impl AsRef<str>) -> TagRequest {
         TagRequest {
             call: Call::new(

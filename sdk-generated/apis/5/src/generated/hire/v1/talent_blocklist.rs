@@ -18,7 +18,7 @@ impl<'a> TalentBlocklistApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/talent_blocklist/change_talent_block`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=change_talent_block&project=hire&resource=talent_blocklist&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=change_talent_block&project=hire&resource=talent_blocklist&version=v1>
     pub fn change_talent_block(&self) -> ChangeTalentBlockRequest {
         ChangeTalentBlockRequest {
             call: Call::new(

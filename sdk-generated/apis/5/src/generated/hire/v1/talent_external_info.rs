@@ -18,7 +18,7 @@ impl<'a> TalentExternalInfoApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/talents/:talent_id/external_info`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=talent.external_info&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=talent.external_info&version=v1>
     pub fn create(&self, talent_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> TalentExternalInfoApi<'a> {
     ///
     /// `PUT /open-apis/hire/v1/talents/:talent_id/external_info`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=talent.external_info&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=talent.external_info&version=v1>
     pub fn update(&self, talent_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> TalentFolderApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/talent_folders`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=talent_folder&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=talent_folder&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> TalentObjectApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/talent_objects/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=hire&resource=talent_object&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=hire&resource=talent_object&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> TalentOperationLogApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/talent_operation_logs/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=hire&resource=talent_operation_log&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=hire&resource=talent_operation_log&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> TalentPoolApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/talent_pools/:talent_pool_id/batch_change_talent_pool`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_change_talent_pool&project=hire&resource=talent_pool&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_change_talent_pool&project=hire&resource=talent_pool&version=v1>
     pub fn batch_change_talent_pool(
         &self,
         talent_pool_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> TalentPoolApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/talent_pools/:talent_pool_id/talent_relationship`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=move_talent&project=hire&resource=talent_pool&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=move_talent&project=hire&resource=talent_pool&version=v1>
     pub fn move_talent(&self, talent_pool_id: impl AsRef<str>) -> MoveTalentRequest {
         MoveTalentRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl<'a> TalentPoolApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/talent_pools/`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=hire&resource=talent_pool&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=hire&resource=talent_pool&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> TestApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/tests/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=hire&resource=test&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=hire&resource=test&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> WebsiteChannelApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/websites/:website_id/channels`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=website.channel&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=website.channel&version=v1>
     pub fn create(&self, website_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> WebsiteChannelApi<'a> {
     ///
     /// `DELETE /open-apis/hire/v1/websites/:website_id/channels/:channel_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=hire&resource=website.channel&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=hire&resource=website.channel&version=v1>
     pub fn delete(
         &self,
         website_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> WebsiteChannelApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/websites/:website_id/channels`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=website.channel&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=website.channel&version=v1>
     pub fn list(&self, website_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -77,7 +77,7 @@ impl<'a> WebsiteChannelApi<'a> {
     ///
     /// `PUT /open-apis/hire/v1/websites/:website_id/channels/:channel_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=website.channel&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=hire&resource=website.channel&version=v1>
     pub fn update(
         &self,
         website_id: impl AsRef<str>,

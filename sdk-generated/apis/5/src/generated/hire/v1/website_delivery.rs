@@ -18,7 +18,7 @@ impl<'a> WebsiteDeliveryApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/websites/:website_id/deliveries/create_by_attachment`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_by_attachment&project=hire&resource=website.delivery&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_by_attachment&project=hire&resource=website.delivery&version=v1>
     pub fn create_by_attachment(
         &self,
         website_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> WebsiteDeliveryApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/websites/:website_id/deliveries/create_by_resume`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_by_resume&project=hire&resource=website.delivery&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_by_resume&project=hire&resource=website.delivery&version=v1>
     pub fn create_by_resume(
         &self,
         website_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> WebsiteDeliveryTaskApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/websites/:website_id/delivery_tasks/:delivery_task_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=website.delivery_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=website.delivery_task&version=v1>
     pub fn get(
         &self,
         website_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> WebsiteJobPostApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/websites/:website_id/job_posts/:job_post_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=website.job_post&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=website.job_post&version=v1>
     pub fn get(
         &self,
         website_id: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> WebsiteJobPostApi<'a> {
     ///
     /// `GET /open-apis/hire/v1/websites/:website_id/job_posts`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=website.job_post&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=website.job_post&version=v1>
     pub fn list(&self, website_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -59,7 +59,7 @@ impl<'a> WebsiteJobPostApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/websites/:website_id/job_posts/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=hire&resource=website.job_post&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=hire&resource=website.job_post&version=v1>
     pub fn search(&self, website_id: impl AsRef<str>) -> SearchRequest {
         SearchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> WebsiteSiteUserApi<'a> {
     ///
     /// `POST /open-apis/hire/v1/websites/:website_id/site_users`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=website.site_user&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=hire&resource=website.site_user&version=v1>
     pub fn create(&self, website_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(

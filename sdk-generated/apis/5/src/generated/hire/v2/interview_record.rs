@@ -18,7 +18,7 @@ impl<'a> InterviewRecordApi<'a> {
     ///
     /// `GET /open-apis/hire/v2/interview_records/:interview_record_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=interview_record&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=interview_record&version=v2>
     pub fn get(&self, interview_record_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> InterviewRecordApi<'a> {
     ///
     /// `GET /open-apis/hire/v2/interview_records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=interview_record&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=hire&resource=interview_record&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

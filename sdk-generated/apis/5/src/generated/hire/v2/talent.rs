@@ -18,7 +18,7 @@ impl<'a> TalentApi<'a> {
     ///
     /// `GET /open-apis/hire/v2/talents/:talent_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=talent&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=hire&resource=talent&version=v2>
     pub fn get(&self, talent_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

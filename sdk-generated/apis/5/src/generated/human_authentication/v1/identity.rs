@@ -18,7 +18,7 @@ impl<'a> IdentityApi<'a> {
     ///
     /// `POST /open-apis/human_authentication/v1/identities`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=human_authentication&resource=identity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=human_authentication&resource=identity&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> BatchMessageApi<'a> {
     ///
     /// `DELETE /open-apis/im/v1/batch_messages/:batch_message_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=batch_message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=batch_message&version=v1>
     pub fn delete(&self, batch_message_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> BatchMessageApi<'a> {
     ///
     /// `GET /open-apis/im/v1/batch_messages/:batch_message_id/get_progress`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_progress&project=im&resource=batch_message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_progress&project=im&resource=batch_message&version=v1>
     pub fn get_progress(&self, batch_message_id: impl AsRef<str>) -> GetProgressRequest {
         GetProgressRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> BatchMessageApi<'a> {
     ///
     /// `GET /open-apis/im/v1/batch_messages/:batch_message_id/read_user`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=read_user&project=im&resource=batch_message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=read_user&project=im&resource=batch_message&version=v1>
     pub fn read_user(&self, batch_message_id: impl AsRef<str>) -> ReadUserRequest {
         ReadUserRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ChatManagersApi<'a> {
     ///
     /// `POST /open-apis/im/v1/chats/:chat_id/managers/add_managers`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_managers&project=im&resource=chat.managers&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_managers&project=im&resource=chat.managers&version=v1>
     pub fn add_managers(&self, chat_id: impl AsRef<str>) -> AddManagersRequest {
         AddManagersRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ChatManagersApi<'a> {
     ///
     /// `POST /open-apis/im/v1/chats/:chat_id/managers/delete_managers`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete_managers&project=im&resource=chat.managers&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete_managers&project=im&resource=chat.managers&version=v1>
     pub fn delete_managers(&self, chat_id: impl AsRef<str>) -> DeleteManagersRequest {
         DeleteManagersRequest {
             call: Call::new(

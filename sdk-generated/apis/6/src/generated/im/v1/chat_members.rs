@@ -18,7 +18,7 @@ impl<'a> ChatMembersApi<'a> {
     ///
     /// `POST /open-apis/im/v1/chats/:chat_id/members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=chat.members&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=chat.members&version=v1>
     pub fn create(&self, chat_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ChatMembersApi<'a> {
     ///
     /// `DELETE /open-apis/im/v1/chats/:chat_id/members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=chat.members&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=chat.members&version=v1>
     pub fn delete(&self, chat_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> ChatMembersApi<'a> {
     ///
     /// `GET /open-apis/im/v1/chats/:chat_id/members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=chat.members&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=chat.members&version=v1>
     pub fn get(&self, chat_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -72,7 +72,7 @@ impl<'a> ChatMembersApi<'a> {
     ///
     /// `GET /open-apis/im/v1/chats/:chat_id/members/is_in_chat`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=is_in_chat&project=im&resource=chat.members&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=is_in_chat&project=im&resource=chat.members&version=v1>
     pub fn is_in_chat(&self, chat_id: impl AsRef<str>) -> IsInChatRequest {
         IsInChatRequest {
             call: Call::new(
@@ -90,7 +90,7 @@ impl<'a> ChatMembersApi<'a> {
     ///
     /// `PATCH /open-apis/im/v1/chats/:chat_id/members/me_join`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=me_join&project=im&resource=chat.members&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=me_join&project=im&resource=chat.members&version=v1>
     pub fn me_join(&self, chat_id: impl AsRef<str>) -> MeJoinRequest {
         MeJoinRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ChatMenuItemApi<'a> {
     ///
     /// `PATCH /open-apis/im/v1/chats/:chat_id/menu_items/:menu_item_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=im&resource=chat.menu_item&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=im&resource=chat.menu_item&version=v1>
     pub fn patch(
         &self,
         chat_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> ChatMenuTreeApi<'a> {
     ///
     /// `POST /open-apis/im/v1/chats/:chat_id/menu_tree`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=chat.menu_tree&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=chat.menu_tree&version=v1>
     pub fn create(&self, chat_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ChatMenuTreeApi<'a> {
     ///
     /// `DELETE /open-apis/im/v1/chats/:chat_id/menu_tree`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=chat.menu_tree&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=chat.menu_tree&version=v1>
     pub fn delete(&self, chat_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> ChatMenuTreeApi<'a> {
     ///
     /// `GET /open-apis/im/v1/chats/:chat_id/menu_tree`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=chat.menu_tree&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=chat.menu_tree&version=v1>
     pub fn get(&self, chat_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -72,7 +72,7 @@ impl<'a> ChatMenuTreeApi<'a> {
     ///
     /// `POST /open-apis/im/v1/chats/:chat_id/menu_tree/sort`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=sort&project=im&resource=chat.menu_tree&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=sort&project=im&resource=chat.menu_tree&version=v1>
     pub fn sort(&self, chat_id: impl AsRef<str>) -> SortRequest {
         SortRequest {
             call: Call::new(

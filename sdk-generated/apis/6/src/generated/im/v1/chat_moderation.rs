@@ -18,7 +18,7 @@ impl<'a> ChatModerationApi<'a> {
     ///
     /// `GET /open-apis/im/v1/chats/:chat_id/moderation`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=chat.moderation&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=chat.moderation&version=v1>
     pub fn get(&self, chat_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ChatModerationApi<'a> {
     ///
     /// `PUT /open-apis/im/v1/chats/:chat_id/moderation`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=chat.moderation&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=chat.moderation&version=v1>
     pub fn update(&self, chat_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ChatTabApi<'a> {
     ///
     /// `POST /open-apis/im/v1/chats/:chat_id/chat_tabs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=chat.tab&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=chat.tab&version=v1>
     pub fn create(&self, chat_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ChatTabApi<'a> {
     ///
     /// `DELETE /open-apis/im/v1/chats/:chat_id/chat_tabs/delete_tabs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete_tabs&project=im&resource=chat.tab&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete_tabs&project=im&resource=chat.tab&version=v1>
     pub fn delete_tabs(&self, chat_id: impl AsRef<str>) -> DeleteTabsRequest {
         DeleteTabsRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> ChatTabApi<'a> {
     ///
     /// `GET /open-apis/im/v1/chats/:chat_id/chat_tabs/list_tabs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_tabs&project=im&resource=chat.tab&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_tabs&project=im&resource=chat.tab&version=v1>
     pub fn list_tabs(&self, chat_id: impl AsRef<str>) -> ListTabsRequest {
         ListTabsRequest {
             call: Call::new(
@@ -72,7 +72,7 @@ impl<'a> ChatTabApi<'a> {
     ///
     /// `POST /open-apis/im/v1/chats/:chat_id/chat_tabs/sort_tabs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=sort_tabs&project=im&resource=chat.tab&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=sort_tabs&project=im&resource=chat.tab&version=v1>
     pub fn sort_tabs(&self, chat_id: impl AsRef<str>) -> SortTabsRequest {
         SortTabsRequest {
             call: Call::new(
@@ -90,7 +90,7 @@ impl<'a> ChatTabApi<'a> {
     ///
     /// `POST /open-apis/im/v1/chats/:chat_id/chat_tabs/update_tabs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_tabs&project=im&resource=chat.tab&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_tabs&project=im&resource=chat.tab&version=v1>
     pub fn update_tabs(&self, chat_id: impl AsRef<str>) -> UpdateTabsRequest {
         UpdateTabsRequest {
             call: Call::new(

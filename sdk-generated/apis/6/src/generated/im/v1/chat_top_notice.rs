@@ -18,7 +18,7 @@ impl<'a> ChatTopNoticeApi<'a> {
     ///
     /// `POST /open-apis/im/v1/chats/:chat_id/top_notice/delete_top_notice`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete_top_notice&project=im&resource=chat.top_notice&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete_top_notice&project=im&resource=chat.top_notice&version=v1>
     pub fn delete_top_notice(&self, chat_id: impl AsRef<str>) -> DeleteTopNoticeRequest {
         DeleteTopNoticeRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ChatTopNoticeApi<'a> {
     ///
     /// `POST /open-apis/im/v1/chats/:chat_id/top_notice/put_top_notice`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=put_top_notice&project=im&resource=chat.top_notice&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=put_top_notice&project=im&resource=chat.top_notice&version=v1>
     pub fn put_top_notice(&self, chat_id: impl AsRef<str>) -> PutTopNoticeRequest {
         PutTopNoticeRequest {
             call: Call::new(

@@ -20,7 +20,7 @@ impl<'a> ImageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/images`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=image&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=image&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -39,7 +39,7 @@ impl<'a> ImageApi<'a> {
     ///
     /// `GET /open-apis/im/v1/images/:image_key`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=image&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=image&version=v1>
     pub fn get(&self, image_key: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=message&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=message&version=v1>
     pub fn create_by_card(&self) -> CreateByCardRequest {
         CreateByCardRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `DELETE /open-apis/im/v1/messages/:message_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=message&version=v1>
     pub fn delete(&self, message_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/:message_id/forward`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=forward&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=forward&project=im&resource=message&version=v1>
     pub fn forward(&self, message_id: impl AsRef<str>) -> ForwardRequest {
         ForwardRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `GET /open-apis/im/v1/messages/:message_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=message&version=v1>
     pub fn get(&self, message_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `GET /open-apis/im/v1/messages`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=im&resource=message&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -123,7 +123,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/merge_forward`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=merge_forward&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=merge_forward&project=im&resource=message&version=v1>
     pub fn merge_forward(&self) -> MergeForwardRequest {
         MergeForwardRequest {
             call: Call::new(
@@ -140,7 +140,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `PATCH /open-apis/im/v1/messages/:message_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=im&resource=message&version=v1>
     pub fn patch(&self, message_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -158,7 +158,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/:message_id/push_follow_up`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=push_follow_up&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=push_follow_up&project=im&resource=message&version=v1>
     pub fn push_follow_up(&self, message_id: impl AsRef<str>) -> PushFollowUpRequest {
         PushFollowUpRequest {
             call: Call::new(
@@ -176,7 +176,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `GET /open-apis/im/v1/messages/:message_id/read_users`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=read_users&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=read_users&project=im&resource=message&version=v1>
     pub fn read_users(&self, message_id: impl AsRef<str>) -> ReadUsersRequest {
         ReadUsersRequest {
             call: Call::new(
@@ -194,7 +194,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/:message_id/reply`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reply&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reply&project=im&resource=message&version=v1>
     pub fn reply(&self, message_id: impl AsRef<str>) -> ReplyRequest {
         ReplyRequest {
             call: Call::new(
@@ -212,7 +212,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/:message_id/reply`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reply&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reply&project=im&resource=message&version=v1>
     pub fn reply_by_card(&self, message_id: impl AsRef<str>) -> ReplyByCardRequest {
         ReplyByCardRequest {
             call: Call::new(
@@ -230,7 +230,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=im&resource=message&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -247,7 +247,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `PUT /open-apis/im/v1/messages/:message_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=message&version=v1>
     pub fn update(&self, message_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(
@@ -265,7 +265,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `PUT /open-apis/im/v1/messages/:message_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=message&version=v1>
     pub fn update_by_card(&self, message_id: impl AsRef<str>) -> UpdateByCardRequest {
         UpdateByCardRequest {
             call: Call::new(
@@ -283,7 +283,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `PATCH /open-apis/im/v1/messages/:message_id/urgent_app`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=urgent_app&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=urgent_app&project=im&resource=message&version=v1>
     pub fn urgent_app(&self, message_id: impl AsRef<str>) -> UrgentAppRequest {
         UrgentAppRequest {
             call: Call::new(
@@ -301,7 +301,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `PATCH /open-apis/im/v1/messages/:message_id/urgent_phone`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=urgent_phone&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=urgent_phone&project=im&resource=message&version=v1>
     pub fn urgent_phone(&self, message_id: impl AsRef<str>) -> UrgentPhoneRequest {
         UrgentPhoneRequest {
             call: Call::new(
@@ -319,7 +319,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `PATCH /open-apis/im/v1/messages/:message_id/urgent_sms`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=urgent_sms&project=im&resource=message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=urgent_sms&project=im&resource=message&version=v1>
     pub fn urgent_sms(&self, message_id: impl AsRef<str>) -> UrgentSmsRequest {
         UrgentSmsRequest {
             call: Call::new(

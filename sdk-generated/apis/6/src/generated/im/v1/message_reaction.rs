@@ -20,7 +20,7 @@ impl<'a> MessageReactionApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/reactions/batch_query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=im&resource=message.reaction&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_query&project=im&resource=message.reaction&version=v1>
     pub fn batch_query(&self) -> BatchQueryRequest {
         BatchQueryRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> MessageReactionApi<'a> {
     ///
     /// `POST /open-apis/im/v1/messages/:message_id/reactions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=message.reaction&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=message.reaction&version=v1>
     pub fn create(&self, message_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -55,7 +55,7 @@ impl<'a> MessageReactionApi<'a> {
     ///
     /// `DELETE /open-apis/im/v1/messages/:message_id/reactions/:reaction_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=message.reaction&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=message.reaction&version=v1>
     pub fn delete(
         &self,
         message_id: impl AsRef<str>,
@@ -78,7 +78,7 @@ impl<'a> MessageReactionApi<'a> {
     ///
     /// `GET /open-apis/im/v1/messages/:message_id/reactions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=im&resource=message.reaction&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=im&resource=message.reaction&version=v1>
     pub fn list(&self, message_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

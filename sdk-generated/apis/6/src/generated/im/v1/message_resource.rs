@@ -20,7 +20,7 @@ impl<'a> MessageResourceApi<'a> {
     ///
     /// `GET /open-apis/im/v1/messages/:message_id/resources/:file_key`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=message.resource&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=message.resource&version=v1>
     pub fn get(
         &self,
         message_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> PinApi<'a> {
     ///
     /// `POST /open-apis/im/v1/pins`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=pin&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=pin&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> PinApi<'a> {
     ///
     /// `DELETE /open-apis/im/v1/pins/:message_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=pin&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=pin&version=v1>
     pub fn delete(&self, message_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> PinApi<'a> {
     ///
     /// `GET /open-apis/im/v1/pins`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=im&resource=pin&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=im&resource=pin&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

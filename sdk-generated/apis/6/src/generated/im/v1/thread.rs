@@ -18,7 +18,7 @@ impl<'a> ThreadApi<'a> {
     ///
     /// `POST /open-apis/im/v1/threads/:thread_id/forward`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=forward&project=im&resource=thread&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=forward&project=im&resource=thread&version=v1>
     pub fn forward(&self, thread_id: impl AsRef<str>) -> ForwardRequest {
         ForwardRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AppFeedCardBatchApi<'a> {
     ///
     /// `DELETE /open-apis/im/v2/app_feed_card/batch`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=app_feed_card.batch&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=im&resource=app_feed_card.batch&version=v2>
     pub fn delete(&self) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> AppFeedCardBatchApi<'a> {
     ///
     /// `PUT /open-apis/im/v2/app_feed_card/batch`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=app_feed_card.batch&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=app_feed_card.batch&version=v2>
     pub fn update(&self) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

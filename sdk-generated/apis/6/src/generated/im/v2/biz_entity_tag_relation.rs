@@ -18,7 +18,7 @@ impl<'a> BizEntityTagRelationApi<'a> {
     ///
     /// `POST /open-apis/im/v2/biz_entity_tag_relation`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=biz_entity_tag_relation&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=biz_entity_tag_relation&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> BizEntityTagRelationApi<'a> {
     ///
     /// `GET /open-apis/im/v2/biz_entity_tag_relation`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=biz_entity_tag_relation&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=im&resource=biz_entity_tag_relation&version=v2>
     pub fn get(&self) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> BizEntityTagRelationApi<'a> {
     ///
     /// `PUT /open-apis/im/v2/biz_entity_tag_relation`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=biz_entity_tag_relation&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=biz_entity_tag_relation&version=v2>
     pub fn update(&self) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

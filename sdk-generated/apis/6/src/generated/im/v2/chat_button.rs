@@ -18,7 +18,7 @@ impl<'a> ChatButtonApi<'a> {
     ///
     /// `PUT /open-apis/im/v2/chat_button`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=chat_button&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=im&resource=chat_button&version=v2>
     pub fn update(&self) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> FeedCardApi<'a> {
     ///
     /// `PATCH /open-apis/im/v2/feed_cards/bot_time_sentive`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=bot_time_sentive&project=im&resource=feed_card&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=bot_time_sentive&project=im&resource=feed_card&version=v2>
     pub fn bot_time_sentive(&self) -> BotTimeSentiveRequest {
         BotTimeSentiveRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> FeedCardApi<'a> {
     ///
     /// `PATCH /open-apis/im/v2/feed_cards/:feed_card_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=im&resource=feed_card&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=im&resource=feed_card&version=v2>
     pub fn patch(&self, feed_card_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

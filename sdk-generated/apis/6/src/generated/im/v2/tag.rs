@@ -18,7 +18,7 @@ impl<'a> TagApi<'a> {
     ///
     /// `POST /open-apis/im/v2/tags`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=tag&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=im&resource=tag&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> TagApi<'a> {
     ///
     /// `PATCH /open-apis/im/v2/tags/:tag_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=im&resource=tag&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=im&resource=tag&version=v2>
     pub fn patch(&self, tag_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> UrlPreviewApi<'a> {
     ///
     /// `POST /open-apis/im/v2/url_previews/batch_update`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=im&resource=url_preview&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update&project=im&resource=url_preview&version=v2>
     pub fn batch_update(&self) -> BatchUpdateRequest {
         BatchUpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `POST /open-apis/lingo/v1/entities`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=lingo&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=lingo&resource=entity&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `DELETE /open-apis/lingo/v1/entities/:entity_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=lingo&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=lingo&resource=entity&version=v1>
     pub fn delete(&self, entity_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `GET /open-apis/lingo/v1/entities/:entity_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=lingo&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=lingo&resource=entity&version=v1>
     pub fn get(&self, entity_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `POST /open-apis/lingo/v1/entities/highlight`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=highlight&project=lingo&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=highlight&project=lingo&resource=entity&version=v1>
     pub fn highlight(&self) -> HighlightRequest {
         HighlightRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `GET /open-apis/lingo/v1/entities`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=lingo&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=lingo&resource=entity&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -105,7 +105,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `POST /open-apis/lingo/v1/entities/match`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=match&project=lingo&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=match&project=lingo&resource=entity&version=v1>
     pub fn r#match(&self) -> MatchRequest {
         MatchRequest {
             call: Call::new(
@@ -122,7 +122,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `POST /open-apis/lingo/v1/entities/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=lingo&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=lingo&resource=entity&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -139,7 +139,7 @@ impl<'a> EntityApi<'a> {
     ///
     /// `PUT /open-apis/lingo/v1/entities/:entity_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=lingo&resource=entity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=lingo&resource=entity&version=v1>
     pub fn update(&self, entity_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

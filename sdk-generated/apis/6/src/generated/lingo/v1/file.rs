@@ -18,7 +18,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `GET /open-apis/lingo/v1/files/:file_token/download`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=lingo&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=lingo&resource=file&version=v1>
     pub fn download(&self, file_token: impl AsRef<str>) -> DownloadRequest {
         DownloadRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> FileApi<'a> {
     ///
     /// `POST /open-apis/lingo/v1/files/upload`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload&project=lingo&resource=file&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload&project=lingo&resource=file&version=v1>
     pub fn upload(&self) -> UploadRequest {
         UploadRequest {
             call: Call::new(

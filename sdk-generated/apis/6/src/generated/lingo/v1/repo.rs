@@ -18,7 +18,7 @@ impl<'a> RepoApi<'a> {
     ///
     /// `GET /open-apis/lingo/v1/repos`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=lingo&resource=repo&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=lingo&resource=repo&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

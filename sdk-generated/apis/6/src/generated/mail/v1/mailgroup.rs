@@ -18,7 +18,7 @@ impl<'a> MailgroupApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/mailgroups`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=mailgroup&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=mailgroup&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> MailgroupApi<'a> {
     ///
     /// `DELETE /open-apis/mail/v1/mailgroups/:mailgroup_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=mailgroup&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=mailgroup&version=v1>
     pub fn delete(&self, mailgroup_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> MailgroupApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/mailgroups/:mailgroup_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=mailgroup&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=mailgroup&version=v1>
     pub fn get(&self, mailgroup_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> MailgroupApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/mailgroups`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=mailgroup&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=mailgroup&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> MailgroupApi<'a> {
     ///
     /// `PATCH /open-apis/mail/v1/mailgroups/:mailgroup_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=mail&resource=mailgroup&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=mail&resource=mailgroup&version=v1>
     pub fn patch(&self, mailgroup_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> MailgroupApi<'a> {
     ///
     /// `PUT /open-apis/mail/v1/mailgroups/:mailgroup_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=mail&resource=mailgroup&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=mail&resource=mailgroup&version=v1>
     pub fn update(&self, mailgroup_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> MailgroupManagerApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/mailgroups/:mailgroup_id/managers/batch_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=mail&resource=mailgroup.manager&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=mail&resource=mailgroup.manager&version=v1>
     pub fn batch_create(&self, mailgroup_id: impl AsRef<str>) -> BatchCreateRequest {
         BatchCreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> MailgroupManagerApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/mailgroups/:mailgroup_id/managers/batch_delete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=mail&resource=mailgroup.manager&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=mail&resource=mailgroup.manager&version=v1>
     pub fn batch_delete(&self, mailgroup_id: impl AsRef<str>) -> BatchDeleteRequest {
         BatchDeleteRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> MailgroupManagerApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/mailgroups/:mailgroup_id/managers`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=mailgroup.manager&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=mailgroup.manager&version=v1>
     pub fn list(&self, mailgroup_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> MailgroupMemberApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/mailgroups/:mailgroup_id/members/batch_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=mail&resource=mailgroup.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=mail&resource=mailgroup.member&version=v1>
     pub fn batch_create(&self, mailgroup_id: impl AsRef<str>) -> BatchCreateRequest {
         BatchCreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> MailgroupMemberApi<'a> {
     ///
     /// `DELETE /open-apis/mail/v1/mailgroups/:mailgroup_id/members/batch_delete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=mail&resource=mailgroup.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=mail&resource=mailgroup.member&version=v1>
     pub fn batch_delete(&self, mailgroup_id: impl AsRef<str>) -> BatchDeleteRequest {
         BatchDeleteRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> MailgroupMemberApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/mailgroups/:mailgroup_id/members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=mailgroup.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=mailgroup.member&version=v1>
     pub fn create(&self, mailgroup_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -72,7 +72,7 @@ impl<'a> MailgroupMemberApi<'a> {
     ///
     /// `DELETE /open-apis/mail/v1/mailgroups/:mailgroup_id/members/:member_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=mailgroup.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=mailgroup.member&version=v1>
     pub fn delete(
         &self,
         mailgroup_id: impl AsRef<str>,
@@ -95,7 +95,7 @@ impl<'a> MailgroupMemberApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/mailgroups/:mailgroup_id/members/:member_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=mailgroup.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=mailgroup.member&version=v1>
     pub fn get(
         &self,
         mailgroup_id: impl AsRef<str>,
@@ -118,7 +118,7 @@ impl<'a> MailgroupMemberApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/mailgroups/:mailgroup_id/members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=mailgroup.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=mailgroup.member&version=v1>
     pub fn list(&self, mailgroup_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> PublicMailboxApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/public_mailboxes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=public_mailbox&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=public_mailbox&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> PublicMailboxApi<'a> {
     ///
     /// `DELETE /open-apis/mail/v1/public_mailboxes/:public_mailbox_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=public_mailbox&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=public_mailbox&version=v1>
     pub fn delete(&self, public_mailbox_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> PublicMailboxApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/public_mailboxes/:public_mailbox_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=public_mailbox&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=public_mailbox&version=v1>
     pub fn get(&self, public_mailbox_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> PublicMailboxApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/public_mailboxes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=public_mailbox&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=public_mailbox&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> PublicMailboxApi<'a> {
     ///
     /// `PATCH /open-apis/mail/v1/public_mailboxes/:public_mailbox_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=mail&resource=public_mailbox&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=mail&resource=public_mailbox&version=v1>
     pub fn patch(&self, public_mailbox_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> PublicMailboxApi<'a> {
     ///
     /// `DELETE /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/remove_to_recycle_bin`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_to_recycle_bin&project=mail&resource=public_mailbox&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_to_recycle_bin&project=mail&resource=public_mailbox&version=v1>
     pub fn remove_to_recycle_bin(
         &self,
         public_mailbox_id: impl AsRef<str>,
@@ -127,7 +127,7 @@ impl<'a> PublicMailboxApi<'a> {
     ///
     /// `PUT /open-apis/mail/v1/public_mailboxes/:public_mailbox_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=mail&resource=public_mailbox&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=mail&resource=public_mailbox&version=v1>
     pub fn update(&self, public_mailbox_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

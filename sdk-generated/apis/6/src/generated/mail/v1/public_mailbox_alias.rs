@@ -18,7 +18,7 @@ impl<'a> PublicMailboxAliasApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/aliases`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=public_mailbox.alias&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=public_mailbox.alias&version=v1>
     pub fn create(&self, public_mailbox_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> PublicMailboxAliasApi<'a> {
     ///
     /// `DELETE /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/aliases/:alias_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=public_mailbox.alias&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=public_mailbox.alias&version=v1>
     pub fn delete(
         &self,
         public_mailbox_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> PublicMailboxAliasApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/aliases`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=public_mailbox.alias&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=public_mailbox.alias&version=v1>
     pub fn list(&self, public_mailbox_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

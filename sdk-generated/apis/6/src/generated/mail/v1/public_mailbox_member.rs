@@ -18,7 +18,7 @@ impl<'a> PublicMailboxMemberApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/members/batch_create`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=mail&resource=public_mailbox.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_create&project=mail&resource=public_mailbox.member&version=v1>
     pub fn batch_create(
         &self,
         public_mailbox_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> PublicMailboxMemberApi<'a> {
     ///
     /// `DELETE /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/members/batch_delete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=mail&resource=public_mailbox.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete&project=mail&resource=public_mailbox.member&version=v1>
     pub fn batch_delete(
         &self,
         public_mailbox_id: impl AsRef<str>,
@@ -60,7 +60,7 @@ impl<'a> PublicMailboxMemberApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/members/clear`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=clear&project=mail&resource=public_mailbox.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=clear&project=mail&resource=public_mailbox.member&version=v1>
     pub fn clear(&self, public_mailbox_id: impl AsRef<str>) -> ClearRequest {
         ClearRequest {
             call: Call::new(
@@ -78,7 +78,7 @@ impl<'a> PublicMailboxMemberApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=public_mailbox.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=public_mailbox.member&version=v1>
     pub fn create(&self, public_mailbox_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -96,7 +96,7 @@ impl<'a> PublicMailboxMemberApi<'a> {
     ///
     /// `DELETE /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/members/:member_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=public_mailbox.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=public_mailbox.member&version=v1>
     pub fn delete(
         &self,
         public_mailbox_id: impl AsRef<str>,
@@ -119,7 +119,7 @@ impl<'a> PublicMailboxMemberApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/members/:member_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=public_mailbox.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=public_mailbox.member&version=v1>
     pub fn get(
         &self,
         public_mailbox_id: impl AsRef<str>,
@@ -142,7 +142,7 @@ impl<'a> PublicMailboxMemberApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/public_mailboxes/:public_mailbox_id/members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=public_mailbox.member&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=public_mailbox.member&version=v1>
     pub fn list(&self, public_mailbox_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> UserApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/users/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=mail&resource=user&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=mail&resource=user&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

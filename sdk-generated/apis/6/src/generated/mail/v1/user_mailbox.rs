@@ -18,7 +18,7 @@ impl<'a> UserMailboxApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/accessible_mailboxes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=accessible_mailboxes&project=mail&resource=user_mailbox&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=accessible_mailboxes&project=mail&resource=user_mailbox&version=v1>
     pub fn accessible_mailboxes(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> UserMailboxApi<'a> {
     ///
     /// `DELETE /open-apis/mail/v1/user_mailboxes/:user_mailbox_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=user_mailbox&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=user_mailbox&version=v1>
     pub fn delete(&self, user_mailbox_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl<'a> UserMailboxApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/profile`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=profile&project=mail&resource=user_mailbox&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=profile&project=mail&resource=user_mailbox&version=v1>
     pub fn profile(&self, user_mailbox_id: impl AsRef<str>) -> ProfileRequest {
         ProfileRequest {
             call: Call::new(
@@ -75,7 +75,7 @@ impl<'a> UserMailboxApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=mail&resource=user_mailbox&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=mail&resource=user_mailbox&version=v1>
     pub fn search(&self, user_mailbox_id: impl AsRef<str>) -> SearchRequest {
         SearchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> UserMailboxDraftApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/messages/:message_id/cancel_scheduled_send`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel_scheduled_send&project=mail&resource=user_mailbox.draft&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel_scheduled_send&project=mail&resource=user_mailbox.draft&version=v1>
     pub fn cancel_scheduled_send(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> UserMailboxDraftApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/drafts`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=user_mailbox.draft&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=user_mailbox.draft&version=v1>
     pub fn create(&self, user_mailbox_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -61,7 +61,7 @@ impl<'a> UserMailboxDraftApi<'a> {
     ///
     /// `DELETE /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/drafts/:draft_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=user_mailbox.draft&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=user_mailbox.draft&version=v1>
     pub fn delete(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -84,7 +84,7 @@ impl<'a> UserMailboxDraftApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/drafts/:draft_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=user_mailbox.draft&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=user_mailbox.draft&version=v1>
     pub fn get(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -107,7 +107,7 @@ impl<'a> UserMailboxDraftApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/drafts`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=user_mailbox.draft&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=user_mailbox.draft&version=v1>
     pub fn list(&self, user_mailbox_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -125,7 +125,7 @@ impl<'a> UserMailboxDraftApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/drafts/:draft_id/send`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=send&project=mail&resource=user_mailbox.draft&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=send&project=mail&resource=user_mailbox.draft&version=v1>
     pub fn send(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -148,7 +148,7 @@ impl<'a> UserMailboxDraftApi<'a> {
     ///
     /// `PUT /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/drafts/:draft_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=mail&resource=user_mailbox.draft&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=mail&resource=user_mailbox.draft&version=v1>
     pub fn update(
         &self,
         user_mailbox_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> UserMailboxEventApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/event/subscribe`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscribe&project=mail&resource=user_mailbox.event&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscribe&project=mail&resource=user_mailbox.event&version=v1>
     pub fn subscribe(&self, user_mailbox_id: impl AsRef<str>) -> SubscribeRequest {
         SubscribeRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> UserMailboxEventApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/event/subscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=mail&resource=user_mailbox.event&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=mail&resource=user_mailbox.event&version=v1>
     pub fn subscription(&self, user_mailbox_id: impl AsRef<str>) -> SubscriptionRequest {
         SubscriptionRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> UserMailboxEventApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/event/unsubscribe`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscribe&project=mail&resource=user_mailbox.event&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscribe&project=mail&resource=user_mailbox.event&version=v1>
     pub fn unsubscribe(&self, user_mailbox_id: impl AsRef<str>) -> UnsubscribeRequest {
         UnsubscribeRequest {
             call: Call::new(

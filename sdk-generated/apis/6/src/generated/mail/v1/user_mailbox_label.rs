@@ -18,7 +18,7 @@ impl<'a> UserMailboxLabelApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/labels`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=user_mailbox.label&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=user_mailbox.label&version=v1>
     pub fn create(&self, user_mailbox_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -38,7 +38,7 @@ impl<'a> UserMailboxLabelApi<'a> {
     ///
     /// `DELETE /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/labels/:label_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=user_mailbox.label&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=user_mailbox.label&version=v1>
     pub fn delete(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -61,7 +61,7 @@ impl<'a> UserMailboxLabelApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/labels/:label_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=user_mailbox.label&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=user_mailbox.label&version=v1>
     pub fn get(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -84,7 +84,7 @@ impl<'a> UserMailboxLabelApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/labels`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=user_mailbox.label&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=user_mailbox.label&version=v1>
     pub fn list(&self, user_mailbox_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -102,7 +102,7 @@ impl<'a> UserMailboxLabelApi<'a> {
     ///
     /// `PATCH /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/labels/:label_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=mail&resource=user_mailbox.label&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=mail&resource=user_mailbox.label&version=v1>
     pub fn patch(
         &self,
         user_mailbox_id: impl AsRef<str>,

@@ -20,7 +20,7 @@ impl<'a> UserMailboxMessageApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/messages/batch_get`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=mail&resource=user_mailbox.message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=mail&resource=user_mailbox.message&version=v1>
     pub fn batch_get(&self, user_mailbox_id: impl AsRef<str>) -> BatchGetRequest {
         BatchGetRequest {
             call: Call::new(
@@ -40,7 +40,7 @@ impl<'a> UserMailboxMessageApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/messages/batch_modify`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_modify&project=mail&resource=user_mailbox.message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_modify&project=mail&resource=user_mailbox.message&version=v1>
     pub fn batch_modify(&self, user_mailbox_id: impl AsRef<str>) -> BatchModifyRequest {
         BatchModifyRequest {
             call: Call::new(
@@ -58,7 +58,7 @@ impl<'a> UserMailboxMessageApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/messages/batch_trash`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_trash&project=mail&resource=user_mailbox.message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_trash&project=mail&resource=user_mailbox.message&version=v1>
     pub fn batch_trash(&self, user_mailbox_id: impl AsRef<str>) -> BatchTrashRequest {
         BatchTrashRequest {
             call: Call::new(
@@ -76,7 +76,7 @@ impl<'a> UserMailboxMessageApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/messages/:message_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=user_mailbox.message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=user_mailbox.message&version=v1>
     pub fn get(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -99,7 +99,7 @@ impl<'a> UserMailboxMessageApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/messages/get_by_card`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_card&project=mail&resource=user_mailbox.message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_by_card&project=mail&resource=user_mailbox.message&version=v1>
     pub fn get_by_card(&self, user_mailbox_id: impl AsRef<str>) -> GetByCardRequest {
         GetByCardRequest {
             call: Call::new(
@@ -117,7 +117,7 @@ impl<'a> UserMailboxMessageApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/messages`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=user_mailbox.message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=user_mailbox.message&version=v1>
     pub fn list(&self, user_mailbox_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -137,7 +137,7 @@ impl<'a> UserMailboxMessageApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/threads/:thread_id/messages`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_thread_message&project=mail&resource=user_mailbox.message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_thread_message&project=mail&resource=user_mailbox.message&version=v1>
     pub fn list_thread_message(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -162,7 +162,7 @@ impl<'a> UserMailboxMessageApi<'a> {
     ///
     /// `PUT /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/messages/:message_id/modify`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=modify&project=mail&resource=user_mailbox.message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=modify&project=mail&resource=user_mailbox.message&version=v1>
     pub fn modify(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -185,7 +185,7 @@ impl<'a> UserMailboxMessageApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/messages/send`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=send&project=mail&resource=user_mailbox.message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=send&project=mail&resource=user_mailbox.message&version=v1>
     pub fn send(&self, user_mailbox_id: impl AsRef<str>) -> SendRequest {
         SendRequest {
             call: Call::new(
@@ -201,7 +201,7 @@ impl<'a> UserMailboxMessageApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/messages/:message_id/send_status`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=send_status&project=mail&resource=user_mailbox.message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=send_status&project=mail&resource=user_mailbox.message&version=v1>
     pub fn send_status(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -224,7 +224,7 @@ impl<'a> UserMailboxMessageApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/messages/:message_id/trash`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=trash&project=mail&resource=user_mailbox.message&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=trash&project=mail&resource=user_mailbox.message&version=v1>
     pub fn trash(
         &self,
         user_mailbox_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> UserMailboxMessageAttachmentApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/messages/:message_id/attachments/download_url`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download_url&project=mail&resource=user_mailbox.message.attachment&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download_url&project=mail&resource=user_mailbox.message.attachment&version=v1>
     pub fn download_url(
         &self,
         user_mailbox_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> UserMailboxRuleApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/rules`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=user_mailbox.rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=mail&resource=user_mailbox.rule&version=v1>
     pub fn create(&self, user_mailbox_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> UserMailboxRuleApi<'a> {
     ///
     /// `DELETE /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/rules/:rule_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=user_mailbox.rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=mail&resource=user_mailbox.rule&version=v1>
     pub fn delete(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> UserMailboxRuleApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/rules`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=user_mailbox.rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=user_mailbox.rule&version=v1>
     pub fn list(&self, user_mailbox_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -77,7 +77,7 @@ impl<'a> UserMailboxRuleApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/rules/reorder`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reorder&project=mail&resource=user_mailbox.rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reorder&project=mail&resource=user_mailbox.rule&version=v1>
     pub fn reorder(&self, user_mailbox_id: impl AsRef<str>) -> ReorderRequest {
         ReorderRequest {
             call: Call::new(
@@ -95,7 +95,7 @@ impl<'a> UserMailboxRuleApi<'a> {
     ///
     /// `PUT /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/rules/:rule_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=mail&resource=user_mailbox.rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=mail&resource=user_mailbox.rule&version=v1>
     pub fn update(
         &self,
         user_mailbox_id: impl AsRef<str>,

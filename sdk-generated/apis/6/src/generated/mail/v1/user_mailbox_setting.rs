@@ -18,7 +18,7 @@ impl<'a> UserMailboxSettingApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/settings/signatures`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_signatures&project=mail&resource=user_mailbox.setting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_signatures&project=mail&resource=user_mailbox.setting&version=v1>
     pub fn get_signatures(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> UserMailboxSettingApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/settings/send_as`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=send_as&project=mail&resource=user_mailbox.setting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=send_as&project=mail&resource=user_mailbox.setting&version=v1>
     pub fn send_as(&self, user_mailbox_id: impl AsRef<str>) -> SendAsRequest {
         SendAsRequest {
             call: Call::new(

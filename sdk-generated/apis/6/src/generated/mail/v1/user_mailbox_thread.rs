@@ -20,7 +20,7 @@ impl<'a> UserMailboxThreadApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/threads/batch_modify`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_modify&project=mail&resource=user_mailbox.thread&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_modify&project=mail&resource=user_mailbox.thread&version=v1>
     pub fn batch_modify(&self, user_mailbox_id: impl AsRef<str>) -> BatchModifyRequest {
         BatchModifyRequest {
             call: Call::new(
@@ -38,7 +38,7 @@ impl<'a> UserMailboxThreadApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/threads/batch_trash`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_trash&project=mail&resource=user_mailbox.thread&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_trash&project=mail&resource=user_mailbox.thread&version=v1>
     pub fn batch_trash(&self, user_mailbox_id: impl AsRef<str>) -> BatchTrashRequest {
         BatchTrashRequest {
             call: Call::new(
@@ -56,7 +56,7 @@ impl<'a> UserMailboxThreadApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/threads/:thread_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=user_mailbox.thread&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mail&resource=user_mailbox.thread&version=v1>
     pub fn get(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -79,7 +79,7 @@ impl<'a> UserMailboxThreadApi<'a> {
     ///
     /// `GET /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/threads`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=user_mailbox.thread&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mail&resource=user_mailbox.thread&version=v1>
     pub fn list(&self, user_mailbox_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -99,7 +99,7 @@ impl<'a> UserMailboxThreadApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/threads/:thread_id/modify`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=modify&project=mail&resource=user_mailbox.thread&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=modify&project=mail&resource=user_mailbox.thread&version=v1>
     pub fn modify(
         &self,
         user_mailbox_id: impl AsRef<str>,
@@ -122,7 +122,7 @@ impl<'a> UserMailboxThreadApi<'a> {
     ///
     /// `POST /open-apis/mail/v1/user_mailboxes/:user_mailbox_id/threads/:thread_id/trash`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=trash&project=mail&resource=user_mailbox.thread&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=trash&project=mail&resource=user_mailbox.thread&version=v1>
     pub fn trash(
         &self,
         user_mailbox_id: impl AsRef<str>,

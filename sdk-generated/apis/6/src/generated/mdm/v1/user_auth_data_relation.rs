@@ -18,7 +18,7 @@ impl<'a> UserAuthDataRelationApi<'a> {
     ///
     /// `POST /open-apis/mdm/v1/user_auth_data_relations/bind`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=bind&project=mdm&resource=user_auth_data_relation&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=bind&project=mdm&resource=user_auth_data_relation&version=v1>
     pub fn bind(&self) -> BindRequest {
         BindRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> UserAuthDataRelationApi<'a> {
     ///
     /// `POST /open-apis/mdm/v1/user_auth_data_relations/unbind`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unbind&project=mdm&resource=user_auth_data_relation&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unbind&project=mdm&resource=user_auth_data_relation&version=v1>
     pub fn unbind(&self) -> UnbindRequest {
         UnbindRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> BatchCountryRegionApi<'a> {
     ///
     /// `GET /open-apis/mdm/v3/batch_country_region`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mdm&resource=batch_country_region&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=mdm&resource=batch_country_region&version=v3>
     pub fn get(&self) -> GetRequest {
         GetRequest {
             call: Call::new(

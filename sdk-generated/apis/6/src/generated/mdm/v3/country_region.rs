@@ -18,7 +18,7 @@ impl<'a> CountryRegionApi<'a> {
     ///
     /// `GET /open-apis/mdm/v3/country_regions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mdm&resource=country_region&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=mdm&resource=country_region&version=v3>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

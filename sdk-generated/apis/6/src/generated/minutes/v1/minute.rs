@@ -18,7 +18,7 @@ impl<'a> MinuteApi<'a> {
     ///
     /// `GET /open-apis/minutes/v1/minutes/:minute_token/artifacts`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=artifacts&project=minutes&resource=minute&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=artifacts&project=minutes&resource=minute&version=v1>
     pub fn artifacts(&self, minute_token: impl AsRef<str>) -> ArtifactsRequest {
         ArtifactsRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> MinuteApi<'a> {
     ///
     /// `GET /open-apis/minutes/v1/minutes/:minute_token`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=minutes&resource=minute&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=minutes&resource=minute&version=v1>
     pub fn get(&self, minute_token: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> MinuteApi<'a> {
     ///
     /// `POST /open-apis/minutes/v1/minutes/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=minutes&resource=minute&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=minutes&resource=minute&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> MinuteApi<'a> {
     ///
     /// `POST /open-apis/minutes/v1/minutes/subscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=minutes&resource=minute&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=minutes&resource=minute&version=v1>
     pub fn subscription(&self) -> SubscriptionRequest {
         SubscriptionRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> MinuteApi<'a> {
     ///
     /// `POST /open-apis/minutes/v1/minutes/unsubscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=minutes&resource=minute&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=minutes&resource=minute&version=v1>
     pub fn unsubscription(&self) -> UnsubscriptionRequest {
         UnsubscriptionRequest {
             call: Call::new(

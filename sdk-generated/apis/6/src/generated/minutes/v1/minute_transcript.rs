@@ -18,7 +18,7 @@ impl<'a> MinuteTranscriptApi<'a> {
     ///
     /// `GET /open-apis/minutes/v1/minutes/:minute_token/transcript`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=minutes&resource=minute.transcript&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=minutes&resource=minute.transcript&version=v1>
     pub fn get(&self, minute_token: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> PostApi<'a> {
     ///
     /// `GET /open-apis/moments/v1/posts/:post_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=moments&resource=post&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=moments&resource=post&version=v1>
     pub fn get(&self, post_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

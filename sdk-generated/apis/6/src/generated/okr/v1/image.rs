@@ -18,7 +18,7 @@ impl<'a> ImageApi<'a> {
     ///
     /// `POST /open-apis/okr/v1/images/upload`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload&project=okr&resource=image&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload&project=okr&resource=image&version=v1>
     pub fn upload(&self) -> UploadRequest {
         UploadRequest {
             call: Call::new(

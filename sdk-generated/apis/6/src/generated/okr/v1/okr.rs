@@ -18,7 +18,7 @@ impl<'a> OkrApi<'a> {
     ///
     /// `GET /open-apis/okr/v1/okrs/batch_get`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=okr&resource=okr&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_get&project=okr&resource=okr&version=v1>
     pub fn batch_get(&self) -> BatchGetRequest {
         BatchGetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> PeriodApi<'a> {
     ///
     /// `POST /open-apis/okr/v1/periods`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=okr&resource=period&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=okr&resource=period&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> PeriodApi<'a> {
     ///
     /// `GET /open-apis/okr/v1/periods`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=period&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=period&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> PeriodApi<'a> {
     ///
     /// `PATCH /open-apis/okr/v1/periods/:period_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=okr&resource=period&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=okr&resource=period&version=v1>
     pub fn patch(&self, period_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> PeriodRuleApi<'a> {
     ///
     /// `GET /open-apis/okr/v1/period_rules`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=period_rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=period_rule&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> UserOkrApi<'a> {
     ///
     /// `GET /open-apis/okr/v1/users/:user_id/okrs`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=user.okr&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=user.okr&version=v1>
     pub fn list(&self, user_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> OkrAlignmentApi<'a> {
     ///
     /// `DELETE /open-apis/okr/v2/alignments/:alignment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=okr&resource=okr.alignment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=okr&resource=okr.alignment&version=v2>
     pub fn delete(&self, alignment_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> OkrAlignmentApi<'a> {
     ///
     /// `GET /open-apis/okr/v2/alignments/:alignment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=okr&resource=okr.alignment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=okr&resource=okr.alignment&version=v2>
     pub fn get(&self, alignment_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> OkrCategoryApi<'a> {
     ///
     /// `GET /open-apis/okr/v2/categories`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=okr.category&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=okr.category&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> OkrCycleApi<'a> {
     ///
     /// `GET /open-apis/okr/v2/cycles`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=okr.cycle&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=okr.cycle&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> OkrCycleApi<'a> {
     ///
     /// `PUT /open-apis/okr/v2/cycles/:cycle_id/objectives_position`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=objectives_position&project=okr&resource=okr.cycle&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=objectives_position&project=okr&resource=okr.cycle&version=v2>
     pub fn objectives_position(
         &self,
         cycle_id: impl AsRef<str>,
@@ -56,7 +56,7 @@ impl<'a> OkrCycleApi<'a> {
     ///
     /// `PUT /open-apis/okr/v2/cycles/:cycle_id/objectives_weight`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=objectives_weight&project=okr&resource=okr.cycle&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=objectives_weight&project=okr&resource=okr.cycle&version=v2>
     pub fn objectives_weight(
         &self,
         cycle_id: impl AsRef<str>,

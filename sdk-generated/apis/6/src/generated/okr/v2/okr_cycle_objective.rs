@@ -18,7 +18,7 @@ impl<'a> OkrCycleObjectiveApi<'a> {
     ///
     /// `POST /open-apis/okr/v2/cycles/:cycle_id/objectives`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=okr&resource=okr.cycle.objective&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=okr&resource=okr.cycle.objective&version=v2>
     pub fn create(&self, cycle_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> OkrCycleObjectiveApi<'a> {
     ///
     /// `GET /open-apis/okr/v2/cycles/:cycle_id/objectives`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=okr.cycle.objective&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=okr.cycle.objective&version=v2>
     pub fn list(&self, cycle_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> OkrIndicatorApi<'a> {
     ///
     /// `PATCH /open-apis/okr/v2/indicators/:indicator_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=okr&resource=okr.indicator&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=okr&resource=okr.indicator&version=v2>
     pub fn patch(&self, indicator_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> OkrKeyResultApi<'a> {
     ///
     /// `DELETE /open-apis/okr/v2/key_results/:key_result_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=okr&resource=okr.key_result&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=okr&resource=okr.key_result&version=v2>
     pub fn delete(&self, key_result_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> OkrKeyResultApi<'a> {
     ///
     /// `GET /open-apis/okr/v2/key_results/:key_result_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=okr&resource=okr.key_result&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=okr&resource=okr.key_result&version=v2>
     pub fn get(&self, key_result_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> OkrKeyResultApi<'a> {
     ///
     /// `PATCH /open-apis/okr/v2/key_results/:key_result_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=okr&resource=okr.key_result&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=okr&resource=okr.key_result&version=v2>
     pub fn patch(&self, key_result_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

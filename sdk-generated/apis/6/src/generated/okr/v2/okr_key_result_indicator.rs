@@ -18,7 +18,7 @@ impl<'a> OkrKeyResultIndicatorApi<'a> {
     ///
     /// `GET /open-apis/okr/v2/key_results/:key_result_id/indicators`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=okr.key_result.indicator&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=okr.key_result.indicator&version=v2>
     pub fn list(&self, key_result_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> OkrObjectiveApi<'a> {
     ///
     /// `DELETE /open-apis/okr/v2/objectives/:objective_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=okr&resource=okr.objective&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=okr&resource=okr.objective&version=v2>
     pub fn delete(&self, objective_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> OkrObjectiveApi<'a> {
     ///
     /// `GET /open-apis/okr/v2/objectives/:objective_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=okr&resource=okr.objective&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=okr&resource=okr.objective&version=v2>
     pub fn get(&self, objective_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> OkrObjectiveApi<'a> {
     ///
     /// `PUT /open-apis/okr/v2/objectives/:objective_id/key_results_position`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=key_results_position&project=okr&resource=okr.objective&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=key_results_position&project=okr&resource=okr.objective&version=v2>
     pub fn key_results_position(
         &self,
         objective_id: impl AsRef<str>,
@@ -75,7 +75,7 @@ impl<'a> OkrObjectiveApi<'a> {
     ///
     /// `PUT /open-apis/okr/v2/objectives/:objective_id/key_results_weight`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=key_results_weight&project=okr&resource=okr.objective&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=key_results_weight&project=okr&resource=okr.objective&version=v2>
     pub fn key_results_weight(
         &self,
         objective_id: impl AsRef<str>,
@@ -96,7 +96,7 @@ impl<'a> OkrObjectiveApi<'a> {
     ///
     /// `PATCH /open-apis/okr/v2/objectives/:objective_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=okr&resource=okr.objective&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=okr&resource=okr.objective&version=v2>
     pub fn patch(&self, objective_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

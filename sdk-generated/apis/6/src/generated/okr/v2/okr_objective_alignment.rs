@@ -18,7 +18,7 @@ impl<'a> OkrObjectiveAlignmentApi<'a> {
     ///
     /// `POST /open-apis/okr/v2/objectives/:objective_id/alignments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=okr&resource=okr.objective.alignment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=okr&resource=okr.objective.alignment&version=v2>
     pub fn create(&self, objective_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> OkrObjectiveAlignmentApi<'a> {
     ///
     /// `GET /open-apis/okr/v2/objectives/:objective_id/alignments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=okr.objective.alignment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=okr.objective.alignment&version=v2>
     pub fn list(&self, objective_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

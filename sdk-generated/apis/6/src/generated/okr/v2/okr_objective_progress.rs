@@ -18,7 +18,7 @@ impl<'a> OkrObjectiveProgressApi<'a> {
     ///
     /// `GET /open-apis/okr/v2/objectives/:objective_id/progresses`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=okr.objective.progress&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=okr&resource=okr.objective.progress&version=v2>
     pub fn list(&self, objective_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ImageApi<'a> {
     ///
     /// `POST /open-apis/optical_char_recognition/v1/image/basic_recognize`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=basic_recognize&project=optical_char_recognition&resource=image&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=basic_recognize&project=optical_char_recognition&resource=image&version=v1>
     pub fn basic_recognize(&self) -> BasicRecognizeRequest {
         BasicRecognizeRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> PasswordApi<'a> {
     ///
     /// `PUT /open-apis/passport/v1/password`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=passport&resource=password&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=passport&resource=password&version=v1>
     pub fn update(&self) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> SessionApi<'a> {
     ///
     /// `POST /open-apis/passport/v1/sessions/logout`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=logout&project=passport&resource=session&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=logout&project=passport&resource=session&version=v1>
     pub fn logout(&self) -> LogoutRequest {
         LogoutRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> SessionApi<'a> {
     ///
     /// `POST /open-apis/passport/v1/sessions/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=passport&resource=session&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=passport&resource=session&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

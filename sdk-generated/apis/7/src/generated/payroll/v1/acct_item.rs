@@ -18,7 +18,7 @@ impl<'a> AcctItemApi<'a> {
     ///
     /// `GET /open-apis/payroll/v1/acct_items`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=payroll&resource=acct_item&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=payroll&resource=acct_item&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

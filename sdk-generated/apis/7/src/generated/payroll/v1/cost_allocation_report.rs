@@ -18,7 +18,7 @@ impl<'a> CostAllocationReportApi<'a> {
     ///
     /// `GET /open-apis/payroll/v1/cost_allocation_reports`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=payroll&resource=cost_allocation_report&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=payroll&resource=cost_allocation_report&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

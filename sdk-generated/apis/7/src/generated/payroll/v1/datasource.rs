@@ -18,7 +18,7 @@ impl<'a> DatasourceApi<'a> {
     ///
     /// `GET /open-apis/payroll/v1/datasources`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=payroll&resource=datasource&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=payroll&resource=datasource&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> DatasourceRecordApi<'a> {
     ///
     /// `POST /open-apis/payroll/v1/datasource_records/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=payroll&resource=datasource_record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=payroll&resource=datasource_record&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> DatasourceRecordApi<'a> {
     ///
     /// `POST /open-apis/payroll/v1/datasource_records/save`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=save&project=payroll&resource=datasource_record&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=save&project=payroll&resource=datasource_record&version=v1>
     pub fn save(&self) -> SaveRequest {
         SaveRequest {
             call: Call::new(

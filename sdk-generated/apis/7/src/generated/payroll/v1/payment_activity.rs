@@ -18,7 +18,7 @@ impl<'a> PaymentActivityApi<'a> {
     ///
     /// `POST /open-apis/payroll/v1/payment_activitys/archive`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=archive&project=payroll&resource=payment_activity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=archive&project=payroll&resource=payment_activity&version=v1>
     pub fn archive(&self) -> ArchiveRequest {
         ArchiveRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> PaymentActivityApi<'a> {
     ///
     /// `GET /open-apis/payroll/v1/payment_activitys`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=payroll&resource=payment_activity&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=payroll&resource=payment_activity&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -20,7 +20,7 @@ impl<'a> PaymentActivityDetailApi<'a> {
     ///
     /// `GET /open-apis/payroll/v1/payment_activity_details`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=payroll&resource=payment_activity_detail&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=payroll&resource=payment_activity_detail&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

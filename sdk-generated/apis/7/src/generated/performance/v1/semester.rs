@@ -18,7 +18,7 @@ impl<'a> SemesterApi<'a> {
     ///
     /// `GET /open-apis/performance/v1/semesters`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=performance&resource=semester&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=performance&resource=semester&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> StageTaskApi<'a> {
     ///
     /// `POST /open-apis/performance/v1/stage_tasks/find_by_page`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=find_by_page&project=performance&resource=stage_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=find_by_page&project=performance&resource=stage_task&version=v1>
     pub fn find_by_page(&self) -> FindByPageRequest {
         FindByPageRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> StageTaskApi<'a> {
     ///
     /// `POST /open-apis/performance/v1/stage_tasks/find_by_user_list`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=find_by_user_list&project=performance&resource=stage_task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=find_by_user_list&project=performance&resource=stage_task&version=v1>
     pub fn find_by_user_list(&self) -> FindByUserListRequest {
         FindByUserListRequest {
             call: Call::new(

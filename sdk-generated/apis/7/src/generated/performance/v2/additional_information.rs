@@ -18,7 +18,7 @@ impl<'a> AdditionalInformationApi<'a> {
     ///
     /// `POST /open-apis/performance/v2/additional_informations/import`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=import&project=performance&resource=additional_information&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=import&project=performance&resource=additional_information&version=v2>
     pub fn import(&self) -> ImportRequest {
         ImportRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> AdditionalInformationApi<'a> {
     ///
     /// `POST /open-apis/performance/v2/additional_informations/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=performance&resource=additional_information&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=performance&resource=additional_information&version=v2>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

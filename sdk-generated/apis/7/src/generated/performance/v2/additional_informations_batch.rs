@@ -18,7 +18,7 @@ impl<'a> AdditionalInformationsBatchApi<'a> {
     ///
     /// `DELETE /open-apis/performance/v2/additional_informations/batch`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=performance&resource=additional_informations.batch&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=performance&resource=additional_informations.batch&version=v2>
     pub fn delete(&self) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(

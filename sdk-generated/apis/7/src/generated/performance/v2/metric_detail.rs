@@ -18,7 +18,7 @@ impl<'a> MetricDetailApi<'a> {
     ///
     /// `POST /open-apis/performance/v2/metric_details/import`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=import&project=performance&resource=metric_detail&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=import&project=performance&resource=metric_detail&version=v2>
     pub fn import(&self) -> ImportRequest {
         ImportRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> MetricDetailApi<'a> {
     ///
     /// `POST /open-apis/performance/v2/metric_details/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=performance&resource=metric_detail&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=performance&resource=metric_detail&version=v2>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

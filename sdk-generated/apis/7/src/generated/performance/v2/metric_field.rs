@@ -18,7 +18,7 @@ impl<'a> MetricFieldApi<'a> {
     ///
     /// `POST /open-apis/performance/v2/metric_fields/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=performance&resource=metric_field&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=performance&resource=metric_field&version=v2>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

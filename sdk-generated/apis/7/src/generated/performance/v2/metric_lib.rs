@@ -18,7 +18,7 @@ impl<'a> MetricLibApi<'a> {
     ///
     /// `POST /open-apis/performance/v2/metric_libs/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=performance&resource=metric_lib&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=performance&resource=metric_lib&version=v2>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> MetricTagApi<'a> {
     ///
     /// `GET /open-apis/performance/v2/metric_tags`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=performance&resource=metric_tag&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=performance&resource=metric_tag&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

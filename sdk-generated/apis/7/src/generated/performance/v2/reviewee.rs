@@ -18,7 +18,7 @@ impl<'a> RevieweeApi<'a> {
     ///
     /// `POST /open-apis/performance/v2/reviewees/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=performance&resource=reviewee&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=performance&resource=reviewee&version=v2>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

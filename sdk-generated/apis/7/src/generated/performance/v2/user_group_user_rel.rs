@@ -18,7 +18,7 @@ impl<'a> UserGroupUserRelApi<'a> {
     ///
     /// `POST /open-apis/performance/v2/user_group_user_rels/write`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=write&project=performance&resource=user_group_user_rel&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=write&project=performance&resource=user_group_user_rel&version=v2>
     pub fn write(&self) -> WriteRequest {
         WriteRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> UserInfoApi<'a> {
     ///
     /// `POST /open-apis/performance/v2/user_info/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=performance&resource=user_info&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=performance&resource=user_info&version=v2>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> SystemStatusApi<'a> {
     ///
     /// `POST /open-apis/personal_settings/v1/system_statuses/:system_status_id/batch_close`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_close&project=personal_settings&resource=system_status&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_close&project=personal_settings&resource=system_status&version=v1>
     pub fn batch_close(&self, system_status_id: impl AsRef<str>) -> BatchCloseRequest {
         BatchCloseRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> SystemStatusApi<'a> {
     ///
     /// `POST /open-apis/personal_settings/v1/system_statuses/:system_status_id/batch_open`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_open&project=personal_settings&resource=system_status&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_open&project=personal_settings&resource=system_status&version=v1>
     pub fn batch_open(&self, system_status_id: impl AsRef<str>) -> BatchOpenRequest {
         BatchOpenRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> SystemStatusApi<'a> {
     ///
     /// `POST /open-apis/personal_settings/v1/system_statuses`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=personal_settings&resource=system_status&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=personal_settings&resource=system_status&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> SystemStatusApi<'a> {
     ///
     /// `DELETE /open-apis/personal_settings/v1/system_statuses/:system_status_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=personal_settings&resource=system_status&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=personal_settings&resource=system_status&version=v1>
     pub fn delete(&self, system_status_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -89,7 +89,7 @@ impl<'a> SystemStatusApi<'a> {
     ///
     /// `GET /open-apis/personal_settings/v1/system_statuses`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=personal_settings&resource=system_status&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=personal_settings&resource=system_status&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> SystemStatusApi<'a> {
     ///
     /// `PATCH /open-apis/personal_settings/v1/system_statuses/:system_status_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=personal_settings&resource=system_status&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=personal_settings&resource=system_status&version=v1>
     pub fn patch(&self, system_status_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> RuleApi<'a> {
     ///
     /// `GET /open-apis/report/v1/rules/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=report&resource=rule&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=report&resource=rule&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(

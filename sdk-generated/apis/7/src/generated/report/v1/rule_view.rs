@@ -18,7 +18,7 @@ impl<'a> RuleViewApi<'a> {
     ///
     /// `POST /open-apis/report/v1/rules/:rule_id/views/remove`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove&project=report&resource=rule.view&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove&project=report&resource=rule.view&version=v1>
     pub fn remove(&self, rule_id: impl AsRef<str>) -> RemoveRequest {
         RemoveRequest {
             call: Call::new(

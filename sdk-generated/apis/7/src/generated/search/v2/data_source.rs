@@ -18,7 +18,7 @@ impl<'a> DataSourceApi<'a> {
     ///
     /// `POST /open-apis/search/v2/data_sources`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=search&resource=data_source&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=search&resource=data_source&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> DataSourceApi<'a> {
     ///
     /// `DELETE /open-apis/search/v2/data_sources/:data_source_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=search&resource=data_source&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=search&resource=data_source&version=v2>
     pub fn delete(&self, data_source_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> DataSourceApi<'a> {
     ///
     /// `GET /open-apis/search/v2/data_sources/:data_source_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=search&resource=data_source&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=search&resource=data_source&version=v2>
     pub fn get(&self, data_source_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> DataSourceApi<'a> {
     ///
     /// `GET /open-apis/search/v2/data_sources`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=search&resource=data_source&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=search&resource=data_source&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> DataSourceApi<'a> {
     ///
     /// `PATCH /open-apis/search/v2/data_sources/:data_source_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=search&resource=data_source&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=search&resource=data_source&version=v2>
     pub fn patch(&self, data_source_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> DataSourceItemApi<'a> {
     ///
     /// `POST /open-apis/search/v2/data_sources/:data_source_id/items`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=search&resource=data_source.item&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=search&resource=data_source.item&version=v2>
     pub fn create(&self, data_source_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> DataSourceItemApi<'a> {
     ///
     /// `DELETE /open-apis/search/v2/data_sources/:data_source_id/items/:item_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=search&resource=data_source.item&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=search&resource=data_source.item&version=v2>
     pub fn delete(
         &self,
         data_source_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> DataSourceItemApi<'a> {
     ///
     /// `GET /open-apis/search/v2/data_sources/:data_source_id/items/:item_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=search&resource=data_source.item&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=search&resource=data_source.item&version=v2>
     pub fn get(
         &self,
         data_source_id: impl AsRef<str>,

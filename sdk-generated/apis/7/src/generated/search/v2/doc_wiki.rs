@@ -18,7 +18,7 @@ impl<'a> DocWikiApi<'a> {
     ///
     /// `POST /open-apis/search/v2/doc_wiki/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=search&resource=doc_wiki&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=search&resource=doc_wiki&version=v2>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> MessageApi<'a> {
     ///
     /// `POST /open-apis/search/v2/message`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=search&resource=message&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=search&resource=message&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> MultiGeoEntityTenantApi<'a> {
     ///
     /// `GET /open-apis/security_and_compliance/v1/multi_geo_entity/tenant`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=security_and_compliance&resource=multi_geo_entity.tenant&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=security_and_compliance&resource=multi_geo_entity.tenant&version=v1>
     pub fn get(&self) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> OpenapiLogApi<'a> {
     ///
     /// `POST /open-apis/security_and_compliance/v1/openapi_logs/list_data`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_data&project=security_and_compliance&resource=openapi_log&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_data&project=security_and_compliance&resource=openapi_log&version=v1>
     pub fn list_data(&self) -> ListDataRequest {
         ListDataRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> UserMigrationApi<'a> {
     ///
     /// `POST /open-apis/security_and_compliance/v1/user_migrations/cancel`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel&project=security_and_compliance&resource=user_migration&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=cancel&project=security_and_compliance&resource=user_migration&version=v1>
     pub fn cancel(&self) -> CancelRequest {
         CancelRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> UserMigrationApi<'a> {
     ///
     /// `POST /open-apis/security_and_compliance/v1/user_migrations`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=security_and_compliance&resource=user_migration&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=security_and_compliance&resource=user_migration&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> UserMigrationApi<'a> {
     ///
     /// `GET /open-apis/security_and_compliance/v1/user_migrations/:user_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=security_and_compliance&resource=user_migration&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=security_and_compliance&resource=user_migration&version=v1>
     pub fn get(&self, user_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> UserMigrationApi<'a> {
     ///
     /// `POST /open-apis/security_and_compliance/v1/user_migrations/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=security_and_compliance&resource=user_migration&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=security_and_compliance&resource=user_migration&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

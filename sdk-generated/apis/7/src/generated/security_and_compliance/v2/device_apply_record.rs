@@ -18,7 +18,7 @@ impl<'a> DeviceApplyRecordApi<'a> {
     ///
     /// `PUT /open-apis/security_and_compliance/v2/device_apply_records/:device_apply_record_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=security_and_compliance&resource=device_apply_record&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=security_and_compliance&resource=device_apply_record&version=v2>
     pub fn update(&self, device_apply_record_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

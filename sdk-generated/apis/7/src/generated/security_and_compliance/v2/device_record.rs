@@ -18,7 +18,7 @@ impl<'a> DeviceRecordApi<'a> {
     ///
     /// `POST /open-apis/security_and_compliance/v2/device_records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=security_and_compliance&resource=device_record&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=security_and_compliance&resource=device_record&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> DeviceRecordApi<'a> {
     ///
     /// `DELETE /open-apis/security_and_compliance/v2/device_records/:device_record_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=security_and_compliance&resource=device_record&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=security_and_compliance&resource=device_record&version=v2>
     pub fn delete(&self, device_record_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> DeviceRecordApi<'a> {
     ///
     /// `GET /open-apis/security_and_compliance/v2/device_records/:device_record_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=security_and_compliance&resource=device_record&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=security_and_compliance&resource=device_record&version=v2>
     pub fn get(&self, device_record_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> DeviceRecordApi<'a> {
     ///
     /// `GET /open-apis/security_and_compliance/v2/device_records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=security_and_compliance&resource=device_record&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=security_and_compliance&resource=device_record&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> DeviceRecordApi<'a> {
     ///
     /// `GET /open-apis/security_and_compliance/v2/device_records/mine`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=mine&project=security_and_compliance&resource=device_record&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=mine&project=security_and_compliance&resource=device_record&version=v2>
     pub fn mine(&self) -> MineRequest {
         MineRequest {
             call: Call::new(
@@ -105,7 +105,7 @@ impl<'a> DeviceRecordApi<'a> {
     ///
     /// `PUT /open-apis/security_and_compliance/v2/device_records/:device_record_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=security_and_compliance&resource=device_record&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=security_and_compliance&resource=device_record&version=v2>
     pub fn update(&self, device_record_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> SpreadsheetApi<'a> {
     ///
     /// `POST /open-apis/sheets/v3/spreadsheets`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=sheets&resource=spreadsheet&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=sheets&resource=spreadsheet&version=v3>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> SpreadsheetApi<'a> {
     ///
     /// `GET /open-apis/sheets/v3/spreadsheets/:spreadsheet_token`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=sheets&resource=spreadsheet&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=sheets&resource=spreadsheet&version=v3>
     pub fn get(&self, spreadsheet_token: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> SpreadsheetApi<'a> {
     ///
     /// `PATCH /open-apis/sheets/v3/spreadsheets/:spreadsheet_token`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=sheets&resource=spreadsheet&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=sheets&resource=spreadsheet&version=v3>
     pub fn patch(&self, spreadsheet_token: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> SpreadsheetSheetApi<'a> {
     ///
     /// `POST /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/find`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=find&project=sheets&resource=spreadsheet.sheet&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=find&project=sheets&resource=spreadsheet.sheet&version=v3>
     pub fn find(
         &self,
         spreadsheet_token: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> SpreadsheetSheetApi<'a> {
     ///
     /// `GET /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=sheets&resource=spreadsheet.sheet&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=sheets&resource=spreadsheet.sheet&version=v3>
     pub fn get(
         &self,
         spreadsheet_token: impl AsRef<str>,
@@ -64,7 +64,7 @@ impl<'a> SpreadsheetSheetApi<'a> {
     ///
     /// `POST /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/move_dimension`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=move_dimension&project=sheets&resource=spreadsheet.sheet&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=move_dimension&project=sheets&resource=spreadsheet.sheet&version=v3>
     pub fn move_dimension(
         &self,
         spreadsheet_token: impl AsRef<str>,
@@ -87,7 +87,7 @@ impl<'a> SpreadsheetSheetApi<'a> {
     ///
     /// `GET /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=sheets&resource=spreadsheet.sheet&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=sheets&resource=spreadsheet.sheet&version=v3>
     pub fn query(&self, spreadsheet_token: impl AsRef<str>) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -105,7 +105,7 @@ impl<'a> SpreadsheetSheetApi<'a> {
     ///
     /// `POST /open-apis/sheets/v3/spreadsheets/:spreadsheet_token/sheets/:sheet_id/replace`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=replace&project=sheets&resource=spreadsheet.sheet&version=v3>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=replace&project=sheets&resource=spreadsheet.sheet&version=v3>
     pub fn replace(
         &self,
         spreadsheet_token: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> AppApi<'a> {
     ///
     /// `POST /open-apis/spark/v1/apps`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=spark&resource=app&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=spark&resource=app&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> AppApi<'a> {
     ///
     /// `GET /open-apis/spark/v1/apps/:app_id/access-scope`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_app_visibility&project=spark&resource=app&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_app_visibility&project=spark&resource=app&version=v1>
     pub fn get_app_visibility(
         &self,
         app_id: impl AsRef<str>,
@@ -56,7 +56,7 @@ impl<'a> AppApi<'a> {
     ///
     /// `POST /open-apis/spark/v1/icon`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=icon&project=spark&resource=app&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=icon&project=spark&resource=app&version=v1>
     pub fn icon(&self) -> IconRequest {
         IconRequest {
             call: Call::new(
@@ -73,7 +73,7 @@ impl<'a> AppApi<'a> {
     ///
     /// `GET /open-apis/spark/v1/apps`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=spark&resource=app&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=spark&resource=app&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -90,7 +90,7 @@ impl<'a> AppApi<'a> {
     ///
     /// `PATCH /open-apis/spark/v1/apps/:app_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=spark&resource=app&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=spark&resource=app&version=v1>
     pub fn patch(&self, app_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -108,7 +108,7 @@ impl<'a> AppApi<'a> {
     ///
     /// `POST /open-apis/spark/v1/apps/:app_id/sql_commands`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=sql_commands&project=spark&resource=app&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=sql_commands&project=spark&resource=app&version=v1>
     pub fn sql_commands(&self, app_id: impl AsRef<str>) -> SqlCommandsRequest {
         SqlCommandsRequest {
             call: Call::new(
@@ -126,7 +126,7 @@ impl<'a> AppApi<'a> {
     ///
     /// `PUT /open-apis/spark/v1/apps/:app_id/access-scope`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_app_visibility&project=spark&resource=app&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_app_visibility&project=spark&resource=app&version=v1>
     pub fn update_app_visibility(
         &self,
         app_id: impl AsRef<str>,
@@ -147,7 +147,7 @@ impl<'a> AppApi<'a> {
     ///
     /// `POST /open-apis/spark/v1/apps/:app_id/upload_and_release_html_code`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_html_code_and_release&project=spark&resource=app&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_html_code_and_release&project=spark&resource=app&version=v1>
     pub fn upload_html_code_and_release(
         &self,
         app_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> AppEnumApi<'a> {
     ///
     /// `GET /open-apis/spark/v1/apps/:app_id/enums/:enum_name`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_enum_detail&project=spark&resource=app.enum&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_enum_detail&project=spark&resource=app.enum&version=v1>
     pub fn get_enum_detail(
         &self,
         app_id: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> AppEnumApi<'a> {
     ///
     /// `GET /open-apis/spark/v1/apps/:app_id/enums`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_enum_list&project=spark&resource=app.enum&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_enum_list&project=spark&resource=app.enum&version=v1>
     pub fn get_enum_list(&self, app_id: impl AsRef<str>) -> GetEnumListRequest {
         GetEnumListRequest {
             call: Call::new(

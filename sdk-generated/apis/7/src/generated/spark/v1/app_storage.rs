@@ -18,7 +18,7 @@ impl<'a> AppStorageApi<'a> {
     ///
     /// `GET /open-apis/spark/v1/apps/:app_id/storage`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=spark&resource=app.storage&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=spark&resource=app.storage&version=v1>
     pub fn download(&self, app_id: impl AsRef<str>) -> DownloadRequest {
         DownloadRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> AppStorageApi<'a> {
     ///
     /// `POST /open-apis/spark/v1/apps/:app_id/storage/upload`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload&project=spark&resource=app.storage&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload&project=spark&resource=app.storage&version=v1>
     pub fn upload(&self, app_id: impl AsRef<str>) -> UploadRequest {
         UploadRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> AppStorageApi<'a> {
     ///
     /// `POST /open-apis/spark/v1/apps/:app_id/storage/upload/complete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_complete&project=spark&resource=app.storage&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_complete&project=spark&resource=app.storage&version=v1>
     pub fn upload_complete(&self, app_id: impl AsRef<str>) -> UploadCompleteRequest {
         UploadCompleteRequest {
             call: Call::new(
@@ -72,7 +72,7 @@ impl<'a> AppStorageApi<'a> {
     ///
     /// `POST /open-apis/spark/v1/apps/:app_id/storage/upload/initialize`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_initialize&project=spark&resource=app.storage&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_initialize&project=spark&resource=app.storage&version=v1>
     pub fn upload_initialize(&self, app_id: impl AsRef<str>) -> UploadInitializeRequest {
         UploadInitializeRequest {
             call: Call::new(
@@ -90,7 +90,7 @@ impl<'a> AppStorageApi<'a> {
     ///
     /// `POST /open-apis/spark/v1/apps/:app_id/storage/upload/part`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_part&project=spark&resource=app.storage&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_part&project=spark&resource=app.storage&version=v1>
     pub fn upload_part(&self, app_id: impl AsRef<str>) -> UploadPartRequest {
         UploadPartRequest {
             call: Call::new(

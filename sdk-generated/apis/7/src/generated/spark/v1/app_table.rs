@@ -18,7 +18,7 @@ impl<'a> AppTableApi<'a> {
     ///
     /// `PATCH /open-apis/spark/v1/apps/:app_id/tables/:table_name/records_batch_update`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update_table_records&project=spark&resource=app.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_update_table_records&project=spark&resource=app.table&version=v1>
     pub fn batch_update_table_records(
         &self,
         app_id: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> AppTableApi<'a> {
     ///
     /// `DELETE /open-apis/spark/v1/apps/:app_id/tables/:table_name/records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete_table_records&project=spark&resource=app.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete_table_records&project=spark&resource=app.table&version=v1>
     pub fn delete_table_records(
         &self,
         app_id: impl AsRef<str>,
@@ -64,7 +64,7 @@ impl<'a> AppTableApi<'a> {
     ///
     /// `GET /open-apis/spark/v1/apps/:app_id/tables/:table_name`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_table_detail&project=spark&resource=app.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_table_detail&project=spark&resource=app.table&version=v1>
     pub fn get_table_detail(
         &self,
         app_id: impl AsRef<str>,
@@ -87,7 +87,7 @@ impl<'a> AppTableApi<'a> {
     ///
     /// `GET /open-apis/spark/v1/apps/:app_id/tables`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_table_list&project=spark&resource=app.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_table_list&project=spark&resource=app.table&version=v1>
     pub fn get_table_list(&self, app_id: impl AsRef<str>) -> GetTableListRequest {
         GetTableListRequest {
             call: Call::new(
@@ -105,7 +105,7 @@ impl<'a> AppTableApi<'a> {
     ///
     /// `GET /open-apis/spark/v1/apps/:app_id/tables/:table_name/records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_table_record_list&project=spark&resource=app.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_table_record_list&project=spark&resource=app.table&version=v1>
     pub fn get_table_record_list(
         &self,
         app_id: impl AsRef<str>,
@@ -128,7 +128,7 @@ impl<'a> AppTableApi<'a> {
     ///
     /// `PATCH /open-apis/spark/v1/apps/:app_id/tables/:table_name/records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch_table_records&project=spark&resource=app.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch_table_records&project=spark&resource=app.table&version=v1>
     pub fn patch_table_records(
         &self,
         app_id: impl AsRef<str>,
@@ -151,7 +151,7 @@ impl<'a> AppTableApi<'a> {
     ///
     /// `POST /open-apis/spark/v1/apps/:app_id/tables/:table_name/records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=post_table_records&project=spark&resource=app.table&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=post_table_records&project=spark&resource=app.table&version=v1>
     pub fn post_table_records(
         &self,
         app_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> AppViewApi<'a> {
     ///
     /// `GET /open-apis/spark/v1/apps/:app_id/views/:view_name/records`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_view_record_list&project=spark&resource=app.view&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_view_record_list&project=spark&resource=app.view&version=v1>
     pub fn get_view_record_list(
         &self,
         app_id: impl AsRef<str>,

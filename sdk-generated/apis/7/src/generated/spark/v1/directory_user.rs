@@ -18,7 +18,7 @@ impl<'a> DirectoryUserApi<'a> {
     ///
     /// `POST /open-apis/spark/v1/directory/user/id_convert`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=id_convert&project=spark&resource=directory.user&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=id_convert&project=spark&resource=directory.user&version=v1>
     pub fn id_convert(&self) -> IdConvertRequest {
         IdConvertRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> SpeechApi<'a> {
     ///
     /// `POST /open-apis/speech_to_text/v1/speech/file_recognize`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=file_recognize&project=speech_to_text&resource=speech&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=file_recognize&project=speech_to_text&resource=speech&version=v1>
     pub fn file_recognize(&self) -> FileRecognizeRequest {
         FileRecognizeRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> SpeechApi<'a> {
     ///
     /// `POST /open-apis/speech_to_text/v1/speech/stream_recognize`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=stream_recognize&project=speech_to_text&resource=speech&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=stream_recognize&project=speech_to_text&resource=speech&version=v1>
     pub fn stream_recognize(&self) -> StreamRecognizeRequest {
         StreamRecognizeRequest {
             call: Call::new(

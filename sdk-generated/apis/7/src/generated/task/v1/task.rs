@@ -18,7 +18,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v1/tasks/:task_id/batch_delete_collaborator`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete_collaborator&project=task&resource=task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete_collaborator&project=task&resource=task&version=v1>
     pub fn batch_delete_collaborator(
         &self,
         task_id: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v1/tasks/:task_id/batch_delete_follower`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete_follower&project=task&resource=task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=batch_delete_follower&project=task&resource=task&version=v1>
     pub fn batch_delete_follower(
         &self,
         task_id: impl AsRef<str>,
@@ -60,7 +60,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v1/tasks/:task_id/complete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=complete&project=task&resource=task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=complete&project=task&resource=task&version=v1>
     pub fn complete(&self, task_id: impl AsRef<str>) -> CompleteRequest {
         CompleteRequest {
             call: Call::new(
@@ -78,7 +78,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v1/tasks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=task&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -95,7 +95,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `DELETE /open-apis/task/v1/tasks/:task_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=task&resource=task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=task&resource=task&version=v1>
     pub fn delete(&self, task_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -113,7 +113,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `GET /open-apis/task/v1/tasks/:task_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=task&resource=task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=task&resource=task&version=v1>
     pub fn get(&self, task_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -131,7 +131,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `GET /open-apis/task/v1/tasks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=task&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -148,7 +148,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `PATCH /open-apis/task/v1/tasks/:task_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=task&resource=task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=task&resource=task&version=v1>
     pub fn patch(&self, task_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -166,7 +166,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v1/tasks/:task_id/uncomplete`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=uncomplete&project=task&resource=task&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=uncomplete&project=task&resource=task&version=v1>
     pub fn uncomplete(&self, task_id: impl AsRef<str>) -> UncompleteRequest {
         UncompleteRequest {
             call: Call::new(

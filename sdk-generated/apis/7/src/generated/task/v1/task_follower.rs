@@ -18,7 +18,7 @@ impl<'a> TaskFollowerApi<'a> {
     ///
     /// `POST /open-apis/task/v1/tasks/:task_id/followers`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=task.follower&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=task.follower&version=v1>
     pub fn create(&self, task_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> TaskFollowerApi<'a> {
     ///
     /// `DELETE /open-apis/task/v1/tasks/:task_id/followers/:follower_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=task&resource=task.follower&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=task&resource=task.follower&version=v1>
     pub fn delete(
         &self,
         task_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> TaskFollowerApi<'a> {
     ///
     /// `GET /open-apis/task/v1/tasks/:task_id/followers`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=task.follower&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=task.follower&version=v1>
     pub fn list(&self, task_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> AttachmentApi<'a> {
     ///
     /// `DELETE /open-apis/task/v2/attachments/:attachment_guid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=task&resource=attachment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=task&resource=attachment&version=v2>
     pub fn delete(&self, attachment_guid: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> AttachmentApi<'a> {
     ///
     /// `GET /open-apis/task/v2/attachments/:attachment_guid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=task&resource=attachment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=task&resource=attachment&version=v2>
     pub fn get(&self, attachment_guid: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> AttachmentApi<'a> {
     ///
     /// `GET /open-apis/task/v2/attachments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=attachment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=attachment&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -73,7 +73,7 @@ impl<'a> AttachmentApi<'a> {
     ///
     /// `POST /open-apis/task/v2/attachments/upload`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload&project=task&resource=attachment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload&project=task&resource=attachment&version=v2>
     pub fn upload(&self) -> UploadRequest {
         UploadRequest {
             call: Call::new(

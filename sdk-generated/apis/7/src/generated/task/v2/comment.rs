@@ -18,7 +18,7 @@ impl<'a> CommentApi<'a> {
     ///
     /// `POST /open-apis/task/v2/comments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=comment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=comment&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> CommentApi<'a> {
     ///
     /// `DELETE /open-apis/task/v2/comments/:comment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=task&resource=comment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=task&resource=comment&version=v2>
     pub fn delete(&self, comment_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> CommentApi<'a> {
     ///
     /// `GET /open-apis/task/v2/comments/:comment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=task&resource=comment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=task&resource=comment&version=v2>
     pub fn get(&self, comment_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> CommentApi<'a> {
     ///
     /// `GET /open-apis/task/v2/comments`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=comment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=comment&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> CommentApi<'a> {
     ///
     /// `PATCH /open-apis/task/v2/comments/:comment_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=task&resource=comment&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=task&resource=comment&version=v2>
     pub fn patch(&self, comment_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

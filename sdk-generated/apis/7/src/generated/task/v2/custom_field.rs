@@ -18,7 +18,7 @@ impl<'a> CustomFieldApi<'a> {
     ///
     /// `POST /open-apis/task/v2/custom_fields/:custom_field_guid/add`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add&project=task&resource=custom_field&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add&project=task&resource=custom_field&version=v2>
     pub fn add(&self, custom_field_guid: impl AsRef<str>) -> AddRequest {
         AddRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> CustomFieldApi<'a> {
     ///
     /// `POST /open-apis/task/v2/custom_fields`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=custom_field&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=custom_field&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> CustomFieldApi<'a> {
     ///
     /// `GET /open-apis/task/v2/custom_fields/:custom_field_guid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=task&resource=custom_field&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=task&resource=custom_field&version=v2>
     pub fn get(&self, custom_field_guid: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> CustomFieldApi<'a> {
     ///
     /// `GET /open-apis/task/v2/custom_fields`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=custom_field&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=custom_field&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> CustomFieldApi<'a> {
     ///
     /// `PATCH /open-apis/task/v2/custom_fields/:custom_field_guid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=task&resource=custom_field&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=task&resource=custom_field&version=v2>
     pub fn patch(&self, custom_field_guid: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> CustomFieldApi<'a> {
     ///
     /// `POST /open-apis/task/v2/custom_fields/:custom_field_guid/remove`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove&project=task&resource=custom_field&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove&project=task&resource=custom_field&version=v2>
     pub fn remove(&self, custom_field_guid: impl AsRef<str>) -> RemoveRequest {
         RemoveRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> CustomFieldOptionApi<'a> {
     ///
     /// `POST /open-apis/task/v2/custom_fields/:custom_field_guid/options`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=custom_field.option&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=custom_field.option&version=v2>
     pub fn create(&self, custom_field_guid: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> CustomFieldOptionApi<'a> {
     ///
     /// `PATCH /open-apis/task/v2/custom_fields/:custom_field_guid/options/:option_guid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=task&resource=custom_field.option&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=task&resource=custom_field.option&version=v2>
     pub fn patch(
         &self,
         custom_field_guid: impl AsRef<str>,

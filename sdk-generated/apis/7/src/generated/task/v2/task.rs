@@ -18,7 +18,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasks/:task_guid/add_dependencies`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_dependencies&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_dependencies&project=task&resource=task&version=v2>
     pub fn add_dependencies(
         &self,
         task_guid: impl AsRef<str>,
@@ -39,7 +39,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasks/:task_guid/add_members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_members&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_members&project=task&resource=task&version=v2>
     pub fn add_members(&self, task_guid: impl AsRef<str>) -> AddMembersRequest {
         AddMembersRequest {
             call: Call::new(
@@ -57,7 +57,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasks/:task_guid/add_reminders`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_reminders&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_reminders&project=task&resource=task&version=v2>
     pub fn add_reminders(&self, task_guid: impl AsRef<str>) -> AddRemindersRequest {
         AddRemindersRequest {
             call: Call::new(
@@ -75,7 +75,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasks/:task_guid/add_tasklist`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_tasklist&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_tasklist&project=task&resource=task&version=v2>
     pub fn add_tasklist(&self, task_guid: impl AsRef<str>) -> AddTasklistRequest {
         AddTasklistRequest {
             call: Call::new(
@@ -93,7 +93,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=task&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -110,7 +110,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `DELETE /open-apis/task/v2/tasks/:task_guid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=task&resource=task&version=v2>
     pub fn delete(&self, task_guid: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -128,7 +128,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `GET /open-apis/task/v2/tasks/:task_guid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=task&resource=task&version=v2>
     pub fn get(&self, task_guid: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -146,7 +146,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `GET /open-apis/task/v2/tasks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=task&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -163,7 +163,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `PATCH /open-apis/task/v2/tasks/:task_guid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=task&resource=task&version=v2>
     pub fn patch(&self, task_guid: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -181,7 +181,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasks/:task_guid/remove_dependencies`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_dependencies&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_dependencies&project=task&resource=task&version=v2>
     pub fn remove_dependencies(
         &self,
         task_guid: impl AsRef<str>,
@@ -202,7 +202,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasks/:task_guid/remove_members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_members&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_members&project=task&resource=task&version=v2>
     pub fn remove_members(&self, task_guid: impl AsRef<str>) -> RemoveMembersRequest {
         RemoveMembersRequest {
             call: Call::new(
@@ -220,7 +220,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasks/:task_guid/remove_reminders`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_reminders&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_reminders&project=task&resource=task&version=v2>
     pub fn remove_reminders(
         &self,
         task_guid: impl AsRef<str>,
@@ -241,7 +241,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasks/:task_guid/remove_tasklist`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_tasklist&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_tasklist&project=task&resource=task&version=v2>
     pub fn remove_tasklist(&self, task_guid: impl AsRef<str>) -> RemoveTasklistRequest {
         RemoveTasklistRequest {
             call: Call::new(
@@ -259,7 +259,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasks/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=task&resource=task&version=v2>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -276,7 +276,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasks/:task_guid/set_ancestor_task`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set_ancestor_task&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set_ancestor_task&project=task&resource=task&version=v2>
     pub fn set_ancestor_task(
         &self,
         task_guid: impl AsRef<str>,
@@ -297,7 +297,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `GET /open-apis/task/v2/tasks/:task_guid/tasklists`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=tasklists&project=task&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=tasklists&project=task&resource=task&version=v2>
     pub fn tasklists(&self, task_guid: impl AsRef<str>) -> TasklistsRequest {
         TasklistsRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> TaskSubtaskApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasks/:task_guid/subtasks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=task.subtask&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=task.subtask&version=v2>
     pub fn create(&self, task_guid: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> TaskSubtaskApi<'a> {
     ///
     /// `GET /open-apis/task/v2/tasks/:task_guid/subtasks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=task.subtask&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=task.subtask&version=v2>
     pub fn list(&self, task_guid: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> TaskV2Api<'a> {
     ///
     /// `GET /open-apis/task/v2/task_v2/list_related_task`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_related_task&project=task&resource=task_v2&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_related_task&project=task&resource=task_v2&version=v2>
     pub fn list_related_task(&self) -> ListRelatedTaskRequest {
         ListRelatedTaskRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> TaskV2Api<'a> {
     ///
     /// `POST /open-apis/task/v2/task_v2/task_subscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=task_subscription&project=task&resource=task_v2&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=task_subscription&project=task&resource=task_v2&version=v2>
     pub fn task_subscription(&self) -> TaskSubscriptionRequest {
         TaskSubscriptionRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> TasklistApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasklists/:tasklist_guid/add_members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_members&project=task&resource=tasklist&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=add_members&project=task&resource=tasklist&version=v2>
     pub fn add_members(&self, tasklist_guid: impl AsRef<str>) -> AddMembersRequest {
         AddMembersRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> TasklistApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasklists`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=tasklist&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=tasklist&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> TasklistApi<'a> {
     ///
     /// `DELETE /open-apis/task/v2/tasklists/:tasklist_guid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=task&resource=tasklist&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=task&resource=tasklist&version=v2>
     pub fn delete(&self, tasklist_guid: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> TasklistApi<'a> {
     ///
     /// `GET /open-apis/task/v2/tasklists/:tasklist_guid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=task&resource=tasklist&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=task&resource=tasklist&version=v2>
     pub fn get(&self, tasklist_guid: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -89,7 +89,7 @@ impl<'a> TasklistApi<'a> {
     ///
     /// `GET /open-apis/task/v2/tasklists`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=tasklist&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=tasklist&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> TasklistApi<'a> {
     ///
     /// `PATCH /open-apis/task/v2/tasklists/:tasklist_guid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=task&resource=tasklist&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=task&resource=tasklist&version=v2>
     pub fn patch(&self, tasklist_guid: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -124,7 +124,7 @@ impl<'a> TasklistApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasklists/:tasklist_guid/remove_members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_members&project=task&resource=tasklist&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove_members&project=task&resource=tasklist&version=v2>
     pub fn remove_members(
         &self,
         tasklist_guid: impl AsRef<str>,
@@ -145,7 +145,7 @@ impl<'a> TasklistApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasklists/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=task&resource=tasklist&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=task&resource=tasklist&version=v2>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -162,7 +162,7 @@ impl<'a> TasklistApi<'a> {
     ///
     /// `GET /open-apis/task/v2/tasklists/:tasklist_guid/tasks`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=tasks&project=task&resource=tasklist&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=tasks&project=task&resource=tasklist&version=v2>
     pub fn tasks(&self, tasklist_guid: impl AsRef<str>) -> TasksRequest {
         TasksRequest {
             call: Call::new(

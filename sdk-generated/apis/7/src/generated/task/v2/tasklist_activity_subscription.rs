@@ -18,7 +18,7 @@ impl<'a> TasklistActivitySubscriptionApi<'a> {
     ///
     /// `POST /open-apis/task/v2/tasklists/:tasklist_guid/activity_subscriptions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=tasklist.activity_subscription&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=task&resource=tasklist.activity_subscription&version=v2>
     pub fn create(&self, tasklist_guid: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> TasklistActivitySubscriptionApi<'a> {
     ///
     /// `DELETE /open-apis/task/v2/tasklists/:tasklist_guid/activity_subscriptions/:activity_subscription_guid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=task&resource=tasklist.activity_subscription&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=task&resource=tasklist.activity_subscription&version=v2>
     pub fn delete(
         &self,
         tasklist_guid: impl AsRef<str>,
@@ -62,7 +62,7 @@ impl<'a> TasklistActivitySubscriptionApi<'a> {
     ///
     /// `GET /open-apis/task/v2/tasklists/:tasklist_guid/activity_subscriptions/:activity_subscription_guid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=task&resource=tasklist.activity_subscription&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=task&resource=tasklist.activity_subscription&version=v2>
     pub fn get(
         &self,
         tasklist_guid: impl AsRef<str>,
@@ -88,7 +88,7 @@ impl<'a> TasklistActivitySubscriptionApi<'a> {
     ///
     /// `GET /open-apis/task/v2/tasklists/:tasklist_guid/activity_subscriptions`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=tasklist.activity_subscription&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=task&resource=tasklist.activity_subscription&version=v2>
     pub fn list(&self, tasklist_guid: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> TasklistActivitySubscriptionApi<'a> {
     ///
     /// `PATCH /open-apis/task/v2/tasklists/:tasklist_guid/activity_subscriptions/:activity_subscription_guid`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=task&resource=tasklist.activity_subscription&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=task&resource=tasklist.activity_subscription&version=v2>
     pub fn patch(
         &self,
         tasklist_guid: impl AsRef<str>,

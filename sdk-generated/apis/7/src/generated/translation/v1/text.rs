@@ -18,7 +18,7 @@ impl<'a> TextApi<'a> {
     ///
     /// `POST /open-apis/translation/v1/text/detect`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=detect&project=translation&resource=text&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=detect&project=translation&resource=text&version=v1>
     pub fn detect(&self) -> DetectRequest {
         DetectRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> TextApi<'a> {
     ///
     /// `POST /open-apis/translation/v1/text/translate`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=translate&project=translation&resource=text&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=translate&project=translation&resource=text&version=v1>
     pub fn translate(&self) -> TranslateRequest {
         TranslateRequest {
             call: Call::new(

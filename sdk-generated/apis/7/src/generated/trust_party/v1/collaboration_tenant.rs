@@ -18,7 +18,7 @@ impl<'a> CollaborationTenantApi<'a> {
     ///
     /// `GET /open-apis/trust_party/v1/collaboration_tenants/:target_tenant_key`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=trust_party&resource=collaboration_tenant&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=trust_party&resource=collaboration_tenant&version=v1>
     pub fn get(&self, target_tenant_key: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> CollaborationTenantApi<'a> {
     ///
     /// `GET /open-apis/trust_party/v1/collaboration_tenants`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=trust_party&resource=collaboration_tenant&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=trust_party&resource=collaboration_tenant&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> CollaborationTenantApi<'a> {
     ///
     /// `GET /open-apis/trust_party/v1/collaboration_tenants/:target_tenant_key/visible_organization`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=visible_organization&project=trust_party&resource=collaboration_tenant&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=visible_organization&project=trust_party&resource=collaboration_tenant&version=v1>
     pub fn visible_organization(
         &self,
         target_tenant_key: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> AlertApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/alerts`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=vc&resource=alert&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=vc&resource=alert&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> BotApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/bots/events`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=events&project=vc&resource=bot&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=events&project=vc&resource=bot&version=v1>
     pub fn events(&self) -> EventsRequest {
         EventsRequest {
             call: Call::new(
@@ -37,7 +37,7 @@ impl<'a> BotApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/bots/join`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=join&project=vc&resource=bot&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=join&project=vc&resource=bot&version=v1>
     pub fn join(&self) -> JoinRequest {
         JoinRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> BotApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/bots/leave`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=leave&project=vc&resource=bot&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=leave&project=vc&resource=bot&version=v1>
     pub fn leave(&self) -> LeaveRequest {
         LeaveRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> BotApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/bots/message`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=message&project=vc&resource=bot&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=message&project=vc&resource=bot&version=v1>
     pub fn message(&self) -> MessageRequest {
         MessageRequest {
             call: Call::new(
@@ -86,7 +86,7 @@ impl<'a> BotApi<'a> {
     ///
     /// `GET /open-apis/vc/realtime/endpoint`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=realtime_endpoint&project=vc&resource=bot&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=realtime_endpoint&project=vc&resource=bot&version=v1>
     pub fn realtime_endpoint(&self) -> RealtimeEndpointRequest {
         RealtimeEndpointRequest {
             call: Call::new(
@@ -105,7 +105,7 @@ impl<'a> BotApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/bots/user_active_meeting`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=user_active_meeting&project=vc&resource=bot&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=user_active_meeting&project=vc&resource=bot&version=v1>
     pub fn user_active_meeting(&self) -> UserActiveMeetingRequest {
         UserActiveMeetingRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ExportApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/exports/download`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=vc&resource=export&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=download&project=vc&resource=export&version=v1>
     pub fn download(&self) -> DownloadRequest {
         DownloadRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ExportApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/exports/:task_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=export&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=export&version=v1>
     pub fn get(&self, task_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> ExportApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/exports/meeting_list`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=meeting_list&project=vc&resource=export&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=meeting_list&project=vc&resource=export&version=v1>
     pub fn meeting_list(&self) -> MeetingListRequest {
         MeetingListRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> ExportApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/exports/participant_list`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=participant_list&project=vc&resource=export&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=participant_list&project=vc&resource=export&version=v1>
     pub fn participant_list(&self) -> ParticipantListRequest {
         ParticipantListRequest {
             call: Call::new(
@@ -87,7 +87,7 @@ impl<'a> ExportApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/exports/participant_quality_list`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=participant_quality_list&project=vc&resource=export&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=participant_quality_list&project=vc&resource=export&version=v1>
     pub fn participant_quality_list(&self) -> ParticipantQualityListRequest {
         ParticipantQualityListRequest {
             call: Call::new(
@@ -104,7 +104,7 @@ impl<'a> ExportApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/exports/resource_reservation_list`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=resource_reservation_list&project=vc&resource=export&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=resource_reservation_list&project=vc&resource=export&version=v1>
     pub fn resource_reservation_list(&self) -> ResourceReservationListRequest {
         ResourceReservationListRequest {
             call: Call::new(

@@ -16,7 +16,7 @@ impl<'a> MaterialApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/materials/pull_meta`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=pull_meta&project=vc&resource=material&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=pull_meta&project=vc&resource=material&version=v1>
     pub fn pull_meta(&self) -> PullMetaRequest {
         PullMetaRequest {
             call: Call::new(
@@ -31,7 +31,7 @@ impl<'a> MaterialApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/materials/remove`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove&project=vc&resource=material&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=remove&project=vc&resource=material&version=v1>
     pub fn remove(&self) -> RemoveRequest {
         RemoveRequest {
             call: Call::new(
@@ -46,7 +46,7 @@ impl<'a> MaterialApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/materials/upload_meta`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_meta&project=vc&resource=material&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=upload_meta&project=vc&resource=material&version=v1>
     pub fn upload_meta(&self) -> UploadMetaRequest {
         UploadMetaRequest {
             call: Call::new(

@@ -16,7 +16,7 @@ impl<'a> MeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/meetings/:meeting_id/change_name`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=change_name&project=vc&resource=meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=change_name&project=vc&resource=meeting&version=v1>
     pub fn change_name(&self, meeting_id: impl AsRef<str>) -> ChangeNameRequest {
         ChangeNameRequest {
             call: Call::new(
@@ -34,7 +34,7 @@ impl<'a> MeetingApi<'a> {
     ///
     /// `PATCH /open-apis/vc/v1/meetings/:meeting_id/end`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=end&project=vc&resource=meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=end&project=vc&resource=meeting&version=v1>
     pub fn end(&self, meeting_id: impl AsRef<str>) -> EndRequest {
         EndRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> MeetingApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/meetings/:meeting_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=meeting&version=v1>
     pub fn get(&self, meeting_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> MeetingApi<'a> {
     ///
     /// `PATCH /open-apis/vc/v1/meetings/:meeting_id/invite`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=invite&project=vc&resource=meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=invite&project=vc&resource=meeting&version=v1>
     pub fn invite(&self, meeting_id: impl AsRef<str>) -> InviteRequest {
         InviteRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> MeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/meetings/:meeting_id/kickout`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=kickout&project=vc&resource=meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=kickout&project=vc&resource=meeting&version=v1>
     pub fn kickout(&self, meeting_id: impl AsRef<str>) -> KickoutRequest {
         KickoutRequest {
             call: Call::new(
@@ -104,7 +104,7 @@ impl<'a> MeetingApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/meetings`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=vc&resource=meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=vc&resource=meeting&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -121,7 +121,7 @@ impl<'a> MeetingApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/meetings/list_by_no`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_by_no&project=vc&resource=meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list_by_no&project=vc&resource=meeting&version=v1>
     pub fn list_by_no(&self) -> ListByNoRequest {
         ListByNoRequest {
             call: Call::new(
@@ -138,7 +138,7 @@ impl<'a> MeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/meetings/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=vc&resource=meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=vc&resource=meeting&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
@@ -155,7 +155,7 @@ impl<'a> MeetingApi<'a> {
     ///
     /// `PATCH /open-apis/vc/v1/meetings/:meeting_id/set_host`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set_host&project=vc&resource=meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set_host&project=vc&resource=meeting&version=v1>
     pub fn set_host(&self, meeting_id: impl AsRef<str>) -> SetHostRequest {
         SetHostRequest {
             call: Call::new(
@@ -173,7 +173,7 @@ impl<'a> MeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/meetings/subscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=vc&resource=meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=vc&resource=meeting&version=v1>
     pub fn subscription(&self) -> SubscriptionRequest {
         SubscriptionRequest {
             call: Call::new(
@@ -190,7 +190,7 @@ impl<'a> MeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/meetings/unsubscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=vc&resource=meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=vc&resource=meeting&version=v1>
     pub fn unsubscription(&self) -> UnsubscriptionRequest {
         UnsubscriptionRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> MeetingListApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/meeting_list`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=meeting_list&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=meeting_list&version=v1>
     pub fn get(&self) -> GetRequest {
         GetRequest {
             call: Call::new(

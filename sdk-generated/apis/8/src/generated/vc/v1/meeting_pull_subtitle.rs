@@ -18,7 +18,7 @@ impl<'a> MeetingPullSubtitleApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/meetings/:meeting_id/pull_subtitle`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=meeting.pull_subtitle&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=meeting.pull_subtitle&version=v1>
     pub fn get(&self, meeting_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> MeetingRecordingApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/meetings/:meeting_id/recording`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=meeting.recording&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=meeting.recording&version=v1>
     pub fn get(&self, meeting_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> MeetingRecordingApi<'a> {
     ///
     /// `PATCH /open-apis/vc/v1/meetings/:meeting_id/recording/set_permission`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set_permission&project=vc&resource=meeting.recording&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set_permission&project=vc&resource=meeting.recording&version=v1>
     pub fn set_permission(&self, meeting_id: impl AsRef<str>) -> SetPermissionRequest {
         SetPermissionRequest {
             call: Call::new(
@@ -54,7 +54,7 @@ impl<'a> MeetingRecordingApi<'a> {
     ///
     /// `PATCH /open-apis/vc/v1/meetings/:meeting_id/recording/start`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=start&project=vc&resource=meeting.recording&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=start&project=vc&resource=meeting.recording&version=v1>
     pub fn start(&self, meeting_id: impl AsRef<str>) -> StartRequest {
         StartRequest {
             call: Call::new(
@@ -72,7 +72,7 @@ impl<'a> MeetingRecordingApi<'a> {
     ///
     /// `PATCH /open-apis/vc/v1/meetings/:meeting_id/recording/stop`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=stop&project=vc&resource=meeting.recording&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=stop&project=vc&resource=meeting.recording&version=v1>
     pub fn stop(&self, meeting_id: impl AsRef<str>) -> StopRequest {
         StopRequest {
             call: Call::new(

@@ -16,7 +16,7 @@ impl<'a> MyAiMmApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_mm/extension_boarding`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=extension_boarding&project=vc&resource=my_ai_mm&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=extension_boarding&project=vc&resource=my_ai_mm&version=v1>
     pub fn extension_boarding(&self) -> ExtensionBoardingRequest {
         ExtensionBoardingRequest {
             call: Call::new(
@@ -31,7 +31,7 @@ impl<'a> MyAiMmApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_mm/media_bind`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=media_bind&project=vc&resource=my_ai_mm&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=media_bind&project=vc&resource=my_ai_mm&version=v1>
     pub fn media_bind(&self) -> MediaBindRequest {
         MediaBindRequest {
             call: Call::new(
@@ -46,7 +46,7 @@ impl<'a> MyAiMmApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_mm/media_parse`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=media_parse&project=vc&resource=my_ai_mm&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=media_parse&project=vc&resource=my_ai_mm&version=v1>
     pub fn media_parse(&self) -> MediaParseRequest {
         MediaParseRequest {
             call: Call::new(
@@ -61,7 +61,7 @@ impl<'a> MyAiMmApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_mm/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=vc&resource=my_ai_mm&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=vc&resource=my_ai_mm&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -76,7 +76,7 @@ impl<'a> MyAiMmApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/my_ai_mm/query_suggest_context`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_suggest_context&project=vc&resource=my_ai_mm&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query_suggest_context&project=vc&resource=my_ai_mm&version=v1>
     pub fn query_suggest_context(&self) -> QuerySuggestContextRequest {
         QuerySuggestContextRequest {
             call: Call::new(

@@ -16,7 +16,7 @@ impl<'a> MyAiRoomApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_room/auto_release_event`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=auto_release_event&project=vc&resource=my_ai_room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=auto_release_event&project=vc&resource=my_ai_room&version=v1>
     pub fn auto_release_event(&self) -> AutoReleaseEventRequest {
         AutoReleaseEventRequest {
             call: Call::new(
@@ -31,7 +31,7 @@ impl<'a> MyAiRoomApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_room/auto_welcome`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=auto_welcome&project=vc&resource=my_ai_room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=auto_welcome&project=vc&resource=my_ai_room&version=v1>
     pub fn auto_welcome(&self) -> AutoWelcomeRequest {
         AutoWelcomeRequest {
             call: Call::new(
@@ -46,7 +46,7 @@ impl<'a> MyAiRoomApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_room/check_in_schedule`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=check_in_schedule&project=vc&resource=my_ai_room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=check_in_schedule&project=vc&resource=my_ai_room&version=v1>
     pub fn check_in_schedule(&self) -> CheckInScheduleRequest {
         CheckInScheduleRequest {
             call: Call::new(
@@ -61,7 +61,7 @@ impl<'a> MyAiRoomApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_room/exit`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=exit&project=vc&resource=my_ai_room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=exit&project=vc&resource=my_ai_room&version=v1>
     pub fn exit(&self) -> ExitRequest {
         ExitRequest {
             call: Call::new(
@@ -76,7 +76,7 @@ impl<'a> MyAiRoomApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_room/help_scene_type`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=help_scene_type&project=vc&resource=my_ai_room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=help_scene_type&project=vc&resource=my_ai_room&version=v1>
     pub fn help_scene_type(&self) -> HelpSceneTypeRequest {
         HelpSceneTypeRequest {
             call: Call::new(
@@ -91,7 +91,7 @@ impl<'a> MyAiRoomApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_room/join_meeting`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=join_meeting&project=vc&resource=my_ai_room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=join_meeting&project=vc&resource=my_ai_room&version=v1>
     pub fn join_meeting(&self) -> JoinMeetingRequest {
         JoinMeetingRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> MyAiRoomApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_room/join_meeting_number`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=join_meeting_number&project=vc&resource=my_ai_room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=join_meeting_number&project=vc&resource=my_ai_room&version=v1>
     pub fn join_meeting_number(&self) -> JoinMeetingNumberRequest {
         JoinMeetingNumberRequest {
             call: Call::new(
@@ -121,7 +121,7 @@ impl<'a> MyAiRoomApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_room/join_offline_meeting`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=join_offline_meeting&project=vc&resource=my_ai_room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=join_offline_meeting&project=vc&resource=my_ai_room&version=v1>
     pub fn join_offline_meeting(&self) -> JoinOfflineMeetingRequest {
         JoinOfflineMeetingRequest {
             call: Call::new(
@@ -136,7 +136,7 @@ impl<'a> MyAiRoomApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_room/leave_meeting`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=leave_meeting&project=vc&resource=my_ai_room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=leave_meeting&project=vc&resource=my_ai_room&version=v1>
     pub fn leave_meeting(&self) -> LeaveMeetingRequest {
         LeaveMeetingRequest {
             call: Call::new(
@@ -151,7 +151,7 @@ impl<'a> MyAiRoomApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_room/reserve_instant_event`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reserve_instant_event&project=vc&resource=my_ai_room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reserve_instant_event&project=vc&resource=my_ai_room&version=v1>
     pub fn reserve_instant_event(&self) -> ReserveInstantEventRequest {
         ReserveInstantEventRequest {
             call: Call::new(
@@ -166,7 +166,7 @@ impl<'a> MyAiRoomApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_room/room_calling`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=room_calling&project=vc&resource=my_ai_room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=room_calling&project=vc&resource=my_ai_room&version=v1>
     pub fn room_calling(&self) -> RoomCallingRequest {
         RoomCallingRequest {
             call: Call::new(

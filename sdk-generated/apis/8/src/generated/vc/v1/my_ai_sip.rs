@@ -16,7 +16,7 @@ impl<'a> MyAiSipApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_sip/create_event_card`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_event_card&project=vc&resource=my_ai_sip&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create_event_card&project=vc&resource=my_ai_sip&version=v1>
     pub fn create_event_card(&self) -> CreateEventCardRequest {
         CreateEventCardRequest {
             call: Call::new(

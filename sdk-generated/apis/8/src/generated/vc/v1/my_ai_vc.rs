@@ -16,7 +16,7 @@ impl<'a> MyAiVcApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc/card_callback`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=card_callback&project=vc&resource=my_ai_vc&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=card_callback&project=vc&resource=my_ai_vc&version=v1>
     pub fn card_callback(&self) -> CardCallbackRequest {
         CardCallbackRequest {
             call: Call::new(
@@ -31,7 +31,7 @@ impl<'a> MyAiVcApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc/fetch_meeting_analyze`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=fetch_meeting_analyze&project=vc&resource=my_ai_vc&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=fetch_meeting_analyze&project=vc&resource=my_ai_vc&version=v1>
     pub fn fetch_meeting_analyze(&self) -> FetchMeetingAnalyzeRequest {
         FetchMeetingAnalyzeRequest {
             call: Call::new(
@@ -46,7 +46,7 @@ impl<'a> MyAiVcApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc/fetch_meeting_list`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=fetch_meeting_list&project=vc&resource=my_ai_vc&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=fetch_meeting_list&project=vc&resource=my_ai_vc&version=v1>
     pub fn fetch_meeting_list(&self) -> FetchMeetingListRequest {
         FetchMeetingListRequest {
             call: Call::new(
@@ -61,7 +61,7 @@ impl<'a> MyAiVcApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc/meeting_analyze`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=meeting_analyze&project=vc&resource=my_ai_vc&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=meeting_analyze&project=vc&resource=my_ai_vc&version=v1>
     pub fn meeting_analyze(&self) -> MeetingAnalyzeRequest {
         MeetingAnalyzeRequest {
             call: Call::new(
@@ -76,7 +76,7 @@ impl<'a> MyAiVcApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc/set_meeting_list`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set_meeting_list&project=vc&resource=my_ai_vc&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set_meeting_list&project=vc&resource=my_ai_vc&version=v1>
     pub fn set_meeting_list(&self) -> SetMeetingListRequest {
         SetMeetingListRequest {
             call: Call::new(
@@ -91,7 +91,7 @@ impl<'a> MyAiVcApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc/start_analysis`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=start_analysis&project=vc&resource=my_ai_vc&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=start_analysis&project=vc&resource=my_ai_vc&version=v1>
     pub fn start_analysis(&self) -> StartAnalysisRequest {
         StartAnalysisRequest {
             call: Call::new(

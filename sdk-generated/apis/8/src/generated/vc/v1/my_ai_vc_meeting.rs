@@ -16,7 +16,7 @@ impl<'a> MyAiVcMeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc_meeting/callback`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=callback&project=vc&resource=my_ai_vc_meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=callback&project=vc&resource=my_ai_vc_meeting&version=v1>
     pub fn callback(&self) -> CallbackRequest {
         CallbackRequest {
             call: Call::new(
@@ -31,7 +31,7 @@ impl<'a> MyAiVcMeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc_meeting/do_operation`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=do_operation&project=vc&resource=my_ai_vc_meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=do_operation&project=vc&resource=my_ai_vc_meeting&version=v1>
     pub fn do_operation(&self) -> DoOperationRequest {
         DoOperationRequest {
             call: Call::new(
@@ -46,7 +46,7 @@ impl<'a> MyAiVcMeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc_meeting/doc_based_suggest_question`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=doc_based_suggest_question&project=vc&resource=my_ai_vc_meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=doc_based_suggest_question&project=vc&resource=my_ai_vc_meeting&version=v1>
     pub fn doc_based_suggest_question(&self) -> DocBasedSuggestQuestionRequest {
         DocBasedSuggestQuestionRequest {
             call: Call::new(
@@ -61,7 +61,7 @@ impl<'a> MyAiVcMeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc_meeting/fetch_recap_stream`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=fetch_recap_stream&project=vc&resource=my_ai_vc_meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=fetch_recap_stream&project=vc&resource=my_ai_vc_meeting&version=v1>
     pub fn fetch_recap_stream(&self) -> FetchRecapStreamRequest {
         FetchRecapStreamRequest {
             call: Call::new(
@@ -76,7 +76,7 @@ impl<'a> MyAiVcMeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc_meeting/fetch_section_summary_stream`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=fetch_section_summary_stream&project=vc&resource=my_ai_vc_meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=fetch_section_summary_stream&project=vc&resource=my_ai_vc_meeting&version=v1>
     pub fn fetch_section_summary_stream(&self) -> FetchSectionSummaryStreamRequest {
         FetchSectionSummaryStreamRequest {
             call: Call::new(
@@ -91,7 +91,7 @@ impl<'a> MyAiVcMeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc_meeting/fetch_step_summary_stream`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=fetch_step_summary_stream&project=vc&resource=my_ai_vc_meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=fetch_step_summary_stream&project=vc&resource=my_ai_vc_meeting&version=v1>
     pub fn fetch_step_summary_stream(&self) -> FetchStepSummaryStreamRequest {
         FetchStepSummaryStreamRequest {
             call: Call::new(
@@ -106,7 +106,7 @@ impl<'a> MyAiVcMeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc_meeting/get_common_reply`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_common_reply&project=vc&resource=my_ai_vc_meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_common_reply&project=vc&resource=my_ai_vc_meeting&version=v1>
     pub fn get_common_reply(&self) -> GetCommonReplyRequest {
         GetCommonReplyRequest {
             call: Call::new(
@@ -121,7 +121,7 @@ impl<'a> MyAiVcMeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc_meeting/get_recap`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_recap&project=vc&resource=my_ai_vc_meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_recap&project=vc&resource=my_ai_vc_meeting&version=v1>
     pub fn get_recap(&self) -> GetRecapRequest {
         GetRecapRequest {
             call: Call::new(
@@ -136,7 +136,7 @@ impl<'a> MyAiVcMeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc_meeting/get_todo_task`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_todo_task&project=vc&resource=my_ai_vc_meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_todo_task&project=vc&resource=my_ai_vc_meeting&version=v1>
     pub fn get_todo_task(&self) -> GetTodoTaskRequest {
         GetTodoTaskRequest {
             call: Call::new(
@@ -151,7 +151,7 @@ impl<'a> MyAiVcMeetingApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/my_ai_vc_meeting/section_summary`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=section_summary&project=vc&resource=my_ai_vc_meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=section_summary&project=vc&resource=my_ai_vc_meeting&version=v1>
     pub fn section_summary(&self) -> SectionSummaryRequest {
         SectionSummaryRequest {
             call: Call::new(
@@ -166,7 +166,7 @@ impl<'a> MyAiVcMeetingApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/my_ai_vc_meeting/seed_ai_pull_data`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=seed_ai_pull_data&project=vc&resource=my_ai_vc_meeting&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=seed_ai_pull_data&project=vc&resource=my_ai_vc_meeting&version=v1>
     pub fn seed_ai_pull_data(&self) -> SeedAiPullDataRequest {
         SeedAiPullDataRequest {
             call: Call::new(

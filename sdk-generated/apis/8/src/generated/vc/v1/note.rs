@@ -20,7 +20,7 @@ impl<'a> NoteApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/notes/:note_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=note&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=note&version=v1>
     pub fn get(&self, note_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -38,7 +38,7 @@ impl<'a> NoteApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/notes/subscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=vc&resource=note&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=subscription&project=vc&resource=note&version=v1>
     pub fn subscription(&self) -> SubscriptionRequest {
         SubscriptionRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> NoteApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/notes/:note_id/unified_note_transcript`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unified_note_transcript&project=vc&resource=note&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unified_note_transcript&project=vc&resource=note&version=v1>
     pub fn unified_note_transcript(
         &self,
         note_id: impl AsRef<str>,
@@ -74,7 +74,7 @@ impl<'a> NoteApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/notes/unsubscription`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=vc&resource=note&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=unsubscription&project=vc&resource=note&version=v1>
     pub fn unsubscription(&self) -> UnsubscriptionRequest {
         UnsubscriptionRequest {
             call: Call::new(

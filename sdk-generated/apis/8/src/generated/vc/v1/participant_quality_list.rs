@@ -18,7 +18,7 @@ impl<'a> ParticipantQualityListApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/participant_quality_list`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=participant_quality_list&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=participant_quality_list&version=v1>
     pub fn get(&self) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ReportApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/reports/get_daily`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_daily&project=vc&resource=report&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_daily&project=vc&resource=report&version=v1>
     pub fn get_daily(&self) -> GetDailyRequest {
         GetDailyRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ReportApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/reports/get_top_user`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_top_user&project=vc&resource=report&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_top_user&project=vc&resource=report&version=v1>
     pub fn get_top_user(&self) -> GetTopUserRequest {
         GetTopUserRequest {
             call: Call::new(

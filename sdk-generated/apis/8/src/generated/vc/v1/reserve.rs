@@ -18,7 +18,7 @@ impl<'a> ReserveApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/reserves/apply`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=apply&project=vc&resource=reserve&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=apply&project=vc&resource=reserve&version=v1>
     pub fn apply(&self) -> ApplyRequest {
         ApplyRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ReserveApi<'a> {
     ///
     /// `DELETE /open-apis/vc/v1/reserves/:reserve_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=vc&resource=reserve&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=vc&resource=reserve&version=v1>
     pub fn delete(&self, reserve_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> ReserveApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/reserves/:reserve_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=reserve&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=reserve&version=v1>
     pub fn get(&self, reserve_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> ReserveApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/reserves/:reserve_id/get_active_meeting`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_active_meeting&project=vc&resource=reserve&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_active_meeting&project=vc&resource=reserve&version=v1>
     pub fn get_active_meeting(
         &self,
         reserve_id: impl AsRef<str>,
@@ -92,7 +92,7 @@ impl<'a> ReserveApi<'a> {
     ///
     /// `PUT /open-apis/vc/v1/reserves/:reserve_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=vc&resource=reserve&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=vc&resource=reserve&version=v1>
     pub fn update(&self, reserve_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> ReserveConfigApi<'a> {
     ///
     /// `PATCH /open-apis/vc/v1/reserve_configs/:reserve_config_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=vc&resource=reserve_config&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=vc&resource=reserve_config&version=v1>
     pub fn patch(&self, reserve_config_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ReserveConfigApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/reserve_configs/reserve_scope`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reserve_scope&project=vc&resource=reserve_config&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=reserve_scope&project=vc&resource=reserve_config&version=v1>
     pub fn reserve_scope(&self) -> ReserveScopeRequest {
         ReserveScopeRequest {
             call: Call::new(

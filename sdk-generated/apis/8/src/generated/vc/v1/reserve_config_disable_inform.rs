@@ -18,7 +18,7 @@ impl<'a> ReserveConfigDisableInformApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/reserve_configs/:reserve_config_id/disable_inform`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=reserve_config.disable_inform&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=reserve_config.disable_inform&version=v1>
     pub fn get(&self, reserve_config_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> ReserveConfigDisableInformApi<'a> {
     ///
     /// `PATCH /open-apis/vc/v1/reserve_configs/:reserve_config_id/disable_inform`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=vc&resource=reserve_config.disable_inform&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=vc&resource=reserve_config.disable_inform&version=v1>
     pub fn patch(&self, reserve_config_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> RoomApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/rooms`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=vc&resource=room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=vc&resource=room&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> RoomApi<'a> {
     ///
     /// `DELETE /open-apis/vc/v1/rooms/:room_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=vc&resource=room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=vc&resource=room&version=v1>
     pub fn delete(&self, room_id: impl AsRef<str>) -> DeleteRequest {
         DeleteRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> RoomApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/rooms/:room_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=room&version=v1>
     pub fn get(&self, room_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -71,7 +71,7 @@ impl<'a> RoomApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/rooms`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=vc&resource=room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=vc&resource=room&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -88,7 +88,7 @@ impl<'a> RoomApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/rooms/mget`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=mget&project=vc&resource=room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=mget&project=vc&resource=room&version=v1>
     pub fn mget(&self) -> MgetRequest {
         MgetRequest {
             call: Call::new(
@@ -105,7 +105,7 @@ impl<'a> RoomApi<'a> {
     ///
     /// `PATCH /open-apis/vc/v1/rooms/:room_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=vc&resource=room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=vc&resource=room&version=v1>
     pub fn patch(&self, room_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -123,7 +123,7 @@ impl<'a> RoomApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/rooms/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=vc&resource=room&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=vc&resource=room&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

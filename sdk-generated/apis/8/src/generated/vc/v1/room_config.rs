@@ -16,7 +16,7 @@ impl<'a> RoomConfigApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/room_configs/del`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=del&project=vc&resource=room_config&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=del&project=vc&resource=room_config&version=v1>
     pub fn del(&self) -> DelRequest {
         DelRequest {
             call: Call::new(
@@ -33,7 +33,7 @@ impl<'a> RoomConfigApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/room_configs/query`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=vc&resource=room_config&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=query&project=vc&resource=room_config&version=v1>
     pub fn query(&self) -> QueryRequest {
         QueryRequest {
             call: Call::new(
@@ -50,7 +50,7 @@ impl<'a> RoomConfigApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/room_configs/set`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set&project=vc&resource=room_config&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set&project=vc&resource=room_config&version=v1>
     pub fn set(&self) -> SetRequest {
         SetRequest {
             call: Call::new(
@@ -67,7 +67,7 @@ impl<'a> RoomConfigApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/room_configs/set_checkboard_access_code`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set_checkboard_access_code&project=vc&resource=room_config&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set_checkboard_access_code&project=vc&resource=room_config&version=v1>
     pub fn set_checkboard_access_code(&self) -> SetCheckboardAccessCodeRequest {
         SetCheckboardAccessCodeRequest {
             call: Call::new(
@@ -84,7 +84,7 @@ impl<'a> RoomConfigApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/room_configs/set_room_access_code`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set_room_access_code&project=vc&resource=room_config&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=set_room_access_code&project=vc&resource=room_config&version=v1>
     pub fn set_room_access_code(&self) -> SetRoomAccessCodeRequest {
         SetRoomAccessCodeRequest {
             call: Call::new(

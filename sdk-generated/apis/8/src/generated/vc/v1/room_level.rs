@@ -18,7 +18,7 @@ impl<'a> RoomLevelApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/room_levels`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=vc&resource=room_level&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=vc&resource=room_level&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> RoomLevelApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/room_levels/del`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=del&project=vc&resource=room_level&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=del&project=vc&resource=room_level&version=v1>
     pub fn del(&self) -> DelRequest {
         DelRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> RoomLevelApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/room_levels/:room_level_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=room_level&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=room_level&version=v1>
     pub fn get(&self, room_level_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> RoomLevelApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/room_levels`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=vc&resource=room_level&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=vc&resource=room_level&version=v1>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -87,7 +87,7 @@ impl<'a> RoomLevelApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/room_levels/mget`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=mget&project=vc&resource=room_level&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=mget&project=vc&resource=room_level&version=v1>
     pub fn mget(&self) -> MgetRequest {
         MgetRequest {
             call: Call::new(
@@ -104,7 +104,7 @@ impl<'a> RoomLevelApi<'a> {
     ///
     /// `PATCH /open-apis/vc/v1/room_levels/:room_level_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=vc&resource=room_level&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=patch&project=vc&resource=room_level&version=v1>
     pub fn patch(&self, room_level_id: impl AsRef<str>) -> PatchRequest {
         PatchRequest {
             call: Call::new(
@@ -122,7 +122,7 @@ impl<'a> RoomLevelApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/room_levels/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=vc&resource=room_level&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=vc&resource=room_level&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

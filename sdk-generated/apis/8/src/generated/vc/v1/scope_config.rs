@@ -18,7 +18,7 @@ impl<'a> ScopeConfigApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/scope_config/access_code`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=access_code&project=vc&resource=scope_config&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=access_code&project=vc&resource=scope_config&version=v1>
     pub fn access_code(&self) -> AccessCodeRequest {
         AccessCodeRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> ScopeConfigApi<'a> {
     ///
     /// `POST /open-apis/vc/v1/scope_config`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=vc&resource=scope_config&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=vc&resource=scope_config&version=v1>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -52,7 +52,7 @@ impl<'a> ScopeConfigApi<'a> {
     ///
     /// `GET /open-apis/vc/v1/scope_config`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=scope_config&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=vc&resource=scope_config&version=v1>
     pub fn get(&self) -> GetRequest {
         GetRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> VerificationApi<'a> {
     ///
     /// `GET /open-apis/verification/v1/verification`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=verification&resource=verification&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=verification&resource=verification&version=v1>
     pub fn get(&self) -> GetRequest {
         GetRequest {
             call: Call::new(

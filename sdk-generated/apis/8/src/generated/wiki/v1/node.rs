@@ -18,7 +18,7 @@ impl<'a> NodeApi<'a> {
     ///
     /// `POST /open-apis/wiki/v1/nodes/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=wiki&resource=node&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=wiki&resource=node&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> SpaceApi<'a> {
     ///
     /// `POST /open-apis/wiki/v2/spaces`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=wiki&resource=space&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=wiki&resource=space&version=v2>
     pub fn create(&self) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -35,7 +35,7 @@ impl<'a> SpaceApi<'a> {
     ///
     /// `GET /open-apis/wiki/v2/spaces/:space_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=wiki&resource=space&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=wiki&resource=space&version=v2>
     pub fn get(&self, space_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(
@@ -53,7 +53,7 @@ impl<'a> SpaceApi<'a> {
     ///
     /// `GET /open-apis/wiki/v2/spaces/get_node`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_node&project=wiki&resource=space&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get_node&project=wiki&resource=space&version=v2>
     pub fn get_node(&self) -> GetNodeRequest {
         GetNodeRequest {
             call: Call::new(
@@ -70,7 +70,7 @@ impl<'a> SpaceApi<'a> {
     ///
     /// `GET /open-apis/wiki/v2/spaces`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=wiki&resource=space&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=wiki&resource=space&version=v2>
     pub fn list(&self) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> SpaceMemberApi<'a> {
     ///
     /// `POST /open-apis/wiki/v2/spaces/:space_id/members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=wiki&resource=space.member&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=wiki&resource=space.member&version=v2>
     pub fn create(&self, space_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -36,7 +36,7 @@ impl<'a> SpaceMemberApi<'a> {
     ///
     /// `DELETE /open-apis/wiki/v2/spaces/:space_id/members/:member_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=wiki&resource=space.member&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=delete&project=wiki&resource=space.member&version=v2>
     pub fn delete(
         &self,
         space_id: impl AsRef<str>,
@@ -59,7 +59,7 @@ impl<'a> SpaceMemberApi<'a> {
     ///
     /// `GET /open-apis/wiki/v2/spaces/:space_id/members`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=wiki&resource=space.member&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=wiki&resource=space.member&version=v2>
     pub fn list(&self, space_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(

@@ -18,7 +18,7 @@ impl<'a> SpaceNodeApi<'a> {
     ///
     /// `POST /open-apis/wiki/v2/spaces/:space_id/nodes/:node_token/copy`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=copy&project=wiki&resource=space.node&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=copy&project=wiki&resource=space.node&version=v2>
     pub fn copy(
         &self,
         space_id: impl AsRef<str>,
@@ -41,7 +41,7 @@ impl<'a> SpaceNodeApi<'a> {
     ///
     /// `POST /open-apis/wiki/v2/spaces/:space_id/nodes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=wiki&resource=space.node&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=create&project=wiki&resource=space.node&version=v2>
     pub fn create(&self, space_id: impl AsRef<str>) -> CreateRequest {
         CreateRequest {
             call: Call::new(
@@ -59,7 +59,7 @@ impl<'a> SpaceNodeApi<'a> {
     ///
     /// `GET /open-apis/wiki/v2/spaces/:space_id/nodes`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=wiki&resource=space.node&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=list&project=wiki&resource=space.node&version=v2>
     pub fn list(&self, space_id: impl AsRef<str>) -> ListRequest {
         ListRequest {
             call: Call::new(
@@ -77,7 +77,7 @@ impl<'a> SpaceNodeApi<'a> {
     ///
     /// `POST /open-apis/wiki/v2/spaces/:space_id/nodes/:node_token/move`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=move&project=wiki&resource=space.node&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=move&project=wiki&resource=space.node&version=v2>
     pub fn r#move(
         &self,
         space_id: impl AsRef<str>,
@@ -100,7 +100,7 @@ impl<'a> SpaceNodeApi<'a> {
     ///
     /// `POST /open-apis/wiki/v2/spaces/:space_id/nodes/move_docs_to_wiki`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=move_docs_to_wiki&project=wiki&resource=space.node&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=move_docs_to_wiki&project=wiki&resource=space.node&version=v2>
     pub fn move_docs_to_wiki(&self, space_id: impl AsRef<str>) -> MoveDocsToWikiRequest {
         MoveDocsToWikiRequest {
             call: Call::new(
@@ -118,7 +118,7 @@ impl<'a> SpaceNodeApi<'a> {
     ///
     /// `POST /open-apis/wiki/v2/spaces/:space_id/nodes/:node_token/update_title`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_title&project=wiki&resource=space.node&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update_title&project=wiki&resource=space.node&version=v2>
     pub fn update_title(
         &self,
         space_id: impl AsRef<str>,

@@ -18,7 +18,7 @@ impl<'a> SpaceSettingApi<'a> {
     ///
     /// `PUT /open-apis/wiki/v2/spaces/:space_id/setting`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=wiki&resource=space.setting&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=update&project=wiki&resource=space.setting&version=v2>
     pub fn update(&self, space_id: impl AsRef<str>) -> UpdateRequest {
         UpdateRequest {
             call: Call::new(

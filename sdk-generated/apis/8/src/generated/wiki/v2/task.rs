@@ -18,7 +18,7 @@ impl<'a> TaskApi<'a> {
     ///
     /// `GET /open-apis/wiki/v2/tasks/:task_id`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=wiki&resource=task&version=v2>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=get&project=wiki&resource=task&version=v2>
     pub fn get(&self, task_id: impl AsRef<str>) -> GetRequest {
         GetRequest {
             call: Call::new(

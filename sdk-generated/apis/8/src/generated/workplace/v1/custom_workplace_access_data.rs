@@ -18,7 +18,7 @@ impl<'a> CustomWorkplaceAccessDataApi<'a> {
     ///
     /// `POST /open-apis/workplace/v1/custom_workplace_access_data/search`
     ///
-    /// Official documentation: &lt;<https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=workplace&resource=custom_workplace_access_data&version=v1>&gt;
+    /// Official documentation: <https://open.feishu.cn/api-explorer?from=op_doc_tab&apiName=search&project=workplace&resource=custom_workplace_access_data&version=v1>
     pub fn search(&self) -> SearchRequest {
         SearchRequest {
             call: Call::new(
