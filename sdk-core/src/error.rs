@@ -117,6 +117,26 @@ impl Error {
         }
     }
 
+    /// Whether the user must go through authorization again before calls can be made on
+    /// their behalf: no user token is stored, the refresh token is expired, revoked, invalid
+    /// or already used, the login code is bad, or the user has not granted a needed scope.
+    pub fn requires_user_authorization(&self) -> bool {
+        match self {
+            Error::Auth(e) => e.kind == AuthErrorKind::UserAuthorizationRequired,
+            Error::Api(e) => matches!(
+                e.code,
+                codes::REFRESH_TOKEN_INVALID
+                    | codes::REFRESH_TOKEN_EXPIRED
+                    | codes::REFRESH_TOKEN_REVOKED
+                    | codes::REFRESH_TOKEN_USED
+                    | codes::AUTH_CODE_INVALID
+                    | codes::USER_SCOPE_NOT_GRANTED
+                    | 1007
+            ),
+            _ => false,
+        }
+    }
+
     /// Whether the call ran out of time.
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout { .. })
@@ -161,6 +181,20 @@ pub mod codes {
     pub const IM_RATE_LIMITED: i64 = 11232;
     /// Resource contention, try again.
     pub const RESOURCE_CONTENTION: i64 = 1061045;
+    /// The user has not granted the scope the API needs: authorize the user again.
+    pub const USER_SCOPE_NOT_GRANTED: i64 = 99991679;
+    /// Refresh token invalid.
+    pub const REFRESH_TOKEN_INVALID: i64 = 20026;
+    /// Refresh token expired.
+    pub const REFRESH_TOKEN_EXPIRED: i64 = 20037;
+    /// Refresh token revoked.
+    pub const REFRESH_TOKEN_REVOKED: i64 = 20064;
+    /// Refresh token already used (refresh tokens are single-use).
+    pub const REFRESH_TOKEN_USED: i64 = 20073;
+    /// The token service failed; try the refresh again.
+    pub const REFRESH_SERVER_ERROR: i64 = 20050;
+    /// The authorization code is invalid, expired or already used.
+    pub const AUTH_CODE_INVALID: i64 = 20007;
 }
 
 /// A non-zero `code` answered by the platform, with everything it said about it.
@@ -197,6 +231,7 @@ impl ApiError {
             codes::RATE_LIMITED
                 | codes::IM_RATE_LIMITED
                 | codes::RESOURCE_CONTENTION
+                | codes::REFRESH_SERVER_ERROR
                 | 1500
                 | 1503
                 | 1551
@@ -218,7 +253,19 @@ impl ApiError {
                 "the app lacks this API's scope: enable it in the developer console"
             }
             99991676 => "the token lacks the required scope",
-            99991679 => "the user has not granted the required scope",
+            codes::USER_SCOPE_NOT_GRANTED => {
+                "the user has not granted the required scope: authorize the user again"
+            }
+            codes::REFRESH_TOKEN_INVALID => "refresh token invalid: authorize the user again",
+            codes::REFRESH_TOKEN_EXPIRED => "refresh token expired: authorize the user again",
+            codes::REFRESH_TOKEN_REVOKED => "refresh token revoked: authorize the user again",
+            codes::REFRESH_TOKEN_USED => {
+                "refresh token already used (single-use): authorize the user again"
+            }
+            codes::REFRESH_SERVER_ERROR => "token service error: retry the refresh",
+            codes::AUTH_CODE_INVALID | 1007 => {
+                "authorization code invalid, expired (5 minutes) or already used"
+            }
             99991543 => "app_id or app_secret incorrect",
             10014 => "app secret invalid",
             10003 => "invalid app_id",
@@ -411,8 +458,11 @@ pub enum AuthErrorKind {
     UserTokenRequired,
     /// The token endpoint answered without a token.
     TokenMissingInResponse,
-    /// A pluggable token cache failed.
+    /// A pluggable token cache or user token store failed.
     Cache,
+    /// The user must log in again: no user token is stored for them, or it expired and
+    /// cannot be refreshed.
+    UserAuthorizationRequired,
 }
 
 /// Credentials needed for the call are missing or unusable.

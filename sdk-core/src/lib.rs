@@ -51,7 +51,10 @@ mod request;
 mod response;
 mod secret;
 
-pub use auth::{BoxFuture, CacheError, MemoryTokenCache, TokenCache, TokenTypes};
+pub use auth::{
+    BoxFuture, CacheError, MemoryTokenCache, MemoryUserTokenStore, TokenCache, TokenTypes,
+    UserToken, UserTokenStore, UserTokens, UserTokensBuilder,
+};
 pub use call::{
     Call, CallOptions, DownloadFuture, PageFields, Required, ResponseFuture, ToJsonDyn,
     TypedPaginator,

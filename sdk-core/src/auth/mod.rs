@@ -1,9 +1,11 @@
-//! Access tokens: kinds, the token cache and the single-flight token manager.
+//! Access tokens: kinds, the token cache, the single-flight token manager, and users' tokens.
 
 mod cache;
 pub(crate) mod manager;
+mod user;
 
 pub use cache::{BoxFuture, CacheError, MemoryTokenCache, TokenCache};
+pub use user::{MemoryUserTokenStore, UserToken, UserTokenStore, UserTokens, UserTokensBuilder};
 
 use std::fmt;
 

@@ -34,6 +34,13 @@ pub(crate) async fn route(ctx: &Ctx<'_>, req: &Incoming) -> Response {
         ("PUT", ["im", "v1", "messages", id]) if !id.is_empty() => {
             update_message(ctx, req, &decode_segment(id))
         }
+        ("POST", ["authen", "v1", "oidc", "access_token"]) => {
+            crate::user_auth::grant(ctx, req, false)
+        }
+        ("POST", ["authen", "v1", "oidc", "refresh_access_token"]) => {
+            crate::user_auth::grant(ctx, req, true)
+        }
+        ("GET", ["authen", "v1", "user_info"]) => crate::user_auth::user_info(ctx, req),
         ("GET", ["contact", "v3", "users"]) => list(ctx, req, ListKind::Users),
         ("GET", ["contact", "v3", "users", "find_by_department"]) => {
             list(ctx, req, ListKind::Users)

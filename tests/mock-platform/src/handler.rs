@@ -188,6 +188,8 @@ pub(crate) struct MultipartOutcome {
 pub(crate) struct AuthInfo {
     pub(crate) token_type: &'static str,
     pub(crate) tenant_key: Option<String>,
+    /// The user of a user access token the mock issued.
+    pub(crate) open_id: Option<String>,
 }
 
 async fn handle(State(sh): State<Arc<Shared>>, req: Request) -> Response {
@@ -452,9 +454,15 @@ fn authorize(sh: &Shared, header: Option<&str>) -> Result<AuthInfo, (i64, &'stat
         if token == "u-invalid" {
             return Err((99991668, MSG_INVALID_USER_TOKEN));
         }
+        let open_id = if token.starts_with(crate::user_auth::ISSUED_USER_TOKEN_PREFIX) {
+            Some(sh.users.check_access(token)?)
+        } else {
+            None
+        };
         return Ok(AuthInfo {
             token_type: "user",
             tenant_key: None,
+            open_id,
         });
     } else if token.starts_with("t-") {
         (TokenKind::Tenant, "tenant", (99991663, MSG_INVALID_TOKEN))
@@ -467,6 +475,7 @@ fn authorize(sh: &Shared, header: Option<&str>) -> Result<AuthInfo, (i64, &'stat
         Some(info) => Ok(AuthInfo {
             token_type,
             tenant_key: info.tenant_key,
+            open_id: None,
         }),
         None => Err(invalid),
     }

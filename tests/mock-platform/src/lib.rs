@@ -49,6 +49,7 @@ pub mod frame;
 mod handler;
 mod server;
 mod state;
+mod user_auth;
 mod ws;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -178,6 +179,41 @@ impl MockPlatform {
     /// 0 or less issues tokens that are already expired.
     pub fn set_token_expire(&self, secs: i64) {
         self.shared.set_token_expire(secs);
+    }
+
+    /// Issues a login code for the user `open_id`, as the platform's authorization page
+    /// would after the user agreed. It is valid for 5 minutes and only once, at
+    /// `POST /open-apis/authen/v1/oidc/access_token`.
+    ///
+    /// User access tokens the mock issues (`u-mock...`) are checked on every call: an
+    /// expired one gets 99991677, a revoked or unknown `u-mock` one 99991668. Other `u-`
+    /// tokens are accepted as before. Refresh tokens are single-use: a second use gets
+    /// 20073, a revoked one 20064, an expired one 20037, an unknown one 20026.
+    pub fn issue_auth_code(&self, open_id: &str) -> String {
+        let code = format!(
+            "code-{}-{}",
+            self.shared.token_salt(),
+            self.shared.next_seq()
+        );
+        self.shared.users.issue_code(code.clone(), open_id);
+        code
+    }
+
+    /// Sets the lifetimes (seconds) of user access tokens and refresh tokens issued from
+    /// now on (defaults 7200 and 30 days). 0 or less issues tokens that are already expired.
+    pub fn set_user_token_expire(&self, access_secs: i64, refresh_secs: i64) {
+        self.shared.users.set_expire(access_secs, refresh_secs);
+    }
+
+    /// Revokes every user access token and refresh token issued so far.
+    pub fn revoke_user_tokens(&self) {
+        self.shared.users.revoke_all();
+    }
+
+    /// How many refresh requests reached `.../oidc/refresh_access_token`, refused ones
+    /// included (a fault queued with `push_fault` answers before the endpoint: not counted).
+    pub fn user_token_refreshes(&self) -> usize {
+        self.shared.users.refreshes()
     }
 
     /// Sets the ticket the marketplace `app_access_token` endpoint accepts.

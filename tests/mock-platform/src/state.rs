@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::user_auth::UserAuth;
 use crate::ws::WsState;
 use crate::{APP_TICKET, Fault, RecordedRequest};
 
@@ -58,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) started: Instant,
     /// The long-connection server.
     pub(crate) ws: WsState,
+    /// Login codes and user tokens.
+    pub(crate) users: UserAuth,
 }
 
 impl Shared {
@@ -102,6 +105,7 @@ impl Shared {
             list_sizes: Mutex::new(HashMap::new()),
             started: Instant::now(),
             ws: WsState::new(ws_host.to_string()),
+            users: UserAuth::new(),
         }
     }
 
@@ -180,6 +184,11 @@ impl Shared {
     }
 
     // ---- tokens ------------------------------------------------------------
+
+    /// Salt of this instance's tokens, so tokens of different instances never match.
+    pub(crate) fn token_salt(&self) -> &str {
+        &self.token_salt
+    }
 
     pub(crate) fn token_expire(&self) -> i64 {
         self.token_expire.load(Ordering::Relaxed)

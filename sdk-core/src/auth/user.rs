@@ -1,0 +1,638 @@
+//! User access tokens: exchanging a login code, keeping each user's tokens, and refreshing
+//! them exactly once when they near expiry.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{BoxFuture, CacheError};
+use crate::client::Client;
+use crate::error::{AuthErrorKind, Error, Result, codes};
+use crate::secret::SecretString;
+use crate::{Method, TokenTypes};
+
+const OIDC_ACCESS_TOKEN: &str = "/open-apis/authen/v1/oidc/access_token";
+const OIDC_REFRESH_ACCESS_TOKEN: &str = "/open-apis/authen/v1/oidc/refresh_access_token";
+
+/// A user's tokens as the platform issued them: the `user_access_token`, the single-use
+/// refresh token that replaces it, and when each expires.
+///
+/// Secrets stay out of `Debug`. To persist a token, store [`access_token`](Self::access_token),
+/// [`refresh_token`](Self::refresh_token) and the two expiry times, and rebuild it with
+/// [`UserToken::new`] and [`with_refresh_token`](Self::with_refresh_token).
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use lark_oapi_core::UserToken;
+///
+/// let now = SystemTime::now();
+/// let token = UserToken::new("u-abc", now + Duration::from_secs(7200))
+///     .with_refresh_token("ur-def", now + Duration::from_secs(30 * 86_400));
+/// assert_eq!(token.access_token().expose(), "u-abc");
+/// assert!(!format!("{token:?}").contains("u-abc"));
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct UserToken {
+    access_token: SecretString,
+    expires_at: SystemTime,
+    refresh_token: Option<SecretString>,
+    refresh_expires_at: Option<SystemTime>,
+    scope: Option<String>,
+}
+
+impl UserToken {
+    /// A token that expires at `expires_at` and cannot be refreshed.
+    pub fn new(access_token: impl Into<SecretString>, expires_at: SystemTime) -> Self {
+        Self {
+            access_token: access_token.into(),
+            expires_at,
+            refresh_token: None,
+            refresh_expires_at: None,
+            scope: None,
+        }
+    }
+
+    /// Adds the refresh token and the time it expires.
+    pub fn with_refresh_token(
+        mut self,
+        refresh_token: impl Into<SecretString>,
+        expires_at: SystemTime,
+    ) -> Self {
+        self.refresh_token = Some(refresh_token.into());
+        self.refresh_expires_at = Some(expires_at);
+        self
+    }
+
+    /// Adds the scopes the user granted (space-separated, as the platform sends them).
+    pub fn with_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// The `user_access_token` (`u-...`), to pass as `.user_access_token(..)`.
+    pub fn access_token(&self) -> &SecretString {
+        &self.access_token
+    }
+
+    /// When the access token expires.
+    pub fn expires_at(&self) -> SystemTime {
+        self.expires_at
+    }
+
+    /// The refresh token. It is single-use: each refresh returns a new one.
+    pub fn refresh_token(&self) -> Option<&SecretString> {
+        self.refresh_token.as_ref()
+    }
+
+    /// When the refresh token expires.
+    pub fn refresh_expires_at(&self) -> Option<SystemTime> {
+        self.refresh_expires_at
+    }
+
+    /// The scopes the user granted, if the platform said.
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// Whether the access token is usable for at least `margin` more.
+    fn is_fresh(&self, now: SystemTime, margin: Duration) -> bool {
+        now.checked_add(margin)
+            .is_some_and(|later| later < self.expires_at)
+    }
+
+    /// Whether the access token has not expired yet.
+    fn is_unexpired(&self, now: SystemTime) -> bool {
+        now < self.expires_at
+    }
+
+    /// The refresh token, if present and not expired.
+    fn usable_refresh_token(&self, now: SystemTime) -> Option<&SecretString> {
+        let token = self.refresh_token.as_ref()?;
+        match self.refresh_expires_at {
+            Some(at) if now >= at => None,
+            _ => Some(token),
+        }
+    }
+}
+
+impl fmt::Debug for UserToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserToken")
+            .field("access_token", &self.access_token)
+            .field("expires_at", &self.expires_at)
+            .field("refresh_token", &self.refresh_token)
+            .field("refresh_expires_at", &self.refresh_expires_at)
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
+/// Where [`UserTokens`] keeps each user's tokens.
+///
+/// The default, [`MemoryUserTokenStore`], lives in the process. Implement this trait to keep
+/// tokens in a database: refresh tokens are single-use, so a refreshed token must be saved
+/// before the old one is forgotten, or the user has to log in again after a restart.
+/// Values are secrets: do not log them.
+pub trait UserTokenStore: Send + Sync + fmt::Debug + 'static {
+    /// The token saved under `key`, if any (expired ones included: they may still refresh).
+    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<UserToken>, CacheError>>;
+    /// Saves `token` under `key`, replacing what was there.
+    fn save<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a UserToken,
+    ) -> BoxFuture<'a, Result<(), CacheError>>;
+    /// Forgets `key`.
+    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>>;
+}
+
+/// The in-memory [`UserTokenStore`] (the default).
+#[derive(Debug, Default)]
+pub struct MemoryUserTokenStore {
+    tokens: Mutex<HashMap<String, UserToken>>,
+}
+
+impl MemoryUserTokenStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, UserToken>> {
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl UserTokenStore for MemoryUserTokenStore {
+    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<UserToken>, CacheError>> {
+        let found = self.map().get(key).cloned();
+        Box::pin(std::future::ready(Ok(found)))
+    }
+
+    fn save<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a UserToken,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        self.map().insert(key.to_owned(), token.clone());
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        self.map().remove(key);
+        Box::pin(std::future::ready(Ok(())))
+    }
+}
+
+/// Keeps users' access tokens, keyed by anything you choose (an `open_id`, a session id),
+/// and hands out one that is valid, refreshing it when it nears expiry.
+///
+/// - **One refresh per user at a time.** Refresh tokens are single-use; two concurrent
+///   refreshes with the same one would make the second fail with 20073 and log the user out.
+///   Concurrent callers for one key wait for a single refresh and share its result.
+/// - **Rotation is saved before the token is handed out.** If saving fails, the new token is
+///   kept in memory and saved again on the next call, so a spent refresh token is never the
+///   only one left.
+/// - **Another process got there first.** When the platform answers 20073 (refresh token
+///   already used), the store is read again: if it holds a newer token, that one is used.
+/// - **Soft failure.** If a refresh fails for a transient reason while the current access
+///   token is still valid, the current one is returned.
+/// - **Clear errors.** When the user must log in again (no token stored, refresh token
+///   expired, revoked or invalid), the error answers `true` to
+///   [`Error::requires_user_authorization`]; a platform refusal keeps its code, message and
+///   log id.
+///
+/// ```no_run
+/// # async fn run(client: lark_oapi_core::Client, code: &str) -> lark_oapi_core::Result<()> {
+/// use lark_oapi_core::{Method, UserTokens};
+///
+/// let users = UserTokens::new(&client);
+/// // After the user logged in and was redirected back with `?code=...`:
+/// let token = users.exchange_code(code).await?;
+/// users.insert("session-42", token).await?;
+///
+/// // Later, on any request made on that user's behalf:
+/// let me = client
+///     .request(Method::GET, "/open-apis/authen/v1/user_info")
+///     .user_access_token(users.access_token("session-42").await?)
+///     .send_value()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct UserTokens {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    store: Arc<dyn UserTokenStore>,
+    margin: Duration,
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Refreshed tokens the store failed to save, by key; saved again on the next call.
+    unsaved: Mutex<HashMap<String, UserToken>>,
+}
+
+impl fmt::Debug for UserTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserTokens")
+            .field("store", &self.inner.store)
+            .field("refresh_margin", &self.inner.margin)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds [`UserTokens`] with a store and a refresh margin of your choice.
+///
+/// ```
+/// # fn run(client: &lark_oapi_core::Client) {
+/// use std::time::Duration;
+/// use lark_oapi_core::{MemoryUserTokenStore, UserTokens};
+/// let users = UserTokens::builder(client)
+///     .store(MemoryUserTokenStore::new())
+///     .refresh_margin(Duration::from_secs(600))
+///     .build();
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use = "call `build()` to get the UserTokens"]
+pub struct UserTokensBuilder {
+    client: Client,
+    store: Arc<dyn UserTokenStore>,
+    margin: Duration,
+}
+
+impl UserTokensBuilder {
+    /// Where tokens are kept (default: [`MemoryUserTokenStore`]).
+    pub fn store(mut self, store: impl UserTokenStore) -> Self {
+        self.store = Arc::new(store);
+        self
+    }
+
+    /// Refresh an access token once it has less than this left (default: the client's
+    /// token refresh margin, 3 minutes unless configured).
+    pub fn refresh_margin(mut self, margin: Duration) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// The finished [`UserTokens`].
+    pub fn build(self) -> UserTokens {
+        UserTokens {
+            inner: Arc::new(Inner {
+                client: self.client,
+                store: self.store,
+                margin: self.margin,
+                flights: Mutex::default(),
+                unsaved: Mutex::default(),
+            }),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct CodeGrant<'a> {
+    grant_type: &'static str,
+    code: &'a str,
+}
+
+#[derive(Serialize)]
+struct RefreshGrant<'a> {
+    grant_type: &'static str,
+    refresh_token: &'a str,
+}
+
+#[derive(Deserialize)]
+struct GrantResponse {
+    #[serde(default)]
+    access_token: String,
+    #[serde(default)]
+    expires_in: i64,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    refresh_expires_in: Option<i64>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+impl GrantResponse {
+    fn into_token(self, issued_at: SystemTime) -> Result<UserToken> {
+        if self.access_token.is_empty() {
+            return Err(Error::auth(
+                AuthErrorKind::TokenMissingInResponse,
+                "the user token endpoint answered code 0 without an access_token",
+            ));
+        }
+        let after = |secs: i64| issued_at + Duration::from_secs(secs.max(0).unsigned_abs());
+        let mut token = UserToken::new(self.access_token, after(self.expires_in));
+        if let Some(refresh) = self.refresh_token.filter(|t| !t.is_empty()) {
+            // Without a stated lifetime the platform decides; let it refuse when the time comes.
+            let until = self.refresh_expires_in.filter(|s| *s > 0).map_or(
+                SystemTime::UNIX_EPOCH + Duration::from_secs(u32::MAX.into()),
+                after,
+            );
+            token = token.with_refresh_token(refresh, until);
+        }
+        if let Some(scope) = self.scope.filter(|s| !s.is_empty()) {
+            token = token.with_scope(scope);
+        }
+        Ok(token)
+    }
+}
+
+/// Platform codes meaning the refresh token can never work again.
+fn refresh_token_dead(code: i64) -> bool {
+    matches!(
+        code,
+        codes::REFRESH_TOKEN_INVALID | codes::REFRESH_TOKEN_EXPIRED | codes::REFRESH_TOKEN_REVOKED
+    )
+}
+
+impl UserTokens {
+    /// User tokens for `client`'s app, kept in memory.
+    pub fn new(client: &Client) -> Self {
+        Self::builder(client).build()
+    }
+
+    /// A builder, to choose the store and refresh margin.
+    pub fn builder(client: &Client) -> UserTokensBuilder {
+        UserTokensBuilder {
+            client: client.clone(),
+            store: Arc::new(MemoryUserTokenStore::new()),
+            margin: client.inner.config.token_refresh_margin,
+        }
+    }
+
+    /// Exchanges the login `code` from the authorization redirect for the user's tokens
+    /// (`POST /open-apis/authen/v1/oidc/access_token`, with the app's app_access_token).
+    ///
+    /// A code is valid for 5 minutes and only once. The token is returned, not stored: ask
+    /// who the user is with it if you key tokens by user, then [`insert`](Self::insert) it.
+    pub async fn exchange_code(&self, code: &str) -> Result<UserToken> {
+        if code.trim().is_empty() {
+            return Err(Error::InvalidRequest(
+                "the authorization code is empty; pass the `code` query parameter of the redirect"
+                    .into(),
+            ));
+        }
+        let issued_at = SystemTime::now();
+        let resp = self
+            .inner
+            .client
+            .request(Method::POST, OIDC_ACCESS_TOKEN)
+            .token_types(TokenTypes::APP)
+            .json(&CodeGrant {
+                grant_type: "authorization_code",
+                code,
+            })
+            .send::<GrantResponse>()
+            .await?;
+        resp.into_data().into_token(issued_at)
+    }
+
+    /// Stores `token` under `key`, replacing any token there.
+    pub async fn insert(&self, key: &str, token: UserToken) -> Result<()> {
+        self.lock_unsaved().remove(key);
+        self.save(key, &token).await
+    }
+
+    /// Forgets the tokens under `key` (e.g. when the user logs out).
+    pub async fn remove(&self, key: &str) -> Result<()> {
+        self.lock_unsaved().remove(key);
+        self.inner
+            .store
+            .remove(key)
+            .await
+            .map_err(|e| store_error("remove", key, &e))
+    }
+
+    /// The stored token under `key`, as it is now (no refresh).
+    pub async fn get(&self, key: &str) -> Result<Option<UserToken>> {
+        if let Some(token) = self.lock_unsaved().get(key).cloned() {
+            return Ok(Some(token));
+        }
+        self.inner
+            .store
+            .load(key)
+            .await
+            .map_err(|e| store_error("load", key, &e))
+    }
+
+    /// A `user_access_token` for `key` that is valid for at least the refresh margin,
+    /// refreshed first if needed.
+    ///
+    /// Fails with an error for which [`Error::requires_user_authorization`] is `true` when
+    /// the user must log in again.
+    pub async fn access_token(&self, key: &str) -> Result<SecretString> {
+        self.token(key, false, None)
+            .await
+            .map(|t| t.access_token().clone())
+    }
+
+    /// Refreshes the token under `key` now, even if it looks valid. Concurrent calls share
+    /// one refresh.
+    pub async fn refresh(&self, key: &str) -> Result<UserToken> {
+        self.token(key, true, None).await
+    }
+
+    /// A valid token in place of `rejected`, which the platform refused (99991677 expired,
+    /// or 99991668 invalid): refreshes unless the token under `key` was already replaced.
+    /// However many calls failed with the same token, and whenever they get here, it is
+    /// refreshed once.
+    ///
+    /// ```no_run
+    /// # async fn run(client: lark_oapi_core::Client, users: lark_oapi_core::UserTokens) -> lark_oapi_core::Result<()> {
+    /// use lark_oapi_core::{Method, codes};
+    /// let token = users.access_token("session-42").await?;
+    /// let call = |token| client.request(Method::GET, "/open-apis/authen/v1/user_info").user_access_token(token);
+    /// let me = match call(token.clone()).send_value().await {
+    ///     Err(e) if matches!(e.code(), Some(codes::USER_TOKEN_EXPIRED | codes::USER_TOKEN_INVALID)) => {
+    ///         let fresh = users.refresh_rejected("session-42", &token).await?;
+    ///         call(fresh).send_value().await?
+    ///     }
+    ///     other => other?,
+    /// };
+    /// # Ok(()) }
+    /// ```
+    pub async fn refresh_rejected(
+        &self,
+        key: &str,
+        rejected: &SecretString,
+    ) -> Result<SecretString> {
+        self.token(key, true, Some(rejected))
+            .await
+            .map(|t| t.access_token().clone())
+    }
+
+    /// `seen`: the access token the caller wants replaced (forced refreshes), if it knows it.
+    async fn token(
+        &self,
+        key: &str,
+        force: bool,
+        seen: Option<&SecretString>,
+    ) -> Result<UserToken> {
+        let seen = match seen {
+            Some(rejected) => Some(rejected.clone()),
+            None => {
+                let current = self.current(key).await?;
+                if !force
+                    && let Some(token) = &current
+                    && token.is_fresh(SystemTime::now(), self.inner.margin)
+                {
+                    return Ok(token.clone());
+                }
+                current.map(|t| t.access_token)
+            }
+        };
+        let flight = {
+            let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
+            flights.entry(key.to_owned()).or_default().clone()
+        };
+        let guard = flight.lock().await;
+        let result = self.refresh_locked(key, force, seen.as_ref()).await;
+        drop(guard);
+        let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
+        if Arc::strong_count(&flight) == 2 {
+            flights.remove(key);
+        }
+        result
+    }
+
+    /// Under the key's lock: uses a token someone else just refreshed, or refreshes.
+    /// `seen` is the access token the caller saw before it waited for the lock.
+    async fn refresh_locked(
+        &self,
+        key: &str,
+        force: bool,
+        seen: Option<&SecretString>,
+    ) -> Result<UserToken> {
+        let Some(token) = self.current(key).await? else {
+            return Err(Error::auth(
+                AuthErrorKind::UserAuthorizationRequired,
+                format!(
+                    "no user token is stored under {key:?}: send the user through authorization, then `exchange_code` and `insert`"
+                ),
+            ));
+        };
+        let now = SystemTime::now();
+        // Whoever held the lock before us may have refreshed it: a token other than the one
+        // this caller saw is taken as long as it is unexpired (even a forced refresh, which
+        // was asked to replace the one it saw, and even inside the margin, so that waiters
+        // never refresh one after another).
+        let replaced = seen != Some(token.access_token());
+        if (replaced && token.is_unexpired(now))
+            || (!force && token.is_fresh(now, self.inner.margin))
+        {
+            return Ok(token);
+        }
+        let Some(refresh_token) = token.usable_refresh_token(now).cloned() else {
+            if !force && token.is_unexpired(now) {
+                return Ok(token);
+            }
+            return Err(Error::auth(
+                AuthErrorKind::UserAuthorizationRequired,
+                format!(
+                    "the user token under {key:?} has expired and its refresh token is missing or expired: send the user through authorization again"
+                ),
+            ));
+        };
+        match self.request_refresh(&refresh_token).await {
+            Ok(fresh) => {
+                // A failed save keeps the token in memory (see `save`); it is still handed out.
+                self.save(key, &fresh).await.ok();
+                Ok(fresh)
+            }
+            Err(e) => {
+                let code = e.code();
+                if code == Some(codes::REFRESH_TOKEN_USED)
+                    && let Some(stored) = self.current(key).await?
+                    && stored.refresh_token() != Some(&refresh_token)
+                    && stored.is_unexpired(SystemTime::now())
+                {
+                    // Another process refreshed it and saved the result.
+                    return Ok(stored);
+                }
+                if code.is_some_and(|c| refresh_token_dead(c) || c == codes::REFRESH_TOKEN_USED) {
+                    tracing::warn!(
+                        key,
+                        code,
+                        "user refresh token refused; the user must authorize again"
+                    );
+                    self.lock_unsaved().remove(key);
+                    if let Err(store) = self.inner.store.remove(key).await {
+                        tracing::warn!(key, error = %store, "removing a dead user token from the store failed");
+                    }
+                    return Err(e);
+                }
+                if !force && token.is_unexpired(SystemTime::now()) {
+                    tracing::warn!(key, error = %e, "user token refresh failed; using the current token, which is still valid");
+                    return Ok(token);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn request_refresh(&self, refresh_token: &SecretString) -> Result<UserToken> {
+        let issued_at = SystemTime::now();
+        let resp = self
+            .inner
+            .client
+            .request(Method::POST, OIDC_REFRESH_ACCESS_TOKEN)
+            .token_types(TokenTypes::APP)
+            .json(&RefreshGrant {
+                grant_type: "refresh_token",
+                refresh_token: refresh_token.expose(),
+            })
+            .send::<GrantResponse>()
+            .await?;
+        resp.into_data().into_token(issued_at)
+    }
+
+    /// The token for `key`: one not yet saved (saving it again now), else the store's.
+    async fn current(&self, key: &str) -> Result<Option<UserToken>> {
+        let unsaved = self.lock_unsaved().get(key).cloned();
+        if let Some(token) = unsaved {
+            self.save(key, &token).await.ok();
+            return Ok(Some(token));
+        }
+        self.inner
+            .store
+            .load(key)
+            .await
+            .map_err(|e| store_error("load", key, &e))
+    }
+
+    /// Saves to the store; on failure keeps the token in memory and retries on the next call.
+    async fn save(&self, key: &str, token: &UserToken) -> Result<()> {
+        match self.inner.store.save(key, token).await {
+            Ok(()) => {
+                let mut unsaved = self.lock_unsaved();
+                if unsaved.get(key) == Some(token) {
+                    unsaved.remove(key);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(key, error = %e, "saving a user token failed; kept in memory and saved again on the next call");
+                self.lock_unsaved().insert(key.to_owned(), token.clone());
+                Err(store_error("save", key, &e))
+            }
+        }
+    }
+
+    fn lock_unsaved(&self) -> std::sync::MutexGuard<'_, HashMap<String, UserToken>> {
+        self.inner.unsaved.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn store_error(action: &str, key: &str, e: &CacheError) -> Error {
+    Error::auth(
+        AuthErrorKind::Cache,
+        format!("user token store {action} for {key:?} failed: {e}"),
+    )
+}

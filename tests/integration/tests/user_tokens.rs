@@ -1,0 +1,471 @@
+//! User access tokens: code exchange, one refresh for many callers, single-use refresh
+//! tokens, refusals that ask the user to log in again, and stores that lag or fail.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use lark_oapi::codes;
+use lark_oapi::prelude::CallOptions as _;
+use lark_oapi::{
+    AuthErrorKind, BoxFuture, CacheError, Client, Error, MemoryUserTokenStore, UserToken,
+    UserTokenStore, UserTokens,
+};
+use lark_oapi_mock::{Fault, MockPlatform};
+
+const EXCHANGE_PATH: &str = "/open-apis/authen/v1/oidc/access_token";
+const REFRESH_PATH: &str = "/open-apis/authen/v1/oidc/refresh_access_token";
+
+/// Who the platform says `token` belongs to (typed `authen.v1.user_info`).
+async fn whoami(client: &Client, token: &UserToken) -> Result<String, Error> {
+    let me = client
+        .authen()
+        .v1()
+        .user_info()
+        .get()
+        .user_access_token(token.access_token().clone())
+        .send()
+        .await?;
+    Ok(me.into_data().open_id.unwrap_or_default())
+}
+
+/// A copy of `token` whose access token expired a second ago (its refresh token unchanged).
+fn expired_copy(token: &UserToken) -> UserToken {
+    UserToken::new(
+        token.access_token().clone(),
+        SystemTime::now() - Duration::from_secs(1),
+    )
+    .with_refresh_token(
+        token.refresh_token().expect("a refresh token").clone(),
+        token.refresh_expires_at().expect("its expiry"),
+    )
+}
+
+async fn logged_in(mock: &MockPlatform, users: &UserTokens, open_id: &str) -> UserToken {
+    let code = mock.issue_auth_code(open_id);
+    users.exchange_code(&code).await.expect("code exchange")
+}
+
+#[tokio::test]
+async fn a_login_code_gives_a_working_token_and_is_single_use() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    let code = mock.issue_auth_code("ou_alice");
+    let before = SystemTime::now();
+    let token = users.exchange_code(&code).await.unwrap();
+
+    let lifetime = token.expires_at().duration_since(before).unwrap();
+    assert!((7190..=7201).contains(&lifetime.as_secs()), "{lifetime:?}");
+    assert!(token.refresh_token().is_some());
+    assert!(token.scope().unwrap().contains("offline_access"));
+    assert_eq!(whoami(&client, &token).await.unwrap(), "ou_alice");
+
+    // The exchange was made with the app's app_access_token and the documented body.
+    let sent = &mock.requests_to(EXCHANGE_PATH)[0];
+    assert!(
+        bearer(sent).unwrap().starts_with("a-"),
+        "{:?}",
+        bearer(sent)
+    );
+    let body = sent.json().unwrap();
+    assert_eq!(body["grant_type"], "authorization_code");
+    assert_eq!(body["code"], code.as_str());
+
+    // A code works once; the refusal keeps the platform's details and says what to do.
+    let err = users.exchange_code(&code).await.unwrap_err();
+    assert_eq!(err.code(), Some(codes::AUTH_CODE_INVALID));
+    assert_eq!(err.http_status(), Some(400));
+    assert!(err.log_id().is_some());
+    assert!(err.requires_user_authorization());
+    assert!(
+        err.to_string().contains("authorization code invalid"),
+        "{err}"
+    );
+
+    let err = users.exchange_code("  ").await.unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_stored_fresh_token_is_handed_out_without_any_request() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    let token = logged_in(&mock, &users, "ou_bob").await;
+    users.insert("bob", token.clone()).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            users.access_token("bob").await.unwrap(),
+            *token.access_token()
+        );
+    }
+    assert_eq!(mock.user_token_refreshes(), 0);
+
+    let err = users.access_token("carol").await.unwrap_err();
+    assert!(err.requires_user_authorization(), "{err:?}");
+    assert!(matches!(&err, Error::Auth(e) if e.kind == AuthErrorKind::UserAuthorizationRequired));
+    let text = err.to_string();
+    assert!(
+        text.contains("\"carol\"") && text.contains("exchange_code"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_callers_of_an_expired_token_share_one_refresh() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    let first = logged_in(&mock, &users, "ou_dave").await;
+    users.insert("dave", expired_copy(&first)).await.unwrap();
+
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let users = users.clone();
+        tasks.push(tokio::spawn(
+            async move { users.access_token("dave").await },
+        ));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap().expect("refreshed token"));
+    }
+    assert_eq!(
+        mock.user_token_refreshes(),
+        1,
+        "one refresh for fifty callers"
+    );
+    assert!(
+        got.iter().all(|t| *t == got[0]),
+        "everyone got the same token"
+    );
+    assert_ne!(got[0], *first.access_token());
+
+    // The refresh sent the old refresh token; the store now holds the rotated pair.
+    let sent = mock.requests_to(REFRESH_PATH)[0].json().unwrap();
+    assert_eq!(sent["grant_type"], "refresh_token");
+    assert_eq!(
+        sent["refresh_token"],
+        first.refresh_token().unwrap().expose()
+    );
+    let stored = users.get("dave").await.unwrap().unwrap();
+    assert_eq!(*stored.access_token(), got[0]);
+    assert_ne!(stored.refresh_token(), first.refresh_token());
+    assert_eq!(whoami(&client, &stored).await.unwrap(), "ou_dave");
+
+    // The old refresh token is spent: using it again is refused with 20073, and a manager
+    // holding only that token forgets it and asks for a new login.
+    let elsewhere = UserTokens::new(&client);
+    elsewhere
+        .insert("dave", expired_copy(&first))
+        .await
+        .unwrap();
+    let err = elsewhere.access_token("dave").await.unwrap_err();
+    assert_eq!(err.code(), Some(codes::REFRESH_TOKEN_USED));
+    assert!(err.requires_user_authorization());
+    assert!(elsewhere.get("dave").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_token_rejected_by_the_platform_is_refreshed_once_by_many_callers() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    mock.set_user_token_expire(0, 3600); // issued already expired on the platform's side
+    let token = logged_in(&mock, &users, "ou_erin").await;
+    users.insert("erin", token.clone()).await.unwrap();
+    let err = whoami(&client, &token).await.unwrap_err();
+    assert_eq!(err.code(), Some(codes::USER_TOKEN_EXPIRED));
+
+    mock.set_user_token_expire(7200, 3600);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let users = users.clone();
+        let rejected = token.access_token().clone();
+        tasks.push(tokio::spawn(async move {
+            // Callers arrive over time, some after the refresh is done.
+            tokio::time::sleep(Duration::from_millis(i * 2)).await;
+            users.refresh_rejected("erin", &rejected).await
+        }));
+    }
+    let mut got = Vec::new();
+    for t in tasks {
+        got.push(t.await.unwrap().expect("a replacement token"));
+    }
+    assert_eq!(
+        mock.user_token_refreshes(),
+        1,
+        "one refresh for twenty rejections"
+    );
+    assert!(got.iter().all(|t| *t == got[0]));
+    assert_ne!(got[0], *token.access_token());
+    let fresh = users.get("erin").await.unwrap().unwrap();
+    assert_eq!(*fresh.access_token(), got[0]);
+    assert_eq!(whoami(&client, &fresh).await.unwrap(), "ou_erin");
+
+    // `refresh` refreshes whatever is current, and concurrent calls share it.
+    let (a, b) = tokio::join!(users.refresh("erin"), users.refresh("erin"));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a, b);
+    assert_ne!(*a.access_token(), got[0]);
+    assert_eq!(mock.user_token_refreshes(), 2);
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_asks_for_a_new_login_and_forgets_the_user() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    let token = logged_in(&mock, &users, "ou_frank").await;
+    users.insert("frank", expired_copy(&token)).await.unwrap();
+    mock.revoke_user_tokens();
+
+    let err = users.access_token("frank").await.unwrap_err();
+    assert_eq!(err.code(), Some(codes::REFRESH_TOKEN_REVOKED));
+    assert_eq!(err.http_status(), Some(400));
+    assert!(err.log_id().is_some());
+    assert!(err.requires_user_authorization());
+    assert!(users.get("frank").await.unwrap().is_none());
+
+    let err = users.access_token("frank").await.unwrap_err();
+    assert!(matches!(&err, Error::Auth(e) if e.kind == AuthErrorKind::UserAuthorizationRequired));
+    assert_eq!(
+        mock.user_token_refreshes(),
+        1,
+        "no second attempt with a dead token"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_refresh_token_fails_without_a_request() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    let past = SystemTime::now() - Duration::from_secs(1);
+    users
+        .insert(
+            "gina",
+            UserToken::new("u-mock-old", past).with_refresh_token("ur-mock-old", past),
+        )
+        .await
+        .unwrap();
+    let err = users.access_token("gina").await.unwrap_err();
+    assert!(err.requires_user_authorization(), "{err:?}");
+    assert!(err.to_string().contains("expired"), "{err}");
+    assert_eq!(mock.user_token_refreshes(), 0);
+    assert!(mock.requests_to(REFRESH_PATH).is_empty());
+}
+
+#[tokio::test]
+async fn a_transient_refresh_failure_keeps_a_still_valid_token() {
+    let (mock, client) = setup().await;
+    // Refresh when less than three hours are left: a two-hour token is due at once.
+    let users = UserTokens::builder(&client)
+        .refresh_margin(Duration::from_secs(3 * 3600))
+        .build();
+    let token = logged_in(&mock, &users, "ou_hank").await;
+    users.insert("hank", token.clone()).await.unwrap();
+    mock.push_fault(
+        REFRESH_PATH,
+        Fault::Api {
+            http_status: 200,
+            code: codes::REFRESH_SERVER_ERROR,
+            msg: "server error".into(),
+            error: None,
+        },
+    );
+    let got = users.access_token("hank").await.unwrap();
+    assert_eq!(got, *token.access_token(), "the current token, still valid");
+    assert_eq!(
+        mock.requests_to(REFRESH_PATH).len(),
+        1,
+        "the refresh was tried"
+    );
+    assert_eq!(users.get("hank").await.unwrap().unwrap(), token, "kept");
+
+    // Next time the refresh goes through.
+    let got = users.access_token("hank").await.unwrap();
+    assert_ne!(got, *token.access_token());
+    assert_eq!(mock.requests_to(REFRESH_PATH).len(), 2);
+
+    // With an expired token the same failure is an error, retryable, and the token is kept.
+    let expired = expired_copy(&users.get("hank").await.unwrap().unwrap());
+    users.insert("hank", expired.clone()).await.unwrap();
+    mock.push_fault(
+        REFRESH_PATH,
+        Fault::Api {
+            http_status: 200,
+            code: codes::REFRESH_SERVER_ERROR,
+            msg: "server error".into(),
+            error: None,
+        },
+    );
+    let err = users.access_token("hank").await.unwrap_err();
+    assert_eq!(err.code(), Some(codes::REFRESH_SERVER_ERROR));
+    assert!(err.is_retryable() && !err.requires_user_authorization());
+    assert_eq!(users.get("hank").await.unwrap().unwrap(), expired);
+    assert!(users.access_token("hank").await.is_ok());
+}
+
+/// A store shared by two managers whose reads are stale while `stale()` says so, as a
+/// replica that has not seen another process's write yet.
+#[derive(Debug)]
+struct LaggingStore {
+    shared: Arc<MemoryUserTokenStore>,
+    old: UserToken,
+    mock: Arc<MockPlatform>,
+}
+
+impl UserTokenStore for LaggingStore {
+    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<UserToken>, CacheError>> {
+        // Stale until this manager's own refresh (the second one) has reached the platform.
+        if self.mock.user_token_refreshes() < 2 {
+            let old = self.old.clone();
+            return Box::pin(async move { Ok(Some(old)) });
+        }
+        self.shared.load(key)
+    }
+    fn save<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a UserToken,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        self.shared.save(key, token)
+    }
+    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        self.shared.remove(key)
+    }
+}
+
+/// A store whose saves fail while `failing` is set.
+#[derive(Debug)]
+struct FlakyStore {
+    inner: Arc<MemoryUserTokenStore>,
+    failing: Arc<AtomicBool>,
+}
+
+impl UserTokenStore for FlakyStore {
+    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<UserToken>, CacheError>> {
+        self.inner.load(key)
+    }
+    fn save<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a UserToken,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Box::pin(async { Err("database is down".into()) });
+        }
+        self.inner.save(key, token)
+    }
+    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        self.inner.remove(key)
+    }
+}
+
+/// Lets a test hold the memory store behind an `Arc` and still hand it to a manager.
+#[derive(Debug)]
+struct SharedStore(Arc<MemoryUserTokenStore>);
+
+impl UserTokenStore for SharedStore {
+    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<UserToken>, CacheError>> {
+        self.0.load(key)
+    }
+    fn save<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a UserToken,
+    ) -> BoxFuture<'a, Result<(), CacheError>> {
+        self.0.save(key, token)
+    }
+    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+        self.0.remove(key)
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_lost_to_another_process_takes_that_process_s_token() {
+    let mock = Arc::new(MockPlatform::start().await.unwrap());
+    let client = Client::new(builder(&mock).build().unwrap());
+    let shared = Arc::new(MemoryUserTokenStore::new());
+    let first = UserTokens::builder(&client)
+        .store(SharedStore(shared.clone()))
+        .build();
+    let token = logged_in(&mock, &first, "ou_ivy").await;
+    let old = expired_copy(&token);
+    first.insert("ivy", old.clone()).await.unwrap();
+
+    // Process one refreshes and saves the rotated token.
+    let winner = first.access_token("ivy").await.unwrap();
+    assert_eq!(mock.user_token_refreshes(), 1);
+
+    // Process two still reads the old token, refreshes with the spent refresh token, is
+    // refused with 20073, reads the store again and takes process one's token.
+    let second = UserTokens::builder(&client)
+        .store(LaggingStore {
+            shared: shared.clone(),
+            old,
+            mock: mock.clone(),
+        })
+        .build();
+    let got = second.access_token("ivy").await.unwrap();
+    assert_eq!(
+        mock.user_token_refreshes(),
+        2,
+        "the losing refresh was made"
+    );
+    assert_eq!(got, winner);
+    assert!(
+        shared.load("ivy").await.unwrap().is_some(),
+        "the winner's token was not removed"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_save_keeps_the_rotated_token_and_saves_it_later() {
+    let (mock, client) = setup().await;
+    let inner = Arc::new(MemoryUserTokenStore::new());
+    let failing = Arc::new(AtomicBool::new(false));
+    let users = UserTokens::builder(&client)
+        .store(FlakyStore {
+            inner: inner.clone(),
+            failing: failing.clone(),
+        })
+        .build();
+    let token = logged_in(&mock, &users, "ou_jack").await;
+    users.insert("jack", expired_copy(&token)).await.unwrap();
+
+    failing.store(true, Ordering::SeqCst);
+    let fresh = users.access_token("jack").await.unwrap();
+    assert_ne!(fresh, *token.access_token());
+    // The store still has the old pair, whose refresh token is now spent; the manager kept
+    // the new one and keeps handing it out.
+    let in_store = inner.load("jack").await.unwrap().unwrap();
+    assert_eq!(in_store.access_token(), token.access_token());
+    assert_eq!(users.access_token("jack").await.unwrap(), fresh);
+    assert_eq!(mock.user_token_refreshes(), 1);
+
+    // Once the store works again, the next call saves it.
+    failing.store(false, Ordering::SeqCst);
+    assert_eq!(users.access_token("jack").await.unwrap(), fresh);
+    let in_store = inner.load("jack").await.unwrap().unwrap();
+    assert_eq!(*in_store.access_token(), fresh);
+    assert_eq!(
+        mock.user_token_refreshes(),
+        1,
+        "no refresh was needed for that"
+    );
+}
+
+#[tokio::test]
+async fn user_tokens_keep_their_secrets_out_of_debug() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    let token = logged_in(&mock, &users, "ou_kim").await;
+    users.insert("kim", token.clone()).await.unwrap();
+    let shown = format!("{token:?} {users:?} {:?}", users.get("kim").await.unwrap());
+    assert!(!shown.contains(token.access_token().expose()), "{shown}");
+    assert!(
+        !shown.contains(token.refresh_token().unwrap().expose()),
+        "{shown}"
+    );
+    assert!(shown.contains("UserToken"), "{shown}");
+}
