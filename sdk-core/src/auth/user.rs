@@ -379,19 +379,14 @@ impl UserTokens {
                     .into(),
             ));
         }
-        let issued_at = SystemTime::now();
-        let resp = self
-            .inner
-            .client
-            .request(Method::POST, OIDC_ACCESS_TOKEN)
-            .token_types(TokenTypes::APP)
-            .json(&CodeGrant {
+        self.grant(
+            OIDC_ACCESS_TOKEN,
+            &CodeGrant {
                 grant_type: "authorization_code",
                 code,
-            })
-            .send::<GrantResponse>()
-            .await?;
-        resp.into_data().into_token(issued_at)
+            },
+        )
+        .await
     }
 
     /// Stores `token` under `key`, replacing any token there.
@@ -578,16 +573,25 @@ impl UserTokens {
     }
 
     async fn request_refresh(&self, refresh_token: &SecretString) -> Result<UserToken> {
+        self.grant(
+            OIDC_REFRESH_ACCESS_TOKEN,
+            &RefreshGrant {
+                grant_type: "refresh_token",
+                refresh_token: refresh_token.expose(),
+            },
+        )
+        .await
+    }
+
+    /// Posts a grant to a token endpoint with the app's app_access_token.
+    async fn grant(&self, path: &str, grant: &(impl Serialize + Sync)) -> Result<UserToken> {
         let issued_at = SystemTime::now();
         let resp = self
             .inner
             .client
-            .request(Method::POST, OIDC_REFRESH_ACCESS_TOKEN)
+            .request(Method::POST, path)
             .token_types(TokenTypes::APP)
-            .json(&RefreshGrant {
-                grant_type: "refresh_token",
-                refresh_token: refresh_token.expose(),
-            })
+            .json(grant)
             .send::<GrantResponse>()
             .await?;
         resp.into_data().into_token(issued_at)

@@ -305,45 +305,24 @@ async fn a_transient_refresh_failure_keeps_a_still_valid_token() {
     assert!(users.access_token("hank").await.is_ok());
 }
 
-/// A store shared by two managers whose reads are stale while `stale()` says so, as a
-/// replica that has not seen another process's write yet.
-#[derive(Debug)]
-struct LaggingStore {
-    shared: Arc<MemoryUserTokenStore>,
-    old: UserToken,
-    mock: Arc<MockPlatform>,
-}
-
-impl UserTokenStore for LaggingStore {
-    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<UserToken>, CacheError>> {
-        // Stale until this manager's own refresh (the second one) has reached the platform.
-        if self.mock.user_token_refreshes() < 2 {
-            let old = self.old.clone();
-            return Box::pin(async move { Ok(Some(old)) });
-        }
-        self.shared.load(key)
-    }
-    fn save<'a>(
-        &'a self,
-        key: &'a str,
-        token: &'a UserToken,
-    ) -> BoxFuture<'a, Result<(), CacheError>> {
-        self.shared.save(key, token)
-    }
-    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
-        self.shared.remove(key)
-    }
-}
-
-/// A store whose saves fail while `failing` is set.
-#[derive(Debug)]
-struct FlakyStore {
+/// A store over a memory store the test also holds. Saves fail while `failing` is set.
+/// With `stale` set, loads return that old token until the platform has seen two refreshes:
+/// a replica that has not yet seen another process's write.
+#[derive(Debug, Default)]
+struct TestStore {
     inner: Arc<MemoryUserTokenStore>,
     failing: Arc<AtomicBool>,
+    stale: Option<(UserToken, Arc<MockPlatform>)>,
 }
 
-impl UserTokenStore for FlakyStore {
+impl UserTokenStore for TestStore {
     fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<UserToken>, CacheError>> {
+        if let Some((old, mock)) = &self.stale
+            && mock.user_token_refreshes() < 2
+        {
+            let old = old.clone();
+            return Box::pin(async move { Ok(Some(old)) });
+        }
         self.inner.load(key)
     }
     fn save<'a>(
@@ -361,33 +340,16 @@ impl UserTokenStore for FlakyStore {
     }
 }
 
-/// Lets a test hold the memory store behind an `Arc` and still hand it to a manager.
-#[derive(Debug)]
-struct SharedStore(Arc<MemoryUserTokenStore>);
-
-impl UserTokenStore for SharedStore {
-    fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<UserToken>, CacheError>> {
-        self.0.load(key)
-    }
-    fn save<'a>(
-        &'a self,
-        key: &'a str,
-        token: &'a UserToken,
-    ) -> BoxFuture<'a, Result<(), CacheError>> {
-        self.0.save(key, token)
-    }
-    fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
-        self.0.remove(key)
-    }
-}
-
 #[tokio::test]
 async fn a_refresh_lost_to_another_process_takes_that_process_s_token() {
     let mock = Arc::new(MockPlatform::start().await.unwrap());
     let client = Client::new(builder(&mock).build().unwrap());
     let shared = Arc::new(MemoryUserTokenStore::new());
     let first = UserTokens::builder(&client)
-        .store(SharedStore(shared.clone()))
+        .store(TestStore {
+            inner: shared.clone(),
+            ..TestStore::default()
+        })
         .build();
     let token = logged_in(&mock, &first, "ou_ivy").await;
     let old = expired_copy(&token);
@@ -400,10 +362,10 @@ async fn a_refresh_lost_to_another_process_takes_that_process_s_token() {
     // Process two still reads the old token, refreshes with the spent refresh token, is
     // refused with 20073, reads the store again and takes process one's token.
     let second = UserTokens::builder(&client)
-        .store(LaggingStore {
-            shared: shared.clone(),
-            old,
-            mock: mock.clone(),
+        .store(TestStore {
+            inner: shared.clone(),
+            stale: Some((old, mock.clone())),
+            ..TestStore::default()
         })
         .build();
     let got = second.access_token("ivy").await.unwrap();
@@ -425,9 +387,10 @@ async fn a_failed_save_keeps_the_rotated_token_and_saves_it_later() {
     let inner = Arc::new(MemoryUserTokenStore::new());
     let failing = Arc::new(AtomicBool::new(false));
     let users = UserTokens::builder(&client)
-        .store(FlakyStore {
+        .store(TestStore {
             inner: inner.clone(),
             failing: failing.clone(),
+            stale: None,
         })
         .build();
     let token = logged_in(&mock, &users, "ou_jack").await;
