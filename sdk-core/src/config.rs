@@ -150,6 +150,8 @@ pub struct Config {
     pub(crate) token_cache: Arc<dyn TokenCache>,
     pub(crate) token_refresh_margin: Duration,
     pub(crate) retry: RetryPolicy,
+    /// Extra trusted root certificates (DER), beside the platform's.
+    pub(crate) root_certificates: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 impl fmt::Debug for Config {
@@ -199,6 +201,7 @@ impl Config {
             token_cache: None,
             token_refresh_margin: Duration::from_secs(180),
             retry: RetryPolicy::default(),
+            root_certificates: Vec::new(),
         }
     }
 
@@ -242,6 +245,13 @@ pub struct ConfigBuilder {
     token_cache: Option<Arc<dyn TokenCache>>,
     token_refresh_margin: Duration,
     retry: RetryPolicy,
+    root_certificates: Vec<RootCertificate>,
+}
+
+/// A root certificate as given to the builder; PEM is parsed at `build()`.
+enum RootCertificate {
+    Der(Vec<u8>),
+    Pem(Vec<u8>),
 }
 
 impl fmt::Debug for ConfigBuilder {
@@ -276,6 +286,32 @@ impl ConfigBuilder {
         helpdesk_token: impl Into<SecretString>,
     ) -> Self {
         self.helpdesk = Some((helpdesk_id.into(), helpdesk_token.into()));
+        self
+    }
+
+    /// Also trusts this root certificate (DER), beside the operating system's roots: for a
+    /// gateway or TLS-inspecting proxy with a private CA. It applies to the built-in HTTP
+    /// client and to the long connection's WebSocket (with your own
+    /// [`http_client`](Self::http_client), add it there too).
+    ///
+    /// ```no_run
+    /// let der = std::fs::read("corporate-ca.der").expect("the CA certificate");
+    /// let config = lark_oapi_core::Config::builder("cli_a", "secret")
+    ///     .add_root_certificate(der)
+    ///     .build()?;
+    /// # Ok::<(), lark_oapi_core::Error>(())
+    /// ```
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates
+            .push(RootCertificate::Der(der.into()));
+        self
+    }
+
+    /// Like [`add_root_certificate`](Self::add_root_certificate), from PEM text holding one
+    /// or more `CERTIFICATE` blocks; `build()` fails if it holds none or one is malformed.
+    pub fn add_root_certificate_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.root_certificates
+            .push(RootCertificate::Pem(pem.as_ref().to_vec()));
         self
     }
 
@@ -370,9 +406,10 @@ impl ConfigBuilder {
             }
             None => None,
         };
+        let root_certificates = parse_roots(self.root_certificates)?;
         let http = match self.http {
             Some(client) => client,
-            None => build_http_client(self.connect_timeout)?,
+            None => build_http_client(self.connect_timeout, &root_certificates)?,
         };
         Ok(Config {
             app_id: self.app_id,
@@ -390,18 +427,67 @@ impl ConfigBuilder {
                 .unwrap_or_else(|| Arc::new(MemoryTokenCache::new())),
             token_refresh_margin: self.token_refresh_margin,
             retry: self.retry,
+            root_certificates,
         })
     }
 }
 
-fn build_http_client(connect_timeout: Duration) -> Result<reqwest::Client> {
+fn parse_roots(
+    roots: Vec<RootCertificate>,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut out = Vec::with_capacity(roots.len());
+    for (i, root) in roots.into_iter().enumerate() {
+        match root {
+            RootCertificate::Der(der) => {
+                // A DER certificate is a SEQUENCE; catch PEM or other text passed by mistake.
+                if der.first() != Some(&0x30) {
+                    return Err(Error::Config(format!(
+                        "root certificate #{} is not DER (it does not start with a SEQUENCE); for PEM text use add_root_certificate_pem",
+                        i + 1
+                    )));
+                }
+                out.push(CertificateDer::from(der));
+            }
+            RootCertificate::Pem(pem) => {
+                let before = out.len();
+                for cert in CertificateDer::pem_slice_iter(&pem) {
+                    out.push(cert.map_err(|e| {
+                        Error::Config(format!("root certificate #{} is not valid PEM: {e}", i + 1))
+                    })?);
+                }
+                if out.len() == before {
+                    return Err(Error::Config(format!(
+                        "root certificate #{} holds no PEM CERTIFICATE block",
+                        i + 1
+                    )));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn build_http_client(
+    connect_timeout: Duration,
+    roots: &[rustls::pki_types::CertificateDer<'static>],
+) -> Result<reqwest::Client> {
     // reqwest is built without a default rustls provider (that would pull aws-lc-sys):
     // use ring, unless the application installed a provider of its own.
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Losing a race with another installer is fine: a provider is installed either way.
         let _ = rustls::crypto::ring::default_provider().install_default();
     }
+    let mut certs = Vec::with_capacity(roots.len());
+    for der in roots {
+        certs.push(
+            reqwest::Certificate::from_der(der)
+                .map_err(|e| Error::Config(format!("a root certificate is not usable: {e}")))?,
+        );
+    }
     reqwest::Client::builder()
+        .tls_certs_merge(certs)
         .user_agent(USER_AGENT)
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(Duration::from_secs(60))

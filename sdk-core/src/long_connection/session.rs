@@ -98,8 +98,13 @@ impl Supervisor {
                 Err(_) => None,
             },
         };
-        let socket =
-            transport::connect(&endpoint.url, proxy.as_ref(), self.connect_timeout).await?;
+        let socket = transport::connect(
+            &endpoint.url,
+            proxy.as_ref(),
+            self.connect_timeout,
+            &self.config.root_certificates,
+        )
+        .await?;
         Counters::bump(&self.counters.connections);
         self.counters.connected.store(true, Ordering::Relaxed);
         tracing::info!(

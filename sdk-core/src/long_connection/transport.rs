@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustls::pki_types::CertificateDer;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::WebSocketStream;
@@ -252,8 +253,9 @@ pub(crate) async fn connect(
     url: &str,
     proxy: Option<&Proxy>,
     timeout: Duration,
+    roots: &[CertificateDer<'static>],
 ) -> Result<Socket, LongConnectionError> {
-    match tokio::time::timeout(timeout, connect_inner(url, proxy)).await {
+    match tokio::time::timeout(timeout, connect_inner(url, proxy, roots)).await {
         Ok(result) => result,
         Err(_) => Err(LongConnectionError::Transport {
             stage: "connect",
@@ -262,7 +264,11 @@ pub(crate) async fn connect(
     }
 }
 
-async fn connect_inner(url: &str, proxy: Option<&Proxy>) -> Result<Socket, LongConnectionError> {
+async fn connect_inner(
+    url: &str,
+    proxy: Option<&Proxy>,
+    roots: &[CertificateDer<'static>],
+) -> Result<Socket, LongConnectionError> {
     let transport = |stage: &'static str| {
         move |e: std::io::Error| LongConnectionError::Transport {
             stage,
@@ -318,7 +324,7 @@ async fn connect_inner(url: &str, proxy: Option<&Proxy>) -> Result<Socket, LongC
                 message: format!("{host:?} is not a TLS server name: {e}"),
             }
         })?;
-        let connector = tokio_rustls::TlsConnector::from(tls_config()?);
+        let connector = tokio_rustls::TlsConnector::from(tls_config(roots)?);
         Box::new(
             connector
                 .connect(server_name, tcp)
@@ -414,27 +420,43 @@ async fn tunnel(
     Ok(())
 }
 
-fn tls_config() -> Result<Arc<rustls::ClientConfig>, LongConnectionError> {
-    use rustls_platform_verifier::BuilderVerifierExt;
-    static CONFIG: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
+/// TLS settings: the operating system's roots through the platform verifier, plus `roots`
+/// from `ConfigBuilder::add_root_certificate`. Without extra roots the settings are built once.
+fn tls_config(
+    roots: &[CertificateDer<'static>],
+) -> Result<Arc<rustls::ClientConfig>, LongConnectionError> {
+    static PLATFORM: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
         std::sync::OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let provider = rustls::crypto::CryptoProvider::get_default()
-                .cloned()
-                .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
-            rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
-                .with_platform_verifier()
-                .map(|b| Arc::new(b.with_no_client_auth()))
-                .map_err(|e| e.to_string())
-        })
-        .clone()
-        .map_err(|message| LongConnectionError::Transport {
-            stage: "tls",
-            message,
-        })
+    let result = if roots.is_empty() {
+        PLATFORM.get_or_init(|| build_tls_config(&[])).clone()
+    } else {
+        build_tls_config(roots)
+    };
+    result.map_err(|message| LongConnectionError::Transport {
+        stage: "tls",
+        message,
+    })
+}
+
+fn build_tls_config(
+    roots: &[CertificateDer<'static>],
+) -> Result<Arc<rustls::ClientConfig>, String> {
+    let provider = rustls::crypto::CryptoProvider::get_default()
+        .cloned()
+        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()));
+    let verifier = if roots.is_empty() {
+        rustls_platform_verifier::Verifier::new(provider.clone())
+    } else {
+        rustls_platform_verifier::Verifier::new_with_extra_roots(roots.to_vec(), provider.clone())
+    }
+    .map_err(|e| format!("the certificate verifier could not be set up: {e}"))?;
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous() // not dangerous: the platform verifier, with extra roots
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    Ok(Arc::new(config))
 }
 
 #[cfg(test)]
@@ -481,7 +503,7 @@ mod tests {
 
     #[test]
     fn the_tls_configuration_builds_with_the_platform_verifier() {
-        let config = tls_config().expect("a TLS configuration");
+        let config = tls_config(&[]).expect("a TLS configuration");
         assert!(
             config.alpn_protocols.is_empty(),
             "plain HTTP/1.1 upgrade, no ALPN"

@@ -78,6 +78,11 @@ pub const APP_SECRET: &str = "mock-app-secret";
 /// [`MockPlatform::set_app_ticket`] changes it.
 pub const APP_TICKET: &str = "mock-app-ticket";
 
+/// The CA (DER) that signed the certificate of a mock started with
+/// [`MockPlatform::start_tls`]: trust it in the client under test
+/// (`ConfigBuilder::add_root_certificate`). Test material only: its key is public.
+pub const TEST_CA_DER: &[u8] = include_bytes!("../certs/test-ca.der");
+
 /// A running mock platform.
 ///
 /// Dropping it stops the server (the accept loop and every open connection,
@@ -85,6 +90,7 @@ pub const APP_TICKET: &str = "mock-app-ticket";
 /// gracefully instead.
 pub struct MockPlatform {
     addr: SocketAddr,
+    tls: bool,
     shared: Arc<Shared>,
     stop: Option<watch::Sender<bool>>,
     task: Option<JoinHandle<()>>,
@@ -109,23 +115,45 @@ impl MockPlatform {
 
     /// Starts the mock on `addr` (port 0 lets the OS choose).
     pub async fn start_on(addr: SocketAddr) -> std::io::Result<MockPlatform> {
+        Self::start_with(addr, None).await
+    }
+
+    /// Starts the mock on `127.0.0.1` speaking TLS only: `https://localhost:<port>` for
+    /// the API and `wss://localhost:<port>` long connections, with a certificate for
+    /// `localhost` and `127.0.0.1` signed by [`TEST_CA_DER`].
+    pub async fn start_tls() -> std::io::Result<MockPlatform> {
+        let acceptor = server::tls_acceptor()?;
+        Self::start_with(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), Some(acceptor)).await
+    }
+
+    async fn start_with(
+        addr: SocketAddr,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+    ) -> std::io::Result<MockPlatform> {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new_at(addr));
+        let shared = Arc::new(Shared::new_at(addr, tls.is_some()));
         let router = handler::router(Arc::clone(&shared));
         let (stop_tx, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(server::run(listener, router, stop_rx));
+        let is_tls = tls.is_some();
+        let task = tokio::spawn(server::run(listener, router, stop_rx, tls));
         Ok(MockPlatform {
             addr,
+            tls: is_tls,
             shared,
             stop: Some(stop_tx),
             task: Some(task),
         })
     }
 
-    /// The base URL of the mock, e.g. `http://127.0.0.1:41234` (no trailing slash).
+    /// The base URL of the mock, e.g. `http://127.0.0.1:41234` (no trailing slash), or
+    /// `https://localhost:41234` when started with [`start_tls`](Self::start_tls).
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        if self.tls {
+            format!("https://localhost:{}", self.addr.port())
+        } else {
+            format!("http://{}", self.addr)
+        }
     }
 
     /// The address the mock listens on.

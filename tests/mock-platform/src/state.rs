@@ -66,11 +66,11 @@ pub(crate) struct Shared {
 impl Shared {
     #[cfg(test)]
     pub(crate) fn new(port: u16) -> Shared {
-        Shared::new_at(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        Shared::new_at(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), false)
     }
 
     /// State for a mock listening on `addr`.
-    pub(crate) fn new_at(addr: SocketAddr) -> Shared {
+    pub(crate) fn new_at(addr: SocketAddr, tls: bool) -> Shared {
         let port = addr.port();
         // Connection URLs must name an address clients can reach.
         let ws_host = if addr.ip().is_unspecified() {
@@ -104,7 +104,12 @@ impl Shared {
             app_ticket: Mutex::new(APP_TICKET.to_owned()),
             list_sizes: Mutex::new(HashMap::new()),
             started: Instant::now(),
-            ws: WsState::new(ws_host.to_string()),
+            // TLS: the name the test certificate is for.
+            ws: WsState::new(if tls {
+                format!("wss://localhost:{port}")
+            } else {
+                format!("ws://{ws_host}")
+            }),
             users: UserAuth::new(),
         }
     }

@@ -286,8 +286,8 @@ impl Inner {
 /// The long-connection part of the mock's shared state.
 #[derive(Debug)]
 pub(crate) struct WsState {
-    /// `host:port` put into connection URLs.
-    host: String,
+    /// `ws://host:port` or `wss://host:port`: the start of connection URLs.
+    base: String,
     inner: Mutex<Inner>,
     /// Bumped when connection tasks may have something to send.
     queue_tx: watch::Sender<u64>,
@@ -297,9 +297,9 @@ pub(crate) struct WsState {
 }
 
 impl WsState {
-    pub(crate) fn new(host: String) -> WsState {
+    pub(crate) fn new(base: String) -> WsState {
         WsState {
-            host,
+            base,
             inner: Mutex::new(Inner {
                 config: WsClientConfig::default(),
                 fragments: 1,
@@ -625,8 +625,8 @@ pub(crate) fn endpoint(ctx: &Ctx<'_>, method: &str, body: &[u8]) -> Response {
             let ticket = format!("{:016x}{n:06x}", fastrand::u64(..));
             g.tickets.insert(ticket.clone());
             let url = format!(
-                "ws://{}{WS_CONNECT_PATH}?device_id=mock-device-{n}&service_id={WS_SERVICE_ID}&ticket={ticket}",
-                st.host
+                "{}{WS_CONNECT_PATH}?device_id=mock-device-{n}&service_id={WS_SERVICE_ID}&ticket={ticket}",
+                st.base
             );
             json!({
                 "code": 0,
