@@ -151,6 +151,7 @@ pub struct Config {
     pub(crate) token_refresh_margin: Duration,
     pub(crate) retry: RetryPolicy,
     /// Extra trusted root certificates (DER), beside the platform's.
+    #[cfg_attr(not(feature = "long-connection"), allow(dead_code))]
     pub(crate) root_certificates: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
@@ -315,8 +316,12 @@ impl ConfigBuilder {
         self
     }
 
-    /// Uses your own `reqwest::Client` (proxies, TLS roots, pools). Its own timeouts apply
-    /// in addition to this config's; `connect_timeout` is then yours to set on it.
+    /// Uses your own `reqwest::Client` (proxies, TLS roots, pools). reqwest is built here
+    /// without a default rustls crypto provider: build your client after the first
+    /// `Config::build()` (which installs *ring* if none is installed), or install one
+    /// yourself, e.g. `rustls::crypto::ring::default_provider().install_default()`.
+    /// Its own timeouts apply in addition to this config's; `connect_timeout` is then yours
+    /// to set on it.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -465,6 +470,17 @@ fn parse_roots(
                 }
             }
         }
+    }
+    // Parsed as trust anchors now, so a bad certificate fails here, not at the first
+    // handshake (and also when the HTTP client is your own).
+    let mut check = rustls::RootCertStore::empty();
+    for (i, cert) in out.iter().enumerate() {
+        check.add(cert.clone()).map_err(|e| {
+            Error::Config(format!(
+                "root certificate #{} is not a usable certificate: {e}",
+                i + 1
+            ))
+        })?;
     }
     Ok(out)
 }

@@ -99,6 +99,36 @@ impl RawResponse {
         }
     }
 
+    /// Decodes a body that carries credentials (token endpoints): the envelope's `data`
+    /// member, or the whole body. A failure never quotes the body, not even in serde's
+    /// message, which can include the value it choked on.
+    pub(crate) fn decode_secret<T: DeserializeOwned>(&self, data_member: bool) -> Result<T> {
+        #[derive(Deserialize)]
+        #[serde(bound = "T: DeserializeOwned")]
+        struct Envelope<T> {
+            data: T,
+        }
+        let decoded = if data_member {
+            serde_json::from_slice::<Envelope<T>>(&self.body).map(|e| e.data)
+        } else {
+            serde_json::from_slice::<T>(&self.body)
+        };
+        decoded.map_err(|e| {
+            Error::Decode(Box::new(DecodeError {
+                message: format!(
+                    "{:?} error at line {} column {} (the body holds credentials: not shown)",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ),
+                excerpt: String::new(),
+                status: self.status,
+                log_id: self.log_id.clone(),
+                request: self.request.clone(),
+            }))
+        })
+    }
+
     pub(crate) fn decode_error(&self, message: String) -> Error {
         Error::Decode(Box::new(DecodeError {
             message,

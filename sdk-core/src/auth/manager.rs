@@ -300,7 +300,7 @@ impl TokenManager {
                 return Err(e);
             }
         };
-        let resp = raw.body_as::<TokenResponse>()?.into_data();
+        let resp = raw.decode_secret::<TokenResponse>(false)?;
         let token = match kind {
             TokenKind::Tenant => resp.tenant_access_token,
             TokenKind::App => resp.app_access_token,

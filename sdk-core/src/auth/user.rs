@@ -136,6 +136,31 @@ impl fmt::Debug for UserToken {
 /// tokens in a database: refresh tokens are single-use, so a refreshed token must be saved
 /// before the old one is forgotten, or the user has to log in again after a restart.
 /// Values are secrets: do not log them.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use lark_oapi_core::{BoxFuture, CacheError, UserToken, UserTokenStore};
+///
+/// /// Stands in for a database table of (key, access, expiry, refresh, refresh expiry).
+/// #[derive(Debug, Default)]
+/// struct Table(Mutex<HashMap<String, UserToken>>);
+///
+/// impl UserTokenStore for Table {
+///     fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<UserToken>, CacheError>> {
+///         let row = self.0.lock().unwrap().get(key).cloned();
+///         Box::pin(async move { Ok(row) })
+///     }
+///     fn save<'a>(&'a self, key: &'a str, token: &'a UserToken) -> BoxFuture<'a, Result<(), CacheError>> {
+///         self.0.lock().unwrap().insert(key.to_owned(), token.clone());
+///         Box::pin(async { Ok(()) })
+///     }
+///     fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>> {
+///         self.0.lock().unwrap().remove(key);
+///         Box::pin(async { Ok(()) })
+///     }
+/// }
+/// ```
 pub trait UserTokenStore: Send + Sync + fmt::Debug + 'static {
     /// The token saved under `key`, if any (expired ones included: they may still refresh).
     fn load<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<UserToken>, CacheError>>;
@@ -149,7 +174,15 @@ pub trait UserTokenStore: Send + Sync + fmt::Debug + 'static {
     fn remove<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), CacheError>>;
 }
 
-/// The in-memory [`UserTokenStore`] (the default).
+/// The in-memory [`UserTokenStore`] (the default): tokens are lost when the process ends.
+///
+/// ```
+/// # fn run(client: &lark_oapi_core::Client) {
+/// let users = lark_oapi_core::UserTokens::builder(client)
+///     .store(lark_oapi_core::MemoryUserTokenStore::new())
+///     .build();
+/// # }
+/// ```
 #[derive(Debug, Default)]
 pub struct MemoryUserTokenStore {
     tokens: Mutex<HashMap<String, UserToken>>,
@@ -187,8 +220,9 @@ impl UserTokenStore for MemoryUserTokenStore {
     }
 }
 
-/// Keeps users' access tokens, keyed by anything you choose (an `open_id`, a session id),
-/// and hands out one that is valid, refreshing it when it nears expiry.
+/// Keeps users' access tokens, keyed by anything you choose (the user's `open_id` is
+/// natural), and hands out one that is valid, refreshing it when it nears expiry. Keys appear
+/// in error messages: do not use secrets (such as session cookies) as keys.
 ///
 /// - **One refresh per user at a time.** Refresh tokens are single-use; two concurrent
 ///   refreshes with the same one would make the second fail with 20073 and log the user out.
@@ -212,14 +246,16 @@ impl UserTokenStore for MemoryUserTokenStore {
 /// let users = UserTokens::new(&client);
 /// // After the user logged in and was redirected back with `?code=...`:
 /// let token = users.exchange_code(code).await?;
-/// users.insert("session-42", token).await?;
-///
-/// // Later, on any request made on that user's behalf:
 /// let me = client
 ///     .request(Method::GET, "/open-apis/authen/v1/user_info")
-///     .user_access_token(users.access_token("session-42").await?)
+///     .user_access_token(token.access_token().clone())
 ///     .send_value()
 ///     .await?;
+/// let open_id = me.data()["open_id"].as_str().unwrap_or_default().to_owned();
+/// users.insert(&open_id, token).await?;
+///
+/// // Later, on any request made on that user's behalf:
+/// let token = users.access_token(&open_id).await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -327,14 +363,19 @@ impl GrantResponse {
                 "the user token endpoint answered code 0 without an access_token",
             ));
         }
-        let after = |secs: i64| issued_at + Duration::from_secs(secs.max(0).unsigned_abs());
+        // Lifetimes past what the clock can hold mean "practically never".
+        let after = |secs: i64| {
+            issued_at
+                .checked_add(Duration::from_secs(secs.max(0).unsigned_abs()))
+                .unwrap_or_else(far_future)
+        };
         let mut token = UserToken::new(self.access_token, after(self.expires_in));
         if let Some(refresh) = self.refresh_token.filter(|t| !t.is_empty()) {
             // Without a stated lifetime the platform decides; let it refuse when the time comes.
-            let until = self.refresh_expires_in.filter(|s| *s > 0).map_or(
-                SystemTime::UNIX_EPOCH + Duration::from_secs(u32::MAX.into()),
-                after,
-            );
+            let until = self
+                .refresh_expires_in
+                .filter(|s| *s > 0)
+                .map_or_else(far_future, after);
             token = token.with_refresh_token(refresh, until);
         }
         if let Some(scope) = self.scope.filter(|s| !s.is_empty()) {
@@ -344,12 +385,40 @@ impl GrantResponse {
     }
 }
 
+/// A time no token lives to (2106), representable on every platform.
+fn far_future() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(u32::MAX.into())
+}
+
 /// Platform codes meaning the refresh token can never work again.
 fn refresh_token_dead(code: i64) -> bool {
     matches!(
         code,
-        codes::REFRESH_TOKEN_INVALID | codes::REFRESH_TOKEN_EXPIRED | codes::REFRESH_TOKEN_REVOKED
+        codes::REFRESH_TOKEN_INVALID
+            | codes::REFRESH_TOKEN_EXPIRED
+            | codes::REFRESH_TOKEN_REVOKED
+            | codes::REFRESH_TOKEN_USED
     )
+}
+
+/// Holds a key's lock; removes the key's entry from `flights` when the last user is done,
+/// also when the holder is cancelled.
+struct KeyLock {
+    inner: Arc<Inner>,
+    key: String,
+    flight: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl Drop for KeyLock {
+    fn drop(&mut self) {
+        self.guard.take();
+        let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's reference and ours: nobody else waits for this key.
+        if Arc::strong_count(&self.flight) == 2 {
+            flights.remove(&self.key);
+        }
+    }
 }
 
 impl UserTokens {
@@ -389,14 +458,17 @@ impl UserTokens {
         .await
     }
 
-    /// Stores `token` under `key`, replacing any token there.
+    /// Stores `token` under `key`, replacing any token there. Waits for a refresh of `key`
+    /// in flight, so that the refresh cannot overwrite or delete it.
     pub async fn insert(&self, key: &str, token: UserToken) -> Result<()> {
-        self.lock_unsaved().remove(key);
+        let _lock = self.lock_key(key).await;
         self.save(key, &token).await
     }
 
-    /// Forgets the tokens under `key` (e.g. when the user logs out).
+    /// Forgets the tokens under `key` (e.g. when the user logs out). Waits for a refresh of
+    /// `key` in flight, so that the refresh cannot bring the tokens back.
     pub async fn remove(&self, key: &str) -> Result<()> {
+        let _lock = self.lock_key(key).await;
         self.lock_unsaved().remove(key);
         self.inner
             .store
@@ -407,14 +479,7 @@ impl UserTokens {
 
     /// The stored token under `key`, as it is now (no refresh).
     pub async fn get(&self, key: &str) -> Result<Option<UserToken>> {
-        if let Some(token) = self.lock_unsaved().get(key).cloned() {
-            return Ok(Some(token));
-        }
-        self.inner
-            .store
-            .load(key)
-            .await
-            .map_err(|e| store_error("load", key, &e))
+        self.current(key).await
     }
 
     /// A `user_access_token` for `key` that is valid for at least the refresh margin,
@@ -442,11 +507,11 @@ impl UserTokens {
     /// ```no_run
     /// # async fn run(client: lark_oapi_core::Client, users: lark_oapi_core::UserTokens) -> lark_oapi_core::Result<()> {
     /// use lark_oapi_core::{Method, codes};
-    /// let token = users.access_token("session-42").await?;
+    /// let token = users.access_token("ou_7d8a6e6df7621556ce0d21922b676706").await?;
     /// let call = |token| client.request(Method::GET, "/open-apis/authen/v1/user_info").user_access_token(token);
     /// let me = match call(token.clone()).send_value().await {
     ///     Err(e) if matches!(e.code(), Some(codes::USER_TOKEN_EXPIRED | codes::USER_TOKEN_INVALID)) => {
-    ///         let fresh = users.refresh_rejected("session-42", &token).await?;
+    ///         let fresh = users.refresh_rejected("ou_7d8a6e6df7621556ce0d21922b676706", &token).await?;
     ///         call(fresh).send_value().await?
     ///     }
     ///     other => other?,
@@ -463,6 +528,22 @@ impl UserTokens {
             .map(|t| t.access_token().clone())
     }
 
+    /// Takes `key`'s lock (waiting for whoever holds it).
+    async fn lock_key(&self, key: &str) -> KeyLock {
+        let flight = {
+            let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
+            flights.entry(key.to_owned()).or_default().clone()
+        };
+        let mut lock = KeyLock {
+            inner: self.inner.clone(),
+            key: key.to_owned(),
+            flight: flight.clone(),
+            guard: None,
+        };
+        lock.guard = Some(flight.lock_owned().await);
+        lock
+    }
+
     /// `seen`: the access token the caller wants replaced (forced refreshes), if it knows it.
     async fn token(
         &self,
@@ -474,7 +555,9 @@ impl UserTokens {
             Some(rejected) => Some(rejected.clone()),
             None => {
                 let current = self.current(key).await?;
+                let unsaved = self.lock_unsaved().contains_key(key);
                 if !force
+                    && !unsaved
                     && let Some(token) = &current
                     && token.is_fresh(SystemTime::now(), self.inner.margin)
                 {
@@ -483,35 +566,53 @@ impl UserTokens {
                 current.map(|t| t.access_token)
             }
         };
-        let flight = {
-            let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
-            flights.entry(key.to_owned()).or_default().clone()
-        };
-        let guard = flight.lock().await;
-        let result = self.refresh_locked(key, force, seen.as_ref()).await;
-        drop(guard);
-        let mut flights = self.inner.flights.lock().unwrap_or_else(|p| p.into_inner());
-        if Arc::strong_count(&flight) == 2 {
-            flights.remove(key);
+        // The refresh runs in a task of its own: if this caller is cancelled once the
+        // single-use refresh token is spent, the new token is still saved, not lost.
+        let this = self.clone();
+        let key = key.to_owned();
+        let task = tokio::spawn(async move {
+            let _lock = this.lock_key(&key).await;
+            this.refresh_locked(&key, force, seen.as_ref()).await
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => Err(Error::auth(
+                AuthErrorKind::Cache,
+                format!("the user token refresh was cancelled: {e}"),
+            )),
         }
-        result
     }
 
-    /// Under the key's lock: uses a token someone else just refreshed, or refreshes.
-    /// `seen` is the access token the caller saw before it waited for the lock.
+    /// Under the key's lock: saves a token left unsaved, uses a token someone else just
+    /// refreshed, or refreshes. `seen` is the access token the caller saw before it waited.
     async fn refresh_locked(
         &self,
         key: &str,
         force: bool,
         seen: Option<&SecretString>,
     ) -> Result<UserToken> {
-        let Some(token) = self.current(key).await? else {
-            return Err(Error::auth(
-                AuthErrorKind::UserAuthorizationRequired,
-                format!(
-                    "no user token is stored under {key:?}: send the user through authorization, then `exchange_code` and `insert`"
-                ),
-            ));
+        let unsaved = self.lock_unsaved().get(key).cloned();
+        let token = match unsaved {
+            // Saved under the lock, so no older token can land after a newer one.
+            Some(token) => {
+                self.save(key, &token).await.ok();
+                token
+            }
+            None => self
+                .inner
+                .store
+                .load(key)
+                .await
+                .map_err(|e| store_error("load", key, &e))?
+                .ok_or_else(|| {
+                    Error::auth(
+                        AuthErrorKind::UserAuthorizationRequired,
+                        format!(
+                            "no user token is stored under {key:?}: send the user through authorization, then `exchange_code` and `insert`"
+                        ),
+                    )
+                })?,
         };
         let now = SystemTime::now();
         // Whoever held the lock before us may have refreshed it: a token other than the one
@@ -535,41 +636,56 @@ impl UserTokens {
                 ),
             ));
         };
-        match self.request_refresh(&refresh_token).await {
+        let e = match self.request_refresh(&refresh_token).await {
             Ok(fresh) => {
                 // A failed save keeps the token in memory (see `save`); it is still handed out.
                 self.save(key, &fresh).await.ok();
-                Ok(fresh)
+                return Ok(fresh);
             }
-            Err(e) => {
-                let code = e.code();
-                if code == Some(codes::REFRESH_TOKEN_USED)
-                    && let Some(stored) = self.current(key).await?
-                    && stored.refresh_token() != Some(&refresh_token)
-                    && stored.is_unexpired(SystemTime::now())
-                {
-                    // Another process refreshed it and saved the result.
-                    return Ok(stored);
-                }
-                if code.is_some_and(|c| refresh_token_dead(c) || c == codes::REFRESH_TOKEN_USED) {
-                    tracing::warn!(
-                        key,
-                        code,
-                        "user refresh token refused; the user must authorize again"
-                    );
-                    self.lock_unsaved().remove(key);
-                    if let Err(store) = self.inner.store.remove(key).await {
-                        tracing::warn!(key, error = %store, "removing a dead user token from the store failed");
-                    }
-                    return Err(e);
-                }
-                if !force && token.is_unexpired(SystemTime::now()) {
-                    tracing::warn!(key, error = %e, "user token refresh failed; using the current token, which is still valid");
-                    return Ok(token);
-                }
-                Err(e)
+            Err(e) => e,
+        };
+        let code = e.code();
+        if code.is_some_and(refresh_token_dead) {
+            if code == Some(codes::REFRESH_TOKEN_USED)
+                && let Some(theirs) = self.refreshed_elsewhere(key, &refresh_token).await
+            {
+                return Ok(theirs);
+            }
+            tracing::warn!(
+                code,
+                "user refresh token refused; the user must authorize again"
+            );
+            self.lock_unsaved().remove(key);
+            // Forget it only if it is still the dead one (another process may have saved a
+            // new token meanwhile).
+            if let Ok(Some(stored)) = self.inner.store.load(key).await
+                && stored.refresh_token() == Some(&refresh_token)
+                && let Err(store) = self.inner.store.remove(key).await
+            {
+                tracing::warn!(error = %store, "removing a dead user token from the store failed");
+            }
+            return Err(e);
+        }
+        if !force && token.is_unexpired(SystemTime::now()) {
+            tracing::warn!(error = %e, "user token refresh failed; using the current token, which is still valid");
+            return Ok(token);
+        }
+        Err(e)
+    }
+
+    /// After 20073 (refresh token already used): the token another process refreshed and
+    /// saved, if one shows up in the store within a short wait.
+    async fn refreshed_elsewhere(&self, key: &str, spent: &SecretString) -> Option<UserToken> {
+        for wait_ms in [0, 50, 150, 300] {
+            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+            if let Ok(Some(stored)) = self.inner.store.load(key).await
+                && stored.refresh_token() != Some(spent)
+                && stored.is_unexpired(SystemTime::now())
+            {
+                return Some(stored);
             }
         }
+        None
     }
 
     async fn request_refresh(&self, refresh_token: &SecretString) -> Result<UserToken> {
@@ -583,25 +699,25 @@ impl UserTokens {
         .await
     }
 
-    /// Posts a grant to a token endpoint with the app's app_access_token.
+    /// Posts a grant to a token endpoint with the app's app_access_token. The answer holds
+    /// tokens, so a malformed one is reported without quoting it.
     async fn grant(&self, path: &str, grant: &(impl Serialize + Sync)) -> Result<UserToken> {
         let issued_at = SystemTime::now();
-        let resp = self
+        let raw = self
             .inner
             .client
             .request(Method::POST, path)
             .token_types(TokenTypes::APP)
             .json(grant)
-            .send::<GrantResponse>()
+            .send_raw()
             .await?;
-        resp.into_data().into_token(issued_at)
+        raw.decode_secret::<GrantResponse>(true)?
+            .into_token(issued_at)
     }
 
-    /// The token for `key`: one not yet saved (saving it again now), else the store's.
+    /// The token for `key`: one not yet saved, else the store's.
     async fn current(&self, key: &str) -> Result<Option<UserToken>> {
-        let unsaved = self.lock_unsaved().get(key).cloned();
-        if let Some(token) = unsaved {
-            self.save(key, &token).await.ok();
+        if let Some(token) = self.lock_unsaved().get(key).cloned() {
             return Ok(Some(token));
         }
         self.inner
@@ -611,18 +727,16 @@ impl UserTokens {
             .map_err(|e| store_error("load", key, &e))
     }
 
-    /// Saves to the store; on failure keeps the token in memory and retries on the next call.
+    /// Saves to the store (callers hold the key's lock); on failure keeps the token in
+    /// memory, where it is used and saved again on the next call.
     async fn save(&self, key: &str, token: &UserToken) -> Result<()> {
         match self.inner.store.save(key, token).await {
             Ok(()) => {
-                let mut unsaved = self.lock_unsaved();
-                if unsaved.get(key) == Some(token) {
-                    unsaved.remove(key);
-                }
+                self.lock_unsaved().remove(key);
                 Ok(())
             }
             Err(e) => {
-                tracing::warn!(key, error = %e, "saving a user token failed; kept in memory and saved again on the next call");
+                tracing::warn!(error = %e, "saving a user token failed; kept in memory and saved again on the next call");
                 self.lock_unsaved().insert(key.to_owned(), token.clone());
                 Err(store_error("save", key, &e))
             }

@@ -483,6 +483,7 @@ impl LongConnection {
             handler_timeout: b.handler_timeout,
             shutdown_grace: b.shutdown_grace,
             settings: b.settings,
+            tls: transport::TlsSettings::new(b.client.config().root_certificates.clone()),
             counters: counters.clone(),
             stop: rx,
             handlers: tokio::task::JoinSet::new(),

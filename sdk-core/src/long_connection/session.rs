@@ -76,6 +76,8 @@ pub(crate) struct Supervisor {
     pub(crate) handler_timeout: Duration,
     pub(crate) shutdown_grace: Duration,
     pub(crate) settings: ClientConfig,
+    /// TLS settings, built once and reused by reconnects.
+    pub(crate) tls: transport::TlsSettings,
     pub(crate) counters: Arc<Counters>,
     pub(crate) stop: watch::Receiver<bool>,
     pub(crate) handlers: JoinSet<()>,
@@ -102,7 +104,7 @@ impl Supervisor {
             &endpoint.url,
             proxy.as_ref(),
             self.connect_timeout,
-            &self.config.root_certificates,
+            &self.tls,
         )
         .await?;
         Counters::bump(&self.counters.connections);

@@ -253,9 +253,9 @@ pub(crate) async fn connect(
     url: &str,
     proxy: Option<&Proxy>,
     timeout: Duration,
-    roots: &[CertificateDer<'static>],
+    tls: &TlsSettings,
 ) -> Result<Socket, LongConnectionError> {
-    match tokio::time::timeout(timeout, connect_inner(url, proxy, roots)).await {
+    match tokio::time::timeout(timeout, connect_inner(url, proxy, tls)).await {
         Ok(result) => result,
         Err(_) => Err(LongConnectionError::Transport {
             stage: "connect",
@@ -267,7 +267,7 @@ pub(crate) async fn connect(
 async fn connect_inner(
     url: &str,
     proxy: Option<&Proxy>,
-    roots: &[CertificateDer<'static>],
+    tls_settings: &TlsSettings,
 ) -> Result<Socket, LongConnectionError> {
     let transport = |stage: &'static str| {
         move |e: std::io::Error| LongConnectionError::Transport {
@@ -324,7 +324,7 @@ async fn connect_inner(
                 message: format!("{host:?} is not a TLS server name: {e}"),
             }
         })?;
-        let connector = tokio_rustls::TlsConnector::from(tls_config(roots)?);
+        let connector = tokio_rustls::TlsConnector::from(tls_settings.client_config()?);
         Box::new(
             connector
                 .connect(server_name, tcp)
@@ -420,22 +420,42 @@ async fn tunnel(
     Ok(())
 }
 
-/// TLS settings: the operating system's roots through the platform verifier, plus `roots`
-/// from `ConfigBuilder::add_root_certificate`. Without extra roots the settings are built once.
-fn tls_config(
-    roots: &[CertificateDer<'static>],
-) -> Result<Arc<rustls::ClientConfig>, LongConnectionError> {
-    static PLATFORM: std::sync::OnceLock<Result<Arc<rustls::ClientConfig>, String>> =
-        std::sync::OnceLock::new();
-    let result = if roots.is_empty() {
-        PLATFORM.get_or_init(|| build_tls_config(&[])).clone()
-    } else {
-        build_tls_config(roots)
-    };
-    result.map_err(|message| LongConnectionError::Transport {
-        stage: "tls",
-        message,
-    })
+/// TLS settings of one long connection: the operating system's roots through the platform
+/// verifier, plus the roots from `ConfigBuilder::add_root_certificate`. Built on first use
+/// and kept (reconnects reuse them); without extra roots, built once per process.
+#[derive(Debug, Default)]
+pub(crate) struct TlsSettings {
+    roots: Vec<CertificateDer<'static>>,
+    built: std::sync::OnceLock<Arc<rustls::ClientConfig>>,
+}
+
+impl TlsSettings {
+    pub(crate) fn new(roots: Vec<CertificateDer<'static>>) -> Self {
+        Self {
+            roots,
+            built: std::sync::OnceLock::new(),
+        }
+    }
+
+    fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, LongConnectionError> {
+        static PLATFORM: std::sync::OnceLock<Arc<rustls::ClientConfig>> =
+            std::sync::OnceLock::new();
+        let cache = if self.roots.is_empty() {
+            &PLATFORM
+        } else {
+            &self.built
+        };
+        if let Some(config) = cache.get() {
+            return Ok(config.clone());
+        }
+        // Failures are not kept: the next attempt tries again.
+        let config =
+            build_tls_config(&self.roots).map_err(|message| LongConnectionError::Transport {
+                stage: "tls",
+                message,
+            })?;
+        Ok(cache.get_or_init(|| config).clone())
+    }
 }
 
 fn build_tls_config(
@@ -503,7 +523,9 @@ mod tests {
 
     #[test]
     fn the_tls_configuration_builds_with_the_platform_verifier() {
-        let config = tls_config(&[]).expect("a TLS configuration");
+        let config = TlsSettings::default()
+            .client_config()
+            .expect("a TLS configuration");
         assert!(
             config.alpn_protocols.is_empty(),
             "plain HTTP/1.1 upgrade, no ALPN"

@@ -21,6 +21,12 @@ fn config(mock: &MockPlatform) -> lark_oapi::ConfigBuilder {
         .retry_policy(fast_retries())
 }
 
+/// reqwest is built without a default crypto provider; `Config::build` installs ring. Tests
+/// that build their own reqwest client call this first.
+fn install_provider() {
+    Config::builder(APP_ID, APP_SECRET).build().unwrap();
+}
+
 fn message(event_id: &str) -> serde_json::Value {
     json!({
         "schema": "2.0",
@@ -101,10 +107,17 @@ async fn an_untrusted_certificate_is_refused_by_both_transports() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    assert!(
+        format!("{err} {err:?}")
+            .to_lowercase()
+            .contains("certificate"),
+        "{err} / {err:?}"
+    );
     assert!(mock.requests().is_empty(), "nothing reached the platform");
 
     // WSS without the root, the endpoint reached through an HTTP client that trusts it: the
     // WebSocket's own TLS handshake refuses the certificate.
+    install_provider();
     let trusting = reqwest::Client::builder()
         .tls_certs_merge([reqwest::Certificate::from_der(TEST_CA_DER).unwrap()])
         .build()
@@ -148,6 +161,18 @@ fn bad_root_certificates_fail_at_build_with_the_reason() {
         .unwrap_err();
     assert!(err.to_string().contains("no PEM CERTIFICATE"), "{err}");
 
+    // Starts like DER, but is not a certificate: refused at build, whoever makes the HTTP client.
+    install_provider();
+    let err = Config::builder(APP_ID, APP_SECRET)
+        .add_root_certificate(vec![0x30, 0x03, 0x02, 0x01, 0x01])
+        .http_client(reqwest::Client::new())
+        .build()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("not a usable certificate"),
+        "{err}"
+    );
+
     // PEM text of the test CA is accepted.
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD.encode(TEST_CA_DER);
@@ -158,4 +183,61 @@ fn bad_root_certificates_fail_at_build_with_the_reason() {
             .build()
             .is_ok()
     );
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_name_is_refused_even_from_a_trusted_ca() {
+    let mock = MockPlatform::start_tls().await.unwrap();
+    // `wrong-name.test` resolves to the mock, whose certificate is for localhost only.
+    install_provider();
+    let http = reqwest::Client::builder()
+        .tls_certs_merge([reqwest::Certificate::from_der(TEST_CA_DER).unwrap()])
+        .resolve("wrong-name.test", mock.addr())
+        .build()
+        .unwrap();
+    let client = Client::new(
+        Config::builder(APP_ID, APP_SECRET)
+            .domain(Domain::custom(format!(
+                "https://wrong-name.test:{}",
+                mock.addr().port()
+            )))
+            .http_client(http)
+            .retry_policy(fast_retries())
+            .build()
+            .unwrap(),
+    );
+    let err = client
+        .request(Method::GET, "/open-apis/echo/v1/x")
+        .send_value()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    assert!(
+        format!("{err:?}").to_lowercase().contains("name"),
+        "{err:?}"
+    );
+    assert!(mock.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_root_given_as_pem_is_trusted_for_real() {
+    use base64::Engine as _;
+    let mock = MockPlatform::start_tls().await.unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD.encode(TEST_CA_DER);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
+    let pem = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        lines.join("\n")
+    );
+    let client = Client::new(config(&mock).add_root_certificate_pem(pem).build().unwrap());
+    let resp = client
+        .request(Method::GET, "/open-apis/echo/v1/pem")
+        .send_value()
+        .await
+        .unwrap();
+    assert_eq!(resp.data()["path"], "/open-apis/echo/v1/pem");
 }

@@ -432,3 +432,94 @@ async fn user_tokens_keep_their_secrets_out_of_debug() {
     );
     assert!(shown.contains("UserToken"), "{shown}");
 }
+
+#[tokio::test]
+async fn a_caller_cancelled_mid_refresh_loses_nothing() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    let token = logged_in(&mock, &users, "ou_lena").await;
+    users.insert("lena", expired_copy(&token)).await.unwrap();
+    mock.push_fault(REFRESH_PATH, Fault::Delay(Duration::from_millis(300)));
+
+    // The caller gives up while the refresh is on the wire; the refresh token is spent
+    // either way, so the new token must still be saved.
+    let caller = tokio::spawn({
+        let users = users.clone();
+        async move { users.access_token("lena").await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    caller.abort();
+    assert!(caller.await.unwrap_err().is_cancelled());
+
+    let mut saved = None;
+    for _ in 0..100 {
+        let now = users.get("lena").await.unwrap().unwrap();
+        if now.access_token() != token.access_token() {
+            saved = Some(now);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let saved = saved.expect("the refreshed token was saved after the caller left");
+    assert_eq!(
+        users.access_token("lena").await.unwrap(),
+        *saved.access_token()
+    );
+    assert_eq!(
+        mock.user_token_refreshes(),
+        1,
+        "no second refresh, no 20073"
+    );
+    assert_eq!(whoami(&client, &saved).await.unwrap(), "ou_lena");
+}
+
+#[tokio::test]
+async fn a_logout_during_a_refresh_sticks() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    let token = logged_in(&mock, &users, "ou_max").await;
+    users.insert("max", expired_copy(&token)).await.unwrap();
+    mock.push_fault(REFRESH_PATH, Fault::Delay(Duration::from_millis(300)));
+    let refreshing = tokio::spawn({
+        let users = users.clone();
+        async move { users.access_token("max").await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    users.remove("max").await.unwrap(); // waits for the refresh, then removes
+    assert!(refreshing.await.unwrap().is_ok());
+    assert!(
+        users.get("max").await.unwrap().is_none(),
+        "the refresh did not bring the tokens back"
+    );
+    let err = users.access_token("max").await.unwrap_err();
+    assert!(err.requires_user_authorization(), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_new_login_during_a_failing_refresh_is_kept() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    let old = logged_in(&mock, &users, "ou_nina").await;
+    users.insert("nina", expired_copy(&old)).await.unwrap();
+    mock.revoke_user_tokens();
+    mock.push_fault(REFRESH_PATH, Fault::Delay(Duration::from_millis(300)));
+    let refreshing = tokio::spawn({
+        let users = users.clone();
+        async move { users.access_token("nina").await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The user logs in again while the doomed refresh is on the wire.
+    let new_login = logged_in(&mock, &users, "ou_nina").await;
+    users.insert("nina", new_login.clone()).await.unwrap();
+    let err = refreshing.await.unwrap().unwrap_err();
+    assert_eq!(err.code(), Some(codes::REFRESH_TOKEN_REVOKED));
+    assert_eq!(
+        users.get("nina").await.unwrap(),
+        Some(new_login.clone()),
+        "the failed refresh did not delete the new login"
+    );
+    assert_eq!(
+        users.access_token("nina").await.unwrap(),
+        *new_login.access_token()
+    );
+}
