@@ -299,6 +299,11 @@ pub trait CallOptions: Sized {
         self.with_options(|o| o.user_access_token(token))
     }
 
+    /// Calls as the user stored under `key` in `users` (see [`RequestOptions::on_behalf_of`]).
+    fn on_behalf_of(self, users: &crate::UserTokens, key: impl Into<String>) -> Self {
+        self.with_options(|o| o.on_behalf_of(users, key))
+    }
+
     /// Sends this tenant access token instead of a fetched one.
     fn tenant_access_token(self, token: impl Into<crate::SecretString>) -> Self {
         self.with_options(|o| o.tenant_access_token(token))

@@ -568,12 +568,7 @@ impl UserTokens {
         };
         // The refresh runs in a task of its own: if this caller is cancelled once the
         // single-use refresh token is spent, the new token is still saved, not lost.
-        let this = self.clone();
-        let key = key.to_owned();
-        let task = tokio::spawn(async move {
-            let _lock = this.lock_key(&key).await;
-            this.refresh_locked(&key, force, seen.as_ref()).await
-        });
+        let task = tokio::spawn(self.clone().refresh_task(key.to_owned(), force, seen));
         match task.await {
             Ok(result) => result,
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
@@ -582,6 +577,21 @@ impl UserTokens {
                 format!("the user token refresh was cancelled: {e}"),
             )),
         }
+    }
+
+    /// The spawned part of [`token`](Self::token). A boxed future of a named type: the
+    /// refresh request goes through the send pipeline, which may call back into
+    /// `UserTokens` (`on_behalf_of`), and the compiler needs a type it can see is `Send`.
+    fn refresh_task(
+        self,
+        key: String,
+        force: bool,
+        seen: Option<SecretString>,
+    ) -> BoxFuture<'static, Result<UserToken>> {
+        Box::pin(async move {
+            let _lock = self.lock_key(&key).await;
+            self.refresh_locked(&key, force, seen.as_ref()).await
+        })
     }
 
     /// Under the key's lock: saves a token left unsaved, uses a token someone else just

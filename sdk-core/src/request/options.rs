@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::auth::UserTokens;
 use crate::config::HelpdeskCredential;
 use crate::request::retry::RetryPolicy;
 use crate::secret::SecretString;
@@ -11,9 +12,12 @@ use crate::secret::SecretString;
 ///
 /// **Which token is sent** (first match wins):
 /// 1. a user access token given here;
-/// 2. a tenant access token given here;
-/// 3. an app access token given here;
-/// 4. a token the SDK fetches (from its cache, or fresh): the tenant token if the API accepts
+/// 2. the user's token from [`on_behalf_of`](Self::on_behalf_of): refreshed first if about to expire,
+///    and, if the platform rejects it (99991677 expired, 99991668 invalid), refreshed once
+///    and the call replayed once;
+/// 3. a tenant access token given here;
+/// 4. an app access token given here;
+/// 5. a token the SDK fetches (from its cache, or fresh): the tenant token if the API accepts
 ///    one (marketplace apps: for the tenant key given here), else the app token if the API
 ///    accepts one; an API that only accepts user tokens fails with
 ///    [`AuthErrorKind::UserTokenRequired`](crate::AuthErrorKind::UserTokenRequired).
@@ -34,6 +38,8 @@ use crate::secret::SecretString;
 pub struct RequestOptions {
     pub(crate) tenant_key: Option<String>,
     pub(crate) user_access_token: Option<SecretString>,
+    /// `on_behalf_of`: where to get the user's token, and under which key.
+    pub(crate) on_behalf_of: Option<(UserTokens, String)>,
     pub(crate) tenant_access_token: Option<SecretString>,
     pub(crate) app_access_token: Option<SecretString>,
     pub(crate) helpdesk: Option<HelpdeskCredential>,
@@ -47,6 +53,10 @@ impl fmt::Debug for RequestOptions {
         f.debug_struct("RequestOptions")
             .field("tenant_key", &self.tenant_key)
             .field("user_access_token", &self.user_access_token)
+            .field(
+                "on_behalf_of",
+                &self.on_behalf_of.as_ref().map(|(_, key)| key),
+            )
             .field("tenant_access_token", &self.tenant_access_token)
             .field("app_access_token", &self.app_access_token)
             .field("helpdesk", &self.helpdesk)
@@ -85,6 +95,22 @@ impl RequestOptions {
     /// Acts as a user: this `user_access_token` is sent.
     pub fn user_access_token(mut self, token: impl Into<SecretString>) -> Self {
         self.user_access_token = Some(token.into());
+        self
+    }
+
+    /// Acts as the user stored under `key` in `users`: sends their access token, refreshed
+    /// ahead of expiry, and if the platform rejects it, refreshes it once (shared with every
+    /// other call that got the same rejection) and replays the call once.
+    ///
+    /// ```
+    /// # fn run(client: &lark_oapi_core::Client) {
+    /// use lark_oapi_core::{RequestOptions, UserTokens};
+    /// let users = UserTokens::new(client);
+    /// let opts = RequestOptions::new().on_behalf_of(&users, "ou_7d8a6e6df7621556ce0d21922b676706");
+    /// # }
+    /// ```
+    pub fn on_behalf_of(mut self, users: &UserTokens, key: impl Into<String>) -> Self {
+        self.on_behalf_of = Some((users.clone(), key.into()));
         self
     }
 

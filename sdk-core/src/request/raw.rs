@@ -115,6 +115,11 @@ impl RawRequest {
         self.with(|o| o.user_access_token(token))
     }
 
+    /// Acts as the user stored under `key` in `users` (see [`RequestOptions::on_behalf_of`]).
+    pub fn on_behalf_of(self, users: &crate::UserTokens, key: impl Into<String>) -> Self {
+        self.with(|o| o.on_behalf_of(users, key))
+    }
+
     /// Sends this tenant access token.
     pub fn tenant_access_token(self, token: impl Into<SecretString>) -> Self {
         self.with(|o| o.tenant_access_token(token))

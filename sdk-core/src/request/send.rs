@@ -43,6 +43,8 @@ pub(crate) enum Delivered {
 struct Auth {
     header: HeaderValue,
     fetched: Option<(TokenKind, Option<String>, SecretString)>,
+    /// The user token from `on_behalf_of`, to refresh if the platform rejects it.
+    user: Option<SecretString>,
 }
 
 /// Why an attempt failed, and whether another may succeed.
@@ -126,6 +128,23 @@ impl Client {
             }
             match retry {
                 Retry::TokenInvalid if !token_replayed => {
+                    if let (
+                        Some(Auth {
+                            user: Some(token), ..
+                        }),
+                        Some((users, key)),
+                    ) = (&auth, &spec.options.on_behalf_of)
+                    {
+                        tracing::info!(
+                            code = error.code(),
+                            "user access token rejected: refreshing it and replaying once"
+                        );
+                        // A refresh that fails says more (e.g. "authorize the user again")
+                        // than the rejection.
+                        users.refresh_rejected(key, token).await?;
+                        token_replayed = true;
+                        continue;
+                    }
                     if let Some(Auth {
                         fetched: Some((kind, tenant_key, token)),
                         ..
@@ -225,12 +244,26 @@ impl Client {
         if let Some(given) = o
             .user_access_token
             .as_ref()
-            .or(o.tenant_access_token.as_ref())
-            .or(o.app_access_token.as_ref())
+            .or(if o.on_behalf_of.is_some() {
+                None
+            } else {
+                o.tenant_access_token
+                    .as_ref()
+                    .or(o.app_access_token.as_ref())
+            })
         {
             return Ok(Some(Auth {
                 header: bearer_header(given)?,
                 fetched: None,
+                user: None,
+            }));
+        }
+        if let Some((users, key)) = &o.on_behalf_of {
+            let token = users.access_token(key).await?;
+            return Ok(Some(Auth {
+                header: bearer_header(&token)?,
+                fetched: None,
+                user: Some(token),
             }));
         }
         let types = spec.token_types;
@@ -259,6 +292,7 @@ impl Client {
         Ok(Some(Auth {
             header: self.inner.tokens.bearer(kind, &token)?,
             fetched: Some((kind, tenant_key, token)),
+            user: None,
         }))
     }
 
@@ -523,7 +557,10 @@ fn classify(
                 request: request_label(spec),
             };
             let retry = match api.code {
-                codes::TENANT_TOKEN_INVALID | codes::APP_TOKEN_INVALID => Retry::TokenInvalid,
+                codes::TENANT_TOKEN_INVALID
+                | codes::APP_TOKEN_INVALID
+                | codes::USER_TOKEN_INVALID
+                | codes::USER_TOKEN_EXPIRED => Retry::TokenInvalid,
                 codes::RATE_LIMITED | codes::IM_RATE_LIMITED => Retry::Backoff {
                     after_timeout: false,
                     rate_limit_wait: rate_limit_wait(),

@@ -523,3 +523,136 @@ async fn a_new_login_during_a_failing_refresh_is_kept() {
         *new_login.access_token()
     );
 }
+
+/// `authen.v1.user_info` called with `on_behalf_of`: the open_id the platform saw.
+async fn whoami_as(client: &Client, users: &UserTokens, key: &str) -> Result<String, Error> {
+    let me = client
+        .authen()
+        .v1()
+        .user_info()
+        .get()
+        .on_behalf_of(users, key)
+        .send()
+        .await?;
+    Ok(me.into_data().open_id.unwrap_or_default())
+}
+
+const USER_INFO_PATH: &str = "/open-apis/authen/v1/user_info";
+
+#[tokio::test]
+async fn as_user_sends_the_stored_token_on_a_user_only_api() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    let token = logged_in(&mock, &users, "ou_olga").await;
+    users.insert("olga", token.clone()).await.unwrap();
+    // user_info accepts only user tokens: no "user token required" error, no tenant token.
+    assert_eq!(whoami_as(&client, &users, "olga").await.unwrap(), "ou_olga");
+    let sent = &mock.requests_to(USER_INFO_PATH)[0];
+    assert_eq!(bearer(sent).as_deref(), Some(token.access_token().expose()));
+    assert_eq!(mock.user_token_refreshes(), 0);
+
+    // An explicit token still wins over `on_behalf_of`.
+    let err = client
+        .authen()
+        .v1()
+        .user_info()
+        .get()
+        .on_behalf_of(&users, "olga")
+        .user_access_token("u-invalid")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(codes::USER_TOKEN_INVALID));
+
+    // A key with no token: the error says to authorize the user, and nothing is sent.
+    mock.clear_requests();
+    let err = whoami_as(&client, &users, "nobody").await.unwrap_err();
+    assert!(err.requires_user_authorization(), "{err:?}");
+    assert!(mock.requests_to(USER_INFO_PATH).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_user_token_is_refreshed_once_and_every_call_replayed_once() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    let token = logged_in(&mock, &users, "ou_pia").await;
+    users.insert("pia", token.clone()).await.unwrap();
+    mock.expire_user_access_tokens(); // the platform says expired; the client thinks valid
+
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (client, users) = (client.clone(), users.clone());
+        tasks.push(tokio::spawn(async move {
+            whoami_as(&client, &users, "pia").await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap(), "ou_pia");
+    }
+    assert_eq!(
+        mock.user_token_refreshes(),
+        1,
+        "one refresh for ten rejections"
+    );
+    let calls = mock.requests_to(USER_INFO_PATH);
+    assert_eq!(
+        calls.len(),
+        20,
+        "each call: one rejected attempt, one replay"
+    );
+    let fresh = users.get("pia").await.unwrap().unwrap();
+    let (old, new) = (token.access_token().expose(), fresh.access_token().expose());
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|r| bearer(r).as_deref() == Some(old))
+            .count(),
+        10
+    );
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|r| bearer(r).as_deref() == Some(new))
+            .count(),
+        10
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_user_token_that_cannot_refresh_asks_for_a_new_login() {
+    let (mock, client) = setup().await;
+    let users = UserTokens::new(&client);
+    let token = logged_in(&mock, &users, "ou_quinn").await;
+    users.insert("quinn", token).await.unwrap();
+    mock.revoke_user_tokens();
+    let err = whoami_as(&client, &users, "quinn").await.unwrap_err();
+    assert_eq!(err.code(), Some(codes::REFRESH_TOKEN_REVOKED), "{err}");
+    assert!(err.requires_user_authorization());
+    assert_eq!(mock.requests_to(USER_INFO_PATH).len(), 1, "no replay");
+
+    // A token that keeps being rejected after a successful refresh is replayed only once.
+    let token = logged_in(&mock, &users, "ou_quinn").await;
+    users.insert("quinn", token).await.unwrap();
+    mock.clear_requests();
+    mock.push_fault(
+        USER_INFO_PATH,
+        Fault::Api {
+            http_status: 400,
+            code: codes::USER_TOKEN_EXPIRED,
+            msg: "expired".into(),
+            error: None,
+        },
+    );
+    mock.push_fault(
+        USER_INFO_PATH,
+        Fault::Api {
+            http_status: 400,
+            code: codes::USER_TOKEN_EXPIRED,
+            msg: "expired".into(),
+            error: None,
+        },
+    );
+    let err = whoami_as(&client, &users, "quinn").await.unwrap_err();
+    assert_eq!(err.code(), Some(codes::USER_TOKEN_EXPIRED));
+    assert_eq!(mock.requests_to(USER_INFO_PATH).len(), 2);
+}

@@ -233,6 +233,13 @@ impl MockPlatform {
         self.shared.users.set_expire(access_secs, refresh_secs);
     }
 
+    /// Expires every user access token issued so far, while their refresh tokens stay valid:
+    /// calls with them get 99991677 although the client thinks them valid (clock skew, or a
+    /// token cut short by the platform).
+    pub fn expire_user_access_tokens(&self) {
+        self.shared.users.expire_access();
+    }
+
     /// Revokes every user access token and refresh token issued so far.
     pub fn revoke_user_tokens(&self) {
         self.shared.users.revoke_all();

@@ -94,6 +94,14 @@ impl UserAuth {
         }
     }
 
+    /// Expires every access token issued so far (refresh tokens stay valid).
+    pub(crate) fn expire_access(&self) {
+        let now = Instant::now();
+        for grant in lock(&self.grants).access.values_mut() {
+            grant.expires_at = now;
+        }
+    }
+
     pub(crate) fn refreshes(&self) -> usize {
         lock(&self.grants).refreshes
     }
