@@ -241,3 +241,42 @@ async fn a_root_given_as_pem_is_trusted_for_real() {
         .unwrap();
     assert_eq!(resp.data()["path"], "/open-apis/echo/v1/pem");
 }
+
+#[tokio::test]
+async fn the_long_connection_checks_the_certificate_against_the_host_it_connects_to() {
+    let mock = MockPlatform::start_tls().await.unwrap();
+    // The same server, reached as 127.0.0.1: its certificate names only localhost.
+    mock.ws_set_url_host(Some("127.0.0.1"));
+    let client = Client::new(
+        config(&mock)
+            .add_root_certificate(TEST_CA_DER)
+            .build()
+            .unwrap(),
+    );
+    let err = LongConnection::builder(client.core().clone(), EventDispatcher::builder().build())
+        .no_proxy()
+        .auto_reconnect(false)
+        .build()
+        .start()
+        .await
+        .unwrap_err();
+    match &err {
+        LongConnectionError::Transport { stage, message } => {
+            assert_eq!(*stage, "tls", "{err}");
+            assert!(message.to_lowercase().contains("name"), "{err}");
+        }
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+    assert_eq!(mock.ws_stats().live_connections, 0);
+
+    // Under its own name the same client connects.
+    mock.ws_set_url_host(None);
+    let conn = LongConnection::builder(client.core().clone(), EventDispatcher::builder().build())
+        .no_proxy()
+        .auto_reconnect(false)
+        .build()
+        .start()
+        .await
+        .unwrap();
+    conn.shutdown().await.unwrap();
+}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the mock's test certificates: a CA and a server certificate for `localhost` and
-# 127.0.0.1 signed by it, valid for 100 years. Test material only: the keys are public.
+# Regenerates the mock's test certificates: a CA, and a server certificate signed by it for
+# `localhost` only (not 127.0.0.1, so tests can reach the mock under a name the certificate
+# lacks), valid for 100 years. Test material only: the keys are public.
 set -euo pipefail
 cd "$(dirname "$0")"
 tmp=$(mktemp -d)
@@ -13,6 +14,6 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/server
 openssl pkcs8 -topk8 -nocrypt -in "$tmp/server.key" -outform DER -out localhost.key.der
 openssl req -new -key "$tmp/server.key" -subj "/CN=localhost" -out "$tmp/server.csr"
 printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
-  "extendedKeyUsage=serverAuth" "subjectAltName=DNS:localhost,IP:127.0.0.1" > "$tmp/ext"
+  "extendedKeyUsage=serverAuth" "subjectAltName=DNS:localhost" > "$tmp/ext"
 openssl x509 -req -in "$tmp/server.csr" -CA test-ca.der -CAform DER -CAkey "$tmp/ca.key" \
   -CAserial "$tmp/ca.srl" -CAcreateserial -days 36500 -extfile "$tmp/ext" -outform DER -out localhost.der

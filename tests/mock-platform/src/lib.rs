@@ -120,7 +120,7 @@ impl MockPlatform {
 
     /// Starts the mock on `127.0.0.1` speaking TLS only: `https://localhost:<port>` for
     /// the API and `wss://localhost:<port>` long connections, with a certificate for
-    /// `localhost` and `127.0.0.1` signed by [`TEST_CA_DER`].
+    /// `localhost` (only: not `127.0.0.1`) signed by [`TEST_CA_DER`].
     pub async fn start_tls() -> std::io::Result<MockPlatform> {
         let acceptor = server::tls_acceptor()?;
         Self::start_with(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), Some(acceptor)).await
@@ -195,6 +195,13 @@ impl MockPlatform {
     /// authorization check succeeded.
     pub fn push_fault(&self, path: &str, fault: Fault) {
         self.shared.push_fault(path, fault);
+    }
+
+    /// Puts `host` into the connection URLs the endpoint hands out, instead of `localhost`
+    /// (TLS) or `127.0.0.1`; the port stays. `None` restores the default. For checking that
+    /// a client verifies the certificate against the host it connects to.
+    pub fn ws_set_url_host(&self, host: Option<&str>) {
+        self.shared.ws.set_url_host(host.map(str::to_owned));
     }
 
     /// Makes every tenant and app access token issued so far invalid.

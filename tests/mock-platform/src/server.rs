@@ -19,7 +19,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// A TLS handshake that has not finished in this time is dropped.
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// TLS with the committed test certificate for `localhost` and `127.0.0.1`.
+/// TLS with the committed test certificate for `localhost`.
 pub(crate) fn tls_acceptor() -> std::io::Result<tokio_rustls::TlsAcceptor> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
     let cert = CertificateDer::from(&include_bytes!("../certs/localhost.der")[..]).into_owned();

@@ -168,6 +168,8 @@ struct Outgoing {
 #[derive(Debug)]
 struct Inner {
     config: WsClientConfig,
+    /// Replaces the host of connection URLs (`ws_set_url_host`).
+    url_host: Option<String>,
     fragments: usize,
     silent: bool,
     tickets: HashSet<String>,
@@ -297,11 +299,16 @@ pub(crate) struct WsState {
 }
 
 impl WsState {
+    pub(crate) fn set_url_host(&self, host: Option<String>) {
+        lock(&self.inner).url_host = host;
+    }
+
     pub(crate) fn new(base: String) -> WsState {
         WsState {
             base,
             inner: Mutex::new(Inner {
                 config: WsClientConfig::default(),
+                url_host: None,
                 fragments: 1,
                 silent: false,
                 tickets: HashSet::new(),
@@ -624,9 +631,16 @@ pub(crate) fn endpoint(ctx: &Ctx<'_>, method: &str, body: &[u8]) -> Response {
             let n = g.next();
             let ticket = format!("{:016x}{n:06x}", fastrand::u64(..));
             g.tickets.insert(ticket.clone());
+            let base = match &g.url_host {
+                None => st.base.clone(),
+                Some(host) => {
+                    let (scheme, authority) = st.base.split_once("://").unwrap_or(("ws", ""));
+                    let port = authority.rsplit_once(':').map_or("", |(_, p)| p);
+                    format!("{scheme}://{host}:{port}")
+                }
+            };
             let url = format!(
-                "{}{WS_CONNECT_PATH}?device_id=mock-device-{n}&service_id={WS_SERVICE_ID}&ticket={ticket}",
-                st.base
+                "{base}{WS_CONNECT_PATH}?device_id=mock-device-{n}&service_id={WS_SERVICE_ID}&ticket={ticket}"
             );
             json!({
                 "code": 0,
