@@ -56,7 +56,7 @@ pub fn context(ir: &Ir) -> Value {
                 "versions": p.versions.iter().map(|v| v.name.clone()).collect::<Vec<_>>(),
                 "default_version": p.default_version.map(|i| p.versions[i].name.clone()),
                 "method_count": methods.len(),
-                "model_count": p.versions.iter().map(|v| v.models.len()).sum::<usize>(),
+                "model_count": p.versions.iter().map(|v| v.models.len() + v.aliases.len()).sum::<usize>(),
                 "event_count": p.versions.iter().filter_map(|v| v.events.as_ref()).map(|e| e.events.len()).sum::<usize>(),
                 "default": DEFAULT_FEATURES.contains(&p.name.as_str()),
                 "methods": methods,

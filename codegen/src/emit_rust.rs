@@ -11,8 +11,8 @@ use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
 use crate::ir::{
-    Body, Enum, Events, FieldIr, Ir, Method, Model, Param, ParamType, Project, Resource, Response,
-    TypeRef, Version,
+    Alias, Body, Enum, Events, FieldIr, Ir, Method, Model, Param, ParamType, Project, Resource,
+    Response, TypeRef, Version,
 };
 use crate::names;
 use crate::{Error, Output};
@@ -701,6 +701,7 @@ fn emit_event_handlers(
 fn emit_models(p: &Project, v: &Version, dir: &str, out: &mut Output) -> Result<(), Error> {
     let enums = v.enums.iter().map(emit_enum);
     let models = v.models.iter().map(emit_model);
+    let aliases = v.aliases.iter().map(emit_alias);
     let module_doc = inner_doc(&format!(
         "Data types of the `{}` {} APIs.\n\n{HEADER}",
         p.name, v.name
@@ -713,8 +714,26 @@ fn emit_models(p: &Project, v: &Version, dir: &str, out: &mut Output) -> Result<
 
         #(#enums)*
         #(#models)*
+        #(#aliases)*
     };
     put(out, &format!("{dir}/models.rs"), file)
+}
+
+fn emit_alias(a: &Alias) -> TokenStream {
+    let name = id(&a.name);
+    let target = id(&a.target);
+    let d = match &a.doc {
+        Some(text) => doc(text),
+        None => doc(&format!("`{}`", a.wire_name)),
+    };
+    // Not through `doc`, which escapes brackets: this one is a link.
+    let link = format!(" The same fields as [`{}`]: one type, two names.", a.target);
+    quote! {
+        #d
+        #[doc = ""]
+        #[doc = #link]
+        pub type #name = #target;
+    }
 }
 
 fn emit_enum(e: &Enum) -> TokenStream {

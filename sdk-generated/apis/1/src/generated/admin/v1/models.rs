@@ -1101,25 +1101,6 @@ impl ToJson for Badge {
         w.end_object();
     }
 }
-/// `CreateBadgeGrantResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateBadgeGrantResponseBody {
-    /// `grant`
-    pub grant: Option<Grant>,
-}
-impl FromJson for CreateBadgeGrantResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateBadgeGrantResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "grant", &mut out.grant)?;
-        Ok(out)
-    }
-}
 /// `CreateBadgeImageRequestBody`
 #[derive(Debug, Default)]
 pub struct CreateBadgeImageRequestBody {
@@ -1155,25 +1136,6 @@ impl FromJson for CreateBadgeImageResponseBody {
         let mut o = json::object(value, "CreateBadgeImageResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "image_key", &mut out.image_key)?;
-        Ok(out)
-    }
-}
-/// `CreateBadgeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateBadgeResponseBody {
-    /// `badge`
-    pub badge: Option<Badge>,
-}
-impl FromJson for CreateBadgeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateBadgeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "badge", &mut out.badge)?;
         Ok(out)
     }
 }
@@ -1557,41 +1519,19 @@ impl ToJson for RuleDetail {
         w.end_object();
     }
 }
+/// `CreateBadgeGrantResponseBody`
+///
+/// The same fields as [`GetBadgeGrantResponseBody`]: one type, two names.
+pub type CreateBadgeGrantResponseBody = GetBadgeGrantResponseBody;
+/// `CreateBadgeResponseBody`
+///
+/// The same fields as [`GetBadgeResponseBody`]: one type, two names.
+pub type CreateBadgeResponseBody = GetBadgeResponseBody;
 /// `UpdateBadgeGrantResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateBadgeGrantResponseBody {
-    /// `grant`
-    pub grant: Option<Grant>,
-}
-impl FromJson for UpdateBadgeGrantResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateBadgeGrantResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "grant", &mut out.grant)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`GetBadgeGrantResponseBody`]: one type, two names.
+pub type UpdateBadgeGrantResponseBody = GetBadgeGrantResponseBody;
 /// `UpdateBadgeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateBadgeResponseBody {
-    /// `badge`
-    pub badge: Option<Badge>,
-}
-impl FromJson for UpdateBadgeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateBadgeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "badge", &mut out.badge)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`GetBadgeResponseBody`]: one type, two names.
+pub type UpdateBadgeResponseBody = GetBadgeResponseBody;

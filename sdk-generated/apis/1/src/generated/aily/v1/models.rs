@@ -1761,25 +1761,6 @@ impl FromJson for AskAppKnowledgeResponseBody {
         Ok(out)
     }
 }
-/// `CancelAilySessionRunResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CancelAilySessionRunResponseBody {
-    /// `run`
-    pub run: Option<Run>,
-}
-impl FromJson for CancelAilySessionRunResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CancelAilySessionRunResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "run", &mut out.run)?;
-        Ok(out)
-    }
-}
 /// `Channel`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2000,25 +1981,6 @@ impl ToJson for CreateAilySessionAilyMessageRequestBody {
         w.end_object();
     }
 }
-/// `CreateAilySessionAilyMessageResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateAilySessionAilyMessageResponseBody {
-    /// `message`
-    pub message: Option<AilyMessage>,
-}
-impl FromJson for CreateAilySessionAilyMessageResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAilySessionAilyMessageResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "message", &mut out.message)?;
-        Ok(out)
-    }
-}
 /// `CreateAilySessionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2038,25 +2000,6 @@ impl ToJson for CreateAilySessionRequestBody {
         w.field_opt("channel_context", &self.channel_context);
         w.field_opt("metadata", &self.metadata);
         w.end_object();
-    }
-}
-/// `CreateAilySessionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateAilySessionResponseBody {
-    /// `session`
-    pub session: Option<AilySession>,
-}
-impl FromJson for CreateAilySessionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAilySessionResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "session", &mut out.session)?;
-        Ok(out)
     }
 }
 /// `CreateAilySessionRunRequestBody`
@@ -2086,25 +2029,6 @@ impl ToJson for CreateAilySessionRunRequestBody {
         w.end_object();
     }
 }
-/// `CreateAilySessionRunResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateAilySessionRunResponseBody {
-    /// `run`
-    pub run: Option<Run>,
-}
-impl FromJson for CreateAilySessionRunResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAilySessionRunResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "run", &mut out.run)?;
-        Ok(out)
-    }
-}
 /// `CreateAppDataAssetRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2130,25 +2054,6 @@ impl ToJson for CreateAppDataAssetRequestBody {
         w.field_opt("import_knowledge_setting", &self.import_knowledge_setting);
         w.field_opt("description", &self.description);
         w.end_object();
-    }
-}
-/// `CreateAppDataAssetResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateAppDataAssetResponseBody {
-    /// `data_asset`
-    pub data_asset: Option<DataAsset>,
-}
-impl FromJson for CreateAppDataAssetResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAppDataAssetResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "data_asset", &mut out.data_asset)?;
-        Ok(out)
     }
 }
 /// `DataAsset`
@@ -2558,25 +2463,6 @@ impl FromJson for DataAssetTag {
         let mut out = Self::default();
         json::set(&mut o, "data_asset_tag_id", &mut out.data_asset_tag_id)?;
         json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
-/// `DeleteAppDataAssetResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteAppDataAssetResponseBody {
-    /// `data_asset`
-    pub data_asset: Option<DataAsset>,
-}
-impl FromJson for DeleteAppDataAssetResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteAppDataAssetResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "data_asset", &mut out.data_asset)?;
         Ok(out)
     }
 }
@@ -3128,46 +3014,6 @@ impl FromJson for StartAppSkillResponseBody {
         Ok(out)
     }
 }
-/// `UpdateAilySessionRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateAilySessionRequestBody {
-    /// Channel context
-    pub channel_context: Option<String>,
-    /// Other transparent information
-    pub metadata: Option<String>,
-}
-impl ToJson for UpdateAilySessionRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("channel_context", &self.channel_context);
-        w.field_opt("metadata", &self.metadata);
-        w.end_object();
-    }
-}
-/// `UpdateAilySessionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateAilySessionResponseBody {
-    /// `session`
-    pub session: Option<AilySession>,
-}
-impl FromJson for UpdateAilySessionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateAilySessionResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "session", &mut out.session)?;
-        Ok(out)
-    }
-}
 /// `UploadFileAppDataAssetRequestBody`
 #[derive(Debug, Default)]
 pub struct UploadFileAppDataAssetRequestBody {
@@ -3203,3 +3049,35 @@ impl FromJson for UploadFileAppDataAssetResponseBody {
         Ok(out)
     }
 }
+/// `CancelAilySessionRunResponseBody`
+///
+/// The same fields as [`GetAilySessionRunResponseBody`]: one type, two names.
+pub type CancelAilySessionRunResponseBody = GetAilySessionRunResponseBody;
+/// `CreateAilySessionAilyMessageResponseBody`
+///
+/// The same fields as [`GetAilySessionAilyMessageResponseBody`]: one type, two names.
+pub type CreateAilySessionAilyMessageResponseBody = GetAilySessionAilyMessageResponseBody;
+/// `CreateAilySessionResponseBody`
+///
+/// The same fields as [`GetAilySessionResponseBody`]: one type, two names.
+pub type CreateAilySessionResponseBody = GetAilySessionResponseBody;
+/// `CreateAilySessionRunResponseBody`
+///
+/// The same fields as [`GetAilySessionRunResponseBody`]: one type, two names.
+pub type CreateAilySessionRunResponseBody = GetAilySessionRunResponseBody;
+/// `CreateAppDataAssetResponseBody`
+///
+/// The same fields as [`GetAppDataAssetResponseBody`]: one type, two names.
+pub type CreateAppDataAssetResponseBody = GetAppDataAssetResponseBody;
+/// `DeleteAppDataAssetResponseBody`
+///
+/// The same fields as [`GetAppDataAssetResponseBody`]: one type, two names.
+pub type DeleteAppDataAssetResponseBody = GetAppDataAssetResponseBody;
+/// `UpdateAilySessionRequestBody`
+///
+/// The same fields as [`CreateAilySessionRequestBody`]: one type, two names.
+pub type UpdateAilySessionRequestBody = CreateAilySessionRequestBody;
+/// `UpdateAilySessionResponseBody`
+///
+/// The same fields as [`GetAilySessionResponseBody`]: one type, two names.
+pub type UpdateAilySessionResponseBody = GetAilySessionResponseBody;

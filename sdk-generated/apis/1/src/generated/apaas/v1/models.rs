@@ -1548,24 +1548,6 @@ impl FromJson for BasicInfo {
         Ok(out)
     }
 }
-/// `BatchCreateApplicationObjectRecordRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchCreateApplicationObjectRecordRequestBody {
-    /// The list to be created, create up to 500 records at a time
-    pub records: String,
-}
-impl ToJson for BatchCreateApplicationObjectRecordRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("records", &self.records);
-        w.end_object();
-    }
-}
 /// `BatchCreateApplicationObjectRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1645,28 +1627,6 @@ impl ToJson for BatchDeleteApplicationObjectRecordRequestBody {
         w.end_object();
     }
 }
-/// `BatchDeleteApplicationObjectRecordResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchDeleteApplicationObjectRecordResponseBody {
-    /// `items`
-    pub items: Option<Vec<RecordResult>>,
-}
-impl FromJson for BatchDeleteApplicationObjectRecordResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "BatchDeleteApplicationObjectRecordResponseBody",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
-    }
-}
 /// `BatchQueryApplicationObjectRecordRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1737,85 +1697,6 @@ impl FromJson for BatchQueryApplicationObjectRecordResponseBody {
         json::set(&mut o, "total", &mut out.total)?;
         json::set(&mut o, "next_page_token", &mut out.next_page_token)?;
         json::set(&mut o, "has_more", &mut out.has_more)?;
-        Ok(out)
-    }
-}
-/// `BatchRemoveAuthorizationApplicationRecordPermissionMemberRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchRemoveAuthorizationApplicationRecordPermissionMemberRequestBody {
-    /// List of user IDs to be deleted, using user IDs of the Feishu aPaaS
-    pub user_ids: Option<Vec<String>>,
-}
-impl ToJson for BatchRemoveAuthorizationApplicationRecordPermissionMemberRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("user_ids", &self.user_ids);
-        w.end_object();
-    }
-}
-/// `BatchRemoveAuthorizationApplicationRoleMemberRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchRemoveAuthorizationApplicationRoleMemberRequestBody {
-    /// List of user IDs to be deleted, using user IDs of the Feishu aPaaS
-    pub user_ids: Option<Vec<String>>,
-    /// List of department IDs to be deleted, using department IDs of the Feishu aPaaS
-    pub department_ids: Option<Vec<String>>,
-}
-impl ToJson for BatchRemoveAuthorizationApplicationRoleMemberRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("user_ids", &self.user_ids);
-        w.field_opt("department_ids", &self.department_ids);
-        w.end_object();
-    }
-}
-/// `BatchUpdateApplicationObjectRecordRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchUpdateApplicationObjectRecordRequestBody {
-    /// The list to be updated, up to 500 updates at a time
-    pub records: String,
-}
-impl ToJson for BatchUpdateApplicationObjectRecordRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("records", &self.records);
-        w.end_object();
-    }
-}
-/// `BatchUpdateApplicationObjectRecordResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchUpdateApplicationObjectRecordResponseBody {
-    /// `items`
-    pub items: Option<Vec<RecordResult>>,
-}
-impl FromJson for BatchUpdateApplicationObjectRecordResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "BatchUpdateApplicationObjectRecordResponseBody",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
         Ok(out)
     }
 }
@@ -2001,24 +1882,6 @@ impl ToJson for ConditionValue {
         w.end_object();
     }
 }
-/// `CreateApplicationObjectRecordRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateApplicationObjectRecordRequestBody {
-    /// Record details
-    pub record: String,
-}
-impl ToJson for CreateApplicationObjectRecordRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("record", &self.record);
-        w.end_object();
-    }
-}
 /// `CreateApplicationObjectRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2066,53 +1929,6 @@ impl ToJson for Criterion {
         w.field_opt("conditions", &self.conditions);
         w.field_opt("logic_expression", &self.logic_expression);
         w.end_object();
-    }
-}
-/// `DataChangeLogDetailApplicationAuditLogResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DataChangeLogDetailApplicationAuditLogResponseBody {
-    /// `data`
-    pub data: Option<AuditLogDetail>,
-}
-impl FromJson for DataChangeLogDetailApplicationAuditLogResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "DataChangeLogDetailApplicationAuditLogResponseBody",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
-        Ok(out)
-    }
-}
-/// `DataChangeLogsListApplicationAuditLogResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DataChangeLogsListApplicationAuditLogResponseBody {
-    /// `items`
-    pub items: Option<Vec<AuditLogEsField>>,
-    /// `total`
-    pub total: Option<String>,
-}
-impl FromJson for DataChangeLogsListApplicationAuditLogResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "DataChangeLogsListApplicationAuditLogResponseBody",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        Ok(out)
     }
 }
 /// `EnumGetWorkspaceEnumResponseBody`
@@ -2778,46 +2594,6 @@ impl ToJson for OrderCondition {
         w.end_object();
     }
 }
-/// `PatchApplicationObjectRecordRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchApplicationObjectRecordRequestBody {
-    /// Record details
-    pub record: String,
-}
-impl ToJson for PatchApplicationObjectRecordRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("record", &self.record);
-        w.end_object();
-    }
-}
-/// `PermissionNameInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PermissionNameInfo {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-}
-impl FromJson for PermissionNameInfo {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PermissionNameInfo")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
 /// `QueryApplicationEnvironmentVariableRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3076,71 +2852,6 @@ impl FromJson for RecordResultError {
         Ok(out)
     }
 }
-/// `RecordsBatchUpdateWorkspaceTableRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RecordsBatchUpdateWorkspaceTableRequestBody {
-    /// `records`
-    pub records: String,
-}
-impl ToJson for RecordsBatchUpdateWorkspaceTableRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("records", &self.records);
-        w.end_object();
-    }
-}
-/// `RecordsBatchUpdateWorkspaceTableResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RecordsBatchUpdateWorkspaceTableResponseBody {
-    /// `record_ids`
-    pub record_ids: Vec<String>,
-}
-impl FromJson for RecordsBatchUpdateWorkspaceTableResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecordsBatchUpdateWorkspaceTableResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "record_ids", &mut out.record_ids)?;
-        Ok(out)
-    }
-}
-/// `RecordsGetWorkspaceTableResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RecordsGetWorkspaceTableResponseBody {
-    /// `has_more`
-    pub has_more: bool,
-    /// `page_token`
-    pub page_token: String,
-    /// `total`
-    pub total: i64,
-    /// `items`
-    pub items: String,
-}
-impl FromJson for RecordsGetWorkspaceTableResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecordsGetWorkspaceTableResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
-    }
-}
 /// `RecordsPatchWorkspaceTableRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3149,7 +2860,7 @@ impl FromJson for RecordsGetWorkspaceTableResponseBody {
     serde(default)
 )]
 pub struct RecordsPatchWorkspaceTableRequestBody {
-    /// `record`
+    /// Record details
     pub record: String,
 }
 impl ToJson for RecordsPatchWorkspaceTableRequestBody {
@@ -3157,25 +2868,6 @@ impl ToJson for RecordsPatchWorkspaceTableRequestBody {
         w.begin_object();
         w.field("record", &self.record);
         w.end_object();
-    }
-}
-/// `RecordsPatchWorkspaceTableResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RecordsPatchWorkspaceTableResponseBody {
-    /// `record_ids`
-    pub record_ids: Vec<String>,
-}
-impl FromJson for RecordsPatchWorkspaceTableResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecordsPatchWorkspaceTableResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "record_ids", &mut out.record_ids)?;
-        Ok(out)
     }
 }
 /// `RecordsPostWorkspaceTableRequestBody`
@@ -3186,7 +2878,7 @@ impl FromJson for RecordsPatchWorkspaceTableResponseBody {
     serde(default)
 )]
 pub struct RecordsPostWorkspaceTableRequestBody {
-    /// `records`
+    /// The list to be created, create up to 500 records at a time
     pub records: String,
 }
 impl ToJson for RecordsPostWorkspaceTableRequestBody {
@@ -3215,27 +2907,6 @@ impl FromJson for RecordsPostWorkspaceTableResponseBody {
         Ok(out)
     }
 }
-/// `RejectApprovalTaskRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RejectApprovalTaskRequestBody {
-    /// Operator ID
-    pub user_id: String,
-    /// Approval comment
-    pub opinion: Option<String>,
-}
-impl ToJson for RejectApprovalTaskRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("user_id", &self.user_id);
-        w.field_opt("opinion", &self.opinion);
-        w.end_object();
-    }
-}
 /// `RoleMember`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3255,9 +2926,9 @@ pub struct RoleMember {
     /// `user_filter`
     pub user_filter: Option<Criterion>,
     /// `user_display_infos`
-    pub user_display_infos: Option<Vec<PermissionNameInfo>>,
+    pub user_display_infos: Option<Vec<ClientIsvTenant>>,
     /// `department_display_infos`
-    pub department_display_infos: Option<Vec<PermissionNameInfo>>,
+    pub department_display_infos: Option<Vec<ClientIsvTenant>>,
     /// `type`
     pub r#type: Option<RoleMemberType>,
     /// `updated_by`
@@ -3543,31 +3214,6 @@ impl FromJson for SqlCommandsWorkspaceResponseBody {
         let mut o = json::object(value, "SqlCommandsWorkspaceResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "result", &mut out.result)?;
-        Ok(out)
-    }
-}
-/// `TableGetWorkspaceTableResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TableGetWorkspaceTableResponseBody {
-    /// `name`
-    pub name: String,
-    /// `description`
-    pub description: String,
-    /// `columns`
-    pub columns: Vec<WorkspaceDataTableColumnInfo>,
-}
-impl FromJson for TableGetWorkspaceTableResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TableGetWorkspaceTableResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "columns", &mut out.columns)?;
         Ok(out)
     }
 }
@@ -3872,3 +3518,71 @@ impl FromJson for WorkspaceUserInfo {
         Ok(out)
     }
 }
+/// `BatchCreateApplicationObjectRecordRequestBody`
+///
+/// The same fields as [`RecordsPostWorkspaceTableRequestBody`]: one type, two names.
+pub type BatchCreateApplicationObjectRecordRequestBody = RecordsPostWorkspaceTableRequestBody;
+/// `BatchDeleteApplicationObjectRecordResponseBody`
+///
+/// The same fields as [`BatchCreateApplicationObjectRecordResponseBody`]: one type, two names.
+pub type BatchDeleteApplicationObjectRecordResponseBody = BatchCreateApplicationObjectRecordResponseBody;
+/// `BatchRemoveAuthorizationApplicationRecordPermissionMemberRequestBody`
+///
+/// The same fields as [`BatchCreateAuthorizationApplicationRecordPermissionMemberRequestBody`]: one type, two names.
+pub type BatchRemoveAuthorizationApplicationRecordPermissionMemberRequestBody = BatchCreateAuthorizationApplicationRecordPermissionMemberRequestBody;
+/// `BatchRemoveAuthorizationApplicationRoleMemberRequestBody`
+///
+/// The same fields as [`BatchCreateAuthorizationApplicationRoleMemberRequestBody`]: one type, two names.
+pub type BatchRemoveAuthorizationApplicationRoleMemberRequestBody = BatchCreateAuthorizationApplicationRoleMemberRequestBody;
+/// `BatchUpdateApplicationObjectRecordRequestBody`
+///
+/// The same fields as [`RecordsPostWorkspaceTableRequestBody`]: one type, two names.
+pub type BatchUpdateApplicationObjectRecordRequestBody = RecordsPostWorkspaceTableRequestBody;
+/// `BatchUpdateApplicationObjectRecordResponseBody`
+///
+/// The same fields as [`BatchCreateApplicationObjectRecordResponseBody`]: one type, two names.
+pub type BatchUpdateApplicationObjectRecordResponseBody = BatchCreateApplicationObjectRecordResponseBody;
+/// `CreateApplicationObjectRecordRequestBody`
+///
+/// The same fields as [`RecordsPatchWorkspaceTableRequestBody`]: one type, two names.
+pub type CreateApplicationObjectRecordRequestBody = RecordsPatchWorkspaceTableRequestBody;
+/// `DataChangeLogDetailApplicationAuditLogResponseBody`
+///
+/// The same fields as [`GetApplicationAuditLogResponseBody`]: one type, two names.
+pub type DataChangeLogDetailApplicationAuditLogResponseBody = GetApplicationAuditLogResponseBody;
+/// `DataChangeLogsListApplicationAuditLogResponseBody`
+///
+/// The same fields as [`AuditLogListApplicationAuditLogResponseBody`]: one type, two names.
+pub type DataChangeLogsListApplicationAuditLogResponseBody = AuditLogListApplicationAuditLogResponseBody;
+/// `PatchApplicationObjectRecordRequestBody`
+///
+/// The same fields as [`RecordsPatchWorkspaceTableRequestBody`]: one type, two names.
+pub type PatchApplicationObjectRecordRequestBody = RecordsPatchWorkspaceTableRequestBody;
+/// `PermissionNameInfo`
+///
+/// The same fields as [`ClientIsvTenant`]: one type, two names.
+pub type PermissionNameInfo = ClientIsvTenant;
+/// `RecordsBatchUpdateWorkspaceTableRequestBody`
+///
+/// The same fields as [`RecordsPostWorkspaceTableRequestBody`]: one type, two names.
+pub type RecordsBatchUpdateWorkspaceTableRequestBody = RecordsPostWorkspaceTableRequestBody;
+/// `RecordsBatchUpdateWorkspaceTableResponseBody`
+///
+/// The same fields as [`RecordsPostWorkspaceTableResponseBody`]: one type, two names.
+pub type RecordsBatchUpdateWorkspaceTableResponseBody = RecordsPostWorkspaceTableResponseBody;
+/// `RecordsGetWorkspaceTableResponseBody`
+///
+/// The same fields as [`ViewsGetWorkspaceViewResponseBody`]: one type, two names.
+pub type RecordsGetWorkspaceTableResponseBody = ViewsGetWorkspaceViewResponseBody;
+/// `RecordsPatchWorkspaceTableResponseBody`
+///
+/// The same fields as [`RecordsPostWorkspaceTableResponseBody`]: one type, two names.
+pub type RecordsPatchWorkspaceTableResponseBody = RecordsPostWorkspaceTableResponseBody;
+/// `RejectApprovalTaskRequestBody`
+///
+/// The same fields as [`AgreeApprovalTaskRequestBody`]: one type, two names.
+pub type RejectApprovalTaskRequestBody = AgreeApprovalTaskRequestBody;
+/// `TableGetWorkspaceTableResponseBody`
+///
+/// The same fields as [`WorkspaceDataTable`]: one type, two names.
+pub type TableGetWorkspaceTableResponseBody = WorkspaceDataTable;

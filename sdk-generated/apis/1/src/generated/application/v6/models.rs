@@ -1694,30 +1694,6 @@ impl ToJson for AppConfigSecurityItem {
         w.end_object();
     }
 }
-/// `AppContactsRangeIdList`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AppContactsRangeIdList {
-    /// ID list of members, the category of ID is indicated by query parameter "user_id_type"
-    pub user_ids: Option<Vec<String>>,
-    /// ID list of departments, the category of ID is indicated by query parameter "department_id_type"
-    pub department_ids: Option<Vec<String>>,
-    /// ID list of groups
-    pub group_ids: Option<Vec<String>>,
-}
-impl ToJson for AppContactsRangeIdList {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("user_ids", &self.user_ids);
-        w.field_opt("department_ids", &self.department_ids);
-        w.field_opt("group_ids", &self.group_ids);
-        w.end_object();
-    }
-}
 /// `AppI18nInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2645,7 +2621,7 @@ pub struct BotMenuNode {
     /// `i18n_name`
     pub i18n_name: Option<std::collections::BTreeMap<String, String>>,
     /// `redirect_link`
-    pub redirect_link: Option<BotMenuRedirectLink>,
+    pub redirect_link: Option<WebApp>,
     /// `event_key`
     pub event_key: Option<String>,
     /// `icon_file_key`
@@ -2685,36 +2661,6 @@ impl ToJson for BotMenuNode {
         w.field_opt("icon_file_key", &self.icon_file_key);
         w.field_opt("ud_icon", &self.ud_icon);
         w.field_opt("menu_content_type", &self.menu_content_type);
-        w.end_object();
-    }
-}
-/// `BotMenuRedirectLink`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BotMenuRedirectLink {
-    /// `pc_url`
-    pub pc_url: Option<String>,
-    /// `mobile_url`
-    pub mobile_url: Option<String>,
-}
-impl FromJson for BotMenuRedirectLink {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BotMenuRedirectLink")?;
-        let mut out = Self::default();
-        json::set(&mut o, "pc_url", &mut out.pc_url)?;
-        json::set(&mut o, "mobile_url", &mut out.mobile_url)?;
-        Ok(out)
-    }
-}
-impl ToJson for BotMenuRedirectLink {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("pc_url", &self.pc_url);
-        w.field_opt("mobile_url", &self.mobile_url);
         w.end_object();
     }
 }
@@ -2813,30 +2759,6 @@ impl ToJson for CallbackInfo {
         w.field_opt("callback_type", &self.callback_type);
         w.field_opt("request_url", &self.request_url);
         w.field_opt("subscribed_callbacks", &self.subscribed_callbacks);
-        w.end_object();
-    }
-}
-/// `CheckWhiteBlackListApplicationVisibilityRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CheckWhiteBlackListApplicationVisibilityRequestBody {
-    /// The id list of the user you want to query, entered according to user_id_type, up to 100.You can call the \[Obtain the list of users directly under a department\] interface to obtain
-    pub user_ids: Option<Vec<String>>,
-    /// The id list of the department you want to query, up to 100.You can call the \[Obtain the list of sub-departments\] interface to obtain
-    pub department_ids: Option<Vec<String>>,
-    /// the id list of the user group you want to query, up to 100.You can call the \[Query the list of user groups\] interface to obtain it
-    pub group_ids: Option<Vec<String>>,
-}
-impl ToJson for CheckWhiteBlackListApplicationVisibilityRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("user_ids", &self.user_ids);
-        w.field_opt("department_ids", &self.department_ids);
-        w.field_opt("group_ids", &self.group_ids);
         w.end_object();
     }
 }
@@ -3501,28 +3423,6 @@ impl ToJson for MessagePushOverviewApplicationAppUsageRequestBody {
         w.end_object();
     }
 }
-/// `MessagePushOverviewApplicationAppUsageResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct MessagePushOverviewApplicationAppUsageResponseBody {
-    /// `items`
-    pub items: Option<Vec<ApplicationAppUsage>>,
-}
-impl FromJson for MessagePushOverviewApplicationAppUsageResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "MessagePushOverviewApplicationAppUsageResponseBody",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
-    }
-}
 /// `Navigate`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3644,9 +3544,9 @@ pub struct PatchApplicationContactsRangeRequestBody {
     /// indicates the way how to update Options:equal_to_availability(the permission range of contacts will keep consistent with the range of App availability),some(the permission range of contacts will be partial, parameter "add_visible_list/del_visible_list" will take effect and do incremental updates),all(All contacts data can be accessed)
     pub contacts_range_type: ContactsRangeType,
     /// indicate some list which will add to visible list，The infomation of members within visible list can be accessed by appThis parameter take effect only if "contacts_range_type" is set to be "some"
-    pub add_visible_list: Option<AppContactsRangeIdList>,
+    pub add_visible_list: Option<AppVisibilityIdList>,
     /// indicate some list which will be deleted from visible listThis parameter take effect only if "contacts_range_type" is set to be "some"
-    pub del_visible_list: Option<AppContactsRangeIdList>,
+    pub del_visible_list: Option<AppVisibilityIdList>,
 }
 impl ToJson for PatchApplicationContactsRangeRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3914,3 +3814,19 @@ impl ToJson for WorkplaceWidget {
         w.end_object();
     }
 }
+/// `AppContactsRangeIdList`
+///
+/// The same fields as [`AppVisibilityIdList`]: one type, two names.
+pub type AppContactsRangeIdList = AppVisibilityIdList;
+/// `BotMenuRedirectLink`
+///
+/// The same fields as [`WebApp`]: one type, two names.
+pub type BotMenuRedirectLink = WebApp;
+/// `CheckWhiteBlackListApplicationVisibilityRequestBody`
+///
+/// The same fields as [`AppVisibilityIdList`]: one type, two names.
+pub type CheckWhiteBlackListApplicationVisibilityRequestBody = AppVisibilityIdList;
+/// `MessagePushOverviewApplicationAppUsageResponseBody`
+///
+/// The same fields as [`OverviewApplicationAppUsageResponseBody`]: one type, two names.
+pub type MessagePushOverviewApplicationAppUsageResponseBody = OverviewApplicationAppUsageResponseBody;

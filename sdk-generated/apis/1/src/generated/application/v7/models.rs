@@ -861,7 +861,7 @@ pub struct AppConfigContactsRange {
     /// `contacts_range_type`
     pub contacts_range_type: ContactsRangeType,
     /// `visible_list`
-    pub visible_list: Option<AppContactsRangeIdList>,
+    pub visible_list: Option<AppVisibilityIdList>,
 }
 impl ToJson for AppConfigContactsRange {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1015,30 +1015,6 @@ impl ToJson for AppConfigVisibility {
         w.begin_object();
         w.field("is_visible_to_all", &self.is_visible_to_all);
         w.field_opt("visible_list", &self.visible_list);
-        w.end_object();
-    }
-}
-/// `AppContactsRangeIdList`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AppContactsRangeIdList {
-    /// `user_ids`
-    pub user_ids: Option<Vec<String>>,
-    /// `department_ids`
-    pub department_ids: Option<Vec<String>>,
-    /// `group_ids`
-    pub group_ids: Option<Vec<String>>,
-}
-impl ToJson for AppContactsRangeIdList {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("user_ids", &self.user_ids);
-        w.field_opt("department_ids", &self.department_ids);
-        w.field_opt("group_ids", &self.group_ids);
         w.end_object();
     }
 }
@@ -1372,3 +1348,7 @@ impl ToJson for PatchApplicationConfigRequestBody {
         w.end_object();
     }
 }
+/// `AppContactsRangeIdList`
+///
+/// The same fields as [`AppVisibilityIdList`]: one type, two names.
+pub type AppContactsRangeIdList = AppVisibilityIdList;

@@ -5881,9 +5881,9 @@ pub struct InstanceCreate {
     /// Values of filled approval form controls must be provided as a JSON array, which needs to be compressed and escaped into a string when passed. Parameter descriptions for each control value can be found in \[Approval Instance Form Control Parameters\]
     pub form: String,
     /// If the approval process definition includes a node where the initiator needs to select an approver, this parameter should be used to specify the approver for the corresponding node (by designating the approver using the user_id).**Notes**: If both node_approver_user_id_list and node_approver_open_id_list are provided, the approvers will be the union of both lists
-    pub node_approver_user_id_list: Option<Vec<NodeApprover>>,
+    pub node_approver_user_id_list: Option<Vec<NodeCc>>,
     /// If the approval process definition includes a node where the initiator needs to select an approver, this parameter should be used to specify the approver for the corresponding node (by designating the approver using the open_id).**Notes**: If both node_approver_user_id_list and node_approver_open_id_list are provided, the approvers will be the union of both lists
-    pub node_approver_open_id_list: Option<Vec<NodeApprover>>,
+    pub node_approver_open_id_list: Option<Vec<NodeCc>>,
     /// If the approval process definition includes a node where the initiator needs to select the CC recipient, this parameter should be used to specify the CC recipient for the corresponding node (by designating the recipient using the user_id).**Notes**: If both node_cc_user_id_list and node_cc_open_id_list are provided, the CC recipients will be the union of both lists
     pub node_cc_user_id_list: Option<Vec<NodeCc>>,
     /// If the approval process definition includes a node where the initiator needs to select the CC recipient, this parameter should be used to specify the CC recipient for the corresponding node (by designating the recipient using the open_id).**Notes**: If both node_cc_user_id_list and node_cc_open_id_list are provided, the CC recipients will be the union of both lists
@@ -6401,27 +6401,6 @@ impl FromJson for ListTaskResponseBody {
         json::set(&mut o, "has_more", &mut out.has_more)?;
         json::set(&mut o, "count", &mut out.count)?;
         Ok(out)
-    }
-}
-/// `NodeApprover`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct NodeApprover {
-    /// The node_id or custom_node_id of the node can be obtained by calling the \[View Specified Approval Definition\] API and retrieving it from the node_list parameter in the interface's response
-    pub key: Option<String>,
-    /// The approver list requires the user_id of users. Refer to \[How to Obtain User ID\] for the method to acquire user_ids
-    pub value: Option<Vec<String>>,
-}
-impl ToJson for NodeApprover {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("key", &self.key);
-        w.field_opt("value", &self.value);
-        w.end_object();
     }
 }
 /// `NodeAutoApproval`
@@ -6944,24 +6923,6 @@ impl ToJson for SpecifiedRollback {
         w.field_opt("reason", &self.reason);
         w.field_opt("extra", &self.extra);
         w.field("task_def_key_list", &self.task_def_key_list);
-        w.end_object();
-    }
-}
-/// `SubscriptionInstanceRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SubscriptionInstanceRequestBody {
-    /// `subscription_type`
-    pub subscription_type: SubscriptionType,
-}
-impl ToJson for SubscriptionInstanceRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("subscription_type", &self.subscription_type);
         w.end_object();
     }
 }
@@ -7661,3 +7622,11 @@ impl FromJson for UatTaskUser {
         Ok(out)
     }
 }
+/// `NodeApprover`
+///
+/// The same fields as [`NodeCc`]: one type, two names.
+pub type NodeApprover = NodeCc;
+/// `SubscriptionInstanceRequestBody`
+///
+/// The same fields as [`SubscriptionTaskRequestBody`]: one type, two names.
+pub type SubscriptionInstanceRequestBody = SubscriptionTaskRequestBody;

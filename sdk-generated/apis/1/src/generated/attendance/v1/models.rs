@@ -1421,25 +1421,6 @@ impl ToJson for BatchCreateUserDailyShiftRequestBody {
         w.end_object();
     }
 }
-/// `BatchCreateUserDailyShiftResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchCreateUserDailyShiftResponseBody {
-    /// `user_daily_shifts`
-    pub user_daily_shifts: Option<Vec<UserDailyShift>>,
-}
-impl FromJson for BatchCreateUserDailyShiftResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchCreateUserDailyShiftResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "user_daily_shifts", &mut out.user_daily_shifts)?;
-        Ok(out)
-    }
-}
 /// `BatchCreateUserFlowRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1692,30 +1673,19 @@ pub struct CreateUserApprovalRequestBody {
     /// Approval info
     pub user_approval: Option<UserApproval>,
 }
+impl FromJson for CreateUserApprovalRequestBody {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        let mut o = json::object(value, "CreateUserApprovalRequestBody")?;
+        let mut out = Self::default();
+        json::set(&mut o, "user_approval", &mut out.user_approval)?;
+        Ok(out)
+    }
+}
 impl ToJson for CreateUserApprovalRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("user_approval", &self.user_approval);
         w.end_object();
-    }
-}
-/// `CreateUserApprovalResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateUserApprovalResponseBody {
-    /// `user_approval`
-    pub user_approval: Option<UserApproval>,
-}
-impl FromJson for CreateUserApprovalResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateUserApprovalResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "user_approval", &mut out.user_approval)?;
-        Ok(out)
     }
 }
 /// `CreateUserTaskRemedyResponseBody`
@@ -2236,171 +2206,6 @@ impl FromJson for GetLeaveEmployExpireRecordResponseBody {
         let mut o = json::object(value, "GetLeaveEmployExpireRecordResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "records", &mut out.records)?;
-        Ok(out)
-    }
-}
-/// `GetShiftResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetShiftResponseBody {
-    /// `shift_id`
-    pub shift_id: String,
-    /// `shift_name`
-    pub shift_name: String,
-    /// `punch_times`
-    pub punch_times: i64,
-    /// `sub_shift_leader_ids`
-    pub sub_shift_leader_ids: Option<Vec<String>>,
-    /// `is_flexible`
-    pub is_flexible: Option<bool>,
-    /// `flexible_minutes`
-    pub flexible_minutes: Option<i64>,
-    /// `flexible_rule`
-    pub flexible_rule: Option<Vec<FlexibleRule>>,
-    /// `no_need_off`
-    pub no_need_off: Option<bool>,
-    /// `punch_time_rule`
-    pub punch_time_rule: Vec<PunchTimeRule>,
-    /// `late_off_late_on_rule`
-    pub late_off_late_on_rule: Option<Vec<LateOffLateOnRule>>,
-    /// `rest_time_rule`
-    pub rest_time_rule: Option<Vec<RestRule>>,
-    /// `overtime_rule`
-    pub overtime_rule: Option<Vec<OvertimeRule>>,
-    /// `day_type`
-    pub day_type: Option<i64>,
-    /// `overtime_rest_time_rule`
-    pub overtime_rest_time_rule: Option<Vec<RestRule>>,
-    /// `late_minutes_as_serious_late`
-    pub late_minutes_as_serious_late: Option<i64>,
-    /// `shift_middle_time_rule`
-    pub shift_middle_time_rule: Option<ShiftMiddleTimeRule>,
-    /// `shift_attendance_time_config`
-    pub shift_attendance_time_config: Option<ShiftAttendanceTimeConfig>,
-    /// `late_off_late_on_setting`
-    pub late_off_late_on_setting: Option<LateOffLateOnSetting>,
-    /// `id`
-    pub id: Option<String>,
-    /// `rest_time_flexible_configs`
-    pub rest_time_flexible_configs: Option<Vec<RestTimeFlexibleConfig>>,
-}
-impl FromJson for GetShiftResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetShiftResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "shift_id", &mut out.shift_id)?;
-        json::set(&mut o, "shift_name", &mut out.shift_name)?;
-        json::set(&mut o, "punch_times", &mut out.punch_times)?;
-        json::set(&mut o, "sub_shift_leader_ids", &mut out.sub_shift_leader_ids)?;
-        json::set(&mut o, "is_flexible", &mut out.is_flexible)?;
-        json::set(&mut o, "flexible_minutes", &mut out.flexible_minutes)?;
-        json::set(&mut o, "flexible_rule", &mut out.flexible_rule)?;
-        json::set(&mut o, "no_need_off", &mut out.no_need_off)?;
-        json::set(&mut o, "punch_time_rule", &mut out.punch_time_rule)?;
-        json::set(&mut o, "late_off_late_on_rule", &mut out.late_off_late_on_rule)?;
-        json::set(&mut o, "rest_time_rule", &mut out.rest_time_rule)?;
-        json::set(&mut o, "overtime_rule", &mut out.overtime_rule)?;
-        json::set(&mut o, "day_type", &mut out.day_type)?;
-        json::set(&mut o, "overtime_rest_time_rule", &mut out.overtime_rest_time_rule)?;
-        json::set(
-            &mut o,
-            "late_minutes_as_serious_late",
-            &mut out.late_minutes_as_serious_late,
-        )?;
-        json::set(&mut o, "shift_middle_time_rule", &mut out.shift_middle_time_rule)?;
-        json::set(
-            &mut o,
-            "shift_attendance_time_config",
-            &mut out.shift_attendance_time_config,
-        )?;
-        json::set(
-            &mut o,
-            "late_off_late_on_setting",
-            &mut out.late_off_late_on_setting,
-        )?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(
-            &mut o,
-            "rest_time_flexible_configs",
-            &mut out.rest_time_flexible_configs,
-        )?;
-        Ok(out)
-    }
-}
-/// `GetUserFlowResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetUserFlowResponseBody {
-    /// `user_id`
-    pub user_id: String,
-    /// `creator_id`
-    pub creator_id: String,
-    /// `location_name`
-    pub location_name: String,
-    /// `check_time`
-    pub check_time: String,
-    /// `comment`
-    pub comment: String,
-    /// `record_id`
-    pub record_id: Option<String>,
-    /// `longitude`
-    pub longitude: Option<f64>,
-    /// `latitude`
-    pub latitude: Option<f64>,
-    /// `ssid`
-    pub ssid: Option<String>,
-    /// `bssid`
-    pub bssid: Option<String>,
-    /// `is_field`
-    pub is_field: Option<bool>,
-    /// `is_wifi`
-    pub is_wifi: Option<bool>,
-    /// `type`
-    pub r#type: Option<i64>,
-    /// `photo_urls`
-    pub photo_urls: Option<Vec<String>>,
-    /// `device_id`
-    pub device_id: Option<String>,
-    /// `check_result`
-    pub check_result: Option<CheckResult>,
-    /// `external_id`
-    pub external_id: Option<String>,
-    /// `idempotent_id`
-    pub idempotent_id: Option<String>,
-    /// `create_time`
-    pub create_time: Option<String>,
-}
-impl FromJson for GetUserFlowResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetUserFlowResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "location_name", &mut out.location_name)?;
-        json::set(&mut o, "check_time", &mut out.check_time)?;
-        json::set(&mut o, "comment", &mut out.comment)?;
-        json::set(&mut o, "record_id", &mut out.record_id)?;
-        json::set(&mut o, "longitude", &mut out.longitude)?;
-        json::set(&mut o, "latitude", &mut out.latitude)?;
-        json::set(&mut o, "ssid", &mut out.ssid)?;
-        json::set(&mut o, "bssid", &mut out.bssid)?;
-        json::set(&mut o, "is_field", &mut out.is_field)?;
-        json::set(&mut o, "is_wifi", &mut out.is_wifi)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "photo_urls", &mut out.photo_urls)?;
-        json::set(&mut o, "device_id", &mut out.device_id)?;
-        json::set(&mut o, "check_result", &mut out.check_result)?;
-        json::set(&mut o, "external_id", &mut out.external_id)?;
-        json::set(&mut o, "idempotent_id", &mut out.idempotent_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
         Ok(out)
     }
 }
@@ -3393,30 +3198,19 @@ pub struct ModifyUserSettingRequestBody {
     /// User settings
     pub user_setting: Option<UserSetting>,
 }
+impl FromJson for ModifyUserSettingRequestBody {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        let mut o = json::object(value, "ModifyUserSettingRequestBody")?;
+        let mut out = Self::default();
+        json::set(&mut o, "user_setting", &mut out.user_setting)?;
+        Ok(out)
+    }
+}
 impl ToJson for ModifyUserSettingRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("user_setting", &self.user_setting);
         w.end_object();
-    }
-}
-/// `ModifyUserSettingResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ModifyUserSettingResponseBody {
-    /// `user_setting`
-    pub user_setting: Option<UserSetting>,
-}
-impl FromJson for ModifyUserSettingResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ModifyUserSettingResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "user_setting", &mut out.user_setting)?;
-        Ok(out)
     }
 }
 /// `OvertimeClockCfg`
@@ -3745,98 +3539,6 @@ impl ToJson for PunchTimeSimpleRule {
         w.field("on_time", &self.on_time);
         w.field("off_time", &self.off_time);
         w.end_object();
-    }
-}
-/// `QueryShiftResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct QueryShiftResponseBody {
-    /// `shift_id`
-    pub shift_id: String,
-    /// `shift_name`
-    pub shift_name: String,
-    /// `punch_times`
-    pub punch_times: i64,
-    /// `sub_shift_leader_ids`
-    pub sub_shift_leader_ids: Option<Vec<String>>,
-    /// `is_flexible`
-    pub is_flexible: Option<bool>,
-    /// `flexible_minutes`
-    pub flexible_minutes: Option<i64>,
-    /// `flexible_rule`
-    pub flexible_rule: Option<Vec<FlexibleRule>>,
-    /// `no_need_off`
-    pub no_need_off: Option<bool>,
-    /// `punch_time_rule`
-    pub punch_time_rule: Vec<PunchTimeRule>,
-    /// `late_off_late_on_rule`
-    pub late_off_late_on_rule: Option<Vec<LateOffLateOnRule>>,
-    /// `rest_time_rule`
-    pub rest_time_rule: Option<Vec<RestRule>>,
-    /// `overtime_rule`
-    pub overtime_rule: Option<Vec<OvertimeRule>>,
-    /// `day_type`
-    pub day_type: Option<i64>,
-    /// `overtime_rest_time_rule`
-    pub overtime_rest_time_rule: Option<Vec<RestRule>>,
-    /// `late_minutes_as_serious_late`
-    pub late_minutes_as_serious_late: Option<i64>,
-    /// `shift_middle_time_rule`
-    pub shift_middle_time_rule: Option<ShiftMiddleTimeRule>,
-    /// `shift_attendance_time_config`
-    pub shift_attendance_time_config: Option<ShiftAttendanceTimeConfig>,
-    /// `late_off_late_on_setting`
-    pub late_off_late_on_setting: Option<LateOffLateOnSetting>,
-    /// `id`
-    pub id: Option<String>,
-    /// `rest_time_flexible_configs`
-    pub rest_time_flexible_configs: Option<Vec<RestTimeFlexibleConfig>>,
-}
-impl FromJson for QueryShiftResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryShiftResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "shift_id", &mut out.shift_id)?;
-        json::set(&mut o, "shift_name", &mut out.shift_name)?;
-        json::set(&mut o, "punch_times", &mut out.punch_times)?;
-        json::set(&mut o, "sub_shift_leader_ids", &mut out.sub_shift_leader_ids)?;
-        json::set(&mut o, "is_flexible", &mut out.is_flexible)?;
-        json::set(&mut o, "flexible_minutes", &mut out.flexible_minutes)?;
-        json::set(&mut o, "flexible_rule", &mut out.flexible_rule)?;
-        json::set(&mut o, "no_need_off", &mut out.no_need_off)?;
-        json::set(&mut o, "punch_time_rule", &mut out.punch_time_rule)?;
-        json::set(&mut o, "late_off_late_on_rule", &mut out.late_off_late_on_rule)?;
-        json::set(&mut o, "rest_time_rule", &mut out.rest_time_rule)?;
-        json::set(&mut o, "overtime_rule", &mut out.overtime_rule)?;
-        json::set(&mut o, "day_type", &mut out.day_type)?;
-        json::set(&mut o, "overtime_rest_time_rule", &mut out.overtime_rest_time_rule)?;
-        json::set(
-            &mut o,
-            "late_minutes_as_serious_late",
-            &mut out.late_minutes_as_serious_late,
-        )?;
-        json::set(&mut o, "shift_middle_time_rule", &mut out.shift_middle_time_rule)?;
-        json::set(
-            &mut o,
-            "shift_attendance_time_config",
-            &mut out.shift_attendance_time_config,
-        )?;
-        json::set(
-            &mut o,
-            "late_off_late_on_setting",
-            &mut out.late_off_late_on_setting,
-        )?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(
-            &mut o,
-            "rest_time_flexible_configs",
-            &mut out.rest_time_flexible_configs,
-        )?;
-        Ok(out)
     }
 }
 /// `QueryUserAllowedRemedysUserTaskRemedyRequestBody`
@@ -4832,25 +4534,6 @@ impl ToJson for UpdateUserStatsViewRequestBody {
         w.begin_object();
         w.field("view", &self.view);
         w.end_object();
-    }
-}
-/// `UpdateUserStatsViewResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateUserStatsViewResponseBody {
-    /// `view`
-    pub view: Option<UserStatsView>,
-}
-impl FromJson for UpdateUserStatsViewResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateUserStatsViewResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "view", &mut out.view)?;
-        Ok(out)
     }
 }
 /// `UploadFileRequestBody`
@@ -5905,3 +5588,31 @@ impl ToJson for UserTrip {
         w.end_object();
     }
 }
+/// `BatchCreateUserDailyShiftResponseBody`
+///
+/// The same fields as [`QueryUserDailyShiftResponseBody`]: one type, two names.
+pub type BatchCreateUserDailyShiftResponseBody = QueryUserDailyShiftResponseBody;
+/// `CreateUserApprovalResponseBody`
+///
+/// The same fields as [`CreateUserApprovalRequestBody`]: one type, two names.
+pub type CreateUserApprovalResponseBody = CreateUserApprovalRequestBody;
+/// `GetShiftResponseBody`
+///
+/// The same fields as [`Shift`]: one type, two names.
+pub type GetShiftResponseBody = Shift;
+/// `GetUserFlowResponseBody`
+///
+/// The same fields as [`UserFlow`]: one type, two names.
+pub type GetUserFlowResponseBody = UserFlow;
+/// `ModifyUserSettingResponseBody`
+///
+/// The same fields as [`ModifyUserSettingRequestBody`]: one type, two names.
+pub type ModifyUserSettingResponseBody = ModifyUserSettingRequestBody;
+/// `QueryShiftResponseBody`
+///
+/// The same fields as [`Shift`]: one type, two names.
+pub type QueryShiftResponseBody = Shift;
+/// `UpdateUserStatsViewResponseBody`
+///
+/// The same fields as [`QueryUserStatsViewResponseBody`]: one type, two names.
+pub type UpdateUserStatsViewResponseBody = QueryUserStatsViewResponseBody;

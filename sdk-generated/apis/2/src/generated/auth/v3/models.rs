@@ -93,27 +93,6 @@ impl FromJson for CreateTenantAccessTokenResponseBody {
         Ok(out)
     }
 }
-/// `InternalAppAccessTokenRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct InternalAppAccessTokenRequestBody {
-    /// `app_id`
-    pub app_id: String,
-    /// `app_secret`
-    pub app_secret: String,
-}
-impl ToJson for InternalAppAccessTokenRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("app_id", &self.app_id);
-        w.field("app_secret", &self.app_secret);
-        w.end_object();
-    }
-}
 /// `InternalAppAccessTokenResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -132,49 +111,6 @@ impl FromJson for InternalAppAccessTokenResponseBody {
         let mut o = json::object(value, "InternalAppAccessTokenResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "app_access_token", &mut out.app_access_token)?;
-        json::set(&mut o, "expire", &mut out.expire)?;
-        Ok(out)
-    }
-}
-/// `InternalTenantAccessTokenRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct InternalTenantAccessTokenRequestBody {
-    /// `app_id`
-    pub app_id: String,
-    /// `app_secret`
-    pub app_secret: String,
-}
-impl ToJson for InternalTenantAccessTokenRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("app_id", &self.app_id);
-        w.field("app_secret", &self.app_secret);
-        w.end_object();
-    }
-}
-/// `InternalTenantAccessTokenResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct InternalTenantAccessTokenResponseBody {
-    /// `tenant_access_token`
-    pub tenant_access_token: Option<String>,
-    /// `expire`
-    pub expire: Option<i64>,
-}
-impl FromJson for InternalTenantAccessTokenResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InternalTenantAccessTokenResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "tenant_access_token", &mut out.tenant_access_token)?;
         json::set(&mut o, "expire", &mut out.expire)?;
         Ok(out)
     }
@@ -200,3 +136,15 @@ impl ToJson for ResendAppTicketRequestBody {
         w.end_object();
     }
 }
+/// `InternalAppAccessTokenRequestBody`
+///
+/// The same fields as [`ResendAppTicketRequestBody`]: one type, two names.
+pub type InternalAppAccessTokenRequestBody = ResendAppTicketRequestBody;
+/// `InternalTenantAccessTokenRequestBody`
+///
+/// The same fields as [`ResendAppTicketRequestBody`]: one type, two names.
+pub type InternalTenantAccessTokenRequestBody = ResendAppTicketRequestBody;
+/// `InternalTenantAccessTokenResponseBody`
+///
+/// The same fields as [`CreateTenantAccessTokenResponseBody`]: one type, two names.
+pub type InternalTenantAccessTokenResponseBody = CreateTenantAccessTokenResponseBody;

@@ -98,27 +98,6 @@ impl FromJson for CreateAccessTokenResponseBody {
         Ok(out)
     }
 }
-/// `CreateOidcAccessTokenRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateOidcAccessTokenRequestBody {
-    /// `grant_type`
-    pub grant_type: String,
-    /// `code`
-    pub code: String,
-}
-impl ToJson for CreateOidcAccessTokenRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("grant_type", &self.grant_type);
-        w.field("code", &self.code);
-        w.end_object();
-    }
-}
 /// `CreateOidcAccessTokenResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -153,61 +132,6 @@ impl FromJson for CreateOidcAccessTokenResponseBody {
         Ok(out)
     }
 }
-/// `CreateOidcRefreshAccessTokenRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateOidcRefreshAccessTokenRequestBody {
-    /// `grant_type`
-    pub grant_type: String,
-    /// `refresh_token`
-    pub refresh_token: String,
-}
-impl ToJson for CreateOidcRefreshAccessTokenRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("grant_type", &self.grant_type);
-        w.field("refresh_token", &self.refresh_token);
-        w.end_object();
-    }
-}
-/// `CreateOidcRefreshAccessTokenResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateOidcRefreshAccessTokenResponseBody {
-    /// `access_token`
-    pub access_token: String,
-    /// `refresh_token`
-    pub refresh_token: Option<String>,
-    /// `token_type`
-    pub token_type: String,
-    /// `expires_in`
-    pub expires_in: Option<i64>,
-    /// `refresh_expires_in`
-    pub refresh_expires_in: Option<i64>,
-    /// `scope`
-    pub scope: Option<String>,
-}
-impl FromJson for CreateOidcRefreshAccessTokenResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateOidcRefreshAccessTokenResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "access_token", &mut out.access_token)?;
-        json::set(&mut o, "refresh_token", &mut out.refresh_token)?;
-        json::set(&mut o, "token_type", &mut out.token_type)?;
-        json::set(&mut o, "expires_in", &mut out.expires_in)?;
-        json::set(&mut o, "refresh_expires_in", &mut out.refresh_expires_in)?;
-        json::set(&mut o, "scope", &mut out.scope)?;
-        Ok(out)
-    }
-}
 /// `CreateRefreshAccessTokenRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -227,79 +151,6 @@ impl ToJson for CreateRefreshAccessTokenRequestBody {
         w.field("grant_type", &self.grant_type);
         w.field("refresh_token", &self.refresh_token);
         w.end_object();
-    }
-}
-/// `CreateRefreshAccessTokenResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateRefreshAccessTokenResponseBody {
-    /// `access_token`
-    pub access_token: Option<String>,
-    /// `token_type`
-    pub token_type: Option<String>,
-    /// `expires_in`
-    pub expires_in: Option<i64>,
-    /// `name`
-    pub name: Option<String>,
-    /// `en_name`
-    pub en_name: Option<String>,
-    /// `avatar_url`
-    pub avatar_url: Option<String>,
-    /// `avatar_thumb`
-    pub avatar_thumb: Option<String>,
-    /// `avatar_middle`
-    pub avatar_middle: Option<String>,
-    /// `avatar_big`
-    pub avatar_big: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `email`
-    pub email: Option<String>,
-    /// `enterprise_email`
-    pub enterprise_email: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `mobile`
-    pub mobile: Option<String>,
-    /// `tenant_key`
-    pub tenant_key: Option<String>,
-    /// `refresh_expires_in`
-    pub refresh_expires_in: Option<i64>,
-    /// `refresh_token`
-    pub refresh_token: Option<String>,
-    /// `sid`
-    pub sid: Option<String>,
-}
-impl FromJson for CreateRefreshAccessTokenResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateRefreshAccessTokenResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "access_token", &mut out.access_token)?;
-        json::set(&mut o, "token_type", &mut out.token_type)?;
-        json::set(&mut o, "expires_in", &mut out.expires_in)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "avatar_thumb", &mut out.avatar_thumb)?;
-        json::set(&mut o, "avatar_middle", &mut out.avatar_middle)?;
-        json::set(&mut o, "avatar_big", &mut out.avatar_big)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "enterprise_email", &mut out.enterprise_email)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "refresh_expires_in", &mut out.refresh_expires_in)?;
-        json::set(&mut o, "refresh_token", &mut out.refresh_token)?;
-        json::set(&mut o, "sid", &mut out.sid)?;
-        Ok(out)
     }
 }
 /// `GetUserInfoResponseBody`
@@ -360,3 +211,19 @@ impl FromJson for GetUserInfoResponseBody {
         Ok(out)
     }
 }
+/// `CreateOidcAccessTokenRequestBody`
+///
+/// The same fields as [`CreateAccessTokenRequestBody`]: one type, two names.
+pub type CreateOidcAccessTokenRequestBody = CreateAccessTokenRequestBody;
+/// `CreateOidcRefreshAccessTokenRequestBody`
+///
+/// The same fields as [`CreateRefreshAccessTokenRequestBody`]: one type, two names.
+pub type CreateOidcRefreshAccessTokenRequestBody = CreateRefreshAccessTokenRequestBody;
+/// `CreateOidcRefreshAccessTokenResponseBody`
+///
+/// The same fields as [`CreateOidcAccessTokenResponseBody`]: one type, two names.
+pub type CreateOidcRefreshAccessTokenResponseBody = CreateOidcAccessTokenResponseBody;
+/// `CreateRefreshAccessTokenResponseBody`
+///
+/// The same fields as [`CreateAccessTokenResponseBody`]: one type, two names.
+pub type CreateRefreshAccessTokenResponseBody = CreateAccessTokenResponseBody;

@@ -200,25 +200,6 @@ impl FromJson for CreateDraftResponseBody {
         Ok(out)
     }
 }
-/// `CreateEntityResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateEntityResponseBody {
-    /// `entity`
-    pub entity: Option<Entity>,
-}
-impl FromJson for CreateEntityResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateEntityResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entity", &mut out.entity)?;
-        Ok(out)
-    }
-}
 /// `DisplayStatus`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -756,28 +737,6 @@ impl ToJson for SearchEntityRequestBody {
         w.end_object();
     }
 }
-/// `SearchEntityResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SearchEntityResponseBody {
-    /// `entities`
-    pub entities: Option<Vec<Entity>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-}
-impl FromJson for SearchEntityResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchEntityResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        Ok(out)
-    }
-}
 /// `Span`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -860,44 +819,6 @@ impl ToJson for Term {
         w.end_object();
     }
 }
-/// `UpdateDraftResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateDraftResponseBody {
-    /// `draft`
-    pub draft: Option<Draft>,
-}
-impl FromJson for UpdateDraftResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateDraftResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "draft", &mut out.draft)?;
-        Ok(out)
-    }
-}
-/// `UpdateEntityResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateEntityResponseBody {
-    /// `entity`
-    pub entity: Option<Entity>,
-}
-impl FromJson for UpdateEntityResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateEntityResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entity", &mut out.entity)?;
-        Ok(out)
-    }
-}
 /// `UploadFileResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -917,3 +838,19 @@ impl FromJson for UploadFileResponseBody {
         Ok(out)
     }
 }
+/// `CreateEntityResponseBody`
+///
+/// The same fields as [`GetEntityResponseBody`]: one type, two names.
+pub type CreateEntityResponseBody = GetEntityResponseBody;
+/// `SearchEntityResponseBody`
+///
+/// The same fields as [`ListEntityResponseBody`]: one type, two names.
+pub type SearchEntityResponseBody = ListEntityResponseBody;
+/// `UpdateDraftResponseBody`
+///
+/// The same fields as [`CreateDraftResponseBody`]: one type, two names.
+pub type UpdateDraftResponseBody = CreateDraftResponseBody;
+/// `UpdateEntityResponseBody`
+///
+/// The same fields as [`GetEntityResponseBody`]: one type, two names.
+pub type UpdateEntityResponseBody = GetEntityResponseBody;

@@ -562,21 +562,6 @@ impl ToJson for TableRole {
     }
 }
 /// `UpdateAppRoleResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateAppRoleResponseBody {
-    /// `role`
-    pub role: Option<Role>,
-}
-impl FromJson for UpdateAppRoleResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateAppRoleResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "role", &mut out.role)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`CreateAppRoleResponseBody`]: one type, two names.
+pub type UpdateAppRoleResponseBody = CreateAppRoleResponseBody;

@@ -3332,43 +3332,6 @@ impl ToJson for BatchCreateAppTableRequestBody {
         w.end_object();
     }
 }
-/// `BatchCreateAppTableResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchCreateAppTableResponseBody {
-    /// `table_ids`
-    pub table_ids: Option<Vec<String>>,
-}
-impl FromJson for BatchCreateAppTableResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchCreateAppTableResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "table_ids", &mut out.table_ids)?;
-        Ok(out)
-    }
-}
-/// `BatchDeleteAppRoleMemberRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchDeleteAppRoleMemberRequestBody {
-    /// List of members
-    pub member_list: Vec<AppRoleMemberId>,
-}
-impl ToJson for BatchDeleteAppRoleMemberRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("member_list", &self.member_list);
-        w.end_object();
-    }
-}
 /// `BatchDeleteAppTableRecordRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3416,6 +3379,14 @@ impl FromJson for BatchDeleteAppTableRecordResponseBody {
 pub struct BatchDeleteAppTableRequestBody {
     /// Base data table unique device identifier,Currently supports up to 50 data tables in one operation\[table_id description\]
     pub table_ids: Option<Vec<String>>,
+}
+impl FromJson for BatchDeleteAppTableRequestBody {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        let mut o = json::object(value, "BatchDeleteAppTableRequestBody")?;
+        let mut out = Self::default();
+        json::set(&mut o, "table_ids", &mut out.table_ids)?;
+        Ok(out)
+    }
 }
 impl ToJson for BatchDeleteAppTableRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3473,43 +3444,6 @@ impl FromJson for BatchGetAppTableRecordResponseBody {
         json::set(&mut o, "records", &mut out.records)?;
         json::set(&mut o, "forbidden_record_ids", &mut out.forbidden_record_ids)?;
         json::set(&mut o, "absent_record_ids", &mut out.absent_record_ids)?;
-        Ok(out)
-    }
-}
-/// `BatchUpdateAppTableRecordRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchUpdateAppTableRecordRequestBody {
-    /// records
-    pub records: Vec<AppTableRecord>,
-}
-impl ToJson for BatchUpdateAppTableRecordRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("records", &self.records);
-        w.end_object();
-    }
-}
-/// `BatchUpdateAppTableRecordResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchUpdateAppTableRecordResponseBody {
-    /// `records`
-    pub records: Option<Vec<AppTableRecord>>,
-}
-impl FromJson for BatchUpdateAppTableRecordResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchUpdateAppTableRecordResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "records", &mut out.records)?;
         Ok(out)
     }
 }
@@ -3669,25 +3603,6 @@ impl FromJson for CopyAppResponseBody {
         Ok(out)
     }
 }
-/// `CreateAppResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateAppResponseBody {
-    /// `app`
-    pub app: Option<App>,
-}
-impl FromJson for CreateAppResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAppResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "app", &mut out.app)?;
-        Ok(out)
-    }
-}
 /// `CreateAppRoleResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3763,25 +3678,6 @@ impl FromJson for CreateAppTableFieldResponseBody {
         Ok(out)
     }
 }
-/// `CreateAppTableRecordResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateAppTableRecordResponseBody {
-    /// `record`
-    pub record: Option<AppTableRecord>,
-}
-impl FromJson for CreateAppTableRecordResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAppTableRecordResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "record", &mut out.record)?;
-        Ok(out)
-    }
-}
 /// `CreateAppTableRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3822,25 +3718,6 @@ impl FromJson for CreateAppTableResponseBody {
         json::set(&mut o, "table_id", &mut out.table_id)?;
         json::set(&mut o, "default_view_id", &mut out.default_view_id)?;
         json::set(&mut o, "field_id_list", &mut out.field_id_list)?;
-        Ok(out)
-    }
-}
-/// `CreateAppTableViewResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateAppTableViewResponseBody {
-    /// `view`
-    pub view: Option<AppTableView>,
-}
-impl FromJson for CreateAppTableViewResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAppTableViewResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "view", &mut out.view)?;
         Ok(out)
     }
 }
@@ -3897,28 +3774,6 @@ impl FromJson for DeleteAppTableFieldResponseBody {
         let mut out = Self::default();
         json::set(&mut o, "field_id", &mut out.field_id)?;
         json::set(&mut o, "deleted", &mut out.deleted)?;
-        Ok(out)
-    }
-}
-/// `DeleteAppTableRecordResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteAppTableRecordResponseBody {
-    /// `deleted`
-    pub deleted: Option<bool>,
-    /// `record_id`
-    pub record_id: Option<String>,
-}
-impl FromJson for DeleteAppTableRecordResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteAppTableRecordResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "deleted", &mut out.deleted)?;
-        json::set(&mut o, "record_id", &mut out.record_id)?;
         Ok(out)
     }
 }
@@ -4497,25 +4352,6 @@ impl FromJson for PatchAppTableFormFieldResponseBody {
         Ok(out)
     }
 }
-/// `PatchAppTableFormResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchAppTableFormResponseBody {
-    /// `form`
-    pub form: AppTableForm,
-}
-impl FromJson for PatchAppTableFormResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchAppTableFormResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "form", &mut out.form)?;
-        Ok(out)
-    }
-}
 /// `PatchAppTableRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -4527,30 +4363,19 @@ pub struct PatchAppTableRequestBody {
     /// The new name for the data table. Please note: 1. The first and last spaces in the name will be removed. 2. If the name is empty or the same as the old name, the interface will still return success, but the name will not be changed
     pub name: Option<String>,
 }
+impl FromJson for PatchAppTableRequestBody {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        let mut o = json::object(value, "PatchAppTableRequestBody")?;
+        let mut out = Self::default();
+        json::set(&mut o, "name", &mut out.name)?;
+        Ok(out)
+    }
+}
 impl ToJson for PatchAppTableRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("name", &self.name);
         w.end_object();
-    }
-}
-/// `PatchAppTableResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchAppTableResponseBody {
-    /// `name`
-    pub name: Option<String>,
-}
-impl FromJson for PatchAppTableResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchAppTableResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
     }
 }
 /// `PatchAppTableViewRequestBody`
@@ -4572,25 +4397,6 @@ impl ToJson for PatchAppTableViewRequestBody {
         w.field_opt("view_name", &self.view_name);
         w.field_opt("property", &self.property);
         w.end_object();
-    }
-}
-/// `PatchAppTableViewResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchAppTableViewResponseBody {
-    /// `view`
-    pub view: Option<AppTableView>,
-}
-impl FromJson for PatchAppTableViewResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchAppTableViewResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "view", &mut out.view)?;
-        Ok(out)
     }
 }
 /// `Person`
@@ -4849,63 +4655,6 @@ impl FromJson for UpdateAppResponseBody {
         Ok(out)
     }
 }
-/// `UpdateAppRoleResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateAppRoleResponseBody {
-    /// `role`
-    pub role: Option<AppRole>,
-}
-impl FromJson for UpdateAppRoleResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateAppRoleResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "role", &mut out.role)?;
-        Ok(out)
-    }
-}
-/// `UpdateAppTableFieldResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateAppTableFieldResponseBody {
-    /// `field`
-    pub field: Option<AppTableField>,
-}
-impl FromJson for UpdateAppTableFieldResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateAppTableFieldResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "field", &mut out.field)?;
-        Ok(out)
-    }
-}
-/// `UpdateAppTableRecordResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateAppTableRecordResponseBody {
-    /// `record`
-    pub record: Option<AppTableRecord>,
-}
-impl FromJson for UpdateAppTableRecordResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateAppTableRecordResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "record", &mut out.record)?;
-        Ok(out)
-    }
-}
 /// `UpdateAppWorkflowRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -4983,3 +4732,59 @@ impl FromJson for UpgradedForm {
         Ok(out)
     }
 }
+/// `BatchCreateAppTableResponseBody`
+///
+/// The same fields as [`BatchDeleteAppTableRequestBody`]: one type, two names.
+pub type BatchCreateAppTableResponseBody = BatchDeleteAppTableRequestBody;
+/// `BatchDeleteAppRoleMemberRequestBody`
+///
+/// The same fields as [`BatchCreateAppRoleMemberRequestBody`]: one type, two names.
+pub type BatchDeleteAppRoleMemberRequestBody = BatchCreateAppRoleMemberRequestBody;
+/// `BatchUpdateAppTableRecordRequestBody`
+///
+/// The same fields as [`BatchCreateAppTableRecordRequestBody`]: one type, two names.
+pub type BatchUpdateAppTableRecordRequestBody = BatchCreateAppTableRecordRequestBody;
+/// `BatchUpdateAppTableRecordResponseBody`
+///
+/// The same fields as [`BatchCreateAppTableRecordResponseBody`]: one type, two names.
+pub type BatchUpdateAppTableRecordResponseBody = BatchCreateAppTableRecordResponseBody;
+/// `CreateAppResponseBody`
+///
+/// The same fields as [`CopyAppResponseBody`]: one type, two names.
+pub type CreateAppResponseBody = CopyAppResponseBody;
+/// `CreateAppTableRecordResponseBody`
+///
+/// The same fields as [`GetAppTableRecordResponseBody`]: one type, two names.
+pub type CreateAppTableRecordResponseBody = GetAppTableRecordResponseBody;
+/// `CreateAppTableViewResponseBody`
+///
+/// The same fields as [`GetAppTableViewResponseBody`]: one type, two names.
+pub type CreateAppTableViewResponseBody = GetAppTableViewResponseBody;
+/// `DeleteAppTableRecordResponseBody`
+///
+/// The same fields as [`DeleteRecord`]: one type, two names.
+pub type DeleteAppTableRecordResponseBody = DeleteRecord;
+/// `PatchAppTableFormResponseBody`
+///
+/// The same fields as [`GetAppTableFormResponseBody`]: one type, two names.
+pub type PatchAppTableFormResponseBody = GetAppTableFormResponseBody;
+/// `PatchAppTableResponseBody`
+///
+/// The same fields as [`PatchAppTableRequestBody`]: one type, two names.
+pub type PatchAppTableResponseBody = PatchAppTableRequestBody;
+/// `PatchAppTableViewResponseBody`
+///
+/// The same fields as [`GetAppTableViewResponseBody`]: one type, two names.
+pub type PatchAppTableViewResponseBody = GetAppTableViewResponseBody;
+/// `UpdateAppRoleResponseBody`
+///
+/// The same fields as [`CreateAppRoleResponseBody`]: one type, two names.
+pub type UpdateAppRoleResponseBody = CreateAppRoleResponseBody;
+/// `UpdateAppTableFieldResponseBody`
+///
+/// The same fields as [`CreateAppTableFieldResponseBody`]: one type, two names.
+pub type UpdateAppTableFieldResponseBody = CreateAppTableFieldResponseBody;
+/// `UpdateAppTableRecordResponseBody`
+///
+/// The same fields as [`GetAppTableRecordResponseBody`]: one type, two names.
+pub type UpdateAppTableRecordResponseBody = GetAppTableRecordResponseBody;

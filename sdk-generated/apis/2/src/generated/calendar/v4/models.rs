@@ -2329,31 +2329,6 @@ impl ToJson for CheckInTime {
         w.end_object();
     }
 }
-/// `CreateCalendarAclResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateCalendarAclResponseBody {
-    /// `acl_id`
-    pub acl_id: String,
-    /// `role`
-    pub role: Role,
-    /// `scope`
-    pub scope: AclScope,
-}
-impl FromJson for CreateCalendarAclResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCalendarAclResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "acl_id", &mut out.acl_id)?;
-        json::set(&mut o, "role", &mut out.role)?;
-        json::set(&mut o, "scope", &mut out.scope)?;
-        Ok(out)
-    }
-}
 /// `CreateCalendarEventAttendeeRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2441,44 +2416,6 @@ impl FromJson for CreateCalendarEventMeetingMinuteResponseBody {
         let mut o = json::object(value, "CreateCalendarEventMeetingMinuteResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "doc_url", &mut out.doc_url)?;
-        Ok(out)
-    }
-}
-/// `CreateCalendarEventResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateCalendarEventResponseBody {
-    /// `event`
-    pub event: Option<CalendarEvent>,
-}
-impl FromJson for CreateCalendarEventResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCalendarEventResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `CreateCalendarResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateCalendarResponseBody {
-    /// `calendar`
-    pub calendar: Option<Calendar>,
-}
-impl FromJson for CreateCalendarResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCalendarResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "calendar", &mut out.calendar)?;
         Ok(out)
     }
 }
@@ -3339,25 +3276,6 @@ impl FromJson for MgetCalendarResponseBody {
         Ok(out)
     }
 }
-/// `PatchCalendarEventResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchCalendarEventResponseBody {
-    /// `event`
-    pub event: Option<CalendarEvent>,
-}
-impl FromJson for PatchCalendarEventResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchCalendarEventResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
 /// `PatchCalendarResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3412,25 +3330,6 @@ impl ToJson for PrimarysCalendarRequestBody {
         w.begin_object();
         w.field("user_ids", &self.user_ids);
         w.end_object();
-    }
-}
-/// `PrimarysCalendarResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PrimarysCalendarResponseBody {
-    /// `calendars`
-    pub calendars: Option<Vec<UserCalendar>>,
-}
-impl FromJson for PrimarysCalendarResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PrimarysCalendarResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "calendars", &mut out.calendars)?;
-        Ok(out)
     }
 }
 /// `Reminder`
@@ -3591,25 +3490,6 @@ impl FromJson for SearchCalendarResponseBody {
         let mut out = Self::default();
         json::set(&mut o, "items", &mut out.items)?;
         json::set(&mut o, "page_token", &mut out.page_token)?;
-        Ok(out)
-    }
-}
-/// `SubscribeCalendarResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SubscribeCalendarResponseBody {
-    /// `calendar`
-    pub calendar: Option<Calendar>,
-}
-impl FromJson for SubscribeCalendarResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SubscribeCalendarResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "calendar", &mut out.calendar)?;
         Ok(out)
     }
 }
@@ -3861,3 +3741,27 @@ impl ToJson for Vchat {
         w.end_object();
     }
 }
+/// `CreateCalendarAclResponseBody`
+///
+/// The same fields as [`CalendarAcl`]: one type, two names.
+pub type CreateCalendarAclResponseBody = CalendarAcl;
+/// `CreateCalendarEventResponseBody`
+///
+/// The same fields as [`GetCalendarEventResponseBody`]: one type, two names.
+pub type CreateCalendarEventResponseBody = GetCalendarEventResponseBody;
+/// `CreateCalendarResponseBody`
+///
+/// The same fields as [`PatchCalendarResponseBody`]: one type, two names.
+pub type CreateCalendarResponseBody = PatchCalendarResponseBody;
+/// `PatchCalendarEventResponseBody`
+///
+/// The same fields as [`GetCalendarEventResponseBody`]: one type, two names.
+pub type PatchCalendarEventResponseBody = GetCalendarEventResponseBody;
+/// `PrimarysCalendarResponseBody`
+///
+/// The same fields as [`PrimaryCalendarResponseBody`]: one type, two names.
+pub type PrimarysCalendarResponseBody = PrimaryCalendarResponseBody;
+/// `SubscribeCalendarResponseBody`
+///
+/// The same fields as [`PatchCalendarResponseBody`]: one type, two names.
+pub type SubscribeCalendarResponseBody = PatchCalendarResponseBody;

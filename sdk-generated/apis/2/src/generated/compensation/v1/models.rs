@@ -1642,25 +1642,6 @@ impl ToJson for BatchRemoveLumpSumPaymentRequestBody {
         w.end_object();
     }
 }
-/// `BatchRemoveLumpSumPaymentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchRemoveLumpSumPaymentResponseBody {
-    /// `operate_results`
-    pub operate_results: Option<Vec<LumpSumPaymentOperateResult>>,
-}
-impl FromJson for BatchRemoveLumpSumPaymentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchRemoveLumpSumPaymentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "operate_results", &mut out.operate_results)?;
-        Ok(out)
-    }
-}
 /// `BatchRemoveRecurringPaymentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1682,25 +1663,6 @@ impl ToJson for BatchRemoveRecurringPaymentRequestBody {
         w.end_object();
     }
 }
-/// `BatchRemoveRecurringPaymentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchRemoveRecurringPaymentResponseBody {
-    /// `operate_results`
-    pub operate_results: Option<Vec<RecurringPaymentOperateResult>>,
-}
-impl FromJson for BatchRemoveRecurringPaymentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchRemoveRecurringPaymentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "operate_results", &mut out.operate_results)?;
-        Ok(out)
-    }
-}
 /// `BatchUpdateLumpSumPaymentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1719,25 +1681,6 @@ impl ToJson for BatchUpdateLumpSumPaymentRequestBody {
         w.end_object();
     }
 }
-/// `BatchUpdateLumpSumPaymentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchUpdateLumpSumPaymentResponseBody {
-    /// `operate_results`
-    pub operate_results: Option<Vec<LumpSumPaymentOperateResult>>,
-}
-impl FromJson for BatchUpdateLumpSumPaymentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchUpdateLumpSumPaymentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "operate_results", &mut out.operate_results)?;
-        Ok(out)
-    }
-}
 /// `BatchUpdateRecurringPaymentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1754,25 +1697,6 @@ impl ToJson for BatchUpdateRecurringPaymentRequestBody {
         w.begin_object();
         w.field_opt("records", &self.records);
         w.end_object();
-    }
-}
-/// `BatchUpdateRecurringPaymentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchUpdateRecurringPaymentResponseBody {
-    /// `operate_results`
-    pub operate_results: Option<Vec<RecurringPaymentOperateResult>>,
-}
-impl FromJson for BatchUpdateRecurringPaymentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchUpdateRecurringPaymentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "operate_results", &mut out.operate_results)?;
-        Ok(out)
     }
 }
 /// `ChangeReason`
@@ -3808,3 +3732,19 @@ impl FromJson for SocialPlanScope {
         Ok(out)
     }
 }
+/// `BatchRemoveLumpSumPaymentResponseBody`
+///
+/// The same fields as [`BatchCreateLumpSumPaymentResponseBody`]: one type, two names.
+pub type BatchRemoveLumpSumPaymentResponseBody = BatchCreateLumpSumPaymentResponseBody;
+/// `BatchRemoveRecurringPaymentResponseBody`
+///
+/// The same fields as [`BatchCreateRecurringPaymentResponseBody`]: one type, two names.
+pub type BatchRemoveRecurringPaymentResponseBody = BatchCreateRecurringPaymentResponseBody;
+/// `BatchUpdateLumpSumPaymentResponseBody`
+///
+/// The same fields as [`BatchCreateLumpSumPaymentResponseBody`]: one type, two names.
+pub type BatchUpdateLumpSumPaymentResponseBody = BatchCreateLumpSumPaymentResponseBody;
+/// `BatchUpdateRecurringPaymentResponseBody`
+///
+/// The same fields as [`BatchCreateRecurringPaymentResponseBody`]: one type, two names.
+pub type BatchUpdateRecurringPaymentResponseBody = BatchCreateRecurringPaymentResponseBody;

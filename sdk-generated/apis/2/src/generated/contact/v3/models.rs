@@ -1081,25 +1081,6 @@ impl ToJson for BatchCreateFunctionalRoleMemberRequestBody {
         w.end_object();
     }
 }
-/// `BatchCreateFunctionalRoleMemberResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchCreateFunctionalRoleMemberResponseBody {
-    /// `results`
-    pub results: Option<Vec<FunctionalRoleMemberResult>>,
-}
-impl FromJson for BatchCreateFunctionalRoleMemberResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchCreateFunctionalRoleMemberResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "results", &mut out.results)?;
-        Ok(out)
-    }
-}
 /// `BatchDeleteFunctionalRoleMemberRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1260,50 +1241,6 @@ impl ToJson for BindDepartmentUnitRequestBody {
         w.end_object();
     }
 }
-/// `ChildrenDepartmentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ChildrenDepartmentResponseBody {
-    /// `has_more`
-    pub has_more: Option<bool>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `items`
-    pub items: Option<Vec<Department>>,
-}
-impl FromJson for ChildrenDepartmentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChildrenDepartmentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
-    }
-}
-/// `CreateDepartmentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateDepartmentResponseBody {
-    /// `department`
-    pub department: Option<Department>,
-}
-impl FromJson for CreateDepartmentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateDepartmentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "department", &mut out.department)?;
-        Ok(out)
-    }
-}
 /// `CreateEmployeeTypeEnumResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1379,44 +1316,6 @@ impl FromJson for CreateGroupResponseBody {
         Ok(out)
     }
 }
-/// `CreateJobFamilyResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateJobFamilyResponseBody {
-    /// `job_family`
-    pub job_family: Option<JobFamily>,
-}
-impl FromJson for CreateJobFamilyResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateJobFamilyResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_family", &mut out.job_family)?;
-        Ok(out)
-    }
-}
-/// `CreateJobLevelResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateJobLevelResponseBody {
-    /// `job_level`
-    pub job_level: Option<JobLevel>,
-}
-impl FromJson for CreateJobLevelResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateJobLevelResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_level", &mut out.job_level)?;
-        Ok(out)
-    }
-}
 /// `CreateUnitRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1457,25 +1356,6 @@ impl FromJson for CreateUnitResponseBody {
         let mut o = json::object(value, "CreateUnitResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "unit_id", &mut out.unit_id)?;
-        Ok(out)
-    }
-}
-/// `CreateUserResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateUserResponseBody {
-    /// `user`
-    pub user: Option<User>,
-}
-impl FromJson for CreateUserResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateUserResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "user", &mut out.user)?;
         Ok(out)
     }
 }
@@ -1646,7 +1526,7 @@ pub struct Department {
     /// Department name.**Notice**:- Cannot contain slashes (`/`).- Cannot be the same as the existing department name
     pub name: Option<String>,
     /// International configuration of department names.**Notice**:- Cannot contain slashes (`/`).- It cannot be repeated with the internationalization configuration of the existing department name.**Default value**: empty
-    pub i18n_name: Option<DepartmentI18nName>,
+    pub i18n_name: Option<I18nName>,
     /// The ID of the parent department. How to obtain department ID:- If the department is currently being created under the root department, the value of this parameter is `0`.- The department API provides multiple ways to obtain the IDs of other departments, such as \[Get list of sub-departments\], \[Get parent department information\], \[search department\], you can choose the appropriate one API for querying
     pub parent_department_id: Option<String>,
     /// Custom department ID.**Notice**:- cannot start with `od-`.- Cannot be set to `0` or `1`.**Default value**: empty, indicating that the ID is automatically generated by the system
@@ -1759,40 +1639,6 @@ impl ToJson for DepartmentDetail {
         w.end_object();
     }
 }
-/// `DepartmentI18nName`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DepartmentI18nName {
-    /// Department's Chinese name
-    pub zh_cn: Option<String>,
-    /// Department's Japanese name
-    pub ja_jp: Option<String>,
-    /// Department's English name
-    pub en_us: Option<String>,
-}
-impl FromJson for DepartmentI18nName {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentI18nName")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        Ok(out)
-    }
-}
-impl ToJson for DepartmentI18nName {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("zh_cn", &self.zh_cn);
-        w.field_opt("ja_jp", &self.ja_jp);
-        w.field_opt("en_us", &self.en_us);
-        w.end_object();
-    }
-}
 /// `DepartmentLeader`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1864,7 +1710,7 @@ pub struct DepartmentPathName {
     /// `name`
     pub name: Option<String>,
     /// `i18n_name`
-    pub i18n_name: Option<DepartmentI18nName>,
+    pub i18n_name: Option<I18nName>,
 }
 impl FromJson for DepartmentPathName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -2029,31 +1875,6 @@ impl ToJson for EmployeeTypeEnum {
         w.field("enum_status", &self.enum_status);
         w.field_opt("i18n_content", &self.i18n_content);
         w.end_object();
-    }
-}
-/// `FindByDepartmentUserResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FindByDepartmentUserResponseBody {
-    /// `has_more`
-    pub has_more: Option<bool>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `items`
-    pub items: Option<Vec<User>>,
-}
-impl FromJson for FindByDepartmentUserResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FindByDepartmentUserResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
     }
 }
 /// `FunctionalRoleMember`
@@ -2412,11 +2233,11 @@ impl ToJson for I18nContent {
     serde(default)
 )]
 pub struct I18nName {
-    /// `zh_cn`
+    /// Department's Chinese name
     pub zh_cn: Option<String>,
-    /// `ja_jp`
+    /// Department's Japanese name
     pub ja_jp: Option<String>,
-    /// `en_us`
+    /// Department's English name
     pub en_us: Option<String>,
 }
 impl FromJson for I18nName {
@@ -2427,6 +2248,15 @@ impl FromJson for I18nName {
         json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
         json::set(&mut o, "en_us", &mut out.en_us)?;
         Ok(out)
+    }
+}
+impl ToJson for I18nName {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.begin_object();
+        w.field_opt("zh_cn", &self.zh_cn);
+        w.field_opt("ja_jp", &self.ja_jp);
+        w.field_opt("en_us", &self.en_us);
+        w.end_object();
     }
 }
 /// `JobFamily`
@@ -2974,50 +2804,6 @@ impl ToJson for NotificationOption {
         w.end_object();
     }
 }
-/// `ParentDepartmentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ParentDepartmentResponseBody {
-    /// `has_more`
-    pub has_more: Option<bool>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `items`
-    pub items: Option<Vec<Department>>,
-}
-impl FromJson for ParentDepartmentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ParentDepartmentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
-    }
-}
-/// `PatchDepartmentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchDepartmentResponseBody {
-    /// `department`
-    pub department: Option<Department>,
-}
-impl FromJson for PatchDepartmentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchDepartmentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "department", &mut out.department)?;
-        Ok(out)
-    }
-}
 /// `PatchUnitRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3033,59 +2819,6 @@ impl ToJson for PatchUnitRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("name", &self.name);
-        w.end_object();
-    }
-}
-/// `PatchUserResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchUserResponseBody {
-    /// `user`
-    pub user: Option<User>,
-}
-impl FromJson for PatchUserResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchUserResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "user", &mut out.user)?;
-        Ok(out)
-    }
-}
-/// `ProductI18nName`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ProductI18nName {
-    /// `zh_cn`
-    pub zh_cn: Option<String>,
-    /// `ja_jp`
-    pub ja_jp: Option<String>,
-    /// `en_us`
-    pub en_us: Option<String>,
-}
-impl FromJson for ProductI18nName {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ProductI18nName")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        Ok(out)
-    }
-}
-impl ToJson for ProductI18nName {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("zh_cn", &self.zh_cn);
-        w.field_opt("ja_jp", &self.ja_jp);
-        w.field_opt("en_us", &self.en_us);
         w.end_object();
     }
 }
@@ -3306,30 +3039,6 @@ impl ToJson for UnbindDepartmentChatDepartmentRequestBody {
         w.end_object();
     }
 }
-/// `UnbindDepartmentUnitRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UnbindDepartmentUnitRequestBody {
-    /// Unit ID.When you create a unit, you can get the unit ID in the returned result. You can also call the \[Get Unit List\] interface to get the unit ID
-    pub unit_id: String,
-    /// The ID of the department to be disassociated. The ID type is consistent with the value of department_id_type.The department API provides multiple ways to obtain department IDs, such as \[Get child department list\], \[Get parent department information\], \[Search department\]. You can choose the appropriate API to query
-    pub department_id: String,
-    /// The department ID type in this call. For a detailed description of department IDs, see \[Department ID Description\]. Options:department_id(Supports user-defined department ID. When customizing the configuration, the deleted department_id can be reused, so the department_id is unique within the scope of the non-deleted department.),open_department_id(The department ID is automatically generated by the system. The ID prefix is ​​fixed as `od-` and is globally unique within the tenant.)
-    pub department_id_type: Option<DepartmentIdType>,
-}
-impl ToJson for UnbindDepartmentUnitRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("unit_id", &self.unit_id);
-        w.field("department_id", &self.department_id);
-        w.field_opt("department_id_type", &self.department_id_type);
-        w.end_object();
-    }
-}
 /// `Unit`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3395,100 +3104,6 @@ impl ToJson for UpdateDepartmentIdDepartmentRequestBody {
         w.end_object();
     }
 }
-/// `UpdateDepartmentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateDepartmentResponseBody {
-    /// `department`
-    pub department: Option<Department>,
-}
-impl FromJson for UpdateDepartmentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateDepartmentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "department", &mut out.department)?;
-        Ok(out)
-    }
-}
-/// `UpdateEmployeeTypeEnumResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateEmployeeTypeEnumResponseBody {
-    /// `employee_type_enum`
-    pub employee_type_enum: Option<EmployeeTypeEnum>,
-}
-impl FromJson for UpdateEmployeeTypeEnumResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateEmployeeTypeEnumResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "employee_type_enum", &mut out.employee_type_enum)?;
-        Ok(out)
-    }
-}
-/// `UpdateFunctionalRoleRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateFunctionalRoleRequestBody {
-    /// Role name. The role name is unique in the same tenant and cannot be repeated
-    pub role_name: String,
-}
-impl ToJson for UpdateFunctionalRoleRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("role_name", &self.role_name);
-        w.end_object();
-    }
-}
-/// `UpdateJobFamilyResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateJobFamilyResponseBody {
-    /// `job_family`
-    pub job_family: Option<JobFamily>,
-}
-impl FromJson for UpdateJobFamilyResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateJobFamilyResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_family", &mut out.job_family)?;
-        Ok(out)
-    }
-}
-/// `UpdateJobLevelResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateJobLevelResponseBody {
-    /// `job_level`
-    pub job_level: Option<JobLevel>,
-}
-impl FromJson for UpdateJobLevelResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateJobLevelResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_level", &mut out.job_level)?;
-        Ok(out)
-    }
-}
 /// `UpdateUserIdUserRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3505,25 +3120,6 @@ impl ToJson for UpdateUserIdUserRequestBody {
         w.begin_object();
         w.field("new_user_id", &self.new_user_id);
         w.end_object();
-    }
-}
-/// `UpdateUserResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateUserResponseBody {
-    /// `user`
-    pub user: Option<User>,
-}
-impl FromJson for UpdateUserResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateUserResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "user", &mut out.user)?;
-        Ok(out)
     }
 }
 /// `User`
@@ -3727,7 +3323,7 @@ pub struct UserAssignInfo {
     /// `product_name`
     pub product_name: Option<String>,
     /// `i18n_name`
-    pub i18n_name: Option<ProductI18nName>,
+    pub i18n_name: Option<I18nName>,
     /// `start_time`
     pub start_time: Option<String>,
     /// `end_time`
@@ -4052,3 +3648,79 @@ impl FromJson for WorkCity {
         Ok(out)
     }
 }
+/// `BatchCreateFunctionalRoleMemberResponseBody`
+///
+/// The same fields as [`ScopesFunctionalRoleMemberResponseBody`]: one type, two names.
+pub type BatchCreateFunctionalRoleMemberResponseBody = ScopesFunctionalRoleMemberResponseBody;
+/// `ChildrenDepartmentResponseBody`
+///
+/// The same fields as [`ListDepartmentResponseBody`]: one type, two names.
+pub type ChildrenDepartmentResponseBody = ListDepartmentResponseBody;
+/// `CreateDepartmentResponseBody`
+///
+/// The same fields as [`GetDepartmentResponseBody`]: one type, two names.
+pub type CreateDepartmentResponseBody = GetDepartmentResponseBody;
+/// `CreateJobFamilyResponseBody`
+///
+/// The same fields as [`GetJobFamilyResponseBody`]: one type, two names.
+pub type CreateJobFamilyResponseBody = GetJobFamilyResponseBody;
+/// `CreateJobLevelResponseBody`
+///
+/// The same fields as [`GetJobLevelResponseBody`]: one type, two names.
+pub type CreateJobLevelResponseBody = GetJobLevelResponseBody;
+/// `CreateUserResponseBody`
+///
+/// The same fields as [`GetUserResponseBody`]: one type, two names.
+pub type CreateUserResponseBody = GetUserResponseBody;
+/// `DepartmentI18nName`
+///
+/// The same fields as [`I18nName`]: one type, two names.
+pub type DepartmentI18nName = I18nName;
+/// `FindByDepartmentUserResponseBody`
+///
+/// The same fields as [`ListUserResponseBody`]: one type, two names.
+pub type FindByDepartmentUserResponseBody = ListUserResponseBody;
+/// `ParentDepartmentResponseBody`
+///
+/// The same fields as [`ListDepartmentResponseBody`]: one type, two names.
+pub type ParentDepartmentResponseBody = ListDepartmentResponseBody;
+/// `PatchDepartmentResponseBody`
+///
+/// The same fields as [`GetDepartmentResponseBody`]: one type, two names.
+pub type PatchDepartmentResponseBody = GetDepartmentResponseBody;
+/// `PatchUserResponseBody`
+///
+/// The same fields as [`GetUserResponseBody`]: one type, two names.
+pub type PatchUserResponseBody = GetUserResponseBody;
+/// `ProductI18nName`
+///
+/// The same fields as [`I18nName`]: one type, two names.
+pub type ProductI18nName = I18nName;
+/// `UnbindDepartmentUnitRequestBody`
+///
+/// The same fields as [`BindDepartmentUnitRequestBody`]: one type, two names.
+pub type UnbindDepartmentUnitRequestBody = BindDepartmentUnitRequestBody;
+/// `UpdateDepartmentResponseBody`
+///
+/// The same fields as [`GetDepartmentResponseBody`]: one type, two names.
+pub type UpdateDepartmentResponseBody = GetDepartmentResponseBody;
+/// `UpdateEmployeeTypeEnumResponseBody`
+///
+/// The same fields as [`CreateEmployeeTypeEnumResponseBody`]: one type, two names.
+pub type UpdateEmployeeTypeEnumResponseBody = CreateEmployeeTypeEnumResponseBody;
+/// `UpdateFunctionalRoleRequestBody`
+///
+/// The same fields as [`CreateFunctionalRoleRequestBody`]: one type, two names.
+pub type UpdateFunctionalRoleRequestBody = CreateFunctionalRoleRequestBody;
+/// `UpdateJobFamilyResponseBody`
+///
+/// The same fields as [`GetJobFamilyResponseBody`]: one type, two names.
+pub type UpdateJobFamilyResponseBody = GetJobFamilyResponseBody;
+/// `UpdateJobLevelResponseBody`
+///
+/// The same fields as [`GetJobLevelResponseBody`]: one type, two names.
+pub type UpdateJobLevelResponseBody = GetJobLevelResponseBody;
+/// `UpdateUserResponseBody`
+///
+/// The same fields as [`GetUserResponseBody`]: one type, two names.
+pub type UpdateUserResponseBody = GetUserResponseBody;

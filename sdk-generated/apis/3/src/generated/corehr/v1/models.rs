@@ -1346,28 +1346,6 @@ impl ToJson for BpRoleOrganization {
         w.end_object();
     }
 }
-/// `BpmDataengineI18n`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BpmDataengineI18n {
-    /// `zh_cn`
-    pub zh_cn: Option<String>,
-    /// `en_us`
-    pub en_us: Option<String>,
-}
-impl FromJson for BpmDataengineI18n {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BpmDataengineI18n")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        Ok(out)
-    }
-}
 /// `CalculatedFieldSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1809,7 +1787,7 @@ pub struct CpstCurrency {
     /// `code`
     pub code: Option<String>,
     /// `name`
-    pub name: Option<CpstI18n>,
+    pub name: Option<Name>,
 }
 impl FromJson for CpstCurrency {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1838,7 +1816,7 @@ pub struct CpstGrade {
     /// `currency`
     pub currency: Option<CpstCurrency>,
     /// `description`
-    pub description: Option<CpstI18n>,
+    pub description: Option<Name>,
 }
 impl FromJson for CpstGrade {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1880,28 +1858,6 @@ impl FromJson for CpstGradeStandardValue {
         Ok(out)
     }
 }
-/// `CpstI18n`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CpstI18n {
-    /// `zh_cn`
-    pub zh_cn: Option<String>,
-    /// `en_us`
-    pub en_us: Option<String>,
-}
-impl FromJson for CpstI18n {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CpstI18n")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        Ok(out)
-    }
-}
 /// `CpstStandardType`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1921,44 +1877,6 @@ impl FromJson for CpstStandardType {
         Ok(out)
     }
 }
-/// `CreateCompanyResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateCompanyResponseBody {
-    /// `company`
-    pub company: Option<Company>,
-}
-impl FromJson for CreateCompanyResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCompanyResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "company", &mut out.company)?;
-        Ok(out)
-    }
-}
-/// `CreateContractResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateContractResponseBody {
-    /// `contract`
-    pub contract: Option<Contract>,
-}
-impl FromJson for CreateContractResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateContractResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "contract", &mut out.contract)?;
-        Ok(out)
-    }
-}
 /// `CreateDepartmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1975,25 +1893,6 @@ impl FromJson for CreateDepartmentResponseBody {
         let mut o = json::object(value, "CreateDepartmentResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "department", &mut out.department)?;
-        Ok(out)
-    }
-}
-/// `CreateEmployeeTypeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateEmployeeTypeResponseBody {
-    /// `employee_type`
-    pub employee_type: Option<EmployeeType>,
-}
-impl FromJson for CreateEmployeeTypeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateEmployeeTypeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
         Ok(out)
     }
 }
@@ -2109,82 +2008,6 @@ impl FromJson for CreateJobChangeResponseBody {
         Ok(out)
     }
 }
-/// `CreateJobDataResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateJobDataResponseBody {
-    /// `job_data`
-    pub job_data: Option<JobData>,
-}
-impl FromJson for CreateJobDataResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateJobDataResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_data", &mut out.job_data)?;
-        Ok(out)
-    }
-}
-/// `CreateJobFamilyResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateJobFamilyResponseBody {
-    /// `job_family`
-    pub job_family: Option<JobFamily>,
-}
-impl FromJson for CreateJobFamilyResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateJobFamilyResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_family", &mut out.job_family)?;
-        Ok(out)
-    }
-}
-/// `CreateJobLevelResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateJobLevelResponseBody {
-    /// `job_level`
-    pub job_level: Option<JobLevel>,
-}
-impl FromJson for CreateJobLevelResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateJobLevelResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_level", &mut out.job_level)?;
-        Ok(out)
-    }
-}
-/// `CreateJobResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateJobResponseBody {
-    /// `job`
-    pub job: Option<Job>,
-}
-impl FromJson for CreateJobResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateJobResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job", &mut out.job)?;
-        Ok(out)
-    }
-}
 /// `CreateLeaveGrantingRecordRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2243,82 +2066,6 @@ impl FromJson for CreateLeaveGrantingRecordResponseBody {
         let mut o = json::object(value, "CreateLeaveGrantingRecordResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "leave_granting_record", &mut out.leave_granting_record)?;
-        Ok(out)
-    }
-}
-/// `CreateLocationResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateLocationResponseBody {
-    /// `location`
-    pub location: Option<Location>,
-}
-impl FromJson for CreateLocationResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateLocationResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "location", &mut out.location)?;
-        Ok(out)
-    }
-}
-/// `CreateNationalIdTypeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateNationalIdTypeResponseBody {
-    /// `national_id_type`
-    pub national_id_type: Option<NationalIdType>,
-}
-impl FromJson for CreateNationalIdTypeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateNationalIdTypeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "national_id_type", &mut out.national_id_type)?;
-        Ok(out)
-    }
-}
-/// `CreatePersonResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreatePersonResponseBody {
-    /// `person`
-    pub person: Option<Person>,
-}
-impl FromJson for CreatePersonResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreatePersonResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "person", &mut out.person)?;
-        Ok(out)
-    }
-}
-/// `CreateWorkingHoursTypeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateWorkingHoursTypeResponseBody {
-    /// `working_hours_type`
-    pub working_hours_type: Option<WorkingHoursType>,
-}
-impl FromJson for CreateWorkingHoursTypeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateWorkingHoursTypeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "working_hours_type", &mut out.working_hours_type)?;
         Ok(out)
     }
 }
@@ -2428,7 +2175,7 @@ pub struct CustomFieldData {
     /// Custom field apiname, which is the unique identifier of the custom field. You can get it by \[Get Custom Field List\]
     pub custom_api_name: String,
     /// `name`
-    pub name: Option<CustomName>,
+    pub name: Option<Name>,
     /// `type`
     pub r#type: Option<i64>,
     /// Field value, which is the string escaped by json, according to the metadata definition, the field format is different (such as 123, 123.23, "true", \["id1", "id2"\], "2006-01-02 15:04:05")Attention:1. The enumeration field value can be obtained by \[Get Field Details\], the reference interface returns, field details &gt; field type configuration information &gt; option configuration information &gt; option information &gt; enumeration value set API name
@@ -2452,36 +2199,6 @@ impl ToJson for CustomFieldData {
         w.field_opt("name", &self.name);
         w.field_opt("type", &self.r#type);
         w.field("value", &self.value);
-        w.end_object();
-    }
-}
-/// `CustomName`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CustomName {
-    /// `zh_cn`
-    pub zh_cn: Option<String>,
-    /// `en_us`
-    pub en_us: Option<String>,
-}
-impl FromJson for CustomName {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomName")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        Ok(out)
-    }
-}
-impl ToJson for CustomName {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("zh_cn", &self.zh_cn);
-        w.field_opt("en_us", &self.en_us);
         w.end_object();
     }
 }
@@ -2766,28 +2483,6 @@ impl ToJson for EditEnumOptionCommonDataMetaDataRequestBody {
         w.field("enum_field_api_name", &self.enum_field_api_name);
         w.field("enum_field_option", &self.enum_field_option);
         w.end_object();
-    }
-}
-/// `EditEnumOptionCommonDataMetaDataResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct EditEnumOptionCommonDataMetaDataResponseBody {
-    /// `enum_field_api_name`
-    pub enum_field_api_name: Option<String>,
-    /// `enum_field_options`
-    pub enum_field_options: Option<Vec<EnumFieldOption>>,
-}
-impl FromJson for EditEnumOptionCommonDataMetaDataResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EditEnumOptionCommonDataMetaDataResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "enum_field_api_name", &mut out.enum_field_api_name)?;
-        json::set(&mut o, "enum_field_options", &mut out.enum_field_options)?;
-        Ok(out)
     }
 }
 /// `Education`
@@ -3537,7 +3232,7 @@ pub struct FormFieldVariable {
     /// `variable_api_name`
     pub variable_api_name: Option<String>,
     /// `variable_name`
-    pub variable_name: Option<BpmDataengineI18n>,
+    pub variable_name: Option<Name>,
     /// `variable_value`
     pub variable_value: Option<FormVariableValueInfo>,
 }
@@ -3611,25 +3306,6 @@ impl FromJson for FormFieldVariableDatetimeValue {
         Ok(out)
     }
 }
-/// `FormFieldVariableDepartmentValue`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FormFieldVariableDepartmentValue {
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for FormFieldVariableDepartmentValue {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableDepartmentValue")?;
-        let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
 /// `FormFieldVariableEmploymentValue`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3663,9 +3339,9 @@ pub struct FormFieldVariableEnumValue {
     /// `value`
     pub value: Option<String>,
     /// `name`
-    pub name: Option<BpmDataengineI18n>,
+    pub name: Option<Name>,
     /// `desc`
-    pub desc: Option<BpmDataengineI18n>,
+    pub desc: Option<Name>,
 }
 impl FromJson for FormFieldVariableEnumValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -3717,7 +3393,7 @@ impl FromJson for FormFieldVariableFileValue {
 )]
 pub struct FormFieldVariableI18nValue {
     /// `value`
-    pub value: Option<BpmDataengineI18n>,
+    pub value: Option<Name>,
 }
 impl FromJson for FormFieldVariableI18nValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -3738,7 +3414,7 @@ pub struct FormFieldVariableListObject {
     /// `text_value`
     pub text_value: Option<FormFieldVariableTextValue>,
     /// `number_value`
-    pub number_value: Option<FormFieldVariableNumberValue>,
+    pub number_value: Option<FormFieldVariableTextValue>,
     /// `date_value`
     pub date_value: Option<FormFieldVariableDateValue>,
     /// `employment_value`
@@ -3752,7 +3428,7 @@ pub struct FormFieldVariableListObject {
     /// `bool_value`
     pub bool_value: Option<FormFieldVariableBoolValue>,
     /// `department_value`
-    pub department_value: Option<FormFieldVariableDepartmentValue>,
+    pub department_value: Option<FormFieldVariableTextValue>,
     /// `file_value`
     pub file_value: Option<FormFieldVariableFileValue>,
     /// `i18n_value`
@@ -3813,25 +3489,6 @@ impl FromJson for FormFieldVariableNullValue {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         json::object(value, "FormFieldVariableNullValue")?;
         Ok(Self {})
-    }
-}
-/// `FormFieldVariableNumberValue`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FormFieldVariableNumberValue {
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for FormFieldVariableNumberValue {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FormFieldVariableNumberValue")?;
-        let mut out = Self::default();
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
     }
 }
 /// `FormFieldVariableObjectValue`
@@ -3924,7 +3581,7 @@ pub struct FormVariableValueInfo {
     /// `text_value`
     pub text_value: Option<FormFieldVariableTextValue>,
     /// `number_value`
-    pub number_value: Option<FormFieldVariableNumberValue>,
+    pub number_value: Option<FormFieldVariableTextValue>,
     /// `date_value`
     pub date_value: Option<FormFieldVariableDateValue>,
     /// `employment_value`
@@ -3938,7 +3595,7 @@ pub struct FormVariableValueInfo {
     /// `bool_value`
     pub bool_value: Option<FormFieldVariableBoolValue>,
     /// `department_value`
-    pub department_value: Option<FormFieldVariableDepartmentValue>,
+    pub department_value: Option<FormFieldVariableTextValue>,
     /// `file_value`
     pub file_value: Option<FormFieldVariableFileValue>,
     /// `i18n_value`
@@ -6532,82 +6189,6 @@ impl FromJson for OrgTruncation {
         Ok(out)
     }
 }
-/// `PatchCompanyResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchCompanyResponseBody {
-    /// `company`
-    pub company: Option<Company>,
-}
-impl FromJson for PatchCompanyResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchCompanyResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "company", &mut out.company)?;
-        Ok(out)
-    }
-}
-/// `PatchContractResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchContractResponseBody {
-    /// `contract`
-    pub contract: Option<Contract>,
-}
-impl FromJson for PatchContractResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchContractResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "contract", &mut out.contract)?;
-        Ok(out)
-    }
-}
-/// `PatchDepartmentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchDepartmentResponseBody {
-    /// `department`
-    pub department: Option<Department>,
-}
-impl FromJson for PatchDepartmentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchDepartmentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "department", &mut out.department)?;
-        Ok(out)
-    }
-}
-/// `PatchEmployeeTypeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchEmployeeTypeResponseBody {
-    /// `employee_type`
-    pub employee_type: Option<EmployeeType>,
-}
-impl FromJson for PatchEmployeeTypeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchEmployeeTypeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "employee_type", &mut out.employee_type)?;
-        Ok(out)
-    }
-}
 /// `PatchEmploymentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -6624,158 +6205,6 @@ impl FromJson for PatchEmploymentResponseBody {
         let mut o = json::object(value, "PatchEmploymentResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "employment", &mut out.employment)?;
-        Ok(out)
-    }
-}
-/// `PatchJobDataResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchJobDataResponseBody {
-    /// `job_data`
-    pub job_data: Option<JobData>,
-}
-impl FromJson for PatchJobDataResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchJobDataResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_data", &mut out.job_data)?;
-        Ok(out)
-    }
-}
-/// `PatchJobFamilyResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchJobFamilyResponseBody {
-    /// `job_family`
-    pub job_family: Option<JobFamily>,
-}
-impl FromJson for PatchJobFamilyResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchJobFamilyResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_family", &mut out.job_family)?;
-        Ok(out)
-    }
-}
-/// `PatchJobLevelResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchJobLevelResponseBody {
-    /// `job_level`
-    pub job_level: Option<JobLevel>,
-}
-impl FromJson for PatchJobLevelResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchJobLevelResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_level", &mut out.job_level)?;
-        Ok(out)
-    }
-}
-/// `PatchJobResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchJobResponseBody {
-    /// `job`
-    pub job: Option<Job>,
-}
-impl FromJson for PatchJobResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchJobResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job", &mut out.job)?;
-        Ok(out)
-    }
-}
-/// `PatchNationalIdTypeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchNationalIdTypeResponseBody {
-    /// `national_id_type`
-    pub national_id_type: Option<NationalIdType>,
-}
-impl FromJson for PatchNationalIdTypeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchNationalIdTypeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "national_id_type", &mut out.national_id_type)?;
-        Ok(out)
-    }
-}
-/// `PatchPersonResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchPersonResponseBody {
-    /// `person`
-    pub person: Option<Person>,
-}
-impl FromJson for PatchPersonResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchPersonResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "person", &mut out.person)?;
-        Ok(out)
-    }
-}
-/// `PatchPreHireResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchPreHireResponseBody {
-    /// `pre_hire`
-    pub pre_hire: Option<PreHire>,
-}
-impl FromJson for PatchPreHireResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchPreHireResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "pre_hire", &mut out.pre_hire)?;
-        Ok(out)
-    }
-}
-/// `PatchWorkingHoursTypeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchWorkingHoursTypeResponseBody {
-    /// `working_hours_type`
-    pub working_hours_type: Option<WorkingHoursType>,
-}
-impl FromJson for PatchWorkingHoursTypeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchWorkingHoursTypeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "working_hours_type", &mut out.working_hours_type)?;
         Ok(out)
     }
 }
@@ -7537,25 +6966,6 @@ impl FromJson for ReferenceObject {
         Ok(out)
     }
 }
-/// `RemoveRoleAssignAuthorizationResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RemoveRoleAssignAuthorizationResponseBody {
-    /// `assign_id`
-    pub assign_id: Option<String>,
-}
-impl FromJson for RemoveRoleAssignAuthorizationResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RemoveRoleAssignAuthorizationResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "assign_id", &mut out.assign_id)?;
-        Ok(out)
-    }
-}
 /// `RoleAuthorization`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -7631,31 +7041,6 @@ impl ToJson for SearchAssignedUserRequestBody {
         w.field_opt("page_token", &self.page_token);
         w.field("page_size", &self.page_size);
         w.end_object();
-    }
-}
-/// `SearchAssignedUserResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SearchAssignedUserResponseBody {
-    /// `items`
-    pub items: Option<Vec<RoleAuthorization>>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-    /// `page_token`
-    pub page_token: Option<String>,
-}
-impl FromJson for SearchAssignedUserResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchAssignedUserResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        Ok(out)
     }
 }
 /// `SearchOffboardingRequestBody`
@@ -8543,43 +7928,6 @@ impl FromJson for TransferType {
         Ok(out)
     }
 }
-/// `UpdateRoleAssignAuthorizationRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateRoleAssignAuthorizationRequestBody {
-    /// Authorization scope of the authorized role. You need to construct the structure according to the request body example.It is a two-dimensional array that you can use to authorize roles with multiple administrative dimensions, such as a Local HRBP.- ==org_key==: Management dimension. Options are - Department: ==department== - Place of work: ==work_location== - Company: ==company== - cost center: ==organization_id_strand== - Social Security City: ==social_security_location== - Location: ==onboarding_location== - Salary group: ==pay_group== - Talent pool: ==talent_pool== - Custom Organization: You can view the custom organization type code under the custom organization directory in "Feishu People-Settings-Organization Settings", such as ==custom_org_01==, ==custom_org_02==, ==custom_org_03==, ==custom_org_04==, ==custom_org_05==- ==org_ids==: Organization ID. Organization ID and organization code only need to fill in one- ==org_codes==: Organization Code. Organization ID and Organization Code only need to fill in one
-    pub assigned_organization_items: Vec<Vec<Value>>,
-}
-impl ToJson for UpdateRoleAssignAuthorizationRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("assigned_organization_items", &self.assigned_organization_items);
-        w.end_object();
-    }
-}
-/// `UpdateRoleAssignAuthorizationResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateRoleAssignAuthorizationResponseBody {
-    /// `assign_id`
-    pub assign_id: Option<String>,
-}
-impl FromJson for UpdateRoleAssignAuthorizationResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateRoleAssignAuthorizationResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "assign_id", &mut out.assign_id)?;
-        Ok(out)
-    }
-}
 /// `UploadPersonRequestBody`
 #[derive(Debug, Default)]
 pub struct UploadPersonRequestBody {
@@ -8597,25 +7945,6 @@ impl UploadPersonRequestBody {
         }
         form = form.text("file_name", self.file_name);
         form
-    }
-}
-/// `UploadPersonResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UploadPersonResponseBody {
-    /// `id`
-    pub id: Option<String>,
-}
-impl FromJson for UploadPersonResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadPersonResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        Ok(out)
     }
 }
 /// `ViewEmploymentInfo`
@@ -8665,28 +7994,6 @@ impl FromJson for WkCalendarDate {
         json::set(&mut o, "date", &mut out.date)?;
         json::set(&mut o, "date_type", &mut out.date_type)?;
         json::set(&mut o, "id", &mut out.id)?;
-        Ok(out)
-    }
-}
-/// `WkCalendarI18n`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct WkCalendarI18n {
-    /// `zh_cn`
-    pub zh_cn: Option<String>,
-    /// `en_us`
-    pub en_us: Option<String>,
-}
-impl FromJson for WkCalendarI18n {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WkCalendarI18n")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
         Ok(out)
     }
 }
@@ -8747,7 +8054,7 @@ pub struct WorkCalendarDetail {
     /// `calendar_id`
     pub calendar_id: String,
     /// `calendar_name`
-    pub calendar_name: Option<WkCalendarI18n>,
+    pub calendar_name: Option<Name>,
     /// `enable`
     pub enable: bool,
 }
@@ -8910,3 +8217,143 @@ impl ToJson for WorkingHoursType {
         w.end_object();
     }
 }
+/// `BpmDataengineI18n`
+///
+/// The same fields as [`Name`]: one type, two names.
+pub type BpmDataengineI18n = Name;
+/// `CpstI18n`
+///
+/// The same fields as [`Name`]: one type, two names.
+pub type CpstI18n = Name;
+/// `CreateCompanyResponseBody`
+///
+/// The same fields as [`GetCompanyResponseBody`]: one type, two names.
+pub type CreateCompanyResponseBody = GetCompanyResponseBody;
+/// `CreateContractResponseBody`
+///
+/// The same fields as [`GetContractResponseBody`]: one type, two names.
+pub type CreateContractResponseBody = GetContractResponseBody;
+/// `CreateEmployeeTypeResponseBody`
+///
+/// The same fields as [`GetEmployeeTypeResponseBody`]: one type, two names.
+pub type CreateEmployeeTypeResponseBody = GetEmployeeTypeResponseBody;
+/// `CreateJobDataResponseBody`
+///
+/// The same fields as [`GetJobDataResponseBody`]: one type, two names.
+pub type CreateJobDataResponseBody = GetJobDataResponseBody;
+/// `CreateJobFamilyResponseBody`
+///
+/// The same fields as [`GetJobFamilyResponseBody`]: one type, two names.
+pub type CreateJobFamilyResponseBody = GetJobFamilyResponseBody;
+/// `CreateJobLevelResponseBody`
+///
+/// The same fields as [`GetJobLevelResponseBody`]: one type, two names.
+pub type CreateJobLevelResponseBody = GetJobLevelResponseBody;
+/// `CreateJobResponseBody`
+///
+/// The same fields as [`GetJobResponseBody`]: one type, two names.
+pub type CreateJobResponseBody = GetJobResponseBody;
+/// `CreateLocationResponseBody`
+///
+/// The same fields as [`GetLocationResponseBody`]: one type, two names.
+pub type CreateLocationResponseBody = GetLocationResponseBody;
+/// `CreateNationalIdTypeResponseBody`
+///
+/// The same fields as [`GetNationalIdTypeResponseBody`]: one type, two names.
+pub type CreateNationalIdTypeResponseBody = GetNationalIdTypeResponseBody;
+/// `CreatePersonResponseBody`
+///
+/// The same fields as [`GetPersonResponseBody`]: one type, two names.
+pub type CreatePersonResponseBody = GetPersonResponseBody;
+/// `CreateWorkingHoursTypeResponseBody`
+///
+/// The same fields as [`GetWorkingHoursTypeResponseBody`]: one type, two names.
+pub type CreateWorkingHoursTypeResponseBody = GetWorkingHoursTypeResponseBody;
+/// `CustomName`
+///
+/// The same fields as [`Name`]: one type, two names.
+pub type CustomName = Name;
+/// `EditEnumOptionCommonDataMetaDataResponseBody`
+///
+/// The same fields as [`AddEnumOptionCommonDataMetaDataResponseBody`]: one type, two names.
+pub type EditEnumOptionCommonDataMetaDataResponseBody = AddEnumOptionCommonDataMetaDataResponseBody;
+/// `FormFieldVariableDepartmentValue`
+///
+/// The same fields as [`FormFieldVariableTextValue`]: one type, two names.
+pub type FormFieldVariableDepartmentValue = FormFieldVariableTextValue;
+/// `FormFieldVariableNumberValue`
+///
+/// The same fields as [`FormFieldVariableTextValue`]: one type, two names.
+pub type FormFieldVariableNumberValue = FormFieldVariableTextValue;
+/// `PatchCompanyResponseBody`
+///
+/// The same fields as [`GetCompanyResponseBody`]: one type, two names.
+pub type PatchCompanyResponseBody = GetCompanyResponseBody;
+/// `PatchContractResponseBody`
+///
+/// The same fields as [`GetContractResponseBody`]: one type, two names.
+pub type PatchContractResponseBody = GetContractResponseBody;
+/// `PatchDepartmentResponseBody`
+///
+/// The same fields as [`GetDepartmentResponseBody`]: one type, two names.
+pub type PatchDepartmentResponseBody = GetDepartmentResponseBody;
+/// `PatchEmployeeTypeResponseBody`
+///
+/// The same fields as [`GetEmployeeTypeResponseBody`]: one type, two names.
+pub type PatchEmployeeTypeResponseBody = GetEmployeeTypeResponseBody;
+/// `PatchJobDataResponseBody`
+///
+/// The same fields as [`GetJobDataResponseBody`]: one type, two names.
+pub type PatchJobDataResponseBody = GetJobDataResponseBody;
+/// `PatchJobFamilyResponseBody`
+///
+/// The same fields as [`GetJobFamilyResponseBody`]: one type, two names.
+pub type PatchJobFamilyResponseBody = GetJobFamilyResponseBody;
+/// `PatchJobLevelResponseBody`
+///
+/// The same fields as [`GetJobLevelResponseBody`]: one type, two names.
+pub type PatchJobLevelResponseBody = GetJobLevelResponseBody;
+/// `PatchJobResponseBody`
+///
+/// The same fields as [`GetJobResponseBody`]: one type, two names.
+pub type PatchJobResponseBody = GetJobResponseBody;
+/// `PatchNationalIdTypeResponseBody`
+///
+/// The same fields as [`GetNationalIdTypeResponseBody`]: one type, two names.
+pub type PatchNationalIdTypeResponseBody = GetNationalIdTypeResponseBody;
+/// `PatchPersonResponseBody`
+///
+/// The same fields as [`GetPersonResponseBody`]: one type, two names.
+pub type PatchPersonResponseBody = GetPersonResponseBody;
+/// `PatchPreHireResponseBody`
+///
+/// The same fields as [`GetPreHireResponseBody`]: one type, two names.
+pub type PatchPreHireResponseBody = GetPreHireResponseBody;
+/// `PatchWorkingHoursTypeResponseBody`
+///
+/// The same fields as [`GetWorkingHoursTypeResponseBody`]: one type, two names.
+pub type PatchWorkingHoursTypeResponseBody = GetWorkingHoursTypeResponseBody;
+/// `RemoveRoleAssignAuthorizationResponseBody`
+///
+/// The same fields as [`AddRoleAssignAuthorizationResponseBody`]: one type, two names.
+pub type RemoveRoleAssignAuthorizationResponseBody = AddRoleAssignAuthorizationResponseBody;
+/// `SearchAssignedUserResponseBody`
+///
+/// The same fields as [`QueryAuthorizationResponseBody`]: one type, two names.
+pub type SearchAssignedUserResponseBody = QueryAuthorizationResponseBody;
+/// `UpdateRoleAssignAuthorizationRequestBody`
+///
+/// The same fields as [`AddRoleAssignAuthorizationRequestBody`]: one type, two names.
+pub type UpdateRoleAssignAuthorizationRequestBody = AddRoleAssignAuthorizationRequestBody;
+/// `UpdateRoleAssignAuthorizationResponseBody`
+///
+/// The same fields as [`AddRoleAssignAuthorizationResponseBody`]: one type, two names.
+pub type UpdateRoleAssignAuthorizationResponseBody = AddRoleAssignAuthorizationResponseBody;
+/// `UploadPersonResponseBody`
+///
+/// The same fields as [`File`]: one type, two names.
+pub type UploadPersonResponseBody = File;
+/// `WkCalendarI18n`
+///
+/// The same fields as [`Name`]: one type, two names.
+pub type WkCalendarI18n = Name;

@@ -3043,9 +3043,9 @@ pub struct BasicInfo {
     /// `person_for_countries`
     pub person_for_countries: Option<Vec<PersonForCountryForUpdate>>,
     /// `passports`
-    pub passports: Option<Vec<PassportForUpdate>>,
+    pub passports: Option<Vec<Passport>>,
     /// `visas`
-    pub visas: Option<Vec<VisaForUpdate>>,
+    pub visas: Option<Vec<Visa>>,
     /// `national_id_v2s`
     pub national_id_v2s: Option<Vec<NationalIdForUpdate>>,
     /// `preferred_name_v2`
@@ -3057,7 +3057,7 @@ pub struct BasicInfo {
     /// `region_of_birth`
     pub region_of_birth: Option<String>,
     /// `tax_info_mys`
-    pub tax_info_mys: Option<TaxInfoMysForUpdate>,
+    pub tax_info_mys: Option<TaxInfoMys>,
 }
 impl ToJson for BasicInfo {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3187,9 +3187,9 @@ pub struct BasicInfoUpdate {
     /// citizenship
     pub citizenship_status_id_list: Option<Vec<String>>,
     /// work history
-    pub work_experience: Option<Vec<WorkExperienceForUpdate>>,
+    pub work_experience: Option<Vec<WorkExperience>>,
     /// Educational experience
-    pub education_info: Option<Vec<EducationInfoForUpdate>>,
+    pub education_info: Option<Vec<EducationInfo>>,
     /// `political_affiliation`
     pub political_affiliation: Option<String>,
     /// `legal_names`
@@ -3197,9 +3197,9 @@ pub struct BasicInfoUpdate {
     /// `person_for_countries`
     pub person_for_countries: Option<Vec<PersonForCountryForUpdate>>,
     /// `passports`
-    pub passports: Option<Vec<PassportForUpdate>>,
+    pub passports: Option<Vec<Passport>>,
     /// `visas`
-    pub visas: Option<Vec<VisaForUpdate>>,
+    pub visas: Option<Vec<Visa>>,
     /// `national_id_v2s`
     pub national_id_v2s: Option<Vec<NationalIdForUpdate>>,
     /// `preferred_name_v2`
@@ -3211,7 +3211,7 @@ pub struct BasicInfoUpdate {
     /// `region_of_birth`
     pub region_of_birth: Option<String>,
     /// `tax_info_mys`
-    pub tax_info_mys: Option<TaxInfoMysForUpdate>,
+    pub tax_info_mys: Option<TaxInfoMys>,
 }
 impl ToJson for BasicInfoUpdate {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -3852,24 +3852,6 @@ impl FromJson for BatchQueryCostAllocationResponseBody {
         let mut out = Self::default();
         json::set(&mut o, "items", &mut out.items)?;
         Ok(out)
-    }
-}
-/// `BatchQueryDefaultCostCenterRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchQueryDefaultCostCenterRequestBody {
-    /// true
-    pub employment_ids: Vec<String>,
-}
-impl ToJson for BatchQueryDefaultCostCenterRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("employment_ids", &self.employment_ids);
-        w.end_object();
     }
 }
 /// `BatchQueryDefaultCostCenterResponseBody`
@@ -4612,24 +4594,6 @@ impl ToJson for CostCenter {
         w.end_object();
     }
 }
-/// `CostCenterId`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CostCenterId {
-    /// wk id
-    pub wk_id: Option<String>,
-}
-impl ToJson for CostCenterId {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("wk_id", &self.wk_id);
-        w.end_object();
-    }
-}
 /// `CostCenterTimeline`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -4825,25 +4789,6 @@ impl FromJson for CountryRegionSubdivision {
         Ok(out)
     }
 }
-/// `CreateCostCenterResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateCostCenterResponseBody {
-    /// `cost_center`
-    pub cost_center: Option<CostCenter>,
-}
-impl FromJson for CreateCostCenterResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCostCenterResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "cost_center", &mut out.cost_center)?;
-        Ok(out)
-    }
-}
 /// `CreateCostCenterVersionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -4881,25 +4826,6 @@ impl ToJson for CreateCostCenterVersionRequestBody {
         w.field("operation_reason", &self.operation_reason);
         w.field_opt("is_prefer_manual_encoding", &self.is_prefer_manual_encoding);
         w.end_object();
-    }
-}
-/// `CreateCostCenterVersionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateCostCenterVersionResponseBody {
-    /// `version`
-    pub version: Option<CostCenterVersion>,
-}
-impl FromJson for CreateCostCenterVersionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCostCenterVersionResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "version", &mut out.version)?;
-        Ok(out)
     }
 }
 /// `CreateCustomOrgResponseBody`
@@ -5049,51 +4975,6 @@ impl FromJson for CreateEmployeeResponseBody {
         Ok(out)
     }
 }
-/// `CreateEmployeesAdditionalJobResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateEmployeesAdditionalJobResponseBody {
-    /// `additional_job`
-    pub additional_job: Option<EmployeesAdditionalJobWriteResp>,
-}
-impl FromJson for CreateEmployeesAdditionalJobResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateEmployeesAdditionalJobResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "additional_job", &mut out.additional_job)?;
-        Ok(out)
-    }
-}
-/// `CreateEmployeesInternationalAssignmentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateEmployeesInternationalAssignmentResponseBody {
-    /// `international_assignment`
-    pub international_assignment: Option<EmployeesInternationalAssignmentResp>,
-}
-impl FromJson for CreateEmployeesInternationalAssignmentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "CreateEmployeesInternationalAssignmentResponseBody",
-        )?;
-        let mut out = Self::default();
-        json::set(
-            &mut o,
-            "international_assignment",
-            &mut out.international_assignment,
-        )?;
-        Ok(out)
-    }
-}
 /// `CreateJobChangeRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -5181,7 +5062,7 @@ pub struct CreateJobChangeResponseBody {
     /// `details_of_job_status_change`
     pub details_of_job_status_change: Option<Vec<String>>,
     /// `employment_name`
-    pub employment_name: Option<EmploymentLookupName>,
+    pub employment_name: Option<LookupName>,
     /// `exception_status`
     pub exception_status: Option<String>,
     /// `no_permission_fields`
@@ -5281,25 +5162,6 @@ impl FromJson for CreatePathwayResponseBody {
         Ok(out)
     }
 }
-/// `CreatePersonResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreatePersonResponseBody {
-    /// `person`
-    pub person: Option<PersonInfo>,
-}
-impl FromJson for CreatePersonResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreatePersonResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "person", &mut out.person)?;
-        Ok(out)
-    }
-}
 /// `CreatePositionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -5316,25 +5178,6 @@ impl FromJson for CreatePositionResponseBody {
         let mut o = json::object(value, "CreatePositionResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "position_id", &mut out.position_id)?;
-        Ok(out)
-    }
-}
-/// `CreatePreHireResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreatePreHireResponseBody {
-    /// `pre_hire_id`
-    pub pre_hire_id: Option<String>,
-}
-impl FromJson for CreatePreHireResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreatePreHireResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "pre_hire_id", &mut out.pre_hire_id)?;
         Ok(out)
     }
 }
@@ -5688,7 +5531,7 @@ pub struct CustomFieldData {
     /// Custom field API Name, the unique identifier of the custom field
     pub custom_api_name: String,
     /// 自定义字段名称（无需填写）
-    pub name: Option<CustomName>,
+    pub name: Option<I18nV2>,
     /// 自定义字段类型（无需填写）
     pub r#type: Option<i64>,
     /// Field value, which is a JSON-escaped string.**Note: For the specific value passing method, please refer to**\[Get metadata of custom fields\]
@@ -5712,36 +5555,6 @@ impl ToJson for CustomFieldData {
         w.field_opt("name", &self.name);
         w.field_opt("type", &self.r#type);
         w.field("value", &self.value);
-        w.end_object();
-    }
-}
-/// `CustomName`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CustomName {
-    /// 中文
-    pub zh_cn: Option<String>,
-    /// 英文
-    pub en_us: Option<String>,
-}
-impl FromJson for CustomName {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CustomName")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        Ok(out)
-    }
-}
-impl ToJson for CustomName {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("zh_cn", &self.zh_cn);
-        w.field_opt("en_us", &self.en_us);
         w.end_object();
     }
 }
@@ -5936,28 +5749,6 @@ impl ToJson for CustomOrgWithRate {
         w.end_object();
     }
 }
-/// `DataengineI18n`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DataengineI18n {
-    /// `zh_cn`
-    pub zh_cn: Option<String>,
-    /// `en_us`
-    pub en_us: Option<String>,
-}
-impl FromJson for DataengineI18n {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DataengineI18n")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        Ok(out)
-    }
-}
 /// `DefaultCostCenter`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -5999,7 +5790,7 @@ pub struct DefaultCostCenterRecord {
     /// is inherit
     pub is_inherit: Option<bool>,
     /// cost center id
-    pub cost_center_id: Option<CostCenterId>,
+    pub cost_center_id: Option<JobDataId>,
 }
 impl ToJson for DefaultCostCenterRecord {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -6086,24 +5877,6 @@ pub struct DeleteCostCenterRequestBody {
     pub operation_reason: String,
 }
 impl ToJson for DeleteCostCenterRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("operation_reason", &self.operation_reason);
-        w.end_object();
-    }
-}
-/// `DeleteCostCenterVersionRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteCostCenterVersionRequestBody {
-    /// Operational reasons
-    pub operation_reason: String,
-}
-impl ToJson for DeleteCostCenterVersionRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("operation_reason", &self.operation_reason);
@@ -6330,28 +6103,6 @@ impl FromJson for DepartmentHrbp {
         Ok(out)
     }
 }
-/// `DepartmentLookupName`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DepartmentLookupName {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18nV2>,
-}
-impl FromJson for DepartmentLookupName {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentLookupName")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
 /// `DepartmentParentInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -6472,31 +6223,6 @@ impl FromJson for DepartmentTimeline {
         json::set(&mut o, "is_confidential", &mut out.is_confidential)?;
         json::set(&mut o, "staffing_model", &mut out.staffing_model)?;
         json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        Ok(out)
-    }
-}
-/// `DepartmentTree`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DepartmentTree {
-    /// `id`
-    pub id: Option<String>,
-    /// `level`
-    pub level: Option<i64>,
-    /// `children`
-    pub children: Option<Vec<String>>,
-}
-impl FromJson for DepartmentTree {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentTree")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "level", &mut out.level)?;
-        json::set(&mut o, "children", &mut out.children)?;
         Ok(out)
     }
 }
@@ -6677,9 +6403,9 @@ pub struct DependentForUpdate {
     /// `modify_date`
     pub modify_date: Option<String>,
     /// `visas`
-    pub visas: Option<Vec<VisaForUpdate>>,
+    pub visas: Option<Vec<Visa>>,
     /// `passports`
-    pub passports: Option<Vec<PassportForUpdate>>,
+    pub passports: Option<Vec<Passport>>,
     /// `citizenship_statuses`
     pub citizenship_statuses: Option<Vec<ProfileSettingCitizenshipStatus>>,
     /// `id`
@@ -7094,42 +6820,6 @@ pub struct EducationInfo {
     pub degree: Option<String>,
 }
 impl ToJson for EducationInfo {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("school_name", &self.school_name);
-        w.field_opt("education", &self.education);
-        w.field_opt("start_time", &self.start_time);
-        w.field_opt("end_time", &self.end_time);
-        w.field_opt("field_of_study", &self.field_of_study);
-        w.field_opt("custom_fields", &self.custom_fields);
-        w.field_opt("degree", &self.degree);
-        w.end_object();
-    }
-}
-/// `EducationInfoForUpdate`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct EducationInfoForUpdate {
-    /// School name
-    pub school_name: Option<String>,
-    /// Education, enumeration values can be obtained from the document \[Introduction to enumeration constants\] Education (level_of_education) enumeration definition
-    pub education: Option<String>,
-    /// start time
-    pub start_time: Option<String>,
-    /// end time
-    pub end_time: Option<String>,
-    /// professional
-    pub field_of_study: Option<String>,
-    /// `custom_fields`
-    pub custom_fields: Option<Vec<ObjectFieldData>>,
-    /// `degree`
-    pub degree: Option<String>,
-}
-impl ToJson for EducationInfoForUpdate {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("school_name", &self.school_name);
@@ -8006,82 +7696,6 @@ impl ToJson for EmployeesAdditionalJobEdit {
         w.end_object();
     }
 }
-/// `EmployeesAdditionalJobWriteResp`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct EmployeesAdditionalJobWriteResp {
-    /// `id`
-    pub id: Option<String>,
-    /// `employee_type_id`
-    pub employee_type_id: String,
-    /// `working_hours_type_id`
-    pub working_hours_type_id: Option<String>,
-    /// `work_location_id`
-    pub work_location_id: Option<String>,
-    /// `department_id`
-    pub department_id: String,
-    /// `job_id`
-    pub job_id: Option<String>,
-    /// `job_level_id`
-    pub job_level_id: Option<String>,
-    /// `job_family_id`
-    pub job_family_id: Option<String>,
-    /// `employment_id`
-    pub employment_id: String,
-    /// `start_date`
-    pub start_date: String,
-    /// `end_date`
-    pub end_date: Option<String>,
-    /// `direct_manager_id`
-    pub direct_manager_id: Option<String>,
-    /// `dotted_line_manager_id`
-    pub dotted_line_manager_id: Option<String>,
-    /// `work_shift`
-    pub work_shift: Option<Enum>,
-    /// `compensation_type`
-    pub compensation_type: Option<Enum>,
-    /// `service_company`
-    pub service_company: Option<String>,
-    /// `weekly_working_hours`
-    pub weekly_working_hours: Option<String>,
-    /// `work_calendar_id`
-    pub work_calendar_id: Option<String>,
-    /// `position_id`
-    pub position_id: Option<String>,
-    /// `employee_subtype_id`
-    pub employee_subtype_id: Option<String>,
-}
-impl FromJson for EmployeesAdditionalJobWriteResp {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmployeesAdditionalJobWriteResp")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "employee_type_id", &mut out.employee_type_id)?;
-        json::set(&mut o, "working_hours_type_id", &mut out.working_hours_type_id)?;
-        json::set(&mut o, "work_location_id", &mut out.work_location_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "start_date", &mut out.start_date)?;
-        json::set(&mut o, "end_date", &mut out.end_date)?;
-        json::set(&mut o, "direct_manager_id", &mut out.direct_manager_id)?;
-        json::set(&mut o, "dotted_line_manager_id", &mut out.dotted_line_manager_id)?;
-        json::set(&mut o, "work_shift", &mut out.work_shift)?;
-        json::set(&mut o, "compensation_type", &mut out.compensation_type)?;
-        json::set(&mut o, "service_company", &mut out.service_company)?;
-        json::set(&mut o, "weekly_working_hours", &mut out.weekly_working_hours)?;
-        json::set(&mut o, "work_calendar_id", &mut out.work_calendar_id)?;
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        json::set(&mut o, "employee_subtype_id", &mut out.employee_subtype_id)?;
-        Ok(out)
-    }
-}
 /// `EmployeesInternationalAssignment`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -8568,28 +8182,6 @@ impl ToJson for EmploymentDefaultCostCenter {
         w.end_object();
     }
 }
-/// `EmploymentLookupName`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct EmploymentLookupName {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18nV2>,
-}
-impl FromJson for EmploymentLookupName {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EmploymentLookupName")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
 /// `EnableDisableAssessmentProbationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -8760,7 +8352,7 @@ pub struct FieldVariableValue {
     /// `variable_api_name`
     pub variable_api_name: Option<String>,
     /// `variable_name`
-    pub variable_name: Option<FieldVariableValueI18n>,
+    pub variable_name: Option<I18nV2>,
     /// `variable_value`
     pub variable_value: Option<FieldVariableValueTo>,
     /// `sub_values`
@@ -8775,36 +8367,6 @@ impl FromJson for FieldVariableValue {
         json::set(&mut o, "variable_value", &mut out.variable_value)?;
         json::set(&mut o, "sub_values", &mut out.sub_values)?;
         Ok(out)
-    }
-}
-/// `FieldVariableValueI18n`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FieldVariableValueI18n {
-    /// Chinese
-    pub zh_cn: Option<String>,
-    /// English
-    pub en_us: Option<String>,
-}
-impl FromJson for FieldVariableValueI18n {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FieldVariableValueI18n")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        Ok(out)
-    }
-}
-impl ToJson for FieldVariableValueI18n {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("zh_cn", &self.zh_cn);
-        w.field_opt("en_us", &self.en_us);
-        w.end_object();
     }
 }
 /// `FieldVariableValueTo`
@@ -8828,7 +8390,7 @@ pub struct FieldVariableValueTo {
     /// `date_time_value`
     pub date_time_value: Option<String>,
     /// `i18n_value`
-    pub i18n_value: Option<FieldVariableValueI18n>,
+    pub i18n_value: Option<I18nV2>,
     /// `object_value`
     pub object_value: Option<FieldVariableValueToObject>,
     /// `user_value`
@@ -8948,7 +8510,7 @@ pub struct FieldVariableValueToForReview {
     /// timestamp, MSEL
     pub date_time_value: Option<String>,
     /// i18n
-    pub i18n_value: Option<FieldVariableValueI18n>,
+    pub i18n_value: Option<I18nV2>,
     /// object value. Include object id and type
     pub object_value: Option<FieldVariableValueToObject>,
     /// department id. According param to choose department id
@@ -9217,28 +8779,6 @@ impl FromJson for GetJobResponseBody {
         Ok(out)
     }
 }
-/// `GetProcessFormVariableDataResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetProcessFormVariableDataResponseBody {
-    /// `field_variable_values`
-    pub field_variable_values: Option<Vec<FieldVariableValue>>,
-    /// `process_id`
-    pub process_id: Option<String>,
-}
-impl FromJson for GetProcessFormVariableDataResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetProcessFormVariableDataResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "field_variable_values", &mut out.field_variable_values)?;
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        Ok(out)
-    }
-}
 /// `GetProcessResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -9254,15 +8794,15 @@ pub struct GetProcessResponseBody {
     /// `flow_template_id`
     pub flow_template_id: Option<String>,
     /// `flow_template_name`
-    pub flow_template_name: Option<DataengineI18n>,
+    pub flow_template_name: Option<I18nV2>,
     /// `flow_definition_id`
     pub flow_definition_id: Option<String>,
     /// `flow_definition_name`
-    pub flow_definition_name: Option<DataengineI18n>,
+    pub flow_definition_name: Option<I18nV2>,
     /// `initiator_id`
     pub initiator_id: Option<String>,
     /// `initiator_name`
-    pub initiator_name: Option<DataengineI18n>,
+    pub initiator_name: Option<I18nV2>,
     /// `create_time`
     pub create_time: Option<String>,
     /// `complete_time`
@@ -9290,7 +8830,7 @@ pub struct GetProcessResponseBody {
     /// `is_last_completed_correct_process`
     pub is_last_completed_correct_process: Option<bool>,
     /// `process_name`
-    pub process_name: Option<DataengineI18n>,
+    pub process_name: Option<I18nV2>,
 }
 impl FromJson for GetProcessResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -9429,9 +8969,9 @@ impl ToJson for I18n {
     serde(default)
 )]
 pub struct I18nV2 {
-    /// `zh_cn`
+    /// 中文
     pub zh_cn: Option<String>,
-    /// `en_us`
+    /// 英文
     pub en_us: Option<String>,
 }
 impl FromJson for I18nV2 {
@@ -9441,6 +8981,14 @@ impl FromJson for I18nV2 {
         json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
         json::set(&mut o, "en_us", &mut out.en_us)?;
         Ok(out)
+    }
+}
+impl ToJson for I18nV2 {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.begin_object();
+        w.field_opt("zh_cn", &self.zh_cn);
+        w.field_opt("en_us", &self.en_us);
+        w.end_object();
     }
 }
 /// `InternationalAssignment`
@@ -9610,7 +9158,7 @@ pub struct JobChange {
     /// `details_of_job_status_change`
     pub details_of_job_status_change: Option<Vec<String>>,
     /// `employment_name`
-    pub employment_name: Option<EmploymentLookupName>,
+    pub employment_name: Option<LookupName>,
     /// `exception_status`
     pub exception_status: Option<String>,
     /// `no_permission_fields`
@@ -9848,7 +9396,7 @@ impl ToJson for JobDataCustomOrg {
     serde(default)
 )]
 pub struct JobDataId {
-    /// `wk_id`
+    /// wk id
     pub wk_id: Option<String>,
 }
 impl FromJson for JobDataId {
@@ -11605,7 +11153,7 @@ pub struct OfferInfoUpdate {
     pub seniority_date: Option<String>,
     /// Tenure adjustment information- Function grey release, if you need it, please contact \[Technical Support\]
     pub seniority_adjust_information_list: Option<
-        Vec<PrehireSeniorityAdjustInformationUpdate>,
+        Vec<PrehireSeniorityAdjustInformation>,
     >,
     /// Notice period within probation period (voluntary separation)- Function grey release, if you need it, please contact \[Technical Support\]
     pub notice_period_probation_voluntary: Option<NoticePeriodDetail>,
@@ -12278,42 +11826,6 @@ impl ToJson for Passport {
         w.end_object();
     }
 }
-/// `PassportForUpdate`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PassportForUpdate {
-    /// `wk_id`
-    pub wk_id: Option<String>,
-    /// `country_region_id`
-    pub country_region_id: String,
-    /// `national_id_type_id`
-    pub national_id_type_id: String,
-    /// `passport_number`
-    pub passport_number: String,
-    /// `issued_date`
-    pub issued_date: Option<String>,
-    /// `expiration_date`
-    pub expiration_date: Option<String>,
-    /// `issued_by`
-    pub issued_by: Option<String>,
-}
-impl ToJson for PassportForUpdate {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("wk_id", &self.wk_id);
-        w.field("country_region_id", &self.country_region_id);
-        w.field("national_id_type_id", &self.national_id_type_id);
-        w.field("passport_number", &self.passport_number);
-        w.field_opt("issued_date", &self.issued_date);
-        w.field_opt("expiration_date", &self.expiration_date);
-        w.field_opt("issued_by", &self.issued_by);
-        w.end_object();
-    }
-}
 /// `PatchCostCenterRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -12424,7 +11936,7 @@ impl FromJson for PatchCostCenterVersionResponseBody {
 )]
 pub struct PatchEmployeesAdditionalJobResponseBody {
     /// `additional_job`
-    pub additional_job: Option<EmployeesAdditionalJobWriteResp>,
+    pub additional_job: Option<EmployeesAdditionalJob>,
 }
 impl FromJson for PatchEmployeesAdditionalJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -14361,42 +13873,6 @@ impl FromJson for PrehireSeniorityAdjustInformationQuery {
         Ok(out)
     }
 }
-/// `PrehireSeniorityAdjustInformationUpdate`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PrehireSeniorityAdjustInformationUpdate {
-    /// Adjustment value- precision: two decimal places- Unit: yearAutomatic calculation logic: If this value is null and the start and end dates of the tenure adjustment are not null, the adjustment value will be automatically calculated
-    pub seniority_adjustment: Option<f64>,
-    /// Adjustment type- You can query through the \[Get Field Details\] interface, the query parameters are as follows:- object_api_name: seniority_adjust_information- custom_api_name: seniority_adjustment_type Options:decrease(reduce),increase(increase)
-    pub seniority_adjustment_type: SeniorityAdjustmentType,
-    /// Tenure adjustment reasons
-    pub reasons_for_seniority_adjustment: Option<String>,
-    /// Start Date- Format: yyyy-mm-dd
-    pub start_date: Option<String>,
-    /// end date- Format: yyyy-mm-dd
-    pub end_date: Option<String>,
-    /// -
-    pub custom_fields: Option<Vec<ObjectFieldData>>,
-}
-impl ToJson for PrehireSeniorityAdjustInformationUpdate {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("seniority_adjustment", &self.seniority_adjustment);
-        w.field("seniority_adjustment_type", &self.seniority_adjustment_type);
-        w.field_opt(
-            "reasons_for_seniority_adjustment",
-            &self.reasons_for_seniority_adjustment,
-        );
-        w.field_opt("start_date", &self.start_date);
-        w.field_opt("end_date", &self.end_date);
-        w.field_opt("custom_fields", &self.custom_fields);
-        w.end_object();
-    }
-}
 /// `PrehireUpdate`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -14639,9 +14115,9 @@ impl FromJson for ProbationInfoForSubmit {
 )]
 pub struct ProcessAbstractItem {
     /// `name`
-    pub name: Option<DataengineI18n>,
+    pub name: Option<I18nV2>,
     /// `value`
-    pub value: Option<DataengineI18n>,
+    pub value: Option<I18nV2>,
 }
 impl FromJson for ProcessAbstractItem {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -14697,9 +14173,9 @@ pub struct ProcessCcItem {
     /// `operator_id`
     pub operator_id: Option<String>,
     /// `operator_name`
-    pub operator_name: Option<DataengineI18n>,
+    pub operator_name: Option<I18nV2>,
     /// `node_name`
-    pub node_name: Option<DataengineI18n>,
+    pub node_name: Option<I18nV2>,
     /// `create_time`
     pub create_time: Option<String>,
     /// `node_definition_id`
@@ -14730,7 +14206,7 @@ pub struct ProcessCommentInfo {
     /// `commentor_id`
     pub commentor_id: Option<String>,
     /// `commentor_name`
-    pub commentor_name: Option<DataengineI18n>,
+    pub commentor_name: Option<I18nV2>,
     /// `comment_time`
     pub comment_time: Option<String>,
     /// `comment_msg`
@@ -14778,9 +14254,9 @@ pub struct ProcessDoneItem {
     /// `operator_id`
     pub operator_id: Option<String>,
     /// `operator_name`
-    pub operator_name: Option<DataengineI18n>,
+    pub operator_name: Option<I18nV2>,
     /// `node_name`
-    pub node_name: Option<DataengineI18n>,
+    pub node_name: Option<I18nV2>,
     /// `create_time`
     pub create_time: Option<String>,
     /// `complete_time`
@@ -14969,9 +14445,9 @@ pub struct ProcessSystemDoneItem {
     /// `links`
     pub links: Option<ProcessLink>,
     /// `operator_name`
-    pub operator_name: Option<DataengineI18n>,
+    pub operator_name: Option<I18nV2>,
     /// `node_name`
-    pub node_name: Option<DataengineI18n>,
+    pub node_name: Option<I18nV2>,
     /// `create_time`
     pub create_time: Option<String>,
     /// `complete_time`
@@ -15013,9 +14489,9 @@ pub struct ProcessSystemTodoItem {
     /// `links`
     pub links: Option<ProcessLink>,
     /// `operator_name`
-    pub operator_name: Option<DataengineI18n>,
+    pub operator_name: Option<I18nV2>,
     /// `node_name`
-    pub node_name: Option<DataengineI18n>,
+    pub node_name: Option<I18nV2>,
     /// `create_time`
     pub create_time: Option<String>,
     /// `node_definition_id`
@@ -15052,9 +14528,9 @@ pub struct ProcessTodoItem {
     /// `operator_id`
     pub operator_id: Option<String>,
     /// `operator_name`
-    pub operator_name: Option<DataengineI18n>,
+    pub operator_name: Option<I18nV2>,
     /// `node_name`
-    pub node_name: Option<DataengineI18n>,
+    pub node_name: Option<I18nV2>,
     /// `create_time`
     pub create_time: Option<String>,
     /// `node_definition_id`
@@ -15831,27 +15307,6 @@ impl ToJson for ProfileSettingHukou {
         w.end_object();
     }
 }
-/// `ProfileSettingI18n`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ProfileSettingI18n {
-    /// Chinese
-    pub zh_cn: Option<String>,
-    /// English
-    pub en_us: Option<String>,
-}
-impl ToJson for ProfileSettingI18n {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("zh_cn", &self.zh_cn);
-        w.field_opt("en_us", &self.en_us);
-        w.end_object();
-    }
-}
 /// `ProfileSettingName`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -16314,17 +15769,17 @@ impl ToJson for ProfileSettingVisa {
 )]
 pub struct ProfileSettingWorkExperience {
     /// Company/Organization
-    pub company_organization: Option<ProfileSettingI18n>,
+    pub company_organization: Option<I18nV2>,
     /// department
-    pub department: Option<ProfileSettingI18n>,
+    pub department: Option<I18nV2>,
     /// Start Date
     pub start_date: Option<String>,
     /// end date
     pub end_date: Option<String>,
     /// position
-    pub job: Option<ProfileSettingI18n>,
+    pub job: Option<I18nV2>,
     /// Job Description
-    pub description: Option<ProfileSettingI18n>,
+    pub description: Option<I18nV2>,
     /// custom field
     pub custom_fields: Option<Vec<ProfileSettingCustomField>>,
 }
@@ -17284,31 +16739,6 @@ impl ToJson for QuerySignatureFileRequestBody {
         w.end_object();
     }
 }
-/// `QuerySignatureFileResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct QuerySignatureFileResponseBody {
-    /// `items`
-    pub items: Option<Vec<SignatureFile>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-}
-impl FromJson for QuerySignatureFileResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QuerySignatureFileResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        Ok(out)
-    }
-}
 /// `QueryTimelineDepartmentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -17372,48 +16802,6 @@ impl FromJson for QuerybyidEmployeeCustomOrgResponseBody {
         json::set(&mut o, "custom_org", &mut out.custom_org)?;
         json::set(&mut o, "user_id", &mut out.user_id)?;
         Ok(out)
-    }
-}
-/// `RemoveVersionCostAllocationRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RemoveVersionCostAllocationRequestBody {
-    /// employment id
-    pub employment_id: String,
-    /// cost center
-    pub cost_allocation: Option<EmploymentCostAllocation>,
-}
-impl ToJson for RemoveVersionCostAllocationRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("employment_id", &self.employment_id);
-        w.field_opt("cost_allocation", &self.cost_allocation);
-        w.end_object();
-    }
-}
-/// `RemoveVersionDefaultCostCenterRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RemoveVersionDefaultCostCenterRequestBody {
-    /// Employee Employment ID
-    pub employment_id: String,
-    /// Cost center information
-    pub default_cost_center: Option<EmploymentDefaultCostCenter>,
-}
-impl ToJson for RemoveVersionDefaultCostCenterRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("employment_id", &self.employment_id);
-        w.field_opt("default_cost_center", &self.default_cost_center);
-        w.end_object();
     }
 }
 /// `ReorganizationInfo`
@@ -17675,25 +17063,6 @@ impl ToJson for RestoreFlowInstancePreHireRequestBody {
         w.field("pre_hire_id", &self.pre_hire_id);
         w.field_opt("confirm_workforce", &self.confirm_workforce);
         w.end_object();
-    }
-}
-/// `RestoreFlowInstancePreHireResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RestoreFlowInstancePreHireResponseBody {
-    /// `success`
-    pub success: Option<bool>,
-}
-impl FromJson for RestoreFlowInstancePreHireResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RestoreFlowInstancePreHireResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "success", &mut out.success)?;
-        Ok(out)
     }
 }
 /// `RevokeJobChangeRequestBody`
@@ -18838,31 +18207,6 @@ impl ToJson for SearchPreHireRequestBody {
         w.end_object();
     }
 }
-/// `SearchPreHireResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SearchPreHireResponseBody {
-    /// `items`
-    pub items: Option<Vec<PreHire>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-}
-impl FromJson for SearchPreHireResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchPreHireResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        Ok(out)
-    }
-}
 /// `SearchProbationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -19982,57 +19326,6 @@ impl ToJson for TaxInfoMys {
         w.end_object();
     }
 }
-/// `TaxInfoMysForUpdate`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TaxInfoMysForUpdate {
-    /// `epf_ee_tp3`
-    pub epf_ee_tp3: Option<String>,
-    /// `fresh_graduate`
-    pub fresh_graduate: Option<bool>,
-    /// `monthly_gross`
-    pub monthly_gross: Option<String>,
-    /// `mtd`
-    pub mtd: Option<String>,
-    /// `previous_income_in_the_current_year`
-    pub previous_income_in_the_current_year: Option<bool>,
-    /// `socso`
-    pub socso: Option<String>,
-    /// `tax_relief_1`
-    pub tax_relief_1: Option<String>,
-    /// `tax_relief_2`
-    pub tax_relief_2: Option<String>,
-    /// `tax_relief_3`
-    pub tax_relief_3: Option<String>,
-    /// `tax_relief_4`
-    pub tax_relief_4: Option<String>,
-    /// `tax_relief_5`
-    pub tax_relief_5: Option<String>,
-}
-impl ToJson for TaxInfoMysForUpdate {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("epf_ee_tp3", &self.epf_ee_tp3);
-        w.field_opt("fresh_graduate", &self.fresh_graduate);
-        w.field_opt("monthly_gross", &self.monthly_gross);
-        w.field_opt("mtd", &self.mtd);
-        w.field_opt(
-            "previous_income_in_the_current_year",
-            &self.previous_income_in_the_current_year,
-        );
-        w.field_opt("socso", &self.socso);
-        w.field_opt("tax_relief_1", &self.tax_relief_1);
-        w.field_opt("tax_relief_2", &self.tax_relief_2);
-        w.field_opt("tax_relief_3", &self.tax_relief_3);
-        w.field_opt("tax_relief_4", &self.tax_relief_4);
-        w.field_opt("tax_relief_5", &self.tax_relief_5);
-        w.end_object();
-    }
-}
 /// `TerminateSignatureFailIdAndReason`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -20354,17 +19647,17 @@ pub struct TransferInfo {
     /// `is_transfer_with_workforce`
     pub is_transfer_with_workforce: Option<bool>,
     /// `original_department_name`
-    pub original_department_name: Option<DepartmentLookupName>,
+    pub original_department_name: Option<LookupName>,
     /// `target_department_name`
-    pub target_department_name: Option<DepartmentLookupName>,
+    pub target_department_name: Option<LookupName>,
     /// `original_work_location_name`
     pub original_work_location_name: Option<LookupName>,
     /// `target_work_location_name`
     pub target_work_location_name: Option<LookupName>,
     /// `original_direct_manager_name`
-    pub original_direct_manager_name: Option<EmploymentLookupName>,
+    pub original_direct_manager_name: Option<LookupName>,
     /// `target_direct_manager_name`
-    pub target_direct_manager_name: Option<EmploymentLookupName>,
+    pub target_direct_manager_name: Option<LookupName>,
     /// `original_job_name`
     pub original_job_name: Option<LookupName>,
     /// `target_job_name`
@@ -20438,13 +19731,13 @@ pub struct TransferInfo {
     /// `target_default_cost_center_name`
     pub target_default_cost_center_name: Option<LookupName>,
     /// `original_dotted_manager_name`
-    pub original_dotted_manager_name: Option<EmploymentLookupName>,
+    pub original_dotted_manager_name: Option<LookupName>,
     /// `target_dotted_manager_name`
-    pub target_dotted_manager_name: Option<EmploymentLookupName>,
+    pub target_dotted_manager_name: Option<LookupName>,
     /// `initiator_name`
-    pub initiator_name: Option<EmploymentLookupName>,
+    pub initiator_name: Option<LookupName>,
     /// `exception_handler_name`
-    pub exception_handler_name: Option<EmploymentLookupName>,
+    pub exception_handler_name: Option<LookupName>,
     /// `original_social_security_city_name`
     pub original_social_security_city_name: Option<LookupName>,
     /// `target_social_security_city_name`
@@ -20879,25 +20172,6 @@ impl ToJson for TransformOnboardingTaskPreHireRequestBody {
         w.end_object();
     }
 }
-/// `TransformOnboardingTaskPreHireResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TransformOnboardingTaskPreHireResponseBody {
-    /// `success`
-    pub success: Option<bool>,
-}
-impl FromJson for TransformOnboardingTaskPreHireResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TransformOnboardingTaskPreHireResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "success", &mut out.success)?;
-        Ok(out)
-    }
-}
 /// `TransitTaskPreHireRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -20914,25 +20188,6 @@ impl ToJson for TransitTaskPreHireRequestBody {
         w.begin_object();
         w.field("task_id", &self.task_id);
         w.end_object();
-    }
-}
-/// `TransitTaskPreHireResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TransitTaskPreHireResponseBody {
-    /// `success`
-    pub success: Option<bool>,
-}
-impl FromJson for TransitTaskPreHireResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TransitTaskPreHireResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "success", &mut out.success)?;
-        Ok(out)
     }
 }
 /// `TreeCostCenterRequestBody`
@@ -21011,34 +20266,6 @@ impl ToJson for TreeDepartmentRequestBody {
         w.end_object();
     }
 }
-/// `TreeDepartmentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TreeDepartmentResponseBody {
-    /// `items`
-    pub items: Option<Vec<DepartmentTree>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-    /// `reject_export`
-    pub reject_export: Option<bool>,
-}
-impl FromJson for TreeDepartmentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TreeDepartmentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "reject_export", &mut out.reject_export)?;
-        Ok(out)
-    }
-}
 /// `UpdateProcessApproverResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -21082,48 +20309,6 @@ impl ToJson for UpdateRuleCustomOrgRequestBody {
         w.field("object_api_name", &self.object_api_name);
         w.field("org_id", &self.org_id);
         w.field_opt("match_rule_groups", &self.match_rule_groups);
-        w.end_object();
-    }
-}
-/// `UpdateVersionCostAllocationRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateVersionCostAllocationRequestBody {
-    /// Employee Employment ID
-    pub employment_id: String,
-    /// cost allocation
-    pub cost_allocation: Option<EmploymentCostAllocation>,
-}
-impl ToJson for UpdateVersionCostAllocationRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("employment_id", &self.employment_id);
-        w.field_opt("cost_allocation", &self.cost_allocation);
-        w.end_object();
-    }
-}
-/// `UpdateVersionDefaultCostCenterRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateVersionDefaultCostCenterRequestBody {
-    /// employment id
-    pub employment_id: String,
-    /// default cost center
-    pub default_cost_center: Option<EmploymentDefaultCostCenter>,
-}
-impl ToJson for UpdateVersionDefaultCostCenterRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("employment_id", &self.employment_id);
-        w.field_opt("default_cost_center", &self.default_cost_center);
         w.end_object();
     }
 }
@@ -21177,42 +20362,6 @@ impl ToJson for Visa {
         w.end_object();
     }
 }
-/// `VisaForUpdate`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct VisaForUpdate {
-    /// `wk_id`
-    pub wk_id: Option<String>,
-    /// `country_region_id`
-    pub country_region_id: String,
-    /// `national_id_type_id`
-    pub national_id_type_id: String,
-    /// `visa_number`
-    pub visa_number: String,
-    /// `issued_date`
-    pub issued_date: Option<String>,
-    /// `expiration_date`
-    pub expiration_date: Option<String>,
-    /// `issued_by`
-    pub issued_by: Option<String>,
-}
-impl ToJson for VisaForUpdate {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("wk_id", &self.wk_id);
-        w.field("country_region_id", &self.country_region_id);
-        w.field("national_id_type_id", &self.national_id_type_id);
-        w.field("visa_number", &self.visa_number);
-        w.field_opt("issued_date", &self.issued_date);
-        w.field_opt("expiration_date", &self.expiration_date);
-        w.field_opt("issued_by", &self.issued_by);
-        w.end_object();
-    }
-}
 /// `WithdrawOnboardingPreHireRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -21232,25 +20381,6 @@ impl ToJson for WithdrawOnboardingPreHireRequestBody {
         w.field("pre_hire_id", &self.pre_hire_id);
         w.field("withdraw_reason", &self.withdraw_reason);
         w.end_object();
-    }
-}
-/// `WithdrawOnboardingPreHireResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct WithdrawOnboardingPreHireResponseBody {
-    /// `success`
-    pub success: Option<bool>,
-}
-impl FromJson for WithdrawOnboardingPreHireResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WithdrawOnboardingPreHireResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "success", &mut out.success)?;
-        Ok(out)
     }
 }
 /// `WithdrawProbationRequestBody`
@@ -21317,42 +20447,6 @@ pub struct WorkExperience {
     pub custom_fields: Option<Vec<ObjectFieldData>>,
 }
 impl ToJson for WorkExperience {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("company_name", &self.company_name);
-        w.field_opt("start_time", &self.start_time);
-        w.field_opt("end_time", &self.end_time);
-        w.field_opt("job_title", &self.job_title);
-        w.field_opt("description", &self.description);
-        w.field_opt("department", &self.department);
-        w.field_opt("custom_fields", &self.custom_fields);
-        w.end_object();
-    }
-}
-/// `WorkExperienceForUpdate`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct WorkExperienceForUpdate {
-    /// Company name
-    pub company_name: Option<String>,
-    /// start time
-    pub start_time: Option<String>,
-    /// end time
-    pub end_time: Option<String>,
-    /// position
-    pub job_title: Option<String>,
-    /// Job Description
-    pub description: Option<String>,
-    /// department
-    pub department: Option<String>,
-    /// `custom_fields`
-    pub custom_fields: Option<Vec<ObjectFieldData>>,
-}
-impl ToJson for WorkExperienceForUpdate {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("company_name", &self.company_name);
@@ -21763,3 +20857,143 @@ impl ToJson for WorkforcePlanMultiPeriodValue {
         w.end_object();
     }
 }
+/// `BatchQueryDefaultCostCenterRequestBody`
+///
+/// The same fields as [`BatchQueryCostAllocationRequestBody`]: one type, two names.
+pub type BatchQueryDefaultCostCenterRequestBody = BatchQueryCostAllocationRequestBody;
+/// `CostCenterId`
+///
+/// The same fields as [`JobDataId`]: one type, two names.
+pub type CostCenterId = JobDataId;
+/// `CreateCostCenterResponseBody`
+///
+/// The same fields as [`PatchCostCenterResponseBody`]: one type, two names.
+pub type CreateCostCenterResponseBody = PatchCostCenterResponseBody;
+/// `CreateCostCenterVersionResponseBody`
+///
+/// The same fields as [`PatchCostCenterVersionResponseBody`]: one type, two names.
+pub type CreateCostCenterVersionResponseBody = PatchCostCenterVersionResponseBody;
+/// `CreateEmployeesAdditionalJobResponseBody`
+///
+/// The same fields as [`PatchEmployeesAdditionalJobResponseBody`]: one type, two names.
+pub type CreateEmployeesAdditionalJobResponseBody = PatchEmployeesAdditionalJobResponseBody;
+/// `CreateEmployeesInternationalAssignmentResponseBody`
+///
+/// The same fields as [`PatchEmployeesInternationalAssignmentResponseBody`]: one type, two names.
+pub type CreateEmployeesInternationalAssignmentResponseBody = PatchEmployeesInternationalAssignmentResponseBody;
+/// `CreatePersonResponseBody`
+///
+/// The same fields as [`PatchPersonResponseBody`]: one type, two names.
+pub type CreatePersonResponseBody = PatchPersonResponseBody;
+/// `CreatePreHireResponseBody`
+///
+/// The same fields as [`PatchPreHireResponseBody`]: one type, two names.
+pub type CreatePreHireResponseBody = PatchPreHireResponseBody;
+/// `CustomName`
+///
+/// The same fields as [`I18nV2`]: one type, two names.
+pub type CustomName = I18nV2;
+/// `DataengineI18n`
+///
+/// The same fields as [`I18nV2`]: one type, two names.
+pub type DataengineI18n = I18nV2;
+/// `DeleteCostCenterVersionRequestBody`
+///
+/// The same fields as [`DeleteCostCenterRequestBody`]: one type, two names.
+pub type DeleteCostCenterVersionRequestBody = DeleteCostCenterRequestBody;
+/// `DepartmentLookupName`
+///
+/// The same fields as [`LookupName`]: one type, two names.
+pub type DepartmentLookupName = LookupName;
+/// `DepartmentTree`
+///
+/// The same fields as [`CostCenterTree`]: one type, two names.
+pub type DepartmentTree = CostCenterTree;
+/// `EducationInfoForUpdate`
+///
+/// The same fields as [`EducationInfo`]: one type, two names.
+pub type EducationInfoForUpdate = EducationInfo;
+/// `EmployeesAdditionalJobWriteResp`
+///
+/// The same fields as [`EmployeesAdditionalJob`]: one type, two names.
+pub type EmployeesAdditionalJobWriteResp = EmployeesAdditionalJob;
+/// `EmploymentLookupName`
+///
+/// The same fields as [`LookupName`]: one type, two names.
+pub type EmploymentLookupName = LookupName;
+/// `FieldVariableValueI18n`
+///
+/// The same fields as [`I18nV2`]: one type, two names.
+pub type FieldVariableValueI18n = I18nV2;
+/// `GetProcessFormVariableDataResponseBody`
+///
+/// The same fields as [`FlowVariableDataProcessResponseBody`]: one type, two names.
+pub type GetProcessFormVariableDataResponseBody = FlowVariableDataProcessResponseBody;
+/// `PassportForUpdate`
+///
+/// The same fields as [`Passport`]: one type, two names.
+pub type PassportForUpdate = Passport;
+/// `PrehireSeniorityAdjustInformationUpdate`
+///
+/// The same fields as [`PrehireSeniorityAdjustInformation`]: one type, two names.
+pub type PrehireSeniorityAdjustInformationUpdate = PrehireSeniorityAdjustInformation;
+/// `ProfileSettingI18n`
+///
+/// The same fields as [`I18nV2`]: one type, two names.
+pub type ProfileSettingI18n = I18nV2;
+/// `QuerySignatureFileResponseBody`
+///
+/// The same fields as [`ListSignatureFileResponseBody`]: one type, two names.
+pub type QuerySignatureFileResponseBody = ListSignatureFileResponseBody;
+/// `RemoveVersionCostAllocationRequestBody`
+///
+/// The same fields as [`CreateVersionCostAllocationRequestBody`]: one type, two names.
+pub type RemoveVersionCostAllocationRequestBody = CreateVersionCostAllocationRequestBody;
+/// `RemoveVersionDefaultCostCenterRequestBody`
+///
+/// The same fields as [`CreateVersionDefaultCostCenterRequestBody`]: one type, two names.
+pub type RemoveVersionDefaultCostCenterRequestBody = CreateVersionDefaultCostCenterRequestBody;
+/// `RestoreFlowInstancePreHireResponseBody`
+///
+/// The same fields as [`CompletePreHireResponseBody`]: one type, two names.
+pub type RestoreFlowInstancePreHireResponseBody = CompletePreHireResponseBody;
+/// `SearchPreHireResponseBody`
+///
+/// The same fields as [`QueryPreHireResponseBody`]: one type, two names.
+pub type SearchPreHireResponseBody = QueryPreHireResponseBody;
+/// `TaxInfoMysForUpdate`
+///
+/// The same fields as [`TaxInfoMys`]: one type, two names.
+pub type TaxInfoMysForUpdate = TaxInfoMys;
+/// `TransformOnboardingTaskPreHireResponseBody`
+///
+/// The same fields as [`CompletePreHireResponseBody`]: one type, two names.
+pub type TransformOnboardingTaskPreHireResponseBody = CompletePreHireResponseBody;
+/// `TransitTaskPreHireResponseBody`
+///
+/// The same fields as [`CompletePreHireResponseBody`]: one type, two names.
+pub type TransitTaskPreHireResponseBody = CompletePreHireResponseBody;
+/// `TreeDepartmentResponseBody`
+///
+/// The same fields as [`TreeCostCenterResponseBody`]: one type, two names.
+pub type TreeDepartmentResponseBody = TreeCostCenterResponseBody;
+/// `UpdateVersionCostAllocationRequestBody`
+///
+/// The same fields as [`CreateVersionCostAllocationRequestBody`]: one type, two names.
+pub type UpdateVersionCostAllocationRequestBody = CreateVersionCostAllocationRequestBody;
+/// `UpdateVersionDefaultCostCenterRequestBody`
+///
+/// The same fields as [`CreateVersionDefaultCostCenterRequestBody`]: one type, two names.
+pub type UpdateVersionDefaultCostCenterRequestBody = CreateVersionDefaultCostCenterRequestBody;
+/// `VisaForUpdate`
+///
+/// The same fields as [`Visa`]: one type, two names.
+pub type VisaForUpdate = Visa;
+/// `WithdrawOnboardingPreHireResponseBody`
+///
+/// The same fields as [`CompletePreHireResponseBody`]: one type, two names.
+pub type WithdrawOnboardingPreHireResponseBody = CompletePreHireResponseBody;
+/// `WorkExperienceForUpdate`
+///
+/// The same fields as [`WorkExperience`]: one type, two names.
+pub type WorkExperienceForUpdate = WorkExperience;

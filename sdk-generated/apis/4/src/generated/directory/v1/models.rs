@@ -2551,30 +2551,6 @@ impl ToJson for FilterCondition {
         w.end_object();
     }
 }
-/// `FilterDepartmentRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FilterDepartmentRequestBody {
-    /// Query Conditions \[Learn more: Query Conditions Usage\]
-    pub filter: MultiFilterCondition,
-    /// List of fields to query. Permissioned row and column data will be returned according to the passed field list. If not passed, no fields will be returned \[Learn more: Field enumeration instructions\]
-    pub required_fields: Vec<String>,
-    /// paging information
-    pub page_request: PageCondition,
-}
-impl ToJson for FilterDepartmentRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("filter", &self.filter);
-        w.field("required_fields", &self.required_fields);
-        w.field("page_request", &self.page_request);
-        w.end_object();
-    }
-}
 /// `FilterDepartmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3691,31 +3667,6 @@ impl ToJson for SearchDepartmentRequestBody {
         w.end_object();
     }
 }
-/// `SearchDepartmentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SearchDepartmentResponseBody {
-    /// `departments`
-    pub departments: Option<Vec<Department>>,
-    /// `page_response`
-    pub page_response: Option<PageResponse>,
-    /// `abnormals`
-    pub abnormals: Option<Vec<AbnormalRecord>>,
-}
-impl FromJson for SearchDepartmentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchDepartmentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "departments", &mut out.departments)?;
-        json::set(&mut o, "page_response", &mut out.page_response)?;
-        json::set(&mut o, "abnormals", &mut out.abnormals)?;
-        Ok(out)
-    }
-}
 /// `SearchEmployeeFilter`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3762,31 +3713,6 @@ impl ToJson for SearchEmployeeRequestBody {
         w.field("required_fields", &self.required_fields);
         w.field_opt("filter", &self.filter);
         w.end_object();
-    }
-}
-/// `SearchEmployeeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SearchEmployeeResponseBody {
-    /// `employees`
-    pub employees: Option<Vec<EmployeeEntity>>,
-    /// `page_response`
-    pub page_response: Option<PageResponse>,
-    /// `abnormals`
-    pub abnormals: Option<Vec<AbnormalRecord>>,
-}
-impl FromJson for SearchEmployeeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchEmployeeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "employees", &mut out.employees)?;
-        json::set(&mut o, "page_response", &mut out.page_response)?;
-        json::set(&mut o, "abnormals", &mut out.abnormals)?;
-        Ok(out)
     }
 }
 /// `SearchOptions`
@@ -4118,27 +4044,6 @@ impl ToJson for ToBeResignedEmployeeRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field("employee", &self.employee);
-        w.end_object();
-    }
-}
-/// `UpdateCollaborationRuleRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateCollaborationRuleRequestBody {
-    /// The sum of the number of entities needs to be less than 100
-    pub subjects: CollaborationRuleEntities,
-    /// The sum of the number of entities needs to be less than 100
-    pub objects: CollaborationRuleEntities,
-}
-impl ToJson for UpdateCollaborationRuleRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("subjects", &self.subjects);
-        w.field("objects", &self.objects);
         w.end_object();
     }
 }
@@ -4721,3 +4626,19 @@ impl FromJson for WuKongEnum {
         Ok(out)
     }
 }
+/// `FilterDepartmentRequestBody`
+///
+/// The same fields as [`FilterEmployeeRequestBody`]: one type, two names.
+pub type FilterDepartmentRequestBody = FilterEmployeeRequestBody;
+/// `SearchDepartmentResponseBody`
+///
+/// The same fields as [`FilterDepartmentResponseBody`]: one type, two names.
+pub type SearchDepartmentResponseBody = FilterDepartmentResponseBody;
+/// `SearchEmployeeResponseBody`
+///
+/// The same fields as [`FilterEmployeeResponseBody`]: one type, two names.
+pub type SearchEmployeeResponseBody = FilterEmployeeResponseBody;
+/// `UpdateCollaborationRuleRequestBody`
+///
+/// The same fields as [`CreateCollaborationRuleRequestBody`]: one type, two names.
+pub type UpdateCollaborationRuleRequestBody = CreateCollaborationRuleRequestBody;

@@ -83,35 +83,13 @@ impl ToJson for OcrMode {
 )]
 pub struct BankCard {
     /// `entities`
-    pub entities: Option<Vec<BankCardEntity>>,
+    pub entities: Option<Vec<IdEntity>>,
 }
 impl FromJson for BankCard {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BankCard")?;
         let mut out = Self::default();
         json::set(&mut o, "entities", &mut out.entities)?;
-        Ok(out)
-    }
-}
-/// `BankCardEntity`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BankCardEntity {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for BankCardEntity {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BankCardEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
         Ok(out)
     }
 }
@@ -236,129 +214,6 @@ impl FromJson for BodyInfo {
         let mut out = Self::default();
         json::set(&mut o, "body_type", &mut out.body_type)?;
         json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
-/// `BusinessEntity`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BusinessEntity {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for BusinessEntity {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BusinessEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
-/// `BusinessLicense`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BusinessLicense {
-    /// `entities`
-    pub entities: Option<Vec<BusinessEntity>>,
-}
-impl FromJson for BusinessLicense {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BusinessLicense")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        Ok(out)
-    }
-}
-/// `ChinesePassport`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ChinesePassport {
-    /// `entities`
-    pub entities: Option<Vec<ChinesePassportEntity>>,
-}
-impl FromJson for ChinesePassport {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChinesePassport")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        Ok(out)
-    }
-}
-/// `ChinesePassportEntity`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ChinesePassportEntity {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for ChinesePassportEntity {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChinesePassportEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
-/// `DrivingEntity`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DrivingEntity {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for DrivingEntity {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DrivingEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
-/// `DrvingLicense`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DrvingLicense {
-    /// `entities`
-    pub entities: Option<Vec<DrivingEntity>>,
-}
-impl FromJson for DrvingLicense {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DrvingLicense")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
         Ok(out)
     }
 }
@@ -561,170 +416,6 @@ impl FromJson for FieldExtractionContractResponseBody {
         Ok(out)
     }
 }
-/// `FoodManageEntity`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FoodManageEntity {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for FoodManageEntity {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FoodManageEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
-/// `FoodManageLicense`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FoodManageLicense {
-    /// `entities`
-    pub entities: Option<Vec<FoodManageEntity>>,
-}
-impl FromJson for FoodManageLicense {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FoodManageLicense")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        Ok(out)
-    }
-}
-/// `FoodProduceEntity`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FoodProduceEntity {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for FoodProduceEntity {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FoodProduceEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
-/// `FoodProduceLicense`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FoodProduceLicense {
-    /// `entities`
-    pub entities: Option<Vec<FoodProduceEntity>>,
-}
-impl FromJson for FoodProduceLicense {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FoodProduceLicense")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        Ok(out)
-    }
-}
-/// `HealthCertificate`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct HealthCertificate {
-    /// `entities`
-    pub entities: Option<Vec<HealthCertificateEntity>>,
-}
-impl FromJson for HealthCertificate {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "HealthCertificate")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        Ok(out)
-    }
-}
-/// `HealthCertificateEntity`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct HealthCertificateEntity {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for HealthCertificateEntity {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "HealthCertificateEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
-/// `HkmMainlandTravelPermit`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct HkmMainlandTravelPermit {
-    /// `entities`
-    pub entities: Option<Vec<HkmMainlandTravelPermitEntity>>,
-}
-impl FromJson for HkmMainlandTravelPermit {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "HkmMainlandTravelPermit")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        Ok(out)
-    }
-}
-/// `HkmMainlandTravelPermitEntity`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct HkmMainlandTravelPermitEntity {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for HkmMainlandTravelPermitEntity {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "HkmMainlandTravelPermitEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
 /// `IdCard`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -870,7 +561,7 @@ impl RecognizeBusinessCardRequestBody {
 )]
 pub struct RecognizeBusinessCardResponseBody {
     /// `business_cards`
-    pub business_cards: Option<Vec<RecognizedEntities>>,
+    pub business_cards: Option<Vec<BankCard>>,
 }
 impl FromJson for RecognizeBusinessCardResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -905,7 +596,7 @@ impl RecognizeBusinessLicenseRequestBody {
 )]
 pub struct RecognizeBusinessLicenseResponseBody {
     /// `business_license`
-    pub business_license: Option<BusinessLicense>,
+    pub business_license: Option<BankCard>,
 }
 impl FromJson for RecognizeBusinessLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -940,7 +631,7 @@ impl RecognizeChinesePassportRequestBody {
 )]
 pub struct RecognizeChinesePassportResponseBody {
     /// `chinese_passport`
-    pub chinese_passport: Option<ChinesePassport>,
+    pub chinese_passport: Option<BankCard>,
 }
 impl FromJson for RecognizeChinesePassportResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -975,7 +666,7 @@ impl RecognizeDrivingLicenseRequestBody {
 )]
 pub struct RecognizeDrivingLicenseResponseBody {
     /// `driving_license`
-    pub driving_license: Option<DrvingLicense>,
+    pub driving_license: Option<BankCard>,
 }
 impl FromJson for RecognizeDrivingLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1010,7 +701,7 @@ impl RecognizeFoodManageLicenseRequestBody {
 )]
 pub struct RecognizeFoodManageLicenseResponseBody {
     /// `food_manage_license`
-    pub food_manage_license: Option<FoodManageLicense>,
+    pub food_manage_license: Option<BankCard>,
 }
 impl FromJson for RecognizeFoodManageLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1045,7 +736,7 @@ impl RecognizeFoodProduceLicenseRequestBody {
 )]
 pub struct RecognizeFoodProduceLicenseResponseBody {
     /// `food_produce_license`
-    pub food_produce_license: Option<FoodProduceLicense>,
+    pub food_produce_license: Option<BankCard>,
 }
 impl FromJson for RecognizeFoodProduceLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1080,7 +771,7 @@ impl RecognizeHealthCertificateRequestBody {
 )]
 pub struct RecognizeHealthCertificateResponseBody {
     /// `health_certificate`
-    pub health_certificate: Option<HealthCertificate>,
+    pub health_certificate: Option<BankCard>,
 }
 impl FromJson for RecognizeHealthCertificateResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1115,7 +806,7 @@ impl RecognizeHkmMainlandTravelPermitRequestBody {
 )]
 pub struct RecognizeHkmMainlandTravelPermitResponseBody {
     /// `hkm_mainland_travel_permit`
-    pub hkm_mainland_travel_permit: Option<HkmMainlandTravelPermit>,
+    pub hkm_mainland_travel_permit: Option<BankCard>,
 }
 impl FromJson for RecognizeHkmMainlandTravelPermitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1189,7 +880,7 @@ impl RecognizeTaxiInvoiceRequestBody {
 )]
 pub struct RecognizeTaxiInvoiceResponseBody {
     /// `taxi_invoices`
-    pub taxi_invoices: Option<Vec<TaxiInvoice>>,
+    pub taxi_invoices: Option<Vec<BankCard>>,
 }
 impl FromJson for RecognizeTaxiInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1224,7 +915,7 @@ impl RecognizeTrainInvoiceRequestBody {
 )]
 pub struct RecognizeTrainInvoiceResponseBody {
     /// `train_invoices`
-    pub train_invoices: Option<Vec<TrainInvoice>>,
+    pub train_invoices: Option<Vec<BankCard>>,
 }
 impl FromJson for RecognizeTrainInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1259,7 +950,7 @@ impl RecognizeTwMainlandTravelPermitRequestBody {
 )]
 pub struct RecognizeTwMainlandTravelPermitResponseBody {
     /// `tw_mainland_travel_permit`
-    pub tw_mainland_travel_permit: Option<TwMainlandTravelPermit>,
+    pub tw_mainland_travel_permit: Option<BankCard>,
 }
 impl FromJson for RecognizeTwMainlandTravelPermitResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1333,7 +1024,7 @@ impl RecognizeVehicleInvoiceRequestBody {
 )]
 pub struct RecognizeVehicleInvoiceResponseBody {
     /// `vehicle_invoice`
-    pub vehicle_invoice: Option<VehicleInvoice>,
+    pub vehicle_invoice: Option<BankCard>,
 }
 impl FromJson for RecognizeVehicleInvoiceResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1368,54 +1059,13 @@ impl RecognizeVehicleLicenseRequestBody {
 )]
 pub struct RecognizeVehicleLicenseResponseBody {
     /// `vehicle_license`
-    pub vehicle_license: Option<VehicleLicense>,
+    pub vehicle_license: Option<BankCard>,
 }
 impl FromJson for RecognizeVehicleLicenseResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "RecognizeVehicleLicenseResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "vehicle_license", &mut out.vehicle_license)?;
-        Ok(out)
-    }
-}
-/// `RecognizedEntities`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RecognizedEntities {
-    /// `entities`
-    pub entities: Option<Vec<RecognizedEntity>>,
-}
-impl FromJson for RecognizedEntities {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizedEntities")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        Ok(out)
-    }
-}
-/// `RecognizedEntity`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RecognizedEntity {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for RecognizedEntity {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RecognizedEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
         Ok(out)
     }
 }
@@ -1470,7 +1120,7 @@ pub struct Resume {
     /// `certificates`
     pub certificates: Option<Vec<ResumeCertificate>>,
     /// `competitions`
-    pub competitions: Option<Vec<ResumeCompetition>>,
+    pub competitions: Option<Vec<ResumeCertificate>>,
     /// `self_evaluation`
     pub self_evaluation: Option<String>,
     /// `urls`
@@ -1600,28 +1250,6 @@ impl FromJson for ResumeCertificate {
         Ok(out)
     }
 }
-/// `ResumeCompetition`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ResumeCompetition {
-    /// `name`
-    pub name: Option<String>,
-    /// `desc`
-    pub desc: Option<String>,
-}
-impl FromJson for ResumeCompetition {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ResumeCompetition")?;
-        let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "desc", &mut out.desc)?;
-        Ok(out)
-    }
-}
 /// `ResumeEducation`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1721,129 +1349,6 @@ impl FromJson for ResumeProject {
         Ok(out)
     }
 }
-/// `TaxiEntity`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TaxiEntity {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for TaxiEntity {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaxiEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
-/// `TaxiInvoice`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TaxiInvoice {
-    /// `entities`
-    pub entities: Option<Vec<TaxiEntity>>,
-}
-impl FromJson for TaxiInvoice {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TaxiInvoice")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        Ok(out)
-    }
-}
-/// `TrainEntity`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TrainEntity {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for TrainEntity {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TrainEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
-/// `TrainInvoice`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TrainInvoice {
-    /// `entities`
-    pub entities: Option<Vec<TrainEntity>>,
-}
-impl FromJson for TrainInvoice {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TrainInvoice")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        Ok(out)
-    }
-}
-/// `TwMainlandTravelPermit`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TwMainlandTravelPermit {
-    /// `entities`
-    pub entities: Option<Vec<TwMainlandTravelPermitEntity>>,
-}
-impl FromJson for TwMainlandTravelPermit {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TwMainlandTravelPermit")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        Ok(out)
-    }
-}
-/// `TwMainlandTravelPermitEntity`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TwMainlandTravelPermitEntity {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for TwMainlandTravelPermitEntity {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TwMainlandTravelPermitEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
 /// `VatEntity`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1888,85 +1393,115 @@ impl FromJson for VatInvoice {
         Ok(out)
     }
 }
+/// `BankCardEntity`
+///
+/// The same fields as [`IdEntity`]: one type, two names.
+pub type BankCardEntity = IdEntity;
+/// `BusinessEntity`
+///
+/// The same fields as [`IdEntity`]: one type, two names.
+pub type BusinessEntity = IdEntity;
+/// `BusinessLicense`
+///
+/// The same fields as [`BankCard`]: one type, two names.
+pub type BusinessLicense = BankCard;
+/// `ChinesePassport`
+///
+/// The same fields as [`BankCard`]: one type, two names.
+pub type ChinesePassport = BankCard;
+/// `ChinesePassportEntity`
+///
+/// The same fields as [`IdEntity`]: one type, two names.
+pub type ChinesePassportEntity = IdEntity;
+/// `DrivingEntity`
+///
+/// The same fields as [`IdEntity`]: one type, two names.
+pub type DrivingEntity = IdEntity;
+/// `DrvingLicense`
+///
+/// The same fields as [`BankCard`]: one type, two names.
+pub type DrvingLicense = BankCard;
+/// `FoodManageEntity`
+///
+/// The same fields as [`IdEntity`]: one type, two names.
+pub type FoodManageEntity = IdEntity;
+/// `FoodManageLicense`
+///
+/// The same fields as [`BankCard`]: one type, two names.
+pub type FoodManageLicense = BankCard;
+/// `FoodProduceEntity`
+///
+/// The same fields as [`IdEntity`]: one type, two names.
+pub type FoodProduceEntity = IdEntity;
+/// `FoodProduceLicense`
+///
+/// The same fields as [`BankCard`]: one type, two names.
+pub type FoodProduceLicense = BankCard;
+/// `HealthCertificate`
+///
+/// The same fields as [`BankCard`]: one type, two names.
+pub type HealthCertificate = BankCard;
+/// `HealthCertificateEntity`
+///
+/// The same fields as [`IdEntity`]: one type, two names.
+pub type HealthCertificateEntity = IdEntity;
+/// `HkmMainlandTravelPermit`
+///
+/// The same fields as [`BankCard`]: one type, two names.
+pub type HkmMainlandTravelPermit = BankCard;
+/// `HkmMainlandTravelPermitEntity`
+///
+/// The same fields as [`IdEntity`]: one type, two names.
+pub type HkmMainlandTravelPermitEntity = IdEntity;
+/// `RecognizedEntities`
+///
+/// The same fields as [`BankCard`]: one type, two names.
+pub type RecognizedEntities = BankCard;
+/// `RecognizedEntity`
+///
+/// The same fields as [`IdEntity`]: one type, two names.
+pub type RecognizedEntity = IdEntity;
+/// `ResumeCompetition`
+///
+/// The same fields as [`ResumeCertificate`]: one type, two names.
+pub type ResumeCompetition = ResumeCertificate;
+/// `TaxiEntity`
+///
+/// The same fields as [`IdEntity`]: one type, two names.
+pub type TaxiEntity = IdEntity;
+/// `TaxiInvoice`
+///
+/// The same fields as [`BankCard`]: one type, two names.
+pub type TaxiInvoice = BankCard;
+/// `TrainEntity`
+///
+/// The same fields as [`IdEntity`]: one type, two names.
+pub type TrainEntity = IdEntity;
+/// `TrainInvoice`
+///
+/// The same fields as [`BankCard`]: one type, two names.
+pub type TrainInvoice = BankCard;
+/// `TwMainlandTravelPermit`
+///
+/// The same fields as [`BankCard`]: one type, two names.
+pub type TwMainlandTravelPermit = BankCard;
+/// `TwMainlandTravelPermitEntity`
+///
+/// The same fields as [`IdEntity`]: one type, two names.
+pub type TwMainlandTravelPermitEntity = IdEntity;
 /// `VehicleEntity`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct VehicleEntity {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for VehicleEntity {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "VehicleEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`IdEntity`]: one type, two names.
+pub type VehicleEntity = IdEntity;
 /// `VehicleInvoice`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct VehicleInvoice {
-    /// `entities`
-    pub entities: Option<Vec<VehicleInvoiceEntity>>,
-}
-impl FromJson for VehicleInvoice {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "VehicleInvoice")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`BankCard`]: one type, two names.
+pub type VehicleInvoice = BankCard;
 /// `VehicleInvoiceEntity`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct VehicleInvoiceEntity {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for VehicleInvoiceEntity {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "VehicleInvoiceEntity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`IdEntity`]: one type, two names.
+pub type VehicleInvoiceEntity = IdEntity;
 /// `VehicleLicense`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct VehicleLicense {
-    /// `entities`
-    pub entities: Option<Vec<VehicleEntity>>,
-}
-impl FromJson for VehicleLicense {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "VehicleLicense")?;
-        let mut out = Self::default();
-        json::set(&mut o, "entities", &mut out.entities)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`BankCard`]: one type, two names.
+pub type VehicleLicense = BankCard;

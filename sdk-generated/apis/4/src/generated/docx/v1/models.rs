@@ -1365,7 +1365,7 @@ pub struct AgendaTitleElement {
     /// `inline_block`
     pub inline_block: Option<InlineBlock>,
     /// `equation`
-    pub equation: Option<Equation>,
+    pub equation: Option<TextRun>,
 }
 impl FromJson for AgendaTitleElement {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1413,27 +1413,6 @@ impl FromJson for AiTemplate {
 impl ToJson for AiTemplate {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
-        w.end_object();
-    }
-}
-/// `BatchDeleteChatAnnouncementBlockChildrenRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchDeleteChatAnnouncementBlockChildrenRequestBody {
-    /// Deleted starting index (operation interval left closed right open)
-    pub start_index: i64,
-    /// Deleted end index (operation interval left closed right open)
-    pub end_index: i64,
-}
-impl ToJson for BatchDeleteChatAnnouncementBlockChildrenRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("start_index", &self.start_index);
-        w.field("end_index", &self.end_index);
         w.end_object();
     }
 }
@@ -2125,27 +2104,6 @@ impl FromJson for ConvertDocumentResponseBody {
         Ok(out)
     }
 }
-/// `CreateChatAnnouncementBlockChildrenRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateChatAnnouncementBlockChildrenRequestBody {
-    /// 添加的孩子列表
-    pub children: Option<Vec<Block>>,
-    /// 当前 block 在 children 中的插入位置，起始值为 0，最大值为原 children 长度
-    pub index: Option<i64>,
-}
-impl ToJson for CreateChatAnnouncementBlockChildrenRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("children", &self.children);
-        w.field_opt("index", &self.index);
-        w.end_object();
-    }
-}
 /// `CreateChatAnnouncementBlockChildrenResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2291,25 +2249,6 @@ impl ToJson for CreateDocumentRequestBody {
         w.field_opt("folder_token", &self.folder_token);
         w.field_opt("title", &self.title);
         w.end_object();
-    }
-}
-/// `CreateDocumentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateDocumentResponseBody {
-    /// `document`
-    pub document: Option<Document>,
-}
-impl FromJson for CreateDocumentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateDocumentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "document", &mut out.document)?;
-        Ok(out)
     }
 }
 /// `DeleteGridColumnRequest`
@@ -2511,36 +2450,6 @@ impl FromJson for DocumentDisplaySetting {
         Ok(out)
     }
 }
-/// `Equation`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct Equation {
-    /// 符合 KaTeX 语法的公式内容，语法规则请参考：<https://katex.org/docs/supported.html>
-    pub content: String,
-    /// 文本局部样式
-    pub text_element_style: Option<TextElementStyle>,
-}
-impl FromJson for Equation {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Equation")?;
-        let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "text_element_style", &mut out.text_element_style)?;
-        Ok(out)
-    }
-}
-impl ToJson for Equation {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("content", &self.content);
-        w.field_opt("text_element_style", &self.text_element_style);
-        w.end_object();
-    }
-}
 /// `File`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2573,50 +2482,6 @@ impl ToJson for File {
         w.field_opt("name", &self.name);
         w.field_opt("view_type", &self.view_type);
         w.end_object();
-    }
-}
-/// `GetChatAnnouncementBlockChildrenResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetChatAnnouncementBlockChildrenResponseBody {
-    /// `items`
-    pub items: Option<Vec<Block>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-}
-impl FromJson for GetChatAnnouncementBlockChildrenResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetChatAnnouncementBlockChildrenResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        Ok(out)
-    }
-}
-/// `GetChatAnnouncementBlockResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetChatAnnouncementBlockResponseBody {
-    /// `block`
-    pub block: Option<Block>,
-}
-impl FromJson for GetChatAnnouncementBlockResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetChatAnnouncementBlockResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "block", &mut out.block)?;
-        Ok(out)
     }
 }
 /// `GetChatAnnouncementResponseBody`
@@ -2662,31 +2527,6 @@ impl FromJson for GetChatAnnouncementResponseBody {
         json::set(&mut o, "announcement_type", &mut out.announcement_type)?;
         json::set(&mut o, "create_time_v2", &mut out.create_time_v2)?;
         json::set(&mut o, "update_time_v2", &mut out.update_time_v2)?;
-        Ok(out)
-    }
-}
-/// `GetDocumentBlockChildrenResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetDocumentBlockChildrenResponseBody {
-    /// `items`
-    pub items: Option<Vec<Block>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-}
-impl FromJson for GetDocumentBlockChildrenResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetDocumentBlockChildrenResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
         Ok(out)
     }
 }
@@ -2984,42 +2824,6 @@ impl ToJson for InlineLinkPreview {
         w.end_object();
     }
 }
-/// `InsertGridColumnRequest`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct InsertGridColumnRequest {
-    /// 插入列索引，从 1 开始，如 1 表示在第一列后插入，注意不允许传 0（-1表示在最后一列后插入）
-    pub column_index: i64,
-}
-impl ToJson for InsertGridColumnRequest {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("column_index", &self.column_index);
-        w.end_object();
-    }
-}
-/// `InsertTableColumnRequest`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct InsertTableColumnRequest {
-    /// 插入的列在表格中的索引。（-1表示在表格末尾插入一列）
-    pub column_index: i64,
-}
-impl ToJson for InsertTableColumnRequest {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("column_index", &self.column_index);
-        w.end_object();
-    }
-}
 /// `InsertTableRowRequest`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3152,31 +2956,6 @@ impl ToJson for LinkPreview {
         w.field("url", &self.url);
         w.field("url_type", &self.url_type);
         w.end_object();
-    }
-}
-/// `ListChatAnnouncementBlockResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ListChatAnnouncementBlockResponseBody {
-    /// `items`
-    pub items: Option<Vec<Block>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-}
-impl FromJson for ListChatAnnouncementBlockResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListChatAnnouncementBlockResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        Ok(out)
     }
 }
 /// `ListDocumentBlockResponseBody`
@@ -3762,25 +3541,6 @@ impl ToJson for QuoteContainer {
         w.end_object();
     }
 }
-/// `RawContentDocumentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RawContentDocumentResponseBody {
-    /// `content`
-    pub content: Option<String>,
-}
-impl FromJson for RawContentDocumentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RawContentDocumentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        Ok(out)
-    }
-}
 /// `ReferenceBase`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -4166,7 +3926,7 @@ impl ToJson for TableProperty {
     serde(default)
 )]
 pub struct Task {
-    /// `task_id`
+    /// 任务 ID。该字段仅在首次更新 Task Block 时生效，更新成功后，后续请求中将忽略该字段
     pub task_id: Option<String>,
     /// 折叠状态
     pub folded: Option<bool>,
@@ -4241,7 +4001,7 @@ pub struct TextElement {
     /// 内联 block
     pub inline_block: Option<InlineBlock>,
     /// 公式
-    pub equation: Option<Equation>,
+    pub equation: Option<TextRun>,
     /// `link_preview`
     pub link_preview: Option<InlineLinkPreview>,
 }
@@ -4496,7 +4256,7 @@ pub struct UpdateBlockRequest {
     /// 表格插入新行请求
     pub insert_table_row: Option<InsertTableRowRequest>,
     /// 表格插入新列请求
-    pub insert_table_column: Option<InsertTableColumnRequest>,
+    pub insert_table_column: Option<DeleteGridColumnRequest>,
     /// 表格批量删除行请求
     pub delete_table_rows: Option<DeleteTableRowsRequest>,
     /// 表格批量删除列请求
@@ -4506,7 +4266,7 @@ pub struct UpdateBlockRequest {
     /// 表格取消单元格合并状态请求
     pub unmerge_table_cells: Option<UnmergeTableCellsRequest>,
     /// 分栏插入新的分栏列请求
-    pub insert_grid_column: Option<InsertGridColumnRequest>,
+    pub insert_grid_column: Option<DeleteGridColumnRequest>,
     /// 分栏删除列请求
     pub delete_grid_column: Option<DeleteGridColumnRequest>,
     /// 更新分栏列宽比例请求
@@ -4520,7 +4280,7 @@ pub struct UpdateBlockRequest {
     /// 更新文本元素及样式请求
     pub update_text: Option<UpdateTextRequest>,
     /// 更新任务 Block 请求
-    pub update_task: Option<UpdateTaskRequest>,
+    pub update_task: Option<Task>,
 }
 impl ToJson for UpdateBlockRequest {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4590,27 +4350,6 @@ impl ToJson for UpdateTablePropertyRequest {
         w.field_opt("column_index", &self.column_index);
         w.field_opt("header_row", &self.header_row);
         w.field_opt("header_column", &self.header_column);
-        w.end_object();
-    }
-}
-/// `UpdateTaskRequest`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateTaskRequest {
-    /// 任务 ID。该字段仅在首次更新 Task Block 时生效，更新成功后，后续请求中将忽略该字段
-    pub task_id: Option<String>,
-    /// 折叠状态，字段为空时不更新折叠状态
-    pub folded: Option<bool>,
-}
-impl ToJson for UpdateTaskRequest {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("task_id", &self.task_id);
-        w.field_opt("folded", &self.folded);
         w.end_object();
     }
 }
@@ -4789,3 +4528,51 @@ impl ToJson for WikiCatalog {
         w.end_object();
     }
 }
+/// `BatchDeleteChatAnnouncementBlockChildrenRequestBody`
+///
+/// The same fields as [`BatchDeleteDocumentBlockChildrenRequestBody`]: one type, two names.
+pub type BatchDeleteChatAnnouncementBlockChildrenRequestBody = BatchDeleteDocumentBlockChildrenRequestBody;
+/// `CreateChatAnnouncementBlockChildrenRequestBody`
+///
+/// The same fields as [`CreateDocumentBlockChildrenRequestBody`]: one type, two names.
+pub type CreateChatAnnouncementBlockChildrenRequestBody = CreateDocumentBlockChildrenRequestBody;
+/// `CreateDocumentResponseBody`
+///
+/// The same fields as [`GetDocumentResponseBody`]: one type, two names.
+pub type CreateDocumentResponseBody = GetDocumentResponseBody;
+/// `Equation`
+///
+/// The same fields as [`TextRun`]: one type, two names.
+pub type Equation = TextRun;
+/// `GetChatAnnouncementBlockChildrenResponseBody`
+///
+/// The same fields as [`ListDocumentBlockResponseBody`]: one type, two names.
+pub type GetChatAnnouncementBlockChildrenResponseBody = ListDocumentBlockResponseBody;
+/// `GetChatAnnouncementBlockResponseBody`
+///
+/// The same fields as [`GetDocumentBlockResponseBody`]: one type, two names.
+pub type GetChatAnnouncementBlockResponseBody = GetDocumentBlockResponseBody;
+/// `GetDocumentBlockChildrenResponseBody`
+///
+/// The same fields as [`ListDocumentBlockResponseBody`]: one type, two names.
+pub type GetDocumentBlockChildrenResponseBody = ListDocumentBlockResponseBody;
+/// `InsertGridColumnRequest`
+///
+/// The same fields as [`DeleteGridColumnRequest`]: one type, two names.
+pub type InsertGridColumnRequest = DeleteGridColumnRequest;
+/// `InsertTableColumnRequest`
+///
+/// The same fields as [`DeleteGridColumnRequest`]: one type, two names.
+pub type InsertTableColumnRequest = DeleteGridColumnRequest;
+/// `ListChatAnnouncementBlockResponseBody`
+///
+/// The same fields as [`ListDocumentBlockResponseBody`]: one type, two names.
+pub type ListChatAnnouncementBlockResponseBody = ListDocumentBlockResponseBody;
+/// `RawContentDocumentResponseBody`
+///
+/// The same fields as [`Caption`]: one type, two names.
+pub type RawContentDocumentResponseBody = Caption;
+/// `UpdateTaskRequest`
+///
+/// The same fields as [`Task`]: one type, two names.
+pub type UpdateTaskRequest = Task;

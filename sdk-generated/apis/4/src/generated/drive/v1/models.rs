@@ -5245,86 +5245,6 @@ impl FromJson for CreateFileCommentReplyResponseBody {
         Ok(out)
     }
 }
-/// `CreateFileCommentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateFileCommentResponseBody {
-    /// `comment_id`
-    pub comment_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `create_time`
-    pub create_time: Option<i64>,
-    /// `update_time`
-    pub update_time: Option<i64>,
-    /// `is_solved`
-    pub is_solved: Option<bool>,
-    /// `solved_time`
-    pub solved_time: Option<i64>,
-    /// `solver_user_id`
-    pub solver_user_id: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `is_whole`
-    pub is_whole: Option<bool>,
-    /// `quote`
-    pub quote: Option<String>,
-    /// `reply_list`
-    pub reply_list: Option<ReplyList>,
-}
-impl FromJson for CreateFileCommentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateFileCommentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "comment_id", &mut out.comment_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "is_solved", &mut out.is_solved)?;
-        json::set(&mut o, "solved_time", &mut out.solved_time)?;
-        json::set(&mut o, "solver_user_id", &mut out.solver_user_id)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "is_whole", &mut out.is_whole)?;
-        json::set(&mut o, "quote", &mut out.quote)?;
-        json::set(&mut o, "reply_list", &mut out.reply_list)?;
-        Ok(out)
-    }
-}
-/// `CreateFileSubscriptionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateFileSubscriptionResponseBody {
-    /// `subscription_id`
-    pub subscription_id: Option<String>,
-    /// `subscription_type`
-    pub subscription_type: Option<SubscriptionType>,
-    /// `is_subcribe`
-    pub is_subcribe: Option<bool>,
-    /// `file_type`
-    pub file_type: Option<FileType>,
-}
-impl FromJson for CreateFileSubscriptionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateFileSubscriptionResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "subscription_id", &mut out.subscription_id)?;
-        json::set(&mut o, "subscription_type", &mut out.subscription_type)?;
-        json::set(&mut o, "is_subcribe", &mut out.is_subcribe)?;
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        Ok(out)
-    }
-}
 /// `CreateFileVersionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -5370,52 +5290,6 @@ impl ToJson for CreateFileVersionRequestBody {
         w.end_object();
     }
 }
-/// `CreateFileVersionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateFileVersionResponseBody {
-    /// `name`
-    pub name: Option<String>,
-    /// `version`
-    pub version: Option<String>,
-    /// `parent_token`
-    pub parent_token: Option<String>,
-    /// `owner_id`
-    pub owner_id: Option<String>,
-    /// `creator_id`
-    pub creator_id: Option<String>,
-    /// `create_time`
-    pub create_time: Option<String>,
-    /// `update_time`
-    pub update_time: Option<String>,
-    /// `status`
-    pub status: Option<Status>,
-    /// `obj_type`
-    pub obj_type: Option<ObjType>,
-    /// `parent_type`
-    pub parent_type: Option<ParentType>,
-}
-impl FromJson for CreateFileVersionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateFileVersionResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "parent_token", &mut out.parent_token)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "obj_type", &mut out.obj_type)?;
-        json::set(&mut o, "parent_type", &mut out.parent_type)?;
-        Ok(out)
-    }
-}
 /// `CreateFolderFileRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -5456,25 +5330,6 @@ impl FromJson for CreateFolderFileResponseBody {
         let mut out = Self::default();
         json::set(&mut o, "token", &mut out.token)?;
         json::set(&mut o, "url", &mut out.url)?;
-        Ok(out)
-    }
-}
-/// `CreateImportTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateImportTaskResponseBody {
-    /// `ticket`
-    pub ticket: Option<String>,
-}
-impl FromJson for CreateImportTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateImportTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "ticket", &mut out.ticket)?;
         Ok(out)
     }
 }
@@ -5556,44 +5411,6 @@ impl FromJson for CreateShortcutFileResponseBody {
         Ok(out)
     }
 }
-/// `DeleteFileCommentReplyResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteFileCommentReplyResponseBody {
-    /// `data`
-    pub data: String,
-}
-impl FromJson for DeleteFileCommentReplyResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteFileCommentReplyResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
-        Ok(out)
-    }
-}
-/// `DeleteFileResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteFileResponseBody {
-    /// `task_id`
-    pub task_id: Option<String>,
-}
-impl FromJson for DeleteFileResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteFileResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        Ok(out)
-    }
-}
 /// `DeletePermissionMemberRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -5613,25 +5430,6 @@ impl ToJson for DeletePermissionMemberRequestBody {
         w.field_opt("type", &self.r#type);
         w.field_opt("perm_type", &self.perm_type);
         w.end_object();
-    }
-}
-/// `DeleteSubscribeFileResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteSubscribeFileResponseBody {
-    /// `data`
-    pub data: String,
-}
-impl FromJson for DeleteSubscribeFileResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteSubscribeFileResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
-        Ok(out)
     }
 }
 /// `DocsLink`
@@ -6060,58 +5858,6 @@ impl FromJson for GetExportTaskResponseBody {
         Ok(out)
     }
 }
-/// `GetFileCommentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetFileCommentResponseBody {
-    /// `comment_id`
-    pub comment_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `create_time`
-    pub create_time: Option<i64>,
-    /// `update_time`
-    pub update_time: Option<i64>,
-    /// `is_solved`
-    pub is_solved: Option<bool>,
-    /// `solved_time`
-    pub solved_time: Option<i64>,
-    /// `solver_user_id`
-    pub solver_user_id: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `is_whole`
-    pub is_whole: Option<bool>,
-    /// `quote`
-    pub quote: Option<String>,
-    /// `reply_list`
-    pub reply_list: Option<ReplyList>,
-}
-impl FromJson for GetFileCommentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetFileCommentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "comment_id", &mut out.comment_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "is_solved", &mut out.is_solved)?;
-        json::set(&mut o, "solved_time", &mut out.solved_time)?;
-        json::set(&mut o, "solver_user_id", &mut out.solver_user_id)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "is_whole", &mut out.is_whole)?;
-        json::set(&mut o, "quote", &mut out.quote)?;
-        json::set(&mut o, "reply_list", &mut out.reply_list)?;
-        Ok(out)
-    }
-}
 /// `GetFileStatisticsResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -6180,52 +5926,6 @@ impl FromJson for GetFileSubscriptionResponseBody {
         json::set(&mut o, "subscription_type", &mut out.subscription_type)?;
         json::set(&mut o, "is_subcribe", &mut out.is_subcribe)?;
         json::set(&mut o, "file_type", &mut out.file_type)?;
-        Ok(out)
-    }
-}
-/// `GetFileVersionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetFileVersionResponseBody {
-    /// `name`
-    pub name: Option<String>,
-    /// `version`
-    pub version: Option<String>,
-    /// `parent_token`
-    pub parent_token: Option<String>,
-    /// `owner_id`
-    pub owner_id: Option<String>,
-    /// `creator_id`
-    pub creator_id: Option<String>,
-    /// `create_time`
-    pub create_time: Option<String>,
-    /// `update_time`
-    pub update_time: Option<String>,
-    /// `status`
-    pub status: Option<Status>,
-    /// `obj_type`
-    pub obj_type: Option<ObjType>,
-    /// `parent_type`
-    pub parent_type: Option<ParentType>,
-}
-impl FromJson for GetFileVersionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetFileVersionResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "version", &mut out.version)?;
-        json::set(&mut o, "parent_token", &mut out.parent_token)?;
-        json::set(&mut o, "owner_id", &mut out.owner_id)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "obj_type", &mut out.obj_type)?;
-        json::set(&mut o, "parent_type", &mut out.parent_type)?;
         Ok(out)
     }
 }
@@ -6846,25 +6546,6 @@ impl FromJson for PatchFileSubscriptionResponseBody {
         Ok(out)
     }
 }
-/// `PatchPermissionPublicResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchPermissionPublicResponseBody {
-    /// `permission_public`
-    pub permission_public: Option<PermissionPublic>,
-}
-impl FromJson for PatchPermissionPublicResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchPermissionPublicResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "permission_public", &mut out.permission_public)?;
-        Ok(out)
-    }
-}
 /// `PermissionPublic`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -7171,25 +6852,6 @@ impl FromJson for ShortcutInfo {
         Ok(out)
     }
 }
-/// `SubscriptionStatusUserResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SubscriptionStatusUserResponseBody {
-    /// `data`
-    pub data: String,
-}
-impl FromJson for SubscriptionStatusUserResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SubscriptionStatusUserResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
-        Ok(out)
-    }
-}
 /// `SubscriptionUserRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -7291,63 +6953,6 @@ impl ToJson for UpdateFileCommentReplyRequestBody {
         w.begin_object();
         w.field("content", &self.content);
         w.end_object();
-    }
-}
-/// `UpdateFileCommentReplyResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateFileCommentReplyResponseBody {
-    /// `data`
-    pub data: String,
-}
-impl FromJson for UpdateFileCommentReplyResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateFileCommentReplyResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "data", &mut out.data)?;
-        Ok(out)
-    }
-}
-/// `UpdatePermissionMemberResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdatePermissionMemberResponseBody {
-    /// `member`
-    pub member: Option<BaseMember>,
-}
-impl FromJson for UpdatePermissionMemberResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdatePermissionMemberResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "member", &mut out.member)?;
-        Ok(out)
-    }
-}
-/// `UpdatePermissionPublicPasswordResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdatePermissionPublicPasswordResponseBody {
-    /// `password`
-    pub password: Option<String>,
-}
-impl FromJson for UpdatePermissionPublicPasswordResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdatePermissionPublicPasswordResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "password", &mut out.password)?;
-        Ok(out)
     }
 }
 /// `UploadAllFileRequestBody`
@@ -7516,46 +7121,6 @@ impl FromJson for UploadFinishFileResponseBody {
         Ok(out)
     }
 }
-/// `UploadFinishMediaRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UploadFinishMediaRequestBody {
-    /// The ID of the block upload transaction. Obtain this by calling the \[Preupload\] interface
-    pub upload_id: String,
-    /// The number of blocks. Obtain this by calling the \[Preupload media\] interface
-    pub block_num: i64,
-}
-impl ToJson for UploadFinishMediaRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("upload_id", &self.upload_id);
-        w.field("block_num", &self.block_num);
-        w.end_object();
-    }
-}
-/// `UploadFinishMediaResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UploadFinishMediaResponseBody {
-    /// `file_token`
-    pub file_token: Option<String>,
-}
-impl FromJson for UploadFinishMediaResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadFinishMediaResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        Ok(out)
-    }
-}
 /// `UploadPartFileRequestBody`
 #[derive(Debug, Default)]
 pub struct UploadPartFileRequestBody {
@@ -7641,31 +7206,6 @@ impl FromJson for UploadPrepareFileResponseBody {
         Ok(out)
     }
 }
-/// `UploadPrepareMediaResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UploadPrepareMediaResponseBody {
-    /// `upload_id`
-    pub upload_id: Option<String>,
-    /// `block_size`
-    pub block_size: Option<i64>,
-    /// `block_num`
-    pub block_num: Option<i64>,
-}
-impl FromJson for UploadPrepareMediaResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadPrepareMediaResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "upload_id", &mut out.upload_id)?;
-        json::set(&mut o, "block_size", &mut out.block_size)?;
-        json::set(&mut o, "block_num", &mut out.block_num)?;
-        Ok(out)
-    }
-}
 /// `Version`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -7712,3 +7252,71 @@ impl FromJson for Version {
         Ok(out)
     }
 }
+/// `CreateFileCommentResponseBody`
+///
+/// The same fields as [`FileComment`]: one type, two names.
+pub type CreateFileCommentResponseBody = FileComment;
+/// `CreateFileSubscriptionResponseBody`
+///
+/// The same fields as [`PatchFileSubscriptionResponseBody`]: one type, two names.
+pub type CreateFileSubscriptionResponseBody = PatchFileSubscriptionResponseBody;
+/// `CreateFileVersionResponseBody`
+///
+/// The same fields as [`Version`]: one type, two names.
+pub type CreateFileVersionResponseBody = Version;
+/// `CreateImportTaskResponseBody`
+///
+/// The same fields as [`CreateExportTaskResponseBody`]: one type, two names.
+pub type CreateImportTaskResponseBody = CreateExportTaskResponseBody;
+/// `DeleteFileCommentReplyResponseBody`
+///
+/// The same fields as [`PatchFileCommentResponseBody`]: one type, two names.
+pub type DeleteFileCommentReplyResponseBody = PatchFileCommentResponseBody;
+/// `DeleteFileResponseBody`
+///
+/// The same fields as [`MoveFileResponseBody`]: one type, two names.
+pub type DeleteFileResponseBody = MoveFileResponseBody;
+/// `DeleteSubscribeFileResponseBody`
+///
+/// The same fields as [`PatchFileCommentResponseBody`]: one type, two names.
+pub type DeleteSubscribeFileResponseBody = PatchFileCommentResponseBody;
+/// `GetFileCommentResponseBody`
+///
+/// The same fields as [`FileComment`]: one type, two names.
+pub type GetFileCommentResponseBody = FileComment;
+/// `GetFileVersionResponseBody`
+///
+/// The same fields as [`Version`]: one type, two names.
+pub type GetFileVersionResponseBody = Version;
+/// `PatchPermissionPublicResponseBody`
+///
+/// The same fields as [`GetPermissionPublicResponseBody`]: one type, two names.
+pub type PatchPermissionPublicResponseBody = GetPermissionPublicResponseBody;
+/// `SubscriptionStatusUserResponseBody`
+///
+/// The same fields as [`PatchFileCommentResponseBody`]: one type, two names.
+pub type SubscriptionStatusUserResponseBody = PatchFileCommentResponseBody;
+/// `UpdateFileCommentReplyResponseBody`
+///
+/// The same fields as [`PatchFileCommentResponseBody`]: one type, two names.
+pub type UpdateFileCommentReplyResponseBody = PatchFileCommentResponseBody;
+/// `UpdatePermissionMemberResponseBody`
+///
+/// The same fields as [`CreatePermissionMemberResponseBody`]: one type, two names.
+pub type UpdatePermissionMemberResponseBody = CreatePermissionMemberResponseBody;
+/// `UpdatePermissionPublicPasswordResponseBody`
+///
+/// The same fields as [`CreatePermissionPublicPasswordResponseBody`]: one type, two names.
+pub type UpdatePermissionPublicPasswordResponseBody = CreatePermissionPublicPasswordResponseBody;
+/// `UploadFinishMediaRequestBody`
+///
+/// The same fields as [`UploadFinishFileRequestBody`]: one type, two names.
+pub type UploadFinishMediaRequestBody = UploadFinishFileRequestBody;
+/// `UploadFinishMediaResponseBody`
+///
+/// The same fields as [`UploadAllMediaResponseBody`]: one type, two names.
+pub type UploadFinishMediaResponseBody = UploadAllMediaResponseBody;
+/// `UploadPrepareMediaResponseBody`
+///
+/// The same fields as [`UploadPrepareFileResponseBody`]: one type, two names.
+pub type UploadPrepareMediaResponseBody = UploadPrepareFileResponseBody;

@@ -986,25 +986,6 @@ impl FromJson for ListFileLikeResponseBody {
         Ok(out)
     }
 }
-/// `PatchPermissionPublicResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchPermissionPublicResponseBody {
-    /// `permission_public`
-    pub permission_public: Option<PermissionPublic>,
-}
-impl FromJson for PatchPermissionPublicResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchPermissionPublicResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "permission_public", &mut out.permission_public)?;
-        Ok(out)
-    }
-}
 /// `PermType`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1121,3 +1102,7 @@ impl ToJson for UpdateReactionCommentReactionRequestBody {
         w.end_object();
     }
 }
+/// `PatchPermissionPublicResponseBody`
+///
+/// The same fields as [`GetPermissionPublicResponseBody`]: one type, two names.
+pub type PatchPermissionPublicResponseBody = GetPermissionPublicResponseBody;

@@ -242,28 +242,6 @@ impl FromJson for Attachment {
         Ok(out)
     }
 }
-/// `ContractCompany`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ContractCompany {
-    /// `id`
-    pub id: Option<i64>,
-    /// `name`
-    pub name: Option<String>,
-}
-impl FromJson for ContractCompany {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContractCompany")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
 /// `CustomFields`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -398,28 +376,6 @@ impl FromJson for Job {
         Ok(out)
     }
 }
-/// `JobLevel`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobLevel {
-    /// `id`
-    pub id: Option<i64>,
-    /// `name`
-    pub name: Option<String>,
-}
-impl FromJson for JobLevel {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobLevel")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
 /// `ListEmployeeResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -515,9 +471,9 @@ pub struct SystemFields {
     /// `job`
     pub job: Option<Job>,
     /// `job_level`
-    pub job_level: Option<JobLevel>,
+    pub job_level: Option<Job>,
     /// `work_location`
-    pub work_location: Option<WorkLocation>,
+    pub work_location: Option<Job>,
     /// `gender`
     pub gender: Option<i64>,
     /// `birthday`
@@ -573,7 +529,7 @@ pub struct SystemFields {
     /// `departure_notes`
     pub departure_notes: Option<String>,
     /// `contract_company`
-    pub contract_company: Option<ContractCompany>,
+    pub contract_company: Option<Job>,
     /// `contract_type`
     pub contract_type: Option<i64>,
     /// `contract_start_date`
@@ -737,25 +693,15 @@ impl FromJson for WorkExperience {
         Ok(out)
     }
 }
+/// `ContractCompany`
+///
+/// The same fields as [`Job`]: one type, two names.
+pub type ContractCompany = Job;
+/// `JobLevel`
+///
+/// The same fields as [`Job`]: one type, two names.
+pub type JobLevel = Job;
 /// `WorkLocation`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct WorkLocation {
-    /// `id`
-    pub id: Option<i64>,
-    /// `name`
-    pub name: Option<String>,
-}
-impl FromJson for WorkLocation {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WorkLocation")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`Job`]: one type, two names.
+pub type WorkLocation = Job;

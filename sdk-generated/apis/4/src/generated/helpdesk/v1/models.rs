@@ -290,7 +290,7 @@ pub struct AgentSchedule {
     /// `status`
     pub status: Option<i64>,
     /// `agent`
-    pub agent: Option<AgentUser>,
+    pub agent: Option<Agent>,
     /// `schedule`
     pub schedule: Option<Vec<WeekdaySchedule>>,
     /// `agent_skills`
@@ -454,40 +454,6 @@ impl ToJson for AgentSkillRule {
         w.field_opt("category", &self.category);
         w.field_opt("display_name", &self.display_name);
         w.end_object();
-    }
-}
-/// `AgentUser`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AgentUser {
-    /// `id`
-    pub id: Option<String>,
-    /// `avatar_url`
-    pub avatar_url: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `email`
-    pub email: Option<String>,
-    /// `department`
-    pub department: Option<String>,
-    /// `company_name`
-    pub company_name: Option<String>,
-}
-impl FromJson for AgentUser {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgentUser")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "avatar_url", &mut out.avatar_url)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "department", &mut out.department)?;
-        json::set(&mut o, "company_name", &mut out.company_name)?;
-        Ok(out)
     }
 }
 /// `AnswerUserQueryTicketRequestBody`
@@ -753,25 +719,6 @@ impl ToJson for CreateFaqRequestBody {
         w.end_object();
     }
 }
-/// `CreateFaqResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateFaqResponseBody {
-    /// `faq`
-    pub faq: Option<Faq>,
-}
-impl FromJson for CreateFaqResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateFaqResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "faq", &mut out.faq)?;
-        Ok(out)
-    }
-}
 /// `CreateNotificationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -813,25 +760,6 @@ impl ToJson for CreateTicketMessageRequestBody {
         w.field("msg_type", &self.msg_type);
         w.field("content", &self.content);
         w.end_object();
-    }
-}
-/// `CreateTicketMessageResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateTicketMessageResponseBody {
-    /// `message_id`
-    pub message_id: Option<String>,
-}
-impl FromJson for CreateTicketMessageResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTicketMessageResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        Ok(out)
     }
 }
 /// `CustomizedFieldDisplayItem`
@@ -1100,6 +1028,13 @@ impl FromJson for GetAgentSkillResponseBody {
         let mut out = Self::default();
         json::set(&mut o, "agent_skill", &mut out.agent_skill)?;
         Ok(out)
+    }
+}
+impl ToJson for GetAgentSkillResponseBody {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.begin_object();
+        w.field_opt("agent_skill", &self.agent_skill);
+        w.end_object();
     }
 }
 /// `GetCategoryResponseBody`
@@ -1716,24 +1651,6 @@ impl ToJson for PatchAgentSchedulesRequestBody {
         w.end_object();
     }
 }
-/// `PatchAgentSkillRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchAgentSkillRequestBody {
-    /// `agent_skill`
-    pub agent_skill: Option<AgentSkill>,
-}
-impl ToJson for PatchAgentSkillRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("agent_skill", &self.agent_skill);
-        w.end_object();
-    }
-}
 /// `PatchFaqRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2218,24 +2135,6 @@ impl FromJson for TicketV2 {
         Ok(out)
     }
 }
-/// `UnsubscribeEventRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UnsubscribeEventRequestBody {
-    /// `events`
-    pub events: Vec<Event>,
-}
-impl ToJson for UnsubscribeEventRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("events", &self.events);
-        w.end_object();
-    }
-}
 /// `UpdateTicketRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2386,3 +2285,23 @@ impl ToJson for WeekdaySchedule {
         w.end_object();
     }
 }
+/// `AgentUser`
+///
+/// The same fields as [`Agent`]: one type, two names.
+pub type AgentUser = Agent;
+/// `CreateFaqResponseBody`
+///
+/// The same fields as [`GetFaqResponseBody`]: one type, two names.
+pub type CreateFaqResponseBody = GetFaqResponseBody;
+/// `CreateTicketMessageResponseBody`
+///
+/// The same fields as [`CreateBotMessageResponseBody`]: one type, two names.
+pub type CreateTicketMessageResponseBody = CreateBotMessageResponseBody;
+/// `PatchAgentSkillRequestBody`
+///
+/// The same fields as [`GetAgentSkillResponseBody`]: one type, two names.
+pub type PatchAgentSkillRequestBody = GetAgentSkillResponseBody;
+/// `UnsubscribeEventRequestBody`
+///
+/// The same fields as [`SubscribeEventRequestBody`]: one type, two names.
+pub type UnsubscribeEventRequestBody = SubscribeEventRequestBody;

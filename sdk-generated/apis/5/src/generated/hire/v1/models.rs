@@ -4123,7 +4123,7 @@ pub struct AgencySupplier {
     /// `name`
     pub name: Option<String>,
     /// `label_list`
-    pub label_list: Option<Vec<AgencySupplierLabel>>,
+    pub label_list: Option<Vec<JobUserInfo>>,
     /// `admin_list`
     pub admin_list: Option<Vec<AgencySupplierAdmin>>,
     /// `agency_protect_time`
@@ -4184,28 +4184,6 @@ impl FromJson for AgencySupplierAdmin {
         json::set(&mut o, "user_id", &mut out.user_id)?;
         json::set(&mut o, "name", &mut out.name)?;
         json::set(&mut o, "email", &mut out.email)?;
-        Ok(out)
-    }
-}
-/// `AgencySupplierLabel`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AgencySupplierLabel {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for AgencySupplierLabel {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AgencySupplierLabel")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
         Ok(out)
     }
 }
@@ -4273,7 +4251,7 @@ pub struct Application {
     /// `resume_source_id`
     pub resume_source_id: Option<String>,
     /// `stage`
-    pub stage: Option<ApplicationStageInfo>,
+    pub stage: Option<JobProcessesStage>,
     /// `active_status`
     pub active_status: Option<i64>,
     /// `delivery_type`
@@ -4297,7 +4275,7 @@ pub struct Application {
     /// `termination_reason_note`
     pub termination_reason_note: Option<String>,
     /// `application_preferred_city_list`
-    pub application_preferred_city_list: Option<Vec<CodeNameObject>>,
+    pub application_preferred_city_list: Option<Vec<EntityInfo>>,
     /// `creator_id`
     pub creator_id: Option<String>,
     /// `job_info`
@@ -4352,7 +4330,7 @@ pub struct ApplicationDetailBasicInfo {
     /// `talent_id`
     pub talent_id: Option<String>,
     /// `stage`
-    pub stage: Option<ApplicationStageInfo>,
+    pub stage: Option<JobProcessesStage>,
     /// `active_status`
     pub active_status: Option<i64>,
     /// `delivery_type`
@@ -4368,7 +4346,7 @@ pub struct ApplicationDetailBasicInfo {
     /// `onboard_status`
     pub onboard_status: Option<i64>,
     /// `application_preferred_city_list`
-    pub application_preferred_city_list: Option<Vec<CodeNameObject>>,
+    pub application_preferred_city_list: Option<Vec<EntityInfo>>,
     /// `termination_reason`
     pub termination_reason: Option<TerminationReasonInfo>,
     /// `creator_id`
@@ -4551,7 +4529,7 @@ pub struct ApplicationOfferBasicInfo {
     /// `creator_user_id`
     pub creator_user_id: Option<String>,
     /// `employee_type`
-    pub employee_type: Option<BaseBilingualWithId>,
+    pub employee_type: Option<JobType>,
     /// `create_time`
     pub create_time: Option<String>,
     /// `leader_user_id`
@@ -4567,11 +4545,11 @@ pub struct ApplicationOfferBasicInfo {
     /// `contract_period`
     pub contract_period: Option<ContractPeriodInfo>,
     /// `recruitment_type`
-    pub recruitment_type: Option<BaseBilingualWithId>,
+    pub recruitment_type: Option<JobType>,
     /// `sequence`
-    pub sequence: Option<BaseBilingualWithId>,
+    pub sequence: Option<JobType>,
     /// `level`
-    pub level: Option<BaseBilingualWithId>,
+    pub level: Option<JobType>,
     /// `onboard_address`
     pub onboard_address: Option<BaseAddress>,
     /// `work_address`
@@ -4744,34 +4722,6 @@ impl FromJson for ApplicationResumeSource {
         json::set(&mut o, "id", &mut out.id)?;
         json::set(&mut o, "name", &mut out.name)?;
         json::set(&mut o, "resume_source_type", &mut out.resume_source_type)?;
-        Ok(out)
-    }
-}
-/// `ApplicationStageInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ApplicationStageInfo {
-    /// `id`
-    pub id: Option<String>,
-    /// `zh_name`
-    pub zh_name: Option<String>,
-    /// `en_name`
-    pub en_name: Option<String>,
-    /// `type`
-    pub r#type: Option<i64>,
-}
-impl FromJson for ApplicationStageInfo {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ApplicationStageInfo")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
         Ok(out)
     }
 }
@@ -5212,13 +5162,13 @@ pub struct BaseAddress {
     /// `en_name`
     pub en_name: Option<String>,
     /// `district`
-    pub district: Option<BaseDistrict>,
+    pub district: Option<BaseCity>,
     /// `city`
     pub city: Option<BaseCity>,
     /// `state`
     pub state: Option<BaseCity>,
     /// `country`
-    pub country: Option<BaseCountry>,
+    pub country: Option<BaseCity>,
 }
 impl FromJson for BaseAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -5268,31 +5218,6 @@ impl FromJson for BaseAddressV2 {
         Ok(out)
     }
 }
-/// `BaseBilingualWithId`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BaseBilingualWithId {
-    /// `id`
-    pub id: Option<String>,
-    /// `zh_name`
-    pub zh_name: Option<String>,
-    /// `en_name`
-    pub en_name: Option<String>,
-}
-impl FromJson for BaseBilingualWithId {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BaseBilingualWithId")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        Ok(out)
-    }
-}
 /// `BaseCity`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -5313,62 +5238,6 @@ pub struct BaseCity {
 impl FromJson for BaseCity {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "BaseCity")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "location_type", &mut out.location_type)?;
-        Ok(out)
-    }
-}
-/// `BaseCountry`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BaseCountry {
-    /// `zh_name`
-    pub zh_name: Option<String>,
-    /// `en_name`
-    pub en_name: Option<String>,
-    /// `code`
-    pub code: Option<String>,
-    /// `location_type`
-    pub location_type: Option<i64>,
-}
-impl FromJson for BaseCountry {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BaseCountry")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "location_type", &mut out.location_type)?;
-        Ok(out)
-    }
-}
-/// `BaseDistrict`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BaseDistrict {
-    /// `zh_name`
-    pub zh_name: Option<String>,
-    /// `en_name`
-    pub en_name: Option<String>,
-    /// `code`
-    pub code: Option<String>,
-    /// `location_type`
-    pub location_type: Option<i64>,
-}
-impl FromJson for BaseDistrict {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BaseDistrict")?;
         let mut out = Self::default();
         json::set(&mut o, "zh_name", &mut out.zh_name)?;
         json::set(&mut o, "en_name", &mut out.en_name)?;
@@ -5399,50 +5268,6 @@ impl FromJson for BaseLocation {
         json::set(&mut o, "name", &mut out.name)?;
         json::set(&mut o, "code", &mut out.code)?;
         json::set(&mut o, "location_type", &mut out.location_type)?;
-        Ok(out)
-    }
-}
-/// `BasicDepartmentInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BasicDepartmentInfo {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for BasicDepartmentInfo {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BasicDepartmentInfo")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
-/// `BasicUserInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BasicUserInfo {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for BasicUserInfo {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BasicUserInfo")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
         Ok(out)
     }
 }
@@ -5686,31 +5511,6 @@ impl ToJson for BatchQueryBackgroundCheckOrderRequestBody {
         w.field_opt("application_id", &self.application_id);
         w.field_opt("order_status", &self.order_status);
         w.end_object();
-    }
-}
-/// `BatchQueryBackgroundCheckOrderResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchQueryBackgroundCheckOrderResponseBody {
-    /// `has_more`
-    pub has_more: Option<bool>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `items`
-    pub items: Option<Vec<BackgroundCheckOrder>>,
-}
-impl FromJson for BatchQueryBackgroundCheckOrderResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchQueryBackgroundCheckOrderResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
     }
 }
 /// `BatchQueryExternalBackgroundCheckRequestBody`
@@ -6129,28 +5929,6 @@ impl FromJson for CheckFailedAccountInfo {
         Ok(out)
     }
 }
-/// `CodeNameObject`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CodeNameObject {
-    /// `code`
-    pub code: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for CodeNameObject {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CodeNameObject")?;
-        let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
 /// `CombinedCreateJobResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -6166,13 +5944,13 @@ pub struct CombinedCreateJobResponseBody {
     /// `job_manager`
     pub job_manager: Option<JobManager>,
     /// `interview_registration_schema_info`
-    pub interview_registration_schema_info: Option<RegistrationSchemaInfo>,
+    pub interview_registration_schema_info: Option<RegistrationInfo>,
     /// `onboard_registration_schema_info`
-    pub onboard_registration_schema_info: Option<RegistrationSchemaInfo>,
+    pub onboard_registration_schema_info: Option<RegistrationInfo>,
     /// `target_major_list`
-    pub target_major_list: Option<Vec<TargetMajorInfo>>,
+    pub target_major_list: Option<Vec<JobType>>,
     /// `portal_website_apply_form_schema_info`
-    pub portal_website_apply_form_schema_info: Option<RegistrationSchemaInfo>,
+    pub portal_website_apply_form_schema_info: Option<RegistrationInfo>,
 }
 impl FromJson for CombinedCreateJobResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -6454,55 +6232,6 @@ impl FromJson for CombinedJobResultDefaultJobPost {
         Ok(out)
     }
 }
-/// `CombinedUpdateJobResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CombinedUpdateJobResponseBody {
-    /// `default_job_post`
-    pub default_job_post: Option<CombinedJobResultDefaultJobPost>,
-    /// `job`
-    pub job: Option<Job>,
-    /// `job_manager`
-    pub job_manager: Option<JobManager>,
-    /// `interview_registration_schema_info`
-    pub interview_registration_schema_info: Option<RegistrationSchemaInfo>,
-    /// `onboard_registration_schema_info`
-    pub onboard_registration_schema_info: Option<RegistrationSchemaInfo>,
-    /// `target_major_list`
-    pub target_major_list: Option<Vec<TargetMajorInfo>>,
-    /// `portal_website_apply_form_schema_info`
-    pub portal_website_apply_form_schema_info: Option<RegistrationSchemaInfo>,
-}
-impl FromJson for CombinedUpdateJobResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CombinedUpdateJobResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "default_job_post", &mut out.default_job_post)?;
-        json::set(&mut o, "job", &mut out.job)?;
-        json::set(&mut o, "job_manager", &mut out.job_manager)?;
-        json::set(
-            &mut o,
-            "interview_registration_schema_info",
-            &mut out.interview_registration_schema_info,
-        )?;
-        json::set(
-            &mut o,
-            "onboard_registration_schema_info",
-            &mut out.onboard_registration_schema_info,
-        )?;
-        json::set(&mut o, "target_major_list", &mut out.target_major_list)?;
-        json::set(
-            &mut o,
-            "portal_website_apply_form_schema_info",
-            &mut out.portal_website_apply_form_schema_info,
-        )?;
-        Ok(out)
-    }
-}
 /// `CombinedUpdateTalentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -6613,13 +6342,13 @@ pub struct CommonAddress {
     /// `name`
     pub name: Option<I18n>,
     /// `district`
-    pub district: Option<CodeNameObject>,
+    pub district: Option<EntityInfo>,
     /// `city`
-    pub city: Option<CodeNameObject>,
+    pub city: Option<EntityInfo>,
     /// `state`
-    pub state: Option<CodeNameObject>,
+    pub state: Option<EntityInfo>,
     /// `country`
-    pub country: Option<CodeNameObject>,
+    pub country: Option<EntityInfo>,
 }
 impl FromJson for CommonAddress {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -6904,44 +6633,6 @@ impl ToJson for CreateApplicationRequestBody {
         w.end_object();
     }
 }
-/// `CreateApplicationResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateApplicationResponseBody {
-    /// `id`
-    pub id: Option<String>,
-}
-impl FromJson for CreateApplicationResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateApplicationResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        Ok(out)
-    }
-}
-/// `CreateAttachmentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateAttachmentResponseBody {
-    /// `id`
-    pub id: Option<String>,
-}
-impl FromJson for CreateAttachmentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAttachmentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        Ok(out)
-    }
-}
 /// `CreateByAttachmentWebsiteDeliveryResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -7092,32 +6783,6 @@ impl FromJson for CreateExternalBackgroundCheckResponseBody {
         Ok(out)
     }
 }
-/// `CreateExternalInterviewAssessmentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateExternalInterviewAssessmentResponseBody {
-    /// `external_interview_assessment`
-    pub external_interview_assessment: Option<ExternalInterviewAssessment>,
-}
-impl FromJson for CreateExternalInterviewAssessmentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "CreateExternalInterviewAssessmentResponseBody",
-        )?;
-        let mut out = Self::default();
-        json::set(
-            &mut o,
-            "external_interview_assessment",
-            &mut out.external_interview_assessment,
-        )?;
-        Ok(out)
-    }
-}
 /// `CreateExternalInterviewResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -7156,25 +6821,6 @@ impl FromJson for CreateExternalOfferResponseBody {
         Ok(out)
     }
 }
-/// `CreateExternalReferralRewardResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateExternalReferralRewardResponseBody {
-    /// `id`
-    pub id: Option<String>,
-}
-impl FromJson for CreateExternalReferralRewardResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateExternalReferralRewardResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        Ok(out)
-    }
-}
 /// `CreateJobRequirementResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -7191,25 +6837,6 @@ impl FromJson for CreateJobRequirementResponseBody {
         let mut o = json::object(value, "CreateJobRequirementResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "job_requirement", &mut out.job_requirement)?;
-        Ok(out)
-    }
-}
-/// `CreateNoteResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateNoteResponseBody {
-    /// `note`
-    pub note: Option<Note>,
-}
-impl FromJson for CreateNoteResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateNoteResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "note", &mut out.note)?;
         Ok(out)
     }
 }
@@ -7327,25 +6954,6 @@ impl FromJson for CreateTalentExternalInfoResponseBody {
         Ok(out)
     }
 }
-/// `CreateTripartiteAgreementResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateTripartiteAgreementResponseBody {
-    /// `id`
-    pub id: Option<String>,
-}
-impl FromJson for CreateTripartiteAgreementResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTripartiteAgreementResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        Ok(out)
-    }
-}
 /// `CreateWebsiteChannelRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -7362,34 +6970,6 @@ impl ToJson for CreateWebsiteChannelRequestBody {
         w.begin_object();
         w.field("channel_name", &self.channel_name);
         w.end_object();
-    }
-}
-/// `CreateWebsiteChannelResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateWebsiteChannelResponseBody {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `link`
-    pub link: Option<String>,
-    /// `code`
-    pub code: Option<String>,
-}
-impl FromJson for CreateWebsiteChannelResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateWebsiteChannelResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "link", &mut out.link)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        Ok(out)
     }
 }
 /// `CreateWebsiteSiteUserResponseBody`
@@ -7433,44 +7013,6 @@ impl FromJson for DataPermission {
         json::set(&mut o, "id", &mut out.id)?;
         json::set(&mut o, "name", &mut out.name)?;
         json::set(&mut o, "select_status", &mut out.select_status)?;
-        Ok(out)
-    }
-}
-/// `DeactivateReferralAccountResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeactivateReferralAccountResponseBody {
-    /// `account`
-    pub account: Option<Account>,
-}
-impl FromJson for DeactivateReferralAccountResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeactivateReferralAccountResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "account", &mut out.account)?;
-        Ok(out)
-    }
-}
-/// `DeleteExternalApplicationResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteExternalApplicationResponseBody {
-    /// `external_application`
-    pub external_application: Option<ExternalApplication>,
-}
-impl FromJson for DeleteExternalApplicationResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteExternalApplicationResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "external_application", &mut out.external_application)?;
         Ok(out)
     }
 }
@@ -7847,7 +7389,7 @@ pub struct EcoBackgroundCheckPackage {
     /// Package List
     pub package_list: Vec<EcoBackgroundCheckPackageData>,
     /// Package Additional Items
-    pub additional_item_list: Option<Vec<EcoBackgroundCheckPackageAdditionalItem>>,
+    pub additional_item_list: Option<Vec<EcoBackgroundCheckPackageData>>,
 }
 impl ToJson for EcoBackgroundCheckPackage {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -7855,30 +7397,6 @@ impl ToJson for EcoBackgroundCheckPackage {
         w.field("account_id", &self.account_id);
         w.field("package_list", &self.package_list);
         w.field_opt("additional_item_list", &self.additional_item_list);
-        w.end_object();
-    }
-}
-/// `EcoBackgroundCheckPackageAdditionalItem`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct EcoBackgroundCheckPackageAdditionalItem {
-    /// Additional survey item IDs already under the account
-    pub id: String,
-    /// Addition Item Name
-    pub name: String,
-    /// Package Additional Item Description
-    pub description: Option<String>,
-}
-impl ToJson for EcoBackgroundCheckPackageAdditionalItem {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("id", &self.id);
-        w.field("name", &self.name);
-        w.field_opt("description", &self.description);
         w.end_object();
     }
 }
@@ -8276,25 +7794,6 @@ impl ToJson for EnableReferralAccountRequestBody {
         w.end_object();
     }
 }
-/// `EnableReferralAccountResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct EnableReferralAccountResponseBody {
-    /// `account`
-    pub account: Option<Account>,
-}
-impl FromJson for EnableReferralAccountResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EnableReferralAccountResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "account", &mut out.account)?;
-        Ok(out)
-    }
-}
 /// `EntityInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -8360,68 +7859,6 @@ impl FromJson for Evaluation {
         json::set(&mut o, "content", &mut out.content)?;
         json::set(&mut o, "create_time", &mut out.create_time)?;
         json::set(&mut o, "update_time", &mut out.update_time)?;
-        Ok(out)
-    }
-}
-/// `EvaluationTask`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct EvaluationTask {
-    /// `id`
-    pub id: Option<String>,
-    /// `job_id`
-    pub job_id: Option<String>,
-    /// `talent_id`
-    pub talent_id: Option<String>,
-    /// `application_id`
-    pub application_id: Option<String>,
-    /// `activity_status`
-    pub activity_status: Option<i64>,
-}
-impl FromJson for EvaluationTask {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EvaluationTask")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "activity_status", &mut out.activity_status)?;
-        Ok(out)
-    }
-}
-/// `ExamMarkingTask`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ExamMarkingTask {
-    /// `id`
-    pub id: Option<String>,
-    /// `job_id`
-    pub job_id: Option<String>,
-    /// `talent_id`
-    pub talent_id: Option<String>,
-    /// `application_id`
-    pub application_id: Option<String>,
-    /// `activity_status`
-    pub activity_status: Option<i64>,
-}
-impl FromJson for ExamMarkingTask {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExamMarkingTask")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        json::set(&mut o, "talent_id", &mut out.talent_id)?;
-        json::set(&mut o, "application_id", &mut out.application_id)?;
-        json::set(&mut o, "activity_status", &mut out.activity_status)?;
         Ok(out)
     }
 }
@@ -8518,7 +7955,7 @@ pub struct ExternalBackgroundCheck {
     /// Back tone accessory ID list
     pub attachment_id_list: Option<Vec<String>>,
     /// `attachment_list`
-    pub attachment_list: Option<Vec<ExternalBackgroundCheckAttachment>>,
+    pub attachment_list: Option<Vec<ExternalCommonAttachment>>,
 }
 impl FromJson for ExternalBackgroundCheck {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -8546,40 +7983,6 @@ impl ToJson for ExternalBackgroundCheck {
         w.field_opt("result", &self.result);
         w.field_opt("attachment_id_list", &self.attachment_id_list);
         w.field_opt("attachment_list", &self.attachment_list);
-        w.end_object();
-    }
-}
-/// `ExternalBackgroundCheckAttachment`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ExternalBackgroundCheckAttachment {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `size`
-    pub size: Option<i64>,
-}
-impl FromJson for ExternalBackgroundCheckAttachment {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExternalBackgroundCheckAttachment")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "size", &mut out.size)?;
-        Ok(out)
-    }
-}
-impl ToJson for ExternalBackgroundCheckAttachment {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("id", &self.id);
-        w.field_opt("name", &self.name);
-        w.field_opt("size", &self.size);
         w.end_object();
     }
 }
@@ -8929,25 +8332,6 @@ impl FromJson for FiveStartScoringResult {
         Ok(out)
     }
 }
-/// `GetAccountAssetsReferralAccountResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetAccountAssetsReferralAccountResponseBody {
-    /// `account`
-    pub account: Option<Account>,
-}
-impl FromJson for GetAccountAssetsReferralAccountResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetAccountAssetsReferralAccountResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "account", &mut out.account)?;
-        Ok(out)
-    }
-}
 /// `GetAgencyAccountAgencyRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -9051,25 +8435,6 @@ impl FromJson for GetAttachmentResponseBody {
         let mut o = json::object(value, "GetAttachmentResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "attachment", &mut out.attachment)?;
-        Ok(out)
-    }
-}
-/// `GetByApplicationEmployeeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetByApplicationEmployeeResponseBody {
-    /// `employee`
-    pub employee: Option<Employee>,
-}
-impl FromJson for GetByApplicationEmployeeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetByApplicationEmployeeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "employee", &mut out.employee)?;
         Ok(out)
     }
 }
@@ -9488,28 +8853,6 @@ impl ToJson for I18n {
         w.end_object();
     }
 }
-/// `IdNameObject`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct IdNameObject {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for IdNameObject {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "IdNameObject")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
 /// `InternOfferOffboardingInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -9583,6 +8926,17 @@ pub struct InternOfferStatus {
     /// Exit form information (this field is required when operation is offboard)
     pub offboarding_info: Option<InternOfferOffboardingInfo>,
 }
+impl FromJson for InternOfferStatus {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        let mut o = json::object(value, "InternOfferStatus")?;
+        let mut out = Self::default();
+        json::set(&mut o, "offer_id", &mut out.offer_id)?;
+        json::set(&mut o, "operation", &mut out.operation)?;
+        json::set(&mut o, "onboarding_info", &mut out.onboarding_info)?;
+        json::set(&mut o, "offboarding_info", &mut out.offboarding_info)?;
+        Ok(out)
+    }
+}
 impl ToJson for InternOfferStatus {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
@@ -9591,34 +8945,6 @@ impl ToJson for InternOfferStatus {
         w.field_opt("onboarding_info", &self.onboarding_info);
         w.field_opt("offboarding_info", &self.offboarding_info);
         w.end_object();
-    }
-}
-/// `InternOfferStatusOfferResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct InternOfferStatusOfferResponseBody {
-    /// `offer_id`
-    pub offer_id: Option<String>,
-    /// `operation`
-    pub operation: Operation,
-    /// `onboarding_info`
-    pub onboarding_info: Option<InternOfferOnboardingInfo>,
-    /// `offboarding_info`
-    pub offboarding_info: Option<InternOfferOffboardingInfo>,
-}
-impl FromJson for InternOfferStatusOfferResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InternOfferStatusOfferResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "offer_id", &mut out.offer_id)?;
-        json::set(&mut o, "operation", &mut out.operation)?;
-        json::set(&mut o, "onboarding_info", &mut out.onboarding_info)?;
-        json::set(&mut o, "offboarding_info", &mut out.offboarding_info)?;
-        Ok(out)
     }
 }
 /// `Interview`
@@ -9652,40 +8978,6 @@ impl FromJson for Interview {
         json::set(&mut o, "round", &mut out.round)?;
         json::set(&mut o, "stage_id", &mut out.stage_id)?;
         json::set(&mut o, "interview_record_list", &mut out.interview_record_list)?;
-        Ok(out)
-    }
-}
-/// `InterviewAddress`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct InterviewAddress {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-    /// `district`
-    pub district: Option<CodeNameObject>,
-    /// `city`
-    pub city: Option<CodeNameObject>,
-    /// `state`
-    pub state: Option<CodeNameObject>,
-    /// `country`
-    pub country: Option<CodeNameObject>,
-}
-impl FromJson for InterviewAddress {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "InterviewAddress")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "district", &mut out.district)?;
-        json::set(&mut o, "city", &mut out.city)?;
-        json::set(&mut o, "state", &mut out.state)?;
-        json::set(&mut o, "country", &mut out.country)?;
         Ok(out)
     }
 }
@@ -9994,9 +9286,9 @@ pub struct InterviewExtend {
     /// `application_id`
     pub application_id: Option<String>,
     /// `stage`
-    pub stage: Option<IdNameObject>,
+    pub stage: Option<JobUserInfo>,
     /// `creator`
-    pub creator: Option<IdNameObject>,
+    pub creator: Option<JobUserInfo>,
     /// `biz_create_time`
     pub biz_create_time: Option<i64>,
     /// `biz_modify_time`
@@ -10008,15 +9300,15 @@ pub struct InterviewExtend {
     /// `interview_type`
     pub interview_type: Option<i64>,
     /// `talent_time_zone`
-    pub talent_time_zone: Option<CodeNameObject>,
+    pub talent_time_zone: Option<EntityInfo>,
     /// `contact_user`
-    pub contact_user: Option<IdNameObject>,
+    pub contact_user: Option<JobUserInfo>,
     /// `contact_mobile`
     pub contact_mobile: Option<String>,
     /// `remark`
     pub remark: Option<String>,
     /// `address`
-    pub address: Option<InterviewAddress>,
+    pub address: Option<CommonAddress>,
     /// `video_type`
     pub video_type: Option<i64>,
     /// `arrangement_status`
@@ -10028,7 +9320,7 @@ pub struct InterviewExtend {
     /// `meeting_room_list`
     pub meeting_room_list: Option<Vec<InterviewMeetingRoom>>,
     /// `interview_round_type`
-    pub interview_round_type: Option<IdNameObject>,
+    pub interview_round_type: Option<JobUserInfo>,
 }
 impl FromJson for InterviewExtend {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -10096,9 +9388,9 @@ pub struct InterviewExtendV2 {
     /// `application_id`
     pub application_id: Option<String>,
     /// `stage`
-    pub stage: Option<IdNameObject>,
+    pub stage: Option<JobUserInfo>,
     /// `creator`
-    pub creator: Option<IdNameObject>,
+    pub creator: Option<JobUserInfo>,
     /// `create_time`
     pub create_time: Option<String>,
     /// `update_time`
@@ -10110,9 +9402,9 @@ pub struct InterviewExtendV2 {
     /// `interview_type`
     pub interview_type: Option<i64>,
     /// `talent_time_zone`
-    pub talent_time_zone: Option<CodeNameObject>,
+    pub talent_time_zone: Option<EntityInfo>,
     /// `contact_user`
-    pub contact_user: Option<IdNameObject>,
+    pub contact_user: Option<JobUserInfo>,
     /// `contact_mobile`
     pub contact_mobile: Option<String>,
     /// `remark`
@@ -10130,7 +9422,7 @@ pub struct InterviewExtendV2 {
     /// `meeting_room_list`
     pub meeting_room_list: Option<Vec<InterviewMeetingRoom>>,
     /// `interview_round_type`
-    pub interview_round_type: Option<IdNameObject>,
+    pub interview_round_type: Option<JobUserInfo>,
 }
 impl FromJson for InterviewExtendV2 {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -10405,7 +9697,7 @@ pub struct InterviewRecord {
     /// `code_question_list`
     pub code_question_list: Option<Vec<InterviewQuestion>>,
     /// `interviewer`
-    pub interviewer: Option<IdNameObject>,
+    pub interviewer: Option<JobUserInfo>,
     /// `image_list`
     pub image_list: Option<Vec<AttachmentV2>>,
     /// `dimension_assessment_list`
@@ -10456,7 +9748,7 @@ pub struct InterviewRecordV2 {
     /// `record_score`
     pub record_score: Option<RecordScore>,
     /// `interviewer`
-    pub interviewer: Option<BasicUserInfo>,
+    pub interviewer: Option<JobUserInfo>,
     /// `attachments`
     pub attachments: Option<Vec<InterviewAttachment>>,
     /// `module_assessments`
@@ -10682,9 +9974,9 @@ pub struct Job {
     /// `requirement`
     pub requirement: Option<String>,
     /// `recruitment_type`
-    pub recruitment_type: Option<JobRecruitmentType>,
+    pub recruitment_type: Option<JobLevel>,
     /// `department`
-    pub department: Option<JobDepartment>,
+    pub department: Option<JobType>,
     /// `city`
     pub city: Option<JobCity>,
     /// `min_job_level`
@@ -10692,9 +9984,9 @@ pub struct Job {
     /// `max_job_level`
     pub max_job_level: Option<JobLevel>,
     /// `highlight_list`
-    pub highlight_list: Option<Vec<JobHighlight>>,
+    pub highlight_list: Option<Vec<JobType>>,
     /// `job_category`
-    pub job_category: Option<JobCategory>,
+    pub job_category: Option<JobLevel>,
     /// `job_type`
     pub job_type: Option<JobType>,
     /// `active_status`
@@ -10716,9 +10008,9 @@ pub struct Job {
     /// `customized_data_list`
     pub customized_data_list: Option<Vec<JobCustomizedData>>,
     /// `job_function`
-    pub job_function: Option<IdNameObject>,
+    pub job_function: Option<JobUserInfo>,
     /// `subject`
-    pub subject: Option<IdNameObject>,
+    pub subject: Option<JobUserInfo>,
     /// `head_count`
     pub head_count: Option<i64>,
     /// `experience`
@@ -10732,7 +10024,7 @@ pub struct Job {
     /// `required_degree`
     pub required_degree: Option<i64>,
     /// `city_list`
-    pub city_list: Option<Vec<CodeNameObject>>,
+    pub city_list: Option<Vec<EntityInfo>>,
     /// `job_attribute`
     pub job_attribute: Option<i64>,
     /// `create_timestamp`
@@ -10742,7 +10034,7 @@ pub struct Job {
     /// `expiry_timestamp`
     pub expiry_timestamp: Option<String>,
     /// `target_major_list`
-    pub target_major_list: Option<Vec<TargetMajorInfo>>,
+    pub target_major_list: Option<Vec<JobType>>,
 }
 impl FromJson for Job {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -10806,15 +10098,15 @@ pub struct JobBasicInfo {
     /// `requirement`
     pub requirement: Option<String>,
     /// `recruitment_type`
-    pub recruitment_type: Option<JobDetailRecruitmentType>,
+    pub recruitment_type: Option<JobDetailLevel>,
     /// `department`
-    pub department: Option<JobDetailDepartment>,
+    pub department: Option<JobUserInfo>,
     /// `process_type`
     pub process_type: Option<i64>,
     /// `process_id`
     pub process_id: Option<String>,
     /// `city_list`
-    pub city_list: Option<CodeNameObject>,
+    pub city_list: Option<EntityInfo>,
 }
 impl FromJson for JobBasicInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -10830,34 +10122,6 @@ impl FromJson for JobBasicInfo {
         json::set(&mut o, "process_type", &mut out.process_type)?;
         json::set(&mut o, "process_id", &mut out.process_id)?;
         json::set(&mut o, "city_list", &mut out.city_list)?;
-        Ok(out)
-    }
-}
-/// `JobCategory`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobCategory {
-    /// `id`
-    pub id: Option<String>,
-    /// `zh_name`
-    pub zh_name: Option<String>,
-    /// `en_name`
-    pub en_name: Option<String>,
-    /// `active_status`
-    pub active_status: Option<i64>,
-}
-impl FromJson for JobCategory {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobCategory")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
         Ok(out)
     }
 }
@@ -10964,13 +10228,13 @@ impl ToJson for JobConfig {
 )]
 pub struct JobConfigDetail {
     /// `offer_apply_schema`
-    pub offer_apply_schema: Option<IdNameObject>,
+    pub offer_apply_schema: Option<JobUserInfo>,
     /// `offer_process_conf`
-    pub offer_process_conf: Option<IdNameObject>,
+    pub offer_process_conf: Option<JobUserInfo>,
     /// `recommended_evaluator_list`
-    pub recommended_evaluator_list: Option<Vec<IdNameObject>>,
+    pub recommended_evaluator_list: Option<Vec<JobUserInfo>>,
     /// `assessment_template`
-    pub assessment_template: Option<IdNameObject>,
+    pub assessment_template: Option<JobUserInfo>,
     /// `id`
     pub id: Option<String>,
     /// `interview_round_list`
@@ -10982,13 +10246,13 @@ pub struct JobConfigDetail {
     /// `interview_round_type_list`
     pub interview_round_type_list: Option<Vec<JobConfigRoundTypeResult>>,
     /// `related_job_list`
-    pub related_job_list: Option<Vec<IdNameObject>>,
+    pub related_job_list: Option<Vec<JobUserInfo>>,
     /// `job_attribute`
     pub job_attribute: Option<i64>,
     /// `interview_appointment_config`
     pub interview_appointment_config: Option<InterviewAppointmentConfig>,
     /// `internship_offer_apply_schema`
-    pub internship_offer_apply_schema: Option<IdNameObject>,
+    pub internship_offer_apply_schema: Option<JobUserInfo>,
 }
 impl FromJson for JobConfigDetail {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -11035,7 +10299,7 @@ impl FromJson for JobConfigDetail {
 )]
 pub struct JobConfigInterviewRound {
     /// `interviewer_list`
-    pub interviewer_list: Option<Vec<IdNameObject>>,
+    pub interviewer_list: Option<Vec<JobUserInfo>>,
     /// `round`
     pub round: Option<i64>,
 }
@@ -11078,19 +10342,19 @@ impl ToJson for JobConfigInterviewRoundConf {
 )]
 pub struct JobConfigResult {
     /// `offer_apply_schema`
-    pub offer_apply_schema: Option<IdNameObject>,
+    pub offer_apply_schema: Option<JobUserInfo>,
     /// `offer_process_conf`
-    pub offer_process_conf: Option<IdNameObject>,
+    pub offer_process_conf: Option<JobUserInfo>,
     /// `recommended_evaluator_list`
-    pub recommended_evaluator_list: Option<Vec<IdNameObject>>,
+    pub recommended_evaluator_list: Option<Vec<JobUserInfo>>,
     /// `assessment_template`
-    pub assessment_template: Option<IdNameObject>,
+    pub assessment_template: Option<JobUserInfo>,
     /// `id`
     pub id: Option<String>,
     /// `interview_round_list`
     pub interview_round_list: Option<Vec<JobConfigInterviewRound>>,
     /// `job_requirement_list`
-    pub job_requirement_list: Option<Vec<IdNameObject>>,
+    pub job_requirement_list: Option<Vec<JobUserInfo>>,
     /// `interview_registration`
     pub interview_registration: Option<RegistrationInfo>,
     /// `onboard_registration`
@@ -11098,7 +10362,7 @@ pub struct JobConfigResult {
     /// `interview_round_type_list`
     pub interview_round_type_list: Option<Vec<JobConfigRoundTypeResult>>,
     /// `related_job_list`
-    pub related_job_list: Option<Vec<IdNameObject>>,
+    pub related_job_list: Option<Vec<JobUserInfo>>,
     /// `job_attribute`
     pub job_attribute: Option<i64>,
     /// `interview_appointment_config`
@@ -11173,9 +10437,9 @@ impl ToJson for JobConfigRoundType {
 )]
 pub struct JobConfigRoundTypeResult {
     /// `assessment_round`
-    pub assessment_round: Option<IdNameObject>,
+    pub assessment_round: Option<JobUserInfo>,
     /// `assessment_template`
-    pub assessment_template: Option<IdNameObject>,
+    pub assessment_template: Option<JobUserInfo>,
 }
 impl FromJson for JobConfigRoundTypeResult {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -11236,28 +10500,6 @@ impl FromJson for JobCustomizedOption {
         Ok(out)
     }
 }
-/// `JobCustomizedTimeRange`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobCustomizedTimeRange {
-    /// `start_time`
-    pub start_time: Option<String>,
-    /// `end_time`
-    pub end_time: Option<String>,
-}
-impl FromJson for JobCustomizedTimeRange {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobCustomizedTimeRange")?;
-        let mut out = Self::default();
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        Ok(out)
-    }
-}
 /// `JobCustomizedValue`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -11273,7 +10515,7 @@ pub struct JobCustomizedValue {
     /// `option_list`
     pub option_list: Option<Vec<JobCustomizedOption>>,
     /// `time_range`
-    pub time_range: Option<JobCustomizedTimeRange>,
+    pub time_range: Option<TestSchedule>,
     /// `time`
     pub time: Option<String>,
     /// `number`
@@ -11289,53 +10531,6 @@ impl FromJson for JobCustomizedValue {
         json::set(&mut o, "time_range", &mut out.time_range)?;
         json::set(&mut o, "time", &mut out.time)?;
         json::set(&mut o, "number", &mut out.number)?;
-        Ok(out)
-    }
-}
-/// `JobDepartment`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobDepartment {
-    /// `id`
-    pub id: Option<String>,
-    /// `zh_name`
-    pub zh_name: Option<String>,
-    /// `en_name`
-    pub en_name: Option<String>,
-}
-impl FromJson for JobDepartment {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDepartment")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        Ok(out)
-    }
-}
-/// `JobDepartmentSimple`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobDepartmentSimple {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for JobDepartmentSimple {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDepartmentSimple")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
         Ok(out)
     }
 }
@@ -11404,19 +10599,19 @@ pub struct JobDetailBasicInfo {
     /// `requirement`
     pub requirement: Option<String>,
     /// `recruitment_type`
-    pub recruitment_type: Option<JobDetailRecruitmentType>,
+    pub recruitment_type: Option<JobDetailLevel>,
     /// `department`
-    pub department: Option<JobDetailDepartment>,
+    pub department: Option<JobUserInfo>,
     /// `min_job_level`
     pub min_job_level: Option<JobDetailLevel>,
     /// `max_job_level`
     pub max_job_level: Option<JobDetailLevel>,
     /// `highlight_list`
-    pub highlight_list: Option<Vec<JobDetailHighlight>>,
+    pub highlight_list: Option<Vec<JobUserInfo>>,
     /// `job_category`
-    pub job_category: Option<JobDetailCategory>,
+    pub job_category: Option<JobDetailLevel>,
     /// `job_type`
-    pub job_type: Option<JobDetailType>,
+    pub job_type: Option<JobUserInfo>,
     /// `active_status`
     pub active_status: Option<i64>,
     /// `creator_id`
@@ -11434,9 +10629,9 @@ pub struct JobDetailBasicInfo {
     /// `customized_data_list`
     pub customized_data_list: Option<Vec<JobCustomizedData>>,
     /// `job_function`
-    pub job_function: Option<IdNameObject>,
+    pub job_function: Option<JobUserInfo>,
     /// `subject`
-    pub subject: Option<IdNameObject>,
+    pub subject: Option<JobUserInfo>,
     /// `head_count`
     pub head_count: Option<i64>,
     /// `experience`
@@ -11450,11 +10645,11 @@ pub struct JobDetailBasicInfo {
     /// `required_degree`
     pub required_degree: Option<i64>,
     /// `city_list`
-    pub city_list: Option<Vec<CodeNameObject>>,
+    pub city_list: Option<Vec<EntityInfo>>,
     /// `job_attribute`
     pub job_attribute: Option<i64>,
     /// `target_major_list`
-    pub target_major_list: Option<Vec<JobDetailTargetMajorInfo>>,
+    pub target_major_list: Option<Vec<JobUserInfo>>,
     /// `storefront_mode`
     pub storefront_mode: Option<i64>,
 }
@@ -11497,75 +10692,6 @@ impl FromJson for JobDetailBasicInfo {
         Ok(out)
     }
 }
-/// `JobDetailCategory`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobDetailCategory {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-    /// `active_status`
-    pub active_status: Option<i64>,
-}
-impl FromJson for JobDetailCategory {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDetailCategory")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        Ok(out)
-    }
-}
-/// `JobDetailDepartment`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobDetailDepartment {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for JobDetailDepartment {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDetailDepartment")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
-/// `JobDetailHighlight`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobDetailHighlight {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for JobDetailHighlight {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDetailHighlight")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
 /// `JobDetailLevel`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -11584,31 +10710,6 @@ pub struct JobDetailLevel {
 impl FromJson for JobDetailLevel {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "JobDetailLevel")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        Ok(out)
-    }
-}
-/// `JobDetailRecruitmentType`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobDetailRecruitmentType {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-    /// `active_status`
-    pub active_status: Option<i64>,
-}
-impl FromJson for JobDetailRecruitmentType {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDetailRecruitmentType")?;
         let mut out = Self::default();
         json::set(&mut o, "id", &mut out.id)?;
         json::set(&mut o, "name", &mut out.name)?;
@@ -11641,50 +10742,6 @@ impl FromJson for JobDetailTag {
         Ok(out)
     }
 }
-/// `JobDetailTargetMajorInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobDetailTargetMajorInfo {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for JobDetailTargetMajorInfo {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDetailTargetMajorInfo")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
-/// `JobDetailType`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobDetailType {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for JobDetailType {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobDetailType")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
 /// `JobFunction`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -11710,31 +10767,6 @@ impl FromJson for JobFunction {
         json::set(&mut o, "name", &mut out.name)?;
         json::set(&mut o, "active_status", &mut out.active_status)?;
         json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        Ok(out)
-    }
-}
-/// `JobHighlight`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobHighlight {
-    /// `id`
-    pub id: Option<String>,
-    /// `zh_name`
-    pub zh_name: Option<String>,
-    /// `en_name`
-    pub en_name: Option<String>,
-}
-impl FromJson for JobHighlight {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobHighlight")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
         Ok(out)
     }
 }
@@ -11891,34 +10923,6 @@ impl FromJson for JobRecruiter2 {
         Ok(out)
     }
 }
-/// `JobRecruitmentType`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobRecruitmentType {
-    /// `id`
-    pub id: Option<String>,
-    /// `zh_name`
-    pub zh_name: Option<String>,
-    /// `en_name`
-    pub en_name: Option<String>,
-    /// `active_status`
-    pub active_status: Option<i64>,
-}
-impl FromJson for JobRecruitmentType {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobRecruitmentType")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        json::set(&mut o, "active_status", &mut out.active_status)?;
-        Ok(out)
-    }
-}
 /// `JobRequirement`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -11972,7 +10976,7 @@ pub struct JobRequirement {
     /// Requirements description
     pub description: Option<String>,
     /// Custom fields
-    pub customized_data_list: Option<Vec<JobRequirementCustomizedData>>,
+    pub customized_data_list: Option<Vec<CombinedJobObjectValueMap>>,
     /// Recruitment type, whether it is required or not is subject to the field restrictions in "Obtain Recruitment Demand Template". When creating a new position through the recruitment demand, the position recruitment type will be backfilled according to this field Options:1(Social social recruitment),2(Campus Campus recruitment)
     pub process_type: Option<i64>,
     /// Job type, the enumeration value is obtained through the "Get Job Type List" interface. Whether it is required or not is subject to the field restrictions in the "Get Recruitment Demand Template". When creating a new job through recruitment requirements, the job type will be backfilled according to this field
@@ -12021,133 +11025,6 @@ impl ToJson for JobRequirement {
         w.end_object();
     }
 }
-/// `JobRequirementCustomizedData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobRequirementCustomizedData {
-    /// Custom field ID
-    pub object_id: Option<String>,
-    /// Custom field values
-    pub value: Option<String>,
-}
-impl ToJson for JobRequirementCustomizedData {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("object_id", &self.object_id);
-        w.field_opt("value", &self.value);
-        w.end_object();
-    }
-}
-/// `JobRequirementCustomizedDataDto`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobRequirementCustomizedDataDto {
-    /// `object_id`
-    pub object_id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-    /// `object_type`
-    pub object_type: Option<i64>,
-    /// `value`
-    pub value: Option<JobRequirementCustomizedValue>,
-}
-impl FromJson for JobRequirementCustomizedDataDto {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobRequirementCustomizedDataDto")?;
-        let mut out = Self::default();
-        json::set(&mut o, "object_id", &mut out.object_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "object_type", &mut out.object_type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
-/// `JobRequirementCustomizedOption`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobRequirementCustomizedOption {
-    /// `key`
-    pub key: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for JobRequirementCustomizedOption {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobRequirementCustomizedOption")?;
-        let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
-/// `JobRequirementCustomizedTimeRange`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobRequirementCustomizedTimeRange {
-    /// `start_time`
-    pub start_time: Option<String>,
-    /// `end_time`
-    pub end_time: Option<String>,
-}
-impl FromJson for JobRequirementCustomizedTimeRange {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobRequirementCustomizedTimeRange")?;
-        let mut out = Self::default();
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        Ok(out)
-    }
-}
-/// `JobRequirementCustomizedValue`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobRequirementCustomizedValue {
-    /// `content`
-    pub content: Option<String>,
-    /// `option`
-    pub option: Option<JobRequirementCustomizedOption>,
-    /// `option_list`
-    pub option_list: Option<Vec<JobRequirementCustomizedOption>>,
-    /// `time_range`
-    pub time_range: Option<JobRequirementCustomizedTimeRange>,
-    /// `time`
-    pub time: Option<String>,
-    /// `number`
-    pub number: Option<String>,
-}
-impl FromJson for JobRequirementCustomizedValue {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobRequirementCustomizedValue")?;
-        let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "option", &mut out.option)?;
-        json::set(&mut o, "option_list", &mut out.option_list)?;
-        json::set(&mut o, "time_range", &mut out.time_range)?;
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "number", &mut out.number)?;
-        Ok(out)
-    }
-}
 /// `JobRequirementDto`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -12167,25 +11044,25 @@ pub struct JobRequirementDto {
     /// `head_count`
     pub head_count: Option<i64>,
     /// `recruitment_type`
-    pub recruitment_type: Option<IdNameObject>,
+    pub recruitment_type: Option<JobUserInfo>,
     /// `employee_type`
-    pub employee_type: Option<IdNameObject>,
+    pub employee_type: Option<JobUserInfo>,
     /// `max_level`
-    pub max_level: Option<IdNameObject>,
+    pub max_level: Option<JobUserInfo>,
     /// `min_level`
-    pub min_level: Option<IdNameObject>,
+    pub min_level: Option<JobUserInfo>,
     /// `sequence`
-    pub sequence: Option<IdNameObject>,
+    pub sequence: Option<JobUserInfo>,
     /// `category`
     pub category: Option<i64>,
     /// `department`
-    pub department: Option<IdNameObject>,
+    pub department: Option<JobUserInfo>,
     /// `recruiter_list`
-    pub recruiter_list: Option<Vec<IdNameObject>>,
+    pub recruiter_list: Option<Vec<JobUserInfo>>,
     /// `jr_hiring_managers`
-    pub jr_hiring_managers: Option<Vec<IdNameObject>>,
+    pub jr_hiring_managers: Option<Vec<JobUserInfo>>,
     /// `direct_leader_list`
-    pub direct_leader_list: Option<Vec<IdNameObject>>,
+    pub direct_leader_list: Option<Vec<JobUserInfo>>,
     /// `start_time`
     pub start_time: Option<String>,
     /// `deadline`
@@ -12199,11 +11076,11 @@ pub struct JobRequirementDto {
     /// `min_salary`
     pub min_salary: Option<String>,
     /// `address`
-    pub address: Option<IdNameObject>,
+    pub address: Option<JobUserInfo>,
     /// `description`
     pub description: Option<String>,
     /// `customized_data_list`
-    pub customized_data_list: Option<Vec<JobRequirementCustomizedDataDto>>,
+    pub customized_data_list: Option<Vec<JobCustomizedData>>,
     /// `job_id_list`
     pub job_id_list: Option<Vec<String>>,
     /// `process_type`
@@ -12383,7 +11260,7 @@ pub struct JobStorefront {
     /// `active_status`
     pub active_status: Option<i64>,
     /// `department`
-    pub department: Option<JobDepartmentSimple>,
+    pub department: Option<JobUserInfo>,
     /// `address`
     pub address: Option<CommonAddress>,
     /// `manager`
@@ -12638,56 +11515,6 @@ pub struct ListEvaluationResponseBody {
 impl FromJson for ListEvaluationResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListEvaluationResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
-    }
-}
-/// `ListEvaluationTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ListEvaluationTaskResponseBody {
-    /// `has_more`
-    pub has_more: Option<bool>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `items`
-    pub items: Option<Vec<EvaluationTask>>,
-}
-impl FromJson for ListEvaluationTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListEvaluationTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
-    }
-}
-/// `ListExamMarkingTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ListExamMarkingTaskResponseBody {
-    /// `has_more`
-    pub has_more: Option<bool>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `items`
-    pub items: Option<Vec<ExamMarkingTask>>,
-}
-impl FromJson for ListExamMarkingTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListExamMarkingTaskResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "has_more", &mut out.has_more)?;
         json::set(&mut o, "page_token", &mut out.page_token)?;
@@ -13267,31 +12094,6 @@ impl FromJson for ListReferralWebsiteJobPostResponseBody {
         Ok(out)
     }
 }
-/// `ListRegistrationSchemaResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ListRegistrationSchemaResponseBody {
-    /// `items`
-    pub items: Option<Vec<RegistrationSchema>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-}
-impl FromJson for ListRegistrationSchemaResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListRegistrationSchemaResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        Ok(out)
-    }
-}
 /// `ListResumeSourceResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -13630,13 +12432,13 @@ pub struct Location {
     /// `name`
     pub name: Option<I18n>,
     /// `district`
-    pub district: Option<CodeNameObject>,
+    pub district: Option<EntityInfo>,
     /// `city`
-    pub city: Option<CodeNameObject>,
+    pub city: Option<EntityInfo>,
     /// `state`
-    pub state: Option<CodeNameObject>,
+    pub state: Option<EntityInfo>,
     /// `country`
-    pub country: Option<CodeNameObject>,
+    pub country: Option<EntityInfo>,
     /// `active_status`
     pub active_status: Option<i64>,
 }
@@ -13846,9 +12648,9 @@ impl ToJson for LoginInfoEcoExamRequestBody {
 )]
 pub struct MasterLocationAddressInfo {
     /// `location_info`
-    pub location_info: Option<MasterLocationInfo>,
+    pub location_info: Option<JobType>,
     /// `address_info`
-    pub address_info: Option<MasterLocationInfo>,
+    pub address_info: Option<JobType>,
 }
 impl FromJson for MasterLocationAddressInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -13856,31 +12658,6 @@ impl FromJson for MasterLocationAddressInfo {
         let mut out = Self::default();
         json::set(&mut o, "location_info", &mut out.location_info)?;
         json::set(&mut o, "address_info", &mut out.address_info)?;
-        Ok(out)
-    }
-}
-/// `MasterLocationInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct MasterLocationInfo {
-    /// `id`
-    pub id: Option<String>,
-    /// `zh_name`
-    pub zh_name: Option<String>,
-    /// `en_name`
-    pub en_name: Option<String>,
-}
-impl FromJson for MasterLocationInfo {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MasterLocationInfo")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
         Ok(out)
     }
 }
@@ -14253,31 +13030,6 @@ impl FromJson for OfferApplyFormConfigFormulaInfo {
         Ok(out)
     }
 }
-/// `OfferApplyFormConfigOptionInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct OfferApplyFormConfigOptionInfo {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-    /// `description`
-    pub description: Option<I18n>,
-}
-impl FromJson for OfferApplyFormConfigOptionInfo {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferApplyFormConfigOptionInfo")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        Ok(out)
-    }
-}
 /// `OfferApplyFormFormulaExtraMapInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -14368,7 +13120,7 @@ impl FromJson for OfferApplyFormModuleInfo {
 )]
 pub struct OfferApplyFormObjectConfigInfo {
     /// `options`
-    pub options: Option<Vec<OfferApplyFormConfigOptionInfo>>,
+    pub options: Option<Vec<DimensionAbility>>,
     /// `formula`
     pub formula: Option<OfferApplyFormConfigFormulaInfo>,
     /// `object_display_config`
@@ -14701,17 +13453,17 @@ pub struct OfferBasicInfoV2 {
     /// `offer_status`
     pub offer_status: Option<i64>,
     /// `leader`
-    pub leader: Option<BasicUserInfo>,
+    pub leader: Option<JobUserInfo>,
     /// `employee_type`
-    pub employee_type: Option<IdNameObject>,
+    pub employee_type: Option<JobUserInfo>,
     /// `department`
-    pub department: Option<BasicDepartmentInfo>,
+    pub department: Option<JobUserInfo>,
     /// `sequence`
-    pub sequence: Option<IdNameObject>,
+    pub sequence: Option<JobUserInfo>,
     /// `level`
-    pub level: Option<IdNameObject>,
+    pub level: Option<JobUserInfo>,
     /// `company_main_body`
-    pub company_main_body: Option<IdNameObject>,
+    pub company_main_body: Option<JobUserInfo>,
     /// `job_requirement_id`
     pub job_requirement_id: Option<String>,
     /// `probation_month`
@@ -14721,7 +13473,7 @@ pub struct OfferBasicInfoV2 {
     /// `onboard_date`
     pub onboard_date: Option<String>,
     /// `owner`
-    pub owner: Option<BasicUserInfo>,
+    pub owner: Option<JobUserInfo>,
     /// `onboard_address`
     pub onboard_address: Option<BaseAddressV2>,
     /// `work_address`
@@ -15007,7 +13759,7 @@ pub struct OfferListInfo {
     /// `offer_type`
     pub offer_type: Option<i64>,
     /// `employee_type`
-    pub employee_type: Option<BaseBilingualWithId>,
+    pub employee_type: Option<JobType>,
     /// `application_id`
     pub application_id: Option<String>,
 }
@@ -15140,7 +13892,7 @@ pub struct OfferSchemaDetail {
     /// `id`
     pub id: Option<String>,
     /// `name`
-    pub name: Option<OfferSchemaName>,
+    pub name: Option<I18n>,
     /// `type`
     pub r#type: Option<String>,
     /// `is_customized`
@@ -15169,7 +13921,7 @@ impl FromJson for OfferSchemaDetail {
 )]
 pub struct OfferSchemaDetailOption {
     /// `name`
-    pub name: Option<OfferSchemaName>,
+    pub name: Option<I18n>,
     /// `index`
     pub index: Option<i64>,
     /// `active_status`
@@ -15182,28 +13934,6 @@ impl FromJson for OfferSchemaDetailOption {
         json::set(&mut o, "name", &mut out.name)?;
         json::set(&mut o, "index", &mut out.index)?;
         json::set(&mut o, "active_status", &mut out.active_status)?;
-        Ok(out)
-    }
-}
-/// `OfferSchemaName`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct OfferSchemaName {
-    /// `zh_cn`
-    pub zh_cn: Option<String>,
-    /// `en_us`
-    pub en_us: Option<String>,
-}
-impl FromJson for OfferSchemaName {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "OfferSchemaName")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
         Ok(out)
     }
 }
@@ -15374,25 +14104,6 @@ impl ToJson for OperateAgencyAccountAgencyRequestBody {
         w.end_object();
     }
 }
-/// `PatchEmployeeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchEmployeeResponseBody {
-    /// `employee`
-    pub employee: Option<Employee>,
-}
-impl FromJson for PatchEmployeeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchEmployeeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "employee", &mut out.employee)?;
-        Ok(out)
-    }
-}
 /// `PatchExternalInterviewAssessmentResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -15480,25 +14191,6 @@ impl ToJson for PatchNoteRequestBody {
         w.end_object();
     }
 }
-/// `PatchNoteResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchNoteResponseBody {
-    /// `note`
-    pub note: Option<Note>,
-}
-impl FromJson for PatchNoteResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchNoteResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "note", &mut out.note)?;
-        Ok(out)
-    }
-}
 /// `PermissionCollection`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -15508,9 +14200,9 @@ impl FromJson for PatchNoteResponseBody {
 )]
 pub struct PermissionCollection {
     /// `feature_permissions`
-    pub feature_permissions: Option<Vec<IdNameObject>>,
+    pub feature_permissions: Option<Vec<JobUserInfo>>,
     /// `management_permissions`
-    pub management_permissions: Option<Vec<IdNameObject>>,
+    pub management_permissions: Option<Vec<JobUserInfo>>,
     /// `data_permissions`
     pub data_permissions: Option<Vec<DataPermission>>,
     /// `business_management_scopes`
@@ -15595,15 +14287,15 @@ pub struct PortalJobPost {
     /// `job_process_type`
     pub job_process_type: Option<i64>,
     /// `job_recruitment_type`
-    pub job_recruitment_type: Option<IdNameObject>,
+    pub job_recruitment_type: Option<JobUserInfo>,
     /// `job_department`
-    pub job_department: Option<IdNameObject>,
+    pub job_department: Option<JobUserInfo>,
     /// `job_type`
-    pub job_type: Option<IdNameObject>,
+    pub job_type: Option<JobUserInfo>,
     /// `min_job_level`
-    pub min_job_level: Option<IdNameObject>,
+    pub min_job_level: Option<JobUserInfo>,
     /// `max_job_level`
-    pub max_job_level: Option<IdNameObject>,
+    pub max_job_level: Option<JobUserInfo>,
     /// `address`
     pub address: Option<CommonAddress>,
     /// `min_salary`
@@ -15617,23 +14309,23 @@ pub struct PortalJobPost {
     /// `headcount`
     pub headcount: Option<i64>,
     /// `high_light_list`
-    pub high_light_list: Option<Vec<IdNameObject>>,
+    pub high_light_list: Option<Vec<JobUserInfo>>,
     /// `description`
     pub description: Option<String>,
     /// `requirement`
     pub requirement: Option<String>,
     /// `creator`
-    pub creator: Option<IdNameObject>,
+    pub creator: Option<JobUserInfo>,
     /// `create_time`
     pub create_time: Option<String>,
     /// `modify_time`
     pub modify_time: Option<String>,
     /// `customized_data_list`
-    pub customized_data_list: Option<Vec<WebsiteJobPostCustomizedData>>,
+    pub customized_data_list: Option<Vec<JobCustomizedData>>,
     /// `job_function`
-    pub job_function: Option<IdNameObject>,
+    pub job_function: Option<JobUserInfo>,
     /// `subject`
-    pub subject: Option<IdNameObject>,
+    pub subject: Option<JobUserInfo>,
     /// `address_list`
     pub address_list: Option<Vec<CommonAddress>>,
 }
@@ -16175,7 +14867,7 @@ pub struct Referral {
     /// `referral_user_id`
     pub referral_user_id: String,
     /// `referral_user`
-    pub referral_user: Option<IdNameObject>,
+    pub referral_user: Option<JobUserInfo>,
 }
 impl FromJson for Referral {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -16204,7 +14896,7 @@ pub struct ReferralBasicInfo {
     /// `referral_type`
     pub referral_type: Option<i64>,
     /// `user_info`
-    pub user_info: Option<BasicUserInfo>,
+    pub user_info: Option<JobUserInfo>,
     /// `create_time`
     pub create_time: Option<String>,
     /// `referral_method`
@@ -16238,7 +14930,7 @@ pub struct ReferralInfo {
     /// `create_time`
     pub create_time: Option<String>,
     /// `referral_user`
-    pub referral_user: Option<IdNameObject>,
+    pub referral_user: Option<JobUserInfo>,
 }
 impl FromJson for ReferralInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -16389,28 +15081,6 @@ impl FromJson for RegistrationSchema {
         Ok(out)
     }
 }
-/// `RegistrationSchemaInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RegistrationSchemaInfo {
-    /// `schema_id`
-    pub schema_id: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-}
-impl FromJson for RegistrationSchemaInfo {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RegistrationSchemaInfo")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema_id", &mut out.schema_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
 /// `RelatedDimensionConfig`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -16459,49 +15129,6 @@ impl FromJson for RelatedDimensionSetting {
         json::set(&mut o, "dimension_id", &mut out.dimension_id)?;
         json::set(&mut o, "related_operator_type", &mut out.related_operator_type)?;
         json::set(&mut o, "dimension_option_ids", &mut out.dimension_option_ids)?;
-        Ok(out)
-    }
-}
-/// `RemoveToFolderTalentRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RemoveToFolderTalentRequestBody {
-    /// Talent ID list, which can be obtained through the \[Get Talent List\] interface
-    pub talent_id_list: Vec<String>,
-    /// Folder ID, which can be obtained through the \[Get Talent Folder List\] interface
-    pub folder_id: String,
-}
-impl ToJson for RemoveToFolderTalentRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("talent_id_list", &self.talent_id_list);
-        w.field("folder_id", &self.folder_id);
-        w.end_object();
-    }
-}
-/// `RemoveToFolderTalentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RemoveToFolderTalentResponseBody {
-    /// `talent_id_list`
-    pub talent_id_list: Option<Vec<String>>,
-    /// `folder_id`
-    pub folder_id: Option<String>,
-}
-impl FromJson for RemoveToFolderTalentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RemoveToFolderTalentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "talent_id_list", &mut out.talent_id_list)?;
-        json::set(&mut o, "folder_id", &mut out.folder_id)?;
         Ok(out)
     }
 }
@@ -16761,31 +15388,6 @@ impl ToJson for SearchJobPublishRecordRequestBody {
         w.end_object();
     }
 }
-/// `SearchJobPublishRecordResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SearchJobPublishRecordResponseBody {
-    /// `items`
-    pub items: Option<Vec<WebsiteJobPost>>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-    /// `page_token`
-    pub page_token: Option<String>,
-}
-impl FromJson for SearchJobPublishRecordResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchJobPublishRecordResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        Ok(out)
-    }
-}
 /// `SearchReferralRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -16994,31 +15596,6 @@ impl ToJson for SearchWebsiteJobPostRequestBody {
         w.end_object();
     }
 }
-/// `SearchWebsiteJobPostResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SearchWebsiteJobPostResponseBody {
-    /// `items`
-    pub items: Option<Vec<WebsiteJobPost>>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-    /// `page_token`
-    pub page_token: Option<String>,
-}
-impl FromJson for SearchWebsiteJobPostResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchWebsiteJobPostResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        Ok(out)
-    }
-}
 /// `SelectOptionResult`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -17148,7 +15725,7 @@ pub struct StageCountInfo {
     /// `count`
     pub count: Option<i64>,
     /// `stage`
-    pub stage: Option<ApplicationStageInfo>,
+    pub stage: Option<JobProcessesStage>,
 }
 impl FromJson for StageCountInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -17178,7 +15755,7 @@ pub struct Subject {
     /// `application_limit`
     pub application_limit: Option<i64>,
     /// `creator`
-    pub creator: Option<IdNameObject>,
+    pub creator: Option<JobUserInfo>,
 }
 impl FromJson for Subject {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -17245,7 +15822,7 @@ pub struct Talent {
     /// `sns_list`
     pub sns_list: Option<Vec<TalentSnsInfo>>,
     /// `resume_source_list`
-    pub resume_source_list: Option<Vec<TalentResumeSource>>,
+    pub resume_source_list: Option<Vec<JobType>>,
     /// `interview_registration_list`
     pub interview_registration_list: Option<Vec<TalentInterviewRegistrationSimple>>,
     /// `registration_list`
@@ -17350,11 +15927,11 @@ pub struct TalentBasicInfo {
     /// `gender`
     pub gender: Option<i64>,
     /// `current_city`
-    pub current_city: Option<TalentCityInfo>,
+    pub current_city: Option<JobCity>,
     /// `hometown_city`
-    pub hometown_city: Option<TalentCityInfo>,
+    pub hometown_city: Option<JobCity>,
     /// `preferred_city_list`
-    pub preferred_city_list: Option<Vec<TalentCityInfo>>,
+    pub preferred_city_list: Option<Vec<JobCity>>,
     /// `identification_type`
     pub identification_type: Option<i64>,
     /// `identification_number`
@@ -17513,31 +16090,6 @@ impl FromJson for TalentCareerInfo {
         json::set(&mut o, "career_type", &mut out.career_type)?;
         json::set(&mut o, "tag_list", &mut out.tag_list)?;
         json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
-        Ok(out)
-    }
-}
-/// `TalentCityInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TalentCityInfo {
-    /// `city_code`
-    pub city_code: Option<String>,
-    /// `zh_name`
-    pub zh_name: Option<String>,
-    /// `en_name`
-    pub en_name: Option<String>,
-}
-impl FromJson for TalentCityInfo {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentCityInfo")?;
-        let mut out = Self::default();
-        json::set(&mut o, "city_code", &mut out.city_code)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
         Ok(out)
     }
 }
@@ -17929,7 +16481,7 @@ pub struct TalentCustomizedDataObjectValue {
     /// `value`
     pub value: Option<String>,
     /// List of subfields
-    pub children: Option<Vec<TalentCustomizedDataObjectValueChild>>,
+    pub children: Option<Vec<CombinedJobObjectValueMap>>,
 }
 impl ToJson for TalentCustomizedDataObjectValue {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -17938,71 +16490,6 @@ impl ToJson for TalentCustomizedDataObjectValue {
         w.field_opt("value", &self.value);
         w.field_opt("children", &self.children);
         w.end_object();
-    }
-}
-/// `TalentCustomizedDataObjectValueChild`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TalentCustomizedDataObjectValueChild {
-    /// Custom field ID
-    pub object_id: Option<String>,
-    /// Custom field value
-    pub value: Option<String>,
-}
-impl ToJson for TalentCustomizedDataObjectValueChild {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("object_id", &self.object_id);
-        w.field_opt("value", &self.value);
-        w.end_object();
-    }
-}
-/// `TalentCustomizedOption`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TalentCustomizedOption {
-    /// `key`
-    pub key: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for TalentCustomizedOption {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentCustomizedOption")?;
-        let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
-/// `TalentCustomizedTimeRange`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TalentCustomizedTimeRange {
-    /// `start_time`
-    pub start_time: Option<String>,
-    /// `end_time`
-    pub end_time: Option<String>,
-}
-impl FromJson for TalentCustomizedTimeRange {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentCustomizedTimeRange")?;
-        let mut out = Self::default();
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        Ok(out)
     }
 }
 /// `TalentCustomizedValue`
@@ -18016,11 +16503,11 @@ pub struct TalentCustomizedValue {
     /// `content`
     pub content: Option<String>,
     /// `option`
-    pub option: Option<TalentCustomizedOption>,
+    pub option: Option<JobCustomizedOption>,
     /// `option_list`
-    pub option_list: Option<Vec<TalentCustomizedOption>>,
+    pub option_list: Option<Vec<JobCustomizedOption>>,
     /// `time_range`
-    pub time_range: Option<TalentCustomizedTimeRange>,
+    pub time_range: Option<TestSchedule>,
     /// `time`
     pub time: Option<String>,
     /// `number`
@@ -18281,7 +16768,7 @@ pub struct TalentOperationLog {
     /// `talent_id`
     pub talent_id: Option<String>,
     /// `operator`
-    pub operator: Option<IdNameObject>,
+    pub operator: Option<JobUserInfo>,
     /// `operation_type`
     pub operation_type: Option<i64>,
     /// `operation_time`
@@ -18376,31 +16863,6 @@ impl FromJson for TalentProjectInfo {
         json::set(&mut o, "start_time", &mut out.start_time)?;
         json::set(&mut o, "end_time", &mut out.end_time)?;
         json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
-        Ok(out)
-    }
-}
-/// `TalentResumeSource`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TalentResumeSource {
-    /// `id`
-    pub id: Option<String>,
-    /// `zh_name`
-    pub zh_name: Option<String>,
-    /// `en_name`
-    pub en_name: Option<String>,
-}
-impl FromJson for TalentResumeSource {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TalentResumeSource")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
         Ok(out)
     }
 }
@@ -18518,31 +16980,6 @@ impl FromJson for TalentWorksInfo {
         Ok(out)
     }
 }
-/// `TargetMajorInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TargetMajorInfo {
-    /// `id`
-    pub id: Option<String>,
-    /// `zh_name`
-    pub zh_name: Option<String>,
-    /// `en_name`
-    pub en_name: Option<String>,
-}
-impl FromJson for TargetMajorInfo {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TargetMajorInfo")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "zh_name", &mut out.zh_name)?;
-        json::set(&mut o, "en_name", &mut out.en_name)?;
-        Ok(out)
-    }
-}
 /// `TerminateApplicationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -18628,28 +17065,6 @@ impl FromJson for TerminationReason {
         Ok(out)
     }
 }
-/// `TerminationReasonChildInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TerminationReasonChildInfo {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for TerminationReasonChildInfo {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TerminationReasonChildInfo")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
 /// `TerminationReasonInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -18663,7 +17078,7 @@ pub struct TerminationReasonInfo {
     /// `name`
     pub name: Option<I18n>,
     /// `children`
-    pub children: Option<Vec<TerminationReasonChildInfo>>,
+    pub children: Option<Vec<JobUserInfo>>,
 }
 impl FromJson for TerminationReasonInfo {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -18917,25 +17332,6 @@ impl ToJson for TransferOnboardApplicationRequestBody {
         w.end_object();
     }
 }
-/// `TransferOnboardApplicationResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TransferOnboardApplicationResponseBody {
-    /// `employee`
-    pub employee: Option<Employee>,
-}
-impl FromJson for TransferOnboardApplicationResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TransferOnboardApplicationResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "employee", &mut out.employee)?;
-        Ok(out)
-    }
-}
 /// `TransferStageApplicationRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -18996,105 +17392,6 @@ impl ToJson for TripartiteAgreementInfo {
         w.end_object();
     }
 }
-/// `UpdateConfigJobResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateConfigJobResponseBody {
-    /// `job_config`
-    pub job_config: Option<JobConfigResult>,
-}
-impl FromJson for UpdateConfigJobResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateConfigJobResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_config", &mut out.job_config)?;
-        Ok(out)
-    }
-}
-/// `UpdateExternalApplicationResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateExternalApplicationResponseBody {
-    /// `external_application`
-    pub external_application: Option<ExternalApplication>,
-}
-impl FromJson for UpdateExternalApplicationResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateExternalApplicationResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "external_application", &mut out.external_application)?;
-        Ok(out)
-    }
-}
-/// `UpdateExternalBackgroundCheckResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateExternalBackgroundCheckResponseBody {
-    /// `external_background_check`
-    pub external_background_check: Option<ExternalBackgroundCheck>,
-}
-impl FromJson for UpdateExternalBackgroundCheckResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateExternalBackgroundCheckResponseBody")?;
-        let mut out = Self::default();
-        json::set(
-            &mut o,
-            "external_background_check",
-            &mut out.external_background_check,
-        )?;
-        Ok(out)
-    }
-}
-/// `UpdateExternalInterviewResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateExternalInterviewResponseBody {
-    /// `external_interview`
-    pub external_interview: Option<ExternalInterview>,
-}
-impl FromJson for UpdateExternalInterviewResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateExternalInterviewResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "external_interview", &mut out.external_interview)?;
-        Ok(out)
-    }
-}
-/// `UpdateExternalOfferResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateExternalOfferResponseBody {
-    /// `external_offer`
-    pub external_offer: Option<ExternalOffer>,
-}
-impl FromJson for UpdateExternalOfferResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateExternalOfferResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "external_offer", &mut out.external_offer)?;
-        Ok(out)
-    }
-}
 /// `UpdateJobRequirementRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -19146,7 +17443,7 @@ pub struct UpdateJobRequirementRequestBody {
     /// Requirements description
     pub description: Option<String>,
     /// Custom fields
-    pub customized_data_list: Option<Vec<JobRequirementCustomizedData>>,
+    pub customized_data_list: Option<Vec<CombinedJobObjectValueMap>>,
     /// Recruitment type, whether it is required or not is subject to the field restrictions in "Obtain Recruitment Demand Template". When creating a new position through the recruitment demand, the position recruitment type will be backfilled according to this field Options:1(Social social recruitment),2(Campus Campus recruitment)
     pub process_type: Option<i64>,
     /// Job type, the enumeration value is obtained through the "Get Job Type List" interface. Whether it is required or not is subject to the field restrictions in the "Get Recruitment Demand Template". When creating a new job through recruitment requirements, the job type will be backfilled according to this field
@@ -19322,89 +17619,6 @@ impl ToJson for UpdateResultEcoExamRequestBody {
         w.field_opt("detail_list", &self.detail_list);
         w.field_opt("status", &self.status);
         w.end_object();
-    }
-}
-/// `UpdateTalentExternalInfoRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateTalentExternalInfoRequestBody {
-    /// Talent creation time in external systems
-    pub external_create_time: String,
-}
-impl ToJson for UpdateTalentExternalInfoRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("external_create_time", &self.external_create_time);
-        w.end_object();
-    }
-}
-/// `UpdateTalentExternalInfoResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateTalentExternalInfoResponseBody {
-    /// `external_info`
-    pub external_info: Option<TalentExternalInfo>,
-}
-impl FromJson for UpdateTalentExternalInfoResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateTalentExternalInfoResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "external_info", &mut out.external_info)?;
-        Ok(out)
-    }
-}
-/// `UpdateWebsiteChannelRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateWebsiteChannelRequestBody {
-    /// Promotion channel name
-    pub channel_name: String,
-}
-impl ToJson for UpdateWebsiteChannelRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("channel_name", &self.channel_name);
-        w.end_object();
-    }
-}
-/// `UpdateWebsiteChannelResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateWebsiteChannelResponseBody {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `link`
-    pub link: Option<String>,
-    /// `code`
-    pub code: Option<String>,
-}
-impl FromJson for UpdateWebsiteChannelResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateWebsiteChannelResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "link", &mut out.link)?;
-        json::set(&mut o, "code", &mut out.code)?;
-        Ok(out)
     }
 }
 /// `UserBusinessManagementScope`
@@ -19612,7 +17826,7 @@ pub struct WebsiteDeliveryAttachment {
     /// Email (when the parameter value is inconsistent with the relevant value in the resume attachment, the parameter value will prevail)
     pub email: Option<String>,
     /// ID number (when the parameter value is inconsistent with the relevant value in the resume attachment, the parameter value will prevail)
-    pub identification: Option<WebsiteDeliveryAttachmentIndentification>,
+    pub identification: Option<TalentIdentificationInfo>,
 }
 impl ToJson for WebsiteDeliveryAttachment {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -19632,27 +17846,6 @@ impl ToJson for WebsiteDeliveryAttachment {
         w.end_object();
     }
 }
-/// `WebsiteDeliveryAttachmentIndentification`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct WebsiteDeliveryAttachmentIndentification {
-    /// Type of ID Options:1(中国 - 居民身份证 China - Resident Identity Card),2(护照 Passport),3(中国 - 港澳居民居住证 China-Hong Kong and Macau Resident Residence Permit),4(中国 - 台湾居民来往大陆通行证 Mainland Travel Permit for China-Taiwan Residents),5(其他 Other),6(中国 - 港澳居民来往内地通行证 Mainland Travel Permit for China-Hong Kong and Macao Residents),9(中国 - 台湾居民居住证 China-Taiwan Resident Residence Permit)
-    pub identification_type: Option<i64>,
-    /// ID number
-    pub identification_number: Option<String>,
-}
-impl ToJson for WebsiteDeliveryAttachmentIndentification {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("identification_type", &self.identification_type);
-        w.field_opt("identification_number", &self.identification_number);
-        w.end_object();
-    }
-}
 /// `WebsiteDeliveryAward`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -19662,7 +17855,7 @@ impl ToJson for WebsiteDeliveryAttachmentIndentification {
 )]
 pub struct WebsiteDeliveryAward {
     /// Custom Fields
-    pub customized_data: Option<Vec<WebsiteDeliveryCustomizedData>>,
+    pub customized_data: Option<Vec<CombinedJobObjectValueMap>>,
     /// Description
     pub desc: Option<String>,
     /// Award Name
@@ -19721,7 +17914,7 @@ pub struct WebsiteDeliveryBasicInfo {
     /// Age
     pub age: Option<i64>,
     /// Custom Fields
-    pub customized_data: Option<Vec<WebsiteDeliveryCustomizedData>>,
+    pub customized_data: Option<Vec<CombinedJobObjectValueMap>>,
     /// Mailbox
     pub email: Option<String>,
 }
@@ -19768,7 +17961,7 @@ pub struct WebsiteDeliveryCareer {
     /// Company
     pub company: Option<String>,
     /// Custom Fields
-    pub customized_data: Option<Vec<WebsiteDeliveryCustomizedData>>,
+    pub customized_data: Option<Vec<CombinedJobObjectValueMap>>,
 }
 impl ToJson for WebsiteDeliveryCareer {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -19779,27 +17972,6 @@ impl ToJson for WebsiteDeliveryCareer {
         w.field_opt("title", &self.title);
         w.field_opt("company", &self.company);
         w.field_opt("customized_data", &self.customized_data);
-        w.end_object();
-    }
-}
-/// `WebsiteDeliveryCustomizedData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct WebsiteDeliveryCustomizedData {
-    /// Custom field ID
-    pub object_id: Option<String>,
-    /// Customize the field value, see the interface description for the format
-    pub value: Option<String>,
-}
-impl ToJson for WebsiteDeliveryCustomizedData {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("object_id", &self.object_id);
-        w.field_opt("value", &self.value);
         w.end_object();
     }
 }
@@ -19814,7 +17986,7 @@ pub struct WebsiteDeliveryCustomizedDataParent {
     /// Custom field ID
     pub object_id: Option<String>,
     /// Fields under the module
-    pub children: Option<Vec<WebsiteDeliveryCustomizedData>>,
+    pub children: Option<Vec<CombinedJobObjectValueMap>>,
 }
 impl ToJson for WebsiteDeliveryCustomizedDataParent {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -19884,7 +18056,7 @@ pub struct WebsiteDeliveryEducation {
     /// Professional ranking Options:5(Top5Percent Top 5%),10(Top10Percent Top 10%),20(Top20Percent Top 20%),30(Top30Percent Top 30%),50(Top50Percent Top 50%),51(Others Other)
     pub academic_ranking: Option<i64>,
     /// Custom Fields
-    pub customized_data: Option<Vec<WebsiteDeliveryCustomizedData>>,
+    pub customized_data: Option<Vec<CombinedJobObjectValueMap>>,
     /// Degree Options:1(PrimaryEducation Primary school),2(JuniorMiddleSchoolEducation Junior high school),3(Secondary Full-time),4(SeniorSchoolGraduates High school),5(Associate College),6(Bachelor Undergraduate),7(Master Master's),8(Phd Doctor),9(Other)
     pub degree: Option<i64>,
 }
@@ -19924,39 +18096,6 @@ impl ToJson for WebsiteDeliveryIdentification {
         w.end_object();
     }
 }
-/// `WebsiteDeliveryInternship`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct WebsiteDeliveryInternship {
-    /// Description
-    pub desc: Option<String>,
-    /// End time, if it is so far pass value -1
-    pub end_time: Option<i64>,
-    /// Start time
-    pub start_time: Option<i64>,
-    /// Job title
-    pub title: Option<String>,
-    /// Company
-    pub company: Option<String>,
-    /// Custom Fields
-    pub customized_data: Option<Vec<WebsiteDeliveryCustomizedData>>,
-}
-impl ToJson for WebsiteDeliveryInternship {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("desc", &self.desc);
-        w.field_opt("end_time", &self.end_time);
-        w.field_opt("start_time", &self.start_time);
-        w.field_opt("title", &self.title);
-        w.field_opt("company", &self.company);
-        w.field_opt("customized_data", &self.customized_data);
-        w.end_object();
-    }
-}
 /// `WebsiteDeliveryLanguage`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -19966,7 +18105,7 @@ impl ToJson for WebsiteDeliveryInternship {
 )]
 pub struct WebsiteDeliveryLanguage {
     /// Custom Fields
-    pub customized_data: Option<Vec<WebsiteDeliveryCustomizedData>>,
+    pub customized_data: Option<Vec<CombinedJobObjectValueMap>>,
     /// Language Options:1(English),2(French),3(Japanese),4(Korean),5(German),6(Russian),7(Spanish),8(Portuguese),9(Arabic),10(Hindi),11(Hindustani Hindustan language),12(Bengali),13(Hausa Hausa language),14(Punjabi Punjabi language),15(Persian),16(Swahili Swahili language),17(Telugu Telugu language),18(Turkish),19(Italian),20(Javanese),21(Tamil Tamil language),22(Marathi Marathi language),23(Vietnamese),24(Mandarin),25(Cantonese)
     pub language: Option<i64>,
     /// Familiarity Options:1(Elementary Getting Started),2(LimitedWorking Daily conversation),3(ProfessionalWorking Business meeting),4(FullProfessional Barrier-free communication),5(NativeOrBilingual Mother tongue)
@@ -19990,7 +18129,7 @@ impl ToJson for WebsiteDeliveryLanguage {
 )]
 pub struct WebsiteDeliveryProject {
     /// Custom Fields
-    pub customized_data: Option<Vec<WebsiteDeliveryCustomizedData>>,
+    pub customized_data: Option<Vec<CombinedJobObjectValueMap>>,
     /// Description
     pub desc: Option<String>,
     /// End time, if it is so far pass value -1
@@ -20026,7 +18165,7 @@ impl ToJson for WebsiteDeliveryProject {
 )]
 pub struct WebsiteDeliveryResume {
     /// Internship experience
-    pub internship_list: Option<Vec<WebsiteDeliveryInternship>>,
+    pub internship_list: Option<Vec<WebsiteDeliveryCareer>>,
     /// Basic information
     pub basic_info: WebsiteDeliveryBasicInfo,
     /// Educational experience
@@ -20079,7 +18218,7 @@ pub struct WebsiteDeliverySelfEvaluation {
     /// Content
     pub content: Option<String>,
     /// Custom Fields
-    pub customized_data: Option<Vec<WebsiteDeliveryCustomizedData>>,
+    pub customized_data: Option<Vec<CombinedJobObjectValueMap>>,
 }
 impl ToJson for WebsiteDeliverySelfEvaluation {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -20100,7 +18239,7 @@ pub struct WebsiteDeliverySns {
     /// Social Account Type Options:1(LinkedIn),2(Maimai),3(Wechat),4(Weibo),5(Github),6(Zhihu),7(Facebook),8(Twitter),9(Whatsapp),10(PersonalWebsite Personal Website),11(QQ)
     pub sns_type: Option<i64>,
     /// Custom Fields
-    pub customized_data: Option<Vec<WebsiteDeliveryCustomizedData>>,
+    pub customized_data: Option<Vec<CombinedJobObjectValueMap>>,
     /// Link
     pub link: Option<String>,
 }
@@ -20128,7 +18267,7 @@ pub struct WebsiteDeliveryWorks {
     /// Attachment
     pub attachment: Option<WebsiteDeliveryWorksAttachment>,
     /// Custom Fields
-    pub customized_data: Option<Vec<WebsiteDeliveryCustomizedData>>,
+    pub customized_data: Option<Vec<CombinedJobObjectValueMap>>,
 }
 impl ToJson for WebsiteDeliveryWorks {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -20181,15 +18320,15 @@ pub struct WebsiteJobPost {
     /// `job_process_type`
     pub job_process_type: Option<i64>,
     /// `job_recruitment_type`
-    pub job_recruitment_type: Option<IdNameObject>,
+    pub job_recruitment_type: Option<JobUserInfo>,
     /// `job_department`
-    pub job_department: Option<IdNameObject>,
+    pub job_department: Option<JobUserInfo>,
     /// `job_type`
-    pub job_type: Option<IdNameObject>,
+    pub job_type: Option<JobUserInfo>,
     /// `min_job_level`
-    pub min_job_level: Option<IdNameObject>,
+    pub min_job_level: Option<JobUserInfo>,
     /// `max_job_level`
-    pub max_job_level: Option<IdNameObject>,
+    pub max_job_level: Option<JobUserInfo>,
     /// `address`
     pub address: Option<CommonAddress>,
     /// `min_salary`
@@ -20203,31 +18342,31 @@ pub struct WebsiteJobPost {
     /// `headcount`
     pub headcount: Option<i64>,
     /// `high_light_list`
-    pub high_light_list: Option<Vec<IdNameObject>>,
+    pub high_light_list: Option<Vec<JobUserInfo>>,
     /// `description`
     pub description: Option<String>,
     /// `requirement`
     pub requirement: Option<String>,
     /// `creator`
-    pub creator: Option<IdNameObject>,
+    pub creator: Option<JobUserInfo>,
     /// `create_time`
     pub create_time: Option<String>,
     /// `modify_time`
     pub modify_time: Option<String>,
     /// `customized_data_list`
-    pub customized_data_list: Option<Vec<WebsiteJobPostCustomizedData>>,
+    pub customized_data_list: Option<Vec<JobCustomizedData>>,
     /// `job_function`
-    pub job_function: Option<IdNameObject>,
+    pub job_function: Option<JobUserInfo>,
     /// `subject`
-    pub subject: Option<IdNameObject>,
+    pub subject: Option<JobUserInfo>,
     /// `address_list`
     pub address_list: Option<Vec<CommonAddress>>,
     /// `job_sequence_info`
-    pub job_sequence_info: Option<IdNameObject>,
+    pub job_sequence_info: Option<JobUserInfo>,
     /// `currency`
     pub currency: Option<i64>,
     /// `target_major_list`
-    pub target_major_list: Option<Vec<IdNameObject>>,
+    pub target_major_list: Option<Vec<JobUserInfo>>,
 }
 impl FromJson for WebsiteJobPost {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -20264,112 +18403,6 @@ impl FromJson for WebsiteJobPost {
         json::set(&mut o, "job_sequence_info", &mut out.job_sequence_info)?;
         json::set(&mut o, "currency", &mut out.currency)?;
         json::set(&mut o, "target_major_list", &mut out.target_major_list)?;
-        Ok(out)
-    }
-}
-/// `WebsiteJobPostCustomizedData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct WebsiteJobPostCustomizedData {
-    /// `object_id`
-    pub object_id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-    /// `object_type`
-    pub object_type: Option<i64>,
-    /// `value`
-    pub value: Option<WebsiteJobPostCustomizedValue>,
-}
-impl FromJson for WebsiteJobPostCustomizedData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WebsiteJobPostCustomizedData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "object_id", &mut out.object_id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "object_type", &mut out.object_type)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
-/// `WebsiteJobPostCustomizedOption`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct WebsiteJobPostCustomizedOption {
-    /// `key`
-    pub key: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for WebsiteJobPostCustomizedOption {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WebsiteJobPostCustomizedOption")?;
-        let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
-/// `WebsiteJobPostCustomizedTimeRange`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct WebsiteJobPostCustomizedTimeRange {
-    /// `start_time`
-    pub start_time: Option<String>,
-    /// `end_time`
-    pub end_time: Option<String>,
-}
-impl FromJson for WebsiteJobPostCustomizedTimeRange {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WebsiteJobPostCustomizedTimeRange")?;
-        let mut out = Self::default();
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        Ok(out)
-    }
-}
-/// `WebsiteJobPostCustomizedValue`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct WebsiteJobPostCustomizedValue {
-    /// `content`
-    pub content: Option<String>,
-    /// `option`
-    pub option: Option<WebsiteJobPostCustomizedOption>,
-    /// `option_list`
-    pub option_list: Option<Vec<WebsiteJobPostCustomizedOption>>,
-    /// `time_range`
-    pub time_range: Option<WebsiteJobPostCustomizedTimeRange>,
-    /// `time`
-    pub time: Option<String>,
-    /// `number`
-    pub number: Option<String>,
-}
-impl FromJson for WebsiteJobPostCustomizedValue {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "WebsiteJobPostCustomizedValue")?;
-        let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "option", &mut out.option)?;
-        json::set(&mut o, "option_list", &mut out.option_list)?;
-        json::set(&mut o, "time_range", &mut out.time_range)?;
-        json::set(&mut o, "time", &mut out.time)?;
-        json::set(&mut o, "number", &mut out.number)?;
         Ok(out)
     }
 }
@@ -20465,3 +18498,335 @@ impl FromJson for WithdrawReferralAccountResponseBody {
         Ok(out)
     }
 }
+/// `AgencySupplierLabel`
+///
+/// The same fields as [`JobUserInfo`]: one type, two names.
+pub type AgencySupplierLabel = JobUserInfo;
+/// `ApplicationStageInfo`
+///
+/// The same fields as [`JobProcessesStage`]: one type, two names.
+pub type ApplicationStageInfo = JobProcessesStage;
+/// `BaseBilingualWithId`
+///
+/// The same fields as [`JobType`]: one type, two names.
+pub type BaseBilingualWithId = JobType;
+/// `BaseCountry`
+///
+/// The same fields as [`BaseCity`]: one type, two names.
+pub type BaseCountry = BaseCity;
+/// `BaseDistrict`
+///
+/// The same fields as [`BaseCity`]: one type, two names.
+pub type BaseDistrict = BaseCity;
+/// `BasicDepartmentInfo`
+///
+/// The same fields as [`JobUserInfo`]: one type, two names.
+pub type BasicDepartmentInfo = JobUserInfo;
+/// `BasicUserInfo`
+///
+/// The same fields as [`JobUserInfo`]: one type, two names.
+pub type BasicUserInfo = JobUserInfo;
+/// `BatchQueryBackgroundCheckOrderResponseBody`
+///
+/// The same fields as [`ListBackgroundCheckOrderResponseBody`]: one type, two names.
+pub type BatchQueryBackgroundCheckOrderResponseBody = ListBackgroundCheckOrderResponseBody;
+/// `CodeNameObject`
+///
+/// The same fields as [`EntityInfo`]: one type, two names.
+pub type CodeNameObject = EntityInfo;
+/// `CombinedUpdateJobResponseBody`
+///
+/// The same fields as [`CombinedCreateJobResponseBody`]: one type, two names.
+pub type CombinedUpdateJobResponseBody = CombinedCreateJobResponseBody;
+/// `CreateApplicationResponseBody`
+///
+/// The same fields as [`CombinedJobResultDefaultJobPost`]: one type, two names.
+pub type CreateApplicationResponseBody = CombinedJobResultDefaultJobPost;
+/// `CreateAttachmentResponseBody`
+///
+/// The same fields as [`CombinedJobResultDefaultJobPost`]: one type, two names.
+pub type CreateAttachmentResponseBody = CombinedJobResultDefaultJobPost;
+/// `CreateExternalInterviewAssessmentResponseBody`
+///
+/// The same fields as [`PatchExternalInterviewAssessmentResponseBody`]: one type, two names.
+pub type CreateExternalInterviewAssessmentResponseBody = PatchExternalInterviewAssessmentResponseBody;
+/// `CreateExternalReferralRewardResponseBody`
+///
+/// The same fields as [`CombinedJobResultDefaultJobPost`]: one type, two names.
+pub type CreateExternalReferralRewardResponseBody = CombinedJobResultDefaultJobPost;
+/// `CreateNoteResponseBody`
+///
+/// The same fields as [`GetNoteResponseBody`]: one type, two names.
+pub type CreateNoteResponseBody = GetNoteResponseBody;
+/// `CreateTripartiteAgreementResponseBody`
+///
+/// The same fields as [`CombinedJobResultDefaultJobPost`]: one type, two names.
+pub type CreateTripartiteAgreementResponseBody = CombinedJobResultDefaultJobPost;
+/// `CreateWebsiteChannelResponseBody`
+///
+/// The same fields as [`WebsiteChannelInfo`]: one type, two names.
+pub type CreateWebsiteChannelResponseBody = WebsiteChannelInfo;
+/// `DeactivateReferralAccountResponseBody`
+///
+/// The same fields as [`CreateReferralAccountResponseBody`]: one type, two names.
+pub type DeactivateReferralAccountResponseBody = CreateReferralAccountResponseBody;
+/// `DeleteExternalApplicationResponseBody`
+///
+/// The same fields as [`CreateExternalApplicationResponseBody`]: one type, two names.
+pub type DeleteExternalApplicationResponseBody = CreateExternalApplicationResponseBody;
+/// `EcoBackgroundCheckPackageAdditionalItem`
+///
+/// The same fields as [`EcoBackgroundCheckPackageData`]: one type, two names.
+pub type EcoBackgroundCheckPackageAdditionalItem = EcoBackgroundCheckPackageData;
+/// `EnableReferralAccountResponseBody`
+///
+/// The same fields as [`CreateReferralAccountResponseBody`]: one type, two names.
+pub type EnableReferralAccountResponseBody = CreateReferralAccountResponseBody;
+/// `EvaluationTask`
+///
+/// The same fields as [`InterviewTask`]: one type, two names.
+pub type EvaluationTask = InterviewTask;
+/// `ExamMarkingTask`
+///
+/// The same fields as [`InterviewTask`]: one type, two names.
+pub type ExamMarkingTask = InterviewTask;
+/// `ExternalBackgroundCheckAttachment`
+///
+/// The same fields as [`ExternalCommonAttachment`]: one type, two names.
+pub type ExternalBackgroundCheckAttachment = ExternalCommonAttachment;
+/// `GetAccountAssetsReferralAccountResponseBody`
+///
+/// The same fields as [`CreateReferralAccountResponseBody`]: one type, two names.
+pub type GetAccountAssetsReferralAccountResponseBody = CreateReferralAccountResponseBody;
+/// `GetByApplicationEmployeeResponseBody`
+///
+/// The same fields as [`GetEmployeeResponseBody`]: one type, two names.
+pub type GetByApplicationEmployeeResponseBody = GetEmployeeResponseBody;
+/// `IdNameObject`
+///
+/// The same fields as [`JobUserInfo`]: one type, two names.
+pub type IdNameObject = JobUserInfo;
+/// `InternOfferStatusOfferResponseBody`
+///
+/// The same fields as [`InternOfferStatus`]: one type, two names.
+pub type InternOfferStatusOfferResponseBody = InternOfferStatus;
+/// `InterviewAddress`
+///
+/// The same fields as [`CommonAddress`]: one type, two names.
+pub type InterviewAddress = CommonAddress;
+/// `JobCategory`
+///
+/// The same fields as [`JobLevel`]: one type, two names.
+pub type JobCategory = JobLevel;
+/// `JobCustomizedTimeRange`
+///
+/// The same fields as [`TestSchedule`]: one type, two names.
+pub type JobCustomizedTimeRange = TestSchedule;
+/// `JobDepartment`
+///
+/// The same fields as [`JobType`]: one type, two names.
+pub type JobDepartment = JobType;
+/// `JobDepartmentSimple`
+///
+/// The same fields as [`JobUserInfo`]: one type, two names.
+pub type JobDepartmentSimple = JobUserInfo;
+/// `JobDetailCategory`
+///
+/// The same fields as [`JobDetailLevel`]: one type, two names.
+pub type JobDetailCategory = JobDetailLevel;
+/// `JobDetailDepartment`
+///
+/// The same fields as [`JobUserInfo`]: one type, two names.
+pub type JobDetailDepartment = JobUserInfo;
+/// `JobDetailHighlight`
+///
+/// The same fields as [`JobUserInfo`]: one type, two names.
+pub type JobDetailHighlight = JobUserInfo;
+/// `JobDetailRecruitmentType`
+///
+/// The same fields as [`JobDetailLevel`]: one type, two names.
+pub type JobDetailRecruitmentType = JobDetailLevel;
+/// `JobDetailTargetMajorInfo`
+///
+/// The same fields as [`JobUserInfo`]: one type, two names.
+pub type JobDetailTargetMajorInfo = JobUserInfo;
+/// `JobDetailType`
+///
+/// The same fields as [`JobUserInfo`]: one type, two names.
+pub type JobDetailType = JobUserInfo;
+/// `JobHighlight`
+///
+/// The same fields as [`JobType`]: one type, two names.
+pub type JobHighlight = JobType;
+/// `JobRecruitmentType`
+///
+/// The same fields as [`JobLevel`]: one type, two names.
+pub type JobRecruitmentType = JobLevel;
+/// `JobRequirementCustomizedData`
+///
+/// The same fields as [`CombinedJobObjectValueMap`]: one type, two names.
+pub type JobRequirementCustomizedData = CombinedJobObjectValueMap;
+/// `JobRequirementCustomizedDataDto`
+///
+/// The same fields as [`JobCustomizedData`]: one type, two names.
+pub type JobRequirementCustomizedDataDto = JobCustomizedData;
+/// `JobRequirementCustomizedOption`
+///
+/// The same fields as [`JobCustomizedOption`]: one type, two names.
+pub type JobRequirementCustomizedOption = JobCustomizedOption;
+/// `JobRequirementCustomizedTimeRange`
+///
+/// The same fields as [`TestSchedule`]: one type, two names.
+pub type JobRequirementCustomizedTimeRange = TestSchedule;
+/// `JobRequirementCustomizedValue`
+///
+/// The same fields as [`JobCustomizedValue`]: one type, two names.
+pub type JobRequirementCustomizedValue = JobCustomizedValue;
+/// `ListEvaluationTaskResponseBody`
+///
+/// The same fields as [`ListInterviewTaskResponseBody`]: one type, two names.
+pub type ListEvaluationTaskResponseBody = ListInterviewTaskResponseBody;
+/// `ListExamMarkingTaskResponseBody`
+///
+/// The same fields as [`ListInterviewTaskResponseBody`]: one type, two names.
+pub type ListExamMarkingTaskResponseBody = ListInterviewTaskResponseBody;
+/// `ListRegistrationSchemaResponseBody`
+///
+/// The same fields as [`ListPortalApplySchemaResponseBody`]: one type, two names.
+pub type ListRegistrationSchemaResponseBody = ListPortalApplySchemaResponseBody;
+/// `MasterLocationInfo`
+///
+/// The same fields as [`JobType`]: one type, two names.
+pub type MasterLocationInfo = JobType;
+/// `OfferApplyFormConfigOptionInfo`
+///
+/// The same fields as [`DimensionAbility`]: one type, two names.
+pub type OfferApplyFormConfigOptionInfo = DimensionAbility;
+/// `OfferSchemaName`
+///
+/// The same fields as [`I18n`]: one type, two names.
+pub type OfferSchemaName = I18n;
+/// `PatchEmployeeResponseBody`
+///
+/// The same fields as [`GetEmployeeResponseBody`]: one type, two names.
+pub type PatchEmployeeResponseBody = GetEmployeeResponseBody;
+/// `PatchNoteResponseBody`
+///
+/// The same fields as [`GetNoteResponseBody`]: one type, two names.
+pub type PatchNoteResponseBody = GetNoteResponseBody;
+/// `RegistrationSchemaInfo`
+///
+/// The same fields as [`RegistrationInfo`]: one type, two names.
+pub type RegistrationSchemaInfo = RegistrationInfo;
+/// `RemoveToFolderTalentRequestBody`
+///
+/// The same fields as [`AddToFolderTalentRequestBody`]: one type, two names.
+pub type RemoveToFolderTalentRequestBody = AddToFolderTalentRequestBody;
+/// `RemoveToFolderTalentResponseBody`
+///
+/// The same fields as [`AddToFolderTalentResponseBody`]: one type, two names.
+pub type RemoveToFolderTalentResponseBody = AddToFolderTalentResponseBody;
+/// `SearchJobPublishRecordResponseBody`
+///
+/// The same fields as [`ListWebsiteJobPostResponseBody`]: one type, two names.
+pub type SearchJobPublishRecordResponseBody = ListWebsiteJobPostResponseBody;
+/// `SearchWebsiteJobPostResponseBody`
+///
+/// The same fields as [`ListWebsiteJobPostResponseBody`]: one type, two names.
+pub type SearchWebsiteJobPostResponseBody = ListWebsiteJobPostResponseBody;
+/// `TalentCityInfo`
+///
+/// The same fields as [`JobCity`]: one type, two names.
+pub type TalentCityInfo = JobCity;
+/// `TalentCustomizedDataObjectValueChild`
+///
+/// The same fields as [`CombinedJobObjectValueMap`]: one type, two names.
+pub type TalentCustomizedDataObjectValueChild = CombinedJobObjectValueMap;
+/// `TalentCustomizedOption`
+///
+/// The same fields as [`JobCustomizedOption`]: one type, two names.
+pub type TalentCustomizedOption = JobCustomizedOption;
+/// `TalentCustomizedTimeRange`
+///
+/// The same fields as [`TestSchedule`]: one type, two names.
+pub type TalentCustomizedTimeRange = TestSchedule;
+/// `TalentResumeSource`
+///
+/// The same fields as [`JobType`]: one type, two names.
+pub type TalentResumeSource = JobType;
+/// `TargetMajorInfo`
+///
+/// The same fields as [`JobType`]: one type, two names.
+pub type TargetMajorInfo = JobType;
+/// `TerminationReasonChildInfo`
+///
+/// The same fields as [`JobUserInfo`]: one type, two names.
+pub type TerminationReasonChildInfo = JobUserInfo;
+/// `TransferOnboardApplicationResponseBody`
+///
+/// The same fields as [`GetEmployeeResponseBody`]: one type, two names.
+pub type TransferOnboardApplicationResponseBody = GetEmployeeResponseBody;
+/// `UpdateConfigJobResponseBody`
+///
+/// The same fields as [`ConfigJobResponseBody`]: one type, two names.
+pub type UpdateConfigJobResponseBody = ConfigJobResponseBody;
+/// `UpdateExternalApplicationResponseBody`
+///
+/// The same fields as [`CreateExternalApplicationResponseBody`]: one type, two names.
+pub type UpdateExternalApplicationResponseBody = CreateExternalApplicationResponseBody;
+/// `UpdateExternalBackgroundCheckResponseBody`
+///
+/// The same fields as [`CreateExternalBackgroundCheckResponseBody`]: one type, two names.
+pub type UpdateExternalBackgroundCheckResponseBody = CreateExternalBackgroundCheckResponseBody;
+/// `UpdateExternalInterviewResponseBody`
+///
+/// The same fields as [`CreateExternalInterviewResponseBody`]: one type, two names.
+pub type UpdateExternalInterviewResponseBody = CreateExternalInterviewResponseBody;
+/// `UpdateExternalOfferResponseBody`
+///
+/// The same fields as [`CreateExternalOfferResponseBody`]: one type, two names.
+pub type UpdateExternalOfferResponseBody = CreateExternalOfferResponseBody;
+/// `UpdateTalentExternalInfoRequestBody`
+///
+/// The same fields as [`CreateTalentExternalInfoRequestBody`]: one type, two names.
+pub type UpdateTalentExternalInfoRequestBody = CreateTalentExternalInfoRequestBody;
+/// `UpdateTalentExternalInfoResponseBody`
+///
+/// The same fields as [`CreateTalentExternalInfoResponseBody`]: one type, two names.
+pub type UpdateTalentExternalInfoResponseBody = CreateTalentExternalInfoResponseBody;
+/// `UpdateWebsiteChannelRequestBody`
+///
+/// The same fields as [`CreateWebsiteChannelRequestBody`]: one type, two names.
+pub type UpdateWebsiteChannelRequestBody = CreateWebsiteChannelRequestBody;
+/// `UpdateWebsiteChannelResponseBody`
+///
+/// The same fields as [`WebsiteChannelInfo`]: one type, two names.
+pub type UpdateWebsiteChannelResponseBody = WebsiteChannelInfo;
+/// `WebsiteDeliveryAttachmentIndentification`
+///
+/// The same fields as [`TalentIdentificationInfo`]: one type, two names.
+pub type WebsiteDeliveryAttachmentIndentification = TalentIdentificationInfo;
+/// `WebsiteDeliveryCustomizedData`
+///
+/// The same fields as [`CombinedJobObjectValueMap`]: one type, two names.
+pub type WebsiteDeliveryCustomizedData = CombinedJobObjectValueMap;
+/// `WebsiteDeliveryInternship`
+///
+/// The same fields as [`WebsiteDeliveryCareer`]: one type, two names.
+pub type WebsiteDeliveryInternship = WebsiteDeliveryCareer;
+/// `WebsiteJobPostCustomizedData`
+///
+/// The same fields as [`JobCustomizedData`]: one type, two names.
+pub type WebsiteJobPostCustomizedData = JobCustomizedData;
+/// `WebsiteJobPostCustomizedOption`
+///
+/// The same fields as [`JobCustomizedOption`]: one type, two names.
+pub type WebsiteJobPostCustomizedOption = JobCustomizedOption;
+/// `WebsiteJobPostCustomizedTimeRange`
+///
+/// The same fields as [`TestSchedule`]: one type, two names.
+pub type WebsiteJobPostCustomizedTimeRange = TestSchedule;
+/// `WebsiteJobPostCustomizedValue`
+///
+/// The same fields as [`JobCustomizedValue`]: one type, two names.
+pub type WebsiteJobPostCustomizedValue = JobCustomizedValue;

@@ -442,40 +442,6 @@ impl FromJson for CompositeTalentEducationInfo {
         Ok(out)
     }
 }
-/// `CompositeTalentInternshipInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CompositeTalentInternshipInfo {
-    /// `company_name`
-    pub company_name: Option<String>,
-    /// `description`
-    pub description: Option<String>,
-    /// `end_time`
-    pub end_time: Option<String>,
-    /// `start_time`
-    pub start_time: Option<String>,
-    /// `title`
-    pub title: Option<String>,
-    /// `customized_data_list`
-    pub customized_data_list: Option<Vec<TalentCustomizedDataChild>>,
-}
-impl FromJson for CompositeTalentInternshipInfo {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CompositeTalentInternshipInfo")?;
-        let mut out = Self::default();
-        json::set(&mut o, "company_name", &mut out.company_name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "title", &mut out.title)?;
-        json::set(&mut o, "customized_data_list", &mut out.customized_data_list)?;
-        Ok(out)
-    }
-}
 /// `CompositeTalentLanguageInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -720,7 +686,7 @@ pub struct GetTalentResponseBody {
     /// `resume_source_list`
     pub resume_source_list: Option<Vec<TalentResumeSource>>,
     /// `internship_list`
-    pub internship_list: Option<Vec<CompositeTalentInternshipInfo>>,
+    pub internship_list: Option<Vec<CompositeTalentCareerInfo>>,
     /// `customized_data_list`
     pub customized_data_list: Option<Vec<CompositeTalentCustomizedData>>,
     /// `resume_attachment_id_list`
@@ -1441,3 +1407,7 @@ impl FromJson for TalentTag {
         Ok(out)
     }
 }
+/// `CompositeTalentInternshipInfo`
+///
+/// The same fields as [`CompositeTalentCareerInfo`]: one type, two names.
+pub type CompositeTalentInternshipInfo = CompositeTalentCareerInfo;

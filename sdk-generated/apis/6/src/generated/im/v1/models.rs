@@ -3360,188 +3360,6 @@ impl ToJson for CreateByCardMessageReqBody {
         w.end_object();
     }
 }
-/// `CreateByCardMessageRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateByCardMessageRespData {
-    /// `message_id`
-    pub message_id: Option<String>,
-    /// `root_id`
-    pub root_id: Option<String>,
-    /// `parent_id`
-    pub parent_id: Option<String>,
-    /// `thread_id`
-    pub thread_id: Option<String>,
-    /// `msg_type`
-    pub msg_type: Option<String>,
-    /// `create_time`
-    pub create_time: Option<String>,
-    /// `update_time`
-    pub update_time: Option<String>,
-    /// `deleted`
-    pub deleted: Option<bool>,
-    /// `updated`
-    pub updated: Option<bool>,
-    /// `chat_id`
-    pub chat_id: Option<String>,
-    /// `sender`
-    pub sender: Option<CreateByCardMessageRespDataSender>,
-    /// `body`
-    pub body: Option<CreateByCardMessageRespDataBody>,
-    /// `mentions`
-    pub mentions: Option<Vec<CreateByCardMessageRespDataMentions>>,
-    /// `upper_message_id`
-    pub upper_message_id: Option<String>,
-    /// `message_app_link`
-    pub message_app_link: Option<String>,
-    /// `message_position`
-    pub message_position: Option<String>,
-    /// `thread_message_position`
-    pub thread_message_position: Option<String>,
-}
-impl FromJson for CreateByCardMessageRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateByCardMessageRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "root_id", &mut out.root_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "msg_type", &mut out.msg_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "deleted", &mut out.deleted)?;
-        json::set(&mut o, "updated", &mut out.updated)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "sender", &mut out.sender)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "mentions", &mut out.mentions)?;
-        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
-        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
-        json::set(&mut o, "message_position", &mut out.message_position)?;
-        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
-        Ok(out)
-    }
-}
-/// `CreateByCardMessageRespDataBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateByCardMessageRespDataBody {
-    /// `content`
-    pub content: String,
-}
-impl FromJson for CreateByCardMessageRespDataBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateByCardMessageRespDataBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        Ok(out)
-    }
-}
-/// `CreateByCardMessageRespDataMentions`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateByCardMessageRespDataMentions {
-    /// `key`
-    pub key: String,
-    /// `id`
-    pub id: String,
-    /// `id_type`
-    pub id_type: String,
-    /// `name`
-    pub name: String,
-    /// `tenant_key`
-    pub tenant_key: Option<String>,
-}
-impl FromJson for CreateByCardMessageRespDataMentions {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateByCardMessageRespDataMentions")?;
-        let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "id_type", &mut out.id_type)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        Ok(out)
-    }
-}
-/// `CreateByCardMessageRespDataSender`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateByCardMessageRespDataSender {
-    /// `id`
-    pub id: String,
-    /// `id_type`
-    pub id_type: String,
-    /// `sender_type`
-    pub sender_type: String,
-    /// `tenant_key`
-    pub tenant_key: Option<String>,
-    /// `sender_name`
-    pub sender_name: Option<String>,
-    /// `open_bot_id`
-    pub open_bot_id: Option<String>,
-    /// `sender_i18n_names`
-    pub sender_i18n_names: Option<CreateByCardMessageRespDataSenderSenderI18nNames>,
-}
-impl FromJson for CreateByCardMessageRespDataSender {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateByCardMessageRespDataSender")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "id_type", &mut out.id_type)?;
-        json::set(&mut o, "sender_type", &mut out.sender_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "sender_name", &mut out.sender_name)?;
-        json::set(&mut o, "open_bot_id", &mut out.open_bot_id)?;
-        json::set(&mut o, "sender_i18n_names", &mut out.sender_i18n_names)?;
-        Ok(out)
-    }
-}
-/// `CreateByCardMessageRespDataSenderSenderI18nNames`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateByCardMessageRespDataSenderSenderI18nNames {
-    /// `zh_cn`
-    pub zh_cn: Option<String>,
-    /// `en_us`
-    pub en_us: Option<String>,
-    /// `ja_jp`
-    pub ja_jp: Option<String>,
-}
-impl FromJson for CreateByCardMessageRespDataSenderSenderI18nNames {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "CreateByCardMessageRespDataSenderSenderI18nNames",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
-        Ok(out)
-    }
-}
 /// `CreateChatMembersRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3605,25 +3423,6 @@ impl ToJson for CreateChatMenuTreeRequestBody {
         w.begin_object();
         w.field("menu_tree", &self.menu_tree);
         w.end_object();
-    }
-}
-/// `CreateChatMenuTreeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateChatMenuTreeResponseBody {
-    /// `menu_tree`
-    pub menu_tree: Option<ChatMenuTree>,
-}
-impl FromJson for CreateChatMenuTreeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateChatMenuTreeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "menu_tree", &mut out.menu_tree)?;
-        Ok(out)
     }
 }
 /// `CreateChatRequestBody`
@@ -3848,7 +3647,7 @@ impl ToJson for CreateChatTabRequestBody {
     serde(default)
 )]
 pub struct CreateChatTabResponseBody {
-    /// `chat_tabs`
+    /// Chat tags
     pub chat_tabs: Option<Vec<ChatTab>>,
 }
 impl FromJson for CreateChatTabResponseBody {
@@ -3857,6 +3656,13 @@ impl FromJson for CreateChatTabResponseBody {
         let mut out = Self::default();
         json::set(&mut o, "chat_tabs", &mut out.chat_tabs)?;
         Ok(out)
+    }
+}
+impl ToJson for CreateChatTabResponseBody {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.begin_object();
+        w.field_opt("chat_tabs", &self.chat_tabs);
+        w.end_object();
     }
 }
 /// `CreateFileRequestBody`
@@ -3961,34 +3767,6 @@ impl ToJson for CreateMessageReactionRequestBody {
         w.end_object();
     }
 }
-/// `CreateMessageReactionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateMessageReactionResponseBody {
-    /// `reaction_id`
-    pub reaction_id: Option<String>,
-    /// `operator`
-    pub operator: Option<Operator>,
-    /// `action_time`
-    pub action_time: Option<String>,
-    /// `reaction_type`
-    pub reaction_type: Option<Emoji>,
-}
-impl FromJson for CreateMessageReactionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateMessageReactionResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "reaction_id", &mut out.reaction_id)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "action_time", &mut out.action_time)?;
-        json::set(&mut o, "reaction_type", &mut out.reaction_type)?;
-        Ok(out)
-    }
-}
 /// `CreateMessageRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -4014,73 +3792,6 @@ impl ToJson for CreateMessageRequestBody {
         w.field("content", &self.content);
         w.field_opt("uuid", &self.uuid);
         w.end_object();
-    }
-}
-/// `CreateMessageResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateMessageResponseBody {
-    /// `message_id`
-    pub message_id: Option<String>,
-    /// `root_id`
-    pub root_id: Option<String>,
-    /// `parent_id`
-    pub parent_id: Option<String>,
-    /// `thread_id`
-    pub thread_id: Option<String>,
-    /// `msg_type`
-    pub msg_type: Option<String>,
-    /// `create_time`
-    pub create_time: Option<String>,
-    /// `update_time`
-    pub update_time: Option<String>,
-    /// `deleted`
-    pub deleted: Option<bool>,
-    /// `updated`
-    pub updated: Option<bool>,
-    /// `chat_id`
-    pub chat_id: Option<String>,
-    /// `sender`
-    pub sender: Option<Sender>,
-    /// `body`
-    pub body: Option<MessageBody>,
-    /// `mentions`
-    pub mentions: Option<Vec<Mention>>,
-    /// `upper_message_id`
-    pub upper_message_id: Option<String>,
-    /// `message_app_link`
-    pub message_app_link: Option<String>,
-    /// `message_position`
-    pub message_position: Option<String>,
-    /// `thread_message_position`
-    pub thread_message_position: Option<String>,
-}
-impl FromJson for CreateMessageResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateMessageResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "root_id", &mut out.root_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "msg_type", &mut out.msg_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "deleted", &mut out.deleted)?;
-        json::set(&mut o, "updated", &mut out.updated)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "sender", &mut out.sender)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "mentions", &mut out.mentions)?;
-        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
-        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
-        json::set(&mut o, "message_position", &mut out.message_position)?;
-        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
-        Ok(out)
     }
 }
 /// `CreatePinRequestBody`
@@ -4120,24 +3831,6 @@ impl FromJson for CreatePinResponseBody {
         Ok(out)
     }
 }
-/// `DeleteChatMembersRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteChatMembersRequestBody {
-    /// Member ID list. The ID type is consistent with the value of the query parameter member_id_type.- It is recommended to use OpenID when removing users from the group. For how to obtain it, please refer to \[How to get Open ID? \].- When removing bots from the group, you need to fill in the App ID of the application. Please refer to \[How to get the App ID of the application?\].**Note**: - ==id_list== cannot be empty.- For each request, a maximum of 50 users or 5 bots can be removed
-    pub id_list: Option<Vec<String>>,
-}
-impl ToJson for DeleteChatMembersRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("id_list", &self.id_list);
-        w.end_object();
-    }
-}
 /// `DeleteChatMembersResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -4157,111 +3850,6 @@ impl FromJson for DeleteChatMembersResponseBody {
         Ok(out)
     }
 }
-/// `DeleteChatMenuTreeRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteChatMenuTreeRequestBody {
-    /// The top level menu ID. The ID can be obtained through the \[get group menu\] interface
-    pub chat_menu_top_level_ids: Vec<String>,
-}
-impl ToJson for DeleteChatMenuTreeRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("chat_menu_top_level_ids", &self.chat_menu_top_level_ids);
-        w.end_object();
-    }
-}
-/// `DeleteChatMenuTreeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteChatMenuTreeResponseBody {
-    /// `menu_tree`
-    pub menu_tree: Option<ChatMenuTree>,
-}
-impl FromJson for DeleteChatMenuTreeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteChatMenuTreeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "menu_tree", &mut out.menu_tree)?;
-        Ok(out)
-    }
-}
-/// `DeleteManagersChatManagersRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteManagersChatManagersRequestBody {
-    /// The administrator ID to be deleted. The ID type is consistent with the value of the query parameter member_id_type.- If it is a user (member_id_type is user_id/open_id/union_id), it is recommended to use the user's open_id. For how to obtain it, please refer to the document \[How to obtain Open ID\].- If it is a robot (member_id_type is app_id), please refer to \[How to obtain the App ID of the application\]**Note**: Each request can specify up to 50 users or 5 robots
-    pub manager_ids: Option<Vec<String>>,
-}
-impl ToJson for DeleteManagersChatManagersRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("manager_ids", &self.manager_ids);
-        w.end_object();
-    }
-}
-/// `DeleteManagersChatManagersResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteManagersChatManagersResponseBody {
-    /// `chat_managers`
-    pub chat_managers: Option<Vec<String>>,
-    /// `chat_bot_managers`
-    pub chat_bot_managers: Option<Vec<String>>,
-}
-impl FromJson for DeleteManagersChatManagersResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteManagersChatManagersResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "chat_managers", &mut out.chat_managers)?;
-        json::set(&mut o, "chat_bot_managers", &mut out.chat_bot_managers)?;
-        Ok(out)
-    }
-}
-/// `DeleteMessageReactionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteMessageReactionResponseBody {
-    /// `reaction_id`
-    pub reaction_id: Option<String>,
-    /// `operator`
-    pub operator: Option<Operator>,
-    /// `action_time`
-    pub action_time: Option<String>,
-    /// `reaction_type`
-    pub reaction_type: Option<Emoji>,
-}
-impl FromJson for DeleteMessageReactionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteMessageReactionResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "reaction_id", &mut out.reaction_id)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "action_time", &mut out.action_time)?;
-        json::set(&mut o, "reaction_type", &mut out.reaction_type)?;
-        Ok(out)
-    }
-}
 /// `DeleteTabsChatTabRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -4278,25 +3866,6 @@ impl ToJson for DeleteTabsChatTabRequestBody {
         w.begin_object();
         w.field("tab_ids", &self.tab_ids);
         w.end_object();
-    }
-}
-/// `DeleteTabsChatTabResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteTabsChatTabResponseBody {
-    /// `chat_tabs`
-    pub chat_tabs: Option<Vec<ChatTab>>,
-}
-impl FromJson for DeleteTabsChatTabResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteTabsChatTabResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "chat_tabs", &mut out.chat_tabs)?;
-        Ok(out)
     }
 }
 /// `Emoji`
@@ -4368,91 +3937,6 @@ impl ToJson for FollowUp {
         w.end_object();
     }
 }
-/// `ForwardMessageRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ForwardMessageRequestBody {
-    /// Message receiver ID. The ID type is consistent with the value of `receive_id_type`
-    pub receive_id: String,
-}
-impl ToJson for ForwardMessageRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("receive_id", &self.receive_id);
-        w.end_object();
-    }
-}
-/// `ForwardMessageResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ForwardMessageResponseBody {
-    /// `message_id`
-    pub message_id: Option<String>,
-    /// `root_id`
-    pub root_id: Option<String>,
-    /// `parent_id`
-    pub parent_id: Option<String>,
-    /// `thread_id`
-    pub thread_id: Option<String>,
-    /// `msg_type`
-    pub msg_type: Option<String>,
-    /// `create_time`
-    pub create_time: Option<String>,
-    /// `update_time`
-    pub update_time: Option<String>,
-    /// `deleted`
-    pub deleted: Option<bool>,
-    /// `updated`
-    pub updated: Option<bool>,
-    /// `chat_id`
-    pub chat_id: Option<String>,
-    /// `sender`
-    pub sender: Option<Sender>,
-    /// `body`
-    pub body: Option<MessageBody>,
-    /// `mentions`
-    pub mentions: Option<Vec<Mention>>,
-    /// `upper_message_id`
-    pub upper_message_id: Option<String>,
-    /// `message_app_link`
-    pub message_app_link: Option<String>,
-    /// `message_position`
-    pub message_position: Option<String>,
-    /// `thread_message_position`
-    pub thread_message_position: Option<String>,
-}
-impl FromJson for ForwardMessageResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ForwardMessageResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "root_id", &mut out.root_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "msg_type", &mut out.msg_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "deleted", &mut out.deleted)?;
-        json::set(&mut o, "updated", &mut out.updated)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "sender", &mut out.sender)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "mentions", &mut out.mentions)?;
-        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
-        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
-        json::set(&mut o, "message_position", &mut out.message_position)?;
-        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
-        Ok(out)
-    }
-}
 /// `ForwardThreadRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -4469,73 +3953,6 @@ impl ToJson for ForwardThreadRequestBody {
         w.begin_object();
         w.field("receive_id", &self.receive_id);
         w.end_object();
-    }
-}
-/// `ForwardThreadResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ForwardThreadResponseBody {
-    /// `message_id`
-    pub message_id: Option<String>,
-    /// `root_id`
-    pub root_id: Option<String>,
-    /// `parent_id`
-    pub parent_id: Option<String>,
-    /// `thread_id`
-    pub thread_id: Option<String>,
-    /// `msg_type`
-    pub msg_type: Option<String>,
-    /// `create_time`
-    pub create_time: Option<String>,
-    /// `update_time`
-    pub update_time: Option<String>,
-    /// `deleted`
-    pub deleted: Option<bool>,
-    /// `updated`
-    pub updated: Option<bool>,
-    /// `chat_id`
-    pub chat_id: Option<String>,
-    /// `sender`
-    pub sender: Option<Sender>,
-    /// `body`
-    pub body: Option<MessageBody>,
-    /// `mentions`
-    pub mentions: Option<Vec<Mention>>,
-    /// `upper_message_id`
-    pub upper_message_id: Option<String>,
-    /// `message_app_link`
-    pub message_app_link: Option<String>,
-    /// `message_position`
-    pub message_position: Option<String>,
-    /// `thread_message_position`
-    pub thread_message_position: Option<String>,
-}
-impl FromJson for ForwardThreadResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ForwardThreadResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "root_id", &mut out.root_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "msg_type", &mut out.msg_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "deleted", &mut out.deleted)?;
-        json::set(&mut o, "updated", &mut out.updated)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "sender", &mut out.sender)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "mentions", &mut out.mentions)?;
-        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
-        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
-        json::set(&mut o, "message_position", &mut out.message_position)?;
-        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
-        Ok(out)
     }
 }
 /// `GetChatAnnouncementResponseBody`
@@ -5161,25 +4578,6 @@ impl FromJson for ListPinResponseBody {
         Ok(out)
     }
 }
-/// `ListTabsChatTabResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ListTabsChatTabResponseBody {
-    /// `chat_tabs`
-    pub chat_tabs: Option<Vec<ChatTab>>,
-}
-impl FromJson for ListTabsChatTabResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTabsChatTabResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "chat_tabs", &mut out.chat_tabs)?;
-        Ok(out)
-    }
-}
 /// `Mention`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -5329,7 +4727,7 @@ impl FromJson for Message {
     serde(default)
 )]
 pub struct MessageBody {
-    /// `content`
+    /// Message card content. Cards constructed with Card JSON or the \[Card building tool\] are supported. - To use card JSON, refer to \[card JSON structure\]. When passing the value, you need to compress and escape the JSON as a string. - To use the card template built by the \[Card building tool\], you need to pass in the `type` and `data` parameters. Refer to following description for details. **Note**:- The updated card message must not exceed 30 KB. If the message contains a large number of style tags, it will make the actual message body length larger than the input request body length.- The following example values ​​are not escaped. Please pay attention to convert them into JSON serialized strings when using them
     pub content: String,
 }
 impl FromJson for MessageBody {
@@ -5338,6 +4736,13 @@ impl FromJson for MessageBody {
         let mut out = Self::default();
         json::set(&mut o, "content", &mut out.content)?;
         Ok(out)
+    }
+}
+impl ToJson for MessageBody {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.begin_object();
+        w.field("content", &self.content);
+        w.end_object();
     }
 }
 /// `MessageQuery`
@@ -5585,24 +4990,6 @@ impl FromJson for PatchChatMenuItemResponseBody {
         Ok(out)
     }
 }
-/// `PatchMessageRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchMessageRequestBody {
-    /// Message card content. Cards constructed with Card JSON or the \[Card building tool\] are supported. - To use card JSON, refer to \[card JSON structure\]. When passing the value, you need to compress and escape the JSON as a string. - To use the card template built by the \[Card building tool\], you need to pass in the `type` and `data` parameters. Refer to following description for details. **Note**:- The updated card message must not exceed 30 KB. If the message contains a large number of style tags, it will make the actual message body length larger than the input request body length.- The following example values ​​are not escaped. Please pay attention to convert them into JSON serialized strings when using them
-    pub content: String,
-}
-impl ToJson for PatchMessageRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("content", &self.content);
-        w.end_object();
-    }
-}
 /// `Pin`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -5825,188 +5212,6 @@ impl ToJson for ReplyByCardMessageReqBody {
         w.end_object();
     }
 }
-/// `ReplyByCardMessageRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ReplyByCardMessageRespData {
-    /// `message_id`
-    pub message_id: Option<String>,
-    /// `root_id`
-    pub root_id: Option<String>,
-    /// `parent_id`
-    pub parent_id: Option<String>,
-    /// `thread_id`
-    pub thread_id: Option<String>,
-    /// `msg_type`
-    pub msg_type: Option<String>,
-    /// `create_time`
-    pub create_time: Option<String>,
-    /// `update_time`
-    pub update_time: Option<String>,
-    /// `deleted`
-    pub deleted: Option<bool>,
-    /// `updated`
-    pub updated: Option<bool>,
-    /// `chat_id`
-    pub chat_id: Option<String>,
-    /// `sender`
-    pub sender: Option<ReplyByCardMessageRespDataSender>,
-    /// `body`
-    pub body: Option<ReplyByCardMessageRespDataBody>,
-    /// `mentions`
-    pub mentions: Option<Vec<ReplyByCardMessageRespDataMentions>>,
-    /// `upper_message_id`
-    pub upper_message_id: Option<String>,
-    /// `message_app_link`
-    pub message_app_link: Option<String>,
-    /// `message_position`
-    pub message_position: Option<String>,
-    /// `thread_message_position`
-    pub thread_message_position: Option<String>,
-}
-impl FromJson for ReplyByCardMessageRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReplyByCardMessageRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "root_id", &mut out.root_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "msg_type", &mut out.msg_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "deleted", &mut out.deleted)?;
-        json::set(&mut o, "updated", &mut out.updated)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "sender", &mut out.sender)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "mentions", &mut out.mentions)?;
-        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
-        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
-        json::set(&mut o, "message_position", &mut out.message_position)?;
-        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
-        Ok(out)
-    }
-}
-/// `ReplyByCardMessageRespDataBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ReplyByCardMessageRespDataBody {
-    /// `content`
-    pub content: String,
-}
-impl FromJson for ReplyByCardMessageRespDataBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReplyByCardMessageRespDataBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        Ok(out)
-    }
-}
-/// `ReplyByCardMessageRespDataMentions`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ReplyByCardMessageRespDataMentions {
-    /// `key`
-    pub key: String,
-    /// `id`
-    pub id: String,
-    /// `id_type`
-    pub id_type: String,
-    /// `name`
-    pub name: String,
-    /// `tenant_key`
-    pub tenant_key: Option<String>,
-}
-impl FromJson for ReplyByCardMessageRespDataMentions {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReplyByCardMessageRespDataMentions")?;
-        let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "id_type", &mut out.id_type)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        Ok(out)
-    }
-}
-/// `ReplyByCardMessageRespDataSender`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ReplyByCardMessageRespDataSender {
-    /// `id`
-    pub id: String,
-    /// `id_type`
-    pub id_type: String,
-    /// `sender_type`
-    pub sender_type: String,
-    /// `tenant_key`
-    pub tenant_key: Option<String>,
-    /// `sender_name`
-    pub sender_name: Option<String>,
-    /// `open_bot_id`
-    pub open_bot_id: Option<String>,
-    /// `sender_i18n_names`
-    pub sender_i18n_names: Option<ReplyByCardMessageRespDataSenderSenderI18nNames>,
-}
-impl FromJson for ReplyByCardMessageRespDataSender {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReplyByCardMessageRespDataSender")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "id_type", &mut out.id_type)?;
-        json::set(&mut o, "sender_type", &mut out.sender_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "sender_name", &mut out.sender_name)?;
-        json::set(&mut o, "open_bot_id", &mut out.open_bot_id)?;
-        json::set(&mut o, "sender_i18n_names", &mut out.sender_i18n_names)?;
-        Ok(out)
-    }
-}
-/// `ReplyByCardMessageRespDataSenderSenderI18nNames`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ReplyByCardMessageRespDataSenderSenderI18nNames {
-    /// `zh_cn`
-    pub zh_cn: Option<String>,
-    /// `en_us`
-    pub en_us: Option<String>,
-    /// `ja_jp`
-    pub ja_jp: Option<String>,
-}
-impl FromJson for ReplyByCardMessageRespDataSenderSenderI18nNames {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "ReplyByCardMessageRespDataSenderSenderI18nNames",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
-        Ok(out)
-    }
-}
 /// `ReplyMessageRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -6032,73 +5237,6 @@ impl ToJson for ReplyMessageRequestBody {
         w.field_opt("reply_in_thread", &self.reply_in_thread);
         w.field_opt("uuid", &self.uuid);
         w.end_object();
-    }
-}
-/// `ReplyMessageResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ReplyMessageResponseBody {
-    /// `message_id`
-    pub message_id: Option<String>,
-    /// `root_id`
-    pub root_id: Option<String>,
-    /// `parent_id`
-    pub parent_id: Option<String>,
-    /// `thread_id`
-    pub thread_id: Option<String>,
-    /// `msg_type`
-    pub msg_type: Option<String>,
-    /// `create_time`
-    pub create_time: Option<String>,
-    /// `update_time`
-    pub update_time: Option<String>,
-    /// `deleted`
-    pub deleted: Option<bool>,
-    /// `updated`
-    pub updated: Option<bool>,
-    /// `chat_id`
-    pub chat_id: Option<String>,
-    /// `sender`
-    pub sender: Option<Sender>,
-    /// `body`
-    pub body: Option<MessageBody>,
-    /// `mentions`
-    pub mentions: Option<Vec<Mention>>,
-    /// `upper_message_id`
-    pub upper_message_id: Option<String>,
-    /// `message_app_link`
-    pub message_app_link: Option<String>,
-    /// `message_position`
-    pub message_position: Option<String>,
-    /// `thread_message_position`
-    pub thread_message_position: Option<String>,
-}
-impl FromJson for ReplyMessageResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReplyMessageResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "root_id", &mut out.root_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "msg_type", &mut out.msg_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "deleted", &mut out.deleted)?;
-        json::set(&mut o, "updated", &mut out.updated)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "sender", &mut out.sender)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "mentions", &mut out.mentions)?;
-        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
-        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
-        json::set(&mut o, "message_position", &mut out.message_position)?;
-        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
-        Ok(out)
     }
 }
 /// `RestrictedModeSetting`
@@ -6158,31 +5296,6 @@ impl ToJson for RestrictedModeSetting {
             &self.message_has_permission_setting,
         );
         w.end_object();
-    }
-}
-/// `SearchChatResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SearchChatResponseBody {
-    /// `items`
-    pub items: Option<Vec<ListChat>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-}
-impl FromJson for SearchChatResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchChatResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        Ok(out)
     }
 }
 /// `SearchMessageRequestBody`
@@ -6292,25 +5405,6 @@ impl ToJson for SortChatMenuTreeRequestBody {
         w.end_object();
     }
 }
-/// `SortChatMenuTreeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SortChatMenuTreeResponseBody {
-    /// `menu_tree`
-    pub menu_tree: Option<ChatMenuTree>,
-}
-impl FromJson for SortChatMenuTreeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SortChatMenuTreeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "menu_tree", &mut out.menu_tree)?;
-        Ok(out)
-    }
-}
 /// `SortTabsChatTabRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -6327,25 +5421,6 @@ impl ToJson for SortTabsChatTabRequestBody {
         w.begin_object();
         w.field_opt("tab_ids", &self.tab_ids);
         w.end_object();
-    }
-}
-/// `SortTabsChatTabResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SortTabsChatTabResponseBody {
-    /// `chat_tabs`
-    pub chat_tabs: Option<Vec<ChatTab>>,
-}
-impl FromJson for SortTabsChatTabResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SortTabsChatTabResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "chat_tabs", &mut out.chat_tabs)?;
-        Ok(out)
     }
 }
 /// `SuccessMsgReactionCount`
@@ -6444,188 +5519,6 @@ impl ToJson for UpdateByCardMessageReqBody {
             ),
         );
         w.end_object();
-    }
-}
-/// `UpdateByCardMessageRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateByCardMessageRespData {
-    /// `message_id`
-    pub message_id: Option<String>,
-    /// `root_id`
-    pub root_id: Option<String>,
-    /// `parent_id`
-    pub parent_id: Option<String>,
-    /// `thread_id`
-    pub thread_id: Option<String>,
-    /// `msg_type`
-    pub msg_type: Option<String>,
-    /// `create_time`
-    pub create_time: Option<String>,
-    /// `update_time`
-    pub update_time: Option<String>,
-    /// `deleted`
-    pub deleted: Option<bool>,
-    /// `updated`
-    pub updated: Option<bool>,
-    /// `chat_id`
-    pub chat_id: Option<String>,
-    /// `sender`
-    pub sender: Option<UpdateByCardMessageRespDataSender>,
-    /// `body`
-    pub body: Option<UpdateByCardMessageRespDataBody>,
-    /// `mentions`
-    pub mentions: Option<Vec<UpdateByCardMessageRespDataMentions>>,
-    /// `upper_message_id`
-    pub upper_message_id: Option<String>,
-    /// `message_app_link`
-    pub message_app_link: Option<String>,
-    /// `message_position`
-    pub message_position: Option<String>,
-    /// `thread_message_position`
-    pub thread_message_position: Option<String>,
-}
-impl FromJson for UpdateByCardMessageRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateByCardMessageRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "root_id", &mut out.root_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "msg_type", &mut out.msg_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "deleted", &mut out.deleted)?;
-        json::set(&mut o, "updated", &mut out.updated)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "sender", &mut out.sender)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "mentions", &mut out.mentions)?;
-        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
-        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
-        json::set(&mut o, "message_position", &mut out.message_position)?;
-        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
-        Ok(out)
-    }
-}
-/// `UpdateByCardMessageRespDataBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateByCardMessageRespDataBody {
-    /// `content`
-    pub content: String,
-}
-impl FromJson for UpdateByCardMessageRespDataBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateByCardMessageRespDataBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        Ok(out)
-    }
-}
-/// `UpdateByCardMessageRespDataMentions`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateByCardMessageRespDataMentions {
-    /// `key`
-    pub key: String,
-    /// `id`
-    pub id: String,
-    /// `id_type`
-    pub id_type: String,
-    /// `name`
-    pub name: String,
-    /// `tenant_key`
-    pub tenant_key: Option<String>,
-}
-impl FromJson for UpdateByCardMessageRespDataMentions {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateByCardMessageRespDataMentions")?;
-        let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "id_type", &mut out.id_type)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        Ok(out)
-    }
-}
-/// `UpdateByCardMessageRespDataSender`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateByCardMessageRespDataSender {
-    /// `id`
-    pub id: String,
-    /// `id_type`
-    pub id_type: String,
-    /// `sender_type`
-    pub sender_type: String,
-    /// `tenant_key`
-    pub tenant_key: Option<String>,
-    /// `sender_name`
-    pub sender_name: Option<String>,
-    /// `open_bot_id`
-    pub open_bot_id: Option<String>,
-    /// `sender_i18n_names`
-    pub sender_i18n_names: Option<UpdateByCardMessageRespDataSenderSenderI18nNames>,
-}
-impl FromJson for UpdateByCardMessageRespDataSender {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateByCardMessageRespDataSender")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "id_type", &mut out.id_type)?;
-        json::set(&mut o, "sender_type", &mut out.sender_type)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        json::set(&mut o, "sender_name", &mut out.sender_name)?;
-        json::set(&mut o, "open_bot_id", &mut out.open_bot_id)?;
-        json::set(&mut o, "sender_i18n_names", &mut out.sender_i18n_names)?;
-        Ok(out)
-    }
-}
-/// `UpdateByCardMessageRespDataSenderSenderI18nNames`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateByCardMessageRespDataSenderSenderI18nNames {
-    /// `zh_cn`
-    pub zh_cn: Option<String>,
-    /// `en_us`
-    pub en_us: Option<String>,
-    /// `ja_jp`
-    pub ja_jp: Option<String>,
-}
-impl FromJson for UpdateByCardMessageRespDataSenderSenderI18nNames {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "UpdateByCardMessageRespDataSenderSenderI18nNames",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
-        Ok(out)
     }
 }
 /// `UpdateChatModerationRequestBody`
@@ -6751,110 +5644,6 @@ impl ToJson for UpdateMessageRequestBody {
         w.end_object();
     }
 }
-/// `UpdateMessageResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateMessageResponseBody {
-    /// `message_id`
-    pub message_id: Option<String>,
-    /// `root_id`
-    pub root_id: Option<String>,
-    /// `parent_id`
-    pub parent_id: Option<String>,
-    /// `thread_id`
-    pub thread_id: Option<String>,
-    /// `msg_type`
-    pub msg_type: Option<String>,
-    /// `create_time`
-    pub create_time: Option<String>,
-    /// `update_time`
-    pub update_time: Option<String>,
-    /// `deleted`
-    pub deleted: Option<bool>,
-    /// `updated`
-    pub updated: Option<bool>,
-    /// `chat_id`
-    pub chat_id: Option<String>,
-    /// `sender`
-    pub sender: Option<Sender>,
-    /// `body`
-    pub body: Option<MessageBody>,
-    /// `mentions`
-    pub mentions: Option<Vec<Mention>>,
-    /// `upper_message_id`
-    pub upper_message_id: Option<String>,
-    /// `message_app_link`
-    pub message_app_link: Option<String>,
-    /// `message_position`
-    pub message_position: Option<String>,
-    /// `thread_message_position`
-    pub thread_message_position: Option<String>,
-}
-impl FromJson for UpdateMessageResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateMessageResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "root_id", &mut out.root_id)?;
-        json::set(&mut o, "parent_id", &mut out.parent_id)?;
-        json::set(&mut o, "thread_id", &mut out.thread_id)?;
-        json::set(&mut o, "msg_type", &mut out.msg_type)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        json::set(&mut o, "deleted", &mut out.deleted)?;
-        json::set(&mut o, "updated", &mut out.updated)?;
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "sender", &mut out.sender)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "mentions", &mut out.mentions)?;
-        json::set(&mut o, "upper_message_id", &mut out.upper_message_id)?;
-        json::set(&mut o, "message_app_link", &mut out.message_app_link)?;
-        json::set(&mut o, "message_position", &mut out.message_position)?;
-        json::set(&mut o, "thread_message_position", &mut out.thread_message_position)?;
-        Ok(out)
-    }
-}
-/// `UpdateTabsChatTabRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateTabsChatTabRequestBody {
-    /// Chat tags
-    pub chat_tabs: Option<Vec<ChatTab>>,
-}
-impl ToJson for UpdateTabsChatTabRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("chat_tabs", &self.chat_tabs);
-        w.end_object();
-    }
-}
-/// `UpdateTabsChatTabResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateTabsChatTabResponseBody {
-    /// `chat_tabs`
-    pub chat_tabs: Option<Vec<ChatTab>>,
-}
-impl FromJson for UpdateTabsChatTabResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateTabsChatTabResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "chat_tabs", &mut out.chat_tabs)?;
-        Ok(out)
-    }
-}
 /// `UrgentAppMessageResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -6869,25 +5658,6 @@ pub struct UrgentAppMessageResponseBody {
 impl FromJson for UrgentAppMessageResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UrgentAppMessageResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "invalid_user_id_list", &mut out.invalid_user_id_list)?;
-        Ok(out)
-    }
-}
-/// `UrgentPhoneMessageResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UrgentPhoneMessageResponseBody {
-    /// `invalid_user_id_list`
-    pub invalid_user_id_list: Vec<String>,
-}
-impl FromJson for UrgentPhoneMessageResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UrgentPhoneMessageResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "invalid_user_id_list", &mut out.invalid_user_id_list)?;
         Ok(out)
@@ -6911,22 +5681,159 @@ impl ToJson for UrgentReceivers {
         w.end_object();
     }
 }
+/// `CreateByCardMessageRespData`
+///
+/// The same fields as [`Message`]: one type, two names.
+pub type CreateByCardMessageRespData = Message;
+/// `CreateByCardMessageRespDataBody`
+///
+/// The same fields as [`MessageBody`]: one type, two names.
+pub type CreateByCardMessageRespDataBody = MessageBody;
+/// `CreateByCardMessageRespDataMentions`
+///
+/// The same fields as [`Mention`]: one type, two names.
+pub type CreateByCardMessageRespDataMentions = Mention;
+/// `CreateByCardMessageRespDataSender`
+///
+/// The same fields as [`Sender`]: one type, two names.
+pub type CreateByCardMessageRespDataSender = Sender;
+/// `CreateByCardMessageRespDataSenderSenderI18nNames`
+///
+/// The same fields as [`I18nNames`]: one type, two names.
+pub type CreateByCardMessageRespDataSenderSenderI18nNames = I18nNames;
+/// `CreateChatMenuTreeResponseBody`
+///
+/// The same fields as [`GetChatMenuTreeResponseBody`]: one type, two names.
+pub type CreateChatMenuTreeResponseBody = GetChatMenuTreeResponseBody;
+/// `CreateMessageReactionResponseBody`
+///
+/// The same fields as [`MessageReaction`]: one type, two names.
+pub type CreateMessageReactionResponseBody = MessageReaction;
+/// `CreateMessageResponseBody`
+///
+/// The same fields as [`Message`]: one type, two names.
+pub type CreateMessageResponseBody = Message;
+/// `DeleteChatMembersRequestBody`
+///
+/// The same fields as [`CreateChatMembersRequestBody`]: one type, two names.
+pub type DeleteChatMembersRequestBody = CreateChatMembersRequestBody;
+/// `DeleteChatMenuTreeRequestBody`
+///
+/// The same fields as [`SortChatMenuTreeRequestBody`]: one type, two names.
+pub type DeleteChatMenuTreeRequestBody = SortChatMenuTreeRequestBody;
+/// `DeleteChatMenuTreeResponseBody`
+///
+/// The same fields as [`GetChatMenuTreeResponseBody`]: one type, two names.
+pub type DeleteChatMenuTreeResponseBody = GetChatMenuTreeResponseBody;
+/// `DeleteManagersChatManagersRequestBody`
+///
+/// The same fields as [`AddManagersChatManagersRequestBody`]: one type, two names.
+pub type DeleteManagersChatManagersRequestBody = AddManagersChatManagersRequestBody;
+/// `DeleteManagersChatManagersResponseBody`
+///
+/// The same fields as [`AddManagersChatManagersResponseBody`]: one type, two names.
+pub type DeleteManagersChatManagersResponseBody = AddManagersChatManagersResponseBody;
+/// `DeleteMessageReactionResponseBody`
+///
+/// The same fields as [`MessageReaction`]: one type, two names.
+pub type DeleteMessageReactionResponseBody = MessageReaction;
+/// `DeleteTabsChatTabResponseBody`
+///
+/// The same fields as [`CreateChatTabResponseBody`]: one type, two names.
+pub type DeleteTabsChatTabResponseBody = CreateChatTabResponseBody;
+/// `ForwardMessageRequestBody`
+///
+/// The same fields as [`ForwardThreadRequestBody`]: one type, two names.
+pub type ForwardMessageRequestBody = ForwardThreadRequestBody;
+/// `ForwardMessageResponseBody`
+///
+/// The same fields as [`Message`]: one type, two names.
+pub type ForwardMessageResponseBody = Message;
+/// `ForwardThreadResponseBody`
+///
+/// The same fields as [`Message`]: one type, two names.
+pub type ForwardThreadResponseBody = Message;
+/// `ListTabsChatTabResponseBody`
+///
+/// The same fields as [`CreateChatTabResponseBody`]: one type, two names.
+pub type ListTabsChatTabResponseBody = CreateChatTabResponseBody;
+/// `PatchMessageRequestBody`
+///
+/// The same fields as [`MessageBody`]: one type, two names.
+pub type PatchMessageRequestBody = MessageBody;
+/// `ReplyByCardMessageRespData`
+///
+/// The same fields as [`Message`]: one type, two names.
+pub type ReplyByCardMessageRespData = Message;
+/// `ReplyByCardMessageRespDataBody`
+///
+/// The same fields as [`MessageBody`]: one type, two names.
+pub type ReplyByCardMessageRespDataBody = MessageBody;
+/// `ReplyByCardMessageRespDataMentions`
+///
+/// The same fields as [`Mention`]: one type, two names.
+pub type ReplyByCardMessageRespDataMentions = Mention;
+/// `ReplyByCardMessageRespDataSender`
+///
+/// The same fields as [`Sender`]: one type, two names.
+pub type ReplyByCardMessageRespDataSender = Sender;
+/// `ReplyByCardMessageRespDataSenderSenderI18nNames`
+///
+/// The same fields as [`I18nNames`]: one type, two names.
+pub type ReplyByCardMessageRespDataSenderSenderI18nNames = I18nNames;
+/// `ReplyMessageResponseBody`
+///
+/// The same fields as [`Message`]: one type, two names.
+pub type ReplyMessageResponseBody = Message;
+/// `SearchChatResponseBody`
+///
+/// The same fields as [`ListChatResponseBody`]: one type, two names.
+pub type SearchChatResponseBody = ListChatResponseBody;
+/// `SortChatMenuTreeResponseBody`
+///
+/// The same fields as [`GetChatMenuTreeResponseBody`]: one type, two names.
+pub type SortChatMenuTreeResponseBody = GetChatMenuTreeResponseBody;
+/// `SortTabsChatTabResponseBody`
+///
+/// The same fields as [`CreateChatTabResponseBody`]: one type, two names.
+pub type SortTabsChatTabResponseBody = CreateChatTabResponseBody;
+/// `UpdateByCardMessageRespData`
+///
+/// The same fields as [`Message`]: one type, two names.
+pub type UpdateByCardMessageRespData = Message;
+/// `UpdateByCardMessageRespDataBody`
+///
+/// The same fields as [`MessageBody`]: one type, two names.
+pub type UpdateByCardMessageRespDataBody = MessageBody;
+/// `UpdateByCardMessageRespDataMentions`
+///
+/// The same fields as [`Mention`]: one type, two names.
+pub type UpdateByCardMessageRespDataMentions = Mention;
+/// `UpdateByCardMessageRespDataSender`
+///
+/// The same fields as [`Sender`]: one type, two names.
+pub type UpdateByCardMessageRespDataSender = Sender;
+/// `UpdateByCardMessageRespDataSenderSenderI18nNames`
+///
+/// The same fields as [`I18nNames`]: one type, two names.
+pub type UpdateByCardMessageRespDataSenderSenderI18nNames = I18nNames;
+/// `UpdateMessageResponseBody`
+///
+/// The same fields as [`Message`]: one type, two names.
+pub type UpdateMessageResponseBody = Message;
+/// `UpdateTabsChatTabRequestBody`
+///
+/// The same fields as [`CreateChatTabResponseBody`]: one type, two names.
+pub type UpdateTabsChatTabRequestBody = CreateChatTabResponseBody;
+/// `UpdateTabsChatTabResponseBody`
+///
+/// The same fields as [`CreateChatTabResponseBody`]: one type, two names.
+pub type UpdateTabsChatTabResponseBody = CreateChatTabResponseBody;
+/// `UrgentPhoneMessageResponseBody`
+///
+/// The same fields as [`UrgentAppMessageResponseBody`]: one type, two names.
+pub type UrgentPhoneMessageResponseBody = UrgentAppMessageResponseBody;
 /// `UrgentSmsMessageResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UrgentSmsMessageResponseBody {
-    /// `invalid_user_id_list`
-    pub invalid_user_id_list: Vec<String>,
-}
-impl FromJson for UrgentSmsMessageResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UrgentSmsMessageResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "invalid_user_id_list", &mut out.invalid_user_id_list)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`UrgentAppMessageResponseBody`]: one type, two names.
+pub type UrgentSmsMessageResponseBody = UrgentAppMessageResponseBody;

@@ -933,25 +933,6 @@ impl ToJson for BotTimeSentiveFeedCardRequestBody {
         w.end_object();
     }
 }
-/// `BotTimeSentiveFeedCardResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BotTimeSentiveFeedCardResponseBody {
-    /// `failed_user_reasons`
-    pub failed_user_reasons: Option<Vec<FailedReason>>,
-}
-impl FromJson for BotTimeSentiveFeedCardResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BotTimeSentiveFeedCardResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "failed_user_reasons", &mut out.failed_user_reasons)?;
-        Ok(out)
-    }
-}
 /// `ChatSearchFilter`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1153,25 +1134,6 @@ impl ToJson for CreateTag {
         w.end_object();
     }
 }
-/// `CreateTagFailReason`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateTagFailReason {
-    /// `duplicate_id`
-    pub duplicate_id: Option<String>,
-}
-impl FromJson for CreateTagFailReason {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTagFailReason")?;
-        let mut out = Self::default();
-        json::set(&mut o, "duplicate_id", &mut out.duplicate_id)?;
-        Ok(out)
-    }
-}
 /// `CreateTagRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1204,7 +1166,7 @@ pub struct CreateTagResponseBody {
     /// `id`
     pub id: Option<String>,
     /// `create_tag_fail_reason`
-    pub create_tag_fail_reason: Option<CreateTagFailReason>,
+    pub create_tag_fail_reason: Option<PatchTagFailReason>,
 }
 impl FromJson for CreateTagResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1763,46 +1725,6 @@ impl FromJson for TagInfo {
         Ok(out)
     }
 }
-/// `TagInfoV2`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TagInfoV2 {
-    /// `id`
-    pub id: Option<String>,
-    /// `tenant_id`
-    pub tenant_id: Option<String>,
-    /// `tag_type`
-    pub tag_type: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `i18n_names`
-    pub i18n_names: Option<Vec<TagI18nNameV2>>,
-    /// `creator_id`
-    pub creator_id: Option<String>,
-    /// `create_time`
-    pub create_time: Option<String>,
-    /// `update_time`
-    pub update_time: Option<String>,
-}
-impl FromJson for TagInfoV2 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TagInfoV2")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "tenant_id", &mut out.tenant_id)?;
-        json::set(&mut o, "tag_type", &mut out.tag_type)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        json::set(&mut o, "creator_id", &mut out.creator_id)?;
-        json::set(&mut o, "create_time", &mut out.create_time)?;
-        json::set(&mut o, "update_time", &mut out.update_time)?;
-        Ok(out)
-    }
-}
 /// `TagInfoWithBindVersion`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1812,7 +1734,7 @@ impl FromJson for TagInfoV2 {
 )]
 pub struct TagInfoWithBindVersion {
     /// `tag_info`
-    pub tag_info: Option<TagInfoV2>,
+    pub tag_info: Option<TagInfo>,
     /// `bind_version`
     pub bind_version: Option<String>,
 }
@@ -1843,52 +1765,6 @@ impl ToJson for UpdateAppFeedCardBatchRequestBody {
         w.end_object();
     }
 }
-/// `UpdateAppFeedCardBatchResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateAppFeedCardBatchResponseBody {
-    /// `failed_cards`
-    pub failed_cards: Option<Vec<OpenFailedUserAppFeedCardItem>>,
-}
-impl FromJson for UpdateAppFeedCardBatchResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateAppFeedCardBatchResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "failed_cards", &mut out.failed_cards)?;
-        Ok(out)
-    }
-}
-/// `UpdateBizEntityTagRelationRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateBizEntityTagRelationRequestBody {
-    /// Business type Options:chat(chat bizType)
-    pub tag_biz_type: TagBizType,
-    /// Business entity open ID
-    pub biz_entity_id: String,
-    /// Tag ID
-    pub tag_ids: Option<Vec<String>>,
-    /// `bot_id`
-    pub bot_id: Option<String>,
-}
-impl ToJson for UpdateBizEntityTagRelationRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("tag_biz_type", &self.tag_biz_type);
-        w.field("biz_entity_id", &self.biz_entity_id);
-        w.field_opt("tag_ids", &self.tag_ids);
-        w.field_opt("bot_id", &self.bot_id);
-        w.end_object();
-    }
-}
 /// `UpdateChatButtonRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1914,25 +1790,6 @@ impl ToJson for UpdateChatButtonRequestBody {
         w.field("chat_id", &self.chat_id);
         w.field_opt("buttons", &self.buttons);
         w.end_object();
-    }
-}
-/// `UpdateChatButtonResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateChatButtonResponseBody {
-    /// `failed_user_reasons`
-    pub failed_user_reasons: Option<Vec<FailedReason>>,
-}
-impl FromJson for UpdateChatButtonResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateChatButtonResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "failed_user_reasons", &mut out.failed_user_reasons)?;
-        Ok(out)
     }
 }
 /// `UserOpenAppFeedCardDeleter`
@@ -1980,3 +1837,27 @@ impl ToJson for UserOpenAppFeedCardUpdater {
         w.end_object();
     }
 }
+/// `BotTimeSentiveFeedCardResponseBody`
+///
+/// The same fields as [`PatchFeedCardResponseBody`]: one type, two names.
+pub type BotTimeSentiveFeedCardResponseBody = PatchFeedCardResponseBody;
+/// `CreateTagFailReason`
+///
+/// The same fields as [`PatchTagFailReason`]: one type, two names.
+pub type CreateTagFailReason = PatchTagFailReason;
+/// `TagInfoV2`
+///
+/// The same fields as [`TagInfo`]: one type, two names.
+pub type TagInfoV2 = TagInfo;
+/// `UpdateAppFeedCardBatchResponseBody`
+///
+/// The same fields as [`DeleteAppFeedCardBatchResponseBody`]: one type, two names.
+pub type UpdateAppFeedCardBatchResponseBody = DeleteAppFeedCardBatchResponseBody;
+/// `UpdateBizEntityTagRelationRequestBody`
+///
+/// The same fields as [`CreateBizEntityTagRelationRequestBody`]: one type, two names.
+pub type UpdateBizEntityTagRelationRequestBody = CreateBizEntityTagRelationRequestBody;
+/// `UpdateChatButtonResponseBody`
+///
+/// The same fields as [`PatchFeedCardResponseBody`]: one type, two names.
+pub type UpdateChatButtonResponseBody = PatchFeedCardResponseBody;

@@ -1908,30 +1908,19 @@ pub struct BatchCreateMailgroupMemberRequestBody {
     /// List of mailing group members added this time
     pub items: Option<Vec<MailgroupMember>>,
 }
+impl FromJson for BatchCreateMailgroupMemberRequestBody {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        let mut o = json::object(value, "BatchCreateMailgroupMemberRequestBody")?;
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
+    }
+}
 impl ToJson for BatchCreateMailgroupMemberRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("items", &self.items);
         w.end_object();
-    }
-}
-/// `BatchCreateMailgroupMemberResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchCreateMailgroupMemberResponseBody {
-    /// `items`
-    pub items: Option<Vec<MailgroupMember>>,
-}
-impl FromJson for BatchCreateMailgroupMemberResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchCreateMailgroupMemberResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
     }
 }
 /// `BatchCreateMailgroupPermissionMemberRequestBody`
@@ -1945,33 +1934,22 @@ pub struct BatchCreateMailgroupPermissionMemberRequestBody {
     /// List of mail group permission members added this time
     pub items: Option<Vec<MailgroupPermissionMember>>,
 }
+impl FromJson for BatchCreateMailgroupPermissionMemberRequestBody {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        let mut o = json::object(
+            value,
+            "BatchCreateMailgroupPermissionMemberRequestBody",
+        )?;
+        let mut out = Self::default();
+        json::set(&mut o, "items", &mut out.items)?;
+        Ok(out)
+    }
+}
 impl ToJson for BatchCreateMailgroupPermissionMemberRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("items", &self.items);
         w.end_object();
-    }
-}
-/// `BatchCreateMailgroupPermissionMemberResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchCreateMailgroupPermissionMemberResponseBody {
-    /// `items`
-    pub items: Option<Vec<MailgroupPermissionMember>>,
-}
-impl FromJson for BatchCreateMailgroupPermissionMemberResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "BatchCreateMailgroupPermissionMemberResponseBody",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
     }
 }
 /// `BatchCreatePublicMailboxMemberRequestBody`
@@ -2009,24 +1987,6 @@ impl FromJson for BatchCreatePublicMailboxMemberResponseBody {
         let mut out = Self::default();
         json::set(&mut o, "items", &mut out.items)?;
         Ok(out)
-    }
-}
-/// `BatchDeleteMailgroupManagerRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchDeleteMailgroupManagerRequestBody {
-    /// Mail Group Manager List
-    pub mailgroup_manager_list: Option<Vec<MailgroupManager>>,
-}
-impl ToJson for BatchDeleteMailgroupManagerRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("mailgroup_manager_list", &self.mailgroup_manager_list);
-        w.end_object();
     }
 }
 /// `BatchDeleteMailgroupMemberRequestBody`
@@ -2232,37 +2192,6 @@ impl FromJson for CreateMailgroupAliasResponseBody {
         Ok(out)
     }
 }
-/// `CreateMailgroupMemberResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateMailgroupMemberResponseBody {
-    /// `member_id`
-    pub member_id: Option<String>,
-    /// `email`
-    pub email: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `department_id`
-    pub department_id: Option<String>,
-    /// `type`
-    pub r#type: Option<Type>,
-}
-impl FromJson for CreateMailgroupMemberResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateMailgroupMemberResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "member_id", &mut out.member_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        Ok(out)
-    }
-}
 /// `CreateMailgroupPermissionMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2291,50 +2220,6 @@ impl FromJson for CreateMailgroupPermissionMemberResponseBody {
         json::set(&mut o, "department_id", &mut out.department_id)?;
         json::set(&mut o, "email", &mut out.email)?;
         json::set(&mut o, "type", &mut out.r#type)?;
-        Ok(out)
-    }
-}
-/// `CreateMailgroupResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateMailgroupResponseBody {
-    /// `mailgroup_id`
-    pub mailgroup_id: Option<String>,
-    /// `email`
-    pub email: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `description`
-    pub description: Option<String>,
-    /// `direct_members_count`
-    pub direct_members_count: Option<String>,
-    /// `include_external_member`
-    pub include_external_member: Option<bool>,
-    /// `include_all_company_member`
-    pub include_all_company_member: Option<bool>,
-    /// `who_can_send_mail`
-    pub who_can_send_mail: Option<WhoCanSendMail>,
-}
-impl FromJson for CreateMailgroupResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateMailgroupResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "mailgroup_id", &mut out.mailgroup_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "direct_members_count", &mut out.direct_members_count)?;
-        json::set(&mut o, "include_external_member", &mut out.include_external_member)?;
-        json::set(
-            &mut o,
-            "include_all_company_member",
-            &mut out.include_all_company_member,
-        )?;
-        json::set(&mut o, "who_can_send_mail", &mut out.who_can_send_mail)?;
         Ok(out)
     }
 }
@@ -2379,34 +2264,6 @@ impl FromJson for CreatePublicMailboxMemberResponseBody {
         json::set(&mut o, "member_id", &mut out.member_id)?;
         json::set(&mut o, "user_id", &mut out.user_id)?;
         json::set(&mut o, "type", &mut out.r#type)?;
-        Ok(out)
-    }
-}
-/// `CreatePublicMailboxResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreatePublicMailboxResponseBody {
-    /// `public_mailbox_id`
-    pub public_mailbox_id: Option<String>,
-    /// `email`
-    pub email: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `geo`
-    pub geo: Option<String>,
-}
-impl FromJson for CreatePublicMailboxResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreatePublicMailboxResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "public_mailbox_id", &mut out.public_mailbox_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "geo", &mut out.geo)?;
         Ok(out)
     }
 }
@@ -2469,25 +2326,6 @@ impl FromJson for CreateUserMailboxDraftResponseBody {
         Ok(out)
     }
 }
-/// `CreateUserMailboxFolderResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateUserMailboxFolderResponseBody {
-    /// `folder`
-    pub folder: Option<Folder>,
-}
-impl FromJson for CreateUserMailboxFolderResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateUserMailboxFolderResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "folder", &mut out.folder)?;
-        Ok(out)
-    }
-}
 /// `CreateUserMailboxLabelRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2504,25 +2342,6 @@ impl ToJson for CreateUserMailboxLabelRequestBody {
         w.begin_object();
         w.field("label", &self.label);
         w.end_object();
-    }
-}
-/// `CreateUserMailboxLabelResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateUserMailboxLabelResponseBody {
-    /// `label`
-    pub label: Option<Label>,
-}
-impl FromJson for CreateUserMailboxLabelResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateUserMailboxLabelResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "label", &mut out.label)?;
-        Ok(out)
     }
 }
 /// `CreateUserMailboxMailContactResponseBody`
@@ -2579,25 +2398,6 @@ impl ToJson for CreateUserMailboxTemplateRequestBody {
         w.begin_object();
         w.field("template", &self.template);
         w.end_object();
-    }
-}
-/// `CreateUserMailboxTemplateResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateUserMailboxTemplateResponseBody {
-    /// `template`
-    pub template: Option<Template>,
-}
-impl FromJson for CreateUserMailboxTemplateResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateUserMailboxTemplateResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "template", &mut out.template)?;
-        Ok(out)
     }
 }
 /// `DownloadUrlUserMailboxMessageAttachmentResponseBody`
@@ -2801,37 +2601,6 @@ impl FromJson for GetByCardUserMailboxMessageResponseBody {
         Ok(out)
     }
 }
-/// `GetMailgroupMemberResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetMailgroupMemberResponseBody {
-    /// `member_id`
-    pub member_id: Option<String>,
-    /// `email`
-    pub email: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `department_id`
-    pub department_id: Option<String>,
-    /// `type`
-    pub r#type: Option<Type>,
-}
-impl FromJson for GetMailgroupMemberResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetMailgroupMemberResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "member_id", &mut out.member_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "department_id", &mut out.department_id)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        Ok(out)
-    }
-}
 /// `GetMailgroupPermissionMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2863,50 +2632,6 @@ impl FromJson for GetMailgroupPermissionMemberResponseBody {
         Ok(out)
     }
 }
-/// `GetMailgroupResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetMailgroupResponseBody {
-    /// `mailgroup_id`
-    pub mailgroup_id: Option<String>,
-    /// `email`
-    pub email: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `description`
-    pub description: Option<String>,
-    /// `direct_members_count`
-    pub direct_members_count: Option<String>,
-    /// `include_external_member`
-    pub include_external_member: Option<bool>,
-    /// `include_all_company_member`
-    pub include_all_company_member: Option<bool>,
-    /// `who_can_send_mail`
-    pub who_can_send_mail: Option<WhoCanSendMail>,
-}
-impl FromJson for GetMailgroupResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetMailgroupResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "mailgroup_id", &mut out.mailgroup_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "direct_members_count", &mut out.direct_members_count)?;
-        json::set(&mut o, "include_external_member", &mut out.include_external_member)?;
-        json::set(
-            &mut o,
-            "include_all_company_member",
-            &mut out.include_all_company_member,
-        )?;
-        json::set(&mut o, "who_can_send_mail", &mut out.who_can_send_mail)?;
-        Ok(out)
-    }
-}
 /// `GetPublicMailboxMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2929,34 +2654,6 @@ impl FromJson for GetPublicMailboxMemberResponseBody {
         json::set(&mut o, "member_id", &mut out.member_id)?;
         json::set(&mut o, "user_id", &mut out.user_id)?;
         json::set(&mut o, "type", &mut out.r#type)?;
-        Ok(out)
-    }
-}
-/// `GetPublicMailboxResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetPublicMailboxResponseBody {
-    /// `public_mailbox_id`
-    pub public_mailbox_id: Option<String>,
-    /// `email`
-    pub email: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `geo`
-    pub geo: Option<String>,
-}
-impl FromJson for GetPublicMailboxResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetPublicMailboxResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "public_mailbox_id", &mut out.public_mailbox_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "geo", &mut out.geo)?;
         Ok(out)
     }
 }
@@ -3290,25 +2987,6 @@ impl FromJson for ListMailgroupResponseBody {
         Ok(out)
     }
 }
-/// `ListPublicMailboxAliasResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ListPublicMailboxAliasResponseBody {
-    /// `items`
-    pub items: Option<Vec<EmailAlias>>,
-}
-impl FromJson for ListPublicMailboxAliasResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListPublicMailboxAliasResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
-    }
-}
 /// `ListPublicMailboxMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3376,25 +3054,6 @@ impl FromJson for ListThreadMessageUserMailboxMessageResponseBody {
             value,
             "ListThreadMessageUserMailboxMessageResponseBody",
         )?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
-    }
-}
-/// `ListUserMailboxAliasResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ListUserMailboxAliasResponseBody {
-    /// `items`
-    pub items: Option<Vec<EmailAlias>>,
-}
-impl FromJson for ListUserMailboxAliasResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListUserMailboxAliasResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "items", &mut out.items)?;
         Ok(out)
@@ -4060,30 +3719,6 @@ impl FromJson for MessageMeta {
         Ok(out)
     }
 }
-/// `ModifyUserMailboxMessageRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ModifyUserMailboxMessageRequestBody {
-    /// `add_label_ids`
-    pub add_label_ids: Option<Vec<String>>,
-    /// `remove_label_ids`
-    pub remove_label_ids: Option<Vec<String>>,
-    /// `add_folder`
-    pub add_folder: Option<String>,
-}
-impl ToJson for ModifyUserMailboxMessageRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("add_label_ids", &self.add_label_ids);
-        w.field_opt("remove_label_ids", &self.remove_label_ids);
-        w.field_opt("add_folder", &self.add_folder);
-        w.end_object();
-    }
-}
 /// `ModifyUserMailboxThreadRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -4154,78 +3789,6 @@ impl FromJson for MultiEntitySearchItem {
         Ok(out)
     }
 }
-/// `PatchMailgroupResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchMailgroupResponseBody {
-    /// `mailgroup_id`
-    pub mailgroup_id: Option<String>,
-    /// `email`
-    pub email: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `description`
-    pub description: Option<String>,
-    /// `direct_members_count`
-    pub direct_members_count: Option<String>,
-    /// `include_external_member`
-    pub include_external_member: Option<bool>,
-    /// `include_all_company_member`
-    pub include_all_company_member: Option<bool>,
-    /// `who_can_send_mail`
-    pub who_can_send_mail: Option<WhoCanSendMail>,
-}
-impl FromJson for PatchMailgroupResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchMailgroupResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "mailgroup_id", &mut out.mailgroup_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "direct_members_count", &mut out.direct_members_count)?;
-        json::set(&mut o, "include_external_member", &mut out.include_external_member)?;
-        json::set(
-            &mut o,
-            "include_all_company_member",
-            &mut out.include_all_company_member,
-        )?;
-        json::set(&mut o, "who_can_send_mail", &mut out.who_can_send_mail)?;
-        Ok(out)
-    }
-}
-/// `PatchPublicMailboxResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchPublicMailboxResponseBody {
-    /// `public_mailbox_id`
-    pub public_mailbox_id: Option<String>,
-    /// `email`
-    pub email: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `geo`
-    pub geo: Option<String>,
-}
-impl FromJson for PatchPublicMailboxResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchPublicMailboxResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "public_mailbox_id", &mut out.public_mailbox_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "geo", &mut out.geo)?;
-        Ok(out)
-    }
-}
 /// `PatchUserMailboxLabelRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -4242,25 +3805,6 @@ impl ToJson for PatchUserMailboxLabelRequestBody {
         w.begin_object();
         w.field("label", &self.label);
         w.end_object();
-    }
-}
-/// `PatchUserMailboxLabelResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchUserMailboxLabelResponseBody {
-    /// `label`
-    pub label: Option<Label>,
-}
-impl FromJson for PatchUserMailboxLabelResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchUserMailboxLabelResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "label", &mut out.label)?;
-        Ok(out)
     }
 }
 /// `ProfileUserMailboxResponseBody`
@@ -5179,96 +4723,6 @@ impl ToJson for TimeRange {
         w.end_object();
     }
 }
-/// `UnsubscribeUserMailboxEventRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UnsubscribeUserMailboxEventRequestBody {
-    /// Event type Options:1(Message Mail message related events)
-    pub event_type: i64,
-}
-impl ToJson for UnsubscribeUserMailboxEventRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("event_type", &self.event_type);
-        w.end_object();
-    }
-}
-/// `UpdateMailgroupResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateMailgroupResponseBody {
-    /// `mailgroup_id`
-    pub mailgroup_id: Option<String>,
-    /// `email`
-    pub email: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `description`
-    pub description: Option<String>,
-    /// `direct_members_count`
-    pub direct_members_count: Option<String>,
-    /// `include_external_member`
-    pub include_external_member: Option<bool>,
-    /// `include_all_company_member`
-    pub include_all_company_member: Option<bool>,
-    /// `who_can_send_mail`
-    pub who_can_send_mail: Option<WhoCanSendMail>,
-}
-impl FromJson for UpdateMailgroupResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateMailgroupResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "mailgroup_id", &mut out.mailgroup_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        json::set(&mut o, "direct_members_count", &mut out.direct_members_count)?;
-        json::set(&mut o, "include_external_member", &mut out.include_external_member)?;
-        json::set(
-            &mut o,
-            "include_all_company_member",
-            &mut out.include_all_company_member,
-        )?;
-        json::set(&mut o, "who_can_send_mail", &mut out.who_can_send_mail)?;
-        Ok(out)
-    }
-}
-/// `UpdatePublicMailboxResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdatePublicMailboxResponseBody {
-    /// `public_mailbox_id`
-    pub public_mailbox_id: Option<String>,
-    /// `email`
-    pub email: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `geo`
-    pub geo: Option<String>,
-}
-impl FromJson for UpdatePublicMailboxResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdatePublicMailboxResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "public_mailbox_id", &mut out.public_mailbox_id)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "geo", &mut out.geo)?;
-        Ok(out)
-    }
-}
 /// `UpdateUserMailboxDraftRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -5285,65 +4739,6 @@ impl ToJson for UpdateUserMailboxDraftRequestBody {
         w.begin_object();
         w.field("raw", &self.raw);
         w.end_object();
-    }
-}
-/// `UpdateUserMailboxDraftResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateUserMailboxDraftResponseBody {
-    /// `draft`
-    pub draft: Option<Draft>,
-    /// `reference`
-    pub reference: Option<String>,
-}
-impl FromJson for UpdateUserMailboxDraftResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateUserMailboxDraftResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "draft", &mut out.draft)?;
-        json::set(&mut o, "reference", &mut out.reference)?;
-        Ok(out)
-    }
-}
-/// `UpdateUserMailboxTemplateRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateUserMailboxTemplateRequestBody {
-    /// `template`
-    pub template: Template,
-}
-impl ToJson for UpdateUserMailboxTemplateRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("template", &self.template);
-        w.end_object();
-    }
-}
-/// `UpdateUserMailboxTemplateResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateUserMailboxTemplateResponseBody {
-    /// `template`
-    pub template: Option<Template>,
-}
-impl FromJson for UpdateUserMailboxTemplateResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateUserMailboxTemplateResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "template", &mut out.template)?;
-        Ok(out)
     }
 }
 /// `User`
@@ -5522,3 +4917,99 @@ impl FromJson for UserMailboxSignatureUsage {
         Ok(out)
     }
 }
+/// `BatchCreateMailgroupMemberResponseBody`
+///
+/// The same fields as [`BatchCreateMailgroupMemberRequestBody`]: one type, two names.
+pub type BatchCreateMailgroupMemberResponseBody = BatchCreateMailgroupMemberRequestBody;
+/// `BatchCreateMailgroupPermissionMemberResponseBody`
+///
+/// The same fields as [`BatchCreateMailgroupPermissionMemberRequestBody`]: one type, two names.
+pub type BatchCreateMailgroupPermissionMemberResponseBody = BatchCreateMailgroupPermissionMemberRequestBody;
+/// `BatchDeleteMailgroupManagerRequestBody`
+///
+/// The same fields as [`BatchCreateMailgroupManagerRequestBody`]: one type, two names.
+pub type BatchDeleteMailgroupManagerRequestBody = BatchCreateMailgroupManagerRequestBody;
+/// `CreateMailgroupMemberResponseBody`
+///
+/// The same fields as [`MailgroupMember`]: one type, two names.
+pub type CreateMailgroupMemberResponseBody = MailgroupMember;
+/// `CreateMailgroupResponseBody`
+///
+/// The same fields as [`Mailgroup`]: one type, two names.
+pub type CreateMailgroupResponseBody = Mailgroup;
+/// `CreatePublicMailboxResponseBody`
+///
+/// The same fields as [`PublicMailbox`]: one type, two names.
+pub type CreatePublicMailboxResponseBody = PublicMailbox;
+/// `CreateUserMailboxFolderResponseBody`
+///
+/// The same fields as [`GetUserMailboxFolderResponseBody`]: one type, two names.
+pub type CreateUserMailboxFolderResponseBody = GetUserMailboxFolderResponseBody;
+/// `CreateUserMailboxLabelResponseBody`
+///
+/// The same fields as [`GetUserMailboxLabelResponseBody`]: one type, two names.
+pub type CreateUserMailboxLabelResponseBody = GetUserMailboxLabelResponseBody;
+/// `CreateUserMailboxTemplateResponseBody`
+///
+/// The same fields as [`GetUserMailboxTemplateResponseBody`]: one type, two names.
+pub type CreateUserMailboxTemplateResponseBody = GetUserMailboxTemplateResponseBody;
+/// `GetMailgroupMemberResponseBody`
+///
+/// The same fields as [`MailgroupMember`]: one type, two names.
+pub type GetMailgroupMemberResponseBody = MailgroupMember;
+/// `GetMailgroupResponseBody`
+///
+/// The same fields as [`Mailgroup`]: one type, two names.
+pub type GetMailgroupResponseBody = Mailgroup;
+/// `GetPublicMailboxResponseBody`
+///
+/// The same fields as [`PublicMailbox`]: one type, two names.
+pub type GetPublicMailboxResponseBody = PublicMailbox;
+/// `ListPublicMailboxAliasResponseBody`
+///
+/// The same fields as [`ListMailgroupAliasResponseBody`]: one type, two names.
+pub type ListPublicMailboxAliasResponseBody = ListMailgroupAliasResponseBody;
+/// `ListUserMailboxAliasResponseBody`
+///
+/// The same fields as [`ListMailgroupAliasResponseBody`]: one type, two names.
+pub type ListUserMailboxAliasResponseBody = ListMailgroupAliasResponseBody;
+/// `ModifyUserMailboxMessageRequestBody`
+///
+/// The same fields as [`ModifyUserMailboxThreadRequestBody`]: one type, two names.
+pub type ModifyUserMailboxMessageRequestBody = ModifyUserMailboxThreadRequestBody;
+/// `PatchMailgroupResponseBody`
+///
+/// The same fields as [`Mailgroup`]: one type, two names.
+pub type PatchMailgroupResponseBody = Mailgroup;
+/// `PatchPublicMailboxResponseBody`
+///
+/// The same fields as [`PublicMailbox`]: one type, two names.
+pub type PatchPublicMailboxResponseBody = PublicMailbox;
+/// `PatchUserMailboxLabelResponseBody`
+///
+/// The same fields as [`GetUserMailboxLabelResponseBody`]: one type, two names.
+pub type PatchUserMailboxLabelResponseBody = GetUserMailboxLabelResponseBody;
+/// `UnsubscribeUserMailboxEventRequestBody`
+///
+/// The same fields as [`SubscribeUserMailboxEventRequestBody`]: one type, two names.
+pub type UnsubscribeUserMailboxEventRequestBody = SubscribeUserMailboxEventRequestBody;
+/// `UpdateMailgroupResponseBody`
+///
+/// The same fields as [`Mailgroup`]: one type, two names.
+pub type UpdateMailgroupResponseBody = Mailgroup;
+/// `UpdatePublicMailboxResponseBody`
+///
+/// The same fields as [`PublicMailbox`]: one type, two names.
+pub type UpdatePublicMailboxResponseBody = PublicMailbox;
+/// `UpdateUserMailboxDraftResponseBody`
+///
+/// The same fields as [`CreateUserMailboxDraftResponseBody`]: one type, two names.
+pub type UpdateUserMailboxDraftResponseBody = CreateUserMailboxDraftResponseBody;
+/// `UpdateUserMailboxTemplateRequestBody`
+///
+/// The same fields as [`CreateUserMailboxTemplateRequestBody`]: one type, two names.
+pub type UpdateUserMailboxTemplateRequestBody = CreateUserMailboxTemplateRequestBody;
+/// `UpdateUserMailboxTemplateResponseBody`
+///
+/// The same fields as [`GetUserMailboxTemplateResponseBody`]: one type, two names.
+pub type UpdateUserMailboxTemplateResponseBody = GetUserMailboxTemplateResponseBody;

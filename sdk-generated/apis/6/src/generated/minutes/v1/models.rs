@@ -516,24 +516,6 @@ impl ToJson for TimeRange {
         w.end_object();
     }
 }
-/// `UnsubscriptionMinuteRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UnsubscriptionMinuteRequestBody {
-    /// `event_type`
-    pub event_type: Option<String>,
-}
-impl ToJson for UnsubscriptionMinuteRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("event_type", &self.event_type);
-        w.end_object();
-    }
-}
 /// `UserViewDetail`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -556,3 +538,7 @@ impl FromJson for UserViewDetail {
         Ok(out)
     }
 }
+/// `UnsubscriptionMinuteRequestBody`
+///
+/// The same fields as [`SubscriptionMinuteRequestBody`]: one type, two names.
+pub type UnsubscriptionMinuteRequestBody = SubscriptionMinuteRequestBody;

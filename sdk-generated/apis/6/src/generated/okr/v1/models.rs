@@ -1050,34 +1050,6 @@ impl ToJson for CreateProgressRecordRequestBody {
         w.end_object();
     }
 }
-/// `CreateProgressRecordResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateProgressRecordResponseBody {
-    /// `progress_id`
-    pub progress_id: Option<String>,
-    /// `modify_time`
-    pub modify_time: Option<String>,
-    /// `content`
-    pub content: Option<ContentBlock>,
-    /// `progress_rate`
-    pub progress_rate: Option<ProgressRateNew>,
-}
-impl FromJson for CreateProgressRecordResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateProgressRecordResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "progress_id", &mut out.progress_id)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
-        Ok(out)
-    }
-}
 /// `GetProgressRecordResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1695,34 +1667,6 @@ impl ToJson for UpdateProgressRecordRequestBody {
         w.end_object();
     }
 }
-/// `UpdateProgressRecordResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateProgressRecordResponseBody {
-    /// `progress_id`
-    pub progress_id: Option<String>,
-    /// `modify_time`
-    pub modify_time: Option<String>,
-    /// `content`
-    pub content: Option<ContentBlock>,
-    /// `progress_rate`
-    pub progress_rate: Option<ProgressRateNew>,
-}
-impl FromJson for UpdateProgressRecordResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateProgressRecordResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "progress_id", &mut out.progress_id)?;
-        json::set(&mut o, "modify_time", &mut out.modify_time)?;
-        json::set(&mut o, "content", &mut out.content)?;
-        json::set(&mut o, "progress_rate", &mut out.progress_rate)?;
-        Ok(out)
-    }
-}
 /// `UploadImageRequestBody`
 #[derive(Debug, Default)]
 pub struct UploadImageRequestBody {
@@ -1767,3 +1711,11 @@ impl FromJson for UploadImageResponseBody {
         Ok(out)
     }
 }
+/// `CreateProgressRecordResponseBody`
+///
+/// The same fields as [`GetProgressRecordResponseBody`]: one type, two names.
+pub type CreateProgressRecordResponseBody = GetProgressRecordResponseBody;
+/// `UpdateProgressRecordResponseBody`
+///
+/// The same fields as [`GetProgressRecordResponseBody`]: one type, two names.
+pub type UpdateProgressRecordResponseBody = GetProgressRecordResponseBody;

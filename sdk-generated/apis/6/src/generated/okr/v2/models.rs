@@ -1278,25 +1278,6 @@ impl ToJson for CreateOkrCycleObjectiveRequestBody {
         w.end_object();
     }
 }
-/// `CreateOkrCycleObjectiveResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateOkrCycleObjectiveResponseBody {
-    /// `objective_id`
-    pub objective_id: Option<String>,
-}
-impl FromJson for CreateOkrCycleObjectiveResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateOkrCycleObjectiveResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "objective_id", &mut out.objective_id)?;
-        Ok(out)
-    }
-}
 /// `CreateOkrObjectiveAlignmentRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1316,25 +1297,6 @@ impl ToJson for CreateOkrObjectiveAlignmentRequestBody {
         w.field("to_entity_type", &self.to_entity_type);
         w.field("to_entity_id", &self.to_entity_id);
         w.end_object();
-    }
-}
-/// `CreateOkrObjectiveAlignmentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateOkrObjectiveAlignmentResponseBody {
-    /// `alignment_id`
-    pub alignment_id: Option<String>,
-}
-impl FromJson for CreateOkrObjectiveAlignmentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateOkrObjectiveAlignmentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "alignment_id", &mut out.alignment_id)?;
-        Ok(out)
     }
 }
 /// `CreateOkrObjectiveKeyResultRequestBody`
@@ -1359,25 +1321,6 @@ impl ToJson for CreateOkrObjectiveKeyResultRequestBody {
         w.field_opt("deadline", &self.deadline);
         w.field_opt("score", &self.score);
         w.end_object();
-    }
-}
-/// `CreateOkrObjectiveKeyResultResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateOkrObjectiveKeyResultResponseBody {
-    /// `key_result_id`
-    pub key_result_id: Option<String>,
-}
-impl FromJson for CreateOkrObjectiveKeyResultResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateOkrObjectiveKeyResultResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "key_result_id", &mut out.key_result_id)?;
-        Ok(out)
     }
 }
 /// `Cycle`
@@ -1711,25 +1654,6 @@ impl ToJson for KeyResultsPositionOkrObjectiveRequestBody {
         w.end_object();
     }
 }
-/// `KeyResultsPositionOkrObjectiveResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct KeyResultsPositionOkrObjectiveResponseBody {
-    /// `items`
-    pub items: Option<Vec<KeyResult>>,
-}
-impl FromJson for KeyResultsPositionOkrObjectiveResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "KeyResultsPositionOkrObjectiveResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
-    }
-}
 /// `KeyResultsWeightOkrObjectiveRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1842,25 +1766,6 @@ impl FromJson for ListOkrCycleResponseBody {
         Ok(out)
     }
 }
-/// `ListOkrKeyResultIndicatorResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ListOkrKeyResultIndicatorResponseBody {
-    /// `indicator`
-    pub indicator: Option<Indicator>,
-}
-impl FromJson for ListOkrKeyResultIndicatorResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListOkrKeyResultIndicatorResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "indicator", &mut out.indicator)?;
-        Ok(out)
-    }
-}
 /// `ListOkrKeyResultProgressResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1911,25 +1816,6 @@ impl FromJson for ListOkrObjectiveAlignmentResponseBody {
         Ok(out)
     }
 }
-/// `ListOkrObjectiveIndicatorResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ListOkrObjectiveIndicatorResponseBody {
-    /// `indicator`
-    pub indicator: Option<Indicator>,
-}
-impl FromJson for ListOkrObjectiveIndicatorResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListOkrObjectiveIndicatorResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "indicator", &mut out.indicator)?;
-        Ok(out)
-    }
-}
 /// `ListOkrObjectiveKeyResultResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1948,31 +1834,6 @@ pub struct ListOkrObjectiveKeyResultResponseBody {
 impl FromJson for ListOkrObjectiveKeyResultResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListOkrObjectiveKeyResultResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
-    }
-}
-/// `ListOkrObjectiveProgressResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ListOkrObjectiveProgressResponseBody {
-    /// `has_more`
-    pub has_more: Option<bool>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `items`
-    pub items: Option<Vec<Progress>>,
-}
-impl FromJson for ListOkrObjectiveProgressResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListOkrObjectiveProgressResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "has_more", &mut out.has_more)?;
         json::set(&mut o, "page_token", &mut out.page_token)?;
@@ -2069,25 +1930,6 @@ impl ToJson for ObjectivesPositionOkrCycleRequestBody {
         w.begin_object();
         w.field("objective_ids", &self.objective_ids);
         w.end_object();
-    }
-}
-/// `ObjectivesPositionOkrCycleResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ObjectivesPositionOkrCycleResponseBody {
-    /// `items`
-    pub items: Option<Vec<Objective>>,
-}
-impl FromJson for ObjectivesPositionOkrCycleResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ObjectivesPositionOkrCycleResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
     }
 }
 /// `ObjectivesWeightOkrCycleRequestBody`
@@ -2228,25 +2070,6 @@ impl ToJson for PatchOkrKeyResultRequestBody {
         w.end_object();
     }
 }
-/// `PatchOkrKeyResultResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchOkrKeyResultResponseBody {
-    /// `key_result`
-    pub key_result: Option<KeyResult>,
-}
-impl FromJson for PatchOkrKeyResultResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchOkrKeyResultResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "key_result", &mut out.key_result)?;
-        Ok(out)
-    }
-}
 /// `PatchOkrObjectiveRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2275,25 +2098,6 @@ impl ToJson for PatchOkrObjectiveRequestBody {
         w.field_opt("deadline", &self.deadline);
         w.field_opt("category_id", &self.category_id);
         w.end_object();
-    }
-}
-/// `PatchOkrObjectiveResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchOkrObjectiveResponseBody {
-    /// `objective`
-    pub objective: Option<Objective>,
-}
-impl FromJson for PatchOkrObjectiveResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchOkrObjectiveResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "objective", &mut out.objective)?;
-        Ok(out)
     }
 }
 /// `Progress`
@@ -2358,3 +2162,43 @@ impl FromJson for ProgressRate {
         Ok(out)
     }
 }
+/// `CreateOkrCycleObjectiveResponseBody`
+///
+/// The same fields as [`DeleteOkrObjectiveResponseBody`]: one type, two names.
+pub type CreateOkrCycleObjectiveResponseBody = DeleteOkrObjectiveResponseBody;
+/// `CreateOkrObjectiveAlignmentResponseBody`
+///
+/// The same fields as [`DeleteOkrAlignmentResponseBody`]: one type, two names.
+pub type CreateOkrObjectiveAlignmentResponseBody = DeleteOkrAlignmentResponseBody;
+/// `CreateOkrObjectiveKeyResultResponseBody`
+///
+/// The same fields as [`DeleteOkrKeyResultResponseBody`]: one type, two names.
+pub type CreateOkrObjectiveKeyResultResponseBody = DeleteOkrKeyResultResponseBody;
+/// `KeyResultsPositionOkrObjectiveResponseBody`
+///
+/// The same fields as [`KeyResultsWeightOkrObjectiveResponseBody`]: one type, two names.
+pub type KeyResultsPositionOkrObjectiveResponseBody = KeyResultsWeightOkrObjectiveResponseBody;
+/// `ListOkrKeyResultIndicatorResponseBody`
+///
+/// The same fields as [`PatchOkrIndicatorResponseBody`]: one type, two names.
+pub type ListOkrKeyResultIndicatorResponseBody = PatchOkrIndicatorResponseBody;
+/// `ListOkrObjectiveIndicatorResponseBody`
+///
+/// The same fields as [`PatchOkrIndicatorResponseBody`]: one type, two names.
+pub type ListOkrObjectiveIndicatorResponseBody = PatchOkrIndicatorResponseBody;
+/// `ListOkrObjectiveProgressResponseBody`
+///
+/// The same fields as [`ListOkrKeyResultProgressResponseBody`]: one type, two names.
+pub type ListOkrObjectiveProgressResponseBody = ListOkrKeyResultProgressResponseBody;
+/// `ObjectivesPositionOkrCycleResponseBody`
+///
+/// The same fields as [`ObjectivesWeightOkrCycleResponseBody`]: one type, two names.
+pub type ObjectivesPositionOkrCycleResponseBody = ObjectivesWeightOkrCycleResponseBody;
+/// `PatchOkrKeyResultResponseBody`
+///
+/// The same fields as [`GetOkrKeyResultResponseBody`]: one type, two names.
+pub type PatchOkrKeyResultResponseBody = GetOkrKeyResultResponseBody;
+/// `PatchOkrObjectiveResponseBody`
+///
+/// The same fields as [`GetOkrObjectiveResponseBody`]: one type, two names.
+pub type PatchOkrObjectiveResponseBody = GetOkrObjectiveResponseBody;

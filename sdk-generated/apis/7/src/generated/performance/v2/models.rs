@@ -2237,28 +2237,6 @@ impl FromJson for DeleteAdditionalInformationsBatchResponseBody {
         Ok(out)
     }
 }
-/// `Department`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct Department {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for Department {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Department")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        Ok(out)
-    }
-}
 /// `DirectProjectLeaderRecordInfo`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2610,28 +2588,6 @@ impl FromJson for InvitedReviewRecordInfo {
             &mut out.relationship_with_reviewee,
         )?;
         json::set(&mut o, "invitedby", &mut out.invitedby)?;
-        Ok(out)
-    }
-}
-/// `JobFamily`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JobFamily {
-    /// `id`
-    pub id: Option<String>,
-    /// `name`
-    pub name: Option<I18n>,
-}
-impl FromJson for JobFamily {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JobFamily")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "name", &mut out.name)?;
         Ok(out)
     }
 }
@@ -4248,9 +4204,9 @@ pub struct UserInfo {
     /// `direct_leader_user_id`
     pub direct_leader_user_id: Option<User>,
     /// `department`
-    pub department: Option<Department>,
+    pub department: Option<JobLevel>,
     /// `job_family`
-    pub job_family: Option<JobFamily>,
+    pub job_family: Option<JobLevel>,
     /// `job_level`
     pub job_level: Option<JobLevel>,
 }
@@ -4353,3 +4309,11 @@ impl FromJson for WriteUserGroupUserRelResponseBody {
         Ok(out)
     }
 }
+/// `Department`
+///
+/// The same fields as [`JobLevel`]: one type, two names.
+pub type Department = JobLevel;
+/// `JobFamily`
+///
+/// The same fields as [`JobLevel`]: one type, two names.
+pub type JobFamily = JobLevel;

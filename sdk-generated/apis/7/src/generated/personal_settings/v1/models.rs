@@ -638,25 +638,6 @@ impl FromJson for BatchOpenSystemStatusResponseBody {
         Ok(out)
     }
 }
-/// `CreateSystemStatusResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateSystemStatusResponseBody {
-    /// `system_status`
-    pub system_status: Option<SystemStatus>,
-}
-impl FromJson for CreateSystemStatusResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateSystemStatusResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "system_status", &mut out.system_status)?;
-        Ok(out)
-    }
-}
 /// `ListSystemStatusResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -806,74 +787,6 @@ impl ToJson for SystemStatusI18nName {
         w.end_object();
     }
 }
-/// `SystemStatusSyncI18nExplain`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SystemStatusSyncI18nExplain {
-    /// Chinese name
-    pub zh_cn: Option<String>,
-    /// English name
-    pub en_us: Option<String>,
-    /// Japanese name
-    pub ja_jp: Option<String>,
-}
-impl FromJson for SystemStatusSyncI18nExplain {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SystemStatusSyncI18nExplain")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
-        Ok(out)
-    }
-}
-impl ToJson for SystemStatusSyncI18nExplain {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("zh_cn", &self.zh_cn);
-        w.field_opt("en_us", &self.en_us);
-        w.field_opt("ja_jp", &self.ja_jp);
-        w.end_object();
-    }
-}
-/// `SystemStatusSyncI18nName`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SystemStatusSyncI18nName {
-    /// Chinese name
-    pub zh_cn: Option<String>,
-    /// English name
-    pub en_us: Option<String>,
-    /// Japanese name
-    pub ja_jp: Option<String>,
-}
-impl FromJson for SystemStatusSyncI18nName {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SystemStatusSyncI18nName")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
-        Ok(out)
-    }
-}
-impl ToJson for SystemStatusSyncI18nName {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("zh_cn", &self.zh_cn);
-        w.field_opt("en_us", &self.en_us);
-        w.field_opt("ja_jp", &self.ja_jp);
-        w.end_object();
-    }
-}
 /// `SystemStatusSyncSetting`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -887,11 +800,11 @@ pub struct SystemStatusSyncSetting {
     /// System status sync title, the number of characters in the title should be in the range of 1 to 30.**Notice:** - one Chinese character=two English character=two other language character
     pub title: Option<String>,
     /// System status sync i18n title, the number of characters in the title should be in the range of 1 to 30.**Notice:** - one Chinese character=two English character=two other language character
-    pub i18n_title: Option<SystemStatusSyncI18nName>,
+    pub i18n_title: Option<SystemStatusI18nName>,
     /// System status sync explain, the number of characters in the explain should be in the range of 1 to 60.**Notice:** - one Chinese character=two English character=two other language character
     pub explain: Option<String>,
     /// System status sync i18n explain, the number of characters in the explain should be in the range of 1 to 60.**Notice:** - one Chinese character=two English character=two other language character
-    pub i18n_explain: Option<SystemStatusSyncI18nExplain>,
+    pub i18n_explain: Option<SystemStatusI18nName>,
 }
 impl FromJson for SystemStatusSyncSetting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -984,3 +897,15 @@ impl FromJson for SystemStatusUserOpenResultEntity {
         Ok(out)
     }
 }
+/// `CreateSystemStatusResponseBody`
+///
+/// The same fields as [`PatchSystemStatusResponseBody`]: one type, two names.
+pub type CreateSystemStatusResponseBody = PatchSystemStatusResponseBody;
+/// `SystemStatusSyncI18nExplain`
+///
+/// The same fields as [`SystemStatusI18nName`]: one type, two names.
+pub type SystemStatusSyncI18nExplain = SystemStatusI18nName;
+/// `SystemStatusSyncI18nName`
+///
+/// The same fields as [`SystemStatusI18nName`]: one type, two names.
+pub type SystemStatusSyncI18nName = SystemStatusI18nName;

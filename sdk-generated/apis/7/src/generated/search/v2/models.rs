@@ -1435,25 +1435,6 @@ impl FromJson for CreateAppResponseBody {
         Ok(out)
     }
 }
-/// `CreateDataSourceResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateDataSourceResponseBody {
-    /// `data_source`
-    pub data_source: Option<DataSource>,
-}
-impl FromJson for CreateDataSourceResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateDataSourceResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "data_source", &mut out.data_source)?;
-        Ok(out)
-    }
-}
 /// `CreateMessageRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1494,50 +1475,6 @@ impl ToJson for CreateMessageRequestBody {
         w.field_opt("start_time", &self.start_time);
         w.field_opt("end_time", &self.end_time);
         w.end_object();
-    }
-}
-/// `CreateMessageResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateMessageResponseBody {
-    /// `items`
-    pub items: Option<Vec<String>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-}
-impl FromJson for CreateMessageResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateMessageResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        Ok(out)
-    }
-}
-/// `CreateSchemaResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateSchemaResponseBody {
-    /// `schema`
-    pub schema: Option<Schema>,
-}
-impl FromJson for CreateSchemaResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateSchemaResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        Ok(out)
     }
 }
 /// `DataSource`
@@ -2036,25 +1973,6 @@ impl ToJson for PatchDataSourceRequestBody {
         w.end_object();
     }
 }
-/// `PatchDataSourceResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchDataSourceResponseBody {
-    /// `data_source`
-    pub data_source: Option<DataSource>,
-}
-impl FromJson for PatchDataSourceResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchDataSourceResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "data_source", &mut out.data_source)?;
-        Ok(out)
-    }
-}
 /// `PatchSchemaProperty`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2098,25 +2016,6 @@ impl ToJson for PatchSchemaRequestBody {
         w.field_opt("display", &self.display);
         w.field_opt("properties", &self.properties);
         w.end_object();
-    }
-}
-/// `PatchSchemaResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchSchemaResponseBody {
-    /// `schema`
-    pub schema: Option<Schema>,
-}
-impl FromJson for PatchSchemaResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchSchemaResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        Ok(out)
     }
 }
 /// `Schema`
@@ -2699,3 +2598,23 @@ impl ToJson for WikiFilter {
         w.end_object();
     }
 }
+/// `CreateDataSourceResponseBody`
+///
+/// The same fields as [`GetDataSourceResponseBody`]: one type, two names.
+pub type CreateDataSourceResponseBody = GetDataSourceResponseBody;
+/// `CreateMessageResponseBody`
+///
+/// The same fields as [`CreateAppResponseBody`]: one type, two names.
+pub type CreateMessageResponseBody = CreateAppResponseBody;
+/// `CreateSchemaResponseBody`
+///
+/// The same fields as [`GetSchemaResponseBody`]: one type, two names.
+pub type CreateSchemaResponseBody = GetSchemaResponseBody;
+/// `PatchDataSourceResponseBody`
+///
+/// The same fields as [`GetDataSourceResponseBody`]: one type, two names.
+pub type PatchDataSourceResponseBody = GetDataSourceResponseBody;
+/// `PatchSchemaResponseBody`
+///
+/// The same fields as [`GetSchemaResponseBody`]: one type, two names.
+pub type PatchSchemaResponseBody = GetSchemaResponseBody;

@@ -366,24 +366,6 @@ impl FromJson for OpenapiLogDetail {
         Ok(out)
     }
 }
-/// `SearchUserMigrationRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SearchUserMigrationRequestBody {
-    /// `user_ids`
-    pub user_ids: Vec<String>,
-}
-impl ToJson for SearchUserMigrationRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("user_ids", &self.user_ids);
-        w.end_object();
-    }
-}
 /// `SearchUserMigrationResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -453,3 +435,7 @@ impl FromJson for UserMigration {
         Ok(out)
     }
 }
+/// `SearchUserMigrationRequestBody`
+///
+/// The same fields as [`CancelUserMigrationRequestBody`]: one type, two names.
+pub type SearchUserMigrationRequestBody = CancelUserMigrationRequestBody;

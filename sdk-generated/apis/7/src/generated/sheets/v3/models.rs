@@ -151,66 +151,6 @@ impl FromJson for CreateSpreadsheetResponseBody {
         Ok(out)
     }
 }
-/// `CreateSpreadsheetSheetFilterViewConditionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateSpreadsheetSheetFilterViewConditionResponseBody {
-    /// `condition`
-    pub condition: Option<FilterViewCondition>,
-}
-impl FromJson for CreateSpreadsheetSheetFilterViewConditionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "CreateSpreadsheetSheetFilterViewConditionResponseBody",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "condition", &mut out.condition)?;
-        Ok(out)
-    }
-}
-/// `CreateSpreadsheetSheetFilterViewResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateSpreadsheetSheetFilterViewResponseBody {
-    /// `filter_view`
-    pub filter_view: Option<FilterView>,
-}
-impl FromJson for CreateSpreadsheetSheetFilterViewResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateSpreadsheetSheetFilterViewResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "filter_view", &mut out.filter_view)?;
-        Ok(out)
-    }
-}
-/// `CreateSpreadsheetSheetFloatImageResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateSpreadsheetSheetFloatImageResponseBody {
-    /// `float_image`
-    pub float_image: Option<FloatImage>,
-}
-impl FromJson for CreateSpreadsheetSheetFloatImageResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateSpreadsheetSheetFloatImageResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "float_image", &mut out.float_image)?;
-        Ok(out)
-    }
-}
 /// `Dimension`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -696,44 +636,6 @@ impl ToJson for MoveDimension {
         w.end_object();
     }
 }
-/// `PatchSpreadsheetSheetFilterViewResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchSpreadsheetSheetFilterViewResponseBody {
-    /// `filter_view`
-    pub filter_view: Option<FilterView>,
-}
-impl FromJson for PatchSpreadsheetSheetFilterViewResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchSpreadsheetSheetFilterViewResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "filter_view", &mut out.filter_view)?;
-        Ok(out)
-    }
-}
-/// `PatchSpreadsheetSheetFloatImageResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchSpreadsheetSheetFloatImageResponseBody {
-    /// `float_image`
-    pub float_image: Option<FloatImage>,
-}
-impl FromJson for PatchSpreadsheetSheetFloatImageResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchSpreadsheetSheetFloatImageResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "float_image", &mut out.float_image)?;
-        Ok(out)
-    }
-}
 /// `QuerySpreadsheetSheetFilterViewConditionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -999,25 +901,27 @@ impl ToJson for UpdateSpreadsheetProperties {
         w.end_object();
     }
 }
+/// `CreateSpreadsheetSheetFilterViewConditionResponseBody`
+///
+/// The same fields as [`GetSpreadsheetSheetFilterViewConditionResponseBody`]: one type, two names.
+pub type CreateSpreadsheetSheetFilterViewConditionResponseBody = GetSpreadsheetSheetFilterViewConditionResponseBody;
+/// `CreateSpreadsheetSheetFilterViewResponseBody`
+///
+/// The same fields as [`GetSpreadsheetSheetFilterViewResponseBody`]: one type, two names.
+pub type CreateSpreadsheetSheetFilterViewResponseBody = GetSpreadsheetSheetFilterViewResponseBody;
+/// `CreateSpreadsheetSheetFloatImageResponseBody`
+///
+/// The same fields as [`GetSpreadsheetSheetFloatImageResponseBody`]: one type, two names.
+pub type CreateSpreadsheetSheetFloatImageResponseBody = GetSpreadsheetSheetFloatImageResponseBody;
+/// `PatchSpreadsheetSheetFilterViewResponseBody`
+///
+/// The same fields as [`GetSpreadsheetSheetFilterViewResponseBody`]: one type, two names.
+pub type PatchSpreadsheetSheetFilterViewResponseBody = GetSpreadsheetSheetFilterViewResponseBody;
+/// `PatchSpreadsheetSheetFloatImageResponseBody`
+///
+/// The same fields as [`GetSpreadsheetSheetFloatImageResponseBody`]: one type, two names.
+pub type PatchSpreadsheetSheetFloatImageResponseBody = GetSpreadsheetSheetFloatImageResponseBody;
 /// `UpdateSpreadsheetSheetFilterViewConditionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateSpreadsheetSheetFilterViewConditionResponseBody {
-    /// `condition`
-    pub condition: Option<FilterViewCondition>,
-}
-impl FromJson for UpdateSpreadsheetSheetFilterViewConditionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "UpdateSpreadsheetSheetFilterViewConditionResponseBody",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "condition", &mut out.condition)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`GetSpreadsheetSheetFilterViewConditionResponseBody`]: one type, two names.
+pub type UpdateSpreadsheetSheetFilterViewConditionResponseBody = GetSpreadsheetSheetFilterViewConditionResponseBody;

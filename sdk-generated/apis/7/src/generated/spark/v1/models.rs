@@ -317,43 +317,6 @@ impl ToJson for ApplyConfig {
         w.end_object();
     }
 }
-/// `BatchUpdateTableRecordsAppTableRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchUpdateTableRecordsAppTableRequestBody {
-    /// `records`
-    pub records: String,
-}
-impl ToJson for BatchUpdateTableRecordsAppTableRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("records", &self.records);
-        w.end_object();
-    }
-}
-/// `BatchUpdateTableRecordsAppTableResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BatchUpdateTableRecordsAppTableResponseBody {
-    /// `record_ids`
-    pub record_ids: Vec<String>,
-}
-impl FromJson for BatchUpdateTableRecordsAppTableResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BatchUpdateTableRecordsAppTableResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "record_ids", &mut out.record_ids)?;
-        Ok(out)
-    }
-}
 /// `CreateAppRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -382,25 +345,6 @@ impl ToJson for CreateAppRequestBody {
         w.field_opt("icon_url", &self.icon_url);
         w.field_opt("source_agent", &self.source_agent);
         w.end_object();
-    }
-}
-/// `CreateAppResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateAppResponseBody {
-    /// `app`
-    pub app: Option<App>,
-}
-impl FromJson for CreateAppResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAppResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "app", &mut out.app)?;
-        Ok(out)
     }
 }
 /// `GetAppVisibilityAppResponseBody`
@@ -551,34 +495,6 @@ impl FromJson for GetTableListAppTableResponseBody {
         let mut out = Self::default();
         json::set(&mut o, "has_more", &mut out.has_more)?;
         json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "items", &mut out.items)?;
-        Ok(out)
-    }
-}
-/// `GetTableRecordListAppTableResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetTableRecordListAppTableResponseBody {
-    /// `has_more`
-    pub has_more: bool,
-    /// `page_token`
-    pub page_token: String,
-    /// `total`
-    pub total: i64,
-    /// `items`
-    pub items: String,
-}
-impl FromJson for GetTableRecordListAppTableResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GetTableRecordListAppTableResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "total", &mut out.total)?;
         json::set(&mut o, "items", &mut out.items)?;
         Ok(out)
     }
@@ -792,25 +708,6 @@ impl ToJson for PatchTableRecordsAppTableRequestBody {
         w.begin_object();
         w.field("record", &self.record);
         w.end_object();
-    }
-}
-/// `PatchTableRecordsAppTableResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchTableRecordsAppTableResponseBody {
-    /// `record_ids`
-    pub record_ids: Vec<String>,
-}
-impl FromJson for PatchTableRecordsAppTableResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchTableRecordsAppTableResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "record_ids", &mut out.record_ids)?;
-        Ok(out)
     }
 }
 /// `PostTableRecordsAppTableRequestBody`
@@ -1135,3 +1032,23 @@ impl UploadPartAppStorageRequestBody {
         form
     }
 }
+/// `BatchUpdateTableRecordsAppTableRequestBody`
+///
+/// The same fields as [`PostTableRecordsAppTableRequestBody`]: one type, two names.
+pub type BatchUpdateTableRecordsAppTableRequestBody = PostTableRecordsAppTableRequestBody;
+/// `BatchUpdateTableRecordsAppTableResponseBody`
+///
+/// The same fields as [`PostTableRecordsAppTableResponseBody`]: one type, two names.
+pub type BatchUpdateTableRecordsAppTableResponseBody = PostTableRecordsAppTableResponseBody;
+/// `CreateAppResponseBody`
+///
+/// The same fields as [`PatchAppResponseBody`]: one type, two names.
+pub type CreateAppResponseBody = PatchAppResponseBody;
+/// `GetTableRecordListAppTableResponseBody`
+///
+/// The same fields as [`GetViewRecordListAppViewResponseBody`]: one type, two names.
+pub type GetTableRecordListAppTableResponseBody = GetViewRecordListAppViewResponseBody;
+/// `PatchTableRecordsAppTableResponseBody`
+///
+/// The same fields as [`PostTableRecordsAppTableResponseBody`]: one type, two names.
+pub type PatchTableRecordsAppTableResponseBody = PostTableRecordsAppTableResponseBody;

@@ -112,36 +112,6 @@ impl FromJson for BatchDeleteFollowerTaskResponseBody {
         Ok(out)
     }
 }
-/// `Collaborator`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct Collaborator {
-    /// The ID of the task collaborator. The value passed in is user_id or open_id, determined by user_id_type. For details, see: \[How to get ID\]&lt;md-alert&gt;Deprecated, reserved for forward compatibility in the early days when only one person was added at a time, but it is no longer recommended, it is recommended to use the id_list field&lt;/md-alert&gt;
-    pub id: Option<String>,
-    /// List of collaborator ids added when creating the task. The value passed in is user_id or open_id, determined by user_id_type. For details, see: \[How to get ID\]
-    pub id_list: Option<Vec<String>>,
-}
-impl FromJson for Collaborator {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Collaborator")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "id_list", &mut out.id_list)?;
-        Ok(out)
-    }
-}
-impl ToJson for Collaborator {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("id", &self.id);
-        w.field_opt("id_list", &self.id_list);
-        w.end_object();
-    }
-}
 /// `Comment`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -197,32 +167,13 @@ impl ToJson for Comment {
 )]
 pub struct CreateTaskCollaboratorResponseBody {
     /// `collaborator`
-    pub collaborator: Collaborator,
+    pub collaborator: Follower,
 }
 impl FromJson for CreateTaskCollaboratorResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "CreateTaskCollaboratorResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "collaborator", &mut out.collaborator)?;
-        Ok(out)
-    }
-}
-/// `CreateTaskCommentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateTaskCommentResponseBody {
-    /// `comment`
-    pub comment: Option<Comment>,
-}
-impl FromJson for CreateTaskCommentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTaskCommentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "comment", &mut out.comment)?;
         Ok(out)
     }
 }
@@ -261,25 +212,6 @@ impl FromJson for CreateTaskReminderResponseBody {
         let mut o = json::object(value, "CreateTaskReminderResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "reminder", &mut out.reminder)?;
-        Ok(out)
-    }
-}
-/// `CreateTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateTaskResponseBody {
-    /// `task`
-    pub task: Option<Task>,
-}
-impl FromJson for CreateTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task", &mut out.task)?;
         Ok(out)
     }
 }
@@ -413,31 +345,6 @@ impl ToJson for Href {
         w.field_opt("url", &self.url);
         w.field_opt("title", &self.title);
         w.end_object();
-    }
-}
-/// `ListTaskCollaboratorResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ListTaskCollaboratorResponseBody {
-    /// `items`
-    pub items: Option<Vec<Collaborator>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-}
-impl FromJson for ListTaskCollaboratorResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTaskCollaboratorResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        Ok(out)
     }
 }
 /// `ListTaskCommentResponseBody`
@@ -591,25 +498,6 @@ impl ToJson for PatchTaskRequestBody {
         w.end_object();
     }
 }
-/// `PatchTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchTaskResponseBody {
-    /// `task`
-    pub task: Option<Task>,
-}
-impl FromJson for PatchTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task", &mut out.task)?;
-        Ok(out)
-    }
-}
 /// `Reminder`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -677,7 +565,7 @@ pub struct Task {
     /// Followers of the task
     pub followers: Option<Vec<Follower>>,
     /// Collaborators of the task
-    pub collaborators: Option<Vec<Collaborator>>,
+    pub collaborators: Option<Vec<Follower>>,
     /// List of collaborator ids added when creating the task. The value passed in is user_id or open_id , determined by user_id_type. For details, see: \[How to get ID\]
     pub collaborator_ids: Option<Vec<String>>,
     /// A list of follower ids added when creating a task. The value passed in is user_id or open_id , determined by user_id_type. For details, see: \[How to get ID\]
@@ -763,22 +651,27 @@ impl ToJson for UpdateTaskCommentRequestBody {
         w.end_object();
     }
 }
+/// `Collaborator`
+///
+/// The same fields as [`Follower`]: one type, two names.
+pub type Collaborator = Follower;
+/// `CreateTaskCommentResponseBody`
+///
+/// The same fields as [`GetTaskCommentResponseBody`]: one type, two names.
+pub type CreateTaskCommentResponseBody = GetTaskCommentResponseBody;
+/// `CreateTaskResponseBody`
+///
+/// The same fields as [`GetTaskResponseBody`]: one type, two names.
+pub type CreateTaskResponseBody = GetTaskResponseBody;
+/// `ListTaskCollaboratorResponseBody`
+///
+/// The same fields as [`ListTaskFollowerResponseBody`]: one type, two names.
+pub type ListTaskCollaboratorResponseBody = ListTaskFollowerResponseBody;
+/// `PatchTaskResponseBody`
+///
+/// The same fields as [`GetTaskResponseBody`]: one type, two names.
+pub type PatchTaskResponseBody = GetTaskResponseBody;
 /// `UpdateTaskCommentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateTaskCommentResponseBody {
-    /// `comment`
-    pub comment: Option<Comment>,
-}
-impl FromJson for UpdateTaskCommentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateTaskCommentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "comment", &mut out.comment)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`GetTaskCommentResponseBody`]: one type, two names.
+pub type UpdateTaskCommentResponseBody = GetTaskCommentResponseBody;

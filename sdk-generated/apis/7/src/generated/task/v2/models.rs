@@ -674,30 +674,19 @@ pub struct AddDependenciesTaskRequestBody {
     /// Dependencies to add
     pub dependencies: Option<Vec<TaskDependency>>,
 }
+impl FromJson for AddDependenciesTaskRequestBody {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        let mut o = json::object(value, "AddDependenciesTaskRequestBody")?;
+        let mut out = Self::default();
+        json::set(&mut o, "dependencies", &mut out.dependencies)?;
+        Ok(out)
+    }
+}
 impl ToJson for AddDependenciesTaskRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("dependencies", &self.dependencies);
         w.end_object();
-    }
-}
-/// `AddDependenciesTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AddDependenciesTaskResponseBody {
-    /// `dependencies`
-    pub dependencies: Option<Vec<TaskDependency>>,
-}
-impl FromJson for AddDependenciesTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddDependenciesTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "dependencies", &mut out.dependencies)?;
-        Ok(out)
     }
 }
 /// `AddMembersTaskRequestBody`
@@ -721,62 +710,6 @@ impl ToJson for AddMembersTaskRequestBody {
         w.end_object();
     }
 }
-/// `AddMembersTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AddMembersTaskResponseBody {
-    /// `task`
-    pub task: Option<Task>,
-}
-impl FromJson for AddMembersTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddMembersTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task", &mut out.task)?;
-        Ok(out)
-    }
-}
-/// `AddMembersTasklistRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AddMembersTasklistRequestBody {
-    /// Members to add. For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in \[Feature Overview\]
-    pub members: Vec<Member>,
-}
-impl ToJson for AddMembersTasklistRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("members", &self.members);
-        w.end_object();
-    }
-}
-/// `AddMembersTasklistResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AddMembersTasklistResponseBody {
-    /// `tasklist`
-    pub tasklist: Option<Tasklist>,
-}
-impl FromJson for AddMembersTasklistResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddMembersTasklistResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "tasklist", &mut out.tasklist)?;
-        Ok(out)
-    }
-}
 /// `AddRemindersTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -793,25 +726,6 @@ impl ToJson for AddRemindersTaskRequestBody {
         w.begin_object();
         w.field("reminders", &self.reminders);
         w.end_object();
-    }
-}
-/// `AddRemindersTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AddRemindersTaskResponseBody {
-    /// `task`
-    pub task: Option<Task>,
-}
-impl FromJson for AddRemindersTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddRemindersTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task", &mut out.task)?;
-        Ok(out)
     }
 }
 /// `AddTasklistTaskRequestBody`
@@ -833,25 +747,6 @@ impl ToJson for AddTasklistTaskRequestBody {
         w.field("tasklist_guid", &self.tasklist_guid);
         w.field_opt("section_guid", &self.section_guid);
         w.end_object();
-    }
-}
-/// `AddTasklistTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AddTasklistTaskResponseBody {
-    /// `task`
-    pub task: Option<Task>,
-}
-impl FromJson for AddTasklistTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddTasklistTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task", &mut out.task)?;
-        Ok(out)
     }
 }
 /// `Attachment`
@@ -937,101 +832,6 @@ impl FromJson for Comment {
         Ok(out)
     }
 }
-/// `CreateCommentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateCommentResponseBody {
-    /// `comment`
-    pub comment: Option<Comment>,
-}
-impl FromJson for CreateCommentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCommentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "comment", &mut out.comment)?;
-        Ok(out)
-    }
-}
-/// `CreateCustomFieldOptionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateCustomFieldOptionResponseBody {
-    /// `option`
-    pub option: Option<OptionModel>,
-}
-impl FromJson for CreateCustomFieldOptionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCustomFieldOptionResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "option", &mut out.option)?;
-        Ok(out)
-    }
-}
-/// `CreateCustomFieldResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateCustomFieldResponseBody {
-    /// `custom_field`
-    pub custom_field: Option<CustomField>,
-}
-impl FromJson for CreateCustomFieldResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateCustomFieldResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "custom_field", &mut out.custom_field)?;
-        Ok(out)
-    }
-}
-/// `CreateSectionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateSectionResponseBody {
-    /// `section`
-    pub section: Option<Section>,
-}
-impl FromJson for CreateSectionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateSectionResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "section", &mut out.section)?;
-        Ok(out)
-    }
-}
-/// `CreateTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateTaskResponseBody {
-    /// `task`
-    pub task: Option<Task>,
-}
-impl FromJson for CreateTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task", &mut out.task)?;
-        Ok(out)
-    }
-}
 /// `CreateTaskSubtaskResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1048,47 +848,6 @@ impl FromJson for CreateTaskSubtaskResponseBody {
         let mut o = json::object(value, "CreateTaskSubtaskResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "subtask", &mut out.subtask)?;
-        Ok(out)
-    }
-}
-/// `CreateTasklistActivitySubscriptionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateTasklistActivitySubscriptionResponseBody {
-    /// `activity_subscription`
-    pub activity_subscription: Option<TasklistActivitySubscription>,
-}
-impl FromJson for CreateTasklistActivitySubscriptionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "CreateTasklistActivitySubscriptionResponseBody",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "activity_subscription", &mut out.activity_subscription)?;
-        Ok(out)
-    }
-}
-/// `CreateTasklistResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateTasklistResponseBody {
-    /// `tasklist`
-    pub tasklist: Option<Tasklist>,
-}
-impl FromJson for CreateTasklistResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateTasklistResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "tasklist", &mut out.tasklist)?;
         Ok(out)
     }
 }
@@ -1784,7 +1543,7 @@ pub struct InputTask {
     /// Idempotent token. If provided triggers the dempotent behavior. Please refer to the "Idempotent Invocation" section in \[Feature Overview\]
     pub client_token: Option<String>,
     /// Task start time (ms). Please refer to the "How to use start and due time?" section in \[Feature Overview\]
-    pub start: Option<Start>,
+    pub start: Option<Due>,
     /// Task reminders. To set reminders, you must also set the deadline for the task. A task can only set a maximum of 1 reminder
     pub reminders: Option<Vec<Reminder>>,
     /// Task completion mode, 1: countersign tasks; 2: or-sign tasks
@@ -1936,31 +1695,6 @@ impl FromJson for ListCustomFieldResponseBody {
         Ok(out)
     }
 }
-/// `ListRelatedTaskTaskV2ResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ListRelatedTaskTaskV2ResponseBody {
-    /// `items`
-    pub items: Option<Vec<Task>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-}
-impl FromJson for ListRelatedTaskTaskV2ResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListRelatedTaskTaskV2ResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        Ok(out)
-    }
-}
 /// `ListSectionResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2004,31 +1738,6 @@ pub struct ListTaskResponseBody {
 impl FromJson for ListTaskResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ListTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        Ok(out)
-    }
-}
-/// `ListTaskSubtaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ListTaskSubtaskResponseBody {
-    /// `items`
-    pub items: Option<Vec<Task>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-}
-impl FromJson for ListTaskSubtaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ListTaskSubtaskResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "items", &mut out.items)?;
         json::set(&mut o, "page_token", &mut out.page_token)?;
@@ -2347,25 +2056,6 @@ impl ToJson for PatchCommentRequestBody {
         w.end_object();
     }
 }
-/// `PatchCommentResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchCommentResponseBody {
-    /// `comment`
-    pub comment: Option<Comment>,
-}
-impl FromJson for PatchCommentResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchCommentResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "comment", &mut out.comment)?;
-        Ok(out)
-    }
-}
 /// `PatchCustomFieldOptionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2427,25 +2117,6 @@ impl ToJson for PatchCustomFieldRequestBody {
         w.end_object();
     }
 }
-/// `PatchCustomFieldResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchCustomFieldResponseBody {
-    /// `custom_field`
-    pub custom_field: Option<CustomField>,
-}
-impl FromJson for PatchCustomFieldResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchCustomFieldResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "custom_field", &mut out.custom_field)?;
-        Ok(out)
-    }
-}
 /// `PatchSectionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2465,25 +2136,6 @@ impl ToJson for PatchSectionRequestBody {
         w.field("section", &self.section);
         w.field("update_fields", &self.update_fields);
         w.end_object();
-    }
-}
-/// `PatchSectionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchSectionResponseBody {
-    /// `section`
-    pub section: Option<Section>,
-}
-impl FromJson for PatchSectionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchSectionResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "section", &mut out.section)?;
-        Ok(out)
     }
 }
 /// `PatchTaskRequestBody`
@@ -2507,25 +2159,6 @@ impl ToJson for PatchTaskRequestBody {
         w.end_object();
     }
 }
-/// `PatchTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchTaskResponseBody {
-    /// `task`
-    pub task: Option<Task>,
-}
-impl FromJson for PatchTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task", &mut out.task)?;
-        Ok(out)
-    }
-}
 /// `PatchTasklistActivitySubscriptionRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2545,28 +2178,6 @@ impl ToJson for PatchTasklistActivitySubscriptionRequestBody {
         w.field("activity_subscription", &self.activity_subscription);
         w.field("update_fields", &self.update_fields);
         w.end_object();
-    }
-}
-/// `PatchTasklistActivitySubscriptionResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchTasklistActivitySubscriptionResponseBody {
-    /// `activity_subscription`
-    pub activity_subscription: Option<TasklistActivitySubscription>,
-}
-impl FromJson for PatchTasklistActivitySubscriptionResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "PatchTasklistActivitySubscriptionResponseBody",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "activity_subscription", &mut out.activity_subscription)?;
-        Ok(out)
     }
 }
 /// `PatchTasklistRequestBody`
@@ -2591,25 +2202,6 @@ impl ToJson for PatchTasklistRequestBody {
         w.field("update_fields", &self.update_fields);
         w.field_opt("origin_owner_to_role", &self.origin_owner_to_role);
         w.end_object();
-    }
-}
-/// `PatchTasklistResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct PatchTasklistResponseBody {
-    /// `tasklist`
-    pub tasklist: Option<Tasklist>,
-}
-impl FromJson for PatchTasklistResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "PatchTasklistResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "tasklist", &mut out.tasklist)?;
-        Ok(out)
     }
 }
 /// `Reminder`
@@ -2642,27 +2234,6 @@ impl ToJson for Reminder {
         w.end_object();
     }
 }
-/// `RemoveCustomFieldRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RemoveCustomFieldRequestBody {
-    /// The resource type to remove a custom field from a resource, currently only 'tasklist' is supported
-    pub resource_type: String,
-    /// To remove the resource id of a custom field from a resource, when "tasklist" is resource_type, fill in the tasklist GUID
-    pub resource_id: String,
-}
-impl ToJson for RemoveCustomFieldRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("resource_type", &self.resource_type);
-        w.field("resource_id", &self.resource_id);
-        w.end_object();
-    }
-}
 /// `RemoveDependenciesTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2679,25 +2250,6 @@ impl ToJson for RemoveDependenciesTaskRequestBody {
         w.begin_object();
         w.field("dependencies", &self.dependencies);
         w.end_object();
-    }
-}
-/// `RemoveDependenciesTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RemoveDependenciesTaskResponseBody {
-    /// `dependencies`
-    pub dependencies: Option<Vec<TaskDependency>>,
-}
-impl FromJson for RemoveDependenciesTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RemoveDependenciesTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "dependencies", &mut out.dependencies)?;
-        Ok(out)
     }
 }
 /// `RemoveMembersTaskRequestBody`
@@ -2718,62 +2270,6 @@ impl ToJson for RemoveMembersTaskRequestBody {
         w.end_object();
     }
 }
-/// `RemoveMembersTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RemoveMembersTaskResponseBody {
-    /// `task`
-    pub task: Option<Task>,
-}
-impl FromJson for RemoveMembersTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RemoveMembersTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task", &mut out.task)?;
-        Ok(out)
-    }
-}
-/// `RemoveMembersTasklistRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RemoveMembersTasklistRequestBody {
-    /// Members to remove. For the format of member, please refer to the " How to represent members of tasks and tasklists?" section in \[Feature Overview\]
-    pub members: Vec<Member>,
-}
-impl ToJson for RemoveMembersTasklistRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("members", &self.members);
-        w.end_object();
-    }
-}
-/// `RemoveMembersTasklistResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RemoveMembersTasklistResponseBody {
-    /// `tasklist`
-    pub tasklist: Option<Tasklist>,
-}
-impl FromJson for RemoveMembersTasklistResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RemoveMembersTasklistResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "tasklist", &mut out.tasklist)?;
-        Ok(out)
-    }
-}
 /// `RemoveRemindersTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2792,25 +2288,6 @@ impl ToJson for RemoveRemindersTaskRequestBody {
         w.end_object();
     }
 }
-/// `RemoveRemindersTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RemoveRemindersTaskResponseBody {
-    /// `task`
-    pub task: Option<Task>,
-}
-impl FromJson for RemoveRemindersTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RemoveRemindersTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task", &mut out.task)?;
-        Ok(out)
-    }
-}
 /// `RemoveTasklistTaskRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2827,25 +2304,6 @@ impl ToJson for RemoveTasklistTaskRequestBody {
         w.begin_object();
         w.field("tasklist_guid", &self.tasklist_guid);
         w.end_object();
-    }
-}
-/// `RemoveTasklistTaskResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RemoveTasklistTaskResponseBody {
-    /// `task`
-    pub task: Option<Task>,
-}
-impl FromJson for RemoveTasklistTaskResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RemoveTasklistTaskResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task", &mut out.task)?;
-        Ok(out)
     }
 }
 /// `Resource`
@@ -2941,37 +2399,6 @@ impl ToJson for SearchTasklistRequestBody {
         w.field_opt("query", &self.query);
         w.field_opt("filter", &self.filter);
         w.end_object();
-    }
-}
-/// `SearchTasklistResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SearchTasklistResponseBody {
-    /// `items`
-    pub items: Vec<TasklistSearchItem>,
-    /// `total`
-    pub total: Option<i64>,
-    /// `has_more`
-    pub has_more: bool,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `notice`
-    pub notice: Option<String>,
-}
-impl FromJson for SearchTasklistResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchTasklistResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "total", &mut out.total)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "notice", &mut out.notice)?;
-        Ok(out)
     }
 }
 /// `Section`
@@ -3089,36 +2516,6 @@ impl ToJson for SetAncestorTaskTaskRequestBody {
         w.end_object();
     }
 }
-/// `Start`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct Start {
-    /// The timestamp of the start time/date in milliseconds from 1970-01-01 00:00:00. If the start time is a date, you need to convert the date to timestamp and set is_all_day = true.If you set both the start time and the deadline for the task, the start time must be &lt; = deadline, and the is_all_day settings for the start/deadline must be the same
-    pub timestamp: Option<String>,
-    /// Whether to start on a date. If set to true, only the date part of the timestamp will be parsed and stored
-    pub is_all_day: Option<bool>,
-}
-impl FromJson for Start {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "Start")?;
-        let mut out = Self::default();
-        json::set(&mut o, "timestamp", &mut out.timestamp)?;
-        json::set(&mut o, "is_all_day", &mut out.is_all_day)?;
-        Ok(out)
-    }
-}
-impl ToJson for Start {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("timestamp", &self.timestamp);
-        w.field_opt("is_all_day", &self.is_all_day);
-        w.end_object();
-    }
-}
 /// `Task`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3172,7 +2569,7 @@ pub struct Task {
     /// `url`
     pub url: Option<String>,
     /// `start`
-    pub start: Option<Start>,
+    pub start: Option<Due>,
     /// `subtask_count`
     pub subtask_count: Option<i64>,
     /// `is_milestone`
@@ -3436,7 +2833,7 @@ pub struct TaskSummary {
     /// `completed_at`
     pub completed_at: Option<String>,
     /// `start`
-    pub start: Option<Start>,
+    pub start: Option<Due>,
     /// `due`
     pub due: Option<Due>,
     /// `members`
@@ -3564,56 +2961,6 @@ impl ToJson for TasklistSearchFilter {
         w.end_object();
     }
 }
-/// `TasklistSearchItem`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TasklistSearchItem {
-    /// `id`
-    pub id: String,
-    /// `display_info`
-    pub display_info: Option<String>,
-    /// `meta_data`
-    pub meta_data: Option<TasklistSearchMeta>,
-}
-impl FromJson for TasklistSearchItem {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TasklistSearchItem")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "display_info", &mut out.display_info)?;
-        json::set(&mut o, "meta_data", &mut out.meta_data)?;
-        Ok(out)
-    }
-}
-/// `TasklistSearchMeta`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TasklistSearchMeta {
-    /// `app_link`
-    pub app_link: Option<String>,
-    /// `avatar`
-    pub avatar: Option<String>,
-    /// `description`
-    pub description: Option<String>,
-}
-impl FromJson for TasklistSearchMeta {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TasklistSearchMeta")?;
-        let mut out = Self::default();
-        json::set(&mut o, "app_link", &mut out.app_link)?;
-        json::set(&mut o, "avatar", &mut out.avatar)?;
-        json::set(&mut o, "description", &mut out.description)?;
-        Ok(out)
-    }
-}
 /// `TasklistSummary`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3673,31 +3020,6 @@ pub struct TasksSectionResponseBody {
 impl FromJson for TasksSectionResponseBody {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "TasksSectionResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "items", &mut out.items)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        Ok(out)
-    }
-}
-/// `TasksTasklistResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TasksTasklistResponseBody {
-    /// `items`
-    pub items: Option<Vec<TaskSummary>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-}
-impl FromJson for TasksTasklistResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TasksTasklistResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "items", &mut out.items)?;
         json::set(&mut o, "page_token", &mut out.page_token)?;
@@ -3765,3 +3087,135 @@ impl FromJson for UploadAttachmentResponseBody {
         Ok(out)
     }
 }
+/// `AddDependenciesTaskResponseBody`
+///
+/// The same fields as [`AddDependenciesTaskRequestBody`]: one type, two names.
+pub type AddDependenciesTaskResponseBody = AddDependenciesTaskRequestBody;
+/// `AddMembersTaskResponseBody`
+///
+/// The same fields as [`GetTaskResponseBody`]: one type, two names.
+pub type AddMembersTaskResponseBody = GetTaskResponseBody;
+/// `AddMembersTasklistRequestBody`
+///
+/// The same fields as [`RemoveMembersTaskRequestBody`]: one type, two names.
+pub type AddMembersTasklistRequestBody = RemoveMembersTaskRequestBody;
+/// `AddMembersTasklistResponseBody`
+///
+/// The same fields as [`GetTasklistResponseBody`]: one type, two names.
+pub type AddMembersTasklistResponseBody = GetTasklistResponseBody;
+/// `AddRemindersTaskResponseBody`
+///
+/// The same fields as [`GetTaskResponseBody`]: one type, two names.
+pub type AddRemindersTaskResponseBody = GetTaskResponseBody;
+/// `AddTasklistTaskResponseBody`
+///
+/// The same fields as [`GetTaskResponseBody`]: one type, two names.
+pub type AddTasklistTaskResponseBody = GetTaskResponseBody;
+/// `CreateCommentResponseBody`
+///
+/// The same fields as [`GetCommentResponseBody`]: one type, two names.
+pub type CreateCommentResponseBody = GetCommentResponseBody;
+/// `CreateCustomFieldOptionResponseBody`
+///
+/// The same fields as [`PatchCustomFieldOptionResponseBody`]: one type, two names.
+pub type CreateCustomFieldOptionResponseBody = PatchCustomFieldOptionResponseBody;
+/// `CreateCustomFieldResponseBody`
+///
+/// The same fields as [`GetCustomFieldResponseBody`]: one type, two names.
+pub type CreateCustomFieldResponseBody = GetCustomFieldResponseBody;
+/// `CreateSectionResponseBody`
+///
+/// The same fields as [`GetSectionResponseBody`]: one type, two names.
+pub type CreateSectionResponseBody = GetSectionResponseBody;
+/// `CreateTaskResponseBody`
+///
+/// The same fields as [`GetTaskResponseBody`]: one type, two names.
+pub type CreateTaskResponseBody = GetTaskResponseBody;
+/// `CreateTasklistActivitySubscriptionResponseBody`
+///
+/// The same fields as [`GetTasklistActivitySubscriptionResponseBody`]: one type, two names.
+pub type CreateTasklistActivitySubscriptionResponseBody = GetTasklistActivitySubscriptionResponseBody;
+/// `CreateTasklistResponseBody`
+///
+/// The same fields as [`GetTasklistResponseBody`]: one type, two names.
+pub type CreateTasklistResponseBody = GetTasklistResponseBody;
+/// `ListRelatedTaskTaskV2ResponseBody`
+///
+/// The same fields as [`ListTaskResponseBody`]: one type, two names.
+pub type ListRelatedTaskTaskV2ResponseBody = ListTaskResponseBody;
+/// `ListTaskSubtaskResponseBody`
+///
+/// The same fields as [`ListTaskResponseBody`]: one type, two names.
+pub type ListTaskSubtaskResponseBody = ListTaskResponseBody;
+/// `PatchCommentResponseBody`
+///
+/// The same fields as [`GetCommentResponseBody`]: one type, two names.
+pub type PatchCommentResponseBody = GetCommentResponseBody;
+/// `PatchCustomFieldResponseBody`
+///
+/// The same fields as [`GetCustomFieldResponseBody`]: one type, two names.
+pub type PatchCustomFieldResponseBody = GetCustomFieldResponseBody;
+/// `PatchSectionResponseBody`
+///
+/// The same fields as [`GetSectionResponseBody`]: one type, two names.
+pub type PatchSectionResponseBody = GetSectionResponseBody;
+/// `PatchTaskResponseBody`
+///
+/// The same fields as [`GetTaskResponseBody`]: one type, two names.
+pub type PatchTaskResponseBody = GetTaskResponseBody;
+/// `PatchTasklistActivitySubscriptionResponseBody`
+///
+/// The same fields as [`GetTasklistActivitySubscriptionResponseBody`]: one type, two names.
+pub type PatchTasklistActivitySubscriptionResponseBody = GetTasklistActivitySubscriptionResponseBody;
+/// `PatchTasklistResponseBody`
+///
+/// The same fields as [`GetTasklistResponseBody`]: one type, two names.
+pub type PatchTasklistResponseBody = GetTasklistResponseBody;
+/// `RemoveCustomFieldRequestBody`
+///
+/// The same fields as [`AddCustomFieldRequestBody`]: one type, two names.
+pub type RemoveCustomFieldRequestBody = AddCustomFieldRequestBody;
+/// `RemoveDependenciesTaskResponseBody`
+///
+/// The same fields as [`AddDependenciesTaskRequestBody`]: one type, two names.
+pub type RemoveDependenciesTaskResponseBody = AddDependenciesTaskRequestBody;
+/// `RemoveMembersTaskResponseBody`
+///
+/// The same fields as [`GetTaskResponseBody`]: one type, two names.
+pub type RemoveMembersTaskResponseBody = GetTaskResponseBody;
+/// `RemoveMembersTasklistRequestBody`
+///
+/// The same fields as [`RemoveMembersTaskRequestBody`]: one type, two names.
+pub type RemoveMembersTasklistRequestBody = RemoveMembersTaskRequestBody;
+/// `RemoveMembersTasklistResponseBody`
+///
+/// The same fields as [`GetTasklistResponseBody`]: one type, two names.
+pub type RemoveMembersTasklistResponseBody = GetTasklistResponseBody;
+/// `RemoveRemindersTaskResponseBody`
+///
+/// The same fields as [`GetTaskResponseBody`]: one type, two names.
+pub type RemoveRemindersTaskResponseBody = GetTaskResponseBody;
+/// `RemoveTasklistTaskResponseBody`
+///
+/// The same fields as [`GetTaskResponseBody`]: one type, two names.
+pub type RemoveTasklistTaskResponseBody = GetTaskResponseBody;
+/// `SearchTasklistResponseBody`
+///
+/// The same fields as [`SearchTaskResponseBody`]: one type, two names.
+pub type SearchTasklistResponseBody = SearchTaskResponseBody;
+/// `Start`
+///
+/// The same fields as [`Due`]: one type, two names.
+pub type Start = Due;
+/// `TasklistSearchItem`
+///
+/// The same fields as [`TaskSearchItem`]: one type, two names.
+pub type TasklistSearchItem = TaskSearchItem;
+/// `TasklistSearchMeta`
+///
+/// The same fields as [`TaskSearchMeta`]: one type, two names.
+pub type TasklistSearchMeta = TaskSearchMeta;
+/// `TasksTasklistResponseBody`
+///
+/// The same fields as [`TasksSectionResponseBody`]: one type, two names.
+pub type TasksTasklistResponseBody = TasksSectionResponseBody;

@@ -15,6 +15,14 @@ pub struct DetectTextRequestBody {
     /// Text whose language is to be recognized
     pub text: String,
 }
+impl FromJson for DetectTextRequestBody {
+    fn from_json(value: Value) -> Result<Self, JsonError> {
+        let mut o = json::object(value, "DetectTextRequestBody")?;
+        let mut out = Self::default();
+        json::set(&mut o, "text", &mut out.text)?;
+        Ok(out)
+    }
+}
 impl ToJson for DetectTextRequestBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
@@ -91,21 +99,6 @@ impl ToJson for TranslateTextRequestBody {
     }
 }
 /// `TranslateTextResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct TranslateTextResponseBody {
-    /// `text`
-    pub text: String,
-}
-impl FromJson for TranslateTextResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "TranslateTextResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "text", &mut out.text)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`DetectTextRequestBody`]: one type, two names.
+pub type TranslateTextResponseBody = DetectTextRequestBody;

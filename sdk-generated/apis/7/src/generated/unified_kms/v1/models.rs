@@ -68,25 +68,6 @@ impl ToJson for CreateAutonomousKeyDeletionPlanRequestBody {
         w.end_object();
     }
 }
-/// `CreateAutonomousKeyDeletionPlanResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateAutonomousKeyDeletionPlanResponseBody {
-    /// `key_version_id`
-    pub key_version_id: Option<i64>,
-}
-impl FromJson for CreateAutonomousKeyDeletionPlanResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAutonomousKeyDeletionPlanResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "key_version_id", &mut out.key_version_id)?;
-        Ok(out)
-    }
-}
 /// `CreateAutonomousKeyRecoverRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -112,28 +93,6 @@ impl ToJson for CreateAutonomousKeyRecoverRequestBody {
         w.field_opt("feature_code", &self.feature_code);
         w.field_opt("algorithm_type", &self.algorithm_type);
         w.end_object();
-    }
-}
-/// `CreateAutonomousKeyRecoverResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateAutonomousKeyRecoverResponseBody {
-    /// `key_version_id`
-    pub key_version_id: Option<i64>,
-    /// `hashed_master_key`
-    pub hashed_master_key: Option<String>,
-}
-impl FromJson for CreateAutonomousKeyRecoverResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateAutonomousKeyRecoverResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "key_version_id", &mut out.key_version_id)?;
-        json::set(&mut o, "hashed_master_key", &mut out.hashed_master_key)?;
-        Ok(out)
     }
 }
 /// `CreateAutonomousKeyRequestBody`
@@ -185,25 +144,6 @@ impl FromJson for CreateAutonomousKeyResponseBody {
         let mut out = Self::default();
         json::set(&mut o, "key_version_id", &mut out.key_version_id)?;
         json::set(&mut o, "hashed_master_key", &mut out.hashed_master_key)?;
-        Ok(out)
-    }
-}
-/// `DeleteAutonomousKeyDeletionPlanResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteAutonomousKeyDeletionPlanResponseBody {
-    /// `key_version_id`
-    pub key_version_id: Option<i64>,
-}
-impl FromJson for DeleteAutonomousKeyDeletionPlanResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteAutonomousKeyDeletionPlanResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "key_version_id", &mut out.key_version_id)?;
         Ok(out)
     }
 }
@@ -336,3 +276,15 @@ impl FromJson for Operator {
         Ok(out)
     }
 }
+/// `CreateAutonomousKeyDeletionPlanResponseBody`
+///
+/// The same fields as [`DeleteAutonomousKeyResponseBody`]: one type, two names.
+pub type CreateAutonomousKeyDeletionPlanResponseBody = DeleteAutonomousKeyResponseBody;
+/// `CreateAutonomousKeyRecoverResponseBody`
+///
+/// The same fields as [`CreateAutonomousKeyResponseBody`]: one type, two names.
+pub type CreateAutonomousKeyRecoverResponseBody = CreateAutonomousKeyResponseBody;
+/// `DeleteAutonomousKeyDeletionPlanResponseBody`
+///
+/// The same fields as [`DeleteAutonomousKeyResponseBody`]: one type, two names.
+pub type DeleteAutonomousKeyDeletionPlanResponseBody = DeleteAutonomousKeyResponseBody;

@@ -800,201 +800,6 @@ impl ToJson for ApprovalConfig {
         w.end_object();
     }
 }
-/// `AutoReleaseEventMyAiRoomReqBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AutoReleaseEventMyAiRoomReqBody {
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `request_type`
-    pub request_type: i64,
-    /// `common_param`
-    pub common_param: Option<AutoReleaseEventMyAiRoomReqBodyCommonParam>,
-}
-impl ToJson for AutoReleaseEventMyAiRoomReqBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("schedule_event_id", &self.schedule_event_id);
-        w.field("request_type", &self.request_type);
-        w.field_opt("common_param", &self.common_param);
-        w.end_object();
-    }
-}
-/// `AutoReleaseEventMyAiRoomReqBodyCommonParam`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AutoReleaseEventMyAiRoomReqBodyCommonParam {
-    /// `language`
-    pub language: Option<String>,
-    /// `utc_offset`
-    pub utc_offset: Option<String>,
-    /// `room_id`
-    pub room_id: Option<String>,
-    /// `client_version`
-    pub client_version: Option<String>,
-    /// `openapi_history`
-    pub openapi_history: Option<
-        AutoReleaseEventMyAiRoomReqBodyCommonParamOpenapiHistory,
-    >,
-}
-impl ToJson for AutoReleaseEventMyAiRoomReqBodyCommonParam {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("language", &self.language);
-        w.field_opt("utc_offset", &self.utc_offset);
-        w.field_opt("room_id", &self.room_id);
-        w.field_opt("client_version", &self.client_version);
-        w.field_opt("openapi_history", &self.openapi_history);
-        w.end_object();
-    }
-}
-/// `AutoReleaseEventMyAiRoomReqBodyCommonParamOpenapiHistory`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AutoReleaseEventMyAiRoomReqBodyCommonParamOpenapiHistory {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl ToJson for AutoReleaseEventMyAiRoomReqBodyCommonParamOpenapiHistory {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("response_type", &self.response_type);
-        w.field_opt("schedule_event_id", &self.schedule_event_id);
-        w.field_opt("other_msg", &self.other_msg);
-        w.field_opt("oapi_msg", &self.oapi_msg);
-        w.end_object();
-    }
-}
-/// `AutoReleaseEventMyAiRoomRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AutoReleaseEventMyAiRoomRespData {
-    /// `result`
-    pub result: Option<AutoReleaseEventMyAiRoomRespDataResult>,
-    /// `present`
-    pub present: Option<AutoReleaseEventMyAiRoomRespDataPresent>,
-}
-impl FromJson for AutoReleaseEventMyAiRoomRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AutoReleaseEventMyAiRoomRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "present", &mut out.present)?;
-        Ok(out)
-    }
-}
-/// `AutoReleaseEventMyAiRoomRespDataPresent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AutoReleaseEventMyAiRoomRespDataPresent {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `interactable`
-    pub interactable: Option<bool>,
-    /// `operation_type`
-    pub operation_type: Option<String>,
-    /// `operation_url`
-    pub operation_url: Option<String>,
-    /// `callback_url`
-    pub callback_url: Option<String>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for AutoReleaseEventMyAiRoomRespDataPresent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AutoReleaseEventMyAiRoomRespDataPresent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "interactable", &mut out.interactable)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_url", &mut out.operation_url)?;
-        json::set(&mut o, "callback_url", &mut out.callback_url)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
-        Ok(out)
-    }
-}
-/// `AutoReleaseEventMyAiRoomRespDataResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AutoReleaseEventMyAiRoomRespDataResult {
-    /// `room_reply`
-    pub room_reply: Option<String>,
-    /// `openapi_response`
-    pub openapi_response: Option<AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse>,
-}
-impl FromJson for AutoReleaseEventMyAiRoomRespDataResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AutoReleaseEventMyAiRoomRespDataResult")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_reply", &mut out.room_reply)?;
-        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
-        Ok(out)
-    }
-}
-/// `AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl FromJson for AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "response_type", &mut out.response_type)?;
-        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
-        json::set(&mut o, "other_msg", &mut out.other_msg)?;
-        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
-        Ok(out)
-    }
-}
 /// `AutoWelcomeMyAiRoomReqBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1008,7 +813,7 @@ pub struct AutoWelcomeMyAiRoomReqBody {
     /// `request_type`
     pub request_type: i64,
     /// `common_param`
-    pub common_param: Option<AutoWelcomeMyAiRoomReqBodyCommonParam>,
+    pub common_param: Option<ExitMyAiRoomReqBodyCommonParam>,
 }
 impl ToJson for AutoWelcomeMyAiRoomReqBody {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1017,175 +822,6 @@ impl ToJson for AutoWelcomeMyAiRoomReqBody {
         w.field("request_type", &self.request_type);
         w.field_opt("common_param", &self.common_param);
         w.end_object();
-    }
-}
-/// `AutoWelcomeMyAiRoomReqBodyCommonParam`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AutoWelcomeMyAiRoomReqBodyCommonParam {
-    /// `language`
-    pub language: Option<String>,
-    /// `utc_offset`
-    pub utc_offset: Option<String>,
-    /// `room_id`
-    pub room_id: Option<String>,
-    /// `client_version`
-    pub client_version: Option<String>,
-    /// `openapi_history`
-    pub openapi_history: Option<AutoWelcomeMyAiRoomReqBodyCommonParamOpenapiHistory>,
-}
-impl ToJson for AutoWelcomeMyAiRoomReqBodyCommonParam {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("language", &self.language);
-        w.field_opt("utc_offset", &self.utc_offset);
-        w.field_opt("room_id", &self.room_id);
-        w.field_opt("client_version", &self.client_version);
-        w.field_opt("openapi_history", &self.openapi_history);
-        w.end_object();
-    }
-}
-/// `AutoWelcomeMyAiRoomReqBodyCommonParamOpenapiHistory`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AutoWelcomeMyAiRoomReqBodyCommonParamOpenapiHistory {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl ToJson for AutoWelcomeMyAiRoomReqBodyCommonParamOpenapiHistory {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("response_type", &self.response_type);
-        w.field_opt("schedule_event_id", &self.schedule_event_id);
-        w.field_opt("other_msg", &self.other_msg);
-        w.field_opt("oapi_msg", &self.oapi_msg);
-        w.end_object();
-    }
-}
-/// `AutoWelcomeMyAiRoomRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AutoWelcomeMyAiRoomRespData {
-    /// `result`
-    pub result: Option<AutoWelcomeMyAiRoomRespDataResult>,
-    /// `present`
-    pub present: Option<AutoWelcomeMyAiRoomRespDataPresent>,
-}
-impl FromJson for AutoWelcomeMyAiRoomRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AutoWelcomeMyAiRoomRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "present", &mut out.present)?;
-        Ok(out)
-    }
-}
-/// `AutoWelcomeMyAiRoomRespDataPresent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AutoWelcomeMyAiRoomRespDataPresent {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `interactable`
-    pub interactable: Option<bool>,
-    /// `operation_type`
-    pub operation_type: Option<String>,
-    /// `operation_url`
-    pub operation_url: Option<String>,
-    /// `callback_url`
-    pub callback_url: Option<String>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for AutoWelcomeMyAiRoomRespDataPresent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AutoWelcomeMyAiRoomRespDataPresent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "interactable", &mut out.interactable)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_url", &mut out.operation_url)?;
-        json::set(&mut o, "callback_url", &mut out.callback_url)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
-        Ok(out)
-    }
-}
-/// `AutoWelcomeMyAiRoomRespDataResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AutoWelcomeMyAiRoomRespDataResult {
-    /// `room_reply`
-    pub room_reply: Option<String>,
-    /// `openapi_response`
-    pub openapi_response: Option<AutoWelcomeMyAiRoomRespDataResultOpenapiResponse>,
-}
-impl FromJson for AutoWelcomeMyAiRoomRespDataResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AutoWelcomeMyAiRoomRespDataResult")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_reply", &mut out.room_reply)?;
-        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
-        Ok(out)
-    }
-}
-/// `AutoWelcomeMyAiRoomRespDataResultOpenapiResponse`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AutoWelcomeMyAiRoomRespDataResultOpenapiResponse {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl FromJson for AutoWelcomeMyAiRoomRespDataResultOpenapiResponse {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "AutoWelcomeMyAiRoomRespDataResultOpenapiResponse",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "response_type", &mut out.response_type)?;
-        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
-        json::set(&mut o, "other_msg", &mut out.other_msg)?;
-        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
-        Ok(out)
     }
 }
 /// `BotMeetingInfo`
@@ -1360,38 +996,13 @@ impl ToJson for ChangeNameMeetingReqBodyChangeNameUsers {
 )]
 pub struct ChangeNameMeetingRespData {
     /// `results`
-    pub results: Option<Vec<ChangeNameMeetingRespDataResults>>,
+    pub results: Option<Vec<MeetingParticipantResult>>,
 }
 impl FromJson for ChangeNameMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ChangeNameMeetingRespData")?;
         let mut out = Self::default();
         json::set(&mut o, "results", &mut out.results)?;
-        Ok(out)
-    }
-}
-/// `ChangeNameMeetingRespDataResults`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ChangeNameMeetingRespDataResults {
-    /// `id`
-    pub id: Option<String>,
-    /// `user_type`
-    pub user_type: Option<i64>,
-    /// `result`
-    pub result: Option<i64>,
-}
-impl FromJson for ChangeNameMeetingRespDataResults {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ChangeNameMeetingRespDataResults")?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        json::set(&mut o, "result", &mut out.result)?;
         Ok(out)
     }
 }
@@ -1443,7 +1054,7 @@ pub struct CheckInScheduleMyAiRoomReqBody {
     /// `scenario_context`
     pub scenario_context: Option<CheckInScheduleMyAiRoomReqBodyScenarioContext>,
     /// `common_param`
-    pub common_param: Option<CheckInScheduleMyAiRoomReqBodyCommonParam>,
+    pub common_param: Option<ExitMyAiRoomReqBodyCommonParam>,
 }
 impl ToJson for CheckInScheduleMyAiRoomReqBody {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -1456,63 +1067,6 @@ impl ToJson for CheckInScheduleMyAiRoomReqBody {
         w.end_object();
     }
 }
-/// `CheckInScheduleMyAiRoomReqBodyCommonParam`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CheckInScheduleMyAiRoomReqBodyCommonParam {
-    /// `language`
-    pub language: Option<String>,
-    /// `utc_offset`
-    pub utc_offset: Option<String>,
-    /// `room_id`
-    pub room_id: Option<String>,
-    /// `client_version`
-    pub client_version: Option<String>,
-    /// `openapi_history`
-    pub openapi_history: Option<CheckInScheduleMyAiRoomReqBodyCommonParamOpenapiHistory>,
-}
-impl ToJson for CheckInScheduleMyAiRoomReqBodyCommonParam {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("language", &self.language);
-        w.field_opt("utc_offset", &self.utc_offset);
-        w.field_opt("room_id", &self.room_id);
-        w.field_opt("client_version", &self.client_version);
-        w.field_opt("openapi_history", &self.openapi_history);
-        w.end_object();
-    }
-}
-/// `CheckInScheduleMyAiRoomReqBodyCommonParamOpenapiHistory`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CheckInScheduleMyAiRoomReqBodyCommonParamOpenapiHistory {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl ToJson for CheckInScheduleMyAiRoomReqBodyCommonParamOpenapiHistory {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("response_type", &self.response_type);
-        w.field_opt("schedule_event_id", &self.schedule_event_id);
-        w.field_opt("other_msg", &self.other_msg);
-        w.field_opt("oapi_msg", &self.oapi_msg);
-        w.end_object();
-    }
-}
 /// `CheckInScheduleMyAiRoomReqBodyScenarioContext`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1522,7 +1076,7 @@ impl ToJson for CheckInScheduleMyAiRoomReqBodyCommonParamOpenapiHistory {
 )]
 pub struct CheckInScheduleMyAiRoomReqBodyScenarioContext {
     /// `plugins`
-    pub plugins: Option<Vec<CheckInScheduleMyAiRoomReqBodyScenarioContextPlugins>>,
+    pub plugins: Option<Vec<QueryMyAiMmReqBodyScenarioContextPlugins>>,
     /// `extra`
     pub extra: Option<CheckInScheduleMyAiRoomReqBodyScenarioContextExtra>,
 }
@@ -1550,136 +1104,6 @@ impl ToJson for CheckInScheduleMyAiRoomReqBodyScenarioContextExtra {
         w.begin_object();
         w.field_opt("calendar_info", &self.calendar_info);
         w.end_object();
-    }
-}
-/// `CheckInScheduleMyAiRoomReqBodyScenarioContextPlugins`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CheckInScheduleMyAiRoomReqBodyScenarioContextPlugins {
-    /// `key`
-    pub key: Option<String>,
-}
-impl ToJson for CheckInScheduleMyAiRoomReqBodyScenarioContextPlugins {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("key", &self.key);
-        w.end_object();
-    }
-}
-/// `CheckInScheduleMyAiRoomRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CheckInScheduleMyAiRoomRespData {
-    /// `result`
-    pub result: Option<CheckInScheduleMyAiRoomRespDataResult>,
-    /// `present`
-    pub present: Option<CheckInScheduleMyAiRoomRespDataPresent>,
-}
-impl FromJson for CheckInScheduleMyAiRoomRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CheckInScheduleMyAiRoomRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "present", &mut out.present)?;
-        Ok(out)
-    }
-}
-/// `CheckInScheduleMyAiRoomRespDataPresent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CheckInScheduleMyAiRoomRespDataPresent {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `interactable`
-    pub interactable: Option<bool>,
-    /// `operation_type`
-    pub operation_type: Option<String>,
-    /// `operation_url`
-    pub operation_url: Option<String>,
-    /// `callback_url`
-    pub callback_url: Option<String>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for CheckInScheduleMyAiRoomRespDataPresent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CheckInScheduleMyAiRoomRespDataPresent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "interactable", &mut out.interactable)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_url", &mut out.operation_url)?;
-        json::set(&mut o, "callback_url", &mut out.callback_url)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
-        Ok(out)
-    }
-}
-/// `CheckInScheduleMyAiRoomRespDataResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CheckInScheduleMyAiRoomRespDataResult {
-    /// `room_reply`
-    pub room_reply: Option<String>,
-    /// `openapi_response`
-    pub openapi_response: Option<CheckInScheduleMyAiRoomRespDataResultOpenapiResponse>,
-}
-impl FromJson for CheckInScheduleMyAiRoomRespDataResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CheckInScheduleMyAiRoomRespDataResult")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_reply", &mut out.room_reply)?;
-        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
-        Ok(out)
-    }
-}
-/// `CheckInScheduleMyAiRoomRespDataResultOpenapiResponse`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CheckInScheduleMyAiRoomRespDataResultOpenapiResponse {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl FromJson for CheckInScheduleMyAiRoomRespDataResultOpenapiResponse {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "CheckInScheduleMyAiRoomRespDataResultOpenapiResponse",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "response_type", &mut out.response_type)?;
-        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
-        json::set(&mut o, "other_msg", &mut out.other_msg)?;
-        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
-        Ok(out)
     }
 }
 /// `CommentFocus`
@@ -1873,44 +1297,6 @@ impl FromJson for CreateEventCardMyAiSipRespDataPresentCardVariables {
         Ok(out)
     }
 }
-/// `CreateRoomLevelResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateRoomLevelResponseBody {
-    /// `room_level`
-    pub room_level: Option<RoomLevel>,
-}
-impl FromJson for CreateRoomLevelResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateRoomLevelResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_level", &mut out.room_level)?;
-        Ok(out)
-    }
-}
-/// `CreateRoomResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateRoomResponseBody {
-    /// `room`
-    pub room: Option<Room>,
-}
-impl FromJson for CreateRoomResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateRoomResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room", &mut out.room)?;
-        Ok(out)
-    }
-}
 /// `CustomList`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2099,7 +1485,7 @@ pub struct DoOperationMyAiVcMeetingReqBody {
     /// `scenario_context_schema_version`
     pub scenario_context_schema_version: Option<String>,
     /// `scenario_context`
-    pub scenario_context: Option<DoOperationMyAiVcMeetingReqBodyScenarioContext>,
+    pub scenario_context: Option<GetRecapMyAiVcMeetingReqBodyScenarioContext>,
 }
 impl ToJson for DoOperationMyAiVcMeetingReqBody {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2112,141 +1498,6 @@ impl ToJson for DoOperationMyAiVcMeetingReqBody {
             &self.scenario_context_schema_version,
         );
         w.field_opt("scenario_context", &self.scenario_context);
-        w.end_object();
-    }
-}
-/// `DoOperationMyAiVcMeetingReqBodyScenarioContext`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DoOperationMyAiVcMeetingReqBodyScenarioContext {
-    /// `plugins`
-    pub plugins: Option<Vec<DoOperationMyAiVcMeetingReqBodyScenarioContextPlugins>>,
-    /// `object`
-    pub object: Option<DoOperationMyAiVcMeetingReqBodyScenarioContextObject>,
-    /// `work_mode`
-    pub work_mode: Option<i64>,
-    /// `scenario`
-    pub scenario: Option<Scenario>,
-    /// `extra`
-    pub extra: Option<DoOperationMyAiVcMeetingReqBodyScenarioContextExtra>,
-    /// `system_info`
-    pub system_info: Option<DoOperationMyAiVcMeetingReqBodyScenarioContextSystemInfo>,
-}
-impl ToJson for DoOperationMyAiVcMeetingReqBodyScenarioContext {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("plugins", &self.plugins);
-        w.field_opt("object", &self.object);
-        w.field_opt("work_mode", &self.work_mode);
-        w.field_opt("scenario", &self.scenario);
-        w.field_opt("extra", &self.extra);
-        w.field_opt("system_info", &self.system_info);
-        w.end_object();
-    }
-}
-/// `DoOperationMyAiVcMeetingReqBodyScenarioContextExtra`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DoOperationMyAiVcMeetingReqBodyScenarioContextExtra {
-    /// `vc_meeting_id`
-    pub vc_meeting_id: Option<String>,
-    /// `vc_locale`
-    pub vc_locale: Option<String>,
-    /// `vc_applink_host`
-    pub vc_applink_host: Option<String>,
-    /// `vc_app_version`
-    pub vc_app_version: Option<String>,
-    /// `vc_feature_config`
-    pub vc_feature_config: Option<String>,
-    /// `quick_execute_param_rich_tag`
-    pub quick_execute_param_rich_tag: Option<String>,
-}
-impl ToJson for DoOperationMyAiVcMeetingReqBodyScenarioContextExtra {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("vc_meeting_id", &self.vc_meeting_id);
-        w.field_opt("vc_locale", &self.vc_locale);
-        w.field_opt("vc_applink_host", &self.vc_applink_host);
-        w.field_opt("vc_app_version", &self.vc_app_version);
-        w.field_opt("vc_feature_config", &self.vc_feature_config);
-        w.field_opt("quick_execute_param_rich_tag", &self.quick_execute_param_rich_tag);
-        w.end_object();
-    }
-}
-/// `DoOperationMyAiVcMeetingReqBodyScenarioContextObject`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DoOperationMyAiVcMeetingReqBodyScenarioContextObject {
-    /// `type`
-    pub r#type: Option<Type>,
-    /// `biz_id`
-    pub biz_id: Option<String>,
-}
-impl ToJson for DoOperationMyAiVcMeetingReqBodyScenarioContextObject {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("type", &self.r#type);
-        w.field_opt("biz_id", &self.biz_id);
-        w.end_object();
-    }
-}
-/// `DoOperationMyAiVcMeetingReqBodyScenarioContextPlugins`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DoOperationMyAiVcMeetingReqBodyScenarioContextPlugins {
-    /// `key`
-    pub key: Option<String>,
-}
-impl ToJson for DoOperationMyAiVcMeetingReqBodyScenarioContextPlugins {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("key", &self.key);
-        w.end_object();
-    }
-}
-/// `DoOperationMyAiVcMeetingReqBodyScenarioContextSystemInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DoOperationMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    /// `lang`
-    pub lang: Option<String>,
-    /// `brand`
-    pub brand: Option<String>,
-    /// `locale`
-    pub locale: Option<String>,
-    /// `session_id`
-    pub session_id: Option<String>,
-    /// `app_version`
-    pub app_version: Option<String>,
-}
-impl ToJson for DoOperationMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("lang", &self.lang);
-        w.field_opt("brand", &self.brand);
-        w.field_opt("locale", &self.locale);
-        w.field_opt("session_id", &self.session_id);
-        w.field_opt("app_version", &self.app_version);
         w.end_object();
     }
 }
@@ -2297,153 +1548,12 @@ impl FromJson for DoOperationMyAiVcMeetingRespDataResult {
 )]
 pub struct DocBasedSuggestQuestionMyAiVcMeetingReqBody {
     /// `scenario_context`
-    pub scenario_context: Option<
-        DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext,
-    >,
+    pub scenario_context: Option<GetRecapMyAiVcMeetingReqBodyScenarioContext>,
 }
 impl ToJson for DocBasedSuggestQuestionMyAiVcMeetingReqBody {
     fn write_json(&self, w: &mut JsonWriter) {
         w.begin_object();
         w.field_opt("scenario_context", &self.scenario_context);
-        w.end_object();
-    }
-}
-/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext {
-    /// `plugins`
-    pub plugins: Option<
-        Vec<DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextPlugins>,
-    >,
-    /// `object`
-    pub object: Option<DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextObject>,
-    /// `work_mode`
-    pub work_mode: Option<i64>,
-    /// `scenario`
-    pub scenario: Option<Scenario>,
-    /// `extra`
-    pub extra: Option<DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextExtra>,
-    /// `system_info`
-    pub system_info: Option<
-        DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextSystemInfo,
-    >,
-}
-impl ToJson for DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("plugins", &self.plugins);
-        w.field_opt("object", &self.object);
-        w.field_opt("work_mode", &self.work_mode);
-        w.field_opt("scenario", &self.scenario);
-        w.field_opt("extra", &self.extra);
-        w.field_opt("system_info", &self.system_info);
-        w.end_object();
-    }
-}
-/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextExtra`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextExtra {
-    /// `vc_meeting_id`
-    pub vc_meeting_id: Option<String>,
-    /// `vc_locale`
-    pub vc_locale: Option<String>,
-    /// `vc_applink_host`
-    pub vc_applink_host: Option<String>,
-    /// `vc_app_version`
-    pub vc_app_version: Option<String>,
-    /// `vc_feature_config`
-    pub vc_feature_config: Option<String>,
-    /// `quick_execute_param_rich_tag`
-    pub quick_execute_param_rich_tag: Option<String>,
-}
-impl ToJson for DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextExtra {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("vc_meeting_id", &self.vc_meeting_id);
-        w.field_opt("vc_locale", &self.vc_locale);
-        w.field_opt("vc_applink_host", &self.vc_applink_host);
-        w.field_opt("vc_app_version", &self.vc_app_version);
-        w.field_opt("vc_feature_config", &self.vc_feature_config);
-        w.field_opt("quick_execute_param_rich_tag", &self.quick_execute_param_rich_tag);
-        w.end_object();
-    }
-}
-/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextObject`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextObject {
-    /// `type`
-    pub r#type: Option<Type>,
-    /// `biz_id`
-    pub biz_id: Option<String>,
-}
-impl ToJson for DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextObject {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("type", &self.r#type);
-        w.field_opt("biz_id", &self.biz_id);
-        w.end_object();
-    }
-}
-/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextPlugins`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextPlugins {
-    /// `key`
-    pub key: Option<String>,
-}
-impl ToJson for DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextPlugins {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("key", &self.key);
-        w.end_object();
-    }
-}
-/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextSystemInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    /// `lang`
-    pub lang: Option<String>,
-    /// `brand`
-    pub brand: Option<String>,
-    /// `locale`
-    pub locale: Option<String>,
-    /// `session_id`
-    pub session_id: Option<String>,
-    /// `app_version`
-    pub app_version: Option<String>,
-}
-impl ToJson for DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("lang", &self.lang);
-        w.field_opt("brand", &self.brand);
-        w.field_opt("locale", &self.locale);
-        w.field_opt("session_id", &self.session_id);
-        w.field_opt("app_version", &self.app_version);
         w.end_object();
     }
 }
@@ -2456,53 +1566,13 @@ impl ToJson for DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextSystem
 )]
 pub struct DocBasedSuggestQuestionMyAiVcMeetingRespData {
     /// `presents`
-    pub presents: Option<DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents>,
+    pub presents: Option<ExitMyAiRoomRespDataPresent>,
 }
 impl FromJson for DocBasedSuggestQuestionMyAiVcMeetingRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "DocBasedSuggestQuestionMyAiVcMeetingRespData")?;
         let mut out = Self::default();
         json::set(&mut o, "presents", &mut out.presents)?;
-        Ok(out)
-    }
-}
-/// `DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `interactable`
-    pub interactable: Option<bool>,
-    /// `operation_type`
-    pub operation_type: Option<String>,
-    /// `operation_url`
-    pub operation_url: Option<String>,
-    /// `callback_url`
-    pub callback_url: Option<String>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "interactable", &mut out.interactable)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_url", &mut out.operation_url)?;
-        json::set(&mut o, "callback_url", &mut out.callback_url)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
         Ok(out)
     }
 }
@@ -2665,7 +1735,7 @@ pub struct ExitMyAiRoomReqBodyCommonParam {
     /// `client_version`
     pub client_version: Option<String>,
     /// `openapi_history`
-    pub openapi_history: Option<ExitMyAiRoomReqBodyCommonParamOpenapiHistory>,
+    pub openapi_history: Option<ExitMyAiRoomRespDataResultOpenapiResponse>,
 }
 impl ToJson for ExitMyAiRoomReqBodyCommonParam {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2675,33 +1745,6 @@ impl ToJson for ExitMyAiRoomReqBodyCommonParam {
         w.field_opt("room_id", &self.room_id);
         w.field_opt("client_version", &self.client_version);
         w.field_opt("openapi_history", &self.openapi_history);
-        w.end_object();
-    }
-}
-/// `ExitMyAiRoomReqBodyCommonParamOpenapiHistory`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ExitMyAiRoomReqBodyCommonParamOpenapiHistory {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl ToJson for ExitMyAiRoomReqBodyCommonParamOpenapiHistory {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("response_type", &self.response_type);
-        w.field_opt("schedule_event_id", &self.schedule_event_id);
-        w.field_opt("other_msg", &self.other_msg);
-        w.field_opt("oapi_msg", &self.oapi_msg);
         w.end_object();
     }
 }
@@ -2814,6 +1857,16 @@ impl FromJson for ExitMyAiRoomRespDataResultOpenapiResponse {
         Ok(out)
     }
 }
+impl ToJson for ExitMyAiRoomRespDataResultOpenapiResponse {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.begin_object();
+        w.field_opt("response_type", &self.response_type);
+        w.field_opt("schedule_event_id", &self.schedule_event_id);
+        w.field_opt("other_msg", &self.other_msg);
+        w.field_opt("oapi_msg", &self.oapi_msg);
+        w.end_object();
+    }
+}
 /// `ExtensionBoardingMyAiMmReqBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2847,7 +1900,7 @@ impl ToJson for ExtensionBoardingMyAiMmReqBody {
 )]
 pub struct ExtensionBoardingMyAiMmReqBodyScenarioContext {
     /// `plugins`
-    pub plugins: Option<Vec<ExtensionBoardingMyAiMmReqBodyScenarioContextPlugins>>,
+    pub plugins: Option<Vec<QueryMyAiMmReqBodyScenarioContextPlugins>>,
     /// `work_mode`
     pub work_mode: Option<i64>,
     /// `scenario`
@@ -2855,11 +1908,9 @@ pub struct ExtensionBoardingMyAiMmReqBodyScenarioContext {
     /// `session_id`
     pub session_id: Option<String>,
     /// `upload_objects`
-    pub upload_objects: Option<
-        Vec<ExtensionBoardingMyAiMmReqBodyScenarioContextUploadObjects>,
-    >,
+    pub upload_objects: Option<Vec<QueryMyAiMmReqBodyScenarioContextUploadObjects>>,
     /// `system_info`
-    pub system_info: Option<ExtensionBoardingMyAiMmReqBodyScenarioContextSystemInfo>,
+    pub system_info: Option<QueryMyAiMmReqBodyScenarioContextSystemInfo>,
 }
 impl ToJson for ExtensionBoardingMyAiMmReqBodyScenarioContext {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -2870,165 +1921,6 @@ impl ToJson for ExtensionBoardingMyAiMmReqBodyScenarioContext {
         w.field_opt("session_id", &self.session_id);
         w.field_opt("upload_objects", &self.upload_objects);
         w.field_opt("system_info", &self.system_info);
-        w.end_object();
-    }
-}
-/// `ExtensionBoardingMyAiMmReqBodyScenarioContextPlugins`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ExtensionBoardingMyAiMmReqBodyScenarioContextPlugins {
-    /// `key`
-    pub key: Option<String>,
-}
-impl ToJson for ExtensionBoardingMyAiMmReqBodyScenarioContextPlugins {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("key", &self.key);
-        w.end_object();
-    }
-}
-/// `ExtensionBoardingMyAiMmReqBodyScenarioContextSystemInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ExtensionBoardingMyAiMmReqBodyScenarioContextSystemInfo {
-    /// `lang`
-    pub lang: Option<String>,
-    /// `brand`
-    pub brand: Option<String>,
-    /// `locale`
-    pub locale: Option<String>,
-    /// `session_id`
-    pub session_id: Option<String>,
-    /// `app_version`
-    pub app_version: Option<String>,
-}
-impl ToJson for ExtensionBoardingMyAiMmReqBodyScenarioContextSystemInfo {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("lang", &self.lang);
-        w.field_opt("brand", &self.brand);
-        w.field_opt("locale", &self.locale);
-        w.field_opt("session_id", &self.session_id);
-        w.field_opt("app_version", &self.app_version);
-        w.end_object();
-    }
-}
-/// `ExtensionBoardingMyAiMmReqBodyScenarioContextUploadObjects`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ExtensionBoardingMyAiMmReqBodyScenarioContextUploadObjects {
-    /// `biz_id`
-    pub biz_id: Option<String>,
-    /// `type`
-    pub r#type: Option<String>,
-}
-impl ToJson for ExtensionBoardingMyAiMmReqBodyScenarioContextUploadObjects {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("biz_id", &self.biz_id);
-        w.field_opt("type", &self.r#type);
-        w.end_object();
-    }
-}
-/// `ExtensionBoardingMyAiMmRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ExtensionBoardingMyAiMmRespData {
-    /// `present`
-    pub present: Option<ExtensionBoardingMyAiMmRespDataPresent>,
-}
-impl FromJson for ExtensionBoardingMyAiMmRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExtensionBoardingMyAiMmRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "present", &mut out.present)?;
-        Ok(out)
-    }
-}
-/// `ExtensionBoardingMyAiMmRespDataPresent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ExtensionBoardingMyAiMmRespDataPresent {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `card_template_id`
-    pub card_template_id: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `card_variables`
-    pub card_variables: Option<ExtensionBoardingMyAiMmRespDataPresentCardVariables>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for ExtensionBoardingMyAiMmRespDataPresent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ExtensionBoardingMyAiMmRespDataPresent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "card_template_id", &mut out.card_template_id)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "card_variables", &mut out.card_variables)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
-        Ok(out)
-    }
-}
-/// `ExtensionBoardingMyAiMmRespDataPresentCardVariables`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ExtensionBoardingMyAiMmRespDataPresentCardVariables {
-    /// `content`
-    pub content: Option<String>,
-}
-impl FromJson for ExtensionBoardingMyAiMmRespDataPresentCardVariables {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "ExtensionBoardingMyAiMmRespDataPresentCardVariables",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        Ok(out)
-    }
-}
-/// `FetchMeetingAnalyzeMyAiVcReqBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchMeetingAnalyzeMyAiVcReqBody {
-    /// `task_id`
-    pub task_id: Option<String>,
-}
-impl ToJson for FetchMeetingAnalyzeMyAiVcReqBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("task_id", &self.task_id);
         w.end_object();
     }
 }
@@ -3238,7 +2130,7 @@ pub struct FetchRecapStreamMyAiVcMeetingReqBody {
     /// `scenario_context_schema_version`
     pub scenario_context_schema_version: Option<String>,
     /// `scenario_context`
-    pub scenario_context: Option<FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext>,
+    pub scenario_context: Option<GetRecapMyAiVcMeetingReqBodyScenarioContext>,
     /// `participant_input`
     pub participant_input: Option<String>,
     /// `current_im_message_id`
@@ -3261,643 +2153,6 @@ impl ToJson for FetchRecapStreamMyAiVcMeetingReqBody {
         w.field_opt("current_im_message_id", &self.current_im_message_id);
         w.field_opt("debug_info_message_id", &self.debug_info_message_id);
         w.end_object();
-    }
-}
-/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext {
-    /// `plugins`
-    pub plugins: Option<Vec<FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextPlugins>>,
-    /// `object`
-    pub object: Option<FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextObject>,
-    /// `work_mode`
-    pub work_mode: Option<i64>,
-    /// `scenario`
-    pub scenario: Option<Scenario>,
-    /// `extra`
-    pub extra: Option<FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextExtra>,
-    /// `system_info`
-    pub system_info: Option<
-        FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo,
-    >,
-}
-impl ToJson for FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("plugins", &self.plugins);
-        w.field_opt("object", &self.object);
-        w.field_opt("work_mode", &self.work_mode);
-        w.field_opt("scenario", &self.scenario);
-        w.field_opt("extra", &self.extra);
-        w.field_opt("system_info", &self.system_info);
-        w.end_object();
-    }
-}
-/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextExtra`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextExtra {
-    /// `vc_meeting_id`
-    pub vc_meeting_id: Option<String>,
-    /// `vc_locale`
-    pub vc_locale: Option<String>,
-    /// `vc_applink_host`
-    pub vc_applink_host: Option<String>,
-    /// `vc_app_version`
-    pub vc_app_version: Option<String>,
-    /// `vc_feature_config`
-    pub vc_feature_config: Option<String>,
-    /// `quick_execute_param_rich_tag`
-    pub quick_execute_param_rich_tag: Option<String>,
-}
-impl ToJson for FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextExtra {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("vc_meeting_id", &self.vc_meeting_id);
-        w.field_opt("vc_locale", &self.vc_locale);
-        w.field_opt("vc_applink_host", &self.vc_applink_host);
-        w.field_opt("vc_app_version", &self.vc_app_version);
-        w.field_opt("vc_feature_config", &self.vc_feature_config);
-        w.field_opt("quick_execute_param_rich_tag", &self.quick_execute_param_rich_tag);
-        w.end_object();
-    }
-}
-/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextObject`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextObject {
-    /// `type`
-    pub r#type: Option<Type>,
-    /// `biz_id`
-    pub biz_id: Option<String>,
-}
-impl ToJson for FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextObject {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("type", &self.r#type);
-        w.field_opt("biz_id", &self.biz_id);
-        w.end_object();
-    }
-}
-/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextPlugins`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextPlugins {
-    /// `key`
-    pub key: Option<String>,
-}
-impl ToJson for FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextPlugins {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("key", &self.key);
-        w.end_object();
-    }
-}
-/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    /// `lang`
-    pub lang: Option<String>,
-    /// `brand`
-    pub brand: Option<String>,
-    /// `locale`
-    pub locale: Option<String>,
-    /// `session_id`
-    pub session_id: Option<String>,
-    /// `app_version`
-    pub app_version: Option<String>,
-}
-impl ToJson for FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("lang", &self.lang);
-        w.field_opt("brand", &self.brand);
-        w.field_opt("locale", &self.locale);
-        w.field_opt("session_id", &self.session_id);
-        w.field_opt("app_version", &self.app_version);
-        w.end_object();
-    }
-}
-/// `FetchRecapStreamMyAiVcMeetingRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchRecapStreamMyAiVcMeetingRespData {
-    /// `result`
-    pub result: Option<FetchRecapStreamMyAiVcMeetingRespDataResult>,
-}
-impl FromJson for FetchRecapStreamMyAiVcMeetingRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FetchRecapStreamMyAiVcMeetingRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        Ok(out)
-    }
-}
-/// `FetchRecapStreamMyAiVcMeetingRespDataResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchRecapStreamMyAiVcMeetingRespDataResult {
-    /// `meeting_recap_or_fail_reason`
-    pub meeting_recap_or_fail_reason: Option<String>,
-    /// `meeting_recap`
-    pub meeting_recap: Option<String>,
-}
-impl FromJson for FetchRecapStreamMyAiVcMeetingRespDataResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FetchRecapStreamMyAiVcMeetingRespDataResult")?;
-        let mut out = Self::default();
-        json::set(
-            &mut o,
-            "meeting_recap_or_fail_reason",
-            &mut out.meeting_recap_or_fail_reason,
-        )?;
-        json::set(&mut o, "meeting_recap", &mut out.meeting_recap)?;
-        Ok(out)
-    }
-}
-/// `FetchSectionSummaryStreamMyAiVcMeetingReqBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchSectionSummaryStreamMyAiVcMeetingReqBody {
-    /// `meeting_id`
-    pub meeting_id: Option<String>,
-    /// `question`
-    pub question: Option<String>,
-    /// `lang`
-    pub lang: Option<String>,
-    /// `scenario_context_schema_version`
-    pub scenario_context_schema_version: Option<String>,
-    /// `scenario_context`
-    pub scenario_context: Option<
-        FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext,
-    >,
-    /// `participant_input`
-    pub participant_input: Option<String>,
-}
-impl ToJson for FetchSectionSummaryStreamMyAiVcMeetingReqBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("meeting_id", &self.meeting_id);
-        w.field_opt("question", &self.question);
-        w.field_opt("lang", &self.lang);
-        w.field_opt(
-            "scenario_context_schema_version",
-            &self.scenario_context_schema_version,
-        );
-        w.field_opt("scenario_context", &self.scenario_context);
-        w.field_opt("participant_input", &self.participant_input);
-        w.end_object();
-    }
-}
-/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext {
-    /// `plugins`
-    pub plugins: Option<
-        Vec<FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins>,
-    >,
-    /// `object`
-    pub object: Option<
-        FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject,
-    >,
-    /// `work_mode`
-    pub work_mode: Option<i64>,
-    /// `scenario`
-    pub scenario: Option<Scenario>,
-    /// `extra`
-    pub extra: Option<FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra>,
-    /// `system_info`
-    pub system_info: Option<
-        FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo,
-    >,
-}
-impl ToJson for FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("plugins", &self.plugins);
-        w.field_opt("object", &self.object);
-        w.field_opt("work_mode", &self.work_mode);
-        w.field_opt("scenario", &self.scenario);
-        w.field_opt("extra", &self.extra);
-        w.field_opt("system_info", &self.system_info);
-        w.end_object();
-    }
-}
-/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra {
-    /// `vc_meeting_id`
-    pub vc_meeting_id: Option<String>,
-    /// `vc_locale`
-    pub vc_locale: Option<String>,
-    /// `vc_applink_host`
-    pub vc_applink_host: Option<String>,
-    /// `vc_app_version`
-    pub vc_app_version: Option<String>,
-    /// `vc_feature_config`
-    pub vc_feature_config: Option<String>,
-    /// `quick_execute_param_rich_tag`
-    pub quick_execute_param_rich_tag: Option<String>,
-}
-impl ToJson for FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("vc_meeting_id", &self.vc_meeting_id);
-        w.field_opt("vc_locale", &self.vc_locale);
-        w.field_opt("vc_applink_host", &self.vc_applink_host);
-        w.field_opt("vc_app_version", &self.vc_app_version);
-        w.field_opt("vc_feature_config", &self.vc_feature_config);
-        w.field_opt("quick_execute_param_rich_tag", &self.quick_execute_param_rich_tag);
-        w.end_object();
-    }
-}
-/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject {
-    /// `type`
-    pub r#type: Option<Type>,
-    /// `biz_id`
-    pub biz_id: Option<String>,
-}
-impl ToJson for FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("type", &self.r#type);
-        w.field_opt("biz_id", &self.biz_id);
-        w.end_object();
-    }
-}
-/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins {
-    /// `key`
-    pub key: Option<String>,
-}
-impl ToJson for FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("key", &self.key);
-        w.end_object();
-    }
-}
-/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    /// `lang`
-    pub lang: Option<String>,
-    /// `brand`
-    pub brand: Option<String>,
-    /// `locale`
-    pub locale: Option<String>,
-    /// `session_id`
-    pub session_id: Option<String>,
-    /// `app_version`
-    pub app_version: Option<String>,
-}
-impl ToJson for FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("lang", &self.lang);
-        w.field_opt("brand", &self.brand);
-        w.field_opt("locale", &self.locale);
-        w.field_opt("session_id", &self.session_id);
-        w.field_opt("app_version", &self.app_version);
-        w.end_object();
-    }
-}
-/// `FetchSectionSummaryStreamMyAiVcMeetingRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchSectionSummaryStreamMyAiVcMeetingRespData {
-    /// `result`
-    pub result: Option<FetchSectionSummaryStreamMyAiVcMeetingRespDataResult>,
-}
-impl FromJson for FetchSectionSummaryStreamMyAiVcMeetingRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "FetchSectionSummaryStreamMyAiVcMeetingRespData",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        Ok(out)
-    }
-}
-/// `FetchSectionSummaryStreamMyAiVcMeetingRespDataResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchSectionSummaryStreamMyAiVcMeetingRespDataResult {
-    /// `meeting_recap_or_fail_reason`
-    pub meeting_recap_or_fail_reason: Option<String>,
-    /// `meeting_recap`
-    pub meeting_recap: Option<String>,
-}
-impl FromJson for FetchSectionSummaryStreamMyAiVcMeetingRespDataResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "FetchSectionSummaryStreamMyAiVcMeetingRespDataResult",
-        )?;
-        let mut out = Self::default();
-        json::set(
-            &mut o,
-            "meeting_recap_or_fail_reason",
-            &mut out.meeting_recap_or_fail_reason,
-        )?;
-        json::set(&mut o, "meeting_recap", &mut out.meeting_recap)?;
-        Ok(out)
-    }
-}
-/// `FetchStepSummaryStreamMyAiVcMeetingReqBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchStepSummaryStreamMyAiVcMeetingReqBody {
-    /// `meeting_id`
-    pub meeting_id: Option<String>,
-    /// `question`
-    pub question: Option<String>,
-    /// `lang`
-    pub lang: Option<String>,
-    /// `scenario_context_schema_version`
-    pub scenario_context_schema_version: Option<String>,
-    /// `scenario_context`
-    pub scenario_context: Option<
-        FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext,
-    >,
-    /// `participant_input`
-    pub participant_input: Option<String>,
-}
-impl ToJson for FetchStepSummaryStreamMyAiVcMeetingReqBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("meeting_id", &self.meeting_id);
-        w.field_opt("question", &self.question);
-        w.field_opt("lang", &self.lang);
-        w.field_opt(
-            "scenario_context_schema_version",
-            &self.scenario_context_schema_version,
-        );
-        w.field_opt("scenario_context", &self.scenario_context);
-        w.field_opt("participant_input", &self.participant_input);
-        w.end_object();
-    }
-}
-/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext {
-    /// `plugins`
-    pub plugins: Option<
-        Vec<FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins>,
-    >,
-    /// `object`
-    pub object: Option<FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject>,
-    /// `work_mode`
-    pub work_mode: Option<i64>,
-    /// `scenario`
-    pub scenario: Option<Scenario>,
-    /// `extra`
-    pub extra: Option<FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra>,
-    /// `system_info`
-    pub system_info: Option<
-        FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo,
-    >,
-}
-impl ToJson for FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("plugins", &self.plugins);
-        w.field_opt("object", &self.object);
-        w.field_opt("work_mode", &self.work_mode);
-        w.field_opt("scenario", &self.scenario);
-        w.field_opt("extra", &self.extra);
-        w.field_opt("system_info", &self.system_info);
-        w.end_object();
-    }
-}
-/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra {
-    /// `vc_meeting_id`
-    pub vc_meeting_id: Option<String>,
-    /// `vc_locale`
-    pub vc_locale: Option<String>,
-    /// `vc_applink_host`
-    pub vc_applink_host: Option<String>,
-    /// `vc_app_version`
-    pub vc_app_version: Option<String>,
-    /// `vc_feature_config`
-    pub vc_feature_config: Option<String>,
-    /// `quick_execute_param_rich_tag`
-    pub quick_execute_param_rich_tag: Option<String>,
-}
-impl ToJson for FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("vc_meeting_id", &self.vc_meeting_id);
-        w.field_opt("vc_locale", &self.vc_locale);
-        w.field_opt("vc_applink_host", &self.vc_applink_host);
-        w.field_opt("vc_app_version", &self.vc_app_version);
-        w.field_opt("vc_feature_config", &self.vc_feature_config);
-        w.field_opt("quick_execute_param_rich_tag", &self.quick_execute_param_rich_tag);
-        w.end_object();
-    }
-}
-/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject {
-    /// `type`
-    pub r#type: Option<Type>,
-    /// `biz_id`
-    pub biz_id: Option<String>,
-}
-impl ToJson for FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("type", &self.r#type);
-        w.field_opt("biz_id", &self.biz_id);
-        w.end_object();
-    }
-}
-/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins {
-    /// `key`
-    pub key: Option<String>,
-}
-impl ToJson for FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("key", &self.key);
-        w.end_object();
-    }
-}
-/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    /// `lang`
-    pub lang: Option<String>,
-    /// `brand`
-    pub brand: Option<String>,
-    /// `locale`
-    pub locale: Option<String>,
-    /// `session_id`
-    pub session_id: Option<String>,
-    /// `app_version`
-    pub app_version: Option<String>,
-}
-impl ToJson for FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("lang", &self.lang);
-        w.field_opt("brand", &self.brand);
-        w.field_opt("locale", &self.locale);
-        w.field_opt("session_id", &self.session_id);
-        w.field_opt("app_version", &self.app_version);
-        w.end_object();
-    }
-}
-/// `FetchStepSummaryStreamMyAiVcMeetingRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchStepSummaryStreamMyAiVcMeetingRespData {
-    /// `result`
-    pub result: Option<FetchStepSummaryStreamMyAiVcMeetingRespDataResult>,
-}
-impl FromJson for FetchStepSummaryStreamMyAiVcMeetingRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "FetchStepSummaryStreamMyAiVcMeetingRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        Ok(out)
-    }
-}
-/// `FetchStepSummaryStreamMyAiVcMeetingRespDataResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct FetchStepSummaryStreamMyAiVcMeetingRespDataResult {
-    /// `meeting_recap_or_fail_reason`
-    pub meeting_recap_or_fail_reason: Option<String>,
-    /// `meeting_recap`
-    pub meeting_recap: Option<String>,
-}
-impl FromJson for FetchStepSummaryStreamMyAiVcMeetingRespDataResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "FetchStepSummaryStreamMyAiVcMeetingRespDataResult",
-        )?;
-        let mut out = Self::default();
-        json::set(
-            &mut o,
-            "meeting_recap_or_fail_reason",
-            &mut out.meeting_recap_or_fail_reason,
-        )?;
-        json::set(&mut o, "meeting_recap", &mut out.meeting_recap)?;
-        Ok(out)
     }
 }
 /// `GeneratedSource`
@@ -3939,174 +2194,6 @@ impl FromJson for GetActiveMeetingReserveResponseBody {
         let mut out = Self::default();
         json::set(&mut o, "meeting", &mut out.meeting)?;
         Ok(out)
-    }
-}
-/// `GetCommonReplyMyAiVcMeetingReqBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetCommonReplyMyAiVcMeetingReqBody {
-    /// `meeting_id`
-    pub meeting_id: Option<String>,
-    /// `question`
-    pub question: Option<String>,
-    /// `lang`
-    pub lang: Option<String>,
-    /// `scenario_context_schema_version`
-    pub scenario_context_schema_version: Option<String>,
-    /// `scenario_context`
-    pub scenario_context: Option<GetCommonReplyMyAiVcMeetingReqBodyScenarioContext>,
-}
-impl ToJson for GetCommonReplyMyAiVcMeetingReqBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("meeting_id", &self.meeting_id);
-        w.field_opt("question", &self.question);
-        w.field_opt("lang", &self.lang);
-        w.field_opt(
-            "scenario_context_schema_version",
-            &self.scenario_context_schema_version,
-        );
-        w.field_opt("scenario_context", &self.scenario_context);
-        w.end_object();
-    }
-}
-/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetCommonReplyMyAiVcMeetingReqBodyScenarioContext {
-    /// `plugins`
-    pub plugins: Option<Vec<GetCommonReplyMyAiVcMeetingReqBodyScenarioContextPlugins>>,
-    /// `object`
-    pub object: Option<GetCommonReplyMyAiVcMeetingReqBodyScenarioContextObject>,
-    /// `work_mode`
-    pub work_mode: Option<i64>,
-    /// `scenario`
-    pub scenario: Option<Scenario>,
-    /// `extra`
-    pub extra: Option<GetCommonReplyMyAiVcMeetingReqBodyScenarioContextExtra>,
-    /// `system_info`
-    pub system_info: Option<GetCommonReplyMyAiVcMeetingReqBodyScenarioContextSystemInfo>,
-}
-impl ToJson for GetCommonReplyMyAiVcMeetingReqBodyScenarioContext {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("plugins", &self.plugins);
-        w.field_opt("object", &self.object);
-        w.field_opt("work_mode", &self.work_mode);
-        w.field_opt("scenario", &self.scenario);
-        w.field_opt("extra", &self.extra);
-        w.field_opt("system_info", &self.system_info);
-        w.end_object();
-    }
-}
-/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContextExtra`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetCommonReplyMyAiVcMeetingReqBodyScenarioContextExtra {
-    /// `vc_meeting_id`
-    pub vc_meeting_id: Option<String>,
-    /// `vc_locale`
-    pub vc_locale: Option<String>,
-    /// `vc_applink_host`
-    pub vc_applink_host: Option<String>,
-    /// `vc_app_version`
-    pub vc_app_version: Option<String>,
-    /// `vc_feature_config`
-    pub vc_feature_config: Option<String>,
-    /// `quick_execute_param_rich_tag`
-    pub quick_execute_param_rich_tag: Option<String>,
-}
-impl ToJson for GetCommonReplyMyAiVcMeetingReqBodyScenarioContextExtra {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("vc_meeting_id", &self.vc_meeting_id);
-        w.field_opt("vc_locale", &self.vc_locale);
-        w.field_opt("vc_applink_host", &self.vc_applink_host);
-        w.field_opt("vc_app_version", &self.vc_app_version);
-        w.field_opt("vc_feature_config", &self.vc_feature_config);
-        w.field_opt("quick_execute_param_rich_tag", &self.quick_execute_param_rich_tag);
-        w.end_object();
-    }
-}
-/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContextObject`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetCommonReplyMyAiVcMeetingReqBodyScenarioContextObject {
-    /// `type`
-    pub r#type: Option<Type>,
-    /// `biz_id`
-    pub biz_id: Option<String>,
-}
-impl ToJson for GetCommonReplyMyAiVcMeetingReqBodyScenarioContextObject {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("type", &self.r#type);
-        w.field_opt("biz_id", &self.biz_id);
-        w.end_object();
-    }
-}
-/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContextPlugins`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetCommonReplyMyAiVcMeetingReqBodyScenarioContextPlugins {
-    /// `key`
-    pub key: Option<String>,
-}
-impl ToJson for GetCommonReplyMyAiVcMeetingReqBodyScenarioContextPlugins {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("key", &self.key);
-        w.end_object();
-    }
-}
-/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContextSystemInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetCommonReplyMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    /// `lang`
-    pub lang: Option<String>,
-    /// `brand`
-    pub brand: Option<String>,
-    /// `locale`
-    pub locale: Option<String>,
-    /// `session_id`
-    pub session_id: Option<String>,
-    /// `app_version`
-    pub app_version: Option<String>,
-}
-impl ToJson for GetCommonReplyMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("lang", &self.lang);
-        w.field_opt("brand", &self.brand);
-        w.field_opt("locale", &self.locale);
-        w.field_opt("session_id", &self.session_id);
-        w.field_opt("app_version", &self.app_version);
-        w.end_object();
     }
 }
 /// `GetCommonReplyMyAiVcMeetingRespData`
@@ -4495,7 +2582,7 @@ impl ToJson for GetRecapMyAiVcMeetingReqBody {
 )]
 pub struct GetRecapMyAiVcMeetingReqBodyScenarioContext {
     /// `plugins`
-    pub plugins: Option<Vec<GetRecapMyAiVcMeetingReqBodyScenarioContextPlugins>>,
+    pub plugins: Option<Vec<QueryMyAiMmReqBodyScenarioContextPlugins>>,
     /// `object`
     pub object: Option<GetRecapMyAiVcMeetingReqBodyScenarioContextObject>,
     /// `work_mode`
@@ -4505,7 +2592,7 @@ pub struct GetRecapMyAiVcMeetingReqBodyScenarioContext {
     /// `extra`
     pub extra: Option<GetRecapMyAiVcMeetingReqBodyScenarioContextExtra>,
     /// `system_info`
-    pub system_info: Option<GetRecapMyAiVcMeetingReqBodyScenarioContextSystemInfo>,
+    pub system_info: Option<QueryMyAiMmReqBodyScenarioContextSystemInfo>,
 }
 impl ToJson for GetRecapMyAiVcMeetingReqBodyScenarioContext {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -4570,54 +2657,6 @@ impl ToJson for GetRecapMyAiVcMeetingReqBodyScenarioContextObject {
         w.begin_object();
         w.field_opt("type", &self.r#type);
         w.field_opt("biz_id", &self.biz_id);
-        w.end_object();
-    }
-}
-/// `GetRecapMyAiVcMeetingReqBodyScenarioContextPlugins`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetRecapMyAiVcMeetingReqBodyScenarioContextPlugins {
-    /// `key`
-    pub key: Option<String>,
-}
-impl ToJson for GetRecapMyAiVcMeetingReqBodyScenarioContextPlugins {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("key", &self.key);
-        w.end_object();
-    }
-}
-/// `GetRecapMyAiVcMeetingReqBodyScenarioContextSystemInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetRecapMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    /// `lang`
-    pub lang: Option<String>,
-    /// `brand`
-    pub brand: Option<String>,
-    /// `locale`
-    pub locale: Option<String>,
-    /// `session_id`
-    pub session_id: Option<String>,
-    /// `app_version`
-    pub app_version: Option<String>,
-}
-impl ToJson for GetRecapMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("lang", &self.lang);
-        w.field_opt("brand", &self.brand);
-        w.field_opt("locale", &self.locale);
-        w.field_opt("session_id", &self.session_id);
-        w.field_opt("app_version", &self.app_version);
         w.end_object();
     }
 }
@@ -4827,174 +2866,6 @@ impl FromJson for GetScopeConfigResponseBody {
         Ok(out)
     }
 }
-/// `GetTodoTaskMyAiVcMeetingReqBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetTodoTaskMyAiVcMeetingReqBody {
-    /// `meeting_id`
-    pub meeting_id: Option<String>,
-    /// `question`
-    pub question: Option<String>,
-    /// `lang`
-    pub lang: Option<String>,
-    /// `scenario_context_schema_version`
-    pub scenario_context_schema_version: Option<String>,
-    /// `scenario_context`
-    pub scenario_context: Option<GetTodoTaskMyAiVcMeetingReqBodyScenarioContext>,
-}
-impl ToJson for GetTodoTaskMyAiVcMeetingReqBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("meeting_id", &self.meeting_id);
-        w.field_opt("question", &self.question);
-        w.field_opt("lang", &self.lang);
-        w.field_opt(
-            "scenario_context_schema_version",
-            &self.scenario_context_schema_version,
-        );
-        w.field_opt("scenario_context", &self.scenario_context);
-        w.end_object();
-    }
-}
-/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetTodoTaskMyAiVcMeetingReqBodyScenarioContext {
-    /// `plugins`
-    pub plugins: Option<Vec<GetTodoTaskMyAiVcMeetingReqBodyScenarioContextPlugins>>,
-    /// `object`
-    pub object: Option<GetTodoTaskMyAiVcMeetingReqBodyScenarioContextObject>,
-    /// `work_mode`
-    pub work_mode: Option<i64>,
-    /// `scenario`
-    pub scenario: Option<Scenario>,
-    /// `extra`
-    pub extra: Option<GetTodoTaskMyAiVcMeetingReqBodyScenarioContextExtra>,
-    /// `system_info`
-    pub system_info: Option<GetTodoTaskMyAiVcMeetingReqBodyScenarioContextSystemInfo>,
-}
-impl ToJson for GetTodoTaskMyAiVcMeetingReqBodyScenarioContext {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("plugins", &self.plugins);
-        w.field_opt("object", &self.object);
-        w.field_opt("work_mode", &self.work_mode);
-        w.field_opt("scenario", &self.scenario);
-        w.field_opt("extra", &self.extra);
-        w.field_opt("system_info", &self.system_info);
-        w.end_object();
-    }
-}
-/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContextExtra`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetTodoTaskMyAiVcMeetingReqBodyScenarioContextExtra {
-    /// `vc_meeting_id`
-    pub vc_meeting_id: Option<String>,
-    /// `vc_locale`
-    pub vc_locale: Option<String>,
-    /// `vc_applink_host`
-    pub vc_applink_host: Option<String>,
-    /// `vc_app_version`
-    pub vc_app_version: Option<String>,
-    /// `vc_feature_config`
-    pub vc_feature_config: Option<String>,
-    /// `quick_execute_param_rich_tag`
-    pub quick_execute_param_rich_tag: Option<String>,
-}
-impl ToJson for GetTodoTaskMyAiVcMeetingReqBodyScenarioContextExtra {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("vc_meeting_id", &self.vc_meeting_id);
-        w.field_opt("vc_locale", &self.vc_locale);
-        w.field_opt("vc_applink_host", &self.vc_applink_host);
-        w.field_opt("vc_app_version", &self.vc_app_version);
-        w.field_opt("vc_feature_config", &self.vc_feature_config);
-        w.field_opt("quick_execute_param_rich_tag", &self.quick_execute_param_rich_tag);
-        w.end_object();
-    }
-}
-/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContextObject`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetTodoTaskMyAiVcMeetingReqBodyScenarioContextObject {
-    /// `type`
-    pub r#type: Option<Type>,
-    /// `biz_id`
-    pub biz_id: Option<String>,
-}
-impl ToJson for GetTodoTaskMyAiVcMeetingReqBodyScenarioContextObject {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("type", &self.r#type);
-        w.field_opt("biz_id", &self.biz_id);
-        w.end_object();
-    }
-}
-/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContextPlugins`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetTodoTaskMyAiVcMeetingReqBodyScenarioContextPlugins {
-    /// `key`
-    pub key: Option<String>,
-}
-impl ToJson for GetTodoTaskMyAiVcMeetingReqBodyScenarioContextPlugins {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("key", &self.key);
-        w.end_object();
-    }
-}
-/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContextSystemInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GetTodoTaskMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    /// `lang`
-    pub lang: Option<String>,
-    /// `brand`
-    pub brand: Option<String>,
-    /// `locale`
-    pub locale: Option<String>,
-    /// `session_id`
-    pub session_id: Option<String>,
-    /// `app_version`
-    pub app_version: Option<String>,
-}
-impl ToJson for GetTodoTaskMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("lang", &self.lang);
-        w.field_opt("brand", &self.brand);
-        w.field_opt("locale", &self.locale);
-        w.field_opt("session_id", &self.session_id);
-        w.field_opt("app_version", &self.app_version);
-        w.end_object();
-    }
-}
 /// `GetTodoTaskMyAiVcMeetingRespData`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -5068,7 +2939,7 @@ impl FromJson for GetTopUserReportResponseBody {
 )]
 pub struct HelpSceneTypeMyAiRoomReqBody {
     /// `common_param`
-    pub common_param: Option<HelpSceneTypeMyAiRoomReqBodyCommonParam>,
+    pub common_param: Option<ExitMyAiRoomReqBodyCommonParam>,
     /// `help_request_type`
     pub help_request_type: i64,
 }
@@ -5078,175 +2949,6 @@ impl ToJson for HelpSceneTypeMyAiRoomReqBody {
         w.field_opt("common_param", &self.common_param);
         w.field("help_request_type", &self.help_request_type);
         w.end_object();
-    }
-}
-/// `HelpSceneTypeMyAiRoomReqBodyCommonParam`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct HelpSceneTypeMyAiRoomReqBodyCommonParam {
-    /// `language`
-    pub language: Option<String>,
-    /// `utc_offset`
-    pub utc_offset: Option<String>,
-    /// `room_id`
-    pub room_id: Option<String>,
-    /// `client_version`
-    pub client_version: Option<String>,
-    /// `openapi_history`
-    pub openapi_history: Option<HelpSceneTypeMyAiRoomReqBodyCommonParamOpenapiHistory>,
-}
-impl ToJson for HelpSceneTypeMyAiRoomReqBodyCommonParam {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("language", &self.language);
-        w.field_opt("utc_offset", &self.utc_offset);
-        w.field_opt("room_id", &self.room_id);
-        w.field_opt("client_version", &self.client_version);
-        w.field_opt("openapi_history", &self.openapi_history);
-        w.end_object();
-    }
-}
-/// `HelpSceneTypeMyAiRoomReqBodyCommonParamOpenapiHistory`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct HelpSceneTypeMyAiRoomReqBodyCommonParamOpenapiHistory {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl ToJson for HelpSceneTypeMyAiRoomReqBodyCommonParamOpenapiHistory {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("response_type", &self.response_type);
-        w.field_opt("schedule_event_id", &self.schedule_event_id);
-        w.field_opt("other_msg", &self.other_msg);
-        w.field_opt("oapi_msg", &self.oapi_msg);
-        w.end_object();
-    }
-}
-/// `HelpSceneTypeMyAiRoomRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct HelpSceneTypeMyAiRoomRespData {
-    /// `result`
-    pub result: Option<HelpSceneTypeMyAiRoomRespDataResult>,
-    /// `present`
-    pub present: Option<HelpSceneTypeMyAiRoomRespDataPresent>,
-}
-impl FromJson for HelpSceneTypeMyAiRoomRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "HelpSceneTypeMyAiRoomRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "present", &mut out.present)?;
-        Ok(out)
-    }
-}
-/// `HelpSceneTypeMyAiRoomRespDataPresent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct HelpSceneTypeMyAiRoomRespDataPresent {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `interactable`
-    pub interactable: Option<bool>,
-    /// `operation_type`
-    pub operation_type: Option<String>,
-    /// `operation_url`
-    pub operation_url: Option<String>,
-    /// `callback_url`
-    pub callback_url: Option<String>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for HelpSceneTypeMyAiRoomRespDataPresent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "HelpSceneTypeMyAiRoomRespDataPresent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "interactable", &mut out.interactable)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_url", &mut out.operation_url)?;
-        json::set(&mut o, "callback_url", &mut out.callback_url)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
-        Ok(out)
-    }
-}
-/// `HelpSceneTypeMyAiRoomRespDataResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct HelpSceneTypeMyAiRoomRespDataResult {
-    /// `room_reply`
-    pub room_reply: Option<String>,
-    /// `openapi_response`
-    pub openapi_response: Option<HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse>,
-}
-impl FromJson for HelpSceneTypeMyAiRoomRespDataResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "HelpSceneTypeMyAiRoomRespDataResult")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_reply", &mut out.room_reply)?;
-        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
-        Ok(out)
-    }
-}
-/// `HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl FromJson for HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "response_type", &mut out.response_type)?;
-        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
-        json::set(&mut o, "other_msg", &mut out.other_msg)?;
-        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
-        Ok(out)
     }
 }
 /// `InviteMeetingRequestBody`
@@ -5370,7 +3072,7 @@ pub struct JoinMeetingMyAiRoomReqBody {
     /// `join_meeting_type`
     pub join_meeting_type: Option<i64>,
     /// `common_param`
-    pub common_param: Option<JoinMeetingMyAiRoomReqBodyCommonParam>,
+    pub common_param: Option<ExitMyAiRoomReqBodyCommonParam>,
 }
 impl ToJson for JoinMeetingMyAiRoomReqBody {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5381,175 +3083,6 @@ impl ToJson for JoinMeetingMyAiRoomReqBody {
         w.field_opt("join_meeting_type", &self.join_meeting_type);
         w.field_opt("common_param", &self.common_param);
         w.end_object();
-    }
-}
-/// `JoinMeetingMyAiRoomReqBodyCommonParam`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinMeetingMyAiRoomReqBodyCommonParam {
-    /// `language`
-    pub language: Option<String>,
-    /// `utc_offset`
-    pub utc_offset: Option<String>,
-    /// `room_id`
-    pub room_id: Option<String>,
-    /// `client_version`
-    pub client_version: Option<String>,
-    /// `openapi_history`
-    pub openapi_history: Option<JoinMeetingMyAiRoomReqBodyCommonParamOpenapiHistory>,
-}
-impl ToJson for JoinMeetingMyAiRoomReqBodyCommonParam {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("language", &self.language);
-        w.field_opt("utc_offset", &self.utc_offset);
-        w.field_opt("room_id", &self.room_id);
-        w.field_opt("client_version", &self.client_version);
-        w.field_opt("openapi_history", &self.openapi_history);
-        w.end_object();
-    }
-}
-/// `JoinMeetingMyAiRoomReqBodyCommonParamOpenapiHistory`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinMeetingMyAiRoomReqBodyCommonParamOpenapiHistory {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl ToJson for JoinMeetingMyAiRoomReqBodyCommonParamOpenapiHistory {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("response_type", &self.response_type);
-        w.field_opt("schedule_event_id", &self.schedule_event_id);
-        w.field_opt("other_msg", &self.other_msg);
-        w.field_opt("oapi_msg", &self.oapi_msg);
-        w.end_object();
-    }
-}
-/// `JoinMeetingMyAiRoomRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinMeetingMyAiRoomRespData {
-    /// `result`
-    pub result: Option<JoinMeetingMyAiRoomRespDataResult>,
-    /// `present`
-    pub present: Option<JoinMeetingMyAiRoomRespDataPresent>,
-}
-impl FromJson for JoinMeetingMyAiRoomRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JoinMeetingMyAiRoomRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "present", &mut out.present)?;
-        Ok(out)
-    }
-}
-/// `JoinMeetingMyAiRoomRespDataPresent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinMeetingMyAiRoomRespDataPresent {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `interactable`
-    pub interactable: Option<bool>,
-    /// `operation_type`
-    pub operation_type: Option<String>,
-    /// `operation_url`
-    pub operation_url: Option<String>,
-    /// `callback_url`
-    pub callback_url: Option<String>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for JoinMeetingMyAiRoomRespDataPresent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JoinMeetingMyAiRoomRespDataPresent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "interactable", &mut out.interactable)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_url", &mut out.operation_url)?;
-        json::set(&mut o, "callback_url", &mut out.callback_url)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
-        Ok(out)
-    }
-}
-/// `JoinMeetingMyAiRoomRespDataResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinMeetingMyAiRoomRespDataResult {
-    /// `room_reply`
-    pub room_reply: Option<String>,
-    /// `openapi_response`
-    pub openapi_response: Option<JoinMeetingMyAiRoomRespDataResultOpenapiResponse>,
-}
-impl FromJson for JoinMeetingMyAiRoomRespDataResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JoinMeetingMyAiRoomRespDataResult")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_reply", &mut out.room_reply)?;
-        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
-        Ok(out)
-    }
-}
-/// `JoinMeetingMyAiRoomRespDataResultOpenapiResponse`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinMeetingMyAiRoomRespDataResultOpenapiResponse {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl FromJson for JoinMeetingMyAiRoomRespDataResultOpenapiResponse {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "JoinMeetingMyAiRoomRespDataResultOpenapiResponse",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "response_type", &mut out.response_type)?;
-        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
-        json::set(&mut o, "other_msg", &mut out.other_msg)?;
-        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
-        Ok(out)
     }
 }
 /// `JoinMeetingNumberMyAiRoomReqBody`
@@ -5565,7 +3098,7 @@ pub struct JoinMeetingNumberMyAiRoomReqBody {
     /// `request_type`
     pub request_type: i64,
     /// `common_param`
-    pub common_param: Option<JoinMeetingNumberMyAiRoomReqBodyCommonParam>,
+    pub common_param: Option<ExitMyAiRoomReqBodyCommonParam>,
 }
 impl ToJson for JoinMeetingNumberMyAiRoomReqBody {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5574,177 +3107,6 @@ impl ToJson for JoinMeetingNumberMyAiRoomReqBody {
         w.field("request_type", &self.request_type);
         w.field_opt("common_param", &self.common_param);
         w.end_object();
-    }
-}
-/// `JoinMeetingNumberMyAiRoomReqBodyCommonParam`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinMeetingNumberMyAiRoomReqBodyCommonParam {
-    /// `language`
-    pub language: Option<String>,
-    /// `utc_offset`
-    pub utc_offset: Option<String>,
-    /// `room_id`
-    pub room_id: Option<String>,
-    /// `client_version`
-    pub client_version: Option<String>,
-    /// `openapi_history`
-    pub openapi_history: Option<
-        JoinMeetingNumberMyAiRoomReqBodyCommonParamOpenapiHistory,
-    >,
-}
-impl ToJson for JoinMeetingNumberMyAiRoomReqBodyCommonParam {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("language", &self.language);
-        w.field_opt("utc_offset", &self.utc_offset);
-        w.field_opt("room_id", &self.room_id);
-        w.field_opt("client_version", &self.client_version);
-        w.field_opt("openapi_history", &self.openapi_history);
-        w.end_object();
-    }
-}
-/// `JoinMeetingNumberMyAiRoomReqBodyCommonParamOpenapiHistory`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinMeetingNumberMyAiRoomReqBodyCommonParamOpenapiHistory {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl ToJson for JoinMeetingNumberMyAiRoomReqBodyCommonParamOpenapiHistory {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("response_type", &self.response_type);
-        w.field_opt("schedule_event_id", &self.schedule_event_id);
-        w.field_opt("other_msg", &self.other_msg);
-        w.field_opt("oapi_msg", &self.oapi_msg);
-        w.end_object();
-    }
-}
-/// `JoinMeetingNumberMyAiRoomRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinMeetingNumberMyAiRoomRespData {
-    /// `result`
-    pub result: Option<JoinMeetingNumberMyAiRoomRespDataResult>,
-    /// `present`
-    pub present: Option<JoinMeetingNumberMyAiRoomRespDataPresent>,
-}
-impl FromJson for JoinMeetingNumberMyAiRoomRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JoinMeetingNumberMyAiRoomRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "present", &mut out.present)?;
-        Ok(out)
-    }
-}
-/// `JoinMeetingNumberMyAiRoomRespDataPresent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinMeetingNumberMyAiRoomRespDataPresent {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `interactable`
-    pub interactable: Option<bool>,
-    /// `operation_type`
-    pub operation_type: Option<String>,
-    /// `operation_url`
-    pub operation_url: Option<String>,
-    /// `callback_url`
-    pub callback_url: Option<String>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for JoinMeetingNumberMyAiRoomRespDataPresent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JoinMeetingNumberMyAiRoomRespDataPresent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "interactable", &mut out.interactable)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_url", &mut out.operation_url)?;
-        json::set(&mut o, "callback_url", &mut out.callback_url)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
-        Ok(out)
-    }
-}
-/// `JoinMeetingNumberMyAiRoomRespDataResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinMeetingNumberMyAiRoomRespDataResult {
-    /// `room_reply`
-    pub room_reply: Option<String>,
-    /// `openapi_response`
-    pub openapi_response: Option<JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse>,
-}
-impl FromJson for JoinMeetingNumberMyAiRoomRespDataResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JoinMeetingNumberMyAiRoomRespDataResult")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_reply", &mut out.room_reply)?;
-        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
-        Ok(out)
-    }
-}
-/// `JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl FromJson for JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "response_type", &mut out.response_type)?;
-        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
-        json::set(&mut o, "other_msg", &mut out.other_msg)?;
-        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
-        Ok(out)
     }
 }
 /// `JoinOfflineMeetingMyAiRoomReqBody`
@@ -5762,7 +3124,7 @@ pub struct JoinOfflineMeetingMyAiRoomReqBody {
     /// `request_type`
     pub request_type: i64,
     /// `common_param`
-    pub common_param: Option<JoinOfflineMeetingMyAiRoomReqBodyCommonParam>,
+    pub common_param: Option<ExitMyAiRoomReqBodyCommonParam>,
 }
 impl ToJson for JoinOfflineMeetingMyAiRoomReqBody {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -5772,179 +3134,6 @@ impl ToJson for JoinOfflineMeetingMyAiRoomReqBody {
         w.field("request_type", &self.request_type);
         w.field_opt("common_param", &self.common_param);
         w.end_object();
-    }
-}
-/// `JoinOfflineMeetingMyAiRoomReqBodyCommonParam`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinOfflineMeetingMyAiRoomReqBodyCommonParam {
-    /// `language`
-    pub language: Option<String>,
-    /// `utc_offset`
-    pub utc_offset: Option<String>,
-    /// `room_id`
-    pub room_id: Option<String>,
-    /// `client_version`
-    pub client_version: Option<String>,
-    /// `openapi_history`
-    pub openapi_history: Option<
-        JoinOfflineMeetingMyAiRoomReqBodyCommonParamOpenapiHistory,
-    >,
-}
-impl ToJson for JoinOfflineMeetingMyAiRoomReqBodyCommonParam {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("language", &self.language);
-        w.field_opt("utc_offset", &self.utc_offset);
-        w.field_opt("room_id", &self.room_id);
-        w.field_opt("client_version", &self.client_version);
-        w.field_opt("openapi_history", &self.openapi_history);
-        w.end_object();
-    }
-}
-/// `JoinOfflineMeetingMyAiRoomReqBodyCommonParamOpenapiHistory`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinOfflineMeetingMyAiRoomReqBodyCommonParamOpenapiHistory {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl ToJson for JoinOfflineMeetingMyAiRoomReqBodyCommonParamOpenapiHistory {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("response_type", &self.response_type);
-        w.field_opt("schedule_event_id", &self.schedule_event_id);
-        w.field_opt("other_msg", &self.other_msg);
-        w.field_opt("oapi_msg", &self.oapi_msg);
-        w.end_object();
-    }
-}
-/// `JoinOfflineMeetingMyAiRoomRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinOfflineMeetingMyAiRoomRespData {
-    /// `result`
-    pub result: Option<JoinOfflineMeetingMyAiRoomRespDataResult>,
-    /// `present`
-    pub present: Option<JoinOfflineMeetingMyAiRoomRespDataPresent>,
-}
-impl FromJson for JoinOfflineMeetingMyAiRoomRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JoinOfflineMeetingMyAiRoomRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "present", &mut out.present)?;
-        Ok(out)
-    }
-}
-/// `JoinOfflineMeetingMyAiRoomRespDataPresent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinOfflineMeetingMyAiRoomRespDataPresent {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `interactable`
-    pub interactable: Option<bool>,
-    /// `operation_type`
-    pub operation_type: Option<String>,
-    /// `operation_url`
-    pub operation_url: Option<String>,
-    /// `callback_url`
-    pub callback_url: Option<String>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for JoinOfflineMeetingMyAiRoomRespDataPresent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JoinOfflineMeetingMyAiRoomRespDataPresent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "interactable", &mut out.interactable)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_url", &mut out.operation_url)?;
-        json::set(&mut o, "callback_url", &mut out.callback_url)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
-        Ok(out)
-    }
-}
-/// `JoinOfflineMeetingMyAiRoomRespDataResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinOfflineMeetingMyAiRoomRespDataResult {
-    /// `room_reply`
-    pub room_reply: Option<String>,
-    /// `openapi_response`
-    pub openapi_response: Option<
-        JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse,
-    >,
-}
-impl FromJson for JoinOfflineMeetingMyAiRoomRespDataResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "JoinOfflineMeetingMyAiRoomRespDataResult")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_reply", &mut out.room_reply)?;
-        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
-        Ok(out)
-    }
-}
-/// `JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl FromJson for JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "response_type", &mut out.response_type)?;
-        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
-        json::set(&mut o, "other_msg", &mut out.other_msg)?;
-        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
-        Ok(out)
     }
 }
 /// `KickoutMeetingRequestBody`
@@ -6032,7 +3221,7 @@ pub struct LeaveMeetingMyAiRoomReqBody {
     /// `request_type`
     pub request_type: i64,
     /// `common_param`
-    pub common_param: Option<LeaveMeetingMyAiRoomReqBodyCommonParam>,
+    pub common_param: Option<ExitMyAiRoomReqBodyCommonParam>,
 }
 impl ToJson for LeaveMeetingMyAiRoomReqBody {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -6040,175 +3229,6 @@ impl ToJson for LeaveMeetingMyAiRoomReqBody {
         w.field("request_type", &self.request_type);
         w.field_opt("common_param", &self.common_param);
         w.end_object();
-    }
-}
-/// `LeaveMeetingMyAiRoomReqBodyCommonParam`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct LeaveMeetingMyAiRoomReqBodyCommonParam {
-    /// `language`
-    pub language: Option<String>,
-    /// `utc_offset`
-    pub utc_offset: Option<String>,
-    /// `room_id`
-    pub room_id: Option<String>,
-    /// `client_version`
-    pub client_version: Option<String>,
-    /// `openapi_history`
-    pub openapi_history: Option<LeaveMeetingMyAiRoomReqBodyCommonParamOpenapiHistory>,
-}
-impl ToJson for LeaveMeetingMyAiRoomReqBodyCommonParam {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("language", &self.language);
-        w.field_opt("utc_offset", &self.utc_offset);
-        w.field_opt("room_id", &self.room_id);
-        w.field_opt("client_version", &self.client_version);
-        w.field_opt("openapi_history", &self.openapi_history);
-        w.end_object();
-    }
-}
-/// `LeaveMeetingMyAiRoomReqBodyCommonParamOpenapiHistory`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct LeaveMeetingMyAiRoomReqBodyCommonParamOpenapiHistory {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl ToJson for LeaveMeetingMyAiRoomReqBodyCommonParamOpenapiHistory {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("response_type", &self.response_type);
-        w.field_opt("schedule_event_id", &self.schedule_event_id);
-        w.field_opt("other_msg", &self.other_msg);
-        w.field_opt("oapi_msg", &self.oapi_msg);
-        w.end_object();
-    }
-}
-/// `LeaveMeetingMyAiRoomRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct LeaveMeetingMyAiRoomRespData {
-    /// `result`
-    pub result: Option<LeaveMeetingMyAiRoomRespDataResult>,
-    /// `present`
-    pub present: Option<LeaveMeetingMyAiRoomRespDataPresent>,
-}
-impl FromJson for LeaveMeetingMyAiRoomRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveMeetingMyAiRoomRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "present", &mut out.present)?;
-        Ok(out)
-    }
-}
-/// `LeaveMeetingMyAiRoomRespDataPresent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct LeaveMeetingMyAiRoomRespDataPresent {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `interactable`
-    pub interactable: Option<bool>,
-    /// `operation_type`
-    pub operation_type: Option<String>,
-    /// `operation_url`
-    pub operation_url: Option<String>,
-    /// `callback_url`
-    pub callback_url: Option<String>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for LeaveMeetingMyAiRoomRespDataPresent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveMeetingMyAiRoomRespDataPresent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "interactable", &mut out.interactable)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_url", &mut out.operation_url)?;
-        json::set(&mut o, "callback_url", &mut out.callback_url)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
-        Ok(out)
-    }
-}
-/// `LeaveMeetingMyAiRoomRespDataResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct LeaveMeetingMyAiRoomRespDataResult {
-    /// `room_reply`
-    pub room_reply: Option<String>,
-    /// `openapi_response`
-    pub openapi_response: Option<LeaveMeetingMyAiRoomRespDataResultOpenapiResponse>,
-}
-impl FromJson for LeaveMeetingMyAiRoomRespDataResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveMeetingMyAiRoomRespDataResult")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_reply", &mut out.room_reply)?;
-        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
-        Ok(out)
-    }
-}
-/// `LeaveMeetingMyAiRoomRespDataResultOpenapiResponse`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct LeaveMeetingMyAiRoomRespDataResultOpenapiResponse {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl FromJson for LeaveMeetingMyAiRoomRespDataResultOpenapiResponse {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "LeaveMeetingMyAiRoomRespDataResultOpenapiResponse",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "response_type", &mut out.response_type)?;
-        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
-        json::set(&mut o, "other_msg", &mut out.other_msg)?;
-        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
-        Ok(out)
     }
 }
 /// `ListAlertResponseBody`
@@ -6493,63 +3513,13 @@ impl ToJson for MediaBindMyAiMmReqBodyStatus {
 )]
 pub struct MediaBindMyAiMmRespData {
     /// `present`
-    pub present: Option<MediaBindMyAiMmRespDataPresent>,
+    pub present: Option<QueryMyAiMmRespDataPresent>,
 }
 impl FromJson for MediaBindMyAiMmRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "MediaBindMyAiMmRespData")?;
         let mut out = Self::default();
         json::set(&mut o, "present", &mut out.present)?;
-        Ok(out)
-    }
-}
-/// `MediaBindMyAiMmRespDataPresent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct MediaBindMyAiMmRespDataPresent {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `card_template_id`
-    pub card_template_id: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `card_variables`
-    pub card_variables: Option<MediaBindMyAiMmRespDataPresentCardVariables>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for MediaBindMyAiMmRespDataPresent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MediaBindMyAiMmRespDataPresent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "card_template_id", &mut out.card_template_id)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "card_variables", &mut out.card_variables)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
-        Ok(out)
-    }
-}
-/// `MediaBindMyAiMmRespDataPresentCardVariables`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct MediaBindMyAiMmRespDataPresentCardVariables {
-    /// `content`
-    pub content: Option<String>,
-}
-impl FromJson for MediaBindMyAiMmRespDataPresentCardVariables {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MediaBindMyAiMmRespDataPresentCardVariables")?;
-        let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
         Ok(out)
     }
 }
@@ -6586,7 +3556,7 @@ impl ToJson for MediaParseMyAiMmReqBody {
 )]
 pub struct MediaParseMyAiMmReqBodyScenarioContext {
     /// `plugins`
-    pub plugins: Option<Vec<MediaParseMyAiMmReqBodyScenarioContextPlugins>>,
+    pub plugins: Option<Vec<QueryMyAiMmReqBodyScenarioContextPlugins>>,
     /// `work_mode`
     pub work_mode: Option<i64>,
     /// `scenario`
@@ -6594,9 +3564,9 @@ pub struct MediaParseMyAiMmReqBodyScenarioContext {
     /// `session_id`
     pub session_id: Option<String>,
     /// `upload_objects`
-    pub upload_objects: Option<Vec<MediaParseMyAiMmReqBodyScenarioContextUploadObjects>>,
+    pub upload_objects: Option<Vec<QueryMyAiMmReqBodyScenarioContextUploadObjects>>,
     /// `system_info`
-    pub system_info: Option<MediaParseMyAiMmReqBodyScenarioContextSystemInfo>,
+    pub system_info: Option<QueryMyAiMmReqBodyScenarioContextSystemInfo>,
 }
 impl ToJson for MediaParseMyAiMmReqBodyScenarioContext {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -6608,144 +3578,6 @@ impl ToJson for MediaParseMyAiMmReqBodyScenarioContext {
         w.field_opt("upload_objects", &self.upload_objects);
         w.field_opt("system_info", &self.system_info);
         w.end_object();
-    }
-}
-/// `MediaParseMyAiMmReqBodyScenarioContextPlugins`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct MediaParseMyAiMmReqBodyScenarioContextPlugins {
-    /// `key`
-    pub key: Option<String>,
-}
-impl ToJson for MediaParseMyAiMmReqBodyScenarioContextPlugins {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("key", &self.key);
-        w.end_object();
-    }
-}
-/// `MediaParseMyAiMmReqBodyScenarioContextSystemInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct MediaParseMyAiMmReqBodyScenarioContextSystemInfo {
-    /// `lang`
-    pub lang: Option<String>,
-    /// `brand`
-    pub brand: Option<String>,
-    /// `locale`
-    pub locale: Option<String>,
-    /// `session_id`
-    pub session_id: Option<String>,
-    /// `app_version`
-    pub app_version: Option<String>,
-}
-impl ToJson for MediaParseMyAiMmReqBodyScenarioContextSystemInfo {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("lang", &self.lang);
-        w.field_opt("brand", &self.brand);
-        w.field_opt("locale", &self.locale);
-        w.field_opt("session_id", &self.session_id);
-        w.field_opt("app_version", &self.app_version);
-        w.end_object();
-    }
-}
-/// `MediaParseMyAiMmReqBodyScenarioContextUploadObjects`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct MediaParseMyAiMmReqBodyScenarioContextUploadObjects {
-    /// `biz_id`
-    pub biz_id: Option<String>,
-    /// `type`
-    pub r#type: Option<String>,
-}
-impl ToJson for MediaParseMyAiMmReqBodyScenarioContextUploadObjects {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("biz_id", &self.biz_id);
-        w.field_opt("type", &self.r#type);
-        w.end_object();
-    }
-}
-/// `MediaParseMyAiMmRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct MediaParseMyAiMmRespData {
-    /// `present`
-    pub present: Option<MediaParseMyAiMmRespDataPresent>,
-}
-impl FromJson for MediaParseMyAiMmRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MediaParseMyAiMmRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "present", &mut out.present)?;
-        Ok(out)
-    }
-}
-/// `MediaParseMyAiMmRespDataPresent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct MediaParseMyAiMmRespDataPresent {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `card_template_id`
-    pub card_template_id: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `card_variables`
-    pub card_variables: Option<MediaParseMyAiMmRespDataPresentCardVariables>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for MediaParseMyAiMmRespDataPresent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MediaParseMyAiMmRespDataPresent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "card_template_id", &mut out.card_template_id)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "card_variables", &mut out.card_variables)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
-        Ok(out)
-    }
-}
-/// `MediaParseMyAiMmRespDataPresentCardVariables`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct MediaParseMyAiMmRespDataPresentCardVariables {
-    /// `content`
-    pub content: Option<String>,
-}
-impl FromJson for MediaParseMyAiMmRespDataPresentCardVariables {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MediaParseMyAiMmRespDataPresentCardVariables")?;
-        let mut out = Self::default();
-        json::set(&mut o, "content", &mut out.content)?;
-        Ok(out)
     }
 }
 /// `Meeting`
@@ -7097,6 +3929,13 @@ impl FromJson for MeetingAnalyzeMyAiVcRespData {
         Ok(out)
     }
 }
+impl ToJson for MeetingAnalyzeMyAiVcRespData {
+    fn write_json(&self, w: &mut JsonWriter) {
+        w.begin_object();
+        w.field_opt("task_id", &self.task_id);
+        w.end_object();
+    }
+}
 /// `MeetingFilter`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -7281,25 +4120,6 @@ impl ToJson for MeetingListExportRequestBody {
         w.field_opt("room_id", &self.room_id);
         w.field_opt("meeting_type", &self.meeting_type);
         w.end_object();
-    }
-}
-/// `MeetingListExportResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct MeetingListExportResponseBody {
-    /// `task_id`
-    pub task_id: Option<String>,
-}
-impl FromJson for MeetingListExportResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MeetingListExportResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        Ok(out)
     }
 }
 /// `MeetingMeta`
@@ -7915,25 +4735,6 @@ impl ToJson for ParticipantListExportRequestBody {
         w.end_object();
     }
 }
-/// `ParticipantListExportResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ParticipantListExportResponseBody {
-    /// `task_id`
-    pub task_id: Option<String>,
-}
-impl FromJson for ParticipantListExportResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ParticipantListExportResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        Ok(out)
-    }
-}
 /// `ParticipantQuality`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -7996,25 +4797,6 @@ impl ToJson for ParticipantQualityListExportRequestBody {
         w.field_opt("user_id", &self.user_id);
         w.field_opt("room_id", &self.room_id);
         w.end_object();
-    }
-}
-/// `ParticipantQualityListExportResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ParticipantQualityListExportResponseBody {
-    /// `task_id`
-    pub task_id: Option<String>,
-}
-impl FromJson for ParticipantQualityListExportResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ParticipantQualityListExportResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        Ok(out)
     }
 }
 /// `PatchReserveConfigAdminRequestBody`
@@ -8566,41 +5348,6 @@ impl FromJson for QueryMyAiMmRespDataPresentCardVariables {
         Ok(out)
     }
 }
-/// `QueryRoomConfigResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct QueryRoomConfigResponseBody {
-    /// `room_background`
-    pub room_background: Option<String>,
-    /// `display_background`
-    pub display_background: Option<String>,
-    /// `digital_signage`
-    pub digital_signage: Option<RoomDigitalSignage>,
-    /// `room_box_digital_signage`
-    pub room_box_digital_signage: Option<RoomDigitalSignage>,
-    /// `room_status`
-    pub room_status: Option<RoomStatus>,
-}
-impl FromJson for QueryRoomConfigResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "QueryRoomConfigResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_background", &mut out.room_background)?;
-        json::set(&mut o, "display_background", &mut out.display_background)?;
-        json::set(&mut o, "digital_signage", &mut out.digital_signage)?;
-        json::set(
-            &mut o,
-            "room_box_digital_signage",
-            &mut out.room_box_digital_signage,
-        )?;
-        json::set(&mut o, "room_status", &mut out.room_status)?;
-        Ok(out)
-    }
-}
 /// `QuerySuggestContextMyAiMmRespData`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -9091,7 +5838,7 @@ pub struct ReserveInstantEventMyAiRoomReqBody {
     /// `end_time`
     pub end_time: Option<i64>,
     /// `common_param`
-    pub common_param: Option<ReserveInstantEventMyAiRoomReqBodyCommonParam>,
+    pub common_param: Option<ExitMyAiRoomReqBodyCommonParam>,
 }
 impl ToJson for ReserveInstantEventMyAiRoomReqBody {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9101,179 +5848,6 @@ impl ToJson for ReserveInstantEventMyAiRoomReqBody {
         w.field_opt("end_time", &self.end_time);
         w.field_opt("common_param", &self.common_param);
         w.end_object();
-    }
-}
-/// `ReserveInstantEventMyAiRoomReqBodyCommonParam`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ReserveInstantEventMyAiRoomReqBodyCommonParam {
-    /// `language`
-    pub language: Option<String>,
-    /// `utc_offset`
-    pub utc_offset: Option<String>,
-    /// `room_id`
-    pub room_id: Option<String>,
-    /// `client_version`
-    pub client_version: Option<String>,
-    /// `openapi_history`
-    pub openapi_history: Option<
-        ReserveInstantEventMyAiRoomReqBodyCommonParamOpenapiHistory,
-    >,
-}
-impl ToJson for ReserveInstantEventMyAiRoomReqBodyCommonParam {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("language", &self.language);
-        w.field_opt("utc_offset", &self.utc_offset);
-        w.field_opt("room_id", &self.room_id);
-        w.field_opt("client_version", &self.client_version);
-        w.field_opt("openapi_history", &self.openapi_history);
-        w.end_object();
-    }
-}
-/// `ReserveInstantEventMyAiRoomReqBodyCommonParamOpenapiHistory`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ReserveInstantEventMyAiRoomReqBodyCommonParamOpenapiHistory {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl ToJson for ReserveInstantEventMyAiRoomReqBodyCommonParamOpenapiHistory {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("response_type", &self.response_type);
-        w.field_opt("schedule_event_id", &self.schedule_event_id);
-        w.field_opt("other_msg", &self.other_msg);
-        w.field_opt("oapi_msg", &self.oapi_msg);
-        w.end_object();
-    }
-}
-/// `ReserveInstantEventMyAiRoomRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ReserveInstantEventMyAiRoomRespData {
-    /// `result`
-    pub result: Option<ReserveInstantEventMyAiRoomRespDataResult>,
-    /// `present`
-    pub present: Option<ReserveInstantEventMyAiRoomRespDataPresent>,
-}
-impl FromJson for ReserveInstantEventMyAiRoomRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReserveInstantEventMyAiRoomRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "present", &mut out.present)?;
-        Ok(out)
-    }
-}
-/// `ReserveInstantEventMyAiRoomRespDataPresent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ReserveInstantEventMyAiRoomRespDataPresent {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `interactable`
-    pub interactable: Option<bool>,
-    /// `operation_type`
-    pub operation_type: Option<String>,
-    /// `operation_url`
-    pub operation_url: Option<String>,
-    /// `callback_url`
-    pub callback_url: Option<String>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for ReserveInstantEventMyAiRoomRespDataPresent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReserveInstantEventMyAiRoomRespDataPresent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "interactable", &mut out.interactable)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_url", &mut out.operation_url)?;
-        json::set(&mut o, "callback_url", &mut out.callback_url)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
-        Ok(out)
-    }
-}
-/// `ReserveInstantEventMyAiRoomRespDataResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ReserveInstantEventMyAiRoomRespDataResult {
-    /// `room_reply`
-    pub room_reply: Option<String>,
-    /// `openapi_response`
-    pub openapi_response: Option<
-        ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse,
-    >,
-}
-impl FromJson for ReserveInstantEventMyAiRoomRespDataResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ReserveInstantEventMyAiRoomRespDataResult")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_reply", &mut out.room_reply)?;
-        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
-        Ok(out)
-    }
-}
-/// `ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl FromJson for ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "response_type", &mut out.response_type)?;
-        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
-        json::set(&mut o, "other_msg", &mut out.other_msg)?;
-        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
-        Ok(out)
     }
 }
 /// `ReserveMeetingSetting`
@@ -9482,25 +6056,6 @@ impl ToJson for ResourceReservationListExportRequestBody {
         w.end_object();
     }
 }
-/// `ResourceReservationListExportResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ResourceReservationListExportResponseBody {
-    /// `task_id`
-    pub task_id: Option<String>,
-}
-impl FromJson for ResourceReservationListExportResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ResourceReservationListExportResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "task_id", &mut out.task_id)?;
-        Ok(out)
-    }
-}
 /// `Room`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -9576,7 +6131,7 @@ pub struct RoomCallingMyAiRoomReqBody {
     /// `request_type`
     pub request_type: i64,
     /// `common_param`
-    pub common_param: Option<RoomCallingMyAiRoomReqBodyCommonParam>,
+    pub common_param: Option<ExitMyAiRoomReqBodyCommonParam>,
 }
 impl ToJson for RoomCallingMyAiRoomReqBody {
     fn write_json(&self, w: &mut JsonWriter) {
@@ -9585,175 +6140,6 @@ impl ToJson for RoomCallingMyAiRoomReqBody {
         w.field("request_type", &self.request_type);
         w.field_opt("common_param", &self.common_param);
         w.end_object();
-    }
-}
-/// `RoomCallingMyAiRoomReqBodyCommonParam`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RoomCallingMyAiRoomReqBodyCommonParam {
-    /// `language`
-    pub language: Option<String>,
-    /// `utc_offset`
-    pub utc_offset: Option<String>,
-    /// `room_id`
-    pub room_id: Option<String>,
-    /// `client_version`
-    pub client_version: Option<String>,
-    /// `openapi_history`
-    pub openapi_history: Option<RoomCallingMyAiRoomReqBodyCommonParamOpenapiHistory>,
-}
-impl ToJson for RoomCallingMyAiRoomReqBodyCommonParam {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("language", &self.language);
-        w.field_opt("utc_offset", &self.utc_offset);
-        w.field_opt("room_id", &self.room_id);
-        w.field_opt("client_version", &self.client_version);
-        w.field_opt("openapi_history", &self.openapi_history);
-        w.end_object();
-    }
-}
-/// `RoomCallingMyAiRoomReqBodyCommonParamOpenapiHistory`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RoomCallingMyAiRoomReqBodyCommonParamOpenapiHistory {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl ToJson for RoomCallingMyAiRoomReqBodyCommonParamOpenapiHistory {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("response_type", &self.response_type);
-        w.field_opt("schedule_event_id", &self.schedule_event_id);
-        w.field_opt("other_msg", &self.other_msg);
-        w.field_opt("oapi_msg", &self.oapi_msg);
-        w.end_object();
-    }
-}
-/// `RoomCallingMyAiRoomRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RoomCallingMyAiRoomRespData {
-    /// `result`
-    pub result: Option<RoomCallingMyAiRoomRespDataResult>,
-    /// `present`
-    pub present: Option<RoomCallingMyAiRoomRespDataPresent>,
-}
-impl FromJson for RoomCallingMyAiRoomRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoomCallingMyAiRoomRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        json::set(&mut o, "present", &mut out.present)?;
-        Ok(out)
-    }
-}
-/// `RoomCallingMyAiRoomRespDataPresent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RoomCallingMyAiRoomRespDataPresent {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `interactable`
-    pub interactable: Option<bool>,
-    /// `operation_type`
-    pub operation_type: Option<String>,
-    /// `operation_url`
-    pub operation_url: Option<String>,
-    /// `callback_url`
-    pub callback_url: Option<String>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for RoomCallingMyAiRoomRespDataPresent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoomCallingMyAiRoomRespDataPresent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "interactable", &mut out.interactable)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_url", &mut out.operation_url)?;
-        json::set(&mut o, "callback_url", &mut out.callback_url)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
-        Ok(out)
-    }
-}
-/// `RoomCallingMyAiRoomRespDataResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RoomCallingMyAiRoomRespDataResult {
-    /// `room_reply`
-    pub room_reply: Option<String>,
-    /// `openapi_response`
-    pub openapi_response: Option<RoomCallingMyAiRoomRespDataResultOpenapiResponse>,
-}
-impl FromJson for RoomCallingMyAiRoomRespDataResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RoomCallingMyAiRoomRespDataResult")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_reply", &mut out.room_reply)?;
-        json::set(&mut o, "openapi_response", &mut out.openapi_response)?;
-        Ok(out)
-    }
-}
-/// `RoomCallingMyAiRoomRespDataResultOpenapiResponse`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RoomCallingMyAiRoomRespDataResultOpenapiResponse {
-    /// `response_type`
-    pub response_type: Option<i64>,
-    /// `schedule_event_id`
-    pub schedule_event_id: Option<String>,
-    /// `other_msg`
-    pub other_msg: Option<String>,
-    /// `oapi_msg`
-    pub oapi_msg: Option<String>,
-}
-impl FromJson for RoomCallingMyAiRoomRespDataResultOpenapiResponse {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "RoomCallingMyAiRoomRespDataResultOpenapiResponse",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "response_type", &mut out.response_type)?;
-        json::set(&mut o, "schedule_event_id", &mut out.schedule_event_id)?;
-        json::set(&mut o, "other_msg", &mut out.other_msg)?;
-        json::set(&mut o, "oapi_msg", &mut out.oapi_msg)?;
-        Ok(out)
     }
 }
 /// `RoomConfig`
@@ -10214,31 +6600,6 @@ impl ToJson for SearchRoomRequestBody {
         w.end_object();
     }
 }
-/// `SearchRoomResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SearchRoomResponseBody {
-    /// `rooms`
-    pub rooms: Option<Vec<Room>>,
-    /// `page_token`
-    pub page_token: Option<String>,
-    /// `has_more`
-    pub has_more: Option<bool>,
-}
-impl FromJson for SearchRoomResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SearchRoomResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "rooms", &mut out.rooms)?;
-        json::set(&mut o, "page_token", &mut out.page_token)?;
-        json::set(&mut o, "has_more", &mut out.has_more)?;
-        Ok(out)
-    }
-}
 /// `SectionLocation`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -10281,7 +6642,7 @@ pub struct SectionSummaryMyAiVcMeetingReqBody {
     /// `scenario_context_schema_version`
     pub scenario_context_schema_version: Option<String>,
     /// `scenario_context`
-    pub scenario_context: Option<SectionSummaryMyAiVcMeetingReqBodyScenarioContext>,
+    pub scenario_context: Option<GetRecapMyAiVcMeetingReqBodyScenarioContext>,
     /// `participant_input`
     pub participant_input: Option<String>,
 }
@@ -10298,186 +6659,6 @@ impl ToJson for SectionSummaryMyAiVcMeetingReqBody {
         w.field_opt("scenario_context", &self.scenario_context);
         w.field_opt("participant_input", &self.participant_input);
         w.end_object();
-    }
-}
-/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContext`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SectionSummaryMyAiVcMeetingReqBodyScenarioContext {
-    /// `plugins`
-    pub plugins: Option<Vec<SectionSummaryMyAiVcMeetingReqBodyScenarioContextPlugins>>,
-    /// `object`
-    pub object: Option<SectionSummaryMyAiVcMeetingReqBodyScenarioContextObject>,
-    /// `work_mode`
-    pub work_mode: Option<i64>,
-    /// `scenario`
-    pub scenario: Option<Scenario>,
-    /// `extra`
-    pub extra: Option<SectionSummaryMyAiVcMeetingReqBodyScenarioContextExtra>,
-    /// `system_info`
-    pub system_info: Option<SectionSummaryMyAiVcMeetingReqBodyScenarioContextSystemInfo>,
-}
-impl ToJson for SectionSummaryMyAiVcMeetingReqBodyScenarioContext {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("plugins", &self.plugins);
-        w.field_opt("object", &self.object);
-        w.field_opt("work_mode", &self.work_mode);
-        w.field_opt("scenario", &self.scenario);
-        w.field_opt("extra", &self.extra);
-        w.field_opt("system_info", &self.system_info);
-        w.end_object();
-    }
-}
-/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContextExtra`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SectionSummaryMyAiVcMeetingReqBodyScenarioContextExtra {
-    /// `vc_meeting_id`
-    pub vc_meeting_id: Option<String>,
-    /// `vc_locale`
-    pub vc_locale: Option<String>,
-    /// `vc_applink_host`
-    pub vc_applink_host: Option<String>,
-    /// `vc_app_version`
-    pub vc_app_version: Option<String>,
-    /// `vc_feature_config`
-    pub vc_feature_config: Option<String>,
-    /// `quick_execute_param_rich_tag`
-    pub quick_execute_param_rich_tag: Option<String>,
-}
-impl ToJson for SectionSummaryMyAiVcMeetingReqBodyScenarioContextExtra {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("vc_meeting_id", &self.vc_meeting_id);
-        w.field_opt("vc_locale", &self.vc_locale);
-        w.field_opt("vc_applink_host", &self.vc_applink_host);
-        w.field_opt("vc_app_version", &self.vc_app_version);
-        w.field_opt("vc_feature_config", &self.vc_feature_config);
-        w.field_opt("quick_execute_param_rich_tag", &self.quick_execute_param_rich_tag);
-        w.end_object();
-    }
-}
-/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContextObject`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SectionSummaryMyAiVcMeetingReqBodyScenarioContextObject {
-    /// `type`
-    pub r#type: Option<Type>,
-    /// `biz_id`
-    pub biz_id: Option<String>,
-}
-impl ToJson for SectionSummaryMyAiVcMeetingReqBodyScenarioContextObject {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("type", &self.r#type);
-        w.field_opt("biz_id", &self.biz_id);
-        w.end_object();
-    }
-}
-/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContextPlugins`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SectionSummaryMyAiVcMeetingReqBodyScenarioContextPlugins {
-    /// `key`
-    pub key: Option<String>,
-}
-impl ToJson for SectionSummaryMyAiVcMeetingReqBodyScenarioContextPlugins {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("key", &self.key);
-        w.end_object();
-    }
-}
-/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContextSystemInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SectionSummaryMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    /// `lang`
-    pub lang: Option<String>,
-    /// `brand`
-    pub brand: Option<String>,
-    /// `locale`
-    pub locale: Option<String>,
-    /// `session_id`
-    pub session_id: Option<String>,
-    /// `app_version`
-    pub app_version: Option<String>,
-}
-impl ToJson for SectionSummaryMyAiVcMeetingReqBodyScenarioContextSystemInfo {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("lang", &self.lang);
-        w.field_opt("brand", &self.brand);
-        w.field_opt("locale", &self.locale);
-        w.field_opt("session_id", &self.session_id);
-        w.field_opt("app_version", &self.app_version);
-        w.end_object();
-    }
-}
-/// `SectionSummaryMyAiVcMeetingRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SectionSummaryMyAiVcMeetingRespData {
-    /// `result`
-    pub result: Option<SectionSummaryMyAiVcMeetingRespDataResult>,
-}
-impl FromJson for SectionSummaryMyAiVcMeetingRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SectionSummaryMyAiVcMeetingRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "result", &mut out.result)?;
-        Ok(out)
-    }
-}
-/// `SectionSummaryMyAiVcMeetingRespDataResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SectionSummaryMyAiVcMeetingRespDataResult {
-    /// `meeting_recap_or_fail_reason`
-    pub meeting_recap_or_fail_reason: Option<String>,
-    /// `meeting_recap`
-    pub meeting_recap: Option<String>,
-}
-impl FromJson for SectionSummaryMyAiVcMeetingRespDataResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "SectionSummaryMyAiVcMeetingRespDataResult")?;
-        let mut out = Self::default();
-        json::set(
-            &mut o,
-            "meeting_recap_or_fail_reason",
-            &mut out.meeting_recap_or_fail_reason,
-        )?;
-        json::set(&mut o, "meeting_recap", &mut out.meeting_recap)?;
-        Ok(out)
     }
 }
 /// `SeedAiPullDataMyAiVcMeetingRespData`
@@ -10499,64 +6680,6 @@ impl FromJson for SeedAiPullDataMyAiVcMeetingRespData {
         let mut out = Self::default();
         json::set(&mut o, "result", &mut out.result)?;
         json::set(&mut o, "fail_msg", &mut out.fail_msg)?;
-        Ok(out)
-    }
-}
-/// `SetCheckboardAccessCodeRoomConfigRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SetCheckboardAccessCodeRoomConfigRequestBody {
-    /// set node scope Options:1(tenant),2(country_district Country/region),3(city),4(building),5(floor),6(room)
-    pub scope: i64,
-    /// This parameter is required when country ID scope is 2, 3
-    pub country_id: Option<String>,
-    /// This parameter is required when the city ID scope is 3
-    pub district_id: Option<String>,
-    /// This parameter is required when the building ID scope is 4 and 5
-    pub building_id: Option<String>,
-    /// This parameter is required when the floor scope is 5
-    pub floor_name: Option<String>,
-    /// This parameter is required when the meeting room ID scope is 6
-    pub room_id: Option<String>,
-    /// valid date Options:1(day 1 day),7(week 7 days),30(month 30 days)
-    pub valid_day: i64,
-}
-impl ToJson for SetCheckboardAccessCodeRoomConfigRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("scope", &self.scope);
-        w.field_opt("country_id", &self.country_id);
-        w.field_opt("district_id", &self.district_id);
-        w.field_opt("building_id", &self.building_id);
-        w.field_opt("floor_name", &self.floor_name);
-        w.field_opt("room_id", &self.room_id);
-        w.field("valid_day", &self.valid_day);
-        w.end_object();
-    }
-}
-/// `SetCheckboardAccessCodeRoomConfigResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SetCheckboardAccessCodeRoomConfigResponseBody {
-    /// `access_code`
-    pub access_code: Option<String>,
-}
-impl FromJson for SetCheckboardAccessCodeRoomConfigResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "SetCheckboardAccessCodeRoomConfigResponseBody",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "access_code", &mut out.access_code)?;
         Ok(out)
     }
 }
@@ -10781,7 +6904,7 @@ pub struct StartAnalysisMyAiVcRespData {
     /// `result`
     pub result: Option<StartAnalysisMyAiVcRespDataResult>,
     /// `present`
-    pub present: Option<StartAnalysisMyAiVcRespDataPresent>,
+    pub present: Option<ExitMyAiRoomRespDataPresent>,
 }
 impl FromJson for StartAnalysisMyAiVcRespData {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -10789,43 +6912,6 @@ impl FromJson for StartAnalysisMyAiVcRespData {
         let mut out = Self::default();
         json::set(&mut o, "result", &mut out.result)?;
         json::set(&mut o, "present", &mut out.present)?;
-        Ok(out)
-    }
-}
-/// `StartAnalysisMyAiVcRespDataPresent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct StartAnalysisMyAiVcRespDataPresent {
-    /// `type`
-    pub r#type: Option<String>,
-    /// `body`
-    pub body: Option<String>,
-    /// `interactable`
-    pub interactable: Option<bool>,
-    /// `operation_type`
-    pub operation_type: Option<String>,
-    /// `operation_url`
-    pub operation_url: Option<String>,
-    /// `callback_url`
-    pub callback_url: Option<String>,
-    /// `callback_info`
-    pub callback_info: Option<String>,
-}
-impl FromJson for StartAnalysisMyAiVcRespDataPresent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "StartAnalysisMyAiVcRespDataPresent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "body", &mut out.body)?;
-        json::set(&mut o, "interactable", &mut out.interactable)?;
-        json::set(&mut o, "operation_type", &mut out.operation_type)?;
-        json::set(&mut o, "operation_url", &mut out.operation_url)?;
-        json::set(&mut o, "callback_url", &mut out.callback_url)?;
-        json::set(&mut o, "callback_info", &mut out.callback_info)?;
         Ok(out)
     }
 }
@@ -10923,24 +7009,6 @@ impl ToJson for SubscribeUser {
         w.begin_object();
         w.field("user_id", &self.user_id);
         w.field_opt("user_name", &self.user_name);
-        w.end_object();
-    }
-}
-/// `SubscriptionMeetingRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct SubscriptionMeetingRequestBody {
-    /// `event_type`
-    pub event_type: Option<String>,
-}
-impl ToJson for SubscriptionMeetingRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("event_type", &self.event_type);
         w.end_object();
     }
 }
@@ -11304,60 +7372,6 @@ for UnifiedNoteTranscriptNoteRespDataTranscriptStructuredTranscriptContentParagr
         Ok(out)
     }
 }
-/// `UnsubscriptionMeetingRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UnsubscriptionMeetingRequestBody {
-    /// `event_type`
-    pub event_type: Option<String>,
-}
-impl ToJson for UnsubscriptionMeetingRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("event_type", &self.event_type);
-        w.end_object();
-    }
-}
-/// `UnsubscriptionNoteRequestBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UnsubscriptionNoteRequestBody {
-    /// `event_type`
-    pub event_type: Option<String>,
-}
-impl ToJson for UnsubscriptionNoteRequestBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field_opt("event_type", &self.event_type);
-        w.end_object();
-    }
-}
-/// `UnsubscriptionRecordingReqBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UnsubscriptionRecordingReqBody {
-    /// `event_type`
-    pub event_type: String,
-}
-impl ToJson for UnsubscriptionRecordingReqBody {
-    fn write_json(&self, w: &mut JsonWriter) {
-        w.begin_object();
-        w.field("event_type", &self.event_type);
-        w.end_object();
-    }
-}
 /// `UpdateReserveRequestBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -11377,32 +7391,6 @@ impl ToJson for UpdateReserveRequestBody {
         w.field_opt("end_time", &self.end_time);
         w.field_opt("meeting_settings", &self.meeting_settings);
         w.end_object();
-    }
-}
-/// `UpdateReserveResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UpdateReserveResponseBody {
-    /// `reserve`
-    pub reserve: Option<Reserve>,
-    /// `reserve_correction_check_info`
-    pub reserve_correction_check_info: Option<ReserveCorrectionCheckInfo>,
-}
-impl FromJson for UpdateReserveResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UpdateReserveResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "reserve", &mut out.reserve)?;
-        json::set(
-            &mut o,
-            "reserve_correction_check_info",
-            &mut out.reserve_correction_check_info,
-        )?;
-        Ok(out)
     }
 }
 /// `UploadMetaMaterialReqBody`
@@ -11456,47 +7444,6 @@ impl ToJson for UploadMetaMaterialReqBodyMaterials {
         w.end_object();
     }
 }
-/// `UploadMetaMaterialRespData`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UploadMetaMaterialRespData {
-    /// `results`
-    pub results: Option<Vec<UploadMetaMaterialRespDataResults>>,
-}
-impl FromJson for UploadMetaMaterialRespData {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadMetaMaterialRespData")?;
-        let mut out = Self::default();
-        json::set(&mut o, "results", &mut out.results)?;
-        Ok(out)
-    }
-}
-/// `UploadMetaMaterialRespDataResults`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UploadMetaMaterialRespDataResults {
-    /// `file_token`
-    pub file_token: Option<String>,
-    /// `result`
-    pub result: Option<i64>,
-}
-impl FromJson for UploadMetaMaterialRespDataResults {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UploadMetaMaterialRespDataResults")?;
-        let mut out = Self::default();
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "result", &mut out.result)?;
-        Ok(out)
-    }
-}
 /// `UserActiveMeetingBotResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -11541,3 +7488,611 @@ impl FromJson for UserActiveMeetingInfo {
         Ok(out)
     }
 }
+/// `AutoReleaseEventMyAiRoomReqBody`
+///
+/// The same fields as [`AutoWelcomeMyAiRoomReqBody`]: one type, two names.
+pub type AutoReleaseEventMyAiRoomReqBody = AutoWelcomeMyAiRoomReqBody;
+/// `AutoReleaseEventMyAiRoomReqBodyCommonParam`
+///
+/// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
+pub type AutoReleaseEventMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
+/// `AutoReleaseEventMyAiRoomReqBodyCommonParamOpenapiHistory`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type AutoReleaseEventMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `AutoReleaseEventMyAiRoomRespData`
+///
+/// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
+pub type AutoReleaseEventMyAiRoomRespData = ExitMyAiRoomRespData;
+/// `AutoReleaseEventMyAiRoomRespDataPresent`
+///
+/// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
+pub type AutoReleaseEventMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
+/// `AutoReleaseEventMyAiRoomRespDataResult`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
+pub type AutoReleaseEventMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
+/// `AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type AutoReleaseEventMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `AutoWelcomeMyAiRoomReqBodyCommonParam`
+///
+/// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
+pub type AutoWelcomeMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
+/// `AutoWelcomeMyAiRoomReqBodyCommonParamOpenapiHistory`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type AutoWelcomeMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `AutoWelcomeMyAiRoomRespData`
+///
+/// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
+pub type AutoWelcomeMyAiRoomRespData = ExitMyAiRoomRespData;
+/// `AutoWelcomeMyAiRoomRespDataPresent`
+///
+/// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
+pub type AutoWelcomeMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
+/// `AutoWelcomeMyAiRoomRespDataResult`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
+pub type AutoWelcomeMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
+/// `AutoWelcomeMyAiRoomRespDataResultOpenapiResponse`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type AutoWelcomeMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `ChangeNameMeetingRespDataResults`
+///
+/// The same fields as [`MeetingParticipantResult`]: one type, two names.
+pub type ChangeNameMeetingRespDataResults = MeetingParticipantResult;
+/// `CheckInScheduleMyAiRoomReqBodyCommonParam`
+///
+/// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
+pub type CheckInScheduleMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
+/// `CheckInScheduleMyAiRoomReqBodyCommonParamOpenapiHistory`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type CheckInScheduleMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `CheckInScheduleMyAiRoomReqBodyScenarioContextPlugins`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
+pub type CheckInScheduleMyAiRoomReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
+/// `CheckInScheduleMyAiRoomRespData`
+///
+/// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
+pub type CheckInScheduleMyAiRoomRespData = ExitMyAiRoomRespData;
+/// `CheckInScheduleMyAiRoomRespDataPresent`
+///
+/// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
+pub type CheckInScheduleMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
+/// `CheckInScheduleMyAiRoomRespDataResult`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
+pub type CheckInScheduleMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
+/// `CheckInScheduleMyAiRoomRespDataResultOpenapiResponse`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type CheckInScheduleMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `CreateRoomLevelResponseBody`
+///
+/// The same fields as [`GetRoomLevelResponseBody`]: one type, two names.
+pub type CreateRoomLevelResponseBody = GetRoomLevelResponseBody;
+/// `CreateRoomResponseBody`
+///
+/// The same fields as [`GetRoomResponseBody`]: one type, two names.
+pub type CreateRoomResponseBody = GetRoomResponseBody;
+/// `DoOperationMyAiVcMeetingReqBodyScenarioContext`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
+pub type DoOperationMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
+/// `DoOperationMyAiVcMeetingReqBodyScenarioContextExtra`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
+pub type DoOperationMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
+/// `DoOperationMyAiVcMeetingReqBodyScenarioContextObject`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
+pub type DoOperationMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
+/// `DoOperationMyAiVcMeetingReqBodyScenarioContextPlugins`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
+pub type DoOperationMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
+/// `DoOperationMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
+pub type DoOperationMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
+/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
+pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
+/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextExtra`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
+pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
+/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextObject`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
+pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
+/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextPlugins`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
+pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
+/// `DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
+pub type DocBasedSuggestQuestionMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
+/// `DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents`
+///
+/// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
+pub type DocBasedSuggestQuestionMyAiVcMeetingRespDataPresents = ExitMyAiRoomRespDataPresent;
+/// `ExitMyAiRoomReqBodyCommonParamOpenapiHistory`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type ExitMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `ExtensionBoardingMyAiMmReqBodyScenarioContextPlugins`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
+pub type ExtensionBoardingMyAiMmReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
+/// `ExtensionBoardingMyAiMmReqBodyScenarioContextSystemInfo`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
+pub type ExtensionBoardingMyAiMmReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
+/// `ExtensionBoardingMyAiMmReqBodyScenarioContextUploadObjects`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextUploadObjects`]: one type, two names.
+pub type ExtensionBoardingMyAiMmReqBodyScenarioContextUploadObjects = QueryMyAiMmReqBodyScenarioContextUploadObjects;
+/// `ExtensionBoardingMyAiMmRespData`
+///
+/// The same fields as [`MediaBindMyAiMmRespData`]: one type, two names.
+pub type ExtensionBoardingMyAiMmRespData = MediaBindMyAiMmRespData;
+/// `ExtensionBoardingMyAiMmRespDataPresent`
+///
+/// The same fields as [`QueryMyAiMmRespDataPresent`]: one type, two names.
+pub type ExtensionBoardingMyAiMmRespDataPresent = QueryMyAiMmRespDataPresent;
+/// `ExtensionBoardingMyAiMmRespDataPresentCardVariables`
+///
+/// The same fields as [`QueryMyAiMmRespDataPresentCardVariables`]: one type, two names.
+pub type ExtensionBoardingMyAiMmRespDataPresentCardVariables = QueryMyAiMmRespDataPresentCardVariables;
+/// `FetchMeetingAnalyzeMyAiVcReqBody`
+///
+/// The same fields as [`MeetingAnalyzeMyAiVcRespData`]: one type, two names.
+pub type FetchMeetingAnalyzeMyAiVcReqBody = MeetingAnalyzeMyAiVcRespData;
+/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
+pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
+/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextExtra`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
+pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
+/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextObject`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
+pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
+/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextPlugins`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
+pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
+/// `FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
+pub type FetchRecapStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
+/// `FetchRecapStreamMyAiVcMeetingRespData`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingRespData`]: one type, two names.
+pub type FetchRecapStreamMyAiVcMeetingRespData = GetRecapMyAiVcMeetingRespData;
+/// `FetchRecapStreamMyAiVcMeetingRespDataResult`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingRespDataResult`]: one type, two names.
+pub type FetchRecapStreamMyAiVcMeetingRespDataResult = GetRecapMyAiVcMeetingRespDataResult;
+/// `FetchSectionSummaryStreamMyAiVcMeetingReqBody`
+///
+/// The same fields as [`SectionSummaryMyAiVcMeetingReqBody`]: one type, two names.
+pub type FetchSectionSummaryStreamMyAiVcMeetingReqBody = SectionSummaryMyAiVcMeetingReqBody;
+/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
+pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
+/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
+pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
+/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
+pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
+/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
+pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
+/// `FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
+pub type FetchSectionSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
+/// `FetchSectionSummaryStreamMyAiVcMeetingRespData`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingRespData`]: one type, two names.
+pub type FetchSectionSummaryStreamMyAiVcMeetingRespData = GetRecapMyAiVcMeetingRespData;
+/// `FetchSectionSummaryStreamMyAiVcMeetingRespDataResult`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingRespDataResult`]: one type, two names.
+pub type FetchSectionSummaryStreamMyAiVcMeetingRespDataResult = GetRecapMyAiVcMeetingRespDataResult;
+/// `FetchStepSummaryStreamMyAiVcMeetingReqBody`
+///
+/// The same fields as [`SectionSummaryMyAiVcMeetingReqBody`]: one type, two names.
+pub type FetchStepSummaryStreamMyAiVcMeetingReqBody = SectionSummaryMyAiVcMeetingReqBody;
+/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
+pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
+/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
+pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
+/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
+pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
+/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
+pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
+/// `FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
+pub type FetchStepSummaryStreamMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
+/// `FetchStepSummaryStreamMyAiVcMeetingRespData`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingRespData`]: one type, two names.
+pub type FetchStepSummaryStreamMyAiVcMeetingRespData = GetRecapMyAiVcMeetingRespData;
+/// `FetchStepSummaryStreamMyAiVcMeetingRespDataResult`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingRespDataResult`]: one type, two names.
+pub type FetchStepSummaryStreamMyAiVcMeetingRespDataResult = GetRecapMyAiVcMeetingRespDataResult;
+/// `GetCommonReplyMyAiVcMeetingReqBody`
+///
+/// The same fields as [`DoOperationMyAiVcMeetingReqBody`]: one type, two names.
+pub type GetCommonReplyMyAiVcMeetingReqBody = DoOperationMyAiVcMeetingReqBody;
+/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContext`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
+pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
+/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContextExtra`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
+pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
+/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContextObject`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
+pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
+/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContextPlugins`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
+pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
+/// `GetCommonReplyMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
+pub type GetCommonReplyMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
+/// `GetRecapMyAiVcMeetingReqBodyScenarioContextPlugins`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
+pub type GetRecapMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
+/// `GetRecapMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
+pub type GetRecapMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
+/// `GetTodoTaskMyAiVcMeetingReqBody`
+///
+/// The same fields as [`DoOperationMyAiVcMeetingReqBody`]: one type, two names.
+pub type GetTodoTaskMyAiVcMeetingReqBody = DoOperationMyAiVcMeetingReqBody;
+/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContext`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
+pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
+/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContextExtra`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
+pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
+/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContextObject`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
+pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
+/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContextPlugins`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
+pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
+/// `GetTodoTaskMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
+pub type GetTodoTaskMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
+/// `HelpSceneTypeMyAiRoomReqBodyCommonParam`
+///
+/// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
+pub type HelpSceneTypeMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
+/// `HelpSceneTypeMyAiRoomReqBodyCommonParamOpenapiHistory`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type HelpSceneTypeMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `HelpSceneTypeMyAiRoomRespData`
+///
+/// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
+pub type HelpSceneTypeMyAiRoomRespData = ExitMyAiRoomRespData;
+/// `HelpSceneTypeMyAiRoomRespDataPresent`
+///
+/// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
+pub type HelpSceneTypeMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
+/// `HelpSceneTypeMyAiRoomRespDataResult`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
+pub type HelpSceneTypeMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
+/// `HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type HelpSceneTypeMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `JoinMeetingMyAiRoomReqBodyCommonParam`
+///
+/// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
+pub type JoinMeetingMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
+/// `JoinMeetingMyAiRoomReqBodyCommonParamOpenapiHistory`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type JoinMeetingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `JoinMeetingMyAiRoomRespData`
+///
+/// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
+pub type JoinMeetingMyAiRoomRespData = ExitMyAiRoomRespData;
+/// `JoinMeetingMyAiRoomRespDataPresent`
+///
+/// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
+pub type JoinMeetingMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
+/// `JoinMeetingMyAiRoomRespDataResult`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
+pub type JoinMeetingMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
+/// `JoinMeetingMyAiRoomRespDataResultOpenapiResponse`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type JoinMeetingMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `JoinMeetingNumberMyAiRoomReqBodyCommonParam`
+///
+/// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
+pub type JoinMeetingNumberMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
+/// `JoinMeetingNumberMyAiRoomReqBodyCommonParamOpenapiHistory`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type JoinMeetingNumberMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `JoinMeetingNumberMyAiRoomRespData`
+///
+/// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
+pub type JoinMeetingNumberMyAiRoomRespData = ExitMyAiRoomRespData;
+/// `JoinMeetingNumberMyAiRoomRespDataPresent`
+///
+/// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
+pub type JoinMeetingNumberMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
+/// `JoinMeetingNumberMyAiRoomRespDataResult`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
+pub type JoinMeetingNumberMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
+/// `JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type JoinMeetingNumberMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `JoinOfflineMeetingMyAiRoomReqBodyCommonParam`
+///
+/// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
+pub type JoinOfflineMeetingMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
+/// `JoinOfflineMeetingMyAiRoomReqBodyCommonParamOpenapiHistory`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type JoinOfflineMeetingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `JoinOfflineMeetingMyAiRoomRespData`
+///
+/// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
+pub type JoinOfflineMeetingMyAiRoomRespData = ExitMyAiRoomRespData;
+/// `JoinOfflineMeetingMyAiRoomRespDataPresent`
+///
+/// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
+pub type JoinOfflineMeetingMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
+/// `JoinOfflineMeetingMyAiRoomRespDataResult`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
+pub type JoinOfflineMeetingMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
+/// `JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type JoinOfflineMeetingMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `LeaveMeetingMyAiRoomReqBodyCommonParam`
+///
+/// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
+pub type LeaveMeetingMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
+/// `LeaveMeetingMyAiRoomReqBodyCommonParamOpenapiHistory`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type LeaveMeetingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `LeaveMeetingMyAiRoomRespData`
+///
+/// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
+pub type LeaveMeetingMyAiRoomRespData = ExitMyAiRoomRespData;
+/// `LeaveMeetingMyAiRoomRespDataPresent`
+///
+/// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
+pub type LeaveMeetingMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
+/// `LeaveMeetingMyAiRoomRespDataResult`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
+pub type LeaveMeetingMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
+/// `LeaveMeetingMyAiRoomRespDataResultOpenapiResponse`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type LeaveMeetingMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `MediaBindMyAiMmRespDataPresent`
+///
+/// The same fields as [`QueryMyAiMmRespDataPresent`]: one type, two names.
+pub type MediaBindMyAiMmRespDataPresent = QueryMyAiMmRespDataPresent;
+/// `MediaBindMyAiMmRespDataPresentCardVariables`
+///
+/// The same fields as [`QueryMyAiMmRespDataPresentCardVariables`]: one type, two names.
+pub type MediaBindMyAiMmRespDataPresentCardVariables = QueryMyAiMmRespDataPresentCardVariables;
+/// `MediaParseMyAiMmReqBodyScenarioContextPlugins`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
+pub type MediaParseMyAiMmReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
+/// `MediaParseMyAiMmReqBodyScenarioContextSystemInfo`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
+pub type MediaParseMyAiMmReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
+/// `MediaParseMyAiMmReqBodyScenarioContextUploadObjects`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextUploadObjects`]: one type, two names.
+pub type MediaParseMyAiMmReqBodyScenarioContextUploadObjects = QueryMyAiMmReqBodyScenarioContextUploadObjects;
+/// `MediaParseMyAiMmRespData`
+///
+/// The same fields as [`MediaBindMyAiMmRespData`]: one type, two names.
+pub type MediaParseMyAiMmRespData = MediaBindMyAiMmRespData;
+/// `MediaParseMyAiMmRespDataPresent`
+///
+/// The same fields as [`QueryMyAiMmRespDataPresent`]: one type, two names.
+pub type MediaParseMyAiMmRespDataPresent = QueryMyAiMmRespDataPresent;
+/// `MediaParseMyAiMmRespDataPresentCardVariables`
+///
+/// The same fields as [`QueryMyAiMmRespDataPresentCardVariables`]: one type, two names.
+pub type MediaParseMyAiMmRespDataPresentCardVariables = QueryMyAiMmRespDataPresentCardVariables;
+/// `MeetingListExportResponseBody`
+///
+/// The same fields as [`MeetingAnalyzeMyAiVcRespData`]: one type, two names.
+pub type MeetingListExportResponseBody = MeetingAnalyzeMyAiVcRespData;
+/// `ParticipantListExportResponseBody`
+///
+/// The same fields as [`MeetingAnalyzeMyAiVcRespData`]: one type, two names.
+pub type ParticipantListExportResponseBody = MeetingAnalyzeMyAiVcRespData;
+/// `ParticipantQualityListExportResponseBody`
+///
+/// The same fields as [`MeetingAnalyzeMyAiVcRespData`]: one type, two names.
+pub type ParticipantQualityListExportResponseBody = MeetingAnalyzeMyAiVcRespData;
+/// `QueryRoomConfigResponseBody`
+///
+/// The same fields as [`RoomConfig`]: one type, two names.
+pub type QueryRoomConfigResponseBody = RoomConfig;
+/// `ReserveInstantEventMyAiRoomReqBodyCommonParam`
+///
+/// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
+pub type ReserveInstantEventMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
+/// `ReserveInstantEventMyAiRoomReqBodyCommonParamOpenapiHistory`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type ReserveInstantEventMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `ReserveInstantEventMyAiRoomRespData`
+///
+/// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
+pub type ReserveInstantEventMyAiRoomRespData = ExitMyAiRoomRespData;
+/// `ReserveInstantEventMyAiRoomRespDataPresent`
+///
+/// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
+pub type ReserveInstantEventMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
+/// `ReserveInstantEventMyAiRoomRespDataResult`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
+pub type ReserveInstantEventMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
+/// `ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type ReserveInstantEventMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `ResourceReservationListExportResponseBody`
+///
+/// The same fields as [`MeetingAnalyzeMyAiVcRespData`]: one type, two names.
+pub type ResourceReservationListExportResponseBody = MeetingAnalyzeMyAiVcRespData;
+/// `RoomCallingMyAiRoomReqBodyCommonParam`
+///
+/// The same fields as [`ExitMyAiRoomReqBodyCommonParam`]: one type, two names.
+pub type RoomCallingMyAiRoomReqBodyCommonParam = ExitMyAiRoomReqBodyCommonParam;
+/// `RoomCallingMyAiRoomReqBodyCommonParamOpenapiHistory`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type RoomCallingMyAiRoomReqBodyCommonParamOpenapiHistory = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `RoomCallingMyAiRoomRespData`
+///
+/// The same fields as [`ExitMyAiRoomRespData`]: one type, two names.
+pub type RoomCallingMyAiRoomRespData = ExitMyAiRoomRespData;
+/// `RoomCallingMyAiRoomRespDataPresent`
+///
+/// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
+pub type RoomCallingMyAiRoomRespDataPresent = ExitMyAiRoomRespDataPresent;
+/// `RoomCallingMyAiRoomRespDataResult`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResult`]: one type, two names.
+pub type RoomCallingMyAiRoomRespDataResult = ExitMyAiRoomRespDataResult;
+/// `RoomCallingMyAiRoomRespDataResultOpenapiResponse`
+///
+/// The same fields as [`ExitMyAiRoomRespDataResultOpenapiResponse`]: one type, two names.
+pub type RoomCallingMyAiRoomRespDataResultOpenapiResponse = ExitMyAiRoomRespDataResultOpenapiResponse;
+/// `SearchRoomResponseBody`
+///
+/// The same fields as [`ListRoomResponseBody`]: one type, two names.
+pub type SearchRoomResponseBody = ListRoomResponseBody;
+/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContext`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContext`]: one type, two names.
+pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContext = GetRecapMyAiVcMeetingReqBodyScenarioContext;
+/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContextExtra`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextExtra`]: one type, two names.
+pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContextExtra = GetRecapMyAiVcMeetingReqBodyScenarioContextExtra;
+/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContextObject`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingReqBodyScenarioContextObject`]: one type, two names.
+pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContextObject = GetRecapMyAiVcMeetingReqBodyScenarioContextObject;
+/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContextPlugins`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextPlugins`]: one type, two names.
+pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContextPlugins = QueryMyAiMmReqBodyScenarioContextPlugins;
+/// `SectionSummaryMyAiVcMeetingReqBodyScenarioContextSystemInfo`
+///
+/// The same fields as [`QueryMyAiMmReqBodyScenarioContextSystemInfo`]: one type, two names.
+pub type SectionSummaryMyAiVcMeetingReqBodyScenarioContextSystemInfo = QueryMyAiMmReqBodyScenarioContextSystemInfo;
+/// `SectionSummaryMyAiVcMeetingRespData`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingRespData`]: one type, two names.
+pub type SectionSummaryMyAiVcMeetingRespData = GetRecapMyAiVcMeetingRespData;
+/// `SectionSummaryMyAiVcMeetingRespDataResult`
+///
+/// The same fields as [`GetRecapMyAiVcMeetingRespDataResult`]: one type, two names.
+pub type SectionSummaryMyAiVcMeetingRespDataResult = GetRecapMyAiVcMeetingRespDataResult;
+/// `SetCheckboardAccessCodeRoomConfigRequestBody`
+///
+/// The same fields as [`SetRoomAccessCodeRoomConfigRequestBody`]: one type, two names.
+pub type SetCheckboardAccessCodeRoomConfigRequestBody = SetRoomAccessCodeRoomConfigRequestBody;
+/// `SetCheckboardAccessCodeRoomConfigResponseBody`
+///
+/// The same fields as [`SetRoomAccessCodeRoomConfigResponseBody`]: one type, two names.
+pub type SetCheckboardAccessCodeRoomConfigResponseBody = SetRoomAccessCodeRoomConfigResponseBody;
+/// `StartAnalysisMyAiVcRespDataPresent`
+///
+/// The same fields as [`ExitMyAiRoomRespDataPresent`]: one type, two names.
+pub type StartAnalysisMyAiVcRespDataPresent = ExitMyAiRoomRespDataPresent;
+/// `SubscriptionMeetingRequestBody`
+///
+/// The same fields as [`SubscriptionNoteRequestBody`]: one type, two names.
+pub type SubscriptionMeetingRequestBody = SubscriptionNoteRequestBody;
+/// `UnsubscriptionMeetingRequestBody`
+///
+/// The same fields as [`SubscriptionNoteRequestBody`]: one type, two names.
+pub type UnsubscriptionMeetingRequestBody = SubscriptionNoteRequestBody;
+/// `UnsubscriptionNoteRequestBody`
+///
+/// The same fields as [`SubscriptionNoteRequestBody`]: one type, two names.
+pub type UnsubscriptionNoteRequestBody = SubscriptionNoteRequestBody;
+/// `UnsubscriptionRecordingReqBody`
+///
+/// The same fields as [`SubscriptionRecordingReqBody`]: one type, two names.
+pub type UnsubscriptionRecordingReqBody = SubscriptionRecordingReqBody;
+/// `UpdateReserveResponseBody`
+///
+/// The same fields as [`ApplyReserveResponseBody`]: one type, two names.
+pub type UpdateReserveResponseBody = ApplyReserveResponseBody;
+/// `UploadMetaMaterialRespData`
+///
+/// The same fields as [`RemoveMaterialRespData`]: one type, two names.
+pub type UploadMetaMaterialRespData = RemoveMaterialRespData;
+/// `UploadMetaMaterialRespDataResults`
+///
+/// The same fields as [`RemoveMaterialRespDataResults`]: one type, two names.
+pub type UploadMetaMaterialRespDataResults = RemoveMaterialRespDataResults;

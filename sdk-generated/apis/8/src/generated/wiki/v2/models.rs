@@ -780,44 +780,6 @@ impl FromJson for CreateSpaceMemberResponseBody {
         Ok(out)
     }
 }
-/// `CreateSpaceNodeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateSpaceNodeResponseBody {
-    /// `node`
-    pub node: Option<Node>,
-}
-impl FromJson for CreateSpaceNodeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateSpaceNodeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "node", &mut out.node)?;
-        Ok(out)
-    }
-}
-/// `CreateSpaceResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct CreateSpaceResponseBody {
-    /// `space`
-    pub space: Option<Space>,
-}
-impl FromJson for CreateSpaceResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "CreateSpaceResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "space", &mut out.space)?;
-        Ok(out)
-    }
-}
 /// `DeleteSpaceMemberResponseBody`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -834,25 +796,6 @@ impl FromJson for DeleteSpaceMemberResponseBody {
         let mut o = json::object(value, "DeleteSpaceMemberResponseBody")?;
         let mut out = Self::default();
         json::set(&mut o, "member", &mut out.member)?;
-        Ok(out)
-    }
-}
-/// `DeleteSpaceResult`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DeleteSpaceResult {
-    /// `status`
-    pub status: Option<String>,
-}
-impl FromJson for DeleteSpaceResult {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DeleteSpaceResult")?;
-        let mut out = Self::default();
-        json::set(&mut o, "status", &mut out.status)?;
         Ok(out)
     }
 }
@@ -1128,25 +1071,6 @@ impl ToJson for MoveSpaceNodeRequestBody {
         w.end_object();
     }
 }
-/// `MoveSpaceNodeResponseBody`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct MoveSpaceNodeResponseBody {
-    /// `node`
-    pub node: Option<Node>,
-}
-impl FromJson for MoveSpaceNodeResponseBody {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "MoveSpaceNodeResponseBody")?;
-        let mut out = Self::default();
-        json::set(&mut o, "node", &mut out.node)?;
-        Ok(out)
-    }
-}
 /// `MoveWikiToDocsResult`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1380,7 +1304,7 @@ pub struct TaskResult {
     /// `move_result`
     pub move_result: Option<Vec<MoveResult>>,
     /// `delete_space_result`
-    pub delete_space_result: Option<DeleteSpaceResult>,
+    pub delete_space_result: Option<SimpleTaskResult>,
     /// `simple_task_result`
     pub simple_task_result: Option<SimpleTaskResult>,
     /// `move_wiki_to_docs_result`
@@ -1439,3 +1363,19 @@ impl ToJson for UpdateTitleSpaceNodeRequestBody {
         w.end_object();
     }
 }
+/// `CreateSpaceNodeResponseBody`
+///
+/// The same fields as [`GetNodeSpaceResponseBody`]: one type, two names.
+pub type CreateSpaceNodeResponseBody = GetNodeSpaceResponseBody;
+/// `CreateSpaceResponseBody`
+///
+/// The same fields as [`GetSpaceResponseBody`]: one type, two names.
+pub type CreateSpaceResponseBody = GetSpaceResponseBody;
+/// `DeleteSpaceResult`
+///
+/// The same fields as [`SimpleTaskResult`]: one type, two names.
+pub type DeleteSpaceResult = SimpleTaskResult;
+/// `MoveSpaceNodeResponseBody`
+///
+/// The same fields as [`GetNodeSpaceResponseBody`]: one type, two names.
+pub type MoveSpaceNodeResponseBody = GetNodeSpaceResponseBody;
