@@ -114,6 +114,14 @@ impl AesKey {
 
 /// Encrypts `plaintext` as the platform does (for tests and the mock platform):
 /// base64(IV ‖ AES-256-CBC(PKCS#7(plaintext))).
+///
+/// ```
+/// use lark_oapi_core::event_crypto::{AesKey, encrypt};
+/// let sealed = encrypt("my-encrypt-key", b"{}", [0; 16]);
+/// // 16 bytes of IV and one block of ciphertext, in base64.
+/// assert_eq!(sealed.len(), 44);
+/// assert_eq!(AesKey::new("my-encrypt-key").decrypt(&sealed).unwrap(), b"{}");
+/// ```
 pub fn encrypt(encrypt_key: &str, plaintext: &[u8], iv: [u8; 16]) -> String {
     let key = aes_key(encrypt_key);
     let mut buf = vec![0u8; plaintext.len() + 16];
@@ -140,6 +148,13 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The `X-Lark-Signature` of an event request: hex SHA-256 over
 /// timestamp ‖ nonce ‖ Encrypt Key ‖ the raw body bytes.
+///
+/// ```
+/// use lark_oapi_core::event_crypto::event_signature;
+/// let sig = event_signature("1700000000", "nonce", "my-encrypt-key", br#"{"encrypt":"..."}"#);
+/// assert_eq!(sig.len(), 64);
+/// assert!(sig.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+/// ```
 pub fn event_signature(timestamp: &str, nonce: &str, encrypt_key: &str, body: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(timestamp.as_bytes());
@@ -151,6 +166,14 @@ pub fn event_signature(timestamp: &str, nonce: &str, encrypt_key: &str, body: &[
 
 /// The `X-Lark-Signature` of a legacy card callback: hex SHA-1 over
 /// timestamp ‖ nonce ‖ Verification Token ‖ the raw body bytes.
+///
+/// ```
+/// use lark_oapi_core::event_crypto::{card_signature, verify_card_signature};
+/// let body = br#"{"action":{"value":{"k":"v"}}}"#;
+/// let sig = card_signature("1700000000", "nonce", "v-token", body);
+/// assert_eq!(sig.len(), 40);
+/// assert!(verify_card_signature("1700000000", "nonce", "v-token", body, &sig));
+/// ```
 pub fn card_signature(
     timestamp: &str,
     nonce: &str,
@@ -166,6 +189,13 @@ pub fn card_signature(
 }
 
 /// Compares two byte strings in time that depends only on their lengths.
+///
+/// ```
+/// use lark_oapi_core::event_crypto::constant_time_eq;
+/// assert!(constant_time_eq(b"token", b"token"));
+/// assert!(!constant_time_eq(b"token", b"tokem"));
+/// assert!(!constant_time_eq(b"token", b"token2"));
+/// ```
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
@@ -182,6 +212,15 @@ fn signature_matches(expected: &str, signature: &str) -> bool {
 }
 
 /// Whether `signature` (the header, any case) is the event signature of `body`.
+///
+/// ```
+/// use lark_oapi_core::event_crypto::{event_signature, verify_event_signature};
+/// let body = br#"{"encrypt":"..."}"#;
+/// let sig = event_signature("1700000000", "nonce", "key", body);
+/// assert!(verify_event_signature("1700000000", "nonce", "key", body, &sig.to_uppercase()));
+/// // One byte more in the body (e.g. re-serialised JSON) and it no longer verifies.
+/// assert!(!verify_event_signature("1700000000", "nonce", "key", br#"{"encrypt": "..."}"#, &sig));
+/// ```
 pub fn verify_event_signature(
     timestamp: &str,
     nonce: &str,

@@ -10,6 +10,15 @@ use serde::de::DeserializeOwned;
 use crate::error::{DecodeError, Error, Result, excerpt};
 
 /// A successful answer (HTTP 2xx, `code` 0), body not yet decoded.
+///
+/// ```no_run
+/// # async fn run(client: lark_oapi_core::Client) -> lark_oapi_core::Result<()> {
+/// use lark_oapi_core::Method;
+/// let raw = client.request(Method::GET, "/open-apis/im/v1/chats").send_raw().await?;
+/// println!("HTTP {} log id {:?}, {} bytes", raw.status(), raw.log_id(), raw.body().len());
+/// let chats = raw.data::<serde_json::Value>()?; // the envelope's `data`
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RawResponse {
     pub(crate) status: u16,
@@ -143,6 +152,22 @@ impl RawResponse {
 /// Typed data of a successful call, with the platform's log id.
 ///
 /// Derefs to the data, so fields read directly: `resp.message_id`.
+///
+/// ```no_run
+/// # async fn run(client: lark_oapi_core::Client) -> lark_oapi_core::Result<()> {
+/// use lark_oapi_core::Method;
+/// #[derive(serde::Deserialize)]
+/// struct Sent { message_id: String }
+/// let resp = client
+///     .request(Method::POST, "/open-apis/im/v1/messages")
+///     .query("receive_id_type", "chat_id")
+///     .json(&serde_json::json!({"receive_id": "oc_x", "msg_type": "text", "content": "{\"text\":\"hi\"}"}))
+///     .send::<Sent>()
+///     .await?;
+/// println!("{} (log id {:?})", resp.message_id, resp.log_id()); // fields through Deref
+/// let id: String = resp.map(|sent| sent.message_id).into_data();
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Response<T> {
     data: T,

@@ -210,6 +210,46 @@ impl Outcome {
 }
 
 /// Builder of an [`EventDispatcher`].
+///
+/// A signed, encrypted push, end to end:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use std::sync::{Arc, Mutex};
+/// use lark_oapi_core::dispatcher::EventDispatcher;
+/// use lark_oapi_core::event_crypto::{encrypt, event_signature};
+///
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let log = seen.clone();
+/// let dispatcher = EventDispatcher::builder()
+///     .encrypt_key("my-encrypt-key")
+///     .verification_token("v-token")
+///     .on_raw("im.message.receive_v1", move |event| {
+///         let log = log.clone();
+///         async move {
+///             log.lock().unwrap().push(event.event_id.unwrap_or_default());
+///             Ok(None)
+///         }
+///     })
+///     .build();
+///
+/// let plaintext = br#"{"schema":"2.0","header":{"event_id":"ev-1","event_type":"im.message.receive_v1","token":"v-token"},"event":{}}"#;
+/// let body = format!(r#"{{"encrypt":"{}"}}"#, encrypt("my-encrypt-key", plaintext, [9; 16]));
+/// let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs().to_string();
+/// let headers = vec![
+///     ("X-Lark-Request-Timestamp".to_owned(), ts.clone()),
+///     ("X-Lark-Request-Nonce".to_owned(), "n1".to_owned()),
+///     ("X-Lark-Signature".to_owned(), event_signature(&ts, "n1", "my-encrypt-key", body.as_bytes())),
+/// ];
+/// assert_eq!(dispatcher.handle("POST", &headers, body.as_bytes()).await.status, 200);
+/// // The platform retries: the copy is answered 200 and not handled again.
+/// assert_eq!(dispatcher.handle("POST", &headers, body.as_bytes()).await.status, 200);
+/// assert_eq!(*seen.lock().unwrap(), ["ev-1"]);
+/// // A body changed in transit fails the signature.
+/// let tampered = body.replace('A', "B");
+/// assert_eq!(dispatcher.handle("POST", &headers, tampered.as_bytes()).await.status, 401);
+/// # }
+/// ```
 #[derive(Default)]
 pub struct EventDispatcherBuilder {
     encrypt_key: Option<String>,

@@ -28,6 +28,16 @@ pub struct Header {
 }
 
 /// One WebSocket binary message of the long connection.
+///
+/// ```
+/// use lark_oapi_core::long_connection::frame::Frame;
+/// let ping = Frame::ping(7);
+/// let bytes = ping.to_bytes();
+/// // Fields 1-4 are `required` in the platform's schema, so even zeros go on the wire.
+/// assert_eq!(&bytes[..8], &[0x08, 0, 0x10, 0, 0x18, 7, 0x20, 0]);
+/// let back = Frame::from_bytes(&bytes).unwrap();
+/// assert_eq!((back.kind(), back.service), ("ping", 7));
+/// ```
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct Frame {
     /// Sequence id (0 in client pings).
@@ -150,6 +160,25 @@ struct Partial {
 }
 
 /// Reassembles fragmented messages by `message_id`; incomplete ones expire.
+///
+/// ```
+/// use std::time::Duration;
+/// use lark_oapi_core::long_connection::frame::{Frame, Header, Reassembly};
+/// let part = |seq: &str, payload: &[u8]| {
+///     let mut f = Frame::ping(1);
+///     f.method = 1;
+///     f.headers = [("type", "event"), ("message_id", "m1"), ("sum", "2"), ("seq", seq)]
+///         .map(|(k, v)| Header { key: k.into(), value: v.into() })
+///         .to_vec();
+///     f.payload = Some(payload.to_vec().into());
+///     f
+/// };
+/// let mut r = Reassembly::new(Duration::from_secs(10), 1 << 20);
+/// // Fragments may arrive in any order; the message is whole once every seq is in.
+/// assert_eq!(r.push(&part("1", b"world")).unwrap(), None);
+/// assert_eq!(r.push(&part("0", b"hello ")).unwrap().as_deref(), Some(&b"hello world"[..]));
+/// assert_eq!(r.pending(), 0);
+/// ```
 pub struct Reassembly {
     partial: HashMap<String, Partial>,
     pending_bytes: usize,

@@ -209,7 +209,23 @@ impl fmt::Debug for ProxySetting {
     }
 }
 
-/// Builder of a [`LongConnection`].
+/// Builder of a [`LongConnection`]. The defaults suit most apps; the server's settings
+/// (ping interval, reconnect count/interval/jitter) replace the builder's once it sends them.
+///
+/// ```no_run
+/// # async fn run(client: lark_oapi_core::Client, dispatcher: lark_oapi_core::dispatcher::EventDispatcher) -> Result<(), lark_oapi_core::long_connection::LongConnectionError> {
+/// use std::time::Duration;
+/// use lark_oapi_core::long_connection::LongConnection;
+/// let connection = LongConnection::builder(client, dispatcher)
+///     .proxy("http://user:pass@proxy.internal:3128") // instead of HTTPS_PROXY & co.
+///     .handler_timeout(Duration::from_secs(20))      // then acknowledged as failed, redelivered
+///     .max_in_flight(64)                             // reading pauses beyond that
+///     .shutdown_grace(Duration::from_secs(5))
+///     .build()
+///     .start()
+///     .await?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct LongConnectionBuilder {
     client: Client,
@@ -382,6 +398,19 @@ impl Counters {
 ///
 /// Dropping the handle does not stop the connection; call [`shutdown`](Self::shutdown)
 /// (or [`ShutdownSignal::shutdown`] from elsewhere).
+///
+/// ```no_run
+/// # async fn run(connection: lark_oapi_core::long_connection::LongConnectionHandle) -> Result<(), lark_oapi_core::long_connection::LongConnectionError> {
+/// let stop = connection.shutdown_signal();
+/// tokio::spawn(async move {
+///     let _ = tokio::signal::ctrl_c().await;
+///     stop.shutdown(); // from anywhere
+/// });
+/// let stats = connection.stats();
+/// println!("{} events, {} reconnects", stats.events, stats.reconnect_attempts);
+/// connection.wait().await?; // returns once stopped: handlers in flight acknowledged first
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct LongConnectionHandle {
     stop: ShutdownSignal,
