@@ -319,7 +319,7 @@ pub trait CallOptions: Sized {
         self.with_options(|o| o.header(name, value))
     }
 
-    /// Total timeout of this call.
+    /// Timeout of each attempt of this call (see [`RequestOptions::timeout`]).
     fn timeout(self, timeout: std::time::Duration) -> Self {
         self.with_options(|o| o.timeout(timeout))
     }

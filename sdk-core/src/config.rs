@@ -221,7 +221,7 @@ impl Config {
         self.app_type
     }
 
-    /// The default total timeout of a call.
+    /// The default timeout of each attempt of a call.
     pub fn timeout(&self) -> Option<Duration> {
         self.timeout
     }
@@ -327,8 +327,10 @@ impl ConfigBuilder {
         self
     }
 
-    /// Default total timeout of a call, from sending until the body is read (30 s by default;
-    /// for downloads, until the headers arrive). Overridable per call.
+    /// Default timeout of each attempt of a call, from sending until the body is read (30 s
+    /// by default; for downloads, until the headers arrive). Idempotent calls that time out
+    /// are retried within the retry policy, each attempt with this timeout. Overridable per
+    /// call.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

@@ -307,13 +307,13 @@ impl fmt::Display for ApiError {
 #[non_exhaustive]
 pub struct FieldViolation {
     /// The field.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub field: String,
     /// The offending value, if the platform echoes it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_opt_string")]
     pub value: Option<String>,
     /// What is wrong.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub description: String,
 }
 
@@ -322,13 +322,13 @@ pub struct FieldViolation {
 #[non_exhaustive]
 pub struct PermissionViolation {
     /// The kind of permission.
-    #[serde(default, rename = "type")]
+    #[serde(default, rename = "type", deserialize_with = "lenient_string")]
     pub kind: String,
     /// Usually the missing scope's name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub subject: String,
     /// What is missing.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub description: String,
 }
 
@@ -337,10 +337,10 @@ pub struct PermissionViolation {
 #[non_exhaustive]
 pub struct ErrorDetail {
     /// Key.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub key: String,
     /// Value.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub value: String,
 }
 
@@ -349,10 +349,10 @@ pub struct ErrorDetail {
 #[non_exhaustive]
 pub struct ErrorHelp {
     /// The link.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub url: String,
     /// What it explains.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient_string")]
     pub description: String,
 }
 
@@ -490,4 +490,20 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
         s.push('…');
     }
     s
+}
+
+/// A string field of the platform's error details, whatever JSON it holds: `null` is empty,
+/// a number or object is kept as its JSON text. A detail never makes the error unreadable.
+fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<String, D::Error> {
+    Ok(lenient_opt_string(d)?.unwrap_or_default())
+}
+
+fn lenient_opt_string<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    Ok(match serde_json::Value::deserialize(d)? {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s),
+        other => Some(other.to_string()),
+    })
 }

@@ -203,6 +203,7 @@ impl Paginator {
             ))));
         }
         let state = State {
+            seen: self.start_token.iter().cloned().collect(),
             token: self.start_token.clone(),
             remaining: self.limit,
             done: self.limit == Some(0),
@@ -222,11 +223,11 @@ impl Paginator {
                         }
                     }
                     match (&page.next, page.has_more) {
-                        (Some(next), true) if Some(next) == st.token.as_ref() => {
+                        (Some(next), true) if !st.seen.insert(next.clone()) => {
                             st.done = true;
                             return Some((
                                 Err(page.raw.decode_error(format!(
-                                    "the platform returned the same page token {next:?} again; stopping instead of looping"
+                                    "the platform returned page token {next:?}, which it had returned before; stopping instead of looping"
                                 ))),
                                 st,
                             ));
@@ -256,6 +257,8 @@ impl Paginator {
 
 struct State {
     pager: Paginator,
+    /// Every page token seen so far: a token coming back (a cycle) ends the stream.
+    seen: std::collections::HashSet<String>,
     token: Option<String>,
     remaining: Option<usize>,
     done: bool,

@@ -56,7 +56,9 @@ impl Download {
         }
     }
 
-    /// The file name from `Content-Disposition` (`filename*` preferred, UTF-8 decoded).
+    /// The file name from `Content-Disposition` (`filename*` preferred, UTF-8 decoded),
+    /// reduced to a plain name: its last path component, without control characters, never
+    /// `.` or `..`, so `dir.join(name)` stays inside `dir`.
     pub fn file_name(&self) -> Option<&str> {
         self.file_name.as_deref()
     }
@@ -114,30 +116,25 @@ impl Download {
 
     /// Streams the body to `path` in constant memory and returns the number of bytes written.
     ///
-    /// Writes to `<path>.part` first and renames it when the whole body (as many bytes as
-    /// `Content-Length` announced) has arrived, so `path` never holds a truncated file; the
-    /// partial file is removed on failure.
+    /// Writes to a temporary `<path>.<random>.part` first and renames it when the whole body
+    /// (as many bytes as `Content-Length` announced) has arrived, so `path` never holds a
+    /// truncated file. The temporary file is removed on any failure, and also when the
+    /// future is dropped (a timeout around it, say); two downloads to one path do not
+    /// write into each other's temporary file.
     pub async fn save_to(self, path: impl AsRef<Path>) -> Result<u64> {
         let path = path.as_ref();
         let mut part = path.as_os_str().to_owned();
-        part.push(".part");
-        let part = PathBuf::from(part);
-        let result = self.write_to(&part).await;
-        match result {
-            Ok(n) => {
-                tokio::fs::rename(&part, path).await.map_err(|e| {
-                    Error::io(
-                        format!("renaming {} to {}", part.display(), path.display()),
-                        e,
-                    )
-                })?;
-                Ok(n)
-            }
-            Err(e) => {
-                let _ = tokio::fs::remove_file(&part).await;
-                Err(e)
-            }
-        }
+        part.push(format!(".{:08x}.part", fastrand::u32(..)));
+        let part = PartFile(Some(PathBuf::from(part)));
+        let n = self.write_to(part.path()).await?;
+        tokio::fs::rename(part.path(), path).await.map_err(|e| {
+            Error::io(
+                format!("renaming {} to {}", part.path().display(), path.display()),
+                e,
+            )
+        })?;
+        part.keep();
+        Ok(n)
     }
 
     async fn write_to(mut self, part: &Path) -> Result<u64> {
@@ -175,16 +172,40 @@ impl Download {
     }
 }
 
-fn body_error(request: &str, e: reqwest::Error) -> Error {
-    if e.is_timeout() {
-        return Error::Timeout {
-            after: std::time::Duration::ZERO,
-        };
+/// A temporary download file, removed when dropped unless [`keep`](Self::keep) was called
+/// (after it was renamed into place).
+struct PartFile(Option<PathBuf>);
+
+impl PartFile {
+    fn path(&self) -> &Path {
+        self.0.as_deref().unwrap_or(Path::new(""))
     }
+
+    fn keep(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for PartFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            // Synchronous, so that it also runs when the future is dropped mid-download.
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn body_error(request: &str, e: reqwest::Error) -> Error {
+    // The SDK's own timeout stops at the headers; a timeout here is the HTTP client's.
+    let what = if e.is_timeout() {
+        "timed out (the HTTP client's own timeout)"
+    } else {
+        "failed"
+    };
     Error::Transport(Box::new(TransportError {
         request: request.to_owned(),
         connect: false,
-        message: format!("reading the download failed: {e}"),
+        message: format!("reading the download {what}: {e}"),
         source: Some(Box::new(e)),
     }))
 }
@@ -220,7 +241,19 @@ pub(crate) fn file_name_from(headers: &HeaderMap) -> Option<String> {
             plain = Some(unquoted);
         }
     }
-    extended.or(plain).filter(|n| !n.is_empty())
+    extended.or(plain).and_then(|n| safe_file_name(&n))
+}
+
+/// The last path component of a server-supplied name, without control characters: never a
+/// path (`../../.bashrc` gives `.bashrc`, `/etc/passwd` gives `passwd`), never `.` or `..`.
+fn safe_file_name(name: &str) -> Option<String> {
+    let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = last.chars().filter(|c| !c.is_control()).collect();
+    let clean = clean.trim();
+    if clean.is_empty() || clean == "." || clean == ".." {
+        return None;
+    }
+    Some(clean.to_owned())
 }
 
 /// Splits header parameters on `;`, keeping quoted strings whole.
@@ -279,5 +312,26 @@ mod tests {
             Some("a;b.txt")
         );
         assert_eq!(name("inline").as_deref(), None);
+    }
+
+    #[test]
+    fn server_file_names_are_never_paths() {
+        for (header, want) in [
+            (
+                "attachment; filename*=UTF-8''..%2F..%2F.bashrc",
+                Some(".bashrc"),
+            ),
+            (
+                "attachment; filename*=UTF-8''%2Fetc%2Fpasswd",
+                Some("passwd"),
+            ),
+            ("attachment; filename=\"..\\..\\win.ini\"", Some("win.ini")),
+            ("attachment; filename*=UTF-8''a%00b%0A.txt", Some("ab.txt")),
+            ("attachment; filename*=UTF-8''..", None),
+            ("attachment; filename*=UTF-8''dir%2F", None),
+            ("attachment; filename=\".\"", None),
+        ] {
+            assert_eq!(name(header).as_deref(), want, "{header}");
+        }
     }
 }

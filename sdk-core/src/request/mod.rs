@@ -50,13 +50,24 @@ pub struct RequestSpec {
     pub(crate) invalid: Option<String>,
 }
 
-/// The body of a request.
-#[derive(Debug, Clone, Default)]
+/// The body of a request. `Debug` shows its size, not its content (it may hold secrets:
+/// app secrets, refresh tokens).
+#[derive(Clone, Default)]
 pub(crate) enum RequestBody {
     #[default]
     Empty,
     Json(Bytes),
     Multipart(Arc<Multipart>),
+}
+
+impl std::fmt::Debug for RequestBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestBody::Empty => f.write_str("Empty"),
+            RequestBody::Json(bytes) => write!(f, "Json(<{} bytes>)", bytes.len()),
+            RequestBody::Multipart(_) => f.write_str("Multipart(..)"),
+        }
+    }
 }
 
 impl RequestBody {
@@ -121,6 +132,14 @@ impl RequestSpec {
         let value = value.as_ref();
         if value.is_empty() {
             self.fail(format!("path parameter `{name}` of {} is empty", self.path));
+            return self;
+        }
+        if value == "." || value == ".." {
+            // URL parsing would resolve it and send the call to another endpoint.
+            self.fail(format!(
+                "path parameter `{name}` of {} is {value:?}, which is not an id",
+                self.path
+            ));
             return self;
         }
         let needle = format!(":{name}");

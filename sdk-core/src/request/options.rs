@@ -138,7 +138,9 @@ impl RequestOptions {
         self
     }
 
-    /// Total timeout of this call (overrides the client's).
+    /// Timeout of each attempt of this call, from sending until the body is read (overrides
+    /// the client's). A GET that times out is retried within the retry policy, each retry
+    /// with the same timeout.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self

@@ -135,7 +135,7 @@ impl RawRequest {
         self.with(|o| o.header(name, value))
     }
 
-    /// The total timeout of this call.
+    /// Timeout of each attempt of this call (see [`RequestOptions::timeout`]).
     pub fn timeout(self, timeout: Duration) -> Self {
         self.with(|o| o.timeout(timeout))
     }

@@ -86,6 +86,10 @@ impl Client {
             )));
         }
         let url = self.url_for(spec)?;
+        // An absolute URL elsewhere (a link from a message, say) never gets a token the SDK
+        // fetched: it would hand the app's credentials to that host.
+        let foreign_host = (spec.path.starts_with("https://") || spec.path.starts_with("http://"))
+            && url.origin() != self.inner.config.base.origin();
         let extra_headers = extra_headers(spec)?;
         let inner = &self.inner;
         let policy = spec.options.retry.as_ref().unwrap_or(&inner.config.retry);
@@ -98,7 +102,7 @@ impl Client {
         let mut spent = 0u32;
         let mut token_replayed = false;
         loop {
-            let auth = self.authorization(spec).await?;
+            let auth = self.authorization(spec, foreign_host).await?;
             let request = self
                 .build_request(spec, &url, auth.as_ref(), &extra_headers)
                 .await?;
@@ -142,6 +146,10 @@ impl Client {
                         // A refresh that fails says more (e.g. "authorize the user again")
                         // than the rejection.
                         users.refresh_rejected(key, token).await?;
+                        if !spec.body.replayable() {
+                            // A reader already consumed: the next call gets the new token.
+                            return Err(error);
+                        }
                         token_replayed = true;
                         continue;
                     }
@@ -158,6 +166,9 @@ impl Client {
                             .tokens
                             .invalidate(self, *kind, tenant_key.as_deref(), token)
                             .await;
+                        if !spec.body.replayable() {
+                            return Err(error);
+                        }
                         token_replayed = true;
                         continue;
                     }
@@ -183,7 +194,7 @@ impl Client {
                             );
                             return Err(error);
                         }
-                        Some(wait) => wait + jitter(Duration::from_millis(100)),
+                        Some(wait) => wait.saturating_add(jitter(Duration::from_millis(100))),
                         None => policy.backoff(retries),
                     };
                     match inner.budget.acquire(after_timeout) {
@@ -239,7 +250,7 @@ impl Client {
     }
 
     /// Picks the token for this attempt (see `RequestOptions` for the precedence).
-    async fn authorization(&self, spec: &RequestSpec) -> Result<Option<Auth>> {
+    async fn authorization(&self, spec: &RequestSpec, foreign_host: bool) -> Result<Option<Auth>> {
         let o = &spec.options;
         if let Some(given) = o
             .user_access_token
@@ -265,6 +276,10 @@ impl Client {
                 fetched: None,
                 user: Some(token),
             }));
+        }
+        if foreign_host {
+            tracing::debug!("absolute URL on another host: no fetched token attached");
+            return Ok(None);
         }
         let types = spec.token_types;
         if types.is_none() {
@@ -345,11 +360,12 @@ impl Client {
         timeout: Option<Duration>,
         stream: bool,
     ) -> std::result::Result<Delivered, (Error, Retry)> {
-        let deadline = timeout.map(|t| (Instant::now() + t, t));
+        // A timeout too large to add to the clock means none.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t).map(|at| (at, t)));
         let sent = with_deadline(deadline, self.inner.config.http.execute(request)).await;
         let response = match sent {
             Err(after) => return Err(timeout_error(after)),
-            Ok(Err(e)) => return Err(transport_error(spec, e)),
+            Ok(Err(e)) => return Err(transport_error(spec, e, timeout)),
             Ok(Ok(r)) => r,
         };
         let status = response.status();
@@ -370,7 +386,7 @@ impl Client {
         let headers = std::mem::take(response.headers_mut());
         let body = match with_deadline(deadline, response.bytes()).await {
             Err(after) => return Err(timeout_error(after)),
-            Ok(Err(e)) => return Err(transport_error(spec, e)),
+            Ok(Err(e)) => return Err(transport_error(spec, e, timeout)),
             Ok(Ok(b)) => b,
         };
         classify(spec, status, headers, body, log_id)
@@ -438,9 +454,14 @@ fn request_label(spec: &RequestSpec) -> String {
     label
 }
 
-fn transport_error(spec: &RequestSpec, e: reqwest::Error) -> (Error, Retry) {
+/// `timeout`: the attempt's, reported when reqwest's own timer fired first.
+fn transport_error(
+    spec: &RequestSpec,
+    e: reqwest::Error,
+    timeout: Option<Duration>,
+) -> (Error, Retry) {
     if e.is_timeout() {
-        return timeout_error(Duration::ZERO);
+        return timeout_error(timeout.unwrap_or_default());
     }
     let connect = e.is_connect();
     let mut message = e.to_string();
@@ -473,47 +494,96 @@ pub(crate) fn log_id_of(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The envelope fields the pipeline needs; `data` is skipped without being built.
-#[derive(Deserialize)]
+/// The envelope fields the pipeline needs. Only `code` decides: `msg` and `error` are read
+/// leniently (a `null`, a number, an `error` string instead of an object), so an odd detail
+/// can never turn a failure into a success or lose its code.
 struct Head {
     code: i64,
-    #[serde(default)]
     msg: String,
-    #[serde(default)]
-    error: Option<ErrorBody>,
+    error: ErrorBody,
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
+struct RawHead {
+    #[serde(default)]
+    code: serde_json::Value,
+    #[serde(default)]
+    msg: serde_json::Value,
+    #[serde(default)]
+    error: serde_json::Value,
+}
+
+#[derive(Default)]
 struct ErrorBody {
-    #[serde(default)]
     log_id: Option<String>,
-    #[serde(default)]
     troubleshooter: Option<String>,
-    #[serde(default)]
     field_violations: Vec<FieldViolation>,
-    #[serde(default)]
     permission_violations: Vec<PermissionViolation>,
-    #[serde(default)]
     details: Vec<ErrorDetail>,
-    #[serde(default)]
     helps: Vec<ErrorHelp>,
 }
 
-/// The code of a JSON envelope; `None` if the body is not one.
+impl ErrorBody {
+    fn lenient(error: serde_json::Value) -> Self {
+        let serde_json::Value::Object(mut map) = error else {
+            return Self::default();
+        };
+        let text = |v: Option<serde_json::Value>| match v {
+            Some(serde_json::Value::String(s)) => Some(s),
+            Some(serde_json::Value::Null) | None => None,
+            Some(other) => Some(other.to_string()),
+        };
+        /// Each element on its own: one malformed entry does not hide the others.
+        fn list<T: serde::de::DeserializeOwned>(v: Option<serde_json::Value>) -> Vec<T> {
+            match v {
+                Some(serde_json::Value::Array(items)) => items
+                    .into_iter()
+                    .filter_map(|i| serde_json::from_value(i).ok())
+                    .collect(),
+                _ => Vec::new(),
+            }
+        }
+        Self {
+            log_id: text(map.remove("log_id")),
+            troubleshooter: text(map.remove("troubleshooter")),
+            field_violations: list(map.remove("field_violations")),
+            permission_violations: list(map.remove("permission_violations")),
+            details: list(map.remove("details")),
+            helps: list(map.remove("helps")),
+        }
+    }
+}
+
+/// The envelope of a JSON body; `None` if the body is not one (no integer `code`).
 fn head_of(body: &[u8]) -> Option<Head> {
     // Fast path for the common success shape.
     if body.starts_with(br#"{"code":0,"#) || body == br#"{"code":0}"# {
         return Some(Head {
             code: 0,
             msg: String::new(),
-            error: None,
+            error: ErrorBody::default(),
         });
     }
     let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
     if *first != b'{' {
         return None;
     }
-    serde_json::from_slice::<Head>(body).ok()
+    let raw = serde_json::from_slice::<RawHead>(body).ok()?;
+    let code = match &raw.code {
+        serde_json::Value::Number(n) => n.as_i64()?,
+        serde_json::Value::String(s) => s.trim().parse().ok()?,
+        _ => return None,
+    };
+    let msg = match raw.msg {
+        serde_json::Value::String(s) => s,
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    Some(Head {
+        code,
+        msg,
+        error: ErrorBody::lenient(raw.error),
+    })
 }
 
 fn classify(
@@ -543,7 +613,7 @@ fn classify(
             }))
         }
         Some(head) if head.code != 0 => {
-            let err = head.error.unwrap_or_default();
+            let err = head.error;
             let api = ApiError {
                 code: head.code,
                 msg: head.msg,

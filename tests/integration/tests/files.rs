@@ -5,7 +5,7 @@ mod common;
 use common::*;
 use futures_util::StreamExt as _;
 use lark_oapi::{Error, FilePart, Method, Multipart};
-use lark_oapi_mock::{download_byte, fnv1a64};
+use lark_oapi_mock::{Fault, download_byte, fnv1a64};
 
 #[tokio::test]
 async fn uploads_from_bytes_carry_a_filename_and_content_type() {
@@ -278,4 +278,43 @@ async fn a_json_error_body_on_a_download_is_an_error_not_a_file() {
         std::fs::read_dir(dir.path()).unwrap().next().is_none(),
         "nothing written"
     );
+}
+
+#[tokio::test]
+async fn an_upload_from_a_reader_is_not_replayed_after_a_rejected_token() {
+    let (mock, client) = setup().await;
+    mock.push_fault("/open-apis/im/v1/files", Fault::InvalidToken);
+    let err = client
+        .request(Method::POST, "/open-apis/im/v1/files")
+        .multipart(Multipart::new().text("file_type", "stream").file(
+            "file",
+            FilePart::reader(std::io::Cursor::new(vec![1u8; 1000]), 1000),
+        ))
+        .send_value()
+        .await
+        .unwrap_err();
+    // The platform's answer, not "reader already consumed".
+    assert_eq!(err.code(), Some(99991663), "{err}");
+    assert_eq!(mock.requests_to("/open-apis/im/v1/files").len(), 1);
+}
+
+#[tokio::test]
+async fn a_download_dropped_midway_leaves_no_temporary_file() {
+    let (_mock, client) = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.bin");
+    let file = client
+        .im()
+        .v1()
+        .file()
+        .get("bytes-1073741824")
+        .send()
+        .await
+        .unwrap();
+    // A timeout around `save_to` drops it while the 1 GiB body is still streaming.
+    let cut =
+        tokio::time::timeout(std::time::Duration::from_millis(100), file.save_to(&path)).await;
+    assert!(cut.is_err(), "still downloading when dropped");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
 }

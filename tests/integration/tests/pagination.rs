@@ -168,3 +168,37 @@ async fn page_tokens_can_travel_in_the_body() {
         .unwrap();
     assert_eq!(body, serde_json::json!({"query": "x", "page_token": "abc"}));
 }
+
+#[tokio::test]
+async fn a_page_token_that_comes_back_ends_the_stream_with_an_error() {
+    let (mock, client) = setup().await;
+    let path = "/open-apis/contact/v3/users";
+    for (token, user) in [("A", "u_1"), ("B", "u_2"), ("A", "u_3")] {
+        mock.push_fault(
+            path,
+            Fault::RawJson {
+                http_status: 200,
+                body: format!(
+                    r#"{{"code":0,"msg":"ok","data":{{"has_more":true,"page_token":"{token}","items":[{{"user_id":"{user}","name":"n"}}]}}}}"#
+                ),
+            },
+        );
+    }
+    let results: Vec<_> = client
+        .request(Method::GET, path)
+        .paginate()
+        .items::<User>()
+        .collect()
+        .await;
+    // Two pages of items; the page that repeats a token is an error in place of its items
+    // (they may well repeat earlier ones).
+    assert_eq!(results.len(), 3);
+    assert!(results[..2].iter().all(Result::is_ok));
+    let err = results[2].as_ref().unwrap_err();
+    assert!(err.to_string().contains("returned before"), "{err}");
+    assert_eq!(
+        mock.requests_to(path).len(),
+        3,
+        "no fourth request: the cycle is caught"
+    );
+}

@@ -407,3 +407,120 @@ async fn an_unreachable_platform_is_a_transport_error() {
     }
     assert!(err.is_retryable());
 }
+
+#[tokio::test]
+async fn an_odd_error_envelope_is_still_an_error_with_its_code() {
+    let (mock, client) = setup().await;
+    // `msg: null` on HTTP 200 was once decoded as "no envelope", hence a success.
+    mock.push_fault(
+        "/open-apis/echo/v1/odd",
+        Fault::RawJson {
+            http_status: 200,
+            body: r#"{"code":1061045,"msg":null}"#.into(),
+        },
+    );
+    let err = client
+        .request(Method::POST, "/open-apis/echo/v1/odd")
+        .json(&serde_json::json!({}))
+        .retry_policy(lark_oapi::RetryPolicy::disabled())
+        .send_value()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(1061045), "{err:?}");
+    // A violation whose value is a number, and an `error` that is a string: the code and the
+    // readable details survive.
+    mock.push_fault(
+        "/open-apis/echo/v1/odd",
+        Fault::RawJson {
+            http_status: 400,
+            body: r#"{"code":99992402,"msg":"bad","error":{"log_id":"L1","field_violations":[{"field":"page_size","value":500,"description":"too big"}]}}"#.into(),
+        },
+    );
+    let err = client
+        .request(Method::GET, "/open-apis/echo/v1/odd")
+        .send_value()
+        .await
+        .unwrap_err();
+    let api = err.api_error().expect("an API error");
+    assert_eq!((api.code, api.http_status), (99992402, 400));
+    assert_eq!(api.field_violations[0].value.as_deref(), Some("500"));
+    assert_eq!(api.field_violations[0].field, "page_size");
+    mock.push_fault(
+        "/open-apis/echo/v1/odd",
+        Fault::RawJson {
+            http_status: 400,
+            body: r#"{"code":20064,"msg":"revoked","error":"invalid_grant"}"#.into(),
+        },
+    );
+    let err = client
+        .request(Method::GET, "/open-apis/echo/v1/odd")
+        .send_value()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(20064));
+    assert!(err.requires_user_authorization());
+}
+
+#[tokio::test]
+async fn dot_segments_are_refused_as_path_parameters() {
+    let (mock, client) = setup().await;
+    for id in [".", ".."] {
+        let err = client
+            .request(Method::DELETE, "/open-apis/im/v1/messages/:message_id")
+            .path_param("message_id", id)
+            .send_value()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+        assert!(err.to_string().contains("message_id"), "{err}");
+    }
+    // Dots inside an id are fine.
+    client
+        .request(Method::GET, "/open-apis/echo/v1/files/:name")
+        .path_param("name", "a..b")
+        .send_value()
+        .await
+        .unwrap();
+    let sent = mock.requests();
+    assert_eq!(sent.len(), 2, "one token request, one call: {sent:?}");
+    assert_eq!(sent[1].path, "/open-apis/echo/v1/files/a..b");
+}
+
+#[tokio::test]
+async fn an_absolute_url_on_another_host_gets_no_fetched_token() {
+    let (mock, client) = setup().await;
+    let other = MockPlatform::start().await.unwrap();
+    // Same host as the client's base: the tenant token goes along.
+    client
+        .request(
+            Method::GET,
+            format!("{}/open-apis/echo/v1/same", mock.base_url()),
+        )
+        .send_value()
+        .await
+        .unwrap();
+    assert!(bearer(&mock.requests_to("/open-apis/echo/v1/same")[0]).is_some());
+    // Another host (a link from a message, say): no Authorization at all.
+    let _ = client
+        .request(
+            Method::GET,
+            format!("{}/open-apis/echo/v1/elsewhere", other.base_url()),
+        )
+        .send_value()
+        .await;
+    let sent = &other.requests_to("/open-apis/echo/v1/elsewhere")[0];
+    assert_eq!(sent.header("authorization"), None);
+    // A token given explicitly is the caller's choice and is sent.
+    let _ = client
+        .request(
+            Method::GET,
+            format!("{}/open-apis/echo/v1/given", other.base_url()),
+        )
+        .tenant_access_token("t-given")
+        .send_value()
+        .await;
+    assert_eq!(
+        bearer(&other.requests_to("/open-apis/echo/v1/given")[0]).as_deref(),
+        Some("t-given")
+    );
+}

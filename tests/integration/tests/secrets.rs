@@ -131,3 +131,19 @@ fn event_and_long_connection_settings_redact_their_secrets() {
     assert!(!text.contains("SECRET"), "a secret reached Debug: {text}");
     assert!(text.contains("redacted"));
 }
+
+#[tokio::test]
+async fn request_bodies_stay_out_of_debug() {
+    let (_mock, client) = setup().await;
+    let request = client
+        .request(
+            Method::POST,
+            "/open-apis/authen/v1/oidc/refresh_access_token",
+        )
+        .json(
+            &serde_json::json!({"grant_type": "refresh_token", "refresh_token": "ur-very-secret"}),
+        );
+    let shown = format!("{request:?} {:?}", request.clone().into_spec());
+    assert!(!shown.contains("ur-very-secret"), "{shown}");
+    assert!(shown.contains("bytes"), "{shown}");
+}

@@ -146,6 +146,15 @@ pub(crate) fn fault_from_json(v: &Value) -> Result<Fault, String> {
         "delay" => Fault::Delay(Duration::from_millis(
             u64_field("ms").ok_or("delay needs \"ms\" (integer)")?,
         )),
+        "raw_json" => Fault::RawJson {
+            http_status: u16::try_from(u64_field("http_status").unwrap_or(200))
+                .map_err(|_| "http_status out of range")?,
+            body: v
+                .get("body")
+                .and_then(Value::as_str)
+                .ok_or("raw_json fault needs \"body\" (string)")?
+                .to_owned(),
+        },
         "api" => Fault::Api {
             http_status: u16::try_from(u64_field("http_status").unwrap_or(400))
                 .map_err(|_| "http_status out of range")?,

@@ -526,6 +526,9 @@ async fn apply_fault(ctx: &Ctx<'_>, path: &str, wildcard: bool) -> Option<Respon
             StatusCode::OK,
             br#"{"code":0,"msg":"success","data":{"#.to_vec(),
         )),
+        Fault::RawJson { http_status, body } => {
+            Some(json_response(status_or_500(http_status), body.into_bytes()))
+        }
         Fault::Api {
             http_status,
             code,

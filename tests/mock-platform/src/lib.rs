@@ -470,6 +470,15 @@ pub enum Fault {
     DropConnection,
     /// Waits that long, then handles the request normally.
     Delay(Duration),
+    /// That HTTP status (500 when it is not a valid status) with exactly this JSON body:
+    /// for envelopes the platform should not send but might (`"msg": null`, a list page
+    /// scripted by hand).
+    RawJson {
+        /// HTTP status of the answer.
+        http_status: u16,
+        /// The body, sent as is with `Content-Type: application/json`.
+        body: String,
+    },
     /// An arbitrary platform error.
     Api {
         /// HTTP status of the answer (500 when it is not a valid status).
