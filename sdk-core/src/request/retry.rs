@@ -33,6 +33,7 @@ pub struct RetryPolicy {
     pub(crate) max_rate_limit_wait: Duration,
     pub(crate) retry_non_idempotent: bool,
     pub(crate) budget: Option<u32>,
+    pub(crate) max_elapsed: Option<Duration>,
 }
 
 impl Default for RetryPolicy {
@@ -45,6 +46,7 @@ impl Default for RetryPolicy {
             max_rate_limit_wait: Duration::from_secs(30),
             retry_non_idempotent: false,
             budget: Some(DEFAULT_BUDGET),
+            max_elapsed: None,
         }
     }
 }
@@ -90,6 +92,20 @@ impl RetryPolicy {
     /// side effects such as sent messages; off by default).
     pub fn retry_non_idempotent(mut self, yes: bool) -> Self {
         self.retry_non_idempotent = yes;
+        self
+    }
+
+    /// A bound on the whole call, retries included: no retry whose wait would end later
+    /// than this after the call began (the last attempt still has its own timeout). Off by
+    /// default; the per-attempt timeout and `max_retries` bound the call then.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lark_oapi_core::RetryPolicy;
+    /// let policy = RetryPolicy::default().max_elapsed(Duration::from_secs(10));
+    /// ```
+    pub fn max_elapsed(mut self, d: Duration) -> Self {
+        self.max_elapsed = Some(d);
         self
     }
 

@@ -98,6 +98,7 @@ impl Client {
             Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
         );
         let timeout = spec.options.timeout.or(inner.config.timeout);
+        let started = Instant::now();
         let mut retries = 0u32;
         let mut spent = 0u32;
         let mut token_replayed = false;
@@ -197,6 +198,16 @@ impl Client {
                         Some(wait) => wait.saturating_add(jitter(Duration::from_millis(100))),
                         None => policy.backoff(retries),
                     };
+                    if let Some(max) = policy.max_elapsed
+                        && started.elapsed().saturating_add(delay) > max
+                    {
+                        tracing::warn!(
+                            ?delay,
+                            ?max,
+                            "a retry would end past max_elapsed: giving up"
+                        );
+                        return Err(error);
+                    }
                     match inner.budget.acquire(after_timeout) {
                         Some(cost) => spent += cost,
                         None => {

@@ -209,3 +209,34 @@ async fn the_client_wide_budget_stops_retry_storms() {
         .unwrap();
     assert_eq!(client.retry_budget_available(), 1);
 }
+
+#[tokio::test]
+async fn max_elapsed_gives_up_instead_of_waiting_past_it() {
+    let (mock, client) = setup().await;
+    // The platform asks for a 1 s wait; the call may take 500 ms in all.
+    mock.push_fault(
+        "/open-apis/echo/v1/bounded",
+        Fault::RateLimited { reset_secs: 1 },
+    );
+    let err = client
+        .request(Method::GET, "/open-apis/echo/v1/bounded")
+        .retry_policy(fast_retries().max_elapsed(Duration::from_millis(500)))
+        .send_value()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(99991400));
+    assert_eq!(mock.requests_to("/open-apis/echo/v1/bounded").len(), 1);
+
+    // With room for the wait, the same call is retried and succeeds.
+    mock.push_fault(
+        "/open-apis/echo/v1/bounded",
+        Fault::RateLimited { reset_secs: 1 },
+    );
+    client
+        .request(Method::GET, "/open-apis/echo/v1/bounded")
+        .retry_policy(fast_retries().max_elapsed(Duration::from_secs(5)))
+        .send_value()
+        .await
+        .unwrap();
+    assert_eq!(mock.requests_to("/open-apis/echo/v1/bounded").len(), 3);
+}
