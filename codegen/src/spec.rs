@@ -265,6 +265,48 @@ fn load_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, SpecError> 
     })
 }
 
+/// Replaces "tuple" types by lists. The dataset derives some types from JavaScript tuples,
+/// which come out as objects with fields `0`, `1`, … plus every `Array.prototype` member
+/// (`length`, `toString`, …, `reduceRight`); on the wire they are JSON arrays. References to
+/// such a type become `[]any` (the element types the tuple was guessed from are not reliable
+/// enough to fail a delivery on), and the type is dropped.
+fn tuples_as_lists(types: &mut BTreeMap<String, TypeDef>) {
+    let mut tuples = BTreeMap::new();
+    for (name, t) in types.iter() {
+        let has = |n: &str| t.fields.iter().any(|f| f.name == n);
+        if !(has("0") && has("length") && has("toString") && has("reduceRight")) {
+            continue;
+        }
+        tuples.insert(name.clone(), "[]any".to_owned());
+    }
+    if tuples.is_empty() {
+        return;
+    }
+    for name in tuples.keys() {
+        types.remove(name);
+    }
+    fn rewrite(expr: &str, tuples: &BTreeMap<String, String>) -> String {
+        if let Some(inner) = expr.strip_prefix("[]") {
+            return format!("[]{}", rewrite(inner, tuples));
+        }
+        if let Some(inner) = expr
+            .strip_prefix("map<string,")
+            .and_then(|r| r.strip_suffix('>'))
+        {
+            return format!("map<string,{}>", rewrite(inner, tuples));
+        }
+        match tuples.get(expr) {
+            Some(list) => list.clone(),
+            None => expr.to_owned(),
+        }
+    }
+    for t in types.values_mut() {
+        for f in &mut t.fields {
+            f.ty = rewrite(&f.ty, &tuples);
+        }
+    }
+}
+
 /// The `<project>/<version>.json` files under `dir`, sorted (none if `dir` is missing).
 pub fn json_files(dir: &Path) -> Result<Vec<PathBuf>, SpecError> {
     let err = |e: std::io::Error| SpecError {
@@ -297,13 +339,15 @@ impl Specs {
         let projects: ProjectsFile = load_json(&dir.join("projects.json"))?;
         let mut apis = BTreeMap::new();
         for file in json_files(&dir.join("apis"))? {
-            let api: ApiFile = load_json(&file)?;
+            let mut api: ApiFile = load_json(&file)?;
+            tuples_as_lists(&mut api.types);
             validate_api(&file, &api)?;
             apis.insert((api.project.clone(), api.version.clone()), api);
         }
         let mut events = BTreeMap::new();
         for file in json_files(&dir.join("events"))? {
-            let ev: EventFile = load_json(&file)?;
+            let mut ev: EventFile = load_json(&file)?;
+            tuples_as_lists(&mut ev.types);
             validate_events(&file, &ev)?;
             events.insert((ev.project.clone(), ev.version.clone()), ev);
         }
@@ -668,5 +712,41 @@ mod tests {
         write_spec(&dir, &api);
         Specs::load(&dir).expect("the corrected descriptor loads");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn tuple_types_become_lists_of_any() {
+        let field = |name: &str, ty: &str| Field {
+            name: name.into(),
+            ty: ty.into(),
+            required: false,
+            description: None,
+            enum_values: None,
+            format: None,
+        };
+        let tuple = TypeDef {
+            description: None,
+            fields: ["0", "1", "length", "toString", "reduceRight"]
+                .iter()
+                .map(|n| field(n, "int"))
+                .collect(),
+        };
+        let holder = TypeDef {
+            description: None,
+            fields: vec![
+                field("range", "[]Pair"),
+                field("one", "Pair"),
+                field("n", "int"),
+            ],
+        };
+        let mut types = BTreeMap::from([("Pair".to_owned(), tuple), ("Holder".to_owned(), holder)]);
+        tuples_as_lists(&mut types);
+        assert!(!types.contains_key("Pair"));
+        let tys: Vec<&str> = types["Holder"]
+            .fields
+            .iter()
+            .map(|f| f.ty.as_str())
+            .collect();
+        assert_eq!(tys, ["[][]any", "[]any", "int"]);
     }
 }

@@ -134,7 +134,8 @@ impl Paginator {
         self
     }
 
-    /// The name of the "more pages" flag in `data` (default `has_more`).
+    /// The name of the "more pages" flag in `data` (default `has_more`). When a page does
+    /// not carry it at all, a non-empty page token means there are more pages.
     pub fn has_more_field(mut self, name: impl Into<String>) -> Self {
         self.has_more_field = name.into();
         self
@@ -301,12 +302,17 @@ impl State {
                 )));
             }
         };
-        let has_more = matches!(data.get(&p.has_more_field), Some(Value::Bool(true)));
         let next = ["page_token", "next_page_token"]
             .iter()
             .find_map(|k| data.get(*k).and_then(Value::as_str))
             .filter(|t| !t.is_empty())
             .map(str::to_owned);
+        // Some list APIs send no "more" flag at all: there, a page token means more.
+        let has_more = match data.get(&p.has_more_field) {
+            Some(Value::Bool(more)) => *more,
+            None | Some(Value::Null) => next.is_some(),
+            Some(_) => false,
+        };
         Ok(RawPage {
             items,
             has_more,

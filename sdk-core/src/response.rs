@@ -75,14 +75,29 @@ impl RawResponse {
     }
 
     /// Decodes the envelope's `data` member with generated [`FromJson`](crate::json::FromJson)
-    /// code; a missing or `null` `data` is `T::absent()`.
+    /// code; a missing or `null` `data` is `T::absent()`. An envelope whose fields sit beside
+    /// `code` and `msg` instead of in `data` (the `auth/v3` token endpoints) decodes from them.
     pub fn typed<T: crate::json::FromJson>(self) -> Result<Response<T>> {
         let value = match serde_json::from_slice::<serde_json::Value>(&self.body) {
             Ok(v) => v,
             Err(e) => return Err(self.decode_error(e.to_string())),
         };
         let data = match value {
-            serde_json::Value::Object(mut map) => map.remove("data"),
+            serde_json::Value::Object(mut map) => match map.remove("data") {
+                Some(data) => Some(data),
+                // The `/open-apis/auth/v3/` endpoints put their fields beside `code` and
+                // `msg`, with no `data`: those fields are the data.
+                None if map
+                    .keys()
+                    .any(|k| !matches!(k.as_str(), "code" | "msg" | "error")) =>
+                {
+                    map.remove("code");
+                    map.remove("msg");
+                    map.remove("error");
+                    Some(serde_json::Value::Object(map))
+                }
+                None => None,
+            },
             _ => return Err(self.decode_error("the body is not a JSON object".into())),
         };
         let data = match data {

@@ -617,3 +617,39 @@ async fn the_timestamp_window_defaults_to_the_retry_horizon() {
         .build();
     assert_eq!(strict.handle("POST", &headers, &body).await.status, 401);
 }
+
+#[tokio::test]
+async fn a_legacy_event_with_tuple_fields_decodes() {
+    // `leave_range` and `leave_detail` are arrays of tuples on the wire; the dataset once
+    // described them as objects, which could never decode (500 and endless redelivery).
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let s = seen.clone();
+    let d = EventDispatcher::builder()
+        .verification_token(TOKEN)
+        .on_leave_approval_v2(move |event| {
+            let s = s.clone();
+            async move {
+                *s.lock().unwrap() = Some(event.payload);
+                Ok(())
+            }
+        })
+        .build();
+    let body = serde_json::json!({
+        "uuid": "u-leave-1", "ts": "1700000000.1", "token": TOKEN, "type": "event_callback",
+        "event": {"type": "leave_approvalV2", "app_id": "cli_x", "tenant_key": "tk",
+                  "instance_code": "I1", "leave_name": "Annual",
+                  "leave_range": [["2024-01-01 00:00:00", "2024-01-01 12:00:00", 43200]],
+                  "leave_detail": [["2024-01-01 00:00:00", 1]]}
+    });
+    let reply = d.handle("POST", &[], body.to_string().as_bytes()).await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{:?}",
+        String::from_utf8_lossy(&reply.body)
+    );
+    let payload = seen.lock().unwrap().take().expect("handled");
+    assert_eq!(payload.instance_code, "I1");
+    assert_eq!(payload.leave_range[0][2], serde_json::json!(43200));
+    assert_eq!(payload.leave_detail[0].len(), 2);
+}

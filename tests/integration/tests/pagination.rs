@@ -202,3 +202,32 @@ async fn a_page_token_that_comes_back_ends_the_stream_with_an_error() {
         "no fourth request: the cycle is caught"
     );
 }
+
+#[tokio::test]
+async fn without_a_has_more_flag_a_page_token_means_more() {
+    let (mock, client) = setup().await;
+    let path = "/open-apis/calendar/v4/calendars/search";
+    for (token, user) in [("A", "u_1"), ("", "u_2")] {
+        mock.push_fault(
+            path,
+            Fault::RawJson {
+                http_status: 200,
+                body: format!(
+                    r#"{{"code":0,"msg":"ok","data":{{"page_token":"{token}","items":[{{"user_id":"{user}","name":"n"}}]}}}}"#
+                ),
+            },
+        );
+    }
+    let users: Vec<User> = client
+        .request(Method::POST, path)
+        .paginate()
+        .items::<User>()
+        .try_collect()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = users.iter().map(|u| u.user_id.as_str()).collect();
+    assert_eq!(ids, ["u_1", "u_2"], "the second page was fetched");
+    let calls = mock.requests_to(path);
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].query_values("page_token"), ["A"]);
+}

@@ -371,3 +371,29 @@ async fn per_call_options_apply_to_generated_builders() {
         "options() replaces: {err}"
     );
 }
+
+#[tokio::test]
+async fn auth_v3_answers_decode_from_beside_code_and_msg() {
+    use lark_oapi::auth::v3::models::InternalTenantAccessTokenRequestBody;
+    let (_mock, client) = setup().await;
+    // `{"code":0,"msg":"ok","tenant_access_token":"t-...","expire":7200}`: no `data`.
+    let resp = client
+        .auth()
+        .v3()
+        .tenant_access_token()
+        .internal()
+        .body(InternalTenantAccessTokenRequestBody {
+            app_id: lark_oapi_mock::APP_ID.into(),
+            app_secret: lark_oapi_mock::APP_SECRET.into(),
+        })
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        resp.tenant_access_token
+            .as_deref()
+            .is_some_and(|t| t.starts_with("t-")),
+        "{resp:?}"
+    );
+    assert_eq!(resp.expire, Some(7200));
+}

@@ -904,9 +904,9 @@ pub struct LeaveApprovalV2Event {
     /// `leave_end_time`
     pub leave_end_time: String,
     /// `leave_detail`
-    pub leave_detail: Vec<LeaveApprovalV2EventLeaveDetail>,
+    pub leave_detail: Vec<Vec<Value>>,
     /// `leave_range`
-    pub leave_range: Vec<LeaveApprovalV2EventLeaveRange>,
+    pub leave_range: Vec<Vec<Value>>,
     /// `leave_interval`
     pub leave_interval: i64,
     /// `leave_reason`
@@ -979,198 +979,6 @@ impl FromJson for LeaveApprovalV2EventI18nResources {
         json::set(&mut o, "locale", &mut out.locale)?;
         json::set(&mut o, "is_default", &mut out.is_default)?;
         json::set(&mut o, "texts", &mut out.texts)?;
-        Ok(out)
-    }
-}
-/// `LeaveApprovalV2EventLeaveDetail`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct LeaveApprovalV2EventLeaveDetail {
-    /// `0`
-    #[cfg_attr(feature = "serde", serde(rename = "0"))]
-    pub _0: i64,
-    /// `1`
-    #[cfg_attr(feature = "serde", serde(rename = "1"))]
-    pub _1: i64,
-    /// `length`
-    pub length: i64,
-    /// `toString`
-    #[cfg_attr(feature = "serde", serde(rename = "toString"))]
-    pub to_string: Value,
-    /// `toLocaleString`
-    #[cfg_attr(feature = "serde", serde(rename = "toLocaleString"))]
-    pub to_locale_string: Value,
-    /// `pop`
-    pub pop: Value,
-    /// `push`
-    pub push: Value,
-    /// `concat`
-    pub concat: Value,
-    /// `join`
-    pub join: Value,
-    /// `reverse`
-    pub reverse: Value,
-    /// `shift`
-    pub shift: Value,
-    /// `slice`
-    pub slice: Value,
-    /// `sort`
-    pub sort: Value,
-    /// `splice`
-    pub splice: Value,
-    /// `unshift`
-    pub unshift: Value,
-    /// `indexOf`
-    #[cfg_attr(feature = "serde", serde(rename = "indexOf"))]
-    pub index_of: Value,
-    /// `lastIndexOf`
-    #[cfg_attr(feature = "serde", serde(rename = "lastIndexOf"))]
-    pub last_index_of: Value,
-    /// `every`
-    pub every: Value,
-    /// `some`
-    pub some: Value,
-    /// `forEach`
-    #[cfg_attr(feature = "serde", serde(rename = "forEach"))]
-    pub for_each: Value,
-    /// `map`
-    pub map: Value,
-    /// `filter`
-    pub filter: Value,
-    /// `reduce`
-    pub reduce: Value,
-    /// `reduceRight`
-    #[cfg_attr(feature = "serde", serde(rename = "reduceRight"))]
-    pub reduce_right: Value,
-}
-impl FromJson for LeaveApprovalV2EventLeaveDetail {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveApprovalV2EventLeaveDetail")?;
-        let mut out = Self::default();
-        json::set(&mut o, "0", &mut out._0)?;
-        json::set(&mut o, "1", &mut out._1)?;
-        json::set(&mut o, "length", &mut out.length)?;
-        json::set(&mut o, "toString", &mut out.to_string)?;
-        json::set(&mut o, "toLocaleString", &mut out.to_locale_string)?;
-        json::set(&mut o, "pop", &mut out.pop)?;
-        json::set(&mut o, "push", &mut out.push)?;
-        json::set(&mut o, "concat", &mut out.concat)?;
-        json::set(&mut o, "join", &mut out.join)?;
-        json::set(&mut o, "reverse", &mut out.reverse)?;
-        json::set(&mut o, "shift", &mut out.shift)?;
-        json::set(&mut o, "slice", &mut out.slice)?;
-        json::set(&mut o, "sort", &mut out.sort)?;
-        json::set(&mut o, "splice", &mut out.splice)?;
-        json::set(&mut o, "unshift", &mut out.unshift)?;
-        json::set(&mut o, "indexOf", &mut out.index_of)?;
-        json::set(&mut o, "lastIndexOf", &mut out.last_index_of)?;
-        json::set(&mut o, "every", &mut out.every)?;
-        json::set(&mut o, "some", &mut out.some)?;
-        json::set(&mut o, "forEach", &mut out.for_each)?;
-        json::set(&mut o, "map", &mut out.map)?;
-        json::set(&mut o, "filter", &mut out.filter)?;
-        json::set(&mut o, "reduce", &mut out.reduce)?;
-        json::set(&mut o, "reduceRight", &mut out.reduce_right)?;
-        Ok(out)
-    }
-}
-/// `LeaveApprovalV2EventLeaveRange`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct LeaveApprovalV2EventLeaveRange {
-    /// `0`
-    #[cfg_attr(feature = "serde", serde(rename = "0"))]
-    pub _0: i64,
-    /// `1`
-    #[cfg_attr(feature = "serde", serde(rename = "1"))]
-    pub _1: i64,
-    /// `length`
-    pub length: i64,
-    /// `toString`
-    #[cfg_attr(feature = "serde", serde(rename = "toString"))]
-    pub to_string: Value,
-    /// `toLocaleString`
-    #[cfg_attr(feature = "serde", serde(rename = "toLocaleString"))]
-    pub to_locale_string: Value,
-    /// `pop`
-    pub pop: Value,
-    /// `push`
-    pub push: Value,
-    /// `concat`
-    pub concat: Value,
-    /// `join`
-    pub join: Value,
-    /// `reverse`
-    pub reverse: Value,
-    /// `shift`
-    pub shift: Value,
-    /// `slice`
-    pub slice: Value,
-    /// `sort`
-    pub sort: Value,
-    /// `splice`
-    pub splice: Value,
-    /// `unshift`
-    pub unshift: Value,
-    /// `indexOf`
-    #[cfg_attr(feature = "serde", serde(rename = "indexOf"))]
-    pub index_of: Value,
-    /// `lastIndexOf`
-    #[cfg_attr(feature = "serde", serde(rename = "lastIndexOf"))]
-    pub last_index_of: Value,
-    /// `every`
-    pub every: Value,
-    /// `some`
-    pub some: Value,
-    /// `forEach`
-    #[cfg_attr(feature = "serde", serde(rename = "forEach"))]
-    pub for_each: Value,
-    /// `map`
-    pub map: Value,
-    /// `filter`
-    pub filter: Value,
-    /// `reduce`
-    pub reduce: Value,
-    /// `reduceRight`
-    #[cfg_attr(feature = "serde", serde(rename = "reduceRight"))]
-    pub reduce_right: Value,
-}
-impl FromJson for LeaveApprovalV2EventLeaveRange {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "LeaveApprovalV2EventLeaveRange")?;
-        let mut out = Self::default();
-        json::set(&mut o, "0", &mut out._0)?;
-        json::set(&mut o, "1", &mut out._1)?;
-        json::set(&mut o, "length", &mut out.length)?;
-        json::set(&mut o, "toString", &mut out.to_string)?;
-        json::set(&mut o, "toLocaleString", &mut out.to_locale_string)?;
-        json::set(&mut o, "pop", &mut out.pop)?;
-        json::set(&mut o, "push", &mut out.push)?;
-        json::set(&mut o, "concat", &mut out.concat)?;
-        json::set(&mut o, "join", &mut out.join)?;
-        json::set(&mut o, "reverse", &mut out.reverse)?;
-        json::set(&mut o, "shift", &mut out.shift)?;
-        json::set(&mut o, "slice", &mut out.slice)?;
-        json::set(&mut o, "sort", &mut out.sort)?;
-        json::set(&mut o, "splice", &mut out.splice)?;
-        json::set(&mut o, "unshift", &mut out.unshift)?;
-        json::set(&mut o, "indexOf", &mut out.index_of)?;
-        json::set(&mut o, "lastIndexOf", &mut out.last_index_of)?;
-        json::set(&mut o, "every", &mut out.every)?;
-        json::set(&mut o, "some", &mut out.some)?;
-        json::set(&mut o, "forEach", &mut out.for_each)?;
-        json::set(&mut o, "map", &mut out.map)?;
-        json::set(&mut o, "filter", &mut out.filter)?;
-        json::set(&mut o, "reduce", &mut out.reduce)?;
-        json::set(&mut o, "reduceRight", &mut out.reduce_right)?;
         Ok(out)
     }
 }
@@ -1769,7 +1577,7 @@ pub struct ThirdPartyMeetingRoomEventCreatedEvent {
     /// `end`
     pub end: ThirdPartyMeetingRoomEventCreatedEventEnd,
     /// `meeting_rooms`
-    pub meeting_rooms: ThirdPartyMeetingRoomEventCreatedEventMeetingRooms,
+    pub meeting_rooms: Vec<Value>,
     /// `organizer`
     pub organizer: ThirdPartyMeetingRoomEventCreatedEventOrganizer,
 }
@@ -1812,105 +1620,6 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEventEnd {
         Ok(out)
     }
 }
-/// `ThirdPartyMeetingRoomEventCreatedEventMeetingRooms`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ThirdPartyMeetingRoomEventCreatedEventMeetingRooms {
-    /// `0`
-    #[cfg_attr(feature = "serde", serde(rename = "0"))]
-    pub _0: ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0,
-    /// `1`
-    #[cfg_attr(feature = "serde", serde(rename = "1"))]
-    pub _1: ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1,
-    /// `length`
-    pub length: i64,
-    /// `toString`
-    #[cfg_attr(feature = "serde", serde(rename = "toString"))]
-    pub to_string: Value,
-    /// `toLocaleString`
-    #[cfg_attr(feature = "serde", serde(rename = "toLocaleString"))]
-    pub to_locale_string: Value,
-    /// `pop`
-    pub pop: Value,
-    /// `push`
-    pub push: Value,
-    /// `concat`
-    pub concat: Value,
-    /// `join`
-    pub join: Value,
-    /// `reverse`
-    pub reverse: Value,
-    /// `shift`
-    pub shift: Value,
-    /// `slice`
-    pub slice: Value,
-    /// `sort`
-    pub sort: Value,
-    /// `splice`
-    pub splice: Value,
-    /// `unshift`
-    pub unshift: Value,
-    /// `indexOf`
-    #[cfg_attr(feature = "serde", serde(rename = "indexOf"))]
-    pub index_of: Value,
-    /// `lastIndexOf`
-    #[cfg_attr(feature = "serde", serde(rename = "lastIndexOf"))]
-    pub last_index_of: Value,
-    /// `every`
-    pub every: Value,
-    /// `some`
-    pub some: Value,
-    /// `forEach`
-    #[cfg_attr(feature = "serde", serde(rename = "forEach"))]
-    pub for_each: Value,
-    /// `map`
-    pub map: Value,
-    /// `filter`
-    pub filter: Value,
-    /// `reduce`
-    pub reduce: Value,
-    /// `reduceRight`
-    #[cfg_attr(feature = "serde", serde(rename = "reduceRight"))]
-    pub reduce_right: Value,
-}
-impl FromJson for ThirdPartyMeetingRoomEventCreatedEventMeetingRooms {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "ThirdPartyMeetingRoomEventCreatedEventMeetingRooms",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "0", &mut out._0)?;
-        json::set(&mut o, "1", &mut out._1)?;
-        json::set(&mut o, "length", &mut out.length)?;
-        json::set(&mut o, "toString", &mut out.to_string)?;
-        json::set(&mut o, "toLocaleString", &mut out.to_locale_string)?;
-        json::set(&mut o, "pop", &mut out.pop)?;
-        json::set(&mut o, "push", &mut out.push)?;
-        json::set(&mut o, "concat", &mut out.concat)?;
-        json::set(&mut o, "join", &mut out.join)?;
-        json::set(&mut o, "reverse", &mut out.reverse)?;
-        json::set(&mut o, "shift", &mut out.shift)?;
-        json::set(&mut o, "slice", &mut out.slice)?;
-        json::set(&mut o, "sort", &mut out.sort)?;
-        json::set(&mut o, "splice", &mut out.splice)?;
-        json::set(&mut o, "unshift", &mut out.unshift)?;
-        json::set(&mut o, "indexOf", &mut out.index_of)?;
-        json::set(&mut o, "lastIndexOf", &mut out.last_index_of)?;
-        json::set(&mut o, "every", &mut out.every)?;
-        json::set(&mut o, "some", &mut out.some)?;
-        json::set(&mut o, "forEach", &mut out.for_each)?;
-        json::set(&mut o, "map", &mut out.map)?;
-        json::set(&mut o, "filter", &mut out.filter)?;
-        json::set(&mut o, "reduce", &mut out.reduce)?;
-        json::set(&mut o, "reduceRight", &mut out.reduce_right)?;
-        Ok(out)
-    }
-}
 /// `ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1922,17 +1631,6 @@ pub struct ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0 {
     /// `open_id`
     pub open_id: String,
 }
-impl FromJson for ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
 /// `ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1943,17 +1641,6 @@ impl FromJson for ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0 {
 pub struct ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1 {
     /// `open_id`
     pub open_id: String,
-}
-impl FromJson for ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
 }
 /// `ThirdPartyMeetingRoomEventCreatedEventOrganizer`
 #[derive(Debug, Clone, Default, PartialEq)]
