@@ -855,7 +855,15 @@ fn emit_model(m: &Model) -> TokenStream {
                     quote! { form = form.text(#wire, String::from_utf8_lossy(&json::to_vec(&#v))); }
                 }
             };
-            if f.optional {
+            if f.optional && f.required && f.ty == TypeRef::File {
+                let set = value(quote! { v });
+                quote! {
+                    match self.#ident {
+                        Some(v) => { #set }
+                        None => form = form.missing_file(#wire),
+                    }
+                }
+            } else if f.optional {
                 let set = value(quote! { v });
                 quote! { if let Some(v) = self.#ident { #set } }
             } else {
@@ -1380,8 +1388,42 @@ pub fn emit_roundtrip_tests(ir: &Ir, out: &mut Output) -> Result<(), Error> {
                         let name = &q.name;
                         query.push(quote! { (#name, #wire) });
                     }
-                    if m.body.is_some() {
-                        setters.push(quote! { .body(Default::default()) });
+                    match &m.body {
+                        // Uploads get a small file in each required file part.
+                        Some(Body {
+                            model,
+                            multipart: true,
+                        }) => {
+                            let ty = id(model);
+                            let (files, field_count) = v
+                                .models
+                                .iter()
+                                .find(|md| &md.name == model)
+                                .map(|md| {
+                                    let files = md
+                                        .fields
+                                        .iter()
+                                        .filter(|f| f.required && f.ty == TypeRef::File)
+                                        .map(|f| id(&f.ident))
+                                        .collect::<Vec<_>>();
+                                    (files, md.fields.len())
+                                })
+                                .unwrap_or_default();
+                            let rest = (files.len() < field_count)
+                                .then(|| quote! { ..Default::default() });
+                            if files.is_empty() {
+                                setters.push(quote! { .body(Default::default()) });
+                            } else {
+                                setters.push(quote! {
+                                    .body(lark_oapi::#pm::#vm::models::#ty {
+                                        #( #files: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())), )*
+                                        #rest
+                                    })
+                                });
+                            }
+                        }
+                        Some(_) => setters.push(quote! { .body(Default::default()) }),
+                        None => {}
                     }
                     let user_only = !m.token_types.is_empty()
                         && !m.token_types.iter().any(|t| t == "tenant" || t == "app");

@@ -240,6 +240,8 @@ pub struct FieldIr {
     pub ty: TypeRef,
     /// `Option<..>` (not required).
     pub optional: bool,
+    /// Required by the spec (a required file part is still an `Option`: checked when sent).
+    pub required: bool,
     /// Description.
     pub doc: Option<String>,
 }
@@ -671,6 +673,7 @@ fn build_models(
                 FieldIr {
                     name: f.name.clone(),
                     ident: field_scope.claim(&names::snake_ident(&f.name)),
+                    required: f.required,
                     optional: !f.required || ty == TypeRef::File,
                     ty,
                     doc: doc_of(&f.description),
@@ -929,6 +932,7 @@ mod tests {
             ident: name.into(),
             ty,
             optional: true,
+            required: false,
             doc: doc.map(str::to_owned),
         }
     }

@@ -31,6 +31,8 @@ const CHUNK: usize = 64 * 1024;
 #[derive(Debug, Default)]
 pub struct Multipart {
     parts: Vec<(String, PartValue)>,
+    /// Required file parts left out (generated bodies): the call fails before sending.
+    missing: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -129,6 +131,22 @@ impl Multipart {
     pub fn file(mut self, name: impl Into<String>, file: FilePart) -> Self {
         self.parts.push((name.into(), PartValue::File(file)));
         self
+    }
+
+    /// Records that the required file part `name` was not given: sending the form then
+    /// fails with [`Error::InvalidRequest`](crate::Error::InvalidRequest) before any I/O,
+    /// instead of the platform refusing an incomplete upload.
+    ///
+    /// ```
+    /// let form = lark_oapi_core::Multipart::new().text("image_type", "message").missing_file("image");
+    /// ```
+    pub fn missing_file(mut self, name: impl Into<String>) -> Self {
+        self.missing.push(name.into());
+        self
+    }
+
+    pub(crate) fn missing_files(&self) -> &[String] {
+        &self.missing
     }
 
     pub(crate) fn replayable(&self) -> bool {

@@ -200,6 +200,12 @@ impl RequestSpec {
 
     /// Sets a multipart body (uploads).
     pub fn multipart(mut self, form: Multipart) -> Self {
+        if let Some(name) = form.missing_files().first() {
+            self.fail(format!(
+                "the required file part `{name}` of {} is missing; set it with FilePart::path, ::bytes or ::reader",
+                self.path
+            ));
+        }
         self.set_body(RequestBody::Multipart(Arc::new(form)));
         self
     }

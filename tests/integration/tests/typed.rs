@@ -397,3 +397,24 @@ async fn auth_v3_answers_decode_from_beside_code_and_msg() {
     );
     assert_eq!(resp.expire, Some(7200));
 }
+
+#[tokio::test]
+async fn an_upload_without_its_required_file_fails_before_sending() {
+    use lark_oapi::im::v1::models::{CreateImageRequestBody, ImageType};
+    let (mock, client) = setup().await;
+    let err = client
+        .im()
+        .v1()
+        .image()
+        .create()
+        .body(CreateImageRequestBody {
+            image_type: ImageType::Message,
+            image: None,
+        })
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    assert!(err.to_string().contains("`image`"), "{err}");
+    assert!(mock.requests_to("/open-apis/im/v1/images").is_empty());
+}

@@ -44,6 +44,17 @@ fn expired_copy(token: &UserToken) -> UserToken {
     )
 }
 
+/// Waits until a refresh request has reached the platform (it is then held by a delay fault).
+async fn refresh_on_the_wire(mock: &MockPlatform) {
+    for _ in 0..500 {
+        if !mock.requests_to(REFRESH_PATH).is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("no refresh request reached the platform");
+}
+
 async fn logged_in(mock: &MockPlatform, users: &UserTokens, open_id: &str) -> UserToken {
     let code = mock.issue_auth_code(open_id);
     users.exchange_code(&code).await.expect("code exchange")
@@ -447,7 +458,7 @@ async fn a_caller_cancelled_mid_refresh_loses_nothing() {
         let users = users.clone();
         async move { users.access_token("lena").await }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    refresh_on_the_wire(&mock).await;
     caller.abort();
     assert!(caller.await.unwrap_err().is_cancelled());
 
@@ -484,7 +495,7 @@ async fn a_logout_during_a_refresh_sticks() {
         let users = users.clone();
         async move { users.access_token("max").await }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    refresh_on_the_wire(&mock).await;
     users.remove("max").await.unwrap(); // waits for the refresh, then removes
     assert!(refreshing.await.unwrap().is_ok());
     assert!(
@@ -507,7 +518,7 @@ async fn a_new_login_during_a_failing_refresh_is_kept() {
         let users = users.clone();
         async move { users.access_token("nina").await }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    refresh_on_the_wire(&mock).await;
     // The user logs in again while the doomed refresh is on the wire.
     let new_login = logged_in(&mock, &users, "ou_nina").await;
     users.insert("nina", new_login.clone()).await.unwrap();
@@ -594,28 +605,22 @@ async fn a_rejected_user_token_is_refreshed_once_and_every_call_replayed_once() 
         1,
         "one refresh for ten rejections"
     );
+    // Calls that started before the refresh was done were rejected once and replayed once
+    // (at least the first call; how many more depends on scheduling); later ones went out
+    // with the new token directly. Every call got through with the new token.
     let calls = mock.requests_to(USER_INFO_PATH);
-    assert_eq!(
-        calls.len(),
-        20,
-        "each call: one rejected attempt, one replay"
-    );
     let fresh = users.get("pia").await.unwrap().unwrap();
     let (old, new) = (token.access_token().expose(), fresh.access_token().expose());
-    assert_eq!(
+    let with = |t: &str| {
         calls
             .iter()
-            .filter(|r| bearer(r).as_deref() == Some(old))
-            .count(),
-        10
-    );
-    assert_eq!(
-        calls
-            .iter()
-            .filter(|r| bearer(r).as_deref() == Some(new))
-            .count(),
-        10
-    );
+            .filter(|r| bearer(r).as_deref() == Some(t))
+            .count()
+    };
+    let rejected = with(old);
+    assert!((1..=10).contains(&rejected), "{rejected} rejected attempts");
+    assert_eq!(with(new), 10, "one successful attempt per call");
+    assert_eq!(calls.len(), 10 + rejected, "no call replayed twice");
 }
 
 #[tokio::test]

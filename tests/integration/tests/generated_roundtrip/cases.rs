@@ -286,7 +286,10 @@ pub(crate) async fn roundtrip_acs() {
             .v1()
             .user_face()
             .update("p-user_id")
-            .body(Default::default());
+            .body(lark_oapi::acs::v1::models::File {
+                files: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -577,7 +580,15 @@ pub(crate) async fn roundtrip_admin() {
         );
     }
     {
-        let call = client.admin().v1().badge_image().create().body(Default::default());
+        let call = client
+            .admin()
+            .v1()
+            .badge_image()
+            .create()
+            .body(lark_oapi::admin::v1::models::CreateBadgeImageRequestBody {
+                image_file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -1089,7 +1100,9 @@ pub(crate) async fn roundtrip_aily() {
             .v1()
             .app_data_asset()
             .upload_file("p-app_id")
-            .body(Default::default());
+            .body(lark_oapi::aily::v1::models::UploadFileAppDataAssetRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -2811,7 +2824,9 @@ pub(crate) async fn roundtrip_application() {
             .v7()
             .app_avatar_upload()
             .create()
-            .body(Default::default());
+            .body(lark_oapi::application::v7::models::CreateAppAvatarUploadRequestBody {
+                avatar: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -5012,7 +5027,15 @@ pub(crate) async fn roundtrip_baike() {
         );
     }
     {
-        let call = client.baike().v1().file().upload().body(Default::default());
+        let call = client
+            .baike()
+            .v1()
+            .file()
+            .upload()
+            .body(lark_oapi::baike::v1::models::File {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -10612,7 +10635,15 @@ pub(crate) async fn roundtrip_corehr() {
         );
     }
     {
-        let call = client.corehr().v1().person().upload().body(Default::default());
+        let call = client
+            .corehr()
+            .v1()
+            .person()
+            .upload()
+            .body(lark_oapi::corehr::v1::models::UploadPersonRequestBody {
+                file_content: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14724,7 +14755,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .bank_card()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeBankCardRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14745,7 +14778,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .business_card()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeBusinessCardRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14766,7 +14801,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .business_license()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeBusinessLicenseRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14787,7 +14824,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .chinese_passport()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeChinesePassportRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14808,7 +14847,10 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .contract()
             .field_extraction()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::FieldExtractionContractRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14829,7 +14871,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .driving_license()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeDrivingLicenseRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14850,7 +14894,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .food_manage_license()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeFoodManageLicenseRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14871,7 +14917,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .food_produce_license()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeFoodProduceLicenseRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14892,7 +14940,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .health_certificate()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeHealthCertificateRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14913,7 +14963,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .hkm_mainland_travel_permit()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeHkmMainlandTravelPermitRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14934,7 +14986,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .id_card()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeIdCardRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14950,7 +15004,14 @@ pub(crate) async fn roundtrip_document_ai() {
         );
     }
     {
-        let call = client.document_ai().v1().resume().parse().body(Default::default());
+        let call = client
+            .document_ai()
+            .v1()
+            .resume()
+            .parse()
+            .body(lark_oapi::document_ai::v1::models::ParseResumeRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14971,7 +15032,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .taxi_invoice()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeTaxiInvoiceRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -14992,7 +15055,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .train_invoice()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeTrainInvoiceRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15034,7 +15099,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .vat_invoice()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeVatInvoiceRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15055,7 +15122,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .vehicle_invoice()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeVehicleInvoiceRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15076,7 +15145,9 @@ pub(crate) async fn roundtrip_document_ai() {
             .v1()
             .vehicle_license()
             .recognize()
-            .body(Default::default());
+            .body(lark_oapi::document_ai::v1::models::RecognizeVehicleLicenseRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15709,7 +15780,15 @@ pub(crate) async fn roundtrip_drive() {
         );
     }
     {
-        let call = client.drive().v1().file().upload_all().body(Default::default());
+        let call = client
+            .drive()
+            .v1()
+            .file()
+            .upload_all()
+            .body(lark_oapi::drive::v1::models::UploadAllFileRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -15741,7 +15820,15 @@ pub(crate) async fn roundtrip_drive() {
         );
     }
     {
-        let call = client.drive().v1().file().upload_part().body(Default::default());
+        let call = client
+            .drive()
+            .v1()
+            .file()
+            .upload_part()
+            .body(lark_oapi::drive::v1::models::UploadPartFileRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16230,7 +16317,15 @@ pub(crate) async fn roundtrip_drive() {
         );
     }
     {
-        let call = client.drive().v1().media().upload_all().body(Default::default());
+        let call = client
+            .drive()
+            .v1()
+            .media()
+            .upload_all()
+            .body(lark_oapi::drive::v1::models::UploadAllMediaRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -16262,7 +16357,15 @@ pub(crate) async fn roundtrip_drive() {
         );
     }
     {
-        let call = client.drive().v1().media().upload_part().body(Default::default());
+        let call = client
+            .drive()
+            .v1()
+            .media()
+            .upload_part()
+            .body(lark_oapi::drive::v1::models::UploadPartMediaRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21768,7 +21871,15 @@ pub(crate) async fn roundtrip_im() {
         );
     }
     {
-        let call = client.im().v1().file().create().body(Default::default());
+        let call = client
+            .im()
+            .v1()
+            .file()
+            .create()
+            .body(lark_oapi::im::v1::models::CreateFileRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -21800,7 +21911,15 @@ pub(crate) async fn roundtrip_im() {
         );
     }
     {
-        let call = client.im().v1().image().create().body(Default::default());
+        let call = client
+            .im()
+            .v1()
+            .image()
+            .create()
+            .body(lark_oapi::im::v1::models::CreateImageRequestBody {
+                image: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -22832,7 +22951,15 @@ pub(crate) async fn roundtrip_lingo() {
         );
     }
     {
-        let call = client.lingo().v1().file().upload().body(Default::default());
+        let call = client
+            .lingo()
+            .v1()
+            .file()
+            .upload()
+            .body(lark_oapi::lingo::v1::models::File {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -25265,7 +25392,15 @@ pub(crate) async fn roundtrip_moments() {
 pub(crate) async fn roundtrip_okr() {
     let (mock, client) = setup().await;
     {
-        let call = client.okr().v1().image().upload().body(Default::default());
+        let call = client
+            .okr()
+            .v1()
+            .image()
+            .upload()
+            .body(lark_oapi::okr::v1::models::UploadImageRequestBody {
+                data: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,
@@ -28045,7 +28180,9 @@ pub(crate) async fn roundtrip_spark() {
             .v1()
             .app()
             .icon()
-            .body(Default::default())
+            .body(lark_oapi::spark::v1::models::IconAppRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -28149,7 +28286,9 @@ pub(crate) async fn roundtrip_spark() {
             .v1()
             .app()
             .upload_html_code_and_release("p-app_id")
-            .body(Default::default())
+            .body(lark_oapi::spark::v1::models::UploadHtmlCodeAndReleaseAppRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -28234,7 +28373,10 @@ pub(crate) async fn roundtrip_spark() {
             .v1()
             .app_storage()
             .upload("p-app_id")
-            .body(Default::default())
+            .body(lark_oapi::spark::v1::models::UploadAppStorageRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -28300,7 +28442,10 @@ pub(crate) async fn roundtrip_spark() {
             .v1()
             .app_storage()
             .upload_part("p-app_id")
-            .body(Default::default())
+            .body(lark_oapi::spark::v1::models::UploadPartAppStorageRequestBody {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            })
             .user_access_token("u-roundtrip");
         let result = outcome(call.send().await);
         check(
@@ -29024,7 +29169,15 @@ pub(crate) async fn roundtrip_task() {
         );
     }
     {
-        let call = client.task().v2().attachment().upload().body(Default::default());
+        let call = client
+            .task()
+            .v2()
+            .attachment()
+            .upload()
+            .body(lark_oapi::task::v2::models::InputAttachment {
+                file: Some(lark_oapi::FilePart::bytes(b"roundtrip".to_vec())),
+                ..Default::default()
+            });
         let result = outcome(call.send().await);
         check(
             &mock,

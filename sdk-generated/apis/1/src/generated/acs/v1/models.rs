@@ -385,8 +385,11 @@ impl File {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.files {
-            form = form.file("files", v);
+        match self.files {
+            Some(v) => {
+                form = form.file("files", v);
+            }
+            None => form = form.missing_file("files"),
         }
         form = form.text("file_type", self.file_type);
         form = form.text("file_name", self.file_name);

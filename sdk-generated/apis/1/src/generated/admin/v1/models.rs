@@ -1113,8 +1113,11 @@ impl CreateBadgeImageRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.image_file {
-            form = form.file("image_file", v);
+        match self.image_file {
+            Some(v) => {
+                form = form.file("image_file", v);
+            }
+            None => form = form.missing_file("image_file"),
         }
         form = form.text("image_type", self.image_type);
         form

@@ -3024,8 +3024,11 @@ impl UploadFileAppDataAssetRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }

@@ -1166,8 +1166,11 @@ impl CreateAppAvatarUploadRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.avatar {
-            form = form.file("avatar", v);
+        match self.avatar {
+            Some(v) => {
+                form = form.file("avatar", v);
+            }
+            None => form = form.missing_file("avatar"),
         }
         form
     }

@@ -7940,8 +7940,11 @@ impl UploadPersonRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file_content {
-            form = form.file("file_content", v);
+        match self.file_content {
+            Some(v) => {
+                form = form.file("file_content", v);
+            }
+            None => form = form.missing_file("file_content"),
         }
         form = form.text("file_name", self.file_name);
         form

@@ -368,8 +368,11 @@ impl FieldExtractionContractRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form = form.text("pdf_page_limit", self.pdf_page_limit);
         form = form.text("ocr_mode", self.ocr_mode.as_str());
@@ -476,8 +479,11 @@ impl ParseResumeRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -511,8 +517,11 @@ impl RecognizeBankCardRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -546,8 +555,11 @@ impl RecognizeBusinessCardRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -581,8 +593,11 @@ impl RecognizeBusinessLicenseRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -616,8 +631,11 @@ impl RecognizeChinesePassportRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -651,8 +669,11 @@ impl RecognizeDrivingLicenseRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -686,8 +707,11 @@ impl RecognizeFoodManageLicenseRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -721,8 +745,11 @@ impl RecognizeFoodProduceLicenseRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -756,8 +783,11 @@ impl RecognizeHealthCertificateRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -791,8 +821,11 @@ impl RecognizeHkmMainlandTravelPermitRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -830,8 +863,11 @@ impl RecognizeIdCardRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -865,8 +901,11 @@ impl RecognizeTaxiInvoiceRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -900,8 +939,11 @@ impl RecognizeTrainInvoiceRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -974,8 +1016,11 @@ impl RecognizeVatInvoiceRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -1009,8 +1054,11 @@ impl RecognizeVehicleInvoiceRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -1044,8 +1092,11 @@ impl RecognizeVehicleLicenseRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }

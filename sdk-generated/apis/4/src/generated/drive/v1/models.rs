@@ -6984,8 +6984,11 @@ impl UploadAllFileRequestBody {
         if let Some(v) = self.checksum {
             form = form.text("checksum", v);
         }
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         if let Some(v) = self.file_token {
             form = form.text("file_token", v);
@@ -7050,8 +7053,11 @@ impl UploadAllMediaRequestBody {
         if let Some(v) = self.extra {
             form = form.text("extra", v);
         }
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -7145,8 +7151,11 @@ impl UploadPartFileRequestBody {
         if let Some(v) = self.checksum {
             form = form.text("checksum", v);
         }
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -7175,8 +7184,11 @@ impl UploadPartMediaRequestBody {
         if let Some(v) = self.checksum {
             form = form.text("checksum", v);
         }
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }

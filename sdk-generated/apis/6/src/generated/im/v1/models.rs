@@ -3686,8 +3686,11 @@ impl CreateFileRequestBody {
         if let Some(v) = self.duration {
             form = form.text("duration", v);
         }
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -3724,8 +3727,11 @@ impl CreateImageRequestBody {
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
         form = form.text("image_type", self.image_type.as_str());
-        if let Some(v) = self.image {
-            form = form.file("image", v);
+        match self.image {
+            Some(v) => {
+                form = form.file("image", v);
+            }
+            None => form = form.missing_file("image"),
         }
         form
     }

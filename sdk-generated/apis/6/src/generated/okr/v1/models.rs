@@ -1681,8 +1681,11 @@ impl UploadImageRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.data {
-            form = form.file("data", v);
+        match self.data {
+            Some(v) => {
+                form = form.file("data", v);
+            }
+            None => form = form.missing_file("data"),
         }
         form = form.text("target_id", self.target_id);
         form = form.text("target_type", self.target_type);

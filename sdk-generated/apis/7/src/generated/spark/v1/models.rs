@@ -537,8 +537,11 @@ impl IconAppRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -835,8 +838,11 @@ impl UploadAppStorageRequestBody {
         if let Some(v) = self.check_sum {
             form = form.text("check_sum", v);
         }
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -931,8 +937,11 @@ impl UploadHtmlCodeAndReleaseAppRequestBody {
     /// The multipart form sent on the wire.
     pub fn into_multipart(self) -> lark_oapi_core::Multipart {
         let mut form = lark_oapi_core::Multipart::new();
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
@@ -1023,8 +1032,11 @@ impl UploadPartAppStorageRequestBody {
         let mut form = lark_oapi_core::Multipart::new();
         form = form.text("upload_id", self.upload_id);
         form = form.text("chunk_index", self.chunk_index);
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         if let Some(v) = self.chunk_check_sum {
             form = form.text("chunk_check_sum", v);

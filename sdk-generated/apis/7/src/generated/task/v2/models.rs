@@ -1338,8 +1338,11 @@ impl InputAttachment {
             form = form.text("resource_type", v);
         }
         form = form.text("resource_id", self.resource_id);
-        if let Some(v) = self.file {
-            form = form.file("file", v);
+        match self.file {
+            Some(v) => {
+                form = form.file("file", v);
+            }
+            None => form = form.missing_file("file"),
         }
         form
     }
