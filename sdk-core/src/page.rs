@@ -29,6 +29,10 @@ pub struct Page<T> {
     pub next_page_token: Option<String>,
     /// The platform log id of this page's call.
     pub log_id: Option<String>,
+    /// The other members of the page's `data`, besides the items, the page token and the
+    /// "more" flag: e.g. the `user_ids` and `group_ids` that `contact.v3.scope.list` returns
+    /// beside its `department_ids` items.
+    pub rest: serde_json::Map<String, Value>,
 }
 
 /// Where the page token travels.
@@ -179,6 +183,7 @@ impl Paginator {
                 has_more: page.has_more,
                 next_page_token: page.next,
                 log_id: page.raw.log_id,
+                rest: page.rest,
             })
         }))
     }
@@ -270,6 +275,7 @@ struct RawPage {
     has_more: bool,
     next: Option<String>,
     raw: RawResponse,
+    rest: serde_json::Map<String, Value>,
 }
 
 impl State {
@@ -313,11 +319,15 @@ impl State {
             None | Some(Value::Null) => next.is_some(),
             Some(_) => false,
         };
+        for key in ["page_token", "next_page_token", p.has_more_field.as_str()] {
+            data.remove(key);
+        }
         Ok(RawPage {
             items,
             has_more,
             next,
             raw,
+            rest: data,
         })
     }
 }

@@ -231,3 +231,33 @@ async fn without_a_has_more_flag_a_page_token_means_more() {
     assert_eq!(calls.len(), 2);
     assert_eq!(calls[1].query_values("page_token"), ["A"]);
 }
+
+#[tokio::test]
+async fn pages_keep_the_other_members_of_data() {
+    let (mock, client) = setup().await;
+    let path = "/open-apis/contact/v3/scopes";
+    mock.push_fault(
+        path,
+        Fault::RawJson {
+            http_status: 200,
+            body: r#"{"code":0,"msg":"ok","data":{"department_ids":["od_1"],"user_ids":["ou_1","ou_2"],"group_ids":[],"has_more":false,"page_token":""}}"#.into(),
+        },
+    );
+    let pages: Vec<_> = client
+        .contact()
+        .v3()
+        .scope()
+        .list()
+        .pages()
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(pages.len(), 1);
+    assert_eq!(pages[0].items, ["od_1"]);
+    assert_eq!(
+        pages[0].rest["user_ids"],
+        serde_json::json!(["ou_1", "ou_2"])
+    );
+    assert!(pages[0].rest.contains_key("group_ids"));
+    assert!(!pages[0].rest.contains_key("has_more") && !pages[0].rest.contains_key("page_token"));
+}
