@@ -12,7 +12,7 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::io::Write as _;
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 /// A value that did not have the expected shape, with the path to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +38,18 @@ impl JsonError {
         }
         self.path.insert_str(0, segment);
         self
+    }
+
+    /// Prepends a map key to the path: a plain key like a field (`k.id`), any other key
+    /// quoted in brackets (`["a.b"].id`, `[""].id`), so it cannot read as nesting or an index.
+    pub fn at_key(self, key: &str) -> Self {
+        let plain = !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if plain {
+            self.at(key)
+        } else {
+            let quoted = serde_json::to_string(key).unwrap_or_default();
+            self.at(&format!("[{quoted}]"))
+        }
     }
 
     /// Prepends an array index to the path: `sender.id` becomes `[3].sender.id`.
@@ -112,14 +124,26 @@ pub trait FromJson: Sized + Default {
     fn absent() -> Self {
         Self::default()
     }
+    /// Whether an empty (or blank) string counts as absent: true for numbers and booleans,
+    /// which the platform sometimes sends as `""` when it has no value.
+    const BLANK_IS_ABSENT: bool = false;
+}
+
+/// Whether `value` is absent for `T`: `null`, or a blank string where `T` allows it.
+fn is_absent<T: FromJson>(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => T::BLANK_IS_ABSENT && s.trim().is_empty(),
+        _ => false,
+    }
 }
 
 /// Decodes `value`, taking `null` as absent.
 fn decode<T: FromJson>(value: Value) -> Result<T, JsonError> {
-    match value {
-        Value::Null => Ok(T::absent()),
-        value => T::from_json(value),
+    if is_absent::<T>(&value) {
+        return Ok(T::absent());
     }
+    T::from_json(value)
 }
 
 /// Takes a JSON object apart; `type_name` is used in the error
@@ -158,7 +182,8 @@ pub fn set<T: FromJson>(
     slot: &mut T,
 ) -> Result<(), JsonError> {
     match object.remove(key) {
-        Some(Value::Null) | None => Ok(()),
+        None => Ok(()),
+        Some(value) if is_absent::<T>(&value) => Ok(()),
         Some(value) => {
             *slot = T::from_json(value).map_err(|e| e.at(key))?;
             Ok(())
@@ -166,28 +191,42 @@ pub fn set<T: FromJson>(
     }
 }
 
-/// A number with no fractional part within `range`, such as `3.0`.
-fn whole(n: &Number, range: std::ops::Range<f64>) -> Option<f64> {
-    n.as_f64().filter(|f| f.fract() == 0.0 && range.contains(f))
+/// Integers beyond 2^53 are not exact as floats: a float outside this range is refused
+/// rather than rounded into an integer.
+const EXACT_IN_F64: f64 = 9_007_199_254_740_992.0;
+
+/// A float with no fractional part that is an exact integer, such as `3.0` or `1e3`.
+fn whole(f: f64) -> Option<f64> {
+    (f.fract() == 0.0 && f.abs() <= EXACT_IN_F64).then_some(f)
 }
 
 fn int_of(value: &Value) -> Option<i64> {
     match value {
-        Value::Number(n) => n.as_i64().or_else(|| {
-            // The upper bound, 2^63, is exclusive.
-            whole(n, i64::MIN as f64..i64::MAX as f64).map(|f| f as i64)
-        }),
-        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().and_then(whole).map(|f| f as i64)),
+        Value::String(s) => {
+            let s = s.trim();
+            s.parse()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().and_then(whole).map(|f| f as i64))
+        }
         _ => None,
     }
 }
 
 fn uint_of(value: &Value) -> Option<u64> {
+    let non_negative = |f: f64| (f >= 0.0).then_some(f as u64);
     match value {
         Value::Number(n) => n
             .as_u64()
-            .or_else(|| whole(n, 0.0..u64::MAX as f64).map(|f| f as u64)),
-        Value::String(s) => s.parse().ok(),
+            .or_else(|| n.as_f64().and_then(whole).and_then(non_negative)),
+        Value::String(s) => {
+            let s = s.trim();
+            s.parse()
+                .ok()
+                .or_else(|| s.parse::<f64>().ok().and_then(whole).and_then(non_negative))
+        }
         _ => None,
     }
 }
@@ -195,7 +234,7 @@ fn uint_of(value: &Value) -> Option<u64> {
 fn float_of(value: &Value) -> Option<f64> {
     match value {
         Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.parse().ok().filter(|f: &f64| f.is_finite()),
+        Value::String(s) => s.trim().parse().ok().filter(|f: &f64| f.is_finite()),
         _ => None,
     }
 }
@@ -203,7 +242,7 @@ fn float_of(value: &Value) -> Option<f64> {
 fn bool_of(value: &Value) -> Option<bool> {
     match value {
         Value::Bool(b) => Some(*b),
-        Value::String(s) => s.parse().ok(),
+        Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
 }
@@ -218,6 +257,7 @@ macro_rules! scalar_from_json {
             fn absent() -> Self {
                 $absent
             }
+            const BLANK_IS_ABSENT: bool = true;
         }
     )*};
 }
@@ -255,10 +295,10 @@ impl FromJson for Value {
 
 impl<T: FromJson> FromJson for Option<T> {
     fn from_json(value: Value) -> Result<Self, JsonError> {
-        match value {
-            Value::Null => Ok(None),
-            value => T::from_json(value).map(Some),
+        if is_absent::<T>(&value) {
+            return Ok(None);
         }
+        T::from_json(value).map(Some)
     }
     fn absent() -> Self {
         None
@@ -298,7 +338,7 @@ fn map_of<T: FromJson, M: Default + Extend<(String, T)>>(value: Value) -> Result
     };
     let mut out = M::default();
     for (k, v) in map {
-        let v = decode(v).map_err(|e| e.at(&k))?;
+        let v = decode(v).map_err(|e| e.at_key(&k))?;
         out.extend(std::iter::once((k, v)));
     }
     Ok(out)
@@ -452,8 +492,13 @@ impl JsonWriter {
         self.needs_comma = true;
     }
 
-    /// Writes an already-encoded JSON value as is.
+    /// Writes an already-encoded JSON value as is. It must be one complete JSON value (checked
+    /// in debug builds): anything else makes the output invalid.
     pub fn raw_value(&mut self, json: &str) {
+        debug_assert!(
+            serde_json::from_str::<serde::de::IgnoredAny>(json).is_ok(),
+            "raw_value needs one complete JSON value, got {json:?}"
+        );
         self.scalar(json.as_bytes());
     }
 
@@ -876,7 +921,64 @@ mod tests {
             String: json!(true) => "true";
             Box<i64>: json!("9") => Box::new(9);
             Value: json!({"any": [1]}) => json!({"any": [1]});
+            i64: json!(" 42 ") => 42;
+            i64: json!("12.0") => 12;
+            i64: json!("1e3") => 1000;
+            u64: json!("2e1") => 20;
+            f64: json!(" 0.5") => 0.5;
+            bool: json!(" true ") => true;
+            Option<i64>: json!("") => None;
+            Option<bool>: json!("  ") => None;
+            Vec<i64>: json!(["", "3"]) => vec![0, 3];
         }
+    }
+
+    #[test]
+    fn floats_are_integers_only_when_exact() {
+        // Beyond 2^53 a float is not an exact integer: refused, not rounded.
+        for v in [
+            json!(9_007_199_254_740_993.0_f64 * 2.0),
+            json!(1.5),
+            json!("12345678901234567.5"),
+            json!(-1.0e19),
+            json!("1e300"),
+        ] {
+            assert!(i64::from_json(v.clone()).is_err(), "{v}");
+        }
+        assert!(u64::from_json(json!(-3.0)).is_err());
+        assert_eq!(
+            i64::from_json(json!(9_007_199_254_740_992.0_f64)).unwrap(),
+            1 << 53
+        );
+        // Integers written as integers keep every digit, whatever their size within i64.
+        assert_eq!(
+            i64::from_json(json!(9_007_199_254_740_993_i64)).unwrap(),
+            9_007_199_254_740_993
+        );
+    }
+
+    #[test]
+    fn blank_numbers_in_a_struct_field_are_absent() {
+        let mut o = object(json!({"n": "", "m": " "}), "T").unwrap();
+        let (mut n, mut m) = (7_i64, Some(1_i64));
+        set(&mut o, "n", &mut n).unwrap();
+        set(&mut o, "m", &mut m).unwrap();
+        assert_eq!((n, m), (7, None), "left at its default, and None");
+        // A blank string is still a string where a string is expected.
+        let mut o = object(json!({"s": ""}), "T").unwrap();
+        let mut s = String::from("x");
+        set(&mut o, "s", &mut s).unwrap();
+        assert_eq!(s, "");
+    }
+
+    #[test]
+    fn map_keys_in_error_paths_cannot_read_as_nesting() {
+        let err = BTreeMap::<String, i64>::from_json(json!({"a.b": "x"})).unwrap_err();
+        assert_eq!(err.path(), r#"["a.b"]"#);
+        let err = BTreeMap::<String, i64>::from_json(json!({"": "x"})).unwrap_err();
+        assert_eq!(err.path(), r#"[""]"#);
+        let err = BTreeMap::<String, i64>::from_json(json!({"plain_key": "x"})).unwrap_err();
+        assert_eq!(err.path(), "plain_key");
     }
 
     #[test]
