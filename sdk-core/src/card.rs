@@ -32,11 +32,23 @@ pub fn template_content(template_id: &str, variables: Option<&BTreeMap<String, V
 
 /// The `content` of a message that shows a card given as JSON (msg_type `interactive`).
 ///
+/// A card given as a JSON *string* holding the card's JSON text (already encoded once) is
+/// used as is rather than encoded a second time, which the platform would refuse.
+///
 /// ```
+/// use lark_oapi_core::card::interactive_content;
 /// let card = serde_json::json!({"elements": [{"tag": "markdown", "content": "**hi**"}]});
-/// assert_eq!(lark_oapi_core::card::interactive_content(&card), r#"{"elements":[{"content":"**hi**","tag":"markdown"}]}"#);
+/// let content = interactive_content(&card);
+/// assert_eq!(content, r#"{"elements":[{"content":"**hi**","tag":"markdown"}]}"#);
+/// // Already-encoded text is not encoded again.
+/// assert_eq!(interactive_content(&serde_json::Value::String(content.clone())), content);
 /// ```
 pub fn interactive_content(card: &Value) -> String {
+    if let Value::String(text) = card
+        && serde_json::from_str::<serde_json::Map<String, Value>>(text).is_ok()
+    {
+        return text.clone();
+    }
     String::from_utf8(json::to_vec(card)).unwrap_or_default()
 }
 
