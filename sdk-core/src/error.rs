@@ -501,9 +501,15 @@ fn lenient_string<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result
 fn lenient_opt_string<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> std::result::Result<Option<String>, D::Error> {
-    Ok(match serde_json::Value::deserialize(d)? {
+    Ok(value_text(serde_json::Value::deserialize(d)?))
+}
+
+/// The text of a JSON value the platform should have sent as a string: the string itself,
+/// `None` for `null`, the JSON text of anything else.
+pub(crate) fn value_text(value: serde_json::Value) -> Option<String> {
+    match value {
         serde_json::Value::Null => None,
         serde_json::Value::String(s) => Some(s),
         other => Some(other.to_string()),
-    })
+    }
 }

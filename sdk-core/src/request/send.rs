@@ -17,7 +17,7 @@ use crate::client::Client;
 use crate::config::USER_AGENT as SDK_USER_AGENT;
 use crate::error::{
     ApiError, AuthErrorKind, ErrorDetail, ErrorHelp, FieldViolation, HttpError,
-    PermissionViolation, TransportError, codes, excerpt,
+    PermissionViolation, TransportError, codes, excerpt, value_text,
 };
 use crate::error::{Error, Result};
 use crate::request::retry::jitter;
@@ -539,11 +539,7 @@ impl ErrorBody {
         let serde_json::Value::Object(mut map) = error else {
             return Self::default();
         };
-        let text = |v: Option<serde_json::Value>| match v {
-            Some(serde_json::Value::String(s)) => Some(s),
-            Some(serde_json::Value::Null) | None => None,
-            Some(other) => Some(other.to_string()),
-        };
+        let text = |v: Option<serde_json::Value>| v.and_then(value_text);
         /// Each element on its own: one malformed entry does not hide the others.
         fn list<T: serde::de::DeserializeOwned>(v: Option<serde_json::Value>) -> Vec<T> {
             match v {
@@ -585,11 +581,7 @@ fn head_of(body: &[u8]) -> Option<Head> {
         serde_json::Value::String(s) => s.trim().parse().ok()?,
         _ => return None,
     };
-    let msg = match raw.msg {
-        serde_json::Value::String(s) => s,
-        serde_json::Value::Null => String::new(),
-        other => other.to_string(),
-    };
+    let msg = value_text(raw.msg).unwrap_or_default();
     Some(Head {
         code,
         msg,

@@ -27,6 +27,25 @@ fn install_provider() {
     Config::builder(APP_ID, APP_SECRET).build().unwrap();
 }
 
+/// Starts a long connection that must fail at the TLS handshake, for a reason that mentions
+/// `reason`.
+async fn refused_at_tls(client: &Client, reason: &str) {
+    let err = LongConnection::builder(client.core().clone(), EventDispatcher::builder().build())
+        .no_proxy()
+        .auto_reconnect(false)
+        .build()
+        .start()
+        .await
+        .unwrap_err();
+    match &err {
+        LongConnectionError::Transport { stage, message } => {
+            assert_eq!(*stage, "tls", "{err}");
+            assert!(message.to_lowercase().contains(reason), "{err}");
+        }
+        other => panic!("expected a TLS error, got {other:?}"),
+    }
+}
+
 fn message(event_id: &str) -> serde_json::Value {
     json!({
         "schema": "2.0",
@@ -123,20 +142,7 @@ async fn an_untrusted_certificate_is_refused_by_both_transports() {
         .build()
         .unwrap();
     let client = Client::new(config(&mock).http_client(trusting).build().unwrap());
-    let err = LongConnection::builder(client.core().clone(), EventDispatcher::builder().build())
-        .no_proxy()
-        .auto_reconnect(false)
-        .build()
-        .start()
-        .await
-        .unwrap_err();
-    match &err {
-        LongConnectionError::Transport { stage, message } => {
-            assert_eq!(*stage, "tls", "{err}");
-            assert!(message.to_lowercase().contains("certificate"), "{err}");
-        }
-        other => panic!("expected a TLS error, got {other:?}"),
-    }
+    refused_at_tls(&client, "certificate").await;
     assert_eq!(
         mock.ws_stats().endpoint_calls,
         1,
@@ -253,20 +259,7 @@ async fn the_long_connection_checks_the_certificate_against_the_host_it_connects
             .build()
             .unwrap(),
     );
-    let err = LongConnection::builder(client.core().clone(), EventDispatcher::builder().build())
-        .no_proxy()
-        .auto_reconnect(false)
-        .build()
-        .start()
-        .await
-        .unwrap_err();
-    match &err {
-        LongConnectionError::Transport { stage, message } => {
-            assert_eq!(*stage, "tls", "{err}");
-            assert!(message.to_lowercase().contains("name"), "{err}");
-        }
-        other => panic!("expected a TLS error, got {other:?}"),
-    }
+    refused_at_tls(&client, "name").await;
     assert_eq!(mock.ws_stats().live_connections, 0);
 
     // Under its own name the same client connects.

@@ -44,11 +44,19 @@ fn expired_copy(token: &UserToken) -> UserToken {
     )
 }
 
-/// Waits until a refresh request has reached the platform (it is then held by a delay fault).
-async fn refresh_on_the_wire(mock: &MockPlatform) {
+/// Starts `access_token(key)` in a task and returns once its refresh request has reached the
+/// platform, where a 300 ms delay holds it: the caller can then race it.
+async fn refresh_held_on_the_wire(
+    mock: &MockPlatform,
+    users: &UserTokens,
+    key: &'static str,
+) -> tokio::task::JoinHandle<Result<lark_oapi::SecretString, Error>> {
+    mock.push_fault(REFRESH_PATH, Fault::Delay(Duration::from_millis(300)));
+    let users = users.clone();
+    let task = tokio::spawn(async move { users.access_token(key).await });
     for _ in 0..500 {
         if !mock.requests_to(REFRESH_PATH).is_empty() {
-            return;
+            return task;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -450,15 +458,9 @@ async fn a_caller_cancelled_mid_refresh_loses_nothing() {
     let users = UserTokens::new(&client);
     let token = logged_in(&mock, &users, "ou_lena").await;
     users.insert("lena", expired_copy(&token)).await.unwrap();
-    mock.push_fault(REFRESH_PATH, Fault::Delay(Duration::from_millis(300)));
-
     // The caller gives up while the refresh is on the wire; the refresh token is spent
     // either way, so the new token must still be saved.
-    let caller = tokio::spawn({
-        let users = users.clone();
-        async move { users.access_token("lena").await }
-    });
-    refresh_on_the_wire(&mock).await;
+    let caller = refresh_held_on_the_wire(&mock, &users, "lena").await;
     caller.abort();
     assert!(caller.await.unwrap_err().is_cancelled());
 
@@ -490,12 +492,7 @@ async fn a_logout_during_a_refresh_sticks() {
     let users = UserTokens::new(&client);
     let token = logged_in(&mock, &users, "ou_max").await;
     users.insert("max", expired_copy(&token)).await.unwrap();
-    mock.push_fault(REFRESH_PATH, Fault::Delay(Duration::from_millis(300)));
-    let refreshing = tokio::spawn({
-        let users = users.clone();
-        async move { users.access_token("max").await }
-    });
-    refresh_on_the_wire(&mock).await;
+    let refreshing = refresh_held_on_the_wire(&mock, &users, "max").await;
     users.remove("max").await.unwrap(); // waits for the refresh, then removes
     assert!(refreshing.await.unwrap().is_ok());
     assert!(
@@ -513,12 +510,7 @@ async fn a_new_login_during_a_failing_refresh_is_kept() {
     let old = logged_in(&mock, &users, "ou_nina").await;
     users.insert("nina", expired_copy(&old)).await.unwrap();
     mock.revoke_user_tokens();
-    mock.push_fault(REFRESH_PATH, Fault::Delay(Duration::from_millis(300)));
-    let refreshing = tokio::spawn({
-        let users = users.clone();
-        async move { users.access_token("nina").await }
-    });
-    refresh_on_the_wire(&mock).await;
+    let refreshing = refresh_held_on_the_wire(&mock, &users, "nina").await;
     // The user logs in again while the doomed refresh is on the wire.
     let new_login = logged_in(&mock, &users, "ou_nina").await;
     users.insert("nina", new_login.clone()).await.unwrap();
