@@ -602,28 +602,20 @@ impl UserTokens {
         force: bool,
         seen: Option<&SecretString>,
     ) -> Result<UserToken> {
+        // A token left unsaved is saved first, under the lock, so that no older token can
+        // land after a newer one.
         let unsaved = self.lock_unsaved().get(key).cloned();
-        let token = match unsaved {
-            // Saved under the lock, so no older token can land after a newer one.
-            Some(token) => {
-                self.save(key, &token).await.ok();
-                token
-            }
-            None => self
-                .inner
-                .store
-                .load(key)
-                .await
-                .map_err(|e| store_error("load", key, &e))?
-                .ok_or_else(|| {
-                    Error::auth(
-                        AuthErrorKind::UserAuthorizationRequired,
-                        format!(
-                            "no user token is stored under {key:?}: send the user through authorization, then `exchange_code` and `insert`"
-                        ),
-                    )
-                })?,
-        };
+        if let Some(token) = unsaved {
+            self.save(key, &token).await.ok();
+        }
+        let token = self.current(key).await?.ok_or_else(|| {
+            Error::auth(
+                AuthErrorKind::UserAuthorizationRequired,
+                format!(
+                    "no user token is stored under {key:?}: send the user through authorization, then `exchange_code` and `insert`"
+                ),
+            )
+        })?;
         let now = SystemTime::now();
         // Whoever held the lock before us may have refreshed it: a token other than the one
         // this caller saw is taken as long as it is unexpired (even a forced refresh, which
