@@ -539,6 +539,7 @@ fn emit_events(
 ) -> Result<(), Error> {
     let enums = e.enums.iter().map(emit_enum);
     let models = e.models.iter().map(emit_model);
+    let aliases = e.aliases.iter().map(emit_alias);
     let consts = e.events.iter().map(|ev| {
         let name = id(&names::snake(&ev.event_type).to_uppercase());
         let wire = &ev.event_type;
@@ -573,6 +574,7 @@ fn emit_events(
         #(#consts)*
         #(#enums)*
         #(#models)*
+        #(#aliases)*
     };
     put(out, &format!("{dir}/events.rs"), file)
 }

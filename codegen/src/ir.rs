@@ -57,6 +57,8 @@ pub struct Version {
 pub struct Events {
     /// Model structs of the event payloads.
     pub models: Vec<Model>,
+    /// Payload models with the same fields as another, emitted as aliases of it.
+    pub aliases: Vec<Alias>,
     /// String enums.
     pub enums: Vec<Enum>,
     /// The events.
@@ -476,7 +478,8 @@ fn build_version(api: &ApiFile, scope: &mut Scope) -> Version {
             card_templates,
         },
     );
-    let (models, aliases) = merge_identical(models);
+    // Uploads and card-template bodies have code of their own: never merged.
+    let (models, aliases) = merge_identical(models, |m| m.multipart || m.card_template);
 
     let mut resource_scope =
         Scope::with_reserved(&["new", "client", "models", "events", "event_handlers"]);
@@ -529,12 +532,15 @@ fn build_version(api: &ApiFile, scope: &mut Scope) -> Version {
 /// named data type rather than a `...Body` where there is one, then the shortest name; it
 /// takes every direction (decode, encode) any of its aliases needed, and the first field
 /// description any of them had.
-fn merge_identical(mut models: Vec<Model>) -> (Vec<Model>, Vec<Alias>) {
+fn merge_identical(
+    mut models: Vec<Model>,
+    keep_apart: fn(&Model) -> bool,
+) -> (Vec<Model>, Vec<Alias>) {
     let mut aliases: Vec<Alias> = Vec::new();
     loop {
         let mut groups: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, m) in models.iter().enumerate() {
-            if m.multipart || m.card_template || m.fields.is_empty() {
+            if keep_apart(m) || m.fields.is_empty() {
                 continue;
             }
             let key = format!(
@@ -752,8 +758,11 @@ fn build_events(file: &EventFile) -> Events {
             doc: doc_of(&e.summary).or_else(|| doc_of(&e.description)),
         })
         .collect();
+    // Callback answers each implement `Answer`: never merged (their impls would collide).
+    let (models, aliases) = merge_identical(models, |m| m.encode);
     Events {
         models,
+        aliases,
         enums: finish_enums(enums),
         events,
     }
@@ -982,7 +991,7 @@ mod tests {
                 ..user("UploadRequestBody", None)
             },
         ];
-        let (models, aliases) = merge_identical(models);
+        let (models, aliases) = merge_identical(models, |m| m.multipart);
         let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(names, ["User", "Page", "UploadRequestBody"]);
         let aliases: Vec<(&str, &str)> = aliases

@@ -85,7 +85,7 @@ pub use lark_oapi_apis_6::moments;
 #[cfg(feature = "okr")]
 pub use lark_oapi_apis_6::okr;
 #[cfg(feature = "optical_char_recognition")]
-pub use lark_oapi_apis_7::optical_char_recognition;
+pub use lark_oapi_apis_6::optical_char_recognition;
 #[cfg(feature = "passport")]
 pub use lark_oapi_apis_7::passport;
 #[cfg(feature = "payroll")]

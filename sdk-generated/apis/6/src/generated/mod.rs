@@ -19,3 +19,5 @@ pub mod minutes;
 pub mod moments;
 #[cfg(feature = "okr")]
 pub mod okr;
+#[cfg(feature = "optical_char_recognition")]
+pub mod optical_char_recognition;

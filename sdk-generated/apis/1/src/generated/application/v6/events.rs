@@ -967,7 +967,7 @@ pub struct BotMenuNode {
     /// `i18n_name`
     pub i18n_name: Option<std::collections::BTreeMap<String, String>>,
     /// `redirect_link`
-    pub redirect_link: Option<BotMenuRedirectLink>,
+    pub redirect_link: Option<WebApp>,
     /// `event_key`
     pub event_key: Option<String>,
     /// `icon_file_key`
@@ -991,28 +991,6 @@ impl FromJson for BotMenuNode {
         json::set(&mut o, "icon_file_key", &mut out.icon_file_key)?;
         json::set(&mut o, "ud_icon", &mut out.ud_icon)?;
         json::set(&mut o, "menu_content_type", &mut out.menu_content_type)?;
-        Ok(out)
-    }
-}
-/// `BotMenuRedirectLink`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct BotMenuRedirectLink {
-    /// `pc_url`
-    pub pc_url: Option<String>,
-    /// `mobile_url`
-    pub mobile_url: Option<String>,
-}
-impl FromJson for BotMenuRedirectLink {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "BotMenuRedirectLink")?;
-        let mut out = Self::default();
-        json::set(&mut o, "pc_url", &mut out.pc_url)?;
-        json::set(&mut o, "mobile_url", &mut out.mobile_url)?;
         Ok(out)
     }
 }
@@ -1906,3 +1884,7 @@ impl FromJson for WorkplaceWidget {
         Ok(out)
     }
 }
+/// `BotMenuRedirectLink`
+///
+/// The same fields as [`WebApp`]: one type, two names.
+pub type BotMenuRedirectLink = WebApp;

@@ -298,59 +298,6 @@ impl FromJson for P2CalendarCalendarAclCreatedV4Data {
         Ok(out)
     }
 }
-/// `P2CalendarCalendarAclDeletedV4`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CalendarCalendarAclDeletedV4 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CalendarCalendarAclDeletedV4Data,
-}
-impl FromJson for P2CalendarCalendarAclDeletedV4 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CalendarCalendarAclDeletedV4")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CalendarCalendarAclDeletedV4Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CalendarCalendarAclDeletedV4Data {
-    /// `acl_id`
-    pub acl_id: String,
-    /// `role`
-    pub role: Role,
-    /// `scope`
-    pub scope: AclScopeEvent,
-    /// `user_id_list`
-    pub user_id_list: Option<Vec<UserId>>,
-}
-impl FromJson for P2CalendarCalendarAclDeletedV4Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CalendarCalendarAclDeletedV4Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "acl_id", &mut out.acl_id)?;
-        json::set(&mut o, "role", &mut out.role)?;
-        json::set(&mut o, "scope", &mut out.scope)?;
-        json::set(&mut o, "user_id_list", &mut out.user_id_list)?;
-        Ok(out)
-    }
-}
 /// `P2CalendarCalendarChangedV4`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -476,3 +423,11 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
+/// `P2CalendarCalendarAclDeletedV4`
+///
+/// The same fields as [`P2CalendarCalendarAclCreatedV4`]: one type, two names.
+pub type P2CalendarCalendarAclDeletedV4 = P2CalendarCalendarAclCreatedV4;
+/// `P2CalendarCalendarAclDeletedV4Data`
+///
+/// The same fields as [`P2CalendarCalendarAclCreatedV4Data`]: one type, two names.
+pub type P2CalendarCalendarAclDeletedV4Data = P2CalendarCalendarAclCreatedV4Data;

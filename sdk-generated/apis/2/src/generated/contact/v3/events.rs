@@ -225,7 +225,7 @@ pub struct Department {
     /// `name`
     pub name: String,
     /// `i18n_name`
-    pub i18n_name: Option<DepartmentI18nName>,
+    pub i18n_name: Option<ProductI18nName>,
     /// `parent_department_id`
     pub parent_department_id: String,
     /// `department_id`
@@ -356,31 +356,6 @@ impl FromJson for DepartmentEvent {
         Ok(out)
     }
 }
-/// `DepartmentI18nName`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct DepartmentI18nName {
-    /// `zh_cn`
-    pub zh_cn: Option<String>,
-    /// `ja_jp`
-    pub ja_jp: Option<String>,
-    /// `en_us`
-    pub en_us: Option<String>,
-}
-impl FromJson for DepartmentI18nName {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "DepartmentI18nName")?;
-        let mut out = Self::default();
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
-        json::set(&mut o, "ja_jp", &mut out.ja_jp)?;
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        Ok(out)
-    }
-}
 /// `DepartmentLeader`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -436,7 +411,7 @@ pub struct DepartmentPathName {
     /// `name`
     pub name: Option<String>,
     /// `i18n_name`
-    pub i18n_name: Option<DepartmentI18nName>,
+    pub i18n_name: Option<ProductI18nName>,
 }
 impl FromJson for DepartmentPathName {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -898,53 +873,6 @@ impl FromJson for P2ContactEmployeeTypeEnumCreatedV3Data {
         Ok(out)
     }
 }
-/// `P2ContactEmployeeTypeEnumDeactivatedV3`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ContactEmployeeTypeEnumDeactivatedV3 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2ContactEmployeeTypeEnumDeactivatedV3Data,
-}
-impl FromJson for P2ContactEmployeeTypeEnumDeactivatedV3 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactEmployeeTypeEnumDeactivatedV3")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2ContactEmployeeTypeEnumDeactivatedV3Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ContactEmployeeTypeEnumDeactivatedV3Data {
-    /// `old_enum`
-    pub old_enum: Option<EmployeeTypeEnum>,
-    /// `new_enum`
-    pub new_enum: Option<EmployeeTypeEnum>,
-}
-impl FromJson for P2ContactEmployeeTypeEnumDeactivatedV3Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactEmployeeTypeEnumDeactivatedV3Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "old_enum", &mut out.old_enum)?;
-        json::set(&mut o, "new_enum", &mut out.new_enum)?;
-        Ok(out)
-    }
-}
 /// `P2ContactEmployeeTypeEnumDeletedV3`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -986,53 +914,6 @@ impl FromJson for P2ContactEmployeeTypeEnumDeletedV3Data {
         let mut o = json::object(value, "P2ContactEmployeeTypeEnumDeletedV3Data")?;
         let mut out = Self::default();
         json::set(&mut o, "old_enum", &mut out.old_enum)?;
-        Ok(out)
-    }
-}
-/// `P2ContactEmployeeTypeEnumUpdatedV3`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ContactEmployeeTypeEnumUpdatedV3 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2ContactEmployeeTypeEnumUpdatedV3Data,
-}
-impl FromJson for P2ContactEmployeeTypeEnumUpdatedV3 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactEmployeeTypeEnumUpdatedV3")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2ContactEmployeeTypeEnumUpdatedV3Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ContactEmployeeTypeEnumUpdatedV3Data {
-    /// `old_enum`
-    pub old_enum: Option<EmployeeTypeEnum>,
-    /// `new_enum`
-    pub new_enum: Option<EmployeeTypeEnum>,
-}
-impl FromJson for P2ContactEmployeeTypeEnumUpdatedV3Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ContactEmployeeTypeEnumUpdatedV3Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "old_enum", &mut out.old_enum)?;
-        json::set(&mut o, "new_enum", &mut out.new_enum)?;
         Ok(out)
     }
 }
@@ -1769,3 +1650,23 @@ impl FromJson for UserStatus {
         Ok(out)
     }
 }
+/// `DepartmentI18nName`
+///
+/// The same fields as [`ProductI18nName`]: one type, two names.
+pub type DepartmentI18nName = ProductI18nName;
+/// `P2ContactEmployeeTypeEnumDeactivatedV3`
+///
+/// The same fields as [`P2ContactEmployeeTypeEnumActivedV3`]: one type, two names.
+pub type P2ContactEmployeeTypeEnumDeactivatedV3 = P2ContactEmployeeTypeEnumActivedV3;
+/// `P2ContactEmployeeTypeEnumDeactivatedV3Data`
+///
+/// The same fields as [`P2ContactEmployeeTypeEnumActivedV3Data`]: one type, two names.
+pub type P2ContactEmployeeTypeEnumDeactivatedV3Data = P2ContactEmployeeTypeEnumActivedV3Data;
+/// `P2ContactEmployeeTypeEnumUpdatedV3`
+///
+/// The same fields as [`P2ContactEmployeeTypeEnumActivedV3`]: one type, two names.
+pub type P2ContactEmployeeTypeEnumUpdatedV3 = P2ContactEmployeeTypeEnumActivedV3;
+/// `P2ContactEmployeeTypeEnumUpdatedV3Data`
+///
+/// The same fields as [`P2ContactEmployeeTypeEnumActivedV3Data`]: one type, two names.
+pub type P2ContactEmployeeTypeEnumUpdatedV3Data = P2ContactEmployeeTypeEnumActivedV3Data;

@@ -356,94 +356,6 @@ impl FromJson for P2CorehrContractCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrContractDeletedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrContractDeletedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrContractDeletedV1Data,
-}
-impl FromJson for P2CorehrContractDeletedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrContractDeletedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrContractDeletedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrContractDeletedV1Data {
-    /// `contract_id`
-    pub contract_id: Option<String>,
-}
-impl FromJson for P2CorehrContractDeletedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrContractDeletedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "contract_id", &mut out.contract_id)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrContractUpdatedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrContractUpdatedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrContractUpdatedV1Data,
-}
-impl FromJson for P2CorehrContractUpdatedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrContractUpdatedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrContractUpdatedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrContractUpdatedV1Data {
-    /// `contract_id`
-    pub contract_id: Option<String>,
-}
-impl FromJson for P2CorehrContractUpdatedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrContractUpdatedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "contract_id", &mut out.contract_id)?;
-        Ok(out)
-    }
-}
 /// `P2CorehrDepartmentCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -582,50 +494,6 @@ impl FromJson for P2CorehrDepartmentUpdatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrEmploymentConvertedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrEmploymentConvertedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrEmploymentConvertedV1Data,
-}
-impl FromJson for P2CorehrEmploymentConvertedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrEmploymentConvertedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrEmploymentConvertedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrEmploymentConvertedV1Data {
-    /// `employment_id`
-    pub employment_id: Option<String>,
-}
-impl FromJson for P2CorehrEmploymentConvertedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrEmploymentConvertedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        Ok(out)
-    }
-}
 /// `P2CorehrEmploymentCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -667,53 +535,6 @@ pub struct P2CorehrEmploymentCreatedV1Data {
 impl FromJson for P2CorehrEmploymentCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrEmploymentCreatedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "employment_id", &mut out.employment_id)?;
-        json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrEmploymentDeletedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrEmploymentDeletedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrEmploymentDeletedV1Data,
-}
-impl FromJson for P2CorehrEmploymentDeletedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrEmploymentDeletedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrEmploymentDeletedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrEmploymentDeletedV1Data {
-    /// `employment_id`
-    pub employment_id: Option<String>,
-    /// `target_user_id`
-    pub target_user_id: Option<UserId>,
-}
-impl FromJson for P2CorehrEmploymentDeletedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrEmploymentDeletedV1Data")?;
         let mut out = Self::default();
         json::set(&mut o, "employment_id", &mut out.employment_id)?;
         json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
@@ -1034,50 +855,6 @@ impl FromJson for P2CorehrJobDataCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobDataDeletedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrJobDataDeletedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrJobDataDeletedV1Data,
-}
-impl FromJson for P2CorehrJobDataDeletedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobDataDeletedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrJobDataDeletedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrJobDataDeletedV1Data {
-    /// `job_data_id`
-    pub job_data_id: Option<String>,
-}
-impl FromJson for P2CorehrJobDataDeletedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobDataDeletedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
-        Ok(out)
-    }
-}
 /// `P2CorehrJobDataEmployedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1125,138 +902,6 @@ impl FromJson for P2CorehrJobDataEmployedV1Data {
         json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
         json::set(&mut o, "employment_id", &mut out.employment_id)?;
         json::set(&mut o, "target_user_id", &mut out.target_user_id)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrJobDataUpdatedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrJobDataUpdatedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrJobDataUpdatedV1Data,
-}
-impl FromJson for P2CorehrJobDataUpdatedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobDataUpdatedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrJobDataUpdatedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrJobDataUpdatedV1Data {
-    /// `job_data_id`
-    pub job_data_id: Option<String>,
-}
-impl FromJson for P2CorehrJobDataUpdatedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobDataUpdatedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_data_id", &mut out.job_data_id)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrJobDeletedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrJobDeletedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrJobDeletedV1Data,
-}
-impl FromJson for P2CorehrJobDeletedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobDeletedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrJobDeletedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrJobDeletedV1Data {
-    /// `job_id`
-    pub job_id: Option<String>,
-}
-impl FromJson for P2CorehrJobDeletedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobDeletedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_id", &mut out.job_id)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrJobUpdatedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrJobUpdatedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrJobUpdatedV1Data,
-}
-impl FromJson for P2CorehrJobUpdatedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobUpdatedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrJobUpdatedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrJobUpdatedV1Data {
-    /// `job_id`
-    pub job_id: Option<String>,
-}
-impl FromJson for P2CorehrJobUpdatedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobUpdatedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_id", &mut out.job_id)?;
         Ok(out)
     }
 }
@@ -1410,50 +1055,6 @@ impl FromJson for P2CorehrPersonCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2CorehrPersonDeletedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrPersonDeletedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrPersonDeletedV1Data,
-}
-impl FromJson for P2CorehrPersonDeletedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPersonDeletedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrPersonDeletedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrPersonDeletedV1Data {
-    /// `person_id`
-    pub person_id: Option<String>,
-}
-impl FromJson for P2CorehrPersonDeletedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPersonDeletedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "person_id", &mut out.person_id)?;
-        Ok(out)
-    }
-}
 /// `P2CorehrPersonUpdatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1573,3 +1174,75 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
+/// `P2CorehrContractDeletedV1`
+///
+/// The same fields as [`P2CorehrContractCreatedV1`]: one type, two names.
+pub type P2CorehrContractDeletedV1 = P2CorehrContractCreatedV1;
+/// `P2CorehrContractDeletedV1Data`
+///
+/// The same fields as [`P2CorehrContractCreatedV1Data`]: one type, two names.
+pub type P2CorehrContractDeletedV1Data = P2CorehrContractCreatedV1Data;
+/// `P2CorehrContractUpdatedV1`
+///
+/// The same fields as [`P2CorehrContractCreatedV1`]: one type, two names.
+pub type P2CorehrContractUpdatedV1 = P2CorehrContractCreatedV1;
+/// `P2CorehrContractUpdatedV1Data`
+///
+/// The same fields as [`P2CorehrContractCreatedV1Data`]: one type, two names.
+pub type P2CorehrContractUpdatedV1Data = P2CorehrContractCreatedV1Data;
+/// `P2CorehrEmploymentConvertedV1`
+///
+/// The same fields as [`P2CorehrEmploymentResignedV1`]: one type, two names.
+pub type P2CorehrEmploymentConvertedV1 = P2CorehrEmploymentResignedV1;
+/// `P2CorehrEmploymentConvertedV1Data`
+///
+/// The same fields as [`P2CorehrEmploymentResignedV1Data`]: one type, two names.
+pub type P2CorehrEmploymentConvertedV1Data = P2CorehrEmploymentResignedV1Data;
+/// `P2CorehrEmploymentDeletedV1`
+///
+/// The same fields as [`P2CorehrEmploymentCreatedV1`]: one type, two names.
+pub type P2CorehrEmploymentDeletedV1 = P2CorehrEmploymentCreatedV1;
+/// `P2CorehrEmploymentDeletedV1Data`
+///
+/// The same fields as [`P2CorehrEmploymentCreatedV1Data`]: one type, two names.
+pub type P2CorehrEmploymentDeletedV1Data = P2CorehrEmploymentCreatedV1Data;
+/// `P2CorehrJobDataDeletedV1`
+///
+/// The same fields as [`P2CorehrJobDataCreatedV1`]: one type, two names.
+pub type P2CorehrJobDataDeletedV1 = P2CorehrJobDataCreatedV1;
+/// `P2CorehrJobDataDeletedV1Data`
+///
+/// The same fields as [`P2CorehrJobDataCreatedV1Data`]: one type, two names.
+pub type P2CorehrJobDataDeletedV1Data = P2CorehrJobDataCreatedV1Data;
+/// `P2CorehrJobDataUpdatedV1`
+///
+/// The same fields as [`P2CorehrJobDataCreatedV1`]: one type, two names.
+pub type P2CorehrJobDataUpdatedV1 = P2CorehrJobDataCreatedV1;
+/// `P2CorehrJobDataUpdatedV1Data`
+///
+/// The same fields as [`P2CorehrJobDataCreatedV1Data`]: one type, two names.
+pub type P2CorehrJobDataUpdatedV1Data = P2CorehrJobDataCreatedV1Data;
+/// `P2CorehrJobDeletedV1`
+///
+/// The same fields as [`P2CorehrJobCreatedV1`]: one type, two names.
+pub type P2CorehrJobDeletedV1 = P2CorehrJobCreatedV1;
+/// `P2CorehrJobDeletedV1Data`
+///
+/// The same fields as [`P2CorehrJobCreatedV1Data`]: one type, two names.
+pub type P2CorehrJobDeletedV1Data = P2CorehrJobCreatedV1Data;
+/// `P2CorehrJobUpdatedV1`
+///
+/// The same fields as [`P2CorehrJobCreatedV1`]: one type, two names.
+pub type P2CorehrJobUpdatedV1 = P2CorehrJobCreatedV1;
+/// `P2CorehrJobUpdatedV1Data`
+///
+/// The same fields as [`P2CorehrJobCreatedV1Data`]: one type, two names.
+pub type P2CorehrJobUpdatedV1Data = P2CorehrJobCreatedV1Data;
+/// `P2CorehrPersonDeletedV1`
+///
+/// The same fields as [`P2CorehrPersonCreatedV1`]: one type, two names.
+pub type P2CorehrPersonDeletedV1 = P2CorehrPersonCreatedV1;
+/// `P2CorehrPersonDeletedV1Data`
+///
+/// The same fields as [`P2CorehrPersonCreatedV1Data`]: one type, two names.
+pub type P2CorehrPersonDeletedV1Data = P2CorehrPersonCreatedV1Data;

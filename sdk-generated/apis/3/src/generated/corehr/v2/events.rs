@@ -811,50 +811,6 @@ impl FromJson for P2CorehrCompanyCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrCompanyDeletedV2`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrCompanyDeletedV2 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrCompanyDeletedV2Data,
-}
-impl FromJson for P2CorehrCompanyDeletedV2 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCompanyDeletedV2")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrCompanyDeletedV2Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrCompanyDeletedV2Data {
-    /// `company_id`
-    pub company_id: Option<String>,
-}
-impl FromJson for P2CorehrCompanyDeletedV2Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCompanyDeletedV2Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "company_id", &mut out.company_id)?;
-        Ok(out)
-    }
-}
 /// `P2CorehrCompanyUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -949,50 +905,6 @@ impl FromJson for P2CorehrCostCenterCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrCostCenterDeletedV2`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrCostCenterDeletedV2 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrCostCenterDeletedV2Data,
-}
-impl FromJson for P2CorehrCostCenterDeletedV2 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCostCenterDeletedV2")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrCostCenterDeletedV2Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrCostCenterDeletedV2Data {
-    /// `cost_center_id`
-    pub cost_center_id: Option<String>,
-}
-impl FromJson for P2CorehrCostCenterDeletedV2Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCostCenterDeletedV2Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "cost_center_id", &mut out.cost_center_id)?;
-        Ok(out)
-    }
-}
 /// `P2CorehrCostCenterUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1081,53 +993,6 @@ pub struct P2CorehrCustomOrgCreatedV2Data {
 impl FromJson for P2CorehrCustomOrgCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrCustomOrgCreatedV2Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "org_id", &mut out.org_id)?;
-        json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrCustomOrgDeletedV2`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrCustomOrgDeletedV2 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrCustomOrgDeletedV2Data,
-}
-impl FromJson for P2CorehrCustomOrgDeletedV2 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCustomOrgDeletedV2")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrCustomOrgDeletedV2Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrCustomOrgDeletedV2Data {
-    /// `org_id`
-    pub org_id: Option<String>,
-    /// `object_api_name`
-    pub object_api_name: Option<String>,
-}
-impl FromJson for P2CorehrCustomOrgDeletedV2Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrCustomOrgDeletedV2Data")?;
         let mut out = Self::default();
         json::set(&mut o, "org_id", &mut out.org_id)?;
         json::set(&mut o, "object_api_name", &mut out.object_api_name)?;
@@ -1556,50 +1421,6 @@ impl FromJson for P2CorehrJobFamilyCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobFamilyDeletedV2`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrJobFamilyDeletedV2 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrJobFamilyDeletedV2Data,
-}
-impl FromJson for P2CorehrJobFamilyDeletedV2 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobFamilyDeletedV2")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrJobFamilyDeletedV2Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrJobFamilyDeletedV2Data {
-    /// `job_family_id`
-    pub job_family_id: Option<String>,
-}
-impl FromJson for P2CorehrJobFamilyDeletedV2Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobFamilyDeletedV2Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_family_id", &mut out.job_family_id)?;
-        Ok(out)
-    }
-}
 /// `P2CorehrJobFamilyUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1686,50 +1507,6 @@ pub struct P2CorehrJobGradeCreatedV2Data {
 impl FromJson for P2CorehrJobGradeCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrJobGradeCreatedV2Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrJobGradeDeletedV2`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrJobGradeDeletedV2 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrJobGradeDeletedV2Data,
-}
-impl FromJson for P2CorehrJobGradeDeletedV2 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobGradeDeletedV2")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrJobGradeDeletedV2Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrJobGradeDeletedV2Data {
-    /// `job_grade_id`
-    pub job_grade_id: Option<String>,
-}
-impl FromJson for P2CorehrJobGradeDeletedV2Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobGradeDeletedV2Data")?;
         let mut out = Self::default();
         json::set(&mut o, "job_grade_id", &mut out.job_grade_id)?;
         Ok(out)
@@ -1826,50 +1603,6 @@ impl FromJson for P2CorehrJobLevelCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrJobLevelDeletedV2`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrJobLevelDeletedV2 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrJobLevelDeletedV2Data,
-}
-impl FromJson for P2CorehrJobLevelDeletedV2 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobLevelDeletedV2")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrJobLevelDeletedV2Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrJobLevelDeletedV2Data {
-    /// `job_level_id`
-    pub job_level_id: Option<String>,
-}
-impl FromJson for P2CorehrJobLevelDeletedV2Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrJobLevelDeletedV2Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "job_level_id", &mut out.job_level_id)?;
-        Ok(out)
-    }
-}
 /// `P2CorehrJobLevelUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1956,50 +1689,6 @@ pub struct P2CorehrLocationCreatedV2Data {
 impl FromJson for P2CorehrLocationCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrLocationCreatedV2Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "location_id", &mut out.location_id)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrLocationDeletedV2`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrLocationDeletedV2 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrLocationDeletedV2Data,
-}
-impl FromJson for P2CorehrLocationDeletedV2 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrLocationDeletedV2")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrLocationDeletedV2Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrLocationDeletedV2Data {
-    /// `location_id`
-    pub location_id: Option<String>,
-}
-impl FromJson for P2CorehrLocationDeletedV2Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrLocationDeletedV2Data")?;
         let mut out = Self::default();
         json::set(&mut o, "location_id", &mut out.location_id)?;
         Ok(out)
@@ -2285,50 +1974,6 @@ impl FromJson for P2CorehrPathwayCreatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrPathwayDeletedV2`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrPathwayDeletedV2 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrPathwayDeletedV2Data,
-}
-impl FromJson for P2CorehrPathwayDeletedV2 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPathwayDeletedV2")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrPathwayDeletedV2Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrPathwayDeletedV2Data {
-    /// `pathway_id`
-    pub pathway_id: Option<String>,
-}
-impl FromJson for P2CorehrPathwayDeletedV2Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPathwayDeletedV2Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "pathway_id", &mut out.pathway_id)?;
-        Ok(out)
-    }
-}
 /// `P2CorehrPathwayUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2415,50 +2060,6 @@ pub struct P2CorehrPositionCreatedV2Data {
 impl FromJson for P2CorehrPositionCreatedV2Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2CorehrPositionCreatedV2Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "position_id", &mut out.position_id)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrPositionDeletedV2`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrPositionDeletedV2 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrPositionDeletedV2Data,
-}
-impl FromJson for P2CorehrPositionDeletedV2 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPositionDeletedV2")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrPositionDeletedV2Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrPositionDeletedV2Data {
-    /// `position_id`
-    pub position_id: Option<String>,
-}
-impl FromJson for P2CorehrPositionDeletedV2Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrPositionDeletedV2Data")?;
         let mut out = Self::default();
         json::set(&mut o, "position_id", &mut out.position_id)?;
         Ok(out)
@@ -2857,62 +2458,6 @@ impl FromJson for P2CorehrProcessNodeUpdatedV2Data {
         Ok(out)
     }
 }
-/// `P2CorehrProcessStatusUpdateV2`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrProcessStatusUpdateV2 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2CorehrProcessStatusUpdateV2Data,
-}
-impl FromJson for P2CorehrProcessStatusUpdateV2 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrProcessStatusUpdateV2")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2CorehrProcessStatusUpdateV2Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2CorehrProcessStatusUpdateV2Data {
-    /// `process_id`
-    pub process_id: Option<String>,
-    /// `status`
-    pub status: Option<i64>,
-    /// `biz_type`
-    pub biz_type: Option<String>,
-    /// `flow_definition_id`
-    pub flow_definition_id: Option<String>,
-    /// `properties`
-    pub properties: Option<i64>,
-}
-impl FromJson for P2CorehrProcessStatusUpdateV2Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2CorehrProcessStatusUpdateV2Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "process_id", &mut out.process_id)?;
-        json::set(&mut o, "status", &mut out.status)?;
-        json::set(&mut o, "biz_type", &mut out.biz_type)?;
-        json::set(&mut o, "flow_definition_id", &mut out.flow_definition_id)?;
-        json::set(&mut o, "properties", &mut out.properties)?;
-        Ok(out)
-    }
-}
 /// `P2CorehrProcessUpdatedV2`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -3047,3 +2592,83 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
+/// `P2CorehrCompanyDeletedV2`
+///
+/// The same fields as [`P2CorehrCompanyCreatedV2`]: one type, two names.
+pub type P2CorehrCompanyDeletedV2 = P2CorehrCompanyCreatedV2;
+/// `P2CorehrCompanyDeletedV2Data`
+///
+/// The same fields as [`P2CorehrCompanyCreatedV2Data`]: one type, two names.
+pub type P2CorehrCompanyDeletedV2Data = P2CorehrCompanyCreatedV2Data;
+/// `P2CorehrCostCenterDeletedV2`
+///
+/// The same fields as [`P2CorehrCostCenterCreatedV2`]: one type, two names.
+pub type P2CorehrCostCenterDeletedV2 = P2CorehrCostCenterCreatedV2;
+/// `P2CorehrCostCenterDeletedV2Data`
+///
+/// The same fields as [`P2CorehrCostCenterCreatedV2Data`]: one type, two names.
+pub type P2CorehrCostCenterDeletedV2Data = P2CorehrCostCenterCreatedV2Data;
+/// `P2CorehrCustomOrgDeletedV2`
+///
+/// The same fields as [`P2CorehrCustomOrgCreatedV2`]: one type, two names.
+pub type P2CorehrCustomOrgDeletedV2 = P2CorehrCustomOrgCreatedV2;
+/// `P2CorehrCustomOrgDeletedV2Data`
+///
+/// The same fields as [`P2CorehrCustomOrgCreatedV2Data`]: one type, two names.
+pub type P2CorehrCustomOrgDeletedV2Data = P2CorehrCustomOrgCreatedV2Data;
+/// `P2CorehrJobFamilyDeletedV2`
+///
+/// The same fields as [`P2CorehrJobFamilyCreatedV2`]: one type, two names.
+pub type P2CorehrJobFamilyDeletedV2 = P2CorehrJobFamilyCreatedV2;
+/// `P2CorehrJobFamilyDeletedV2Data`
+///
+/// The same fields as [`P2CorehrJobFamilyCreatedV2Data`]: one type, two names.
+pub type P2CorehrJobFamilyDeletedV2Data = P2CorehrJobFamilyCreatedV2Data;
+/// `P2CorehrJobGradeDeletedV2`
+///
+/// The same fields as [`P2CorehrJobGradeCreatedV2`]: one type, two names.
+pub type P2CorehrJobGradeDeletedV2 = P2CorehrJobGradeCreatedV2;
+/// `P2CorehrJobGradeDeletedV2Data`
+///
+/// The same fields as [`P2CorehrJobGradeCreatedV2Data`]: one type, two names.
+pub type P2CorehrJobGradeDeletedV2Data = P2CorehrJobGradeCreatedV2Data;
+/// `P2CorehrJobLevelDeletedV2`
+///
+/// The same fields as [`P2CorehrJobLevelCreatedV2`]: one type, two names.
+pub type P2CorehrJobLevelDeletedV2 = P2CorehrJobLevelCreatedV2;
+/// `P2CorehrJobLevelDeletedV2Data`
+///
+/// The same fields as [`P2CorehrJobLevelCreatedV2Data`]: one type, two names.
+pub type P2CorehrJobLevelDeletedV2Data = P2CorehrJobLevelCreatedV2Data;
+/// `P2CorehrLocationDeletedV2`
+///
+/// The same fields as [`P2CorehrLocationCreatedV2`]: one type, two names.
+pub type P2CorehrLocationDeletedV2 = P2CorehrLocationCreatedV2;
+/// `P2CorehrLocationDeletedV2Data`
+///
+/// The same fields as [`P2CorehrLocationCreatedV2Data`]: one type, two names.
+pub type P2CorehrLocationDeletedV2Data = P2CorehrLocationCreatedV2Data;
+/// `P2CorehrPathwayDeletedV2`
+///
+/// The same fields as [`P2CorehrPathwayCreatedV2`]: one type, two names.
+pub type P2CorehrPathwayDeletedV2 = P2CorehrPathwayCreatedV2;
+/// `P2CorehrPathwayDeletedV2Data`
+///
+/// The same fields as [`P2CorehrPathwayCreatedV2Data`]: one type, two names.
+pub type P2CorehrPathwayDeletedV2Data = P2CorehrPathwayCreatedV2Data;
+/// `P2CorehrPositionDeletedV2`
+///
+/// The same fields as [`P2CorehrPositionCreatedV2`]: one type, two names.
+pub type P2CorehrPositionDeletedV2 = P2CorehrPositionCreatedV2;
+/// `P2CorehrPositionDeletedV2Data`
+///
+/// The same fields as [`P2CorehrPositionCreatedV2Data`]: one type, two names.
+pub type P2CorehrPositionDeletedV2Data = P2CorehrPositionCreatedV2Data;
+/// `P2CorehrProcessStatusUpdateV2`
+///
+/// The same fields as [`P2CorehrProcessUpdatedV2`]: one type, two names.
+pub type P2CorehrProcessStatusUpdateV2 = P2CorehrProcessUpdatedV2;
+/// `P2CorehrProcessStatusUpdateV2Data`
+///
+/// The same fields as [`P2CorehrProcessUpdatedV2Data`]: one type, two names.
+pub type P2CorehrProcessStatusUpdateV2Data = P2CorehrProcessUpdatedV2Data;

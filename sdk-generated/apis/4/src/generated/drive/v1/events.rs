@@ -1071,68 +1071,6 @@ impl FromJson for P2DriveFilePermissionMemberAppliedV1Data {
         Ok(out)
     }
 }
-/// `P2DriveFilePermissionMemberRemovedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2DriveFilePermissionMemberRemovedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2DriveFilePermissionMemberRemovedV1Data,
-}
-impl FromJson for P2DriveFilePermissionMemberRemovedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFilePermissionMemberRemovedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2DriveFilePermissionMemberRemovedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2DriveFilePermissionMemberRemovedV1Data {
-    /// `file_type`
-    pub file_type: Option<String>,
-    /// `file_token`
-    pub file_token: Option<String>,
-    /// `operator_id`
-    pub operator_id: Option<UserId>,
-    /// `user_list`
-    pub user_list: Option<Vec<UserId>>,
-    /// `chat_list`
-    pub chat_list: Option<Vec<String>>,
-    /// `open_department_id_list`
-    pub open_department_id_list: Option<Vec<String>>,
-    /// `subscriber_id_list`
-    pub subscriber_id_list: Option<Vec<UserId>>,
-}
-impl FromJson for P2DriveFilePermissionMemberRemovedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFilePermissionMemberRemovedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "user_list", &mut out.user_list)?;
-        json::set(&mut o, "chat_list", &mut out.chat_list)?;
-        json::set(&mut o, "open_department_id_list", &mut out.open_department_id_list)?;
-        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
-        Ok(out)
-    }
-}
 /// `P2DriveFileReadV1`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1182,112 +1120,6 @@ impl FromJson for P2DriveFileReadV1Data {
         json::set(&mut o, "file_type", &mut out.file_type)?;
         json::set(&mut o, "file_token", &mut out.file_token)?;
         json::set(&mut o, "operator_id_list", &mut out.operator_id_list)?;
-        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
-        Ok(out)
-    }
-}
-/// `P2DriveFileTitleUpdatedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2DriveFileTitleUpdatedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2DriveFileTitleUpdatedV1Data,
-}
-impl FromJson for P2DriveFileTitleUpdatedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileTitleUpdatedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2DriveFileTitleUpdatedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2DriveFileTitleUpdatedV1Data {
-    /// `file_type`
-    pub file_type: Option<String>,
-    /// `file_token`
-    pub file_token: Option<String>,
-    /// `operator_id`
-    pub operator_id: Option<UserId>,
-    /// `subscriber_id_list`
-    pub subscriber_id_list: Option<Vec<UserId>>,
-}
-impl FromJson for P2DriveFileTitleUpdatedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileTitleUpdatedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
-        Ok(out)
-    }
-}
-/// `P2DriveFileTrashedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2DriveFileTrashedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2DriveFileTrashedV1Data,
-}
-impl FromJson for P2DriveFileTrashedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileTrashedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2DriveFileTrashedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2DriveFileTrashedV1Data {
-    /// `file_type`
-    pub file_type: Option<String>,
-    /// `file_token`
-    pub file_token: Option<String>,
-    /// `operator_id`
-    pub operator_id: Option<UserId>,
-    /// `subscriber_id_list`
-    pub subscriber_id_list: Option<Vec<UserId>>,
-}
-impl FromJson for P2DriveFileTrashedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2DriveFileTrashedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "file_type", &mut out.file_type)?;
-        json::set(&mut o, "file_token", &mut out.file_token)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
         json::set(&mut o, "subscriber_id_list", &mut out.subscriber_id_list)?;
         Ok(out)
     }
@@ -1373,3 +1205,27 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
+/// `P2DriveFilePermissionMemberRemovedV1`
+///
+/// The same fields as [`P2DriveFilePermissionMemberAddedV1`]: one type, two names.
+pub type P2DriveFilePermissionMemberRemovedV1 = P2DriveFilePermissionMemberAddedV1;
+/// `P2DriveFilePermissionMemberRemovedV1Data`
+///
+/// The same fields as [`P2DriveFilePermissionMemberAddedV1Data`]: one type, two names.
+pub type P2DriveFilePermissionMemberRemovedV1Data = P2DriveFilePermissionMemberAddedV1Data;
+/// `P2DriveFileTitleUpdatedV1`
+///
+/// The same fields as [`P2DriveFileDeletedV1`]: one type, two names.
+pub type P2DriveFileTitleUpdatedV1 = P2DriveFileDeletedV1;
+/// `P2DriveFileTitleUpdatedV1Data`
+///
+/// The same fields as [`P2DriveFileDeletedV1Data`]: one type, two names.
+pub type P2DriveFileTitleUpdatedV1Data = P2DriveFileDeletedV1Data;
+/// `P2DriveFileTrashedV1`
+///
+/// The same fields as [`P2DriveFileDeletedV1`]: one type, two names.
+pub type P2DriveFileTrashedV1 = P2DriveFileDeletedV1;
+/// `P2DriveFileTrashedV1Data`
+///
+/// The same fields as [`P2DriveFileDeletedV1Data`]: one type, two names.
+pub type P2DriveFileTrashedV1Data = P2DriveFileDeletedV1Data;

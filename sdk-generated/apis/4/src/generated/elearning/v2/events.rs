@@ -210,88 +210,6 @@ impl FromJson for P2ElearningCourseRegistrationDeletedV2Data {
         Ok(out)
     }
 }
-/// `P2ElearningCourseRegistrationUpdatedV2`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ElearningCourseRegistrationUpdatedV2 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2ElearningCourseRegistrationUpdatedV2Data,
-}
-impl FromJson for P2ElearningCourseRegistrationUpdatedV2 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ElearningCourseRegistrationUpdatedV2")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2ElearningCourseRegistrationUpdatedV2Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ElearningCourseRegistrationUpdatedV2Data {
-    /// `course_id`
-    pub course_id: Option<String>,
-    /// `learner`
-    pub learner: Option<EventUser>,
-    /// `enroll_at`
-    pub enroll_at: Option<i64>,
-    /// `enroll_type`
-    pub enroll_type: Option<i64>,
-    /// `learning_duration`
-    pub learning_duration: Option<i64>,
-    /// `finished_at`
-    pub finished_at: Option<i64>,
-    /// `learning_state`
-    pub learning_state: Option<i64>,
-    /// `compulsory_lesson_ids`
-    pub compulsory_lesson_ids: Option<Vec<String>>,
-    /// `learned_compulsory_lesson_ids`
-    pub learned_compulsory_lesson_ids: Option<Vec<String>>,
-    /// `optional_lesson_ids`
-    pub optional_lesson_ids: Option<Vec<String>>,
-    /// `learned_optional_lesson_ids`
-    pub learned_optional_lesson_ids: Option<Vec<String>>,
-}
-impl FromJson for P2ElearningCourseRegistrationUpdatedV2Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ElearningCourseRegistrationUpdatedV2Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "course_id", &mut out.course_id)?;
-        json::set(&mut o, "learner", &mut out.learner)?;
-        json::set(&mut o, "enroll_at", &mut out.enroll_at)?;
-        json::set(&mut o, "enroll_type", &mut out.enroll_type)?;
-        json::set(&mut o, "learning_duration", &mut out.learning_duration)?;
-        json::set(&mut o, "finished_at", &mut out.finished_at)?;
-        json::set(&mut o, "learning_state", &mut out.learning_state)?;
-        json::set(&mut o, "compulsory_lesson_ids", &mut out.compulsory_lesson_ids)?;
-        json::set(
-            &mut o,
-            "learned_compulsory_lesson_ids",
-            &mut out.learned_compulsory_lesson_ids,
-        )?;
-        json::set(&mut o, "optional_lesson_ids", &mut out.optional_lesson_ids)?;
-        json::set(
-            &mut o,
-            "learned_optional_lesson_ids",
-            &mut out.learned_optional_lesson_ids,
-        )?;
-        Ok(out)
-    }
-}
 /// `UserId`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -317,3 +235,11 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
+/// `P2ElearningCourseRegistrationUpdatedV2`
+///
+/// The same fields as [`P2ElearningCourseRegistrationCreatedV2`]: one type, two names.
+pub type P2ElearningCourseRegistrationUpdatedV2 = P2ElearningCourseRegistrationCreatedV2;
+/// `P2ElearningCourseRegistrationUpdatedV2Data`
+///
+/// The same fields as [`P2ElearningCourseRegistrationCreatedV2Data`]: one type, two names.
+pub type P2ElearningCourseRegistrationUpdatedV2Data = P2ElearningCourseRegistrationCreatedV2Data;

@@ -278,7 +278,7 @@ pub struct EcoBackgroundCheckCreateEventCandidateInfo {
     /// `name`
     pub name: Option<String>,
     /// `mobile`
-    pub mobile: Option<EcoBackgroundCheckCreateEventMobile>,
+    pub mobile: Option<EcoExamCreateEventMobile>,
     /// `email`
     pub email: Option<String>,
     /// `first_name`
@@ -295,75 +295,6 @@ impl FromJson for EcoBackgroundCheckCreateEventCandidateInfo {
         json::set(&mut o, "email", &mut out.email)?;
         json::set(&mut o, "first_name", &mut out.first_name)?;
         json::set(&mut o, "last_name", &mut out.last_name)?;
-        Ok(out)
-    }
-}
-/// `EcoBackgroundCheckCreateEventContactInfo`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct EcoBackgroundCheckCreateEventContactInfo {
-    /// `name`
-    pub name: Option<String>,
-    /// `mobile`
-    pub mobile: Option<EcoBackgroundCheckCreateEventMobile>,
-    /// `email`
-    pub email: Option<String>,
-}
-impl FromJson for EcoBackgroundCheckCreateEventContactInfo {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EcoBackgroundCheckCreateEventContactInfo")?;
-        let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "mobile", &mut out.mobile)?;
-        json::set(&mut o, "email", &mut out.email)?;
-        Ok(out)
-    }
-}
-/// `EcoBackgroundCheckCreateEventCustomKv`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct EcoBackgroundCheckCreateEventCustomKv {
-    /// `key`
-    pub key: Option<String>,
-    /// `value`
-    pub value: Option<String>,
-}
-impl FromJson for EcoBackgroundCheckCreateEventCustomKv {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EcoBackgroundCheckCreateEventCustomKv")?;
-        let mut out = Self::default();
-        json::set(&mut o, "key", &mut out.key)?;
-        json::set(&mut o, "value", &mut out.value)?;
-        Ok(out)
-    }
-}
-/// `EcoBackgroundCheckCreateEventMobile`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct EcoBackgroundCheckCreateEventMobile {
-    /// `code`
-    pub code: Option<String>,
-    /// `number`
-    pub number: Option<String>,
-}
-impl FromJson for EcoBackgroundCheckCreateEventMobile {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "EcoBackgroundCheckCreateEventMobile")?;
-        let mut out = Self::default();
-        json::set(&mut o, "code", &mut out.code)?;
-        json::set(&mut o, "number", &mut out.number)?;
         Ok(out)
     }
 }
@@ -760,9 +691,9 @@ pub struct P2HireEcoBackgroundCheckCreatedV1Data {
     /// `candidate_info`
     pub candidate_info: Option<EcoBackgroundCheckCreateEventCandidateInfo>,
     /// `client_contact_info`
-    pub client_contact_info: Option<EcoBackgroundCheckCreateEventContactInfo>,
+    pub client_contact_info: Option<EcoExamCreateEventCandidateInfo>,
     /// `custom_field_list`
-    pub custom_field_list: Option<Vec<EcoBackgroundCheckCreateEventCustomKv>>,
+    pub custom_field_list: Option<Vec<EcoAccountCustomFieldEventData>>,
 }
 impl FromJson for P2HireEcoBackgroundCheckCreatedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1227,3 +1158,15 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
+/// `EcoBackgroundCheckCreateEventContactInfo`
+///
+/// The same fields as [`EcoExamCreateEventCandidateInfo`]: one type, two names.
+pub type EcoBackgroundCheckCreateEventContactInfo = EcoExamCreateEventCandidateInfo;
+/// `EcoBackgroundCheckCreateEventCustomKv`
+///
+/// The same fields as [`EcoAccountCustomFieldEventData`]: one type, two names.
+pub type EcoBackgroundCheckCreateEventCustomKv = EcoAccountCustomFieldEventData;
+/// `EcoBackgroundCheckCreateEventMobile`
+///
+/// The same fields as [`EcoExamCreateEventMobile`]: one type, two names.
+pub type EcoBackgroundCheckCreateEventMobile = EcoExamCreateEventMobile;

@@ -830,124 +830,6 @@ impl FromJson for P2ImChatDisbandedV1Data {
         Ok(out)
     }
 }
-/// `P2ImChatMemberBotAddedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ImChatMemberBotAddedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2ImChatMemberBotAddedV1Data,
-}
-impl FromJson for P2ImChatMemberBotAddedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatMemberBotAddedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2ImChatMemberBotAddedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ImChatMemberBotAddedV1Data {
-    /// `chat_id`
-    pub chat_id: Option<String>,
-    /// `operator_id`
-    pub operator_id: Option<UserId>,
-    /// `external`
-    pub external: Option<bool>,
-    /// `operator_tenant_key`
-    pub operator_tenant_key: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `i18n_names`
-    pub i18n_names: Option<I18nNames>,
-}
-impl FromJson for P2ImChatMemberBotAddedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatMemberBotAddedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "external", &mut out.external)?;
-        json::set(&mut o, "operator_tenant_key", &mut out.operator_tenant_key)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        Ok(out)
-    }
-}
-/// `P2ImChatMemberBotDeletedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ImChatMemberBotDeletedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2ImChatMemberBotDeletedV1Data,
-}
-impl FromJson for P2ImChatMemberBotDeletedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatMemberBotDeletedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2ImChatMemberBotDeletedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ImChatMemberBotDeletedV1Data {
-    /// `chat_id`
-    pub chat_id: Option<String>,
-    /// `operator_id`
-    pub operator_id: Option<UserId>,
-    /// `external`
-    pub external: Option<bool>,
-    /// `operator_tenant_key`
-    pub operator_tenant_key: Option<String>,
-    /// `name`
-    pub name: Option<String>,
-    /// `i18n_names`
-    pub i18n_names: Option<I18nNames>,
-}
-impl FromJson for P2ImChatMemberBotDeletedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatMemberBotDeletedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "external", &mut out.external)?;
-        json::set(&mut o, "operator_tenant_key", &mut out.operator_tenant_key)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        Ok(out)
-    }
-}
 /// `P2ImChatMemberUserAddedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -999,130 +881,6 @@ pub struct P2ImChatMemberUserAddedV1Data {
 impl FromJson for P2ImChatMemberUserAddedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2ImChatMemberUserAddedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "external", &mut out.external)?;
-        json::set(&mut o, "operator_tenant_key", &mut out.operator_tenant_key)?;
-        json::set(&mut o, "users", &mut out.users)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        Ok(out)
-    }
-}
-/// `P2ImChatMemberUserDeletedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ImChatMemberUserDeletedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2ImChatMemberUserDeletedV1Data,
-}
-impl FromJson for P2ImChatMemberUserDeletedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatMemberUserDeletedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2ImChatMemberUserDeletedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ImChatMemberUserDeletedV1Data {
-    /// `chat_id`
-    pub chat_id: Option<String>,
-    /// `operator_id`
-    pub operator_id: Option<UserId>,
-    /// `external`
-    pub external: Option<bool>,
-    /// `operator_tenant_key`
-    pub operator_tenant_key: Option<String>,
-    /// `users`
-    pub users: Option<Vec<ChatMemberUser>>,
-    /// `name`
-    pub name: Option<String>,
-    /// `i18n_names`
-    pub i18n_names: Option<I18nNames>,
-}
-impl FromJson for P2ImChatMemberUserDeletedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatMemberUserDeletedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "chat_id", &mut out.chat_id)?;
-        json::set(&mut o, "operator_id", &mut out.operator_id)?;
-        json::set(&mut o, "external", &mut out.external)?;
-        json::set(&mut o, "operator_tenant_key", &mut out.operator_tenant_key)?;
-        json::set(&mut o, "users", &mut out.users)?;
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "i18n_names", &mut out.i18n_names)?;
-        Ok(out)
-    }
-}
-/// `P2ImChatMemberUserWithdrawnV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ImChatMemberUserWithdrawnV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2ImChatMemberUserWithdrawnV1Data,
-}
-impl FromJson for P2ImChatMemberUserWithdrawnV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatMemberUserWithdrawnV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2ImChatMemberUserWithdrawnV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ImChatMemberUserWithdrawnV1Data {
-    /// `chat_id`
-    pub chat_id: Option<String>,
-    /// `operator_id`
-    pub operator_id: Option<UserId>,
-    /// `external`
-    pub external: Option<bool>,
-    /// `operator_tenant_key`
-    pub operator_tenant_key: Option<String>,
-    /// `users`
-    pub users: Option<Vec<ChatMemberUser>>,
-    /// `name`
-    pub name: Option<String>,
-    /// `i18n_names`
-    pub i18n_names: Option<I18nNames>,
-}
-impl FromJson for P2ImChatMemberUserWithdrawnV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImChatMemberUserWithdrawnV1Data")?;
         let mut out = Self::default();
         json::set(&mut o, "chat_id", &mut out.chat_id)?;
         json::set(&mut o, "operator_id", &mut out.operator_id)?;
@@ -1302,65 +1060,6 @@ impl FromJson for P2ImMessageReactionCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2ImMessageReactionDeletedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ImMessageReactionDeletedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2ImMessageReactionDeletedV1Data,
-}
-impl FromJson for P2ImMessageReactionDeletedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImMessageReactionDeletedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2ImMessageReactionDeletedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2ImMessageReactionDeletedV1Data {
-    /// `message_id`
-    pub message_id: Option<String>,
-    /// `reaction_type`
-    pub reaction_type: Option<Emoji>,
-    /// `operator_type`
-    pub operator_type: Option<String>,
-    /// `user_id`
-    pub user_id: Option<UserId>,
-    /// `app_id`
-    pub app_id: Option<String>,
-    /// `action_time`
-    pub action_time: Option<String>,
-}
-impl FromJson for P2ImMessageReactionDeletedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2ImMessageReactionDeletedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "message_id", &mut out.message_id)?;
-        json::set(&mut o, "reaction_type", &mut out.reaction_type)?;
-        json::set(&mut o, "operator_type", &mut out.operator_type)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "action_time", &mut out.action_time)?;
-        Ok(out)
-    }
-}
 /// `P2ImMessageRecalledV1`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1526,3 +1225,43 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
+/// `P2ImChatMemberBotAddedV1`
+///
+/// The same fields as [`P2ImChatDisbandedV1`]: one type, two names.
+pub type P2ImChatMemberBotAddedV1 = P2ImChatDisbandedV1;
+/// `P2ImChatMemberBotAddedV1Data`
+///
+/// The same fields as [`P2ImChatDisbandedV1Data`]: one type, two names.
+pub type P2ImChatMemberBotAddedV1Data = P2ImChatDisbandedV1Data;
+/// `P2ImChatMemberBotDeletedV1`
+///
+/// The same fields as [`P2ImChatDisbandedV1`]: one type, two names.
+pub type P2ImChatMemberBotDeletedV1 = P2ImChatDisbandedV1;
+/// `P2ImChatMemberBotDeletedV1Data`
+///
+/// The same fields as [`P2ImChatDisbandedV1Data`]: one type, two names.
+pub type P2ImChatMemberBotDeletedV1Data = P2ImChatDisbandedV1Data;
+/// `P2ImChatMemberUserDeletedV1`
+///
+/// The same fields as [`P2ImChatMemberUserAddedV1`]: one type, two names.
+pub type P2ImChatMemberUserDeletedV1 = P2ImChatMemberUserAddedV1;
+/// `P2ImChatMemberUserDeletedV1Data`
+///
+/// The same fields as [`P2ImChatMemberUserAddedV1Data`]: one type, two names.
+pub type P2ImChatMemberUserDeletedV1Data = P2ImChatMemberUserAddedV1Data;
+/// `P2ImChatMemberUserWithdrawnV1`
+///
+/// The same fields as [`P2ImChatMemberUserAddedV1`]: one type, two names.
+pub type P2ImChatMemberUserWithdrawnV1 = P2ImChatMemberUserAddedV1;
+/// `P2ImChatMemberUserWithdrawnV1Data`
+///
+/// The same fields as [`P2ImChatMemberUserAddedV1Data`]: one type, two names.
+pub type P2ImChatMemberUserWithdrawnV1Data = P2ImChatMemberUserAddedV1Data;
+/// `P2ImMessageReactionDeletedV1`
+///
+/// The same fields as [`P2ImMessageReactionCreatedV1`]: one type, two names.
+pub type P2ImMessageReactionDeletedV1 = P2ImMessageReactionCreatedV1;
+/// `P2ImMessageReactionDeletedV1Data`
+///
+/// The same fields as [`P2ImMessageReactionCreatedV1Data`]: one type, two names.
+pub type P2ImMessageReactionDeletedV1Data = P2ImMessageReactionCreatedV1Data;

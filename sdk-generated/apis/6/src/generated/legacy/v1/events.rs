@@ -237,13 +237,13 @@ pub struct AddUserToChatEvent {
     /// `chat_id`
     pub chat_id: String,
     /// `operator`
-    pub operator: AddUserToChatEventOperator,
+    pub operator: ChatDisbandEventOperator,
     /// `tenant_key`
     pub tenant_key: String,
     /// `type`
     pub r#type: String,
     /// `users`
-    pub users: Vec<AddUserToChatEventUsers>,
+    pub users: Vec<P2pChatCreateEventUser>,
 }
 impl FromJson for AddUserToChatEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -258,53 +258,6 @@ impl FromJson for AddUserToChatEvent {
         json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
         json::set(&mut o, "type", &mut out.r#type)?;
         json::set(&mut o, "users", &mut out.users)?;
-        Ok(out)
-    }
-}
-/// `AddUserToChatEventOperator`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AddUserToChatEventOperator {
-    /// `open_id`
-    pub open_id: String,
-    /// `user_id`
-    pub user_id: String,
-}
-impl FromJson for AddUserToChatEventOperator {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddUserToChatEventOperator")?;
-        let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        Ok(out)
-    }
-}
-/// `AddUserToChatEventUsers`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AddUserToChatEventUsers {
-    /// `name`
-    pub name: String,
-    /// `open_id`
-    pub open_id: String,
-    /// `user_id`
-    pub user_id: String,
-}
-impl FromJson for AddUserToChatEventUsers {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AddUserToChatEventUsers")?;
-        let mut out = Self::default();
-        json::set(&mut o, "name", &mut out.name)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
         Ok(out)
     }
 }
@@ -329,11 +282,11 @@ pub struct AppOpenEvent {
     /// `tenant_key`
     pub tenant_key: String,
     /// `applicants`
-    pub applicants: Vec<AppOpenEventApplicants>,
+    pub applicants: Vec<AppOpenEventInstaller>,
     /// `installer`
     pub installer: AppOpenEventInstaller,
     /// `installer_employee`
-    pub installer_employee: AppOpenEventInstallerEmployee,
+    pub installer_employee: AppOpenEventInstaller,
 }
 impl FromJson for AppOpenEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -351,25 +304,6 @@ impl FromJson for AppOpenEvent {
         Ok(out)
     }
 }
-/// `AppOpenEventApplicants`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AppOpenEventApplicants {
-    /// `open_id`
-    pub open_id: String,
-}
-impl FromJson for AppOpenEventApplicants {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppOpenEventApplicants")?;
-        let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
 /// `AppOpenEventInstaller`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -384,25 +318,6 @@ pub struct AppOpenEventInstaller {
 impl FromJson for AppOpenEventInstaller {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "AppOpenEventInstaller")?;
-        let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
-/// `AppOpenEventInstallerEmployee`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct AppOpenEventInstallerEmployee {
-    /// `open_id`
-    pub open_id: String,
-}
-impl FromJson for AppOpenEventInstallerEmployee {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "AppOpenEventInstallerEmployee")?;
         let mut out = Self::default();
         json::set(&mut o, "open_id", &mut out.open_id)?;
         Ok(out)
@@ -603,40 +518,6 @@ impl FromJson for ChatDisbandEventOperator {
         Ok(out)
     }
 }
-/// `ContactScopeChangeEvent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ContactScopeChangeEvent {
-    /// `ts`
-    pub ts: String,
-    /// `uuid`
-    pub uuid: String,
-    /// `token`
-    pub token: String,
-    /// `type`
-    pub r#type: String,
-    /// `app_id`
-    pub app_id: String,
-    /// `tenant_key`
-    pub tenant_key: String,
-}
-impl FromJson for ContactScopeChangeEvent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ContactScopeChangeEvent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        Ok(out)
-    }
-}
 /// `DeptAddEvent`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -726,7 +607,7 @@ pub struct GroupSettingUpdateEvent {
     /// `before_change`
     pub before_change: Value,
     /// `operator`
-    pub operator: GroupSettingUpdateEventOperator,
+    pub operator: ChatDisbandEventOperator,
 }
 impl FromJson for GroupSettingUpdateEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -770,28 +651,6 @@ impl FromJson for GroupSettingUpdateEventAfterChange {
         json::set(&mut o, "owner_user_id", &mut out.owner_user_id)?;
         json::set(&mut o, "add_member_permission", &mut out.add_member_permission)?;
         json::set(&mut o, "message_notification", &mut out.message_notification)?;
-        Ok(out)
-    }
-}
-/// `GroupSettingUpdateEventOperator`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct GroupSettingUpdateEventOperator {
-    /// `open_id`
-    pub open_id: String,
-    /// `user_id`
-    pub user_id: String,
-}
-impl FromJson for GroupSettingUpdateEventOperator {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "GroupSettingUpdateEventOperator")?;
-        let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
         Ok(out)
     }
 }
@@ -1278,7 +1137,7 @@ pub struct P2pChatCreateEvent {
     /// `chat_id`
     pub chat_id: String,
     /// `operator`
-    pub operator: P2pChatCreateEventOperator,
+    pub operator: ChatDisbandEventOperator,
     /// `tenant_key`
     pub tenant_key: String,
     /// `user`
@@ -1297,28 +1156,6 @@ impl FromJson for P2pChatCreateEvent {
         json::set(&mut o, "operator", &mut out.operator)?;
         json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
         json::set(&mut o, "user", &mut out.user)?;
-        Ok(out)
-    }
-}
-/// `P2pChatCreateEventOperator`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2pChatCreateEventOperator {
-    /// `open_id`
-    pub open_id: String,
-    /// `user_id`
-    pub user_id: String,
-}
-impl FromJson for P2pChatCreateEventOperator {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2pChatCreateEventOperator")?;
-        let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
         Ok(out)
     }
 }
@@ -1399,92 +1236,6 @@ impl FromJson for RemedyApprovalEvent {
         json::set(&mut o, "shift_time", &mut out.shift_time)?;
         json::set(&mut o, "return_time", &mut out.return_time)?;
         json::set(&mut o, "shift_reason", &mut out.shift_reason)?;
-        Ok(out)
-    }
-}
-/// `RemoveBotEvent`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RemoveBotEvent {
-    /// `ts`
-    pub ts: String,
-    /// `uuid`
-    pub uuid: String,
-    /// `token`
-    pub token: String,
-    /// `type`
-    pub r#type: String,
-    /// `app_id`
-    pub app_id: String,
-    /// `chat_i18n_names`
-    pub chat_i18n_names: RemoveBotEventChatI18nNames,
-    /// `chat_name`
-    pub chat_name: String,
-    /// `chat_owner_employee_id`
-    pub chat_owner_employee_id: String,
-    /// `chat_owner_name`
-    pub chat_owner_name: String,
-    /// `chat_owner_open_id`
-    pub chat_owner_open_id: String,
-    /// `open_chat_id`
-    pub open_chat_id: String,
-    /// `operator_employee_id`
-    pub operator_employee_id: String,
-    /// `operator_name`
-    pub operator_name: String,
-    /// `operator_open_id`
-    pub operator_open_id: String,
-    /// `owner_is_bot`
-    pub owner_is_bot: bool,
-    /// `tenant_key`
-    pub tenant_key: String,
-}
-impl FromJson for RemoveBotEvent {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RemoveBotEvent")?;
-        let mut out = Self::default();
-        json::set(&mut o, "ts", &mut out.ts)?;
-        json::set(&mut o, "uuid", &mut out.uuid)?;
-        json::set(&mut o, "token", &mut out.token)?;
-        json::set(&mut o, "type", &mut out.r#type)?;
-        json::set(&mut o, "app_id", &mut out.app_id)?;
-        json::set(&mut o, "chat_i18n_names", &mut out.chat_i18n_names)?;
-        json::set(&mut o, "chat_name", &mut out.chat_name)?;
-        json::set(&mut o, "chat_owner_employee_id", &mut out.chat_owner_employee_id)?;
-        json::set(&mut o, "chat_owner_name", &mut out.chat_owner_name)?;
-        json::set(&mut o, "chat_owner_open_id", &mut out.chat_owner_open_id)?;
-        json::set(&mut o, "open_chat_id", &mut out.open_chat_id)?;
-        json::set(&mut o, "operator_employee_id", &mut out.operator_employee_id)?;
-        json::set(&mut o, "operator_name", &mut out.operator_name)?;
-        json::set(&mut o, "operator_open_id", &mut out.operator_open_id)?;
-        json::set(&mut o, "owner_is_bot", &mut out.owner_is_bot)?;
-        json::set(&mut o, "tenant_key", &mut out.tenant_key)?;
-        Ok(out)
-    }
-}
-/// `RemoveBotEventChatI18nNames`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct RemoveBotEventChatI18nNames {
-    /// `en_us`
-    pub en_us: String,
-    /// `zh_cn`
-    pub zh_cn: String,
-}
-impl FromJson for RemoveBotEventChatI18nNames {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "RemoveBotEventChatI18nNames")?;
-        let mut out = Self::default();
-        json::set(&mut o, "en_us", &mut out.en_us)?;
-        json::set(&mut o, "zh_cn", &mut out.zh_cn)?;
         Ok(out)
     }
 }
@@ -1573,13 +1324,13 @@ pub struct ThirdPartyMeetingRoomEventCreatedEvent {
     /// `original_time`
     pub original_time: i64,
     /// `start`
-    pub start: ThirdPartyMeetingRoomEventCreatedEventStart,
+    pub start: ThirdPartyMeetingRoomEventCreatedEventEnd,
     /// `end`
     pub end: ThirdPartyMeetingRoomEventCreatedEventEnd,
     /// `meeting_rooms`
     pub meeting_rooms: Vec<Value>,
     /// `organizer`
-    pub organizer: ThirdPartyMeetingRoomEventCreatedEventOrganizer,
+    pub organizer: ChatDisbandEventOperator,
 }
 impl FromJson for ThirdPartyMeetingRoomEventCreatedEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1615,72 +1366,6 @@ pub struct ThirdPartyMeetingRoomEventCreatedEventEnd {
 impl FromJson for ThirdPartyMeetingRoomEventCreatedEventEnd {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "ThirdPartyMeetingRoomEventCreatedEventEnd")?;
-        let mut out = Self::default();
-        json::set(&mut o, "time_stamp", &mut out.time_stamp)?;
-        Ok(out)
-    }
-}
-/// `ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0 {
-    /// `open_id`
-    pub open_id: String,
-}
-/// `ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1 {
-    /// `open_id`
-    pub open_id: String,
-}
-/// `ThirdPartyMeetingRoomEventCreatedEventOrganizer`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ThirdPartyMeetingRoomEventCreatedEventOrganizer {
-    /// `open_id`
-    pub open_id: String,
-    /// `user_id`
-    pub user_id: String,
-}
-impl FromJson for ThirdPartyMeetingRoomEventCreatedEventOrganizer {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "ThirdPartyMeetingRoomEventCreatedEventOrganizer",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        Ok(out)
-    }
-}
-/// `ThirdPartyMeetingRoomEventCreatedEventStart`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct ThirdPartyMeetingRoomEventCreatedEventStart {
-    /// `time_stamp`
-    pub time_stamp: String,
-}
-impl FromJson for ThirdPartyMeetingRoomEventCreatedEventStart {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "ThirdPartyMeetingRoomEventCreatedEventStart")?;
         let mut out = Self::default();
         json::set(&mut o, "time_stamp", &mut out.time_stamp)?;
         Ok(out)
@@ -1861,7 +1546,7 @@ pub struct UserStatusChangeEvent {
     /// `change_time`
     pub change_time: String,
     /// `current_status`
-    pub current_status: UserStatusChangeEventCurrentStatus,
+    pub current_status: UserStatusChangeEventBeforeStatus,
 }
 impl FromJson for UserStatusChangeEvent {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1900,31 +1585,6 @@ pub struct UserStatusChangeEventBeforeStatus {
 impl FromJson for UserStatusChangeEventBeforeStatus {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "UserStatusChangeEventBeforeStatus")?;
-        let mut out = Self::default();
-        json::set(&mut o, "is_active", &mut out.is_active)?;
-        json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
-        json::set(&mut o, "is_resigned", &mut out.is_resigned)?;
-        Ok(out)
-    }
-}
-/// `UserStatusChangeEventCurrentStatus`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct UserStatusChangeEventCurrentStatus {
-    /// `is_active`
-    pub is_active: bool,
-    /// `is_frozen`
-    pub is_frozen: bool,
-    /// `is_resigned`
-    pub is_resigned: bool,
-}
-impl FromJson for UserStatusChangeEventCurrentStatus {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "UserStatusChangeEventCurrentStatus")?;
         let mut out = Self::default();
         json::set(&mut o, "is_active", &mut out.is_active)?;
         json::set(&mut o, "is_frozen", &mut out.is_frozen)?;
@@ -1996,3 +1656,59 @@ impl FromJson for WorkApprovalEvent {
         Ok(out)
     }
 }
+/// `AddUserToChatEventOperator`
+///
+/// The same fields as [`ChatDisbandEventOperator`]: one type, two names.
+pub type AddUserToChatEventOperator = ChatDisbandEventOperator;
+/// `AddUserToChatEventUsers`
+///
+/// The same fields as [`P2pChatCreateEventUser`]: one type, two names.
+pub type AddUserToChatEventUsers = P2pChatCreateEventUser;
+/// `AppOpenEventApplicants`
+///
+/// The same fields as [`AppOpenEventInstaller`]: one type, two names.
+pub type AppOpenEventApplicants = AppOpenEventInstaller;
+/// `AppOpenEventInstallerEmployee`
+///
+/// The same fields as [`AppOpenEventInstaller`]: one type, two names.
+pub type AppOpenEventInstallerEmployee = AppOpenEventInstaller;
+/// `ContactScopeChangeEvent`
+///
+/// The same fields as [`AppUninstalledEvent`]: one type, two names.
+pub type ContactScopeChangeEvent = AppUninstalledEvent;
+/// `GroupSettingUpdateEventOperator`
+///
+/// The same fields as [`ChatDisbandEventOperator`]: one type, two names.
+pub type GroupSettingUpdateEventOperator = ChatDisbandEventOperator;
+/// `P2pChatCreateEventOperator`
+///
+/// The same fields as [`ChatDisbandEventOperator`]: one type, two names.
+pub type P2pChatCreateEventOperator = ChatDisbandEventOperator;
+/// `RemoveBotEvent`
+///
+/// The same fields as [`AddBotEvent`]: one type, two names.
+pub type RemoveBotEvent = AddBotEvent;
+/// `RemoveBotEventChatI18nNames`
+///
+/// The same fields as [`AddBotEventChatI18nNames`]: one type, two names.
+pub type RemoveBotEventChatI18nNames = AddBotEventChatI18nNames;
+/// `ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0`
+///
+/// The same fields as [`AppOpenEventInstaller`]: one type, two names.
+pub type ThirdPartyMeetingRoomEventCreatedEventMeetingRooms0 = AppOpenEventInstaller;
+/// `ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1`
+///
+/// The same fields as [`AppOpenEventInstaller`]: one type, two names.
+pub type ThirdPartyMeetingRoomEventCreatedEventMeetingRooms1 = AppOpenEventInstaller;
+/// `ThirdPartyMeetingRoomEventCreatedEventOrganizer`
+///
+/// The same fields as [`ChatDisbandEventOperator`]: one type, two names.
+pub type ThirdPartyMeetingRoomEventCreatedEventOrganizer = ChatDisbandEventOperator;
+/// `ThirdPartyMeetingRoomEventCreatedEventStart`
+///
+/// The same fields as [`ThirdPartyMeetingRoomEventCreatedEventEnd`]: one type, two names.
+pub type ThirdPartyMeetingRoomEventCreatedEventStart = ThirdPartyMeetingRoomEventCreatedEventEnd;
+/// `UserStatusChangeEventCurrentStatus`
+///
+/// The same fields as [`UserStatusChangeEventBeforeStatus`]: one type, two names.
+pub type UserStatusChangeEventCurrentStatus = UserStatusChangeEventBeforeStatus;

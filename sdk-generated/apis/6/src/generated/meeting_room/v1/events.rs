@@ -109,143 +109,26 @@ impl FromJson for P2MeetingRoomMeetingRoomCreatedV1Data {
     }
 }
 /// `P2MeetingRoomMeetingRoomDeletedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2MeetingRoomMeetingRoomDeletedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2MeetingRoomMeetingRoomDeletedV1Data,
-}
-impl FromJson for P2MeetingRoomMeetingRoomDeletedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MeetingRoomMeetingRoomDeletedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`P2MeetingRoomMeetingRoomCreatedV1`]: one type, two names.
+pub type P2MeetingRoomMeetingRoomDeletedV1 = P2MeetingRoomMeetingRoomCreatedV1;
 /// `P2MeetingRoomMeetingRoomDeletedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2MeetingRoomMeetingRoomDeletedV1Data {
-    /// `room_name`
-    pub room_name: Option<String>,
-    /// `room_id`
-    pub room_id: Option<String>,
-}
-impl FromJson for P2MeetingRoomMeetingRoomDeletedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MeetingRoomMeetingRoomDeletedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_name", &mut out.room_name)?;
-        json::set(&mut o, "room_id", &mut out.room_id)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`P2MeetingRoomMeetingRoomCreatedV1Data`]: one type, two names.
+pub type P2MeetingRoomMeetingRoomDeletedV1Data = P2MeetingRoomMeetingRoomCreatedV1Data;
 /// `P2MeetingRoomMeetingRoomStatusChangedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2MeetingRoomMeetingRoomStatusChangedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2MeetingRoomMeetingRoomStatusChangedV1Data,
-}
-impl FromJson for P2MeetingRoomMeetingRoomStatusChangedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MeetingRoomMeetingRoomStatusChangedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`P2MeetingRoomMeetingRoomCreatedV1`]: one type, two names.
+pub type P2MeetingRoomMeetingRoomStatusChangedV1 = P2MeetingRoomMeetingRoomCreatedV1;
 /// `P2MeetingRoomMeetingRoomStatusChangedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2MeetingRoomMeetingRoomStatusChangedV1Data {
-    /// `room_name`
-    pub room_name: Option<String>,
-    /// `room_id`
-    pub room_id: Option<String>,
-}
-impl FromJson for P2MeetingRoomMeetingRoomStatusChangedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MeetingRoomMeetingRoomStatusChangedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_name", &mut out.room_name)?;
-        json::set(&mut o, "room_id", &mut out.room_id)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`P2MeetingRoomMeetingRoomCreatedV1Data`]: one type, two names.
+pub type P2MeetingRoomMeetingRoomStatusChangedV1Data = P2MeetingRoomMeetingRoomCreatedV1Data;
 /// `P2MeetingRoomMeetingRoomUpdatedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2MeetingRoomMeetingRoomUpdatedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2MeetingRoomMeetingRoomUpdatedV1Data,
-}
-impl FromJson for P2MeetingRoomMeetingRoomUpdatedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MeetingRoomMeetingRoomUpdatedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`P2MeetingRoomMeetingRoomCreatedV1`]: one type, two names.
+pub type P2MeetingRoomMeetingRoomUpdatedV1 = P2MeetingRoomMeetingRoomCreatedV1;
 /// `P2MeetingRoomMeetingRoomUpdatedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2MeetingRoomMeetingRoomUpdatedV1Data {
-    /// `room_name`
-    pub room_name: Option<String>,
-    /// `room_id`
-    pub room_id: Option<String>,
-}
-impl FromJson for P2MeetingRoomMeetingRoomUpdatedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2MeetingRoomMeetingRoomUpdatedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_name", &mut out.room_name)?;
-        json::set(&mut o, "room_id", &mut out.room_id)?;
-        Ok(out)
-    }
-}
+///
+/// The same fields as [`P2MeetingRoomMeetingRoomCreatedV1Data`]: one type, two names.
+pub type P2MeetingRoomMeetingRoomUpdatedV1Data = P2MeetingRoomMeetingRoomCreatedV1Data;

@@ -810,50 +810,6 @@ impl FromJson for P2VcBotMeetingInvitedV1Data {
         Ok(out)
     }
 }
-/// `P2VcBotMeetingStartedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcBotMeetingStartedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2VcBotMeetingStartedV1Data,
-}
-impl FromJson for P2VcBotMeetingStartedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcBotMeetingStartedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2VcBotMeetingStartedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcBotMeetingStartedV1Data {
-    /// `meeting`
-    pub meeting: Option<MeetingAgentEventMeeting>,
-}
-impl FromJson for P2VcBotMeetingStartedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcBotMeetingStartedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        Ok(out)
-    }
-}
 /// `P2VcMaterialReviewResultV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -923,147 +879,6 @@ impl FromJson for P2VcMaterialReviewResultV1DataUserId {
         Ok(out)
     }
 }
-/// `P2VcMeetingAllMeetingEndedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingAllMeetingEndedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2VcMeetingAllMeetingEndedV1Data,
-}
-impl FromJson for P2VcMeetingAllMeetingEndedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingAllMeetingEndedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingAllMeetingEndedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingAllMeetingEndedV1Data {
-    /// `meeting`
-    pub meeting: Option<MeetingEventMeeting>,
-    /// `operator`
-    pub operator: Option<MeetingEventUser>,
-}
-impl FromJson for P2VcMeetingAllMeetingEndedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingAllMeetingEndedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingAllMeetingStartedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingAllMeetingStartedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2VcMeetingAllMeetingStartedV1Data,
-}
-impl FromJson for P2VcMeetingAllMeetingStartedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingAllMeetingStartedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingAllMeetingStartedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingAllMeetingStartedV1Data {
-    /// `meeting`
-    pub meeting: Option<MeetingEventMeeting>,
-    /// `operator`
-    pub operator: Option<MeetingEventUser>,
-}
-impl FromJson for P2VcMeetingAllMeetingStartedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingAllMeetingStartedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingJoinMeetingV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingJoinMeetingV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2VcMeetingJoinMeetingV1Data,
-}
-impl FromJson for P2VcMeetingJoinMeetingV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingJoinMeetingV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingJoinMeetingV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingJoinMeetingV1Data {
-    /// `meeting`
-    pub meeting: Option<MeetingEventMeeting>,
-    /// `operator`
-    pub operator: Option<MeetingEventUser>,
-}
-impl FromJson for P2VcMeetingJoinMeetingV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingJoinMeetingV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        Ok(out)
-    }
-}
 /// `P2VcMeetingLeaveMeetingV1`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1114,100 +929,6 @@ impl FromJson for P2VcMeetingLeaveMeetingV1Data {
         json::set(&mut o, "operator", &mut out.operator)?;
         json::set(&mut o, "leave_reason", &mut out.leave_reason)?;
         json::set(&mut o, "leave_user", &mut out.leave_user)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingMeetingEndedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingMeetingEndedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2VcMeetingMeetingEndedV1Data,
-}
-impl FromJson for P2VcMeetingMeetingEndedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingMeetingEndedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingMeetingEndedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingMeetingEndedV1Data {
-    /// `meeting`
-    pub meeting: Option<MeetingEventMeeting>,
-    /// `operator`
-    pub operator: Option<MeetingEventUser>,
-}
-impl FromJson for P2VcMeetingMeetingEndedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingMeetingEndedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingMeetingStartedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingMeetingStartedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2VcMeetingMeetingStartedV1Data,
-}
-impl FromJson for P2VcMeetingMeetingStartedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingMeetingStartedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingMeetingStartedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingMeetingStartedV1Data {
-    /// `meeting`
-    pub meeting: Option<MeetingEventMeeting>,
-    /// `operator`
-    pub operator: Option<MeetingEventUser>,
-}
-impl FromJson for P2VcMeetingMeetingStartedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingMeetingStartedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
         Ok(out)
     }
 }
@@ -1274,9 +995,7 @@ pub struct P2VcMeetingParticipantMeetingJoinedV1Data {
     /// `operator`
     pub operator: Option<P2VcMeetingParticipantMeetingJoinedV1DataOperator>,
     /// `subscriber_ids`
-    pub subscriber_ids: Option<
-        Vec<P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds>,
-    >,
+    pub subscriber_ids: Option<Vec<P2VcMaterialReviewResultV1DataUserId>>,
 }
 impl FromJson for P2VcMeetingParticipantMeetingJoinedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1309,21 +1028,17 @@ pub struct P2VcMeetingParticipantMeetingJoinedV1DataMeeting {
     /// `end_time`
     pub end_time: Option<String>,
     /// `host_user`
-    pub host_user: Option<P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser>,
+    pub host_user: Option<P2VcMeetingParticipantMeetingJoinedV1DataOperator>,
     /// `owner`
-    pub owner: Option<P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner>,
+    pub owner: Option<P2VcMeetingParticipantMeetingJoinedV1DataOperator>,
     /// `calendar_event_id`
     pub calendar_event_id: Option<String>,
     /// `meeting_sub_type`
     pub meeting_sub_type: Option<i64>,
     /// `security_setting`
-    pub security_setting: Option<
-        P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting,
-    >,
+    pub security_setting: Option<P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting>,
     /// `webinar_setting`
-    pub webinar_setting: Option<
-        P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting,
-    >,
+    pub webinar_setting: Option<MeetingWebinarSetting>,
 }
 impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -1347,209 +1062,6 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeeting {
         Ok(out)
     }
 }
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser {
-    /// `id`
-    pub id: Option<P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId>,
-    /// `user_role`
-    pub user_role: Option<i64>,
-    /// `user_type`
-    pub user_type: Option<i64>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_role", &mut out.user_role)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner {
-    /// `id`
-    pub id: Option<P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId>,
-    /// `user_role`
-    pub user_role: Option<i64>,
-    /// `user_type`
-    pub user_type: Option<i64>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_role", &mut out.user_role)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting {
-    /// `security_level`
-    pub security_level: Option<i64>,
-    /// `group_ids`
-    pub group_ids: Option<Vec<String>>,
-    /// `user_ids`
-    pub user_ids: Option<
-        Vec<P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds>,
-    >,
-    /// `room_ids`
-    pub room_ids: Option<Vec<String>>,
-    /// `has_set_security_contacts_and_group`
-    pub has_set_security_contacts_and_group: Option<bool>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "security_level", &mut out.security_level)?;
-        json::set(&mut o, "group_ids", &mut out.group_ids)?;
-        json::set(&mut o, "user_ids", &mut out.user_ids)?;
-        json::set(&mut o, "room_ids", &mut out.room_ids)?;
-        json::set(
-            &mut o,
-            "has_set_security_contacts_and_group",
-            &mut out.has_set_security_contacts_and_group,
-        )?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson
-for P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting {
-    /// `webinar_type`
-    pub webinar_type: Option<i64>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "webinar_type", &mut out.webinar_type)?;
-        Ok(out)
-    }
-}
 /// `P2VcMeetingParticipantMeetingJoinedV1DataOperator`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -1559,7 +1071,7 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting
 )]
 pub struct P2VcMeetingParticipantMeetingJoinedV1DataOperator {
     /// `id`
-    pub id: Option<P2VcMeetingParticipantMeetingJoinedV1DataOperatorId>,
+    pub id: Option<P2VcMaterialReviewResultV1DataUserId>,
     /// `user_role`
     pub user_role: Option<i64>,
     /// `user_type`
@@ -1575,482 +1087,6 @@ impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataOperator {
         json::set(&mut o, "id", &mut out.id)?;
         json::set(&mut o, "user_role", &mut out.user_role)?;
         json::set(&mut o, "user_type", &mut out.user_type)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingJoinedV1DataOperatorId`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingJoinedV1DataOperatorId {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataOperatorId {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingJoinedV1DataOperatorId",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingStartedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingStartedV1Data {
-    /// `meeting`
-    pub meeting: Option<P2VcMeetingParticipantMeetingStartedV1DataMeeting>,
-    /// `operator`
-    pub operator: Option<P2VcMeetingParticipantMeetingStartedV1DataOperator>,
-    /// `subscriber_ids`
-    pub subscriber_ids: Option<
-        Vec<P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds>,
-    >,
-}
-impl FromJson for P2VcMeetingParticipantMeetingStartedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingParticipantMeetingStartedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeeting`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingStartedV1DataMeeting {
-    /// `id`
-    pub id: Option<String>,
-    /// `topic`
-    pub topic: Option<String>,
-    /// `meeting_no`
-    pub meeting_no: Option<String>,
-    /// `meeting_source`
-    pub meeting_source: Option<i64>,
-    /// `start_time`
-    pub start_time: Option<String>,
-    /// `end_time`
-    pub end_time: Option<String>,
-    /// `host_user`
-    pub host_user: Option<P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser>,
-    /// `owner`
-    pub owner: Option<P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner>,
-    /// `calendar_event_id`
-    pub calendar_event_id: Option<String>,
-    /// `meeting_sub_type`
-    pub meeting_sub_type: Option<i64>,
-    /// `security_setting`
-    pub security_setting: Option<
-        P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting,
-    >,
-    /// `webinar_setting`
-    pub webinar_setting: Option<
-        P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSetting,
-    >,
-}
-impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeeting {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingStartedV1DataMeeting",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "topic", &mut out.topic)?;
-        json::set(&mut o, "meeting_no", &mut out.meeting_no)?;
-        json::set(&mut o, "meeting_source", &mut out.meeting_source)?;
-        json::set(&mut o, "start_time", &mut out.start_time)?;
-        json::set(&mut o, "end_time", &mut out.end_time)?;
-        json::set(&mut o, "host_user", &mut out.host_user)?;
-        json::set(&mut o, "owner", &mut out.owner)?;
-        json::set(&mut o, "calendar_event_id", &mut out.calendar_event_id)?;
-        json::set(&mut o, "meeting_sub_type", &mut out.meeting_sub_type)?;
-        json::set(&mut o, "security_setting", &mut out.security_setting)?;
-        json::set(&mut o, "webinar_setting", &mut out.webinar_setting)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser {
-    /// `id`
-    pub id: Option<P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId>,
-    /// `user_role`
-    pub user_role: Option<i64>,
-    /// `user_type`
-    pub user_type: Option<i64>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_role", &mut out.user_role)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner {
-    /// `id`
-    pub id: Option<P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId>,
-    /// `user_role`
-    pub user_role: Option<i64>,
-    /// `user_type`
-    pub user_type: Option<i64>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_role", &mut out.user_role)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting {
-    /// `security_level`
-    pub security_level: Option<i64>,
-    /// `group_ids`
-    pub group_ids: Option<Vec<String>>,
-    /// `user_ids`
-    pub user_ids: Option<
-        Vec<P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds>,
-    >,
-    /// `room_ids`
-    pub room_ids: Option<Vec<String>>,
-    /// `has_set_security_contacts_and_group`
-    pub has_set_security_contacts_and_group: Option<bool>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "security_level", &mut out.security_level)?;
-        json::set(&mut o, "group_ids", &mut out.group_ids)?;
-        json::set(&mut o, "user_ids", &mut out.user_ids)?;
-        json::set(&mut o, "room_ids", &mut out.room_ids)?;
-        json::set(
-            &mut o,
-            "has_set_security_contacts_and_group",
-            &mut out.has_set_security_contacts_and_group,
-        )?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson
-for P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSetting`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSetting {
-    /// `webinar_type`
-    pub webinar_type: Option<i64>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSetting {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSetting",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "webinar_type", &mut out.webinar_type)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingStartedV1DataOperator`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingStartedV1DataOperator {
-    /// `id`
-    pub id: Option<P2VcMeetingParticipantMeetingStartedV1DataOperatorId>,
-    /// `user_role`
-    pub user_role: Option<i64>,
-    /// `user_type`
-    pub user_type: Option<i64>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataOperator {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingStartedV1DataOperator",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_role", &mut out.user_role)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingStartedV1DataOperatorId`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingStartedV1DataOperatorId {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataOperatorId {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingStartedV1DataOperatorId",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson for P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingRecordingEndedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingRecordingEndedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2VcMeetingRecordingEndedV1Data,
-}
-impl FromJson for P2VcMeetingRecordingEndedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingRecordingEndedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingRecordingEndedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingRecordingEndedV1Data {
-    /// `meeting`
-    pub meeting: Option<MeetingEventMeeting>,
-    /// `operator`
-    pub operator: Option<MeetingEventUser>,
-}
-impl FromJson for P2VcMeetingRecordingEndedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingRecordingEndedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
         Ok(out)
     }
 }
@@ -2104,53 +1140,6 @@ impl FromJson for P2VcMeetingRecordingReadyV1Data {
         Ok(out)
     }
 }
-/// `P2VcMeetingRecordingStartedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingRecordingStartedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2VcMeetingRecordingStartedV1Data,
-}
-impl FromJson for P2VcMeetingRecordingStartedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingRecordingStartedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingRecordingStartedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingRecordingStartedV1Data {
-    /// `meeting`
-    pub meeting: Option<MeetingEventMeeting>,
-    /// `operator`
-    pub operator: Option<MeetingEventUser>,
-}
-impl FromJson for P2VcMeetingRecordingStartedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingRecordingStartedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        Ok(out)
-    }
-}
 /// `P2VcMeetingSendMeetingImV1Data`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2193,7 +1182,7 @@ pub struct P2VcMeetingSendMeetingImV1DataMeeting {
     /// `security_setting`
     pub security_setting: Option<P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting>,
     /// `webinar_setting`
-    pub webinar_setting: Option<P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting>,
+    pub webinar_setting: Option<MeetingWebinarSetting>,
 }
 impl FromJson for P2VcMeetingSendMeetingImV1DataMeeting {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -2220,9 +1209,7 @@ pub struct P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting {
     /// `group_ids`
     pub group_ids: Option<Vec<String>>,
     /// `user_ids`
-    pub user_ids: Option<
-        Vec<P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds>,
-    >,
+    pub user_ids: Option<Vec<P2VcMaterialReviewResultV1DataUserId>>,
     /// `room_ids`
     pub room_ids: Option<Vec<String>>,
     /// `has_set_security_contacts_and_group`
@@ -2247,56 +1234,6 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting {
         Ok(out)
     }
 }
-/// `P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson for P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting {
-    /// `webinar_type`
-    pub webinar_type: Option<i64>,
-}
-impl FromJson for P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "webinar_type", &mut out.webinar_type)?;
-        Ok(out)
-    }
-}
 /// `P2VcMeetingSendMeetingImV1DataOperator`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2306,7 +1243,7 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting {
 )]
 pub struct P2VcMeetingSendMeetingImV1DataOperator {
     /// `id`
-    pub id: Option<P2VcMeetingSendMeetingImV1DataOperatorId>,
+    pub id: Option<P2VcMaterialReviewResultV1DataUserId>,
     /// `user_type`
     pub user_type: Option<i64>,
 }
@@ -2316,31 +1253,6 @@ impl FromJson for P2VcMeetingSendMeetingImV1DataOperator {
         let mut out = Self::default();
         json::set(&mut o, "id", &mut out.id)?;
         json::set(&mut o, "user_type", &mut out.user_type)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingSendMeetingImV1DataOperatorId`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingSendMeetingImV1DataOperatorId {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson for P2VcMeetingSendMeetingImV1DataOperatorId {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingSendMeetingImV1DataOperatorId")?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
         Ok(out)
     }
 }
@@ -2385,53 +1297,6 @@ pub struct P2VcMeetingShareEndedV1Data {
 impl FromJson for P2VcMeetingShareEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
         let mut o = json::object(value, "P2VcMeetingShareEndedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "meeting", &mut out.meeting)?;
-        json::set(&mut o, "operator", &mut out.operator)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingShareStartedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingShareStartedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2VcMeetingShareStartedV1Data,
-}
-impl FromJson for P2VcMeetingShareStartedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingShareStartedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2VcMeetingShareStartedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcMeetingShareStartedV1Data {
-    /// `meeting`
-    pub meeting: Option<MeetingEventMeeting>,
-    /// `operator`
-    pub operator: Option<MeetingEventUser>,
-}
-impl FromJson for P2VcMeetingShareStartedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcMeetingShareStartedV1Data")?;
         let mut out = Self::default();
         json::set(&mut o, "meeting", &mut out.meeting)?;
         json::set(&mut o, "operator", &mut out.operator)?;
@@ -2498,7 +1363,7 @@ pub struct P2VcRecordingRecordingEndedV1Data {
     /// `source`
     pub source: Option<String>,
     /// `subscriber_ids`
-    pub subscriber_ids: Option<Vec<P2VcRecordingRecordingEndedV1DataSubscriberIds>>,
+    pub subscriber_ids: Option<Vec<P2VcMaterialReviewResultV1DataUserId>>,
 }
 impl FromJson for P2VcRecordingRecordingEndedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -2507,87 +1372,6 @@ impl FromJson for P2VcRecordingRecordingEndedV1Data {
         json::set(&mut o, "unique_key", &mut out.unique_key)?;
         json::set(&mut o, "source", &mut out.source)?;
         json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
-        Ok(out)
-    }
-}
-/// `P2VcRecordingRecordingEndedV1DataSubscriberIds`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcRecordingRecordingEndedV1DataSubscriberIds {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson for P2VcRecordingRecordingEndedV1DataSubscriberIds {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcRecordingRecordingEndedV1DataSubscriberIds",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
-/// `P2VcRecordingRecordingStartedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcRecordingRecordingStartedV1Data {
-    /// `unique_key`
-    pub unique_key: Option<String>,
-    /// `source`
-    pub source: Option<String>,
-    /// `subscriber_ids`
-    pub subscriber_ids: Option<Vec<P2VcRecordingRecordingStartedV1DataSubscriberIds>>,
-}
-impl FromJson for P2VcRecordingRecordingStartedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcRecordingRecordingStartedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "unique_key", &mut out.unique_key)?;
-        json::set(&mut o, "source", &mut out.source)?;
-        json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
-        Ok(out)
-    }
-}
-/// `P2VcRecordingRecordingStartedV1DataSubscriberIds`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcRecordingRecordingStartedV1DataSubscriberIds {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson for P2VcRecordingRecordingStartedV1DataSubscriberIds {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcRecordingRecordingStartedV1DataSubscriberIds",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
         Ok(out)
     }
 }
@@ -2604,13 +1388,9 @@ pub struct P2VcRecordingRecordingTranscriptGeneratedV1Data {
     /// `source`
     pub source: Option<String>,
     /// `subscriber_ids`
-    pub subscriber_ids: Option<
-        Vec<P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds>,
-    >,
+    pub subscriber_ids: Option<Vec<P2VcMaterialReviewResultV1DataUserId>>,
     /// `transcript_items`
-    pub transcript_items: Option<
-        Vec<P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems>,
-    >,
+    pub transcript_items: Option<Vec<TranscriptItem>>,
 }
 impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1Data {
     fn from_json(value: Value) -> Result<Self, JsonError> {
@@ -2623,104 +1403,6 @@ impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1Data {
         json::set(&mut o, "source", &mut out.source)?;
         json::set(&mut o, "subscriber_ids", &mut out.subscriber_ids)?;
         json::set(&mut o, "transcript_items", &mut out.transcript_items)?;
-        Ok(out)
-    }
-}
-/// `P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds {
-    /// `union_id`
-    pub union_id: Option<String>,
-    /// `user_id`
-    pub user_id: Option<String>,
-    /// `open_id`
-    pub open_id: Option<String>,
-}
-impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "union_id", &mut out.union_id)?;
-        json::set(&mut o, "user_id", &mut out.user_id)?;
-        json::set(&mut o, "open_id", &mut out.open_id)?;
-        Ok(out)
-    }
-}
-/// `P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems {
-    /// `speaker`
-    pub speaker: Option<
-        P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItemsSpeaker,
-    >,
-    /// `text`
-    pub text: Option<String>,
-    /// `language`
-    pub language: Option<String>,
-    /// `start_time_ms`
-    pub start_time_ms: Option<String>,
-    /// `end_time_ms`
-    pub end_time_ms: Option<String>,
-    /// `sentence_id`
-    pub sentence_id: Option<String>,
-}
-impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "speaker", &mut out.speaker)?;
-        json::set(&mut o, "text", &mut out.text)?;
-        json::set(&mut o, "language", &mut out.language)?;
-        json::set(&mut o, "start_time_ms", &mut out.start_time_ms)?;
-        json::set(&mut o, "end_time_ms", &mut out.end_time_ms)?;
-        json::set(&mut o, "sentence_id", &mut out.sentence_id)?;
-        Ok(out)
-    }
-}
-/// `P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItemsSpeaker`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItemsSpeaker {
-    /// `id`
-    pub id: Option<String>,
-    /// `user_type`
-    pub user_type: Option<i64>,
-    /// `user_role`
-    pub user_role: Option<i64>,
-    /// `user_name`
-    pub user_name: Option<String>,
-}
-impl FromJson for P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItemsSpeaker {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(
-            value,
-            "P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItemsSpeaker",
-        )?;
-        let mut out = Self::default();
-        json::set(&mut o, "id", &mut out.id)?;
-        json::set(&mut o, "user_type", &mut out.user_type)?;
-        json::set(&mut o, "user_role", &mut out.user_role)?;
-        json::set(&mut o, "user_name", &mut out.user_name)?;
         Ok(out)
     }
 }
@@ -2824,50 +1506,6 @@ impl FromJson for P2VcRoomCreatedV1Data {
         Ok(out)
     }
 }
-/// `P2VcRoomDeletedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcRoomDeletedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2VcRoomDeletedV1Data,
-}
-impl FromJson for P2VcRoomDeletedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcRoomDeletedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2VcRoomDeletedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcRoomDeletedV1Data {
-    /// `room`
-    pub room: Option<RoomEvent>,
-}
-impl FromJson for P2VcRoomDeletedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcRoomDeletedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room", &mut out.room)?;
-        Ok(out)
-    }
-}
 /// `P2VcRoomLevelCreatedV1`
 #[derive(Debug, Clone, Default, PartialEq)]
 #[cfg_attr(
@@ -2956,94 +1594,6 @@ impl FromJson for P2VcRoomLevelDeletedV1Data {
         let mut out = Self::default();
         json::set(&mut o, "room_level_id", &mut out.room_level_id)?;
         json::set(&mut o, "delete_child", &mut out.delete_child)?;
-        Ok(out)
-    }
-}
-/// `P2VcRoomLevelUpdatedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcRoomLevelUpdatedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2VcRoomLevelUpdatedV1Data,
-}
-impl FromJson for P2VcRoomLevelUpdatedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcRoomLevelUpdatedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2VcRoomLevelUpdatedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcRoomLevelUpdatedV1Data {
-    /// `room_level`
-    pub room_level: Option<RoomLevel>,
-}
-impl FromJson for P2VcRoomLevelUpdatedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcRoomLevelUpdatedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room_level", &mut out.room_level)?;
-        Ok(out)
-    }
-}
-/// `P2VcRoomUpdatedV1`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcRoomUpdatedV1 {
-    /// `schema`
-    pub schema: String,
-    /// `header`
-    pub header: EventHeader,
-    /// `event`
-    pub event: P2VcRoomUpdatedV1Data,
-}
-impl FromJson for P2VcRoomUpdatedV1 {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcRoomUpdatedV1")?;
-        let mut out = Self::default();
-        json::set(&mut o, "schema", &mut out.schema)?;
-        json::set(&mut o, "header", &mut out.header)?;
-        json::set(&mut o, "event", &mut out.event)?;
-        Ok(out)
-    }
-}
-/// `P2VcRoomUpdatedV1Data`
-#[derive(Debug, Clone, Default, PartialEq)]
-#[cfg_attr(
-    feature = "serde",
-    derive(serde::Serialize, serde::Deserialize),
-    serde(default)
-)]
-pub struct P2VcRoomUpdatedV1Data {
-    /// `room`
-    pub room: Option<RoomEvent>,
-}
-impl FromJson for P2VcRoomUpdatedV1Data {
-    fn from_json(value: Value) -> Result<Self, JsonError> {
-        let mut o = json::object(value, "P2VcRoomUpdatedV1Data")?;
-        let mut out = Self::default();
-        json::set(&mut o, "room", &mut out.room)?;
         Ok(out)
     }
 }
@@ -3423,3 +1973,219 @@ impl FromJson for UserId {
         Ok(out)
     }
 }
+/// `P2VcBotMeetingStartedV1`
+///
+/// The same fields as [`P2VcBotMeetingEndedV1`]: one type, two names.
+pub type P2VcBotMeetingStartedV1 = P2VcBotMeetingEndedV1;
+/// `P2VcBotMeetingStartedV1Data`
+///
+/// The same fields as [`P2VcBotMeetingEndedV1Data`]: one type, two names.
+pub type P2VcBotMeetingStartedV1Data = P2VcBotMeetingEndedV1Data;
+/// `P2VcMeetingAllMeetingEndedV1`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
+pub type P2VcMeetingAllMeetingEndedV1 = P2VcMeetingShareEndedV1;
+/// `P2VcMeetingAllMeetingEndedV1Data`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
+pub type P2VcMeetingAllMeetingEndedV1Data = P2VcMeetingShareEndedV1Data;
+/// `P2VcMeetingAllMeetingStartedV1`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
+pub type P2VcMeetingAllMeetingStartedV1 = P2VcMeetingShareEndedV1;
+/// `P2VcMeetingAllMeetingStartedV1Data`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
+pub type P2VcMeetingAllMeetingStartedV1Data = P2VcMeetingShareEndedV1Data;
+/// `P2VcMeetingJoinMeetingV1`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
+pub type P2VcMeetingJoinMeetingV1 = P2VcMeetingShareEndedV1;
+/// `P2VcMeetingJoinMeetingV1Data`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
+pub type P2VcMeetingJoinMeetingV1Data = P2VcMeetingShareEndedV1Data;
+/// `P2VcMeetingMeetingEndedV1`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
+pub type P2VcMeetingMeetingEndedV1 = P2VcMeetingShareEndedV1;
+/// `P2VcMeetingMeetingEndedV1Data`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
+pub type P2VcMeetingMeetingEndedV1Data = P2VcMeetingShareEndedV1Data;
+/// `P2VcMeetingMeetingStartedV1`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
+pub type P2VcMeetingMeetingStartedV1 = P2VcMeetingShareEndedV1;
+/// `P2VcMeetingMeetingStartedV1Data`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
+pub type P2VcMeetingMeetingStartedV1Data = P2VcMeetingShareEndedV1Data;
+/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser`
+///
+/// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUser = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
+/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingHostUserId = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner`
+///
+/// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwner = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
+/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingOwnerId = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting`
+///
+/// The same fields as [`P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySetting = P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting;
+/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingSecuritySettingUserIds = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting`
+///
+/// The same fields as [`MeetingWebinarSetting`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingJoinedV1DataMeetingWebinarSetting = MeetingWebinarSetting;
+/// `P2VcMeetingParticipantMeetingJoinedV1DataOperatorId`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingJoinedV1DataOperatorId = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingJoinedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcMeetingParticipantMeetingStartedV1Data`
+///
+/// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1Data`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingStartedV1Data = P2VcMeetingParticipantMeetingJoinedV1Data;
+/// `P2VcMeetingParticipantMeetingStartedV1DataMeeting`
+///
+/// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataMeeting`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingStartedV1DataMeeting = P2VcMeetingParticipantMeetingJoinedV1DataMeeting;
+/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser`
+///
+/// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUser = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
+/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingHostUserId = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner`
+///
+/// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingOwner = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
+/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingOwnerId = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting`
+///
+/// The same fields as [`P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySetting = P2VcMeetingSendMeetingImV1DataMeetingSecuritySetting;
+/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingSecuritySettingUserIds = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSetting`
+///
+/// The same fields as [`MeetingWebinarSetting`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingStartedV1DataMeetingWebinarSetting = MeetingWebinarSetting;
+/// `P2VcMeetingParticipantMeetingStartedV1DataOperator`
+///
+/// The same fields as [`P2VcMeetingParticipantMeetingJoinedV1DataOperator`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingStartedV1DataOperator = P2VcMeetingParticipantMeetingJoinedV1DataOperator;
+/// `P2VcMeetingParticipantMeetingStartedV1DataOperatorId`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingStartedV1DataOperatorId = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcMeetingParticipantMeetingStartedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcMeetingRecordingEndedV1`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
+pub type P2VcMeetingRecordingEndedV1 = P2VcMeetingShareEndedV1;
+/// `P2VcMeetingRecordingEndedV1Data`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
+pub type P2VcMeetingRecordingEndedV1Data = P2VcMeetingShareEndedV1Data;
+/// `P2VcMeetingRecordingStartedV1`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
+pub type P2VcMeetingRecordingStartedV1 = P2VcMeetingShareEndedV1;
+/// `P2VcMeetingRecordingStartedV1Data`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
+pub type P2VcMeetingRecordingStartedV1Data = P2VcMeetingShareEndedV1Data;
+/// `P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcMeetingSendMeetingImV1DataMeetingSecuritySettingUserIds = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting`
+///
+/// The same fields as [`MeetingWebinarSetting`]: one type, two names.
+pub type P2VcMeetingSendMeetingImV1DataMeetingWebinarSetting = MeetingWebinarSetting;
+/// `P2VcMeetingSendMeetingImV1DataOperatorId`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcMeetingSendMeetingImV1DataOperatorId = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcMeetingShareStartedV1`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1`]: one type, two names.
+pub type P2VcMeetingShareStartedV1 = P2VcMeetingShareEndedV1;
+/// `P2VcMeetingShareStartedV1Data`
+///
+/// The same fields as [`P2VcMeetingShareEndedV1Data`]: one type, two names.
+pub type P2VcMeetingShareStartedV1Data = P2VcMeetingShareEndedV1Data;
+/// `P2VcRecordingRecordingEndedV1DataSubscriberIds`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcRecordingRecordingEndedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcRecordingRecordingStartedV1Data`
+///
+/// The same fields as [`P2VcRecordingRecordingEndedV1Data`]: one type, two names.
+pub type P2VcRecordingRecordingStartedV1Data = P2VcRecordingRecordingEndedV1Data;
+/// `P2VcRecordingRecordingStartedV1DataSubscriberIds`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcRecordingRecordingStartedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds`
+///
+/// The same fields as [`P2VcMaterialReviewResultV1DataUserId`]: one type, two names.
+pub type P2VcRecordingRecordingTranscriptGeneratedV1DataSubscriberIds = P2VcMaterialReviewResultV1DataUserId;
+/// `P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems`
+///
+/// The same fields as [`TranscriptItem`]: one type, two names.
+pub type P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItems = TranscriptItem;
+/// `P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItemsSpeaker`
+///
+/// The same fields as [`MeetingAgentEventUser`]: one type, two names.
+pub type P2VcRecordingRecordingTranscriptGeneratedV1DataTranscriptItemsSpeaker = MeetingAgentEventUser;
+/// `P2VcRoomDeletedV1`
+///
+/// The same fields as [`P2VcRoomCreatedV1`]: one type, two names.
+pub type P2VcRoomDeletedV1 = P2VcRoomCreatedV1;
+/// `P2VcRoomDeletedV1Data`
+///
+/// The same fields as [`P2VcRoomCreatedV1Data`]: one type, two names.
+pub type P2VcRoomDeletedV1Data = P2VcRoomCreatedV1Data;
+/// `P2VcRoomLevelUpdatedV1`
+///
+/// The same fields as [`P2VcRoomLevelCreatedV1`]: one type, two names.
+pub type P2VcRoomLevelUpdatedV1 = P2VcRoomLevelCreatedV1;
+/// `P2VcRoomLevelUpdatedV1Data`
+///
+/// The same fields as [`P2VcRoomLevelCreatedV1Data`]: one type, two names.
+pub type P2VcRoomLevelUpdatedV1Data = P2VcRoomLevelCreatedV1Data;
+/// `P2VcRoomUpdatedV1`
+///
+/// The same fields as [`P2VcRoomCreatedV1`]: one type, two names.
+pub type P2VcRoomUpdatedV1 = P2VcRoomCreatedV1;
+/// `P2VcRoomUpdatedV1Data`
+///
+/// The same fields as [`P2VcRoomCreatedV1Data`]: one type, two names.
+pub type P2VcRoomUpdatedV1Data = P2VcRoomCreatedV1Data;
