@@ -12,6 +12,8 @@
 #[path = "support/echo.rs"]
 mod echo;
 
+use std::future::IntoFuture as _;
+
 use lark_oapi::Client;
 use lark_oapi::dispatcher::axum_adapter;
 
@@ -25,7 +27,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let addr = std::env::var("LARK_LISTEN").unwrap_or_else(|_| "0.0.0.0:3000".into());
         let listener = tokio::net::TcpListener::bind(&addr).await?;
         println!("echo bot listening on http://{addr}/webhook/event (Ctrl-C stops)");
-        axum::serve(listener, app)
+        // Not bare `axum::serve`: this one times out clients that send their headers slowly.
+        axum_adapter::serve(listener, app)
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })
@@ -35,7 +38,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}/webhook/event", listener.local_addr()?);
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = tokio::spawn(axum_adapter::serve(listener, app).into_future());
     let options = lark_oapi_mock::CallbackOptions {
         encrypt_key: setup.encrypt_key.clone(),
         sign: true,

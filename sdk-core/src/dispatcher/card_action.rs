@@ -5,10 +5,12 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::FutureExt as _;
 use serde_json::{Map, Value};
 
 use super::{
-    Answer, HandlerResult, Reply, challenge_reply, finish, header, str_of, timestamp_fresh,
+    Answer, BODY_READ_TIMEOUT, HANDLER_TIMEOUT, HandlerResult, Reply, challenge_reply, finish,
+    header, str_of, timestamp_fresh,
 };
 use crate::auth::BoxFuture;
 use crate::event_crypto::{AesKey, verify_card_signature};
@@ -44,6 +46,8 @@ pub struct CardActionHandler {
     aes_key: Option<AesKey>,
     timestamp_window: Duration,
     max_body: usize,
+    body_read_timeout: Duration,
+    handler_timeout: Duration,
     handler: BoxedCardHandler,
 }
 
@@ -119,6 +123,8 @@ impl CardActionHandler {
             aes_key: None,
             timestamp_window: Duration::from_secs(300),
             max_body: 1 << 20,
+            body_read_timeout: BODY_READ_TIMEOUT,
+            handler_timeout: HANDLER_TIMEOUT,
             handler: Arc::new(move |body| {
                 let typed = P::from_json(Value::Object(body));
                 let handler = handler.clone();
@@ -159,10 +165,31 @@ impl CardActionHandler {
         self
     }
 
-    /// Largest body accepted (1 MiB by default).
+    /// Largest body accepted (1 MiB by default; the axum adapter applies it itself).
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
         self
+    }
+
+    /// How long an adapter that reads the body (the axum adapter) waits for all of it
+    /// (10 s by default): then 408, and the connection is closed.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
+    /// Longest the handler may run (60 s by default): it is then stopped and the callback
+    /// answered 500. The platform waits only 3 s for a card callback's answer, so answer
+    /// first and do long work in a spawned task.
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = timeout;
+        self
+    }
+
+    /// The body size limit and read timeout, for adapters that read the body.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn body_limits(&self) -> (usize, Duration) {
+        (self.max_body, self.body_read_timeout)
     }
 
     /// Handles one callback request: method, headers and the exact body bytes.
@@ -221,6 +248,24 @@ impl CardActionHandler {
         if !authentic {
             return refused();
         }
-        (self.handler)(map).await
+        // A panic or a stuck handler is answered like a failure, never with silence.
+        let handled = std::panic::AssertUnwindSafe((self.handler)(map)).catch_unwind();
+        match tokio::time::timeout(self.handler_timeout, handled).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => {
+                tracing::warn!("card action handler panicked");
+                Reply::msg(500, "the handler panicked")
+            }
+            Err(_) => {
+                tracing::warn!(timeout = ?self.handler_timeout, "card action handler timed out");
+                Reply::msg(
+                    500,
+                    &format!(
+                        "the handler did not finish within {:?} (the handler timeout) and was stopped",
+                        self.handler_timeout
+                    ),
+                )
+            }
+        }
     }
 }

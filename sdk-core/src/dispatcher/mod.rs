@@ -23,15 +23,20 @@ use tokio::sync::watch;
 use crate::auth::BoxFuture;
 use crate::client::Client;
 use crate::event_crypto::{AesKey, constant_time_eq, verify_event_signature};
-use crate::json::{FromJson, ToJson};
+use crate::json::FromJson;
 
 #[cfg(feature = "axum")]
 pub mod axum_adapter;
 mod card_action;
 mod dedup;
+mod delivery;
+mod event;
 
 pub use card_action::{CardActionHandler, LegacyCardAnswer};
 pub use dedup::{DedupStore, MemoryDedupStore};
+pub(crate) use delivery::Outcome;
+use delivery::{InFlight, RunToCompletion};
+pub use event::{Answer, Event, answer_json};
 
 /// The error a handler returns: anything that converts into a boxed error, so `?` works on
 /// `std` errors, `anyhow::Error` and strings alike. It is logged, and the platform is told
@@ -44,79 +49,6 @@ pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
 pub type HandlerResult<A = ()> = Result<A, HandlerError>;
 
 type BoxedHandler = Arc<dyn Fn(Event) -> BoxFuture<'static, Outcome> + Send + Sync>;
-
-/// A handler's answer as the JSON body the platform receives.
-///
-/// Implemented for `()` (no body: `{"msg":"success"}`), [`Value`], `Option<T>`, and the
-/// generated callback response types (e.g. `P2CardActionTriggerResponse`).
-pub trait Answer {
-    /// The JSON answer, or `None` for a plain acknowledgement.
-    fn into_answer(self) -> Option<Value>;
-}
-
-impl Answer for () {
-    fn into_answer(self) -> Option<Value> {
-        None
-    }
-}
-
-impl Answer for Value {
-    fn into_answer(self) -> Option<Value> {
-        Some(self)
-    }
-}
-
-impl<T: Answer> Answer for Option<T> {
-    fn into_answer(self) -> Option<Value> {
-        self.and_then(Answer::into_answer)
-    }
-}
-
-/// A typed value (e.g. a generated response struct) as an answer body.
-pub fn answer_json<T: ToJson + ?Sized>(answer: &T) -> Option<Value> {
-    serde_json::from_slice(&crate::json::to_vec(answer)).ok()
-}
-
-/// One event as delivered: its type, id, tenant, app, and the `event` object, raw
-/// ([`Value`], the default) or decoded into a generated payload type.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Event<P = Value> {
-    /// e.g. `im.message.receive_v1` (v2 `header.event_type`, v1 `event.type`).
-    pub event_type: String,
-    /// `header.event_id` (v2) or `uuid` (v1).
-    pub event_id: Option<String>,
-    /// The tenant the event belongs to.
-    pub tenant_key: Option<String>,
-    /// The app it was sent to.
-    pub app_id: Option<String>,
-    /// `header.create_time` (v2, milliseconds) or `ts` (v1), as sent.
-    pub create_time: Option<String>,
-    /// `2.0` or `1.0`.
-    pub schema: &'static str,
-    /// The `event` object.
-    pub payload: P,
-}
-
-impl Event {
-    /// The payload decoded into a generated event type (the raw event is kept).
-    pub fn decode<T: FromJson>(&self) -> Result<T, crate::json::JsonError> {
-        T::from_json(self.payload.clone())
-    }
-
-    /// The event with its payload decoded into a generated event type.
-    pub fn into_typed<T: FromJson>(self) -> Result<Event<T>, crate::json::JsonError> {
-        Ok(Event {
-            payload: T::from_json(self.payload)?,
-            event_type: self.event_type,
-            event_id: self.event_id,
-            tenant_key: self.tenant_key,
-            app_id: self.app_id,
-            create_time: self.create_time,
-            schema: self.schema,
-        })
-    }
-}
 
 /// An HTTP answer for the platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,49 +97,20 @@ struct SealedBody<'a> {
     encrypt: Option<std::borrow::Cow<'a, str>>,
 }
 
-/// How long a copy of an event waits for the delivery in flight.
+/// How long a copy of an event waits for the delivery in flight (at most; never longer
+/// than the handler timeout, by which that delivery has ended).
 const COPY_WAIT: Duration = Duration::from_secs(10);
+
+/// The default [`EventDispatcherBuilder::handler_timeout`].
+pub(crate) const HANDLER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The default time allowed to read a request body (see
+/// [`EventDispatcherBuilder::body_read_timeout`]).
+pub(crate) const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The one answer to an unsigned encrypted body that is not a valid challenge.
 pub(crate) const UNSIGNED: &str =
     "unsigned request: only the url_verification challenge may come without X-Lark-Signature";
-
-/// How one delivery ended: the status for the platform and the handler's answer.
-#[derive(Debug)]
-pub(crate) struct Outcome {
-    pub(crate) status: u16,
-    /// A callback's answer body.
-    pub(crate) answer: Option<Value>,
-    /// Why it failed (or what was ignored), for the HTTP body and the logs.
-    pub(crate) message: Option<String>,
-}
-
-impl Outcome {
-    fn ok(answer: Option<Value>) -> Self {
-        Self {
-            status: 200,
-            answer,
-            message: None,
-        }
-    }
-
-    fn fail(status: u16, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            answer: None,
-            message: Some(message.into()),
-        }
-    }
-
-    fn into_reply(self) -> Reply {
-        match (self.answer, self.message) {
-            (Some(answer), _) => Reply::json(self.status, &answer),
-            (None, Some(msg)) => Reply::msg(self.status, &msg),
-            (None, None) if self.status == 200 => Reply::success(),
-            (None, None) => Reply::msg(self.status, "success"),
-        }
-    }
-}
 
 /// Builder of an [`EventDispatcher`].
 ///
@@ -257,6 +160,8 @@ pub struct EventDispatcherBuilder {
     client: Option<Client>,
     handlers: HashMap<String, BoxedHandler>,
     max_body: Option<usize>,
+    body_read_timeout: Option<Duration>,
+    handler_timeout: Option<Duration>,
     timestamp_window: Option<Duration>,
     dedup_ttl: Option<Duration>,
     dedup_store: Option<Arc<dyn DedupStore>>,
@@ -348,9 +253,36 @@ impl EventDispatcherBuilder {
         self
     }
 
-    /// Largest body accepted (1 MiB by default).
+    /// Largest body accepted (1 MiB by default). The axum adapter applies this limit
+    /// itself, above or below axum's own default, and stops reading a body at the limit.
     pub fn max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body = Some(bytes);
+        self
+    }
+
+    /// How long an adapter that reads the request body (the axum adapter) waits for all of
+    /// it (10 s by default); a body still incomplete then is answered 408 and the connection
+    /// closed, so a client that stalls mid-body cannot hold it. [`EventDispatcher::handle`]
+    /// itself receives the body already read.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = Some(timeout);
+        self
+    }
+
+    /// Longest a handler may run (60 s by default), over HTTP and over the long connection
+    /// alike: it is then stopped (dropped at its next `.await`), the delivery fails (HTTP
+    /// 500, or code 500 in the acknowledgement) and its id is released, so the platform's
+    /// next retry is handled. A copy of the event arriving meanwhile waits for the outcome
+    /// for at most 10 s (or this timeout, if shorter), then fails, so the platform retries
+    /// it later.
+    ///
+    /// Over HTTP the platform stops waiting after a few seconds and retries after about
+    /// 15 s; a delivery it abandons still runs to completion here and is recorded, so that
+    /// retry is answered from the record instead of running the handler again. Answer long
+    /// work (an AI reply, say) by spawning it from the handler if the platform must see 200
+    /// at once.
+    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
+        self.handler_timeout = Some(timeout);
         self
     }
 
@@ -359,6 +291,14 @@ impl EventDispatcherBuilder {
     /// for about 7.1 hours) is not documented, and a retry refused for its age would be an
     /// event lost. A replay inside the window is dropped by de-duplication; an older one is
     /// refused here. Narrow it only together with a shorter retry horizon.
+    ///
+    /// **Replays.** A captured signed request can be sent again for as long as this window
+    /// lasts, but it never runs its handler a second time: a delivery runs to completion
+    /// and is recorded even when the sender hangs up (see
+    /// [`handler_timeout`](Self::handler_timeout)), so every later copy is answered from the
+    /// de-duplication record. Only a delivery that *failed* (its handler erred, panicked or
+    /// timed out) is forgotten and runs again, exactly as the platform's own retry would.
+    /// With a shared [`DedupStore`] this holds across instances.
     pub fn timestamp_window(mut self, window: Duration) -> Self {
         self.timestamp_window = Some(window);
         self
@@ -400,6 +340,8 @@ impl EventDispatcherBuilder {
                 client: self.client,
                 handlers: self.handlers,
                 max_body: self.max_body.unwrap_or(1 << 20),
+                body_read_timeout: self.body_read_timeout.unwrap_or(BODY_READ_TIMEOUT),
+                handler_timeout: self.handler_timeout.unwrap_or(HANDLER_TIMEOUT),
                 timestamp_window: self.timestamp_window.unwrap_or(dedup_ttl),
                 dedup_ttl,
                 dedup: self
@@ -442,56 +384,13 @@ struct Inner {
     client: Option<Client>,
     handlers: HashMap<String, BoxedHandler>,
     max_body: usize,
+    body_read_timeout: Duration,
+    handler_timeout: Duration,
     timestamp_window: Duration,
     dedup_ttl: Duration,
     dedup: Arc<dyn DedupStore>,
     /// Event ids being handled now, with their result once known.
     inflight: Mutex<HashMap<String, watch::Receiver<Option<u16>>>>,
-}
-
-/// Marks an event id as being handled; on drop (also when the delivery is cancelled) the id
-/// is released and any waiting copy learns the result (500 if none was sent).
-/// If the delivery was cancelled after its id was recorded (the platform hung up, the
-/// connection shut down), the id is forgotten too, so the platform's retry is handled.
-struct InFlight<'a> {
-    inner: &'a Inner,
-    id: &'a str,
-    tx: watch::Sender<Option<u16>>,
-    /// The id is recorded in the de-dup store as handled.
-    recorded: bool,
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        let cancelled = self.tx.send_if_modified(|s| {
-            if s.is_none() {
-                *s = Some(500);
-                true
-            } else {
-                false
-            }
-        });
-        if cancelled && self.recorded {
-            let (store, id) = (self.inner.dedup.clone(), self.id.to_owned());
-            match tokio::runtime::Handle::try_current() {
-                Ok(rt) => {
-                    rt.spawn(async move {
-                        if let Err(e) = store.forget(&id).await {
-                            tracing::warn!(event_id = %id, error = %e, "could not forget a cancelled event id");
-                        }
-                    });
-                }
-                Err(_) => {
-                    tracing::warn!(event_id = %id, "a cancelled event id stays recorded: no runtime to forget it")
-                }
-            }
-        }
-        self.inner
-            .inflight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(self.id);
-    }
 }
 
 impl fmt::Debug for EventDispatcher {
@@ -561,6 +460,10 @@ impl EventDispatcher {
     }
 
     /// Handles one pushed request: `method`, headers (any case) and the exact body bytes.
+    ///
+    /// Call it inside a Tokio runtime with timers enabled (as `#[tokio::main]` sets up): the
+    /// handler timeout needs them, and a delivery whose caller drops this future is spawned
+    /// on the runtime to finish.
     pub async fn handle(&self, method: &str, headers: &[(String, String)], body: &[u8]) -> Reply {
         let inner = &self.inner;
         if !method.eq_ignore_ascii_case("POST") {
@@ -638,7 +541,19 @@ impl EventDispatcher {
         if let Some(reply) = challenge_reply(inner.verification_token.as_deref(), &mut plain) {
             return reply;
         }
-        self.route(plain, true).await.into_reply()
+        // The delivery runs to completion even if the caller goes away (the platform hung
+        // up, a replay was cut short): it is recorded, so a replay of the same signed
+        // request, now or later, is answered from the record and never re-runs the handler.
+        let this = self.clone();
+        RunToCompletion::new(Box::pin(async move { this.route(plain, true).await }))
+            .await
+            .into_reply()
+    }
+
+    /// The body size limit and read timeout, for adapters that read the body.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn body_limits(&self) -> (usize, Duration) {
+        (self.inner.max_body, self.inner.body_read_timeout)
     }
 
     /// Handles one event that arrived over the long connection: plain JSON, unsigned (the
@@ -725,7 +640,8 @@ impl EventDispatcher {
                 // Bounded: a copy never waits longer than this for a stuck handler; it then
                 // fails, and the platform delivers the event again later.
                 let wait = async { rx.wait_for(Option::is_some).await.ok().and_then(|s| *s) };
-                return match tokio::time::timeout(COPY_WAIT, wait).await {
+                let patience = COPY_WAIT.min(self.inner.handler_timeout);
+                return match tokio::time::timeout(patience, wait).await {
                     Ok(Some(200)) => Outcome::ok(None),
                     Ok(other) => Outcome::fail(
                         other.unwrap_or(500),
@@ -739,22 +655,24 @@ impl EventDispatcher {
             }
         };
         let mut guard = InFlight {
-            inner: &self.inner,
-            id: &id,
+            inner: self.inner.clone(),
+            id,
             tx,
             recorded: false,
+            finished: false,
         };
         let outcome = self.deliver(event, Some(&mut guard)).await;
-        let _ = guard.tx.send(Some(outcome.status));
+        guard.finish(outcome.status);
         outcome
     }
 
     /// De-duplicates by id, feeds `app_ticket` to the client, runs the handler (a panic is
     /// a failure like any other).
-    async fn deliver(&self, event: Event, mut guard: Option<&mut InFlight<'_>>) -> Outcome {
+    async fn deliver(&self, event: Event, mut guard: Option<&mut InFlight>) -> Outcome {
         use futures_util::FutureExt as _;
         let inner = &self.inner;
-        let id = guard.as_ref().map(|g| g.id);
+        let id = guard.as_ref().map(|g| g.id.clone());
+        let id = id.as_deref();
         if let Some(id) = id {
             match inner.dedup.first_seen(id, inner.dedup_ttl).await {
                 Ok(true) => {
@@ -784,10 +702,18 @@ impl EventDispatcher {
             return Outcome::ok(None);
         };
         let started = Instant::now();
-        let outcome = std::panic::AssertUnwindSafe(handler(event))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| Outcome::fail(500, "the handler panicked"));
+        let handled = std::panic::AssertUnwindSafe(handler(event)).catch_unwind();
+        let outcome = match tokio::time::timeout(inner.handler_timeout, handled).await {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_)) => Outcome::fail(500, "the handler panicked"),
+            Err(_) => Outcome::fail(
+                500,
+                format!(
+                    "the handler did not finish within {:?} (the handler timeout) and was stopped",
+                    inner.handler_timeout
+                ),
+            ),
+        };
         if outcome.status != 200 {
             // Forget the id, so the platform's retry is handled.
             if let Some(id) = id

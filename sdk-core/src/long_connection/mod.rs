@@ -218,7 +218,6 @@ impl fmt::Debug for ProxySetting {
 /// use lark_oapi_core::long_connection::LongConnection;
 /// let connection = LongConnection::builder(client, dispatcher)
 ///     .proxy("http://user:pass@proxy.internal:3128") // instead of HTTPS_PROXY & co.
-///     .handler_timeout(Duration::from_secs(20))      // then acknowledged as failed, redelivered
 ///     .max_in_flight(64)                             // reading pauses beyond that
 ///     .shutdown_grace(Duration::from_secs(5))
 ///     .build()
@@ -237,7 +236,6 @@ pub struct LongConnectionBuilder {
     fragment_ttl: Duration,
     max_message_bytes: usize,
     max_in_flight: usize,
-    handler_timeout: Duration,
     shutdown_grace: Duration,
     settings: ClientConfig,
 }
@@ -306,14 +304,6 @@ impl LongConnectionBuilder {
     /// Most handlers running at once; reading pauses at the limit (256 by default).
     pub fn max_in_flight(mut self, handlers: usize) -> Self {
         self.max_in_flight = handlers.max(1);
-        self
-    }
-
-    /// Longest a handler may run (60 s by default): it is then stopped and its event
-    /// acknowledged as failed, so the platform delivers it again. Card callbacks must be
-    /// answered within 3 s regardless.
-    pub fn handler_timeout(mut self, timeout: Duration) -> Self {
-        self.handler_timeout = timeout;
         self
     }
 
@@ -476,7 +466,6 @@ impl LongConnection {
             fragment_ttl: Duration::from_secs(10),
             max_message_bytes: 16 << 20,
             max_in_flight: 256,
-            handler_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(10),
             settings: ClientConfig::default(),
         }
@@ -509,7 +498,6 @@ impl LongConnection {
             fragment_ttl: b.fragment_ttl,
             max_message_bytes: b.max_message_bytes,
             max_in_flight: b.max_in_flight,
-            handler_timeout: b.handler_timeout,
             shutdown_grace: b.shutdown_grace,
             settings: b.settings,
             tls: transport::TlsSettings::new(b.client.config().root_certificates.clone()),

@@ -73,7 +73,6 @@ pub(crate) struct Supervisor {
     pub(crate) fragment_ttl: Duration,
     pub(crate) max_message_bytes: usize,
     pub(crate) max_in_flight: usize,
-    pub(crate) handler_timeout: Duration,
     pub(crate) shutdown_grace: Duration,
     pub(crate) settings: ClientConfig,
     /// TLS settings, built once and reused by reconnects.
@@ -386,17 +385,15 @@ impl Supervisor {
                 let dispatcher = self.dispatcher.clone();
                 let acks = acks.clone();
                 let counters = self.counters.clone();
-                let handler_timeout = self.handler_timeout;
                 self.handlers.spawn(async move {
                     let started = std::time::Instant::now();
-                    let handled = AssertUnwindSafe(dispatcher.handle_pushed(&payload)).catch_unwind();
-                    let (status, answer) = match tokio::time::timeout(handler_timeout, handled).await {
-                        Ok(Ok(o)) => (o.status, o.answer),
-                        Ok(Err(_)) => (500, None),
-                        Err(_) => {
-                            tracing::warn!(timeout = ?handler_timeout, "long connection: handler timed out; acknowledged as failed");
-                            (500, None)
-                        }
+                    let handled =
+                        AssertUnwindSafe(dispatcher.handle_pushed(&payload)).catch_unwind();
+                    // The dispatcher bounds the handler (its handler timeout) and catches its
+                    // panics; this guard is for a panic anywhere else on the way.
+                    let (status, answer) = match handled.await {
+                        Ok(o) => (o.status, o.answer),
+                        Err(_) => (500, None),
                     };
                     if status != 200 {
                         Counters::bump(&counters.handler_failures);

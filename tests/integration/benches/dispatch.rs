@@ -148,6 +148,7 @@ fn main() {
         .unwrap_or(200_000);
     let rounds = total.div_ceil(ROUND);
     let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time() // the dispatcher's handler timeout
         .build()
         .expect("runtime");
     let ts = SystemTime::now()

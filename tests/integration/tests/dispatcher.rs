@@ -524,15 +524,16 @@ async fn a_copy_arriving_during_a_failing_delivery_is_not_acknowledged() {
 }
 
 #[tokio::test]
-async fn a_cancelled_or_panicking_delivery_is_not_remembered_as_handled() {
+async fn an_abandoned_delivery_runs_on_and_a_timeout_or_panic_releases_its_id() {
     let calls = Arc::new(AtomicUsize::new(0));
     let c = calls.clone();
     let d = EventDispatcher::builder()
+        .handler_timeout(std::time::Duration::from_millis(300))
         .on_im_message_receive_v1(move |_| {
             let n = c.fetch_add(1, Ordering::SeqCst);
             async move {
                 match n {
-                    // The platform hangs up on this one (its deadline passed).
+                    // Stuck: the platform hangs up, and the handler timeout stops it.
                     0 => tokio::time::sleep(std::time::Duration::from_secs(30)).await,
                     1 => panic!("handler bug"),
                     _ => {}
@@ -547,9 +548,15 @@ async fn a_cancelled_or_panicking_delivery_is_not_remembered_as_handled() {
         d.handle("POST", &[], body.as_bytes()),
     )
     .await;
-    assert!(cut.is_err(), "the first delivery was cancelled");
-    // The id is forgotten by a task of the runtime: let it run.
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert!(cut.is_err(), "the caller gave up on the first delivery");
+    // It runs on: a copy waits for its outcome (the timeout) instead of running again.
+    let copy = d.handle("POST", &[], body.as_bytes()).await;
+    assert_eq!(copy.status, 500);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "the copy did not run the handler"
+    );
     let panicked = d.handle("POST", &[], body.as_bytes()).await;
     assert_eq!(panicked.status, 500);
     assert!(String::from_utf8_lossy(&panicked.body).contains("panicked"));

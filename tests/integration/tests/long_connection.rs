@@ -430,6 +430,7 @@ async fn a_handler_past_its_timeout_is_acknowledged_as_failed_and_redelivered() 
     let calls = Arc::new(Mutex::new(0));
     let c = calls.clone();
     let dispatcher = EventDispatcher::builder()
+        .handler_timeout(Duration::from_millis(200))
         .on_im_message_receive_v1(move |_| {
             let first = {
                 let mut n = c.lock().unwrap();
@@ -445,7 +446,6 @@ async fn a_handler_past_its_timeout_is_acknowledged_as_failed_and_redelivered() 
         })
         .build();
     let conn = connection(&client, dispatcher)
-        .handler_timeout(Duration::from_millis(200))
         .build()
         .start()
         .await
