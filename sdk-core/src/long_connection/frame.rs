@@ -106,9 +106,27 @@ impl Frame {
         prost::Message::encode_to_vec(self)
     }
 
-    /// Decodes a frame.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, prost::DecodeError> {
-        <Self as prost::Message>::decode(bytes)
+    /// Decodes a frame. A frame with more than [`MAX_HEADERS`] headers is refused before
+    /// decoding: a header costs 2 bytes on the wire but about 50 decoded, so a frame of
+    /// millions of empty headers would otherwise cost 25 times its size.
+    ///
+    /// ```
+    /// use lark_oapi_core::long_connection::frame::{Frame, FrameError, MAX_HEADERS};
+    /// let mut bytes = Frame::ping(1).to_bytes();
+    /// for _ in 0..MAX_HEADERS {
+    ///     bytes.extend_from_slice(&[0x2a, 0x00]); // one more empty header
+    /// }
+    /// assert!(matches!(Frame::from_bytes(&bytes), Err(FrameError::TooManyHeaders { .. })));
+    /// ```
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, FrameError> {
+        let headers = count_headers(bytes).map_err(FrameError::Decode)?;
+        if headers > MAX_HEADERS {
+            return Err(FrameError::TooManyHeaders {
+                count: headers,
+                max: MAX_HEADERS,
+            });
+        }
+        <Self as prost::Message>::decode(bytes).map_err(|e| FrameError::Decode(e.to_string()))
     }
 
     /// The acknowledgement of this data frame: the same frame (ids, service, method and
@@ -134,8 +152,68 @@ impl Frame {
     }
 }
 
+/// Most headers a frame may have (the platform sends about six).
+pub const MAX_HEADERS: usize = 64;
+
+/// Why a frame could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FrameError {
+    /// Not a valid `pbbp2.Frame`.
+    #[error("not a valid frame: {0}")]
+    Decode(String),
+    /// More headers than [`MAX_HEADERS`].
+    #[error("the frame has {count} headers, more than the {max} accepted")]
+    TooManyHeaders {
+        /// Headers in the frame.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
+}
+
+/// Counts the `headers` fields (5) of an encoded frame by walking its top-level fields,
+/// without decoding any of them.
+fn count_headers(mut bytes: &[u8]) -> Result<usize, String> {
+    fn varint(bytes: &mut &[u8]) -> Result<u64, String> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(7) {
+            let (&b, rest) = bytes.split_first().ok_or("truncated varint")?;
+            *bytes = rest;
+            value |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(value);
+            }
+        }
+        Err("varint longer than 10 bytes".into())
+    }
+    let mut headers = 0;
+    while !bytes.is_empty() {
+        let key = varint(&mut bytes)?;
+        let skip = match key & 7 {
+            0 => {
+                varint(&mut bytes)?;
+                0
+            }
+            1 => 8,
+            2 => usize::try_from(varint(&mut bytes)?).map_err(|_| "length overflows")?,
+            5 => 4,
+            wire => return Err(format!("wire type {wire} is not used by frames")),
+        };
+        if skip > bytes.len() {
+            return Err("a field runs past the end of the frame".into());
+        }
+        bytes = &bytes[skip..];
+        if key >> 3 == 5 {
+            headers += 1;
+        }
+    }
+    Ok(headers)
+}
+
 /// Why a fragment was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FragmentError {
     /// `sum`/`seq` missing, not numbers, or `seq` outside `0..sum`.
     BadIndex,
@@ -143,6 +221,12 @@ pub enum FragmentError {
     BadSum,
     /// The message would exceed the size limit.
     TooLarge,
+    /// A fragmented message without a `message_id`: its parts cannot be told from
+    /// another message's.
+    NoMessageId,
+    /// A fragment repeats a `seq` already received with other bytes: two messages share a
+    /// `message_id`. The partial message is dropped rather than spliced from both.
+    Conflict,
 }
 
 /// Largest number of fragments accepted for one message.
@@ -231,10 +315,22 @@ impl Reassembly {
             .and_then(|s| s.parse::<usize>().ok())
             .filter(|s| *s < sum)
             .ok_or(FragmentError::BadIndex)?;
-        let id = frame.header("message_id").unwrap_or_default().to_owned();
+        let id = match frame.header("message_id") {
+            Some(id) if !id.is_empty() => id.to_owned(),
+            _ => return Err(FragmentError::NoMessageId),
+        };
         let now = Instant::now();
-        if !self.partial.contains_key(&id) {
-            self.make_room();
+        let (held, new_part) = match self.partial.get(&id) {
+            Some(p) => (p.bytes, p.parts.get(seq).is_some_and(Option::is_none)),
+            None => (0, true),
+        };
+        if new_part {
+            if held + payload.len() > self.max_bytes {
+                self.drop_partial(&id);
+                return Err(FragmentError::TooLarge);
+            }
+            // Room within the budget, taken from the other partial messages.
+            self.make_room(&id, payload.len());
         }
         let entry = self.partial.entry(id.clone()).or_insert_with(|| Partial {
             parts: vec![None; sum],
@@ -246,15 +342,19 @@ impl Reassembly {
             return Err(FragmentError::BadSum);
         }
         entry.touched = now;
-        if entry.parts[seq].is_none() {
-            entry.bytes += payload.len();
-            self.pending_bytes += payload.len();
-            if entry.bytes > self.max_bytes {
-                self.drop_partial(&id);
-                return Err(FragmentError::TooLarge);
+        match &entry.parts[seq] {
+            None => {
+                entry.bytes += payload.len();
+                self.pending_bytes += payload.len();
+                entry.parts[seq] = Some(payload);
+                entry.received += 1;
             }
-            entry.parts[seq] = Some(payload);
-            entry.received += 1;
+            // A repeat of the same bytes (a retransmission) is harmless.
+            Some(earlier) if *earlier == payload => {}
+            Some(_) => {
+                self.drop_partial(&id);
+                return Err(FragmentError::Conflict);
+            }
         }
         if entry.received < sum {
             return Ok(None);
@@ -286,15 +386,19 @@ impl Reassembly {
         }
     }
 
-    /// Before a new message starts: if too many messages or bytes are pending, the least
-    /// recently touched ones are dropped (a peer cannot grow this without bound).
-    fn make_room(&mut self) {
-        while self.partial.len() >= MAX_PENDING_MESSAGES
-            || self.pending_bytes > self.max_bytes.saturating_mul(PENDING_BYTES_FACTOR)
+    /// Before `incoming` more bytes join message `id`: while too many messages are pending
+    /// (a new one is to start) or the bytes would pass the budget, the least recently
+    /// touched *other* messages are dropped, so a peer cannot grow this without bound.
+    fn make_room(&mut self, id: &str, incoming: usize) {
+        let budget = self.max_bytes.saturating_mul(PENDING_BYTES_FACTOR);
+        let starts = !self.partial.contains_key(id);
+        while (starts && self.partial.len() >= MAX_PENDING_MESSAGES)
+            || self.pending_bytes.saturating_add(incoming) > budget
         {
             let Some(oldest) = self
                 .partial
                 .iter()
+                .filter(|(other, _)| other.as_str() != id)
                 .min_by_key(|(_, p)| p.touched)
                 .map(|(id, _)| id.clone())
             else {
@@ -308,6 +412,12 @@ impl Reassembly {
     /// Messages waiting for fragments.
     pub fn pending(&self) -> usize {
         self.partial.len()
+    }
+
+    /// Bytes held by messages waiting for fragments: at most 4 × the message size limit,
+    /// however many messages are pending and however their fragments arrive.
+    pub fn pending_bytes(&self) -> usize {
+        self.pending_bytes
     }
 }
 
@@ -406,12 +516,94 @@ mod tests {
             small.push(&fragment("u", 0, 0, "?")),
             Err(FragmentError::BadSum)
         );
+        // A fragmented message needs an id; a repeated seq with other bytes is a conflict.
+        assert_eq!(
+            r.push(&fragment("", 2, 0, "?")),
+            Err(FragmentError::NoMessageId)
+        );
+        assert_eq!(r.push(&fragment("c", 2, 0, "one")), Ok(None));
+        assert_eq!(
+            r.push(&fragment("c", 2, 0, "two")),
+            Err(FragmentError::Conflict)
+        );
+        assert_eq!(
+            r.push(&fragment("c", 2, 1, "x")),
+            Ok(None),
+            "the conflicting message was dropped, not completed"
+        );
         // Many incomplete messages: the oldest are dropped, the count stays bounded.
         let mut many = Reassembly::new(Duration::from_secs(60), 1 << 20);
         for i in 0..(MAX_PENDING_MESSAGES + 10) {
             assert_eq!(many.push(&fragment(&format!("m{i}"), 2, 0, "x")), Ok(None));
         }
         assert_eq!(many.pending(), MAX_PENDING_MESSAGES);
+    }
+
+    #[test]
+    fn partial_messages_growing_after_they_start_stay_within_the_budget() {
+        let max = 1000;
+        let mut r = Reassembly::new(Duration::from_secs(60), max);
+        let chunk = "z".repeat(100);
+        // 40 messages of 10 fragments of 100 bytes: each stays under the limit, together
+        // they would hold 40 000 bytes; the budget is 4 000.
+        for m in 0..40 {
+            assert_eq!(r.push(&fragment(&format!("g{m}"), 11, 0, "{")), Ok(None));
+        }
+        for seq in 1..10 {
+            for m in 0..40 {
+                let _ = r.push(&fragment(&format!("g{m}"), 11, seq, &chunk));
+                assert!(r.pending_bytes() <= 4 * max, "{}", r.pending_bytes());
+            }
+        }
+        let held: usize = r.partial.values().map(|p| p.bytes).sum();
+        assert_eq!(held, r.pending_bytes(), "the count is exact");
+        // The message being added to is never the one evicted: it can still complete.
+        let mut r = Reassembly::new(Duration::from_secs(60), max);
+        for m in 0..4 {
+            assert_eq!(
+                r.push(&fragment(&format!("o{m}"), 2, 0, &"o".repeat(900))),
+                Ok(None)
+            );
+        }
+        assert_eq!(r.push(&fragment("new", 2, 0, &"n".repeat(500))), Ok(None));
+        assert_eq!(
+            r.push(&fragment("new", 2, 1, &"m".repeat(400)))
+                .unwrap()
+                .map(|b| b.len()),
+            Some(900)
+        );
+    }
+
+    #[test]
+    fn frames_with_too_many_headers_are_refused_before_decoding() {
+        let mut f = fragment("m", 1, 0, "{}");
+        f.headers.extend((0..MAX_HEADERS - 4).map(|i| Header {
+            key: format!("x{i}"),
+            value: String::new(),
+        }));
+        assert_eq!(Frame::from_bytes(&f.to_bytes()).unwrap(), f, "at the limit");
+        f.headers.push(Header::default());
+        assert_eq!(
+            Frame::from_bytes(&f.to_bytes()),
+            Err(FrameError::TooManyHeaders {
+                count: MAX_HEADERS + 1,
+                max: MAX_HEADERS
+            })
+        );
+        // The scan refuses what does not parse at the top level.
+        for bad in [
+            &[0x08][..],
+            &[0x2a, 0x05, 0x00],
+            &[0x0b],
+            &[
+                0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+            ],
+        ] {
+            assert!(
+                matches!(Frame::from_bytes(bad), Err(FrameError::Decode(_))),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

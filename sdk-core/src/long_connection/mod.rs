@@ -53,9 +53,10 @@ use crate::dispatcher::EventDispatcher;
 pub struct ClientConfig {
     /// How often to ping.
     pub ping_interval: Duration,
-    /// Reconnect attempts per outage; `None` for unlimited.
+    /// Reconnect attempts per outage; `None` for unlimited. A connection that drops within
+    /// 10 s of opening has not ended the outage: it counts as a failed attempt.
     pub reconnect_count: Option<u32>,
-    /// Wait between failed reconnect attempts.
+    /// Wait between failed reconnect attempts (at least 100 ms is waited).
     pub reconnect_interval: Duration,
     /// Largest random wait before the first reconnect attempt.
     pub reconnect_nonce: Duration,
@@ -75,30 +76,32 @@ impl Default for ClientConfig {
 }
 
 impl ClientConfig {
-    /// Parses `{"PingInterval", "ReconnectCount", "ReconnectInterval", "ReconnectNonce"}`
-    /// (seconds); absent keys keep the defaults. `None` if it is not an object.
-    pub(crate) fn from_json(value: &serde_json::Value) -> Option<Self> {
+    /// Reads `{"PingInterval", "ReconnectCount", "ReconnectInterval", "ReconnectNonce"}`
+    /// (seconds) over `current`: an absent or unusable key keeps its current value, so a
+    /// pong that carries only some settings does not reset the others. Numbers may come as
+    /// integers, floats (`1.0`, `0.5`) or numeric strings. `None` if it is not an object.
+    pub(crate) fn from_json(value: &serde_json::Value, current: &Self) -> Option<Self> {
         let map = value.as_object()?;
         let num = |key: &str| {
-            map.get(key).and_then(|v| {
-                v.as_i64()
-                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
-            })
+            let v = map.get(key)?;
+            v.as_f64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse::<f64>().ok()))
+                .filter(|n| n.is_finite())
         };
         // Clamped to a day: absurd values must not overflow the timers.
-        let secs = |key: &str, default: Duration| {
-            num(key).map_or(default, |s| Duration::from_secs(s.clamp(0, 86_400) as u64))
+        let secs = |key: &str, current: Duration| {
+            num(key).map_or(current, |s| Duration::from_secs_f64(s.clamp(0.0, 86_400.0)))
         };
-        let d = Self::default();
         Some(Self {
-            ping_interval: secs("PingInterval", d.ping_interval).max(Duration::from_secs(1)),
+            ping_interval: secs("PingInterval", current.ping_interval).max(Duration::from_secs(1)),
             reconnect_count: match num("ReconnectCount") {
-                Some(n) if n >= 0 => Some(u32::try_from(n).unwrap_or(u32::MAX)),
+                // A fraction of an attempt is no attempt.
+                Some(n) if n >= 0.0 => Some(n.min(f64::from(u32::MAX)) as u32),
                 Some(_) => None,
-                None => d.reconnect_count,
+                None => current.reconnect_count,
             },
-            reconnect_interval: secs("ReconnectInterval", d.reconnect_interval),
-            reconnect_nonce: secs("ReconnectNonce", d.reconnect_nonce),
+            reconnect_interval: secs("ReconnectInterval", current.reconnect_interval),
+            reconnect_nonce: secs("ReconnectNonce", current.reconnect_nonce),
         })
     }
 }
@@ -283,7 +286,8 @@ impl LongConnectionBuilder {
         self
     }
 
-    /// Time allowed for TCP, proxy, TLS and the WebSocket handshake (10 s by default).
+    /// Time allowed for the endpoint call (its answer read included, at most 64 KiB of it),
+    /// and again for TCP, proxy, TLS and the WebSocket handshake (10 s by default).
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -295,13 +299,21 @@ impl LongConnectionBuilder {
         self
     }
 
-    /// Largest message accepted, fragments joined (16 MiB by default).
+    /// Largest message accepted, fragments joined (16 MiB by default). The WebSocket takes
+    /// messages of this size plus 64 KiB for the frame's own fields, so a message within the
+    /// limit always arrives, and one over it is refused without reading further. Incomplete
+    /// fragmented messages together hold at most 4 times this, and so do running handlers'
+    /// payloads (reading pauses beyond that).
     pub fn max_message_bytes(mut self, bytes: usize) -> Self {
         self.max_message_bytes = bytes;
         self
     }
 
-    /// Most handlers running at once; reading pauses at the limit (256 by default).
+    /// Most handlers running at once; reading pauses at the limit (256 by default), and also
+    /// while running handlers hold 4 × [`max_message_bytes`](Self::max_message_bytes) of
+    /// payloads. Handlers are bounded by the dispatcher's
+    /// [`handler_timeout`](crate::dispatcher::EventDispatcherBuilder::handler_timeout), so a
+    /// stuck one frees its slot.
     pub fn max_in_flight(mut self, handlers: usize) -> Self {
         self.max_in_flight = handlers.max(1);
         self
@@ -346,6 +358,9 @@ pub struct ConnectionStats {
     pub watchdog_fired: u64,
     /// Frames that could not be decoded or reassembled.
     pub bad_frames: u64,
+    /// Bytes held now by incomplete fragmented messages (at most 4 × the message size
+    /// limit).
+    pub pending_fragment_bytes: u64,
     /// Whether a connection is open now.
     pub connected: bool,
 }
@@ -360,6 +375,7 @@ pub(crate) struct Counters {
     pings: AtomicU64,
     watchdog_fired: AtomicU64,
     bad_frames: AtomicU64,
+    pending_fragment_bytes: AtomicU64,
     connected: AtomicBool,
 }
 
@@ -379,6 +395,7 @@ impl Counters {
             pings: get(&self.pings),
             watchdog_fired: get(&self.watchdog_fired),
             bad_frames: get(&self.bad_frames),
+            pending_fragment_bytes: get(&self.pending_fragment_bytes),
             connected: self.connected.load(Ordering::Relaxed),
         }
     }
@@ -505,6 +522,8 @@ impl LongConnection {
             stop: rx,
             handlers: tokio::task::JoinSet::new(),
             draining_until: None,
+            outage_attempts: 0,
+            in_flight_bytes: Arc::default(),
         };
         let first = match supervisor.connect().await {
             Ok(socket) => Some(socket),
@@ -543,9 +562,13 @@ mod tests {
 
     #[test]
     fn client_config_is_read_leniently_and_keeps_defaults() {
-        let c = ClientConfig::from_json(&serde_json::json!({
-            "PingInterval": "30", "ReconnectCount": 3, "ReconnectInterval": 5
-        }))
+        let d = ClientConfig::default();
+        let c = ClientConfig::from_json(
+            &serde_json::json!({
+                "PingInterval": "30", "ReconnectCount": 3, "ReconnectInterval": 5
+            }),
+            &d,
+        )
         .unwrap();
         assert_eq!(c.ping_interval, Duration::from_secs(30));
         assert_eq!(c.reconnect_count, Some(3));
@@ -556,20 +579,47 @@ mod tests {
             "absent: the default"
         );
         let unlimited =
-            ClientConfig::from_json(&serde_json::json!({"ReconnectCount": -1})).unwrap();
+            ClientConfig::from_json(&serde_json::json!({"ReconnectCount": -1}), &d).unwrap();
         assert_eq!(unlimited.reconnect_count, None);
-        let zero_ping = ClientConfig::from_json(&serde_json::json!({"PingInterval": 0})).unwrap();
+        let zero_ping =
+            ClientConfig::from_json(&serde_json::json!({"PingInterval": 0}), &d).unwrap();
         assert_eq!(
             zero_ping.ping_interval,
             Duration::from_secs(1),
             "never a zero interval"
         );
-        assert!(ClientConfig::from_json(&serde_json::json!([1])).is_none());
-        let huge = ClientConfig::from_json(&serde_json::json!({"PingInterval": i64::MAX})).unwrap();
+        assert!(ClientConfig::from_json(&serde_json::json!([1]), &d).is_none());
+        let huge =
+            ClientConfig::from_json(&serde_json::json!({"PingInterval": i64::MAX}), &d).unwrap();
         assert_eq!(
             huge.ping_interval,
             Duration::from_secs(86_400),
             "clamped: timers never overflow"
         );
+        // Floats, and keys absent from a later answer keep what an earlier one set.
+        let floats = ClientConfig::from_json(
+            &serde_json::json!({"PingInterval": 2.0, "ReconnectInterval": 0.5, "ReconnectCount": 0}),
+            &d,
+        )
+        .unwrap();
+        assert_eq!(floats.ping_interval, Duration::from_secs(2));
+        assert_eq!(floats.reconnect_interval, Duration::from_millis(500));
+        let pong =
+            ClientConfig::from_json(&serde_json::json!({"PingInterval": 1}), &floats).unwrap();
+        assert_eq!(pong.ping_interval, Duration::from_secs(1));
+        assert_eq!(
+            pong.reconnect_count,
+            Some(0),
+            "kept, not reset to the default"
+        );
+        assert_eq!(pong.reconnect_interval, Duration::from_millis(500));
+        let junk = ClientConfig::from_json(
+            &serde_json::json!({"PingInterval": "abc", "ReconnectNonce": [], "ReconnectCount": 1e300}),
+            &floats,
+        )
+        .unwrap();
+        assert_eq!(junk.ping_interval, floats.ping_interval, "unusable: kept");
+        assert_eq!(junk.reconnect_nonce, floats.reconnect_nonce);
+        assert_eq!(junk.reconnect_count, Some(u32::MAX));
     }
 }

@@ -22,18 +22,26 @@ use crate::dispatcher::EventDispatcher;
 /// How long one frame may take to write; a peer that stops reading is a dead connection.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Writes one binary frame, bounded by [`WRITE_TIMEOUT`].
-async fn send(socket: &mut Socket, frame: Vec<u8>) -> Result<(), String> {
-    match tokio::time::timeout(
-        WRITE_TIMEOUT,
-        socket.send(Message::Binary(Bytes::from(frame))),
-    )
-    .await
-    {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err(format!("the peer took no data for {WRITE_TIMEOUT:?}")),
-    }
+/// A connection that drops sooner than this after opening has not proved healthy: its
+/// drop counts as a failed reconnect attempt (paced by the reconnect interval, counted
+/// against the reconnect count), so a server that accepts and closes at once is not
+/// hammered.
+const HEALTHY_AFTER: Duration = Duration::from_secs(10);
+
+/// The shortest wait between reconnect attempts, whatever the server's interval says.
+const MIN_RECONNECT_WAIT: Duration = Duration::from_millis(100);
+
+/// Handlers together may hold this many times the message size limit in payloads; reading
+/// pauses beyond it (as it does at `max_in_flight` handlers).
+const IN_FLIGHT_BYTES_FACTOR: usize = 4;
+
+/// How a write ended.
+enum Wrote {
+    Done,
+    /// The socket failed or the peer stopped reading.
+    Failed(String),
+    /// The shutdown grace ran out while writing.
+    GraceOver,
 }
 
 /// Resolves when shutdown is requested; never if the signal's owner is gone (dropping the
@@ -82,13 +90,34 @@ pub(crate) struct Supervisor {
     pub(crate) handlers: JoinSet<()>,
     /// When the shutdown grace period ends, once shutdown has begun.
     pub(crate) draining_until: Option<Instant>,
+    /// Failed attempts of the outage going on: connections that died young count, and a
+    /// connection that proves healthy resets it.
+    pub(crate) outage_attempts: u32,
+    /// Payload bytes held by running handlers.
+    pub(crate) in_flight_bytes: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// Gives back a handler's payload bytes when it ends (or is stopped).
+struct InFlightBytes {
+    total: Arc<std::sync::atomic::AtomicUsize>,
+    bytes: usize,
+}
+
+impl Drop for InFlightBytes {
+    fn drop(&mut self) {
+        self.total.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
 }
 
 impl Supervisor {
     /// One attempt: endpoint, then socket.
     pub(crate) async fn connect(&mut self) -> Result<Connected, LongConnectionError> {
-        let endpoint = transport::fetch_endpoint(&self.config).await?;
-        if let Some(settings) = endpoint.client_config {
+        let endpoint = transport::fetch_endpoint(&self.config, self.connect_timeout).await?;
+        if let Some(settings) = endpoint
+            .client_config
+            .as_ref()
+            .and_then(|v| ClientConfig::from_json(v, &self.settings))
+        {
             self.settings = settings;
         }
         let proxy = match &self.proxy {
@@ -104,6 +133,7 @@ impl Supervisor {
             proxy.as_ref(),
             self.connect_timeout,
             &self.tls,
+            self.max_message_bytes,
         )
         .await?;
         Counters::bump(&self.counters.connections);
@@ -137,11 +167,22 @@ impl Supervisor {
                     Err(e) => break Err(e),
                 },
             };
+            let opened = Instant::now();
             let ended = self.serve(conn).await;
             self.counters.connected.store(false, Ordering::Relaxed);
             match ended {
                 Ended::Shutdown => break Ok(()),
                 Ended::Dropped(why) => {
+                    let lived = opened.elapsed();
+                    if lived >= HEALTHY_AFTER {
+                        self.outage_attempts = 0;
+                    } else {
+                        tracing::warn!(
+                            lived_ms = lived.as_millis() as u64,
+                            attempt = self.outage_attempts,
+                            "long connection: dropped before it proved healthy; counted as a failed attempt"
+                        );
+                    }
                     tracing::warn!(reason = %why, "long connection lost");
                     reason = why;
                 }
@@ -174,15 +215,26 @@ impl Supervisor {
         }
     }
 
+    /// The wait between failed attempts: the server's interval, never under 100 ms.
+    fn reconnect_wait(&self) -> Duration {
+        self.settings.reconnect_interval.max(MIN_RECONNECT_WAIT)
+    }
+
     /// Reconnects by the server's rules: jitter before the first attempt, then the
-    /// interval between failures, up to the count. `Ok(None)` if shut down meanwhile.
+    /// interval between failures, up to the count. A connection that died young (before
+    /// [`HEALTHY_AFTER`]) was a failed attempt of the same outage: the count goes on and
+    /// the interval is waited. `Ok(None)` if shut down meanwhile.
     async fn reconnect(&mut self, reason: &str) -> Result<Option<Connected>, LongConnectionError> {
-        let nonce = self.settings.reconnect_nonce.as_millis() as u64;
-        let jitter = Duration::from_millis(fastrand::u64(0..=nonce));
-        if !self.sleep_unless_stopped(jitter).await {
+        let mut attempts = self.outage_attempts;
+        let pause = if attempts == 0 {
+            let nonce = self.settings.reconnect_nonce.as_millis() as u64;
+            Duration::from_millis(fastrand::u64(0..=nonce))
+        } else {
+            self.reconnect_wait()
+        };
+        if !self.sleep_unless_stopped(pause).await {
             return Ok(None);
         }
-        let mut attempts = 0u32;
         let mut last = LongConnectionError::Disconnected(reason.to_owned());
         loop {
             if let Some(max) = self.settings.reconnect_count
@@ -201,7 +253,11 @@ impl Supervisor {
                 _ = stopped(&mut stop) => return Ok(None),
             };
             match attempt {
-                Ok(conn) => return Ok(Some(conn)),
+                Ok(conn) => {
+                    // Until it proves healthy, this outage is not over.
+                    self.outage_attempts = attempts;
+                    return Ok(Some(conn));
+                }
                 Err(e) if e.is_fatal() => return Err(e),
                 Err(e) => {
                     tracing::warn!(error = %e, attempt = attempts, "long connection: reconnect failed");
@@ -209,11 +265,7 @@ impl Supervisor {
                 }
             }
             // At least 100 ms, so a server interval of 0 cannot make a tight loop.
-            let wait = self
-                .settings
-                .reconnect_interval
-                .max(Duration::from_millis(100));
-            if !self.sleep_unless_stopped(wait).await {
+            if !self.sleep_unless_stopped(self.reconnect_wait()).await {
                 return Ok(None);
             }
         }
@@ -222,6 +274,44 @@ impl Supervisor {
     fn watchdog_timeout(&self) -> Duration {
         self.watchdog
             .unwrap_or(self.settings.ping_interval * 2 + Duration::from_secs(10))
+    }
+
+    /// Writes one frame, bounded by [`WRITE_TIMEOUT`] and, once shutdown is requested (also
+    /// while this write is blocked on a peer that stopped reading), by the grace deadline.
+    async fn write(
+        &mut self,
+        socket: &mut Socket,
+        frame: Vec<u8>,
+        stop: &mut watch::Receiver<bool>,
+        draining: &mut Option<Instant>,
+    ) -> Wrote {
+        let give_up = Instant::now() + WRITE_TIMEOUT;
+        let write = socket.send(Message::Binary(Bytes::from(frame)));
+        tokio::pin!(write);
+        loop {
+            let until = draining.map_or(give_up, |d| d.min(give_up));
+            tokio::select! {
+                biased;
+                written = &mut write => {
+                    return match written {
+                        Ok(()) => Wrote::Done,
+                        Err(e) => Wrote::Failed(e.to_string()),
+                    };
+                }
+                _ = stopped(stop), if draining.is_none() => {
+                    let deadline = Instant::now() + self.shutdown_grace;
+                    *draining = Some(deadline);
+                    self.draining_until = Some(deadline);
+                }
+                () = tokio::time::sleep_until(until) => {
+                    return if draining.is_some_and(|d| Instant::now() >= d) {
+                        Wrote::GraceOver
+                    } else {
+                        Wrote::Failed(format!("the peer took no data for {WRITE_TIMEOUT:?}"))
+                    };
+                }
+            }
+        }
     }
 
     /// Serves one connection until it drops or shutdown is requested.
@@ -233,6 +323,9 @@ impl Supervisor {
         let service = endpoint.service_id;
         let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<Frame>();
         let mut reassembly = Reassembly::new(self.fragment_ttl, self.max_message_bytes);
+        self.counters
+            .pending_fragment_bytes
+            .store(0, Ordering::Relaxed);
         let mut ping_every = self.settings.ping_interval;
         let mut ping = tokio::time::interval(ping_every);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -242,8 +335,12 @@ impl Supervisor {
         let mut pending_acks = 0usize;
         let mut draining: Option<Instant> = None;
 
+        let in_flight_budget = self
+            .max_message_bytes
+            .saturating_mul(IN_FLIGHT_BYTES_FACTOR);
         let ended = loop {
-            let can_read = self.handlers.len() < self.max_in_flight;
+            let can_read = self.handlers.len() < self.max_in_flight
+                && self.in_flight_bytes.load(Ordering::Relaxed) < in_flight_budget;
             if !can_read {
                 // Not reading (all handler slots busy) is not silence of the peer.
                 last_rx = Instant::now();
@@ -261,20 +358,28 @@ impl Supervisor {
                 }
                 Some(ack) = ack_rx.recv() => {
                     pending_acks -= 1;
-                    if let Err(e) = send(&mut socket, ack.to_bytes()).await {
-                        break Ended::Dropped(format!("writing an acknowledgement failed: {e}"));
+                    match self.write(&mut socket, ack.to_bytes(), &mut stop, &mut draining).await {
+                        Wrote::Done => Counters::bump(&self.counters.acks),
+                        Wrote::Failed(e) => {
+                            break Ended::Dropped(format!("writing an acknowledgement failed: {e}"));
+                        }
+                        Wrote::GraceOver => break Ended::Shutdown,
                     }
-                    Counters::bump(&self.counters.acks);
                     if draining.is_some() && pending_acks == 0 {
                         break Ended::Shutdown;
                     }
                 }
                 Some(_) = self.handlers.join_next(), if !self.handlers.is_empty() => {}
                 _ = ping.tick(), if draining.is_none() => {
-                    if let Err(e) = send(&mut socket, Frame::ping(service).to_bytes()).await {
-                        break Ended::Dropped(format!("writing a ping failed: {e}"));
+                    let ping = Frame::ping(service).to_bytes();
+                    match self.write(&mut socket, ping, &mut stop, &mut draining).await {
+                        Wrote::Done => Counters::bump(&self.counters.pings),
+                        Wrote::Failed(e) => break Ended::Dropped(format!("writing a ping failed: {e}")),
+                        Wrote::GraceOver => break Ended::Shutdown,
                     }
-                    Counters::bump(&self.counters.pings);
+                    if draining.is_some() && pending_acks == 0 {
+                        break Ended::Shutdown;
+                    }
                 }
                 message = socket.next(), if can_read => {
                     last_rx = Instant::now();
@@ -304,6 +409,9 @@ impl Supervisor {
                 }
                 _ = sweep.tick() => {
                     let expired = reassembly.expire();
+                    self.counters
+                        .pending_fragment_bytes
+                        .store(reassembly.pending_bytes() as u64, Ordering::Relaxed);
                     if expired > 0 {
                         tracing::warn!(expired, "long connection: incomplete fragmented messages expired");
                     }
@@ -315,8 +423,13 @@ impl Supervisor {
             }
         };
         if matches!(ended, Ended::Shutdown) {
-            // Close cleanly: send Close, read until the server's Close (bounded).
-            let _ = tokio::time::timeout(Duration::from_secs(2), async {
+            // Close cleanly: send Close, read until the server's Close; bounded by what is
+            // left of the grace (at least 100 ms, at most 2 s).
+            let left = self.draining_until.map_or(Duration::ZERO, |d| {
+                d.saturating_duration_since(Instant::now())
+            });
+            let close_within = left.clamp(Duration::from_millis(100), Duration::from_secs(2));
+            let _ = tokio::time::timeout(close_within, async {
                 let _ = socket.close(None).await;
                 while let Some(Ok(_)) = socket.next().await {}
             })
@@ -348,8 +461,7 @@ impl Supervisor {
                 {
                     match serde_json::from_slice::<serde_json::Value>(payload)
                         .ok()
-                        .as_ref()
-                        .and_then(ClientConfig::from_json)
+                        .and_then(|v| ClientConfig::from_json(&v, &self.settings))
                     {
                         Some(settings) => self.settings = settings,
                         None => {
@@ -372,7 +484,11 @@ impl Supervisor {
                     );
                     return false;
                 }
-                let payload = match reassembly.push(&frame) {
+                let pushed = reassembly.push(&frame);
+                self.counters
+                    .pending_fragment_bytes
+                    .store(reassembly.pending_bytes() as u64, Ordering::Relaxed);
+                let payload = match pushed {
                     Ok(Some(payload)) => payload,
                     Ok(None) => return false,
                     Err(e) => {
@@ -385,7 +501,17 @@ impl Supervisor {
                 let dispatcher = self.dispatcher.clone();
                 let acks = acks.clone();
                 let counters = self.counters.clone();
+                // The ack needs the frame's ids and headers, not its payload.
+                let mut frame = frame;
+                frame.payload = None;
+                self.in_flight_bytes
+                    .fetch_add(payload.len(), Ordering::Relaxed);
+                let held = InFlightBytes {
+                    total: self.in_flight_bytes.clone(),
+                    bytes: payload.len(),
+                };
                 self.handlers.spawn(async move {
+                    let _held = held;
                     let started = std::time::Instant::now();
                     let handled =
                         AssertUnwindSafe(dispatcher.handle_pushed(&payload)).catch_unwind();

@@ -11,7 +11,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite;
 use tokio_tungstenite::tungstenite::http;
 
-use super::{ClientConfig, LongConnectionError};
+use super::LongConnectionError;
 use crate::config::Config;
 
 /// What the endpoint call gives: where to connect and the settings to use.
@@ -20,16 +20,39 @@ pub(crate) struct Endpoint {
     pub(crate) url: String,
     pub(crate) service_id: i32,
     pub(crate) device_id: String,
-    pub(crate) client_config: Option<ClientConfig>,
+    /// The `ClientConfig` object as sent, read over the current settings by the caller.
+    pub(crate) client_config: Option<serde_json::Value>,
 }
+
+/// The largest endpoint answer read: the real one is a few hundred bytes, and a gateway or
+/// captive portal that answers with an endless body must not be buffered.
+const MAX_ENDPOINT_ANSWER: usize = 64 * 1024;
+
+/// Room for a frame's own fields and headers around its payload: the WebSocket limits are
+/// the message size limit plus this.
+pub(crate) const FRAME_OVERHEAD: usize = 64 * 1024;
 
 /// Endpoint codes that are worth retrying; any other non-zero code is fatal.
 fn endpoint_code_retryable(code: i64) -> bool {
     matches!(code, 1 | 1000040343)
 }
 
-/// `POST {base}/callback/ws/endpoint` with the app credentials.
-pub(crate) async fn fetch_endpoint(config: &Config) -> Result<Endpoint, LongConnectionError> {
+/// `POST {base}/callback/ws/endpoint` with the app credentials, all of it (answer read
+/// included) within `timeout`.
+pub(crate) async fn fetch_endpoint(
+    config: &Config,
+    timeout: Duration,
+) -> Result<Endpoint, LongConnectionError> {
+    match tokio::time::timeout(timeout, endpoint_call(config)).await {
+        Ok(answer) => answer,
+        Err(_) => Err(LongConnectionError::Transport {
+            stage: "endpoint",
+            message: format!("no answer within {timeout:?} (the connect timeout)"),
+        }),
+    }
+}
+
+async fn endpoint_call(config: &Config) -> Result<Endpoint, LongConnectionError> {
     let url = format!("{}/callback/ws/endpoint", config.base_url);
     let body = serde_json::json!({
         "AppID": config.app_id,
@@ -40,7 +63,6 @@ pub(crate) async fn fetch_endpoint(config: &Config) -> Result<Endpoint, LongConn
         .post(&url)
         .header("content-type", "application/json; charset=utf-8")
         .header("locale", "zh")
-        .timeout(Duration::from_secs(15))
         .body(body.to_string())
         .send()
         .await
@@ -49,13 +71,28 @@ pub(crate) async fn fetch_endpoint(config: &Config) -> Result<Endpoint, LongConn
             message: e.to_string(),
         })?;
     let status = response.status().as_u16();
-    let text = response
-        .bytes()
+    let mut response = response;
+    let mut text = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
         .map_err(|e| LongConnectionError::Transport {
             stage: "endpoint",
             message: e.to_string(),
-        })?;
+        })?
+    {
+        if text.len() + chunk.len() > MAX_ENDPOINT_ANSWER {
+            return Err(LongConnectionError::Endpoint {
+                code: None,
+                http_status: status,
+                msg: format!(
+                    "the endpoint answer is over {MAX_ENDPOINT_ANSWER} bytes (a gateway or portal in between?); not read further"
+                ),
+                fatal: false,
+            });
+        }
+        text.extend_from_slice(&chunk);
+    }
     if status != 200 {
         return Err(LongConnectionError::Endpoint {
             code: None,
@@ -114,7 +151,7 @@ pub(crate) async fn fetch_endpoint(config: &Config) -> Result<Endpoint, LongConn
         .and_then(|s| s.parse::<i32>().ok())
         .unwrap_or(0);
     let device_id = query("device_id").unwrap_or_default();
-    let client_config = data.get("ClientConfig").and_then(ClientConfig::from_json);
+    let client_config = data.get("ClientConfig").cloned();
     Ok(Endpoint {
         url,
         service_id,
@@ -248,14 +285,17 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 pub(crate) type Socket = WebSocketStream<Box<dyn Io>>;
 
-/// Connects to the WebSocket URL (through `proxy` if given) and runs the handshake.
+/// Connects to the WebSocket URL (through `proxy` if given) and runs the handshake. The
+/// socket takes WebSocket messages of up to `max_message` bytes of payload plus
+/// [`FRAME_OVERHEAD`], so a message the reassembly would accept always arrives.
 pub(crate) async fn connect(
     url: &str,
     proxy: Option<&Proxy>,
     timeout: Duration,
     tls: &TlsSettings,
+    max_message: usize,
 ) -> Result<Socket, LongConnectionError> {
-    match tokio::time::timeout(timeout, connect_inner(url, proxy, tls)).await {
+    match tokio::time::timeout(timeout, connect_inner(url, proxy, tls, max_message)).await {
         Ok(result) => result,
         Err(_) => Err(LongConnectionError::Transport {
             stage: "connect",
@@ -268,6 +308,7 @@ async fn connect_inner(
     url: &str,
     proxy: Option<&Proxy>,
     tls_settings: &TlsSettings,
+    max_message: usize,
 ) -> Result<Socket, LongConnectionError> {
     let transport = |stage: &'static str| {
         move |e: std::io::Error| LongConnectionError::Transport {
@@ -335,8 +376,8 @@ async fn connect_inner(
         Box::new(tcp)
     };
     let config = tungstenite::protocol::WebSocketConfig::default()
-        .max_message_size(Some(16 << 20))
-        .max_frame_size(Some(16 << 20));
+        .max_message_size(Some(max_message.saturating_add(FRAME_OVERHEAD)))
+        .max_frame_size(Some(max_message.saturating_add(FRAME_OVERHEAD)));
     match tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await {
         Ok((socket, _)) => Ok(socket),
         Err(tungstenite::Error::Http(response)) => Err(handshake_error(
