@@ -222,7 +222,10 @@ async fn an_expired_token_rejected_by_the_platform_is_refreshed_once_by_many_cal
     assert_eq!(*fresh.access_token(), got[0]);
     assert_eq!(whoami(&client, &fresh).await.unwrap(), "ou_erin");
 
-    // `refresh` refreshes whatever is current, and concurrent calls share it.
+    // `refresh` refreshes whatever is current, and concurrent calls share it (the refresh
+    // is held for 300 ms so that the second call surely starts while the first runs, even
+    // on a loaded machine).
+    mock.push_fault(REFRESH_PATH, Fault::Delay(Duration::from_millis(300)));
     let (a, b) = tokio::join!(users.refresh("erin"), users.refresh("erin"));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a, b);
