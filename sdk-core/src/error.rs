@@ -111,7 +111,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(e) => e.is_retryable(),
-            Error::Http(e) => e.status == 429 || e.status >= 500,
+            Error::Http(e) => ErrorClass::of(0, e.status) != ErrorClass::Final,
             Error::Transport(_) | Error::Timeout { .. } => true,
             _ => false,
         }
@@ -195,6 +195,46 @@ pub mod codes {
     pub const REFRESH_SERVER_ERROR: i64 = 20050;
     /// The authorization code is invalid, expired or already used.
     pub const AUTH_CODE_INVALID: i64 = 20007;
+    /// Internal platform errors (the generic error-code page's first rows): transient.
+    pub const INTERNAL_ERRORS: [i64; 4] = [1500, 1503, 1551, 1557];
+}
+
+/// What a platform error means for trying again: the one table behind the client's retries
+/// and [`ApiError::is_retryable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ErrorClass {
+    /// A tenant, app or user token the platform refused: evict or refresh it, replay once.
+    TokenRejected,
+    /// Rate limited: the platform did not process the call (any method may retry).
+    RateLimited,
+    /// Resource contention, or the token service failing a refresh: the platform says to
+    /// try again, whatever the method.
+    TryAgain,
+    /// A transient server failure: the call may have been processed (idempotent methods
+    /// only, unless the policy says otherwise).
+    Transient,
+    /// Trying again will not help.
+    Final,
+}
+
+impl ErrorClass {
+    /// The class of a platform `code` answered with `http_status` (0 for no code: an
+    /// answer that is not the platform's envelope).
+    pub(crate) fn of(code: i64, http_status: u16) -> Self {
+        match code {
+            codes::TENANT_TOKEN_INVALID
+            | codes::APP_TOKEN_INVALID
+            | codes::USER_TOKEN_INVALID
+            | codes::USER_TOKEN_EXPIRED => ErrorClass::TokenRejected,
+            codes::RATE_LIMITED | codes::IM_RATE_LIMITED => ErrorClass::RateLimited,
+            codes::RESOURCE_CONTENTION | codes::REFRESH_SERVER_ERROR => ErrorClass::TryAgain,
+            _ if http_status == 429 => ErrorClass::RateLimited,
+            _ if codes::INTERNAL_ERRORS.contains(&code) || http_status >= 500 => {
+                ErrorClass::Transient
+            }
+            _ => ErrorClass::Final,
+        }
+    }
 }
 
 /// A non-zero `code` answered by the platform, with everything it said about it.
@@ -224,20 +264,13 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    /// Whether the error is a rate limit or a transient platform failure.
+    /// Whether the error is a rate limit or a transient platform failure: the same rule the
+    /// client's retries follow ([`RetryPolicy`](crate::RetryPolicy)).
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self.code,
-            codes::RATE_LIMITED
-                | codes::IM_RATE_LIMITED
-                | codes::RESOURCE_CONTENTION
-                | codes::REFRESH_SERVER_ERROR
-                | 1500
-                | 1503
-                | 1551
-                | 1557
-        ) || self.http_status == 429
-            || self.http_status >= 500
+        !matches!(
+            ErrorClass::of(self.code, self.http_status),
+            ErrorClass::Final | ErrorClass::TokenRejected
+        )
     }
 
     /// A short meaning for well-known codes, used in `Display`.

@@ -705,11 +705,16 @@ impl UserTokens {
     /// tokens, so a malformed one is reported without quoting it.
     async fn grant(&self, path: &str, grant: &(impl Serialize + Sync)) -> Result<UserToken> {
         let issued_at = SystemTime::now();
+        // A grant the token service failed (20050) is tried once more, as the platform's
+        // own CLI does: that failure does not spend a single-use refresh token.
+        let mut retry = self.inner.client.inner.config.retry.clone();
+        retry.max_retries = retry.max_retries.min(1);
         let raw = self
             .inner
             .client
             .request(Method::POST, path)
             .token_types(TokenTypes::APP)
+            .retry_policy(retry)
             .json(grant)
             .send_raw()
             .await?;

@@ -8,8 +8,10 @@ use crate::error::{Error, Result};
 /// When and how often a failed call is tried again.
 ///
 /// Retried: connection failures before the request was sent (any method); rate limits
-/// (HTTP 429, or codes 99991400 / 11232: the platform did not process the call); transient
-/// server errors (HTTP 5xx), timeouts and connections dropped mid-call, for idempotent methods
+/// (HTTP 429, or codes 99991400 / 11232: the platform did not process the call); codes the
+/// platform says to try again (1061045 resource contention, 20050 token service error), any
+/// method; transient server errors (HTTP 5xx, codes 1500 / 1503 / 1551 / 1557), timeouts
+/// and connections dropped mid-call, for idempotent methods
 /// (GET, HEAD, PUT, DELETE, OPTIONS) unless [`RetryPolicy::retry_non_idempotent`] is set.
 /// A token rejected as invalid is evicted and the call replayed once, outside this policy.
 ///

@@ -17,9 +17,9 @@ use crate::client::Client;
 use crate::config::USER_AGENT as SDK_USER_AGENT;
 use crate::error::{
     ApiError, AuthErrorKind, ErrorDetail, ErrorHelp, FieldViolation, HttpError,
-    PermissionViolation, TransportError, codes, excerpt, value_text,
+    PermissionViolation, TransportError, excerpt, value_text,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorClass, Result};
 use crate::request::retry::jitter;
 use crate::request::{RequestBody, RequestSpec};
 use crate::response::RawResponse;
@@ -589,6 +589,21 @@ fn head_of(body: &[u8]) -> Option<Head> {
     })
 }
 
+/// How an attempt that failed with `class` is retried.
+fn backoff(class: ErrorClass, rate_limit_wait: impl FnOnce() -> Option<Duration>) -> Retry {
+    let (rate_limit_wait, needs_idempotent) = match class {
+        ErrorClass::RateLimited => (rate_limit_wait(), false),
+        ErrorClass::TryAgain => (None, false),
+        ErrorClass::Transient => (None, true),
+        ErrorClass::Final | ErrorClass::TokenRejected => return Retry::No,
+    };
+    Retry::Backoff {
+        after_timeout: false,
+        rate_limit_wait,
+        needs_idempotent,
+    }
+}
+
 fn classify(
     spec: &RequestSpec,
     status: StatusCode,
@@ -629,37 +644,9 @@ fn classify(
                 helps: err.helps,
                 request: request_label(spec),
             };
-            let retry = match api.code {
-                codes::TENANT_TOKEN_INVALID
-                | codes::APP_TOKEN_INVALID
-                | codes::USER_TOKEN_INVALID
-                | codes::USER_TOKEN_EXPIRED => Retry::TokenInvalid,
-                codes::RATE_LIMITED | codes::IM_RATE_LIMITED => Retry::Backoff {
-                    after_timeout: false,
-                    rate_limit_wait: rate_limit_wait(),
-                    needs_idempotent: false,
-                },
-                codes::RESOURCE_CONTENTION => Retry::Backoff {
-                    after_timeout: false,
-                    rate_limit_wait: None,
-                    needs_idempotent: false,
-                },
-                _ if code == 429 => Retry::Backoff {
-                    after_timeout: false,
-                    rate_limit_wait: rate_limit_wait(),
-                    needs_idempotent: false,
-                },
-                1500 | 1503 | 1551 | 1557 => Retry::Backoff {
-                    after_timeout: false,
-                    rate_limit_wait: None,
-                    needs_idempotent: true,
-                },
-                _ if code >= 500 => Retry::Backoff {
-                    after_timeout: false,
-                    rate_limit_wait: None,
-                    needs_idempotent: true,
-                },
-                _ => Retry::No,
+            let retry = match ErrorClass::of(api.code, code) {
+                ErrorClass::TokenRejected => Retry::TokenInvalid,
+                class => backoff(class, rate_limit_wait),
             };
             Err((Error::Api(Box::new(api)), retry))
         }
@@ -671,21 +658,7 @@ fn classify(
             request: request_label(spec),
         })),
         _ => {
-            let retry = if code == 429 {
-                Retry::Backoff {
-                    after_timeout: false,
-                    rate_limit_wait: rate_limit_wait(),
-                    needs_idempotent: false,
-                }
-            } else if code >= 500 {
-                Retry::Backoff {
-                    after_timeout: false,
-                    rate_limit_wait: None,
-                    needs_idempotent: true,
-                }
-            } else {
-                Retry::No
-            };
+            let retry = backoff(ErrorClass::of(0, code), rate_limit_wait);
             Err((
                 Error::Http(Box::new(HttpError {
                     status: code,

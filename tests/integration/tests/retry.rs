@@ -240,3 +240,57 @@ async fn max_elapsed_gives_up_instead_of_waiting_past_it() {
         .unwrap();
     assert_eq!(mock.requests_to("/open-apis/echo/v1/bounded").len(), 3);
 }
+
+/// The client's retries and `Error::is_retryable` read one table: for every classified code
+/// (and an unclassified one), a GET is retried exactly when the error says it is retryable.
+#[tokio::test]
+async fn the_pipeline_retries_exactly_what_is_retryable_says() {
+    let (mock, client) = setup().await;
+    let path = "/open-apis/echo/v1/classified";
+    let cases: &[(u16, i64, bool)] = &[
+        (200, 1500, true),
+        (200, 1503, true),
+        (200, 1551, true),
+        (200, 1557, true),
+        (400, 99991400, true),
+        (200, 11232, true),
+        (200, 1061045, true),
+        (200, 20050, true),
+        (429, 12345, true),
+        (503, 12345, true),
+        (400, 99991672, false),
+        (400, 99992402, false),
+        (200, 1061002, false),
+    ];
+    for &(http_status, code, retryable) in cases {
+        let fault = || Fault::Api {
+            http_status,
+            code,
+            msg: "scripted".into(),
+            error: None,
+        };
+        mock.clear_requests();
+        mock.push_fault(path, fault());
+        let once_more = client
+            .request(Method::GET, path)
+            .retry_policy(fast_retries().max_retries(1))
+            .send_value()
+            .await;
+        let retried = mock.requests_to(path).len() == 2;
+        assert_eq!(retried, once_more.is_ok(), "code {code}");
+
+        mock.push_fault(path, fault());
+        let err = client
+            .request(Method::GET, path)
+            .retry_policy(RetryPolicy::disabled())
+            .send_value()
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(code));
+        assert_eq!(
+            (retried, err.is_retryable()),
+            (retryable, retryable),
+            "code {code} (HTTP {http_status}): retried by the client vs is_retryable()"
+        );
+    }
+}

@@ -276,8 +276,17 @@ async fn an_expired_refresh_token_fails_without_a_request() {
     assert!(mock.requests_to(REFRESH_PATH).is_empty());
 }
 
+fn refresh_server_error() -> Fault {
+    Fault::Api {
+        http_status: 200,
+        code: codes::REFRESH_SERVER_ERROR,
+        msg: "server error".into(),
+        error: None,
+    }
+}
+
 #[tokio::test]
-async fn a_transient_refresh_failure_keeps_a_still_valid_token() {
+async fn a_transient_refresh_failure_is_tried_once_more_then_keeps_a_still_valid_token() {
     let (mock, client) = setup().await;
     // Refresh when less than three hours are left: a two-hour token is due at once.
     let users = UserTokens::builder(&client)
@@ -285,41 +294,32 @@ async fn a_transient_refresh_failure_keeps_a_still_valid_token() {
         .build();
     let token = logged_in(&mock, &users, "ou_hank").await;
     users.insert("hank", token.clone()).await.unwrap();
-    mock.push_fault(
-        REFRESH_PATH,
-        Fault::Api {
-            http_status: 200,
-            code: codes::REFRESH_SERVER_ERROR,
-            msg: "server error".into(),
-            error: None,
-        },
-    );
+
+    // One 20050 is retried (the refresh token is not spent by it) and the refresh succeeds.
+    mock.push_fault(REFRESH_PATH, refresh_server_error());
+    let got = users.access_token("hank").await.unwrap();
+    assert_ne!(got, *token.access_token(), "refreshed on the second try");
+    assert_eq!(mock.requests_to(REFRESH_PATH).len(), 2);
+    let token = users.get("hank").await.unwrap().unwrap();
+
+    // Two in a row: the refresh gives up and the current token, still valid, is used.
+    mock.push_fault(REFRESH_PATH, refresh_server_error());
+    mock.push_fault(REFRESH_PATH, refresh_server_error());
     let got = users.access_token("hank").await.unwrap();
     assert_eq!(got, *token.access_token(), "the current token, still valid");
-    assert_eq!(
-        mock.requests_to(REFRESH_PATH).len(),
-        1,
-        "the refresh was tried"
-    );
+    assert_eq!(mock.requests_to(REFRESH_PATH).len(), 4, "tried twice, not more");
     assert_eq!(users.get("hank").await.unwrap().unwrap(), token, "kept");
 
     // Next time the refresh goes through.
     let got = users.access_token("hank").await.unwrap();
     assert_ne!(got, *token.access_token());
-    assert_eq!(mock.requests_to(REFRESH_PATH).len(), 2);
+    assert_eq!(mock.requests_to(REFRESH_PATH).len(), 5);
 
     // With an expired token the same failure is an error, retryable, and the token is kept.
     let expired = expired_copy(&users.get("hank").await.unwrap().unwrap());
     users.insert("hank", expired.clone()).await.unwrap();
-    mock.push_fault(
-        REFRESH_PATH,
-        Fault::Api {
-            http_status: 200,
-            code: codes::REFRESH_SERVER_ERROR,
-            msg: "server error".into(),
-            error: None,
-        },
-    );
+    mock.push_fault(REFRESH_PATH, refresh_server_error());
+    mock.push_fault(REFRESH_PATH, refresh_server_error());
     let err = users.access_token("hank").await.unwrap_err();
     assert_eq!(err.code(), Some(codes::REFRESH_SERVER_ERROR));
     assert!(err.is_retryable() && !err.requires_user_authorization());
