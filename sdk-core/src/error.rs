@@ -33,8 +33,9 @@ pub enum Error {
     /// body that is not the platform's JSON envelope.
     #[error("{0}")]
     Http(Box<HttpError>),
-    /// The request could not be sent or the response could not be read.
-    #[error("{0}")]
+    /// The request could not be sent or the response could not be read. Its
+    /// [`source()`](std::error::Error::source) is the HTTP client's error.
+    #[error(transparent)]
     Transport(Box<TransportError>),
     /// The call did not finish within its timeout.
     #[error(
@@ -57,7 +58,7 @@ pub enum Error {
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     /// Reading or writing a local file failed.
-    #[error("file I/O failed ({context}): {source}")]
+    #[error("file I/O failed: {context}")]
     Io {
         /// What was being done, e.g. `opening /tmp/a.png`.
         context: String,
@@ -65,13 +66,30 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The long connection could not be opened or was lost for good.
+    #[cfg(feature = "long-connection")]
+    #[error(transparent)]
+    LongConnection(Box<crate::long_connection::LongConnectionError>),
+}
+
+#[cfg(feature = "long-connection")]
+impl From<crate::long_connection::LongConnectionError> for Error {
+    fn from(e: crate::long_connection::LongConnectionError) -> Self {
+        Error::LongConnection(Box::new(e))
+    }
 }
 
 impl Error {
-    /// The platform's error code, for [`Error::Api`].
+    /// The platform's error code, for [`Error::Api`] (and a long-connection endpoint that
+    /// answered one).
     pub fn code(&self) -> Option<i64> {
         match self {
             Error::Api(e) => Some(e.code),
+            #[cfg(feature = "long-connection")]
+            Error::LongConnection(e) => match **e {
+                crate::long_connection::LongConnectionError::Endpoint { code, .. } => code,
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -421,7 +439,9 @@ pub struct TransportError {
     pub request: String,
     /// Whether the connection could not be established (the request was never sent).
     pub connect: bool,
-    /// What happened.
+    /// What failed, in the SDK's words (e.g. `sending the request failed`). The cause
+    /// (the HTTP client's error, and its own causes) is [`source()`](std::error::Error::source):
+    /// `Display` shows one level, as error reporters such as `anyhow`'s `{:#}` expect.
     pub message: String,
     pub(crate) source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }

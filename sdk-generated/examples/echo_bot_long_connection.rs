@@ -25,7 +25,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     setup.verification_token = None;
     let client = Client::new(setup.config.clone());
     let dispatcher = echo::echo_dispatcher(&client, &setup);
-    let connection = LongConnection::builder(client.core().clone(), dispatcher)
+    let connection = LongConnection::builder(&client, dispatcher)
         .build()
         .start()
         .await?;

@@ -205,7 +205,7 @@ fn body_error(request: &str, e: reqwest::Error) -> Error {
     Error::Transport(Box::new(TransportError {
         request: request.to_owned(),
         connect: false,
-        message: format!("reading the download {what}: {e}"),
+        message: format!("reading the download {what}"),
         source: Some(Box::new(e)),
     }))
 }

@@ -15,7 +15,7 @@
 //! use lark_oapi_core::long_connection::LongConnection;
 //! use lark_oapi_core::{Client, Config};
 //!
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # async fn run() -> lark_oapi_core::Result<()> {
 //! let client = Client::new(Config::builder("cli_a1b2c3d4e5f60718", "app-secret").build()?);
 //! let dispatcher = EventDispatcher::builder()
 //!     .on_raw("im.message.receive_v1", |event| async move {
@@ -23,8 +23,9 @@
 //!         Ok(None)
 //!     })
 //!     .build();
-//! let connection = LongConnection::builder(client, dispatcher).build().start().await?;
-//! tokio::signal::ctrl_c().await?;
+//! // A `LongConnectionError` converts into the SDK's `Error`, so `?` works here.
+//! let connection = LongConnection::builder(&client, dispatcher).build().start().await?;
+//! let _ = tokio::signal::ctrl_c().await;
 //! connection.shutdown().await?;
 //! # Ok(()) }
 //! ```
@@ -219,7 +220,7 @@ impl fmt::Debug for ProxySetting {
 /// # async fn run(client: lark_oapi_core::Client, dispatcher: lark_oapi_core::dispatcher::EventDispatcher) -> Result<(), lark_oapi_core::long_connection::LongConnectionError> {
 /// use std::time::Duration;
 /// use lark_oapi_core::long_connection::LongConnection;
-/// let connection = LongConnection::builder(client, dispatcher)
+/// let connection = LongConnection::builder(&client, dispatcher)
 ///     .proxy("http://user:pass@proxy.internal:3128") // instead of HTTPS_PROXY & co.
 ///     .max_in_flight(64)                             // reading pauses beyond that
 ///     .shutdown_grace(Duration::from_secs(5))
@@ -471,10 +472,11 @@ impl LongConnectionHandle {
 
 impl LongConnection {
     /// A connection for `client`'s app (its id, secret and domain; self-built apps only)
-    /// that hands events to `dispatcher`.
-    pub fn builder(client: Client, dispatcher: EventDispatcher) -> LongConnectionBuilder {
+    /// that hands events to `dispatcher`. Pass the `lark_oapi::Client` you hold: it
+    /// dereferences to the runtime client taken here.
+    pub fn builder(client: &Client, dispatcher: EventDispatcher) -> LongConnectionBuilder {
         LongConnectionBuilder {
-            client,
+            client: client.clone(),
             dispatcher,
             auto_reconnect: true,
             proxy: ProxySetting::FromEnv,

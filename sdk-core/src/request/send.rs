@@ -475,13 +475,17 @@ fn transport_error(
         return timeout_error(timeout.unwrap_or_default());
     }
     let connect = e.is_connect();
-    let mut message = e.to_string();
-    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
+    // One level; the causes are the error's `source()` chain.
+    let message = if connect {
+        "opening the connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "reading the answer failed"
+    } else if e.is_request() {
+        "sending the request failed"
+    } else {
+        "the HTTP exchange failed"
     }
+    .to_owned();
     (
         Error::Transport(Box::new(TransportError {
             request: request_label(spec),

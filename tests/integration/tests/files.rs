@@ -186,6 +186,9 @@ async fn a_missing_upload_file_is_an_io_error_naming_it() {
         matches!(&err, Error::Io { context, .. } if context.contains("/nonexistent/x.png")),
         "{err:?}"
     );
+    // One level in Display, the I/O error as its source (not both).
+    let io = std::error::Error::source(&err).expect("the I/O error is the source");
+    assert!(!err.to_string().contains(&io.to_string()), "{err}");
     assert!(mock.requests_to("/open-apis/im/v1/images").is_empty());
 }
 

@@ -66,7 +66,7 @@ async fn delivered(mock: &MockPlatform, message_id: &str) -> bool {
 }
 
 fn connection(client: &lark_oapi::Client, dispatcher: EventDispatcher) -> LongConnectionBuilder {
-    LongConnection::builder(client.core().clone(), dispatcher).no_proxy()
+    LongConnection::builder(&client, dispatcher).no_proxy()
 }
 
 #[tokio::test]
@@ -292,6 +292,22 @@ async fn endpoint_codes_are_retried_or_fatal() {
         "{err:?}"
     );
     assert!(err.to_string().contains("1000040350"));
+
+    // The same failure through `?` in a function returning the SDK's `Result`: it becomes
+    // `Error::LongConnection`, which keeps the endpoint's code.
+    mock.ws_endpoint_faults(1_000_040_350, 1);
+    async fn start(client: &lark_oapi::Client) -> lark_oapi::Result<()> {
+        let conn = connection(client, recording().0).build().start().await?;
+        conn.shutdown().await?;
+        Ok(())
+    }
+    let err = start(&client).await.unwrap_err();
+    assert!(
+        matches!(&err, lark_oapi::Error::LongConnection(e) if matches!(**e, LongConnectionError::Endpoint { .. })),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), Some(1_000_040_350));
+    assert!(err.to_string().contains("1000040350"), "{err}");
 }
 
 #[tokio::test]
@@ -356,7 +372,7 @@ async fn the_connection_goes_through_an_http_connect_proxy() {
     fast(&mock);
     let (proxy, targets) = connect_proxy().await;
     let (dispatcher, seen) = recording();
-    let conn = LongConnection::builder(client.core().clone(), dispatcher)
+    let conn = LongConnection::builder(&client, dispatcher)
         .proxy(proxy)
         .build()
         .start()

@@ -21,7 +21,7 @@ async fn http_proxy_from_the_environment_and_no_proxy_are_honoured() {
         std::env::remove_var("NO_PROXY");
         std::env::remove_var("no_proxy");
     }
-    let conn = LongConnection::builder(client.core().clone(), EventDispatcher::builder().build())
+    let conn = LongConnection::builder(&client, EventDispatcher::builder().build())
         .build()
         .start()
         .await
@@ -41,7 +41,7 @@ async fn http_proxy_from_the_environment_and_no_proxy_are_honoured() {
     // NO_PROXY covering the host: straight to the platform.
     // SAFETY: as above.
     unsafe { std::env::set_var("NO_PROXY", "localhost,127.0.0.1") };
-    let conn = LongConnection::builder(client.core().clone(), EventDispatcher::builder().build())
+    let conn = LongConnection::builder(&client, EventDispatcher::builder().build())
         .build()
         .start()
         .await

@@ -67,7 +67,7 @@ fn repeated_drops_lose_no_acknowledged_event_and_leak_no_task() {
                 }
             })
             .build();
-        let conn = LongConnection::builder(client.core().clone(), dispatcher)
+        let conn = LongConnection::builder(&client, dispatcher)
             .no_proxy()
             .build()
             .start()

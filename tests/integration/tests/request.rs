@@ -406,6 +406,29 @@ async fn an_unreachable_platform_is_a_transport_error() {
         other => panic!("{other:?}"),
     }
     assert!(err.is_retryable());
+
+    // Display is one level; the causes are the `source()` chain, each said once, down to
+    // the operating system's "connection refused".
+    let mut chain = vec![err.to_string()];
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        chain.push(cause.to_string());
+        source = cause.source();
+    }
+    assert!(chain.len() >= 3, "{chain:#?}");
+    assert!(
+        chain[0].starts_with("could not connect for GET /open-apis/echo/v1/x"),
+        "{chain:#?}"
+    );
+    for (i, level) in chain.iter().enumerate() {
+        for deeper in &chain[i + 1..] {
+            assert!(!level.contains(deeper.as_str()), "{level:?} repeats {deeper:?}");
+        }
+    }
+    assert!(
+        chain.last().unwrap().to_lowercase().contains("refused"),
+        "{chain:#?}"
+    );
 }
 
 #[tokio::test]

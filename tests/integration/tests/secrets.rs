@@ -124,7 +124,7 @@ fn event_and_long_connection_settings_redact_their_secrets() {
             .unwrap(),
     );
     let dispatcher = EventDispatcher::builder().build();
-    let connection = LongConnection::builder(client.core().clone(), dispatcher)
+    let connection = LongConnection::builder(&client, dispatcher)
         .proxy("http://user:proxy-password-SECRET@proxy.internal:3128");
     let text = format!("{text} {connection:?}");
     let text = format!("{text} {:?}", connection.build());

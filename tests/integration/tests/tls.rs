@@ -30,7 +30,7 @@ fn install_provider() {
 /// Starts a long connection that must fail at the TLS handshake, for a reason that mentions
 /// `reason`.
 async fn refused_at_tls(client: &Client, reason: &str) {
-    let err = LongConnection::builder(client.core().clone(), EventDispatcher::builder().build())
+    let err = LongConnection::builder(&client, EventDispatcher::builder().build())
         .no_proxy()
         .auto_reconnect(false)
         .build()
@@ -94,7 +94,7 @@ async fn api_calls_and_the_long_connection_work_over_tls_with_an_added_root() {
             }
         })
         .build();
-    let conn = LongConnection::builder(client.core().clone(), dispatcher)
+    let conn = LongConnection::builder(&client, dispatcher)
         .no_proxy()
         .build()
         .start()
@@ -264,7 +264,7 @@ async fn the_long_connection_checks_the_certificate_against_the_host_it_connects
 
     // Under its own name the same client connects.
     mock.ws_set_url_host(None);
-    let conn = LongConnection::builder(client.core().clone(), EventDispatcher::builder().build())
+    let conn = LongConnection::builder(&client, EventDispatcher::builder().build())
         .no_proxy()
         .auto_reconnect(false)
         .build()

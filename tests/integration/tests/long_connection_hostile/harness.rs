@@ -263,7 +263,7 @@ impl Server {
 
     /// A client with short timers, no proxy, quick reconnects before the server's settings.
     pub(crate) fn builder(&self, dispatcher: EventDispatcher) -> LongConnectionBuilder {
-        LongConnection::builder(self.client().core().clone(), dispatcher)
+        LongConnection::builder(&self.client(), dispatcher)
             .no_proxy()
             .reconnect(Duration::from_millis(100), Duration::ZERO, None)
             .connect_timeout(Duration::from_secs(2))
