@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use reqwest::header::{
-    AUTHORIZATION, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, USER_AGENT,
+    AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderMap, HeaderName, HeaderValue,
+    TRANSFER_ENCODING, USER_AGENT,
 };
 use reqwest::{Method, StatusCode};
 use serde::Deserialize;
@@ -14,7 +15,6 @@ use tracing::Instrument as _;
 
 use crate::auth::TokenKind;
 use crate::client::Client;
-use crate::config::USER_AGENT as SDK_USER_AGENT;
 use crate::error::{
     ApiError, AuthErrorKind, ErrorDetail, ErrorHelp, FieldViolation, HttpError,
     PermissionViolation, TransportError, excerpt, value_text,
@@ -331,7 +331,10 @@ impl Client {
     ) -> Result<reqwest::Request> {
         let config = &self.inner.config;
         let mut headers = HeaderMap::with_capacity(4 + extra.len());
-        headers.insert(USER_AGENT, HeaderValue::from_static(SDK_USER_AGENT));
+        headers.insert(USER_AGENT, config.user_agent.clone());
+        if let RequestBody::Json(_) = &spec.body {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+        }
         if let Some(auth) = auth {
             headers.insert(AUTHORIZATION, auth.header.clone());
         }
@@ -344,8 +347,16 @@ impl Client {
             value.set_sensitive(true);
             headers.insert(HeaderName::from_static(HELPDESK_HEADER), value);
         }
+        // A header the caller sets replaces the SDK's (HTTP allows one `User-Agent`, one
+        // `Content-Type`); several values the caller gives for one name are all sent.
+        let mut replaced: Vec<&HeaderName> = Vec::with_capacity(extra.len());
         for (name, value) in extra {
-            headers.append(name.clone(), value.clone());
+            if replaced.contains(&name) {
+                headers.append(name.clone(), value.clone());
+            } else {
+                headers.insert(name.clone(), value.clone());
+                replaced.push(name);
+            }
         }
         let builder = config
             .http
@@ -353,9 +364,7 @@ impl Client {
             .headers(headers);
         let builder = match &spec.body {
             RequestBody::Empty => builder,
-            RequestBody::Json(bytes) => builder
-                .header(CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE))
-                .body(bytes.clone()),
+            RequestBody::Json(bytes) => builder.body(bytes.clone()),
             RequestBody::Multipart(form) => builder.multipart(form.to_form().await?),
         };
         builder
@@ -423,6 +432,16 @@ fn extra_headers(spec: &RequestSpec) -> Result<Vec<(HeaderName, HeaderValue)>> {
             if name == AUTHORIZATION {
                 return Err(Error::InvalidRequest(
                     "set tokens with user_access_token()/tenant_access_token()/app_access_token(), not an Authorization header".into(),
+                ));
+            }
+            if name == CONTENT_LENGTH || name == TRANSFER_ENCODING || name == HOST {
+                return Err(Error::InvalidRequest(format!(
+                    "the `{name}` header is set by the HTTP client from the request itself; remove it"
+                )));
+            }
+            if name == CONTENT_TYPE && matches!(spec.body, RequestBody::Multipart(_)) {
+                return Err(Error::InvalidRequest(
+                    "a multipart body's `content-type` carries its boundary and is set by the SDK; remove the header".into(),
                 ));
             }
             let value = HeaderValue::from_str(value).map_err(|_| {

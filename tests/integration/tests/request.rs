@@ -547,3 +547,106 @@ async fn an_absolute_url_on_another_host_gets_no_fetched_token() {
         Some("t-given")
     );
 }
+
+fn values<'a>(req: &'a lark_oapi_mock::RecordedRequest, name: &str) -> Vec<&'a str> {
+    req.headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_header_the_caller_sets_replaces_the_sdk_s_and_is_sent_once() {
+    let (mock, client) = setup().await;
+    let path = "/open-apis/echo/v1/headers";
+    client
+        .request(Method::POST, path)
+        .json(&serde_json::json!({"a": 1}))
+        .header("User-Agent", "my-proxy/2")
+        .header("content-type", "application/json")
+        .header("X-Tag", "one")
+        .header("X-Tag", "two")
+        .send_value()
+        .await
+        .unwrap();
+    let req = mock.requests_to(path).pop().unwrap();
+    assert_eq!(values(&req, "user-agent"), ["my-proxy/2"]);
+    assert_eq!(values(&req, "content-type"), ["application/json"]);
+    assert_eq!(values(&req, "x-tag"), ["one", "two"], "the caller's repeats are kept");
+
+    // Without overrides, the SDK's own values, once each.
+    client
+        .request(Method::POST, path)
+        .json(&serde_json::json!({"a": 1}))
+        .send_value()
+        .await
+        .unwrap();
+    let req = mock.requests_to(path).pop().unwrap();
+    assert_eq!(values(&req, "user-agent"), [lark_oapi::USER_AGENT]);
+    assert_eq!(
+        values(&req, "content-type"),
+        ["application/json; charset=utf-8"]
+    );
+
+    // Framing headers, and a multipart body's content type, are refused before any I/O.
+    mock.clear_requests();
+    for name in ["Content-Length", "transfer-encoding", "Host"] {
+        let err = client
+            .request(Method::POST, path)
+            .json(&serde_json::json!({}))
+            .header(name, "1")
+            .send_value()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidRequest(m) if m.contains(&name.to_lowercase())),
+            "{err:?}"
+        );
+    }
+    let err = client
+        .request(Method::POST, path)
+        .multipart(lark_oapi::Multipart::new().text("a", "b"))
+        .header("Content-Type", "multipart/form-data")
+        .send_value()
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::InvalidRequest(m) if m.contains("boundary")), "{err:?}");
+    assert!(mock.requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_app_s_product_joins_the_user_agent() {
+    let mock = MockPlatform::start().await.unwrap();
+    // A comment in parentheses is not a product.
+    let err = Config::builder(APP_ID, APP_SECRET)
+        .user_agent_product("my-bot/1.2.0 (linux)")
+        .build()
+        .unwrap_err();
+    assert!(matches!(&err, Error::Config(m) if m.contains("user_agent_product")), "{err:?}");
+    let client = Client::new(
+        Config::builder(APP_ID, APP_SECRET)
+            .domain(Domain::custom(mock.base_url()))
+            .user_agent_product("my-bot/1.2.0 helper")
+            .build()
+            .unwrap(),
+    );
+    let path = "/open-apis/echo/v1/ua";
+    client
+        .request(Method::GET, path)
+        .send_value()
+        .await
+        .unwrap();
+    let req = mock.requests_to(path).pop().unwrap();
+    assert_eq!(
+        values(&req, "user-agent"),
+        [format!("{} my-bot/1.2.0 helper", lark_oapi::USER_AGENT).as_str()]
+    );
+    for bad in ["", "my  bot", "a/", "/1", "x\u{e9}/1", "a/b/c"] {
+        let err = Config::builder(APP_ID, APP_SECRET)
+            .user_agent_product(bad)
+            .build()
+            .unwrap_err();
+        assert!(matches!(&err, Error::Config(m) if m.contains("user_agent_product")), "{bad:?}: {err:?}");
+    }
+}
