@@ -566,7 +566,7 @@ fn emit_events(
     let file = quote! {
         #module_doc
         #![allow(unused_imports)]
-        use lark_oapi_core::json::{self, FromJson, JsonError, JsonWriter, ToJson};
+        use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
         use serde_json::Value;
 
         /// Every event of this module: (event type, envelope schema).
@@ -664,7 +664,7 @@ fn emit_event_handlers(
             quote! {
                 impl Answer for super::events::#r {
                     fn into_answer(self) -> Option<Value> {
-                        lark_oapi_core::dispatcher::answer_json(&self)
+                        lark_oapi_core::__private::answer_json(&self)
                     }
                 }
             }
@@ -684,7 +684,8 @@ fn emit_event_handlers(
         #module_doc
         #![allow(unused_imports)]
         use std::future::Future;
-        use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult, RegisterHandlers};
+        use lark_oapi_core::__private::RegisterHandlers;
+        use lark_oapi_core::dispatcher::{Answer, Event, HandlerResult};
         use serde_json::Value;
 
         #trait_doc
@@ -711,7 +712,7 @@ fn emit_models(p: &Project, v: &Version, dir: &str, out: &mut Output) -> Result<
     let file = quote! {
         #module_doc
         #![allow(unused_imports)]
-        use lark_oapi_core::json::{self, FromJson, JsonError, JsonWriter, ToJson};
+        use lark_oapi_core::__private::json::{self, FromJson, JsonError, JsonWriter, ToJson};
         use serde_json::Value;
 
         #(#enums)*
@@ -1068,7 +1069,8 @@ fn emit_resource(
     let file = quote! {
         #module_doc
         #[allow(unused_imports)]
-        use lark_oapi_core::{Call, Method as HttpMethod, Required, TokenTypes};
+        use lark_oapi_core::__private::{Call, Required};
+        use lark_oapi_core::{Method as HttpMethod, TokenTypes};
 
         #handle_struct
 
@@ -1179,7 +1181,7 @@ fn method_builder(m: &Method) -> TokenStream {
         let in_body = p.token_in_body;
         let has_more = &p.has_more_field;
         let config = quote! {
-            lark_oapi_core::PageFields { items: #items_field, token_param: #token_param, token_in_body: #in_body, has_more: #has_more }
+            lark_oapi_core::__private::PageFields { items: #items_field, token_param: #token_param, token_in_body: #in_body, has_more: #has_more }
         };
         quote! {
             /// Every item of every page, fetched lazily as the stream is polled; an error ends it.
@@ -1212,8 +1214,8 @@ fn method_builder(m: &Method) -> TokenStream {
         }
 
         impl lark_oapi_core::CallOptions for #builder {
-            fn call_mut(&mut self) -> &mut Call {
-                &mut self.call
+            fn options_mut(&mut self) -> &mut lark_oapi_core::RequestOptions {
+                lark_oapi_core::CallOptions::options_mut(&mut self.call)
             }
         }
     }

@@ -100,11 +100,6 @@ impl Call {
         self.has_body = true;
     }
 
-    /// The per-call options.
-    pub fn options_mut(&mut self) -> &mut RequestOptions {
-        self.spec.options_mut()
-    }
-
     /// The described call.
     pub fn into_spec(self) -> RequestSpec {
         self.spec
@@ -256,30 +251,32 @@ impl<T: FromJson> Future for ResponseFuture<T> {
 /// The answer of a generated download call.
 pub type DownloadFuture = Pin<Box<dyn Future<Output = Result<Download>> + Send>>;
 
-/// Per-call options on every generated builder: tenant key, tokens, headers, timeout,
-/// retries. One shared trait instead of the same methods on 1,700 builders; bring it into
-/// scope with `use lark_oapi::CallOptions;` (or `use lark_oapi::prelude::*;`).
+/// Per-call options on every request builder (generated ones and
+/// [`RawRequest`](crate::RawRequest)): tenant key, tokens, headers, timeout, retries. One
+/// trait instead of the same methods on 1,700 builders; bring it into scope with
+/// `use lark_oapi::CallOptions;` (or `use lark_oapi::prelude::*;`).
+///
+/// Each setter is [`RequestOptions`]'s, applied to the builder's options: the one place they
+/// are written.
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use lark_oapi_core::CallOptions;
-/// # #[derive(Debug)] struct Builder { call: lark_oapi_core::Call }
-/// # impl CallOptions for Builder { fn call_mut(&mut self) -> &mut lark_oapi_core::Call { &mut self.call } }
-/// # fn demo(builder: Builder) {
-/// let builder = builder
+/// use lark_oapi_core::{CallOptions, Client, Method};
+/// # fn demo(client: Client) {
+/// let request = client
+///     .request(Method::GET, "/open-apis/im/v1/chats")
 ///     .tenant_key("tenant-1")
-///     .user_access_token("u-xxx")
 ///     .header("X-Request-Tag", "nightly-sync")
 ///     .timeout(Duration::from_secs(5));
 /// # }
 /// ```
 pub trait CallOptions: Sized {
-    /// The call being built (what generated builders hold).
-    fn call_mut(&mut self) -> &mut Call;
+    /// The builder's per-call options.
+    fn options_mut(&mut self) -> &mut RequestOptions;
 
     /// Changes the per-call options.
     fn with_options(mut self, f: impl FnOnce(RequestOptions) -> RequestOptions) -> Self {
-        let options = self.call_mut().options_mut();
+        let options = self.options_mut();
         *options = f(std::mem::take(options));
         self
     }
@@ -314,7 +311,13 @@ pub trait CallOptions: Sized {
         self.with_options(|o| o.app_access_token(token))
     }
 
-    /// An extra header.
+    /// The help desk credential for this call (see [`RequestOptions::helpdesk`]).
+    fn helpdesk(self, helpdesk_id: &str, helpdesk_token: &str) -> Self {
+        self.with_options(|o| o.helpdesk(helpdesk_id, helpdesk_token))
+    }
+
+    /// An extra header; it replaces the SDK's value of that header (see
+    /// [`RequestOptions::header`]).
     fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.with_options(|o| o.header(name, value))
     }
@@ -327,5 +330,11 @@ pub trait CallOptions: Sized {
     /// Retry policy of this call.
     fn retry_policy(self, policy: crate::RetryPolicy) -> Self {
         self.with_options(|o| o.retry_policy(policy))
+    }
+}
+
+impl CallOptions for Call {
+    fn options_mut(&mut self) -> &mut RequestOptions {
+        self.spec.options_mut()
     }
 }

@@ -94,7 +94,7 @@ pub(crate) fn kind(value: &Value) -> &'static str {
 /// with [`field`] instead:
 ///
 /// ```
-/// use lark_oapi_core::json::{self, FromJson, JsonError};
+/// use lark_oapi_core::__private::json::{self, FromJson, JsonError};
 /// use serde_json::{Value, json};
 ///
 /// #[derive(Debug, Default, PartialEq)]
@@ -368,7 +368,7 @@ impl<T: FromJson, S: BuildHasher + Default> FromJson for HashMap<String, T, S> {
 /// the next value, field or nested begin writes a separating comma first.
 ///
 /// ```
-/// use lark_oapi_core::json::JsonWriter;
+/// use lark_oapi_core::__private::json::JsonWriter;
 ///
 /// let mut w = JsonWriter::new();
 /// w.begin_object();
@@ -540,7 +540,7 @@ impl JsonWriter {
 /// Generated impls write one field per line:
 ///
 /// ```
-/// use lark_oapi_core::json::{self, JsonWriter, ToJson};
+/// use lark_oapi_core::__private::json::{self, JsonWriter, ToJson};
 ///
 /// struct Text { text: String, at: Vec<String>, root_id: Option<String> }
 ///

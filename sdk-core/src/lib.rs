@@ -43,7 +43,6 @@ mod error;
 #[cfg(feature = "events")]
 pub mod event_crypto;
 mod file;
-pub mod json;
 #[cfg(feature = "long-connection")]
 pub mod long_connection;
 mod page;
@@ -55,10 +54,7 @@ pub use auth::{
     BoxFuture, CacheError, MemoryTokenCache, MemoryUserTokenStore, TokenCache, TokenTypes,
     UserToken, UserTokenStore, UserTokens, UserTokensBuilder,
 };
-pub use call::{
-    Call, CallOptions, DownloadFuture, PageFields, Required, ResponseFuture, ToJsonDyn,
-    TypedPaginator,
-};
+pub use call::{CallOptions, DownloadFuture, ResponseFuture};
 pub use client::Client;
 pub use config::{AppType, Config, ConfigBuilder, Domain, HelpdeskCredential, USER_AGENT};
 pub use error::{
@@ -67,6 +63,7 @@ pub use error::{
 };
 pub use file::download::{ByteStream, Download};
 pub use file::upload::{DEFAULT_FILE_NAME, FilePart, Multipart};
+pub use json::JsonError;
 pub use page::{ItemStream, Page, PageStream, Paginator, TokenLocation};
 pub use request::RequestSpec;
 pub use request::options::RequestOptions;
@@ -79,3 +76,41 @@ pub use secret::SecretString;
 pub use reqwest;
 /// HTTP methods (re-exported from `http`).
 pub use reqwest::Method;
+
+/// Decodes a generated type (a model, an event payload) from JSON, as leniently as
+/// responses are decoded: absent or `null` fields take their defaults, unknown keys are
+/// ignored, numbers and booleans given as strings are read. The error names the path of the
+/// value that did not fit.
+///
+/// ```
+/// # #[derive(Default, Debug)] struct Chat { chat_id: String }
+/// # impl lark_oapi_core::__private::json::FromJson for Chat {
+/// #     fn from_json(v: serde_json::Value) -> Result<Self, lark_oapi_core::JsonError> {
+/// #         let mut o = lark_oapi_core::__private::json::object(v, "Chat")?;
+/// #         let mut out = Chat::default();
+/// #         lark_oapi_core::__private::json::set(&mut o, "chat_id", &mut out.chat_id)?;
+/// #         Ok(out)
+/// #     }
+/// # }
+/// // With `lark_oapi`, `Chat` is e.g. `lark_oapi::im::v1::models::ListChat`.
+/// let chat: Chat = lark_oapi_core::from_value(serde_json::json!({"chat_id": "oc_1"}))?;
+/// assert_eq!(chat.chat_id, "oc_1");
+/// # Ok::<(), lark_oapi_core::JsonError>(())
+/// ```
+pub fn from_value<T: json::FromJson>(value: serde_json::Value) -> Result<T, JsonError> {
+    T::from_json(value)
+}
+
+/// Encodes a generated type as the JSON the platform receives (unset optional fields left
+/// out).
+pub fn to_value<T: json::ToJson + ?Sized>(value: &T) -> serde_json::Value {
+    serde_json::from_slice(&json::to_vec(value)).unwrap_or(serde_json::Value::Null)
+}
+
+/// Not public API: what generated code is built from. Nothing here is covered by semver;
+/// it changes whenever the generator does. Use the typed builders and the documented items
+/// instead.
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+pub(crate) use __private::json;

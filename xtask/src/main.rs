@@ -1,6 +1,7 @@
 //! Workspace tasks. Run `cargo xtask --help`.
 
 mod import;
+mod public_api;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -35,6 +36,13 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Lists the public API of the runtime and the facade into api/ (rustdoc JSON from the
+    /// nightly toolchain): one line per item, sorted, for review in diffs.
+    PublicApi {
+        /// Writes nothing; fails, showing the difference, if the API differs from api/.
+        #[arg(long)]
+        check: bool,
+    },
 }
 
 fn workspace_root() -> PathBuf {
@@ -54,6 +62,7 @@ fn main() -> ExitCode {
             })
         }
         Command::Codegen { check } => codegen(&root, check),
+        Command::PublicApi { check } => public_api::run(&root, check),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

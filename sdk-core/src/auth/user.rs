@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
+use crate::CallOptions as _;
 use crate::auth::{BoxFuture, CacheError};
 use crate::client::Client;
 use crate::error::{AuthErrorKind, Error, Result, codes};
@@ -241,7 +242,7 @@ impl UserTokenStore for MemoryUserTokenStore {
 ///
 /// ```no_run
 /// # async fn run(client: lark_oapi_core::Client, code: &str) -> lark_oapi_core::Result<()> {
-/// use lark_oapi_core::{Method, UserTokens};
+/// use lark_oapi_core::{CallOptions, Method, UserTokens};
 ///
 /// let users = UserTokens::new(&client);
 /// // After the user logged in and was redirected back with `?code=...`:
@@ -506,7 +507,7 @@ impl UserTokens {
     ///
     /// ```no_run
     /// # async fn run(client: lark_oapi_core::Client, users: lark_oapi_core::UserTokens) -> lark_oapi_core::Result<()> {
-    /// use lark_oapi_core::{Method, codes};
+    /// use lark_oapi_core::{CallOptions, Method, codes};
     /// let token = users.access_token("ou_7d8a6e6df7621556ce0d21922b676706").await?;
     /// let call = |token| client.request(Method::GET, "/open-apis/authen/v1/user_info").user_access_token(token);
     /// let me = match call(token.clone()).send_value().await {

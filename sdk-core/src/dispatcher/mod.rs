@@ -23,20 +23,21 @@ use tokio::sync::watch;
 use crate::auth::BoxFuture;
 use crate::client::Client;
 use crate::event_crypto::{AesKey, constant_time_eq, verify_event_signature};
-use crate::json::FromJson;
+use register::RegisterHandlers as _;
 
 #[cfg(feature = "axum")]
 pub mod axum_adapter;
 mod card_action;
 mod dedup;
 mod delivery;
-mod event;
+pub(crate) mod event;
+pub(crate) mod register;
 
 pub use card_action::{CardActionHandler, LegacyCardAnswer};
 pub use dedup::{DedupStore, MemoryDedupStore};
 pub(crate) use delivery::Outcome;
 use delivery::{InFlight, RunToCompletion};
-pub use event::{Answer, Event, answer_json};
+pub use event::{Answer, Event};
 
 /// The error a handler returns: anything that converts into a boxed error, so `?` works on
 /// `std` errors, `anyhow::Error` and strings alike. It is logged, and the platform is told
@@ -183,55 +184,6 @@ impl fmt::Debug for EventDispatcherBuilder {
     }
 }
 
-/// Registration of typed handlers. The generated `on_<event>` methods (one per event type,
-/// in `lark_oapi::prelude`) are provided methods of traits built on this one.
-pub trait RegisterHandlers: Sized {
-    /// Handles `event_type` with `handler`, which gets the event with its payload decoded
-    /// into `P` and answers with `A` (`()` for plain events, the response type for
-    /// callbacks). A payload that does not decode fails the delivery (500), so the
-    /// platform delivers it again and nothing is lost silently.
-    fn on_event<P, A, F, Fut>(self, event_type: &str, handler: F) -> Self
-    where
-        P: FromJson + Send + 'static,
-        A: Answer + 'static,
-        F: Fn(Event<P>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = HandlerResult<A>> + Send + 'static;
-}
-
-impl RegisterHandlers for EventDispatcherBuilder {
-    fn on_event<P, A, F, Fut>(mut self, event_type: &str, handler: F) -> Self
-    where
-        P: FromJson + Send + 'static,
-        A: Answer + 'static,
-        F: Fn(Event<P>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = HandlerResult<A>> + Send + 'static,
-    {
-        let handler = Arc::new(handler);
-        self.handlers.insert(
-            event_type.to_owned(),
-            Arc::new(move |event: Event| {
-                let typed = event.into_typed::<P>();
-                let handler = handler.clone();
-                Box::pin(async move {
-                    match typed {
-                        Ok(event) => finish(handler(event).await),
-                        Err(e) => {
-                            Outcome::fail(500, format!("the event payload did not decode: {e}"))
-                        }
-                    }
-                })
-            }),
-        );
-        self
-    }
-}
-
-fn finish<A: Answer>(result: HandlerResult<A>) -> Outcome {
-    match result {
-        Ok(answer) => Outcome::ok(answer.into_answer()),
-        Err(e) => Outcome::fail(500, e.to_string()),
-    }
-}
 
 impl EventDispatcherBuilder {
     /// The Encrypt Key of the app's event subscription: bodies must then be encrypted and
@@ -728,5 +680,12 @@ impl EventDispatcher {
             );
         }
         outcome
+    }
+}
+
+pub(crate) fn finish<A: Answer>(result: HandlerResult<A>) -> Outcome {
+    match result {
+        Ok(answer) => Outcome::ok(answer.into_answer()),
+        Err(e) => Outcome::fail(500, e.to_string()),
     }
 }

@@ -23,7 +23,9 @@ use crate::secret::SecretString;
 ///    [`AuthErrorKind::UserTokenRequired`](crate::AuthErrorKind::UserTokenRequired).
 ///
 /// A token given here is sent as is, whether the token cache is on or off, and is never
-/// stored. Extra headers are added last but cannot replace `Authorization`.
+/// stored. A header given here replaces the SDK's value of it (`User-Agent`,
+/// `Content-Type`); `Authorization`, framing headers and a multipart body's `Content-Type`
+/// are refused.
 ///
 /// ```
 /// use std::time::Duration;
@@ -132,7 +134,10 @@ impl RequestOptions {
         self
     }
 
-    /// An extra header. Invalid names or values fail the call with `Error::InvalidRequest`.
+    /// An extra header, replacing the SDK's value of it; give it twice to send two values.
+    /// Invalid names or values, `Authorization`, `Content-Length`, `Transfer-Encoding`,
+    /// `Host`, and `Content-Type` on a multipart body fail the call with
+    /// `Error::InvalidRequest` before anything is sent.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
         self

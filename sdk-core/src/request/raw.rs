@@ -1,11 +1,10 @@
 //! `client.request(method, path)`: the raw request builder, first-class on its own.
 
-use std::time::Duration;
-
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::TokenTypes;
+use crate::call::CallOptions;
 use crate::client::Client;
 use crate::error::Result;
 use crate::file::download::Download;
@@ -13,15 +12,15 @@ use crate::file::upload::Multipart;
 use crate::page::Paginator;
 use crate::request::RequestSpec;
 use crate::request::options::RequestOptions;
-use crate::request::retry::RetryPolicy;
 use crate::response::{RawResponse, Response};
-use crate::secret::SecretString;
 
-/// A request to any endpoint, built fluently and sent with one of the `send` methods.
+/// A request to any endpoint, built fluently and sent with one of the `send` methods. The
+/// per-call options (tokens, tenant key, headers, timeout, retries) are
+/// [`CallOptions`]'s, as on every generated builder.
 ///
 /// ```no_run
 /// # async fn run(client: lark_oapi_core::Client) -> lark_oapi_core::Result<()> {
-/// use lark_oapi_core::Method;
+/// use lark_oapi_core::{CallOptions, Method};
 /// #[derive(serde::Deserialize, Debug)]
 /// struct Chat { chat_id: String, name: Option<String> }
 /// #[derive(serde::Deserialize, Debug)]
@@ -93,58 +92,6 @@ impl RawRequest {
         self.token_types(TokenTypes::NONE)
     }
 
-    /// Replaces all per-call options.
-    pub fn options(mut self, options: RequestOptions) -> Self {
-        self.spec = self.spec.with_options(options);
-        self
-    }
-
-    fn with(mut self, f: impl FnOnce(RequestOptions) -> RequestOptions) -> Self {
-        let options = std::mem::take(self.spec.options_mut());
-        *self.spec.options_mut() = f(options);
-        self
-    }
-
-    /// The tenant to act in (marketplace apps).
-    pub fn tenant_key(self, tenant_key: impl Into<String>) -> Self {
-        self.with(|o| o.tenant_key(tenant_key))
-    }
-
-    /// Sends this user access token.
-    pub fn user_access_token(self, token: impl Into<SecretString>) -> Self {
-        self.with(|o| o.user_access_token(token))
-    }
-
-    /// Acts as the user stored under `key` in `users` (see [`RequestOptions::on_behalf_of`]).
-    pub fn on_behalf_of(self, users: &crate::UserTokens, key: impl Into<String>) -> Self {
-        self.with(|o| o.on_behalf_of(users, key))
-    }
-
-    /// Sends this tenant access token.
-    pub fn tenant_access_token(self, token: impl Into<SecretString>) -> Self {
-        self.with(|o| o.tenant_access_token(token))
-    }
-
-    /// Sends this app access token.
-    pub fn app_access_token(self, token: impl Into<SecretString>) -> Self {
-        self.with(|o| o.app_access_token(token))
-    }
-
-    /// An extra header.
-    pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.with(|o| o.header(name, value))
-    }
-
-    /// Timeout of each attempt of this call (see [`RequestOptions::timeout`]).
-    pub fn timeout(self, timeout: Duration) -> Self {
-        self.with(|o| o.timeout(timeout))
-    }
-
-    /// The retry policy of this call.
-    pub fn retry_policy(self, policy: RetryPolicy) -> Self {
-        self.with(|o| o.retry_policy(policy))
-    }
-
     /// The described call, e.g. to send it later with [`Client::send`].
     pub fn into_spec(self) -> RequestSpec {
         self.spec
@@ -173,5 +120,11 @@ impl RawRequest {
     /// Pages through a list endpoint; see [`Paginator`].
     pub fn paginate(self) -> Paginator {
         Paginator::new(self.client, self.spec)
+    }
+}
+
+impl CallOptions for RawRequest {
+    fn options_mut(&mut self) -> &mut RequestOptions {
+        self.spec.options_mut()
     }
 }

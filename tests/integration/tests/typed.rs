@@ -279,8 +279,7 @@ fn enums_keep_unknown_values() {
 #[test]
 fn generated_types_decode_leniently_and_tolerate_unknown_fields() {
     use lark_oapi::im::v1::models::Message;
-    use lark_oapi::json::FromJson;
-    let m = Message::from_json(serde_json::json!({
+    let m = lark_oapi::from_value::<Message>(serde_json::json!({
         "message_id": "om_1",
         "deleted": "true",
         "sender": {"id": "ou_1", "sender_type": "user", "brand_new_field": [1, 2]},
@@ -296,7 +295,7 @@ fn generated_types_decode_leniently_and_tolerate_unknown_fields() {
         "42",
         "ids given as numbers stay strings"
     );
-    let err = Message::from_json(serde_json::json!({"mentions": [{}, {"key": {"nested": true}}]}))
+    let err = lark_oapi::from_value::<Message>(serde_json::json!({"mentions": [{}, {"key": {"nested": true}}]}))
         .unwrap_err();
     assert_eq!(err.path(), "mentions[1].key");
 }
@@ -318,9 +317,8 @@ fn every_event_has_a_type_name_and_a_payload_type() {
 #[test]
 fn an_im_message_receive_payload_decodes() {
     use lark_oapi::im::v1::events::{IM_MESSAGE_RECEIVE_V1, P2ImMessageReceiveV1Data};
-    use lark_oapi::json::FromJson;
     assert_eq!(IM_MESSAGE_RECEIVE_V1, "im.message.receive_v1");
-    let ev = P2ImMessageReceiveV1Data::from_json(serde_json::json!({
+    let ev = lark_oapi::from_value::<P2ImMessageReceiveV1Data>(serde_json::json!({
         "sender": {"sender_id": {"open_id": "ou_1", "user_id": "u1"}, "sender_type": "user", "tenant_key": "tk"},
         "message": {"message_id": "om_1", "chat_id": "oc_1", "chat_type": "group", "message_type": "text",
                     "content": "{\"text\":\"hi\"}", "create_time": "1608725989000",

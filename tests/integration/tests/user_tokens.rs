@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 use lark_oapi::codes;
-use lark_oapi::prelude::CallOptions as _;
 use lark_oapi::{
     AuthErrorKind, BoxFuture, CacheError, Client, Error, MemoryUserTokenStore, UserToken,
     UserTokenStore, UserTokens,

@@ -293,14 +293,9 @@ fn upload(ctx: &Ctx<'_>, req: &Incoming, kind: UploadKind) -> Response {
     let Some(file) = file.filter(|_| violations.is_empty()) else {
         return ctx.field_error(violations);
     };
-    if file.file_name.as_deref().is_none_or(str::is_empty) {
-        return ctx.error(
-            StatusCode::BAD_REQUEST,
-            1061002,
-            "params error: file part has no filename",
-            None,
-        );
-    }
+    // A file part without a `filename` is accepted, as the platform does: the vendors'
+    // own upload samples (Python `open(path, "rb")`, Node `fs.readFileSync` Buffers)
+    // send none.
     match kind {
         UploadKind::Image => {
             if !matches!(text("image_type"), Some("message" | "avatar")) {

@@ -87,7 +87,10 @@ pub(crate) async fn handle(ctx: &Ctx<'_>, req: Request, path: &str) -> Response 
                 ),
             }
         }
-        _ => ctx.error(StatusCode::NOT_FOUND, 404, "not found", None),
+        _ => match crate::control_ws::handle(ctx, &method, path, &parse()) {
+            Some(answer) => answer,
+            None => ctx.error(StatusCode::NOT_FOUND, 404, "not found", None),
+        },
     }
 }
 

@@ -20,6 +20,23 @@
 //!   app's URL encrypted and signed like the platform (see [`crypto`]) and
 //!   retries until HTTP 200.
 //!
+//! Run as a binary (`cargo run -p lark-oapi-mock`), it is driven over HTTP by control
+//! endpoints (JSON bodies), so a test in any language can use it:
+//!
+//! | endpoint | does |
+//! | --- | --- |
+//! | `GET /__mock/requests`, `POST /__mock/reset` | the request log; forget it and every queued fault |
+//! | `POST /__mock/faults` `{"path", "fault": {"kind", ..}}` | queue a [`Fault`] |
+//! | `POST /__mock/revoke_tokens`, `/__mock/token_expire` `{"secs"}`, `/__mock/app_ticket` `{"ticket"}`, `/__mock/list_size` `{"path","total"}` | tokens and lists |
+//! | `POST /__mock/ws/events` `{"event", "type": "event"\|"card"}` | push an event over the long connection; answers its `message_id` |
+//! | `GET /__mock/ws/acks`, `/__mock/ws/delivered`, `/__mock/ws/stats` | what clients acknowledged, and the server's counters |
+//! | `POST /__mock/ws/fragments` `{"n"}`, `/__mock/ws/silent` `{"silent"}`, `/__mock/ws/client_config` `{"ping_interval", ..}` | how events are sent |
+//! | `POST /__mock/ws/drop`, `/__mock/ws/close`, `/__mock/ws/refuse_handshakes` `{"status","auth_code","times"}`, `/__mock/ws/endpoint_faults` `{"code","times"}` | connection failures |
+//! | `POST /__mock/users/auth_code` `{"open_id"}`, `/__mock/users/token_expire` `{"access_secs","refresh_secs"}`, `/__mock/users/expire_access`, `/__mock/users/revoke`; `GET /__mock/users/refreshes` | user authorization |
+//!
+//! Response header names are sent in the platform's spelling (`X-Tt-Logid`,
+//! `Content-Type`), for clients that read them by exact name.
+//!
 //! Every request is recorded ([`MockPlatform::requests`]) before anything else
 //! happens to it, and failures can be injected per path ([`MockPlatform::push_fault`]).
 //! Every response carries an `X-Tt-Logid` header (and `x-request-id` with the
@@ -44,6 +61,7 @@
 mod api;
 mod callback;
 mod control;
+mod control_ws;
 pub mod crypto;
 pub mod frame;
 mod handler;

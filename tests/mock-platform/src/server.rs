@@ -98,6 +98,9 @@ async fn serve_connection(
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .keep_alive(true)
+        // The platform's spelling (`X-Tt-Logid`, `Content-Type`): clients that read
+        // headers by exact name, as the vendor Python SDK does, find them.
+        .title_case_headers(true)
         .serve_connection(TokioIo::new(stream), service)
         // Needed for the long connection's WebSocket upgrade.
         .with_upgrades();

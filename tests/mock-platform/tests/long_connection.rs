@@ -556,3 +556,79 @@ async fn graceful_shutdown_closes_websocket_connections() {
         .expect("shutdown in time");
     assert!(reader.await.unwrap());
 }
+
+/// The long connection driven only over HTTP, as a test in another language would drive
+/// the standalone binary: `/__mock/ws/*` and `/__mock/users/*`.
+#[tokio::test]
+async fn control_endpoints_drive_the_long_connection_over_http() {
+    let mock = MockPlatform::start().await.unwrap();
+    let c = client();
+    let base = mock.base_url();
+    let post = |path: &str, body: Value| {
+        let req = c.post(format!("{base}{path}")).body(body.to_string());
+        async move {
+            let resp = req.send().await.unwrap();
+            let status = resp.status().as_u16();
+            (status, serde_json::from_slice::<Value>(&resp.bytes().await.unwrap()).unwrap())
+        }
+    };
+    let get = |path: &str| {
+        let req = c.get(format!("{base}{path}"));
+        async move { serde_json::from_slice::<Value>(&req.send().await.unwrap().bytes().await.unwrap()).unwrap() }
+    };
+
+    let (status, _) = post(
+        "/__mock/ws/client_config",
+        json!({"ping_interval": 7, "reconnect_count": 2}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let answer = endpoint_with(&mock, APP_SECRET).await;
+    assert_eq!(answer["data"]["ClientConfig"]["PingInterval"], 7, "{answer}");
+    assert_eq!(answer["data"]["ClientConfig"]["ReconnectCount"], 2, "{answer}");
+
+    let (status, pushed) = post("/__mock/ws/events", json!({"event": event(1)})).await;
+    assert_eq!(status, 200, "{pushed}");
+    let id = pushed["message_id"].as_str().unwrap().to_owned();
+    let mut ws = open(&mock).await;
+    let frame = recv(&mut ws).await;
+    assert_eq!(frame.header("message_id"), Some(id.as_str()));
+    assert_eq!(frame.header("type"), Some("event"));
+    send(&mut ws, &ack(&frame, 200, None)).await;
+    assert!(mock.ws_wait_until(STEP, |m| m.ws_delivered().contains(&id)).await);
+    assert_eq!(get("/__mock/ws/delivered").await, json!([id]));
+    let acks = get("/__mock/ws/acks").await;
+    assert_eq!(acks[0]["message_id"], id.as_str());
+    assert_eq!(acks[0]["code"], 200);
+    let stats = get("/__mock/ws/stats").await;
+    assert_eq!(stats["events_sent"], 1, "{stats}");
+    assert_eq!(stats["pending"], 0, "{stats}");
+
+    // A card frame, and a bad type named in the answer.
+    let (_, pushed) = post("/__mock/ws/events", json!({"type": "card", "event": event(2)})).await;
+    let frame = recv(&mut ws).await;
+    assert_eq!(frame.header("message_id"), pushed["message_id"].as_str());
+    assert_eq!(frame.header("type"), Some("card"));
+    let (status, answer) = post("/__mock/ws/events", json!({"type": "nope", "event": {}})).await;
+    assert_eq!(status, 400);
+    assert!(answer["msg"].as_str().unwrap().contains("\"type\""), "{answer}");
+
+    // Endpoint faults and dropped connections.
+    let (status, _) = post(
+        "/__mock/ws/endpoint_faults",
+        json!({"code": 1000040350, "times": 1}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(endpoint_with(&mock, APP_SECRET).await["code"], 1000040350);
+    post("/__mock/ws/drop", json!({})).await;
+    assert!(mock.ws_wait_until(STEP, |m| m.ws_stats().live_connections == 0).await);
+
+    // User authorization: a login code the OIDC endpoint accepts.
+    let (status, issued) = post("/__mock/users/auth_code", json!({"open_id": "ou_http"})).await;
+    assert_eq!(status, 200);
+    assert!(issued["auth_code"].as_str().unwrap().starts_with("code-"));
+    assert_eq!(get("/__mock/users/refreshes").await["refreshes"], 0);
+    let (status, answer) = post("/__mock/users/token_expire", json!({"access_secs": 1})).await;
+    assert_eq!(status, 400, "both lifetimes are required: {answer}");
+}

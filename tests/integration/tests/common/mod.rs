@@ -7,6 +7,9 @@ use std::time::Duration;
 use lark_oapi::{Client, Config, ConfigBuilder, Domain, RetryPolicy};
 use lark_oapi_mock::{APP_ID, APP_SECRET, MockPlatform, WsClientConfig};
 
+/// The per-call option setters of every request builder, raw ones included.
+pub use lark_oapi::CallOptions;
+
 pub const TENANT_TOKEN_PATH: &str = "/open-apis/auth/v3/tenant_access_token/internal";
 
 /// A retry policy with short waits, so tests stay fast.

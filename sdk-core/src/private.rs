@@ -1,0 +1,10 @@
+//! What generated code is built from (`lark_oapi_core::__private`): not public API.
+
+pub use crate::call::{Call, PageFields, Required, ToJsonDyn, TypedPaginator};
+#[cfg(feature = "events")]
+pub use crate::dispatcher::event::answer_json;
+#[cfg(feature = "events")]
+pub use crate::dispatcher::register::RegisterHandlers;
+
+#[path = "json.rs"]
+pub mod json;
