@@ -128,8 +128,8 @@ struct Walker<'a> {
     seen: HashSet<(String, String)>,
 }
 
-impl Walker<'_> {
-    fn item(&self, id: &str) -> Option<&Value> {
+impl<'a> Walker<'a> {
+    fn item(&self, id: &str) -> Option<&'a Value> {
         self.items.get(id).copied()
     }
 
@@ -311,7 +311,7 @@ impl Walker<'_> {
                         ""
                     };
                     self.lines.insert(format!(
-                        "impl{generics} {neg}{} for {}",
+                        "{path}: impl{generics} {neg}{} for {}",
                         path_ty(tr),
                         ty(&imp["for"])
                     ));
