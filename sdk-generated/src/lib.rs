@@ -56,6 +56,17 @@ mod generated;
 #[allow(unused_imports)]
 pub use generated::*;
 
+/// The README's examples, compiled as doctests so that a stale one fails CI (they need
+/// every project and runtime feature, as `cargo test --workspace` builds this crate).
+#[cfg(all(
+    doctest,
+    feature = "full",
+    feature = "axum",
+    feature = "long-connection"
+))]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
 /// What most programs import: `use lark_oapi::prelude::*;`.
 pub mod prelude {
     pub use crate::Client;
