@@ -35,20 +35,20 @@ use std::ops::Deref;
 
 // What the runtime promises, by name: a new runtime item is public here only once it is
 // listed (and the public-API snapshot, `api/lark-oapi.txt`, is updated with it).
+#[cfg(feature = "long-connection")]
+pub use lark_oapi_core::long_connection;
 pub use lark_oapi_core::{
     ApiError, AppType, AuthError, AuthErrorKind, BoxFuture, ByteStream, CacheError, CallOptions,
-    Config, ConfigBuilder, DEFAULT_FILE_NAME, DecodeError, Domain, Download, DownloadFuture,
-    Error, ErrorDetail, ErrorHelp, FieldViolation, FilePart, HelpdeskCredential, HttpError,
-    ItemStream, JsonError, MemoryTokenCache, MemoryUserTokenStore, Method, Multipart, Page,
-    PageStream, Paginator, PermissionViolation, RawRequest, RawResponse, RequestOptions,
-    RequestSpec, Response, ResponseFuture, Result, RetryPolicy, SecretString, TokenCache,
-    TokenLocation, TokenTypes, TransportError, USER_AGENT, UserToken, UserTokenStore, UserTokens,
-    UserTokensBuilder, card, codes, from_value, reqwest, to_value,
+    Config, ConfigBuilder, DEFAULT_FILE_NAME, DecodeError, Domain, Download, DownloadFuture, Error,
+    ErrorDetail, ErrorHelp, FieldViolation, FilePart, HelpdeskCredential, HttpError, ItemStream,
+    JsonError, MemoryTokenCache, MemoryUserTokenStore, Method, Multipart, Page, PageStream,
+    Paginator, PermissionViolation, RawRequest, RawResponse, RequestOptions, RequestSpec, Response,
+    ResponseFuture, Result, RetryPolicy, SecretString, TokenCache, TokenLocation, TokenTypes,
+    TransportError, USER_AGENT, UserToken, UserTokenStore, UserTokens, UserTokensBuilder, card,
+    codes, from_value, reqwest, to_value,
 };
 #[cfg(feature = "events")]
 pub use lark_oapi_core::{dispatcher, event_crypto};
-#[cfg(feature = "long-connection")]
-pub use lark_oapi_core::long_connection;
 
 // Generated code is formatted by the generator (prettyplease), not rustfmt.
 #[rustfmt::skip]

@@ -45,7 +45,11 @@ pub(crate) fn run(root: &Path, check: bool) -> Result<(), String> {
         let path = root.join(target.listing);
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         if committed == listing {
-            println!("{}: {} items, unchanged", target.listing, listing.lines().count());
+            println!(
+                "{}: {} items, unchanged",
+                target.listing,
+                listing.lines().count()
+            );
             continue;
         }
         if check {
@@ -55,7 +59,11 @@ pub(crate) fn run(root: &Path, check: bool) -> Result<(), String> {
                 std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             }
             std::fs::write(&path, &listing).map_err(|e| format!("{}: {e}", path.display()))?;
-            println!("{}: {} items, written", target.listing, listing.lines().count());
+            println!(
+                "{}: {} items, written",
+                target.listing,
+                listing.lines().count()
+            );
         }
     }
     if drifted.is_empty() {
@@ -72,15 +80,27 @@ fn rustdoc_json(root: &Path, target: &Target) -> Result<Value, String> {
     let target_dir = root.join("target/public-api");
     let status = Command::new("cargo")
         .current_dir(root)
-        .args(["+nightly", "rustdoc", "--lib", "--quiet", "-p", target.package])
+        .args([
+            "+nightly",
+            "rustdoc",
+            "--lib",
+            "--quiet",
+            "-p",
+            target.package,
+        ])
         .args(["--no-default-features", "--features", target.features])
         .arg("--target-dir")
         .arg(&target_dir)
         .args(["--", "-Z", "unstable-options", "--output-format", "json"])
         .status()
-        .map_err(|e| format!("running cargo +nightly rustdoc: {e} (is the nightly toolchain installed?)"))?;
+        .map_err(|e| {
+            format!("running cargo +nightly rustdoc: {e} (is the nightly toolchain installed?)")
+        })?;
     if !status.success() {
-        return Err(format!("cargo +nightly rustdoc -p {} failed", target.package));
+        return Err(format!(
+            "cargo +nightly rustdoc -p {} failed",
+            target.package
+        ));
     }
     let file = target_dir.join(format!("doc/{}.json", target.lib_name));
     let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
@@ -150,7 +170,10 @@ impl<'a> Walker<'a> {
             let target = id_of(&use_["id"]);
             let name = use_["name"].as_str().unwrap_or_default();
             let glob = use_["is_glob"].as_bool().unwrap_or(false);
-            match target.as_deref().and_then(|t| self.item(t).map(|i| (t.to_owned(), i))) {
+            match target
+                .as_deref()
+                .and_then(|t| self.item(t).map(|i| (t.to_owned(), i)))
+            {
                 Some((t, target_item)) if glob => {
                     if target_item["inner"].get("module").is_some() {
                         self.module(&t, parent);
@@ -166,7 +189,9 @@ impl<'a> Walker<'a> {
             }
             return;
         }
-        let Some(name) = item["name"].as_str() else { return };
+        let Some(name) = item["name"].as_str() else {
+            return;
+        };
         self.named(id, &format!("{parent}::{name}"));
     }
 
@@ -192,7 +217,8 @@ impl<'a> Walker<'a> {
                 if let Some(plain) = kind.get("plain") {
                     self.fields(&plain["fields"], path);
                     if plain["has_stripped_fields"].as_bool() == Some(true) {
-                        self.lines.insert(format!("struct {path} has private fields"));
+                        self.lines
+                            .insert(format!("struct {path} has private fields"));
                     }
                 } else if let Some(tuple) = kind.get("tuple") {
                     let fields: Vec<String> = tuple
@@ -339,7 +365,8 @@ impl<'a> Walker<'a> {
             if let Some(f) = inner.get("function") {
                 self.lines.insert(function(&path, f));
             } else if let Some(c) = inner.get("assoc_const") {
-                self.lines.insert(format!("const {path}: {}", ty(&c["type"])));
+                self.lines
+                    .insert(format!("const {path}: {}", ty(&c["type"])));
             } else if let Some(t) = inner.get("assoc_type") {
                 let b = bounds(&t["bounds"]);
                 self.lines.insert(format!("type {path}: {b}"));
@@ -351,7 +378,11 @@ impl<'a> Walker<'a> {
 fn function(path: &str, f: &Value) -> String {
     let header = &f["header"];
     let mut quals = String::new();
-    for (flag, word) in [("is_const", "const "), ("is_async", "async "), ("is_unsafe", "unsafe ")] {
+    for (flag, word) in [
+        ("is_const", "const "),
+        ("is_async", "async "),
+        ("is_unsafe", "unsafe "),
+    ] {
         if header[flag].as_bool() == Some(true) {
             quals.push_str(word);
         }

@@ -184,7 +184,6 @@ impl fmt::Debug for EventDispatcherBuilder {
     }
 }
 
-
 impl EventDispatcherBuilder {
     /// The Encrypt Key of the app's event subscription: bodies must then be encrypted and
     /// signed, and both are checked.

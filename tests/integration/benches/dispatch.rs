@@ -17,8 +17,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use lark_oapi::dispatcher::EventDispatcher;
 use lark_oapi::event_crypto::{AesKey, encrypt, event_signature, verify_event_signature};
 use lark_oapi::im::v1::events::P2ImMessageReceiveV1Data;
-use lark_oapi_core::__private::json::FromJson;
 use lark_oapi::prelude::*;
+use lark_oapi_core::__private::json::FromJson;
 
 const KEY: &str = "bench-encrypt-key";
 const TOKEN: &str = "bench-verification-token";

@@ -422,7 +422,10 @@ async fn an_unreachable_platform_is_a_transport_error() {
     );
     for (i, level) in chain.iter().enumerate() {
         for deeper in &chain[i + 1..] {
-            assert!(!level.contains(deeper.as_str()), "{level:?} repeats {deeper:?}");
+            assert!(
+                !level.contains(deeper.as_str()),
+                "{level:?} repeats {deeper:?}"
+            );
         }
     }
     assert!(
@@ -573,7 +576,11 @@ async fn a_header_the_caller_sets_replaces_the_sdk_s_and_is_sent_once() {
     let req = mock.requests_to(path).pop().unwrap();
     assert_eq!(values(&req, "user-agent"), ["my-proxy/2"]);
     assert_eq!(values(&req, "content-type"), ["application/json"]);
-    assert_eq!(values(&req, "x-tag"), ["one", "two"], "the caller's repeats are kept");
+    assert_eq!(
+        values(&req, "x-tag"),
+        ["one", "two"],
+        "the caller's repeats are kept"
+    );
 
     // Without overrides, the SDK's own values, once each.
     client
@@ -611,7 +618,10 @@ async fn a_header_the_caller_sets_replaces_the_sdk_s_and_is_sent_once() {
         .send_value()
         .await
         .unwrap_err();
-    assert!(matches!(&err, Error::InvalidRequest(m) if m.contains("boundary")), "{err:?}");
+    assert!(
+        matches!(&err, Error::InvalidRequest(m) if m.contains("boundary")),
+        "{err:?}"
+    );
     assert!(mock.requests().is_empty());
 }
 
@@ -623,7 +633,10 @@ async fn the_app_s_product_joins_the_user_agent() {
         .user_agent_product("my-bot/1.2.0 (linux)")
         .build()
         .unwrap_err();
-    assert!(matches!(&err, Error::Config(m) if m.contains("user_agent_product")), "{err:?}");
+    assert!(
+        matches!(&err, Error::Config(m) if m.contains("user_agent_product")),
+        "{err:?}"
+    );
     let client = Client::new(
         Config::builder(APP_ID, APP_SECRET)
             .domain(Domain::custom(mock.base_url()))
@@ -647,6 +660,9 @@ async fn the_app_s_product_joins_the_user_agent() {
             .user_agent_product(bad)
             .build()
             .unwrap_err();
-        assert!(matches!(&err, Error::Config(m) if m.contains("user_agent_product")), "{bad:?}: {err:?}");
+        assert!(
+            matches!(&err, Error::Config(m) if m.contains("user_agent_product")),
+            "{bad:?}: {err:?}"
+        );
     }
 }

@@ -295,8 +295,10 @@ fn generated_types_decode_leniently_and_tolerate_unknown_fields() {
         "42",
         "ids given as numbers stay strings"
     );
-    let err = lark_oapi::from_value::<Message>(serde_json::json!({"mentions": [{}, {"key": {"nested": true}}]}))
-        .unwrap_err();
+    let err = lark_oapi::from_value::<Message>(
+        serde_json::json!({"mentions": [{}, {"key": {"nested": true}}]}),
+    )
+    .unwrap_err();
     assert_eq!(err.path(), "mentions[1].key");
 }
 

@@ -306,7 +306,11 @@ async fn a_transient_refresh_failure_is_tried_once_more_then_keeps_a_still_valid
     mock.push_fault(REFRESH_PATH, refresh_server_error());
     let got = users.access_token("hank").await.unwrap();
     assert_eq!(got, *token.access_token(), "the current token, still valid");
-    assert_eq!(mock.requests_to(REFRESH_PATH).len(), 4, "tried twice, not more");
+    assert_eq!(
+        mock.requests_to(REFRESH_PATH).len(),
+        4,
+        "tried twice, not more"
+    );
     assert_eq!(users.get("hank").await.unwrap().unwrap(), token, "kept");
 
     // Next time the refresh goes through.

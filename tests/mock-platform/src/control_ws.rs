@@ -24,7 +24,11 @@ pub(crate) fn handle(ctx: &Ctx<'_>, method: &str, path: &str, body: &Value) -> O
             let kind = match body.get("type").and_then(Value::as_str).unwrap_or("event") {
                 "event" => "event",
                 "card" => "card",
-                other => return Some(bad(&format!("\"type\" must be \"event\" or \"card\", not {other:?}"))),
+                other => {
+                    return Some(bad(&format!(
+                        "\"type\" must be \"event\" or \"card\", not {other:?}"
+                    )));
+                }
             };
             let Some(event) = body.get("event") else {
                 return Some(bad("\"event\" (the event's JSON) is required"));
@@ -59,23 +63,31 @@ pub(crate) fn handle(ctx: &Ctx<'_>, method: &str, path: &str, body: &Value) -> O
         }
         ("POST", "/__mock/ws/refuse_handshakes") => {
             let status = int("status").and_then(|s| u16::try_from(s).ok());
-            let times = int("times").and_then(|t| usize::try_from(t).ok()).unwrap_or(1);
+            let times = int("times")
+                .and_then(|t| usize::try_from(t).ok())
+                .unwrap_or(1);
             match status {
                 Some(status) => {
                     ws.refuse_handshakes(status, int("auth_code"), times);
                     done()
                 }
-                None => bad("\"status\" (HTTP status) is required; \"auth_code\" and \"times\" (default 1) are optional"),
+                None => bad(
+                    "\"status\" (HTTP status) is required; \"auth_code\" and \"times\" (default 1) are optional",
+                ),
             }
         }
         ("POST", "/__mock/ws/endpoint_faults") => {
-            let times = int("times").and_then(|t| usize::try_from(t).ok()).unwrap_or(1);
+            let times = int("times")
+                .and_then(|t| usize::try_from(t).ok())
+                .unwrap_or(1);
             match int("code") {
                 Some(code) => {
                     ws.endpoint_faults(code, times);
                     done()
                 }
-                None => bad("\"code\" (platform code) is required; \"times\" (default 1) is optional"),
+                None => {
+                    bad("\"code\" (platform code) is required; \"times\" (default 1) is optional")
+                }
             }
         }
         ("POST", "/__mock/ws/client_config") => {
@@ -95,16 +107,14 @@ pub(crate) fn handle(ctx: &Ctx<'_>, method: &str, path: &str, body: &Value) -> O
             }
             None => bad("\"silent\" (boolean) is required"),
         },
-        ("POST", "/__mock/users/auth_code") => {
-            match body.get("open_id").and_then(Value::as_str) {
-                Some(open_id) => {
-                    let code = format!("code-{}-{}", ctx.sh.token_salt(), ctx.sh.next_seq());
-                    ctx.sh.users.issue_code(code.clone(), open_id);
-                    ctx.json(StatusCode::OK, &json!({"code": 0, "auth_code": code}))
-                }
-                None => bad("\"open_id\" (string) is required"),
+        ("POST", "/__mock/users/auth_code") => match body.get("open_id").and_then(Value::as_str) {
+            Some(open_id) => {
+                let code = format!("code-{}-{}", ctx.sh.token_salt(), ctx.sh.next_seq());
+                ctx.sh.users.issue_code(code.clone(), open_id);
+                ctx.json(StatusCode::OK, &json!({"code": 0, "auth_code": code}))
             }
-        }
+            None => bad("\"open_id\" (string) is required"),
+        },
         ("POST", "/__mock/users/token_expire") => match (int("access_secs"), int("refresh_secs")) {
             (Some(access), Some(refresh)) => {
                 ctx.sh.users.set_expire(access, refresh);
@@ -120,9 +130,10 @@ pub(crate) fn handle(ctx: &Ctx<'_>, method: &str, path: &str, body: &Value) -> O
             ctx.sh.users.revoke_all();
             done()
         }
-        ("GET", "/__mock/users/refreshes") => {
-            ctx.json(StatusCode::OK, &json!({"refreshes": ctx.sh.users.refreshes()}))
-        }
+        ("GET", "/__mock/users/refreshes") => ctx.json(
+            StatusCode::OK,
+            &json!({"refreshes": ctx.sh.users.refreshes()}),
+        ),
         _ => return None,
     })
 }

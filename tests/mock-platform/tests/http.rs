@@ -427,7 +427,8 @@ async fn response_faults() {
 async fn response_headers_use_the_platform_s_spelling() {
     let mock = MockPlatform::start().await.expect("start");
     let mut stream = tokio::net::TcpStream::connect(mock.addr()).await.unwrap();
-    let request = "GET /open-apis/im/v1/chats HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
+    let request =
+        "GET /open-apis/im/v1/chats HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut received = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut received))

@@ -569,12 +569,18 @@ async fn control_endpoints_drive_the_long_connection_over_http() {
         async move {
             let resp = req.send().await.unwrap();
             let status = resp.status().as_u16();
-            (status, serde_json::from_slice::<Value>(&resp.bytes().await.unwrap()).unwrap())
+            (
+                status,
+                serde_json::from_slice::<Value>(&resp.bytes().await.unwrap()).unwrap(),
+            )
         }
     };
     let get = |path: &str| {
         let req = c.get(format!("{base}{path}"));
-        async move { serde_json::from_slice::<Value>(&req.send().await.unwrap().bytes().await.unwrap()).unwrap() }
+        async move {
+            serde_json::from_slice::<Value>(&req.send().await.unwrap().bytes().await.unwrap())
+                .unwrap()
+        }
     };
 
     let (status, _) = post(
@@ -584,8 +590,14 @@ async fn control_endpoints_drive_the_long_connection_over_http() {
     .await;
     assert_eq!(status, 200);
     let answer = endpoint_with(&mock, APP_SECRET).await;
-    assert_eq!(answer["data"]["ClientConfig"]["PingInterval"], 7, "{answer}");
-    assert_eq!(answer["data"]["ClientConfig"]["ReconnectCount"], 2, "{answer}");
+    assert_eq!(
+        answer["data"]["ClientConfig"]["PingInterval"], 7,
+        "{answer}"
+    );
+    assert_eq!(
+        answer["data"]["ClientConfig"]["ReconnectCount"], 2,
+        "{answer}"
+    );
 
     let (status, pushed) = post("/__mock/ws/events", json!({"event": event(1)})).await;
     assert_eq!(status, 200, "{pushed}");
@@ -595,7 +607,10 @@ async fn control_endpoints_drive_the_long_connection_over_http() {
     assert_eq!(frame.header("message_id"), Some(id.as_str()));
     assert_eq!(frame.header("type"), Some("event"));
     send(&mut ws, &ack(&frame, 200, None)).await;
-    assert!(mock.ws_wait_until(STEP, |m| m.ws_delivered().contains(&id)).await);
+    assert!(
+        mock.ws_wait_until(STEP, |m| m.ws_delivered().contains(&id))
+            .await
+    );
     assert_eq!(get("/__mock/ws/delivered").await, json!([id]));
     let acks = get("/__mock/ws/acks").await;
     assert_eq!(acks[0]["message_id"], id.as_str());
@@ -605,13 +620,20 @@ async fn control_endpoints_drive_the_long_connection_over_http() {
     assert_eq!(stats["pending"], 0, "{stats}");
 
     // A card frame, and a bad type named in the answer.
-    let (_, pushed) = post("/__mock/ws/events", json!({"type": "card", "event": event(2)})).await;
+    let (_, pushed) = post(
+        "/__mock/ws/events",
+        json!({"type": "card", "event": event(2)}),
+    )
+    .await;
     let frame = recv(&mut ws).await;
     assert_eq!(frame.header("message_id"), pushed["message_id"].as_str());
     assert_eq!(frame.header("type"), Some("card"));
     let (status, answer) = post("/__mock/ws/events", json!({"type": "nope", "event": {}})).await;
     assert_eq!(status, 400);
-    assert!(answer["msg"].as_str().unwrap().contains("\"type\""), "{answer}");
+    assert!(
+        answer["msg"].as_str().unwrap().contains("\"type\""),
+        "{answer}"
+    );
 
     // Endpoint faults and dropped connections.
     let (status, _) = post(
@@ -622,7 +644,10 @@ async fn control_endpoints_drive_the_long_connection_over_http() {
     assert_eq!(status, 200);
     assert_eq!(endpoint_with(&mock, APP_SECRET).await["code"], 1000040350);
     post("/__mock/ws/drop", json!({})).await;
-    assert!(mock.ws_wait_until(STEP, |m| m.ws_stats().live_connections == 0).await);
+    assert!(
+        mock.ws_wait_until(STEP, |m| m.ws_stats().live_connections == 0)
+            .await
+    );
 
     // User authorization: a login code the OIDC endpoint accepts.
     let (status, issued) = post("/__mock/users/auth_code", json!({"open_id": "ou_http"})).await;
