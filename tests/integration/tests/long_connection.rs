@@ -66,7 +66,7 @@ async fn delivered(mock: &MockPlatform, message_id: &str) -> bool {
 }
 
 fn connection(client: &lark_oapi::Client, dispatcher: EventDispatcher) -> LongConnectionBuilder {
-    LongConnection::builder(&client, dispatcher).no_proxy()
+    LongConnection::builder(client, dispatcher).no_proxy()
 }
 
 #[tokio::test]

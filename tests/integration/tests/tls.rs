@@ -30,7 +30,7 @@ fn install_provider() {
 /// Starts a long connection that must fail at the TLS handshake, for a reason that mentions
 /// `reason`.
 async fn refused_at_tls(client: &Client, reason: &str) {
-    let err = LongConnection::builder(&client, EventDispatcher::builder().build())
+    let err = LongConnection::builder(client, EventDispatcher::builder().build())
         .no_proxy()
         .auto_reconnect(false)
         .build()

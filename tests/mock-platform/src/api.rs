@@ -307,13 +307,13 @@ fn upload(ctx: &Ctx<'_>, req: &Incoming, kind: UploadKind) -> Response {
             ctx.ok(json!({"image_key": format!("img_mock_{}", ctx.sh.next_seq())}))
         }
         UploadKind::File => {
-            if let Some(duration) = text("duration").filter(|d| !d.is_empty()) {
-                if duration.trim().parse::<u64>().is_err() {
-                    return ctx.field_error(vec![violation(
-                        "duration",
-                        "duration must be an integer (milliseconds)",
-                    )]);
-                }
+            if let Some(duration) = text("duration").filter(|d| !d.is_empty())
+                && duration.trim().parse::<u64>().is_err()
+            {
+                return ctx.field_error(vec![violation(
+                    "duration",
+                    "duration must be an integer (milliseconds)",
+                )]);
             }
             ctx.ok(json!({"file_key": format!("file_mock_{}", ctx.sh.next_seq())}))
         }

@@ -786,11 +786,10 @@ async fn serve(sh: Arc<Shared>, mut socket: WebSocket) {
             _ = due => {}
             msg = socket.recv() => match msg {
                 Some(Ok(Message::Binary(data))) => {
-                    if let Some(reply) = st.on_frame(&data, true) {
-                        if socket.send(Message::Binary(reply.into())).await.is_err() {
+                    if let Some(reply) = st.on_frame(&data, true)
+                        && socket.send(Message::Binary(reply.into())).await.is_err() {
                             break Ending::Abrupt;
                         }
-                    }
                 }
                 Some(Ok(Message::Text(_))) => {
                     lock(&st.inner).stats.text_messages += 1;
