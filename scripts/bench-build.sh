@@ -8,7 +8,9 @@
 #
 # Usage: scripts/bench-build.sh [--only CASES] [--keep] [-j N] [--floor core|no-features]
 #   --only CASES   comma-separated subset of:
-#                  gen,lines,user-full,user-default,user-im,user-floor,workspace,warm,release
+#                  gen,lines,user-full,user-default,user-im,user-floor,peer,workspace,warm,release
+#                  (peer: a user crate on the community crate openlark, BENCH_PEER_VERSION
+#                  (=0.21.0) with BENCH_PEER_FEATURES, from crates.io, measured like user-full)
 #   --keep         keep the temporary directory (snapshot, user crates, target dirs, logs)
 #   -j, --jobs N   cargo jobs (default 2)
 #   --floor MODE   how user-floor measures "everything but generated code":
@@ -36,7 +38,7 @@
 set -uo pipefail
 
 # ---------------------------------------------------------------------------------- options
-ALL_CASES=(gen lines user-full user-default user-im user-floor workspace warm release)
+ALL_CASES=(gen lines user-full user-default user-im user-floor peer workspace warm release)
 ONLY=""
 KEEP=0
 JOBS=2
@@ -513,6 +515,29 @@ if selected user-floor; then
   fi
 fi
 
+# The peer row: the same cold check of a user crate whose one dependency is openlark.
+PEER_VERSION=${BENCH_PEER_VERSION:-=0.21.0}
+PEER_FEATURES=${BENCH_PEER_FEATURES:-full,bot,pay,docs-full,webhook-full,websocket,event-http}
+if selected peer; then
+  dir=$WORK/peer target=$WORK/target-peer
+  log "== peer: cold cargo check of a user crate on openlark $PEER_VERSION ($PEER_FEATURES), -j $JOBS, fresh CARGO_TARGET_DIR"
+  mkdir -p "$dir/src"
+  features=$(awk -v f="$PEER_FEATURES" 'BEGIN { n = split(f, a, ","); for (i = 1; i <= n; i++) printf "%s\"%s\"", (i > 1 ? ", " : ""), a[i] }')
+  printf '[package]\nname = "bench-user-peer"\nversion = "0.0.0"\nedition = "2024"\npublish = false\n\n[dependencies]\nopenlark = { version = "%s", features = [%s] }\n\n[workspace]\n' \
+    "$PEER_VERSION" "$features" >"$dir/Cargo.toml"
+  printf 'use openlark as _;\nfn main() {\n    println!("peer");\n}\n' >"$dir/src/main.rs"
+  rm -rf "$target"
+  prep peer "$dir" cargo fetch || log "   (cargo fetch failed; trying the build anyway)"
+  if measure peer-check "$dir" env CARGO_TARGET_DIR="$target" cargo check -j "$JOBS"; then
+    record_measured peer "units=$(units_in "$LOGS/peer-check.log") openlark=$PEER_VERSION features=$PEER_FEATURES"
+  else
+    show_failure "$LOGS/peer-check.log"
+    record peer failed - - - "cargo check failed (see log)"
+  fi
+  ((KEEP)) || rm -rf "$target"
+  log_result peer
+fi
+
 # ------------------------------------------------------------------------ 4. workspace
 WS_TARGET=$WORK/target-workspace
 WS_READY=0
@@ -663,6 +688,11 @@ for c in "${ALL_CASES[@]}"; do
   printf '%-13s %8s %8s %9s %8s %9s  %-20s %-16s %s\n' "$c" "$(fmt_secs "${R_SECS[$c]}")" "${R_CPU[$c]}" \
     "${R_RSS[$c]}" "${R_PSS[$c]}" "${R_MAX1[$c]}" "$(goal_of "$c")" "$(verdict_of "$c")" "${R_DETAIL[$c]}"
 done
+if is_num "${R_SECS[user-full]:-}" && is_num "${R_SECS[peer]:-}" && is_num "${R_RSS[peer]:-}"; then
+  echo
+  awk -v a="${R_SECS[user-full]}" -v b="${R_SECS[peer]}" -v m="${R_RSS[user-full]}" -v n="${R_RSS[peer]}" \
+    'BEGIN { printf "user-full / peer: wall %.2fx, peak memory %.2fx (measured in this run)\n", a / b, m / n }'
+fi
 echo
 for c in "${ALL_CASES[@]}"; do
   [[ -n ${R_SECS[$c]+x} ]] || continue
